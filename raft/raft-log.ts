@@ -1,0 +1,208 @@
+import { assert } from './assert.js';
+import type { Entry, Index, LogReader, Term } from './types.js';
+
+/**
+ * The core's whole view of the log: the durable part (read through `LogReader`) followed by
+ * `unstable` entries that are not yet durable.
+ *
+ * Invariants:
+ * - unstable[k].index === unstableOffset + k, and entries are consecutive.
+ * - Below unstableOffset the durable log is authoritative; at and above it, `unstable` is.
+ *   (unstableOffset may be <= durable.lastIndex() after a conflict: the unstable entries then
+ *   overwrite that durable suffix once the driver persists them.)
+ * - applied <= committed <= lastIndex(); committed never decreases.
+ * - Entries below `handedOutEnd` have been given to the driver in a Ready to persist.
+ */
+export class RaftLog {
+  private unstable: Entry[] = [];
+  private unstableOffset: Index;
+  private handedOutEnd: Index;
+  committed: Index;
+  /** Highest index handed to the driver to apply (in a Ready not yet advanced, or earlier). */
+  applying: Index;
+  applied: Index;
+
+  constructor(
+    private readonly durable: LogReader,
+    committed: Index,
+    applied: Index,
+  ) {
+    this.unstableOffset = (durable.lastIndex() + 1) as Index;
+    this.handedOutEnd = this.unstableOffset;
+    assert(committed <= durable.lastIndex(), `log: commit ${committed} is beyond the durable log's last index ${durable.lastIndex()}`);
+    const floor = Math.max(applied, durable.firstIndex() - 1);
+    this.committed = committed;
+    this.applied = Math.min(floor, committed) as Index;
+    this.applying = this.applied;
+  }
+
+  firstIndex(): Index {
+    return this.durable.firstIndex();
+  }
+
+  lastIndex(): Index {
+    const last = this.unstable.at(-1);
+    return last !== undefined ? last.index : ((this.unstableOffset - 1) as Index);
+  }
+
+  lastTerm(): Term {
+    const t = this.term(this.lastIndex());
+    assert(t !== undefined, 'log: the last entry has no term');
+    return t;
+  }
+
+  /** Last index known durable: everything before the unstable entries. */
+  durableLastIndex(): Index {
+    return (this.unstableOffset - 1) as Index;
+  }
+
+  /** The term of the entry at `at`, or undefined if it is compacted away or beyond the end. */
+  term(at: Index): Term | undefined {
+    if (at >= this.unstableOffset) {
+      return this.unstable[at - this.unstableOffset]?.term;
+    }
+    return this.durable.term(at);
+  }
+
+  matchTerm(at: Index, t: Term): boolean {
+    return this.term(at) === t;
+  }
+
+  /** The election restriction (§5.4.1): is a log ending at (lastIndex, lastTerm) at least as up to date as ours? */
+  isUpToDate(lastIndex: Index, lastTerm: Term): boolean {
+    const ourTerm = this.lastTerm();
+    return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
+  }
+
+  /**
+   * The largest index <= `at` whose term is <= `t`: where a log that has term `t` at some point
+   * could first agree with ours. Lets a rejection skip a whole term per round trip.
+   */
+  lastIndexWithTermAtMost(at: Index, t: Term): Index {
+    let i = Math.min(at, this.lastIndex());
+    const floor = this.firstIndex() - 1;
+    for (; i > floor; i--) {
+      const ti = this.term(i as Index);
+      if (ti === undefined || ti <= t) break;
+    }
+    return i as Index;
+  }
+
+  /**
+   * Appends the leader's entries after (prevIndex, prevTerm) if our log matches there.
+   * Returns the index through which our log now equals the leader's, or null on mismatch.
+   * Never removes a committed entry: the leader-completeness argument depends on it.
+   */
+  maybeAppend(prevIndex: Index, prevTerm: Term, entries: readonly Entry[]): Index | null {
+    if (!this.matchTerm(prevIndex, prevTerm)) return null;
+    const lastNew = (prevIndex + entries.length) as Index;
+    const conflictAt = this.firstConflict(entries);
+    if (conflictAt !== null) {
+      assert(conflictAt > this.committed, `log: entry ${conflictAt} conflicts with a committed entry (commit ${this.committed})`);
+      this.append(entries.slice(conflictAt - (prevIndex + 1)));
+    }
+    return lastNew;
+  }
+
+  /** The first of `entries` that is not already in our log with the same term, or null. */
+  private firstConflict(entries: readonly Entry[]): Index | null {
+    for (const e of entries) {
+      if (!this.matchTerm(e.index, e.term)) return e.index;
+    }
+    return null;
+  }
+
+  /** Adds entries at the end, replacing any suffix from entries[0].index (never a committed one). */
+  append(entries: readonly Entry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    assert(first.index > this.committed, `log: appending at ${first.index} would overwrite commit ${this.committed}`);
+    assert(first.index <= this.lastIndex() + 1, `log: appending at ${first.index} leaves a gap after ${this.lastIndex()}`);
+    if (first.index < this.unstableOffset) {
+      // Replacing part of the durable log: everything unstable is after it, so goes too.
+      this.unstable = [...entries];
+      this.unstableOffset = first.index;
+    } else {
+      this.unstable.length = first.index - this.unstableOffset;
+      for (const e of entries) this.unstable.push(e);
+    }
+    if (this.handedOutEnd > first.index) this.handedOutEnd = first.index;
+  }
+
+  /** Entries not yet handed to the driver for persisting; marks them handed out. */
+  takeUnpersisted(): Entry[] {
+    const from = this.handedOutEnd - this.unstableOffset;
+    const out = this.unstable.slice(Math.max(0, from));
+    this.handedOutEnd = (this.lastIndex() + 1) as Index;
+    return out;
+  }
+
+  hasUnpersisted(): boolean {
+    return this.handedOutEnd <= this.lastIndex();
+  }
+
+  /**
+   * The driver made entries through (at, t) durable. If a conflict since replaced that entry,
+   * the write is superseded and nothing becomes durable by it.
+   */
+  persistedTo(at: Index, t: Term): void {
+    if (at < this.unstableOffset || !this.matchTerm(at, t)) return;
+    this.unstable = this.unstable.slice(at + 1 - this.unstableOffset);
+    this.unstableOffset = (at + 1) as Index;
+  }
+
+  commitTo(at: Index): boolean {
+    if (at <= this.committed) return false;
+    assert(at <= this.lastIndex(), `log: commit ${at} beyond last index ${this.lastIndex()}`);
+    this.committed = at;
+    return true;
+  }
+
+  hasEntriesToApply(): boolean {
+    return this.committed > this.applying;
+  }
+
+  /** Committed entries after those already handed out for applying, up to maxBytes (at least one). */
+  takeEntriesToApply(maxBytes: number): Entry[] {
+    if (!this.hasEntriesToApply()) return [];
+    const out = this.slice((this.applying + 1) as Index, (this.committed + 1) as Index, maxBytes);
+    const last = out.at(-1);
+    if (last !== undefined) this.applying = last.index;
+    return out;
+  }
+
+  appliedTo(at: Index): void {
+    assert(at <= this.committed, `log: applied ${at} beyond commit ${this.committed}`);
+    if (at > this.applied) this.applied = at;
+  }
+
+  /**
+   * Entries [from, toExclusive) with at most maxBytes of payload (but at least one entry when
+   * the range is non-empty). Returns [] if `from` is compacted away.
+   */
+  slice(from: Index, toExclusive: Index, maxBytes: number): Entry[] {
+    if (from >= toExclusive) return [];
+    if (from < this.firstIndex()) return [];
+    assert(toExclusive <= this.lastIndex() + 1, `log: slice to ${toExclusive} beyond last index ${this.lastIndex()}`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    if (from < this.unstableOffset) {
+      const durableEnd = Math.min(toExclusive, this.unstableOffset) as Index;
+      for (const e of this.durable.entries(from, durableEnd, maxBytes)) {
+        out.push(e);
+        bytes += e.payload.length;
+      }
+      const last = out.at(-1);
+      if (last === undefined || last.index < durableEnd - 1) return out;
+    }
+    const start = Math.max(from, this.unstableOffset);
+    for (let i = start; i < toExclusive; i++) {
+      const e = this.unstable[i - this.unstableOffset];
+      assert(e !== undefined, `log: unstable entry ${i} missing`);
+      if (out.length > 0 && bytes + e.payload.length > maxBytes) break;
+      out.push(e);
+      bytes += e.payload.length;
+    }
+    return out;
+  }
+}
