@@ -167,8 +167,13 @@ export class RaftNode {
     const hs = options.hardState;
     this.currentTerm = hs.term;
     this.vote = hs.vote;
-    this.log = new RaftLog(options.log, hs.commit, options.applied ?? (0 as Index));
-    this.votingBlockedBelow = (options.votingBlockedBelow ?? 0) as Index;
+    // A commit index beyond the durable log means entries this node knew committed are gone
+    // (a damaged disk, or a driver that persisted hard state before entries). Carry on from
+    // what is there, but do not vote until a leader has restored them.
+    const durableLast = options.log.lastIndex();
+    const lostCommitted = hs.commit > durableLast;
+    this.log = new RaftLog(options.log, lostCommitted ? durableLast : hs.commit, options.applied ?? (0 as Index));
+    this.votingBlockedBelow = Math.max(options.votingBlockedBelow ?? 0, lostCommitted ? hs.commit : 0) as Index;
     this.lastHardState = hs;
     this.lastSoftState = this.softState();
     this.resetRandomizedElectionTicks();
@@ -331,10 +336,9 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed >= this.randomizedElectionTicks && this.promotable()) {
-      this.electionElapsed = 0;
-      this.campaign();
-    }
+    if (this.electionElapsed < this.randomizedElectionTicks) return;
+    this.electionElapsed = 0;
+    if (this.promotable()) this.campaign();
   }
 
   private tickLeader(): void {
