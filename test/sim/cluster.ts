@@ -1,0 +1,463 @@
+import type { Entry, HardState, Index, Message, NodeId, ReadState, Ready, Role, Term } from '../../raft/types.js';
+import { EventQueue } from './event-queue.js';
+import { Invariant, SafetyChecker, SafetyViolation, entryKey } from './invariants.js';
+import type { MemoryLog } from './memory-log.js';
+import type { NodeFactory, NodeTuning, RaftNodeLike, SimStatus } from './node-api.js';
+import { Prng } from './prng.js';
+import { SimDisk } from './sim-disk.js';
+import { SimNetwork, reliableNetwork } from './sim-network.js';
+
+/**
+ * A whole cluster of cores in one process: one event queue, one virtual clock, one seed.
+ *
+ * Each node has a driver (`NodeHost`) that honours the Ready contract against a simulated
+ * disk: `messages` leave at once, entries and hard state are written and an fsync is started;
+ * only when the fsync completes (simulated milliseconds later) do `persistedMessages` leave,
+ * committed entries get applied and `advance()` is called. A crash can land anywhere in between.
+ * Every step is followed by the safety checks in SafetyChecker.
+ */
+export interface ClusterOptions {
+  readonly seed: number;
+  readonly size: number;
+  readonly factory: NodeFactory;
+  readonly tuning?: NodeTuning;
+  /** Virtual milliseconds between two ticks of one node. */
+  readonly tickMs?: number;
+  readonly fsyncMinMs?: number;
+  readonly fsyncMaxMs?: number;
+  /** Per-node initial disk content (scripted scenarios). */
+  readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: MemoryLog; readonly hardState?: HardState; readonly applied?: Index }>;
+  /** Runs before a sent message reaches the network: 'drop' loses it (tests use it to cut specific traffic). */
+  readonly intercept?: (message: Message, cluster: Cluster) => 'pass' | 'drop';
+}
+
+type SimEvent =
+  | { readonly kind: 'tick'; readonly node: NodeId; readonly epoch: number }
+  | { readonly kind: 'deliver'; readonly message: Message }
+  | { readonly kind: 'fsync'; readonly node: NodeId; readonly epoch: number; readonly token: number }
+  | { readonly kind: 'action'; readonly label: string; readonly run: () => void };
+
+export type ProposalState = 'pending' | 'acked' | 'lost' | 'unknown';
+
+export interface Proposal {
+  readonly id: number;
+  readonly payload: Uint8Array;
+  readonly node: NodeId;
+  readonly index: Index;
+  readonly term: Term;
+  state: ProposalState;
+}
+
+export class NodeHost {
+  core: RaftNodeLike | null = null;
+  /** Incarnation number: events of an earlier incarnation are ignored after a crash. */
+  epoch = 0;
+  outstanding: Ready | null = null;
+  role: Role = 'follower';
+  roleTerm: Term = 0 as Term;
+  /** The state machine: applied entry keys by index (lost on crash, rebuilt by replay). */
+  stateMachine = new Map<Index, string>();
+  appliedIndex: Index = 0 as Index;
+  readonly pending = new Map<Index, Proposal>();
+  readonly readStates: ReadState[] = [];
+  completenessCheckedTerm: Term = -1 as Term;
+  fsyncMinMs: number;
+  fsyncMaxMs: number;
+  crashes = 0;
+
+  constructor(
+    readonly id: NodeId,
+    readonly disk: SimDisk,
+    fsyncMinMs: number,
+    fsyncMaxMs: number,
+  ) {
+    this.fsyncMinMs = fsyncMinMs;
+    this.fsyncMaxMs = fsyncMaxMs;
+  }
+
+  get up(): boolean {
+    return this.core !== null;
+  }
+
+  status(): SimStatus {
+    if (this.core === null) throw new Error(`cluster: ${this.id} is down`);
+    return this.core.status();
+  }
+}
+
+const TRACE_KEPT = 60;
+const PUMP_BOUND = 10_000;
+
+export class Cluster {
+  readonly ids: readonly NodeId[];
+  readonly checker = new SafetyChecker();
+  readonly network: SimNetwork;
+  readonly proposals: Proposal[] = [];
+  /** Events processed so far: the simulator's "steps". */
+  steps = 0;
+  private readonly hosts = new Map<NodeId, NodeHost>();
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly diskPrng: Prng;
+  private readonly clientPrng: Prng;
+  private readonly corePrng: Prng;
+  private readonly tickMs: number;
+  private readonly trace: string[] = [];
+  private nextProposalId = 1;
+
+  constructor(readonly options: ClusterOptions) {
+    const root = new Prng(options.seed);
+    this.network = new SimNetwork(root.fork(), (delayMs, message) => this.queue.push(delayMs, { kind: 'deliver', message }));
+    this.diskPrng = root.fork();
+    this.clientPrng = root.fork();
+    this.corePrng = root.fork();
+    this.tickMs = options.tickMs ?? 10;
+    this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}` as NodeId);
+    for (const id of this.ids) {
+      const initial = options.initialDisks?.get(id);
+      const disk = new SimDisk({ ...(initial?.log ? { log: initial.log } : {}), ...(initial?.hardState ? { hardState: initial.hardState } : {}) });
+      this.hosts.set(id, new NodeHost(id, disk, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6));
+    }
+    for (const id of this.ids) this.start(id, { applied: options.initialDisks?.get(id)?.applied });
+  }
+
+  get now(): number {
+    return this.queue.now;
+  }
+
+  host(id: NodeId): NodeHost {
+    const host = this.hosts.get(id);
+    if (host === undefined) throw new Error(`cluster: unknown node ${id}`);
+    return host;
+  }
+
+  /** The up node that believes it leads in the highest term, if any. */
+  leader(): NodeId | null {
+    let best: NodeId | null = null;
+    let bestTerm = -1;
+    for (const host of this.hosts.values()) {
+      if (host.core === null) continue;
+      const st = host.core.status();
+      if (st.role === 'leader' && st.term > bestTerm) {
+        best = host.id;
+        bestTerm = st.term;
+      }
+    }
+    return best;
+  }
+
+  // ---- time ----------------------------------------------------------------------------
+
+  /** Schedules a scripted action `delayMs` from now. */
+  at(delayMs: number, label: string, run: () => void): void {
+    this.queue.push(delayMs, { kind: 'action', label, run });
+  }
+
+  /** Processes events until virtual time advances by `ms`. */
+  runFor(ms: number): void {
+    const until = this.now + ms;
+    for (;;) {
+      const next = this.queue.peekTime();
+      if (next === undefined || next > until) break;
+      this.stepOnce();
+    }
+  }
+
+  /** Runs until `predicate` holds (checked after every event) or `maxMs` pass; returns whether it held. */
+  runUntil(predicate: () => boolean, maxMs: number): boolean {
+    const until = this.now + maxMs;
+    if (predicate()) return true;
+    for (;;) {
+      const next = this.queue.peekTime();
+      if (next === undefined || next > until) return false;
+      this.stepOnce();
+      if (predicate()) return true;
+    }
+  }
+
+  private stepOnce(): void {
+    const event = this.queue.pop();
+    if (event === undefined) return;
+    this.steps++;
+    this.checker.nowMs = this.now;
+    this.record(event);
+    switch (event.kind) {
+      case 'tick': {
+        const host = this.host(event.node);
+        if (host.core === null || host.epoch !== event.epoch) return;
+        host.core.tick();
+        this.queue.push(this.tickMs, event);
+        this.settle(host);
+        return;
+      }
+      case 'deliver': {
+        const host = this.host(event.message.to);
+        if (host.core === null || !this.network.deliverable(event.message)) return;
+        host.core.step(event.message);
+        this.settle(host);
+        return;
+      }
+      case 'fsync': {
+        const host = this.host(event.node);
+        if (host.core === null || host.epoch !== event.epoch || host.outstanding === null) return;
+        host.disk.completeSync(event.token);
+        this.finishReady(host, host.outstanding);
+        this.settle(host);
+        return;
+      }
+      case 'action': {
+        event.run();
+        for (const host of this.hosts.values()) if (host.core !== null) this.settle(host);
+        return;
+      }
+    }
+  }
+
+  // ---- the driver ----------------------------------------------------------------------
+
+  /** Takes Readies while the node has them and none is outstanding, then checks the node. */
+  settle(host: NodeHost): void {
+    for (let i = 0; host.core !== null && host.outstanding === null && host.core.hasReady(); i++) {
+      if (i >= PUMP_BOUND) throw new Error(`cluster: ${host.id} produced Readies without end`);
+      this.handleReady(host, host.core.ready());
+    }
+    if (host.core !== null) this.observe(host, host.core.status());
+  }
+
+  private handleReady(host: NodeHost, ready: Ready): void {
+    const core = host.core as RaftNodeLike;
+    const wasLeaderInTerm = host.role === 'leader' ? host.roleTerm : null;
+    let stillLeaderInTerm = wasLeaderInTerm;
+    if (ready.softState !== null) {
+      if (ready.softState.role === 'leader') this.checker.leaderSeen(host.id, ready.softState.term);
+      if (ready.softState.role !== 'leader' || ready.softState.term !== wasLeaderInTerm) stillLeaderInTerm = null;
+      host.role = ready.softState.role;
+      host.roleTerm = ready.softState.term;
+    }
+    for (const message of ready.messages) this.send(message);
+    this.checker.entriesWritten(host.id, host.disk.log, ready.entries, stillLeaderInTerm);
+    if (ready.hardState !== null) this.checker.hardStateWritten(host.id, host.disk.hardState, ready.hardState);
+    host.disk.write(ready.entries, ready.hardState);
+    const st = core.status();
+    if (st.role === 'leader' && host.completenessCheckedTerm !== st.term) {
+      this.checker.leaderLogComplete(host.id, st.term, host.disk.log);
+      if (host.disk.log.lastIndex() === st.lastIndex) host.completenessCheckedTerm = st.term;
+    }
+    if (ready.entries.length > 0 || ready.hardState !== null) {
+      host.outstanding = ready;
+      const token = host.disk.beginSync();
+      const delayMs = this.diskPrng.between(host.fsyncMinMs, host.fsyncMaxMs);
+      this.queue.push(delayMs, { kind: 'fsync', node: host.id, epoch: host.epoch, token });
+    } else {
+      host.outstanding = ready;
+      this.finishReady(host, ready);
+    }
+  }
+
+  /** Ready steps 3-5, once the write is durable. */
+  private finishReady(host: NodeHost, ready: Ready): void {
+    const core = host.core as RaftNodeLike;
+    for (const message of ready.persistedMessages) this.send(message);
+    for (const entry of ready.committedEntries) this.apply(host, entry);
+    host.readStates.push(...ready.readStates);
+    host.outstanding = null;
+    core.advance(ready);
+  }
+
+  private apply(host: NodeHost, entry: Entry): void {
+    if (entry.index !== host.appliedIndex + 1) {
+      this.checker.violation(Invariant.applyOrder, `${host.id} applied ${entry.index} after ${host.appliedIndex}`);
+    }
+    this.checker.applied(host.id, entry);
+    host.appliedIndex = entry.index;
+    host.stateMachine.set(entry.index, entryKey(entry));
+    const proposal = host.pending.get(entry.index);
+    if (proposal !== undefined) {
+      host.pending.delete(entry.index);
+      const same = entry.term === proposal.term;
+      if (same && Buffer.compare(Buffer.from(entry.payload), Buffer.from(proposal.payload)) !== 0) {
+        this.checker.violation(Invariant.logMatching, `${host.id} applied (${entry.index}, ${entry.term}) with a payload other than the proposal's`);
+      }
+      proposal.state = same ? 'acked' : 'lost';
+    }
+  }
+
+  private observe(host: NodeHost, st: SimStatus): void {
+    if (st.role !== 'leader') return;
+    this.checker.leaderSeen(host.id, st.term);
+    if (st.commit > this.checker.maxCommitted) this.checker.leaderCommitted(host.id, st.term, st.commit, host.disk.log);
+  }
+
+  private send(message: Message): void {
+    if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+    if (this.options.intercept?.(message, this) === 'drop') return;
+    this.network.send(message);
+  }
+
+  // ---- faults --------------------------------------------------------------------------
+
+  /** Power loss: the node's memory is gone, its disk keeps what was synced (plus a torn prefix if `tear`). */
+  crash(id: NodeId, options: { tear: boolean } = { tear: true }): void {
+    const host = this.host(id);
+    if (host.core === null) return;
+    host.core = null;
+    host.epoch++;
+    host.crashes++;
+    host.outstanding = null;
+    host.role = 'follower';
+    for (const proposal of host.pending.values()) proposal.state = 'unknown';
+    host.pending.clear();
+    host.disk.crash(this.diskPrng, options);
+  }
+
+  restart(id: NodeId, options: { votingBlockedBelow?: Index } = {}): void {
+    const host = this.host(id);
+    if (host.core !== null) return;
+    this.start(id, options);
+  }
+
+  private start(id: NodeId, options: { applied?: Index | undefined; votingBlockedBelow?: Index | undefined }): void {
+    const host = this.host(id);
+    const log = host.disk.log;
+    const applied = options.applied ?? ((log.firstIndex() - 1) as Index);
+    host.stateMachine = new Map();
+    host.appliedIndex = applied;
+    host.role = 'follower';
+    host.roleTerm = host.disk.hardState.term;
+    host.completenessCheckedTerm = -1 as Term;
+    host.core = this.options.factory({
+      ...this.options.tuning,
+      id,
+      voters: this.ids,
+      log,
+      hardState: host.disk.hardState,
+      random: this.corePrng.fork(),
+      applied,
+      ...(options.votingBlockedBelow !== undefined ? { votingBlockedBelow: options.votingBlockedBelow } : {}),
+    });
+    // Stagger the first tick so nodes do not tick in lockstep.
+    this.queue.push(this.diskPrng.between(1, this.tickMs), { kind: 'tick', node: id, epoch: host.epoch });
+  }
+
+  setFsyncMs(id: NodeId, minMs: number, maxMs: number): void {
+    const host = this.host(id);
+    host.fsyncMinMs = minMs;
+    host.fsyncMaxMs = maxMs;
+  }
+
+  /** Everything back to normal: links healed, reliable network, every node up, fast disks. */
+  healAll(): void {
+    this.network.heal();
+    this.network.conditions = reliableNetwork;
+    for (const id of this.ids) {
+      this.setFsyncMs(id, this.options.fsyncMinMs ?? 1, this.options.fsyncMaxMs ?? 6);
+      this.restart(id);
+    }
+  }
+
+  // ---- clients -------------------------------------------------------------------------
+
+  /** A client proposes a fresh payload to the current leader (or, with none, a random up node). */
+  propose(to?: NodeId): Proposal | null {
+    const target = to ?? this.leader() ?? this.randomUpNode();
+    if (target === null) return null;
+    const host = this.host(target);
+    if (host.core === null) return null;
+    const id = this.nextProposalId++;
+    const payload = Buffer.from(`p${id}`, 'latin1');
+    const result = host.core.propose(payload);
+    if (!result.accepted) return null;
+    const proposal: Proposal = { id, payload, node: target, index: result.index, term: result.term, state: 'pending' };
+    const displaced = host.pending.get(result.index);
+    if (displaced !== undefined) displaced.state = 'lost';
+    host.pending.set(result.index, proposal);
+    this.proposals.push(proposal);
+    this.settle(host);
+    return proposal;
+  }
+
+  private randomUpNode(): NodeId | null {
+    const up = this.ids.filter((id) => this.host(id).up);
+    return up.length === 0 ? null : this.clientPrng.pick(up);
+  }
+
+  get clientRandom(): Prng {
+    return this.clientPrng;
+  }
+
+  // ---- end-of-run checks ---------------------------------------------------------------
+
+  /**
+   * After faults heal: a leader within `electionBoundMs`; then a fresh proposal and every
+   * acknowledged one applied on every node within `applyBoundMs`.
+   */
+  checkRecovery(electionBoundMs: number, applyBoundMs: number): void {
+    this.healAll();
+    const elected = this.runUntil(() => this.leader() !== null, electionBoundMs);
+    if (!elected) this.checker.violation(Invariant.liveness, `no leader within ${electionBoundMs}ms of healing`);
+    let barrier: Proposal | null = null;
+    const deadline = this.now + applyBoundMs;
+    const done = this.runUntil(() => {
+      if (barrier === null || barrier.state === 'lost' || barrier.state === 'unknown') barrier = this.propose();
+      if (barrier === null || barrier.state !== 'acked') return false;
+      return this.ids.every((id) => this.host(id).appliedIndex >= (barrier as Proposal).index);
+    }, Math.max(0, deadline - this.now));
+    if (!done) {
+      const applied = this.ids.map((id) => `${id}:${this.host(id).appliedIndex}`).join(' ');
+      this.checker.violation(Invariant.liveness, `not every node applied a fresh proposal within ${applyBoundMs}ms (applied ${applied}, leader ${String(this.leader())})`);
+    }
+    this.checkAcknowledgedEverywhere();
+  }
+
+  /** Every acknowledged proposal sits, at its index, in every node's state machine. */
+  checkAcknowledgedEverywhere(): void {
+    for (const proposal of this.proposals) {
+      if (proposal.state !== 'acked') continue;
+      const key = `${proposal.term}/1/${Buffer.from(proposal.payload).toString('latin1')}`;
+      for (const id of this.ids) {
+        const held = this.host(id).stateMachine.get(proposal.index);
+        if (held !== key) {
+          this.checker.violation(Invariant.ackDurable, `acknowledged proposal p${proposal.id} (${proposal.index}, ${proposal.term}) missing on ${id}`);
+        }
+      }
+    }
+  }
+
+  // ---- diagnostics ---------------------------------------------------------------------
+
+  private record(event: SimEvent): void {
+    if (this.trace.length >= TRACE_KEPT) this.trace.shift();
+    this.trace.push(`${this.now} ${describe(event)}`);
+  }
+
+  /** The last events processed, newest last: printed with a violation. */
+  recentTrace(): string {
+    return this.trace.join('\n');
+  }
+}
+
+function describe(event: SimEvent): string {
+  switch (event.kind) {
+    case 'tick':
+      return `tick ${event.node}`;
+    case 'fsync':
+      return `fsync ${event.node}`;
+    case 'action':
+      return `action ${event.label}`;
+    case 'deliver': {
+      const m = event.message;
+      const extra =
+        m.type === 'append'
+          ? ` prev=${m.prevIndex}/${m.prevTerm} n=${m.entries.length} commit=${m.commit}`
+          : m.type === 'appendResp'
+            ? ` ok=${m.success} index=${m.index} hint=${m.hintIndex}/${m.hintTerm}`
+            : m.type === 'voteResp' || m.type === 'preVoteResp'
+              ? ` granted=${m.granted}`
+              : m.type === 'vote' || m.type === 'preVote'
+                ? ` last=${m.lastIndex}/${m.lastTerm}`
+                : '';
+      return `${m.type} ${m.from}->${m.to} t${m.term}${extra}`;
+    }
+  }
+}
+
+export { SafetyViolation };

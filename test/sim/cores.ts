@@ -1,0 +1,56 @@
+import { RaftNode, type Index, type Ready, type Term } from '../../raft/index.js';
+import type { NodeFactory, RaftNodeLike } from './node-api.js';
+
+/** The production core, unchanged. */
+export const realCore: NodeFactory = (options) => new RaftNode(options);
+
+// ---- Planted bugs: each a classic Raft mistake, put in from the test side only ----------
+
+/** Grants votes without the election restriction (§5.4.1): a stale log can win. */
+class VotesForAnyLog extends RaftNode {
+  protected override logIsUpToDate(_candidateLastIndex: Index, _candidateLastTerm: Term): boolean {
+    return true;
+  }
+}
+
+/** Commits any entry a quorum holds, including an old term's (figure 8). */
+class CommitsOldTermsByCounting extends RaftNode {
+  protected override mayCommitByCounting(_at: Index): boolean {
+    return true;
+  }
+}
+
+export const votesForAnyLog: NodeFactory = (options) => new VotesForAnyLog(options);
+export const commitsOldTermsByCounting: NodeFactory = (options) => new CommitsOldTermsByCounting(options);
+
+/**
+ * A driver bug, not a core bug: append acknowledgements leave with `messages`, i.e. before the
+ * follower's write is durable. A crash can then erase an entry a leader already counted.
+ */
+export const acksBeforeDurable: NodeFactory = (options) => {
+  const core = new RaftNode(options);
+  const wrapped: RaftNodeLike = {
+    tick: () => core.tick(),
+    step: (m) => core.step(m),
+    propose: (p) => core.propose(p),
+    transferLeadership: (to) => core.transferLeadership(to),
+    readIndex: (ctx) => core.readIndex(ctx),
+    campaign: () => core.campaign(),
+    hasReady: () => core.hasReady(),
+    advance: (ready) => core.advance(originals.get(ready) ?? ready),
+    status: () => core.status(),
+    ready: () => {
+      const original = core.ready();
+      const early = original.persistedMessages.filter((m) => m.type === 'appendResp');
+      const moved: Ready = {
+        ...original,
+        messages: [...original.messages, ...early],
+        persistedMessages: original.persistedMessages.filter((m) => m.type !== 'appendResp'),
+      };
+      originals.set(moved, original);
+      return moved;
+    },
+  };
+  const originals = new WeakMap<Ready, Ready>();
+  return wrapped;
+};

@@ -1,0 +1,79 @@
+import type {
+  HardState,
+  Index,
+  LogReader,
+  Message,
+  NodeId,
+  RandomSource,
+  Ready,
+  Role,
+  Term,
+} from '../../raft/types.js';
+
+/**
+ * The slice of the core's API the simulator drives. It mirrors `RaftOptions`/`RaftNode` from
+ * raft/index.ts structurally, so the real class, a planted-bug subclass, a wrapper, or the
+ * simulator's own fake node all plug in through a `NodeFactory`.
+ */
+export interface SimNodeOptions {
+  readonly id: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly log: LogReader;
+  readonly hardState: HardState;
+  readonly random: RandomSource;
+  readonly applied?: Index;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  readonly maxInflightAppends?: number;
+  readonly maxBatchBytes?: number;
+  readonly maxUncommittedEntries?: number;
+  readonly preVote?: boolean;
+  readonly checkQuorum?: boolean;
+  readonly preferredLeader?: NodeId | null;
+  readonly votingBlockedBelow?: Index;
+}
+
+/** The tunables a test may set for every node of a cluster (the rest the simulator supplies). */
+export type NodeTuning = Omit<SimNodeOptions, 'id' | 'voters' | 'log' | 'hardState' | 'random' | 'applied' | 'votingBlockedBelow'>;
+
+export interface ProgressView {
+  readonly match: Index;
+  readonly next: Index;
+  readonly state: 'probe' | 'replicate';
+  readonly inflight: number;
+}
+
+export interface SimStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  readonly vote: NodeId | null;
+  readonly leader: NodeId | null;
+  readonly commit: Index;
+  readonly applied: Index;
+  readonly firstIndex: Index;
+  readonly lastIndex: Index;
+  readonly votingBlocked: boolean;
+  readonly progress: ReadonlyMap<NodeId, ProgressView> | null;
+}
+
+export type SimProposeResult =
+  | { readonly accepted: true; readonly index: Index; readonly term: Term }
+  | { readonly accepted: false; readonly reason: string; readonly leader: NodeId | null };
+
+export type SimAcceptResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
+
+export interface RaftNodeLike {
+  tick(): void;
+  step(message: Message): void;
+  propose(payload: Uint8Array): SimProposeResult;
+  transferLeadership(to: NodeId): SimAcceptResult;
+  readIndex(context: string): SimAcceptResult;
+  campaign(): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(ready: Ready): void;
+  status(): SimStatus;
+}
+
+export type NodeFactory = (options: SimNodeOptions) => RaftNodeLike;
