@@ -1,16 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { Cluster } from '../sim/cluster.js';
+import fc from 'fast-check';
+import { describe, it } from 'vitest';
 import { realCore } from '../sim/cores.js';
+import { describeSchedule, runSchedule, scheduleArbitrary } from '../sim/schedule.js';
 
 describe('smoke', () => {
-  it('elects and replicates', () => {
-    const c = new Cluster({ seed: 1, size: 3, factory: realCore });
-    expect(c.runUntil(() => c.leader() !== null, 2000)).toBe(true);
-    for (let i = 0; i < 20; i++) { c.propose(); c.runFor(15); }
-    c.crash(c.leader()!, { tear: true });
-    c.runFor(1000);
-    for (let i = 0; i < 20; i++) { c.propose(); c.runFor(15); }
-    c.checkRecovery(3000, 5000);
-    console.log(c.steps, c.now, c.proposals.filter((p) => p.state === 'acked').length);
+  it('runs schedules', () => {
+      const samples = fc.sample(scheduleArbitrary({ size: 5 }), { numRuns: 300, seed: 42 });
+      for (const s of samples) {
+        const r = runSchedule({ size: 5, factory: realCore }, s);
+        if (r.failure) { console.log(describeSchedule(s)); console.log(r.failure.message, r.failure.trace); break; }
+      }
   });
 });

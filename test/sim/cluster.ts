@@ -87,6 +87,7 @@ export class NodeHost {
 
 const TRACE_KEPT = 60;
 const PUMP_BOUND = 10_000;
+const BARRIER_RETRY_MS = 500;
 
 export class Cluster {
   readonly ids: readonly NodeId[];
@@ -95,6 +96,8 @@ export class Cluster {
   readonly proposals: Proposal[] = [];
   /** Events processed so far: the simulator's "steps". */
   steps = 0;
+  /** Set once the end-of-run recovery check starts: background clients stop. */
+  recovering = false;
   private readonly hosts = new Map<NodeId, NodeHost>();
   private readonly queue = new EventQueue<SimEvent>();
   private readonly diskPrng: Prng;
@@ -390,14 +393,22 @@ export class Cluster {
    * After faults heal: a leader within `electionBoundMs`; then a fresh proposal and every
    * acknowledged one applied on every node within `applyBoundMs`.
    */
-  checkRecovery(electionBoundMs: number, applyBoundMs: number): void {
+  checkRecovery(electionBoundMs: number, applyBoundMs: number, onElected?: () => void): void {
+    this.recovering = true;
     this.healAll();
     const elected = this.runUntil(() => this.leader() !== null, electionBoundMs);
     if (!elected) this.checker.violation(Invariant.liveness, `no leader within ${electionBoundMs}ms of healing`);
+    onElected?.();
     let barrier: Proposal | null = null;
+    let proposedAt = 0;
     const deadline = this.now + applyBoundMs;
     const done = this.runUntil(() => {
-      if (barrier === null || barrier.state === 'lost' || barrier.state === 'unknown') barrier = this.propose();
+      // A client retries when its proposal was lost, or after a timeout: a deposed leader
+      // may never learn the fate of what it accepted.
+      if (barrier === null || barrier.state === 'lost' || barrier.state === 'unknown' || (barrier.state === 'pending' && this.now - proposedAt > BARRIER_RETRY_MS)) {
+        barrier = this.propose();
+        proposedAt = this.now;
+      }
       if (barrier === null || barrier.state !== 'acked') return false;
       return this.ids.every((id) => this.host(id).appliedIndex >= (barrier as Proposal).index);
     }, Math.max(0, deadline - this.now));

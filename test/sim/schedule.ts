@@ -1,0 +1,269 @@
+import fc from 'fast-check';
+import type { NodeId } from '../../raft/types.js';
+import { Cluster } from './cluster.js';
+import { SafetyViolation } from './invariants.js';
+import type { NodeFactory, NodeTuning } from './node-api.js';
+
+/**
+ * Fault schedules: what fast-check generates and shrinks. A schedule is a seed (for every
+ * choice the simulator makes on its own: delays, drops, tears, jitter) plus a list of timed
+ * fault actions. Replaying the same schedule reproduces the run exactly.
+ *
+ * Nodes are numbered 0..size-1 in schedules (n1..nN in the cluster) so shrinking stays simple.
+ */
+export type FaultAction =
+  | { readonly kind: 'crash'; readonly node: number; readonly tear: boolean }
+  | { readonly kind: 'restart'; readonly node: number }
+  | { readonly kind: 'crashLeader'; readonly tear: boolean; readonly downMs: number }
+  | { readonly kind: 'partition'; readonly groups: readonly number[] }
+  | { readonly kind: 'isolateLeader' }
+  | { readonly kind: 'cutLink'; readonly from: number; readonly to: number }
+  | { readonly kind: 'heal' }
+  | { readonly kind: 'network'; readonly dropRate: number; readonly duplicateRate: number; readonly delayMaxMs: number }
+  | { readonly kind: 'slowDisk'; readonly node: number; readonly fsyncMaxMs: number }
+  | { readonly kind: 'burst'; readonly count: number }
+  | { readonly kind: 'transfer'; readonly to: number }
+  | { readonly kind: 'campaign'; readonly node: number };
+
+export interface ScheduleStep {
+  /** Virtual milliseconds after the previous step. */
+  readonly waitMs: number;
+  readonly action: FaultAction;
+}
+
+export interface Schedule {
+  readonly seed: number;
+  /** Background clients propose to the leader this often. */
+  readonly proposeEveryMs: number;
+  readonly steps: readonly ScheduleStep[];
+}
+
+export interface SimConfig {
+  readonly size: number;
+  readonly factory: NodeFactory;
+  readonly tuning?: NodeTuning;
+  readonly fsyncMinMs?: number;
+  readonly fsyncMaxMs?: number;
+  /** Virtual time that runs after the last step, before healing. */
+  readonly tailMs?: number;
+  /** Liveness bounds after healing (virtual ms; one tick is 10 ms). */
+  readonly electionBoundMs?: number;
+  readonly applyBoundMs?: number;
+}
+
+export interface RunResult {
+  readonly steps: number;
+  readonly simulatedMs: number;
+  readonly proposals: number;
+  readonly acked: number;
+  /** Virtual ms from healing to the first leader. */
+  readonly electionAfterHealMs: number;
+  readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
+}
+
+const DEFAULT_ELECTION_BOUND_MS = 4_000;
+const DEFAULT_APPLY_BOUND_MS = 6_000;
+
+export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
+  const cluster = new Cluster({
+    seed: schedule.seed,
+    size: config.size,
+    factory: config.factory,
+    ...(config.tuning !== undefined ? { tuning: config.tuning } : {}),
+    fsyncMinMs: config.fsyncMinMs ?? 1,
+    fsyncMaxMs: config.fsyncMaxMs ?? 6,
+  });
+  const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
+  let healedAt = 0;
+  let electedAt = 0;
+  try {
+    scheduleClients(cluster, schedule.proposeEveryMs);
+    let at = 0;
+    for (const step of schedule.steps) {
+      at += step.waitMs;
+      cluster.at(at, describeAction(step.action), () => perform(cluster, step.action, id));
+    }
+    cluster.runFor(at + (config.tailMs ?? 300));
+    healedAt = cluster.now;
+    cluster.checkRecovery(config.electionBoundMs ?? DEFAULT_ELECTION_BOUND_MS, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS, () => {
+      electedAt = cluster.now;
+    });
+    return result(cluster, electedAt - healedAt, null);
+  } catch (error) {
+    const invariant = error instanceof SafetyViolation ? error.invariant : error instanceof Error ? error.name : 'unknown';
+    const message = error instanceof Error ? error.message : String(error);
+    return result(cluster, 0, { invariant, message, trace: cluster.recentTrace() });
+  }
+}
+
+function result(cluster: Cluster, electionAfterHealMs: number, failure: RunResult['failure']): RunResult {
+  return {
+    steps: cluster.steps,
+    simulatedMs: cluster.now,
+    proposals: cluster.proposals.length,
+    acked: cluster.proposals.filter((p) => p.state === 'acked').length,
+    electionAfterHealMs,
+    failure,
+  };
+}
+
+/** Clients keep proposing until healing starts; the recovery check then adds its own. */
+function scheduleClients(cluster: Cluster, everyMs: number): void {
+  const loop = (): void => {
+    if (cluster.recovering) return;
+    cluster.propose();
+    cluster.at(everyMs, 'client', loop);
+  };
+  cluster.at(everyMs, 'client', loop);
+}
+
+function perform(cluster: Cluster, action: FaultAction, id: (n: number) => NodeId): void {
+  switch (action.kind) {
+    case 'crash':
+      cluster.crash(id(action.node), { tear: action.tear });
+      return;
+    case 'restart':
+      cluster.restart(id(action.node));
+      return;
+    case 'crashLeader': {
+      const leader = cluster.leader();
+      if (leader === null) return;
+      cluster.crash(leader, { tear: action.tear });
+      cluster.at(action.downMs, `restart ${leader}`, () => cluster.restart(leader));
+      return;
+    }
+    case 'partition': {
+      const groups = new Map<number, NodeId[]>();
+      cluster.ids.forEach((node, i) => {
+        const g = action.groups[i] ?? 0;
+        groups.set(g, [...(groups.get(g) ?? []), node]);
+      });
+      cluster.network.partition([...groups.values()]);
+      return;
+    }
+    case 'isolateLeader': {
+      const leader = cluster.leader();
+      if (leader === null) return;
+      cluster.network.partition([[leader], cluster.ids.filter((n) => n !== leader)]);
+      return;
+    }
+    case 'cutLink':
+      if (action.from % cluster.ids.length !== action.to % cluster.ids.length) cluster.network.cutLink(id(action.from), id(action.to));
+      return;
+    case 'heal':
+      cluster.network.heal();
+      return;
+    case 'network':
+      cluster.network.conditions = { delayMinMs: 1, delayMaxMs: action.delayMaxMs, dropRate: action.dropRate, duplicateRate: action.duplicateRate };
+      return;
+    case 'slowDisk':
+      cluster.setFsyncMs(id(action.node), 1, action.fsyncMaxMs);
+      return;
+    case 'burst':
+      for (let i = 0; i < action.count; i++) cluster.propose();
+      return;
+    case 'transfer': {
+      const leader = cluster.leader();
+      if (leader !== null) cluster.host(leader).core?.transferLeadership(id(action.to));
+      return;
+    }
+    case 'campaign':
+      cluster.host(id(action.node)).core?.campaign();
+      return;
+  }
+}
+
+export function describeAction(action: FaultAction): string {
+  const { kind, ...rest } = action;
+  const args = Object.entries(rest)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('') : String(v)}`)
+    .join(' ');
+  return args === '' ? kind : `${kind} ${args}`;
+}
+
+export function describeSchedule(schedule: Schedule): string {
+  const lines = [`seed=${schedule.seed} proposeEveryMs=${schedule.proposeEveryMs}`];
+  let at = 0;
+  for (const step of schedule.steps) {
+    at += step.waitMs;
+    lines.push(`  +${step.waitMs}ms (t=${at}) ${describeAction(step.action)}`);
+  }
+  return lines.join('\n');
+}
+
+// ---- generators ------------------------------------------------------------------------
+
+export interface ScheduleShape {
+  readonly size: number;
+  readonly maxSteps?: number;
+  readonly maxWaitMs?: number;
+  /** Relative weights per action kind; kinds left out are not generated. */
+  readonly weights?: Partial<Record<FaultAction['kind'], number>>;
+}
+
+const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
+  crash: 3,
+  restart: 3,
+  crashLeader: 3,
+  partition: 3,
+  isolateLeader: 2,
+  cutLink: 1,
+  heal: 3,
+  network: 2,
+  slowDisk: 2,
+  burst: 2,
+  transfer: 1,
+  campaign: 1,
+};
+
+export function actionArbitrary(size: number, weights: Partial<Record<FaultAction['kind'], number>> = DEFAULT_WEIGHTS): fc.Arbitrary<FaultAction> {
+  const node = fc.integer({ min: 0, max: size - 1 });
+  const all: Record<FaultAction['kind'], fc.Arbitrary<FaultAction>> = {
+    crash: fc.record({ kind: fc.constant('crash' as const), node, tear: fc.boolean() }),
+    restart: fc.record({ kind: fc.constant('restart' as const), node }),
+    crashLeader: fc.record({ kind: fc.constant('crashLeader' as const), tear: fc.boolean(), downMs: fc.integer({ min: 0, max: 600 }) }),
+    partition: fc.record({ kind: fc.constant('partition' as const), groups: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: size, maxLength: size }) }),
+    isolateLeader: fc.constant({ kind: 'isolateLeader' as const }),
+    cutLink: fc.record({ kind: fc.constant('cutLink' as const), from: node, to: node }),
+    heal: fc.constant({ kind: 'heal' as const }),
+    network: fc.record({
+      kind: fc.constant('network' as const),
+      dropRate: fc.constantFrom(0, 0.05, 0.2, 0.5),
+      duplicateRate: fc.constantFrom(0, 0.1, 0.3),
+      delayMaxMs: fc.constantFrom(8, 30, 120),
+    }),
+    slowDisk: fc.record({ kind: fc.constant('slowDisk' as const), node, fsyncMaxMs: fc.constantFrom(6, 40, 150) }),
+    burst: fc.record({ kind: fc.constant('burst' as const), count: fc.integer({ min: 1, max: 30 }) }),
+    transfer: fc.record({ kind: fc.constant('transfer' as const), to: node }),
+    campaign: fc.record({ kind: fc.constant('campaign' as const), node }),
+  };
+  const choices = (Object.keys(all) as FaultAction['kind'][])
+    .filter((kind) => (weights[kind] ?? 0) > 0)
+    .map((kind) => ({ arbitrary: all[kind], weight: weights[kind] ?? 0 }));
+  return fc.oneof(...choices);
+}
+
+export function scheduleArbitrary(shape: ScheduleShape): fc.Arbitrary<Schedule> {
+  const step = fc.record({ waitMs: fc.integer({ min: 0, max: shape.maxWaitMs ?? 300 }), action: actionArbitrary(shape.size, shape.weights) });
+  return fc.record({
+    seed: fc.integer({ min: 0, max: 0x7fff_ffff }),
+    proposeEveryMs: fc.integer({ min: 5, max: 60 }),
+    steps: fc.array(step, { minLength: 1, maxLength: shape.maxSteps ?? 20 }),
+  });
+}
+
+/** Number of generated schedules: SIM_RUNS overrides the suite's default (for soaks). */
+export function simRuns(defaultRuns: number): number {
+  const raw = process.env['SIM_RUNS'];
+  if (raw === undefined || raw === '') return defaultRuns;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`SIM_RUNS must be a positive integer, got ${raw}`);
+  return n;
+}
+
+/** The fast-check seed: SIM_SEED replays a reported run; otherwise a fresh one, printed by the caller. */
+export function simSeed(): number {
+  const raw = process.env['SIM_SEED'];
+  if (raw !== undefined && raw !== '') return Number(raw);
+  return (Math.random() * 0x7fff_ffff) | 0;
+}
