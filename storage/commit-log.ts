@@ -1,0 +1,519 @@
+import * as path from 'node:path';
+
+import type { Entry, HardState, Index, LogReader, Term } from '../raft/types.js';
+import { assert } from './assert.js';
+import {
+  AppendBacklogError,
+  CorruptHardStateError,
+  EntriesTruncatedError,
+  RecordTooLargeError,
+  StorageClosedError,
+  StorageFailedError,
+} from './errors.js';
+import type { FileSystem } from './file-system.js';
+import { encodeRecords, recordBytes } from './record-codec.js';
+import { recoverSegments, type RecoveryReport } from './recovery.js';
+import { parseSegmentFileName, type ReadCursor, Segment, type SegmentContext } from './segment.js';
+import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile } from './state-file.js';
+
+/**
+ * When an append's promise resolves.
+ * - sync: after the fdatasync that covers it (and the durable mark that records it).
+ *   Appends that arrive while a sync is in flight share the next one (group commit).
+ * - async: as soon as it is written to the page cache; a timer syncs every intervalMs.
+ *   A power failure (or kernel crash) loses what was acknowledged in the last
+ *   intervalMs or so; a process crash alone loses nothing (the page cache survives it).
+ */
+export type FlushPolicy = { readonly mode: 'sync' } | { readonly mode: 'async'; readonly intervalMs: number };
+
+/** Where async mode gets its timer (injected so a simulator can drive it). */
+export interface FlushScheduler {
+  every(intervalMs: number, run: () => void): { cancel(): void };
+}
+
+export interface OpenLogOptions {
+  readonly dir: string;
+  readonly fs: FileSystem;
+  /** A segment is sealed and a new one started once it would pass this size. */
+  readonly segmentBytes?: number;
+  readonly flush?: FlushPolicy;
+  /** Largest payload accepted; larger appends reject with RecordTooLargeError. */
+  readonly payloadBytesMax?: number;
+  /** Bytes written but not yet durable beyond which appends reject with AppendBacklogError. */
+  readonly pendingBytesMax?: number;
+  /** Entries returned by one entries() call at most, whatever the byte budget. */
+  readonly readEntriesMax?: number;
+  readonly scheduler?: FlushScheduler;
+}
+
+const MiB = 1024 * 1024;
+export const LOG_DEFAULTS = {
+  segmentBytes: 64 * MiB,
+  payloadBytesMax: 64 * MiB,
+  pendingBytesMax: 256 * MiB,
+  readEntriesMax: 65_536,
+} as const;
+
+const realScheduler: FlushScheduler = {
+  every(intervalMs, run) {
+    const timer = setInterval(run, intervalMs);
+    timer.unref();
+    return { cancel: () => clearInterval(timer) };
+  },
+};
+
+interface AppendWaiter {
+  readonly lastIndex: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** What the log is doing: appends are refused (as a caller bug) while a structural change runs. */
+type LogState = 'open' | 'changing' | 'closing' | 'closed' | 'failed';
+
+/**
+ * The durable Raft log: segments on disk, the hard state and the durable mark beside them.
+ * Reads (the LogReader half) are synchronous and see every append as soon as append()
+ * returns its promise; the promise says when the entries are durable.
+ */
+export class CommitLog implements LogReader {
+  private state: LogState = 'open';
+  private failure: unknown = null;
+  /** Highest index whose bytes are known durable in its segment file. */
+  private dataSynced: number;
+  /** Bytes written since the last completed data sync (bounded by pendingBytesMax). */
+  private unsyncedBytes = 0;
+  /** A new segment file's name is not yet durable. */
+  private dirDirty: boolean;
+  private readonly waiters: AppendWaiter[] = [];
+  private pump: Promise<void> | null = null;
+  private lastMarkWrite: Promise<void> = Promise.resolve();
+  private readonly timer: { cancel(): void } | null;
+
+  /** @internal Built by openLog(). */
+  constructor(
+    private readonly context: SegmentContext,
+    private readonly options: Required<Omit<OpenLogOptions, 'fs' | 'dir' | 'payloadBytesMax'>>,
+    private readonly stateFile: StateFile,
+    private readonly segments: Segment[],
+    readonly recovery: RecoveryReport,
+    dirDirty: boolean,
+  ) {
+    this.dataSynced = this.lastIndex();
+    this.dirDirty = dirDirty;
+    const flush = options.flush;
+    this.timer = flush.mode === 'async' ? options.scheduler.every(flush.intervalMs, () => void this.kick()) : null;
+  }
+
+  // ---- LogReader -------------------------------------------------------------------
+
+  firstIndex(): Index {
+    return (this.segments[0]?.firstIndex ?? 1) as Index;
+  }
+
+  lastIndex(): Index {
+    return (this.activeSegment().lastIndex) as Index;
+  }
+
+  term(at: Index): Term | undefined {
+    const first = this.firstIndex();
+    if (at === first - 1) return this.stateFile.latest.compacted.term;
+    if (at < first || at > this.lastIndex()) return undefined;
+    return this.segmentFor(at).term(at) as Term;
+  }
+
+  entries(from: Index, toExclusive: Index, maxBytes: number): readonly Entry[] {
+    this.assertReadable();
+    assert(from >= this.firstIndex() && toExclusive <= this.lastIndex() + 1, `entries(${from}, ${toExclusive}) outside the log`);
+    const cursor: ReadCursor = { out: [], payloadBytesLeft: maxBytes, entriesMax: this.options.readEntriesMax };
+    // Bounded by the number of segments: each pass reads one segment's part of the range.
+    for (let at: number = from; at < toExclusive; ) {
+      const segment = this.segmentFor(at as Index);
+      const before = cursor.out.length;
+      segment.read(at, toExclusive, cursor);
+      const stop = Math.min(toExclusive - 1, segment.lastIndex);
+      at += cursor.out.length - before;
+      if (at <= stop) break; // a budget ran out inside this segment
+    }
+    return cursor.out;
+  }
+
+  // ---- state ----------------------------------------------------------------------------
+
+  /** The newest hard state saved (its save may still be in flight). */
+  hardState(): HardState {
+    return this.stateFile.latest.hardState;
+  }
+
+  /** Durable when the promise resolves; writes are serialized and coalesced with mark updates. */
+  saveHardState(hardState: HardState): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') return Promise.reject(new StorageClosedError());
+    if (this.state === 'failed') return Promise.reject(new StorageFailedError({ cause: this.failure }));
+    return this.stateFile.update((state) => ({ ...state, hardState }));
+  }
+
+  /** The durable mark as persisted now: the last entry known durable in this log. */
+  durableMark(): LogPosition {
+    return this.stateFile.durable.mark;
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  /**
+   * Appends entries that continue the log exactly (entries[0].index === lastIndex() + 1,
+   * consecutive, terms not decreasing). They are readable when this returns; the promise
+   * resolves when they are durable as the flush policy defines.
+   */
+  append(entries: readonly Entry[]): Promise<void> {
+    const refusal = this.refuseWrite();
+    if (refusal !== null) return Promise.reject(refusal);
+    assert(this.state === 'open', `append while the log is ${this.state}`);
+    const checked = this.checkBatch(entries);
+    if (checked instanceof Error) return Promise.reject(checked);
+    if (entries.length === 0) return Promise.resolve();
+    try {
+      this.writeBatch(entries);
+    } catch (error) {
+      this.fail(error);
+      return Promise.reject(new StorageFailedError({ cause: error }));
+    }
+    this.unsyncedBytes += checked;
+    if (this.options.flush.mode === 'async') return Promise.resolve();
+    const done = this.waitDurable(this.lastIndex());
+    void this.kick();
+    return done;
+  }
+
+  /** Makes everything appended so far durable (and the mark cover it), whatever the policy. */
+  flush(): Promise<void> {
+    const refusal = this.refuseWrite();
+    if (refusal !== null) return Promise.reject(refusal);
+    const done = this.waitDurable(this.lastIndex());
+    void this.kick();
+    return done;
+  }
+
+  /**
+   * Removes every entry after `at` (Raft conflict resolution). Durable when it resolves.
+   * Crash-safe at every step: the mark is lowered first, later segments are removed last
+   * first (each removal synced), then the segment holding `at` is cut and synced; a crash
+   * in between leaves a longer log that still agrees with the mark, never a hole.
+   * Pending appends of the removed entries reject with EntriesTruncatedError.
+   */
+  async truncateAfter(at: Index): Promise<void> {
+    assert(at >= this.firstIndex() - 1, `truncateAfter(${at}) below the compaction point`);
+    if (at >= this.lastIndex()) return;
+    await this.exclusive(async () => {
+      const term = this.term(at);
+      assert(term !== undefined, `no term at ${at}`);
+      this.rejectWaitersAfter(at);
+      if (this.stateFile.latest.mark.index > at) {
+        await this.stateFile.update((state) => ({ ...state, mark: { index: at, term } }));
+      }
+      // Bounded by the number of segments.
+      while (this.segments.length > 1 && this.activeSegment().firstIndex > at + 1) {
+        const removed = this.segments.pop();
+        assert(removed !== undefined, 'no segment to remove');
+        removed.close();
+        removed.remove();
+        await this.context.fs.syncDir(this.context.dir);
+      }
+      const last = this.activeSegment();
+      last.truncateAfter(at);
+      await this.context.fs.fdatasync(last.data);
+      // Everything up to `at` is now durable: earlier segments are sealed, this one synced.
+      this.dataSynced = at;
+      this.unsyncedBytes = 0;
+    });
+  }
+
+  /**
+   * Drops whole segments whose entries all lie below `before` (after a snapshot covers
+   * them). The active segment is never dropped. The new compaction point (firstIndex() - 1
+   * and its term) is made durable before any file is removed.
+   */
+  async compactBefore(before: Index): Promise<void> {
+    await this.exclusive(async () => {
+      let count = 0;
+      while (count + 1 < this.segments.length && (this.segments[count]?.lastIndex ?? Infinity) < before) count++;
+      const lastDropped = this.segments[count - 1];
+      if (lastDropped === undefined) return;
+      const compacted = { index: lastDropped.lastIndex as Index, term: lastDropped.term(lastDropped.lastIndex) as Term };
+      await this.stateFile.update((state) => ({ ...state, compacted }));
+      for (const segment of this.segments.splice(0, count)) {
+        segment.close();
+        segment.remove();
+      }
+      await this.context.fs.syncDir(this.context.dir);
+    });
+  }
+
+  /** Makes everything durable, then releases every file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.timer?.cancel();
+    if (this.state === 'open') {
+      await this.flush();
+    }
+    this.state = 'closing';
+    await this.quiesce();
+    for (const segment of this.segments) segment.close();
+    this.stateFile.close();
+    this.state = 'closed';
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  private activeSegment(): Segment {
+    const last = this.segments.at(-1);
+    assert(last !== undefined, 'the log has no segment');
+    return last;
+  }
+
+  /** The segment holding `at` (which the caller checked is in the log). */
+  private segmentFor(at: number): Segment {
+    const active = this.activeSegment();
+    if (at >= active.firstIndex) return active;
+    let low = 0;
+    let high = this.segments.length - 1;
+    // Binary search: bounded by log2 of the segment count.
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if ((this.segments[mid]?.firstIndex ?? Infinity) <= at) low = mid;
+      else high = mid - 1;
+    }
+    const segment = this.segments[low];
+    assert(segment !== undefined, `no segment holds ${at}`);
+    return segment;
+  }
+
+  private assertReadable(): void {
+    assert(this.state !== 'closed', 'read of a closed log');
+  }
+
+  private refuseWrite(): Error | null {
+    if (this.state === 'closed' || this.state === 'closing') return new StorageClosedError();
+    if (this.state === 'failed') return new StorageFailedError({ cause: this.failure });
+    return null;
+  }
+
+  /** The batch's encoded size, or the typed error that refuses it. Order violations assert. */
+  private checkBatch(entries: readonly Entry[]): number | Error {
+    let bytes = 0;
+    let previous = { index: this.lastIndex() as number, term: (this.term(this.lastIndex()) ?? 0) as number };
+    for (const entry of entries) {
+      assert(entry.index === previous.index + 1, `append of index ${entry.index} after ${previous.index}`);
+      assert(entry.term >= previous.term, `append of term ${entry.term} after term ${previous.term}`);
+      if (entry.payload.length > this.context.payloadBytesMax) {
+        return new RecordTooLargeError(entry.index, entry.payload.length, this.context.payloadBytesMax);
+      }
+      bytes += recordBytes(entry.payload.length);
+      previous = entry;
+    }
+    if (this.unsyncedBytes > 0 && this.unsyncedBytes + bytes > this.options.pendingBytesMax) {
+      return new AppendBacklogError(this.unsyncedBytes + bytes, this.options.pendingBytesMax);
+    }
+    return bytes;
+  }
+
+  /** Writes the batch with one write per segment it lands in, rolling segments as they fill. */
+  private writeBatch(entries: readonly Entry[]): void {
+    const limit = this.options.segmentBytes;
+    // Bounded: each pass writes at least one entry.
+    for (let from = 0; from < entries.length; ) {
+      let segment = this.activeSegment();
+      const firstBytes = recordBytes(entries[from]?.payload.length ?? 0);
+      if (segment.sizeBytes > 0 && segment.sizeBytes + firstBytes > limit) segment = this.roll();
+      let to = from;
+      let bytes = 0;
+      while (to < entries.length) {
+        const next = recordBytes(entries[to]?.payload.length ?? 0);
+        if (to > from && segment.sizeBytes + bytes + next > limit) break;
+        bytes += next;
+        to++;
+      }
+      const encoded = Buffer.allocUnsafe(bytes);
+      encodeRecords(entries, from, to, encoded, 0);
+      segment.appendEncoded(encoded, entries, from, to);
+      from = to;
+    }
+  }
+
+  /** Seals the active segment (synced) and starts the next; its name is synced by the next flush. */
+  private roll(): Segment {
+    const sealed = this.activeSegment();
+    sealed.seal();
+    const next = Segment.create(this.context, sealed.lastIndex + 1);
+    this.segments.push(next);
+    this.dirDirty = true;
+    return next;
+  }
+
+  private waitDurable(lastIndex: number): Promise<void> {
+    if (lastIndex <= this.dataSynced && this.waiters.length === 0) return this.lastMarkWrite;
+    return new Promise((resolve, reject) => this.waiters.push({ lastIndex, resolve, reject }));
+  }
+
+  /** Starts the flush loop unless it runs already (or a structural change holds it). */
+  private kick(): Promise<void> {
+    if (this.pump !== null || this.state === 'changing' || this.state === 'failed') return this.pump ?? Promise.resolve();
+    this.pump = this.flushLoop().finally(() => {
+      this.pump = null;
+    });
+    return this.pump;
+  }
+
+  /**
+   * Group commit. Each pass syncs everything written so far with one fdatasync (plus the
+   * directory if a segment was created), then asks for the durable mark to cover it; the
+   * mark's write runs while the next pass syncs the next group, and the group's appends
+   * resolve once their mark is durable. Data is always synced before the mark claims it.
+   */
+  private async flushLoop(): Promise<void> {
+    try {
+      // Bounded: each pass makes progress on the written-but-unsynced entries or stops.
+      while (this.lastIndex() > this.dataSynced && this.state !== 'changing') {
+        const target = this.lastIndex();
+        const targetTerm = this.term(target) ?? (0 as Term);
+        const bytes = this.unsyncedBytes;
+        const syncs = [this.context.fs.fdatasync(this.activeSegment().data)];
+        if (this.dirDirty) {
+          this.dirDirty = false;
+          syncs.push(this.context.fs.syncDir(this.context.dir));
+        }
+        await Promise.all(syncs);
+        this.dataSynced = Math.max(this.dataSynced, target);
+        this.unsyncedBytes -= bytes;
+        this.advanceMark({ index: target as Index, term: targetTerm });
+      }
+      if (this.lastIndex() <= this.dataSynced && this.waiters.length > 0) {
+        // Data synced elsewhere (a truncation, a seal): the mark must still cover it.
+        const index = this.dataSynced as Index;
+        this.advanceMark({ index, term: this.term(index) ?? (0 as Term) });
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Raises the durable mark to `to` (never lowers it: only truncation does), then resolves waiters. */
+  private advanceMark(to: LogPosition): void {
+    const upTo = this.dataSynced;
+    const mark = this.stateFile.latest.mark;
+    if (to.index <= mark.index) {
+      // The mark already covers this (or stays ahead after a loss until repaired).
+      this.lastMarkWrite = this.lastMarkWrite.then(() => this.resolveWaiters(upTo));
+      return;
+    }
+    const write = this.stateFile.update((state) => ({ ...state, mark: to }));
+    this.lastMarkWrite = write.then(
+      () => this.resolveWaiters(upTo),
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  private resolveWaiters(upTo: number): void {
+    let resolved = 0;
+    for (const waiter of this.waiters) {
+      if (waiter.lastIndex > upTo) break;
+      waiter.resolve();
+      resolved++;
+    }
+    this.waiters.splice(0, resolved);
+  }
+
+  private rejectWaitersAfter(at: number): void {
+    const keep = this.waiters.filter((waiter) => waiter.lastIndex <= at);
+    for (const waiter of this.waiters) {
+      if (waiter.lastIndex > at) waiter.reject(new EntriesTruncatedError(waiter.lastIndex, at));
+    }
+    this.waiters.splice(0, this.waiters.length, ...keep);
+  }
+
+  /** Runs a structural change with the flush loop drained and held; appends meanwhile assert. */
+  private async exclusive(change: () => Promise<void>): Promise<void> {
+    const refusal = this.refuseWrite();
+    if (refusal !== null) throw refusal;
+    assert(this.state === 'open', `structural change while the log is ${this.state}`);
+    this.state = 'changing';
+    try {
+      await this.quiesce();
+      await change();
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    } finally {
+      if (this.state === 'changing') this.state = 'open';
+    }
+    void this.kick();
+  }
+
+  /** Waits until no data sync and no mark write is in flight. */
+  private async quiesce(): Promise<void> {
+    // Bounded: the loop only restarts on kick(), which 'changing'/'closing' refuses... except
+    // for a pass that began before; two rounds cover it.
+    for (let round = 0; round < 2; round++) {
+      await this.pump;
+      await this.lastMarkWrite;
+    }
+  }
+
+  /** After a failed write or sync nothing written since is trustworthy: refuse everything. */
+  private fail(error: unknown): void {
+    if (this.state === 'failed' || this.state === 'closed') return;
+    this.state = 'failed';
+    this.failure = error;
+    const waiters = this.waiters.splice(0);
+    for (const waiter of waiters) waiter.reject(new StorageFailedError({ cause: error }));
+  }
+}
+
+/**
+ * Opens (or creates) the log in `dir`, recovering it: the returned log's `recovery` says
+ * what was cut and whether entries once durable are lost. Damage that is not a torn tail
+ * rejects with a typed StorageError.
+ */
+export async function openLog(options: OpenLogOptions): Promise<CommitLog> {
+  const segmentBytes = options.segmentBytes ?? LOG_DEFAULTS.segmentBytes;
+  const payloadBytesMax = options.payloadBytesMax ?? LOG_DEFAULTS.payloadBytesMax;
+  assert(segmentBytes >= 1024 && segmentBytes <= 1024 * MiB, 'segmentBytes must be within 1 KiB..1 GiB');
+  assert(payloadBytesMax >= 1 && payloadBytesMax <= 256 * MiB, 'payloadBytesMax must be within 1 B..256 MiB');
+  const flush = options.flush ?? { mode: 'sync' };
+  assert(flush.mode === 'sync' || flush.intervalMs >= 1, 'async flush needs intervalMs >= 1');
+  const { fs, dir } = options;
+  fs.mkdir(dir);
+  StateFile.removeLeftovers(fs, dir);
+
+  let stateFile = StateFile.load(fs, dir);
+  const fresh = stateFile === null;
+  if (stateFile === null) {
+    if (fs.list(dir).some((name) => parseSegmentFileName(name) !== null)) {
+      throw new CorruptHardStateError(path.join(dir, 'state'), 'missing while segment files exist');
+    }
+    stateFile = await StateFile.create(fs, dir, INITIAL_STATE);
+  }
+  const state: PersistedState = stateFile.durable;
+  const context: SegmentContext = { fs, dir, payloadBytesMax };
+  const recovered = await recoverSegments(context, state);
+  if (recovered.createdSegment || recovered.report.removedSegments.length > 0) await fs.syncDir(dir);
+
+  const lastIndex = recovered.segments.at(-1)?.lastIndex ?? state.compacted.index;
+  const lostEntries = lastIndex < state.mark.index || markTermDisagrees(recovered.segments, state);
+  const recovery: RecoveryReport = { ...recovered.report, fresh, durableMark: state.mark, lostEntries };
+  const settings = {
+    segmentBytes,
+    flush,
+    pendingBytesMax: options.pendingBytesMax ?? LOG_DEFAULTS.pendingBytesMax,
+    readEntriesMax: options.readEntriesMax ?? LOG_DEFAULTS.readEntriesMax,
+    scheduler: options.scheduler ?? realScheduler,
+  };
+  return new CommitLog(context, settings, stateFile, recovered.segments, recovery, false);
+}
+
+function markTermDisagrees(segments: readonly Segment[], state: PersistedState): boolean {
+  const { mark, compacted } = state;
+  if (mark.index === 0 || mark.index < compacted.index) return false;
+  if (mark.index === compacted.index) return mark.term !== compacted.term;
+  const holder = segments.find((segment) => mark.index >= segment.firstIndex && mark.index <= segment.lastIndex);
+  return holder !== undefined && holder.term(mark.index) !== mark.term;
+}

@@ -1,0 +1,161 @@
+/**
+ * Operating conditions storage reports to its caller. Each class is one failure a caller
+ * may branch on; `code` is a literal so a `switch` over it is exhaustive.
+ */
+
+export const StorageErrorCode = {
+  corruptRecord: 'corrupt-record',
+  missingSegment: 'missing-segment',
+  corruptHardState: 'corrupt-hard-state',
+  closed: 'closed',
+  failed: 'failed',
+  io: 'io',
+  recordTooLarge: 'record-too-large',
+  appendBacklog: 'append-backlog',
+  entriesTruncated: 'entries-truncated',
+} as const;
+export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
+
+interface CauseOption {
+  readonly cause?: unknown;
+}
+
+export abstract class StorageError extends Error {
+  abstract readonly code: StorageErrorCode;
+  constructor(message: string, options?: CauseOption) {
+    super(message, options);
+  }
+}
+
+/** Why a record failed verification. */
+export type RecordFault =
+  | 'short-header'
+  | 'bad-magic'
+  | 'bad-crc'
+  | 'short-payload'
+  | 'too-large'
+  | 'bad-kind'
+  | 'wrong-index'
+  | 'wrong-term-order';
+
+/**
+ * A record that is not a torn tail failed verification: damage in a sealed segment, or a
+ * bad record followed by good ones in the last segment, or a read that found garbage.
+ */
+export class CorruptRecordError extends StorageError {
+  override readonly name = 'CorruptRecordError';
+  readonly code = StorageErrorCode.corruptRecord;
+  constructor(
+    readonly file: string,
+    readonly byteOffset: number,
+    readonly expectedIndex: number,
+    readonly fault: RecordFault,
+    options?: CauseOption,
+  ) {
+    super(`corrupt record in ${file} at byte ${byteOffset} (expected index ${expectedIndex}): ${fault}`, options);
+  }
+}
+
+/** The segments on disk do not form one contiguous run of indexes. */
+export class MissingSegmentError extends StorageError {
+  override readonly name = 'MissingSegmentError';
+  readonly code = StorageErrorCode.missingSegment;
+  constructor(
+    readonly dir: string,
+    /** The index the missing segment should start at. */
+    readonly expectedFirstIndex: number,
+    /** The first index of the segment found instead, or null if none followed. */
+    readonly foundFirstIndex: number | null,
+    options?: CauseOption,
+  ) {
+    super(
+      `missing segment in ${dir}: expected one starting at index ${expectedFirstIndex}, found ${
+        foundFirstIndex === null ? 'none' : `one starting at ${foundFirstIndex}`
+      }`,
+      options,
+    );
+  }
+}
+
+/** Neither slot of the state file is valid (or the file is gone while segments exist). */
+export class CorruptHardStateError extends StorageError {
+  override readonly name = 'CorruptHardStateError';
+  readonly code = StorageErrorCode.corruptHardState;
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+    options?: CauseOption,
+  ) {
+    super(`corrupt hard state ${file}: ${reason}`, options);
+  }
+}
+
+export class StorageClosedError extends StorageError {
+  override readonly name = 'StorageClosedError';
+  readonly code = StorageErrorCode.closed;
+  constructor(options?: CauseOption) {
+    super('the commit log is closed', options);
+  }
+}
+
+/**
+ * An earlier fdatasync or write failed. After a failed fdatasync the kernel may have dropped
+ * the dirty pages, so retrying cannot make them durable: the log refuses all further
+ * writes until it is reopened (and recovery decides what survived).
+ */
+export class StorageFailedError extends StorageError {
+  override readonly name = 'StorageFailedError';
+  readonly code = StorageErrorCode.failed;
+  constructor(options?: CauseOption) {
+    super('the commit log failed an earlier write or sync; reopen it', options);
+  }
+}
+
+/** A file-system call failed (ENOSPC, EIO...). `cause` holds the system error. */
+export class StorageIoError extends StorageError {
+  override readonly name = 'StorageIoError';
+  readonly code = StorageErrorCode.io;
+  constructor(
+    readonly operation: string,
+    readonly path: string,
+    options?: CauseOption,
+  ) {
+    super(`${operation} failed on ${path}`, options);
+  }
+}
+
+export class RecordTooLargeError extends StorageError {
+  override readonly name = 'RecordTooLargeError';
+  readonly code = StorageErrorCode.recordTooLarge;
+  constructor(
+    readonly index: number,
+    readonly payloadBytes: number,
+    readonly payloadBytesMax: number,
+  ) {
+    super(`entry ${index} has ${payloadBytes} payload bytes, more than the limit of ${payloadBytesMax}`);
+  }
+}
+
+/** Too many bytes are written but not yet durable: the caller must wait for earlier appends. */
+export class AppendBacklogError extends StorageError {
+  override readonly name = 'AppendBacklogError';
+  readonly code = StorageErrorCode.appendBacklog;
+  constructor(
+    readonly pendingBytes: number,
+    readonly pendingBytesMax: number,
+  ) {
+    super(`${pendingBytes} bytes are waiting for fdatasync, the limit is ${pendingBytesMax}`);
+  }
+}
+
+/** A pending append was removed by truncateAfter() before it became durable. */
+export class EntriesTruncatedError extends StorageError {
+  override readonly name = 'EntriesTruncatedError';
+  readonly code = StorageErrorCode.entriesTruncated;
+  constructor(
+    readonly lastIndex: number,
+    readonly truncatedAfter: number,
+  ) {
+    super(`entries up to ${lastIndex} were truncated after ${truncatedAfter} before they became durable`);
+  }
+}

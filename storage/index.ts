@@ -1,0 +1,30 @@
+/** The public API of storage/: the durable commit log and the file-system seam. */
+export { AssertionError } from './assert.js';
+export {
+  CommitLog,
+  LOG_DEFAULTS,
+  openLog,
+  type FlushPolicy,
+  type FlushScheduler,
+  type OpenLogOptions,
+} from './commit-log.js';
+export {
+  AppendBacklogError,
+  CorruptHardStateError,
+  CorruptRecordError,
+  EntriesTruncatedError,
+  MissingSegmentError,
+  RecordTooLargeError,
+  StorageClosedError,
+  StorageError,
+  StorageErrorCode,
+  StorageFailedError,
+  StorageIoError,
+  type RecordFault,
+} from './errors.js';
+export { OpenMode, type FileHandle, type FileSystem } from './file-system.js';
+export { MemoryFileSystem, type CrashOptions } from './memory-file-system.js';
+export { NodeFileSystem } from './node-file-system.js';
+export { PowerLossFileSystem } from './power-loss-file-system.js';
+export type { RecoveryReport } from './recovery.js';
+export type { LogPosition } from './state-file.js';

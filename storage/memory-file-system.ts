@@ -1,0 +1,271 @@
+import * as path from 'node:path';
+
+import { assert } from './assert.js';
+import { StorageIoError } from './errors.js';
+import type { FileHandle, FileSystem, OpenMode } from './file-system.js';
+
+type PendingOp =
+  | { readonly kind: 'write'; readonly seq: number; readonly position: number; readonly data: Uint8Array }
+  | { readonly kind: 'truncate'; readonly seq: number; readonly sizeBytes: number };
+
+/** A file's contents, named by zero or more paths (like an inode). */
+class Inode {
+  current = new Uint8Array(64);
+  sizeBytes = 0;
+  /** What a crash leaves: the contents as of the last fdatasync. */
+  synced = new Uint8Array(0);
+  /** Writes and truncates since the last fdatasync, oldest first, for tearing. */
+  pending: PendingOp[] = [];
+
+  read(into: Uint8Array, position: number): number {
+    const n = Math.max(0, Math.min(into.length, this.sizeBytes - position));
+    into.set(this.current.subarray(position, position + n));
+    return n;
+  }
+
+  write(data: Uint8Array, position: number): void {
+    this.reserve(position + data.length);
+    if (position > this.sizeBytes) this.current.fill(0, this.sizeBytes, position);
+    this.current.set(data, position);
+    this.sizeBytes = Math.max(this.sizeBytes, position + data.length);
+  }
+
+  truncate(sizeBytes: number): void {
+    this.reserve(sizeBytes);
+    if (sizeBytes > this.sizeBytes) this.current.fill(0, this.sizeBytes, sizeBytes);
+    this.sizeBytes = sizeBytes;
+  }
+
+  sync(): void {
+    this.synced = this.current.slice(0, this.sizeBytes);
+    this.pending = [];
+  }
+
+  /** Reset to the synced contents, then replay `ops` (what survived the crash). */
+  restore(ops: readonly PendingOp[]): void {
+    this.current = new Uint8Array(Math.max(64, this.synced.length));
+    this.current.set(this.synced);
+    this.sizeBytes = this.synced.length;
+    for (const op of ops) {
+      if (op.kind === 'write') this.write(op.data, op.position);
+      else this.truncate(op.sizeBytes);
+    }
+    this.sync();
+  }
+
+  private reserve(bytes: number): void {
+    if (bytes <= this.current.length) return;
+    const grown = new Uint8Array(Math.max(bytes, this.current.length * 2));
+    grown.set(this.current.subarray(0, this.sizeBytes));
+    this.current = grown;
+  }
+}
+
+class MemoryFileHandle implements FileHandle {
+  constructor(
+    readonly path: string,
+    readonly inode: Inode,
+    /** Handles opened before a crash are dead: the process that held them is gone. */
+    readonly generation: number,
+  ) {}
+}
+
+export interface CrashOptions {
+  /**
+   * Keep the unsynced writes of the file written last, with its very last write cut to
+   * its first `atByte` bytes (a torn write). Without it every unsynced write is lost.
+   */
+  readonly tearLastWrite?: { readonly atByte: number };
+}
+
+/**
+ * An in-memory file system that remembers what is durable. A crash() drops every write
+ * not covered by an fdatasync and every name not covered by a syncDir, optionally tearing
+ * the last write; flipBit() and the fault* methods damage "the disk" directly.
+ * Deterministic: nothing here reads a clock or a random source.
+ */
+export class MemoryFileSystem implements FileSystem {
+  private readonly dirs = new Set<string>(['/']);
+  /** The names a running process sees. */
+  private names = new Map<string, Inode>();
+  /** The names that survive a crash. */
+  private durableNames = new Map<string, Inode>();
+  private generation = 0;
+  private seq = 0;
+  /** Counters for tests that check how many syncs an operation cost. */
+  readonly stats = { fdatasyncs: 0, dirSyncs: 0, writes: 0 };
+
+  open(filePath: string, mode: OpenMode): FileHandle {
+    let inode = this.names.get(filePath);
+    if (inode === undefined) {
+      if (mode === 'existing') throw this.missing('open', filePath);
+      this.requireDir('open', path.dirname(filePath));
+      inode = new Inode();
+      this.names.set(filePath, inode);
+    }
+    return new MemoryFileHandle(filePath, inode, this.generation);
+  }
+
+  size(handle: FileHandle): number {
+    return this.inodeOf(handle).sizeBytes;
+  }
+
+  readAt(handle: FileHandle, into: Uint8Array, position: number): number {
+    return this.inodeOf(handle).read(into, position);
+  }
+
+  writeAt(handle: FileHandle, data: Uint8Array, position: number): void {
+    const inode = this.inodeOf(handle);
+    inode.write(data, position);
+    inode.pending.push({ kind: 'write', seq: ++this.seq, position, data: data.slice() });
+    this.stats.writes++;
+  }
+
+  truncate(handle: FileHandle, sizeBytes: number): void {
+    const inode = this.inodeOf(handle);
+    inode.truncate(sizeBytes);
+    inode.pending.push({ kind: 'truncate', seq: ++this.seq, sizeBytes });
+  }
+
+  async fdatasync(handle: FileHandle): Promise<void> {
+    // The sync covers what was written before the call, as a real fdatasync does; the
+    // await lets appends that arrive meanwhile queue up for the next one.
+    this.fdatasyncNow(handle);
+    await Promise.resolve();
+  }
+
+  fdatasyncNow(handle: FileHandle): void {
+    this.inodeOf(handle).sync();
+    this.stats.fdatasyncs++;
+  }
+
+  close(handle: FileHandle): void {
+    this.inodeOf(handle);
+  }
+
+  rename(from: string, to: string): void {
+    const inode = this.names.get(from);
+    if (inode === undefined) throw this.missing('rename', from);
+    this.requireDir('rename', path.dirname(to));
+    this.names.delete(from);
+    this.names.set(to, inode);
+  }
+
+  remove(filePath: string): void {
+    if (!this.names.delete(filePath)) throw this.missing('unlink', filePath);
+  }
+
+  list(dir: string): string[] {
+    this.requireDir('readdir', dir);
+    const out: string[] = [];
+    for (const name of this.names.keys()) if (path.dirname(name) === dir) out.push(path.basename(name));
+    return out;
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    this.requireDir('fsync-dir', dir);
+    for (const name of [...this.durableNames.keys()]) {
+      if (path.dirname(name) === dir && !this.names.has(name)) this.durableNames.delete(name);
+    }
+    for (const [name, inode] of this.names) if (path.dirname(name) === dir) this.durableNames.set(name, inode);
+    this.stats.dirSyncs++;
+    await Promise.resolve();
+  }
+
+  mkdir(dir: string): void {
+    // Directories are modelled as always durable: the node layer creates the data dir once.
+    for (let d = dir; !this.dirs.has(d); d = path.dirname(d)) this.dirs.add(d);
+  }
+
+  /**
+   * Power failure: every handle dies; each file keeps its synced contents and each
+   * directory its synced names. With `tearLastWrite`, the file written last also keeps
+   * its unsynced writes, the last one torn at `atByte`.
+   */
+  crash(options: CrashOptions = {}): void {
+    const torn = options.tearLastWrite === undefined ? null : this.lastWritten();
+    for (const inode of this.allInodes()) {
+      if (inode !== torn || options.tearLastWrite === undefined) {
+        inode.restore([]);
+        continue;
+      }
+      const ops = inode.pending.slice(0, -1);
+      const last = inode.pending.at(-1);
+      if (last?.kind === 'write') {
+        const keep = Math.max(0, Math.min(last.data.length, options.tearLastWrite.atByte));
+        ops.push({ ...last, data: last.data.subarray(0, keep) });
+      }
+      inode.restore(ops);
+    }
+    this.names = new Map(this.durableNames);
+    this.generation++;
+  }
+
+  /** Disk damage: flips one bit, in what is read now and in what survives a crash. */
+  flipBit(filePath: string, byteOffset: number, bit: number): void {
+    const inode = this.names.get(filePath);
+    if (inode === undefined) throw this.missing('flip', filePath);
+    assert(byteOffset < inode.sizeBytes && bit >= 0 && bit < 8, `flipBit outside ${filePath}`);
+    const mask = 1 << bit;
+    inode.current[byteOffset] = (inode.current[byteOffset] ?? 0) ^ mask;
+    if (byteOffset < inode.synced.length) inode.synced[byteOffset] = (inode.synced[byteOffset] ?? 0) ^ mask;
+  }
+
+  /** Disk damage: the file loses its tail, durably. */
+  faultTruncate(filePath: string, sizeBytes: number): void {
+    const inode = this.names.get(filePath);
+    if (inode === undefined) throw this.missing('fault-truncate', filePath);
+    inode.truncate(Math.min(sizeBytes, inode.sizeBytes));
+    inode.sync();
+  }
+
+  /** Disk damage: the file is gone, durably. */
+  faultRemove(filePath: string): void {
+    if (!this.names.delete(filePath)) throw this.missing('fault-remove', filePath);
+    this.durableNames.delete(filePath);
+  }
+
+  /** The current contents of a file, for assertions. */
+  readFile(filePath: string): Uint8Array {
+    const inode = this.names.get(filePath);
+    if (inode === undefined) throw this.missing('read', filePath);
+    return inode.current.slice(0, inode.sizeBytes);
+  }
+
+  exists(filePath: string): boolean {
+    return this.names.has(filePath);
+  }
+
+  private lastWritten(): Inode | null {
+    let best: Inode | null = null;
+    let bestSeq = -1;
+    for (const inode of this.allInodes()) {
+      const seq = inode.pending.at(-1)?.seq ?? -1;
+      if (seq > bestSeq) {
+        best = inode;
+        bestSeq = seq;
+      }
+    }
+    return best;
+  }
+
+  private allInodes(): Set<Inode> {
+    return new Set([...this.names.values(), ...this.durableNames.values()]);
+  }
+
+  private inodeOf(handle: FileHandle): Inode {
+    assert(handle instanceof MemoryFileHandle, `not a MemoryFileSystem handle: ${handle.path}`);
+    if (handle.generation !== this.generation) {
+      throw new StorageIoError('use', handle.path, { cause: new Error('handle opened before a crash') });
+    }
+    return handle.inode;
+  }
+
+  private requireDir(operation: string, dir: string): void {
+    if (!this.dirs.has(dir)) throw this.missing(operation, dir);
+  }
+
+  private missing(operation: string, filePath: string): StorageIoError {
+    return new StorageIoError(operation, filePath, { cause: Object.assign(new Error('ENOENT'), { code: 'ENOENT' }) });
+  }
+}

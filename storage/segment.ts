@@ -1,0 +1,321 @@
+import * as path from 'node:path';
+
+import type { Entry } from '../raft/types.js';
+import { assert } from './assert.js';
+import { CorruptRecordError, MissingSegmentError } from './errors.js';
+import type { FileHandle, FileSystem } from './file-system.js';
+import { decodeSlot, encodeSlot, INDEX_SLOT_BYTES, type IndexSlot } from './index-slot.js';
+import { decodeRecord, RECORD_HEADER_BYTES, recordBytes } from './record-codec.js';
+import { MemoryIndex, scanSegment, type ScanResult } from './segment-scan.js';
+
+export const SEGMENT_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.idx';
+const NAME_DIGITS = 20;
+/** Slots fetched per read of a sealed segment's index file. */
+const SLOT_READ_BATCH = 1024;
+
+/** "00000000000000000001.log" for a segment whose first entry is index 1. */
+export function segmentFileName(firstIndex: number): string {
+  return `${String(firstIndex).padStart(NAME_DIGITS, '0')}${SEGMENT_SUFFIX}`;
+}
+
+/** The first index a segment file name stands for, or null if it is not a segment name. */
+export function parseSegmentFileName(name: string): number | null {
+  const match = /^(\d{20})\.log$/.exec(name);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+export interface SegmentContext {
+  readonly fs: FileSystem;
+  readonly dir: string;
+  readonly payloadBytesMax: number;
+}
+
+/** Entries read so far by one entries() call, across segments. */
+export interface ReadCursor {
+  readonly out: Entry[];
+  payloadBytesLeft: number;
+  readonly entriesMax: number;
+}
+
+/**
+ * One segment file: entries firstIndex..lastIndex, back to back. The active (last) segment
+ * keeps its index in memory and is the only one appended to; a sealed segment is fully
+ * durable (synced when sealed) and is read through its index file.
+ */
+export class Segment {
+  /** Non-null exactly while active. */
+  private memory: MemoryIndex | null;
+  /** Non-null exactly while sealed. */
+  private indexHandle: FileHandle | null = null;
+
+  private constructor(
+    private readonly context: SegmentContext,
+    readonly firstIndex: number,
+    readonly data: FileHandle,
+    /** Bytes of good records: the file's size once a torn tail is cut. */
+    public sizeBytes: number,
+    /** firstIndex - 1 when empty. */
+    public lastIndex: number,
+    memory: MemoryIndex | null,
+  ) {
+    this.memory = memory;
+  }
+
+  get dataPath(): string {
+    return path.join(this.context.dir, segmentFileName(this.firstIndex));
+  }
+
+  get indexPath(): string {
+    return this.dataPath.slice(0, -SEGMENT_SUFFIX.length) + INDEX_SUFFIX;
+  }
+
+  get active(): boolean {
+    return this.memory !== null;
+  }
+
+  /** A new, empty active segment. Its name is durable only after syncDir (the caller's job). */
+  static create(context: SegmentContext, firstIndex: number): Segment {
+    const data = context.fs.open(path.join(context.dir, segmentFileName(firstIndex)), 'create');
+    context.fs.truncate(data, 0);
+    return new Segment(context, firstIndex, data, 0, firstIndex - 1, new MemoryIndex());
+  }
+
+  /** The last segment as recovery scanned it (its torn tail, if any, already cut). */
+  static fromScan(context: SegmentContext, firstIndex: number, data: FileHandle, scan: ScanResult): Segment {
+    return new Segment(context, firstIndex, data, scan.validBytes, firstIndex + scan.index.count - 1, scan.index);
+  }
+
+  /**
+   * A segment that is not the last, so must hold exactly firstIndex..lastIndex. Uses its
+   * index file if it checks out, else rebuilds it from the data; `rebuilt` says which.
+   */
+  static openSealed(
+    context: SegmentContext,
+    firstIndex: number,
+    lastIndex: number,
+  ): { segment: Segment; rebuilt: boolean } {
+    const data = context.fs.open(path.join(context.dir, segmentFileName(firstIndex)), 'existing');
+    const segment = new Segment(context, firstIndex, data, context.fs.size(data), lastIndex, null);
+    const rebuilt = !segment.openIndexIfValid();
+    if (rebuilt) segment.rebuildIndex();
+    return { segment, rebuilt };
+  }
+
+  /** Appends already encoded records of entries[from, to) (the caller checked their order). */
+  appendEncoded(encoded: Uint8Array, entries: readonly Entry[], from: number, to: number): void {
+    const memory = this.memory;
+    assert(memory !== null, `append to sealed segment ${this.dataPath}`);
+    this.context.fs.writeAt(this.data, encoded, this.sizeBytes);
+    let offset = this.sizeBytes;
+    for (let k = from; k < to; k++) {
+      const entry = entries[k];
+      assert(entry !== undefined && entry.index === this.lastIndex + 1, 'segment append out of order');
+      memory.push(offset, entry.term);
+      offset += recordBytes(entry.payload.length);
+      this.lastIndex = entry.index;
+    }
+    assert(offset === this.sizeBytes + encoded.length, 'encoded batch size mismatch');
+    this.sizeBytes = offset;
+  }
+
+  term(at: number): number {
+    assert(at >= this.firstIndex && at <= this.lastIndex, `term(${at}) outside segment ${this.dataPath}`);
+    if (this.memory !== null) return this.memory.terms[at - this.firstIndex] ?? 0;
+    const slots = this.readSlots(at, 1);
+    return slots[0]?.term ?? 0;
+  }
+
+  /**
+   * Appends to `cursor.out` entries from `from` on (up to toExclusive, the segment's end and
+   * the cursor's budgets), with one read of the segment file for the whole range.
+   */
+  read(from: number, toExclusive: number, cursor: ReadCursor): void {
+    const last = Math.min(toExclusive - 1, this.lastIndex);
+    if (from > last) return;
+    const slots = this.plan(from, last, cursor);
+    const first = slots[0];
+    const final = slots.at(-1);
+    if (first === undefined || final === undefined) return;
+    const start = first.offset;
+    const buf = new Uint8Array(final.offset + final.recordBytes - start);
+    const got = this.context.fs.readAt(this.data, buf, start);
+    for (const slot of slots) {
+      const decoded = decodeRecord(buf.subarray(0, got), slot.offset - start, this.context.payloadBytesMax);
+      if (!decoded.ok || decoded.entry.index !== slot.index || decoded.bytes !== slot.recordBytes) {
+        throw new CorruptRecordError(this.dataPath, slot.offset, slot.index, decoded.ok ? 'wrong-index' : decoded.fault);
+      }
+      cursor.out.push(decoded.entry);
+    }
+  }
+
+  /** Removes entries after `at` (firstIndex - 1 <= at <= lastIndex); durable after fdatasync(data). */
+  truncateAfter(at: number): void {
+    assert(at >= this.firstIndex - 1 && at <= this.lastIndex, `truncateAfter(${at}) outside ${this.dataPath}`);
+    if (this.memory === null) this.unseal();
+    const memory = this.memory;
+    assert(memory !== null, 'unseal left no memory index');
+    const count = at - this.firstIndex + 1;
+    const cut = count < memory.count ? (memory.offsets[count] ?? 0) : this.sizeBytes;
+    memory.truncate(count);
+    this.context.fs.truncate(this.data, cut);
+    this.sizeBytes = cut;
+    this.lastIndex = at;
+  }
+
+  /**
+   * Makes this segment read-only and fully durable: writes its index file, syncs both.
+   * Blocking, once per segment: a later segment must never be durable while an earlier one
+   * still has unsynced bytes, or a crash could leave a hole that looks like damage.
+   */
+  seal(): void {
+    const memory = this.memory;
+    assert(memory !== null, `seal of sealed segment ${this.dataPath}`);
+    const handle = this.writeIndex(memory);
+    this.context.fs.fdatasyncNow(this.data);
+    this.memory = null;
+    this.indexHandle = handle;
+  }
+
+  close(): void {
+    this.context.fs.close(this.data);
+    if (this.indexHandle !== null) this.context.fs.close(this.indexHandle);
+    this.indexHandle = null;
+  }
+
+  /** Unlinks the files (durable after syncDir); the caller closed the segment. */
+  remove(): void {
+    this.context.fs.remove(this.dataPath);
+    if (this.context.fs.list(this.context.dir).includes(path.basename(this.indexPath))) {
+      this.context.fs.remove(this.indexPath);
+    }
+  }
+
+  /** Slots from..last, cut where the cursor's budgets run out (but at least one entry per call overall). */
+  private plan(from: number, last: number, cursor: ReadCursor): IndexSlot[] {
+    const slots: IndexSlot[] = [];
+    // Bounded by entriesMax: every pass adds one slot or stops.
+    for (let at = from; at <= last && cursor.out.length + slots.length < cursor.entriesMax; ) {
+      const batch = this.slotsFrom(at, Math.min(SLOT_READ_BATCH, last - at + 1));
+      for (const slot of batch) {
+        const payload = slot.recordBytes - RECORD_HEADER_BYTES;
+        const firstOverall = cursor.out.length === 0 && slots.length === 0;
+        if (!firstOverall && (payload > cursor.payloadBytesLeft || cursor.out.length + slots.length >= cursor.entriesMax)) {
+          return slots;
+        }
+        cursor.payloadBytesLeft -= payload;
+        slots.push(slot);
+        at++;
+      }
+    }
+    return slots;
+  }
+
+  private slotsFrom(from: number, count: number): IndexSlot[] {
+    const memory = this.memory;
+    if (memory === null) return this.readSlots(from, count);
+    const slots: IndexSlot[] = [];
+    for (let k = from - this.firstIndex; k < from - this.firstIndex + count; k++) {
+      const offset = memory.offsets[k] ?? 0;
+      const end = k + 1 < memory.count ? (memory.offsets[k + 1] ?? 0) : this.sizeBytes;
+      slots.push({ offset, recordBytes: end - offset, index: this.firstIndex + k, term: memory.terms[k] ?? 0 });
+    }
+    return slots;
+  }
+
+  /** Slots of a sealed segment from its index file; rebuilds the file once if a slot is bad. */
+  private readSlots(from: number, count: number): IndexSlot[] {
+    const handle = this.indexHandle;
+    assert(handle !== null, `slot read of active segment ${this.dataPath}`);
+    const buf = new Uint8Array(count * INDEX_SLOT_BYTES);
+    const got = this.context.fs.readAt(handle, buf, (from - this.firstIndex) * INDEX_SLOT_BYTES);
+    const slots: IndexSlot[] = [];
+    for (let k = 0; k < count; k++) {
+      const slot = decodeSlot(buf.subarray(0, got), k * INDEX_SLOT_BYTES, from + k);
+      if (slot === null) {
+        this.rebuildIndex();
+        return this.readSlots(from, count);
+      }
+      slots.push(slot);
+    }
+    return slots;
+  }
+
+  /** Opens the index file if it exists and agrees with the data at both ends. */
+  private openIndexIfValid(): boolean {
+    const { fs, payloadBytesMax } = this.context;
+    if (!fs.list(this.context.dir).includes(path.basename(this.indexPath))) return false;
+    const handle = fs.open(this.indexPath, 'existing');
+    const count = this.lastIndex - this.firstIndex + 1;
+    const ends = new Uint8Array(INDEX_SLOT_BYTES * 2);
+    fs.readAt(handle, ends.subarray(0, INDEX_SLOT_BYTES), 0);
+    fs.readAt(handle, ends.subarray(INDEX_SLOT_BYTES), (count - 1) * INDEX_SLOT_BYTES);
+    const head = decodeSlot(ends, 0, this.firstIndex);
+    const tail = decodeSlot(ends, INDEX_SLOT_BYTES, this.lastIndex);
+    let valid = fs.size(handle) === count * INDEX_SLOT_BYTES && head?.offset === 0;
+    if (valid && tail !== null && tail.offset + tail.recordBytes === this.sizeBytes) {
+      const record = new Uint8Array(tail.recordBytes);
+      fs.readAt(this.data, record, tail.offset);
+      const decoded = decodeRecord(record, 0, payloadBytesMax);
+      valid = decoded.ok && decoded.entry.index === this.lastIndex && decoded.entry.term === tail.term;
+    } else {
+      valid = false;
+    }
+    if (valid) this.indexHandle = handle;
+    else fs.close(handle);
+    return valid;
+  }
+
+  /**
+   * Rebuilds a sealed segment's index from its data, which must hold exactly
+   * firstIndex..lastIndex of good records: anything else is damage, not a torn tail.
+   */
+  private rebuildIndex(): void {
+    const { fs, payloadBytesMax } = this.context;
+    const scan = scanSegment({ fs, handle: this.data, firstIndex: this.firstIndex, prevTerm: 0, payloadBytesMax });
+    const count = this.lastIndex - this.firstIndex + 1;
+    if (scan.index.count > count) {
+      throw new CorruptRecordError(this.dataPath, scan.index.offsets[count] ?? 0, this.lastIndex + 1, 'wrong-index');
+    }
+    if (scan.fault !== null) {
+      throw new CorruptRecordError(this.dataPath, scan.fault.byteOffset, scan.fault.expectedIndex, scan.fault.fault);
+    }
+    if (scan.index.count < count) {
+      throw new MissingSegmentError(this.context.dir, this.firstIndex + scan.index.count, this.lastIndex + 1);
+    }
+    if (this.indexHandle !== null) fs.close(this.indexHandle);
+    this.indexHandle = this.writeIndex(scan.index);
+  }
+
+  /** Writes the whole index file in one write and syncs it (its name needs no sync: it is a cache). */
+  private writeIndex(memory: MemoryIndex): FileHandle {
+    const { fs } = this.context;
+    const buf = new Uint8Array(memory.count * INDEX_SLOT_BYTES);
+    for (let k = 0; k < memory.count; k++) {
+      const offset = memory.offsets[k] ?? 0;
+      const end = k + 1 < memory.count ? (memory.offsets[k + 1] ?? 0) : this.sizeBytes;
+      const slot = { offset, recordBytes: end - offset, index: this.firstIndex + k, term: memory.terms[k] ?? 0 };
+      encodeSlot(buf, k * INDEX_SLOT_BYTES, slot);
+    }
+    const handle = fs.open(this.indexPath, 'create');
+    fs.truncate(handle, 0);
+    fs.writeAt(handle, buf, 0);
+    fs.fdatasyncNow(handle);
+    return handle;
+  }
+
+  /** Turns a sealed segment back into the active one (truncation reached into it). */
+  private unseal(): void {
+    const count = this.lastIndex - this.firstIndex + 1;
+    const memory = new MemoryIndex();
+    for (let at = this.firstIndex; at <= this.lastIndex; at += SLOT_READ_BATCH) {
+      for (const slot of this.readSlots(at, Math.min(SLOT_READ_BATCH, this.lastIndex - at + 1))) {
+        memory.push(slot.offset, slot.term);
+      }
+    }
+    assert(memory.count === count, 'unseal lost slots');
+    if (this.indexHandle !== null) this.context.fs.close(this.indexHandle);
+    this.indexHandle = null;
+    this.memory = memory;
+  }
+}
