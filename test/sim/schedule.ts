@@ -61,7 +61,8 @@ export interface RunResult {
   readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
 }
 
-const DEFAULT_ELECTION_BOUND_MS = 4_000;
+// 200 ticks: ten maximal randomized election timeouts (electionTicks 10, 10 ms a tick).
+const DEFAULT_ELECTION_BOUND_MS = 2_000;
 const DEFAULT_APPLY_BOUND_MS = 6_000;
 
 export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
@@ -248,7 +249,7 @@ export function scheduleArbitrary(shape: ScheduleShape): fc.Arbitrary<Schedule> 
   return fc.record({
     seed: fc.integer({ min: 0, max: 0x7fff_ffff }),
     proposeEveryMs: fc.integer({ min: 5, max: 60 }),
-    steps: fc.array(step, { minLength: 1, maxLength: shape.maxSteps ?? 20 }),
+    steps: fc.array(step, { minLength: 1, maxLength: shape.maxSteps ?? 20, size: 'max' }),
   });
 }
 
