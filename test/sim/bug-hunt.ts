@@ -16,11 +16,11 @@ export interface Hunt {
  * (e.g. a safety violation rather than a stall). fast-check shrinks what it finds, so the
  * report is a short reproducible schedule. The seed is printed by the caller.
  */
-export function hunt(config: SimConfig, arbitrary: fc.Arbitrary<Schedule>, options: { seed: number; maxRuns: number; wanted: (failure: NonNullable<RunResult['failure']>) => boolean }): Hunt {
+export function hunt(config: SimConfig, arbitrary: fc.Arbitrary<Schedule>, options: { seed: number; maxRuns: number; shrinkBudgetMs?: number; wanted: (failure: NonNullable<RunResult['failure']>) => boolean }): Hunt {
   let runs = 0;
   let firstFoundAt: number | null = null;
   let last: { schedule: Schedule; failure: RunResult['failure'] } | null = null;
-  const details = fc.check(
+  fc.check(
     fc.property(arbitrary, (schedule) => {
       if (firstFoundAt === null) runs++;
       const result = runSchedule(config, schedule);
@@ -31,10 +31,10 @@ export function hunt(config: SimConfig, arbitrary: fc.Arbitrary<Schedule>, optio
       }
       return true;
     }),
-    { seed: options.seed, numRuns: options.maxRuns, endOnFailure: false, maxSkipsPerRun: 0 },
+    { seed: options.seed, numRuns: options.maxRuns, endOnFailure: false, interruptAfterTimeLimit: options.shrinkBudgetMs ?? 5_000 },
   );
   const found = last as { schedule: Schedule; failure: RunResult['failure'] } | null;
-  if (!details.failed || found === null) return { foundAfterRuns: null, schedule: null, failure: null, report: 'not found' };
+  if (found === null) return { foundAfterRuns: null, schedule: null, failure: null, report: 'not found' };
   return {
     foundAfterRuns: firstFoundAt,
     schedule: found.schedule,
