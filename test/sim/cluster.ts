@@ -360,13 +360,14 @@ export class Cluster {
   // ---- clients -------------------------------------------------------------------------
 
   /** A client proposes a fresh payload to the current leader (or, with none, a random up node). */
-  propose(to?: NodeId): Proposal | null {
+  propose(to?: NodeId, payloadBytes?: number): Proposal | null {
     const target = to ?? this.leader() ?? this.randomUpNode();
     if (target === null) return null;
     const host = this.host(target);
     if (host.core === null) return null;
     const id = this.nextProposalId++;
-    const payload = Buffer.from(`p${id}`, 'latin1');
+    const name = `p${id}`;
+    const payload = Buffer.from(payloadBytes === undefined ? name : name.padEnd(payloadBytes, '.'), 'latin1');
     const result = host.core.propose(payload);
     if (!result.accepted) return null;
     const proposal: Proposal = { id, payload, node: target, index: result.index, term: result.term, state: 'pending' };

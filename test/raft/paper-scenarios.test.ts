@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeId } from '../../raft/index.js';
+import { Cluster } from '../sim/cluster.js';
+import { realCore } from '../sim/cores.js';
+import { DirectNode, msg, ofType } from '../sim/direct-node.js';
+import { runFigure8 } from '../sim/figure-8.js';
+import { entryAt, hardState, logOfTerms } from '../sim/log-builder.js';
+import type { MemoryLog } from '../sim/memory-log.js';
+
+/** The situations the Raft paper draws, scripted: exact messages or a fixed simulator schedule. */
+const ids = (n: number): NodeId[] => Array.from({ length: n }, (_, i) => `n${i + 1}` as NodeId);
+const [n1, n2, n3] = ids(3) as [NodeId, NodeId, NodeId];
+const voters3 = ids(3);
+
+function termsOf(log: MemoryLog): number[] {
+  return log.all().map((e) => e.term);
+}
+
+describe('figure 7: followers with missing, extra and conflicting suffixes converge', () => {
+  it('every follower ends with the leader log, the leader keeps all of its own', () => {
+    const leaderTerms = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
+    const followers = {
+      a: [1, 1, 1, 4, 4, 5, 5, 6, 6], // missing one
+      b: [1, 1, 1, 4], // missing many
+      c: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6], // one extra, uncommitted
+      d: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7], // extra entries of a later term
+      e: [1, 1, 1, 4, 4, 4, 4], // conflicting suffix
+      f: [1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3], // long conflicting suffix of two terms
+    };
+    const rows = [leaderTerms, ...Object.values(followers)];
+    const nodes = ids(rows.length);
+    const disks = new Map(nodes.map((id, k) => [id, { log: logOfTerms(rows[k] ?? []), hardState: hardState(7, null, 3) }]));
+    const cluster = new Cluster({ seed: 7, size: rows.length, factory: realCore, initialDisks: disks });
+    cluster.at(1, 'leader campaigns', () => cluster.host(n1).core?.campaign());
+    expect(cluster.runUntil(() => cluster.leader() === n1, 1_000)).toBe(true);
+    expect(cluster.host(n1).status().term).toBe(8);
+    cluster.propose();
+    cluster.checkRecovery(2_000, 3_000);
+    const leaderLog = termsOf(cluster.host(n1).disk.log);
+    expect(leaderLog.slice(0, leaderTerms.length)).toEqual(leaderTerms);
+    for (const id of nodes) expect(termsOf(cluster.host(id).disk.log)).toEqual(leaderLog);
+  });
+});
+
+describe('figure 8: an old-term entry commits only through an entry of the current term', () => {
+  it('the term-4 leader does not commit (2, t2) held by a majority, and n5 may then overwrite it', () => {
+    const { commitBeforeCrash, cluster } = runFigure8(realCore);
+    expect(commitBeforeCrash).toBe(1);
+    // n5 won term 5 and its (2, t3) is what every node holds now.
+    for (const id of cluster.ids) expect(cluster.host(id).disk.log.term(2 as never)).toBe(3);
+  });
+
+  it('once the no-op of term 4 reaches a majority, index 2 commits together with it', () => {
+    const { commitBeforeCrash, cluster } = runFigure8(realCore, { letNoopThrough: true });
+    expect(commitBeforeCrash).toBe(3);
+    for (const id of cluster.ids) expect(cluster.host(id).disk.log.term(2 as never)).toBe(2);
+  });
+});
+
+describe('stale and reordered appends', () => {
+  it("a deposed leader's late append changes nothing and tells it the newer term", () => {
+    const follower = new DirectNode(n1, { voters: voters3, log: logOfTerms([1, 1, 3, 3]), hardState: hardState(3, n3, 2) });
+    const out = follower.step(msg.append(n2, n1, 2, 2, 1, [entryAt(3, 2)], 3));
+    expect(termsOf(follower.log)).toEqual([1, 1, 3, 3]);
+    expect(follower.core.status()).toMatchObject({ term: 3, commit: 2 });
+    const [resp] = ofType(out, 'appendResp');
+    expect(resp).toMatchObject({ to: n2, term: 3, success: false });
+  });
+
+  it('an older append delivered after a newer one truncates nothing', () => {
+    const follower = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(2, n2, 1) });
+    follower.step(msg.append(n2, n1, 2, 1, 1, [entryAt(2, 2), entryAt(3, 2), entryAt(4, 2)], 1));
+    expect(termsOf(follower.log)).toEqual([1, 2, 2, 2]);
+    const out = follower.step(msg.append(n2, n1, 2, 1, 1, [entryAt(2, 2)], 1));
+    expect(termsOf(follower.log)).toEqual([1, 2, 2, 2]);
+    expect(follower.core.status().lastIndex).toBe(4);
+    const [resp] = ofType(out, 'appendResp');
+    expect(resp?.success).toBe(true);
+    expect(resp?.index).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('votes survive a crash', () => {
+  it('a vote is only sent after it is persisted', () => {
+    const voter = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(1) });
+    voter.core.step(msg.vote(n2, n1, 2, 1, 1));
+    const ready = voter.core.ready();
+    expect(ready.hardState).toMatchObject({ term: 2, vote: n2 });
+    expect(ofType(ready.messages, 'voteResp')).toHaveLength(0);
+    expect(ofType(ready.persistedMessages, 'voteResp')[0]).toMatchObject({ granted: true, to: n2 });
+  });
+
+  it('a node that voted, crashed and restarted refuses a second candidate in the same term', () => {
+    const voter = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(1) });
+    expect(ofType(voter.step(msg.vote(n2, n1, 2, 1, 1)), 'voteResp')[0]?.granted).toBe(true);
+    voter.restart();
+    expect(ofType(voter.step(msg.vote(n3, n1, 2, 5, 1)), 'voteResp')[0]?.granted).toBe(false);
+    // The same candidate asking again (a retry) gets the same answer.
+    expect(ofType(voter.step(msg.vote(n2, n1, 2, 1, 1)), 'voteResp')[0]?.granted).toBe(true);
+  });
+});
+
+describe('pre-vote and check-quorum', () => {
+  function isolateFollower(preVote: boolean): { leaderBefore: NodeId; termBefore: number; leaderAfter: NodeId | null; termAfter: number; isolatedTerm: number } {
+    const cluster = new Cluster({ seed: 11, size: 3, factory: realCore, tuning: { preVote } });
+    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    cluster.runFor(200);
+    const leaderBefore = cluster.leader() as NodeId;
+    const termBefore = cluster.host(leaderBefore).status().term;
+    const isolated = cluster.ids.find((id) => id !== leaderBefore) as NodeId;
+    cluster.network.partition([[isolated], cluster.ids.filter((id) => id !== isolated)]);
+    cluster.runFor(3_000); // 300 ticks: many election timeouts for the isolated node
+    const isolatedTerm = cluster.host(isolated).status().term;
+    cluster.network.heal();
+    cluster.runFor(1_000);
+    const leaderAfter = cluster.leader();
+    return { leaderBefore, termBefore, leaderAfter, termAfter: leaderAfter === null ? -1 : cluster.host(leaderAfter).status().term, isolatedTerm };
+  }
+
+  it('with pre-vote, a partitioned node rejoining does not raise its term or depose the leader', () => {
+    const run = isolateFollower(true);
+    expect(run.isolatedTerm).toBe(run.termBefore);
+    expect(run.leaderAfter).toBe(run.leaderBefore);
+    expect(run.termAfter).toBe(run.termBefore);
+  });
+
+  it('without pre-vote the same partition inflates the term (what pre-vote prevents)', () => {
+    const run = isolateFollower(false);
+    expect(run.isolatedTerm).toBeGreaterThan(run.termBefore + 5);
+    expect(run.termAfter).toBeGreaterThan(run.termBefore);
+  });
+
+  it('a leader cut off from its majority steps down within two election timeouts (check-quorum)', () => {
+    const cluster = new Cluster({ seed: 12, size: 5, factory: realCore });
+    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    const old = cluster.leader() as NodeId;
+    const oldTerm = cluster.host(old).status().term;
+    cluster.network.partition([[old, cluster.ids.find((id) => id !== old) as NodeId], cluster.ids.filter((id) => id !== old).slice(1)]);
+    // electionTicks 10 at 10 ms a tick: a check every 100 ms, so at most ~200 ms.
+    expect(cluster.runUntil(() => cluster.host(old).status().role !== 'leader', 250)).toBe(true);
+    expect(cluster.runUntil(() => cluster.leader() !== null && cluster.leader() !== old, 2_000)).toBe(true);
+    expect(cluster.host(cluster.leader() as NodeId).status().term).toBeGreaterThan(oldTerm);
+    cluster.checkRecovery(2_000, 3_000);
+  });
+});
+
+describe('read index', () => {
+  it('a new leader refuses a read index until it has committed in its own term', () => {
+    const leader = new DirectNode(n1, { voters: voters3, log: logOfTerms([1, 1]), hardState: hardState(1, null, 2) });
+    leader.core.campaign();
+    const preVotes = ofType(leader.drain(), 'preVote');
+    expect(preVotes).toHaveLength(2);
+    const votes = ofType(leader.step(msg.voteResp(n2, n1, 2, true, 'preVoteResp')), 'vote');
+    expect(votes).toHaveLength(2);
+    leader.step(msg.voteResp(n2, n1, 2, true));
+    expect(leader.core.status()).toMatchObject({ role: 'leader', term: 2, commit: 2, lastIndex: 3 });
+    expect(leader.core.readIndex('early')).toEqual({ accepted: false, reason: 'noCommitInTerm' });
+    leader.step(msg.appendResp(n2, n1, 2, 3));
+    expect(leader.core.status().commit).toBe(3);
+    expect(leader.core.readIndex('r1')).toEqual({ accepted: true });
+    const heartbeats = ofType(leader.drain(), 'heartbeat');
+    expect(heartbeats.map((h) => h.context)).toEqual(['r1', 'r1']);
+    expect(leader.readStates).toHaveLength(0);
+    leader.step(msg.heartbeatResp(n3, n1, 2, 'r1'));
+    expect(leader.readStates).toEqual([{ index: 3, context: 'r1' }]);
+  });
+});

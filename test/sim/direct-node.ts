@@ -1,0 +1,126 @@
+import { RaftNode, type Entry, type HardState, type Index, type Message, type NodeId, type ReadState, type Term } from '../../raft/index.js';
+import { hardState } from './log-builder.js';
+import { MemoryLog } from './memory-log.js';
+import type { NodeFactory, NodeTuning, RaftNodeLike } from './node-api.js';
+import { Prng } from './prng.js';
+
+/**
+ * One core driven by hand, for the paper's scripted situations: the test builds each message,
+ * steps it in, and `drain()` carries out every Ready at once (write, "fsync", send, apply).
+ * A `restart()` rebuilds the core from exactly what was persisted, as after a crash.
+ */
+export class DirectNode {
+  core: RaftNodeLike;
+  hardState: HardState;
+  readonly applied: Entry[] = [];
+  readonly readStates: ReadState[] = [];
+
+  constructor(
+    readonly id: NodeId,
+    private readonly options: {
+      voters: readonly NodeId[];
+      log?: MemoryLog;
+      hardState?: HardState;
+      tuning?: NodeTuning;
+      factory?: NodeFactory;
+      seed?: number;
+      votingBlockedBelow?: Index;
+    },
+  ) {
+    this.log = options.log ?? new MemoryLog();
+    this.hardState = options.hardState ?? hardState(0);
+    this.core = this.build();
+  }
+
+  readonly log: MemoryLog;
+
+  private build(): RaftNodeLike {
+    const factory = this.options.factory ?? ((o) => new RaftNode(o));
+    return factory({
+      ...this.options.tuning,
+      id: this.id,
+      voters: this.options.voters,
+      log: this.log,
+      hardState: this.hardState,
+      random: new Prng(this.options.seed ?? 1),
+      applied: (this.log.firstIndex() - 1) as Index,
+      ...(this.options.votingBlockedBelow !== undefined ? { votingBlockedBelow: this.options.votingBlockedBelow } : {}),
+    });
+  }
+
+  /** Steps every message addressed to this node; returns what it sends in answer (after drain). */
+  step(...messages: Message[]): Message[] {
+    for (const m of messages) this.core.step(m);
+    return this.drain();
+  }
+
+  tick(times = 1): Message[] {
+    const out: Message[] = [];
+    for (let i = 0; i < times; i++) {
+      this.core.tick();
+      out.push(...this.drain());
+    }
+    return out;
+  }
+
+  /** Carries out every pending Ready, persisting at once. Returns all messages sent. */
+  drain(): Message[] {
+    const out: Message[] = [];
+    for (let i = 0; this.core.hasReady(); i++) {
+      if (i > 1_000) throw new Error('direct-node: Readies without end');
+      const ready = this.core.ready();
+      out.push(...ready.messages);
+      this.log.append(ready.entries);
+      if (ready.hardState !== null) this.hardState = ready.hardState;
+      out.push(...ready.persistedMessages);
+      this.applied.push(...ready.committedEntries);
+      this.readStates.push(...ready.readStates);
+      this.core.advance(ready);
+    }
+    return out;
+  }
+
+  /** A crash after everything drained was persisted: a new core from the same disk. */
+  restart(): void {
+    this.core = this.build();
+  }
+
+  terms(): number[] {
+    return this.log.all().map((e) => e.term);
+  }
+}
+
+const envelope = (from: string, to: string, t: number) => ({ from: from as NodeId, to: to as NodeId, term: t as Term });
+
+export const msg = {
+  vote: (from: string, to: string, t: number, lastIndex: number, lastTerm: number, type: 'vote' | 'preVote' = 'vote'): Message => ({
+    ...envelope(from, to, t),
+    type,
+    lastIndex: lastIndex as Index,
+    lastTerm: lastTerm as Term,
+    transfer: false,
+  }),
+  voteResp: (from: string, to: string, t: number, granted: boolean, type: 'voteResp' | 'preVoteResp' = 'voteResp'): Message => ({ ...envelope(from, to, t), type, granted }),
+  append: (from: string, to: string, t: number, prevIndex: number, prevTerm: number, entries: readonly Entry[], commit: number): Message => ({
+    ...envelope(from, to, t),
+    type: 'append',
+    prevIndex: prevIndex as Index,
+    prevTerm: prevTerm as Term,
+    entries,
+    commit: commit as Index,
+  }),
+  appendResp: (from: string, to: string, t: number, index: number): Message => ({
+    ...envelope(from, to, t),
+    type: 'appendResp',
+    success: true,
+    index: index as Index,
+    hintIndex: 0 as Index,
+    hintTerm: 0 as Term,
+  }),
+  heartbeatResp: (from: string, to: string, t: number, context: string): Message => ({ ...envelope(from, to, t), type: 'heartbeatResp', context }),
+};
+
+/** The messages of one type, narrowed. */
+export function ofType<T extends Message['type']>(messages: readonly Message[], type: T): Extract<Message, { type: T }>[] {
+  return messages.filter((m): m is Extract<Message, { type: T }> => m.type === type);
+}
