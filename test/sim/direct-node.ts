@@ -121,6 +121,8 @@ export const msg = {
 };
 
 /** The messages of one type, narrowed. */
-export function ofType<T extends Message['type']>(messages: readonly Message[], type: T): Extract<Message, { type: T }>[] {
-  return messages.filter((m): m is Extract<Message, { type: T }> => m.type === type);
+type MessageOfType<T extends Message['type'], M extends Message = Message> = M extends Message ? (T extends M['type'] ? M : never) : never;
+
+export function ofType<T extends Message['type']>(messages: readonly Message[], type: T): MessageOfType<T>[] {
+  return messages.filter((m): m is MessageOfType<T> => m.type === type);
 }
