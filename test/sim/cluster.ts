@@ -29,6 +29,8 @@ export interface ClusterOptions {
   readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: MemoryLog; readonly hardState?: HardState; readonly applied?: Index }>;
   /** Runs before a sent message reaches the network: 'drop' loses it (tests use it to cut specific traffic). */
   readonly intercept?: (message: Message, cluster: Cluster) => 'pass' | 'drop';
+  /** Sees every message the moment it is delivered to a live node, before the node steps it. */
+  readonly onDeliver?: (message: Message, cluster: Cluster) => void;
 }
 
 type SimEvent =
@@ -195,6 +197,7 @@ export class Cluster {
       case 'deliver': {
         const host = this.host(event.message.to);
         if (host.core === null || !this.network.deliverable(event.message)) return;
+        this.options.onDeliver?.(event.message, this);
         host.core.step(event.message);
         this.settle(host);
         return;
