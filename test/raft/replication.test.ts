@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import type { Index, Message, NodeId } from '../../raft/index.js';
+import { Cluster } from '../sim/cluster.js';
+import { realCore } from '../sim/cores.js';
+import { DirectNode, msg, ofType } from '../sim/direct-node.js';
+import { hardState, logOfTerms } from '../sim/log-builder.js';
+
+const [n1, n2, n3] = ['n1', 'n2', 'n3'] as [NodeId, NodeId, NodeId];
+
+describe('fast conflict back-tracking', () => {
+  it('costs one round trip per conflicting term, not one per entry', () => {
+    // n2 holds nine entries the leader does not: four of term 2 and five of term 3.
+    const leaderTerms = [1, 1, 1, 4, 4, 4, 4, 4, 4, 4, 4, 4];
+    const disks = new Map([
+      [n1, { log: logOfTerms(leaderTerms), hardState: hardState(4, null, 3) }],
+      [n2, { log: logOfTerms([1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3]), hardState: hardState(4, null, 3) }],
+      [n3, { log: logOfTerms(leaderTerms), hardState: hardState(4, null, 3) }],
+    ]);
+    let rejections = 0;
+    const cluster = new Cluster({
+      seed: 31,
+      size: 3,
+      factory: realCore,
+      initialDisks: disks,
+      intercept: (m) => {
+        if (m.type === 'appendResp' && m.from === n2 && !m.success) rejections++;
+        return 'pass';
+      },
+    });
+    cluster.at(1, 'n1 campaigns', () => cluster.host(n1).core?.campaign());
+    expect(cluster.runUntil(() => cluster.leader() === n1, 1_000)).toBe(true);
+    expect(cluster.runUntil(() => cluster.host(n2).disk.log.term(12 as Index) === 4, 1_000)).toBe(true);
+    console.log(`[backtrack] ${rejections} rejection(s) to skip 9 conflicting entries of 2 terms`);
+    expect(rejections).toBeGreaterThanOrEqual(1);
+    expect(rejections).toBeLessThanOrEqual(2);
+    cluster.checkRecovery(2_000, 3_000);
+  });
+
+  it('a follower hints the last index of a term not above the rejected one', () => {
+    const follower = new DirectNode(n2, { voters: [n1, n2, n3], log: logOfTerms([1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3]), hardState: hardState(4, n1, 3) });
+    const [resp] = ofType(follower.step(msg.append(n1, n2, 5, 12, 4, [], 3)), 'appendResp');
+    expect(resp).toMatchObject({ success: false, index: 12, hintIndex: 12, hintTerm: 3 });
+    const [resp2] = ofType(follower.step(msg.append(n1, n2, 5, 9, 1, [], 3)), 'appendResp');
+    expect(resp2).toMatchObject({ success: false, index: 9, hintIndex: 3, hintTerm: 1 });
+  });
+});
+
+describe('pipelining', () => {
+  it('keeps several appends in flight to a follower over a slow network, never more than maxInflightAppends', () => {
+    const maxInflight = 4;
+    const sentLast = new Map<NodeId, Index[]>(); // last index of each entry-carrying append not yet acknowledged
+    const acked = new Map<NodeId, number>();
+    let maxOnWire = 0;
+    let maxReported = 0;
+    const cluster = new Cluster({
+      seed: 41,
+      size: 3,
+      factory: realCore,
+      tuning: { maxInflightAppends: maxInflight, maxBatchBytes: 16 },
+      intercept: (m: Message, c) => {
+        if (m.type === 'append' && m.entries.length > 0 && c.host(m.from).status().role === 'leader') {
+          const last = m.entries[m.entries.length - 1]?.index as Index;
+          const open = (sentLast.get(m.to) ?? []).filter((i) => i > (acked.get(m.to) ?? 0));
+          open.push(last);
+          sentLast.set(m.to, open);
+          maxOnWire = Math.max(maxOnWire, open.length);
+        }
+        return 'pass';
+      },
+      onDeliver: (m, c) => {
+        if (m.type === 'appendResp' && m.success) acked.set(m.from, Math.max(acked.get(m.from) ?? 0, m.index));
+        const leader = c.leader();
+        const progress = leader === null ? null : c.host(leader).status().progress;
+        for (const p of progress?.values() ?? []) maxReported = Math.max(maxReported, p.inflight);
+      },
+    });
+    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    cluster.runFor(100);
+    cluster.network.conditions = { delayMinMs: 40, delayMaxMs: 40, dropRate: 0, duplicateRate: 0 };
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 3; i++) cluster.propose(undefined, 16);
+      cluster.runFor(5);
+    }
+    cluster.network.conditions = { delayMinMs: 1, delayMaxMs: 8, dropRate: 0, duplicateRate: 0 };
+    cluster.checkRecovery(2_000, 3_000);
+    console.log(`[pipeline] at most ${maxOnWire} unacknowledged appends on the wire to one follower (core reports ${maxReported}); window ${maxInflight}`);
+    expect(maxReported).toBeGreaterThanOrEqual(2);
+    expect(maxReported).toBeLessThanOrEqual(maxInflight);
+    expect(maxOnWire).toBeGreaterThanOrEqual(2);
+    expect(maxOnWire).toBeLessThanOrEqual(maxInflight);
+  });
+});
+
+describe('byte-capped batches', () => {
+  it('no append carries more than maxBatchBytes of payload, except a single larger entry alone', () => {
+    const cap = 100;
+    let appends = 0;
+    let multiEntry = 0;
+    const oversized: string[] = [];
+    const cluster = new Cluster({
+      seed: 51,
+      size: 3,
+      factory: realCore,
+      tuning: { maxBatchBytes: cap },
+      intercept: (m) => {
+        if (m.type === 'append' && m.entries.length > 0) {
+          appends++;
+          const bytes = m.entries.reduce((sum, e) => sum + e.payload.length, 0);
+          if (m.entries.length > 1) multiEntry++;
+          if (bytes > cap && m.entries.length > 1) oversized.push(`${m.entries.length} entries, ${bytes} bytes`);
+        }
+        return 'pass';
+      },
+    });
+    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    for (let i = 0; i < 40; i++) cluster.propose(undefined, 30);
+    for (let i = 0; i < 5; i++) cluster.propose(undefined, 250);
+    cluster.checkRecovery(2_000, 3_000);
+    expect(oversized).toEqual([]);
+    expect(multiEntry).toBeGreaterThan(0);
+    expect(appends).toBeGreaterThan(2 * Math.ceil((40 * 30) / cap) - 1);
+  });
+});
+
+describe('votingBlockedBelow: a node that lost durable entries', () => {
+  function damagedFollower(seed: number): { cluster: Cluster; leader: NodeId; damaged: NodeId; grantedWhileBlocked: string[] } {
+    const grantedWhileBlocked: string[] = [];
+    const cluster = new Cluster({
+      seed,
+      size: 3,
+      factory: realCore,
+      intercept: (m, c) => {
+        const blocked = c.host(m.from).up && c.host(m.from).status().votingBlocked;
+        if ((m.type === 'voteResp' || m.type === 'preVoteResp') && m.granted && blocked) grantedWhileBlocked.push(`${m.type} ${m.from}->${m.to} t${m.term}`);
+        if ((m.type === 'vote' || m.type === 'preVote') && blocked) grantedWhileBlocked.push(`campaign ${m.type} from ${m.from}`);
+        return 'pass';
+      },
+    });
+    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    for (let i = 0; i < 20; i++) cluster.propose();
+    cluster.runFor(300);
+    const leader = cluster.leader() as NodeId;
+    const damaged = cluster.ids.find((id) => id !== leader) as NodeId;
+    const lostFrom = cluster.host(damaged).disk.durable.log.lastIndex();
+    cluster.crash(damaged, { tear: false });
+    cluster.host(damaged).disk.loseDurableTail(10);
+    cluster.restart(damaged, { votingBlockedBelow: lostFrom });
+    expect(cluster.host(damaged).status().votingBlocked).toBe(true);
+    return { cluster, leader, damaged, grantedWhileBlocked };
+  }
+
+  it('neither votes nor campaigns until a leader has repaired it, so no leader without the old one', () => {
+    const { cluster, leader, damaged, grantedWhileBlocked } = damagedFollower(61);
+    // The leader dies before repairing it: the two survivors cannot form a majority, since the damaged node may not vote.
+    cluster.crash(leader, { tear: false });
+    cluster.runFor(2_000);
+    expect(cluster.leader()).toBeNull();
+    expect(cluster.host(damaged).status().votingBlocked).toBe(true);
+    expect(grantedWhileBlocked).toEqual([]);
+    cluster.restart(leader);
+    expect(cluster.runUntil(() => !cluster.host(damaged).status().votingBlocked, 2_000)).toBe(true);
+    cluster.checkRecovery(2_000, 3_000);
+  });
+
+  it('is repaired by the leader that was leading when it lost its entries', () => {
+    const { cluster, leader, damaged, grantedWhileBlocked } = damagedFollower(62);
+    const repaired = cluster.runUntil(() => !cluster.host(damaged).status().votingBlocked, 2_000);
+    const st = cluster.host(leader).status();
+    const view = st.progress?.get(damaged);
+    console.log(`[votingBlocked] repaired=${repaired}; leader still ${cluster.leader()}; leader's view of ${damaged}: match ${view?.match} next ${view?.next} ${view?.state}; ${damaged} lastIndex ${cluster.host(damaged).status().lastIndex}`);
+    expect(repaired).toBe(true);
+    expect(grantedWhileBlocked).toEqual([]);
+    cluster.checkRecovery(2_000, 3_000);
+  });
+
+  it('a blocked core refuses votes and does not campaign', () => {
+    const node = new DirectNode(n1, { voters: [n1, n2, n3], log: logOfTerms([1, 1]), hardState: hardState(1, null, 2), votingBlockedBelow: 5 as Index });
+    expect(node.core.status().votingBlocked).toBe(true);
+    expect(ofType(node.step(msg.vote(n2, n1, 2, 9, 1)), 'voteResp')[0]?.granted).toBe(false);
+    expect(ofType(node.step(msg.vote(n3, n1, 3, 9, 1, 'preVote')), 'preVoteResp')[0]?.granted ?? false).toBe(false);
+    node.core.campaign();
+    expect(ofType(node.drain(), 'preVote')).toEqual([]);
+    expect(node.tick(50).filter((m) => m.type === 'preVote' || m.type === 'vote')).toEqual([]);
+  });
+});
+
+describe('a compacted log (firstIndex > 1)', () => {
+  it('elects, replicates and converges when every log starts at index 11', () => {
+    const disks = new Map([
+      [n1, { log: logOfTerms([2, 2, 3], { firstIndex: 11, compactedTerm: 2 }), hardState: hardState(3, null, 12) }],
+      [n2, { log: logOfTerms([2, 2], { firstIndex: 11, compactedTerm: 2 }), hardState: hardState(3, null, 12) }],
+      [n3, { log: logOfTerms([2], { firstIndex: 11, compactedTerm: 2 }), hardState: hardState(3, null, 11) }],
+    ]);
+    const cluster = new Cluster({ seed: 71, size: 3, factory: realCore, initialDisks: disks });
+    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    for (let i = 0; i < 10; i++) cluster.propose();
+    cluster.runFor(200);
+    expect(cluster.proposals.filter((p) => p.state === 'acked')).toHaveLength(10);
+    cluster.crash(cluster.leader() as NodeId);
+    cluster.checkRecovery(2_000, 3_000);
+    for (const id of cluster.ids) {
+      const log = cluster.host(id).disk.log;
+      expect(log.firstIndex()).toBe(11);
+      // At least 2 of the old entries, a no-op, 10 proposals, another no-op and the recovery barrier.
+      expect(log.lastIndex()).toBeGreaterThanOrEqual(10 + 2 + 1 + 10 + 1 + 1);
+      expect(cluster.host(id).appliedIndex).toBe(log.lastIndex());
+    }
+  });
+});
