@@ -40,11 +40,11 @@ export class FakeNode implements RaftNodeLike {
     if (!this.isLeader) return;
     for (const peer of this.options.voters) {
       if (peer === this.options.id) continue;
+      // One entry per tick, or an empty append that carries the commit index.
       const next = ((this.match.get(peer) ?? 0) + 1) as Index;
-      if (next > this.options.log.lastIndex()) continue;
-      const entry = this.options.log.entries(next, (next + 1) as Index, 1 << 20)[0] as Entry;
+      const entries = next > this.options.log.lastIndex() ? [] : this.options.log.entries(next, (next + 1) as Index, 1 << 20);
       const prevIndex = (next - 1) as Index;
-      this.outbox.push({ type: 'append', from: this.options.id, to: peer, term: 1 as Term, prevIndex, prevTerm: this.termAt(prevIndex) ?? (0 as Term), entries: [entry], commit: this.commit });
+      this.outbox.push({ type: 'append', from: this.options.id, to: peer, term: 1 as Term, prevIndex, prevTerm: this.termAt(prevIndex) ?? (0 as Term), entries, commit: this.commit });
     }
   }
 
