@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hunt, isSafetyViolation } from '../sim/bug-hunt.js';
-import { acksBeforeDurable, commitsOldTermsByCounting, votesForAnyLog } from '../sim/cores.js';
+import { acksBeforeDurable, commitsOldTermsByCounting, readsWithoutQuorum, votesForAnyLog } from '../sim/cores.js';
 import { runFigure8 } from '../sim/figure-8.js';
 import { SafetyViolation } from '../sim/invariants.js';
 import { scheduleArbitrary } from '../sim/schedule.js';
@@ -48,6 +48,14 @@ describe('planted bugs are caught', () => {
     const arbitrary = scheduleArbitrary({ size: 3, weights: { crash: 3, restart: 3, crashLeader: 4, burst: 2, isolateLeader: 1, heal: 1 } });
     const found = hunt(config, arbitrary, { seed, maxRuns: MAX_RUNS, wanted: isSafetyViolation });
     console.log(`[planted] ack before fsync: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
+    expect(found.foundAfterRuns).not.toBeNull();
+  });
+
+  it('read index answered from the local commit index without a heartbeat quorum (stale reads)', () => {
+    const seed = 5;
+    const arbitrary = scheduleArbitrary({ size: 3, weights: { isolateLeader: 4, partition: 3, heal: 2, burst: 2, crash: 1, restart: 1, network: 1 } });
+    const found = hunt({ size: 3, factory: readsWithoutQuorum }, arbitrary, { seed, maxRuns: MAX_RUNS, wanted: (f) => f.invariant === 'linearizableRead' });
+    console.log(`[planted] reads without quorum: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
     expect(found.foundAfterRuns).not.toBeNull();
   });
 });

@@ -20,6 +20,7 @@ function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRu
   let steps = 0;
   let simulatedMs = 0;
   let acked = 0;
+  let reads = 0;
   let slowestElectionMs = 0;
   const started = performance.now();
   console.log(`[sim] ${size} nodes: fast-check seed ${seed}, ${runs} schedules (replay with SIM_SEED=${seed})`);
@@ -29,6 +30,7 @@ function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRu
       steps += result.steps;
       simulatedMs += result.simulatedMs;
       acked += result.acked;
+      reads += result.readsConfirmed;
       slowestElectionMs = Math.max(slowestElectionMs, result.electionAfterHealMs);
       if (result.failure !== null) {
         throw new Error(`${result.failure.message}\nschedule:\n${describeSchedule(schedule)}\nlast events:\n${result.failure.trace}`);
@@ -38,9 +40,10 @@ function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRu
   );
   const wallMs = Math.round(performance.now() - started);
   console.log(
-    `[sim] ${size} nodes: ${runs} schedules, ${steps} steps, ${Math.round(simulatedMs / 1000)} simulated s, ${acked} acknowledged proposals, slowest election after heal ${slowestElectionMs} ms, ${wallMs} ms wall`,
+    `[sim] ${size} nodes: ${runs} schedules, ${steps} steps, ${Math.round(simulatedMs / 1000)} simulated s, ${acked} acknowledged proposals, ${reads} confirmed reads, slowest election after heal ${slowestElectionMs} ms, ${wallMs} ms wall`,
   );
   expect(acked).toBeGreaterThan(0);
+  expect(reads).toBeGreaterThan(0);
 }
 
 describe('generated fault schedules against the real core', () => {

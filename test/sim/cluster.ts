@@ -50,6 +50,12 @@ export interface Proposal {
   state: ProposalState;
 }
 
+export interface PendingRead {
+  readonly context: string;
+  /** Highest index of a proposal acknowledged before the read was issued: the read must see it. */
+  readonly mustCover: Index;
+}
+
 export class NodeHost {
   core: RaftNodeLike | null = null;
   /** Incarnation number: events of an earlier incarnation are ignored after a crash. */
@@ -62,6 +68,7 @@ export class NodeHost {
   appliedIndex: Index = 0 as Index;
   readonly pending = new Map<Index, Proposal>();
   readonly readStates: ReadState[] = [];
+  readonly pendingReads = new Map<string, PendingRead>();
   completenessCheckedTerm: Term = -1 as Term;
   fsyncMinMs: number;
   fsyncMaxMs: number;
@@ -100,6 +107,10 @@ export class Cluster {
   steps = 0;
   /** Set once the end-of-run recovery check starts: background clients stop. */
   recovering = false;
+  /** Highest index of any acknowledged proposal so far. */
+  maxAckedIndex: Index = 0 as Index;
+  readsConfirmed = 0;
+  private nextReadId = 1;
   private readonly hosts = new Map<NodeId, NodeHost>();
   private readonly queue = new EventQueue<SimEvent>();
   private readonly diskPrng: Prng;
@@ -264,9 +275,20 @@ export class Cluster {
     const core = host.core as RaftNodeLike;
     for (const message of ready.persistedMessages) this.send(message);
     for (const entry of ready.committedEntries) this.apply(host, entry);
-    host.readStates.push(...ready.readStates);
+    for (const rs of ready.readStates) this.readConfirmed(host, rs);
     host.outstanding = null;
     core.advance(ready);
+  }
+
+  private readConfirmed(host: NodeHost, rs: ReadState): void {
+    host.readStates.push(rs);
+    const read = host.pendingReads.get(rs.context);
+    if (read === undefined) return;
+    host.pendingReads.delete(rs.context);
+    this.readsConfirmed++;
+    if (rs.index < read.mustCover) {
+      this.checker.violation(Invariant.linearizableRead, `${host.id} confirmed read ${rs.context} at index ${rs.index}, but index ${read.mustCover} was acknowledged before the read began`);
+    }
   }
 
   private apply(host: NodeHost, entry: Entry): void {
@@ -284,6 +306,7 @@ export class Cluster {
         this.checker.violation(Invariant.logMatching, `${host.id} applied (${entry.index}, ${entry.term}) with a payload other than the proposal's`);
       }
       proposal.state = same ? 'acked' : 'lost';
+      if (same && entry.index > this.maxAckedIndex) this.maxAckedIndex = entry.index;
     }
   }
 
@@ -312,6 +335,7 @@ export class Cluster {
     host.role = 'follower';
     for (const proposal of host.pending.values()) proposal.state = 'unknown';
     host.pending.clear();
+    host.pendingReads.clear();
     host.disk.crash(this.diskPrng, options);
   }
 
@@ -380,6 +404,22 @@ export class Cluster {
     this.proposals.push(proposal);
     this.settle(host);
     return proposal;
+  }
+
+  /** A client asks the current leader (or `to`) for a linearizable read point. Returns whether it was accepted. */
+  read(to?: NodeId): boolean {
+    // Clients may well be talking to a deposed leader that does not know it yet.
+    const leaders = this.ids.filter((id) => this.host(id).core?.status().role === 'leader');
+    const target = to ?? (leaders.length === 0 ? null : this.clientPrng.pick(leaders));
+    if (target === null) return false;
+    const host = this.host(target);
+    if (host.core === null) return false;
+    const context = `r${this.nextReadId++}`;
+    const result = host.core.readIndex(context);
+    if (!result.accepted) return false;
+    host.pendingReads.set(context, { context, mustCover: this.maxAckedIndex });
+    this.settle(host);
+    return true;
   }
 
   private randomUpNode(): NodeId | null {

@@ -1,4 +1,4 @@
-import { RaftNode, type Index, type Ready, type Term } from '../../raft/index.js';
+import { RaftNode, type Index, type ReadState, type Ready, type Term } from '../../raft/index.js';
 import type { NodeFactory, RaftNodeLike } from './node-api.js';
 
 /** The production core, unchanged. */
@@ -53,4 +53,47 @@ export const acksBeforeDurable: NodeFactory = (options) => {
   };
   const originals = new WeakMap<Ready, Ready>();
   return wrapped;
+};
+
+/**
+ * A read served from the leader's own commit index without a heartbeat round confirming it is
+ * still leader (no ReadIndex quorum check): a deposed leader answers stale reads.
+ */
+export const readsWithoutQuorum: NodeFactory = (options) => {
+  const core = new RaftNode(options);
+  let early: ReadState[] = [];
+  const originals = new WeakMap<Ready, Ready>();
+  return {
+    tick: () => core.tick(),
+    step: (m) => core.step(m),
+    propose: (p) => core.propose(p),
+    transferLeadership: (to) => core.transferLeadership(to),
+    readIndex: (context) => {
+      const result = core.readIndex(context);
+      if (result.accepted) early.push({ index: core.status().commit, context });
+      return result;
+    },
+    campaign: () => core.campaign(),
+    hasReady: () => core.hasReady() || early.length > 0,
+    advance: (ready) => {
+      const original = originals.get(ready);
+      if (original !== undefined) core.advance(original);
+    },
+    status: () => core.status(),
+    ready: () => {
+      const original = core.hasReady() ? core.ready() : null;
+      const shaped: Ready = {
+        softState: original?.softState ?? null,
+        hardState: original?.hardState ?? null,
+        entries: original?.entries ?? [],
+        messages: original?.messages ?? [],
+        persistedMessages: original?.persistedMessages ?? [],
+        committedEntries: original?.committedEntries ?? [],
+        readStates: [...early, ...(original?.readStates ?? [])],
+      };
+      early = [];
+      if (original !== null) originals.set(shaped, original);
+      return shaped;
+    },
+  };
 };

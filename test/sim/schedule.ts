@@ -56,6 +56,7 @@ export interface RunResult {
   readonly simulatedMs: number;
   readonly proposals: number;
   readonly acked: number;
+  readonly readsConfirmed: number;
   /** Virtual ms from healing to the first leader. */
   readonly electionAfterHealMs: number;
   readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
@@ -103,6 +104,7 @@ function result(cluster: Cluster, electionAfterHealMs: number, failure: RunResul
     simulatedMs: cluster.now,
     proposals: cluster.proposals.length,
     acked: cluster.proposals.filter((p) => p.state === 'acked').length,
+    readsConfirmed: cluster.readsConfirmed,
     electionAfterHealMs,
     failure,
   };
@@ -113,6 +115,7 @@ function scheduleClients(cluster: Cluster, everyMs: number): void {
   const loop = (): void => {
     if (cluster.recovering) return;
     cluster.propose();
+    if (cluster.clientRandom.chance(0.3)) cluster.read();
     cluster.at(everyMs, 'client', loop);
   };
   cluster.at(everyMs, 'client', loop);
