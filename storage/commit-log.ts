@@ -359,6 +359,9 @@ export class CommitLog implements LogReader {
     if (this.pump !== null || this.state === 'changing' || this.state === 'failed') return this.pump ?? Promise.resolve();
     this.pump = this.flushLoop().finally(() => {
       this.pump = null;
+      // An append that came after the loop's last check but before this ran found the
+      // loop still "running": pick its entries up now instead of losing the wake-up.
+      if (this.state === 'open' && this.lastIndex() > this.dataSynced) void this.kick();
     });
     return this.pump;
   }
@@ -476,7 +479,7 @@ export class CommitLog implements LogReader {
 export async function openLog(options: OpenLogOptions): Promise<CommitLog> {
   const segmentBytes = options.segmentBytes ?? LOG_DEFAULTS.segmentBytes;
   const payloadBytesMax = options.payloadBytesMax ?? LOG_DEFAULTS.payloadBytesMax;
-  assert(segmentBytes >= 1024 && segmentBytes <= 1024 * MiB, 'segmentBytes must be within 1 KiB..1 GiB');
+  assert(segmentBytes >= 128 && segmentBytes <= 1024 * MiB, 'segmentBytes must be within 128 B..1 GiB');
   assert(payloadBytesMax >= 1 && payloadBytesMax <= 256 * MiB, 'payloadBytesMax must be within 1 B..256 MiB');
   const flush = options.flush ?? { mode: 'sync' };
   assert(flush.mode === 'sync' || flush.intervalMs >= 1, 'async flush needs intervalMs >= 1');

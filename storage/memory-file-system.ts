@@ -10,10 +10,10 @@ type PendingOp =
 
 /** A file's contents, named by zero or more paths (like an inode). */
 class Inode {
-  current = new Uint8Array(64);
+  current: Uint8Array = new Uint8Array(64);
   sizeBytes = 0;
   /** What a crash leaves: the contents as of the last fdatasync. */
-  synced = new Uint8Array(0);
+  synced: Uint8Array = new Uint8Array(0);
   /** Writes and truncates since the last fdatasync, oldest first, for tearing. */
   pending: PendingOp[] = [];
 
@@ -36,9 +36,27 @@ class Inode {
     this.sizeBytes = sizeBytes;
   }
 
+  /** The sequence number of the newest op the synced contents include. */
+  syncedSeq = 0;
+
+  /** The sequence number of the newest op applied to `current`. */
+  get currentSeq(): number {
+    return this.pending.at(-1)?.seq ?? this.syncedSeq;
+  }
+
   sync(): void {
-    this.synced = this.current.slice(0, this.sizeBytes);
-    this.pending = [];
+    this.syncTo(this.current.slice(0, this.sizeBytes), this.currentSeq);
+  }
+
+  /**
+   * Makes `image` (the contents as of op `seq`) the synced state, unless a sync that
+   * started later already finished: a slow sync never rolls the disk back.
+   */
+  syncTo(image: Uint8Array, seq: number): void {
+    if (seq < this.syncedSeq) return;
+    this.synced = image;
+    this.syncedSeq = seq;
+    this.pending = this.pending.filter((op) => op.seq > seq);
   }
 
   /** Reset to the synced contents, then replay `ops` (what survived the crash). */
@@ -128,10 +146,16 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   async fdatasync(handle: FileHandle): Promise<void> {
-    // The sync covers what was written before the call, as a real fdatasync does; the
-    // await lets appends that arrive meanwhile queue up for the next one.
-    this.fdatasyncNow(handle);
+    // Like a real fdatasync: covers what was written before the call, takes effect only
+    // when it completes (a crash before that loses the writes), and lets writes that
+    // arrive meanwhile queue up for the next one.
+    const inode = this.inodeOf(handle);
+    const image = inode.current.slice(0, inode.sizeBytes);
+    const covered = inode.currentSeq;
     await Promise.resolve();
+    this.inodeOf(handle);
+    inode.syncTo(image, covered);
+    this.stats.fdatasyncs++;
   }
 
   fdatasyncNow(handle: FileHandle): void {
@@ -164,12 +188,16 @@ export class MemoryFileSystem implements FileSystem {
 
   async syncDir(dir: string): Promise<void> {
     this.requireDir('fsync-dir', dir);
-    for (const name of [...this.durableNames.keys()]) {
-      if (path.dirname(name) === dir && !this.names.has(name)) this.durableNames.delete(name);
-    }
-    for (const [name, inode] of this.names) if (path.dirname(name) === dir) this.durableNames.set(name, inode);
-    this.stats.dirSyncs++;
+    // Takes effect on completion, with the names as they were at the call.
+    const generation = this.generation;
+    const snapshot = [...this.names].filter(([name]) => path.dirname(name) === dir);
     await Promise.resolve();
+    if (generation !== this.generation) {
+      throw new StorageIoError('fsync-dir', dir, { cause: new Error('crashed during the sync') });
+    }
+    for (const name of [...this.durableNames.keys()]) if (path.dirname(name) === dir) this.durableNames.delete(name);
+    for (const [name, inode] of snapshot) this.durableNames.set(name, inode);
+    this.stats.dirSyncs++;
   }
 
   mkdir(dir: string): void {

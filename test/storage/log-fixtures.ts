@@ -1,0 +1,66 @@
+/** Shared helpers for the storage suites (not a test file itself). */
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { expect } from 'vitest';
+
+import type { Entry, EntryKind, Index, Term } from '../../raft/types.js';
+import type { CommitLog, FlushScheduler } from '../../storage/index.js';
+
+/** A payload that depends on index, term and seed, so a misplaced or stale record is caught. */
+export function payloadFor(index: number, term: number, bytes: number, seed = 0): Uint8Array {
+  const out = new Uint8Array(bytes);
+  for (let k = 0; k < bytes; k++) out[k] = (index * 31 + term * 17 + seed * 7 + k * 13) & 0xff;
+  return out;
+}
+
+export function entry(index: number, term: number, bytes = 16, seed = 0): Entry {
+  const kind: EntryKind = index % 5 === 0 ? 2 : 1;
+  return { index: index as Index, term: term as Term, kind, payload: payloadFor(index, term, bytes, seed) };
+}
+
+/** Entries first..first+count-1 all in `term`. */
+export function entries(first: number, count: number, term: number, bytes = 16): Entry[] {
+  return Array.from({ length: count }, (_, k) => entry(first + k, term, bytes));
+}
+
+/** A scheduler for async mode that never fires on its own: tests flush explicitly. */
+export const manualScheduler: FlushScheduler = {
+  every: () => ({ cancel: () => undefined }),
+};
+
+/** Checks the log holds exactly `expected` (firstIndex..lastIndex), through term() and entries(). */
+export function expectLogEquals(log: CommitLog, expected: readonly Entry[], firstIndex: number, maxBytes = 1 << 30): void {
+  expect(log.firstIndex()).toBe(firstIndex);
+  expect(log.lastIndex()).toBe(firstIndex + expected.length - 1);
+  for (const want of expected) expect(log.term(want.index)).toBe(want.term);
+  expect(log.term((firstIndex + expected.length) as Index)).toBeUndefined();
+  const got: Entry[] = [];
+  let at = firstIndex;
+  // Bounded: each read returns at least one entry.
+  while (at <= log.lastIndex()) {
+    const batch = log.entries(at as Index, (log.lastIndex() + 1) as Index, maxBytes);
+    expect(batch.length).toBeGreaterThan(0);
+    got.push(...batch);
+    at += batch.length;
+  }
+  expect(got.length).toBe(expected.length);
+  for (let k = 0; k < expected.length; k++) {
+    const a = got[k];
+    const b = expected[k];
+    expect(a?.index).toBe(b?.index);
+    expect(a?.term).toBe(b?.term);
+    expect(a?.kind).toBe(b?.kind);
+    expect(Buffer.from(a?.payload ?? []).equals(Buffer.from(b?.payload ?? []))).toBe(true);
+  }
+}
+
+/** A fresh directory under the OS temp dir; remove it with `cleanup`. */
+export async function tempDir(): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), 'quorumlog-storage-'));
+}
+
+export async function cleanup(dir: string): Promise<void> {
+  await fsp.rm(dir, { recursive: true, force: true });
+}
