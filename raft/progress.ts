@@ -24,6 +24,10 @@ export class Progress {
   recentActive = false;
   /** replicate only: the last index of each append in flight, oldest first. */
   private readonly inflight: Index[] = [];
+  /** The leader's tick count when this follower last acknowledged something new. */
+  private lastAckTick = 0;
+  /** probe only: when the outstanding probe left. */
+  private probeSentTick = 0;
 
   constructor(
     match: Index,
@@ -59,13 +63,22 @@ export class Progress {
     return this.state === ReplicationState.probe ? this.probeSent : this.inflight.length >= this.inflightMax;
   }
 
-  /** A heartbeat answer proves the follower alive while its window stays full: let one more append out. */
-  freeOldestIfFull(): void {
-    if (this.inflight.length >= this.inflightMax) this.inflight.shift();
+  /**
+   * The follower answers heartbeats but has acknowledged nothing for `stallTicks` while our
+   * window is full: the appends in flight were lost. Start over from what it holds. A window
+   * that is merely slow to drain is left alone, so the bound on appends in flight holds.
+   */
+  restartIfStalled(nowTick: number, stallTicks: number): void {
+    if (this.state === ReplicationState.probe) {
+      // Likewise a probe that got no answer in that time is taken as lost and may be resent.
+      if (this.probeSent && nowTick - this.probeSentTick >= stallTicks) this.probeSent = false;
+      return;
+    }
+    if (this.inflight.length >= this.inflightMax && nowTick - this.lastAckTick >= stallTicks) this.becomeProbe();
   }
 
-  /** Records an append ending at `last` as sent. */
-  sentAppend(last: Index, entryCount: number): void {
+  /** Records an append ending at `last` as sent at `nowTick`. */
+  sentAppend(last: Index, entryCount: number, nowTick: number): void {
     if (this.state === ReplicationState.replicate) {
       if (entryCount === 0) return;
       assert(this.inflight.length < this.inflightMax, 'progress: append sent past the in-flight window');
@@ -73,15 +86,17 @@ export class Progress {
       this.inflight.push(last);
     } else {
       this.probeSent = true;
+      this.probeSentTick = nowTick;
     }
   }
 
   /** The follower holds everything through `index`. Returns false for a stale acknowledgement. */
-  acknowledge(index: Index): boolean {
+  acknowledge(index: Index, nowTick: number): boolean {
     if (index <= this.match) {
       return false;
     }
     this.match = index;
+    this.lastAckTick = nowTick;
     if (this.next <= index) this.next = (index + 1) as Index;
     this.probeSent = false;
     while (this.inflight.length > 0 && (this.inflight[0] as Index) <= index) this.inflight.shift();
@@ -93,7 +108,17 @@ export class Progress {
    * the leader's own log suggests trying next. Returns false when the rejection is stale
    * (answers an append we have since moved past), so nothing changes.
    */
-  rejected(rejected: Index, probeFrom: Index): boolean {
+  rejected(rejected: Index, hintIndex: Index, probeFrom: Index): boolean {
+    if (hintIndex < this.match) {
+      // The follower no longer holds entries it acknowledged: its disk lost them (it then
+      // refuses to vote until repaired), or this rejection is a stale one that overtook later
+      // acknowledgements. Either way, forgetting the match and probing again is safe: match
+      // only ever under-counts, and counting its earlier acknowledgements was right when done.
+      this.match = 0 as Index;
+      this.becomeProbe();
+      this.next = (probeFrom + 1) as Index;
+      return true;
+    }
     if (this.state === ReplicationState.replicate) {
       if (rejected <= this.match) return false;
       // Something was lost in flight or the follower restarted: fall back to probing.

@@ -128,6 +128,8 @@ export class RaftNode {
   private votingBlockedBelow: Index;
 
   /** Ticks since the last election-timer reset (heard from leader, granted a vote, campaigned). */
+  /** Ticks since this node started; only the leader's stall detection reads it. */
+  private ticks = 0;
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTicks = 0;
@@ -183,6 +185,7 @@ export class RaftNode {
   // Driver API
 
   tick(): void {
+    this.ticks++;
     if (this.role === Role.leader) {
       this.tickLeader();
     } else {
@@ -416,7 +419,7 @@ export class RaftNode {
     for (const id of this.voters) {
       const pr = new Progress(0 as Index, next, this.maxInflightAppends);
       if (id === this.id) {
-        pr.acknowledge(this.log.durableLastIndex());
+        pr.acknowledge(this.log.durableLastIndex(), this.ticks);
         pr.becomeReplicate();
       }
       this.progress.set(id, pr);
@@ -612,10 +615,15 @@ export class RaftNode {
   }
 
   private handleHeartbeat(m: Heartbeat): void {
-    // The leader sends min(its commit, our match), so this never exceeds what we hold.
+    // The leader sends min(its commit, our match): what it believes we hold durably.
     if (m.commit <= this.log.lastIndex()) {
       this.log.commitTo(m.commit);
       this.noteRepairedThrough(m.commit);
+    } else {
+      // We acknowledged entries our disk has since lost. Say where our log really ends, as a
+      // rejection, so the leader stops counting on them and sends them again.
+      const hintIndex = this.log.lastIndex();
+      this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.currentTerm, success: false, index: m.commit, hintIndex, hintTerm: this.log.lastTerm() });
     }
     this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.currentTerm, context: m.context });
   }
@@ -645,7 +653,7 @@ export class RaftNode {
   private acknowledgeSelf(): void {
     const self = this.progress.get(this.id);
     assert(self !== undefined, 'raft: a leader tracks its own progress');
-    if (self.acknowledge(this.log.durableLastIndex())) this.maybeCommit();
+    if (self.acknowledge(this.log.durableLastIndex(), this.ticks)) this.maybeCommit();
   }
 
   private handleAppendResponse(m: AppendResponse): void {
@@ -655,11 +663,11 @@ export class RaftNode {
     if (!m.success) {
       // Skip back over the whole conflicting term the follower told us about.
       const probeFrom = m.hintTerm > 0 ? this.log.lastIndexWithTermAtMost(m.hintIndex, m.hintTerm) : m.hintIndex;
-      if (pr.rejected(m.index, probeFrom)) this.sendAppend(m.from, true);
+      if (pr.rejected(m.index, m.hintIndex, probeFrom)) this.sendAppend(m.from, true);
       return;
     }
     const wasPaused = pr.isPaused();
-    if (!pr.acknowledge(m.index)) return;
+    if (!pr.acknowledge(m.index, this.ticks)) return;
     if (pr.state === ReplicationState.probe) pr.becomeReplicate();
     if (!this.maybeCommit() && wasPaused) this.sendAppend(m.from, false);
     // A caught-up transfer target is told to campaign at once.
@@ -670,10 +678,10 @@ export class RaftNode {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
-    pr.probeSent = false;
-    // Appends in flight may have been lost; the follower is alive, so free a slot and try
-    // again. An append it cannot use earns a rejection, which sends it back to probing.
-    pr.freeOldestIfFull();
+    // Appends in flight may have been lost. If the window (or a probe) has been stuck for an
+    // election timeout, start over; otherwise an empty append reveals a gap (the follower
+    // rejects it, which sends the leader back to probing) without taking a window slot.
+    pr.restartIfStalled(this.ticks, this.electionTicks);
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context !== '') {
       for (const rs of this.pendingReads.acknowledge(m.context, m.from, this.quorum())) this.readStates.push(rs);
@@ -729,7 +737,7 @@ export class RaftNode {
       entries,
       commit: this.log.committed,
     });
-    pr.sentAppend(last, entries.length);
+    pr.sentAppend(last, entries.length, this.ticks);
   }
 
   private broadcastHeartbeat(): void {
