@@ -221,6 +221,10 @@ export class CommitLog implements LogReader {
       const last = this.activeSegment();
       last.truncateAfter(at);
       await this.context.fs.fdatasync(last.data);
+      if (this.dirDirty) {
+        this.dirDirty = false;
+        await this.context.fs.syncDir(this.context.dir);
+      }
       // Everything up to `at` is now durable: earlier segments are sealed, this one synced.
       this.dataSynced = at;
       this.unsyncedBytes = 0;
@@ -350,7 +354,8 @@ export class CommitLog implements LogReader {
   }
 
   private waitDurable(lastIndex: number): Promise<void> {
-    if (lastIndex <= this.dataSynced && this.waiters.length === 0) return this.lastMarkWrite;
+    const covered = lastIndex <= this.dataSynced && lastIndex <= this.stateFile.latest.mark.index;
+    if (covered && this.waiters.length === 0) return this.lastMarkWrite;
     return new Promise((resolve, reject) => this.waiters.push({ lastIndex, resolve, reject }));
   }
 

@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+
+import type { Index, NodeId, Term } from '../../raft/types.js';
+import {
+  AppendBacklogError,
+  AssertionError,
+  type CommitLog,
+  CorruptHardStateError,
+  EntriesTruncatedError,
+  type FileHandle,
+  type FlushScheduler,
+  MemoryFileSystem,
+  openLog,
+  type OpenLogOptions,
+  RecordTooLargeError,
+  StorageClosedError,
+  StorageFailedError,
+  StorageIoError,
+} from '../../storage/index.js';
+import { entries, entry, expectLogEquals, manualScheduler } from './log-fixtures.js';
+
+const DIR = '/data/n1';
+const i = (n: number): Index => n as Index;
+
+async function fresh(options: Partial<OpenLogOptions> = {}): Promise<{ fs: MemoryFileSystem; log: CommitLog; reopen: () => Promise<CommitLog> }> {
+  const fs = options.fs instanceof MemoryFileSystem ? options.fs : new MemoryFileSystem();
+  const full: OpenLogOptions = { dir: DIR, fs, segmentBytes: 1024, scheduler: manualScheduler, ...options };
+  return { fs, log: await openLog(full), reopen: () => openLog(full) };
+}
+
+describe('a fresh log', () => {
+  it('is empty with a zero hard state', async () => {
+    const { log } = await fresh();
+    expect(log.firstIndex()).toBe(1);
+    expect(log.lastIndex()).toBe(0);
+    expect(log.term(i(0))).toBe(0);
+    expect(log.term(i(1))).toBeUndefined();
+    expect(log.entries(i(1), i(1), 100)).toEqual([]);
+    expect(log.hardState()).toEqual({ term: 0, vote: null, commit: 0 });
+    expect(log.recovery).toMatchObject({ fresh: true, lostEntries: false, cutTailBytes: 0 });
+  });
+});
+
+describe('append and read', () => {
+  it('makes entries readable as soon as append returns, across segment rolls', async () => {
+    const { log, reopen } = await fresh({ segmentBytes: 300 });
+    const batch = [...entries(1, 20, 1, 50), ...entries(21, 20, 2, 10)];
+    const done = log.append(batch);
+    expectLogEquals(log, batch, 1);
+    await done;
+    await log.close();
+    expectLogEquals(await reopen(), batch, 1, 64);
+  });
+
+  it('caps a read by payload bytes but always returns at least one entry', async () => {
+    const { log } = await fresh({ segmentBytes: 400 });
+    await log.append(entries(1, 30, 1, 100));
+    expect(log.entries(i(1), i(31), 250).length).toBe(2);
+    expect(log.entries(i(1), i(31), 10).length).toBe(1);
+    expect(log.entries(i(5), i(7), 1 << 20).map((e) => e.index)).toEqual([5, 6]);
+    expect(log.entries(i(1), i(31), 1 << 20).length).toBe(30); // spans several segments
+  });
+
+  it('bounds one read by readEntriesMax', async () => {
+    const { log } = await fresh({ readEntriesMax: 7 });
+    await log.append(entries(1, 20, 1, 0));
+    expect(log.entries(i(1), i(21), 1 << 20).length).toBe(7);
+  });
+
+  it('asserts on an append that does not continue the log', async () => {
+    const { log } = await fresh();
+    await log.append(entries(1, 3, 2));
+    expect(() => log.append([entry(5, 2)])).toThrow(AssertionError);
+    expect(() => log.append([entry(4, 1)])).toThrow(AssertionError);
+  });
+
+  it('rejects a payload above the limit with a typed error and writes nothing', async () => {
+    const { log } = await fresh({ payloadBytesMax: 100 });
+    await expect(log.append([entry(1, 1, 101)])).rejects.toThrow(RecordTooLargeError);
+    expect(log.lastIndex()).toBe(0);
+  });
+
+  it('shares one fdatasync among concurrent appends (group commit)', async () => {
+    const { fs, log } = await fresh({ segmentBytes: 1 << 20 });
+    const before = fs.stats.fdatasyncs;
+    await Promise.all(Array.from({ length: 200 }, (_, k) => log.append([entry(k + 1, 1)])));
+    // One data sync for the group plus one for the mark, give or take a pipeline step.
+    expect(fs.stats.fdatasyncs - before).toBeLessThanOrEqual(4);
+    expect(log.durableMark()).toEqual({ index: 200, term: 1 });
+  });
+
+  it('in sync mode, a resolved append survives a crash', async () => {
+    const { fs, log, reopen } = await fresh({ segmentBytes: 256 });
+    await log.append(entries(1, 10, 1, 40));
+    void log.append(entries(11, 5, 1, 40)).catch(() => undefined);
+    fs.crash();
+    const after = await reopen();
+    // 11.. were never acknowledged; those in segments sealed on roll-over may survive.
+    expect(after.lastIndex()).toBeGreaterThanOrEqual(10);
+    expect(after.lastIndex()).toBeLessThanOrEqual(15);
+    expect(after.recovery.lostEntries).toBe(false);
+    expect(after.recovery.durableMark.index).toBe(10);
+  });
+});
+
+describe('async flush policy', () => {
+  it('acknowledges at once, loses unsynced entries in a crash, syncs on the timer', async () => {
+    let tick: (() => void) | null = null;
+    const scheduler: FlushScheduler = {
+      every: (_ms, run) => {
+        tick = run;
+        return { cancel: () => undefined };
+      },
+    };
+    const { fs, log, reopen } = await fresh({ flush: { mode: 'async', intervalMs: 5 }, scheduler });
+    await log.append(entries(1, 5, 1));
+    expect(log.durableMark().index).toBe(0);
+    expect(tick).not.toBeNull();
+    (tick as unknown as () => void)();
+    await new Promise((resolve) => setImmediate(resolve)); // let the timer's flush finish
+    expect(log.durableMark().index).toBe(5);
+    await log.append(entries(6, 5, 1)); // resolves at once; no timer runs before the crash
+    fs.crash();
+    const after = await reopen();
+    expect(after.lastIndex()).toBe(5);
+    expect(after.recovery.lostEntries).toBe(false);
+  });
+
+  it('refuses appends once too many bytes wait for a sync', async () => {
+    const { log } = await fresh({ flush: { mode: 'async', intervalMs: 5 }, pendingBytesMax: 1000 });
+    await log.append(entries(1, 5, 1, 100));
+    await expect(log.append(entries(6, 5, 1, 100))).rejects.toThrow(AppendBacklogError);
+    await log.flush();
+    await log.append(entries(6, 5, 1, 100));
+  });
+});
+
+describe('truncateAfter', () => {
+  it('removes a suffix across segments, durably, and the log continues from there', async () => {
+    const { fs, log, reopen } = await fresh({ segmentBytes: 200 });
+    await log.append(entries(1, 30, 1, 20));
+    await log.truncateAfter(i(7));
+    expect(log.lastIndex()).toBe(7);
+    expect(log.term(i(8))).toBeUndefined();
+    expect(log.durableMark()).toEqual({ index: 7, term: 1 });
+    await log.append(entries(8, 3, 2, 20));
+    fs.crash();
+    const after = await reopen();
+    expectLogEquals(after, [...entries(1, 7, 1, 20), ...entries(8, 3, 2, 20)], 1);
+    expect(after.recovery.lostEntries).toBe(false);
+  });
+
+  it('rejects the pending appends it removes', async () => {
+    const { log } = await fresh({ flush: { mode: 'async', intervalMs: 5 } });
+    await log.append(entries(1, 3, 1));
+    const pending = log.flush();
+    const truncating = log.truncateAfter(i(1));
+    await expect(pending).resolves.toBeUndefined(); // the flush began first and covers 1..3
+    await truncating;
+    expect(log.lastIndex()).toBe(1);
+  });
+
+  it('rejects an append whose entries were truncated before they became durable', async () => {
+    const { log } = await fresh();
+    await log.append(entries(1, 2, 1));
+    const doomed = log.append(entries(3, 2, 1));
+    await log.truncateAfter(i(2)).catch(() => undefined);
+    // Either the sync beat the truncation or the append was told its entries are gone.
+    await doomed.catch((error: unknown) => expect(error).toBeInstanceOf(EntriesTruncatedError));
+    expect(log.lastIndex()).toBe(2);
+  });
+
+  it('can empty the log down to the compaction point', async () => {
+    const { log, reopen } = await fresh({ segmentBytes: 200 });
+    await log.append(entries(1, 10, 1, 20));
+    await log.truncateAfter(i(0));
+    expect(log.lastIndex()).toBe(0);
+    await log.close();
+    expect((await reopen()).lastIndex()).toBe(0);
+  });
+});
+
+describe('compactBefore', () => {
+  it('drops whole segments below the index and keeps the compaction term known', async () => {
+    const { fs, log, reopen } = await fresh({ segmentBytes: 200 });
+    await log.append([...entries(1, 10, 1, 20), ...entries(11, 20, 3, 20)]);
+    await log.compactBefore(i(15));
+    const first = log.firstIndex();
+    expect(first).toBeGreaterThan(1);
+    expect(first).toBeLessThanOrEqual(15);
+    expect(log.term(i(first - 1))).toBe(first - 1 <= 10 ? 1 : 3);
+    expect(log.term(i(first - 2))).toBeUndefined();
+    expect(fs.list(DIR).filter((name) => name.endsWith('.log')).length).toBeLessThan(10);
+    fs.crash();
+    const after = await reopen();
+    expect(after.firstIndex()).toBe(first);
+    expect(after.term(i(first - 1))).toBe(log.term(i(first - 1)));
+    expectLogEquals(after, [...entries(1, 10, 1, 20), ...entries(11, 20, 3, 20)].slice(first - 1), first);
+  });
+
+  it('never drops the active segment', async () => {
+    const { log } = await fresh({ segmentBytes: 1 << 20 });
+    await log.append(entries(1, 10, 1));
+    await log.compactBefore(i(11));
+    expect(log.firstIndex()).toBe(1);
+  });
+});
+
+describe('hard state', () => {
+  it('is durable when saveHardState resolves and survives a crash', async () => {
+    const { fs, log, reopen } = await fresh();
+    const hardState = { term: 7 as Term, vote: 'n3' as NodeId, commit: 0 as Index };
+    await log.saveHardState(hardState);
+    expect(log.hardState()).toEqual(hardState);
+    fs.crash();
+    expect((await reopen()).hardState()).toEqual(hardState);
+  });
+
+  it('a missing state file beside segment files is reported, not recreated', async () => {
+    const { fs, log, reopen } = await fresh();
+    await log.append(entries(1, 3, 1));
+    await log.close();
+    fs.faultRemove(`${DIR}/state`);
+    await expect(reopen()).rejects.toThrow(CorruptHardStateError);
+  });
+});
+
+describe('loss detection (the durable mark)', () => {
+  it('reports lost entries when the disk lost a durable tail, until a leader repairs it', async () => {
+    const { fs, log, reopen } = await fresh({ segmentBytes: 1 << 20 });
+    await log.append(entries(1, 10, 1, 20));
+    await log.close();
+    const segment = `${DIR}/00000000000000000001.log`;
+    fs.faultTruncate(segment, 8 * (32 + 20)); // a clean cut at a record boundary
+    const damaged = await reopen();
+    expect(damaged.lastIndex()).toBe(8);
+    expect(damaged.recovery).toMatchObject({ lostEntries: true, durableMark: { index: 10, term: 1 } });
+    // Repair from a leader: 9 arrives, the mark must not drop back to 9 (a crash now
+    // would hide the loss), then 10..11 arrive and the mark moves past the old one.
+    await damaged.append([entry(9, 1, 20)]);
+    expect(damaged.durableMark().index).toBe(10);
+    await damaged.append([entry(10, 2, 20), entry(11, 2, 20)]);
+    expect(damaged.durableMark()).toEqual({ index: 11, term: 2 });
+    await damaged.close();
+    expect((await reopen()).recovery.lostEntries).toBe(false);
+  });
+
+  it('reports lost entries when the term at the mark disagrees', async () => {
+    const { fs, log, reopen } = await fresh();
+    await log.append(entries(1, 3, 4));
+    await log.close();
+    fs.faultRemove(`${DIR}/00000000000000000001.log`);
+    const handle = fs.open(`${DIR}/00000000000000000001.log`, 'create');
+    await fs.syncDir(DIR);
+    const other = await fresh({ fs: new MemoryFileSystem() });
+    await other.log.append(entries(1, 3, 2));
+    fs.writeAt(handle, other.fs.readFile(`${DIR}/00000000000000000001.log`), 0);
+    fs.fdatasyncNow(handle);
+    const after = await reopen();
+    expect(after.lastIndex()).toBe(3);
+    expect(after.recovery.lostEntries).toBe(true);
+  });
+});
+
+describe('lifecycle and failures', () => {
+  it('refuses writes after close', async () => {
+    const { log } = await fresh();
+    await log.close();
+    await log.close();
+    await expect(log.append([entry(1, 1)])).rejects.toThrow(StorageClosedError);
+    await expect(log.saveHardState({ term: 1 as Term, vote: null, commit: 0 as Index })).rejects.toThrow(StorageClosedError);
+  });
+
+  it('fails every waiter and refuses further writes after a failed fdatasync', async () => {
+    const fs = new MemoryFileSystem();
+    let failSyncs = false;
+    const flaky = Object.assign(Object.create(fs) as MemoryFileSystem, {
+      fdatasync: (handle: FileHandle): Promise<void> =>
+        failSyncs ? Promise.reject(new StorageIoError('fdatasync', handle.path, { cause: new Error('EIO') })) : fs.fdatasync(handle),
+    });
+    const log = await openLog({ dir: DIR, fs: flaky });
+    await log.append(entries(1, 2, 1));
+    failSyncs = true;
+    await expect(log.append(entries(3, 2, 1))).rejects.toThrow(StorageFailedError);
+    await expect(log.append(entries(5, 1, 1))).rejects.toThrow(StorageFailedError);
+  });
+});
