@@ -408,8 +408,9 @@ export class CommitLog implements LogReader {
   private advanceMark(to: LogPosition): void {
     const upTo = this.dataSynced;
     const mark = this.stateFile.latest.mark;
-    if (to.index <= mark.index) {
-      // The mark already covers this (or stays ahead after a loss until repaired).
+    if (to.index < mark.index || (to.index === mark.index && to.term === mark.term)) {
+      // The mark already covers this, or stays ahead after a loss until the log is
+      // repaired up to it (a repair may bring another term at the mark's index).
       this.lastMarkWrite = this.lastMarkWrite.then(() => this.resolveWaiters(upTo));
       return;
     }

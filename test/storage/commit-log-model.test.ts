@@ -157,7 +157,14 @@ async function step(
   }
 }
 
-const runs = Number(process.env['STORAGE_RUNS'] ?? 150);
+const runs = Number(process.env['STORAGE_RUNS'] ?? 300);
+
+/** STORAGE_SEED (and STORAGE_PATH) re-run a reported failure without shrinking it. */
+function replaySeed(): Partial<fc.Parameters<unknown>> {
+  const seed = process.env['STORAGE_SEED'];
+  if (seed === undefined) return {};
+  return { seed: Number(seed), path: process.env['STORAGE_PATH'] ?? '', endOnFailure: true, verbose: 2 };
+}
 
 describe('commit log against a model', () => {
   it('survives random appends, truncations, compactions, reopens and crashes', async () => {
@@ -168,14 +175,18 @@ describe('commit log against a model', () => {
         fc.array(opArb, { maxLength: 40 }),
         (mode, segmentBytes, ops) => runOps(mode, segmentBytes, ops),
       ),
-      { numRuns: runs, timeout: 5_000, ...(process.env['STORAGE_SEED'] ? { seed: Number(process.env['STORAGE_SEED']), path: process.env['STORAGE_PATH'] ?? '', endOnFailure: true, verbose: 2 } : {}) },
+      { numRuns: runs, timeout: 5_000, ...replaySeed() },
     );
   });
 });
 
-describe.runIf(process.env['STORAGE_OPS'] !== undefined)('replay', () => {
-  it('replays STORAGE_OPS', async () => {
-    const [mode, segmentBytes, ops] = JSON.parse(process.env['STORAGE_OPS'] ?? '[]') as ['sync' | 'async', number, Op[]];
-    await runOps(mode, segmentBytes, ops);
-  }, 5000);
-});
+// STORAGE_OPS='["sync",256,[...ops]]' replays one counterexample (STORAGE_TRACE=1 logs each op).
+const replay = process.env['STORAGE_OPS'];
+if (replay !== undefined) {
+  describe('replay', () => {
+    it('replays STORAGE_OPS', async () => {
+      const [mode, segmentBytes, ops] = JSON.parse(replay) as ['sync' | 'async', number, Op[]];
+      await runOps(mode, segmentBytes, ops);
+    }, 5000);
+  });
+}

@@ -1,0 +1,166 @@
+/**
+ * Damage on real files, through NodeFileSystem: cut the last segment at every byte of its
+ * last record, flip bits in headers and payloads, delete or damage index files, delete
+ * segments. Each case either recovers exactly the durable prefix (and says what it cut and
+ * whether acknowledged entries are gone) or fails with the typed error naming the place.
+ */
+import * as nodeFs from 'node:fs';
+import * as path from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import type { Index } from '../../raft/types.js';
+import { CorruptRecordError, MissingSegmentError, NodeFileSystem, openLog } from '../../storage/index.js';
+import { cleanup, entries, expectLogEquals, tempDir } from './log-fixtures.js';
+
+const PAYLOAD_BYTES = 30;
+const RECORD_BYTES = 32 + PAYLOAD_BYTES;
+const PER_SEGMENT = 8;
+const SEGMENT_BYTES = PER_SEGMENT * RECORD_BYTES; // exactly 8 records per segment
+const COUNT = 40; // five segments: 1, 9, 17, 25, 33
+const all = entries(1, COUNT, 1, PAYLOAD_BYTES);
+
+let dir = '';
+const segmentPath = (first: number): string => path.join(dir, `${String(first).padStart(20, '0')}.log`);
+const indexPath = (first: number): string => segmentPath(first).replace(/\.log$/, '.idx');
+const open = () => openLog({ dir, fs: new NodeFileSystem(), segmentBytes: SEGMENT_BYTES });
+
+function flip(filePath: string, byteOffset: number, bit: number): void {
+  const bytes = nodeFs.readFileSync(filePath);
+  bytes[byteOffset] = (bytes[byteOffset] ?? 0) ^ (1 << bit);
+  nodeFs.writeFileSync(filePath, bytes);
+}
+
+beforeEach(async () => {
+  dir = await tempDir();
+  const log = await open();
+  await log.append(all);
+  await log.close();
+});
+afterEach(async () => {
+  await cleanup(dir);
+});
+
+describe('a torn or damaged tail of the last segment', () => {
+  it('is cut at every byte offset of the last record, and the loss is reported', async () => {
+    const last = segmentPath(33);
+    const original = nodeFs.readFileSync(last);
+    const start = original.length - RECORD_BYTES;
+    for (let cut = start; cut < original.length; cut++) {
+      nodeFs.writeFileSync(last, original.subarray(0, cut));
+      const log = await open();
+      expectLogEquals(log, all.slice(0, COUNT - 1), 1);
+      expect(log.recovery.cutTailBytes).toBe(cut - start);
+      expect(log.recovery.cutFromIndex).toBe(cut === start ? null : COUNT);
+      // Entry 40 was acknowledged durable: its disappearance is a loss, not a torn write.
+      expect(log.recovery.lostEntries).toBe(true);
+      expect(log.recovery.durableMark.index).toBe(COUNT);
+      await log.close();
+      expect(nodeFs.statSync(last).size).toBe(start); // the cut itself is durable
+    }
+  });
+
+  it('cuts a last record with any flipped bit, header or payload', async () => {
+    const last = segmentPath(33);
+    const original = nodeFs.readFileSync(last);
+    const start = original.length - RECORD_BYTES;
+    for (let byte = start; byte < original.length; byte++) {
+      nodeFs.writeFileSync(last, original);
+      flip(last, byte, byte % 8);
+      const log = await open();
+      expect(log.lastIndex()).toBe(COUNT - 1);
+      expect(log.recovery).toMatchObject({ cutTailBytes: RECORD_BYTES, cutFromIndex: COUNT, lostEntries: true });
+      await log.close();
+    }
+  });
+
+  it('does not cut past the torn tail: a later append lands right after the good records', async () => {
+    const last = segmentPath(33);
+    const original = nodeFs.readFileSync(last);
+    nodeFs.writeFileSync(last, original.subarray(0, original.length - 7));
+    let log = await open();
+    await log.append(entries(COUNT, 1, 2, PAYLOAD_BYTES));
+    await log.close();
+    log = await open();
+    expectLogEquals(log, [...all.slice(0, COUNT - 1), ...entries(COUNT, 1, 2, PAYLOAD_BYTES)], 1);
+    expect(log.recovery.lostEntries).toBe(false);
+    await log.close();
+  });
+});
+
+describe('damage that is not a torn tail', () => {
+  it('a bad record followed by good ones in the last segment is a CorruptRecordError at its place', async () => {
+    const last = segmentPath(33);
+    const original = nodeFs.readFileSync(last);
+    const victim = 2; // the third record of the segment: index 35
+    for (let byte = victim * RECORD_BYTES; byte < (victim + 1) * RECORD_BYTES; byte++) {
+      nodeFs.writeFileSync(last, original);
+      flip(last, byte, (byte * 3) % 8);
+      const error = await open().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(CorruptRecordError);
+      expect(error).toMatchObject({ file: last, byteOffset: victim * RECORD_BYTES, expectedIndex: 33 + victim });
+    }
+  });
+
+  it('a flipped bit inside a sealed segment is caught when the entry is read', async () => {
+    flip(segmentPath(9), 3 * RECORD_BYTES + 40, 2); // payload of index 12
+    const log = await open();
+    expect(log.term(12 as Index)).toBe(1); // terms come from the index, not the damaged record
+    expect(log.entries(9 as Index, 12 as Index, 1 << 20).length).toBe(3);
+    expect(() => log.entries(9 as Index, 13 as Index, 1 << 20)).toThrow(CorruptRecordError);
+    await log.close();
+  });
+
+  it('a damaged last record of a sealed segment fails the open with CorruptRecordError', async () => {
+    flip(segmentPath(9), 7 * RECORD_BYTES + 20, 0); // the header of index 16
+    await expect(open()).rejects.toMatchObject({ name: 'CorruptRecordError', expectedIndex: 16, file: segmentPath(9) });
+  });
+
+  it('a sealed segment cut short is reported, never skipped', async () => {
+    const sealed = segmentPath(17);
+    const original = nodeFs.readFileSync(sealed);
+    nodeFs.writeFileSync(sealed, original.subarray(0, original.length - 5));
+    await expect(open()).rejects.toBeInstanceOf(CorruptRecordError);
+    nodeFs.writeFileSync(sealed, original.subarray(0, original.length - RECORD_BYTES));
+    nodeFs.rmSync(indexPath(17));
+    await expect(open()).rejects.toMatchObject({ name: 'MissingSegmentError', expectedFirstIndex: 24 });
+  });
+
+  it('a missing middle segment is a MissingSegmentError naming the hole', async () => {
+    nodeFs.rmSync(segmentPath(17));
+    const error = await open().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MissingSegmentError);
+    expect(error).toMatchObject({ expectedFirstIndex: 17, foundFirstIndex: 25 });
+  });
+
+  it('a missing first segment is a MissingSegmentError too', async () => {
+    nodeFs.rmSync(segmentPath(1));
+    await expect(open()).rejects.toMatchObject({ name: 'MissingSegmentError', expectedFirstIndex: 1, foundFirstIndex: 9 });
+  });
+});
+
+describe('index files are caches', () => {
+  it('a deleted index file is rebuilt from its segment', async () => {
+    nodeFs.rmSync(indexPath(9));
+    const log = await open();
+    expect(log.recovery.rebuiltIndexes).toEqual([indexPath(9)]);
+    expectLogEquals(log, all, 1, 100);
+    await log.close();
+    expect(nodeFs.existsSync(indexPath(9))).toBe(true);
+  });
+
+  it('a stale or damaged index file is rebuilt, at open or on first use', async () => {
+    nodeFs.truncateSync(indexPath(1), 3 * 32); // stale: too short
+    flip(indexPath(17), 4 * 32 + 3, 1); // a middle slot: only found when used
+    const log = await open();
+    expect(log.recovery.rebuiltIndexes).toEqual([indexPath(1)]);
+    expectLogEquals(log, all, 1, 100);
+    await log.close();
+  });
+});
