@@ -64,6 +64,10 @@ export type ProposeResult =
   | { readonly accepted: true; readonly index: Index; readonly term: Term }
   | { readonly accepted: false; readonly reason: 'notLeader' | 'transferring' | 'tooManyUncommitted'; readonly leader: NodeId | null };
 
+export type ProposeBatchResult =
+  | { readonly accepted: true; readonly firstIndex: Index; readonly lastIndex: Index; readonly term: Term }
+  | { readonly accepted: false; readonly reason: 'notLeader' | 'transferring' | 'tooManyUncommitted'; readonly leader: NodeId | null };
+
 export type TransferResult =
   | { readonly accepted: true }
   | { readonly accepted: false; readonly reason: 'notLeader' | 'unknownNode' | 'isSelf' };
@@ -213,6 +217,22 @@ export class RaftNode {
     }
     const entry = this.appendEntry(EntryKind.normal, payload);
     return { accepted: true, index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Proposes payloads as consecutive entries, all or none: a client's batch never commits in
+   * part because the uncommitted bound was reached half way.
+   */
+  proposeBatch(payloads: readonly Uint8Array[]): ProposeBatchResult {
+    assert(payloads.length > 0, 'raft: proposeBatch needs at least one payload');
+    if (this.role !== Role.leader) return { accepted: false, reason: 'notLeader', leader: this.leader };
+    if (this.transferee !== null) return { accepted: false, reason: 'transferring', leader: this.leader };
+    if (this.log.lastIndex() - this.log.committed + payloads.length > this.maxUncommittedEntries) {
+      return { accepted: false, reason: 'tooManyUncommitted', leader: this.leader };
+    }
+    const first = (this.log.lastIndex() + 1) as Index;
+    for (const payload of payloads) this.appendEntry(EntryKind.normal, payload);
+    return { accepted: true, firstIndex: first, lastIndex: this.log.lastIndex(), term: this.currentTerm };
   }
 
   transferLeadership(to: NodeId): TransferResult {
