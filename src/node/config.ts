@@ -1,0 +1,120 @@
+import { nodeId, type NodeId } from '../../raft/index.js';
+import type { FlushPolicy } from '../../storage/index.js';
+
+/** One member of the cluster as every node's configuration names it. */
+export interface MemberConfig {
+  readonly id: NodeId;
+  /** host:port where the member takes Raft traffic from its peers. */
+  readonly peerAddress: string;
+  /** host:port where the member serves clients (given to clients in redirects). */
+  readonly clientAddress: string;
+}
+
+export interface NodeConfig {
+  readonly id: NodeId;
+  /** Every voting member, this node included. */
+  readonly members: readonly MemberConfig[];
+  /** Names the cluster; a data directory made for another cluster is refused. */
+  readonly clusterId: string;
+  readonly dataDir: string;
+  readonly flush: FlushPolicy;
+  /** Real time per Raft tick. Election and heartbeat timeouts are whole numbers of ticks. */
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preferredLeader: NodeId | null;
+  /** Largest gRPC message either way, between peers and from clients. */
+  readonly maxMessageBytes: number;
+  /** Largest single record a client may append. */
+  readonly maxRecordBytes: number;
+  readonly segmentBytes: number;
+  /**
+   * Run storage over the power-loss file system: nothing reaches the real files until it is
+   * fsynced, so kill -9 of this process loses exactly what a power failure would. For the
+   * fault-injection suite; slower and memory-hungry, never for production.
+   */
+  readonly powerLoss: boolean;
+}
+
+export const NODE_DEFAULTS = {
+  clusterId: 'quorumlog-local',
+  flush: { mode: 'sync' } as FlushPolicy,
+  tickMs: 50,
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  maxMessageBytes: 16 * 1024 * 1024,
+  maxRecordBytes: 4 * 1024 * 1024,
+  segmentBytes: 64 * 1024 * 1024,
+} as const;
+
+/** A configuration that cannot work, with the one line that says why. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ADDRESS_PATTERN = /^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
+
+/**
+ * Checks a configuration for what would make a node misbehave rather than fail: duplicate
+ * ids or addresses, an id not among the members, timeouts that cannot elect. Returns
+ * warnings (an even cluster size) for the caller to print.
+ */
+export function validateConfig(config: NodeConfig): { readonly warnings: readonly string[] } {
+  const warnings: string[] = [];
+  const ids = new Set<string>();
+  const addresses = new Set<string>();
+  for (const member of config.members) {
+    if (!ID_PATTERN.test(member.id)) throw new ConfigError(`node id "${member.id}" must be 1-64 letters, digits, '.', '_' or '-'`);
+    if (ids.has(member.id)) throw new ConfigError(`node id ${member.id} appears twice among the members`);
+    ids.add(member.id);
+    for (const address of [member.peerAddress, member.clientAddress]) {
+      if (!ADDRESS_PATTERN.test(address)) throw new ConfigError(`address "${address}" of ${member.id} is not host:port`);
+      const port = Number(address.slice(address.lastIndexOf(':') + 1));
+      if (port < 1 || port > 65535) throw new ConfigError(`address "${address}" of ${member.id} has no valid port`);
+      if (addresses.has(address)) throw new ConfigError(`address ${address} is used twice`);
+      addresses.add(address);
+    }
+  }
+  if (!ids.has(config.id)) throw new ConfigError(`node id ${config.id} is not among the members (${[...ids].join(', ')})`);
+  if (config.preferredLeader !== null && !ids.has(config.preferredLeader)) {
+    throw new ConfigError(`preferred leader ${config.preferredLeader} is not among the members`);
+  }
+  if (!ID_PATTERN.test(config.clusterId)) throw new ConfigError(`cluster id "${config.clusterId}" must be 1-64 letters, digits, '.', '_' or '-'`);
+  if (!(config.tickMs >= 1)) throw new ConfigError('tick must be at least 1 ms');
+  if (!(config.heartbeatTicks >= 1 && config.heartbeatTicks < config.electionTicks)) {
+    throw new ConfigError('the heartbeat interval must be shorter than the election timeout');
+  }
+  if (config.flush.mode === 'async' && !(config.flush.intervalMs >= 1)) throw new ConfigError('async flush needs an interval of at least 1 ms');
+  if (config.members.length % 2 === 0) {
+    warnings.push(`an even cluster of ${config.members.length} tolerates no more failures than ${config.members.length - 1} nodes would`);
+  }
+  return { warnings };
+}
+
+export function member(config: NodeConfig, id: NodeId): MemberConfig | undefined {
+  return config.members.find((m) => m.id === id);
+}
+
+/** Parses "n1=127.0.0.1:7601/127.0.0.1:7501,n2=..." (peer address / client address). */
+export function parseMembers(spec: string): MemberConfig[] {
+  return spec.split(',').filter((part) => part.trim() !== '').map((part) => {
+    const eq = part.indexOf('=');
+    const slash = part.indexOf('/');
+    if (eq <= 0 || slash < eq) throw new ConfigError(`member "${part}" must look like id=peerHost:port/clientHost:port`);
+    return {
+      id: nodeId(part.slice(0, eq).trim()),
+      peerAddress: part.slice(eq + 1, slash).trim(),
+      clientAddress: part.slice(slash + 1).trim(),
+    };
+  });
+}
+
+/** The local cluster's members: n1..nN on 127.0.0.1, client ports 7501.., peer ports 7601.. */
+export function localMembers(count: number, clientPortBase = 7501, peerPortBase = 7601): MemberConfig[] {
+  return Array.from({ length: count }, (_, k) => ({
+    id: nodeId(`n${k + 1}`),
+    peerAddress: `127.0.0.1:${peerPortBase + k}`,
+    clientAddress: `127.0.0.1:${clientPortBase + k}`,
+  }));
+}

@@ -1,0 +1,79 @@
+import type { Index, NodeId, Term } from '../../raft/index.js';
+
+/**
+ * What a node offers its clients. The gRPC client server (client-server.ts) is a thin
+ * adapter over this; the node (src/node/) implements it. Methods fail with the NodeError
+ * subclasses of src/node/errors.ts, whose `code` the server maps to a gRPC status.
+ */
+export interface ClientService {
+  /**
+   * Appends records as consecutive log entries. Resolves once all are committed (on a
+   * quorum, each with the configured flush) and applied on this node. Fails with
+   * NotLeaderError on a follower, DeadlineExceededError after `timeoutMs` (outcome unknown),
+   * UnavailableError if leadership was lost while waiting (outcome unknown).
+   */
+  append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number }): Promise<AppendOutcome>;
+  /** Committed records with index >= from (no-op entries skipped), at most maxBytes of payload (at least one record if any). */
+  read(from: Index, maxBytes: number): ReadOutcome;
+  /** Resolves when this node's applied index exceeds `after`, or rejects when `signal` aborts. */
+  waitForApplied(after: Index, signal: AbortSignal): Promise<void>;
+  status(): NodeStatusView;
+  /** Moves leadership to `to`; resolves once `to` leads. NotLeaderError on a follower. */
+  transfer(to: NodeId, options: { readonly timeoutMs: number }): Promise<void>;
+}
+
+export interface AppendOutcome {
+  readonly firstIndex: Index;
+  readonly lastIndex: Index;
+}
+
+export interface LogRecord {
+  readonly index: Index;
+  readonly term: Term;
+  readonly payload: Uint8Array;
+}
+
+export interface ReadOutcome {
+  readonly records: readonly LogRecord[];
+  /** The index to ask for next: one past the last record returned (or past skipped no-ops). */
+  readonly nextIndex: Index;
+  readonly appliedIndex: Index;
+  readonly firstIndex: Index;
+}
+
+export interface FollowerView {
+  readonly id: NodeId;
+  readonly matchIndex: Index;
+  /** Entries the follower is behind the leader's last index. */
+  readonly lag: number;
+  readonly state: 'probe' | 'replicate';
+}
+
+export interface NodeStatusView {
+  readonly id: NodeId;
+  readonly clusterId: string;
+  readonly role: 'follower' | 'preCandidate' | 'candidate' | 'leader';
+  readonly term: Term;
+  readonly leaderId: NodeId | null;
+  readonly leaderClientAddress: string | null;
+  readonly commitIndex: Index;
+  readonly appliedIndex: Index;
+  readonly firstIndex: Index;
+  readonly lastIndex: Index;
+  /** Storage found lost durable entries and no leader has repaired them yet. */
+  readonly votingBlocked: boolean;
+  /** On the leader only; empty elsewhere. */
+  readonly followers: readonly FollowerView[];
+}
+
+export interface ClientServerOptions {
+  /** host:port to listen on for clients. */
+  readonly listenAddress: string;
+  readonly service: ClientService;
+  readonly maxMessageBytes: number;
+}
+
+export interface ClientServer {
+  /** Stops taking new calls, ends open follow streams, waits for calls in progress. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,41 @@
+import type { Message, NodeId } from '../../raft/index.js';
+
+/**
+ * Node-to-node Raft traffic. Implementations never block the caller and never let a slow
+ * or dead peer hold up the others: each peer has its own bounded queue and connection.
+ * Raft tolerates loss, so a message that cannot be delivered (peer down, queue full, too
+ * large) is dropped and counted, never retried here.
+ */
+export interface PeerTransport {
+  /** Queues each message for its `to` peer. Messages to one peer leave in the order given. */
+  send(messages: readonly Message[]): void;
+  stats(): ReadonlyMap<NodeId, PeerLinkStats>;
+  /** Stops accepting, closes streams and the listener. */
+  close(): Promise<void>;
+}
+
+export interface PeerLinkStats {
+  readonly connected: boolean;
+  readonly sentMessages: number;
+  readonly droppedMessages: number;
+  readonly queuedBytes: number;
+  readonly reconnects: number;
+}
+
+export interface PeerTransportOptions {
+  readonly self: NodeId;
+  /** Sent with every stream; a peer of another cluster is refused (gRPC FAILED_PRECONDITION). */
+  readonly clusterId: string;
+  /** host:port to listen on for peers' streams. */
+  readonly listenAddress: string;
+  /** Every other member's peer address. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  /** Called for each message received, in arrival order per peer. */
+  readonly onMessage: (message: Message) => void;
+  readonly maxMessageBytes: number;
+  /** Bytes queued for one peer beyond which further messages to it are dropped. */
+  readonly queueBytesMax?: number;
+  readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
+  /** One line per connection event (connected, lost, refused), for the node's log. */
+  readonly log?: (line: string) => void;
+}
