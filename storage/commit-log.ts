@@ -373,9 +373,13 @@ export class CommitLog implements LogReader {
 
   /**
    * Group commit. Each pass syncs everything written so far with one fdatasync (plus the
-   * directory if a segment was created), then asks for the durable mark to cover it; the
-   * mark's write runs while the next pass syncs the next group, and the group's appends
-   * resolve once their mark is durable. Data is always synced before the mark claims it.
+   * directory if a segment was created), then has the durable mark cover it with one more,
+   * then resolves the group's appends. Appends arriving meanwhile form the next group.
+   * Data is always synced before the mark claims it.
+   *
+   * The passes do not overlap (the next data sync waits for this mark): measured on a
+   * shared virtual disk, overlapping them made the two fsyncs contend and split the
+   * appenders into two half-size groups, for about 30% less throughput.
    */
   private async flushLoop(): Promise<void> {
     try {
@@ -393,6 +397,7 @@ export class CommitLog implements LogReader {
         this.dataSynced = Math.max(this.dataSynced, target);
         this.unsyncedBytes -= bytes;
         this.advanceMark({ index: target as Index, term: targetTerm });
+        await this.lastMarkWrite;
       }
       if (this.lastIndex() <= this.dataSynced && this.waiters.length > 0) {
         // Data synced elsewhere (a truncation, a seal): the mark must still cover it.
