@@ -124,7 +124,7 @@ export class CommitLog implements LogReader {
 
   entries(from: Index, toExclusive: Index, maxBytes: number): readonly Entry[] {
     this.assertReadable();
-    assert(from >= this.firstIndex() && toExclusive <= this.lastIndex() + 1, `entries(${from}, ${toExclusive}) outside the log`);
+    assert(from >= this.firstIndex() && toExclusive <= this.lastIndex() + 1, () => `entries(${from}, ${toExclusive}) outside the log`);
     const cursor: ReadCursor = { out: [], payloadBytesLeft: maxBytes, entriesMax: this.options.readEntriesMax };
     // Bounded by the number of segments: each pass reads one segment's part of the range.
     for (let at: number = from; at < toExclusive; ) {
@@ -167,7 +167,7 @@ export class CommitLog implements LogReader {
   append(entries: readonly Entry[]): Promise<void> {
     const refusal = this.refuseWrite();
     if (refusal !== null) return Promise.reject(refusal);
-    assert(this.state === 'open', `append while the log is ${this.state}`);
+    assert(this.state === 'open', () => `append while the log is ${this.state}`);
     const checked = this.checkBatch(entries);
     if (checked instanceof Error) return Promise.reject(checked);
     if (entries.length === 0) return Promise.resolve();
@@ -287,7 +287,7 @@ export class CommitLog implements LogReader {
       else high = mid - 1;
     }
     const segment = this.segments[low];
-    assert(segment !== undefined, `no segment holds ${at}`);
+    assert(segment !== undefined, () => `no segment holds ${at}`);
     return segment;
   }
 
@@ -306,8 +306,9 @@ export class CommitLog implements LogReader {
     let bytes = 0;
     let previous = { index: this.lastIndex() as number, term: (this.term(this.lastIndex()) ?? 0) as number };
     for (const entry of entries) {
-      assert(entry.index === previous.index + 1, `append of index ${entry.index} after ${previous.index}`);
-      assert(entry.term >= previous.term, `append of term ${entry.term} after term ${previous.term}`);
+      const after = previous;
+      assert(entry.index === after.index + 1, () => `append of index ${entry.index} after ${after.index}`);
+      assert(entry.term >= after.term, () => `append of term ${entry.term} after term ${after.term}`);
       if (entry.payload.length > this.context.payloadBytesMax) {
         return new RecordTooLargeError(entry.index, entry.payload.length, this.context.payloadBytesMax);
       }
@@ -338,7 +339,9 @@ export class CommitLog implements LogReader {
       }
       const encoded = Buffer.allocUnsafe(bytes);
       encodeRecords(entries, from, to, encoded, 0);
-      segment.appendEncoded(encoded, entries, from, to);
+      // Sync mode acknowledges only after the group's fdatasync, so the write can wait for
+      // it too (one write per group); async mode acknowledges after the write, so writes now.
+      segment.appendEncoded(encoded, entries, from, to, this.options.flush.mode === 'sync');
       from = to;
     }
   }
@@ -388,7 +391,9 @@ export class CommitLog implements LogReader {
         const target = this.lastIndex();
         const targetTerm = this.term(target) ?? (0 as Term);
         const bytes = this.unsyncedBytes;
-        const syncs = [this.context.fs.fdatasync(this.activeSegment().data)];
+        const active = this.activeSegment();
+        active.writePending();
+        const syncs = [this.context.fs.fdatasync(active.data)];
         if (this.dirDirty) {
           this.dirDirty = false;
           syncs.push(this.context.fs.syncDir(this.context.dir));

@@ -282,7 +282,7 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   private inodeOf(handle: FileHandle): Inode {
-    assert(handle instanceof MemoryFileHandle, `not a MemoryFileSystem handle: ${handle.path}`);
+    assert(handle instanceof MemoryFileHandle, () => `not a MemoryFileSystem handle: ${handle.path}`);
     if (handle.generation !== this.generation) {
       throw new StorageIoError('use', handle.path, { cause: new Error('handle opened before a crash') });
     }

@@ -202,7 +202,7 @@ export class PowerLossFileSystem implements FileSystem {
 }
 
 function fileOf(handle: FileHandle): VirtualFile {
-  assert(handle instanceof PowerLossHandle, `not a PowerLossFileSystem handle: ${handle.path}`);
+  assert(handle instanceof PowerLossHandle, () => `not a PowerLossFileSystem handle: ${handle.path}`);
   return handle.file;
 }
 

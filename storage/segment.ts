@@ -48,6 +48,13 @@ export class Segment {
   private memory: MemoryIndex | null;
   /** Non-null exactly while sealed. */
   private indexHandle: FileHandle | null = null;
+  /**
+   * Encoded records not yet handed to the file system (sync mode defers the write to the
+   * group's fdatasync so a group costs one write, not one per append). Invariant:
+   * writtenBytes + bytes in `unwritten` === sizeBytes.
+   */
+  private unwritten: Uint8Array[] = [];
+  private writtenBytes: number;
 
   private constructor(
     private readonly context: SegmentContext,
@@ -60,6 +67,7 @@ export class Segment {
     memory: MemoryIndex | null,
   ) {
     this.memory = memory;
+    this.writtenBytes = sizeBytes;
   }
 
   get dataPath(): string {
@@ -102,11 +110,20 @@ export class Segment {
     return { segment, rebuilt };
   }
 
-  /** Appends already encoded records of entries[from, to) (the caller checked their order). */
-  appendEncoded(encoded: Uint8Array, entries: readonly Entry[], from: number, to: number): void {
+  /**
+   * Appends already encoded records of entries[from, to) (the caller checked their order).
+   * With `deferWrite` the bytes stay in memory until writePending() (reads still see them).
+   */
+  appendEncoded(encoded: Uint8Array, entries: readonly Entry[], from: number, to: number, deferWrite: boolean): void {
     const memory = this.memory;
-    assert(memory !== null, `append to sealed segment ${this.dataPath}`);
-    this.context.fs.writeAt(this.data, encoded, this.sizeBytes);
+    assert(memory !== null, () => `append to sealed segment ${this.dataPath}`);
+    if (deferWrite) {
+      this.unwritten.push(encoded);
+    } else {
+      this.writePending();
+      this.context.fs.writeAt(this.data, encoded, this.writtenBytes);
+      this.writtenBytes += encoded.length;
+    }
     let offset = this.sizeBytes;
     for (let k = from; k < to; k++) {
       const entry = entries[k];
@@ -119,8 +136,19 @@ export class Segment {
     this.sizeBytes = offset;
   }
 
+  /** Hands every deferred record to the file system in one write. */
+  writePending(): void {
+    if (this.unwritten.length === 0) return;
+    const bytes = this.unwritten.length === 1 ? this.unwritten[0] : Buffer.concat(this.unwritten);
+    this.unwritten = [];
+    if (bytes === undefined) return;
+    this.context.fs.writeAt(this.data, bytes, this.writtenBytes);
+    this.writtenBytes += bytes.length;
+    assert(this.writtenBytes === this.sizeBytes, 'deferred writes lost track of the size');
+  }
+
   term(at: number): number {
-    assert(at >= this.firstIndex && at <= this.lastIndex, `term(${at}) outside segment ${this.dataPath}`);
+    assert(at >= this.firstIndex && at <= this.lastIndex, () => `term(${at}) outside segment ${this.dataPath}`);
     if (this.memory !== null) return this.memory.terms[at - this.firstIndex] ?? 0;
     const slots = this.readSlots(at, 1);
     return slots[0]?.term ?? 0;
@@ -138,6 +166,7 @@ export class Segment {
     const final = slots.at(-1);
     if (first === undefined || final === undefined) return;
     const start = first.offset;
+    if (final.offset + final.recordBytes > this.writtenBytes) this.writePending();
     const buf = new Uint8Array(final.offset + final.recordBytes - start);
     const got = this.context.fs.readAt(this.data, buf, start);
     for (const slot of slots) {
@@ -153,6 +182,7 @@ export class Segment {
   truncateAfter(at: number): void {
     assert(at >= this.firstIndex - 1 && at <= this.lastIndex, `truncateAfter(${at}) outside ${this.dataPath}`);
     if (this.memory === null) this.unseal();
+    this.writePending();
     const memory = this.memory;
     assert(memory !== null, 'unseal left no memory index');
     const count = at - this.firstIndex + 1;
@@ -160,6 +190,7 @@ export class Segment {
     memory.truncate(count);
     this.context.fs.truncate(this.data, cut);
     this.sizeBytes = cut;
+    this.writtenBytes = cut;
     this.lastIndex = at;
   }
 
@@ -171,6 +202,7 @@ export class Segment {
   seal(): void {
     const memory = this.memory;
     assert(memory !== null, `seal of sealed segment ${this.dataPath}`);
+    this.writePending();
     const handle = this.writeIndex(memory);
     this.context.fs.fdatasyncNow(this.data);
     this.memory = null;
@@ -226,7 +258,7 @@ export class Segment {
   /** Slots of a sealed segment from its index file; rebuilds the file once if a slot is bad. */
   private readSlots(from: number, count: number): IndexSlot[] {
     const handle = this.indexHandle;
-    assert(handle !== null, `slot read of active segment ${this.dataPath}`);
+    assert(handle !== null, () => `slot read of active segment ${this.dataPath}`);
     const buf = new Uint8Array(count * INDEX_SLOT_BYTES);
     const got = this.context.fs.readAt(handle, buf, (from - this.firstIndex) * INDEX_SLOT_BYTES);
     const slots: IndexSlot[] = [];
