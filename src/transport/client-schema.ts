@@ -1,0 +1,97 @@
+// Generated from client.proto by hand; test/transport/schema-sync.test.ts keeps the two equal.
+// Embedded so that the compiled code (dist/) needs no .proto file beside it.
+export const CLIENT_PROTO = `
+// The client API (quorumlog client port).
+//
+// The readable source of truth for client-schema.ts, which embeds this text so the
+// compiled code needs no file next to it; test/transport/schema-sync.test.ts keeps the two
+// equal.
+//
+// Errors are gRPC statuses (see grpc-status.ts): not the leader -> UNAVAILABLE with
+// trailing metadata leader-id / leader-address when known; bad input -> INVALID_ARGUMENT;
+// unknown -> NOT_FOUND; full queue -> RESOURCE_EXHAUSTED; timed out waiting for commit ->
+// DEADLINE_EXCEEDED (the write may or may not commit). Every error status also carries
+// quorumlog-error: the node's error code, so a client can tell "not the leader, nothing
+// was written" from "lost leadership while the write waited".
+//
+// Indexes and terms are uint64 on the wire and JS numbers below 2^53 in memory.
+syntax = "proto3";
+
+package quorumlog.client;
+
+service Client {
+  // Appends the records as consecutive entries; answers once all are committed.
+  rpc Append(AppendRequest) returns (AppendResponse);
+  // Committed records from an index, up to max_bytes of payload (at least one if any).
+  rpc Read(ReadRequest) returns (ReadResponse);
+  // Read, then more as they are committed, until the client cancels or the server closes.
+  rpc Follow(ReadRequest) returns (stream ReadResponse);
+  rpc Status(StatusRequest) returns (NodeStatus);
+  // Moves leadership to another node; answers once it leads.
+  rpc Transfer(TransferRequest) returns (TransferResponse);
+}
+
+message AppendRequest {
+  repeated bytes records = 1;
+}
+
+message AppendResponse {
+  uint64 first_index = 1;
+  uint64 last_index = 2;
+}
+
+message ReadRequest {
+  // 1 or more.
+  uint64 from = 1;
+  // Payload bytes per response, 1 or more.
+  uint32 max_bytes = 2;
+}
+
+message Record {
+  uint64 index = 1;
+  uint64 term = 2;
+  bytes payload = 3;
+}
+
+message ReadResponse {
+  repeated Record records = 1;
+  // Where to read next: past the last record returned and any no-op entries after it.
+  uint64 next_index = 2;
+  uint64 applied_index = 3;
+  uint64 first_index = 4;
+}
+
+message StatusRequest {}
+
+message FollowerStatus {
+  string id = 1;
+  uint64 match_index = 2;
+  uint64 lag = 3;
+  // "probe" or "replicate"
+  string state = 4;
+}
+
+message NodeStatus {
+  string id = 1;
+  string cluster_id = 2;
+  // "follower", "preCandidate", "candidate" or "leader"
+  string role = 3;
+  uint64 term = 4;
+  // Empty when no leader is known.
+  string leader_id = 5;
+  string leader_client_address = 6;
+  uint64 commit_index = 7;
+  uint64 applied_index = 8;
+  uint64 first_index = 9;
+  uint64 last_index = 10;
+  bool voting_blocked = 11;
+  // On the leader only.
+  repeated FollowerStatus followers = 12;
+}
+
+message TransferRequest {
+  string to = 1;
+}
+
+message TransferResponse {}
+`;

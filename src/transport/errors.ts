@@ -1,0 +1,36 @@
+/**
+ * Failures of the transport itself (as opposed to the node errors it carries to clients,
+ * which live in src/node/errors.ts and are mapped by grpc-status.ts).
+ */
+export const TransportErrorCode = {
+  /** The listener could not bind its address (in use, not local, bad form). */
+  listenFailed: 'listenFailed',
+  /** Bytes from the wire that do not decode to a valid message. */
+  malformedMessage: 'malformedMessage',
+} as const;
+export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode];
+
+export abstract class TransportError extends Error {
+  abstract readonly code: TransportErrorCode;
+}
+
+export class ListenError extends TransportError {
+  override readonly name = 'ListenError';
+  readonly code = TransportErrorCode.listenFailed;
+  constructor(
+    readonly address: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot listen on ${address}${causeSuffix(options)}`, options);
+  }
+}
+
+export class MalformedMessageError extends TransportError {
+  override readonly name = 'MalformedMessageError';
+  readonly code = TransportErrorCode.malformedMessage;
+}
+
+function causeSuffix(options: ErrorOptions | undefined): string {
+  const cause = options?.cause;
+  return cause instanceof Error ? `: ${cause.message}` : '';
+}

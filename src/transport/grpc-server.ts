@@ -1,0 +1,26 @@
+import type { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ListenError } from './errors.js';
+
+/** Binds `address` (host:port; port 0 picks one) and resolves with the bound port. */
+export function bindServer(server: Server, address: string, serverCredentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, serverCredentials, (error, port) => {
+      if (error !== null) reject(new ListenError(address, { cause: error }));
+      else resolve(port);
+    });
+  });
+}
+
+/** Stops taking calls, waits up to graceMs for calls in progress, then cuts them. */
+export function shutdownServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,16 @@
+export type { PeerLinkStats, PeerTransport, PeerTransportOptions } from './peer-transport.js';
+export { startPeerTransport, PEER_TRANSPORT_DEFAULTS } from './start-peer-transport.js';
+export type {
+  AppendOutcome,
+  ClientServer,
+  ClientServerOptions,
+  ClientService,
+  FollowerView,
+  LogRecord,
+  NodeStatusView,
+  ReadOutcome,
+} from './client-service.js';
+export { toGrpcStatus, ErrorMetadataKey, type GrpcErrorStatus } from './grpc-status.js';
+export { ListenError, MalformedMessageError, TransportError, TransportErrorCode } from './errors.js';
+export { Backoff, type BackoffOptions } from './backoff.js';
+export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';

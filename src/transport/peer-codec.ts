@@ -1,0 +1,263 @@
+import type protobuf from 'protobufjs';
+import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageType, type NodeId } from '../../raft/index.js';
+import { MalformedMessageError } from './errors.js';
+import { PEER_PROTO } from './peer-schema.js';
+import { parseSchema, schemaType } from './protobuf-runtime.js';
+
+/** Wire numbers of peer.proto's MessageType, by our message type names. */
+const WIRE_TYPE = {
+  preVote: 1,
+  vote: 2,
+  preVoteResp: 3,
+  voteResp: 4,
+  append: 5,
+  appendResp: 6,
+  heartbeat: 7,
+  heartbeatResp: 8,
+  timeoutNow: 9,
+} as const satisfies Record<MessageType, number>;
+
+const TYPE_BY_WIRE: ReadonlyMap<number, MessageType> = new Map(
+  Object.entries(WIRE_TYPE).map(([name, wire]) => [wire, name as MessageType]),
+);
+
+/** Field 4 of PeerBatch (`repeated RaftMessage messages`), wire type 2 (length-delimited). */
+const MESSAGES_FIELD_TAG = (4 << 3) | 2;
+/** Bytes a message adds to a batch beyond its own encoding, at most: the tag and a 32-bit length varint. */
+export const BATCH_MESSAGE_OVERHEAD_BYTES = 1 + 5;
+
+/** What a receiver gets from one batch on the wire. */
+export interface DecodedPeerBatch {
+  readonly clusterId: string;
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly messages: readonly Message[];
+}
+
+/** The receiver's answer when a stream ends normally. */
+export interface StreamSummary {
+  readonly receivedMessages: number;
+}
+
+/** Addresses of one direction of one link; the same for every batch on it. */
+export interface BatchEnvelope {
+  readonly clusterId: string;
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
+/**
+ * Encodes Raft messages for peer.proto. A message is encoded once, when it is queued, so its
+ * size is known before it is accepted; a batch is then the envelope's bytes followed by the
+ * already-encoded messages, each framed as field 4 — exactly what encoding a PeerBatch with
+ * `repeated RaftMessage messages` would produce, without encoding anything twice.
+ */
+export class PeerCodec {
+  readonly #raftMessage: protobuf.Type;
+  readonly #peerBatch: protobuf.Type;
+  readonly #streamSummary: protobuf.Type;
+
+  constructor() {
+    const root = parseSchema(PEER_PROTO);
+    this.#raftMessage = schemaType(root, 'quorumlog.peer.RaftMessage');
+    this.#peerBatch = schemaType(root, 'quorumlog.peer.PeerBatch');
+    this.#streamSummary = schemaType(root, 'quorumlog.peer.StreamSummary');
+  }
+
+  encodeSummary(summary: StreamSummary): Buffer {
+    return Buffer.from(this.#streamSummary.encode({ receivedMessages: summary.receivedMessages }).finish());
+  }
+
+  decodeSummary(bytes: Uint8Array): StreamSummary {
+    const wire = this.#streamSummary.decode(bytes) as unknown as { readonly receivedMessages: number };
+    return { receivedMessages: wire.receivedMessages };
+  }
+
+  encodeMessage(message: Message): Uint8Array {
+    return this.#raftMessage.encode(toWire(message)).finish();
+  }
+
+  /** The envelope's bytes, to be computed once per link and passed to encodeBatch. */
+  encodeEnvelope(envelope: BatchEnvelope): Uint8Array {
+    return this.#peerBatch.encode({ clusterId: envelope.clusterId, from: envelope.from, to: envelope.to }).finish();
+  }
+
+  /** Concatenates an encoded envelope and encoded messages into one PeerBatch. */
+  encodeBatch(envelope: Uint8Array, messages: readonly Uint8Array[]): Buffer {
+    let total = envelope.length;
+    for (const message of messages) total += 1 + varintLength(message.length) + message.length;
+    const out = Buffer.allocUnsafe(total);
+    out.set(envelope, 0);
+    let at = envelope.length;
+    for (const message of messages) {
+      out[at++] = MESSAGES_FIELD_TAG;
+      at = writeVarint(out, at, message.length);
+      out.set(message, at);
+      at += message.length;
+    }
+    return out;
+  }
+
+  /** Decodes a batch; payloads share memory with `bytes`, which must not be reused by the caller. */
+  decodeBatch(bytes: Uint8Array): DecodedPeerBatch {
+    let wire: WirePeerBatch;
+    try {
+      wire = this.#peerBatch.decode(bytes) as unknown as WirePeerBatch;
+    } catch (error) {
+      throw new MalformedMessageError('peer batch does not decode', { cause: error });
+    }
+    const from = nodeId(wire.from);
+    const to = nodeId(wire.to);
+    return { clusterId: wire.clusterId, from, to, messages: wire.messages.map((m) => fromWire(m, from, to)) };
+  }
+}
+
+/** The decoded shape protobufjs produces (defaults filled in from the prototype). */
+interface WirePeerBatch {
+  readonly clusterId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly messages: readonly WireMessage[];
+}
+
+interface WireEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly kind: number;
+  readonly payload: Uint8Array;
+}
+
+interface WireMessage {
+  readonly type: number;
+  readonly term: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly transfer: boolean;
+  readonly granted: boolean;
+  readonly prevIndex: number;
+  readonly prevTerm: number;
+  readonly entries: readonly WireEntry[];
+  readonly commit: number;
+  readonly success: boolean;
+  readonly index: number;
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+  readonly context: string;
+}
+
+function toWire(message: Message): Record<string, unknown> {
+  const type = WIRE_TYPE[message.type];
+  switch (message.type) {
+    case 'preVote':
+    case 'vote':
+      return { type, term: message.term, lastIndex: message.lastIndex, lastTerm: message.lastTerm, transfer: message.transfer };
+    case 'preVoteResp':
+    case 'voteResp':
+      return { type, term: message.term, granted: message.granted };
+    case 'append':
+      return {
+        type,
+        term: message.term,
+        prevIndex: message.prevIndex,
+        prevTerm: message.prevTerm,
+        entries: message.entries,
+        commit: message.commit,
+      };
+    case 'appendResp':
+      return {
+        type,
+        term: message.term,
+        success: message.success,
+        index: message.index,
+        hintIndex: message.hintIndex,
+        hintTerm: message.hintTerm,
+      };
+    case 'heartbeat':
+      return { type, term: message.term, commit: message.commit, context: message.context };
+    case 'heartbeatResp':
+      return { type, term: message.term, context: message.context };
+    case 'timeoutNow':
+      return { type, term: message.term };
+  }
+}
+
+function fromWire(wire: WireMessage, from: NodeId, to: NodeId): Message {
+  const type = TYPE_BY_WIRE.get(wire.type);
+  const envelope = { from, to, term: term(checkedNumber(wire.term, 'term')) };
+  switch (type) {
+    case 'preVote':
+    case 'vote':
+      return {
+        ...envelope,
+        type,
+        lastIndex: index(checkedNumber(wire.lastIndex, 'lastIndex')),
+        lastTerm: term(checkedNumber(wire.lastTerm, 'lastTerm')),
+        transfer: wire.transfer,
+      };
+    case 'preVoteResp':
+    case 'voteResp':
+      return { ...envelope, type, granted: wire.granted };
+    case 'append':
+      return {
+        ...envelope,
+        type,
+        prevIndex: index(checkedNumber(wire.prevIndex, 'prevIndex')),
+        prevTerm: term(checkedNumber(wire.prevTerm, 'prevTerm')),
+        entries: wire.entries.map(entryFromWire),
+        commit: index(checkedNumber(wire.commit, 'commit')),
+      };
+    case 'appendResp':
+      return {
+        ...envelope,
+        type,
+        success: wire.success,
+        index: index(checkedNumber(wire.index, 'index')),
+        hintIndex: index(checkedNumber(wire.hintIndex, 'hintIndex')),
+        hintTerm: term(checkedNumber(wire.hintTerm, 'hintTerm')),
+      };
+    case 'heartbeat':
+      return { ...envelope, type, commit: index(checkedNumber(wire.commit, 'commit')), context: wire.context };
+    case 'heartbeatResp':
+      return { ...envelope, type, context: wire.context };
+    case 'timeoutNow':
+      return { ...envelope, type };
+    case undefined:
+      throw new MalformedMessageError(`unknown Raft message type ${wire.type}`);
+  }
+}
+
+function entryFromWire(wire: WireEntry): Entry {
+  if (wire.kind !== EntryKind.normal && wire.kind !== EntryKind.noop) {
+    throw new MalformedMessageError(`unknown entry kind ${wire.kind} at index ${wire.index}`);
+  }
+  return {
+    index: index(checkedNumber(wire.index, 'entry index')),
+    term: term(checkedNumber(wire.term, 'entry term')),
+    kind: wire.kind,
+    payload: wire.payload,
+  };
+}
+
+/** A uint64 decoded as a number is exact only below 2^53; anything above is not ours. */
+function checkedNumber(value: number, field: string): number {
+  if (!Number.isSafeInteger(value)) throw new MalformedMessageError(`${field} ${value} is not an integer below 2^53`);
+  return value;
+}
+
+function varintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    length++;
+  }
+  return length;
+}
+
+function writeVarint(out: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  out[at++] = value;
+  return at;
+}

@@ -1,0 +1,220 @@
+import { Metadata, status, type Client, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
+import type { NodeId } from '../../raft/index.js';
+import type { PeerLinkStats } from './peer-transport.js';
+import { Backoff } from './backoff.js';
+import { BATCH_MESSAGE_OVERHEAD_BYTES, type PeerCodec, type StreamSummary } from './peer-codec.js';
+import { PEER_STREAM_PATH, PeerMetadataKey } from './peer-service.js';
+
+/**
+ * idle: built, not dialled yet (only before the constructor returns).
+ * connecting: a stream is open and we wait for the peer's response headers (it accepted us);
+ *   messages queue (bounded) meanwhile.
+ * connected: the stream is accepted; the queue drains into it, pausing while it is full.
+ * backoff: the last stream failed; waiting to dial again. Messages are dropped, not queued:
+ *   by the time we reconnect Raft will have sent newer ones.
+ * closed: final.
+ */
+export type PeerLinkState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';
+
+export interface PeerLinkOptions {
+  readonly self: NodeId;
+  readonly peer: NodeId;
+  readonly address: string;
+  readonly clusterId: string;
+  /** A gRPC client dedicated to this peer (its own channel), owned and closed by the link. */
+  readonly client: Client;
+  readonly codec: PeerCodec;
+  readonly maxMessageBytes: number;
+  readonly queueBytesMax: number;
+  readonly reconnect: { readonly initialMs: number; readonly maxMs: number };
+  /** How long a dial may wait for the peer to accept before it counts as failed. */
+  readonly connectTimeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * One direction of one node pair: a bounded byte queue drained by one long-lived
+ * client-streaming call, redialled with back-off when it fails. Never blocks its caller.
+ */
+export class PeerLink {
+  readonly #options: PeerLinkOptions;
+  readonly #backoff: Backoff;
+  readonly #envelope: Uint8Array;
+  /** Largest single encoded message that fits a batch on its own. */
+  readonly #messageBytesMax: number;
+  #state: PeerLinkState = 'idle';
+  #call: ClientWritableStream<Buffer> | null = null;
+  #waitingForDrain = false;
+  #timer: NodeJS.Timeout | null = null;
+  /** FIFO of encoded messages; `#head` is the next to send (no shift() per message). */
+  #queue: Uint8Array[] = [];
+  #head = 0;
+  #queuedBytes = 0;
+  #sentMessages = 0;
+  #droppedMessages = 0;
+  #reconnects = 0;
+  #dialled = false;
+
+  constructor(options: PeerLinkOptions) {
+    this.#options = options;
+    this.#backoff = new Backoff(options.reconnect);
+    this.#envelope = options.codec.encodeEnvelope({ clusterId: options.clusterId, from: options.self, to: options.peer });
+    this.#messageBytesMax = options.maxMessageBytes - this.#envelope.length - BATCH_MESSAGE_OVERHEAD_BYTES;
+    this.#becomeConnecting('idle');
+  }
+
+  get state(): PeerLinkState {
+    return this.#state;
+  }
+
+  stats(): PeerLinkStats {
+    return {
+      connected: this.#state === 'connected',
+      sentMessages: this.#sentMessages,
+      droppedMessages: this.#droppedMessages,
+      queuedBytes: this.#queuedBytes,
+      reconnects: this.#reconnects,
+    };
+  }
+
+  /** Queues one encoded message, or drops and counts it. Call flush() after a run of enqueues. */
+  enqueue(message: Uint8Array): void {
+    const accepting = this.#state === 'connected' || this.#state === 'connecting';
+    if (!accepting || message.length > this.#messageBytesMax || this.#queuedBytes + message.length > this.#options.queueBytesMax) {
+      this.#droppedMessages++;
+      return;
+    }
+    this.#queue.push(message);
+    this.#queuedBytes += message.length;
+  }
+
+  /** Writes what is queued, as few batches as fit, until the stream pushes back. */
+  flush(): void {
+    const call = this.#call;
+    if (this.#state !== 'connected' || call === null) return;
+    while (!this.#waitingForDrain && this.#head < this.#queue.length) {
+      const batch = this.#takeBatch();
+      this.#sentMessages += batch.length;
+      if (!call.write(this.#options.codec.encodeBatch(this.#envelope, batch))) {
+        this.#waitingForDrain = true;
+        call.once('drain', () => {
+          if (this.#call !== call) return;
+          this.#waitingForDrain = false;
+          this.flush();
+        });
+      }
+    }
+  }
+
+  close(): void {
+    const call = this.#call;
+    this.#becomeClosed();
+    call?.end();
+    this.#options.client.close();
+  }
+
+  #takeBatch(): Uint8Array[] {
+    const budget = this.#options.maxMessageBytes - this.#envelope.length;
+    const batch: Uint8Array[] = [];
+    let bytes = 0;
+    while (this.#head < this.#queue.length) {
+      const message = this.#queue[this.#head];
+      if (message === undefined) break;
+      const framed = message.length + BATCH_MESSAGE_OVERHEAD_BYTES;
+      if (batch.length > 0 && bytes + framed > budget) break;
+      batch.push(message);
+      bytes += framed;
+      this.#queuedBytes -= message.length;
+      this.#head++;
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return batch;
+  }
+
+  #becomeConnecting(from: 'idle' | 'backoff'): void {
+    if (this.#state !== from) throw new Error(`peer link ${this.#options.peer}: connecting from ${this.#state}, expected ${from}`);
+    this.#state = 'connecting';
+    if (this.#dialled) this.#reconnects++;
+    this.#dialled = true;
+    const metadata = new Metadata();
+    metadata.set(PeerMetadataKey.clusterId, this.#options.clusterId);
+    metadata.set(PeerMetadataKey.from, this.#options.self);
+    metadata.set(PeerMetadataKey.to, this.#options.peer);
+    const call = this.#options.client.makeClientStreamRequest<Buffer, StreamSummary>(
+      PEER_STREAM_PATH,
+      (batch: Buffer) => batch,
+      (bytes: Buffer) => this.#options.codec.decodeSummary(bytes),
+      metadata,
+      {},
+      (error: ServiceError | null) => this.#onCallEnded(call, error),
+    );
+    this.#call = call;
+    call.on('metadata', () => {
+      if (this.#call === call && this.#state === 'connecting') this.#becomeConnected('connecting');
+    });
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#call === call && this.#state === 'connecting') call.cancel();
+    }, this.#options.connectTimeoutMs);
+    this.#timer.unref();
+  }
+
+  #becomeConnected(from: 'connecting'): void {
+    if (this.#state !== from) throw new Error(`peer link ${this.#options.peer}: connected from ${this.#state}, expected ${from}`);
+    this.#clearTimer();
+    this.#state = 'connected';
+    this.#backoff.reset();
+    this.#options.log(`peer ${this.#options.peer} at ${this.#options.address}: connected`);
+    this.flush();
+  }
+
+  #onCallEnded(call: ClientWritableStream<Buffer>, error: ServiceError | null): void {
+    if (this.#call !== call || this.#state === 'closed') return;
+    const wasConnected = this.#state === 'connected';
+    const reason = error === null ? 'stream ended by the peer' : error.details || error.message;
+    // Log the loss of a working link and every refusal; repeated failed dials stay quiet.
+    if (wasConnected || error?.code === status.FAILED_PRECONDITION) {
+      this.#options.log(`peer ${this.#options.peer} at ${this.#options.address}: ${wasConnected ? 'lost' : 'refused'} (${reason})`);
+    }
+    this.#becomeBackoff(wasConnected ? 'connected' : 'connecting');
+  }
+
+  #becomeBackoff(from: 'connecting' | 'connected'): void {
+    if (this.#state !== from) throw new Error(`peer link ${this.#options.peer}: backoff from ${this.#state}, expected ${from}`);
+    this.#clearTimer();
+    this.#state = 'backoff';
+    this.#call = null;
+    this.#waitingForDrain = false;
+    this.#dropQueue();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#becomeConnecting('backoff');
+    }, this.#backoff.nextDelayMs());
+    this.#timer.unref();
+  }
+
+  #becomeClosed(): void {
+    this.#clearTimer();
+    this.#state = 'closed';
+    this.#call = null;
+    this.#dropQueue();
+  }
+
+  #dropQueue(): void {
+    this.#droppedMessages += this.#queue.length - this.#head;
+    this.#queue = [];
+    this.#head = 0;
+    this.#queuedBytes = 0;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}

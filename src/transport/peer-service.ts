@@ -1,0 +1,31 @@
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { DecodedPeerBatch, PeerCodec, StreamSummary } from './peer-codec.js';
+
+/** gRPC path of peer.proto's only method. */
+export const PEER_STREAM_PATH = '/quorumlog.peer.Peer/Stream';
+
+/** Call metadata the sender opens a stream with; checked before the stream is accepted. */
+export const PeerMetadataKey = {
+  clusterId: 'quorumlog-cluster-id',
+  from: 'quorumlog-from',
+  to: 'quorumlog-to',
+} as const;
+
+
+/**
+ * The hand-made service definition (no proto-loader). The sender writes batches it has
+ * already encoded (Buffers); the receiver decodes them here into Raft messages.
+ */
+export function peerServiceDefinition(codec: PeerCodec): ServiceDefinition<{ stream: unknown }> {
+  return {
+    stream: {
+      path: PEER_STREAM_PATH,
+      requestStream: true,
+      responseStream: false,
+      requestSerialize: (batch: Buffer): Buffer => batch,
+      requestDeserialize: (bytes: Buffer): DecodedPeerBatch => codec.decodeBatch(bytes),
+      responseSerialize: (summary: StreamSummary): Buffer => codec.encodeSummary(summary),
+      responseDeserialize: (bytes: Buffer): StreamSummary => codec.decodeSummary(bytes),
+    },
+  };
+}
