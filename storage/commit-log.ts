@@ -88,6 +88,8 @@ export class CommitLog implements LogReader {
   private readonly waiters: AppendWaiter[] = [];
   private pump: Promise<void> | null = null;
   private lastMarkWrite: Promise<void> = Promise.resolve();
+  /** Settles when the last truncateAfter/compactBefore has finished (never rejects). */
+  private changing: Promise<void> = Promise.resolve();
   private readonly timer: { cancel(): void } | null;
 
   /** @internal Built by openLog(). */
@@ -198,7 +200,8 @@ export class CommitLog implements LogReader {
    * Crash-safe at every step: the mark is lowered first, later segments are removed last
    * first (each removal synced), then the segment holding `at` is cut and synced; a crash
    * in between leaves a longer log that still agrees with the mark, never a hole.
-   * Pending appends of the removed entries reject with EntriesTruncatedError.
+   * Pending appends of the removed entries reject with EntriesTruncatedError. Reads made
+   * before it resolves may still see the old suffix.
    */
   async truncateAfter(at: Index): Promise<void> {
     assert(at >= this.firstIndex() - 1, `truncateAfter(${at}) below the compaction point`);
@@ -252,18 +255,22 @@ export class CommitLog implements LogReader {
     });
   }
 
-  /** Makes everything durable, then releases every file. Idempotent. */
+  /**
+   * Makes everything durable, then releases every file (also after a failure, when it
+   * only releases them and rethrows why the final flush failed). Idempotent.
+   */
   async close(): Promise<void> {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.timer?.cancel();
-    if (this.state === 'open') {
-      await this.flush();
-    }
+    await this.changing; // a truncation or compaction in flight finishes first
+    let flushError: unknown = null;
+    if (this.state === 'open') await this.flush().catch((error: unknown) => (flushError = error));
     this.state = 'closing';
     await this.quiesce();
     for (const segment of this.segments) segment.close();
     this.stateFile.close();
     this.state = 'closed';
+    if (flushError !== null) throw flushError;
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -453,17 +460,21 @@ export class CommitLog implements LogReader {
   private async exclusive(change: () => Promise<void>): Promise<void> {
     const refusal = this.refuseWrite();
     if (refusal !== null) throw refusal;
-    assert(this.state === 'open', `structural change while the log is ${this.state}`);
+    assert(this.state === 'open', () => `structural change while the log is ${this.state}`);
     this.state = 'changing';
-    try {
-      await this.quiesce();
-      await change();
-    } catch (error) {
-      this.fail(error);
-      throw error;
-    } finally {
-      if (this.state === 'changing') this.state = 'open';
-    }
+    const run = (async () => {
+      try {
+        await this.quiesce();
+        await change();
+      } catch (error) {
+        this.fail(error);
+        throw error;
+      } finally {
+        if (this.state === 'changing') this.state = 'open';
+      }
+    })();
+    this.changing = run.catch(() => undefined);
+    await run;
     void this.kick();
   }
 

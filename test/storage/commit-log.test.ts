@@ -271,6 +271,15 @@ describe('lifecycle and failures', () => {
     await expect(log.saveHardState({ term: 1 as Term, vote: null, commit: 0 as Index })).rejects.toThrow(StorageClosedError);
   });
 
+  it('close waits for a truncation in flight, then flushes', async () => {
+    const { log, reopen } = await fresh({ segmentBytes: 200 });
+    await log.append(entries(1, 20, 1, 20));
+    const truncating = log.truncateAfter(i(3));
+    await log.close();
+    await truncating;
+    expect((await reopen()).lastIndex()).toBe(3);
+  });
+
   it('fails every waiter and refuses further writes after a failed fdatasync', async () => {
     const fs = new MemoryFileSystem();
     let failSyncs = false;
