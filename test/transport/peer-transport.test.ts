@@ -1,0 +1,215 @@
+import { createServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { index, nodeId, term, type Message, type NodeId } from '../../raft/index.js';
+import { startPeerTransport, type PeerTransport, type PeerTransportOptions } from '../../src/transport/index.js';
+import { freePort, waitFor } from './free-port.js';
+
+const MAX_MESSAGE_BYTES = 64 * 1024;
+const open: PeerTransport[] = [];
+
+afterEach(async () => {
+  await Promise.allSettled(open.splice(0).map((t) => t.close()));
+});
+
+interface TestNode {
+  readonly id: NodeId;
+  readonly transport: PeerTransport;
+  readonly received: Message[];
+  readonly logLines: string[];
+}
+
+async function startNode(
+  id: string,
+  addresses: ReadonlyMap<NodeId, string>,
+  overrides: Partial<PeerTransportOptions> = {},
+): Promise<TestNode> {
+  const self = nodeId(id);
+  const received: Message[] = [];
+  const logLines: string[] = [];
+  const listenAddress = addresses.get(self);
+  if (listenAddress === undefined) throw new Error(`no address for ${id}`);
+  const transport = await startPeerTransport({
+    self,
+    clusterId: 'test-cluster',
+    listenAddress,
+    peers: new Map([...addresses].filter(([peer]) => peer !== self)),
+    onMessage: (message) => received.push(message),
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+    reconnect: { initialMs: 20, maxMs: 200 },
+    log: (line) => logLines.push(line),
+    ...overrides,
+  });
+  open.push(transport);
+  return { id: self, transport, received, logLines };
+}
+
+async function addressesFor(...ids: string[]): Promise<Map<NodeId, string>> {
+  const entries = await Promise.all(ids.map(async (id) => [nodeId(id), `127.0.0.1:${await freePort()}`] as const));
+  return new Map(entries);
+}
+
+function heartbeat(from: string, to: string, seq: number): Message {
+  return { type: 'heartbeat', from: nodeId(from), to: nodeId(to), term: term(1), commit: index(0), context: `seq-${seq}` };
+}
+
+function contexts(messages: readonly Message[], from: string): string[] {
+  return messages.filter((m) => m.from === from && (m.type === 'heartbeat' || m.type === 'heartbeatResp')).map((m) => (m as { context: string }).context);
+}
+
+/** Sends numbered heartbeats until the peer link reports connected, then returns. */
+async function connect(sender: TestNode, to: string): Promise<void> {
+  await waitFor(() => sender.transport.stats().get(nodeId(to))?.connected === true, `${sender.id} -> ${to} connected`);
+}
+
+describe('peer transport', () => {
+  it('two nodes exchange messages in order, both ways', async () => {
+    const addresses = await addressesFor('n1', 'n2');
+    const a = await startNode('n1', addresses);
+    const b = await startNode('n2', addresses);
+    await connect(a, 'n2');
+    await connect(b, 'n1');
+    for (let seq = 0; seq < 500; seq++) a.transport.send([heartbeat('n1', 'n2', seq)]);
+    b.transport.send(Array.from({ length: 500 }, (_, seq) => heartbeat('n2', 'n1', seq)));
+    await waitFor(() => b.received.length === 500 && a.received.length === 500, 'all messages');
+    const expected = Array.from({ length: 500 }, (_, seq) => `seq-${seq}`);
+    expect(contexts(b.received, 'n1')).toEqual(expected);
+    expect(contexts(a.received, 'n2')).toEqual(expected);
+    expect(b.received.every((m) => m.to === 'n2')).toBe(true);
+    expect(a.transport.stats().get(nodeId('n2'))).toMatchObject({ connected: true, sentMessages: 500, droppedMessages: 0 });
+  });
+
+  it('three nodes: one send() fans out to each peer in order', async () => {
+    const addresses = await addressesFor('n1', 'n2', 'n3');
+    const [a, b, c] = await Promise.all([startNode('n1', addresses), startNode('n2', addresses), startNode('n3', addresses)]);
+    await connect(a, 'n2');
+    await connect(a, 'n3');
+    const batch: Message[] = [];
+    for (let seq = 0; seq < 100; seq++) batch.push(heartbeat('n1', 'n2', seq), heartbeat('n1', 'n3', seq));
+    a.transport.send(batch);
+    await waitFor(() => b.received.length === 100 && c.received.length === 100, 'fan-out');
+    const expected = Array.from({ length: 100 }, (_, seq) => `seq-${seq}`);
+    expect(contexts(b.received, 'n1')).toEqual(expected);
+    expect(contexts(c.received, 'n1')).toEqual(expected);
+    expect(c.received.every((m) => m.to === 'n3')).toBe(true);
+  });
+
+  it('reconnects after a peer is closed and restarted on the same port', async () => {
+    const addresses = await addressesFor('n1', 'n2');
+    const a = await startNode('n1', addresses);
+    const b1 = await startNode('n2', addresses);
+    await connect(a, 'n2');
+    a.transport.send([heartbeat('n1', 'n2', 0)]);
+    await waitFor(() => b1.received.length === 1, 'first delivery');
+    await b1.transport.close();
+    await waitFor(() => a.transport.stats().get(nodeId('n2'))?.connected === false, 'link noticed the loss');
+    a.transport.send([heartbeat('n1', 'n2', 1)]); // while down: dropped and counted
+    const b2 = await startNode('n2', addresses);
+    await connect(a, 'n2');
+    a.transport.send([heartbeat('n1', 'n2', 2)]);
+    await waitFor(() => b2.received.length === 1, 'delivery after restart');
+    expect(contexts(b2.received, 'n1')).toEqual(['seq-2']);
+    const stats = a.transport.stats().get(nodeId('n2'));
+    expect(stats?.reconnects).toBeGreaterThan(0);
+    expect(stats?.droppedMessages).toBeGreaterThanOrEqual(1);
+    expect(a.logLines.some((line) => line.includes('lost'))).toBe(true);
+  });
+
+  it('a dead peer does not delay delivery to a live one, nor block send()', async () => {
+    const addresses = await addressesFor('n1', 'n2', 'n3'); // n3 never starts
+    const a = await startNode('n1', addresses);
+    const b = await startNode('n2', addresses);
+    await connect(a, 'n2');
+    const started = performance.now();
+    for (let seq = 0; seq < 200; seq++) a.transport.send([heartbeat('n1', 'n3', seq), heartbeat('n1', 'n2', seq)]);
+    const sendMs = performance.now() - started;
+    await waitFor(() => b.received.length === 200, 'delivery to the live peer', 2000);
+    expect(sendMs).toBeLessThan(500);
+    await waitFor(() => a.transport.stats().get(nodeId('n3'))?.droppedMessages === 200, 'drops to the dead peer counted');
+    expect(a.transport.stats().get(nodeId('n3'))).toMatchObject({ connected: false, sentMessages: 0 });
+  });
+
+  it('a stalled peer (accepts TCP, never answers) fills only its own bounded queue', async () => {
+    const stalled = createServer(() => {}); // holds connections open, never speaks HTTP/2
+    const sockets = new Set<Socket>();
+    stalled.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (stalled.address() as { port: number }).port;
+      const addresses = await addressesFor('n1', 'n2');
+      addresses.set(nodeId('n3'), `127.0.0.1:${port}`);
+      const a = await startNode('n1', addresses, { queueBytesMax: 1024 });
+      const b = await startNode('n2', addresses);
+      await connect(a, 'n2');
+      for (let seq = 0; seq < 300; seq++) a.transport.send([heartbeat('n1', 'n3', seq)]);
+      // The live peer's link has the same small queue, so feed it in rounds it can hold.
+      for (let round = 0; round < 10; round++) {
+        a.transport.send(Array.from({ length: 30 }, (_, k) => heartbeat('n1', 'n2', round * 30 + k)));
+        await waitFor(() => b.received.length === (round + 1) * 30, `round ${round} to the live peer`, 2000);
+      }
+      const toStalled = a.transport.stats().get(nodeId('n3'));
+      expect(toStalled?.connected).toBe(false);
+      expect(toStalled?.queuedBytes).toBeLessThanOrEqual(1024);
+      expect(toStalled?.droppedMessages).toBeGreaterThan(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
+  });
+
+  it('drops and counts a message larger than maxMessageBytes, delivering the rest', async () => {
+    const addresses = await addressesFor('n1', 'n2');
+    const a = await startNode('n1', addresses);
+    const b = await startNode('n2', addresses);
+    await connect(a, 'n2');
+    const big: Message = {
+      type: 'append', from: nodeId('n1'), to: nodeId('n2'), term: term(1), prevIndex: index(0), prevTerm: term(0), commit: index(0),
+      entries: [{ index: index(1), term: term(1), kind: 1, payload: new Uint8Array(MAX_MESSAGE_BYTES) }],
+    };
+    a.transport.send([heartbeat('n1', 'n2', 0), big, heartbeat('n1', 'n2', 1)]);
+    await waitFor(() => b.received.length === 2, 'the two small messages');
+    expect(contexts(b.received, 'n1')).toEqual(['seq-0', 'seq-1']);
+    expect(a.transport.stats().get(nodeId('n2'))).toMatchObject({ sentMessages: 2, droppedMessages: 1 });
+  });
+
+  it('batches up to maxMessageBytes: many near-limit appends in one send() all arrive', async () => {
+    const addresses = await addressesFor('n1', 'n2');
+    const a = await startNode('n1', addresses);
+    const b = await startNode('n2', addresses);
+    await connect(a, 'n2');
+    const appends: Message[] = Array.from({ length: 40 }, (_, k) => ({
+      type: 'append', from: nodeId('n1'), to: nodeId('n2'), term: term(1), prevIndex: index(k), prevTerm: term(1), commit: index(0),
+      entries: [{ index: index(k + 1), term: term(1), kind: 1, payload: new Uint8Array(MAX_MESSAGE_BYTES / 3).fill(k) }],
+    }));
+    a.transport.send(appends);
+    await waitFor(() => b.received.length === 40, 'all appends');
+    expect(b.received.map((m) => (m.type === 'append' ? m.prevIndex : -1))).toEqual(appends.map((_, k) => k));
+  });
+
+  it('refuses a stream from another cluster and from an unknown node', async () => {
+    const addresses = await addressesFor('n1', 'n2', 'n9');
+    const b = await startNode('n2', new Map([...addresses].filter(([id]) => id !== 'n9')));
+    const foreign = await startNode('n1', addresses, { clusterId: 'other-cluster' });
+    const stranger = await startNode('n9', addresses);
+    await waitFor(() => b.logLines.filter((line) => line.includes('refused')).length >= 2, 'two refusals');
+    foreign.transport.send([heartbeat('n1', 'n2', 0)]);
+    stranger.transport.send([heartbeat('n9', 'n2', 0)]);
+    expect(b.logLines.some((line) => line.includes('cluster "other-cluster"'))).toBe(true);
+    expect(b.logLines.some((line) => line.includes('"n9" is not a member'))).toBe(true);
+    expect(foreign.logLines.some((line) => line.includes('refused'))).toBe(true);
+    expect(foreign.transport.stats().get(nodeId('n2'))?.connected).toBe(false);
+    expect(b.received).toEqual([]);
+  });
+
+  it('close() ends streams and frees the port promptly', async () => {
+    const addresses = await addressesFor('n1', 'n2');
+    const a = await startNode('n1', addresses);
+    const b = await startNode('n2', addresses);
+    await connect(a, 'n2');
+    await connect(b, 'n1');
+    const started = performance.now();
+    await Promise.all([a.transport.close(), b.transport.close()]);
+    expect(performance.now() - started).toBeLessThan(2000);
+    const again = await startNode('n1', addresses);
+    await again.transport.close();
+  });
+});
