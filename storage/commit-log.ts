@@ -41,6 +41,8 @@ export interface OpenLogOptions {
   readonly payloadBytesMax?: number;
   /** Bytes written but not yet durable beyond which appends reject with AppendBacklogError. */
   readonly pendingBytesMax?: number;
+  /** Appends waiting for their group's fdatasync beyond which appends reject with AppendBacklogError. */
+  readonly pendingAppendsMax?: number;
   /** Entries returned by one entries() call at most, whatever the byte budget. */
   readonly readEntriesMax?: number;
   readonly scheduler?: FlushScheduler;
@@ -51,6 +53,7 @@ export const LOG_DEFAULTS = {
   segmentBytes: 64 * MiB,
   payloadBytesMax: 64 * MiB,
   pendingBytesMax: 256 * MiB,
+  pendingAppendsMax: 65_536,
   readEntriesMax: 65_536,
 } as const;
 
@@ -323,7 +326,10 @@ export class CommitLog implements LogReader {
       previous = entry;
     }
     if (this.unsyncedBytes > 0 && this.unsyncedBytes + bytes > this.options.pendingBytesMax) {
-      return new AppendBacklogError(this.unsyncedBytes + bytes, this.options.pendingBytesMax);
+      return new AppendBacklogError('bytes', this.unsyncedBytes + bytes, this.options.pendingBytesMax);
+    }
+    if (this.waiters.length >= this.options.pendingAppendsMax) {
+      return new AppendBacklogError('appends', this.waiters.length + 1, this.options.pendingAppendsMax);
     }
     return bytes;
   }
@@ -534,6 +540,7 @@ export async function openLog(options: OpenLogOptions): Promise<CommitLog> {
     segmentBytes,
     flush,
     pendingBytesMax: options.pendingBytesMax ?? LOG_DEFAULTS.pendingBytesMax,
+    pendingAppendsMax: options.pendingAppendsMax ?? LOG_DEFAULTS.pendingAppendsMax,
     readEntriesMax: options.readEntriesMax ?? LOG_DEFAULTS.readEntriesMax,
     scheduler: options.scheduler ?? realScheduler,
   };

@@ -136,15 +136,19 @@ export class RecordTooLargeError extends StorageError {
   }
 }
 
-/** Too many bytes are written but not yet durable: the caller must wait for earlier appends. */
+/**
+ * Too much is written but not yet durable (bytes, or appends waiting in sync mode): the
+ * caller must wait for earlier appends before sending more.
+ */
 export class AppendBacklogError extends StorageError {
   override readonly name = 'AppendBacklogError';
   readonly code = StorageErrorCode.appendBacklog;
   constructor(
-    readonly pendingBytes: number,
-    readonly pendingBytesMax: number,
+    readonly unit: 'bytes' | 'appends',
+    readonly pending: number,
+    readonly pendingMax: number,
   ) {
-    super(`${pendingBytes} bytes are waiting for fdatasync, the limit is ${pendingBytesMax}`);
+    super(`${pending} ${unit} would be waiting for fdatasync, the limit is ${pendingMax}`);
   }
 }
 

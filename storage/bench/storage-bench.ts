@@ -122,20 +122,29 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(flags.dir ?? os.tmpdir(), 'quorumlog-bench-'));
   console.log(`storage bench in ${dir}, ${caseMs} ms per case, node ${process.version}, ${os.cpus().length} cpus`);
   try {
-    const raw = rawSyncRate(dir, 128);
-    const rawBig = rawSyncRate(dir, BIG_BATCH_ENTRIES * BIG_ENTRY_BYTES);
-    const rows: Row[] = [{ name: 'raw write+fdatasync 128 B', value: raw.perSecond, unit: '/s', ratio: 1 }];
+    // The raw limit is measured before and after the other cases and the higher figure is
+    // used, so a disk that was busy for a moment does not flatter our ratios.
+    const rawBefore = rawSyncRate(dir, 128);
+    const cases: Array<{ name: string; rate: number }> = [];
     for (const payloadBytes of payloadSizes) {
       for (const appenders of concurrencies) {
         const rate = await appendRate(dir, appenders, payloadBytes);
-        rows.push({ name: `sync append ${payloadBytes} B x ${appenders} appenders`, value: rate, unit: '/s', ratio: rate / raw.perSecond });
+        cases.push({ name: `sync append ${payloadBytes} B x ${appenders} appenders`, rate });
       }
     }
-    const rawMb = rawBig.bytesPerSecond / 1e6;
+    const rawAfter = rawSyncRate(dir, 128);
+    const raw = Math.max(rawBefore.perSecond, rawAfter.perSecond);
+    const rows: Row[] = [
+      { name: 'raw write+fdatasync 128 B (before)', value: rawBefore.perSecond, unit: '/s', ratio: rawBefore.perSecond / raw },
+      { name: 'raw write+fdatasync 128 B (after)', value: rawAfter.perSecond, unit: '/s', ratio: rawAfter.perSecond / raw },
+      ...cases.map(({ name, rate }) => ({ name, value: rate, unit: '/s', ratio: rate / raw })),
+    ];
+    const rawMb = rawSyncRate(dir, BIG_BATCH_ENTRIES * BIG_ENTRY_BYTES).bytesPerSecond / 1e6;
     rows.push({ name: 'raw write+fdatasync 1 MiB', value: rawMb, unit: 'MB/s', ratio: 1 });
     const mb = (await batchThroughput(dir)) / 1e6;
     rows.push({ name: 'sync append 1 MiB batches', value: mb, unit: 'MB/s', ratio: mb / rawMb });
     printTable(rows);
+    console.log('x raw: appends per second over the higher raw 128 B figure; MB/s over the raw 1 MiB figure');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -80,6 +80,14 @@ describe('append and read', () => {
     expect(log.lastIndex()).toBe(0);
   });
 
+  it('refuses appends beyond pendingAppendsMax waiting for one sync', async () => {
+    const { log } = await fresh({ pendingAppendsMax: 3 });
+    const waiting = [1, 2, 3].map((k) => log.append([entry(k, 1)]));
+    await expect(log.append([entry(4, 1)])).rejects.toMatchObject({ name: 'AppendBacklogError', unit: 'appends' });
+    await Promise.all(waiting);
+    await log.append([entry(4, 1)]);
+  });
+
   it('shares one fdatasync among concurrent appends (group commit)', async () => {
     const { fs, log } = await fresh({ segmentBytes: 1 << 20 });
     const before = fs.stats.fdatasyncs;
