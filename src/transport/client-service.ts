@@ -71,6 +71,10 @@ export interface ClientServerOptions {
   readonly listenAddress: string;
   readonly service: ClientService;
   readonly maxMessageBytes: number;
+  /** Largest single record an Append may carry (INVALID_ARGUMENT above it). Default: maxMessageBytes. */
+  readonly maxRecordBytes?: number;
+  /** Longest an Append or Transfer waits when the client set no shorter deadline. Default 30 s. */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface ClientServer {

@@ -1,0 +1,132 @@
+import type protobuf from 'protobufjs';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import { CLIENT_PROTO } from './client-schema.js';
+import { parseSchema, schemaType } from './protobuf-runtime.js';
+
+/**
+ * The client API's messages as plain data, with numbers for uint64 fields. Shared by the
+ * server (client-server.ts) and the client library (src/client/), so both sides encode
+ * with the same schema.
+ */
+export interface AppendRequestMessage {
+  readonly records: readonly Uint8Array[];
+}
+export interface AppendResponseMessage {
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+}
+export interface ReadRequestMessage {
+  readonly from: number;
+  readonly maxBytes: number;
+}
+export interface RecordMessage {
+  readonly index: number;
+  readonly term: number;
+  readonly payload: Uint8Array;
+}
+export interface ReadResponseMessage {
+  readonly records: readonly RecordMessage[];
+  readonly nextIndex: number;
+  readonly appliedIndex: number;
+  readonly firstIndex: number;
+}
+export type StatusRequestMessage = Record<string, never>;
+export interface FollowerStatusMessage {
+  readonly id: string;
+  readonly matchIndex: number;
+  readonly lag: number;
+  readonly state: string;
+}
+/** NodeStatus on the wire: no leader is "" rather than null. */
+export interface NodeStatusMessage {
+  readonly id: string;
+  readonly clusterId: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leaderId: string;
+  readonly leaderClientAddress: string;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly votingBlocked: boolean;
+  readonly followers: readonly FollowerStatusMessage[];
+}
+export interface TransferRequestMessage {
+  readonly to: string;
+}
+export type TransferResponseMessage = Record<string, never>;
+
+/** gRPC paths of client.proto's methods. */
+export const ClientMethodPath = {
+  append: '/quorumlog.client.Client/Append',
+  read: '/quorumlog.client.Client/Read',
+  follow: '/quorumlog.client.Client/Follow',
+  status: '/quorumlog.client.Client/Status',
+  transfer: '/quorumlog.client.Client/Transfer',
+} as const;
+
+interface Codec<T> {
+  readonly serialize: (value: T) => Buffer;
+  readonly deserialize: (bytes: Buffer) => T;
+}
+
+/** Serializers for every message of client.proto. Build one and share it. */
+export class ClientCodec {
+  readonly appendRequest: Codec<AppendRequestMessage>;
+  readonly appendResponse: Codec<AppendResponseMessage>;
+  readonly readRequest: Codec<ReadRequestMessage>;
+  readonly readResponse: Codec<ReadResponseMessage>;
+  readonly statusRequest: Codec<StatusRequestMessage>;
+  readonly nodeStatus: Codec<NodeStatusMessage>;
+  readonly transferRequest: Codec<TransferRequestMessage>;
+  readonly transferResponse: Codec<TransferResponseMessage>;
+
+  constructor() {
+    const root = parseSchema(CLIENT_PROTO);
+    const codec = <T>(name: string): Codec<T> => typeCodec<T>(schemaType(root, `quorumlog.client.${name}`));
+    this.appendRequest = codec('AppendRequest');
+    this.appendResponse = codec('AppendResponse');
+    this.readRequest = codec('ReadRequest');
+    this.readResponse = codec('ReadResponse');
+    this.statusRequest = codec('StatusRequest');
+    this.nodeStatus = codec('NodeStatus');
+    this.transferRequest = codec('TransferRequest');
+    this.transferResponse = codec('TransferResponse');
+  }
+
+  /** The hand-made gRPC service definition for client.proto's Client service. */
+  serviceDefinition(): ServiceDefinition<{ append: unknown; read: unknown; follow: unknown; status: unknown; transfer: unknown }> {
+    const method = <Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>, responseStream: boolean) => ({
+      path,
+      requestStream: false,
+      responseStream,
+      requestSerialize: request.serialize,
+      requestDeserialize: request.deserialize,
+      responseSerialize: response.serialize,
+      responseDeserialize: response.deserialize,
+    });
+    return {
+      append: method(ClientMethodPath.append, this.appendRequest, this.appendResponse, false),
+      read: method(ClientMethodPath.read, this.readRequest, this.readResponse, false),
+      follow: method(ClientMethodPath.follow, this.readRequest, this.readResponse, true),
+      status: method(ClientMethodPath.status, this.statusRequest, this.nodeStatus, false),
+      transfer: method(ClientMethodPath.transfer, this.transferRequest, this.transferResponse, false),
+    };
+  }
+}
+
+/**
+ * protobufjs decodes into message instances whose unset fields come from the prototype;
+ * our readers only read fields, so the instance serves as the plain-data shape T. The
+ * schema is ours and fixed, so T matching it is checked by the round-trip tests.
+ */
+function typeCodec<T>(type: protobuf.Type): Codec<T> {
+  return {
+    serialize: (value: T): Buffer => {
+      const bytes = type.encode(value as protobuf.Message<object>).finish();
+      return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    },
+    deserialize: (bytes: Buffer): T => type.decode(bytes) as unknown as T,
+  };
+}

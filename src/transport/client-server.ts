@@ -1,0 +1,248 @@
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { index, nodeId, type Index } from '../../raft/index.js';
+import { InvalidArgumentError, UnavailableError } from '../node/errors.js';
+import {
+  ClientCodec,
+  type AppendRequestMessage,
+  type AppendResponseMessage,
+  type NodeStatusMessage,
+  type ReadRequestMessage,
+  type ReadResponseMessage,
+  type StatusRequestMessage,
+  type TransferRequestMessage,
+  type TransferResponseMessage,
+} from './client-codec.js';
+import type { ClientServer, ClientServerOptions, ClientService, NodeStatusView, ReadOutcome } from './client-service.js';
+import { bindServer, shutdownServer } from './grpc-server.js';
+import { toGrpcStatus } from './grpc-status.js';
+
+export const CLIENT_SERVER_DEFAULTS = {
+  requestTimeoutMs: 30_000,
+  /** close() waits this long for calls in progress (appends waiting for commit) before cutting them. */
+  shutdownGraceMs: 2_000,
+  /** Bytes a response may hold beyond its payloads: the per-record index/term/tags and the envelope. */
+  recordOverheadBytes: 32,
+  responseSlackBytes: 1024,
+} as const;
+
+/**
+ * Serves client.proto over `listenAddress` as a thin adapter over the node's ClientService:
+ * checks input, passes deadlines down, and maps every failure through toGrpcStatus.
+ */
+export async function startClientServer(options: ClientServerOptions): Promise<ClientServer> {
+  if (!(Number.isSafeInteger(options.maxMessageBytes) && options.maxMessageBytes >= 4096)) {
+    throw new RangeError(`maxMessageBytes must be an integer of at least 4096 (got ${options.maxMessageBytes})`);
+  }
+  const codec = new ClientCodec();
+  const handlers = new ClientHandlers(options);
+  const server = new Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+  });
+  server.addService(codec.serviceDefinition(), {
+    append: handlers.append,
+    read: handlers.read,
+    follow: handlers.follow,
+    status: handlers.status,
+    transfer: handlers.transfer,
+  });
+  await bindServer(server, options.listenAddress, ServerCredentials.createInsecure());
+  let closed: Promise<void> | null = null;
+  return {
+    close: () => {
+      closed ??= (async () => {
+        handlers.close();
+        await shutdownServer(server, CLIENT_SERVER_DEFAULTS.shutdownGraceMs);
+      })();
+      return closed;
+    },
+  };
+}
+
+type ServingState = 'serving' | 'closing';
+
+class ClientHandlers {
+  readonly #service: ClientService;
+  readonly #maxRecordBytes: number;
+  readonly #requestTimeoutMs: number;
+  /** Payload bytes one response may carry: the request's maxBytes may not exceed it. */
+  readonly #readBytesMax: number;
+  readonly #follows = new Set<AbortController>();
+  #state: ServingState = 'serving';
+
+  constructor(options: ClientServerOptions) {
+    this.#service = options.service;
+    this.#maxRecordBytes = options.maxRecordBytes ?? options.maxMessageBytes;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs;
+    this.#readBytesMax = options.maxMessageBytes - CLIENT_SERVER_DEFAULTS.responseSlackBytes;
+  }
+
+  /** Ends open follow streams (with UNAVAILABLE, so clients go elsewhere) and refuses new calls. */
+  close(): void {
+    this.#state = 'closing';
+    for (const follow of this.#follows) follow.abort();
+  }
+
+  readonly append = (call: ServerUnaryCall<AppendRequestMessage, AppendResponseMessage>, reply: sendUnaryData<AppendResponseMessage>): void => {
+    this.#answer(reply, async () => {
+      this.#checkServing();
+      const records = call.request.records;
+      if (records.length === 0) throw new InvalidArgumentError('append needs at least one record');
+      records.forEach((record, k) => {
+        if (record.length > this.#maxRecordBytes) {
+          throw new InvalidArgumentError(`record ${k} is ${record.length} bytes, above the largest record this node takes (${this.#maxRecordBytes} bytes)`);
+        }
+      });
+      const outcome = await this.#service.append(records, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
+      return { firstIndex: outcome.firstIndex, lastIndex: outcome.lastIndex };
+    });
+  };
+
+  readonly read = (call: ServerUnaryCall<ReadRequestMessage, ReadResponseMessage>, reply: sendUnaryData<ReadResponseMessage>): void => {
+    this.#answer(reply, () => {
+      this.#checkServing();
+      const { from, maxBytes } = this.#checkRead(call.request);
+      return Promise.resolve(this.#readResponse(from, maxBytes));
+    });
+  };
+
+  readonly status = (_call: ServerUnaryCall<StatusRequestMessage, NodeStatusMessage>, reply: sendUnaryData<NodeStatusMessage>): void => {
+    this.#answer(reply, () => Promise.resolve(statusMessage(this.#service.status())));
+  };
+
+  readonly transfer = (call: ServerUnaryCall<TransferRequestMessage, TransferResponseMessage>, reply: sendUnaryData<TransferResponseMessage>): void => {
+    this.#answer(reply, async () => {
+      this.#checkServing();
+      const to = call.request.to;
+      if (to === '') throw new InvalidArgumentError('transfer needs the id of the node to move leadership to');
+      await this.#service.transfer(nodeId(to), { timeoutMs: this.#timeoutMs(call.getDeadline()) });
+      return {};
+    });
+  };
+
+  readonly follow = (call: ServerWritableStream<ReadRequestMessage, ReadResponseMessage>): void => {
+    const abort = new AbortController();
+    this.#follows.add(abort);
+    call.on('cancelled', () => abort.abort());
+    this.#follow(call, abort.signal)
+      .then(
+        () => call.end(),
+        (error: unknown) => {
+          if (!abort.signal.aborted) call.emit('error', toGrpcStatus(error));
+          else if (this.#state === 'closing') call.emit('error', toGrpcStatus(new UnavailableError('the node is shutting down; follow from another node')));
+          // else: the client cancelled; nobody is listening.
+        },
+      )
+      .finally(() => this.#follows.delete(abort));
+  };
+
+  /**
+   * Read, send, wait for more: one response in flight at a time (the next read waits for
+   * the previous write to be taken by the stream), so a slow client holds at most one
+   * response of at most maxBytes.
+   */
+  async #follow(call: ServerWritableStream<ReadRequestMessage, ReadResponseMessage>, signal: AbortSignal): Promise<void> {
+    this.#checkServing();
+    const { from, maxBytes } = this.#checkRead(call.request);
+    let next = from;
+    while (!signal.aborted) {
+      const response = this.#readResponse(next, maxBytes);
+      if (response.records.length > 0) await writeOne(call, response, signal);
+      const advanced = response.nextIndex > next;
+      next = index(response.nextIndex);
+      if (advanced && next <= response.appliedIndex) continue;
+      await this.#service.waitForApplied(index(Math.max(response.appliedIndex, next - 1)), signal);
+    }
+    throw signal.reason;
+  }
+
+  #readResponse(from: Index, maxBytes: number): ReadResponseMessage {
+    return trimmed(this.#service.read(from, maxBytes), this.#readBytesMax);
+  }
+
+  #checkRead(request: ReadRequestMessage): { readonly from: Index; readonly maxBytes: number } {
+    if (!(Number.isSafeInteger(request.from) && request.from >= 1)) {
+      throw new InvalidArgumentError(`from must be a log index of 1 or more (got ${request.from})`);
+    }
+    if (!(request.maxBytes >= 1 && request.maxBytes <= this.#readBytesMax)) {
+      throw new InvalidArgumentError(`maxBytes must be between 1 and ${this.#readBytesMax} (got ${request.maxBytes})`);
+    }
+    return { from: index(request.from), maxBytes: request.maxBytes };
+  }
+
+  #checkServing(): void {
+    if (this.#state !== 'serving') throw new UnavailableError('the node is shutting down');
+  }
+
+  /** The client's deadline, if it set one, capped by the server's own limit. */
+  #timeoutMs(deadline: Date | number): number {
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+    return Math.max(1, Math.min(this.#requestTimeoutMs, deadlineMs - Date.now()));
+  }
+
+  #answer<T>(reply: sendUnaryData<T>, work: () => Promise<T>): void {
+    let result: Promise<T>;
+    try {
+      result = work();
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (value) => reply(null, value),
+      (error: unknown) => reply(toGrpcStatus(error) satisfies Partial<StatusObject>),
+    );
+  }
+}
+
+/**
+ * Keeps a response under the message limit when records are many and small (the node caps
+ * payload bytes, not the per-record overhead). Keeps at least one record.
+ */
+function trimmed(outcome: ReadOutcome, bytesMax: number): ReadResponseMessage {
+  let bytes = 0;
+  let kept = 0;
+  for (const record of outcome.records) {
+    bytes += record.payload.length + CLIENT_SERVER_DEFAULTS.recordOverheadBytes;
+    if (kept > 0 && bytes > bytesMax) break;
+    kept++;
+  }
+  const cut = outcome.records[kept];
+  if (cut === undefined) return outcome;
+  return { ...outcome, records: outcome.records.slice(0, kept), nextIndex: cut.index };
+}
+
+function writeOne(call: ServerWritableStream<ReadRequestMessage, ReadResponseMessage>, response: ReadResponseMessage, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    call.write(response, () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
+function statusMessage(view: NodeStatusView): NodeStatusMessage {
+  return {
+    id: view.id,
+    clusterId: view.clusterId,
+    role: view.role,
+    term: view.term,
+    leaderId: view.leaderId ?? '',
+    leaderClientAddress: view.leaderClientAddress ?? '',
+    commitIndex: view.commitIndex,
+    appliedIndex: view.appliedIndex,
+    firstIndex: view.firstIndex,
+    lastIndex: view.lastIndex,
+    votingBlocked: view.votingBlocked,
+    followers: view.followers.map((f) => ({ id: f.id, matchIndex: f.matchIndex, lag: f.lag, state: f.state })),
+  };
+}
