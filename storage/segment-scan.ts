@@ -71,6 +71,9 @@ class ChunkReader {
   }
 }
 
+const MAGIC_BYTES = Buffer.alloc(4);
+MAGIC_BYTES.writeUInt32LE(RECORD_MAGIC);
+
 function hasMagic(buf: Uint8Array, at: number): boolean {
   return buf.length - at >= 4 && new DataView(buf.buffer, buf.byteOffset + at, 4).getUint32(0, true) === RECORD_MAGIC;
 }
@@ -135,10 +138,16 @@ export function validRecordAfter(options: {
 }): boolean {
   const { fs, handle, payloadBytesMax } = options;
   const reader = new ChunkReader(fs, handle, fs.size(handle));
-  // Bounded by the file size: one candidate position per byte.
+  // Bounded by the file size: each pass moves past one candidate position.
   for (let offset = options.fromOffset + 1; offset + RECORD_HEADER_BYTES <= reader.sizeBytes; offset++) {
     const head = reader.view(offset, RECORD_HEADER_BYTES);
-    if (!hasMagic(head.buf, head.at)) continue;
+    if (!hasMagic(head.buf, head.at)) {
+      // Jump to the next magic in the window instead of testing every byte.
+      const window = Buffer.from(head.buf.buffer, head.buf.byteOffset, head.buf.byteLength);
+      const next = window.indexOf(MAGIC_BYTES, head.at + 1);
+      offset = next < 0 ? offset + Math.max(0, window.length - head.at - 4) : offset + (next - head.at) - 1;
+      continue;
+    }
     const claimed = claimedPayloadBytes(head.buf, head.at, payloadBytesMax);
     const { buf, at } = reader.view(offset, RECORD_HEADER_BYTES + claimed);
     if (decodeRecord(buf, at, payloadBytesMax).ok) return true;
