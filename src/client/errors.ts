@@ -1,0 +1,64 @@
+/**
+ * What a LogClient call can fail with. Each class has a literal `code` to branch on and
+ * keeps the underlying gRPC error (or the last one seen) as `cause`.
+ */
+export const ClientErrorCode = {
+  invalidArgument: 'invalidArgument',
+  notFound: 'notFound',
+  resourceExhausted: 'resourceExhausted',
+  outcomeUnknown: 'outcomeUnknown',
+  unavailable: 'unavailable',
+  internal: 'internal',
+  closed: 'closed',
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+export abstract class QuorumlogClientError extends Error {
+  abstract readonly code: ClientErrorCode;
+}
+
+/** The request was refused as malformed (by the client or the node); retrying will not help. */
+export class InvalidArgumentError extends QuorumlogClientError {
+  override readonly name = 'InvalidArgumentError';
+  readonly code = ClientErrorCode.invalidArgument;
+}
+
+export class NotFoundError extends QuorumlogClientError {
+  override readonly name = 'NotFoundError';
+  readonly code = ClientErrorCode.notFound;
+}
+
+/** The node's queue is full (or the request is above its message size limit): back off, or send less. */
+export class ResourceExhaustedError extends QuorumlogClientError {
+  override readonly name = 'ResourceExhaustedError';
+  readonly code = ClientErrorCode.resourceExhausted;
+}
+
+/**
+ * The request reached a node but no answer came back (timed out waiting for commit, lost
+ * leadership while waiting, or the connection dropped after the request left). A write may
+ * or may not have committed; the client does not retry it, because an append is not
+ * idempotent at this layer.
+ */
+export class OutcomeUnknownError extends QuorumlogClientError {
+  override readonly name = 'OutcomeUnknownError';
+  readonly code = ClientErrorCode.outcomeUnknown;
+}
+
+/** No broker could serve the call within its time budget (all down, or no leader elected). */
+export class UnavailableError extends QuorumlogClientError {
+  override readonly name = 'UnavailableError';
+  readonly code = ClientErrorCode.unavailable;
+}
+
+/** The node failed internally, or answered something this client does not understand. */
+export class InternalError extends QuorumlogClientError {
+  override readonly name = 'InternalError';
+  readonly code = ClientErrorCode.internal;
+}
+
+/** The client was closed before or during the call. */
+export class ClientClosedError extends QuorumlogClientError {
+  override readonly name = 'ClientClosedError';
+  readonly code = ClientErrorCode.closed;
+}

@@ -1,0 +1,413 @@
+import { Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { index, nodeId, term } from '../../raft/index.js';
+import {
+  Backoff,
+  ClientCodec,
+  ClientMethodPath,
+  ErrorMetadataKey,
+  type AppendOutcome,
+  type FollowerView,
+  type LogRecord as ServiceLogRecord,
+  type NodeStatusMessage,
+  type NodeStatusView,
+  type ReadOutcome,
+  type ReadResponseMessage,
+} from '../transport/index.js';
+import { awaitReady, BrokerChannels } from './broker-channels.js';
+import {
+  ClientClosedError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  OutcomeUnknownError,
+  QuorumlogClientError,
+  ResourceExhaustedError,
+  UnavailableError,
+} from './errors.js';
+
+export interface LogClientOptions {
+  /** Client addresses (host:port) of some or all nodes; followers redirect to the leader. */
+  readonly brokers: readonly string[];
+  /** Overall budget of one call, retries and redirects included. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** How long one attempt waits to connect to a broker before trying the next. Default 2 s. */
+  readonly connectTimeoutMs?: number;
+  /** Back-off between retries; doubles per retry up to maxMs, with jitter. Default 50 ms .. 1 s. */
+  readonly retryBackoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** Largest gRPC message either way. Default 16 MiB (the node's default). */
+  readonly maxMessageBytes?: number;
+}
+
+export const LOG_CLIENT_DEFAULTS = {
+  timeoutMs: 30_000,
+  connectTimeoutMs: 2_000,
+  retryBackoff: { initialMs: 50, maxMs: 1_000 },
+  maxMessageBytes: 16 * 1024 * 1024,
+  readMaxBytes: 1024 * 1024,
+  /** statusAll() gives each broker this long. */
+  statusTimeoutMs: 5_000,
+} as const;
+
+/**
+ * Results carry the log's branded types (Index, Term, NodeId): they are plain numbers and
+ * strings at run time, and the same shapes the node's ClientService speaks, so a status
+ * from the client is a NodeStatusView.
+ */
+export type AppendResult = AppendOutcome;
+export type LogRecord = ServiceLogRecord;
+export type ReadResult = ReadOutcome;
+export type FollowerStatus = FollowerView;
+export type NodeStatus = NodeStatusView;
+
+/** One broker's answer in statusAll(): its status, or why it gave none. */
+export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string };
+
+/** How an operation treats a failure after its request may have reached a node. */
+type Delivery = 'idempotent' | 'once';
+
+interface Attempt<T> {
+  readonly operation: string;
+  readonly delivery: Delivery;
+  /** Only this broker, no redirects (status of one node). */
+  readonly pinnedAddress?: string;
+  readonly run: (client: Client, deadlineMs: number) => Promise<T>;
+}
+
+type LogClientState = 'open' | 'closed';
+
+/**
+ * A client of a quorumlog cluster over gRPC. Follows redirects to the leader, retries what
+ * is safe to retry across all brokers with back-off and jitter within `timeoutMs`, and
+ * reports the rest as typed errors (errors.ts).
+ *
+ * Appends are NOT idempotent here: an append is retried only when it certainly did not
+ * reach a leader (the node said it is not the leader, or no connection could be made
+ * before sending). After a timeout, or a connection lost once the request was sent, it
+ * fails with OutcomeUnknownError: the records may or may not have been committed.
+ */
+export class LogClient {
+  readonly #brokers: readonly string[];
+  readonly #timeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly #codec = new ClientCodec();
+  readonly #channels: BrokerChannels;
+  /** The broker that last served a call (the leader, after a write); tried first. */
+  #preferred: string;
+  #cursor = 0;
+  #state: LogClientState = 'open';
+  /** Ends retries' sleeps and open follow streams on close(). */
+  readonly #closing = new AbortController();
+
+  constructor(options: LogClientOptions) {
+    if (options.brokers.length === 0) throw new InvalidArgumentError('a LogClient needs at least one broker address');
+    this.#brokers = [...options.brokers];
+    this.#preferred = this.#brokers[0] ?? '';
+    this.#timeoutMs = options.timeoutMs ?? LOG_CLIENT_DEFAULTS.timeoutMs;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? LOG_CLIENT_DEFAULTS.connectTimeoutMs;
+    this.#retryBackoff = options.retryBackoff ?? LOG_CLIENT_DEFAULTS.retryBackoff;
+    this.#channels = new BrokerChannels({
+      maxMessageBytes: options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes,
+      addressesMax: this.#brokers.length + 16,
+    });
+  }
+
+  /** Appends records as consecutive log entries; resolves once they are committed. */
+  async append(records: readonly Uint8Array[] | Uint8Array): Promise<AppendResult> {
+    const list = records instanceof Uint8Array ? [records] : records;
+    if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
+    const response = await this.#call({
+      operation: 'append',
+      delivery: 'once',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.append, this.#codec.appendRequest.serialize, this.#codec.appendResponse.deserialize, { records: list }, deadlineMs),
+    });
+    return { firstIndex: index(response.firstIndex), lastIndex: index(response.lastIndex) };
+  }
+
+  /** Committed records from `from` on, up to maxBytes of payload (at least one record if any). */
+  async read(from: number, options: { readonly maxBytes?: number } = {}): Promise<ReadResult> {
+    const request = { from, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes };
+    const response = await this.#call({
+      operation: 'read',
+      delivery: 'idempotent',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.read, this.#codec.readRequest.serialize, this.#codec.readResponse.deserialize, request, deadlineMs),
+    });
+    return readResult(response);
+  }
+
+  /**
+   * Every committed record from `from` on, as they commit, until `signal` aborts (the
+   * iteration then ends without error) or no broker answers for timeoutMs (UnavailableError).
+   * A stream that breaks resumes from the next record on any broker, so no record is
+   * skipped or repeated.
+   */
+  async *follow(from: number, options: { readonly signal?: AbortSignal; readonly maxBytes?: number } = {}): AsyncGenerator<LogRecord, void, undefined> {
+    const signal = options.signal === undefined ? this.#closing.signal : AbortSignal.any([options.signal, this.#closing.signal]);
+    const maxBytes = options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes;
+    const backoff = new Backoff(this.#retryBackoff);
+    let next = from;
+    let failingSinceMs: number | null = null;
+    let lastError: unknown = null;
+    while (!signal.aborted) {
+      this.#checkOpen();
+      const address = failingSinceMs === null ? this.#preferred : this.#nextBroker();
+      const client = this.#channels.get(address);
+      if (await awaitReady(client, Date.now() + this.#connectTimeoutMs)) {
+        const call = client.makeServerStreamRequest(ClientMethodPath.follow, this.#codec.readRequest.serialize, this.#codec.readResponse.deserialize, { from: next, maxBytes });
+        const cancel = (): void => call.cancel();
+        signal.addEventListener('abort', cancel, { once: true });
+        try {
+          for await (const response of call as AsyncIterable<ReadResponseMessage>) {
+            for (const record of response.records) {
+              next = record.index + 1;
+              yield { index: index(record.index), term: term(record.term), payload: record.payload };
+            }
+            next = Math.max(next, response.nextIndex);
+            failingSinceMs = null;
+            backoff.reset();
+          }
+        } catch (error) {
+          if (signal.aborted) break;
+          const serviceError = error as ServiceError;
+          if (!isRetriable(serviceError)) throw toClientError(serviceError, 'follow', 'idempotent');
+          lastError = serviceError;
+        } finally {
+          signal.removeEventListener('abort', cancel);
+          call.cancel();
+        }
+      } else {
+        lastError = new Error(`cannot connect to ${address}`);
+      }
+      failingSinceMs ??= Date.now();
+      if (Date.now() - failingSinceMs > this.#timeoutMs) {
+        throw new UnavailableError(`follow: no broker served the stream for ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
+      }
+      await sleep(backoff.nextDelayMs(), signal);
+    }
+  }
+
+  /** One node's status (with `address`), or any reachable broker's (without). */
+  async status(address?: string): Promise<NodeStatus> {
+    const message = await this.#call({
+      operation: 'status',
+      delivery: 'idempotent',
+      ...(address === undefined ? {} : { pinnedAddress: address }),
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.status, this.#codec.statusRequest.serialize, this.#codec.nodeStatus.deserialize, {}, deadlineMs),
+    });
+    return nodeStatus(message);
+  }
+
+  /** Every configured broker's status, asked in parallel, one attempt each; unreachable ones say why. */
+  async statusAll(): Promise<readonly BrokerStatus[]> {
+    this.#checkOpen();
+    return Promise.all(
+      this.#brokers.map(async (address): Promise<BrokerStatus> => {
+        const deadlineMs = Date.now() + Math.min(this.#timeoutMs, LOG_CLIENT_DEFAULTS.statusTimeoutMs);
+        try {
+          const client = this.#channels.get(address);
+          if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#connectTimeoutMs)))) return { address, error: `cannot connect to ${address}` };
+          const message = await unary(client, ClientMethodPath.status, this.#codec.statusRequest.serialize, this.#codec.nodeStatus.deserialize, {}, deadlineMs);
+          return { address, ...nodeStatus(message) };
+        } catch (error) {
+          return { address, error: describe(error) };
+        }
+      }),
+    );
+  }
+
+  /** Moves leadership to node `to`; resolves once it leads. */
+  async transfer(to: string): Promise<void> {
+    if (to === '') throw new InvalidArgumentError('transfer needs the id of the node to move leadership to');
+    await this.#call({
+      operation: 'transfer',
+      delivery: 'idempotent',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.transfer, this.#codec.transferRequest.serialize, this.#codec.transferResponse.deserialize, { to }, deadlineMs),
+    });
+  }
+
+  /** Closes every channel; calls in progress fail, follow iterations end. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#closing.abort();
+    this.#channels.close();
+  }
+
+  /**
+   * Runs one operation with redirects and retries until it succeeds, fails for good, or
+   * the time budget runs out.
+   */
+  async #call<T>(attempt: Attempt<T>): Promise<T> {
+    this.#checkOpen();
+    const deadlineMs = Date.now() + this.#timeoutMs;
+    const backoff = new Backoff(this.#retryBackoff);
+    let address = attempt.pinnedAddress ?? this.#preferred;
+    let lastError: unknown = null;
+    let redirectedLast = false;
+    for (;;) {
+      this.#checkOpen();
+      if (Date.now() >= deadlineMs) {
+        throw new UnavailableError(`${attempt.operation}: no broker could serve it within ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
+      }
+      const client = this.#channels.get(address);
+      let retryAt: string | null;
+      if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#connectTimeoutMs)))) {
+        lastError = new Error(`cannot connect to ${address}`);
+        retryAt = null;
+      } else {
+        try {
+          const result = await attempt.run(client, deadlineMs);
+          if (attempt.pinnedAddress === undefined) this.#preferred = address;
+          return result;
+        } catch (error) {
+          const serviceError = error as ServiceError;
+          if (this.#state === 'closed') throw new ClientClosedError(`${attempt.operation}: the client was closed`, { cause: error });
+          retryAt = this.#retryTarget(serviceError, attempt);
+          lastError = serviceError;
+        }
+      }
+      // A first redirect goes at once; anything else (and redirect after redirect, while
+      // an election settles) waits its turn.
+      const redirect = retryAt !== null;
+      if (!redirect || redirectedLast) await sleep(Math.min(backoff.nextDelayMs(), Math.max(0, deadlineMs - Date.now())), this.#closing.signal);
+      redirectedLast = redirect;
+      address = attempt.pinnedAddress ?? retryAt ?? this.#nextBroker();
+    }
+  }
+
+  /**
+   * After a failed attempt: the address to redirect to (a leader's), or null to retry at the
+   * next broker. Throws the typed error when the failure is not to be retried.
+   */
+  #retryTarget(error: ServiceError, attempt: Attempt<unknown>): string | null {
+    const nodeCode = firstValue(error.metadata, ErrorMetadataKey.errorCode);
+    if (error.code === status.UNAVAILABLE && nodeCode === 'notLeader') {
+      // Nothing was proposed: safe for any operation.
+      const leaderAddress = firstValue(error.metadata, ErrorMetadataKey.leaderAddress);
+      return leaderAddress !== undefined && attempt.pinnedAddress === undefined ? leaderAddress : null;
+    }
+    if (error.code === status.UNAVAILABLE && (attempt.delivery === 'idempotent' || neverSent(error, nodeCode))) return null;
+    throw toClientError(error, attempt.operation, attempt.delivery);
+  }
+
+  #nextBroker(): string {
+    const address = this.#brokers[this.#cursor % this.#brokers.length] ?? this.#preferred;
+    this.#cursor++;
+    return address;
+  }
+
+  #checkOpen(): void {
+    if (this.#state === 'closed') throw new ClientClosedError('the client is closed');
+  }
+}
+
+function unary<Req, Res>(
+  client: Client,
+  path: string,
+  serialize: (value: Req) => Buffer,
+  deserialize: (bytes: Buffer) => Res,
+  request: Req,
+  deadlineMs: number,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(path, serialize, deserialize, request, new Metadata(), { deadline: deadlineMs }, (error, response) => {
+      if (error !== null) reject(error);
+      else if (response === undefined) reject(new InternalError(`${path} answered nothing`));
+      else resolve(response);
+    });
+  });
+}
+
+/**
+ * A transport failure (no node error code) that says no connection was made: the request
+ * never left. Anything else may have reached the node.
+ */
+function neverSent(error: ServiceError, nodeCode: string | undefined): boolean {
+  return nodeCode === undefined && /No connection established|ECONNREFUSED/.test(error.details);
+}
+
+function isRetriable(error: ServiceError): boolean {
+  return error.code === status.UNAVAILABLE || error.code === status.CANCELLED || error.code === status.DEADLINE_EXCEEDED || error.code === status.INTERNAL && /RST_STREAM|Received RST/.test(error.details ?? '');
+}
+
+function toClientError(error: ServiceError, operation: string, delivery: Delivery): QuorumlogClientError {
+  const details = error.details || error.message;
+  const options = { cause: error };
+  switch (error.code) {
+    case status.INVALID_ARGUMENT:
+      return new InvalidArgumentError(`${operation}: ${details}`, options);
+    case status.NOT_FOUND:
+      return new NotFoundError(`${operation}: ${details}`, options);
+    case status.RESOURCE_EXHAUSTED:
+      return new ResourceExhaustedError(`${operation}: ${details}`, options);
+    case status.DEADLINE_EXCEEDED:
+    case status.UNAVAILABLE:
+    case status.CANCELLED:
+      if (delivery === 'once') {
+        return new OutcomeUnknownError(`${operation}: the request reached a node but no answer came back (${details}); it may or may not have been committed`, options);
+      }
+      return new UnavailableError(`${operation}: ${details}`, options);
+    default:
+      return new InternalError(`${operation}: ${details}`, options);
+  }
+}
+
+function readResult(response: ReadResponseMessage): ReadResult {
+  return {
+    records: response.records.map((r) => ({ index: index(r.index), term: term(r.term), payload: r.payload })),
+    nextIndex: index(response.nextIndex),
+    appliedIndex: index(response.appliedIndex),
+    firstIndex: index(response.firstIndex),
+  };
+}
+
+const ROLES = new Set(['follower', 'preCandidate', 'candidate', 'leader']);
+const FOLLOWER_STATES = new Set(['probe', 'replicate']);
+
+function nodeStatus(message: NodeStatusMessage): NodeStatus {
+  if (!ROLES.has(message.role)) throw new InternalError(`node ${message.id} reports an unknown role "${message.role}"`);
+  return {
+    id: nodeId(message.id),
+    clusterId: message.clusterId,
+    role: message.role as NodeStatus['role'],
+    term: term(message.term),
+    leaderId: message.leaderId === '' ? null : nodeId(message.leaderId),
+    leaderClientAddress: message.leaderClientAddress === '' ? null : message.leaderClientAddress,
+    commitIndex: index(message.commitIndex),
+    appliedIndex: index(message.appliedIndex),
+    firstIndex: index(message.firstIndex),
+    lastIndex: index(message.lastIndex),
+    votingBlocked: message.votingBlocked,
+    followers: message.followers.map((f) => ({
+      id: nodeId(f.id),
+      matchIndex: index(f.matchIndex),
+      lag: f.lag,
+      state: FOLLOWER_STATES.has(f.state) ? (f.state as FollowerStatus['state']) : 'probe',
+    })),
+  };
+}
+
+function firstValue(metadata: Metadata | undefined, key: string): string | undefined {
+  const value = metadata?.get(key)[0];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function describe(error: unknown): string {
+  if (error === null || error === undefined) return 'no attempt finished';
+  if (typeof error === 'object' && 'details' in error && typeof error.details === 'string' && error.details !== '') return error.details;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
