@@ -1,0 +1,11 @@
+export { CLI_PATH, ensureBuilt, REPO_ROOT } from './build.js';
+export { describeCli, runCli, type CliOptions, type CliResult } from './cli.js';
+export { cutTail, flipByteInLastRecord, lastRecordSpan, lastSegmentPath } from './log-damage.js';
+export { ManagedProcess, OutputLog, type ProcessExit } from './node-process.js';
+export { freePorts } from './ports.js';
+export { killAllTracked, pidAlive, trackedPids } from './process-registry.js';
+export { TestCluster, type ClusterMember, type ClusterOptions } from './test-cluster.js';
+export { startClusterForTest } from './use-cluster.js';
+export { delay, waitFor, WaitTimeoutError, withTimeout, type WaitOptions } from './wait-for.js';
+export { checkLogs, readAllLogs, readWholeLog, type LoggedRecord } from './log-check.js';
+export { AppendWorkload, type AckedRecord, type AppendFate, type BackgroundWrites } from './workload.js';

@@ -1,0 +1,296 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { LogClient } from '../../src/client/index.js';
+import type { NodeStatusView } from '../../src/transport/client-service.js';
+import { CLI_PATH, ensureBuilt, REPO_ROOT } from './build.js';
+import { ManagedProcess, OutputLog, type ProcessExit } from './node-process.js';
+import { freePorts } from './ports.js';
+import { waitFor, type WaitOptions } from './wait-for.js';
+
+export interface ClusterOptions {
+  /** Number of nodes, n1..nN (default 3). */
+  readonly size?: number;
+  /** Names the data root in os.tmpdir(), to tell runs apart. */
+  readonly label?: string;
+  readonly clusterId?: string;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  readonly flush?: 'sync' | 'async';
+  readonly flushIntervalMs?: number;
+  readonly preferredLeader?: string;
+  readonly powerLoss?: boolean;
+  /** More flags for every node. */
+  readonly extraArgs?: readonly string[];
+  /** How long a node may take to print its readiness line (default 20 s). */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface ClusterMember {
+  readonly id: string;
+  readonly peerAddress: string;
+  readonly clientAddress: string;
+}
+
+const READY_LINE = 'serving clients on';
+const STOP_GRACE_MS = 10_000;
+const START_ATTEMPTS_MAX = 3;
+const STATUS_TIMEOUT_MS = 1_000;
+
+/**
+ * N real node processes on 127.0.0.1 with their own ports and a fresh data root. Every
+ * process it starts is stopped by stopAll(), which tests call from onTestFinished/afterAll
+ * (see useCluster); the process registry kills leftovers if even that is skipped.
+ */
+export class TestCluster {
+  readonly members: readonly ClusterMember[];
+  private readonly processes = new Map<string, ManagedProcess>();
+  private readonly outputs = new Map<string, OutputLog>();
+  private readonly starts = new Map<string, number>();
+  private readonly clients = new Set<LogClient>();
+  private stopped = false;
+
+  private constructor(
+    readonly options: ClusterOptions,
+    /** Holds DATA_ROOT/n1 ... and DATA_ROOT/logs/n1.out ... */
+    readonly dataRoot: string,
+    ports: readonly number[],
+  ) {
+    const size = options.size ?? 3;
+    this.members = Array.from({ length: size }, (_, k) => ({
+      id: `n${k + 1}`,
+      peerAddress: `127.0.0.1:${ports[2 * k] ?? 0}`,
+      clientAddress: `127.0.0.1:${ports[2 * k + 1] ?? 0}`,
+    }));
+    fs.mkdirSync(path.join(dataRoot, 'logs'), { recursive: true });
+    for (const m of this.members) this.outputs.set(m.id, new OutputLog(m.id, path.join(dataRoot, 'logs', `${m.id}.out`)));
+  }
+
+  /**
+   * Builds (once per worker), picks ports, starts every node and waits until each one serves
+   * clients. A port someone else took meanwhile makes a node exit; then the whole start is
+   * retried on other ports. On any other failure everything started is stopped and the
+   * error carries the nodes' output.
+   */
+  static async start(options: ClusterOptions = {}): Promise<TestCluster> {
+    await ensureBuilt();
+    const size = options.size ?? 3;
+    let lastError: unknown = null;
+    for (let attempt = 1; attempt <= START_ATTEMPTS_MAX; attempt++) {
+      const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), `quorumlog-it-${options.label ?? 'cluster'}-`));
+      const cluster = new TestCluster(options, dataRoot, await freePorts(2 * size));
+      try {
+        await Promise.all(cluster.ids.map((id) => cluster.startNode(id)));
+        return cluster;
+      } catch (error) {
+        lastError = error;
+        const portTaken = cluster.ids.some((id) => cluster.outputs.get(id)?.tail().some((line) => /EADDRINUSE|address already in use/i.test(line)));
+        const output = cluster.renderOutput();
+        await cluster.stopAll({ keepData: false });
+        if (!portTaken) throw new Error(`cluster did not start: ${(error as Error).message}\n${output}`, { cause: error });
+      }
+    }
+    throw new Error(`cluster did not start after ${START_ATTEMPTS_MAX} tries on fresh ports`, { cause: lastError });
+  }
+
+  get ids(): string[] {
+    return this.members.map((m) => m.id);
+  }
+
+  member(id: string): ClusterMember {
+    const found = this.members.find((m) => m.id === id);
+    if (found === undefined) throw new Error(`no member ${id} (members: ${this.ids.join(', ')})`);
+    return found;
+  }
+
+  clientAddress(id: string): string {
+    return this.member(id).clientAddress;
+  }
+
+  /** Every member's client address, in id order: the --brokers list. */
+  brokers(ids: readonly string[] = this.ids): string[] {
+    return ids.map((id) => this.clientAddress(id));
+  }
+
+  dataDir(id: string): string {
+    return path.join(this.dataRoot, this.member(id).id);
+  }
+
+  running(id: string): boolean {
+    return this.processes.get(id)?.running ?? false;
+  }
+
+  runningIds(): string[] {
+    return this.ids.filter((id) => this.running(id));
+  }
+
+  pid(id: string): number | undefined {
+    const p = this.processes.get(id);
+    return p?.running === true ? p.pid : undefined;
+  }
+
+  /** The arguments of `quorumlog node` for one member. */
+  nodeArgs(id: string): string[] {
+    const o = this.options;
+    const args = [
+      CLI_PATH, 'node',
+      '--id', id,
+      '--members', this.members.map((m) => `${m.id}=${m.peerAddress}/${m.clientAddress}`).join(','),
+      '--data-dir', this.dataDir(id),
+      '--cluster-id', o.clusterId ?? 'it-cluster',
+      '--tick-ms', String(o.tickMs ?? 50),
+      '--election-ticks', String(o.electionTicks ?? 10),
+      '--heartbeat-ticks', String(o.heartbeatTicks ?? 2),
+      '--flush', o.flush ?? 'sync',
+    ];
+    if (o.flush === 'async') args.push('--flush-interval-ms', String(o.flushIntervalMs ?? 10));
+    if (o.preferredLeader !== undefined) args.push('--preferred-leader', o.preferredLeader);
+    if (o.powerLoss === true) args.push('--power-loss');
+    args.push(...(o.extraArgs ?? []));
+    return args;
+  }
+
+  /** Starts a member that is not running and waits for its readiness line. */
+  async startNode(id: string): Promise<void> {
+    if (this.stopped) throw new Error('the cluster was stopped');
+    if (this.running(id)) throw new Error(`${id} is already running`);
+    const run = (this.starts.get(id) ?? 0) + 1;
+    this.starts.set(id, run);
+    const output = this.outputs.get(id);
+    if (output === undefined) throw new Error(`no member ${id}`);
+    const proc = ManagedProcess.spawn({ args: this.nodeArgs(id), output, runTag: `#${run}`, cwd: REPO_ROOT });
+    this.processes.set(id, proc);
+    await proc.waitForLine(READY_LINE, this.options.readyTimeoutMs ?? 20_000);
+  }
+
+  /** Same as startNode; reads better after kill/stop. */
+  restart(id: string): Promise<void> {
+    return this.startNode(id);
+  }
+
+  /** Sends `signal` (SIGKILL by default: kill -9) and waits for the exit. */
+  async kill(id: string, signal: 'SIGKILL' | 'SIGTERM' | 'SIGINT' = 'SIGKILL'): Promise<ProcessExit> {
+    const proc = this.processes.get(id);
+    if (proc === undefined || !proc.running) throw new Error(`${id} is not running`);
+    return proc.kill(signal);
+  }
+
+  /** Clean stop: SIGTERM, wait for the exit (SIGKILL after a grace period). */
+  async stop(id: string, graceMs = STOP_GRACE_MS): Promise<ProcessExit> {
+    const proc = this.processes.get(id);
+    if (proc === undefined) throw new Error(`${id} was never started`);
+    return proc.stop(graceMs);
+  }
+
+  /** How a member's last run ended, or null while it runs. */
+  exitStatus(id: string): ProcessExit | null {
+    return this.processes.get(id)?.exitStatus ?? null;
+  }
+
+  /**
+   * Stops everything: closes clients, SIGTERMs every node (SIGKILL after the grace period),
+   * and removes the data root unless `keepData`. Safe to call twice; never throws.
+   */
+  async stopAll(options: { readonly keepData?: boolean; readonly graceMs?: number } = {}): Promise<void> {
+    this.stopped = true;
+    for (const client of this.clients) {
+      try {
+        client.close();
+      } catch {
+        // closing is best effort
+      }
+    }
+    this.clients.clear();
+    await Promise.all([...this.processes.values()].map((p) => p.stop(options.graceMs ?? STOP_GRACE_MS).catch(() => p.kill('SIGKILL').catch(() => undefined))));
+    if (options.keepData !== true) fs.rmSync(this.dataRoot, { recursive: true, force: true });
+  }
+
+  /** A client over the given members (all by default); closed by stopAll. */
+  client(ids: readonly string[] = this.ids, options: { readonly timeoutMs?: number } = {}): LogClient {
+    const client = new LogClient({ brokers: this.brokers(ids), timeoutMs: options.timeoutMs ?? 10_000 });
+    this.clients.add(client);
+    return client;
+  }
+
+  /** A client that talks to one member only (reads are served from that node's applied log). */
+  nodeClient(id: string, options: { readonly timeoutMs?: number } = {}): LogClient {
+    return this.client([id], options);
+  }
+
+  /** One member's status, asked of that member. */
+  async status(id: string, timeoutMs = STATUS_TIMEOUT_MS): Promise<NodeStatusView> {
+    const client = new LogClient({ brokers: [this.clientAddress(id)], timeoutMs });
+    try {
+      return await client.status(this.clientAddress(id));
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Statuses of the running members that answered within the timeout. */
+  async statuses(timeoutMs = STATUS_TIMEOUT_MS): Promise<NodeStatusView[]> {
+    const answers = await Promise.all(this.runningIds().map((id) => this.status(id, timeoutMs).catch(() => null)));
+    return answers.filter((s): s is NodeStatusView => s !== null);
+  }
+
+  /**
+   * The member that leads, by its own word: among the running members that answer, the one
+   * with role leader in the highest term, once a majority of the cluster answers and agrees
+   * (their leaderId names it). Polls until the deadline.
+   */
+  async leader(options: { readonly timeoutMs?: number; readonly exclude?: readonly string[] } = {}): Promise<string> {
+    const majority = Math.floor(this.members.length / 2) + 1;
+    return waitFor(
+      async () => {
+        const statuses = await this.statuses();
+        const leaders = statuses.filter((s) => s.role === 'leader' && !(options.exclude ?? []).includes(s.id)).sort((a, b) => b.term - a.term);
+        const top = leaders[0];
+        if (top === undefined) return undefined;
+        const agreeing = statuses.filter((s) => s.term === top.term && s.leaderId === top.id).length;
+        return agreeing >= majority ? top.id : undefined;
+      },
+      { timeoutMs: options.timeoutMs ?? 20_000, what: `a leader agreed on by a majority${options.exclude?.length ? ` (not ${options.exclude.join(', ')})` : ''}`, intervalMs: 50 },
+    );
+  }
+
+  /**
+   * Waits until every running member answers, a leader is among them, all agree on the
+   * commit index, every one has applied it, and the leader's log ends there (nothing in
+   * flight). Call it with writes stopped. Returns the statuses it settled on.
+   */
+  async converged(options: { readonly timeoutMs?: number } = {}): Promise<NodeStatusView[]> {
+    const running = this.runningIds();
+    return waitFor(
+      async () => {
+        const statuses = await this.statuses();
+        if (statuses.length !== running.length) return undefined;
+        const leader = statuses.find((s) => s.role === 'leader');
+        if (leader === undefined || leader.lastIndex !== leader.commitIndex) return undefined;
+        const settled = statuses.every((s) => s.commitIndex === leader.commitIndex && s.appliedIndex === leader.commitIndex);
+        return settled ? statuses : undefined;
+      },
+      { timeoutMs: options.timeoutMs ?? 30_000, what: `${running.join(', ')} to agree on and apply one commit index`, intervalMs: 100 },
+    );
+  }
+
+  waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions): Promise<T> {
+    return waitFor(check, options);
+  }
+
+  /** Every member's output tail, for a failed test. */
+  renderOutput(lines = 200): string {
+    return this.ids.map((id) => this.outputs.get(id)?.render(lines) ?? '').join('\n');
+  }
+
+  outputTail(id: string, lines = 200): string[] {
+    return this.outputs.get(id)?.tail(lines) ?? [];
+  }
+
+  /** What the member printed since its latest start (as far as the tail reaches). */
+  currentRunOutput(id: string): string[] {
+    const tag = `[${id}#${this.starts.get(id) ?? 0}`;
+    return this.outputTail(id).filter((line) => line.startsWith(`${tag}]`) || line.startsWith(`${tag} `));
+  }
+}

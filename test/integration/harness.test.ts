@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { pidAlive, startClusterForTest, TestCluster, trackedPids, waitFor } from '../harness/index.js';
+
+/**
+ * The harness's own promises: a test's processes end with the test, pass or fail. The
+ * first test fails on purpose (it.fails passes only if it does); the second checks that the
+ * nodes it started are gone.
+ */
+describe('the process harness', () => {
+  const startedPids: number[] = [];
+  let failedDataRoot = '';
+
+  it.fails('a test that fails still stops its nodes (this one fails on purpose)', async () => {
+    const cluster = await startClusterForTest({ label: 'harness-fail' });
+    failedDataRoot = cluster.dataRoot;
+    for (const id of cluster.ids) startedPids.push(cluster.pid(id) ?? -1);
+    expect(startedPids.every((pid) => pid > 0 && pidAlive(pid))).toBe(true);
+    throw new Error('deliberate failure, to prove the nodes are stopped anyway');
+  });
+
+  it('the nodes of the failed test are gone', async () => {
+    expect(startedPids).toHaveLength(3);
+    for (const pid of startedPids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
+    expect(trackedPids()).toEqual([]);
+    // A failed test keeps its data for a look; this failure was on purpose, so clean up.
+    expect(fs.existsSync(failedDataRoot)).toBe(true);
+    fs.rmSync(failedDataRoot, { recursive: true, force: true });
+  });
+
+  it('stop() is a clean SIGTERM exit (code 0), kill() is SIGKILL, and restart() brings a node back on its data', async () => {
+    const cluster = await startClusterForTest({ label: 'harness-signals' });
+    const leader = await cluster.leader();
+    const appended = await cluster.client().append([new TextEncoder().encode('kept')]);
+    const follower = cluster.ids.find((id) => id !== leader) ?? 'n1';
+    const clean = await cluster.stop(follower);
+    expect(clean, cluster.outputTail(follower, 20).join('\n')).toEqual({ code: 0, signal: null });
+    const killed = await cluster.kill(leader);
+    expect(killed.signal).toBe('SIGKILL');
+    await cluster.restart(follower);
+    await cluster.restart(leader);
+    await cluster.leader();
+    const read = await cluster.nodeClient(follower).read(appended.firstIndex, { maxBytes: 1024 });
+    expect(new TextDecoder().decode(read.records[0]?.payload)).toBe('kept');
+  });
+
+  it('stopAll() twice is harmless, and a stopped cluster starts nothing', async () => {
+    const cluster = await TestCluster.start({ label: 'harness-twice' });
+    await cluster.stopAll();
+    await cluster.stopAll();
+    await waitFor(() => cluster.runningIds().length === 0, { timeoutMs: 1_000, what: 'no running nodes' });
+    await expect(cluster.startNode('n1')).rejects.toThrow(/stopped/);
+  });
+});
