@@ -43,7 +43,8 @@ export const LOG_CLIENT_DEFAULTS = {
   connectTimeoutMs: 2_000,
   retryBackoff: { initialMs: 50, maxMs: 1_000 },
   maxMessageBytes: 16 * 1024 * 1024,
-  readMaxBytes: 1024 * 1024,
+  // Well under any node's message limit (which a larger maxBytes must not exceed).
+  readMaxBytes: 512 * 1024,
   /** statusAll() gives each broker this long. */
   statusTimeoutMs: 5_000,
 } as const;

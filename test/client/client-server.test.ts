@@ -1,0 +1,188 @@
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nodeId } from '../../raft/index.js';
+import {
+  ClientClosedError,
+  InternalError,
+  InvalidArgumentError,
+  LogClient,
+  NotFoundError,
+  OutcomeUnknownError,
+  ResourceExhaustedError,
+  UnavailableError,
+} from '../../src/client/index.js';
+import * as nodeErrors from '../../src/node/errors.js';
+import { ClientCodec, ClientMethodPath, startClientServer, type ClientServer } from '../../src/transport/index.js';
+import { freePort, waitFor } from '../transport/free-port.js';
+import { FakeClientService } from './fake-client-service.js';
+
+const servers: ClientServer[] = [];
+const clients: (LogClient | Client)[] = [];
+const codec = new ClientCodec();
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (payload: Uint8Array): string => new TextDecoder().decode(payload);
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await Promise.allSettled(servers.splice(0).map((s) => s.close()));
+});
+
+async function serve(service: FakeClientService, extra: { maxRecordBytes?: number } = {}): Promise<string> {
+  const address = `127.0.0.1:${await freePort()}`;
+  servers.push(await startClientServer({ listenAddress: address, service, maxMessageBytes: 1024 * 1024, ...extra }));
+  return address;
+}
+
+function logClient(brokers: string[], timeoutMs = 3000): LogClient {
+  const client = new LogClient({ brokers, timeoutMs, connectTimeoutMs: 500, retryBackoff: { initialMs: 10, maxMs: 100 } });
+  clients.push(client);
+  return client;
+}
+
+/** One raw Append call, to see the status exactly as it crosses the wire. */
+function rawCall<Req, Res>(address: string, path: string, serialize: (v: Req) => Buffer, deserialize: (b: Buffer) => Res, request: Req): Promise<ServiceError | Res> {
+  const client = new Client(address, credentials.createInsecure());
+  clients.push(client);
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(path, serialize, deserialize, request, new Metadata(), { deadline: Date.now() + 3000 }, (error, response) => resolve(error ?? (response as Res)));
+  });
+}
+const rawAppend = (address: string, records: Uint8Array[]) => rawCall(address, ClientMethodPath.append, codec.appendRequest.serialize, codec.appendResponse.deserialize, { records });
+const rawRead = (address: string, from: number, maxBytes: number) => rawCall(address, ClientMethodPath.read, codec.readRequest.serialize, codec.readResponse.deserialize, { from, maxBytes });
+
+describe('client server and LogClient', () => {
+  it('appends, reads and reports status through the wire', async () => {
+    const service = new FakeClientService();
+    const address = await serve(service);
+    const client = logClient([address]);
+    expect(await client.append([bytes('a'), bytes('b')])).toEqual({ firstIndex: 1, lastIndex: 2 });
+    expect(await client.append(bytes('c'))).toEqual({ firstIndex: 3, lastIndex: 3 });
+    const read = await client.read(2, { maxBytes: 1024 });
+    expect(read.records.map((r) => [r.index, r.term, text(r.payload)])).toEqual([[2, 1, 'b'], [3, 1, 'c']]);
+    expect(read).toMatchObject({ nextIndex: 4, appliedIndex: 3, firstIndex: 1 });
+    const st = await client.status(address);
+    expect(st).toMatchObject({ id: 'n1', role: 'leader', term: 3, leaderId: 'n1', leaderClientAddress: null, appliedIndex: 3, votingBlocked: false });
+    expect(st.followers).toEqual([{ id: 'n2', matchIndex: 1, lag: 2, state: 'replicate' }]);
+    await client.transfer('n2');
+    expect(service.transferCalls).toEqual([nodeId('n2')]);
+  });
+
+  const cases = [
+    { error: new nodeErrors.InvalidArgumentError('bad thing'), grpc: status.INVALID_ARGUMENT, client: InvalidArgumentError },
+    { error: new nodeErrors.NotFoundError('no such topic'), grpc: status.NOT_FOUND, client: NotFoundError },
+    { error: new nodeErrors.ResourceExhaustedError('queue full'), grpc: status.RESOURCE_EXHAUSTED, client: ResourceExhaustedError },
+    { error: new nodeErrors.DeadlineExceededError('waited too long'), grpc: status.DEADLINE_EXCEEDED, client: OutcomeUnknownError },
+    { error: new nodeErrors.UnavailableError('lost leadership while waiting'), grpc: status.UNAVAILABLE, client: OutcomeUnknownError },
+    { error: new nodeErrors.InternalError('disk on fire'), grpc: status.INTERNAL, client: InternalError },
+    { error: new TypeError('undefined is not a function\n    at secret (/src/x.ts:1:1)'), grpc: status.INTERNAL, client: InternalError },
+    { error: new nodeErrors.NotLeaderError(null), grpc: status.UNAVAILABLE, client: UnavailableError },
+  ] as const;
+
+  for (const { error, grpc, client: errorClass } of cases) {
+    it(`append failing with ${error.name} is gRPC ${status[grpc]} and ${errorClass.name} at the client`, async () => {
+      const service = new FakeClientService();
+      service.failWith = error;
+      const address = await serve(service);
+      const raw = await rawAppend(address, [bytes('x')]);
+      expect(raw).toMatchObject({ code: grpc });
+      const details = (raw as ServiceError).details;
+      expect(details).not.toMatch(/ at |\.ts:/);
+      expect(details.length).toBeGreaterThan(5);
+      const outcome = await logClient([address], 400).append([bytes('x')]).catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(errorClass);
+      if (outcome instanceof OutcomeUnknownError) expect(outcome.message).toMatch(/may or may not have been committed/);
+      if (error instanceof nodeErrors.NotLeaderError) expect(service.appendCalls.length).toBeGreaterThan(2); // retried: nothing was written
+      else if (grpc === status.UNAVAILABLE || grpc === status.DEADLINE_EXCEEDED) expect(service.appendCalls).toHaveLength(2); // raw + client, never retried
+    });
+  }
+
+  it('a read is retried on UNAVAILABLE, then fails with UnavailableError after the budget', async () => {
+    const service = new FakeClientService();
+    service.failWith = new nodeErrors.UnavailableError('shutting down');
+    const address = await serve(service);
+    const started = Date.now();
+    await expect(logClient([address], 300).read(1)).rejects.toBeInstanceOf(UnavailableError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+  });
+
+  it('NotLeaderError carries leader-id and leader-address, and the client follows the redirect', async () => {
+    const leaderService = new FakeClientService('n2');
+    const leaderAddress = await serve(leaderService);
+    const followerService = new FakeClientService('n1');
+    followerService.failWith = new nodeErrors.NotLeaderError({ id: nodeId('n2'), clientAddress: leaderAddress });
+    const followerAddress = await serve(followerService);
+    const raw = (await rawAppend(followerAddress, [bytes('x')])) as ServiceError;
+    expect(raw.code).toBe(status.UNAVAILABLE);
+    expect(raw.metadata.get('leader-id')).toEqual(['n2']);
+    expect(raw.metadata.get('leader-address')).toEqual([leaderAddress]);
+    const client = logClient([followerAddress]);
+    expect(await client.append([bytes('hello')])).toEqual({ firstIndex: 1, lastIndex: 1 });
+    expect(leaderService.records.map((r) => text(r.payload))).toEqual(['hello']);
+    expect(followerService.appendCalls).toHaveLength(2); // the raw call and the client's first try
+    await client.append([bytes('again')]); // goes straight to the leader now
+    expect(followerService.appendCalls).toHaveLength(2);
+  });
+
+  it('retries an append on the next broker when the first refuses connections', async () => {
+    const service = new FakeClientService();
+    const live = await serve(service);
+    const dead = `127.0.0.1:${await freePort()}`;
+    const client = logClient([dead, live]);
+    expect(await client.append([bytes('x')])).toEqual({ firstIndex: 1, lastIndex: 1 });
+    expect(service.appendCalls).toHaveLength(1);
+  });
+
+  it('an append whose connection is lost after it was sent fails with OutcomeUnknownError, not retried', async () => {
+    const service = new FakeClientService();
+    service.appendGate = new Promise(() => {}); // never commits
+    const address = await serve(service);
+    const client = logClient([address], 10_000);
+    const outcome = client.append([bytes('x')]).catch((e: unknown) => e);
+    await waitFor(() => service.appendCalls.length === 1, 'the append to reach the service');
+    await servers.splice(0)[0]?.close(); // cuts the waiting call after its grace
+    const error = await outcome;
+    expect(error).toBeInstanceOf(OutcomeUnknownError);
+    expect(service.appendCalls).toHaveLength(1);
+  });
+
+  it('passes the client deadline down to the service, capped', async () => {
+    const service = new FakeClientService();
+    const address = await serve(service);
+    await logClient([address], 2000).append([bytes('x')]);
+    const timeoutMs = service.appendCalls[0]?.timeoutMs ?? 0;
+    expect(timeoutMs).toBeGreaterThan(1000);
+    expect(timeoutMs).toBeLessThanOrEqual(2000);
+    await logClient([address], 120_000).append([bytes('y')]);
+    expect(service.appendCalls[1]?.timeoutMs).toBe(30_000);
+  });
+
+  it('rejects bad input with INVALID_ARGUMENT and a clear message', async () => {
+    const service = new FakeClientService();
+    const address = await serve(service, { maxRecordBytes: 100 });
+    expect(await rawAppend(address, [])).toMatchObject({ code: status.INVALID_ARGUMENT, details: 'append needs at least one record' });
+    expect(await rawAppend(address, [bytes('ok'), new Uint8Array(101)])).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/record 1 is 101 bytes.*100/) });
+    expect(await rawRead(address, 0, 100)).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/from must be .* 1 or more \(got 0\)/) });
+    expect(await rawRead(address, 1, 0)).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/maxBytes must be between 1 and/) });
+    expect(await rawRead(address, 1, 2 ** 31)).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(await rawRead(address, 2 ** 60, 100)).toMatchObject({ code: status.INVALID_ARGUMENT });
+    const client = logClient([address]);
+    await expect(client.append([])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.append([new Uint8Array(101)])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.read(0)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(service.appendCalls).toHaveLength(0);
+  });
+
+  it('statusAll reports every broker, unreachable ones with a reason', async () => {
+    const address = await serve(new FakeClientService('n1'));
+    const dead = `127.0.0.1:${await freePort()}`;
+    const all = await logClient([address, dead]).statusAll();
+    expect(all[0]).toMatchObject({ address, id: 'n1', role: 'leader' });
+    expect(all[1]).toMatchObject({ address: dead, error: expect.stringContaining(dead) });
+  });
+
+  it('a closed client refuses calls', async () => {
+    const client = logClient([await serve(new FakeClientService())]);
+    client.close();
+    await expect(client.read(1)).rejects.toBeInstanceOf(ClientClosedError);
+  });
+});
