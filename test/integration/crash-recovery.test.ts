@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+
+import { AppendWorkload, checkLogs, cutTail, flipByteInLastRecord, readAllLogs, startClusterForTest, type TestCluster } from '../harness/index.js';
+
+/** Waits for `count` more acknowledgements than the workload has now. */
+async function moreAcks(cluster: TestCluster, workload: AppendWorkload, count: number, what: string): Promise<void> {
+  const start = workload.ackedCount;
+  await cluster.waitFor(() => workload.ackedCount >= start + count, { timeoutMs: 30_000, what: `${count} more acknowledgements ${what} (${workload.summary()})` });
+}
+
+/** Converges, reads every node's log and checks nothing acknowledged is lost, duplicated or moved. */
+async function expectNothingLost(cluster: TestCluster, workloads: readonly AppendWorkload[]): Promise<void> {
+  await cluster.converged();
+  const logs = await readAllLogs(cluster);
+  expect(logs.size).toBe(cluster.ids.length);
+  expect(checkLogs(logs, workloads), workloads.map((w) => w.summary()).join('\n')).toEqual([]);
+}
+
+async function follower(cluster: TestCluster, leader: string, skip: readonly string[] = []): Promise<string> {
+  const id = cluster.ids.find((candidate) => candidate !== leader && !skip.includes(candidate));
+  if (id === undefined) throw new Error('no follower to pick');
+  return id;
+}
+
+describe('crashes and damaged disks (real processes)', () => {
+  it('kill -9 a follower mid-stream and restart it: it catches up and nothing acknowledged is lost', async () => {
+    const cluster = await startClusterForTest({ label: 'follower-crash' });
+    const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'f');
+    const writes = workload.background({ concurrency: 3, maxRecords: 20_000, maxMs: 60_000 });
+    try {
+      const leader = await cluster.leader();
+      const victim = await follower(cluster, leader);
+      await moreAcks(cluster, workload, 200, 'before the kill');
+      await cluster.kill(victim);
+      await moreAcks(cluster, workload, 200, `with ${victim} down`);
+      await cluster.restart(victim);
+      await moreAcks(cluster, workload, 200, `after ${victim} restarted`);
+    } finally {
+      await writes.stop();
+    }
+    // With one node of three down the other two still form a quorum: no write should have failed.
+    expect(workload.unknown.size + workload.rejected.size, workload.summary()).toBe(0);
+    await expectNothingLost(cluster, [workload]);
+  });
+
+  it('kill -9 all three mid-stream and restart them: nothing acknowledged is lost', async () => {
+    const cluster = await startClusterForTest({ label: 'all-crash' });
+    const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'all');
+    const writes = workload.background({ concurrency: 3, maxRecords: 20_000, maxMs: 60_000 });
+    try {
+      await cluster.leader();
+      await moreAcks(cluster, workload, 300, 'before the crash');
+      await Promise.all(cluster.ids.map((id) => cluster.kill(id)));
+      await Promise.all(cluster.ids.map((id) => cluster.restart(id)));
+      await cluster.leader();
+      await moreAcks(cluster, workload, 200, 'after all three restarted');
+    } finally {
+      await writes.stop();
+    }
+    await expectNothingLost(cluster, [workload]);
+  });
+
+  it('a damaged tail (cut bytes, flipped bit) on a stopped node is cut on restart and repaired from the leader', async () => {
+    const cluster = await startClusterForTest({ label: 'damaged-tail' });
+    const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'd');
+    const writes = workload.background({ concurrency: 2, maxRecords: 20_000, maxMs: 90_000 });
+    try {
+      const leader = await cluster.leader();
+      const first = await follower(cluster, leader);
+      await moreAcks(cluster, workload, 200, 'before the first damage');
+
+      // A torn tail on a follower: the last ~2.5 records (40 bytes each for these ids) cut off.
+      await cluster.kill(first);
+      cutTail(cluster.dataDir(first), 100);
+      await cluster.restart(first);
+      expect(cluster.currentRunOutput(first).some((line) => line.includes('recovery cut')), cluster.outputTail(first, 20).join('\n')).toBe(true);
+      await moreAcks(cluster, workload, 100, `after ${first} restarted with a cut tail`);
+      await cluster.waitFor(async () => !(await cluster.status(first)).votingBlocked, { timeoutMs: 20_000, what: `${first} repaired (votes again)` });
+
+      // A flipped bit in the last record of the leader's log: it fails its checksum on restart.
+      const leaderNow = await cluster.leader();
+      await cluster.kill(leaderNow);
+      const flipped = flipByteInLastRecord(cluster.dataDir(leaderNow));
+      await cluster.restart(leaderNow);
+      expect(cluster.currentRunOutput(leaderNow).some((line) => line.includes('recovery cut')), `flipped ${flipped.file}@${flipped.offset}\n${cluster.outputTail(leaderNow, 20).join('\n')}`).toBe(true);
+      await moreAcks(cluster, workload, 100, `after ${leaderNow} restarted with a flipped bit`);
+      await cluster.waitFor(async () => !(await cluster.status(leaderNow)).votingBlocked, { timeoutMs: 20_000, what: `${leaderNow} repaired (votes again)` });
+    } finally {
+      await writes.stop();
+    }
+    await expectNothingLost(cluster, [workload]);
+  });
+});
