@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LogClient, type LogRecord } from '../../src/client/index.js';
+import { startClientServer, type ClientServer } from '../../src/transport/index.js';
+import { freePort, waitFor } from '../transport/free-port.js';
+import { FakeClientService } from './fake-client-service.js';
+
+const servers: ClientServer[] = [];
+const clients: LogClient[] = [];
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (payload: Uint8Array): string => new TextDecoder().decode(payload);
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await Promise.allSettled(servers.splice(0).map((s) => s.close()));
+});
+
+async function serve(service: FakeClientService, address?: string): Promise<{ address: string; server: ClientServer }> {
+  const listenAddress = address ?? `127.0.0.1:${await freePort()}`;
+  const server = await startClientServer({ listenAddress, service, maxMessageBytes: 1024 * 1024 });
+  servers.push(server);
+  return { address: listenAddress, server };
+}
+
+function logClient(brokers: string[]): LogClient {
+  const client = new LogClient({ brokers, timeoutMs: 3000, connectTimeoutMs: 500, retryBackoff: { initialMs: 10, maxMs: 100 } });
+  clients.push(client);
+  return client;
+}
+
+/** Consumes a follow iteration in the background, collecting records. */
+function collect(iteration: AsyncIterable<LogRecord>): { readonly records: LogRecord[]; readonly done: Promise<unknown> } {
+  const records: LogRecord[] = [];
+  const done = (async () => {
+    for await (const record of iteration) records.push(record);
+  })().then(
+    () => 'ended',
+    (error: unknown) => error,
+  );
+  return { records, done };
+}
+
+describe('follow', () => {
+  it('delivers what exists, then records appended later, and stops on abort', async () => {
+    const service = new FakeClientService();
+    service.commit([bytes('r1'), bytes('r2')]);
+    const { address } = await serve(service);
+    const abort = new AbortController();
+    const followed = collect(logClient([address]).follow(2, { signal: abort.signal }));
+    await waitFor(() => followed.records.length === 1, 'the existing record');
+    await waitFor(() => service.activeWaiters === 1, 'the server to wait for more');
+    service.commit([bytes('r3')]);
+    service.commit([bytes('r4'), bytes('r5')]);
+    await waitFor(() => followed.records.length === 4, 'records appended later');
+    expect(followed.records.map((r) => [r.index, text(r.payload)])).toEqual([[2, 'r2'], [3, 'r3'], [4, 'r4'], [5, 'r5']]);
+    abort.abort();
+    expect(await followed.done).toBe('ended');
+    await waitFor(() => service.activeWaiters === 0, 'the server to stop waiting for the cancelled stream');
+  });
+
+  it('keeps each response within maxBytes, and a slow consumer does not make the server buffer the log', async () => {
+    const service = new FakeClientService();
+    service.commit(Array.from({ length: 2000 }, (_, k) => new Uint8Array(1000).fill(k % 256)));
+    const { address } = await serve(service);
+    const abort = new AbortController();
+    const reads: number[] = [];
+    const original = service.read.bind(service);
+    service.read = (from, maxBytes) => {
+      reads.push(from);
+      return original(from, maxBytes);
+    };
+    const iterator = logClient([address]).follow(1, { signal: abort.signal, maxBytes: 2000 })[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(first.value?.index).toBe(1);
+    // Not consuming further: the server may read ahead only by a bounded number of responses.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(reads.length).toBeLessThan(200); // of the 1000 responses the log would make
+    abort.abort();
+    await iterator.return?.();
+  });
+
+  it('resumes on another broker when the serving one closes, with no gap and no repeat', async () => {
+    const service = new FakeClientService(); // both brokers serve the same committed log
+    service.commit([bytes('a')]);
+    const first = await serve(service);
+    const second = await serve(service);
+    const abort = new AbortController();
+    const followed = collect(logClient([first.address, second.address]).follow(1, { signal: abort.signal }));
+    await waitFor(() => followed.records.length === 1, 'the first record');
+    await first.server.close();
+    service.commit([bytes('b'), bytes('c')]);
+    await waitFor(() => followed.records.length === 3, 'records after failover');
+    expect(followed.records.map((r) => text(r.payload))).toEqual(['a', 'b', 'c']);
+    abort.abort();
+    expect(await followed.done).toBe('ended');
+  });
+
+  it('reconnects to a broker that restarts on the same address', async () => {
+    const service = new FakeClientService();
+    const { address, server } = await serve(service);
+    const client = logClient([address]);
+    await client.append([bytes('one')]);
+    await server.close();
+    const appended = client.append([bytes('two')]); // refused while down: retried safely
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await serve(service, address);
+    expect(await appended).toEqual({ firstIndex: 2, lastIndex: 2 });
+  });
+
+  it('close() of the client ends a follow iteration', async () => {
+    const service = new FakeClientService();
+    const { address } = await serve(service);
+    const client = logClient([address]);
+    const followed = collect(client.follow(1));
+    await waitFor(() => service.activeWaiters === 1, 'the stream to wait');
+    client.close();
+    const outcome = await followed.done;
+    expect(outcome === 'ended' || (outcome instanceof Error && outcome.name === 'ClientClosedError')).toBe(true);
+  });
+});
