@@ -328,7 +328,12 @@ function neverSent(error: ServiceError, nodeCode: string | undefined): boolean {
 }
 
 function isRetriable(error: ServiceError): boolean {
-  return error.code === status.UNAVAILABLE || error.code === status.CANCELLED || error.code === status.DEADLINE_EXCEEDED || error.code === status.INTERNAL && /RST_STREAM|Received RST/.test(error.details ?? '');
+  return (
+    error.code === status.UNAVAILABLE ||
+    error.code === status.CANCELLED ||
+    error.code === status.DEADLINE_EXCEEDED ||
+    (error.code === status.INTERNAL && /RST_STREAM|Received RST/.test(error.details))
+  );
 }
 
 function toClientError(error: ServiceError, operation: string, delivery: Delivery): QuorumlogClientError {
