@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { realCore } from '../sim/cores.js';
-import { describeSchedule, runSchedule, scheduleArbitrary, simRuns, simSeed, type Schedule, type SimConfig } from '../sim/schedule.js';
+import { DEFAULT_WEIGHTS, describeSchedule, runSchedule, scheduleArbitrary, simRuns, simSeed, type Schedule, type ScheduleShape, type SimConfig } from '../sim/schedule.js';
 
 /**
  * The VOPR-style property suite: fast-check generates fault schedules (crashes with torn
@@ -14,7 +14,7 @@ import { describeSchedule, runSchedule, scheduleArbitrary, simRuns, simSeed, typ
  */
 const DEFAULT_RUNS = 1000;
 
-function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRuns(DEFAULT_RUNS), maxSteps = 20): void {
+function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRuns(DEFAULT_RUNS), maxSteps = 20, weights?: ScheduleShape['weights']): void {
   const seed = simSeed();
   const config: SimConfig = { size, factory: realCore, ...extra };
   let steps = 0;
@@ -25,7 +25,7 @@ function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRu
   const started = performance.now();
   console.log(`[sim] ${size} nodes: fast-check seed ${seed}, ${runs} schedules (replay with SIM_SEED=${seed})`);
   fc.assert(
-    fc.property(scheduleArbitrary({ size, maxSteps }), (schedule: Schedule) => {
+    fc.property(scheduleArbitrary({ size, maxSteps, ...(weights !== undefined ? { weights } : {}) }), (schedule: Schedule) => {
       const result = runSchedule(config, schedule);
       steps += result.steps;
       simulatedMs += result.simulatedMs;
@@ -61,5 +61,9 @@ describe('generated fault schedules against the real core', () => {
 
   it('3 nodes under long schedules with slow disks', () => {
     checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 30 }, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 60);
+  });
+
+  it('5 nodes where one disk at a time loses durable entries (votingBlockedBelow)', () => {
+    checkCluster(5, {}, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 30, { ...DEFAULT_WEIGHTS, damage: 3 });
   });
 });

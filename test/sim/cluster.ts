@@ -73,6 +73,9 @@ export class NodeHost {
   fsyncMinMs: number;
   fsyncMaxMs: number;
   crashes = 0;
+  /** Lost durable entries and has not yet been seen repaired (votingBlocked false). */
+  damaged = false;
+  damagedBelow: Index = 0 as Index;
 
   constructor(
     readonly id: NodeId,
@@ -311,6 +314,7 @@ export class Cluster {
   }
 
   private observe(host: NodeHost, st: SimStatus): void {
+    if (host.damaged && !st.votingBlocked) host.damaged = false;
     if (st.role !== 'leader') return;
     this.checker.leaderSeen(host.id, st.term);
     if (st.commit > this.checker.maxCommitted) this.checker.leaderCommitted(host.id, st.term, st.commit, host.disk.log);
@@ -339,10 +343,34 @@ export class Cluster {
     host.disk.crash(this.diskPrng, options);
   }
 
+  /**
+   * Damage beyond power loss on one node: it crashes, its disk loses the last `lose` durable
+   * entries, and it restarts with votingBlockedBelow set, as storage recovery would report.
+   * Only one node may be damaged and unrepaired at a time (more could lose a majority's copy
+   * of an acknowledged entry, which no protocol survives); otherwise this does nothing.
+   */
+  damage(id: NodeId, lose: number): boolean {
+    for (const other of this.hosts.values()) {
+      if (other.damaged && other.core !== null && !other.core.status().votingBlocked) other.damaged = false;
+      if (other.damaged) return false;
+    }
+    const host = this.host(id);
+    this.crash(id, { tear: false });
+    const lostFrom = host.disk.durable.log.lastIndex();
+    if (lostFrom < host.disk.durable.log.firstIndex()) return false;
+    host.disk.loseDurableTail(lose);
+    host.damaged = true;
+    this.restart(id, { votingBlockedBelow: lostFrom });
+    return true;
+  }
+
   restart(id: NodeId, options: { votingBlockedBelow?: Index } = {}): void {
     const host = this.host(id);
     if (host.core !== null) return;
-    this.start(id, options);
+    // Storage remembers that this disk lost entries until the node is repaired.
+    const blocked = options.votingBlockedBelow ?? (host.damaged ? host.damagedBelow : undefined);
+    if (options.votingBlockedBelow !== undefined) host.damagedBelow = options.votingBlockedBelow;
+    this.start(id, blocked === undefined ? {} : { votingBlockedBelow: blocked });
   }
 
   private start(id: NodeId, options: { applied?: Index | undefined; votingBlockedBelow?: Index | undefined }): void {

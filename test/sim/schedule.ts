@@ -23,7 +23,9 @@ export type FaultAction =
   | { readonly kind: 'slowDisk'; readonly node: number; readonly fsyncMaxMs: number }
   | { readonly kind: 'burst'; readonly count: number }
   | { readonly kind: 'transfer'; readonly to: number }
-  | { readonly kind: 'campaign'; readonly node: number };
+  | { readonly kind: 'campaign'; readonly node: number }
+  /** Damage beyond power loss: the node's disk loses its last `lose` durable entries; it restarts knowing it lost some. */
+  | { readonly kind: 'damage'; readonly node: number; readonly lose: number };
 
 export interface ScheduleStep {
   /** Virtual milliseconds after the previous step. */
@@ -174,6 +176,9 @@ function perform(cluster: Cluster, action: FaultAction, id: (n: number) => NodeI
     case 'campaign':
       cluster.host(id(action.node)).core?.campaign();
       return;
+    case 'damage':
+      cluster.damage(id(action.node), action.lose);
+      return;
   }
 }
 
@@ -205,7 +210,7 @@ export interface ScheduleShape {
   readonly weights?: Partial<Record<FaultAction['kind'], number>>;
 }
 
-const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
+export const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
   crash: 3,
   restart: 3,
   crashLeader: 3,
@@ -218,6 +223,7 @@ const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
   burst: 2,
   transfer: 1,
   campaign: 1,
+  damage: 0,
 };
 
 export function actionArbitrary(size: number, weights: Partial<Record<FaultAction['kind'], number>> = DEFAULT_WEIGHTS): fc.Arbitrary<FaultAction> {
@@ -240,6 +246,7 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
     burst: fc.record({ kind: fc.constant('burst' as const), count: fc.integer({ min: 1, max: 30 }) }),
     transfer: fc.record({ kind: fc.constant('transfer' as const), to: node }),
     campaign: fc.record({ kind: fc.constant('campaign' as const), node }),
+    damage: fc.record({ kind: fc.constant('damage' as const), node, lose: fc.integer({ min: 1, max: 20 }) }),
   };
   const choices = (Object.keys(all) as FaultAction['kind'][])
     .filter((kind) => (weights[kind] ?? 0) > 0)
