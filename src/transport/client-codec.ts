@@ -66,6 +66,14 @@ export const ClientMethodPath = {
   transfer: '/quorumlog.client.Client/Transfer',
 } as const;
 
+/**
+ * What the server's request deserializers return for bytes that do not decode, instead of
+ * throwing: grpc-js would answer a throw with INTERNAL, and bad input is INVALID_ARGUMENT.
+ */
+export class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
 interface Codec<T> {
   readonly serialize: (value: T) => Buffer;
   readonly deserialize: (bytes: Buffer) => T;
@@ -102,7 +110,13 @@ export class ClientCodec {
       requestStream: false,
       responseStream,
       requestSerialize: request.serialize,
-      requestDeserialize: request.deserialize,
+      requestDeserialize: (bytes: Buffer): Req | MalformedRequest => {
+        try {
+          return request.deserialize(bytes);
+        } catch (error) {
+          return new MalformedRequest(error instanceof Error ? error.message : String(error));
+        }
+      },
       responseSerialize: response.serialize,
       responseDeserialize: response.deserialize,
     });

@@ -11,6 +11,7 @@ import { index, nodeId, type Index } from '../../raft/index.js';
 import { InvalidArgumentError, UnavailableError } from '../node/errors.js';
 import {
   ClientCodec,
+  MalformedRequest,
   type AppendRequestMessage,
   type AppendResponseMessage,
   type NodeStatusMessage,
@@ -69,6 +70,14 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
 
 type ServingState = 'serving' | 'closing';
 
+/** A request as the handlers get it: decoded, or marked as bytes that did not decode. */
+type Incoming<T> = T | MalformedRequest;
+
+function decoded<T>(request: Incoming<T>, method: string): T {
+  if (request instanceof MalformedRequest) throw new InvalidArgumentError(`${method} request is not a valid protobuf message: ${request.reason}`);
+  return request;
+}
+
 class ClientHandlers {
   readonly #service: ClientService;
   readonly #maxRecordBytes: number;
@@ -91,10 +100,10 @@ class ClientHandlers {
     for (const follow of this.#follows) follow.abort();
   }
 
-  readonly append = (call: ServerUnaryCall<AppendRequestMessage, AppendResponseMessage>, reply: sendUnaryData<AppendResponseMessage>): void => {
+  readonly append = (call: ServerUnaryCall<Incoming<AppendRequestMessage>, AppendResponseMessage>, reply: sendUnaryData<AppendResponseMessage>): void => {
     this.#answer(reply, async () => {
       this.#checkServing();
-      const records = call.request.records;
+      const records = decoded(call.request, 'Append').records;
       if (records.length === 0) throw new InvalidArgumentError('append needs at least one record');
       records.forEach((record, k) => {
         if (record.length > this.#maxRecordBytes) {
@@ -106,29 +115,29 @@ class ClientHandlers {
     });
   };
 
-  readonly read = (call: ServerUnaryCall<ReadRequestMessage, ReadResponseMessage>, reply: sendUnaryData<ReadResponseMessage>): void => {
+  readonly read = (call: ServerUnaryCall<Incoming<ReadRequestMessage>, ReadResponseMessage>, reply: sendUnaryData<ReadResponseMessage>): void => {
     this.#answer(reply, () => {
       this.#checkServing();
-      const { from, maxBytes } = this.#checkRead(call.request);
+      const { from, maxBytes } = this.#checkRead(decoded(call.request, 'Read'));
       return Promise.resolve(this.#readResponse(from, maxBytes));
     });
   };
 
-  readonly status = (_call: ServerUnaryCall<StatusRequestMessage, NodeStatusMessage>, reply: sendUnaryData<NodeStatusMessage>): void => {
+  readonly status = (_call: ServerUnaryCall<Incoming<StatusRequestMessage>, NodeStatusMessage>, reply: sendUnaryData<NodeStatusMessage>): void => {
     this.#answer(reply, () => Promise.resolve(statusMessage(this.#service.status())));
   };
 
-  readonly transfer = (call: ServerUnaryCall<TransferRequestMessage, TransferResponseMessage>, reply: sendUnaryData<TransferResponseMessage>): void => {
+  readonly transfer = (call: ServerUnaryCall<Incoming<TransferRequestMessage>, TransferResponseMessage>, reply: sendUnaryData<TransferResponseMessage>): void => {
     this.#answer(reply, async () => {
       this.#checkServing();
-      const to = call.request.to;
+      const to = decoded(call.request, 'Transfer').to;
       if (to === '') throw new InvalidArgumentError('transfer needs the id of the node to move leadership to');
       await this.#service.transfer(nodeId(to), { timeoutMs: this.#timeoutMs(call.getDeadline()) });
       return {};
     });
   };
 
-  readonly follow = (call: ServerWritableStream<ReadRequestMessage, ReadResponseMessage>): void => {
+  readonly follow = (call: ServerWritableStream<Incoming<ReadRequestMessage>, ReadResponseMessage>): void => {
     const abort = new AbortController();
     this.#follows.add(abort);
     call.on('cancelled', () => abort.abort());
@@ -149,9 +158,9 @@ class ClientHandlers {
    * the previous write to be taken by the stream), so a slow client holds at most one
    * response of at most maxBytes.
    */
-  async #follow(call: ServerWritableStream<ReadRequestMessage, ReadResponseMessage>, signal: AbortSignal): Promise<void> {
+  async #follow(call: ServerWritableStream<Incoming<ReadRequestMessage>, ReadResponseMessage>, signal: AbortSignal): Promise<void> {
     this.#checkServing();
-    const { from, maxBytes } = this.#checkRead(call.request);
+    const { from, maxBytes } = this.#checkRead(decoded(call.request, 'Follow'));
     let next = from;
     while (!signal.aborted) {
       const response = this.#readResponse(next, maxBytes);
@@ -219,7 +228,7 @@ function trimmed(outcome: ReadOutcome, bytesMax: number): ReadResponseMessage {
   return { ...outcome, records: outcome.records.slice(0, kept), nextIndex: cut.index };
 }
 
-function writeOne(call: ServerWritableStream<ReadRequestMessage, ReadResponseMessage>, response: ReadResponseMessage, signal: AbortSignal): Promise<void> {
+function writeOne(call: ServerWritableStream<Incoming<ReadRequestMessage>, ReadResponseMessage>, response: ReadResponseMessage, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

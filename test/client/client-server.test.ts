@@ -172,6 +172,15 @@ describe('client server and LogClient', () => {
     expect(service.appendCalls).toHaveLength(0);
   });
 
+  it('bytes that are not a protobuf message get INVALID_ARGUMENT, not INTERNAL', async () => {
+    const address = await serve(new FakeClientService());
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    for (const path of [ClientMethodPath.append, ClientMethodPath.read, ClientMethodPath.transfer]) {
+      const raw = await rawCall(address, path, (b: Buffer) => b, (b: Buffer) => b, garbage);
+      expect(raw, path).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('not a valid protobuf message') });
+    }
+  });
+
   it('statusAll reports every broker, unreachable ones with a reason', async () => {
     const address = await serve(new FakeClientService('n1'));
     const dead = `127.0.0.1:${await freePort()}`;
