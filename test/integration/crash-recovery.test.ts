@@ -22,6 +22,10 @@ async function follower(cluster: TestCluster, leader: string, skip: readonly str
   return id;
 }
 
+function recoveryLines(cluster: TestCluster, id: string): string {
+  return cluster.currentRunOutput(id).filter((line) => line.includes('recovery')).map((line) => line.replace(/^.*? recovery/, 'recovery')).join(' | ') || 'no recovery lines';
+}
+
 describe('crashes and damaged disks (real processes)', () => {
   it('kill -9 a follower mid-stream and restart it: it catches up and nothing acknowledged is lost', async () => {
     const cluster = await startClusterForTest({ label: 'follower-crash' });
@@ -43,8 +47,11 @@ describe('crashes and damaged disks (real processes)', () => {
     await expectNothingLost(cluster, [workload]);
   });
 
-  it('kill -9 all three mid-stream and restart them: nothing acknowledged is lost', async () => {
-    const cluster = await startClusterForTest({ label: 'all-crash' });
+  it.each([
+    ['with the page cache surviving (a process crash)', false],
+    ['under --power-loss (unsynced writes die with the process)', true],
+  ])('kill -9 all three mid-stream and restart them, %s: nothing acknowledged is lost', async (_how: string, powerLoss: boolean) => {
+    const cluster = await startClusterForTest({ label: powerLoss ? 'all-crash-power' : 'all-crash', powerLoss });
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'all');
     const writes = workload.background({ concurrency: 3, maxRecords: 20_000, maxMs: 60_000 });
     try {
@@ -73,6 +80,7 @@ describe('crashes and damaged disks (real processes)', () => {
       await cluster.kill(first);
       cutTail(cluster.dataDir(first), 100);
       await cluster.restart(first);
+      console.log(`[recovery] ${first} after a cut tail: ${recoveryLines(cluster, first)}`);
       expect(cluster.currentRunOutput(first).some((line) => line.includes('recovery cut')), cluster.outputTail(first, 20).join('\n')).toBe(true);
       await moreAcks(cluster, workload, 100, `after ${first} restarted with a cut tail`);
       await cluster.waitFor(async () => !(await cluster.status(first)).votingBlocked, { timeoutMs: 20_000, what: `${first} repaired (votes again)` });
@@ -82,6 +90,7 @@ describe('crashes and damaged disks (real processes)', () => {
       await cluster.kill(leaderNow);
       const flipped = flipByteInLastRecord(cluster.dataDir(leaderNow));
       await cluster.restart(leaderNow);
+      console.log(`[recovery] ${leaderNow} after a flipped bit: ${recoveryLines(cluster, leaderNow)}`);
       expect(cluster.currentRunOutput(leaderNow).some((line) => line.includes('recovery cut')), `flipped ${flipped.file}@${flipped.offset}\n${cluster.outputTail(leaderNow, 20).join('\n')}`).toBe(true);
       await moreAcks(cluster, workload, 100, `after ${leaderNow} restarted with a flipped bit`);
       await cluster.waitFor(async () => !(await cluster.status(leaderNow)).votingBlocked, { timeoutMs: 20_000, what: `${leaderNow} repaired (votes again)` });
