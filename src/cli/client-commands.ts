@@ -1,0 +1,165 @@
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+import { LogClient } from '../client/index.js';
+import { localMembers } from '../node/config.js';
+import { parseWholeNumber, UsageError } from './usage-error.js';
+
+export const CLIENT_COMMANDS: readonly string[] = ['append', 'read', 'status', 'transfer'];
+
+const COMMON = {
+  brokers: { type: 'string' },
+  json: { type: 'boolean' },
+  'timeout-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const HELP: Record<string, string> = {
+  append: `Usage: quorumlog append [--brokers LIST] [--json] [RECORD...]
+
+Appends each RECORD (or, with none given, each line of standard input) as one log entry and
+prints the index it committed at. A record is acknowledged only once a majority holds it durably.
+`,
+  read: `Usage: quorumlog read [--brokers LIST] [--from INDEX] [--max-bytes N] [--follow] [--json]
+
+Prints committed records from INDEX (default 1), one per line as "index<TAB>payload".
+--follow keeps waiting for new records until interrupted.
+`,
+  status: `Usage: quorumlog status [--brokers LIST] [--json]
+
+Shows every broker's role, term, leader, commit and applied index, and on the leader each
+follower's match index and lag.
+`,
+  transfer: `Usage: quorumlog transfer --to ID [--brokers LIST]
+
+Moves leadership to node ID once it has caught up, and waits until it leads.
+`,
+};
+
+const COMMON_HELP = `
+Common options:
+  --brokers LIST    client addresses host:port,... (default $QUORUMLOG_BROKERS, else the local cluster)
+  --timeout-ms N    give up after this long (default 30000)
+  --json            print results as JSON
+  -h, --help        show this help
+`;
+
+export function defaultBrokers(): string[] {
+  const fromEnv = process.env['QUORUMLOG_BROKERS'];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return splitBrokers(fromEnv);
+  return localMembers(3).map((m) => m.clientAddress);
+}
+
+function splitBrokers(list: string): string[] {
+  const brokers = list.split(',').map((b) => b.trim()).filter((b) => b !== '');
+  for (const b of brokers) {
+    if (!/^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b)) throw new UsageError(`broker "${b}" is not host:port`);
+  }
+  if (brokers.length === 0) throw new UsageError('--brokers is empty');
+  return brokers;
+}
+
+export async function runClientCommand(command: string, argv: readonly string[]): Promise<number> {
+  const extra = {
+    append: {},
+    read: { from: { type: 'string' }, 'max-bytes': { type: 'string' }, follow: { type: 'boolean' } },
+    status: {},
+    transfer: { to: { type: 'string' } },
+  } as const;
+  const options = { ...COMMON, ...(extra[command as keyof typeof extra] ?? {}) };
+  const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: command === 'append' });
+  const flags = values as Record<string, string | boolean | undefined>;
+  if (flags['help'] === true) {
+    process.stdout.write((HELP[command] ?? '') + COMMON_HELP);
+    return 0;
+  }
+  const brokers = typeof flags['brokers'] === 'string' ? splitBrokers(flags['brokers']) : defaultBrokers();
+  const timeoutMs = parseWholeNumber('timeout-ms', flags['timeout-ms'] as string | undefined, { min: 1 }) ?? 30_000;
+  const json = flags['json'] === true;
+  const client = new LogClient({ brokers, timeoutMs });
+  try {
+    switch (command) {
+      case 'append':
+        return await appendCommand(client, positionals, json);
+      case 'read':
+        return await readCommand(client, flags, json);
+      case 'status':
+        return await statusCommand(client, json);
+      case 'transfer': {
+        const to = flags['to'];
+        if (typeof to !== 'string' || to === '') throw new UsageError('--to ID is required');
+        await client.transfer(to);
+        process.stdout.write(json ? `${JSON.stringify({ leader: to })}\n` : `${to} is now the leader\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function appendCommand(client: LogClient, records: readonly string[], json: boolean): Promise<number> {
+  const encoder = new TextEncoder();
+  const print = (text: string, result: { firstIndex: number }): void => {
+    process.stdout.write(json ? `${JSON.stringify({ index: result.firstIndex, record: text })}\n` : `${result.firstIndex}\n`);
+  };
+  if (records.length > 0) {
+    const result = await client.append(records.map((r) => encoder.encode(r)));
+    records.forEach((record, k) => print(record, { firstIndex: result.firstIndex + k }));
+    return 0;
+  }
+  // One line, one record, each acknowledged before the next is read: ordered and bounded.
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    print(line, await client.append([encoder.encode(line)]));
+  }
+  return 0;
+}
+
+async function readCommand(client: LogClient, flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+  const from = parseWholeNumber('from', flags['from'] as string | undefined, { min: 1 }) ?? 1;
+  const maxBytes = parseWholeNumber('max-bytes', flags['max-bytes'] as string | undefined, { min: 1 }) ?? 1024 * 1024;
+  const decoder = new TextDecoder();
+  const print = (record: { index: number; term: number; payload: Uint8Array }): void => {
+    const text = decoder.decode(record.payload);
+    process.stdout.write(json ? `${JSON.stringify({ index: record.index, term: record.term, record: text })}\n` : `${record.index}\t${text}\n`);
+  };
+  if (flags['follow'] === true) {
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    try {
+      for await (const record of client.follow(from, { signal: abort.signal })) print(record);
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+    }
+    return 0;
+  }
+  const result = await client.read(from, { maxBytes });
+  for (const record of result.records) print(record);
+  return 0;
+}
+
+async function statusCommand(client: LogClient, json: boolean): Promise<number> {
+  const statuses = await client.statusAll();
+  if (json) {
+    process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
+    return statuses.some((s) => 'error' in s) ? 1 : 0;
+  }
+  const rows = [['node', 'address', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'note']];
+  for (const s of statuses) {
+    if ('error' in s) {
+      rows.push(['?', s.address, 'unreachable', '', '', '', '', '', s.error]);
+      continue;
+    }
+    rows.push([s.id, s.address, s.role, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.appliedIndex), String(s.lastIndex), s.votingBlocked ? 'not voting: log awaits repair' : '']);
+  }
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+  for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()}\n`);
+  const leader = statuses.find((s) => !('error' in s) && s.role === 'leader');
+  if (leader !== undefined && !('error' in leader) && leader.followers.length > 0) {
+    process.stdout.write(`\nfollowers of ${leader.id}:\n`);
+    for (const f of leader.followers) process.stdout.write(`  ${f.id}  match ${f.matchIndex}  lag ${f.lag}  ${f.state}\n`);
+  }
+  return statuses.some((s) => 'error' in s) ? 1 : 0;
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+import { ConfigError } from '../node/config.js';
+import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';
+import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
+import { NODE_HELP, runNodeCommand } from './node-command.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `Usage: quorumlog <command> [options]
+
+Server:
+  node        run one node (quorumlog node --help)
+  cluster     run a local cluster of node processes (what npm start runs)
+
+Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster's ports):
+  append      append records given as arguments, or one per stdin line
+  read        read committed records from an index (--follow to keep reading)
+  status      each node's role, term, leader, commit and applied index, followers' lag
+  transfer    move leadership to another node
+
+Run "quorumlog <command> --help" for a command's options.
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    case 'node':
+      return runNodeCommand(rest);
+    case 'cluster':
+      return runClusterCommand(rest);
+    default:
+      if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
+      throw new UsageError(`unknown command "${command}"; run quorumlog --help for the list`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    // Bad input is one readable line; anything else is a bug or an outage, also one line.
+    if (error instanceof UsageError || error instanceof ConfigError || isParseArgsError(error)) {
+      process.stderr.write(`quorumlog: ${(error as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`quorumlog: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
+
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+export { CLUSTER_HELP, NODE_HELP };

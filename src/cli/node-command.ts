@@ -1,0 +1,137 @@
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { nodeId } from '../../raft/index.js';
+import type { FlushPolicy } from '../../storage/index.js';
+import { ConfigError, NODE_DEFAULTS, localMembers, parseMembers, type MemberConfig, type NodeConfig } from '../node/config.js';
+import { startNode } from '../node/node.js';
+import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
+
+export const NODE_HELP = `Usage: quorumlog node --id ID [options]
+
+Runs one quorumlog node in the foreground until SIGTERM or SIGINT.
+
+Options:
+  --id ID                    this node's id (required), one of the members
+  --members SPEC             every member as id=peerHost:port/clientHost:port, comma-separated
+                             (default: the local cluster n1..n3 on 127.0.0.1, peers 7601.., clients 7501..)
+  --data-dir DIR             where the log lives (default ./data/ID)
+  --cluster-id ID            names the cluster; a data dir of another cluster is refused (default ${NODE_DEFAULTS.clusterId})
+  --flush sync|async         sync: fdatasync before acknowledging (default); async: fdatasync every interval
+  --flush-interval-ms N      the async flush interval (default 10)
+  --tick-ms N                Raft tick length (default ${NODE_DEFAULTS.tickMs})
+  --election-ticks N         election timeout in ticks, randomized up to twice that (default ${NODE_DEFAULTS.electionTicks})
+  --heartbeat-ticks N        heartbeat interval in ticks (default ${NODE_DEFAULTS.heartbeatTicks})
+  --preferred-leader ID      hand leadership to this member whenever it is caught up
+  --max-record-bytes N       largest record accepted (default ${NODE_DEFAULTS.maxRecordBytes})
+  --max-message-bytes N      largest gRPC message (default ${NODE_DEFAULTS.maxMessageBytes})
+  --config FILE              a JSON file with any of these options (camelCase keys); flags win
+  --power-loss               fault injection only: keep unsynced writes in memory so kill -9
+                             loses exactly what a power failure would
+  -h, --help                 show this help
+`;
+
+const OPTIONS = {
+  id: { type: 'string' },
+  members: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'cluster-id': { type: 'string' },
+  flush: { type: 'string' },
+  'flush-interval-ms': { type: 'string' },
+  'tick-ms': { type: 'string' },
+  'election-ticks': { type: 'string' },
+  'heartbeat-ticks': { type: 'string' },
+  'preferred-leader': { type: 'string' },
+  'max-record-bytes': { type: 'string' },
+  'max-message-bytes': { type: 'string' },
+  config: { type: 'string' },
+  'power-loss': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Builds the node's configuration from flags, over a config file, over defaults. */
+export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help' {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  if (values.help === true) return 'help';
+  const file = values.config === undefined ? {} : readConfigFile(values.config);
+  const pick = (flag: keyof typeof OPTIONS, key: string): string | undefined => {
+    const v = values[flag];
+    if (typeof v === 'string') return v;
+    const f = file[key];
+    return f === undefined ? undefined : String(f);
+  };
+  const id = pick('id', 'id');
+  if (id === undefined) throw new UsageError('--id is required (see quorumlog node --help)');
+  const membersSpec = pick('members', 'members');
+  const members: MemberConfig[] = membersSpec === undefined ? localMembers(3) : parseMembers(membersSpec);
+  const flushMode = pick('flush', 'flush') ?? 'sync';
+  if (flushMode !== 'sync' && flushMode !== 'async') throw new UsageError(`--flush must be sync or async, not "${flushMode}"`);
+  const intervalMs = parseDurationMs('flush-interval-ms', pick('flush-interval-ms', 'flushIntervalMs')) ?? 10;
+  const flush: FlushPolicy = flushMode === 'sync' ? { mode: 'sync' } : { mode: 'async', intervalMs };
+  const preferred = pick('preferred-leader', 'preferredLeader');
+  return {
+    id: nodeId(id),
+    members,
+    clusterId: pick('cluster-id', 'clusterId') ?? NODE_DEFAULTS.clusterId,
+    dataDir: pick('data-dir', 'dataDir') ?? `./data/${id}`,
+    flush,
+    tickMs: parseWholeNumber('tick-ms', pick('tick-ms', 'tickMs'), { min: 1, max: 60_000 }) ?? NODE_DEFAULTS.tickMs,
+    electionTicks: parseWholeNumber('election-ticks', pick('election-ticks', 'electionTicks'), { min: 2, max: 10_000 }) ?? NODE_DEFAULTS.electionTicks,
+    heartbeatTicks: parseWholeNumber('heartbeat-ticks', pick('heartbeat-ticks', 'heartbeatTicks'), { min: 1, max: 10_000 }) ?? NODE_DEFAULTS.heartbeatTicks,
+    preferredLeader: preferred === undefined ? null : nodeId(preferred),
+    maxRecordBytes: parseWholeNumber('max-record-bytes', pick('max-record-bytes', 'maxRecordBytes'), { min: 1, max: 256 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxRecordBytes,
+    maxMessageBytes: parseWholeNumber('max-message-bytes', pick('max-message-bytes', 'maxMessageBytes'), { min: 64 * 1024, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxMessageBytes,
+    segmentBytes: NODE_DEFAULTS.segmentBytes,
+    powerLoss: values['power-loss'] === true || file['powerLoss'] === true,
+  };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`config file ${file} is not a JSON object: ${(error as Error).message}`);
+  }
+}
+
+/** Runs a node until a signal; returns the process exit status. */
+export async function runNodeCommand(argv: readonly string[]): Promise<number> {
+  const config = nodeConfigFromArgs(argv);
+  if (config === 'help') {
+    process.stdout.write(NODE_HELP);
+    return 0;
+  }
+  const logLine = (line: string): void => {
+    process.stdout.write(`${new Date().toISOString()} ${config.id} ${line}\n`);
+  };
+  const node = await startNode(config, logLine);
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  const outcome = await Promise.race([signalled.then((signal) => ({ signal })), node.stopped.then((failure) => ({ failure }))]);
+  if ('failure' in outcome) {
+    logLine(`stopping: ${outcome.failure.reason}: ${describe(outcome.failure.error)}`);
+    await node.stop().catch(() => undefined);
+    return 1;
+  }
+  logLine(`${outcome.signal}: shutting down`);
+  await node.stop();
+  logLine('stopped');
+  return 0;
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
+}
+
+export { ConfigError };

@@ -1,0 +1,122 @@
+import { EntryKind, type Index, type NodeId, type RaftNode } from '../../raft/index.js';
+import type { CommitLog } from '../../storage/index.js';
+import type { AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/client-service.js';
+import type { NodeConfig } from './config.js';
+import { member } from './config.js';
+import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from './errors.js';
+import type { Replica } from './replica.js';
+
+/**
+ * The client API of one node, over its replica. Reads are served from this node's applied
+ * log, so a follower answers reads of everything it has applied; writes go to the leader.
+ */
+export class NodeService implements ClientService {
+  constructor(
+    private readonly config: NodeConfig,
+    private readonly raft: RaftNode,
+    private readonly log: CommitLog,
+    private readonly replica: Replica,
+  ) {}
+
+  async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number }): Promise<AppendOutcome> {
+    if (payloads.length === 0) throw new InvalidArgumentError('an append needs at least one record');
+    for (const [k, payload] of payloads.entries()) {
+      if (payload.length > this.config.maxRecordBytes) {
+        throw new InvalidArgumentError(`record ${k} is ${payload.length} bytes; the largest accepted is ${this.config.maxRecordBytes}`);
+      }
+    }
+    return this.replica.append(payloads, options.timeoutMs);
+  }
+
+  read(from: Index, maxBytes: number): ReadOutcome {
+    if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`read index must be a whole number >= 1, not ${from}`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new InvalidArgumentError(`maxBytes must be a whole number >= 1, not ${maxBytes}`);
+    const firstIndex = this.log.firstIndex();
+    if (from < firstIndex) throw new NotFoundError(`entries before ${firstIndex} were compacted away`);
+    const appliedIndex = this.raft.status().applied;
+    if (from > appliedIndex) return { records: [], nextIndex: from, appliedIndex, firstIndex };
+    const entries = this.log.entries(from, (appliedIndex + 1) as Index, maxBytes);
+    const records: LogRecord[] = [];
+    for (const entry of entries) {
+      if (entry.kind === EntryKind.normal) records.push({ index: entry.index, term: entry.term, payload: entry.payload });
+    }
+    const last = entries.at(-1);
+    const nextIndex = (last === undefined ? from : last.index + 1) as Index;
+    return { records, nextIndex, appliedIndex, firstIndex };
+  }
+
+  waitForApplied(after: Index, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const check = (): boolean => {
+        if (this.raft.status().applied <= after) return false;
+        stop();
+        resolve();
+        return true;
+      };
+      const onAbort = (): void => {
+        stop();
+        reject(signal.reason);
+      };
+      const unsubscribe = this.replica.onApplied(check);
+      const stop = (): void => {
+        unsubscribe();
+        signal.removeEventListener('abort', onAbort);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      check();
+    });
+  }
+
+  status(): NodeStatusView {
+    const st = this.raft.status();
+    const followers = [];
+    if (st.progress !== null) {
+      for (const [id, pr] of st.progress) {
+        if (id === st.id) continue;
+        followers.push({ id, matchIndex: pr.match, lag: Math.max(0, st.lastIndex - pr.match), state: pr.state });
+      }
+    }
+    return {
+      id: st.id,
+      clusterId: this.config.clusterId,
+      role: st.role,
+      term: st.term,
+      leaderId: st.leader,
+      leaderClientAddress: st.leader === null ? null : (member(this.config, st.leader)?.clientAddress ?? null),
+      commitIndex: st.commit,
+      appliedIndex: st.applied,
+      firstIndex: st.firstIndex,
+      lastIndex: st.lastIndex,
+      votingBlocked: st.votingBlocked,
+      followers,
+    };
+  }
+
+  async transfer(to: NodeId, options: { readonly timeoutMs: number }): Promise<void> {
+    if (member(this.config, to) === undefined) throw new NotFoundError(`no member is called ${to}`);
+    if (this.raft.status().leader === to) return;
+    const result = this.raft.transferLeadership(to);
+    if (!result.accepted) {
+      if (result.reason === 'notLeader') throw new NotLeaderError(this.replica.leaderRef(this.raft.status().leader));
+      if (result.reason === 'isSelf') return;
+      throw new NotFoundError(`no member is called ${to}`);
+    }
+    this.replica.wake();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(new DeadlineExceededError(`leadership did not move to ${to} within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+      const unsubscribe = this.replica.onRoleChange(() => {
+        if (this.raft.status().leader !== to) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      });
+    });
+  }
+}

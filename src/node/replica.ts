@@ -1,0 +1,176 @@
+import type { Entry, HardState, Index, Message, NodeId, RaftNode, Ready, Role } from '../../raft/index.js';
+import type { CommitLog } from '../../storage/index.js';
+import { CommitWaiters } from './commit-waiters.js';
+import { InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from './errors.js';
+
+/** What the replica needs from the network: fire-and-forget sends. */
+export interface MessageSink {
+  send(messages: readonly Message[]): void;
+}
+
+export interface ReplicaOptions {
+  readonly raft: RaftNode;
+  readonly log: CommitLog;
+  readonly sink: MessageSink;
+  /** Looks up a member's client address, for redirects. */
+  readonly clientAddressOf: (id: NodeId) => string | null;
+  /** Storage failed: the replica has stopped and the process must not go on serving. */
+  readonly onFatal: (error: unknown) => void;
+  /** Most client writes waiting for commit at once; more are refused as RESOURCE_EXHAUSTED. */
+  readonly waitersMax?: number;
+}
+
+type ReplicaState = 'running' | 'stopping' | 'stopped' | 'failed';
+
+/**
+ * Drives the pure Raft core with real time, real files and a real network: the one place
+ * where the core's Ready contract is carried out.
+ *
+ * One Ready is processed at a time. While its entries are being made durable, new messages
+ * and proposals keep flowing into the core and are batched into the next Ready, so one
+ * fdatasync covers everything that arrived meanwhile (group commit at the node level).
+ */
+export class Replica {
+  private readonly raft: RaftNode;
+  private readonly log: CommitLog;
+  private readonly sink: MessageSink;
+  private readonly options: ReplicaOptions;
+  private readonly waiters: CommitWaiters;
+  private state: ReplicaState = 'running';
+  /** A Ready is being processed, or one is scheduled to be. */
+  private pumping: Promise<void> | null = null;
+  /** Term and vote as last made durable: only a change to them costs a state-file write. */
+  private savedTermVote: Pick<HardState, 'term' | 'vote'>;
+  private readonly appliedListeners = new Set<() => void>();
+  private readonly roleListeners = new Set<() => void>();
+
+  constructor(options: ReplicaOptions) {
+    this.options = options;
+    this.raft = options.raft;
+    this.log = options.log;
+    this.sink = options.sink;
+    this.waiters = new CommitWaiters(options.waitersMax ?? 100_000);
+    const hs = options.log.hardState();
+    this.savedTermVote = { term: hs.term, vote: hs.vote };
+  }
+
+  tick(): void {
+    if (this.state !== 'running') return;
+    this.raft.tick();
+    this.pump();
+  }
+
+  receive(message: Message): void {
+    if (this.state !== 'running') return;
+    this.raft.step(message);
+    this.pump();
+  }
+
+  /**
+   * Proposes payloads as consecutive entries and resolves with their indexes once they are
+   * committed and applied here. The caller validated sizes.
+   */
+  async append(payloads: readonly Uint8Array[], timeoutMs: number): Promise<{ firstIndex: Index; lastIndex: Index }> {
+    if (this.state !== 'running') throw new UnavailableError('the node is shutting down');
+    if (this.waiters.isFull()) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
+    const result = this.raft.proposeBatch(payloads);
+    if (!result.accepted) {
+      if (result.reason === 'notLeader') throw new NotLeaderError(this.leaderRef(result.leader));
+      if (result.reason === 'transferring') throw new UnavailableError('leadership is being transferred; retry shortly');
+      throw new ResourceExhaustedError('too many uncommitted entries; retry later');
+    }
+    const done = this.waiters.wait(result.lastIndex, result.term, timeoutMs);
+    this.pump();
+    await done;
+    return { firstIndex: result.firstIndex, lastIndex: result.lastIndex };
+  }
+
+  /** Processes whatever the core has to do now (after a direct call into it, such as a transfer). */
+  wake(): void {
+    this.pump();
+  }
+
+  /** Calls `listener` after each batch of entries is applied, until the returned function is called. */
+  onApplied(listener: () => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
+  }
+
+  /** Calls `listener` whenever the role or the known leader changes. */
+  onRoleChange(listener: () => void): () => void {
+    this.roleListeners.add(listener);
+    return () => this.roleListeners.delete(listener);
+  }
+
+  leaderRef(leader: NodeId | null): { id: NodeId; clientAddress: string } | null {
+    if (leader === null) return null;
+    const clientAddress = this.options.clientAddressOf(leader);
+    return clientAddress === null ? null : { id: leader, clientAddress };
+  }
+
+  role(): Role {
+    return this.raft.status().role;
+  }
+
+  /** Stops taking input, finishes the Ready in progress (its fsync), fails waiting clients. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    if (this.state === 'running') this.state = 'stopping';
+    await this.pumping;
+    this.waiters.failAll('the node shut down');
+    if (this.state === 'stopping') this.state = 'stopped';
+  }
+
+  private pump(): void {
+    if (this.pumping !== null || this.state !== 'running') return;
+    // setImmediate lets a burst of messages from one socket read land in the same Ready.
+    this.pumping = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.processReadies());
+  }
+
+  private async processReadies(): Promise<void> {
+    try {
+      // Bounded by the work that keeps arriving; each round makes progress or stops.
+      while (this.state === 'running' && this.raft.hasReady()) {
+        const ready = this.raft.ready();
+        await this.carryOut(ready);
+        this.raft.advance(ready);
+      }
+    } catch (error) {
+      this.state = 'failed';
+      this.waiters.failAll('storage failed on this node');
+      this.options.onFatal(new InternalError('storage failed; the node stops rather than acknowledge what it cannot make durable', { cause: error }));
+    } finally {
+      this.pumping = null;
+    }
+    if (this.state === 'running' && this.raft.hasReady()) this.pump();
+  }
+
+  /** The Ready contract of raft/types.ts, step by step. */
+  private async carryOut(ready: Ready): Promise<void> {
+    if (ready.messages.length > 0) this.sink.send(ready.messages);
+    await this.persist(ready.entries, ready.hardState);
+    if (ready.persistedMessages.length > 0) this.sink.send(ready.persistedMessages);
+    if (ready.committedEntries.length > 0) {
+      this.waiters.applied(ready.committedEntries);
+      for (const listener of this.appliedListeners) listener();
+    }
+    if (ready.softState !== null) {
+      for (const listener of this.roleListeners) listener();
+    }
+  }
+
+  /** Entries first, then term and vote: hard state never claims a log the disk lacks. */
+  private async persist(entries: readonly Entry[], hardState: HardState | null): Promise<void> {
+    const first = entries[0];
+    if (first !== undefined) {
+      if (first.index <= this.log.lastIndex()) await this.log.truncateAfter((first.index - 1) as Index);
+      await this.log.append(entries);
+    }
+    // The commit index is only an optimisation on restart (a leader re-teaches it), so a
+    // Ready that changes nothing else costs no state-file write.
+    if (hardState !== null && (hardState.term !== this.savedTermVote.term || hardState.vote !== this.savedTermVote.vote)) {
+      await this.log.saveHardState(hardState);
+      this.savedTermVote = { term: hardState.term, vote: hardState.vote };
+    }
+  }
+}
