@@ -66,4 +66,8 @@ describe('generated fault schedules against the real core', () => {
   it('5 nodes where one disk at a time loses durable entries (votingBlockedBelow)', () => {
     checkCluster(5, {}, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 30, { ...DEFAULT_WEIGHTS, damage: 3 });
   });
+
+  it('5 nodes whose clocks drift apart by up to 30%', () => {
+    checkCluster(5, { tickSkew: 0.3 }, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)));
+  });
 });

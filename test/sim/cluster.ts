@@ -23,6 +23,8 @@ export interface ClusterOptions {
   readonly tuning?: NodeTuning;
   /** Virtual milliseconds between two ticks of one node. */
   readonly tickMs?: number;
+  /** Clock drift: each node's tick period is drawn once from tickMs * [1 - skew, 1 + skew]. */
+  readonly tickSkew?: number;
   readonly fsyncMinMs?: number;
   readonly fsyncMaxMs?: number;
   /** Per-node initial disk content (scripted scenarios). */
@@ -72,6 +74,7 @@ export class NodeHost {
   completenessCheckedTerm: Term = -1 as Term;
   fsyncMinMs: number;
   fsyncMaxMs: number;
+  tickMs = 10;
   crashes = 0;
   /** Lost durable entries and has not yet been seen repaired (votingBlocked false). */
   damaged = false;
@@ -135,6 +138,11 @@ export class Cluster {
       const initial = options.initialDisks?.get(id);
       const disk = new SimDisk({ ...(initial?.log ? { log: initial.log } : {}), ...(initial?.hardState ? { hardState: initial.hardState } : {}) });
       this.hosts.set(id, new NodeHost(id, disk, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6));
+    }
+    const skew = options.tickSkew ?? 0;
+    for (const id of this.ids) {
+      const factor = 1 + ((this.diskPrng.nextInt(2001) - 1000) / 1000) * skew;
+      this.host(id).tickMs = Math.max(1, Math.round(this.tickMs * factor));
     }
     for (const id of this.ids) this.start(id, { applied: options.initialDisks?.get(id)?.applied });
   }
@@ -204,7 +212,7 @@ export class Cluster {
         const host = this.host(event.node);
         if (host.core === null || host.epoch !== event.epoch) return;
         host.core.tick();
-        this.queue.push(this.tickMs, event);
+        this.queue.push(host.tickMs, event);
         this.settle(host);
         return;
       }

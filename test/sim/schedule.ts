@@ -46,6 +46,8 @@ export interface SimConfig {
   readonly tuning?: NodeTuning;
   readonly fsyncMinMs?: number;
   readonly fsyncMaxMs?: number;
+  /** Per-node clock drift, see ClusterOptions.tickSkew. */
+  readonly tickSkew?: number;
   /** Virtual time that runs after the last step, before healing. */
   readonly tailMs?: number;
   /** Liveness bounds after healing (virtual ms; one tick is 10 ms). */
@@ -76,6 +78,7 @@ export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
     ...(config.tuning !== undefined ? { tuning: config.tuning } : {}),
     fsyncMinMs: config.fsyncMinMs ?? 1,
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
+    ...(config.tickSkew !== undefined ? { tickSkew: config.tickSkew } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
   let healedAt = 0;
