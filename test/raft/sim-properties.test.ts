@@ -33,7 +33,10 @@ function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRu
       reads += result.readsConfirmed;
       slowestElectionMs = Math.max(slowestElectionMs, result.electionAfterHealMs);
       if (result.failure !== null) {
-        throw new Error(`${result.failure.message}\nschedule:\n${describeSchedule(schedule)}\nlast events:\n${result.failure.trace}`);
+        throw new Error(
+          `${result.failure.message}\nschedule:\n${describeSchedule(schedule)}\n` +
+            `replay alone: runSchedule(config, ${JSON.stringify(schedule)})\nlast events:\n${result.failure.trace}`,
+        );
       }
     }),
     { seed, numRuns: runs },

@@ -517,7 +517,7 @@ export class Cluster {
 
   private record(event: SimEvent): void {
     if (this.trace.length >= TRACE_KEPT) this.trace.shift();
-    this.trace.push(`${this.now} ${describe(event)}`);
+    this.trace.push(`${this.now} ${describeEvent(event)}`);
   }
 
   /** The last events processed, newest last: printed with a violation. */
@@ -526,7 +526,7 @@ export class Cluster {
   }
 }
 
-function describe(event: SimEvent): string {
+function describeEvent(event: SimEvent): string {
   switch (event.kind) {
     case 'tick':
       return `tick ${event.node}`;
