@@ -36,6 +36,8 @@ const OPTIONS = {
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
 const STOP_GRACE_MS = 10_000;
+/** The node's own announcement of winning an election (src/node/node.ts logs role changes). */
+const LEADER_LINE = / leader in term (\d+)$/;
 
 export async function runClusterCommand(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
@@ -73,7 +75,11 @@ export async function runClusterCommand(argv: readonly string[]): Promise<number
     const prefix = `${m.id.padEnd(width)} | `;
     for (const stream of [child.stdout, child.stderr]) {
       if (stream === null) continue;
-      createInterface({ input: stream }).on('line', (line) => process.stdout.write(prefix + stripOwnPrefix(line, m.id) + '\n'));
+      createInterface({ input: stream }).on('line', (line) => {
+        process.stdout.write(prefix + stripOwnPrefix(line, m.id) + '\n');
+        const won = LEADER_LINE.exec(line);
+        if (won !== null) process.stdout.write(`quorumlog: ${m.id} is the leader (term ${won[1]}), clients at ${m.clientAddress}\n`);
+      });
     }
     exited.push(
       new Promise<void>((resolve) => {
