@@ -180,8 +180,8 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       await expectStillServing();
     });
 
-    // FINDINGS.md F2: DESIGN.md section 7 says bad input is INVALID_ARGUMENT; grpc-js answers INTERNAL.
-    it.fails('F2: bytes that are not a protobuf message get INVALID_ARGUMENT (fails until fixed)', async () => {
+    // FINDINGS.md F2 (fixed in aef9a1a): DESIGN.md section 7 says bad input is INVALID_ARGUMENT.
+    it('bytes that are not a protobuf message get INVALID_ARGUMENT', async () => {
       const leader = cluster.clientAddress(await cluster.leader());
       const codes: Record<string, number | undefined> = {};
       for (const method of ['Append', 'Read', 'Transfer']) codes[method] = (await rawCall(leader, method, GARBAGE)).error?.code;
