@@ -102,26 +102,46 @@ export interface CrashOptions {
  * the last write; flipBit() and the fault* methods damage "the disk" directly.
  * Deterministic: nothing here reads a clock or a random source.
  */
-export class MemoryFileSystem implements FileSystem {
-  private readonly dirs = new Set<string>(['/']);
+/** Everything that outlives a crash, shared by the file systems of successive "processes". */
+class MemoryDisk {
+  readonly dirs = new Set<string>(['/']);
   /** The names a running process sees. */
-  private names = new Map<string, Inode>();
+  names = new Map<string, Inode>();
   /** The names that survive a crash. */
-  private durableNames = new Map<string, Inode>();
-  private generation = 0;
-  private seq = 0;
-  /** Counters for tests that check how many syncs an operation cost. */
+  durableNames = new Map<string, Inode>();
+  generation = 0;
+  seq = 0;
   readonly stats = { fdatasyncs: 0, dirSyncs: 0, writes: 0 };
+  /** A crash armed to happen right after a given number of further syncs complete. */
+  armed: { syncsLeft: number; options: CrashOptions } | null = null;
+  /** The file system of the process running now; older ones are dead. */
+  current: MemoryFileSystem | null = null;
+}
+
+export class MemoryFileSystem implements FileSystem {
+  private readonly disk: MemoryDisk;
+
+  /** A fresh empty disk, or (from crash()) the next process's view of an existing one. */
+  constructor(disk?: MemoryDisk) {
+    this.disk = disk ?? new MemoryDisk();
+    this.disk.current = this;
+  }
+
+  /** Counters for tests that check how many syncs an operation cost. */
+  get stats(): { readonly fdatasyncs: number; readonly dirSyncs: number; readonly writes: number } {
+    return this.disk.stats;
+  }
 
   open(filePath: string, mode: OpenMode): FileHandle {
-    let inode = this.names.get(filePath);
+    this.live('open', filePath);
+    let inode = this.disk.names.get(filePath);
     if (inode === undefined) {
       if (mode === 'existing') throw this.missing('open', filePath);
       this.requireDir('open', path.dirname(filePath));
       inode = new Inode();
-      this.names.set(filePath, inode);
+      this.disk.names.set(filePath, inode);
     }
-    return new MemoryFileHandle(filePath, inode, this.generation);
+    return new MemoryFileHandle(filePath, inode, this.disk.generation);
   }
 
   size(handle: FileHandle): number {
@@ -135,14 +155,14 @@ export class MemoryFileSystem implements FileSystem {
   writeAt(handle: FileHandle, data: Uint8Array, position: number): void {
     const inode = this.inodeOf(handle);
     inode.write(data, position);
-    inode.pending.push({ kind: 'write', seq: ++this.seq, position, data: data.slice() });
-    this.stats.writes++;
+    inode.pending.push({ kind: 'write', seq: ++this.disk.seq, position, data: data.slice() });
+    this.disk.stats.writes++;
   }
 
   truncate(handle: FileHandle, sizeBytes: number): void {
     const inode = this.inodeOf(handle);
     inode.truncate(sizeBytes);
-    inode.pending.push({ kind: 'truncate', seq: ++this.seq, sizeBytes });
+    inode.pending.push({ kind: 'truncate', seq: ++this.disk.seq, sizeBytes });
   }
 
   async fdatasync(handle: FileHandle): Promise<void> {
@@ -155,12 +175,14 @@ export class MemoryFileSystem implements FileSystem {
     await Promise.resolve();
     this.inodeOf(handle);
     inode.syncTo(image, covered);
-    this.stats.fdatasyncs++;
+    this.disk.stats.fdatasyncs++;
+    this.syncCompleted();
   }
 
   fdatasyncNow(handle: FileHandle): void {
     this.inodeOf(handle).sync();
-    this.stats.fdatasyncs++;
+    this.disk.stats.fdatasyncs++;
+    this.syncCompleted();
   }
 
   close(handle: FileHandle): void {
@@ -168,49 +190,81 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   rename(from: string, to: string): void {
-    const inode = this.names.get(from);
+    this.live('rename', from);
+    const inode = this.disk.names.get(from);
     if (inode === undefined) throw this.missing('rename', from);
     this.requireDir('rename', path.dirname(to));
-    this.names.delete(from);
-    this.names.set(to, inode);
+    this.disk.names.delete(from);
+    this.disk.names.set(to, inode);
   }
 
   remove(filePath: string): void {
-    if (!this.names.delete(filePath)) throw this.missing('unlink', filePath);
+    this.live('unlink', filePath);
+    if (!this.disk.names.delete(filePath)) throw this.missing('unlink', filePath);
   }
 
   list(dir: string): string[] {
+    this.live('readdir', dir);
     this.requireDir('readdir', dir);
     const out: string[] = [];
-    for (const name of this.names.keys()) if (path.dirname(name) === dir) out.push(path.basename(name));
+    for (const name of this.disk.names.keys()) if (path.dirname(name) === dir) out.push(path.basename(name));
     return out;
   }
 
   async syncDir(dir: string): Promise<void> {
+    this.live('fsync-dir', dir);
     this.requireDir('fsync-dir', dir);
     // Takes effect on completion, with the names as they were at the call.
-    const generation = this.generation;
-    const snapshot = [...this.names].filter(([name]) => path.dirname(name) === dir);
+    const generation = this.disk.generation;
+    const snapshot = [...this.disk.names].filter(([name]) => path.dirname(name) === dir);
     await Promise.resolve();
-    if (generation !== this.generation) {
+    if (generation !== this.disk.generation) {
       throw new StorageIoError('fsync-dir', dir, { cause: new Error('crashed during the sync') });
     }
-    for (const name of [...this.durableNames.keys()]) if (path.dirname(name) === dir) this.durableNames.delete(name);
-    for (const [name, inode] of snapshot) this.durableNames.set(name, inode);
-    this.stats.dirSyncs++;
-  }
-
-  mkdir(dir: string): void {
-    // Directories are modelled as always durable: the node layer creates the data dir once.
-    for (let d = dir; !this.dirs.has(d); d = path.dirname(d)) this.dirs.add(d);
+    for (const name of [...this.disk.durableNames.keys()]) if (path.dirname(name) === dir) this.disk.durableNames.delete(name);
+    for (const [name, inode] of snapshot) this.disk.durableNames.set(name, inode);
+    this.disk.stats.dirSyncs++;
+    this.syncCompleted();
   }
 
   /**
-   * Power failure: every handle dies; each file keeps its synced contents and each
+   * Arms a crash that happens right after `afterSyncs` more syncs (file or directory)
+   * complete, 0 meaning "right after the next one": the way to crash between two steps of
+   * an operation that is in flight. The sync itself completes; everything after it is lost.
+   */
+  armCrash(options: CrashOptions & { readonly afterSyncs: number }): void {
+    this.disk.armed = { syncsLeft: options.afterSyncs, options };
+  }
+
+  /** Cancels an armed crash; returns the next process's file system if it already happened. */
+  disarmCrash(): MemoryFileSystem | null {
+    const fired = this.disk.armed === null;
+    this.disk.armed = null;
+    return fired ? this.disk.current : null;
+  }
+
+  private syncCompleted(): void {
+    if (this.disk.armed === null) return;
+    if (this.disk.armed.syncsLeft-- > 0) return;
+    const { options } = this.disk.armed;
+    this.disk.armed = null;
+    this.crash(options);
+  }
+
+  mkdir(dir: string): void {
+    this.live('mkdir', dir);
+    // Directories are modelled as always durable: the node layer creates the data dir once.
+    for (let d = dir; !this.disk.dirs.has(d); d = path.dirname(d)) this.disk.dirs.add(d);
+  }
+
+  /**
+   * Power failure: the process using this file system dies (every later call through it
+   * fails, so it cannot touch the disk again) and the returned one stands for the next
+   * process. Every handle dies; each file keeps its synced contents and each
    * directory its synced names. With `tearLastWrite`, the file written last also keeps
    * its unsynced writes, the last one torn at `atByte`.
    */
-  crash(options: CrashOptions = {}): void {
+  crash(options: CrashOptions = {}): MemoryFileSystem {
     const torn = options.tearLastWrite === undefined ? null : this.lastWritten();
     for (const inode of this.allInodes()) {
       if (inode !== torn || options.tearLastWrite === undefined) {
@@ -225,13 +279,14 @@ export class MemoryFileSystem implements FileSystem {
       }
       inode.restore(ops);
     }
-    this.names = new Map(this.durableNames);
-    this.generation++;
+    this.disk.names = new Map(this.disk.durableNames);
+    this.disk.generation++;
+    return new MemoryFileSystem(this.disk);
   }
 
   /** Disk damage: flips one bit, in what is read now and in what survives a crash. */
   flipBit(filePath: string, byteOffset: number, bit: number): void {
-    const inode = this.names.get(filePath);
+    const inode = this.disk.names.get(filePath);
     if (inode === undefined) throw this.missing('flip', filePath);
     assert(byteOffset < inode.sizeBytes && bit >= 0 && bit < 8, `flipBit outside ${filePath}`);
     const mask = 1 << bit;
@@ -241,7 +296,7 @@ export class MemoryFileSystem implements FileSystem {
 
   /** Disk damage: the file loses its tail, durably. */
   faultTruncate(filePath: string, sizeBytes: number): void {
-    const inode = this.names.get(filePath);
+    const inode = this.disk.names.get(filePath);
     if (inode === undefined) throw this.missing('fault-truncate', filePath);
     inode.truncate(Math.min(sizeBytes, inode.sizeBytes));
     inode.sync();
@@ -249,19 +304,19 @@ export class MemoryFileSystem implements FileSystem {
 
   /** Disk damage: the file is gone, durably. */
   faultRemove(filePath: string): void {
-    if (!this.names.delete(filePath)) throw this.missing('fault-remove', filePath);
-    this.durableNames.delete(filePath);
+    if (!this.disk.names.delete(filePath)) throw this.missing('fault-remove', filePath);
+    this.disk.durableNames.delete(filePath);
   }
 
   /** The current contents of a file, for assertions. */
   readFile(filePath: string): Uint8Array {
-    const inode = this.names.get(filePath);
+    const inode = this.disk.names.get(filePath);
     if (inode === undefined) throw this.missing('read', filePath);
     return inode.current.slice(0, inode.sizeBytes);
   }
 
   exists(filePath: string): boolean {
-    return this.names.has(filePath);
+    return this.disk.names.has(filePath);
   }
 
   private lastWritten(): Inode | null {
@@ -278,19 +333,27 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   private allInodes(): Set<Inode> {
-    return new Set([...this.names.values(), ...this.durableNames.values()]);
+    return new Set([...this.disk.names.values(), ...this.disk.durableNames.values()]);
+  }
+
+  /** A crashed process does nothing more: every call from its file system fails. */
+  private live(operation: string, filePath: string): void {
+    if (this.disk.current !== this) {
+      throw new StorageIoError(operation, filePath, { cause: new Error('the process using this file system crashed') });
+    }
   }
 
   private inodeOf(handle: FileHandle): Inode {
+    this.live('use', handle.path);
     assert(handle instanceof MemoryFileHandle, () => `not a MemoryFileSystem handle: ${handle.path}`);
-    if (handle.generation !== this.generation) {
+    if (handle.generation !== this.disk.generation) {
       throw new StorageIoError('use', handle.path, { cause: new Error('handle opened before a crash') });
     }
     return handle.inode;
   }
 
   private requireDir(operation: string, dir: string): void {
-    if (!this.dirs.has(dir)) throw this.missing(operation, dir);
+    if (!this.disk.dirs.has(dir)) throw this.missing(operation, dir);
   }
 
   private missing(operation: string, filePath: string): StorageIoError {

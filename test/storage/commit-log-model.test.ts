@@ -18,7 +18,14 @@ type Op =
   | { readonly kind: 'flush' }
   | { readonly kind: 'hardState'; readonly term: number; readonly vote: string | null }
   | { readonly kind: 'reopen' }
-  | { readonly kind: 'crash'; readonly tearAt: number | null };
+  | { readonly kind: 'crash'; readonly tearAt: number | null }
+  | {
+      readonly kind: 'crashDuring';
+      readonly afterSyncs: number;
+      readonly sizes: readonly number[];
+      readonly saveHardState: boolean;
+      readonly tearAt: number | null;
+    };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -43,6 +50,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash' as const), tearAt: fc.option(fc.nat(400), { nil: null }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('crashDuring' as const),
+      afterSyncs: fc.nat(4),
+      sizes: fc.array(fc.integer({ min: 0, max: 150 }), { minLength: 1, maxLength: 6 }),
+      saveHardState: fc.boolean(),
+      tearAt: fc.option(fc.nat(400), { nil: null }),
+    }),
+  },
 );
 
 interface Model {
@@ -59,8 +76,8 @@ const lastOf = (model: Model): number => model.firstIndex + model.entries.length
 async function runOps(mode: 'sync' | 'async', segmentBytes: number, ops: readonly Op[]): Promise<void> {
   const fs = new MemoryFileSystem();
   const flush = mode === 'sync' ? { mode } : { mode, intervalMs: 10 };
-  const options: OpenLogOptions = { dir: '/data/n1', fs, segmentBytes, flush, scheduler: manualScheduler };
-  let log: CommitLog = await openLog(options);
+  const env: Env = { fs, options: { dir: '/data/n1', fs, segmentBytes, flush, scheduler: manualScheduler }, mode };
+  let log: CommitLog = await openLog(env.options);
   const model: Model = {
     entries: [],
     firstIndex: 1,
@@ -70,23 +87,30 @@ async function runOps(mode: 'sync' | 'async', segmentBytes: number, ops: readonl
   };
   for (const op of ops) {
     if (process.env['STORAGE_TRACE']) console.log('op', JSON.stringify(op), 'last', log.lastIndex());
-    log = await step(log, model, op, { fs, options, mode });
+    log = await step(log, model, op, env);
     expect(log.lastIndex()).toBe(lastOf(model));
   }
   if (process.env['STORAGE_TRACE']) console.log('closing');
   await log.close();
   if (process.env['STORAGE_TRACE']) console.log('closed');
-  log = await openLog(options);
+  log = await openLog(env.options);
   expectLogEquals(log, model.entries, model.firstIndex, 200);
   await log.close();
 }
 
-async function step(
-  log: CommitLog,
-  model: Model,
-  op: Op,
-  env: { fs: MemoryFileSystem; options: OpenLogOptions; mode: 'sync' | 'async' },
-): Promise<CommitLog> {
+/** The disk as the current "process" sees it; a crash moves both to the next process. */
+interface Env {
+  fs: MemoryFileSystem;
+  options: OpenLogOptions;
+  readonly mode: 'sync' | 'async';
+}
+
+function nextProcess(env: Env, fs: MemoryFileSystem): void {
+  env.fs = fs;
+  env.options = { ...env.options, fs };
+}
+
+async function step(log: CommitLog, model: Model, op: Op, env: Env): Promise<CommitLog> {
   switch (op.kind) {
     case 'append': {
       if (op.newTerm) model.lastTerm++;
@@ -139,22 +163,52 @@ async function step(
       model.acked = lastOf(model);
       return reopened;
     }
+    case 'crashDuring': {
+      // Power fails between two syncs of an append (and maybe a hard-state save) in flight.
+      const tear = op.tearAt === null ? {} : { tearLastWrite: { atByte: op.tearAt } };
+      env.fs.armCrash({ afterSyncs: op.afterSyncs, ...tear });
+      const first = lastOf(model) + 1;
+      const batch = op.sizes.map((bytes, k) => entry(first + k, model.lastTerm, bytes, k));
+      model.entries.push(...batch);
+      const before = model.hardState;
+      const hardState = { term: (before.term + 1) as Term, vote: null, commit: model.acked as Index };
+      const saved = op.saveHardState ? log.saveHardState(hardState).then(() => true, () => false) : Promise.resolve(false);
+      const appended = await log.append(batch).then(() => true, () => false);
+      if (appended && env.mode === 'sync') model.acked = lastOf(model);
+      const hardStates = (await saved) ? [hardState] : op.saveHardState ? [before, hardState] : [before];
+      nextProcess(env, env.fs.disarmCrash() ?? env.fs.crash()); // crash now if it did not come in time
+      return recoverAfterCrash(env, model, hardStates);
+    }
     case 'crash': {
-      env.fs.crash(op.tearAt === null ? {} : { tearLastWrite: { atByte: op.tearAt } });
-      const reopened = await openLog(env.options);
-      const last = reopened.lastIndex();
-      expect(reopened.recovery.lostEntries).toBe(false);
-      expect(reopened.recovery.durableMark.index).toBeLessThanOrEqual(last);
-      expect(last).toBeGreaterThanOrEqual(model.acked);
-      expect(last).toBeLessThanOrEqual(lastOf(model));
-      expect(reopened.hardState()).toEqual(model.hardState);
-      model.entries.length = last - model.firstIndex + 1;
-      model.lastTerm = Math.max(model.lastTerm, model.entries.at(-1)?.term ?? 0);
-      expectLogEquals(reopened, model.entries, model.firstIndex, 100);
-      model.acked = last; // open syncs the cut, and what it found was durable
-      return reopened;
+      nextProcess(env, env.fs.crash(op.tearAt === null ? {} : { tearLastWrite: { atByte: op.tearAt } }));
+      return recoverAfterCrash(env, model, [model.hardState]);
     }
   }
+}
+
+/**
+ * Reopens after a crash and checks: every acknowledged entry is there, nothing else
+ * changed, the mark claims nothing the disk lost, and the hard state is one of those that
+ * may have been durable.
+ */
+async function recoverAfterCrash(
+  env: Env,
+  model: Model,
+  hardStates: readonly HardState[],
+): Promise<CommitLog> {
+  const reopened = await openLog(env.options);
+  const last = reopened.lastIndex();
+  expect(reopened.recovery.lostEntries).toBe(false);
+  expect(reopened.recovery.durableMark.index).toBeLessThanOrEqual(last);
+  expect(last).toBeGreaterThanOrEqual(model.acked);
+  expect(last).toBeLessThanOrEqual(lastOf(model));
+  expect(hardStates).toContainEqual(reopened.hardState());
+  model.hardState = reopened.hardState();
+  model.entries.length = last - model.firstIndex + 1;
+  model.lastTerm = Math.max(model.lastTerm, model.entries.at(-1)?.term ?? 0);
+  expectLogEquals(reopened, model.entries, model.firstIndex, 100);
+  model.acked = last; // open syncs the cut, and what it found was durable
+  return reopened;
 }
 
 const runs = Number(process.env['STORAGE_RUNS'] ?? 300);

@@ -5,6 +5,7 @@ import {
   AppendBacklogError,
   AssertionError,
   type CommitLog,
+  type CrashOptions,
   CorruptHardStateError,
   EntriesTruncatedError,
   type FileHandle,
@@ -22,10 +23,25 @@ import { entries, entry, expectLogEquals, manualScheduler } from './log-fixtures
 const DIR = '/data/n1';
 const i = (n: number): Index => n as Index;
 
-async function fresh(options: Partial<OpenLogOptions> = {}): Promise<{ fs: MemoryFileSystem; log: CommitLog; reopen: () => Promise<CommitLog> }> {
-  const fs = options.fs instanceof MemoryFileSystem ? options.fs : new MemoryFileSystem();
+interface Fixture {
+  readonly fs: MemoryFileSystem;
+  readonly log: CommitLog;
+  /** Power failure: the running log is dead; reopen() then opens the next "process". */
+  crash(options?: CrashOptions): void;
+  reopen(): Promise<CommitLog>;
+}
+
+async function fresh(options: Partial<OpenLogOptions> = {}): Promise<Fixture> {
+  let fs = options.fs instanceof MemoryFileSystem ? options.fs : new MemoryFileSystem();
   const full: OpenLogOptions = { dir: DIR, fs, segmentBytes: 1024, scheduler: manualScheduler, ...options };
-  return { fs, log: await openLog(full), reopen: () => openLog(full) };
+  return {
+    fs,
+    log: await openLog(full),
+    crash: (crashOptions) => {
+      fs = fs.crash(crashOptions);
+    },
+    reopen: () => openLog({ ...full, fs }),
+  };
 }
 
 describe('a fresh log', () => {
@@ -98,10 +114,10 @@ describe('append and read', () => {
   });
 
   it('in sync mode, a resolved append survives a crash', async () => {
-    const { fs, log, reopen } = await fresh({ segmentBytes: 256 });
+    const { fs, log, reopen, crash } = await fresh({ segmentBytes: 256 });
     await log.append(entries(1, 10, 1, 40));
     void log.append(entries(11, 5, 1, 40)).catch(() => undefined);
-    fs.crash();
+    crash();
     const after = await reopen();
     // 11.. were never acknowledged; those in segments sealed on roll-over may survive.
     expect(after.lastIndex()).toBeGreaterThanOrEqual(10);
@@ -120,7 +136,7 @@ describe('async flush policy', () => {
         return { cancel: () => undefined };
       },
     };
-    const { fs, log, reopen } = await fresh({ flush: { mode: 'async', intervalMs: 5 }, scheduler });
+    const { fs, log, reopen, crash } = await fresh({ flush: { mode: 'async', intervalMs: 5 }, scheduler });
     await log.append(entries(1, 5, 1));
     expect(log.durableMark().index).toBe(0);
     expect(tick).not.toBeNull();
@@ -128,7 +144,7 @@ describe('async flush policy', () => {
     await new Promise((resolve) => setImmediate(resolve)); // let the timer's flush finish
     expect(log.durableMark().index).toBe(5);
     await log.append(entries(6, 5, 1)); // resolves at once; no timer runs before the crash
-    fs.crash();
+    crash();
     const after = await reopen();
     expect(after.lastIndex()).toBe(5);
     expect(after.recovery.lostEntries).toBe(false);
@@ -145,14 +161,14 @@ describe('async flush policy', () => {
 
 describe('truncateAfter', () => {
   it('removes a suffix across segments, durably, and the log continues from there', async () => {
-    const { fs, log, reopen } = await fresh({ segmentBytes: 200 });
+    const { fs, log, reopen, crash } = await fresh({ segmentBytes: 200 });
     await log.append(entries(1, 30, 1, 20));
     await log.truncateAfter(i(7));
     expect(log.lastIndex()).toBe(7);
     expect(log.term(i(8))).toBeUndefined();
     expect(log.durableMark()).toEqual({ index: 7, term: 1 });
     await log.append(entries(8, 3, 2, 20));
-    fs.crash();
+    crash();
     const after = await reopen();
     expectLogEquals(after, [...entries(1, 7, 1, 20), ...entries(8, 3, 2, 20)], 1);
     expect(after.recovery.lostEntries).toBe(false);
@@ -190,7 +206,7 @@ describe('truncateAfter', () => {
 
 describe('compactBefore', () => {
   it('drops whole segments below the index and keeps the compaction term known', async () => {
-    const { fs, log, reopen } = await fresh({ segmentBytes: 200 });
+    const { fs, log, reopen, crash } = await fresh({ segmentBytes: 200 });
     await log.append([...entries(1, 10, 1, 20), ...entries(11, 20, 3, 20)]);
     await log.compactBefore(i(15));
     const first = log.firstIndex();
@@ -199,7 +215,7 @@ describe('compactBefore', () => {
     expect(log.term(i(first - 1))).toBe(first - 1 <= 10 ? 1 : 3);
     expect(log.term(i(first - 2))).toBeUndefined();
     expect(fs.list(DIR).filter((name) => name.endsWith('.log')).length).toBeLessThan(10);
-    fs.crash();
+    crash();
     const after = await reopen();
     expect(after.firstIndex()).toBe(first);
     expect(after.term(i(first - 1))).toBe(log.term(i(first - 1)));
@@ -216,11 +232,11 @@ describe('compactBefore', () => {
 
 describe('hard state', () => {
   it('is durable when saveHardState resolves and survives a crash', async () => {
-    const { fs, log, reopen } = await fresh();
+    const { fs, log, reopen, crash } = await fresh();
     const hardState = { term: 7 as Term, vote: 'n3' as NodeId, commit: 0 as Index };
     await log.saveHardState(hardState);
     expect(log.hardState()).toEqual(hardState);
-    fs.crash();
+    crash();
     expect((await reopen()).hardState()).toEqual(hardState);
   });
 
@@ -291,9 +307,14 @@ describe('lifecycle and failures', () => {
   it('fails every waiter and refuses further writes after a failed fdatasync', async () => {
     const fs = new MemoryFileSystem();
     let failSyncs = false;
-    const flaky = Object.assign(Object.create(fs) as MemoryFileSystem, {
-      fdatasync: (handle: FileHandle): Promise<void> =>
-        failSyncs ? Promise.reject(new StorageIoError('fdatasync', handle.path, { cause: new Error('EIO') })) : fs.fdatasync(handle),
+    const failingSync = (handle: FileHandle): Promise<void> =>
+      Promise.reject(new StorageIoError('fdatasync', handle.path, { cause: new Error('EIO') }));
+    const flaky = new Proxy(fs, {
+      get(target, property) {
+        if (property === 'fdatasync' && failSyncs) return failingSync;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
     });
     const log = await openLog({ dir: DIR, fs: flaky });
     await log.append(entries(1, 2, 1));

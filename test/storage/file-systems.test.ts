@@ -83,10 +83,11 @@ describe('MemoryFileSystem durability', () => {
     const unnamed = fs.open('/d/unnamed', 'create');
     fs.writeAt(unnamed, bytes('data'), 0);
     await fs.fdatasync(unnamed); // data synced, but the name never was
-    fs.crash();
-    expect(fs.list('/d')).toEqual(['synced']);
-    expect(Buffer.from(fs.readFile('/d/synced')).toString()).toBe('kept');
-    expect(() => fs.size(synced)).toThrow(StorageIoError); // handles die with the "process"
+    const after = fs.crash();
+    expect(after.list('/d')).toEqual(['synced']);
+    expect(Buffer.from(after.readFile('/d/synced')).toString()).toBe('kept');
+    expect(() => after.size(synced)).toThrow(StorageIoError); // handles die with the "process"
+    expect(() => fs.open('/d/new', 'create')).toThrow(StorageIoError); // and so does the process
   });
 
   it('an fdatasync in flight at the crash does not count', async () => {
@@ -96,9 +97,9 @@ describe('MemoryFileSystem durability', () => {
     await fs.syncDir('/d');
     fs.writeAt(handle, bytes('x'), 0);
     const sync = fs.fdatasync(handle);
-    fs.crash();
+    const after = fs.crash();
     await expect(sync).rejects.toThrow(StorageIoError);
-    expect(fs.readFile('/d/f').length).toBe(0);
+    expect(after.readFile('/d/f').length).toBe(0);
   });
 
   it('tears the last write at the given byte, keeping earlier unsynced writes', async () => {
@@ -108,8 +109,25 @@ describe('MemoryFileSystem durability', () => {
     await fs.syncDir('/d');
     fs.writeAt(handle, bytes('first-'), 0);
     fs.writeAt(handle, bytes('second'), 6);
-    fs.crash({ tearLastWrite: { atByte: 3 } });
-    expect(Buffer.from(fs.readFile('/d/f')).toString()).toBe('first-sec');
+    const after = fs.crash({ tearLastWrite: { atByte: 3 } });
+    expect(Buffer.from(after.readFile('/d/f')).toString()).toBe('first-sec');
+  });
+
+  it('can crash between two syncs of an operation in flight', async () => {
+    const fs = new MemoryFileSystem();
+    fs.mkdir('/d');
+    const a = fs.open('/d/a', 'create');
+    const b = fs.open('/d/b', 'create');
+    await fs.syncDir('/d');
+    fs.writeAt(a, bytes('A'), 0);
+    fs.writeAt(b, bytes('B'), 0);
+    fs.armCrash({ afterSyncs: 0 });
+    await fs.fdatasync(a); // completes, then the power fails
+    await expect(fs.fdatasync(b)).rejects.toThrow(StorageIoError);
+    const after = fs.disarmCrash();
+    expect(after).not.toBeNull();
+    expect(after?.readFile('/d/a').length).toBe(1);
+    expect(after?.readFile('/d/b').length).toBe(0);
   });
 
   it('flips bits durably', async () => {
@@ -120,8 +138,8 @@ describe('MemoryFileSystem durability', () => {
     await fs.fdatasync(handle);
     await fs.syncDir('/d');
     fs.flipBit('/d/f', 0, 5);
-    fs.crash();
-    expect(Buffer.from(fs.readFile('/d/f')).toString()).toBe('a');
+    const after = fs.crash();
+    expect(Buffer.from(after.readFile('/d/f')).toString()).toBe('a');
   });
 });
 

@@ -59,8 +59,7 @@ describe('state file', () => {
     const state = { ...INITIAL_STATE, hardState: { term: 3 as Term, vote: 'n2' as NodeId, commit: 9 as Index } };
     await file.update(() => state);
     await file.update((s) => ({ ...s, mark: { index: 12 as Index, term: 3 as Term } }));
-    fs.crash();
-    expect(StateFile.load(fs, DIR)?.durable).toEqual({ ...state, mark: { index: 12, term: 3 } });
+    expect(StateFile.load(fs.crash(), DIR)?.durable).toEqual({ ...state, mark: { index: 12, term: 3 } });
   });
 
   it('keeps the old value when a crash tears the new one at any byte', async () => {
@@ -70,8 +69,7 @@ describe('state file', () => {
       await file.update(() => old);
       const next = { ...old, hardState: { term: 5 as Term, vote: 'n3' as NodeId, commit: 3 as Index } };
       void file.update(() => next).catch(() => undefined);
-      fs.crash({ tearLastWrite: { atByte } });
-      const loaded = StateFile.load(fs, DIR)?.durable;
+      const loaded = StateFile.load(fs.crash({ tearLastWrite: { atByte } }), DIR)?.durable;
       // Old or new, never a mix. (A tear past the last non-zero byte leaves the whole new
       // slot, since the bytes it did not write were zero before and after.)
       if (atByte < 8) expect(loaded).toEqual(old);
