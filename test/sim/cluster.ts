@@ -442,6 +442,32 @@ export class Cluster {
     return proposal;
   }
 
+  /** A client proposes `count` fresh payloads as one all-or-nothing batch to the current leader. */
+  proposeBatch(count: number): Proposal[] {
+    const target = this.leader();
+    if (target === null) return [];
+    const host = this.host(target);
+    if (host.core?.proposeBatch === undefined) return [];
+    const ids = Array.from({ length: count }, () => this.nextProposalId++);
+    const payloads = ids.map((id) => Buffer.from(`p${id}`, 'latin1'));
+    const result = host.core.proposeBatch(payloads);
+    if (!result.accepted) return [];
+    if (result.lastIndex - result.firstIndex + 1 !== count) {
+      throw new Error(`cluster: batch of ${count} accepted as [${result.firstIndex}, ${result.lastIndex}]`);
+    }
+    const made = ids.map((id, k): Proposal => {
+      const index = (result.firstIndex + k) as Index;
+      const proposal: Proposal = { id, payload: payloads[k] as Uint8Array, node: target, index, term: result.term, state: 'pending' };
+      const displaced = host.pending.get(index);
+      if (displaced !== undefined) displaced.state = 'lost';
+      host.pending.set(index, proposal);
+      return proposal;
+    });
+    this.proposals.push(...made);
+    this.settle(host);
+    return made;
+  }
+
   /** A client asks the current leader (or `to`) for a linearizable read point. Returns whether it was accepted. */
   read(to?: NodeId): boolean {
     // Clients may well be talking to a deposed leader that does not know it yet.

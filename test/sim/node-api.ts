@@ -61,12 +61,18 @@ export type SimProposeResult =
   | { readonly accepted: true; readonly index: Index; readonly term: Term }
   | { readonly accepted: false; readonly reason: string; readonly leader: NodeId | null };
 
+export type SimProposeBatchResult =
+  | { readonly accepted: true; readonly firstIndex: Index; readonly lastIndex: Index; readonly term: Term }
+  | { readonly accepted: false; readonly reason: string; readonly leader: NodeId | null };
+
 export type SimAcceptResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
 
 export interface RaftNodeLike {
   tick(): void;
   step(message: Message): void;
   propose(payload: Uint8Array): SimProposeResult;
+  /** All or nothing; optional so wrappers need not forward it. */
+  proposeBatch?(payloads: readonly Uint8Array[]): SimProposeBatchResult;
   transferLeadership(to: NodeId): SimAcceptResult;
   readIndex(context: string): SimAcceptResult;
   campaign(): void;

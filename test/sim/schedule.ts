@@ -21,7 +21,7 @@ export type FaultAction =
   | { readonly kind: 'heal' }
   | { readonly kind: 'network'; readonly dropRate: number; readonly duplicateRate: number; readonly delayMaxMs: number }
   | { readonly kind: 'slowDisk'; readonly node: number; readonly fsyncMaxMs: number }
-  | { readonly kind: 'burst'; readonly count: number }
+  | { readonly kind: 'burst'; readonly count: number; readonly batch: boolean }
   | { readonly kind: 'transfer'; readonly to: number }
   | { readonly kind: 'campaign'; readonly node: number }
   /** Damage beyond power loss: the node's disk loses its last `lose` durable entries; it restarts knowing it lost some. */
@@ -169,7 +169,8 @@ function perform(cluster: Cluster, action: FaultAction, id: (n: number) => NodeI
       cluster.setFsyncMs(id(action.node), 1, action.fsyncMaxMs);
       return;
     case 'burst':
-      for (let i = 0; i < action.count; i++) cluster.propose();
+      if (action.batch) cluster.proposeBatch(action.count);
+      else for (let i = 0; i < action.count; i++) cluster.propose();
       return;
     case 'transfer': {
       const leader = cluster.leader();
@@ -246,7 +247,7 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
       delayMaxMs: fc.constantFrom(8, 30, 120),
     }),
     slowDisk: fc.record({ kind: fc.constant('slowDisk' as const), node, fsyncMaxMs: fc.constantFrom(6, 40, 150) }),
-    burst: fc.record({ kind: fc.constant('burst' as const), count: fc.integer({ min: 1, max: 30 }) }),
+    burst: fc.record({ kind: fc.constant('burst' as const), count: fc.integer({ min: 1, max: 30 }), batch: fc.boolean() }),
     transfer: fc.record({ kind: fc.constant('transfer' as const), to: node }),
     campaign: fc.record({ kind: fc.constant('campaign' as const), node }),
     damage: fc.record({ kind: fc.constant('damage' as const), node, lose: fc.integer({ min: 1, max: 20 }) }),
