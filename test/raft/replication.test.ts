@@ -79,7 +79,8 @@ describe('pipelining', () => {
       },
     });
     expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
-    cluster.runFor(100);
+    // Idle for longer than an election timeout first: nothing new to acknowledge (FINDINGS F3).
+    cluster.runFor(300);
     cluster.network.conditions = { delayMinMs: 40, delayMaxMs: 40, dropRate: 0, duplicateRate: 0 };
     measuring = true;
     for (let round = 0; round < 40; round++) {
