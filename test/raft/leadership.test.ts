@@ -31,6 +31,21 @@ describe('leadership transfer', () => {
     expect(cluster.proposals.filter((p) => p.state === 'acked').length).toBeGreaterThanOrEqual(30);
   });
 
+  it('a transfer to an unreachable target is abandoned after an election timeout and proposals resume', () => {
+    const cluster = new Cluster({ seed: 24, size: 3, factory: realCore });
+    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    const leader = cluster.leader() as NodeId;
+    const target = cluster.ids.find((id) => id !== leader) as NodeId;
+    cluster.network.partition([[target], cluster.ids.filter((id) => id !== target)]);
+    for (let i = 0; i < 5; i++) cluster.propose(leader);
+    expect(cluster.host(leader).core?.transferLeadership(target)).toEqual({ accepted: true });
+    expect(cluster.host(leader).core?.propose(new Uint8Array([1]))).toMatchObject({ accepted: false, reason: 'transferring' });
+    cluster.runFor(250);
+    expect(cluster.leader()).toBe(leader);
+    expect(cluster.host(leader).core?.propose(new Uint8Array([2]))).toMatchObject({ accepted: true });
+    cluster.checkRecovery(2_000, 3_000);
+  });
+
   it('refuses transfers it cannot do', () => {
     const cluster = new Cluster({ seed: 22, size: 3, factory: realCore });
     expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);

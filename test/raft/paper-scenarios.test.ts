@@ -80,6 +80,48 @@ describe('stale and reordered appends', () => {
   });
 });
 
+describe('acknowledgements wait for durability (the ordering lives in the Ready type)', () => {
+  it("a follower's append acknowledgement is a persisted message, sent only after its entries are durable", () => {
+    const follower = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(2, n2, 1) });
+    follower.core.step(msg.append(n2, n1, 2, 1, 1, [entryAt(2, 2)], 1));
+    const ready = follower.core.ready();
+    expect(ready.entries.map((e) => e.index)).toEqual([2]);
+    expect(ofType(ready.messages, 'appendResp')).toEqual([]);
+    expect(ofType(ready.persistedMessages, 'appendResp')[0]).toMatchObject({ success: true, index: 2 });
+  });
+
+  it("a leader counts its own entry only at advance(), once its write is durable", () => {
+    const leader = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(1, null, 1) });
+    leader.core.campaign();
+    leader.drain();
+    leader.step(msg.voteResp(n2, n1, 2, true, 'preVoteResp'));
+    leader.step(msg.voteResp(n2, n1, 2, true));
+    leader.step(msg.appendResp(n2, n1, 2, 2));
+    expect(leader.core.status().commit).toBe(2);
+    const proposed = leader.core.propose(Buffer.from('x'));
+    expect(proposed).toMatchObject({ accepted: true, index: 3 });
+    const ready = leader.core.ready(); // the entry is handed out but not yet durable
+    leader.core.step(msg.appendResp(n2, n1, 2, 3)); // n2 holds it: 2 of 3 only once our own write counts
+    expect(leader.core.status().commit).toBe(2);
+    leader.log.append(ready.entries);
+    leader.core.advance(ready);
+    expect(leader.core.status().commit).toBe(3);
+  });
+});
+
+describe('bounded proposals', () => {
+  it('a leader that cannot commit refuses proposals beyond maxUncommittedEntries', () => {
+    const leader = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(1, null, 1), tuning: { maxUncommittedEntries: 5 } });
+    leader.core.campaign();
+    leader.drain();
+    leader.step(msg.voteResp(n2, n1, 2, true, 'preVoteResp'));
+    leader.step(msg.voteResp(n2, n1, 2, true));
+    const results = Array.from({ length: 6 }, () => leader.core.propose(Buffer.from('y')));
+    expect(results.filter((r) => r.accepted)).toHaveLength(4); // the no-op is uncommitted too
+    expect(results.at(-1)).toMatchObject({ accepted: false, reason: 'tooManyUncommitted' });
+  });
+});
+
 describe('votes survive a crash', () => {
   it('a vote is only sent after it is persisted', () => {
     const voter = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(1) });
