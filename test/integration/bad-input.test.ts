@@ -1,7 +1,7 @@
 import { Client, credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { describeCli, ensureBuilt, runCli, TestCluster } from '../harness/index.js';
+import { describeCli, ensureBuilt, runCli, TestCluster, testFailed } from '../harness/index.js';
 
 const MAX_RECORD_BYTES = 1024;
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -59,7 +59,7 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
 
   let failed = false;
   afterEach((context) => {
-    if (context.task.result?.state === 'fail') failed = true;
+    if (testFailed(context.task)) failed = true;
   });
   afterAll(async () => {
     // Every node is stopped; when anything in this file failed, the data is kept and the output printed.
