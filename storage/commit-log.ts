@@ -227,10 +227,7 @@ export class CommitLog implements LogReader {
       const last = this.activeSegment();
       last.truncateAfter(at);
       await this.context.fs.fdatasync(last.data);
-      if (this.dirDirty) {
-        this.dirDirty = false;
-        await this.context.fs.syncDir(this.context.dir);
-      }
+      await this.syncDirIfDirty();
       // Everything up to `at` is now durable: earlier segments are sealed, this one synced.
       this.dataSynced = at;
       this.unsyncedBytes = 0;
@@ -249,6 +246,9 @@ export class CommitLog implements LogReader {
       const lastDropped = this.segments[count - 1];
       if (lastDropped === undefined) return;
       const compacted = { index: lastDropped.lastIndex as Index, term: lastDropped.term(lastDropped.lastIndex) as Term };
+      // The segment that will start the log must have a durable name before the point is
+      // persisted, or a crash could leave a compaction point with no segment after it.
+      await this.syncDirIfDirty();
       await this.stateFile.update((state) => ({ ...state, compacted }));
       for (const segment of this.segments.splice(0, count)) {
         segment.close();
@@ -367,6 +367,12 @@ export class CommitLog implements LogReader {
     this.segments.push(next);
     this.dirDirty = true;
     return next;
+  }
+
+  private async syncDirIfDirty(): Promise<void> {
+    if (!this.dirDirty) return;
+    this.dirDirty = false;
+    await this.context.fs.syncDir(this.context.dir);
   }
 
   private waitDurable(lastIndex: number): Promise<void> {

@@ -22,9 +22,12 @@ type Op =
   | {
       readonly kind: 'crashDuring';
       readonly afterSyncs: number;
-      readonly sizes: readonly number[];
-      readonly saveHardState: boolean;
       readonly tearAt: number | null;
+      /** What is in flight when the power fails. */
+      readonly action:
+        | { readonly kind: 'append'; readonly sizes: readonly number[]; readonly saveHardState: boolean }
+        | { readonly kind: 'truncate'; readonly back: number }
+        | { readonly kind: 'compact'; readonly ahead: number };
     };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -55,9 +58,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('crashDuring' as const),
       afterSyncs: fc.nat(4),
-      sizes: fc.array(fc.integer({ min: 0, max: 150 }), { minLength: 1, maxLength: 6 }),
-      saveHardState: fc.boolean(),
       tearAt: fc.option(fc.nat(400), { nil: null }),
+      action: fc.oneof(
+        fc.record({
+          kind: fc.constant('append' as const),
+          sizes: fc.array(fc.integer({ min: 0, max: 150 }), { minLength: 1, maxLength: 6 }),
+          saveHardState: fc.boolean(),
+        }),
+        fc.record({ kind: fc.constant('truncate' as const), back: fc.integer({ min: 0, max: 12 }) }),
+        fc.record({ kind: fc.constant('compact' as const), ahead: fc.integer({ min: 0, max: 30 }) }),
+      ),
     }),
   },
 );
@@ -164,26 +174,59 @@ async function step(log: CommitLog, model: Model, op: Op, env: Env): Promise<Com
       return reopened;
     }
     case 'crashDuring': {
-      // Power fails between two syncs of an append (and maybe a hard-state save) in flight.
+      // Power fails between two syncs of an operation in flight.
       const tear = op.tearAt === null ? {} : { tearLastWrite: { atByte: op.tearAt } };
       env.fs.armCrash({ afterSyncs: op.afterSyncs, ...tear });
-      const first = lastOf(model) + 1;
-      const batch = op.sizes.map((bytes, k) => entry(first + k, model.lastTerm, bytes, k));
-      model.entries.push(...batch);
-      const before = model.hardState;
-      const hardState = { term: (before.term + 1) as Term, vote: null, commit: model.acked as Index };
-      const saved = op.saveHardState ? log.saveHardState(hardState).then(() => true, () => false) : Promise.resolve(false);
-      const appended = await log.append(batch).then(() => true, () => false);
-      if (appended && env.mode === 'sync') model.acked = lastOf(model);
-      const hardStates = (await saved) ? [hardState] : op.saveHardState ? [before, hardState] : [before];
+      const bounds = await runInterrupted(log, model, op.action, env.mode);
       nextProcess(env, env.fs.disarmCrash() ?? env.fs.crash()); // crash now if it did not come in time
-      return recoverAfterCrash(env, model, hardStates);
+      return recoverAfterCrash(env, model, bounds);
     }
     case 'crash': {
       nextProcess(env, env.fs.crash(op.tearAt === null ? {} : { tearLastWrite: { atByte: op.tearAt } }));
-      return recoverAfterCrash(env, model, [model.hardState]);
+      return recoverAfterCrash(env, model, { hardStates: [model.hardState], lastAtMost: lastOf(model), firstIndexes: [model.firstIndex] });
     }
   }
+}
+
+/** What a crash may leave, beyond "a prefix of the model holding every acknowledged entry". */
+interface CrashBounds {
+  /** The hard states that may have been durable. */
+  readonly hardStates: readonly HardState[];
+  /** A truncation that resolved: the log must end at or before this. */
+  readonly lastAtMost: number;
+  /** The first indexes the log may start at (a compaction in flight may or may not be durable). */
+  readonly firstIndexes: readonly number[];
+}
+
+/** Starts `action` and lets it run until it settles (the armed crash may cut it short). */
+async function runInterrupted(
+  log: CommitLog,
+  model: Model,
+  action: Extract<Op, { kind: 'crashDuring' }>['action'],
+  mode: 'sync' | 'async',
+): Promise<CrashBounds> {
+  const settled = (promise: Promise<void>): Promise<boolean> => promise.then(() => true, () => false);
+  const bounds = { hardStates: [model.hardState], lastAtMost: lastOf(model), firstIndexes: [model.firstIndex] };
+  if (action.kind === 'append') {
+    const first = lastOf(model) + 1;
+    const batch = action.sizes.map((bytes, k) => entry(first + k, model.lastTerm, bytes, k));
+    model.entries.push(...batch);
+    const before = model.hardState;
+    const hardState = { term: (before.term + 1) as Term, vote: null, commit: model.acked as Index };
+    const saved = action.saveHardState ? settled(log.saveHardState(hardState)) : Promise.resolve(false);
+    if ((await settled(log.append(batch))) && mode === 'sync') model.acked = lastOf(model);
+    const hardStates = (await saved) ? [hardState] : action.saveHardState ? [before, hardState] : [before];
+    return { ...bounds, hardStates, lastAtMost: lastOf(model) };
+  }
+  if (action.kind === 'truncate') {
+    const at = Math.max(model.firstIndex - 1, lastOf(model) - action.back);
+    const done = await settled(log.truncateAfter(at as Index));
+    model.acked = Math.min(model.acked, at);
+    return done ? { ...bounds, lastAtMost: at } : bounds;
+  }
+  const done = await settled(log.compactBefore((model.firstIndex + action.ahead) as Index));
+  // The model's entries stay as they were: the check below trims whatever was compacted.
+  return done ? { ...bounds, firstIndexes: [log.firstIndex()] } : { ...bounds, firstIndexes: [] };
 }
 
 /**
@@ -191,19 +234,20 @@ async function step(log: CommitLog, model: Model, op: Op, env: Env): Promise<Com
  * changed, the mark claims nothing the disk lost, and the hard state is one of those that
  * may have been durable.
  */
-async function recoverAfterCrash(
-  env: Env,
-  model: Model,
-  hardStates: readonly HardState[],
-): Promise<CommitLog> {
+async function recoverAfterCrash(env: Env, model: Model, bounds: CrashBounds): Promise<CommitLog> {
   const reopened = await openLog(env.options);
   const last = reopened.lastIndex();
+  const first = reopened.firstIndex();
   expect(reopened.recovery.lostEntries).toBe(false);
   expect(reopened.recovery.durableMark.index).toBeLessThanOrEqual(last);
   expect(last).toBeGreaterThanOrEqual(model.acked);
-  expect(last).toBeLessThanOrEqual(lastOf(model));
-  expect(hardStates).toContainEqual(reopened.hardState());
+  expect(last).toBeLessThanOrEqual(Math.min(lastOf(model), bounds.lastAtMost));
+  expect(first).toBeGreaterThanOrEqual(model.firstIndex);
+  if (bounds.firstIndexes.length > 0) expect(bounds.firstIndexes).toContain(first);
+  expect(bounds.hardStates).toContainEqual(reopened.hardState());
   model.hardState = reopened.hardState();
+  model.entries.splice(0, first - model.firstIndex);
+  model.firstIndex = first;
   model.entries.length = last - model.firstIndex + 1;
   model.lastTerm = Math.max(model.lastTerm, model.entries.at(-1)?.term ?? 0);
   expectLogEquals(reopened, model.entries, model.firstIndex, 100);
