@@ -42,6 +42,18 @@ describe('planted bugs are caught', () => {
     expect((caught as SafetyViolation).invariant).toBe('leaderCompleteness');
   });
 
+  it('commit by counting old-term entries is also found by a targeted generator (slow fsync, one entry per append)', () => {
+    const seed = 1;
+    // Slow leader fsyncs open the window in which followers' acknowledgements of an old-term
+    // entry arrive before the new leader's own no-op is durable; one-entry appends let the
+    // old entry reach a majority without the no-op.
+    const config = { size: 3, factory: commitsOldTermsByCounting, fsyncMinMs: 1, fsyncMaxMs: 40, tuning: { maxBatchBytes: 1 }, applyBoundMs: 2_000 };
+    const arbitrary = scheduleArbitrary({ size: 3, maxSteps: 30, maxWaitMs: 150, weights: { crashLeader: 6, isolateLeader: 4, heal: 2, restart: 3, burst: 2, network: 2 } });
+    const found = hunt(config, arbitrary, { seed, maxRuns: 2_000, wanted: isSafetyViolation });
+    console.log(`[planted] commit by counting, generated: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
+    expect(found.foundAfterRuns).not.toBeNull();
+  });
+
   it('append acknowledged before it is durable (appendResp moved from persistedMessages to messages)', () => {
     const seed = 3;
     const config = { size: 3, factory: acksBeforeDurable, fsyncMinMs: 5, fsyncMaxMs: 60, applyBoundMs: 2_000 };
