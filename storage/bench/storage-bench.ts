@@ -120,6 +120,10 @@ function printTable(rows: readonly Row[]): void {
 async function main(): Promise<void> {
   if (flags.dir !== undefined) fs.mkdirSync(flags.dir, { recursive: true });
   const dir = fs.mkdtempSync(path.join(flags.dir ?? os.tmpdir(), 'quorumlog-bench-'));
+  process.once('SIGINT', () => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
   console.log(`storage bench in ${dir}, ${caseMs} ms per case, node ${process.version}, ${os.cpus().length} cpus`);
   try {
     // The raw limit is measured before and after the other cases and the higher figure is
