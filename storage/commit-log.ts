@@ -86,8 +86,8 @@ export class CommitLog implements LogReader {
   private dataSynced: number;
   /** Bytes written since the last completed data sync (bounded by pendingBytesMax). */
   private unsyncedBytes = 0;
-  /** A new segment file's name is not yet durable. */
-  private dirDirty: boolean;
+  /** A new segment file's name is not yet durable (openLog syncs the directory it recovered). */
+  private dirDirty = false;
   private readonly waiters: AppendWaiter[] = [];
   private pump: Promise<void> | null = null;
   private lastMarkWrite: Promise<void> = Promise.resolve();
@@ -102,10 +102,8 @@ export class CommitLog implements LogReader {
     private readonly stateFile: StateFile,
     private readonly segments: Segment[],
     readonly recovery: RecoveryReport,
-    dirDirty: boolean,
   ) {
     this.dataSynced = this.lastIndex();
-    this.dirDirty = dirDirty;
     const flush = options.flush;
     this.timer = flush.mode === 'async' ? options.scheduler.every(flush.intervalMs, () => void this.kick()) : null;
   }
@@ -550,7 +548,7 @@ export async function openLog(options: OpenLogOptions): Promise<CommitLog> {
     readEntriesMax: options.readEntriesMax ?? LOG_DEFAULTS.readEntriesMax,
     scheduler: options.scheduler ?? realScheduler,
   };
-  return new CommitLog(context, settings, stateFile, recovered.segments, recovery, false);
+  return new CommitLog(context, settings, stateFile, recovered.segments, recovery);
 }
 
 function markTermDisagrees(segments: readonly Segment[], state: PersistedState): boolean {
