@@ -73,4 +73,16 @@ describe('generated fault schedules against the real core', () => {
   it('5 nodes whose clocks drift apart by up to 30%', () => {
     checkCluster(5, { tickSkew: 0.3 }, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)));
   });
+
+  it('3 nodes on the figure-8 hunting ground: slow fsync, one entry per append, leaders crash', () => {
+    // The generator planted-bugs.test.ts uses to find commit-by-counting; the real core must pass it.
+    checkCluster(
+      3,
+      // One-entry appends over a reordering link with 40 ms fsyncs catch up slowly (see FINDINGS O1).
+      { fsyncMinMs: 1, fsyncMaxMs: 40, tuning: { maxBatchBytes: 1 }, applyBoundMs: 15_000 },
+      Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)),
+      30,
+      { crashLeader: 6, isolateLeader: 4, heal: 2, restart: 3, burst: 2, network: 2 },
+    );
+  });
 });
