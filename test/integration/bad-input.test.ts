@@ -138,6 +138,18 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       expect((JSON.parse(status.stdout) as unknown[]).length).toBe(3);
     });
 
+    it('transfer moves leadership to the named node; to an unknown node it fails in one line', async () => {
+      const leader = await cluster.leader();
+      const target = cluster.ids.find((id) => id !== leader) ?? leader;
+      const moved = await runCli(['transfer', '--brokers', brokers, '--to', target]);
+      expect(moved.code, describeCli(['transfer', '--to', target], moved)).toBe(0);
+      expect(await cluster.leader()).toBe(target);
+      const unknown = await runCli(['transfer', '--brokers', brokers, '--to', 'n99']);
+      expect(unknown.code, describeCli(['transfer', '--to', 'n99'], unknown)).not.toBe(0);
+      expect(oneLine(unknown.stderr), describeCli(['transfer', '--to', 'n99'], unknown)).toBe(true);
+      await expectStillServing();
+    });
+
     it('appending from stdin takes one record per line', async () => {
       const result = await runCli(['append', '--brokers', brokers, '--json'], { input: 'stdin-a\nstdin-b\nstdin-c\n' });
       expect(result.code, describeCli(['append (stdin)'], result)).toBe(0);
