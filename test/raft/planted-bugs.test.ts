@@ -56,7 +56,9 @@ describe('planted bugs are caught', () => {
 
   it('append acknowledged before it is durable (appendResp moved from persistedMessages to messages)', () => {
     const seed = 3;
-    const config = { size: 3, factory: acksBeforeDurable, fsyncMinMs: 5, fsyncMaxMs: 60, applyBoundMs: 2_000 };
+    // The send-time contract check would flag this at once (next test); switched off here so the
+    // end-to-end properties must find the consequence: an acknowledged entry lost after crashes.
+    const config = { size: 3, factory: acksBeforeDurable, fsyncMinMs: 5, fsyncMaxMs: 60, applyBoundMs: 2_000, checkDurableBeforeAck: false };
     const arbitrary = scheduleArbitrary({ size: 3, weights: { crash: 3, restart: 3, crashLeader: 4, burst: 2, isolateLeader: 1, heal: 1 } });
     const found = hunt(config, arbitrary, { seed, maxRuns: MAX_RUNS, wanted: isSafetyViolation });
     console.log(`[planted] ack before fsync: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
@@ -69,5 +71,11 @@ describe('planted bugs are caught', () => {
     const found = hunt({ size: 3, factory: readsWithoutQuorum }, arbitrary, { seed, maxRuns: MAX_RUNS, wanted: (f) => f.invariant === 'linearizableRead' });
     console.log(`[planted] reads without quorum: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
     expect(found.foundAfterRuns).not.toBeNull();
+  });
+
+  it('the send-time contract check flags an early acknowledgement on the first schedule', () => {
+    const found = hunt({ size: 3, factory: acksBeforeDurable }, scheduleArbitrary({ size: 3 }), { seed: 6, maxRuns: 5, wanted: (f) => f.invariant === 'durableBeforeAck' });
+    console.log(`[planted] ack before fsync, contract check: found after ${String(found.foundAfterRuns)} schedules: ${found.failure?.message ?? ''}`);
+    expect(found.foundAfterRuns).toBe(1);
   });
 });

@@ -31,6 +31,12 @@ export interface ClusterOptions {
   readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: MemoryLog; readonly hardState?: HardState; readonly applied?: Index }>;
   /** Runs before a sent message reaches the network: 'drop' loses it (tests use it to cut specific traffic). */
   readonly intercept?: (message: Message, cluster: Cluster) => 'pass' | 'drop';
+  /**
+   * Check at send time that an append acknowledgement or a granted vote only leaves once what
+   * it promises is on the sender's durable disk (default true). Off lets a test show that the
+   * end-to-end properties catch a driver that acknowledges early.
+   */
+  readonly checkDurableBeforeAck?: boolean;
   /** Sees every message the moment it is delivered to a live node, before the node steps it. */
   readonly onDeliver?: (message: Message, cluster: Cluster) => void;
 }
@@ -330,8 +336,39 @@ export class Cluster {
 
   private send(message: Message): void {
     if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+    if (this.options.checkDurableBeforeAck !== false) this.checkDurable(message);
     if (this.options.intercept?.(message, this) === 'drop') return;
     this.network.send(message);
+  }
+
+  private checkDurable(message: Message): void {
+    const disk = this.host(message.from).disk;
+    if (message.type === 'appendResp' && message.success && message.index >= disk.durable.log.firstIndex()) {
+      const durableTerm = disk.durable.log.term(message.index);
+      if (durableTerm === undefined || durableTerm !== disk.log.term(message.index)) {
+        this.checker.violation(Invariant.durableBeforeAck, `${message.from} acknowledged index ${message.index} to ${message.to} before it was durable (durable last ${disk.durable.log.lastIndex()})`);
+      }
+      // The acknowledgement promises agreement with the leader it answers: the same entry there.
+      // Skipped once the sender has durably moved to a later term: then an ack to the deposed
+      // leader may name an entry the same Ready replaced (FINDINGS O2; harmless by quorum overlap).
+      const leader = this.host(message.to);
+      const movedOn = disk.durable.hardState.term > message.term;
+      const leaderStatus = leader.core?.status();
+      const leaderTerm = leader.disk.log.term(message.index);
+      if (!movedOn && leaderStatus?.role === 'leader' && leaderStatus.term === message.term && leaderTerm !== undefined && leaderTerm !== durableTerm) {
+        this.checker.violation(
+          Invariant.durableBeforeAck,
+          `${message.from} acknowledged index ${message.index} to ${message.to} (leader of term ${message.term}, entry term ${leaderTerm}) but durably holds term ${String(durableTerm)} there`,
+        );
+      }
+    }
+    if (message.type === 'voteResp' && message.granted) {
+      // Durable proof it will not vote for another in that term: the vote itself, or a later term.
+      const hs = disk.durable.hardState;
+      if (hs.term < message.term || (hs.term === message.term && hs.vote !== message.to)) {
+        this.checker.violation(Invariant.durableBeforeAck, `${message.from} granted ${message.to} its vote in term ${message.term} before persisting it (durable term ${hs.term} vote ${String(hs.vote)})`);
+      }
+    }
   }
 
   // ---- faults --------------------------------------------------------------------------

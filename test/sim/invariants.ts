@@ -13,6 +13,7 @@ export const Invariant = {
   stateMachineSafety: 'stateMachineSafety', // no two nodes apply different entries at one index
   applyOrder: 'applyOrder', // entries are applied once each, in index order
   ackDurable: 'ackDurable', // every acknowledged proposal ends up applied on every node
+  durableBeforeAck: 'durableBeforeAck', // an append acknowledgement or a vote leaves only once what it promises is durable
   linearizableRead: 'linearizableRead', // a read index covers every write acknowledged before the read began
   liveness: 'liveness', // after healing: a leader within bounded ticks, everything applied
 } as const;

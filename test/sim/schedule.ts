@@ -46,6 +46,8 @@ export interface SimConfig {
   readonly tuning?: NodeTuning;
   readonly fsyncMinMs?: number;
   readonly fsyncMaxMs?: number;
+  /** See ClusterOptions.checkDurableBeforeAck (default true). */
+  readonly checkDurableBeforeAck?: boolean;
   /** Per-node clock drift, see ClusterOptions.tickSkew. */
   readonly tickSkew?: number;
   /** Virtual time that runs after the last step, before healing. */
@@ -79,6 +81,7 @@ export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
     fsyncMinMs: config.fsyncMinMs ?? 1,
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
     ...(config.tickSkew !== undefined ? { tickSkew: config.tickSkew } : {}),
+    ...(config.checkDurableBeforeAck !== undefined ? { checkDurableBeforeAck: config.checkDurableBeforeAck } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
   let healedAt = 0;
