@@ -119,7 +119,8 @@ async function appendCommand(client: LogClient, records: readonly string[], json
 
 async function readCommand(client: LogClient, flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
   const from = parseWholeNumber('from', flags['from'] as string | undefined, { min: 1 }) ?? 1;
-  const maxBytes = parseWholeNumber('max-bytes', flags['max-bytes'] as string | undefined, { min: 1 }) ?? 1024 * 1024;
+  // Without --max-bytes the client library picks a size every node accepts.
+  const maxBytes = parseWholeNumber('max-bytes', flags['max-bytes'] as string | undefined, { min: 1 });
   const decoder = new TextDecoder();
   const print = (record: { index: number; term: number; payload: Uint8Array }): void => {
     const text = decoder.decode(record.payload);
@@ -135,7 +136,7 @@ async function readCommand(client: LogClient, flags: Record<string, string | boo
     }
     return 0;
   }
-  const result = await client.read(from, { maxBytes });
+  const result = await client.read(from, maxBytes === undefined ? {} : { maxBytes });
   for (const record of result.records) print(record);
   return 0;
 }

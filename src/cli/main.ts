@@ -46,7 +46,9 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     // Bad input is one readable line; anything else is a bug or an outage, also one line.
     if (error instanceof UsageError || error instanceof ConfigError || isParseArgsError(error)) {
-      process.stderr.write(`quorumlog: ${(error as Error).message}\n`);
+      // node's argument parser explains some mistakes over several lines: keep them on one.
+      const oneLine = (error as Error).message.split('\n').map((part) => part.trim()).filter((part) => part !== '').join(' ');
+      process.stderr.write(`quorumlog: ${oneLine}\n`);
       process.exitCode = 2;
       return;
     }

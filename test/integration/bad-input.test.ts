@@ -116,7 +116,7 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
     });
 
     // FINDINGS.md F1: node's parseArgs explains a value that starts with a dash in three lines.
-    it.fails('F1: a flag value that starts with a dash is refused in one line (fails until fixed)', async () => {
+    it('F1: a flag value that starts with a dash is refused in one line', async () => {
       const args = ['node', '--id', 'n1', '--tick-ms', '-5'];
       const result = await runCli(args, { timeoutMs: 15_000 });
       expect(result.code, describeCli(args, result)).not.toBe(0);
