@@ -24,8 +24,8 @@ export class Progress {
   recentActive = false;
   /** replicate only: the last index of each append in flight, oldest first. */
   private readonly inflight: Index[] = [];
-  /** The leader's tick count when this follower last acknowledged something new. */
-  private lastAckTick = 0;
+  /** replicate only: the leader's tick count when each append in `inflight` left. */
+  private readonly inflightSentTick: number[] = [];
   /** probe only: when the outstanding probe left. */
   private probeSentTick = 0;
 
@@ -49,6 +49,7 @@ export class Progress {
     this.next = (this.match + 1) as Index;
     this.probeSent = false;
     this.inflight.length = 0;
+    this.inflightSentTick.length = 0;
   }
 
   becomeReplicate(): void {
@@ -56,6 +57,7 @@ export class Progress {
     this.next = (this.match + 1) as Index;
     this.probeSent = false;
     this.inflight.length = 0;
+    this.inflightSentTick.length = 0;
   }
 
   /** No append may be sent now: one probe is out, or the window is full. */
@@ -74,7 +76,12 @@ export class Progress {
       if (this.probeSent && nowTick - this.probeSentTick >= stallTicks) this.probeSent = false;
       return;
     }
-    if (this.inflight.length >= this.inflightMax && nowTick - this.lastAckTick >= stallTicks) this.becomeProbe();
+    // Timed from when the oldest append in flight left, not from the last acknowledgement,
+    // which after an idle spell is long ago although nothing is overdue.
+    const oldestSentTick = this.inflightSentTick[0];
+    if (this.inflight.length >= this.inflightMax && oldestSentTick !== undefined && nowTick - oldestSentTick >= stallTicks) {
+      this.becomeProbe();
+    }
   }
 
   /** Records an append ending at `last` as sent at `nowTick`. */
@@ -84,6 +91,7 @@ export class Progress {
       assert(this.inflight.length < this.inflightMax, 'progress: append sent past the in-flight window');
       this.next = (last + 1) as Index;
       this.inflight.push(last);
+      this.inflightSentTick.push(nowTick);
     } else {
       this.probeSent = true;
       this.probeSentTick = nowTick;
@@ -91,15 +99,17 @@ export class Progress {
   }
 
   /** The follower holds everything through `index`. Returns false for a stale acknowledgement. */
-  acknowledge(index: Index, nowTick: number): boolean {
+  acknowledge(index: Index): boolean {
     if (index <= this.match) {
       return false;
     }
     this.match = index;
-    this.lastAckTick = nowTick;
     if (this.next <= index) this.next = (index + 1) as Index;
     this.probeSent = false;
-    while (this.inflight.length > 0 && (this.inflight[0] as Index) <= index) this.inflight.shift();
+    while (this.inflight.length > 0 && (this.inflight[0] as Index) <= index) {
+      this.inflight.shift();
+      this.inflightSentTick.shift();
+    }
     return true;
   }
 

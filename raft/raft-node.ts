@@ -405,6 +405,10 @@ export class RaftNode {
       assert(t > this.currentTerm, `raft: term ${t} would go back from ${this.currentTerm}`);
       this.currentTerm = t;
       this.vote = null;
+      // Acknowledgements still queued for a deposed leader may name entries that a newer
+      // leader's append, in this same Ready, replaces; they would promise what we will not
+      // hold. Dropping them is always safe: the network may lose any message.
+      this.persistedMessages = this.persistedMessages.filter((m) => m.type !== 'appendResp' || m.term >= t);
     }
     this.role = Role.follower;
     this.leader = leader;
@@ -439,7 +443,7 @@ export class RaftNode {
     for (const id of this.voters) {
       const pr = new Progress(0 as Index, next, this.maxInflightAppends);
       if (id === this.id) {
-        pr.acknowledge(this.log.durableLastIndex(), this.ticks);
+        pr.acknowledge(this.log.durableLastIndex());
         pr.becomeReplicate();
       }
       this.progress.set(id, pr);
@@ -673,7 +677,7 @@ export class RaftNode {
   private acknowledgeSelf(): void {
     const self = this.progress.get(this.id);
     assert(self !== undefined, 'raft: a leader tracks its own progress');
-    if (self.acknowledge(this.log.durableLastIndex(), this.ticks)) this.maybeCommit();
+    if (self.acknowledge(this.log.durableLastIndex())) this.maybeCommit();
   }
 
   private handleAppendResponse(m: AppendResponse): void {
@@ -687,7 +691,7 @@ export class RaftNode {
       return;
     }
     const wasPaused = pr.isPaused();
-    if (!pr.acknowledge(m.index, this.ticks)) return;
+    if (!pr.acknowledge(m.index)) return;
     if (pr.state === ReplicationState.probe) pr.becomeReplicate();
     if (!this.maybeCommit() && wasPaused) this.sendAppend(m.from, false);
     // A caught-up transfer target is told to campaign at once.
