@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 
 import { nodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
-import { ConfigError, NODE_DEFAULTS, localMembers, parseMembers, type MemberConfig, type NodeConfig } from '../node/config.js';
+import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig } from '../node/config.js';
 import { startNode } from '../node/node.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -25,6 +25,8 @@ Options:
   --preferred-leader ID      hand leadership to this member whenever it is caught up
   --max-record-bytes N       largest record accepted (default ${NODE_DEFAULTS.maxRecordBytes})
   --max-message-bytes N      largest gRPC message (default ${NODE_DEFAULTS.maxMessageBytes})
+  --dial SPEC                dial some peers elsewhere than their peer address, as id=host:port,...
+                             (for fault injection: a proxy on each directed link)
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
@@ -45,6 +47,7 @@ const OPTIONS = {
   'max-record-bytes': { type: 'string' },
   'max-message-bytes': { type: 'string' },
   config: { type: 'string' },
+  dial: { type: 'string' },
   'power-loss': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -82,6 +85,7 @@ export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help'
     maxRecordBytes: parseWholeNumber('max-record-bytes', pick('max-record-bytes', 'maxRecordBytes'), { min: 1, max: 256 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxRecordBytes,
     maxMessageBytes: parseWholeNumber('max-message-bytes', pick('max-message-bytes', 'maxMessageBytes'), { min: 64 * 1024, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxMessageBytes,
     segmentBytes: NODE_DEFAULTS.segmentBytes,
+    dialAddresses: parseDialAddresses(pick('dial', 'dial') ?? ''),
     powerLoss: values['power-loss'] === true || file['powerLoss'] === true,
   };
 }

@@ -29,6 +29,12 @@ export interface NodeConfig {
   readonly maxRecordBytes: number;
   readonly segmentBytes: number;
   /**
+   * Where this node dials each peer, when not at the peer's own peerAddress: lets a test
+   * harness put a proxy on each directed link (n1 -> n2 through one proxy, n3 -> n2 through
+   * another) to cut or slow it. Members not named here are dialled at their peerAddress.
+   */
+  readonly dialAddresses: ReadonlyMap<NodeId, string>;
+  /**
    * Run storage over the power-loss file system: nothing reaches the real files until it is
    * fsynced, so kill -9 of this process loses exactly what a power failure would. For the
    * fault-injection suite; slower and memory-hungry, never for production.
@@ -80,6 +86,11 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
   if (config.preferredLeader !== null && !ids.has(config.preferredLeader)) {
     throw new ConfigError(`preferred leader ${config.preferredLeader} is not among the members`);
   }
+  for (const [peer, address] of config.dialAddresses) {
+    if (!ids.has(peer)) throw new ConfigError(`--dial names ${peer}, which is not among the members`);
+    if (peer === config.id) throw new ConfigError('--dial names this node itself; it never dials itself');
+    if (!ADDRESS_PATTERN.test(address)) throw new ConfigError(`dial address "${address}" for ${peer} is not host:port`);
+  }
   if (!ID_PATTERN.test(config.clusterId)) throw new ConfigError(`cluster id "${config.clusterId}" must be 1-64 letters, digits, '.', '_' or '-'`);
   if (!(config.tickMs >= 1)) throw new ConfigError('tick must be at least 1 ms');
   if (!(config.heartbeatTicks >= 1 && config.heartbeatTicks < config.electionTicks)) {
@@ -108,6 +119,17 @@ export function parseMembers(spec: string): MemberConfig[] {
       clientAddress: part.slice(slash + 1).trim(),
     };
   });
+}
+
+/** Parses "n2=127.0.0.1:9012,n3=127.0.0.1:9013" (peer id = address to dial it at). */
+export function parseDialAddresses(spec: string): Map<NodeId, string> {
+  const out = new Map<NodeId, string>();
+  for (const part of spec.split(',').filter((p) => p.trim() !== '')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`dial address "${part}" must look like id=host:port`);
+    out.set(nodeId(part.slice(0, eq).trim()), part.slice(eq + 1).trim());
+  }
+  return out;
 }
 
 /** The local cluster's members: n1..nN on 127.0.0.1, client ports 7501.., peer ports 7601.. */

@@ -69,7 +69,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     self: config.id,
     clusterId: config.clusterId,
     listenAddress: self.peerAddress,
-    peers: new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, m.peerAddress])),
+    peers: new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, config.dialAddresses.get(m.id) ?? m.peerAddress])),
     onMessage: (message) => replica.receive(message),
     maxMessageBytes: config.maxMessageBytes,
     log: logLine,
