@@ -45,6 +45,12 @@ export interface OpenLogOptions {
   readonly pendingAppendsMax?: number;
   /** Entries returned by one entries() call at most, whatever the byte budget. */
   readonly readEntriesMax?: number;
+  /**
+   * Zeros written ahead of the active segment's end, this many bytes at a time (0, the
+   * default: off): a group's fdatasync then overwrites allocated blocks instead of growing
+   * the file. Recovery treats zeros after the last record as a clean end.
+   */
+  readonly preallocateBytes?: number;
   readonly scheduler?: FlushScheduler;
 }
 
@@ -55,6 +61,10 @@ export const LOG_DEFAULTS = {
   pendingBytesMax: 256 * MiB,
   pendingAppendsMax: 65_536,
   readEntriesMax: 65_536,
+  // Off: on this machine's shared virtual disk it measured no better (A/B medians of
+  // 1 s runs at 64 appenders: 33k/s with 1 MiB ahead vs 57k/s without). A knob to try on
+  // real disks, where growing a file costs a journal commit per fdatasync.
+  preallocateBytes: 0,
 } as const;
 
 const realScheduler: FlushScheduler = {
@@ -98,7 +108,7 @@ export class CommitLog implements LogReader {
   /** @internal Built by openLog(). */
   constructor(
     private readonly context: SegmentContext,
-    private readonly options: Required<Omit<OpenLogOptions, 'fs' | 'dir' | 'payloadBytesMax'>>,
+    private readonly options: Required<Omit<OpenLogOptions, 'fs' | 'dir' | 'payloadBytesMax' | 'preallocateBytes'>>,
     private readonly stateFile: StateFile,
     private readonly segments: Segment[],
     readonly recovery: RecoveryReport,
@@ -533,7 +543,9 @@ export async function openLog(options: OpenLogOptions): Promise<CommitLog> {
     stateFile = await StateFile.create(fs, dir, INITIAL_STATE);
   }
   const state: PersistedState = stateFile.durable;
-  const context: SegmentContext = { fs, dir, payloadBytesMax };
+  const preallocateBytes = options.preallocateBytes ?? LOG_DEFAULTS.preallocateBytes;
+  assert(preallocateBytes >= 0 && preallocateBytes <= 64 * MiB, 'preallocateBytes must be within 0..64 MiB');
+  const context: SegmentContext = { fs, dir, payloadBytesMax, preallocateBytes, segmentBytes };
   const recovered = await recoverSegments(context, state);
   if (recovered.createdSegment || recovered.report.removedSegments.length > 0) await fs.syncDir(dir);
 

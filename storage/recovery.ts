@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Index } from '../raft/types.js';
 import { CorruptRecordError, MissingSegmentError, type RecordFault } from './errors.js';
 import { INDEX_SUFFIX, parseSegmentFileName, Segment, segmentFileName, type SegmentContext } from './segment.js';
-import { scanSegment, validRecordAfter } from './segment-scan.js';
+import { scanSegment, validRecordAfter, zerosFrom } from './segment-scan.js';
 import type { LogPosition, PersistedState } from './state-file.js';
 
 /** What open found and did. Plain data: the node layer logs it and acts on `lostEntries`. */
@@ -88,7 +88,14 @@ async function recoverLastSegment(
   const handle = fs.open(filePath, 'existing');
   const scan = scanSegment({ fs, handle, firstIndex, prevTerm, payloadBytesMax });
   const segment = Segment.fromScan(context, firstIndex, handle, scan);
-  if (scan.fault === null) return { segment, cut: { cutTailBytes: 0, cutFromIndex: null, cutFault: null } };
+  const nothingCut = { cutTailBytes: 0, cutFromIndex: null, cutFault: null };
+  if (scan.fault === null) return { segment, cut: nothingCut };
+  if (zerosFrom(fs, handle, scan.validBytes)) {
+    // Only zeros written ahead of the last record: a clean end, not a torn tail.
+    fs.truncate(handle, scan.validBytes);
+    await fs.fdatasync(handle);
+    return { segment, cut: nothingCut };
+  }
 
   // A bad record with good ones after it is damage, unless it lies past the durable mark:
   // bytes never made durable may come back in any state after a power failure.

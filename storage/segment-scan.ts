@@ -126,6 +126,19 @@ export function scanSegment(options: {
   return { index, validBytes: offset, lastTerm, fault };
 }
 
+/** Whether the file holds only zero bytes from `fromOffset` to its end (space written ahead). */
+export function zerosFrom(fs: FileSystem, handle: FileHandle, fromOffset: number): boolean {
+  const sizeBytes = fs.size(handle);
+  const chunk = new Uint8Array(Math.min(SCAN_CHUNK_BYTES, Math.max(0, sizeBytes - fromOffset)));
+  // Bounded by the file size: each pass reads one chunk further.
+  for (let offset = fromOffset; offset < sizeBytes; offset += chunk.length) {
+    const got = fs.readAt(handle, chunk, offset);
+    if (got === 0) break;
+    for (let k = 0; k < got; k++) if (chunk[k] !== 0) return false;
+  }
+  return true;
+}
+
 /**
  * Whether any valid record starts after `fromOffset`: tells a torn tail (nothing good
  * follows the bad record) from damage in the middle (good records follow).

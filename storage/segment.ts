@@ -29,6 +29,13 @@ export interface SegmentContext {
   readonly fs: FileSystem;
   readonly dir: string;
   readonly payloadBytesMax: number;
+  /**
+   * Zeros written ahead of the active segment's end, this many bytes at a time (0: off), so
+   * that a group's fdatasync overwrites allocated blocks instead of growing the file and
+   * committing the file system's journal every time. Never beyond `segmentBytes`.
+   */
+  readonly preallocateBytes: number;
+  readonly segmentBytes: number;
 }
 
 /** Entries read so far by one entries() call, across segments. */
@@ -55,6 +62,8 @@ export class Segment {
    */
   private unwritten: Uint8Array[] = [];
   private writtenBytes: number;
+  /** The file's size: sizeBytes plus zeros written ahead (active segment only). */
+  private allocatedBytes: number;
 
   private constructor(
     private readonly context: SegmentContext,
@@ -68,6 +77,7 @@ export class Segment {
   ) {
     this.memory = memory;
     this.writtenBytes = sizeBytes;
+    this.allocatedBytes = sizeBytes;
   }
 
   get dataPath(): string {
@@ -121,8 +131,7 @@ export class Segment {
       this.unwritten.push(encoded);
     } else {
       this.writePending();
-      this.context.fs.writeAt(this.data, encoded, this.writtenBytes);
-      this.writtenBytes += encoded.length;
+      this.writeAtEnd(encoded);
     }
     let offset = this.sizeBytes;
     for (let k = from; k < to; k++) {
@@ -142,9 +151,30 @@ export class Segment {
     const bytes = this.unwritten.length === 1 ? this.unwritten[0] : Buffer.concat(this.unwritten);
     this.unwritten = [];
     if (bytes === undefined) return;
-    this.context.fs.writeAt(this.data, bytes, this.writtenBytes);
-    this.writtenBytes += bytes.length;
+    this.writeAtEnd(bytes);
     assert(this.writtenBytes === this.sizeBytes, 'deferred writes lost track of the size');
+  }
+
+  /** Writes at the end of the written bytes, zero-filling ahead first when preallocating. */
+  private writeAtEnd(bytes: Uint8Array): void {
+    const { fs, preallocateBytes, segmentBytes } = this.context;
+    const end = this.writtenBytes + bytes.length;
+    // Small writes only: a large batch is cheaper written once than zeroed and rewritten.
+    if (end > this.allocatedBytes && preallocateBytes > 0 && bytes.length < preallocateBytes) {
+      const target = Math.max(end, Math.min(segmentBytes, this.allocatedBytes + preallocateBytes));
+      fs.writeAt(this.data, new Uint8Array(target - this.allocatedBytes), this.allocatedBytes);
+      this.allocatedBytes = target;
+    }
+    fs.writeAt(this.data, bytes, this.writtenBytes);
+    this.writtenBytes = end;
+    this.allocatedBytes = Math.max(this.allocatedBytes, end);
+  }
+
+  /** Cuts zeros written ahead, so the file ends at its last record (durable after fdatasync). */
+  private trimPreallocation(): void {
+    if (this.allocatedBytes === this.writtenBytes) return;
+    this.context.fs.truncate(this.data, this.writtenBytes);
+    this.allocatedBytes = this.writtenBytes;
   }
 
   term(at: number): number {
@@ -191,6 +221,7 @@ export class Segment {
     this.context.fs.truncate(this.data, cut);
     this.sizeBytes = cut;
     this.writtenBytes = cut;
+    this.allocatedBytes = cut;
     this.lastIndex = at;
   }
 
@@ -203,13 +234,16 @@ export class Segment {
     const memory = this.memory;
     assert(memory !== null, `seal of sealed segment ${this.dataPath}`);
     this.writePending();
+    this.trimPreallocation();
     const handle = this.writeIndex(memory);
     this.context.fs.fdatasyncNow(this.data);
     this.memory = null;
     this.indexHandle = handle;
   }
 
+  /** Releases the files; trims zeros written ahead (records not yet written stay unwritten). */
   close(): void {
+    if (this.unwritten.length === 0) this.trimPreallocation();
     this.context.fs.close(this.data);
     if (this.indexHandle !== null) this.context.fs.close(this.indexHandle);
     this.indexHandle = null;

@@ -83,10 +83,11 @@ interface Model {
 
 const lastOf = (model: Model): number => model.firstIndex + model.entries.length - 1;
 
-async function runOps(mode: 'sync' | 'async', segmentBytes: number, ops: readonly Op[]): Promise<void> {
+async function runOps(mode: 'sync' | 'async', segmentBytes: number, ops: readonly Op[], preallocateBytes = 0): Promise<void> {
   const fs = new MemoryFileSystem();
   const flush = mode === 'sync' ? { mode } : { mode, intervalMs: 10 };
-  const env: Env = { fs, options: { dir: '/data/n1', fs, segmentBytes, flush, scheduler: manualScheduler }, mode };
+  const options = { dir: '/data/n1', fs, segmentBytes, flush, scheduler: manualScheduler, preallocateBytes };
+  const env: Env = { fs, options, mode };
   let log: CommitLog = await openLog(env.options);
   const model: Model = {
     entries: [],
@@ -271,7 +272,8 @@ describe('commit log against a model', () => {
         fc.constantFrom('sync' as const, 'async' as const),
         fc.constantFrom(256, 1024, 4096),
         fc.array(opArb, { maxLength: 40 }),
-        (mode, segmentBytes, ops) => runOps(mode, segmentBytes, ops),
+        fc.constantFrom(0, 100, 512),
+        (mode, segmentBytes, ops, preallocateBytes) => runOps(mode, segmentBytes, ops, preallocateBytes),
       ),
       { numRuns: runs, timeout: 5_000, ...replaySeed() },
     );
@@ -283,8 +285,8 @@ const replay = process.env['STORAGE_OPS'];
 if (replay !== undefined) {
   describe('replay', () => {
     it('replays STORAGE_OPS', async () => {
-      const [mode, segmentBytes, ops] = JSON.parse(replay) as ['sync' | 'async', number, Op[]];
-      await runOps(mode, segmentBytes, ops);
+      const [mode, segmentBytes, ops, preallocateBytes] = JSON.parse(replay) as ['sync' | 'async', number, Op[], number?];
+      await runOps(mode, segmentBytes, ops, preallocateBytes);
     }, 5000);
   });
 }

@@ -164,3 +164,30 @@ describe('index files are caches', () => {
     await log.close();
   });
 });
+
+describe('zeros written ahead of the last record', () => {
+  it('are a clean end; a partial record in them is a torn tail', async () => {
+    const sub = path.join(dir, 'prealloc');
+    const openSub = () => openLog({ dir: sub, fs: new NodeFileSystem(), segmentBytes: 1 << 20, preallocateBytes: 64 * 1024 });
+    const crashed = await openSub();
+    await crashed.append(entries(1, 5, 1, PAYLOAD_BYTES));
+    const file = path.join(sub, `${String(1).padStart(20, '0')}.log`);
+    expect(nodeFs.statSync(file).size).toBe(64 * 1024); // zeros ahead of 5 records
+    // No close: as after kill -9, the file keeps its zeros.
+    let log = await openSub();
+    expect(log.recovery).toMatchObject({ cutTailBytes: 0, cutFromIndex: null, lostEntries: false });
+    expect(nodeFs.statSync(file).size).toBe(5 * RECORD_BYTES);
+    await log.append(entries(6, 1, 1, PAYLOAD_BYTES));
+    const torn = nodeFs.readFileSync(file).subarray(5 * RECORD_BYTES, 6 * RECORD_BYTES - 9);
+    const fd = nodeFs.openSync(file, 'r+');
+    nodeFs.writeSync(fd, torn, 0, torn.length, 6 * RECORD_BYTES); // half of a 7th record in the zeros
+    nodeFs.closeSync(fd);
+    log = await openSub();
+    expect(log.lastIndex()).toBe(6);
+    expect(log.recovery).toMatchObject({ cutFromIndex: 7, lostEntries: false });
+    expect(log.recovery.cutTailBytes).toBeGreaterThan(0);
+    await log.close();
+    expect(nodeFs.statSync(file).size).toBe(6 * RECORD_BYTES);
+    // `crashed` stands for a killed process: it is never used or closed again.
+  });
+});
