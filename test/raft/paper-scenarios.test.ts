@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeId } from '../../raft/index.js';
+import type { Index, NodeId } from '../../raft/index.js';
 import { Cluster } from '../sim/cluster.js';
 import { realCore } from '../sim/cores.js';
 import { DirectNode, msg, ofType } from '../sim/direct-node.js';
@@ -47,13 +47,13 @@ describe('figure 8: an old-term entry commits only through an entry of the curre
     const { commitBeforeCrash, cluster } = runFigure8(realCore);
     expect(commitBeforeCrash).toBe(1);
     // n5 won term 5 and its (2, t3) is what every node holds now.
-    for (const id of cluster.ids) expect(cluster.host(id).disk.log.term(2 as never)).toBe(3);
+    for (const id of cluster.ids) expect(cluster.host(id).disk.log.term(2 as Index)).toBe(3);
   });
 
   it('once the no-op of term 4 reaches a majority, index 2 commits together with it', () => {
     const { commitBeforeCrash, cluster } = runFigure8(realCore, { letNoopThrough: true });
     expect(commitBeforeCrash).toBe(3);
-    for (const id of cluster.ids) expect(cluster.host(id).disk.log.term(2 as never)).toBe(2);
+    for (const id of cluster.ids) expect(cluster.host(id).disk.log.term(2 as Index)).toBe(2);
   });
 });
 

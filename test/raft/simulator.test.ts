@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message, NodeId, Term } from '../../raft/index.js';
+import type { Index, Message, NodeId, Term } from '../../raft/index.js';
 import { Cluster } from '../sim/cluster.js';
 import { realCore } from '../sim/cores.js';
 import { EventQueue } from '../sim/event-queue.js';
@@ -132,7 +132,7 @@ describe('safety checker', () => {
     checker.entriesWritten('n1' as NodeId, new MemoryLog(), log.all(), null);
     expect(() => checker.entriesWritten('n2' as NodeId, new MemoryLog(), [entryAt(1, 1, 'other')], null)).toThrow(/logMatching/);
     expect(() => checker.entriesWritten('n1' as NodeId, log, [entryAt(2, 3)], 3 as Term)).toThrow(/leaderAppendOnly/);
-    checker.leaderCommitted('n1' as NodeId, 3 as Term, 2 as never, log);
+    checker.leaderCommitted('n1' as NodeId, 3 as Term, 2 as Index, log);
     expect(() => checker.leaderLogComplete('n3' as NodeId, 4 as Term, logOfTerms([1]))).toThrow(/leaderCompleteness/);
     checker.applied('n1' as NodeId, entryAt(1, 1));
     expect(() => checker.applied('n2' as NodeId, entryAt(1, 2))).toThrow(/stateMachineSafety/);

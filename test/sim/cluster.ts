@@ -1,8 +1,9 @@
-import type { Entry, HardState, Index, Message, NodeId, ReadState, Ready, Role, Term } from '../../raft/types.js';
+import type { Entry, HardState, Index, Message, NodeId, ReadState, Ready, Term } from '../../raft/types.js';
 import { EventQueue } from './event-queue.js';
 import { Invariant, SafetyChecker, SafetyViolation, entryKey } from './invariants.js';
 import type { MemoryLog } from './memory-log.js';
 import type { NodeFactory, NodeTuning, RaftNodeLike, SimStatus } from './node-api.js';
+import { NodeHost, type Proposal } from './node-host.js';
 import { Prng } from './prng.js';
 import { SimDisk } from './sim-disk.js';
 import { SimNetwork, reliableNetwork } from './sim-network.js';
@@ -46,65 +47,6 @@ type SimEvent =
   | { readonly kind: 'deliver'; readonly message: Message }
   | { readonly kind: 'fsync'; readonly node: NodeId; readonly epoch: number; readonly token: number }
   | { readonly kind: 'action'; readonly label: string; readonly run: () => void };
-
-export type ProposalState = 'pending' | 'acked' | 'lost' | 'unknown';
-
-export interface Proposal {
-  readonly id: number;
-  readonly payload: Uint8Array;
-  readonly node: NodeId;
-  readonly index: Index;
-  readonly term: Term;
-  state: ProposalState;
-}
-
-export interface PendingRead {
-  readonly context: string;
-  /** Highest index of a proposal acknowledged before the read was issued: the read must see it. */
-  readonly mustCover: Index;
-}
-
-export class NodeHost {
-  core: RaftNodeLike | null = null;
-  /** Incarnation number: events of an earlier incarnation are ignored after a crash. */
-  epoch = 0;
-  outstanding: Ready | null = null;
-  role: Role = 'follower';
-  roleTerm: Term = 0 as Term;
-  /** The state machine: applied entry keys by index (lost on crash, rebuilt by replay). */
-  stateMachine = new Map<Index, string>();
-  appliedIndex: Index = 0 as Index;
-  readonly pending = new Map<Index, Proposal>();
-  readonly readStates: ReadState[] = [];
-  readonly pendingReads = new Map<string, PendingRead>();
-  completenessCheckedTerm: Term = -1 as Term;
-  fsyncMinMs: number;
-  fsyncMaxMs: number;
-  tickMs = 10;
-  crashes = 0;
-  /** Lost durable entries and has not yet been seen repaired (votingBlocked false). */
-  damaged = false;
-  damagedBelow: Index = 0 as Index;
-
-  constructor(
-    readonly id: NodeId,
-    readonly disk: SimDisk,
-    fsyncMinMs: number,
-    fsyncMaxMs: number,
-  ) {
-    this.fsyncMinMs = fsyncMinMs;
-    this.fsyncMaxMs = fsyncMaxMs;
-  }
-
-  get up(): boolean {
-    return this.core !== null;
-  }
-
-  status(): SimStatus {
-    if (this.core === null) throw new Error(`cluster: ${this.id} is down`);
-    return this.core.status();
-  }
-}
 
 const TRACE_KEPT = 60;
 const PUMP_BOUND = 10_000;
@@ -615,3 +557,4 @@ function describeEvent(event: SimEvent): string {
 }
 
 export { SafetyViolation };
+export { NodeHost, type PendingRead, type Proposal, type ProposalState } from './node-host.js';
