@@ -141,7 +141,10 @@ describe('async flush policy', () => {
     expect(log.durableMark().index).toBe(0);
     expect(tick).not.toBeNull();
     (tick as unknown as () => void)();
-    await new Promise((resolve) => setImmediate(resolve)); // let the timer's flush finish
+    // Wait on the condition (bounded), not on time: the timer's flush makes 1..5 durable.
+    for (let turn = 0; turn < 1000 && log.durableMark().index < 5; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     expect(log.durableMark().index).toBe(5);
     await log.append(entries(6, 5, 1)); // resolves at once; no timer runs before the crash
     crash();
