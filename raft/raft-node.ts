@@ -1,7 +1,9 @@
 import { assert } from './assert.js';
-import { Progress, ReplicationState } from './progress.js';
+import { ReplicationState } from './progress.js';
 import { RaftLog } from './raft-log.js';
 import { PendingReads } from './read-only.js';
+import { Tracker } from './tracker.js';
+import type { FollowerStatus, ProposeBatchResult, ProposeResult, RaftOptions, ReadIndexResult, Status, TransferResult } from './raft-api.js';
 import {
   EntryKind,
   Role,
@@ -12,7 +14,6 @@ import {
   type Heartbeat,
   type HeartbeatResponse,
   type Index,
-  type LogReader,
   type Message,
   type NodeId,
   type RandomSource,
@@ -23,81 +24,6 @@ import {
   type VoteRequest,
   type VoteResponse,
 } from './types.js';
-
-export interface RaftOptions {
-  readonly id: NodeId;
-  /** Every voting member, including `id`. */
-  readonly voters: readonly NodeId[];
-  /** The durable log as recovered by storage. */
-  readonly log: LogReader;
-  /** As loaded from storage; {term: 0, vote: null, commit: 0} on a fresh node. */
-  readonly hardState: HardState;
-  readonly random: RandomSource;
-  /** Last index the state machine has already applied; 0 replays the log from its start. */
-  readonly applied?: Index;
-  /** Ticks without a leader before campaigning; the actual timeout is drawn from [electionTicks, 2*electionTicks). */
-  readonly electionTicks?: number;
-  readonly heartbeatTicks?: number;
-  /** Appends in flight to one follower in replicate mode. */
-  readonly maxInflightAppends?: number;
-  /** Payload bytes per append message (a single larger entry still goes alone). */
-  readonly maxBatchBytes?: number;
-  /** Proposals appended but not yet committed; beyond this `propose` refuses. */
-  readonly maxUncommittedEntries?: number;
-  /** Payload bytes of committed entries handed out in one Ready. */
-  readonly maxApplyBytes?: number;
-  /** ReadIndex requests waiting for confirmation. */
-  readonly maxPendingReads?: number;
-  readonly preVote?: boolean;
-  readonly checkQuorum?: boolean;
-  /** When this node is caught up, the leader hands leadership to it (DLedger's preferred leader). */
-  readonly preferredLeader?: NodeId | null;
-  /**
-   * Storage found that this node once made entries durable through this index and has lost
-   * some of them. Until a leader has repaired the log through it, the node neither votes nor
-   * campaigns: its acknowledgements may have helped commit what it no longer holds.
-   */
-  readonly votingBlockedBelow?: Index;
-}
-
-export type ProposeResult =
-  | { readonly accepted: true; readonly index: Index; readonly term: Term }
-  | { readonly accepted: false; readonly reason: 'notLeader' | 'transferring' | 'tooManyUncommitted'; readonly leader: NodeId | null };
-
-export type ProposeBatchResult =
-  | { readonly accepted: true; readonly firstIndex: Index; readonly lastIndex: Index; readonly term: Term }
-  | { readonly accepted: false; readonly reason: 'notLeader' | 'transferring' | 'tooManyUncommitted'; readonly leader: NodeId | null };
-
-export type TransferResult =
-  | { readonly accepted: true }
-  | { readonly accepted: false; readonly reason: 'notLeader' | 'unknownNode' | 'isSelf' };
-
-export type ReadIndexResult =
-  | { readonly accepted: true }
-  | { readonly accepted: false; readonly reason: 'notLeader' | 'noCommitInTerm' | 'tooManyPending' };
-
-export interface FollowerStatus {
-  readonly match: Index;
-  readonly next: Index;
-  readonly state: ReplicationState;
-  readonly inflight: number;
-}
-
-export interface Status {
-  readonly id: NodeId;
-  readonly role: Role;
-  readonly term: Term;
-  readonly vote: NodeId | null;
-  readonly leader: NodeId | null;
-  readonly commit: Index;
-  readonly applied: Index;
-  readonly firstIndex: Index;
-  readonly lastIndex: Index;
-  readonly votingBlocked: boolean;
-  readonly transferee: NodeId | null;
-  /** The leader's view of each member's log, itself included; null on other roles. */
-  readonly progress: ReadonlyMap<NodeId, FollowerStatus> | null;
-}
 
 const NO_LEADER = null;
 
@@ -138,10 +64,8 @@ export class RaftNode {
   private heartbeatElapsed = 0;
   private randomizedElectionTicks = 0;
 
-  /** Candidate / pre-candidate: answers received in this campaign. */
-  private readonly votes = new Map<NodeId, boolean>();
-  /** Leader: one entry per voter, self included. */
-  private readonly progress = new Map<NodeId, Progress>();
+  /** Votes in a campaign; replication progress of every member while leading. */
+  private readonly tracker: Tracker;
   private transferee: NodeId | null = null;
   private readonly pendingReads: PendingReads;
   /** Leader: new entries or a new commit index should go to followers at the next ready(). */
@@ -170,6 +94,7 @@ export class RaftNode {
     this.checkQuorum = options.checkQuorum ?? true;
     this.preferredLeader = options.preferredLeader ?? null;
     this.pendingReads = new PendingReads(options.maxPendingReads ?? 4096);
+    this.tracker = new Tracker(this.id, this.voters, this.maxInflightAppends);
     const hs = options.hardState;
     this.currentTerm = hs.term;
     this.vote = hs.vote;
@@ -321,7 +246,7 @@ export class RaftNode {
     let progress: Map<NodeId, FollowerStatus> | null = null;
     if (this.role === Role.leader) {
       progress = new Map();
-      for (const [id, pr] of this.progress) {
+      for (const [id, pr] of this.tracker.entries()) {
         progress.set(id, { match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflightCount });
       }
     }
@@ -369,7 +294,7 @@ export class RaftNode {
     this.electionElapsed++;
     if (this.electionElapsed >= this.electionTicks) {
       this.electionElapsed = 0;
-      if (this.checkQuorum && !this.quorumRecentlyActive()) {
+      if (this.checkQuorum && !this.tracker.quorumRecentlyActive()) {
         this.becomeFollower(this.currentTerm, NO_LEADER);
         return;
       }
@@ -383,15 +308,6 @@ export class RaftNode {
     }
   }
 
-  /** Check-quorum: did a majority (self included) answer since the last check? Resets the marks. */
-  private quorumRecentlyActive(): boolean {
-    let active = 0;
-    for (const [id, pr] of this.progress) {
-      if (id === this.id || pr.recentActive) active++;
-      pr.recentActive = false;
-    }
-    return active >= this.quorum();
-  }
 
   private resetRandomizedElectionTicks(): void {
     this.randomizedElectionTicks = this.electionTicks + this.random.nextInt(this.electionTicks);
@@ -420,7 +336,6 @@ export class RaftNode {
     // A pre-candidate keeps its term and vote: a failed pre-election disturbs no one.
     this.role = Role.preCandidate;
     this.leader = NO_LEADER;
-    this.votes.clear();
     this.resetRoleState();
   }
 
@@ -430,7 +345,6 @@ export class RaftNode {
     this.vote = this.id;
     this.role = Role.candidate;
     this.leader = NO_LEADER;
-    this.votes.clear();
     this.resetRoleState();
   }
 
@@ -439,15 +353,7 @@ export class RaftNode {
     this.role = Role.leader;
     this.leader = this.id;
     this.resetRoleState();
-    const next = (this.log.lastIndex() + 1) as Index;
-    for (const id of this.voters) {
-      const pr = new Progress(0 as Index, next, this.maxInflightAppends);
-      if (id === this.id) {
-        pr.acknowledge(this.log.durableLastIndex());
-        pr.becomeReplicate();
-      }
-      this.progress.set(id, pr);
-    }
+    this.tracker.startLeading(this.log.lastIndex(), this.log.durableLastIndex());
     // The no-op lets this leader commit in its own term, which commits everything before it (§8).
     this.appendEntry(EntryKind.noop, new Uint8Array(0));
   }
@@ -456,8 +362,7 @@ export class RaftNode {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTicks();
-    this.votes.clear();
-    this.progress.clear();
+    this.tracker.reset();
     this.transferee = null;
     this.pendingReads.clear();
     this.broadcastPending = false;
@@ -480,8 +385,8 @@ export class RaftNode {
     }
     const voteType = kind === 'preElection' ? 'preVote' : 'vote';
     const campaignTerm = kind === 'preElection' ? ((this.currentTerm + 1) as Term) : this.currentTerm;
-    this.votes.set(this.id, true);
-    if (this.tallyVotes() === 'won') {
+    this.tracker.startCampaign();
+    if (this.tracker.tally() === 'won') {
       this.winCampaign();
       return;
     }
@@ -507,17 +412,6 @@ export class RaftNode {
     }
   }
 
-  private tallyVotes(): 'won' | 'lost' | 'pending' {
-    let granted = 0;
-    let rejected = 0;
-    for (const g of this.votes.values()) {
-      if (g) granted++;
-      else rejected++;
-    }
-    if (granted >= this.quorum()) return 'won';
-    if (this.voters.length - rejected < this.quorum()) return 'lost';
-    return 'pending';
-  }
 
   private handleVoteRequest(m: VoteRequest): void {
     const isPre = m.type === 'preVote';
@@ -544,8 +438,7 @@ export class RaftNode {
   private handleVoteResponse(m: VoteResponse): void {
     const expected = this.role === Role.preCandidate ? 'preVoteResp' : this.role === Role.candidate ? 'voteResp' : null;
     if (m.type !== expected) return;
-    this.votes.set(m.from, m.granted);
-    const outcome = this.tallyVotes();
+    const outcome = this.tracker.recordVote(m.from, m.granted);
     if (outcome === 'won') this.winCampaign();
     else if (outcome === 'lost') this.becomeFollower(this.currentTerm, NO_LEADER);
   }
@@ -675,13 +568,13 @@ export class RaftNode {
 
   /** Our own write is durable through the log's durable end: count it like a follower's ack. */
   private acknowledgeSelf(): void {
-    const self = this.progress.get(this.id);
+    const self = this.tracker.get(this.id);
     assert(self !== undefined, 'raft: a leader tracks its own progress');
     if (self.acknowledge(this.log.durableLastIndex())) this.maybeCommit();
   }
 
   private handleAppendResponse(m: AppendResponse): void {
-    const pr = this.progress.get(m.from);
+    const pr = this.tracker.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
     if (!m.success) {
@@ -699,7 +592,7 @@ export class RaftNode {
   }
 
   private handleHeartbeatResponse(m: HeartbeatResponse): void {
-    const pr = this.progress.get(m.from);
+    const pr = this.tracker.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
     // Appends in flight may have been lost. If the window (or a probe) has been stuck for an
@@ -708,15 +601,14 @@ export class RaftNode {
     pr.restartIfStalled(this.ticks, this.electionTicks);
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context !== '') {
-      for (const rs of this.pendingReads.acknowledge(m.context, m.from, this.quorum())) this.readStates.push(rs);
+      for (const rs of this.pendingReads.acknowledge(m.context, m.from, this.tracker.quorum())) this.readStates.push(rs);
     }
   }
 
   /** Commits the highest index a quorum holds, if it is of this term. Returns whether commit moved. */
   private maybeCommit(): boolean {
-    const matches = [...this.progress.values()].map((pr) => pr.match).sort((a, b) => b - a);
-    const candidate = matches[this.quorum() - 1];
-    if (candidate === undefined || candidate <= this.log.committed) return false;
+    const candidate = this.tracker.quorumMatch();
+    if (candidate <= this.log.committed) return false;
     if (!this.mayCommitByCounting(candidate)) return false;
     this.log.commitTo(candidate);
     // Followers learn the new commit index with the next append, sent at ready().
@@ -738,7 +630,7 @@ export class RaftNode {
    * append with no entries still goes (to probe, or to carry a new commit index).
    */
   private sendAppend(to: NodeId, sendIfEmpty: boolean): void {
-    const pr = this.progress.get(to);
+    const pr = this.tracker.get(to);
     assert(pr !== undefined, `raft: no progress for ${to}`);
     if (pr.isPaused()) return;
     const prevIndex = (pr.next - 1) as Index;
@@ -766,7 +658,7 @@ export class RaftNode {
 
   private broadcastHeartbeat(): void {
     const context = this.pendingReads.latestContext();
-    for (const [id, pr] of this.progress) {
+    for (const [id, pr] of this.tracker.entries()) {
       if (id === this.id) continue;
       this.send({
         type: 'heartbeat',
@@ -784,7 +676,7 @@ export class RaftNode {
     this.transferee = to;
     // The transfer must finish within one election timeout, or it is abandoned.
     this.electionElapsed = 0;
-    const pr = this.progress.get(to);
+    const pr = this.tracker.get(to);
     assert(pr !== undefined, `raft: no progress for ${to}`);
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.sendAppend(to, true);
@@ -793,7 +685,7 @@ export class RaftNode {
   private maybeTransferToPreferred(): void {
     const preferred = this.preferredLeader;
     if (preferred === null || preferred === this.id || this.transferee !== null) return;
-    const pr = this.progress.get(preferred);
+    const pr = this.tracker.get(preferred);
     if (pr === undefined || !pr.recentActive) return;
     if (pr.match === this.log.lastIndex()) this.startTransfer(preferred);
   }
@@ -810,9 +702,6 @@ export class RaftNode {
     else this.messages.push(m);
   }
 
-  private quorum(): number {
-    return Math.floor(this.voters.length / 2) + 1;
-  }
 
   private hardState(): HardState {
     return { term: this.currentTerm, vote: this.vote, commit: this.log.committed };
