@@ -90,6 +90,17 @@ describe('acknowledgements wait for durability (the ordering lives in the Ready 
     expect(ofType(ready.persistedMessages, 'appendResp')[0]).toMatchObject({ success: true, index: 2 });
   });
 
+  it('an acknowledgement queued for a leader deposed before ready() is not sent (FINDINGS O2)', () => {
+    const voters5 = ids(5);
+    const follower = new DirectNode(n1, { voters: voters5, log: logOfTerms([1]), hardState: hardState(2, n2, 1) });
+    follower.core.step(msg.append(n2, n1, 2, 1, 1, [entryAt(2, 2)], 1));
+    follower.core.step(msg.append(n3, n1, 3, 1, 1, [entryAt(2, 3)], 1));
+    const ready = follower.core.ready();
+    expect(ready.entries.map((e) => [e.index, e.term])).toEqual([[2, 3]]);
+    const acks = ofType([...ready.messages, ...ready.persistedMessages], 'appendResp').filter((m) => m.success);
+    expect(acks.map((m) => [m.to, m.term, m.index])).toEqual([[n3, 3, 2]]);
+  });
+
   it("a leader counts its own entry only at advance(), once its write is durable", () => {
     const leader = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(1, null, 1) });
     leader.core.campaign();
