@@ -14,7 +14,7 @@ import { DEFAULT_WEIGHTS, describeSchedule, runSchedule, scheduleArbitrary, simR
  */
 const DEFAULT_RUNS = 1000;
 
-function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRuns(DEFAULT_RUNS), maxSteps = 20, weights?: ScheduleShape['weights']): void {
+function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRuns(DEFAULT_RUNS), maxSteps = 20, weights?: ScheduleShape['weights'], varyTuning = false): void {
   const seed = simSeed();
   const config: SimConfig = { size, factory: realCore, ...extra };
   let steps = 0;
@@ -25,7 +25,7 @@ function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRu
   const started = performance.now();
   console.log(`[sim] ${size} nodes: fast-check seed ${seed}, ${runs} schedules (replay with SIM_SEED=${seed})`);
   fc.assert(
-    fc.property(scheduleArbitrary({ size, maxSteps, ...(weights !== undefined ? { weights } : {}) }), (schedule: Schedule) => {
+    fc.property(scheduleArbitrary({ size, maxSteps, varyTuning, ...(weights !== undefined ? { weights } : {}) }), (schedule: Schedule) => {
       const result = runSchedule(config, schedule);
       steps += result.steps;
       simulatedMs += result.simulatedMs;
@@ -84,5 +84,10 @@ describe('generated fault schedules against the real core', () => {
       30,
       { crashLeader: 6, isolateLeader: 4, heal: 2, restart: 3, burst: 2, network: 2 },
     );
+  });
+
+  it('3 and 5 nodes with the core options generated too (timeouts, windows, batches, pre-vote, check-quorum, preferred leader)', () => {
+    checkCluster(3, {}, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 20, undefined, true);
+    checkCluster(5, {}, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 20, undefined, true);
   });
 });

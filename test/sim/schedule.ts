@@ -35,6 +35,8 @@ export interface ScheduleStep {
 
 export interface Schedule {
   readonly seed: number;
+  /** Core options for this run, when the generator varies them (merged over SimConfig.tuning). */
+  readonly tuning?: NodeTuning;
   /** Background clients propose to the leader this often. */
   readonly proposeEveryMs: number;
   readonly steps: readonly ScheduleStep[];
@@ -71,13 +73,14 @@ export interface RunResult {
 // 200 ticks: ten maximal randomized election timeouts (electionTicks 10, 10 ms a tick).
 const DEFAULT_ELECTION_BOUND_MS = 2_000;
 const DEFAULT_APPLY_BOUND_MS = 6_000;
+const TICK_MS = 10;
 
 export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
   const cluster = new Cluster({
     seed: schedule.seed,
     size: config.size,
     factory: config.factory,
-    ...(config.tuning !== undefined ? { tuning: config.tuning } : {}),
+    ...(config.tuning !== undefined || schedule.tuning !== undefined ? { tuning: { ...config.tuning, ...schedule.tuning } } : {}),
     fsyncMinMs: config.fsyncMinMs ?? 1,
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
     ...(config.tickSkew !== undefined ? { tickSkew: config.tickSkew } : {}),
@@ -95,7 +98,10 @@ export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
     }
     cluster.runFor(at + (config.tailMs ?? 300));
     healedAt = cluster.now;
-    cluster.checkRecovery(config.electionBoundMs ?? DEFAULT_ELECTION_BOUND_MS, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS, () => {
+    // Ten maximal randomized election timeouts, whatever electionTicks this run uses.
+    const electionTicks = schedule.tuning?.electionTicks ?? config.tuning?.electionTicks ?? 10;
+    const electionBoundMs = config.electionBoundMs ?? Math.max(DEFAULT_ELECTION_BOUND_MS, electionTicks * 2 * 10 * TICK_MS);
+    cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS, () => {
       electedAt = cluster.now;
     });
     return result(cluster, electedAt - healedAt, null);
@@ -198,7 +204,7 @@ export function describeAction(action: FaultAction): string {
 }
 
 export function describeSchedule(schedule: Schedule): string {
-  const lines = [`seed=${schedule.seed} proposeEveryMs=${schedule.proposeEveryMs}`];
+  const lines = [`seed=${schedule.seed} proposeEveryMs=${schedule.proposeEveryMs}${schedule.tuning !== undefined ? ` tuning=${JSON.stringify(schedule.tuning)}` : ''}`];
   let at = 0;
   for (const step of schedule.steps) {
     at += step.waitMs;
@@ -213,6 +219,8 @@ export interface ScheduleShape {
   readonly size: number;
   readonly maxSteps?: number;
   readonly maxWaitMs?: number;
+  /** Also generate the core's options per run (tuningArbitrary). */
+  readonly varyTuning?: boolean;
   /** Relative weights per action kind; kinds left out are not generated. */
   readonly weights?: Partial<Record<FaultAction['kind'], number>>;
 }
@@ -261,9 +269,31 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
   return fc.oneof(...choices);
 }
 
+/** Core options worth varying: timing, flow control, batching, pre-vote, check-quorum, a preferred leader. */
+export function tuningArbitrary(size: number): fc.Arbitrary<NodeTuning> {
+  return fc
+    .record({
+      electionTicks: fc.integer({ min: 3, max: 20 }),
+      heartbeatRatio: fc.constantFrom(1, 2, 3),
+      maxInflightAppends: fc.constantFrom(1, 2, 8, 64),
+      maxBatchBytes: fc.constantFrom(1, 8, 64, 1 << 20),
+      maxUncommittedEntries: fc.constantFrom(3, 50, 10_000),
+      preVote: fc.boolean(),
+      checkQuorum: fc.boolean(),
+      preferred: fc.option(fc.integer({ min: 1, max: size }), { nil: null }),
+    })
+    .map(({ heartbeatRatio, preferred, electionTicks, ...rest }) => ({
+      ...rest,
+      electionTicks,
+      heartbeatTicks: Math.max(1, Math.min(electionTicks - 1, Math.floor(electionTicks / (3 * heartbeatRatio)))),
+      preferredLeader: preferred === null ? null : (`n${preferred}` as NodeId),
+    }));
+}
+
 export function scheduleArbitrary(shape: ScheduleShape): fc.Arbitrary<Schedule> {
   const step = fc.record({ waitMs: fc.integer({ min: 0, max: shape.maxWaitMs ?? 300 }), action: actionArbitrary(shape.size, shape.weights) });
   return fc.record({
+    ...(shape.varyTuning === true ? { tuning: tuningArbitrary(shape.size) } : {}),
     seed: fc.integer({ min: 0, max: 0x7fff_ffff }),
     proposeEveryMs: fc.integer({ min: 5, max: 60 }),
     steps: fc.array(step, { minLength: 1, maxLength: shape.maxSteps ?? 20, size: 'max' }),
