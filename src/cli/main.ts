@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError } from '../node/config.js';
+import { runBenchCommand } from './bench-command.js';
 import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';
 import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
 import { NODE_HELP, runNodeCommand } from './node-command.js';
@@ -16,6 +17,7 @@ Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster
   read        read committed records from an index (--follow to keep reading)
   status      each node's role, term, leader, commit and applied index, followers' lag
   transfer    move leadership to another node
+  bench       throughput and latency of a local cluster (or --brokers), beside the disk's limit
 
 Run "quorumlog <command> --help" for a command's options.
 `;
@@ -33,6 +35,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runNodeCommand(rest);
     case 'cluster':
       return runClusterCommand(rest);
+    case 'bench':
+      return runBenchCommand(rest);
     default:
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
       throw new UsageError(`unknown command "${command}"; run quorumlog --help for the list`);

@@ -11,3 +11,5 @@ export {
   ResourceExhaustedError,
   UnavailableError,
 } from './errors.js';
+export { AppendBatcher, APPEND_BATCHER_DEFAULTS } from './append-batcher.js';
+export type { AppendBatcherOptions } from './append-batcher.js';

@@ -143,6 +143,14 @@ export class LogClient {
    * skipped or repeated.
    */
   async *follow(from: number, options: { readonly signal?: AbortSignal; readonly maxBytes?: number } = {}): AsyncGenerator<LogRecord, void, undefined> {
+    for await (const batch of this.followBatches(from, options)) yield* batch;
+  }
+
+  /**
+   * follow() a response at a time: each batch is the records of one stream message (never
+   * empty), in log order. Cheaper than follow() when records arrive by the thousand.
+   */
+  async *followBatches(from: number, options: { readonly signal?: AbortSignal; readonly maxBytes?: number } = {}): AsyncGenerator<readonly LogRecord[], void, undefined> {
     const signal = options.signal === undefined ? this.#closing.signal : AbortSignal.any([options.signal, this.#closing.signal]);
     const maxBytes = options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes;
     const backoff = new Backoff(this.#retryBackoff);
@@ -159,9 +167,13 @@ export class LogClient {
         signal.addEventListener('abort', cancel, { once: true });
         try {
           for await (const response of call as AsyncIterable<ReadResponseMessage>) {
-            for (const record of response.records) {
-              next = record.index + 1;
-              yield { index: index(record.index), term: term(record.term), payload: record.payload };
+            // Records before `next` were yielded from an earlier stream: never repeat one. The
+            // wire records are LogRecords at run time (brands are compile-time only): no copy.
+            const records = response.records.filter((r) => r.index >= next) as unknown as readonly LogRecord[];
+            const last = records.at(-1);
+            if (last !== undefined) {
+              next = last.index + 1;
+              yield records;
             }
             next = Math.max(next, response.nextIndex);
             failingSinceMs = null;

@@ -1,0 +1,156 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { probeDisk, type DiskProbeResult } from './disk-probe.js';
+import { LocalCluster, type ProcessUsage } from './local-cluster.js';
+import { ratio } from './stats.js';
+import { runDrain, runProduce, type DrainResult, type ProduceProgress, type ProduceResult } from './workload.js';
+
+export interface BenchConfig {
+  readonly nodes: number;
+  readonly producers: number;
+  readonly inflight: number;
+  readonly sizeBytes: number;
+  readonly acks: 'all';
+  readonly flush: 'sync' | 'async';
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  /** Existing cluster to target instead of starting one. */
+  readonly brokers: readonly string[] | null;
+  readonly clientBatching: boolean;
+  /** Milliseconds per raw disk case (three cases). */
+  readonly diskProbeMs: number;
+  /** Where the local cluster's data (and the disk probe) go; default the OS temp dir. */
+  readonly dataParent: string;
+  /** Write each node's CPU profile (node --cpu-prof) into this directory. */
+  readonly cpuProfileDir: string | null;
+  readonly drain: boolean;
+}
+
+export interface BenchReport {
+  readonly version: 1;
+  readonly startedAt: string;
+  readonly config: Omit<BenchConfig, 'dataParent' | 'cpuProfileDir'>;
+  readonly host: { readonly cpus: number; readonly cpuModel: string; readonly node: string; readonly platform: string };
+  readonly disk: DiskProbeResult;
+  readonly produce: ProduceResult;
+  readonly drain: DrainResult | null;
+  /** Our figures beside the disk's: produce records/s over raw single-record syncs/s, and so on. */
+  readonly ratios: {
+    readonly produceToSingleSync: number | null;
+    readonly produceTo16PerSync: number | null;
+    readonly produceTo256PerSync: number | null;
+    readonly produceMegabytesToDisk256: number | null;
+  };
+  readonly nodes: readonly NodeUsage[];
+  readonly notes: readonly string[];
+}
+
+export interface NodeUsage extends ProcessUsage {
+  /** CPU seconds spent during the measured window (warm-up excluded). */
+  readonly measuredCpuSeconds: number | null;
+}
+
+export interface BenchHooks {
+  readonly onPhase?: (phase: string) => void;
+  readonly onProgress?: (progress: ProduceProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * One benchmark run: the disk probe, then the cluster (started here unless brokers were
+ * given), the produce run with its end-to-end follower, the drain, and each node's usage.
+ * Every process started here is stopped and the temp directory removed, on error too.
+ */
+export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Promise<BenchReport> {
+  const root = fs.mkdtempSync(path.join(config.dataParent, 'quorumlog-bench-'));
+  let cluster: LocalCluster | null = null;
+  const onAbort = (): void => cluster?.killNow();
+  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    hooks.onPhase?.(`measuring the disk (${root})`);
+    const disk = probeDisk({ dir: root, recordBytes: config.sizeBytes, caseMs: config.diskProbeMs });
+    let brokers = config.brokers;
+    if (brokers === null) {
+      hooks.onPhase?.(`starting ${config.nodes} nodes`);
+      cluster = await LocalCluster.start({
+        nodes: config.nodes,
+        dataRoot: path.join(root, 'data'),
+        flush: config.flush,
+        ...(config.cpuProfileDir === null ? {} : { cpuProfileDir: config.cpuProfileDir }),
+      });
+      brokers = cluster.clientAddresses;
+    }
+    const runningCluster = cluster;
+    let cpuAtMeasure: ProcessUsage[] | null = null;
+    let cpuAtEnd: ProcessUsage[] | null = null;
+    hooks.onPhase?.('producing');
+    const produce = await runProduce({
+      brokers,
+      producers: config.producers,
+      inflight: config.inflight,
+      sizeBytes: config.sizeBytes,
+      warmupMs: config.warmupMs,
+      durationMs: config.durationMs,
+      clientBatching: config.clientBatching,
+      onProgress: (progress) => {
+        if (runningCluster !== null && progress.phase === 'measure' && cpuAtMeasure === null) cpuAtMeasure = runningCluster.usage();
+        if (runningCluster !== null) cpuAtEnd = runningCluster.usage();
+        hooks.onProgress?.(progress);
+      },
+      ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
+    });
+    if (cluster?.failure != null) throw new Error(cluster.failure);
+    let drain: DrainResult | null = null;
+    if (config.drain && produce.lastIndex >= produce.firstIndex && produce.messages > 0) {
+      hooks.onPhase?.(`draining ${produce.messages} records`);
+      drain = await runDrain({ brokers, from: produce.firstIndex, through: produce.lastIndex, timeoutMs: 120_000 });
+    }
+    const nodes = cluster === null ? [] : nodeUsage(cluster.usage(), cpuAtMeasure, cpuAtEnd);
+    const single = disk.cases.find((c) => c.recordsPerSync === 1);
+    const sixteen = disk.cases.find((c) => c.recordsPerSync === 16);
+    const big = disk.cases.find((c) => c.recordsPerSync === 256);
+    const { dataParent: _dataParent, cpuProfileDir: _cpuProfileDir, ...shownConfig } = config;
+    return {
+      version: 1,
+      startedAt: new Date().toISOString(),
+      config: shownConfig,
+      host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}` },
+      disk,
+      produce,
+      drain,
+      ratios: {
+        produceToSingleSync: ratio(produce.messagesPerSecond, single?.recordsPerSecond ?? 0),
+        produceTo16PerSync: ratio(produce.messagesPerSecond, sixteen?.recordsPerSecond ?? 0),
+        produceTo256PerSync: ratio(produce.messagesPerSecond, big?.recordsPerSecond ?? 0),
+        produceMegabytesToDisk256: ratio(produce.megabytesPerSecond, big?.megabytesPerSecond ?? 0),
+      },
+      nodes,
+      notes: notesFor(config),
+    };
+  } finally {
+    hooks.signal?.removeEventListener('abort', onAbort);
+    await cluster?.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function nodeUsage(final: ProcessUsage[], atMeasure: ProcessUsage[] | null, atEnd: ProcessUsage[] | null): NodeUsage[] {
+  return final.map((u, k) => {
+    const from = atMeasure?.[k]?.cpuSeconds ?? null;
+    const to = atEnd?.[k]?.cpuSeconds ?? null;
+    return { ...u, measuredCpuSeconds: from === null || to === null ? null : to - from };
+  });
+}
+
+function notesFor(config: BenchConfig): string[] {
+  const notes = [
+    'acks=all: an append is acknowledged once committed, i.e. held by a majority, each node having fdatasync\'ed it (flush sync).',
+    'consume is a plain log drain (one follow stream, every record decoded); consumer groups with per-message acks come with the broker.',
+  ];
+  if (config.flush === 'async') notes.push('flush async: nodes fdatasync on a timer, not before acknowledging; not durable against a majority power failure.');
+  if (config.brokers !== null) notes.push('targeted an existing cluster: no per-node CPU or memory figures; the disk probe ran in the temp directory.');
+  if (!config.clientBatching) notes.push('client batching off: one Append request per record.');
+  return notes;
+}

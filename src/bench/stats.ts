@@ -1,0 +1,131 @@
+/**
+ * Statistics of a benchmark run: latency samples with exact percentiles, per-second
+ * throughput series, and ratios to the disk's own limit. No I/O here, so it is unit-tested.
+ */
+
+/** The percentiles every latency summary reports, as fractions. */
+export const PERCENTILES = [0.5, 0.9, 0.99, 0.999] as const;
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly minMs: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+}
+
+const EMPTY_SUMMARY: LatencySummary = { count: 0, minMs: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0 };
+
+/**
+ * Latency samples in milliseconds, kept exactly in one growing Float64Array: recording is a
+ * store, not an allocation per sample. Bounded by `samplesMax`; beyond it every other sample
+ * is dropped (decimation keeps the distribution, and the count stays exact).
+ */
+export class LatencyRecorder {
+  #samples: Float64Array;
+  #length = 0;
+  #count = 0;
+  #stride = 1;
+  #sumMs = 0;
+  #maxMs = 0;
+  #minMs = Number.POSITIVE_INFINITY;
+  readonly #samplesMax: number;
+
+  constructor(options: { readonly initialCapacity?: number; readonly samplesMax?: number } = {}) {
+    this.#samples = new Float64Array(options.initialCapacity ?? 65_536);
+    this.#samplesMax = options.samplesMax ?? 8_000_000;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  record(latencyMs: number): void {
+    this.#count++;
+    this.#sumMs += latencyMs;
+    if (latencyMs > this.#maxMs) this.#maxMs = latencyMs;
+    if (latencyMs < this.#minMs) this.#minMs = latencyMs;
+    if (this.#count % this.#stride !== 0) return;
+    if (this.#length === this.#samples.length) this.#grow();
+    this.#samples[this.#length++] = latencyMs;
+  }
+
+  summary(): LatencySummary {
+    if (this.#count === 0) return EMPTY_SUMMARY;
+    const sorted = this.#samples.slice(0, this.#length).sort();
+    return {
+      count: this.#count,
+      minMs: this.#minMs,
+      meanMs: this.#sumMs / this.#count,
+      p50Ms: percentileOfSorted(sorted, 0.5),
+      p90Ms: percentileOfSorted(sorted, 0.9),
+      p99Ms: percentileOfSorted(sorted, 0.99),
+      p999Ms: percentileOfSorted(sorted, 0.999),
+      // The exact maximum, also when decimation dropped its sample.
+      maxMs: this.#maxMs,
+    };
+  }
+
+  #grow(): void {
+    if (this.#samples.length * 2 <= this.#samplesMax) {
+      const bigger = new Float64Array(this.#samples.length * 2);
+      bigger.set(this.#samples);
+      this.#samples = bigger;
+      return;
+    }
+    // Full: keep every other sample and record half as often from now on.
+    let kept = 0;
+    for (let k = 1; k < this.#length; k += 2) this.#samples[kept++] = this.#samples[k] ?? 0;
+    this.#length = kept;
+    this.#stride *= 2;
+  }
+}
+
+/**
+ * The nearest-rank percentile of ascending `sorted`: the smallest sample such that at least
+ * a fraction `p` of all samples are at or below it. 0 for no samples.
+ */
+export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`percentile must be within 0..1, not ${p}`);
+  const n = sorted.length;
+  if (n === 0) return 0;
+  const rank = Math.max(1, Math.ceil(p * n));
+  return sorted[Math.min(n, rank) - 1] ?? 0;
+}
+
+/** Counts per whole second since `startMs`, for throughput over time. Bounded by `secondsMax`. */
+export class RateSeries {
+  readonly #counts: number[] = [];
+  readonly #startMs: number;
+  readonly #secondsMax: number;
+
+  constructor(startMs: number, secondsMax = 3600) {
+    this.#startMs = startMs;
+    this.#secondsMax = secondsMax;
+  }
+
+  add(nowMs: number, count = 1): void {
+    const second = Math.floor((nowMs - this.#startMs) / 1000);
+    if (second < 0 || second >= this.#secondsMax) return;
+    while (this.#counts.length <= second) this.#counts.push(0);
+    this.#counts[second] = (this.#counts[second] ?? 0) + count;
+  }
+
+  /** One count per elapsed second (a last partial second included as it stands). */
+  perSecond(): readonly number[] {
+    return [...this.#counts];
+  }
+}
+
+/** a / b, or null when b is not a positive number (a ratio to nothing is no ratio). */
+export function ratio(a: number, b: number): number | null {
+  return b > 0 && Number.isFinite(a) ? a / b : null;
+}
+
+/** Events per second over `elapsedMs`; 0 for no time. */
+export function perSecond(count: number, elapsedMs: number): number {
+  return elapsedMs > 0 ? (count * 1000) / elapsedMs : 0;
+}

@@ -1,0 +1,250 @@
+import { AppendBatcher, LogClient, type LogRecord } from '../client/index.js';
+import { nowMs, PayloadFactory, sentMsOf } from './payload.js';
+import { LatencyRecorder, perSecond, RateSeries, type LatencySummary } from './stats.js';
+
+export interface ProduceOptions {
+  readonly brokers: readonly string[];
+  readonly producers: number;
+  /** Records each producer keeps unacknowledged. */
+  readonly inflight: number;
+  readonly sizeBytes: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** Let the client batch a producer's pending records into one Append request. */
+  readonly clientBatching: boolean;
+  /** Called about once a second with what happened in that second. */
+  readonly onProgress?: (progress: ProduceProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ProduceProgress {
+  readonly phase: 'warmup' | 'measure';
+  readonly elapsedMs: number;
+  readonly ackedInLastSecond: number;
+  readonly errors: number;
+}
+
+/** One second of the measured window. */
+export interface SecondSample {
+  readonly second: number;
+  readonly messages: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export interface ProduceResult {
+  readonly messages: number;
+  readonly elapsedMs: number;
+  readonly messagesPerSecond: number;
+  readonly megabytesPerSecond: number;
+  readonly latency: LatencySummary;
+  readonly endToEnd: LatencySummary;
+  readonly errors: number;
+  readonly firstError: string | null;
+  readonly timeline: readonly SecondSample[];
+  /** Log indexes the measured run wrote, for the drain. */
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly clientCpuSeconds: number;
+}
+
+/** Longest the end waits for records still unacknowledged after sending stopped. */
+const SETTLE_WAIT_MS = 30_000;
+
+/**
+ * N producers, each a LogClient of its own keeping `inflight` records outstanding (closed
+ * loop: every acknowledgement sends the next record). Latency is send() to acknowledgement,
+ * recorded for records sent within the measured window; throughput counts acknowledgements
+ * within it. A follower of the log, started first, timestamps every record it receives
+ * (produce-to-consume latency).
+ */
+export async function runProduce(options: ProduceOptions): Promise<ProduceResult> {
+  const factory = new PayloadFactory(options.sizeBytes);
+  const latency = new LatencyRecorder();
+  const endToEnd = new LatencyRecorder();
+  const clients = Array.from({ length: options.producers }, () => new LogClient({ brokers: options.brokers }));
+  const reader = new LogClient({ brokers: options.brokers });
+  const stopReader = new AbortController();
+  const cpuStart = process.cpuUsage();
+  try {
+    const startIndex = (await reader.status()).lastIndex + 1;
+    // Find the leader before the clock starts, so the first second is not a redirect.
+    await Promise.all(clients.map((c) => c.status()));
+    const startMs = nowMs();
+    const measureFromMs = startMs + options.warmupMs;
+    const measureToMs = measureFromMs + options.durationMs;
+    let measureEndMs = measureToMs;
+    const rate = new RateSeries(measureFromMs);
+    let second = new LatencyRecorder({ initialCapacity: 4096 });
+    const timeline: SecondSample[] = [];
+    let acked = 0;
+    let ackedThisSecond = 0;
+    let errors = 0;
+    let firstError: string | null = null;
+    let outstanding = 0;
+    let minIndex = Number.POSITIVE_INFINITY;
+    let maxIndex = 0;
+    let stopped = false;
+
+    const follower = followEndToEnd(reader, startIndex, stopReader.signal, (sentMs, receivedMs) => {
+      if (sentMs >= measureFromMs && sentMs < measureToMs) endToEnd.record(receivedMs - sentMs);
+    });
+
+    const batchers = clients.map((c) => (options.clientBatching ? new AppendBatcher(c) : null));
+    const sendOne = (producer: number, sequence: number): void => {
+      const sentMs = nowMs();
+      const record = factory.make(producer, sequence, sentMs);
+      outstanding++;
+      const settle = (error: unknown, at: number): void => {
+        outstanding--;
+        const ackMs = nowMs();
+        if (error !== null) {
+          errors++;
+          firstError ??= error instanceof Error ? error.message : String(error);
+        } else if (sentMs >= measureFromMs && ackMs <= measureToMs) {
+          acked++;
+          ackedThisSecond++;
+          latency.record(ackMs - sentMs);
+          second.record(ackMs - sentMs);
+          rate.add(ackMs);
+          if (at < minIndex) minIndex = at;
+          if (at > maxIndex) maxIndex = at;
+        } else {
+          ackedThisSecond++;
+        }
+        if (!stopped) sendOne(producer, sequence + options.inflight);
+      };
+      const batcher = batchers[producer];
+      if (batcher !== null && batcher !== undefined) batcher.sendWith(record, settle);
+      else {
+        clients[producer]?.append(record).then(
+          (r) => settle(null, r.firstIndex),
+          (error: unknown) => settle(error, 0),
+        );
+      }
+    };
+    for (let p = 0; p < options.producers; p++) for (let k = 0; k < options.inflight; k++) sendOne(p, k);
+
+    // One progress line a second; the loop is bounded by the run's length.
+    const ticks = Math.ceil((options.warmupMs + options.durationMs) / 1000) + 1;
+    for (let t = 1; t <= ticks && !stopped; t++) {
+      const untilMs = Math.min(startMs + t * 1000, measureToMs);
+      await sleepUntil(untilMs, options.signal);
+      const now = nowMs();
+      if (now > measureFromMs && now - 1000 < measureToMs && untilMs > measureFromMs) {
+        const s = second.summary();
+        timeline.push({ second: timeline.length, messages: s.count, p50Ms: s.p50Ms, p99Ms: s.p99Ms });
+        second = new LatencyRecorder({ initialCapacity: 4096 });
+      } else {
+        second = new LatencyRecorder({ initialCapacity: 4096 });
+      }
+      options.onProgress?.({ phase: now < measureFromMs ? 'warmup' : 'measure', elapsedMs: now - startMs, ackedInLastSecond: ackedThisSecond, errors });
+      ackedThisSecond = 0;
+      if (now >= measureToMs || options.signal?.aborted === true) {
+        stopped = true;
+        measureEndMs = Math.min(now, measureToMs);
+      }
+    }
+    stopped = true;
+    await waitFor(() => outstanding === 0, SETTLE_WAIT_MS);
+    // Give the follower the records acknowledged last (bounded).
+    await waitFor(() => endToEnd.count >= acked, 5_000);
+    stopReader.abort();
+    await follower;
+    const elapsedMs = measureEndMs - measureFromMs;
+    const cpu = process.cpuUsage(cpuStart);
+    return {
+      messages: acked,
+      elapsedMs,
+      messagesPerSecond: perSecond(acked, elapsedMs),
+      megabytesPerSecond: (perSecond(acked, elapsedMs) * options.sizeBytes) / 1e6,
+      latency: latency.summary(),
+      endToEnd: endToEnd.summary(),
+      errors,
+      firstError,
+      timeline,
+      firstIndex: Number.isFinite(minIndex) ? minIndex : 0,
+      lastIndex: maxIndex,
+      clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    };
+  } finally {
+    stopReader.abort();
+    reader.close();
+    for (const c of clients) c.close();
+  }
+}
+
+export interface DrainResult {
+  readonly messages: number;
+  readonly bytes: number;
+  readonly elapsedMs: number;
+  readonly messagesPerSecond: number;
+  readonly megabytesPerSecond: number;
+}
+
+/**
+ * Reads [from, through] with one follow stream and touches every record (decodes its send
+ * time), as a consumer would before acknowledging it. There are no consumer-group acks
+ * yet: they come with the broker.
+ */
+export async function runDrain(options: { readonly brokers: readonly string[]; readonly from: number; readonly through: number; readonly timeoutMs: number }): Promise<DrainResult> {
+  const client = new LogClient({ brokers: options.brokers });
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), options.timeoutMs);
+  let messages = 0;
+  let bytes = 0;
+  let checksum = 0;
+  const startMs = nowMs();
+  let endMs = startMs;
+  try {
+    for await (const batch of client.followBatches(options.from, { signal: stop.signal })) {
+      for (const record of batch) {
+        messages++;
+        bytes += record.payload.length;
+        checksum += sentMsOf(record.payload) ?? 0;
+      }
+      const last = batch.at(-1);
+      if (last !== undefined && last.index >= options.through) break;
+    }
+    endMs = nowMs();
+  } finally {
+    clearTimeout(timer);
+    stop.abort();
+    client.close();
+  }
+  if (checksum < 0) throw new Error('unreachable: send times are positive');
+  const elapsedMs = endMs - startMs;
+  return { messages, bytes, elapsedMs, messagesPerSecond: perSecond(messages, elapsedMs), megabytesPerSecond: perSecond(bytes, elapsedMs) / 1e6 };
+}
+
+async function followEndToEnd(client: LogClient, from: number, signal: AbortSignal, onRecord: (sentMs: number, receivedMs: number) => void): Promise<void> {
+  try {
+    for await (const batch of client.followBatches(from, { signal })) {
+      const receivedMs = nowMs();
+      for (const record of batch as readonly LogRecord[]) {
+        const sent = sentMsOf(record.payload);
+        if (sent !== null) onRecord(sent, receivedMs);
+      }
+    }
+  } catch {
+    // The follower is a measurement aid: a failure shows as missing end-to-end samples.
+  }
+}
+
+function sleepUntil(untilMs: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, Math.max(0, untilMs - nowMs()));
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Polls `condition` every 20 ms until it holds or `timeoutMs` passes. */
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadlineMs = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20));
+}

@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { parseArgs } from 'node:util';
+
+import { chartHtml, formatReport } from '../bench/report.js';
+import { runBench, type BenchConfig } from '../bench/run-bench.js';
+import { PAYLOAD_HEADER_BYTES } from '../bench/payload.js';
+import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
+
+export const BENCH_HELP = `Usage: quorumlog bench [options]
+
+Starts a local cluster (or targets --brokers), produces for a while, then drains what was
+produced, and prints throughput, latency percentiles, the disk's own write + fdatasync
+limit measured in the same run, and each node's CPU seconds and peak memory.
+
+Options:
+  --nodes N            nodes of the local cluster (default 3)
+  --producers N        producers, each with its own connection (default 1)
+  --inflight N         records each producer keeps unacknowledged (default 64)
+  --size BYTES         record size, at least ${PAYLOAD_HEADER_BYTES} (default 1024)
+  --acks all           acknowledge once committed on a majority (the only mode today;
+                       acks=leader does not exist yet)
+  --flush sync|async   the nodes' flush policy (default sync)
+  --duration D         measured time, e.g. 20s (default 20s)
+  --warmup D           unmeasured time before it (default 3s)
+  --brokers LIST       benchmark a running cluster at host:port,... instead of starting one
+  --no-batch           one Append request per record (default: a producer's pending records
+                       share a request, like a Kafka producer's batch)
+  --no-drain           skip the consume phase
+  --disk-probe D       time per raw disk case (default 1s; three cases)
+  --dir DIR            where the cluster's data and the disk probe go (default the OS temp dir)
+  --json FILE          write the full result as JSON
+  --chart FILE         write an HTML page with SVG charts of latency and throughput
+  --cpu-prof DIR       run each node under node --cpu-prof, profiles written into DIR
+  -h, --help           show this help
+`;
+
+const OPTIONS = {
+  nodes: { type: 'string' },
+  producers: { type: 'string' },
+  inflight: { type: 'string' },
+  size: { type: 'string' },
+  acks: { type: 'string' },
+  flush: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  brokers: { type: 'string' },
+  'no-batch': { type: 'boolean' },
+  'no-drain': { type: 'boolean' },
+  'disk-probe': { type: 'string' },
+  dir: { type: 'string' },
+  json: { type: 'string' },
+  chart: { type: 'string' },
+  'cpu-prof': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses the command line into a run's configuration, or 'help'. */
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null } | 'help' {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  if (values.help === true) return 'help';
+  const acks = values.acks ?? 'all';
+  if (acks === 'leader') throw new UsageError('--acks leader is not supported yet: every append waits for a majority (use --acks all)');
+  if (acks !== 'all') throw new UsageError(`--acks must be all, not "${acks}"`);
+  const flush = values.flush ?? 'sync';
+  if (flush !== 'sync' && flush !== 'async') throw new UsageError(`--flush must be sync or async, not "${flush}"`);
+  const brokers = values.brokers ?? null;
+  const config: BenchConfig = {
+    nodes: parseWholeNumber('nodes', values.nodes, { min: 1, max: 9 }) ?? 3,
+    producers: parseWholeNumber('producers', values.producers, { min: 1, max: 256 }) ?? 1,
+    inflight: parseWholeNumber('inflight', values.inflight, { min: 1, max: 65_536 }) ?? 64,
+    sizeBytes: parseWholeNumber('size', values.size, { min: PAYLOAD_HEADER_BYTES, max: 4 * 1024 * 1024 }) ?? 1024,
+    acks: 'all',
+    flush,
+    durationMs: parseDurationMs('duration', values.duration) ?? 20_000,
+    warmupMs: values.warmup === '0' ? 0 : (parseDurationMs('warmup', values.warmup) ?? 3_000),
+    brokers: brokers === null ? null : brokers.split(',').map((b) => b.trim()).filter((b) => b !== ''),
+    clientBatching: values['no-batch'] !== true,
+    diskProbeMs: parseDurationMs('disk-probe', values['disk-probe']) ?? 1_000,
+    dataParent: values.dir ?? os.tmpdir(),
+    cpuProfileDir: values['cpu-prof'] ?? null,
+    drain: values['no-drain'] !== true,
+  };
+  if (config.brokers !== null && config.brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
+  if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
+  return { config, json: values.json ?? null, chart: values.chart ?? null };
+}
+
+export async function runBenchCommand(argv: readonly string[]): Promise<number> {
+  const parsed = benchConfigFromArgs(argv);
+  if (parsed === 'help') {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  const { config } = parsed;
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // Progress goes to stderr on a terminal only; piped output stays the result alone.
+  const tty = process.stderr.isTTY === true;
+  const status = (text: string): void => {
+    if (tty) process.stderr.write(`\r\x1b[K${text}`);
+  };
+  try {
+    const report = await runBench(config, {
+      signal: abort.signal,
+      onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),
+      onProgress: (p) => {
+        const totalS = (config.warmupMs + config.durationMs) / 1000;
+        status(`quorumlog bench: ${p.phase === 'warmup' ? 'warming up' : 'measuring'} ${(p.elapsedMs / 1000).toFixed(0)}/${totalS.toFixed(0)} s  ${p.ackedInLastSecond.toLocaleString('en-US')} msg/s${p.errors > 0 ? `  ${p.errors} errors` : ''}`);
+      },
+    });
+    status('');
+    if (abort.signal.aborted) {
+      process.stderr.write('quorumlog bench: interrupted; every node was stopped\n');
+      return 130;
+    }
+    process.stdout.write(formatReport(report));
+    if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
+    if (parsed.chart !== null) fs.writeFileSync(parsed.chart, chartHtml(report));
+    return report.produce.messages > 0 ? 0 : 1;
+  } finally {
+    status('');
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
