@@ -1,0 +1,83 @@
+import { parseArgs } from 'node:util';
+
+import { NEMESIS_KINDS, type NemesisKind } from './nemesis.js';
+import { RUN_DEFAULTS, runJepsen, WORKLOADS, type RunOptions } from './run.js';
+
+export const HELP = `Usage: npm run jepsen -- [options]
+
+Starts a fresh cluster of real quorumlog node processes in a run folder, runs a workload
+and seeded faults for --time seconds, heals everything, waits for recovery, reads back,
+checks, writes history.jsonl, results.json and report.html, and exits 0 only when every
+checker passes (1 when one fails, 2 for bad arguments).
+
+Options:
+  --nodes N                 cluster size (default ${RUN_DEFAULTS.nodes})
+  --time S                  seconds of workload and faults (default ${RUN_DEFAULTS.timeS})
+  --nemesis LIST            comma-separated: ${NEMESIS_KINDS.join(', ')}, mix (= all), none
+                            (default mix); faults run one at a time in seeded random order
+  --variants LIST           only these shapes, e.g. leader,majority or kill:all,power:majority
+  --workload NAME           ${Object.keys(WORKLOADS).join(', ')} (default ${RUN_DEFAULTS.workload}; queue comes with the broker)
+  --rate N                  operations per second, all clients together (default ${RUN_DEFAULTS.rate})
+  --concurrency N           sequential client processes (default ${RUN_DEFAULTS.concurrency})
+  --op-timeout-ms N         one operation's budget (default ${RUN_DEFAULTS.opTimeoutMs})
+  --seed N                  the fault schedule's seed (default: random, printed)
+  --flush sync|async        the nodes' flush policy (default sync)
+  --flush-interval-ms N     async flush interval (default 10)
+  --power-loss              start every node with --power-loss (always on with the power nemesis)
+  --no-idempotence          blindly retry appends whose outcome was unknown (must be flagged)
+  --tick-ms N, --election-ticks N, --heartbeat-ticks N   node timing (default ${RUN_DEFAULTS.tickMs}, ${RUN_DEFAULTS.electionTicks}, ${RUN_DEFAULTS.heartbeatTicks})
+  --runs-dir DIR            where run folders go (default ./${RUN_DEFAULTS.runsDir})
+  -h, --help
+`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function parseRunOptions(argv: readonly string[], log: (line: string) => void): RunOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      nodes: { type: 'string' }, time: { type: 'string' }, nemesis: { type: 'string' }, variants: { type: 'string' }, workload: { type: 'string' },
+      rate: { type: 'string' }, concurrency: { type: 'string' }, 'op-timeout-ms': { type: 'string' }, seed: { type: 'string' }, flush: { type: 'string' },
+      'flush-interval-ms': { type: 'string' }, 'power-loss': { type: 'boolean' }, 'no-idempotence': { type: 'boolean' }, 'tick-ms': { type: 'string' },
+      'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' }, 'runs-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return 'help';
+  const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number in ${min}..${max}, not "${value}"`);
+    return n;
+  };
+  const nemesisSpec = values.nemesis ?? 'mix';
+  const nemeses = nemesisSpec === 'none' ? [] : nemesisSpec === 'mix' ? [...NEMESIS_KINDS] : nemesisSpec.split(',').map((k) => k.trim());
+  for (const k of nemeses) if (!(NEMESIS_KINDS as readonly string[]).includes(k)) throw new UsageError(`--nemesis: unknown "${k}" (known: ${NEMESIS_KINDS.join(', ')}, mix, none)`);
+  const flushMode = values.flush ?? 'sync';
+  if (flushMode !== 'sync' && flushMode !== 'async') throw new UsageError(`--flush must be sync or async, not "${flushMode}"`);
+  const workload = values.workload ?? RUN_DEFAULTS.workload;
+  if (WORKLOADS[workload] === undefined) throw new UsageError(`--workload: "${workload}" is not built yet (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  return {
+    nodes: whole('nodes', values.nodes, RUN_DEFAULTS.nodes, 3, 9),
+    timeS: whole('time', values.time, RUN_DEFAULTS.timeS, 1, 86_400),
+    nemeses: nemeses as NemesisKind[],
+    variants: values.variants === undefined ? null : values.variants.split(',').map((v) => v.trim()),
+    workload,
+    rate: whole('rate', values.rate, RUN_DEFAULTS.rate, 1, 100_000),
+    concurrency: whole('concurrency', values.concurrency, RUN_DEFAULTS.concurrency, 1, 1_000),
+    opTimeoutMs: whole('op-timeout-ms', values['op-timeout-ms'], RUN_DEFAULTS.opTimeoutMs, 100, 600_000),
+    idempotence: values['no-idempotence'] !== true,
+    seed: whole('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31 - 1),
+    flush: flushMode === 'sync' ? { mode: 'sync' } : { mode: 'async', intervalMs: whole('flush-interval-ms', values['flush-interval-ms'], 10, 1, 600_000) },
+    powerLoss: values['power-loss'] === true,
+    tickMs: whole('tick-ms', values['tick-ms'], RUN_DEFAULTS.tickMs, 1, 60_000),
+    electionTicks: whole('election-ticks', values['election-ticks'], RUN_DEFAULTS.electionTicks, 2, 10_000),
+    heartbeatTicks: whole('heartbeat-ticks', values['heartbeat-ticks'], RUN_DEFAULTS.heartbeatTicks, 1, 10_000),
+    runsDir: values['runs-dir'] ?? RUN_DEFAULTS.runsDir,
+    recoveryTimeoutMs: RUN_DEFAULTS.recoveryTimeoutMs,
+    log,
+  };
+}
+

@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+
+import { LogClient, OutcomeUnknownError, QuorumlogClientError, ClientErrorCode } from '../src/client/index.js';
+import type { CheckerResult } from './checkers/checker-result.js';
+import { checkAbortedRead, checkDuplicated, checkLost, checkOffsets, checkProducerOrder, checkRealtime, checkReplicaAgreement, type LogEntry, type NodeLog } from './checkers/log-checkers.js';
+import { pairOps, type ReadEvent } from './history.js';
+import { sleep } from './wait.js';
+import type { Workload, WorkloadContext, WorkloadOptions } from './workload.js';
+
+const READ_MAX_BYTES = 256 * 1024;
+const READ_CALLS_MAX = 100_000;
+/** Blind retries of one append after an unknown outcome (idempotence off). */
+const BLIND_RETRIES_MAX = 5;
+/** How far a producer may fall behind its pacing before it stops trying to catch up. */
+const CATCH_UP_MS_MAX = 1_000;
+const POLL_INTERVAL_MS = 200;
+
+/**
+ * The plain log: `concurrency` sequential producers append unique values ("p3-000042") at
+ * `rate` in total; reader r1 follows the log from index 1 and reader r2 polls it with read().
+ * Every append is an invoke and an ok (with its index) / fail / info in the history.
+ */
+export class LogWorkload implements Workload {
+  readonly name = 'log';
+  readonly #encoder = new TextEncoder();
+  readonly #decoder = new TextDecoder();
+
+  constructor(readonly options: WorkloadOptions) {}
+
+  async run(ctx: WorkloadContext, signal: AbortSignal): Promise<void> {
+    const producers = Array.from({ length: this.options.concurrency }, (_, k) => this.#produce(ctx, `p${k + 1}`, k, signal));
+    await Promise.all([...producers, this.#follow(ctx, 'r1', signal), this.#poll(ctx, 'r2', signal)]);
+  }
+
+  async probe(ctx: WorkloadContext): Promise<boolean> {
+    const client = new LogClient({ brokers: ctx.cluster.brokers(), timeoutMs: 10_000 });
+    try {
+      const outcome = await this.#appendOnce(ctx, client, 'final', `final-${ctx.history.nextOpId()}`);
+      return outcome === 'ok';
+    } finally {
+      client.close();
+    }
+  }
+
+  async check(ctx: WorkloadContext): Promise<readonly CheckerResult[]> {
+    const nodeLogs = await Promise.all(ctx.cluster.ids.map((id) => this.#readNodeLog(ctx, id)));
+    const reference = nodeLogs.filter((n) => n.entries !== null).sort((a, b) => b.commitIndex - a.commitIndex)[0];
+    const events = ctx.history.events;
+    const input = {
+      ops: pairOps(events),
+      reads: events.filter((e): e is ReadEvent => e.type === 'read'),
+      finalLog: reference?.entries ?? [],
+      nodeLogs,
+    };
+    ctx.log(`final logs: ${nodeLogs.map((n) => `${n.node} ${n.entries === null ? `unreadable (${n.error})` : `${n.entries.length} records, commit ${n.commitIndex}`}`).join('; ')}`);
+    return [checkLost(input), checkDuplicated(input), checkProducerOrder(input), checkOffsets(input), checkAbortedRead(input), checkRealtime(input), checkReplicaAgreement(input, hashEntries)];
+  }
+
+  /** One sequential producer, paced so all of them together make `rate`. */
+  async #produce(ctx: WorkloadContext, process: string, slot: number, signal: AbortSignal): Promise<void> {
+    const client = new LogClient({ brokers: ctx.cluster.brokers(), timeoutMs: this.options.opTimeoutMs, connectTimeoutMs: 500, retryBackoff: { initialMs: 20, maxMs: 250 } });
+    const intervalMs = (1000 * this.options.concurrency) / this.options.rate;
+    let nextMs = Date.now() + (slot * 1000) / this.options.rate;
+    try {
+      for (let seq = 1; !signal.aborted && !ctx.history.full; seq++) {
+        await sleep(nextMs - Date.now(), signal);
+        if (signal.aborted) break;
+        nextMs = Math.max(nextMs + intervalMs, Date.now() - CATCH_UP_MS_MAX);
+        await this.#appendOnce(ctx, client, process, `${process}-${String(seq).padStart(6, '0')}`);
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** One append op in the history (with blind retries when idempotence is off). */
+  async #appendOnce(ctx: WorkloadContext, client: LogClient, process: string, value: string): Promise<'ok' | 'fail' | 'info'> {
+    const opId = ctx.history.nextOpId();
+    if (!ctx.history.add({ type: 'invoke', process, f: 'append', opId, value })) return 'fail';
+    let unknown: string | null = null;
+    for (let attempt = 0; attempt <= BLIND_RETRIES_MAX; attempt++) {
+      try {
+        const result = await client.append(this.#encoder.encode(value));
+        ctx.history.add({ type: 'ok', process, f: 'append', opId, value, index: result.firstIndex, ...(attempt > 0 ? { error: `ok after ${attempt} blind retries` } : {}) });
+        return 'ok';
+      } catch (error) {
+        const definite = error instanceof QuorumlogClientError && DEFINITE_FAILURES.has(error.code);
+        const message = error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : String(error);
+        if (error instanceof OutcomeUnknownError) unknown = message;
+        const retry = !this.options.idempotence && error instanceof OutcomeUnknownError && attempt < BLIND_RETRIES_MAX;
+        if (retry) continue;
+        // After an unknown attempt, a later definite failure still leaves the first attempt's fate open.
+        const type = definite && unknown === null ? 'fail' : 'info';
+        ctx.history.add({ type, process, f: 'append', opId, value, error: unknown ?? message });
+        return type;
+      }
+    }
+    return 'info';
+  }
+
+  /** Reader r1: follow from index 1; a broken follow resumes after the last record seen. */
+  async #follow(ctx: WorkloadContext, process: string, signal: AbortSignal): Promise<void> {
+    const client = new LogClient({ brokers: ctx.cluster.brokers(), timeoutMs: 5_000, connectTimeoutMs: 500 });
+    let next = 1;
+    try {
+      for (let restarts = 0; restarts < 100_000 && !signal.aborted && !ctx.history.full; restarts++) {
+        try {
+          for await (const record of client.follow(next, { signal })) {
+            if (record.index < next) continue;
+            next = record.index + 1;
+            ctx.history.add({ type: 'read', process, index: record.index, value: this.#decoder.decode(record.payload) });
+            if (ctx.history.full) break;
+          }
+        } catch {
+          await sleep(100, signal);
+        }
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Reader r2: polls read(next) at a steady interval, from whichever node serves it. */
+  async #poll(ctx: WorkloadContext, process: string, signal: AbortSignal): Promise<void> {
+    const client = new LogClient({ brokers: ctx.cluster.brokers(), timeoutMs: 2_000, connectTimeoutMs: 500 });
+    let next = 1;
+    try {
+      for (let polls = 0; polls < 10_000_000 && !signal.aborted && !ctx.history.full; polls++) {
+        try {
+          const result = await client.read(next, { maxBytes: READ_MAX_BYTES });
+          for (const record of result.records) ctx.history.add({ type: 'read', process, index: record.index, value: this.#decoder.decode(record.payload) });
+          next = Math.max(next, result.nextIndex);
+        } catch {
+          // unavailable for now: poll again
+        }
+        await sleep(POLL_INTERVAL_MS, signal);
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** One node's committed records, read from that node itself, up to its commit index. */
+  async #readNodeLog(ctx: WorkloadContext, id: string): Promise<NodeLog> {
+    const client = ctx.cluster.nodeClient(id, 10_000);
+    try {
+      const status = await client.status(ctx.cluster.brokers([id])[0]);
+      const entries: LogEntry[] = [];
+      let from = 1;
+      for (let calls = 0; calls < READ_CALLS_MAX && from <= status.commitIndex; calls++) {
+        const result = await client.read(from, { maxBytes: READ_MAX_BYTES });
+        for (const r of result.records) if (r.index <= status.commitIndex) entries.push({ index: r.index, term: r.term, value: this.#decoder.decode(r.payload) });
+        if (result.nextIndex <= from) break;
+        from = result.nextIndex;
+      }
+      return { node: id, entries, commitIndex: status.commitIndex };
+    } catch (error) {
+      return { node: id, entries: null, commitIndex: -1, error: error instanceof Error ? error.message : String(error) };
+    } finally {
+      client.close();
+    }
+  }
+}
+
+/** Errors after which the client guarantees nothing was written. */
+const DEFINITE_FAILURES = new Set<string>([ClientErrorCode.unavailable, ClientErrorCode.invalidArgument, ClientErrorCode.resourceExhausted, ClientErrorCode.notFound]);
+
+/** sha256 over (index, term, value) of each entry, in order. */
+export function hashEntries(entries: readonly LogEntry[]): string {
+  const hash = createHash('sha256');
+  for (const e of entries) hash.update(`${e.index}\t${e.term}\t${e.value}\n`);
+  return hash.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,216 @@
+import { setMaxListeners } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { checkAvailability, type KindAvailability } from './checkers/availability.js';
+import type { CheckerResult } from './checkers/checker-result.js';
+import { checkDamagedNodes } from './checkers/damaged-node.js';
+import type { NodeStatus } from '../src/client/index.js';
+import { Cluster } from './cluster.js';
+import { faultWindows, History, pairOps } from './history.js';
+import { LogWorkload } from './log-workload.js';
+import { planFaults, runNemesis, type NemesisKind, type PlannedFault } from './nemesis.js';
+import { Prng } from './prng.js';
+import { writeReport } from './report.js';
+import { sleep, waitUntil, withTimeout } from './wait.js';
+import type { Workload, WorkloadOptions } from './workload.js';
+
+export interface RunOptions {
+  readonly nodes: number;
+  /** Seconds of workload and faults. */
+  readonly timeS: number;
+  readonly nemeses: readonly NemesisKind[];
+  /** Only these variants ("leader", or "kill:leader"); null for all. */
+  readonly variants: readonly string[] | null;
+  readonly workload: string;
+  readonly rate: number;
+  readonly concurrency: number;
+  readonly opTimeoutMs: number;
+  readonly idempotence: boolean;
+  readonly seed: number;
+  readonly flush: { readonly mode: 'sync' } | { readonly mode: 'async'; readonly intervalMs: number };
+  /** Force --power-loss on every node (it is on whenever the power nemesis runs). */
+  readonly powerLoss: boolean;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Where run folders go (./runs). */
+  readonly runsDir: string;
+  /** Name of this run's folder; default <time>-seed<seed>. */
+  readonly runName?: string;
+  readonly recoveryTimeoutMs: number;
+  /** Progress lines (the CLI prints them; tests collect them). */
+  readonly log: (line: string) => void;
+}
+
+export const RUN_DEFAULTS = {
+  nodes: 3,
+  timeS: 60,
+  workload: 'log',
+  rate: 200,
+  concurrency: 10,
+  opTimeoutMs: 3_000,
+  idempotence: true,
+  tickMs: 30,
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  runsDir: 'runs',
+  recoveryTimeoutMs: 60_000,
+} as const;
+
+export interface RunResult {
+  readonly valid: boolean;
+  readonly runDir: string;
+  readonly seed: number;
+  readonly checkers: readonly CheckerResult[];
+  readonly availability: readonly KindAvailability[];
+  readonly faults: readonly PlannedFault[];
+}
+
+/** The registered workloads; the queue workload goes here when the broker lands. */
+export const WORKLOADS: Record<string, (options: WorkloadOptions) => Workload> = {
+  log: (options) => new LogWorkload(options),
+};
+
+const HISTORY_EVENTS_MAX = 5_000_000;
+const WORKLOAD_DRAIN_MS = 30_000;
+
+/**
+ * One run: a fresh cluster in its own folder, the workload and the seeded fault schedule for
+ * timeS, then heal everything, wait for recovery, read back, check, write history, results
+ * and report. Every node it started is stopped before it returns, whatever happened.
+ */
+export async function runJepsen(options: RunOptions): Promise<RunResult> {
+  const makeWorkload = WORKLOADS[options.workload];
+  if (makeWorkload === undefined) throw new Error(`unknown workload "${options.workload}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  const workload = makeWorkload({ rate: options.rate, concurrency: options.concurrency, opTimeoutMs: options.opTimeoutMs, idempotence: options.idempotence });
+  const root = new Prng(options.seed);
+  const plan = planFaults(root.fork('schedule'), { kinds: options.nemeses, variants: options.variants, timeMs: options.timeS * 1000 });
+  const runDir = path.resolve(options.runsDir, options.runName ?? `${new Date().toISOString().replace(/[:.]/g, '-')}-seed${options.seed}`);
+  fs.mkdirSync(runDir, { recursive: true });
+  const log = (line: string): void => {
+    options.log(line);
+    fs.appendFileSync(path.join(runDir, 'run.log'), `${new Date().toISOString()} ${line}\n`);
+  };
+  log(`seed ${options.seed}; run folder ${runDir}`);
+  log(`schedule: ${plan.map((f) => `${(f.atMs / 1000).toFixed(1)}s ${f.kind}:${f.variant} ${f.holdMs}ms`).join(', ') || 'no faults'}`);
+  fs.writeFileSync(path.join(runDir, 'options.json'), `${JSON.stringify({ ...options, log: undefined, plan }, null, 2)}\n`);
+
+  const cluster = await Cluster.start({
+    nodes: options.nodes,
+    runDir,
+    cliPath: cliPath(),
+    clusterId: `jepsen-${options.seed}`,
+    tickMs: options.tickMs,
+    electionTicks: options.electionTicks,
+    heartbeatTicks: options.heartbeatTicks,
+    flush: options.flush,
+    powerLoss: options.powerLoss || options.nemeses.includes('power'),
+    readyTimeoutMs: 30_000,
+  });
+  try {
+    const history = new History(HISTORY_EVENTS_MAX);
+    const ctx = { cluster, history, random: root.fork('workload'), log };
+    await waitUntil(() => cluster.leader(), { timeoutMs: 30_000, what: 'a first leader' });
+    const workloadStartMs = history.nowMs();
+    const stopWorkload = new AbortController();
+    // Every client process of the workload listens on it (bounded by --concurrency).
+    setMaxListeners(options.concurrency + 16, stopWorkload.signal);
+    const working = workload.run(ctx, stopWorkload.signal);
+    const stopNemesis = new AbortController();
+    const faulting = runNemesis({ cluster, history, flush: options.flush.mode, log }, plan, stopNemesis.signal);
+    await sleep(options.timeS * 1000);
+    stopNemesis.abort();
+    await faulting;
+    const healed = await healAll(cluster);
+    log(`healed: ${healed}`);
+    stopWorkload.abort();
+    await withTimeout(working, WORKLOAD_DRAIN_MS, 'the workload draining').catch((error: unknown) => log(`workload did not drain: ${(error as Error).message}`));
+    const workloadEndMs = history.nowMs();
+    const recovery = await waitForRecovery(cluster, options.recoveryTimeoutMs);
+    log(`recovery: ${recovery.note}`);
+    const probed = recovery.ok && (await workload.probe(ctx));
+    if (recovery.ok) await waitForRecovery(cluster, options.recoveryTimeoutMs);
+    const checkers: CheckerResult[] = [...(await workload.check(ctx, { startMs: workloadStartMs, endMs: workloadEndMs }))];
+    const faults = faultWindows(history.events);
+    const availability = checkAvailability({ ops: pairOps(history.events), faults, workloadStartMs, workloadEndMs, recovered: probed, recoveryNote: `${recovery.note}${probed ? '; a write after recovery was acknowledged' : '; no write was acknowledged after recovery'}` });
+    checkers.push(availability);
+    if (options.nemeses.includes('disk') && plan.some((f) => f.kind === 'disk')) checkers.push(checkDamagedNodes(history.events));
+    const valid = checkers.every((c) => c.valid);
+    history.writeJsonLines(path.join(runDir, 'history.jsonl'));
+    const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults };
+    fs.writeFileSync(path.join(runDir, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, faults, checkers, perKind: availability.perKind });
+    for (const c of checkers) log(`${c.valid ? 'PASS' : 'FAIL'} ${c.name} ${JSON.stringify(c.counts)}${c.note === undefined ? '' : ` - ${c.note}`}`);
+    log(`${valid ? 'VALID' : 'INVALID'}: seed ${options.seed}; report ${path.join(runDir, 'report.html')}`);
+    return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan };
+  } finally {
+    await cluster.stopAll();
+  }
+}
+
+/** Resumes paused nodes, heals every link, starts nodes that are down. */
+async function healAll(cluster: Cluster): Promise<string> {
+  cluster.healLinks();
+  const notes: string[] = [];
+  for (const id of cluster.ids) {
+    if (cluster.state(id) === 'paused') {
+      cluster.resume(id);
+      notes.push(`resumed ${id}`);
+    }
+  }
+  for (const id of cluster.ids) {
+    if (cluster.state(id) !== 'down') continue;
+    const outcome = await cluster.startNode(id);
+    notes.push(outcome.ok ? `started ${id}` : `${id} would not start: ${outcome.reason}`);
+  }
+  return notes.join(', ') || 'nothing to heal';
+}
+
+/** Waits until every node answers, one leader, the same commit index, all applied, no blocked vote. */
+async function waitForRecovery(cluster: Cluster, timeoutMs: number): Promise<{ ok: boolean; note: string }> {
+  const startedMs = Date.now();
+  try {
+    await waitUntil(
+      async () => {
+        const all = await cluster.statuses();
+        const bad = all.find((s) => 'error' in s);
+        if (bad !== undefined) throw new Error(`${bad.address}: ${'error' in bad ? bad.error : ''}`);
+        const statuses = all.filter((s): s is NodeStatus & { address: string } => !('error' in s));
+        const leaders = statuses.filter((s) => s.role === 'leader');
+        const commits = new Set(statuses.map((s) => s.commitIndex));
+        if (leaders.length !== 1) throw new Error(`${leaders.length} leaders`);
+        if (commits.size !== 1) throw new Error(`commit indexes ${[...commits].join(',')}`);
+        if (statuses.some((s) => s.appliedIndex !== s.commitIndex || s.votingBlocked)) throw new Error('not all applied / a vote still blocked');
+        return true;
+      },
+      { timeoutMs, what: 'recovery (one leader, equal commit, all applied, no blocked vote)', intervalMs: 250 },
+    );
+    return { ok: true, note: `converged ${Date.now() - startedMs} ms after healing` };
+  } catch (error) {
+    return { ok: false, note: (error as Error).message };
+  }
+}
+
+/** The built quorumlog command, found from this file (jepsen-style/ or dist/jepsen-style/). */
+function cliPath(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let k = 0; k < 6; k++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) {
+      const cli = path.join(dir, 'dist', 'src', 'cli', 'main.js');
+      if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+      return cli;
+    }
+    dir = path.dirname(dir);
+  }
+  throw new Error('cannot find the repository root (package.json) above jepsen-style/');
+}
+
+export function commandLine(o: RunOptions): string {
+  return [
+    'npm run jepsen --', `--nodes ${o.nodes}`, `--time ${o.timeS}`, `--nemesis ${o.nemeses.join(',') || 'none'}`, ...(o.variants === null ? [] : [`--variants ${o.variants.join(',')}`]),
+    `--workload ${o.workload}`, `--rate ${o.rate}`, `--concurrency ${o.concurrency}`, `--seed ${o.seed}`,
+    ...(o.flush.mode === 'async' ? [`--flush async --flush-interval-ms ${o.flush.intervalMs}`] : []), ...(o.idempotence ? [] : ['--no-idempotence']), ...(o.powerLoss ? ['--power-loss'] : []),
+  ].join(' ');
+}

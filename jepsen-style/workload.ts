@@ -1,0 +1,44 @@
+import type { CheckerResult } from './checkers/checker-result.js';
+import type { Cluster } from './cluster.js';
+import type { History } from './history.js';
+import type { Prng } from './prng.js';
+
+/** What every workload gets: the cluster (addresses, per-node clients), the history, its own random source. */
+export interface WorkloadContext {
+  readonly cluster: Cluster;
+  readonly history: History;
+  readonly random: Prng;
+  readonly log: (line: string) => void;
+}
+
+export interface WorkloadOptions {
+  /** Operations per second the clients aim at, all together. */
+  readonly rate: number;
+  /** Client processes issuing operations, each one at a time (sequential). */
+  readonly concurrency: number;
+  /** One operation's budget, retries included. */
+  readonly opTimeoutMs: number;
+  /**
+   * false: the client blindly retries an operation whose outcome was unknown, as a producer
+   * without idempotence would (for the plain log: an append after OutcomeUnknownError). A run
+   * that must be flagged with duplicates.
+   */
+  readonly idempotence: boolean;
+}
+
+/**
+ * The seam between the run and what the clients do. A workload issues operations into the
+ * history while faults run, then, once the cluster has recovered, reads the final state back
+ * and checks the history against it. The plain log is one (log-workload.ts); the broker's
+ * queue workload (producers, consumer groups, the consumer checker) is another, added the
+ * same way: implement this and register it in WORKLOADS (run.ts).
+ */
+export interface Workload {
+  readonly name: string;
+  /** Issues operations until `signal` aborts; resolves once every operation in flight has completed. */
+  run(ctx: WorkloadContext, signal: AbortSignal): Promise<void>;
+  /** One write after recovery, recorded in the history like any other (proves the cluster takes writes). */
+  probe(ctx: WorkloadContext): Promise<boolean>;
+  /** Reads the final state back from every node and runs this workload's checkers. */
+  check(ctx: WorkloadContext, span: { readonly startMs: number; readonly endMs: number }): Promise<readonly CheckerResult[]>;
+}
