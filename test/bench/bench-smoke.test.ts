@@ -1,0 +1,73 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { ensureBuilt } from '../harness/build.js';
+import { runCli } from '../harness/cli.js';
+
+/** The shape of a bench run's output, not its speed: a few seconds, random ports, nothing left running. */
+describe('quorumlog bench (smoke)', () => {
+  beforeAll(async () => {
+    await ensureBuilt();
+  });
+
+  it('runs a short produce and drain, writes JSON and a chart, and stops every node', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+    try {
+      const json = path.join(dir, 'out.json');
+      const chart = path.join(dir, 'chart.html');
+      const result = await runCli(
+        ['bench', '--duration', '2s', '--warmup', '0.5s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json, '--chart', chart],
+        { timeoutMs: 60_000 },
+      );
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^produce\s+[\d,]+ msg\/s/m);
+      expect(result.stdout).toMatch(/^consume\s+[\d,]+ msg\/s/m);
+      expect(result.stdout).toMatch(/p50\s+p90\s+p99\s+p99\.9\s+max/);
+
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<string, any>;
+      expect(report['config']).toMatchObject({ nodes: 3, inflight: 8, sizeBytes: 128, acks: 'all', flush: 'sync' });
+      const produce = report['produce'];
+      expect(produce.messages).toBeGreaterThan(0);
+      expect(produce.errors).toBe(0);
+      for (const key of ['p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs']) {
+        expect(produce.latency[key]).toBeGreaterThan(0);
+        expect(produce.endToEnd[key]).toBeGreaterThan(0);
+      }
+      expect(produce.latency.p50Ms).toBeLessThanOrEqual(produce.latency.p99Ms);
+      expect(produce.latency.p99Ms).toBeLessThanOrEqual(produce.latency.maxMs);
+      expect(report['drain'].messages).toBeGreaterThanOrEqual(produce.messages);
+      expect(report['disk'].cases.map((c: { recordsPerSync: number }) => c.recordsPerSync)).toEqual([1, 16, 256]);
+      expect(report['ratios'].produceToSingleSync).toBeGreaterThan(0);
+      expect(report['nodes']).toHaveLength(3);
+      for (const node of report['nodes']) {
+        expect(node.cpuSeconds).toBeGreaterThan(0);
+        expect(node.peakRssBytes).toBeGreaterThan(0);
+        expect(isAlive(node.pid)).toBe(false);
+      }
+      expect(fs.readFileSync(chart, 'utf8')).toContain('<svg');
+      // The cluster's data went under --dir and was removed.
+      expect(fs.readdirSync(dir).sort()).toEqual(['chart.html', 'out.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses --acks leader in one line', async () => {
+    const result = await runCli(['bench', '--acks', 'leader']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/--acks leader is not supported yet/);
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
