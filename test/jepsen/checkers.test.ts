@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+
+import { checkAvailability, longestGap } from '../../jepsen-style/checkers/availability.js';
+import { checkDamagedNodes, DiskObservation } from '../../jepsen-style/checkers/damaged-node.js';
+import {
+  checkAbortedRead,
+  checkDuplicated,
+  checkLost,
+  checkOffsets,
+  checkProducerOrder,
+  checkRealtime,
+  checkReplicaAgreement,
+  type LogCheckInput,
+  type LogEntry,
+} from '../../jepsen-style/checkers/log-checkers.js';
+import { faultWindows, pairOps, type HistoryEvent, type Op, type ReadEvent } from '../../jepsen-style/history.js';
+import { hashEntries } from '../../jepsen-style/log-workload.js';
+
+/** Hand-made histories: each checker flags its violation, passes the clean history, and fails an empty one. */
+
+let opIds = 0;
+function op(process: string, value: string, invokeMs: number, completeMs: number, outcome: Op['outcome'], index?: number): Op {
+  return { opId: ++opIds, process, f: 'append', value, invokeMs, completeMs, outcome, ...(index === undefined ? {} : { index }) };
+}
+function entry(index: number, value: string, term = 1): LogEntry {
+  return { index, term, value };
+}
+function read(process: string, index: number, value: string, timeMs = 0): ReadEvent {
+  return { type: 'read', process, index, value, timeMs };
+}
+
+/** Two sequential producers, a no-op at index 1 (not a record), four acknowledged appends, one unknown that did commit. */
+function clean(): LogCheckInput {
+  const ops = [
+    op('p1', 'p1-1', 0, 10, 'ok', 2),
+    op('p2', 'p2-1', 5, 20, 'ok', 3),
+    op('p1', 'p1-2', 11, 30, 'ok', 4),
+    op('p2', 'p2-2', 21, 40, 'info'),
+    op('p1', 'p1-3', 31, 50, 'ok', 6),
+    op('p2', 'p2-3', 41, 45, 'fail'),
+  ];
+  const finalLog = [entry(2, 'p1-1'), entry(3, 'p2-1'), entry(4, 'p1-2'), entry(5, 'p2-2'), entry(6, 'p1-3')];
+  return {
+    ops,
+    reads: [read('r1', 2, 'p1-1'), read('r1', 3, 'p2-1'), read('r1', 4, 'p1-2')],
+    finalLog,
+    nodeLogs: ['n1', 'n2', 'n3'].map((node) => ({ node, entries: finalLog, commitIndex: 6 })),
+  };
+}
+
+const empty: LogCheckInput = { ops: [], reads: [], finalLog: [], nodeLogs: [] };
+
+describe('checkers on hand-made histories', () => {
+  it('every checker passes the clean history', () => {
+    const input = clean();
+    for (const result of [checkLost(input), checkDuplicated(input), checkProducerOrder(input), checkOffsets(input), checkAbortedRead(input), checkRealtime(input), checkReplicaAgreement(input, hashEntries)]) {
+      expect(result.valid, `${result.name}: ${JSON.stringify(result)}`).toBe(true);
+    }
+  });
+
+  it('every checker fails an empty history (nothing checked proves nothing)', () => {
+    for (const result of [checkLost(empty), checkDuplicated(empty), checkProducerOrder(empty), checkOffsets(empty), checkAbortedRead(empty), checkRealtime(empty), checkReplicaAgreement(empty, hashEntries)]) {
+      expect(result.valid, result.name).toBe(false);
+      expect(result.note, result.name).toMatch(/nothing to check/);
+    }
+    const availability = checkAvailability({ ops: [], faults: [], workloadStartMs: 0, workloadEndMs: 1000, recovered: true, recoveryNote: '' });
+    expect(availability.valid).toBe(false);
+    expect(checkDamagedNodes([]).valid).toBe(false);
+  });
+
+  it('lost: an acknowledged append missing from the final log', () => {
+    const input = clean();
+    const result = checkLost({ ...input, finalLog: input.finalLog.filter((e) => e.value !== 'p1-2') });
+    expect(result.valid).toBe(false);
+    expect(result.counts['lost']).toBe(1);
+    expect(result.examples[0]).toMatchObject({ value: 'p1-2', ackedIndex: 4 });
+  });
+
+  it('duplicated: a value at two indexes, in the final log or in what a reader saw', () => {
+    const input = clean();
+    const twice = checkDuplicated({ ...input, finalLog: [...input.finalLog, entry(7, 'p2-1')] });
+    expect(twice.valid).toBe(false);
+    expect(twice.examples[0]).toMatchObject({ value: 'p2-1', indexes: [3, 7] });
+    const readerSawTwice = checkDuplicated({ ...input, reads: [...input.reads, read('r1', 8, 'p1-1')] });
+    expect(readerSawTwice.valid).toBe(false);
+  });
+
+  it('producer order: a sequential producer\'s later value before an earlier one', () => {
+    const input = clean();
+    const swapped = input.finalLog.map((e) => (e.value === 'p1-1' ? { ...e, value: 'p1-2' } : e.value === 'p1-2' ? { ...e, value: 'p1-1' } : e));
+    const result = checkProducerOrder({ ...input, finalLog: swapped });
+    expect(result.valid).toBe(false);
+    expect(result.examples[0]).toMatchObject({ process: 'p1', earlier: { value: 'p1-1', index: 4 }, later: { value: 'p1-2', index: 2 } });
+  });
+
+  it('offsets: one index read with two values (a node, a reader or an acknowledgement disagreeing)', () => {
+    const input = clean();
+    const nodeDisagrees = checkOffsets({ ...input, nodeLogs: [{ node: 'n2', entries: [entry(2, 'p1-1'), entry(3, 'other')], commitIndex: 3 }] });
+    expect(nodeDisagrees.valid).toBe(false);
+    expect(nodeDisagrees.examples[0]).toMatchObject({ index: 3 });
+    const ackElsewhere = checkOffsets({ ...input, ops: [...input.ops, op('p3', 'p1-3', 0, 1, 'ok', 5)] });
+    expect(ackElsewhere.valid).toBe(false);
+  });
+
+  it('aborted read: a definitely failed append that is visible; and a phantom nobody sent', () => {
+    const input = clean();
+    const visibleFailure = checkAbortedRead({ ...input, finalLog: [...input.finalLog, entry(7, 'p2-3')] });
+    expect(visibleFailure.valid).toBe(false);
+    expect(visibleFailure.examples[0]).toMatchObject({ value: 'p2-3', visibleAt: 'final@7' });
+    const phantom = checkAbortedRead({ ...input, reads: [...input.reads, read('r1', 9, 'ghost')] });
+    expect(phantom.valid).toBe(false);
+    expect(phantom.counts['phantoms']).toBe(1);
+  });
+
+  it('realtime: an append acknowledged before another began has the lower index; readers never skip or go back', () => {
+    const input = clean();
+    const late = checkRealtime({ ...input, ops: [...input.ops, op('p3', 'p3-1', 60, 70, 'ok', 5)] });
+    expect(late.valid).toBe(false);
+    expect(late.examples[0]).toMatchObject({ kind: 'ack-order', earlier: { value: 'p1-3', index: 6 }, later: { value: 'p3-1', index: 5 } });
+    const skipped = checkRealtime({ ...input, reads: [read('r1', 2, 'p1-1'), read('r1', 4, 'p1-2')] });
+    expect(skipped.examples[0]).toMatchObject({ kind: 'reader-skipped', skippedIndex: 3 });
+    const back = checkRealtime({ ...input, reads: [read('r2', 2, 'p1-1'), read('r2', 3, 'p2-1'), read('r2', 2, 'p1-1')] });
+    expect(back.examples[0]).toMatchObject({ kind: 'reader-went-back', process: 'r2' });
+    const concurrentIsFine = checkRealtime({ ...input, ops: [...input.ops.filter((o) => o.value !== 'p1-3'), op('p3', 'x', 45, 60, 'ok', 6), op('p4', 'y', 44, 61, 'ok', 5)] });
+    expect(concurrentIsFine.valid, JSON.stringify(concurrentIsFine.examples)).toBe(true);
+  });
+
+  it('replica agreement: diverged committed prefixes, unequal commits or an unreadable node', () => {
+    const input = clean();
+    const diverged = input.finalLog.map((e) => (e.index === 5 ? { ...e, term: 2 } : e));
+    const result = checkReplicaAgreement({ ...input, nodeLogs: [{ node: 'n1', entries: input.finalLog, commitIndex: 6 }, { node: 'n2', entries: diverged, commitIndex: 6 }] }, hashEntries);
+    expect(result.valid).toBe(false);
+    expect(JSON.stringify(result.examples)).toContain('"position":3');
+    const lagging = checkReplicaAgreement({ ...input, nodeLogs: [{ node: 'n1', entries: input.finalLog, commitIndex: 6 }, { node: 'n2', entries: input.finalLog.slice(0, 2), commitIndex: 3 }] }, hashEntries);
+    expect(lagging.valid).toBe(false);
+    const unreadable = checkReplicaAgreement({ ...input, nodeLogs: [{ node: 'n1', entries: input.finalLog, commitIndex: 6 }, { node: 'n2', entries: null, commitIndex: -1, error: 'down' }] }, hashEntries);
+    expect(unreadable.valid).toBe(false);
+  });
+
+  it('availability: per fault kind, and it fails when the cluster never took writes again', () => {
+    const ops = [op('p1', 'a', 0, 100, 'ok', 2), op('p1', 'b', 100, 1_100, 'info'), op('p1', 'c', 1_100, 3_000, 'ok', 4), op('p1', 'd', 3_000, 3_100, 'fail')];
+    const faults = faultWindows([
+      { type: 'nemesis', phase: 'start', timeMs: 150, kind: 'kill', variant: 'leader', faultId: 1, targets: ['n1'] },
+      { type: 'nemesis', phase: 'end', timeMs: 2_500, kind: 'kill', variant: 'leader', faultId: 1, targets: ['n1'] },
+    ]);
+    const result = checkAvailability({ ops, faults, workloadStartMs: 0, workloadEndMs: 3_200, recovered: true, recoveryNote: 'ok' });
+    expect(result.valid).toBe(true);
+    expect(result.counts).toMatchObject({ appends: 4, ok: 2, failed: 1, unknown: 1, longestNoWriteMs: 2_900 });
+    expect(result.perKind).toEqual([{ kind: 'kill', windows: 1, faultMs: 2_350, ops: 1, ok: 1, okFraction: 1, longestNoWriteMs: 2_350 }]);
+    expect(checkAvailability({ ops, faults, workloadStartMs: 0, workloadEndMs: 3_200, recovered: false, recoveryNote: 'no leader' }).valid).toBe(false);
+    expect(longestGap([], 10, 30)).toBe(20);
+  });
+
+  it('damaged node: unnoticed damage to durable records, or leading with a blocked vote', () => {
+    const at = (what: string, faultId = 1): HistoryEvent => ({ type: 'observe', timeMs: 0, node: 'n2', what, faultId });
+    expect(checkDamagedNodes([at(DiskObservation.damageBelowMark), at(DiskObservation.refusedStart), at(DiskObservation.lossReported), at(DiskObservation.votingBlocked)]).valid).toBe(true);
+    const unnoticed = checkDamagedNodes([at(DiskObservation.damageBelowMark), at(DiskObservation.votingUnblocked)]);
+    expect(unnoticed.valid).toBe(false);
+    const led = checkDamagedNodes([at(DiskObservation.damageBelowMark), at(DiskObservation.lossReported), at(DiskObservation.ledWhileBlocked)]);
+    expect(led.valid).toBe(false);
+  });
+
+  it('pairOps: an invoke without a completion counts as unknown', () => {
+    const events: HistoryEvent[] = [
+      { type: 'invoke', timeMs: 1, process: 'p1', f: 'append', opId: 1, value: 'a' },
+      { type: 'invoke', timeMs: 2, process: 'p2', f: 'append', opId: 2, value: 'b' },
+      { type: 'ok', timeMs: 3, process: 'p1', f: 'append', opId: 1, value: 'a', index: 2 },
+    ];
+    expect(pairOps(events).map((o) => [o.value, o.outcome])).toEqual([['a', 'ok'], ['b', 'info']]);
+  });
+});
