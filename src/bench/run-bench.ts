@@ -19,6 +19,8 @@ export interface BenchConfig {
   /** Existing cluster to target instead of starting one. */
   readonly brokers: readonly string[] | null;
   readonly clientBatching: boolean;
+  /** Records per Append request at most (null: the batcher's default). */
+  readonly batchRecordsMax: number | null;
   /** Milliseconds per raw disk case (three cases). */
   readonly diskProbeMs: number;
   /** Where the local cluster's data (and the disk probe) go; default the OS temp dir. */
@@ -94,6 +96,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       warmupMs: config.warmupMs,
       durationMs: config.durationMs,
       clientBatching: config.clientBatching,
+      ...(config.batchRecordsMax === null ? {} : { batchRecordsMax: config.batchRecordsMax }),
       onProgress: (progress) => {
         if (runningCluster !== null && progress.phase === 'measure' && cpuAtMeasure === null) cpuAtMeasure = runningCluster.usage();
         if (runningCluster !== null) cpuAtEnd = runningCluster.usage();

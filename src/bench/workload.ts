@@ -12,6 +12,8 @@ export interface ProduceOptions {
   readonly durationMs: number;
   /** Let the client batch a producer's pending records into one Append request. */
   readonly clientBatching: boolean;
+  /** Records per Append request at most, when batching (default: the batcher's). */
+  readonly batchRecordsMax?: number;
   /** Called about once a second with what happened in that second. */
   readonly onProgress?: (progress: ProduceProgress) => void;
   readonly signal?: AbortSignal;
@@ -90,7 +92,7 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
       if (sentMs >= measureFromMs && sentMs < measureToMs) endToEnd.record(receivedMs - sentMs);
     });
 
-    const batchers = clients.map((c) => (options.clientBatching ? new AppendBatcher(c) : null));
+    const batchers = clients.map((c) => (options.clientBatching ? new AppendBatcher(c, options.batchRecordsMax === undefined ? {} : { batchRecordsMax: options.batchRecordsMax }) : null));
     const sendOne = (producer: number, sequence: number): void => {
       const sentMs = nowMs();
       const record = factory.make(producer, sequence, sentMs);

@@ -26,6 +26,7 @@ Options:
   --brokers LIST       benchmark a running cluster at host:port,... instead of starting one
   --no-batch           one Append request per record (default: a producer's pending records
                        share a request, like a Kafka producer's batch)
+  --batch-records N    records per Append request at most (default 4096)
   --no-drain           skip the consume phase
   --disk-probe D       time per raw disk case (default 1s; three cases)
   --dir DIR            where the cluster's data and the disk probe go (default the OS temp dir)
@@ -46,6 +47,7 @@ const OPTIONS = {
   warmup: { type: 'string' },
   brokers: { type: 'string' },
   'no-batch': { type: 'boolean' },
+  'batch-records': { type: 'string' },
   'no-drain': { type: 'boolean' },
   'disk-probe': { type: 'string' },
   dir: { type: 'string' },
@@ -76,6 +78,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     warmupMs: values.warmup === '0' ? 0 : (parseDurationMs('warmup', values.warmup) ?? 3_000),
     brokers: brokers === null ? null : brokers.split(',').map((b) => b.trim()).filter((b) => b !== ''),
     clientBatching: values['no-batch'] !== true,
+    batchRecordsMax: parseWholeNumber('batch-records', values['batch-records'], { min: 1, max: 65_536 }) ?? null,
     diskProbeMs: parseDurationMs('disk-probe', values['disk-probe']) ?? 1_000,
     dataParent: values.dir ?? os.tmpdir(),
     cpuProfileDir: values['cpu-prof'] ?? null,
