@@ -1,0 +1,127 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
+import { Prng } from '../../jepsen-style/prng.js';
+import { liveChildPids } from '../../jepsen-style/process-reaper.js';
+import { RUN_DEFAULTS, runJepsen, type RunOptions, type RunResult } from '../../jepsen-style/run.js';
+import { ensureBuilt } from '../harness/build.js';
+
+/**
+ * Real runs on a 2-core machine shared with other suites, kept to about 3.5 minutes in all:
+ * one mixed run of every nemesis (70 s of faults) that must pass every checker, a targeted
+ * sync power-loss and disk run that must pass, and two runs that must be flagged. Each
+ * prints its seed and run folder; a run folder is kept only when the test fails.
+ * Longer runs are for people: npm run jepsen -- --time 600.
+ */
+const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-jepsen-'));
+
+async function run(name: string, options: Partial<RunOptions> & Pick<RunOptions, 'seed' | 'timeS' | 'nemeses'>): Promise<RunResult & { lines: string[] }> {
+  const lines: string[] = [];
+  const result = await runJepsen({
+    ...RUN_DEFAULTS,
+    variants: null,
+    idempotence: true,
+    flush: { mode: 'sync' },
+    powerLoss: false,
+    runsDir: ROOT,
+    runName: name,
+    rate: 150,
+    log: (line) => lines.push(line),
+    ...options,
+  });
+  console.log(`[jepsen] ${name}: seed ${result.seed}, ${result.valid ? 'valid' : 'INVALID'}; ${lines.filter((l) => /^(PASS|FAIL)/.test(l)).map((l) => l.split(' ').slice(0, 2).join(' ')).join('; ')}`);
+  return { ...result, lines };
+}
+
+function verdict(result: RunResult, name: string): boolean {
+  const checker = result.checkers.find((c) => c.name === name);
+  if (checker === undefined) throw new Error(`no checker ${name}`);
+  return checker.valid;
+}
+
+/** Keeps the folder of a failed run (and says where); removes a passing one. */
+function keepOnFailure(result: RunResult & { lines: string[] }, ok: boolean): void {
+  if (ok) fs.rmSync(result.runDir, { recursive: true, force: true });
+  else console.log(`[jepsen] kept ${result.runDir} (seed ${result.seed})\n${result.lines.join('\n')}`);
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+}, 120_000);
+
+describe('jepsen-style runs against real node processes', () => {
+  it('a mixed run of every nemesis passes every checker, and writes history, results and a self-contained report', async () => {
+    const seed = 23;
+    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 70_000 });
+    expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
+    const result = await run('mix', { seed, timeS: 70, nemeses: NEMESIS_KINDS });
+    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+    try {
+      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+      expect(result.valid).toBe(true);
+      for (const file of ['history.jsonl', 'results.json', 'report.html', 'logs/n1.log', 'run.log']) expect(fs.existsSync(path.join(result.runDir, file)), file).toBe(true);
+      const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
+      expect(html.match(/<svg /g)?.length).toBe(2);
+      expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+      for (const kind of NEMESIS_KINDS) expect(html).toContain(`${kind}:`);
+      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[] };
+      expect(results.valid).toBe(true);
+      expect(results.faults.length).toBe(plan.length);
+      expect(liveChildPids()).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
+  }, 200_000);
+
+  it('sync flush: power loss of a majority while the survivor is paused, of one while another is out, and disk damage lose nothing', async () => {
+    const result = await run('power-disk', { seed: 5, timeS: 30, nemeses: ['power', 'disk'], variants: ['majority-survivor-paused', 'one-while-paused', 'flip-old', 'cut-tail'] });
+    try {
+      expect(result.faults.length).toBeGreaterThanOrEqual(4);
+      expect(result.checkers.filter((c) => !c.valid).map((c) => c.name), `seed 5, ${result.runDir}`).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
+  }, 150_000);
+
+  it('must be flagged: async flush and power loss of a majority at once lose acknowledged writes', async () => {
+    const result = await run('async-power', {
+      seed: 7,
+      timeS: 20,
+      nemeses: ['power'],
+      variants: ['majority-survivor-paused'],
+      flush: { mode: 'async', intervalMs: 2_000 },
+    });
+    const lost = result.checkers.find((c) => c.name === 'lost');
+    try {
+      expect(verdict(result, 'lost'), `seed 7, ${result.runDir}`).toBe(false);
+      expect(lost?.counts['lost']).toBeGreaterThan(0);
+    } finally {
+      keepOnFailure(result, lost?.valid === false);
+    }
+  }, 150_000);
+
+  it('must be flagged: idempotence off (blind retries after an unknown outcome) under kills and partitions duplicates values', async () => {
+    const result = await run('blind-retries', {
+      seed: 11,
+      timeS: 25,
+      nemeses: ['kill', 'pause', 'partition'],
+      variants: ['kill:leader', 'pause:leader', 'partition:leader'],
+      idempotence: false,
+      opTimeoutMs: 1_000,
+      rate: 200,
+    });
+    const duplicated = result.checkers.find((c) => c.name === 'duplicated');
+    try {
+      expect(verdict(result, 'duplicated'), `seed 11, ${result.runDir}`).toBe(false);
+      expect(duplicated?.counts['duplicatedValues']).toBeGreaterThan(0);
+      // The same run with idempotence on is what the mixed run checks: nothing else may break here.
+      expect(result.checkers.filter((c) => !c.valid).map((c) => c.name)).toEqual(['duplicated']);
+    } finally {
+      keepOnFailure(result, duplicated?.valid === false);
+    }
+  }, 150_000);
+});
