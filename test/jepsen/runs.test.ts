@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
 import { Prng } from '../../jepsen-style/prng.js';
@@ -52,6 +52,11 @@ function keepOnFailure(result: RunResult & { lines: string[] }, ok: boolean): vo
 beforeAll(async () => {
   await ensureBuilt();
 }, 120_000);
+
+afterAll(() => {
+  // Only kept (failed) run folders remain; an empty root goes.
+  if (fs.readdirSync(ROOT).length === 0) fs.rmSync(ROOT, { recursive: true, force: true });
+});
 
 describe('jepsen-style runs against real node processes', () => {
   it('a mixed run of every nemesis passes every checker, and writes history, results and a self-contained report', async () => {

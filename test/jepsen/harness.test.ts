@@ -1,0 +1,163 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { parseRunOptions } from '../../jepsen-style/cli-options.js';
+import { damageLog, dropFromDamagedRecord, scanRecords } from '../../jepsen-style/disk-damage.js';
+import { LinkProxy } from '../../jepsen-style/link-proxy.js';
+import { NEMESIS_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
+import { Prng } from '../../jepsen-style/prng.js';
+
+/** The harness's own parts, without node processes: schedule, proxy, disk damage, options. */
+
+describe('fault schedule', () => {
+  it('is a function of the seed, and respects kinds, variants and the run time', () => {
+    const plan = (seed: number) => planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 120_000 });
+    expect(plan(42)).toEqual(plan(42));
+    expect(plan(42)).not.toEqual(plan(43));
+    for (const f of plan(42)) expect(f.atMs + f.holdMs).toBeLessThanOrEqual(119_000);
+    const only = planFaults(new Prng(1), { kinds: ['kill', 'power'], variants: ['leader', 'power:all'], timeMs: 60_000 });
+    expect(only.length).toBeGreaterThan(3);
+    expect(new Set(only.map((f) => `${f.kind}:${f.variant}`))).toEqual(new Set(['kill:leader', 'power:all']));
+    expect(planFaults(new Prng(1), { kinds: [], variants: null, timeMs: 60_000 })).toEqual([]);
+  });
+
+  it('Prng draws stay in range', () => {
+    const random = new Prng(7);
+    for (let k = 0; k < 1_000; k++) {
+      const x = random.between(3, 5);
+      expect(x >= 3 && x <= 5).toBe(true);
+    }
+    expect(random.sample(['a', 'b', 'c', 'd'], 2)).toHaveLength(2);
+  });
+});
+
+describe('LinkProxy', () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close();
+  });
+
+  async function echoServer(): Promise<number> {
+    const server = net.createServer((socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  async function freePort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+
+  /** Sends `text` through a fresh connection; resolves with the echo, or null after `waitMs`. */
+  function roundTrip(port: number, text: string, waitMs: number): Promise<{ reply: string | null; elapsedMs: number }> {
+    const startedMs = Date.now();
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      let got = '';
+      const done = (reply: string | null): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve({ reply, elapsedMs: Date.now() - startedMs });
+      };
+      const timer = setTimeout(() => done(null), waitMs);
+      socket.on('data', (chunk) => {
+        got += chunk.toString();
+        if (got.length >= text.length) done(got);
+      });
+      socket.on('error', () => done(null));
+      socket.on('close', () => done(got === '' ? null : got));
+      socket.write(text);
+    });
+  }
+
+  it('passes, cuts (black hole), heals and delays', async () => {
+    const target = await echoServer();
+    const proxy = await LinkProxy.start({ from: 'n1', to: 'n2', listenPort: await freePort(), targetPort: target });
+    closers.push(() => proxy.close());
+    expect((await roundTrip(proxy.listenPort, 'hello', 2_000)).reply).toBe('hello');
+    proxy.setMode({ kind: 'cut' });
+    expect((await roundTrip(proxy.listenPort, 'lost', 300)).reply).toBeNull();
+    proxy.setMode({ kind: 'pass' });
+    expect((await roundTrip(proxy.listenPort, 'back', 2_000)).reply).toBe('back');
+    proxy.setMode({ kind: 'delay', delayMs: 150, jitterMs: 0 });
+    const delayed = await roundTrip(proxy.listenPort, 'slow', 3_000);
+    expect(delayed.reply).toBe('slow');
+    // Held each way: at least the two delays (a lower bound, never an upper one).
+    expect(delayed.elapsedMs).toBeGreaterThanOrEqual(290);
+  });
+
+  it('a cut drops connections that are open', async () => {
+    const target = await echoServer();
+    const proxy = await LinkProxy.start({ from: 'n1', to: 'n2', listenPort: await freePort(), targetPort: target });
+    closers.push(() => proxy.close());
+    const socket = net.connect({ host: '127.0.0.1', port: proxy.listenPort });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.on('error', () => undefined);
+    proxy.setMode({ kind: 'cut' });
+    await closed;
+    expect(socket.destroyed).toBe(true);
+  });
+});
+
+describe('disk damage on segment files (format of docs/storage.md)', () => {
+  function segment(records: number): { dir: string; file: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-jepsen-disk-'));
+    fs.mkdirSync(path.join(dir, 'log'));
+    const parts: Buffer[] = [];
+    for (let i = 1; i <= records; i++) {
+      const payload = Buffer.from(`value-${i}`);
+      const header = Buffer.alloc(32);
+      header.writeUInt32LE(0x3147_4c51, 0);
+      header.writeUInt32LE(payload.length, 8);
+      header.writeBigUInt64LE(BigInt(i), 16);
+      header.writeBigUInt64LE(1n, 24);
+      parts.push(header, payload);
+    }
+    const file = path.join(dir, 'log', '00000000000000000001.log');
+    fs.writeFileSync(file, Buffer.concat(parts));
+    return { dir, file };
+  }
+
+  it('cut-tail shortens the file; flip-last and flip-old change one byte where they say', () => {
+    const { dir, file } = segment(40);
+    try {
+      const before = fs.readFileSync(file);
+      const flip = damageLog(dir, 'flip-old', new Prng(3));
+      expect(flip).not.toBeNull();
+      const after = fs.readFileSync(file);
+      const changed = [...after.keys()].filter((k) => after[k] !== before[k]);
+      expect(changed).toEqual([flip?.offset]);
+      expect(flip?.index).toBeLessThanOrEqual(20);
+      dropFromDamagedRecord(flip ?? (undefined as never));
+      expect(fs.statSync(file).size).toBe(flip?.recordOffset);
+      expect(scanRecords(file).at(-1)?.index).toBe((flip?.index ?? 0) - 1);
+      const sizeBefore = fs.statSync(file).size;
+      const cut = damageLog(dir, 'cut-tail', new Prng(4));
+      expect(fs.statSync(file).size).toBe(sizeBefore - (cut?.bytes ?? 0));
+      const lastIndex = scanRecords(file).at(-1)?.index;
+      expect(damageLog(dir, 'flip-last', new Prng(5))?.index).toBe(lastIndex);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('command line', () => {
+  it('parses the issue\'s command and refuses unknown nemeses and workloads not built yet', () => {
+    const options = parseRunOptions(['--nodes', '3', '--time', '120', '--nemesis', 'kill,pause,partition,disk', '--rate', '500', '--seed', '42'], () => {});
+    expect(options).toMatchObject({ nodes: 3, timeS: 120, nemeses: ['kill', 'pause', 'partition', 'disk'], rate: 500, seed: 42, flush: { mode: 'sync' }, idempotence: true });
+    expect(parseRunOptions(['--nemesis', 'mix'], () => {})).toMatchObject({ nemeses: NEMESIS_KINDS });
+    expect(() => parseRunOptions(['--nemesis', 'meteor'], () => {})).toThrow(/unknown "meteor"/);
+    expect(() => parseRunOptions(['--workload', 'queue'], () => {})).toThrow(/not built yet/);
+    expect(parseRunOptions(['--flush', 'async', '--flush-interval-ms', '500', '--no-idempotence'], () => {})).toMatchObject({ flush: { mode: 'async', intervalMs: 500 }, idempotence: false });
+  });
+});
