@@ -30,7 +30,7 @@ export function formatReport(report: BenchReport): string {
   lines.push('');
   lines.push(`  latency (ms)       p50     p90     p99   p99.9     max`);
   lines.push(latencyRow('ack', p.latency));
-  lines.push(latencyRow('end to end', p.endToEnd));
+  if (p.endToEnd.count > 0) lines.push(latencyRow('end to end', p.endToEnd));
   lines.push('');
   lines.push('disk (raw write + fdatasync, same run)');
   for (const d of report.disk.cases) {

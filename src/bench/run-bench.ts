@@ -19,6 +19,8 @@ export interface BenchConfig {
   /** Existing cluster to target instead of starting one. */
   readonly brokers: readonly string[] | null;
   readonly clientBatching: boolean;
+  /** Measure produce-to-consume latency with a reader following the log during the produce run. */
+  readonly endToEnd: boolean;
   /** Records per Append request at most (null: the batcher's default). */
   readonly batchRecordsMax: number | null;
   /** Milliseconds per raw disk case (three cases). */
@@ -96,6 +98,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       warmupMs: config.warmupMs,
       durationMs: config.durationMs,
       clientBatching: config.clientBatching,
+      endToEnd: config.endToEnd,
       ...(config.batchRecordsMax === null ? {} : { batchRecordsMax: config.batchRecordsMax }),
       onProgress: (progress) => {
         if (runningCluster !== null && progress.phase === 'measure' && cpuAtMeasure === null) cpuAtMeasure = runningCluster.usage();
@@ -154,6 +157,7 @@ function notesFor(config: BenchConfig): string[] {
   ];
   if (config.flush === 'async') notes.push('flush async: nodes fdatasync on a timer, not before acknowledging; not durable against a majority power failure.');
   if (config.brokers !== null) notes.push('targeted an existing cluster: no per-node CPU or memory figures; the disk probe ran in the temp directory.');
+  if (!config.endToEnd) notes.push('no end-to-end reader: produce ran alone (the reader costs produce throughput; see docs/bench.md).');
   if (!config.clientBatching) notes.push('client batching off: one Append request per record.');
   return notes;
 }

@@ -28,6 +28,8 @@ Options:
                        share a request, like a Kafka producer's batch)
   --batch-records N    records per Append request at most (default 4096)
   --no-drain           skip the consume phase
+  --no-e2e             no reader following the log while producing (no end-to-end latency;
+                       produce alone, as the reference figures were measured)
   --disk-probe D       time per raw disk case (default 1s; three cases)
   --dir DIR            where the cluster's data and the disk probe go (default the OS temp dir)
   --json FILE          write the full result as JSON
@@ -49,6 +51,7 @@ const OPTIONS = {
   'no-batch': { type: 'boolean' },
   'batch-records': { type: 'string' },
   'no-drain': { type: 'boolean' },
+  'no-e2e': { type: 'boolean' },
   'disk-probe': { type: 'string' },
   dir: { type: 'string' },
   json: { type: 'string' },
@@ -83,6 +86,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     dataParent: values.dir ?? os.tmpdir(),
     cpuProfileDir: values['cpu-prof'] ?? null,
     drain: values['no-drain'] !== true,
+    endToEnd: values['no-e2e'] !== true,
   };
   if (config.brokers !== null && config.brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
   if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
