@@ -20,7 +20,8 @@ const KIND_COLOURS: Record<string, string> = { kill: '#e57373', pause: '#64b5f6'
 /** report.html: self-contained (inline SVG and CSS, no scripts, no network). */
 export function writeReport(file: string, input: ReportInput): void {
   const ops = pairOps(input.events);
-  const endMs = Math.max(1000, ...input.events.map((e) => e.timeMs));
+  // A loop, not Math.max(...events): a long history would overflow the call stack.
+  const endMs = input.events.reduce((max, e) => Math.max(max, e.timeMs), 1000);
   const seconds = Math.ceil(endMs / 1000);
   const bins = binOps(ops, seconds);
   const throughput = plot({
@@ -113,7 +114,7 @@ interface Series {
 function plot(p: { readonly title: string; readonly seconds: number; readonly faults: readonly FaultWindow[]; readonly series: readonly Series[]; readonly unit: string }): string {
   const innerW = WIDTH - MARGIN.left - MARGIN.right;
   const innerH = PLOT_HEIGHT - MARGIN.top - MARGIN.bottom;
-  const maxY = Math.max(1, ...p.series.flatMap((s) => s.values.filter((v): v is number => v !== null)));
+  const maxY = p.series.reduce((max, s) => s.values.reduce<number>((m, v) => (v === null ? m : Math.max(m, v)), max), 1);
   const x = (sec: number): number => MARGIN.left + (innerW * sec) / Math.max(1, p.seconds);
   const y = (v: number): number => MARGIN.top + innerH - (innerH * v) / maxY;
   const shading = p.faults.map((f) => {
