@@ -18,7 +18,7 @@ Options:
   --variants LIST           only these shapes, e.g. leader,majority or kill:all,power:majority
   --workload NAME           ${Object.keys(WORKLOADS).join(', ')} (default ${RUN_DEFAULTS.workload}; queue comes with the broker)
   --rate N                  operations per second, all clients together (default ${RUN_DEFAULTS.rate})
-  --concurrency N           sequential client processes (default ${RUN_DEFAULTS.concurrency})
+  --concurrency N           sequential client processes (default: rate / 25, at least ${RUN_DEFAULTS.concurrency}, at most 64)
   --op-timeout-ms N         one operation's budget (default ${RUN_DEFAULTS.opTimeoutMs})
   --seed N                  the fault schedule's seed (default: random, printed)
   --flush sync|async        the nodes' flush policy (default sync)
@@ -66,7 +66,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
     variants: values.variants === undefined ? null : values.variants.split(',').map((v) => v.trim()),
     workload,
     rate: whole('rate', values.rate, RUN_DEFAULTS.rate, 1, 100_000),
-    concurrency: whole('concurrency', values.concurrency, RUN_DEFAULTS.concurrency, 1, 1_000),
+    concurrency: whole('concurrency', values.concurrency, defaultConcurrency(whole('rate', values.rate, RUN_DEFAULTS.rate, 1, 100_000)), 1, 1_000),
     opTimeoutMs: whole('op-timeout-ms', values['op-timeout-ms'], RUN_DEFAULTS.opTimeoutMs, 100, 600_000),
     idempotence: values['no-idempotence'] !== true,
     seed: whole('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31 - 1),
@@ -81,3 +81,11 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
   };
 }
 
+
+/**
+ * Enough sequential producers that `rate` is reachable at ~25 ms per append (a sync group
+ * commit on a slow disk), so --rate means what it says without a second flag.
+ */
+function defaultConcurrency(rate: number): number {
+  return Math.min(64, Math.max(RUN_DEFAULTS.concurrency, Math.ceil(rate / 25)));
+}
