@@ -507,7 +507,14 @@ export class RaftNode {
 
   private handleAppend(m: AppendRequest): void {
     if (m.prevIndex < this.log.committed) {
-      // Everything through our commit index already agrees with any leader of this term.
+      // Everything through our commit index already agrees with any leader of this term. If
+      // it does not, committed entries were lost somewhere (a majority's unsynced writes under
+      // async flush, or disks that lied): stop loudly rather than carry on diverged.
+      const ours = this.log.term(m.prevIndex);
+      assert(
+        ours === undefined || ours === m.prevTerm,
+        `raft: leader ${m.from} has term ${m.prevTerm} at ${m.prevIndex}, below our commit ${this.log.committed}, where we hold term ${ours}: committed entries were lost`,
+      );
       this.replyAppend(m, true, this.log.committed);
       return;
     }
@@ -583,10 +590,16 @@ export class RaftNode {
       if (pr.rejected(m.index, m.hintIndex, probeFrom)) this.sendAppend(m.from, true);
       return;
     }
-    const wasPaused = pr.isPaused();
     if (!pr.acknowledge(m.index)) return;
     if (pr.state === ReplicationState.probe) pr.becomeReplicate();
-    if (!this.maybeCommit() && wasPaused) this.sendAppend(m.from, false);
+    this.maybeCommit();
+    // Fill the window: a follower that is behind gets up to maxInflightAppends batches at
+    // once, not one per acknowledgement or heartbeat (bounded by the window).
+    while (!pr.isPaused() && pr.next <= this.log.lastIndex()) {
+      const before = pr.next;
+      this.sendAppend(m.from, false);
+      if (pr.next === before) break;
+    }
     // A caught-up transfer target is told to campaign at once.
     if (m.from === this.transferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }

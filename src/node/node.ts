@@ -61,7 +61,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     log,
     sink: { send: (messages) => transport?.send(messages) },
     clientAddressOf: (id: NodeId) => member(config, id)?.clientAddress ?? null,
-    onFatal: (error) => resolveStopped({ reason: 'storage failed', error }),
+    onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
   });
   const self = member(config, config.id);
   if (self === undefined) throw new Error('unreachable: validateConfig checked the id');

@@ -1,4 +1,4 @@
-import type { Entry, HardState, Index, Message, NodeId, RaftNode, Ready, Role } from '../../raft/index.js';
+import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from './errors.js';
@@ -56,14 +56,34 @@ export class Replica {
 
   tick(): void {
     if (this.state !== 'running') return;
-    this.raft.tick();
+    this.guard(() => this.raft.tick());
     this.pump();
   }
 
   receive(message: Message): void {
     if (this.state !== 'running') return;
-    this.raft.step(message);
+    this.guard(() => this.raft.step(message));
     this.pump();
+  }
+
+  /**
+   * The core asserts its invariants; one that breaks (say, a leader disagreeing with an entry
+   * this node holds as committed) means this replica can no longer be trusted. It stops, and
+   * the process with it, loudly, rather than acknowledge anything more.
+   */
+  private guard(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.failStop(error, 'the consensus core found a broken invariant');
+    }
+  }
+
+  private failStop(error: unknown, what: string): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.waiters.failAll(`this node stopped: ${what}`);
+    this.options.onFatal(new InternalError(`${what}; the node stops rather than acknowledge anything more`, { cause: error }));
   }
 
   /**
@@ -73,7 +93,13 @@ export class Replica {
   async append(payloads: readonly Uint8Array[], timeoutMs: number): Promise<{ firstIndex: Index; lastIndex: Index }> {
     if (this.state !== 'running') throw new UnavailableError('the node is shutting down');
     if (this.waiters.isFull()) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
-    const result = this.raft.proposeBatch(payloads);
+    let result: ReturnType<RaftNode['proposeBatch']>;
+    try {
+      result = this.raft.proposeBatch(payloads);
+    } catch (error) {
+      this.failStop(error, 'the consensus core found a broken invariant');
+      throw new UnavailableError('this node stopped', { cause: error });
+    }
     if (!result.accepted) {
       if (result.reason === 'notLeader') throw new NotLeaderError(this.leaderRef(result.leader));
       if (result.reason === 'transferring') throw new UnavailableError('leadership is being transferred; retry shortly');
@@ -136,9 +162,7 @@ export class Replica {
         this.raft.advance(ready);
       }
     } catch (error) {
-      this.state = 'failed';
-      this.waiters.failAll('storage failed on this node');
-      this.options.onFatal(new InternalError('storage failed; the node stops rather than acknowledge what it cannot make durable', { cause: error }));
+      this.failStop(error, error instanceof RaftInvariantError ? 'the consensus core found a broken invariant' : 'storage failed');
     } finally {
       this.pumping = null;
     }
