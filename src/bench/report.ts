@@ -20,7 +20,8 @@ export function formatReport(report: BenchReport): string {
       `${c.sizeBytes} B records, acks=${c.acks}, flush ${c.flush}, ${(c.durationMs / 1000).toFixed(1)} s after ${(c.warmupMs / 1000).toFixed(1)} s warm-up` +
       `${c.clientBatching ? '' : ', no client batching'}`,
   );
-  lines.push(`  host: ${report.host.cpus} CPUs (${report.host.cpuModel}), Node ${report.host.node}`);
+  lines.push(`  host: ${report.host.cpus} CPUs (${report.host.cpuModel}), Node ${report.host.node}, load average ${report.host.loadBefore.toFixed(1)} before, ${report.host.loadAfter.toFixed(1)} after`);
+  if (report.host.loadBefore > report.host.cpus) lines.push('  warning: the machine was busy before the run started; figures are lower than on an idle machine');
   lines.push('');
   lines.push(`produce        ${fmtInt(p.messagesPerSecond)} msg/s   ${fmtMb(p.megabytesPerSecond)} MB/s   (${fmtInt(p.messages)} acknowledged, ${p.errors} errors${p.firstError === null ? '' : `: ${p.firstError}`})`);
   if (report.drain !== null) {

@@ -36,7 +36,15 @@ export interface BenchReport {
   readonly version: 1;
   readonly startedAt: string;
   readonly config: Omit<BenchConfig, 'dataParent' | 'cpuProfileDir'>;
-  readonly host: { readonly cpus: number; readonly cpuModel: string; readonly node: string; readonly platform: string };
+  readonly host: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly node: string;
+    readonly platform: string;
+    /** 1-minute load average before and after the run: other work on the machine shows here. */
+    readonly loadBefore: number;
+    readonly loadAfter: number;
+  };
   readonly disk: DiskProbeResult;
   readonly produce: ProduceResult;
   readonly drain: DrainResult | null;
@@ -68,6 +76,7 @@ export interface BenchHooks {
  * Every process started here is stopped and the temp directory removed, on error too.
  */
 export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Promise<BenchReport> {
+  const loadBefore = os.loadavg()[0] ?? 0;
   const root = fs.mkdtempSync(path.join(config.dataParent, 'quorumlog-bench-'));
   let cluster: LocalCluster | null = null;
   const onAbort = (): void => cluster?.killNow();
@@ -122,7 +131,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       version: 1,
       startedAt: new Date().toISOString(),
       config: shownConfig,
-      host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}` },
+      host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadBefore, loadAfter: os.loadavg()[0] ?? 0 },
       disk,
       produce,
       drain,
