@@ -39,7 +39,9 @@ function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRu
         );
       }
     }),
-    { seed, numRuns: runs },
+    // Bounds the whole check, shrinking included, so a failure cannot eat the CI budget; the
+    // counterexample reported is the smallest found by then.
+    { seed, numRuns: runs, interruptAfterTimeLimit: 20_000 + runs * 20 },
   );
   const wallMs = Math.round(performance.now() - started);
   console.log(
@@ -89,5 +91,11 @@ describe('generated fault schedules against the real core', () => {
   it('3 and 5 nodes with the core options generated too (timeouts, windows, batches, pre-vote, check-quorum, preferred leader)', () => {
     checkCluster(3, {}, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 20, undefined, true);
     checkCluster(5, {}, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 20, undefined, true);
+  });
+
+  it('5 nodes over ordered (TCP-like) links, as in production, with generated core options', () => {
+    // Until FINDINGS F4 is fixed, a run whose options pair one-entry batches with a follower far
+    // behind can miss the apply bound here and in the test above (a liveness failure, seed printed).
+    checkCluster(5, { orderedLinks: true }, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 20, undefined, true);
   });
 });

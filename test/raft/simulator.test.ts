@@ -121,6 +121,21 @@ describe('simulated network', () => {
   });
 });
 
+describe('ordered links', () => {
+  it('deliver each link in the order sent, despite random delays', () => {
+    let now = 0;
+    const delivered: { at: number; n: number }[] = [];
+    const net = new SimNetwork(new Prng(4), (delayMs, message) => delivered.push({ at: now + delayMs, n: Number((message as { context: string }).context) }), () => now);
+    net.conditions = { delayMinMs: 1, delayMaxMs: 50, dropRate: 0, duplicateRate: 0, ordered: true };
+    for (let i = 0; i < 200; i++) {
+      now = i;
+      net.send({ type: 'heartbeatResp', from: 'a' as NodeId, to: 'b' as NodeId, term: 1 as Term, context: String(i) });
+    }
+    const byTime = [...delivered].sort((x, y) => x.at - y.at || x.n - y.n).map((d) => d.n);
+    expect(byTime).toEqual(delivered.map((d) => d.n));
+  });
+});
+
 describe('safety checker', () => {
   it('flags two leaders in one term, a changed vote, a rewritten committed entry and divergent applies', () => {
     const checker = new SafetyChecker();

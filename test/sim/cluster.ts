@@ -24,6 +24,8 @@ export interface ClusterOptions {
   readonly tuning?: NodeTuning;
   /** Virtual milliseconds between two ticks of one node. */
   readonly tickMs?: number;
+  /** Every link delivers in order (TCP-like), in all network conditions the run sets. */
+  readonly orderedLinks?: boolean;
   /** Clock drift: each node's tick period is drawn once from tickMs * [1 - skew, 1 + skew]. */
   readonly tickSkew?: number;
   readonly fsyncMinMs?: number;
@@ -76,7 +78,7 @@ export class Cluster {
 
   constructor(readonly options: ClusterOptions) {
     const root = new Prng(options.seed);
-    this.network = new SimNetwork(root.fork(), (delayMs, message) => this.queue.push(delayMs, { kind: 'deliver', message }));
+    this.network = new SimNetwork(root.fork(), (delayMs, message) => this.queue.push(delayMs, { kind: 'deliver', message }), () => this.queue.now);
     this.diskPrng = root.fork();
     this.clientPrng = root.fork();
     this.corePrng = root.fork();
@@ -87,6 +89,7 @@ export class Cluster {
       const disk = new SimDisk({ ...(initial?.log ? { log: initial.log } : {}), ...(initial?.hardState ? { hardState: initial.hardState } : {}) });
       this.hosts.set(id, new NodeHost(id, disk, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6));
     }
+    if (options.orderedLinks === true) this.network.conditions = { ...reliableNetwork, ordered: true };
     const skew = options.tickSkew ?? 0;
     for (const id of this.ids) {
       const factor = 1 + ((this.diskPrng.nextInt(2001) - 1000) / 1000) * skew;
@@ -390,7 +393,7 @@ export class Cluster {
   /** Everything back to normal: links healed, reliable network, every node up, fast disks. */
   healAll(): void {
     this.network.heal();
-    this.network.conditions = reliableNetwork;
+    this.network.conditions = { ...reliableNetwork, ...(this.options.orderedLinks === true ? { ordered: true } : {}) };
     for (const id of this.ids) {
       this.setFsyncMs(id, this.options.fsyncMinMs ?? 1, this.options.fsyncMaxMs ?? 6);
       this.restart(id);

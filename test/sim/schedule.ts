@@ -50,6 +50,8 @@ export interface SimConfig {
   readonly fsyncMaxMs?: number;
   /** See ClusterOptions.checkDurableBeforeAck (default true). */
   readonly checkDurableBeforeAck?: boolean;
+  /** TCP-like links, see ClusterOptions.orderedLinks. */
+  readonly orderedLinks?: boolean;
   /** Per-node clock drift, see ClusterOptions.tickSkew. */
   readonly tickSkew?: number;
   /** Virtual time that runs after the last step, before healing. */
@@ -84,6 +86,7 @@ export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
     fsyncMinMs: config.fsyncMinMs ?? 1,
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
     ...(config.tickSkew !== undefined ? { tickSkew: config.tickSkew } : {}),
+    ...(config.orderedLinks !== undefined ? { orderedLinks: config.orderedLinks } : {}),
     ...(config.checkDurableBeforeAck !== undefined ? { checkDurableBeforeAck: config.checkDurableBeforeAck } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
@@ -172,7 +175,13 @@ function perform(cluster: Cluster, action: FaultAction, id: (n: number) => NodeI
       cluster.network.heal();
       return;
     case 'network':
-      cluster.network.conditions = { delayMinMs: 1, delayMaxMs: action.delayMaxMs, dropRate: action.dropRate, duplicateRate: action.duplicateRate };
+      cluster.network.conditions = {
+        delayMinMs: 1,
+        delayMaxMs: action.delayMaxMs,
+        dropRate: action.dropRate,
+        duplicateRate: action.duplicateRate,
+        ...(cluster.options.orderedLinks === true ? { ordered: true } : {}),
+      };
       return;
     case 'slowDisk':
       cluster.setFsyncMs(id(action.node), 1, action.fsyncMaxMs);

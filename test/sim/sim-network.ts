@@ -9,6 +9,8 @@ export interface NetworkConditions {
   readonly dropRate: number;
   /** Probability a delivered message is delivered a second time (with its own delay). */
   readonly duplicateRate: number;
+  /** Deliver each link's messages in the order sent (a TCP-like stream), though still delayed, lost or duplicated. */
+  readonly ordered?: boolean;
 }
 
 export const reliableNetwork: NetworkConditions = { delayMinMs: 1, delayMaxMs: 8, dropRate: 0, duplicateRate: 0 };
@@ -21,6 +23,8 @@ export const reliableNetwork: NetworkConditions = { delayMinMs: 1, delayMaxMs: 8
 export class SimNetwork {
   conditions: NetworkConditions = reliableNetwork;
   private readonly cut = new Set<string>();
+  /** ordered links: the virtual time of the last delivery scheduled on each link. */
+  private readonly lastDeliveryMs = new Map<string, number>();
   sent = 0;
   dropped = 0;
   duplicated = 0;
@@ -28,6 +32,7 @@ export class SimNetwork {
   constructor(
     private readonly prng: Prng,
     private readonly schedule: (delayMs: number, message: Message) => void,
+    private readonly now: () => number = () => 0,
   ) {}
 
   isCut(from: NodeId, to: NodeId): boolean {
@@ -59,10 +64,10 @@ export class SimNetwork {
       this.dropped++;
       return;
     }
-    this.schedule(this.delay(), message);
+    this.schedule(this.delay(message), message);
     if (this.prng.chance(this.conditions.duplicateRate)) {
       this.duplicated++;
-      this.schedule(this.delay(), message);
+      this.schedule(this.delay(message), message);
     }
   }
 
@@ -75,7 +80,13 @@ export class SimNetwork {
     return true;
   }
 
-  private delay(): number {
-    return this.prng.between(this.conditions.delayMinMs, this.conditions.delayMaxMs);
+  private delay(message: Message): number {
+    const delayMs = this.prng.between(this.conditions.delayMinMs, this.conditions.delayMaxMs);
+    if (this.conditions.ordered !== true) return delayMs;
+    // Same-time events leave the queue in insertion order, so equal times keep the order too.
+    const link = `${message.from}>${message.to}`;
+    const at = Math.max(this.now() + delayMs, this.lastDeliveryMs.get(link) ?? 0);
+    this.lastDeliveryMs.set(link, at);
+    return at - this.now();
   }
 }
