@@ -39,6 +39,7 @@ const STOP_GRACE_MS = 10_000;
 const PORT_LOW = 20_000;
 const PORT_HIGH = 32_000;
 const PORT_ATTEMPTS_MAX = 50;
+const START_ATTEMPTS_MAX = 3;
 
 /**
  * N real node processes on 127.0.0.1, each peer link n_i -> n_j through its own LinkProxy
@@ -58,8 +59,26 @@ export class Cluster {
     fs.mkdirSync(path.join(config.runDir, 'logs'), { recursive: true });
   }
 
-  /** Picks ports, starts the proxies, then every node; resolves once all serve clients. */
+  /**
+   * Picks ports, starts the proxies, then every node; resolves once all serve clients. A port
+   * someone else took between the check and the bind fails the start; then it is retried on
+   * other ports with fresh data directories.
+   */
   static async start(config: ClusterConfig): Promise<Cluster> {
+    let lastError: unknown = null;
+    for (let attempt = 1; attempt <= START_ATTEMPTS_MAX; attempt++) {
+      fs.rmSync(path.join(config.runDir, 'nodes'), { recursive: true, force: true });
+      try {
+        return await Cluster.#startOnce(config);
+      } catch (error) {
+        lastError = error;
+        if (!/EADDRINUSE|address already in use/i.test((error as Error).message)) throw error;
+      }
+    }
+    throw new Error(`the cluster did not start after ${START_ATTEMPTS_MAX} tries on fresh ports`, { cause: lastError });
+  }
+
+  static async #startOnce(config: ClusterConfig): Promise<Cluster> {
     const n = config.nodes;
     const ports = await freePorts(2 * n + n * (n - 1));
     const cluster = new Cluster(config, ports);

@@ -90,13 +90,32 @@ export async function runNemesis(ctx: NemesisContext, plan: readonly PlannedFaul
     await sleep(fault.atMs - ctx.history.nowMs(), signal);
     if (signal.aborted) return;
     const random = new Prng(fault.seed);
-    const active = await startFault(ctx, fault, random);
+    let active: ActiveFault;
+    try {
+      active = await startFault(ctx, fault, random);
+    } catch (error) {
+      // A harness failure, not the cluster's: say so and go on (the run heals everything at the end).
+      reportNemesisError(ctx, fault, 'start', error);
+      continue;
+    }
     ctx.history.add({ type: 'nemesis', phase: 'start', kind: fault.kind, variant: fault.variant, faultId: fault.faultId, targets: active.targets, detail: active.detail });
     ctx.log(`fault ${fault.faultId} ${fault.kind}:${fault.variant} on ${active.targets.join(',') || '-'} for ${fault.holdMs} ms ${active.detail}`);
     await sleep(fault.holdMs, signal);
-    const healed = await active.heal();
+    let healed: string;
+    try {
+      healed = await active.heal();
+    } catch (error) {
+      reportNemesisError(ctx, fault, 'heal', error);
+      healed = `heal failed: ${(error as Error).message}`;
+    }
     ctx.history.add({ type: 'nemesis', phase: 'end', kind: fault.kind, variant: fault.variant, faultId: fault.faultId, targets: active.targets, detail: healed });
   }
+}
+
+function reportNemesisError(ctx: NemesisContext, fault: PlannedFault, phase: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  ctx.log(`fault ${fault.faultId} ${fault.kind}:${fault.variant}: ${phase} failed: ${message}`);
+  ctx.history.add({ type: 'observe', node: '-', what: 'nemesis-error', detail: `fault ${fault.faultId} ${fault.kind}:${fault.variant} ${phase}: ${message}` });
 }
 
 async function startFault(ctx: NemesisContext, fault: PlannedFault, random: Prng): Promise<ActiveFault> {

@@ -14,7 +14,7 @@ import { planFaults, runNemesis, type NemesisKind, type PlannedFault } from './n
 import { Prng } from './prng.js';
 import { writeReport } from './report.js';
 import { sleep, waitUntil, withTimeout } from './wait.js';
-import type { Workload, WorkloadOptions } from './workload.js';
+import type { Workload, WorkloadContext, WorkloadOptions } from './workload.js';
 
 export interface RunOptions {
   readonly nodes: number;
@@ -109,45 +109,59 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     powerLoss: options.powerLoss || options.nemeses.includes('power'),
     readyTimeoutMs: 30_000,
   });
+  const history = new History(HISTORY_EVENTS_MAX);
+  const ctx: WorkloadContext = { cluster, history, random: root.fork('workload'), log };
   try {
-    const history = new History(HISTORY_EVENTS_MAX);
-    const ctx = { cluster, history, random: root.fork('workload'), log };
-    await waitUntil(() => cluster.leader(), { timeoutMs: 30_000, what: 'a first leader' });
-    const workloadStartMs = history.nowMs();
-    const stopWorkload = new AbortController();
-    // Every client process of the workload listens on it (bounded by --concurrency).
-    setMaxListeners(options.concurrency + 16, stopWorkload.signal);
-    const working = workload.run(ctx, stopWorkload.signal);
-    const stopNemesis = new AbortController();
-    const faulting = runNemesis({ cluster, history, flush: options.flush.mode, log }, plan, stopNemesis.signal);
-    await sleep(options.timeS * 1000);
-    stopNemesis.abort();
-    await faulting;
-    const healed = await healAll(cluster);
-    log(`healed: ${healed}`);
-    stopWorkload.abort();
-    await withTimeout(working, WORKLOAD_DRAIN_MS, 'the workload draining').catch((error: unknown) => log(`workload did not drain: ${(error as Error).message}`));
-    const workloadEndMs = history.nowMs();
+    const span = await exercise(ctx, workload, plan, options);
     const recovery = await waitForRecovery(cluster, options.recoveryTimeoutMs);
     log(`recovery: ${recovery.note}`);
     const probed = recovery.ok && (await workload.probe(ctx));
     if (recovery.ok) await waitForRecovery(cluster, options.recoveryTimeoutMs);
-    const checkers: CheckerResult[] = [...(await workload.check(ctx, { startMs: workloadStartMs, endMs: workloadEndMs }))];
-    const faults = faultWindows(history.events);
-    const availability = checkAvailability({ ops: pairOps(history.events), faults, workloadStartMs, workloadEndMs, recovered: probed, recoveryNote: `${recovery.note}${probed ? '; a write after recovery was acknowledged' : '; no write was acknowledged after recovery'}` });
-    checkers.push(availability);
-    if (options.nemeses.includes('disk') && plan.some((f) => f.kind === 'disk')) checkers.push(checkDamagedNodes(history.events));
-    const valid = checkers.every((c) => c.valid);
     history.writeJsonLines(path.join(runDir, 'history.jsonl'));
+    const checkers: CheckerResult[] = [...(await workload.check(ctx, span))];
+    const faults = faultWindows(history.events);
+    const recoveryNote = `${recovery.note}${probed ? '; a write after recovery was acknowledged' : '; no write was acknowledged after recovery'}`;
+    const availability = checkAvailability({ ops: pairOps(history.events), faults, workloadStartMs: span.startMs, workloadEndMs: span.endMs, recovered: probed, recoveryNote });
+    checkers.push(availability);
+    if (plan.some((f) => f.kind === 'disk')) checkers.push(checkDamagedNodes(history.events));
+    const valid = checkers.every((c) => c.valid);
     const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults };
     fs.writeFileSync(path.join(runDir, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`);
     writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, faults, checkers, perKind: availability.perKind });
     for (const c of checkers) log(`${c.valid ? 'PASS' : 'FAIL'} ${c.name} ${JSON.stringify(c.counts)}${c.note === undefined ? '' : ` - ${c.note}`}`);
     log(`${valid ? 'VALID' : 'INVALID'}: seed ${options.seed}; report ${path.join(runDir, 'report.html')}`);
     return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan };
+  } catch (error) {
+    // Keep what happened for the post-mortem, then let the caller report the failure.
+    history.writeJsonLines(path.join(runDir, 'history.jsonl'));
+    log(`run failed: ${(error as Error).message}`);
+    throw error;
   } finally {
     await cluster.stopAll();
   }
+}
+
+/**
+ * The workload and the fault schedule for timeS, then everything healed and the workload
+ * drained. Returns when the workload issued operations (ms since the run started).
+ */
+async function exercise(ctx: WorkloadContext, workload: Workload, plan: readonly PlannedFault[], options: RunOptions): Promise<{ startMs: number; endMs: number }> {
+  const { cluster, history, log } = ctx;
+  await waitUntil(() => cluster.leader(), { timeoutMs: 30_000, what: 'a first leader' });
+  const startMs = history.nowMs();
+  const stopWorkload = new AbortController();
+  // Every client process of the workload listens on it (bounded by --concurrency).
+  setMaxListeners(options.concurrency + 16, stopWorkload.signal);
+  const working = workload.run(ctx, stopWorkload.signal);
+  const stopNemesis = new AbortController();
+  const faulting = runNemesis({ cluster, history, flush: options.flush.mode, log }, plan, stopNemesis.signal);
+  await sleep(options.timeS * 1000);
+  stopNemesis.abort();
+  await faulting;
+  log(`healed: ${await healAll(cluster)}`);
+  stopWorkload.abort();
+  await withTimeout(working, WORKLOAD_DRAIN_MS, 'the workload draining').catch((error: unknown) => log(`workload did not drain: ${(error as Error).message}`));
+  return { startMs, endMs: history.nowMs() };
 }
 
 /** Resumes paused nodes, heals every link, starts nodes that are down. */
