@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import type { BenchReport } from '../../src/bench/run-bench.js';
 import { ensureBuilt } from '../harness/build.js';
 import { runCli } from '../harness/cli.js';
 
@@ -27,22 +28,22 @@ describe('quorumlog bench (smoke)', () => {
       expect(result.stdout).toMatch(/^consume\s+[\d,]+ msg\/s/m);
       expect(result.stdout).toMatch(/p50\s+p90\s+p99\s+p99\.9\s+max/);
 
-      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<string, any>;
-      expect(report['config']).toMatchObject({ nodes: 3, inflight: 8, sizeBytes: 128, acks: 'all', flush: 'sync' });
-      const produce = report['produce'];
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
+      expect(report.config).toMatchObject({ nodes: 3, inflight: 8, sizeBytes: 128, acks: 'all', flush: 'sync' });
+      const produce = report.produce;
       expect(produce.messages).toBeGreaterThan(0);
       expect(produce.errors).toBe(0);
-      for (const key of ['p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs']) {
+      for (const key of ['p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs'] as const) {
         expect(produce.latency[key]).toBeGreaterThan(0);
         expect(produce.endToEnd[key]).toBeGreaterThan(0);
       }
       expect(produce.latency.p50Ms).toBeLessThanOrEqual(produce.latency.p99Ms);
       expect(produce.latency.p99Ms).toBeLessThanOrEqual(produce.latency.maxMs);
-      expect(report['drain'].messages).toBeGreaterThanOrEqual(produce.messages);
-      expect(report['disk'].cases.map((c: { recordsPerSync: number }) => c.recordsPerSync)).toEqual([1, 16, 256]);
-      expect(report['ratios'].produceToSingleSync).toBeGreaterThan(0);
-      expect(report['nodes']).toHaveLength(3);
-      for (const node of report['nodes']) {
+      expect(report.drain?.messages).toBeGreaterThanOrEqual(produce.messages);
+      expect(report.disk.cases.map((c) => c.recordsPerSync)).toEqual([1, 16, 256]);
+      expect(report.ratios.produceToSingleSync).toBeGreaterThan(0);
+      expect(report.nodes).toHaveLength(3);
+      for (const node of report.nodes) {
         expect(node.cpuSeconds).toBeGreaterThan(0);
         expect(node.peakRssBytes).toBeGreaterThan(0);
         expect(isAlive(node.pid)).toBe(false);
