@@ -44,12 +44,14 @@ export function formatReport(report: BenchReport): string {
   lines.push(`  produce / disk: ${fmtRatio(r.produceToSingleSync)} of single-record syncs, ${fmtRatio(r.produceTo16PerSync)} of 16 per sync, ${fmtRatio(r.produceTo256PerSync)} of 256 per sync; MB/s ${fmtRatio(r.produceMegabytesToDisk256)} of 256 per sync`);
   if (report.nodes.length > 0) {
     lines.push('');
-    lines.push('  node   CPU s (measured / total)   peak RSS');
+    lines.push('  node   CPU s (measured / total)   CPU us/msg   peak RSS');
     for (const n of report.nodes) {
       const measured = n.measuredCpuSeconds === null ? 'n/a' : n.measuredCpuSeconds.toFixed(2);
       const total = n.cpuSeconds === null ? 'n/a' : n.cpuSeconds.toFixed(2);
+      // CPU per acknowledged message: steadier than msg/s on a shared machine.
+      const perMessage = n.measuredCpuSeconds === null || p.messages === 0 ? 'n/a' : ((n.measuredCpuSeconds * 1e6) / p.messages).toFixed(0);
       const rss = n.peakRssBytes === null ? 'n/a' : `${(n.peakRssBytes / 1024 / 1024).toFixed(0)} MiB`;
-      lines.push(`  ${n.id.padEnd(6)} ${`${measured} / ${total}`.padStart(20)}   ${rss.padStart(9)}`);
+      lines.push(`  ${n.id.padEnd(6)} ${`${measured} / ${total}`.padStart(20)}   ${perMessage.padStart(10)}   ${rss.padStart(8)}`);
     }
     lines.push(`  client ${p.clientCpuSeconds.toFixed(2).padStart(11)} (bench process, whole produce phase)`);
   }
