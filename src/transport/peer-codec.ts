@@ -74,6 +74,10 @@ export class PeerCodec {
   }
 
   encodeMessage(message: Message): Uint8Array {
+    // Appends carry the entries, so they are most of the bytes and nearly every message
+    // under load: written by hand into one buffer (protobufjs builds a list of write
+    // operations per field, several objects per entry). Everything else is rare.
+    if (message.type === 'append') return encodeAppend(message);
     return this.#raftMessage.encode(toWire(message)).finish();
   }
 
@@ -257,6 +261,89 @@ function writeVarint(out: Buffer, at: number, value: number): number {
   while (value >= 0x80) {
     out[at++] = (value & 0x7f) | 0x80;
     value >>>= 7;
+  }
+  out[at++] = value;
+  return at;
+}
+
+/** RaftMessage field tags (field number << 3 | wire type) used by encodeAppend. */
+const TAG = {
+  type: (1 << 3) | 0,
+  term: (2 << 3) | 0,
+  prevIndex: (7 << 3) | 0,
+  prevTerm: (8 << 3) | 0,
+  entries: (9 << 3) | 2,
+  commit: (10 << 3) | 0,
+} as const;
+/** Entry field tags. */
+const ENTRY_TAG = { index: (1 << 3) | 0, term: (2 << 3) | 0, kind: (3 << 3) | 0, payload: (4 << 3) | 2 } as const;
+
+type AppendMessage = Extract<Message, { type: 'append' }>;
+
+/**
+ * The protobuf encoding of an append RaftMessage, as protobufjs would decode it: proto3
+ * scalars that are zero are left out (they decode as zero), entries are length-delimited
+ * Entry messages. One allocation for the whole message.
+ */
+function encodeAppend(message: AppendMessage): Uint8Array {
+  let total = scalarBytes(WIRE_TYPE.append) + scalarBytes(message.term) + scalarBytes(message.prevIndex) + scalarBytes(message.prevTerm) + scalarBytes(message.commit);
+  for (const entry of message.entries) {
+    const size = entryBytes(entry);
+    total += 1 + varint64Length(size) + size;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = writeScalar(out, 0, TAG.type, WIRE_TYPE.append);
+  at = writeScalar(out, at, TAG.term, message.term);
+  at = writeScalar(out, at, TAG.prevIndex, message.prevIndex);
+  at = writeScalar(out, at, TAG.prevTerm, message.prevTerm);
+  for (const entry of message.entries) {
+    out[at++] = TAG.entries;
+    at = writeVarint64(out, at, entryBytes(entry));
+    at = writeScalar(out, at, ENTRY_TAG.index, entry.index);
+    at = writeScalar(out, at, ENTRY_TAG.term, entry.term);
+    at = writeScalar(out, at, ENTRY_TAG.kind, entry.kind);
+    if (entry.payload.length > 0) {
+      out[at++] = ENTRY_TAG.payload;
+      at = writeVarint64(out, at, entry.payload.length);
+      out.set(entry.payload, at);
+      at += entry.payload.length;
+    }
+  }
+  at = writeScalar(out, at, TAG.commit, message.commit);
+  if (at !== total) throw new Error(`encodeAppend: wrote ${at} bytes, sized ${total}`);
+  return out;
+}
+
+function entryBytes(entry: Entry): number {
+  const payload = entry.payload.length;
+  return scalarBytes(entry.index) + scalarBytes(entry.term) + scalarBytes(entry.kind) + (payload > 0 ? 1 + varint64Length(payload) + payload : 0);
+}
+
+/** Bytes of a one-byte-tag varint field, 0 when the value is zero (left out). */
+function scalarBytes(value: number): number {
+  return value === 0 ? 0 : 1 + varint64Length(value);
+}
+
+function writeScalar(out: Buffer, at: number, tag: number, value: number): number {
+  if (value === 0) return at;
+  out[at++] = tag;
+  return writeVarint64(out, at, value);
+}
+
+/** Varint length of a non-negative integer below 2^53 (bit operators would cut it to 32 bits). */
+function varint64Length(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    length++;
+  }
+  return length;
+}
+
+function writeVarint64(out: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
   }
   out[at++] = value;
   return at;
