@@ -93,7 +93,9 @@ export class ClientCodec {
   constructor() {
     const root = parseSchema(CLIENT_PROTO);
     const codec = <T>(name: string): Codec<T> => typeCodec<T>(schemaType(root, `quorumlog.client.${name}`));
-    this.appendRequest = codec('AppendRequest');
+    // The request that carries the records: framed by hand into one buffer (protobufjs
+    // allocates a write operation per record). Decoding stays protobufjs's.
+    this.appendRequest = { serialize: encodeAppendRequest, deserialize: codec<AppendRequestMessage>('AppendRequest').deserialize };
     this.appendResponse = codec('AppendResponse');
     this.readRequest = codec('ReadRequest');
     this.readResponse = codec('ReadResponse');
@@ -143,4 +145,37 @@ function typeCodec<T>(type: protobuf.Type): Codec<T> {
     },
     deserialize: (bytes: Buffer): T => type.decode(bytes) as unknown as T,
   };
+}
+
+/** AppendRequest field 1 (`repeated bytes records`), wire type 2. */
+const RECORDS_TAG = (1 << 3) | 2;
+
+/** The protobuf encoding of an AppendRequest: each record as field 1, length-delimited. */
+function encodeAppendRequest(request: AppendRequestMessage): Buffer {
+  let total = 0;
+  for (const record of request.records) total += 1 + varintLength(record.length) + record.length;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const record of request.records) {
+    out[at++] = RECORDS_TAG;
+    let length = record.length;
+    while (length >= 0x80) {
+      out[at++] = (length & 0x7f) | 0x80;
+      length >>>= 7;
+    }
+    out[at++] = length;
+    out.set(record, at);
+    at += record.length;
+  }
+  return out;
+}
+
+/** Varint length of a 32-bit length (records are far below 4 GiB). */
+function varintLength(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    length++;
+  }
+  return length;
 }
