@@ -98,7 +98,8 @@ export class ClientCodec {
     this.appendRequest = { serialize: encodeAppendRequest, deserialize: codec<AppendRequestMessage>('AppendRequest').deserialize };
     this.appendResponse = codec('AppendResponse');
     this.readRequest = codec('ReadRequest');
-    this.readResponse = codec('ReadResponse');
+    // Read and follow responses carry records back: framed by hand, as append requests are.
+    this.readResponse = { serialize: encodeReadResponse, deserialize: codec<ReadResponseMessage>('ReadResponse').deserialize };
     this.statusRequest = codec('StatusRequest');
     this.nodeStatus = codec('NodeStatus');
     this.transferRequest = codec('TransferRequest');
@@ -178,4 +179,74 @@ function varintLength(value: number): number {
     length++;
   }
   return length;
+}
+
+/** ReadResponse and Record field tags (field number << 3 | wire type). */
+const READ_TAG = { records: (1 << 3) | 2, nextIndex: (2 << 3) | 0, appliedIndex: (3 << 3) | 0, firstIndex: (4 << 3) | 0 } as const;
+const RECORD_TAG = { index: (1 << 3) | 0, term: (2 << 3) | 0, payload: (3 << 3) | 2 } as const;
+
+/**
+ * The protobuf encoding of a ReadResponse, as protobufjs would decode it: zero scalars are
+ * left out (proto3 defaults), each record is a length-delimited Record. One allocation.
+ */
+function encodeReadResponse(response: ReadResponseMessage): Buffer {
+  let total = scalarBytes(response.nextIndex) + scalarBytes(response.appliedIndex) + scalarBytes(response.firstIndex);
+  for (const record of response.records) {
+    const size = recordBytes(record);
+    total += 1 + varint64Length(size) + size;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const record of response.records) {
+    out[at++] = READ_TAG.records;
+    at = writeVarint64(out, at, recordBytes(record));
+    at = writeScalar(out, at, RECORD_TAG.index, record.index);
+    at = writeScalar(out, at, RECORD_TAG.term, record.term);
+    if (record.payload.length > 0) {
+      out[at++] = RECORD_TAG.payload;
+      at = writeVarint64(out, at, record.payload.length);
+      out.set(record.payload, at);
+      at += record.payload.length;
+    }
+  }
+  at = writeScalar(out, at, READ_TAG.nextIndex, response.nextIndex);
+  at = writeScalar(out, at, READ_TAG.appliedIndex, response.appliedIndex);
+  at = writeScalar(out, at, READ_TAG.firstIndex, response.firstIndex);
+  if (at !== total) throw new Error(`encodeReadResponse: wrote ${at} bytes, sized ${total}`);
+  return out;
+}
+
+function recordBytes(record: RecordMessage): number {
+  const payload = record.payload.length;
+  return scalarBytes(record.index) + scalarBytes(record.term) + (payload > 0 ? 1 + varint64Length(payload) + payload : 0);
+}
+
+/** Bytes of a one-byte-tag varint field; 0 when the value is zero (left out). */
+function scalarBytes(value: number): number {
+  return value === 0 ? 0 : 1 + varint64Length(value);
+}
+
+function writeScalar(out: Buffer, at: number, tag: number, value: number): number {
+  if (value === 0) return at;
+  out[at++] = tag;
+  return writeVarint64(out, at, value);
+}
+
+/** Varint length of a non-negative integer below 2^53 (bit operators would cut it to 32 bits). */
+function varint64Length(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    length++;
+  }
+  return length;
+}
+
+function writeVarint64(out: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  out[at++] = value;
+  return at;
 }
