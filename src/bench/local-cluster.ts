@@ -123,11 +123,6 @@ export class LocalCluster {
     return this.#stopping;
   }
 
-  /** Kills every node at once, without waiting: for a process exit hook. */
-  killNow(): void {
-    for (const n of this.#nodes) if (!n.exitedAlready) n.child.kill('SIGKILL');
-  }
-
   async #waitForLeader(): Promise<void> {
     const client = new LogClient({ brokers: this.clientAddresses, timeoutMs: 2_000, connectTimeoutMs: 500 });
     const deadlineMs = Date.now() + LEADER_WAIT_MS;

@@ -64,6 +64,14 @@ export interface NodeUsage extends ProcessUsage {
   readonly measuredCpuSeconds: number | null;
 }
 
+/** The run was interrupted (Ctrl-C); every process it started has been stopped. */
+export class BenchInterruptedError extends Error {
+  override readonly name = 'BenchInterruptedError';
+  constructor() {
+    super('interrupted');
+  }
+}
+
 export interface BenchHooks {
   readonly onPhase?: (phase: string) => void;
   readonly onProgress?: (progress: ProduceProgress) => void;
@@ -79,8 +87,6 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
   const loadBefore = os.loadavg()[0] ?? 0;
   const root = fs.mkdtempSync(path.join(config.dataParent, 'quorumlog-bench-'));
   let cluster: LocalCluster | null = null;
-  const onAbort = (): void => cluster?.killNow();
-  hooks.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     hooks.onPhase?.(`measuring the disk (${root})`);
     const disk = probeDisk({ dir: root, recordBytes: config.sizeBytes, caseMs: config.diskProbeMs });
@@ -116,6 +122,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       },
       ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
+    if (hooks.signal?.aborted === true) throw new BenchInterruptedError();
     if (cluster?.failure != null) throw new Error(cluster.failure);
     let drain: DrainResult | null = null;
     if (config.drain && produce.lastIndex >= produce.firstIndex && produce.messages > 0) {
@@ -145,7 +152,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       notes: notesFor(config),
     };
   } finally {
-    hooks.signal?.removeEventListener('abort', onAbort);
+    // Also on an interrupt: the produce loop has ended, the nodes get SIGTERM here.
     await cluster?.stop();
     fs.rmSync(root, { recursive: true, force: true });
   }

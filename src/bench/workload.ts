@@ -152,7 +152,7 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
     stopped = true;
     await waitFor(() => outstanding === 0, SETTLE_WAIT_MS);
     // Give the follower the records acknowledged last (bounded).
-    if (options.endToEnd) await waitFor(() => endToEnd.count >= acked, 5_000);
+    if (options.endToEnd && options.signal?.aborted !== true) await waitFor(() => endToEnd.count >= acked, 5_000);
     stopReader.abort();
     await follower;
     const elapsedMs = measureEndMs - measureFromMs;

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 
 import { chartHtml, formatReport } from '../bench/report.js';
-import { runBench, type BenchConfig } from '../bench/run-bench.js';
+import { BenchInterruptedError, runBench, type BenchConfig } from '../bench/run-bench.js';
 import { PAYLOAD_HEADER_BYTES } from '../bench/payload.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -119,14 +119,15 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
       },
     });
     status('');
-    if (abort.signal.aborted) {
-      process.stderr.write('quorumlog bench: interrupted; every node was stopped\n');
-      return 130;
-    }
     process.stdout.write(formatReport(report));
     if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
     if (parsed.chart !== null) fs.writeFileSync(parsed.chart, chartHtml(report));
     return report.produce.messages > 0 ? 0 : 1;
+  } catch (error) {
+    if (!(error instanceof BenchInterruptedError)) throw error;
+    status('');
+    process.stderr.write('quorumlog bench: interrupted; every node was stopped\n');
+    return 130;
   } finally {
     status('');
     process.removeListener('SIGINT', onSignal);
