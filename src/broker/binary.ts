@@ -1,0 +1,120 @@
+import { MalformedCommandError } from './errors.js';
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Appends little-endian fields to a growing buffer. One allocation per doubling, not per field. */
+export class BinaryWriter {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(initialBytes = 256) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  u8(value: number): this {
+    this.reserve(1);
+    this.buffer.writeUInt8(value, this.length);
+    this.length += 1;
+    return this;
+  }
+
+  u32(value: number): this {
+    this.reserve(4);
+    this.buffer.writeUInt32LE(value, this.length);
+    this.length += 4;
+    return this;
+  }
+
+  /** A whole number below 2^53, as 8 bytes. */
+  u53(value: number): this {
+    this.reserve(8);
+    this.buffer.writeUInt32LE(value % 0x1_0000_0000, this.length);
+    this.buffer.writeUInt32LE(Math.floor(value / 0x1_0000_0000), this.length + 4);
+    this.length += 8;
+    return this;
+  }
+
+  bytes(value: Uint8Array): this {
+    this.u32(value.length);
+    this.reserve(value.length);
+    this.buffer.set(value, this.length);
+    this.length += value.length;
+    return this;
+  }
+
+  string(value: string): this {
+    return this.bytes(textEncoder.encode(value));
+  }
+
+  /** The bytes written, as a plain Uint8Array view (no copy). */
+  finish(): Uint8Array {
+    return new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.length);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+}
+
+/** Reads what BinaryWriter wrote; any overrun or bad UTF-8 is a MalformedCommandError. */
+export class BinaryReader {
+  private readonly view: DataView;
+  private at = 0;
+
+  constructor(private readonly data: Uint8Array) {
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  get done(): boolean {
+    return this.at === this.data.length;
+  }
+
+  u8(): number {
+    this.need(1);
+    const v = this.view.getUint8(this.at);
+    this.at += 1;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.at, true);
+    this.at += 4;
+    return v;
+  }
+
+  u53(): number {
+    this.need(8);
+    const low = this.view.getUint32(this.at, true);
+    const high = this.view.getUint32(this.at + 4, true);
+    this.at += 8;
+    if (high >= 0x20_0000) throw new MalformedCommandError('a 64-bit field is 2^53 or more');
+    return high * 0x1_0000_0000 + low;
+  }
+
+  /** A view into the entry's payload, not a copy: entries are immutable once logged. */
+  bytes(): Uint8Array {
+    const length = this.u32();
+    this.need(length);
+    const v = this.data.subarray(this.at, this.at + length);
+    this.at += length;
+    return v;
+  }
+
+  string(): string {
+    try {
+      return textDecoder.decode(this.bytes());
+    } catch (error) {
+      if (error instanceof MalformedCommandError) throw error;
+      throw new MalformedCommandError('a string field is not UTF-8', { cause: error });
+    }
+  }
+
+  private need(bytes: number): void {
+    if (this.at + bytes > this.data.length) throw new MalformedCommandError(`command ends ${this.at + bytes - this.data.length} bytes early`);
+  }
+}

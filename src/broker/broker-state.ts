@@ -1,0 +1,207 @@
+import type { BrokerCommand, CreateTopic, MessageRecord, Produce } from './commands.js';
+import { BrokerError, BrokerErrorCode } from './errors.js';
+import { TopicLog, type MessageLocation } from './topic-log.js';
+import { topicNameProblem } from './topic-name.js';
+
+export const BROKER_DEFAULTS = {
+  /** A producer id unused this long (by the leaders' clocks in the log) is forgotten. */
+  producerIdleExpiryMs: 24 * 60 * 60 * 1000,
+  /** Batches per producer and topic whose offsets are kept to answer a retried duplicate. */
+  recentBatchesKept: 5,
+  defaultMaxMessageBytes: 1024 * 1024,
+  maxMessageBytesCeiling: 64 * 1024 * 1024,
+} as const;
+
+export interface BrokerStateOptions {
+  readonly producerIdleExpiryMs?: number;
+  readonly recentBatchesKept?: number;
+}
+
+interface RecentBatch {
+  readonly firstSequence: number;
+  readonly count: number;
+  readonly firstOffset: number;
+}
+
+interface ProducerTopicState {
+  /** The sequence number the next new batch must start at. */
+  nextSequence: number;
+  /** The last few accepted batches, oldest first: a retry of one gets its original offsets. */
+  readonly recent: RecentBatch[];
+}
+
+interface ProducerState {
+  lastActiveMs: number;
+  /** Keyed by topic id, so a deleted and re-created topic starts its sequences afresh. */
+  readonly topics: Map<number, ProducerTopicState>;
+}
+
+export type ApplyResult =
+  | { readonly kind: 'topicCreated'; readonly name: string }
+  | { readonly kind: 'topicDeleted'; readonly name: string }
+  | { readonly kind: 'producerGranted'; readonly producerId: number }
+  | { readonly kind: 'produced'; readonly topic: string; readonly firstOffset: number; readonly count: number; readonly duplicate: boolean }
+  | { readonly kind: 'rejected'; readonly error: BrokerError };
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly id: number;
+  readonly maxMessageBytes: number;
+  readonly nextOffset: number;
+}
+
+/**
+ * The broker's replicated state machine: topics, their offsets, and the producers' dedupe
+ * windows. It changes only by `apply`, in log order, and depends on nothing but the entries
+ * (time is the leaders' clock carried in each entry), so every replica that applies the
+ * same log holds the same state, and a new leader after failover knows every retry.
+ */
+export class BrokerState {
+  private readonly topicsByName = new Map<string, TopicLog>();
+  private readonly producers = new Map<number, ProducerState>();
+  private readonly idleExpiryMs: number;
+  private readonly recentBatchesKept: number;
+  /** The latest leader time seen in the log; never goes back, even if a new leader's clock does. */
+  private clockMs = 0;
+  private nextExpiryScanMs = 0;
+  private appliedIndex = 0;
+
+  constructor(options: BrokerStateOptions = {}) {
+    this.idleExpiryMs = options.producerIdleExpiryMs ?? BROKER_DEFAULTS.producerIdleExpiryMs;
+    this.recentBatchesKept = options.recentBatchesKept ?? BROKER_DEFAULTS.recentBatchesKept;
+  }
+
+  get lastApplied(): number {
+    return this.appliedIndex;
+  }
+
+  /** Applies the command of the log entry at `logIndex`. Entries must come in log order. */
+  apply(logIndex: number, leaderTimeMs: number, command: BrokerCommand): ApplyResult {
+    if (logIndex <= this.appliedIndex) throw new Error(`broker: entry ${logIndex} applied after ${this.appliedIndex}`);
+    this.appliedIndex = logIndex;
+    this.clockMs = Math.max(this.clockMs, leaderTimeMs);
+    this.expireIdleProducers();
+    try {
+      return this.applyCommand(logIndex, command);
+    } catch (error) {
+      if (error instanceof BrokerError) return { kind: 'rejected', error };
+      throw error;
+    }
+  }
+
+  topic(name: string): TopicDescription | undefined {
+    const t = this.topicsByName.get(name);
+    return t === undefined ? undefined : describe(t);
+  }
+
+  topics(): TopicDescription[] {
+    return [...this.topicsByName.values()].map(describe).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Where the message at `offset` of `topic` is in the log, or undefined if there is none. */
+  locate(topic: string, offset: number): MessageLocation | undefined {
+    return this.topicsByName.get(topic)?.locate(offset);
+  }
+
+  get producerCount(): number {
+    return this.producers.size;
+  }
+
+  private applyCommand(logIndex: number, command: BrokerCommand): ApplyResult {
+    switch (command.kind) {
+      case 'createTopic':
+        return this.createTopic(logIndex, command);
+      case 'deleteTopic': {
+        if (!this.topicsByName.delete(command.name)) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.name} does not exist`);
+        return { kind: 'topicDeleted', name: command.name };
+      }
+      case 'initProducer':
+        // The entry's own index is unique, never reused, and the same on every replica.
+        this.producers.set(logIndex, { lastActiveMs: this.clockMs, topics: new Map() });
+        return { kind: 'producerGranted', producerId: logIndex };
+      case 'produce':
+        return this.produce(logIndex, command);
+    }
+  }
+
+  private createTopic(logIndex: number, command: CreateTopic): ApplyResult {
+    const problem = topicNameProblem(command.name);
+    if (problem !== null) throw new BrokerError(BrokerErrorCode.invalidArgument, problem);
+    const max = command.maxMessageBytes;
+    if (!Number.isSafeInteger(max) || max < 1 || max > BROKER_DEFAULTS.maxMessageBytesCeiling) {
+      throw new BrokerError(BrokerErrorCode.invalidArgument, `max message size must be 1..${BROKER_DEFAULTS.maxMessageBytesCeiling} bytes, not ${max}`);
+    }
+    if (this.topicsByName.has(command.name)) throw new BrokerError(BrokerErrorCode.alreadyExists, `topic ${command.name} already exists`);
+    this.topicsByName.set(command.name, new TopicLog(logIndex, command.name, max));
+    return { kind: 'topicCreated', name: command.name };
+  }
+
+  private produce(logIndex: number, command: Produce): ApplyResult {
+    const topic = this.topicsByName.get(command.topic);
+    if (topic === undefined) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.topic} does not exist`);
+    checkMessages(command.messages, topic.maxMessageBytes);
+    const count = command.messages.length;
+    if (command.producerId === 0) {
+      return { kind: 'produced', topic: topic.name, firstOffset: topic.append(logIndex, count), count, duplicate: false };
+    }
+    const producer = this.producers.get(command.producerId);
+    if (producer === undefined) {
+      throw new BrokerError(BrokerErrorCode.unknownProducer, `producer id ${command.producerId} was never granted, or expired after being idle; ask for a new one`);
+    }
+    producer.lastActiveMs = this.clockMs;
+    let state = producer.topics.get(topic.id);
+    if (state === undefined) {
+      state = { nextSequence: 0, recent: [] };
+      producer.topics.set(topic.id, state);
+    }
+    const duplicate = this.findDuplicate(state, command.firstSequence, count);
+    if (duplicate !== null) return { kind: 'produced', topic: topic.name, firstOffset: duplicate.firstOffset, count, duplicate: true };
+    const firstOffset = topic.append(logIndex, count);
+    state.recent.push({ firstSequence: command.firstSequence, count, firstOffset });
+    if (state.recent.length > this.recentBatchesKept) state.recent.shift();
+    state.nextSequence = command.firstSequence + count;
+    return { kind: 'produced', topic: topic.name, firstOffset, count, duplicate: false };
+  }
+
+  /**
+   * A batch starting where the producer's sequence stands is new (null). One starting earlier
+   * is a retry of a batch already written: its original offsets if it is one of the recent
+   * batches, an error otherwise. One starting later means a batch in between is missing.
+   */
+  private findDuplicate(state: ProducerTopicState, firstSequence: number, count: number): RecentBatch | null {
+    if (firstSequence === state.nextSequence) return null;
+    if (firstSequence > state.nextSequence) {
+      throw new BrokerError(BrokerErrorCode.outOfOrderSequence, `expected sequence ${state.nextSequence}, got ${firstSequence}: an earlier batch has not arrived`);
+    }
+    const match = state.recent.find((b) => b.firstSequence === firstSequence);
+    if (match !== undefined && match.count === count) return match;
+    if (match === undefined && firstSequence + count <= (state.recent[0]?.firstSequence ?? state.nextSequence)) {
+      throw new BrokerError(BrokerErrorCode.duplicateTooOld, `sequence ${firstSequence} was written long ago; its offsets are no longer remembered`);
+    }
+    throw new BrokerError(BrokerErrorCode.outOfOrderSequence, `sequences ${firstSequence}..${firstSequence + count - 1} overlap batches already written differently`);
+  }
+
+  private expireIdleProducers(): void {
+    if (this.clockMs < this.nextExpiryScanMs) return;
+    // One scan per tenth of the expiry time (of log time), so the cost per entry stays small.
+    this.nextExpiryScanMs = this.clockMs + Math.max(1000, Math.floor(this.idleExpiryMs / 10));
+    for (const [id, producer] of this.producers) {
+      if (producer.lastActiveMs + this.idleExpiryMs <= this.clockMs) this.producers.delete(id);
+    }
+  }
+}
+
+function checkMessages(messages: readonly MessageRecord[], maxMessageBytes: number): void {
+  if (messages.length === 0) throw new BrokerError(BrokerErrorCode.invalidArgument, 'a produce request needs at least one message');
+  for (const [k, m] of messages.entries()) {
+    let bytes = m.key.length + m.payload.length;
+    for (const h of m.headers) bytes += h.name.length + h.value.length;
+    if (bytes > maxMessageBytes) {
+      throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${maxMessageBytes}`);
+    }
+  }
+}
+
+function describe(t: TopicLog): TopicDescription {
+  return { name: t.name, id: t.id, maxMessageBytes: t.maxMessageBytes, nextOffset: t.nextOffset };
+}

@@ -1,0 +1,30 @@
+/**
+ * Outcomes of applying a broker command that a client may branch on. They are results of a
+ * deterministic state machine (every replica reaches the same one for the same entry), so
+ * each carries only data that came from the log.
+ */
+export const BrokerErrorCode = {
+  invalidArgument: 'invalidArgument',
+  notFound: 'notFound',
+  alreadyExists: 'alreadyExists',
+  unknownProducer: 'unknownProducer',
+  outOfOrderSequence: 'outOfOrderSequence',
+  duplicateTooOld: 'duplicateTooOld',
+} as const;
+export type BrokerErrorCode = (typeof BrokerErrorCode)[keyof typeof BrokerErrorCode];
+
+export class BrokerError extends Error {
+  override readonly name = 'BrokerError';
+  constructor(
+    readonly code: BrokerErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A log entry whose payload is not a broker command this version understands. */
+export class MalformedCommandError extends Error {
+  override readonly name = 'MalformedCommandError';
+}
