@@ -1,9 +1,10 @@
 import type { Entry, Index, Term } from '../../raft/index.js';
+import type { ApplyResult } from '../broker/index.js';
 import { DeadlineExceededError, UnavailableError } from './errors.js';
 
 interface Waiter {
   readonly term: Term;
-  readonly resolve: () => void;
+  readonly resolve: (result: ApplyResult | null) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
@@ -28,8 +29,8 @@ export class CommitWaiters {
     return this.waiters.size >= this.capacity;
   }
 
-  /** Resolves when the entry at `index` is applied with `term`. */
-  wait(index: Index, term: Term, timeoutMs: number): Promise<void> {
+  /** Resolves when the entry at `index` is applied with `term`, with what applying it returned. */
+  wait(index: Index, term: Term, timeoutMs: number): Promise<ApplyResult | null> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(index);
@@ -39,16 +40,19 @@ export class CommitWaiters {
     });
   }
 
-  /** Answers every waiter whose entry is among `applied` (in index order). */
-  applied(entries: readonly Entry[]): void {
+  /**
+   * Answers every waiter whose entry is among `applied` (in index order); `results[k]` is
+   * what applying `entries[k]` returned.
+   */
+  applied(entries: readonly Entry[], results: readonly (ApplyResult | null)[]): void {
     if (this.waiters.size === 0) return;
-    for (const entry of entries) {
+    for (const [k, entry] of entries.entries()) {
       const waiter = this.waiters.get(entry.index);
       if (waiter === undefined) continue;
       this.waiters.delete(entry.index);
       clearTimeout(waiter.timer);
       if (entry.term === waiter.term) {
-        waiter.resolve();
+        waiter.resolve(results[k] ?? null);
       } else {
         waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry and will never commit; it is safe to retry`));
       }

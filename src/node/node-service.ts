@@ -1,10 +1,11 @@
-import { EntryKind, type Index, type NodeId, type RaftNode } from '../../raft/index.js';
+import { type Index, type NodeId, type RaftNode } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import type { AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/client-service.js';
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
 import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from './errors.js';
 import type { Replica } from './replica.js';
+import { PayloadTag, plainRecord, tagPayloads, type NodeStateMachine } from './state-machine.js';
 
 /**
  * The client API of one node, over its replica. Reads are served from this node's applied
@@ -16,6 +17,7 @@ export class NodeService implements ClientService {
     private readonly raft: RaftNode,
     private readonly log: CommitLog,
     private readonly replica: Replica,
+    private readonly stateMachine: NodeStateMachine,
   ) {}
 
   async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number }): Promise<AppendOutcome> {
@@ -25,7 +27,8 @@ export class NodeService implements ClientService {
         throw new InvalidArgumentError(`record ${k} is ${payload.length} bytes; the largest accepted is ${this.config.maxRecordBytes}`);
       }
     }
-    return this.replica.append(payloads, options.timeoutMs);
+    const { firstIndex, lastIndex } = await this.replica.append(tagPayloads(PayloadTag.record, payloads), options.timeoutMs);
+    return { firstIndex, lastIndex };
   }
 
   read(from: Index, maxBytes: number): ReadOutcome {
@@ -38,7 +41,9 @@ export class NodeService implements ClientService {
     const entries = this.log.entries(from, (appliedIndex + 1) as Index, maxBytes);
     const records: LogRecord[] = [];
     for (const entry of entries) {
-      if (entry.kind === EntryKind.normal) records.push({ index: entry.index, term: entry.term, payload: entry.payload });
+      // Broker entries and no-ops are skipped; a plain record loses its tag (a view, no copy).
+      const payload = plainRecord(entry);
+      if (payload !== null) records.push({ index: entry.index, term: entry.term, payload });
     }
     const last = entries.at(-1);
     const nextIndex = (last === undefined ? from : last.index + 1) as Index;

@@ -8,6 +8,7 @@ import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, type DataDirIdentity } from './data-dir.js';
 import { NodeService } from './node-service.js';
 import { Replica } from './replica.js';
+import { NodeStateMachine } from './state-machine.js';
 
 /** A line for the node's log; the caller decides where it goes. */
 export type NodeLogger = (line: string) => void;
@@ -34,7 +35,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   for (const warning of warnings) logLine(`warning: ${warning}`);
   const identity = claimDataDir(config.dataDir, config.clusterId, config.id);
   const fs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
-  const log = await openLog({ dir: path.join(config.dataDir, 'log'), fs, flush: config.flush, segmentBytes: config.segmentBytes, payloadBytesMax: config.maxRecordBytes });
+  const log = await openLog({ dir: path.join(config.dataDir, 'log'), fs, flush: config.flush, segmentBytes: config.segmentBytes, payloadBytesMax: config.maxRecordBytes + 1 });
   reportRecovery(log.recovery, logLine);
 
   const hardState = log.hardState();
@@ -44,8 +45,9 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     log,
     hardState,
     random: systemRandom,
-    // The state machine is the log itself: nothing to rebuild by replaying it.
-    applied: Math.min(hardState.commit, log.lastIndex()) as Index,
+    // The broker's state lives only in memory: every committed entry is applied again on
+    // start to rebuild it (plain records cost a one-byte look each).
+    applied: 0 as Index,
     electionTicks: config.electionTicks,
     heartbeatTicks: config.heartbeatTicks,
     preferredLeader: config.preferredLeader,
@@ -56,9 +58,11 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   let resolveStopped: (value: { reason: string; error: unknown }) => void = () => {};
   const stopped = new Promise<{ reason: string; error: unknown }>((resolve) => (resolveStopped = resolve));
   let transport: PeerTransport | null = null;
+  const stateMachine = new NodeStateMachine();
   const replica = new Replica({
     raft,
     log,
+    apply: (entry) => stateMachine.apply(entry),
     sink: { send: (messages) => transport?.send(messages) },
     clientAddressOf: (id: NodeId) => member(config, id)?.clientAddress ?? null,
     onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
@@ -74,7 +78,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     maxMessageBytes: config.maxMessageBytes,
     log: logLine,
   });
-  const service = new NodeService(config, raft, log, replica);
+  const service = new NodeService(config, raft, log, replica, stateMachine);
   let clientServer: ClientServer;
   try {
     clientServer = await startClientServer({ listenAddress: self.clientAddress, service, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });

@@ -1,5 +1,6 @@
 import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
+import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from './errors.js';
 
@@ -12,6 +13,11 @@ export interface ReplicaOptions {
   readonly raft: RaftNode;
   readonly log: CommitLog;
   readonly sink: MessageSink;
+  /**
+   * Applies one committed entry to the node's state machine, in log order, exactly once per
+   * entry per process run; what it returns answers the client waiting for that entry.
+   */
+  readonly apply: (entry: Entry) => ApplyResult | null;
   /** Looks up a member's client address, for redirects. */
   readonly clientAddressOf: (id: NodeId) => string | null;
   /** Storage failed: the replica has stopped and the process must not go on serving. */
@@ -88,9 +94,10 @@ export class Replica {
 
   /**
    * Proposes payloads as consecutive entries and resolves with their indexes once they are
-   * committed and applied here. The caller validated sizes.
+   * committed and applied here, and with what applying the last one returned. The caller
+   * validated sizes and tagged the payloads.
    */
-  async append(payloads: readonly Uint8Array[], timeoutMs: number): Promise<{ firstIndex: Index; lastIndex: Index }> {
+  async append(payloads: readonly Uint8Array[], timeoutMs: number): Promise<{ firstIndex: Index; lastIndex: Index; result: ApplyResult | null }> {
     if (this.state !== 'running') throw new UnavailableError('the node is shutting down');
     if (this.waiters.isFull()) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
     let result: ReturnType<RaftNode['proposeBatch']>;
@@ -107,8 +114,8 @@ export class Replica {
     }
     const done = this.waiters.wait(result.lastIndex, result.term, timeoutMs);
     this.pump();
-    await done;
-    return { firstIndex: result.firstIndex, lastIndex: result.lastIndex };
+    const applied = await done;
+    return { firstIndex: result.firstIndex, lastIndex: result.lastIndex, result: applied };
   }
 
   /** Processes whatever the core has to do now (after a direct call into it, such as a transfer). */
@@ -175,7 +182,8 @@ export class Replica {
     await this.persist(ready.entries, ready.hardState);
     if (ready.persistedMessages.length > 0) this.sink.send(ready.persistedMessages);
     if (ready.committedEntries.length > 0) {
-      this.waiters.applied(ready.committedEntries);
+      const results = ready.committedEntries.map((entry) => this.options.apply(entry));
+      this.waiters.applied(ready.committedEntries, results);
       for (const listener of this.appliedListeners) listener();
     }
     if (ready.softState !== null) {

@@ -1,0 +1,70 @@
+import { EntryKind, type Entry } from '../../raft/index.js';
+import { BrokerError, BrokerErrorCode, BrokerState, decodeCommand, MalformedCommandError, type ApplyResult, type BrokerStateOptions } from '../broker/index.js';
+
+/**
+ * The first byte of every normal entry's payload says what the rest is. Tags are never
+ * reused; an unknown tag is applied as a rejection (see NodeStateMachine.apply).
+ */
+export const PayloadTag = { record: 0, broker: 1 } as const;
+export type PayloadTag = (typeof PayloadTag)[keyof typeof PayloadTag];
+
+/**
+ * Prefixes each payload with `tag`, all in one allocation: the returned payloads are views
+ * into a single buffer, so a batch of small records costs one copy, not one per record.
+ */
+export function tagPayloads(tag: PayloadTag, payloads: readonly Uint8Array[]): Uint8Array[] {
+  let total = 0;
+  for (const p of payloads) total += p.length + 1;
+  const buffer = Buffer.allocUnsafe(total);
+  const tagged: Uint8Array[] = [];
+  let at = 0;
+  for (const p of payloads) {
+    buffer[at] = tag;
+    buffer.set(p, at + 1);
+    tagged.push(new Uint8Array(buffer.buffer, buffer.byteOffset + at, p.length + 1));
+    at += p.length + 1;
+  }
+  return tagged;
+}
+
+/** The plain record in a tag-0 entry (a view, no copy), or null for any other entry. */
+export function plainRecord(entry: Entry): Uint8Array | null {
+  if (entry.kind !== EntryKind.normal || entry.payload[0] !== PayloadTag.record) return null;
+  return entry.payload.subarray(1);
+}
+
+/**
+ * What the node applies committed entries to, in log order: plain records need nothing
+ * (the log is their state), broker commands change the BrokerState. Rebuilt on every start
+ * by re-applying the whole committed log.
+ */
+export class NodeStateMachine {
+  readonly broker: BrokerState;
+
+  constructor(options: BrokerStateOptions = {}) {
+    this.broker = new BrokerState(options);
+  }
+
+  /**
+   * Applies one committed entry; returns the broker's result for a broker entry, null for
+   * anything else. A broker entry that does not decode is a bug on the leader that proposed
+   * it (it validates before proposing), but every replica must still reach the same state:
+   * it is applied as a rejection, the same on every node, and the replica goes on.
+   */
+  apply(entry: Entry): ApplyResult | null {
+    if (entry.kind !== EntryKind.normal) return null;
+    const tag = entry.payload[0];
+    if (tag === PayloadTag.record) return null;
+    if (tag !== PayloadTag.broker) {
+      return { kind: 'rejected', error: new BrokerError(BrokerErrorCode.invalidArgument, `entry ${entry.index} has unknown payload tag ${String(tag)}`) };
+    }
+    let envelope;
+    try {
+      envelope = decodeCommand(entry.payload.subarray(1));
+    } catch (error) {
+      if (!(error instanceof MalformedCommandError)) throw error;
+      return { kind: 'rejected', error: new BrokerError(BrokerErrorCode.invalidArgument, `entry ${entry.index} is not a valid broker command: ${error.message}`, { cause: error }) };
+    }
+    return this.broker.apply(entry.index, envelope.leaderTimeMs, envelope.command);
+  }
+}

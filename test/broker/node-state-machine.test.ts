@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { EntryKind, index, type Entry } from '../../raft/index.js';
+import { encodeCommand, type BrokerCommand } from '../../src/broker/index.js';
+import { NodeStateMachine, PayloadTag, plainRecord, tagPayloads } from '../../src/node/state-machine.js';
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (data: Uint8Array): string => new TextDecoder().decode(data);
+
+function entry(at: number, payload: Uint8Array, kind: EntryKind = EntryKind.normal): Entry {
+  return { index: index(at), term: 1 as Entry['term'], kind, payload };
+}
+
+function brokerEntry(at: number, command: BrokerCommand, leaderTimeMs = 1000): Entry {
+  return entry(at, tagPayloads(PayloadTag.broker, [encodeCommand({ leaderTimeMs, command })])[0] ?? new Uint8Array(0));
+}
+
+describe('the node state machine: tagged entries', () => {
+  it('tags a batch in one buffer and strips the tag without a copy', () => {
+    const tagged = tagPayloads(PayloadTag.record, [bytes('ab'), bytes(''), bytes('c')]);
+    expect(tagged.map((p) => [...p])).toEqual([[0, 97, 98], [0], [0, 99]]);
+    expect(tagged[0]?.buffer).toBe(tagged[2]?.buffer);
+    const record = plainRecord(entry(1, tagged[0] ?? new Uint8Array(0)));
+    expect(text(record ?? new Uint8Array(0))).toBe('ab');
+    expect(record?.buffer).toBe(tagged[0]?.buffer);
+    expect(plainRecord(entry(2, new Uint8Array(0), EntryKind.noop))).toBeNull();
+    expect(plainRecord(brokerEntry(3, { kind: 'initProducer' }))).toBeNull();
+  });
+
+  it('applies broker entries in log order, skips plain records, and answers with results', () => {
+    const sm = new NodeStateMachine();
+    expect(sm.apply(entry(1, new Uint8Array(0), EntryKind.noop))).toBeNull();
+    expect(sm.apply(brokerEntry(2, { kind: 'createTopic', name: 't', maxMessageBytes: 100 }))).toEqual({ kind: 'topicCreated', name: 't' });
+    expect(sm.apply(entry(3, tagPayloads(PayloadTag.record, [bytes('plain')])[0] ?? new Uint8Array(0)))).toBeNull();
+    expect(sm.apply(brokerEntry(4, { kind: 'initProducer' }))).toEqual({ kind: 'producerGranted', producerId: 4 });
+    const produced = sm.apply(brokerEntry(5, { kind: 'produce', topic: 't', producerId: 4, firstSequence: 0, messages: [{ key: bytes('k'), headers: [], payload: bytes('m'), timestampMs: 1 }] }));
+    expect(produced).toEqual({ kind: 'produced', topic: 't', firstOffset: 0, count: 1, duplicate: false });
+    expect(sm.broker.locate('t', 0)).toEqual({ logIndex: 5, position: 0 });
+  });
+
+  it('a malformed broker entry or an unknown tag is rejected the same way on every replica, and the next entry still applies', () => {
+    const replicas = [new NodeStateMachine(), new NodeStateMachine()];
+    for (const sm of replicas) {
+      const garbage = sm.apply(entry(1, Uint8Array.from([PayloadTag.broker, 1, 99, 0])));
+      expect(garbage?.kind).toBe('rejected');
+      expect(garbage?.kind === 'rejected' ? garbage.error.code : null).toBe('invalidArgument');
+      const unknownTag = sm.apply(entry(2, Uint8Array.from([7, 1, 2])));
+      expect(unknownTag?.kind === 'rejected' ? unknownTag.error.message : null).toMatch(/unknown payload tag 7/);
+      expect(sm.apply(brokerEntry(3, { kind: 'createTopic', name: 'after', maxMessageBytes: 10 }))?.kind).toBe('topicCreated');
+    }
+    expect(replicas[0]?.broker.topics()).toEqual(replicas[1]?.broker.topics());
+  });
+});
