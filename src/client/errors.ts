@@ -10,6 +10,12 @@ export const ClientErrorCode = {
   unavailable: 'unavailable',
   internal: 'internal',
   closed: 'closed',
+  alreadyExists: 'alreadyExists',
+  unknownProducer: 'unknownProducer',
+  outOfOrderSequence: 'outOfOrderSequence',
+  duplicateTooOld: 'duplicateTooOld',
+  producerIdChanged: 'producerIdChanged',
+  deliveryTimeout: 'deliveryTimeout',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -61,4 +67,44 @@ export class InternalError extends QuorumlogClientError {
 export class ClientClosedError extends QuorumlogClientError {
   override readonly name = 'ClientClosedError';
   readonly code = ClientErrorCode.closed;
+}
+
+/** A topic of that name exists already. */
+export class AlreadyExistsError extends QuorumlogClientError {
+  override readonly name = 'AlreadyExistsError';
+  readonly code = ClientErrorCode.alreadyExists;
+}
+
+/** The producer id was never granted, or expired after being idle: ask for a new one. */
+export class UnknownProducerError extends QuorumlogClientError {
+  override readonly name = 'UnknownProducerError';
+  readonly code = ClientErrorCode.unknownProducer;
+}
+
+/** A batch's sequence does not follow the producer's last batch on the topic: an earlier batch is missing. */
+export class OutOfOrderSequenceError extends QuorumlogClientError {
+  override readonly name = 'OutOfOrderSequenceError';
+  readonly code = ClientErrorCode.outOfOrderSequence;
+}
+
+/** A retried batch is older than the window the broker remembers: whether it was written is not known from its answer. */
+export class DuplicateTooOldError extends QuorumlogClientError {
+  override readonly name = 'DuplicateTooOldError';
+  readonly code = ClientErrorCode.duplicateTooOld;
+}
+
+/**
+ * The producer's id expired (or was unknown) while this message's batch was unanswered, and
+ * the producer took a new id. The batch may have been written under the old id by an
+ * earlier attempt; resending it under the new one could duplicate it, so it is not resent.
+ */
+export class ProducerIdChangedError extends QuorumlogClientError {
+  override readonly name = 'ProducerIdChangedError';
+  readonly code = ClientErrorCode.producerIdChanged;
+}
+
+/** The message was not acknowledged within the producer's deliveryTimeoutMs; it may or may not have been written. */
+export class DeliveryTimeoutError extends QuorumlogClientError {
+  override readonly name = 'DeliveryTimeoutError';
+  readonly code = ClientErrorCode.deliveryTimeout;
 }

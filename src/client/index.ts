@@ -1,6 +1,25 @@
 export { LogClient, LOG_CLIENT_DEFAULTS } from './log-client.js';
-export type { AppendResult, BrokerStatus, FollowerStatus, LogClientOptions, LogRecord, NodeStatus, ReadResult } from './log-client.js';
+export type {
+  AppendResult,
+  BrokerMessage,
+  BrokerStatus,
+  FetchResult,
+  FollowerStatus,
+  LogClientOptions,
+  LogRecord,
+  NodeStatus,
+  ProduceBatch,
+  ProduceResult,
+  ReadResult,
+  TopicInfo,
+} from './log-client.js';
 export {
+  AlreadyExistsError,
+  DeliveryTimeoutError,
+  DuplicateTooOldError,
+  OutOfOrderSequenceError,
+  ProducerIdChangedError,
+  UnknownProducerError,
   ClientClosedError,
   ClientErrorCode,
   InternalError,

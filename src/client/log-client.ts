@@ -5,8 +5,13 @@ import {
   ClientCodec,
   ClientMethodPath,
   ErrorMetadataKey,
+  AcksCode,
   type AppendOutcome,
+  type BrokerMessageView,
+  type FetchOutcome,
   type FollowerView,
+  type ProduceOutcome,
+  type TopicView,
   type LogRecord as ServiceLogRecord,
   type NodeStatusMessage,
   type NodeStatusView,
@@ -15,7 +20,11 @@ import {
 } from '../transport/index.js';
 import { awaitReady, BrokerChannels } from './broker-channels.js';
 import {
+  AlreadyExistsError,
   ClientClosedError,
+  DuplicateTooOldError,
+  OutOfOrderSequenceError,
+  UnknownProducerError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
@@ -59,6 +68,19 @@ export type LogRecord = ServiceLogRecord;
 export type ReadResult = ReadOutcome;
 export type FollowerStatus = FollowerView;
 export type NodeStatus = NodeStatusView;
+export type TopicInfo = TopicView;
+export type FetchResult = FetchOutcome;
+export type ProduceResult = ProduceOutcome;
+export type BrokerMessage = BrokerMessageView;
+
+/** One Produce request: a batch of messages for one topic. */
+export interface ProduceBatch {
+  readonly topic: string;
+  /** 0: no idempotence. */
+  readonly producerId: number;
+  readonly firstSequence: number;
+  readonly messages: readonly BrokerMessage[];
+}
 
 /** One broker's answer in statusAll(): its status, or why it gave none. */
 export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string };
@@ -238,6 +260,83 @@ export class LogClient {
     });
   }
 
+  /** Creates a topic; maxMessageBytes 0 (default) takes the broker's default. */
+  async createTopic(name: string, options: { readonly maxMessageBytes?: number } = {}): Promise<void> {
+    const request = { name, maxMessageBytes: options.maxMessageBytes ?? 0 };
+    await this.#call({
+      operation: 'createTopic',
+      delivery: 'once',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.createTopic, this.#codec.createTopicRequest.serialize, this.#codec.createTopicResponse.deserialize, request, deadlineMs),
+    });
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.#call({
+      operation: 'deleteTopic',
+      delivery: 'once',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.deleteTopic, this.#codec.deleteTopicRequest.serialize, this.#codec.deleteTopicResponse.deserialize, { name }, deadlineMs),
+    });
+  }
+
+  /** Topics as the answering node has applied them. */
+  async listTopics(): Promise<readonly TopicInfo[]> {
+    const response = await this.#call({
+      operation: 'listTopics',
+      delivery: 'idempotent',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.listTopics, this.#codec.listTopicsRequest.serialize, this.#codec.listTopicsResponse.deserialize, {}, deadlineMs),
+    });
+    return response.topics.map(topicInfo);
+  }
+
+  async describeTopic(name: string): Promise<TopicInfo> {
+    const response = await this.#call({
+      operation: 'describeTopic',
+      delivery: 'idempotent',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.describeTopic, this.#codec.describeTopicRequest.serialize, this.#codec.topicInfo.deserialize, { name }, deadlineMs),
+    });
+    return topicInfo(response);
+  }
+
+  /** A new producer id (each call writes one log entry). */
+  async initProducer(): Promise<number> {
+    const response = await this.#call({
+      operation: 'initProducer',
+      delivery: 'once',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.initProducer, this.#codec.initProducerRequest.serialize, this.#codec.initProducerResponse.deserialize, {}, deadlineMs),
+    });
+    return response.producerId;
+  }
+
+  /**
+   * One Produce request, with redirects; like append, it is not retried once it may have
+   * reached a leader (OutcomeUnknownError). The Producer retries it with its sequence.
+   */
+  async produce(batch: ProduceBatch): Promise<ProduceResult> {
+    const request = { topic: batch.topic, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages, acks: AcksCode.all };
+    const response = await this.#call({
+      operation: 'produce',
+      delivery: 'once',
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.produce, this.#codec.produceRequest.serialize, this.#codec.produceResponse.deserialize, request, deadlineMs),
+    });
+    return { firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate };
+  }
+
+  /** Messages of `topic` from `offset`, as the answering node has applied them. */
+  async fetch(topic: string, offset: number, options: { readonly maxBytes?: number; readonly address?: string } = {}): Promise<FetchResult> {
+    const request = { topic, offset, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes };
+    const response = await this.#call({
+      operation: 'fetch',
+      delivery: 'idempotent',
+      ...(options.address === undefined ? {} : { pinnedAddress: options.address }),
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.fetch, this.#codec.fetchRequest.serialize, this.#codec.fetchResponse.deserialize, request, deadlineMs),
+    });
+    return {
+      messages: response.messages.map((m) => ({ offset: m.offset, key: m.key, headers: m.headers.map((h) => ({ name: h.name, value: h.value })), payload: m.payload, timestampMs: m.timestampMs })),
+      nextOffset: response.nextOffset,
+      endOffset: response.endOffset,
+    };
+  }
+
   /** Closes every channel; calls in progress fail, follow iterations end. */
   close(): void {
     if (this.#state === 'closed') return;
@@ -358,6 +457,15 @@ function toClientError(error: ServiceError, operation: string, delivery: Deliver
       return new NotFoundError(`${operation}: ${details}`, options);
     case status.RESOURCE_EXHAUSTED:
       return new ResourceExhaustedError(`${operation}: ${details}`, options);
+    case status.ALREADY_EXISTS:
+      return new AlreadyExistsError(`${operation}: ${details}`, options);
+    case status.FAILED_PRECONDITION: {
+      const nodeCode = firstValue(error.metadata, ErrorMetadataKey.errorCode);
+      if (nodeCode === 'unknownProducer') return new UnknownProducerError(`${operation}: ${details}`, options);
+      if (nodeCode === 'outOfOrderSequence') return new OutOfOrderSequenceError(`${operation}: ${details}`, options);
+      if (nodeCode === 'duplicateTooOld') return new DuplicateTooOldError(`${operation}: ${details}`, options);
+      return new InternalError(`${operation}: ${details}`, options);
+    }
     case status.DEADLINE_EXCEEDED:
     case status.UNAVAILABLE:
     case status.CANCELLED:
@@ -368,6 +476,10 @@ function toClientError(error: ServiceError, operation: string, delivery: Deliver
     default:
       return new InternalError(`${operation}: ${details}`, options);
   }
+}
+
+function topicInfo(message: { readonly name: string; readonly maxMessageBytes: number; readonly nextOffset: number }): TopicInfo {
+  return { name: message.name, maxMessageBytes: message.maxMessageBytes, nextOffset: message.nextOffset };
 }
 
 function readResult(response: ReadResponseMessage): ReadResult {

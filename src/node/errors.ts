@@ -13,6 +13,16 @@ export const NodeErrorCode = {
   deadlineExceeded: 'deadlineExceeded',
   unavailable: 'unavailable',
   internal: 'internal',
+  /** Broker: a topic of that name exists already. */
+  alreadyExists: 'alreadyExists',
+  /** Broker: the producer id was never granted, or expired; the producer must ask for a new one. */
+  unknownProducer: 'unknownProducer',
+  /** Broker: a batch's sequence is ahead of the producer's (an earlier batch is missing) or overlaps differently. */
+  outOfOrderSequence: 'outOfOrderSequence',
+  /** Broker: a retried batch is older than the remembered window; its offsets are lost. */
+  duplicateTooOld: 'duplicateTooOld',
+  /** This node does not offer the method. */
+  unimplemented: 'unimplemented',
 } as const;
 export type NodeErrorCode = (typeof NodeErrorCode)[keyof typeof NodeErrorCode];
 
@@ -64,4 +74,21 @@ export class UnavailableError extends NodeError {
 export class InternalError extends NodeError {
   override readonly name = 'InternalError';
   readonly code = NodeErrorCode.internal;
+}
+
+/** The broker's state machine refused a command for a reason a producer branches on. */
+export class BrokerRefusedError extends NodeError {
+  override readonly name = 'BrokerRefusedError';
+  constructor(
+    readonly code: typeof NodeErrorCode.alreadyExists | typeof NodeErrorCode.unknownProducer | typeof NodeErrorCode.outOfOrderSequence | typeof NodeErrorCode.duplicateTooOld,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export class UnimplementedError extends NodeError {
+  override readonly name = 'UnimplementedError';
+  readonly code = NodeErrorCode.unimplemented;
 }

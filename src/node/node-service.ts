@@ -5,7 +5,7 @@ import type { NodeConfig } from './config.js';
 import { member } from './config.js';
 import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from './errors.js';
 import type { Replica } from './replica.js';
-import { PayloadTag, plainRecord, tagPayloads, type NodeStateMachine } from './state-machine.js';
+import { PayloadTag, plainRecord, tagPayloads } from './state-machine.js';
 
 /**
  * The client API of one node, over its replica. Reads are served from this node's applied
@@ -17,7 +17,6 @@ export class NodeService implements ClientService {
     private readonly raft: RaftNode,
     private readonly log: CommitLog,
     private readonly replica: Replica,
-    private readonly stateMachine: NodeStateMachine,
   ) {}
 
   async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number }): Promise<AppendOutcome> {

@@ -6,6 +6,7 @@ import { NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type File
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, type DataDirIdentity } from './data-dir.js';
+import { NodeBrokerService } from './broker-service.js';
 import { NodeService } from './node-service.js';
 import { Replica } from './replica.js';
 import { NodeStateMachine } from './state-machine.js';
@@ -78,10 +79,11 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     maxMessageBytes: config.maxMessageBytes,
     log: logLine,
   });
-  const service = new NodeService(config, raft, log, replica, stateMachine);
+  const service = new NodeService(config, raft, log, replica);
+  const broker = new NodeBrokerService(config, log, replica, stateMachine);
   let clientServer: ClientServer;
   try {
-    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
+    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, broker, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
   } catch (error) {
     await transport.close();
     await log.close();

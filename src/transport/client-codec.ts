@@ -57,6 +57,64 @@ export interface TransferRequestMessage {
 }
 export type TransferResponseMessage = Record<string, never>;
 
+export interface CreateTopicRequestMessage {
+  readonly name: string;
+  readonly maxMessageBytes: number;
+}
+export interface TopicNameRequestMessage {
+  readonly name: string;
+}
+export type EmptyMessage = Record<string, never>;
+export interface TopicInfoMessage {
+  readonly name: string;
+  readonly maxMessageBytes: number;
+  readonly nextOffset: number;
+}
+export interface ListTopicsResponseMessage {
+  readonly topics: readonly TopicInfoMessage[];
+}
+export interface InitProducerResponseMessage {
+  readonly producerId: number;
+}
+export interface MessageHeaderMessage {
+  readonly name: string;
+  readonly value: Uint8Array;
+}
+export interface BrokerMessage {
+  readonly key: Uint8Array;
+  readonly headers: readonly MessageHeaderMessage[];
+  readonly payload: Uint8Array;
+  readonly timestampMs: number;
+}
+/** client.proto's Acks enum. */
+export const AcksCode = { all: 0, leader: 1, none: 2 } as const;
+export type AcksCode = (typeof AcksCode)[keyof typeof AcksCode];
+export interface ProduceRequestMessage {
+  readonly topic: string;
+  readonly producerId: number;
+  readonly firstSequence: number;
+  readonly messages: readonly BrokerMessage[];
+  readonly acks: number;
+}
+export interface ProduceResponseMessage {
+  readonly firstOffset: number;
+  readonly count: number;
+  readonly duplicate: boolean;
+}
+export interface FetchRequestMessage {
+  readonly topic: string;
+  readonly offset: number;
+  readonly maxBytes: number;
+}
+export interface FetchedMessageMessage extends BrokerMessage {
+  readonly offset: number;
+}
+export interface FetchResponseMessage {
+  readonly messages: readonly FetchedMessageMessage[];
+  readonly nextOffset: number;
+  readonly endOffset: number;
+}
+
 /** gRPC paths of client.proto's methods. */
 export const ClientMethodPath = {
   append: '/quorumlog.client.Client/Append',
@@ -64,6 +122,13 @@ export const ClientMethodPath = {
   follow: '/quorumlog.client.Client/Follow',
   status: '/quorumlog.client.Client/Status',
   transfer: '/quorumlog.client.Client/Transfer',
+  createTopic: '/quorumlog.client.Client/CreateTopic',
+  deleteTopic: '/quorumlog.client.Client/DeleteTopic',
+  listTopics: '/quorumlog.client.Client/ListTopics',
+  describeTopic: '/quorumlog.client.Client/DescribeTopic',
+  initProducer: '/quorumlog.client.Client/InitProducer',
+  produce: '/quorumlog.client.Client/Produce',
+  fetch: '/quorumlog.client.Client/Fetch',
 } as const;
 
 /**
@@ -89,6 +154,20 @@ export class ClientCodec {
   readonly nodeStatus: Codec<NodeStatusMessage>;
   readonly transferRequest: Codec<TransferRequestMessage>;
   readonly transferResponse: Codec<TransferResponseMessage>;
+  readonly createTopicRequest: Codec<CreateTopicRequestMessage>;
+  readonly createTopicResponse: Codec<EmptyMessage>;
+  readonly deleteTopicRequest: Codec<TopicNameRequestMessage>;
+  readonly deleteTopicResponse: Codec<EmptyMessage>;
+  readonly listTopicsRequest: Codec<EmptyMessage>;
+  readonly listTopicsResponse: Codec<ListTopicsResponseMessage>;
+  readonly describeTopicRequest: Codec<TopicNameRequestMessage>;
+  readonly topicInfo: Codec<TopicInfoMessage>;
+  readonly initProducerRequest: Codec<EmptyMessage>;
+  readonly initProducerResponse: Codec<InitProducerResponseMessage>;
+  readonly produceRequest: Codec<ProduceRequestMessage>;
+  readonly produceResponse: Codec<ProduceResponseMessage>;
+  readonly fetchRequest: Codec<FetchRequestMessage>;
+  readonly fetchResponse: Codec<FetchResponseMessage>;
 
   constructor() {
     const root = parseSchema(CLIENT_PROTO);
@@ -104,10 +183,26 @@ export class ClientCodec {
     this.nodeStatus = codec('NodeStatus');
     this.transferRequest = codec('TransferRequest');
     this.transferResponse = codec('TransferResponse');
+    // Broker messages go through protobufjs for now; produce and fetch are the candidates
+    // for hand framing once a profile says they matter.
+    this.createTopicRequest = codec('CreateTopicRequest');
+    this.createTopicResponse = codec('CreateTopicResponse');
+    this.deleteTopicRequest = codec('DeleteTopicRequest');
+    this.deleteTopicResponse = codec('DeleteTopicResponse');
+    this.listTopicsRequest = codec('ListTopicsRequest');
+    this.listTopicsResponse = codec('ListTopicsResponse');
+    this.describeTopicRequest = codec('DescribeTopicRequest');
+    this.topicInfo = codec('TopicInfo');
+    this.initProducerRequest = codec('InitProducerRequest');
+    this.initProducerResponse = codec('InitProducerResponse');
+    this.produceRequest = codec('ProduceRequest');
+    this.produceResponse = codec('ProduceResponse');
+    this.fetchRequest = codec('FetchRequest');
+    this.fetchResponse = codec('FetchResponse');
   }
 
   /** The hand-made gRPC service definition for client.proto's Client service. */
-  serviceDefinition(): ServiceDefinition<{ append: unknown; read: unknown; follow: unknown; status: unknown; transfer: unknown }> {
+  serviceDefinition(): ServiceDefinition<Record<keyof typeof ClientMethodPath, unknown>> {
     const method = <Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>, responseStream: boolean) => ({
       path,
       requestStream: false,
@@ -129,6 +224,13 @@ export class ClientCodec {
       follow: method(ClientMethodPath.follow, this.readRequest, this.readResponse, true),
       status: method(ClientMethodPath.status, this.statusRequest, this.nodeStatus, false),
       transfer: method(ClientMethodPath.transfer, this.transferRequest, this.transferResponse, false),
+      createTopic: method(ClientMethodPath.createTopic, this.createTopicRequest, this.createTopicResponse, false),
+      deleteTopic: method(ClientMethodPath.deleteTopic, this.deleteTopicRequest, this.deleteTopicResponse, false),
+      listTopics: method(ClientMethodPath.listTopics, this.listTopicsRequest, this.listTopicsResponse, false),
+      describeTopic: method(ClientMethodPath.describeTopic, this.describeTopicRequest, this.topicInfo, false),
+      initProducer: method(ClientMethodPath.initProducer, this.initProducerRequest, this.initProducerResponse, false),
+      produce: method(ClientMethodPath.produce, this.produceRequest, this.produceResponse, false),
+      fetch: method(ClientMethodPath.fetch, this.fetchRequest, this.fetchResponse, false),
     };
   }
 }

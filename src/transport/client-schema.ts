@@ -29,6 +29,22 @@ service Client {
   rpc Status(StatusRequest) returns (NodeStatus);
   // Moves leadership to another node; answers once it leads.
   rpc Transfer(TransferRequest) returns (TransferResponse);
+
+  // The broker (topics and producers). Writes go to the leader and answer once committed
+  // and applied; reads are served from the asked node's applied state. A broker refusal is
+  // INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS or FAILED_PRECONDITION, with quorumlog-error
+  // naming it: unknownProducer, outOfOrderSequence or duplicateTooOld for a producer.
+  rpc CreateTopic(CreateTopicRequest) returns (CreateTopicResponse);
+  rpc DeleteTopic(DeleteTopicRequest) returns (DeleteTopicResponse);
+  rpc ListTopics(ListTopicsRequest) returns (ListTopicsResponse);
+  rpc DescribeTopic(DescribeTopicRequest) returns (TopicInfo);
+  // Grants a producer id (the log index of the grant), for idempotent produce.
+  rpc InitProducer(InitProducerRequest) returns (InitProducerResponse);
+  // Appends messages to a topic as one batch. With a producer id, a retry of a batch
+  // already written answers with its original offsets (duplicate = true).
+  rpc Produce(ProduceRequest) returns (ProduceResponse);
+  // Messages of a topic from an offset, up to max_bytes of payload (at least one if any).
+  rpc Fetch(FetchRequest) returns (FetchResponse);
 }
 
 message AppendRequest {
@@ -94,4 +110,101 @@ message TransferRequest {
 }
 
 message TransferResponse {}
+
+message CreateTopicRequest {
+  string name = 1;
+  // 0: the broker's default (1 MiB).
+  uint32 max_message_bytes = 2;
+}
+
+message CreateTopicResponse {}
+
+message DeleteTopicRequest {
+  string name = 1;
+}
+
+message DeleteTopicResponse {}
+
+message ListTopicsRequest {}
+
+message TopicInfo {
+  string name = 1;
+  uint32 max_message_bytes = 2;
+  // The offset the next message will get: the number of messages ever written.
+  uint64 next_offset = 3;
+}
+
+message ListTopicsResponse {
+  repeated TopicInfo topics = 1;
+}
+
+message DescribeTopicRequest {
+  string name = 1;
+}
+
+message InitProducerRequest {}
+
+message InitProducerResponse {
+  uint64 producer_id = 1;
+}
+
+message MessageHeader {
+  string name = 1;
+  bytes value = 2;
+}
+
+message Message {
+  bytes key = 1;
+  repeated MessageHeader headers = 2;
+  bytes payload = 3;
+  // The producer's clock when it created the message.
+  uint64 timestamp_ms = 4;
+}
+
+enum Acks {
+  // Answer once committed: held durably by a majority. The only mode served so far.
+  ACKS_ALL = 0;
+  ACKS_LEADER = 1;
+  ACKS_NONE = 2;
+}
+
+message ProduceRequest {
+  string topic = 1;
+  // 0: no idempotence (no sequence check, a retry may duplicate).
+  uint64 producer_id = 2;
+  // The producer's sequence number of messages[0] on this topic.
+  uint64 first_sequence = 3;
+  repeated Message messages = 4;
+  Acks acks = 5;
+}
+
+message ProduceResponse {
+  uint64 first_offset = 1;
+  uint32 count = 2;
+  // The batch had been written before (a retry): these are its original offsets.
+  bool duplicate = 3;
+}
+
+message FetchRequest {
+  string topic = 1;
+  uint64 offset = 2;
+  // Payload bytes per response, 1 or more.
+  uint32 max_bytes = 3;
+}
+
+message FetchedMessage {
+  uint64 offset = 1;
+  bytes key = 2;
+  repeated MessageHeader headers = 3;
+  bytes payload = 4;
+  uint64 timestamp_ms = 5;
+}
+
+message FetchResponse {
+  repeated FetchedMessage messages = 1;
+  // Where to fetch next.
+  uint64 next_offset = 2;
+  // The topic's next offset on the node that answered.
+  uint64 end_offset = 3;
+}
 `;

@@ -8,10 +8,21 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import { index, nodeId, type Index } from '../../raft/index.js';
-import { InvalidArgumentError, UnavailableError } from '../node/errors.js';
+import { InvalidArgumentError, UnavailableError, UnimplementedError } from '../node/errors.js';
 import {
+  AcksCode,
   ClientCodec,
   MalformedRequest,
+  type CreateTopicRequestMessage,
+  type EmptyMessage,
+  type FetchRequestMessage,
+  type FetchResponseMessage,
+  type InitProducerResponseMessage,
+  type ListTopicsResponseMessage,
+  type ProduceRequestMessage,
+  type ProduceResponseMessage,
+  type TopicInfoMessage,
+  type TopicNameRequestMessage,
   type AppendRequestMessage,
   type AppendResponseMessage,
   type NodeStatusMessage,
@@ -21,7 +32,7 @@ import {
   type TransferRequestMessage,
   type TransferResponseMessage,
 } from './client-codec.js';
-import type { ClientServer, ClientServerOptions, ClientService, NodeStatusView, ReadOutcome } from './client-service.js';
+import type { BrokerService, ClientServer, ClientServerOptions, ClientService, NodeStatusView, ReadOutcome } from './client-service.js';
 import { bindServer, shutdownServer } from './grpc-server.js';
 import { toGrpcStatus } from './grpc-status.js';
 
@@ -54,6 +65,13 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     follow: handlers.follow,
     status: handlers.status,
     transfer: handlers.transfer,
+    createTopic: handlers.createTopic,
+    deleteTopic: handlers.deleteTopic,
+    listTopics: handlers.listTopics,
+    describeTopic: handlers.describeTopic,
+    initProducer: handlers.initProducer,
+    produce: handlers.produce,
+    fetch: handlers.fetch,
   });
   await bindServer(server, options.listenAddress, ServerCredentials.createInsecure());
   let closed: Promise<void> | null = null;
@@ -80,6 +98,7 @@ function decoded<T>(request: Incoming<T>, method: string): T {
 
 class ClientHandlers {
   readonly #service: ClientService;
+  readonly #broker: BrokerService | undefined;
   readonly #maxRecordBytes: number;
   readonly #requestTimeoutMs: number;
   /** Payload bytes one response may carry: the request's maxBytes may not exceed it. */
@@ -89,6 +108,7 @@ class ClientHandlers {
 
   constructor(options: ClientServerOptions) {
     this.#service = options.service;
+    this.#broker = options.broker;
     this.#maxRecordBytes = options.maxRecordBytes ?? options.maxMessageBytes;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs;
     this.#readBytesMax = options.maxMessageBytes - CLIENT_SERVER_DEFAULTS.responseSlackBytes;
@@ -136,6 +156,70 @@ class ClientHandlers {
       return {};
     });
   };
+
+  readonly createTopic = (call: ServerUnaryCall<Incoming<CreateTopicRequestMessage>, EmptyMessage>, reply: sendUnaryData<EmptyMessage>): void => {
+    this.#answer(reply, async () => {
+      const request = decoded(call.request, 'CreateTopic');
+      await this.#brokerService().createTopic(request.name, request.maxMessageBytes, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
+      return {};
+    });
+  };
+
+  readonly deleteTopic = (call: ServerUnaryCall<Incoming<TopicNameRequestMessage>, EmptyMessage>, reply: sendUnaryData<EmptyMessage>): void => {
+    this.#answer(reply, async () => {
+      const request = decoded(call.request, 'DeleteTopic');
+      await this.#brokerService().deleteTopic(request.name, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
+      return {};
+    });
+  };
+
+  readonly listTopics = (call: ServerUnaryCall<Incoming<EmptyMessage>, ListTopicsResponseMessage>, reply: sendUnaryData<ListTopicsResponseMessage>): void => {
+    this.#answer(reply, () => {
+      decoded(call.request, 'ListTopics');
+      return Promise.resolve({ topics: this.#brokerService().listTopics().map(topicInfo) });
+    });
+  };
+
+  readonly describeTopic = (call: ServerUnaryCall<Incoming<TopicNameRequestMessage>, TopicInfoMessage>, reply: sendUnaryData<TopicInfoMessage>): void => {
+    this.#answer(reply, () => Promise.resolve(topicInfo(this.#brokerService().describeTopic(decoded(call.request, 'DescribeTopic').name))));
+  };
+
+  readonly initProducer = (call: ServerUnaryCall<Incoming<EmptyMessage>, InitProducerResponseMessage>, reply: sendUnaryData<InitProducerResponseMessage>): void => {
+    this.#answer(reply, async () => {
+      decoded(call.request, 'InitProducer');
+      return { producerId: await this.#brokerService().initProducer({ timeoutMs: this.#timeoutMs(call.getDeadline()) }) };
+    });
+  };
+
+  readonly produce = (call: ServerUnaryCall<Incoming<ProduceRequestMessage>, ProduceResponseMessage>, reply: sendUnaryData<ProduceResponseMessage>): void => {
+    this.#answer(reply, async () => {
+      const request = decoded(call.request, 'Produce');
+      if (request.acks !== AcksCode.all) {
+        throw new InvalidArgumentError(`acks ${request.acks === AcksCode.leader ? 'leader' : request.acks === AcksCode.none ? 'none' : String(request.acks)} is not supported yet; only acks all (answer once a majority holds the batch durably)`);
+      }
+      if (request.messages.length === 0) throw new InvalidArgumentError('produce needs at least one message');
+      const input = { topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages: request.messages };
+      const outcome = await this.#brokerService().produce(input, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
+      return { firstOffset: outcome.firstOffset, count: outcome.count, duplicate: outcome.duplicate };
+    });
+  };
+
+  readonly fetch = (call: ServerUnaryCall<Incoming<FetchRequestMessage>, FetchResponseMessage>, reply: sendUnaryData<FetchResponseMessage>): void => {
+    this.#answer(reply, () => {
+      this.#checkServing();
+      const request = decoded(call.request, 'Fetch');
+      if (!(request.maxBytes >= 1 && request.maxBytes <= this.#readBytesMax)) {
+        throw new InvalidArgumentError(`maxBytes must be between 1 and ${this.#readBytesMax} (got ${request.maxBytes})`);
+      }
+      return Promise.resolve(this.#brokerService().fetch(request.topic, request.offset, request.maxBytes));
+    });
+  };
+
+  #brokerService(): BrokerService {
+    this.#checkServing();
+    if (this.#broker === undefined) throw new UnimplementedError('this server has no broker');
+    return this.#broker;
+  }
 
   readonly follow = (call: ServerWritableStream<Incoming<ReadRequestMessage>, ReadResponseMessage>): void => {
     const abort = new AbortController();
@@ -237,6 +321,10 @@ function writeOne(call: ServerWritableStream<Incoming<ReadRequestMessage>, ReadR
       resolve();
     });
   });
+}
+
+function topicInfo(view: { readonly name: string; readonly maxMessageBytes: number; readonly nextOffset: number }): TopicInfoMessage {
+  return { name: view.name, maxMessageBytes: view.maxMessageBytes, nextOffset: view.nextOffset };
 }
 
 function statusMessage(view: NodeStatusView): NodeStatusMessage {

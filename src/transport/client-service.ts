@@ -22,6 +22,57 @@ export interface ClientService {
   transfer(to: NodeId, options: { readonly timeoutMs: number }): Promise<void>;
 }
 
+/**
+ * The broker's client API on one node. Writes (topics, producer ids, produce) fail with
+ * NotLeaderError on a follower and resolve once committed and applied, like append; a
+ * refusal by the broker's state machine is a BrokerRefusedError (src/node/errors.ts) whose
+ * code names it. Reads are served from this node's applied state.
+ */
+export interface BrokerService {
+  createTopic(name: string, maxMessageBytes: number, options: { readonly timeoutMs: number }): Promise<void>;
+  deleteTopic(name: string, options: { readonly timeoutMs: number }): Promise<void>;
+  listTopics(): readonly TopicView[];
+  /** NotFoundError for a topic that does not exist. */
+  describeTopic(name: string): TopicView;
+  initProducer(options: { readonly timeoutMs: number }): Promise<number>;
+  produce(request: ProduceInput, options: { readonly timeoutMs: number }): Promise<ProduceOutcome>;
+  /** Messages from `offset` on, up to maxBytes of payload (at least one if any). NotFoundError for an unknown topic. */
+  fetch(topic: string, offset: number, maxBytes: number): FetchOutcome;
+}
+
+export interface TopicView {
+  readonly name: string;
+  readonly maxMessageBytes: number;
+  readonly nextOffset: number;
+}
+
+export interface BrokerMessageView {
+  readonly key: Uint8Array;
+  readonly headers: readonly { readonly name: string; readonly value: Uint8Array }[];
+  readonly payload: Uint8Array;
+  readonly timestampMs: number;
+}
+
+export interface ProduceInput {
+  readonly topic: string;
+  /** 0: no idempotence. */
+  readonly producerId: number;
+  readonly firstSequence: number;
+  readonly messages: readonly BrokerMessageView[];
+}
+
+export interface ProduceOutcome {
+  readonly firstOffset: number;
+  readonly count: number;
+  readonly duplicate: boolean;
+}
+
+export interface FetchOutcome {
+  readonly messages: readonly (BrokerMessageView & { readonly offset: number })[];
+  readonly nextOffset: number;
+  readonly endOffset: number;
+}
+
 export interface AppendOutcome {
   readonly firstIndex: Index;
   readonly lastIndex: Index;
@@ -70,6 +121,8 @@ export interface ClientServerOptions {
   /** host:port to listen on for clients. */
   readonly listenAddress: string;
   readonly service: ClientService;
+  /** The broker API; without it the broker methods answer UNIMPLEMENTED. */
+  readonly broker?: BrokerService;
   readonly maxMessageBytes: number;
   /** Largest single record an Append may carry (INVALID_ARGUMENT above it). Default: maxMessageBytes. */
   readonly maxRecordBytes?: number;

@@ -48,6 +48,14 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
       return { code: status.UNAVAILABLE, details, metadata };
     case NodeErrorCode.internal:
       return { code: status.INTERNAL, details: `internal error: ${details}`, metadata };
+    case NodeErrorCode.alreadyExists:
+      return { code: status.ALREADY_EXISTS, details, metadata };
+    case NodeErrorCode.unknownProducer:
+    case NodeErrorCode.outOfOrderSequence:
+    case NodeErrorCode.duplicateTooOld:
+      return { code: status.FAILED_PRECONDITION, details, metadata };
+    case NodeErrorCode.unimplemented:
+      return { code: status.UNIMPLEMENTED, details, metadata };
   }
 }
 

@@ -4,7 +4,13 @@ export { startClientServer, CLIENT_SERVER_DEFAULTS } from './client-server.js';
 export * from './client-codec.js';
 export type {
   AppendOutcome,
+  BrokerMessageView,
+  BrokerService,
   ClientServer,
+  FetchOutcome,
+  ProduceInput,
+  ProduceOutcome,
+  TopicView,
   ClientServerOptions,
   ClientService,
   FollowerView,

@@ -1,0 +1,164 @@
+import { EntryKind, type Index } from '../../raft/index.js';
+import type { CommitLog } from '../../storage/index.js';
+import {
+  BROKER_DEFAULTS,
+  BrokerErrorCode,
+  decodeCommand,
+  encodeCommand,
+  topicNameProblem,
+  type ApplyResult,
+  type BrokerCommand,
+  type BrokerError,
+  type MessageRecord,
+} from '../broker/index.js';
+import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceInput, ProduceOutcome, TopicView } from '../transport/client-service.js';
+import type { NodeConfig } from './config.js';
+import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError } from './errors.js';
+import type { Replica } from './replica.js';
+import { PayloadTag, tagPayloads, type NodeStateMachine } from './state-machine.js';
+
+/** Bytes a fetched message costs beyond its key, headers and payload, for the response budget. */
+const FETCH_OVERHEAD_BYTES = 32;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The broker API of one node. Writes are broker commands proposed as tag-1 log entries
+ * stamped with this leader's clock; the answer is what the state machine returned when the
+ * entry was applied here. Only what needs no state is checked before proposing (names,
+ * sizes, number ranges): a new leader may not yet have applied everything committed, so
+ * questions of state (does the topic exist, is the producer known) are the state machine's
+ * alone, answered in log order, the same on every replica.
+ */
+export class NodeBrokerService implements BrokerService {
+  constructor(
+    private readonly config: NodeConfig,
+    private readonly log: CommitLog,
+    private readonly replica: Replica,
+    private readonly stateMachine: NodeStateMachine,
+  ) {}
+
+  async createTopic(name: string, maxMessageBytes: number, options: { readonly timeoutMs: number }): Promise<void> {
+    checkTopicName(name);
+    const max = maxMessageBytes === 0 ? Math.min(BROKER_DEFAULTS.defaultMaxMessageBytes, this.config.maxRecordBytes) : maxMessageBytes;
+    if (!(Number.isSafeInteger(max) && max >= 1 && max <= this.config.maxRecordBytes)) {
+      throw new InvalidArgumentError(`max message size must be 1..${this.config.maxRecordBytes} bytes on this cluster (its largest record), not ${max}`);
+    }
+    expect(await this.propose({ kind: 'createTopic', name, maxMessageBytes: max }, options.timeoutMs), 'topicCreated');
+  }
+
+  async deleteTopic(name: string, options: { readonly timeoutMs: number }): Promise<void> {
+    checkTopicName(name);
+    expect(await this.propose({ kind: 'deleteTopic', name }, options.timeoutMs), 'topicDeleted');
+  }
+
+  listTopics(): readonly TopicView[] {
+    return this.stateMachine.broker.topics();
+  }
+
+  describeTopic(name: string): TopicView {
+    const topic = this.stateMachine.broker.topic(name);
+    if (topic === undefined) throw new NotFoundError(`topic ${name} does not exist`);
+    return topic;
+  }
+
+  async initProducer(options: { readonly timeoutMs: number }): Promise<number> {
+    return expect(await this.propose({ kind: 'initProducer' }, options.timeoutMs), 'producerGranted').producerId;
+  }
+
+  async produce(request: ProduceInput, options: { readonly timeoutMs: number }): Promise<ProduceOutcome> {
+    checkTopicName(request.topic);
+    if (request.messages.length === 0) throw new InvalidArgumentError('produce needs at least one message');
+    if (!(Number.isSafeInteger(request.producerId) && request.producerId >= 0 && request.producerId < MAX_SAFE)) throw new InvalidArgumentError(`producer id ${request.producerId} is out of range`);
+    if (!(Number.isSafeInteger(request.firstSequence) && request.firstSequence >= 0 && request.firstSequence + request.messages.length < MAX_SAFE)) {
+      throw new InvalidArgumentError(`first sequence ${request.firstSequence} is out of range`);
+    }
+    const messages = request.messages.map(toRecord);
+    const result = expect(await this.propose({ kind: 'produce', topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages }, options.timeoutMs), 'produced');
+    return { firstOffset: result.firstOffset, count: result.count, duplicate: result.duplicate };
+  }
+
+  fetch(topic: string, offset: number, maxBytes: number): FetchOutcome {
+    const description = this.stateMachine.broker.topic(topic);
+    if (description === undefined) throw new NotFoundError(`topic ${topic} does not exist`);
+    if (!(Number.isSafeInteger(offset) && offset >= 0)) throw new InvalidArgumentError(`offset must be a whole number >= 0, not ${offset}`);
+    const messages: (BrokerMessageView & { offset: number })[] = [];
+    let next = offset;
+    let bytes = 0;
+    // Bounded by maxBytes (each message costs at least the overhead) and by the topic's end.
+    while (next < description.nextOffset) {
+      const location = this.stateMachine.broker.locate(topic, next);
+      if (location === undefined) break;
+      const batch = this.producedMessages(location.logIndex);
+      for (let position = location.position; position < batch.length; position++) {
+        const message = batch[position];
+        if (message === undefined) break;
+        bytes += messageBytes(message) + FETCH_OVERHEAD_BYTES;
+        if (messages.length > 0 && bytes > maxBytes) return { messages, nextOffset: next, endOffset: description.nextOffset };
+        messages.push({ ...message, offset: next });
+        next++;
+      }
+    }
+    return { messages, nextOffset: next, endOffset: description.nextOffset };
+  }
+
+  /** The messages of the produce entry at `logIndex`, which the state machine applied. */
+  private producedMessages(logIndex: number): readonly MessageRecord[] {
+    const entry = this.log.entries(logIndex as Index, (logIndex + 1) as Index, Number.MAX_SAFE_INTEGER)[0];
+    if (entry === undefined || entry.kind !== EntryKind.normal || entry.payload[0] !== PayloadTag.broker) {
+      throw new InternalError(`the offset index points at entry ${logIndex}, which is not a broker entry`);
+    }
+    const { command } = decodeCommand(entry.payload.subarray(1));
+    if (command.kind !== 'produce') throw new InternalError(`the offset index points at entry ${logIndex}, a ${command.kind} command`);
+    return command.messages;
+  }
+
+  private async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult> {
+    const encoded = encodeCommand({ leaderTimeMs: Date.now(), command });
+    // The same limit as a plain record plus its tag: what storage takes as one entry.
+    if (encoded.length > this.config.maxRecordBytes) {
+      throw new InvalidArgumentError(`the request encodes to ${encoded.length} bytes; the largest entry this cluster takes is ${this.config.maxRecordBytes} bytes`);
+    }
+    // Decoding what we are about to propose catches an encoder bug here, not on every replica.
+    decodeCommand(encoded);
+    const { result } = await this.replica.append(tagPayloads(PayloadTag.broker, [encoded]), timeoutMs);
+    if (result === null) throw new InternalError('the broker entry was applied without a result');
+    return result;
+  }
+}
+
+function checkTopicName(name: string): void {
+  const problem = topicNameProblem(name);
+  if (problem !== null) throw new InvalidArgumentError(problem);
+}
+
+function toRecord(message: BrokerMessageView): MessageRecord {
+  if (!(Number.isSafeInteger(message.timestampMs) && message.timestampMs >= 0)) throw new InvalidArgumentError(`message timestamp ${message.timestampMs} is out of range`);
+  return { key: message.key, headers: message.headers.map((h) => ({ name: h.name, value: h.value })), payload: message.payload, timestampMs: message.timestampMs };
+}
+
+function messageBytes(message: MessageRecord): number {
+  let bytes = message.key.length + message.payload.length;
+  for (const h of message.headers) bytes += h.name.length + h.value.length;
+  return bytes;
+}
+
+/** The result of the kind asked for, or the state machine's refusal as the node error for it. */
+function expect<K extends ApplyResult['kind']>(result: ApplyResult, kind: K): Extract<ApplyResult, { kind: K }> {
+  if (result.kind === kind) return result as Extract<ApplyResult, { kind: K }>;
+  if (result.kind === 'rejected') throw refusal(result.error);
+  throw new InternalError(`the broker answered ${result.kind} to a command expecting ${kind}`);
+}
+
+function refusal(error: BrokerError): Error {
+  switch (error.code) {
+    case BrokerErrorCode.invalidArgument:
+      return new InvalidArgumentError(error.message, { cause: error });
+    case BrokerErrorCode.notFound:
+      return new NotFoundError(error.message, { cause: error });
+    case BrokerErrorCode.alreadyExists:
+    case BrokerErrorCode.unknownProducer:
+    case BrokerErrorCode.outOfOrderSequence:
+    case BrokerErrorCode.duplicateTooOld:
+      return new BrokerRefusedError(error.code, error.message, { cause: error });
+  }
+}
