@@ -32,3 +32,6 @@ export {
 } from './errors.js';
 export { AppendBatcher, APPEND_BATCHER_DEFAULTS } from './append-batcher.js';
 export type { AppendBatcherOptions } from './append-batcher.js';
+export { Producer, PRODUCER_DEFAULTS } from './producer.js';
+export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks } from './producer.js';
+export { Admin } from './admin.js';

@@ -1,0 +1,475 @@
+import { Backoff } from '../transport/index.js';
+import {
+  ClientClosedError,
+  DeliveryTimeoutError,
+  InternalError,
+  InvalidArgumentError,
+  OutcomeUnknownError,
+  OutOfOrderSequenceError,
+  ProducerIdChangedError,
+  ResourceExhaustedError,
+  UnavailableError,
+  UnknownProducerError,
+} from './errors.js';
+import { LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
+
+export type Acks = 'all' | 'leader' | 'none';
+
+/** What a test may do to a produce attempt; never set in production. */
+export interface ProducerTestHooks {
+  /**
+   * Called with each successful answer; returning true drops it, as if the connection broke
+   * after the broker wrote the batch: the batch is then retried like any unknown outcome.
+   */
+  readonly dropAnswer?: (attempt: { readonly topic: string; readonly firstSequence: number; readonly attempt: number; readonly result: ProduceResult }) => boolean;
+}
+
+export interface ProducerOptions {
+  /** Client addresses (host:port) of some or all nodes. */
+  readonly brokers: readonly string[];
+  /** Producer id and per-topic sequence numbers, so a retry never duplicates. Default true. */
+  readonly idempotence?: boolean;
+  /** Only 'all' so far (answer once a majority holds the batch durably); others are refused. */
+  readonly acks?: Acks;
+  /** How long a batch waits for more messages before it is sent (Kafka's linger.ms). Default 5. */
+  readonly lingerMs?: number;
+  /** Bytes of messages per batch, at most (one larger message goes alone). Default 256 KiB (Kafka's batch.size). */
+  readonly batchBytesMax?: number;
+  /** Messages per batch, at most. Default 4096. */
+  readonly batchMessagesMax?: number;
+  /** Produce requests in flight per topic. Default 5, which is also the most idempotence allows. */
+  readonly inFlightPerTopicMax?: number;
+  /** Give up on a message this long after send() (DeliveryTimeoutError). Default: never. */
+  readonly deliveryTimeoutMs?: number;
+  /** Back-off between retries of a batch: doubles up to maxMs, with jitter. Default 50 ms .. 2 s. */
+  readonly retryBackoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** Budget of one produce attempt (redirects included). Default 10 s. */
+  readonly requestTimeoutMs?: number;
+  /** Messages sent but not yet answered beyond which send() is refused (ResourceExhaustedError). Default 100,000. */
+  readonly bufferedMessagesMax?: number;
+  readonly testHooks?: ProducerTestHooks;
+}
+
+export const PRODUCER_DEFAULTS = {
+  lingerMs: 5,
+  batchBytesMax: 256 * 1024,
+  batchMessagesMax: 4096,
+  inFlightPerTopicMax: 5,
+  retryBackoff: { initialMs: 50, maxMs: 2_000 },
+  requestTimeoutMs: 10_000,
+  bufferedMessagesMax: 100_000,
+  /** The broker remembers this many batches per producer and topic; more in flight could not be deduplicated. */
+  idempotentInFlightMax: 5,
+} as const;
+
+/** A message as send() takes it; strings are UTF-8 encoded. */
+export interface ProducerMessage {
+  readonly payload: Uint8Array | string;
+  readonly key?: Uint8Array | string;
+  readonly headers?: readonly { readonly name: string; readonly value: Uint8Array | string }[];
+  /** Default: Date.now() at send(). */
+  readonly timestampMs?: number;
+}
+
+interface Settle {
+  readonly resolve: (value: { offset: number }) => void;
+  readonly reject: (error: Error) => void;
+}
+
+type BatchState = 'waiting' | 'inFlight' | 'done';
+
+interface Batch {
+  readonly messages: BrokerMessage[];
+  readonly settles: Settle[];
+  bytes: number;
+  readonly createdMs: number;
+  state: BatchState;
+  attempts: number;
+  /** The producer id and first sequence it was sent with; sequence -1 until first sent. */
+  producerId: number;
+  firstSequence: number;
+  /** Some attempt's outcome is unknown: it may have been written under its sequence. */
+  uncertain: boolean;
+  /** It was renumbered once after an out-of-order answer; a second one fails it. */
+  renumbered: boolean;
+}
+
+/**
+ * 'pipelining': up to inFlightPerTopicMax batches in flight, in sequence order.
+ * 'recovering': after any failure, wait for everything in flight to be answered, then
+ * resend the unanswered batches one at a time in order until none is left that was sent
+ * before; the broker's sequence check keeps the order, this keeps the retries short.
+ */
+type TopicMode = 'pipelining' | 'recovering';
+
+interface TopicState {
+  readonly name: string;
+  /** Not yet acknowledged or failed, in send order (= sequence order). */
+  readonly queue: Batch[];
+  inFlight: number;
+  mode: TopicMode;
+  /** The producer id this topic's sequence numbers belong to (0 before the first send). */
+  producerId: number;
+  nextSequence: number;
+  /** The end of the highest acknowledged batch: where the broker's sequence stands when nothing later was written. */
+  ackedEnd: number;
+  readonly backoff: Backoff;
+  retryTimer: NodeJS.Timeout | null;
+  lingerTimer: NodeJS.Timeout | null;
+}
+
+type ProducerState = 'open' | 'closing' | 'closed';
+
+/**
+ * Sends messages to topics with Kafka's idempotent-producer guarantees: each acknowledged
+ * message is written exactly once and, per topic, in send() order, across leader changes,
+ * timeouts and lost connections, because every batch carries (producer id, sequence) and
+ * the broker answers a retry of a batch it already wrote with the original offsets.
+ * Failures that may heal are retried without limit (or until deliveryTimeoutMs).
+ */
+export class Producer {
+  readonly #client: LogClient;
+  readonly #idempotent: boolean;
+  readonly #lingerMs: number;
+  readonly #batchBytesMax: number;
+  readonly #batchMessagesMax: number;
+  readonly #inFlightMax: number;
+  readonly #deliveryTimeoutMs: number | undefined;
+  readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly #bufferedMax: number;
+  readonly #hooks: ProducerTestHooks;
+  readonly #topics = new Map<string, TopicState>();
+  #producerId = 0;
+  #initializing: Promise<void> | null = null;
+  #buffered = 0;
+  #flushing = 0;
+  readonly #idleWaiters: (() => void)[] = [];
+  #state: ProducerState = 'open';
+  /** How many times the producer had to take a new id (the old one expired). */
+  producerIdChanges = 0;
+
+  constructor(options: ProducerOptions) {
+    const acks = options.acks ?? 'all';
+    if (acks !== 'all') throw new InvalidArgumentError(`acks '${acks}' is not supported yet; use 'all' (acknowledged once a majority holds the batch durably)`);
+    this.#idempotent = options.idempotence ?? true;
+    this.#lingerMs = options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs;
+    this.#batchBytesMax = options.batchBytesMax ?? PRODUCER_DEFAULTS.batchBytesMax;
+    this.#batchMessagesMax = options.batchMessagesMax ?? PRODUCER_DEFAULTS.batchMessagesMax;
+    this.#inFlightMax = options.inFlightPerTopicMax ?? PRODUCER_DEFAULTS.inFlightPerTopicMax;
+    if (!(Number.isSafeInteger(this.#inFlightMax) && this.#inFlightMax >= 1)) throw new InvalidArgumentError('inFlightPerTopicMax must be 1 or more');
+    if (this.#idempotent && this.#inFlightMax > PRODUCER_DEFAULTS.idempotentInFlightMax) {
+      throw new InvalidArgumentError(`an idempotent producer keeps at most ${PRODUCER_DEFAULTS.idempotentInFlightMax} batches in flight per topic (the broker remembers that many)`);
+    }
+    if (!(this.#lingerMs >= 0 && this.#batchBytesMax >= 1 && this.#batchMessagesMax >= 1)) throw new InvalidArgumentError('lingerMs must be >= 0, batchBytesMax and batchMessagesMax >= 1');
+    this.#deliveryTimeoutMs = options.deliveryTimeoutMs;
+    this.#retryBackoff = options.retryBackoff ?? PRODUCER_DEFAULTS.retryBackoff;
+    this.#bufferedMax = options.bufferedMessagesMax ?? PRODUCER_DEFAULTS.bufferedMessagesMax;
+    this.#hooks = options.testHooks ?? {};
+    const requestTimeoutMs = Math.min(options.requestTimeoutMs ?? PRODUCER_DEFAULTS.requestTimeoutMs, options.deliveryTimeoutMs ?? Infinity);
+    this.#client = new LogClient({ brokers: options.brokers, timeoutMs: requestTimeoutMs, retryBackoff: this.#retryBackoff });
+  }
+
+  /** The producer id in use (0 before the first send, and always 0 without idempotence). */
+  get producerId(): number {
+    return this.#producerId;
+  }
+
+  /** Resolves with the message's offset once it is acknowledged (committed). */
+  send(topic: string, message: ProducerMessage): Promise<{ offset: number }> {
+    if (this.#state !== 'open') return Promise.reject(new ClientClosedError('the producer is closed'));
+    if (this.#buffered >= this.#bufferedMax) {
+      return Promise.reject(new ResourceExhaustedError(`${this.#buffered} messages are waiting to be acknowledged; wait for some before sending more`));
+    }
+    const record = toRecord(message);
+    const bytes = record.key.length + record.payload.length + record.headers.reduce((n, h) => n + h.name.length + h.value.length, 0);
+    const state = this.#topic(topic);
+    return new Promise((resolve, reject) => {
+      let batch = state.queue.at(-1);
+      if (batch === undefined || !this.#open(batch) || batch.bytes + bytes > this.#batchBytesMax) {
+        batch = { messages: [], settles: [], bytes: 0, createdMs: Date.now(), state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false };
+        state.queue.push(batch);
+        state.lingerTimer ??= setTimeout(() => {
+          state.lingerTimer = null;
+          this.#pump(state);
+        }, this.#lingerMs);
+      }
+      batch.messages.push(record);
+      batch.settles.push({ resolve, reject });
+      batch.bytes += bytes;
+      this.#buffered++;
+      if (!this.#open(batch) || batch.bytes >= this.#batchBytesMax) this.#pump(state);
+    });
+  }
+
+  /** Sends what waits for its linger time now, and resolves once every message sent so far is answered. */
+  async flush(): Promise<void> {
+    this.#flushing++;
+    try {
+      for (const state of this.#topics.values()) this.#pump(state);
+      if (this.#buffered > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    } finally {
+      this.#flushing--;
+    }
+  }
+
+  /** Flushes, then closes the connections. send() is refused from the start of close(). */
+  async close(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    await this.flush();
+    this.#state = 'closed';
+    for (const state of this.#topics.values()) {
+      if (state.lingerTimer !== null) clearTimeout(state.lingerTimer);
+      if (state.retryTimer !== null) clearTimeout(state.retryTimer);
+    }
+    this.#client.close();
+  }
+
+  #topic(name: string): TopicState {
+    let state = this.#topics.get(name);
+    if (state === undefined) {
+      state = { name, queue: [], inFlight: 0, mode: 'pipelining', producerId: 0, nextSequence: 0, ackedEnd: 0, backoff: new Backoff(this.#retryBackoff), retryTimer: null, lingerTimer: null };
+      this.#topics.set(name, state);
+    }
+    return state;
+  }
+
+  /** A batch that can still take messages: never sent and not full. */
+  #open(batch: Batch): boolean {
+    return batch.attempts === 0 && batch.state === 'waiting' && batch.firstSequence < 0 && batch.messages.length < this.#batchMessagesMax;
+  }
+
+  /** A never-sent batch goes once it is full, its linger time is up, or a flush asks. */
+  #ready(state: TopicState, batch: Batch): boolean {
+    if (batch.attempts > 0 || batch !== state.queue.at(-1)) return true;
+    return this.#flushing > 0 || this.#state !== 'open' || !this.#open(batch) || batch.bytes >= this.#batchBytesMax || Date.now() - batch.createdMs >= this.#lingerMs;
+  }
+
+  #pump(state: TopicState): void {
+    if (this.#state === 'closed') return;
+    if (this.#idempotent && this.#producerId === 0) {
+      if (state.queue.length > 0) this.#initProducerId();
+      return;
+    }
+    if (this.#idempotent && state.producerId !== this.#producerId && state.producerId !== 0) state.mode = 'recovering';
+    if (state.mode === 'recovering') {
+      if (state.inFlight > 0 || state.retryTimer !== null) return;
+      if (state.producerId !== this.#producerId) this.#adoptNewId(state);
+      const front = state.queue[0];
+      if (front !== undefined && front.attempts > 0) {
+        this.#sendBatch(state, front);
+        return;
+      }
+      state.mode = 'pipelining';
+      state.backoff.reset();
+    }
+    // Bounded by inFlightMax and the queue (a copy: a batch may finish while we go).
+    for (const batch of [...state.queue]) {
+      if (state.inFlight >= this.#inFlightMax) break;
+      if (batch.state !== 'waiting') continue;
+      if (!this.#ready(state, batch)) {
+        // Its linger time is not up yet: come back then.
+        state.lingerTimer ??= setTimeout(() => {
+          state.lingerTimer = null;
+          this.#pump(state);
+        }, Math.max(0, batch.createdMs + this.#lingerMs - Date.now()));
+        break;
+      }
+      this.#sendBatch(state, batch);
+    }
+  }
+
+  #initProducerId(): void {
+    this.#initializing ??= (async () => {
+      const backoff = new Backoff(this.#retryBackoff);
+      // Bounded by close(): retries until an id is granted or the producer is closed.
+      while (this.#state !== 'closed') {
+        try {
+          this.#producerId = await this.#client.initProducer();
+          return;
+        } catch (error) {
+          if (error instanceof ClientClosedError || !retriable(error)) {
+            this.#failAll(error as Error);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, backoff.nextDelayMs()));
+        }
+      }
+    })().finally(() => {
+      this.#initializing = null;
+      for (const s of this.#topics.values()) this.#pump(s);
+    });
+  }
+
+  /**
+   * The producer took a new id. Batches sent under the old one are resent under the new one
+   * from sequence 0 when no earlier attempt may have written them; the others fail with
+   * ProducerIdChangedError, because the broker cannot deduplicate across ids.
+   */
+  #adoptNewId(state: TopicState): void {
+    for (const batch of [...state.queue]) {
+      if (batch.firstSequence < 0) continue;
+      if (batch.uncertain) {
+        this.#finish(state, batch, new ProducerIdChangedError(`topic ${state.name}: the producer id ${batch.producerId} expired while this batch was unanswered and an earlier attempt may have written it; it is not resent under the new id ${this.#producerId}, which could duplicate it`));
+      } else {
+        batch.firstSequence = -1;
+      }
+    }
+    state.producerId = this.#producerId;
+    state.nextSequence = 0;
+    state.ackedEnd = 0;
+  }
+
+  #sendBatch(state: TopicState, batch: Batch): void {
+    if (this.#deliveryTimeoutMs !== undefined && Date.now() - batch.createdMs > this.#deliveryTimeoutMs) {
+      const maybe = batch.uncertain ? '; an earlier attempt may have written it' : '';
+      this.#finish(state, batch, new DeliveryTimeoutError(`topic ${state.name}: not acknowledged within ${this.#deliveryTimeoutMs} ms${maybe}`));
+      setImmediate(() => this.#pump(state));
+      return;
+    }
+    if (batch.firstSequence < 0) {
+      if (this.#idempotent) {
+        state.producerId = this.#producerId;
+        batch.producerId = this.#producerId;
+        batch.firstSequence = state.nextSequence;
+        state.nextSequence += batch.messages.length;
+      } else {
+        batch.firstSequence = 0;
+      }
+    }
+    batch.state = 'inFlight';
+    batch.attempts++;
+    state.inFlight++;
+    const attempt = batch.attempts;
+    this.#client.produce({ topic: state.name, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages }).then(
+      (result) => {
+        if (this.#hooks.dropAnswer?.({ topic: state.name, firstSequence: batch.firstSequence, attempt, result }) === true) {
+          this.#onFailure(state, batch, new OutcomeUnknownError('produce: answer dropped by a test hook'));
+        } else {
+          this.#onSuccess(state, batch, result);
+        }
+      },
+      (error: unknown) => this.#onFailure(state, batch, error),
+    ).finally(() => {
+      state.inFlight--;
+      this.#pump(state);
+    });
+  }
+
+  #onSuccess(state: TopicState, batch: Batch, result: ProduceResult): void {
+    if (this.#idempotent) state.ackedEnd = Math.max(state.ackedEnd, batch.firstSequence + batch.messages.length);
+    batch.settles.forEach((settle, k) => settle.resolve({ offset: result.firstOffset + k }));
+    this.#remove(state, batch);
+    if (state.mode === 'pipelining') state.backoff.reset();
+  }
+
+  #onFailure(state: TopicState, batch: Batch, error: unknown): void {
+    batch.state = 'waiting';
+    if (this.#state === 'closed' || error instanceof ClientClosedError) {
+      this.#finish(state, batch, error as Error);
+      return;
+    }
+    const wasAlone = state.mode === 'recovering' && batch === state.queue[0];
+    state.mode = 'recovering';
+    if (error instanceof OutOfOrderSequenceError && this.#idempotent) {
+      // Sent alone after everything before it was answered: nothing between the acknowledged
+      // batches and this one was written, so it and the batches after it move down.
+      if (wasAlone && batch.producerId === state.producerId) {
+        if (batch.renumbered) {
+          this.#finish(state, batch, error);
+          return;
+        }
+        this.#renumberFrom(state, batch);
+      }
+      return;
+    }
+    if (error instanceof UnknownProducerError && this.#idempotent) {
+      if (batch.producerId === this.#producerId) {
+        this.#producerId = 0;
+        this.producerIdChanges++;
+      }
+      return;
+    }
+    if (retriable(error)) {
+      if (error instanceof OutcomeUnknownError || error instanceof InternalError) batch.uncertain = true;
+      state.retryTimer ??= setTimeout(() => {
+        state.retryTimer = null;
+        this.#pump(state);
+      }, state.backoff.nextDelayMs());
+      return;
+    }
+    if (error instanceof InvalidArgumentError && batch.messages.length > 1) {
+      // One bad message (too large, say) refuses its whole batch, which was therefore not
+      // written: split it, so the others go through and only the bad one fails.
+      this.#split(state, batch);
+      return;
+    }
+    this.#finish(state, batch, error as Error);
+  }
+
+  /** Replaces a refused batch by one batch per message, taking over its sequence numbers in order. */
+  #split(state: TopicState, batch: Batch): void {
+    const singles = batch.messages.map(
+      (message, k): Batch => ({
+        messages: [message],
+        settles: batch.settles.slice(k, k + 1),
+        bytes: 0,
+        createdMs: batch.createdMs,
+        state: 'waiting',
+        attempts: batch.attempts,
+        producerId: batch.producerId,
+        firstSequence: batch.firstSequence < 0 || !this.#idempotent ? batch.firstSequence : batch.firstSequence + k,
+        uncertain: false,
+        renumbered: batch.renumbered,
+      }),
+    );
+    state.queue.splice(state.queue.indexOf(batch), 1, ...singles);
+  }
+
+  #renumberFrom(state: TopicState, first: Batch): void {
+    let sequence = state.ackedEnd;
+    for (const batch of state.queue.slice(state.queue.indexOf(first))) {
+      if (batch.firstSequence < 0) break;
+      batch.firstSequence = sequence;
+      batch.uncertain = false;
+      sequence += batch.messages.length;
+    }
+    first.renumbered = true;
+    state.nextSequence = sequence;
+  }
+
+  #finish(state: TopicState, batch: Batch, error: Error): void {
+    for (const settle of batch.settles) settle.reject(error);
+    this.#remove(state, batch);
+  }
+
+  #remove(state: TopicState, batch: Batch): void {
+    batch.state = 'done';
+    const at = state.queue.indexOf(batch);
+    if (at >= 0) state.queue.splice(at, 1);
+    this.#buffered -= batch.messages.length;
+    if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  #failAll(error: Error): void {
+    for (const state of this.#topics.values()) for (const batch of [...state.queue]) if (batch.state === 'waiting') this.#finish(state, batch, error);
+  }
+}
+
+/** Failures after which the same batch may succeed later. */
+function retriable(error: unknown): boolean {
+  if (error instanceof InternalError) return /RST_STREAM|Received RST/.test(error.message);
+  return error instanceof OutcomeUnknownError || error instanceof UnavailableError || error instanceof ResourceExhaustedError;
+}
+
+const encoder = new TextEncoder();
+const bytesOf = (value: Uint8Array | string): Uint8Array => (typeof value === 'string' ? encoder.encode(value) : value);
+
+function toRecord(message: ProducerMessage): BrokerMessage {
+  return {
+    key: message.key === undefined ? new Uint8Array(0) : bytesOf(message.key),
+    headers: (message.headers ?? []).map((h) => ({ name: h.name, value: bytesOf(h.value) })),
+    payload: bytesOf(message.payload),
+    timestampMs: message.timestampMs ?? Date.now(),
+  };
+}
