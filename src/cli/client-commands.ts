@@ -50,7 +50,7 @@ export function defaultBrokers(): string[] {
   return localMembers(3).map((m) => m.clientAddress);
 }
 
-function splitBrokers(list: string): string[] {
+export function splitBrokers(list: string): string[] {
   const brokers = list.split(',').map((b) => b.trim()).filter((b) => b !== '');
   for (const b of brokers) {
     if (!/^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b)) throw new UsageError(`broker "${b}" is not host:port`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError } from '../node/config.js';
 import { runBenchCommand } from './bench-command.js';
+import { BROKER_COMMANDS, runBrokerCommand } from './broker-commands.js';
 import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';
 import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
 import { NODE_HELP, runNodeCommand } from './node-command.js';
@@ -18,6 +19,11 @@ Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster
   status      each node's role, term, leader, commit and applied index, followers' lag
   transfer    move leadership to another node
   bench       throughput and latency of a local cluster (or --brokers), beside the disk's limit
+
+Broker:
+  topics      create, list, describe or delete topics
+  produce     send messages given as arguments, or one per stdin line, to a topic
+  fetch       print a topic's messages from an offset
 
 Run "quorumlog <command> --help" for a command's options.
 `;
@@ -39,6 +45,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return runBenchCommand(rest);
     default:
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
+      if (BROKER_COMMANDS.includes(command)) return runBrokerCommand(command, rest);
       throw new UsageError(`unknown command "${command}"; run quorumlog --help for the list`);
   }
 }

@@ -1,0 +1,174 @@
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+import { Admin, LogClient, Producer, type TopicInfo } from '../client/index.js';
+import { defaultBrokers, splitBrokers } from './client-commands.js';
+import { parseWholeNumber, UsageError } from './usage-error.js';
+
+export const BROKER_COMMANDS: readonly string[] = ['topics', 'produce', 'fetch'];
+
+const COMMON = {
+  brokers: { type: 'string' },
+  json: { type: 'boolean' },
+  'timeout-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const COMMON_HELP = `
+Common options:
+  --brokers LIST    client addresses host:port,... (default $QUORUMLOG_BROKERS, else the local cluster)
+  --timeout-ms N    give up on one request after this long (default 30000)
+  --json            print results as JSON
+  -h, --help        show this help
+`;
+
+const HELP: Record<string, string> = {
+  topics: `Usage: quorumlog topics create NAME [--max-message-bytes N]
+       quorumlog topics list
+       quorumlog topics describe NAME
+       quorumlog topics delete NAME
+
+Creates, lists, describes or deletes topics. A name is 1-249 of letters, digits, '.', '_', '-'.
+`,
+  produce: `Usage: quorumlog produce --topic T [--key K] [MESSAGE...]
+
+Sends each MESSAGE (or, with none given, each line of standard input) to topic T with an
+idempotent producer, in order, and prints the offset each was acknowledged at. A message is
+acknowledged once a majority holds it durably; retries never duplicate it.
+`,
+  fetch: `Usage: quorumlog fetch --topic T [--from OFFSET] [--max N]
+
+Prints the messages of topic T from OFFSET (default 0) as "offset<TAB>payload", as the
+answering node has applied them, up to N messages (default: to the end).
+`,
+};
+
+export async function runBrokerCommand(command: string, argv: readonly string[]): Promise<number> {
+  const extra = {
+    topics: { 'max-message-bytes': { type: 'string' } },
+    produce: { topic: { type: 'string' }, key: { type: 'string' } },
+    fetch: { topic: { type: 'string' }, from: { type: 'string' }, max: { type: 'string' } },
+  } as const;
+  const options = { ...COMMON, ...(extra[command as keyof typeof extra] ?? {}) };
+  const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: command !== 'fetch' });
+  const flags = values as Record<string, string | boolean | undefined>;
+  if (flags['help'] === true) {
+    process.stdout.write((HELP[command] ?? '') + COMMON_HELP);
+    return 0;
+  }
+  const brokers = typeof flags['brokers'] === 'string' ? splitBrokers(flags['brokers']) : defaultBrokers();
+  const timeoutMs = parseWholeNumber('timeout-ms', flags['timeout-ms'] as string | undefined, { min: 1 }) ?? 30_000;
+  const json = flags['json'] === true;
+  switch (command) {
+    case 'topics':
+      return topicsCommand(brokers, timeoutMs, positionals, flags, json);
+    case 'produce':
+      return produceCommand(brokers, timeoutMs, positionals, flags, json);
+    case 'fetch':
+      return fetchCommand(brokers, timeoutMs, flags, json);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function requireTopic(flags: Record<string, string | boolean | undefined>): string {
+  const topic = flags['topic'];
+  if (typeof topic !== 'string' || topic === '') throw new UsageError('--topic T is required');
+  return topic;
+}
+
+async function topicsCommand(brokers: string[], timeoutMs: number, positionals: readonly string[], flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+  const [action, name, ...rest] = positionals;
+  const needsName = action === 'create' || action === 'describe' || action === 'delete';
+  if (action === undefined || !(needsName || action === 'list')) throw new UsageError('topics needs an action: create, list, describe or delete');
+  if (needsName && name === undefined) throw new UsageError(`topics ${action} needs a topic name`);
+  if ((needsName && rest.length > 0) || (action === 'list' && name !== undefined)) throw new UsageError(`topics ${action}: unexpected argument "${needsName ? rest[0] : name}"`);
+  if (action !== 'create' && flags['max-message-bytes'] !== undefined) throw new UsageError('--max-message-bytes goes with topics create only');
+  const maxMessageBytes = parseWholeNumber('max-message-bytes', flags['max-message-bytes'] as string | undefined, { min: 1, max: 0xffff_ffff });
+  const admin = new Admin({ brokers, timeoutMs });
+  const topicName = name ?? '';
+  try {
+    if (action === 'create') {
+      await admin.createTopic(topicName, maxMessageBytes === undefined ? {} : { maxMessageBytes });
+      process.stdout.write(json ? `${JSON.stringify({ created: topicName })}\n` : `created topic ${topicName}\n`);
+    } else if (action === 'delete') {
+      await admin.deleteTopic(topicName);
+      process.stdout.write(json ? `${JSON.stringify({ deleted: topicName })}\n` : `deleted topic ${topicName}\n`);
+    } else if (action === 'describe') {
+      printTopics([await admin.describeTopic(topicName)], json);
+    } else {
+      printTopics(await admin.listTopics(), json);
+    }
+    return 0;
+  } finally {
+    admin.close();
+  }
+}
+
+function printTopics(topics: readonly TopicInfo[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(topics)}\n`);
+    return;
+  }
+  for (const t of topics) process.stdout.write(`${t.name}\tmax-message-bytes ${t.maxMessageBytes}\tnext-offset ${t.nextOffset}\n`);
+}
+
+async function produceCommand(brokers: string[], timeoutMs: number, messages: readonly string[], flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+  const topic = requireTopic(flags);
+  const key = typeof flags['key'] === 'string' ? flags['key'] : undefined;
+  // A command gives up rather than retry forever: the delivery budget is the timeout.
+  const producer = new Producer({ brokers, requestTimeoutMs: timeoutMs, deliveryTimeoutMs: timeoutMs });
+  const print = (payload: string, offset: number): void => {
+    process.stdout.write(json ? `${JSON.stringify({ topic, offset, message: payload })}\n` : `${offset}\n`);
+  };
+  try {
+    if (messages.length > 0) {
+      const sends = messages.map((payload) => producer.send(topic, key === undefined ? { payload } : { payload, key }));
+      const offsets = await Promise.all(sends);
+      offsets.forEach((o, k) => print(messages[k] ?? '', o.offset));
+      return 0;
+    }
+    // Lines are sent as they are read (batched by the producer) and printed in order.
+    // At most 1000 lines are waiting for their acknowledgement at once.
+    let waiting = 0;
+    let printed = Promise.resolve();
+    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+      const sent = producer.send(topic, key === undefined ? { payload: line } : { payload: line, key });
+      waiting++;
+      printed = printed.then(() => sent.then((o) => {
+        print(line, o.offset);
+        waiting--;
+      }));
+      if (waiting >= 1000) await printed;
+    }
+    await printed;
+    return 0;
+  } finally {
+    await producer.close().catch(() => undefined);
+  }
+}
+
+async function fetchCommand(brokers: string[], timeoutMs: number, flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+  const topic = requireTopic(flags);
+  let offset = parseWholeNumber('from', flags['from'] as string | undefined, { min: 0 }) ?? 0;
+  const max = parseWholeNumber('max', flags['max'] as string | undefined, { min: 1 }) ?? Number.MAX_SAFE_INTEGER;
+  const client = new LogClient({ brokers, timeoutMs });
+  const decoder = new TextDecoder();
+  let printed = 0;
+  try {
+    // Bounded by --max and the topic's end: every round prints at least one message or stops.
+    while (printed < max) {
+      const result = await client.fetch(topic, offset);
+      for (const m of result.messages.slice(0, max - printed)) {
+        const payload = decoder.decode(m.payload);
+        process.stdout.write(json ? `${JSON.stringify({ offset: m.offset, key: decoder.decode(m.key), timestampMs: m.timestampMs, message: payload })}\n` : `${m.offset}\t${payload}\n`);
+        printed++;
+      }
+      if (result.messages.length === 0) break;
+      offset = result.nextOffset;
+    }
+    return 0;
+  } finally {
+    client.close();
+  }
+}
