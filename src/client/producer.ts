@@ -145,8 +145,7 @@ export class Producer {
   #flushing = 0;
   readonly #idleWaiters: (() => void)[] = [];
   #state: ProducerState = 'open';
-  /** How many times the producer had to take a new id (the old one expired). */
-  producerIdChanges = 0;
+  readonly #stats = { batchesSent: 0, retries: 0, duplicateAnswers: 0, producerIdChanges: 0 };
 
   constructor(options: ProducerOptions) {
     const acks = options.acks ?? 'all';
@@ -172,6 +171,11 @@ export class Producer {
   /** The producer id in use (0 before the first send, and always 0 without idempotence). */
   get producerId(): number {
     return this.#producerId;
+  }
+
+  /** Counters since construction: batches first sent, resends, retries answered as duplicates, new ids taken. */
+  stats(): { readonly batchesSent: number; readonly retries: number; readonly duplicateAnswers: number; readonly producerIdChanges: number } {
+    return { ...this.#stats };
   }
 
   /** Resolves with the message's offset once it is acknowledged (committed). */
@@ -338,6 +342,8 @@ export class Producer {
       }
     }
     batch.state = 'inFlight';
+    if (batch.attempts === 0) this.#stats.batchesSent++;
+    else this.#stats.retries++;
     batch.attempts++;
     state.inFlight++;
     const attempt = batch.attempts;
@@ -357,6 +363,7 @@ export class Producer {
   }
 
   #onSuccess(state: TopicState, batch: Batch, result: ProduceResult): void {
+    if (result.duplicate) this.#stats.duplicateAnswers++;
     if (this.#idempotent) state.ackedEnd = Math.max(state.ackedEnd, batch.firstSequence + batch.messages.length);
     batch.settles.forEach((settle, k) => settle.resolve({ offset: result.firstOffset + k }));
     this.#remove(state, batch);
@@ -386,7 +393,7 @@ export class Producer {
     if (error instanceof UnknownProducerError && this.#idempotent) {
       if (batch.producerId === this.#producerId) {
         this.#producerId = 0;
-        this.producerIdChanges++;
+        this.#stats.producerIdChanges++;
       }
       return;
     }

@@ -149,7 +149,8 @@ function expect<K extends ApplyResult['kind']>(result: ApplyResult, kind: K): Ex
   throw new InternalError(`the broker answered ${result.kind} to a command expecting ${kind}`);
 }
 
-function refusal(error: BrokerError): Error {
+/** The state machine's refusal as the node error a client sees. */
+export function refusal(error: BrokerError): Error {
   switch (error.code) {
     case BrokerErrorCode.invalidArgument:
       return new InvalidArgumentError(error.message, { cause: error });
