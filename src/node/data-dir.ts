@@ -10,7 +10,15 @@ export interface DataDirIdentity {
   readonly nodeId: string;
   /** Made once, when the directory is first used; shows up in logs to tell directories apart. */
   readonly incarnation: string;
+  /** How entries' payloads are laid out (see src/node/state-machine.ts); a node reads only its own. */
+  readonly format: number;
 }
+
+/**
+ * The layout of entry payloads this build writes: 1 = a one-byte tag (plain record or broker
+ * command) before the content. A directory in another layout is refused, never misread.
+ */
+export const DATA_FORMAT = 1;
 
 const IDENTITY_FILE = 'identity.json';
 
@@ -29,6 +37,9 @@ export function claimDataDir(dir: string, clusterId: string, nodeId: string): Da
   const file = path.join(dir, IDENTITY_FILE);
   const existing = readIdentity(file);
   if (existing !== null) {
+    if (existing.format !== DATA_FORMAT) {
+      throw new ConfigError(`data directory ${dir} holds log format ${existing.format}; this build reads format ${DATA_FORMAT}. Move it away or use a matching build`);
+    }
     if (existing.clusterId !== clusterId || existing.nodeId !== nodeId) {
       throw new ConfigError(
         `data directory ${dir} belongs to node ${existing.nodeId} of cluster ${existing.clusterId}, not node ${nodeId} of cluster ${clusterId}`,
@@ -36,7 +47,7 @@ export function claimDataDir(dir: string, clusterId: string, nodeId: string): Da
     }
     return existing;
   }
-  const identity: DataDirIdentity = { clusterId, nodeId, incarnation: randomUUID() };
+  const identity: DataDirIdentity = { clusterId, nodeId, incarnation: randomUUID(), format: DATA_FORMAT };
   const temporary = `${file}.tmp`;
   const fd = fs.openSync(temporary, 'w');
   try {
@@ -66,7 +77,9 @@ function readIdentity(file: string): DataDirIdentity | null {
   try {
     const parsed = JSON.parse(text) as Partial<DataDirIdentity>;
     if (typeof parsed.clusterId === 'string' && typeof parsed.nodeId === 'string' && typeof parsed.incarnation === 'string') {
-      return { clusterId: parsed.clusterId, nodeId: parsed.nodeId, incarnation: parsed.incarnation };
+      // Directories made before the format was recorded hold untagged payloads: format 0.
+      const format = typeof parsed.format === 'number' ? parsed.format : 0;
+      return { clusterId: parsed.clusterId, nodeId: parsed.nodeId, incarnation: parsed.incarnation, format };
     }
   } catch {
     // fall through
