@@ -4,6 +4,7 @@ import { runBenchCommand } from './bench-command.js';
 import { BROKER_COMMANDS, runBrokerCommand } from './broker-commands.js';
 import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';
 import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
+import { runJepsen } from './jepsen-command.js';
 import { NODE_HELP, runNodeCommand } from './node-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -19,6 +20,7 @@ Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster
   status      each node's role, term, leader, commit and applied index, followers' lag
   transfer    move leadership to another node
   bench       throughput and latency of a local cluster (or --brokers), beside the disk's limit
+  jepsen      fault injection against a fresh local cluster (quorumlog jepsen --help)
 
 Broker:
   topics      create, list, describe or delete topics
@@ -43,6 +45,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runClusterCommand(rest);
     case 'bench':
       return runBenchCommand(rest);
+    case 'jepsen':
+      return runJepsen(rest);
     default:
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
       if (BROKER_COMMANDS.includes(command)) return runBrokerCommand(command, rest);
