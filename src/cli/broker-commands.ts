@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
-import { Admin, LogClient, Producer, type TopicInfo } from '../client/index.js';
+import { Admin, LogClient, Producer, type SendResult, type TopicInfo } from '../client/index.js';
 import { defaultBrokers, splitBrokers } from './client-commands.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -118,14 +118,15 @@ async function produceCommand(brokers: string[], timeoutMs: number, messages: re
   const key = typeof flags['key'] === 'string' ? flags['key'] : undefined;
   // A command gives up rather than retry forever: the delivery budget is the timeout.
   const producer = new Producer({ brokers, requestTimeoutMs: timeoutMs, deliveryTimeoutMs: timeoutMs });
-  const print = (payload: string, offset: number): void => {
-    process.stdout.write(json ? `${JSON.stringify({ topic, offset, message: payload })}\n` : `${offset}\n`);
+  // Without a spool every answer is an acknowledgement; 'spooled' is printed should one come.
+  const print = (payload: string, result: SendResult): void => {
+    process.stdout.write(json ? `${JSON.stringify(result.status === 'acknowledged' ? { topic, offset: result.offset, message: payload } : { topic, status: result.status, message: payload })}\n` : `${result.offset ?? result.status}\n`);
   };
   try {
     if (messages.length > 0) {
       const sends = messages.map((payload) => producer.send(topic, key === undefined ? { payload } : { payload, key }));
       const offsets = await Promise.all(sends);
-      offsets.forEach((o, k) => print(messages[k] ?? '', o.offset));
+      offsets.forEach((o, k) => print(messages[k] ?? '', o));
       return 0;
     }
     // Lines are sent as they are read (batched by the producer) and printed in order.
@@ -136,7 +137,7 @@ async function produceCommand(brokers: string[], timeoutMs: number, messages: re
       const sent = producer.send(topic, key === undefined ? { payload: line } : { payload: line, key });
       waiting++;
       printed = printed.then(() => sent.then((o) => {
-        print(line, o.offset);
+        print(line, o);
         waiting--;
       }));
       if (waiting >= 1000) await printed;

@@ -16,6 +16,8 @@ export const ClientErrorCode = {
   duplicateTooOld: 'duplicateTooOld',
   producerIdChanged: 'producerIdChanged',
   deliveryTimeout: 'deliveryTimeout',
+  spoolFull: 'spoolFull',
+  spool: 'spool',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -107,4 +109,16 @@ export class ProducerIdChangedError extends QuorumlogClientError {
 export class DeliveryTimeoutError extends QuorumlogClientError {
   override readonly name = 'DeliveryTimeoutError';
   readonly code = ClientErrorCode.deliveryTimeout;
+}
+
+/** The producer's spool is full: this message was neither delivered nor spooled. Wait for the cluster to take the spooled ones. */
+export class SpoolFullError extends QuorumlogClientError {
+  override readonly name = 'SpoolFullError';
+  readonly code = ClientErrorCode.spoolFull;
+}
+
+/** The spool file is damaged other than by a torn tail, is closed, or another live process holds it. */
+export class SpoolError extends QuorumlogClientError {
+  override readonly name = 'SpoolError';
+  readonly code = ClientErrorCode.spool;
 }

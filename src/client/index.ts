@@ -29,9 +29,13 @@ export {
   QuorumlogClientError,
   ResourceExhaustedError,
   UnavailableError,
+  SpoolError,
+  SpoolFullError,
 } from './errors.js';
+export { Spool, SPOOL_DEFAULTS } from './spool.js';
+export type { SpoolRecord } from './spool.js';
 export { AppendBatcher, APPEND_BATCHER_DEFAULTS } from './append-batcher.js';
 export type { AppendBatcherOptions } from './append-batcher.js';
 export { Producer, PRODUCER_DEFAULTS } from './producer.js';
-export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks } from './producer.js';
+export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks, SendResult, SpoolOptions } from './producer.js';
 export { Admin } from './admin.js';

@@ -8,10 +8,13 @@ import {
   OutOfOrderSequenceError,
   ProducerIdChangedError,
   ResourceExhaustedError,
+  SpoolFullError,
   UnavailableError,
   UnknownProducerError,
+  DuplicateTooOldError,
 } from './errors.js';
 import { LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
+import { Spool } from './spool.js';
 
 export type Acks = 'all' | 'leader' | 'none';
 
@@ -47,8 +50,31 @@ export interface ProducerOptions {
   readonly requestTimeoutMs?: number;
   /** Messages sent but not yet answered beyond which send() is refused (ResourceExhaustedError). Default 100,000. */
   readonly bufferedMessagesMax?: number;
+  /**
+   * A local directory where messages not acknowledged within spool.afterMs of send() are
+   * written (fsynced) before send() resolves with status 'spooled'; they are resent in the
+   * background, in order, with their (producer id, sequence), and leave the spool once
+   * acknowledged. A producer opened on the same directory later resends what is left.
+   * Needs idempotence. Default: no spool.
+   */
+  readonly spool?: SpoolOptions;
+  /** Where the producer reports what a caller cannot see in a promise (spooled batches resent under a new id, dropped). Default: standard error. */
+  readonly log?: (line: string) => void;
   readonly testHooks?: ProducerTestHooks;
 }
+
+export interface SpoolOptions {
+  readonly dir: string;
+  /** A message not acknowledged this long after send() goes to the spool. */
+  readonly afterMs: number;
+  /** The spool file's size limit; when full, send() fails with SpoolFullError. Default 64 MiB. */
+  readonly bytesMax?: number;
+}
+
+/** How send() resolved: acknowledged by the cluster at `offset`, or durably spooled to be resent in the background. */
+export type SendResult =
+  | { readonly status: 'acknowledged'; readonly offset: number }
+  | { readonly status: 'spooled'; readonly offset: null; readonly spoolId: number };
 
 export const PRODUCER_DEFAULTS = {
   lingerMs: 5,
@@ -72,7 +98,7 @@ export interface ProducerMessage {
 }
 
 interface Settle {
-  readonly resolve: (value: { offset: number }) => void;
+  readonly resolve: (value: SendResult) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -92,6 +118,13 @@ interface Batch {
   uncertain: boolean;
   /** It was renumbered once after an out-of-order answer; a second one fails it. */
   renumbered: boolean;
+  /**
+   * Its spool record once spooled (its send()s resolved 'spooled'), else null. A split
+   * batch's pieces share the record; it leaves the spool when the last piece is done.
+   */
+  spool: { readonly id: number; readonly whole: boolean; readonly shared: { remaining: number } } | null;
+  /** Loaded from the spool of an earlier run with the identity recorded there, which it keeps until answered. */
+  legacy: boolean;
 }
 
 /**
@@ -145,7 +178,11 @@ export class Producer {
   #flushing = 0;
   readonly #idleWaiters: (() => void)[] = [];
   #state: ProducerState = 'open';
-  readonly #stats = { batchesSent: 0, retries: 0, duplicateAnswers: 0, producerIdChanges: 0 };
+  readonly #stats = { batchesSent: 0, retries: 0, duplicateAnswers: 0, producerIdChanges: 0, spooledMessages: 0, spoolAckedMessages: 0, spoolDroppedMessages: 0, spoolResentUnderNewIdMessages: 0 };
+  readonly #spool: Spool | null = null;
+  readonly #spoolAfterMs: number = 0;
+  #spoolTimer: NodeJS.Timeout | null = null;
+  readonly #log: (line: string) => void;
 
   constructor(options: ProducerOptions) {
     const acks = options.acks ?? 'all';
@@ -165,7 +202,22 @@ export class Producer {
     this.#bufferedMax = options.bufferedMessagesMax ?? PRODUCER_DEFAULTS.bufferedMessagesMax;
     this.#hooks = options.testHooks ?? {};
     const requestTimeoutMs = Math.min(options.requestTimeoutMs ?? PRODUCER_DEFAULTS.requestTimeoutMs, options.deliveryTimeoutMs ?? Infinity);
+    this.#log = options.log ?? ((line) => process.stderr.write(`quorumlog producer: ${line}\n`));
+    if (options.spool !== undefined) {
+      if (!this.#idempotent) throw new InvalidArgumentError('a spool needs idempotence: resending spooled batches after a restart would duplicate them otherwise');
+      if (!(Number.isFinite(options.spool.afterMs) && options.spool.afterMs >= 0)) throw new InvalidArgumentError('spool.afterMs must be 0 or more');
+      this.#spoolAfterMs = options.spool.afterMs;
+      this.#spool = Spool.open({ dir: options.spool.dir, ...(options.spool.bytesMax === undefined ? {} : { bytesMax: options.spool.bytesMax }) });
+      if (this.#spool.tornBytesCut > 0) this.#log(`spool ${options.spool.dir}: cut a torn tail of ${this.#spool.tornBytesCut} bytes (a write a crash interrupted; its send() had not resolved)`);
+    }
     this.#client = new LogClient({ brokers: options.brokers, timeoutMs: requestTimeoutMs, retryBackoff: this.#retryBackoff });
+    if (this.#spool !== null) {
+      this.#loadSpool(this.#spool);
+      this.#spoolTimer = setInterval(() => this.#spoolAged(), Math.max(5, Math.min(100, Math.floor(this.#spoolAfterMs / 4))));
+      setImmediate(() => {
+        for (const state of this.#topics.values()) this.#pump(state);
+      });
+    }
   }
 
   /** The producer id in use (0 before the first send, and always 0 without idempotence). */
@@ -173,24 +225,47 @@ export class Producer {
     return this.#producerId;
   }
 
-  /** Counters since construction: batches first sent, resends, retries answered as duplicates, new ids taken. */
-  stats(): { readonly batchesSent: number; readonly retries: number; readonly duplicateAnswers: number; readonly producerIdChanges: number } {
-    return { ...this.#stats };
+  /**
+   * Counters since construction: batches first sent, resends, retries answered as
+   * duplicates, new ids taken; messages spooled, spooled messages acknowledged, spooled
+   * messages given up on (refused by the broker: logged), spooled messages resent under a
+   * new producer id (dedupe across ids not guaranteed: logged); messages in the spool now.
+   */
+  stats(): {
+    readonly batchesSent: number;
+    readonly retries: number;
+    readonly duplicateAnswers: number;
+    readonly producerIdChanges: number;
+    readonly spooledMessages: number;
+    readonly spoolAckedMessages: number;
+    readonly spoolDroppedMessages: number;
+    readonly spoolResentUnderNewIdMessages: number;
+    readonly spoolPendingMessages: number;
+  } {
+    let pending = 0;
+    for (const state of this.#topics.values()) for (const batch of state.queue) if (batch.spool !== null) pending += batch.messages.length;
+    return { ...this.#stats, spoolPendingMessages: pending };
   }
 
-  /** Resolves with the message's offset once it is acknowledged (committed). */
-  send(topic: string, message: ProducerMessage): Promise<{ offset: number }> {
+  /**
+   * Resolves once the message is acknowledged (committed) with its offset or, with a spool,
+   * once it is durably spooled (status 'spooled', after spool.afterMs without an answer).
+   */
+  send(topic: string, message: ProducerMessage): Promise<SendResult> {
     if (this.#state !== 'open') return Promise.reject(new ClientClosedError('the producer is closed'));
     if (this.#buffered >= this.#bufferedMax) {
       return Promise.reject(new ResourceExhaustedError(`${this.#buffered} messages are waiting to be acknowledged; wait for some before sending more`));
     }
+    if (this.#spool?.full() === true) {
+      return Promise.reject(new SpoolFullError(`the spool holds ${this.#spool.sizeBytes} bytes, its limit is ${this.#spool.bytesMax}: the cluster has not taken the spooled messages yet; this one was not sent`));
+    }
     const record = toRecord(message);
-    const bytes = record.key.length + record.payload.length + record.headers.reduce((n, h) => n + h.name.length + h.value.length, 0);
+    const bytes = messageBytes(record);
     const state = this.#topic(topic);
     return new Promise((resolve, reject) => {
       let batch = state.queue.at(-1);
       if (batch === undefined || !this.#open(batch) || batch.bytes + bytes > this.#batchBytesMax) {
-        batch = { messages: [], settles: [], bytes: 0, createdMs: Date.now(), state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false };
+        batch = { messages: [], settles: [], bytes: 0, createdMs: Date.now(), state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false, spool: null, legacy: false };
         state.queue.push(batch);
         state.lingerTimer ??= setTimeout(() => {
           state.lingerTimer = null;
@@ -205,7 +280,7 @@ export class Producer {
     });
   }
 
-  /** Sends what waits for its linger time now, and resolves once every message sent so far is answered. */
+  /** Sends what waits for its linger time now, and resolves once every message sent so far is answered (or spooled). */
   async flush(): Promise<void> {
     this.#flushing++;
     try {
@@ -216,7 +291,10 @@ export class Producer {
     }
   }
 
-  /** Flushes, then closes the connections. send() is refused from the start of close(). */
+  /**
+   * Flushes, then closes the connections. send() is refused from the start of close().
+   * Spooled messages not yet acknowledged stay in the spool for the next producer on it.
+   */
   async close(): Promise<void> {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
@@ -226,7 +304,93 @@ export class Producer {
       if (state.lingerTimer !== null) clearTimeout(state.lingerTimer);
       if (state.retryTimer !== null) clearTimeout(state.retryTimer);
     }
+    if (this.#spoolTimer !== null) clearInterval(this.#spoolTimer);
+    this.#spool?.close();
     this.#client.close();
+  }
+
+  /** Queues what an earlier run left in the spool, in order, ahead of anything new. */
+  #loadSpool(spool: Spool): void {
+    for (const record of spool.live()) {
+      const state = this.#topic(record.topic);
+      const legacy = record.firstSequence >= 0;
+      state.queue.push({
+        messages: [...record.messages],
+        settles: [],
+        bytes: record.messages.reduce((n, m) => n + messageBytes(m), 0),
+        createdMs: Date.now(),
+        state: 'waiting',
+        attempts: legacy ? 1 : 0,
+        producerId: legacy ? record.producerId : 0,
+        firstSequence: record.firstSequence,
+        uncertain: legacy,
+        renumbered: false,
+        spool: { id: record.spoolId, whole: true, shared: { remaining: 1 } },
+        legacy,
+      });
+      if (legacy) {
+        if (state.producerId === 0) {
+          state.producerId = record.producerId;
+          state.ackedEnd = record.firstSequence;
+        }
+        state.nextSequence = Math.max(state.nextSequence, record.firstSequence + record.messages.length);
+        state.mode = 'recovering';
+      }
+    }
+  }
+
+  /**
+   * Writes every batch unanswered for spool.afterMs to the spool (one write, one fsync) and
+   * resolves its send()s as 'spooled'. Per topic only a prefix of the queue is spooled (the
+   * oldest batches), so what a restart resends from the spool is everything unacknowledged
+   * up to some point. Aged batches that no longer fit fail with SpoolFullError.
+   */
+  #spoolAged(): void {
+    const spool = this.#spool;
+    if (spool === null || this.#state === 'closed') return;
+    const now = Date.now();
+    const aged: { state: TopicState; batch: Batch }[] = [];
+    for (const state of this.#topics.values()) {
+      for (const batch of state.queue) {
+        if (batch.spool !== null) continue;
+        if (now - batch.createdMs < this.#spoolAfterMs) break;
+        aged.push({ state, batch });
+      }
+    }
+    if (aged.length === 0) return;
+    const records = spool.append(aged.map(({ state, batch }) => ({ topic: state.name, producerId: batch.firstSequence >= 0 ? batch.producerId : 0, firstSequence: batch.firstSequence, messages: batch.messages })));
+    for (const [k, record] of records.entries()) {
+      const { batch } = aged[k]!;
+      batch.spool = { id: record.spoolId, whole: true, shared: { remaining: 1 } };
+      for (const settle of batch.settles.splice(0)) settle.resolve({ status: 'spooled', offset: null, spoolId: record.spoolId });
+      this.#stats.spooledMessages += batch.messages.length;
+      this.#buffered -= batch.messages.length;
+    }
+    for (const { state, batch } of aged.slice(records.length)) {
+      if (batch.state !== 'waiting') continue;
+      const maybe = batch.uncertain ? '; an earlier attempt may have written it' : '';
+      this.#finish(state, batch, new SpoolFullError(`topic ${state.name}: not acknowledged within ${this.#spoolAfterMs} ms and the spool is full (${spool.sizeBytes} of ${spool.bytesMax} bytes)${maybe}`));
+    }
+    if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /** A piece of a spooled batch is done (acknowledged or given up on): the record leaves the spool after its last piece. */
+  #spoolDone(batch: Batch): void {
+    if (batch.spool === null) return;
+    if (--batch.spool.shared.remaining === 0) this.#spool?.remove(batch.spool.id);
+  }
+
+  /**
+   * A spooled batch is resent under the producer's current id from a fresh sequence,
+   * because its old identity can no longer be deduplicated: said in the log and the stats.
+   */
+  #reidentify(state: TopicState, batch: Batch, why: string): void {
+    const old = `${batch.producerId}/${batch.firstSequence}`;
+    batch.legacy = false;
+    batch.firstSequence = -1;
+    batch.uncertain = false;
+    this.#stats.spoolResentUnderNewIdMessages += batch.messages.length;
+    this.#log(`topic ${state.name}: spooled batch ${batch.spool?.id} (${batch.messages.length} messages, was ${old}): ${why}; it is resent under a new producer id, and dedupe across ids is not guaranteed: if an earlier attempt wrote it, it will be there twice`);
   }
 
   #topic(name: string): TopicState {
@@ -238,9 +402,9 @@ export class Producer {
     return state;
   }
 
-  /** A batch that can still take messages: never sent and not full. */
+  /** A batch that can still take messages: never sent, not spooled and not full. */
   #open(batch: Batch): boolean {
-    return batch.attempts === 0 && batch.state === 'waiting' && batch.firstSequence < 0 && batch.messages.length < this.#batchMessagesMax;
+    return batch.spool === null && batch.attempts === 0 && batch.state === 'waiting' && batch.firstSequence < 0 && batch.messages.length < this.#batchMessagesMax;
   }
 
   /** A never-sent batch goes once it is full, its linger time is up, or a flush asks. */
@@ -296,6 +460,7 @@ export class Producer {
             this.#failAll(error as Error);
             return;
           }
+          this.#expireUnsent();
           await new Promise((resolve) => setTimeout(resolve, backoff.nextDelayMs()));
         }
       }
@@ -312,8 +477,10 @@ export class Producer {
    */
   #adoptNewId(state: TopicState): void {
     for (const batch of [...state.queue]) {
-      if (batch.firstSequence < 0) continue;
-      if (batch.uncertain) {
+      if (batch.firstSequence < 0 || batch.legacy) continue;
+      if (batch.uncertain && batch.spool !== null) {
+        this.#reidentify(state, batch, `the producer id expired while it was unanswered`);
+      } else if (batch.uncertain) {
         this.#finish(state, batch, new ProducerIdChangedError(`topic ${state.name}: the producer id ${batch.producerId} expired while this batch was unanswered and an earlier attempt may have written it; it is not resent under the new id ${this.#producerId}, which could duplicate it`));
       } else {
         batch.firstSequence = -1;
@@ -325,7 +492,7 @@ export class Producer {
   }
 
   #sendBatch(state: TopicState, batch: Batch): void {
-    if (this.#deliveryTimeoutMs !== undefined && Date.now() - batch.createdMs > this.#deliveryTimeoutMs) {
+    if (batch.spool === null && this.#deliveryTimeoutMs !== undefined && Date.now() - batch.createdMs > this.#deliveryTimeoutMs) {
       const maybe = batch.uncertain ? '; an earlier attempt may have written it' : '';
       this.#finish(state, batch, new DeliveryTimeoutError(`topic ${state.name}: not acknowledged within ${this.#deliveryTimeoutMs} ms${maybe}`));
       setImmediate(() => this.#pump(state));
@@ -339,6 +506,14 @@ export class Producer {
         state.nextSequence += batch.messages.length;
       } else {
         batch.firstSequence = 0;
+      }
+    }
+    if (batch.spool?.whole === true && this.#spool !== null) {
+      try {
+        // Durable before the attempt: a restart must resend under the identity last used.
+        this.#spool.setIdentity(batch.spool.id, batch.producerId, batch.firstSequence);
+      } catch (error) {
+        this.#log(`spool: could not record the new identity of spooled batch ${batch.spool.id}: ${String(error)}; a restart before it is acknowledged could duplicate it`);
       }
     }
     batch.state = 'inFlight';
@@ -364,8 +539,12 @@ export class Producer {
 
   #onSuccess(state: TopicState, batch: Batch, result: ProduceResult): void {
     if (result.duplicate) this.#stats.duplicateAnswers++;
-    if (this.#idempotent) state.ackedEnd = Math.max(state.ackedEnd, batch.firstSequence + batch.messages.length);
-    batch.settles.forEach((settle, k) => settle.resolve({ offset: result.firstOffset + k }));
+    if (this.#idempotent && batch.producerId === state.producerId) state.ackedEnd = Math.max(state.ackedEnd, batch.firstSequence + batch.messages.length);
+    batch.settles.forEach((settle, k) => settle.resolve({ status: 'acknowledged', offset: result.firstOffset + k }));
+    if (batch.spool !== null) {
+      this.#stats.spoolAckedMessages += batch.messages.length;
+      this.#spoolDone(batch);
+    }
     this.#remove(state, batch);
     if (state.mode === 'pipelining') state.backoff.reset();
   }
@@ -378,6 +557,17 @@ export class Producer {
     }
     const wasAlone = state.mode === 'recovering' && batch === state.queue[0];
     state.mode = 'recovering';
+    if (batch.legacy && (error instanceof OutOfOrderSequenceError || error instanceof UnknownProducerError)) {
+      this.#reidentify(state, batch, error instanceof UnknownProducerError ? 'its producer id expired or is unknown' : `the broker refused its sequence (${error.message})`);
+      return;
+    }
+    if (error instanceof DuplicateTooOldError && batch.spool !== null) {
+      // The broker has later sequences of this id: this batch was written, long ago.
+      this.#stats.spoolAckedMessages += batch.messages.length;
+      this.#spoolDone(batch);
+      this.#remove(state, batch);
+      return;
+    }
     if (error instanceof OutOfOrderSequenceError && this.#idempotent) {
       // Sent alone after everything before it was answered: nothing between the acknowledged
       // batches and this one was written, so it and the batches after it move down.
@@ -428,8 +618,11 @@ export class Producer {
         firstSequence: batch.firstSequence < 0 || !this.#idempotent ? batch.firstSequence : batch.firstSequence + k,
         uncertain: false,
         renumbered: batch.renumbered,
+        spool: batch.spool === null ? null : { id: batch.spool.id, whole: false, shared: batch.spool.shared },
+        legacy: batch.legacy,
       }),
     );
+    if (batch.spool !== null) batch.spool.shared.remaining += singles.length - 1;
     state.queue.splice(state.queue.indexOf(batch), 1, ...singles);
   }
 
@@ -447,6 +640,12 @@ export class Producer {
 
   #finish(state: TopicState, batch: Batch, error: Error): void {
     for (const settle of batch.settles) settle.reject(error);
+    if (batch.spool !== null && this.#state !== 'closed' && !(error instanceof ClientClosedError)) {
+      // Its send()s resolved 'spooled' long ago: the log is the only place to say it.
+      this.#stats.spoolDroppedMessages += batch.messages.length;
+      this.#log(`topic ${state.name}: spooled batch ${batch.spool.id} (${batch.messages.length} messages) was refused and leaves the spool undelivered: ${error.message}`);
+      this.#spoolDone(batch);
+    }
     this.#remove(state, batch);
   }
 
@@ -454,8 +653,22 @@ export class Producer {
     batch.state = 'done';
     const at = state.queue.indexOf(batch);
     if (at >= 0) state.queue.splice(at, 1);
-    this.#buffered -= batch.messages.length;
+    if (batch.spool === null) this.#buffered -= batch.messages.length;
     if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /** Without a producer id nothing is sent, so deliveryTimeoutMs is enforced here too. */
+  #expireUnsent(): void {
+    if (this.#deliveryTimeoutMs === undefined) return;
+    const now = Date.now();
+    for (const state of this.#topics.values()) {
+      for (const batch of [...state.queue]) {
+        if (batch.state === 'waiting' && batch.spool === null && now - batch.createdMs > this.#deliveryTimeoutMs) {
+          const maybe = batch.uncertain ? '; an earlier attempt may have written it' : '';
+          this.#finish(state, batch, new DeliveryTimeoutError(`topic ${state.name}: not acknowledged within ${this.#deliveryTimeoutMs} ms (no producer id could be obtained: no leader answered)${maybe}`));
+        }
+      }
+    }
   }
 
   #failAll(error: Error): void {
@@ -471,6 +684,10 @@ function retriable(error: unknown): boolean {
 
 const encoder = new TextEncoder();
 const bytesOf = (value: Uint8Array | string): Uint8Array => (typeof value === 'string' ? encoder.encode(value) : value);
+
+function messageBytes(m: BrokerMessage): number {
+  return m.key.length + m.payload.length + m.headers.reduce((n, h) => n + h.name.length + h.value.length, 0);
+}
 
 function toRecord(message: ProducerMessage): BrokerMessage {
   return {

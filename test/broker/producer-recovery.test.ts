@@ -1,66 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { BrokerState, type ApplyResult, type BrokerCommand } from '../../src/broker/index.js';
 import { Producer, ProducerIdChangedError } from '../../src/client/index.js';
-import { refusal } from '../../src/node/broker-service.js';
-import { UnavailableError } from '../../src/node/errors.js';
-import { startClientServer, type BrokerService, type ClientServer, type FetchOutcome, type ProduceInput, type ProduceOutcome, type TopicView } from '../../src/transport/index.js';
-import { FakeClientService } from '../client/fake-client-service.js';
-import { freePort } from '../transport/free-port.js';
-
-type Fault = 'none' | 'failBeforeWrite' | 'dropAfterWrite';
-
-/**
- * The real BrokerState behind a real gRPC server, in one process, with a clock the test
- * moves and a fault chosen per produce request: deterministic producer recovery tests.
- */
-class InProcessBroker implements BrokerService {
-  readonly state = new BrokerState({ producerIdleExpiryMs: 60_000 });
-  nowMs = 1_000_000;
-  fault: (request: ProduceInput) => Fault = () => 'none';
-  private index = 0;
-
-  private apply(command: BrokerCommand): ApplyResult {
-    return this.state.apply(++this.index, this.nowMs, command);
-  }
-
-  private expect(result: ApplyResult): ApplyResult {
-    if (result.kind === 'rejected') throw refusal(result.error);
-    return result;
-  }
-
-  createTopic(name: string, maxMessageBytes: number): Promise<void> {
-    this.expect(this.apply({ kind: 'createTopic', name, maxMessageBytes: maxMessageBytes || 1000 }));
-    return Promise.resolve();
-  }
-  deleteTopic(name: string): Promise<void> {
-    this.expect(this.apply({ kind: 'deleteTopic', name }));
-    return Promise.resolve();
-  }
-  listTopics(): readonly TopicView[] {
-    return this.state.topics();
-  }
-  describeTopic(name: string): TopicView {
-    const t = this.state.topic(name);
-    if (t === undefined) throw new Error('no topic');
-    return t;
-  }
-  initProducer(): Promise<number> {
-    const result = this.expect(this.apply({ kind: 'initProducer' }));
-    return Promise.resolve(result.kind === 'producerGranted' ? result.producerId : -1);
-  }
-  produce(request: ProduceInput): Promise<ProduceOutcome> {
-    const fault = this.fault(request);
-    if (fault === 'failBeforeWrite') return Promise.reject(new UnavailableError('lost before the write'));
-    const result = this.expect(this.apply({ kind: 'produce', ...request }));
-    if (fault === 'dropAfterWrite') return Promise.reject(new UnavailableError('lost after the write'));
-    if (result.kind !== 'produced') throw new Error(result.kind);
-    return Promise.resolve({ firstOffset: result.firstOffset, count: result.count, duplicate: result.duplicate });
-  }
-  fetch(): FetchOutcome {
-    throw new Error('not used');
-  }
-}
+import type { ClientServer } from '../../src/transport/index.js';
+import { InProcessBroker, serve as serveOn } from './in-process-broker.js';
 
 const servers: ClientServer[] = [];
 const producers: Producer[] = [];
@@ -69,11 +11,7 @@ afterEach(async () => {
   await Promise.allSettled(servers.splice(0).map((s) => s.close()));
 });
 
-async function serve(broker: InProcessBroker): Promise<string> {
-  const address = `127.0.0.1:${await freePort()}`;
-  servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), broker, maxMessageBytes: 1024 * 1024 }));
-  return address;
-}
+const serve = (broker: InProcessBroker): Promise<string> => serveOn(broker, servers);
 
 function producer(address: string): Producer {
   const p = new Producer({ brokers: [address], lingerMs: 0, batchMessagesMax: 4, retryBackoff: { initialMs: 1, maxMs: 5 }, requestTimeoutMs: 2_000 });

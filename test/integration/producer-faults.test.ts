@@ -9,7 +9,7 @@ const IN_FLIGHT = 64;
 
 /** Sends m-0 .. m-(TOTAL-1) in order with at most IN_FLIGHT unanswered; records each offset. */
 class Sender {
-  readonly offsets = new Map<number, number>();
+  readonly offsets = new Map<number, number | null>();
   readonly failures: string[] = [];
   acked = 0;
 
