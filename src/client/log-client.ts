@@ -311,14 +311,15 @@ export class LogClient {
    * One Produce request, with redirects; like append, it is not retried once it may have
    * reached a leader (OutcomeUnknownError). The Producer retries it with its sequence.
    */
-  async produce(batch: ProduceBatch): Promise<ProduceResult> {
-    const request = { topic: batch.topic, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages, acks: AcksCode.all };
+  async produce(batch: ProduceBatch, options: { readonly acks?: 'all' | 'leader' | 'none' } = {}): Promise<ProduceResult> {
+    const acks = options.acks === 'leader' ? AcksCode.leader : options.acks === 'none' ? AcksCode.none : AcksCode.all;
+    const request = { topic: batch.topic, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages, acks };
     const response = await this.#call({
       operation: 'produce',
       delivery: 'once',
       run: (client, deadlineMs) => unary(client, ClientMethodPath.produce, this.#codec.produceRequest.serialize, this.#codec.produceResponse.deserialize, request, deadlineMs),
     });
-    return { firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate };
+    return { firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate, logIndex: response.logIndex };
   }
 
   /** Messages of `topic` from `offset`, as the answering node has applied them. */

@@ -30,9 +30,15 @@ export interface ProducerTestHooks {
 export interface ProducerOptions {
   /** Client addresses (host:port) of some or all nodes. */
   readonly brokers: readonly string[];
-  /** Producer id and per-topic sequence numbers, so a retry never duplicates. Default true. */
+  /** Producer id and per-topic sequence numbers, so a retry never duplicates. Default true with acks 'all', false otherwise (and refused with them). */
   readonly idempotence?: boolean;
-  /** Only 'all' so far (answer once a majority holds the batch durably); others are refused. */
+  /**
+   * When send() resolves. 'all' (default): once a majority holds the batch durably and the
+   * leader applied it, with its offset. 'leader': once the leader's own log holds it
+   * durably, before replication, with the log index only (offsets are assigned at commit);
+   * lost if that leader fails before a majority has it. 'none': as soon as the request is
+   * sent; failures are only counted and logged. See docs/producer.md.
+   */
   readonly acks?: Acks;
   /** How long a batch waits for more messages before it is sent (Kafka's linger.ms). Default 5. */
   readonly lingerMs?: number;
@@ -74,7 +80,11 @@ export interface SpoolOptions {
 /** How send() resolved: acknowledged by the cluster at `offset`, or durably spooled to be resent in the background. */
 export type SendResult =
   | { readonly status: 'acknowledged'; readonly offset: number }
-  | { readonly status: 'spooled'; readonly offset: null; readonly spoolId: number };
+  | { readonly status: 'spooled'; readonly offset: null; readonly spoolId: number }
+  /** acks 'leader': durable in the leader's log at this index; not yet committed, so no offset. */
+  | { readonly status: 'leaderDurable'; readonly offset: null; readonly logIndex: number }
+  /** acks 'none': the request was sent; nothing is known of its fate. */
+  | { readonly status: 'sent'; readonly offset: null };
 
 export const PRODUCER_DEFAULTS = {
   lingerMs: 5,
@@ -163,6 +173,7 @@ type ProducerState = 'open' | 'closing' | 'closed';
 export class Producer {
   readonly #client: LogClient;
   readonly #idempotent: boolean;
+  readonly #acks: Acks;
   readonly #lingerMs: number;
   readonly #batchBytesMax: number;
   readonly #batchMessagesMax: number;
@@ -178,7 +189,7 @@ export class Producer {
   #flushing = 0;
   readonly #idleWaiters: (() => void)[] = [];
   #state: ProducerState = 'open';
-  readonly #stats = { batchesSent: 0, retries: 0, duplicateAnswers: 0, producerIdChanges: 0, spooledMessages: 0, spoolAckedMessages: 0, spoolDroppedMessages: 0, spoolResentUnderNewIdMessages: 0 };
+  readonly #stats = { batchesSent: 0, retries: 0, duplicateAnswers: 0, producerIdChanges: 0, unconfirmedFailedMessages: 0, spooledMessages: 0, spoolAckedMessages: 0, spoolDroppedMessages: 0, spoolResentUnderNewIdMessages: 0 };
   readonly #spool: Spool | null = null;
   readonly #spoolAfterMs: number = 0;
   #spoolTimer: NodeJS.Timeout | null = null;
@@ -186,8 +197,12 @@ export class Producer {
 
   constructor(options: ProducerOptions) {
     const acks = options.acks ?? 'all';
-    if (acks !== 'all') throw new InvalidArgumentError(`acks '${acks}' is not supported yet; use 'all' (acknowledged once a majority holds the batch durably)`);
-    this.#idempotent = options.idempotence ?? true;
+    if (acks !== 'all' && acks !== 'leader' && acks !== 'none') throw new InvalidArgumentError(`acks must be 'all', 'leader' or 'none', not '${String(acks)}'`);
+    if (acks !== 'all' && options.idempotence === true) {
+      throw new InvalidArgumentError(`acks '${acks}' cannot be idempotent: the answer comes before the broker checks sequences, so a gap could not be reported; use acks 'all' or idempotence: false`);
+    }
+    this.#acks = acks;
+    this.#idempotent = options.idempotence ?? acks === 'all';
     this.#lingerMs = options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs;
     this.#batchBytesMax = options.batchBytesMax ?? PRODUCER_DEFAULTS.batchBytesMax;
     this.#batchMessagesMax = options.batchMessagesMax ?? PRODUCER_DEFAULTS.batchMessagesMax;
@@ -236,6 +251,8 @@ export class Producer {
     readonly retries: number;
     readonly duplicateAnswers: number;
     readonly producerIdChanges: number;
+    /** acks 'none': messages whose request failed after send() resolved. */
+    readonly unconfirmedFailedMessages: number;
     readonly spooledMessages: number;
     readonly spoolAckedMessages: number;
     readonly spoolDroppedMessages: number;
@@ -522,7 +539,10 @@ export class Producer {
     batch.attempts++;
     state.inFlight++;
     const attempt = batch.attempts;
-    this.#client.produce({ topic: state.name, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages }).then(
+    const answer = this.#client.produce({ topic: state.name, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages }, { acks: this.#acks });
+    // acks 'none': fire and forget; the batch still holds its in-flight slot until answered.
+    if (this.#acks === 'none') for (const settle of batch.settles.splice(0)) settle.resolve({ status: 'sent', offset: null });
+    answer.then(
       (result) => {
         if (this.#hooks.dropAnswer?.({ topic: state.name, firstSequence: batch.firstSequence, attempt, result }) === true) {
           this.#onFailure(state, batch, new OutcomeUnknownError('produce: answer dropped by a test hook'));
@@ -540,7 +560,8 @@ export class Producer {
   #onSuccess(state: TopicState, batch: Batch, result: ProduceResult): void {
     if (result.duplicate) this.#stats.duplicateAnswers++;
     if (this.#idempotent && batch.producerId === state.producerId) state.ackedEnd = Math.max(state.ackedEnd, batch.firstSequence + batch.messages.length);
-    batch.settles.forEach((settle, k) => settle.resolve({ status: 'acknowledged', offset: result.firstOffset + k }));
+    if (this.#acks === 'leader') for (const settle of batch.settles) settle.resolve({ status: 'leaderDurable', offset: null, logIndex: result.logIndex });
+    else batch.settles.forEach((settle, k) => settle.resolve({ status: 'acknowledged', offset: result.firstOffset + k }));
     if (batch.spool !== null) {
       this.#stats.spoolAckedMessages += batch.messages.length;
       this.#spoolDone(batch);
@@ -551,6 +572,13 @@ export class Producer {
 
   #onFailure(state: TopicState, batch: Batch, error: unknown): void {
     batch.state = 'waiting';
+    if (this.#acks === 'none') {
+      // Its send()s resolved when it left: nothing to retry into, only to count and say.
+      this.#stats.unconfirmedFailedMessages += batch.messages.length;
+      if (!(error instanceof ClientClosedError)) this.#log(`topic ${state.name}: a batch of ${batch.messages.length} messages sent with acks 'none' failed and is not retried: ${String(error)}`);
+      this.#remove(state, batch);
+      return;
+    }
     if (this.#state === 'closed' || error instanceof ClientClosedError) {
       this.#finish(state, batch, error as Error);
       return;

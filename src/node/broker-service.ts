@@ -11,7 +11,7 @@ import {
   type BrokerError,
   type MessageRecord,
 } from '../broker/index.js';
-import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceInput, ProduceOutcome, TopicView } from '../transport/client-service.js';
+import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/client-service.js';
 import type { NodeConfig } from './config.js';
 import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError } from './errors.js';
 import type { Replica } from './replica.js';
@@ -65,7 +65,15 @@ export class NodeBrokerService implements BrokerService {
     return expect(await this.propose({ kind: 'initProducer' }, options.timeoutMs), 'producerGranted').producerId;
   }
 
-  async produce(request: ProduceInput, options: { readonly timeoutMs: number }): Promise<ProduceOutcome> {
+  /**
+   * acks 'all': answered once the batch is committed and applied, with its offsets.
+   * acks 'leader' / 'none': answered once the batch's entry is durable in this leader's own
+   * log / accepted into it, with the entry's index only: offsets are assigned when (if) it
+   * commits. Refusals the state machine makes at apply time (a topic deleted meanwhile) are
+   * then not seen by the producer, so these modes take only producer id 0 (sequence checks
+   * happen at apply) and check the topic and sizes against this node's applied state first.
+   */
+  async produce(request: ProduceInput, options: { readonly timeoutMs: number; readonly acks?: ProduceAcks }): Promise<ProduceOutcome> {
     checkTopicName(request.topic);
     if (request.messages.length === 0) throw new InvalidArgumentError('produce needs at least one message');
     if (!(Number.isSafeInteger(request.producerId) && request.producerId >= 0 && request.producerId < MAX_SAFE)) throw new InvalidArgumentError(`producer id ${request.producerId} is out of range`);
@@ -73,8 +81,22 @@ export class NodeBrokerService implements BrokerService {
       throw new InvalidArgumentError(`first sequence ${request.firstSequence} is out of range`);
     }
     const messages = request.messages.map(toRecord);
-    const result = expect(await this.propose({ kind: 'produce', topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages }, options.timeoutMs), 'produced');
-    return { firstOffset: result.firstOffset, count: result.count, duplicate: result.duplicate };
+    const acks = options.acks ?? 'all';
+    if (acks !== 'all') {
+      if (request.producerId !== 0) throw new InvalidArgumentError(`acks ${acks} takes no producer id (idempotence): sequence checks happen at commit, after the answer, where a refusal could not be reported`);
+      const topic = this.stateMachine.broker.topic(request.topic);
+      if (topic === undefined) throw new NotFoundError(`topic ${request.topic} does not exist`);
+      for (const [k, m] of messages.entries()) {
+        const bytes = messageBytes(m);
+        if (bytes > topic.maxMessageBytes) throw new InvalidArgumentError(`message ${k} is ${bytes} bytes; this topic takes at most ${topic.maxMessageBytes}`);
+      }
+      const encoded = this.encode({ kind: 'produce', topic: request.topic, producerId: 0, firstSequence: request.firstSequence, messages });
+      const { lastIndex } = await this.replica.appendUntil(tagPayloads(PayloadTag.broker, [encoded]), options.timeoutMs, acks === 'leader' ? 'durable' : 'accepted');
+      return { firstOffset: 0, count: messages.length, duplicate: false, logIndex: lastIndex };
+    }
+    const applied = await this.propose({ kind: 'produce', topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages }, options.timeoutMs);
+    const result = expect(applied, 'produced');
+    return { firstOffset: result.firstOffset, count: result.count, duplicate: result.duplicate, logIndex: result.duplicate ? 0 : applied.logIndex };
   }
 
   fetch(topic: string, offset: number, maxBytes: number): FetchOutcome {
@@ -112,7 +134,14 @@ export class NodeBrokerService implements BrokerService {
     return command.messages;
   }
 
-  private async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult> {
+  private async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult & { logIndex: number }> {
+    const encoded = this.encode(command);
+    const { lastIndex, result } = await this.replica.append(tagPayloads(PayloadTag.broker, [encoded]), timeoutMs);
+    if (result === null) throw new InternalError('the broker entry was applied without a result');
+    return { ...result, logIndex: lastIndex };
+  }
+
+  private encode(command: BrokerCommand): Uint8Array {
     const encoded = encodeCommand({ leaderTimeMs: Date.now(), command });
     // The same limit as a plain record plus its tag: what storage takes as one entry.
     if (encoded.length > this.config.maxRecordBytes) {
@@ -120,9 +149,7 @@ export class NodeBrokerService implements BrokerService {
     }
     // Decoding what we are about to propose catches an encoder bug here, not on every replica.
     decodeCommand(encoded);
-    const { result } = await this.replica.append(tagPayloads(PayloadTag.broker, [encoded]), timeoutMs);
-    if (result === null) throw new InternalError('the broker entry was applied without a result');
-    return result;
+    return encoded;
   }
 }
 

@@ -1,8 +1,8 @@
-import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role } from '../../raft/index.js';
+import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type Term } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
-import { InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from './errors.js';
+import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from './errors.js';
 
 /** What the replica needs from the network: fire-and-forget sends. */
 export interface MessageSink {
@@ -29,6 +29,21 @@ export interface ReplicaOptions {
 type ReplicaState = 'running' | 'stopping' | 'stopped' | 'failed';
 
 /**
+ * How far an append goes before it resolves: 'applied' (committed by a majority and applied
+ * here), 'durable' (in this node's own log on disk: the Ready carrying it was persisted; not
+ * yet replicated, so a failover can lose it), 'accepted' (taken into the core's log, nothing
+ * durable yet).
+ */
+export type AppendUntil = 'applied' | 'durable' | 'accepted';
+
+interface DurableWaiter {
+  readonly term: Term;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
  * Drives the pure Raft core with real time, real files and a real network: the one place
  * where the core's Ready contract is carried out.
  *
@@ -42,6 +57,9 @@ export class Replica {
   private readonly sink: MessageSink;
   private readonly options: ReplicaOptions;
   private readonly waiters: CommitWaiters;
+  /** Appends waiting for their last entry to be durable in this node's log, by that entry's index. */
+  private readonly durableWaiters = new Map<Index, DurableWaiter>();
+  private readonly waitersMax: number;
   private state: ReplicaState = 'running';
   /** A Ready is being processed, or one is scheduled to be. */
   private pumping: Promise<void> | null = null;
@@ -55,7 +73,8 @@ export class Replica {
     this.raft = options.raft;
     this.log = options.log;
     this.sink = options.sink;
-    this.waiters = new CommitWaiters(options.waitersMax ?? 100_000);
+    this.waitersMax = options.waitersMax ?? 100_000;
+    this.waiters = new CommitWaiters(this.waitersMax);
     const hs = options.log.hardState();
     this.savedTermVote = { term: hs.term, vote: hs.vote };
   }
@@ -89,6 +108,7 @@ export class Replica {
     if (this.state === 'failed') return;
     this.state = 'failed';
     this.waiters.failAll(`this node stopped: ${what}`);
+    this.failDurableWaiters(`this node stopped: ${what}`);
     this.options.onFatal(new InternalError(`${what}; the node stops rather than acknowledge anything more`, { cause: error }));
   }
 
@@ -98,8 +118,43 @@ export class Replica {
    * validated sizes and tagged the payloads.
    */
   async append(payloads: readonly Uint8Array[], timeoutMs: number): Promise<{ firstIndex: Index; lastIndex: Index; result: ApplyResult | null }> {
+    const proposed = this.propose(payloads);
+    const done = this.waiters.wait(proposed.lastIndex, proposed.term, timeoutMs);
+    this.pump();
+    const applied = await done;
+    return { firstIndex: proposed.firstIndex, lastIndex: proposed.lastIndex, result: applied };
+  }
+
+  /**
+   * Proposes payloads as consecutive entries and resolves with their indexes and term at the
+   * point `until` names; 'applied' is append() without the result. Nothing here says the
+   * entries will commit unless `until` is 'applied'.
+   */
+  async appendUntil(payloads: readonly Uint8Array[], timeoutMs: number, until: AppendUntil): Promise<{ firstIndex: Index; lastIndex: Index; term: Term }> {
+    if (until === 'applied') {
+      const { firstIndex, lastIndex } = await this.append(payloads, timeoutMs);
+      return { firstIndex, lastIndex, term: this.raft.status().term };
+    }
+    const proposed = this.propose(payloads);
+    if (until === 'durable') {
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.durableWaiters.delete(proposed.lastIndex);
+          reject(new DeadlineExceededError(`entry ${proposed.lastIndex} was not durable in the leader's log within ${timeoutMs} ms; it may still be written`));
+        }, timeoutMs);
+        this.durableWaiters.set(proposed.lastIndex, { term: proposed.term, resolve, reject, timer });
+      });
+      this.pump();
+      await done;
+    } else {
+      this.pump();
+    }
+    return { firstIndex: proposed.firstIndex, lastIndex: proposed.lastIndex, term: proposed.term };
+  }
+
+  private propose(payloads: readonly Uint8Array[]): { firstIndex: Index; lastIndex: Index; term: Term } {
     if (this.state !== 'running') throw new UnavailableError('the node is shutting down');
-    if (this.waiters.isFull()) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
+    if (this.waiters.size + this.durableWaiters.size >= this.waitersMax) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
     let result: ReturnType<RaftNode['proposeBatch']>;
     try {
       result = this.raft.proposeBatch(payloads);
@@ -112,10 +167,28 @@ export class Replica {
       if (result.reason === 'transferring') throw new UnavailableError('leadership is being transferred; retry shortly');
       throw new ResourceExhaustedError('too many uncommitted entries; retry later');
     }
-    const done = this.waiters.wait(result.lastIndex, result.term, timeoutMs);
-    this.pump();
-    const applied = await done;
-    return { firstIndex: result.firstIndex, lastIndex: result.lastIndex, result: applied };
+    return { firstIndex: result.firstIndex, lastIndex: result.lastIndex, term: result.term };
+  }
+
+  /** Answers the appends whose last entry the Ready just persisted, if it is still theirs (same term). */
+  private persisted(entries: readonly Entry[]): void {
+    if (this.durableWaiters.size === 0) return;
+    for (const entry of entries) {
+      const waiter = this.durableWaiters.get(entry.index);
+      if (waiter === undefined) continue;
+      this.durableWaiters.delete(entry.index);
+      clearTimeout(waiter.timer);
+      if (entry.term === waiter.term) waiter.resolve();
+      else waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry before it was durable here; it will never commit`));
+    }
+  }
+
+  private failDurableWaiters(reason: string): void {
+    for (const [index, waiter] of this.durableWaiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new UnavailableError(`${reason}; entry ${index} may or may not be written`));
+    }
+    this.durableWaiters.clear();
   }
 
   /** Processes whatever the core has to do now (after a direct call into it, such as a transfer). */
@@ -151,6 +224,7 @@ export class Replica {
     if (this.state === 'running') this.state = 'stopping';
     await this.pumping;
     this.waiters.failAll('the node shut down');
+    this.failDurableWaiters('the node shut down');
     if (this.state === 'stopping') this.state = 'stopped';
   }
 
@@ -180,6 +254,7 @@ export class Replica {
   private async carryOut(ready: Ready): Promise<void> {
     if (ready.messages.length > 0) this.sink.send(ready.messages);
     await this.persist(ready.entries, ready.hardState);
+    this.persisted(ready.entries);
     if (ready.persistedMessages.length > 0) this.sink.send(ready.persistedMessages);
     if (ready.committedEntries.length > 0) {
       const results = ready.committedEntries.map((entry) => this.options.apply(entry));

@@ -100,6 +100,7 @@ export interface ProduceResponseMessage {
   readonly firstOffset: number;
   readonly count: number;
   readonly duplicate: boolean;
+  readonly logIndex: number;
 }
 export interface FetchRequestMessage {
   readonly topic: string;

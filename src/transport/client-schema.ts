@@ -162,9 +162,14 @@ message Message {
 }
 
 enum Acks {
-  // Answer once committed: held durably by a majority. The only mode served so far.
+  // Answer once committed (held durably by a majority) and applied: offsets known.
   ACKS_ALL = 0;
+  // Answer once the leader's own log holds the entry durably, before replication: log_index
+  // only (offsets are assigned at commit). Lost if the leader fails before a majority has it.
+  // Only without idempotence (producer_id 0): sequence checks happen at commit, after the answer.
   ACKS_LEADER = 1;
+  // Answer once the leader accepted the entry into its log, before anything is durable:
+  // log_index only. Only without idempotence.
   ACKS_NONE = 2;
 }
 
@@ -183,6 +188,9 @@ message ProduceResponse {
   uint32 count = 2;
   // The batch had been written before (a retry): these are its original offsets.
   bool duplicate = 3;
+  // The log entry holding the batch (for acks all: the entry first written; for a
+  // duplicate answer 0). For acks leader and none the only field set besides count.
+  uint64 log_index = 4;
 }
 
 message FetchRequest {

@@ -194,13 +194,12 @@ class ClientHandlers {
   readonly produce = (call: ServerUnaryCall<Incoming<ProduceRequestMessage>, ProduceResponseMessage>, reply: sendUnaryData<ProduceResponseMessage>): void => {
     this.#answer(reply, async () => {
       const request = decoded(call.request, 'Produce');
-      if (request.acks !== AcksCode.all) {
-        throw new InvalidArgumentError(`acks ${request.acks === AcksCode.leader ? 'leader' : request.acks === AcksCode.none ? 'none' : String(request.acks)} is not supported yet; only acks all (answer once a majority holds the batch durably)`);
-      }
+      const acks = request.acks === AcksCode.all ? 'all' : request.acks === AcksCode.leader ? 'leader' : request.acks === AcksCode.none ? 'none' : null;
+      if (acks === null) throw new InvalidArgumentError(`acks ${String(request.acks)} is not one of all (0), leader (1), none (2)`);
       if (request.messages.length === 0) throw new InvalidArgumentError('produce needs at least one message');
       const input = { topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages: request.messages };
-      const outcome = await this.#brokerService().produce(input, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
-      return { firstOffset: outcome.firstOffset, count: outcome.count, duplicate: outcome.duplicate };
+      const outcome = await this.#brokerService().produce(input, { timeoutMs: this.#timeoutMs(call.getDeadline()), acks });
+      return { firstOffset: outcome.firstOffset, count: outcome.count, duplicate: outcome.duplicate, logIndex: outcome.logIndex };
     });
   };
 

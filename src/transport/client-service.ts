@@ -35,7 +35,8 @@ export interface BrokerService {
   /** NotFoundError for a topic that does not exist. */
   describeTopic(name: string): TopicView;
   initProducer(options: { readonly timeoutMs: number }): Promise<number>;
-  produce(request: ProduceInput, options: { readonly timeoutMs: number }): Promise<ProduceOutcome>;
+  /** acks (default 'all'): answer once applied, once durable in the leader's log, or once proposed. */
+  produce(request: ProduceInput, options: { readonly timeoutMs: number; readonly acks?: ProduceAcks }): Promise<ProduceOutcome>;
   /** Messages from `offset` on, up to maxBytes of payload (at least one if any). NotFoundError for an unknown topic. */
   fetch(topic: string, offset: number, maxBytes: number): FetchOutcome;
 }
@@ -61,10 +62,16 @@ export interface ProduceInput {
   readonly messages: readonly BrokerMessageView[];
 }
 
+/** When a produce is answered (client.proto's Acks). */
+export type ProduceAcks = 'all' | 'leader' | 'none';
+
 export interface ProduceOutcome {
+  /** Valid for acks 'all' only (assigned when the entry is applied); 0 otherwise. */
   readonly firstOffset: number;
   readonly count: number;
   readonly duplicate: boolean;
+  /** The log entry holding the batch; 0 when unknown here (a duplicate answered from the dedupe window). */
+  readonly logIndex: number;
 }
 
 export interface FetchOutcome {

@@ -8,6 +8,7 @@ export type {
   BrokerService,
   ClientServer,
   FetchOutcome,
+  ProduceAcks,
   ProduceInput,
   ProduceOutcome,
   TopicView,

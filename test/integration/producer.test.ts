@@ -52,7 +52,7 @@ describe('Producer on a real cluster', () => {
     admin.close();
   }, 30_000);
 
-  it('bad input fails the message clearly and leaves the rest alone; unsupported acks are refused', async () => {
+  it('bad input fails the message clearly and leaves the rest alone; idempotent acks leader is refused', async () => {
     const admin = new Admin({ brokers: cluster.brokers() });
     await admin.createTopic('bad-in', { maxMessageBytes: 100 });
     const p = producer();
@@ -71,7 +71,7 @@ describe('Producer on a real cluster', () => {
     const payloads = await fetchPayloads(cluster, await cluster.leader(), 'bad-in');
     expect(payloads.filter((x) => x.startsWith('ok-')).sort()).toEqual(['ok-1', 'ok-2']);
     expect(offsets.map((o) => payloads[o ?? -1])).toEqual(['ok-1', 'ok-2']);
-    expect(() => new Producer({ brokers: cluster.brokers(), acks: 'leader' })).toThrow(/not supported yet/);
+    expect(() => new Producer({ brokers: cluster.brokers(), acks: 'leader', idempotence: true })).toThrow(/cannot be idempotent/);
     expect(() => new Producer({ brokers: cluster.brokers(), inFlightPerTopicMax: 6 })).toThrow(/at most 5/);
     admin.close();
   }, 30_000);
