@@ -48,7 +48,9 @@ describe('idempotent producer under leader crashes (real processes)', () => {
     const admin = new Admin({ brokers: cluster.brokers() });
     await admin.createTopic('faults');
     admin.close();
-    const producer = new Producer({ brokers: cluster.brokers(), retryBackoff: { initialMs: 20, maxMs: 300 }, requestTimeoutMs: 3_000 });
+    // Batches of 8: the 64 waiting sends make several batches, so a kill finds batches in
+    // flight (with one batch of 64 it often fell between two, and nothing was resent).
+    const producer = new Producer({ brokers: cluster.brokers(), batchMessagesMax: 8, retryBackoff: { initialMs: 20, maxMs: 300 }, requestTimeoutMs: 3_000 });
     const sender = new Sender(producer);
     const sending = sender.run();
     try {
