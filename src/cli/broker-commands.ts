@@ -30,11 +30,17 @@ const HELP: Record<string, string> = {
 
 Creates, lists, describes or deletes topics. A name is 1-249 of letters, digits, '.', '_', '-'.
 `,
-  produce: `Usage: quorumlog produce --topic T [--key K] [MESSAGE...]
+  produce: `Usage: quorumlog produce --topic T [--key K] [--acks all|leader|none]
+                        [--spool-dir DIR [--spool-after-ms N]] [MESSAGE...]
 
-Sends each MESSAGE (or, with none given, each line of standard input) to topic T with an
-idempotent producer, in order, and prints the offset each was acknowledged at. A message is
-acknowledged once a majority holds it durably; retries never duplicate it.
+Sends each MESSAGE (or, with none given, each line of standard input) to topic T, in order,
+and prints the offset each was acknowledged at. With --acks all (the default) the producer
+is idempotent and a message is acknowledged once a majority holds it durably; retries never
+duplicate it. --acks leader prints "log-index N" once the leader alone holds it durably (lost
+if that leader fails first); --acks none prints "sent" (nothing known). Neither is
+idempotent. With --spool-dir, a message not acknowledged within --spool-after-ms (default
+5000) is written to the spool there and "spooled" is printed; the next produce with the
+same --spool-dir resends what is left first. See docs/producer.md.
 `,
   fetch: `Usage: quorumlog fetch --topic T [--from OFFSET] [--max N]
 
@@ -46,7 +52,7 @@ answering node has applied them, up to N messages (default: to the end).
 export async function runBrokerCommand(command: string, argv: readonly string[]): Promise<number> {
   const extra = {
     topics: { 'max-message-bytes': { type: 'string' } },
-    produce: { topic: { type: 'string' }, key: { type: 'string' } },
+    produce: { topic: { type: 'string' }, key: { type: 'string' }, acks: { type: 'string' }, 'spool-dir': { type: 'string' }, 'spool-after-ms': { type: 'string' } },
     fetch: { topic: { type: 'string' }, from: { type: 'string' }, max: { type: 'string' } },
   } as const;
   const options = { ...COMMON, ...(extra[command as keyof typeof extra] ?? {}) };
@@ -116,11 +122,24 @@ function printTopics(topics: readonly TopicInfo[], json: boolean): void {
 async function produceCommand(brokers: string[], timeoutMs: number, messages: readonly string[], flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
   const topic = requireTopic(flags);
   const key = typeof flags['key'] === 'string' ? flags['key'] : undefined;
+  const acks = flags['acks'] ?? 'all';
+  if (acks !== 'all' && acks !== 'leader' && acks !== 'none') throw new UsageError(`--acks must be all, leader or none, not "${String(acks)}"`);
+  const spoolDir = flags['spool-dir'];
+  if (flags['spool-after-ms'] !== undefined && typeof spoolDir !== 'string') throw new UsageError('--spool-after-ms goes with --spool-dir');
+  if (typeof spoolDir === 'string' && acks !== 'all') throw new UsageError('--spool-dir needs --acks all (the spool resends idempotently)');
+  const spoolAfterMs = parseWholeNumber('spool-after-ms', flags['spool-after-ms'] as string | undefined, { min: 0 }) ?? 5_000;
   // A command gives up rather than retry forever: the delivery budget is the timeout.
-  const producer = new Producer({ brokers, requestTimeoutMs: timeoutMs, deliveryTimeoutMs: timeoutMs });
-  // Without a spool every answer is an acknowledgement; 'spooled' is printed should one come.
+  const producer = new Producer({
+    brokers,
+    acks,
+    requestTimeoutMs: timeoutMs,
+    deliveryTimeoutMs: timeoutMs,
+    ...(typeof spoolDir === 'string' ? { spool: { dir: spoolDir, afterMs: spoolAfterMs } } : {}),
+  });
   const print = (payload: string, result: SendResult): void => {
-    process.stdout.write(json ? `${JSON.stringify(result.status === 'acknowledged' ? { topic, offset: result.offset, message: payload } : { topic, status: result.status, message: payload })}\n` : `${result.offset ?? result.status}\n`);
+    const fields = result.status === 'acknowledged' ? { offset: result.offset } : result.status === 'leaderDurable' ? { status: result.status, logIndex: result.logIndex } : { status: result.status };
+    const text = result.status === 'acknowledged' ? String(result.offset) : result.status === 'leaderDurable' ? `log-index ${result.logIndex}` : result.status;
+    process.stdout.write(json ? `${JSON.stringify({ topic, ...fields, message: payload })}\n` : `${text}\n`);
   };
   try {
     if (messages.length > 0) {

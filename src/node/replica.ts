@@ -29,12 +29,11 @@ export interface ReplicaOptions {
 type ReplicaState = 'running' | 'stopping' | 'stopped' | 'failed';
 
 /**
- * How far an append goes before it resolves: 'applied' (committed by a majority and applied
- * here), 'durable' (in this node's own log on disk: the Ready carrying it was persisted; not
- * yet replicated, so a failover can lose it), 'accepted' (taken into the core's log, nothing
- * durable yet).
+ * How far appendUntil goes before it resolves: 'durable' (in this node's own log on disk: the
+ * Ready carrying it was persisted; not yet known to be replicated, so a failover can lose it)
+ * or 'accepted' (taken into the core's log, nothing durable yet). append() waits for commit.
  */
-export type AppendUntil = 'applied' | 'durable' | 'accepted';
+export type AppendUntil = 'durable' | 'accepted';
 
 interface DurableWaiter {
   readonly term: Term;
@@ -127,14 +126,9 @@ export class Replica {
 
   /**
    * Proposes payloads as consecutive entries and resolves with their indexes and term at the
-   * point `until` names; 'applied' is append() without the result. Nothing here says the
-   * entries will commit unless `until` is 'applied'.
+   * point `until` names. Nothing here says the entries will commit.
    */
   async appendUntil(payloads: readonly Uint8Array[], timeoutMs: number, until: AppendUntil): Promise<{ firstIndex: Index; lastIndex: Index; term: Term }> {
-    if (until === 'applied') {
-      const { firstIndex, lastIndex } = await this.append(payloads, timeoutMs);
-      return { firstIndex, lastIndex, term: this.raft.status().term };
-    }
     const proposed = this.propose(payloads);
     if (until === 'durable') {
       const done = new Promise<void>((resolve, reject) => {

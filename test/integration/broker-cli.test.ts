@@ -23,12 +23,17 @@ describe('quorumlog topics, produce and fetch (real processes)', () => {
     ]);
     const fetched = await runCli(['fetch', '--topic', 'cli-t', '--from', '1', ...brokers]);
     expect(fetched.stdout).toBe('1\ttwo\n2\tthree\n3\tfour\n4\tfive\n');
+    // acks leader answers with the log index (no offset); the message commits as offset 5.
+    const leaderAcked = await runCli(['produce', '--topic', 'cli-t', '--acks', 'leader', 'six', ...brokers]);
+    expect(leaderAcked.code, leaderAcked.stderr).toBe(0);
+    expect(leaderAcked.stdout).toMatch(/^log-index \d+\n$/);
+    await cluster.waitFor(async () => (await runCli(['fetch', '--topic', 'cli-t', '--from', '5', ...brokers])).stdout === '5\tsix\n', { timeoutMs: 10_000, what: 'six committed' });
     const limited = await runCli(['fetch', '--topic', 'cli-t', '--max', '2', ...brokers]);
     expect(limited.stdout).toBe('0\tone\n1\ttwo\n');
     const described = await runCli(['topics', 'describe', 'cli-t', '--json', ...brokers]);
-    expect(JSON.parse(described.stdout)).toEqual([{ name: 'cli-t', maxMessageBytes: 1000, nextOffset: 5 }]);
+    expect(JSON.parse(described.stdout)).toEqual([{ name: 'cli-t', maxMessageBytes: 1000, nextOffset: 6 }]);
     const listed = await runCli(['topics', 'list', ...brokers]);
-    expect(listed.stdout).toBe('cli-t\tmax-message-bytes 1000\tnext-offset 5\n');
+    expect(listed.stdout).toBe('cli-t\tmax-message-bytes 1000\tnext-offset 6\n');
 
     for (const args of [
       ['topics'],
@@ -37,6 +42,8 @@ describe('quorumlog topics, produce and fetch (real processes)', () => {
       ['produce', 'x'],
       ['fetch', '--topic', 't', '--from', '-1'],
       ['produce', '--topic', 't', '--bogus'],
+      ['produce', '--topic', 't', '--acks', 'some', 'x'],
+      ['produce', '--topic', 't', '--acks', 'none', '--spool-dir', '/tmp/never', 'x'],
     ]) {
       const bad = await runCli([...args, ...brokers]);
       expect(bad.code, args.join(' ')).toBe(2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { Admin, NotFoundError, Producer } from '../../src/client/index.js';
+import { Admin, DeliveryTimeoutError, NotFoundError, Producer } from '../../src/client/index.js';
 import { startClusterForTest } from '../harness/index.js';
 import { fetchPayloads } from './broker-helpers.js';
 
@@ -42,6 +42,30 @@ describe('producer acks leader and none on a real cluster', () => {
     for (const id of cluster.ids) {
       expect(await fetchPayloads(cluster, id, 'acks-leader'), id).toEqual(texts(300, 'l'));
       expect(await fetchPayloads(cluster, id, 'acks-none'), id).toEqual(texts(300, 'n'));
+    }
+  }, 60_000);
+
+  it("acks 'leader' is answered by a leader whose followers are all dead (nothing committed); acks 'all' is not", async () => {
+    // A 3 s election timeout: the lone leader keeps its role (check-quorum) long enough to show it.
+    const cluster = await startClusterForTest({ label: 'acks-alone', electionTicks: 60 });
+    const leaderId = await cluster.leader({ timeoutMs: 20_000 });
+    const admin = new Admin({ brokers: cluster.brokers() });
+    await admin.createTopic('alone');
+    admin.close();
+    const toLeader = cluster.brokers([leaderId]);
+    const leader = new Producer({ brokers: toLeader, acks: 'leader', lingerMs: 0, requestTimeoutMs: 1_000 });
+    const all = new Producer({ brokers: toLeader, lingerMs: 0, requestTimeoutMs: 800, deliveryTimeoutMs: 800 });
+    try {
+      const warm = await leader.send('alone', { payload: 'warm' });
+      expect((await all.send('alone', { payload: 'warm-all' })).status).toBe('acknowledged');
+      await Promise.all(cluster.ids.filter((id) => id !== leaderId).map((id) => cluster.kill(id)));
+      const alone = await leader.send('alone', { payload: 'only-on-the-leader' });
+      expect(alone.status).toBe('leaderDurable');
+      expect(alone.status === 'leaderDurable' && warm.status === 'leaderDurable' && alone.logIndex > warm.logIndex).toBe(true);
+      await expect(all.send('alone', { payload: 'needs-a-majority' })).rejects.toThrow(DeliveryTimeoutError);
+    } finally {
+      await leader.close();
+      await all.close().catch(() => undefined);
     }
   }, 60_000);
 });
