@@ -11,7 +11,7 @@ import {
   StorageFailedError,
 } from './errors.js';
 import type { FileSystem } from './file-system.js';
-import { encodeRecords, recordBytes } from './record-codec.js';
+import { recordBytes } from './record-codec.js';
 import { recoverSegments, type RecoveryReport } from './recovery.js';
 import { parseSegmentFileName, type ReadCursor, Segment, type SegmentContext } from './segment.js';
 import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile } from './state-file.js';
@@ -358,11 +358,9 @@ export class CommitLog implements LogReader {
         bytes += next;
         to++;
       }
-      const encoded = Buffer.allocUnsafe(bytes);
-      encodeRecords(entries, from, to, encoded, 0);
       // Sync mode acknowledges only after the group's fdatasync, so the write can wait for
       // it too (one write per group); async mode acknowledges after the write, so writes now.
-      segment.appendEncoded(encoded, entries, from, to, this.options.flush.mode === 'sync');
+      segment.append(entries, from, to, bytes, this.options.flush.mode === 'sync');
       from = to;
     }
   }

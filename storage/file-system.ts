@@ -39,7 +39,10 @@ export interface FileSystem {
    * (fewer only at end of file). Sees writes that are not yet synced.
    */
   readAt(handle: FileHandle, into: Uint8Array, position: number): number;
-  /** Writes all of `data` at `position`, extending the file if needed. Durable after fdatasync. */
+  /**
+   * Writes all of `data` at `position`, extending the file if needed. Durable after
+   * fdatasync. Keeps no reference to `data`: the caller may reuse the buffer on return.
+   */
   writeAt(handle: FileHandle, data: Uint8Array, position: number): void;
   /** Sets the size (cutting or zero-extending). Durable after fdatasync. */
   truncate(handle: FileHandle, sizeBytes: number): void;

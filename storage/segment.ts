@@ -5,7 +5,7 @@ import { assert } from './assert.js';
 import { CorruptRecordError, MissingSegmentError } from './errors.js';
 import type { FileHandle, FileSystem } from './file-system.js';
 import { decodeSlot, encodeSlot, INDEX_SLOT_BYTES, type IndexSlot } from './index-slot.js';
-import { decodeRecord, RECORD_HEADER_BYTES, recordBytes } from './record-codec.js';
+import { decodeRecord, encodeRecords, RECORD_HEADER_BYTES, recordBytes } from './record-codec.js';
 import { MemoryIndex, scanSegment, type ScanResult } from './segment-scan.js';
 
 export const SEGMENT_SUFFIX = '.log';
@@ -13,6 +13,9 @@ export const INDEX_SUFFIX = '.idx';
 const NAME_DIGITS = 20;
 /** Slots fetched per read of a sealed segment's index file. */
 const SLOT_READ_BATCH = 1024;
+/** The deferred-write buffer starts this big and is kept (for the next group) up to the second size. */
+const UNWRITTEN_INITIAL_BYTES = 64 * 1024;
+const UNWRITTEN_KEEP_BYTES = 4 * 1024 * 1024;
 
 /** "00000000000000000001.log" for a segment whose first entry is index 1. */
 export function segmentFileName(firstIndex: number): string {
@@ -57,10 +60,13 @@ export class Segment {
   private indexHandle: FileHandle | null = null;
   /**
    * Encoded records not yet handed to the file system (sync mode defers the write to the
-   * group's fdatasync so a group costs one write, not one per append). Invariant:
-   * writtenBytes + bytes in `unwritten` === sizeBytes.
+   * group's fdatasync so a group costs one write, not one per append), back to back in
+   * unwritten[0, unwrittenBytes): appends encode straight into it, so a group costs no
+   * buffer per append and no concatenation. Reused after each write (writeAt keeps no
+   * reference). Invariant: writtenBytes + unwrittenBytes === sizeBytes.
    */
-  private unwritten: Uint8Array[] = [];
+  private unwritten: Uint8Array = new Uint8Array(0);
+  private unwrittenBytes = 0;
   private writtenBytes: number;
   /** The file's size: sizeBytes plus zeros written ahead (active segment only). */
   private allocatedBytes: number;
@@ -121,18 +127,24 @@ export class Segment {
   }
 
   /**
-   * Appends already encoded records of entries[from, to) (the caller checked their order).
-   * With `deferWrite` the bytes stay in memory until writePending() (reads still see them).
+   * Encodes and appends entries[from, to), `bytes` long in all (the caller checked their
+   * order and sized them with recordBytes()). With `deferWrite` the bytes stay in memory
+   * until writePending() (reads still see them); otherwise they are written now, in one write.
    */
-  appendEncoded(encoded: Uint8Array, entries: readonly Entry[], from: number, to: number, deferWrite: boolean): void {
+  append(entries: readonly Entry[], from: number, to: number, bytes: number, deferWrite: boolean): void {
     const memory = this.memory;
     assert(memory !== null, () => `append to sealed segment ${this.dataPath}`);
+    let end: number;
     if (deferWrite) {
-      this.unwritten.push(encoded);
+      const at = this.reserveUnwritten(bytes);
+      end = encodeRecords(entries, from, to, this.unwritten, at) - at;
     } else {
       this.writePending();
+      const encoded = Buffer.allocUnsafe(bytes);
+      end = encodeRecords(entries, from, to, encoded, 0);
       this.writeAtEnd(encoded);
     }
+    assert(end === bytes, 'encoded batch size mismatch');
     let offset = this.sizeBytes;
     for (let k = from; k < to; k++) {
       const entry = entries[k];
@@ -141,18 +153,32 @@ export class Segment {
       offset += recordBytes(entry.payload.length);
       this.lastIndex = entry.index;
     }
-    assert(offset === this.sizeBytes + encoded.length, 'encoded batch size mismatch');
+    assert(offset === this.sizeBytes + bytes, 'encoded batch size mismatch');
     this.sizeBytes = offset;
   }
 
   /** Hands every deferred record to the file system in one write. */
   writePending(): void {
-    if (this.unwritten.length === 0) return;
-    const bytes = this.unwritten.length === 1 ? this.unwritten[0] : Buffer.concat(this.unwritten);
-    this.unwritten = [];
-    if (bytes === undefined) return;
+    if (this.unwrittenBytes === 0) return;
+    const bytes = this.unwritten.subarray(0, this.unwrittenBytes);
+    this.unwrittenBytes = 0;
     this.writeAtEnd(bytes);
+    // A burst (up to pendingBytesMax) may have grown it: do not hold on to that much.
+    if (this.unwritten.length > UNWRITTEN_KEEP_BYTES) this.unwritten = new Uint8Array(0);
     assert(this.writtenBytes === this.sizeBytes, 'deferred writes lost track of the size');
+  }
+
+  /** Room for `bytes` more deferred bytes; returns where they go in `unwritten`. */
+  private reserveUnwritten(bytes: number): number {
+    const at = this.unwrittenBytes;
+    const needed = at + bytes;
+    if (needed > this.unwritten.length) {
+      const grown = new Uint8Array(Math.max(needed, this.unwritten.length * 2, UNWRITTEN_INITIAL_BYTES));
+      grown.set(this.unwritten.subarray(0, at));
+      this.unwritten = grown;
+    }
+    this.unwrittenBytes = needed;
+    return at;
   }
 
   /** Writes at the end of the written bytes, zero-filling ahead first when preallocating. */
@@ -243,7 +269,7 @@ export class Segment {
 
   /** Releases the files; trims zeros written ahead (records not yet written stay unwritten). */
   close(): void {
-    if (this.unwritten.length === 0) this.trimPreallocation();
+    if (this.unwrittenBytes === 0) this.trimPreallocation();
     this.context.fs.close(this.data);
     if (this.indexHandle !== null) this.context.fs.close(this.indexHandle);
     this.indexHandle = null;
