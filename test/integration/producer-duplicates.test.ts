@@ -9,9 +9,9 @@ const IN_FLIGHT = 64;
  * A kill makes duplicates only when it lands while followers hold batches whose answers have
  * not reached the producer yet; the node sends a Ready's entries to followers only after the
  * previous Ready is durable, so that window is short. Measured: about 1 kill in 3 (5 of 17).
- * 15 kills miss every time with probability about 0.7^15 = 0.5 %.
+ * 25 kills miss every time with probability about 0.7^25 = 0.01 %; most runs stop after a few.
  */
-const ROUNDS_MAX = 15;
+const ROUNDS_MAX = 25;
 
 describe('idempotence off under real leader kills (real processes)', () => {
   it(`with idempotence: false and ${IN_FLIGHT} sends in flight, killing the leader -9 makes retried batches land twice (within ${ROUNDS_MAX} kills)`, async () => {
@@ -62,5 +62,5 @@ describe('idempotence off under real leader kills (real processes)', () => {
     expect(failures).toEqual([]);
     expect(producer.stats().retries).toBeGreaterThan(0);
     expect(duplicates).toBeGreaterThan(0);
-  }, 150_000);
+  }, 300_000);
 });
