@@ -6,6 +6,8 @@ import { topicNameProblem } from './topic-name.js';
 export const BROKER_DEFAULTS = {
   /** A producer id unused this long (by the leaders' clocks in the log) is forgotten. */
   producerIdleExpiryMs: 24 * 60 * 60 * 1000,
+  /** How often, in log time, idle producers are looked for. */
+  expiryScanIntervalMs: 1000,
   /** Batches per producer and topic whose offsets are kept to answer a retried duplicate. */
   recentBatchesKept: 5,
   defaultMaxMessageBytes: 1024 * 1024,
@@ -13,7 +15,6 @@ export const BROKER_DEFAULTS = {
 } as const;
 
 export interface BrokerStateOptions {
-  readonly producerIdleExpiryMs?: number;
   readonly recentBatchesKept?: number;
 }
 
@@ -32,6 +33,8 @@ interface ProducerTopicState {
 
 interface ProducerState {
   lastActiveMs: number;
+  /** From the InitProducer entry that granted the id. */
+  readonly idleExpiryMs: number;
   /** Keyed by topic id, so a deleted and re-created topic starts its sequences afresh. */
   readonly topics: Map<number, ProducerTopicState>;
 }
@@ -59,7 +62,6 @@ export interface TopicDescription {
 export class BrokerState {
   private readonly topicsByName = new Map<string, TopicLog>();
   private readonly producers = new Map<number, ProducerState>();
-  private readonly idleExpiryMs: number;
   private readonly recentBatchesKept: number;
   /** The latest leader time seen in the log; never goes back, even if a new leader's clock does. */
   private clockMs = 0;
@@ -67,7 +69,6 @@ export class BrokerState {
   private appliedIndex = 0;
 
   constructor(options: BrokerStateOptions = {}) {
-    this.idleExpiryMs = options.producerIdleExpiryMs ?? BROKER_DEFAULTS.producerIdleExpiryMs;
     this.recentBatchesKept = options.recentBatchesKept ?? BROKER_DEFAULTS.recentBatchesKept;
   }
 
@@ -117,7 +118,10 @@ export class BrokerState {
       }
       case 'initProducer':
         // The entry's own index is unique, never reused, and the same on every replica.
-        this.producers.set(logIndex, { lastActiveMs: this.clockMs, topics: new Map() });
+        if (!(Number.isSafeInteger(command.idleExpiryMs) && command.idleExpiryMs >= 1)) {
+          throw new BrokerError(BrokerErrorCode.invalidArgument, `a producer's idle expiry must be at least 1 ms, not ${command.idleExpiryMs}`);
+        }
+        this.producers.set(logIndex, { lastActiveMs: this.clockMs, idleExpiryMs: command.idleExpiryMs, topics: new Map() });
         return { kind: 'producerGranted', producerId: logIndex };
       case 'produce':
         return this.produce(logIndex, command);
@@ -183,10 +187,11 @@ export class BrokerState {
 
   private expireIdleProducers(): void {
     if (this.clockMs < this.nextExpiryScanMs) return;
-    // One scan per tenth of the expiry time (of log time), so the cost per entry stays small.
-    this.nextExpiryScanMs = this.clockMs + Math.max(1000, Math.floor(this.idleExpiryMs / 10));
+    // One scan per second of log time, so the cost per entry stays small; an id may outlive
+    // its expiry by up to that second.
+    this.nextExpiryScanMs = this.clockMs + BROKER_DEFAULTS.expiryScanIntervalMs;
     for (const [id, producer] of this.producers) {
-      if (producer.lastActiveMs + this.idleExpiryMs <= this.clockMs) this.producers.delete(id);
+      if (producer.lastActiveMs + producer.idleExpiryMs <= this.clockMs) this.producers.delete(id);
     }
   }
 }

@@ -40,9 +40,14 @@ export interface DeleteTopic {
   readonly name: string;
 }
 
-/** Asks for a producer id; the id granted is the log index of this entry. */
+/**
+ * Asks for a producer id; the id granted is the log index of this entry. The idle time after
+ * which it expires travels in the entry (the proposing leader's setting), so every replica
+ * expires it at the same point of the log whatever its own configuration says.
+ */
 export interface InitProducer {
   readonly kind: 'initProducer';
+  readonly idleExpiryMs: number;
 }
 
 export interface Produce {
@@ -74,6 +79,7 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
       w.string(command.name);
       break;
     case 'initProducer':
+      w.u53(command.idleExpiryMs);
       break;
     case 'produce':
       w.string(command.topic).u53(command.producerId).u53(command.firstSequence).u32(command.messages.length);
@@ -105,7 +111,7 @@ function decodeBody(kind: number, r: BinaryReader): BrokerCommand {
     case CommandKind.deleteTopic:
       return { kind: 'deleteTopic', name: r.string() };
     case CommandKind.initProducer:
-      return { kind: 'initProducer' };
+      return { kind: 'initProducer', idleExpiryMs: r.u53() };
     case CommandKind.produce: {
       const topic = r.string();
       const producerId = r.u53();

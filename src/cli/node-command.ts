@@ -27,6 +27,7 @@ Options:
   --max-message-bytes N      largest gRPC message (default ${NODE_DEFAULTS.maxMessageBytes})
   --dial SPEC                dial some peers elsewhere than their peer address, as id=host:port,...
                              (for fault injection: a proxy on each directed link)
+  --producer-idle-expiry-ms N  forget a producer id (its dedupe state) unused this long (default 24h)
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
@@ -48,6 +49,7 @@ const OPTIONS = {
   'max-message-bytes': { type: 'string' },
   config: { type: 'string' },
   dial: { type: 'string' },
+  'producer-idle-expiry-ms': { type: 'string' },
   'power-loss': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -86,6 +88,8 @@ export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help'
     maxMessageBytes: parseWholeNumber('max-message-bytes', pick('max-message-bytes', 'maxMessageBytes'), { min: 64 * 1024, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxMessageBytes,
     segmentBytes: NODE_DEFAULTS.segmentBytes,
     dialAddresses: parseDialAddresses(pick('dial', 'dial') ?? ''),
+    producerIdleExpiryMs:
+      parseDurationMs('producer-idle-expiry-ms', pick('producer-idle-expiry-ms', 'producerIdleExpiryMs')) ?? NODE_DEFAULTS.producerIdleExpiryMs,
     powerLoss: values['power-loss'] === true || file['powerLoss'] === true,
   };
 }

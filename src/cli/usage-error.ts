@@ -14,13 +14,13 @@ export function parseWholeNumber(flag: string, value: string | undefined, option
   return n;
 }
 
-/** Parses a duration like 500ms, 2s or 1m (a bare number is milliseconds). */
+/** Parses a duration like 500ms, 2s, 1m or 24h (a bare number is milliseconds). */
 export function parseDurationMs(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (match === null) throw new UsageError(`--${flag} must be a duration such as 500ms, 2s or 1m, not "${value}"`);
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (match === null) throw new UsageError(`--${flag} must be a duration such as 500ms, 2s, 1m or 24h, not "${value}"`);
   const unit = match[2] ?? 'ms';
-  const ms = Number(match[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
+  const ms = Number(match[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
   if (!(ms >= 1)) throw new UsageError(`--${flag} must be at least 1 ms`);
   return Math.round(ms);
 }

@@ -62,7 +62,8 @@ export class NodeBrokerService implements BrokerService {
   }
 
   async initProducer(options: { readonly timeoutMs: number }): Promise<number> {
-    return expect(await this.propose({ kind: 'initProducer' }, options.timeoutMs), 'producerGranted').producerId;
+    const idleExpiryMs = this.config.producerIdleExpiryMs;
+    return expect(await this.propose({ kind: 'initProducer', idleExpiryMs }, options.timeoutMs), 'producerGranted').producerId;
   }
 
   /**

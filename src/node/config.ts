@@ -29,6 +29,11 @@ export interface NodeConfig {
   readonly maxRecordBytes: number;
   readonly segmentBytes: number;
   /**
+   * A producer id unused this long expires (its dedupe state is dropped). Written into each
+   * producer's InitProducer entry, so replicas agree whatever their own setting.
+   */
+  readonly producerIdleExpiryMs: number;
+  /**
    * Where this node dials each peer, when not at the peer's own peerAddress: lets a test
    * harness put a proxy on each directed link (n1 -> n2 through one proxy, n3 -> n2 through
    * another) to cut or slow it. Members not named here are dialled at their peerAddress.
@@ -51,6 +56,7 @@ export const NODE_DEFAULTS = {
   maxMessageBytes: 16 * 1024 * 1024,
   maxRecordBytes: 4 * 1024 * 1024,
   segmentBytes: 64 * 1024 * 1024,
+  producerIdleExpiryMs: 24 * 60 * 60 * 1000,
 } as const;
 
 /** A configuration that cannot work, with the one line that says why. */

@@ -17,7 +17,7 @@ const message = (payload: string): MessageRecord => ({ key: new Uint8Array(0), h
 
 /** A log of broker commands and the state applying it, as one replica would hold them. */
 class Replica {
-  readonly state = new BrokerState({ producerIdleExpiryMs: 60_000 });
+  readonly state = new BrokerState();
   readonly log: CommandEnvelope[] = [];
 
   apply(command: BrokerCommand, leaderTimeMs = 0): ApplyResult {
@@ -60,7 +60,7 @@ describe('broker commands on the wire', () => {
   const arbCommand: fc.Arbitrary<BrokerCommand> = fc.oneof(
     fc.record({ kind: fc.constant('createTopic' as const), name: fc.string({ maxLength: 20 }), maxMessageBytes: fc.nat({ max: 2 ** 32 - 1 }) }),
     fc.record({ kind: fc.constant('deleteTopic' as const), name: fc.string({ maxLength: 20 }) }),
-    fc.constant({ kind: 'initProducer' as const }),
+    fc.record({ kind: fc.constant('initProducer' as const), idleExpiryMs: fc.maxSafeNat() }),
     fc.record({
       kind: fc.constant('produce' as const),
       topic: fc.string({ maxLength: 20 }),
@@ -134,7 +134,7 @@ describe('the idempotent producer', () => {
   function run(schedule: readonly { pick: number; failover: boolean }[], batchSizes: readonly number[], idempotent: boolean): { contents: string[]; acked: Map<number, number> } {
     let r = new Replica();
     r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
-    const granted = r.apply({ kind: 'initProducer' });
+    const granted = r.apply({ kind: 'initProducer', idleExpiryMs: 60_000 });
     if (granted.kind !== 'producerGranted') throw new Error('no producer id');
     const producerId = idempotent ? granted.producerId : 0;
     const batches: { firstSequence: number; messages: MessageRecord[] }[] = [];
@@ -201,7 +201,7 @@ describe('the idempotent producer', () => {
       fc.property(arbRun, ({ batchSizes, schedule }) => {
         const r = new Replica();
         r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
-        const { producerId } = r.apply({ kind: 'initProducer' }) as { producerId: number };
+        const { producerId } = r.apply({ kind: 'initProducer', idleExpiryMs: 60_000 }) as { producerId: number };
         let sequence = 0;
         const results: ApplyResult[] = [];
         for (const [k, size] of batchSizes.entries()) {
@@ -221,7 +221,7 @@ describe('the idempotent producer', () => {
   it('rejects a gap, a producer id never granted, and an expired one', () => {
     const r = new Replica();
     r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
-    const { producerId } = r.apply({ kind: 'initProducer' }, 1_000) as { producerId: number };
+    const { producerId } = r.apply({ kind: 'initProducer', idleExpiryMs: 60_000 }, 1_000) as { producerId: number };
     expect(r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: 1, messages: [message('a')] }, 1_000)).toMatchObject({
       kind: 'rejected',
       error: { code: 'outOfOrderSequence', message: expect.stringContaining('expected sequence 0') },
@@ -238,12 +238,16 @@ describe('the idempotent producer', () => {
       error: { code: 'unknownProducer' },
     });
     expect(r.state.producerCount).toBe(0);
+    // Each id expires by the idle time in the entry that granted it, whatever a replica's own settings.
+    const { producerId: patient } = r.apply({ kind: 'initProducer', idleExpiryMs: 600_000 }, 100_000) as { producerId: number };
+    r.apply({ kind: 'createTopic', name: 'tock', maxMessageBytes: 1 }, 300_000);
+    expect(r.apply({ kind: 'produce', topic: 't', producerId: patient, firstSequence: 0, messages: [message('c')] }, 300_000)).toMatchObject({ kind: 'produced' });
   });
 
   it('starts sequences afresh on a re-created topic, and a retry from long ago is refused, not rewritten', () => {
     const r = new Replica();
     r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
-    const { producerId } = r.apply({ kind: 'initProducer' }) as { producerId: number };
+    const { producerId } = r.apply({ kind: 'initProducer', idleExpiryMs: 60_000 }) as { producerId: number };
     for (let s = 0; s < 8; s++) r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: s, messages: [message(`m${s}`)] });
     expect(r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: 0, messages: [message('m0')] })).toMatchObject({
       kind: 'rejected',

@@ -12,7 +12,7 @@ export type Fault = 'none' | 'failBeforeWrite' | 'dropAfterWrite';
  * moves and a fault chosen per produce request: deterministic producer recovery tests.
  */
 export class InProcessBroker implements BrokerService {
-  readonly state = new BrokerState({ producerIdleExpiryMs: 60_000 });
+  readonly state = new BrokerState();
   nowMs = 1_000_000;
   fault: (request: ProduceInput) => Fault = () => 'none';
   /** Every InitProducer and Produce fails with UNAVAILABLE before anything is written: the cluster is down. */
@@ -48,7 +48,7 @@ export class InProcessBroker implements BrokerService {
   }
   initProducer(): Promise<number> {
     if (this.down) return Promise.reject(new UnavailableError('down'));
-    const result = this.expect(this.apply({ kind: 'initProducer' }));
+    const result = this.expect(this.apply({ kind: 'initProducer', idleExpiryMs: 60_000 }));
     return Promise.resolve(result.kind === 'producerGranted' ? result.producerId : -1);
   }
   produce(request: ProduceInput): Promise<ProduceOutcome> {

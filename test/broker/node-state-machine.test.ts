@@ -23,7 +23,7 @@ describe('the node state machine: tagged entries', () => {
     expect(text(record ?? new Uint8Array(0))).toBe('ab');
     expect(record?.buffer).toBe(tagged[0]?.buffer);
     expect(plainRecord(entry(2, new Uint8Array(0), EntryKind.noop))).toBeNull();
-    expect(plainRecord(brokerEntry(3, { kind: 'initProducer' }))).toBeNull();
+    expect(plainRecord(brokerEntry(3, { kind: 'initProducer', idleExpiryMs: 60_000 }))).toBeNull();
   });
 
   it('applies broker entries in log order, skips plain records, and answers with results', () => {
@@ -31,7 +31,7 @@ describe('the node state machine: tagged entries', () => {
     expect(sm.apply(entry(1, new Uint8Array(0), EntryKind.noop))).toBeNull();
     expect(sm.apply(brokerEntry(2, { kind: 'createTopic', name: 't', maxMessageBytes: 100 }))).toEqual({ kind: 'topicCreated', name: 't' });
     expect(sm.apply(entry(3, tagPayloads(PayloadTag.record, [bytes('plain')])[0] ?? new Uint8Array(0)))).toBeNull();
-    expect(sm.apply(brokerEntry(4, { kind: 'initProducer' }))).toEqual({ kind: 'producerGranted', producerId: 4 });
+    expect(sm.apply(brokerEntry(4, { kind: 'initProducer', idleExpiryMs: 60_000 }))).toEqual({ kind: 'producerGranted', producerId: 4 });
     const produced = sm.apply(brokerEntry(5, { kind: 'produce', topic: 't', producerId: 4, firstSequence: 0, messages: [{ key: bytes('k'), headers: [], payload: bytes('m'), timestampMs: 1 }] }));
     expect(produced).toEqual({ kind: 'produced', topic: 't', firstOffset: 0, count: 1, duplicate: false });
     expect(sm.broker.locate('t', 0)).toEqual({ logIndex: 5, position: 0 });
