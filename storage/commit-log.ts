@@ -61,9 +61,10 @@ export const LOG_DEFAULTS = {
   pendingBytesMax: 256 * MiB,
   pendingAppendsMax: 65_536,
   readEntriesMax: 65_536,
-  // Off: on this machine's shared virtual disk it measured no better (A/B medians of
-  // 1 s runs at 64 appenders: 33k/s with 1 MiB ahead vs 57k/s without). A knob to try on
-  // real disks, where growing a file costs a journal commit per fdatasync.
+  // Off, although 1 MiB ahead measured faster on this machine's shared virtual disk in
+  // interleaved runs (64 appenders: 60k -> 84k/s; see docs/storage.md, "Flush policies"):
+  // a killed node's segment then ends in zeros, and the fault suites' "cut the tail" cuts
+  // bytes off the end of the file, so it would cut zeros and damage nothing.
   preallocateBytes: 0,
 } as const;
 
@@ -408,6 +409,12 @@ export class CommitLog implements LogReader {
    * The passes do not overlap (the next data sync waits for this mark): measured on a
    * shared virtual disk, overlapping them made the two fsyncs contend and split the
    * appenders into two half-size groups, for about 30% less throughput.
+   *
+   * Also measured and not kept (64 appenders, 128 B, interleaved runs on this 2-core VM):
+   * running "fdatasync the segment, then write and fdatasync the mark" as one job on a
+   * worker thread (one round trip instead of two thread-pool hops, no write on the event
+   * loop) was about 8% slower with postMessage and no faster with Atomics signalling; an
+   * O_DSYNC data write (one hop for write + sync) was no faster than write + fdatasync.
    */
   private async flushLoop(): Promise<void> {
     try {
