@@ -2,6 +2,7 @@ import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { CLIENT_PROTO } from './client-schema.js';
 import { parseSchema, schemaType } from './protobuf-runtime.js';
+import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint64 } from './protobuf-wire.js';
 
 /**
  * The client API's messages as plain data, with numbers for uint64 fields. Shared by the
@@ -274,16 +275,6 @@ function encodeAppendRequest(request: AppendRequestMessage): Buffer {
   return out;
 }
 
-/** Varint length of a 32-bit length (records are far below 4 GiB). */
-function varintLength(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value >>>= 7;
-    length++;
-  }
-  return length;
-}
-
 /** ReadResponse and Record field tags (field number << 3 | wire type). */
 const READ_TAG = { records: (1 << 3) | 2, nextIndex: (2 << 3) | 0, appliedIndex: (3 << 3) | 0, firstIndex: (4 << 3) | 0 } as const;
 const RECORD_TAG = { index: (1 << 3) | 0, term: (2 << 3) | 0, payload: (3 << 3) | 2 } as const;
@@ -324,32 +315,3 @@ function recordBytes(record: RecordMessage): number {
   return scalarBytes(record.index) + scalarBytes(record.term) + (payload > 0 ? 1 + varint64Length(payload) + payload : 0);
 }
 
-/** Bytes of a one-byte-tag varint field; 0 when the value is zero (left out). */
-function scalarBytes(value: number): number {
-  return value === 0 ? 0 : 1 + varint64Length(value);
-}
-
-function writeScalar(out: Buffer, at: number, tag: number, value: number): number {
-  if (value === 0) return at;
-  out[at++] = tag;
-  return writeVarint64(out, at, value);
-}
-
-/** Varint length of a non-negative integer below 2^53 (bit operators would cut it to 32 bits). */
-function varint64Length(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    length++;
-  }
-  return length;
-}
-
-function writeVarint64(out: Buffer, at: number, value: number): number {
-  while (value >= 0x80) {
-    out[at++] = (value % 0x80) | 0x80;
-    value = Math.floor(value / 0x80);
-  }
-  out[at++] = value;
-  return at;
-}

@@ -3,6 +3,7 @@ import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageT
 import { MalformedMessageError } from './errors.js';
 import { PEER_PROTO } from './peer-schema.js';
 import { parseSchema, schemaType } from './protobuf-runtime.js';
+import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
 /** Wire numbers of peer.proto's MessageType, by our message type names. */
 const WIRE_TYPE = {
@@ -248,24 +249,6 @@ function checkedNumber(value: number, field: string): number {
   return value;
 }
 
-function varintLength(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value >>>= 7;
-    length++;
-  }
-  return length;
-}
-
-function writeVarint(out: Buffer, at: number, value: number): number {
-  while (value >= 0x80) {
-    out[at++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  out[at++] = value;
-  return at;
-}
-
 /** RaftMessage field tags (field number << 3 | wire type) used by encodeAppend. */
 const TAG = {
   type: (1 << 3) | 0,
@@ -319,32 +302,3 @@ function entryBytes(entry: Entry): number {
   return scalarBytes(entry.index) + scalarBytes(entry.term) + scalarBytes(entry.kind) + (payload > 0 ? 1 + varint64Length(payload) + payload : 0);
 }
 
-/** Bytes of a one-byte-tag varint field, 0 when the value is zero (left out). */
-function scalarBytes(value: number): number {
-  return value === 0 ? 0 : 1 + varint64Length(value);
-}
-
-function writeScalar(out: Buffer, at: number, tag: number, value: number): number {
-  if (value === 0) return at;
-  out[at++] = tag;
-  return writeVarint64(out, at, value);
-}
-
-/** Varint length of a non-negative integer below 2^53 (bit operators would cut it to 32 bits). */
-function varint64Length(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    length++;
-  }
-  return length;
-}
-
-function writeVarint64(out: Buffer, at: number, value: number): number {
-  while (value >= 0x80) {
-    out[at++] = (value % 0x80) | 0x80;
-    value = Math.floor(value / 0x80);
-  }
-  out[at++] = value;
-  return at;
-}
