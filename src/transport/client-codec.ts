@@ -1,7 +1,6 @@
 import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import { CLIENT_PROTO } from './client-schema.js';
-import { parseSchema, schemaType } from './protobuf-runtime.js';
+import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint64 } from './protobuf-wire.js';
 
 /**
@@ -172,7 +171,7 @@ export class ClientCodec {
   readonly fetchResponse: Codec<FetchResponseMessage>;
 
   constructor() {
-    const root = parseSchema(CLIENT_PROTO);
+    const root = parseSchema(readSchema('client.proto'));
     const codec = <T>(name: string): Codec<T> => typeCodec<T>(schemaType(root, `quorumlog.client.${name}`));
     // The request that carries the records: framed by hand into one buffer (protobufjs
     // allocates a write operation per record). Decoding stays protobufjs's.

@@ -1,8 +1,7 @@
 import type protobuf from 'protobufjs';
 import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageType, type NodeId } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
-import { PEER_PROTO } from './peer-schema.js';
-import { parseSchema, schemaType } from './protobuf-runtime.js';
+import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
 /** Wire numbers of peer.proto's MessageType, by our message type names. */
@@ -59,7 +58,7 @@ export class PeerCodec {
   readonly #streamSummary: protobuf.Type;
 
   constructor() {
-    const root = parseSchema(PEER_PROTO);
+    const root = parseSchema(readSchema('peer.proto'));
     this.#raftMessage = schemaType(root, 'quorumlog.peer.RaftMessage');
     this.#peerBatch = schemaType(root, 'quorumlog.peer.PeerBatch');
     this.#streamSummary = schemaType(root, 'quorumlog.peer.StreamSummary');

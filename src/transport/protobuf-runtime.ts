@@ -1,7 +1,17 @@
+import { readFileSync } from 'node:fs';
+
 import protobuf from 'protobufjs';
 
 /**
- * Parses one of our embedded schemas. The first call also switches protobufjs to decode
+ * Reads a .proto file that sits beside this module (in src/ under vitest, in dist/ where
+ * `npm run build` copies it). Read once, when a codec is first built.
+ */
+export function readSchema(fileName: string): string {
+  return readFileSync(new URL(`./${fileName}`, import.meta.url), 'utf8');
+}
+
+/**
+ * Parses one of our schemas. The first call also switches protobufjs to decode
  * 64-bit integer fields as plain JS numbers instead of Long objects: our indexes and terms
  * stay below 2^53, and a Long per field would be two allocations per entry on the hot path
  * (append batches carry an index and a term for every entry).

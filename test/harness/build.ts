@@ -40,6 +40,8 @@ async function build(): Promise<void> {
       encoding: 'utf8',
       timeout: LOCK_STALE_MS,
     });
+    // The .proto schemas beside the compiled transport (what `npm run build` does after tsc).
+    spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'copy-assets.mjs')], { cwd: REPO_ROOT, stdio: 'inherit' });
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
     if (!fs.existsSync(CLI_PATH)) {
       throw new Error(`the build did not produce ${CLI_PATH} (tsc exit ${result.status ?? result.signal}):\n${output}`);

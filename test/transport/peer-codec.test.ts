@@ -1,10 +1,7 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EntryKind, index, nodeId, term, type Message } from '../../raft/index.js';
 import { PeerCodec } from '../../src/transport/index.js';
-import { PEER_PROTO } from '../../src/transport/peer-schema.js';
-import { CLIENT_PROTO } from '../../src/transport/client-schema.js';
 import { anyMessage, normalized } from './message-arbitrary.js';
 
 const codec = new PeerCodec();
@@ -49,9 +46,4 @@ describe('peer codec', () => {
     expect(() => codec.decodeBatch(Buffer.concat([envelope, Buffer.from([0x22, 0x06, 0x08, 5, 0x4a, 0x02, 0x18, 7])]))).toThrow(/unknown entry kind 7/);
   });
 
-  it('embeds exactly the .proto files beside it', () => {
-    const read = (name: string): string => readFileSync(new URL(`../../src/transport/${name}`, import.meta.url), 'utf8');
-    expect(PEER_PROTO.trim()).toBe(read('peer.proto').trim());
-    expect(CLIENT_PROTO.trim()).toBe(read('client.proto').trim());
-  });
 });

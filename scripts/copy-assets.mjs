@@ -1,0 +1,13 @@
+// Copies the non-TypeScript files the compiled code reads at run time (the gRPC .proto
+// schemas) next to their compiled modules in dist/. tsc emits only .js; run after it.
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+for (const folder of ['src/transport']) {
+  mkdirSync(join(root, 'dist', folder), { recursive: true });
+  for (const name of readdirSync(join(root, folder)).filter((n) => n.endsWith('.proto'))) {
+    copyFileSync(join(root, folder, name), join(root, 'dist', folder, name));
+  }
+}
