@@ -1,37 +1,20 @@
 import type {
-  HardState,
   Index,
-  LogReader,
   Message,
   NodeId,
-  RandomSource,
   Ready,
   Role,
   Term,
 } from '../../raft/types.js';
+import type { RaftOptions } from '../../raft/index.js';
 
 /**
  * The slice of the core's API the simulator drives. It mirrors `RaftOptions`/`RaftNode` from
  * raft/index.ts structurally, so the real class, a planted-bug subclass, a wrapper, or the
  * simulator's own fake node all plug in through a `NodeFactory`.
  */
-export interface SimNodeOptions {
-  readonly id: NodeId;
-  readonly voters: readonly NodeId[];
-  readonly log: LogReader;
-  readonly hardState: HardState;
-  readonly random: RandomSource;
-  readonly applied?: Index;
-  readonly electionTicks?: number;
-  readonly heartbeatTicks?: number;
-  readonly maxInflightAppends?: number;
-  readonly maxBatchBytes?: number;
-  readonly maxUncommittedEntries?: number;
-  readonly preVote?: boolean;
-  readonly checkQuorum?: boolean;
-  readonly preferredLeader?: NodeId | null;
-  readonly votingBlockedBelow?: Index;
-}
+/** The core's own options: the simulator builds every node (real, planted-bug or fake) from them. */
+export type SimNodeOptions = RaftOptions;
 
 /** The tunables a test may set for every node of a cluster (the rest the simulator supplies). */
 export type NodeTuning = Omit<SimNodeOptions, 'id' | 'voters' | 'log' | 'hardState' | 'random' | 'applied' | 'votingBlockedBelow'>;
