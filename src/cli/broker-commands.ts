@@ -1,26 +1,12 @@
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 
 import { Admin, LogClient, Producer, type SendResult, type TopicInfo } from '../client/index.js';
-import { defaultBrokers, splitBrokers } from './client-commands.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
+import { parseClientArgs } from './client-args.js';
 
 export const BROKER_COMMANDS: readonly string[] = ['topics', 'produce', 'fetch'];
 
-const COMMON = {
-  brokers: { type: 'string' },
-  json: { type: 'boolean' },
-  'timeout-ms': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
-const COMMON_HELP = `
-Common options:
-  --brokers LIST    client addresses host:port,... (default $QUORUMLOG_BROKERS, else the local cluster)
-  --timeout-ms N    give up on one request after this long (default 30000)
-  --json            print results as JSON
-  -h, --help        show this help
-`;
 
 const HELP: Record<string, string> = {
   topics: `Usage: quorumlog topics create NAME [--max-message-bytes N]
@@ -55,16 +41,9 @@ export async function runBrokerCommand(command: string, argv: readonly string[])
     produce: { topic: { type: 'string' }, key: { type: 'string' }, acks: { type: 'string' }, 'spool-dir': { type: 'string' }, 'spool-after-ms': { type: 'string' } },
     fetch: { topic: { type: 'string' }, from: { type: 'string' }, max: { type: 'string' } },
   } as const;
-  const options = { ...COMMON, ...(extra[command as keyof typeof extra] ?? {}) };
-  const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: command !== 'fetch' });
-  const flags = values as Record<string, string | boolean | undefined>;
-  if (flags['help'] === true) {
-    process.stdout.write((HELP[command] ?? '') + COMMON_HELP);
-    return 0;
-  }
-  const brokers = typeof flags['brokers'] === 'string' ? splitBrokers(flags['brokers']) : defaultBrokers();
-  const timeoutMs = parseWholeNumber('timeout-ms', flags['timeout-ms'] as string | undefined, { min: 1 }) ?? 30_000;
-  const json = flags['json'] === true;
+  const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command !== 'fetch', help: HELP[command] ?? '' });
+  if (args === null) return 0;
+  const { brokers, timeoutMs, json, flags, positionals } = args;
   switch (command) {
     case 'topics':
       return topicsCommand(brokers, timeoutMs, positionals, flags, json);

@@ -1,18 +1,11 @@
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 
 import { LogClient } from '../client/index.js';
-import { localMembers } from '../node/config.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
+import { parseClientArgs } from './client-args.js';
 
 export const CLIENT_COMMANDS: readonly string[] = ['append', 'read', 'status', 'transfer'];
 
-const COMMON = {
-  brokers: { type: 'string' },
-  json: { type: 'boolean' },
-  'timeout-ms': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 const HELP: Record<string, string> = {
   append: `Usage: quorumlog append [--brokers LIST] [--json] [RECORD...]
@@ -36,28 +29,8 @@ Moves leadership to node ID once it has caught up, and waits until it leads.
 `,
 };
 
-const COMMON_HELP = `
-Common options:
-  --brokers LIST    client addresses host:port,... (default $QUORUMLOG_BROKERS, else the local cluster)
-  --timeout-ms N    give up after this long (default 30000)
-  --json            print results as JSON
-  -h, --help        show this help
-`;
 
-export function defaultBrokers(): string[] {
-  const fromEnv = process.env['QUORUMLOG_BROKERS'];
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return splitBrokers(fromEnv);
-  return localMembers(3).map((m) => m.clientAddress);
-}
 
-export function splitBrokers(list: string): string[] {
-  const brokers = list.split(',').map((b) => b.trim()).filter((b) => b !== '');
-  for (const b of brokers) {
-    if (!/^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b)) throw new UsageError(`broker "${b}" is not host:port`);
-  }
-  if (brokers.length === 0) throw new UsageError('--brokers is empty');
-  return brokers;
-}
 
 export async function runClientCommand(command: string, argv: readonly string[]): Promise<number> {
   const extra = {
@@ -66,16 +39,9 @@ export async function runClientCommand(command: string, argv: readonly string[])
     status: {},
     transfer: { to: { type: 'string' } },
   } as const;
-  const options = { ...COMMON, ...(extra[command as keyof typeof extra] ?? {}) };
-  const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: command === 'append' });
-  const flags = values as Record<string, string | boolean | undefined>;
-  if (flags['help'] === true) {
-    process.stdout.write((HELP[command] ?? '') + COMMON_HELP);
-    return 0;
-  }
-  const brokers = typeof flags['brokers'] === 'string' ? splitBrokers(flags['brokers']) : defaultBrokers();
-  const timeoutMs = parseWholeNumber('timeout-ms', flags['timeout-ms'] as string | undefined, { min: 1 }) ?? 30_000;
-  const json = flags['json'] === true;
+  const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command === 'append', help: HELP[command] ?? '' });
+  if (args === null) return 0;
+  const { brokers, timeoutMs, json, flags, positionals } = args;
   const client = new LogClient({ brokers, timeoutMs });
   try {
     switch (command) {
