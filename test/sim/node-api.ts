@@ -3,10 +3,9 @@ import type {
   Message,
   NodeId,
   Ready,
-  Role,
   Term,
 } from '../../raft/types.js';
-import type { RaftOptions } from '../../raft/index.js';
+import type { FollowerStatus, RaftOptions, Status } from '../../raft/index.js';
 
 /**
  * The slice of the core's API the simulator drives. It mirrors `RaftOptions`/`RaftNode` from
@@ -19,26 +18,11 @@ export type SimNodeOptions = RaftOptions;
 /** The tunables a test may set for every node of a cluster (the rest the simulator supplies). */
 export type NodeTuning = Omit<SimNodeOptions, 'id' | 'voters' | 'log' | 'hardState' | 'random' | 'applied' | 'votingBlockedBelow'>;
 
-export interface ProgressView {
-  readonly match: Index;
-  readonly next: Index;
-  readonly state: 'probe' | 'replicate';
-  readonly inflight: number;
-}
+/** The leader's view of one member, as the core reports it. */
+export type ProgressView = FollowerStatus;
 
-export interface SimStatus {
-  readonly id: NodeId;
-  readonly role: Role;
-  readonly term: Term;
-  readonly vote: NodeId | null;
-  readonly leader: NodeId | null;
-  readonly commit: Index;
-  readonly applied: Index;
-  readonly firstIndex: Index;
-  readonly lastIndex: Index;
-  readonly votingBlocked: boolean;
-  readonly progress: ReadonlyMap<NodeId, ProgressView> | null;
-}
+/** The core's status; a stand-in node need not report a transfer in progress. */
+export type SimStatus = Omit<Status, 'transferee'>;
 
 export type SimProposeResult =
   | { readonly accepted: true; readonly index: Index; readonly term: Term }
