@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { LogClient } from '../../src/client/index.js';
+import { CLI_PATH, ensureBuilt, pidAlive, waitFor } from '../harness/index.js';
+
+/** What `npm start` runs: the README promises a leader line and a clean stop on Ctrl-C. */
+describe('quorumlog cluster (real processes)', () => {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+  });
+
+  it('starts three nodes, names the leader, serves clients, and stops them all on SIGINT', async () => {
+    await ensureBuilt();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-cluster-cmd-'));
+    // Three consecutive client ports and three peer ports, away from the defaults and from
+    // the harness's ports; a clash shows as a node exiting, which fails the test loudly.
+    const base = 42_000 + Math.floor(Math.random() * 400) * 10;
+    const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--data-dir', dataDir, '--client-port-base', String(base), '--peer-port-base', String(base + 5)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    cleanups.push(() => {
+      child.kill('SIGKILL');
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    await waitFor(() => / is the leader \(term \d+\), clients at 127\.0\.0\.1:\d+/.test(output), { timeoutMs: 20_000, what: `a leader line in:\n${output}` });
+    const client = new LogClient({ brokers: [0, 1, 2].map((k) => `127.0.0.1:${base + k}`), timeoutMs: 10_000 });
+    try {
+      const { firstIndex } = await client.append([new TextEncoder().encode('hello')]);
+      const read = await client.read(firstIndex);
+      expect(new TextDecoder().decode(read.records[0]?.payload)).toBe('hello');
+    } finally {
+      client.close();
+    }
+    const nodePids = nodeProcesses(dataDir);
+    expect(nodePids).toHaveLength(3);
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(output).toContain('quorumlog: all nodes stopped');
+    expect(output.match(/^n\d \| .* stopped$/gm)?.length ?? 0).toBe(3);
+    for (const pid of nodePids) expect(pidAlive(pid)).toBe(false);
+    expect(nodeProcesses(dataDir)).toEqual([]);
+  }, 60_000);
+});
+
+/** Pids of live `quorumlog node` processes whose command line names `text` (their data dir). */
+function nodeProcesses(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes('\0node\0--id\0') && cmdline.includes(text)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
