@@ -26,13 +26,25 @@ describe('quorumlog cluster (real processes)', () => {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let exit: string | null = null;
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code, signal) => {
+        exit = `exited with ${signal ?? `status ${code}`}`;
+        resolve(code);
+      }),
+    );
     cleanups.push(() => {
       child.kill('SIGKILL');
       fs.rmSync(dataDir, { recursive: true, force: true });
     });
 
-    await waitFor(() => / is the leader \(term \d+\), clients at 127\.0\.0\.1:\d+/.test(output), { timeoutMs: 20_000, what: `a leader line in:\n${output}` });
+    const leaderLine = / is the leader \(term \d+\), clients at 127\.0\.0\.1:\d+/;
+    try {
+      await waitFor(() => leaderLine.test(output) || exit !== null, { timeoutMs: 30_000, what: 'a leader line' });
+    } catch (error) {
+      throw new Error(`no leader line within 30 s; the cluster printed:\n${output}`, { cause: error });
+    }
+    expect(exit, `the cluster command ${exit ?? ''}; it printed:\n${output}`).toBeNull();
     const client = new LogClient({ brokers: [0, 1, 2].map((k) => `127.0.0.1:${base + k}`), timeoutMs: 10_000 });
     try {
       const { firstIndex } = await client.append([new TextEncoder().encode('hello')]);
