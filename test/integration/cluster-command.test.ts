@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,9 +18,9 @@ describe('quorumlog cluster (real processes)', () => {
   it('starts three nodes, names the leader, serves clients, and stops them all on SIGINT', async () => {
     await ensureBuilt();
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-cluster-cmd-'));
-    // Three consecutive client ports and three peer ports, away from the defaults and from
-    // the harness's ports; a clash shows as a node exiting, which fails the test loudly.
-    const base = 42_000 + Math.floor(Math.random() * 400) * 10;
+    // Three consecutive client ports and three peer ports, below the kernel's ephemeral
+    // range (where the harness's port-0 picks land) and checked free just before use.
+    const base = await freeBase();
     const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--data-dir', dataDir, '--client-port-base', String(base), '--peer-port-base', String(base + 5)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -78,4 +79,23 @@ function nodeProcesses(text: string): number[] {
     }
   }
   return pids;
+}
+
+/** A base port such that base..base+2 and base+5..base+7 can all be bound on 127.0.0.1 now. */
+async function freeBase(): Promise<number> {
+  // Bounded: 50 candidates.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 12_000 + Math.floor(Math.random() * 700) * 10;
+    const ports = [0, 1, 2, 5, 6, 7].map((k) => base + k);
+    if ((await Promise.all(ports.map(canBind))).every(Boolean)) return base;
+  }
+  throw new Error('no free block of ports found in 12000..19000');
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
