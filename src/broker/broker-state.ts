@@ -44,6 +44,7 @@ export type ApplyResult =
   | { readonly kind: 'topicDeleted'; readonly name: string }
   | { readonly kind: 'producerGranted'; readonly producerId: number }
   | { readonly kind: 'produced'; readonly topic: string; readonly firstOffset: number; readonly count: number; readonly duplicate: boolean }
+  | { readonly kind: 'clockAdvanced'; readonly nowMs: number }
   | { readonly kind: 'rejected'; readonly error: BrokerError };
 
 export interface TopicDescription {
@@ -104,6 +105,21 @@ export class BrokerState {
     return this.topicsByName.get(topic)?.locate(offset);
   }
 
+  /** The log clock: the latest leader time applied. */
+  get nowMs(): number {
+    return this.clockMs;
+  }
+
+  /**
+   * The earliest log time at which something in this state falls due (a delayed message, a
+   * redelivery, an ack deadline), or Infinity. Time only moves when an entry is applied, so
+   * the leader proposes a clock entry once its own clock passes this; nothing is due on a
+   * replica before an entry says the time has come.
+   */
+  nextDueMs(): number {
+    return Infinity;
+  }
+
   get producerCount(): number {
     return this.producers.size;
   }
@@ -125,6 +141,9 @@ export class BrokerState {
         return { kind: 'producerGranted', producerId: logIndex };
       case 'produce':
         return this.produce(logIndex, command);
+      case 'clock':
+        // Nothing but the time it carries, which apply() has already taken in.
+        return { kind: 'clockAdvanced', nowMs: this.clockMs };
     }
   }
 
@@ -146,7 +165,7 @@ export class BrokerState {
     checkMessages(command.messages, topic.maxMessageBytes);
     const count = command.messages.length;
     if (command.producerId === 0) {
-      return { kind: 'produced', topic: topic.name, firstOffset: topic.append(logIndex, count), count, duplicate: false };
+      return { kind: 'produced', topic: topic.name, firstOffset: topic.append(logIndex, count, this.clockMs), count, duplicate: false };
     }
     const producer = this.producers.get(command.producerId);
     if (producer === undefined) {
@@ -160,7 +179,7 @@ export class BrokerState {
     }
     const duplicate = this.findDuplicate(state, command.firstSequence, count);
     if (duplicate !== null) return { kind: 'produced', topic: topic.name, firstOffset: duplicate.firstOffset, count, duplicate: true };
-    const firstOffset = topic.append(logIndex, count);
+    const firstOffset = topic.append(logIndex, count, this.clockMs);
     state.recent.push({ firstSequence: command.firstSequence, count, firstOffset });
     if (state.recent.length > this.recentBatchesKept) state.recent.shift();
     state.nextSequence = command.firstSequence + count;

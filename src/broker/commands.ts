@@ -10,7 +10,7 @@ import { MalformedCommandError } from './errors.js';
  * Wire format (little-endian): version u8 (=1), kind u8, leaderTimeMs u64, then the body.
  * Kinds are numbers that are never reused.
  */
-export const CommandKind = { createTopic: 1, deleteTopic: 2, initProducer: 3, produce: 4 } as const;
+export const CommandKind = { createTopic: 1, deleteTopic: 2, initProducer: 3, produce: 4, clock: 5 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
 const FORMAT_VERSION = 1;
@@ -60,7 +60,28 @@ export interface Produce {
   readonly messages: readonly MessageRecord[];
 }
 
-export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce;
+/**
+ * Carries nothing but the proposing leader's time: proposed when something in the state falls
+ * due (BrokerState.nextDueMs) and no other entry is moving the log clock.
+ */
+export interface Clock {
+  readonly kind: 'clock';
+}
+
+export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock;
+
+/**
+ * The messages an entry's command holds, by position: what a topic's offset runs point at.
+ * Empty for commands that hold none.
+ */
+export function messagesHeld(command: BrokerCommand): readonly MessageRecord[] {
+  switch (command.kind) {
+    case 'produce':
+      return command.messages;
+    default:
+      return [];
+  }
+}
 
 export interface CommandEnvelope {
   readonly leaderTimeMs: number;
@@ -88,6 +109,8 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
         for (const h of m.headers) w.string(h.name).bytes(h.value);
         w.bytes(m.payload).u53(m.timestampMs);
       }
+      break;
+    case 'clock':
       break;
   }
   return w.finish();
@@ -122,6 +145,8 @@ function decodeBody(kind: number, r: BinaryReader): BrokerCommand {
       for (let k = 0; k < count; k++) messages.push(decodeMessage(r));
       return { kind: 'produce', topic, producerId, firstSequence, messages };
     }
+    case CommandKind.clock:
+      return { kind: 'clock' };
     default:
       throw new MalformedCommandError(`unknown broker command kind ${kind}`);
   }

@@ -5,6 +5,7 @@ import {
   BrokerErrorCode,
   decodeCommand,
   encodeCommand,
+  messagesHeld,
   topicNameProblem,
   type ApplyResult,
   type BrokerCommand,
@@ -20,6 +21,8 @@ import { PayloadTag, tagPayloads, type NodeStateMachine } from './state-machine.
 /** Bytes a fetched message costs beyond its key, headers and payload, for the response budget. */
 const FETCH_OVERHEAD_BYTES = 32;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** How long a clock entry may take to commit before the next tick tries another. */
+const CLOCK_ENTRY_TIMEOUT_MS = 5_000;
 
 /**
  * The broker API of one node. Writes are broker commands proposed as tag-1 log entries
@@ -30,6 +33,9 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
  * alone, answered in log order, the same on every replica.
  */
 export class NodeBrokerService implements BrokerService {
+  /** A clock entry of ours is on its way through the log: propose no second one meanwhile. */
+  private clockInFlight = false;
+
   constructor(
     private readonly config: NodeConfig,
     private readonly log: CommitLog,
@@ -124,15 +130,31 @@ export class NodeBrokerService implements BrokerService {
     return { messages, nextOffset: next, endOffset: description.nextOffset };
   }
 
-  /** The messages of the produce entry at `logIndex`, which the state machine applied. */
+  /** The messages the entry at `logIndex` holds, which the state machine applied. */
   private producedMessages(logIndex: number): readonly MessageRecord[] {
     const entry = this.log.entries(logIndex as Index, (logIndex + 1) as Index, Number.MAX_SAFE_INTEGER)[0];
     if (entry === undefined || entry.kind !== EntryKind.normal || entry.payload[0] !== PayloadTag.broker) {
       throw new InternalError(`the offset index points at entry ${logIndex}, which is not a broker entry`);
     }
     const { command } = decodeCommand(entry.payload.subarray(1));
-    if (command.kind !== 'produce') throw new InternalError(`the offset index points at entry ${logIndex}, a ${command.kind} command`);
-    return command.messages;
+    const messages = messagesHeld(command);
+    if (messages.length === 0) throw new InternalError(`the offset index points at entry ${logIndex}, a ${command.kind} command holding no messages`);
+    return messages;
+  }
+
+  /**
+   * Called every tick. On the leader, once its clock has passed the time something in the
+   * broker state falls due, proposes a clock entry, so redeliveries and delayed messages
+   * happen even when no other entry moves the log clock. At most one is in flight; a
+   * failed one (lost leadership, timeout) is simply tried again on a later tick.
+   */
+  advanceClockIfDue(): void {
+    if (this.clockInFlight || this.replica.role() !== 'leader') return;
+    if (Date.now() < this.stateMachine.broker.nextDueMs()) return;
+    this.clockInFlight = true;
+    this.propose({ kind: 'clock' }, CLOCK_ENTRY_TIMEOUT_MS)
+      .catch(() => undefined)
+      .finally(() => (this.clockInFlight = false));
   }
 
   private async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult & { logIndex: number }> {

@@ -89,7 +89,10 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     await log.close();
     throw error;
   }
-  const ticker = setInterval(() => replica.tick(), config.tickMs);
+  const ticker = setInterval(() => {
+    replica.tick();
+    broker.advanceClockIfDue();
+  }, config.tickMs);
   replica.onRoleChange(() => {
     const st = raft.status();
     logLine(`${st.role} in term ${st.term}${st.leader !== null && st.role !== 'leader' ? `, leader ${st.leader}` : ''}`);
