@@ -1,5 +1,7 @@
 import type { BrokerCommand, CreateTopic, MessageRecord, Produce } from './commands.js';
+import type { DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
 import { BrokerError, BrokerErrorCode } from './errors.js';
+import { GroupTable, type GroupResult } from './group-table.js';
 import { TopicLog, type MessageLocation } from './topic-log.js';
 import { topicNameProblem } from './topic-name.js';
 
@@ -12,7 +14,16 @@ export const BROKER_DEFAULTS = {
   recentBatchesKept: 5,
   defaultMaxMessageBytes: 1024 * 1024,
   maxMessageBytesCeiling: 64 * 1024 * 1024,
+  /** The furthest ahead a producer may schedule a message. */
+  maxDeliverDelayMs: 30 * 24 * 60 * 60 * 1000,
 } as const;
+
+/**
+ * A message header asking for delayed delivery: the time (ms since 1970, decimal ASCII) at
+ * which it becomes visible. All messages of one batch must agree; the Producer sends a
+ * delayed message in a batch of its own.
+ */
+export const DELIVER_AT_HEADER = 'quorumlog-deliver-at-ms';
 
 export interface BrokerStateOptions {
   readonly recentBatchesKept?: number;
@@ -43,8 +54,10 @@ export type ApplyResult =
   | { readonly kind: 'topicCreated'; readonly name: string }
   | { readonly kind: 'topicDeleted'; readonly name: string }
   | { readonly kind: 'producerGranted'; readonly producerId: number }
-  | { readonly kind: 'produced'; readonly topic: string; readonly firstOffset: number; readonly count: number; readonly duplicate: boolean }
+  /** firstOffset -1: the batch is delayed and gets its offsets when it falls due, at `deliverAtMs`. */
+  | { readonly kind: 'produced'; readonly topic: string; readonly firstOffset: number; readonly count: number; readonly duplicate: boolean; readonly deliverAtMs: number }
   | { readonly kind: 'clockAdvanced'; readonly nowMs: number }
+  | GroupResult
   | { readonly kind: 'rejected'; readonly error: BrokerError };
 
 export interface TopicDescription {
@@ -64,6 +77,9 @@ export class BrokerState {
   private readonly topicsByName = new Map<string, TopicLog>();
   private readonly producers = new Map<number, ProducerState>();
   private readonly recentBatchesKept: number;
+  private readonly groups: GroupTable;
+  /** No topic's delayed batch falls due before this (a lower bound). */
+  private nextScheduledMs = Infinity;
   /** The latest leader time seen in the log; never goes back, even if a new leader's clock does. */
   private clockMs = 0;
   private nextExpiryScanMs = 0;
@@ -71,6 +87,10 @@ export class BrokerState {
 
   constructor(options: BrokerStateOptions = {}) {
     this.recentBatchesKept = options.recentBatchesKept ?? BROKER_DEFAULTS.recentBatchesKept;
+    this.groups = new GroupTable({
+      get: (name) => this.topicsByName.get(name),
+      ensure: (name, logIndex) => this.topicsByName.get(name) ?? this.addTopic(logIndex, name, BROKER_DEFAULTS.maxMessageBytesCeiling),
+    });
   }
 
   get lastApplied(): number {
@@ -83,6 +103,8 @@ export class BrokerState {
     this.appliedIndex = logIndex;
     this.clockMs = Math.max(this.clockMs, leaderTimeMs);
     this.expireIdleProducers();
+    this.releaseScheduled();
+    this.groups.advance(this.clockMs);
     try {
       return this.applyCommand(logIndex, command);
     } catch (error) {
@@ -117,7 +139,25 @@ export class BrokerState {
    * replica before an entry says the time has come.
    */
   nextDueMs(): number {
-    return Infinity;
+    return Math.min(this.nextScheduledMs, this.groups.nextDueMs());
+  }
+
+  group(name: string): GroupDescription | undefined {
+    return this.groups.describe(name);
+  }
+
+  groupList(): GroupDescription[] {
+    return this.groups.list();
+  }
+
+  /** The group table itself, for the node's delivery loop, tests and checkers (read only by convention). */
+  get consumerGroups(): GroupTable {
+    return this.groups;
+  }
+
+  /** Dead messages whose dead-letter entry the leader should propose, at most `max`. */
+  deadLetterCandidates(max: number): DeadLetterCandidate[] {
+    return this.groups.deadLetterCandidates(max);
   }
 
   get producerCount(): number {
@@ -144,6 +184,8 @@ export class BrokerState {
       case 'clock':
         // Nothing but the time it carries, which apply() has already taken in.
         return { kind: 'clockAdvanced', nowMs: this.clockMs };
+      default:
+        return this.groups.apply(logIndex, this.clockMs, command);
     }
   }
 
@@ -155,17 +197,42 @@ export class BrokerState {
       throw new BrokerError(BrokerErrorCode.invalidArgument, `max message size must be 1..${BROKER_DEFAULTS.maxMessageBytesCeiling} bytes, not ${max}`);
     }
     if (this.topicsByName.has(command.name)) throw new BrokerError(BrokerErrorCode.alreadyExists, `topic ${command.name} already exists`);
-    this.topicsByName.set(command.name, new TopicLog(logIndex, command.name, max));
+    this.addTopic(logIndex, command.name, max);
     return { kind: 'topicCreated', name: command.name };
+  }
+
+  private addTopic(logIndex: number, name: string, maxMessageBytes: number): TopicLog {
+    const topic = new TopicLog(logIndex, name, maxMessageBytes);
+    this.topicsByName.set(name, topic);
+    return topic;
+  }
+
+  private releaseScheduled(): void {
+    if (this.clockMs < this.nextScheduledMs) return;
+    let next = Infinity;
+    for (const topic of this.topicsByName.values()) {
+      topic.releaseDue(this.clockMs);
+      next = Math.min(next, topic.nextScheduledMs);
+    }
+    this.nextScheduledMs = next;
+  }
+
+  /** Gives the batch its offsets now, or holds it back until its delivery time; the first offset or -1. */
+  private place(topic: TopicLog, logIndex: number, count: number, deliverAtMs: number): number {
+    if (deliverAtMs <= this.clockMs) return topic.append(logIndex, count, this.clockMs);
+    topic.schedule(logIndex, count, deliverAtMs);
+    this.nextScheduledMs = Math.min(this.nextScheduledMs, deliverAtMs);
+    return -1;
   }
 
   private produce(logIndex: number, command: Produce): ApplyResult {
     const topic = this.topicsByName.get(command.topic);
     if (topic === undefined) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.topic} does not exist`);
     checkMessages(command.messages, topic.maxMessageBytes);
+    const deliverAtMs = batchDeliverAtMs(command.messages, this.clockMs);
     const count = command.messages.length;
     if (command.producerId === 0) {
-      return { kind: 'produced', topic: topic.name, firstOffset: topic.append(logIndex, count, this.clockMs), count, duplicate: false };
+      return { kind: 'produced', topic: topic.name, firstOffset: this.place(topic, logIndex, count, deliverAtMs), count, duplicate: false, deliverAtMs };
     }
     const producer = this.producers.get(command.producerId);
     if (producer === undefined) {
@@ -178,12 +245,12 @@ export class BrokerState {
       producer.topics.set(topic.id, state);
     }
     const duplicate = this.findDuplicate(state, command.firstSequence, count);
-    if (duplicate !== null) return { kind: 'produced', topic: topic.name, firstOffset: duplicate.firstOffset, count, duplicate: true };
-    const firstOffset = topic.append(logIndex, count, this.clockMs);
+    if (duplicate !== null) return { kind: 'produced', topic: topic.name, firstOffset: duplicate.firstOffset, count, duplicate: true, deliverAtMs };
+    const firstOffset = this.place(topic, logIndex, count, deliverAtMs);
     state.recent.push({ firstSequence: command.firstSequence, count, firstOffset });
     if (state.recent.length > this.recentBatchesKept) state.recent.shift();
     state.nextSequence = command.firstSequence + count;
-    return { kind: 'produced', topic: topic.name, firstOffset, count, duplicate: false };
+    return { kind: 'produced', topic: topic.name, firstOffset, count, duplicate: false, deliverAtMs };
   }
 
   /**
@@ -224,6 +291,23 @@ function checkMessages(messages: readonly MessageRecord[], maxMessageBytes: numb
       throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${maxMessageBytes}`);
     }
   }
+}
+
+/** The batch's delivery time from its messages' DELIVER_AT_HEADER (0: now); all must agree. */
+function batchDeliverAtMs(messages: readonly MessageRecord[], nowMs: number): number {
+  let batchMs: number | null = null;
+  for (const [k, m] of messages.entries()) {
+    const header = m.headers.find((h) => h.name === DELIVER_AT_HEADER);
+    const text = header === undefined ? '0' : Buffer.from(header.value).toString('latin1');
+    if (!/^[0-9]{1,16}$/.test(text)) throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k}: ${DELIVER_AT_HEADER} must be a time in ms since 1970, not "${text.slice(0, 40)}"`);
+    const atMs = Number(text);
+    if (atMs > nowMs + BROKER_DEFAULTS.maxDeliverDelayMs) {
+      throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k}: delivery at ${atMs} is more than ${BROKER_DEFAULTS.maxDeliverDelayMs / 86_400_000} days ahead`);
+    }
+    if (batchMs !== null && batchMs !== atMs) throw new BrokerError(BrokerErrorCode.invalidArgument, `messages of one batch must share one delivery time; message ${k} differs`);
+    batchMs = atMs;
+  }
+  return batchMs ?? 0;
 }
 
 function describe(t: TopicLog): TopicDescription {

@@ -1,4 +1,5 @@
 import { BinaryReader, BinaryWriter } from './binary.js';
+import type { GroupSettings, GroupStart } from './consumer-groups.js';
 import { MalformedCommandError } from './errors.js';
 
 /**
@@ -10,7 +11,21 @@ import { MalformedCommandError } from './errors.js';
  * Wire format (little-endian): version u8 (=1), kind u8, leaderTimeMs u64, then the body.
  * Kinds are numbers that are never reused.
  */
-export const CommandKind = { createTopic: 1, deleteTopic: 2, initProducer: 3, produce: 4, clock: 5 } as const;
+export const CommandKind = {
+  createTopic: 1,
+  deleteTopic: 2,
+  initProducer: 3,
+  produce: 4,
+  clock: 5,
+  createGroup: 10,
+  deleteGroup: 11,
+  deliver: 12,
+  ack: 13,
+  nack: 14,
+  extend: 15,
+  release: 16,
+  deadLetter: 17,
+} as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
 const FORMAT_VERSION = 1;
@@ -68,7 +83,74 @@ export interface Clock {
   readonly kind: 'clock';
 }
 
-export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock;
+/** Creates a consumer group on a topic; with `ifAbsent` an existing group on the same topic is fine. */
+export interface CreateGroup {
+  readonly kind: 'createGroup';
+  readonly group: string;
+  readonly topic: string;
+  readonly start: GroupStart;
+  readonly settings: GroupSettings;
+  readonly ifAbsent: boolean;
+}
+
+export interface DeleteGroup {
+  readonly kind: 'deleteGroup';
+  readonly group: string;
+}
+
+/** Hands up to `max` messages of the group to `consumer`; the leader sends them once this commits. */
+export interface Deliver {
+  readonly kind: 'deliver';
+  readonly group: string;
+  readonly consumer: string;
+  readonly max: number;
+}
+
+export interface Ack {
+  readonly kind: 'ack';
+  readonly group: string;
+  readonly offsets: readonly number[];
+}
+
+/** `delayMs` -1: the group's delay for the message's retry level. */
+export interface Nack {
+  readonly kind: 'nack';
+  readonly group: string;
+  readonly offset: number;
+  readonly delivery: number;
+  readonly reason: string;
+  readonly delayMs: number;
+}
+
+export interface Extend {
+  readonly kind: 'extend';
+  readonly group: string;
+  readonly offset: number;
+  readonly delivery: number;
+  readonly extendMs: number;
+}
+
+/** The consumer is gone (closed, or its connection broke): its messages may go out again now. */
+export interface Release {
+  readonly kind: 'release';
+  readonly group: string;
+  readonly consumer: string;
+}
+
+/**
+ * Writes a message that failed every delivery to the group's dead-letter topic: a copy with
+ * headers saying where it came from, made by the leader from the original.
+ */
+export interface DeadLetter {
+  readonly kind: 'deadLetter';
+  readonly group: string;
+  readonly offset: number;
+  readonly message: MessageRecord;
+}
+
+export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Ack | Nack | Extend | Release | DeadLetter;
+
+export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | GroupCommand;
 
 /**
  * The messages an entry's command holds, by position: what a topic's offset runs point at.
@@ -78,6 +160,8 @@ export function messagesHeld(command: BrokerCommand): readonly MessageRecord[] {
   switch (command.kind) {
     case 'produce':
       return command.messages;
+    case 'deadLetter':
+      return [command.message];
     default:
       return [];
   }
@@ -104,16 +188,118 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
       break;
     case 'produce':
       w.string(command.topic).u53(command.producerId).u53(command.firstSequence).u32(command.messages.length);
-      for (const m of command.messages) {
-        w.bytes(m.key).u32(m.headers.length);
-        for (const h of m.headers) w.string(h.name).bytes(h.value);
-        w.bytes(m.payload).u53(m.timestampMs);
-      }
+      for (const m of command.messages) encodeMessage(w, m);
       break;
     case 'clock':
       break;
+    default:
+      encodeGroupCommand(w, command);
   }
   return w.finish();
+}
+
+function encodeMessage(w: BinaryWriter, m: MessageRecord): void {
+  w.bytes(m.key).u32(m.headers.length);
+  for (const h of m.headers) w.string(h.name).bytes(h.value);
+  w.bytes(m.payload).u53(m.timestampMs);
+}
+
+const StartKind = { earliest: 0, latest: 1, offset: 2, time: 3 } as const;
+
+function encodeGroupCommand(w: BinaryWriter, command: GroupCommand): void {
+  w.string(command.group);
+  switch (command.kind) {
+    case 'createGroup': {
+      const start = command.start;
+      w.string(command.topic).u8(StartKind[start.kind]).u53(start.kind === 'offset' ? start.offset : start.kind === 'time' ? start.timeMs : 0);
+      w.u53(command.settings.ackDeadlineMs).u32(command.settings.maxRetries).u32(command.settings.retryDelaysMs.length);
+      for (const d of command.settings.retryDelaysMs) w.u53(d);
+      w.u8(command.ifAbsent ? 1 : 0);
+      break;
+    }
+    case 'deleteGroup':
+      break;
+    case 'deliver':
+      w.string(command.consumer).u32(command.max);
+      break;
+    case 'ack':
+      w.u32(command.offsets.length);
+      for (const o of command.offsets) w.u53(o);
+      break;
+    case 'nack':
+      // -1 travels as 2^53 - 1: "the level's delay".
+      w.u53(command.offset).u32(command.delivery).string(command.reason).u53(command.delayMs < 0 ? Number.MAX_SAFE_INTEGER : command.delayMs);
+      break;
+    case 'extend':
+      w.u53(command.offset).u32(command.delivery).u53(command.extendMs);
+      break;
+    case 'release':
+      w.string(command.consumer);
+      break;
+    case 'deadLetter':
+      w.u53(command.offset);
+      encodeMessage(w, command.message);
+      break;
+  }
+}
+
+function decodeGroupCommand(kind: number, r: BinaryReader): GroupCommand {
+  const group = r.string();
+  switch (kind) {
+    case CommandKind.createGroup: {
+      const topic = r.string();
+      const start = decodeStart(r.u8(), r.u53());
+      const ackDeadlineMs = r.u53();
+      const maxRetries = r.u32();
+      const levels = r.u32();
+      if (levels > 1024) throw new MalformedCommandError(`a group with ${levels} retry levels`);
+      const retryDelaysMs: number[] = [];
+      for (let k = 0; k < levels; k++) retryDelaysMs.push(r.u53());
+      const ifAbsent = r.u8() === 1;
+      return { kind: 'createGroup', group, topic, start, settings: { ackDeadlineMs, maxRetries, retryDelaysMs }, ifAbsent };
+    }
+    case CommandKind.deleteGroup:
+      return { kind: 'deleteGroup', group };
+    case CommandKind.deliver:
+      return { kind: 'deliver', group, consumer: r.string(), max: r.u32() };
+    case CommandKind.ack: {
+      const count = r.u32();
+      const offsets: number[] = [];
+      // Bounded by the entry's size: each offset takes 8 bytes.
+      for (let k = 0; k < count; k++) offsets.push(r.u53());
+      return { kind: 'ack', group, offsets };
+    }
+    case CommandKind.nack: {
+      const offset = r.u53();
+      const delivery = r.u32();
+      const reason = r.string();
+      const delay = r.u53();
+      return { kind: 'nack', group, offset, delivery, reason, delayMs: delay === Number.MAX_SAFE_INTEGER ? -1 : delay };
+    }
+    case CommandKind.extend:
+      return { kind: 'extend', group, offset: r.u53(), delivery: r.u32(), extendMs: r.u53() };
+    case CommandKind.release:
+      return { kind: 'release', group, consumer: r.string() };
+    case CommandKind.deadLetter:
+      return { kind: 'deadLetter', group, offset: r.u53(), message: decodeMessage(r) };
+    default:
+      throw new MalformedCommandError(`unknown broker command kind ${kind}`);
+  }
+}
+
+function decodeStart(kind: number, value: number): GroupStart {
+  switch (kind) {
+    case StartKind.earliest:
+      return { kind: 'earliest' };
+    case StartKind.latest:
+      return { kind: 'latest' };
+    case StartKind.offset:
+      return { kind: 'offset', offset: value };
+    case StartKind.time:
+      return { kind: 'time', timeMs: value };
+    default:
+      throw new MalformedCommandError(`unknown group start kind ${kind}`);
+  }
 }
 
 export function decodeCommand(data: Uint8Array): CommandEnvelope {
@@ -148,7 +334,7 @@ function decodeBody(kind: number, r: BinaryReader): BrokerCommand {
     case CommandKind.clock:
       return { kind: 'clock' };
     default:
-      throw new MalformedCommandError(`unknown broker command kind ${kind}`);
+      return decodeGroupCommand(kind, r);
   }
 }
 
@@ -162,7 +348,9 @@ function decodeMessage(r: BinaryReader): MessageRecord {
 }
 
 function estimateBytes(command: BrokerCommand): number {
-  if (command.kind !== 'produce') return 64;
+  if (command.kind === 'deadLetter') return 512 + command.message.payload.length + command.message.key.length;
+  if (command.kind === 'ack') return 64 + command.offsets.length * 8;
+  if (command.kind !== 'produce') return 256;
   let bytes = command.topic.length * 3;
   for (const m of command.messages) bytes += 32 + m.key.length + m.payload.length + m.headers.length * 40;
   return bytes;

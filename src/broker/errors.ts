@@ -10,6 +10,8 @@ export const BrokerErrorCode = {
   unknownProducer: 'unknownProducer',
   outOfOrderSequence: 'outOfOrderSequence',
   duplicateTooOld: 'duplicateTooOld',
+  /** The request is well formed but the state does not allow it (acking a message already acked, a group on another topic). */
+  failedPrecondition: 'failedPrecondition',
 } as const;
 export type BrokerErrorCode = (typeof BrokerErrorCode)[keyof typeof BrokerErrorCode];
 

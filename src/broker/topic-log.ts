@@ -25,6 +25,8 @@ export interface MessageLocation {
 export class TopicLog {
   private readonly runs: OffsetRun[] = [];
   private next = 0;
+  /** Delayed batches written but not yet visible, by due time (ties in log order). */
+  private readonly scheduled: { readonly dueMs: number; readonly logIndex: number; readonly count: number }[] = [];
 
   constructor(
     /** The log index of the entry that created this topic: tells incarnations of one name apart. */
@@ -53,6 +55,34 @@ export class TopicLog {
     }
     this.next += count;
     return firstOffset;
+  }
+
+  /** Holds back the `count` messages of the entry at `logIndex` until log time `dueMs`. */
+  schedule(logIndex: number, count: number, dueMs: number): void {
+    let at = this.scheduled.length;
+    // Usually appended at the end (delays are alike); the walk back is bounded by the list.
+    while (at > 0 && (this.scheduled[at - 1]?.dueMs ?? 0) > dueMs) at--;
+    this.scheduled.splice(at, 0, { dueMs, logIndex, count });
+  }
+
+  /** When the first held-back batch falls due, or Infinity. */
+  get nextScheduledMs(): number {
+    return this.scheduled[0]?.dueMs ?? Infinity;
+  }
+
+  get scheduledCount(): number {
+    let count = 0;
+    for (const s of this.scheduled) count += s.count;
+    return count;
+  }
+
+  /** Gives offsets, in due order, to the held-back batches whose time `nowMs` has reached. */
+  releaseDue(nowMs: number): void {
+    // Bounded by the list; each released batch leaves it.
+    while (this.scheduled.length > 0 && (this.scheduled[0]?.dueMs ?? Infinity) <= nowMs) {
+      const s = this.scheduled.shift();
+      if (s !== undefined) this.append(s.logIndex, s.count, nowMs);
+    }
   }
 
   locate(offset: number): MessageLocation | undefined {

@@ -210,6 +210,7 @@ export function refusal(error: BrokerError): Error {
     case BrokerErrorCode.unknownProducer:
     case BrokerErrorCode.outOfOrderSequence:
     case BrokerErrorCode.duplicateTooOld:
+    case BrokerErrorCode.failedPrecondition:
       return new BrokerRefusedError(error.code, error.message, { cause: error });
   }
 }

@@ -21,6 +21,8 @@ export const NodeErrorCode = {
   outOfOrderSequence: 'outOfOrderSequence',
   /** Broker: a retried batch is older than the remembered window; its offsets are lost. */
   duplicateTooOld: 'duplicateTooOld',
+  /** Broker: the request is well formed but the state does not allow it (acking a message already acked). */
+  failedPrecondition: 'failedPrecondition',
   /** This node does not offer the method. */
   unimplemented: 'unimplemented',
 } as const;
@@ -80,7 +82,7 @@ export class InternalError extends NodeError {
 export class BrokerRefusedError extends NodeError {
   override readonly name = 'BrokerRefusedError';
   constructor(
-    readonly code: typeof NodeErrorCode.alreadyExists | typeof NodeErrorCode.unknownProducer | typeof NodeErrorCode.outOfOrderSequence | typeof NodeErrorCode.duplicateTooOld,
+    readonly code: typeof NodeErrorCode.alreadyExists | typeof NodeErrorCode.unknownProducer | typeof NodeErrorCode.outOfOrderSequence | typeof NodeErrorCode.duplicateTooOld | typeof NodeErrorCode.failedPrecondition,
     message: string,
     options?: ErrorOptions,
   ) {

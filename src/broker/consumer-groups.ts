@@ -1,0 +1,371 @@
+import { BrokerError, BrokerErrorCode } from './errors.js';
+import type { TopicLog } from './topic-log.js';
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+
+export const GROUP_DEFAULTS = {
+  ackDeadlineMs: 30 * SECOND_MS,
+  /** RocketMQ's retry levels: the wait before the k-th redelivery after a nack or a missed deadline. */
+  retryDelaysMs: [
+    10 * SECOND_MS, 30 * SECOND_MS, MINUTE_MS, 2 * MINUTE_MS, 3 * MINUTE_MS, 4 * MINUTE_MS, 5 * MINUTE_MS, 6 * MINUTE_MS,
+    7 * MINUTE_MS, 8 * MINUTE_MS, 9 * MINUTE_MS, 10 * MINUTE_MS, 20 * MINUTE_MS, 30 * MINUTE_MS, 60 * MINUTE_MS, 120 * MINUTE_MS,
+  ] as readonly number[],
+  /** Redeliveries after the first delivery; one more failure sends the message to the dead-letter topic. */
+  maxRetries: 16,
+  /** Messages delivered and not yet acked or dead-lettered, per group: past it no new offsets go out. */
+  maxUnfinished: 100_000,
+  /** Messages one deliver entry may hand out. */
+  maxDeliverBatch: 1000,
+  /** The longest ack deadline, extension, or nack delay a consumer may ask for. */
+  maxDelayMs: 24 * 60 * MINUTE_MS,
+  maxRetryLevels: 64,
+  maxReasonBytes: 1024,
+} as const;
+
+/** Where a new group starts reading its topic. */
+export type GroupStart =
+  | { readonly kind: 'earliest' }
+  | { readonly kind: 'latest' }
+  | { readonly kind: 'offset'; readonly offset: number }
+  | { readonly kind: 'time'; readonly timeMs: number };
+
+export interface GroupSettings {
+  readonly ackDeadlineMs: number;
+  readonly retryDelaysMs: readonly number[];
+  readonly maxRetries: number;
+}
+
+/**
+ * One delivered message's life in a group, keyed by its topic offset (the stable message id
+ * a consumer deduplicates by):
+ *   inflight -> (ack) gone | (nack, deadline) waiting | dead | (consumer left) ready
+ *   waiting -> (its time comes) ready -> (deliver) inflight
+ *   dead -> (dead-letter entry) gone
+ */
+export type DeliveryState = 'inflight' | 'waiting' | 'ready' | 'dead';
+
+interface Delivery {
+  readonly offset: number;
+  state: DeliveryState;
+  /** How often it has been handed out; the consumer names the delivery it answers by this. */
+  deliveries: number;
+  consumer: string | null;
+  /** inflight: the ack deadline; waiting: when it may go out again; otherwise unused. */
+  dueMs: number;
+  lastError: string;
+}
+
+export interface DeliveredMessage {
+  readonly offset: number;
+  readonly delivery: number;
+  readonly deadlineMs: number;
+}
+
+export type AckOutcome = 'acked' | 'alreadyAcked' | 'notDelivered';
+
+export interface DeadLetterCandidate {
+  readonly group: string;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  readonly offset: number;
+  readonly deliveries: number;
+  readonly lastError: string;
+}
+
+export interface GroupDescription {
+  readonly name: string;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  /** Every offset below it is acked or dead-lettered. */
+  readonly committedOffset: number;
+  /** The next offset of the topic not yet handed out. */
+  readonly nextOffset: number;
+  /** Messages of the topic not yet acked or dead-lettered (the topic's end minus committedOffset, when the topic exists). */
+  readonly lag: number;
+  readonly inflight: number;
+  readonly waiting: number;
+  readonly dead: number;
+  readonly consumers: ReadonlyMap<string, number>;
+  readonly settings: GroupSettings;
+}
+
+/** The dead-letter topic of a group: a normal topic, named after it. */
+export function deadLetterTopicOf(group: string): string {
+  return `${group}.dlq`;
+}
+
+/** Group names: as topic names, but short enough that the dead-letter topic's name is one too. */
+export function groupNameProblem(name: string): string | null {
+  if (name.length === 0) return 'a group name cannot be empty';
+  if (name.length > 200) return `a group name has at most 200 characters, not ${name.length}`;
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) return `group name "${name}" may contain only letters, digits, '.', '_' and '-'`;
+  if (name === '.' || name === '..') return `"${name}" is not a valid group name`;
+  return null;
+}
+
+export function groupSettingsProblem(s: GroupSettings): string | null {
+  if (!isDelay(s.ackDeadlineMs) || s.ackDeadlineMs < 1) return `the ack deadline must be 1..${GROUP_DEFAULTS.maxDelayMs} ms, not ${s.ackDeadlineMs}`;
+  if (s.retryDelaysMs.length < 1 || s.retryDelaysMs.length > GROUP_DEFAULTS.maxRetryLevels) return `a group needs 1..${GROUP_DEFAULTS.maxRetryLevels} retry delays, not ${s.retryDelaysMs.length}`;
+  const bad = s.retryDelaysMs.find((d) => !isDelay(d));
+  if (bad !== undefined) return `a retry delay must be 0..${GROUP_DEFAULTS.maxDelayMs} ms, not ${bad}`;
+  if (!(Number.isSafeInteger(s.maxRetries) && s.maxRetries >= 0 && s.maxRetries <= 1000)) return `max retries must be 0..1000, not ${s.maxRetries}`;
+  return null;
+}
+
+export function isDelay(ms: number): boolean {
+  return Number.isSafeInteger(ms) && ms >= 0 && ms <= GROUP_DEFAULTS.maxDelayMs;
+}
+
+/**
+ * A consumer group on one topic: which offsets are handed out, to whom, until when, and what
+ * waits for a retry. Changed only through the broker's apply, so every replica agrees.
+ *
+ * `deliveries` holds exactly the messages handed out and not yet finished (acked or
+ * dead-lettered). Offsets enter it only at `cursor`, which only grows, and are never
+ * re-inserted, so the map's first key is its smallest: the committed offset is that key
+ * (or the cursor when the map is empty) and cannot move backwards or past an unfinished
+ * message.
+ */
+export class ConsumerGroup {
+  private cursor: number;
+  private committed: number;
+  private readonly deliveries = new Map<number, Delivery>();
+  /** Offsets whose deliveries are ready to go out again, oldest first; may hold stale offsets (skipped). */
+  private readyQueue: number[] = [];
+  /** Messages in flight per consumer: what the prefetch limit is counted against. */
+  private readonly inflightByConsumer = new Map<string, number>();
+  /** No inflight deadline or waiting time falls before this (a lower bound: stale ones only cost a scan). */
+  private earliestDueMs = Infinity;
+  private deadCount = 0;
+
+  constructor(
+    readonly name: string,
+    /** The id of the topic incarnation this group reads (a deleted and re-created topic is another). */
+    readonly topicId: number,
+    readonly topicName: string,
+    readonly settings: GroupSettings,
+    startOffset: number,
+  ) {
+    this.cursor = startOffset;
+    this.committed = startOffset;
+  }
+
+  get committedOffset(): number {
+    return this.committed;
+  }
+
+  get nextOffset(): number {
+    return this.cursor;
+  }
+
+  get nextDueMs(): number {
+    return this.earliestDueMs;
+  }
+
+  inflightOf(consumer: string): number {
+    return this.inflightByConsumer.get(consumer) ?? 0;
+  }
+
+  /** Whether a deliver entry now would hand out anything (the topic's end given). */
+  hasDeliverable(topicEnd: number): boolean {
+    if (this.readyQueue.some((offset) => this.deliveries.get(offset)?.state === 'ready')) return true;
+    return this.cursor < topicEnd && this.deliveries.size < GROUP_DEFAULTS.maxUnfinished;
+  }
+
+  /**
+   * Moves deadlines and retry times that `nowMs` has passed: a missed ack deadline counts as
+   * a failed delivery (retry after the level's delay, or dead); a retry whose time has come
+   * is ready. Scans only when something may be due.
+   */
+  advance(nowMs: number): void {
+    if (nowMs < this.earliestDueMs) return;
+    let earliest = Infinity;
+    // Bounded by the number of unfinished deliveries (at most maxUnfinished).
+    for (const d of this.deliveries.values()) {
+      if (d.state === 'inflight' && d.dueMs <= nowMs) this.fail(d, nowMs, 'the ack deadline passed', null);
+      if (d.state === 'waiting' && d.dueMs <= nowMs) this.makeReady(d);
+      if (d.state === 'inflight' || d.state === 'waiting') earliest = Math.min(earliest, d.dueMs);
+    }
+    this.earliestDueMs = earliest;
+  }
+
+  /** Hands up to `max` messages to `consumer`: retries that are ready first, then new offsets. */
+  deliver(consumer: string, max: number, nowMs: number, topic: TopicLog): DeliveredMessage[] {
+    const out: DeliveredMessage[] = [];
+    const deadlineMs = nowMs + this.settings.ackDeadlineMs;
+    // Bounded by the queue's length; stale offsets (acked or re-queued since) are dropped.
+    while (out.length < max && this.readyQueue.length > 0) {
+      const offset = this.readyQueue.shift() as number;
+      const d = this.deliveries.get(offset);
+      if (d === undefined || d.state !== 'ready') continue;
+      out.push(this.handOut(d, consumer, deadlineMs));
+    }
+    while (out.length < max && this.cursor < topic.nextOffset && this.deliveries.size < GROUP_DEFAULTS.maxUnfinished) {
+      const d: Delivery = { offset: this.cursor++, state: 'ready', deliveries: 0, consumer: null, dueMs: 0, lastError: '' };
+      this.deliveries.set(d.offset, d);
+      out.push(this.handOut(d, consumer, deadlineMs));
+    }
+    if (out.length > 0) this.earliestDueMs = Math.min(this.earliestDueMs, deadlineMs);
+    this.updateCommitted();
+    return out;
+  }
+
+  /**
+   * Finishes the message at `offset`. An ack from an earlier delivery than the current one
+   * is taken too: that consumer did process the message (delivery is at least once).
+   */
+  ack(offset: number): AckOutcome {
+    const d = this.deliveries.get(offset);
+    if (d === undefined) return offset < this.cursor ? 'alreadyAcked' : 'notDelivered';
+    this.finish(d);
+    return 'acked';
+  }
+
+  /** A consumer gave up on its delivery: retry after the level's delay (or `delayMs`), or dead. */
+  nack(offset: number, delivery: number, reason: string, delayMs: number | null, nowMs: number): Delivery {
+    const d = this.current(offset, delivery, 'nack');
+    this.fail(d, nowMs, reason, delayMs);
+    return d;
+  }
+
+  extend(offset: number, delivery: number, extendMs: number, nowMs: number): number {
+    const d = this.current(offset, delivery, 'extend');
+    d.dueMs = nowMs + extendMs;
+    return d.dueMs;
+  }
+
+  /** A consumer left or its connection broke: what it held may go out again now, no retry delay. */
+  release(consumer: string): number {
+    let released = 0;
+    for (const d of this.deliveries.values()) {
+      if (d.state !== 'inflight' || d.consumer !== consumer) continue;
+      this.leaveInflight(d);
+      if (d.deliveries > this.settings.maxRetries) this.becomeDead(d, 'its consumer left');
+      else this.makeReady(d);
+      released++;
+    }
+    return released;
+  }
+
+  /** Dead messages waiting for their dead-letter entry, oldest first, at most `max`. */
+  deadLetterCandidates(max: number, deadLetterTopic: string): DeadLetterCandidate[] {
+    if (this.deadCount === 0) return [];
+    const out: DeadLetterCandidate[] = [];
+    for (const d of this.deliveries.values()) {
+      if (out.length >= max) break;
+      if (d.state === 'dead') {
+        out.push({ group: this.name, topic: this.topicName, deadLetterTopic, offset: d.offset, deliveries: d.deliveries, lastError: d.lastError });
+      }
+    }
+    return out;
+  }
+
+  /** The dead message at `offset` was written to the dead-letter topic. */
+  deadLettered(offset: number): void {
+    const d = this.deliveries.get(offset);
+    if (d === undefined || d.state !== 'dead') {
+      throw new BrokerError(BrokerErrorCode.failedPrecondition, `offset ${offset} of group ${this.name} is not waiting for the dead-letter topic`);
+    }
+    this.finish(d);
+  }
+
+  describe(topicEnd: number, deadLetterTopic: string): GroupDescription {
+    let inflight = 0;
+    let waiting = 0;
+    for (const d of this.deliveries.values()) {
+      if (d.state === 'inflight') inflight++;
+      else if (d.state === 'waiting' || d.state === 'ready') waiting++;
+    }
+    return {
+      name: this.name,
+      topic: this.topicName,
+      deadLetterTopic,
+      committedOffset: this.committed,
+      nextOffset: this.cursor,
+      lag: Math.max(0, topicEnd - this.committed),
+      inflight,
+      waiting,
+      dead: this.deadCount,
+      consumers: new Map(this.inflightByConsumer),
+      settings: this.settings,
+    };
+  }
+
+  /** Every unfinished delivery, for tests and the checkers: offset, state, deliveries, consumer. */
+  snapshot(): { offset: number; state: DeliveryState; deliveries: number; consumer: string | null; dueMs: number }[] {
+    return [...this.deliveries.values()].map((d) => ({ offset: d.offset, state: d.state, deliveries: d.deliveries, consumer: d.consumer, dueMs: d.dueMs }));
+  }
+
+  private handOut(d: Delivery, consumer: string, deadlineMs: number): DeliveredMessage {
+    d.state = 'inflight';
+    d.deliveries++;
+    d.consumer = consumer;
+    d.dueMs = deadlineMs;
+    this.inflightByConsumer.set(consumer, this.inflightOf(consumer) + 1);
+    return { offset: d.offset, delivery: d.deliveries, deadlineMs };
+  }
+
+  /** The in-flight delivery `delivery` of `offset`, or the refusal saying why not. */
+  private current(offset: number, delivery: number, what: string): Delivery {
+    const d = this.deliveries.get(offset);
+    if (d === undefined) {
+      const why = offset < this.cursor ? 'is already acked' : 'was never delivered';
+      throw new BrokerError(offset < this.cursor ? BrokerErrorCode.failedPrecondition : BrokerErrorCode.notFound, `cannot ${what} offset ${offset} of group ${this.name}: it ${why}`);
+    }
+    if (d.state !== 'inflight' || d.deliveries !== delivery) {
+      throw new BrokerError(
+        BrokerErrorCode.failedPrecondition,
+        `cannot ${what} delivery ${delivery} of offset ${offset} in group ${this.name}: it is no longer in flight (delivery ${d.deliveries}, ${d.state})`,
+      );
+    }
+    return d;
+  }
+
+  private fail(d: Delivery, nowMs: number, reason: string, delayMs: number | null): void {
+    this.leaveInflight(d);
+    if (d.deliveries > this.settings.maxRetries) {
+      this.becomeDead(d, reason);
+      return;
+    }
+    const levels = this.settings.retryDelaysMs;
+    const levelDelayMs = levels[Math.min(d.deliveries, levels.length) - 1] ?? 0;
+    d.state = 'waiting';
+    d.lastError = reason;
+    d.dueMs = nowMs + (delayMs ?? levelDelayMs);
+    this.earliestDueMs = Math.min(this.earliestDueMs, d.dueMs);
+  }
+
+  private becomeDead(d: Delivery, reason: string): void {
+    d.state = 'dead';
+    d.lastError = reason;
+    this.deadCount++;
+  }
+
+  private makeReady(d: Delivery): void {
+    d.state = 'ready';
+    this.readyQueue.push(d.offset);
+  }
+
+  private leaveInflight(d: Delivery): void {
+    if (d.state !== 'inflight' || d.consumer === null) return;
+    const left = this.inflightOf(d.consumer) - 1;
+    if (left > 0) this.inflightByConsumer.set(d.consumer, left);
+    else this.inflightByConsumer.delete(d.consumer);
+    d.consumer = null;
+  }
+
+  private finish(d: Delivery): void {
+    this.leaveInflight(d);
+    if (d.state === 'dead') this.deadCount--;
+    this.deliveries.delete(d.offset);
+    this.updateCommitted();
+  }
+
+  private updateCommitted(): void {
+    const first = this.deliveries.keys().next();
+    const next = first.done === true ? this.cursor : first.value;
+    if (next < this.committed) throw new Error(`group ${this.name}: committed offset would move back from ${this.committed} to ${next}`);
+    this.committed = next;
+  }
+}

@@ -1,0 +1,197 @@
+import type { CreateGroup, GroupCommand } from './commands.js';
+import {
+  ConsumerGroup,
+  deadLetterTopicOf,
+  GROUP_DEFAULTS,
+  groupNameProblem,
+  groupSettingsProblem,
+  isDelay,
+  type AckOutcome,
+  type DeadLetterCandidate,
+  type DeliveredMessage,
+  type GroupDescription,
+} from './consumer-groups.js';
+import { BrokerError, BrokerErrorCode } from './errors.js';
+import type { MessageLocation, TopicLog } from './topic-log.js';
+
+export type GroupResult =
+  | { readonly kind: 'groupCreated'; readonly group: string; readonly created: boolean }
+  | { readonly kind: 'groupDeleted'; readonly group: string }
+  | { readonly kind: 'delivered'; readonly group: string; readonly topic: string; readonly messages: readonly (DeliveredMessage & MessageLocation)[] }
+  | { readonly kind: 'acked'; readonly group: string; readonly outcomes: readonly AckOutcome[] }
+  | { readonly kind: 'nacked'; readonly group: string; readonly offset: number; readonly deadLettered: boolean; readonly retryAtMs: number }
+  | { readonly kind: 'extended'; readonly group: string; readonly offset: number; readonly deadlineMs: number }
+  | { readonly kind: 'released'; readonly group: string; readonly count: number }
+  | { readonly kind: 'deadLettered'; readonly group: string; readonly topic: string; readonly offset: number };
+
+/** What the group table needs of the topics: looking them up, and creating a dead-letter topic. */
+export interface TopicDirectory {
+  get(name: string): TopicLog | undefined;
+  /** The topic named `name`, created (at this entry) if it does not exist. */
+  ensure(name: string, logIndex: number): TopicLog;
+}
+
+const CONSUMER_ID_MAX_CHARS = 128;
+
+/**
+ * The consumer groups of the broker's state machine. Every change comes from a committed
+ * command at a log time; refusals are BrokerErrors thrown before anything changed.
+ */
+export class GroupTable {
+  private readonly groups = new Map<string, ConsumerGroup>();
+
+  constructor(private readonly topics: TopicDirectory) {}
+
+  /** Applies deadlines and retry times that log time `nowMs` has reached, in every group. */
+  advance(nowMs: number): void {
+    for (const g of this.groups.values()) g.advance(nowMs);
+  }
+
+  nextDueMs(): number {
+    let due = Infinity;
+    for (const g of this.groups.values()) due = Math.min(due, g.nextDueMs);
+    return due;
+  }
+
+  apply(logIndex: number, nowMs: number, command: GroupCommand): GroupResult {
+    if (command.kind === 'createGroup') return this.create(command, nowMs);
+    const group = this.get(command.group);
+    switch (command.kind) {
+      case 'deleteGroup':
+        this.groups.delete(group.name);
+        return { kind: 'groupDeleted', group: group.name };
+      case 'deliver': {
+        consumerIdCheck(command.consumer);
+        const topic = this.topicOf(group);
+        const max = Math.min(command.max, GROUP_DEFAULTS.maxDeliverBatch);
+        const delivered = group.deliver(command.consumer, max, nowMs, topic);
+        const messages = delivered.map((m) => ({ ...m, ...located(topic, m.offset) }));
+        return { kind: 'delivered', group: group.name, topic: topic.name, messages };
+      }
+      case 'ack':
+        return { kind: 'acked', group: group.name, outcomes: command.offsets.map((offset) => group.ack(offset)) };
+      case 'nack': {
+        if (!(command.delayMs === -1 || isDelay(command.delayMs))) {
+          throw new BrokerError(BrokerErrorCode.invalidArgument, `a nack delay must be 0..${GROUP_DEFAULTS.maxDelayMs} ms, not ${command.delayMs}`);
+        }
+        const reason = command.reason.slice(0, GROUP_DEFAULTS.maxReasonBytes);
+        const d = group.nack(command.offset, command.delivery, reason, command.delayMs === -1 ? null : command.delayMs, nowMs);
+        return { kind: 'nacked', group: group.name, offset: command.offset, deadLettered: d.state === 'dead', retryAtMs: d.state === 'dead' ? 0 : d.dueMs };
+      }
+      case 'extend': {
+        if (!(isDelay(command.extendMs) && command.extendMs >= 1)) {
+          throw new BrokerError(BrokerErrorCode.invalidArgument, `an extension must be 1..${GROUP_DEFAULTS.maxDelayMs} ms, not ${command.extendMs}`);
+        }
+        return { kind: 'extended', group: group.name, offset: command.offset, deadlineMs: group.extend(command.offset, command.delivery, command.extendMs, nowMs) };
+      }
+      case 'release':
+        consumerIdCheck(command.consumer);
+        return { kind: 'released', group: group.name, count: group.release(command.consumer) };
+      case 'deadLetter': {
+        group.deadLettered(command.offset);
+        const dlq = this.topics.ensure(deadLetterTopicOf(group.name), logIndex);
+        const offset = dlq.append(logIndex, 1, nowMs);
+        return { kind: 'deadLettered', group: group.name, topic: dlq.name, offset };
+      }
+    }
+  }
+
+  describe(name: string): GroupDescription | undefined {
+    const g = this.groups.get(name);
+    if (g === undefined) return undefined;
+    return g.describe(this.liveTopic(g)?.nextOffset ?? g.committedOffset, deadLetterTopicOf(g.name));
+  }
+
+  list(): GroupDescription[] {
+    return [...this.groups.keys()].sort().map((name) => this.describe(name) as GroupDescription);
+  }
+
+  /** The group's raw deliveries, for tests and checkers. */
+  group(name: string): ConsumerGroup | undefined {
+    return this.groups.get(name);
+  }
+
+  /** Whether a deliver entry for the group would hand anything out now. */
+  hasDeliverable(name: string): boolean {
+    const g = this.groups.get(name);
+    const topic = g === undefined ? undefined : this.liveTopic(g);
+    return g !== undefined && topic !== undefined && g.hasDeliverable(topic.nextOffset);
+  }
+
+  /** Dead messages waiting for their dead-letter entry, across groups, at most `max`. */
+  deadLetterCandidates(max: number): DeadLetterCandidate[] {
+    const out: DeadLetterCandidate[] = [];
+    for (const g of this.groups.values()) {
+      if (out.length >= max) break;
+      out.push(...g.deadLetterCandidates(max - out.length, deadLetterTopicOf(g.name)));
+    }
+    return out;
+  }
+
+  private create(command: CreateGroup, nowMs: number): GroupResult {
+    const nameProblem = groupNameProblem(command.group) ?? groupSettingsProblem(command.settings);
+    if (nameProblem !== null) throw new BrokerError(BrokerErrorCode.invalidArgument, nameProblem);
+    const topic = this.topics.get(command.topic);
+    if (topic === undefined) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.topic} does not exist`);
+    const existing = this.groups.get(command.group);
+    if (existing !== undefined) {
+      if (!command.ifAbsent) throw new BrokerError(BrokerErrorCode.alreadyExists, `group ${command.group} already exists`);
+      if (existing.topicId !== topic.id) {
+        throw new BrokerError(BrokerErrorCode.failedPrecondition, `group ${command.group} reads topic ${existing.topicName}${existing.topicName === topic.name ? ' as it was before it was deleted' : ''}, not ${command.topic}`);
+      }
+      return { kind: 'groupCreated', group: command.group, created: false };
+    }
+    const start = startOffset(command, topic, nowMs);
+    this.groups.set(command.group, new ConsumerGroup(command.group, topic.id, topic.name, command.settings, start));
+    return { kind: 'groupCreated', group: command.group, created: true };
+  }
+
+  private get(name: string): ConsumerGroup {
+    const g = this.groups.get(name);
+    if (g === undefined) throw new BrokerError(BrokerErrorCode.notFound, `group ${name} does not exist`);
+    return g;
+  }
+
+  private liveTopic(g: ConsumerGroup): TopicLog | undefined {
+    const topic = this.topics.get(g.topicName);
+    return topic?.id === g.topicId ? topic : undefined;
+  }
+
+  private topicOf(g: ConsumerGroup): TopicLog {
+    const topic = this.liveTopic(g);
+    if (topic === undefined) throw new BrokerError(BrokerErrorCode.notFound, `topic ${g.topicName} of group ${g.name} was deleted`);
+    return topic;
+  }
+}
+
+function startOffset(command: CreateGroup, topic: TopicLog, nowMs: number): number {
+  const start = command.start;
+  switch (start.kind) {
+    case 'earliest':
+      return 0;
+    case 'latest':
+      return topic.nextOffset;
+    case 'offset':
+      if (!(Number.isSafeInteger(start.offset) && start.offset >= 0 && start.offset <= topic.nextOffset)) {
+        throw new BrokerError(BrokerErrorCode.invalidArgument, `start offset ${start.offset} is outside topic ${topic.name} (0..${topic.nextOffset})`);
+      }
+      return start.offset;
+    case 'time':
+      if (!(Number.isSafeInteger(start.timeMs) && start.timeMs >= 0 && start.timeMs <= nowMs + GROUP_DEFAULTS.maxDelayMs)) {
+        throw new BrokerError(BrokerErrorCode.invalidArgument, `start time ${start.timeMs} is not a time in ms since 1970`);
+      }
+      return topic.offsetAtTime(start.timeMs);
+  }
+}
+
+function located(topic: TopicLog, offset: number): MessageLocation {
+  const location = topic.locate(offset);
+  if (location === undefined) throw new Error(`group delivered offset ${offset} of ${topic.name}, which has ${topic.nextOffset}`);
+  return location;
+}
+
+function consumerIdCheck(consumer: string): void {
+  if (consumer.length === 0 || consumer.length > CONSUMER_ID_MAX_CHARS) {
+    throw new BrokerError(BrokerErrorCode.invalidArgument, `a consumer id has 1..${CONSUMER_ID_MAX_CHARS} characters, not ${consumer.length}`);
+  }
+}
