@@ -319,7 +319,7 @@ export class LogClient {
       delivery: 'once',
       run: (client, deadlineMs) => unary(client, ClientMethodPath.produce, this.#codec.produceRequest.serialize, this.#codec.produceResponse.deserialize, request, deadlineMs),
     });
-    return { firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate, logIndex: response.logIndex };
+    return { firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate, logIndex: response.logIndex, deliverAtMs: response.deliverAtMs };
   }
 
   /** Messages of `topic` from `offset`, as the answering node has applied them. */

@@ -99,11 +99,12 @@ export class NodeBrokerService implements BrokerService {
       }
       const encoded = this.encode({ kind: 'produce', topic: request.topic, producerId: 0, firstSequence: request.firstSequence, messages });
       const { lastIndex } = await this.replica.appendUntil(tagPayloads(PayloadTag.broker, [encoded]), options.timeoutMs, acks === 'leader' ? 'durable' : 'accepted');
-      return { firstOffset: 0, count: messages.length, duplicate: false, logIndex: lastIndex };
+      return { firstOffset: 0, count: messages.length, duplicate: false, logIndex: lastIndex, deliverAtMs: 0 };
     }
     const applied = await this.propose({ kind: 'produce', topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages }, options.timeoutMs);
     const result = expect(applied, 'produced');
-    return { firstOffset: result.firstOffset, count: result.count, duplicate: result.duplicate, logIndex: result.duplicate ? 0 : applied.logIndex };
+    const delayed = result.firstOffset < 0;
+    return { firstOffset: delayed ? 0 : result.firstOffset, count: result.count, duplicate: result.duplicate, logIndex: result.duplicate ? 0 : applied.logIndex, deliverAtMs: delayed ? result.deliverAtMs : 0 };
   }
 
   fetch(topic: string, offset: number, maxBytes: number): FetchOutcome {
@@ -131,7 +132,7 @@ export class NodeBrokerService implements BrokerService {
   }
 
   /** The messages the entry at `logIndex` holds, which the state machine applied. */
-  private producedMessages(logIndex: number): readonly MessageRecord[] {
+  producedMessages(logIndex: number): readonly MessageRecord[] {
     const entry = this.log.entries(logIndex as Index, (logIndex + 1) as Index, Number.MAX_SAFE_INTEGER)[0];
     if (entry === undefined || entry.kind !== EntryKind.normal || entry.payload[0] !== PayloadTag.broker) {
       throw new InternalError(`the offset index points at entry ${logIndex}, which is not a broker entry`);
@@ -157,7 +158,8 @@ export class NodeBrokerService implements BrokerService {
       .finally(() => (this.clockInFlight = false));
   }
 
-  private async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult & { logIndex: number }> {
+  /** Proposes a broker command; resolves once committed and applied here, with what applying it returned. */
+  async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult & { logIndex: number }> {
     const encoded = this.encode(command);
     const { lastIndex, result } = await this.replica.append(tagPayloads(PayloadTag.broker, [encoded]), timeoutMs);
     if (result === null) throw new InternalError('the broker entry was applied without a result');
@@ -193,7 +195,7 @@ function messageBytes(message: MessageRecord): number {
 }
 
 /** The result of the kind asked for, or the state machine's refusal as the node error for it. */
-function expect<K extends ApplyResult['kind']>(result: ApplyResult, kind: K): Extract<ApplyResult, { kind: K }> {
+export function expect<K extends ApplyResult['kind']>(result: ApplyResult, kind: K): Extract<ApplyResult, { kind: K }> {
   if (result.kind === kind) return result as Extract<ApplyResult, { kind: K }>;
   if (result.kind === 'rejected') throw refusal(result.error);
   throw new InternalError(`the broker answered ${result.kind} to a command expecting ${kind}`);

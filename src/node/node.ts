@@ -7,6 +7,7 @@ import { startClientServer, startPeerTransport, type ClientServer, type PeerTran
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, type DataDirIdentity } from './data-dir.js';
 import { NodeBrokerService } from './broker-service.js';
+import { NodeGroupService } from './group-service.js';
 import { NodeService } from './node-service.js';
 import { Replica } from './replica.js';
 import { NodeStateMachine } from './state-machine.js';
@@ -81,9 +82,10 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   });
   const service = new NodeService(config, raft, log, replica);
   const broker = new NodeBrokerService(config, log, replica, stateMachine);
+  const groups = new NodeGroupService(replica, stateMachine, broker);
   let clientServer: ClientServer;
   try {
-    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, broker, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
+    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, broker, groups, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
   } catch (error) {
     await transport.close();
     await log.close();
@@ -92,6 +94,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   const ticker = setInterval(() => {
     replica.tick();
     broker.advanceClockIfDue();
+    groups.tick();
   }, config.tickMs);
   replica.onRoleChange(() => {
     const st = raft.status();

@@ -212,6 +212,11 @@ export class Replica {
     return this.raft.status().role;
   }
 
+  /** The NotLeaderError to answer with here, naming the leader when one is known. */
+  notLeader(): NotLeaderError {
+    return new NotLeaderError(this.leaderRef(this.raft.status().leader));
+  }
+
   /** Stops taking input, finishes the Ready in progress (its fsync), fails waiting clients. */
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;

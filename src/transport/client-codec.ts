@@ -1,5 +1,6 @@
 import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint64 } from './protobuf-wire.js';
 
@@ -101,6 +102,7 @@ export interface ProduceResponseMessage {
   readonly count: number;
   readonly duplicate: boolean;
   readonly logIndex: number;
+  readonly deliverAtMs: number;
 }
 export interface FetchRequestMessage {
   readonly topic: string;
@@ -130,6 +132,7 @@ export const ClientMethodPath = {
   initProducer: '/quorumlog.client.Client/InitProducer',
   produce: '/quorumlog.client.Client/Produce',
   fetch: '/quorumlog.client.Client/Fetch',
+  ...GroupMethodPath,
 } as const;
 
 /**
@@ -140,10 +143,7 @@ export class MalformedRequest {
   constructor(readonly reason: string) {}
 }
 
-interface Codec<T> {
-  readonly serialize: (value: T) => Buffer;
-  readonly deserialize: (bytes: Buffer) => T;
-}
+type Codec<T> = GroupCodecOf<T>;
 
 /** Serializers for every message of client.proto. Build one and share it. */
 export class ClientCodec {
@@ -169,6 +169,7 @@ export class ClientCodec {
   readonly produceResponse: Codec<ProduceResponseMessage>;
   readonly fetchRequest: Codec<FetchRequestMessage>;
   readonly fetchResponse: Codec<FetchResponseMessage>;
+  readonly groups: GroupCodec;
 
   constructor() {
     const root = parseSchema(readSchema('client.proto'));
@@ -200,6 +201,7 @@ export class ClientCodec {
     this.produceResponse = codec('ProduceResponse');
     this.fetchRequest = codec('FetchRequest');
     this.fetchResponse = codec('FetchResponse');
+    this.groups = new GroupCodec(root, typeCodec);
   }
 
   /** The hand-made gRPC service definition for client.proto's Client service. */
@@ -232,6 +234,14 @@ export class ClientCodec {
       initProducer: method(ClientMethodPath.initProducer, this.initProducerRequest, this.initProducerResponse, false),
       produce: method(ClientMethodPath.produce, this.produceRequest, this.produceResponse, false),
       fetch: method(ClientMethodPath.fetch, this.fetchRequest, this.fetchResponse, false),
+      createGroup: method(ClientMethodPath.createGroup, this.groups.createGroupRequest, this.groups.createGroupResponse, false),
+      deleteGroup: method(ClientMethodPath.deleteGroup, this.groups.groupNameRequest, this.groups.deleteGroupResponse, false),
+      listGroups: method(ClientMethodPath.listGroups, this.groups.listGroupsRequest, this.groups.listGroupsResponse, false),
+      describeGroup: method(ClientMethodPath.describeGroup, this.groups.groupNameRequest, this.groups.groupInfo, false),
+      consume: method(ClientMethodPath.consume, this.groups.consumeRequest, this.groups.consumeResponse, true),
+      ack: method(ClientMethodPath.ack, this.groups.ackRequest, this.groups.ackResponse, false),
+      nack: method(ClientMethodPath.nack, this.groups.nackRequest, this.groups.nackResponse, false),
+      extend: method(ClientMethodPath.extend, this.groups.extendRequest, this.groups.extendResponse, false),
     };
   }
 }

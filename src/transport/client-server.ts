@@ -33,6 +33,7 @@ import {
   type TransferResponseMessage,
 } from './client-codec.js';
 import type { BrokerService, ClientServer, ClientServerOptions, ClientService, NodeStatusView, ReadOutcome } from './client-service.js';
+import { GroupHandlers } from './group-handlers.js';
 import { bindServer, shutdownServer } from './grpc-server.js';
 import { toGrpcStatus } from './grpc-status.js';
 
@@ -72,6 +73,14 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     initProducer: handlers.initProducer,
     produce: handlers.produce,
     fetch: handlers.fetch,
+    createGroup: handlers.groups.createGroup,
+    deleteGroup: handlers.groups.deleteGroup,
+    listGroups: handlers.groups.listGroups,
+    describeGroup: handlers.groups.describeGroup,
+    consume: handlers.groups.consume,
+    ack: handlers.groups.ack,
+    nack: handlers.groups.nack,
+    extend: handlers.groups.extend,
   });
   await bindServer(server, options.listenAddress, ServerCredentials.createInsecure());
   let closed: Promise<void> | null = null;
@@ -105,8 +114,22 @@ class ClientHandlers {
   readonly #readBytesMax: number;
   readonly #follows = new Set<AbortController>();
   #state: ServingState = 'serving';
+  readonly groups: GroupHandlers;
 
   constructor(options: ClientServerOptions) {
+    this.groups = new GroupHandlers({
+      groups: options.groups,
+      decoded,
+      checkServing: () => this.#checkServing(),
+      timeoutMs: (deadline) => this.#timeoutMs(deadline),
+      answer: (reply, work) => this.#answer(reply, work),
+      track: (abort) => {
+        this.#follows.add(abort);
+        return () => this.#follows.delete(abort);
+      },
+      closing: () => this.#state === 'closing',
+      readBytesMax: options.maxMessageBytes - CLIENT_SERVER_DEFAULTS.responseSlackBytes,
+    });
     this.#service = options.service;
     this.#broker = options.broker;
     this.#maxRecordBytes = options.maxRecordBytes ?? options.maxMessageBytes;
@@ -199,7 +222,7 @@ class ClientHandlers {
       if (request.messages.length === 0) throw new InvalidArgumentError('produce needs at least one message');
       const input = { topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages: request.messages };
       const outcome = await this.#brokerService().produce(input, { timeoutMs: this.#timeoutMs(call.getDeadline()), acks });
-      return { firstOffset: outcome.firstOffset, count: outcome.count, duplicate: outcome.duplicate, logIndex: outcome.logIndex };
+      return { firstOffset: outcome.firstOffset, count: outcome.count, duplicate: outcome.duplicate, logIndex: outcome.logIndex, deliverAtMs: outcome.deliverAtMs };
     });
   };
 

@@ -41,6 +41,76 @@ export interface BrokerService {
   fetch(topic: string, offset: number, maxBytes: number): FetchOutcome;
 }
 
+/** Where a new group starts reading. */
+export type GroupStartView =
+  | { readonly kind: 'earliest' }
+  | { readonly kind: 'latest' }
+  | { readonly kind: 'offset'; readonly offset: number }
+  | { readonly kind: 'time'; readonly timeMs: number };
+
+/** Group settings a client may give; what it leaves out takes the broker's defaults. */
+export interface GroupSettingsInput {
+  readonly ackDeadlineMs?: number;
+  readonly retryDelaysMs?: readonly number[];
+  readonly maxRetries?: number;
+}
+
+export interface GroupView {
+  readonly name: string;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  readonly committedOffset: number;
+  readonly nextOffset: number;
+  readonly lag: number;
+  readonly inflight: number;
+  readonly waiting: number;
+  readonly dead: number;
+  readonly consumers: readonly { readonly id: string; readonly inflight: number }[];
+  readonly ackDeadlineMs: number;
+  readonly retryDelaysMs: readonly number[];
+  readonly maxRetries: number;
+}
+
+export interface ConsumeInput {
+  readonly group: string;
+  readonly topic: string;
+  readonly consumerId: string;
+  readonly prefetch: number;
+  readonly start: GroupStartView;
+  readonly settings: GroupSettingsInput;
+  readonly maxBytes: number;
+}
+
+export interface DeliveryView {
+  readonly offset: number;
+  readonly delivery: number;
+  readonly deadlineMs: number;
+  readonly message: BrokerMessageView;
+}
+
+export type AckOutcomeView = 'acked' | 'alreadyAcked' | 'notDelivered';
+
+/**
+ * Consumer groups on one node. Writes fail with NotLeaderError on a follower and resolve
+ * once committed and applied; refusals are BrokerRefusedError / NotFoundError /
+ * InvalidArgumentError as for the broker.
+ */
+export interface GroupService {
+  createGroup(request: { readonly group: string; readonly topic: string; readonly start: GroupStartView; readonly settings: GroupSettingsInput; readonly ifAbsent: boolean }, options: { readonly timeoutMs: number }): Promise<boolean>;
+  deleteGroup(group: string, options: { readonly timeoutMs: number }): Promise<void>;
+  listGroups(): readonly GroupView[];
+  describeGroup(group: string): GroupView;
+  /**
+   * Pushes deliveries to `send` (one batch at a time; the next waits for the previous send)
+   * as the consumer's prefetch allows, until `signal` aborts (the consumer's unacked
+   * messages are then released for redelivery) or this node stops leading (NotLeaderError).
+   */
+  consume(request: ConsumeInput, send: (deliveries: readonly DeliveryView[]) => Promise<void>, signal: AbortSignal): Promise<void>;
+  ack(group: string, offsets: readonly number[], options: { readonly timeoutMs: number }): Promise<readonly AckOutcomeView[]>;
+  nack(request: { readonly group: string; readonly offset: number; readonly delivery: number; readonly reason: string; readonly delayMs: number }, options: { readonly timeoutMs: number }): Promise<{ readonly deadLettered: boolean; readonly retryAtMs: number }>;
+  extend(request: { readonly group: string; readonly offset: number; readonly delivery: number; readonly extendMs: number }, options: { readonly timeoutMs: number }): Promise<number>;
+}
+
 export interface TopicView {
   readonly name: string;
   readonly maxMessageBytes: number;
@@ -72,6 +142,8 @@ export interface ProduceOutcome {
   readonly duplicate: boolean;
   /** The log entry holding the batch; 0 when unknown here (a duplicate answered from the dedupe window). */
   readonly logIndex: number;
+  /** Non-zero for a delayed batch: it gets its offsets at this time (firstOffset is 0 meanwhile). */
+  readonly deliverAtMs: number;
 }
 
 export interface FetchOutcome {
@@ -130,6 +202,8 @@ export interface ClientServerOptions {
   readonly service: ClientService;
   /** The broker API; without it the broker methods answer UNIMPLEMENTED. */
   readonly broker?: BrokerService;
+  /** Consumer groups; without them the group methods answer UNIMPLEMENTED. */
+  readonly groups?: GroupService;
   readonly maxMessageBytes: number;
   /** Largest single record an Append may carry (INVALID_ARGUMENT above it). Default: maxMessageBytes. */
   readonly maxRecordBytes?: number;

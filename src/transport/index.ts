@@ -18,7 +18,15 @@ export type {
   LogRecord,
   NodeStatusView,
   ReadOutcome,
+  AckOutcomeView,
+  ConsumeInput,
+  DeliveryView,
+  GroupService,
+  GroupSettingsInput,
+  GroupStartView,
+  GroupView,
 } from './client-service.js';
+export * from './group-codec.js';
 export { toGrpcStatus, ErrorMetadataKey, type GrpcErrorStatus } from './grpc-status.js';
 export { ListenError, MalformedMessageError, TransportError, TransportErrorCode } from './errors.js';
 export { Backoff, type BackoffOptions } from './backoff.js';

@@ -63,7 +63,7 @@ export class InProcessBroker implements BrokerService {
     }
     if (fault === 'dropAfterWrite') return Promise.reject(new UnavailableError('lost after the write'));
     if (result.kind !== 'produced') throw new Error(result.kind);
-    return Promise.resolve({ firstOffset: result.firstOffset, count: result.count, duplicate: result.duplicate, logIndex: this.index });
+    return Promise.resolve({ firstOffset: result.firstOffset, count: result.count, duplicate: result.duplicate, logIndex: this.index, deliverAtMs: 0 });
   }
   fetch(): FetchOutcome {
     throw new Error('not used');

@@ -1,0 +1,278 @@
+import {
+  GROUP_DEFAULTS,
+  groupNameProblem,
+  topicNameProblem,
+  type BrokerCommand,
+  type DeadLetterCandidate,
+  type GroupDescription,
+  type GroupSettings,
+  type MessageRecord,
+} from '../broker/index.js';
+import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView } from '../transport/client-service.js';
+import { expect, type NodeBrokerService } from './broker-service.js';
+import { InvalidArgumentError, NotFoundError } from './errors.js';
+import type { Replica } from './replica.js';
+import type { NodeStateMachine } from './state-machine.js';
+
+export const GROUP_SERVICE_DEFAULTS = {
+  /** How long a deliver, release or dead-letter entry may take to commit. */
+  entryTimeoutMs: 5_000,
+  /** A consume loop with nothing to do looks again at least this often (deadlines, deletions). */
+  idleRecheckMs: 500,
+  maxPrefetch: 1000,
+  /** Dead-letter entries the leader has in flight at once. */
+  deadLettersInFlightMax: 16,
+  /** Bytes a delivered message costs beyond its key, headers and payload, for the response budget. */
+  deliveryOverheadBytes: 48,
+} as const;
+
+/** Headers a dead-lettered copy carries, saying where it came from and why it is there. */
+export const DeadLetterHeader = {
+  group: 'quorumlog-dlq-group',
+  topic: 'quorumlog-dlq-topic',
+  offset: 'quorumlog-dlq-offset',
+  deliveries: 'quorumlog-dlq-deliveries',
+  lastError: 'quorumlog-dlq-last-error',
+} as const;
+
+/**
+ * Consumer groups on one node. The group state lives in the replicated BrokerState; this
+ * class proposes the commands that change it and, on the leader, runs the loops a state
+ * machine cannot: pushing deliveries to connected consumers, releasing what a consumer that
+ * went away held, and copying dead messages to their dead-letter topic.
+ */
+export class NodeGroupService implements GroupService {
+  /** Dead letters proposed and not yet applied (or failed), by "group/offset". */
+  private readonly deadLettersInFlight = new Set<string>();
+
+  constructor(
+    private readonly replica: Replica,
+    private readonly stateMachine: NodeStateMachine,
+    private readonly broker: NodeBrokerService,
+  ) {}
+
+  async createGroup(
+    request: { readonly group: string; readonly topic: string; readonly start: GroupStartView; readonly settings: GroupSettingsInput; readonly ifAbsent: boolean },
+    options: { readonly timeoutMs: number },
+  ): Promise<boolean> {
+    checkNames(request.group, request.topic);
+    const command: BrokerCommand = { kind: 'createGroup', group: request.group, topic: request.topic, start: request.start, settings: withDefaults(request.settings), ifAbsent: request.ifAbsent };
+    return expect(await this.broker.propose(command, options.timeoutMs), 'groupCreated').created;
+  }
+
+  async deleteGroup(group: string, options: { readonly timeoutMs: number }): Promise<void> {
+    checkGroup(group);
+    expect(await this.broker.propose({ kind: 'deleteGroup', group }, options.timeoutMs), 'groupDeleted');
+  }
+
+  listGroups(): readonly GroupView[] {
+    return this.stateMachine.broker.groupList().map(groupView);
+  }
+
+  describeGroup(group: string): GroupView {
+    const g = this.stateMachine.broker.group(group);
+    if (g === undefined) throw new NotFoundError(`group ${group} does not exist`);
+    return groupView(g);
+  }
+
+  async ack(group: string, offsets: readonly number[], options: { readonly timeoutMs: number }): Promise<readonly AckOutcomeView[]> {
+    checkGroup(group);
+    if (offsets.length > 100_000) throw new InvalidArgumentError(`one ack takes at most 100000 offsets, not ${offsets.length}`);
+    return expect(await this.broker.propose({ kind: 'ack', group, offsets }, options.timeoutMs), 'acked').outcomes;
+  }
+
+  async nack(
+    request: { readonly group: string; readonly offset: number; readonly delivery: number; readonly reason: string; readonly delayMs: number },
+    options: { readonly timeoutMs: number },
+  ): Promise<{ readonly deadLettered: boolean; readonly retryAtMs: number }> {
+    checkGroup(request.group);
+    if (!(request.delayMs === -1 || (Number.isSafeInteger(request.delayMs) && request.delayMs >= 0 && request.delayMs <= GROUP_DEFAULTS.maxDelayMs))) {
+      throw new InvalidArgumentError(`a nack delay must be 0..${GROUP_DEFAULTS.maxDelayMs} ms (or -1 for the retry level's), not ${request.delayMs}`);
+    }
+    const result = expect(await this.broker.propose({ kind: 'nack', ...request }, options.timeoutMs), 'nacked');
+    return { deadLettered: result.deadLettered, retryAtMs: result.retryAtMs };
+  }
+
+  async extend(request: { readonly group: string; readonly offset: number; readonly delivery: number; readonly extendMs: number }, options: { readonly timeoutMs: number }): Promise<number> {
+    checkGroup(request.group);
+    return expect(await this.broker.propose({ kind: 'extend', ...request }, options.timeoutMs), 'extended').deadlineMs;
+  }
+
+  /**
+   * The leader's delivery loop for one connected consumer: whenever the consumer has room
+   * under its prefetch limit and the group has something to hand out, proposes a deliver
+   * entry and, once it is applied, sends what it delivered. Woken by every applied entry
+   * (acks free room; produces bring messages) and at least every idleRecheckMs.
+   */
+  async consume(input: ConsumeInput, send: (deliveries: readonly DeliveryView[]) => Promise<void>, signal: AbortSignal): Promise<void> {
+    checkNames(input.group, input.topic);
+    if (input.consumerId.length === 0 || input.consumerId.length > 128) throw new InvalidArgumentError(`a consumer id has 1..128 characters, not ${input.consumerId.length}`);
+    if (!(Number.isSafeInteger(input.prefetch) && input.prefetch >= 1 && input.prefetch <= GROUP_SERVICE_DEFAULTS.maxPrefetch)) {
+      throw new InvalidArgumentError(`prefetch must be 1..${GROUP_SERVICE_DEFAULTS.maxPrefetch}, not ${input.prefetch}`);
+    }
+    if (this.replica.role() !== 'leader') throw this.replica.notLeader();
+    await this.createGroup({ group: input.group, topic: input.topic, start: input.start, settings: input.settings, ifAbsent: true }, { timeoutMs: GROUP_SERVICE_DEFAULTS.entryTimeoutMs });
+    const wake = new Wake(this.replica, signal);
+    try {
+      while (!signal.aborted) {
+        if (this.replica.role() !== 'leader') throw this.replica.notLeader();
+        const groups = this.stateMachine.broker.consumerGroups;
+        const group = groups.group(input.group);
+        if (group === undefined) throw new NotFoundError(`group ${input.group} was deleted`);
+        const room = input.prefetch - group.inflightOf(input.consumerId);
+        if (room > 0 && groups.hasDeliverable(input.group)) {
+          await this.deliver(input, room, send);
+          continue;
+        }
+        await wake.next(GROUP_SERVICE_DEFAULTS.idleRecheckMs);
+      }
+    } finally {
+      wake.close();
+      if (signal.aborted) this.release(input.group, input.consumerId);
+    }
+  }
+
+  /**
+   * Called every tick: on the leader, proposes the dead-letter entries for messages that
+   * failed every delivery (a copy with headers saying where it came from), a few at a time.
+   */
+  tick(): void {
+    if (this.replica.role() !== 'leader') return;
+    const room = GROUP_SERVICE_DEFAULTS.deadLettersInFlightMax - this.deadLettersInFlight.size;
+    if (room <= 0) return;
+    for (const candidate of this.stateMachine.broker.deadLetterCandidates(GROUP_SERVICE_DEFAULTS.deadLettersInFlightMax)) {
+      const key = `${candidate.group}/${candidate.offset}`;
+      if (this.deadLettersInFlight.has(key) || this.deadLettersInFlight.size >= GROUP_SERVICE_DEFAULTS.deadLettersInFlightMax) continue;
+      const message = this.deadLetterCopy(candidate);
+      if (message === null) continue;
+      this.deadLettersInFlight.add(key);
+      this.broker
+        .propose({ kind: 'deadLetter', group: candidate.group, offset: candidate.offset, message }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs)
+        .catch(() => undefined)
+        .finally(() => this.deadLettersInFlight.delete(key));
+    }
+  }
+
+  private async deliver(input: ConsumeInput, room: number, send: (deliveries: readonly DeliveryView[]) => Promise<void>): Promise<void> {
+    const max = Math.min(room, GROUP_DEFAULTS.maxDeliverBatch);
+    const result = expect(await this.broker.propose({ kind: 'deliver', group: input.group, consumer: input.consumerId, max }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs), 'delivered');
+    let batch: DeliveryView[] = [];
+    let bytes = 0;
+    // Bounded by the delivered messages (at most maxDeliverBatch).
+    for (const d of result.messages) {
+      const message = this.broker.producedMessages(d.logIndex)[d.position];
+      if (message === undefined) throw new Error(`delivered offset ${d.offset} points at a missing message of entry ${d.logIndex}`);
+      const size = messageBytes(message) + GROUP_SERVICE_DEFAULTS.deliveryOverheadBytes;
+      if (batch.length > 0 && bytes + size > input.maxBytes) {
+        await send(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push({ offset: d.offset, delivery: d.delivery, deadlineMs: d.deadlineMs, message });
+      bytes += size;
+    }
+    if (batch.length > 0) await send(batch);
+  }
+
+  /** The consumer went away: what it held goes out again now (best effort: deadlines cover a failure). */
+  private release(group: string, consumer: string): void {
+    if (this.replica.role() !== 'leader') return;
+    this.broker.propose({ kind: 'release', group, consumer }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs).catch(() => undefined);
+  }
+
+  private deadLetterCopy(candidate: DeadLetterCandidate): MessageRecord | null {
+    const location = this.stateMachine.broker.locate(candidate.topic, candidate.offset);
+    if (location === undefined) return null; // the topic was deleted: nothing left to copy
+    const original = this.broker.producedMessages(location.logIndex)[location.position];
+    if (original === undefined) return null;
+    const text = (value: string | number): Uint8Array => Buffer.from(String(value));
+    const headers = [
+      ...original.headers.filter((h) => !Object.values(DeadLetterHeader).includes(h.name as never)),
+      { name: DeadLetterHeader.group, value: text(candidate.group) },
+      { name: DeadLetterHeader.topic, value: text(candidate.topic) },
+      { name: DeadLetterHeader.offset, value: text(candidate.offset) },
+      { name: DeadLetterHeader.deliveries, value: text(candidate.deliveries) },
+      { name: DeadLetterHeader.lastError, value: text(candidate.lastError) },
+    ];
+    return { key: original.key, headers, payload: original.payload, timestampMs: original.timestampMs };
+  }
+}
+
+/** Resolves next() on the next applied entry or role change, after `timeoutMs`, or on abort. */
+class Wake {
+  private pending: (() => void) | null = null;
+  private readonly unsubscribe: (() => void)[];
+
+  constructor(replica: Replica, private readonly signal: AbortSignal) {
+    const fire = (): void => {
+      const resolve = this.pending;
+      this.pending = null;
+      resolve?.();
+    };
+    this.unsubscribe = [replica.onApplied(fire), replica.onRoleChange(fire)];
+    signal.addEventListener('abort', fire, { once: true });
+  }
+
+  next(timeoutMs: number): Promise<void> {
+    if (this.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending = null;
+        resolve();
+      }, timeoutMs);
+      this.pending = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  close(): void {
+    for (const u of this.unsubscribe) u();
+    this.pending?.();
+  }
+}
+
+function withDefaults(s: GroupSettingsInput): GroupSettings {
+  return {
+    ackDeadlineMs: s.ackDeadlineMs ?? GROUP_DEFAULTS.ackDeadlineMs,
+    retryDelaysMs: s.retryDelaysMs ?? GROUP_DEFAULTS.retryDelaysMs,
+    maxRetries: s.maxRetries ?? GROUP_DEFAULTS.maxRetries,
+  };
+}
+
+function groupView(g: GroupDescription): GroupView {
+  return {
+    name: g.name,
+    topic: g.topic,
+    deadLetterTopic: g.deadLetterTopic,
+    committedOffset: g.committedOffset,
+    nextOffset: g.nextOffset,
+    lag: g.lag,
+    inflight: g.inflight,
+    waiting: g.waiting,
+    dead: g.dead,
+    consumers: [...g.consumers].map(([id, inflight]) => ({ id, inflight })),
+    ackDeadlineMs: g.settings.ackDeadlineMs,
+    retryDelaysMs: g.settings.retryDelaysMs,
+    maxRetries: g.settings.maxRetries,
+  };
+}
+
+function checkGroup(group: string): void {
+  const problem = groupNameProblem(group);
+  if (problem !== null) throw new InvalidArgumentError(problem);
+}
+
+function checkNames(group: string, topic: string): void {
+  checkGroup(group);
+  const problem = topicNameProblem(topic);
+  if (problem !== null) throw new InvalidArgumentError(problem);
+}
+
+function messageBytes(m: MessageRecord): number {
+  let bytes = m.key.length + m.payload.length;
+  for (const h of m.headers) bytes += h.name.length + h.value.length;
+  return bytes;
+}
+

@@ -1,0 +1,167 @@
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { InvalidArgumentError, UnavailableError, UnimplementedError } from '../node/errors.js';
+import type { BrokerMessage, EmptyMessage, MalformedRequest } from './client-codec.js';
+import type { ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView } from './client-service.js';
+import {
+  AckOutcomeCode,
+  GroupStartCode,
+  type AckRequestMessage,
+  type AckResponseMessage,
+  type ConsumeRequestMessage,
+  type ConsumeResponseMessage,
+  type CreateGroupRequestMessage,
+  type CreateGroupResponseMessage,
+  type ExtendRequestMessage,
+  type ExtendResponseMessage,
+  type GroupInfoMessage,
+  type GroupNameRequestMessage,
+  type GroupSettingsMessage,
+  type GroupStartMessage,
+  type ListGroupsResponseMessage,
+  type NackRequestMessage,
+  type NackResponseMessage,
+} from './group-codec.js';
+import { toGrpcStatus } from './grpc-status.js';
+
+type Incoming<T> = T | MalformedRequest;
+
+/** What the group handlers borrow from the client server's handlers. */
+export interface HandlerContext {
+  readonly groups: GroupService | undefined;
+  decoded<T>(request: Incoming<T>, method: string): T;
+  checkServing(): void;
+  timeoutMs(deadline: Date | number): number;
+  answer<T>(reply: sendUnaryData<T>, work: () => Promise<T>): void;
+  /** Registers an open stream so close() can end it; returns the function that unregisters it. */
+  track(abort: AbortController): () => void;
+  readonly closing: () => boolean;
+  readonly readBytesMax: number;
+}
+
+/** client.proto's consumer-group methods, as thin adapters over a GroupService. */
+export class GroupHandlers {
+  constructor(private readonly context: HandlerContext) {}
+
+  readonly createGroup = (call: ServerUnaryCall<Incoming<CreateGroupRequestMessage>, CreateGroupResponseMessage>, reply: sendUnaryData<CreateGroupResponseMessage>): void => {
+    this.context.answer(reply, async () => {
+      const r = this.context.decoded(call.request, 'CreateGroup');
+      const request = { group: r.group, topic: r.topic, start: startView(r.start), settings: settingsInput(r.settings), ifAbsent: r.ifAbsent };
+      return { created: await this.service().createGroup(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) }) };
+    });
+  };
+
+  readonly deleteGroup = (call: ServerUnaryCall<Incoming<GroupNameRequestMessage>, EmptyMessage>, reply: sendUnaryData<EmptyMessage>): void => {
+    this.context.answer(reply, async () => {
+      await this.service().deleteGroup(this.context.decoded(call.request, 'DeleteGroup').group, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
+      return {};
+    });
+  };
+
+  readonly listGroups = (call: ServerUnaryCall<Incoming<EmptyMessage>, ListGroupsResponseMessage>, reply: sendUnaryData<ListGroupsResponseMessage>): void => {
+    this.context.answer(reply, () => {
+      this.context.decoded(call.request, 'ListGroups');
+      return Promise.resolve({ groups: this.service().listGroups().map(groupInfo) });
+    });
+  };
+
+  readonly describeGroup = (call: ServerUnaryCall<Incoming<GroupNameRequestMessage>, GroupInfoMessage>, reply: sendUnaryData<GroupInfoMessage>): void => {
+    this.context.answer(reply, () => Promise.resolve(groupInfo(this.service().describeGroup(this.context.decoded(call.request, 'DescribeGroup').group))));
+  };
+
+  readonly ack = (call: ServerUnaryCall<Incoming<AckRequestMessage>, AckResponseMessage>, reply: sendUnaryData<AckResponseMessage>): void => {
+    this.context.answer(reply, async () => {
+      const r = this.context.decoded(call.request, 'Ack');
+      if (r.offsets.length === 0) throw new InvalidArgumentError('ack needs at least one offset');
+      const outcomes = await this.service().ack(r.group, r.offsets, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
+      return { outcomes: outcomes.map((o) => AckOutcomeCode[o]) };
+    });
+  };
+
+  readonly nack = (call: ServerUnaryCall<Incoming<NackRequestMessage>, NackResponseMessage>, reply: sendUnaryData<NackResponseMessage>): void => {
+    this.context.answer(reply, async () => {
+      const r = this.context.decoded(call.request, 'Nack');
+      const request = { group: r.group, offset: r.offset, delivery: r.delivery, reason: r.reason, delayMs: r.delayMs };
+      return this.service().nack(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
+    });
+  };
+
+  readonly extend = (call: ServerUnaryCall<Incoming<ExtendRequestMessage>, ExtendResponseMessage>, reply: sendUnaryData<ExtendResponseMessage>): void => {
+    this.context.answer(reply, async () => {
+      const r = this.context.decoded(call.request, 'Extend');
+      const request = { group: r.group, offset: r.offset, delivery: r.delivery, extendMs: r.extendMs };
+      return { deadlineMs: await this.service().extend(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) }) };
+    });
+  };
+
+  readonly consume = (call: ServerWritableStream<Incoming<ConsumeRequestMessage>, ConsumeResponseMessage>): void => {
+    const abort = new AbortController();
+    const untrack = this.context.track(abort);
+    call.on('cancelled', () => abort.abort());
+    this.#consume(call, abort.signal)
+      .then(
+        () => call.end(),
+        (error: unknown) => {
+          if (!abort.signal.aborted) call.emit('error', toGrpcStatus(error));
+          else if (this.context.closing()) call.emit('error', toGrpcStatus(new UnavailableError('the node is shutting down; consume from another node')));
+        },
+      )
+      .finally(untrack);
+  };
+
+  async #consume(call: ServerWritableStream<Incoming<ConsumeRequestMessage>, ConsumeResponseMessage>, signal: AbortSignal): Promise<void> {
+    const r = this.context.decoded(call.request, 'Consume');
+    if (!(r.maxBytes >= 1 && r.maxBytes <= this.context.readBytesMax)) {
+      throw new InvalidArgumentError(`maxBytes must be between 1 and ${this.context.readBytesMax} (got ${r.maxBytes})`);
+    }
+    const input: ConsumeInput = { group: r.group, topic: r.topic, consumerId: r.consumerId, prefetch: r.prefetch, start: startView(r.start), settings: settingsInput(r.settings), maxBytes: r.maxBytes };
+    const send = (deliveries: readonly DeliveryView[]): Promise<void> =>
+      new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        const onAbort = (): void => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        call.write({ deliveries: deliveries.map(deliveryMessage) }, () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    await this.service().consume(input, send, signal);
+  }
+
+  private service(): GroupService {
+    this.context.checkServing();
+    if (this.context.groups === undefined) throw new UnimplementedError('this server has no consumer groups');
+    return this.context.groups;
+  }
+}
+
+function startView(start: GroupStartMessage | null | undefined): GroupStartView {
+  switch (start?.kind ?? GroupStartCode.earliest) {
+    case GroupStartCode.earliest:
+      return { kind: 'earliest' };
+    case GroupStartCode.latest:
+      return { kind: 'latest' };
+    case GroupStartCode.offset:
+      return { kind: 'offset', offset: start?.value ?? 0 };
+    case GroupStartCode.time:
+      return { kind: 'time', timeMs: start?.value ?? 0 };
+    default:
+      throw new InvalidArgumentError(`group start kind ${String(start?.kind)} is not one of earliest (0), latest (1), offset (2), time (3)`);
+  }
+}
+
+function settingsInput(s: GroupSettingsMessage | null | undefined): GroupSettingsInput {
+  if (s === null || s === undefined) return {};
+  return {
+    ...(s.ackDeadlineMs > 0 ? { ackDeadlineMs: s.ackDeadlineMs } : {}),
+    ...(s.retryDelaysMs.length > 0 ? { retryDelaysMs: [...s.retryDelaysMs] } : {}),
+    ...(s.maxRetriesSet ? { maxRetries: s.maxRetries } : {}),
+  };
+}
+
+function groupInfo(g: GroupView): GroupInfoMessage {
+  return { ...g, consumers: g.consumers.map((c) => ({ id: c.id, inflight: c.inflight })) };
+}
+
+function deliveryMessage(d: DeliveryView): { offset: number; delivery: number; deadlineMs: number; message: BrokerMessage } {
+  return { offset: d.offset, delivery: d.delivery, deadlineMs: d.deadlineMs, message: d.message };
+}
