@@ -232,6 +232,8 @@ export class ConsumerGroup {
   extend(offset: number, delivery: number, extendMs: number, nowMs: number): number {
     const d = this.current(offset, delivery, 'extend');
     d.dueMs = nowMs + extendMs;
+    // An extension may ask for less time than was left: the bound must follow it down.
+    this.earliestDueMs = Math.min(this.earliestDueMs, d.dueMs);
     return d.dueMs;
   }
 
