@@ -1,3 +1,4 @@
+import { GroupCalls, type GroupInfo, type GroupSettings, type GroupStart } from './groups.js';
 import { LogClient, type LogClientOptions, type TopicInfo } from './log-client.js';
 
 /**
@@ -7,9 +8,11 @@ import { LogClient, type LogClientOptions, type TopicInfo } from './log-client.j
  */
 export class Admin {
   readonly #client: LogClient;
+  readonly #groups: GroupCalls;
 
   constructor(options: LogClientOptions) {
     this.#client = new LogClient(options);
+    this.#groups = new GroupCalls(this.#client);
   }
 
   /** AlreadyExistsError if it exists; InvalidArgumentError for a bad name or size. Size 0 or unset: the broker's default. */
@@ -29,6 +32,33 @@ export class Admin {
   /** NotFoundError if there is no such topic. */
   describeTopic(name: string): Promise<TopicInfo> {
     return this.#client.describeTopic(name);
+  }
+
+  /**
+   * Creates a consumer group on `topic`, starting at `start` (default earliest; an offset or
+   * a time picks the first message made visible then). AlreadyExistsError if it exists.
+   */
+  async createGroup(group: string, topic: string, options: { readonly start?: GroupStart; readonly settings?: GroupSettings } = {}): Promise<void> {
+    await this.#groups.create(group, topic, options);
+  }
+
+  /** NotFoundError if there is no such group. */
+  deleteGroup(group: string): Promise<void> {
+    return this.#groups.delete(group);
+  }
+
+  /** Groups with their committed offsets and lag, as the answering node has applied them. */
+  listGroups(): Promise<readonly GroupInfo[]> {
+    return this.#groups.list();
+  }
+
+  describeGroup(group: string): Promise<GroupInfo> {
+    return this.#groups.describe(group);
+  }
+
+  /** The raw group calls (ack, nack, extend by offset), for tools and tests. */
+  get groupCalls(): GroupCalls {
+    return this.#groups;
   }
 
   close(): void {

@@ -18,6 +18,7 @@ export const ClientErrorCode = {
   deliveryTimeout: 'deliveryTimeout',
   spoolFull: 'spoolFull',
   spool: 'spool',
+  failedPrecondition: 'failedPrecondition',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -121,4 +122,10 @@ export class SpoolFullError extends QuorumlogClientError {
 export class SpoolError extends QuorumlogClientError {
   override readonly name = 'SpoolError';
   readonly code = ClientErrorCode.spool;
+}
+
+/** The request is well formed but the state does not allow it: acking a message already acked, a stale delivery, a group on another topic. */
+export class FailedPreconditionError extends QuorumlogClientError {
+  override readonly name = 'FailedPreconditionError';
+  readonly code = ClientErrorCode.failedPrecondition;
 }

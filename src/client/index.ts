@@ -17,6 +17,7 @@ export {
   AlreadyExistsError,
   DeliveryTimeoutError,
   DuplicateTooOldError,
+  FailedPreconditionError,
   OutOfOrderSequenceError,
   ProducerIdChangedError,
   UnknownProducerError,
@@ -39,3 +40,7 @@ export type { AppendBatcherOptions } from './append-batcher.js';
 export { Producer, PRODUCER_DEFAULTS } from './producer.js';
 export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks, SendResult, SpoolOptions } from './producer.js';
 export { Admin } from './admin.js';
+export { Consumer, CONSUMER_DEFAULTS } from './consumer.js';
+export type { ConsumedMessage, ConsumerOptions } from './consumer.js';
+export { GroupCalls } from './groups.js';
+export type { AckOutcome, GroupInfo, GroupSettings, GroupStart } from './groups.js';

@@ -23,6 +23,7 @@ import {
   AlreadyExistsError,
   ClientClosedError,
   DuplicateTooOldError,
+  FailedPreconditionError,
   OutOfOrderSequenceError,
   UnknownProducerError,
   InternalError,
@@ -86,7 +87,14 @@ export interface ProduceBatch {
 export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string };
 
 /** How an operation treats a failure after its request may have reached a node. */
-type Delivery = 'idempotent' | 'once';
+export type Delivery = 'idempotent' | 'once';
+
+/** One method of client.proto: its path and its request and response serializers. */
+export interface UnaryMethod<Req, Res> {
+  readonly path: string;
+  readonly serialize: (value: Req) => Buffer;
+  readonly deserialize: (bytes: Buffer) => Res;
+}
 
 interface Attempt<T> {
   readonly operation: string;
@@ -338,6 +346,66 @@ export class LogClient {
     };
   }
 
+  /** The serializers of client.proto, shared with the library's other clients. */
+  get codec(): ClientCodec {
+    return this.#codec;
+  }
+
+  /** One unary call with the redirects and retries of every LogClient call (for Consumer, GroupAdmin). */
+  call<Req, Res>(operation: string, delivery: Delivery, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    return this.#call({ operation, delivery, run: (client, deadlineMs) => unary(client, method.path, method.serialize, method.deserialize, request, deadlineMs) });
+  }
+
+  /**
+   * A server stream on the leader: follows redirects, and reopens with the same request on
+   * another broker (with back-off) when the stream breaks, until `signal` aborts (the
+   * iteration ends) or no broker serves it for timeoutMs (UnavailableError). A refusal that
+   * retrying cannot fix is thrown as its typed error.
+   */
+  async *leaderStream<Req, Res>(operation: string, method: UnaryMethod<Req, Res>, request: Req, signal: AbortSignal): AsyncGenerator<Res, void, undefined> {
+    const stop = AbortSignal.any([signal, this.#closing.signal]);
+    const backoff = new Backoff(this.#retryBackoff);
+    let address = this.#preferred;
+    let failingSinceMs: number | null = null;
+    let lastError: unknown = null;
+    while (!stop.aborted) {
+      this.#checkOpen();
+      const client = this.#channels.get(address);
+      let redirect: string | null = null;
+      if (await awaitReady(client, Date.now() + this.#connectTimeoutMs)) {
+        const call = client.makeServerStreamRequest(method.path, method.serialize, method.deserialize, request);
+        const cancel = (): void => call.cancel();
+        stop.addEventListener('abort', cancel, { once: true });
+        try {
+          for await (const response of call as AsyncIterable<Res>) {
+            this.#preferred = address;
+            failingSinceMs = null;
+            backoff.reset();
+            yield response;
+          }
+        } catch (error) {
+          if (stop.aborted) break;
+          const serviceError = error as ServiceError;
+          if (!isRetriable(serviceError)) throw toClientError(serviceError, operation, 'idempotent');
+          if (firstValue(serviceError.metadata, ErrorMetadataKey.errorCode) === 'notLeader') redirect = firstValue(serviceError.metadata, ErrorMetadataKey.leaderAddress) ?? null;
+          lastError = serviceError;
+        } finally {
+          stop.removeEventListener('abort', cancel);
+          call.cancel();
+        }
+      } else {
+        lastError = new Error(`cannot connect to ${address}`);
+      }
+      failingSinceMs ??= Date.now();
+      if (Date.now() - failingSinceMs > this.#timeoutMs) {
+        throw new UnavailableError(`${operation}: no broker served the stream for ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
+      }
+      // A first redirect goes at once; one back to the same broker (an election settling) waits.
+      if (redirect === null || redirect === address) await sleep(backoff.nextDelayMs(), stop);
+      address = redirect ?? this.#nextBroker();
+    }
+  }
+
   /** Closes every channel; calls in progress fail, follow iterations end. */
   close(): void {
     if (this.#state === 'closed') return;
@@ -465,7 +533,7 @@ function toClientError(error: ServiceError, operation: string, delivery: Deliver
       if (nodeCode === 'unknownProducer') return new UnknownProducerError(`${operation}: ${details}`, options);
       if (nodeCode === 'outOfOrderSequence') return new OutOfOrderSequenceError(`${operation}: ${details}`, options);
       if (nodeCode === 'duplicateTooOld') return new DuplicateTooOldError(`${operation}: ${details}`, options);
-      return new InternalError(`${operation}: ${details}`, options);
+      return new FailedPreconditionError(`${operation}: ${details}`, options);
     }
     case status.DEADLINE_EXCEEDED:
     case status.UNAVAILABLE:

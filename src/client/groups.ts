@@ -1,0 +1,132 @@
+import {
+  AckOutcomeCode,
+  GroupMethodPath,
+  GroupStartCode,
+  type GroupInfoMessage,
+  type GroupSettingsMessage,
+  type GroupStartMessage,
+} from '../transport/index.js';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from './errors.js';
+import type { LogClient } from './log-client.js';
+
+/** Where a new group starts reading its topic. */
+export type GroupStart = 'earliest' | 'latest' | { readonly offset: number } | { readonly timeMs: number };
+
+/** Settings of a new group; what is left out takes the broker's defaults (30 s; 10s 30s 1m ... 2h; 16 retries). */
+export interface GroupSettings {
+  readonly ackDeadlineMs?: number;
+  readonly retryDelaysMs?: readonly number[];
+  readonly maxRetries?: number;
+}
+
+export interface GroupInfo {
+  readonly name: string;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  /** Every offset below it is acked or dead-lettered. */
+  readonly committedOffset: number;
+  readonly nextOffset: number;
+  /** Messages not yet acked or dead-lettered. */
+  readonly lag: number;
+  readonly inflight: number;
+  readonly waiting: number;
+  readonly dead: number;
+  readonly consumers: readonly { readonly id: string; readonly inflight: number }[];
+  readonly ackDeadlineMs: number;
+  readonly retryDelaysMs: readonly number[];
+  readonly maxRetries: number;
+}
+
+export type AckOutcome = 'acked' | 'alreadyAcked' | 'notDelivered';
+
+const ACK_OUTCOMES: readonly AckOutcome[] = ['acked', 'alreadyAcked', 'notDelivered'];
+const outcomeOf = (code: number): AckOutcome => ACK_OUTCOMES[code] ?? 'notDelivered';
+// Checked against the wire enum once, here.
+if (AckOutcomeCode.alreadyAcked !== 1 || AckOutcomeCode.notDelivered !== 2) throw new Error('AckOutcome codes changed');
+
+/** The consumer-group calls of client.proto over a LogClient (redirects, retries, typed errors). */
+export class GroupCalls {
+  constructor(private readonly client: LogClient) {}
+
+  async create(group: string, topic: string, options: { readonly start?: GroupStart; readonly settings?: GroupSettings; readonly ifAbsent?: boolean } = {}): Promise<boolean> {
+    const c = this.client.codec.groups;
+    const request = { group, topic, start: startMessage(options.start ?? 'earliest'), settings: settingsMessage(options.settings ?? {}), ifAbsent: options.ifAbsent ?? false };
+    const response = await this.client.call('createGroup', 'once', { path: GroupMethodPath.createGroup, serialize: c.createGroupRequest.serialize, deserialize: c.createGroupResponse.deserialize }, request);
+    return response.created;
+  }
+
+  async delete(group: string): Promise<void> {
+    const c = this.client.codec.groups;
+    await this.client.call('deleteGroup', 'once', { path: GroupMethodPath.deleteGroup, serialize: c.groupNameRequest.serialize, deserialize: c.deleteGroupResponse.deserialize }, { group });
+  }
+
+  async list(): Promise<readonly GroupInfo[]> {
+    const c = this.client.codec.groups;
+    const response = await this.client.call('listGroups', 'idempotent', { path: GroupMethodPath.listGroups, serialize: c.listGroupsRequest.serialize, deserialize: c.listGroupsResponse.deserialize }, {});
+    return response.groups.map(groupInfo);
+  }
+
+  async describe(group: string): Promise<GroupInfo> {
+    const c = this.client.codec.groups;
+    return groupInfo(await this.client.call('describeGroup', 'idempotent', { path: GroupMethodPath.describeGroup, serialize: c.groupNameRequest.serialize, deserialize: c.groupInfo.deserialize }, { group }));
+  }
+
+  /** Acks are idempotent (a repeat answers alreadyAcked), so they are retried like reads. */
+  async ack(group: string, offsets: readonly number[]): Promise<readonly AckOutcome[]> {
+    const c = this.client.codec.groups;
+    const response = await this.client.call('ack', 'idempotent', { path: GroupMethodPath.ack, serialize: c.ackRequest.serialize, deserialize: c.ackResponse.deserialize }, { group, offsets });
+    return offsets.map((_, k) => outcomeOf(response.outcomes[k] ?? AckOutcomeCode.acked));
+  }
+
+  /** delayMs undefined: the group's delay for the message's retry level. */
+  async nack(group: string, offset: number, delivery: number, reason: string, delayMs?: number): Promise<{ readonly deadLettered: boolean; readonly retryAtMs: number }> {
+    if (delayMs !== undefined && !(Number.isSafeInteger(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`nack: a delay must be a whole number of ms >= 0, not ${delayMs}`);
+    const c = this.client.codec.groups;
+    const request = { group, offset, delivery, reason, delayMs: delayMs ?? -1 };
+    return this.client.call('nack', 'once', { path: GroupMethodPath.nack, serialize: c.nackRequest.serialize, deserialize: c.nackResponse.deserialize }, request);
+  }
+
+  async extend(group: string, offset: number, delivery: number, extendMs: number): Promise<number> {
+    if (!(Number.isSafeInteger(extendMs) && extendMs >= 1)) throw new InvalidArgumentError(`extend: an extension must be a whole number of ms >= 1, not ${extendMs}`);
+    const c = this.client.codec.groups;
+    const request = { group, offset, delivery, extendMs };
+    const response = await this.client.call('extend', 'once', { path: GroupMethodPath.extend, serialize: c.extendRequest.serialize, deserialize: c.extendResponse.deserialize }, request);
+    return response.deadlineMs;
+  }
+}
+
+/** One ack outcome as the error a caller acking a single message expects, or null for 'acked'. */
+export function ackError(group: string, offset: number, outcome: AckOutcome): Error | null {
+  if (outcome === 'alreadyAcked') return new FailedPreconditionError(`ack: offset ${offset} of group ${group} is already acked`);
+  if (outcome === 'notDelivered') return new NotFoundError(`ack: offset ${offset} of group ${group} was never delivered`);
+  return null;
+}
+
+export function startMessage(start: GroupStart): GroupStartMessage {
+  if (start === 'earliest') return { kind: GroupStartCode.earliest, value: 0 };
+  if (start === 'latest') return { kind: GroupStartCode.latest, value: 0 };
+  if ('offset' in start) return { kind: GroupStartCode.offset, value: start.offset };
+  return { kind: GroupStartCode.time, value: start.timeMs };
+}
+
+export function settingsMessage(s: GroupSettings): GroupSettingsMessage {
+  return { ackDeadlineMs: s.ackDeadlineMs ?? 0, retryDelaysMs: s.retryDelaysMs ?? [], maxRetriesSet: s.maxRetries !== undefined, maxRetries: s.maxRetries ?? 0 };
+}
+
+function groupInfo(m: GroupInfoMessage): GroupInfo {
+  return {
+    name: m.name,
+    topic: m.topic,
+    deadLetterTopic: m.deadLetterTopic,
+    committedOffset: m.committedOffset,
+    nextOffset: m.nextOffset,
+    lag: m.lag,
+    inflight: m.inflight,
+    waiting: m.waiting,
+    dead: m.dead,
+    consumers: m.consumers.map((c) => ({ id: c.id, inflight: c.inflight })),
+    ackDeadlineMs: m.ackDeadlineMs,
+    retryDelaysMs: [...m.retryDelaysMs],
+    maxRetries: m.maxRetries,
+  };
+}

@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+
+import { Admin, Consumer, FailedPreconditionError, InvalidArgumentError, NotFoundError, type BrokerMessage, type ConsumedMessage } from '../../src/client/index.js';
+import { startClusterForTest, waitFor, type TestCluster } from '../harness/index.js';
+import { fetchPayloads } from './broker-helpers.js';
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (data: Uint8Array): string => new TextDecoder().decode(data);
+const message = (payload: string, headers: { name: string; value: string }[] = []): BrokerMessage => ({
+  key: new Uint8Array(),
+  headers: headers.map((h) => ({ name: h.name, value: bytes(h.value) })),
+  payload: bytes(payload),
+  timestampMs: Date.now(),
+});
+const header = (m: { headers: readonly { name: string; value: Uint8Array }[] }, name: string): string | undefined => {
+  const h = m.headers.find((x) => x.name === name);
+  return h === undefined ? undefined : text(h.value);
+};
+
+async function produce(cluster: TestCluster, topic: string, payloads: readonly string[]): Promise<void> {
+  const client = cluster.client();
+  for (let k = 0; k < payloads.length; k += 100) {
+    await client.produce({ topic, producerId: 0, firstSequence: 0, messages: payloads.slice(k, k + 100).map((p) => message(p)) });
+  }
+}
+
+/** Takes `count` messages from the consumer (bounded by the test's timeout). */
+async function take(consumer: Consumer, count: number): Promise<ConsumedMessage[]> {
+  const out: ConsumedMessage[] = [];
+  if (count === 0) return out;
+  for await (const m of consumer) {
+    out.push(m);
+    if (out.length >= count) break;
+  }
+  return out;
+}
+
+describe('consumer groups on a real cluster', () => {
+  it('each group sees every message; within a group each goes to one consumer; acks move the committed offset', async () => {
+    const cluster = await startClusterForTest({ label: 'groups-basic' });
+    await cluster.leader();
+    const admin = new Admin({ brokers: cluster.brokers() });
+    await admin.createTopic('orders');
+    const payloads = Array.from({ length: 200 }, (_, k) => `o-${k}`);
+    await produce(cluster, 'orders', payloads);
+
+    const a1 = new Consumer({ brokers: cluster.brokers(), group: 'billing', topic: 'orders', prefetch: 16 });
+    const a2 = new Consumer({ brokers: cluster.brokers(), group: 'billing', topic: 'orders', prefetch: 16 });
+    const b = new Consumer({ brokers: cluster.brokers(), group: 'audit', topic: 'orders' });
+    const seenA = new Map<string, number>();
+    const seenB: string[] = [];
+    const runA = (c: Consumer): Promise<void> =>
+      c.run(async (m) => {
+        seenA.set(text(m.payload), (seenA.get(text(m.payload)) ?? 0) + 1);
+      }, { concurrency: 4 });
+    const running = [runA(a1), runA(a2), b.run(async (m) => void seenB.push(text(m.payload)))];
+    await waitFor(async () => (await admin.describeGroup('billing')).committedOffset === 200 && (await admin.describeGroup('audit')).committedOffset === 200, { timeoutMs: 20_000, what: 'both groups to ack everything' });
+    await Promise.all([a1.close(), a2.close(), b.close()]);
+    await Promise.all(running);
+
+    expect([...seenA.keys()].sort()).toEqual([...payloads].sort());
+    expect([...seenA.values()].every((n) => n === 1)).toBe(true);
+    expect(seenB).toEqual(payloads); // one consumer, concurrency 1: in offset order
+    const billing = await admin.describeGroup('billing');
+    expect(billing).toMatchObject({ topic: 'orders', committedOffset: 200, nextOffset: 200, lag: 0, inflight: 0, deadLetterTopic: 'billing.dlq' });
+    expect((await admin.listGroups()).map((g) => g.name)).toEqual(['audit', 'billing']);
+    admin.close();
+  });
+
+  it('a message not acked within its deadline is redelivered with its delivery count; a late ack of the first delivery still counts', async () => {
+    const cluster = await startClusterForTest({ label: 'groups-deadline' });
+    await cluster.leader();
+    const admin = new Admin({ brokers: cluster.brokers() });
+    await admin.createTopic('jobs');
+    await produce(cluster, 'jobs', ['slow']);
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'w', topic: 'jobs', groupSettings: { ackDeadlineMs: 500, retryDelaysMs: [100], maxRetries: 5 } });
+    const [first] = await take(consumer, 1);
+    expect(first?.delivery).toBe(1);
+    const [second] = await take(consumer, 1);
+    expect(second?.offset).toBe(first?.offset);
+    expect(second?.id).toBe(first?.id);
+    expect(second?.delivery).toBe(2);
+    expect(second?.deadlineMs).toBeGreaterThan(first?.deadlineMs ?? Infinity);
+    expect(await first?.ack()).toBe('acked');
+    expect(await second?.ack()).toBe('alreadyAcked');
+    await expect(second?.ack()).rejects.toThrow(InvalidArgumentError); // the same handle twice: refused here
+    expect(await admin.describeGroup('w')).toMatchObject({ committedOffset: 1, lag: 0, inflight: 0, waiting: 0 });
+    await consumer.close();
+    admin.close();
+  });
+
+  it('a poison message reaches the dead-letter topic after exactly maxRetries + 1 deliveries, with its history in headers', async () => {
+    const cluster = await startClusterForTest({ label: 'groups-poison' });
+    await cluster.leader();
+    const admin = new Admin({ brokers: cluster.brokers() });
+    await admin.createTopic('jobs');
+    await produce(cluster, 'jobs', ['fine', 'poison']);
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'workers', topic: 'jobs', groupSettings: { ackDeadlineMs: 5_000, retryDelaysMs: [100, 200], maxRetries: 3 } });
+    const poisonDeliveries: number[] = [];
+    const running = consumer.run(async (m) => {
+      if (text(m.payload) !== 'poison') return;
+      poisonDeliveries.push(m.delivery);
+      throw new Error(`cannot parse it (try ${m.delivery})`);
+    });
+    const dlq = await waitFor(async () => {
+      const topics = await admin.listTopics();
+      return topics.find((t) => t.name === 'workers.dlq' && t.nextOffset === 1);
+    }, { timeoutMs: 20_000, what: 'the poison message in workers.dlq' });
+    expect(dlq.name).toBe('workers.dlq');
+    await consumer.close();
+    await running;
+    expect(poisonDeliveries).toEqual([1, 2, 3, 4]);
+    const [copy] = (await cluster.client().fetch('workers.dlq', 0)).messages;
+    expect(copy === undefined ? null : text(copy.payload)).toBe('poison');
+    expect(copy && header(copy, 'quorumlog-dlq-group')).toBe('workers');
+    expect(copy && header(copy, 'quorumlog-dlq-topic')).toBe('jobs');
+    expect(copy && header(copy, 'quorumlog-dlq-offset')).toBe('1');
+    expect(copy && header(copy, 'quorumlog-dlq-deliveries')).toBe('4');
+    expect(copy && header(copy, 'quorumlog-dlq-last-error')).toBe('cannot parse it (try 4)');
+    expect(await admin.describeGroup('workers')).toMatchObject({ committedOffset: 2, lag: 0, dead: 0, waiting: 0, inflight: 0 });
+    admin.close();
+  });
+
+  it('a delayed message is invisible until its delivery time, then gets its offset', async () => {
+    const cluster = await startClusterForTest({ label: 'groups-delay' });
+    await cluster.leader();
+    const client = cluster.client();
+    await client.createTopic('later');
+    const deliverAtMs = Date.now() + 1_500;
+    const result = await client.produce({ topic: 'later', producerId: 0, firstSequence: 0, messages: [message('tick', [{ name: 'quorumlog-deliver-at-ms', value: String(deliverAtMs) }])] });
+    expect(result.deliverAtMs).toBe(deliverAtMs);
+    expect((await client.fetch('later', 0)).messages).toEqual([]);
+    expect((await client.describeTopic('later')).nextOffset).toBe(0);
+    await waitFor(async () => (await client.describeTopic('later')).nextOffset === 1, { timeoutMs: 10_000, what: 'the delayed message to become visible' });
+    expect(Date.now()).toBeGreaterThanOrEqual(deliverAtMs - 50); // the leader's clock is this host's
+    expect(await fetchPayloads(cluster, 'n1', 'later')).toEqual(['tick']);
+  });
+
+  it('bad input gets clear errors and changes nothing', async () => {
+    const cluster = await startClusterForTest({ label: 'groups-bad-input' });
+    await cluster.leader();
+    const admin = new Admin({ brokers: cluster.brokers() });
+    await admin.createTopic('t');
+    await admin.createTopic('other');
+    await produce(cluster, 't', ['a', 'b']);
+    await expect(admin.createGroup('g', 'missing')).rejects.toThrow(NotFoundError);
+    await admin.createGroup('g', 't');
+    await expect(admin.createGroup('g', 't')).rejects.toThrow(/already exists/);
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 't' });
+    const [m] = await take(consumer, 1);
+    const before = await admin.describeGroup('g');
+    const calls = admin.groupCalls;
+    expect(await calls.ack('g', [99])).toEqual(['notDelivered']);
+    await expect(calls.ack('nope', [0])).rejects.toThrow(NotFoundError);
+    await expect(calls.nack('nope', 0, 1, 'x')).rejects.toThrow(NotFoundError);
+    await expect(calls.nack('g', m?.offset ?? 0, 7, 'stale')).rejects.toThrow(FailedPreconditionError);
+    await expect(calls.nack('g', m?.offset ?? 0, 1, 'x', -5)).rejects.toThrow(InvalidArgumentError);
+    await expect(calls.extend('g', m?.offset ?? 0, 1, 0)).rejects.toThrow(InvalidArgumentError);
+    // The server's own check, past the client library's.
+    const c = cluster.client();
+    const nack = { path: '/quorumlog.client.Client/Nack', serialize: c.codec.groups.nackRequest.serialize, deserialize: c.codec.groups.nackResponse.deserialize };
+    await expect(c.call('nack', 'once', nack, { group: 'g', offset: m?.offset ?? 0, delivery: 1, reason: 'x', delayMs: -5 })).rejects.toThrow(/nack delay must be/);
+    const wrongTopic = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 'other' });
+    await expect(take(wrongTopic, 1)).rejects.toThrow(FailedPreconditionError);
+    await wrongTopic.close();
+    expect(await admin.describeGroup('g')).toEqual(before);
+    expect(await m?.ack()).toBe('acked');
+    expect(await calls.ack('g', [m?.offset ?? 0])).toEqual(['alreadyAcked']);
+    await consumer.close();
+    admin.close();
+  });
+});
