@@ -4,6 +4,7 @@ import { runBenchCommand } from './bench-command.js';
 import { BROKER_COMMANDS, runBrokerCommand } from './broker-commands.js';
 import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';
 import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
+import { GROUP_COMMANDS, runGroupCommand } from './group-commands.js';
 import { runJepsen } from './jepsen-command.js';
 import { NODE_HELP, runNodeCommand } from './node-command.js';
 import { UsageError } from './usage-error.js';
@@ -26,6 +27,9 @@ Broker:
   topics      create, list, describe or delete topics
   produce     send messages given as arguments, or one per stdin line, to a topic
   fetch       print a topic's messages from an offset
+  consume     consume a topic in a consumer group, acking each message once printed
+  groups      list, describe, create or delete consumer groups (with their lag)
+  dlq         list a group's dead-letter topic, or redrive it to the source topics
 
 Run "quorumlog <command> --help" for a command's options.
 `;
@@ -50,6 +54,7 @@ async function main(argv: readonly string[]): Promise<number> {
     default:
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
       if (BROKER_COMMANDS.includes(command)) return runBrokerCommand(command, rest);
+      if (GROUP_COMMANDS.includes(command)) return runGroupCommand(command, rest);
       throw new UsageError(`unknown command "${command}"; run quorumlog --help for the list`);
   }
 }

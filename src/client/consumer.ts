@@ -194,9 +194,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
       offset: d.offset,
       delivery: d.delivery,
       deadlineMs: d.deadlineMs,
-      key: m.key,
-      headers: m.headers.map((h) => ({ name: h.name, value: h.value })),
-      payload: m.payload,
+      key: asBytes(m.key),
+      headers: m.headers.map((h) => ({ name: h.name, value: asBytes(h.value) })),
+      payload: asBytes(m.payload),
       timestampMs: m.timestampMs,
       ack: async () => {
         once('ack');
@@ -211,6 +211,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
       },
     };
   }
+}
+
+/** protobufjs leaves an empty bytes field of a nested message as its default, which need not be a Uint8Array. */
+function asBytes(value: Uint8Array | readonly number[] | undefined): Uint8Array {
+  return value instanceof Uint8Array ? value : Uint8Array.from(value ?? []);
 }
 
 /**

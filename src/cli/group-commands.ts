@@ -1,0 +1,213 @@
+import { Admin, Consumer, LogClient, Producer, type ConsumedMessage, type GroupInfo, type GroupStart } from '../client/index.js';
+import { parseClientArgs, type Flags } from './client-args.js';
+import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
+
+export const GROUP_COMMANDS: readonly string[] = ['consume', 'groups', 'dlq'];
+
+/** Headers of a dead-lettered copy (see src/node/group-service.ts). */
+const DLQ_HEADER = { topic: 'quorumlog-dlq-topic', offset: 'quorumlog-dlq-offset', deliveries: 'quorumlog-dlq-deliveries', lastError: 'quorumlog-dlq-last-error' } as const;
+const REDRIVEN_FROM_HEADER = 'quorumlog-redriven-from';
+
+const HELP: Record<string, string> = {
+  consume: `Usage: quorumlog consume --topic T --group G [--from earliest|latest] [--max N] [--prefetch N]
+
+Consumes topic T as a member of consumer group G (created at --from, default earliest, if it
+does not exist), printing one message per line ("offset<TAB>payload") and acking each only
+after it is written. Stops after --max messages, or on Ctrl-C: what was delivered but not
+printed is redelivered. Delivery is at least once; the offset is the message's stable id.
+`,
+  groups: `Usage: quorumlog groups list
+       quorumlog groups describe G
+       quorumlog groups create G --topic T [--from earliest|latest|offset:N|time:MS]
+                               [--ack-deadline 30s] [--retry-delays 10s,30s,1m] [--max-retries 16]
+       quorumlog groups delete G
+
+Lists groups with their committed offset and lag, or creates one at an offset or a time.
+`,
+  dlq: `Usage: quorumlog dlq list --group G
+       quorumlog dlq redrive --group G
+
+Lists the messages in group G's dead-letter topic (G.dlq) with where they came from, how
+often they were tried and the last error; redrive sends each back to its topic (acked in
+G.dlq through the group G.redrive only once the topic has it, so none is lost or sent twice
+by one redrive).
+`,
+};
+
+export async function runGroupCommand(command: string, argv: readonly string[]): Promise<number> {
+  const extra = {
+    consume: { topic: { type: 'string' }, group: { type: 'string' }, from: { type: 'string' }, max: { type: 'string' }, prefetch: { type: 'string' } },
+    groups: { topic: { type: 'string' }, from: { type: 'string' }, 'ack-deadline': { type: 'string' }, 'retry-delays': { type: 'string' }, 'max-retries': { type: 'string' } },
+    dlq: { group: { type: 'string' } },
+  } as const;
+  const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command !== 'consume', help: HELP[command] ?? '' });
+  if (args === null) return 0;
+  const { brokers, timeoutMs, json, flags, positionals } = args;
+  switch (command) {
+    case 'consume':
+      return consumeCommand(brokers, timeoutMs, flags, json);
+    case 'groups':
+      return groupsCommand(brokers, timeoutMs, positionals, flags, json);
+    case 'dlq':
+      return dlqCommand(brokers, timeoutMs, positionals, flags, json);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function required(flags: Flags, name: string): string {
+  const value = flags[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function parseStart(value: string | undefined, allowPoints: boolean): GroupStart {
+  if (value === undefined || value === 'earliest') return 'earliest';
+  if (value === 'latest') return 'latest';
+  const point = /^(offset|time):(\d+)$/.exec(value);
+  if (allowPoints && point !== null) return point[1] === 'offset' ? { offset: Number(point[2]) } : { timeMs: Number(point[2]) };
+  throw new UsageError(`--from must be earliest, latest${allowPoints ? ', offset:N or time:MS' : ''}, not "${value}"`);
+}
+
+function write(line: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(line, (error) => (error ? reject(error) : resolve())));
+}
+
+async function consumeCommand(brokers: string[], timeoutMs: number, flags: Flags, json: boolean): Promise<number> {
+  const topic = required(flags, 'topic');
+  const group = required(flags, 'group');
+  const from = parseStart(flags['from'] as string | undefined, false);
+  const max = parseWholeNumber('max', flags['max'] as string | undefined, { min: 1 }) ?? Number.MAX_SAFE_INTEGER;
+  const prefetch = parseWholeNumber('prefetch', flags['prefetch'] as string | undefined, { min: 1, max: 1000 }) ?? 64;
+  const consumer = new Consumer({ brokers, timeoutMs, group, topic, from, prefetch });
+  const decoder = new TextDecoder();
+  const stop = (): void => void consumer.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let printed = 0;
+  try {
+    // Bounded by --max, or by the consumer closing on a signal.
+    for await (const m of consumer) {
+      const payload = decoder.decode(m.payload);
+      await write(json ? `${JSON.stringify({ offset: m.offset, delivery: m.delivery, key: decoder.decode(m.key), message: payload })}\n` : `${m.offset}\t${payload}\n`);
+      await m.ack();
+      if (++printed >= max) break;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await consumer.close();
+  }
+}
+
+async function groupsCommand(brokers: string[], timeoutMs: number, positionals: readonly string[], flags: Flags, json: boolean): Promise<number> {
+  const [action, name, ...rest] = positionals;
+  const needsName = action === 'create' || action === 'describe' || action === 'delete';
+  if (action === undefined || !(needsName || action === 'list')) throw new UsageError('groups needs an action: list, describe, create or delete');
+  if (needsName && name === undefined) throw new UsageError(`groups ${action} needs a group name`);
+  if ((needsName && rest.length > 0) || (action === 'list' && name !== undefined)) throw new UsageError(`groups ${action}: unexpected argument "${needsName ? rest[0] : name}"`);
+  const createOnly = ['topic', 'from', 'ack-deadline', 'retry-delays', 'max-retries'].filter((f) => flags[f] !== undefined);
+  if (action !== 'create' && createOnly.length > 0) throw new UsageError(`--${createOnly[0]} goes with groups create only`);
+  const admin = new Admin({ brokers, timeoutMs });
+  const group = name ?? '';
+  try {
+    if (action === 'create') {
+      const topic = required(flags, 'topic');
+      const ackDeadlineMs = parseDurationMs('ack-deadline', flags['ack-deadline'] as string | undefined);
+      const delays = flags['retry-delays'] as string | undefined;
+      const retryDelaysMs = delays?.split(',').map((d) => parseDurationMs('retry-delays', d.trim()) ?? 0);
+      const maxRetries = parseWholeNumber('max-retries', flags['max-retries'] as string | undefined, { min: 0, max: 1000 });
+      const settings = { ...(ackDeadlineMs === undefined ? {} : { ackDeadlineMs }), ...(retryDelaysMs === undefined ? {} : { retryDelaysMs }), ...(maxRetries === undefined ? {} : { maxRetries }) };
+      await admin.createGroup(group, topic, { start: parseStart(flags['from'] as string | undefined, true), settings });
+      process.stdout.write(json ? `${JSON.stringify({ created: group, topic })}\n` : `created group ${group} on topic ${topic}\n`);
+    } else if (action === 'delete') {
+      await admin.deleteGroup(group);
+      process.stdout.write(json ? `${JSON.stringify({ deleted: group })}\n` : `deleted group ${group}\n`);
+    } else {
+      printGroups(action === 'describe' ? [await admin.describeGroup(group)] : await admin.listGroups(), json);
+    }
+    return 0;
+  } finally {
+    admin.close();
+  }
+}
+
+function printGroups(groups: readonly GroupInfo[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(groups)}\n`);
+    return;
+  }
+  for (const g of groups) {
+    const consumers = g.consumers.map((c) => `${c.id}:${c.inflight}`).join(',') || '-';
+    process.stdout.write(`${g.name}\ttopic ${g.topic}\tcommitted ${g.committedOffset}\tlag ${g.lag}\tinflight ${g.inflight}\twaiting ${g.waiting}\tdead ${g.dead}\tconsumers ${consumers}\n`);
+  }
+}
+
+async function dlqCommand(brokers: string[], timeoutMs: number, positionals: readonly string[], flags: Flags, json: boolean): Promise<number> {
+  const [action, ...rest] = positionals;
+  if (action !== 'list' && action !== 'redrive') throw new UsageError('dlq needs an action: list or redrive');
+  if (rest.length > 0) throw new UsageError(`dlq ${action}: unexpected argument "${rest[0]}"`);
+  const group = required(flags, 'group');
+  const dlqTopic = `${group}.dlq`;
+  return action === 'list' ? dlqList(brokers, timeoutMs, dlqTopic, json) : dlqRedrive(brokers, timeoutMs, group, dlqTopic, json);
+}
+
+const decoder = new TextDecoder();
+const headerText = (m: { readonly headers: readonly { readonly name: string; readonly value: Uint8Array }[] }, name: string): string =>
+  decoder.decode(m.headers.find((h) => h.name === name)?.value ?? new Uint8Array());
+
+async function dlqList(brokers: string[], timeoutMs: number, dlqTopic: string, json: boolean): Promise<number> {
+  const client = new LogClient({ brokers, timeoutMs });
+  try {
+    let offset = 0;
+    // Bounded by the topic's end: every round prints at least one message or stops.
+    for (;;) {
+      const result = await client.fetch(dlqTopic, offset);
+      for (const m of result.messages) {
+        const fields = { offset: m.offset, from: `${headerText(m, DLQ_HEADER.topic)}/${headerText(m, DLQ_HEADER.offset)}`, deliveries: Number(headerText(m, DLQ_HEADER.deliveries)), lastError: headerText(m, DLQ_HEADER.lastError), message: decoder.decode(m.payload) };
+        process.stdout.write(json ? `${JSON.stringify(fields)}\n` : `${fields.offset}\tfrom ${fields.from}\tdeliveries ${fields.deliveries}\t${fields.lastError}\t${fields.message}\n`);
+      }
+      if (result.messages.length === 0) return 0;
+      offset = result.nextOffset;
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function dlqRedrive(brokers: string[], timeoutMs: number, group: string, dlqTopic: string, json: boolean): Promise<number> {
+  const admin = new Admin({ brokers, timeoutMs });
+  const producer = new Producer({ brokers, requestTimeoutMs: timeoutMs, deliveryTimeoutMs: timeoutMs });
+  const redriveGroup = `${group}.redrive`;
+  const consumer = new Consumer({ brokers, timeoutMs, group: redriveGroup, topic: dlqTopic, from: 'earliest' });
+  let redriven = 0;
+  const handler = async (m: ConsumedMessage): Promise<void> => {
+    const target = headerText(m, DLQ_HEADER.topic);
+    if (target === '') throw new Error(`${dlqTopic} offset ${m.offset} has no ${DLQ_HEADER.topic} header`);
+    const headers = [...m.headers.filter((h) => !h.name.startsWith('quorumlog-dlq-') && h.name !== REDRIVEN_FROM_HEADER), { name: REDRIVEN_FROM_HEADER, value: `${dlqTopic}/${m.offset}` }];
+    await producer.send(target, { key: m.key, payload: m.payload, headers, timestampMs: m.timestampMs });
+    redriven++;
+    if (!json) process.stdout.write(`redrove ${dlqTopic}/${m.offset} to ${target}\n`);
+  };
+  try {
+    const running = consumer.run(handler, { concurrency: 1 });
+    const deadlineMs = Date.now() + timeoutMs;
+    // Done when the redrive group has nothing left (lag 0, nothing in flight); bounded by --timeout-ms.
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 200));
+      const state = await admin.describeGroup(redriveGroup).catch(() => null);
+      if (state !== null && state.lag === 0 && state.inflight === 0 && state.waiting === 0) break;
+      if (Date.now() > deadlineMs) throw new Error(`dlq redrive: ${dlqTopic} was not drained within ${timeoutMs} ms`);
+    }
+    await consumer.close();
+    await running;
+    if (json) process.stdout.write(`${JSON.stringify({ group, redriven })}\n`);
+    else process.stdout.write(`redrove ${redriven} message(s) from ${dlqTopic}\n`);
+    return 0;
+  } finally {
+    await consumer.close();
+    await producer.close().catch(() => undefined);
+    admin.close();
+  }
+}
