@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 
 import { Admin, LogClient, Producer, type SendResult, type TopicInfo } from '../client/index.js';
-import { parseWholeNumber, UsageError } from './usage-error.js';
+import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseClientArgs } from './client-args.js';
 
 export const BROKER_COMMANDS: readonly string[] = ['topics', 'produce', 'fetch'];
@@ -16,7 +16,7 @@ const HELP: Record<string, string> = {
 
 Creates, lists, describes or deletes topics. A name is 1-249 of letters, digits, '.', '_', '-'.
 `,
-  produce: `Usage: quorumlog produce --topic T [--key K] [--acks all|leader|none]
+  produce: `Usage: quorumlog produce --topic T [--key K] [--acks all|leader|none] [--delay D]
                         [--spool-dir DIR [--spool-after-ms N]] [MESSAGE...]
 
 Sends each MESSAGE (or, with none given, each line of standard input) to topic T, in order,
@@ -26,7 +26,9 @@ duplicate it. --acks leader prints "log-index N" once the leader alone holds it 
 if that leader fails first); --acks none prints "sent" (nothing known). Neither is
 idempotent. With --spool-dir, a message not acknowledged within --spool-after-ms (default
 5000) is written to the spool there and "spooled" is printed; the next produce with the
-same --spool-dir resends what is left first. See docs/producer.md.
+same --spool-dir resends what is left first. With --delay (e.g. 30s, 5m) each message stays
+invisible until then and "scheduled" is printed: it gets its offset when it falls due.
+See docs/producer.md.
 `,
   fetch: `Usage: quorumlog fetch --topic T [--from OFFSET] [--max N]
 
@@ -38,7 +40,7 @@ answering node has applied them, up to N messages (default: to the end).
 export async function runBrokerCommand(command: string, argv: readonly string[]): Promise<number> {
   const extra = {
     topics: { 'max-message-bytes': { type: 'string' } },
-    produce: { topic: { type: 'string' }, key: { type: 'string' }, acks: { type: 'string' }, 'spool-dir': { type: 'string' }, 'spool-after-ms': { type: 'string' } },
+    produce: { topic: { type: 'string' }, key: { type: 'string' }, acks: { type: 'string' }, delay: { type: 'string' }, 'spool-dir': { type: 'string' }, 'spool-after-ms': { type: 'string' } },
     fetch: { topic: { type: 'string' }, from: { type: 'string' }, max: { type: 'string' } },
   } as const;
   const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command !== 'fetch', help: HELP[command] ?? '' });
@@ -107,6 +109,9 @@ async function produceCommand(brokers: string[], timeoutMs: number, messages: re
   if (flags['spool-after-ms'] !== undefined && typeof spoolDir !== 'string') throw new UsageError('--spool-after-ms goes with --spool-dir');
   if (typeof spoolDir === 'string' && acks !== 'all') throw new UsageError('--spool-dir needs --acks all (the spool resends idempotently)');
   const spoolAfterMs = parseWholeNumber('spool-after-ms', flags['spool-after-ms'] as string | undefined, { min: 0 }) ?? 5_000;
+  const delayMs = parseDurationMs('delay', flags['delay'] as string | undefined);
+  if (delayMs !== undefined && acks !== 'all') throw new UsageError('--delay needs --acks all');
+  const deliverAtMs = delayMs === undefined ? undefined : Date.now() + delayMs;
   // A command gives up rather than retry forever: the delivery budget is the timeout.
   const producer = new Producer({
     brokers,
@@ -122,7 +127,7 @@ async function produceCommand(brokers: string[], timeoutMs: number, messages: re
   };
   try {
     if (messages.length > 0) {
-      const sends = messages.map((payload) => producer.send(topic, key === undefined ? { payload } : { payload, key }));
+      const sends = messages.map((payload) => producer.send(topic, { payload, ...(key === undefined ? {} : { key }), ...(deliverAtMs === undefined ? {} : { deliverAtMs }) }));
       const offsets = await Promise.all(sends);
       offsets.forEach((o, k) => print(messages[k] ?? '', o));
       return 0;
@@ -132,7 +137,7 @@ async function produceCommand(brokers: string[], timeoutMs: number, messages: re
     let waiting = 0;
     let printed = Promise.resolve();
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-      const sent = producer.send(topic, key === undefined ? { payload: line } : { payload: line, key });
+      const sent = producer.send(topic, { payload: line, ...(key === undefined ? {} : { key }), ...(deliverAtMs === undefined ? {} : { deliverAtMs }) });
       waiting++;
       printed = printed.then(() => sent.then((o) => {
         print(line, o);

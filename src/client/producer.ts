@@ -84,7 +84,9 @@ export type SendResult =
   /** acks 'leader': durable in the leader's log at this index; not yet committed, so no offset. */
   | { readonly status: 'leaderDurable'; readonly offset: null; readonly logIndex: number }
   /** acks 'none': the request was sent; nothing is known of its fate. */
-  | { readonly status: 'sent'; readonly offset: null };
+  | { readonly status: 'sent'; readonly offset: null }
+  /** A delayed message (deliverAtMs): committed like an acknowledged one; it gets its offset when it falls due. */
+  | { readonly status: 'scheduled'; readonly offset: null; readonly deliverAtMs: number };
 
 export const PRODUCER_DEFAULTS = {
   lingerMs: 5,
@@ -105,6 +107,12 @@ export interface ProducerMessage {
   readonly headers?: readonly { readonly name: string; readonly value: Uint8Array | string }[];
   /** Default: Date.now() at send(). */
   readonly timestampMs?: number;
+  /**
+   * Delayed delivery: the message stays invisible to fetches and consumers until this time
+   * (ms since 1970, by the leader's clock), then gets its offset. It travels in a batch of
+   * messages with the same time (header quorumlog-deliver-at-ms).
+   */
+  readonly deliverAtMs?: number;
 }
 
 interface Settle {
@@ -276,12 +284,17 @@ export class Producer {
     if (this.#spool?.full() === true) {
       return Promise.reject(new SpoolFullError(`the spool holds ${this.#spool.sizeBytes} bytes, its limit is ${this.#spool.bytesMax}: the cluster has not taken the spooled messages yet; this one was not sent`));
     }
-    const record = toRecord(message);
+    let record: BrokerMessage;
+    try {
+      record = toRecord(message);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     const bytes = messageBytes(record);
     const state = this.#topic(topic);
     return new Promise((resolve, reject) => {
       let batch = state.queue.at(-1);
-      if (batch === undefined || !this.#open(batch) || batch.bytes + bytes > this.#batchBytesMax) {
+      if (batch === undefined || !this.#open(batch) || batch.bytes + bytes > this.#batchBytesMax || deliverAtOf(batch.messages[0]) !== deliverAtOf(record)) {
         batch = { messages: [], settles: [], bytes: 0, createdMs: Date.now(), state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false, spool: null, legacy: false };
         state.queue.push(batch);
         state.lingerTimer ??= setTimeout(() => {
@@ -561,6 +574,7 @@ export class Producer {
     if (result.duplicate) this.#stats.duplicateAnswers++;
     if (this.#idempotent && batch.producerId === state.producerId) state.ackedEnd = Math.max(state.ackedEnd, batch.firstSequence + batch.messages.length);
     if (this.#acks === 'leader') for (const settle of batch.settles) settle.resolve({ status: 'leaderDurable', offset: null, logIndex: result.logIndex });
+    else if (result.deliverAtMs > 0) for (const settle of batch.settles) settle.resolve({ status: 'scheduled', offset: null, deliverAtMs: result.deliverAtMs });
     else batch.settles.forEach((settle, k) => settle.resolve({ status: 'acknowledged', offset: result.firstOffset + k }));
     if (batch.spool !== null) {
       this.#stats.spoolAckedMessages += batch.messages.length;
@@ -717,10 +731,22 @@ function messageBytes(m: BrokerMessage): number {
   return m.key.length + m.payload.length + m.headers.reduce((n, h) => n + h.name.length + h.value.length, 0);
 }
 
+const DELIVER_AT_HEADER = 'quorumlog-deliver-at-ms';
+
+/** The delivery time a message asks for ('' for none): messages of one batch must agree. */
+function deliverAtOf(message: BrokerMessage | undefined): string {
+  const header = message?.headers.find((h) => h.name === DELIVER_AT_HEADER);
+  return header === undefined ? '' : Buffer.from(header.value).toString('latin1');
+}
+
 function toRecord(message: ProducerMessage): BrokerMessage {
+  const delay = message.deliverAtMs;
+  if (delay !== undefined && !(Number.isSafeInteger(delay) && delay >= 0)) throw new InvalidArgumentError(`deliverAtMs must be a time in ms since 1970, not ${delay}`);
+  const headers = (message.headers ?? []).filter((h) => delay === undefined || h.name !== DELIVER_AT_HEADER).map((h) => ({ name: h.name, value: bytesOf(h.value) }));
+  if (delay !== undefined) headers.push({ name: DELIVER_AT_HEADER, value: bytesOf(String(delay)) });
   return {
     key: message.key === undefined ? new Uint8Array(0) : bytesOf(message.key),
-    headers: (message.headers ?? []).map((h) => ({ name: h.name, value: bytesOf(h.value) })),
+    headers,
     payload: bytesOf(message.payload),
     timestampMs: message.timestampMs ?? Date.now(),
   };

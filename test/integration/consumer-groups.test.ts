@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { Admin, Consumer, FailedPreconditionError, InvalidArgumentError, NotFoundError, type BrokerMessage, type ConsumedMessage } from '../../src/client/index.js';
+import { Admin, Consumer, FailedPreconditionError, Producer, InvalidArgumentError, NotFoundError, type BrokerMessage, type ConsumedMessage } from '../../src/client/index.js';
 import { startClusterForTest, waitFor, type TestCluster } from '../harness/index.js';
 import { fetchPayloads } from './broker-helpers.js';
 
@@ -134,6 +134,50 @@ describe('consumer groups on a real cluster', () => {
     await waitFor(async () => (await client.describeTopic('later')).nextOffset === 1, { timeoutMs: 10_000, what: 'the delayed message to become visible' });
     expect(Date.now()).toBeGreaterThanOrEqual(deliverAtMs - 50); // the leader's clock is this host's
     expect(await fetchPayloads(cluster, 'n1', 'later')).toEqual(['tick']);
+
+    // Through the Producer, mixed with immediate messages, and seen by a consumer group only when due.
+    const producer = new Producer({ brokers: cluster.brokers() });
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 'later' });
+    const dueMs = Date.now() + 1_200;
+    const sent = await Promise.all([
+      producer.send('later', { payload: 'now-1' }),
+      producer.send('later', { payload: 'later-1', deliverAtMs: dueMs }),
+      producer.send('later', { payload: 'now-2' }),
+    ]);
+    expect(sent.map((r) => r.status)).toEqual(['acknowledged', 'scheduled', 'acknowledged']);
+    const got = await take(consumer, 4);
+    expect(got.map((m) => text(m.payload))).toEqual(['tick', 'now-1', 'now-2', 'later-1']);
+    expect(Date.now()).toBeGreaterThanOrEqual(dueMs - 50);
+    await Promise.all(got.map((m) => m.ack()));
+    await consumer.close();
+    await producer.close();
+  });
+
+  it('a delayed message and a scheduled redelivery survive the leader being killed -9: the new leader delivers both when due', async () => {
+    const cluster = await startClusterForTest({ label: 'groups-failover' });
+    await cluster.leader();
+    const admin = new Admin({ brokers: cluster.brokers() });
+    await admin.createTopic('t');
+    const producer = new Producer({ brokers: cluster.brokers() });
+    expect((await producer.send('t', { payload: 'first' })).status).toBe('acknowledged');
+    const dueMs = Date.now() + 3_000;
+    expect((await producer.send('t', { payload: 'delayed', deliverAtMs: dueMs })).status).toBe('scheduled');
+    await producer.close();
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 't', retryBackoff: { initialMs: 20, maxMs: 200 } });
+    const [first] = await take(consumer, 1);
+    expect(first === undefined ? null : text(first.payload)).toBe('first');
+    await first?.nack('try later', { delayMs: 1_500 });
+    const nackedAt = Date.now();
+    const leader = await cluster.leader();
+    await cluster.kill(leader);
+    await cluster.leader({ exclude: [leader], timeoutMs: 20_000 });
+    const got = await take(consumer, 2);
+    expect(got.map((m) => `${text(m.payload)}#${m.delivery}`)).toEqual(['first#2', 'delayed#1']);
+    expect(Date.now()).toBeGreaterThanOrEqual(Math.min(nackedAt + 1_450, dueMs - 50));
+    await Promise.all(got.map((m) => m.ack()));
+    await cluster.waitFor(async () => (await admin.describeGroup('g')).committedOffset === 2, { timeoutMs: 10_000, what: 'both acked' });
+    await consumer.close();
+    admin.close();
   });
 
   it('bad input gets clear errors and changes nothing', async () => {
