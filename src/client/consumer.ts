@@ -17,7 +17,7 @@ export interface ConsumerOptions extends LogClientOptions {
   readonly from?: GroupStart;
   /** Settings for the group if it does not exist yet. */
   readonly groupSettings?: GroupSettings;
-  /** Unacked messages this consumer may hold at once (RabbitMQ's QoS prefetch), 1..1000. */
+  /** Unacked messages this consumer may hold at once (RabbitMQ's QoS prefetch), 1..10000. */
   readonly prefetch?: number;
   /**
    * Ack each message as it arrives, before it is processed: the auto-commit of the systems
@@ -75,7 +75,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
 
   constructor(options: ConsumerOptions) {
     const prefetch = options.prefetch ?? CONSUMER_DEFAULTS.prefetch;
-    if (!(Number.isSafeInteger(prefetch) && prefetch >= 1 && prefetch <= 1000)) throw new InvalidArgumentError(`prefetch must be 1..1000, not ${prefetch}`);
+    if (!(Number.isSafeInteger(prefetch) && prefetch >= 1 && prefetch <= 10_000)) throw new InvalidArgumentError(`prefetch must be 1..10000, not ${prefetch}`);
     this.#options = options;
     this.consumerId = options.consumerId ?? `consumer-${randomUUID()}`;
     this.#client = new LogClient(options);

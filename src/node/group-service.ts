@@ -19,7 +19,7 @@ export const GROUP_SERVICE_DEFAULTS = {
   entryTimeoutMs: 5_000,
   /** A consume loop with nothing to do looks again at least this often (deadlines, deletions). */
   idleRecheckMs: 500,
-  maxPrefetch: 1000,
+  maxPrefetch: 10_000,
   /** Dead-letter entries the leader has in flight at once. */
   deadLettersInFlightMax: 16,
   /** Bytes a delivered message costs beyond its key, headers and payload, for the response budget. */
@@ -113,6 +113,8 @@ export class NodeGroupService implements GroupService {
     if (this.replica.role() !== 'leader') throw this.replica.notLeader();
     await this.createGroup({ group: input.group, topic: input.topic, start: input.start, settings: input.settings, ifAbsent: true }, { timeoutMs: GROUP_SERVICE_DEFAULTS.entryTimeoutMs });
     const wake = new Wake(this.replica, signal);
+    // Two deep: the next deliver entry commits while the previous one's messages are sent.
+    let sending: Promise<void> = Promise.resolve();
     try {
       while (!signal.aborted) {
         if (this.replica.role() !== 'leader') throw this.replica.notLeader();
@@ -121,13 +123,20 @@ export class NodeGroupService implements GroupService {
         if (group === undefined) throw new NotFoundError(`group ${input.group} was deleted`);
         const room = input.prefetch - group.inflightOf(input.consumerId);
         if (room > 0 && groups.hasDeliverable(input.group)) {
-          await this.deliver(input, room, send);
+          const batches = await this.deliver(input, room);
+          const previous = sending;
+          sending = previous.then(async () => {
+            for (const batch of batches) await send(batch);
+          });
+          await previous;
           continue;
         }
         await wake.next(GROUP_SERVICE_DEFAULTS.idleRecheckMs);
       }
+      await sending;
     } finally {
       wake.close();
+      await sending.catch(() => undefined);
       if (signal.aborted) this.release(input.group, input.consumerId);
     }
   }
@@ -153,25 +162,31 @@ export class NodeGroupService implements GroupService {
     }
   }
 
-  private async deliver(input: ConsumeInput, room: number, send: (deliveries: readonly DeliveryView[]) => Promise<void>): Promise<void> {
+  /** Proposes one deliver entry; once applied, what it delivered in responses of at most maxBytes. */
+  private async deliver(input: ConsumeInput, room: number): Promise<DeliveryView[][]> {
     const max = Math.min(room, GROUP_DEFAULTS.maxDeliverBatch);
     const result = expect(await this.broker.propose({ kind: 'deliver', group: input.group, consumer: input.consumerId, max }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs), 'delivered');
+    const batches: DeliveryView[][] = [];
     let batch: DeliveryView[] = [];
     let bytes = 0;
+    // Consecutive deliveries usually come from one produce entry: read and decode it once.
+    let entry: { logIndex: number; messages: readonly MessageRecord[] } = { logIndex: 0, messages: [] };
     // Bounded by the delivered messages (at most maxDeliverBatch).
     for (const d of result.messages) {
-      const message = this.broker.producedMessages(d.logIndex)[d.position];
+      if (entry.logIndex !== d.logIndex) entry = { logIndex: d.logIndex, messages: this.broker.producedMessages(d.logIndex) };
+      const message = entry.messages[d.position];
       if (message === undefined) throw new Error(`delivered offset ${d.offset} points at a missing message of entry ${d.logIndex}`);
       const size = messageBytes(message) + GROUP_SERVICE_DEFAULTS.deliveryOverheadBytes;
       if (batch.length > 0 && bytes + size > input.maxBytes) {
-        await send(batch);
+        batches.push(batch);
         batch = [];
         bytes = 0;
       }
       batch.push({ offset: d.offset, delivery: d.delivery, deadlineMs: d.deadlineMs, message });
       bytes += size;
     }
-    if (batch.length > 0) await send(batch);
+    if (batch.length > 0) batches.push(batch);
+    return batches;
   }
 
   /** The consumer went away: what it held goes out again now (best effort: deadlines cover a failure). */
