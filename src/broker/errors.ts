@@ -10,6 +10,10 @@ export const BrokerErrorCode = {
   unknownProducer: 'unknownProducer',
   outOfOrderSequence: 'outOfOrderSequence',
   duplicateTooOld: 'duplicateTooOld',
+  /** A bounded table is full (undecided transactions). */
+  resourceExhausted: 'resourceExhausted',
+  /** A transaction was already decided the other way (commit after rollback, rollback after commit). */
+  transactionDecided: 'transactionDecided',
 } as const;
 export type BrokerErrorCode = (typeof BrokerErrorCode)[keyof typeof BrokerErrorCode];
 

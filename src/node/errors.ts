@@ -21,6 +21,8 @@ export const NodeErrorCode = {
   outOfOrderSequence: 'outOfOrderSequence',
   /** Broker: a retried batch is older than the remembered window; its offsets are lost. */
   duplicateTooOld: 'duplicateTooOld',
+  /** Broker: the transaction was already decided the other way (commit after rollback, rollback after commit). */
+  transactionDecided: 'transactionDecided',
   /** This node does not offer the method. */
   unimplemented: 'unimplemented',
 } as const;
@@ -80,7 +82,12 @@ export class InternalError extends NodeError {
 export class BrokerRefusedError extends NodeError {
   override readonly name = 'BrokerRefusedError';
   constructor(
-    readonly code: typeof NodeErrorCode.alreadyExists | typeof NodeErrorCode.unknownProducer | typeof NodeErrorCode.outOfOrderSequence | typeof NodeErrorCode.duplicateTooOld,
+    readonly code:
+      | typeof NodeErrorCode.alreadyExists
+      | typeof NodeErrorCode.unknownProducer
+      | typeof NodeErrorCode.outOfOrderSequence
+      | typeof NodeErrorCode.duplicateTooOld
+      | typeof NodeErrorCode.transactionDecided,
     message: string,
     options?: ErrorOptions,
   ) {

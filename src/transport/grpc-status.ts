@@ -53,6 +53,7 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
     case NodeErrorCode.unknownProducer:
     case NodeErrorCode.outOfOrderSequence:
     case NodeErrorCode.duplicateTooOld:
+    case NodeErrorCode.transactionDecided:
       return { code: status.FAILED_PRECONDITION, details, metadata };
     case NodeErrorCode.unimplemented:
       return { code: status.UNIMPLEMENTED, details, metadata };
