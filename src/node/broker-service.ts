@@ -163,7 +163,8 @@ export class NodeBrokerService implements BrokerService {
       .finally(() => (this.clockInFlight = false));
   }
 
-  private async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult & { logIndex: number }> {
+  /** Proposes one broker command and answers what applying it returned (also for NodeTransactionService). */
+  async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult & { logIndex: number }> {
     const encoded = this.encode(command);
     const { lastIndex, result } = await this.replica.append(tagPayloads(PayloadTag.broker, [encoded]), timeoutMs);
     if (result === null) throw new InternalError('the broker entry was applied without a result');

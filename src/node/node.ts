@@ -8,6 +8,7 @@ import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, type DataDirIdentity } from './data-dir.js';
 import { NodeBrokerService } from './broker-service.js';
 import { NodeService } from './node-service.js';
+import { NodeTransactionService } from './transaction-service.js';
 import { Replica } from './replica.js';
 import { NodeStateMachine } from './state-machine.js';
 
@@ -81,9 +82,13 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   });
   const service = new NodeService(config, raft, log, replica);
   const broker = new NodeBrokerService(config, log, replica, stateMachine);
+  const transactions = new NodeTransactionService(log, stateMachine, broker, {
+    isLeader: () => replica.role() === 'leader',
+    leaderRef: () => replica.leaderRef(raft.status().leader),
+  });
   let clientServer: ClientServer;
   try {
-    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, broker, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
+    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, broker, transactions, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
   } catch (error) {
     await transport.close();
     await log.close();
@@ -92,6 +97,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   const ticker = setInterval(() => {
     replica.tick();
     broker.advanceClockIfDue();
+    transactions.tick();
   }, config.tickMs);
   replica.onRoleChange(() => {
     const st = raft.status();

@@ -1,4 +1,5 @@
 import type { Index, NodeId, Term } from '../../raft/index.js';
+import type { TransactionService } from './transaction-service.js';
 
 /**
  * What a node offers its clients. The gRPC client server (client-server.ts) is a thin
@@ -130,6 +131,8 @@ export interface ClientServerOptions {
   readonly service: ClientService;
   /** The broker API; without it the broker methods answer UNIMPLEMENTED. */
   readonly broker?: BrokerService;
+  /** Transactions (half messages, check-back); without it those methods answer UNIMPLEMENTED. */
+  readonly transactions?: TransactionService;
   readonly maxMessageBytes: number;
   /** Largest single record an Append may carry (INVALID_ARGUMENT above it). Default: maxMessageBytes. */
   readonly maxRecordBytes?: number;
