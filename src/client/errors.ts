@@ -18,6 +18,7 @@ export const ClientErrorCode = {
   deliveryTimeout: 'deliveryTimeout',
   spoolFull: 'spoolFull',
   spool: 'spool',
+  transactionDecided: 'transactionDecided',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -121,4 +122,10 @@ export class SpoolFullError extends QuorumlogClientError {
 export class SpoolError extends QuorumlogClientError {
   override readonly name = 'SpoolError';
   readonly code = ClientErrorCode.spool;
+}
+
+/** The transaction was already decided the other way: a commit after its rollback, or a rollback after its commit. Nothing changed. */
+export class TransactionDecidedError extends QuorumlogClientError {
+  override readonly name = 'TransactionDecidedError';
+  readonly code = ClientErrorCode.transactionDecided;
 }

@@ -31,6 +31,7 @@ export {
   UnavailableError,
   SpoolError,
   SpoolFullError,
+  TransactionDecidedError,
 } from './errors.js';
 export { Spool, SPOOL_DEFAULTS } from './spool.js';
 export type { SpoolRecord } from './spool.js';
@@ -39,3 +40,7 @@ export type { AppendBatcherOptions } from './append-batcher.js';
 export { Producer, PRODUCER_DEFAULTS } from './producer.js';
 export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks, SendResult, SpoolOptions } from './producer.js';
 export { Admin } from './admin.js';
+export { TransactionClient } from './transaction-client.js';
+export type { EndResult, HalfRequest, HalfResult, TransactionCheck, TransactionInfo } from './transaction-client.js';
+export { TransactionOutcome, TransactionProducer, TRANSACTION_PRODUCER_DEFAULTS } from './transaction-producer.js';
+export type { TransactionCheckRequest, TransactionListener, TransactionMessage, TransactionProducerOptions, TransactionResult } from './transaction-producer.js';
