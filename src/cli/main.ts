@@ -5,6 +5,7 @@ import { BROKER_COMMANDS, runBrokerCommand } from './broker-commands.js';
 import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';
 import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
 import { runJepsen } from './jepsen-command.js';
+import { runTxCommand } from './tx-command.js';
 import { NODE_HELP, runNodeCommand } from './node-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -26,6 +27,7 @@ Broker:
   topics      create, list, describe or delete topics
   produce     send messages given as arguments, or one per stdin line, to a topic
   fetch       print a topic's messages from an offset
+  tx          list undecided transactions; commit or roll one back by hand
 
 Run "quorumlog <command> --help" for a command's options.
 `;
@@ -47,6 +49,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runBenchCommand(rest);
     case 'jepsen':
       return runJepsen(rest);
+    case 'tx':
+      return runTxCommand(rest);
     default:
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
       if (BROKER_COMMANDS.includes(command)) return runBrokerCommand(command, rest);
