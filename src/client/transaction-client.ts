@@ -101,7 +101,19 @@ export class TransactionClient {
     const { serialize } = this.#codec.listTransactionsRequest;
     const { deserialize } = this.#codec.listTransactionsResponse;
     const response = await this.#client.unaryCall({ operation: 'listTransactions', delivery: 'idempotent', path: TransactionMethodPath.listTransactions, serialize, deserialize }, {});
-    return { transactions: response.transactions.map((t) => ({ ...t })), nowMs: response.nowMs };
+    // Field by field: decoded messages keep proto3 defaults (zeros) on their prototype.
+    const transactions = response.transactions.map((t) => ({
+      txId: t.txId,
+      producerGroup: t.producerGroup,
+      topic: t.topic,
+      messageCount: t.messageCount,
+      preparedAtMs: t.preparedAtMs,
+      checkCount: t.checkCount,
+      checkMax: t.checkMax,
+      nextCheckMs: t.nextCheckMs,
+      logIndex: t.logIndex,
+    }));
+    return { transactions, nowMs: response.nowMs };
   }
 
   /**
