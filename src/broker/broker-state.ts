@@ -4,6 +4,7 @@ import { BrokerError, BrokerErrorCode } from './errors.js';
 import { GroupTable, type GroupResult } from './group-table.js';
 import { TopicLog, type MessageLocation } from './topic-log.js';
 import { topicNameProblem } from './topic-name.js';
+import { TRANSACTION_DEFAULTS, TransactionTable, type TransactionApplyResult, type TransactionView } from './transactions.js';
 
 export const BROKER_DEFAULTS = {
   /** A producer id unused this long (by the leaders' clocks in the log) is forgotten. */
@@ -58,6 +59,7 @@ export type ApplyResult =
   | { readonly kind: 'produced'; readonly topic: string; readonly firstOffset: number; readonly count: number; readonly duplicate: boolean; readonly deliverAtMs: number }
   | { readonly kind: 'clockAdvanced'; readonly nowMs: number }
   | GroupResult
+  | TransactionApplyResult
   | { readonly kind: 'rejected'; readonly error: BrokerError };
 
 export interface TopicDescription {
@@ -84,6 +86,11 @@ export class BrokerState {
   private clockMs = 0;
   private nextExpiryScanMs = 0;
   private appliedIndex = 0;
+  private readonly txs = new TransactionTable({
+    topic: (name) => this.topicsByName.get(name),
+    auditTopic: (logIndex) => this.auditTopic(logIndex),
+    checkMessages,
+  });
 
   constructor(options: BrokerStateOptions = {}) {
     this.recentBatchesKept = options.recentBatchesKept ?? BROKER_DEFAULTS.recentBatchesKept;
@@ -105,6 +112,7 @@ export class BrokerState {
     this.expireIdleProducers();
     this.releaseScheduled();
     this.groups.advance(this.clockMs);
+    this.txs.advance(logIndex, this.clockMs);
     try {
       return this.applyCommand(logIndex, command);
     } catch (error) {
@@ -139,7 +147,7 @@ export class BrokerState {
    * replica before an entry says the time has come.
    */
   nextDueMs(): number {
-    return Math.min(this.nextScheduledMs, this.groups.nextDueMs());
+    return Math.min(this.nextScheduledMs, this.groups.nextDueMs(), this.txs.nextDueMs());
   }
 
   group(name: string): GroupDescription | undefined {
@@ -160,6 +168,20 @@ export class BrokerState {
     return this.groups.deadLetterCandidates(max);
   }
 
+  /** Undecided transactions, oldest first (what `quorumlog tx list` shows). */
+  undecidedTransactions(): TransactionView[] {
+    return this.txs.undecided();
+  }
+
+  /** Every transaction remembered, undecided and decided. */
+  transactions(): TransactionView[] {
+    return this.txs.all();
+  }
+
+  transaction(txId: string): TransactionView | undefined {
+    return this.txs.get(txId);
+  }
+
   get producerCount(): number {
     return this.producers.size;
   }
@@ -170,6 +192,7 @@ export class BrokerState {
         return this.createTopic(logIndex, command);
       case 'deleteTopic': {
         if (!this.topicsByName.delete(command.name)) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.name} does not exist`);
+        this.txs.topicDeleted(command.name);
         return { kind: 'topicDeleted', name: command.name };
       }
       case 'initProducer':
@@ -184,9 +207,24 @@ export class BrokerState {
       case 'clock':
         // Nothing but the time it carries, which apply() has already taken in.
         return { kind: 'clockAdvanced', nowMs: this.clockMs };
+      case 'halfMessage':
+        return this.txs.half(logIndex, this.clockMs, command);
+      case 'endTransaction':
+        return this.txs.end(this.clockMs, command);
       default:
         return this.groups.apply(logIndex, this.clockMs, command);
     }
+  }
+
+  /** The transactions' audit topic, created (by the entry at `logIndex`) when first needed. */
+  private auditTopic(logIndex: number): TopicLog {
+    const name = TRANSACTION_DEFAULTS.auditTopic;
+    let topic = this.topicsByName.get(name);
+    if (topic === undefined) {
+      topic = new TopicLog(logIndex, name, BROKER_DEFAULTS.maxMessageBytesCeiling);
+      this.topicsByName.set(name, topic);
+    }
+    return topic;
   }
 
   private createTopic(logIndex: number, command: CreateTopic): ApplyResult {

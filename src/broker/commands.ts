@@ -1,6 +1,7 @@
 import { BinaryReader, BinaryWriter } from './binary.js';
 import type { GroupSettings, GroupStart } from './consumer-groups.js';
 import { MalformedCommandError } from './errors.js';
+import { auditCopies } from './transactions.js';
 
 /**
  * The broker's replicated commands: the payloads of the log entries that change broker
@@ -25,6 +26,8 @@ export const CommandKind = {
   extend: 15,
   release: 16,
   deadLetter: 17,
+  halfMessage: 20,
+  endTransaction: 21,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -150,7 +153,38 @@ export interface DeadLetter {
 
 export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Ack | Nack | Extend | Release | DeadLetter;
 
-export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | GroupCommand;
+/**
+ * A transaction's half message(s): held durably, invisible until an EndTransaction commits
+ * them (they then get consecutive offsets of `topic`). The check-back schedule travels in
+ * the entry, so every replica checks and gives up at the same point of the log.
+ */
+export interface HalfMessage {
+  readonly kind: 'halfMessage';
+  /** Chosen by the producer (a UUID): a retried half with the same id is answered, not written twice. */
+  readonly txId: string;
+  readonly producerGroup: string;
+  readonly topic: string;
+  /** Log time after the half before the first check-back. */
+  readonly checkDelayMs: number;
+  /** Log time between check-backs. */
+  readonly checkIntervalMs: number;
+  /** Check-backs before the transaction is rolled back (and its messages recorded for audit). */
+  readonly checkMax: number;
+  readonly messages: readonly MessageRecord[];
+}
+
+/** Who decided a transaction in an EndTransaction entry. */
+export const EndSource = { producer: 1, checkBack: 2, admin: 3 } as const;
+export type EndSource = keyof typeof EndSource;
+
+export interface EndTransaction {
+  readonly kind: 'endTransaction';
+  readonly txId: string;
+  readonly outcome: 'commit' | 'rollback';
+  readonly source: EndSource;
+}
+
+export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | GroupCommand | HalfMessage | EndTransaction;
 
 /**
  * The messages an entry's command holds, by position: what a topic's offset runs point at.
@@ -162,6 +196,10 @@ export function messagesHeld(command: BrokerCommand): readonly MessageRecord[] {
       return command.messages;
     case 'deadLetter':
       return [command.message];
+    case 'halfMessage':
+      // Positions 0..n-1: the messages a commit makes visible; n..2n-1: their audit copies,
+      // which a rollback after the last check-back makes visible in the audit topic.
+      return [...command.messages, ...auditCopies(command)];
     default:
       return [];
   }
@@ -187,10 +225,18 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
       w.u53(command.idleExpiryMs);
       break;
     case 'produce':
-      w.string(command.topic).u53(command.producerId).u53(command.firstSequence).u32(command.messages.length);
-      for (const m of command.messages) encodeMessage(w, m);
+      w.string(command.topic).u53(command.producerId).u53(command.firstSequence);
+      encodeMessages(w, command.messages);
       break;
     case 'clock':
+      break;
+    case 'halfMessage':
+      w.string(command.txId).string(command.producerGroup).string(command.topic);
+      w.u53(command.checkDelayMs).u53(command.checkIntervalMs).u32(command.checkMax);
+      encodeMessages(w, command.messages);
+      break;
+    case 'endTransaction':
+      w.string(command.txId).u8(command.outcome === 'commit' ? 1 : 2).u8(EndSource[command.source]);
       break;
     default:
       encodeGroupCommand(w, command);
@@ -325,17 +371,47 @@ function decodeBody(kind: number, r: BinaryReader): BrokerCommand {
       const topic = r.string();
       const producerId = r.u53();
       const firstSequence = r.u53();
-      const count = r.u32();
-      const messages: MessageRecord[] = [];
-      // Bounded by the entry's size: each message takes at least 20 bytes to encode.
-      for (let k = 0; k < count; k++) messages.push(decodeMessage(r));
-      return { kind: 'produce', topic, producerId, firstSequence, messages };
+      return { kind: 'produce', topic, producerId, firstSequence, messages: decodeMessages(r) };
     }
     case CommandKind.clock:
       return { kind: 'clock' };
+    case CommandKind.halfMessage: {
+      const txId = r.string();
+      const producerGroup = r.string();
+      const topic = r.string();
+      const checkDelayMs = r.u53();
+      const checkIntervalMs = r.u53();
+      const checkMax = r.u32();
+      return { kind: 'halfMessage', txId, producerGroup, topic, checkDelayMs, checkIntervalMs, checkMax, messages: decodeMessages(r) };
+    }
+    case CommandKind.endTransaction:
+      return decodeEndTransaction(r);
     default:
       return decodeGroupCommand(kind, r);
   }
+}
+
+function decodeEndTransaction(r: BinaryReader): EndTransaction {
+  const txId = r.string();
+  const outcome = r.u8();
+  const source = r.u8();
+  if (outcome !== 1 && outcome !== 2) throw new MalformedCommandError(`unknown transaction outcome ${outcome}`);
+  const sourceName = (Object.keys(EndSource) as EndSource[]).find((name) => EndSource[name] === source);
+  if (sourceName === undefined) throw new MalformedCommandError(`unknown transaction decision source ${source}`);
+  return { kind: 'endTransaction', txId, outcome: outcome === 1 ? 'commit' : 'rollback', source: sourceName };
+}
+
+function encodeMessages(w: BinaryWriter, messages: readonly MessageRecord[]): void {
+  w.u32(messages.length);
+  for (const m of messages) encodeMessage(w, m);
+}
+
+function decodeMessages(r: BinaryReader): MessageRecord[] {
+  const count = r.u32();
+  const messages: MessageRecord[] = [];
+  // Bounded by the entry's size: each message takes at least 20 bytes to encode.
+  for (let k = 0; k < count; k++) messages.push(decodeMessage(r));
+  return messages;
 }
 
 function decodeMessage(r: BinaryReader): MessageRecord {
@@ -350,7 +426,7 @@ function decodeMessage(r: BinaryReader): MessageRecord {
 function estimateBytes(command: BrokerCommand): number {
   if (command.kind === 'deadLetter') return 512 + command.message.payload.length + command.message.key.length;
   if (command.kind === 'ack') return 64 + command.offsets.length * 8;
-  if (command.kind !== 'produce') return 256;
+  if (command.kind !== 'produce' && command.kind !== 'halfMessage') return 256;
   let bytes = command.topic.length * 3;
   for (const m of command.messages) bytes += 32 + m.key.length + m.payload.length + m.headers.length * 40;
   return bytes;

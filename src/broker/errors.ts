@@ -12,6 +12,10 @@ export const BrokerErrorCode = {
   duplicateTooOld: 'duplicateTooOld',
   /** The request is well formed but the state does not allow it (acking a message already acked, a group on another topic). */
   failedPrecondition: 'failedPrecondition',
+  /** A bounded table is full (undecided transactions). */
+  resourceExhausted: 'resourceExhausted',
+  /** A transaction was already decided the other way (commit after rollback, rollback after commit). */
+  transactionDecided: 'transactionDecided',
 } as const;
 export type BrokerErrorCode = (typeof BrokerErrorCode)[keyof typeof BrokerErrorCode];
 

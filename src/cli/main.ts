@@ -6,6 +6,7 @@ import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';
 import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
 import { GROUP_COMMANDS, runGroupCommand } from './group-commands.js';
 import { runJepsen } from './jepsen-command.js';
+import { runTxCommand } from './tx-command.js';
 import { NODE_HELP, runNodeCommand } from './node-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -30,6 +31,7 @@ Broker:
   consume     consume a topic in a consumer group, acking each message once printed
   groups      list, describe, create or delete consumer groups (with their lag)
   dlq         list a group's dead-letter topic, or redrive it to the source topics
+  tx          list undecided transactions; commit or roll one back by hand
 
 Run "quorumlog <command> --help" for a command's options.
 `;
@@ -51,6 +53,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runBenchCommand(rest);
     case 'jepsen':
       return runJepsen(rest);
+    case 'tx':
+      return runTxCommand(rest);
     default:
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
       if (BROKER_COMMANDS.includes(command)) return runBrokerCommand(command, rest);

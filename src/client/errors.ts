@@ -19,6 +19,7 @@ export const ClientErrorCode = {
   spoolFull: 'spoolFull',
   spool: 'spool',
   failedPrecondition: 'failedPrecondition',
+  transactionDecided: 'transactionDecided',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -128,4 +129,10 @@ export class SpoolError extends QuorumlogClientError {
 export class FailedPreconditionError extends QuorumlogClientError {
   override readonly name = 'FailedPreconditionError';
   readonly code = ClientErrorCode.failedPrecondition;
+}
+
+/** The transaction was already decided the other way: a commit after its rollback, or a rollback after its commit. Nothing changed. */
+export class TransactionDecidedError extends QuorumlogClientError {
+  override readonly name = 'TransactionDecidedError';
+  readonly code = ClientErrorCode.transactionDecided;
 }

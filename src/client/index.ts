@@ -32,6 +32,7 @@ export {
   UnavailableError,
   SpoolError,
   SpoolFullError,
+  TransactionDecidedError,
 } from './errors.js';
 export { Spool, SPOOL_DEFAULTS } from './spool.js';
 export type { SpoolRecord } from './spool.js';
@@ -44,3 +45,7 @@ export { Consumer, CONSUMER_DEFAULTS } from './consumer.js';
 export type { ConsumedMessage, ConsumerOptions } from './consumer.js';
 export { GroupCalls } from './groups.js';
 export type { AckOutcome, GroupInfo, GroupSettings, GroupStart } from './groups.js';
+export { TransactionClient } from './transaction-client.js';
+export type { EndResult, HalfRequest, HalfResult, TransactionCheck, TransactionInfo } from './transaction-client.js';
+export { TransactionOutcome, TransactionProducer, TRANSACTION_PRODUCER_DEFAULTS } from './transaction-producer.js';
+export type { TransactionCheckRequest, TransactionListener, TransactionMessage, TransactionProducerOptions, TransactionResult } from './transaction-producer.js';

@@ -32,6 +32,7 @@ import {
   OutcomeUnknownError,
   QuorumlogClientError,
   ResourceExhaustedError,
+  TransactionDecidedError,
   UnavailableError,
 } from './errors.js';
 
@@ -406,6 +407,14 @@ export class LogClient {
     }
   }
 
+  /**
+   * One unary call of a method another module of this library owns (transactions), with
+   * the same redirects, retries and typed errors as the methods above.
+   */
+  unaryCall<Req, Res>(call: { readonly operation: string; readonly delivery: Delivery; readonly path: string; readonly serialize: (value: Req) => Buffer; readonly deserialize: (bytes: Buffer) => Res }, request: Req): Promise<Res> {
+    return this.#call({ operation: call.operation, delivery: call.delivery, run: (client, deadlineMs) => unary(client, call.path, call.serialize, call.deserialize, request, deadlineMs) });
+  }
+
   /** Closes every channel; calls in progress fail, follow iterations end. */
   close(): void {
     if (this.#state === 'closed') return;
@@ -516,7 +525,8 @@ function isRetriable(error: ServiceError): boolean {
   );
 }
 
-function toClientError(error: ServiceError, operation: string, delivery: Delivery): QuorumlogClientError {
+/** A gRPC failure as the typed error of errors.ts. */
+export function toClientError(error: ServiceError, operation: string, delivery: Delivery): QuorumlogClientError {
   const details = error.details || error.message;
   const options = { cause: error };
   switch (error.code) {
@@ -533,6 +543,7 @@ function toClientError(error: ServiceError, operation: string, delivery: Deliver
       if (nodeCode === 'unknownProducer') return new UnknownProducerError(`${operation}: ${details}`, options);
       if (nodeCode === 'outOfOrderSequence') return new OutOfOrderSequenceError(`${operation}: ${details}`, options);
       if (nodeCode === 'duplicateTooOld') return new DuplicateTooOldError(`${operation}: ${details}`, options);
+      if (nodeCode === 'transactionDecided') return new TransactionDecidedError(`${operation}: ${details}`, options);
       return new FailedPreconditionError(`${operation}: ${details}`, options);
     }
     case status.DEADLINE_EXCEEDED:

@@ -14,7 +14,7 @@ import {
 } from '../broker/index.js';
 import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/client-service.js';
 import type { NodeConfig } from './config.js';
-import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError } from './errors.js';
+import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from './errors.js';
 import type { Replica } from './replica.js';
 import { PayloadTag, tagPayloads, type NodeStateMachine } from './state-machine.js';
 
@@ -114,19 +114,25 @@ export class NodeBrokerService implements BrokerService {
     const messages: (BrokerMessageView & { offset: number })[] = [];
     let next = offset;
     let bytes = 0;
+    // Each offset is located on its own: a run may cover only some of its entry's messages
+    // (a committed transaction's, or their audit copies), so an entry's next message need
+    // not be the topic's next offset. The entry last read is kept, so a batch costs one read.
+    let heldIndex = 0;
+    let held: readonly MessageRecord[] = [];
     // Bounded by maxBytes (each message costs at least the overhead) and by the topic's end.
     while (next < description.nextOffset) {
       const location = this.stateMachine.broker.locate(topic, next);
       if (location === undefined) break;
-      const batch = this.producedMessages(location.logIndex);
-      for (let position = location.position; position < batch.length; position++) {
-        const message = batch[position];
-        if (message === undefined) break;
-        bytes += messageBytes(message) + FETCH_OVERHEAD_BYTES;
-        if (messages.length > 0 && bytes > maxBytes) return { messages, nextOffset: next, endOffset: description.nextOffset };
-        messages.push({ ...message, offset: next });
-        next++;
+      if (heldIndex !== location.logIndex) {
+        held = this.producedMessages(location.logIndex);
+        heldIndex = location.logIndex;
       }
+      const message = held[location.position];
+      if (message === undefined) throw new InternalError(`offset ${next} of ${topic} points past the messages of entry ${location.logIndex}`);
+      bytes += messageBytes(message) + FETCH_OVERHEAD_BYTES;
+      if (messages.length > 0 && bytes > maxBytes) break;
+      messages.push({ ...message, offset: next });
+      next++;
     }
     return { messages, nextOffset: next, endOffset: description.nextOffset };
   }
@@ -158,7 +164,7 @@ export class NodeBrokerService implements BrokerService {
       .finally(() => (this.clockInFlight = false));
   }
 
-  /** Proposes a broker command; resolves once committed and applied here, with what applying it returned. */
+  /** Proposes one broker command and answers what applying it returned (also for NodeTransactionService). */
   async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult & { logIndex: number }> {
     const encoded = this.encode(command);
     const { lastIndex, result } = await this.replica.append(tagPayloads(PayloadTag.broker, [encoded]), timeoutMs);
@@ -213,6 +219,9 @@ export function refusal(error: BrokerError): Error {
     case BrokerErrorCode.outOfOrderSequence:
     case BrokerErrorCode.duplicateTooOld:
     case BrokerErrorCode.failedPrecondition:
+    case BrokerErrorCode.transactionDecided:
       return new BrokerRefusedError(error.code, error.message, { cause: error });
+    case BrokerErrorCode.resourceExhausted:
+      return new ResourceExhaustedError(error.message, { cause: error });
   }
 }

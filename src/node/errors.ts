@@ -23,6 +23,8 @@ export const NodeErrorCode = {
   duplicateTooOld: 'duplicateTooOld',
   /** Broker: the request is well formed but the state does not allow it (acking a message already acked). */
   failedPrecondition: 'failedPrecondition',
+  /** Broker: the transaction was already decided the other way (commit after rollback, rollback after commit). */
+  transactionDecided: 'transactionDecided',
   /** This node does not offer the method. */
   unimplemented: 'unimplemented',
 } as const;
@@ -82,7 +84,13 @@ export class InternalError extends NodeError {
 export class BrokerRefusedError extends NodeError {
   override readonly name = 'BrokerRefusedError';
   constructor(
-    readonly code: typeof NodeErrorCode.alreadyExists | typeof NodeErrorCode.unknownProducer | typeof NodeErrorCode.outOfOrderSequence | typeof NodeErrorCode.duplicateTooOld | typeof NodeErrorCode.failedPrecondition,
+    readonly code:
+      | typeof NodeErrorCode.alreadyExists
+      | typeof NodeErrorCode.unknownProducer
+      | typeof NodeErrorCode.outOfOrderSequence
+      | typeof NodeErrorCode.duplicateTooOld
+      | typeof NodeErrorCode.transactionDecided
+      | typeof NodeErrorCode.failedPrecondition,
     message: string,
     options?: ErrorOptions,
   ) {

@@ -9,6 +9,7 @@ import { claimDataDir, type DataDirIdentity } from './data-dir.js';
 import { NodeBrokerService } from './broker-service.js';
 import { NodeGroupService } from './group-service.js';
 import { NodeService } from './node-service.js';
+import { NodeTransactionService } from './transaction-service.js';
 import { Replica } from './replica.js';
 import { NodeStateMachine } from './state-machine.js';
 
@@ -83,9 +84,13 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   const service = new NodeService(config, raft, log, replica);
   const broker = new NodeBrokerService(config, log, replica, stateMachine);
   const groups = new NodeGroupService(replica, stateMachine, broker);
+  const transactions = new NodeTransactionService(log, stateMachine, broker, {
+    isLeader: () => replica.role() === 'leader',
+    leaderRef: () => replica.leaderRef(raft.status().leader),
+  });
   let clientServer: ClientServer;
   try {
-    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, broker, groups, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
+    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, broker, groups, transactions, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
   } catch (error) {
     await transport.close();
     await log.close();
@@ -95,6 +100,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     replica.tick();
     broker.advanceClockIfDue();
     groups.tick();
+    transactions.tick();
   }, config.tickMs);
   replica.onRoleChange(() => {
     const st = raft.status();

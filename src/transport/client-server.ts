@@ -36,6 +36,8 @@ import type { BrokerService, ClientServer, ClientServerOptions, ClientService, N
 import { GroupHandlers } from './group-handlers.js';
 import { bindServer, shutdownServer } from './grpc-server.js';
 import { toGrpcStatus } from './grpc-status.js';
+import { TransactionCodec } from './transaction-codec.js';
+import { TransactionHandlers } from './transaction-handlers.js';
 
 export const CLIENT_SERVER_DEFAULTS = {
   requestTimeoutMs: 30_000,
@@ -56,11 +58,12 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   }
   const codec = new ClientCodec();
   const handlers = new ClientHandlers(options);
+  const transactions = new TransactionHandlers(options.transactions, options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs);
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
   });
-  server.addService(codec.serviceDefinition(), {
+  server.addService({ ...codec.serviceDefinition(), ...new TransactionCodec().serviceDefinition() }, {
     append: handlers.append,
     read: handlers.read,
     follow: handlers.follow,
@@ -81,6 +84,10 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     ack: handlers.groups.ack,
     nack: handlers.groups.nack,
     extend: handlers.groups.extend,
+    sendHalf: transactions.sendHalf,
+    endTransaction: transactions.endTransaction,
+    listTransactions: transactions.listTransactions,
+    transactionChecks: transactions.transactionChecks,
   });
   await bindServer(server, options.listenAddress, ServerCredentials.createInsecure());
   let closed: Promise<void> | null = null;
@@ -88,6 +95,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     close: () => {
       closed ??= (async () => {
         handlers.close();
+        transactions.close();
         await shutdownServer(server, CLIENT_SERVER_DEFAULTS.shutdownGraceMs);
       })();
       return closed;

@@ -1,4 +1,5 @@
 import type { Index, NodeId, Term } from '../../raft/index.js';
+import type { TransactionService } from './transaction-service.js';
 
 /**
  * What a node offers its clients. The gRPC client server (client-server.ts) is a thin
@@ -204,6 +205,8 @@ export interface ClientServerOptions {
   readonly broker?: BrokerService;
   /** Consumer groups; without them the group methods answer UNIMPLEMENTED. */
   readonly groups?: GroupService;
+  /** Transactions (half messages, check-back); without it those methods answer UNIMPLEMENTED. */
+  readonly transactions?: TransactionService;
   readonly maxMessageBytes: number;
   /** Largest single record an Append may carry (INVALID_ARGUMENT above it). Default: maxMessageBytes. */
   readonly maxRecordBytes?: number;

@@ -54,6 +54,7 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
     case NodeErrorCode.outOfOrderSequence:
     case NodeErrorCode.duplicateTooOld:
     case NodeErrorCode.failedPrecondition:
+    case NodeErrorCode.transactionDecided:
       return { code: status.FAILED_PRECONDITION, details, metadata };
     case NodeErrorCode.unimplemented:
       return { code: status.UNIMPLEMENTED, details, metadata };

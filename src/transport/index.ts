@@ -31,3 +31,5 @@ export { toGrpcStatus, ErrorMetadataKey, type GrpcErrorStatus } from './grpc-sta
 export { ListenError, MalformedMessageError, TransportError, TransportErrorCode } from './errors.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
+export * from './transaction-codec.js';
+export type { CheckSink, CheckView, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService, TransactionSourceName } from './transaction-service.js';

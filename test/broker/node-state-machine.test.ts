@@ -33,7 +33,7 @@ describe('the node state machine: tagged entries', () => {
     expect(sm.apply(entry(3, tagPayloads(PayloadTag.record, [bytes('plain')])[0] ?? new Uint8Array(0)))).toBeNull();
     expect(sm.apply(brokerEntry(4, { kind: 'initProducer', idleExpiryMs: 60_000 }))).toEqual({ kind: 'producerGranted', producerId: 4 });
     const produced = sm.apply(brokerEntry(5, { kind: 'produce', topic: 't', producerId: 4, firstSequence: 0, messages: [{ key: bytes('k'), headers: [], payload: bytes('m'), timestampMs: 1 }] }));
-    expect(produced).toEqual({ kind: 'produced', topic: 't', firstOffset: 0, count: 1, duplicate: false });
+    expect(produced).toEqual({ kind: 'produced', topic: 't', firstOffset: 0, count: 1, duplicate: false, deliverAtMs: 0 });
     expect(sm.broker.locate('t', 0)).toEqual({ logIndex: 5, position: 0 });
   });
 
