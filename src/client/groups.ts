@@ -51,30 +51,30 @@ export class GroupCalls {
   async create(group: string, topic: string, options: { readonly start?: GroupStart; readonly settings?: GroupSettings; readonly ifAbsent?: boolean } = {}): Promise<boolean> {
     const c = this.client.codec.groups;
     const request = { group, topic, start: startMessage(options.start ?? 'earliest'), settings: settingsMessage(options.settings ?? {}), ifAbsent: options.ifAbsent ?? false };
-    const response = await this.client.call('createGroup', 'once', { path: GroupMethodPath.createGroup, serialize: c.createGroupRequest.serialize, deserialize: c.createGroupResponse.deserialize }, request);
+    const response = await this.client.unaryCall({ operation: 'createGroup', delivery: 'once', path: GroupMethodPath.createGroup, serialize: c.createGroupRequest.serialize, deserialize: c.createGroupResponse.deserialize }, request);
     return response.created;
   }
 
   async delete(group: string): Promise<void> {
     const c = this.client.codec.groups;
-    await this.client.call('deleteGroup', 'once', { path: GroupMethodPath.deleteGroup, serialize: c.groupNameRequest.serialize, deserialize: c.deleteGroupResponse.deserialize }, { group });
+    await this.client.unaryCall({ operation: 'deleteGroup', delivery: 'once', path: GroupMethodPath.deleteGroup, serialize: c.groupNameRequest.serialize, deserialize: c.deleteGroupResponse.deserialize }, { group });
   }
 
   async list(): Promise<readonly GroupInfo[]> {
     const c = this.client.codec.groups;
-    const response = await this.client.call('listGroups', 'idempotent', { path: GroupMethodPath.listGroups, serialize: c.listGroupsRequest.serialize, deserialize: c.listGroupsResponse.deserialize }, {});
+    const response = await this.client.unaryCall({ operation: 'listGroups', delivery: 'idempotent', path: GroupMethodPath.listGroups, serialize: c.listGroupsRequest.serialize, deserialize: c.listGroupsResponse.deserialize }, {});
     return response.groups.map(groupInfo);
   }
 
   async describe(group: string): Promise<GroupInfo> {
     const c = this.client.codec.groups;
-    return groupInfo(await this.client.call('describeGroup', 'idempotent', { path: GroupMethodPath.describeGroup, serialize: c.groupNameRequest.serialize, deserialize: c.groupInfo.deserialize }, { group }));
+    return groupInfo(await this.client.unaryCall({ operation: 'describeGroup', delivery: 'idempotent', path: GroupMethodPath.describeGroup, serialize: c.groupNameRequest.serialize, deserialize: c.groupInfo.deserialize }, { group }));
   }
 
   /** Acks are idempotent (a repeat answers alreadyAcked), so they are retried like reads. */
   async ack(group: string, offsets: readonly number[]): Promise<readonly AckOutcome[]> {
     const c = this.client.codec.groups;
-    const response = await this.client.call('ack', 'idempotent', { path: GroupMethodPath.ack, serialize: c.ackRequest.serialize, deserialize: c.ackResponse.deserialize }, { group, offsets });
+    const response = await this.client.unaryCall({ operation: 'ack', delivery: 'idempotent', path: GroupMethodPath.ack, serialize: c.ackRequest.serialize, deserialize: c.ackResponse.deserialize }, { group, offsets });
     return offsets.map((_, k) => outcomeOf(response.outcomes[k] ?? AckOutcomeCode.acked));
   }
 
@@ -83,14 +83,14 @@ export class GroupCalls {
     if (delayMs !== undefined && !(Number.isSafeInteger(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`nack: a delay must be a whole number of ms >= 0, not ${delayMs}`);
     const c = this.client.codec.groups;
     const request = { group, offset, delivery, reason, delayMs: delayMs ?? -1 };
-    return this.client.call('nack', 'once', { path: GroupMethodPath.nack, serialize: c.nackRequest.serialize, deserialize: c.nackResponse.deserialize }, request);
+    return this.client.unaryCall({ operation: 'nack', delivery: 'once', path: GroupMethodPath.nack, serialize: c.nackRequest.serialize, deserialize: c.nackResponse.deserialize }, request);
   }
 
   async extend(group: string, offset: number, delivery: number, extendMs: number): Promise<number> {
     if (!(Number.isSafeInteger(extendMs) && extendMs >= 1)) throw new InvalidArgumentError(`extend: an extension must be a whole number of ms >= 1, not ${extendMs}`);
     const c = this.client.codec.groups;
     const request = { group, offset, delivery, extendMs };
-    const response = await this.client.call('extend', 'once', { path: GroupMethodPath.extend, serialize: c.extendRequest.serialize, deserialize: c.extendResponse.deserialize }, request);
+    const response = await this.client.unaryCall({ operation: 'extend', delivery: 'once', path: GroupMethodPath.extend, serialize: c.extendRequest.serialize, deserialize: c.extendResponse.deserialize }, request);
     return response.deadlineMs;
   }
 }

@@ -352,11 +352,6 @@ export class LogClient {
     return this.#codec;
   }
 
-  /** One unary call with the redirects and retries of every LogClient call (for Consumer, GroupAdmin). */
-  call<Req, Res>(operation: string, delivery: Delivery, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
-    return this.#call({ operation, delivery, run: (client, deadlineMs) => unary(client, method.path, method.serialize, method.deserialize, request, deadlineMs) });
-  }
-
   /**
    * A server stream on the leader: follows redirects, and reopens with the same request on
    * another broker (with back-off) when the stream breaks, until `signal` aborts (the

@@ -202,8 +202,8 @@ describe('consumer groups on a real cluster', () => {
     await expect(calls.extend('g', m?.offset ?? 0, 1, 0)).rejects.toThrow(InvalidArgumentError);
     // The server's own check, past the client library's.
     const c = cluster.client();
-    const nack = { path: '/quorumlog.client.Client/Nack', serialize: c.codec.groups.nackRequest.serialize, deserialize: c.codec.groups.nackResponse.deserialize };
-    await expect(c.call('nack', 'once', nack, { group: 'g', offset: m?.offset ?? 0, delivery: 1, reason: 'x', delayMs: -5 })).rejects.toThrow(/nack delay must be/);
+    const nack = { operation: 'nack', delivery: 'once', path: '/quorumlog.client.Client/Nack', serialize: c.codec.groups.nackRequest.serialize, deserialize: c.codec.groups.nackResponse.deserialize } as const;
+    await expect(c.unaryCall(nack, { group: 'g', offset: m?.offset ?? 0, delivery: 1, reason: 'x', delayMs: -5 })).rejects.toThrow(/nack delay must be/);
     const wrongTopic = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 'other' });
     await expect(take(wrongTopic, 1)).rejects.toThrow(FailedPreconditionError);
     await wrongTopic.close();
