@@ -26,7 +26,11 @@ export function formatReport(report: BenchReport): string {
   lines.push(`produce        ${fmtInt(p.messagesPerSecond)} msg/s   ${fmtMb(p.megabytesPerSecond)} MB/s   (${fmtInt(p.messages)} acknowledged, ${p.errors} errors${p.firstError === null ? '' : `: ${p.firstError}`})`);
   if (report.drain !== null) {
     const d = report.drain;
-    lines.push(`consume        ${fmtInt(d.messagesPerSecond)} msg/s   ${fmtMb(d.megabytesPerSecond)} MB/s   (drain of ${fmtInt(d.messages)} records; group acks come with the broker)`);
+    lines.push(`consume        ${fmtInt(d.messagesPerSecond)} msg/s   ${fmtMb(d.megabytesPerSecond)} MB/s   (plain drain of ${fmtInt(d.messages)} records, one follow stream)`);
+  }
+  if (report.groupDrain !== null) {
+    const g = report.groupDrain;
+    lines.push(`group drain    ${fmtInt(g.messagesPerSecond)} msg/s   ${fmtMb(g.megabytesPerSecond)} MB/s   (${fmtInt(g.messages)} messages, an ack each, until all acks committed; prefetch ${fmtInt(g.prefetch)}${g.ackErrors > 0 ? `, ${g.ackErrors} failed acks` : ''})`);
   }
   lines.push('');
   lines.push(`  latency (ms)       p50     p90     p99   p99.9     max`);

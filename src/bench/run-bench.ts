@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { probeDisk, type DiskProbeResult } from './disk-probe.js';
+import { runGroupDrain, type GroupDrainResult } from './group-drain.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
 import { ratio } from './stats.js';
 import { runDrain, runProduce, type DrainResult, type ProduceProgress, type ProduceResult } from './workload.js';
@@ -30,6 +31,8 @@ export interface BenchConfig {
   /** Write each node's CPU profile (node --cpu-prof) into this directory. */
   readonly cpuProfileDir: string | null;
   readonly drain: boolean;
+  /** Messages a consumer group drains with an ack each (0: skip that phase). */
+  readonly groupDrainMessages: number;
 }
 
 export interface BenchReport {
@@ -48,6 +51,7 @@ export interface BenchReport {
   readonly disk: DiskProbeResult;
   readonly produce: ProduceResult;
   readonly drain: DrainResult | null;
+  readonly groupDrain: GroupDrainResult | null;
   /** Our figures beside the disk's: produce records/s over raw single-record syncs/s, and so on. */
   readonly ratios: {
     readonly produceToSingleSync: number | null;
@@ -129,6 +133,11 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       hooks.onPhase?.(`draining ${produce.messages} records`);
       drain = await runDrain({ brokers, from: produce.firstIndex, through: produce.lastIndex, timeoutMs: 120_000 });
     }
+    let groupDrain: GroupDrainResult | null = null;
+    if (config.groupDrainMessages > 0) {
+      hooks.onPhase?.(`filling a topic with ${config.groupDrainMessages} messages, then draining it through a consumer group, acking each`);
+      groupDrain = await runGroupDrain({ brokers, messages: config.groupDrainMessages, sizeBytes: config.sizeBytes, timeoutMs: 300_000 });
+    }
     const nodes = cluster === null ? [] : nodeUsage(cluster.usage(), cpuAtMeasure, cpuAtEnd);
     const single = disk.cases.find((c) => c.recordsPerSync === 1);
     const sixteen = disk.cases.find((c) => c.recordsPerSync === 16);
@@ -142,6 +151,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       disk,
       produce,
       drain,
+      groupDrain,
       ratios: {
         produceToSingleSync: ratio(produce.messagesPerSecond, single?.recordsPerSecond ?? 0),
         produceTo16PerSync: ratio(produce.messagesPerSecond, sixteen?.recordsPerSecond ?? 0),
@@ -169,7 +179,7 @@ function nodeUsage(final: ProcessUsage[], atMeasure: ProcessUsage[] | null, atEn
 function notesFor(config: BenchConfig): string[] {
   const notes = [
     'acks=all: an append is acknowledged once committed, i.e. held by a majority, each node having fdatasync\'ed it (flush sync).',
-    'consume is a plain log drain (one follow stream, every record decoded); consumer groups with per-message acks come with the broker.',
+    'consume is a plain log drain (one follow stream, every record decoded); group drain is a consumer group acking every message, timed until every ack is committed.',
   ];
   if (config.flush === 'async') notes.push('flush async: nodes fdatasync on a timer, not before acknowledging; not durable against a majority power failure.');
   if (config.brokers !== null) notes.push('targeted an existing cluster: no per-node CPU or memory figures; the disk probe ran in the temp directory.');

@@ -27,7 +27,8 @@ Options:
   --no-batch           one Append request per record (default: a producer's pending records
                        share a request, like a Kafka producer's batch)
   --batch-records N    records per Append request at most (default 4096)
-  --no-drain           skip the consume phase
+  --no-drain           skip the consume phases
+  --group-drain N      messages a consumer group drains, acking each (default 100000; 0 skips)
   --no-e2e             no reader following the log while producing (no end-to-end latency;
                        produce alone, as the reference figures were measured)
   --disk-probe D       time per raw disk case (default 1s; three cases)
@@ -51,6 +52,7 @@ const OPTIONS = {
   'no-batch': { type: 'boolean' },
   'batch-records': { type: 'string' },
   'no-drain': { type: 'boolean' },
+  'group-drain': { type: 'string' },
   'no-e2e': { type: 'boolean' },
   'disk-probe': { type: 'string' },
   dir: { type: 'string' },
@@ -86,6 +88,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     dataParent: values.dir ?? os.tmpdir(),
     cpuProfileDir: values['cpu-prof'] ?? null,
     drain: values['no-drain'] !== true,
+    groupDrainMessages: values['no-drain'] === true ? 0 : (parseWholeNumber('group-drain', values['group-drain'], { min: 0, max: 10_000_000 }) ?? 100_000),
     endToEnd: values['no-e2e'] !== true,
   };
   if (config.brokers !== null && config.brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');

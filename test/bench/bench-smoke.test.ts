@@ -19,13 +19,14 @@ describe('quorumlog bench (smoke)', () => {
       const json = path.join(dir, 'out.json');
       const chart = path.join(dir, 'chart.html');
       const result = await runCli(
-        ['bench', '--duration', '2s', '--warmup', '0.5s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json, '--chart', chart],
+        ['bench', '--duration', '2s', '--warmup', '0.5s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '3000', '--dir', dir, '--json', json, '--chart', chart],
         { timeoutMs: 60_000 },
       );
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^produce\s+[\d,]+ msg\/s/m);
       expect(result.stdout).toMatch(/^consume\s+[\d,]+ msg\/s/m);
+      expect(result.stdout).toMatch(/^group drain\s+[\d,]+ msg\/s/m);
       expect(result.stdout).toMatch(/p50\s+p90\s+p99\s+p99\.9\s+max/);
 
       const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
@@ -40,6 +41,8 @@ describe('quorumlog bench (smoke)', () => {
       expect(produce.latency.p50Ms).toBeLessThanOrEqual(produce.latency.p99Ms);
       expect(produce.latency.p99Ms).toBeLessThanOrEqual(produce.latency.maxMs);
       expect(report.drain?.messages).toBeGreaterThanOrEqual(produce.messages);
+      expect(report.groupDrain).toMatchObject({ messages: 3000, bytes: 3000 * 128, ackErrors: 0 });
+      expect(report.groupDrain?.messagesPerSecond).toBeGreaterThan(0);
       expect(report.disk.cases.map((c) => c.recordsPerSync)).toEqual([1, 16, 256]);
       expect(report.ratios.produceToSingleSync).toBeGreaterThan(0);
       expect(report.nodes).toHaveLength(3);
