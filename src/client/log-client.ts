@@ -355,10 +355,17 @@ export class LogClient {
   /**
    * A server stream on the leader: follows redirects, and reopens with the same request on
    * another broker (with back-off) when the stream breaks, until `signal` aborts (the
-   * iteration ends) or no broker serves it for timeoutMs (UnavailableError). A refusal that
-   * retrying cannot fix is thrown as its typed error.
+   * iteration ends) or no broker serves it for `giveUpAfterMs` (default timeoutMs; null:
+   * never) (UnavailableError). A refusal that retrying cannot fix is thrown as its typed error.
    */
-  async *leaderStream<Req, Res>(operation: string, method: UnaryMethod<Req, Res>, request: Req, signal: AbortSignal): AsyncGenerator<Res, void, undefined> {
+  async *leaderStream<Req, Res>(
+    operation: string,
+    method: UnaryMethod<Req, Res>,
+    request: Req,
+    signal: AbortSignal,
+    options: { readonly giveUpAfterMs?: number | null } = {},
+  ): AsyncGenerator<Res, void, undefined> {
+    const giveUpAfterMs = options.giveUpAfterMs === undefined ? this.#timeoutMs : options.giveUpAfterMs;
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     const backoff = new Backoff(this.#retryBackoff);
     let address = this.#preferred;
@@ -393,8 +400,8 @@ export class LogClient {
         lastError = new Error(`cannot connect to ${address}`);
       }
       failingSinceMs ??= Date.now();
-      if (Date.now() - failingSinceMs > this.#timeoutMs) {
-        throw new UnavailableError(`${operation}: no broker served the stream for ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
+      if (giveUpAfterMs !== null && Date.now() - failingSinceMs > giveUpAfterMs) {
+        throw new UnavailableError(`${operation}: no broker served the stream for ${giveUpAfterMs} ms (${describe(lastError)})`, { cause: lastError });
       }
       // A first redirect goes at once; one back to the same broker (an election settling) waits.
       if (redirect === null || redirect === address) await sleep(backoff.nextDelayMs(), stop);

@@ -1,8 +1,4 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
-
 import {
-  Backoff,
-  ErrorMetadataKey,
   TransactionCodec,
   TransactionMethodPath,
   TransactionOutcomeCode,
@@ -10,9 +6,8 @@ import {
   type BrokerMessageView,
   type TransactionCheckMessage,
 } from '../transport/index.js';
-import { awaitReady, BrokerChannels } from './broker-channels.js';
 import { InvalidArgumentError } from './errors.js';
-import { LOG_CLIENT_DEFAULTS, LogClient, toClientError, type LogClientOptions } from './log-client.js';
+import { LogClient, type LogClientOptions } from './log-client.js';
 
 export interface HalfRequest {
   readonly txId: string;
@@ -66,18 +61,9 @@ export type EndSourceName = keyof typeof TransactionSourceCode;
 export class TransactionClient {
   readonly #client: LogClient;
   readonly #codec = new TransactionCodec();
-  readonly #brokers: readonly string[];
-  readonly #channels: BrokerChannels;
-  readonly #connectTimeoutMs: number;
-  readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
-  readonly #closing = new AbortController();
 
   constructor(options: LogClientOptions) {
     this.#client = new LogClient(options);
-    this.#brokers = [...options.brokers];
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? LOG_CLIENT_DEFAULTS.connectTimeoutMs;
-    this.#retryBackoff = options.retryBackoff ?? LOG_CLIENT_DEFAULTS.retryBackoff;
-    this.#channels = new BrokerChannels({ maxMessageBytes: options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes, addressesMax: this.#brokers.length + 16 });
   }
 
   async sendHalf(request: HalfRequest): Promise<HalfResult> {
@@ -124,67 +110,11 @@ export class TransactionClient {
    */
   async *checks(producerGroup: string, signal: AbortSignal): AsyncGenerator<TransactionCheck, void, undefined> {
     if (producerGroup === '') throw new InvalidArgumentError('check-backs need a producer group');
-    const stop = AbortSignal.any([signal, this.#closing.signal]);
-    const backoff = new Backoff(this.#retryBackoff);
-    let address = this.#brokers[0] ?? '';
-    let cursor = 0;
-    let redirectedLast = false;
-    // Bounded by `stop`: each round either streams or waits its back-off.
-    while (!stop.aborted) {
-      const client = this.#channels.get(address);
-      let redirect: string | null = null;
-      if (await awaitReady(client, Date.now() + this.#connectTimeoutMs)) {
-        const call = client.makeServerStreamRequest(TransactionMethodPath.transactionChecks, this.#codec.transactionChecksRequest.serialize, this.#codec.transactionCheck.deserialize, { producerGroup });
-        const cancel = (): void => call.cancel();
-        stop.addEventListener('abort', cancel, { once: true });
-        try {
-          for await (const check of call as AsyncIterable<TransactionCheckMessage>) {
-            backoff.reset();
-            yield check;
-          }
-        } catch (error) {
-          if (stop.aborted) break;
-          redirect = this.#afterFailure(error as ServiceError);
-        } finally {
-          stop.removeEventListener('abort', cancel);
-          call.cancel();
-        }
-      }
-      // A first redirect goes at once; redirect after redirect (an election settling) waits.
-      const wait = redirect === null || redirectedLast;
-      redirectedLast = redirect !== null;
-      address = redirect ?? this.#brokers[++cursor % this.#brokers.length] ?? address;
-      if (wait) await sleep(backoff.nextDelayMs(), stop);
-    }
+    const method = { path: TransactionMethodPath.transactionChecks, serialize: this.#codec.transactionChecksRequest.serialize, deserialize: this.#codec.transactionCheck.deserialize };
+    yield* this.#client.leaderStream<{ producerGroup: string }, TransactionCheckMessage>('transactionChecks', method, { producerGroup }, signal, { giveUpAfterMs: null });
   }
 
   close(): void {
-    this.#closing.abort();
-    this.#channels.close();
     this.#client.close();
   }
-
-  /** The leader's address to go to at once, or null to try the next broker after a back-off; throws what no retry mends. */
-  #afterFailure(error: ServiceError): string | null {
-    const nodeCode = error.metadata?.get(ErrorMetadataKey.errorCode)[0];
-    if (error.code === status.UNAVAILABLE && nodeCode === 'notLeader') {
-      const leader = error.metadata?.get(ErrorMetadataKey.leaderAddress)[0];
-      return typeof leader === 'string' && leader !== '' ? leader : null;
-    }
-    if (error.code === status.INVALID_ARGUMENT || error.code === status.UNIMPLEMENTED) throw toClientError(error, 'transactionChecks', 'idempotent');
-    return null;
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -206,21 +206,7 @@ export class ClientCodec {
 
   /** The hand-made gRPC service definition for client.proto's Client service. */
   serviceDefinition(): ServiceDefinition<Record<keyof typeof ClientMethodPath, unknown>> {
-    const method = <Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>, responseStream: boolean) => ({
-      path,
-      requestStream: false,
-      responseStream,
-      requestSerialize: request.serialize,
-      requestDeserialize: (bytes: Buffer): Req | MalformedRequest => {
-        try {
-          return request.deserialize(bytes);
-        } catch (error) {
-          return new MalformedRequest(error instanceof Error ? error.message : String(error));
-        }
-      },
-      responseSerialize: response.serialize,
-      responseDeserialize: response.deserialize,
-    });
+    const method = methodDefinition;
     return {
       append: method(ClientMethodPath.append, this.appendRequest, this.appendResponse, false),
       read: method(ClientMethodPath.read, this.readRequest, this.readResponse, false),
@@ -247,11 +233,34 @@ export class ClientCodec {
 }
 
 /**
+ * One method of the Client service for grpc-js. A request that does not decode becomes a
+ * MalformedRequest (answered INVALID_ARGUMENT by the handler), not a throw (which grpc-js
+ * would answer INTERNAL).
+ */
+export function methodDefinition<Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>, responseStream: boolean) {
+  return {
+    path,
+    requestStream: false,
+    responseStream,
+    requestSerialize: request.serialize,
+    requestDeserialize: (bytes: Buffer): Req | MalformedRequest => {
+      try {
+        return request.deserialize(bytes);
+      } catch (error) {
+        return new MalformedRequest(error instanceof Error ? error.message : String(error));
+      }
+    },
+    responseSerialize: response.serialize,
+    responseDeserialize: response.deserialize,
+  };
+}
+
+/**
  * protobufjs decodes into message instances whose unset fields come from the prototype;
  * our readers only read fields, so the instance serves as the plain-data shape T. The
  * schema is ours and fixed, so T matching it is checked by the round-trip tests.
  */
-function typeCodec<T>(type: protobuf.Type): Codec<T> {
+export function typeCodec<T>(type: protobuf.Type): Codec<T> {
   return {
     serialize: (value: T): Buffer => {
       const bytes = type.encode(value as protobuf.Message<object>).finish();

@@ -5,7 +5,6 @@ import {
   type sendUnaryData,
   type ServerUnaryCall,
   type ServerWritableStream,
-  type StatusObject,
 } from '@grpc/grpc-js';
 import { index, nodeId, type Index } from '../../raft/index.js';
 import { InvalidArgumentError, UnavailableError, UnimplementedError } from '../node/errors.js';
@@ -34,7 +33,7 @@ import {
 } from './client-codec.js';
 import type { BrokerService, ClientServer, ClientServerOptions, ClientService, NodeStatusView, ReadOutcome } from './client-service.js';
 import { GroupHandlers } from './group-handlers.js';
-import { bindServer, shutdownServer } from './grpc-server.js';
+import { answerUnary, bindServer, shutdownServer } from './grpc-server.js';
 import { toGrpcStatus } from './grpc-status.js';
 import { TransactionCodec } from './transaction-codec.js';
 import { TransactionHandlers } from './transaction-handlers.js';
@@ -312,16 +311,7 @@ class ClientHandlers {
   }
 
   #answer<T>(reply: sendUnaryData<T>, work: () => Promise<T>): void {
-    let result: Promise<T>;
-    try {
-      result = work();
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    result.then(
-      (value) => reply(null, value),
-      (error: unknown) => reply(toGrpcStatus(error) satisfies Partial<StatusObject>),
-    );
+    answerUnary(reply, work);
   }
 }
 

@@ -1,5 +1,20 @@
-import type { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { sendUnaryData, Server, ServerCredentials } from '@grpc/grpc-js';
 import { ListenError } from './errors.js';
+import { toGrpcStatus } from './grpc-status.js';
+
+/** Answers a unary call with what `work` resolves to, or with the gRPC status of what it throws or rejects with. */
+export function answerUnary<T>(reply: sendUnaryData<T>, work: () => Promise<T>): void {
+  let result: Promise<T>;
+  try {
+    result = work();
+  } catch (error) {
+    result = Promise.reject(error);
+  }
+  result.then(
+    (value) => reply(null, value),
+    (error: unknown) => reply(toGrpcStatus(error)),
+  );
+}
 
 /** Binds `address` (host:port; port 0 picks one) and resolves with the bound port. */
 export function bindServer(server: Server, address: string, serverCredentials: ServerCredentials): Promise<number> {

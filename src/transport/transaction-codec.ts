@@ -1,7 +1,6 @@
-import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 
-import { MalformedRequest, type BrokerMessage } from './client-codec.js';
+import { methodDefinition, typeCodec, type BrokerMessage } from './client-codec.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 
 /** client.proto's transaction messages as plain data (uint64 as numbers, enums as numbers). */
@@ -101,21 +100,7 @@ export class TransactionCodec {
 
   /** The transaction methods' part of the Client service definition (merged with ClientCodec's). */
   serviceDefinition(): ServiceDefinition<Record<keyof typeof TransactionMethodPath, unknown>> {
-    const method = <Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>, responseStream: boolean) => ({
-      path,
-      requestStream: false,
-      responseStream,
-      requestSerialize: request.serialize,
-      requestDeserialize: (bytes: Buffer): Req | MalformedRequest => {
-        try {
-          return request.deserialize(bytes);
-        } catch (error) {
-          return new MalformedRequest(error instanceof Error ? error.message : String(error));
-        }
-      },
-      responseSerialize: response.serialize,
-      responseDeserialize: response.deserialize,
-    });
+    const method = methodDefinition;
     return {
       sendHalf: method(TransactionMethodPath.sendHalf, this.sendHalfRequest, this.sendHalfResponse, false),
       endTransaction: method(TransactionMethodPath.endTransaction, this.endTransactionRequest, this.endTransactionResponse, false),
@@ -123,15 +108,4 @@ export class TransactionCodec {
       transactionChecks: method(TransactionMethodPath.transactionChecks, this.transactionChecksRequest, this.transactionCheck, true),
     };
   }
-}
-
-/** As in client-codec.ts: protobufjs instances serve as the plain-data shapes. */
-function typeCodec<T>(type: protobuf.Type): Codec<T> {
-  return {
-    serialize: (value: T): Buffer => {
-      const bytes = type.encode(value as protobuf.Message<object>).finish();
-      return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    },
-    deserialize: (bytes: Buffer): T => type.decode(bytes) as unknown as T,
-  };
 }

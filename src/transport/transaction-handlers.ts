@@ -2,6 +2,7 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc
 
 import { InvalidArgumentError, UnavailableError, UnimplementedError } from '../node/errors.js';
 import { MalformedRequest } from './client-codec.js';
+import { answerUnary } from './grpc-server.js';
 import { toGrpcStatus } from './grpc-status.js';
 import {
   TransactionOutcomeCode,
@@ -44,7 +45,7 @@ export class TransactionHandlers {
   }
 
   readonly sendHalf = (call: ServerUnaryCall<Incoming<SendHalfRequestMessage>, SendHalfResponseMessage>, reply: sendUnaryData<SendHalfResponseMessage>): void => {
-    answer(reply, async () => {
+    answerUnary(reply, async () => {
       const r = decoded(call.request, 'SendHalf');
       const input = { txId: r.txId, producerGroup: r.producerGroup, topic: r.topic, messages: r.messages, checkDelayMs: r.checkDelayMs, checkIntervalMs: r.checkIntervalMs, checkMax: r.checkMax };
       return this.#transactions().sendHalf(input, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
@@ -52,7 +53,7 @@ export class TransactionHandlers {
   };
 
   readonly endTransaction = (call: ServerUnaryCall<Incoming<EndTransactionRequestMessage>, EndTransactionResponseMessage>, reply: sendUnaryData<EndTransactionResponseMessage>): void => {
-    answer(reply, async () => {
+    answerUnary(reply, async () => {
       const r = decoded(call.request, 'EndTransaction');
       const outcome = r.outcome === TransactionOutcomeCode.commit ? 'commit' : r.outcome === TransactionOutcomeCode.rollback ? 'rollback' : null;
       if (outcome === null) throw new InvalidArgumentError(`outcome ${String(r.outcome)} is not commit (1) or rollback (2)`);
@@ -63,7 +64,7 @@ export class TransactionHandlers {
   };
 
   readonly listTransactions = (call: ServerUnaryCall<Incoming<Record<string, never>>, ListTransactionsResponseMessage>, reply: sendUnaryData<ListTransactionsResponseMessage>): void => {
-    answer(reply, () => {
+    answerUnary(reply, () => {
       decoded(call.request, 'ListTransactions');
       return Promise.resolve({ transactions: this.#transactions().listTransactions(), nowMs: Date.now() });
     });
@@ -126,17 +127,4 @@ function sourceName(code: number): TransactionSourceName | null {
 
 function checkMessage(check: CheckView): TransactionCheckMessage {
   return { txId: check.txId, producerGroup: check.producerGroup, topic: check.topic, messages: check.messages, checkCount: check.checkCount, preparedAtMs: check.preparedAtMs };
-}
-
-function answer<T>(reply: sendUnaryData<T>, work: () => Promise<T>): void {
-  let result: Promise<T>;
-  try {
-    result = work();
-  } catch (error) {
-    result = Promise.reject(error);
-  }
-  result.then(
-    (value) => reply(null, value),
-    (error: unknown) => reply(toGrpcStatus(error)),
-  );
 }
