@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   Admin,
+  Consumer,
   InvalidArgumentError,
   NotFoundError,
   TransactionClient,
@@ -84,6 +85,10 @@ describe('transactions on a real cluster', () => {
   it('commit: invisible until executeLocal commits, then all messages at consecutive offsets; rollback: never visible', async () => {
     await admin.createTopic('orders');
     await cluster.client().produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [{ key: new Uint8Array(0), headers: [], payload: new TextEncoder().encode('plain-0'), timestampMs: 1 }] });
+    // A consumer group reading the topic all along: it must never be handed a half or a rolled-back message.
+    const consumed: string[] = [];
+    const watcher = new Consumer({ brokers: cluster.brokers(), group: 'watchers', topic: 'orders' });
+    const watching = watcher.run(async (m) => void consumed.push(new TextDecoder().decode(m.payload)));
     const seenDuringLocal: string[][] = [];
     const listedDuringLocal: unknown[] = [];
     const decision = { outcome: 'commit' as TransactionOutcome };
@@ -111,6 +116,10 @@ describe('transactions on a real cluster', () => {
     // A retried commit is the same answer, not a second message.
     expect(await txClient.endTransaction(committed.txId, 'commit')).toEqual({ state: 'committed', topic: 'orders', firstOffset: 1, count: 3, duplicate: true });
     expect((await admin.describeTopic('orders')).nextOffset).toBe(4);
+    await cluster.waitFor(async () => (await admin.describeGroup('watchers')).committedOffset === 4, { timeoutMs: 10_000, what: 'the watcher group to ack everything', intervalMs: 50 });
+    await watcher.close();
+    await watching;
+    expect(consumed).toEqual(['plain-0', 'tx-a', 'tx-b', 'tx-c']);
   }, 30_000);
 
   it('unknown, then check-back: a producer of the group is asked and its commit makes the messages visible; with no answer the last check rolls back into the audit topic', async () => {
