@@ -20,8 +20,8 @@ export interface ConsumerOptions extends LogClientOptions {
   /** Unacked messages this consumer may hold at once (RabbitMQ's QoS prefetch), 1..10000. */
   readonly prefetch?: number;
   /**
-   * Ack each message as it arrives, before it is processed: the auto-commit of the systems
-   * that lose messages when a consumer crashes mid-work. Off by default; here only to show
+   * Ack each message as it is handed out, before it is processed: the auto-commit of the
+   * systems that lose messages when a consumer crashes mid-work. Off by default; here only to show
    * that loss.
    */
   readonly autoAck?: boolean;
@@ -140,7 +140,13 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
     for (;;) {
       if (this.#state !== 'consuming') return null;
       const m = this.#buffer.shift();
-      if (m !== undefined) return m;
+      if (m !== undefined) {
+        // Auto-ack acks what it hands out, before the application has processed it (Kafka's
+        // auto-commit of polled records): the loss it exists to show. Acking on arrival
+        // instead would also let the broker send past the prefetch limit without bound.
+        if (this.#options.autoAck === true) void m.ack().catch(() => undefined);
+        return m;
+      }
       if (this.#streamError !== null) throw this.#streamError;
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
@@ -164,7 +170,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
       try {
         for await (const response of this.#client.leaderStream<typeof request, ConsumeResponseMessage>('consume', method, request, this.#stop.signal)) {
           for (const d of response.deliveries) this.#buffer.push(this.#message(d));
-          if (o.autoAck === true) for (const d of response.deliveries) void this.#acks.add(d.offset).catch(() => undefined);
           this.#wake();
         }
       } catch (error) {
