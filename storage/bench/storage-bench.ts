@@ -1,7 +1,8 @@
 /**
  * Storage benchmark: the disk's own fdatasync limit beside our sync-mode appends.
  *
- *   npm run bench:storage -- [--seconds 2] [--repeat 1] [--preallocate both|on|off] [--dir /path/on/the/disk/to/test] [--quick]
+ *   npm run bench:storage -- [--seconds 2] [--repeat 1] [--preallocate both|on|off] [--dir /path/on/the/disk/to/test]
+ *                            [--quick | --appenders 1,16,64,256 --payloads 128,1024]
  *
  * Measures in one run: the raw rate of write + fdatasync of one small record (what a log
  * without group commit could at best do), our `sync` appends per second with 1, 16, 64 and
@@ -27,6 +28,8 @@ const { values: flags } = parseArgs({
     dir: { type: 'string' },
     quick: { type: 'boolean', default: false },
     preallocate: { type: 'string', default: 'both' },
+    appenders: { type: 'string' },
+    payloads: { type: 'string' },
   },
 });
 const PREALLOCATE_MODES = { off: 0, on: 1024 * 1024 } as const;
@@ -36,8 +39,14 @@ const modes: readonly PreallocateMode[] =
 if (!['on', 'off', 'both'].includes(flags.preallocate)) throw new Error(`--preallocate takes on, off or both, not "${flags.preallocate}"`);
 const caseMs = Math.max(100, Number(flags.seconds) * 1000);
 const repeats = Math.min(9, Math.max(1, Math.floor(Number(flags.repeat))));
-const concurrencies = flags.quick ? [1, 64] : [1, 16, 64, 256];
-const payloadSizes = flags.quick ? [128] : [128, 1024];
+/** "1,16,64" -> [1, 16, 64]; whole numbers >= 1 only. */
+function numberList(text: string, what: string): number[] {
+  const values = text.split(',').map(Number);
+  if (values.some((value) => !Number.isInteger(value) || value < 1)) throw new Error(`--${what} takes whole numbers >= 1, not "${text}"`);
+  return values;
+}
+const concurrencies = flags.appenders !== undefined ? numberList(flags.appenders, 'appenders') : flags.quick ? [1, 64] : [1, 16, 64, 256];
+const payloadSizes = flags.payloads !== undefined ? numberList(flags.payloads, 'payloads') : flags.quick ? [128] : [128, 1024];
 const BIG_BATCH_ENTRIES = 256;
 const BIG_ENTRY_BYTES = 4096;
 
