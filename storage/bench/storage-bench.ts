@@ -38,7 +38,7 @@ const modes: readonly PreallocateMode[] =
   flags.preallocate === 'on' || flags.preallocate === 'off' ? [flags.preallocate] : ['off', 'on'];
 if (!['on', 'off', 'both'].includes(flags.preallocate)) throw new Error(`--preallocate takes on, off or both, not "${flags.preallocate}"`);
 const caseMs = Math.max(100, Number(flags.seconds) * 1000);
-const repeats = Math.min(9, Math.max(1, Math.floor(Number(flags.repeat))));
+const repeats = Math.min(51, Math.max(1, Math.floor(Number(flags.repeat))));
 /** "1,16,64" -> [1, 16, 64]; whole numbers >= 1 only. */
 function numberList(text: string, what: string): number[] {
   const values = text.split(',').map(Number);
@@ -57,7 +57,11 @@ interface Row {
   readonly ratio: number;
   /** Lowest and highest ratio over the repeats, when there were several. */
   readonly spread?: readonly [number, number];
-  /** This row's median over the same case with preallocation off. */
+  /**
+   * The median, over the repeats, of this row's result over the same case's with
+   * preallocation off in the same round (the two ran back to back): paired, so load that
+   * drifts between rounds cancels out.
+   */
   readonly overOff?: number;
 }
 
@@ -181,13 +185,14 @@ async function runCases(cases: readonly Case[]): Promise<void> {
 }
 
 function caseRows(one: Case, raw: number): Row[] {
-  const offMedian = median(one.results.get('off') ?? []);
+  const offs = one.results.get('off') ?? [];
   return modes.map((mode) => {
     const values = one.results.get(mode) ?? [];
     const value = median(values);
     const ratios = values.map((v) => v / raw);
     const spread = values.length > 1 ? ([Math.min(...ratios), Math.max(...ratios)] as const) : undefined;
-    const overOff = mode !== 'off' && offMedian > 0 ? value / offMedian : undefined;
+    const paired = offs.length === values.length ? values.map((v, round) => v / (offs[round] ?? 0)).filter(Number.isFinite) : [];
+    const overOff = mode !== 'off' && paired.length > 0 ? median(paired) : undefined;
     return {
       name: `${one.name}, preallocate ${mode}`,
       value,
@@ -240,7 +245,7 @@ async function main(): Promise<void> {
     rows.push(...caseRows(batches, rawMb));
     printTable(rows);
     console.log('x raw: median appends per second over the higher raw 128 B figure; MB/s over the raw 1 MiB figure.');
-    console.log('spread: lowest..highest ratio over the repeats; / off: median over the same case with preallocation off.');
+    console.log('spread: lowest..highest ratio over the repeats; / off: median over the repeats of the rate over that round\'s rate with preallocation off.');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
