@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { Entry, Index, Term } from '../../raft/types.js';
-import { type CommitLog, NodeFileSystem, openLog } from '../index.js';
+import { type CommitLog, LOG_DEFAULTS, NodeFileSystem, openLog } from '../index.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -32,11 +32,12 @@ const { values: flags } = parseArgs({
     payloads: { type: 'string' },
   },
 });
-const PREALLOCATE_MODES = { off: 0, on: 1024 * 1024 } as const;
+/** "on" is the default setting, whatever it is now. */
+const PREALLOCATE_MODES = { off: 0, on: LOG_DEFAULTS.preallocateBytes } as const;
 type PreallocateMode = keyof typeof PREALLOCATE_MODES;
+if (!['on', 'off', 'both'].includes(flags.preallocate)) throw new Error(`--preallocate takes on, off or both, not "${flags.preallocate}"`);
 const modes: readonly PreallocateMode[] =
   flags.preallocate === 'on' || flags.preallocate === 'off' ? [flags.preallocate] : ['off', 'on'];
-if (!['on', 'off', 'both'].includes(flags.preallocate)) throw new Error(`--preallocate takes on, off or both, not "${flags.preallocate}"`);
 const caseMs = Math.max(100, Number(flags.seconds) * 1000);
 const repeats = Math.min(51, Math.max(1, Math.floor(Number(flags.repeat))));
 /** "1,16,64" -> [1, 16, 64]; whole numbers >= 1 only. */
