@@ -64,7 +64,9 @@ export function scanRecords(file: string): RecordSpan[] {
 /**
  * Applies one kind of damage to the last segment of a stopped node; null when there is too
  * little log to damage that way (the caller records it and damages nothing).
- *  - cut-tail: cuts a random number of bytes (1 .. 3 records' worth) off the end;
+ *  - cut-tail: cuts a random number of bytes (1 .. 3 records' worth) off the end of the
+ *    last record (not of the file: a segment the node preallocated ends in zeros, and
+ *    cutting those would damage nothing), truncating the file there;
  *  - flip-last: flips one byte in the last record;
  *  - flip-old: flips one byte in a record from the older half of the segment, far below the
  *    end, long acknowledged.
@@ -75,15 +77,15 @@ export function damageLog(dataDir: string, kind: DiskDamageKind, random: Prng): 
   const spans = scanRecords(file);
   const last = spans.at(-1);
   if (last === undefined) return null;
-  const size = fs.statSync(file).size;
   switch (kind) {
     case 'cut-tail': {
+      const end = last.offset + last.bytes;
       const tail = spans.slice(-3);
-      const maxBytes = size - (tail[0]?.offset ?? 0);
+      const maxBytes = end - (tail[0]?.offset ?? 0);
       const bytes = random.between(1, Math.max(1, maxBytes));
-      fs.truncateSync(file, size - bytes);
-      const reached = spans.find((s) => s.offset + s.bytes > size - bytes) ?? last;
-      return { kind, file, offset: size - bytes, recordOffset: size - bytes, index: reached.index, bytes, recordsAfter: spans.filter((s) => s.offset > reached.offset).length };
+      fs.truncateSync(file, end - bytes);
+      const reached = spans.find((s) => s.offset + s.bytes > end - bytes) ?? last;
+      return { kind, file, offset: end - bytes, recordOffset: end - bytes, index: reached.index, bytes, recordsAfter: spans.filter((s) => s.offset > reached.offset).length };
     }
     case 'flip-last':
       return flipIn(file, last, random, kind, 0);

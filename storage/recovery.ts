@@ -3,14 +3,18 @@ import * as path from 'node:path';
 import type { Index } from '../raft/types.js';
 import { CorruptRecordError, MissingSegmentError, type RecordFault } from './errors.js';
 import { INDEX_SUFFIX, parseSegmentFileName, Segment, segmentFileName, type SegmentContext } from './segment.js';
-import { scanSegment, validRecordAfter, zerosFrom } from './segment-scan.js';
+import { nonZeroEnd, scanSegment, validRecordAfter } from './segment-scan.js';
 import type { LogPosition, PersistedState } from './state-file.js';
 
 /** What open found and did. Plain data: the node layer logs it and acts on `lostEntries`. */
 export interface RecoveryReport {
   /** True when the directory held no log: one was created. */
   readonly fresh: boolean;
-  /** Bytes cut from the end of the last segment (a torn or checksum-failing tail). */
+  /**
+   * Bytes of torn or checksum-failing records cut from the end of the last segment, up to
+   * the last non-zero byte: zeros after it are space written ahead (preallocation), which
+   * is removed too but not counted (a torn record's own trailing zeros cannot be told from it).
+   */
   readonly cutTailBytes: number;
   /** The index the first cut record should have had, or null if nothing was cut. */
   readonly cutFromIndex: Index | null;
@@ -90,7 +94,8 @@ async function recoverLastSegment(
   const segment = Segment.fromScan(context, firstIndex, handle, scan);
   const nothingCut = { cutTailBytes: 0, cutFromIndex: null, cutFault: null };
   if (scan.fault === null) return { segment, cut: nothingCut };
-  if (zerosFrom(fs, handle, scan.validBytes)) {
+  const dataEnd = nonZeroEnd(fs, handle, scan.validBytes);
+  if (dataEnd === scan.validBytes) {
     // Only zeros written ahead of the last record: a clean end, not a torn tail.
     fs.truncate(handle, scan.validBytes);
     await fs.fdatasync(handle);
@@ -104,7 +109,7 @@ async function recoverLastSegment(
     fs.close(handle);
     throw new CorruptRecordError(filePath, byteOffset, expectedIndex, fault);
   }
-  const cutTailBytes = fs.size(handle) - scan.validBytes;
+  const cutTailBytes = dataEnd - scan.validBytes;
   fs.truncate(handle, scan.validBytes);
   // Durable before anything is appended after it, so the garbage can never come back.
   await fs.fdatasync(handle);

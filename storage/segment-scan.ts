@@ -126,17 +126,22 @@ export function scanSegment(options: {
   return { index, validBytes: offset, lastTerm, fault };
 }
 
-/** Whether the file holds only zero bytes from `fromOffset` to its end (space written ahead). */
-export function zerosFrom(fs: FileSystem, handle: FileHandle, fromOffset: number): boolean {
+/**
+ * The end of the last non-zero byte at or after `fromOffset`, or `fromOffset` when only
+ * zeros follow it. Zeros at a segment's end are space written ahead (preallocation), not
+ * data: recovery treats a zero-only tail as a clean end and does not count it as cut.
+ */
+export function nonZeroEnd(fs: FileSystem, handle: FileHandle, fromOffset: number): number {
   const sizeBytes = fs.size(handle);
   const chunk = new Uint8Array(Math.min(SCAN_CHUNK_BYTES, Math.max(0, sizeBytes - fromOffset)));
-  // Bounded by the file size: each pass reads one chunk further.
-  for (let offset = fromOffset; offset < sizeBytes; offset += chunk.length) {
-    const got = fs.readAt(handle, chunk, offset);
-    if (got === 0) break;
-    for (let k = 0; k < got; k++) if (chunk[k] !== 0) return false;
+  // Backwards from the end, one chunk per pass: bounded by the file size.
+  for (let end = sizeBytes; end > fromOffset; ) {
+    const start = Math.max(fromOffset, end - chunk.length);
+    const got = fs.readAt(handle, chunk.subarray(0, end - start), start);
+    for (let k = got - 1; k >= 0; k--) if (chunk[k] !== 0) return start + k + 1;
+    end = start;
   }
-  return true;
+  return fromOffset;
 }
 
 /**

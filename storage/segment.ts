@@ -16,6 +16,8 @@ const SLOT_READ_BATCH = 1024;
 /** The deferred-write buffer starts this big and is kept (for the next group) up to the second size. */
 const UNWRITTEN_INITIAL_BYTES = 64 * 1024;
 const UNWRITTEN_KEEP_BYTES = 4 * 1024 * 1024;
+/** A write zero-fills ahead only if zeros of preallocateBytes are at least this many times its size. */
+const PREALLOCATE_WRITE_SHARE_MAX = 8;
 
 /** "00000000000000000001.log" for a segment whose first entry is index 1. */
 export function segmentFileName(firstIndex: number): string {
@@ -185,8 +187,12 @@ export class Segment {
   private writeAtEnd(bytes: Uint8Array): void {
     const { fs, preallocateBytes, segmentBytes } = this.context;
     const end = this.writtenBytes + bytes.length;
-    // Small writes only: a large batch is cheaper written once than zeroed and rewritten.
-    if (end > this.allocatedBytes && preallocateBytes > 0 && bytes.length < preallocateBytes) {
+    // Small writes only (at most 1/8 of a run of zeros): the zeros reach the disk with the
+    // next fdatasync, so each run costs its own size in extra writing, paid back only by the
+    // many small groups that then overwrite it without a journal commit each. Measured: at
+    // 256 appenders x 1 KiB (270 KiB groups) zero-filling lost (0.67-0.83x of off); with
+    // the 1/8 limit that case grows the file as without preallocation.
+    if (end > this.allocatedBytes && preallocateBytes > 0 && bytes.length * PREALLOCATE_WRITE_SHARE_MAX <= preallocateBytes) {
       const target = Math.max(end, Math.min(segmentBytes, this.allocatedBytes + preallocateBytes));
       fs.writeAt(this.data, new Uint8Array(target - this.allocatedBytes), this.allocatedBytes);
       this.allocatedBytes = target;

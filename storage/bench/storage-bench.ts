@@ -1,14 +1,17 @@
 /**
  * Storage benchmark: the disk's own fdatasync limit beside our sync-mode appends.
  *
- *   npm run bench:storage -- [--seconds 2] [--repeat 1] [--dir /path/on/the/disk/to/test] [--quick]
+ *   npm run bench:storage -- [--seconds 2] [--repeat 1] [--preallocate both|on|off] [--dir /path/on/the/disk/to/test]
+ *                            [--quick | --appenders 1,16,64,256 --payloads 128,1024]
  *
  * Measures in one run: the raw rate of write + fdatasync of one small record (what a log
  * without group commit could at best do), our `sync` appends per second with 1, 16, 64 and
  * 256 concurrent appenders for 128 B and 1 KiB payloads, and MB/s for 1 MiB batches, each
- * as a ratio to the raw limit measured the same way. Every case runs for a bounded time
- * and the temp directory is removed at the end. On a shared machine, --repeat N runs each
- * append case N times and reports the median.
+ * as a ratio to the raw limit measured the same way. With --preallocate both (the default)
+ * every case runs with segment preallocation off and on, alternately, so the two are
+ * compared under the same load. Every case runs for a bounded time and the temp directory
+ * is removed at the end. On a shared machine, --repeat N runs each case N times (per
+ * mode) and reports the median and the spread (lowest..highest) of the N ratios.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,7 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { Entry, Index, Term } from '../../raft/types.js';
-import { type CommitLog, NodeFileSystem, openLog } from '../index.js';
+import { type CommitLog, LOG_DEFAULTS, NodeFileSystem, openLog } from '../index.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -24,12 +27,27 @@ const { values: flags } = parseArgs({
     repeat: { type: 'string', default: '1' },
     dir: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    preallocate: { type: 'string', default: 'both' },
+    appenders: { type: 'string' },
+    payloads: { type: 'string' },
   },
 });
+/** "on" is the default setting, whatever it is now. */
+const PREALLOCATE_MODES = { off: 0, on: LOG_DEFAULTS.preallocateBytes } as const;
+type PreallocateMode = keyof typeof PREALLOCATE_MODES;
+if (!['on', 'off', 'both'].includes(flags.preallocate)) throw new Error(`--preallocate takes on, off or both, not "${flags.preallocate}"`);
+const modes: readonly PreallocateMode[] =
+  flags.preallocate === 'on' || flags.preallocate === 'off' ? [flags.preallocate] : ['off', 'on'];
 const caseMs = Math.max(100, Number(flags.seconds) * 1000);
-const repeats = Math.min(9, Math.max(1, Math.floor(Number(flags.repeat))));
-const concurrencies = flags.quick ? [1, 64] : [1, 16, 64, 256];
-const payloadSizes = flags.quick ? [128] : [128, 1024];
+const repeats = Math.min(51, Math.max(1, Math.floor(Number(flags.repeat))));
+/** "1,16,64" -> [1, 16, 64]; whole numbers >= 1 only. */
+function numberList(text: string, what: string): number[] {
+  const values = text.split(',').map(Number);
+  if (values.some((value) => !Number.isInteger(value) || value < 1)) throw new Error(`--${what} takes whole numbers >= 1, not "${text}"`);
+  return values;
+}
+const concurrencies = flags.appenders !== undefined ? numberList(flags.appenders, 'appenders') : flags.quick ? [1, 64] : [1, 16, 64, 256];
+const payloadSizes = flags.payloads !== undefined ? numberList(flags.payloads, 'payloads') : flags.quick ? [128] : [128, 1024];
 const BIG_BATCH_ENTRIES = 256;
 const BIG_ENTRY_BYTES = 4096;
 
@@ -38,12 +56,27 @@ interface Row {
   readonly value: number;
   readonly unit: string;
   readonly ratio: number;
+  /** Lowest and highest ratio over the repeats, when there were several. */
+  readonly spread?: readonly [number, number];
+  /**
+   * The median, over the repeats, of this row's result over the same case's with
+   * preallocation off in the same round (the two ran back to back): paired, so load that
+   * drifts between rounds cancels out.
+   */
+  readonly overOff?: number;
 }
 
-/** write + fdatasync of `recordBytes` at a time, one after the other, for caseMs. */
-function rawSyncRate(dir: string, recordBytes: number): { perSecond: number; bytesPerSecond: number } {
+/**
+ * write + fdatasync of `recordBytes` at a time, one after the other, for caseMs, each
+ * extending the file (as a log without preallocation does), or, with `preallocatedBytes`,
+ * overwriting a file first filled with that many zeros and synced.
+ */
+function rawSyncRate(dir: string, recordBytes: number, preallocatedBytes = 0): { perSecond: number; bytesPerSecond: number } {
   const file = path.join(dir, `raw-${recordBytes}`);
   const fd = fs.openSync(file, 'w');
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (let at = 0; at < preallocatedBytes; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
+  fs.fdatasyncSync(fd);
   const record = Buffer.alloc(recordBytes, 7);
   let count = 0;
   let position = 0;
@@ -63,9 +96,10 @@ function rawSyncRate(dir: string, recordBytes: number): { perSecond: number; byt
   return { perSecond: count / seconds, bytesPerSecond: position / seconds };
 }
 
-async function withLog<T>(dir: string, name: string, run: (log: CommitLog) => Promise<T>): Promise<T> {
-  const logDir = path.join(dir, name);
-  const log = await openLog({ dir: logDir, fs: new NodeFileSystem(), flush: { mode: 'sync' } });
+async function withLog<T>(dir: string, name: string, mode: PreallocateMode, run: (log: CommitLog) => Promise<T>): Promise<T> {
+  const logDir = path.join(dir, `${name}-${mode}`);
+  const preallocateBytes = PREALLOCATE_MODES[mode];
+  const log = await openLog({ dir: logDir, fs: new NodeFileSystem(), flush: { mode: 'sync' }, preallocateBytes });
   try {
     return await run(log);
   } finally {
@@ -75,8 +109,8 @@ async function withLog<T>(dir: string, name: string, run: (log: CommitLog) => Pr
 }
 
 /** `appenders` loops, each appending one entry and awaiting it, for caseMs. Appends per second. */
-async function appendRate(dir: string, appenders: number, payloadBytes: number): Promise<number> {
-  return withLog(dir, `append-${appenders}-${payloadBytes}`, async (log) => {
+async function appendRate(dir: string, mode: PreallocateMode, appenders: number, payloadBytes: number): Promise<number> {
+  return withLog(dir, `append-${appenders}-${payloadBytes}`, mode, async (log) => {
     const payload = new Uint8Array(payloadBytes).fill(1);
     let done = 0;
     const started = performance.now();
@@ -95,8 +129,8 @@ async function appendRate(dir: string, appenders: number, payloadBytes: number):
 }
 
 /** Sequential appends of 1 MiB batches (256 x 4 KiB), each awaited. Bytes of payload per second. */
-async function batchThroughput(dir: string): Promise<number> {
-  return withLog(dir, 'batches', async (log) => {
+async function batchThroughput(dir: string, mode: PreallocateMode): Promise<number> {
+  return withLog(dir, 'batches', mode, async (log) => {
     const payload = new Uint8Array(BIG_ENTRY_BYTES).fill(2);
     let bytes = 0;
     const started = performance.now();
@@ -113,11 +147,62 @@ async function batchThroughput(dir: string): Promise<number> {
 
 function printTable(rows: readonly Row[]): void {
   const nameWidth = Math.max(...rows.map((row) => row.name.length));
-  console.log(`${'case'.padEnd(nameWidth)}  ${'rate'.padStart(14)}  ${'x raw'.padStart(8)}`);
+  console.log(`${'case'.padEnd(nameWidth)}  ${'rate'.padStart(14)}  ${'x raw'.padStart(8)}  ${'spread x raw'.padStart(13)}  ${'/ off'.padStart(6)}`);
   for (const row of rows) {
     const rate = `${row.value.toFixed(row.value >= 100 ? 0 : 1)} ${row.unit}`;
-    console.log(`${row.name.padEnd(nameWidth)}  ${rate.padStart(14)}  ${row.ratio.toFixed(2).padStart(8)}`);
+    const spread = row.spread === undefined ? '' : `${row.spread[0].toFixed(2)}..${row.spread[1].toFixed(2)}`;
+    const overOff = row.overOff === undefined ? '' : row.overOff.toFixed(2);
+    console.log(`${row.name.padEnd(nameWidth)}  ${rate.padStart(14)}  ${row.ratio.toFixed(2).padStart(8)}  ${spread.padStart(13)}  ${overOff.padStart(6)}`);
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+interface Case {
+  readonly name: string;
+  readonly unit: string;
+  readonly measure: (mode: PreallocateMode) => Promise<number>;
+  /** Results per mode, one per repeat. */
+  readonly results: Map<PreallocateMode, number[]>;
+}
+
+/**
+ * Runs every case `repeats` times per mode, the modes alternating (and their order
+ * flipping every round) so drift in the machine's load falls on both alike.
+ */
+async function runCases(cases: readonly Case[]): Promise<void> {
+  for (const one of cases) {
+    for (let round = 0; round < repeats; round++) {
+      const order = round % 2 === 0 ? modes : [...modes].reverse();
+      for (const mode of order) {
+        const value = await one.measure(mode);
+        one.results.set(mode, [...(one.results.get(mode) ?? []), value]);
+      }
+    }
+  }
+}
+
+function caseRows(one: Case, raw: number): Row[] {
+  const offs = one.results.get('off') ?? [];
+  return modes.map((mode) => {
+    const values = one.results.get(mode) ?? [];
+    const value = median(values);
+    const ratios = values.map((v) => v / raw);
+    const spread = values.length > 1 ? ([Math.min(...ratios), Math.max(...ratios)] as const) : undefined;
+    const paired = offs.length === values.length ? values.map((v, round) => v / (offs[round] ?? 0)).filter(Number.isFinite) : [];
+    const overOff = mode !== 'off' && paired.length > 0 ? median(paired) : undefined;
+    return {
+      name: `${one.name}, preallocate ${mode}`,
+      value,
+      unit: one.unit,
+      ratio: value / raw,
+      ...(spread === undefined ? {} : { spread }),
+      ...(overOff === undefined ? {} : { overOff }),
+    };
+  });
 }
 
 async function main(): Promise<void> {
@@ -127,33 +212,41 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   });
-  console.log(`storage bench in ${dir}, ${caseMs} ms per case, node ${process.version}, ${os.cpus().length} cpus`);
+  console.log(`storage bench in ${dir}, ${caseMs} ms per case, ${repeats} repeat(s), preallocate ${modes.join('+')}, node ${process.version}, ${os.cpus().length} cpus`);
   try {
     // The raw limit is measured before and after the other cases and the higher figure is
     // used, so a disk that was busy for a moment does not flatter our ratios.
     const rawBefore = rawSyncRate(dir, 128);
-    const cases: Array<{ name: string; rate: number }> = [];
+    const appendCases: Case[] = [];
     for (const payloadBytes of payloadSizes) {
       for (const appenders of concurrencies) {
-        const rates: number[] = [];
-        for (let run = 0; run < repeats; run++) rates.push(await appendRate(dir, appenders, payloadBytes));
-        const rate = rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)] ?? 0;
-        cases.push({ name: `sync append ${payloadBytes} B x ${appenders} appenders`, rate });
+        appendCases.push({
+          name: `sync append ${payloadBytes} B x ${appenders} appenders`,
+          unit: '/s',
+          measure: (mode) => appendRate(dir, mode, appenders, payloadBytes),
+          results: new Map(),
+        });
       }
     }
+    await runCases(appendCases);
     const rawAfter = rawSyncRate(dir, 128);
     const raw = Math.max(rawBefore.perSecond, rawAfter.perSecond);
+    // For context only (not the reference): the same loop overwriting zeros already on disk.
+    const rawOverwrite = rawSyncRate(dir, 128, 64 * 1024 * 1024).perSecond;
     const rows: Row[] = [
       { name: 'raw write+fdatasync 128 B (before)', value: rawBefore.perSecond, unit: '/s', ratio: rawBefore.perSecond / raw },
       { name: 'raw write+fdatasync 128 B (after)', value: rawAfter.perSecond, unit: '/s', ratio: rawAfter.perSecond / raw },
-      ...cases.map(({ name, rate }) => ({ name, value: rate, unit: '/s', ratio: rate / raw })),
+      { name: 'raw 128 B over 64 MiB of synced zeros', value: rawOverwrite, unit: '/s', ratio: rawOverwrite / raw },
+      ...appendCases.flatMap((one) => caseRows(one, raw)),
     ];
     const rawMb = rawSyncRate(dir, BIG_BATCH_ENTRIES * BIG_ENTRY_BYTES).bytesPerSecond / 1e6;
     rows.push({ name: 'raw write+fdatasync 1 MiB', value: rawMb, unit: 'MB/s', ratio: 1 });
-    const mb = (await batchThroughput(dir)) / 1e6;
-    rows.push({ name: 'sync append 1 MiB batches', value: mb, unit: 'MB/s', ratio: mb / rawMb });
+    const batches: Case = { name: 'sync append 1 MiB batches', unit: 'MB/s', measure: async (mode) => (await batchThroughput(dir, mode)) / 1e6, results: new Map() };
+    await runCases([batches]);
+    rows.push(...caseRows(batches, rawMb));
     printTable(rows);
-    console.log('x raw: appends per second over the higher raw 128 B figure; MB/s over the raw 1 MiB figure');
+    console.log('x raw: median appends per second over the higher raw 128 B figure; MB/s over the raw 1 MiB figure.');
+    console.log('spread: lowest..highest ratio over the repeats; / off: median over the repeats of the rate over that round\'s rate with preallocation off.');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -36,11 +36,16 @@ export function lastRecordSpan(file: string): { readonly offset: number; readonl
   return { ...last, records };
 }
 
-/** Cuts `bytes` off the end of the node's last segment file (a torn tail). Returns the new size. */
+/**
+ * Cuts `bytes` off the end of the last record of the node's last segment (a torn tail):
+ * the file is truncated `bytes` before the end of its last whole record, not of the file,
+ * because a log that writes zeros ahead of its records (preallocation) ends in zeros that
+ * a cut from the file's end would remove without damaging any record. Returns the new size.
+ */
 export function cutTail(dataDir: string, bytes: number): number {
   const file = lastSegmentPath(dataDir);
-  const size = fs.statSync(file).size;
-  const newSize = Math.max(0, size - bytes);
+  const last = lastRecordSpan(file);
+  const newSize = Math.max(0, last.offset + last.bytes - bytes);
   fs.truncateSync(file, newSize);
   return newSize;
 }

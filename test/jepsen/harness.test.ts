@@ -149,6 +149,29 @@ describe('disk damage on segment files (format of docs/storage.md)', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('cut-tail cuts from the end of the last record, not of a preallocated file ending in zeros', () => {
+    const { dir, file } = segment(40);
+    try {
+      const records = scanRecords(file);
+      const last = records.at(-1);
+      const end = (last?.offset ?? 0) + (last?.bytes ?? 0);
+      fs.appendFileSync(file, Buffer.alloc(64 * 1024)); // zeros written ahead, as a preallocating node leaves them
+      for (let seed = 1; seed <= 20; seed++) {
+        const before = fs.readFileSync(file);
+        const cut = damageLog(dir, 'cut-tail', new Prng(seed));
+        expect(cut).not.toBeNull();
+        expect(cut?.bytes).toBeGreaterThanOrEqual(1);
+        expect(fs.statSync(file).size).toBe(end - (cut?.bytes ?? 0));
+        // Bytes of the last record are gone, so it no longer scans as whole.
+        expect(scanRecords(file).at(-1)?.index).toBeLessThan(40);
+        expect(cut?.index).toBe(records.find((r) => r.offset + r.bytes > end - (cut?.bytes ?? 0))?.index);
+        fs.writeFileSync(file, before);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('command line', () => {

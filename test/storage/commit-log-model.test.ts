@@ -169,6 +169,8 @@ async function step(log: CommitLog, model: Model, op: Op, env: Env): Promise<Com
       await log.close();
       const reopened = await openLog(env.options);
       expect(reopened.recovery.lostEntries).toBe(false);
+      // A clean close leaves no torn record (zeros written ahead are not one).
+      expect(reopened.recovery).toMatchObject({ cutTailBytes: 0, cutFromIndex: null });
       expect(reopened.hardState()).toEqual(model.hardState);
       expectLogEquals(reopened, model.entries, model.firstIndex, 300);
       model.acked = lastOf(model);
@@ -240,6 +242,8 @@ async function recoverAfterCrash(env: Env, model: Model, bounds: CrashBounds): P
   const last = reopened.lastIndex();
   const first = reopened.firstIndex();
   expect(reopened.recovery.lostEntries).toBe(false);
+  // Bytes are reported cut exactly when a record was: zeros alone are a clean end.
+  expect(reopened.recovery.cutTailBytes > 0).toBe(reopened.recovery.cutFromIndex !== null);
   expect(reopened.recovery.durableMark.index).toBeLessThanOrEqual(last);
   expect(last).toBeGreaterThanOrEqual(model.acked);
   expect(last).toBeLessThanOrEqual(Math.min(lastOf(model), bounds.lastAtMost));
@@ -272,7 +276,9 @@ describe('commit log against a model', () => {
         fc.constantFrom('sync' as const, 'async' as const),
         fc.constantFrom(256, 1024, 4096),
         fc.array(opArb, { maxLength: 40 }),
-        fc.constantFrom(0, 100, 512),
+        // Off; a few records ahead; a segment's worth; and the default 1 MiB, which (capped at
+        // segmentBytes) preallocates a whole segment at its first write.
+        fc.constantFrom(0, 512, 4096, 1 << 20),
         (mode, segmentBytes, ops, preallocateBytes) => runOps(mode, segmentBytes, ops, preallocateBytes),
       ),
       { numRuns: runs, timeout: 5_000, ...replaySeed() },

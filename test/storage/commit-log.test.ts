@@ -113,8 +113,12 @@ describe('append and read', () => {
     expect(log.durableMark()).toEqual({ index: 200, term: 1 });
   });
 
-  it('writes each group once from a reused buffer, byte-exact across groups of any size', async () => {
-    const { fs, log, reopen } = await fresh({ segmentBytes: 64 << 20 });
+  // Preallocation off, then on: with it, a group may also write one run of zeros ahead.
+  it.each([
+    { preallocateBytes: 0, zeroWritesMax: 0 },
+    { preallocateBytes: 1 << 20, zeroWritesMax: 1 },
+  ])('writes each group once from a reused buffer, byte-exact across groups of any size (preallocate $preallocateBytes)', async ({ preallocateBytes, zeroWritesMax }) => {
+    const { fs, log, reopen } = await fresh({ segmentBytes: 64 << 20, preallocateBytes });
     const all: ReturnType<typeof entry>[] = [];
     const group = async (count: number, bytes: number): Promise<void> => {
       const batch = Array.from({ length: count }, (_, k) => entry(all.length + k + 1, 1, bytes, 7));
@@ -122,8 +126,8 @@ describe('append and read', () => {
       const writes = fs.stats.writes;
       await Promise.all(batch.map((one) => log.append([one])));
       // The first append starts a group of its own; the rest share the next: per group, one
-      // write of its records and one of the mark's slot.
-      expect(fs.stats.writes - writes).toBeLessThanOrEqual(4);
+      // write of its records and one of the mark's slot (and, preallocating, maybe zeros).
+      expect(fs.stats.writes - writes).toBeLessThanOrEqual(4 + 2 * zeroWritesMax);
     };
     // Small groups reuse one buffer; a 5 MiB group grows it past what is kept; then small again.
     await group(50, 100);
@@ -146,6 +150,35 @@ describe('append and read', () => {
     expect(after.lastIndex()).toBeLessThanOrEqual(15);
     expect(after.recovery.lostEntries).toBe(false);
     expect(after.recovery.durableMark.index).toBe(10);
+  });
+});
+
+describe('preallocation', () => {
+  const SEGMENT = `${DIR}/00000000000000000001.log`;
+
+  it('is on by default: zeros ahead of the records, up to segmentBytes, trimmed on close', async () => {
+    const { fs, log, crash, reopen } = await fresh({ segmentBytes: 64 << 20 });
+    await log.append(entries(1, 10, 1, 40));
+    expect(fs.readFile(SEGMENT).length).toBe(1 << 20); // 10 records, then zeros to 1 MiB
+    await log.close();
+    expect(fs.readFile(SEGMENT).length).toBe(10 * 72);
+    // A crash keeps the zeros (they were synced with the records); open trims them.
+    const again = await reopen();
+    await again.append(entries(11, 1, 1, 40));
+    crash();
+    const after = await reopen();
+    expect(after.recovery).toMatchObject({ cutTailBytes: 0, cutFromIndex: null, lostEntries: false });
+    expectLogEquals(after, entries(1, 11, 1, 40), 1);
+    expect(fs.readFile(SEGMENT).length).toBe(11 * 72);
+  });
+
+  it('stops at segmentBytes, and preallocateBytes 0 turns it off', async () => {
+    const capped = await fresh({ segmentBytes: 4096 });
+    await capped.log.append(entries(1, 2, 1, 40));
+    expect(capped.fs.readFile(SEGMENT).length).toBe(4096);
+    const off = await fresh({ segmentBytes: 64 << 20, preallocateBytes: 0 });
+    await off.log.append(entries(1, 2, 1, 40));
+    expect(off.fs.readFile(SEGMENT).length).toBe(2 * 72);
   });
 });
 

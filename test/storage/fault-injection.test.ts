@@ -25,6 +25,16 @@ const segmentPath = (first: number): string => path.join(dir, `${String(first).p
 const indexPath = (first: number): string => segmentPath(first).replace(/\.log$/, '.idx');
 const open = () => openLog({ dir, fs: new NodeFileSystem(), segmentBytes: SEGMENT_BYTES });
 
+/**
+ * Bytes up to the last non-zero one: what recovery counts as cut (zeros at a segment's end
+ * may be space written ahead, so a torn record's own trailing zeros are not counted).
+ */
+function nonZeroBytes(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return end;
+}
+
 function flip(filePath: string, byteOffset: number, bit: number): void {
   const bytes = nodeFs.readFileSync(filePath);
   bytes[byteOffset] = (bytes[byteOffset] ?? 0) ^ (1 << bit);
@@ -50,7 +60,7 @@ describe('a torn or damaged tail of the last segment', () => {
       nodeFs.writeFileSync(last, original.subarray(0, cut));
       const log = await open();
       expectLogEquals(log, all.slice(0, COUNT - 1), 1);
-      expect(log.recovery.cutTailBytes).toBe(cut - start);
+      expect(log.recovery.cutTailBytes).toBe(nonZeroBytes(original.subarray(start, cut)));
       expect(log.recovery.cutFromIndex).toBe(cut === start ? null : COUNT);
       // Entry 40 was acknowledged durable: its disappearance is a loss, not a torn write.
       expect(log.recovery.lostEntries).toBe(true);
@@ -185,9 +195,92 @@ describe('zeros written ahead of the last record', () => {
     log = await openSub();
     expect(log.lastIndex()).toBe(6);
     expect(log.recovery).toMatchObject({ cutFromIndex: 7, lostEntries: false });
-    expect(log.recovery.cutTailBytes).toBeGreaterThan(0);
+    expect(log.recovery.cutTailBytes).toBe(torn.length); // the torn bytes, not the zeros after them
     await log.close();
     expect(nodeFs.statSync(file).size).toBe(6 * RECORD_BYTES);
     // `crashed` stands for a killed process: it is never used or closed again.
+  });
+});
+
+describe('a preallocated last segment (a killed node leaves zeros after its records)', () => {
+  const ZEROS_AHEAD = 64 * 1024;
+  /** The last segment as a preallocating node killed mid-write leaves it: `records`, then zeros. */
+  function withZerosAhead(filePath: string, records: Uint8Array): void {
+    nodeFs.writeFileSync(filePath, Buffer.concat([records, Buffer.alloc(ZEROS_AHEAD)]));
+  }
+
+  it('a last record torn at every byte, zeros after it, is cut; the zeros are not counted', async () => {
+    const last = segmentPath(33);
+    const original = nodeFs.readFileSync(last);
+    const start = original.length - RECORD_BYTES;
+    for (let cut = start; cut < original.length; cut++) {
+      withZerosAhead(last, original.subarray(0, cut));
+      const log = await open();
+      expectLogEquals(log, all.slice(0, COUNT - 1), 1);
+      const torn = nonZeroBytes(original.subarray(start, cut));
+      expect(log.recovery).toMatchObject({ cutTailBytes: torn, cutFromIndex: torn === 0 ? null : COUNT, lostEntries: true });
+      await log.close();
+      expect(nodeFs.statSync(last).size).toBe(start); // torn bytes and zeros both gone, durably
+    }
+  });
+
+  it('a last record with any flipped bit, zeros after it, is cut', async () => {
+    const last = segmentPath(33);
+    const original = nodeFs.readFileSync(last);
+    const start = original.length - RECORD_BYTES;
+    for (let byte = start; byte < original.length; byte++) {
+      withZerosAhead(last, original);
+      flip(last, byte, (byte * 5) % 8);
+      const log = await open();
+      expect(log.lastIndex()).toBe(COUNT - 1);
+      expect(log.recovery).toMatchObject({ cutTailBytes: RECORD_BYTES, cutFromIndex: COUNT, lostEntries: true });
+      await log.close();
+    }
+  });
+
+  it('zeros alone after the last record are a clean end, and appends continue after the records', async () => {
+    const last = segmentPath(33);
+    withZerosAhead(last, nodeFs.readFileSync(last));
+    let log = await open();
+    expect(log.recovery).toMatchObject({ cutTailBytes: 0, cutFromIndex: null, lostEntries: false });
+    expectLogEquals(log, all, 1);
+    await log.append(entries(COUNT + 1, 1, 1, PAYLOAD_BYTES));
+    await log.close();
+    log = await open();
+    expectLogEquals(log, [...all, ...entries(COUNT + 1, 1, 1, PAYLOAD_BYTES)], 1);
+    await log.close();
+  });
+
+  it('a segment holding only zeros (created, preallocated, nothing written) opens empty', async () => {
+    const empty = segmentPath(COUNT + 1);
+    nodeFs.writeFileSync(empty, Buffer.alloc(ZEROS_AHEAD));
+    const log = await open();
+    expect(log.recovery).toMatchObject({ cutTailBytes: 0, cutFromIndex: null, lostEntries: false });
+    expectLogEquals(log, all, 1);
+    await log.close();
+    expect(nodeFs.statSync(empty).size).toBe(0);
+  });
+
+  it('a bad record followed by non-zero garbage in the zeros is a torn tail, counted to the garbage', async () => {
+    const last = segmentPath(33);
+    const original = nodeFs.readFileSync(last);
+    const start = original.length - RECORD_BYTES;
+    withZerosAhead(last, original.subarray(0, start + 10));
+    const garbageAt = start + 500;
+    const fd = nodeFs.openSync(last, 'r+');
+    nodeFs.writeSync(fd, Buffer.from([1, 2, 3]), 0, 3, garbageAt);
+    nodeFs.closeSync(fd);
+    const log = await open();
+    expect(log.recovery).toMatchObject({ cutTailBytes: garbageAt + 3 - start, cutFromIndex: COUNT, lostEntries: true });
+    await log.close();
+    expect(nodeFs.statSync(last).size).toBe(start);
+  });
+
+  it('a bad durable record followed by a good one, zeros after, is still a CorruptRecordError', async () => {
+    const last = segmentPath(33);
+    withZerosAhead(last, nodeFs.readFileSync(last));
+    const victim = 6; // index 39: acknowledged, and index 40 after it is good
+    flip(last, victim * RECORD_BYTES + 40, 3);
+    await expect(open()).rejects.toMatchObject({ name: 'CorruptRecordError', file: last, byteOffset: victim * RECORD_BYTES, expectedIndex: 33 + victim });
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { MemoryFileSystem } from '../../storage/index.js';
 import { encodeRecords, recordBytes } from '../../storage/record-codec.js';
-import { scanSegment, validRecordAfter } from '../../storage/segment-scan.js';
+import { nonZeroEnd, scanSegment, validRecordAfter } from '../../storage/segment-scan.js';
 import { entry } from './log-fixtures.js';
 
 const MiB = 1 << 20;
@@ -48,5 +48,16 @@ describe('segment scan', () => {
     const scan = scanSegment({ fs, handle, firstIndex: 5, prevTerm: 0, payloadBytesMax: 1000 });
     expect(scan.index.count).toBe(2);
     expect(scan.fault).toEqual({ byteOffset: 2 * size, expectedIndex: 7, fault: 'wrong-index' });
+  });
+
+  it('finds the end of the last non-zero byte from the end backwards, across read windows', () => {
+    const { fs, handle } = fileWith([], 3 * MiB);
+    expect(nonZeroEnd(fs, handle, 0)).toBe(0);
+    expect(nonZeroEnd(fs, handle, 5)).toBe(5);
+    for (const at of [0, 7, MiB - 1, MiB, 2 * MiB + 1, 3 * MiB - 1]) {
+      fs.writeAt(handle, new Uint8Array([9]), at);
+      expect(nonZeroEnd(fs, handle, 0)).toBe(at + 1);
+      expect(nonZeroEnd(fs, handle, at + 1)).toBe(at + 1); // only zeros after it
+    }
   });
 });
