@@ -22,6 +22,7 @@ const POLL_INTERVAL_MS = 200;
  */
 export class LogWorkload implements Workload {
   readonly name = 'log';
+  readonly writeFunction = 'append';
   readonly #encoder = new TextEncoder();
   readonly #decoder = new TextDecoder();
 

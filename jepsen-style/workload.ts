@@ -24,21 +24,33 @@ export interface WorkloadOptions {
    * that must be flagged with duplicates.
    */
   readonly idempotence: boolean;
+  /** Queue: consumer processes in the group. */
+  readonly consumers: number;
+  /** Queue: consumers ack on arrival, before processing (auto-commit): a run that must be flagged by the consumer checker. */
+  readonly autoAck: boolean;
+  /** Queue: kill -9 a random consumer every 2-6 s while the workload runs. */
+  readonly consumerKills: boolean;
+  /** Queue: how long processing one message takes, ms. */
+  readonly consumerWorkMs: number;
 }
 
 /**
  * The seam between the run and what the clients do. A workload issues operations into the
  * history while faults run, then, once the cluster has recovered, reads the final state back
- * and checks the history against it. The plain log is one (log-workload.ts); the broker's
- * queue workload (producers, consumer groups, the consumer checker) is another, added the
- * same way: implement this and register it in WORKLOADS (run.ts).
+ * and checks the history against it. The plain log is one (log-workload.ts), the broker's
+ * queue (queue-workload.ts: producers, a consumer group, the consumer checker) another;
+ * a new one implements this and is registered in WORKLOADS (run.ts).
  */
 export interface Workload {
   readonly name: string;
+  /** The `f` of the operations that write (availability and the report's plots count these). */
+  readonly writeFunction: string;
   /** Issues operations until `signal` aborts; resolves once every operation in flight has completed. */
   run(ctx: WorkloadContext, signal: AbortSignal): Promise<void>;
   /** One write after recovery, recorded in the history like any other (proves the cluster takes writes). */
   probe(ctx: WorkloadContext): Promise<boolean>;
   /** Reads the final state back from every node and runs this workload's checkers. */
   check(ctx: WorkloadContext, span: { readonly startMs: number; readonly endMs: number }): Promise<readonly CheckerResult[]>;
+  /** Stops whatever the workload still runs (client processes); the run calls it last, whatever happened. */
+  close?(): Promise<void>;
 }
