@@ -8,7 +8,7 @@ import { ConsumerPool } from './consumer-pool.js';
 import { pairOps, type ConsumeEvent, type GroupEvent, type ReadEvent } from './history.js';
 import { hashEntries } from './log-workload.js';
 import { sleep, waitUntil } from './wait.js';
-import type { Workload, WorkloadContext, WorkloadOptions } from './workload.js';
+import { runPaced, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
 
 export const QUEUE_TOPIC = 'jepsen';
 export const QUEUE_GROUP = 'jepsen-group';
@@ -19,7 +19,6 @@ const FETCH_MAX_BYTES = 256 * 1024;
 const FETCH_CALLS_MAX = 100_000;
 const POLL_INTERVAL_MS = 200;
 const GROUP_POLL_INTERVAL_MS = 500;
-const CATCH_UP_MS_MAX = 1_000;
 const SETUP_TIMEOUT_MS = 30_000;
 /** How long the group may take to finish every message once the cluster has recovered. */
 const DRAIN_TIMEOUT_MS = 90_000;
@@ -137,15 +136,8 @@ export class QueueWorkload implements Workload {
       lingerMs: 0,
       log: (line) => ctx.log(`${process}: ${line}`),
     });
-    const intervalMs = (1000 * this.options.concurrency) / this.options.rate;
-    let nextMs = Date.now() + (slot * 1000) / this.options.rate;
     try {
-      for (let seq = 1; !signal.aborted && !ctx.history.full; seq++) {
-        await sleep(nextMs - Date.now(), signal);
-        if (signal.aborted) break;
-        nextMs = Math.max(nextMs + intervalMs, Date.now() - CATCH_UP_MS_MAX);
-        await this.#sendOnce(ctx, producer, process, `${process}-${String(seq).padStart(6, '0')}`);
-      }
+      await runPaced(ctx, this.options, slot, signal, (seq) => this.#sendOnce(ctx, producer, process, `${process}-${String(seq).padStart(6, '0')}`));
     } finally {
       await producer.close();
     }

@@ -2,6 +2,7 @@ import type { CheckerResult } from './checkers/checker-result.js';
 import type { Cluster } from './cluster.js';
 import type { History } from './history.js';
 import type { Prng } from './prng.js';
+import { sleep } from './wait.js';
 
 /** What every workload gets: the cluster (addresses, per-node clients), the history, its own random source. */
 export interface WorkloadContext {
@@ -53,4 +54,23 @@ export interface Workload {
   check(ctx: WorkloadContext, span: { readonly startMs: number; readonly endMs: number }): Promise<readonly CheckerResult[]>;
   /** Stops whatever the workload still runs (client processes); the run calls it last, whatever happened. */
   close?(): Promise<void>;
+}
+
+/** How far a paced client may fall behind before it stops trying to catch up. */
+const CATCH_UP_MS_MAX = 1_000;
+
+/**
+ * One sequential client's loop, paced so `concurrency` of them together make `rate` (client
+ * `slot` starts slot/rate seconds in): calls `step(1)`, `step(2)`, ... one at a time until
+ * `signal` aborts or the history is full.
+ */
+export async function runPaced(ctx: WorkloadContext, options: WorkloadOptions, slot: number, signal: AbortSignal, step: (seq: number) => Promise<unknown>): Promise<void> {
+  const intervalMs = (1000 * options.concurrency) / options.rate;
+  let nextMs = Date.now() + (slot * 1000) / options.rate;
+  for (let seq = 1; !signal.aborted && !ctx.history.full; seq++) {
+    await sleep(nextMs - Date.now(), signal);
+    if (signal.aborted) break;
+    nextMs = Math.max(nextMs + intervalMs, Date.now() - CATCH_UP_MS_MAX);
+    await step(seq);
+  }
 }
