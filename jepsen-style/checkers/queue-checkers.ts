@@ -40,11 +40,13 @@ export function checkConsumer(input: ConsumerCheckInput): CheckerResult {
   if (readable.length === 0) bad.add({ kind: 'group-unreadable', node: 'every node' });
   const committed = Math.max(-1, ...readable.map((g) => g.committedOffset));
   if (new Set(readable.map((g) => `${g.committedOffset}/${g.lag}/${g.dead}`)).size > 1) bad.add({ kind: 'nodes-disagree', groups: readable });
+  const firstReceived = new Map<number, ConsumeEvent>();
+  for (const c of input.consumes) if (!firstReceived.has(c.offset)) firstReceived.set(c.offset, c);
   let finishedUnprocessed = 0;
   for (const e of input.finalTopic) {
     if (e.index >= committed || processedOffsets.has(e.index)) continue;
     finishedUnprocessed++;
-    const received = input.consumes.find((c) => c.offset === e.index);
+    const received = firstReceived.get(e.index);
     bad.add({ kind: 'acked-never-processed', offset: e.index, value: e.value, committedOffset: committed, received: received === undefined ? null : { process: received.process, delivery: received.delivery, timeMs: received.timeMs } });
   }
   let sendsUnprocessed = 0;
