@@ -70,7 +70,7 @@ ${throughput}
 ${latency}
 <h2>Availability per fault kind</h2>
 <table><tr><th>kind</th><th>windows</th><th>fault time</th><th>appends invoked inside</th><th>acknowledged</th><th>longest window without an acknowledged append</th></tr>
-${input.perKind.map((k) => `<tr><td>${esc(k.kind)}</td><td>${k.windows}</td><td>${(k.faultMs / 1000).toFixed(1)} s</td><td>${k.ops}</td><td>${(100 * k.okFraction).toFixed(1)}%</td><td>${k.longestNoWriteMs} ms</td></tr>`).join('\n')}
+${input.perKind.map((k) => `<tr><td>${esc(k.kind)}</td><td>${k.windows}</td><td>${(k.faultMs / 1000).toFixed(1)} s</td><td>${k.ops}</td><td>${k.ops === 0 ? '&ndash; (clients blocked in earlier operations)' : `${(100 * k.okFraction).toFixed(1)}%`}</td><td>${k.longestNoWriteMs} ms</td></tr>`).join('\n')}
 </table>
 <h2>Fault timeline</h2>
 <table><tr><th>#</th><th>start</th><th>end</th><th>kind</th><th>variant</th><th>targets</th><th>detail</th></tr>
