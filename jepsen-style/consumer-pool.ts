@@ -52,10 +52,6 @@ export class ConsumerPool {
     this.#slots = Array.from({ length: options.slots }, (_, k) => ({ name: `c${k + 1}`, process: null, starts: 0, fault: null }));
   }
 
-  get kills(): number {
-    return this.#kills;
-  }
-
   /** Starts every slot's consumer; resolves once each has printed that it started. */
   async start(): Promise<void> {
     const ready = this.#slots.map((slot) => new Promise<void>((resolve) => this.#supervisors.push(this.#supervise(slot, resolve))));
