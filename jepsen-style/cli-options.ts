@@ -16,7 +16,8 @@ Options:
   --nemesis LIST            comma-separated: ${NEMESIS_KINDS.join(', ')}, mix (= all), none
                             (default mix); faults run one at a time in seeded random order
   --variants LIST           only these shapes, e.g. leader,majority or kill:all,power:majority
-  --workload NAME           ${Object.keys(WORKLOADS).join(', ')} (default ${RUN_DEFAULTS.workload}; queue comes with the broker)
+  --workload NAME           ${Object.keys(WORKLOADS).join(', ')} (default ${RUN_DEFAULTS.workload}): the plain log, or the broker's
+                            topic with idempotent producers and a consumer group
   --rate N                  operations per second, all clients together (default ${RUN_DEFAULTS.rate})
   --concurrency N           sequential client processes (default: rate / 25, at least ${RUN_DEFAULTS.concurrency}, at most 64)
   --op-timeout-ms N         one operation's budget (default ${RUN_DEFAULTS.opTimeoutMs})
@@ -24,7 +25,12 @@ Options:
   --flush sync|async        the nodes' flush policy (default sync)
   --flush-interval-ms N     async flush interval (default 10)
   --power-loss              start every node with --power-loss (always on with the power nemesis)
-  --no-idempotence          blindly retry appends whose outcome was unknown (must be flagged)
+  --no-idempotence          log: blindly retry appends whose outcome was unknown; queue: producers
+                            with idempotence: false (their retries duplicate); must be flagged
+  --consumers N             queue: consumer processes in the group (default ${RUN_DEFAULTS.consumers})
+  --consumer-work-ms N      queue: time to process one message (default ${RUN_DEFAULTS.consumerWorkMs})
+  --no-consumer-kills       queue: do not kill -9 a consumer every 2-6 s
+  --auto-ack                queue: consumers ack on arrival, before processing (must be flagged)
   --tick-ms N, --election-ticks N, --heartbeat-ticks N   node timing (default ${RUN_DEFAULTS.tickMs}, ${RUN_DEFAULTS.electionTicks}, ${RUN_DEFAULTS.heartbeatTicks})
   --runs-dir DIR            where run folders go (default ./${RUN_DEFAULTS.runsDir})
   -h, --help
@@ -42,6 +48,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
       nodes: { type: 'string' }, time: { type: 'string' }, nemesis: { type: 'string' }, variants: { type: 'string' }, workload: { type: 'string' },
       rate: { type: 'string' }, concurrency: { type: 'string' }, 'op-timeout-ms': { type: 'string' }, seed: { type: 'string' }, flush: { type: 'string' },
       'flush-interval-ms': { type: 'string' }, 'power-loss': { type: 'boolean' }, 'no-idempotence': { type: 'boolean' }, 'tick-ms': { type: 'string' },
+      consumers: { type: 'string' }, 'consumer-work-ms': { type: 'string' }, 'no-consumer-kills': { type: 'boolean' }, 'auto-ack': { type: 'boolean' },
       'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' }, 'runs-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -58,7 +65,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
   const flushMode = values.flush ?? 'sync';
   if (flushMode !== 'sync' && flushMode !== 'async') throw new UsageError(`--flush must be sync or async, not "${flushMode}"`);
   const workload = values.workload ?? RUN_DEFAULTS.workload;
-  if (WORKLOADS[workload] === undefined) throw new UsageError(`--workload: "${workload}" is not built yet (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  if (WORKLOADS[workload] === undefined) throw new UsageError(`--workload: "${workload}" is not a workload (known: ${Object.keys(WORKLOADS).join(', ')})`);
   return {
     nodes: whole('nodes', values.nodes, RUN_DEFAULTS.nodes, 3, 9),
     timeS: whole('time', values.time, RUN_DEFAULTS.timeS, 1, 86_400),
@@ -69,6 +76,10 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
     concurrency: whole('concurrency', values.concurrency, defaultConcurrency(whole('rate', values.rate, RUN_DEFAULTS.rate, 1, 100_000)), 1, 1_000),
     opTimeoutMs: whole('op-timeout-ms', values['op-timeout-ms'], RUN_DEFAULTS.opTimeoutMs, 100, 600_000),
     idempotence: values['no-idempotence'] !== true,
+    consumers: whole('consumers', values.consumers, RUN_DEFAULTS.consumers, 1, 64),
+    consumerWorkMs: whole('consumer-work-ms', values['consumer-work-ms'], RUN_DEFAULTS.consumerWorkMs, 0, 60_000),
+    consumerKills: values['no-consumer-kills'] !== true,
+    autoAck: values['auto-ack'] === true,
     seed: whole('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31 - 1),
     flush: flushMode === 'sync' ? { mode: 'sync' } : { mode: 'async', intervalMs: whole('flush-interval-ms', values['flush-interval-ms'], 10, 1, 600_000) },
     powerLoss: values['power-loss'] === true,

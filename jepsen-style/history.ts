@@ -20,7 +20,7 @@ export interface OpEvent {
   readonly opId: number;
   /** The value the operation carries (an append's unique payload). */
   readonly value: string;
-  /** Where an ok append committed. */
+  /** Where an ok append committed (the log index; for a queue send or ack, the topic offset). */
   readonly index?: number;
   readonly error?: string;
 }
@@ -57,7 +57,36 @@ export interface ObservationEvent {
   readonly detail?: string;
 }
 
-export type HistoryEvent = OpEvent | ReadEvent | NemesisEvent | ObservationEvent;
+/**
+ * A queue consumer's view of one delivery (process "c2.3": consumer slot 2, its third
+ * process): `received` when the Consumer handed it over, `processed` once the work is done
+ * (recorded before the ack is sent, so a crash between the two leaves a processed message
+ * unacked, never the reverse, unless the consumer auto-acks).
+ */
+export interface ConsumeEvent {
+  readonly type: 'consume';
+  readonly phase: 'received' | 'processed';
+  readonly timeMs: number;
+  readonly process: string;
+  readonly offset: number;
+  readonly value: string;
+  /** 1 for the first delivery of this offset to the group. */
+  readonly delivery: number;
+}
+
+/** A consumer group as one node described it (Admin.describeGroup pinned to that node). */
+export interface GroupEvent {
+  readonly type: 'group';
+  readonly timeMs: number;
+  readonly node: string;
+  /** Which start of that node answered (its state is rebuilt by replay at each start). */
+  readonly incarnation: number;
+  readonly group: string;
+  readonly committedOffset: number;
+  readonly lag: number;
+}
+
+export type HistoryEvent = OpEvent | ReadEvent | NemesisEvent | ObservationEvent | ConsumeEvent | GroupEvent;
 
 /** An invoke paired with its completion. */
 export interface Op {

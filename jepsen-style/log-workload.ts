@@ -5,14 +5,12 @@ import type { CheckerResult } from './checkers/checker-result.js';
 import { checkAbortedRead, checkDuplicated, checkLost, checkOffsets, checkProducerOrder, checkRealtime, checkReplicaAgreement, type LogEntry, type NodeLog } from './checkers/log-checkers.js';
 import { pairOps, type ReadEvent } from './history.js';
 import { sleep } from './wait.js';
-import type { Workload, WorkloadContext, WorkloadOptions } from './workload.js';
+import { runPaced, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
 
 const READ_MAX_BYTES = 256 * 1024;
 const READ_CALLS_MAX = 100_000;
 /** Blind retries of one append after an unknown outcome (idempotence off). */
 const BLIND_RETRIES_MAX = 5;
-/** How far a producer may fall behind its pacing before it stops trying to catch up. */
-const CATCH_UP_MS_MAX = 1_000;
 const POLL_INTERVAL_MS = 200;
 
 /**
@@ -22,6 +20,7 @@ const POLL_INTERVAL_MS = 200;
  */
 export class LogWorkload implements Workload {
   readonly name = 'log';
+  readonly writeFunction = 'append';
   readonly #encoder = new TextEncoder();
   readonly #decoder = new TextDecoder();
 
@@ -59,15 +58,8 @@ export class LogWorkload implements Workload {
   /** One sequential producer, paced so all of them together make `rate`. */
   async #produce(ctx: WorkloadContext, process: string, slot: number, signal: AbortSignal): Promise<void> {
     const client = new LogClient({ brokers: ctx.cluster.brokers(), timeoutMs: this.options.opTimeoutMs, connectTimeoutMs: 500, retryBackoff: { initialMs: 20, maxMs: 250 } });
-    const intervalMs = (1000 * this.options.concurrency) / this.options.rate;
-    let nextMs = Date.now() + (slot * 1000) / this.options.rate;
     try {
-      for (let seq = 1; !signal.aborted && !ctx.history.full; seq++) {
-        await sleep(nextMs - Date.now(), signal);
-        if (signal.aborted) break;
-        nextMs = Math.max(nextMs + intervalMs, Date.now() - CATCH_UP_MS_MAX);
-        await this.#appendOnce(ctx, client, process, `${process}-${String(seq).padStart(6, '0')}`);
-      }
+      await runPaced(ctx, this.options, slot, signal, (seq) => this.#appendOnce(ctx, client, process, `${process}-${String(seq).padStart(6, '0')}`));
     } finally {
       client.close();
     }

@@ -7,6 +7,8 @@ import { pairOps, type FaultWindow, type HistoryEvent, type Op } from './history
 export interface ReportInput {
   readonly summary: { readonly valid: boolean; readonly seed: number; readonly command: string };
   readonly events: readonly HistoryEvent[];
+  /** The `f` of the workload's writes ('append', 'send'): the plots count these. */
+  readonly writeFunction: string;
   readonly faults: readonly FaultWindow[];
   readonly checkers: readonly CheckerResult[];
   readonly perKind: readonly KindAvailability[];
@@ -15,28 +17,30 @@ export interface ReportInput {
 const WIDTH = 1000;
 const PLOT_HEIGHT = 220;
 const MARGIN = { left: 60, right: 20, top: 24, bottom: 30 };
-const KIND_COLOURS: Record<string, string> = { kill: '#e57373', pause: '#64b5f6', partition: '#ffb74d', power: '#ba68c8', disk: '#81c784' };
+const KIND_COLOURS: Record<string, string> = { kill: '#e57373', pause: '#64b5f6', partition: '#ffb74d', power: '#ba68c8', disk: '#81c784', consumer: '#90a4ae' };
 
 /** report.html: self-contained (inline SVG and CSS, no scripts, no network). */
 export function writeReport(file: string, input: ReportInput): void {
-  const ops = pairOps(input.events);
+  const ops = pairOps(input.events).filter((op) => op.f === input.writeFunction);
   // A loop, not Math.max(...events): a long history would overflow the call stack.
   const endMs = input.events.reduce((max, e) => Math.max(max, e.timeMs), 1000);
   const seconds = Math.ceil(endMs / 1000);
   const bins = binOps(ops, seconds);
+  const processed = processedPerSecond(input.events, seconds);
   const throughput = plot({
-    title: 'operations per second (by completion)',
+    title: `${input.writeFunction} operations per second (by completion)`,
     seconds,
     faults: input.faults,
     series: [
       { name: 'ok', colour: '#2e7d32', values: bins.map((b) => b.ok) },
       { name: 'fail', colour: '#c62828', values: bins.map((b) => b.fail) },
       { name: 'info (unknown)', colour: '#f9a825', values: bins.map((b) => b.info) },
+      ...(processed === null ? [] : [{ name: 'processed by consumers', colour: '#00838f', values: processed }]),
     ],
     unit: 'ops/s',
   });
   const latency = plot({
-    title: 'latency of acknowledged appends (ms, by completion second)',
+    title: `latency of acknowledged ${input.writeFunction} operations (ms, by completion second)`,
     seconds,
     faults: input.faults,
     series: [
@@ -66,7 +70,7 @@ ${throughput}
 ${latency}
 <h2>Availability per fault kind</h2>
 <table><tr><th>kind</th><th>windows</th><th>fault time</th><th>appends invoked inside</th><th>acknowledged</th><th>longest window without an acknowledged append</th></tr>
-${input.perKind.map((k) => `<tr><td>${esc(k.kind)}</td><td>${k.windows}</td><td>${(k.faultMs / 1000).toFixed(1)} s</td><td>${k.ops}</td><td>${(100 * k.okFraction).toFixed(1)}%</td><td>${k.longestNoWriteMs} ms</td></tr>`).join('\n')}
+${input.perKind.map((k) => `<tr><td>${esc(k.kind)}</td><td>${k.windows}</td><td>${(k.faultMs / 1000).toFixed(1)} s</td><td>${k.ops}</td><td>${k.ops === 0 ? '&ndash; (clients blocked in earlier operations)' : `${(100 * k.okFraction).toFixed(1)}%`}</td><td>${k.longestNoWriteMs} ms</td></tr>`).join('\n')}
 </table>
 <h2>Fault timeline</h2>
 <table><tr><th>#</th><th>start</th><th>end</th><th>kind</th><th>variant</th><th>targets</th><th>detail</th></tr>
@@ -97,6 +101,19 @@ function binOps(ops: readonly Op[], seconds: number): Bin[] {
     if (op.outcome === 'ok' && bin.latencies.length < LATENCIES_PER_BIN_MAX) bin.latencies.push(op.completeMs - op.invokeMs);
   }
   return bins;
+}
+
+/** Messages consumers finished per second (queue workload), or null when there were none. */
+function processedPerSecond(events: readonly HistoryEvent[], seconds: number): number[] | null {
+  const bins = new Array<number>(seconds + 1).fill(0);
+  let any = false;
+  for (const e of events) {
+    if (e.type !== 'consume' || e.phase !== 'processed') continue;
+    any = true;
+    const k = Math.min(seconds, Math.floor(e.timeMs / 1000));
+    bins[k] = (bins[k] ?? 0) + 1;
+  }
+  return any ? bins : null;
 }
 
 function quantile(values: readonly number[], q: number): number | null {

@@ -10,6 +10,7 @@ import type { NodeStatus } from '../src/client/index.js';
 import { Cluster } from './cluster.js';
 import { faultWindows, History, pairOps } from './history.js';
 import { LogWorkload } from './log-workload.js';
+import { QueueWorkload } from './queue-workload.js';
 import { planFaults, runNemesis, type NemesisKind, type PlannedFault } from './nemesis.js';
 import { Prng } from './prng.js';
 import { writeReport } from './report.js';
@@ -28,6 +29,11 @@ export interface RunOptions {
   readonly concurrency: number;
   readonly opTimeoutMs: number;
   readonly idempotence: boolean;
+  /** Queue workload: consumer processes, auto-ack (must be flagged), consumer kills, work per message. */
+  readonly consumers: number;
+  readonly autoAck: boolean;
+  readonly consumerKills: boolean;
+  readonly consumerWorkMs: number;
   readonly seed: number;
   readonly flush: { readonly mode: 'sync' } | { readonly mode: 'async'; readonly intervalMs: number };
   /** Force --power-loss on every node (it is on whenever the power nemesis runs). */
@@ -52,6 +58,10 @@ export const RUN_DEFAULTS = {
   concurrency: 10,
   opTimeoutMs: 3_000,
   idempotence: true,
+  consumers: 3,
+  autoAck: false,
+  consumerKills: true,
+  consumerWorkMs: 10,
   tickMs: 30,
   electionTicks: 10,
   heartbeatTicks: 2,
@@ -68,9 +78,10 @@ export interface RunResult {
   readonly faults: readonly PlannedFault[];
 }
 
-/** The registered workloads; the queue workload goes here when the broker lands. */
+/** The registered workloads. */
 export const WORKLOADS: Record<string, (options: WorkloadOptions) => Workload> = {
   log: (options) => new LogWorkload(options),
+  queue: (options) => new QueueWorkload(options),
 };
 
 const HISTORY_EVENTS_MAX = 5_000_000;
@@ -84,7 +95,10 @@ const WORKLOAD_DRAIN_MS = 30_000;
 export async function runJepsen(options: RunOptions): Promise<RunResult> {
   const makeWorkload = WORKLOADS[options.workload];
   if (makeWorkload === undefined) throw new Error(`unknown workload "${options.workload}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
-  const workload = makeWorkload({ rate: options.rate, concurrency: options.concurrency, opTimeoutMs: options.opTimeoutMs, idempotence: options.idempotence });
+  const workload = makeWorkload({
+    rate: options.rate, concurrency: options.concurrency, opTimeoutMs: options.opTimeoutMs, idempotence: options.idempotence,
+    consumers: options.consumers, autoAck: options.autoAck, consumerKills: options.consumerKills, consumerWorkMs: options.consumerWorkMs,
+  });
   const root = new Prng(options.seed);
   const plan = planFaults(root.fork('schedule'), { kinds: options.nemeses, variants: options.variants, timeMs: options.timeS * 1000 });
   const runDir = path.resolve(options.runsDir, options.runName ?? `${new Date().toISOString().replace(/[:.]/g, '-')}-seed${options.seed}`);
@@ -121,13 +135,14 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     const checkers: CheckerResult[] = [...(await workload.check(ctx, span))];
     const faults = faultWindows(history.events);
     const recoveryNote = `${recovery.note}${probed ? '; a write after recovery was acknowledged' : '; no write was acknowledged after recovery'}`;
-    const availability = checkAvailability({ ops: pairOps(history.events), faults, workloadStartMs: span.startMs, workloadEndMs: span.endMs, recovered: probed, recoveryNote });
+    const writes = pairOps(history.events).filter((op) => op.f === workload.writeFunction);
+    const availability = checkAvailability({ ops: writes, faults, workloadStartMs: span.startMs, workloadEndMs: span.endMs, recovered: probed, recoveryNote });
     checkers.push(availability);
     if (plan.some((f) => f.kind === 'disk')) checkers.push(checkDamagedNodes(history.events));
     const valid = checkers.every((c) => c.valid);
     const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults };
     fs.writeFileSync(path.join(runDir, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, faults, checkers, perKind: availability.perKind });
+    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, writeFunction: workload.writeFunction, faults, checkers, perKind: availability.perKind });
     for (const c of checkers) log(`${c.valid ? 'PASS' : 'FAIL'} ${c.name} ${JSON.stringify(c.counts)}${c.note === undefined ? '' : ` - ${c.note}`}`);
     log(`${valid ? 'VALID' : 'INVALID'}: seed ${options.seed}; report ${path.join(runDir, 'report.html')}`);
     return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan };
@@ -137,6 +152,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     log(`run failed: ${(error as Error).message}`);
     throw error;
   } finally {
+    await workload.close?.().catch((error: unknown) => log(`workload close failed: ${(error as Error).message}`));
     await cluster.stopAll();
   }
 }
@@ -224,7 +240,7 @@ function cliPath(): string {
 export function commandLine(o: RunOptions): string {
   return [
     'npm run jepsen --', `--nodes ${o.nodes}`, `--time ${o.timeS}`, `--nemesis ${o.nemeses.join(',') || 'none'}`, ...(o.variants === null ? [] : [`--variants ${o.variants.join(',')}`]),
-    `--workload ${o.workload}`, `--rate ${o.rate}`, `--concurrency ${o.concurrency}`, `--seed ${o.seed}`,
+    `--workload ${o.workload}`, ...(o.workload === 'queue' ? [`--consumers ${o.consumers}`, `--consumer-work-ms ${o.consumerWorkMs}`, ...(o.autoAck ? ['--auto-ack'] : []), ...(o.consumerKills ? [] : ['--no-consumer-kills'])] : []), `--rate ${o.rate}`, `--concurrency ${o.concurrency}`, `--seed ${o.seed}`,
     ...(o.flush.mode === 'async' ? [`--flush async --flush-interval-ms ${o.flush.intervalMs}`] : []), ...(o.idempotence ? [] : ['--no-idempotence']), ...(o.powerLoss ? ['--power-loss'] : []),
   ].join(' ');
 }

@@ -2,6 +2,7 @@ import type { CheckerResult } from './checkers/checker-result.js';
 import type { Cluster } from './cluster.js';
 import type { History } from './history.js';
 import type { Prng } from './prng.js';
+import { sleep } from './wait.js';
 
 /** What every workload gets: the cluster (addresses, per-node clients), the history, its own random source. */
 export interface WorkloadContext {
@@ -24,21 +25,52 @@ export interface WorkloadOptions {
    * that must be flagged with duplicates.
    */
   readonly idempotence: boolean;
+  /** Queue: consumer processes in the group. */
+  readonly consumers: number;
+  /** Queue: consumers ack on arrival, before processing (auto-commit): a run that must be flagged by the consumer checker. */
+  readonly autoAck: boolean;
+  /** Queue: kill -9 a random consumer every 2-6 s while the workload runs. */
+  readonly consumerKills: boolean;
+  /** Queue: how long processing one message takes, ms. */
+  readonly consumerWorkMs: number;
 }
 
 /**
  * The seam between the run and what the clients do. A workload issues operations into the
  * history while faults run, then, once the cluster has recovered, reads the final state back
- * and checks the history against it. The plain log is one (log-workload.ts); the broker's
- * queue workload (producers, consumer groups, the consumer checker) is another, added the
- * same way: implement this and register it in WORKLOADS (run.ts).
+ * and checks the history against it. The plain log is one (log-workload.ts), the broker's
+ * queue (queue-workload.ts: producers, a consumer group, the consumer checker) another;
+ * a new one implements this and is registered in WORKLOADS (run.ts).
  */
 export interface Workload {
   readonly name: string;
+  /** The `f` of the operations that write (availability and the report's plots count these). */
+  readonly writeFunction: string;
   /** Issues operations until `signal` aborts; resolves once every operation in flight has completed. */
   run(ctx: WorkloadContext, signal: AbortSignal): Promise<void>;
   /** One write after recovery, recorded in the history like any other (proves the cluster takes writes). */
   probe(ctx: WorkloadContext): Promise<boolean>;
   /** Reads the final state back from every node and runs this workload's checkers. */
   check(ctx: WorkloadContext, span: { readonly startMs: number; readonly endMs: number }): Promise<readonly CheckerResult[]>;
+  /** Stops whatever the workload still runs (client processes); the run calls it last, whatever happened. */
+  close?(): Promise<void>;
+}
+
+/** How far a paced client may fall behind before it stops trying to catch up. */
+const CATCH_UP_MS_MAX = 1_000;
+
+/**
+ * One sequential client's loop, paced so `concurrency` of them together make `rate` (client
+ * `slot` starts slot/rate seconds in): calls `step(1)`, `step(2)`, ... one at a time until
+ * `signal` aborts or the history is full.
+ */
+export async function runPaced(ctx: WorkloadContext, options: WorkloadOptions, slot: number, signal: AbortSignal, step: (seq: number) => Promise<unknown>): Promise<void> {
+  const intervalMs = (1000 * options.concurrency) / options.rate;
+  let nextMs = Date.now() + (slot * 1000) / options.rate;
+  for (let seq = 1; !signal.aborted && !ctx.history.full; seq++) {
+    await sleep(nextMs - Date.now(), signal);
+    if (signal.aborted) break;
+    nextMs = Math.max(nextMs + intervalMs, Date.now() - CATCH_UP_MS_MAX);
+    await step(seq);
+  }
 }

@@ -25,8 +25,14 @@ export interface LogCheckInput {
   readonly nodeLogs: readonly NodeLog[];
 }
 
+/**
+ * The operations that write a value: a log append, or a queue send (whose `index` is the
+ * topic offset). The checkers below treat a topic as a log whose indexes are its offsets.
+ */
+export const WRITE_FUNCTIONS: ReadonlySet<string> = new Set(['append', 'send']);
+
 function appends(ops: readonly Op[]): Op[] {
-  return ops.filter((op) => op.f === 'append');
+  return ops.filter((op) => WRITE_FUNCTIONS.has(op.f));
 }
 
 function positions(log: readonly LogEntry[]): Map<string, number[]> {
@@ -179,7 +185,8 @@ export function checkRealtime(input: LogCheckInput): CheckerResult {
   const finalIndexes = input.finalLog.map((e) => e.index);
   let readsChecked = 0;
   for (const [process, reads] of readersOf(input.reads)) {
-    let previous = 0;
+    // Below every index and offset (a topic's first offset is 0).
+    let previous = -1;
     for (const r of reads) {
       readsChecked++;
       if (r.index <= previous) bad.add({ kind: 'reader-went-back', process, previousIndex: previous, index: r.index });

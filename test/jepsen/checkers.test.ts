@@ -13,7 +13,8 @@ import {
   type LogCheckInput,
   type LogEntry,
 } from '../../jepsen-style/checkers/log-checkers.js';
-import { faultWindows, pairOps, type HistoryEvent, type Op, type ReadEvent } from '../../jepsen-style/history.js';
+import { checkConsumer, type ConsumerCheckInput } from '../../jepsen-style/checkers/queue-checkers.js';
+import { faultWindows, pairOps, type ConsumeEvent, type GroupEvent, type HistoryEvent, type Op, type ReadEvent } from '../../jepsen-style/history.js';
 import { hashEntries } from '../../jepsen-style/log-workload.js';
 
 /** Hand-made histories: each checker flags its violation, passes the clean history, and fails an empty one. */
@@ -167,5 +168,74 @@ describe('checkers on hand-made histories', () => {
       { type: 'ok', timeMs: 3, process: 'p1', f: 'append', opId: 1, value: 'a', index: 2 },
     ];
     expect(pairOps(events).map((o) => [o.value, o.outcome])).toEqual([['a', 'ok'], ['b', 'info']]);
+  });
+});
+
+describe('the consumer checker on hand-made queue histories', () => {
+  function send(value: string, offset: number | undefined, outcome: Op['outcome'] = 'ok'): Op {
+    return { opId: ++opIds, process: 'p1', f: 'send', value, invokeMs: 0, completeMs: 1, outcome, ...(offset === undefined ? {} : { index: offset }) };
+  }
+  function ack(offset: number, outcome: Op['outcome'] = 'ok', error?: string): Op {
+    return { opId: ++opIds, process: 'c1.1', f: 'ack', value: `v${offset}`, invokeMs: 0, completeMs: 1, outcome, index: offset, ...(error === undefined ? {} : { error }) };
+  }
+  function consumed(offset: number, phase: ConsumeEvent['phase'] = 'processed', delivery = 1, process = 'c1.1'): ConsumeEvent {
+    return { type: 'consume', phase, timeMs: offset, process, offset, value: `v${offset}`, delivery };
+  }
+  function view(node: string, incarnation: number, committedOffset: number, timeMs = 0): GroupEvent {
+    return { type: 'group', timeMs, node, incarnation, group: 'g', committedOffset, lag: 0 };
+  }
+  /** Three messages at offsets 0..2, all processed and acked; offset 1 processed twice (a redelivery), which is allowed. */
+  function cleanQueue(): ConsumerCheckInput {
+    return {
+      sends: [send('v0', 0), send('v1', 1), send('v2', 2), send('lost-in-flight', undefined, 'info')],
+      acks: [ack(0), ack(1, 'info'), ack(1), ack(2)],
+      consumes: [consumed(0, 'received'), consumed(0), consumed(1), consumed(1, 'processed', 2, 'c2.1'), consumed(2)],
+      groupViews: [view('n1', 1, 0), view('n1', 1, 2), view('n2', 1, 1), view('n2', 2, 0), view('n2', 2, 3)],
+      finalTopic: [0, 1, 2].map((k) => ({ index: k, term: 0, value: `v${k}` })),
+      finalGroups: ['n1', 'n2', 'n3'].map((node) => ({ node, committedOffset: 3, lag: 0, dead: 0 })),
+    };
+  }
+
+  it('passes a clean history (a restarted node may start lower), and counts redeliveries without failing', () => {
+    const result = checkConsumer(cleanQueue());
+    expect(result.valid, JSON.stringify(result.examples)).toBe(true);
+    expect(result.counts).toMatchObject({ processed: 4, distinctProcessed: 3, processedMoreThanOnce: 1, finalCommittedOffset: 3 });
+  });
+
+  it('fails when there is nothing to check', () => {
+    expect(checkConsumer({ sends: [], acks: [], consumes: [], groupViews: [], finalTopic: [], finalGroups: [] }).valid).toBe(false);
+    expect(checkConsumer({ ...cleanQueue(), consumes: [] }).note).toMatch(/nothing to check/);
+  });
+
+  it('flags a message the group finished that nobody processed (auto-ack, then a crash)', () => {
+    const input = cleanQueue();
+    const result = checkConsumer({ ...input, consumes: input.consumes.filter((c) => !(c.offset === 0 && c.phase === 'processed')) });
+    expect(result.valid).toBe(false);
+    expect(result.counts['finishedUnprocessed']).toBe(1);
+    expect(result.examples[0]).toMatchObject({ kind: 'acked-never-processed', offset: 0, received: { process: 'c1.1' } });
+  });
+
+  it('flags an acknowledged send never processed when the group did not finish', () => {
+    const input = cleanQueue();
+    const result = checkConsumer({ ...input, consumes: input.consumes.filter((c) => c.offset !== 2), finalGroups: input.finalGroups.map((g) => ({ ...g, committedOffset: 2, lag: 1 })) });
+    expect(result.valid).toBe(false);
+    expect(result.examples[0]).toMatchObject({ kind: 'sent-never-processed', offset: 2 });
+  });
+
+  it('flags a committed offset that moves backwards within one start of a node, or above the final one', () => {
+    const input = cleanQueue();
+    const back = checkConsumer({ ...input, groupViews: [...input.groupViews, view('n1', 1, 1, 9)] });
+    expect(back.valid).toBe(false);
+    expect(back.examples[0]).toMatchObject({ kind: 'committed-offset-went-back', node: 'n1', from: 2, to: 1 });
+    const aboveFinal = checkConsumer({ ...input, groupViews: [view('n3', 1, 5)] });
+    expect(aboveFinal.valid).toBe(false);
+    expect(aboveFinal.examples[0]).toMatchObject({ seen: 5, final: 3 });
+  });
+
+  it('flags an ack refused as not delivered, nodes that disagree on the group, and an unreadable group', () => {
+    const input = cleanQueue();
+    expect(checkConsumer({ ...input, acks: [...input.acks, ack(2, 'fail', 'notDelivered')] }).examples[0]).toMatchObject({ kind: 'ack-refused', offset: 2 });
+    expect(checkConsumer({ ...input, finalGroups: [{ node: 'n1', committedOffset: 3, lag: 0, dead: 0 }, { node: 'n2', committedOffset: 2, lag: 1, dead: 0 }] }).examples[0]).toMatchObject({ kind: 'nodes-disagree' });
+    expect(checkConsumer({ ...input, finalGroups: [{ node: 'n1', error: 'down' }] }).valid).toBe(false);
   });
 });

@@ -175,12 +175,14 @@ describe('disk damage on segment files (format of docs/storage.md)', () => {
 });
 
 describe('command line', () => {
-  it('parses the issue\'s command and refuses unknown nemeses and workloads not built yet', () => {
+  it('parses the issue\'s command and refuses unknown nemeses and workloads', () => {
     const options = parseRunOptions(['--nodes', '3', '--time', '120', '--nemesis', 'kill,pause,partition,disk', '--rate', '500', '--seed', '42'], () => {});
     expect(options).toMatchObject({ nodes: 3, timeS: 120, nemeses: ['kill', 'pause', 'partition', 'disk'], rate: 500, seed: 42, flush: { mode: 'sync' }, idempotence: true });
     expect(parseRunOptions(['--nemesis', 'mix'], () => {})).toMatchObject({ nemeses: NEMESIS_KINDS });
     expect(() => parseRunOptions(['--nemesis', 'meteor'], () => {})).toThrow(/unknown "meteor"/);
-    expect(() => parseRunOptions(['--workload', 'queue'], () => {})).toThrow(/not built yet/);
+    expect(() => parseRunOptions(['--workload', 'fifo'], () => {})).toThrow(/not a workload/);
+    expect(parseRunOptions(['--workload', 'queue', '--consumers', '2', '--auto-ack', '--no-consumer-kills', '--consumer-work-ms', '25'], () => {})).toMatchObject({ workload: 'queue', consumers: 2, autoAck: true, consumerKills: false, consumerWorkMs: 25 });
+    expect(parseRunOptions([], () => {})).toMatchObject({ consumers: 3, autoAck: false, consumerKills: true });
     expect(parseRunOptions(['--flush', 'async', '--flush-interval-ms', '500', '--no-idempotence'], () => {})).toMatchObject({ flush: { mode: 'async', intervalMs: 500 }, idempotence: false });
   });
 });

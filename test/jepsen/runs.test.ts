@@ -11,9 +11,10 @@ import { RUN_DEFAULTS, runJepsen, type RunOptions, type RunResult } from '../../
 import { ensureBuilt } from '../harness/build.js';
 
 /**
- * Real runs on a 2-core machine shared with other suites, kept to about 3.5 minutes in all:
+ * Real runs on a 2-core machine shared with other suites, kept to about 5 minutes in all:
  * one mixed run of every nemesis (70 s of faults) that must pass every checker, a targeted
- * sync power-loss and disk run that must pass, and two runs that must be flagged. Each
+ * sync power-loss and disk run that must pass, and two runs that must be flagged; then the
+ * queue workload: a 35 s mixed run that must pass and a 15 s run that must be flagged. Each
  * prints its seed and run folder; a run folder is kept only when the test fails.
  * Longer runs are for people: npm run jepsen -- --time 600.
  */
@@ -129,6 +130,51 @@ describe('jepsen-style runs against real node processes', () => {
       expect(result.checkers.filter((c) => !c.valid).map((c) => c.name)).toEqual(['duplicated']);
     } finally {
       keepOnFailure(result, duplicated?.valid === false);
+    }
+  }, 150_000);
+});
+
+describe('the queue workload (producers, a consumer group in processes killed -9) against real node processes', () => {
+  it('a mixed run of every nemesis plus consumer kills passes every checker, the consumer checker included', async () => {
+    const seed = 23;
+    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 35_000 });
+    expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
+    const result = await run('queue-mix', { seed, timeS: 35, nemeses: NEMESIS_KINDS, workload: 'queue' });
+    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+    try {
+      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+      const consumer = result.checkers.find((c) => c.name === 'consumer');
+      expect(consumer?.counts['distinctProcessed']).toBeGreaterThan(1_000);
+      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { checkers: { name: string }[]; faults: { kind: string }[] };
+      expect(results.checkers.map((c) => c.name)).toContain('consumer');
+      expect(results.faults.filter((f) => f.kind === 'consumer').length, 'consumer kills are faults in the history').toBeGreaterThan(2);
+      expect(fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8')).toContain('consumer:kill');
+      expect(liveChildPids()).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
+  }, 200_000);
+
+  it('must be flagged: producers without idempotence duplicate under leader faults, and auto-acking consumers lose messages', async () => {
+    const result = await run('queue-blind', {
+      seed: 11,
+      timeS: 15,
+      workload: 'queue',
+      nemeses: ['kill', 'pause', 'partition'],
+      variants: ['kill:leader', 'pause:leader', 'partition:leader'],
+      idempotence: false,
+      autoAck: true,
+      consumerWorkMs: 25,
+      opTimeoutMs: 1_000,
+      rate: 100,
+    });
+    const flagged = result.checkers.filter((c) => !c.valid).map((c) => c.name);
+    try {
+      expect(flagged, `seed 11, ${result.runDir}`).toEqual(['duplicated', 'consumer']);
+      expect(result.checkers.find((c) => c.name === 'duplicated')?.counts['duplicatedValues']).toBeGreaterThan(0);
+      expect(result.checkers.find((c) => c.name === 'consumer')?.counts['finishedUnprocessed']).toBeGreaterThan(0);
+    } finally {
+      keepOnFailure(result, flagged.length === 2);
     }
   }, 150_000);
 });
