@@ -59,15 +59,15 @@ describe('broker API on a real cluster', () => {
     expect(await client.describeTopic('small')).toEqual({ name: 'small', maxMessageBytes: 10, nextOffset: 0 });
 
     const first = await client.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [message('a', 'k1'), message('b')] });
-    expect(first).toEqual({ firstOffset: 0, count: 2, duplicate: false, logIndex: expect.any(Number) });
+    expect(first).toEqual({ firstOffset: 0, count: 2, duplicate: false, logIndex: expect.any(Number), deliverAtMs: 0 });
     await client.append([bytes('plain-2')]);
 
     const producerId = await client.initProducer();
     expect(producerId).toBeGreaterThan(0);
     const batch = { topic: 'orders', producerId, firstSequence: 0, messages: [message('c'), message('d')] };
-    expect(await client.produce(batch)).toEqual({ firstOffset: 2, count: 2, duplicate: false, logIndex: expect.any(Number) });
+    expect(await client.produce(batch)).toEqual({ firstOffset: 2, count: 2, duplicate: false, logIndex: expect.any(Number), deliverAtMs: 0 });
     // The retry of a batch already written: its original offsets, nothing written twice.
-    expect(await client.produce(batch)).toEqual({ firstOffset: 2, count: 2, duplicate: true, logIndex: 0 });
+    expect(await client.produce(batch)).toEqual({ firstOffset: 2, count: 2, duplicate: true, logIndex: 0, deliverAtMs: 0 });
 
     const gap = await refusal(client.produce({ ...batch, firstSequence: 5 }));
     expect(gap).toBeInstanceOf(OutOfOrderSequenceError);
@@ -113,8 +113,8 @@ describe('broker API on a real cluster', () => {
     for (const id of cluster.ids) await cluster.kill(id);
     for (const id of cluster.ids) await cluster.restart(id);
     await cluster.leader();
-    expect(await client.produce(batch)).toEqual({ firstOffset: 2, count: 2, duplicate: true, logIndex: 0 });
-    expect(await client.produce({ ...batch, firstSequence: 2, messages: [message('e')] })).toEqual({ firstOffset: 4, count: 1, duplicate: false, logIndex: expect.any(Number) });
+    expect(await client.produce(batch)).toEqual({ firstOffset: 2, count: 2, duplicate: true, logIndex: 0, deliverAtMs: 0 });
+    expect(await client.produce({ ...batch, firstSequence: 2, messages: [message('e')] })).toEqual({ firstOffset: 4, count: 1, duplicate: false, logIndex: expect.any(Number), deliverAtMs: 0 });
     await cluster.converged();
     for (const id of cluster.ids) {
       expect(await fetchAll(cluster, id, 'orders')).toEqual(['a', 'b', 'c', 'd', 'e']);
