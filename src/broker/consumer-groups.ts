@@ -16,7 +16,7 @@ export const GROUP_DEFAULTS = {
   /** Messages delivered and not yet acked or dead-lettered, per group: past it no new offsets go out. */
   maxUnfinished: 100_000,
   /** Messages one deliver entry may hand out. */
-  maxDeliverBatch: 1000,
+  maxDeliverBatch: 4000,
   /** The longest ack deadline, extension, or nack delay a consumer may ask for. */
   maxDelayMs: 24 * 60 * MINUTE_MS,
   maxRetryLevels: 64,
@@ -167,10 +167,12 @@ export class ConsumerGroup {
     return this.inflightByConsumer.get(consumer) ?? 0;
   }
 
-  /** Whether a deliver entry now would hand out anything (the topic's end given). */
-  hasDeliverable(topicEnd: number): boolean {
-    if (this.readyQueue.some((offset) => this.deliveries.get(offset)?.state === 'ready')) return true;
-    return this.cursor < topicEnd && this.deliveries.size < GROUP_DEFAULTS.maxUnfinished;
+  /** How many messages a deliver entry now could hand out at most (the topic's end given). */
+  deliverableCount(topicEnd: number): number {
+    let ready = 0;
+    // Bounded by the queue, which holds each ready delivery once (and stale offsets, skipped).
+    for (const offset of this.readyQueue) if (this.deliveries.get(offset)?.state === 'ready') ready++;
+    return ready + Math.max(0, Math.min(topicEnd - this.cursor, GROUP_DEFAULTS.maxUnfinished - this.deliveries.size));
   }
 
   /**

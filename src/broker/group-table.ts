@@ -111,11 +111,11 @@ export class GroupTable {
     return this.groups.get(name);
   }
 
-  /** Whether a deliver entry for the group would hand anything out now. */
-  hasDeliverable(name: string): boolean {
+  /** How many messages a deliver entry for the group could hand out now at most (0 for an unknown group or a deleted topic). */
+  deliverableCount(name: string): number {
     const g = this.groups.get(name);
     const topic = g === undefined ? undefined : this.liveTopic(g);
-    return g !== undefined && topic !== undefined && g.hasDeliverable(topic.nextOffset);
+    return g === undefined || topic === undefined ? 0 : g.deliverableCount(topic.nextOffset);
   }
 
   /** Dead messages waiting for their dead-letter entry, across groups, at most `max`. */

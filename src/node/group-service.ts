@@ -113,6 +113,7 @@ export class NodeGroupService implements GroupService {
     if (this.replica.role() !== 'leader') throw this.replica.notLeader();
     await this.createGroup({ group: input.group, topic: input.topic, start: input.start, settings: input.settings, ifAbsent: true }, { timeoutMs: GROUP_SERVICE_DEFAULTS.entryTimeoutMs });
     const wake = new Wake(this.replica, signal);
+    const chunk = Math.max(1, Math.floor(input.prefetch / 4));
     // Two deep: the next deliver entry commits while the previous one's messages are sent.
     let sending: Promise<void> = Promise.resolve();
     try {
@@ -121,9 +122,12 @@ export class NodeGroupService implements GroupService {
         const groups = this.stateMachine.broker.consumerGroups;
         const group = groups.group(input.group);
         if (group === undefined) throw new NotFoundError(`group ${input.group} was deleted`);
-        const room = input.prefetch - group.inflightOf(input.consumerId);
-        if (room > 0 && groups.hasDeliverable(input.group)) {
-          const batches = await this.deliver(input, room);
+        const available = groups.deliverableCount(input.group);
+        const want = Math.min(input.prefetch - group.inflightOf(input.consumerId), available, GROUP_DEFAULTS.maxDeliverBatch);
+        // Room is taken in chunks of a quarter of the prefetch (or all that is available), so
+        // an ack of one message does not cost a deliver entry of one.
+        if (want > 0 && (want >= chunk || want === available)) {
+          const batches = await this.deliver(input, want);
           const previous = sending;
           sending = previous.then(async () => {
             for (const batch of batches) await send(batch);
@@ -163,8 +167,7 @@ export class NodeGroupService implements GroupService {
   }
 
   /** Proposes one deliver entry; once applied, what it delivered in responses of at most maxBytes. */
-  private async deliver(input: ConsumeInput, room: number): Promise<DeliveryView[][]> {
-    const max = Math.min(room, GROUP_DEFAULTS.maxDeliverBatch);
+  private async deliver(input: ConsumeInput, max: number): Promise<DeliveryView[][]> {
     const result = expect(await this.broker.propose({ kind: 'deliver', group: input.group, consumer: input.consumerId, max }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs), 'delivered');
     const batches: DeliveryView[][] = [];
     let batch: DeliveryView[] = [];
