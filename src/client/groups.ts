@@ -3,6 +3,7 @@ import {
   GroupMethodPath,
   GroupStartCode,
   type GroupInfoMessage,
+  type GroupView,
   type GroupSettingsMessage,
   type GroupStartMessage,
 } from '../transport/index.js';
@@ -19,23 +20,8 @@ export interface GroupSettings {
   readonly maxRetries?: number;
 }
 
-export interface GroupInfo {
-  readonly name: string;
-  readonly topic: string;
-  readonly deadLetterTopic: string;
-  /** Every offset below it is acked or dead-lettered. */
-  readonly committedOffset: number;
-  readonly nextOffset: number;
-  /** Messages not yet acked or dead-lettered. */
-  readonly lag: number;
-  readonly inflight: number;
-  readonly waiting: number;
-  readonly dead: number;
-  readonly consumers: readonly { readonly id: string; readonly inflight: number }[];
-  readonly ackDeadlineMs: number;
-  readonly retryDelaysMs: readonly number[];
-  readonly maxRetries: number;
-}
+/** A group as the answering node has applied it: committed offset, lag, deliveries in flight and waiting. */
+export type GroupInfo = GroupView;
 
 export type AckOutcome = 'acked' | 'alreadyAcked' | 'notDelivered';
 

@@ -5,6 +5,7 @@ import {
   TransactionSourceCode,
   type BrokerMessageView,
   type TransactionCheckMessage,
+  type TransactionInfoView,
 } from '../transport/index.js';
 import { InvalidArgumentError } from './errors.js';
 import { LogClient, type LogClientOptions } from './log-client.js';
@@ -37,17 +38,8 @@ export interface EndResult {
   readonly duplicate: boolean;
 }
 
-export interface TransactionInfo {
-  readonly txId: string;
-  readonly producerGroup: string;
-  readonly topic: string;
-  readonly messageCount: number;
-  readonly preparedAtMs: number;
-  readonly checkCount: number;
-  readonly checkMax: number;
-  readonly nextCheckMs: number;
-  readonly logIndex: number;
-}
+/** An undecided transaction, as the answering node has applied it. */
+export type TransactionInfo = TransactionInfoView;
 
 export type TransactionCheck = TransactionCheckMessage;
 export type EndSourceName = keyof typeof TransactionSourceCode;

@@ -1,5 +1,6 @@
 import type protobuf from 'protobufjs';
 import type { BrokerMessage } from './client-codec.js';
+import type { GroupView } from './client-service.js';
 import { schemaType } from './protobuf-runtime.js';
 
 /** Consumer-group messages of client.proto as plain data (see client-codec.ts for the rest). */
@@ -26,21 +27,8 @@ export interface CreateGroupResponseMessage {
 export interface GroupNameRequestMessage {
   readonly group: string;
 }
-export interface GroupInfoMessage {
-  readonly name: string;
-  readonly topic: string;
-  readonly deadLetterTopic: string;
-  readonly committedOffset: number;
-  readonly nextOffset: number;
-  readonly lag: number;
-  readonly inflight: number;
-  readonly waiting: number;
-  readonly dead: number;
-  readonly consumers: readonly { readonly id: string; readonly inflight: number }[];
-  readonly ackDeadlineMs: number;
-  readonly retryDelaysMs: readonly number[];
-  readonly maxRetries: number;
-}
+/** On the wire as the service shows it. */
+export type GroupInfoMessage = GroupView;
 export interface ListGroupsResponseMessage {
   readonly groups: readonly GroupInfoMessage[];
 }

@@ -1,6 +1,7 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 
 import { methodDefinition, typeCodec, type BrokerMessage } from './client-codec.js';
+import type { TransactionInfoView } from './transaction-service.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 
 /** client.proto's transaction messages as plain data (uint64 as numbers, enums as numbers). */
@@ -34,17 +35,8 @@ export interface EndTransactionResponseMessage {
   readonly count: number;
   readonly duplicate: boolean;
 }
-export interface TransactionInfoMessage {
-  readonly txId: string;
-  readonly producerGroup: string;
-  readonly topic: string;
-  readonly messageCount: number;
-  readonly preparedAtMs: number;
-  readonly checkCount: number;
-  readonly checkMax: number;
-  readonly nextCheckMs: number;
-  readonly logIndex: number;
-}
+/** On the wire as the service shows it. */
+export type TransactionInfoMessage = TransactionInfoView;
 export interface ListTransactionsResponseMessage {
   readonly transactions: readonly TransactionInfoMessage[];
   readonly nowMs: number;
