@@ -150,6 +150,19 @@ async function dlqCommand(brokers: string[], timeoutMs: number, positionals: rea
   if (rest.length > 0) throw new UsageError(`dlq ${action}: unexpected argument "${rest[0]}"`);
   const group = required(flags, 'group');
   const dlqTopic = `${group}.dlq`;
+  // The dead-letter topic is created with the group's first dead letter: none yet is an
+  // empty list (for a group that exists), not an error.
+  const admin = new Admin({ brokers, timeoutMs });
+  try {
+    const topics = await admin.listTopics();
+    if (!topics.some((t) => t.name === dlqTopic)) {
+      await admin.describeGroup(group);
+      if (action === 'redrive') process.stdout.write(json ? `${JSON.stringify({ group, redriven: 0 })}\n` : `redrove 0 message(s) from ${dlqTopic}\n`);
+      return 0;
+    }
+  } finally {
+    admin.close();
+  }
   return action === 'list' ? dlqList(brokers, timeoutMs, dlqTopic, json) : dlqRedrive(brokers, timeoutMs, group, dlqTopic, json);
 }
 

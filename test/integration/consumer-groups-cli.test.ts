@@ -27,6 +27,12 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     expect(listed.map((g) => [g.name, g.committedOffset, g.lag])).toEqual([['late', 2, 2], ['printer', 4, 0]]);
     expect(listed[0]).toMatchObject({ maxRetries: 1, retryDelaysMs: [100] });
 
+    // No dead letters yet: an empty list and nothing to redrive; an unknown group is an error.
+    expect(await run(['dlq', 'list', '--group', 'late'])).toBe('');
+    expect(await run(['dlq', 'redrive', '--group', 'printer'])).toBe('redrove 0 message(s) from printer.dlq\n');
+    const unknownGroup = await runCli(['dlq', 'list', '--group', 'nope', ...brokers]);
+    expect(unknownGroup.code).toBe(1);
+    expect(unknownGroup.stderr).toBe('quorumlog: describeGroup: group nope does not exist\n');
     // Group "late" fails "poison" twice (1 retry): it goes to late.dlq.
     const consumer = new Consumer({ brokers: cluster.brokers(), group: 'late', topic: 'jobs' });
     const running = consumer.run(async (m) => {
