@@ -16,7 +16,7 @@ does not exist), printing one message per line ("offset<TAB>payload") and acking
 after it is written. Stops after --max messages, or on Ctrl-C: what was delivered but not
 printed is redelivered. Delivery is at least once; the offset is the message's stable id.
 `,
-  groups: `Usage: quorumlog groups list
+  groups: `Usage: quorumlog groups [list]
        quorumlog groups describe G
        quorumlog groups create G --topic T [--from earliest|latest|offset:N|time:MS]
                                [--ack-deadline 30s] [--retry-delays 10s,30s,1m] [--max-retries 16]
@@ -102,9 +102,10 @@ async function consumeCommand(brokers: string[], timeoutMs: number, flags: Flags
 }
 
 async function groupsCommand(brokers: string[], timeoutMs: number, positionals: readonly string[], flags: Flags, json: boolean): Promise<number> {
-  const [action, name, ...rest] = positionals;
+  // Bare `quorumlog groups` lists them, with their lag.
+  const [action = 'list', name, ...rest] = positionals;
   const needsName = action === 'create' || action === 'describe' || action === 'delete';
-  if (action === undefined || !(needsName || action === 'list')) throw new UsageError('groups needs an action: list, describe, create or delete');
+  if (!(needsName || action === 'list')) throw new UsageError(`groups: unknown action "${action}"; use list, describe, create or delete`);
   if (needsName && name === undefined) throw new UsageError(`groups ${action} needs a group name`);
   if ((needsName && rest.length > 0) || (action === 'list' && name !== undefined)) throw new UsageError(`groups ${action}: unexpected argument "${needsName ? rest[0] : name}"`);
   const createOnly = ['topic', 'from', 'ack-deadline', 'retry-delays', 'max-retries'].filter((f) => flags[f] !== undefined);

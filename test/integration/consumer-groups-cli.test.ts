@@ -26,6 +26,7 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     const listed = JSON.parse(await run(['groups', 'list', '--json'])) as { name: string; committedOffset: number; lag: number; maxRetries: number; retryDelaysMs: number[] }[];
     expect(listed.map((g) => [g.name, g.committedOffset, g.lag])).toEqual([['late', 2, 2], ['printer', 4, 0]]);
     expect(listed[0]).toMatchObject({ maxRetries: 1, retryDelaysMs: [100] });
+    expect(await run(['groups'])).toBe(await run(['groups', 'list']));
 
     // No dead letters yet: an empty list and nothing to redrive; an unknown group is an error.
     expect(await run(['dlq', 'list', '--group', 'late'])).toBe('');
@@ -49,7 +50,7 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     expect(await run(['fetch', '--topic', 'jobs', '--from', '5'])).toBe('');
     await cluster.waitFor(async () => (await runCli(['fetch', '--topic', 'jobs', '--from', '5', ...brokers])).stdout === '5\tsoon\n', { timeoutMs: 10_000, what: 'the delayed message' });
 
-    for (const args of [['consume', '--topic', 'jobs'], ['consume', '--group', 'g'], ['groups'], ['groups', 'create', 'x'], ['groups', 'list', '--topic', 't'], ['dlq', 'frob', '--group', 'g'], ['dlq', 'list'], ['consume', '--topic', 'jobs', '--group', 'g', '--prefetch', '0']]) {
+    for (const args of [['consume', '--topic', 'jobs'], ['consume', '--group', 'g'], ['groups', 'frob'], ['groups', 'create', 'x'], ['groups', 'list', '--topic', 't'], ['dlq', 'frob', '--group', 'g'], ['dlq', 'list'], ['consume', '--topic', 'jobs', '--group', 'g', '--prefetch', '0']]) {
       const bad = await runCli([...args, ...brokers]);
       expect(bad.code, args.join(' ')).toBe(2);
       expect(bad.stderr.trim().split('\n').length, bad.stderr).toBe(1);
