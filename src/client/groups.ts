@@ -7,7 +7,7 @@ import {
   type GroupSettingsMessage,
   type GroupStartMessage,
 } from '../transport/index.js';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
 import type { LogClient } from './log-client.js';
 
 /** Where a new group starts reading its topic. */
@@ -79,13 +79,6 @@ export class GroupCalls {
     const response = await this.client.unaryCall({ operation: 'extend', delivery: 'once', path: GroupMethodPath.extend, serialize: c.extendRequest.serialize, deserialize: c.extendResponse.deserialize }, request);
     return response.deadlineMs;
   }
-}
-
-/** One ack outcome as the error a caller acking a single message expects, or null for 'acked'. */
-export function ackError(group: string, offset: number, outcome: AckOutcome): Error | null {
-  if (outcome === 'alreadyAcked') return new FailedPreconditionError(`ack: offset ${offset} of group ${group} is already acked`);
-  if (outcome === 'notDelivered') return new NotFoundError(`ack: offset ${offset} of group ${group} was never delivered`);
-  return null;
 }
 
 export function startMessage(start: GroupStart): GroupStartMessage {
