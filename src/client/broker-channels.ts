@@ -19,6 +19,9 @@ export class BrokerChannels {
       // Finds a broker that vanished under an open follow stream.
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
+      // Responses of reads, follows and consume streams run to megabytes: with HTTP/2's
+      // default 64 KiB receive window each one waits for window updates on the way.
+      'grpc-node.flow_control_window': 4 * 1024 * 1024,
     };
   }
 
