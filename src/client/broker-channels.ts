@@ -1,5 +1,13 @@
 import { Client, connectivityState, credentials, type ChannelOptions } from '@grpc/grpc-js';
 
+/**
+ * The HTTP/2 receive window of every channel: what a broker may send ahead of what this
+ * client has read, per stream (the bound on a slow consumer's buffering). Responses of
+ * reads, follows and consume streams run to a megabyte; with HTTP/2's default 64 KiB each
+ * one waited for window updates on the way.
+ */
+export const CHANNEL_RECEIVE_WINDOW_BYTES = 1024 * 1024;
+
 /** One gRPC channel per broker address, made on first use and reused until close(). */
 export class BrokerChannels {
   readonly #options: ChannelOptions;
@@ -19,9 +27,7 @@ export class BrokerChannels {
       // Finds a broker that vanished under an open follow stream.
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
-      // Responses of reads, follows and consume streams run to megabytes: with HTTP/2's
-      // default 64 KiB receive window each one waits for window updates on the way.
-      'grpc-node.flow_control_window': 4 * 1024 * 1024,
+      'grpc-node.flow_control_window': CHANNEL_RECEIVE_WINDOW_BYTES,
     };
   }
 

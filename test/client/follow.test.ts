@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogClient, type LogRecord } from '../../src/client/index.js';
+import { CHANNEL_RECEIVE_WINDOW_BYTES } from '../../src/client/broker-channels.js';
 import { startClientServer, type ClientServer } from '../../src/transport/index.js';
 import { freePort, waitFor } from '../transport/free-port.js';
 import { FakeClientService } from './fake-client-service.js';
@@ -59,7 +60,8 @@ describe('follow', () => {
 
   it('keeps each response within maxBytes, and a slow consumer does not make the server buffer the log', async () => {
     const service = new FakeClientService();
-    service.commit(Array.from({ length: 2000 }, (_, k) => new Uint8Array(1000).fill(k % 256)));
+    // 20 MB of log: far more than the channel's receive window lets the server send ahead.
+    service.commit(Array.from({ length: 20_000 }, (_, k) => new Uint8Array(1000).fill(k % 256)));
     const { address } = await serve(service);
     const abort = new AbortController();
     const reads: number[] = [];
@@ -71,9 +73,10 @@ describe('follow', () => {
     const iterator = logClient([address]).follow(1, { signal: abort.signal, maxBytes: 2000 })[Symbol.asyncIterator]();
     const first = await iterator.next();
     expect(first.value?.index).toBe(1);
-    // Not consuming further: the server may read ahead only by a bounded number of responses.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(reads.length).toBeLessThan(200); // of the 1000 responses the log would make
+    // Not consuming further: the server may read ahead only as far as the receive window
+    // (plus a few responses buffered on each side), not the 10,000 responses of the log.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(reads.length * 2000).toBeLessThan(CHANNEL_RECEIVE_WINDOW_BYTES + 200 * 2000);
     abort.abort();
     await iterator.return?.();
   });
