@@ -90,7 +90,9 @@ async function consumeCommand(brokers: string[], timeoutMs: number, flags: Flags
     for await (const m of consumer) {
       const payload = decoder.decode(m.payload);
       await write(json ? `${JSON.stringify({ offset: m.offset, delivery: m.delivery, key: decoder.decode(m.key), message: payload })}\n` : `${m.offset}\t${payload}\n`);
-      await m.ack();
+      // Acked once written; not awaited, so acks made meanwhile share a request (close()
+      // waits for them all). A failed ack only means the message comes again.
+      m.ack().catch((error: unknown) => process.stderr.write(`quorumlog: ack of offset ${m.offset} failed (it will be redelivered): ${error instanceof Error ? error.message : String(error)}\n`));
       if (++printed >= max) break;
     }
     return 0;
