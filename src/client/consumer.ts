@@ -199,9 +199,9 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
       offset: d.offset,
       delivery: d.delivery,
       deadlineMs: d.deadlineMs,
-      key: asBytes(m.key),
-      headers: m.headers.map((h) => ({ name: h.name, value: asBytes(h.value) })),
-      payload: asBytes(m.payload),
+      key: m.key,
+      headers: m.headers.map((h) => ({ name: h.name, value: h.value })),
+      payload: m.payload,
       timestampMs: m.timestampMs,
       ack: async () => {
         once('ack');
@@ -216,11 +216,6 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
       },
     };
   }
-}
-
-/** protobufjs leaves an empty bytes field of a nested message as its default, which need not be a Uint8Array. */
-function asBytes(value: Uint8Array | readonly number[] | undefined): Uint8Array {
-  return value instanceof Uint8Array ? value : Uint8Array.from(value ?? []);
 }
 
 /**

@@ -21,7 +21,33 @@ export function readSchema(fileName: string): string {
  */
 export function parseSchema(protoText: string): protobuf.Root {
   useNumbersFor64BitFields();
-  return protobuf.parse(protoText, { keepCase: false }).root;
+  const root = protobuf.parse(protoText, { keepCase: false }).root;
+  root.resolveAll();
+  emptyBytesAreBytes(root);
+  return root;
+}
+
+/** A shared empty buffer: nothing can be written into a zero-length view. */
+const EMPTY_BYTES = new Uint8Array(0);
+
+/**
+ * proto3 leaves an empty bytes field off the wire, and protobufjs then answers its default,
+ * a plain `[]`, where our types (and TextDecoder, Buffer.concat ...) expect a Uint8Array.
+ * Making the default an empty Uint8Array fixes every decoded message, nested ones included.
+ */
+function emptyBytesAreBytes(namespace: protobuf.NamespaceBase): void {
+  // Bounded by the schema's (fixed, small) number of types.
+  for (const nested of namespace.nestedArray) {
+    if (nested instanceof protobuf.Type) {
+      for (const field of nested.fieldsArray) {
+        if (field.type !== 'bytes' || field.repeated) continue;
+        field.typeDefault = EMPTY_BYTES;
+        field.defaultValue = EMPTY_BYTES;
+        (nested.ctor.prototype as Record<string, unknown>)[field.name] = EMPTY_BYTES;
+      }
+    }
+    if (nested instanceof protobuf.Namespace) emptyBytesAreBytes(nested);
+  }
 }
 
 /** Looks up a message type that the schema must define (a missing one is a programmer error). */
