@@ -1,4 +1,4 @@
-import type { BrokerCommand, CreateTopic, MessageRecord, Produce } from './commands.js';
+import { messageBytes, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce } from './commands.js';
 import type { DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
 import { BrokerError, BrokerErrorCode } from './errors.js';
 import { GroupTable, type GroupResult } from './group-table.js';
@@ -323,8 +323,7 @@ export class BrokerState {
 function checkMessages(messages: readonly MessageRecord[], maxMessageBytes: number): void {
   if (messages.length === 0) throw new BrokerError(BrokerErrorCode.invalidArgument, 'a produce request needs at least one message');
   for (const [k, m] of messages.entries()) {
-    let bytes = m.key.length + m.payload.length;
-    for (const h of m.headers) bytes += h.name.length + h.value.length;
+    const bytes = messageBytes(m);
     if (bytes > maxMessageBytes) {
       throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${maxMessageBytes}`);
     }

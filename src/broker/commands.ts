@@ -186,6 +186,13 @@ export interface EndTransaction {
 
 export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | GroupCommand | HalfMessage | EndTransaction;
 
+/** A message's size as topic limits and response budgets count it: key, headers and payload. */
+export function messageBytes(m: MessageRecord): number {
+  let bytes = m.key.length + m.payload.length;
+  for (const h of m.headers) bytes += h.name.length + h.value.length;
+  return bytes;
+}
+
 /**
  * The messages an entry's command holds, by position: what a topic's offset runs point at.
  * Empty for commands that hold none.

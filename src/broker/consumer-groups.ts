@@ -1,5 +1,5 @@
 import { BrokerError, BrokerErrorCode } from './errors.js';
-import type { TopicLog } from './topic-log.js';
+import type { MessageLocation, TopicLog } from './topic-log.js';
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;
@@ -56,7 +56,8 @@ interface Delivery {
   lastError: string;
 }
 
-export interface DeliveredMessage {
+/** One message handed out, with where the log holds it (for the leader to send it). */
+export interface DeliveredMessage extends MessageLocation {
   readonly offset: number;
   readonly delivery: number;
   readonly deadlineMs: number;
@@ -89,6 +90,15 @@ export interface GroupDescription {
   readonly consumers: ReadonlyMap<string, number>;
   readonly settings: GroupSettings;
 }
+
+/** Headers a dead-lettered copy carries, saying where it came from and why it is there. */
+export const DeadLetterHeader = {
+  group: 'quorumlog-dlq-group',
+  topic: 'quorumlog-dlq-topic',
+  offset: 'quorumlog-dlq-offset',
+  deliveries: 'quorumlog-dlq-deliveries',
+  lastError: 'quorumlog-dlq-last-error',
+} as const;
 
 /** The dead-letter topic of a group: a normal topic, named after it. */
 export function deadLetterTopicOf(group: string): string {
@@ -201,12 +211,12 @@ export class ConsumerGroup {
       const offset = this.readyQueue.shift() as number;
       const d = this.deliveries.get(offset);
       if (d === undefined || d.state !== 'ready') continue;
-      out.push(this.handOut(d, consumer, deadlineMs));
+      out.push(this.handOut(d, consumer, deadlineMs, topic));
     }
     while (out.length < max && this.cursor < topic.nextOffset && this.deliveries.size < GROUP_DEFAULTS.maxUnfinished) {
       const d: Delivery = { offset: this.cursor++, state: 'ready', deliveries: 0, consumer: null, dueMs: 0, lastError: '' };
       this.deliveries.set(d.offset, d);
-      out.push(this.handOut(d, consumer, deadlineMs));
+      out.push(this.handOut(d, consumer, deadlineMs, topic));
     }
     if (out.length > 0) this.earliestDueMs = Math.min(this.earliestDueMs, deadlineMs);
     this.updateCommitted();
@@ -301,13 +311,15 @@ export class ConsumerGroup {
     return [...this.deliveries.values()].map((d) => ({ offset: d.offset, state: d.state, deliveries: d.deliveries, consumer: d.consumer, dueMs: d.dueMs }));
   }
 
-  private handOut(d: Delivery, consumer: string, deadlineMs: number): DeliveredMessage {
+  private handOut(d: Delivery, consumer: string, deadlineMs: number, topic: TopicLog): DeliveredMessage {
+    const location = topic.locate(d.offset);
+    if (location === undefined) throw new Error(`group ${this.name} delivered offset ${d.offset} of ${topic.name}, which has ${topic.nextOffset}`);
     d.state = 'inflight';
     d.deliveries++;
     d.consumer = consumer;
     d.dueMs = deadlineMs;
     this.inflightByConsumer.set(consumer, this.inflightOf(consumer) + 1);
-    return { offset: d.offset, delivery: d.deliveries, deadlineMs };
+    return { offset: d.offset, delivery: d.deliveries, deadlineMs, logIndex: location.logIndex, position: location.position };
   }
 
   /** The in-flight delivery `delivery` of `offset`, or the refusal saying why not. */

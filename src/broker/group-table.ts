@@ -12,12 +12,12 @@ import {
   type GroupDescription,
 } from './consumer-groups.js';
 import { BrokerError, BrokerErrorCode } from './errors.js';
-import type { MessageLocation, TopicLog } from './topic-log.js';
+import type { TopicLog } from './topic-log.js';
 
 export type GroupResult =
   | { readonly kind: 'groupCreated'; readonly group: string; readonly created: boolean }
   | { readonly kind: 'groupDeleted'; readonly group: string }
-  | { readonly kind: 'delivered'; readonly group: string; readonly topic: string; readonly messages: readonly (DeliveredMessage & MessageLocation)[] }
+  | { readonly kind: 'delivered'; readonly group: string; readonly topic: string; readonly messages: readonly DeliveredMessage[] }
   | { readonly kind: 'acked'; readonly group: string; readonly outcomes: readonly AckOutcome[] }
   | { readonly kind: 'nacked'; readonly group: string; readonly offset: number; readonly deadLettered: boolean; readonly retryAtMs: number }
   | { readonly kind: 'extended'; readonly group: string; readonly offset: number; readonly deadlineMs: number }
@@ -64,9 +64,7 @@ export class GroupTable {
         consumerIdCheck(command.consumer);
         const topic = this.topicOf(group);
         const max = Math.min(command.max, GROUP_DEFAULTS.maxDeliverBatch);
-        const delivered = group.deliver(command.consumer, max, nowMs, topic);
-        const messages = delivered.map((m) => ({ ...m, ...located(topic, m.offset) }));
-        return { kind: 'delivered', group: group.name, topic: topic.name, messages };
+        return { kind: 'delivered', group: group.name, topic: topic.name, messages: group.deliver(command.consumer, max, nowMs, topic) };
       }
       case 'ack':
         return { kind: 'acked', group: group.name, outcomes: command.offsets.map((offset) => group.ack(offset)) };
@@ -182,12 +180,6 @@ function startOffset(command: CreateGroup, topic: TopicLog, nowMs: number): numb
       }
       return topic.offsetAtTime(start.timeMs);
   }
-}
-
-function located(topic: TopicLog, offset: number): MessageLocation {
-  const location = topic.locate(offset);
-  if (location === undefined) throw new Error(`group delivered offset ${offset} of ${topic.name}, which has ${topic.nextOffset}`);
-  return location;
 }
 
 function consumerIdCheck(consumer: string): void {

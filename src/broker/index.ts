@@ -1,10 +1,10 @@
 export { BrokerState, BROKER_DEFAULTS, type ApplyResult, type BrokerStateOptions, type TopicDescription } from './broker-state.js';
-export { CommandKind, decodeCommand, encodeCommand, EndSource, messagesHeld, type BrokerCommand, type CommandEnvelope, type EndTransaction, type HalfMessage, type Header, type MessageRecord } from './commands.js';
+export { CommandKind, decodeCommand, encodeCommand, EndSource, messageBytes, messagesHeld, type BrokerCommand, type CommandEnvelope, type EndTransaction, type HalfMessage, type Header, type MessageRecord } from './commands.js';
 export { BrokerError, BrokerErrorCode, MalformedCommandError } from './errors.js';
 export type { MessageLocation } from './topic-log.js';
 export { topicNameProblem } from './topic-name.js';
 export { DELIVER_AT_HEADER } from './broker-state.js';
-export { deadLetterTopicOf, GROUP_DEFAULTS, groupNameProblem, type DeadLetterCandidate, type GroupDescription, type GroupSettings, type GroupStart } from './consumer-groups.js';
+export { DeadLetterHeader, deadLetterTopicOf, GROUP_DEFAULTS, groupNameProblem, type DeadLetterCandidate, type GroupDescription, type GroupSettings, type GroupStart } from './consumer-groups.js';
 export type { GroupResult } from './group-table.js';
 export {
   AuditHeader,

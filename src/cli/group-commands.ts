@@ -1,11 +1,10 @@
+import { DeadLetterHeader } from '../broker/index.js';
 import { Admin, Consumer, LogClient, Producer, type ConsumedMessage, type GroupInfo, type GroupStart } from '../client/index.js';
 import { parseClientArgs, type Flags } from './client-args.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 
 export const GROUP_COMMANDS: readonly string[] = ['consume', 'groups', 'dlq'];
 
-/** Headers of a dead-lettered copy (see src/node/group-service.ts). */
-const DLQ_HEADER = { topic: 'quorumlog-dlq-topic', offset: 'quorumlog-dlq-offset', deliveries: 'quorumlog-dlq-deliveries', lastError: 'quorumlog-dlq-last-error' } as const;
 const REDRIVEN_FROM_HEADER = 'quorumlog-redriven-from';
 
 const HELP: Record<string, string> = {
@@ -181,7 +180,7 @@ async function dlqList(brokers: string[], timeoutMs: number, dlqTopic: string, j
     for (;;) {
       const result = await client.fetch(dlqTopic, offset);
       for (const m of result.messages) {
-        const fields = { offset: m.offset, from: `${headerText(m, DLQ_HEADER.topic)}/${headerText(m, DLQ_HEADER.offset)}`, deliveries: Number(headerText(m, DLQ_HEADER.deliveries)), lastError: headerText(m, DLQ_HEADER.lastError), message: decoder.decode(m.payload) };
+        const fields = { offset: m.offset, from: `${headerText(m, DeadLetterHeader.topic)}/${headerText(m, DeadLetterHeader.offset)}`, deliveries: Number(headerText(m, DeadLetterHeader.deliveries)), lastError: headerText(m, DeadLetterHeader.lastError), message: decoder.decode(m.payload) };
         process.stdout.write(json ? `${JSON.stringify(fields)}\n` : `${fields.offset}\tfrom ${fields.from}\tdeliveries ${fields.deliveries}\t${fields.lastError}\t${fields.message}\n`);
       }
       if (result.messages.length === 0) return 0;
@@ -199,9 +198,9 @@ async function dlqRedrive(brokers: string[], timeoutMs: number, group: string, d
   const consumer = new Consumer({ brokers, timeoutMs, group: redriveGroup, topic: dlqTopic, from: 'earliest' });
   let redriven = 0;
   const handler = async (m: ConsumedMessage): Promise<void> => {
-    const target = headerText(m, DLQ_HEADER.topic);
-    if (target === '') throw new Error(`${dlqTopic} offset ${m.offset} has no ${DLQ_HEADER.topic} header`);
-    const headers = [...m.headers.filter((h) => !h.name.startsWith('quorumlog-dlq-') && h.name !== REDRIVEN_FROM_HEADER), { name: REDRIVEN_FROM_HEADER, value: `${dlqTopic}/${m.offset}` }];
+    const target = headerText(m, DeadLetterHeader.topic);
+    if (target === '') throw new Error(`${dlqTopic} offset ${m.offset} has no ${DeadLetterHeader.topic} header`);
+    const headers = [...m.headers.filter((h) => !(Object.values(DeadLetterHeader) as string[]).includes(h.name) && h.name !== REDRIVEN_FROM_HEADER), { name: REDRIVEN_FROM_HEADER, value: `${dlqTopic}/${m.offset}` }];
     await producer.send(target, { key: m.key, payload: m.payload, headers, timestampMs: m.timestampMs });
     redriven++;
     if (!json) process.stdout.write(`redrove ${dlqTopic}/${m.offset} to ${target}\n`);

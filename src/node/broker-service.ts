@@ -5,6 +5,7 @@ import {
   BrokerErrorCode,
   decodeCommand,
   encodeCommand,
+  messageBytes,
   messagesHeld,
   topicNameProblem,
   type ApplyResult,
@@ -194,11 +195,6 @@ function toRecord(message: BrokerMessageView): MessageRecord {
   return { key: message.key, headers: message.headers.map((h) => ({ name: h.name, value: h.value })), payload: message.payload, timestampMs: message.timestampMs };
 }
 
-function messageBytes(message: MessageRecord): number {
-  let bytes = message.key.length + message.payload.length;
-  for (const h of message.headers) bytes += h.name.length + h.value.length;
-  return bytes;
-}
 
 /** The result of the kind asked for, or the state machine's refusal as the node error for it. */
 export function expect<K extends ApplyResult['kind']>(result: ApplyResult, kind: K): Extract<ApplyResult, { kind: K }> {

@@ -1,6 +1,8 @@
 import {
   GROUP_DEFAULTS,
+  DeadLetterHeader,
   groupNameProblem,
+  messageBytes,
   topicNameProblem,
   type BrokerCommand,
   type DeadLetterCandidate,
@@ -24,15 +26,6 @@ export const GROUP_SERVICE_DEFAULTS = {
   deadLettersInFlightMax: 16,
   /** Bytes a delivered message costs beyond its key, headers and payload, for the response budget. */
   deliveryOverheadBytes: 48,
-} as const;
-
-/** Headers a dead-lettered copy carries, saying where it came from and why it is there. */
-export const DeadLetterHeader = {
-  group: 'quorumlog-dlq-group',
-  topic: 'quorumlog-dlq-topic',
-  offset: 'quorumlog-dlq-offset',
-  deliveries: 'quorumlog-dlq-deliveries',
-  lastError: 'quorumlog-dlq-last-error',
 } as const;
 
 /**
@@ -287,10 +280,3 @@ function checkNames(group: string, topic: string): void {
   const problem = topicNameProblem(topic);
   if (problem !== null) throw new InvalidArgumentError(problem);
 }
-
-function messageBytes(m: MessageRecord): number {
-  let bytes = m.key.length + m.payload.length;
-  for (const h of m.headers) bytes += h.name.length + h.value.length;
-  return bytes;
-}
-

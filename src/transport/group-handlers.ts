@@ -1,6 +1,6 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { InvalidArgumentError, UnavailableError, UnimplementedError } from '../node/errors.js';
-import type { BrokerMessage, EmptyMessage, MalformedRequest } from './client-codec.js';
+import type { EmptyMessage, MalformedRequest } from './client-codec.js';
 import type { ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView } from './client-service.js';
 import {
   AckOutcomeCode,
@@ -119,7 +119,7 @@ export class GroupHandlers {
         if (signal.aborted) return reject(signal.reason);
         const onAbort = (): void => reject(signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
-        call.write({ deliveries: deliveries.map(deliveryMessage) }, () => {
+        call.write({ deliveries }, () => {
           signal.removeEventListener('abort', onAbort);
           resolve();
         });
@@ -160,8 +160,4 @@ function settingsInput(s: GroupSettingsMessage | null | undefined): GroupSetting
 
 function groupInfo(g: GroupView): GroupInfoMessage {
   return { ...g, consumers: g.consumers.map((c) => ({ id: c.id, inflight: c.inflight })) };
-}
-
-function deliveryMessage(d: DeliveryView): { offset: number; delivery: number; deadlineMs: number; message: BrokerMessage } {
-  return { offset: d.offset, delivery: d.delivery, deadlineMs: d.deadlineMs, message: d.message };
 }
