@@ -192,7 +192,10 @@ export class LogClient {
       this.#checkOpen();
       const address = failingSinceMs === null ? this.#preferred : this.#nextBroker();
       const client = this.#channels.get(address);
-      if (await awaitReady(client, Date.now() + this.#connectTimeoutMs)) {
+      const ready = await awaitReady(client, Date.now() + this.#connectTimeoutMs);
+      // Aborted while connecting: a stream opened now would never be cancelled.
+      if (signal.aborted) break;
+      if (ready) {
         const call = client.makeServerStreamRequest(ClientMethodPath.follow, this.#codec.readRequest.serialize, this.#codec.readResponse.deserialize, { from: next, maxBytes });
         const cancel = (): void => call.cancel();
         signal.addEventListener('abort', cancel, { once: true });
@@ -375,7 +378,11 @@ export class LogClient {
       this.#checkOpen();
       const client = this.#channels.get(address);
       let redirect: string | null = null;
-      if (await awaitReady(client, Date.now() + this.#connectTimeoutMs)) {
+      const ready = await awaitReady(client, Date.now() + this.#connectTimeoutMs);
+      // Aborted while connecting: the abort event has fired already, so a stream opened now
+      // would never be cancelled and would wait for its next message forever.
+      if (stop.aborted) break;
+      if (ready) {
         const call = client.makeServerStreamRequest(method.path, method.serialize, method.deserialize, request);
         const cancel = (): void => call.cancel();
         stop.addEventListener('abort', cancel, { once: true });

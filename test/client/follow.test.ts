@@ -81,6 +81,20 @@ describe('follow', () => {
     await iterator.return?.();
   });
 
+  it('ends when aborted while its stream is being opened, at any point of the start', async () => {
+    const service = new FakeClientService(); // nothing committed: an open stream stays quiet
+    const { address } = await serve(service);
+    for (let round = 0; round < 20; round++) {
+      const abort = new AbortController();
+      const iteration = logClient([address]).follow(1, { signal: abort.signal })[Symbol.asyncIterator]();
+      const next = iteration.next();
+      await new Promise((resolve) => setTimeout(resolve, round % 5));
+      abort.abort();
+      const timeout = new Promise((resolve) => setTimeout(() => resolve('hung'), 3_000));
+      expect(await Promise.race([next, timeout]), `round ${round}`).toEqual({ done: true, value: undefined });
+    }
+  });
+
   it('resumes on another broker when the serving one closes, with no gap and no repeat', async () => {
     const service = new FakeClientService(); // both brokers serve the same committed log
     service.commit([bytes('a')]);

@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { Consumer } from '../../src/client/index.js';
+import { startClientServer, type ClientServer, type GroupService } from '../../src/transport/index.js';
+import { freePort } from '../transport/free-port.js';
+import { FakeClientService } from './fake-client-service.js';
+
+const servers: ClientServer[] = [];
+
+afterEach(async () => {
+  await Promise.allSettled(servers.splice(0).map((s) => s.close()));
+});
+
+/** A group service whose Consume stream stays open and quiet until the client cancels it. */
+function quietGroups(streams: { opened: number; ended: number }): GroupService {
+  const unused = (): never => {
+    throw new Error('not used');
+  };
+  return {
+    createGroup: unused,
+    deleteGroup: unused,
+    listGroups: unused,
+    describeGroup: unused,
+    ack: unused,
+    nack: unused,
+    extend: unused,
+    consume: (_input, _send, signal) =>
+      new Promise<void>((resolve) => {
+        streams.opened++;
+        signal.addEventListener('abort', () => {
+          streams.ended++;
+          resolve();
+        });
+      }),
+  };
+}
+
+describe('Consumer.close()', () => {
+  it('ends even when it lands while the stream is being opened (no new stream left running)', async () => {
+    const streams = { opened: 0, ended: 0 };
+    const address = `127.0.0.1:${await freePort()}`;
+    servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups: quietGroups(streams), maxMessageBytes: 4 * 1024 * 1024 }));
+    // Each round closes a consumer at a different point of its start: before, during and
+    // after the connection and the stream are made. Every close must end.
+    for (let round = 0; round < 20; round++) {
+      const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', connectTimeoutMs: 500, retryBackoff: { initialMs: 5, maxMs: 20 } });
+      const next = consumer[Symbol.asyncIterator]().next();
+      await new Promise((resolve) => setTimeout(resolve, round % 5));
+      const closed = consumer.close().then(() => 'closed');
+      const timeout = new Promise((resolve) => setTimeout(() => resolve('hung'), 3_000));
+      expect(await Promise.race([closed, timeout]), `round ${round}`).toBe('closed');
+      expect(await next).toEqual({ done: true, value: undefined });
+    }
+    // Every stream the server saw was cancelled by its consumer.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(streams.ended).toBe(streams.opened);
+  });
+});
