@@ -77,6 +77,8 @@ export class RaftNode {
   private lastSoftState: SoftState;
   private lastHardState: HardState;
   private outstanding: Ready | null = null;
+  /** Readies accepted (asynchronous persistence) whose writes are not yet durable, oldest first. */
+  private readonly unpersisted: Ready[] = [];
 
   constructor(options: RaftOptions) {
     this.id = options.id;
@@ -207,7 +209,7 @@ export class RaftNode {
   }
 
   ready(): Ready {
-    assert(this.outstanding === null, 'raft: ready() called again before advance()');
+    assert(this.outstanding === null, 'raft: ready() called again before advance() or accept()');
     this.flushBroadcast();
     const soft = this.softState();
     const hard = this.hardState();
@@ -231,15 +233,35 @@ export class RaftNode {
 
   /** The driver has carried out `ready`: its entries and hard state are durable, its committed entries applied. */
   advance(ready: Ready): void {
-    assert(ready === this.outstanding, 'raft: advance() with a Ready that is not the outstanding one');
+    this.accept(ready);
+    this.persisted(ready);
+  }
+
+  /**
+   * Asynchronous persistence, first half: the driver sent `ready.messages`, issued the writes
+   * of its entries and hard state (not yet durable) and will apply its committed entries in
+   * order. The next Ready may be taken now; this one's writes count only at persisted().
+   */
+  accept(ready: Ready): void {
+    assert(ready === this.outstanding, 'raft: accept() with a Ready that is not the outstanding one');
     this.outstanding = null;
+    this.unpersisted.push(ready);
+    const applied = ready.committedEntries.at(-1);
+    if (applied !== undefined) this.log.appliedTo(applied.index);
+  }
+
+  /**
+   * Asynchronous persistence, second half: the writes of `ready`, the oldest accepted Ready
+   * not yet reported, are durable. Only now does a leader count its own copy of the entries.
+   */
+  persisted(ready: Ready): void {
+    assert(this.unpersisted[0] === ready, 'raft: persisted() out of order, or for a Ready never accepted');
+    this.unpersisted.shift();
     const last = ready.entries.at(-1);
     if (last !== undefined) {
       this.log.persistedTo(last.index, last.term);
       if (this.role === Role.leader) this.acknowledgeSelf();
     }
-    const applied = ready.committedEntries.at(-1);
-    if (applied !== undefined) this.log.appliedTo(applied.index);
   }
 
   status(): Status {
@@ -568,7 +590,7 @@ export class RaftNode {
     const entry: Entry = { index: (this.log.lastIndex() + 1) as Index, term: this.currentTerm, kind, payload };
     this.log.append([entry]);
     // Sent at the next ready(), so proposals made between two Ready rounds share one append
-    // message per follower. Our own acknowledgement comes at advance(), once it is durable.
+    // message per follower. Our own acknowledgement comes at persisted(), once it is durable.
     this.broadcastPending = true;
     return entry;
   }

@@ -152,6 +152,15 @@ export type MessageType = Message['type'];
  *   5. call `advance(ready)`.
  * Calls to tick/step/propose between `ready()` and `advance()` are allowed; their effects
  * appear in the next Ready.
+ *
+ * Or, so that one Ready's fsync need not hold back the next (etcd's asynchronous storage
+ * writes), in two halves: `accept(ready)` once step 1 is done and step 2 is issued (written,
+ * not yet durable), which lets the next Ready be taken at once; then, when step 2 is durable,
+ * `persisted(ready)`, in the order the Readies were accepted, and steps 3 and 4 after it.
+ * Committed entries not yet durable in this node's log are applied only after the
+ * `persisted()` of the Ready that wrote them; an entry a later Ready replaced (a conflict)
+ * never becomes durable by the earlier Ready, so that Ready's append acknowledgements must be
+ * dropped, not sent.
  */
 export interface Ready {
   readonly softState: SoftState | null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hunt, isSafetyViolation } from '../sim/bug-hunt.js';
-import { acksBeforeDurable, commitsOldTermsByCounting, readsWithoutQuorum, votesForAnyLog } from '../sim/cores.js';
+import { acksBeforeDurable, commitsOldTermsByCounting, persistedOnAccept, readsWithoutQuorum, votesForAnyLog } from '../sim/cores.js';
 import { runFigure8 } from '../sim/figure-8.js';
 import { SafetyViolation } from '../sim/invariants.js';
 import { scheduleArbitrary } from '../sim/schedule.js';
@@ -62,6 +62,14 @@ describe('planted bugs are caught', () => {
     const arbitrary = scheduleArbitrary({ size: 3, weights: { crash: 3, restart: 3, crashLeader: 4, burst: 2, isolateLeader: 1, heal: 1 } });
     const found = hunt(config, arbitrary, { seed, maxRuns: MAX_RUNS, wanted: isSafetyViolation });
     console.log(`[planted] ack before fsync: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
+    expect(found.foundAfterRuns).not.toBeNull();
+  });
+
+  it('asynchronous persistence reported at accept: a leader counts its own write before its fsync', () => {
+    const seed = 7;
+    const config = { size: 3, factory: persistedOnAccept, asyncStorage: true, fsyncMinMs: 5, fsyncMaxMs: 60 };
+    const found = hunt(config, scheduleArbitrary({ size: 3 }), { seed, maxRuns: MAX_RUNS, wanted: (f) => f.invariant === 'durableBeforeAck' });
+    console.log(`[planted] persisted at accept: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules: ${found.failure?.message ?? ''}`);
     expect(found.foundAfterRuns).not.toBeNull();
   });
 

@@ -93,6 +93,21 @@ describe('generated fault schedules against the real core', () => {
     checkCluster(5, {}, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 20, undefined, true);
   });
 
+  it('3 and 5 nodes whose drivers persist asynchronously (accept, then persisted: several fsyncs in flight)', () => {
+    checkCluster(3, { asyncStorage: true, fsyncMinMs: 1, fsyncMaxMs: 20 }, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 30, undefined, true);
+    checkCluster(5, { asyncStorage: true }, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)), 30, { ...DEFAULT_WEIGHTS, damage: 3 });
+  });
+
+  it('3 nodes persisting asynchronously on the figure-8 hunting ground', () => {
+    checkCluster(
+      3,
+      { asyncStorage: true, fsyncMinMs: 1, fsyncMaxMs: 40, tuning: { maxBatchBytes: 1 }, applyBoundMs: 15_000 },
+      Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 3)),
+      30,
+      { crashLeader: 6, isolateLeader: 4, heal: 2, restart: 3, burst: 2, network: 2 },
+    );
+  });
+
   it('5 nodes over ordered (TCP-like) links, as in production, with generated core options', () => {
     // Until FINDINGS F4 is fixed, a run whose options pair one-entry batches with a follower far
     // behind can miss the apply bound here and in the test above (a liveness failure, seed printed).

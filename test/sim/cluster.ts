@@ -15,6 +15,9 @@ import { SimNetwork, reliableNetwork } from './sim-network.js';
  * disk: `messages` leave at once, entries and hard state are written and an fsync is started;
  * only when the fsync completes (simulated milliseconds later) do `persistedMessages` leave,
  * committed entries get applied and `advance()` is called. A crash can land anywhere in between.
+ * With `asyncStorage` the driver instead accepts each Ready as soon as its writes are issued
+ * and keeps several fsyncs in flight, finishing them in order (the Ready contract's second
+ * form, as src/node/replica.ts drives it).
  * Every step is followed by the safety checks in SafetyChecker.
  */
 export interface ClusterOptions {
@@ -42,6 +45,8 @@ export interface ClusterOptions {
   readonly checkDurableBeforeAck?: boolean;
   /** Sees every message the moment it is delivered to a live node, before the node steps it. */
   readonly onDeliver?: (message: Message, cluster: Cluster) => void;
+  /** Drive the cores with accept()/persisted(): up to ASYNC_INFLIGHT_MAX Readies' fsyncs in flight per node. */
+  readonly asyncStorage?: boolean;
 }
 
 type SimEvent =
@@ -53,6 +58,8 @@ type SimEvent =
 const TRACE_KEPT = 60;
 const PUMP_BOUND = 10_000;
 const BARRIER_RETRY_MS = 500;
+/** Readies an asynchronous driver keeps accepted but not yet durable, per node. */
+const ASYNC_INFLIGHT_MAX = 4;
 
 export class Cluster {
   readonly ids: readonly NodeId[];
@@ -177,6 +184,14 @@ export class Cluster {
       }
       case 'fsync': {
         const host = this.host(event.node);
+        if (this.options.asyncStorage === true) {
+          if (host.core === null || host.epoch !== event.epoch) return;
+          const done = host.inflight.find((item) => item.token === event.token);
+          if (done !== undefined) done.done = true;
+          this.finishInOrder(host);
+          this.settle(host);
+          return;
+        }
         if (host.core === null || host.epoch !== event.epoch || host.outstanding === null) return;
         host.disk.completeSync(event.token);
         this.finishReady(host, host.outstanding);
@@ -195,8 +210,10 @@ export class Cluster {
 
   /** Takes Readies while the node has them and none is outstanding, then checks the node. */
   settle(host: NodeHost): void {
+    const async = this.options.asyncStorage === true;
     for (let i = 0; host.core !== null && host.outstanding === null && host.core.hasReady(); i++) {
       if (i >= PUMP_BOUND) throw new Error(`cluster: ${host.id} produced Readies without end`);
+      if (async && host.inflight.length >= ASYNC_INFLIGHT_MAX) break;
       this.handleReady(host, host.core.ready());
     }
     if (host.core !== null) this.observe(host, host.core.status());
@@ -215,11 +232,17 @@ export class Cluster {
     for (const message of ready.messages) this.send(message);
     this.checker.entriesWritten(host.id, host.disk.log, ready.entries, stillLeaderInTerm);
     if (ready.hardState !== null) this.checker.hardStateWritten(host.id, host.disk.hardState, ready.hardState);
+    const first = ready.entries[0];
+    if (first !== undefined && first.index <= host.disk.log.lastIndex()) this.conflict(host, first.index);
     host.disk.write(ready.entries, ready.hardState);
     const st = core.status();
     if (st.role === 'leader' && host.completenessCheckedTerm !== st.term) {
       this.checker.leaderLogComplete(host.id, st.term, host.disk.log);
       if (host.disk.log.lastIndex() === st.lastIndex) host.completenessCheckedTerm = st.term;
+    }
+    if (this.options.asyncStorage === true) {
+      this.acceptReady(host, ready);
+      return;
     }
     if (ready.entries.length > 0 || ready.hardState !== null) {
       host.outstanding = ready;
@@ -229,6 +252,57 @@ export class Cluster {
     } else {
       host.outstanding = ready;
       this.finishReady(host, ready);
+    }
+  }
+
+  /** A Ready replaces entries from `from` on: earlier Readies in flight will not make them durable. */
+  private conflict(host: NodeHost, from: Index): void {
+    for (const item of host.inflight) {
+      if ((item.ready.entries.at(-1)?.index ?? 0) >= from) item.superseded = true;
+    }
+    if (host.durableThrough >= from) host.durableThrough = (from - 1) as Index;
+  }
+
+  /**
+   * The asynchronous driver: the writes are issued, the core may hand out the next Ready.
+   * Committed entries already durable here are applied now, unless an earlier Ready still
+   * holds some back (order); the rest wait for this Ready's fsync.
+   */
+  private acceptReady(host: NodeHost, ready: Ready): void {
+    const core = host.core as RaftNodeLike;
+    const holding = host.inflight.some((item) => item.late.length > 0);
+    let early = 0;
+    while (!holding && early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) <= host.durableThrough) early++;
+    for (const entry of ready.committedEntries.slice(0, early)) this.apply(host, entry);
+    const writes = ready.entries.length > 0 || ready.hardState !== null;
+    const token = writes ? host.disk.beginSync() : null;
+    host.inflight.push({ ready, token, late: ready.committedEntries.slice(early), done: !writes, superseded: false });
+    if (core.accept === undefined) throw new Error('cluster: asyncStorage needs a core with accept() and persisted()');
+    core.accept(ready);
+    if (token !== null) {
+      const delayMs = this.diskPrng.between(host.fsyncMinMs, host.fsyncMaxMs);
+      this.queue.push(delayMs, { kind: 'fsync', node: host.id, epoch: host.epoch, token });
+    } else {
+      this.finishInOrder(host);
+    }
+  }
+
+  /** Finishes the durable Readies at the head of the in-flight queue, oldest first. */
+  private finishInOrder(host: NodeHost): void {
+    // Bounded by the queue's length.
+    while (host.core !== null && host.inflight[0]?.done === true) {
+      const item = host.inflight.shift();
+      if (item === undefined) break;
+      if (item.token !== null) host.disk.completeSync(item.token);
+      const last = item.ready.entries.at(-1);
+      if (last !== undefined && !item.superseded && last.index > host.durableThrough) host.durableThrough = last.index;
+      for (const message of item.ready.persistedMessages) {
+        if (item.superseded && message.type === 'appendResp') continue;
+        this.send(message);
+      }
+      host.core.persisted?.(item.ready);
+      for (const entry of item.late) this.apply(host, entry);
+      for (const rs of item.ready.readStates) this.readConfirmed(host, rs);
     }
   }
 
@@ -276,7 +350,32 @@ export class Cluster {
     if (host.damaged && !st.votingBlocked) host.damaged = false;
     if (st.role !== 'leader') return;
     this.checker.leaderSeen(host.id, st.term);
-    if (st.commit > this.checker.maxCommitted) this.checker.leaderCommitted(host.id, st.term, st.commit, host.disk.log);
+    if (st.commit > this.checker.maxCommitted) {
+      if (this.options.checkDurableBeforeAck !== false) this.checkCommitDurable(host, st.commit);
+      this.checker.leaderCommitted(host.id, st.term, st.commit, host.disk.log);
+    }
+  }
+
+  /**
+   * The counting half of the durability contract: every entry a leader newly reports committed
+   * is on a majority of disks durably (a disk that lost entries to damage since counts, as it
+   * may have held them). Catches a leader counting its own write before its fsync.
+   */
+  private checkCommitDurable(leader: NodeHost, commit: Index): void {
+    const majority = Math.floor(this.ids.length / 2) + 1;
+    for (let at = (this.checker.maxCommitted + 1) as Index; at <= commit; at++) {
+      const entry = leader.disk.log.entry(at);
+      if (entry === undefined) continue; // leaderCommitted reports it
+      const key = entryKey(entry);
+      let holders = 0;
+      for (const host of this.hosts.values()) {
+        const durable = host.disk.durable.log.entry(at);
+        if (host.damaged || (durable !== undefined && entryKey(durable) === key)) holders++;
+      }
+      if (holders < majority) {
+        this.checker.violation(Invariant.durableBeforeAck, `${leader.id} reports ${at} committed while only ${holders} of ${this.ids.length} disks hold it durably`);
+      }
+    }
   }
 
   private send(message: Message): void {
@@ -324,6 +423,7 @@ export class Cluster {
     host.epoch++;
     host.crashes++;
     host.outstanding = null;
+    host.inflight = [];
     host.role = 'follower';
     for (const proposal of host.pending.values()) proposal.state = 'unknown';
     host.pending.clear();
@@ -370,6 +470,8 @@ export class Cluster {
     host.role = 'follower';
     host.roleTerm = host.disk.hardState.term;
     host.completenessCheckedTerm = -1 as Term;
+    host.inflight = [];
+    host.durableThrough = log.lastIndex();
     host.core = this.options.factory({
       ...this.options.tuning,
       id,

@@ -97,3 +97,29 @@ export const readsWithoutQuorum: NodeFactory = (options) => {
     },
   };
 };
+
+/**
+ * A driver bug for asynchronous persistence: it reports every Ready persisted the moment it is
+ * accepted, so a leader counts its own copy of new entries before its fsync and can commit
+ * with one durable copy fewer than a majority.
+ */
+export const persistedOnAccept: NodeFactory = (options) => {
+  const core = new RaftNode(options);
+  return {
+    tick: () => core.tick(),
+    step: (m) => core.step(m),
+    propose: (p) => core.propose(p),
+    transferLeadership: (to) => core.transferLeadership(to),
+    readIndex: (ctx) => core.readIndex(ctx),
+    campaign: () => core.campaign(),
+    hasReady: () => core.hasReady(),
+    ready: () => core.ready(),
+    advance: (ready) => core.advance(ready),
+    accept: (ready) => {
+      core.accept(ready);
+      core.persisted(ready);
+    },
+    persisted: () => undefined,
+    status: () => core.status(),
+  };
+};

@@ -46,6 +46,9 @@ export interface RaftNodeLike {
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;
+  /** Asynchronous persistence (see Ready); only cores that have them run with ClusterOptions.asyncStorage. */
+  accept?(ready: Ready): void;
+  persisted?(ready: Ready): void;
   status(): SimStatus;
 }
 

@@ -1,4 +1,4 @@
-import type { Index, NodeId, ReadState, Ready, Role, Term } from '../../raft/types.js';
+import type { Entry, Index, NodeId, ReadState, Ready, Role, Term } from '../../raft/types.js';
 import type { RaftNodeLike, SimStatus } from './node-api.js';
 import type { SimDisk } from './sim-disk.js';
 
@@ -20,12 +20,28 @@ export interface PendingRead {
   readonly mustCover: Index;
 }
 
+/** A Ready accepted by an asynchronous driver, waiting for its fsync. */
+export interface InflightReady {
+  readonly ready: Ready;
+  /** The fsync covering its writes, or null if it wrote nothing. */
+  readonly token: number | null;
+  /** Committed entries to apply once it is durable (they, or entries before them, were not yet). */
+  readonly late: readonly Entry[];
+  done: boolean;
+  /** A later Ready replaced some of its entries: its append acknowledgements must not leave. */
+  superseded: boolean;
+}
+
 /** One node's driver state inside the simulator: its core, disk, state machine and clients' pending requests. */
 export class NodeHost {
   core: RaftNodeLike | null = null;
   /** Incarnation number: events of an earlier incarnation are ignored after a crash. */
   epoch = 0;
   outstanding: Ready | null = null;
+  /** Asynchronous driver: accepted Readies not yet durable, oldest first. */
+  inflight: InflightReady[] = [];
+  /** Asynchronous driver: the log is known durable through here (entries of completed Readies). */
+  durableThrough: Index = 0 as Index;
   role: Role = 'follower';
   roleTerm: Term = 0 as Term;
   /** The state machine: applied entry keys by index (lost on crash, rebuilt by replay). */

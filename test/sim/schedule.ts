@@ -52,6 +52,8 @@ export interface SimConfig {
   readonly checkDurableBeforeAck?: boolean;
   /** TCP-like links, see ClusterOptions.orderedLinks. */
   readonly orderedLinks?: boolean;
+  /** Asynchronous persistence, see ClusterOptions.asyncStorage. */
+  readonly asyncStorage?: boolean;
   /** Per-node clock drift, see ClusterOptions.tickSkew. */
   readonly tickSkew?: number;
   /** Virtual time that runs after the last step, before healing. */
@@ -87,6 +89,7 @@ export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
     ...(config.tickSkew !== undefined ? { tickSkew: config.tickSkew } : {}),
     ...(config.orderedLinks !== undefined ? { orderedLinks: config.orderedLinks } : {}),
+    ...(config.asyncStorage !== undefined ? { asyncStorage: config.asyncStorage } : {}),
     ...(config.checkDurableBeforeAck !== undefined ? { checkDurableBeforeAck: config.checkDurableBeforeAck } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;

@@ -26,6 +26,8 @@ export class SimDisk {
   private cacheLog: MemoryLog;
   private cacheHardState: HardState;
   private journal: Op[] = [];
+  /** Operations made durable by fsyncs since the last crash: sync tokens count from here. */
+  private syncedOps = 0;
   /** Number of fsyncs completed; lets tests count syncs. */
   syncCount = 0;
 
@@ -68,16 +70,17 @@ export class SimDisk {
 
   /** Starts an fsync: returns a token naming the operations it covers. */
   beginSync(): number {
-    return this.journal.length;
+    return this.syncedOps + this.journal.length;
   }
 
   /**
    * Completes an fsync begun with `token`. Tokens count operations issued since the last
-   * crash-or-sync boundary, so they are only valid until the next crash (the driver drops
-   * pending syncs on crash) and must complete in order.
+   * crash, so they are only valid until the next crash (the driver drops pending syncs on
+   * crash); several may be outstanding, and must complete in the order they began.
    */
   completeSync(token: number): void {
-    const covered = this.journal.splice(0, token);
+    const covered = this.journal.splice(0, Math.max(0, token - this.syncedOps));
+    this.syncedOps += covered.length;
     for (const op of covered) this.applyDurably(op);
     this.syncCount++;
   }
@@ -88,6 +91,7 @@ export class SimDisk {
     const keptOps = options.tear && unsyncedOps > 0 ? prng.nextInt(unsyncedOps + 1) : 0;
     for (const op of this.journal.slice(0, keptOps)) this.applyDurably(op);
     this.journal = [];
+    this.syncedOps = 0;
     this.cacheLog = this.durableLog.clone();
     this.cacheHardState = this.durableHardState;
     return { unsyncedOps, keptOps };
@@ -98,6 +102,7 @@ export class SimDisk {
     const from = Math.max(this.durableLog.firstIndex(), this.durableLog.lastIndex() - count + 1) as Index;
     this.durableLog.truncateFrom(from);
     this.journal = [];
+    this.syncedOps = 0;
     this.cacheLog = this.durableLog.clone();
     this.cacheHardState = this.durableHardState;
   }
