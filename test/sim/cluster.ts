@@ -358,8 +358,9 @@ export class Cluster {
 
   /**
    * The counting half of the durability contract: every entry a leader newly reports committed
-   * is on a majority of disks durably (a disk that lost entries to damage since counts, as it
-   * may have held them). Catches a leader counting its own write before its fsync.
+   * is on a majority of disks durably (a disk counts for an index it once lost to damage: its
+   * acknowledgement may predate the loss). Catches a leader counting its own write before its
+   * fsync.
    */
   private checkCommitDurable(leader: NodeHost, commit: Index): void {
     const majority = Math.floor(this.ids.length / 2) + 1;
@@ -370,7 +371,7 @@ export class Cluster {
       let holders = 0;
       for (const host of this.hosts.values()) {
         const durable = host.disk.durable.log.entry(at);
-        if (host.damaged || (durable !== undefined && entryKey(durable) === key)) holders++;
+        if (host.lostEntries.has(at) || (durable !== undefined && entryKey(durable) === key)) holders++;
       }
       if (holders < majority) {
         this.checker.violation(Invariant.durableBeforeAck, `${leader.id} reports ${at} committed while only ${holders} of ${this.ids.length} disks hold it durably`);
@@ -446,8 +447,10 @@ export class Cluster {
     this.crash(id, { tear: false });
     const lostFrom = host.disk.durable.log.lastIndex();
     if (lostFrom < host.disk.durable.log.firstIndex()) return false;
+    const lostAfter = Math.max(host.disk.durable.log.firstIndex() - 1, lostFrom - lose) as Index;
     host.disk.loseDurableTail(lose);
     host.damaged = true;
+    for (let at = lostAfter + 1; at <= lostFrom; at++) host.lostEntries.add(at as Index);
     this.restart(id, { votingBlockedBelow: lostFrom });
     return true;
   }

@@ -58,6 +58,8 @@ export class NodeHost {
   /** Lost durable entries and has not yet been seen repaired (votingBlocked false). */
   damaged = false;
   damagedBelow: Index = 0 as Index;
+  /** Indexes whose durable entry this disk ever lost to damage (loseDurableTail). */
+  readonly lostEntries = new Set<Index>();
 
   constructor(
     readonly id: NodeId,
