@@ -1,5 +1,5 @@
 import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type Term } from '../../raft/index.js';
-import type { CommitLog } from '../../storage/index.js';
+import { EntriesTruncatedError, type CommitLog } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from './errors.js';
@@ -35,6 +35,21 @@ type ReplicaState = 'running' | 'stopping' | 'stopped' | 'failed';
  */
 export type AppendUntil = 'durable' | 'accepted';
 
+/** A Ready accepted by the core whose writes are not yet durable. */
+interface InflightReady {
+  readonly ready: Ready;
+  /** Committed entries to apply once this Ready is durable (they, or entries before them, were not yet). */
+  readonly late: readonly Entry[];
+  /** A later Ready replaced this one's entries from here on (a conflict); Infinity if none. */
+  supersededFrom: number;
+}
+
+/**
+ * Readies taken before the oldest is durable. Each costs little (its writes join the storage's
+ * next group commit); the bound keeps a stalled disk from queueing without end.
+ */
+const INFLIGHT_READIES_MAX = 64;
+
 interface DurableWaiter {
   readonly term: Term;
   readonly resolve: () => void;
@@ -46,9 +61,13 @@ interface DurableWaiter {
  * Drives the pure Raft core with real time, real files and a real network: the one place
  * where the core's Ready contract is carried out.
  *
- * One Ready is processed at a time. While its entries are being made durable, new messages
- * and proposals keep flowing into the core and are batched into the next Ready, so one
- * fdatasync covers everything that arrived meanwhile (group commit at the node level).
+ * Persistence is asynchronous (the contract's accept/persisted form, see raft/types.ts): a
+ * Ready's messages leave and its entries are written at once, then the core is free to hand
+ * out the next Ready while the storage's group commit makes this one durable. Readies finish
+ * in the order they were taken: acknowledgements leave, the leader counts its own copy and
+ * committed entries that were waiting for this node's fsync are applied. So a leader's new
+ * appends go to its followers, and a follower's acknowledgements go back, without queueing
+ * behind the fsync in progress, and one fdatasync still covers everything written meanwhile.
  */
 export class Replica {
   private readonly raft: RaftNode;
@@ -60,8 +79,14 @@ export class Replica {
   private readonly durableWaiters = new Map<Index, DurableWaiter>();
   private readonly waitersMax: number;
   private state: ReplicaState = 'running';
-  /** A Ready is being processed, or one is scheduled to be. */
+  /** Readies are being taken, or a round of taking them is scheduled. */
   private pumping: Promise<void> | null = null;
+  /** Taken Readies not yet durable, oldest first. */
+  private readonly inflight: InflightReady[] = [];
+  /** The end of the chain that finishes Readies in order. */
+  private finishing: Promise<void> = Promise.resolve();
+  /** This node's log is durable through here (as far as finished Readies tell). */
+  private durableThrough: number;
   /** Term and vote as last made durable: only a change to them costs a state-file write. */
   private savedTermVote: Pick<HardState, 'term' | 'vote'>;
   private readonly appliedListeners = new Set<() => void>();
@@ -76,6 +101,7 @@ export class Replica {
     this.waiters = new CommitWaiters(this.waitersMax);
     const hs = options.log.hardState();
     this.savedTermVote = { term: hs.term, vote: hs.vote };
+    this.durableThrough = options.log.lastIndex();
   }
 
   tick(): void {
@@ -164,15 +190,18 @@ export class Replica {
     return { firstIndex: result.firstIndex, lastIndex: result.lastIndex, term: result.term };
   }
 
-  /** Answers the appends whose last entry the Ready just persisted, if it is still theirs (same term). */
-  private persisted(entries: readonly Entry[]): void {
+  /**
+   * Answers the appends whose last entry the Ready just persisted, if it is still theirs (same
+   * term, not replaced by a later Ready from `supersededFrom` on).
+   */
+  private persisted(entries: readonly Entry[], supersededFrom: number): void {
     if (this.durableWaiters.size === 0) return;
     for (const entry of entries) {
       const waiter = this.durableWaiters.get(entry.index);
       if (waiter === undefined) continue;
       this.durableWaiters.delete(entry.index);
       clearTimeout(waiter.timer);
-      if (entry.term === waiter.term) waiter.resolve();
+      if (entry.term === waiter.term && entry.index < supersededFrom) waiter.resolve();
       else waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry before it was durable here; it will never commit`));
     }
   }
@@ -222,6 +251,7 @@ export class Replica {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     if (this.state === 'running') this.state = 'stopping';
     await this.pumping;
+    await this.finishing;
     this.waiters.failAll('the node shut down');
     this.failDurableWaiters('the node shut down');
     if (this.state === 'stopping') this.state = 'stopped';
@@ -235,43 +265,83 @@ export class Replica {
 
   private async processReadies(): Promise<void> {
     try {
-      // Bounded by the work that keeps arriving; each round makes progress or stops.
-      while (this.state === 'running' && this.raft.hasReady()) {
-        const ready = this.raft.ready();
-        await this.carryOut(ready);
-        this.raft.advance(ready);
+      // Bounded by the work that keeps arriving and by INFLIGHT_READIES_MAX.
+      while (this.state === 'running' && this.raft.hasReady() && this.inflight.length < INFLIGHT_READIES_MAX) {
+        await this.take(this.raft.ready());
       }
     } catch (error) {
       this.failStop(error, error instanceof RaftInvariantError ? 'the consensus core found a broken invariant' : 'storage failed');
     } finally {
       this.pumping = null;
     }
-    if (this.state === 'running' && this.raft.hasReady()) this.pump();
+    if (this.state === 'running' && this.raft.hasReady() && this.inflight.length < INFLIGHT_READIES_MAX) this.pump();
   }
 
   /**
-   * The Ready contract of raft/types.ts, step by step, with one reordering it allows:
-   * committed entries that an earlier Ready already made durable here are applied before
-   * this Ready's fsync, not after it. They are committed (durable on a quorum) and in this
-   * node's log, so nothing waits on the new entries' fsync to answer for them: under load
-   * the leader's acknowledgements no longer queue behind the next group's fsync. Committed
-   * entries this Ready brings itself are applied after they are persisted, as before (a
-   * read of the log by index must find them).
+   * The first half of the Ready contract: messages leave, entries and hard state are handed to
+   * storage, committed entries already durable here are applied (unless an earlier Ready
+   * still holds some back, to keep the order); then the core may hand out the next Ready.
+   * Only a conflict (a new leader replacing this node's suffix) waits here, for the
+   * truncation, which also fails the earlier Readies' writes of what it removed.
    */
-  private async carryOut(ready: Ready): Promise<void> {
+  private async take(ready: Ready): Promise<void> {
     if (ready.messages.length > 0) this.sink.send(ready.messages);
-    const firstNew = ready.entries[0]?.index ?? Infinity;
-    const durableEnd = Math.min(this.log.lastIndex(), firstNew - 1);
+    const first = ready.entries[0];
+    if (first !== undefined && first.index <= this.log.lastIndex()) {
+      for (const item of this.inflight) {
+        if ((item.ready.entries.at(-1)?.index ?? 0) >= first.index) item.supersededFrom = Math.min(item.supersededFrom, first.index);
+      }
+      this.durableThrough = Math.min(this.durableThrough, first.index - 1);
+      await this.log.truncateAfter((first.index - 1) as Index);
+    }
+    const written = first !== undefined ? this.log.append(ready.entries) : null;
+    const hardState = this.hardStateToSave(ready.hardState);
+    const holding = this.inflight.some((item) => item.late.length > 0);
     let early = 0;
-    while (early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) <= durableEnd) early++;
+    while (!holding && early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) <= this.durableThrough) early++;
     this.applyCommitted(ready.committedEntries.slice(0, early));
-    await this.persist(ready.entries, ready.hardState);
-    this.persisted(ready.entries);
-    if (ready.persistedMessages.length > 0) this.sink.send(ready.persistedMessages);
-    this.applyCommitted(ready.committedEntries.slice(early));
+    const item: InflightReady = { ready, late: ready.committedEntries.slice(early), supersededFrom: Infinity };
+    this.inflight.push(item);
+    this.raft.accept(ready);
     if (ready.softState !== null) {
       for (const listener of this.roleListeners) listener();
     }
+    const previous = this.finishing;
+    this.finishing = (async () => {
+      if (written !== null) {
+        try {
+          await written;
+        } catch (error) {
+          // A later Ready's truncation removed these entries: nothing more of them will be durable.
+          if (!(error instanceof EntriesTruncatedError && item.supersededFrom !== Infinity)) throw error;
+        }
+      }
+      await previous;
+      // Entries first, then term and vote: hard state never claims a log the disk lacks.
+      if (hardState !== null) await this.log.saveHardState(hardState);
+      this.finish(item);
+    })().catch((error: unknown) => this.failStop(error, error instanceof RaftInvariantError ? 'the consensus core found a broken invariant' : 'storage failed'));
+  }
+
+  /**
+   * The second half, once `item` (the oldest taken Ready) is durable: the core counts it,
+   * acknowledgements leave (not those of entries a later Ready replaced), and committed
+   * entries that waited for this fsync are applied.
+   */
+  private finish(item: InflightReady): void {
+    if (this.state === 'failed') return;
+    const head = this.inflight.shift();
+    if (head !== item) throw new InternalError('the replica finished its Readies out of order');
+    const { ready } = item;
+    const last = ready.entries.at(-1);
+    const superseded = item.supersededFrom !== Infinity;
+    if (last !== undefined && !superseded) this.durableThrough = Math.max(this.durableThrough, last.index);
+    this.raft.persisted(ready);
+    this.persisted(ready.entries, item.supersededFrom);
+    const messages = superseded ? ready.persistedMessages.filter((m) => m.type !== 'appendResp') : ready.persistedMessages;
+    if (messages.length > 0) this.sink.send(messages);
+    this.applyCommitted(item.late);
+    this.pump();
   }
 
   private applyCommitted(entries: readonly Entry[]): void {
@@ -281,18 +351,14 @@ export class Replica {
     for (const listener of this.appliedListeners) listener();
   }
 
-  /** Entries first, then term and vote: hard state never claims a log the disk lacks. */
-  private async persist(entries: readonly Entry[], hardState: HardState | null): Promise<void> {
-    const first = entries[0];
-    if (first !== undefined) {
-      if (first.index <= this.log.lastIndex()) await this.log.truncateAfter((first.index - 1) as Index);
-      await this.log.append(entries);
-    }
-    // The commit index is only an optimisation on restart (a leader re-teaches it), so a
-    // Ready that changes nothing else costs no state-file write.
-    if (hardState !== null && (hardState.term !== this.savedTermVote.term || hardState.vote !== this.savedTermVote.vote)) {
-      await this.log.saveHardState(hardState);
-      this.savedTermVote = { term: hardState.term, vote: hardState.vote };
-    }
+  /**
+   * The hard state a Ready must persist, if its term or vote changed: the commit index is only
+   * an optimisation on restart (a leader re-teaches it), so a Ready that changes nothing else
+   * costs no state-file write.
+   */
+  private hardStateToSave(hardState: HardState | null): HardState | null {
+    if (hardState === null || (hardState.term === this.savedTermVote.term && hardState.vote === this.savedTermVote.vote)) return null;
+    this.savedTermVote = { term: hardState.term, vote: hardState.vote };
+    return hardState;
   }
 }
