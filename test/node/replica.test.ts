@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+
+import { RaftNode, type Entry, type Index, type Message, type NodeId, type Term } from '../../raft/index.js';
+import type { FileHandle, FileSystem } from '../../storage/file-system.js';
+import { MemoryFileSystem, openLog } from '../../storage/index.js';
+import { Replica } from '../../src/node/replica.js';
+
+/**
+ * The replica's asynchronous persistence against a real core and a real CommitLog whose
+ * fdatasyncs the test holds and releases, so a Ready's writes can be caught in flight.
+ */
+
+/** Delegates to a MemoryFileSystem; while held, every fdatasync waits for release(). */
+class GatedFileSystem implements FileSystem {
+  held = false;
+  syncsWaiting = 0;
+  private waiting: (() => void)[] = [];
+
+  constructor(private readonly inner: MemoryFileSystem) {}
+
+  release(): void {
+    this.held = false;
+    for (const go of this.waiting.splice(0)) go();
+  }
+
+  async fdatasync(handle: FileHandle): Promise<void> {
+    if (this.held) {
+      this.syncsWaiting++;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      this.syncsWaiting--;
+    }
+    await this.inner.fdatasync(handle);
+  }
+
+  open: FileSystem['open'] = (p, mode) => this.inner.open(p, mode);
+  size: FileSystem['size'] = (h) => this.inner.size(h);
+  readAt: FileSystem['readAt'] = (h, into, at) => this.inner.readAt(h, into, at);
+  writeAt: FileSystem['writeAt'] = (h, data, at) => this.inner.writeAt(h, data, at);
+  truncate: FileSystem['truncate'] = (h, size) => this.inner.truncate(h, size);
+  fdatasyncNow: FileSystem['fdatasyncNow'] = (h) => this.inner.fdatasyncNow(h);
+  close: FileSystem['close'] = (h) => this.inner.close(h);
+  rename: FileSystem['rename'] = (from, to) => this.inner.rename(from, to);
+  remove: FileSystem['remove'] = (p) => this.inner.remove(p);
+  list: FileSystem['list'] = (dir) => this.inner.list(dir);
+  syncDir: FileSystem['syncDir'] = (dir) => this.inner.syncDir(dir);
+  mkdir: FileSystem['mkdir'] = (dir) => this.inner.mkdir(dir);
+}
+
+const n = (id: string): NodeId => id as NodeId;
+const entry = (index: number, term: number, text: string): Entry => ({ index: index as Index, term: term as Term, kind: 1, payload: new TextEncoder().encode(text) });
+
+function append(from: string, term: number, prevIndex: number, prevTerm: number, entries: Entry[]): Message {
+  return { type: 'append', from: n(from), to: n('n2'), term: term as Term, prevIndex: prevIndex as Index, prevTerm: prevTerm as Term, entries, commit: 0 as Index };
+}
+
+/** Lets setImmediate-scheduled work and settled promises run. */
+async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+async function follower(): Promise<{ replica: Replica; fs: GatedFileSystem; sent: Message[]; lastIndex: () => number; stop: () => Promise<void> }> {
+  const fs = new GatedFileSystem(new MemoryFileSystem());
+  const log = await openLog({ dir: '/data', fs, flush: { mode: 'sync' } });
+  const raft = new RaftNode({
+    id: n('n2'),
+    voters: ['n1', 'n2', 'n3', 'n4', 'n5'].map(n),
+    log,
+    hardState: log.hardState(),
+    random: { nextInt: () => 0 },
+    applied: 0 as Index,
+  });
+  const sent: Message[] = [];
+  const replica = new Replica({
+    raft,
+    log,
+    apply: () => null,
+    sink: { send: (messages) => sent.push(...messages) },
+    clientAddressOf: () => null,
+    onFatal: (error) => {
+      throw error;
+    },
+  });
+  return {
+    replica,
+    fs,
+    sent,
+    lastIndex: () => log.lastIndex(),
+    stop: async () => {
+      fs.release();
+      await replica.stop();
+      await log.close();
+    },
+  };
+}
+
+const acks = (sent: readonly Message[]): string[] =>
+  sent.flatMap((m) => (m.type === 'appendResp' && m.success ? [`${m.to}:${m.index}@${m.term}`] : []));
+
+describe('replica: asynchronous persistence', () => {
+  it('acknowledges an append only once its fsync completes, and takes the next Ready meanwhile', async () => {
+    const { replica, fs, sent, lastIndex, stop } = await follower();
+    try {
+      fs.held = true;
+      replica.receive(append('n1', 1, 0, 0, [entry(1, 1, 'a')]));
+      await settle();
+      expect(fs.syncsWaiting).toBe(1);
+      replica.receive(append('n1', 1, 1, 1, [entry(2, 1, 'b')]));
+      await settle();
+      // The second Ready was taken (its entry written) while the first fsync is held.
+      expect(lastIndex()).toBe(2);
+      expect(acks(sent)).toEqual([]);
+      fs.release();
+      await settle();
+      expect(acks(sent)).toEqual(['n1:1@1', 'n1:2@1']);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('never acknowledges entries that a new leader replaced before they were durable', async () => {
+    const { replica, fs, sent, stop } = await follower();
+    try {
+      fs.held = true;
+      // Entry 1 from n1 (term 1): its group's fsync starts and is held.
+      replica.receive(append('n1', 1, 0, 0, [entry(1, 1, 'a')]));
+      await settle();
+      expect(fs.syncsWaiting).toBe(1);
+      // Entries 2-3 from n1: written, waiting for the next group.
+      replica.receive(append('n1', 1, 1, 1, [entry(2, 1, 'b'), entry(3, 1, 'c')]));
+      await settle();
+      // n3, elected in term 2 without this node, replaces everything after 1.
+      replica.receive(append('n3', 2, 1, 1, [entry(2, 2, 'B')]));
+      await settle();
+      fs.release();
+      await settle(60);
+      // Entry 1 was durable: acknowledged to n1. Entries 2-3 of term 1 never were: no ack
+      // for them (n1 could otherwise count index 3). n3's entry is acknowledged.
+      expect(acks(sent)).toEqual(['n1:1@1', 'n3:2@2']);
+    } finally {
+      await stop();
+    }
+  });
+});
