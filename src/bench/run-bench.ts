@@ -13,7 +13,8 @@ export interface BenchConfig {
   readonly producers: number;
   readonly inflight: number;
   readonly sizeBytes: number;
-  readonly acks: 'all';
+  /** 'all': acknowledged once committed on a majority; 'leader': once durable in the leader's log. */
+  readonly acks: 'all' | 'leader';
   readonly flush: 'sync' | 'async';
   readonly durationMs: number;
   readonly warmupMs: number;
@@ -118,6 +119,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       durationMs: config.durationMs,
       clientBatching: config.clientBatching,
       endToEnd: config.endToEnd,
+      acks: config.acks,
       ...(config.batchRecordsMax === null ? {} : { batchRecordsMax: config.batchRecordsMax }),
       onProgress: (progress) => {
         if (runningCluster !== null && progress.phase === 'measure' && cpuAtMeasure === null) cpuAtMeasure = runningCluster.usage();
@@ -178,7 +180,9 @@ function nodeUsage(final: ProcessUsage[], atMeasure: ProcessUsage[] | null, atEn
 
 function notesFor(config: BenchConfig): string[] {
   const notes = [
-    'acks=all: an append is acknowledged once committed, i.e. held by a majority, each node having fdatasync\'ed it (flush sync).',
+    config.acks === 'all'
+      ? 'acks=all: an append is acknowledged once committed, i.e. held by a majority, each node having fdatasync\'ed it (flush sync).'
+      : 'acks=leader: an append is acknowledged once the leader alone has fdatasync\'ed it (flush sync), before any follower has it: a leader failure can lose it.',
     'consume is a plain log drain (one follow stream, every record decoded); group drain is a consumer group acking every message, timed until every ack is committed.',
   ];
   if (config.flush === 'async') notes.push('flush async: nodes fdatasync on a timer, not before acknowledging; not durable against a majority power failure.');

@@ -14,6 +14,8 @@ export interface ProduceOptions {
   readonly clientBatching: boolean;
   /** Run the produce-to-consume follower (it reads every record back from the leader while producing). */
   readonly endToEnd: boolean;
+  /** When a record counts as acknowledged (default 'all': committed). */
+  readonly acks?: 'all' | 'leader';
   /** Records per Append request at most, when batching (default: the batcher's). */
   readonly batchRecordsMax?: number;
   /** Called about once a second with what happened in that second. */
@@ -94,7 +96,8 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
       if (sentMs >= measureFromMs && sentMs < measureToMs) endToEnd.record(receivedMs - sentMs);
     });
 
-    const batchers = clients.map((c) => (options.clientBatching ? new AppendBatcher(c, options.batchRecordsMax === undefined ? {} : { batchRecordsMax: options.batchRecordsMax }) : null));
+    const acks = options.acks ?? 'all';
+    const batchers = clients.map((c) => (options.clientBatching ? new AppendBatcher(c, { acks, ...(options.batchRecordsMax === undefined ? {} : { batchRecordsMax: options.batchRecordsMax }) }) : null));
     const sendOne = (producer: number, sequence: number): void => {
       const sentMs = nowMs();
       const record = factory.make(producer, sequence, sentMs);
@@ -121,7 +124,7 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
       const batcher = batchers[producer];
       if (batcher !== null && batcher !== undefined) batcher.sendWith(record, settle);
       else {
-        clients[producer]?.append(record).then(
+        clients[producer]?.append(record, { acks }).then(
           (r) => settle(null, r.firstIndex),
           (error: unknown) => settle(error, 0),
         );

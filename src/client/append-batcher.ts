@@ -13,6 +13,8 @@ export interface AppendBatcherOptions {
   readonly waitingRecordsMax?: number;
   /** How long a record may wait for more to join its request when a request slot is free. Default 0: the same tick only. */
   readonly lingerMs?: number;
+  /** When a record resolves: 'all' (default) once committed, 'leader' once durable in the leader's log. */
+  readonly acks?: 'all' | 'leader';
 }
 
 export const APPEND_BATCHER_DEFAULTS = {
@@ -41,6 +43,7 @@ export class AppendBatcher {
   readonly #batchBytesMax: number;
   readonly #waitingRecordsMax: number;
   readonly #lingerMs: number;
+  readonly #acks: 'all' | 'leader';
   /** Waiting records and their settle callbacks, in send order; `#head` is the oldest. */
   #records: Uint8Array[] = [];
   #settles: Settle[] = [];
@@ -55,6 +58,7 @@ export class AppendBatcher {
     this.#batchBytesMax = options.batchBytesMax ?? APPEND_BATCHER_DEFAULTS.batchBytesMax;
     this.#waitingRecordsMax = options.waitingRecordsMax ?? APPEND_BATCHER_DEFAULTS.waitingRecordsMax;
     this.#lingerMs = options.lingerMs ?? APPEND_BATCHER_DEFAULTS.lingerMs;
+    this.#acks = options.acks ?? 'all';
     if (!(this.#requestsInFlightMax >= 1 && this.#batchRecordsMax >= 1 && this.#batchBytesMax >= 1)) {
       throw new InvalidArgumentError('AppendBatcher limits must be at least 1');
     }
@@ -65,7 +69,7 @@ export class AppendBatcher {
     return this.#records.length - this.#head;
   }
 
-  /** Appends one record; resolves with its index once committed. */
+  /** Appends one record; resolves with its index once acknowledged (see AppendBatcherOptions.acks). */
   send(record: Uint8Array): Promise<Index> {
     return new Promise((resolve, reject) => {
       this.sendWith(record, (error, at) => (error === null ? resolve(at) : reject(error)));
@@ -73,7 +77,7 @@ export class AppendBatcher {
   }
 
   /**
-   * send() without a promise: `settle(null, index)` once committed, or `settle(error, 0)`.
+   * send() without a promise: `settle(null, index)` once acknowledged, or `settle(error, 0)`.
    * Called at most once, never synchronously.
    */
   sendWith(record: Uint8Array, settle: Settle): void {
@@ -103,7 +107,7 @@ export class AppendBatcher {
     while (this.#inFlight < this.#requestsInFlightMax && this.waiting > 0) {
       const { records, settles } = this.#takeBatch();
       this.#inFlight++;
-      this.#client.append(records).then(
+      this.#client.append(records, { acks: this.#acks }).then(
         (result) => {
           this.#inFlight--;
           for (let k = 0; k < settles.length; k++) settles[k]?.(null, index(result.firstIndex + k));

@@ -144,14 +144,21 @@ export class LogClient {
     });
   }
 
-  /** Appends records as consecutive log entries; resolves once they are committed. */
-  async append(records: readonly Uint8Array[] | Uint8Array): Promise<AppendResult> {
+  /**
+   * Appends records as consecutive log entries; resolves once they are committed (acks 'all',
+   * the default) or once durable in the leader's own log (acks 'leader': not yet replicated,
+   * so a leader failure before a majority has them loses them).
+   */
+  async append(records: readonly Uint8Array[] | Uint8Array, options: { readonly acks?: 'all' | 'leader' } = {}): Promise<AppendResult> {
     const list = records instanceof Uint8Array ? [records] : records;
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
+    const acks = options.acks ?? 'all';
+    if (acks !== 'all' && acks !== 'leader') throw new InvalidArgumentError(`append acks must be 'all' or 'leader', not '${String(acks)}'`);
+    const request = { records: list, acks: acks === 'leader' ? AcksCode.leader : AcksCode.all };
     const response = await this.#call({
       operation: 'append',
       delivery: 'once',
-      run: (client, deadlineMs) => unary(client, ClientMethodPath.append, this.#codec.appendRequest.serialize, this.#codec.appendResponse.deserialize, { records: list }, deadlineMs),
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.append, this.#codec.appendRequest.serialize, this.#codec.appendResponse.deserialize, request, deadlineMs),
     });
     return { firstIndex: index(response.firstIndex), lastIndex: index(response.lastIndex) };
   }

@@ -1,6 +1,6 @@
 import { type Index, type NodeId, type RaftNode } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
-import type { AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/client-service.js';
+import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/client-service.js';
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
 import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from './errors.js';
@@ -19,14 +19,20 @@ export class NodeService implements ClientService {
     private readonly replica: Replica,
   ) {}
 
-  async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number }): Promise<AppendOutcome> {
+  /**
+   * acks 'all' (default): once committed and applied. acks 'leader': once durable in this
+   * leader's own log, before replication; a failover before a majority has them loses them.
+   */
+  async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome> {
     if (payloads.length === 0) throw new InvalidArgumentError('an append needs at least one record');
     for (const [k, payload] of payloads.entries()) {
       if (payload.length > this.config.maxRecordBytes) {
         throw new InvalidArgumentError(`record ${k} is ${payload.length} bytes; the largest accepted is ${this.config.maxRecordBytes}`);
       }
     }
-    const { firstIndex, lastIndex } = await this.replica.append(tagPayloads(PayloadTag.record, payloads), options.timeoutMs);
+    const tagged = tagPayloads(PayloadTag.record, payloads);
+    const { firstIndex, lastIndex } =
+      options.acks === 'leader' ? await this.replica.appendUntil(tagged, options.timeoutMs, 'durable') : await this.replica.append(tagged, options.timeoutMs);
     return { firstIndex, lastIndex };
   }
 

@@ -11,6 +11,8 @@ import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint64 }
  */
 export interface AppendRequestMessage {
   readonly records: readonly Uint8Array[];
+  /** AcksCode; absent or 0 means all. */
+  readonly acks?: number;
 }
 export interface AppendResponseMessage {
   readonly firstIndex: number;
@@ -270,12 +272,15 @@ export function typeCodec<T>(type: protobuf.Type): Codec<T> {
   };
 }
 
-/** AppendRequest field 1 (`repeated bytes records`), wire type 2. */
+/** AppendRequest field 1 (`repeated bytes records`), wire type 2; field 2 (`acks`), varint. */
 const RECORDS_TAG = (1 << 3) | 2;
+const APPEND_ACKS_TAG = (2 << 3) | 0;
 
-/** The protobuf encoding of an AppendRequest: each record as field 1, length-delimited. */
+/** The protobuf encoding of an AppendRequest: each record as field 1, length-delimited, then acks if not the default. */
 function encodeAppendRequest(request: AppendRequestMessage): Buffer {
-  let total = 0;
+  const acks = request.acks ?? 0;
+  if (!(Number.isInteger(acks) && acks >= 0 && acks < 0x80)) throw new RangeError(`acks code ${acks} out of range`);
+  let total = acks === 0 ? 0 : 2;
   for (const record of request.records) total += 1 + varintLength(record.length) + record.length;
   const out = Buffer.allocUnsafe(total);
   let at = 0;
@@ -289,6 +294,10 @@ function encodeAppendRequest(request: AppendRequestMessage): Buffer {
     out[at++] = length;
     out.set(record, at);
     at += record.length;
+  }
+  if (acks !== 0) {
+    out[at++] = APPEND_ACKS_TAG;
+    out[at++] = acks;
   }
   return out;
 }

@@ -160,7 +160,10 @@ class ClientHandlers {
           throw new InvalidArgumentError(`record ${k} is ${record.length} bytes, above the largest record this node takes (${this.#maxRecordBytes} bytes)`);
         }
       });
-      const outcome = await this.#service.append(records, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
+      const code = decoded(call.request, 'Append').acks ?? AcksCode.all;
+      const acks = code === AcksCode.all ? 'all' : code === AcksCode.leader ? 'leader' : null;
+      if (acks === null) throw new InvalidArgumentError(`append acks ${String(code)} is not one of all (0), leader (1)`);
+      const outcome = await this.#service.append(records, { timeoutMs: this.#timeoutMs(call.getDeadline()), acks });
       return { firstIndex: outcome.firstIndex, lastIndex: outcome.lastIndex };
     });
   };

@@ -13,7 +13,8 @@ export interface ClientService {
    * NotLeaderError on a follower, DeadlineExceededError after `timeoutMs` (outcome unknown),
    * UnavailableError if leadership was lost while waiting (outcome unknown).
    */
-  append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number }): Promise<AppendOutcome>;
+  /** acks (default 'all'): answer once committed and applied, or once durable in this leader's own log. */
+  append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome>;
   /** Committed records with index >= from (no-op entries skipped), at most maxBytes of payload (at least one record if any). */
   read(from: Index, maxBytes: number): ReadOutcome;
   /** Resolves when this node's applied index exceeds `after`, or rejects when `signal` aborts. */
@@ -152,6 +153,8 @@ export interface FetchOutcome {
   readonly nextOffset: number;
   readonly endOffset: number;
 }
+
+export type AppendAcks = 'all' | 'leader';
 
 export interface AppendOutcome {
   readonly firstIndex: Index;

@@ -3,6 +3,7 @@ export { startPeerTransport, PEER_TRANSPORT_DEFAULTS } from './start-peer-transp
 export { startClientServer, CLIENT_SERVER_DEFAULTS } from './client-server.js';
 export * from './client-codec.js';
 export type {
+  AppendAcks,
   AppendOutcome,
   BrokerMessageView,
   BrokerService,

@@ -67,6 +67,19 @@ describe('client server and LogClient', () => {
     expect(service.transferCalls).toEqual([nodeId('n2')]);
   });
 
+  it('carries an append\'s acks to the service and refuses a code it does not know', async () => {
+    const service = new FakeClientService();
+    const address = await serve(service);
+    const client = logClient([address]);
+    await client.append(bytes('a'));
+    await client.append(bytes('b'), { acks: 'leader' });
+    expect(service.appendCalls.map((c) => c.acks)).toEqual(['all', 'leader']);
+    const refused = await rawCall(address, ClientMethodPath.append, codec.appendRequest.serialize, codec.appendResponse.deserialize, { records: [bytes('c')], acks: 2 });
+    expect(refused).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/append acks 2 is not one of all \(0\), leader \(1\)/) });
+    expect(service.appendCalls).toHaveLength(2);
+    await expect(client.append(bytes('d'), { acks: 'none' as never })).rejects.toThrow(InvalidArgumentError);
+  });
+
   const cases = [
     { error: new nodeErrors.InvalidArgumentError('bad thing'), grpc: status.INVALID_ARGUMENT, client: InvalidArgumentError },
     { error: new nodeErrors.NotFoundError('no such topic'), grpc: status.NOT_FOUND, client: NotFoundError },

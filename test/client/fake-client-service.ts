@@ -1,10 +1,10 @@
 import { index, nodeId, term, type Index, type NodeId } from '../../raft/index.js';
-import type { AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../../src/transport/index.js';
+import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../../src/transport/index.js';
 
 /** An in-memory ClientService: a committed log that tests append to directly or through the server. */
 export class FakeClientService implements ClientService {
   readonly records: LogRecord[] = [];
-  readonly appendCalls: { readonly payloads: readonly Uint8Array[]; readonly timeoutMs: number }[] = [];
+  readonly appendCalls: { readonly payloads: readonly Uint8Array[]; readonly timeoutMs: number; readonly acks: AppendAcks }[] = [];
   readonly transferCalls: NodeId[] = [];
   /** When set, every call fails with it (after being recorded). */
   failWith: Error | null = null;
@@ -15,8 +15,8 @@ export class FakeClientService implements ClientService {
 
   constructor(readonly id = 'n1') {}
 
-  async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number }): Promise<AppendOutcome> {
-    this.appendCalls.push({ payloads, timeoutMs: options.timeoutMs });
+  async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome> {
+    this.appendCalls.push({ payloads, timeoutMs: options.timeoutMs, acks: options.acks ?? 'all' });
     if (this.failWith !== null) throw this.failWith;
     if (this.appendGate !== null) await this.appendGate;
     return this.commit(payloads);
