@@ -27,9 +27,9 @@ export const commitsOldTermsByCounting: NodeFactory = (options) => new CommitsOl
  * A driver bug, not a core bug: append acknowledgements leave with `messages`, i.e. before the
  * follower's write is durable. A crash can then erase an entry a leader already counted.
  */
-export const acksBeforeDurable: NodeFactory = (options) => {
-  const core = new RaftNode(options);
-  const wrapped: RaftNodeLike = {
+/** Every call passed straight to `core`; the wrappers below override a few. */
+function passThrough(core: RaftNode): RaftNodeLike {
+  return {
     tick: () => core.tick(),
     step: (m) => core.step(m),
     propose: (p) => core.propose(p),
@@ -37,8 +37,19 @@ export const acksBeforeDurable: NodeFactory = (options) => {
     readIndex: (ctx) => core.readIndex(ctx),
     campaign: () => core.campaign(),
     hasReady: () => core.hasReady(),
-    advance: (ready) => core.advance(originals.get(ready) ?? ready),
+    ready: () => core.ready(),
+    advance: (ready) => core.advance(ready),
+    accept: (ready) => core.accept(ready),
+    persisted: (ready) => core.persisted(ready),
     status: () => core.status(),
+  };
+}
+
+export const acksBeforeDurable: NodeFactory = (options) => {
+  const core = new RaftNode(options);
+  const wrapped: RaftNodeLike = {
+    ...passThrough(core),
+    advance: (ready) => core.advance(originals.get(ready) ?? ready),
     ready: () => {
       const original = core.ready();
       const early = original.persistedMessages.filter((m) => m.type === 'appendResp');
@@ -106,20 +117,11 @@ export const readsWithoutQuorum: NodeFactory = (options) => {
 export const persistedOnAccept: NodeFactory = (options) => {
   const core = new RaftNode(options);
   return {
-    tick: () => core.tick(),
-    step: (m) => core.step(m),
-    propose: (p) => core.propose(p),
-    transferLeadership: (to) => core.transferLeadership(to),
-    readIndex: (ctx) => core.readIndex(ctx),
-    campaign: () => core.campaign(),
-    hasReady: () => core.hasReady(),
-    ready: () => core.ready(),
-    advance: (ready) => core.advance(ready),
+    ...passThrough(core),
     accept: (ready) => {
       core.accept(ready);
       core.persisted(ready);
     },
     persisted: () => undefined,
-    status: () => core.status(),
   };
 };
