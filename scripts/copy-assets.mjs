@@ -1,6 +1,8 @@
 // Copies the non-TypeScript files the compiled code reads at run time (the gRPC .proto
-// schemas) next to their compiled modules in dist/. tsc emits only .js; run after it.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+// schemas) next to their compiled modules in dist/, and marks the `quorumlog` command
+// executable (tsc writes it 0644; its shebang line runs it, as `npx quorumlog` does). tsc
+// emits only .js; run after it.
+import { chmodSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,3 +13,4 @@ for (const folder of ['src/transport']) {
     copyFileSync(join(root, folder, name), join(root, 'dist', folder, name));
   }
 }
+chmodSync(join(root, 'dist', 'src', 'cli', 'main.js'), 0o755);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { LogClient } from '../client/index.js';
+import { NODE_V8_FLAGS } from '../node/v8-flags.js';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 const PORT_LOW = 20_000;
@@ -65,7 +66,8 @@ export class LocalCluster {
     const nodes: NodeProcess[] = [];
     const cluster = new LocalCluster(nodes);
     for (const m of members) {
-      const nodeFlags = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${m.id}.cpuprofile`];
+      const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${m.id}.cpuprofile`];
+      const nodeFlags = [...NODE_V8_FLAGS, ...profile];
       const args = [...nodeFlags, MAIN, 'node', '--id', m.id, '--members', spec, '--data-dir', path.join(options.dataRoot, m.id), '--flush', options.flush];
       if (options.flushIntervalMs !== undefined) args.push('--flush-interval-ms', String(options.flushIntervalMs));
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

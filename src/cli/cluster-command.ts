@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { localMembers } from '../node/config.js';
+import { NODE_V8_FLAGS } from '../node/v8-flags.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 
 export const CLUSTER_HELP = `Usage: quorumlog cluster [options]
@@ -66,7 +67,7 @@ export async function runClusterCommand(argv: readonly string[]): Promise<number
   let failed = false;
   const exited: Promise<void>[] = [];
   for (const m of members) {
-    const args = [MAIN, 'node', '--id', m.id, '--members', membersSpec, '--data-dir', path.join(dataRoot, m.id), '--flush', flush];
+    const args = [...NODE_V8_FLAGS, MAIN, 'node', '--id', m.id, '--members', membersSpec, '--data-dir', path.join(dataRoot, m.id), '--flush', flush];
     if (flushInterval !== undefined) args.push('--flush-interval-ms', String(flushInterval));
     if (tickMs !== undefined) args.push('--tick-ms', String(tickMs));
     // Own process group: a Ctrl-C reaches the nodes only through us, so they stop in order.

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=128
 import { ConfigError } from '../node/config.js';
 import { runBenchCommand } from './bench-command.js';
 import { BROKER_COMMANDS, runBrokerCommand } from './broker-commands.js';

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { LogClient } from '../../src/client/index.js';
+import { NODE_V8_FLAGS } from '../../src/node/v8-flags.js';
 import { CLI_PATH, ensureBuilt, pidAlive, waitFor } from '../harness/index.js';
 
 /** What `npm start` runs: the README promises a leader line and a clean stop on Ctrl-C. */
@@ -56,6 +57,8 @@ describe('quorumlog cluster (real processes)', () => {
     }
     const nodePids = nodeProcesses(dataDir);
     expect(nodePids).toHaveLength(3);
+    // Every node runs with the V8 flags the CLI starts nodes with (src/node/v8-flags.ts).
+    for (const pid of nodePids) expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...NODE_V8_FLAGS]));
 
     child.kill('SIGINT');
     expect(await exited).toBe(0);
