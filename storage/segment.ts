@@ -4,7 +4,7 @@ import type { Entry } from '../raft/types.js';
 import { assert } from './assert.js';
 import { CorruptRecordError, MissingSegmentError } from './errors.js';
 import type { FileHandle, FileSystem } from './file-system.js';
-import { decodeSlot, encodeSlot, INDEX_SLOT_BYTES, type IndexSlot } from './index-slot.js';
+import { decodeSlot, encodeSlotFields, INDEX_SLOT_BYTES, type IndexSlot } from './index-slot.js';
 import { decodeRecord, encodeRecords, RECORD_HEADER_BYTES, recordBytes } from './record-codec.js';
 import { MemoryIndex, scanSegment, type ScanResult } from './segment-scan.js';
 
@@ -389,11 +389,11 @@ export class Segment {
   private writeIndex(memory: MemoryIndex): FileHandle {
     const { fs } = this.context;
     const buf = new Uint8Array(memory.count * INDEX_SLOT_BYTES);
+    const view = new DataView(buf.buffer);
     for (let k = 0; k < memory.count; k++) {
       const offset = memory.offsets[k] ?? 0;
       const end = k + 1 < memory.count ? (memory.offsets[k + 1] ?? 0) : this.sizeBytes;
-      const slot = { offset, recordBytes: end - offset, index: this.firstIndex + k, term: memory.terms[k] ?? 0 };
-      encodeSlot(buf, k * INDEX_SLOT_BYTES, slot);
+      encodeSlotFields(view, buf, k * INDEX_SLOT_BYTES, offset, end - offset, this.firstIndex + k, memory.terms[k] ?? 0);
     }
     const handle = fs.open(this.indexPath, 'create');
     fs.truncate(handle, 0);

@@ -1,7 +1,9 @@
+import { crc32 } from 'node:zlib';
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { decodeSlot, encodeSlot, INDEX_SLOT_BYTES } from '../../storage/index-slot.js';
+import { decodeSlot, encodeSlot, INDEX_SLOT_BYTES, slotCrc } from '../../storage/index-slot.js';
 
 const slotArb = fc.record({
   offset: fc.integer({ min: 0, max: 2 ** 40 }),
@@ -35,6 +37,15 @@ describe('index slots', () => {
         expect(decodeSlot(buf.subarray(0, INDEX_SLOT_BYTES - 1), 0, slot.index)).toBeNull();
       }),
       { numRuns: 20 },
+    );
+  });
+
+  it('checksums a slot exactly as zlib does, so index files written before stay valid', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: INDEX_SLOT_BYTES + 8, maxLength: INDEX_SLOT_BYTES + 8 }), fc.nat({ max: 8 }), (bytes, at) => {
+        const zlib = crc32(bytes.subarray(at, at + 12), crc32(bytes.subarray(at + 16, at + INDEX_SLOT_BYTES)));
+        expect(slotCrc(bytes, at)).toBe(zlib);
+      }),
     );
   });
 });
