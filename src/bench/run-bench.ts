@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { AppendAcks } from '../client/index.js';
 import { probeDisk, type DiskProbeResult } from './disk-probe.js';
 import { runGroupDrain, type GroupDrainResult } from './group-drain.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
@@ -14,7 +15,7 @@ export interface BenchConfig {
   readonly inflight: number;
   readonly sizeBytes: number;
   /** 'all': acknowledged once committed on a majority; 'leader': once durable in the leader's log. */
-  readonly acks: 'all' | 'leader';
+  readonly acks: AppendAcks;
   readonly flush: 'sync' | 'async';
   readonly durationMs: number;
   readonly warmupMs: number;

@@ -1,4 +1,4 @@
-import { AppendBatcher, LogClient, type LogRecord } from '../client/index.js';
+import { AppendBatcher, LogClient, type AppendAcks, type LogRecord } from '../client/index.js';
 import { nowMs, PayloadFactory, sentMsOf } from './payload.js';
 import { LatencyRecorder, perSecond, RateSeries, type LatencySummary } from './stats.js';
 
@@ -15,7 +15,7 @@ export interface ProduceOptions {
   /** Run the produce-to-consume follower (it reads every record back from the leader while producing). */
   readonly endToEnd: boolean;
   /** When a record counts as acknowledged (default 'all': committed). */
-  readonly acks?: 'all' | 'leader';
+  readonly acks?: AppendAcks;
   /** Records per Append request at most, when batching (default: the batcher's). */
   readonly batchRecordsMax?: number;
   /** Called about once a second with what happened in that second. */

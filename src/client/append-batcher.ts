@@ -1,5 +1,6 @@
 import { index, type Index } from '../../raft/index.js';
 import { InvalidArgumentError, ResourceExhaustedError } from './errors.js';
+import type { AppendAcks } from '../transport/index.js';
 import type { LogClient } from './log-client.js';
 
 export interface AppendBatcherOptions {
@@ -14,7 +15,7 @@ export interface AppendBatcherOptions {
   /** How long a record may wait for more to join its request when a request slot is free. Default 0: the same tick only. */
   readonly lingerMs?: number;
   /** When a record resolves: 'all' (default) once committed, 'leader' once durable in the leader's log. */
-  readonly acks?: 'all' | 'leader';
+  readonly acks?: AppendAcks;
 }
 
 export const APPEND_BATCHER_DEFAULTS = {
@@ -43,7 +44,7 @@ export class AppendBatcher {
   readonly #batchBytesMax: number;
   readonly #waitingRecordsMax: number;
   readonly #lingerMs: number;
-  readonly #acks: 'all' | 'leader';
+  readonly #acks: AppendAcks;
   /** Waiting records and their settle callbacks, in send order; `#head` is the oldest. */
   #records: Uint8Array[] = [];
   #settles: Settle[] = [];

@@ -38,6 +38,7 @@ export { Spool, SPOOL_DEFAULTS } from './spool.js';
 export type { SpoolRecord } from './spool.js';
 export { AppendBatcher, APPEND_BATCHER_DEFAULTS } from './append-batcher.js';
 export type { AppendBatcherOptions } from './append-batcher.js';
+export type { AppendAcks } from '../transport/index.js';
 export { Producer, PRODUCER_DEFAULTS } from './producer.js';
 export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks, SendResult, SpoolOptions } from './producer.js';
 export { Admin } from './admin.js';

@@ -6,6 +6,7 @@ import {
   ClientMethodPath,
   ErrorMetadataKey,
   AcksCode,
+  type AppendAcks,
   type AppendOutcome,
   type BrokerMessageView,
   type FetchOutcome,
@@ -149,7 +150,7 @@ export class LogClient {
    * the default) or once durable in the leader's own log (acks 'leader': not yet replicated,
    * so a leader failure before a majority has them loses them).
    */
-  async append(records: readonly Uint8Array[] | Uint8Array, options: { readonly acks?: 'all' | 'leader' } = {}): Promise<AppendResult> {
+  async append(records: readonly Uint8Array[] | Uint8Array, options: { readonly acks?: AppendAcks } = {}): Promise<AppendResult> {
     const list = records instanceof Uint8Array ? [records] : records;
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
     const acks = options.acks ?? 'all';

@@ -153,14 +153,15 @@ class ClientHandlers {
   readonly append = (call: ServerUnaryCall<Incoming<AppendRequestMessage>, AppendResponseMessage>, reply: sendUnaryData<AppendResponseMessage>): void => {
     this.#answer(reply, async () => {
       this.#checkServing();
-      const records = decoded(call.request, 'Append').records;
+      const request = decoded(call.request, 'Append');
+      const records = request.records;
       if (records.length === 0) throw new InvalidArgumentError('append needs at least one record');
       records.forEach((record, k) => {
         if (record.length > this.#maxRecordBytes) {
           throw new InvalidArgumentError(`record ${k} is ${record.length} bytes, above the largest record this node takes (${this.#maxRecordBytes} bytes)`);
         }
       });
-      const code = decoded(call.request, 'Append').acks ?? AcksCode.all;
+      const code = request.acks ?? AcksCode.all;
       const acks = code === AcksCode.all ? 'all' : code === AcksCode.leader ? 'leader' : null;
       if (acks === null) throw new InvalidArgumentError(`append acks ${String(code)} is not one of all (0), leader (1)`);
       const outcome = await this.#service.append(records, { timeoutMs: this.#timeoutMs(call.getDeadline()), acks });
