@@ -42,8 +42,13 @@ describe('the process harness', () => {
     await cluster.restart(follower);
     await cluster.restart(leader);
     await cluster.leader();
-    const read = await cluster.nodeClient(follower).read(appended.firstIndex, { maxBytes: 1024 });
-    expect(new TextDecoder().decode(read.records[0]?.payload)).toBe('kept');
+    // The restarted follower serves the record once it has applied it again, which waits for
+    // the new leader to tell it the commit index: a leader existing is not yet that.
+    const record = await waitFor(
+      async () => (await cluster.nodeClient(follower).read(appended.firstIndex, { maxBytes: 1024 })).records[0],
+      { timeoutMs: 15_000, what: `${follower} to apply index ${appended.firstIndex} again` },
+    );
+    expect(new TextDecoder().decode(record.payload)).toBe('kept');
   });
 
   it('stopAll() twice is harmless, and a stopped cluster starts nothing', async () => {
