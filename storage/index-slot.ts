@@ -8,8 +8,8 @@
  *  16  index        u64  the entry's index (a slot that names another index is stale)
  *  24  term         u64  the entry's term, so term(i) needs no read of the segment
  *
- * The index is a cache of the segment file: written without its own sync while a segment
- * is active, synced when the segment is sealed, checked on use and rebuilt when it is
+ * The index is a cache of the segment file: encoded slot by slot while a segment is active,
+ * written when it is sealed (its sync not waited for), checked on use and rebuilt when it is
  * missing or wrong.
  */
 export const INDEX_SLOT_BYTES = 32;

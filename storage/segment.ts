@@ -18,6 +18,8 @@ const UNWRITTEN_INITIAL_BYTES = 64 * 1024;
 const UNWRITTEN_KEEP_BYTES = 4 * 1024 * 1024;
 /** A write zero-fills ahead only if zeros of preallocateBytes are at least this many times its size. */
 const PREALLOCATE_WRITE_SHARE_MAX = 8;
+/** The index image's first allocation: 4,096 slots. */
+const INITIAL_SLOT_BYTES = 4096 * INDEX_SLOT_BYTES;
 
 /** "00000000000000000001.log" for a segment whose first entry is index 1. */
 export function segmentFileName(firstIndex: number): string {
@@ -53,7 +55,7 @@ export interface ReadCursor {
 /**
  * One segment file: entries firstIndex..lastIndex, back to back. The active (last) segment
  * keeps its index in memory and is the only one appended to; a sealed segment is fully
- * durable (synced when sealed) and is read through its index file.
+ * durable (its data synced when sealed) and is read through its index file.
  */
 export class Segment {
   /** Non-null exactly while active. */
@@ -72,6 +74,14 @@ export class Segment {
   private writtenBytes: number;
   /** The file's size: sizeBytes plus zeros written ahead (active segment only). */
   private allocatedBytes: number;
+  /**
+   * The index file's image, slot by slot as entries are appended (active segment only), so
+   * that sealing writes it instead of encoding tens of thousands of slots at once on the
+   * append path. Slots [0, encodedSlots) are current; truncation cuts the count.
+   */
+  private slots: Uint8Array = new Uint8Array(0);
+  private slotsView = new DataView(this.slots.buffer);
+  private encodedSlots = 0;
 
   private constructor(
     private readonly context: SegmentContext,
@@ -152,7 +162,9 @@ export class Segment {
       const entry = entries[k];
       assert(entry !== undefined && entry.index === this.lastIndex + 1, 'segment append out of order');
       memory.push(offset, entry.term);
-      offset += recordBytes(entry.payload.length);
+      const size = recordBytes(entry.payload.length);
+      if (this.encodedSlots === memory.count - 1) this.encodeSlot(memory.count - 1, offset, size, entry.term);
+      offset += size;
       this.lastIndex = entry.index;
     }
     assert(offset === this.sizeBytes + bytes, 'encoded batch size mismatch');
@@ -250,6 +262,7 @@ export class Segment {
     const count = at - this.firstIndex + 1;
     const cut = count < memory.count ? (memory.offsets[count] ?? 0) : this.sizeBytes;
     memory.truncate(count);
+    this.encodedSlots = Math.min(this.encodedSlots, count);
     this.context.fs.truncate(this.data, cut);
     this.sizeBytes = cut;
     this.writtenBytes = cut;
@@ -258,7 +271,8 @@ export class Segment {
   }
 
   /**
-   * Makes this segment read-only and fully durable: writes its index file, syncs both.
+   * Makes this segment read-only and its data fully durable; writes its index file (whose
+   * sync is not waited for: the index is a cache, see writeIndex).
    * Blocking, once per segment: a later segment must never be durable while an earlier one
    * still has unsynced bytes, or a crash could leave a hole that looks like damage.
    */
@@ -385,21 +399,46 @@ export class Segment {
     this.indexHandle = this.writeIndex(scan.index);
   }
 
-  /** Writes the whole index file in one write and syncs it (its name needs no sync: it is a cache). */
+  /**
+   * Writes the whole index file in one write and starts its fdatasync without waiting for it
+   * (nor syncing its name): the index is a cache, checked against the data when opened and
+   * on every read, and rebuilt from the segment when it is missing, short or wrong, so a
+   * crash before the sync completes costs one rebuild at the next open, never an entry.
+   * Sealing happens on the append path, where a synchronous sync of the ~2 MiB index of a
+   * 64 MiB segment held every append for several milliseconds.
+   */
   private writeIndex(memory: MemoryIndex): FileHandle {
     const { fs } = this.context;
-    const buf = new Uint8Array(memory.count * INDEX_SLOT_BYTES);
-    const view = new DataView(buf.buffer);
-    for (let k = 0; k < memory.count; k++) {
+    // Slots the appends did not encode: all of them for a rebuilt or recovered index.
+    if (memory !== this.memory) this.encodedSlots = 0;
+    for (let k = this.encodedSlots; k < memory.count; k++) {
       const offset = memory.offsets[k] ?? 0;
       const end = k + 1 < memory.count ? (memory.offsets[k + 1] ?? 0) : this.sizeBytes;
-      encodeSlotFields(view, buf, k * INDEX_SLOT_BYTES, offset, end - offset, this.firstIndex + k, memory.terms[k] ?? 0);
+      this.encodeSlot(k, offset, end - offset, memory.terms[k] ?? 0);
     }
     const handle = fs.open(this.indexPath, 'create');
     fs.truncate(handle, 0);
-    fs.writeAt(handle, buf, 0);
-    fs.fdatasyncNow(handle);
+    fs.writeAt(handle, this.slots.subarray(0, memory.count * INDEX_SLOT_BYTES), 0);
+    // A failure here says nothing about the log's data (those syncs report their own).
+    fs.fdatasync(handle).catch(() => undefined);
+    // The file has them now; a sealed segment reads its slots from there.
+    this.slots = new Uint8Array(0);
+    this.slotsView = new DataView(this.slots.buffer);
+    this.encodedSlots = 0;
     return handle;
+  }
+
+  /** Encodes slot k (entry firstIndex + k) into the index image, growing it as needed. */
+  private encodeSlot(k: number, offset: number, recordBytes: number, term: number): void {
+    const at = k * INDEX_SLOT_BYTES;
+    if (at + INDEX_SLOT_BYTES > this.slots.length) {
+      const grown = new Uint8Array(Math.max(this.slots.length * 2, INITIAL_SLOT_BYTES, at + INDEX_SLOT_BYTES));
+      grown.set(this.slots.subarray(0, this.encodedSlots * INDEX_SLOT_BYTES));
+      this.slots = grown;
+      this.slotsView = new DataView(grown.buffer);
+    }
+    encodeSlotFields(this.slotsView, this.slots, at, offset, recordBytes, this.firstIndex + k, term);
+    this.encodedSlots = k + 1;
   }
 
   /** Turns a sealed segment back into the active one (truncation reached into it). */

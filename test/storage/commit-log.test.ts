@@ -153,6 +153,44 @@ describe('append and read', () => {
   });
 });
 
+describe('index files', () => {
+  it('a sealed segment\'s index, encoded as entries were appended (truncations included), equals one rebuilt from its data', async () => {
+    const fixture = await fresh({ segmentBytes: 2048 });
+    const { fs } = fixture;
+    let log = fixture.log;
+    let next = 1;
+    const add = async (count: number, term: number, bytes: number): Promise<void> => {
+      await log.append(Array.from({ length: count }, (_, k) => entry(next + k, term, bytes + ((next + k) % 7) * 9)));
+      next += count;
+    };
+    const indexFiles = (): string[] => fs.list(DIR).filter((name) => name.endsWith('.idx')).sort();
+    /** Closes the log, deletes every index file, reopens (which rebuilds them from the data) and compares. */
+    const expectRebuiltEqual = async (): Promise<void> => {
+      const sealed = indexFiles();
+      expect(sealed.length).toBeGreaterThan(0);
+      const written = new Map(sealed.map((name) => [name, Buffer.from(fs.readFile(`${DIR}/${name}`))]));
+      await log.close();
+      for (const name of sealed) fs.faultRemove(`${DIR}/${name}`);
+      log = await fixture.reopen();
+      expect(indexFiles()).toEqual(sealed);
+      for (const name of sealed) expect(Buffer.from(fs.readFile(`${DIR}/${name}`)).equals(written.get(name) ?? Buffer.alloc(0)), name).toBe(true);
+      expect(log.lastIndex()).toBe(next - 1);
+    };
+    // Mixed sizes; a truncation inside the active segment, then enough to seal it.
+    await add(30, 1, 40);
+    await log.truncateAfter(i(next - 4));
+    next -= 3;
+    await add(40, 2, 70);
+    await expectRebuiltEqual();
+    // A truncation reaching back into a sealed segment (which unseals it), then more seals.
+    await log.truncateAfter(i(5));
+    next = 6;
+    await add(80, 3, 30);
+    await expectRebuiltEqual();
+    await log.close();
+  });
+});
+
 describe('preallocation', () => {
   const SEGMENT = `${DIR}/00000000000000000001.log`;
 
