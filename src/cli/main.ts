@@ -43,6 +43,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case '-h':
     case '--help':
     case 'help':
+      stopQuietlyWhenStdoutCloses();
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     case 'node':
@@ -56,11 +57,25 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'tx':
       return runTxCommand(rest);
     default:
+      stopQuietlyWhenStdoutCloses();
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
       if (BROKER_COMMANDS.includes(command)) return runBrokerCommand(command, rest);
       if (GROUP_COMMANDS.includes(command)) return runGroupCommand(command, rest);
       throw new UsageError(`unknown command "${command}"; run quorumlog --help for the list`);
   }
+}
+
+/**
+ * A reader that stops early (`quorumlog read --follow | head`) closes the pipe: end quietly,
+ * as Unix tools do, instead of dying on an unhandled EPIPE with a stack trace. Only for
+ * commands that start no processes: `node`, `cluster`, `bench` and `jepsen` must stop what
+ * they started, so a closed stdout is not a reason for them to vanish.
+ */
+function stopQuietlyWhenStdoutCloses(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
 }
 
 main(process.argv.slice(2)).then(
