@@ -22,13 +22,9 @@ export interface IndexSlot {
   readonly term: number;
 }
 
-export function encodeSlot(out: Uint8Array, at: number, slot: IndexSlot): void {
-  encodeSlotFields(new DataView(out.buffer, out.byteOffset, out.byteLength), out, at, slot.offset, slot.recordBytes, slot.index, slot.term);
-}
-
 /**
- * encodeSlot without a slot object or a DataView per slot, for writing a whole index at once
- * (tens of thousands of slots when a segment is sealed). `view` covers all of `out`.
+ * Writes one slot at `at` of `out`; `view` covers all of `out` (one view for a whole index,
+ * not one per slot: a sealed segment's index holds tens of thousands).
  */
 export function encodeSlotFields(view: DataView, out: Uint8Array, at: number, offset: number, recordBytes: number, index: number, term: number): void {
   view.setUint32(at, offset % U32, true);

@@ -129,6 +129,11 @@ export class Replica {
     }
   }
 
+  /** Stops for an error out of carrying out a Ready: a broken core invariant, or storage. */
+  private failStopOn(error: unknown): void {
+    this.failStop(error, error instanceof RaftInvariantError ? 'the consensus core found a broken invariant' : 'storage failed');
+  }
+
   private failStop(error: unknown, what: string): void {
     if (this.state === 'failed') return;
     this.state = 'failed';
@@ -194,7 +199,7 @@ export class Replica {
    * Answers the appends whose last entry the Ready just persisted, if it is still theirs (same
    * term, not replaced by a later Ready from `supersededFrom` on).
    */
-  private persisted(entries: readonly Entry[], supersededFrom: number): void {
+  private resolveDurableWaiters(entries: readonly Entry[], supersededFrom: number): void {
     if (this.durableWaiters.size === 0) return;
     for (const entry of entries) {
       const waiter = this.durableWaiters.get(entry.index);
@@ -270,7 +275,7 @@ export class Replica {
         await this.take(this.raft.ready());
       }
     } catch (error) {
-      this.failStop(error, error instanceof RaftInvariantError ? 'the consensus core found a broken invariant' : 'storage failed');
+      this.failStopOn(error);
     } finally {
       this.pumping = null;
     }
@@ -320,7 +325,7 @@ export class Replica {
       // Entries first, then term and vote: hard state never claims a log the disk lacks.
       if (hardState !== null) await this.log.saveHardState(hardState);
       this.finish(item);
-    })().catch((error: unknown) => this.failStop(error, error instanceof RaftInvariantError ? 'the consensus core found a broken invariant' : 'storage failed'));
+    })().catch((error: unknown) => this.failStopOn(error));
   }
 
   /**
@@ -337,7 +342,7 @@ export class Replica {
     const superseded = item.supersededFrom !== Infinity;
     if (last !== undefined && !superseded) this.durableThrough = Math.max(this.durableThrough, last.index);
     this.raft.persisted(ready);
-    this.persisted(ready.entries, item.supersededFrom);
+    this.resolveDurableWaiters(ready.entries, item.supersededFrom);
     const messages = superseded ? ready.persistedMessages.filter((m) => m.type !== 'appendResp') : ready.persistedMessages;
     if (messages.length > 0) this.sink.send(messages);
     this.applyCommitted(item.late);
@@ -352,9 +357,10 @@ export class Replica {
   }
 
   /**
-   * The hard state a Ready must persist, if its term or vote changed: the commit index is only
-   * an optimisation on restart (a leader re-teaches it), so a Ready that changes nothing else
-   * costs no state-file write.
+   * The hard state a Ready must persist, if its term or vote changed (and records it as the
+   * one saved, so a later Ready with the same term and vote writes nothing): the commit index
+   * is only an optimisation on restart (a leader re-teaches it), so a Ready that changes
+   * nothing else costs no state-file write.
    */
   private hardStateToSave(hardState: HardState | null): HardState | null {
     if (hardState === null || (hardState.term === this.savedTermVote.term && hardState.vote === this.savedTermVote.vote)) return null;

@@ -3,7 +3,11 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { decodeSlot, encodeSlot, INDEX_SLOT_BYTES, slotCrc } from '../../storage/index-slot.js';
+import { decodeSlot, encodeSlotFields, INDEX_SLOT_BYTES, type IndexSlot, slotCrc } from '../../storage/index-slot.js';
+
+function encodeSlot(out: Uint8Array, at: number, slot: IndexSlot): void {
+  encodeSlotFields(new DataView(out.buffer, out.byteOffset, out.byteLength), out, at, slot.offset, slot.recordBytes, slot.index, slot.term);
+}
 
 const slotArb = fc.record({
   offset: fc.integer({ min: 0, max: 2 ** 40 }),
