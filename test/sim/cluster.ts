@@ -270,6 +270,7 @@ export class Cluster {
    */
   private acceptReady(host: NodeHost, ready: Ready): void {
     const core = host.core as RaftNodeLike;
+    if (core.accept === undefined) throw new Error('cluster: asyncStorage needs a core with accept() and persisted()');
     const holding = host.inflight.some((item) => item.late.length > 0);
     let early = 0;
     while (!holding && early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) <= host.durableThrough) early++;
@@ -277,7 +278,6 @@ export class Cluster {
     const writes = ready.entries.length > 0 || ready.hardState !== null;
     const token = writes ? host.disk.beginSync() : null;
     host.inflight.push({ ready, token, late: ready.committedEntries.slice(early), done: !writes, superseded: false });
-    if (core.accept === undefined) throw new Error('cluster: asyncStorage needs a core with accept() and persisted()');
     core.accept(ready);
     if (token !== null) {
       const delayMs = this.diskPrng.between(host.fsyncMinMs, host.fsyncMaxMs);
