@@ -19,6 +19,7 @@ import {
   type ReadOutcome,
   type ReadResponseMessage,
 } from '../transport/index.js';
+import { AppendStreams } from './append-stream.js';
 import { awaitReady, BrokerChannels } from './broker-channels.js';
 import {
   AlreadyExistsError,
@@ -125,6 +126,8 @@ export class LogClient {
   readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
   readonly #codec = new ClientCodec();
   readonly #channels: BrokerChannels;
+  /** Appends go over one long-lived stream per broker (AppendStream), not a call each. */
+  readonly #appendStreams = new AppendStreams(this.#codec);
   /** The broker that last served a call (the leader, after a write); tried first. */
   #preferred: string;
   #cursor = 0;
@@ -159,7 +162,7 @@ export class LogClient {
     const response = await this.#call({
       operation: 'append',
       delivery: 'once',
-      run: (client, deadlineMs) => unary(client, ClientMethodPath.append, this.#codec.appendRequest.serialize, this.#codec.appendResponse.deserialize, request, deadlineMs),
+      run: (client, deadlineMs) => this.#appendStreams.append(client, request, deadlineMs),
     });
     return { firstIndex: index(response.firstIndex), lastIndex: index(response.lastIndex) };
   }
@@ -437,6 +440,7 @@ export class LogClient {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closing.abort();
+    this.#appendStreams.close();
     this.#channels.close();
   }
 

@@ -2,7 +2,7 @@ import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
-import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint64 } from './protobuf-wire.js';
+import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
 /**
  * The client API's messages as plain data, with numbers for uint64 fields. Shared by the
@@ -17,6 +17,27 @@ export interface AppendRequestMessage {
 export interface AppendResponseMessage {
   readonly firstIndex: number;
   readonly lastIndex: number;
+}
+export interface AppendStreamRequestMessage {
+  readonly id: number;
+  /** Absent only in a request that names no append (the server answers INVALID_ARGUMENT). */
+  readonly append?: AppendRequestMessage | null;
+  /** 0: the node's own limit. */
+  readonly timeoutMs: number;
+}
+/** A failed append on the stream: the status a unary Append would have ended with. */
+export interface AppendErrorMessage {
+  readonly code: number;
+  readonly details: string;
+  /** The trailing metadata's values; '' when absent. */
+  readonly errorCode: string;
+  readonly leaderId: string;
+  readonly leaderAddress: string;
+}
+export interface AppendStreamResponseMessage {
+  readonly id: number;
+  readonly ok?: AppendResponseMessage | null;
+  readonly error?: AppendErrorMessage | null;
 }
 export interface ReadRequestMessage {
   readonly from: number;
@@ -123,6 +144,7 @@ export interface FetchResponseMessage {
 /** gRPC paths of client.proto's methods. */
 export const ClientMethodPath = {
   append: '/quorumlog.client.Client/Append',
+  appendStream: '/quorumlog.client.Client/AppendStream',
   read: '/quorumlog.client.Client/Read',
   follow: '/quorumlog.client.Client/Follow',
   status: '/quorumlog.client.Client/Status',
@@ -151,6 +173,8 @@ type Codec<T> = GroupCodecOf<T>;
 export class ClientCodec {
   readonly appendRequest: Codec<AppendRequestMessage>;
   readonly appendResponse: Codec<AppendResponseMessage>;
+  readonly appendStreamRequest: Codec<AppendStreamRequestMessage>;
+  readonly appendStreamResponse: Codec<AppendStreamResponseMessage>;
   readonly readRequest: Codec<ReadRequestMessage>;
   readonly readResponse: Codec<ReadResponseMessage>;
   readonly statusRequest: Codec<StatusRequestMessage>;
@@ -180,6 +204,8 @@ export class ClientCodec {
     // allocates a write operation per record). Decoding stays protobufjs's.
     this.appendRequest = { serialize: encodeAppendRequest, deserialize: codec<AppendRequestMessage>('AppendRequest').deserialize };
     this.appendResponse = codec('AppendResponse');
+    this.appendStreamRequest = { serialize: encodeAppendStreamRequest, deserialize: codec<AppendStreamRequestMessage>('AppendStreamRequest').deserialize };
+    this.appendStreamResponse = codec('AppendStreamResponse');
     this.readRequest = codec('ReadRequest');
     // Read and follow responses carry records back: framed by hand, as append requests are.
     this.readResponse = { serialize: encodeReadResponse, deserialize: codec<ReadResponseMessage>('ReadResponse').deserialize };
@@ -211,6 +237,7 @@ export class ClientCodec {
     const method = methodDefinition;
     return {
       append: method(ClientMethodPath.append, this.appendRequest, this.appendResponse, false),
+      appendStream: { ...method(ClientMethodPath.appendStream, this.appendStreamRequest, this.appendStreamResponse, true), requestStream: true },
       read: method(ClientMethodPath.read, this.readRequest, this.readResponse, false),
       follow: method(ClientMethodPath.follow, this.readRequest, this.readResponse, true),
       status: method(ClientMethodPath.status, this.statusRequest, this.nodeStatus, false),
@@ -276,30 +303,52 @@ export function typeCodec<T>(type: protobuf.Type): Codec<T> {
 const RECORDS_TAG = (1 << 3) | 2;
 const APPEND_ACKS_TAG = (2 << 3) | 0;
 
+/** AppendStreamRequest fields: id (varint), append (length-delimited AppendRequest), timeout_ms (varint). */
+const STREAM_TAG = { id: (1 << 3) | 0, append: (2 << 3) | 2, timeoutMs: (3 << 3) | 0 } as const;
+
 /** The protobuf encoding of an AppendRequest: each record as field 1, length-delimited, then acks if not the default. */
 function encodeAppendRequest(request: AppendRequestMessage): Buffer {
+  const out = Buffer.allocUnsafe(appendRequestBytes(request));
+  writeAppendRequest(out, 0, request);
+  return out;
+}
+
+/** An AppendStreamRequest in one buffer, its AppendRequest framed in place (no copy of it). */
+function encodeAppendStreamRequest(request: AppendStreamRequestMessage): Buffer {
+  const append = request.append ?? { records: [] };
+  const appendBytes = appendRequestBytes(append);
+  const out = Buffer.allocUnsafe(scalarBytes(request.id) + 1 + varintLength(appendBytes) + appendBytes + scalarBytes(request.timeoutMs));
+  let at = writeScalar(out, 0, STREAM_TAG.id, request.id);
+  out[at++] = STREAM_TAG.append;
+  at = writeVarint(out, at, appendBytes);
+  at = writeAppendRequest(out, at, append);
+  at = writeScalar(out, at, STREAM_TAG.timeoutMs, request.timeoutMs);
+  if (at !== out.length) throw new Error(`encodeAppendStreamRequest: wrote ${at} bytes, sized ${out.length}`);
+  return out;
+}
+
+function appendRequestBytes(request: AppendRequestMessage): number {
   const acks = request.acks ?? 0;
   if (!(Number.isInteger(acks) && acks >= 0 && acks < 0x80)) throw new RangeError(`acks code ${acks} out of range`);
   let total = acks === 0 ? 0 : 2;
   for (const record of request.records) total += 1 + varintLength(record.length) + record.length;
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
+  return total;
+}
+
+/** Writes the AppendRequest at `at` (sized by appendRequestBytes); returns the offset after it. */
+function writeAppendRequest(out: Buffer, at: number, request: AppendRequestMessage): number {
   for (const record of request.records) {
     out[at++] = RECORDS_TAG;
-    let length = record.length;
-    while (length >= 0x80) {
-      out[at++] = (length & 0x7f) | 0x80;
-      length >>>= 7;
-    }
-    out[at++] = length;
+    at = writeVarint(out, at, record.length);
     out.set(record, at);
     at += record.length;
   }
+  const acks = request.acks ?? 0;
   if (acks !== 0) {
     out[at++] = APPEND_ACKS_TAG;
     out[at++] = acks;
   }
-  return out;
+  return at;
 }
 
 /** ReadResponse and Record field tags (field number << 3 | wire type). */

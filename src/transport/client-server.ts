@@ -3,6 +3,7 @@ import {
   ServerCredentials,
   status,
   type sendUnaryData,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
@@ -22,8 +23,11 @@ import {
   type ProduceResponseMessage,
   type TopicInfoMessage,
   type TopicNameRequestMessage,
+  type AppendErrorMessage,
   type AppendRequestMessage,
   type AppendResponseMessage,
+  type AppendStreamRequestMessage,
+  type AppendStreamResponseMessage,
   type NodeStatusMessage,
   type ReadRequestMessage,
   type ReadResponseMessage,
@@ -34,7 +38,7 @@ import {
 import type { BrokerService, ClientServer, ClientServerOptions, ClientService, NodeStatusView, ReadOutcome } from './client-service.js';
 import { GroupHandlers } from './group-handlers.js';
 import { answerUnary, bindServer, shutdownServer } from './grpc-server.js';
-import { toGrpcStatus } from './grpc-status.js';
+import { ErrorMetadataKey, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
 import { TransactionCodec } from './transaction-codec.js';
 import { TransactionHandlers } from './transaction-handlers.js';
 
@@ -64,6 +68,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   });
   server.addService({ ...codec.serviceDefinition(), ...new TransactionCodec().serviceDefinition() }, {
     append: handlers.append,
+    appendStream: handlers.appendStream,
     read: handlers.read,
     follow: handlers.follow,
     status: handlers.status,
@@ -104,6 +109,32 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
 
 type ServingState = 'serving' | 'closing';
 
+/** One open AppendStream on the server. */
+interface AppendStreamState {
+  /** Appends taken and not yet answered. */
+  pending: number;
+  /** The client half-closed: end once the pending appends are answered. */
+  clientDone: boolean;
+  ended: boolean;
+  /** Ends the stream if nothing is pending (OK, or UNAVAILABLE when the node is closing). */
+  end: () => void;
+}
+
+/** A status as the AppendStream answer that carries it. */
+function appendError(error: GrpcErrorStatus): AppendErrorMessage {
+  const value = (key: string): string => {
+    const found = error.metadata.get(key)[0];
+    return typeof found === 'string' ? found : '';
+  };
+  return {
+    code: error.code,
+    details: error.details,
+    errorCode: value(ErrorMetadataKey.errorCode),
+    leaderId: value(ErrorMetadataKey.leaderId),
+    leaderAddress: value(ErrorMetadataKey.leaderAddress),
+  };
+}
+
 /** A request as the handlers get it: decoded, or marked as bytes that did not decode. */
 type Incoming<T> = T | MalformedRequest;
 
@@ -120,6 +151,7 @@ class ClientHandlers {
   /** Payload bytes one response may carry: the request's maxBytes may not exceed it. */
   readonly #readBytesMax: number;
   readonly #follows = new Set<AbortController>();
+  readonly #appendStreams = new Set<AppendStreamState>();
   #state: ServingState = 'serving';
   readonly groups: GroupHandlers;
 
@@ -148,26 +180,75 @@ class ClientHandlers {
   close(): void {
     this.#state = 'closing';
     for (const follow of this.#follows) follow.abort();
+    for (const stream of this.#appendStreams) stream.end();
   }
 
   readonly append = (call: ServerUnaryCall<Incoming<AppendRequestMessage>, AppendResponseMessage>, reply: sendUnaryData<AppendResponseMessage>): void => {
-    this.#answer(reply, async () => {
-      this.#checkServing();
-      const request = decoded(call.request, 'Append');
-      const records = request.records;
-      if (records.length === 0) throw new InvalidArgumentError('append needs at least one record');
-      records.forEach((record, k) => {
-        if (record.length > this.#maxRecordBytes) {
-          throw new InvalidArgumentError(`record ${k} is ${record.length} bytes, above the largest record this node takes (${this.#maxRecordBytes} bytes)`);
-        }
-      });
-      const code = request.acks ?? AcksCode.all;
-      const acks = code === AcksCode.all ? 'all' : code === AcksCode.leader ? 'leader' : null;
-      if (acks === null) throw new InvalidArgumentError(`append acks ${String(code)} is not one of all (0), leader (1)`);
-      const outcome = await this.#service.append(records, { timeoutMs: this.#timeoutMs(call.getDeadline()), acks });
-      return { firstIndex: outcome.firstIndex, lastIndex: outcome.lastIndex };
+    this.#answer(reply, () => this.#append(decoded(call.request, 'Append'), this.#timeoutMs(call.getDeadline())));
+  };
+
+  /**
+   * Appends pipelined on one stream: each request is answered by id as it finishes, a failure
+   * in its answer (mapped as for Append). On shutdown the stream ends with UNAVAILABLE once
+   * every append it took is answered, so the client goes to another node.
+   */
+  readonly appendStream = (call: ServerDuplexStream<Incoming<AppendStreamRequestMessage>, AppendStreamResponseMessage>): void => {
+    const stream: AppendStreamState = { pending: 0, clientDone: false, ended: false, end: () => undefined };
+    const end = (error: GrpcErrorStatus | null): void => {
+      if (stream.ended) return;
+      stream.ended = true;
+      this.#appendStreams.delete(stream);
+      if (error === null) call.end();
+      else call.emit('error', error);
+    };
+    stream.end = () => {
+      if (stream.pending === 0) end(this.#state === 'closing' ? toGrpcStatus(new UnavailableError('the node is shutting down; append at another node')) : null);
+    };
+    this.#appendStreams.add(stream);
+    call.on('data', (request: Incoming<AppendStreamRequestMessage>) => {
+      if (stream.ended) return;
+      if (request instanceof MalformedRequest) {
+        end(toGrpcStatus(new InvalidArgumentError(`AppendStream request is not a valid protobuf message: ${request.reason}`)));
+        return;
+      }
+      stream.pending++;
+      const deadlineMs = request.timeoutMs > 0 ? Date.now() + request.timeoutMs : Infinity;
+      this.#append(request.append ?? { records: [] }, this.#timeoutMs(deadlineMs))
+        .then(
+          (ok): AppendStreamResponseMessage => ({ id: request.id, ok }),
+          (error: unknown): AppendStreamResponseMessage => ({ id: request.id, error: appendError(toGrpcStatus(error)) }),
+        )
+        .then((response) => {
+          stream.pending--;
+          if (!stream.ended) call.write(response);
+          if (stream.clientDone || this.#state === 'closing') stream.end();
+        });
+    });
+    call.on('end', () => {
+      stream.clientDone = true;
+      stream.end();
+    });
+    call.on('cancelled', () => {
+      stream.ended = true;
+      this.#appendStreams.delete(stream);
     });
   };
+
+  async #append(request: AppendRequestMessage, timeoutMs: number): Promise<AppendResponseMessage> {
+    this.#checkServing();
+    const records = request.records;
+    if (records.length === 0) throw new InvalidArgumentError('append needs at least one record');
+    records.forEach((record, k) => {
+      if (record.length > this.#maxRecordBytes) {
+        throw new InvalidArgumentError(`record ${k} is ${record.length} bytes, above the largest record this node takes (${this.#maxRecordBytes} bytes)`);
+      }
+    });
+    const code = request.acks ?? AcksCode.all;
+    const acks = code === AcksCode.all ? 'all' : code === AcksCode.leader ? 'leader' : null;
+    if (acks === null) throw new InvalidArgumentError(`append acks ${String(code)} is not one of all (0), leader (1)`);
+    const outcome = await this.#service.append(records, { timeoutMs, acks });
+    return { firstIndex: outcome.firstIndex, lastIndex: outcome.lastIndex };
+  }
 
   readonly read = (call: ServerUnaryCall<Incoming<ReadRequestMessage>, ReadResponseMessage>, reply: sendUnaryData<ReadResponseMessage>): void => {
     this.#answer(reply, () => {

@@ -12,7 +12,7 @@ import {
   UnavailableError,
 } from '../../src/client/index.js';
 import * as nodeErrors from '../../src/node/errors.js';
-import { ClientCodec, ClientMethodPath, startClientServer, type ClientServer } from '../../src/transport/index.js';
+import { ClientCodec, ClientMethodPath, startClientServer, type AppendStreamResponseMessage, type ClientServer } from '../../src/transport/index.js';
 import { freePort, waitFor } from '../transport/free-port.js';
 import { FakeClientService } from './fake-client-service.js';
 
@@ -207,4 +207,98 @@ describe('client server and LogClient', () => {
     client.close();
     await expect(client.read(1)).rejects.toBeInstanceOf(ClientClosedError);
   });
+
+  describe('AppendStream', () => {
+    /** A raw AppendStream call: what went out, what came back, and how it ended. */
+    function rawStream(address: string) {
+      const client = new Client(address, credentials.createInsecure());
+      clients.push(client);
+      const call = client.makeBidiStreamRequest(ClientMethodPath.appendStream, (b: Buffer) => b, codec.appendStreamResponse.deserialize, new Metadata());
+      const answers: AppendStreamResponseMessage[] = [];
+      const ended = new Promise<ServiceError | 'ok'>((resolve) => {
+        call.on('data', (answer: AppendStreamResponseMessage) => answers.push(answer));
+        call.on('error', (error: ServiceError) => resolve(error));
+        call.on('end', () => resolve('ok'));
+      });
+      const send = (id: number, records: Uint8Array[]): void => {
+        call.write(codec.appendStreamRequest.serialize({ id, append: { records }, timeoutMs: 2000 }));
+      };
+      return { call, answers, ended, send };
+    }
+
+    it('answers each append by its id, in the order they finish, not the order they were sent', async () => {
+      const gate = deferred();
+      const service = new (class extends FakeClientService {
+        slowArrived = false;
+        override async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number }) {
+          if (text(payloads[0] ?? new Uint8Array()) === 'slow') {
+            this.slowArrived = true;
+            await gate.promise;
+          }
+          return super.append(payloads, options);
+        }
+      })();
+      const client = logClient([await serve(service)]);
+      const slow = client.append(bytes('slow'));
+      await waitFor(() => service.slowArrived, 'the slow append to reach the service');
+      expect(await client.append(bytes('fast'))).toEqual({ firstIndex: 1, lastIndex: 1 });
+      gate.resolve();
+      expect(await slow).toEqual({ firstIndex: 2, lastIndex: 2 });
+    });
+
+    it('a refused append is answered with its status and the stream goes on', async () => {
+      const address = await serve(new FakeClientService(), { maxRecordBytes: 100 });
+      const stream = rawStream(address);
+      stream.send(7, []);
+      stream.send(8, [new Uint8Array(101)]);
+      stream.send(9, [bytes('ok')]);
+      await waitFor(() => stream.answers.length === 3, 'three answers');
+      const byId = new Map(stream.answers.map((a) => [a.id, a]));
+      expect(byId.get(7)?.error).toMatchObject({ code: status.INVALID_ARGUMENT, details: 'append needs at least one record', errorCode: 'invalidArgument' });
+      expect(byId.get(8)?.error).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/record 0 is 101 bytes.*100/) });
+      expect(byId.get(9)?.ok).toMatchObject({ firstIndex: 1, lastIndex: 1 });
+      stream.call.end();
+      expect(await stream.ended).toBe('ok');
+    });
+
+    it('a request that is not a protobuf message ends the stream with INVALID_ARGUMENT', async () => {
+      const stream = rawStream(await serve(new FakeClientService()));
+      stream.call.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+      expect(await stream.ended).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('not a valid protobuf message') });
+    });
+
+    it('a shutting-down node ends an idle stream with UNAVAILABLE, and the client appends elsewhere', async () => {
+      const first = new FakeClientService('n1');
+      const second = new FakeClientService('n2');
+      const firstAddress = await serve(first);
+      const secondAddress = await serve(second);
+      const stream = rawStream(firstAddress);
+      stream.send(1, [bytes('a')]);
+      await waitFor(() => stream.answers.length === 1, 'the answer');
+      const client = logClient([firstAddress, secondAddress]);
+      await client.append(bytes('b'));
+      await servers.splice(0, 1)[0]?.close();
+      expect(await stream.ended).toMatchObject({ code: status.UNAVAILABLE, details: expect.stringMatching(/shutting down/) });
+      // The client's stream to n1 ended while nothing was on it: the next append goes to n2.
+      expect(await client.append(bytes('c'))).toEqual({ firstIndex: 1, lastIndex: 1 });
+      expect(second.records.map((r) => text(r.payload))).toEqual(['c']);
+      expect(first.records.map((r) => text(r.payload))).toEqual(['a', 'b']);
+    });
+
+    it('an append the node does not answer in time fails with OutcomeUnknownError; the stream serves the next', async () => {
+      const service = new FakeClientService();
+      service.appendGate = new Promise(() => {}); // the first append never commits
+      const client = logClient([await serve(service)], 300);
+      await expect(client.append(bytes('stuck'))).rejects.toBeInstanceOf(OutcomeUnknownError);
+      service.appendGate = null;
+      expect(await client.append(bytes('next'))).toEqual({ firstIndex: 1, lastIndex: 1 });
+      expect(service.appendCalls).toHaveLength(2);
+    });
+  });
 });
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
