@@ -8,10 +8,14 @@ import {
   AcksCode,
   type AppendAcks,
   type AppendOutcome,
+  type AppendRequestMessage,
+  type AppendResponseMessage,
   type BrokerMessageView,
   type FetchOutcome,
   type FollowerView,
   type ProduceOutcome,
+  type ProduceRequestMessage,
+  type ProduceResponseMessage,
   type TopicView,
   type LogRecord as ServiceLogRecord,
   type NodeStatusMessage,
@@ -19,7 +23,7 @@ import {
   type ReadOutcome,
   type ReadResponseMessage,
 } from '../transport/index.js';
-import { AppendStreams } from './append-stream.js';
+import { PipelinedCalls } from './pipelined-calls.js';
 import { awaitReady, BrokerChannels } from './broker-channels.js';
 import {
   AlreadyExistsError,
@@ -126,8 +130,17 @@ export class LogClient {
   readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
   readonly #codec = new ClientCodec();
   readonly #channels: BrokerChannels;
-  /** Appends go over one long-lived stream per broker (AppendStream), not a call each. */
-  readonly #appendStreams = new AppendStreams(this.#codec);
+  /** Appends and produce batches go over one long-lived stream per broker each, not a call each. */
+  readonly #appends = new PipelinedCalls<AppendRequestMessage, AppendResponseMessage>({
+    path: ClientMethodPath.appendStream,
+    serialize: (id, append, timeoutMs) => this.#codec.appendStreamRequest.serialize({ id, append, timeoutMs }),
+    deserialize: this.#codec.appendStreamResponse.deserialize,
+  });
+  readonly #produces = new PipelinedCalls<ProduceRequestMessage, ProduceResponseMessage>({
+    path: ClientMethodPath.produceStream,
+    serialize: (id, produce, timeoutMs) => this.#codec.produceStreamRequest.serialize({ id, produce, timeoutMs }),
+    deserialize: this.#codec.produceStreamResponse.deserialize,
+  });
   /** The broker that last served a call (the leader, after a write); tried first. */
   #preferred: string;
   #cursor = 0;
@@ -162,7 +175,7 @@ export class LogClient {
     const response = await this.#call({
       operation: 'append',
       delivery: 'once',
-      run: (client, deadlineMs) => this.#appendStreams.append(client, request, deadlineMs),
+      run: (client, deadlineMs) => this.#appends.call(client, request, deadlineMs),
     });
     return { firstIndex: index(response.firstIndex), lastIndex: index(response.lastIndex) };
   }
@@ -340,7 +353,7 @@ export class LogClient {
     const response = await this.#call({
       operation: 'produce',
       delivery: 'once',
-      run: (client, deadlineMs) => unary(client, ClientMethodPath.produce, this.#codec.produceRequest.serialize, this.#codec.produceResponse.deserialize, request, deadlineMs),
+      run: (client, deadlineMs) => this.#produces.call(client, request, deadlineMs),
     });
     return { firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate, logIndex: response.logIndex, deliverAtMs: response.deliverAtMs };
   }
@@ -440,7 +453,8 @@ export class LogClient {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closing.abort();
-    this.#appendStreams.close();
+    this.#appends.close();
+    this.#produces.close();
     this.#channels.close();
   }
 

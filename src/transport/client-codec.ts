@@ -25,8 +25,8 @@ export interface AppendStreamRequestMessage {
   /** 0: the node's own limit. */
   readonly timeoutMs: number;
 }
-/** A failed append on the stream: the status a unary Append would have ended with. */
-export interface AppendErrorMessage {
+/** A failed call on a pipelined stream: the status the unary call would have ended with. */
+export interface CallErrorMessage {
   readonly code: number;
   readonly details: string;
   /** The trailing metadata's values; '' when absent. */
@@ -37,7 +37,7 @@ export interface AppendErrorMessage {
 export interface AppendStreamResponseMessage {
   readonly id: number;
   readonly ok?: AppendResponseMessage | null;
-  readonly error?: AppendErrorMessage | null;
+  readonly error?: CallErrorMessage | null;
 }
 export interface ReadRequestMessage {
   readonly from: number;
@@ -127,6 +127,16 @@ export interface ProduceResponseMessage {
   readonly logIndex: number;
   readonly deliverAtMs: number;
 }
+export interface ProduceStreamRequestMessage {
+  readonly id: number;
+  readonly produce?: ProduceRequestMessage | null;
+  readonly timeoutMs: number;
+}
+export interface ProduceStreamResponseMessage {
+  readonly id: number;
+  readonly ok?: ProduceResponseMessage | null;
+  readonly error?: CallErrorMessage | null;
+}
 export interface FetchRequestMessage {
   readonly topic: string;
   readonly offset: number;
@@ -155,6 +165,7 @@ export const ClientMethodPath = {
   describeTopic: '/quorumlog.client.Client/DescribeTopic',
   initProducer: '/quorumlog.client.Client/InitProducer',
   produce: '/quorumlog.client.Client/Produce',
+  produceStream: '/quorumlog.client.Client/ProduceStream',
   fetch: '/quorumlog.client.Client/Fetch',
   ...GroupMethodPath,
 } as const;
@@ -193,6 +204,8 @@ export class ClientCodec {
   readonly initProducerResponse: Codec<InitProducerResponseMessage>;
   readonly produceRequest: Codec<ProduceRequestMessage>;
   readonly produceResponse: Codec<ProduceResponseMessage>;
+  readonly produceStreamRequest: Codec<ProduceStreamRequestMessage>;
+  readonly produceStreamResponse: Codec<ProduceStreamResponseMessage>;
   readonly fetchRequest: Codec<FetchRequestMessage>;
   readonly fetchResponse: Codec<FetchResponseMessage>;
   readonly groups: GroupCodec;
@@ -227,6 +240,8 @@ export class ClientCodec {
     this.initProducerResponse = codec('InitProducerResponse');
     this.produceRequest = codec('ProduceRequest');
     this.produceResponse = codec('ProduceResponse');
+    this.produceStreamRequest = codec('ProduceStreamRequest');
+    this.produceStreamResponse = codec('ProduceStreamResponse');
     this.fetchRequest = codec('FetchRequest');
     this.fetchResponse = codec('FetchResponse');
     this.groups = new GroupCodec(root, typeCodec);
@@ -248,6 +263,7 @@ export class ClientCodec {
       describeTopic: method(ClientMethodPath.describeTopic, this.describeTopicRequest, this.topicInfo, false),
       initProducer: method(ClientMethodPath.initProducer, this.initProducerRequest, this.initProducerResponse, false),
       produce: method(ClientMethodPath.produce, this.produceRequest, this.produceResponse, false),
+      produceStream: { ...method(ClientMethodPath.produceStream, this.produceStreamRequest, this.produceStreamResponse, true), requestStream: true },
       fetch: method(ClientMethodPath.fetch, this.fetchRequest, this.fetchResponse, false),
       createGroup: method(ClientMethodPath.createGroup, this.groups.createGroupRequest, this.groups.createGroupResponse, false),
       deleteGroup: method(ClientMethodPath.deleteGroup, this.groups.groupNameRequest, this.groups.deleteGroupResponse, false),

@@ -21,9 +21,10 @@ import {
   type ListTopicsResponseMessage,
   type ProduceRequestMessage,
   type ProduceResponseMessage,
+  type ProduceStreamRequestMessage,
+  type ProduceStreamResponseMessage,
   type TopicInfoMessage,
   type TopicNameRequestMessage,
-  type AppendErrorMessage,
   type AppendRequestMessage,
   type AppendResponseMessage,
   type AppendStreamRequestMessage,
@@ -38,7 +39,8 @@ import {
 import type { BrokerService, ClientServer, ClientServerOptions, ClientService, NodeStatusView, ReadOutcome } from './client-service.js';
 import { GroupHandlers } from './group-handlers.js';
 import { answerUnary, bindServer, shutdownServer } from './grpc-server.js';
-import { ErrorMetadataKey, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
+import { toGrpcStatus } from './grpc-status.js';
+import { servePipelined, type PipelinedStream } from './pipelined-stream.js';
 import { TransactionCodec } from './transaction-codec.js';
 import { TransactionHandlers } from './transaction-handlers.js';
 
@@ -69,6 +71,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   server.addService({ ...codec.serviceDefinition(), ...new TransactionCodec().serviceDefinition() }, {
     append: handlers.append,
     appendStream: handlers.appendStream,
+    produceStream: handlers.produceStream,
     read: handlers.read,
     follow: handlers.follow,
     status: handlers.status,
@@ -109,32 +112,6 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
 
 type ServingState = 'serving' | 'closing';
 
-/** One open AppendStream on the server. */
-interface AppendStreamState {
-  /** Appends taken and not yet answered. */
-  pending: number;
-  /** The client half-closed: end once the pending appends are answered. */
-  clientDone: boolean;
-  ended: boolean;
-  /** Ends the stream if nothing is pending (OK, or UNAVAILABLE when the node is closing). */
-  end: () => void;
-}
-
-/** A status as the AppendStream answer that carries it. */
-function appendError(error: GrpcErrorStatus): AppendErrorMessage {
-  const value = (key: string): string => {
-    const found = error.metadata.get(key)[0];
-    return typeof found === 'string' ? found : '';
-  };
-  return {
-    code: error.code,
-    details: error.details,
-    errorCode: value(ErrorMetadataKey.errorCode),
-    leaderId: value(ErrorMetadataKey.leaderId),
-    leaderAddress: value(ErrorMetadataKey.leaderAddress),
-  };
-}
-
 /** A request as the handlers get it: decoded, or marked as bytes that did not decode. */
 type Incoming<T> = T | MalformedRequest;
 
@@ -151,7 +128,6 @@ class ClientHandlers {
   /** Payload bytes one response may carry: the request's maxBytes may not exceed it. */
   readonly #readBytesMax: number;
   readonly #follows = new Set<AbortController>();
-  readonly #appendStreams = new Set<AppendStreamState>();
   #state: ServingState = 'serving';
   readonly groups: GroupHandlers;
 
@@ -180,58 +156,39 @@ class ClientHandlers {
   close(): void {
     this.#state = 'closing';
     for (const follow of this.#follows) follow.abort();
-    for (const stream of this.#appendStreams) stream.end();
+    for (const stream of this.#pipelining.streams) stream.endIfIdle();
   }
 
   readonly append = (call: ServerUnaryCall<Incoming<AppendRequestMessage>, AppendResponseMessage>, reply: sendUnaryData<AppendResponseMessage>): void => {
     this.#answer(reply, () => this.#append(decoded(call.request, 'Append'), this.#timeoutMs(call.getDeadline())));
   };
 
-  /**
-   * Appends pipelined on one stream: each request is answered by id as it finishes, a failure
-   * in its answer (mapped as for Append). On shutdown the stream ends with UNAVAILABLE once
-   * every append it took is answered, so the client goes to another node.
-   */
+  /** Appends pipelined on one stream (pipelined-stream.ts). */
   readonly appendStream = (call: ServerDuplexStream<Incoming<AppendStreamRequestMessage>, AppendStreamResponseMessage>): void => {
-    const stream: AppendStreamState = { pending: 0, clientDone: false, ended: false, end: () => undefined };
-    const end = (error: GrpcErrorStatus | null): void => {
-      if (stream.ended) return;
-      stream.ended = true;
-      this.#appendStreams.delete(stream);
-      if (error === null) call.end();
-      else call.emit('error', error);
-    };
-    stream.end = () => {
-      if (stream.pending === 0) end(this.#state === 'closing' ? toGrpcStatus(new UnavailableError('the node is shutting down; append at another node')) : null);
-    };
-    this.#appendStreams.add(stream);
-    call.on('data', (request: Incoming<AppendStreamRequestMessage>) => {
-      if (stream.ended) return;
-      if (request instanceof MalformedRequest) {
-        end(toGrpcStatus(new InvalidArgumentError(`AppendStream request is not a valid protobuf message: ${request.reason}`)));
-        return;
-      }
-      stream.pending++;
-      const deadlineMs = request.timeoutMs > 0 ? Date.now() + request.timeoutMs : Infinity;
-      this.#append(request.append ?? { records: [] }, this.#timeoutMs(deadlineMs))
-        .then(
-          (ok): AppendStreamResponseMessage => ({ id: request.id, ok }),
-          (error: unknown): AppendStreamResponseMessage => ({ id: request.id, error: appendError(toGrpcStatus(error)) }),
-        )
-        .then((response) => {
-          stream.pending--;
-          if (!stream.ended) call.write(response);
-          if (stream.clientDone || this.#state === 'closing') stream.end();
-        });
+    servePipelined(call, {
+      method: 'AppendStream',
+      handle: (request, timeoutMs) => this.#append(request.append ?? { records: [] }, timeoutMs),
+      ...this.#pipelining,
     });
-    call.on('end', () => {
-      stream.clientDone = true;
-      stream.end();
+  };
+
+  /** Produce batches pipelined on one stream, taken in the order they arrive. */
+  readonly produceStream = (call: ServerDuplexStream<Incoming<ProduceStreamRequestMessage>, ProduceStreamResponseMessage>): void => {
+    servePipelined(call, {
+      method: 'ProduceStream',
+      handle: (request, timeoutMs) => {
+        if (request.produce === null || request.produce === undefined) throw new InvalidArgumentError('a ProduceStream request needs a produce batch');
+        return this.#produce(request.produce, timeoutMs);
+      },
+      ...this.#pipelining,
     });
-    call.on('cancelled', () => {
-      stream.ended = true;
-      this.#appendStreams.delete(stream);
-    });
+  };
+
+  /** What every pipelined stream of this server shares. */
+  readonly #pipelining = {
+    timeoutMs: (deadlineMs: number) => this.#timeoutMs(deadlineMs),
+    streams: new Set<PipelinedStream>(),
+    closing: () => this.#state === 'closing',
   };
 
   async #append(request: AppendRequestMessage, timeoutMs: number): Promise<AppendResponseMessage> {
@@ -307,16 +264,17 @@ class ClientHandlers {
   };
 
   readonly produce = (call: ServerUnaryCall<Incoming<ProduceRequestMessage>, ProduceResponseMessage>, reply: sendUnaryData<ProduceResponseMessage>): void => {
-    this.#answer(reply, async () => {
-      const request = decoded(call.request, 'Produce');
-      const acks = request.acks === AcksCode.all ? 'all' : request.acks === AcksCode.leader ? 'leader' : request.acks === AcksCode.none ? 'none' : null;
-      if (acks === null) throw new InvalidArgumentError(`acks ${String(request.acks)} is not one of all (0), leader (1), none (2)`);
-      if (request.messages.length === 0) throw new InvalidArgumentError('produce needs at least one message');
-      const input = { topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages: request.messages };
-      const outcome = await this.#brokerService().produce(input, { timeoutMs: this.#timeoutMs(call.getDeadline()), acks });
-      return { firstOffset: outcome.firstOffset, count: outcome.count, duplicate: outcome.duplicate, logIndex: outcome.logIndex, deliverAtMs: outcome.deliverAtMs };
-    });
+    this.#answer(reply, () => this.#produce(decoded(call.request, 'Produce'), this.#timeoutMs(call.getDeadline())));
   };
+
+  async #produce(request: ProduceRequestMessage, timeoutMs: number): Promise<ProduceResponseMessage> {
+    const acks = request.acks === AcksCode.all ? 'all' : request.acks === AcksCode.leader ? 'leader' : request.acks === AcksCode.none ? 'none' : null;
+    if (acks === null) throw new InvalidArgumentError(`acks ${String(request.acks)} is not one of all (0), leader (1), none (2)`);
+    if (request.messages.length === 0) throw new InvalidArgumentError('produce needs at least one message');
+    const input = { topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages: request.messages };
+    const outcome = await this.#brokerService().produce(input, { timeoutMs, acks });
+    return { firstOffset: outcome.firstOffset, count: outcome.count, duplicate: outcome.duplicate, logIndex: outcome.logIndex, deliverAtMs: outcome.deliverAtMs };
+  }
 
   readonly fetch = (call: ServerUnaryCall<Incoming<FetchRequestMessage>, FetchResponseMessage>, reply: sendUnaryData<FetchResponseMessage>): void => {
     this.#answer(reply, () => {

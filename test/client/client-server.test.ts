@@ -12,7 +12,8 @@ import {
   UnavailableError,
 } from '../../src/client/index.js';
 import * as nodeErrors from '../../src/node/errors.js';
-import { ClientCodec, ClientMethodPath, startClientServer, type AppendStreamResponseMessage, type ClientServer } from '../../src/transport/index.js';
+import { ClientCodec, ClientMethodPath, startClientServer, type AppendStreamResponseMessage, type ClientServer, type ProduceStreamResponseMessage } from '../../src/transport/index.js';
+import { InProcessBroker, serve as serveBroker } from '../broker/in-process-broker.js';
 import { freePort, waitFor } from '../transport/free-port.js';
 import { FakeClientService } from './fake-client-service.js';
 
@@ -208,7 +209,7 @@ describe('client server and LogClient', () => {
     await expect(client.read(1)).rejects.toBeInstanceOf(ClientClosedError);
   });
 
-  describe('AppendStream', () => {
+  describe('pipelined streams (AppendStream, ProduceStream)', () => {
     /** A raw AppendStream call: what went out, what came back, and how it ended. */
     function rawStream(address: string) {
       const client = new Client(address, credentials.createInsecure());
@@ -283,6 +284,29 @@ describe('client server and LogClient', () => {
       expect(await client.append(bytes('c'))).toEqual({ firstIndex: 1, lastIndex: 1 });
       expect(second.records.map((r) => text(r.payload))).toEqual(['c']);
       expect(first.records.map((r) => text(r.payload))).toEqual(['a', 'b']);
+    });
+
+    it('ProduceStream takes batches in the order they arrive and answers each by id, refusals included', async () => {
+      const broker = new InProcessBroker();
+      const address = await serveBroker(broker, servers);
+      const client = logClient([address]);
+      await client.createTopic('t');
+      const message = (text: string) => ({ key: new Uint8Array(), payload: bytes(text), headers: [], timestampMs: 1 });
+      // Sent without waiting for each other: one stream, so the node sees them in this order.
+      const answers = await Promise.all(
+        ['a', 'b', 'c'].map((payload) => client.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: [message(payload)] })),
+      );
+      expect(answers.map((a) => a.firstOffset)).toEqual([0, 1, 2]);
+      expect(broker.written.get('t')).toEqual(['a', 'b', 'c']);
+      await expect(client.produce({ topic: 'missing', producerId: 0, firstSequence: 0, messages: [message('x')] })).rejects.toBeInstanceOf(NotFoundError);
+      const raw = new Client(address, credentials.createInsecure());
+      clients.push(raw);
+      const call = raw.makeBidiStreamRequest(ClientMethodPath.produceStream, (b: Buffer) => b, codec.produceStreamResponse.deserialize, new Metadata());
+      const answered = new Promise<ProduceStreamResponseMessage>((resolve) => call.on('data', resolve));
+      call.on('error', () => undefined); // the test's own cancel at the end
+      call.write(codec.produceStreamRequest.serialize({ id: 5, produce: null, timeoutMs: 1000 }));
+      expect(await answered).toMatchObject({ id: 5, error: { code: status.INVALID_ARGUMENT, details: 'a ProduceStream request needs a produce batch' } });
+      call.end();
     });
 
     it('an append the node does not answer in time fails with OutcomeUnknownError; the stream serves the next', async () => {

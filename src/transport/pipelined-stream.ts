@@ -1,0 +1,111 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { InvalidArgumentError, UnavailableError } from '../node/errors.js';
+import { MalformedRequest, type CallErrorMessage } from './client-codec.js';
+import { ErrorMetadataKey, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
+
+/** What every pipelined request carries besides its body. */
+export interface PipelinedRequest {
+  readonly id: number;
+  /** 0: the node's own limit. */
+  readonly timeoutMs: number;
+}
+
+/** The answer to one pipelined request: its result or the status the unary call would have ended with. */
+export interface PipelinedResponse<Res> {
+  readonly id: number;
+  readonly ok?: Res | null;
+  readonly error?: CallErrorMessage | null;
+}
+
+/** An open pipelined stream, as the server's shutdown sees it. */
+export interface PipelinedStream {
+  /** Ends the stream if nothing is pending (with UNAVAILABLE once the server is closing). */
+  endIfIdle(): void;
+}
+
+export interface PipelinedOptions<Req, Res> {
+  /** The method's name, for messages. */
+  readonly method: string;
+  /** Runs one request; `timeoutMs` is the client's budget capped by the server's limit. */
+  readonly handle: (request: Req, timeoutMs: number) => Promise<Res>;
+  /** The server's timeout for a request whose client gave `deadlineMs` (Infinity: none). */
+  readonly timeoutMs: (deadlineMs: number) => number;
+  /** Open streams, so that shutdown can end them. */
+  readonly streams: Set<PipelinedStream>;
+  readonly closing: () => boolean;
+}
+
+/**
+ * Serves unary-shaped requests pipelined on one bidirectional stream (AppendStream,
+ * ProduceStream): requests are handled in the order they arrive and answered by id as they
+ * finish; a failure is its request's answer, never the stream's. The stream ends when the
+ * client half-closes and every request is answered (OK), when a request does not decode
+ * (INVALID_ARGUMENT), or, once the server is closing, when nothing is pending any more
+ * (UNAVAILABLE, so the client goes to another node).
+ */
+export function servePipelined<Req extends PipelinedRequest, Res>(
+  call: ServerDuplexStream<Req | MalformedRequest, PipelinedResponse<Res>>,
+  options: PipelinedOptions<Req, Res>,
+): void {
+  let pending = 0;
+  let clientDone = false;
+  let ended = false;
+  const end = (error: GrpcErrorStatus | null): void => {
+    if (ended) return;
+    ended = true;
+    options.streams.delete(stream);
+    if (error === null) call.end();
+    else call.emit('error', error);
+  };
+  const stream: PipelinedStream = {
+    endIfIdle: () => {
+      if (pending > 0) return;
+      if (options.closing()) end(toGrpcStatus(new UnavailableError(`the node is shutting down; use another node for ${options.method}`)));
+      else if (clientDone) end(null);
+    },
+  };
+  options.streams.add(stream);
+  call.on('data', (request: Req | MalformedRequest) => {
+    if (ended) return;
+    if (request instanceof MalformedRequest) {
+      end(toGrpcStatus(new InvalidArgumentError(`${options.method} request is not a valid protobuf message: ${request.reason}`)));
+      return;
+    }
+    pending++;
+    const deadlineMs = request.timeoutMs > 0 ? Date.now() + request.timeoutMs : Infinity;
+    // A handler that throws at once is answered like one that rejects.
+    (async () => options.handle(request, options.timeoutMs(deadlineMs)))()
+      .then(
+        (ok): PipelinedResponse<Res> => ({ id: request.id, ok }),
+        (error: unknown): PipelinedResponse<Res> => ({ id: request.id, error: callError(toGrpcStatus(error)) }),
+      )
+      .then((response) => {
+        pending--;
+        if (!ended) call.write(response);
+        stream.endIfIdle();
+      });
+  });
+  call.on('end', () => {
+    clientDone = true;
+    stream.endIfIdle();
+  });
+  call.on('cancelled', () => {
+    ended = true;
+    options.streams.delete(stream);
+  });
+}
+
+/** A status as the answer that carries it. */
+function callError(error: GrpcErrorStatus): CallErrorMessage {
+  const value = (key: string): string => {
+    const found = error.metadata.get(key)[0];
+    return typeof found === 'string' ? found : '';
+  };
+  return {
+    code: error.code,
+    details: error.details,
+    errorCode: value(ErrorMetadataKey.errorCode),
+    leaderId: value(ErrorMetadataKey.leaderId),
+    leaderAddress: value(ErrorMetadataKey.leaderAddress),
+  };
+}
