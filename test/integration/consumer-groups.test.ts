@@ -133,6 +133,9 @@ describe('consumer groups on a real cluster', () => {
     expect((await client.describeTopic('later')).nextOffset).toBe(0);
     await waitFor(async () => (await client.describeTopic('later')).nextOffset === 1, { timeoutMs: 10_000, what: 'the delayed message to become visible' });
     expect(Date.now()).toBeGreaterThanOrEqual(deliverAtMs - 50); // the leader's clock is this host's
+    // n1 may be a follower: it serves what it has applied, and learns the new commit index
+    // with the leader's next append or tick, so it is given a moment.
+    await waitFor(async () => (await fetchPayloads(cluster, 'n1', 'later')).length > 0, { timeoutMs: 5_000, what: 'n1 to apply the delayed message' });
     expect(await fetchPayloads(cluster, 'n1', 'later')).toEqual(['tick']);
 
     // Through the Producer, mixed with immediate messages, and seen by a consumer group only when due.

@@ -249,3 +249,44 @@ describe('a compacted log (firstIndex > 1)', () => {
     }
   });
 });
+
+describe('commit notices', () => {
+  /** n1 leading term 2 of three, with its no-op (index 2) committed through n2's ack. */
+  function leaderWithCommittedNoop(): DirectNode {
+    const leader = new DirectNode(n1, { voters: [n1, n2, n3], log: logOfTerms([1]), hardState: hardState(1, null, 1) });
+    leader.core.campaign();
+    leader.drain();
+    leader.step(msg.voteResp(n2, n1, 2, true, 'preVoteResp'));
+    leader.step(msg.voteResp(n2, n1, 2, true));
+    leader.step(msg.appendResp(n2, n1, 2, 2));
+    leader.step(msg.appendResp(n3, n1, 2, 2));
+    expect(leader.core.status().commit).toBe(2);
+    leader.tick(); // tells both followers; a clean slate for each case below
+    return leader;
+  }
+  const commitsSent = (messages: readonly Message[]): [NodeId, number, number][] =>
+    ofType(messages, 'append').map((m) => [m.to, m.entries.length, m.commit]);
+
+  it('a commit that moves without new entries is told to the followers at the next tick, not at once', () => {
+    const leader = leaderWithCommittedNoop();
+    leader.core.propose(Buffer.from('x'));
+    expect(commitsSent(leader.drain())).toEqual([[n2, 1, 2], [n3, 1, 2]]);
+    // Commit moves to 3 on n2's ack: no append round of its own for it...
+    expect(commitsSent(leader.step(msg.appendResp(n2, n1, 2, 3)))).toEqual([]);
+    expect(leader.core.status().commit).toBe(3);
+    // ...the next tick carries it to each follower (the heartbeat, every second tick, only
+    // tells a follower what it holds).
+    expect(commitsSent(leader.tick())).toEqual([[n2, 0, 3], [n3, 0, 3]]);
+    expect(commitsSent(leader.tick())).toEqual([]);
+  });
+
+  it('an append with new entries carries the new commit, and the tick then sends nothing more', () => {
+    const leader = leaderWithCommittedNoop();
+    leader.core.propose(Buffer.from('x'));
+    leader.drain();
+    leader.step(msg.appendResp(n2, n1, 2, 3));
+    leader.core.propose(Buffer.from('y'));
+    expect(commitsSent(leader.drain())).toEqual([[n2, 1, 3], [n3, 1, 3]]);
+    expect(commitsSent(leader.tick())).toEqual([]);
+  });
+});
