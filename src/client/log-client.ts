@@ -25,22 +25,10 @@ import {
 } from '../transport/index.js';
 import { PipelinedCalls } from './pipelined-calls.js';
 import { awaitReady, BrokerChannels } from './broker-channels.js';
-import {
-  AlreadyExistsError,
-  ClientClosedError,
-  DuplicateTooOldError,
-  FailedPreconditionError,
-  OutOfOrderSequenceError,
-  UnknownProducerError,
-  InternalError,
-  InvalidArgumentError,
-  NotFoundError,
-  OutcomeUnknownError,
-  QuorumlogClientError,
-  ResourceExhaustedError,
-  TransactionDecidedError,
-  UnavailableError,
-} from './errors.js';
+import { describe, firstValue, isRetriable, neverSent, toClientError, type Delivery } from './call-errors.js';
+import { ClientClosedError, InternalError, InvalidArgumentError, UnavailableError } from './errors.js';
+
+export type { Delivery } from './call-errors.js';
 
 export interface LogClientOptions {
   /** Client addresses (host:port) of some or all nodes; followers redirect to the leader. */
@@ -93,8 +81,7 @@ export interface ProduceBatch {
 /** One broker's answer in statusAll(): its status, or why it gave none. */
 export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string };
 
-/** How an operation treats a failure after its request may have reached a node. */
-export type Delivery = 'idempotent' | 'once';
+
 
 /** One method of client.proto: its path and its request and response serializers. */
 export interface UnaryMethod<Req, Res> {
@@ -543,56 +530,6 @@ function unary<Req, Res>(
   });
 }
 
-/**
- * A transport failure (no node error code) that says no connection was made: the request
- * never left. Anything else may have reached the node.
- */
-function neverSent(error: ServiceError, nodeCode: string | undefined): boolean {
-  return nodeCode === undefined && /No connection established|ECONNREFUSED/.test(error.details);
-}
-
-function isRetriable(error: ServiceError): boolean {
-  return (
-    error.code === status.UNAVAILABLE ||
-    error.code === status.CANCELLED ||
-    error.code === status.DEADLINE_EXCEEDED ||
-    (error.code === status.INTERNAL && /RST_STREAM|Received RST/.test(error.details))
-  );
-}
-
-/** A gRPC failure as the typed error of errors.ts. */
-export function toClientError(error: ServiceError, operation: string, delivery: Delivery): QuorumlogClientError {
-  const details = error.details || error.message;
-  const options = { cause: error };
-  switch (error.code) {
-    case status.INVALID_ARGUMENT:
-      return new InvalidArgumentError(`${operation}: ${details}`, options);
-    case status.NOT_FOUND:
-      return new NotFoundError(`${operation}: ${details}`, options);
-    case status.RESOURCE_EXHAUSTED:
-      return new ResourceExhaustedError(`${operation}: ${details}`, options);
-    case status.ALREADY_EXISTS:
-      return new AlreadyExistsError(`${operation}: ${details}`, options);
-    case status.FAILED_PRECONDITION: {
-      const nodeCode = firstValue(error.metadata, ErrorMetadataKey.errorCode);
-      if (nodeCode === 'unknownProducer') return new UnknownProducerError(`${operation}: ${details}`, options);
-      if (nodeCode === 'outOfOrderSequence') return new OutOfOrderSequenceError(`${operation}: ${details}`, options);
-      if (nodeCode === 'duplicateTooOld') return new DuplicateTooOldError(`${operation}: ${details}`, options);
-      if (nodeCode === 'transactionDecided') return new TransactionDecidedError(`${operation}: ${details}`, options);
-      return new FailedPreconditionError(`${operation}: ${details}`, options);
-    }
-    case status.DEADLINE_EXCEEDED:
-    case status.UNAVAILABLE:
-    case status.CANCELLED:
-      if (delivery === 'once') {
-        return new OutcomeUnknownError(`${operation}: the request reached a node but no answer came back (${details}); it may or may not have been committed`, options);
-      }
-      return new UnavailableError(`${operation}: ${details}`, options);
-    default:
-      return new InternalError(`${operation}: ${details}`, options);
-  }
-}
-
 function topicInfo(message: { readonly name: string; readonly maxMessageBytes: number; readonly nextOffset: number }): TopicInfo {
   return { name: message.name, maxMessageBytes: message.maxMessageBytes, nextOffset: message.nextOffset };
 }
@@ -630,17 +567,6 @@ function nodeStatus(message: NodeStatusMessage): NodeStatus {
       state: FOLLOWER_STATES.has(f.state) ? (f.state as FollowerStatus['state']) : 'probe',
     })),
   };
-}
-
-function firstValue(metadata: Metadata | undefined, key: string): string | undefined {
-  const value = metadata?.get(key)[0];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function describe(error: unknown): string {
-  if (error === null || error === undefined) return 'no attempt finished';
-  if (typeof error === 'object' && 'details' in error && typeof error.details === 'string' && error.details !== '') return error.details;
-  return error instanceof Error ? error.message : String(error);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

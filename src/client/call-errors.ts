@@ -1,0 +1,87 @@
+/**
+ * How a failed gRPC call reads to the client library: whether it certainly never left,
+ * whether a stream may be reopened, and which typed error (errors.ts) it is.
+ */
+
+import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { ErrorMetadataKey } from '../transport/index.js';
+import {
+  AlreadyExistsError,
+  DuplicateTooOldError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  OutcomeUnknownError,
+  OutOfOrderSequenceError,
+  ResourceExhaustedError,
+  TransactionDecidedError,
+  UnavailableError,
+  UnknownProducerError,
+  type QuorumlogClientError,
+} from './errors.js';
+
+/** How a request may be retried: 'idempotent' always; 'once' only when it certainly was not sent. */
+export type Delivery = 'idempotent' | 'once';
+
+/**
+ * A transport failure (no node error code) that says no connection was made: the request
+ * never left. Anything else may have reached the node.
+ */
+export function neverSent(error: ServiceError, nodeCode: string | undefined): boolean {
+  return nodeCode === undefined && /No connection established|ECONNREFUSED/.test(error.details);
+}
+
+/** A stream that broke this way may be opened again (here or at another broker). */
+export function isRetriable(error: ServiceError): boolean {
+  return (
+    error.code === status.UNAVAILABLE ||
+    error.code === status.CANCELLED ||
+    error.code === status.DEADLINE_EXCEEDED ||
+    (error.code === status.INTERNAL && /RST_STREAM|Received RST/.test(error.details))
+  );
+}
+
+/** A gRPC failure as the typed error of errors.ts. */
+export function toClientError(error: ServiceError, operation: string, delivery: Delivery): QuorumlogClientError {
+  const details = error.details || error.message;
+  const options = { cause: error };
+  switch (error.code) {
+    case status.INVALID_ARGUMENT:
+      return new InvalidArgumentError(`${operation}: ${details}`, options);
+    case status.NOT_FOUND:
+      return new NotFoundError(`${operation}: ${details}`, options);
+    case status.RESOURCE_EXHAUSTED:
+      return new ResourceExhaustedError(`${operation}: ${details}`, options);
+    case status.ALREADY_EXISTS:
+      return new AlreadyExistsError(`${operation}: ${details}`, options);
+    case status.FAILED_PRECONDITION: {
+      const nodeCode = firstValue(error.metadata, ErrorMetadataKey.errorCode);
+      if (nodeCode === 'unknownProducer') return new UnknownProducerError(`${operation}: ${details}`, options);
+      if (nodeCode === 'outOfOrderSequence') return new OutOfOrderSequenceError(`${operation}: ${details}`, options);
+      if (nodeCode === 'duplicateTooOld') return new DuplicateTooOldError(`${operation}: ${details}`, options);
+      if (nodeCode === 'transactionDecided') return new TransactionDecidedError(`${operation}: ${details}`, options);
+      return new FailedPreconditionError(`${operation}: ${details}`, options);
+    }
+    case status.DEADLINE_EXCEEDED:
+    case status.UNAVAILABLE:
+    case status.CANCELLED:
+      if (delivery === 'once') {
+        return new OutcomeUnknownError(`${operation}: the request reached a node but no answer came back (${details}); it may or may not have been committed`, options);
+      }
+      return new UnavailableError(`${operation}: ${details}`, options);
+    default:
+      return new InternalError(`${operation}: ${details}`, options);
+  }
+}
+
+export function firstValue(metadata: Metadata | undefined, key: string): string | undefined {
+  const value = metadata?.get(key)[0];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function describe(error: unknown): string {
+  if (error === null || error === undefined) return 'no attempt finished';
+  if (typeof error === 'object' && 'details' in error && typeof error.details === 'string' && error.details !== '') return error.details;
+  return error instanceof Error ? error.message : String(error);
+}
