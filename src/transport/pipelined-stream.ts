@@ -1,7 +1,15 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { InvalidArgumentError, UnavailableError } from '../node/errors.js';
+import { InvalidArgumentError, ResourceExhaustedError, UnavailableError } from '../node/errors.js';
 import { MalformedRequest, type CallErrorMessage } from './client-codec.js';
 import { ErrorMetadataKey, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
+
+/**
+ * Requests one stream may have unanswered; more are answered RESOURCE_EXHAUSTED at once
+ * without running. Far above what a client library keeps in flight (the Producer and
+ * AppendBatcher keep a few requests per node), it only stops a runaway client from
+ * queueing without limit on one stream.
+ */
+export const PIPELINED_PENDING_MAX = 4096;
 
 /** What every pipelined request carries besides its body. */
 export interface PipelinedRequest {
@@ -73,8 +81,12 @@ export function servePipelined<Req extends PipelinedRequest, Res>(
     }
     pending++;
     const deadlineMs = request.timeoutMs > 0 ? Date.now() + request.timeoutMs : Infinity;
+    const refused = pending > PIPELINED_PENDING_MAX ? new ResourceExhaustedError(`${PIPELINED_PENDING_MAX} requests on this ${options.method} are unanswered; wait for answers before sending more`) : null;
     // A handler that throws at once is answered like one that rejects.
-    (async () => options.handle(request, options.timeoutMs(deadlineMs)))()
+    (async () => {
+      if (refused !== null) throw refused;
+      return options.handle(request, options.timeoutMs(deadlineMs));
+    })()
       .then(
         (ok): PipelinedResponse<Res> => ({ id: request.id, ok }),
         (error: unknown): PipelinedResponse<Res> => ({ id: request.id, error: callError(toGrpcStatus(error)) }),

@@ -12,7 +12,7 @@ import {
   UnavailableError,
 } from '../../src/client/index.js';
 import * as nodeErrors from '../../src/node/errors.js';
-import { ClientCodec, ClientMethodPath, startClientServer, type AppendStreamResponseMessage, type ClientServer, type ProduceStreamResponseMessage } from '../../src/transport/index.js';
+import { ClientCodec, ClientMethodPath, PIPELINED_PENDING_MAX, startClientServer, type AppendStreamResponseMessage, type ClientServer, type ProduceStreamResponseMessage } from '../../src/transport/index.js';
 import { InProcessBroker, serve as serveBroker } from '../broker/in-process-broker.js';
 import { freePort, waitFor } from '../transport/free-port.js';
 import { FakeClientService } from './fake-client-service.js';
@@ -258,6 +258,24 @@ describe('client server and LogClient', () => {
       expect(byId.get(7)?.error).toMatchObject({ code: status.INVALID_ARGUMENT, details: 'append needs at least one record', errorCode: 'invalidArgument' });
       expect(byId.get(8)?.error).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/record 0 is 101 bytes.*100/) });
       expect(byId.get(9)?.ok).toMatchObject({ firstIndex: 1, lastIndex: 1 });
+      stream.call.end();
+      expect(await stream.ended).toBe('ok');
+    });
+
+    it(`a stream with ${PIPELINED_PENDING_MAX} requests unanswered gets RESOURCE_EXHAUSTED for more, without running them`, async () => {
+      const service = new FakeClientService();
+      const gate = deferred();
+      service.appendGate = gate.promise;
+      const stream = rawStream(await serve(service));
+      for (let id = 1; id <= PIPELINED_PENDING_MAX + 2; id++) stream.send(id, [bytes('x')]);
+      await waitFor(() => stream.answers.length === 2, 'the two refusals');
+      expect(stream.answers.map((a) => [a.id, a.error?.code])).toEqual([
+        [PIPELINED_PENDING_MAX + 1, status.RESOURCE_EXHAUSTED],
+        [PIPELINED_PENDING_MAX + 2, status.RESOURCE_EXHAUSTED],
+      ]);
+      expect(service.appendCalls).toHaveLength(PIPELINED_PENDING_MAX);
+      gate.resolve();
+      await waitFor(() => stream.answers.length === PIPELINED_PENDING_MAX + 2, 'every answer');
       stream.call.end();
       expect(await stream.ended).toBe('ok');
     });
