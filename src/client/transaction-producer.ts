@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
 import type { BrokerMessage } from './log-client.js';
-import type { ProducerMessage } from './producer.js';
+import type { ProducerMessage } from './producer-options.js';
 import { TransactionClient, type EndResult, type TransactionCheck } from './transaction-client.js';
 
 /** What the listener says about a transaction's local work. */
