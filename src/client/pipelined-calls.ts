@@ -1,5 +1,5 @@
 import { Metadata, status, type Client, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { ErrorMetadataKey, type CallErrorMessage } from '../transport/index.js';
+import { ErrorMetadataKey, type CallErrorMessage, type PipelinedResponse } from '../transport/index.js';
 
 /** timeout_ms is a uint32 on the wire (and setTimeout's own limit is below it). */
 const TIMEOUT_MS_MAX = 2 ** 31 - 1;
@@ -16,7 +16,7 @@ export interface PipelinedMethod<Req, Res> {
   readonly path: string;
   /** Frames `request` with its id and the client's remaining budget. */
   readonly serialize: (id: number, request: Req, timeoutMs: number) => Buffer;
-  readonly deserialize: (bytes: Buffer) => { readonly id: number; readonly ok?: Res | null; readonly error?: CallErrorMessage | null };
+  readonly deserialize: (bytes: Buffer) => PipelinedResponse<Res>;
 }
 
 /**
@@ -57,7 +57,7 @@ export class PipelinedCalls<Req, Res> {
 /** One stream: requests tagged with ids, answers matched back to them. */
 class PipelinedLink<Req, Res> {
   readonly #method: PipelinedMethod<Req, Res>;
-  readonly #call: ClientDuplexStream<Buffer, ReturnType<PipelinedMethod<Req, Res>['deserialize']>>;
+  readonly #call: ClientDuplexStream<Buffer, PipelinedResponse<Res>>;
   readonly #pending = new Map<number, Pending<Res>>();
   readonly #onBroken: () => void;
   #nextId = 1;
@@ -67,7 +67,7 @@ class PipelinedLink<Req, Res> {
     this.#method = method;
     this.#onBroken = onBroken;
     this.#call = client.makeBidiStreamRequest(method.path, (bytes: Buffer) => bytes, method.deserialize, new Metadata());
-    this.#call.on('data', (response: ReturnType<PipelinedMethod<Req, Res>['deserialize']>) => this.#answer(response));
+    this.#call.on('data', (response: PipelinedResponse<Res>) => this.#answer(response));
     this.#call.on('error', (error: ServiceError) => this.#break(error));
     this.#call.on('end', () => this.#break(streamError(status.UNAVAILABLE, 'the node ended the stream')));
   }
@@ -90,7 +90,7 @@ class PipelinedLink<Req, Res> {
     this.#call.cancel();
   }
 
-  #answer(response: ReturnType<PipelinedMethod<Req, Res>['deserialize']>): void {
+  #answer(response: PipelinedResponse<Res>): void {
     const pending = this.#pending.get(response.id);
     if (pending === undefined) return;
     this.#pending.delete(response.id);
