@@ -56,11 +56,11 @@ export function servePipelined<Req extends PipelinedRequest, Res>(
   options: PipelinedOptions<Req, Res>,
 ): void {
   let pending = 0;
-  let clientDone = false;
-  let ended = false;
+  /** open: taking requests; clientDone: the client half-closed, answers still go; ended: nothing more goes. */
+  let state: 'open' | 'clientDone' | 'ended' = 'open';
   const end = (error: GrpcErrorStatus | null): void => {
-    if (ended) return;
-    ended = true;
+    if (state === 'ended') return;
+    state = 'ended';
     options.streams.delete(stream);
     if (error === null) call.end();
     else call.emit('error', error);
@@ -69,12 +69,12 @@ export function servePipelined<Req extends PipelinedRequest, Res>(
     endIfIdle: () => {
       if (pending > 0) return;
       if (options.closing()) end(toGrpcStatus(new UnavailableError(`the node is shutting down; use another node for ${options.method}`)));
-      else if (clientDone) end(null);
+      else if (state === 'clientDone') end(null);
     },
   };
   options.streams.add(stream);
   call.on('data', (request: Req | MalformedRequest) => {
-    if (ended) return;
+    if (state !== 'open') return;
     if (request instanceof MalformedRequest) {
       end(toGrpcStatus(new InvalidArgumentError(`${options.method} request is not a valid protobuf message: ${request.reason}`)));
       return;
@@ -93,16 +93,16 @@ export function servePipelined<Req extends PipelinedRequest, Res>(
       )
       .then((response) => {
         pending--;
-        if (!ended) call.write(response);
+        if (state !== 'ended') call.write(response);
         stream.endIfIdle();
       });
   });
   call.on('end', () => {
-    clientDone = true;
+    if (state === 'open') state = 'clientDone';
     stream.endIfIdle();
   });
   call.on('cancelled', () => {
-    ended = true;
+    state = 'ended';
     options.streams.delete(stream);
   });
 }
