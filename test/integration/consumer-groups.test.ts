@@ -110,6 +110,8 @@ describe('consumer groups on a real cluster', () => {
     await consumer.close();
     await running;
     expect(poisonDeliveries).toEqual([1, 2, 3, 4]);
+    // The fetch may go to a follower, which serves what it has applied.
+    await cluster.converged();
     const [copy] = (await cluster.client().fetch('workers.dlq', 0)).messages;
     expect(copy === undefined ? null : text(copy.payload)).toBe('poison');
     expect(copy && header(copy, 'quorumlog-dlq-group')).toBe('workers');

@@ -144,6 +144,7 @@ describe('transactions on a real cluster', () => {
     await cluster.waitFor(async () => (await admin.listTopics()).some((t) => t.name === AUDIT && t.nextOffset > 0), { timeoutMs: 10_000, what: 'the rollback after the last check-back', intervalMs: 50 });
     // Both checks counted; at least one reached the producer (its stream may connect late on a loaded machine).
     expect(silent.stats().checksUnknown).toBeGreaterThanOrEqual(1);
+    await cluster.converged(); // the fetch may go to a follower, which serves what it has applied
     const audited = await cluster.client().fetch(AUDIT, 0);
     const headers = Object.fromEntries((audited.messages[0]?.headers ?? []).map((h) => [h.name, new TextDecoder().decode(h.value)]));
     expect(headers).toMatchObject({ 'quorumlog-tx-topic': 'checked', 'quorumlog-tx-id': abandoned.txId, 'quorumlog-tx-producer-group': 'g-silent', 'quorumlog-tx-check-count': '2' });
