@@ -81,8 +81,6 @@ export interface ProduceBatch {
 /** One broker's answer in statusAll(): its status, or why it gave none. */
 export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string };
 
-
-
 /** One method of client.proto: its path and its request and response serializers. */
 export interface UnaryMethod<Req, Res> {
   readonly path: string;

@@ -18,10 +18,10 @@ export interface AppendResponseMessage {
   readonly firstIndex: number;
   readonly lastIndex: number;
 }
-export interface AppendStreamRequestMessage {
+/** What every request on a pipelined stream (AppendStream, ProduceStream) carries besides its body. */
+export interface PipelinedRequest {
+  /** Chosen by the client, unique among its requests in flight on the stream. */
   readonly id: number;
-  /** Absent only in a request that names no append (the server answers INVALID_ARGUMENT). */
-  readonly append?: AppendRequestMessage | null;
   /** 0: the node's own limit. */
   readonly timeoutMs: number;
 }
@@ -34,11 +34,17 @@ export interface CallErrorMessage {
   readonly leaderId: string;
   readonly leaderAddress: string;
 }
-export interface AppendStreamResponseMessage {
+/** The answer to one request on a pipelined stream: exactly one of `ok` and `error`. */
+export interface PipelinedResponse<Res> {
   readonly id: number;
-  readonly ok?: AppendResponseMessage | null;
+  readonly ok?: Res | null;
   readonly error?: CallErrorMessage | null;
 }
+export interface AppendStreamRequestMessage extends PipelinedRequest {
+  /** Absent only in a request that names no append (the server answers INVALID_ARGUMENT). */
+  readonly append?: AppendRequestMessage | null;
+}
+export type AppendStreamResponseMessage = PipelinedResponse<AppendResponseMessage>;
 export interface ReadRequestMessage {
   readonly from: number;
   readonly maxBytes: number;
@@ -127,16 +133,10 @@ export interface ProduceResponseMessage {
   readonly logIndex: number;
   readonly deliverAtMs: number;
 }
-export interface ProduceStreamRequestMessage {
-  readonly id: number;
+export interface ProduceStreamRequestMessage extends PipelinedRequest {
   readonly produce?: ProduceRequestMessage | null;
-  readonly timeoutMs: number;
 }
-export interface ProduceStreamResponseMessage {
-  readonly id: number;
-  readonly ok?: ProduceResponseMessage | null;
-  readonly error?: CallErrorMessage | null;
-}
+export type ProduceStreamResponseMessage = PipelinedResponse<ProduceResponseMessage>;
 export interface FetchRequestMessage {
   readonly topic: string;
   readonly offset: number;
@@ -252,7 +252,7 @@ export class ClientCodec {
     const method = methodDefinition;
     return {
       append: method(ClientMethodPath.append, this.appendRequest, this.appendResponse, false),
-      appendStream: { ...method(ClientMethodPath.appendStream, this.appendStreamRequest, this.appendStreamResponse, true), requestStream: true },
+      appendStream: pipelinedDefinition(ClientMethodPath.appendStream, this.appendStreamRequest, this.appendStreamResponse),
       read: method(ClientMethodPath.read, this.readRequest, this.readResponse, false),
       follow: method(ClientMethodPath.follow, this.readRequest, this.readResponse, true),
       status: method(ClientMethodPath.status, this.statusRequest, this.nodeStatus, false),
@@ -263,7 +263,7 @@ export class ClientCodec {
       describeTopic: method(ClientMethodPath.describeTopic, this.describeTopicRequest, this.topicInfo, false),
       initProducer: method(ClientMethodPath.initProducer, this.initProducerRequest, this.initProducerResponse, false),
       produce: method(ClientMethodPath.produce, this.produceRequest, this.produceResponse, false),
-      produceStream: { ...method(ClientMethodPath.produceStream, this.produceStreamRequest, this.produceStreamResponse, true), requestStream: true },
+      produceStream: pipelinedDefinition(ClientMethodPath.produceStream, this.produceStreamRequest, this.produceStreamResponse),
       fetch: method(ClientMethodPath.fetch, this.fetchRequest, this.fetchResponse, false),
       createGroup: method(ClientMethodPath.createGroup, this.groups.createGroupRequest, this.groups.createGroupResponse, false),
       deleteGroup: method(ClientMethodPath.deleteGroup, this.groups.groupNameRequest, this.groups.deleteGroupResponse, false),
@@ -298,6 +298,11 @@ export function methodDefinition<Req, Res>(path: string, request: Codec<Req>, re
     responseSerialize: response.serialize,
     responseDeserialize: response.deserialize,
   };
+}
+
+/** A pipelined method: requests and answers both streamed, otherwise as methodDefinition. */
+function pipelinedDefinition<Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>) {
+  return { ...methodDefinition(path, request, response, true), requestStream: true };
 }
 
 /**

@@ -1,7 +1,7 @@
 export type { PeerLinkStats, PeerTransport, PeerTransportOptions } from './peer-transport.js';
 export { startPeerTransport, PEER_TRANSPORT_DEFAULTS } from './start-peer-transport.js';
 export { startClientServer, CLIENT_SERVER_DEFAULTS } from './client-server.js';
-export { PIPELINED_PENDING_MAX, type PipelinedResponse } from './pipelined-stream.js';
+export { PIPELINED_PENDING_MAX } from './pipelined-stream.js';
 export * from './client-codec.js';
 export type {
   AppendAcks,

@@ -1,6 +1,6 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { InvalidArgumentError, ResourceExhaustedError, UnavailableError } from '../node/errors.js';
-import { MalformedRequest, type CallErrorMessage } from './client-codec.js';
+import { MalformedRequest, type CallErrorMessage, type PipelinedRequest, type PipelinedResponse } from './client-codec.js';
 import { ErrorMetadataKey, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
 
 /**
@@ -10,20 +10,6 @@ import { ErrorMetadataKey, toGrpcStatus, type GrpcErrorStatus } from './grpc-sta
  * queueing without limit on one stream.
  */
 export const PIPELINED_PENDING_MAX = 4096;
-
-/** What every pipelined request carries besides its body. */
-export interface PipelinedRequest {
-  readonly id: number;
-  /** 0: the node's own limit. */
-  readonly timeoutMs: number;
-}
-
-/** The answer to one pipelined request: its result or the status the unary call would have ended with. */
-export interface PipelinedResponse<Res> {
-  readonly id: number;
-  readonly ok?: Res | null;
-  readonly error?: CallErrorMessage | null;
-}
 
 /** An open pipelined stream, as the server's shutdown sees it. */
 export interface PipelinedStream {
