@@ -97,6 +97,11 @@ export class CommitLog implements LogReader {
   private unsyncedBytes = 0;
   /** A new segment file's name is not yet durable (openLog syncs the directory it recovered). */
   private dirDirty = false;
+  /**
+   * Segments sealed in sync mode whose data is not yet known durable, oldest first (normally
+   * none or one). The flush loop syncs them before it writes any byte of a later segment.
+   */
+  private readonly sealedUnsynced: Segment[] = [];
   private readonly waiters: AppendWaiter[] = [];
   private pump: Promise<void> | null = null;
   private lastMarkWrite: Promise<void> = Promise.resolve();
@@ -364,10 +369,20 @@ export class CommitLog implements LogReader {
     }
   }
 
-  /** Seals the active segment (synced) and starts the next; its name is synced by the next flush. */
+  /**
+   * Seals the active segment and starts the next; the new name is synced by the next flush.
+   * In sync mode the sealed segment's fdatasync joins the flush loop, ahead of the next
+   * segment's first write (writes are deferred to the loop there), so a roll does not hold the
+   * event loop for a sync of up to a whole segment. Async mode writes at once, so it syncs now.
+   */
   private roll(): Segment {
     const sealed = this.activeSegment();
-    sealed.seal();
+    // Sealing writes this segment's deferred records: the segments before it must be durable
+    // first. They are, unless a burst filled a whole segment before the loop synced the last.
+    for (const earlier of this.sealedUnsynced.splice(0)) this.context.fs.fdatasyncNow(earlier.data);
+    const deferSync = this.options.flush.mode === 'sync';
+    sealed.seal(!deferSync);
+    if (deferSync) this.sealedUnsynced.push(sealed);
     const next = Segment.create(this.context, sealed.lastIndex + 1);
     this.segments.push(next);
     this.dirDirty = true;
@@ -402,7 +417,8 @@ export class CommitLog implements LogReader {
    * Group commit. Each pass syncs everything written so far with one fdatasync (plus the
    * directory if a segment was created), then has the durable mark cover it with one more,
    * then resolves the group's appends. Appends arriving meanwhile form the next group.
-   * Data is always synced before the mark claims it.
+   * Data is always synced before the mark claims it, and a segment sealed since the last
+   * pass is synced before the active segment's first bytes are written.
    *
    * The passes do not overlap (the next data sync waits for this mark): measured on a
    * shared virtual disk, overlapping them made the two fsyncs contend and split the
@@ -418,6 +434,10 @@ export class CommitLog implements LogReader {
     try {
       // Bounded: each pass makes progress on the written-but-unsynced entries or stops.
       while (this.lastIndex() > this.dataSynced && this.state !== 'changing') {
+        if (this.sealedUnsynced.length > 0) {
+          await this.syncSealed();
+          continue; // a roll may come while it syncs: check again, then write without yielding
+        }
         const target = this.lastIndex();
         const targetTerm = this.term(target) ?? (0 as Term);
         const bytes = this.unsyncedBytes;
@@ -441,6 +461,18 @@ export class CommitLog implements LogReader {
       }
     } catch (error) {
       this.fail(error);
+    }
+  }
+
+  /** Makes the segments sealed but not yet synced durable, in order. */
+  private async syncSealed(): Promise<void> {
+    // Bounded by the segments sealed meanwhile: each pass syncs one or finds it synced.
+    while (this.sealedUnsynced.length > 0) {
+      const [segment] = this.sealedUnsynced;
+      assert(segment !== undefined, 'no sealed segment to sync');
+      await this.context.fs.fdatasync(segment.data);
+      // A roll may have synced it (and later ones) meanwhile.
+      if (this.sealedUnsynced[0] === segment) this.sealedUnsynced.shift();
     }
   }
 
@@ -488,6 +520,8 @@ export class CommitLog implements LogReader {
     const run = (async () => {
       try {
         await this.quiesce();
+        // A change removes or cuts files on the rule that every sealed segment is durable.
+        await this.syncSealed();
         await change();
       } catch (error) {
         this.fail(error);

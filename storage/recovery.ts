@@ -22,7 +22,10 @@ export interface RecoveryReport {
   readonly cutFault: RecordFault | null;
   /** Index files found missing or stale and rebuilt from their segments. */
   readonly rebuiltIndexes: readonly string[];
-  /** Segments below the compaction point left behind by a compaction interrupted by a crash. */
+  /**
+   * Segments removed: those below the compaction point left behind by a compaction that a
+   * crash interrupted, and an empty last segment (see recoverSegments).
+   */
   readonly removedSegments: readonly string[];
   /** The durable mark read from the state file: the log once held at least this much durably. */
   readonly durableMark: LogPosition;
@@ -56,6 +59,8 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
     .sort((a, b) => a - b);
   removeOrphanIndexes(context, names);
   const removedSegments = removeCompacted(context, firsts, state.compacted.index);
+  const empty = removeEmptyLast(context, firsts);
+  if (empty !== null) removedSegments.push(empty);
 
   const expectedFirst = state.compacted.index + 1;
   if (firsts.length === 0) {
@@ -114,6 +119,28 @@ async function recoverLastSegment(
   // Durable before anything is appended after it, so the garbage can never come back.
   await fs.fdatasync(handle);
   return { segment, cut: { cutTailBytes, cutFromIndex: expectedIndex as Index, cutFault: fault } };
+}
+
+/**
+ * A last segment with no bytes holds nothing, but its name may have reached the disk while
+ * the segment before it did not finish its sync (in sync mode a roll creates the next file
+ * and syncs the sealed one in the flush loop, before the new file's first write): remove it,
+ * so that the one before is recovered as the last segment, torn tail and all. Mutates
+ * `firsts`; returns the removed file's path.
+ */
+function removeEmptyLast(context: SegmentContext, firsts: number[]): string | null {
+  const lastFirst = firsts.at(-1);
+  if (firsts.length < 2 || lastFirst === undefined) return null;
+  const dataPath = path.join(context.dir, segmentFileName(lastFirst));
+  const handle = context.fs.open(dataPath, 'existing');
+  const size = context.fs.size(handle);
+  context.fs.close(handle);
+  if (size > 0) return null;
+  context.fs.remove(dataPath);
+  const indexPath = dataPath.slice(0, -'.log'.length) + INDEX_SUFFIX;
+  if (context.fs.list(context.dir).includes(path.basename(indexPath))) context.fs.remove(indexPath);
+  firsts.pop();
+  return dataPath;
 }
 
 /** Index files are caches: one without its segment is left over from a removal. */

@@ -9,6 +9,7 @@ import {
   CorruptHardStateError,
   EntriesTruncatedError,
   type FileHandle,
+  type FileSystem,
   type FlushScheduler,
   MemoryFileSystem,
   openLog,
@@ -18,6 +19,9 @@ import {
   StorageFailedError,
   StorageIoError,
 } from '../../storage/index.js';
+import { decodeSlot, INDEX_SLOT_BYTES } from '../../storage/index-slot.js';
+import { RECORD_HEADER_BYTES } from '../../storage/record-codec.js';
+import { parseSegmentFileName } from '../../storage/segment.js';
 import { entries, entry, expectLogEquals, manualScheduler } from './log-fixtures.js';
 
 const DIR = '/data/n1';
@@ -29,6 +33,8 @@ interface Fixture {
   /** Power failure: the running log is dead; reopen() then opens the next "process". */
   crash(options?: CrashOptions): void;
   reopen(): Promise<CommitLog>;
+  /** The file system of the process running now (after crashes, not `fs`). */
+  current(): MemoryFileSystem;
 }
 
 async function fresh(options: Partial<OpenLogOptions> = {}): Promise<Fixture> {
@@ -41,6 +47,7 @@ async function fresh(options: Partial<OpenLogOptions> = {}): Promise<Fixture> {
       fs = fs.crash(crashOptions);
     },
     reopen: () => openLog({ ...full, fs }),
+    current: () => fs,
   };
 }
 
@@ -153,6 +160,111 @@ describe('append and read', () => {
   });
 });
 
+/**
+ * A MemoryFileSystem seen through a recorder of the rule segment rolls must keep: no byte of
+ * a segment is written while an earlier segment has writes no completed fdatasync covers
+ * (truncations are not counted: a roll empties the new file, which recovery handles).
+ */
+function rollRecorder(inner: MemoryFileSystem): { fs: FileSystem; violations: string[]; blockingSyncs: number } {
+  const firstOf = (handle: FileHandle): number | null => parseSegmentFileName(handle.path.split('/').at(-1) ?? '');
+  /** Per segment file (by first index): writes made, and how many of them a completed sync covers. */
+  const files = new Map<number, { written: number; synced: number }>();
+  const record = { violations: [] as string[], blockingSyncs: 0 };
+  const wrote = (handle: FileHandle): void => {
+    const first = firstOf(handle);
+    if (first === null) return;
+    for (const [earlier, state] of files) {
+      if (earlier < first && state.synced < state.written) record.violations.push(`segment ${first} written while segment ${earlier} had unsynced writes`);
+    }
+    const state = files.get(first) ?? { written: 0, synced: 0 };
+    state.written++;
+    files.set(first, state);
+  };
+  const overrides: Partial<FileSystem> = {
+    writeAt: (handle: FileHandle, data: Uint8Array, position: number) => {
+      wrote(handle);
+      inner.writeAt(handle, data, position);
+    },
+    fdatasync: async (handle: FileHandle) => {
+      const state = files.get(firstOf(handle) ?? -1);
+      const covers = state?.written ?? 0;
+      await inner.fdatasync(handle);
+      if (state !== undefined) state.synced = Math.max(state.synced, covers);
+    },
+    fdatasyncNow: (handle: FileHandle) => {
+      record.blockingSyncs++;
+      inner.fdatasyncNow(handle);
+      const state = files.get(firstOf(handle) ?? -1);
+      if (state !== undefined) state.synced = state.written;
+    },
+  };
+  const fs = new Proxy(inner, {
+    get: (target, key: keyof FileSystem) => overrides[key] ?? (target[key] as (...args: unknown[]) => unknown).bind(target),
+  });
+  return Object.assign(record, { fs });
+}
+
+describe('segment rolls in sync mode', () => {
+  // Groups below the segment size roll at most once before the flush loop runs: they never
+  // block. Larger ones can fill a whole segment first, and then a roll syncs the one before
+  // at once (blocking) rather than write after an unsynced segment.
+  it.each([
+    { payloadMax: 100, blocking: 'never' },
+    { payloadMax: 400, blocking: 'sometimes' },
+  ])('never write a byte of a segment before the one before it is durable (payloads up to $payloadMax B: blocking $blocking)', async ({ payloadMax, blocking }) => {
+    const memory = new MemoryFileSystem();
+    const recorder = rollRecorder(memory);
+    const options: OpenLogOptions = { dir: DIR, fs: recorder.fs, segmentBytes: 700, preallocateBytes: 256, scheduler: manualScheduler };
+    const log = await openLog(options);
+    const all: ReturnType<typeof entry>[] = [];
+    // Groups of concurrent appends of mixed sizes, rolling segments as they go, the second
+    // half of each a few microtasks after the first (so a roll lands at every step of a
+    // flush pass in progress); reads of entries not yet written in between, which must not
+    // write them early.
+    for (let round = 0; round < 80; round++) {
+      const group = Array.from({ length: 1 + (round % 5) }, (_, k) => entry(all.length + k + 1, 1, 20 + ((round * 37 + k * 11) % (payloadMax - 19)), round));
+      all.push(...group);
+      const half = group.length >> 1;
+      const done = group.slice(0, half).map((one) => log.append([one]));
+      for (let tick = 0; tick < round % 7; tick++) await Promise.resolve();
+      done.push(...group.slice(half).map((one) => log.append([one])));
+      expect(log.entries(group[0]?.index ?? i(1), i(log.lastIndex() + 1), 1 << 20).map((e) => e.index)).toEqual(group.map((e) => e.index));
+      await Promise.all(done);
+    }
+    expect(recorder.violations).toEqual([]);
+    if (blocking === 'never') expect(recorder.blockingSyncs).toBe(0);
+    else expect(recorder.blockingSyncs).toBeGreaterThan(0);
+    expect(memory.list(DIR).filter((name) => name.endsWith('.log')).length).toBeGreaterThan(10);
+    expectLogEquals(log, all, 1);
+    await log.close();
+    expectLogEquals(await openLog({ ...options, fs: memory.crash() }), all, 1);
+  });
+
+  it('recovers a sealed segment cut short by a power failure before its sync, behind an empty next segment whose name reached the disk', async () => {
+    const { log, crash, reopen, current } = await fresh({ segmentBytes: 400, preallocateBytes: 0 });
+    await log.append(entries(1, 4, 1, 40)); // 4 x 72 bytes: durable, acknowledged
+    expect(log.durableMark()).toEqual({ index: 4, term: 1 });
+    // 5 fills segment 1 and 6 rolls: the seal writes 5 into segment 1 and creates segment 6,
+    // then the power fails before segment 1's sync, which loses 5.
+    void log.append(entries(5, 3, 1, 40)).catch(() => undefined);
+    const next = `${DIR}/00000000000000000006.log`;
+    expect(current().exists(next)).toBe(true);
+    crash();
+    // The new file's name survived (a file system may persist a creation before any sync).
+    expect(current().exists(next)).toBe(false);
+    current().open(next, 'create');
+    await current().syncDir(DIR);
+
+    const after = await reopen();
+    expect(after.recovery).toMatchObject({ lostEntries: false, removedSegments: [next] });
+    expectLogEquals(after, entries(1, 4, 1, 40), 1);
+    // It goes on from there: the next append rolls again, and all of it survives a crash.
+    await after.append(entries(5, 4, 2, 40));
+    crash();
+    expectLogEquals(await reopen(), [...entries(1, 4, 1, 40), ...entries(5, 4, 2, 40)], 1);
+  });
+});
+
 describe('index files', () => {
   it('a sealed segment\'s index, encoded as entries were appended (truncations included), equals one rebuilt from its data', async () => {
     const fixture = await fresh({ segmentBytes: 2048 });
@@ -187,6 +299,43 @@ describe('index files', () => {
     next = 6;
     await add(80, 3, 30);
     await expectRebuiltEqual();
+    await log.close();
+  });
+  it('writes a filling segment\'s index in runs as it goes (truncations across a run included), equal to one rebuilt from its data', async () => {
+    const fixture = await fresh({ segmentBytes: 4 << 20 });
+    const { fs } = fixture;
+    let log = fixture.log;
+    let next = 1;
+    const add = async (count: number): Promise<void> => {
+      await log.append(Array.from({ length: count }, (_, k) => entry(next + k, 1, (next + k) % 23)));
+      next += count;
+    };
+    const INDEX = `${DIR}/00000000000000000001.idx`;
+    const segments = (): number => fs.list(DIR).filter((name) => name.endsWith('.log')).length;
+    await add(40_000);
+    // One run of 32,768 slots is in the file while the segment is still active.
+    expect(fs.readFile(INDEX).length).toBe(32_768 * 32);
+    await log.truncateAfter(i(30_000));
+    next = 30_001;
+    // Bounded: ~120,000 records fill the 4 MiB segment.
+    for (let round = 0; round < 20 && segments() === 1; round++) await add(20_000);
+    expect(segments()).toBe(2);
+    const written = Buffer.from(fs.readFile(INDEX));
+    // Every slot names its entry and its record's place (the records lie back to back).
+    const count = written.length / INDEX_SLOT_BYTES;
+    let offset = 0;
+    for (let k = 0; k < count; k++) {
+      const slot = decodeSlot(written, k * INDEX_SLOT_BYTES, 1 + k);
+      const expected = { index: 1 + k, term: 1, offset, recordBytes: RECORD_HEADER_BYTES + ((1 + k) % 23) };
+      if (slot === null || slot.term !== 1 || slot.offset !== expected.offset || slot.recordBytes !== expected.recordBytes) expect(slot).toEqual(expected);
+      offset += expected.recordBytes;
+    }
+    await log.close();
+    fs.faultRemove(INDEX);
+    log = await fixture.reopen();
+    expect(log.recovery.rebuiltIndexes).toEqual([INDEX]);
+    expect(Buffer.from(fs.readFile(INDEX)).equals(written)).toBe(true);
+    expect(log.entries(i(29_999), i(30_003), 1 << 20).map((e) => [e.index, e.payload.length])).toEqual([29_999, 30_000, 30_001, 30_002].map((n) => [n, n % 23]));
     await log.close();
   });
 });
