@@ -264,8 +264,11 @@ export class Replica {
 
   private pump(): void {
     if (this.pumping !== null || this.state !== 'running') return;
-    // setImmediate lets a burst of messages from one socket read land in the same Ready.
-    this.pumping = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.processReadies());
+    // Busy (a Ready in flight): setImmediate lets a burst of messages from one socket read
+    // land in the same Ready. Idle: a lone request or message is taken as soon as the
+    // callback that brought it returns, a loop turn sooner.
+    const turn = this.inflight.length > 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : Promise.resolve();
+    this.pumping = turn.then(() => this.processReadies());
   }
 
   private async processReadies(): Promise<void> {
