@@ -2,6 +2,13 @@ import { assert } from './assert.js';
 import type { Entry, Index, LogReader, Term } from './types.js';
 
 /**
+ * Durable entries kept in memory until they are handed out for applying, at most this many
+ * payload bytes: applying them then costs no read of the durable log (a syscall and a
+ * checksum per record); past the cap, the oldest are read back as before.
+ */
+const RETAINED_BYTES_MAX = 32 * 1024 * 1024;
+
+/**
  * The core's whole view of the log: the durable part (read through `LogReader`) followed by
  * `unstable` entries that are not yet durable.
  *
@@ -10,12 +17,17 @@ import type { Entry, Index, LogReader, Term } from './types.js';
  * - Below unstableOffset the durable log is authoritative; at and above it, `unstable` is.
  *   (unstableOffset may be <= durable.lastIndex() after a conflict: the unstable entries then
  *   overwrite that durable suffix once the driver persists them.)
+ * - retained[k].index === retainedOffset + k, consecutive, ending at unstableOffset - 1 (or
+ *   empty): copies of durable entries, which reads prefer to the durable log.
  * - applied <= committed <= lastIndex(); committed never decreases.
  * - Entries below `handedOutEnd` have been given to the driver in a Ready to persist.
  */
 export class RaftLog {
   private unstable: Entry[] = [];
   private unstableOffset: Index;
+  private retained: Entry[] = [];
+  private retainedOffset: Index;
+  private retainedBytes = 0;
   private handedOutEnd: Index;
   committed: Index;
   /** Highest index handed to the driver to apply (in a Ready not yet advanced, or earlier). */
@@ -28,6 +40,7 @@ export class RaftLog {
     applied: Index,
   ) {
     this.unstableOffset = (durable.lastIndex() + 1) as Index;
+    this.retainedOffset = this.unstableOffset;
     this.handedOutEnd = this.unstableOffset;
     assert(committed <= durable.lastIndex(), `log: commit ${committed} is beyond the durable log's last index ${durable.lastIndex()}`);
     const floor = Math.max(applied, durable.firstIndex() - 1);
@@ -61,6 +74,7 @@ export class RaftLog {
     if (at >= this.unstableOffset) {
       return this.unstable[at - this.unstableOffset]?.term;
     }
+    if (at >= this.retainedOffset) return this.retained[at - this.retainedOffset]?.term;
     return this.durable.term(at);
   }
 
@@ -122,6 +136,7 @@ export class RaftLog {
       // Replacing part of the durable log: everything unstable is after it, so goes too.
       this.unstable = [...entries];
       this.unstableOffset = first.index;
+      this.dropRetainedFrom(first.index);
     } else {
       this.unstable.length = first.index - this.unstableOffset;
       for (const e of entries) this.unstable.push(e);
@@ -147,8 +162,42 @@ export class RaftLog {
    */
   persistedTo(at: Index, t: Term): void {
     if (at < this.unstableOffset || !this.matchTerm(at, t)) return;
-    this.unstable = this.unstable.slice(at + 1 - this.unstableOffset);
+    const persisted = at + 1 - this.unstableOffset;
+    for (let k = 0; k < persisted; k++) {
+      const e = this.unstable[k];
+      if (e === undefined) break;
+      if (this.retained.length === 0) this.retainedOffset = e.index;
+      this.retained.push(e);
+      this.retainedBytes += e.payload.length;
+    }
+    this.unstable = this.unstable.slice(persisted);
     this.unstableOffset = (at + 1) as Index;
+    this.trimRetained();
+  }
+
+  /** Drops retained entries from `from` on (a conflict replaced them). */
+  private dropRetainedFrom(from: Index): void {
+    // Bounded by the retained entries.
+    while (this.retained.length > 0 && this.retainedOffset + this.retained.length - 1 >= from) {
+      const dropped = this.retained.pop();
+      this.retainedBytes -= dropped?.payload.length ?? 0;
+    }
+    if (this.retained.length === 0) this.retainedOffset = this.unstableOffset;
+  }
+
+  /** Keeps only retained entries not yet handed out for applying, within the byte cap. */
+  private trimRetained(): void {
+    let drop = 0;
+    // Bounded by the retained entries.
+    while (drop < this.retained.length) {
+      const e = this.retained[drop];
+      if (e === undefined || (e.index > this.applying && this.retainedBytes <= RETAINED_BYTES_MAX)) break;
+      this.retainedBytes -= e.payload.length;
+      drop++;
+    }
+    if (drop === 0) return;
+    this.retained = drop === this.retained.length ? [] : this.retained.slice(drop);
+    this.retainedOffset = (this.retained[0]?.index ?? this.unstableOffset) as Index;
   }
 
   commitTo(at: Index): boolean {
@@ -168,6 +217,7 @@ export class RaftLog {
     const out = this.slice((this.applying + 1) as Index, (this.committed + 1) as Index, maxBytes);
     const last = out.at(-1);
     if (last !== undefined) this.applying = last.index;
+    this.trimRetained();
     return out;
   }
 
@@ -186,8 +236,8 @@ export class RaftLog {
     assert(toExclusive <= this.lastIndex() + 1, `log: slice to ${toExclusive} beyond last index ${this.lastIndex()}`);
     const out: Entry[] = [];
     let bytes = 0;
-    if (from < this.unstableOffset) {
-      const durableEnd = Math.min(toExclusive, this.unstableOffset) as Index;
+    if (from < this.retainedOffset) {
+      const durableEnd = Math.min(toExclusive, this.retainedOffset) as Index;
       for (const e of this.durable.entries(from, durableEnd, maxBytes)) {
         out.push(e);
         bytes += e.payload.length;
@@ -195,10 +245,10 @@ export class RaftLog {
       const last = out.at(-1);
       if (last === undefined || last.index < durableEnd - 1) return out;
     }
-    const start = Math.max(from, this.unstableOffset);
-    for (let i = start; i < toExclusive; i++) {
-      const e = this.unstable[i - this.unstableOffset];
-      assert(e !== undefined, `log: unstable entry ${i} missing`);
+    // Bounded by toExclusive - from: every pass adds an entry or stops.
+    for (let i = Math.max(from, this.retainedOffset); i < toExclusive; i++) {
+      const e = i < this.unstableOffset ? this.retained[i - this.retainedOffset] : this.unstable[i - this.unstableOffset];
+      assert(e !== undefined, `log: entry ${i} missing from memory`);
       if (out.length > 0 && bytes + e.payload.length > maxBytes) break;
       out.push(e);
       bytes += e.payload.length;
