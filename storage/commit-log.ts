@@ -104,6 +104,8 @@ export class CommitLog implements LogReader {
   private readonly sealedUnsynced: Segment[] = [];
   private readonly waiters: AppendWaiter[] = [];
   private pump: Promise<void> | null = null;
+  /** A start of the flush loop is scheduled for the next check phase (see append). */
+  private kickScheduled = false;
   private lastMarkWrite: Promise<void> = Promise.resolve();
   /** Settles when the last truncateAfter/compactBefore has finished (never rejects). */
   private changing: Promise<void> = Promise.resolve();
@@ -197,7 +199,7 @@ export class CommitLog implements LogReader {
     this.unsyncedBytes += checked;
     if (this.options.flush.mode === 'async') return Promise.resolve();
     const done = this.waitDurable(this.lastIndex());
-    void this.kick();
+    this.kickSoon();
     return done;
   }
 
@@ -399,6 +401,23 @@ export class CommitLog implements LogReader {
     const covered = lastIndex <= this.dataSynced && lastIndex <= this.stateFile.latest.mark.index;
     if (covered && this.waiters.length === 0) return this.lastMarkWrite;
     return new Promise((resolve, reject) => this.waiters.push({ lastIndex, resolve, reject }));
+  }
+
+  /**
+   * Starts the flush loop in the next check phase rather than now: a caller that also sends
+   * network messages in this turn (a leader sending the same entries to its followers) gets
+   * them onto the socket first, since HTTP/2 writes go out from the check phase, before this
+   * group's write and fdatasync start. Measured in alternating pairs: 1 KiB x 1 ack p50
+   * median 1.09 -> 1.01 ms (faster in 4 of 6 pairs); 1 KiB x 64 p99 lower in 7 of 7 pairs,
+   * msg/s within the noise.
+   */
+  private kickSoon(): void {
+    if (this.pump !== null || this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      if (this.state === 'open') void this.kick();
+    });
   }
 
   /** Starts the flush loop unless it runs already (or a structural change holds it). */
