@@ -135,7 +135,8 @@ export class NodeProcess {
   }
 }
 
-function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+/** Splits a stream into lines and hands each one on (the last one at the end, without its newline). */
+export function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
   if (stream === null) return;
   let buffered = '';
   stream.setEncoding('utf8');

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type * as net from 'node:net';
 
 /**
- * Last-resort cleanup for every node process a run starts, in two layers: an 'exit' hook
+ * Last-resort cleanup for every node process a run (or a test: test/harness uses it too)
+ * starts, in two layers: an 'exit' hook
  * SIGKILLs (after SIGCONT, for paused ones) whatever is still registered, and a detached
  * reaper process, told each child's pid over a pipe, SIGKILLs them when that pipe closes,
  * which also happens when this process dies without running its hooks (kill -9, a crash).
@@ -92,4 +93,9 @@ export function trackChild(child: ChildProcess): void {
 /** Pids of tracked children that have not exited (for tests: none may outlive a run). */
 export function liveChildPids(): number[] {
   return registry?.livePids() ?? [];
+}
+
+/** Synchronous: SIGKILL every tracked child still running (what the 'exit' hook does). */
+export function killAllChildren(): void {
+  registry?.killAll();
 }

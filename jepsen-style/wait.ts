@@ -10,15 +10,20 @@ export interface WaitOptions {
   readonly intervalMs?: number;
 }
 
-/** Calls `check` until it returns a value other than undefined/false, or the deadline passes; a throw counts as "not yet". */
-export async function waitUntil<T>(check: () => Promise<T | undefined | false>, options: WaitOptions): Promise<T> {
+/**
+ * Calls `check` until it returns a value other than undefined/false, or the deadline passes.
+ * A throw counts as "not yet" (a node still starting refuses connections); the last error or
+ * value goes into the timeout message. Each check races the remaining time, so a check that
+ * hangs cannot outlive the deadline by more than one interval.
+ */
+export async function waitUntil<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions): Promise<T> {
   const intervalMs = options.intervalMs ?? 100;
   const deadlineMs = Date.now() + options.timeoutMs;
   const attemptsMax = Math.ceil(options.timeoutMs / Math.max(1, intervalMs)) + 2;
   let last: unknown = 'never checked';
   for (let attempt = 0; attempt < attemptsMax && Date.now() < deadlineMs; attempt++) {
     try {
-      const value = await withTimeout(check(), Math.max(1, deadlineMs - Date.now()), options.what);
+      const value = await withTimeout(Promise.resolve(check()), Math.max(1, deadlineMs - Date.now()), options.what);
       if (value !== undefined && value !== false) return value as T;
       last = value;
     } catch (error) {
@@ -44,7 +49,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/** Rejects when `promise` has not settled within `ms`; the timer never keeps the process alive past it. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what = 'a check'): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new WaitTimeoutError(`${what} took longer than ${ms} ms`)), ms);
     promise.then(

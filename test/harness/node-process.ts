@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 
 import { track } from './process-registry.js';
+import { forwardLines } from '../../jepsen-style/node-process.js';
 import { withTimeout } from './wait-for.js';
 
 /** How a process ended: exit code, or the signal that ended it. */
@@ -46,24 +47,6 @@ export class OutputLog {
   render(count = TAIL_LINES_MAX): string {
     return [`----- ${this.label}: last ${Math.min(count, this.lines.length)} lines -----`, ...this.tail(count)].join('\n');
   }
-}
-
-/** Splits a stream into lines and hands each one on. */
-function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  if (stream === null) return;
-  let buffered = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffered += chunk;
-    for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
-      onLine(buffered.slice(0, at));
-      buffered = buffered.slice(at + 1);
-    }
-  });
-  stream.on('end', () => {
-    if (buffered !== '') onLine(buffered);
-    buffered = '';
-  });
 }
 
 export interface SpawnOptions {
