@@ -43,18 +43,25 @@ export function bindServer(server: Server, address: string, serverCredentials: S
         return;
       }
       // The connection's window: raised on each new session (a WINDOW_UPDATE on stream 0).
-      for (const http2Server of internals.http2Servers()) {
-        http2Server.on('session', (session: Http2Session) => session.setLocalWindowSize(SERVER_RECEIVE_WINDOW_BYTES));
-      }
+      for (const http2Server of internals.http2Servers()) http2Server.on('session', widenConnectionWindow);
       resolve(port);
     });
   });
 }
 
+function widenConnectionWindow(session: Http2Session): void {
+  if (session.destroyed) return;
+  try {
+    session.setLocalWindowSize(SERVER_RECEIVE_WINDOW_BYTES);
+  } catch {
+    // A session closing as it opens keeps HTTP/2's window; a throw here would end the process.
+  }
+}
+
 /**
  * The two parts of a grpc-js Server that its API does not offer: the options it creates its
- * HTTP/2 servers with, and those servers (grpc/grpc-node#3058 asks for a server option for
- * the window instead). Each is null or empty if a grpc-js version lacks it: the server then
+ * HTTP/2 servers with, and those servers (an open pull request, grpc/grpc-node#3058, would
+ * make servers honour 'grpc-node.flow_control_window' the same two ways). Each is null or empty if a grpc-js version lacks it: the server then
  * works as before, with HTTP/2's windows, and test/transport/grpc-server.test.ts fails.
  */
 function serverInternals(server: Server): { options: { settings?: Settings } | null; http2Servers: () => Http2Server[] } {
