@@ -18,7 +18,8 @@ const RETAINED_BYTES_MAX = 32 * 1024 * 1024;
  *   (unstableOffset may be <= durable.lastIndex() after a conflict: the unstable entries then
  *   overwrite that durable suffix once the driver persists them.)
  * - retained[k].index === retainedOffset + k, consecutive, ending at unstableOffset - 1 (or
- *   empty): copies of durable entries, which reads prefer to the durable log.
+ *   empty): entries already durable, kept from `unstable` so that reads need not go to the
+ *   durable log for them.
  * - applied <= committed <= lastIndex(); committed never decreases.
  * - Entries below `handedOutEnd` have been given to the driver in a Ready to persist.
  */

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 
 import type { Index } from '../raft/types.js';
 import { CorruptRecordError, MissingSegmentError, type RecordFault } from './errors.js';
-import { INDEX_SUFFIX, parseSegmentFileName, Segment, segmentFileName, type SegmentContext } from './segment.js';
+import { INDEX_SUFFIX, parseSegmentFileName, Segment, SEGMENT_SUFFIX, segmentFileName, type SegmentContext } from './segment.js';
 import { nonZeroEnd, scanSegment, validRecordAfter } from './segment-scan.js';
 import type { LogPosition, PersistedState } from './state-file.js';
 
@@ -136,10 +136,16 @@ function removeEmptyLast(context: SegmentContext, firsts: number[]): string | nu
   const size = context.fs.size(handle);
   context.fs.close(handle);
   if (size > 0) return null;
-  context.fs.remove(dataPath);
-  const indexPath = dataPath.slice(0, -'.log'.length) + INDEX_SUFFIX;
-  if (context.fs.list(context.dir).includes(path.basename(indexPath))) context.fs.remove(indexPath);
   firsts.pop();
+  return removeSegmentFiles(context, lastFirst);
+}
+
+/** Unlinks a segment file and its index file, if any (durable after syncDir); returns the segment's path. */
+function removeSegmentFiles(context: SegmentContext, firstIndex: number): string {
+  const dataPath = path.join(context.dir, segmentFileName(firstIndex));
+  const indexPath = dataPath.slice(0, -SEGMENT_SUFFIX.length) + INDEX_SUFFIX;
+  context.fs.remove(dataPath);
+  if (context.fs.list(context.dir).includes(path.basename(indexPath))) context.fs.remove(indexPath);
   return dataPath;
 }
 
@@ -148,7 +154,7 @@ function removeOrphanIndexes(context: SegmentContext, names: readonly string[]):
   const present = new Set(names);
   for (const name of names) {
     if (!name.endsWith(INDEX_SUFFIX)) continue;
-    const dataName = name.slice(0, -INDEX_SUFFIX.length) + '.log';
+    const dataName = name.slice(0, -INDEX_SUFFIX.length) + SEGMENT_SUFFIX;
     if (!present.has(dataName)) context.fs.remove(path.join(context.dir, name));
   }
 }
@@ -161,12 +167,7 @@ function removeCompacted(context: SegmentContext, firsts: number[], compactedInd
   const removed: string[] = [];
   // Bounded by the number of segments.
   while (firsts.length >= 2 && (firsts[1] ?? Infinity) <= compactedIndex + 1) {
-    const first = firsts.shift() ?? 0;
-    const dataPath = path.join(context.dir, segmentFileName(first));
-    const indexPath = dataPath.slice(0, -'.log'.length) + INDEX_SUFFIX;
-    context.fs.remove(dataPath);
-    if (context.fs.list(context.dir).includes(path.basename(indexPath))) context.fs.remove(indexPath);
-    removed.push(dataPath);
+    removed.push(removeSegmentFiles(context, firsts.shift() ?? 0));
   }
   return removed;
 }
