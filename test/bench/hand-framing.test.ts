@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ClientCodec } from '../../src/transport/index.js';
 
 /**
- * The hand-framed encoders added for speed (AppendRequest, AppendStreamRequest, ReadResponse) must decode with
+ * The hand-framed encoders added for speed (AppendRequest, AppendStreamRequest, ReadResponse, ConsumeResponse) must decode with
  * protobufjs to what was encoded, for any value the schema allows (indexes up to 2^53 - 1).
  */
 describe('hand-framed client messages', () => {
@@ -44,6 +44,26 @@ describe('hand-framed client messages', () => {
         expect(decoded.records.map((r) => ({ index: r.index, term: r.term, payload: [...r.payload] }))).toEqual(records.map((r) => ({ ...r, payload: [...r.payload] })));
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('ConsumeResponse round-trips, headers with any text and empty fields included', () => {
+    const header = fc.record({ name: fc.string({ maxLength: 40, unit: 'binary' }), value: bytes });
+    const message = fc.record({ key: bytes, headers: fc.array(header, { maxLength: 4 }), payload: bytes, timestampMs: safe });
+    const delivery = fc.record({ offset: safe, delivery: fc.integer({ min: 0, max: 2 ** 32 - 1 }), deadlineMs: safe, message });
+    // Field by field: protobufjs keeps the defaults of absent fields on the prototype.
+    const plain = (d: { offset: number; delivery: number; deadlineMs: number; message: { key: Uint8Array; headers: readonly { name: string; value: Uint8Array }[]; payload: Uint8Array; timestampMs: number } }) => ({
+      offset: d.offset,
+      delivery: d.delivery,
+      deadlineMs: d.deadlineMs,
+      message: { key: [...d.message.key], headers: d.message.headers.map((h) => ({ name: h.name, value: [...h.value] })), payload: [...d.message.payload], timestampMs: d.message.timestampMs },
+    });
+    fc.assert(
+      fc.property(fc.array(delivery, { maxLength: 12 }), (deliveries) => {
+        const decoded = codec.groups.consumeResponse.deserialize(codec.groups.consumeResponse.serialize({ deliveries }));
+        expect(decoded.deliveries.map(plain)).toEqual(deliveries.map(plain));
+      }),
+      { numRuns: 300 },
     );
   });
 });
