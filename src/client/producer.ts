@@ -8,68 +8,15 @@ import {
   OutOfOrderSequenceError,
   ProducerIdChangedError,
   ResourceExhaustedError,
-  SpoolFullError,
   UnavailableError,
   UnknownProducerError,
   DuplicateTooOldError,
 } from './errors.js';
 import { LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
-import { Spool } from './spool.js';
+import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, type Batch, type TopicState } from './producer-batches.js';
+import { deliverAtOf, messageBytes, toRecord } from './producer-message.js';
 import { PRODUCER_DEFAULTS, type Acks, type ProducerMessage, type ProducerOptions, type ProducerTestHooks, type SendResult } from './producer-options.js';
-
-interface Settle {
-  readonly resolve: (value: SendResult) => void;
-  readonly reject: (error: Error) => void;
-}
-
-type BatchState = 'waiting' | 'inFlight' | 'done';
-
-interface Batch {
-  readonly messages: BrokerMessage[];
-  readonly settles: Settle[];
-  bytes: number;
-  readonly createdMs: number;
-  state: BatchState;
-  attempts: number;
-  /** The producer id and first sequence it was sent with; sequence -1 until first sent. */
-  producerId: number;
-  firstSequence: number;
-  /** Some attempt's outcome is unknown: it may have been written under its sequence. */
-  uncertain: boolean;
-  /** It was renumbered once after an out-of-order answer; a second one fails it. */
-  renumbered: boolean;
-  /**
-   * Its spool record once spooled (its send()s resolved 'spooled'), else null. A split
-   * batch's pieces share the record; it leaves the spool when the last piece is done.
-   */
-  spool: { readonly id: number; readonly whole: boolean; readonly shared: { remaining: number } } | null;
-  /** Loaded from the spool of an earlier run with the identity recorded there, which it keeps until answered. */
-  legacy: boolean;
-}
-
-/**
- * 'pipelining': up to inFlightPerTopicMax batches in flight, in sequence order.
- * 'recovering': after any failure, wait for everything in flight to be answered, then
- * resend the unanswered batches one at a time in order until none is left that was sent
- * before; the broker's sequence check keeps the order, this keeps the retries short.
- */
-type TopicMode = 'pipelining' | 'recovering';
-
-interface TopicState {
-  readonly name: string;
-  /** Not yet acknowledged or failed, in send order (= sequence order). */
-  readonly queue: Batch[];
-  inFlight: number;
-  mode: TopicMode;
-  /** The producer id this topic's sequence numbers belong to (0 before the first send). */
-  producerId: number;
-  nextSequence: number;
-  /** The end of the highest acknowledged batch: where the broker's sequence stands when nothing later was written. */
-  ackedEnd: number;
-  readonly backoff: Backoff;
-  retryTimer: NodeJS.Timeout | null;
-  lingerTimer: NodeJS.Timeout | null;
-}
+import { ProducerSpool, queueSpooled } from './producer-spool.js';
 
 type ProducerState = 'open' | 'closing' | 'closed';
 
@@ -100,8 +47,8 @@ export class Producer {
   readonly #idleWaiters: (() => void)[] = [];
   #state: ProducerState = 'open';
   readonly #stats = { batchesSent: 0, retries: 0, duplicateAnswers: 0, producerIdChanges: 0, unconfirmedFailedMessages: 0, spooledMessages: 0, spoolAckedMessages: 0, spoolDroppedMessages: 0, spoolResentUnderNewIdMessages: 0 };
-  readonly #spool: Spool | null = null;
-  readonly #spoolAfterMs: number = 0;
+  /** Null without spool options, and then every batch's spool is null too. */
+  readonly #spool: ProducerSpool | null = null;
   #spoolTimer: NodeJS.Timeout | null = null;
   readonly #log: (line: string) => void;
 
@@ -130,15 +77,12 @@ export class Producer {
     this.#log = options.log ?? ((line) => process.stderr.write(`quorumlog producer: ${line}\n`));
     if (options.spool !== undefined) {
       if (!this.#idempotent) throw new InvalidArgumentError('a spool needs idempotence: resending spooled batches after a restart would duplicate them otherwise');
-      if (!(Number.isFinite(options.spool.afterMs) && options.spool.afterMs >= 0)) throw new InvalidArgumentError('spool.afterMs must be 0 or more');
-      this.#spoolAfterMs = options.spool.afterMs;
-      this.#spool = Spool.open({ dir: options.spool.dir, ...(options.spool.bytesMax === undefined ? {} : { bytesMax: options.spool.bytesMax }) });
-      if (this.#spool.tornBytesCut > 0) this.#log(`spool ${options.spool.dir}: cut a torn tail of ${this.#spool.tornBytesCut} bytes (a write a crash interrupted; its send() had not resolved)`);
+      this.#spool = ProducerSpool.open(options.spool, { log: this.#log, stats: this.#stats });
     }
     this.#client = new LogClient({ brokers: options.brokers, timeoutMs: requestTimeoutMs, retryBackoff: this.#retryBackoff });
     if (this.#spool !== null) {
       this.#loadSpool(this.#spool);
-      this.#spoolTimer = setInterval(() => this.#spoolAged(), Math.max(5, Math.min(100, Math.floor(this.#spoolAfterMs / 4))));
+      this.#spoolTimer = setInterval(() => this.#spoolAged(), this.#spool.checkIntervalMs);
       setImmediate(() => {
         for (const state of this.#topics.values()) this.#pump(state);
       });
@@ -183,9 +127,8 @@ export class Producer {
     if (this.#buffered >= this.#bufferedMax) {
       return Promise.reject(new ResourceExhaustedError(`${this.#buffered} messages are waiting to be acknowledged; wait for some before sending more`));
     }
-    if (this.#spool?.full() === true) {
-      return Promise.reject(new SpoolFullError(`the spool holds ${this.#spool.sizeBytes} bytes, its limit is ${this.#spool.bytesMax}: the cluster has not taken the spooled messages yet; this one was not sent`));
-    }
+    const spoolFull = this.#spool?.sendRefusal() ?? null;
+    if (spoolFull !== null) return Promise.reject(spoolFull);
     let record: BrokerMessage;
     try {
       record = toRecord(message);
@@ -196,8 +139,8 @@ export class Producer {
     const state = this.#topic(topic);
     return new Promise((resolve, reject) => {
       let batch = state.queue.at(-1);
-      if (batch === undefined || !this.#open(batch) || batch.bytes + bytes > this.#batchBytesMax || deliverAtOf(batch.messages[0]) !== deliverAtOf(record)) {
-        batch = { messages: [], settles: [], bytes: 0, createdMs: Date.now(), state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false, spool: null, legacy: false };
+      if (batch === undefined || !isOpen(batch, this.#batchMessagesMax) || batch.bytes + bytes > this.#batchBytesMax || deliverAtOf(batch.messages[0]) !== deliverAtOf(record)) {
+        batch = newBatch(Date.now());
         state.queue.push(batch);
         state.lingerTimer ??= setTimeout(() => {
           state.lingerTimer = null;
@@ -208,7 +151,7 @@ export class Producer {
       batch.settles.push({ resolve, reject });
       batch.bytes += bytes;
       this.#buffered++;
-      if (!this.#open(batch) || batch.bytes >= this.#batchBytesMax) this.#pump(state);
+      if (!isOpen(batch, this.#batchMessagesMax) || batch.bytes >= this.#batchBytesMax) this.#pump(state);
     });
   }
 
@@ -242,107 +185,33 @@ export class Producer {
   }
 
   /** Queues what an earlier run left in the spool, in order, ahead of anything new. */
-  #loadSpool(spool: Spool): void {
-    for (const record of spool.live()) {
-      const state = this.#topic(record.topic);
-      const legacy = record.firstSequence >= 0;
-      state.queue.push({
-        messages: [...record.messages],
-        settles: [],
-        bytes: record.messages.reduce((n, m) => n + messageBytes(m), 0),
-        createdMs: Date.now(),
-        state: 'waiting',
-        attempts: legacy ? 1 : 0,
-        producerId: legacy ? record.producerId : 0,
-        firstSequence: record.firstSequence,
-        uncertain: legacy,
-        renumbered: false,
-        spool: { id: record.spoolId, whole: true, shared: { remaining: 1 } },
-        legacy,
-      });
-      if (legacy) {
-        if (state.producerId === 0) {
-          state.producerId = record.producerId;
-          state.ackedEnd = record.firstSequence;
-        }
-        state.nextSequence = Math.max(state.nextSequence, record.firstSequence + record.messages.length);
-        state.mode = 'recovering';
-      }
-    }
+  #loadSpool(spool: ProducerSpool): void {
+    for (const record of spool.live()) queueSpooled(this.#topic(record.topic), record);
   }
 
-  /**
-   * Writes every batch unanswered for spool.afterMs to the spool (one write, one fsync) and
-   * resolves its send()s as 'spooled'. Per topic only a prefix of the queue is spooled (the
-   * oldest batches), so what a restart resends from the spool is everything unacknowledged
-   * up to some point. Aged batches that no longer fit fail with SpoolFullError.
-   */
+  /** The spool timer's pass: spooled messages no longer count as buffered, aged batches that did not fit fail. */
   #spoolAged(): void {
-    const spool = this.#spool;
-    if (spool === null || this.#state === 'closed') return;
-    const now = Date.now();
-    const aged: { state: TopicState; batch: Batch }[] = [];
-    for (const state of this.#topics.values()) {
-      for (const batch of state.queue) {
-        if (batch.spool !== null) continue;
-        if (now - batch.createdMs < this.#spoolAfterMs) break;
-        aged.push({ state, batch });
-      }
-    }
-    if (aged.length === 0) return;
-    const records = spool.append(aged.map(({ state, batch }) => ({ topic: state.name, producerId: batch.firstSequence >= 0 ? batch.producerId : 0, firstSequence: batch.firstSequence, messages: batch.messages })));
-    for (const [k, record] of records.entries()) {
-      const { batch } = aged[k]!;
-      batch.spool = { id: record.spoolId, whole: true, shared: { remaining: 1 } };
-      for (const settle of batch.settles.splice(0)) settle.resolve({ status: 'spooled', offset: null, spoolId: record.spoolId });
-      this.#stats.spooledMessages += batch.messages.length;
-      this.#buffered -= batch.messages.length;
-    }
-    for (const { state, batch } of aged.slice(records.length)) {
-      if (batch.state !== 'waiting') continue;
-      const maybe = batch.uncertain ? '; an earlier attempt may have written it' : '';
-      this.#finish(state, batch, new SpoolFullError(`topic ${state.name}: not acknowledged within ${this.#spoolAfterMs} ms and the spool is full (${spool.sizeBytes} of ${spool.bytesMax} bytes)${maybe}`));
-    }
+    if (this.#spool === null || this.#state === 'closed') return;
+    const aged = this.#spool.spoolAged(this.#topics.values());
+    if (aged === null) return;
+    this.#buffered -= aged.spooledMessages;
+    for (const { state, batch, error } of aged.refused) this.#finish(state, batch, error);
     if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
-  }
-
-  /** A piece of a spooled batch is done (acknowledged or given up on): the record leaves the spool after its last piece. */
-  #spoolDone(batch: Batch): void {
-    if (batch.spool === null) return;
-    if (--batch.spool.shared.remaining === 0) this.#spool?.remove(batch.spool.id);
-  }
-
-  /**
-   * A spooled batch is resent under the producer's current id from a fresh sequence,
-   * because its old identity can no longer be deduplicated: said in the log and the stats.
-   */
-  #reidentify(state: TopicState, batch: Batch, why: string): void {
-    const old = `${batch.producerId}/${batch.firstSequence}`;
-    batch.legacy = false;
-    batch.firstSequence = -1;
-    batch.uncertain = false;
-    this.#stats.spoolResentUnderNewIdMessages += batch.messages.length;
-    this.#log(`topic ${state.name}: spooled batch ${batch.spool?.id} (${batch.messages.length} messages, was ${old}): ${why}; it is resent under a new producer id, and dedupe across ids is not guaranteed: if an earlier attempt wrote it, it will be there twice`);
   }
 
   #topic(name: string): TopicState {
     let state = this.#topics.get(name);
     if (state === undefined) {
-      state = { name, queue: [], inFlight: 0, mode: 'pipelining', producerId: 0, nextSequence: 0, ackedEnd: 0, backoff: new Backoff(this.#retryBackoff), retryTimer: null, lingerTimer: null };
+      state = newTopicState(name, this.#retryBackoff);
       this.#topics.set(name, state);
     }
     return state;
   }
 
-  /** A batch that can still take messages: never sent, not spooled and not full. */
-  #open(batch: Batch): boolean {
-    return batch.spool === null && batch.attempts === 0 && batch.state === 'waiting' && batch.firstSequence < 0 && batch.messages.length < this.#batchMessagesMax;
-  }
-
   /** A never-sent batch goes once it is full, its linger time is up, or a flush asks. */
   #ready(state: TopicState, batch: Batch): boolean {
     if (batch.attempts > 0 || batch !== state.queue.at(-1)) return true;
-    return this.#flushing > 0 || this.#state !== 'open' || !this.#open(batch) || batch.bytes >= this.#batchBytesMax || Date.now() - batch.createdMs >= this.#lingerMs;
+    return this.#flushing > 0 || this.#state !== 'open' || !isOpen(batch, this.#batchMessagesMax) || batch.bytes >= this.#batchBytesMax || Date.now() - batch.createdMs >= this.#lingerMs;
   }
 
   #pump(state: TopicState): void {
@@ -411,7 +280,7 @@ export class Producer {
     for (const batch of [...state.queue]) {
       if (batch.firstSequence < 0 || batch.legacy) continue;
       if (batch.uncertain && batch.spool !== null) {
-        this.#reidentify(state, batch, `the producer id expired while it was unanswered`);
+        this.#spool?.reidentify(state, batch, `the producer id expired while it was unanswered`);
       } else if (batch.uncertain) {
         this.#finish(state, batch, new ProducerIdChangedError(`topic ${state.name}: the producer id ${batch.producerId} expired while this batch was unanswered and an earlier attempt may have written it; it is not resent under the new id ${this.#producerId}, which could duplicate it`));
       } else {
@@ -430,24 +299,8 @@ export class Producer {
       setImmediate(() => this.#pump(state));
       return;
     }
-    if (batch.firstSequence < 0) {
-      if (this.#idempotent) {
-        state.producerId = this.#producerId;
-        batch.producerId = this.#producerId;
-        batch.firstSequence = state.nextSequence;
-        state.nextSequence += batch.messages.length;
-      } else {
-        batch.firstSequence = 0;
-      }
-    }
-    if (batch.spool?.whole === true && this.#spool !== null) {
-      try {
-        // Durable before the attempt: a restart must resend under the identity last used.
-        this.#spool.setIdentity(batch.spool.id, batch.producerId, batch.firstSequence);
-      } catch (error) {
-        this.#log(`spool: could not record the new identity of spooled batch ${batch.spool.id}: ${String(error)}; a restart before it is acknowledged could duplicate it`);
-      }
-    }
+    if (batch.firstSequence < 0) assignSequence(state, batch, { producerId: this.#producerId, idempotent: this.#idempotent });
+    this.#spool?.recordIdentity(batch);
     batch.state = 'inFlight';
     if (batch.attempts === 0) this.#stats.batchesSent++;
     else this.#stats.retries++;
@@ -478,10 +331,7 @@ export class Producer {
     if (this.#acks === 'leader') for (const settle of batch.settles) settle.resolve({ status: 'leaderDurable', offset: null, logIndex: result.logIndex });
     else if (result.deliverAtMs > 0) for (const settle of batch.settles) settle.resolve({ status: 'scheduled', offset: null, deliverAtMs: result.deliverAtMs });
     else batch.settles.forEach((settle, k) => settle.resolve({ status: 'acknowledged', offset: result.firstOffset + k }));
-    if (batch.spool !== null) {
-      this.#stats.spoolAckedMessages += batch.messages.length;
-      this.#spoolDone(batch);
-    }
+    if (batch.spool !== null) this.#spool?.acknowledged(batch);
     this.#remove(state, batch);
     if (state.mode === 'pipelining') state.backoff.reset();
   }
@@ -502,13 +352,12 @@ export class Producer {
     const wasAlone = state.mode === 'recovering' && batch === state.queue[0];
     state.mode = 'recovering';
     if (batch.legacy && (error instanceof OutOfOrderSequenceError || error instanceof UnknownProducerError)) {
-      this.#reidentify(state, batch, error instanceof UnknownProducerError ? 'its producer id expired or is unknown' : `the broker refused its sequence (${error.message})`);
+      this.#spool?.reidentify(state, batch, error instanceof UnknownProducerError ? 'its producer id expired or is unknown' : `the broker refused its sequence (${error.message})`);
       return;
     }
     if (error instanceof DuplicateTooOldError && batch.spool !== null) {
       // The broker has later sequences of this id: this batch was written, long ago.
-      this.#stats.spoolAckedMessages += batch.messages.length;
-      this.#spoolDone(batch);
+      this.#spool?.acknowledged(batch);
       this.#remove(state, batch);
       return;
     }
@@ -520,7 +369,7 @@ export class Producer {
           this.#finish(state, batch, error);
           return;
         }
-        this.#renumberFrom(state, batch);
+        renumberFrom(state, batch);
       }
       return;
     }
@@ -542,61 +391,20 @@ export class Producer {
     if (error instanceof InvalidArgumentError && batch.messages.length > 1) {
       // One bad message (too large, say) refuses its whole batch, which was therefore not
       // written: split it, so the others go through and only the bad one fails.
-      this.#split(state, batch);
+      splitBatch(state, batch, this.#idempotent);
       return;
     }
     this.#finish(state, batch, error as Error);
   }
 
-  /** Replaces a refused batch by one batch per message, taking over its sequence numbers in order. */
-  #split(state: TopicState, batch: Batch): void {
-    const singles = batch.messages.map(
-      (message, k): Batch => ({
-        messages: [message],
-        settles: batch.settles.slice(k, k + 1),
-        bytes: 0,
-        createdMs: batch.createdMs,
-        state: 'waiting',
-        attempts: batch.attempts,
-        producerId: batch.producerId,
-        firstSequence: batch.firstSequence < 0 || !this.#idempotent ? batch.firstSequence : batch.firstSequence + k,
-        uncertain: false,
-        renumbered: batch.renumbered,
-        spool: batch.spool === null ? null : { id: batch.spool.id, whole: false, shared: batch.spool.shared },
-        legacy: batch.legacy,
-      }),
-    );
-    if (batch.spool !== null) batch.spool.shared.remaining += singles.length - 1;
-    state.queue.splice(state.queue.indexOf(batch), 1, ...singles);
-  }
-
-  #renumberFrom(state: TopicState, first: Batch): void {
-    let sequence = state.ackedEnd;
-    for (const batch of state.queue.slice(state.queue.indexOf(first))) {
-      if (batch.firstSequence < 0) break;
-      batch.firstSequence = sequence;
-      batch.uncertain = false;
-      sequence += batch.messages.length;
-    }
-    first.renumbered = true;
-    state.nextSequence = sequence;
-  }
-
   #finish(state: TopicState, batch: Batch, error: Error): void {
     for (const settle of batch.settles) settle.reject(error);
-    if (batch.spool !== null && this.#state !== 'closed' && !(error instanceof ClientClosedError)) {
-      // Its send()s resolved 'spooled' long ago: the log is the only place to say it.
-      this.#stats.spoolDroppedMessages += batch.messages.length;
-      this.#log(`topic ${state.name}: spooled batch ${batch.spool.id} (${batch.messages.length} messages) was refused and leaves the spool undelivered: ${error.message}`);
-      this.#spoolDone(batch);
-    }
+    if (batch.spool !== null && this.#state !== 'closed' && !(error instanceof ClientClosedError)) this.#spool?.dropped(state, batch, error);
     this.#remove(state, batch);
   }
 
   #remove(state: TopicState, batch: Batch): void {
-    batch.state = 'done';
-    const at = state.queue.indexOf(batch);
-    if (at >= 0) state.queue.splice(at, 1);
+    removeBatch(state, batch);
     if (batch.spool === null) this.#buffered -= batch.messages.length;
     if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
@@ -624,32 +432,4 @@ export class Producer {
 function retriable(error: unknown): boolean {
   if (error instanceof InternalError) return /RST_STREAM|Received RST/.test(error.message);
   return error instanceof OutcomeUnknownError || error instanceof UnavailableError || error instanceof ResourceExhaustedError;
-}
-
-const encoder = new TextEncoder();
-const bytesOf = (value: Uint8Array | string): Uint8Array => (typeof value === 'string' ? encoder.encode(value) : value);
-
-function messageBytes(m: BrokerMessage): number {
-  return m.key.length + m.payload.length + m.headers.reduce((n, h) => n + h.name.length + h.value.length, 0);
-}
-
-const DELIVER_AT_HEADER = 'quorumlog-deliver-at-ms';
-
-/** The delivery time a message asks for ('' for none): messages of one batch must agree. */
-function deliverAtOf(message: BrokerMessage | undefined): string {
-  const header = message?.headers.find((h) => h.name === DELIVER_AT_HEADER);
-  return header === undefined ? '' : Buffer.from(header.value).toString('latin1');
-}
-
-function toRecord(message: ProducerMessage): BrokerMessage {
-  const delay = message.deliverAtMs;
-  if (delay !== undefined && !(Number.isSafeInteger(delay) && delay >= 0)) throw new InvalidArgumentError(`deliverAtMs must be a time in ms since 1970, not ${delay}`);
-  const headers = (message.headers ?? []).filter((h) => delay === undefined || h.name !== DELIVER_AT_HEADER).map((h) => ({ name: h.name, value: bytesOf(h.value) }));
-  if (delay !== undefined) headers.push({ name: DELIVER_AT_HEADER, value: bytesOf(String(delay)) });
-  return {
-    key: message.key === undefined ? new Uint8Array(0) : bytesOf(message.key),
-    headers,
-    payload: bytesOf(message.payload),
-    timestampMs: message.timestampMs ?? Date.now(),
-  };
 }
