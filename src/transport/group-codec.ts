@@ -153,7 +153,7 @@ function encodeConsumeResponse(response: ConsumeResponseMessage): Buffer {
   const sizes = new Array<number>(response.deliveries.length * 2);
   let total = 0;
   response.deliveries.forEach((d, k) => {
-    const message = messageBytes(d.message);
+    const message = encodedMessageBytes(d.message);
     const delivery = scalarBytes(d.offset) + scalarBytes(d.delivery) + scalarBytes(d.deadlineMs) + 1 + varintLength(message) + message;
     sizes[2 * k] = delivery;
     sizes[2 * k + 1] = message;
@@ -175,7 +175,7 @@ function encodeConsumeResponse(response: ConsumeResponseMessage): Buffer {
   return out;
 }
 
-function messageBytes(m: BrokerMessage): number {
+function encodedMessageBytes(m: BrokerMessage): number {
   let total = bytesFieldBytes(m.key) + bytesFieldBytes(m.payload) + scalarBytes(m.timestampMs);
   for (const h of m.headers) {
     const header = headerBytes(h.name, h.value);
