@@ -11,7 +11,7 @@ import {
   StorageFailedError,
 } from './errors.js';
 import type { FileSystem } from './file-system.js';
-import { recordBytes } from './record-codec.js';
+import { isKnownKind, recordBytes } from './record-codec.js';
 import { recoverSegments, type RecoveryReport } from './recovery.js';
 import { parseSegmentFileName, type ReadCursor, Segment, type SegmentContext } from './segment.js';
 import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile } from './state-file.js';
@@ -333,6 +333,7 @@ export class CommitLog implements LogReader {
       const after = previous;
       assert(entry.index === after.index + 1, () => `append of index ${entry.index} after ${after.index}`);
       assert(entry.term >= after.term, () => `append of term ${entry.term} after term ${after.term}`);
+      assert(isKnownKind(entry.kind), () => `append of entry ${entry.index} with unknown kind ${entry.kind}`);
       if (entry.payload.length > this.context.payloadBytesMax) {
         return new RecordTooLargeError(entry.index, entry.payload.length, this.context.payloadBytesMax);
       }

@@ -26,6 +26,11 @@ const U32 = 0x1_0000_0000;
 
 const KNOWN_KINDS: ReadonlySet<number> = new Set([1, 2]);
 
+/** Whether decoding accepts `kind`: an append must not write a record recovery would call damaged. */
+export function isKnownKind(kind: number): boolean {
+  return KNOWN_KINDS.has(kind);
+}
+
 export function recordBytes(payloadBytes: number): number {
   return RECORD_HEADER_BYTES + payloadBytes;
 }

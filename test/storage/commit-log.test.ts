@@ -97,6 +97,18 @@ describe('append and read', () => {
     expect(() => log.append([entry(4, 1)])).toThrow(AssertionError);
   });
 
+  it('asserts on an entry kind recovery would read as damage, and writes nothing of its batch', async () => {
+    const fixture = await fresh();
+    await fixture.log.append(entries(1, 3, 1));
+    const unknownKind = { ...entry(4, 1), kind: 0 } as unknown as ReturnType<typeof entry>;
+    expect(() => fixture.log.append([entry(4, 1), { ...unknownKind, index: i(5) }])).toThrow(AssertionError);
+    await fixture.log.close();
+    const reopened = await fixture.reopen();
+    expect(reopened.lastIndex()).toBe(3);
+    expect(reopened.recovery.lostEntries).toBe(false);
+    await reopened.close();
+  });
+
   it('rejects a payload above the limit with a typed error and writes nothing', async () => {
     const { log } = await fresh({ payloadBytesMax: 100 });
     await expect(log.append([entry(1, 1, 101)])).rejects.toThrow(RecordTooLargeError);
