@@ -350,6 +350,44 @@ describe('index files', () => {
     expect(log.entries(i(29_999), i(30_003), 1 << 20).map((e) => [e.index, e.payload.length])).toEqual([29_999, 30_000, 30_001, 30_002].map((n) => [n, n % 23]));
     await log.close();
   });
+  it('after a restart, writes the recovered active segment\'s index in runs as appends go on, not all at its seal', async () => {
+    const fixture = await fresh({ segmentBytes: 4 << 20 });
+    const { fs } = fixture;
+    let log = fixture.log;
+    let next = 1;
+    const add = async (count: number): Promise<void> => {
+      await log.append(Array.from({ length: count }, (_, k) => entry(next + k, 1, (next + k) % 23)));
+      next += count;
+    };
+    const INDEX = `${DIR}/00000000000000000001.idx`;
+    const segments = (): number => fs.list(DIR).filter((name) => name.endsWith('.log')).length;
+    await add(40_000);
+    await log.close();
+    log = await fixture.reopen();
+    // 40,000 more in small appends: the 40,000 recovered slots are encoded a few thousand per
+    // append, so two runs (65,536 slots) are in the file while the segment is still active.
+    for (let round = 0; round < 40; round++) await add(1_000);
+    expect(segments()).toBe(1);
+    expect(fs.readFile(INDEX).length).toBe(2 * 32_768 * 32);
+    // Bounded: ~120,000 records fill the 4 MiB segment.
+    for (let round = 0; round < 20 && segments() === 1; round++) await add(20_000);
+    expect(segments()).toBe(2);
+    const written = Buffer.from(fs.readFile(INDEX));
+    const count = written.length / INDEX_SLOT_BYTES;
+    let offset = 0;
+    for (let k = 0; k < count; k++) {
+      const slot = decodeSlot(written, k * INDEX_SLOT_BYTES, 1 + k);
+      const expected = { index: 1 + k, term: 1, offset, recordBytes: RECORD_HEADER_BYTES + ((1 + k) % 23) };
+      if (slot === null || slot.term !== 1 || slot.offset !== expected.offset || slot.recordBytes !== expected.recordBytes) expect(slot).toEqual(expected);
+      offset += expected.recordBytes;
+    }
+    await log.close();
+    fs.faultRemove(INDEX);
+    log = await fixture.reopen();
+    expect(log.recovery.rebuiltIndexes).toEqual([INDEX]);
+    expect(Buffer.from(fs.readFile(INDEX)).equals(written)).toBe(true);
+    await log.close();
+  });
 });
 
 describe('preallocation', () => {
