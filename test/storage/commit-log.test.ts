@@ -314,81 +314,82 @@ describe('index files', () => {
     await log.close();
   });
   it('writes a filling segment\'s index in runs as it goes (truncations across a run included), equal to one rebuilt from its data', async () => {
-    const fixture = await fresh({ segmentBytes: 4 << 20 });
-    const { fs } = fixture;
-    let log = fixture.log;
-    let next = 1;
-    const add = async (count: number): Promise<void> => {
-      await log.append(Array.from({ length: count }, (_, k) => entry(next + k, 1, (next + k) % 23)));
-      next += count;
-    };
-    const INDEX = `${DIR}/00000000000000000001.idx`;
-    const segments = (): number => fs.list(DIR).filter((name) => name.endsWith('.log')).length;
-    await add(40_000);
+    const f = await indexFixture();
+    await f.add(40_000);
     // One run of 32,768 slots is in the file while the segment is still active.
-    expect(fs.readFile(INDEX).length).toBe(32_768 * 32);
-    await log.truncateAfter(i(30_000));
-    next = 30_001;
-    // Bounded: ~120,000 records fill the 4 MiB segment.
-    for (let round = 0; round < 20 && segments() === 1; round++) await add(20_000);
-    expect(segments()).toBe(2);
-    const written = Buffer.from(fs.readFile(INDEX));
-    // Every slot names its entry and its record's place (the records lie back to back).
-    const count = written.length / INDEX_SLOT_BYTES;
-    let offset = 0;
-    for (let k = 0; k < count; k++) {
-      const slot = decodeSlot(written, k * INDEX_SLOT_BYTES, 1 + k);
-      const expected = { index: 1 + k, term: 1, offset, recordBytes: RECORD_HEADER_BYTES + ((1 + k) % 23) };
-      if (slot === null || slot.term !== 1 || slot.offset !== expected.offset || slot.recordBytes !== expected.recordBytes) expect(slot).toEqual(expected);
-      offset += expected.recordBytes;
-    }
-    await log.close();
-    fs.faultRemove(INDEX);
-    log = await fixture.reopen();
-    expect(log.recovery.rebuiltIndexes).toEqual([INDEX]);
-    expect(Buffer.from(fs.readFile(INDEX)).equals(written)).toBe(true);
-    expect(log.entries(i(29_999), i(30_003), 1 << 20).map((e) => [e.index, e.payload.length])).toEqual([29_999, 30_000, 30_001, 30_002].map((n) => [n, n % 23]));
-    await log.close();
+    expect(f.fs.readFile(FIRST_INDEX).length).toBe(32_768 * 32);
+    await f.log.truncateAfter(i(30_000));
+    f.next = 30_001;
+    await f.fillFirstSegment();
+    await f.expectIndexOfRecordsRebuiltEqual();
+    expect(f.log.entries(i(29_999), i(30_003), 1 << 20).map((e) => [e.index, e.payload.length])).toEqual([29_999, 30_000, 30_001, 30_002].map((n) => [n, n % 23]));
+    await f.log.close();
   });
+
   it('after a restart, writes the recovered active segment\'s index in runs as appends go on, not all at its seal', async () => {
-    const fixture = await fresh({ segmentBytes: 4 << 20 });
-    const { fs } = fixture;
-    let log = fixture.log;
-    let next = 1;
-    const add = async (count: number): Promise<void> => {
-      await log.append(Array.from({ length: count }, (_, k) => entry(next + k, 1, (next + k) % 23)));
-      next += count;
-    };
-    const INDEX = `${DIR}/00000000000000000001.idx`;
-    const segments = (): number => fs.list(DIR).filter((name) => name.endsWith('.log')).length;
-    await add(40_000);
-    await log.close();
-    log = await fixture.reopen();
+    const f = await indexFixture();
+    await f.add(40_000);
+    await f.log.close();
+    await f.reopen();
     // 40,000 more in small appends: the 40,000 recovered slots are encoded a few thousand per
     // append, so two runs (65,536 slots) are in the file while the segment is still active.
-    for (let round = 0; round < 40; round++) await add(1_000);
-    expect(segments()).toBe(1);
-    expect(fs.readFile(INDEX).length).toBe(2 * 32_768 * 32);
-    // Bounded: ~120,000 records fill the 4 MiB segment.
-    for (let round = 0; round < 20 && segments() === 1; round++) await add(20_000);
-    expect(segments()).toBe(2);
-    const written = Buffer.from(fs.readFile(INDEX));
-    const count = written.length / INDEX_SLOT_BYTES;
-    let offset = 0;
-    for (let k = 0; k < count; k++) {
-      const slot = decodeSlot(written, k * INDEX_SLOT_BYTES, 1 + k);
-      const expected = { index: 1 + k, term: 1, offset, recordBytes: RECORD_HEADER_BYTES + ((1 + k) % 23) };
-      if (slot === null || slot.term !== 1 || slot.offset !== expected.offset || slot.recordBytes !== expected.recordBytes) expect(slot).toEqual(expected);
-      offset += expected.recordBytes;
-    }
-    await log.close();
-    fs.faultRemove(INDEX);
-    log = await fixture.reopen();
-    expect(log.recovery.rebuiltIndexes).toEqual([INDEX]);
-    expect(Buffer.from(fs.readFile(INDEX)).equals(written)).toBe(true);
-    await log.close();
+    for (let round = 0; round < 40; round++) await f.add(1_000);
+    expect(f.segments()).toBe(1);
+    expect(f.fs.readFile(FIRST_INDEX).length).toBe(2 * 32_768 * 32);
+    await f.fillFirstSegment();
+    await f.expectIndexOfRecordsRebuiltEqual();
+    await f.log.close();
   });
 });
+
+const FIRST_INDEX = `${DIR}/00000000000000000001.idx`;
+
+/**
+ * The index-run tests' log: 4 MiB segments (~120,000 of these records), entry n in term 1
+ * with n % 23 bytes of payload, so every record's place follows from its index.
+ */
+async function indexFixture() {
+  const fixture = await fresh({ segmentBytes: 4 << 20 });
+  const f = {
+    fs: fixture.fs,
+    log: fixture.log,
+    next: 1,
+    async add(count: number): Promise<void> {
+      await f.log.append(Array.from({ length: count }, (_, k) => entry(f.next + k, 1, (f.next + k) % 23)));
+      f.next += count;
+    },
+    async reopen(): Promise<void> {
+      f.log = await fixture.reopen();
+    },
+    segments: (): number => fixture.fs.list(DIR).filter((name) => name.endsWith('.log')).length,
+    async fillFirstSegment(): Promise<void> {
+      // Bounded: ~120,000 records fill the 4 MiB segment.
+      for (let round = 0; round < 20 && f.segments() === 1; round++) await f.add(20_000);
+      expect(f.segments()).toBe(2);
+    },
+    /**
+     * Every slot of the sealed first segment's index names its entry and its record's place
+     * (the records lie back to back), and an index rebuilt from the data is the same bytes.
+     */
+    async expectIndexOfRecordsRebuiltEqual(): Promise<void> {
+      const written = Buffer.from(fixture.fs.readFile(FIRST_INDEX));
+      const count = written.length / INDEX_SLOT_BYTES;
+      let offset = 0;
+      for (let k = 0; k < count; k++) {
+        const slot = decodeSlot(written, k * INDEX_SLOT_BYTES, 1 + k);
+        const expected = { index: 1 + k, term: 1, offset, recordBytes: RECORD_HEADER_BYTES + ((1 + k) % 23) };
+        if (slot === null || slot.term !== 1 || slot.offset !== expected.offset || slot.recordBytes !== expected.recordBytes) expect(slot).toEqual(expected);
+        offset += expected.recordBytes;
+      }
+      await f.log.close();
+      fixture.fs.faultRemove(FIRST_INDEX);
+      await f.reopen();
+      expect(f.log.recovery.rebuiltIndexes).toEqual([FIRST_INDEX]);
+      expect(Buffer.from(fixture.fs.readFile(FIRST_INDEX)).equals(written)).toBe(true);
+    },
+  };
+  return f;
+}
 
 describe('preallocation', () => {
   const SEGMENT = `${DIR}/00000000000000000001.log`;
