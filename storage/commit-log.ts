@@ -10,69 +10,11 @@ import {
   StorageClosedError,
   StorageFailedError,
 } from './errors.js';
-import type { FileSystem } from './file-system.js';
 import { isKnownKind, recordBytes } from './record-codec.js';
 import { recoverSegments, type RecoveryReport } from './recovery.js';
 import { parseSegmentFileName, type ReadCursor, Segment, type SegmentContext } from './segment.js';
+import { LOG_DEFAULTS, MiB, realScheduler, type OpenLogOptions } from './log-options.js';
 import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile } from './state-file.js';
-
-/**
- * When an append's promise resolves.
- * - sync: after the fdatasync that covers it (and the durable mark that records it).
- *   Appends that arrive while a sync is in flight share the next one (group commit).
- * - async: as soon as it is written to the page cache; a timer syncs every intervalMs.
- *   A power failure (or kernel crash) loses what was acknowledged in the last
- *   intervalMs or so; a process crash alone loses nothing (the page cache survives it).
- */
-export type FlushPolicy = { readonly mode: 'sync' } | { readonly mode: 'async'; readonly intervalMs: number };
-
-/** Where async mode gets its timer (injected so a simulator can drive it). */
-export interface FlushScheduler {
-  every(intervalMs: number, run: () => void): { cancel(): void };
-}
-
-export interface OpenLogOptions {
-  readonly dir: string;
-  readonly fs: FileSystem;
-  /** A segment is sealed and a new one started once it would pass this size. */
-  readonly segmentBytes?: number;
-  readonly flush?: FlushPolicy;
-  /** Largest payload accepted; larger appends reject with RecordTooLargeError. */
-  readonly payloadBytesMax?: number;
-  /** Bytes written but not yet durable beyond which appends reject with AppendBacklogError. */
-  readonly pendingBytesMax?: number;
-  /** Appends waiting for their group's fdatasync beyond which appends reject with AppendBacklogError. */
-  readonly pendingAppendsMax?: number;
-  /** Entries returned by one entries() call at most, whatever the byte budget. */
-  readonly readEntriesMax?: number;
-  /**
-   * Zeros written ahead of the active segment's end, this many bytes at a time (default
-   * 1 MiB; 0 turns it off): a group's fdatasync then overwrites allocated blocks instead of
-   * growing the file. Recovery treats zeros after the last record as a clean end.
-   */
-  readonly preallocateBytes?: number;
-  readonly scheduler?: FlushScheduler;
-}
-
-const MiB = 1024 * 1024;
-export const LOG_DEFAULTS = {
-  segmentBytes: 64 * MiB,
-  payloadBytesMax: 64 * MiB,
-  pendingBytesMax: 256 * MiB,
-  pendingAppendsMax: 65_536,
-  readEntriesMax: 65_536,
-  // On: 1 MiB ahead measured faster with preallocation than without in interleaved bench
-  // runs on this machine's disk (see docs/storage.md, "Preallocation"). 0 turns it off.
-  preallocateBytes: 1 * MiB,
-} as const;
-
-const realScheduler: FlushScheduler = {
-  every(intervalMs, run) {
-    const timer = setInterval(run, intervalMs);
-    timer.unref();
-    return { cancel: () => clearInterval(timer) };
-  },
-};
 
 interface AppendWaiter {
   readonly lastIndex: number;

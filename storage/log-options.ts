@@ -1,0 +1,61 @@
+/** What openLog() takes (storage/commit-log.ts), with its defaults. */
+import type { FileSystem } from './file-system.js';
+
+/**
+ * When an append's promise resolves.
+ * - sync: after the fdatasync that covers it (and the durable mark that records it).
+ *   Appends that arrive while a sync is in flight share the next one (group commit).
+ * - async: as soon as it is written to the page cache; a timer syncs every intervalMs.
+ *   A power failure (or kernel crash) loses what was acknowledged in the last
+ *   intervalMs or so; a process crash alone loses nothing (the page cache survives it).
+ */
+export type FlushPolicy = { readonly mode: 'sync' } | { readonly mode: 'async'; readonly intervalMs: number };
+
+/** Where async mode gets its timer (injected so a simulator can drive it). */
+export interface FlushScheduler {
+  every(intervalMs: number, run: () => void): { cancel(): void };
+}
+
+export interface OpenLogOptions {
+  readonly dir: string;
+  readonly fs: FileSystem;
+  /** A segment is sealed and a new one started once it would pass this size. */
+  readonly segmentBytes?: number;
+  readonly flush?: FlushPolicy;
+  /** Largest payload accepted; larger appends reject with RecordTooLargeError. */
+  readonly payloadBytesMax?: number;
+  /** Bytes written but not yet durable beyond which appends reject with AppendBacklogError. */
+  readonly pendingBytesMax?: number;
+  /** Appends waiting for their group's fdatasync beyond which appends reject with AppendBacklogError. */
+  readonly pendingAppendsMax?: number;
+  /** Entries returned by one entries() call at most, whatever the byte budget. */
+  readonly readEntriesMax?: number;
+  /**
+   * Zeros written ahead of the active segment's end, this many bytes at a time (default
+   * 1 MiB; 0 turns it off): a group's fdatasync then overwrites allocated blocks instead of
+   * growing the file. Recovery treats zeros after the last record as a clean end.
+   */
+  readonly preallocateBytes?: number;
+  readonly scheduler?: FlushScheduler;
+}
+
+export const MiB = 1024 * 1024;
+export const LOG_DEFAULTS = {
+  segmentBytes: 64 * MiB,
+  payloadBytesMax: 64 * MiB,
+  pendingBytesMax: 256 * MiB,
+  pendingAppendsMax: 65_536,
+  readEntriesMax: 65_536,
+  // On: 1 MiB ahead measured faster with preallocation than without in interleaved bench
+  // runs on this machine's disk (see docs/storage.md, "Preallocation"). 0 turns it off.
+  preallocateBytes: 1 * MiB,
+} as const;
+
+/** Async mode's timer in a real process (unref'd: it never keeps the process alive). */
+export const realScheduler: FlushScheduler = {
+  every(intervalMs, run) {
+    const timer = setInterval(run, intervalMs);
+    timer.unref();
+    return { cancel: () => clearInterval(timer) };
+  },
+};
