@@ -190,7 +190,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
   }
 }
 
-const NO_HEADERS: readonly BrokerMessage['headers'][number][] = [];
+/** Shared by every message without headers; frozen, so no caller can change it for the others. */
+const NO_HEADERS: BrokerMessage['headers'] = Object.freeze([]);
 
 /**
  * A delivered message. A class rather than an object of closures: a drain hands out tens of
