@@ -147,11 +147,11 @@ export class Leadership {
     }
   }
 
-  /** Commits the highest index a quorum holds, if it is of this term. Returns whether commit moved. */
-  private maybeCommit(): boolean {
+  /** Commits the highest index a quorum holds, if it is of this term. */
+  private maybeCommit(): void {
     const candidate = this.tracker.quorumMatch();
-    if (candidate <= this.log.committed) return false;
-    if (!this.mayCommitByCounting(candidate)) return false;
+    if (candidate <= this.log.committed) return;
+    if (!this.mayCommitByCounting(candidate)) return;
     this.log.commitTo(candidate);
     // Followers learn the new commit index with the next append that carries entries, or
     // at the next tick (tellCommit). Not with an append round of its own at once: under a
@@ -159,7 +159,6 @@ export class Leadership {
     // in flight that extra round (two messages, two follower wake-ups, two answers) ran
     // exactly while the client's answer was on its way (1 KiB x 1 ack p50 1.18 -> 1.04 ms
     // side by side). Nothing but a follower's own apply waits for it: safety does not.
-    return true;
   }
 
   flushBroadcast(nowTick: number): void {
