@@ -32,13 +32,18 @@ export function neverSent(error: ServiceError, nodeCode: string | undefined): bo
   return nodeCode === undefined && /No connection established|ECONNREFUSED/.test(error.details);
 }
 
+/** grpc-js's words for an HTTP/2 stream reset by the peer, which it reports as INTERNAL. */
+export function isStreamReset(text: string): boolean {
+  return /RST_STREAM|Received RST/.test(text);
+}
+
 /** A stream that broke this way may be opened again (here or at another broker). */
 export function isRetriable(error: ServiceError): boolean {
   return (
     error.code === status.UNAVAILABLE ||
     error.code === status.CANCELLED ||
     error.code === status.DEADLINE_EXCEEDED ||
-    (error.code === status.INTERNAL && /RST_STREAM|Received RST/.test(error.details))
+    (error.code === status.INTERNAL && isStreamReset(error.details))
   );
 }
 

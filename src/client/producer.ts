@@ -12,6 +12,7 @@ import {
   UnknownProducerError,
   DuplicateTooOldError,
 } from './errors.js';
+import { isStreamReset } from './call-errors.js';
 import { LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
 import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, type Batch, type TopicState } from './producer-batches.js';
 import { deliverAtOf, messageBytes, toRecord } from './producer-message.js';
@@ -430,6 +431,6 @@ export class Producer {
 
 /** Failures after which the same batch may succeed later. */
 function retriable(error: unknown): boolean {
-  if (error instanceof InternalError) return /RST_STREAM|Received RST/.test(error.message);
+  if (error instanceof InternalError) return isStreamReset(error.message);
   return error instanceof OutcomeUnknownError || error instanceof UnavailableError || error instanceof ResourceExhaustedError;
 }
