@@ -187,12 +187,12 @@ export class Segment {
     }
     assert(offset === this.sizeBytes + bytes, 'encoded batch size mismatch');
     this.sizeBytes = offset;
-    if (this.encodedSlots < memory.count) this.catchUpIndex(memory);
+    // A recovered or unsealed segment's earlier slots, a bounded share per append.
+    if (this.encodedSlots < memory.count) this.encodeSlotsUntil(memory, Math.min(memory.count, this.encodedSlots + INDEX_CATCH_UP_SLOTS));
   }
 
-  /** Encodes up to INDEX_CATCH_UP_SLOTS of the slots the appends did not encode, in order. */
-  private catchUpIndex(memory: MemoryIndex): void {
-    const until = Math.min(memory.count, this.encodedSlots + INDEX_CATCH_UP_SLOTS);
+  /** Encodes the slots from the first not yet encoded up to (not including) `until`, in order. */
+  private encodeSlotsUntil(memory: MemoryIndex, until: number): void {
     for (let k = this.encodedSlots; k < until; k++) {
       const offset = memory.offsets[k] ?? 0;
       const end = k + 1 < memory.count ? (memory.offsets[k + 1] ?? 0) : this.sizeBytes;
@@ -456,11 +456,7 @@ export class Segment {
       this.encodedSlots = 0;
       this.slotsWritten = 0;
     }
-    for (let k = this.encodedSlots; k < memory.count; k++) {
-      const offset = memory.offsets[k] ?? 0;
-      const end = k + 1 < memory.count ? (memory.offsets[k + 1] ?? 0) : this.sizeBytes;
-      this.encodeSlot(k, offset, end - offset, memory.terms[k] ?? 0);
-    }
+    this.encodeSlotsUntil(memory, memory.count);
     this.writeSlotRun();
     const handle = this.openIndexWriter();
     fs.truncate(handle, memory.count * INDEX_SLOT_BYTES);
