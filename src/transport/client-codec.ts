@@ -2,7 +2,7 @@ import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
-import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
+import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesField, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
 /**
  * The client API's messages as plain data, with numbers for uint64 fields. Shared by the
@@ -393,12 +393,7 @@ function encodeReadResponse(response: ReadResponseMessage): Buffer {
     at = writeVarint64(out, at, recordBytes(record));
     at = writeScalar(out, at, RECORD_TAG.index, record.index);
     at = writeScalar(out, at, RECORD_TAG.term, record.term);
-    if (record.payload.length > 0) {
-      out[at++] = RECORD_TAG.payload;
-      at = writeVarint64(out, at, record.payload.length);
-      out.set(record.payload, at);
-      at += record.payload.length;
-    }
+    at = writeBytesField(out, at, RECORD_TAG.payload, record.payload);
   }
   at = writeScalar(out, at, READ_TAG.nextIndex, response.nextIndex);
   at = writeScalar(out, at, READ_TAG.appliedIndex, response.appliedIndex);
@@ -408,7 +403,6 @@ function encodeReadResponse(response: ReadResponseMessage): Buffer {
 }
 
 function recordBytes(record: RecordMessage): number {
-  const payload = record.payload.length;
-  return scalarBytes(record.index) + scalarBytes(record.term) + (payload > 0 ? 1 + varint64Length(payload) + payload : 0);
+  return scalarBytes(record.index) + scalarBytes(record.term) + bytesFieldBytes(record.payload);
 }
 

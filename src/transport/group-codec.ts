@@ -2,7 +2,7 @@ import type protobuf from 'protobufjs';
 import type { BrokerMessage } from './client-codec.js';
 import type { GroupView } from './client-service.js';
 import { schemaType } from './protobuf-runtime.js';
-import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
+import { bytesFieldBytes, scalarBytes, varintLength, writeBytesField, writeScalar, writeVarint } from './protobuf-wire.js';
 
 /** Consumer-group messages of client.proto as plain data (see client-codec.ts for the rest). */
 export interface GroupStartMessage {
@@ -189,10 +189,6 @@ function headerBytes(name: string, value: Uint8Array): number {
   return (nameBytes > 0 ? 1 + varintLength(nameBytes) + nameBytes : 0) + bytesFieldBytes(value);
 }
 
-function bytesFieldBytes(bytes: Uint8Array): number {
-  return bytes.length > 0 ? 1 + varint64Length(bytes.length) + bytes.length : 0;
-}
-
 function writeMessage(out: Buffer, at: number, m: BrokerMessage): number {
   at = writeBytesField(out, at, MESSAGE_TAG.key, m.key);
   for (const h of m.headers) {
@@ -208,12 +204,4 @@ function writeMessage(out: Buffer, at: number, m: BrokerMessage): number {
   }
   at = writeBytesField(out, at, MESSAGE_TAG.payload, m.payload);
   return writeScalar(out, at, MESSAGE_TAG.timestampMs, m.timestampMs);
-}
-
-function writeBytesField(out: Buffer, at: number, tag: number, bytes: Uint8Array): number {
-  if (bytes.length === 0) return at;
-  out[at++] = tag;
-  at = writeVarint(out, at, bytes.length);
-  out.set(bytes, at);
-  return at + bytes.length;
 }

@@ -2,7 +2,7 @@ import type protobuf from 'protobufjs';
 import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageType, type NodeId } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
-import { scalarBytes, varint64Length, varintLength, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
+import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesField, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
 /** Wire numbers of peer.proto's MessageType, by our message type names. */
 const WIRE_TYPE = {
@@ -284,12 +284,7 @@ function encodeAppend(message: AppendMessage): Uint8Array {
     at = writeScalar(out, at, ENTRY_TAG.index, entry.index);
     at = writeScalar(out, at, ENTRY_TAG.term, entry.term);
     at = writeScalar(out, at, ENTRY_TAG.kind, entry.kind);
-    if (entry.payload.length > 0) {
-      out[at++] = ENTRY_TAG.payload;
-      at = writeVarint64(out, at, entry.payload.length);
-      out.set(entry.payload, at);
-      at += entry.payload.length;
-    }
+    at = writeBytesField(out, at, ENTRY_TAG.payload, entry.payload);
   }
   at = writeScalar(out, at, TAG.commit, message.commit);
   if (at !== total) throw new Error(`encodeAppend: wrote ${at} bytes, sized ${total}`);
@@ -297,7 +292,6 @@ function encodeAppend(message: AppendMessage): Uint8Array {
 }
 
 function entryBytes(entry: Entry): number {
-  const payload = entry.payload.length;
-  return scalarBytes(entry.index) + scalarBytes(entry.term) + scalarBytes(entry.kind) + (payload > 0 ? 1 + varint64Length(payload) + payload : 0);
+  return scalarBytes(entry.index) + scalarBytes(entry.term) + scalarBytes(entry.kind) + bytesFieldBytes(entry.payload);
 }
 

@@ -54,3 +54,17 @@ export function writeScalar(out: Buffer, at: number, tag: number, value: number)
   out[at++] = tag;
   return writeVarint64(out, at, value);
 }
+
+/** Bytes of a one-byte-tag bytes field; 0 when it is empty (proto3 leaves it out). */
+export function bytesFieldBytes(bytes: Uint8Array): number {
+  return bytes.length > 0 ? 1 + varint64Length(bytes.length) + bytes.length : 0;
+}
+
+/** Writes a one-byte-tag bytes field unless it is empty; returns the offset after it. */
+export function writeBytesField(out: Buffer, at: number, tag: number, bytes: Uint8Array): number {
+  if (bytes.length === 0) return at;
+  out[at++] = tag;
+  at = writeVarint64(out, at, bytes.length);
+  out.set(bytes, at);
+  return at + bytes.length;
+}
