@@ -81,10 +81,21 @@ export class Tracker {
     return this.progress.entries();
   }
 
-  /** The highest index a majority holds durably. */
+  /**
+   * The highest index a majority holds durably: the largest match that a quorum of members
+   * have reached. Asked on every acknowledgement, so it counts instead of copying and sorting
+   * (quadratic in a handful of members, no allocation).
+   */
   quorumMatch(): Index {
-    const matches = [...this.progress.values()].map((pr) => pr.match).sort((a, b) => b - a);
-    return (matches[this.quorum() - 1] ?? 0) as Index;
+    const need = this.quorum();
+    let best = 0;
+    for (const candidate of this.progress.values()) {
+      if (candidate.match <= best) continue;
+      let holders = 0;
+      for (const other of this.progress.values()) if (other.match >= candidate.match) holders++;
+      if (holders >= need) best = candidate.match;
+    }
+    return best as Index;
   }
 
   /** Check-quorum: did a majority (self included) answer since the last check? Resets the marks. */
