@@ -14,7 +14,7 @@ import { isKnownKind, recordBytes } from './record-codec.js';
 import { recoverSegments, type RecoveryReport } from './recovery.js';
 import { parseSegmentFileName, type ReadCursor, Segment, type SegmentContext } from './segment.js';
 import { LOG_DEFAULTS, MiB, realScheduler, type OpenLogOptions } from './log-options.js';
-import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile } from './state-file.js';
+import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile, withParts } from './state-file.js';
 
 interface AppendWaiter {
   readonly lastIndex: number;
@@ -110,7 +110,7 @@ export class CommitLog implements LogReader {
   saveHardState(hardState: HardState): Promise<void> {
     if (this.state === 'closed' || this.state === 'closing') return Promise.reject(new StorageClosedError());
     if (this.state === 'failed') return Promise.reject(new StorageFailedError({ cause: this.failure }));
-    return this.stateFile.update((state) => ({ ...state, hardState }));
+    return this.stateFile.update((state) => withParts(state, { hardState }));
   }
 
   /** The durable mark as persisted now: the last entry known durable in this log. */
@@ -170,7 +170,7 @@ export class CommitLog implements LogReader {
       assert(term !== undefined, `no term at ${at}`);
       this.rejectWaitersAfter(at);
       if (this.stateFile.latest.mark.index > at) {
-        await this.stateFile.update((state) => ({ ...state, mark: { index: at, term } }));
+        await this.stateFile.update((state) => withParts(state, { mark: { index: at, term } }));
       }
       // Bounded by the number of segments.
       while (this.segments.length > 1 && this.activeSegment().firstIndex > at + 1) {
@@ -205,7 +205,7 @@ export class CommitLog implements LogReader {
       // The segment that will start the log must have a durable name before the point is
       // persisted, or a crash could leave a compaction point with no segment after it.
       await this.syncDirIfDirty();
-      await this.stateFile.update((state) => ({ ...state, compacted }));
+      await this.stateFile.update((state) => withParts(state, { compacted }));
       for (const segment of this.segments.splice(0, count)) {
         segment.close();
         segment.remove();
@@ -448,7 +448,7 @@ export class CommitLog implements LogReader {
       this.lastMarkWrite = this.lastMarkWrite.then(() => this.resolveWaiters(upTo));
       return;
     }
-    const write = this.stateFile.update((state) => ({ ...state, mark: to }));
+    const write = this.stateFile.update((state) => withParts(state, { mark: to }));
     this.lastMarkWrite = write.then(
       () => this.resolveWaiters(upTo),
       (error: unknown) => this.fail(error),

@@ -36,6 +36,15 @@ export interface PersistedState {
   readonly compacted: LogPosition;
 }
 
+/**
+ * `state` with the given parts replaced, written out field by field: V8 in Node 20 builds
+ * `{ ...state, mark }` on a slow path (2.5 us a call in a follower's CPU profile, where the
+ * mark moves once per group).
+ */
+export function withParts(state: PersistedState, parts: Partial<PersistedState>): PersistedState {
+  return { hardState: parts.hardState ?? state.hardState, mark: parts.mark ?? state.mark, compacted: parts.compacted ?? state.compacted };
+}
+
 export const INITIAL_STATE: PersistedState = {
   hardState: { term: 0 as Term, vote: null, commit: 0 as Index },
   mark: { index: 0 as Index, term: 0 as Term },
