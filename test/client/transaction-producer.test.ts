@@ -93,6 +93,8 @@ describe('TransactionProducer against in-process servers', () => {
     leader.sinks.get('g')?.[0]?.push({ txId: half.txId, producerGroup: 'g', topic: 't', messages: half.messages, checkCount: 3, preparedAtMs: 1 });
     await waitFor(() => leader.ends.length === 2, 'the check-back answer');
     expect(leader.ends[1]).toEqual({ txId: half.txId, outcome: 'rollback', source: 'checkBack' });
+    // The server has the answer before the producer has the server's reply and counts it.
+    await waitFor(() => producer.stats().checksAnswered === 1, 'the check-back answer taken');
     expect(producer.stats()).toMatchObject({ checksReceived: 1, checksAnswered: 1 });
   });
 
