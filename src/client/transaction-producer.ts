@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { ClientClosedError, InvalidArgumentError } from './errors.js';
 import type { BrokerMessage } from './log-client.js';
+import { toRecord } from './producer-message.js';
 import type { ProducerMessage } from './producer-options.js';
 import { TransactionClient, type EndResult, type TransactionCheck } from './transaction-client.js';
 
@@ -128,6 +129,8 @@ export class TransactionProducer {
     if (this.#state !== 'open') throw new ClientClosedError('the transaction producer is closed');
     const list = (Array.isArray(messages) ? messages : [messages]) as readonly ProducerMessage[];
     if (list.length === 0) throw new InvalidArgumentError('a transaction needs at least one message');
+    const delayed = list.findIndex((m) => m.deliverAtMs !== undefined);
+    if (delayed >= 0) throw new InvalidArgumentError(`message ${delayed} sets deliverAtMs: a transaction's messages become visible when it commits and cannot be delayed`);
     const txId = randomUUID();
     const records = list.map(toRecord);
     await this.#client.sendHalf({ txId, producerGroup: this.#group, topic, messages: records, ...this.#schedule });
@@ -194,14 +197,3 @@ function result(txId: string, end: EndResult): TransactionResult {
   return { txId, outcome: end.state, firstOffset: end.state === 'committed' ? end.firstOffset : null, count: end.count };
 }
 
-const encoder = new TextEncoder();
-const bytesOf = (value: Uint8Array | string): Uint8Array => (typeof value === 'string' ? encoder.encode(value) : value);
-
-function toRecord(message: ProducerMessage): BrokerMessage {
-  return {
-    key: message.key === undefined ? new Uint8Array(0) : bytesOf(message.key),
-    headers: (message.headers ?? []).map((h) => ({ name: h.name, value: bytesOf(h.value) })),
-    payload: bytesOf(message.payload),
-    timestampMs: message.timestampMs ?? Date.now(),
-  };
-}

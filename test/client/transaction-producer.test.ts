@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { nodeId } from '../../raft/index.js';
 import { TransactionProducer, type TransactionOutcome } from '../../src/client/index.js';
+import { InvalidArgumentError } from '../../src/client/errors.js';
 import { NotFoundError, NotLeaderError } from '../../src/node/errors.js';
 import {
   startClientServer,
@@ -118,5 +119,22 @@ describe('TransactionProducer against in-process servers', () => {
     expect(await producer.sendInTransaction('t', [{ payload: 'a' }, { payload: 'b' }])).toMatchObject({ outcome: 'unknown' });
     expect(leader.halves).toHaveLength(2);
     expect(leader.ends).toEqual([]);
+  });
+  it('refuses a delivery time in a transaction before writing anything (it would be ignored at commit)', async () => {
+    const leader = new FakeTransactions(null);
+    const address = await serve(leader);
+    let executed = 0;
+    const producer = new TransactionProducer({
+      brokers: [address],
+      producerGroup: 'g',
+      listener: { executeLocal: () => (executed++, 'commit'), check: () => 'unknown' },
+      log: () => {},
+    });
+    producers.push(producer);
+    const sending = producer.sendInTransaction('t', [{ payload: 'a' }, { payload: 'b', deliverAtMs: Date.now() + 60_000 }]);
+    await expect(sending).rejects.toThrow(InvalidArgumentError);
+    await expect(sending).rejects.toThrow(/message 1 .*deliverAtMs/);
+    expect(leader.halves).toEqual([]);
+    expect(executed).toBe(0);
   });
 });

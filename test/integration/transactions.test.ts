@@ -178,6 +178,12 @@ describe('transactions on a real cluster', () => {
     expect(grpcCode(badId)).toBe(grpcStatus.INVALID_ARGUMENT);
     const noTopic = await refusal(txClient.sendHalf({ txId: 'no-topic', producerGroup: 'g-bad', topic: 'missing', messages: [{ key: new Uint8Array(0), headers: [], payload: new Uint8Array(1), timestampMs: 1 }] }));
     expect(grpcCode(noTopic)).toBe(grpcStatus.NOT_FOUND);
+    // A delivery time would be ignored when the transaction commits: refused, nothing written.
+    const deliverAt = { name: 'quorumlog-deliver-at-ms', value: new TextEncoder().encode(String(Date.now() + 60_000)) };
+    const delayed = await refusal(txClient.sendHalf({ txId: 'bad-delayed', producerGroup: 'g-bad', topic: 'bad', messages: [{ key: new Uint8Array(0), headers: [deliverAt], payload: new Uint8Array(1), timestampMs: 1 }] }));
+    expect(grpcCode(delayed)).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect((delayed as Error).message).toMatch(/message 0 .*cannot be delayed/);
+    expect(grpcCode(await refusal(txClient.endTransaction('bad-delayed', 'commit')))).toBe(grpcStatus.NOT_FOUND);
 
     const brokers = ['--brokers', cluster.brokers().join(',')];
     for (const [args, pattern] of [
