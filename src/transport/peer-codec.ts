@@ -193,7 +193,7 @@ function toWire(message: Message): Record<string, unknown> {
  */
 function fromWire(wire: WireMessage, from: NodeId, to: NodeId): Message {
   const type = TYPE_BY_WIRE.get(wire.type);
-  const at = term(checkedNumber(wire.term, 'term'));
+  const messageTerm = term(checkedNumber(wire.term, 'term'));
   switch (type) {
     case 'preVote':
     case 'vote':
@@ -201,20 +201,20 @@ function fromWire(wire: WireMessage, from: NodeId, to: NodeId): Message {
         type,
         from,
         to,
-        term: at,
+        term: messageTerm,
         lastIndex: index(checkedNumber(wire.lastIndex, 'lastIndex')),
         lastTerm: term(checkedNumber(wire.lastTerm, 'lastTerm')),
         transfer: wire.transfer,
       };
     case 'preVoteResp':
     case 'voteResp':
-      return { type, from, to, term: at, granted: wire.granted };
+      return { type, from, to, term: messageTerm, granted: wire.granted };
     case 'append':
       return {
         type,
         from,
         to,
-        term: at,
+        term: messageTerm,
         prevIndex: index(checkedNumber(wire.prevIndex, 'prevIndex')),
         prevTerm: term(checkedNumber(wire.prevTerm, 'prevTerm')),
         entries: wire.entries.map(entryFromWire),
@@ -225,18 +225,18 @@ function fromWire(wire: WireMessage, from: NodeId, to: NodeId): Message {
         type,
         from,
         to,
-        term: at,
+        term: messageTerm,
         success: wire.success,
         index: index(checkedNumber(wire.index, 'index')),
         hintIndex: index(checkedNumber(wire.hintIndex, 'hintIndex')),
         hintTerm: term(checkedNumber(wire.hintTerm, 'hintTerm')),
       };
     case 'heartbeat':
-      return { type, from, to, term: at, commit: index(checkedNumber(wire.commit, 'commit')), context: wire.context };
+      return { type, from, to, term: messageTerm, commit: index(checkedNumber(wire.commit, 'commit')), context: wire.context };
     case 'heartbeatResp':
-      return { type, from, to, term: at, context: wire.context };
+      return { type, from, to, term: messageTerm, context: wire.context };
     case 'timeoutNow':
-      return { type, from, to, term: at };
+      return { type, from, to, term: messageTerm };
     case undefined:
       throw new MalformedMessageError(`unknown Raft message type ${wire.type}`);
   }
