@@ -21,22 +21,38 @@ export const GROUP_DRAIN_DEFAULTS = {
   pollMs: 5,
 } as const;
 
+export interface GroupDrainOptions {
+  readonly brokers: readonly string[];
+  /** Messages to drain: those the phase writes to a fresh topic, or the first ones of `topic`. */
+  readonly messages: number;
+  readonly sizeBytes: number;
+  readonly timeoutMs: number;
+  readonly prefetch?: number;
+  /** A topic already written (at least `messages` long): drained as it is, nothing filled. */
+  readonly topic?: string;
+}
+
 /**
  * The consumer-group drain: fills a fresh topic with `messages` messages of `sizeBytes`
- * (not measured), then one Consumer drains it, acking every message, and the time runs
- * until the group's committed offset covers them all: every ack durable in the replicated
- * group state, as the drain row of the issue's reference table measures.
+ * (not measured), or takes `topic` as it is, then one Consumer of a new group drains the
+ * first `messages`, acking every message, and the time runs until the group's committed
+ * offset covers them all: every ack durable in the replicated group state, as the drain
+ * row of the issue's reference table measures.
  */
-export async function runGroupDrain(options: { readonly brokers: readonly string[]; readonly messages: number; readonly sizeBytes: number; readonly timeoutMs: number; readonly prefetch?: number }): Promise<GroupDrainResult> {
-  const topic = `bench-drain-${Date.now()}`;
+export async function runGroupDrain(options: GroupDrainOptions): Promise<GroupDrainResult> {
+  const topic = options.topic ?? `bench-drain-${Date.now()}`;
+  const group = `bench-drain-${Date.now()}`;
+  const messages = options.messages;
   const prefetch = options.prefetch ?? GROUP_DRAIN_DEFAULTS.prefetch;
   const client = new LogClient({ brokers: options.brokers });
   const admin = new Admin({ brokers: options.brokers });
-  const consumer = new Consumer({ brokers: options.brokers, group: 'bench', topic, prefetch });
+  const consumer = new Consumer({ brokers: options.brokers, group, topic, prefetch, from: 'earliest' });
   const deadlineMs = Date.now() + options.timeoutMs;
   try {
-    await client.createTopic(topic);
-    await fill(client, topic, options.messages, options.sizeBytes);
+    if (options.topic === undefined) {
+      await client.createTopic(topic);
+      await fill(client, topic, messages, options.sizeBytes);
+    }
     let taken = 0;
     let bytes = 0;
     let ackErrors = 0;
@@ -45,11 +61,11 @@ export async function runGroupDrain(options: { readonly brokers: readonly string
     for await (const m of consumer) {
       bytes += m.payload.length;
       m.ack().catch(() => ackErrors++);
-      if (++taken >= options.messages) break;
-      if (Date.now() > deadlineMs) throw new Error(`group drain: ${taken} of ${options.messages} taken within ${options.timeoutMs} ms`);
+      if (++taken >= messages) break;
+      if (Date.now() > deadlineMs) throw new Error(`group drain: ${taken} of ${messages} taken within ${options.timeoutMs} ms`);
     }
     // Bounded by the deadline: the acks made above commit in a few batches.
-    while ((await admin.describeGroup('bench')).committedOffset < options.messages) {
+    while ((await admin.describeGroup(group)).committedOffset < messages) {
       if (Date.now() > deadlineMs) throw new Error(`group drain: acks not committed within ${options.timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, GROUP_DRAIN_DEFAULTS.pollMs));
     }

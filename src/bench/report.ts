@@ -17,7 +17,7 @@ export function formatReport(report: BenchReport): string {
   const lines: string[] = [];
   lines.push(
     `quorumlog bench: ${c.brokers === null ? `${c.nodes} local nodes` : `brokers ${c.brokers.join(',')}`}, ${c.producers} producer(s) x ${c.inflight} in flight, ` +
-      `${c.sizeBytes} B records, acks=${c.acks}, flush ${c.flush}, ${(c.durationMs / 1000).toFixed(1)} s after ${(c.warmupMs / 1000).toFixed(1)} s warm-up` +
+      `${c.sizeBytes} B ${c.api === 'broker' ? 'messages to a topic (Producer)' : 'records'}, acks=${c.acks}, flush ${c.flush}, ${(c.durationMs / 1000).toFixed(1)} s after ${(c.warmupMs / 1000).toFixed(1)} s warm-up` +
       `${c.clientBatching ? '' : ', no client batching'}`,
   );
   lines.push(`  host: ${report.host.cpus} CPUs (${report.host.cpuModel}), Node ${report.host.node}, load average ${report.host.loadBefore.toFixed(1)} before, ${report.host.loadAfter.toFixed(1)} after`);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { AppendAcks } from '../client/index.js';
+import { LogClient, type AppendAcks } from '../client/index.js';
 import { probeDisk, type DiskProbeResult } from './disk-probe.js';
 import { runGroupDrain, type GroupDrainResult } from './group-drain.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
@@ -10,6 +10,8 @@ import { ratio } from './stats.js';
 import { runDrain, runProduce, type DrainResult, type ProduceProgress, type ProduceResult } from './workload.js';
 
 export interface BenchConfig {
+  /** What produce measures: plain log appends (`LogClient.append`), or the broker's `Producer` to a fresh topic. */
+  readonly api: 'log' | 'broker';
   readonly nodes: number;
   readonly producers: number;
   readonly inflight: number;
@@ -110,7 +112,8 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     const runningCluster = cluster;
     let cpuAtMeasure: ProcessUsage[] | null = null;
     let cpuAtEnd: ProcessUsage[] | null = null;
-    hooks.onPhase?.('producing');
+    const topic = config.api === 'broker' ? await createBenchTopic(brokers) : null;
+    hooks.onPhase?.(topic === null ? 'producing' : `producing to topic ${topic}`);
     const produce = await runProduce({
       brokers,
       producers: config.producers,
@@ -122,6 +125,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       endToEnd: config.endToEnd,
       acks: config.acks,
       ...(config.batchRecordsMax === null ? {} : { batchRecordsMax: config.batchRecordsMax }),
+      ...(topic === null ? {} : { topic }),
       onProgress: (progress) => {
         if (runningCluster !== null && progress.phase === 'measure' && cpuAtMeasure === null) cpuAtMeasure = runningCluster.usage();
         if (runningCluster !== null) cpuAtEnd = runningCluster.usage();
@@ -132,12 +136,15 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     if (hooks.signal?.aborted === true) throw new BenchInterruptedError();
     if (cluster?.failure != null) throw new Error(cluster.failure);
     let drain: DrainResult | null = null;
-    if (config.drain && produce.lastIndex >= produce.firstIndex && produce.messages > 0) {
+    if (topic === null && config.drain && produce.lastIndex >= produce.firstIndex && produce.messages > 0) {
       hooks.onPhase?.(`draining ${produce.messages} records`);
       drain = await runDrain({ brokers, from: produce.firstIndex, through: produce.lastIndex, timeoutMs: 120_000 });
     }
     let groupDrain: GroupDrainResult | null = null;
-    if (config.groupDrainMessages > 0) {
+    if (topic !== null && config.groupDrainMessages > 0 && produce.messages > 0) {
+      hooks.onPhase?.(`draining topic ${topic} through a consumer group, acking each message`);
+      groupDrain = await runGroupDrain({ brokers, topic, messages: produce.acknowledgedTotal, sizeBytes: config.sizeBytes, timeoutMs: 300_000 });
+    } else if (config.groupDrainMessages > 0) {
       hooks.onPhase?.(`filling a topic with ${config.groupDrainMessages} messages, then draining it through a consumer group, acking each`);
       groupDrain = await runGroupDrain({ brokers, messages: config.groupDrainMessages, sizeBytes: config.sizeBytes, timeoutMs: 300_000 });
     }
@@ -180,15 +187,30 @@ function nodeUsage(final: ProcessUsage[], atMeasure: ProcessUsage[] | null, atEn
 }
 
 function notesFor(config: BenchConfig): string[] {
+  const what = config.api === 'broker' ? 'a message' : 'an append';
   const notes = [
     config.acks === 'all'
-      ? 'acks=all: an append is acknowledged once committed, i.e. held by a majority, each node having fdatasync\'ed it (flush sync).'
-      : 'acks=leader: an append is acknowledged once the leader alone has fdatasync\'ed it (flush sync), before any follower has it: a leader failure can lose it.',
-    'consume is a plain log drain (one follow stream, every record decoded); group drain is a consumer group acking every message, timed until every ack is committed.',
+      ? `acks=all: ${what} is acknowledged once committed, i.e. held by a majority, each node having fdatasync'ed it (flush sync).`
+      : `acks=leader: ${what} is acknowledged once the leader alone has fdatasync'ed it (flush sync), before any follower has it: a leader failure can lose it.`,
+    config.api === 'broker'
+      ? 'api broker: produce is the broker\'s Producer (idempotent with acks=all) sending to a fresh topic; the end-to-end reader is a consumer group on it; group drain is a second group draining everything the run produced, acking each message, timed until every ack is committed.'
+      : 'consume is a plain log drain (one follow stream, every record decoded); group drain is a consumer group acking every message, timed until every ack is committed.',
   ];
   if (config.flush === 'async') notes.push('flush async: nodes fdatasync on a timer, not before acknowledging; not durable against a majority power failure.');
   if (config.brokers !== null) notes.push('targeted an existing cluster: no per-node CPU or memory figures; the disk probe ran in the temp directory.');
   if (!config.endToEnd) notes.push('no end-to-end reader: produce ran alone (the reader costs produce throughput; see docs/bench.md).');
   if (!config.clientBatching) notes.push('client batching off: one Append request per record.');
   return notes;
+}
+
+/** A fresh topic for a broker run, so the group drain reads exactly what this run produced. */
+async function createBenchTopic(brokers: readonly string[]): Promise<string> {
+  const topic = `bench-${Date.now()}`;
+  const client = new LogClient({ brokers });
+  try {
+    await client.createTopic(topic);
+    return topic;
+  } finally {
+    client.close();
+  }
 }

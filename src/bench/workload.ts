@@ -1,4 +1,5 @@
-import { AppendBatcher, LogClient, type AppendAcks, type LogRecord } from '../client/index.js';
+import { AppendBatcher, Consumer, LogClient, Producer, type AppendAcks, type LogRecord } from '../client/index.js';
+import { GROUP_DRAIN_DEFAULTS } from './group-drain.js';
 import { nowMs, PayloadFactory, sentMsOf } from './payload.js';
 import { LatencyRecorder, perSecond, RateSeries, type LatencySummary } from './stats.js';
 
@@ -18,6 +19,12 @@ export interface ProduceOptions {
   readonly acks?: AppendAcks;
   /** Records per Append request at most, when batching (default: the batcher's). */
   readonly batchRecordsMax?: number;
+  /**
+   * Produce through the broker: a `Producer` per producer sending to this topic (which must
+   * exist and be empty), and the end-to-end reader is a consumer group on it. Default: the
+   * plain log (`LogClient.append`), read back with a follow stream.
+   */
+  readonly topic?: string;
   /** Called about once a second with what happened in that second. */
   readonly onProgress?: (progress: ProduceProgress) => void;
   readonly signal?: AbortSignal;
@@ -48,9 +55,11 @@ export interface ProduceResult {
   readonly errors: number;
   readonly firstError: string | null;
   readonly timeline: readonly SecondSample[];
-  /** Log indexes the measured run wrote, for the drain. */
+  /** Log indexes the measured run wrote, for the drain (topic offsets when producing to a topic). */
   readonly firstIndex: number;
   readonly lastIndex: number;
+  /** Records acknowledged in the whole run, warm-up and the wait for the last ones included. */
+  readonly acknowledgedTotal: number;
   readonly clientCpuSeconds: number;
 }
 
@@ -68,14 +77,15 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
   const factory = new PayloadFactory(options.sizeBytes);
   const latency = new LatencyRecorder();
   const endToEnd = new LatencyRecorder();
-  const clients = Array.from({ length: options.producers }, () => new LogClient({ brokers: options.brokers }));
+  const acks = options.acks ?? 'all';
+  const senders = options.topic === undefined ? logSenders(options, acks) : topicSenders(options, options.topic, acks);
   const reader = new LogClient({ brokers: options.brokers });
   const stopReader = new AbortController();
   const cpuStart = process.cpuUsage();
   try {
     const startIndex = (await reader.status()).lastIndex + 1;
     // Find the leader before the clock starts, so the first second is not a redirect.
-    await Promise.all(clients.map((c) => c.status()));
+    await senders.ready();
     const startMs = nowMs();
     const measureFromMs = startMs + options.warmupMs;
     const measureToMs = measureFromMs + options.durationMs;
@@ -90,21 +100,26 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
     let outstanding = 0;
     let minIndex = Number.POSITIVE_INFINITY;
     let maxIndex = 0;
+    let acknowledgedTotal = 0;
     let stopped = false;
 
-    const follower = !options.endToEnd ? Promise.resolve() : followEndToEnd(reader, startIndex, stopReader.signal, (sentMs, receivedMs) => {
+    const onReceived = (sentMs: number, receivedMs: number): void => {
       if (sentMs >= measureFromMs && sentMs < measureToMs) endToEnd.record(receivedMs - sentMs);
-    });
+    };
+    const follower = !options.endToEnd
+      ? Promise.resolve()
+      : options.topic === undefined
+        ? followEndToEnd(reader, startIndex, stopReader.signal, onReceived)
+        : consumeEndToEnd(options.brokers, options.topic, stopReader.signal, onReceived);
 
-    const acks = options.acks ?? 'all';
-    const batchers = clients.map((c) => (options.clientBatching ? new AppendBatcher(c, { acks, ...(options.batchRecordsMax === undefined ? {} : { batchRecordsMax: options.batchRecordsMax }) }) : null));
     const sendOne = (producer: number, sequence: number): void => {
       const sentMs = nowMs();
       const record = factory.make(producer, sequence, sentMs);
       outstanding++;
-      const settle = (error: unknown, at: number): void => {
+      senders.send(producer, record, (error: unknown, at: number): void => {
         outstanding--;
         const ackMs = nowMs();
+        if (error === null) acknowledgedTotal++;
         if (error !== null) {
           errors++;
           firstError ??= error instanceof Error ? error.message : String(error);
@@ -120,15 +135,7 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
           ackedThisSecond++;
         }
         if (!stopped) sendOne(producer, sequence + options.inflight);
-      };
-      const batcher = batchers[producer];
-      if (batcher !== null && batcher !== undefined) batcher.sendWith(record, settle);
-      else {
-        clients[producer]?.append(record, { acks }).then(
-          (r) => settle(null, r.firstIndex),
-          (error: unknown) => settle(error, 0),
-        );
-      }
+      });
     };
     for (let p = 0; p < options.producers; p++) for (let k = 0; k < options.inflight; k++) sendOne(p, k);
 
@@ -172,13 +179,73 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
       timeline,
       firstIndex: Number.isFinite(minIndex) ? minIndex : 0,
       lastIndex: maxIndex,
+      acknowledgedTotal,
       clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
     };
   } finally {
     stopReader.abort();
     reader.close();
-    for (const c of clients) c.close();
+    await senders.close();
   }
+}
+
+/** How one producer's records go out: `settle` gets null and the record's log index (or topic offset), or the error. */
+type Settle = (error: unknown, at: number) => void;
+
+interface Senders {
+  ready(): Promise<void>;
+  send(producer: number, record: Uint8Array, settle: Settle): void;
+  close(): Promise<void>;
+}
+
+/** Plain log appends: a LogClient per producer, its pending records batched into Append requests unless told not to. */
+function logSenders(options: ProduceOptions, acks: AppendAcks): Senders {
+  const clients = Array.from({ length: options.producers }, () => new LogClient({ brokers: options.brokers }));
+  const batchers = clients.map((c) => (options.clientBatching ? new AppendBatcher(c, { acks, ...(options.batchRecordsMax === undefined ? {} : { batchRecordsMax: options.batchRecordsMax }) }) : null));
+  return {
+    ready: async () => {
+      await Promise.all(clients.map((c) => c.status()));
+    },
+    send: (producer, record, settle) => {
+      const batcher = batchers[producer];
+      if (batcher !== null && batcher !== undefined) batcher.sendWith(record, settle);
+      else {
+        clients[producer]?.append(record, { acks }).then(
+          (r) => settle(null, r.firstIndex),
+          (error: unknown) => settle(error, 0),
+        );
+      }
+    },
+    close: async () => {
+      for (const c of clients) c.close();
+    },
+  };
+}
+
+/**
+ * Through the broker: a Producer per producer (idempotent with acks all), sending at once
+ * (no linger: like the log path, what piles up while its requests are in flight goes
+ * together), at most `batchRecordsMax` messages a batch, one without client batching.
+ */
+function topicSenders(options: ProduceOptions, topic: string, acks: AppendAcks): Senders {
+  const batchMessagesMax = options.clientBatching ? options.batchRecordsMax : 1;
+  const producers = Array.from(
+    { length: options.producers },
+    () => new Producer({ brokers: options.brokers, acks, lingerMs: 0, ...(batchMessagesMax === undefined ? {} : { batchMessagesMax }), log: () => {} }),
+  );
+  return {
+    // The producers find the leader with their first batch, in the warm-up.
+    ready: () => Promise.resolve(),
+    send: (producer, record, settle) => {
+      producers[producer]?.send(topic, { payload: record }).then(
+        (r) => settle(null, r.offset ?? (r.status === 'leaderDurable' ? r.logIndex : 0)),
+        (error: unknown) => settle(error, 0),
+      );
+    },
+    close: async () => {
+      await Promise.all(producers.map((p) => p.close()));
+    },
+  };
 }
 
 export interface DrainResult {
@@ -235,6 +302,30 @@ async function followEndToEnd(client: LogClient, from: number, signal: AbortSign
     }
   } catch {
     // The follower is a measurement aid: a failure shows as missing end-to-end samples.
+  }
+}
+
+/**
+ * The end-to-end reader of a topic: a consumer group from its start, acking what it takes,
+ * with the group drain's prefetch (at the default 64 it falls behind a producer at 64 in
+ * flight: each delivery and each ack is a log entry).
+ */
+async function consumeEndToEnd(brokers: readonly string[], topic: string, signal: AbortSignal, onRecord: (sentMs: number, receivedMs: number) => void): Promise<void> {
+  const consumer = new Consumer({ brokers, group: `bench-e2e-${Date.now()}`, topic, from: 'earliest', prefetch: GROUP_DRAIN_DEFAULTS.prefetch });
+  const stop = (): void => void consumer.close();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    // Bounded by the run: close() on the abort ends the iteration.
+    for await (const m of consumer) {
+      const sent = sentMsOf(m.payload);
+      if (sent !== null) onRecord(sent, nowMs());
+      void m.ack().catch(() => undefined);
+    }
+  } catch {
+    // A measurement aid, as followEndToEnd: a failure shows as missing end-to-end samples.
+  } finally {
+    signal.removeEventListener('abort', stop);
+    await consumer.close();
   }
 }
 

@@ -14,6 +14,10 @@ produced, and prints throughput, latency percentiles, the disk's own write + fda
 limit measured in the same run, and each node's CPU seconds and peak memory.
 
 Options:
+  --api log|broker     what produce measures: appends to the replicated log (log, the
+                       default), or the broker: a Producer (idempotent) sending messages
+                       to a fresh topic, read end to end by a consumer group, then drained
+                       by another group acking each message (broker)
   --nodes N            nodes of the local cluster (default 3)
   --producers N        producers, each with its own connection (default 1)
   --inflight N         records each producer keeps unacknowledged (default 64)
@@ -29,7 +33,9 @@ Options:
                        share a request, like a Kafka producer's batch)
   --batch-records N    records per Append request at most (default 4096)
   --no-drain           skip the consume phases
-  --group-drain N      messages a consumer group drains, acking each (default 100000; 0 skips)
+  --group-drain N      messages a consumer group drains from a topic filled for it, acking
+                       each (default 100000; 0 skips; with --api broker the group drains
+                       all the run produced instead, any N above 0)
   --no-e2e             no reader following the log while producing (no end-to-end latency;
                        produce alone, as the reference figures were measured)
   --disk-probe D       time per raw disk case (default 1s; three cases)
@@ -41,6 +47,7 @@ Options:
 `;
 
 const OPTIONS = {
+  api: { type: 'string' },
   nodes: { type: 'string' },
   producers: { type: 'string' },
   inflight: { type: 'string' },
@@ -71,8 +78,11 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (acks !== 'all' && acks !== 'leader') throw new UsageError(`--acks must be all or leader, not "${acks}"`);
   const flush = values.flush ?? 'sync';
   if (flush !== 'sync' && flush !== 'async') throw new UsageError(`--flush must be sync or async, not "${flush}"`);
+  const api = values.api ?? 'log';
+  if (api !== 'log' && api !== 'broker') throw new UsageError(`--api must be log or broker, not "${api}"`);
   const brokers = values.brokers ?? null;
   const config: BenchConfig = {
+    api,
     nodes: parseWholeNumber('nodes', values.nodes, { min: 1, max: 9 }) ?? 3,
     producers: parseWholeNumber('producers', values.producers, { min: 1, max: 256 }) ?? 1,
     inflight: parseWholeNumber('inflight', values.inflight, { min: 1, max: 65_536 }) ?? 64,

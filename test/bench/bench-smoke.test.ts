@@ -81,7 +81,40 @@ describe('quorumlog bench (smoke)', () => {
     }
   });
 
-  it('refuses an unknown --acks in one line', async () => {
+  it('with --api broker, produces through the Producer to a fresh topic, reads it end to end with a group and drains it with another', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+    try {
+      const json = path.join(dir, 'out.json');
+      const result = await runCli(
+        ['bench', '--api', 'broker', '--duration', '1s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json],
+        { timeoutMs: 60_000 },
+      );
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/128 B messages to a topic \(Producer\)/);
+      expect(result.stdout).toMatch(/^group drain\s+[\d,]+ msg\/s/m);
+      expect(result.stdout).not.toMatch(/^consume /m);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
+      expect(report.config).toMatchObject({ api: 'broker' });
+      expect(report.produce.messages).toBeGreaterThan(0);
+      expect(report.produce.errors).toBe(0);
+      expect(report.produce.endToEnd.count).toBeGreaterThan(0);
+      expect(report.drain).toBeNull();
+      // The drain group took every message the run had acknowledged (warm-up included).
+      expect(report.produce.acknowledgedTotal).toBeGreaterThanOrEqual(report.produce.messages);
+      expect(report.groupDrain).toMatchObject({ messages: report.produce.acknowledgedTotal, bytes: report.produce.acknowledgedTotal * 128, ackErrors: 0 });
+      for (const node of report.nodes) expect(isAlive(node.pid)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an unknown --acks or --api in one line', async () => {
+    const api = await runCli(['bench', '--api', 'kafka']);
+    expect(api.code).toBe(2);
+    expect(api.stderr.trim().split('\n')).toHaveLength(1);
+    expect(api.stderr).toMatch(/--api must be log or broker, not "kafka"/);
+
     const result = await runCli(['bench', '--acks', 'none']);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
