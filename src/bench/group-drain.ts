@@ -73,6 +73,9 @@ export async function runGroupDrain(options: GroupDrainOptions): Promise<GroupDr
     return { messages: taken, bytes, prefetch, elapsedMs, messagesPerSecond: perSecond(taken, elapsedMs), megabytesPerSecond: perSecond(bytes, elapsedMs) / 1e6, ackErrors };
   } finally {
     await consumer.close();
+    // Leave a cluster given with --brokers as it was: the group, and the topic if filled here.
+    await admin.deleteGroup(group).catch(() => undefined);
+    if (options.topic === undefined) await client.deleteTopic(topic).catch(() => undefined);
     admin.close();
     client.close();
   }

@@ -95,6 +95,8 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
   const loadBefore = os.loadavg()[0] ?? 0;
   const root = fs.mkdtempSync(path.join(config.dataParent, 'quorumlog-bench-'));
   let cluster: LocalCluster | null = null;
+  // A broker run's topic, deleted at the end so a cluster given with --brokers is left as it was.
+  let benchTopic: { readonly brokers: readonly string[]; readonly name: string } | null = null;
   try {
     hooks.onPhase?.(`measuring the disk (${root})`);
     const disk = probeDisk({ dir: root, recordBytes: config.sizeBytes, caseMs: config.diskProbeMs });
@@ -113,6 +115,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     let cpuAtMeasure: ProcessUsage[] | null = null;
     let cpuAtEnd: ProcessUsage[] | null = null;
     const topic = config.api === 'broker' ? await createBenchTopic(brokers) : null;
+    if (topic !== null) benchTopic = { brokers, name: topic };
     hooks.onPhase?.(topic === null ? 'producing' : `producing to topic ${topic}`);
     const produce = await runProduce({
       brokers,
@@ -172,6 +175,8 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       notes: notesFor(config),
     };
   } finally {
+    const made = benchTopic;
+    if (made !== null) await withClient(made.brokers, (client) => client.deleteTopic(made.name)).catch(() => undefined);
     // Also on an interrupt: the produce loop has ended, the nodes get SIGTERM here.
     await cluster?.stop();
     fs.rmSync(root, { recursive: true, force: true });
@@ -206,10 +211,14 @@ function notesFor(config: BenchConfig): string[] {
 /** A fresh topic for a broker run, so the group drain reads exactly what this run produced. */
 async function createBenchTopic(brokers: readonly string[]): Promise<string> {
   const topic = `bench-${Date.now()}`;
+  await withClient(brokers, (client) => client.createTopic(topic));
+  return topic;
+}
+
+async function withClient<T>(brokers: readonly string[], use: (client: LogClient) => Promise<T>): Promise<T> {
   const client = new LogClient({ brokers });
   try {
-    await client.createTopic(topic);
-    return topic;
+    return await use(client);
   } finally {
     client.close();
   }

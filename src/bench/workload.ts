@@ -1,4 +1,4 @@
-import { AppendBatcher, Consumer, LogClient, Producer, type AppendAcks, type LogRecord } from '../client/index.js';
+import { Admin, AppendBatcher, Consumer, LogClient, Producer, type AppendAcks, type LogRecord } from '../client/index.js';
 import { GROUP_DRAIN_DEFAULTS } from './group-drain.js';
 import { nowMs, PayloadFactory, sentMsOf } from './payload.js';
 import { LatencyRecorder, perSecond, RateSeries, type LatencySummary } from './stats.js';
@@ -311,7 +311,8 @@ async function followEndToEnd(client: LogClient, from: number, signal: AbortSign
  * flight: each delivery and each ack is a log entry).
  */
 async function consumeEndToEnd(brokers: readonly string[], topic: string, signal: AbortSignal, onRecord: (sentMs: number, receivedMs: number) => void): Promise<void> {
-  const consumer = new Consumer({ brokers, group: `bench-e2e-${Date.now()}`, topic, from: 'earliest', prefetch: GROUP_DRAIN_DEFAULTS.prefetch });
+  const group = `bench-e2e-${Date.now()}`;
+  const consumer = new Consumer({ brokers, group, topic, from: 'earliest', prefetch: GROUP_DRAIN_DEFAULTS.prefetch });
   const stop = (): void => void consumer.close();
   signal.addEventListener('abort', stop, { once: true });
   try {
@@ -326,6 +327,9 @@ async function consumeEndToEnd(brokers: readonly string[], topic: string, signal
   } finally {
     signal.removeEventListener('abort', stop);
     await consumer.close();
+    const admin = new Admin({ brokers });
+    await admin.deleteGroup(group).catch(() => undefined);
+    admin.close();
   }
 }
 
