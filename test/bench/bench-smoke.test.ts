@@ -4,8 +4,10 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { BenchReport } from '../../src/bench/run-bench.js';
+import { Admin } from '../../src/client/index.js';
 import { ensureBuilt } from '../harness/build.js';
 import { runCli } from '../harness/cli.js';
+import { startClusterForTest } from '../harness/use-cluster.js';
 
 /** The shape of a bench run's output, not its speed: a few seconds, random ports, nothing left running. */
 describe('quorumlog bench (smoke)', () => {
@@ -106,6 +108,28 @@ describe('quorumlog bench (smoke)', () => {
       for (const node of report.nodes) expect(isAlive(node.pid)).toBe(false);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('against a running cluster (--brokers), leaves no topic or group of its own behind', async () => {
+    const cluster = await startClusterForTest({ label: 'bench-brokers' });
+    await cluster.leader();
+    const admin = new Admin({ brokers: cluster.brokers() });
+    try {
+      await admin.createTopic('kept');
+      const brokers = ['--brokers', cluster.brokers().join(',')];
+      for (const args of [
+        ['bench', '--api', 'broker', ...brokers, '--duration', '1s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms'],
+        ['bench', ...brokers, '--duration', '1s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '1000'],
+      ]) {
+        const result = await runCli(args, { timeoutMs: 60_000 });
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stdout).toMatch(/^group drain\s+[\d,]+ msg\/s/m);
+      }
+      expect((await admin.listTopics()).map((t) => t.name)).toEqual(['kept']);
+      expect(await admin.listGroups()).toEqual([]);
+    } finally {
+      admin.close();
     }
   });
 
