@@ -21,8 +21,8 @@ export interface ProduceOptions {
   readonly batchRecordsMax?: number;
   /**
    * Produce through the broker: a `Producer` per producer sending to this topic (which must
-   * exist and be empty), and the end-to-end reader is a consumer group on it. Default: the
-   * plain log (`LogClient.append`), read back with a follow stream.
+   * exist), and the end-to-end reader is a consumer group on it. Default: the plain log
+   * (`LogClient.append`), read back with a follow stream.
    */
   readonly topic?: string;
   /** Called about once a second with what happened in that second. */
@@ -119,20 +119,20 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
       senders.send(producer, record, (error: unknown, at: number): void => {
         outstanding--;
         const ackMs = nowMs();
-        if (error === null) acknowledgedTotal++;
         if (error !== null) {
           errors++;
           firstError ??= error instanceof Error ? error.message : String(error);
-        } else if (sentMs >= measureFromMs && ackMs <= measureToMs) {
-          acked++;
-          ackedThisSecond++;
-          latency.record(ackMs - sentMs);
-          second.record(ackMs - sentMs);
-          rate.add(ackMs);
-          if (at < minIndex) minIndex = at;
-          if (at > maxIndex) maxIndex = at;
         } else {
+          acknowledgedTotal++;
           ackedThisSecond++;
+          if (sentMs >= measureFromMs && ackMs <= measureToMs) {
+            acked++;
+            latency.record(ackMs - sentMs);
+            second.record(ackMs - sentMs);
+            rate.add(ackMs);
+            if (at < minIndex) minIndex = at;
+            if (at > maxIndex) maxIndex = at;
+          }
         }
         if (!stopped) sendOne(producer, sequence + options.inflight);
       });
