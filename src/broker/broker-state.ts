@@ -330,11 +330,16 @@ function checkMessages(messages: readonly MessageRecord[], maxMessageBytes: numb
   }
 }
 
+/** The header by which a message asks to be delivered later, if it has one. */
+export function deliverAtHeaderOf(message: { readonly headers: readonly { readonly name: string; readonly value: Uint8Array }[] }): { readonly value: Uint8Array } | undefined {
+  return message.headers.find((h) => h.name === DELIVER_AT_HEADER);
+}
+
 /** The batch's delivery time from its messages' DELIVER_AT_HEADER (0: now); all must agree. */
 function batchDeliverAtMs(messages: readonly MessageRecord[], nowMs: number): number {
   let batchMs: number | null = null;
   for (const [k, m] of messages.entries()) {
-    const header = m.headers.find((h) => h.name === DELIVER_AT_HEADER);
+    const header = deliverAtHeaderOf(m);
     const text = header === undefined ? '0' : Buffer.from(header.value).toString('latin1');
     if (!/^[0-9]{1,16}$/.test(text)) throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k}: ${DELIVER_AT_HEADER} must be a time in ms since 1970, not "${text.slice(0, 40)}"`);
     const atMs = Number(text);

@@ -3,7 +3,7 @@ export { CommandKind, decodeCommand, encodeCommand, EndSource, messageBytes, mes
 export { BrokerError, BrokerErrorCode, MalformedCommandError } from './errors.js';
 export type { MessageLocation } from './topic-log.js';
 export { topicNameProblem } from './topic-name.js';
-export { DELIVER_AT_HEADER } from './broker-state.js';
+export { DELIVER_AT_HEADER, deliverAtHeaderOf } from './broker-state.js';
 export { DeadLetterHeader, deadLetterTopicOf, GROUP_DEFAULTS, groupNameProblem, type DeadLetterCandidate, type GroupDescription, type GroupSettings, type GroupStart } from './consumer-groups.js';
 export type { GroupResult } from './group-table.js';
 export {

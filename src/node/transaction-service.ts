@@ -2,6 +2,7 @@ import { EntryKind, type Index, type NodeId } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import {
   DELIVER_AT_HEADER,
+  deliverAtHeaderOf,
   decodeCommand,
   halfProblem,
   TRANSACTION_DEFAULTS,
@@ -65,7 +66,7 @@ export class NodeTransactionService implements TransactionService {
     if (problem !== null) throw new InvalidArgumentError(problem);
     // Checked here, before the entry, not when it is applied: a log written before this check
     // must replay as it did. Commit makes a transaction's messages visible at once.
-    const delayed = request.messages.findIndex((m) => m.headers.some((h) => h.name === DELIVER_AT_HEADER));
+    const delayed = request.messages.findIndex((m) => deliverAtHeaderOf(m) !== undefined);
     if (delayed >= 0) throw new InvalidArgumentError(`message ${delayed} has a ${DELIVER_AT_HEADER} header: a transaction's messages become visible when it commits and cannot be delayed`);
     const messages = request.messages.map(toRecord);
     const command = { kind: 'halfMessage', txId: request.txId, producerGroup: request.producerGroup, topic: request.topic, ...schedule, messages } as const;
