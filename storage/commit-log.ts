@@ -44,7 +44,12 @@ export class CommitLog implements LogReader {
    * none or one). The flush loop syncs them before it writes any byte of a later segment.
    */
   private readonly sealedUnsynced: Segment[] = [];
+  /** Appends (and flushes) waiting for the durable mark to cover them, in index order. */
   private readonly waiters: AppendWaiter[] = [];
+  /** With the lagging mark: appends waiting only for their data's fdatasync, in index order. */
+  private readonly dataWaiters: AppendWaiter[] = [];
+  /** Sync mode with `mark: 'lagging'`: an append resolves once its data is synced. */
+  private readonly lagging: boolean;
   private pump: Promise<void> | null = null;
   /** A start of the flush loop is scheduled for the next check phase (see append). */
   private kickScheduled = false;
@@ -63,6 +68,7 @@ export class CommitLog implements LogReader {
   ) {
     this.dataSynced = this.lastIndex();
     const flush = options.flush;
+    this.lagging = flush.mode === 'sync' && flush.mark === 'lagging';
     this.timer = flush.mode === 'async' ? options.scheduler.every(flush.intervalMs, () => void this.kick()) : null;
   }
 
@@ -140,7 +146,7 @@ export class CommitLog implements LogReader {
     }
     this.unsyncedBytes += checked;
     if (this.options.flush.mode === 'async') return Promise.resolve();
-    const done = this.waitDurable(this.lastIndex());
+    const done = this.lagging ? this.waitDataSynced(this.lastIndex()) : this.waitDurable(this.lastIndex());
     this.kickSoon();
     return done;
   }
@@ -285,8 +291,9 @@ export class CommitLog implements LogReader {
     if (this.unsyncedBytes > 0 && this.unsyncedBytes + bytes > this.options.pendingBytesMax) {
       return new AppendBacklogError('bytes', this.unsyncedBytes + bytes, this.options.pendingBytesMax);
     }
-    if (this.waiters.length >= this.options.pendingAppendsMax) {
-      return new AppendBacklogError('appends', this.waiters.length + 1, this.options.pendingAppendsMax);
+    const waiting = this.waiters.length + this.dataWaiters.length;
+    if (waiting >= this.options.pendingAppendsMax) {
+      return new AppendBacklogError('appends', waiting + 1, this.options.pendingAppendsMax);
     }
     return bytes;
   }
@@ -346,6 +353,11 @@ export class CommitLog implements LogReader {
     return new Promise((resolve, reject) => this.waiters.push({ lastIndex, resolve, reject }));
   }
 
+  private waitDataSynced(lastIndex: number): Promise<void> {
+    if (lastIndex <= this.dataSynced && this.dataWaiters.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.dataWaiters.push({ lastIndex, resolve, reject }));
+  }
+
   /**
    * Starts the flush loop in the next check phase rather than now: a caller that also sends
    * network messages in this turn (a leader sending the same entries to its followers) gets
@@ -378,7 +390,8 @@ export class CommitLog implements LogReader {
   /**
    * Group commit. Each pass syncs everything written so far with one fdatasync (plus the
    * directory if a segment was created), then has the durable mark cover it with one more,
-   * then resolves the group's appends. Appends arriving meanwhile form the next group.
+   * then resolves the group's appends (with the lagging mark, between the two fdatasyncs).
+   * Appends arriving meanwhile form the next group.
    * Data is always synced before the mark claims it, and a segment sealed since the last
    * pass is synced before the active segment's first bytes are written.
    *
@@ -413,9 +426,11 @@ export class CommitLog implements LogReader {
         await Promise.all(syncs);
         this.dataSynced = Math.max(this.dataSynced, target);
         this.unsyncedBytes -= bytes;
+        settleWaiters(this.dataWaiters, this.dataSynced);
         this.advanceMark({ index: target as Index, term: targetTerm });
         await this.lastMarkWrite;
       }
+      settleWaiters(this.dataWaiters, this.dataSynced);
       if (this.lastIndex() <= this.dataSynced && this.waiters.length > 0) {
         // Data synced elsewhere (a truncation, a seal): the mark must still cover it.
         const index = this.dataSynced as Index;
@@ -445,32 +460,24 @@ export class CommitLog implements LogReader {
     if (to.index < mark.index || (to.index === mark.index && to.term === mark.term)) {
       // The mark already covers this, or stays ahead after a loss until the log is
       // repaired up to it (a repair may bring another term at the mark's index).
-      this.lastMarkWrite = this.lastMarkWrite.then(() => this.resolveWaiters(upTo));
+      this.lastMarkWrite = this.lastMarkWrite.then(() => settleWaiters(this.waiters, upTo));
       return;
     }
     const write = this.stateFile.update((state) => withParts(state, { mark: to }));
     this.lastMarkWrite = write.then(
-      () => this.resolveWaiters(upTo),
+      () => settleWaiters(this.waiters, upTo),
       (error: unknown) => this.fail(error),
     );
   }
 
-  private resolveWaiters(upTo: number): void {
-    let resolved = 0;
-    for (const waiter of this.waiters) {
-      if (waiter.lastIndex > upTo) break;
-      waiter.resolve();
-      resolved++;
-    }
-    this.waiters.splice(0, resolved);
-  }
-
   private rejectWaitersAfter(at: number): void {
-    const keep = this.waiters.filter((waiter) => waiter.lastIndex <= at);
-    for (const waiter of this.waiters) {
-      if (waiter.lastIndex > at) waiter.reject(new EntriesTruncatedError(waiter.lastIndex, at));
+    for (const waiters of [this.waiters, this.dataWaiters]) {
+      const keep = waiters.filter((waiter) => waiter.lastIndex <= at);
+      for (const waiter of waiters) {
+        if (waiter.lastIndex > at) waiter.reject(new EntriesTruncatedError(waiter.lastIndex, at));
+      }
+      waiters.splice(0, waiters.length, ...keep);
     }
-    this.waiters.splice(0, this.waiters.length, ...keep);
   }
 
   /** Runs a structural change with the flush loop drained and held; appends meanwhile assert. */
@@ -512,8 +519,7 @@ export class CommitLog implements LogReader {
     if (this.state === 'failed' || this.state === 'closed') return;
     this.state = 'failed';
     this.failure = error;
-    const waiters = this.waiters.splice(0);
-    for (const waiter of waiters) waiter.reject(new StorageFailedError({ cause: error }));
+    for (const waiter of [...this.waiters.splice(0), ...this.dataWaiters.splice(0)]) waiter.reject(new StorageFailedError({ cause: error }));
   }
 }
 
@@ -560,6 +566,17 @@ export async function openLog(options: OpenLogOptions): Promise<CommitLog> {
     scheduler: options.scheduler ?? realScheduler,
   };
   return new CommitLog(context, settings, stateFile, recovered.segments, recovery);
+}
+
+/** Resolves the waiters, in index order, whose entries lie at or below `upTo`. */
+function settleWaiters(waiters: AppendWaiter[], upTo: number): void {
+  let resolved = 0;
+  for (const waiter of waiters) {
+    if (waiter.lastIndex > upTo) break;
+    waiter.resolve();
+    resolved++;
+  }
+  waiters.splice(0, resolved);
 }
 
 function markTermDisagrees(segments: readonly Segment[], state: PersistedState): boolean {

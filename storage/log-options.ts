@@ -3,13 +3,23 @@ import type { FileSystem } from './file-system.js';
 
 /**
  * When an append's promise resolves.
- * - sync: after the fdatasync that covers it (and the durable mark that records it).
- *   Appends that arrive while a sync is in flight share the next one (group commit).
+ * - sync: after the fdatasync that covers it and, with `mark: 'ordered'` (the default), the
+ *   fdatasync of the durable mark that records it, written after the data's. Appends that
+ *   arrive while a sync is in flight share the next one (group commit).
+ *   With `mark: 'lagging'` an append resolves after its data's fdatasync alone and the mark
+ *   follows it: one fdatasync less on the acknowledgement's path, but a disk that loses
+ *   the last acknowledged group at a power failure goes unnoticed (the mark had not yet
+ *   recorded it), where the ordered mark reports it as lost entries (docs/storage.md).
  * - async: as soon as it is written to the page cache; a timer syncs every intervalMs.
  *   A power failure (or kernel crash) loses what was acknowledged in the last
  *   intervalMs or so; a process crash alone loses nothing (the page cache survives it).
  */
-export type FlushPolicy = { readonly mode: 'sync' } | { readonly mode: 'async'; readonly intervalMs: number };
+export type FlushPolicy =
+  | { readonly mode: 'sync'; readonly mark?: DurableMarkPolicy }
+  | { readonly mode: 'async'; readonly intervalMs: number };
+
+/** Whether a sync-mode append waits for the durable mark's fdatasync too (see FlushPolicy). */
+export type DurableMarkPolicy = 'ordered' | 'lagging';
 
 /** Where async mode gets its timer (injected so a simulator can drive it). */
 export interface FlushScheduler {

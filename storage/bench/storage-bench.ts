@@ -1,7 +1,8 @@
 /**
  * Storage benchmark: the disk's own fdatasync limit beside our sync-mode appends.
  *
- *   npm run bench:storage -- [--seconds 2] [--repeat 1] [--preallocate both|on|off] [--dir /path/on/the/disk/to/test]
+ *   npm run bench:storage -- [--seconds 2] [--repeat 1] [--preallocate both|on|off] [--mark ordered|lagging]
+ *                            [--dir /path/on/the/disk/to/test]
  *                            [--quick | --appenders 1,16,64,256 --payloads 128,1024]
  *
  * Measures in one run: the raw rate of write + fdatasync of one small record (what a log
@@ -11,7 +12,9 @@
  * every case runs with segment preallocation off and on, alternately, so the two are
  * compared under the same load. Every case runs for a bounded time and the temp directory
  * is removed at the end. On a shared machine, --repeat N runs each case N times (per
- * mode) and reports the median and the spread (lowest..highest) of the N ratios.
+ * mode) and reports the median and the spread (lowest..highest) of the N ratios. --mark lagging
+ * measures appends that resolve after their data's fdatasync, before the durable mark's
+ * (storage/log-options.ts, FlushPolicy).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -28,6 +31,7 @@ const { values: flags } = parseArgs({
     dir: { type: 'string' },
     quick: { type: 'boolean', default: false },
     preallocate: { type: 'string', default: 'both' },
+    mark: { type: 'string', default: 'ordered' },
     appenders: { type: 'string' },
     payloads: { type: 'string' },
   },
@@ -38,6 +42,8 @@ type PreallocateMode = keyof typeof PREALLOCATE_MODES;
 if (!['on', 'off', 'both'].includes(flags.preallocate)) throw new Error(`--preallocate takes on, off or both, not "${flags.preallocate}"`);
 const modes: readonly PreallocateMode[] =
   flags.preallocate === 'on' || flags.preallocate === 'off' ? [flags.preallocate] : ['off', 'on'];
+if (flags.mark !== 'ordered' && flags.mark !== 'lagging') throw new Error(`--mark takes ordered or lagging, not "${flags.mark}"`);
+const mark = flags.mark;
 const caseMs = Math.max(100, Number(flags.seconds) * 1000);
 const repeats = Math.min(51, Math.max(1, Math.floor(Number(flags.repeat))));
 /** "1,16,64" -> [1, 16, 64]; whole numbers >= 1 only. */
@@ -99,7 +105,7 @@ function rawSyncRate(dir: string, recordBytes: number, preallocatedBytes = 0): {
 async function withLog<T>(dir: string, name: string, mode: PreallocateMode, run: (log: CommitLog) => Promise<T>): Promise<T> {
   const logDir = path.join(dir, `${name}-${mode}`);
   const preallocateBytes = PREALLOCATE_MODES[mode];
-  const log = await openLog({ dir: logDir, fs: new NodeFileSystem(), flush: { mode: 'sync' }, preallocateBytes });
+  const log = await openLog({ dir: logDir, fs: new NodeFileSystem(), flush: { mode: 'sync', mark }, preallocateBytes });
   try {
     return await run(log);
   } finally {
@@ -212,7 +218,7 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   });
-  console.log(`storage bench in ${dir}, ${caseMs} ms per case, ${repeats} repeat(s), preallocate ${modes.join('+')}, node ${process.version}, ${os.cpus().length} cpus`);
+  console.log(`storage bench in ${dir}, ${caseMs} ms per case, ${repeats} repeat(s), preallocate ${modes.join('+')}, ${mark} mark, node ${process.version}, ${os.cpus().length} cpus`);
   try {
     // The raw limit is measured before and after the other cases and the higher figure is
     // used, so a disk that was busy for a moment does not flatter our ratios.

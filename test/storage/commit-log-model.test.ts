@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import type { Entry, HardState, Index, NodeId, Term } from '../../raft/types.js';
-import { type CommitLog, MemoryFileSystem, openLog, type OpenLogOptions } from '../../storage/index.js';
+import { type CommitLog, type FlushPolicy, MemoryFileSystem, openLog, type OpenLogOptions } from '../../storage/index.js';
 import { entry, expectLogEquals, manualScheduler } from './log-fixtures.js';
 
 type Op =
@@ -83,9 +83,19 @@ interface Model {
 
 const lastOf = (model: Model): number => model.firstIndex + model.entries.length - 1;
 
-async function runOps(mode: 'sync' | 'async', segmentBytes: number, ops: readonly Op[], preallocateBytes = 0): Promise<void> {
+/** The flush policies under test: sync with the ordered mark (the default), sync with the lagging one, async. */
+type Mode = 'sync' | 'sync-lagging' | 'async';
+const FLUSH: Record<Mode, FlushPolicy> = {
+  sync: { mode: 'sync' },
+  'sync-lagging': { mode: 'sync', mark: 'lagging' },
+  async: { mode: 'async', intervalMs: 10 },
+};
+/** Whether a resolved append is acknowledged as durable (async resolves before any sync). */
+const acknowledges = (mode: Mode): boolean => mode !== 'async';
+
+async function runOps(mode: Mode, segmentBytes: number, ops: readonly Op[], preallocateBytes = 0): Promise<void> {
   const fs = new MemoryFileSystem();
-  const flush = mode === 'sync' ? { mode } : { mode, intervalMs: 10 };
+  const flush = FLUSH[mode];
   const options = { dir: '/data/n1', fs, segmentBytes, flush, scheduler: manualScheduler, preallocateBytes };
   const env: Env = { fs, options, mode };
   let log: CommitLog = await openLog(env.options);
@@ -113,7 +123,7 @@ async function runOps(mode: 'sync' | 'async', segmentBytes: number, ops: readonl
 interface Env {
   fs: MemoryFileSystem;
   options: OpenLogOptions;
-  readonly mode: 'sync' | 'async';
+  readonly mode: Mode;
 }
 
 function nextProcess(env: Env, fs: MemoryFileSystem): void {
@@ -131,7 +141,7 @@ async function step(log: CommitLog, model: Model, op: Op, env: Env): Promise<Com
       model.entries.push(...batch);
       if (op.wait) {
         await done;
-        if (env.mode === 'sync') model.acked = lastOf(model);
+        if (acknowledges(env.mode)) model.acked = lastOf(model);
       } else {
         done.catch(() => undefined); // a crash or truncation may overtake it
       }
@@ -206,7 +216,7 @@ async function runInterrupted(
   log: CommitLog,
   model: Model,
   action: Extract<Op, { kind: 'crashDuring' }>['action'],
-  mode: 'sync' | 'async',
+  mode: Mode,
 ): Promise<CrashBounds> {
   const settled = (promise: Promise<void>): Promise<boolean> => promise.then(() => true, () => false);
   const bounds = { hardStates: [model.hardState], lastAtMost: lastOf(model), firstIndexes: [model.firstIndex] };
@@ -217,7 +227,7 @@ async function runInterrupted(
     const before = model.hardState;
     const hardState = { term: (before.term + 1) as Term, vote: null, commit: model.acked as Index };
     const saved = action.saveHardState ? settled(log.saveHardState(hardState)) : Promise.resolve(false);
-    if ((await settled(log.append(batch))) && mode === 'sync') model.acked = lastOf(model);
+    if ((await settled(log.append(batch))) && acknowledges(mode)) model.acked = lastOf(model);
     const hardStates = (await saved) ? [hardState] : action.saveHardState ? [before, hardState] : [before];
     return { ...bounds, hardStates, lastAtMost: lastOf(model) };
   }
@@ -273,7 +283,7 @@ describe('commit log against a model', () => {
   it('survives random appends, truncations, compactions, reopens and crashes', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('sync' as const, 'async' as const),
+        fc.constantFrom<Mode>('sync', 'sync-lagging', 'async'),
         fc.constantFrom(256, 1024, 4096),
         fc.array(opArb, { maxLength: 40 }),
         // Off; a few records ahead; a segment's worth; and the default 1 MiB, which (capped at
@@ -291,7 +301,7 @@ const replay = process.env['STORAGE_OPS'];
 if (replay !== undefined) {
   describe('replay', () => {
     it('replays STORAGE_OPS', async () => {
-      const [mode, segmentBytes, ops, preallocateBytes] = JSON.parse(replay) as ['sync' | 'async', number, Op[], number?];
+      const [mode, segmentBytes, ops, preallocateBytes] = JSON.parse(replay) as [Mode, number, Op[], number?];
       await runOps(mode, segmentBytes, ops, preallocateBytes);
     }, 5000);
   });

@@ -582,6 +582,120 @@ describe('loss detection (the durable mark)', () => {
   });
 });
 
+/**
+ * A MemoryFileSystem whose fdatasyncs of the state file (where the durable mark lives) wait,
+ * while held, until released: the way to look at a log between its data sync and its mark's.
+ */
+function markSyncGate(inner: MemoryFileSystem): { fs: FileSystem; held(): number; hold(): void; release(): void } {
+  let gate: { promise: Promise<void>; open: () => void } | null = null;
+  let held = 0;
+  const overrides: Partial<FileSystem> = {
+    fdatasync: async (handle: FileHandle) => {
+      if (gate !== null && handle.path.endsWith('/state')) {
+        held++;
+        await gate.promise;
+      }
+      await inner.fdatasync(handle);
+    },
+  };
+  const fs = new Proxy(inner, {
+    get: (target, key: keyof FileSystem) => overrides[key] ?? (target[key] as (...args: unknown[]) => unknown).bind(target),
+  });
+  return {
+    fs,
+    held: () => held,
+    hold: () => {
+      let open = (): void => undefined;
+      const promise = new Promise<void>((resolve) => (open = resolve));
+      gate = { promise, open };
+    },
+    release: () => {
+      const opened = gate;
+      gate = null;
+      opened?.open();
+    },
+  };
+}
+
+/** Lets promise callbacks and pending setImmediates run (the flush loop starts in the check phase). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+
+describe('the lagging durable mark (flush: sync, mark: lagging)', () => {
+  type Mark = 'lagging' | 'ordered';
+  const openWith = (fs: FileSystem, mark: Mark): Promise<CommitLog> =>
+    openLog({ dir: DIR, fs, segmentBytes: 1 << 20, scheduler: manualScheduler, flush: { mode: 'sync', mark } });
+
+  it.each(['lagging', 'ordered'] as const)('%s: an append resolves after its data fdatasync while the mark\'s is held only when lagging', async (mark) => {
+    const gate = markSyncGate(new MemoryFileSystem());
+    const log = await openWith(gate.fs, mark);
+    gate.hold();
+    let resolved = false;
+    const appended = log.append(entries(1, 3, 1, 20)).then(() => (resolved = true));
+    await settle();
+    expect(gate.held()).toBe(1); // the data is synced; the mark's sync waits
+    expect(resolved).toBe(mark === 'lagging');
+    expect(log.durableMark().index).toBe(0);
+    gate.release();
+    await appended;
+    await log.flush();
+    expect(log.durableMark()).toEqual({ index: 3, term: 1 });
+    await log.close();
+  });
+
+  it('flush() waits for the mark in lagging mode too', async () => {
+    const gate = markSyncGate(new MemoryFileSystem());
+    const log = await openWith(gate.fs, 'lagging');
+    await log.append(entries(1, 2, 1, 20));
+    gate.hold();
+    void log.append(entries(3, 1, 1, 20));
+    let flushed = false;
+    const flushing = log.flush().then(() => (flushed = true));
+    await settle();
+    expect(flushed).toBe(false);
+    gate.release();
+    await flushing;
+    expect(log.durableMark()).toEqual({ index: 3, term: 1 });
+  });
+
+  it.each(['lagging', 'ordered'] as const)('%s: a power failure between the data sync and the mark\'s keeps the entries and reports no loss', async (mark) => {
+    const fs = new MemoryFileSystem();
+    const log = await openWith(fs, mark);
+    await log.append(entries(1, 2, 1, 20));
+    await log.flush(); // no sync of the first append's left in flight
+    fs.armCrash({ afterSyncs: 0 }); // right after the next sync: the data's, before the mark's
+    const acknowledged = await log.append(entries(3, 2, 1, 20)).then(() => true, () => false);
+    expect(acknowledged).toBe(mark === 'lagging');
+    const next = fs.disarmCrash();
+    expect(next).not.toBeNull();
+    const after = await openWith(next as MemoryFileSystem, mark);
+    expect(after.lastIndex()).toBe(4);
+    expect(after.recovery.lostEntries).toBe(false);
+    expect(after.recovery.durableMark.index).toBe(2); // lagging: behind what was acknowledged
+  });
+
+  it('misses a disk that loses the last acknowledged group, which the ordered mark reports; a loss further back it reports too', async () => {
+    const lostAfter = async (mark: Mark, keepEntries: number): Promise<boolean> => {
+      const inner = new MemoryFileSystem();
+      const gate = markSyncGate(inner);
+      const log = await openWith(gate.fs, mark);
+      await log.append(entries(1, 5, 1, 20));
+      await log.flush(); // the mark covers 1..5
+      if (mark === 'lagging') gate.hold(); // the power fails before the mark covers 6..8
+      await log.append(entries(6, 3, 1, 20)); // acknowledged
+      await settle();
+      const next = inner.crash();
+      // The disk lost recently written pages: the segment keeps `keepEntries` records.
+      next.faultTruncate(`${DIR}/00000000000000000001.log`, keepEntries * (RECORD_HEADER_BYTES + 20));
+      const after = await openWith(next, mark);
+      expect(after.lastIndex()).toBe(keepEntries);
+      return after.recovery.lostEntries;
+    };
+    expect(await lostAfter('ordered', 5)).toBe(true);
+    expect(await lostAfter('lagging', 5)).toBe(false); // the price of acknowledging before the mark
+    expect(await lostAfter('lagging', 3)).toBe(true);
+  });
+});
+
 describe('lifecycle and failures', () => {
   it('refuses writes after close', async () => {
     const { log } = await fresh();
