@@ -24,6 +24,9 @@ Options:
   --seed N                  the fault schedule's seed (default: random, printed)
   --flush sync|async        the nodes' flush policy (default sync)
   --flush-interval-ms N     async flush interval (default 10)
+  --durable-mark ordered|lagging
+                            sync flush: lagging acknowledges after the data's fdatasync, before
+                            the durable mark's (default ordered; see quorumlog node --help)
   --power-loss              start every node with --power-loss (always on with the power nemesis)
   --no-idempotence          log: blindly retry appends whose outcome was unknown; queue: producers
                             with idempotence: false (their retries duplicate); must be flagged
@@ -47,7 +50,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
     options: {
       nodes: { type: 'string' }, time: { type: 'string' }, nemesis: { type: 'string' }, variants: { type: 'string' }, workload: { type: 'string' },
       rate: { type: 'string' }, concurrency: { type: 'string' }, 'op-timeout-ms': { type: 'string' }, seed: { type: 'string' }, flush: { type: 'string' },
-      'flush-interval-ms': { type: 'string' }, 'power-loss': { type: 'boolean' }, 'no-idempotence': { type: 'boolean' }, 'tick-ms': { type: 'string' },
+      'flush-interval-ms': { type: 'string' }, 'durable-mark': { type: 'string' }, 'power-loss': { type: 'boolean' }, 'no-idempotence': { type: 'boolean' }, 'tick-ms': { type: 'string' },
       consumers: { type: 'string' }, 'consumer-work-ms': { type: 'string' }, 'no-consumer-kills': { type: 'boolean' }, 'auto-ack': { type: 'boolean' },
       'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' }, 'runs-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -64,6 +67,9 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
   for (const k of nemeses) if (!(NEMESIS_KINDS as readonly string[]).includes(k)) throw new UsageError(`--nemesis: unknown "${k}" (known: ${NEMESIS_KINDS.join(', ')}, mix, none)`);
   const flushMode = values.flush ?? 'sync';
   if (flushMode !== 'sync' && flushMode !== 'async') throw new UsageError(`--flush must be sync or async, not "${flushMode}"`);
+  const mark = values['durable-mark'] ?? 'ordered';
+  if (mark !== 'ordered' && mark !== 'lagging') throw new UsageError(`--durable-mark must be ordered or lagging, not "${mark}"`);
+  if (flushMode === 'async' && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to --flush sync');
   const workload = values.workload ?? RUN_DEFAULTS.workload;
   if (WORKLOADS[workload] === undefined) throw new UsageError(`--workload: "${workload}" is not a workload (known: ${Object.keys(WORKLOADS).join(', ')})`);
   return {
@@ -81,7 +87,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
     consumerKills: values['no-consumer-kills'] !== true,
     autoAck: values['auto-ack'] === true,
     seed: whole('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31 - 1),
-    flush: flushMode === 'sync' ? { mode: 'sync' } : { mode: 'async', intervalMs: whole('flush-interval-ms', values['flush-interval-ms'], 10, 1, 600_000) },
+    flush: flushMode === 'sync' ? { mode: 'sync', mark } : { mode: 'async', intervalMs: whole('flush-interval-ms', values['flush-interval-ms'], 10, 1, 600_000) },
     powerLoss: values['power-loss'] === true,
     tickMs: whole('tick-ms', values['tick-ms'], RUN_DEFAULTS.tickMs, 1, 60_000),
     electionTicks: whole('election-ticks', values['election-ticks'], RUN_DEFAULTS.electionTicks, 2, 10_000),

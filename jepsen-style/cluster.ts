@@ -17,7 +17,7 @@ export interface ClusterConfig {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
-  readonly flush: { readonly mode: 'sync' } | { readonly mode: 'async'; readonly intervalMs: number };
+  readonly flush: { readonly mode: 'sync'; readonly mark?: 'ordered' | 'lagging' } | { readonly mode: 'async'; readonly intervalMs: number };
   /** Start every node with --power-loss, so kill -9 loses what was not fsynced. */
   readonly powerLoss: boolean;
   readonly readyTimeoutMs: number;
@@ -144,6 +144,7 @@ export class Cluster {
       c.cliPath, 'node', '--id', m.id, '--members', membersSpec, '--data-dir', this.dataDir(id), '--cluster-id', c.clusterId,
       '--dial', dial, '--tick-ms', String(c.tickMs), '--election-ticks', String(c.electionTicks), '--heartbeat-ticks', String(c.heartbeatTicks),
       '--flush', c.flush.mode, ...(c.flush.mode === 'async' ? ['--flush-interval-ms', String(c.flush.intervalMs)] : []),
+      ...(c.flush.mode === 'sync' && c.flush.mark === 'lagging' ? ['--durable-mark', 'lagging'] : []),
       ...(c.powerLoss ? ['--power-loss'] : []),
     ];
     this.#starts.set(id, (this.#starts.get(id) ?? 0) + 1);

@@ -35,7 +35,7 @@ export interface RunOptions {
   readonly consumerKills: boolean;
   readonly consumerWorkMs: number;
   readonly seed: number;
-  readonly flush: { readonly mode: 'sync' } | { readonly mode: 'async'; readonly intervalMs: number };
+  readonly flush: { readonly mode: 'sync'; readonly mark?: 'ordered' | 'lagging' } | { readonly mode: 'async'; readonly intervalMs: number };
   /** Force --power-loss on every node (it is on whenever the power nemesis runs). */
   readonly powerLoss: boolean;
   readonly tickMs: number;
@@ -241,6 +241,7 @@ export function commandLine(o: RunOptions): string {
   return [
     'npm run jepsen --', `--nodes ${o.nodes}`, `--time ${o.timeS}`, `--nemesis ${o.nemeses.join(',') || 'none'}`, ...(o.variants === null ? [] : [`--variants ${o.variants.join(',')}`]),
     `--workload ${o.workload}`, ...(o.workload === 'queue' ? [`--consumers ${o.consumers}`, `--consumer-work-ms ${o.consumerWorkMs}`, ...(o.autoAck ? ['--auto-ack'] : []), ...(o.consumerKills ? [] : ['--no-consumer-kills'])] : []), `--rate ${o.rate}`, `--concurrency ${o.concurrency}`, `--seed ${o.seed}`,
-    ...(o.flush.mode === 'async' ? [`--flush async --flush-interval-ms ${o.flush.intervalMs}`] : []), ...(o.idempotence ? [] : ['--no-idempotence']), ...(o.powerLoss ? ['--power-loss'] : []),
+    ...(o.flush.mode === 'async' ? [`--flush async --flush-interval-ms ${o.flush.intervalMs}`] : []),
+    ...(o.flush.mode === 'sync' && o.flush.mark === 'lagging' ? ['--durable-mark lagging'] : []), ...(o.idempotence ? [] : ['--no-idempotence']), ...(o.powerLoss ? ['--power-loss'] : []),
   ].join(' ');
 }

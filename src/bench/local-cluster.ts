@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { DurableMarkPolicy } from '../../storage/index.js';
 import { LogClient } from '../client/index.js';
 import { NODE_V8_FLAGS } from '../node/v8-flags.js';
 
@@ -22,6 +23,8 @@ export interface LocalClusterOptions {
   readonly dataRoot: string;
   readonly flush: 'sync' | 'async';
   readonly flushIntervalMs?: number;
+  /** Sync flush only (default ordered). */
+  readonly durableMark?: DurableMarkPolicy;
   /** When set, each node runs under `node --cpu-prof` and writes its profile here on exit. */
   readonly cpuProfileDir?: string;
 }
@@ -70,6 +73,7 @@ export class LocalCluster {
       const nodeFlags = [...NODE_V8_FLAGS, ...profile];
       const args = [...nodeFlags, MAIN, 'node', '--id', m.id, '--members', spec, '--data-dir', path.join(options.dataRoot, m.id), '--flush', options.flush];
       if (options.flushIntervalMs !== undefined) args.push('--flush-interval-ms', String(options.flushIntervalMs));
+      if (options.durableMark !== undefined) args.push('--durable-mark', options.durableMark);
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       const node: NodeProcess = { id: m.id, clientAddress: m.client, child, output: [], exited: Promise.resolve(), exitedAlready: false };
       const keep = (chunk: Buffer): void => {

@@ -1,4 +1,4 @@
-import type { BenchReport } from './run-bench.js';
+import type { BenchConfig, BenchReport } from './run-bench.js';
 import type { LatencySummary } from './stats.js';
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -17,7 +17,7 @@ export function formatReport(report: BenchReport): string {
   const lines: string[] = [];
   lines.push(
     `quorumlog bench: ${c.brokers === null ? `${c.nodes} local nodes` : `brokers ${c.brokers.join(',')}`}, ${c.producers} producer(s) x ${c.inflight} in flight, ` +
-      `${c.sizeBytes} B ${c.api === 'broker' ? 'messages to a topic (Producer)' : 'records'}, acks=${c.acks}, flush ${c.flush}, ${(c.durationMs / 1000).toFixed(1)} s after ${(c.warmupMs / 1000).toFixed(1)} s warm-up` +
+      `${c.sizeBytes} B ${c.api === 'broker' ? 'messages to a topic (Producer)' : 'records'}, acks=${c.acks}, ${flushLabel(c)}, ${(c.durationMs / 1000).toFixed(1)} s after ${(c.warmupMs / 1000).toFixed(1)} s warm-up` +
       `${c.clientBatching ? '' : ', no client batching'}`,
   );
   lines.push(`  host: ${report.host.cpus} CPUs (${report.host.cpuModel}), Node ${report.host.node}, load average ${report.host.loadBefore.toFixed(1)} before, ${report.host.loadAfter.toFixed(1)} after`);
@@ -96,7 +96,7 @@ export function chartHtml(report: BenchReport): string {
   const legend = (items: { name: string; color: string }[]): string =>
     items.map((it, k) => `<rect x="${pad + k * 150}" y="8" width="10" height="10" fill="${it.color}"/><text x="${pad + k * 150 + 14}" y="17" font-size="11">${it.name}</text>`).join('');
   const c = report.config;
-  const title = `${c.producers} x ${c.inflight} in flight, ${c.sizeBytes} B, acks=${c.acks}, flush ${c.flush}: ${fmtInt(p.messagesPerSecond)} msg/s`;
+  const title = `${c.producers} x ${c.inflight} in flight, ${c.sizeBytes} B, acks=${c.acks}, ${flushLabel(c)}: ${fmtInt(p.messagesPerSecond)} msg/s`;
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>quorumlog bench</title></head>
 <body style="font-family: sans-serif">
@@ -120,4 +120,9 @@ ${line(t.map((s) => s.messages), maxRate, '#2ca02c')}${line(t.map((s) => s.p50Ms
 
 function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** "flush sync", "flush sync, lagging mark" or "flush async", as the headings say it. */
+function flushLabel(config: Pick<BenchConfig, 'flush' | 'durableMark'>): string {
+  return config.flush === 'sync' && config.durableMark === 'lagging' ? 'flush sync, lagging mark' : `flush ${config.flush}`;
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { DurableMarkPolicy } from '../../storage/index.js';
 import { LogClient, type AppendAcks } from '../client/index.js';
 import { probeDisk, type DiskProbeResult } from './disk-probe.js';
 import { runGroupDrain, type GroupDrainResult } from './group-drain.js';
@@ -19,6 +20,8 @@ export interface BenchConfig {
   /** 'all': acknowledged once committed on a majority; 'leader': once durable in the leader's log. */
   readonly acks: AppendAcks;
   readonly flush: 'sync' | 'async';
+  /** Sync flush only: whether an acknowledgement waits for the durable mark's fdatasync too (ordered). */
+  readonly durableMark: DurableMarkPolicy;
   readonly durationMs: number;
   readonly warmupMs: number;
   /** Existing cluster to target instead of starting one. */
@@ -107,6 +110,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
         nodes: config.nodes,
         dataRoot: path.join(root, 'data'),
         flush: config.flush,
+        durableMark: config.durableMark,
         ...(config.cpuProfileDir === null ? {} : { cpuProfileDir: config.cpuProfileDir }),
       });
       brokers = cluster.clientAddresses;
@@ -201,6 +205,9 @@ function notesFor(config: BenchConfig): string[] {
       ? 'api broker: produce is the broker\'s Producer (idempotent with acks=all) sending to a fresh topic; the end-to-end reader is a consumer group on it; group drain is a second group draining everything the run produced, acking each message, timed until every ack is committed.'
       : 'consume is a plain log drain (one follow stream, every record decoded); group drain is a consumer group acking every message, timed until every ack is committed.',
   ];
+  if (config.flush === 'sync' && config.durableMark === 'lagging') {
+    notes.push('durable mark lagging: each node acknowledges after its data\'s fdatasync and records the durable mark after; a disk that loses the last acknowledged group at a power failure goes unnoticed on that node (docs/storage.md).');
+  }
   if (config.flush === 'async') notes.push('flush async: nodes fdatasync on a timer, not before acknowledging; not durable against a majority power failure.');
   if (config.brokers !== null) notes.push('targeted an existing cluster: no per-node CPU or memory figures; the disk probe ran in the temp directory.');
   if (!config.endToEnd) notes.push('no end-to-end reader: produce ran alone (the reader costs produce throughput; see docs/bench.md).');

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { chartHtml, formatReport } from '../bench/report.js';
 import { BenchInterruptedError, runBench, type BenchConfig } from '../bench/run-bench.js';
 import { PAYLOAD_HEADER_BYTES } from '../bench/payload.js';
-import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
+import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 
 export const BENCH_HELP = `Usage: quorumlog bench [options]
 
@@ -26,6 +26,10 @@ Options:
                        fdatasync'ed (all, the default), or once the leader alone has
                        (leader: a leader failure can lose acknowledged records)
   --flush sync|async   the nodes' flush policy (default sync)
+  --durable-mark ordered|lagging
+                       sync flush only: lagging acknowledges after each node's data
+                       fdatasync, before its durable mark's (default ordered; see
+                       quorumlog node --help)
   --duration D         measured time, e.g. 20s (default 20s)
   --warmup D           unmeasured time before it (default 3s)
   --brokers LIST       benchmark a running cluster at host:port,... instead of starting one
@@ -54,6 +58,7 @@ const OPTIONS = {
   size: { type: 'string' },
   acks: { type: 'string' },
   flush: { type: 'string' },
+  'durable-mark': { type: 'string' },
   duration: { type: 'string' },
   warmup: { type: 'string' },
   brokers: { type: 'string' },
@@ -76,8 +81,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
   if (acks !== 'all' && acks !== 'leader') throw new UsageError(`--acks must be all or leader, not "${acks}"`);
-  const flush = values.flush ?? 'sync';
-  if (flush !== 'sync' && flush !== 'async') throw new UsageError(`--flush must be sync or async, not "${flush}"`);
+  const { flush, durableMark } = parseFlushFlags(values.flush, values['durable-mark']);
   const api = values.api ?? 'log';
   if (api !== 'log' && api !== 'broker') throw new UsageError(`--api must be log or broker, not "${api}"`);
   const brokers = values.brokers ?? null;
@@ -89,6 +93,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     sizeBytes: parseWholeNumber('size', values.size, { min: PAYLOAD_HEADER_BYTES, max: 4 * 1024 * 1024 }) ?? 1024,
     acks,
     flush,
+    durableMark,
     durationMs: parseDurationMs('duration', values.duration) ?? 20_000,
     warmupMs: values.warmup === '0' ? 0 : (parseDurationMs('warmup', values.warmup) ?? 3_000),
     brokers: brokers === null ? null : brokers.split(',').map((b) => b.trim()).filter((b) => b !== ''),
@@ -103,6 +108,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   };
   if (config.brokers !== null && config.brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
   if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
+  if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
   return { config, json: values.json ?? null, chart: values.chart ?? null };
 }
 

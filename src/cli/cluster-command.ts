@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 
 import { localMembers } from '../node/config.js';
 import { NODE_V8_FLAGS } from '../node/v8-flags.js';
-import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
+import { parseDurationMs, parseFlushFlags, parseWholeNumber } from './usage-error.js';
 
 export const CLUSTER_HELP = `Usage: quorumlog cluster [options]
 
@@ -20,6 +20,9 @@ Options:
   --peer-port-base PORT      peer port of n1, and so on (default 7601)
   --flush sync|async         flush policy of every node (default sync)
   --flush-interval-ms N      async flush interval (default 10)
+  --durable-mark ordered|lagging
+                             sync flush only: lagging acknowledges after the data's fdatasync,
+                             before the durable mark's (see quorumlog node --help; default ordered)
   --tick-ms N                Raft tick length of every node
   -h, --help                 show this help
 `;
@@ -31,6 +34,7 @@ const OPTIONS = {
   'peer-port-base': { type: 'string' },
   flush: { type: 'string' },
   'flush-interval-ms': { type: 'string' },
+  'durable-mark': { type: 'string' },
   'tick-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -50,8 +54,7 @@ export async function runClusterCommand(argv: readonly string[]): Promise<number
   const clientBase = parseWholeNumber('client-port-base', values['client-port-base'], { min: 1024, max: 65000 }) ?? 7501;
   const peerBase = parseWholeNumber('peer-port-base', values['peer-port-base'], { min: 1024, max: 65000 }) ?? 7601;
   const dataRoot = values['data-dir'] ?? './data';
-  const flush = values.flush ?? 'sync';
-  if (flush !== 'sync' && flush !== 'async') throw new UsageError(`--flush must be sync or async, not "${flush}"`);
+  const { flush, durableMark } = parseFlushFlags(values.flush, values['durable-mark']);
   const flushInterval = parseDurationMs('flush-interval-ms', values['flush-interval-ms']);
   const tickMs = parseWholeNumber('tick-ms', values['tick-ms'], { min: 1, max: 60_000 });
 
@@ -69,6 +72,7 @@ export async function runClusterCommand(argv: readonly string[]): Promise<number
   for (const m of members) {
     const args = [...NODE_V8_FLAGS, MAIN, 'node', '--id', m.id, '--members', membersSpec, '--data-dir', path.join(dataRoot, m.id), '--flush', flush];
     if (flushInterval !== undefined) args.push('--flush-interval-ms', String(flushInterval));
+    if (flush === 'sync') args.push('--durable-mark', durableMark);
     if (tickMs !== undefined) args.push('--tick-ms', String(tickMs));
     // Own process group: a Ctrl-C reaches the nodes only through us, so they stop in order.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -5,7 +5,7 @@ import { nodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
 import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig } from '../node/config.js';
 import { startNode } from '../node/node.js';
-import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
+import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 
 export const NODE_HELP = `Usage: quorumlog node --id ID [options]
 
@@ -19,6 +19,12 @@ Options:
   --cluster-id ID            names the cluster; a data dir of another cluster is refused (default ${NODE_DEFAULTS.clusterId})
   --flush sync|async         sync: fdatasync before acknowledging (default); async: fdatasync every interval
   --flush-interval-ms N      the async flush interval (default 10)
+  --durable-mark ordered|lagging
+                             sync flush only. ordered (default): acknowledge once the data and
+                             then the durable mark recording it are fdatasync'ed; lagging:
+                             acknowledge after the data's fdatasync, the mark following (one
+                             fdatasync less per acknowledgement; a disk that loses the last
+                             acknowledged group at a power failure then goes unnoticed)
   --tick-ms N                Raft tick length (default ${NODE_DEFAULTS.tickMs})
   --election-ticks N         election timeout in ticks, randomized up to twice that (default ${NODE_DEFAULTS.electionTicks})
   --heartbeat-ticks N        heartbeat interval in ticks (default ${NODE_DEFAULTS.heartbeatTicks})
@@ -41,6 +47,7 @@ const OPTIONS = {
   'cluster-id': { type: 'string' },
   flush: { type: 'string' },
   'flush-interval-ms': { type: 'string' },
+  'durable-mark': { type: 'string' },
   'tick-ms': { type: 'string' },
   'election-ticks': { type: 'string' },
   'heartbeat-ticks': { type: 'string' },
@@ -69,10 +76,9 @@ export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help'
   if (id === undefined) throw new UsageError('--id is required (see quorumlog node --help)');
   const membersSpec = pick('members', 'members');
   const members: MemberConfig[] = membersSpec === undefined ? localMembers(3) : parseMembers(membersSpec);
-  const flushMode = pick('flush', 'flush') ?? 'sync';
-  if (flushMode !== 'sync' && flushMode !== 'async') throw new UsageError(`--flush must be sync or async, not "${flushMode}"`);
+  const flags = parseFlushFlags(pick('flush', 'flush'), pick('durable-mark', 'durableMark'));
   const intervalMs = parseDurationMs('flush-interval-ms', pick('flush-interval-ms', 'flushIntervalMs')) ?? 10;
-  const flush: FlushPolicy = flushMode === 'sync' ? { mode: 'sync' } : { mode: 'async', intervalMs };
+  const flush: FlushPolicy = flags.flush === 'sync' ? { mode: 'sync', mark: flags.durableMark } : { mode: 'async', intervalMs };
   const preferred = pick('preferred-leader', 'preferredLeader');
   return {
     id: nodeId(id),

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 
 import { RaftNode, type Index, type NodeId, type RandomSource } from '../../raft/index.js';
-import { NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type FileSystem, type RecoveryReport } from '../../storage/index.js';
+import { NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type FileSystem, type FlushPolicy, type RecoveryReport } from '../../storage/index.js';
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, type DataDirIdentity } from './data-dir.js';
@@ -106,7 +106,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     const st = raft.status();
     logLine(`${st.role} in term ${st.term}${st.leader !== null && st.role !== 'leader' ? `, leader ${st.leader}` : ''}`);
   });
-  logLine(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress}; log ${log.firstIndex()}..${log.lastIndex()}, term ${hardState.term}`);
+  logLine(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress}; log ${log.firstIndex()}..${log.lastIndex()}, term ${hardState.term}; ${describeFlush(config.flush)}`);
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -137,3 +137,9 @@ function reportRecovery(recovery: RecoveryReport, logLine: NodeLogger): void {
 }
 
 export type { CommitLog };
+
+/** The flush policy as the startup line states it. */
+function describeFlush(flush: FlushPolicy): string {
+  if (flush.mode === 'async') return `flush async, every ${flush.intervalMs} ms`;
+  return `flush sync, ${flush.mark ?? 'ordered'} durable mark`;
+}

@@ -32,7 +32,7 @@ describe('quorumlog bench (smoke)', () => {
       expect(result.stdout).toMatch(/p50\s+p90\s+p99\s+p99\.9\s+max/);
 
       const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
-      expect(report.config).toMatchObject({ nodes: 3, inflight: 8, sizeBytes: 128, acks: 'all', flush: 'sync' });
+      expect(report.config).toMatchObject({ nodes: 3, inflight: 8, sizeBytes: 128, acks: 'all', flush: 'sync', durableMark: 'ordered' });
       const produce = report.produce;
       expect(produce.messages).toBeGreaterThan(0);
       expect(produce.errors).toBe(0);
@@ -77,6 +77,28 @@ describe('quorumlog bench (smoke)', () => {
       expect(report.produce.messages).toBeGreaterThan(0);
       expect(report.produce.errors).toBe(0);
       // Acknowledged before replication, yet (no failover here) every record committed.
+      expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with --durable-mark lagging, says so in its heading, notes and JSON, and drains every acknowledged record', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+    try {
+      const json = path.join(dir, 'out.json');
+      const result = await runCli(
+        ['bench', '--durable-mark', 'lagging', '--duration', '1s', '--warmup', '0.2s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '0', '--no-e2e', '--dir', dir, '--json', json],
+        { timeoutMs: 60_000 },
+      );
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/acks=all, flush sync, lagging mark/);
+      expect(result.stdout).toMatch(/durable mark lagging: each node acknowledges after its data's fdatasync/);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
+      expect(report.config).toMatchObject({ flush: 'sync', durableMark: 'lagging' });
+      expect(report.produce.messages).toBeGreaterThan(0);
+      expect(report.produce.errors).toBe(0);
       expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -54,10 +54,16 @@ describe('crashes and damaged disks (real processes)', () => {
   });
 
   it.each([
-    ['with the page cache surviving (a process crash)', false],
-    ['under --power-loss (unsynced writes die with the process)', true],
-  ])('kill -9 all three mid-stream and restart them, %s: nothing acknowledged is lost', async (_how: string, powerLoss: boolean) => {
-    const cluster = await startClusterForTest({ label: powerLoss ? 'all-crash-power' : 'all-crash', powerLoss });
+    ['with the page cache surviving (a process crash)', false, 'ordered'],
+    ['under --power-loss (unsynced writes die with the process)', true, 'ordered'],
+    ['under --power-loss, acknowledging before the durable mark (--durable-mark lagging)', true, 'lagging'],
+  ])('kill -9 all three mid-stream and restart them, %s: nothing acknowledged is lost', async (_how: string, powerLoss: boolean, mark: string) => {
+    const cluster = await startClusterForTest({
+      label: `all-crash${powerLoss ? '-power' : ''}${mark === 'lagging' ? '-lagging' : ''}`,
+      powerLoss,
+      extraArgs: ['--durable-mark', mark],
+    });
+    for (const id of cluster.ids) expect(cluster.currentRunOutput(id).join('\n')).toContain(`flush sync, ${mark} durable mark`);
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'all');
     const writes = workload.background({ concurrency: 3, maxRecords: 20_000, maxMs: 60_000 });
     try {
