@@ -62,75 +62,39 @@ describe('quorumlog bench (smoke)', () => {
   });
 
   it('with --acks leader, acknowledges on the leader\'s fsync and still drains every record', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
-    try {
-      const json = path.join(dir, 'out.json');
-      const result = await runCli(
-        ['bench', '--acks', 'leader', '--duration', '1s', '--warmup', '0.2s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '0', '--no-e2e', '--dir', dir, '--json', json],
-        { timeoutMs: 60_000 },
-      );
-      expect(result.stderr).toBe('');
-      expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/acks=leader/);
-      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
-      expect(report.config).toMatchObject({ acks: 'leader' });
-      expect(report.produce.messages).toBeGreaterThan(0);
-      expect(report.produce.errors).toBe(0);
-      // Acknowledged before replication, yet (no failover here) every record committed.
-      expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const { stdout, report } = await shortBench(['--acks', 'leader', '--group-drain', '0', '--no-e2e']);
+    expect(stdout).toMatch(/acks=leader/);
+    expect(report.config).toMatchObject({ acks: 'leader' });
+    expect(report.produce.messages).toBeGreaterThan(0);
+    expect(report.produce.errors).toBe(0);
+    // Acknowledged before replication, yet (no failover here) every record committed.
+    expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
   });
 
   it('with --durable-mark lagging, says so in its heading, notes and JSON, and drains every acknowledged record', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
-    try {
-      const json = path.join(dir, 'out.json');
-      const result = await runCli(
-        ['bench', '--durable-mark', 'lagging', '--duration', '1s', '--warmup', '0.2s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '0', '--no-e2e', '--dir', dir, '--json', json],
-        { timeoutMs: 60_000 },
-      );
-      expect(result.stderr).toBe('');
-      expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/acks=all, flush sync, lagging mark/);
-      expect(result.stdout).toMatch(/durable mark lagging: each node acknowledges after its data's fdatasync/);
-      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
-      expect(report.config).toMatchObject({ flush: 'sync', durableMark: 'lagging' });
-      expect(report.produce.messages).toBeGreaterThan(0);
-      expect(report.produce.errors).toBe(0);
-      expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const { stdout, report } = await shortBench(['--durable-mark', 'lagging', '--group-drain', '0', '--no-e2e']);
+    expect(stdout).toMatch(/acks=all, flush sync, lagging mark/);
+    expect(stdout).toMatch(/durable mark lagging: each node acknowledges after its data's fdatasync/);
+    expect(report.config).toMatchObject({ flush: 'sync', durableMark: 'lagging' });
+    expect(report.produce.messages).toBeGreaterThan(0);
+    expect(report.produce.errors).toBe(0);
+    expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
   });
 
   it('with --api broker, produces through the Producer to a fresh topic, reads it end to end with a group and drains it with another', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
-    try {
-      const json = path.join(dir, 'out.json');
-      const result = await runCli(
-        ['bench', '--api', 'broker', '--duration', '1s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json],
-        { timeoutMs: 60_000 },
-      );
-      expect(result.stderr).toBe('');
-      expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/128 B messages to a topic \(Producer\)/);
-      expect(result.stdout).toMatch(/^group drain\s+[\d,]+ msg\/s/m);
-      expect(result.stdout).not.toMatch(/^consume /m);
-      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
-      expect(report.config).toMatchObject({ api: 'broker' });
-      expect(report.produce.messages).toBeGreaterThan(0);
-      expect(report.produce.errors).toBe(0);
-      expect(report.produce.endToEnd.count).toBeGreaterThan(0);
-      expect(report.drain).toBeNull();
-      // The drain group took every message the run had acknowledged (warm-up included).
-      expect(report.produce.acknowledgedTotal).toBeGreaterThanOrEqual(report.produce.messages);
-      expect(report.groupDrain).toMatchObject({ messages: report.produce.acknowledgedTotal, bytes: report.produce.acknowledgedTotal * 128, ackErrors: 0 });
-      for (const node of report.nodes) expect(isAlive(node.pid)).toBe(false);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const { stdout, report } = await shortBench(['--api', 'broker', '--warmup', '0.3s']);
+    expect(stdout).toMatch(/128 B messages to a topic \(Producer\)/);
+    expect(stdout).toMatch(/^group drain\s+[\d,]+ msg\/s/m);
+    expect(stdout).not.toMatch(/^consume /m);
+    expect(report.config).toMatchObject({ api: 'broker' });
+    expect(report.produce.messages).toBeGreaterThan(0);
+    expect(report.produce.errors).toBe(0);
+    expect(report.produce.endToEnd.count).toBeGreaterThan(0);
+    expect(report.drain).toBeNull();
+    // The drain group took every message the run had acknowledged (warm-up included).
+    expect(report.produce.acknowledgedTotal).toBeGreaterThanOrEqual(report.produce.messages);
+    expect(report.groupDrain).toMatchObject({ messages: report.produce.acknowledgedTotal, bytes: report.produce.acknowledgedTotal * 128, ackErrors: 0 });
+    for (const node of report.nodes) expect(isAlive(node.pid)).toBe(false);
   });
 
   it('against a running cluster (--brokers), leaves no topic or group of its own behind', async () => {
@@ -174,5 +138,23 @@ function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * A one-second bench of 128 B records, 8 in flight, with `args` added (a later flag wins over
+ * the defaults here); checks it exited 0 with nothing on stderr and returns its output and JSON.
+ */
+async function shortBench(args: readonly string[]): Promise<{ stdout: string; report: BenchReport }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+  try {
+    const json = path.join(dir, 'out.json');
+    const base = ['bench', '--duration', '1s', '--warmup', '0.2s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms'];
+    const result = await runCli([...base, ...args, '--dir', dir, '--json', json], { timeoutMs: 60_000 });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    return { stdout: result.stdout, report: JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
