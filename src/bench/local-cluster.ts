@@ -23,7 +23,7 @@ export interface LocalClusterOptions {
   readonly dataRoot: string;
   readonly flush: 'sync' | 'async';
   readonly flushIntervalMs?: number;
-  /** Sync flush only (default ordered). */
+  /** Passed to the nodes with sync flush only (default ordered); async flush has no mark to wait for. */
   readonly durableMark?: DurableMarkPolicy;
   /** When set, each node runs under `node --cpu-prof` and writes its profile here on exit. */
   readonly cpuProfileDir?: string;
@@ -73,7 +73,7 @@ export class LocalCluster {
       const nodeFlags = [...NODE_V8_FLAGS, ...profile];
       const args = [...nodeFlags, MAIN, 'node', '--id', m.id, '--members', spec, '--data-dir', path.join(options.dataRoot, m.id), '--flush', options.flush];
       if (options.flushIntervalMs !== undefined) args.push('--flush-interval-ms', String(options.flushIntervalMs));
-      if (options.durableMark !== undefined) args.push('--durable-mark', options.durableMark);
+      if (options.flush === 'sync' && options.durableMark !== undefined) args.push('--durable-mark', options.durableMark);
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       const node: NodeProcess = { id: m.id, clientAddress: m.client, child, output: [], exited: Promise.resolve(), exitedAlready: false };
       const keep = (chunk: Buffer): void => {

@@ -81,6 +81,15 @@ describe('quorumlog bench (smoke)', () => {
     expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
   });
 
+  it('with --flush async, starts its nodes with async flush and says so', async () => {
+    const { stdout, report } = await shortBench(['--flush', 'async', '--group-drain', '0', '--no-e2e']);
+    expect(stdout).toMatch(/acks=all, flush async,/);
+    expect(stdout).toMatch(/flush async: nodes fdatasync on a timer/);
+    expect(report.config).toMatchObject({ flush: 'async' });
+    expect(report.produce.errors).toBe(0);
+    expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
+  });
+
   it('with --api broker, produces through the Producer to a fresh topic, reads it end to end with a group and drains it with another', async () => {
     const { stdout, report } = await shortBench(['--api', 'broker', '--warmup', '0.3s']);
     expect(stdout).toMatch(/128 B messages to a topic \(Producer\)/);
