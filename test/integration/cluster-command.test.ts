@@ -16,13 +16,16 @@ describe('quorumlog cluster (real processes)', () => {
     for (const cleanup of cleanups.splice(0)) cleanup();
   });
 
-  it('starts three nodes, names the leader, serves clients, and stops them all on SIGINT', async () => {
+  it.each([
+    [[], 'ordered'],
+    [['--durable-mark', 'lagging'], 'lagging'],
+  ])('starts three nodes (extra flags %j: %s durable mark), names the leader, serves clients, and stops them all on SIGINT', async (flags: string[], mark: string) => {
     await ensureBuilt();
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-cluster-cmd-'));
     // Three consecutive client ports and three peer ports, below the kernel's ephemeral
     // range (where the harness's port-0 picks land) and checked free just before use.
     const base = await freeBase();
-    const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--data-dir', dataDir, '--client-port-base', String(base), '--peer-port-base', String(base + 5)], {
+    const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--data-dir', dataDir, '--client-port-base', String(base), '--peer-port-base', String(base + 5), ...flags], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -47,6 +50,7 @@ describe('quorumlog cluster (real processes)', () => {
       throw new Error(`no leader line within 30 s; the cluster printed:\n${output}`, { cause: error });
     }
     expect(exit, `the cluster command ${exit ?? ''}; it printed:\n${output}`).toBeNull();
+    expect(output.match(new RegExp(`^n\\d \\| .* serving clients on .*; flush sync, ${mark} durable mark$`, 'gm'))?.length ?? 0, output).toBe(3);
     const client = new LogClient({ brokers: [0, 1, 2].map((k) => `127.0.0.1:${base + k}`), timeoutMs: 10_000 });
     try {
       const { firstIndex } = await client.append([new TextEncoder().encode('hello')]);
