@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 
-import { LogClient } from '../client/index.js';
+import { LogClient, type NodeStatus } from '../client/index.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 import { parseClientArgs } from './client-args.js';
 
@@ -107,19 +107,26 @@ async function readCommand(client: LogClient, flags: Record<string, string | boo
   return 0;
 }
 
+/** "sync" (ordered mark), "sync, lagging mark", "async 10ms", or "?" from a node that does not say. */
+function flushCell(status: NodeStatus): string {
+  if (status.flush === 'async') return `async ${status.flushIntervalMs ?? '?'}ms`;
+  if (status.flush === 'sync') return status.durableMark === 'lagging' ? 'sync, lagging mark' : 'sync';
+  return '?';
+}
+
 async function statusCommand(client: LogClient, json: boolean): Promise<number> {
   const statuses = await client.statusAll();
   if (json) {
     process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
     return statuses.some((s) => 'error' in s) ? 1 : 0;
   }
-  const rows = [['node', 'address', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'note']];
+  const rows = [['node', 'address', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'flush', 'note']];
   for (const s of statuses) {
     if ('error' in s) {
-      rows.push(['?', s.address, 'unreachable', '', '', '', '', '', s.error]);
+      rows.push(['?', s.address, 'unreachable', '', '', '', '', '', '', s.error]);
       continue;
     }
-    rows.push([s.id, s.address, s.role, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.appliedIndex), String(s.lastIndex), s.votingBlocked ? 'not voting: log awaits repair' : '']);
+    rows.push([s.id, s.address, s.role, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.appliedIndex), String(s.lastIndex), flushCell(s), s.votingBlocked ? 'not voting: log awaits repair' : '']);
   }
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
   for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()}\n`);

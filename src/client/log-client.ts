@@ -558,6 +558,9 @@ function nodeStatus(message: NodeStatusMessage): NodeStatus {
     firstIndex: index(message.firstIndex),
     lastIndex: index(message.lastIndex),
     votingBlocked: message.votingBlocked,
+    flush: message.flush === 'sync' || message.flush === 'async' ? message.flush : null,
+    durableMark: message.durableMark === 'ordered' || message.durableMark === 'lagging' ? message.durableMark : null,
+    flushIntervalMs: message.flush === 'async' ? message.flushIntervalMs : null,
     followers: message.followers.map((f) => ({
       id: nodeId(f.id),
       matchIndex: index(f.matchIndex),

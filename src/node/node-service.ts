@@ -1,5 +1,5 @@
 import { type Index, type NodeId, type RaftNode } from '../../raft/index.js';
-import type { CommitLog } from '../../storage/index.js';
+import type { CommitLog, FlushPolicy } from '../../storage/index.js';
 import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/client-service.js';
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
@@ -103,6 +103,7 @@ export class NodeService implements ClientService {
       lastIndex: st.lastIndex,
       votingBlocked: st.votingBlocked,
       followers,
+      ...flushView(this.config.flush),
     };
   }
 
@@ -129,4 +130,10 @@ export class NodeService implements ClientService {
       });
     });
   }
+}
+
+/** The flush policy as NodeStatusView reports it. */
+function flushView(flush: FlushPolicy): Pick<NodeStatusView, 'flush' | 'durableMark' | 'flushIntervalMs'> {
+  if (flush.mode === 'async') return { flush: 'async', durableMark: null, flushIntervalMs: flush.intervalMs };
+  return { flush: 'sync', durableMark: flush.mark ?? 'ordered', flushIntervalMs: null };
 }

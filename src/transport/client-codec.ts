@@ -81,6 +81,9 @@ export interface NodeStatusMessage {
   readonly lastIndex: number;
   readonly votingBlocked: boolean;
   readonly followers: readonly FollowerStatusMessage[];
+  readonly flush: string;
+  readonly durableMark: string;
+  readonly flushIntervalMs: number;
 }
 export interface TransferRequestMessage {
   readonly to: string;

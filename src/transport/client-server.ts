@@ -404,5 +404,8 @@ function statusMessage(view: NodeStatusView): NodeStatusMessage {
     lastIndex: view.lastIndex,
     votingBlocked: view.votingBlocked,
     followers: view.followers.map((f) => ({ id: f.id, matchIndex: f.matchIndex, lag: f.lag, state: f.state })),
+    flush: view.flush ?? '',
+    durableMark: view.durableMark ?? '',
+    flushIntervalMs: view.flushIntervalMs ?? 0,
   };
 }

@@ -196,6 +196,12 @@ export interface NodeStatusView {
   readonly lastIndex: Index;
   /** Storage found lost durable entries and no leader has repaired them yet. */
   readonly votingBlocked: boolean;
+  /** This node's flush policy (null from a node that does not report it). */
+  readonly flush: 'sync' | 'async' | null;
+  /** With sync flush, whether an acknowledgement also waits for the durable mark's fdatasync (ordered); else null. */
+  readonly durableMark: 'ordered' | 'lagging' | null;
+  /** With async flush, the interval between fdatasyncs; else null. */
+  readonly flushIntervalMs: number | null;
   /** On the leader only; empty elsewhere. */
   readonly followers: readonly FollowerView[];
 }

@@ -62,7 +62,7 @@ describe('client server and LogClient', () => {
     expect(read.records.map((r) => [r.index, r.term, text(r.payload)])).toEqual([[2, 1, 'b'], [3, 1, 'c']]);
     expect(read).toMatchObject({ nextIndex: 4, appliedIndex: 3, firstIndex: 1 });
     const st = await client.status(address);
-    expect(st).toMatchObject({ id: 'n1', role: 'leader', term: 3, leaderId: 'n1', leaderClientAddress: null, appliedIndex: 3, votingBlocked: false });
+    expect(st).toMatchObject({ id: 'n1', role: 'leader', term: 3, leaderId: 'n1', leaderClientAddress: null, appliedIndex: 3, votingBlocked: false, flush: 'sync', durableMark: 'lagging', flushIntervalMs: null });
     expect(st.followers).toEqual([{ id: 'n2', matchIndex: 1, lag: 2, state: 'replicate' }]);
     await client.transfer('n2');
     expect(service.transferCalls).toEqual([nodeId('n2')]);

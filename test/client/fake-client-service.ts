@@ -80,6 +80,9 @@ export class FakeClientService implements ClientService {
       lastIndex: this.applied(),
       votingBlocked: false,
       followers: [{ id: nodeId('n2'), matchIndex: index(1), lag: 2, state: 'replicate' }],
+      flush: 'sync',
+      durableMark: 'lagging',
+      flushIntervalMs: null,
     };
   }
 

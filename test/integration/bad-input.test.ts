@@ -139,7 +139,14 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       expect(records.slice(0, 2)).toEqual(['cli-one', 'cli-two']);
       const status = await runCli(['status', '--brokers', brokers, '--json']);
       expect(status.code, describeCli(['status'], status)).toBe(0);
-      expect((JSON.parse(status.stdout) as unknown[]).length).toBe(3);
+      const views = JSON.parse(status.stdout) as { flush: string; durableMark: string | null; flushIntervalMs: number | null }[];
+      expect(views).toHaveLength(3);
+      for (const view of views) expect(view).toMatchObject({ flush: 'sync', durableMark: 'ordered', flushIntervalMs: null });
+      const table = await runCli(['status', '--brokers', brokers]);
+      expect(table.code, describeCli(['status'], table)).toBe(0);
+      const lines = table.stdout.split('\n');
+      expect(lines[0]).toMatch(/\bflush\s+note$/);
+      expect(lines.slice(1, 4).every((line) => /\ssync\s*$/.test(line)), table.stdout).toBe(true);
     });
 
     it('transfer moves leadership to the named node; to an unknown node it fails in one line', async () => {

@@ -63,7 +63,10 @@ describe('crashes and damaged disks (real processes)', () => {
       powerLoss,
       extraArgs: ['--durable-mark', mark],
     });
-    for (const id of cluster.ids) expect(cluster.currentRunOutput(id).join('\n')).toContain(`flush sync, ${mark} durable mark`);
+    for (const id of cluster.ids) {
+      expect(cluster.currentRunOutput(id).join('\n')).toContain(`flush sync, ${mark} durable mark`);
+      expect(await cluster.status(id)).toMatchObject({ flush: 'sync', durableMark: mark });
+    }
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'all');
     const writes = workload.background({ concurrency: 3, maxRecords: 20_000, maxMs: 60_000 });
     try {
