@@ -7,7 +7,7 @@ import { checkAvailability, type KindAvailability } from './checkers/availabilit
 import type { CheckerResult } from './checkers/checker-result.js';
 import { checkDamagedNodes } from './checkers/damaged-node.js';
 import type { NodeStatus } from '../src/client/index.js';
-import { Cluster } from './cluster.js';
+import { Cluster, type ClusterConfig } from './cluster.js';
 import { faultWindows, History, pairOps } from './history.js';
 import { LogWorkload } from './log-workload.js';
 import { QueueWorkload } from './queue-workload.js';
@@ -35,7 +35,7 @@ export interface RunOptions {
   readonly consumerKills: boolean;
   readonly consumerWorkMs: number;
   readonly seed: number;
-  readonly flush: { readonly mode: 'sync'; readonly mark?: 'ordered' | 'lagging' } | { readonly mode: 'async'; readonly intervalMs: number };
+  readonly flush: ClusterConfig['flush'];
   /** Force --power-loss on every node (it is on whenever the power nemesis runs). */
   readonly powerLoss: boolean;
   readonly tickMs: number;

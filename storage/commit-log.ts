@@ -13,7 +13,7 @@ import {
 import { isKnownKind, recordBytes } from './record-codec.js';
 import { recoverSegments, type RecoveryReport } from './recovery.js';
 import { parseSegmentFileName, type ReadCursor, Segment, type SegmentContext } from './segment.js';
-import { LOG_DEFAULTS, MiB, realScheduler, type OpenLogOptions } from './log-options.js';
+import { durableMarkOf, LOG_DEFAULTS, MiB, realScheduler, type OpenLogOptions } from './log-options.js';
 import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile, withParts } from './state-file.js';
 
 interface AppendWaiter {
@@ -68,7 +68,7 @@ export class CommitLog implements LogReader {
   ) {
     this.dataSynced = this.lastIndex();
     const flush = options.flush;
-    this.lagging = flush.mode === 'sync' && flush.mark === 'lagging';
+    this.lagging = durableMarkOf(flush) === 'lagging';
     this.timer = flush.mode === 'async' ? options.scheduler.every(flush.intervalMs, () => void this.kick()) : null;
   }
 

@@ -21,6 +21,11 @@ export type FlushPolicy =
 /** Whether a sync-mode append waits for the durable mark's fdatasync too (see FlushPolicy). */
 export type DurableMarkPolicy = 'ordered' | 'lagging';
 
+/** The mark a policy runs with: its own, 'ordered' when a sync policy names none, null for async. */
+export function durableMarkOf(flush: FlushPolicy): DurableMarkPolicy | null {
+  return flush.mode === 'sync' ? (flush.mark ?? 'ordered') : null;
+}
+
 /** Where async mode gets its timer (injected so a simulator can drive it). */
 export interface FlushScheduler {
   every(intervalMs: number, run: () => void): { cancel(): void };

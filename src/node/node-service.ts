@@ -1,5 +1,5 @@
 import { type Index, type NodeId, type RaftNode } from '../../raft/index.js';
-import type { CommitLog, FlushPolicy } from '../../storage/index.js';
+import { durableMarkOf, type CommitLog, type FlushPolicy } from '../../storage/index.js';
 import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/client-service.js';
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
@@ -135,5 +135,5 @@ export class NodeService implements ClientService {
 /** The flush policy as NodeStatusView reports it. */
 function flushView(flush: FlushPolicy): Pick<NodeStatusView, 'flush' | 'durableMark' | 'flushIntervalMs'> {
   if (flush.mode === 'async') return { flush: 'async', durableMark: null, flushIntervalMs: flush.intervalMs };
-  return { flush: 'sync', durableMark: flush.mark ?? 'ordered', flushIntervalMs: null };
+  return { flush: 'sync', durableMark: durableMarkOf(flush), flushIntervalMs: null };
 }

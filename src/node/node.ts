@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 
 import { RaftNode, type Index, type NodeId, type RandomSource } from '../../raft/index.js';
-import { NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type FileSystem, type FlushPolicy, type RecoveryReport } from '../../storage/index.js';
+import { durableMarkOf, NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type FileSystem, type FlushPolicy, type RecoveryReport } from '../../storage/index.js';
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, type DataDirIdentity } from './data-dir.js';
@@ -141,5 +141,5 @@ export type { CommitLog };
 /** The flush policy as the startup line states it. */
 function describeFlush(flush: FlushPolicy): string {
   if (flush.mode === 'async') return `flush async, every ${flush.intervalMs} ms`;
-  return `flush sync, ${flush.mark ?? 'ordered'} durable mark`;
+  return `flush sync, ${durableMarkOf(flush)} durable mark`;
 }
