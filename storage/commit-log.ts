@@ -13,7 +13,8 @@ import {
 import { isKnownKind, recordBytes } from './record-codec.js';
 import { recoverSegments, type RecoveryReport } from './recovery.js';
 import { parseSegmentFileName, type ReadCursor, Segment, type SegmentContext } from './segment.js';
-import { durableMarkOf, LOG_DEFAULTS, MiB, realScheduler, type OpenLogOptions } from './log-options.js';
+import type { DirectoryLock } from './file-system.js';
+import { durableMarkOf, LOG_DEFAULTS, MiB, realScheduler, type FlushPolicy, type OpenLogOptions } from './log-options.js';
 import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile, withParts } from './state-file.js';
 
 interface AppendWaiter {
@@ -65,6 +66,8 @@ export class CommitLog implements LogReader {
     private readonly stateFile: StateFile,
     private readonly segments: Segment[],
     readonly recovery: RecoveryReport,
+    /** This process's hold on `dir`, taken before recovery read anything; released by close(). */
+    private readonly lock: DirectoryLock,
   ) {
     this.dataSynced = this.lastIndex();
     const flush = options.flush;
@@ -234,6 +237,7 @@ export class CommitLog implements LogReader {
     await this.quiesce();
     for (const segment of this.segments) segment.close();
     this.stateFile.close();
+    this.lock.release();
     this.state = 'closed';
     if (flushError !== null) throw flushError;
   }
@@ -541,6 +545,24 @@ export async function openLog(options: OpenLogOptions): Promise<CommitLog> {
   assert(flush.mode === 'sync' || flush.intervalMs >= 1, 'async flush needs intervalMs >= 1');
   const { fs, dir } = options;
   fs.mkdir(dir);
+  // Before any file is read: a second process recovering a log that a live one is writing
+  // would cut the live one's newest records as a "torn tail".
+  const lock = fs.lockDir(dir);
+  try {
+    return await recoverLog(options, lock, { segmentBytes, payloadBytesMax, flush });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function recoverLog(
+  options: OpenLogOptions,
+  lock: DirectoryLock,
+  checked: { readonly segmentBytes: number; readonly payloadBytesMax: number; readonly flush: FlushPolicy },
+): Promise<CommitLog> {
+  const { fs, dir } = options;
+  const { segmentBytes, payloadBytesMax, flush } = checked;
   StateFile.removeLeftovers(fs, dir);
 
   let stateFile = StateFile.load(fs, dir);
@@ -569,7 +591,7 @@ export async function openLog(options: OpenLogOptions): Promise<CommitLog> {
     readEntriesMax: options.readEntriesMax ?? LOG_DEFAULTS.readEntriesMax,
     scheduler: options.scheduler ?? realScheduler,
   };
-  return new CommitLog(context, settings, stateFile, recovered.segments, recovery);
+  return new CommitLog(context, settings, stateFile, recovered.segments, recovery, lock);
 }
 
 /** Resolves the waiters, in index order, whose entries lie at or below `upTo`. */

@@ -13,6 +13,7 @@ export const StorageErrorCode = {
   recordTooLarge: 'record-too-large',
   appendBacklog: 'append-backlog',
   entriesTruncated: 'entries-truncated',
+  directoryLocked: 'directory-locked',
 } as const;
 export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
 
@@ -161,5 +162,19 @@ export class EntriesTruncatedError extends StorageError {
     readonly truncatedAfter: number,
   ) {
     super(`entries up to ${lastIndex} were truncated after ${truncatedAfter} before they became durable`);
+  }
+}
+
+/** Another process (or another open in this one) holds the directory's lock: it owns the data there. */
+export class DirectoryLockedError extends StorageError {
+  override readonly name = 'DirectoryLockedError';
+  readonly code = StorageErrorCode.directoryLocked;
+  constructor(
+    readonly dir: string,
+    /** The holder's process id as it recorded it, or null when unknown. */
+    readonly holderPid: number | null,
+    options?: CauseOption,
+  ) {
+    super(`${dir} is in use by another process (${holderPid === null ? 'pid unknown' : `pid ${holderPid}`})`, options);
   }
 }

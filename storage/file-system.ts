@@ -65,4 +65,19 @@ export interface FileSystem {
   syncDir(dir: string): Promise<void>;
   /** Creates `dir` and its parents if missing (durable once synced by whoever made it). */
   mkdir(dir: string): void;
+  /**
+   * Takes the exclusive lock of the existing directory `dir` for this process, before anything
+   * in it is read. Throws DirectoryLockedError (naming the holder's pid where known) when
+   * another process, or another open of this process, holds it. The lock is released by
+   * release() or when the holding process dies, however it dies (kill -9 included): the
+   * kernel drops it, so no stale lock outlives its holder.
+   */
+  lockDir(dir: string): DirectoryLock;
+}
+
+/** An exclusive hold on a directory; see FileSystem.lockDir. */
+export interface DirectoryLock {
+  readonly dir: string;
+  /** Gives the lock up. Idempotent. */
+  release(): void;
 }

@@ -6,6 +6,7 @@ export {
   AppendBacklogError,
   CorruptHardStateError,
   CorruptRecordError,
+  DirectoryLockedError,
   EntriesTruncatedError,
   MissingSegmentError,
   RecordTooLargeError,
@@ -16,7 +17,7 @@ export {
   StorageIoError,
   type RecordFault,
 } from './errors.js';
-export { OpenMode, type FileHandle, type FileSystem } from './file-system.js';
+export { OpenMode, type DirectoryLock, type FileHandle, type FileSystem } from './file-system.js';
 export { MemoryFileSystem, type CrashOptions } from './memory-file-system.js';
 export { NodeFileSystem } from './node-file-system.js';
 export { PowerLossFileSystem } from './power-loss-file-system.js';

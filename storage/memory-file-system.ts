@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 
 import { assert } from './assert.js';
-import { StorageIoError } from './errors.js';
-import type { FileHandle, FileSystem, OpenMode } from './file-system.js';
+import { DirectoryLockedError, StorageIoError } from './errors.js';
+import type { DirectoryLock, FileHandle, FileSystem, OpenMode } from './file-system.js';
 
 type PendingOp =
   | { readonly kind: 'write'; readonly seq: number; readonly position: number; readonly data: Uint8Array }
@@ -116,6 +116,8 @@ class MemoryDisk {
   armed: { syncsLeft: number; options: CrashOptions } | null = null;
   /** The file system of the process running now; older ones are dead. */
   current: MemoryFileSystem | null = null;
+  /** Directory locks, by directory, each with the generation of the process holding it: a crash ends every hold. */
+  readonly locks = new Map<string, { readonly generation: number; readonly token: object }>();
 }
 
 export class MemoryFileSystem implements FileSystem {
@@ -249,6 +251,22 @@ export class MemoryFileSystem implements FileSystem {
     const { options } = this.disk.armed;
     this.disk.armed = null;
     this.crash(options);
+  }
+
+  /** Models flock(2): one holder per directory, dropped with the process (a crash) or on release. */
+  lockDir(dir: string): DirectoryLock {
+    this.live('lock', dir);
+    if (!this.disk.dirs.has(dir)) throw this.missing('lock', dir);
+    const held = this.disk.locks.get(dir);
+    if (held !== undefined && held.generation === this.disk.generation) throw new DirectoryLockedError(dir, null);
+    const token = {};
+    this.disk.locks.set(dir, { generation: this.disk.generation, token });
+    return {
+      dir,
+      release: () => {
+        if (this.disk.locks.get(dir)?.token === token) this.disk.locks.delete(dir);
+      },
+    };
   }
 
   mkdir(dir: string): void {

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 
 import { StorageIoError } from './errors.js';
-import type { FileHandle, FileSystem, OpenMode } from './file-system.js';
+import { lockDirWithFlock } from './directory-lock.js';
+import type { DirectoryLock, FileHandle, FileSystem, OpenMode } from './file-system.js';
 
 class NodeFileHandle implements FileHandle {
   constructor(
@@ -111,5 +112,9 @@ export class NodeFileSystem implements FileSystem {
 
   mkdir(dir: string): void {
     io('mkdir', dir, () => fs.mkdirSync(dir, { recursive: true }));
+  }
+
+  lockDir(dir: string): DirectoryLock {
+    return lockDirWithFlock(dir);
   }
 }

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 
 import { assert } from './assert.js';
 import { StorageIoError } from './errors.js';
-import type { FileHandle, FileSystem, OpenMode } from './file-system.js';
+import type { DirectoryLock, FileHandle, FileSystem, OpenMode } from './file-system.js';
 
 type PendingOp =
   | { readonly kind: 'write'; readonly position: number; readonly data: Uint8Array }
@@ -144,6 +144,11 @@ export class PowerLossFileSystem implements FileSystem {
 
   mkdir(dir: string): void {
     this.inner.mkdir(dir);
+  }
+
+  /** The lock is about processes, not durability: the real one, released when this process dies. */
+  lockDir(dir: string): DirectoryLock {
+    return this.inner.lockDir(dir);
   }
 
   private applyDirOp(op: DirOp): void {

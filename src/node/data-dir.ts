@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
+import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
 
+import { DirectoryLockedError, type DirectoryLock, type FileSystem } from '../../storage/index.js';
 import { ConfigError } from './config.js';
 
 /** Names the owner of a data directory, so a node never starts on another node's data. */
@@ -22,15 +23,53 @@ export const DATA_FORMAT = 1;
 
 const IDENTITY_FILE = 'identity.json';
 
+/** Another live process (most likely this node, started twice) holds the data directory. */
+export class DataDirInUseError extends Error {
+  override readonly name = 'DataDirInUseError';
+  constructor(
+    readonly dir: string,
+    readonly holderPid: number | null,
+    options?: ErrorOptions,
+  ) {
+    super(`data directory ${dir} is in use by another process (${holderPid === null ? 'pid unknown' : `pid ${holderPid}`}); is this node already running?`, options);
+  }
+}
+
 /**
- * Checks (or, on first use, records) who owns `dir`. Refuses a directory that belongs to
+ * Creates `dir` if needed and takes its exclusive lock for this process: the first thing a
+ * node does with its data directory, before any file in it is read. A second process on the
+ * same directory gets DataDirInUseError and has changed no byte under it.
+ */
+export function lockDataDir(files: FileSystem, dir: string): DirectoryLock {
+  const absolute = path.resolve(dir);
+  try {
+    files.mkdir(absolute);
+    nodeFs.accessSync(absolute, nodeFs.constants.R_OK | nodeFs.constants.W_OK);
+  } catch (error) {
+    throw new ConfigError(`data directory ${absolute} is not usable: ${describeCause(error)}`, { cause: error });
+  }
+  try {
+    return files.lockDir(absolute);
+  } catch (error) {
+    if (error instanceof DirectoryLockedError) throw new DataDirInUseError(absolute, error.holderPid, { cause: error });
+    throw new ConfigError(`cannot lock data directory ${absolute}: ${describeCause(error)}`, { cause: error });
+  }
+}
+
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? error.cause.message : error.message;
+}
+
+/**
+ * Checks (or, on first use, records) who owns `dir`. The caller holds the directory's lock. Refuses a directory that belongs to
  * another node or cluster, or that cannot be written. The record is written to a temporary
  * file, fsynced, renamed and the directory fsynced, so it is whole or absent after a crash.
  */
 export function claimDataDir(dir: string, clusterId: string, nodeId: string): DataDirIdentity {
   try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.R_OK | fs.constants.W_OK);
+    nodeFs.mkdirSync(dir, { recursive: true });
+    nodeFs.accessSync(dir, nodeFs.constants.R_OK | nodeFs.constants.W_OK);
   } catch (error) {
     throw new ConfigError(`data directory ${dir} is not usable: ${(error as Error).message}`, { cause: error });
   }
@@ -49,19 +88,19 @@ export function claimDataDir(dir: string, clusterId: string, nodeId: string): Da
   }
   const identity: DataDirIdentity = { clusterId, nodeId, incarnation: randomUUID(), format: DATA_FORMAT };
   const temporary = `${file}.tmp`;
-  const fd = fs.openSync(temporary, 'w');
+  const fd = nodeFs.openSync(temporary, 'w');
   try {
-    fs.writeSync(fd, `${JSON.stringify(identity, null, 2)}\n`);
-    fs.fsyncSync(fd);
+    nodeFs.writeSync(fd, `${JSON.stringify(identity, null, 2)}\n`);
+    nodeFs.fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    nodeFs.closeSync(fd);
   }
-  fs.renameSync(temporary, file);
-  const dirFd = fs.openSync(dir, 'r');
+  nodeFs.renameSync(temporary, file);
+  const dirFd = nodeFs.openSync(dir, 'r');
   try {
-    fs.fsyncSync(dirFd);
+    nodeFs.fsyncSync(dirFd);
   } finally {
-    fs.closeSync(dirFd);
+    nodeFs.closeSync(dirFd);
   }
   return identity;
 }
@@ -69,7 +108,7 @@ export function claimDataDir(dir: string, clusterId: string, nodeId: string): Da
 function readIdentity(file: string): DataDirIdentity | null {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = nodeFs.readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });

@@ -5,7 +5,7 @@ import { RaftNode, type Index, type NodeId, type RandomSource } from '../../raft
 import { durableMarkOf, NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type FileSystem, type FlushPolicy, type RecoveryReport } from '../../storage/index.js';
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
-import { claimDataDir, type DataDirIdentity } from './data-dir.js';
+import { claimDataDir, lockDataDir, type DataDirIdentity } from './data-dir.js';
 import { NodeBrokerService } from './broker-service.js';
 import { NodeGroupService } from './group-service.js';
 import { NodeService } from './node-service.js';
@@ -36,9 +36,17 @@ const systemRandom: RandomSource = { nextInt: (maxExclusive) => randomInt(maxExc
 export async function startNode(config: NodeConfig, logLine: NodeLogger): Promise<RunningNode> {
   const { warnings } = validateConfig(config);
   for (const warning of warnings) logLine(`warning: ${warning}`);
-  const identity = claimDataDir(config.dataDir, config.clusterId, config.id);
   const fs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
-  const log = await openLog({ dir: path.join(config.dataDir, 'log'), fs, flush: config.flush, segmentBytes: config.segmentBytes, payloadBytesMax: config.maxRecordBytes + 1 });
+  const dirLock = lockDataDir(fs, config.dataDir);
+  let identity: DataDirIdentity;
+  let log: CommitLog;
+  try {
+    identity = claimDataDir(config.dataDir, config.clusterId, config.id);
+    log = await openLog({ dir: path.join(config.dataDir, 'log'), fs, flush: config.flush, segmentBytes: config.segmentBytes, payloadBytesMax: config.maxRecordBytes + 1 });
+  } catch (error) {
+    dirLock.release();
+    throw error;
+  }
   reportRecovery(log.recovery, logLine);
 
   const hardState = log.hardState();
@@ -94,6 +102,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   } catch (error) {
     await transport.close();
     await log.close();
+    dirLock.release();
     throw error;
   }
   const ticker = setInterval(() => {
@@ -116,6 +125,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
       await replica.stop();
       await transport.close();
       await log.close();
+      dirLock.release();
     })();
     return stopping;
   };

@@ -44,6 +44,7 @@ class GatedFileSystem implements FileSystem {
   list: FileSystem['list'] = (dir) => this.inner.list(dir);
   syncDir: FileSystem['syncDir'] = (dir) => this.inner.syncDir(dir);
   mkdir: FileSystem['mkdir'] = (dir) => this.inner.mkdir(dir);
+  lockDir: FileSystem['lockDir'] = (dir) => this.inner.lockDir(dir);
 }
 
 const n = (id: string): NodeId => id as NodeId;

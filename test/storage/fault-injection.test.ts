@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { Index } from '../../raft/types.js';
-import { CorruptRecordError, MissingSegmentError, NodeFileSystem, openLog } from '../../storage/index.js';
+import { CorruptRecordError, MissingSegmentError, NodeFileSystem, openLog, type DirectoryLock } from '../../storage/index.js';
 import { cleanup, entries, expectLogEquals, tempDir } from './log-fixtures.js';
 
 const PAYLOAD_BYTES = 30;
@@ -24,6 +24,21 @@ let dir = '';
 const segmentPath = (first: number): string => path.join(dir, `${String(first).padStart(20, '0')}.log`);
 const indexPath = (first: number): string => segmentPath(first).replace(/\.log$/, '.idx');
 const open = () => openLog({ dir, fs: new NodeFileSystem(), segmentBytes: SEGMENT_BYTES });
+
+/** Real files as one process sees them; die() does to its directory locks what kill -9 does: the kernel drops them. */
+class ProcessFileSystem extends NodeFileSystem {
+  private readonly locks: DirectoryLock[] = [];
+
+  override lockDir(dir: string): DirectoryLock {
+    const lock = super.lockDir(dir);
+    this.locks.push(lock);
+    return lock;
+  }
+
+  die(): void {
+    for (const lock of this.locks.splice(0)) lock.release();
+  }
+}
 
 /**
  * Bytes up to the last non-zero one: what recovery counts as cut (zeros at a segment's end
@@ -178,7 +193,14 @@ describe('index files are caches', () => {
 describe('zeros written ahead of the last record', () => {
   it('are a clean end; a partial record in them is a torn tail', async () => {
     const sub = path.join(dir, 'prealloc');
-    const openSub = () => openLog({ dir: sub, fs: new NodeFileSystem(), segmentBytes: 1 << 20, preallocateBytes: 64 * 1024 });
+    // Each open stands for a process; the one before it was killed without closing its files,
+    // and the kernel released its directory lock.
+    let process: ProcessFileSystem | null = null;
+    const openSub = () => {
+      process?.die();
+      process = new ProcessFileSystem();
+      return openLog({ dir: sub, fs: process, segmentBytes: 1 << 20, preallocateBytes: 64 * 1024 });
+    };
     const crashed = await openSub();
     await crashed.append(entries(1, 5, 1, PAYLOAD_BYTES));
     const file = path.join(sub, `${String(1).padStart(20, '0')}.log`);
