@@ -62,7 +62,7 @@ export class CommitLog implements LogReader {
   /** @internal Built by openLog(). */
   constructor(
     private readonly context: SegmentContext,
-    private readonly options: Required<Omit<OpenLogOptions, 'fs' | 'dir' | 'payloadBytesMax' | 'preallocateBytes'>>,
+    private readonly options: Required<Omit<OpenLogOptions, 'fs' | 'dir' | 'payloadBytesMax' | 'preallocateBytes' | 'onDamage'>>,
     private readonly stateFile: StateFile,
     private readonly segments: Segment[],
     readonly recovery: RecoveryReport,
@@ -577,11 +577,11 @@ async function recoverLog(
   const preallocateBytes = options.preallocateBytes ?? LOG_DEFAULTS.preallocateBytes;
   assert(preallocateBytes >= 0 && preallocateBytes <= 64 * MiB, 'preallocateBytes must be within 0..64 MiB');
   const context: SegmentContext = { fs, dir, payloadBytesMax, preallocateBytes, segmentBytes };
-  const recovered = await recoverSegments(context, state);
+  const recovered = await recoverSegments(context, state, options.onDamage ?? 'refuse');
   if (recovered.createdSegment || recovered.report.removedSegments.length > 0) await fs.syncDir(dir);
 
   const lastIndex = recovered.segments.at(-1)?.lastIndex ?? state.compacted.index;
-  const lostEntries = lastIndex < state.mark.index || markTermDisagrees(recovered.segments, state);
+  const lostEntries = recovered.report.damage !== null || lastIndex < state.mark.index || markTermDisagrees(recovered.segments, state);
   const recovery: RecoveryReport = { ...recovered.report, fresh, durableMark: state.mark, lostEntries };
   const settings = {
     segmentBytes,

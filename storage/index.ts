@@ -21,5 +21,5 @@ export { OpenMode, type DirectoryLock, type FileHandle, type FileSystem } from '
 export { MemoryFileSystem, type CrashOptions } from './memory-file-system.js';
 export { NodeFileSystem } from './node-file-system.js';
 export { PowerLossFileSystem } from './power-loss-file-system.js';
-export type { RecoveryReport } from './recovery.js';
+export type { DamagePolicy, LogDamage, RecoveryReport } from './recovery.js';
 export type { LogPosition } from './state-file.js';

@@ -52,6 +52,16 @@ export interface OpenLogOptions {
    */
   readonly preallocateBytes?: number;
   readonly scheduler?: FlushScheduler;
+  /**
+   * What recovery does with damage that is not a torn tail (a bad record with good ones after
+   * it, a hole, a missing or unreadable segment). 'refuse' (the default): open rejects with
+   * CorruptRecordError or MissingSegmentError and changes nothing. 'truncate': sealed segments
+   * are verified record by record too, and the log is cut just before the first damaged
+   * record, everything from there on discarded and listed in `recovery.damage`; the caller
+   * must then get the discarded entries back from elsewhere (a node: from its leader, not
+   * voting until it has them, since `recovery.lostEntries` is set).
+   */
+  readonly onDamage?: 'refuse' | 'truncate';
 }
 
 export const MiB = 1024 * 1024;

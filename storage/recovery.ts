@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 
 import type { Index } from '../raft/types.js';
-import { CorruptRecordError, MissingSegmentError, type RecordFault } from './errors.js';
+import { CorruptRecordError, MissingSegmentError, StorageIoError, type RecordFault } from './errors.js';
 import { INDEX_SUFFIX, parseSegmentFileName, Segment, SEGMENT_SUFFIX, segmentFileName, type SegmentContext } from './segment.js';
 import { nonZeroEnd, scanSegment, validRecordAfter } from './segment-scan.js';
 import type { LogPosition, PersistedState } from './state-file.js';
@@ -27,30 +27,57 @@ export interface RecoveryReport {
    * crash interrupted, and an empty last segment (see recoverSegments).
    */
   readonly removedSegments: readonly string[];
+  /**
+   * Damage that was not a torn tail, found and cut away with `onDamage: 'truncate'` (null
+   * otherwise): the log now ends just before `fromIndex`.
+   */
+  readonly damage: LogDamage | null;
   /** The durable mark read from the state file: the log once held at least this much durably. */
   readonly durableMark: LogPosition;
   /**
    * The recovered log ends before the durable mark, or disagrees with it on the mark's
-   * term: entries once durable are gone (a disk fault, not a power failure). The node must
-   * not vote until a leader has repaired its log past the mark.
+   * term, or damage was cut away: entries once durable are gone (a disk fault, not a power
+   * failure). The node must not vote until a leader has repaired its log past the mark (and
+   * past `damage.fromIndex`).
    */
   readonly lostEntries: boolean;
+}
+
+/** Damage recovery cut away: where it was found and everything discarded from there on. */
+export interface LogDamage {
+  /** The segment file the first damaged record is in (or, for a missing segment, would be). */
+  readonly file: string;
+  /** Where in `file` the damaged record starts (0 for a missing or unreadable file). */
+  readonly byteOffset: number;
+  /** The first entry discarded: the log now ends at fromIndex - 1. */
+  readonly fromIndex: Index;
+  readonly fault: RecordFault | 'missing-segment' | 'unreadable-segment';
+  /** Bytes cut from `file`, from the damaged record to its last non-zero byte (0 when the file was discarded whole). */
+  readonly cutBytes: number;
+  /** Segment files discarded whole (an unreadable one included), by path, in index order. */
+  readonly discardedSegments: readonly string[];
 }
 
 export interface RecoveredSegments {
   readonly segments: Segment[];
   readonly report: Omit<RecoveryReport, 'fresh' | 'durableMark' | 'lostEntries'>;
-  /** A segment file was created: the directory must be synced before it holds anything durable. */
+  /** A segment file was created or removed: the directory must be synced before it holds anything durable. */
   readonly createdSegment: boolean;
 }
+
+/** What recovery does with damage that is not a torn tail (see OpenLogOptions.onDamage). */
+export type DamagePolicy = 'refuse' | 'truncate';
 
 /**
  * Opens every segment in order: removes what a crash left below the compaction point,
  * checks the names form one contiguous run, opens sealed segments through their (checked,
  * maybe rebuilt) indexes, and scans the last segment record by record, cutting a torn
- * tail. Damage that is not a torn tail throws a typed error.
+ * tail. Damage that is not a torn tail throws a typed error, or with `onDamage: 'truncate'`
+ * ends the log just before the first damaged record: sealed segments are then verified
+ * record by record, everything from the damaged record on is discarded, and the report's
+ * `damage` says exactly what.
  */
-export async function recoverSegments(context: SegmentContext, state: PersistedState): Promise<RecoveredSegments> {
+export async function recoverSegments(context: SegmentContext, state: PersistedState, onDamage: DamagePolicy = 'refuse'): Promise<RecoveredSegments> {
   const { fs, dir } = context;
   const names = fs.list(dir);
   const firsts = names
@@ -63,62 +90,138 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
   if (empty !== null) removedSegments.push(empty);
 
   const expectedFirst = state.compacted.index + 1;
-  if (firsts.length === 0) {
-    const segment = Segment.create(context, expectedFirst);
-    const report = { cutTailBytes: 0, cutFromIndex: null, cutFault: null, rebuiltIndexes: [], removedSegments };
-    return { segments: [segment], report, createdSegment: true };
+  let damage: LogDamage | null = null;
+  if (firsts.length > 0 && firsts[0] !== expectedFirst) {
+    if (onDamage === 'refuse') throw new MissingSegmentError(dir, expectedFirst, firsts[0] ?? null);
+    const discarded = firsts.splice(0).map((first) => removeSegmentFiles(context, first));
+    damage = { file: path.join(dir, segmentFileName(expectedFirst)), byteOffset: 0, fromIndex: expectedFirst as Index, fault: 'missing-segment', cutBytes: 0, discardedSegments: discarded };
   }
-  if (firsts[0] !== expectedFirst) throw new MissingSegmentError(dir, expectedFirst, firsts[0] ?? null);
 
   const segments: Segment[] = [];
   const rebuiltIndexes: string[] = [];
+  /** The first index of a sealed segment found damaged, which is then recovered as the last one. */
+  let damagedSealed: number | null = null;
+  // Segments before the last must each hold exactly the run up to the next one's first index.
   for (let k = 0; k + 1 < firsts.length; k++) {
     const first = firsts[k] ?? 0;
-    const { segment, rebuilt } = Segment.openSealed(context, first, (firsts[k + 1] ?? 0) - 1);
-    segments.push(segment);
-    if (rebuilt) rebuiltIndexes.push(segment.indexPath);
+    let opened: { segment: Segment; rebuilt: boolean };
+    try {
+      opened = Segment.openSealed(context, first, (firsts[k + 1] ?? 0) - 1, { verify: onDamage === 'truncate' });
+    } catch (error) {
+      const found = onDamage === 'truncate' ? damageOf(context, first, error) : null;
+      if (found === null) throw error;
+      // Keep what lies before the damage: this segment's good records (it becomes the last
+      // one and is cut at its first bad record), or for a segment that cannot be read at all,
+      // the segment before it.
+      const unreadable = found.fault === 'unreadable-segment';
+      damage = { ...found, discardedSegments: firsts.splice(unreadable ? k : k + 1).map((f) => removeSegmentFiles(context, f)) };
+      if (unreadable) segments.pop()?.close();
+      else damagedSealed = first;
+      break;
+    }
+    segments.push(opened.segment);
+    if (opened.rebuilt) rebuiltIndexes.push(opened.segment.indexPath);
   }
-  const lastFirst = firsts.at(-1) ?? expectedFirst;
-  const prevTerm = segments.length === 0 ? state.compacted.term : segments.at(-1)?.term(lastFirst - 1) ?? 0;
-  const last = await recoverLastSegment(context, lastFirst, prevTerm, state.mark.index);
-  segments.push(last.segment);
-  const report = { ...last.cut, rebuiltIndexes, removedSegments };
-  return { segments, report, createdSegment: false };
+
+  // Bounded by the number of segments: each failed pass discards the last one.
+  while (firsts.length > 0) {
+    const lastFirst = firsts.at(-1) ?? expectedFirst;
+    const prevTerm = segments.length === 0 ? state.compacted.term : segments.at(-1)?.term(lastFirst - 1) ?? 0;
+    const damaged = damagedSealed === lastFirst;
+    let last: LastSegment;
+    try {
+      last = await recoverLastSegment(context, { firstIndex: lastFirst, prevTerm, markIndex: state.mark.index, onDamage, damaged });
+    } catch (error) {
+      const found = onDamage === 'truncate' ? damageOf(context, lastFirst, error) : null;
+      if (found === null || found.fault !== 'unreadable-segment') throw error;
+      firsts.pop();
+      damage = { ...found, discardedSegments: [removeSegmentFiles(context, lastFirst), ...(damage?.discardedSegments ?? [])] };
+      segments.pop()?.close();
+      continue;
+    }
+    segments.push(last.segment);
+    if (last.damageCut !== null) {
+      damage = damaged && damage !== null ? { ...damage, cutBytes: last.damageCut.cutBytes } : { ...last.damageCut, discardedSegments: damage?.discardedSegments ?? [] };
+    }
+    return { segments, report: { ...last.cut, rebuiltIndexes, removedSegments, damage }, createdSegment: damage !== null };
+  }
+  const segment = Segment.create(context, expectedFirst);
+  const report = { cutTailBytes: 0, cutFromIndex: null, cutFault: null, rebuiltIndexes, removedSegments, damage };
+  return { segments: [segment], report, createdSegment: true };
+}
+
+/**
+ * The damage a failed open or read of segment `firstIndex` stands for, or null when the
+ * error is not damage (a full disk while rebuilding an index is not a reason to discard data).
+ */
+function damageOf(context: SegmentContext, firstIndex: number, error: unknown): Omit<LogDamage, 'discardedSegments'> | null {
+  const file = path.join(context.dir, segmentFileName(firstIndex));
+  if (error instanceof CorruptRecordError) {
+    return { file: error.file, byteOffset: error.byteOffset, fromIndex: error.expectedIndex as Index, fault: error.fault, cutBytes: 0 };
+  }
+  if (error instanceof MissingSegmentError) {
+    return { file, byteOffset: 0, fromIndex: error.expectedFirstIndex as Index, fault: 'missing-segment', cutBytes: 0 };
+  }
+  if (error instanceof StorageIoError && error.path === file && (error.operation === 'open' || error.operation === 'read' || error.operation === 'fstat')) {
+    return { file, byteOffset: 0, fromIndex: firstIndex as Index, fault: 'unreadable-segment', cutBytes: 0 };
+  }
+  return null;
+}
+
+interface LastSegment {
+  readonly segment: Segment;
+  readonly cut: { cutTailBytes: number; cutFromIndex: Index | null; cutFault: RecordFault | null };
+  /** Set when what was cut was damage rather than a torn tail (onDamage: 'truncate'). */
+  readonly damageCut: Omit<LogDamage, 'discardedSegments'> | null;
 }
 
 async function recoverLastSegment(
   context: SegmentContext,
-  firstIndex: number,
-  prevTerm: number,
-  markIndex: number,
-): Promise<{ segment: Segment; cut: { cutTailBytes: number; cutFromIndex: Index | null; cutFault: RecordFault | null } }> {
+  options: {
+    readonly firstIndex: number;
+    readonly prevTerm: number;
+    readonly markIndex: number;
+    readonly onDamage: DamagePolicy;
+    /** This segment was found damaged as a sealed one: whatever its scan stops at is damage, already reported. */
+    readonly damaged: boolean;
+  },
+): Promise<LastSegment> {
   const { fs, dir, payloadBytesMax } = context;
+  const { firstIndex, prevTerm, markIndex } = options;
   const filePath = path.join(dir, segmentFileName(firstIndex));
   const handle = fs.open(filePath, 'existing');
-  const scan = scanSegment({ fs, handle, firstIndex, prevTerm, payloadBytesMax });
+  let scan: ReturnType<typeof scanSegment>;
+  try {
+    scan = scanSegment({ fs, handle, firstIndex, prevTerm, payloadBytesMax });
+  } catch (error) {
+    fs.close(handle);
+    throw error;
+  }
   const segment = Segment.fromScan(context, firstIndex, handle, scan);
   const nothingCut = { cutTailBytes: 0, cutFromIndex: null, cutFault: null };
-  if (scan.fault === null) return { segment, cut: nothingCut };
+  if (scan.fault === null) return { segment, cut: nothingCut, damageCut: null };
   const dataEnd = nonZeroEnd(fs, handle, scan.validBytes);
-  if (dataEnd === scan.validBytes) {
+  if (dataEnd === scan.validBytes && !options.damaged) {
     // Only zeros written ahead of the last record: a clean end, not a torn tail.
     fs.truncate(handle, scan.validBytes);
     await fs.fdatasync(handle);
-    return { segment, cut: nothingCut };
+    return { segment, cut: nothingCut, damageCut: null };
   }
 
   // A bad record with good ones after it is damage, unless it lies past the durable mark:
   // bytes never made durable may come back in any state after a power failure.
   const { byteOffset, expectedIndex, fault } = scan.fault;
-  if (expectedIndex <= markIndex && validRecordAfter({ fs, handle, fromOffset: byteOffset, payloadBytesMax })) {
+  const isDamage = options.damaged || (expectedIndex <= markIndex && validRecordAfter({ fs, handle, fromOffset: byteOffset, payloadBytesMax }));
+  if (isDamage && options.onDamage === 'refuse') {
     fs.close(handle);
     throw new CorruptRecordError(filePath, byteOffset, expectedIndex, fault);
   }
-  const cutTailBytes = dataEnd - scan.validBytes;
   fs.truncate(handle, scan.validBytes);
   // Durable before anything is appended after it, so the garbage can never come back.
   await fs.fdatasync(handle);
-  return { segment, cut: { cutTailBytes, cutFromIndex: expectedIndex as Index, cutFault: fault } };
+  const cutBytes = Math.max(dataEnd, byteOffset) - scan.validBytes;
+  if (isDamage) return { segment, cut: nothingCut, damageCut: { file: filePath, byteOffset, fromIndex: expectedIndex as Index, fault, cutBytes } };
+  return { segment, cut: { cutTailBytes: cutBytes, cutFromIndex: expectedIndex as Index, cutFault: fault }, damageCut: null };
 }
 
 /**
@@ -132,9 +235,16 @@ function removeEmptyLast(context: SegmentContext, firsts: number[]): string | nu
   const lastFirst = firsts.at(-1);
   if (firsts.length < 2 || lastFirst === undefined) return null;
   const dataPath = path.join(context.dir, segmentFileName(lastFirst));
-  const handle = context.fs.open(dataPath, 'existing');
-  const size = context.fs.size(handle);
-  context.fs.close(handle);
+  let size: number;
+  try {
+    const handle = context.fs.open(dataPath, 'existing');
+    size = context.fs.size(handle);
+    context.fs.close(handle);
+  } catch (error) {
+    // An unreadable last segment is not known to be empty: recovering it decides what it is.
+    if (error instanceof StorageIoError) return null;
+    throw error;
+  }
   if (size > 0) return null;
   firsts.pop();
   return removeSegmentFiles(context, lastFirst);

@@ -143,17 +143,27 @@ export class Segment {
   /**
    * A segment that is not the last, so must hold exactly firstIndex..lastIndex. Uses its
    * index file if it checks out, else rebuilds it from the data; `rebuilt` says which.
+   * With `verify`, every record is read and checked first (otherwise only the index's two
+   * ends are, and damage between them is found when read). Damage throws
+   * CorruptRecordError, or MissingSegmentError for data that ends early.
    */
   static openSealed(
     context: SegmentContext,
     firstIndex: number,
     lastIndex: number,
+    options: { readonly verify?: boolean } = {},
   ): { segment: Segment; rebuilt: boolean } {
     const data = context.fs.open(path.join(context.dir, segmentFileName(firstIndex)), 'existing');
-    const segment = new Segment(context, firstIndex, data, context.fs.size(data), lastIndex, null);
-    const rebuilt = !segment.openIndexIfValid();
-    if (rebuilt) segment.rebuildIndex();
-    return { segment, rebuilt };
+    try {
+      const segment = new Segment(context, firstIndex, data, context.fs.size(data), lastIndex, null);
+      const scan = options.verify === true ? segment.checkedScan() : null;
+      const rebuilt = !segment.openIndexIfValid();
+      if (rebuilt) segment.rebuildIndex(scan ?? undefined);
+      return { segment, rebuilt };
+    } catch (error) {
+      context.fs.close(data);
+      throw error;
+    }
   }
 
   /**
@@ -424,7 +434,13 @@ export class Segment {
    * Rebuilds a sealed segment's index from its data, which must hold exactly
    * firstIndex..lastIndex of good records: anything else is damage, not a torn tail.
    */
-  private rebuildIndex(): void {
+  private rebuildIndex(checked: MemoryIndex = this.checkedScan()): void {
+    if (this.indexHandle !== null) this.context.fs.close(this.indexHandle);
+    this.indexHandle = this.writeIndex(checked);
+  }
+
+  /** Reads every record of a sealed segment, which must be exactly firstIndex..lastIndex of good records. */
+  private checkedScan(): MemoryIndex {
     const { fs, payloadBytesMax } = this.context;
     const scan = scanSegment({ fs, handle: this.data, firstIndex: this.firstIndex, prevTerm: 0, payloadBytesMax });
     const count = this.lastIndex - this.firstIndex + 1;
@@ -437,8 +453,7 @@ export class Segment {
     if (scan.index.count < count) {
       throw new MissingSegmentError(this.context.dir, this.firstIndex + scan.index.count, this.lastIndex + 1);
     }
-    if (this.indexHandle !== null) fs.close(this.indexHandle);
-    this.indexHandle = this.writeIndex(scan.index);
+    return scan.index;
   }
 
   /**
