@@ -1,7 +1,8 @@
 /**
  * Model-based property test: random sequences of append (awaited or not), truncate,
  * compact, flush, hard-state saves, clean reopen and crash (losing unsynced writes, maybe
- * tearing the last one) against an in-memory model, checked after every reopen.
+ * tearing the last one) and disk damage (a flipped bit, a file cut inside a record, a removed
+ * segment, opened with onDamage 'truncate') against an in-memory model, checked after every reopen.
  * STORAGE_RUNS=2000 for a longer soak; a failure prints the seed and the shrunk op list.
  */
 import fc from 'fast-check';
@@ -9,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { Entry, HardState, Index, NodeId, Term } from '../../raft/types.js';
 import { type CommitLog, type FlushPolicy, MemoryFileSystem, openLog, type OpenLogOptions } from '../../storage/index.js';
+import { recordBytes } from '../../storage/record-codec.js';
 import { entry, expectLogEquals, manualScheduler } from './log-fixtures.js';
 
 type Op =
@@ -19,6 +21,8 @@ type Op =
   | { readonly kind: 'hardState'; readonly term: number; readonly vote: string | null }
   | { readonly kind: 'reopen' }
   | { readonly kind: 'crash'; readonly tearAt: number | null }
+  /** Disk damage while the log is closed, then an open with onDamage 'truncate' and a repair. */
+  | { readonly kind: 'damage'; readonly fault: 'flip' | 'cut' | 'remove'; readonly pick: number; readonly within: number }
   | {
       readonly kind: 'crashDuring';
       readonly afterSyncs: number;
@@ -53,6 +57,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('crash' as const), tearAt: fc.option(fc.nat(400), { nil: null }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('damage' as const), fault: fc.constantFrom('flip' as const, 'cut' as const, 'remove' as const), pick: fc.nat(1000), within: fc.nat(1000) }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -198,7 +206,59 @@ async function step(log: CommitLog, model: Model, op: Op, env: Env): Promise<Com
       nextProcess(env, env.fs.crash(op.tearAt === null ? {} : { tearLastWrite: { atByte: op.tearAt } }));
       return recoverAfterCrash(env, model, { hardStates: [model.hardState], lastAtMost: lastOf(model), firstIndexes: [model.firstIndex] });
     }
+    case 'damage':
+      return damageAndRepair(log, model, op, env);
   }
+}
+
+/**
+ * Closes the log (everything durable and acknowledged), damages one record (a flipped bit,
+ * a file cut inside it) or removes a whole segment, and opens with onDamage 'truncate': the
+ * log must end exactly before the first damaged entry, keep every entry before it, report
+ * the loss, and take the discarded entries back as a repairing leader would send them.
+ */
+async function damageAndRepair(log: CommitLog, model: Model, op: Extract<Op, { kind: 'damage' }>, env: Env): Promise<CommitLog> {
+  await log.close();
+  const dir = env.options.dir;
+  const segments = env.fs
+    .list(dir)
+    .map((name) => /^(\d{20})\.log$/.exec(name)?.[1])
+    .filter((first): first is string => first !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const fileOf = (first: number): string => `${dir}/${String(first).padStart(20, '0')}.log`;
+  let firstLost = lastOf(model) + 1;
+  if (op.fault === 'remove') {
+    const first = segments[op.pick % segments.length] ?? 1;
+    env.fs.faultRemove(fileOf(first));
+    firstLost = Math.min(firstLost, first);
+  } else if (model.entries.length > 0) {
+    const victim = model.entries[op.pick % model.entries.length];
+    if (victim === undefined) throw new Error('unreachable');
+    const first = segments.filter((f) => f <= victim.index).at(-1) ?? model.firstIndex;
+    let offset = 0;
+    for (const e of model.entries) if (e.index >= first && e.index < victim.index) offset += recordBytes(e.payload.length);
+    const at = offset + (op.within % recordBytes(victim.payload.length));
+    if (op.fault === 'flip') env.fs.flipBit(fileOf(first), at, op.within % 8);
+    else env.fs.faultTruncate(fileOf(first), at);
+    firstLost = victim.index;
+  }
+  const reopened = await openLog({ ...env.options, onDamage: 'truncate' });
+  const keptThrough = Math.max(model.firstIndex - 1, firstLost - 1);
+  expect(reopened.firstIndex()).toBe(model.firstIndex);
+  expect(reopened.lastIndex()).toBe(Math.min(lastOf(model), keptThrough));
+  const lost = model.entries.filter((e) => e.index > keptThrough);
+  expectLogEquals(reopened, model.entries.slice(0, model.entries.length - lost.length), model.firstIndex, 300);
+  // Every entry was acknowledged (the close flushed them): losing any must be known.
+  expect(reopened.recovery.lostEntries).toBe(lost.length > 0);
+  if (reopened.recovery.damage !== null) expect(reopened.recovery.damage.fromIndex).toBe(keptThrough + 1);
+  expect(reopened.hardState()).toEqual(model.hardState);
+  if (lost.length > 0) {
+    await reopened.append(lost);
+    await reopened.flush(); // repaired durably, in every mode: the mark is reached again
+  }
+  model.acked = lastOf(model);
+  return reopened;
 }
 
 /** What a crash may leave, beyond "a prefix of the model holding every acknowledged entry". */
