@@ -73,6 +73,11 @@ export interface Status {
   readonly firstIndex: Index;
   readonly lastIndex: Index;
   readonly votingBlocked: boolean;
+  /**
+   * While votingBlocked, the index this log must hold again, as a current leader has it,
+   * before the node votes or campaigns (its repair's goal); 0 otherwise.
+   */
+  readonly repairThrough: Index;
   readonly transferee: NodeId | null;
   /** The leader's view of each member's log, itself included; null on other roles. */
   readonly progress: ReadonlyMap<NodeId, FollowerStatus> | null;

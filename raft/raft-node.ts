@@ -243,6 +243,7 @@ export class RaftNode {
       firstIndex: this.log.firstIndex(),
       lastIndex: this.log.lastIndex(),
       votingBlocked: this.votingBlockedBelow > 0,
+      repairThrough: this.votingBlockedBelow,
       transferee: this.leadership.transferee,
       progress,
     };

@@ -160,7 +160,8 @@ function damageOf(context: SegmentContext, firstIndex: number, error: unknown): 
     return { file: error.file, byteOffset: error.byteOffset, fromIndex: error.expectedIndex as Index, fault: error.fault, cutBytes: 0 };
   }
   if (error instanceof MissingSegmentError) {
-    return { file, byteOffset: 0, fromIndex: error.expectedFirstIndex as Index, fault: 'missing-segment', cutBytes: 0 };
+    const missing = path.join(context.dir, segmentFileName(error.expectedFirstIndex));
+    return { file: missing, byteOffset: 0, fromIndex: error.expectedFirstIndex as Index, fault: 'missing-segment', cutBytes: 0 };
   }
   if (error instanceof StorageIoError && error.path === file && (error.operation === 'open' || error.operation === 'read' || error.operation === 'fstat')) {
     return { file, byteOffset: 0, fromIndex: firstIndex as Index, fault: 'unreadable-segment', cutBytes: 0 };

@@ -114,6 +114,33 @@ function flushCell(status: NodeStatus): string {
   return '?';
 }
 
+/** "repairing: log at 120 of 400 (30%); not voting" for a node whose log awaits repair, else empty. */
+function repairNote(status: NodeStatus): string {
+  if (!status.votingBlocked) return '';
+  const target = status.repairThroughIndex;
+  if (target <= 0) return 'repairing; not voting';
+  const percent = Math.min(100, Math.floor((status.lastIndex / target) * 100));
+  return `repairing: log at ${status.lastIndex} of ${target} (${percent}%); not voting`;
+}
+
+/**
+ * Why no node leads, as far as the answers tell: too few members reachable, or too few of
+ * them allowed to vote because their logs await repair (a majority whose disks lost
+ * acknowledged entries stays unavailable rather than elect a leader lacking them).
+ */
+function whyNoLeader(statuses: Awaited<ReturnType<LogClient['statusAll']>>): string {
+  const answered = statuses.flatMap((s) => ('error' in s ? [] : [s]));
+  const members = statuses.length;
+  const majority = Math.floor(members / 2) + 1;
+  const voting = answered.filter((s) => !s.votingBlocked);
+  const repairing = answered.filter((s) => s.votingBlocked).map((s) => s.id);
+  if (voting.length >= majority) return `no leader right now: an election is under way or just ended (${voting.length} of ${members} members can vote)`;
+  const reasons: string[] = [];
+  if (answered.length < members) reasons.push(`${members - answered.length} of ${members} unreachable`);
+  if (repairing.length > 0) reasons.push(`${repairing.join(', ')} await repair of a damaged log and may not vote until a leader repairs them`);
+  return `no leader: a leader needs ${majority} of ${members} members voting, and only ${voting.length} can (${reasons.join('; ')})`;
+}
+
 async function statusCommand(client: LogClient, json: boolean): Promise<number> {
   const statuses = await client.statusAll();
   if (json) {
@@ -126,11 +153,12 @@ async function statusCommand(client: LogClient, json: boolean): Promise<number> 
       rows.push(['?', s.address, 'unreachable', '', '', '', '', '', '', s.error]);
       continue;
     }
-    rows.push([s.id, s.address, s.role, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.appliedIndex), String(s.lastIndex), flushCell(s), s.votingBlocked ? 'not voting: log awaits repair' : '']);
+    rows.push([s.id, s.address, s.role, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.appliedIndex), String(s.lastIndex), flushCell(s), repairNote(s)]);
   }
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
   for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()}\n`);
   const leader = statuses.find((s) => !('error' in s) && s.role === 'leader');
+  if (leader === undefined) process.stdout.write(`\n${whyNoLeader(statuses)}\n`);
   if (leader !== undefined && !('error' in leader) && leader.followers.length > 0) {
     process.stdout.write(`\nfollowers of ${leader.id}:\n`);
     for (const f of leader.followers) process.stdout.write(`  ${f.id}  match ${f.matchIndex}  lag ${f.lag}  ${f.state}\n`);

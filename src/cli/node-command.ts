@@ -31,6 +31,7 @@ Options:
   --preferred-leader ID      hand leadership to this member whenever it is caught up
   --max-record-bytes N       largest record accepted (default ${NODE_DEFAULTS.maxRecordBytes})
   --max-message-bytes N      largest gRPC message (default ${NODE_DEFAULTS.maxMessageBytes})
+  --segment-bytes N          start a new log segment file past this size (default ${NODE_DEFAULTS.segmentBytes})
   --dial SPEC                dial some peers elsewhere than their peer address, as id=host:port,...
                              (for fault injection: a proxy on each directed link)
   --producer-idle-expiry-ms N  forget a producer id (its dedupe state) unused this long (default 24h)
@@ -54,6 +55,7 @@ const OPTIONS = {
   'preferred-leader': { type: 'string' },
   'max-record-bytes': { type: 'string' },
   'max-message-bytes': { type: 'string' },
+  'segment-bytes': { type: 'string' },
   config: { type: 'string' },
   dial: { type: 'string' },
   'producer-idle-expiry-ms': { type: 'string' },
@@ -92,7 +94,7 @@ export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help'
     preferredLeader: preferred === undefined ? null : nodeId(preferred),
     maxRecordBytes: parseWholeNumber('max-record-bytes', pick('max-record-bytes', 'maxRecordBytes'), { min: 1, max: 256 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxRecordBytes,
     maxMessageBytes: parseWholeNumber('max-message-bytes', pick('max-message-bytes', 'maxMessageBytes'), { min: 64 * 1024, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxMessageBytes,
-    segmentBytes: NODE_DEFAULTS.segmentBytes,
+    segmentBytes: parseWholeNumber('segment-bytes', pick('segment-bytes', 'segmentBytes'), { min: 4096, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.segmentBytes,
     dialAddresses: parseDialAddresses(pick('dial', 'dial') ?? ''),
     producerIdleExpiryMs:
       parseDurationMs('producer-idle-expiry-ms', pick('producer-idle-expiry-ms', 'producerIdleExpiryMs')) ?? NODE_DEFAULTS.producerIdleExpiryMs,

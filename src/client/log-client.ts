@@ -558,6 +558,7 @@ function nodeStatus(message: NodeStatusMessage): NodeStatus {
     firstIndex: index(message.firstIndex),
     lastIndex: index(message.lastIndex),
     votingBlocked: message.votingBlocked,
+    repairThroughIndex: index(message.repairThroughIndex),
     flush: message.flush === 'sync' || message.flush === 'async' ? message.flush : null,
     durableMark: message.durableMark === 'ordered' || message.durableMark === 'lagging' ? message.durableMark : null,
     flushIntervalMs: message.flush === 'async' ? message.flushIntervalMs : null,

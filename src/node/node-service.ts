@@ -102,6 +102,7 @@ export class NodeService implements ClientService {
       firstIndex: st.firstIndex,
       lastIndex: st.lastIndex,
       votingBlocked: st.votingBlocked,
+      repairThroughIndex: st.repairThrough,
       followers,
       ...flushView(this.config.flush),
     };

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 
 import { RaftNode, type Index, type NodeId, type RandomSource } from '../../raft/index.js';
-import { durableMarkOf, NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type FileSystem, type FlushPolicy, type RecoveryReport } from '../../storage/index.js';
+import { durableMarkOf, NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type FileSystem, type FlushPolicy, type LogDamage, type RecoveryReport } from '../../storage/index.js';
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, lockDataDir, type DataDirIdentity } from './data-dir.js';
@@ -42,7 +42,16 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   let log: CommitLog;
   try {
     identity = claimDataDir(config.dataDir, config.clusterId, config.id);
-    log = await openLog({ dir: path.join(config.dataDir, 'log'), fs, flush: config.flush, segmentBytes: config.segmentBytes, payloadBytesMax: config.maxRecordBytes + 1 });
+    // Damage is cut away, not refused: the node then repairs from its leader (not voting
+    // until it has), where refusing would leave an operator editing files by hand.
+    log = await openLog({
+      dir: path.join(config.dataDir, 'log'),
+      fs,
+      flush: config.flush,
+      segmentBytes: config.segmentBytes,
+      payloadBytesMax: config.maxRecordBytes + 1,
+      onDamage: 'truncate',
+    });
   } catch (error) {
     dirLock.release();
     throw error;
@@ -63,7 +72,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     heartbeatTicks: config.heartbeatTicks,
     preferredLeader: config.preferredLeader,
     maxBatchBytes: Math.min(1024 * 1024, Math.floor(config.maxMessageBytes / 4)),
-    votingBlockedBelow: log.recovery.lostEntries ? log.recovery.durableMark.index : (0 as Index),
+    votingBlockedBelow: repairTarget(log.recovery),
   });
 
   let resolveStopped: (value: { reason: string; error: unknown }) => void = () => {};
@@ -132,18 +141,46 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   return { config, identity, recovery: log.recovery, service, stopped, stop };
 }
 
+/**
+ * The index a leader must have repaired this log through before it votes again: the durable
+ * mark (the most it ever held durably) and, when damage was cut away, at least what was cut.
+ */
+function repairTarget(recovery: RecoveryReport): Index {
+  if (!recovery.lostEntries) return 0 as Index;
+  return Math.max(recovery.durableMark.index, recovery.damage?.fromIndex ?? 0) as Index;
+}
+
 function reportRecovery(recovery: RecoveryReport, logLine: NodeLogger): void {
   if (recovery.fresh) logLine('created a new log');
   if (recovery.cutTailBytes > 0) {
     logLine(`recovery cut ${recovery.cutTailBytes} bytes of torn tail from index ${recovery.cutFromIndex} (${recovery.cutFault ?? 'unknown'})`);
   }
   for (const name of recovery.rebuiltIndexes) logLine(`recovery rebuilt index ${name}`);
+  if (recovery.damage !== null) logLine(describeDamage(recovery.damage));
   if (recovery.lostEntries) {
     logLine(
-      `recovery: entries through ${recovery.durableMark.index} (term ${recovery.durableMark.term}) were durable once and are gone; ` +
-        'this node will not vote until a leader has repaired its log',
+      `recovery: entries through ${repairTarget(recovery)} were durable once and are gone; ` +
+        'this node will not vote or campaign until a leader has repaired its log through that index',
     );
   }
+}
+
+/** "segment file A" / "segment files A, B, C" / "12 segment files, A to L" (names only: they share the damaged file's directory). */
+function describeFiles(paths: readonly string[]): string {
+  const names = paths.map((p) => path.basename(p));
+  if (names.length === 1) return `segment file ${names[0]}`;
+  if (names.length <= 4) return `segment files ${names.join(', ')}`;
+  return `${names.length} segment files, ${names[0]} to ${names.at(-1)}`;
+}
+
+/** One line saying what damage recovery found and exactly what it discarded. */
+function describeDamage(damage: LogDamage): string {
+  const where = damage.fault === 'missing-segment' || damage.fault === 'unreadable-segment' ? `${damage.file}` : `${damage.file} at byte ${damage.byteOffset}`;
+  const parts: string[] = [];
+  if (damage.cutBytes > 0) parts.push(`${damage.cutBytes} bytes of ${damage.file} from byte ${damage.byteOffset}`);
+  if (damage.discardedSegments.length > 0) parts.push(describeFiles(damage.discardedSegments));
+  const discarded = parts.length === 0 ? 'nothing on disk' : parts.join(' and ');
+  return `recovery: damage (${damage.fault}) in ${where}, at entry ${damage.fromIndex}: kept entries before ${damage.fromIndex}, discarded every entry from ${damage.fromIndex} on (${discarded})`;
 }
 
 export type { CommitLog };

@@ -80,6 +80,7 @@ export interface NodeStatusMessage {
   readonly firstIndex: number;
   readonly lastIndex: number;
   readonly votingBlocked: boolean;
+  readonly repairThroughIndex: number;
   readonly followers: readonly FollowerStatusMessage[];
   readonly flush: string;
   readonly durableMark: string;

@@ -403,6 +403,7 @@ function statusMessage(view: NodeStatusView): NodeStatusMessage {
     firstIndex: view.firstIndex,
     lastIndex: view.lastIndex,
     votingBlocked: view.votingBlocked,
+    repairThroughIndex: view.repairThroughIndex,
     followers: view.followers.map((f) => ({ id: f.id, matchIndex: f.matchIndex, lag: f.lag, state: f.state })),
     flush: view.flush ?? '',
     durableMark: view.durableMark ?? '',

@@ -196,6 +196,8 @@ export interface NodeStatusView {
   readonly lastIndex: Index;
   /** Storage found lost durable entries and no leader has repaired them yet. */
   readonly votingBlocked: boolean;
+  /** While votingBlocked, the index the log must reach again from the leader before this node votes (0 otherwise, and from a node that does not say). */
+  readonly repairThroughIndex: Index;
   /** This node's flush policy (null from a node that does not report it). */
   readonly flush: 'sync' | 'async' | null;
   /** With sync flush, whether an acknowledgement also waits for the durable mark's fdatasync (ordered); else null. */

@@ -79,6 +79,7 @@ export class FakeClientService implements ClientService {
       firstIndex: index(1),
       lastIndex: this.applied(),
       votingBlocked: false,
+      repairThroughIndex: index(0),
       followers: [{ id: nodeId('n2'), matchIndex: index(1), lag: 2, state: 'replicate' }],
       flush: 'sync',
       durableMark: 'lagging',

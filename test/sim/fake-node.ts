@@ -125,6 +125,7 @@ export class FakeNode implements RaftNodeLike {
       firstIndex: this.options.log.firstIndex(),
       lastIndex: this.lastIndex(),
       votingBlocked: false,
+      repairThrough: 0 as Index,
       progress: null,
     };
   }

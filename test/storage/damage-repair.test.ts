@@ -100,7 +100,7 @@ describe("recovery with onDamage: 'truncate'", () => {
 
   it('a missing middle segment: the log ends where the hole begins', async () => {
     nodeFs.rmSync(segmentPath(17));
-    await expectCutAt(16, { fault: 'missing-segment', discardedSegments: [segmentPath(25), segmentPath(33)] });
+    await expectCutAt(16, { file: segmentPath(17), fault: 'missing-segment', discardedSegments: [segmentPath(25), segmentPath(33)] });
   });
 
   it('a missing first segment leaves an empty log', async () => {
