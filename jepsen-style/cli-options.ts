@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
 import { NEMESIS_KINDS, type NemesisKind } from './nemesis.js';
+import { CLIENT_FAILOVER_MARGIN_MS, singleNodeOutageBoundMs } from './checkers/availability.js';
 import { RUN_DEFAULTS, runJepsen, WORKLOADS, type RunOptions } from './run.js';
 
 export const HELP = `Usage: npm run jepsen -- [options]
@@ -35,6 +36,10 @@ Options:
   --no-consumer-kills       queue: do not kill -9 a consumer every 2-6 s
   --auto-ack                queue: consumers ack on arrival, before processing (must be flagged)
   --tick-ms N, --election-ticks N, --heartbeat-ticks N   node timing (default ${RUN_DEFAULTS.tickMs}, ${RUN_DEFAULTS.electionTicks}, ${RUN_DEFAULTS.heartbeatTicks})
+  --outage-max-ms N         availability fails when a single-node fault (kill, pause or power loss
+                            of one node, disk damage) leaves a window longer than N ms without an
+                            acknowledged write (default: 2 * election ticks * tick ms + ${CLIENT_FAILOVER_MARGIN_MS},
+                            ${singleNodeOutageBoundMs(RUN_DEFAULTS)} with the default timing)
   --runs-dir DIR            where run folders go (default ./${RUN_DEFAULTS.runsDir})
   -h, --help
 `;
@@ -52,7 +57,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
       rate: { type: 'string' }, concurrency: { type: 'string' }, 'op-timeout-ms': { type: 'string' }, seed: { type: 'string' }, flush: { type: 'string' },
       'flush-interval-ms': { type: 'string' }, 'durable-mark': { type: 'string' }, 'power-loss': { type: 'boolean' }, 'no-idempotence': { type: 'boolean' }, 'tick-ms': { type: 'string' },
       consumers: { type: 'string' }, 'consumer-work-ms': { type: 'string' }, 'no-consumer-kills': { type: 'boolean' }, 'auto-ack': { type: 'boolean' },
-      'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' }, 'runs-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' }, 'runs-dir': { type: 'string' }, 'outage-max-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return 'help';
@@ -94,6 +99,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
     heartbeatTicks: whole('heartbeat-ticks', values['heartbeat-ticks'], RUN_DEFAULTS.heartbeatTicks, 1, 10_000),
     runsDir: values['runs-dir'] ?? RUN_DEFAULTS.runsDir,
     recoveryTimeoutMs: RUN_DEFAULTS.recoveryTimeoutMs,
+    singleNodeOutageMaxMs: values['outage-max-ms'] === undefined ? null : whole('outage-max-ms', values['outage-max-ms'], 0, 1, 3_600_000),
     log,
   };
 }

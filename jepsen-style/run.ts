@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { checkAvailability, type KindAvailability } from './checkers/availability.js';
+import { checkAvailability, singleNodeOutageBoundMs, type KindAvailability } from './checkers/availability.js';
 import type { CheckerResult } from './checkers/checker-result.js';
 import { checkDamagedNodes } from './checkers/damaged-node.js';
 import type { NodeStatus } from '../src/client/index.js';
@@ -46,6 +46,11 @@ export interface RunOptions {
   /** Name of this run's folder; default <time>-seed<seed>. */
   readonly runName?: string;
   readonly recoveryTimeoutMs: number;
+  /**
+   * The availability checker's bound on a single-node fault's longest window without an
+   * acknowledged write; null: the election timeout's upper end + 1.5 s (singleNodeOutageBoundMs).
+   */
+  readonly singleNodeOutageMaxMs: number | null;
   /** Progress lines (the CLI prints them; tests collect them). */
   readonly log: (line: string) => void;
 }
@@ -67,6 +72,7 @@ export const RUN_DEFAULTS = {
   heartbeatTicks: 2,
   runsDir: 'runs',
   recoveryTimeoutMs: 60_000,
+  singleNodeOutageMaxMs: null,
 } as const;
 
 export interface RunResult {
@@ -136,7 +142,8 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     const faults = faultWindows(history.events);
     const recoveryNote = `${recovery.note}${probed ? '; a write after recovery was acknowledged' : '; no write was acknowledged after recovery'}`;
     const writes = pairOps(history.events).filter((op) => op.f === workload.writeFunction);
-    const availability = checkAvailability({ ops: writes, faults, workloadStartMs: span.startMs, workloadEndMs: span.endMs, recovered: probed, recoveryNote });
+    const singleNodeOutageMaxMs = options.singleNodeOutageMaxMs ?? singleNodeOutageBoundMs(options);
+    const availability = checkAvailability({ ops: writes, faults, workloadStartMs: span.startMs, workloadEndMs: span.endMs, recovered: probed, recoveryNote, singleNodeOutageMaxMs });
     checkers.push(availability);
     if (plan.some((f) => f.kind === 'disk')) checkers.push(checkDamagedNodes(history.events));
     const valid = checkers.every((c) => c.valid);
@@ -243,5 +250,6 @@ export function commandLine(o: RunOptions): string {
     `--workload ${o.workload}`, ...(o.workload === 'queue' ? [`--consumers ${o.consumers}`, `--consumer-work-ms ${o.consumerWorkMs}`, ...(o.autoAck ? ['--auto-ack'] : []), ...(o.consumerKills ? [] : ['--no-consumer-kills'])] : []), `--rate ${o.rate}`, `--concurrency ${o.concurrency}`, `--seed ${o.seed}`,
     ...(o.flush.mode === 'async' ? [`--flush async --flush-interval-ms ${o.flush.intervalMs}`] : []),
     ...(o.flush.mode === 'sync' && o.flush.mark === 'lagging' ? ['--durable-mark lagging'] : []), ...(o.idempotence ? [] : ['--no-idempotence']), ...(o.powerLoss ? ['--power-loss'] : []),
+    ...(o.singleNodeOutageMaxMs === null ? [] : [`--outage-max-ms ${o.singleNodeOutageMaxMs}`]),
   ].join(' ');
 }

@@ -1,5 +1,5 @@
 import type { FaultWindow, Op } from '../history.js';
-import { nothingToCheck, type CheckerResult } from './checker-result.js';
+import { EXAMPLES_MAX, nothingToCheck, type CheckerResult } from './checker-result.js';
 
 export interface AvailabilityInput {
   readonly ops: readonly Op[];
@@ -10,6 +10,44 @@ export interface AvailabilityInput {
   /** Whether the cluster took writes again after everything was healed. */
   readonly recovered: boolean;
   readonly recoveryNote: string;
+  /**
+   * The longest window without an acknowledged write allowed in a single-node fault (see
+   * SINGLE_NODE_FAULTS and longestOutageFrom); null measures without bounding.
+   */
+  readonly singleNodeOutageMaxMs: number | null;
+}
+
+/**
+ * Faults that take exactly one node out of service (of three or more): the others hold a
+ * majority, elect a leader within an election timeout, and clients must find it. Gray
+ * faults (a slow or delayed node, a bridge) and faults of several nodes are measured only.
+ * A leader cut off by a partition is left out too: it keeps the appends it was sent
+ * waiting (their outcome unknown) until the client's deadline.
+ */
+export const SINGLE_NODE_FAULTS: ReadonlySet<string> = new Set(['kill:one', 'kill:leader', 'pause:one', 'pause:leader', 'power:one', 'disk:cut-tail', 'disk:flip-last', 'disk:flip-old']);
+
+/** Margin beyond the election timeout for a client to notice the old leader is gone and find the new one. */
+export const CLIENT_FAILOVER_MARGIN_MS = 1_500;
+
+/**
+ * The default bound on a single-node fault's window without an acknowledgement: the upper
+ * end of the cluster's randomized election timeout ([electionTicks, 2 * electionTicks) ticks)
+ * plus CLIENT_FAILOVER_MARGIN_MS.
+ */
+export function singleNodeOutageBoundMs(timing: { readonly tickMs: number; readonly electionTicks: number }): number {
+  return 2 * timing.electionTicks * timing.tickMs + CLIENT_FAILOVER_MARGIN_MS;
+}
+
+/** One single-node fault's longest window without an acknowledgement. */
+interface FaultOutage {
+  readonly faultId: number;
+  readonly fault: string;
+  readonly targets: readonly string[];
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly noAckFromMs: number;
+  readonly noAckToMs: number;
+  readonly noAckMs: number;
 }
 
 /** Per fault kind: ops invoked inside its windows, the share that succeeded, and the longest window without a successful write. */
@@ -24,8 +62,10 @@ export interface KindAvailability {
 }
 
 /**
- * availability: a measure, not a safety property. It fails only when nothing succeeded at
- * all or the cluster did not take writes again once every fault was healed (liveness).
+ * availability: mostly a measure, not a safety property. It fails when nothing succeeded at
+ * all, when the cluster did not take writes again once every fault was healed (liveness),
+ * or when a single-node fault left a window without an acknowledged write longer than
+ * singleNodeOutageMaxMs (the others could have taken writes all along).
  */
 export function checkAvailability(input: AvailabilityInput): CheckerResult & { readonly perKind: readonly KindAvailability[] } {
   const writes = input.ops;
@@ -48,9 +88,16 @@ export function checkAvailability(input: AvailabilityInput): CheckerResult & { r
     };
   });
   const ok = okTimes.length;
+  const outages = input.faults.filter(isSingleNodeFault).map((w) => faultOutage(okTimes, w, input.workloadEndMs));
+  const bound = input.singleNodeOutageMaxMs;
+  const over = bound === null ? [] : outages.filter((o) => o.noAckMs > bound);
+  const longest = outages.reduce<FaultOutage | null>((a, o) => (a === null || o.noAckMs > a.noAckMs ? o : a), null);
+  const boundNote = bound === null ? '' : over.length === 0
+    ? `; every single-node fault within ${bound} ms without an acknowledgement${longest === null ? ' (none ran)' : ` (longest ${longest.noAckMs} ms, fault ${longest.faultId})`}`
+    : `; ${over.map((o) => `fault ${o.faultId} ${o.fault} on ${o.targets.join(',')}: ${o.noAckMs} ms without an acknowledged append (bound ${bound} ms)`).join('; ')}`;
   return {
     name: 'availability',
-    valid: ok > 0 && input.recovered,
+    valid: ok > 0 && input.recovered && over.length === 0,
     counts: {
       appends: writes.length,
       ok,
@@ -58,11 +105,45 @@ export function checkAvailability(input: AvailabilityInput): CheckerResult & { r
       unknown: writes.filter((op) => op.outcome === 'info').length,
       okFractionPermille: Math.round((1000 * ok) / writes.length),
       longestNoWriteMs: overall,
+      singleNodeFaults: outages.length,
+      longestSingleNodeOutageMs: longest?.noAckMs ?? 0,
+      ...(bound === null ? {} : { singleNodeOutageMaxMs: bound, singleNodeOutagesOverBound: over.length }),
     },
-    examples: input.recovered ? [] : [{ recovery: input.recoveryNote }],
-    note: `${(100 * ok / writes.length).toFixed(1)}% of appends acknowledged; longest window without an acknowledged append ${overall} ms; ${input.recoveryNote}`,
+    examples: [...(input.recovered ? [] : [{ recovery: input.recoveryNote }]), ...over.slice(0, EXAMPLES_MAX)],
+    note: `${(100 * ok / writes.length).toFixed(1)}% of appends acknowledged; longest window without an acknowledged append ${overall} ms; ${input.recoveryNote}${boundNote}`,
     perKind,
   };
+}
+
+function isSingleNodeFault(w: FaultWindow): boolean {
+  return w.targets.length === 1 && SINGLE_NODE_FAULTS.has(`${w.kind}:${w.variant}`);
+}
+
+function faultOutage(sortedOkTimes: readonly number[], w: FaultWindow, workloadEndMs: number): FaultOutage {
+  const span = longestOutageSpan(sortedOkTimes, w.startMs, w.endMs, Math.max(workloadEndMs, w.endMs));
+  return { faultId: w.faultId, fault: `${w.kind}:${w.variant}`, targets: w.targets, startMs: w.startMs, endMs: w.endMs, noAckFromMs: span.fromMs, noAckToMs: span.toMs, noAckMs: span.toMs - span.fromMs };
+}
+
+/**
+ * The longest stretch without any of the sorted times that begins inside [fromMs, toMs]:
+ * from fromMs, or from a time inside, to the next time, even one past toMs (an outage the
+ * fault caused lasts until writes are acknowledged again); to endMs when none follows.
+ */
+export function longestOutageFrom(sortedTimes: readonly number[], fromMs: number, toMs: number, endMs: number): number {
+  const span = longestOutageSpan(sortedTimes, fromMs, toMs, endMs);
+  return span.toMs - span.fromMs;
+}
+
+function longestOutageSpan(sortedTimes: readonly number[], fromMs: number, toMs: number, endMs: number): { fromMs: number; toMs: number } {
+  let previous = fromMs;
+  let best = { fromMs, toMs: fromMs };
+  for (const t of sortedTimes) {
+    if (t < fromMs) continue;
+    if (t - previous > best.toMs - best.fromMs) best = { fromMs: previous, toMs: t };
+    if (t > toMs) return best;
+    previous = t;
+  }
+  return endMs - previous > best.toMs - best.fromMs ? { fromMs: previous, toMs: endMs } : best;
 }
 
 /** Longest stretch of [fromMs, toMs] containing none of the sorted times. */

@@ -8,14 +8,39 @@ import { Client, connectivityState, credentials, type ChannelOptions } from '@gr
  */
 export const CHANNEL_RECEIVE_WINDOW_BYTES = 1024 * 1024;
 
-/** One gRPC channel per broker address, made on first use and reused until close(). */
+/**
+ * How long a connected broker may leave an HTTP/2 ping unanswered before its connection is
+ * dropped. A broker that is alive but not answering (stopped, in a long pause, behind a
+ * half-open network) is found this way whatever a call's deadline is: every call on that
+ * connection fails (an append already sent with OutcomeUnknownError) and the client moves
+ * on. The timeout is the length of the cluster's own patience: its followers elect a new
+ * leader after 0.5-1 s without heartbeats (50 ms ticks, 10 election ticks), so a client
+ * that waits 1 s for a ping is no quicker to give up on a node than Raft is.
+ */
+export interface KeepaliveOptions {
+  /** A ping goes this long after the previous answer, while calls are open. */
+  readonly intervalMs: number;
+  /** No answer within this: the connection is dropped. */
+  readonly timeoutMs: number;
+}
+
+export const KEEPALIVE_DEFAULTS: KeepaliveOptions = { intervalMs: 500, timeoutMs: 1_000 };
+
+/**
+ * One gRPC channel per broker address, made on first use and reused until close(), and
+ * which of them failed us at the transport level (unresponsive: no connection, or one that
+ * dropped) and have not served a call since.
+ */
 export class BrokerChannels {
   readonly #options: ChannelOptions;
   readonly #clients = new Map<string, Client>();
+  /** Addresses whose last attempt failed below the node (a subset of #clients' keys). */
+  readonly #unresponsive = new Set<string>();
   /** Bounds the map: redirects may name addresses beyond the configured brokers. */
   readonly #addressesMax: number;
 
-  constructor(options: { readonly maxMessageBytes: number; readonly addressesMax: number }) {
+  constructor(options: { readonly maxMessageBytes: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions }) {
+    const keepalive = options.keepalive ?? KEEPALIVE_DEFAULTS;
     this.#addressesMax = options.addressesMax;
     this.#options = {
       'grpc.max_receive_message_length': options.maxMessageBytes,
@@ -24,9 +49,9 @@ export class BrokerChannels {
       // broker that comes back should be usable within our retry budget.
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2000,
-      // Finds a broker that vanished under an open follow stream.
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
+      // Finds a broker that stopped answering under an open call or stream (KeepaliveOptions).
+      'grpc.keepalive_time_ms': keepalive.intervalMs,
+      'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
       'grpc-node.flow_control_window': CHANNEL_RECEIVE_WINDOW_BYTES,
     };
   }
@@ -41,9 +66,32 @@ export class BrokerChannels {
     return client;
   }
 
+  /** The broker failed an attempt below the node: it could not be reached, or its connection dropped. */
+  markUnresponsive(address: string): void {
+    if (this.#clients.has(address)) this.#unresponsive.add(address);
+  }
+
+  /** The broker served a call. */
+  markResponsive(address: string): void {
+    this.#unresponsive.delete(address);
+  }
+
+  /**
+   * Whether an attempt may go to `address` now: yes unless it is marked unresponsive and
+   * its channel is not connected at this instant. Nothing waits here; asking starts a
+   * reconnection of an idle channel, which (under grpc-js's own back-off) is the only
+   * traffic a stuck broker gets until it answers again and so becomes usable.
+   */
+  usable(address: string): boolean {
+    if (!this.#unresponsive.has(address)) return true;
+    const client = this.#clients.get(address);
+    return client !== undefined && client.getChannel().getConnectivityState(true) === connectivityState.READY;
+  }
+
   close(): void {
     for (const client of this.#clients.values()) client.close();
     this.#clients.clear();
+    this.#unresponsive.clear();
   }
 
   #evictOne(): void {
@@ -51,6 +99,7 @@ export class BrokerChannels {
     if (address === undefined || client === undefined) return;
     client.close();
     this.#clients.delete(address);
+    this.#unresponsive.delete(address);
   }
 }
 

@@ -32,6 +32,14 @@ export function neverSent(error: ServiceError, nodeCode: string | undefined): bo
   return nodeCode === undefined && /No connection established|ECONNREFUSED/.test(error.details);
 }
 
+/**
+ * The call failed below the node (no connection, a connection dropped or reset, no answer
+ * in time), not with an answer of the node's own: every node answer carries its error code.
+ */
+export function failedBelowNode(error: ServiceError): boolean {
+  return firstValue(error.metadata, ErrorMetadataKey.errorCode) === undefined && isRetriable(error);
+}
+
 /** grpc-js's words for an HTTP/2 stream reset by the peer, which it reports as INTERNAL. */
 export function isStreamReset(text: string): boolean {
   return /RST_STREAM|Received RST/.test(text);

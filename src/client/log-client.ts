@@ -24,11 +24,12 @@ import {
   type ReadResponseMessage,
 } from '../transport/index.js';
 import { PipelinedCalls } from './pipelined-calls.js';
-import { awaitReady, BrokerChannels } from './broker-channels.js';
-import { describe, firstValue, isRetriable, neverSent, toClientError, type Delivery } from './call-errors.js';
+import { awaitReady, BrokerChannels, KEEPALIVE_DEFAULTS, type KeepaliveOptions } from './broker-channels.js';
+import { describe, failedBelowNode, firstValue, isRetriable, neverSent, toClientError, type Delivery } from './call-errors.js';
 import { ClientClosedError, InternalError, InvalidArgumentError, UnavailableError } from './errors.js';
 
 export type { Delivery } from './call-errors.js';
+export type { KeepaliveOptions } from './broker-channels.js';
 
 export interface LogClientOptions {
   /** Client addresses (host:port) of some or all nodes; followers redirect to the leader. */
@@ -41,6 +42,14 @@ export interface LogClientOptions {
   readonly retryBackoff?: { readonly initialMs: number; readonly maxMs: number };
   /** Largest gRPC message either way. Default 16 MiB (the node's default). */
   readonly maxMessageBytes?: number;
+  /**
+   * How a broker that is connected but no longer answering (stopped, in a long pause, behind
+   * a half-open network) is found: a ping every intervalMs while calls are open, the
+   * connection dropped after timeoutMs without an answer. Default 500 ms and 1 s, matched to
+   * the cluster's default election timeout (0.5-1 s); keep timeoutMs at or above the
+   * cluster's. See "A broker that stops answering" on LogClient.
+   */
+  readonly keepalive?: KeepaliveOptions;
 }
 
 export const LOG_CLIENT_DEFAULTS = {
@@ -52,6 +61,7 @@ export const LOG_CLIENT_DEFAULTS = {
   readMaxBytes: 512 * 1024,
   /** statusAll() gives each broker this long. */
   statusTimeoutMs: 5_000,
+  keepalive: KEEPALIVE_DEFAULTS,
 } as const;
 
 /**
@@ -107,6 +117,13 @@ type LogClientState = 'open' | 'closed';
  * reach a leader (the node said it is not the leader, or no connection could be made
  * before sending). After a timeout, or a connection lost once the request was sent, it
  * fails with OutcomeUnknownError: the records may or may not have been committed.
+ *
+ * A broker that stops answering: its connection is dropped once a keepalive ping goes
+ * unanswered (LogClientOptions.keepalive), failing what was in flight on it (an append with
+ * OutcomeUnknownError; the idempotent Producer resends). It is then left alone until its
+ * channel connects again, which takes a live process: calls go to the other brokers, and a
+ * redirect to it (its followers name it until they elect another leader) is not followed;
+ * the client asks the others again, with back-off, until one names a leader it can reach.
  */
 export class LogClient {
   readonly #brokers: readonly string[];
@@ -140,9 +157,14 @@ export class LogClient {
     this.#timeoutMs = options.timeoutMs ?? LOG_CLIENT_DEFAULTS.timeoutMs;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? LOG_CLIENT_DEFAULTS.connectTimeoutMs;
     this.#retryBackoff = options.retryBackoff ?? LOG_CLIENT_DEFAULTS.retryBackoff;
+    const keepalive = options.keepalive ?? LOG_CLIENT_DEFAULTS.keepalive;
+    if (!(Number.isSafeInteger(keepalive.intervalMs) && keepalive.intervalMs >= 1 && Number.isSafeInteger(keepalive.timeoutMs) && keepalive.timeoutMs >= 1)) {
+      throw new InvalidArgumentError(`keepalive intervalMs and timeoutMs must be whole numbers of ms, at least 1 (got ${keepalive.intervalMs} and ${keepalive.timeoutMs})`);
+    }
     this.#channels = new BrokerChannels({
       maxMessageBytes: options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes,
       addressesMax: this.#brokers.length + 16,
+      keepalive,
     });
   }
 
@@ -199,7 +221,7 @@ export class LogClient {
     let lastError: unknown = null;
     while (!signal.aborted) {
       this.#checkOpen();
-      const address = failingSinceMs === null ? this.#preferred : this.#nextBroker();
+      const address = failingSinceMs === null ? this.#usableOr(this.#preferred) : this.#nextBroker();
       const client = this.#channels.get(address);
       const ready = await awaitReady(client, Date.now() + this.#connectTimeoutMs);
       // Aborted while connecting: a stream opened now would never be cancelled.
@@ -221,11 +243,13 @@ export class LogClient {
             next = Math.max(next, response.nextIndex);
             failingSinceMs = null;
             backoff.reset();
+            this.#channels.markResponsive(address);
           }
         } catch (error) {
           if (signal.aborted) break;
           const serviceError = error as ServiceError;
           if (!isRetriable(serviceError)) throw toClientError(serviceError, 'follow', 'idempotent');
+          if (failedBelowNode(serviceError)) this.#channels.markUnresponsive(address);
           lastError = serviceError;
         } finally {
           signal.removeEventListener('abort', cancel);
@@ -233,6 +257,7 @@ export class LogClient {
         }
       } else {
         lastError = new Error(`cannot connect to ${address}`);
+        this.#channels.markUnresponsive(address);
       }
       failingSinceMs ??= Date.now();
       if (Date.now() - failingSinceMs > this.#timeoutMs) {
@@ -380,7 +405,7 @@ export class LogClient {
     const giveUpAfterMs = options.giveUpAfterMs === undefined ? this.#timeoutMs : options.giveUpAfterMs;
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     const backoff = new Backoff(this.#retryBackoff);
-    let address = this.#preferred;
+    let address = this.#usableOr(this.#preferred);
     let failingSinceMs: number | null = null;
     let lastError: unknown = null;
     while (!stop.aborted) {
@@ -398,6 +423,7 @@ export class LogClient {
         try {
           for await (const response of call as AsyncIterable<Res>) {
             this.#preferred = address;
+            this.#channels.markResponsive(address);
             failingSinceMs = null;
             backoff.reset();
             yield response;
@@ -406,6 +432,7 @@ export class LogClient {
           if (stop.aborted) break;
           const serviceError = error as ServiceError;
           if (!isRetriable(serviceError)) throw toClientError(serviceError, operation, 'idempotent');
+          if (failedBelowNode(serviceError)) this.#channels.markUnresponsive(address);
           if (firstValue(serviceError.metadata, ErrorMetadataKey.errorCode) === 'notLeader') redirect = firstValue(serviceError.metadata, ErrorMetadataKey.leaderAddress) ?? null;
           lastError = serviceError;
         } finally {
@@ -414,7 +441,10 @@ export class LogClient {
         }
       } else {
         lastError = new Error(`cannot connect to ${address}`);
+        this.#channels.markUnresponsive(address);
       }
+      // Not to a leader that just failed us (see the class comment).
+      if (redirect !== null && !this.#channels.usable(redirect)) redirect = null;
       failingSinceMs ??= Date.now();
       if (giveUpAfterMs !== null && Date.now() - failingSinceMs > giveUpAfterMs) {
         throw new UnavailableError(`${operation}: no broker served the stream for ${giveUpAfterMs} ms (${describe(lastError)})`, { cause: lastError });
@@ -451,7 +481,7 @@ export class LogClient {
     this.#checkOpen();
     const deadlineMs = Date.now() + this.#timeoutMs;
     const backoff = new Backoff(this.#retryBackoff);
-    let address = attempt.pinnedAddress ?? this.#preferred;
+    let address = attempt.pinnedAddress ?? this.#usableOr(this.#preferred);
     let lastError: unknown = null;
     let redirectedLast = false;
     for (;;) {
@@ -463,19 +493,26 @@ export class LogClient {
       let retryAt: string | null;
       if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#connectTimeoutMs)))) {
         lastError = new Error(`cannot connect to ${address}`);
+        this.#channels.markUnresponsive(address);
         retryAt = null;
       } else {
         try {
           const result = await attempt.run(client, deadlineMs);
+          this.#channels.markResponsive(address);
           if (attempt.pinnedAddress === undefined) this.#preferred = address;
           return result;
         } catch (error) {
           const serviceError = error as ServiceError;
           if (this.#state === 'closed') throw new ClientClosedError(`${attempt.operation}: the client was closed`, { cause: error });
+          // Before #retryTarget, which throws for an append whose outcome is now unknown.
+          if (failedBelowNode(serviceError)) this.#channels.markUnresponsive(address);
           retryAt = this.#retryTarget(serviceError, attempt);
           lastError = serviceError;
         }
       }
+      // Followers name a stopped leader until they elect another: not followed (see the
+      // class comment), the others are asked again after the back-off.
+      if (retryAt !== null && !this.#channels.usable(retryAt)) retryAt = null;
       // A first redirect goes at once; anything else (and redirect after redirect, while
       // an election settles) waits its turn.
       const redirect = retryAt !== null;
@@ -500,10 +537,25 @@ export class LogClient {
     throw toClientError(error, attempt.operation, attempt.delivery);
   }
 
+  /**
+   * The next configured broker in turn that is usable (BrokerChannels.usable); when none is
+   * (the whole cluster unreachable), simply the next, to wait for its connection.
+   */
   #nextBroker(): string {
-    const address = this.#brokers[this.#cursor % this.#brokers.length] ?? this.#preferred;
-    this.#cursor++;
-    return address;
+    for (let k = 0; k < this.#brokers.length; k++) {
+      const address = this.#brokerAt(this.#cursor++);
+      if (this.#channels.usable(address)) return address;
+    }
+    return this.#brokerAt(this.#cursor++);
+  }
+
+  /** `address` while it is usable, else the next usable broker. */
+  #usableOr(address: string): string {
+    return this.#channels.usable(address) ? address : this.#nextBroker();
+  }
+
+  #brokerAt(position: number): string {
+    return this.#brokers[position % this.#brokers.length] ?? this.#preferred;
   }
 
   #checkOpen(): void {

@@ -50,6 +50,8 @@ export class TestCluster {
   private readonly outputs = new Map<string, OutputLog>();
   private readonly starts = new Map<string, number>();
   private readonly clients = new Set<LogClient>();
+  /** Members stopped with SIGSTOP and not yet resumed. */
+  private readonly paused = new Set<string>();
   private stopped = false;
 
   private constructor(
@@ -174,13 +176,35 @@ export class TestCluster {
   async kill(id: string, signal: 'SIGKILL' | 'SIGTERM' | 'SIGINT' = 'SIGKILL'): Promise<ProcessExit> {
     const proc = this.processes.get(id);
     if (proc === undefined || !proc.running) throw new Error(`${id} is not running`);
+    // SIGKILL ends a stopped process too; any other signal would wait for SIGCONT.
+    if (signal === 'SIGKILL') this.paused.delete(id);
+    else this.resume(id);
     return proc.kill(signal);
+  }
+
+  /**
+   * SIGSTOP: the process stays alive, its sockets open, and answers nothing (a long GC pause,
+   * a stuck disk, a half-open network) until resume().
+   */
+  pause(id: string): void {
+    const proc = this.processes.get(id);
+    if (proc === undefined || !proc.running) throw new Error(`${id} is not running`);
+    proc.signal('SIGSTOP');
+    this.paused.add(id);
+  }
+
+  /** SIGCONT after pause(). */
+  resume(id: string): void {
+    if (!this.paused.delete(id)) return;
+    this.processes.get(id)?.signal('SIGCONT');
   }
 
   /** Clean stop: SIGTERM, wait for the exit (SIGKILL after a grace period). */
   async stop(id: string, graceMs = STOP_GRACE_MS): Promise<ProcessExit> {
     const proc = this.processes.get(id);
     if (proc === undefined) throw new Error(`${id} was never started`);
+    // A stopped process would hold SIGTERM pending until the grace ran out.
+    this.resume(id);
     return proc.stop(graceMs);
   }
 
@@ -203,6 +227,7 @@ export class TestCluster {
       }
     }
     this.clients.clear();
+    for (const id of [...this.paused]) this.resume(id);
     await Promise.all([...this.processes.values()].map((p) => p.stop(options.graceMs ?? STOP_GRACE_MS).catch(() => p.kill('SIGKILL').catch(() => undefined))));
     if (options.keepData !== true) fs.rmSync(this.dataRoot, { recursive: true, force: true });
   }

@@ -89,4 +89,41 @@ describe('failover of a three-node cluster (real processes)', () => {
     const logs = await readAllLogs(cluster);
     expect(checkLogs(logs, [workload]), workload.summary()).toEqual([]);
   });
+
+  it('SIGSTOP the leader: appends are acknowledged again while it is still stopped, and nothing acknowledged is lost', async () => {
+    const cluster = await startClusterForTest({ label: 'paused-leader' });
+    // The budget of one append (10 s) outlasts the longest the leader stays stopped here
+    // (8 s), so only giving up on the stopped node in time gets writes through meanwhile.
+    const client = cluster.client(cluster.ids, { timeoutMs: 10_000 });
+    const oldLeader = await cluster.leader();
+    const workload = new AppendWorkload(client, 'paused');
+    const writers = 2;
+    const writes = workload.background({ concurrency: writers, maxRecords: 20_000, maxMs: 90_000 });
+    try {
+      await cluster.waitFor(() => workload.ackedCount >= 50, { timeoutMs: 10_000, what: '50 acknowledgements before the pause' });
+      const acksAtPause = workload.ackedCount;
+      const pausedAtMs = performance.now();
+      cluster.pause(oldLeader);
+      let resumedAfterMs: number;
+      try {
+        // An answer already on its way when the leader stopped may still arrive: at most one
+        // per writer. Twenty more can only come from a new leader, the old one still stopped.
+        const ack = await cluster.waitFor(() => (workload.ackedCount >= acksAtPause + writers + 20 ? workload.acked[acksAtPause + writers] : undefined), {
+          timeoutMs: 8_000,
+          what: `20 acknowledgements while the old leader ${oldLeader} is stopped`,
+        });
+        resumedAfterMs = ack.atMs - pausedAtMs;
+      } finally {
+        cluster.resume(oldLeader);
+      }
+      console.log(`[failover] leader ${oldLeader} stopped (SIGSTOP): writes acknowledged again after ${resumedAfterMs.toFixed(0)} ms, the old leader still stopped`);
+      const acksAtResume = workload.ackedCount;
+      await cluster.waitFor(() => workload.ackedCount >= acksAtResume + 100, { timeoutMs: 20_000, what: '100 acknowledgements after SIGCONT' });
+    } finally {
+      await writes.stop();
+    }
+    await cluster.converged();
+    const logs = await readAllLogs(cluster);
+    expect(checkLogs(logs, [workload]), workload.summary()).toEqual([]);
+  });
 });

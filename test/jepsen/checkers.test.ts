@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { checkAvailability, longestGap } from '../../jepsen-style/checkers/availability.js';
+import { checkAvailability, longestGap, longestOutageFrom, singleNodeOutageBoundMs } from '../../jepsen-style/checkers/availability.js';
 import { checkDamagedNodes, DiskObservation } from '../../jepsen-style/checkers/damaged-node.js';
 import {
   checkAbortedRead,
@@ -64,7 +64,7 @@ describe('checkers on hand-made histories', () => {
       expect(result.valid, result.name).toBe(false);
       expect(result.note, result.name).toMatch(/nothing to check/);
     }
-    const availability = checkAvailability({ ops: [], faults: [], workloadStartMs: 0, workloadEndMs: 1000, recovered: true, recoveryNote: '' });
+    const availability = checkAvailability({ ops: [], faults: [], workloadStartMs: 0, workloadEndMs: 1000, recovered: true, recoveryNote: '', singleNodeOutageMaxMs: null });
     expect(availability.valid).toBe(false);
     expect(checkDamagedNodes([]).valid).toBe(false);
   });
@@ -144,12 +144,53 @@ describe('checkers on hand-made histories', () => {
       { type: 'nemesis', phase: 'start', timeMs: 150, kind: 'kill', variant: 'leader', faultId: 1, targets: ['n1'] },
       { type: 'nemesis', phase: 'end', timeMs: 2_500, kind: 'kill', variant: 'leader', faultId: 1, targets: ['n1'] },
     ]);
-    const result = checkAvailability({ ops, faults, workloadStartMs: 0, workloadEndMs: 3_200, recovered: true, recoveryNote: 'ok' });
+    const result = checkAvailability({ ops, faults, workloadStartMs: 0, workloadEndMs: 3_200, recovered: true, recoveryNote: 'ok', singleNodeOutageMaxMs: null });
     expect(result.valid).toBe(true);
     expect(result.counts).toMatchObject({ appends: 4, ok: 2, failed: 1, unknown: 1, longestNoWriteMs: 2_900 });
     expect(result.perKind).toEqual([{ kind: 'kill', windows: 1, faultMs: 2_350, ops: 1, ok: 1, okFraction: 1, longestNoWriteMs: 2_350 }]);
-    expect(checkAvailability({ ops, faults, workloadStartMs: 0, workloadEndMs: 3_200, recovered: false, recoveryNote: 'no leader' }).valid).toBe(false);
+    expect(checkAvailability({ ops, faults, workloadStartMs: 0, workloadEndMs: 3_200, recovered: false, recoveryNote: 'no leader', singleNodeOutageMaxMs: null }).valid).toBe(false);
     expect(longestGap([], 10, 30)).toBe(20);
+  });
+
+  it('availability: a single-node fault with a longer window without an acknowledgement than the bound fails the run, one within it passes', () => {
+    // Writes every 100 ms until a paused leader at 1,000 ms stalls them; they resume at `resumeMs`, the leader still paused until 5,000.
+    const history = (resumeMs: number): Op[] => {
+      const ops: Op[] = [];
+      for (let t = 0; t < 6_000; t += 100) if (t <= 1_000 || t >= resumeMs) ops.push(op('p1', `v${t}`, t, t + 5, 'ok', t + 1));
+      ops.push(op('p2', 'stuck', 1_000, resumeMs, 'info'));
+      return ops;
+    };
+    const pause = faultWindows([
+      { type: 'nemesis', phase: 'start', timeMs: 1_010, kind: 'pause', variant: 'leader', faultId: 1, targets: ['n2'] },
+      { type: 'nemesis', phase: 'end', timeMs: 5_000, kind: 'pause', variant: 'leader', faultId: 1, targets: ['n2'] },
+    ]);
+    const input = { faults: pause, workloadStartMs: 0, workloadEndMs: 6_000, recovered: true, recoveryNote: 'ok', singleNodeOutageMaxMs: 2_100 };
+    const stalled = checkAvailability({ ...input, ops: history(4_300) });
+    expect(stalled.valid).toBe(false);
+    // From the fault's start (not the last acknowledgement before it) to the first acknowledgement after.
+    expect(stalled.counts).toMatchObject({ singleNodeFaults: 1, singleNodeOutageMaxMs: 2_100, longestSingleNodeOutageMs: 4_305 - 1_010, singleNodeOutagesOverBound: 1 });
+    expect(stalled.examples).toEqual([{ faultId: 1, fault: 'pause:leader', targets: ['n2'], startMs: 1_010, endMs: 5_000, noAckFromMs: 1_010, noAckToMs: 4_305, noAckMs: 3_295 }]);
+    expect(stalled.note).toMatch(/fault 1 pause:leader on n2: 3295 ms without an acknowledged append \(bound 2100 ms\)/);
+    const resumed = checkAvailability({ ...input, ops: history(2_500) });
+    expect(resumed.valid, resumed.note).toBe(true);
+    expect(resumed.counts).toMatchObject({ longestSingleNodeOutageMs: 2_505 - 1_010, singleNodeOutagesOverBound: 0 });
+    // Without a bound it is a measure only; a fault that takes out more than one node is never bounded.
+    expect(checkAvailability({ ...input, singleNodeOutageMaxMs: null, ops: history(4_300) }).valid).toBe(true);
+    const majority = faultWindows([
+      { type: 'nemesis', phase: 'start', timeMs: 1_010, kind: 'kill', variant: 'majority', faultId: 1, targets: ['n1', 'n2'] },
+      { type: 'nemesis', phase: 'end', timeMs: 5_000, kind: 'kill', variant: 'majority', faultId: 1, targets: ['n1', 'n2'] },
+    ]);
+    expect(checkAvailability({ ...input, faults: majority, ops: history(4_300) }).valid).toBe(true);
+  });
+
+  it('availability: the window without an acknowledgement starts in the fault and runs to the next acknowledgement, wherever it falls', () => {
+    expect(longestOutageFrom([100, 900, 1_000, 4_000], 150, 2_000, 5_000)).toBe(3_000);
+    expect(longestOutageFrom([100, 900], 150, 2_000, 5_000)).toBe(4_100);
+    expect(longestOutageFrom([100, 300, 400, 3_000], 150, 500, 5_000)).toBe(2_600);
+    expect(longestOutageFrom([], 150, 500, 800)).toBe(650);
+    // The cluster's election timeout is drawn from [electionTicks, 2 * electionTicks) ticks: its upper end plus 1.5 s.
+    expect(singleNodeOutageBoundMs({ tickMs: 30, electionTicks: 10 })).toBe(2_100);
+    expect(singleNodeOutageBoundMs({ tickMs: 50, electionTicks: 10 })).toBe(2_500);
   });
 
   it('damaged node: unnoticed damage to durable records, or leading with a blocked vote', () => {

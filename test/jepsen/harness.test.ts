@@ -185,4 +185,10 @@ describe('command line', () => {
     expect(parseRunOptions([], () => {})).toMatchObject({ consumers: 3, autoAck: false, consumerKills: true });
     expect(parseRunOptions(['--flush', 'async', '--flush-interval-ms', '500', '--no-idempotence'], () => {})).toMatchObject({ flush: { mode: 'async', intervalMs: 500 }, idempotence: false });
   });
+
+  it('takes the availability bound of single-node faults, derived from the timing unless given', () => {
+    expect(parseRunOptions([], () => {})).toMatchObject({ singleNodeOutageMaxMs: null });
+    expect(parseRunOptions(['--outage-max-ms', '3000'], () => {})).toMatchObject({ singleNodeOutageMaxMs: 3_000 });
+    expect(() => parseRunOptions(['--outage-max-ms', 'soon'], () => {})).toThrow(/--outage-max-ms must be a whole number/);
+  });
 });
