@@ -97,6 +97,8 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     onMessage: (message) => replica.receive(message),
     maxMessageBytes: config.maxMessageBytes,
     log: logLine,
+    incarnation: identity.incarnation,
+    onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
   });
   const service = new NodeService(config, raft, log, replica);
   const broker = new NodeBrokerService(config, log, replica, stateMachine);

@@ -7,6 +7,8 @@ export const TransportErrorCode = {
   listenFailed: 'listenFailed',
   /** Bytes from the wire that do not decode to a valid message. */
   malformedMessage: 'malformedMessage',
+  /** Another live process holds this node's id: the peers keep it and refuse us. */
+  duplicateNodeId: 'duplicateNodeId',
 } as const;
 export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode];
 
@@ -28,6 +30,23 @@ export class ListenError extends TransportError {
 export class MalformedMessageError extends TransportError {
   override readonly name = 'MalformedMessageError';
   readonly code = TransportErrorCode.malformedMessage;
+}
+
+/**
+ * Our peers have refused us for a while because another live process, with another data
+ * directory, already speaks for our node id. This process must stop: it is the newcomer.
+ */
+export class DuplicateNodeIdError extends TransportError {
+  override readonly name = 'DuplicateNodeIdError';
+  readonly code = TransportErrorCode.duplicateNodeId;
+  constructor(
+    readonly nodeId: string,
+    /** The refusing peer's words, naming the process it keeps. */
+    readonly refusal: string,
+    options?: ErrorOptions,
+  ) {
+    super(`another live process is node ${nodeId}; its peers refuse this one: ${refusal}`, options);
+  }
 }
 
 function causeSuffix(options: ErrorOptions | undefined): string {

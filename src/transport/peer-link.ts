@@ -3,7 +3,8 @@ import type { NodeId } from '../../raft/index.js';
 import type { PeerLinkStats } from './peer-transport.js';
 import { Backoff } from './backoff.js';
 import { BATCH_MESSAGE_OVERHEAD_BYTES, type PeerCodec, type StreamSummary } from './peer-codec.js';
-import { PEER_STREAM_PATH, PeerMetadataKey } from './peer-service.js';
+import { DuplicateNodeIdError } from './errors.js';
+import { PEER_STREAM_PATH, PeerMetadataKey, PeerRefusal } from './peer-service.js';
 
 /**
  * idle: built, not dialled yet (only before the constructor returns).
@@ -30,6 +31,20 @@ export interface PeerLinkOptions {
   /** How long a dial may wait for the peer to accept before it counts as failed. */
   readonly connectTimeoutMs: number;
   readonly log: (line: string) => void;
+  /** Our data directory's incarnation and this process's boot id, sent with every stream. */
+  readonly incarnation: string;
+  readonly boot: string;
+  /**
+   * Called once when the peer has refused us as a duplicate of a live process of our id
+   * for duplicateFatalAfterMs without a break (see PeerListener).
+   */
+  readonly onDuplicateNodeId: (error: DuplicateNodeIdError) => void;
+  readonly duplicateFatalAfterMs: number;
+  /**
+   * A connected link with nothing to send for this long writes a batch of no messages, so
+   * the peer hears every live process often enough to tell it from a newcomer of its id.
+   */
+  readonly presenceIntervalMs: number;
 }
 
 /**
@@ -54,6 +69,11 @@ export class PeerLink {
   #droppedMessages = 0;
   #reconnects = 0;
   #dialled = false;
+  /** When the peer first refused us as a duplicate of our id, in the current run of refusals. */
+  #duplicateSinceMs: number | null = null;
+  /** Runs while connected: writes an empty batch when nothing else was written for an interval. */
+  #presenceTimer: NodeJS.Timeout | null = null;
+  #wroteSincePresenceTick = false;
 
   constructor(options: PeerLinkOptions) {
     this.#options = options;
@@ -95,6 +115,7 @@ export class PeerLink {
     while (!this.#waitingForDrain && this.#head < this.#queue.length) {
       const batch = this.#takeBatch();
       this.#sentMessages += batch.length;
+      this.#wroteSincePresenceTick = true;
       if (!call.write(this.#options.codec.encodeBatch(this.#envelope, batch))) {
         this.#waitingForDrain = true;
         call.once('drain', () => {
@@ -146,6 +167,8 @@ export class PeerLink {
     metadata.set(PeerMetadataKey.clusterId, this.#options.clusterId);
     metadata.set(PeerMetadataKey.from, this.#options.self);
     metadata.set(PeerMetadataKey.to, this.#options.peer);
+    metadata.set(PeerMetadataKey.incarnation, this.#options.incarnation);
+    metadata.set(PeerMetadataKey.boot, this.#options.boot);
     const call = this.#options.client.makeClientStreamRequest<Buffer, StreamSummary>(
       PEER_STREAM_PATH,
       (batch: Buffer) => batch,
@@ -169,7 +192,9 @@ export class PeerLink {
     if (this.#state !== from) throw new Error(`peer link ${this.#options.peer}: connected from ${this.#state}, expected ${from}`);
     this.#clearTimer();
     this.#state = 'connected';
+    this.#duplicateSinceMs = null;
     this.#backoff.reset();
+    this.#startPresence();
     this.#options.log(`peer ${this.#options.peer} at ${this.#options.address}: connected`);
     this.flush();
   }
@@ -183,6 +208,25 @@ export class PeerLink {
       this.#options.log(`peer ${this.#options.peer} at ${this.#options.address}: ${wasConnected ? 'lost' : 'refused'} (${reason})`);
     }
     this.#becomeBackoff(wasConnected ? 'connected' : 'connecting');
+    if (error !== null) this.#noteRefusal(error, reason);
+  }
+
+  /**
+   * A refusal as a duplicate of our id: a legitimate replacement of a dead process is refused
+   * only until the old one's last words age out at the peer, so refusals that go on longer
+   * mean another live process is this node, and this one must stop.
+   */
+  #noteRefusal(error: ServiceError, reason: string): void {
+    const duplicate = error.code === status.FAILED_PRECONDITION && error.metadata?.get(PeerMetadataKey.refusal)[0] === PeerRefusal.duplicateNodeId;
+    if (!duplicate) {
+      this.#duplicateSinceMs = null;
+      return;
+    }
+    const now = Date.now();
+    this.#duplicateSinceMs ??= now;
+    if (now - this.#duplicateSinceMs < this.#options.duplicateFatalAfterMs) return;
+    this.#duplicateSinceMs = null;
+    this.#options.onDuplicateNodeId(new DuplicateNodeIdError(this.#options.self, reason));
   }
 
   #becomeBackoff(from: 'connecting' | 'connected'): void {
@@ -216,5 +260,20 @@ export class PeerLink {
   #clearTimer(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#presenceTimer !== null) clearInterval(this.#presenceTimer);
+    this.#presenceTimer = null;
+  }
+
+  #startPresence(): void {
+    this.#wroteSincePresenceTick = false;
+    this.#presenceTimer = setInterval(() => {
+      const call = this.#call;
+      if (this.#state !== 'connected' || call === null) return;
+      if (!this.#wroteSincePresenceTick && !this.#waitingForDrain && this.#head === this.#queue.length) {
+        call.write(this.#options.codec.encodeBatch(this.#envelope, []));
+      }
+      this.#wroteSincePresenceTick = false;
+    }, this.#options.presenceIntervalMs);
+    this.#presenceTimer.unref();
   }
 }

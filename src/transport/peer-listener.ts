@@ -1,7 +1,7 @@
 import { Metadata, status, type sendUnaryData, type ServerReadableStream } from '@grpc/grpc-js';
 import type { Message, NodeId } from '../../raft/index.js';
 import type { DecodedPeerBatch, StreamSummary } from './peer-codec.js';
-import { PeerMetadataKey } from './peer-service.js';
+import { PeerMetadataKey, PeerRefusal } from './peer-service.js';
 
 export interface PeerListenerOptions {
   readonly self: NodeId;
@@ -9,7 +9,27 @@ export interface PeerListenerOptions {
   readonly peers: ReadonlyMap<NodeId, string>;
   readonly onMessage: (message: Message) => void;
   readonly log: (line: string) => void;
+  /**
+   * A claimant of a peer id heard from within this long is live: another process claiming
+   * the same id with another data directory is refused meanwhile.
+   */
+  readonly claimantLiveMs?: number;
+  /** The clock for claimant liveness and log rate limits (injected for tests). */
+  readonly nowMs?: () => number;
 }
+
+/** A process heard speaking for a peer id: its data directory, its start, and when it last sent. */
+interface Claimant {
+  readonly incarnation: string;
+  readonly boot: string;
+  readonly address: string;
+  lastHeardMs: number;
+}
+
+/** Raft traffic (heartbeats, or pre-votes while leaderless) comes far more often than this from a live peer. */
+const CLAIMANT_LIVE_MS = 5_000;
+/** Refusals of one duplicate claimant are logged at most this often. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 type PeerStreamCall = ServerReadableStream<DecodedPeerBatch, StreamSummary>;
 
@@ -23,10 +43,20 @@ interface OpenStream {
  * message to onMessage in arrival order. A newer stream from the same peer replaces the
  * older one (the peer redialled; the old one is half-dead), so one peer's messages never
  * arrive interleaved from two streams.
+ *
+ * Two live processes claiming one peer id (a copied command line on another host) would
+ * take the stream from each other in turn. So the listener remembers the process it heard
+ * for each id (data directory incarnation and process boot id): a stream from another
+ * process of the same data directory is a restart and replaces it; one from another data
+ * directory, while the known claimant has been heard within claimantLiveMs, is refused
+ * with FAILED_PRECONDITION and a `duplicate-node-id` refusal in its trailers, which tells
+ * the newcomer to stop. The refusal is logged here, at most every 10 s per id.
  */
 export class PeerListener {
   readonly #options: PeerListenerOptions;
   readonly #open = new Map<NodeId, OpenStream>();
+  readonly #claimants = new Map<NodeId, Claimant>();
+  readonly #refusalLoggedMs = new Map<NodeId, number>();
   #closing = false;
 
   constructor(options: PeerListenerOptions) {
@@ -42,6 +72,8 @@ export class PeerListener {
       return;
     }
     const from = firstValue(call.metadata, PeerMetadataKey.from) as NodeId;
+    const claimant = this.#claim(from, call, finish);
+    if (claimant === null) return;
     this.#open.get(from)?.finish({ code: status.ABORTED, details: 'replaced by a newer stream from the same peer' });
     const stream: OpenStream = { call, finish };
     this.#open.set(from, stream);
@@ -62,6 +94,7 @@ export class PeerListener {
         return;
       }
       received += batch.messages.length;
+      claimant.lastHeardMs = this.#now();
       for (const message of batch.messages) this.#options.onMessage(message);
     });
     call.on('end', () => end(null, { receivedMessages: received }));
@@ -74,6 +107,40 @@ export class PeerListener {
     this.#closing = true;
     for (const { finish } of this.#open.values()) finish({ code: status.UNAVAILABLE, details: 'the node is shutting down' });
     this.#open.clear();
+  }
+
+  /**
+   * The claimant this stream speaks for, recorded as the one for `from`; or null when the
+   * stream was refused because another live process with another data directory holds the id.
+   */
+  #claim(from: NodeId, call: PeerStreamCall, finish: sendUnaryData<StreamSummary>): Claimant | null {
+    const incarnation = firstValue(call.metadata, PeerMetadataKey.incarnation) ?? '';
+    const boot = firstValue(call.metadata, PeerMetadataKey.boot) ?? '';
+    const now = this.#now();
+    const known = this.#claimants.get(from);
+    const sameProcessOrDirectory = known === undefined || known.boot === boot || known.incarnation === incarnation;
+    const knownLive = known !== undefined && now - known.lastHeardMs < (this.#options.claimantLiveMs ?? CLAIMANT_LIVE_MS);
+    if (!sameProcessOrDirectory && knownLive) {
+      const refusal =
+        `node id ${from} is already in use by a live process at ${known.address} (data directory incarnation ${known.incarnation}); ` +
+        `refused the one at ${call.getPeer()} (incarnation ${incarnation || 'unknown'}): two processes claim one node id`;
+      const trailers = new Metadata();
+      trailers.set(PeerMetadataKey.refusal, PeerRefusal.duplicateNodeId);
+      finish({ code: status.FAILED_PRECONDITION, details: refusal, metadata: trailers });
+      const lastLogged = this.#refusalLoggedMs.get(from);
+      if (lastLogged === undefined || now - lastLogged >= REFUSAL_LOG_INTERVAL_MS) {
+        this.#refusalLoggedMs.set(from, now);
+        this.#options.log(`refused a peer stream: ${refusal}`);
+      }
+      return null;
+    }
+    const claimant: Claimant = { incarnation, boot, address: call.getPeer(), lastHeardMs: now };
+    this.#claimants.set(from, claimant);
+    return claimant;
+  }
+
+  #now(): number {
+    return (this.#options.nowMs ?? Date.now)();
   }
 
   #checkStream(metadata: Metadata): string | null {

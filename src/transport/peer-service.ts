@@ -9,7 +9,20 @@ export const PeerMetadataKey = {
   clusterId: 'quorumlog-cluster-id',
   from: 'quorumlog-from',
   to: 'quorumlog-to',
+  /** The sender's data directory (made once, when the directory was first used). */
+  incarnation: 'quorumlog-incarnation',
+  /** The sender's process (made at each start): tells a redial from another process. */
+  boot: 'quorumlog-boot',
+  /** In the trailers of a refused stream: why, as a PeerRefusal, for the sender to act on. */
+  refusal: 'quorumlog-refusal',
 } as const;
+
+/** Refusals a sender acts on (others it only logs and redials after). */
+export const PeerRefusal = {
+  /** Another live process, with another data directory, already speaks for the sender's id. */
+  duplicateNodeId: 'duplicate-node-id',
+} as const;
+export type PeerRefusal = (typeof PeerRefusal)[keyof typeof PeerRefusal];
 
 
 /**

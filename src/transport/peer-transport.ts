@@ -1,4 +1,5 @@
 import type { Message, NodeId } from '../../raft/index.js';
+import type { DuplicateNodeIdError } from './errors.js';
 
 /**
  * Node-to-node Raft traffic. Implementations never block the caller and never let a slow
@@ -38,4 +39,15 @@ export interface PeerTransportOptions {
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
   /** One line per connection event (connected, lost, refused), for the node's log. */
   readonly log?: (line: string) => void;
+  /**
+   * This node's data directory incarnation: peers keep the stream of the process they know
+   * for an id and refuse another live claimant of it whose incarnation differs.
+   */
+  readonly incarnation?: string;
+  /**
+   * Called once when peers have refused us as a second live process of our id for longer
+   * than a legitimate replacement could be refused (the old process's last words age out);
+   * the node must stop. Without it the refusals are only logged.
+   */
+  readonly onDuplicateNodeId?: (error: DuplicateNodeIdError) => void;
 }

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import { Client, credentials, Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { Message, NodeId } from '../../raft/index.js';
 import { bindServer, shutdownServer } from './grpc-server.js';
@@ -18,6 +20,14 @@ export const PEER_TRANSPORT_DEFAULTS = {
   keepaliveTimeoutMs: 5_000,
   /** close() waits this long for streams in progress before cutting them. */
   shutdownGraceMs: 500,
+  /**
+   * Refused as a duplicate of our id this long without a break, we stop: twice the time a
+   * peer keeps a silent claimant's hold (PeerListener), so a restart with a new data
+   * directory is never mistaken for a duplicate.
+   */
+  duplicateFatalAfterMs: 10_000,
+  /** An idle link writes an empty batch this often: the peer's proof that we are alive. */
+  presenceIntervalMs: 1_000,
 } as const;
 
 /** Room for gRPC framing on top of the largest batch we build. */
@@ -40,6 +50,8 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
 
   const reconnect = options.reconnect ?? PEER_TRANSPORT_DEFAULTS.reconnect;
   const links = new Map<NodeId, PeerLink>();
+  const boot = randomUUID();
+  let duplicateReported = false;
   for (const [peer, address] of options.peers) {
     if (peer === options.self) continue;
     links.set(
@@ -56,6 +68,15 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
         reconnect,
         connectTimeoutMs: Math.max(PEER_TRANSPORT_DEFAULTS.connectTimeoutMs, reconnect.maxMs),
         log,
+        incarnation: options.incarnation ?? '',
+        boot,
+        onDuplicateNodeId: (error) => {
+          if (duplicateReported) return;
+          duplicateReported = true;
+          options.onDuplicateNodeId?.(error);
+        },
+        duplicateFatalAfterMs: PEER_TRANSPORT_DEFAULTS.duplicateFatalAfterMs,
+        presenceIntervalMs: PEER_TRANSPORT_DEFAULTS.presenceIntervalMs,
       }),
     );
   }
