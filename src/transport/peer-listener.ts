@@ -1,5 +1,6 @@
 import { Metadata, status, type sendUnaryData, type ServerReadableStream } from '@grpc/grpc-js';
 import type { Message, NodeId } from '../../raft/index.js';
+import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, StreamSummary } from './peer-codec.js';
 import { PeerMetadataKey } from './peer-service.js';
 
@@ -11,7 +12,8 @@ export interface PeerListenerOptions {
   readonly log: (line: string) => void;
 }
 
-type PeerStreamCall = ServerReadableStream<DecodedPeerBatch, StreamSummary>;
+/** A batch as the listener gets it: decoded, or the reason it did not decode (peer-service.ts). */
+type PeerStreamCall = ServerReadableStream<DecodedPeerBatch | MalformedMessageError, StreamSummary>;
 
 interface OpenStream {
   readonly call: PeerStreamCall;
@@ -54,8 +56,13 @@ export class PeerListener {
       if (this.#open.get(from) === stream) this.#open.delete(from);
       finish(result, summary);
     };
-    call.on('data', (batch: DecodedPeerBatch) => {
+    call.on('data', (batch: DecodedPeerBatch | MalformedMessageError) => {
       if (ended) return;
+      if (batch instanceof MalformedMessageError) {
+        this.#options.log(`ended the peer stream from ${from}: ${batch.message}`);
+        end({ code: status.INVALID_ARGUMENT, details: batch.message });
+        return;
+      }
       const mismatch = this.#checkBatch(batch, from);
       if (mismatch !== null) {
         end({ code: status.FAILED_PRECONDITION, details: mismatch });
