@@ -186,6 +186,19 @@ describe('client server and LogClient', () => {
     expect(service.appendCalls).toHaveLength(0);
   });
 
+  it('an append larger than one request can carry is refused before it is sent, naming the size and the limit', async () => {
+    const service = new FakeClientService();
+    const address = await serve(service);
+    const client = new LogClient({ brokers: [address], timeoutMs: 3000, maxMessageBytes: 64 * 1024 });
+    clients.push(client);
+    const refused = client.append([new Uint8Array(100 * 1024)]);
+    await expect(refused).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(refused).rejects.toThrow(/^append: record 0 is 102400 bytes; one request carries at most 65536 bytes/);
+    await expect(client.append([new Uint8Array(40 * 1024), new Uint8Array(40 * 1024)])).rejects.toThrow(/^append: the 2 records take 81920 bytes; one request carries at most 65536 bytes/);
+    expect(service.appendCalls).toHaveLength(0);
+    expect(await client.append([new Uint8Array(60 * 1024)])).toEqual({ firstIndex: 1, lastIndex: 1 });
+  });
+
   it('bytes that are not a protobuf message get INVALID_ARGUMENT, not INTERNAL', async () => {
     const address = await serve(new FakeClientService());
     const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
