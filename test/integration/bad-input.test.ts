@@ -245,6 +245,27 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       expect(result.stderr).toMatch(new RegExp(`${MAX_MESSAGE_BYTES}`));
     });
 
+    it('empty records are allowed: append, read, produce, fetch and the CLI all take and return them', async () => {
+      const client = cluster.client();
+      const appended = await client.append([new Uint8Array(0)]);
+      const read = await client.read(appended.firstIndex, { maxBytes: 4096 });
+      expect(read.records[0]).toMatchObject({ index: appended.firstIndex });
+      expect(read.records[0]?.payload).toEqual(new Uint8Array(0));
+      const cliAppend = await runCli(['append', '--brokers', brokers, '--json', '']);
+      expect(cliAppend.code, describeCli(['append ""'], cliAppend)).toBe(0);
+      const { index, bytes } = JSON.parse(cliAppend.stdout) as { index: number; bytes: number };
+      expect(bytes).toBe(0);
+      const cliRead = await runCli(['read', '--brokers', brokers, '--from', String(index), '--limit', '1', '--max-bytes', '4096', '--json']);
+      expect(cliRead.code, describeCli(['read (empty record)'], cliRead)).toBe(0);
+      expect(JSON.parse(cliRead.stdout.split('\n')[0] ?? '')).toMatchObject({ index, record: '' });
+
+      expect((await runCli(['topics', 'create', 'empty-records', '--brokers', brokers])).code).toBe(0);
+      const produced = await runCli(['produce', '--topic', 'empty-records', '--brokers', brokers, '', 'x']);
+      expect(produced.code, describeCli(['produce "" x'], produced)).toBe(0);
+      const fetched = await client.fetch('empty-records', 0, { maxBytes: 4096 });
+      expect(fetched.messages.map((m) => m.payload.length)).toEqual([0, 1]);
+    });
+
     it('read pages past one response to the end of the log, and --limit says where to go on', async () => {
       const client = cluster.client();
       const payloads = Array.from({ length: 30 }, (_, k) => new TextEncoder().encode(`page-${String(k).padStart(2, '0')}-${'p'.repeat(900)}`));
