@@ -2,7 +2,7 @@ import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
 import { MalformedMessageError } from './errors.js';
-import { wireTypeProblem } from './protobuf-check.js';
+import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesField, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
@@ -317,13 +317,14 @@ function pipelinedDefinition<Req, Res>(path: string, request: Codec<Req>, respon
  * field of the wrong wire type throws (protobuf-check.ts) instead of reading as its default.
  */
 export function typeCodec<T>(type: protobuf.Type): Codec<T> {
+  const wireTypes = new WireTypeCheck();
   return {
     serialize: (value: T): Buffer => {
       const bytes = type.encode(value as protobuf.Message<object>).finish();
       return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     },
     deserialize: (bytes: Buffer): T => {
-      const problem = wireTypeProblem(type, bytes);
+      const problem = wireTypes.problem(type, bytes);
       if (problem !== null) throw new MalformedMessageError(problem);
       return type.decode(bytes) as unknown as T;
     },

@@ -1,7 +1,7 @@
 import type protobuf from 'protobufjs';
 import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageType, type NodeId } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
-import { wireTypeProblem } from './protobuf-check.js';
+import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesField, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
@@ -57,6 +57,7 @@ export class PeerCodec {
   readonly #raftMessage: protobuf.Type;
   readonly #peerBatch: protobuf.Type;
   readonly #streamSummary: protobuf.Type;
+  readonly #wireTypes = new WireTypeCheck();
 
   constructor() {
     const root = parseSchema(readSchema('peer.proto'));
@@ -105,7 +106,7 @@ export class PeerCodec {
 
   /** Decodes a batch; payloads share memory with `bytes`, which must not be reused by the caller. */
   decodeBatch(bytes: Uint8Array): DecodedPeerBatch {
-    const problem = wireTypeProblem(this.#peerBatch, bytes);
+    const problem = this.#wireTypes.problem(this.#peerBatch, bytes);
     if (problem !== null) throw new MalformedMessageError(`peer batch does not decode: ${problem}`);
     let wire: WirePeerBatch;
     try {
