@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { parseArgs } from 'node:util';
 
 import { chartHtml, formatReport } from '../bench/report.js';
 import { BenchInterruptedError, runBench, type BenchConfig } from '../bench/run-bench.js';
 import { PAYLOAD_HEADER_BYTES } from '../bench/payload.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
+import { parseCommandLine } from './parse-command-line.js';
 
 export const BENCH_HELP = `Usage: quorumlog bench [options]
 
@@ -77,7 +77,7 @@ const OPTIONS = {
 
 /** Parses the command line into a run's configuration, or 'help'. */
 export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null } | 'help' {
-  const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  const { values } = parseCommandLine(argv, OPTIONS, false);
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
   if (acks !== 'all' && acks !== 'leader') throw new UsageError(`--acks must be all or leader, not "${acks}"`);

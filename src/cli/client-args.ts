@@ -1,6 +1,7 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 
 import { localMembers } from '../node/config.js';
+import { parseCommandLine } from './parse-command-line.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 
 /** The options every command that talks to a cluster takes. */
@@ -37,7 +38,7 @@ export function parseClientArgs(
   argv: readonly string[],
   command: { readonly extra: NonNullable<ParseArgsConfig['options']>; readonly allowPositionals: boolean; readonly help: string },
 ): ClientArgs | null {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { ...COMMON, ...command.extra }, strict: true, allowPositionals: command.allowPositionals });
+  const { values, positionals } = parseCommandLine(argv, { ...COMMON, ...command.extra }, command.allowPositionals);
   const flags = values as Flags;
   if (flags['help'] === true) {
     process.stdout.write(command.help + COMMON_HELP);
@@ -62,6 +63,8 @@ export function splitBrokers(list: string): string[] {
   const brokers = list.split(',').map((b) => b.trim()).filter((b) => b !== '');
   for (const b of brokers) {
     if (!/^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b)) throw new UsageError(`broker "${b}" is not host:port`);
+    const port = Number(b.slice(b.lastIndexOf(':') + 1));
+    if (port < 1 || port > 65535) throw new UsageError(`broker "${b}": port ${port} is not a TCP port (1 to 65535)`);
   }
   if (brokers.length === 0) throw new UsageError('--brokers is empty');
   return brokers;

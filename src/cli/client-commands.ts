@@ -1,6 +1,4 @@
-import { createInterface } from 'node:readline';
-
-import { LogClient, type NodeStatus } from '../client/index.js';
+import { LOG_CLIENT_DEFAULTS, LogClient, type NodeStatus } from '../client/index.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 import { parseClientArgs } from './client-args.js';
 
@@ -8,15 +6,24 @@ export const CLIENT_COMMANDS: readonly string[] = ['append', 'read', 'status', '
 
 
 const HELP: Record<string, string> = {
-  append: `Usage: quorumlog append [--brokers LIST] [--json] [RECORD...]
+  append: `Usage: quorumlog append [--brokers LIST] [--raw] [--json] [RECORD...]
 
-Appends each RECORD (or, with none given, each line of standard input) as one log entry and
-prints the index it committed at. A record is acknowledged only once a majority holds it durably.
+Appends each RECORD as one log entry and prints the index it committed at. With no RECORD,
+each line of standard input is one record, byte for byte: lines end at \\n only (a \\r stays
+in its record, nothing is decoded), an empty line is an empty record. --raw appends all of
+standard input, whatever bytes it holds, as one record. A record is acknowledged only once
+a majority holds it durably. Empty records are allowed. A record larger than one request
+can carry (16 MiB) is refused before it is sent; a node refuses one over its
+--max-record-bytes (4 MiB by default). --json prints {"index", "bytes"} per record.
 `,
-  read: `Usage: quorumlog read [--brokers LIST] [--from INDEX] [--max-bytes N] [--follow] [--json]
+  read: `Usage: quorumlog read [--brokers LIST] [--from INDEX] [--limit N] [--max-bytes N] [--follow] [--json]
 
-Prints committed records from INDEX (default 1), one per line as "index<TAB>payload".
---follow keeps waiting for new records until interrupted.
+Prints committed records from INDEX (default 1) to the end of the log, one per line as
+"index<TAB>payload" (the payload's bytes as stored). --limit N stops after N records and
+says the next index to read (on stderr; with --json, a last line {"next": INDEX}).
+--max-bytes is the most payload one request fetches (pages follow until the end).
+--follow keeps waiting for new records until interrupted. --json prints
+{"index", "term", "record"} per record, or "recordBase64" for a payload that is not UTF-8.
 `,
   status: `Usage: quorumlog status [--brokers LIST] [--json]
 
@@ -34,8 +41,8 @@ Moves leadership to node ID once it has caught up, and waits until it leads.
 
 export async function runClientCommand(command: string, argv: readonly string[]): Promise<number> {
   const extra = {
-    append: {},
-    read: { from: { type: 'string' }, 'max-bytes': { type: 'string' }, follow: { type: 'boolean' } },
+    append: { raw: { type: 'boolean' } },
+    read: { from: { type: 'string' }, 'max-bytes': { type: 'string' }, limit: { type: 'string' }, follow: { type: 'boolean' } },
     status: {},
     transfer: { to: { type: 'string' } },
   } as const;
@@ -46,7 +53,7 @@ export async function runClientCommand(command: string, argv: readonly string[])
   try {
     switch (command) {
       case 'append':
-        return await appendCommand(client, positionals, json);
+        return await appendCommand(client, positionals, { raw: flags['raw'] === true, json });
       case 'read':
         return await readCommand(client, flags, json);
       case 'status':
@@ -66,44 +73,157 @@ export async function runClientCommand(command: string, argv: readonly string[])
   }
 }
 
-async function appendCommand(client: LogClient, records: readonly string[], json: boolean): Promise<number> {
-  const encoder = new TextEncoder();
-  const print = (text: string, result: { firstIndex: number }): void => {
-    process.stdout.write(json ? `${JSON.stringify({ index: result.firstIndex, record: text })}\n` : `${result.firstIndex}\n`);
-  };
+async function appendCommand(client: LogClient, records: readonly string[], options: { readonly raw: boolean; readonly json: boolean }): Promise<number> {
+  const print = (record: Uint8Array, index: number): Promise<void> =>
+    writeOut(options.json ? `${JSON.stringify({ index, bytes: record.length })}\n` : `${index}\n`);
   if (records.length > 0) {
-    const result = await client.append(records.map((r) => encoder.encode(r)));
-    records.forEach((record, k) => print(record, { firstIndex: result.firstIndex + k }));
+    if (options.raw) throw new UsageError('--raw appends standard input as one record: give no RECORD arguments with it');
+    const encoder = new TextEncoder();
+    const payloads = records.map((r) => encoder.encode(r));
+    const result = await client.append(payloads);
+    for (const [k, payload] of payloads.entries()) await print(payload, result.firstIndex + k);
     return 0;
   }
-  // One line, one record, each acknowledged before the next is read: ordered and bounded.
-  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-    print(line, await client.append([encoder.encode(line)]));
+  if (options.raw) {
+    const record = await readAllStdin(STDIN_RECORD_BYTES_MAX);
+    await print(record, (await client.append([record])).firstIndex);
+    return 0;
+  }
+  // One line, one record, each acknowledged before the next is read: ordered, and memory
+  // bounded by one chunk of input plus one line.
+  for await (const line of stdinLines(STDIN_RECORD_BYTES_MAX)) {
+    await print(line, (await client.append([line])).firstIndex);
   }
   return 0;
+}
+
+/** More than one request can carry (the client's default message limit) is refused before reading on. */
+const STDIN_RECORD_BYTES_MAX = LOG_CLIENT_DEFAULTS.maxMessageBytes;
+
+function tooLong(what: string, bytesMax: number): Error {
+  return new Error(`${what} is over ${bytesMax} bytes, the most one request to a node carries (nodes also refuse a record over their --max-record-bytes, 4 MiB by default)`);
+}
+
+/** All of standard input, byte for byte; refuses more than bytesMax without reading on. */
+async function readAllStdin(bytesMax: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > bytesMax) throw tooLong('standard input', bytesMax);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * Standard input's lines as bytes, split on \n only (a \r stays in its line; nothing is
+ * decoded), without the \n. An empty line is an empty record; a last line without a \n is
+ * a line. A line over bytesMax is refused before more is read.
+ */
+async function* stdinLines(bytesMax: number): AsyncGenerator<Uint8Array, void, undefined> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let lineNumber = 1;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    let start = 0;
+    // Bounded by the chunk: each step moves past one \n.
+    for (let newline = chunk.indexOf(0x0a, start); newline !== -1; newline = chunk.indexOf(0x0a, start)) {
+      const line = Buffer.concat([...pending, chunk.subarray(start, newline)]);
+      pending = [];
+      pendingBytes = 0;
+      if (line.length > bytesMax) throw tooLong(`line ${lineNumber} of standard input`, bytesMax);
+      yield line;
+      lineNumber++;
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      pending.push(chunk.subarray(start));
+      pendingBytes += chunk.length - start;
+      if (pendingBytes > bytesMax) throw tooLong(`line ${lineNumber} of standard input`, bytesMax);
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+}
+
+/** Writes to stdout and waits while its buffer is full, so a slow reader holds back a long read. */
+function writeOut(data: string | Uint8Array): Promise<void> {
+  if (process.stdout.write(data)) return Promise.resolve();
+  return new Promise((resolve) => process.stdout.once('drain', resolve));
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A record for --json: as text when it is UTF-8, else base64, so no byte is lost either way. */
+function jsonRecord(record: { readonly index: number; readonly term: number; readonly payload: Uint8Array }): string {
+  try {
+    return JSON.stringify({ index: record.index, term: record.term, record: strictUtf8.decode(record.payload) });
+  } catch {
+    return JSON.stringify({ index: record.index, term: record.term, recordBase64: Buffer.from(record.payload).toString('base64') });
+  }
+}
+
+function printRecord(record: { readonly index: number; readonly term: number; readonly payload: Uint8Array }, json: boolean): Promise<void> {
+  if (json) return writeOut(`${jsonRecord(record)}\n`);
+  return writeOut(Buffer.concat([Buffer.from(`${record.index}\t`), record.payload, Buffer.from('\n')]));
 }
 
 async function readCommand(client: LogClient, flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
   const from = parseWholeNumber('from', flags['from'] as string | undefined, { min: 1 }) ?? 1;
   // Without --max-bytes the client library picks a size every node accepts.
   const maxBytes = parseWholeNumber('max-bytes', flags['max-bytes'] as string | undefined, { min: 1 });
-  const decoder = new TextDecoder();
-  const print = (record: { index: number; term: number; payload: Uint8Array }): void => {
-    const text = decoder.decode(record.payload);
-    process.stdout.write(json ? `${JSON.stringify({ index: record.index, term: record.term, record: text })}\n` : `${record.index}\t${text}\n`);
-  };
-  if (flags['follow'] === true) {
-    const abort = new AbortController();
-    process.once('SIGINT', () => abort.abort());
-    try {
-      for await (const record of client.follow(from, { signal: abort.signal })) print(record);
-    } catch (error) {
-      if (!abort.signal.aborted) throw error;
+  const limit = parseWholeNumber('limit', flags['limit'] as string | undefined, { min: 1 }) ?? Number.POSITIVE_INFINITY;
+  const options = maxBytes === undefined ? {} : { maxBytes };
+  if (flags['follow'] === true) return followCommand(client, { from, limit, json, options });
+  let next = from;
+  let printed = 0;
+  try {
+    // Page after page up to what the answering node had applied: bounded by the log, since
+    // each page moves `next` forward or ends the loop.
+    for (;;) {
+      const pageStart = next;
+      const page = await client.read(pageStart, options);
+      for (const record of page.records) {
+        if (printed === limit) break;
+        await printRecord(record, json);
+        printed++;
+        next = record.index + 1;
+      }
+      if (printed === limit) {
+        if (next <= page.appliedIndex) await sayNext(next, { json, limit });
+        return 0;
+      }
+      if (page.nextIndex <= pageStart || page.nextIndex > page.appliedIndex) return 0;
+      next = page.nextIndex;
     }
-    return 0;
+  } catch (error) {
+    if (printed === 0) throw error;
+    throw new Error(`${error instanceof Error ? error.message : String(error)} (read on with --from ${next})`, { cause: error });
   }
-  const result = await client.read(from, maxBytes === undefined ? {} : { maxBytes });
-  for (const record of result.records) print(record);
+}
+
+/** After --limit records: where to go on, as the last JSON line or one line on stderr. */
+async function sayNext(next: number, options: { readonly json: boolean; readonly limit: number }): Promise<void> {
+  if (options.json) await writeOut(`${JSON.stringify({ next })}\n`);
+  else process.stderr.write(`quorumlog: stopped after --limit ${options.limit} records; the next index to read is ${next} (--from ${next})\n`);
+}
+
+async function followCommand(client: LogClient, read: { readonly from: number; readonly limit: number; readonly json: boolean; readonly options: { readonly maxBytes?: number } }): Promise<number> {
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  let printed = 0;
+  try {
+    for await (const record of client.follow(read.from, { signal: abort.signal, ...read.options })) {
+      await printRecord(record, read.json);
+      if (++printed === read.limit) {
+        await sayNext(record.index + 1, read);
+        abort.abort();
+        break;
+      }
+    }
+  } catch (error) {
+    if (!abort.signal.aborted) throw error;
+  }
   return 0;
 }
 

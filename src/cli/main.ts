@@ -1,4 +1,5 @@
 #!/usr/bin/env -S node --initial-old-space-size=128
+import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
 import { ConfigError } from '../node/config.js';
 import { runBenchCommand } from './bench-command.js';
 import { BROKER_COMMANDS, runBrokerCommand } from './broker-commands.js';
@@ -77,6 +78,11 @@ function stopQuietlyWhenStdoutCloses(): void {
     process.exit(0);
   });
 }
+
+// grpc-js prints its own "E No address added ..." beside the error we report for the same
+// failure (a port clash read twice). Every failure reaches the user through our one line;
+// GRPC_VERBOSITY, when set, still turns grpc-js's log on for debugging.
+if (process.env['GRPC_VERBOSITY'] === undefined) setLogVerbosity(logVerbosity.NONE);
 
 main(process.argv.slice(2)).then(
   (status) => {

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 
 import { nodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
 import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig } from '../node/config.js';
 import { startNode } from '../node/node.js';
+import { parseCommandLine } from './parse-command-line.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 
 export const NODE_HELP = `Usage: quorumlog node --id ID [options]
@@ -65,7 +65,7 @@ const OPTIONS = {
 
 /** Builds the node's configuration from flags, over a config file, over defaults. */
 export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help' {
-  const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  const { values } = parseCommandLine(argv, OPTIONS, false);
   if (values.help === true) return 'help';
   const file = values.config === undefined ? {} : readConfigFile(values.config);
   const pick = (flag: keyof typeof OPTIONS, key: string): string | undefined => {

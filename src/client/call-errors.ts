@@ -55,9 +55,29 @@ export function isRetriable(error: ServiceError): boolean {
   );
 }
 
+/** An operation's name as words for messages: 'describeGroup' -> 'describe group'. */
+export function operationWords(operation: string): string {
+  return operation.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/**
+ * grpc-js's own words when a message is over a size limit (no node error code with them):
+ * the node's receive limit, or this client's send limit. Said with the sizes and whose limit.
+ */
+function sizeLimitDetails(details: string): string | null {
+  const received = /Received message larger than max \((\d+) vs\.? (\d+)\)/.exec(details);
+  if (received !== null) return `the request is ${received[1]} bytes, above the ${received[2]} bytes the node takes in one message (its --max-message-bytes)`;
+  const sent = /Attempted to send message with a size larger than (\d+)/.exec(details);
+  if (sent !== null) return `the request is larger than the ${sent[1]} bytes this client sends in one message (maxMessageBytes)`;
+  return null;
+}
+
 /** A gRPC failure as the typed error of errors.ts. */
-export function toClientError(error: ServiceError, operation: string, delivery: Delivery): QuorumlogClientError {
-  const details = error.details || error.message;
+export function toClientError(error: ServiceError, rawOperation: string, delivery: Delivery): QuorumlogClientError {
+  const operation = operationWords(rawOperation);
+  const nodeCode = firstValue(error.metadata, ErrorMetadataKey.errorCode);
+  const sizeLimit = error.code === status.RESOURCE_EXHAUSTED && nodeCode === undefined ? sizeLimitDetails(error.details || error.message) : null;
+  const details = sizeLimit ?? (error.details || error.message);
   const options = { cause: error };
   switch (error.code) {
     case status.INVALID_ARGUMENT:
@@ -69,7 +89,6 @@ export function toClientError(error: ServiceError, operation: string, delivery: 
     case status.ALREADY_EXISTS:
       return new AlreadyExistsError(`${operation}: ${details}`, options);
     case status.FAILED_PRECONDITION: {
-      const nodeCode = firstValue(error.metadata, ErrorMetadataKey.errorCode);
       if (nodeCode === 'unknownProducer') return new UnknownProducerError(`${operation}: ${details}`, options);
       if (nodeCode === 'outOfOrderSequence') return new OutOfOrderSequenceError(`${operation}: ${details}`, options);
       if (nodeCode === 'duplicateTooOld') return new DuplicateTooOldError(`${operation}: ${details}`, options);

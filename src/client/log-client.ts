@@ -25,7 +25,7 @@ import {
 } from '../transport/index.js';
 import { PipelinedCalls } from './pipelined-calls.js';
 import { awaitReady, BrokerChannels, KEEPALIVE_DEFAULTS, type KeepaliveOptions } from './broker-channels.js';
-import { describe, failedBelowNode, firstValue, isRetriable, neverSent, toClientError, type Delivery } from './call-errors.js';
+import { describe, failedBelowNode, firstValue, isRetriable, neverSent, operationWords, toClientError, type Delivery } from './call-errors.js';
 import { ClientClosedError, InternalError, InvalidArgumentError, UnavailableError } from './errors.js';
 
 export type { Delivery } from './call-errors.js';
@@ -130,6 +130,8 @@ export class LogClient {
   readonly #timeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
+  /** The channels' send limit: a request over it would fail in grpc-js, so append refuses it first. */
+  readonly #maxMessageBytes: number;
   readonly #codec = new ClientCodec();
   readonly #channels: BrokerChannels;
   /** Appends and produce batches go over one long-lived stream per broker each, not a call each. */
@@ -161,8 +163,9 @@ export class LogClient {
     if (!(Number.isSafeInteger(keepalive.intervalMs) && keepalive.intervalMs >= 1 && Number.isSafeInteger(keepalive.timeoutMs) && keepalive.timeoutMs >= 1)) {
       throw new InvalidArgumentError(`keepalive intervalMs and timeoutMs must be whole numbers of ms, at least 1 (got ${keepalive.intervalMs} and ${keepalive.timeoutMs})`);
     }
+    this.#maxMessageBytes = options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes;
     this.#channels = new BrokerChannels({
-      maxMessageBytes: options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes,
+      maxMessageBytes: this.#maxMessageBytes,
       addressesMax: this.#brokers.length + 16,
       keepalive,
     });
@@ -178,6 +181,7 @@ export class LogClient {
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
     const acks = options.acks ?? 'all';
     if (acks !== 'all' && acks !== 'leader') throw new InvalidArgumentError(`append acks must be 'all' or 'leader', not '${String(acks)}'`);
+    this.#checkAppendBytes(list);
     const request = { records: list, acks: acks === 'leader' ? AcksCode.leader : AcksCode.all };
     const response = await this.#call({
       operation: 'append',
@@ -447,7 +451,7 @@ export class LogClient {
       if (redirect !== null && !this.#channels.usable(redirect)) redirect = null;
       failingSinceMs ??= Date.now();
       if (giveUpAfterMs !== null && Date.now() - failingSinceMs > giveUpAfterMs) {
-        throw new UnavailableError(`${operation}: no broker served the stream for ${giveUpAfterMs} ms (${describe(lastError)})`, { cause: lastError });
+        throw new UnavailableError(`${operationWords(operation)}: no broker served the stream for ${giveUpAfterMs} ms (${describe(lastError)})`, { cause: lastError });
       }
       // A first redirect goes at once; one back to the same broker (an election settling) waits.
       if (redirect === null || redirect === address) await sleep(backoff.nextDelayMs(), stop);
@@ -487,7 +491,7 @@ export class LogClient {
     for (;;) {
       this.#checkOpen();
       if (Date.now() >= deadlineMs) {
-        throw new UnavailableError(`${attempt.operation}: no broker could serve it within ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
+        throw new UnavailableError(`${operationWords(attempt.operation)}: no broker could serve it within ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
       }
       const client = this.#channels.get(address);
       let retryAt: string | null;
@@ -503,7 +507,7 @@ export class LogClient {
           return result;
         } catch (error) {
           const serviceError = error as ServiceError;
-          if (this.#state === 'closed') throw new ClientClosedError(`${attempt.operation}: the client was closed`, { cause: error });
+          if (this.#state === 'closed') throw new ClientClosedError(`${operationWords(attempt.operation)}: the client was closed`, { cause: error });
           // Before #retryTarget, which throws for an append whose outcome is now unknown.
           if (failedBelowNode(serviceError)) this.#channels.markUnresponsive(address);
           retryAt = this.#retryTarget(serviceError, attempt);
@@ -538,6 +542,23 @@ export class LogClient {
   }
 
   /**
+   * Refuses an append that one request cannot carry, before anything is sent, saying the
+   * size and the limit. The limit is this client's own (maxMessageBytes), the one it knows
+   * for certain; a node with a lower one, or a record over the node's --max-record-bytes, is
+   * refused by the node with INVALID_ARGUMENT or RESOURCE_EXHAUSTED and the sizes.
+   */
+  #checkAppendBytes(records: readonly Uint8Array[]): void {
+    let bytes = APPEND_ENVELOPE_BYTES;
+    for (const record of records) bytes += record.length + APPEND_RECORD_OVERHEAD_BYTES;
+    if (bytes <= this.#maxMessageBytes) return;
+    const limit = `one request carries at most ${this.#maxMessageBytes} bytes (LogClient maxMessageBytes; a node also refuses any record over its --max-record-bytes)`;
+    const only = records.length === 1 ? records[0] : undefined;
+    if (only !== undefined) throw new InvalidArgumentError(`append: record 0 is ${only.length} bytes; ${limit}`);
+    const payloadBytes = records.reduce((sum, r) => sum + r.length, 0);
+    throw new InvalidArgumentError(`append: the ${records.length} records take ${payloadBytes} bytes; ${limit}`);
+  }
+
+  /**
    * The next configured broker in turn that is usable (BrokerChannels.usable); when none is
    * (the whole cluster unreachable), simply the next, to wait for its connection.
    */
@@ -562,6 +583,11 @@ export class LogClient {
     if (this.#state === 'closed') throw new ClientClosedError('the client is closed');
   }
 }
+
+/** What an AppendStream request adds around its records, at most: id, timeout, acks, tags and lengths. */
+const APPEND_ENVELOPE_BYTES = 32;
+/** What one record adds: its tag and a length varint of up to 5 bytes. */
+const APPEND_RECORD_OVERHEAD_BYTES = 6;
 
 function unary<Req, Res>(
   client: Client,

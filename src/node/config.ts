@@ -96,6 +96,8 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
     if (!ids.has(peer)) throw new ConfigError(`--dial names ${peer}, which is not among the members`);
     if (peer === config.id) throw new ConfigError('--dial names this node itself; it never dials itself');
     if (!ADDRESS_PATTERN.test(address)) throw new ConfigError(`dial address "${address}" for ${peer} is not host:port`);
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    if (port < 1 || port > 65535) throw new ConfigError(`dial address "${address}" for ${peer}: port ${port} is not a TCP port (1 to 65535)`);
   }
   if (!ID_PATTERN.test(config.clusterId)) throw new ConfigError(`cluster id "${config.clusterId}" must be 1-64 letters, digits, '.', '_' or '-'`);
   if (!(config.tickMs >= 1)) throw new ConfigError('tick must be at least 1 ms');

@@ -1,6 +1,8 @@
 import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
+import { MalformedMessageError } from './errors.js';
+import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesField, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
@@ -312,15 +314,21 @@ function pipelinedDefinition<Req, Res>(path: string, request: Codec<Req>, respon
 /**
  * protobufjs decodes into message instances whose unset fields come from the prototype;
  * our readers only read fields, so the instance serves as the plain-data shape T. The
- * schema is ours and fixed, so T matching it is checked by the round-trip tests.
+ * schema is ours and fixed, so T matching it is checked by the round-trip tests. A known
+ * field of the wrong wire type throws (protobuf-check.ts) instead of reading as its default.
  */
 export function typeCodec<T>(type: protobuf.Type): Codec<T> {
+  const wireTypes = new WireTypeCheck();
   return {
     serialize: (value: T): Buffer => {
       const bytes = type.encode(value as protobuf.Message<object>).finish();
       return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     },
-    deserialize: (bytes: Buffer): T => type.decode(bytes) as unknown as T,
+    deserialize: (bytes: Buffer): T => {
+      const problem = wireTypes.problem(type, bytes);
+      if (problem !== null) throw new MalformedMessageError(problem);
+      return type.decode(bytes) as unknown as T;
+    },
   };
 }
 

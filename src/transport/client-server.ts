@@ -215,8 +215,11 @@ class ClientHandlers {
     });
   };
 
-  readonly status = (_call: ServerUnaryCall<Incoming<StatusRequestMessage>, NodeStatusMessage>, reply: sendUnaryData<NodeStatusMessage>): void => {
-    this.#answer(reply, () => Promise.resolve(statusMessage(this.#service.status())));
+  readonly status = (call: ServerUnaryCall<Incoming<StatusRequestMessage>, NodeStatusMessage>, reply: sendUnaryData<NodeStatusMessage>): void => {
+    this.#answer(reply, () => {
+      decoded(call.request, 'Status');
+      return Promise.resolve(statusMessage(this.#service.status()));
+    });
   };
 
   readonly transfer = (call: ServerUnaryCall<Incoming<TransferRequestMessage>, TransferResponseMessage>, reply: sendUnaryData<TransferResponseMessage>): void => {

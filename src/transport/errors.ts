@@ -49,7 +49,15 @@ export class DuplicateNodeIdError extends TransportError {
   }
 }
 
+/**
+ * grpc-js reports a failed bind as "No address added out of total 1 resolved errors:
+ * [listen EADDRINUSE: ...]"; the system's error code says it in words a user acts on.
+ */
 function causeSuffix(options: ErrorOptions | undefined): string {
   const cause = options?.cause;
-  return cause instanceof Error ? `: ${cause.message}` : '';
+  if (!(cause instanceof Error)) return '';
+  if (/EADDRINUSE/.test(cause.message)) return ': the address is already in use (another process listens on that port)';
+  if (/EADDRNOTAVAIL/.test(cause.message)) return ': that address is not one of this machine\'s';
+  if (/EACCES/.test(cause.message)) return ': permission denied (ports below 1024 need privileges)';
+  return `: ${cause.message}`;
 }

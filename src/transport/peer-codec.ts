@@ -1,6 +1,7 @@
 import type protobuf from 'protobufjs';
 import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageType, type NodeId } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
+import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesField, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
@@ -56,6 +57,7 @@ export class PeerCodec {
   readonly #raftMessage: protobuf.Type;
   readonly #peerBatch: protobuf.Type;
   readonly #streamSummary: protobuf.Type;
+  readonly #wireTypes = new WireTypeCheck();
 
   constructor() {
     const root = parseSchema(readSchema('peer.proto'));
@@ -104,11 +106,13 @@ export class PeerCodec {
 
   /** Decodes a batch; payloads share memory with `bytes`, which must not be reused by the caller. */
   decodeBatch(bytes: Uint8Array): DecodedPeerBatch {
+    const problem = this.#wireTypes.problem(this.#peerBatch, bytes);
+    if (problem !== null) throw new MalformedMessageError(`peer batch does not decode: ${problem}`);
     let wire: WirePeerBatch;
     try {
       wire = this.#peerBatch.decode(bytes) as unknown as WirePeerBatch;
     } catch (error) {
-      throw new MalformedMessageError('peer batch does not decode', { cause: error });
+      throw new MalformedMessageError(`peer batch does not decode: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     const from = nodeId(wire.from);
     const to = nodeId(wire.to);

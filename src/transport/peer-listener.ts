@@ -1,5 +1,6 @@
 import { Metadata, status, type sendUnaryData, type ServerReadableStream } from '@grpc/grpc-js';
 import type { Message, NodeId } from '../../raft/index.js';
+import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, StreamSummary } from './peer-codec.js';
 import { PeerMetadataKey, PeerRefusal } from './peer-service.js';
 
@@ -31,7 +32,8 @@ const CLAIMANT_LIVE_MS = 5_000;
 /** Refusals of one duplicate claimant are logged at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
-type PeerStreamCall = ServerReadableStream<DecodedPeerBatch, StreamSummary>;
+/** A batch as the listener gets it: decoded, or the reason it did not decode (peer-service.ts). */
+type PeerStreamCall = ServerReadableStream<DecodedPeerBatch | MalformedMessageError, StreamSummary>;
 
 interface OpenStream {
   readonly call: PeerStreamCall;
@@ -86,8 +88,13 @@ export class PeerListener {
       if (this.#open.get(from) === stream) this.#open.delete(from);
       finish(result, summary);
     };
-    call.on('data', (batch: DecodedPeerBatch) => {
+    call.on('data', (batch: DecodedPeerBatch | MalformedMessageError) => {
       if (ended) return;
+      if (batch instanceof MalformedMessageError) {
+        this.#options.log(`ended the peer stream from ${from}: ${batch.message}`);
+        end({ code: status.INVALID_ARGUMENT, details: batch.message });
+        return;
+      }
       const mismatch = this.#checkBatch(batch, from);
       if (mismatch !== null) {
         end({ code: status.FAILED_PRECONDITION, details: mismatch });

@@ -1,4 +1,5 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, PeerCodec, StreamSummary } from './peer-codec.js';
 
 /** gRPC path of peer.proto's only method. */
@@ -36,7 +37,16 @@ export function peerServiceDefinition(codec: PeerCodec): ServiceDefinition<{ str
       requestStream: true,
       responseStream: false,
       requestSerialize: (batch: Buffer): Buffer => batch,
-      requestDeserialize: (bytes: Buffer): DecodedPeerBatch => codec.decodeBatch(bytes),
+      // A throw here would end the stream with a bare INTERNAL; the listener answers
+      // INVALID_ARGUMENT with the reason instead.
+      requestDeserialize: (bytes: Buffer): DecodedPeerBatch | MalformedMessageError => {
+        try {
+          return codec.decodeBatch(bytes);
+        } catch (error) {
+          if (error instanceof MalformedMessageError) return error;
+          throw error;
+        }
+      },
       responseSerialize: (summary: StreamSummary): Buffer => codec.encodeSummary(summary),
       responseDeserialize: (bytes: Buffer): StreamSummary => codec.decodeSummary(bytes),
     },

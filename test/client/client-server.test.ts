@@ -186,6 +186,19 @@ describe('client server and LogClient', () => {
     expect(service.appendCalls).toHaveLength(0);
   });
 
+  it('an append larger than one request can carry is refused before it is sent, naming the size and the limit', async () => {
+    const service = new FakeClientService();
+    const address = await serve(service);
+    const client = new LogClient({ brokers: [address], timeoutMs: 3000, maxMessageBytes: 64 * 1024 });
+    clients.push(client);
+    const refused = client.append([new Uint8Array(100 * 1024)]);
+    await expect(refused).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(refused).rejects.toThrow(/^append: record 0 is 102400 bytes; one request carries at most 65536 bytes/);
+    await expect(client.append([new Uint8Array(40 * 1024), new Uint8Array(40 * 1024)])).rejects.toThrow(/^append: the 2 records take 81920 bytes; one request carries at most 65536 bytes/);
+    expect(service.appendCalls).toHaveLength(0);
+    expect(await client.append([new Uint8Array(60 * 1024)])).toEqual({ firstIndex: 1, lastIndex: 1 });
+  });
+
   it('bytes that are not a protobuf message get INVALID_ARGUMENT, not INTERNAL', async () => {
     const address = await serve(new FakeClientService());
     const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
@@ -193,6 +206,30 @@ describe('client server and LogClient', () => {
       const raw = await rawCall(address, path, (b: Buffer) => b, (b: Buffer) => b, garbage);
       expect(raw, path).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('not a valid protobuf message') });
     }
+  });
+
+  it('a Status request that is not a protobuf message gets INVALID_ARGUMENT, not an answer', async () => {
+    const address = await serve(new FakeClientService());
+    const raw = await rawCall(address, ClientMethodPath.status, (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+    expect(raw).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('Status request is not a valid protobuf message') });
+  });
+
+  it('a field sent with the wrong wire type gets INVALID_ARGUMENT naming the field, not a default value', async () => {
+    const service = new FakeClientService();
+    const address = await serve(service);
+    const cases: [string, number[], RegExp][] = [
+      // AppendRequest.records (bytes) sent as a varint: it used to read as "no records".
+      [ClientMethodPath.append, [0x08, 0x00], /records \(field 1\) of AppendRequest .*wire type 0/],
+      // ReadRequest.from (uint64) sent length-delimited: it used to read as from 0.
+      [ClientMethodPath.read, [0x0a, 0x01, 0x05, 0x10, 0x64], /from \(field 1\) of ReadRequest .*wire type 2/],
+      // TransferRequest.to (string) sent as a fixed32.
+      [ClientMethodPath.transfer, [0x0d, 0x01, 0x02, 0x03, 0x04], /to \(field 1\) of TransferRequest .*wire type 5/],
+    ];
+    for (const [path, body, details] of cases) {
+      const raw = await rawCall(address, path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body));
+      expect(raw, path).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(details) });
+    }
+    expect(service.appendCalls).toHaveLength(0);
   });
 
   it('statusAll reports every broker, unreachable ones with a reason', async () => {
@@ -284,6 +321,19 @@ describe('client server and LogClient', () => {
       const stream = rawStream(await serve(new FakeClientService()));
       stream.call.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
       expect(await stream.ended).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('not a valid protobuf message') });
+    });
+
+    it('a request whose append is sent with the wrong wire type ends the stream with INVALID_ARGUMENT naming the field', async () => {
+      const service = new FakeClientService();
+      const stream = rawStream(await serve(service));
+      // AppendStreamRequest{id: 1, append: varint 5}: it used to read as an append of no records.
+      stream.call.write(Buffer.from([0x08, 0x01, 0x10, 0x05]));
+      let ended = false;
+      void stream.ended.then(() => (ended = true));
+      await waitFor(() => stream.answers.length > 0 || ended, 'an answer or the end of the stream');
+      expect(stream.answers).toEqual([]);
+      expect(await stream.ended).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/append \(field 2\) of AppendStreamRequest .*wire type 0/) });
+      expect(service.appendCalls).toHaveLength(0);
     });
 
     it('a shutting-down node ends an idle stream with UNAVAILABLE, and the client appends elsewhere', async () => {

@@ -12,7 +12,7 @@ export interface CliResult {
 
 export interface CliOptions {
   /** Written to the command's stdin, which is then closed. Without it stdin is closed at once. */
-  readonly input?: string;
+  readonly input?: string | Uint8Array;
   readonly timeoutMs?: number;
   readonly env?: Readonly<Record<string, string>>;
 }

@@ -100,11 +100,44 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       [['bench', '--brokers', '127.0.0.1:1', '--durable-mark', 'lagging']],
       [['node', '--id', 'n1', '--tick-ms=-5']],
       [['node', '--id', 'n1', '--election-ticks', 'ten']],
+      [['read', '--limit', '0']],
+      [['append', '--raw', 'record']],
     ])('bad arguments %j exit non-zero with one line on stderr', async (args: string[]) => {
       const result = await runCli(args, { timeoutMs: 15_000 });
       expect(result.code, describeCli(args, result)).not.toBe(0);
       expect(result.signal, describeCli(args, result)).toBeNull();
       expect(oneLine(result.stderr), describeCli(args, result)).toBe(true);
+    });
+
+    it.each([
+      [['read', '--from', '-5'], /--from must be a whole number from 1, not "-5"/],
+      [['read', '--max-bytes', '-1'], /--max-bytes must be a whole number from 1, not "-1"/],
+      [['status', '--timeout-ms', '-100'], /--timeout-ms must be a whole number from 1, not "-100"/],
+      [['node', '--id', 'n1', '--tick-ms', '-5'], /--tick-ms must be a whole number from 1 to 60000, not "-5"/],
+      [['status', '--brokers', '127.0.0.1:99999'], /port 99999 .*1 to 65535/],
+      [['node', '--id', 'n1', '--members', 'n1=127.0.0.1:1/127.0.0.1:2,n2=127.0.0.1:3/127.0.0.1:4', '--dial', 'n2=127.0.0.1:70000'], /port 70000 .*1 to 65535/],
+    ])('%j is refused in one line that says what is wrong', async (args: string[], message: RegExp) => {
+      const result = await runCli(args, { timeoutMs: 15_000 });
+      expect(result.code, describeCli(args, result)).toBe(2);
+      expect(oneLine(result.stderr), describeCli(args, result)).toBe(true);
+      expect(result.stderr, describeCli(args, result)).toMatch(message);
+    });
+
+    it('a node whose port is taken says so once, in one line', async () => {
+      const args = ['node', '--id', 'n1', '--members', `n1=${cluster.clientAddress('n1')}/${cluster.clientAddress('n2')}`, '--data-dir', `${cluster.dataRoot}/port-clash`];
+      const result = await runCli(args, { timeoutMs: 15_000 });
+      expect(result.code, describeCli(args, result)).toBe(1);
+      expect(oneLine(result.stderr), describeCli(args, result)).toBe(true);
+      expect(result.stderr, describeCli(args, result)).toMatch(/cannot listen on 127\.0\.0\.1:\d+: the address is already in use/);
+    });
+
+    it('errors name what failed in words, not the client method (describeGroup)', async () => {
+      const args = ['groups', 'describe', 'no-such-group', '--brokers', brokers];
+      const result = await runCli(args);
+      expect(result.code, describeCli(args, result)).toBe(1);
+      expect(oneLine(result.stderr), describeCli(args, result)).toBe(true);
+      expect(result.stderr).toMatch(/no-such-group/);
+      expect(result.stderr).not.toMatch(/[a-z][A-Z]\w*:/);
     });
 
     it('a node refuses a data directory that belongs to another node or cluster, with one line', async () => {
@@ -165,6 +198,95 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       const result = await runCli(['append', '--brokers', brokers, '--json'], { input: 'stdin-a\nstdin-b\nstdin-c\n' });
       expect(result.code, describeCli(['append (stdin)'], result)).toBe(0);
       expect(result.stdout.trim().split('\n')).toHaveLength(3);
+    });
+  });
+
+  describe('the quorumlog command with bytes and long logs', () => {
+    const hex = (payload: Uint8Array): string => Buffer.from(payload).toString('hex');
+
+    async function recordsAt(indexes: readonly number[]): Promise<string[]> {
+      const client = cluster.client();
+      return Promise.all(indexes.map(async (at) => hex((await client.read(at, { maxBytes: 4096 })).records.find((r) => r.index === at)?.payload ?? new Uint8Array([0xde, 0xad]))));
+    }
+
+    it('append keeps each stdin line byte for byte, split on \\n only; an empty line is an empty record', async () => {
+      const lines = [Buffer.from('a\rb'), Buffer.from([0x63, 0xff, 0xfe, 0x00]), Buffer.alloc(0), Buffer.from('no newline at the end')];
+      const input = Buffer.concat([lines[0], Buffer.from('\n'), lines[1], Buffer.from('\n'), Buffer.from('\n'), lines[3]].filter((b) => b !== undefined));
+      const result = await runCli(['append', '--brokers', brokers, '--json'], { input });
+      expect(result.code, describeCli(['append (binary stdin)'], result)).toBe(0);
+      const printed = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { index: number; bytes: number });
+      expect(printed.map((p) => p.bytes)).toEqual(lines.map((l) => l.length));
+      expect(await recordsAt(printed.map((p) => p.index))).toEqual(lines.map((l) => hex(l)));
+    });
+
+    it('append --raw takes all of standard input as one record, byte for byte', async () => {
+      const input = Buffer.concat([Buffer.from('x\ny\r\n'), Buffer.from([0xff, 0x00, 0x0a])]);
+      const result = await runCli(['append', '--raw', '--brokers', brokers, '--json'], { input });
+      expect(result.code, describeCli(['append --raw'], result)).toBe(0);
+      const printed = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { index: number; bytes: number });
+      expect(printed).toEqual([{ index: expect.any(Number), bytes: input.length }]);
+      expect(await recordsAt([printed[0]?.index ?? 0])).toEqual([hex(input)]);
+    });
+
+    it('append --raw of 20 MiB is refused before sending, in one line naming the size and the limit', async () => {
+      const before = await cluster.status(await cluster.leader());
+      const result = await runCli(['append', '--raw', '--brokers', brokers], { input: Buffer.alloc(20 * 1024 * 1024, 0x41) });
+      expect(result.code, describeCli(['append --raw (20 MiB)'], result)).toBe(1);
+      expect(oneLine(result.stderr), describeCli(['append --raw (20 MiB)'], result)).toBe(true);
+      expect(result.stderr).toMatch(/16777216 bytes/);
+      expect(result.stderr).not.toMatch(/Attempted to send|larger than max/);
+      expect((await cluster.status(await cluster.leader())).lastIndex).toBe(before.lastIndex);
+    });
+
+    it('a record over the node\'s message limit is refused in one line naming the limit', async () => {
+      const result = await runCli(['append', '--raw', '--brokers', brokers], { input: Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x41) });
+      expect(result.code, describeCli(['append --raw (over the node limit)'], result)).toBe(1);
+      expect(oneLine(result.stderr), describeCli(['append --raw (over the node limit)'], result)).toBe(true);
+      expect(result.stderr).toMatch(new RegExp(`${MAX_MESSAGE_BYTES}`));
+    });
+
+    it('empty records are allowed: append, read, produce, fetch and the CLI all take and return them', async () => {
+      const client = cluster.client();
+      const appended = await client.append([new Uint8Array(0)]);
+      const read = await client.read(appended.firstIndex, { maxBytes: 4096 });
+      expect(read.records[0]).toMatchObject({ index: appended.firstIndex });
+      expect(read.records[0]?.payload).toEqual(new Uint8Array(0));
+      const cliAppend = await runCli(['append', '--brokers', brokers, '--json', '']);
+      expect(cliAppend.code, describeCli(['append ""'], cliAppend)).toBe(0);
+      const { index, bytes } = JSON.parse(cliAppend.stdout) as { index: number; bytes: number };
+      expect(bytes).toBe(0);
+      const cliRead = await runCli(['read', '--brokers', brokers, '--from', String(index), '--limit', '1', '--max-bytes', '4096', '--json']);
+      expect(cliRead.code, describeCli(['read (empty record)'], cliRead)).toBe(0);
+      expect(JSON.parse(cliRead.stdout.split('\n')[0] ?? '')).toMatchObject({ index, record: '' });
+
+      expect((await runCli(['topics', 'create', 'empty-records', '--brokers', brokers])).code).toBe(0);
+      const produced = await runCli(['produce', '--topic', 'empty-records', '--brokers', brokers, '', 'x']);
+      expect(produced.code, describeCli(['produce "" x'], produced)).toBe(0);
+      const fetched = await client.fetch('empty-records', 0, { maxBytes: 4096 });
+      expect(fetched.messages.map((m) => m.payload.length)).toEqual([0, 1]);
+    });
+
+    it('read pages past one response to the end of the log, and --limit says where to go on', async () => {
+      const client = cluster.client();
+      const payloads = Array.from({ length: 30 }, (_, k) => new TextEncoder().encode(`page-${String(k).padStart(2, '0')}-${'p'.repeat(900)}`));
+      const first = (await client.append(payloads.slice(0, 15))).firstIndex;
+      await client.append(payloads.slice(15));
+      const all = await runCli(['read', '--brokers', brokers, '--from', String(first), '--max-bytes', '2048', '--json']);
+      expect(all.code, describeCli(['read (paged)'], all)).toBe(0);
+      const lines = all.stdout.trim().split('\n').map((line) => JSON.parse(line) as { index?: number; record?: string; next?: number });
+      expect(lines.filter((l) => l.record?.startsWith('page-')).map((l) => l.record?.slice(0, 7))).toEqual(payloads.map((p) => new TextDecoder().decode(p).slice(0, 7)));
+      expect(lines.some((l) => l.next !== undefined)).toBe(false);
+
+      const limited = await runCli(['read', '--brokers', brokers, '--from', String(first), '--max-bytes', '2048', '--limit', '5', '--json']);
+      expect(limited.code, describeCli(['read --limit 5'], limited)).toBe(0);
+      const limitedLines = limited.stdout.trim().split('\n').map((line) => JSON.parse(line) as { index?: number; next?: number });
+      expect(limitedLines.slice(0, 5).map((l) => l.index)).toEqual([0, 1, 2, 3, 4].map((k) => first + k));
+      expect(limitedLines.slice(5)).toEqual([{ next: first + 5 }]);
+
+      const text = await runCli(['read', '--brokers', brokers, '--from', String(first), '--max-bytes', '2048', '--limit', '5']);
+      expect(text.code, describeCli(['read --limit 5 (text)'], text)).toBe(0);
+      expect(text.stdout.trim().split('\n')).toHaveLength(5);
+      expect(text.stderr).toMatch(new RegExp(`--from ${first + 5}\\b`));
     });
   });
 

@@ -33,7 +33,7 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     expect(await run(['dlq', 'redrive', '--group', 'printer'])).toBe('redrove 0 message(s) from printer.dlq\n');
     const unknownGroup = await runCli(['dlq', 'list', '--group', 'nope', ...brokers]);
     expect(unknownGroup.code).toBe(1);
-    expect(unknownGroup.stderr).toBe('quorumlog: describeGroup: group nope does not exist\n');
+    expect(unknownGroup.stderr).toBe('quorumlog: describe group: group nope does not exist\n');
     // Group "late" fails "poison" twice (1 retry): it goes to late.dlq.
     const consumer = new Consumer({ brokers: cluster.brokers(), group: 'late', topic: 'jobs' });
     const running = consumer.run(async (m) => {
@@ -57,6 +57,6 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     }
     const missing = await runCli(['groups', 'describe', 'nope', ...brokers]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe('quorumlog: describeGroup: group nope does not exist\n');
+    expect(missing.stderr).toBe('quorumlog: describe group: group nope does not exist\n');
   });
 });

@@ -24,4 +24,15 @@ describe('client codec', () => {
     // Usable where bytes are expected (the CLI's --json path decodes keys as text).
     expect(new TextDecoder().decode(nested?.key)).toBe('');
   });
+  it('takes packed and unpacked repeated scalars and nested messages; refuses a nested field of the wrong wire type', () => {
+    const codec = new ClientCodec();
+    const request = { group: 'g', topic: 't', ifAbsent: true, settings: { ackDeadlineMs: 5, retryDelaysMs: [100, 2 ** 40], maxRetriesSet: true, maxRetries: 3 } };
+    const packed = codec.groups.createGroupRequest.serialize(request);
+    expect(codec.groups.createGroupRequest.deserialize(packed).settings?.retryDelaysMs).toEqual([100, 2 ** 40]);
+    // settings (field 4) holding retry_delays_ms (field 2) unpacked: two varint fields.
+    const unpacked = Buffer.from([0x22, 0x04, 0x10, 0x01, 0x10, 0x02]);
+    expect(codec.groups.createGroupRequest.deserialize(unpacked).settings?.retryDelaysMs).toEqual([1, 2]);
+    // ... and as a fixed32, which neither form allows.
+    expect(() => codec.groups.createGroupRequest.deserialize(Buffer.from([0x22, 0x05, 0x15, 1, 2, 3, 4]))).toThrow(/retryDelaysMs \(field 2\) of GroupSettings .*wire type 5/);
+  });
 });

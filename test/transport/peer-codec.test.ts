@@ -46,4 +46,10 @@ describe('peer codec', () => {
     expect(() => codec.decodeBatch(Buffer.concat([envelope, Buffer.from([0x22, 0x06, 0x08, 5, 0x4a, 0x02, 0x18, 7])]))).toThrow(/unknown entry kind 7/);
   });
 
+  it('refuses a field sent with the wrong wire type, naming it, instead of reading its default', () => {
+    // An append whose entries (field 9) come as a varint: it used to decode as an append of no entries.
+    expect(() => codec.decodeBatch(Buffer.concat([envelope, Buffer.from([0x22, 0x04, 0x08, 5, 0x48, 0x01])]))).toThrow(/entries \(field 9\) of RaftMessage .*wire type 0/);
+    // A batch whose sender (field 2, a string) comes as a fixed64.
+    expect(() => codec.decodeBatch(Buffer.from([0x11, 1, 2, 3, 4, 5, 6, 7, 8]))).toThrow(/from \(field 2\) of PeerBatch .*wire type 1/);
+  });
 });

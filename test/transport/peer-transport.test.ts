@@ -1,7 +1,8 @@
 import { createServer, type Socket } from 'node:net';
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { index, nodeId, term, type Message, type NodeId } from '../../raft/index.js';
-import { startPeerTransport, type PeerTransport, type PeerTransportOptions } from '../../src/transport/index.js';
+import { PeerCodec, startPeerTransport, type PeerTransport, type PeerTransportOptions } from '../../src/transport/index.js';
 import { freePort, waitFor } from './free-port.js';
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -198,6 +199,35 @@ describe('peer transport', () => {
     expect(foreign.logLines.some((line) => line.includes('refused'))).toBe(true);
     expect(foreign.transport.stats().get(nodeId('n2'))?.connected).toBe(false);
     expect(b.received).toEqual([]);
+  });
+
+  it('a batch that does not decode ends the stream with INVALID_ARGUMENT and a message; the node takes the next stream', async () => {
+    const addresses = await addressesFor('n1', 'n2');
+    const b = await startNode('n2', addresses);
+    const metadata = new Metadata();
+    metadata.set('quorumlog-cluster-id', 'test-cluster');
+    metadata.set('quorumlog-from', 'n1');
+    metadata.set('quorumlog-to', 'n2');
+    const client = new Client(addresses.get(nodeId('n2')) ?? '', credentials.createInsecure());
+    try {
+      const ended = (body: Buffer): Promise<ServiceError | null> =>
+        new Promise((resolve) => {
+          const call = client.makeClientStreamRequest('/quorumlog.peer.Peer/Stream', (bytes: Buffer) => bytes, (bytes: Buffer) => bytes, metadata, { deadline: Date.now() + 5000 }, (error) => resolve(error));
+          call.write(body);
+        });
+      const junk = await ended(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+      expect(junk).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/peer batch does not decode/) });
+      const codec = new PeerCodec();
+      const wrongWireType = Buffer.concat([codec.encodeEnvelope({ clusterId: 'test-cluster', from: nodeId('n1'), to: nodeId('n2') }), Buffer.from([0x22, 0x04, 0x08, 5, 0x48, 0x01])]);
+      expect(await ended(wrongWireType)).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/entries \(field 9\)/) });
+      expect(b.received).toEqual([]);
+      const a = await startNode('n1', addresses);
+      await connect(a, 'n2');
+      a.transport.send([heartbeat('n1', 'n2', 0)]);
+      await waitFor(() => b.received.length === 1, 'delivery on a good stream');
+    } finally {
+      client.close();
+    }
   });
 
   it('close() ends streams and frees the port promptly', async () => {
