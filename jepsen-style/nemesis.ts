@@ -111,6 +111,8 @@ interface PreparedFault {
 /** An applied fault: what applying it did, and how to undo it. */
 interface ActiveFault {
   readonly detail: string;
+  /** Set when the fault acted but could not do what it is for (no damage to make): why. */
+  readonly notApplied?: string;
   heal(): Promise<string>;
 }
 
@@ -118,7 +120,7 @@ interface ActiveFault {
  * Runs the schedule one fault at a time (so at most the faults of one step overlap: the
  * disk nemesis never damages a second node while a first is down). Stops starting faults
  * when `signal` aborts; the fault in progress is always healed before it returns. Returns
- * the scheduled faults that did not run, each with why.
+ * the scheduled faults that did not run (or ran without doing what they are for), each with why.
  */
 export async function runNemesis(ctx: NemesisContext, plan: readonly PlannedFault[], signal: AbortSignal): Promise<MissedFault[]> {
   const missed: MissedFault[] = [];
@@ -169,7 +171,7 @@ async function runFault(ctx: NemesisContext, fault: PlannedFault, signal: AbortS
     healed = `heal failed: ${messageOf(error)}`;
   }
   ctx.history.add({ ...event, phase: 'end', detail: [active.detail, cut, healed].filter((d) => d !== '').join('; ') });
-  return null;
+  return active.notApplied === undefined ? null : `did not apply: ${active.notApplied}`;
 }
 
 function messageOf(error: unknown): string {
@@ -413,6 +415,7 @@ async function damageAndWatch(ctx: NemesisContext, fault: PlannedFault, target: 
   const watcher = watchBlockedNode(ctx, target, observe, watching.signal);
   return {
     detail,
+    ...(damage === null ? { notApplied: detail } : {}),
     heal: async () => {
       watching.abort();
       await watcher;

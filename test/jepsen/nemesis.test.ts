@@ -9,6 +9,7 @@ import { checkFaultSchedule } from '../../jepsen-style/checkers/fault-schedule.j
 import type { StartOutcome } from '../../jepsen-style/cluster.js';
 import { faultWindows, History, pairOps } from '../../jepsen-style/history.js';
 import type { LinkMode } from '../../jepsen-style/link-proxy.js';
+import type { LogClient } from '../../src/client/index.js';
 import { runNemesis, type NemesisCluster, type NemesisKind, type PlannedFault } from '../../jepsen-style/nemesis.js';
 import { writeReport } from '../../jepsen-style/report.js';
 
@@ -96,8 +97,8 @@ class FakeCluster implements NemesisCluster {
     return undefined;
   }
 
-  nodeClient(): never {
-    throw new Error('the fake has no node clients');
+  nodeClient(): Pick<LogClient, 'status' | 'close'> {
+    return { status: () => Promise.reject(new Error('the fake serves no status')), close: () => undefined };
   }
 
   brokers(ids: readonly string[]): string[] {
@@ -173,6 +174,13 @@ describe('scheduled faults that did not run', () => {
     ]);
     expect(faultWindows(cluster.history.events).map((w) => w.faultId)).toEqual([2]);
     expect(cluster.actions.some((a) => a.what === 'kill')).toBe(false);
+  });
+
+  it('include a disk fault that found no log to damage: it ran (a window) but did not apply', async () => {
+    const cluster = new FakeCluster();
+    const missed = await runNemesis(nemesisOf(cluster), [fault(1, 'disk', 'flip-last', 0)], new AbortController().signal);
+    expect(missed).toEqual([{ faultId: 1, kind: 'disk', variant: 'flip-last', dueMs: 0, holdMs: 1, reason: 'did not apply: log too short to damage' }]);
+    expect(faultWindows(cluster.history.events).map((w) => w.faultId)).toEqual([1]);
   });
 
   it('fail the faults checker when they were required, with one readable line each; are listed either way', () => {
