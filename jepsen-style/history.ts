@@ -111,14 +111,28 @@ export interface FaultWindow {
   readonly detail: string;
 }
 
+/** A scheduled fault that did not run (the run ended first, or it could not start), and why. */
+export interface MissedFault {
+  readonly faultId: number;
+  readonly kind: string;
+  readonly variant: string;
+  /** When it was due, ms since the run started. */
+  readonly dueMs: number;
+  readonly holdMs: number;
+  readonly reason: string;
+}
+
 /** A bounded, append-only history; past `eventsMax` it refuses (the run then stops its clients). */
 export class History {
   readonly #events: HistoryEvent[] = [];
   readonly #startMs: number;
+  readonly #clockMs: () => number;
   #opIds = 0;
 
-  constructor(readonly eventsMax: number, startMs = Date.now()) {
-    this.#startMs = startMs;
+  /** `clockMs` reads the time (Date.now for a run; a test passes a clock it moves itself). */
+  constructor(readonly eventsMax: number, clockMs: () => number = Date.now) {
+    this.#clockMs = clockMs;
+    this.#startMs = clockMs();
   }
 
   get full(): boolean {
@@ -130,7 +144,7 @@ export class History {
   }
 
   nowMs(): number {
-    return Date.now() - this.#startMs;
+    return this.#clockMs() - this.#startMs;
   }
 
   nextOpId(): number {

@@ -1,7 +1,9 @@
-import type { Cluster } from './cluster.js';
+import type { LogClient } from '../src/client/index.js';
+import type { ClusterConfig, StartOutcome } from './cluster.js';
 import { DiskObservation } from './checkers/damaged-node.js';
 import { damageLog, dropFromDamagedRecord, type DiskDamageKind } from './disk-damage.js';
-import type { History } from './history.js';
+import type { History, MissedFault } from './history.js';
+import type { LinkMode } from './link-proxy.js';
 import { Prng } from './prng.js';
 import { sleep } from './wait.js';
 
@@ -66,59 +68,123 @@ export function planFaults(random: Prng, options: { readonly kinds: readonly Nem
   return plan;
 }
 
-interface NemesisContext {
-  readonly cluster: Cluster;
+/**
+ * What the nemesis does to the cluster, and nothing more: `Cluster` is one, and a test
+ * drives the nemesis with a fake that records when each action happened.
+ */
+export interface NemesisCluster {
+  readonly ids: readonly string[];
+  readonly config: Pick<ClusterConfig, 'runDir'>;
+  leader(): Promise<string | null>;
+  /** kill -9 (a power failure when the node runs with --power-loss). */
+  kill(id: string): Promise<void>;
+  startNode(id: string): Promise<StartOutcome>;
+  pause(id: string): void;
+  resume(id: string): void;
+  partition(groups: readonly (readonly string[])[]): void;
+  setLink(from: string, to: string, mode: LinkMode): void;
+  healLinks(): void;
+  dataDir(id: string): string;
+  process(id: string): { lines(): readonly string[] } | undefined;
+  nodeClient(id: string, timeoutMs?: number): Pick<LogClient, 'status' | 'close'>;
+  brokers(ids: readonly string[]): string[];
+}
+
+export interface NemesisContext {
+  readonly cluster: NemesisCluster;
   readonly history: History;
   readonly flush: 'sync' | 'async';
   readonly log: (line: string) => void;
 }
 
-/** A started fault: what it hit, and how to undo it. */
-interface ActiveFault {
+/**
+ * A fault with its targets chosen and nothing done to the cluster yet: `apply` takes its
+ * first action. The split lets the nemesis record the fault's start before that action.
+ */
+interface PreparedFault {
   readonly targets: readonly string[];
+  /** What it is about to do. */
   readonly detail: string;
+  apply(): Promise<ActiveFault>;
+}
+
+/** An applied fault: what applying it did, and how to undo it. */
+interface ActiveFault {
+  readonly detail: string;
+  /** Set when the fault acted but could not do what it is for (no damage to make): why. */
+  readonly notApplied?: string;
   heal(): Promise<string>;
 }
 
 /**
  * Runs the schedule one fault at a time (so at most the faults of one step overlap: the
  * disk nemesis never damages a second node while a first is down). Stops starting faults
- * when `signal` aborts; the fault in progress is always healed before it returns.
+ * when `signal` aborts; the fault in progress is always healed before it returns. Returns
+ * the scheduled faults that did not run (or ran without doing what they are for), each with why.
  */
-export async function runNemesis(ctx: NemesisContext, plan: readonly PlannedFault[], signal: AbortSignal): Promise<void> {
+export async function runNemesis(ctx: NemesisContext, plan: readonly PlannedFault[], signal: AbortSignal): Promise<MissedFault[]> {
+  const missed: MissedFault[] = [];
   for (const fault of plan) {
     await sleep(fault.atMs - ctx.history.nowMs(), signal);
-    if (signal.aborted) return;
-    const random = new Prng(fault.seed);
-    let active: ActiveFault;
-    try {
-      active = await startFault(ctx, fault, random);
-    } catch (error) {
-      // A harness failure, not the cluster's: say so and go on (the run heals everything at the end).
-      reportNemesisError(ctx, fault, 'start', error);
-      continue;
-    }
-    ctx.history.add({ type: 'nemesis', phase: 'start', kind: fault.kind, variant: fault.variant, faultId: fault.faultId, targets: active.targets, detail: active.detail });
-    ctx.log(`fault ${fault.faultId} ${fault.kind}:${fault.variant} on ${active.targets.join(',') || '-'} for ${fault.holdMs} ms ${active.detail}`);
-    await sleep(fault.holdMs, signal);
-    let healed: string;
-    try {
-      healed = await active.heal();
-    } catch (error) {
-      reportNemesisError(ctx, fault, 'heal', error);
-      healed = `heal failed: ${(error as Error).message}`;
-    }
-    ctx.history.add({ type: 'nemesis', phase: 'end', kind: fault.kind, variant: fault.variant, faultId: fault.faultId, targets: active.targets, detail: healed });
+    const reason = signal.aborted ? 'the run ended first' : await runFault(ctx, fault, signal);
+    if (reason !== null) missed.push({ faultId: fault.faultId, kind: fault.kind, variant: fault.variant, dueMs: fault.atMs, holdMs: fault.holdMs, reason });
   }
+  return missed;
+}
+
+/**
+ * One fault: choose its targets, record its start, apply it, hold it, heal it, record its
+ * end. The window so opens before the first action, so what the fault causes (an outage
+ * while nodes restart) falls inside it. Returns why it did not run, or null when it did.
+ */
+async function runFault(ctx: NemesisContext, fault: PlannedFault, signal: AbortSignal): Promise<string | null> {
+  let prepared: PreparedFault;
+  try {
+    prepared = await prepareFault(ctx, fault, new Prng(fault.seed));
+  } catch (error) {
+    // A harness failure, not the cluster's: say so and go on.
+    reportNemesisError(ctx, fault, 'start', error);
+    return `could not start: ${messageOf(error)}`;
+  }
+  const event = { type: 'nemesis', kind: fault.kind, variant: fault.variant, faultId: fault.faultId, targets: prepared.targets } as const;
+  const name = `fault ${fault.faultId} ${fault.kind}:${fault.variant}`;
+  const startedMs = ctx.history.nowMs();
+  ctx.history.add({ ...event, phase: 'start', detail: prepared.detail });
+  ctx.log(`${name} on ${prepared.targets.join(',') || '-'} for ${fault.holdMs} ms: ${prepared.detail}`);
+  let active: ActiveFault;
+  try {
+    active = await prepared.apply();
+  } catch (error) {
+    // Part of it may have happened; the run heals everything at its end.
+    reportNemesisError(ctx, fault, 'start', error);
+    ctx.history.add({ ...event, phase: 'end', detail: `failed while starting: ${messageOf(error)}` });
+    return `failed while starting: ${messageOf(error)}`;
+  }
+  ctx.log(`${name} applied in ${ctx.history.nowMs() - startedMs} ms${active.detail === '' ? '' : `: ${active.detail}`}`);
+  await sleep(fault.holdMs, signal);
+  const cut = signal.aborted ? 'hold cut short by the end of the run' : '';
+  let healed: string;
+  try {
+    healed = await active.heal();
+  } catch (error) {
+    reportNemesisError(ctx, fault, 'heal', error);
+    healed = `heal failed: ${messageOf(error)}`;
+  }
+  ctx.history.add({ ...event, phase: 'end', detail: [active.detail, cut, healed].filter((d) => d !== '').join('; ') });
+  return active.notApplied === undefined ? null : `did not apply: ${active.notApplied}`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function reportNemesisError(ctx: NemesisContext, fault: PlannedFault, phase: string, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   ctx.log(`fault ${fault.faultId} ${fault.kind}:${fault.variant}: ${phase} failed: ${message}`);
   ctx.history.add({ type: 'observe', node: '-', what: 'nemesis-error', detail: `fault ${fault.faultId} ${fault.kind}:${fault.variant} ${phase}: ${message}` });
 }
 
-async function startFault(ctx: NemesisContext, fault: PlannedFault, random: Prng): Promise<ActiveFault> {
+async function prepareFault(ctx: NemesisContext, fault: PlannedFault, random: Prng): Promise<PreparedFault> {
   switch (fault.kind) {
     case 'kill':
       return killFault(ctx, await pickTargets(ctx.cluster, fault.variant, random));
@@ -134,7 +200,7 @@ async function startFault(ctx: NemesisContext, fault: PlannedFault, random: Prng
 }
 
 /** one: a random node; leader: the current leader (a random node if none); majority / all. */
-async function pickTargets(cluster: Cluster, variant: string, random: Prng): Promise<string[]> {
+async function pickTargets(cluster: NemesisCluster, variant: string, random: Prng): Promise<string[]> {
   const ids = cluster.ids;
   const majority = Math.floor(ids.length / 2) + 1;
   switch (variant) {
@@ -156,53 +222,69 @@ async function restart(ctx: NemesisContext, ids: readonly string[]): Promise<str
   return failed.length === 0 ? `restarted ${ids.join(',')}` : `restart failed on ${failed.map((f) => f.id).join(',')}`;
 }
 
-function killFault(ctx: NemesisContext, targets: readonly string[]): Promise<ActiveFault> {
-  return (async () => {
-    await Promise.all(targets.map((id) => ctx.cluster.kill(id)));
-    return { targets, detail: 'kill -9', heal: () => restart(ctx, targets) };
-  })();
+function killFault(ctx: NemesisContext, targets: readonly string[]): PreparedFault {
+  return {
+    targets,
+    detail: 'kill -9',
+    apply: async () => {
+      await Promise.all(targets.map((id) => ctx.cluster.kill(id)));
+      return { detail: '', heal: () => restart(ctx, targets) };
+    },
+  };
 }
 
-function pauseFault(ctx: NemesisContext, targets: readonly string[]): Promise<ActiveFault> {
-  for (const id of targets) ctx.cluster.pause(id);
-  return Promise.resolve({
+function pauseFault(ctx: NemesisContext, targets: readonly string[]): PreparedFault {
+  const heal = (): Promise<string> => {
+    for (const id of targets) ctx.cluster.resume(id);
+    return Promise.resolve('SIGCONT');
+  };
+  return {
     targets,
     detail: 'SIGSTOP',
-    heal: () => {
-      for (const id of targets) ctx.cluster.resume(id);
-      return Promise.resolve('SIGCONT');
+    apply: () => {
+      for (const id of targets) ctx.cluster.pause(id);
+      return Promise.resolve({ detail: '', heal });
     },
-  });
+  };
 }
 
-async function partitionFault(ctx: NemesisContext, variant: string, random: Prng): Promise<ActiveFault> {
-  const { cluster } = ctx;
-  const ids = cluster.ids;
+/** A fault whose whole action is one synchronous change to the links, undone by healing them all. */
+function linkFault(cluster: NemesisCluster, targets: readonly string[], detail: string, cut: () => void): PreparedFault {
   const heal = (): Promise<string> => {
     cluster.healLinks();
     return Promise.resolve('healed');
   };
+  return {
+    targets,
+    detail,
+    apply: () => {
+      cut();
+      return Promise.resolve({ detail: '', heal });
+    },
+  };
+}
+
+async function partitionFault(ctx: NemesisContext, variant: string, random: Prng): Promise<PreparedFault> {
+  const { cluster } = ctx;
+  const ids = cluster.ids;
   switch (variant) {
     case 'one':
     case 'leader': {
-      const [lonely] = await pickTargets(cluster, variant, random);
+      const [lonely = ''] = await pickTargets(cluster, variant, random);
       const rest = ids.filter((id) => id !== lonely);
-      cluster.partition([[lonely ?? ''], rest]);
-      return { targets: [lonely ?? ''], detail: `isolated ${lonely} from ${rest.join(',')}`, heal };
+      return linkFault(cluster, [lonely], `isolated ${lonely} from ${rest.join(',')}`, () => cluster.partition([[lonely], rest]));
     }
     case 'halves': {
       const minority = random.sample(ids, Math.floor(ids.length / 2));
       const majority = ids.filter((id) => !minority.includes(id));
-      cluster.partition([majority, minority]);
-      return { targets: minority, detail: `${majority.join(',')} | ${minority.join(',')}`, heal };
+      return linkFault(cluster, minority, `${majority.join(',')} | ${minority.join(',')}`, () => cluster.partition([majority, minority]));
     }
     case 'bridge': {
       const bridge = random.pick(ids);
       const others = ids.filter((id) => id !== bridge);
       const left = random.sample(others, Math.ceil(others.length / 2));
       const right = others.filter((id) => !left.includes(id));
-      cluster.partition([[...left, bridge], [...right, bridge]]);
-      return { targets: [bridge], detail: `${left.join(',')} - ${bridge} - ${right.join(',')} (bridge ${bridge})`, heal };
+      return linkFault(cluster, [bridge], `${left.join(',')} - ${bridge} - ${right.join(',')} (bridge ${bridge})`, () => cluster.partition([[...left, bridge], [...right, bridge]]));
     }
     case 'delay':
     case 'slow': {
@@ -211,12 +293,13 @@ async function partitionFault(ctx: NemesisContext, variant: string, random: Prng
       const mode = variant === 'delay'
         ? { kind: 'delay' as const, delayMs: random.between(50, 300), jitterMs: random.between(0, 100) }
         : { kind: 'slow' as const, bytesPerSecond: random.pick([16_384, 65_536, 262_144]) };
-      for (const other of ids) {
-        if (other === target) continue;
-        cluster.setLink(target, other, mode);
-        cluster.setLink(other, target, mode);
-      }
-      return { targets: [target], detail: `every link of ${target}: ${JSON.stringify(mode)}`, heal };
+      return linkFault(cluster, [target], `every link of ${target}: ${JSON.stringify(mode)}`, () => {
+        for (const other of ids) {
+          if (other === target) continue;
+          cluster.setLink(target, other, mode);
+          cluster.setLink(other, target, mode);
+        }
+      });
     }
     default:
       throw new Error(`unknown partition variant ${variant}`);
@@ -224,7 +307,7 @@ async function partitionFault(ctx: NemesisContext, variant: string, random: Prng
 }
 
 /** Power failures: kill -9 of nodes running with --power-loss (the run starts them so). */
-async function powerFault(ctx: NemesisContext, variant: string, random: Prng): Promise<ActiveFault> {
+async function powerFault(ctx: NemesisContext, variant: string, random: Prng): Promise<PreparedFault> {
   const { cluster } = ctx;
   const ids = cluster.ids;
   switch (variant) {
@@ -232,25 +315,33 @@ async function powerFault(ctx: NemesisContext, variant: string, random: Prng): P
     case 'majority':
     case 'all': {
       const targets = await pickTargets(cluster, variant, random);
-      await Promise.all(targets.map((id) => cluster.kill(id)));
-      return { targets, detail: 'power loss', heal: () => restart(ctx, targets) };
+      return {
+        targets,
+        detail: 'power loss',
+        apply: async () => {
+          await Promise.all(targets.map((id) => cluster.kill(id)));
+          return { detail: '', heal: () => restart(ctx, targets) };
+        },
+      };
     }
     case 'one-while-paused':
     case 'one-while-partitioned': {
       // The amnesiac node comes back while another is out, so it must help form the quorum.
       const amnesiac = random.pick(ids);
       const other = random.pick(ids.filter((id) => id !== amnesiac));
-      await cluster.kill(amnesiac);
-      if (variant === 'one-while-paused') cluster.pause(other);
-      else cluster.partition([[other], ids.filter((id) => id !== other)]);
-      const restarted = await restart(ctx, [amnesiac]);
       return {
         targets: [amnesiac, other],
-        detail: `power loss of ${amnesiac} while ${other} is ${variant === 'one-while-paused' ? 'paused' : 'partitioned'}; ${restarted}`,
-        heal: () => {
-          cluster.resume(other);
-          cluster.healLinks();
-          return Promise.resolve(`${other} back`);
+        detail: `power loss of ${amnesiac} while ${other} is ${variant === 'one-while-paused' ? 'paused' : 'partitioned'}`,
+        apply: async () => {
+          await cluster.kill(amnesiac);
+          if (variant === 'one-while-paused') cluster.pause(other);
+          else cluster.partition([[other], ids.filter((id) => id !== other)]);
+          const heal = (): Promise<string> => {
+            cluster.resume(other);
+            cluster.healLinks();
+            return Promise.resolve(`${other} back`);
+          };
+          return { detail: await restart(ctx, [amnesiac]), heal };
         },
       };
     }
@@ -259,16 +350,19 @@ async function powerFault(ctx: NemesisContext, variant: string, random: Prng): P
       // must elect one of themselves: nothing acknowledged may be lost in sync mode.
       const victims = random.sample(ids, Math.floor(ids.length / 2) + 1);
       const survivors = ids.filter((id) => !victims.includes(id));
-      for (const id of survivors) cluster.pause(id);
-      await Promise.all(victims.map((id) => cluster.kill(id)));
-      const restarted = await restart(ctx, victims);
-      await waitForLeaderAmong(cluster, victims);
       return {
         targets: victims,
-        detail: `power loss of ${victims.join(',')} while ${survivors.join(',')} paused; ${restarted}`,
-        heal: () => {
-          for (const id of survivors) cluster.resume(id);
-          return Promise.resolve(`${survivors.join(',')} resumed`);
+        detail: `power loss of ${victims.join(',')} while ${survivors.join(',')} paused`,
+        apply: async () => {
+          for (const id of survivors) cluster.pause(id);
+          await Promise.all(victims.map((id) => cluster.kill(id)));
+          const restarted = await restart(ctx, victims);
+          const leader = await waitForLeaderAmong(cluster, victims);
+          const heal = (): Promise<string> => {
+            for (const id of survivors) cluster.resume(id);
+            return Promise.resolve(`${survivors.join(',')} resumed`);
+          };
+          return { detail: `${restarted}; ${leader === null ? `no leader among them within ${LEADER_WAIT_MS} ms` : `${leader} leads`}`, heal };
         },
       };
     }
@@ -277,7 +371,7 @@ async function powerFault(ctx: NemesisContext, variant: string, random: Prng): P
   }
 }
 
-async function waitForLeaderAmong(cluster: Cluster, ids: readonly string[]): Promise<string | null> {
+async function waitForLeaderAmong(cluster: NemesisCluster, ids: readonly string[]): Promise<string | null> {
   const deadlineMs = Date.now() + LEADER_WAIT_MS;
   for (let k = 0; k < 1_000 && Date.now() < deadlineMs; k++) {
     const leader = await cluster.leader().catch(() => null);
@@ -293,9 +387,13 @@ async function waitForLeaderAmong(cluster: Cluster, ids: readonly string[]): Pro
  * while its vote is blocked. A log that refuses to open is repaired the operator's way
  * (drop the damaged record and all after it) and started again.
  */
-async function diskFault(ctx: NemesisContext, fault: PlannedFault, random: Prng): Promise<ActiveFault> {
+function diskFault(ctx: NemesisContext, fault: PlannedFault, random: Prng): PreparedFault {
+  const target = random.pick(ctx.cluster.ids);
+  return { targets: [target], detail: `${fault.variant} of ${target}'s log`, apply: () => damageAndWatch(ctx, fault, target, random) };
+}
+
+async function damageAndWatch(ctx: NemesisContext, fault: PlannedFault, target: string, random: Prng): Promise<ActiveFault> {
   const { cluster, history } = ctx;
-  const target = random.pick(cluster.ids);
   const observe = (what: string, detail = ''): void => void history.add({ type: 'observe', node: target, what, faultId: fault.faultId, detail });
   await cluster.kill(target);
   const damage = damageLog(cluster.dataDir(target), fault.variant as DiskDamageKind, random);
@@ -316,8 +414,8 @@ async function diskFault(ctx: NemesisContext, fault: PlannedFault, random: Prng)
   const watching = new AbortController();
   const watcher = watchBlockedNode(ctx, target, observe, watching.signal);
   return {
-    targets: [target],
     detail,
+    ...(damage === null ? { notApplied: detail } : {}),
     heal: async () => {
       watching.abort();
       await watcher;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 
 import type { KindAvailability } from './checkers/availability.js';
 import type { CheckerResult } from './checkers/checker-result.js';
-import { pairOps, type FaultWindow, type HistoryEvent, type Op } from './history.js';
+import { pairOps, type FaultWindow, type HistoryEvent, type MissedFault, type Op } from './history.js';
 
 export interface ReportInput {
   readonly summary: { readonly valid: boolean; readonly seed: number; readonly command: string };
@@ -10,6 +10,8 @@ export interface ReportInput {
   /** The `f` of the workload's writes ('append', 'send'): the plots count these. */
   readonly writeFunction: string;
   readonly faults: readonly FaultWindow[];
+  /** Scheduled faults that did not run, with why (they have no window to shade). */
+  readonly missedFaults: readonly MissedFault[];
   readonly checkers: readonly CheckerResult[];
   readonly perKind: readonly KindAvailability[];
 }
@@ -76,10 +78,18 @@ ${input.perKind.map((k) => `<tr><td>${esc(k.kind)}</td><td>${k.windows}</td><td>
 <table><tr><th>#</th><th>start</th><th>end</th><th>kind</th><th>variant</th><th>targets</th><th>detail</th></tr>
 ${input.faults.map((f) => `<tr><td>${f.faultId}</td><td>${(f.startMs / 1000).toFixed(2)} s</td><td>${(f.endMs / 1000).toFixed(2)} s</td><td>${esc(f.kind)}</td><td>${esc(f.variant)}</td><td>${esc(f.targets.join(', '))}</td><td>${esc(f.detail)}</td></tr>`).join('\n')}
 </table>
+<h2>Scheduled faults that did not run</h2>
+${missedTable(input.missedFaults)}
 <p>Files beside this report: <code>history.jsonl</code> (every event), <code>results.json</code>, <code>logs/</code> (each node's output), <code>nodes/</code> (data), <code>run.log</code>.</p>
 </body></html>
 `;
   fs.writeFileSync(file, html);
+}
+
+function missedTable(missed: readonly MissedFault[]): string {
+  if (missed.length === 0) return '<p>Every scheduled fault ran.</p>';
+  const rows = missed.map((f) => `<tr><td>${f.faultId}</td><td>${(f.dueMs / 1000).toFixed(2)} s</td><td>${esc(f.kind)}</td><td>${esc(f.variant)}</td><td>${f.holdMs} ms</td><td>${esc(f.reason)}</td></tr>`);
+  return `<table><tr><th>#</th><th>due</th><th>kind</th><th>variant</th><th>hold</th><th>why it did not run</th></tr>\n${rows.join('\n')}\n</table>`;
 }
 
 interface Bin {

@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { checkAvailability, singleNodeOutageBoundMs, type KindAvailability } from './checkers/availability.js';
 import type { CheckerResult } from './checkers/checker-result.js';
 import { checkDamagedNodes } from './checkers/damaged-node.js';
+import { checkFaultSchedule } from './checkers/fault-schedule.js';
 import type { NodeStatus } from '../src/client/index.js';
 import { Cluster, type ClusterConfig } from './cluster.js';
-import { faultWindows, History, pairOps } from './history.js';
+import { faultWindows, History, pairOps, type MissedFault } from './history.js';
 import { LogWorkload } from './log-workload.js';
 import { QueueWorkload } from './queue-workload.js';
 import { planFaults, runNemesis, type NemesisKind, type PlannedFault } from './nemesis.js';
@@ -19,11 +20,13 @@ import type { Workload, WorkloadContext, WorkloadOptions } from './workload.js';
 
 export interface RunOptions {
   readonly nodes: number;
-  /** Seconds of workload and faults. */
+  /** Seconds of workload and faults (longer while a slipped fault schedule finishes, see SCHEDULE_OVERRUN_MIN_MS). */
   readonly timeS: number;
   readonly nemeses: readonly NemesisKind[];
   /** Only these variants ("leader", or "kill:leader"); null for all. */
   readonly variants: readonly string[] | null;
+  /** A scheduled fault that did not run is listed either way; unless this is set, it fails the run. */
+  readonly allowMissedFaults: boolean;
   readonly workload: string;
   readonly rate: number;
   readonly concurrency: number;
@@ -59,6 +62,7 @@ export const RUN_DEFAULTS = {
   nodes: 3,
   timeS: 60,
   workload: 'log',
+  allowMissedFaults: false,
   rate: 200,
   concurrency: 10,
   opTimeoutMs: 3_000,
@@ -82,6 +86,7 @@ export interface RunResult {
   readonly checkers: readonly CheckerResult[];
   readonly availability: readonly KindAvailability[];
   readonly faults: readonly PlannedFault[];
+  readonly missedFaults: readonly MissedFault[];
 }
 
 /** The registered workloads. */
@@ -92,6 +97,12 @@ export const WORKLOADS: Record<string, (options: WorkloadOptions) => Workload> =
 
 const HISTORY_EVENTS_MAX = 5_000_000;
 const WORKLOAD_DRAIN_MS = 30_000;
+/**
+ * Faults run one after another and each takes longer than its hold (a restart, an election),
+ * so the schedule slips behind its plan. The run goes on past --time until the schedule is
+ * done, for at most --time again and at least this long; what is left then did not run.
+ */
+const SCHEDULE_OVERRUN_MIN_MS = 30_000;
 
 /**
  * One run: a fresh cluster in its own folder, the workload and the seeded fault schedule for
@@ -132,7 +143,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
   const history = new History(HISTORY_EVENTS_MAX);
   const ctx: WorkloadContext = { cluster, history, random: root.fork('workload'), log };
   try {
-    const span = await exercise(ctx, workload, plan, options);
+    const { missed, ...span } = await exercise(ctx, workload, plan, options);
     const recovery = await waitForRecovery(cluster, options.recoveryTimeoutMs);
     log(`recovery: ${recovery.note}`);
     const probed = recovery.ok && (await workload.probe(ctx));
@@ -146,13 +157,15 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     const availability = checkAvailability({ ops: writes, faults, workloadStartMs: span.startMs, workloadEndMs: span.endMs, recovered: probed, recoveryNote, singleNodeOutageMaxMs });
     checkers.push(availability);
     if (plan.some((f) => f.kind === 'disk')) checkers.push(checkDamagedNodes(history.events));
+    if (plan.length > 0) checkers.push(checkFaultSchedule({ scheduled: plan, missed, required: !options.allowMissedFaults }));
     const valid = checkers.every((c) => c.valid);
-    const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults };
+    const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults, missedFaults: missed };
     fs.writeFileSync(path.join(runDir, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, writeFunction: workload.writeFunction, faults, checkers, perKind: availability.perKind });
+    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, writeFunction: workload.writeFunction, faults, missedFaults: missed, checkers, perKind: availability.perKind });
+    for (const f of missed) log(`fault ${f.faultId} ${f.kind}:${f.variant} due at ${(f.dueMs / 1000).toFixed(1)} s did not run: ${f.reason}`);
     for (const c of checkers) log(`${c.valid ? 'PASS' : 'FAIL'} ${c.name} ${JSON.stringify(c.counts)}${c.note === undefined ? '' : ` - ${c.note}`}`);
     log(`${valid ? 'VALID' : 'INVALID'}: seed ${options.seed}; report ${path.join(runDir, 'report.html')}`);
-    return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan };
+    return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan, missedFaults: missed };
   } catch (error) {
     // Keep what happened for the post-mortem, then let the caller report the failure.
     history.writeJsonLines(path.join(runDir, 'history.jsonl'));
@@ -165,10 +178,11 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
 }
 
 /**
- * The workload and the fault schedule for timeS, then everything healed and the workload
- * drained. Returns when the workload issued operations (ms since the run started).
+ * The workload and the fault schedule for timeS (longer while a slipped schedule finishes),
+ * then everything healed and the workload drained. Returns when the workload issued
+ * operations (ms since the run started) and the scheduled faults that did not run.
  */
-async function exercise(ctx: WorkloadContext, workload: Workload, plan: readonly PlannedFault[], options: RunOptions): Promise<{ startMs: number; endMs: number }> {
+async function exercise(ctx: WorkloadContext, workload: Workload, plan: readonly PlannedFault[], options: RunOptions): Promise<{ startMs: number; endMs: number; missed: MissedFault[] }> {
   const { cluster, history, log } = ctx;
   await waitUntil(() => cluster.leader(), { timeoutMs: 30_000, what: 'a first leader' });
   const startMs = history.nowMs();
@@ -179,12 +193,17 @@ async function exercise(ctx: WorkloadContext, workload: Workload, plan: readonly
   const stopNemesis = new AbortController();
   const faulting = runNemesis({ cluster, history, flush: options.flush.mode, log }, plan, stopNemesis.signal);
   await sleep(options.timeS * 1000);
+  const overrunMaxMs = Math.max(SCHEDULE_OVERRUN_MIN_MS, options.timeS * 1000);
+  const overrunFromMs = history.nowMs();
+  await withTimeout(faulting, overrunMaxMs, 'the rest of the fault schedule').catch(() => undefined);
   stopNemesis.abort();
-  await faulting;
+  const missed = await faulting;
+  const overrunMs = history.nowMs() - overrunFromMs;
+  if (overrunMs >= 1_000) log(`the fault schedule ran ${(overrunMs / 1000).toFixed(1)} s past --time (at most ${overrunMaxMs / 1000} s)`);
   log(`healed: ${await healAll(cluster)}`);
   stopWorkload.abort();
   await withTimeout(working, WORKLOAD_DRAIN_MS, 'the workload draining').catch((error: unknown) => log(`workload did not drain: ${(error as Error).message}`));
-  return { startMs, endMs: history.nowMs() };
+  return { startMs, endMs: history.nowMs(), missed };
 }
 
 /** Resumes paused nodes, heals every link, starts nodes that are down. */
@@ -246,7 +265,7 @@ function cliPath(): string {
 
 export function commandLine(o: RunOptions): string {
   return [
-    'npm run jepsen --', `--nodes ${o.nodes}`, `--time ${o.timeS}`, `--nemesis ${o.nemeses.join(',') || 'none'}`, ...(o.variants === null ? [] : [`--variants ${o.variants.join(',')}`]),
+    'npm run jepsen --', `--nodes ${o.nodes}`, `--time ${o.timeS}`, `--nemesis ${o.nemeses.join(',') || 'none'}`, ...(o.variants === null ? [] : [`--variants ${o.variants.join(',')}`]), ...(o.allowMissedFaults ? ['--allow-missed-faults'] : []),
     `--workload ${o.workload}`, ...(o.workload === 'queue' ? [`--consumers ${o.consumers}`, `--consumer-work-ms ${o.consumerWorkMs}`, ...(o.autoAck ? ['--auto-ack'] : []), ...(o.consumerKills ? [] : ['--no-consumer-kills'])] : []), `--rate ${o.rate}`, `--concurrency ${o.concurrency}`, `--seed ${o.seed}`,
     ...(o.flush.mode === 'async' ? [`--flush async --flush-interval-ms ${o.flush.intervalMs}`] : []),
     ...(o.flush.mode === 'sync' && o.flush.mark === 'lagging' ? ['--durable-mark lagging'] : []), ...(o.idempotence ? [] : ['--no-idempotence']), ...(o.powerLoss ? ['--power-loss'] : []),

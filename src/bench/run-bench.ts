@@ -33,7 +33,7 @@ export interface BenchConfig {
   readonly batchRecordsMax: number | null;
   /** Milliseconds per raw disk case (three cases). */
   readonly diskProbeMs: number;
-  /** Where the local cluster's data (and the disk probe) go; default the OS temp dir. */
+  /** Where the local cluster's data (and the disk probe) go, created if missing; default the OS temp dir. */
   readonly dataParent: string;
   /** Write each node's CPU profile (node --cpu-prof) into this directory. */
   readonly cpuProfileDir: string | null;
@@ -96,6 +96,8 @@ export interface BenchHooks {
  */
 export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Promise<BenchReport> {
   const loadBefore = os.loadavg()[0] ?? 0;
+  // --dir names a place to put the run, which need not exist yet; it is left in place afterwards.
+  fs.mkdirSync(config.dataParent, { recursive: true });
   const root = fs.mkdtempSync(path.join(config.dataParent, 'quorumlog-bench-'));
   let cluster: LocalCluster | null = null;
   // A broker run's topic, deleted at the end so a cluster given with --brokers is left as it was.

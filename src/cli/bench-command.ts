@@ -43,7 +43,8 @@ Options:
   --no-e2e             no reader following the log while producing (no end-to-end latency;
                        produce alone, as the reference figures were measured)
   --disk-probe D       time per raw disk case (default 1s; three cases)
-  --dir DIR            where the cluster's data and the disk probe go (default the OS temp dir)
+  --dir DIR            where the cluster's data and the disk probe go, created if missing
+                       (default the OS temp dir)
   --json FILE          write the full result as JSON
   --chart FILE         write an HTML page with SVG charts of latency and throughput
   --cpu-prof DIR       run each node under node --cpu-prof, profiles written into DIR

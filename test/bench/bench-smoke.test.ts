@@ -61,6 +61,21 @@ describe('quorumlog bench (smoke)', () => {
     }
   });
 
+  it('creates a --dir that does not exist yet (and its parents) instead of failing with ENOENT', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+    try {
+      const dir = path.join(parent, 'not', 'yet');
+      const result = await runCli(['bench', '--duration', '1s', '--warmup', '0.2s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--no-drain', '--no-e2e', '--dir', dir], { timeoutMs: 60_000 });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^produce\s+[\d,]+ msg\/s/m);
+      // The run's own temp folder under it was removed; the folder asked for stays.
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
   it('with --acks leader, acknowledges on the leader\'s fsync and still drains every record', async () => {
     const { stdout, report } = await shortBench(['--acks', 'leader', '--group-drain', '0', '--no-e2e']);
     expect(stdout).toMatch(/acks=leader/);

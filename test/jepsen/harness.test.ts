@@ -9,6 +9,7 @@ import { parseRunOptions } from '../../jepsen-style/cli-options.js';
 import { damageLog, dropFromDamagedRecord, scanRecords } from '../../jepsen-style/disk-damage.js';
 import { LinkProxy } from '../../jepsen-style/link-proxy.js';
 import { NEMESIS_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
+import { commandLine } from '../../jepsen-style/run.js';
 import { Prng } from '../../jepsen-style/prng.js';
 
 /** The harness's own parts, without node processes: schedule, proxy, disk damage, options. */
@@ -184,6 +185,10 @@ describe('command line', () => {
     expect(parseRunOptions(['--workload', 'queue', '--consumers', '2', '--auto-ack', '--no-consumer-kills', '--consumer-work-ms', '25'], () => {})).toMatchObject({ workload: 'queue', consumers: 2, autoAck: true, consumerKills: false, consumerWorkMs: 25 });
     expect(parseRunOptions([], () => {})).toMatchObject({ consumers: 3, autoAck: false, consumerKills: true });
     expect(parseRunOptions(['--flush', 'async', '--flush-interval-ms', '500', '--no-idempotence'], () => {})).toMatchObject({ flush: { mode: 'async', intervalMs: 500 }, idempotence: false });
+    expect(parseRunOptions([], () => {})).toMatchObject({ allowMissedFaults: false });
+    const allowing = parseRunOptions(['--allow-missed-faults', '--seed', '7'], () => {});
+    expect(allowing).toMatchObject({ allowMissedFaults: true });
+    if (allowing !== 'help') expect(commandLine(allowing)).toContain(' --allow-missed-faults ');
   });
 
   it('takes the availability bound of single-node faults, derived from the timing unless given', () => {

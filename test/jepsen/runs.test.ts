@@ -74,9 +74,11 @@ describe('jepsen-style runs against real node processes', () => {
       expect(html.match(/<svg /g)?.length).toBe(2);
       expect(html).not.toMatch(/<script|<link|src="http|href="http/);
       for (const kind of NEMESIS_KINDS) expect(html).toContain(`${kind}:`);
-      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[] };
+      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[]; missedFaults: unknown[] };
       expect(results.valid).toBe(true);
       expect(results.faults.length).toBe(plan.length);
+      expect(results.missedFaults, 'every scheduled fault ran').toEqual([]);
+      expect(html).toContain('Every scheduled fault ran.');
       expect(liveChildPids()).toEqual([]);
     } finally {
       keepOnFailure(result, result.valid);
@@ -87,6 +89,9 @@ describe('jepsen-style runs against real node processes', () => {
     const result = await run('power-disk', { seed: 5, timeS: 30, nemeses: ['power', 'disk'], variants: ['majority-survivor-paused', 'one-while-paused', 'flip-old', 'cut-tail'] });
     try {
       expect(result.faults.length).toBeGreaterThanOrEqual(4);
+      // These faults restart nodes and wait for elections, so the schedule slips: the run waits for it.
+      expect(result.missedFaults, 'every scheduled fault ran').toEqual([]);
+      expect(result.checkers.find((c) => c.name === 'faults')?.counts).toEqual({ scheduled: result.faults.length, ran: result.faults.length, missed: 0 });
       expect(result.checkers.filter((c) => !c.valid).map((c) => c.name), `seed 5, ${result.runDir}`).toEqual([]);
     } finally {
       keepOnFailure(result, result.valid);
