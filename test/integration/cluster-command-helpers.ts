@@ -61,14 +61,14 @@ export async function startClusterCommand(flags: readonly string[] = []): Promis
     async waitForOutput(pattern, options) {
       const from = options.from ?? 0;
       const global = new RegExp(pattern.source, pattern.flags.includes('m') ? pattern.flags : `${pattern.flags}m`);
+      const find = (): RegExpExecArray | undefined => {
+        global.lastIndex = 0;
+        return global.exec(output.slice(from)) ?? undefined;
+      };
+      // An exit ends the wait at once: what it printed last is checked one more time.
+      const early = exited.then(() => find() ?? Promise.reject(new Error(`the cluster command ${exit ?? 'exited'}`)));
       try {
-        return await waitFor(
-          () => {
-            if (exit !== null) throw new Error(`the cluster command ${exit}`);
-            return global.exec(output.slice(from)) ?? undefined;
-          },
-          { timeoutMs: options.timeoutMs, what: options.what },
-        );
+        return await Promise.race([waitFor(find, { timeoutMs: options.timeoutMs, what: options.what }), early]);
       } catch (error) {
         throw new Error(`waiting for ${options.what}: ${(error as Error).message}; the cluster printed:\n${output}`, { cause: error });
       }
