@@ -136,3 +136,38 @@ function canBind(port: number): Promise<boolean> {
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
+
+/** A `quorumlog` command running in the background; `signal()` it, `result` when it ends. */
+export interface BackgroundCli {
+  readonly pid: number;
+  readonly result: Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>;
+  signal(name: NodeJS.Signals): void;
+}
+
+/** Starts `quorumlog ARGS...` without waiting; SIGKILLed after `timeoutMs` if still running. */
+export function startCli(args: readonly string[], options: { readonly timeoutMs: number }): BackgroundCli {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+  const result = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return { pid: child.pid ?? -1, result, signal: (name) => child.kill(name) };
+}
+
+/** The process state letter from /proc/PID/stat ('T' when stopped by SIGSTOP), or null when gone. */
+export function processState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}

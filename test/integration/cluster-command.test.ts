@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LogClient } from '../../src/client/index.js';
 import { NODE_V8_FLAGS } from '../../src/node/v8-flags.js';
 import { pidAlive, waitFor } from '../harness/index.js';
-import { nodePid, nodeProcesses, startClusterCommand, type ClusterCommandRun } from './cluster-command-helpers.js';
+import { describeCli, runCli } from '../harness/index.js';
+import { nodePid, nodeProcesses, processState, startCli, startClusterCommand, type ClusterCommandRun } from './cluster-command-helpers.js';
 
 const LEADER_LINE = /^quorumlog: (n\d) is the leader \(term (\d+)\), clients at 127\.0\.0\.1:\d+/;
 
@@ -76,4 +77,103 @@ describe('quorumlog cluster (real processes)', () => {
     expect(await run.exited).toBe(0);
     await waitFor(() => nodePids.every((p) => !pidAlive(p)), { timeoutMs: 5_000, what: 'every node to exit' });
   }, 120_000);
+
+  it('tells the README story: a writer checks every acknowledged record while nodes are killed, paused, resumed and restarted through quorumlog cluster', async () => {
+    const run = await startClusterCommand();
+    runs.push(run);
+    const control = async (...args: string[]): Promise<string> => {
+      const full = ['cluster', ...args, '--data-dir', run.dataDir];
+      const result = await runCli(full, { timeoutMs: 60_000 });
+      expect(result.code, describeCli(full, result)).toBe(0);
+      return result.stdout;
+    };
+    const first = await run.waitForOutput(LEADER_LINE, { timeoutMs: 30_000, what: 'a leader line' });
+    const oldLeader = first[1] ?? '';
+    expect(fs.existsSync(`${run.dataDir}/cluster.json`)).toBe(true);
+    const status = new LogClient({ brokers: run.brokers, timeoutMs: 2_000, connectTimeoutMs: 500 });
+    const writer = startCli(['verify-writes', '--brokers', run.brokers.join(','), '--duration', '5m', '--writers', '4', '--timeout-ms', '10000', '--json'], { timeoutMs: 170_000 });
+    try {
+      // Writes committed by the survivors after `from`: the cluster kept serving.
+      const commitPast = async (from: number, what: string): Promise<number> =>
+        waitFor(
+          async () => {
+            const commit = Math.max(0, ...(await status.statusAll()).map((s) => ('error' in s ? 0 : s.commitIndex)));
+            return commit >= from + 30 ? commit : undefined;
+          },
+          { timeoutMs: 30_000, what },
+        );
+      let commit = await commitPast(0, 'the writer to get going');
+
+      // Kill the leader: a new one is elected and shown, the old one restarted after the default delay and caught up.
+      let mark = run.output().length;
+      expect(await control('kill', oldLeader)).toMatch(new RegExp(`^${oldLeader} \\(pid \\d+\\) killed with SIGKILL$`, 'm'));
+      await run.waitForOutput(new RegExp(`^quorumlog: ${oldLeader} exited \\(SIGKILL\\); restarting it in 1 s; it led term \\d+`), { from: mark, timeoutMs: 10_000, what: 'the exit line' });
+      const next = await run.waitForOutput(/^quorumlog: (n\d) is the leader \(term \d+\), clients at \S+ \(was (n\d)\)$/, { from: mark, timeoutMs: 30_000, what: 'a new leader' });
+      const newLeader = next[1] ?? '';
+      expect(newLeader).not.toBe(oldLeader);
+      await run.waitForOutput(new RegExp(`^quorumlog: ${oldLeader} restarted \\(pid \\d+, restart 1\\)$`), { from: mark, timeoutMs: 30_000, what: 'the restart' });
+      await run.waitForOutput(new RegExp(`^quorumlog: ${oldLeader} caught up`), { from: mark, timeoutMs: 60_000, what: 'the catch-up' });
+      commit = await commitPast(commit, 'writes after the failover');
+
+      // Pause a follower: the others keep committing; ps shows it paused; resume, and it catches up.
+      const follower = ['n1', 'n2', 'n3'].find((id) => id !== newLeader && id !== oldLeader) ?? '';
+      const followerPid = nodePid(run.dataDir, follower) ?? -1;
+      mark = run.output().length;
+      await control('pause', follower);
+      expect(processState(followerPid)).toBe('T');
+      const ps = JSON.parse(await control('ps', '--json')) as { id: string; state: string; pid: number }[];
+      expect(ps.find((n) => n.id === follower)).toMatchObject({ state: 'paused', pid: followerPid });
+      expect(ps.find((n) => n.id === oldLeader)).toMatchObject({ state: 'running', restarts: 1 });
+      commit = await commitPast(commit, 'writes while a follower is paused');
+      await control('resume', follower);
+      await run.waitForOutput(new RegExp(`^quorumlog: ${follower} caught up`), { from: mark, timeoutMs: 60_000, what: 'the resumed follower to catch up' });
+
+      // Restart the current leader by hand: it is back and serving when the command returns.
+      expect(await control('restart', newLeader)).toMatch(new RegExp(`^${newLeader} restarted \\(pid \\d+\\) and serving clients$`, 'm'));
+      await commitPast(commit, 'writes after the restart');
+
+      writer.signal('SIGINT');
+      const result = await writer.result;
+      expect(result.code, `verify-writes: ${result.stdout}\n${result.stderr}`).toBe(0);
+      const summary = JSON.parse(result.stdout) as { ok: boolean; acknowledged: number; lost: number; duplicated: number; misplaced: number; reordered: number; unexpected: number; nodes: { skipped: string | null }[] };
+      expect(summary).toMatchObject({ ok: true, lost: 0, duplicated: 0, misplaced: 0, reordered: 0, unexpected: 0 });
+      expect(summary.acknowledged).toBeGreaterThan(90);
+      expect(summary.nodes.filter((n) => n.skipped === null)).toHaveLength(3);
+    } finally {
+      writer.signal('SIGKILL');
+      status.close();
+    }
+
+    // SIGTERM with a node paused: every node exits, the paused one too, and the state file goes.
+    await control('pause', oldLeader);
+    const nodePids = nodeProcesses(run.dataDir);
+    expect(nodePids).toHaveLength(3);
+    process.kill(run.pid, 'SIGTERM');
+    expect(await run.exited).toBe(0);
+    await waitFor(() => nodePids.every((p) => !pidAlive(p)), { timeoutMs: 5_000, what: 'every node to exit' });
+    expect(fs.existsSync(`${run.dataDir}/cluster.json`)).toBe(false);
+  }, 180_000);
+
+  it('with --restart never leaves a killed node down until quorumlog cluster restart starts it', async () => {
+    const run = await startClusterCommand(['--restart', 'never']);
+    runs.push(run);
+    await run.waitForOutput(LEADER_LINE, { timeoutMs: 30_000, what: 'a leader line' });
+    const cli = (...args: string[]) => runCli(['cluster', ...args, '--data-dir', run.dataDir], { timeoutMs: 60_000 });
+    expect((await cli('kill', 'n2')).code).toBe(0);
+    await run.waitForOutput(/^quorumlog: n2 exited \(SIGKILL\); leaving it down: --restart never/, { timeoutMs: 10_000, what: 'the leave-down line' });
+    expect((await cli('ps')).stdout).toMatch(/^n2 +down +- +0 /m);
+    const paused = await cli('pause', 'n2');
+    expect(paused.code).toBe(1);
+    expect(paused.stderr).toBe('quorumlog: n2 is down, not running: nothing to pause\n');
+    const unknown = await cli('kill', 'n7');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^quorumlog: no node n7 in this cluster \(nodes: n1, n2, n3\)\n$/);
+    const restarted = await cli('restart', 'n2');
+    expect(restarted.code, restarted.stderr).toBe(0);
+    expect(restarted.stdout).toMatch(/^n2 restarted \(pid \d+\) and serving clients$/m);
+    expect(nodeProcesses(run.dataDir)).toHaveLength(3);
+    process.kill(run.pid, 'SIGTERM');
+    expect(await run.exited).toBe(0);
+  }, 90_000);
 });
+
