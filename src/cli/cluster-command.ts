@@ -44,8 +44,9 @@ Options:
                              before the durable mark's (see quorumlog node --help; default ordered)
   --tick-ms N                Raft tick length of every node
   --restart on-failure|never on-failure (default): restart a node killed by a signal or exiting
-                             with an error status, unless it failed ${RESTART_POLICY_DEFAULTS.restartsMax} times within ${RESTART_POLICY_DEFAULTS.windowMs / 1000} s
-                             or exited on a usage/configuration error (status 2); never: leave it down
+                             with an error status, unless it was restarted ${RESTART_POLICY_DEFAULTS.restartsMax} times within
+                             ${RESTART_POLICY_DEFAULTS.windowMs / 1000} s already or exited on a usage/configuration error
+                             (status 2); never: leave it down
   --restart-delay-ms N       wait this long before a restart (default ${RESTART_POLICY_DEFAULTS.delayMs})
   -h, --help                 show this help
 

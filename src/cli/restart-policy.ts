@@ -33,8 +33,8 @@ export type RestartDecision =
  * Decides, for one node, whether an exit nobody asked for is followed by a restart. Like
  * systemd's Restart=on-failure: a signal or a non-zero status is a failure; a clean exit
  * (status 0: someone sent the node SIGTERM) is not. A usage or configuration error would only
- * repeat, so it is never restarted; nor is a node that failed `restartsMax` times within
- * `windowMs` (it crashes on start). Time comes in as an argument, so tests need no clock.
+ * repeat, so it is never restarted; nor is a node that fails again after `restartsMax`
+ * restarts within `windowMs` (it crashes on start). Time comes in as an argument, so tests need no clock.
  */
 export class RestartPolicy {
   readonly #options: RestartPolicyOptions;

@@ -33,6 +33,8 @@ const DEFAULT_DURATION_MS = 20_000;
 const COUNT_MAX = 10_000_000;
 /** How long a node may take to apply the last acknowledged record before it is read. */
 const CATCH_UP_WAIT_MS = 30_000;
+/** How long a node that does not answer is retried (it may be restarting, or the machine busy) before it is skipped. */
+const UNREACHABLE_WAIT_MS = 5_000;
 const CATCH_UP_POLL_MS = 200;
 const PROGRESS_INTERVAL_MS = 1_000;
 
@@ -93,19 +95,22 @@ function showProgress(workload: AppendWorkload): NodeJS.Timeout {
 
 /** Waits (bounded) until the node at `address` has applied the highest acknowledged index, then checks its log. */
 async function checkNode(address: string, run: { readonly workload: AppendWorkload; readonly from: number; readonly highestAcked: number; readonly timeoutMs: number }): Promise<NodeReport> {
-  const client = new LogClient({ brokers: [address], timeoutMs: run.timeoutMs, connectTimeoutMs: 1_000 });
+  const client = new LogClient({ brokers: [address], timeoutMs: run.timeoutMs });
   const skipped = (id: string | null, why: string): NodeReport => ({ address, id, skipped: why, recordsOfRun: 0, unknownPresent: 0, problems: [] });
   try {
     let id: string | null = null;
     let applied = -1;
-    const deadlineMs = Date.now() + CATCH_UP_WAIT_MS;
-    // Bounded by the deadline.
-    while (Date.now() < deadlineMs) {
+    const startMs = Date.now();
+    // Bounded by the catch-up deadline, and by the shorter one while the node does not answer.
+    while (Date.now() - startMs < CATCH_UP_WAIT_MS) {
       const [status] = await client.statusAll();
-      if (status === undefined || 'error' in status) return skipped(id, `unreachable (${status?.error ?? 'no answer'})`);
-      id = status.id;
-      applied = status.appliedIndex;
-      if (applied >= run.highestAcked) break;
+      if (status === undefined || 'error' in status) {
+        if (Date.now() - startMs >= UNREACHABLE_WAIT_MS) return skipped(id, `unreachable (${status?.error ?? 'no answer'})`);
+      } else {
+        id = status.id;
+        applied = status.appliedIndex;
+        if (applied >= run.highestAcked) break;
+      }
       await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
     }
     if (applied < run.highestAcked) return skipped(id, `still behind after ${CATCH_UP_WAIT_MS / 1000} s (applied ${applied} of ${run.highestAcked})`);

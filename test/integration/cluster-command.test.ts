@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { LogClient } from '../../src/client/index.js';
@@ -138,7 +139,7 @@ describe('quorumlog cluster (real processes)', () => {
       const summary = JSON.parse(result.stdout) as { ok: boolean; acknowledged: number; lost: number; duplicated: number; misplaced: number; reordered: number; unexpected: number; nodes: { skipped: string | null }[] };
       expect(summary).toMatchObject({ ok: true, lost: 0, duplicated: 0, misplaced: 0, reordered: 0, unexpected: 0 });
       expect(summary.acknowledged).toBeGreaterThan(90);
-      expect(summary.nodes.filter((n) => n.skipped === null)).toHaveLength(3);
+      expect(summary.nodes.filter((n) => n.skipped === null), result.stdout).toHaveLength(3);
     } finally {
       writer.signal('SIGKILL');
       status.close();
@@ -159,6 +160,9 @@ describe('quorumlog cluster (real processes)', () => {
     runs.push(run);
     await run.waitForOutput(LEADER_LINE, { timeoutMs: 30_000, what: 'a leader line' });
     const cli = (...args: string[]) => runCli(['cluster', ...args, '--data-dir', run.dataDir], { timeoutMs: 60_000 });
+    const second = await runCli(['cluster', '--data-dir', run.dataDir, '--client-port-base', String(run.base + 20)], { timeoutMs: 30_000 });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/^quorumlog: a cluster is already running under .* \(pid \d+\); stop it first, or use another --data-dir\n$/);
     expect((await cli('kill', 'n2')).code).toBe(0);
     await run.waitForOutput(/^quorumlog: n2 exited \(SIGKILL\); leaving it down: --restart never/, { timeoutMs: 10_000, what: 'the leave-down line' });
     expect((await cli('ps')).stdout).toMatch(/^n2 +down +- +0 /m);
@@ -175,5 +179,37 @@ describe('quorumlog cluster (real processes)', () => {
     process.kill(run.pid, 'SIGTERM');
     expect(await run.exited).toBe(0);
   }, 90_000);
+
+  it('leaves down a node that fails at every start (its client port taken) after 5 restarts, while the others keep serving', async () => {
+    const run = await startClusterCommand(['--restart-delay-ms', '300']);
+    runs.push(run);
+    await run.waitForOutput(LEADER_LINE, { timeoutMs: 30_000, what: 'a leader line' });
+    const cli = (...args: string[]) => runCli(['cluster', ...args, '--data-dir', run.dataDir], { timeoutMs: 60_000 });
+    // kill returns once n3 has exited; its restart is 300 ms away, and then its port is ours.
+    expect((await cli('kill', 'n3')).code).toBe(0);
+    const squatter = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      squatter.once('error', reject);
+      squatter.listen(run.base + 2, '127.0.0.1', resolve);
+    });
+    try {
+      await run.waitForOutput(/^quorumlog: n3 exited \(status 1\); leaving it down: it failed 6 times within 60 s; the others keep serving/, { timeoutMs: 60_000, what: 'n3 left down' });
+      expect(run.output().match(/^quorumlog: n3 restarted /gm)).toHaveLength(6);
+      const client = new LogClient({ brokers: run.brokers.slice(0, 2), timeoutMs: 20_000 });
+      try {
+        await client.append([new TextEncoder().encode('still serving')]);
+      } finally {
+        client.close();
+      }
+      expect((await cli('ps')).stdout).toMatch(/^n3 +down +- +6 /m);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+    // By hand, once the port is free again, it starts.
+    const restarted = await cli('restart', 'n3');
+    expect(restarted.stdout, restarted.stderr).toMatch(/^n3 restarted \(pid \d+\) and serving clients$/m);
+    process.kill(run.pid, 'SIGTERM');
+    expect(await run.exited).toBe(0);
+  }, 120_000);
 });
 
