@@ -136,8 +136,9 @@ async function runCluster(argv: readonly string[]): Promise<number> {
   });
   const control = await startControlServer(supervisor, token);
   controlAddress = control.address;
-  process.once('SIGINT', () => void supervisor.stop());
-  process.once('SIGTERM', () => void supervisor.stop());
+  // stop() is idempotent: a second Ctrl-C must not end this process and leave the nodes (own process groups) behind.
+  process.on('SIGINT', () => void supervisor.stop());
+  process.on('SIGTERM', () => void supervisor.stop());
   supervisor.start();
   try {
     await supervisor.stopped;

@@ -38,6 +38,8 @@ describe('quorumlog cluster (real processes)', () => {
     // Every node runs with the V8 flags the CLI starts nodes with (src/node/v8-flags.ts).
     for (const pid of nodePids) expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...NODE_V8_FLAGS]));
 
+    // An impatient second Ctrl-C must not end the cluster command before its nodes.
+    process.kill(run.pid, 'SIGINT');
     process.kill(run.pid, 'SIGINT');
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain('quorumlog: all nodes stopped');
