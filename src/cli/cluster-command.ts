@@ -1,17 +1,36 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { localMembers } from '../node/config.js';
 import { NODE_V8_FLAGS } from '../node/v8-flags.js';
-import { parseDurationMs, parseFlushFlags, parseWholeNumber } from './usage-error.js';
+import {
+  CONTROL_ACTIONS,
+  ControlRequestError,
+  liveClusterState,
+  newControlToken,
+  NoRunningClusterError,
+  removeStateFile,
+  requestNodeAction,
+  requestNodeList,
+  STATE_FILE_NAME,
+  startControlServer,
+  writeStateFile,
+  type ControlAction,
+} from './cluster-control.js';
+import { ClusterSupervisor } from './cluster-supervisor.js';
+import { RESTART_POLICY_DEFAULTS, RestartMode } from './restart-policy.js';
+import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 
 export const CLUSTER_HELP = `Usage: quorumlog cluster [options]
+       quorumlog cluster kill|pause|resume|restart ID [--data-dir DIR]
+       quorumlog cluster ps [--data-dir DIR] [--json]
 
 Starts a local cluster of node processes on 127.0.0.1 in the foreground, with their logs
-prefixed by node id. Ctrl-C (or SIGTERM) stops every node cleanly.
+prefixed by node id, and keeps it running: a node that dies is restarted after a short delay
+(--restart) while the others keep serving and elect a new leader when the leader was the
+one lost; the cluster prints each exit, restart, leader change and catch-up on one line.
+Ctrl-C (or SIGTERM) stops every node cleanly.
 
 Options:
   --nodes N                  how many nodes (default 3; odd sizes tolerate the most failures)
@@ -24,7 +43,19 @@ Options:
                              sync flush only: lagging acknowledges after the data's fdatasync,
                              before the durable mark's (see quorumlog node --help; default ordered)
   --tick-ms N                Raft tick length of every node
+  --restart on-failure|never on-failure (default): restart a node killed by a signal or exiting
+                             with an error status, unless it was restarted ${RESTART_POLICY_DEFAULTS.restartsMax} times within
+                             ${RESTART_POLICY_DEFAULTS.windowMs / 1000} s already or exited on a usage/configuration error
+                             (status 2); never: leave it down
+  --restart-delay-ms N       wait this long before a restart (default ${RESTART_POLICY_DEFAULTS.delayMs})
   -h, --help                 show this help
+
+Controlling one node of the cluster running under --data-dir (found through DIR/${STATE_FILE_NAME}):
+  kill ID      SIGKILL, as a crash; the cluster restarts it per --restart
+  pause ID     SIGSTOP: the process stays but stops answering (a leader loses leadership)
+  resume ID    SIGCONT a paused node (stopping the cluster resumes paused nodes too)
+  restart ID   start it again now, whatever its state (also with --restart never); waits until it serves
+  ps           each node's state, pid and restart count
 `;
 
 const OPTIONS = {
@@ -36,15 +67,29 @@ const OPTIONS = {
   'flush-interval-ms': { type: 'string' },
   'durable-mark': { type: 'string' },
   'tick-ms': { type: 'string' },
+  restart: { type: 'string' },
+  'restart-delay-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const CONTROL_OPTIONS = {
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
-const STOP_GRACE_MS = 10_000;
-/** The node's own announcement of winning an election (src/node/node.ts logs role changes). */
-const LEADER_LINE = / leader in term (\d+)$/;
+const DEFAULT_DATA_ROOT = './data';
 
 export async function runClusterCommand(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === 'ps') return runPs(rest);
+  if (CONTROL_ACTIONS.includes(first as ControlAction)) return runControl(first as ControlAction, rest);
+  if (first !== undefined && !first.startsWith('-')) throw new UsageError(`unknown cluster subcommand "${first}"; expected ${CONTROL_ACTIONS.join(', ')} or ps (see quorumlog cluster --help)`);
+  return runCluster(argv);
+}
+
+async function runCluster(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
   if (values.help === true) {
     process.stdout.write(CLUSTER_HELP);
@@ -53,74 +98,106 @@ export async function runClusterCommand(argv: readonly string[]): Promise<number
   const count = parseWholeNumber('nodes', values.nodes, { min: 1, max: 9 }) ?? 3;
   const clientBase = parseWholeNumber('client-port-base', values['client-port-base'], { min: 1024, max: 65000 }) ?? 7501;
   const peerBase = parseWholeNumber('peer-port-base', values['peer-port-base'], { min: 1024, max: 65000 }) ?? 7601;
-  const dataRoot = values['data-dir'] ?? './data';
+  const dataRoot = values['data-dir'] ?? DEFAULT_DATA_ROOT;
   const { flush, durableMark } = parseFlushFlags(values.flush, values['durable-mark']);
   const flushInterval = parseDurationMs('flush-interval-ms', values['flush-interval-ms']);
   const tickMs = parseWholeNumber('tick-ms', values['tick-ms'], { min: 1, max: 60_000 });
+  const mode = values.restart ?? RESTART_POLICY_DEFAULTS.mode;
+  if (mode !== RestartMode.onFailure && mode !== RestartMode.never) throw new UsageError(`--restart must be on-failure or never, not "${mode}"`);
+  const delayMs = parseWholeNumber('restart-delay-ms', values['restart-delay-ms'], { min: 0, max: 600_000 }) ?? RESTART_POLICY_DEFAULTS.delayMs;
+
+  const running = liveClusterState(dataRoot);
+  if (running !== null) throw new Error(`a cluster is already running under ${path.resolve(dataRoot)} (pid ${running.pid}); stop it first, or use another --data-dir`);
 
   const members = localMembers(count, clientBase, peerBase);
   const membersSpec = members.map((m) => `${m.id}=${m.peerAddress}/${m.clientAddress}`).join(',');
   const width = Math.max(...members.map((m) => m.id.length));
-  process.stdout.write(`quorumlog: starting ${count} nodes (data under ${path.resolve(dataRoot)})\n`);
+  process.stdout.write(`quorumlog: starting ${count} nodes (data under ${path.resolve(dataRoot)}; restart ${mode})\n`);
   for (const m of members) process.stdout.write(`  ${m.id.padEnd(width)}  clients ${m.clientAddress}  peers ${m.peerAddress}\n`);
   process.stdout.write(`Connect with: quorumlog status --brokers ${members.map((m) => m.clientAddress).join(',')}\nPress Ctrl-C to stop.\n`);
 
-  const children = new Map<string, ChildProcess>();
-  let stopping = false;
-  let failed = false;
-  const exited: Promise<void>[] = [];
-  for (const m of members) {
-    const args = [...NODE_V8_FLAGS, MAIN, 'node', '--id', m.id, '--members', membersSpec, '--data-dir', path.join(dataRoot, m.id), '--flush', flush];
+  const nodeArgs = (id: string): string[] => {
+    const args = [...NODE_V8_FLAGS, MAIN, 'node', '--id', id, '--members', membersSpec, '--data-dir', path.join(dataRoot, id), '--flush', flush];
     if (flushInterval !== undefined) args.push('--flush-interval-ms', String(flushInterval));
     if (flush === 'sync') args.push('--durable-mark', durableMark);
     if (tickMs !== undefined) args.push('--tick-ms', String(tickMs));
-    // Own process group: a Ctrl-C reaches the nodes only through us, so they stop in order.
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    children.set(m.id, child);
-    const prefix = `${m.id.padEnd(width)} | `;
-    for (const stream of [child.stdout, child.stderr]) {
-      if (stream === null) continue;
-      createInterface({ input: stream }).on('line', (line) => {
-        process.stdout.write(prefix + stripOwnPrefix(line, m.id) + '\n');
-        const won = LEADER_LINE.exec(line);
-        if (won !== null) process.stdout.write(`quorumlog: ${m.id} is the leader (term ${won[1]}), clients at ${m.clientAddress}\n`);
-      });
-    }
-    exited.push(
-      new Promise<void>((resolve) => {
-        child.on('exit', (code, signal) => {
-          children.delete(m.id);
-          if (!stopping) {
-            failed = true;
-            process.stdout.write(`${prefix}exited unexpectedly (${signal ?? `status ${code}`}); stopping the cluster\n`);
-            void stopAll();
-          }
-          resolve();
-        });
-      }),
-    );
-  }
-
-  const stopAll = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    for (const child of children.values()) child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      for (const child of children.values()) child.kill('SIGKILL');
-    }, STOP_GRACE_MS);
-    await Promise.all(exited);
-    clearTimeout(timer);
+    return args;
   };
-  process.once('SIGINT', () => void stopAll());
-  process.once('SIGTERM', () => void stopAll());
-  await Promise.all(exited);
+  const token = newControlToken();
+  let controlAddress: string | null = null;
+  const supervisor: ClusterSupervisor = new ClusterSupervisor({
+    members,
+    nodeArgs,
+    restart: { ...RESTART_POLICY_DEFAULTS, mode, delayMs },
+    print: (line) => process.stdout.write(`${line}\n`),
+    onChange: () => {
+      if (controlAddress !== null) writeStateFile(dataRoot, { version: 1, pid: process.pid, controlAddress, token, nodes: supervisor.list() });
+    },
+  });
+  const control = await startControlServer(supervisor, token);
+  controlAddress = control.address;
+  // stop() is idempotent: a second Ctrl-C must not end this process and leave the nodes (own process groups) behind.
+  process.on('SIGINT', () => void supervisor.stop());
+  process.on('SIGTERM', () => void supervisor.stop());
+  supervisor.start();
+  try {
+    await supervisor.stopped;
+  } finally {
+    await control.close();
+    removeStateFile(dataRoot, token);
+  }
   process.stdout.write('quorumlog: all nodes stopped\n');
-  return failed ? 1 : 0;
+  return 0;
 }
 
-/** Node lines start with "<timestamp> <id> "; under the cluster's prefix the id is redundant. */
-function stripOwnPrefix(line: string, id: string): string {
-  const space = line.indexOf(' ');
-  if (space > 0 && line.startsWith(`${id} `, space + 1)) return `${line.slice(11, space)} ${line.slice(space + 2 + id.length)}`;
-  return line;
+function parseControlArgs(argv: readonly string[], usage: string): { dataRoot: string; json: boolean; positionals: string[] } | null {
+  const { values, positionals } = parseArgs({ args: [...argv], options: CONTROL_OPTIONS, strict: true, allowPositionals: true });
+  if (values.help === true) {
+    process.stdout.write(`Usage: ${usage}\n\nSee quorumlog cluster --help.\n`);
+    return null;
+  }
+  return { dataRoot: values['data-dir'] ?? DEFAULT_DATA_ROOT, json: values.json === true, positionals };
+}
+
+async function runControl(action: ControlAction, argv: readonly string[]): Promise<number> {
+  const args = parseControlArgs(argv, `quorumlog cluster ${action} ID [--data-dir DIR]`);
+  if (args === null) return 0;
+  const [id, ...extra] = args.positionals;
+  if (id === undefined || extra.length > 0) throw new UsageError(`quorumlog cluster ${action} takes one node id, such as n2`);
+  try {
+    const message = await requestNodeAction(args.dataRoot, action, id);
+    process.stdout.write(args.json ? `${JSON.stringify({ action, id, message })}\n` : `${message}\n`);
+    return 0;
+  } catch (error) {
+    return controlFailure(error);
+  }
+}
+
+async function runPs(argv: readonly string[]): Promise<number> {
+  const args = parseControlArgs(argv, 'quorumlog cluster ps [--data-dir DIR] [--json]');
+  if (args === null) return 0;
+  if (args.positionals.length > 0) throw new UsageError('quorumlog cluster ps takes no arguments');
+  try {
+    const nodes = await requestNodeList(args.dataRoot);
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(nodes, null, 2)}\n`);
+      return 0;
+    }
+    const rows = [['node', 'state', 'pid', 'restarts', 'clients'], ...nodes.map((n) => [n.id, n.state, String(n.pid ?? '-'), String(n.restarts), n.clientAddress])];
+    const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+    for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()}\n`);
+    return 0;
+  } catch (error) {
+    return controlFailure(error);
+  }
+}
+
+/** An unknown node id is a usage error (2); no cluster, or a refusal, is a failure (1). */
+function controlFailure(error: unknown): number {
+  if (error instanceof ControlRequestError && error.status === 404) throw new UsageError(error.message);
+  if (error instanceof ControlRequestError || error instanceof NoRunningClusterError) {
+    process.stderr.write(`quorumlog: ${error.message}\n`);
+    return 1;
+  }
+  throw error;
 }

@@ -8,6 +8,7 @@ import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
 import { GROUP_COMMANDS, runGroupCommand } from './group-commands.js';
 import { runJepsen } from './jepsen-command.js';
 import { runTxCommand } from './tx-command.js';
+import { runVerifyWritesCommand } from './verify-writes-command.js';
 import { NODE_HELP, runNodeCommand } from './node-command.js';
 import { UsageError } from './usage-error.js';
 
@@ -15,13 +16,16 @@ const HELP = `Usage: quorumlog <command> [options]
 
 Server:
   node        run one node (quorumlog node --help)
-  cluster     run a local cluster of node processes (what npm start runs)
+  cluster     run a local cluster of node processes (what npm start runs); kill, pause,
+              resume or restart one of its nodes (quorumlog cluster --help)
 
 Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster's ports):
   append      append records given as arguments, or one per stdin line
   read        read committed records from an index (--follow to keep reading)
   status      each node's role, term, leader, commit and applied index, followers' lag
   transfer    move leadership to another node
+  verify-writes  append unique records for a while, then check every acknowledged one reads
+              back once, in order (kill nodes meanwhile)
   bench       throughput and latency of a local cluster (or --brokers), beside the disk's limit
   jepsen      fault injection against a fresh local cluster (quorumlog jepsen --help)
 
@@ -57,6 +61,9 @@ async function main(argv: readonly string[]): Promise<number> {
       return runJepsen(rest);
     case 'tx':
       return runTxCommand(rest);
+    case 'verify-writes':
+      stopQuietlyWhenStdoutCloses();
+      return runVerifyWritesCommand(rest);
     default:
       stopQuietlyWhenStdoutCloses();
       if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);

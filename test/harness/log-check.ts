@@ -1,33 +1,9 @@
-import type { LogClient } from '../../src/client/index.js';
+import { checkAckOrder, checkWrites, readWholeLog, type LoggedRecord } from '../../src/bench/write-check.js';
 import type { TestCluster } from './test-cluster.js';
 import type { AppendWorkload } from './workload.js';
 
-export interface LoggedRecord {
-  readonly index: number;
-  readonly term: number;
-  readonly payload: string;
-}
-
-const READ_MAX_BYTES = 256 * 1024;
-const READ_CALLS_MAX = 100_000;
-
-/**
- * Every committed record a node has applied, from index 1, read through `client` (which
- * must talk to that node only: reads are served from the node's own applied log).
- */
-export async function readWholeLog(client: LogClient): Promise<LoggedRecord[]> {
-  const decoder = new TextDecoder();
-  const records: LoggedRecord[] = [];
-  let from = 1;
-  for (let calls = 0; calls < READ_CALLS_MAX; calls++) {
-    const result = await client.read(from, { maxBytes: READ_MAX_BYTES });
-    for (const r of result.records) records.push({ index: r.index, term: r.term, payload: decoder.decode(r.payload) });
-    if (result.nextIndex <= from && result.records.length === 0) return records;
-    from = result.nextIndex;
-    if (from > result.appliedIndex) return records;
-  }
-  throw new Error(`log read did not end within ${READ_CALLS_MAX} calls`);
-}
+/** The checks themselves live in src/bench/write-check.ts (quorumlog verify-writes runs them too). */
+export { readWholeLog, type LoggedRecord };
 
 /** Every running member's whole log, each read from that member's own client address. */
 export async function readAllLogs(cluster: TestCluster): Promise<Map<string, LoggedRecord[]>> {
@@ -55,32 +31,9 @@ export function checkLogs(logs: ReadonlyMap<string, readonly LoggedRecord[]>, wo
     if (diff !== null) problems.push(`${id} differs from ${firstId}: ${diff}`);
   }
   for (const [id, log] of entries) {
-    const byPayload = new Map<string, number>();
-    for (const r of log) {
-      const seen = byPayload.get(r.payload);
-      if (seen !== undefined) problems.push(`${id}: "${r.payload}" appears twice, at ${seen} and ${r.index}`);
-      else byPayload.set(r.payload, r.index);
-      const owner = workloads.find((w) => r.payload.startsWith(`${w.prefix}-`));
-      const fate = owner?.fateOf(r.payload) ?? 'never sent';
-      if (fate === 'rejected' || fate === 'never sent') problems.push(`${id}: "${r.payload}" at ${r.index} is in the log but was ${fate}`);
-    }
-    for (const w of workloads) {
-      for (const ack of w.acked) {
-        const at = byPayload.get(ack.id);
-        if (at === undefined) problems.push(`${id}: acknowledged "${ack.id}" (index ${ack.index}) is missing`);
-        else if (at !== ack.index) problems.push(`${id}: acknowledged "${ack.id}" was acked at index ${ack.index} but sits at ${at}`);
-      }
-    }
+    for (const problem of checkWrites(log, workloads, { strangers: 'problem' })) problems.push(`${id}: ${problem.message}`);
   }
-  // Each writer waits for one acknowledgement before it sends the next: its indexes must rise.
-  for (const w of workloads) {
-    for (const writer of new Set(w.acked.map((a) => a.writer))) {
-      const indexes = w.acked.filter((a) => a.writer === writer).map((a) => a.index);
-      for (let k = 1; k < indexes.length; k++) {
-        if ((indexes[k] ?? 0) <= (indexes[k - 1] ?? 0)) problems.push(`${w.prefix} writer ${writer}: acknowledgement ${k} has index ${indexes[k]} after ${indexes[k - 1]}`);
-      }
-    }
-  }
+  for (const problem of checkAckOrder(workloads)) problems.push(problem.message);
   return problems.slice(0, 50);
 }
 
