@@ -11,10 +11,13 @@ import { UsageError } from './usage-error.js';
  * imported: jepsen-style/ drives the cluster from outside, through this CLI and the client
  * library, so src/ must not depend on it.
  */
-const HARNESS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'jepsen-style', 'cli.js');
+const DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const HARNESS = path.join(DIST, 'jepsen-style', 'cli.js');
+/** Present in a source checkout; the npm package ships neither the harness nor its sources. */
+const HARNESS_SOURCE = path.join(DIST, '..', 'jepsen-style', 'cli.ts');
 
 export function runJepsen(argv: readonly string[]): Promise<number> {
-  if (!fs.existsSync(HARNESS)) throw new UsageError(`the fault-injection harness is not built (${HARNESS}); run npm run build`);
+  if (!fs.existsSync(HARNESS)) throw new UsageError(harnessMissing());
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [HARNESS, ...argv], { stdio: 'inherit' });
     // Ctrl-C reaches the harness through the terminal's process group and it stops its nodes;
@@ -30,4 +33,9 @@ export function runJepsen(argv: readonly string[]): Promise<number> {
       resolve(code ?? 128 + (signal === null ? 0 : (os.constants.signals[signal] ?? 0)));
     });
   });
+}
+
+function harnessMissing(): string {
+  if (fs.existsSync(HARNESS_SOURCE)) return `the fault-injection harness is not built (${HARNESS}); run npm run build`;
+  return 'the fault-injection harness is not part of the npm package; run it from a source checkout of quorumlog (npm run jepsen, see docs/jepsen.md)';
 }

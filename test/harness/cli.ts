@@ -22,10 +22,19 @@ export interface CliOptions {
  * within the timeout is SIGKILLed and the result says so (signal SIGKILL).
  */
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  return runCommand(process.execPath, [CLI_PATH, ...args], { ...options, cwd: REPO_ROOT });
+}
+
+/**
+ * Runs any program to completion, the way runCli runs ours: tracked for last-resort cleanup,
+ * output collected, SIGKILLed (signal SIGKILL in the result) if still running after the
+ * timeout. `cwd` defaults to the repository root.
+ */
+export function runCommand(file: string, args: readonly string[], options: CliOptions & { readonly cwd?: string } = {}): Promise<CliResult> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
-      cwd: REPO_ROOT,
+    const child = spawn(file, args, {
+      cwd: options.cwd ?? REPO_ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1', ...options.env },
     });
