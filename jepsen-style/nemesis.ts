@@ -383,9 +383,10 @@ async function waitForLeaderAmong(cluster: NemesisCluster, ids: readonly string[
 
 /**
  * Disk damage on one node at a time: stop it (kill -9), damage its last segment, restart it,
- * and watch it for the hold: it must notice damage to durable records and must not lead
- * while its vote is blocked. A log that refuses to open is repaired the operator's way
- * (drop the damaged record and all after it) and started again.
+ * and watch it for the hold: it must notice damage to durable records, start without hand
+ * repair, and must not lead while its vote is blocked. A node that refuses to open its log
+ * fails the damaged-node checker; the run then goes on after a repair the operator's way
+ * (drop the damaged record and all after it).
  */
 function diskFault(ctx: NemesisContext, fault: PlannedFault, random: Prng): PreparedFault {
   const target = random.pick(ctx.cluster.ids);
@@ -411,6 +412,7 @@ async function damageAndWatch(ctx: NemesisContext, fault: PlannedFault, target: 
   const lines = cluster.process(target)?.lines() ?? [];
   if (lines.some((l) => l.includes('were durable once and are gone'))) observe(DiskObservation.lossReported);
   if (lines.some((l) => l.includes('recovery cut'))) observe(DiskObservation.tailCut);
+  if (lines.some((l) => l.includes('recovery: damage'))) observe(DiskObservation.damageCut);
   const watching = new AbortController();
   const watcher = watchBlockedNode(ctx, target, observe, watching.signal);
   return {

@@ -193,9 +193,11 @@ describe('checkers on hand-made histories', () => {
     expect(singleNodeOutageBoundMs({ tickMs: 50, electionTicks: 10 })).toBe(2_500);
   });
 
-  it('damaged node: unnoticed damage to durable records, or leading with a blocked vote', () => {
+  it('damaged node: unnoticed damage to durable records, a start that needed hand repair, or leading with a blocked vote', () => {
     const at = (what: string, faultId = 1): HistoryEvent => ({ type: 'observe', timeMs: 0, node: 'n2', what, faultId });
-    expect(checkDamagedNodes([at(DiskObservation.damageBelowMark), at(DiskObservation.refusedStart), at(DiskObservation.lossReported), at(DiskObservation.votingBlocked)]).valid).toBe(true);
+    expect(checkDamagedNodes([at(DiskObservation.damageBelowMark), at(DiskObservation.damageCut), at(DiskObservation.lossReported), at(DiskObservation.votingBlocked)]).valid).toBe(true);
+    const refused = checkDamagedNodes([at(DiskObservation.damageBelowMark), at(DiskObservation.refusedStart), at(DiskObservation.lossReported), at(DiskObservation.votingBlocked)]);
+    expect(refused.valid).toBe(false);
     const unnoticed = checkDamagedNodes([at(DiskObservation.damageBelowMark), at(DiskObservation.votingUnblocked)]);
     expect(unnoticed.valid).toBe(false);
     const led = checkDamagedNodes([at(DiskObservation.damageBelowMark), at(DiskObservation.lossReported), at(DiskObservation.ledWhileBlocked)]);
