@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import { localMembers } from '../node/config.js';
 import { NODE_V8_FLAGS } from '../node/v8-flags.js';
@@ -19,6 +18,7 @@ import {
   type ControlAction,
 } from './cluster-control.js';
 import { ClusterSupervisor } from './cluster-supervisor.js';
+import { parseCommandLine } from './parse-command-line.js';
 import { RESTART_POLICY_DEFAULTS, RestartMode } from './restart-policy.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -90,7 +90,7 @@ export async function runClusterCommand(argv: readonly string[]): Promise<number
 }
 
 async function runCluster(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  const { values } = parseCommandLine(argv, OPTIONS, false);
   if (values.help === true) {
     process.stdout.write(CLUSTER_HELP);
     return 0;
@@ -151,7 +151,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
 }
 
 function parseControlArgs(argv: readonly string[], usage: string): { dataRoot: string; json: boolean; positionals: string[] } | null {
-  const { values, positionals } = parseArgs({ args: [...argv], options: CONTROL_OPTIONS, strict: true, allowPositionals: true });
+  const { values, positionals } = parseCommandLine(argv, CONTROL_OPTIONS, true);
   if (values.help === true) {
     process.stdout.write(`Usage: ${usage}\n\nSee quorumlog cluster --help.\n`);
     return null;

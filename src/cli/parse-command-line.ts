@@ -27,7 +27,10 @@ export function joinNegativeValues(argv: readonly string[], options: Options): s
   return joined;
 }
 
+/** What parseCommandLine returns: parseArgs's result for these options (named, so declarations can be emitted). */
+export type ParsedCommandLine<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>>;
+
 /** parseArgs, strict, after joinNegativeValues. */
-export function parseCommandLine<T extends Options>(argv: readonly string[], options: T, allowPositionals: boolean) {
+export function parseCommandLine<T extends Options>(argv: readonly string[], options: T, allowPositionals: boolean): ParsedCommandLine<T> {
   return parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals });
 }

@@ -164,6 +164,15 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
     });
 
     // FINDINGS.md F1: node's parseArgs explains a value that starts with a dash in three lines.
+    it('a negative number for a cluster flag gets the flag\'s own message, not parseArgs\' "ambiguous"', async () => {
+      const args = ['cluster', '--tick-ms', '-5'];
+      const result = await runCli(args, { timeoutMs: 15_000 });
+      expect(result.code, describeCli(args, result)).toBe(2);
+      expect(oneLine(result.stderr), describeCli(args, result)).toBe(true);
+      expect(result.stderr, describeCli(args, result)).toContain('--tick-ms');
+      expect(result.stderr, describeCli(args, result)).not.toContain('ambiguous');
+    });
+
     it('F1: a flag value that starts with a dash is refused in one line', async () => {
       const args = ['node', '--id', 'n1', '--tick-ms', '-5'];
       const result = await runCli(args, { timeoutMs: 15_000 });

@@ -1,70 +1,28 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
 import { Prng } from '../../jepsen-style/prng.js';
 import { liveChildPids } from '../../jepsen-style/process-reaper.js';
-import { RUN_DEFAULTS, runJepsen, type RunOptions, type RunResult } from '../../jepsen-style/run.js';
-import { ensureBuilt } from '../harness/build.js';
+import { keepOnFailure, useJepsenRuns } from './jepsen-runs.js';
 
 /**
- * Real runs on a 2-core machine shared with other suites, kept to about 5 minutes in all:
- * one mixed run of every nemesis (70 s of faults) that must pass every checker, a targeted
- * sync power-loss and disk run that must pass, and two runs that must be flagged; then the
- * queue workload: a 35 s mixed run that must pass and a 15 s run that must be flagged. Each
- * prints its seed and run folder; a run folder is kept only when the test fails.
+ * The short real runs `npm test` keeps: a 30 s mixed run of every nemesis (log workload)
+ * and a 35 s one of the queue workload, each of which must pass every checker. The longer
+ * runs, and the runs that must be flagged, are in runs.long.test.ts (`npm run test:long`).
+ * Each prints its seed and run folder; a run folder is kept only when the test fails.
  * Longer runs are for people: npm run jepsen -- --time 600.
  */
-const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-jepsen-'));
-
-async function run(name: string, options: Partial<RunOptions> & Pick<RunOptions, 'seed' | 'timeS' | 'nemeses'>): Promise<RunResult & { lines: string[] }> {
-  const lines: string[] = [];
-  const result = await runJepsen({
-    ...RUN_DEFAULTS,
-    variants: null,
-    idempotence: true,
-    flush: { mode: 'sync' },
-    powerLoss: false,
-    runsDir: ROOT,
-    runName: name,
-    rate: 150,
-    log: (line) => lines.push(line),
-    ...options,
-  });
-  console.log(`[jepsen] ${name}: seed ${result.seed}, ${result.valid ? 'valid' : 'INVALID'}; ${lines.filter((l) => /^(PASS|FAIL)/.test(l)).map((l) => l.split(' ').slice(0, 2).join(' ')).join('; ')}`);
-  return { ...result, lines };
-}
-
-function verdict(result: RunResult, name: string): boolean {
-  const checker = result.checkers.find((c) => c.name === name);
-  if (checker === undefined) throw new Error(`no checker ${name}`);
-  return checker.valid;
-}
-
-/** Keeps the folder of a failed run (and says where); removes a passing one. */
-function keepOnFailure(result: RunResult & { lines: string[] }, ok: boolean): void {
-  if (ok) fs.rmSync(result.runDir, { recursive: true, force: true });
-  else console.log(`[jepsen] kept ${result.runDir} (seed ${result.seed})\n${result.lines.join('\n')}`);
-}
-
-beforeAll(async () => {
-  await ensureBuilt();
-}, 120_000);
-
-afterAll(() => {
-  // Only kept (failed) run folders remain; an empty root goes.
-  if (fs.readdirSync(ROOT).length === 0) fs.rmSync(ROOT, { recursive: true, force: true });
-});
+const { run } = useJepsenRuns();
 
 describe('jepsen-style runs against real node processes', () => {
-  it('a mixed run of every nemesis passes every checker, and writes history, results and a self-contained report', async () => {
-    const seed = 23;
-    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 70_000 });
+  it('a short mixed run of every nemesis passes every checker, and writes history, results and a self-contained report', async () => {
+    const seed = 90;
+    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 30_000 });
     expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
-    const result = await run('mix', { seed, timeS: 70, nemeses: NEMESIS_KINDS });
+    const result = await run('mix', { seed, timeS: 30, nemeses: NEMESIS_KINDS });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
     try {
       expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
@@ -84,59 +42,6 @@ describe('jepsen-style runs against real node processes', () => {
       keepOnFailure(result, result.valid);
     }
   }, 200_000);
-
-  it('sync flush: power loss of a majority while the survivor is paused, of one while another is out, and disk damage lose nothing', async () => {
-    const result = await run('power-disk', { seed: 5, timeS: 30, nemeses: ['power', 'disk'], variants: ['majority-survivor-paused', 'one-while-paused', 'flip-old', 'cut-tail'] });
-    try {
-      expect(result.faults.length).toBeGreaterThanOrEqual(4);
-      // These faults restart nodes and wait for elections, so the schedule slips: the run waits for it.
-      expect(result.missedFaults, 'every scheduled fault ran').toEqual([]);
-      expect(result.checkers.find((c) => c.name === 'faults')?.counts).toEqual({ scheduled: result.faults.length, ran: result.faults.length, missed: 0 });
-      expect(result.checkers.filter((c) => !c.valid).map((c) => c.name), `seed 5, ${result.runDir}`).toEqual([]);
-    } finally {
-      keepOnFailure(result, result.valid);
-    }
-  }, 150_000);
-
-  it('must be flagged: async flush and power loss of a majority at once lose acknowledged writes', async () => {
-    const result = await run('async-power', {
-      seed: 7,
-      timeS: 20,
-      nemeses: ['power'],
-      variants: ['majority-survivor-paused'],
-      flush: { mode: 'async', intervalMs: 2_000 },
-      // The cluster may never take writes again after this (FINDINGS O1): do not wait a minute for it.
-      recoveryTimeoutMs: 15_000,
-    });
-    const lost = result.checkers.find((c) => c.name === 'lost');
-    try {
-      expect(verdict(result, 'lost'), `seed 7, ${result.runDir}`).toBe(false);
-      expect(lost?.counts['lost']).toBeGreaterThan(0);
-    } finally {
-      keepOnFailure(result, lost?.valid === false);
-    }
-  }, 150_000);
-
-  it('must be flagged: idempotence off (blind retries after an unknown outcome) under kills and partitions duplicates values', async () => {
-    const result = await run('blind-retries', {
-      seed: 11,
-      timeS: 25,
-      nemeses: ['kill', 'pause', 'partition'],
-      variants: ['kill:leader', 'pause:leader', 'partition:leader'],
-      idempotence: false,
-      opTimeoutMs: 1_000,
-      rate: 200,
-    });
-    const duplicated = result.checkers.find((c) => c.name === 'duplicated');
-    try {
-      expect(verdict(result, 'duplicated'), `seed 11, ${result.runDir}`).toBe(false);
-      expect(duplicated?.counts['duplicatedValues']).toBeGreaterThan(0);
-      // The same run with idempotence on is what the mixed run checks: nothing else may break here.
-      expect(result.checkers.filter((c) => !c.valid).map((c) => c.name)).toEqual(['duplicated']);
-    } finally {
-      keepOnFailure(result, duplicated?.valid === false);
-    }
-  }, 150_000);
 });
 
 describe('the queue workload (producers, a consumer group in processes killed -9) against real node processes', () => {
@@ -159,32 +64,4 @@ describe('the queue workload (producers, a consumer group in processes killed -9
       keepOnFailure(result, result.valid);
     }
   }, 200_000);
-
-  it('must be flagged: producers without idempotence duplicate under leader faults, and auto-acking consumers lose messages', async () => {
-    const result = await run('queue-blind', {
-      seed: 11,
-      // A duplicate needs a send replicated but not yet answered when its leader is paused,
-      // killed or cut off. In 15 s at 100/s a run could end with no send in flight at a
-      // leader fault (1 in 3 CI runs); at 25 s and 200/s it still happened once in four
-      // clean-clone runs after commits got faster (third session). 400/s keeps twice as many
-      // sends in flight at every fault.
-      timeS: 25,
-      workload: 'queue',
-      nemeses: ['kill', 'pause', 'partition'],
-      variants: ['kill:leader', 'pause:leader', 'partition:leader'],
-      idempotence: false,
-      autoAck: true,
-      consumerWorkMs: 25,
-      opTimeoutMs: 1_000,
-      rate: 400,
-    });
-    const flagged = result.checkers.filter((c) => !c.valid).map((c) => c.name);
-    try {
-      expect(flagged, `seed 11, ${result.runDir}`).toEqual(['duplicated', 'consumer']);
-      expect(result.checkers.find((c) => c.name === 'duplicated')?.counts['duplicatedValues']).toBeGreaterThan(0);
-      expect(result.checkers.find((c) => c.name === 'consumer')?.counts['finishedUnprocessed']).toBeGreaterThan(0);
-    } finally {
-      keepOnFailure(result, flagged.length === 2);
-    }
-  }, 150_000);
 });

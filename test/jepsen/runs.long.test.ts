@@ -1,0 +1,127 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
+import { Prng } from '../../jepsen-style/prng.js';
+import { liveChildPids } from '../../jepsen-style/process-reaper.js';
+import { keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
+
+/**
+ * The long real runs (`npm run test:long`, about 5 minutes on two cores): a 70 s mixed run of
+ * every nemesis that must pass every checker, a targeted sync power-loss and disk run that
+ * must pass, and three runs that must be flagged (async flush under a majority power loss,
+ * blind retries, and producers without idempotence with auto-acking consumers).
+ */
+const { run } = useJepsenRuns();
+
+describe('long jepsen-style runs against real node processes', () => {
+  it('a 70 s mixed run of every nemesis passes every checker', async () => {
+    const seed = 23;
+    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 70_000 });
+    expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
+    const result = await run('mix', { seed, timeS: 70, nemeses: NEMESIS_KINDS });
+    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+    try {
+      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+      expect(result.valid).toBe(true);
+      for (const file of ['history.jsonl', 'results.json', 'report.html', 'logs/n1.log', 'run.log']) expect(fs.existsSync(path.join(result.runDir, file)), file).toBe(true);
+      const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
+      expect(html.match(/<svg /g)?.length).toBe(2);
+      expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+      for (const kind of NEMESIS_KINDS) expect(html).toContain(`${kind}:`);
+      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[]; missedFaults: unknown[] };
+      expect(results.valid).toBe(true);
+      expect(results.faults.length).toBe(plan.length);
+      expect(results.missedFaults, 'every scheduled fault ran').toEqual([]);
+      expect(html).toContain('Every scheduled fault ran.');
+      expect(liveChildPids()).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
+  }, 200_000);
+
+  it('sync flush: power loss of a majority while the survivor is paused, of one while another is out, and disk damage lose nothing', async () => {
+    const result = await run('power-disk', { seed: 5, timeS: 30, nemeses: ['power', 'disk'], variants: ['majority-survivor-paused', 'one-while-paused', 'flip-old', 'cut-tail'] });
+    try {
+      expect(result.faults.length).toBeGreaterThanOrEqual(4);
+      // These faults restart nodes and wait for elections, so the schedule slips: the run waits for it.
+      expect(result.missedFaults, 'every scheduled fault ran').toEqual([]);
+      expect(result.checkers.find((c) => c.name === 'faults')?.counts).toEqual({ scheduled: result.faults.length, ran: result.faults.length, missed: 0 });
+      expect(result.checkers.filter((c) => !c.valid).map((c) => c.name), `seed 5, ${result.runDir}`).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
+  }, 150_000);
+
+  it('must be flagged: async flush and power loss of a majority at once lose acknowledged writes', async () => {
+    const result = await run('async-power', {
+      seed: 7,
+      timeS: 20,
+      nemeses: ['power'],
+      variants: ['majority-survivor-paused'],
+      flush: { mode: 'async', intervalMs: 2_000 },
+      // The cluster may never take writes again after this (FINDINGS O1): do not wait a minute for it.
+      recoveryTimeoutMs: 15_000,
+    });
+    const lost = result.checkers.find((c) => c.name === 'lost');
+    try {
+      expect(verdict(result, 'lost'), `seed 7, ${result.runDir}`).toBe(false);
+      expect(lost?.counts['lost']).toBeGreaterThan(0);
+    } finally {
+      keepOnFailure(result, lost?.valid === false);
+    }
+  }, 150_000);
+
+  it('must be flagged: idempotence off (blind retries after an unknown outcome) under kills and partitions duplicates values', async () => {
+    const result = await run('blind-retries', {
+      seed: 11,
+      timeS: 25,
+      nemeses: ['kill', 'pause', 'partition'],
+      variants: ['kill:leader', 'pause:leader', 'partition:leader'],
+      idempotence: false,
+      opTimeoutMs: 1_000,
+      rate: 200,
+    });
+    const duplicated = result.checkers.find((c) => c.name === 'duplicated');
+    try {
+      expect(verdict(result, 'duplicated'), `seed 11, ${result.runDir}`).toBe(false);
+      expect(duplicated?.counts['duplicatedValues']).toBeGreaterThan(0);
+      // The same run with idempotence on is what the mixed run checks: nothing else may break here.
+      expect(result.checkers.filter((c) => !c.valid).map((c) => c.name)).toEqual(['duplicated']);
+    } finally {
+      keepOnFailure(result, duplicated?.valid === false);
+    }
+  }, 150_000);
+});
+
+describe('long runs of the queue workload against real node processes', () => {
+  it('must be flagged: producers without idempotence duplicate under leader faults, and auto-acking consumers lose messages', async () => {
+    const result = await run('queue-blind', {
+      seed: 11,
+      // A duplicate needs a send replicated but not yet answered when its leader is paused,
+      // killed or cut off. In 15 s at 100/s a run could end with no send in flight at a
+      // leader fault (1 in 3 CI runs); at 25 s and 200/s it still happened once in four
+      // clean-clone runs after commits got faster (third session). 400/s keeps twice as many
+      // sends in flight at every fault.
+      timeS: 25,
+      workload: 'queue',
+      nemeses: ['kill', 'pause', 'partition'],
+      variants: ['kill:leader', 'pause:leader', 'partition:leader'],
+      idempotence: false,
+      autoAck: true,
+      consumerWorkMs: 25,
+      opTimeoutMs: 1_000,
+      rate: 400,
+    });
+    const flagged = result.checkers.filter((c) => !c.valid).map((c) => c.name);
+    try {
+      expect(flagged, `seed 11, ${result.runDir}`).toEqual(['duplicated', 'consumer']);
+      expect(result.checkers.find((c) => c.name === 'duplicated')?.counts['duplicatedValues']).toBeGreaterThan(0);
+      expect(result.checkers.find((c) => c.name === 'consumer')?.counts['finishedUnprocessed']).toBeGreaterThan(0);
+    } finally {
+      keepOnFailure(result, flagged.length === 2);
+    }
+  }, 150_000);
+});
