@@ -133,16 +133,8 @@ export class LogClient {
   readonly #codec = new ClientCodec();
   readonly #channels: BrokerChannels;
   /** Appends and produce batches go over one long-lived stream per broker each, not a call each. */
-  readonly #appends = new PipelinedCalls<AppendRequestMessage, AppendResponseMessage>({
-    path: ClientMethodPath.appendStream,
-    serialize: (id, append, timeoutMs) => this.#codec.appendStreamRequest.serialize({ id, append, timeoutMs }),
-    deserialize: this.#codec.appendStreamResponse.deserialize,
-  });
-  readonly #produces = new PipelinedCalls<ProduceRequestMessage, ProduceResponseMessage>({
-    path: ClientMethodPath.produceStream,
-    serialize: (id, produce, timeoutMs) => this.#codec.produceStreamRequest.serialize({ id, produce, timeoutMs }),
-    deserialize: this.#codec.produceStreamResponse.deserialize,
-  });
+  readonly #appends: PipelinedCalls<AppendRequestMessage, AppendResponseMessage>;
+  readonly #produces: PipelinedCalls<ProduceRequestMessage, ProduceResponseMessage>;
   /** The broker that last served a call (the leader, after a write); tried first. */
   #preferred: string;
   #cursor = 0;
@@ -161,8 +153,21 @@ export class LogClient {
     if (!(Number.isSafeInteger(keepalive.intervalMs) && keepalive.intervalMs >= 1 && Number.isSafeInteger(keepalive.timeoutMs) && keepalive.timeoutMs >= 1)) {
       throw new InvalidArgumentError(`keepalive intervalMs and timeoutMs must be whole numbers of ms, at least 1 (got ${keepalive.intervalMs} and ${keepalive.timeoutMs})`);
     }
+    const requestBytesMax = options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes;
+    this.#appends = new PipelinedCalls({
+      path: ClientMethodPath.appendStream,
+      serialize: (id, append, timeoutMs) => this.#codec.appendStreamRequest.serialize({ id, append, timeoutMs }),
+      deserialize: this.#codec.appendStreamResponse.deserialize,
+      requestBytesMax,
+    });
+    this.#produces = new PipelinedCalls({
+      path: ClientMethodPath.produceStream,
+      serialize: (id, produce, timeoutMs) => this.#codec.produceStreamRequest.serialize({ id, produce, timeoutMs }),
+      deserialize: this.#codec.produceStreamResponse.deserialize,
+      requestBytesMax,
+    });
     this.#channels = new BrokerChannels({
-      maxMessageBytes: options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes,
+      maxMessageBytes: requestBytesMax,
       addressesMax: this.#brokers.length + 16,
       keepalive,
     });

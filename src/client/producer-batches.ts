@@ -60,10 +60,16 @@ export interface TopicState {
   readonly backoff: Backoff;
   retryTimer: NodeJS.Timeout | null;
   lingerTimer: NodeJS.Timeout | null;
+  /**
+   * The topic's largest message as the broker described it: 'unknown' before the producer
+   * asked, 'asking' while it does (nothing is sent meanwhile), then the limit, or null when
+   * the broker could not say (the broker's own refusal then fails an oversized message).
+   */
+  messageBytesMax: number | null | 'unknown' | 'asking';
 }
 
 export function newTopicState(name: string, retryBackoff: { readonly initialMs: number; readonly maxMs: number }): TopicState {
-  return { name, queue: [], inFlight: 0, mode: 'pipelining', producerId: 0, nextSequence: 0, ackedEnd: 0, backoff: new Backoff(retryBackoff), retryTimer: null, lingerTimer: null };
+  return { name, queue: [], inFlight: 0, mode: 'pipelining', producerId: 0, nextSequence: 0, ackedEnd: 0, backoff: new Backoff(retryBackoff), retryTimer: null, lingerTimer: null, messageBytesMax: 'unknown' };
 }
 
 export function newBatch(createdMs: number): Batch {
@@ -120,6 +126,23 @@ export function renumberFrom(state: TopicState, first: Batch): void {
   }
   first.renumbered = true;
   state.nextSequence = sequence;
+}
+
+/**
+ * Takes the messages over `bytesMax` out of a batch never sent (so none has a sequence yet)
+ * and hands back their settles, so they fail alone before anything is sent.
+ */
+export function takeOversized(batch: Batch, bytesMax: number, bytesOf: (m: BrokerMessage) => number): Settle[] {
+  const refused: Settle[] = [];
+  // Bounded by the batch's messages; walks backwards so splicing keeps the indexes valid.
+  for (let k = batch.messages.length - 1; k >= 0; k--) {
+    const bytes = bytesOf(batch.messages[k] as BrokerMessage);
+    if (bytes <= bytesMax) continue;
+    batch.messages.splice(k, 1);
+    refused.unshift(...batch.settles.splice(k, 1));
+    batch.bytes -= bytes;
+  }
+  return refused;
 }
 
 export function removeBatch(state: TopicState, batch: Batch): void {

@@ -11,6 +11,17 @@ export function messageBytes(m: BrokerMessage): number {
   return m.key.length + m.payload.length + m.headers.reduce((n, h) => n + h.name.length + h.value.length, 0);
 }
 
+/** Bytes a message's framing may add in a produce request beyond messageBytes (field tags, lengths, timestamp). */
+const MESSAGE_FRAMING_BYTES = 32;
+const HEADER_FRAMING_BYTES = 16;
+/** What the rest of a produce request (topic, ids, acks, the stream's request id and budget) may take. */
+export const REQUEST_ENVELOPE_BYTES = 4096;
+
+/** An upper bound of what the message adds to a produce request on the wire. */
+export function requestBytesOf(m: BrokerMessage): number {
+  return messageBytes(m) + MESSAGE_FRAMING_BYTES + HEADER_FRAMING_BYTES * m.headers.length;
+}
+
 const DELIVER_AT_HEADER = 'quorumlog-deliver-at-ms';
 
 /** The delivery time a message asks for ('' for none): messages of one batch must agree. */

@@ -13,9 +13,9 @@ import {
   DuplicateTooOldError,
 } from './errors.js';
 import { isStreamReset } from './call-errors.js';
-import { LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
-import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, type Batch, type TopicState } from './producer-batches.js';
-import { deliverAtOf, messageBytes, toRecord } from './producer-message.js';
+import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
+import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type TopicState } from './producer-batches.js';
+import { deliverAtOf, messageBytes, REQUEST_ENVELOPE_BYTES, requestBytesOf, toRecord } from './producer-message.js';
 import { PRODUCER_DEFAULTS, type Acks, type ProducerMessage, type ProducerOptions, type ProducerTestHooks, type SendResult } from './producer-options.js';
 import { ProducerSpool, queueSpooled } from './producer-spool.js';
 
@@ -35,6 +35,8 @@ export class Producer {
   readonly #lingerMs: number;
   readonly #batchBytesMax: number;
   readonly #batchMessagesMax: number;
+  /** The largest produce request this client's gRPC channel sends. */
+  readonly #requestBytesMax = LOG_CLIENT_DEFAULTS.maxMessageBytes;
   readonly #inFlightMax: number;
   readonly #deliveryTimeoutMs: number | undefined;
   readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
@@ -70,6 +72,9 @@ export class Producer {
       throw new InvalidArgumentError(`an idempotent producer keeps at most ${PRODUCER_DEFAULTS.idempotentInFlightMax} batches in flight per topic (the broker remembers that many)`);
     }
     if (!(this.#lingerMs >= 0 && this.#batchBytesMax >= 1 && this.#batchMessagesMax >= 1)) throw new InvalidArgumentError('lingerMs must be >= 0, batchBytesMax and batchMessagesMax >= 1');
+    if (this.#batchBytesMax > this.#requestBytesMax / 2) {
+      throw new InvalidArgumentError(`batchBytesMax must be at most ${Math.floor(this.#requestBytesMax / 2)} bytes (half the client's gRPC message limit), not ${this.#batchBytesMax}`);
+    }
     this.#deliveryTimeoutMs = options.deliveryTimeoutMs;
     this.#retryBackoff = options.retryBackoff ?? PRODUCER_DEFAULTS.retryBackoff;
     this.#bufferedMax = options.bufferedMessagesMax ?? PRODUCER_DEFAULTS.bufferedMessagesMax;
@@ -136,8 +141,10 @@ export class Producer {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    const bytes = messageBytes(record);
     const state = this.#topic(topic);
+    const tooLarge = this.#sizeRefusal(state, record);
+    if (tooLarge !== null) return Promise.reject(tooLarge);
+    const bytes = messageBytes(record);
     return new Promise((resolve, reject) => {
       let batch = state.queue.at(-1);
       if (batch === undefined || !isOpen(batch, this.#batchMessagesMax) || batch.bytes + bytes > this.#batchBytesMax || deliverAtOf(batch.messages[0]) !== deliverAtOf(record)) {
@@ -200,6 +207,58 @@ export class Producer {
     if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
+  /**
+   * Why `record` can never be sent to the topic, or null: over the client's gRPC message
+   * limit (grpc-js would refuse the request locally, and a retry the same way), or over the
+   * topic's own limit once the broker described it. Refused at send(), before it can hold
+   * up the messages queued behind it.
+   */
+  #sizeRefusal(state: TopicState, record: BrokerMessage): InvalidArgumentError | null {
+    const requestBytes = requestBytesOf(record);
+    if (requestBytes > this.#requestBytesMax - REQUEST_ENVELOPE_BYTES) {
+      return new InvalidArgumentError(`topic ${state.name}: the message is ${messageBytes(record)} bytes, over the client's gRPC message limit (${this.#requestBytesMax} bytes a request); it was not sent`);
+    }
+    const topicMax = state.messageBytesMax;
+    if (typeof topicMax === 'number' && messageBytes(record) > topicMax) {
+      return new InvalidArgumentError(`topic ${state.name}: the message is ${messageBytes(record)} bytes; this topic takes at most ${topicMax}; it was not sent`);
+    }
+    return null;
+  }
+
+  /**
+   * Whether the topic's message limit is settled (known, or known to be unknown); asks the
+   * broker the first time. Nothing of the topic is sent before, so no message over the
+   * limit reaches the wire.
+   */
+  #topicLimitSettled(state: TopicState): boolean {
+    if (state.messageBytesMax === 'asking') return false;
+    if (state.messageBytesMax !== 'unknown') return true;
+    state.messageBytesMax = 'asking';
+    this.#client.describeTopic(state.name).then(
+      (topic) => {
+        state.messageBytesMax = topic.maxMessageBytes > 0 ? topic.maxMessageBytes : null;
+      },
+      () => {
+        // The broker refuses an oversized message itself (INVALID_ARGUMENT, final for it alone).
+        state.messageBytesMax = null;
+      },
+    ).finally(() => this.#pump(state));
+    return false;
+  }
+
+  /** Fails the messages of a never-sent batch that are over the topic's limit, alone; true if none is left to send. */
+  #refuseOversized(state: TopicState, batch: Batch): boolean {
+    const topicMax = state.messageBytesMax;
+    if (typeof topicMax !== 'number' || batch.firstSequence >= 0 || batch.spool !== null || batch.legacy) return false;
+    const refused = takeOversized(batch, topicMax, messageBytes);
+    if (refused.length === 0) return false;
+    this.#buffered -= refused.length;
+    for (const settle of refused) settle.reject(new InvalidArgumentError(`topic ${state.name}: the message is over this topic's limit of ${topicMax} bytes; it was not sent`));
+    if (batch.messages.length > 0) return false;
+    this.#remove(state, batch);
+    return true;
+  }
+
   #topic(name: string): TopicState {
     let state = this.#topics.get(name);
     if (state === undefined) {
@@ -217,10 +276,13 @@ export class Producer {
 
   #pump(state: TopicState): void {
     if (this.#state === 'closed') return;
+    // Asked for at once, so the topic's limit and the producer id come in one round trip.
+    const limitSettled = state.queue.length === 0 || this.#topicLimitSettled(state);
     if (this.#idempotent && this.#producerId === 0) {
       if (state.queue.length > 0) this.#initProducerId();
       return;
     }
+    if (!limitSettled) return;
     if (this.#idempotent && state.producerId !== this.#producerId && state.producerId !== 0) state.mode = 'recovering';
     if (state.mode === 'recovering') {
       if (state.inFlight > 0 || state.retryTimer !== null) return;
@@ -297,6 +359,10 @@ export class Producer {
     if (batch.spool === null && this.#deliveryTimeoutMs !== undefined && Date.now() - batch.createdMs > this.#deliveryTimeoutMs) {
       const maybe = batch.uncertain ? '; an earlier attempt may have written it' : '';
       this.#finish(state, batch, new DeliveryTimeoutError(`topic ${state.name}: not acknowledged within ${this.#deliveryTimeoutMs} ms${maybe}`));
+      setImmediate(() => this.#pump(state));
+      return;
+    }
+    if (this.#refuseOversized(state, batch)) {
       setImmediate(() => this.#pump(state));
       return;
     }
