@@ -72,6 +72,17 @@ export class GroupCalls {
     return this.client.unaryCall({ operation: 'nack', delivery: 'once', path: GroupMethodPath.nack, serialize: c.nackRequest.serialize, deserialize: c.nackResponse.deserialize }, request);
   }
 
+  /**
+   * Leaves the group cleanly (before the consume stream is cancelled): `seen` are the
+   * deliveries the application got and did not finish, counted as failed; the others the
+   * consumer holds go back without counting a delivery. Idempotent: a repeat finds nothing held.
+   */
+  async leave(group: string, consumerId: string, seen: readonly { readonly offset: number; readonly delivery: number }[]): Promise<{ readonly counted: number; readonly returned: number }> {
+    const c = this.client.codec.groups;
+    const request = { group, consumerId, seen };
+    return this.client.unaryCall({ operation: 'leave', delivery: 'idempotent', path: GroupMethodPath.leave, serialize: c.leaveRequest.serialize, deserialize: c.leaveResponse.deserialize }, request);
+  }
+
   async extend(group: string, offset: number, delivery: number, extendMs: number): Promise<number> {
     if (!(Number.isSafeInteger(extendMs) && extendMs >= 1)) throw new InvalidArgumentError(`extend: an extension must be a whole number of ms >= 1, not ${extendMs}`);
     const c = this.client.codec.groups;
