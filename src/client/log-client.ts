@@ -24,6 +24,7 @@ import {
   type ReadResponseMessage,
 } from '../transport/index.js';
 import { PipelinedCalls } from './pipelined-calls.js';
+import { checkBrokers } from './broker-address.js';
 import { awaitReady, BrokerChannels, KEEPALIVE_DEFAULTS, type KeepaliveOptions } from './broker-channels.js';
 import { describe, failedBelowNode, firstValue, isRetriable, neverSent, toClientError, type Delivery } from './call-errors.js';
 import { ClientClosedError, InternalError, InvalidArgumentError, UnavailableError } from './errors.js';
@@ -143,7 +144,7 @@ export class LogClient {
   readonly #closing = new AbortController();
 
   constructor(options: LogClientOptions) {
-    if (options.brokers.length === 0) throw new InvalidArgumentError('a LogClient needs at least one broker address');
+    checkBrokers(options.brokers);
     this.#brokers = [...options.brokers];
     this.#preferred = this.#brokers[0] ?? '';
     this.#timeoutMs = options.timeoutMs ?? LOG_CLIENT_DEFAULTS.timeoutMs;
@@ -179,8 +180,11 @@ export class LogClient {
    * so a leader failure before a majority has them loses them).
    */
   async append(records: readonly Uint8Array[] | Uint8Array, options: { readonly acks?: AppendAcks } = {}): Promise<AppendResult> {
+    if (typeof records === 'string') throw new InvalidArgumentError('append takes Uint8Array records, not a string: encode it (new TextEncoder().encode(text))');
     const list = records instanceof Uint8Array ? [records] : records;
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
+    const notBytes = list.findIndex((r) => !(r instanceof Uint8Array));
+    if (notBytes >= 0) throw new InvalidArgumentError(`append: record ${notBytes} is a ${typeof list[notBytes]}, not a Uint8Array`);
     const acks = options.acks ?? 'all';
     if (acks !== 'all' && acks !== 'leader') throw new InvalidArgumentError(`append acks must be 'all' or 'leader', not '${String(acks)}'`);
     const request = { records: list, acks: acks === 'leader' ? AcksCode.leader : AcksCode.all };
@@ -194,7 +198,10 @@ export class LogClient {
 
   /** Committed records from `from` on, up to maxBytes of payload (at least one record if any). */
   async read(from: number, options: { readonly maxBytes?: number } = {}): Promise<ReadResult> {
-    const request = { from, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes };
+    if (!(Number.isSafeInteger(from) && from >= 1)) throw new InvalidArgumentError(`read: from must be a log index (a whole number >= 1), not ${from}`);
+    const maxBytes = options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes;
+    if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 1)) throw new InvalidArgumentError(`read: maxBytes must be a whole number >= 1, not ${maxBytes}`);
+    const request = { from, maxBytes };
     const response = await this.#call({
       operation: 'read',
       delivery: 'idempotent',

@@ -12,6 +12,7 @@ import {
   UnknownProducerError,
   DuplicateTooOldError,
 } from './errors.js';
+import { checkBrokers } from './broker-address.js';
 import { isStreamReset } from './call-errors.js';
 import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
 import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type TopicState } from './producer-batches.js';
@@ -56,6 +57,8 @@ export class Producer {
   readonly #log: (line: string) => void;
 
   constructor(options: ProducerOptions) {
+    // Before the spool is opened: a bad address must not leave it locked.
+    checkBrokers(options.brokers);
     const acks = options.acks ?? 'all';
     if (acks !== 'all' && acks !== 'leader' && acks !== 'none') throw new InvalidArgumentError(`acks must be 'all', 'leader' or 'none', not '${String(acks)}'`);
     if (acks !== 'all' && options.idempotence === true) {
@@ -135,6 +138,7 @@ export class Producer {
     }
     const spoolFull = this.#spool?.sendRefusal() ?? null;
     if (spoolFull !== null) return Promise.reject(spoolFull);
+    if (typeof topic !== 'string' || topic === '') return Promise.reject(new InvalidArgumentError(`send: the topic must be a non-empty string, not ${JSON.stringify(topic)}`));
     let record: BrokerMessage;
     try {
       record = toRecord(message);
