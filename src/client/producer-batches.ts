@@ -36,6 +36,12 @@ export interface Batch {
   spool: { readonly id: number; readonly whole: boolean; readonly shared: { remaining: number } } | null;
   /** Loaded from the spool of an earlier run with the identity recorded there, which it keeps until answered. */
   legacy: boolean;
+  /**
+   * Made while its topic had nothing queued or in flight, under the default linger: it goes
+   * at the end of the current turn (taking the sends made in that turn) instead of waiting
+   * lingerMs for company that is not coming.
+   */
+  eager: boolean;
 }
 
 /**
@@ -73,7 +79,7 @@ export function newTopicState(name: string, retryBackoff: { readonly initialMs: 
 }
 
 export function newBatch(createdMs: number): Batch {
-  return { messages: [], settles: [], bytes: 0, createdMs, state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false, spool: null, legacy: false };
+  return { messages: [], settles: [], bytes: 0, createdMs, state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false, spool: null, legacy: false, eager: false };
 }
 
 /** A batch that can still take messages: never sent, not spooled and not full. */
@@ -109,6 +115,7 @@ export function splitBatch(state: TopicState, batch: Batch, idempotent: boolean)
       renumbered: batch.renumbered,
       spool: batch.spool === null ? null : { id: batch.spool.id, whole: false, shared: batch.spool.shared },
       legacy: batch.legacy,
+      eager: batch.eager,
     }),
   );
   if (batch.spool !== null) batch.spool.shared.remaining += singles.length - 1;

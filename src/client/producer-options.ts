@@ -24,7 +24,11 @@ export interface ProducerOptions {
    * sent; failures are only counted and logged. See docs/producer.md.
    */
   readonly acks?: Acks;
-  /** How long a batch waits for more messages before it is sent (Kafka's linger.ms). Default 5. */
+  /**
+   * How long a batch waits for more messages before it is sent (Kafka's linger.ms). Default
+   * 5, applied only while the topic has batches queued or in flight: a batch to an idle topic
+   * goes at the end of the current turn. Set explicitly, every new batch waits for it.
+   */
   readonly lingerMs?: number;
   /** Bytes of messages per batch, at most (one larger message goes alone). Default 256 KiB (Kafka's batch.size). */
   readonly batchBytesMax?: number;

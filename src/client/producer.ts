@@ -34,6 +34,8 @@ export class Producer {
   readonly #idempotent: boolean;
   readonly #acks: Acks;
   readonly #lingerMs: number;
+  /** lingerMs was left to its default: a batch to an idle topic does not wait for it (Batch.eager). */
+  readonly #adaptiveLinger: boolean;
   readonly #batchBytesMax: number;
   readonly #batchMessagesMax: number;
   /** The largest produce request this client's gRPC channel sends. */
@@ -67,6 +69,7 @@ export class Producer {
     this.#acks = acks;
     this.#idempotent = options.idempotence ?? acks === 'all';
     this.#lingerMs = options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs;
+    this.#adaptiveLinger = options.lingerMs === undefined;
     this.#batchBytesMax = options.batchBytesMax ?? PRODUCER_DEFAULTS.batchBytesMax;
     this.#batchMessagesMax = options.batchMessagesMax ?? PRODUCER_DEFAULTS.batchMessagesMax;
     this.#inFlightMax = options.inFlightPerTopicMax ?? PRODUCER_DEFAULTS.inFlightPerTopicMax;
@@ -152,12 +155,19 @@ export class Producer {
     return new Promise((resolve, reject) => {
       let batch = state.queue.at(-1);
       if (batch === undefined || !isOpen(batch, this.#batchMessagesMax) || batch.bytes + bytes > this.#batchBytesMax || deliverAtOf(batch.messages[0]) !== deliverAtOf(record)) {
+        const idle = state.queue.length === 0 && state.inFlight === 0;
         batch = newBatch(Date.now());
         state.queue.push(batch);
-        state.lingerTimer ??= setTimeout(() => {
-          state.lingerTimer = null;
-          this.#pump(state);
-        }, this.#lingerMs);
+        if (idle && this.#adaptiveLinger) {
+          // Nothing to batch with: go once this turn's sends have joined it.
+          batch.eager = true;
+          setImmediate(() => this.#pump(state));
+        } else {
+          state.lingerTimer ??= setTimeout(() => {
+            state.lingerTimer = null;
+            this.#pump(state);
+          }, this.#lingerMs);
+        }
       }
       batch.messages.push(record);
       batch.settles.push({ resolve, reject });
@@ -274,7 +284,7 @@ export class Producer {
 
   /** A never-sent batch goes once it is full, its linger time is up, or a flush asks. */
   #ready(state: TopicState, batch: Batch): boolean {
-    if (batch.attempts > 0 || batch !== state.queue.at(-1)) return true;
+    if (batch.attempts > 0 || batch !== state.queue.at(-1) || batch.eager) return true;
     return this.#flushing > 0 || this.#state !== 'open' || !isOpen(batch, this.#batchMessagesMax) || batch.bytes >= this.#batchBytesMax || Date.now() - batch.createdMs >= this.#lingerMs;
   }
 
@@ -381,19 +391,22 @@ export class Producer {
     const answer = this.#client.produce({ topic: state.name, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages }, { acks: this.#acks });
     // acks 'none': fire and forget; the batch still holds its in-flight slot until answered.
     if (this.#acks === 'none') for (const settle of batch.settles.splice(0)) settle.resolve({ status: 'sent', offset: null });
+    // The slot is given back before any send() settles, so a caller sending again from its
+    // await finds the topic idle (Batch.eager).
     answer.then(
       (result) => {
+        state.inFlight--;
         if (this.#hooks.dropAnswer?.({ topic: state.name, firstSequence: batch.firstSequence, attempt, result }) === true) {
           this.#onFailure(state, batch, new OutcomeUnknownError('produce: answer dropped by a test hook'));
         } else {
           this.#onSuccess(state, batch, result);
         }
       },
-      (error: unknown) => this.#onFailure(state, batch, error),
-    ).finally(() => {
-      state.inFlight--;
-      this.#pump(state);
-    });
+      (error: unknown) => {
+        state.inFlight--;
+        this.#onFailure(state, batch, error);
+      },
+    ).finally(() => this.#pump(state));
   }
 
   #onSuccess(state: TopicState, batch: Batch, result: ProduceResult): void {
