@@ -139,14 +139,15 @@ export function renumberFrom(state: TopicState, first: Batch): void {
  * Takes the messages over `bytesMax` out of a batch never sent (so none has a sequence yet)
  * and hands back their settles, so they fail alone before anything is sent.
  */
-export function takeOversized(batch: Batch, bytesMax: number, bytesOf: (m: BrokerMessage) => number): Settle[] {
-  const refused: Settle[] = [];
+export function takeOversized(batch: Batch, bytesMax: number, bytesOf: (m: BrokerMessage) => number): { readonly settle: Settle; readonly bytes: number }[] {
+  const refused: { settle: Settle; bytes: number }[] = [];
   // Bounded by the batch's messages; walks backwards so splicing keeps the indexes valid.
   for (let k = batch.messages.length - 1; k >= 0; k--) {
     const bytes = bytesOf(batch.messages[k] as BrokerMessage);
     if (bytes <= bytesMax) continue;
     batch.messages.splice(k, 1);
-    refused.unshift(...batch.settles.splice(k, 1));
+    const [settle] = batch.settles.splice(k, 1);
+    if (settle !== undefined) refused.unshift({ settle, bytes });
     batch.bytes -= bytes;
   }
   return refused;

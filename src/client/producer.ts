@@ -267,7 +267,7 @@ export class Producer {
     const refused = takeOversized(batch, topicMax, messageBytes);
     if (refused.length === 0) return false;
     this.#buffered -= refused.length;
-    for (const settle of refused) settle.reject(new InvalidArgumentError(`topic ${state.name}: the message is over this topic's limit of ${topicMax} bytes; it was not sent`));
+    for (const { settle, bytes } of refused) settle.reject(new InvalidArgumentError(`topic ${state.name}: the message is ${bytes} bytes; this topic takes at most ${topicMax}; it was not sent`));
     if (batch.messages.length > 0) return false;
     this.#remove(state, batch);
     return true;
