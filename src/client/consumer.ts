@@ -10,6 +10,8 @@ export const CONSUMER_DEFAULTS = {
   maxBytes: 1024 * 1024,
   /** How long close() gives the broker to take back what the consumer holds before it just drops the stream. */
   leaveTimeoutMs: 5_000,
+  /** How long close() waits for handlers in progress and their acks. */
+  closeTimeoutMs: 30_000,
 } as const;
 
 /** Which call of a message failed, for ConsumerOptions.onError. */
@@ -94,6 +96,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
   #streamError: unknown = null;
   #stream: Promise<void> | null = null;
   #state: ConsumerState = 'idle';
+  /** The first close()'s work: a second close() waits for it. */
+  #closed: Promise<void> | null = null;
   /** Handlers running under run(); close() waits for them. */
   readonly #running = new Set<Promise<void>>();
   readonly #acks: AckQueue;
@@ -181,18 +185,36 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
    * redelivered at once. Messages it fetched ahead and never handed out do not count as a
    * delivery (they cannot reach the dead-letter topic this way); messages the application
    * got and did not ack or nack count as a failed delivery, as at a missed deadline.
+   * Handlers and acks get up to `timeoutMs` (default 30 s); what is still pending then
+   * fails with ClientClosedError (an ack not made is redelivered). A second close() waits
+   * for the first.
    */
-  async close(): Promise<void> {
-    if (this.#state === 'closed' || this.#state === 'closing') return;
+  close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? CONSUMER_DEFAULTS.closeTimeoutMs;
+    if (!(timeoutMs >= 0)) return Promise.reject(new InvalidArgumentError(`close: timeoutMs must be >= 0, not ${timeoutMs}`));
+    if (this.#closed === null) this.#closed = this.#close(timeoutMs);
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
     const started = this.#state === 'consuming';
     this.#state = 'closing';
     this.#wake();
-    await Promise.allSettled([...this.#running]);
-    await this.#acks.drain();
-    if (started) await this.#leave();
+    let timer: NodeJS.Timeout | undefined;
+    const settled = (async () => {
+      await Promise.allSettled([...this.#running]);
+      await this.#acks.drain();
+      return true;
+    })();
+    const inTime = await Promise.race([settled, new Promise<boolean>((resolve) => (timer = timeoutMs === Infinity ? undefined : setTimeout(() => resolve(false), timeoutMs)))]).finally(() => clearTimeout(timer));
+    if (started && inTime) await this.#leave();
     this.#stop.abort();
     await this.#stream?.catch(() => undefined);
-    this.#client.close();
+    await this.#client.close();
     this.#state = 'closed';
   }
 

@@ -3,6 +3,7 @@ export type {
   AppendResult,
   BrokerMessage,
   BrokerStatus,
+  CallOptions,
   FetchResult,
   FollowerStatus,
   LogClientOptions,
@@ -14,6 +15,7 @@ export type {
   TopicInfo,
 } from './log-client.js';
 export {
+  AbortedError,
   AlreadyExistsError,
   DeliveryTimeoutError,
   DuplicateTooOldError,

@@ -84,6 +84,8 @@ export const PRODUCER_DEFAULTS = {
   retryBackoff: { initialMs: 50, maxMs: 2_000 },
   requestTimeoutMs: 10_000,
   bufferedMessagesMax: 100_000,
+  /** How long close() waits for unanswered messages before it fails them. */
+  closeTimeoutMs: 30_000,
   /** The broker remembers this many batches per producer and topic; more in flight could not be deduplicated. */
   idempotentInFlightMax: 5,
 } as const;

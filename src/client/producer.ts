@@ -1,5 +1,6 @@
 import { Backoff } from '../transport/index.js';
 import {
+  AbortedError,
   ClientClosedError,
   DeliveryTimeoutError,
   InternalError,
@@ -14,8 +15,8 @@ import {
 } from './errors.js';
 import { checkBrokers } from './broker-address.js';
 import { isStreamReset } from './call-errors.js';
-import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
-import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type TopicState } from './producer-batches.js';
+import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type CallOptions, type ProduceResult } from './log-client.js';
+import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type Settle, type TopicState } from './producer-batches.js';
 import { deliverAtOf, messageBytes, REQUEST_ENVELOPE_BYTES, requestBytesOf, toRecord } from './producer-message.js';
 import { PRODUCER_DEFAULTS, type Acks, type ProducerMessage, type ProducerOptions, type ProducerTestHooks, type SendResult } from './producer-options.js';
 import { ProducerSpool, queueSpooled } from './producer-spool.js';
@@ -52,6 +53,10 @@ export class Producer {
   #flushing = 0;
   readonly #idleWaiters: (() => void)[] = [];
   #state: ProducerState = 'open';
+  /** The first close()'s work: a second close() waits for it. */
+  #closed: Promise<void> | null = null;
+  /** Ends the producer id loop's back-off sleep at close(). */
+  readonly #closing = new AbortController();
   readonly #stats = { batchesSent: 0, retries: 0, duplicateAnswers: 0, producerIdChanges: 0, unconfirmedFailedMessages: 0, spooledMessages: 0, spoolAckedMessages: 0, spoolDroppedMessages: 0, spoolResentUnderNewIdMessages: 0 };
   /** Null without spool options, and then every batch's spool is null too. */
   readonly #spool: ProducerSpool | null = null;
@@ -133,9 +138,13 @@ export class Producer {
   /**
    * Resolves once the message is acknowledged (committed) with its offset or, with a spool,
    * once it is durably spooled (status 'spooled', after spool.afterMs without an answer).
+   * `signal` ends the wait with AbortedError: a message not yet sent is taken out (never
+   * written); one already on its way is still retried by the producer and may be written.
    */
-  send(topic: string, message: ProducerMessage): Promise<SendResult> {
+  send(topic: string, message: ProducerMessage, options: CallOptions = {}): Promise<SendResult> {
     if (this.#state !== 'open') return Promise.reject(new ClientClosedError('the producer is closed'));
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(new AbortedError('send: aborted before the message was sent; it was not written'));
     if (this.#buffered >= this.#bufferedMax) {
       return Promise.reject(new ResourceExhaustedError(`${this.#buffered} messages are waiting to be acknowledged; wait for some before sending more`));
     }
@@ -170,7 +179,7 @@ export class Producer {
         }
       }
       batch.messages.push(record);
-      batch.settles.push({ resolve, reject });
+      batch.settles.push(signal === undefined ? { resolve, reject } : this.#abortable(state, batch, signal, { resolve, reject }));
       batch.bytes += bytes;
       this.#buffered++;
       if (!isOpen(batch, this.#batchMessagesMax) || batch.bytes >= this.#batchBytesMax) this.#pump(state);
@@ -189,21 +198,75 @@ export class Producer {
   }
 
   /**
-   * Flushes, then closes the connections. send() is refused from the start of close().
-   * Spooled messages not yet acknowledged stay in the spool for the next producer on it.
+   * Flushes for up to `timeoutMs` (default 30 s; Infinity waits for every answer), then
+   * fails what is still unanswered with ClientClosedError and closes the connections, so a
+   * producer that cannot reach its cluster (a wrong address, the cluster down) can always
+   * be stopped. send() is refused from the start of close(); a second close() waits for the
+   * first. Spooled messages not yet acknowledged stay in the spool for the next producer on it.
    */
-  async close(): Promise<void> {
-    if (this.#state !== 'open') return;
-    this.#state = 'closing';
-    await this.flush();
+  close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? PRODUCER_DEFAULTS.closeTimeoutMs;
+    if (!(timeoutMs >= 0)) return Promise.reject(new InvalidArgumentError(`close: timeoutMs must be >= 0, not ${timeoutMs}`));
+    if (this.#state === 'open') {
+      this.#state = 'closing';
+      this.#closed = this.#close(timeoutMs);
+    }
+    return this.#closed ?? Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = await Promise.race([
+      this.flush().then(() => true),
+      new Promise<boolean>((resolve) => (timer = timeoutMs === Infinity ? undefined : setTimeout(() => resolve(false), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
     this.#state = 'closed';
+    this.#closing.abort();
     for (const state of this.#topics.values()) {
       if (state.lingerTimer !== null) clearTimeout(state.lingerTimer);
       if (state.retryTimer !== null) clearTimeout(state.retryTimer);
+      if (!flushed) for (const batch of [...state.queue]) this.#finish(state, batch, closedError(state, batch, timeoutMs));
     }
     if (this.#spoolTimer !== null) clearInterval(this.#spoolTimer);
     this.#spool?.close();
-    this.#client.close();
+    await this.#client.close();
+  }
+
+  /**
+   * The settle of a send() with a signal: on abort, a message whose batch was never sent
+   * leaves it (never written); one already sent stays with its batch, whose retries go on.
+   */
+  #abortable(state: TopicState, batch: Batch, signal: AbortSignal, settle: Settle): Settle {
+    const onAbort = (): void => {
+      const k = batch.settles.indexOf(wrapped);
+      if (k >= 0 && batch.state === 'waiting' && batch.attempts === 0 && batch.firstSequence < 0 && batch.spool === null) {
+        batch.settles.splice(k, 1);
+        const [message] = batch.messages.splice(k, 1);
+        if (message !== undefined) batch.bytes -= messageBytes(message);
+        this.#buffered--;
+        if (batch.messages.length === 0) this.#remove(state, batch);
+        else if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+        settle.reject(new AbortedError(`send: aborted before the message was sent to topic ${state.name}; it was not written`));
+      } else {
+        settle.reject(new AbortedError(`send: aborted while the message was on its way to topic ${state.name}; the producer keeps sending it, so it may still be written`));
+      }
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const wrapped: Settle = {
+      resolve: (result) => {
+        signal.removeEventListener('abort', onAbort);
+        settle.resolve(result);
+      },
+      reject: (error) => {
+        signal.removeEventListener('abort', onAbort);
+        settle.reject(error);
+      },
+    };
+    return wrapped;
   }
 
   /** Queues what an earlier run left in the spool, in order, ahead of anything new. */
@@ -339,7 +402,7 @@ export class Producer {
             return;
           }
           this.#expireUnsent();
-          await new Promise((resolve) => setTimeout(resolve, backoff.nextDelayMs()));
+          await sleep(backoff.nextDelayMs(), this.#closing.signal);
         }
       }
     })().finally(() => {
@@ -482,12 +545,15 @@ export class Producer {
   }
 
   #finish(state: TopicState, batch: Batch, error: Error): void {
+    // Finished already (close() failed it; its answer came later).
+    if (batch.state === 'done') return;
     for (const settle of batch.settles) settle.reject(error);
     if (batch.spool !== null && this.#state !== 'closed' && !(error instanceof ClientClosedError)) this.#spool?.dropped(state, batch, error);
     this.#remove(state, batch);
   }
 
   #remove(state: TopicState, batch: Batch): void {
+    if (batch.state === 'done') return;
     removeBatch(state, batch);
     if (batch.spool === null) this.#buffered -= batch.messages.length;
     if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
@@ -516,4 +582,23 @@ export class Producer {
 function retriable(error: unknown): boolean {
   if (error instanceof InternalError) return isStreamReset(error.message);
   return error instanceof OutcomeUnknownError || error instanceof UnavailableError || error instanceof ResourceExhaustedError;
+}
+
+/** Why close() failed a batch still unanswered at its deadline. */
+function closedError(state: TopicState, batch: Batch, timeoutMs: number): ClientClosedError {
+  const fate = batch.attempts === 0 ? 'it was never sent, so it was not written' : 'it was sent, so it may or may not have been written';
+  return new ClientClosedError(`topic ${state.name}: the producer was closed before it was acknowledged (close() waited ${timeoutMs} ms); ${fate}`);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
