@@ -47,6 +47,13 @@ export interface ConsumerOptions extends LogClientOptions {
    * once when the consumer leaves). Default: one line on standard error.
    */
   readonly onError?: (error: Error, context: ConsumerErrorContext) => void;
+  /**
+   * The consumer's stream is reopened (on any broker, with retryBackoff between attempts)
+   * whenever it breaks: without limit by default, as the Producer retries a send (bounded
+   * there by deliveryTimeoutMs). With this set, the iteration ends with UnavailableError once
+   * no broker has served the stream for this long.
+   */
+  readonly giveUpAfterMs?: number;
 }
 
 /** A delivered message. Delivery is at least once: deduplicate by `id` (the topic offset). */
@@ -111,6 +118,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
   constructor(options: ConsumerOptions) {
     const prefetch = options.prefetch ?? CONSUMER_DEFAULTS.prefetch;
     if (!(Number.isSafeInteger(prefetch) && prefetch >= 1 && prefetch <= 10_000)) throw new InvalidArgumentError(`prefetch must be 1..10000, not ${prefetch}`);
+    const giveUp = options.giveUpAfterMs;
+    if (giveUp !== undefined && !(giveUp >= 0)) throw new InvalidArgumentError(`giveUpAfterMs must be >= 0, not ${giveUp}`);
     this.#options = options;
     this.consumerId = options.consumerId ?? `consumer-${randomUUID()}`;
     this.#client = new LogClient(options);
@@ -269,7 +278,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
     const method = { path: GroupMethodPath.consume, serialize: c.consumeRequest.serialize, deserialize: c.consumeResponse.deserialize };
     this.#stream = (async () => {
       try {
-        for await (const response of this.#client.leaderStream<typeof request, ConsumeResponseMessage>('consume', method, request, this.#stop.signal)) {
+        for await (const response of this.#client.leaderStream<typeof request, ConsumeResponseMessage>('consume', method, request, this.#stop.signal, { giveUpAfterMs: o.giveUpAfterMs ?? null })) {
           for (const d of response.deliveries) this.#buffer.push(this.#message(d));
           this.#wake();
         }

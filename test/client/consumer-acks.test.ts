@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Consumer, InvalidArgumentError, type ConsumedMessage } from '../../src/client/index.js';
-import { InvalidArgumentError as NodeInvalidArgumentError } from '../../src/node/errors.js';
+import { Consumer, InvalidArgumentError, UnavailableError, type ConsumedMessage } from '../../src/client/index.js';
+import { InvalidArgumentError as NodeInvalidArgumentError, UnavailableError as NodeUnavailableError } from '../../src/node/errors.js';
 import { startClientServer, type AckOutcomeView, type ClientServer, type GroupService } from '../../src/transport/index.js';
 import { waitFor } from '../harness/index.js';
 import { freePort } from '../transport/free-port.js';
@@ -87,5 +87,54 @@ describe('Consumer ack and nack', () => {
     expect(await m.ack()).toBe('acked');
     expect(groups.acks).toBe(1);
     await expect(m.nack('after the ack')).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe('Consumer reconnect policy', () => {
+  /** A group service whose Consume always fails as if no leader were elected; counts the attempts. */
+  function leaderless(): GroupService & { attempts: number } {
+    const unused = (): never => {
+      throw new Error('not used');
+    };
+    const service = {
+      attempts: 0,
+      createGroup: unused,
+      deleteGroup: unused,
+      listGroups: unused,
+      describeGroup: unused,
+      ack: unused,
+      nack: unused,
+      extend: unused,
+      leave: () => Promise.resolve({ counted: 0, returned: 0 }),
+      consume: () => {
+        service.attempts++;
+        return Promise.reject(new NodeUnavailableError('no leader elected yet'));
+      },
+    };
+    return service;
+  }
+
+  it("keeps reconnecting without limit by default, like the producer's retries, well past the client's timeoutMs", async () => {
+    const groups = leaderless();
+    const address = await serveGroups(groups);
+    const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', timeoutMs: 50, retryBackoff: { initialMs: 1, maxMs: 2 } });
+    consumers.push(consumer);
+    let ended: unknown = null;
+    void consumer[Symbol.asyncIterator]()
+      .next()
+      .then(
+        (r) => (ended = r),
+        (error: unknown) => (ended = error),
+      );
+    // Far more attempts than fit in 50 ms of back-off: the old give-up point is long past.
+    await waitFor(() => groups.attempts >= 60 || ended !== null, { timeoutMs: 20_000, what: 'many reconnects or an end' });
+    expect(ended).toBeNull();
+  });
+
+  it('with giveUpAfterMs it ends the iteration with UnavailableError once no broker served the stream that long', async () => {
+    const address = await serveGroups(leaderless());
+    const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', giveUpAfterMs: 100, retryBackoff: { initialMs: 1, maxMs: 5 } });
+    consumers.push(consumer);
+    await expect(consumer[Symbol.asyncIterator]().next()).rejects.toThrow(UnavailableError);
   });
 });
