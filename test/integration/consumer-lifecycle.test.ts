@@ -5,6 +5,7 @@ import { Admin, Consumer, Producer } from '../../src/client/index.js';
 import { ManagedProcess, OutputLog, REPO_ROOT, startClusterForTest, waitFor, withTimeout, type TestCluster } from '../harness/index.js';
 
 const BREAK_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'consumer-break.mjs');
+const DOWN_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'clients-cluster-down.mjs');
 const CLIENT = path.join(REPO_ROOT, 'dist', 'src', 'client', 'index.js');
 
 /** Retries that would dead-letter a message after three counted deliveries, none of them due during the test. */
@@ -94,5 +95,31 @@ describe('consumer lifecycle on a real cluster', () => {
     } finally {
       await admin.close();
     }
+  });
+
+  it('with the whole cluster down for longer than any timeout, a process holding a Producer and a Consumer stops on close() and exits', async () => {
+    const cluster = await startClusterForTest({ label: 'clients-cluster-down' });
+    await cluster.leader();
+    const admin = new Admin({ brokers: cluster.brokers() });
+    await admin.createTopic('orders');
+    await admin.close();
+    const brokers = cluster.brokers();
+    await cluster.stopAll({ keepData: true });
+    const output = new OutputLog('down', path.join(cluster.dataRoot, 'logs', 'clients-down.out'));
+    const proc = ManagedProcess.spawn({ args: [DOWN_CHILD, CLIENT, brokers.join(',')], output, runTag: '#1', cwd: REPO_ROOT });
+    try {
+      await proc.waitForLine('waiting', 20_000);
+      proc.signal('SIGTERM');
+      const exit = await withTimeout(proc.exited, 20_000, 'the process to exit after close()');
+      expect(exit, output.render()).toMatchObject({ code: 0 });
+    } finally {
+      await proc.stop(2_000);
+    }
+    const lines = output.tail().join('\n');
+    expect(lines).toMatch(/send rejected ClientClosedError: .*closed before it was acknowledged/);
+    expect(lines).toMatch(/closed/);
+    // The consumer never gave up on its own: it ended only because it was closed.
+    expect(lines).not.toMatch(/consumer ended (?!cleanly)/);
+    expect(lines).not.toMatch(/unhandled/);
   });
 });
