@@ -445,6 +445,6 @@ async function watchBlockedNode(ctx: NemesisContext, id: string, observe: (what:
       await sleep(100, signal);
     }
   } finally {
-    client.close();
+    await client.close();
   }
 }

@@ -46,7 +46,8 @@ export async function runGroupDrain(options: GroupDrainOptions): Promise<GroupDr
   const prefetch = options.prefetch ?? GROUP_DRAIN_DEFAULTS.prefetch;
   const client = new LogClient({ brokers: options.brokers });
   const admin = new Admin({ brokers: options.brokers });
-  const consumer = new Consumer({ brokers: options.brokers, group, topic, prefetch, from: 'earliest' });
+  // Ack failures are counted (ackErrors), not logged one by one.
+  const consumer = new Consumer({ brokers: options.brokers, group, topic, prefetch, from: 'earliest', onError: () => undefined });
   const deadlineMs = Date.now() + options.timeoutMs;
   try {
     if (options.topic === undefined) {

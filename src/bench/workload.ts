@@ -312,7 +312,7 @@ async function followEndToEnd(client: LogClient, from: number, signal: AbortSign
  */
 async function consumeEndToEnd(brokers: readonly string[], topic: string, signal: AbortSignal, onRecord: (sentMs: number, receivedMs: number) => void): Promise<void> {
   const group = `bench-e2e-${Date.now()}`;
-  const consumer = new Consumer({ brokers, group, topic, from: 'earliest', prefetch: GROUP_DRAIN_DEFAULTS.prefetch });
+  const consumer = new Consumer({ brokers, group, topic, from: 'earliest', prefetch: GROUP_DRAIN_DEFAULTS.prefetch, onError: () => undefined });
   const stop = (): void => void consumer.close();
   signal.addEventListener('abort', stop, { once: true });
   try {
@@ -320,7 +320,7 @@ async function consumeEndToEnd(brokers: readonly string[], topic: string, signal
     for await (const m of consumer) {
       const sent = sentMsOf(m.payload);
       if (sent !== null) onRecord(sent, nowMs());
-      void m.ack().catch(() => undefined);
+      void m.ack();
     }
   } catch {
     // A measurement aid, as followEndToEnd: a failure shows as missing end-to-end samples.

@@ -26,6 +26,7 @@ export const CommandKind = {
   extend: 15,
   release: 16,
   deadLetter: 17,
+  leave: 18,
   halfMessage: 20,
   endTransaction: 21,
 } as const;
@@ -140,6 +141,26 @@ export interface Release {
   readonly consumer: string;
 }
 
+/** One delivery of one message, as a consumer names it. */
+export interface DeliveryRef {
+  readonly offset: number;
+  readonly delivery: number;
+}
+
+/**
+ * The consumer leaves cleanly (closed, or its iteration ended): everything it holds may go
+ * out again now. The deliveries it handed to its application and did not finish (`seen`)
+ * count as failed deliveries, as with a release; the ones it never handed out (prefetched,
+ * or still on the wire) do not count, so a clean close never moves a message toward the
+ * dead-letter topic.
+ */
+export interface Leave {
+  readonly kind: 'leave';
+  readonly group: string;
+  readonly consumer: string;
+  readonly seen: readonly DeliveryRef[];
+}
+
 /**
  * Writes a message that failed every delivery to the group's dead-letter topic: a copy with
  * headers saying where it came from, made by the leader from the original.
@@ -151,7 +172,7 @@ export interface DeadLetter {
   readonly message: MessageRecord;
 }
 
-export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Ack | Nack | Extend | Release | DeadLetter;
+export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Ack | Nack | Extend | Release | Leave | DeadLetter;
 
 /**
  * A transaction's half message(s): held durably, invisible until an EndTransaction commits
@@ -289,6 +310,10 @@ function encodeGroupCommand(w: BinaryWriter, command: GroupCommand): void {
     case 'release':
       w.string(command.consumer);
       break;
+    case 'leave':
+      w.string(command.consumer).u32(command.seen.length);
+      for (const d of command.seen) w.u53(d.offset).u32(d.delivery);
+      break;
     case 'deadLetter':
       w.u53(command.offset);
       encodeMessage(w, command.message);
@@ -333,6 +358,14 @@ function decodeGroupCommand(kind: number, r: BinaryReader): GroupCommand {
       return { kind: 'extend', group, offset: r.u53(), delivery: r.u32(), extendMs: r.u53() };
     case CommandKind.release:
       return { kind: 'release', group, consumer: r.string() };
+    case CommandKind.leave: {
+      const consumer = r.string();
+      const count = r.u32();
+      const seen: DeliveryRef[] = [];
+      // Bounded by the entry's size: each pair takes 12 bytes.
+      for (let k = 0; k < count; k++) seen.push({ offset: r.u53(), delivery: r.u32() });
+      return { kind: 'leave', group, consumer, seen };
+    }
     case CommandKind.deadLetter:
       return { kind: 'deadLetter', group, offset: r.u53(), message: decodeMessage(r) };
     default:

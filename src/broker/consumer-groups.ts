@@ -21,6 +21,8 @@ export const GROUP_DEFAULTS = {
   maxDelayMs: 24 * 60 * MINUTE_MS,
   maxRetryLevels: 64,
   maxReasonBytes: 1024,
+  /** Unfinished deliveries a leaving consumer may name: the largest prefetch a consumer may have. */
+  maxSeenOnLeave: 10_000,
 } as const;
 
 /** Where a new group starts reading its topic. */
@@ -40,6 +42,7 @@ export interface GroupSettings {
  * One delivered message's life in a group, keyed by its topic offset (the stable message id
  * a consumer deduplicates by):
  *   inflight -> (ack) gone | (nack, deadline) waiting | dead | (consumer left) ready
+ *   inflight -> (consumer left cleanly, never handed it out) ready, its delivery uncounted
  *   waiting -> (its time comes) ready -> (deliver) inflight
  *   dead -> (dead-letter entry) gone
  */
@@ -260,6 +263,26 @@ export class ConsumerGroup {
       released++;
     }
     return released;
+  }
+
+  /**
+   * A consumer left cleanly: what it holds may go out again now. The deliveries in `seen`
+   * (handed to its application, not finished) count as failed, as in release(); the others
+   * were never handed out, so their delivery is taken back: it counts toward no retry limit,
+   * and the next delivery of the message carries the same number again.
+   */
+  leave(consumer: string, seen: readonly { readonly offset: number; readonly delivery: number }[]): { counted: number; returned: number } {
+    const seenDelivery = new Map(seen.map((d) => [d.offset, d.delivery]));
+    let returned = 0;
+    // Bounded by the number of unfinished deliveries (at most maxUnfinished).
+    for (const d of this.deliveries.values()) {
+      if (d.state !== 'inflight' || d.consumer !== consumer || seenDelivery.get(d.offset) === d.deliveries) continue;
+      this.leaveInflight(d);
+      d.deliveries--;
+      this.makeReady(d);
+      returned++;
+    }
+    return { counted: this.release(consumer), returned };
   }
 
   /** Dead messages waiting for their dead-letter entry, oldest first, at most `max`. */

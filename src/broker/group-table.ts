@@ -22,6 +22,8 @@ export type GroupResult =
   | { readonly kind: 'nacked'; readonly group: string; readonly offset: number; readonly deadLettered: boolean; readonly retryAtMs: number }
   | { readonly kind: 'extended'; readonly group: string; readonly offset: number; readonly deadlineMs: number }
   | { readonly kind: 'released'; readonly group: string; readonly count: number }
+  /** counted: seen deliveries released as failed; returned: unseen ones released without counting. */
+  | { readonly kind: 'left'; readonly group: string; readonly counted: number; readonly returned: number }
   | { readonly kind: 'deadLettered'; readonly group: string; readonly topic: string; readonly offset: number };
 
 /** What the group table needs of the topics: looking them up, and creating a dead-letter topic. */
@@ -85,6 +87,13 @@ export class GroupTable {
       case 'release':
         consumerIdCheck(command.consumer);
         return { kind: 'released', group: group.name, count: group.release(command.consumer) };
+      case 'leave': {
+        consumerIdCheck(command.consumer);
+        if (command.seen.length > GROUP_DEFAULTS.maxSeenOnLeave) {
+          throw new BrokerError(BrokerErrorCode.invalidArgument, `a consumer leaves with at most ${GROUP_DEFAULTS.maxSeenOnLeave} unfinished deliveries (its largest prefetch), not ${command.seen.length}`);
+        }
+        return { kind: 'left', group: group.name, ...group.leave(command.consumer, command.seen) };
+      }
       case 'deadLetter': {
         group.deadLettered(command.offset);
         const dlq = this.topics.ensure(deadLetterTopicOf(group.name), logIndex);

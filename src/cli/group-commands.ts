@@ -78,7 +78,8 @@ async function consumeCommand(brokers: string[], timeoutMs: number, flags: Flags
   const from = parseStart(flags['from'] as string | undefined, false);
   const max = parseWholeNumber('max', flags['max'] as string | undefined, { min: 1 }) ?? Number.MAX_SAFE_INTEGER;
   const prefetch = parseWholeNumber('prefetch', flags['prefetch'] as string | undefined, { min: 1, max: 10_000 }) ?? 64;
-  const consumer = new Consumer({ brokers, timeoutMs, group, topic, from, prefetch });
+  // A failed ack is reported below, with what it means for the message.
+  const consumer = new Consumer({ brokers, timeoutMs, group, topic, from, prefetch, onError: () => undefined });
   const decoder = new TextDecoder();
   const stop = (): void => void consumer.close();
   process.once('SIGINT', stop);

@@ -1,5 +1,5 @@
 import { GroupCalls, type GroupInfo, type GroupSettings, type GroupStart } from './groups.js';
-import { LogClient, type LogClientOptions, type TopicInfo } from './log-client.js';
+import { LogClient, type CallOptions, type LogClientOptions, type TopicInfo } from './log-client.js';
 
 /**
  * Topic administration, like Kafka's Admin client. Creating and deleting go to the leader
@@ -16,44 +16,44 @@ export class Admin {
   }
 
   /** AlreadyExistsError if it exists; InvalidArgumentError for a bad name or size. Size 0 or unset: the broker's default. */
-  createTopic(name: string, options: { readonly maxMessageBytes?: number } = {}): Promise<void> {
+  createTopic(name: string, options: { readonly maxMessageBytes?: number } & CallOptions = {}): Promise<void> {
     return this.#client.createTopic(name, options);
   }
 
   /** NotFoundError if there is no such topic. */
-  deleteTopic(name: string): Promise<void> {
-    return this.#client.deleteTopic(name);
+  deleteTopic(name: string, options: CallOptions = {}): Promise<void> {
+    return this.#client.deleteTopic(name, options);
   }
 
-  listTopics(): Promise<readonly TopicInfo[]> {
-    return this.#client.listTopics();
+  listTopics(options: CallOptions = {}): Promise<readonly TopicInfo[]> {
+    return this.#client.listTopics(options);
   }
 
   /** NotFoundError if there is no such topic. */
-  describeTopic(name: string): Promise<TopicInfo> {
-    return this.#client.describeTopic(name);
+  describeTopic(name: string, options: CallOptions = {}): Promise<TopicInfo> {
+    return this.#client.describeTopic(name, options);
   }
 
   /**
    * Creates a consumer group on `topic`, starting at `start` (default earliest; an offset or
    * a time picks the first message made visible then). AlreadyExistsError if it exists.
    */
-  async createGroup(group: string, topic: string, options: { readonly start?: GroupStart; readonly settings?: GroupSettings } = {}): Promise<void> {
+  async createGroup(group: string, topic: string, options: { readonly start?: GroupStart; readonly settings?: GroupSettings } & CallOptions = {}): Promise<void> {
     await this.#groups.create(group, topic, options);
   }
 
   /** NotFoundError if there is no such group. */
-  deleteGroup(group: string): Promise<void> {
-    return this.#groups.delete(group);
+  deleteGroup(group: string, options: CallOptions = {}): Promise<void> {
+    return this.#groups.delete(group, options);
   }
 
   /** Groups with their committed offsets and lag, as the answering node has applied them. */
-  listGroups(): Promise<readonly GroupInfo[]> {
-    return this.#groups.list();
+  listGroups(options: CallOptions = {}): Promise<readonly GroupInfo[]> {
+    return this.#groups.list(options);
   }
 
-  describeGroup(group: string): Promise<GroupInfo> {
-    return this.#groups.describe(group);
+  describeGroup(group: string, options: CallOptions = {}): Promise<GroupInfo> {
+    return this.#groups.describe(group, options);
   }
 
   /** The raw group calls (ack, nack, extend by offset), for tools and tests. */
@@ -61,7 +61,12 @@ export class Admin {
     return this.#groups;
   }
 
-  close(): void {
-    this.#client.close();
+  /** Closes the connections; calls still waiting fail with ClientClosedError. */
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -85,6 +85,8 @@ export function toClientError(error: ServiceError, rawOperation: string, deliver
     case status.NOT_FOUND:
       return new NotFoundError(`${operation}: ${details}`, options);
     case status.RESOURCE_EXHAUSTED:
+      // grpc-js's own size check, before anything left: a retry would be refused the same way.
+      if (isLocalSizeRefusal(error)) return new InvalidArgumentError(`${operation}: the request is over the client's gRPC message limit (${details})`, options);
       return new ResourceExhaustedError(`${operation}: ${details}`, options);
     case status.ALREADY_EXISTS:
       return new AlreadyExistsError(`${operation}: ${details}`, options);
@@ -105,6 +107,11 @@ export function toClientError(error: ServiceError, rawOperation: string, deliver
     default:
       return new InternalError(`${operation}: ${details}`, options);
   }
+}
+
+/** grpc-js refused to send a message over the channel's limit (no node answered: no node code). */
+function isLocalSizeRefusal(error: ServiceError): boolean {
+  return firstValue(error.metadata, ErrorMetadataKey.errorCode) === undefined && /^Attempted to send message with a size larger than/.test(error.details);
 }
 
 export function firstValue(metadata: Metadata | undefined, key: string): string | undefined {

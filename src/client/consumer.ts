@@ -8,7 +8,18 @@ export const CONSUMER_DEFAULTS = {
   prefetch: 64,
   concurrency: 1,
   maxBytes: 1024 * 1024,
+  /** How long close() gives the broker to take back what the consumer holds before it just drops the stream. */
+  leaveTimeoutMs: 5_000,
+  /** How long close() waits for handlers in progress and their acks. */
+  closeTimeoutMs: 30_000,
 } as const;
+
+/** Which call of a message failed, for ConsumerOptions.onError. */
+export interface ConsumerErrorContext {
+  readonly operation: 'ack' | 'nack';
+  /** The message's id (`topic/offset`). */
+  readonly id: string;
+}
 
 export interface ConsumerOptions extends LogClientOptions {
   readonly group: string;
@@ -28,6 +39,21 @@ export interface ConsumerOptions extends LogClientOptions {
   /** Stable across reconnects; default a random id. */
   readonly consumerId?: string;
   readonly maxBytes?: number;
+  /**
+   * Where a failed ack() or nack() is reported (the leader unreachable for the client's
+   * whole timeout, the consumer closed), whether or not the caller awaits the promise: the
+   * promises these calls return are safe to leave unawaited (`void m.ack()`), and never
+   * become an unhandled rejection. The message is then redelivered (at its deadline, or at
+   * once when the consumer leaves). Default: one line on standard error.
+   */
+  readonly onError?: (error: Error, context: ConsumerErrorContext) => void;
+  /**
+   * The consumer's stream is reopened (on any broker, with retryBackoff between attempts)
+   * whenever it breaks: without limit by default, as the Producer retries a send (bounded
+   * there by deliveryTimeoutMs). With this set, the iteration ends with UnavailableError once
+   * no broker has served the stream for this long.
+   */
+  readonly giveUpAfterMs?: number;
 }
 
 /** A delivered message. Delivery is at least once: deduplicate by `id` (the topic offset). */
@@ -40,9 +66,17 @@ export interface ConsumedMessage extends BrokerMessage {
   readonly delivery: number;
   /** Redelivered if not acked by then (the leader's clock). */
   readonly deadlineMs: number;
-  /** Finishes the message. 'alreadyAcked' if another delivery of it was acked first. */
+  /**
+   * Finishes the message. 'alreadyAcked' if another delivery of it was acked first. Safe to
+   * leave unawaited: a failure also goes to the consumer's onError. A second ack() of the
+   * same message returns the first one's promise; an ack() after nack() is refused.
+   */
   ack(): Promise<AckOutcome>;
-  /** Gives up on it: redelivered after the retry level's delay (or `delayMs`), or dead-lettered after the last retry. */
+  /**
+   * Gives up on it: redelivered after the retry level's delay (or `delayMs`), or
+   * dead-lettered after the last retry. Safe to leave unawaited, like ack(); a second nack()
+   * returns the first one's promise; a nack() after ack() is refused.
+   */
   nack(reason: string, options?: { readonly delayMs?: number }): Promise<void>;
   /** Moves the ack deadline to now + ms. */
   extend(ms: number): Promise<void>;
@@ -69,25 +103,62 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
   #streamError: unknown = null;
   #stream: Promise<void> | null = null;
   #state: ConsumerState = 'idle';
+  /** The first close()'s work: a second close() waits for it. */
+  #closed: Promise<void> | null = null;
   /** Handlers running under run(); close() waits for them. */
   readonly #running = new Set<Promise<void>>();
   readonly #acks: AckQueue;
+  /**
+   * Deliveries handed to the application and not yet acked or nacked, by offset: the ones
+   * a clean leave counts as failed. Everything else this consumer holds it never handed out.
+   */
+  readonly #handedOut = new Map<number, number>();
+  readonly #context: DeliveredContext;
 
   constructor(options: ConsumerOptions) {
     const prefetch = options.prefetch ?? CONSUMER_DEFAULTS.prefetch;
     if (!(Number.isSafeInteger(prefetch) && prefetch >= 1 && prefetch <= 10_000)) throw new InvalidArgumentError(`prefetch must be 1..10000, not ${prefetch}`);
+    const giveUp = options.giveUpAfterMs;
+    if (giveUp !== undefined && !(giveUp >= 0)) throw new InvalidArgumentError(`giveUpAfterMs must be >= 0, not ${giveUp}`);
     this.#options = options;
     this.consumerId = options.consumerId ?? `consumer-${randomUUID()}`;
     this.#client = new LogClient(options);
     this.#calls = new GroupCalls(this.#client);
     this.#acks = new AckQueue(this.#calls, options.group);
+    const onError = options.onError ?? ((error, context) => process.stderr.write(`quorumlog consumer: ${context.operation} of ${context.id} failed: ${error.message}\n`));
+    this.#context = {
+      options,
+      acks: this.#acks,
+      calls: this.#calls,
+      finished: (offset, delivery) => {
+        if (this.#handedOut.get(offset) === delivery) this.#handedOut.delete(offset);
+      },
+      onError: (error, context) => {
+        try {
+          onError(error instanceof Error ? error : new Error(String(error)), context);
+        } catch {
+          // A throwing hook must not turn a handled failure into an unhandled one.
+        }
+      },
+    };
   }
 
+  /**
+   * `for await (const m of consumer)`. Leaving the loop early (break, return, a throw)
+   * closes the consumer: the messages it fetched ahead and never handed out go back to the
+   * group at once without counting a delivery, prefetching stops and its connections close.
+   */
   [Symbol.asyncIterator](): AsyncIterator<ConsumedMessage> {
-    return { next: async () => {
-      const m = await this.#next();
-      return m === null ? { done: true, value: undefined } : { done: false, value: m };
-    } };
+    return {
+      next: async () => {
+        const m = await this.#next();
+        return m === null ? { done: true, value: undefined } : { done: false, value: m };
+      },
+      return: async () => {
+        await this.close();
+        return { done: true, value: undefined };
+      },
+    };
   }
 
   /**
@@ -120,18 +191,56 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
   /**
    * Stops handing out messages, waits for handlers in progress (run()) and for the acks
    * they made, then leaves the group: what this consumer held and did not finish is
-   * redelivered at once.
+   * redelivered at once. Messages it fetched ahead and never handed out do not count as a
+   * delivery (they cannot reach the dead-letter topic this way); messages the application
+   * got and did not ack or nack count as a failed delivery, as at a missed deadline.
+   * Handlers and acks get up to `timeoutMs` (default 30 s); what is still pending then
+   * fails with ClientClosedError (an ack not made is redelivered). A second close() waits
+   * for the first.
    */
-  async close(): Promise<void> {
-    if (this.#state === 'closed' || this.#state === 'closing') return;
+  close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? CONSUMER_DEFAULTS.closeTimeoutMs;
+    if (!(timeoutMs >= 0)) return Promise.reject(new InvalidArgumentError(`close: timeoutMs must be >= 0, not ${timeoutMs}`));
+    if (this.#closed === null) this.#closed = this.#close(timeoutMs);
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    const started = this.#state === 'consuming';
     this.#state = 'closing';
     this.#wake();
-    await Promise.allSettled([...this.#running]);
-    await this.#acks.drain();
+    let timer: NodeJS.Timeout | undefined;
+    const settled = (async () => {
+      await Promise.allSettled([...this.#running]);
+      await this.#acks.drain();
+      return true;
+    })();
+    const inTime = await Promise.race([settled, new Promise<boolean>((resolve) => (timer = timeoutMs === Infinity ? undefined : setTimeout(() => resolve(false), timeoutMs)))]).finally(() => clearTimeout(timer));
+    if (started && inTime) await this.#leave();
     this.#stop.abort();
     await this.#stream?.catch(() => undefined);
-    this.#client.close();
+    await this.#client.close();
     this.#state = 'closed';
+  }
+
+  /**
+   * Tells the leader which deliveries the application saw, before the stream ends: the
+   * others go back uncounted. Best effort within leaveTimeoutMs: if it fails, the stream's
+   * end releases everything, counted (the safe side: nothing is lost either way).
+   */
+  async #leave(): Promise<void> {
+    const seen = [...this.#handedOut].map(([offset, delivery]) => ({ offset, delivery }));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CONSUMER_DEFAULTS.leaveTimeoutMs)));
+    const leave = this.#calls.leave(this.#options.group, this.consumerId, seen).then(
+      () => undefined,
+      () => undefined,
+    );
+    await Promise.race([leave, timeout]).finally(() => clearTimeout(timer));
   }
 
   async #next(): Promise<ConsumedMessage | null> {
@@ -144,7 +253,8 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
         // Auto-ack acks what it hands out, before the application has processed it (Kafka's
         // auto-commit of polled records): the loss it exists to show. Acking on arrival
         // instead would also let the broker send past the prefetch limit without bound.
-        if (this.#options.autoAck === true) void m.ack().catch(() => undefined);
+        this.#handedOut.set(m.offset, m.delivery);
+        if (this.#options.autoAck === true) void m.ack();
         return m;
       }
       if (this.#streamError !== null) throw this.#streamError;
@@ -168,7 +278,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
     const method = { path: GroupMethodPath.consume, serialize: c.consumeRequest.serialize, deserialize: c.consumeResponse.deserialize };
     this.#stream = (async () => {
       try {
-        for await (const response of this.#client.leaderStream<typeof request, ConsumeResponseMessage>('consume', method, request, this.#stop.signal)) {
+        for await (const response of this.#client.leaderStream<typeof request, ConsumeResponseMessage>('consume', method, request, this.#stop.signal, { giveUpAfterMs: o.giveUpAfterMs ?? null })) {
           for (const d of response.deliveries) this.#buffer.push(this.#message(d));
           this.#wake();
         }
@@ -186,8 +296,18 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
   }
 
   #message(d: DeliveryMessage): ConsumedMessage {
-    return new Delivered(d, this.#options, this.#acks, this.#calls);
+    return new Delivered(d, this.#context);
   }
+}
+
+/** What every message of a consumer shares. */
+interface DeliveredContext {
+  readonly options: ConsumerOptions;
+  readonly acks: AckQueue;
+  readonly calls: GroupCalls;
+  /** The application acked or nacked this delivery. */
+  readonly finished: (offset: number, delivery: number) => void;
+  readonly onError: (error: unknown, context: ConsumerErrorContext) => void;
 }
 
 /** Shared by every message without headers; frozen, so no caller can change it for the others. */
@@ -207,12 +327,12 @@ class Delivered implements ConsumedMessage {
   readonly headers: BrokerMessage['headers'];
   readonly payload: Uint8Array;
   readonly timestampMs: number;
-  #finished = false;
-  readonly #group: string;
-  readonly #acks: AckQueue;
-  readonly #calls: GroupCalls;
+  /** The first ack() or nack() and its promise: a repeat of the same call returns it. */
+  #settled: { readonly operation: 'ack'; readonly done: Promise<AckOutcome> } | { readonly operation: 'nack'; readonly done: Promise<void> } | null = null;
+  readonly #context: DeliveredContext;
 
-  constructor(d: DeliveryMessage, options: ConsumerOptions, acks: AckQueue, calls: GroupCalls) {
+  constructor(d: DeliveryMessage, context: DeliveredContext) {
+    const options = context.options;
     const m = d.message;
     this.id = `${options.topic}/${d.offset}`;
     this.topic = options.topic;
@@ -223,28 +343,48 @@ class Delivered implements ConsumedMessage {
     this.headers = m.headers.length === 0 ? NO_HEADERS : m.headers.map((h) => ({ name: h.name, value: h.value }));
     this.payload = m.payload;
     this.timestampMs = m.timestampMs;
-    this.#group = options.group;
-    this.#acks = acks;
-    this.#calls = calls;
+    this.#context = context;
   }
 
-  async ack(): Promise<AckOutcome> {
-    this.#once('ack');
-    return this.#acks.add(this.offset);
+  ack(): Promise<AckOutcome> {
+    if (this.#settled?.operation === 'ack') return this.#settled.done;
+    if (this.#settled !== null) return this.#refused('ack');
+    const done = this.#context.acks.add(this.offset).then((outcome) => {
+      this.#context.finished(this.offset, this.delivery);
+      return outcome;
+    });
+    this.#settled = { operation: 'ack', done: this.#reported(done, 'ack') };
+    return this.#settled.done;
   }
 
-  async nack(reason: string, options: { readonly delayMs?: number } = {}): Promise<void> {
-    this.#once('nack');
-    await this.#calls.nack(this.#group, this.offset, this.delivery, reason, options.delayMs);
+  nack(reason: string, options: { readonly delayMs?: number } = {}): Promise<void> {
+    if (this.#settled?.operation === 'nack') return this.#settled.done;
+    if (this.#settled !== null) return this.#refused('nack');
+    const done = (async () => {
+      await this.#context.calls.nack(this.#context.options.group, this.offset, this.delivery, reason, options.delayMs);
+      this.#context.finished(this.offset, this.delivery);
+    })();
+    this.#settled = { operation: 'nack', done: this.#reported(done, 'nack') };
+    return this.#settled.done;
   }
 
   async extend(ms: number): Promise<void> {
-    await this.#calls.extend(this.#group, this.offset, this.delivery, ms);
+    await this.#context.calls.extend(this.#context.options.group, this.offset, this.delivery, ms);
   }
 
-  #once(what: string): void {
-    if (this.#finished) throw new InvalidArgumentError(`${what}: message ${this.id} was already acked or nacked by this consumer`);
-    this.#finished = true;
+  #refused(operation: 'ack' | 'nack'): Promise<never> {
+    const other = operation === 'ack' ? 'nacked' : 'acked';
+    return this.#reported(Promise.reject(new InvalidArgumentError(`${operation}: message ${this.id} was already ${other} by this consumer`)), operation);
+  }
+
+  /**
+   * The same promise, with its failure also sent to onError. The handler attached here
+   * marks it handled, so a caller that does not await it gets no unhandled rejection; a
+   * caller that does still sees the failure.
+   */
+  #reported<T>(done: Promise<T>, operation: 'ack' | 'nack'): Promise<T> {
+    done.catch((error: unknown) => this.#context.onError(error, { operation, id: this.id }));
+    return done;
   }
 }
 

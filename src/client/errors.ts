@@ -20,6 +20,7 @@ export const ClientErrorCode = {
   spool: 'spool',
   failedPrecondition: 'failedPrecondition',
   transactionDecided: 'transactionDecided',
+  aborted: 'aborted',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
@@ -135,4 +136,13 @@ export class FailedPreconditionError extends QuorumlogClientError {
 export class TransactionDecidedError extends QuorumlogClientError {
   override readonly name = 'TransactionDecidedError';
   readonly code = ClientErrorCode.transactionDecided;
+}
+
+/**
+ * The caller's AbortSignal ended the call. A write that had already left (an append, a
+ * produce batch in flight) may still be committed; the message says which.
+ */
+export class AbortedError extends QuorumlogClientError {
+  override readonly name = 'AbortedError';
+  readonly code = ClientErrorCode.aborted;
 }

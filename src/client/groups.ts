@@ -8,7 +8,7 @@ import {
   type GroupStartMessage,
 } from '../transport/index.js';
 import { InvalidArgumentError } from './errors.js';
-import type { LogClient } from './log-client.js';
+import type { CallOptions, LogClient } from './log-client.js';
 
 /** Where a new group starts reading its topic. */
 export type GroupStart = 'earliest' | 'latest' | { readonly offset: number } | { readonly timeMs: number };
@@ -34,27 +34,27 @@ if (AckOutcomeCode.alreadyAcked !== 1 || AckOutcomeCode.notDelivered !== 2) thro
 export class GroupCalls {
   constructor(private readonly client: LogClient) {}
 
-  async create(group: string, topic: string, options: { readonly start?: GroupStart; readonly settings?: GroupSettings; readonly ifAbsent?: boolean } = {}): Promise<boolean> {
+  async create(group: string, topic: string, options: { readonly start?: GroupStart; readonly settings?: GroupSettings; readonly ifAbsent?: boolean } & CallOptions = {}): Promise<boolean> {
     const c = this.client.codec.groups;
     const request = { group, topic, start: startMessage(options.start ?? 'earliest'), settings: settingsMessage(options.settings ?? {}), ifAbsent: options.ifAbsent ?? false };
-    const response = await this.client.unaryCall({ operation: 'createGroup', delivery: 'once', path: GroupMethodPath.createGroup, serialize: c.createGroupRequest.serialize, deserialize: c.createGroupResponse.deserialize }, request);
+    const response = await this.client.unaryCall({ operation: 'createGroup', delivery: 'once', path: GroupMethodPath.createGroup, serialize: c.createGroupRequest.serialize, deserialize: c.createGroupResponse.deserialize }, request, options);
     return response.created;
   }
 
-  async delete(group: string): Promise<void> {
+  async delete(group: string, options: CallOptions = {}): Promise<void> {
     const c = this.client.codec.groups;
-    await this.client.unaryCall({ operation: 'deleteGroup', delivery: 'once', path: GroupMethodPath.deleteGroup, serialize: c.groupNameRequest.serialize, deserialize: c.deleteGroupResponse.deserialize }, { group });
+    await this.client.unaryCall({ operation: 'deleteGroup', delivery: 'once', path: GroupMethodPath.deleteGroup, serialize: c.groupNameRequest.serialize, deserialize: c.deleteGroupResponse.deserialize }, { group }, options);
   }
 
-  async list(): Promise<readonly GroupInfo[]> {
+  async list(options: CallOptions = {}): Promise<readonly GroupInfo[]> {
     const c = this.client.codec.groups;
-    const response = await this.client.unaryCall({ operation: 'listGroups', delivery: 'idempotent', path: GroupMethodPath.listGroups, serialize: c.listGroupsRequest.serialize, deserialize: c.listGroupsResponse.deserialize }, {});
+    const response = await this.client.unaryCall({ operation: 'listGroups', delivery: 'idempotent', path: GroupMethodPath.listGroups, serialize: c.listGroupsRequest.serialize, deserialize: c.listGroupsResponse.deserialize }, {}, options);
     return response.groups.map(groupInfo);
   }
 
-  async describe(group: string): Promise<GroupInfo> {
+  async describe(group: string, options: CallOptions = {}): Promise<GroupInfo> {
     const c = this.client.codec.groups;
-    return groupInfo(await this.client.unaryCall({ operation: 'describeGroup', delivery: 'idempotent', path: GroupMethodPath.describeGroup, serialize: c.groupNameRequest.serialize, deserialize: c.groupInfo.deserialize }, { group }));
+    return groupInfo(await this.client.unaryCall({ operation: 'describeGroup', delivery: 'idempotent', path: GroupMethodPath.describeGroup, serialize: c.groupNameRequest.serialize, deserialize: c.groupInfo.deserialize }, { group }, options));
   }
 
   /** Acks are idempotent (a repeat answers alreadyAcked), so they are retried like reads. */
@@ -70,6 +70,17 @@ export class GroupCalls {
     const c = this.client.codec.groups;
     const request = { group, offset, delivery, reason, delayMs: delayMs ?? -1 };
     return this.client.unaryCall({ operation: 'nack', delivery: 'once', path: GroupMethodPath.nack, serialize: c.nackRequest.serialize, deserialize: c.nackResponse.deserialize }, request);
+  }
+
+  /**
+   * Leaves the group cleanly (before the consume stream is cancelled): `seen` are the
+   * deliveries the application got and did not finish, counted as failed; the others the
+   * consumer holds go back without counting a delivery. Idempotent: a repeat finds nothing held.
+   */
+  async leave(group: string, consumerId: string, seen: readonly { readonly offset: number; readonly delivery: number }[]): Promise<{ readonly counted: number; readonly returned: number }> {
+    const c = this.client.codec.groups;
+    const request = { group, consumerId, seen };
+    return this.client.unaryCall({ operation: 'leave', delivery: 'idempotent', path: GroupMethodPath.leave, serialize: c.leaveRequest.serialize, deserialize: c.leaveResponse.deserialize }, request);
   }
 
   async extend(group: string, offset: number, delivery: number, extendMs: number): Promise<number> {

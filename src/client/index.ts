@@ -3,8 +3,10 @@ export type {
   AppendResult,
   BrokerMessage,
   BrokerStatus,
+  CallOptions,
   FetchResult,
   FollowerStatus,
+  KeepaliveOptions,
   LogClientOptions,
   LogRecord,
   NodeStatus,
@@ -14,6 +16,7 @@ export type {
   TopicInfo,
 } from './log-client.js';
 export {
+  AbortedError,
   AlreadyExistsError,
   DeliveryTimeoutError,
   DuplicateTooOldError,
@@ -44,7 +47,7 @@ export { PRODUCER_DEFAULTS } from './producer-options.js';
 export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks, SendResult, SpoolOptions } from './producer-options.js';
 export { Admin } from './admin.js';
 export { Consumer, CONSUMER_DEFAULTS } from './consumer.js';
-export type { ConsumedMessage, ConsumerOptions } from './consumer.js';
+export type { ConsumedMessage, ConsumerErrorContext, ConsumerOptions } from './consumer.js';
 export { GroupCalls } from './groups.js';
 export type { AckOutcome, GroupInfo, GroupSettings, GroupStart } from './groups.js';
 export { TransactionClient } from './transaction-client.js';

@@ -24,9 +24,10 @@ import {
   type ReadResponseMessage,
 } from '../transport/index.js';
 import { PipelinedCalls } from './pipelined-calls.js';
+import { checkBrokers } from './broker-address.js';
 import { awaitReady, BrokerChannels, KEEPALIVE_DEFAULTS, type KeepaliveOptions } from './broker-channels.js';
 import { describe, failedBelowNode, firstValue, isRetriable, neverSent, operationWords, toClientError, type Delivery } from './call-errors.js';
-import { ClientClosedError, InternalError, InvalidArgumentError, UnavailableError } from './errors.js';
+import { AbortedError, ClientClosedError, InternalError, InvalidArgumentError, UnavailableError } from './errors.js';
 
 export type { Delivery } from './call-errors.js';
 export type { KeepaliveOptions } from './broker-channels.js';
@@ -98,9 +99,15 @@ export interface UnaryMethod<Req, Res> {
   readonly deserialize: (bytes: Buffer) => Res;
 }
 
+/** What every call that can wait takes: its signal ends the wait with AbortedError. */
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
 interface Attempt<T> {
   readonly operation: string;
   readonly delivery: Delivery;
+  readonly signal?: AbortSignal | undefined;
   /** Only this broker, no redirects (status of one node). */
   readonly pinnedAddress?: string;
   readonly run: (client: Client, deadlineMs: number) => Promise<T>;
@@ -135,16 +142,8 @@ export class LogClient {
   readonly #codec = new ClientCodec();
   readonly #channels: BrokerChannels;
   /** Appends and produce batches go over one long-lived stream per broker each, not a call each. */
-  readonly #appends = new PipelinedCalls<AppendRequestMessage, AppendResponseMessage>({
-    path: ClientMethodPath.appendStream,
-    serialize: (id, append, timeoutMs) => this.#codec.appendStreamRequest.serialize({ id, append, timeoutMs }),
-    deserialize: this.#codec.appendStreamResponse.deserialize,
-  });
-  readonly #produces = new PipelinedCalls<ProduceRequestMessage, ProduceResponseMessage>({
-    path: ClientMethodPath.produceStream,
-    serialize: (id, produce, timeoutMs) => this.#codec.produceStreamRequest.serialize({ id, produce, timeoutMs }),
-    deserialize: this.#codec.produceStreamResponse.deserialize,
-  });
+  readonly #appends: PipelinedCalls<AppendRequestMessage, AppendResponseMessage>;
+  readonly #produces: PipelinedCalls<ProduceRequestMessage, ProduceResponseMessage>;
   /** The broker that last served a call (the leader, after a write); tried first. */
   #preferred: string;
   #cursor = 0;
@@ -153,7 +152,7 @@ export class LogClient {
   readonly #closing = new AbortController();
 
   constructor(options: LogClientOptions) {
-    if (options.brokers.length === 0) throw new InvalidArgumentError('a LogClient needs at least one broker address');
+    checkBrokers(options.brokers);
     this.#brokers = [...options.brokers];
     this.#preferred = this.#brokers[0] ?? '';
     this.#timeoutMs = options.timeoutMs ?? LOG_CLIENT_DEFAULTS.timeoutMs;
@@ -163,9 +162,22 @@ export class LogClient {
     if (!(Number.isSafeInteger(keepalive.intervalMs) && keepalive.intervalMs >= 1 && Number.isSafeInteger(keepalive.timeoutMs) && keepalive.timeoutMs >= 1)) {
       throw new InvalidArgumentError(`keepalive intervalMs and timeoutMs must be whole numbers of ms, at least 1 (got ${keepalive.intervalMs} and ${keepalive.timeoutMs})`);
     }
-    this.#maxMessageBytes = options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes;
+    const requestBytesMax = options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes;
+    this.#maxMessageBytes = requestBytesMax;
+    this.#appends = new PipelinedCalls({
+      path: ClientMethodPath.appendStream,
+      serialize: (id, append, timeoutMs) => this.#codec.appendStreamRequest.serialize({ id, append, timeoutMs }),
+      deserialize: this.#codec.appendStreamResponse.deserialize,
+      requestBytesMax,
+    });
+    this.#produces = new PipelinedCalls({
+      path: ClientMethodPath.produceStream,
+      serialize: (id, produce, timeoutMs) => this.#codec.produceStreamRequest.serialize({ id, produce, timeoutMs }),
+      deserialize: this.#codec.produceStreamResponse.deserialize,
+      requestBytesMax,
+    });
     this.#channels = new BrokerChannels({
-      maxMessageBytes: this.#maxMessageBytes,
+      maxMessageBytes: requestBytesMax,
       addressesMax: this.#brokers.length + 16,
       keepalive,
     });
@@ -176,9 +188,12 @@ export class LogClient {
    * the default) or once durable in the leader's own log (acks 'leader': not yet replicated,
    * so a leader failure before a majority has them loses them).
    */
-  async append(records: readonly Uint8Array[] | Uint8Array, options: { readonly acks?: AppendAcks } = {}): Promise<AppendResult> {
+  async append(records: readonly Uint8Array[] | Uint8Array, options: { readonly acks?: AppendAcks } & CallOptions = {}): Promise<AppendResult> {
+    if (typeof records === 'string') throw new InvalidArgumentError('append takes Uint8Array records, not a string: encode it (new TextEncoder().encode(text))');
     const list = records instanceof Uint8Array ? [records] : records;
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
+    const notBytes = list.findIndex((r) => !(r instanceof Uint8Array));
+    if (notBytes >= 0) throw new InvalidArgumentError(`append: record ${notBytes} is a ${typeof list[notBytes]}, not a Uint8Array`);
     const acks = options.acks ?? 'all';
     if (acks !== 'all' && acks !== 'leader') throw new InvalidArgumentError(`append acks must be 'all' or 'leader', not '${String(acks)}'`);
     this.#checkAppendBytes(list);
@@ -186,17 +201,22 @@ export class LogClient {
     const response = await this.#call({
       operation: 'append',
       delivery: 'once',
+      signal: options.signal,
       run: (client, deadlineMs) => this.#appends.call(client, request, deadlineMs),
     });
     return { firstIndex: index(response.firstIndex), lastIndex: index(response.lastIndex) };
   }
 
   /** Committed records from `from` on, up to maxBytes of payload (at least one record if any). */
-  async read(from: number, options: { readonly maxBytes?: number } = {}): Promise<ReadResult> {
-    const request = { from, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes };
+  async read(from: number, options: { readonly maxBytes?: number } & CallOptions = {}): Promise<ReadResult> {
+    if (!(Number.isSafeInteger(from) && from >= 1)) throw new InvalidArgumentError(`read: from must be a log index (a whole number >= 1), not ${from}`);
+    const maxBytes = options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes;
+    if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 1)) throw new InvalidArgumentError(`read: maxBytes must be a whole number >= 1, not ${maxBytes}`);
+    const request = { from, maxBytes };
     const response = await this.#call({
       operation: 'read',
       delivery: 'idempotent',
+      signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.read, this.#codec.readRequest.serialize, this.#codec.readResponse.deserialize, request, deadlineMs),
     });
     return readResult(response);
@@ -311,37 +331,41 @@ export class LogClient {
   }
 
   /** Creates a topic; maxMessageBytes 0 (default) takes the broker's default. */
-  async createTopic(name: string, options: { readonly maxMessageBytes?: number } = {}): Promise<void> {
+  async createTopic(name: string, options: { readonly maxMessageBytes?: number } & CallOptions = {}): Promise<void> {
     const request = { name, maxMessageBytes: options.maxMessageBytes ?? 0 };
     await this.#call({
       operation: 'createTopic',
       delivery: 'once',
+      signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.createTopic, this.#codec.createTopicRequest.serialize, this.#codec.createTopicResponse.deserialize, request, deadlineMs),
     });
   }
 
-  async deleteTopic(name: string): Promise<void> {
+  async deleteTopic(name: string, options: CallOptions = {}): Promise<void> {
     await this.#call({
       operation: 'deleteTopic',
       delivery: 'once',
+      signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.deleteTopic, this.#codec.deleteTopicRequest.serialize, this.#codec.deleteTopicResponse.deserialize, { name }, deadlineMs),
     });
   }
 
   /** Topics as the answering node has applied them. */
-  async listTopics(): Promise<readonly TopicInfo[]> {
+  async listTopics(options: CallOptions = {}): Promise<readonly TopicInfo[]> {
     const response = await this.#call({
       operation: 'listTopics',
       delivery: 'idempotent',
+      signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.listTopics, this.#codec.listTopicsRequest.serialize, this.#codec.listTopicsResponse.deserialize, {}, deadlineMs),
     });
     return response.topics.map(topicInfo);
   }
 
-  async describeTopic(name: string): Promise<TopicInfo> {
+  async describeTopic(name: string, options: CallOptions = {}): Promise<TopicInfo> {
     const response = await this.#call({
       operation: 'describeTopic',
       delivery: 'idempotent',
+      signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.describeTopic, this.#codec.describeTopicRequest.serialize, this.#codec.topicInfo.deserialize, { name }, deadlineMs),
     });
     return topicInfo(response);
@@ -361,23 +385,25 @@ export class LogClient {
    * One Produce request, with redirects; like append, it is not retried once it may have
    * reached a leader (OutcomeUnknownError). The Producer retries it with its sequence.
    */
-  async produce(batch: ProduceBatch, options: { readonly acks?: 'all' | 'leader' | 'none' } = {}): Promise<ProduceResult> {
+  async produce(batch: ProduceBatch, options: { readonly acks?: 'all' | 'leader' | 'none' } & CallOptions = {}): Promise<ProduceResult> {
     const acks = options.acks === 'leader' ? AcksCode.leader : options.acks === 'none' ? AcksCode.none : AcksCode.all;
     const request = { topic: batch.topic, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages, acks };
     const response = await this.#call({
       operation: 'produce',
       delivery: 'once',
+      signal: options.signal,
       run: (client, deadlineMs) => this.#produces.call(client, request, deadlineMs),
     });
     return { firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate, logIndex: response.logIndex, deliverAtMs: response.deliverAtMs };
   }
 
   /** Messages of `topic` from `offset`, as the answering node has applied them. */
-  async fetch(topic: string, offset: number, options: { readonly maxBytes?: number; readonly address?: string } = {}): Promise<FetchResult> {
+  async fetch(topic: string, offset: number, options: { readonly maxBytes?: number; readonly address?: string } & CallOptions = {}): Promise<FetchResult> {
     const request = { topic, offset, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes };
     const response = await this.#call({
       operation: 'fetch',
       delivery: 'idempotent',
+      signal: options.signal,
       ...(options.address === undefined ? {} : { pinnedAddress: options.address }),
       run: (client, deadlineMs) => unary(client, ClientMethodPath.fetch, this.#codec.fetchRequest.serialize, this.#codec.fetchResponse.deserialize, request, deadlineMs),
     });
@@ -463,12 +489,25 @@ export class LogClient {
    * One unary call of a method another module of this library owns (transactions), with
    * the same redirects, retries and typed errors as the methods above.
    */
-  unaryCall<Req, Res>(call: { readonly operation: string; readonly delivery: Delivery; readonly path: string; readonly serialize: (value: Req) => Buffer; readonly deserialize: (bytes: Buffer) => Res }, request: Req): Promise<Res> {
-    return this.#call({ operation: call.operation, delivery: call.delivery, run: (client, deadlineMs) => unary(client, call.path, call.serialize, call.deserialize, request, deadlineMs) });
+  unaryCall<Req, Res>(
+    call: { readonly operation: string; readonly delivery: Delivery; readonly path: string; readonly serialize: (value: Req) => Buffer; readonly deserialize: (bytes: Buffer) => Res },
+    request: Req,
+    options: CallOptions = {},
+  ): Promise<Res> {
+    return this.#call({ operation: call.operation, delivery: call.delivery, signal: options.signal, run: (client, deadlineMs) => unary(client, call.path, call.serialize, call.deserialize, request, deadlineMs) });
   }
 
-  /** Closes every channel; calls in progress fail, follow iterations end. */
-  close(): void {
+  /** Closes every channel; calls in progress fail (ClientClosedError), follow iterations end. */
+  close(): Promise<void> {
+    this.#closeNow();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #closeNow(): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#closing.abort();
@@ -483,6 +522,26 @@ export class LogClient {
    */
   async #call<T>(attempt: Attempt<T>): Promise<T> {
     this.#checkOpen();
+    const signal = attempt.signal;
+    if (signal === undefined) return this.#attempts(attempt, this.#closing.signal, { sent: false });
+    if (signal.aborted) throw abortedError(attempt, false);
+    // Settles with the first of the call and the abort; the attempt under way is left to end
+    // by its own deadline (a unary call) or to find no one waiting (a pipelined answer).
+    const progress = { sent: false };
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(abortedError(attempt, progress.sent));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([this.#attempts(attempt, AbortSignal.any([signal, this.#closing.signal]), progress), aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** #call's retry loop; `stop` ends its back-off sleeps, `progress.sent` says whether a 'once' request may have left. */
+  async #attempts<T>(attempt: Attempt<T>, stop: AbortSignal, progress: { sent: boolean }): Promise<T> {
     const deadlineMs = Date.now() + this.#timeoutMs;
     const backoff = new Backoff(this.#retryBackoff);
     let address = attempt.pinnedAddress ?? this.#usableOr(this.#preferred);
@@ -500,6 +559,8 @@ export class LogClient {
         this.#channels.markUnresponsive(address);
         retryAt = null;
       } else {
+        if (stop.aborted) throw new AbortedError(`${attempt.operation}: aborted before it was sent`);
+        progress.sent = true;
         try {
           const result = await attempt.run(client, deadlineMs);
           this.#channels.markResponsive(address);
@@ -520,7 +581,8 @@ export class LogClient {
       // A first redirect goes at once; anything else (and redirect after redirect, while
       // an election settles) waits its turn.
       const redirect = retryAt !== null;
-      if (!redirect || redirectedLast) await sleep(Math.min(backoff.nextDelayMs(), Math.max(0, deadlineMs - Date.now())), this.#closing.signal);
+      if (!redirect || redirectedLast) await sleep(Math.min(backoff.nextDelayMs(), Math.max(0, deadlineMs - Date.now())), stop);
+      if (stop.aborted && this.#state !== 'closed') throw new AbortedError(`${attempt.operation}: aborted`);
       redirectedLast = redirect;
       address = attempt.pinnedAddress ?? retryAt ?? this.#nextBroker();
     }
@@ -662,3 +724,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+
+/** Why an aborted call ended, with what it means for a write that may have left. */
+function abortedError(attempt: Attempt<unknown>, sent: boolean): AbortedError {
+  if (attempt.delivery === 'once' && sent) return new AbortedError(`${attempt.operation}: aborted while a request was on its way; it may or may not have been committed`);
+  return new AbortedError(`${attempt.operation}: aborted${sent ? '' : ' before it was sent'}`);
+}

@@ -17,6 +17,12 @@ export interface PipelinedMethod<Req, Res> {
   /** Frames `request` with its id and the client's remaining budget. */
   readonly serialize: (id: number, request: Req, timeoutMs: number) => Buffer;
   readonly deserialize: (bytes: Buffer) => PipelinedResponse<Res>;
+  /**
+   * The channel's gRPC send limit. A larger request is refused alone (INVALID_ARGUMENT)
+   * before it is written: grpc-js would cancel the whole shared stream for it, failing every
+   * other request on it, and a retry of it would do the same again.
+   */
+  readonly requestBytesMax: number;
 }
 
 /**
@@ -75,6 +81,10 @@ class PipelinedLink<Req, Res> {
   send(request: Req, deadlineMs: number): Promise<Res> {
     const id = this.#nextId++;
     const timeoutMs = Math.min(TIMEOUT_MS_MAX, Math.max(1, Math.ceil(deadlineMs - Date.now())));
+    const frame = this.#method.serialize(id, request, timeoutMs);
+    if (frame.length > this.#method.requestBytesMax) {
+      return Promise.reject(streamError(status.INVALID_ARGUMENT, `the request is ${frame.length} bytes, over the client's gRPC message limit of ${this.#method.requestBytesMax} bytes`));
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         // The node may still finish it; its late answer finds no one waiting.
@@ -82,7 +92,7 @@ class PipelinedLink<Req, Res> {
         reject(streamError(status.DEADLINE_EXCEEDED, `no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      this.#call.write(this.#method.serialize(id, request, timeoutMs));
+      this.#call.write(frame);
     });
   }
 

@@ -36,6 +36,12 @@ export interface Batch {
   spool: { readonly id: number; readonly whole: boolean; readonly shared: { remaining: number } } | null;
   /** Loaded from the spool of an earlier run with the identity recorded there, which it keeps until answered. */
   legacy: boolean;
+  /**
+   * Made while its topic had nothing queued or in flight, under the default linger: it goes
+   * at the end of the current turn (taking the sends made in that turn) instead of waiting
+   * lingerMs for company that is not coming.
+   */
+  eager: boolean;
 }
 
 /**
@@ -60,14 +66,20 @@ export interface TopicState {
   readonly backoff: Backoff;
   retryTimer: NodeJS.Timeout | null;
   lingerTimer: NodeJS.Timeout | null;
+  /**
+   * The topic's largest message as the broker described it: 'unknown' before the producer
+   * asked, 'asking' while it does (nothing is sent meanwhile), then the limit, or null when
+   * the broker could not say (the broker's own refusal then fails an oversized message).
+   */
+  messageBytesMax: number | null | 'unknown' | 'asking';
 }
 
 export function newTopicState(name: string, retryBackoff: { readonly initialMs: number; readonly maxMs: number }): TopicState {
-  return { name, queue: [], inFlight: 0, mode: 'pipelining', producerId: 0, nextSequence: 0, ackedEnd: 0, backoff: new Backoff(retryBackoff), retryTimer: null, lingerTimer: null };
+  return { name, queue: [], inFlight: 0, mode: 'pipelining', producerId: 0, nextSequence: 0, ackedEnd: 0, backoff: new Backoff(retryBackoff), retryTimer: null, lingerTimer: null, messageBytesMax: 'unknown' };
 }
 
 export function newBatch(createdMs: number): Batch {
-  return { messages: [], settles: [], bytes: 0, createdMs, state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false, spool: null, legacy: false };
+  return { messages: [], settles: [], bytes: 0, createdMs, state: 'waiting', attempts: 0, producerId: 0, firstSequence: -1, uncertain: false, renumbered: false, spool: null, legacy: false, eager: false };
 }
 
 /** A batch that can still take messages: never sent, not spooled and not full. */
@@ -103,6 +115,7 @@ export function splitBatch(state: TopicState, batch: Batch, idempotent: boolean)
       renumbered: batch.renumbered,
       spool: batch.spool === null ? null : { id: batch.spool.id, whole: false, shared: batch.spool.shared },
       legacy: batch.legacy,
+      eager: batch.eager,
     }),
   );
   if (batch.spool !== null) batch.spool.shared.remaining += singles.length - 1;
@@ -120,6 +133,24 @@ export function renumberFrom(state: TopicState, first: Batch): void {
   }
   first.renumbered = true;
   state.nextSequence = sequence;
+}
+
+/**
+ * Takes the messages over `bytesMax` out of a batch never sent (so none has a sequence yet)
+ * and hands back their settles, so they fail alone before anything is sent.
+ */
+export function takeOversized(batch: Batch, bytesMax: number, bytesOf: (m: BrokerMessage) => number): { readonly settle: Settle; readonly bytes: number }[] {
+  const refused: { settle: Settle; bytes: number }[] = [];
+  // Bounded by the batch's messages; walks backwards so splicing keeps the indexes valid.
+  for (let k = batch.messages.length - 1; k >= 0; k--) {
+    const bytes = bytesOf(batch.messages[k] as BrokerMessage);
+    if (bytes <= bytesMax) continue;
+    batch.messages.splice(k, 1);
+    const [settle] = batch.settles.splice(k, 1);
+    if (settle !== undefined) refused.unshift({ settle, bytes });
+    batch.bytes -= bytes;
+  }
+  return refused;
 }
 
 export function removeBatch(state: TopicState, batch: Batch): void {

@@ -24,7 +24,11 @@ export interface ProducerOptions {
    * sent; failures are only counted and logged. See docs/producer.md.
    */
   readonly acks?: Acks;
-  /** How long a batch waits for more messages before it is sent (Kafka's linger.ms). Default 5. */
+  /**
+   * How long a batch waits for more messages before it is sent (Kafka's linger.ms). Default
+   * 5, applied only while the topic has batches queued or in flight: a batch to an idle topic
+   * goes at the end of the current turn. Set explicitly, every new batch waits for it.
+   */
   readonly lingerMs?: number;
   /** Bytes of messages per batch, at most (one larger message goes alone). Default 256 KiB (Kafka's batch.size). */
   readonly batchBytesMax?: number;
@@ -80,6 +84,8 @@ export const PRODUCER_DEFAULTS = {
   retryBackoff: { initialMs: 50, maxMs: 2_000 },
   requestTimeoutMs: 10_000,
   bufferedMessagesMax: 100_000,
+  /** How long close() waits for unanswered messages before it fails them. */
+  closeTimeoutMs: 30_000,
   /** The broker remembers this many batches per producer and topic; more in flight could not be deduplicated. */
   idempotentInFlightMax: 5,
 } as const;

@@ -172,6 +172,7 @@ export function queueSpooled(state: TopicState, record: SpoolRecord): void {
     renumbered: false,
     spool: { id: record.spoolId, whole: true, shared: { remaining: 1 } },
     legacy,
+    eager: false,
   });
   if (legacy) {
     if (state.producerId === 0) {

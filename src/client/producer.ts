@@ -1,5 +1,6 @@
 import { Backoff } from '../transport/index.js';
 import {
+  AbortedError,
   ClientClosedError,
   DeliveryTimeoutError,
   InternalError,
@@ -12,10 +13,11 @@ import {
   UnknownProducerError,
   DuplicateTooOldError,
 } from './errors.js';
+import { checkBrokers } from './broker-address.js';
 import { isStreamReset } from './call-errors.js';
-import { LogClient, type BrokerMessage, type ProduceResult } from './log-client.js';
-import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, type Batch, type TopicState } from './producer-batches.js';
-import { deliverAtOf, messageBytes, toRecord } from './producer-message.js';
+import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type CallOptions, type ProduceResult } from './log-client.js';
+import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type Settle, type TopicState } from './producer-batches.js';
+import { deliverAtOf, messageBytes, REQUEST_ENVELOPE_BYTES, requestBytesOf, toRecord } from './producer-message.js';
 import { PRODUCER_DEFAULTS, type Acks, type ProducerMessage, type ProducerOptions, type ProducerTestHooks, type SendResult } from './producer-options.js';
 import { ProducerSpool, queueSpooled } from './producer-spool.js';
 
@@ -33,8 +35,12 @@ export class Producer {
   readonly #idempotent: boolean;
   readonly #acks: Acks;
   readonly #lingerMs: number;
+  /** lingerMs was left to its default: a batch to an idle topic does not wait for it (Batch.eager). */
+  readonly #adaptiveLinger: boolean;
   readonly #batchBytesMax: number;
   readonly #batchMessagesMax: number;
+  /** The largest produce request this client's gRPC channel sends. */
+  readonly #requestBytesMax = LOG_CLIENT_DEFAULTS.maxMessageBytes;
   readonly #inFlightMax: number;
   readonly #deliveryTimeoutMs: number | undefined;
   readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
@@ -47,6 +53,10 @@ export class Producer {
   #flushing = 0;
   readonly #idleWaiters: (() => void)[] = [];
   #state: ProducerState = 'open';
+  /** The first close()'s work: a second close() waits for it. */
+  #closed: Promise<void> | null = null;
+  /** Ends the producer id loop's back-off sleep at close(). */
+  readonly #closing = new AbortController();
   readonly #stats = { batchesSent: 0, retries: 0, duplicateAnswers: 0, producerIdChanges: 0, unconfirmedFailedMessages: 0, spooledMessages: 0, spoolAckedMessages: 0, spoolDroppedMessages: 0, spoolResentUnderNewIdMessages: 0 };
   /** Null without spool options, and then every batch's spool is null too. */
   readonly #spool: ProducerSpool | null = null;
@@ -54,6 +64,8 @@ export class Producer {
   readonly #log: (line: string) => void;
 
   constructor(options: ProducerOptions) {
+    // Before the spool is opened: a bad address must not leave it locked.
+    checkBrokers(options.brokers);
     const acks = options.acks ?? 'all';
     if (acks !== 'all' && acks !== 'leader' && acks !== 'none') throw new InvalidArgumentError(`acks must be 'all', 'leader' or 'none', not '${String(acks)}'`);
     if (acks !== 'all' && options.idempotence === true) {
@@ -62,6 +74,7 @@ export class Producer {
     this.#acks = acks;
     this.#idempotent = options.idempotence ?? acks === 'all';
     this.#lingerMs = options.lingerMs ?? PRODUCER_DEFAULTS.lingerMs;
+    this.#adaptiveLinger = options.lingerMs === undefined;
     this.#batchBytesMax = options.batchBytesMax ?? PRODUCER_DEFAULTS.batchBytesMax;
     this.#batchMessagesMax = options.batchMessagesMax ?? PRODUCER_DEFAULTS.batchMessagesMax;
     this.#inFlightMax = options.inFlightPerTopicMax ?? PRODUCER_DEFAULTS.inFlightPerTopicMax;
@@ -70,6 +83,9 @@ export class Producer {
       throw new InvalidArgumentError(`an idempotent producer keeps at most ${PRODUCER_DEFAULTS.idempotentInFlightMax} batches in flight per topic (the broker remembers that many)`);
     }
     if (!(this.#lingerMs >= 0 && this.#batchBytesMax >= 1 && this.#batchMessagesMax >= 1)) throw new InvalidArgumentError('lingerMs must be >= 0, batchBytesMax and batchMessagesMax >= 1');
+    if (this.#batchBytesMax > this.#requestBytesMax / 2) {
+      throw new InvalidArgumentError(`batchBytesMax must be at most ${Math.floor(this.#requestBytesMax / 2)} bytes (half the client's gRPC message limit), not ${this.#batchBytesMax}`);
+    }
     this.#deliveryTimeoutMs = options.deliveryTimeoutMs;
     this.#retryBackoff = options.retryBackoff ?? PRODUCER_DEFAULTS.retryBackoff;
     this.#bufferedMax = options.bufferedMessagesMax ?? PRODUCER_DEFAULTS.bufferedMessagesMax;
@@ -122,34 +138,48 @@ export class Producer {
   /**
    * Resolves once the message is acknowledged (committed) with its offset or, with a spool,
    * once it is durably spooled (status 'spooled', after spool.afterMs without an answer).
+   * `signal` ends the wait with AbortedError: a message not yet sent is taken out (never
+   * written); one already on its way is still retried by the producer and may be written.
    */
-  send(topic: string, message: ProducerMessage): Promise<SendResult> {
+  send(topic: string, message: ProducerMessage, options: CallOptions = {}): Promise<SendResult> {
     if (this.#state !== 'open') return Promise.reject(new ClientClosedError('the producer is closed'));
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(new AbortedError('send: aborted before the message was sent; it was not written'));
     if (this.#buffered >= this.#bufferedMax) {
       return Promise.reject(new ResourceExhaustedError(`${this.#buffered} messages are waiting to be acknowledged; wait for some before sending more`));
     }
     const spoolFull = this.#spool?.sendRefusal() ?? null;
     if (spoolFull !== null) return Promise.reject(spoolFull);
+    if (typeof topic !== 'string' || topic === '') return Promise.reject(new InvalidArgumentError(`send: the topic must be a non-empty string, not ${JSON.stringify(topic)}`));
     let record: BrokerMessage;
     try {
       record = toRecord(message);
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    const bytes = messageBytes(record);
     const state = this.#topic(topic);
+    const tooLarge = this.#sizeRefusal(state, record);
+    if (tooLarge !== null) return Promise.reject(tooLarge);
+    const bytes = messageBytes(record);
     return new Promise((resolve, reject) => {
       let batch = state.queue.at(-1);
       if (batch === undefined || !isOpen(batch, this.#batchMessagesMax) || batch.bytes + bytes > this.#batchBytesMax || deliverAtOf(batch.messages[0]) !== deliverAtOf(record)) {
+        const idle = state.queue.length === 0 && state.inFlight === 0;
         batch = newBatch(Date.now());
         state.queue.push(batch);
-        state.lingerTimer ??= setTimeout(() => {
-          state.lingerTimer = null;
-          this.#pump(state);
-        }, this.#lingerMs);
+        if (idle && this.#adaptiveLinger) {
+          // Nothing to batch with: go once this turn's sends have joined it.
+          batch.eager = true;
+          setImmediate(() => this.#pump(state));
+        } else {
+          state.lingerTimer ??= setTimeout(() => {
+            state.lingerTimer = null;
+            this.#pump(state);
+          }, this.#lingerMs);
+        }
       }
       batch.messages.push(record);
-      batch.settles.push({ resolve, reject });
+      batch.settles.push(signal === undefined ? { resolve, reject } : this.#abortable(state, batch, signal, { resolve, reject }));
       batch.bytes += bytes;
       this.#buffered++;
       if (!isOpen(batch, this.#batchMessagesMax) || batch.bytes >= this.#batchBytesMax) this.#pump(state);
@@ -168,21 +198,75 @@ export class Producer {
   }
 
   /**
-   * Flushes, then closes the connections. send() is refused from the start of close().
-   * Spooled messages not yet acknowledged stay in the spool for the next producer on it.
+   * Flushes for up to `timeoutMs` (default 30 s; Infinity waits for every answer), then
+   * fails what is still unanswered with ClientClosedError and closes the connections, so a
+   * producer that cannot reach its cluster (a wrong address, the cluster down) can always
+   * be stopped. send() is refused from the start of close(); a second close() waits for the
+   * first. Spooled messages not yet acknowledged stay in the spool for the next producer on it.
    */
-  async close(): Promise<void> {
-    if (this.#state !== 'open') return;
-    this.#state = 'closing';
-    await this.flush();
+  close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? PRODUCER_DEFAULTS.closeTimeoutMs;
+    if (!(timeoutMs >= 0)) return Promise.reject(new InvalidArgumentError(`close: timeoutMs must be >= 0, not ${timeoutMs}`));
+    if (this.#state === 'open') {
+      this.#state = 'closing';
+      this.#closed = this.#close(timeoutMs);
+    }
+    return this.#closed ?? Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = await Promise.race([
+      this.flush().then(() => true),
+      new Promise<boolean>((resolve) => (timer = timeoutMs === Infinity ? undefined : setTimeout(() => resolve(false), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
     this.#state = 'closed';
+    this.#closing.abort();
     for (const state of this.#topics.values()) {
       if (state.lingerTimer !== null) clearTimeout(state.lingerTimer);
       if (state.retryTimer !== null) clearTimeout(state.retryTimer);
+      if (!flushed) for (const batch of [...state.queue]) this.#finish(state, batch, closedError(state, batch, timeoutMs));
     }
     if (this.#spoolTimer !== null) clearInterval(this.#spoolTimer);
     this.#spool?.close();
-    this.#client.close();
+    await this.#client.close();
+  }
+
+  /**
+   * The settle of a send() with a signal: on abort, a message whose batch was never sent
+   * leaves it (never written); one already sent stays with its batch, whose retries go on.
+   */
+  #abortable(state: TopicState, batch: Batch, signal: AbortSignal, settle: Settle): Settle {
+    const onAbort = (): void => {
+      const k = batch.settles.indexOf(wrapped);
+      if (k >= 0 && batch.state === 'waiting' && batch.attempts === 0 && batch.firstSequence < 0 && batch.spool === null) {
+        batch.settles.splice(k, 1);
+        const [message] = batch.messages.splice(k, 1);
+        if (message !== undefined) batch.bytes -= messageBytes(message);
+        this.#buffered--;
+        if (batch.messages.length === 0) this.#remove(state, batch);
+        else if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+        settle.reject(new AbortedError(`send: aborted before the message was sent to topic ${state.name}; it was not written`));
+      } else {
+        settle.reject(new AbortedError(`send: aborted while the message was on its way to topic ${state.name}; the producer keeps sending it, so it may still be written`));
+      }
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const wrapped: Settle = {
+      resolve: (result) => {
+        signal.removeEventListener('abort', onAbort);
+        settle.resolve(result);
+      },
+      reject: (error) => {
+        signal.removeEventListener('abort', onAbort);
+        settle.reject(error);
+      },
+    };
+    return wrapped;
   }
 
   /** Queues what an earlier run left in the spool, in order, ahead of anything new. */
@@ -200,6 +284,58 @@ export class Producer {
     if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
+  /**
+   * Why `record` can never be sent to the topic, or null: over the client's gRPC message
+   * limit (grpc-js would refuse the request locally, and a retry the same way), or over the
+   * topic's own limit once the broker described it. Refused at send(), before it can hold
+   * up the messages queued behind it.
+   */
+  #sizeRefusal(state: TopicState, record: BrokerMessage): InvalidArgumentError | null {
+    const requestBytes = requestBytesOf(record);
+    if (requestBytes > this.#requestBytesMax - REQUEST_ENVELOPE_BYTES) {
+      return new InvalidArgumentError(`topic ${state.name}: the message is ${messageBytes(record)} bytes, over the client's gRPC message limit (${this.#requestBytesMax} bytes a request); it was not sent`);
+    }
+    const topicMax = state.messageBytesMax;
+    if (typeof topicMax === 'number' && messageBytes(record) > topicMax) {
+      return new InvalidArgumentError(`topic ${state.name}: the message is ${messageBytes(record)} bytes; this topic takes at most ${topicMax}; it was not sent`);
+    }
+    return null;
+  }
+
+  /**
+   * Whether the topic's message limit is settled (known, or known to be unknown); asks the
+   * broker the first time. Nothing of the topic is sent before, so no message over the
+   * limit reaches the wire.
+   */
+  #topicLimitSettled(state: TopicState): boolean {
+    if (state.messageBytesMax === 'asking') return false;
+    if (state.messageBytesMax !== 'unknown') return true;
+    state.messageBytesMax = 'asking';
+    this.#client.describeTopic(state.name).then(
+      (topic) => {
+        state.messageBytesMax = topic.maxMessageBytes > 0 ? topic.maxMessageBytes : null;
+      },
+      () => {
+        // The broker refuses an oversized message itself (INVALID_ARGUMENT, final for it alone).
+        state.messageBytesMax = null;
+      },
+    ).finally(() => this.#pump(state));
+    return false;
+  }
+
+  /** Fails the messages of a never-sent batch that are over the topic's limit, alone; true if none is left to send. */
+  #refuseOversized(state: TopicState, batch: Batch): boolean {
+    const topicMax = state.messageBytesMax;
+    if (typeof topicMax !== 'number' || batch.firstSequence >= 0 || batch.spool !== null || batch.legacy) return false;
+    const refused = takeOversized(batch, topicMax, messageBytes);
+    if (refused.length === 0) return false;
+    this.#buffered -= refused.length;
+    for (const { settle, bytes } of refused) settle.reject(new InvalidArgumentError(`topic ${state.name}: the message is ${bytes} bytes; this topic takes at most ${topicMax}; it was not sent`));
+    if (batch.messages.length > 0) return false;
+    this.#remove(state, batch);
+    return true;
+  }
+
   #topic(name: string): TopicState {
     let state = this.#topics.get(name);
     if (state === undefined) {
@@ -211,16 +347,19 @@ export class Producer {
 
   /** A never-sent batch goes once it is full, its linger time is up, or a flush asks. */
   #ready(state: TopicState, batch: Batch): boolean {
-    if (batch.attempts > 0 || batch !== state.queue.at(-1)) return true;
+    if (batch.attempts > 0 || batch !== state.queue.at(-1) || batch.eager) return true;
     return this.#flushing > 0 || this.#state !== 'open' || !isOpen(batch, this.#batchMessagesMax) || batch.bytes >= this.#batchBytesMax || Date.now() - batch.createdMs >= this.#lingerMs;
   }
 
   #pump(state: TopicState): void {
     if (this.#state === 'closed') return;
+    // Asked for at once, so the topic's limit and the producer id come in one round trip.
+    const limitSettled = state.queue.length === 0 || this.#topicLimitSettled(state);
     if (this.#idempotent && this.#producerId === 0) {
       if (state.queue.length > 0) this.#initProducerId();
       return;
     }
+    if (!limitSettled) return;
     if (this.#idempotent && state.producerId !== this.#producerId && state.producerId !== 0) state.mode = 'recovering';
     if (state.mode === 'recovering') {
       if (state.inFlight > 0 || state.retryTimer !== null) return;
@@ -263,7 +402,7 @@ export class Producer {
             return;
           }
           this.#expireUnsent();
-          await new Promise((resolve) => setTimeout(resolve, backoff.nextDelayMs()));
+          await sleep(backoff.nextDelayMs(), this.#closing.signal);
         }
       }
     })().finally(() => {
@@ -300,6 +439,10 @@ export class Producer {
       setImmediate(() => this.#pump(state));
       return;
     }
+    if (this.#refuseOversized(state, batch)) {
+      setImmediate(() => this.#pump(state));
+      return;
+    }
     if (batch.firstSequence < 0) assignSequence(state, batch, { producerId: this.#producerId, idempotent: this.#idempotent });
     this.#spool?.recordIdentity(batch);
     batch.state = 'inFlight';
@@ -311,19 +454,22 @@ export class Producer {
     const answer = this.#client.produce({ topic: state.name, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages }, { acks: this.#acks });
     // acks 'none': fire and forget; the batch still holds its in-flight slot until answered.
     if (this.#acks === 'none') for (const settle of batch.settles.splice(0)) settle.resolve({ status: 'sent', offset: null });
+    // The slot is given back before any send() settles, so a caller sending again from its
+    // await finds the topic idle (Batch.eager).
     answer.then(
       (result) => {
+        state.inFlight--;
         if (this.#hooks.dropAnswer?.({ topic: state.name, firstSequence: batch.firstSequence, attempt, result }) === true) {
           this.#onFailure(state, batch, new OutcomeUnknownError('produce: answer dropped by a test hook'));
         } else {
           this.#onSuccess(state, batch, result);
         }
       },
-      (error: unknown) => this.#onFailure(state, batch, error),
-    ).finally(() => {
-      state.inFlight--;
-      this.#pump(state);
-    });
+      (error: unknown) => {
+        state.inFlight--;
+        this.#onFailure(state, batch, error);
+      },
+    ).finally(() => this.#pump(state));
   }
 
   #onSuccess(state: TopicState, batch: Batch, result: ProduceResult): void {
@@ -399,12 +545,15 @@ export class Producer {
   }
 
   #finish(state: TopicState, batch: Batch, error: Error): void {
+    // Finished already (close() failed it; its answer came later).
+    if (batch.state === 'done') return;
     for (const settle of batch.settles) settle.reject(error);
     if (batch.spool !== null && this.#state !== 'closed' && !(error instanceof ClientClosedError)) this.#spool?.dropped(state, batch, error);
     this.#remove(state, batch);
   }
 
   #remove(state: TopicState, batch: Batch): void {
+    if (batch.state === 'done') return;
     removeBatch(state, batch);
     if (batch.spool === null) this.#buffered -= batch.messages.length;
     if (this.#buffered === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
@@ -433,4 +582,23 @@ export class Producer {
 function retriable(error: unknown): boolean {
   if (error instanceof InternalError) return isStreamReset(error.message);
   return error instanceof OutcomeUnknownError || error instanceof UnavailableError || error instanceof ResourceExhaustedError;
+}
+
+/** Why close() failed a batch still unanswered at its deadline. */
+function closedError(state: TopicState, batch: Batch, timeoutMs: number): ClientClosedError {
+  const fate = batch.attempts === 0 ? 'it was never sent, so it was not written' : 'it was sent, so it may or may not have been written';
+  return new ClientClosedError(`topic ${state.name}: the producer was closed before it was acknowledged (close() waited ${timeoutMs} ms); ${fate}`);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

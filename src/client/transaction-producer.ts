@@ -155,6 +155,10 @@ export class TransactionProducer {
     this.#client.close();
   }
 
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #serveChecks(): Promise<void> {
     try {
       for await (const check of this.#client.checks(this.#group, this.#stop.signal)) {

@@ -10,7 +10,7 @@ import {
   type GroupSettings,
   type MessageRecord,
 } from '../broker/index.js';
-import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView } from '../transport/client-service.js';
+import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput } from '../transport/client-service.js';
 import { expect, type NodeBrokerService } from './broker-service.js';
 import { InvalidArgumentError, NotFoundError } from './errors.js';
 import type { Replica } from './replica.js';
@@ -37,6 +37,8 @@ export const GROUP_SERVICE_DEFAULTS = {
 export class NodeGroupService implements GroupService {
   /** Dead letters proposed and not yet applied (or failed), by "group/offset". */
   private readonly deadLettersInFlight = new Set<string>();
+  /** The consume loops this node runs, by loopKey(group, consumer): what leave() stops. */
+  private readonly loops = new Map<string, ConsumeLoop>();
 
   constructor(
     private readonly replica: Replica,
@@ -92,6 +94,32 @@ export class NodeGroupService implements GroupService {
   }
 
   /**
+   * A consumer leaves cleanly: its delivery loop on this node stops proposing deliveries
+   * (and finishes sending what it proposed), then one leave entry releases what the
+   * consumer holds, counting only the `seen` deliveries. The consumer cancels its stream
+   * afterwards; the loop then has nothing left to release.
+   */
+  async leave(request: LeaveInput, options: { readonly timeoutMs: number }): Promise<{ readonly counted: number; readonly returned: number }> {
+    checkGroup(request.group);
+    checkConsumerId(request.consumerId);
+    if (request.seen.length > GROUP_DEFAULTS.maxSeenOnLeave) {
+      throw new InvalidArgumentError(`a consumer leaves with at most ${GROUP_DEFAULTS.maxSeenOnLeave} unfinished deliveries, not ${request.seen.length}`);
+    }
+    if (this.replica.role() !== 'leader') throw this.replica.notLeader();
+    const loop = this.loops.get(loopKey(request.group, request.consumerId));
+    if (loop !== undefined) {
+      loop.leaving = true;
+      loop.nudge();
+      // A deliver entry in flight takes at most entryTimeoutMs to settle.
+      await untilOrAfter(loop.quiet, Math.min(options.timeoutMs, GROUP_SERVICE_DEFAULTS.entryTimeoutMs));
+    }
+    const command: BrokerCommand = { kind: 'leave', group: request.group, consumer: request.consumerId, seen: request.seen };
+    const result = expect(await this.broker.propose(command, options.timeoutMs), 'left');
+    if (loop !== undefined) loop.left = true;
+    return { counted: result.counted, returned: result.returned };
+  }
+
+  /**
    * The leader's delivery loop for one connected consumer: whenever the consumer has room
    * under its prefetch limit and the group has something to hand out, proposes a deliver
    * entry and, once it is applied, sends what it delivered. Woken by every applied entry
@@ -99,18 +127,28 @@ export class NodeGroupService implements GroupService {
    */
   async consume(input: ConsumeInput, send: (deliveries: readonly DeliveryView[]) => Promise<void>, signal: AbortSignal): Promise<void> {
     checkNames(input.group, input.topic);
-    if (input.consumerId.length === 0 || input.consumerId.length > 128) throw new InvalidArgumentError(`a consumer id has 1..128 characters, not ${input.consumerId.length}`);
+    checkConsumerId(input.consumerId);
     if (!(Number.isSafeInteger(input.prefetch) && input.prefetch >= 1 && input.prefetch <= GROUP_SERVICE_DEFAULTS.maxPrefetch)) {
       throw new InvalidArgumentError(`prefetch must be 1..${GROUP_SERVICE_DEFAULTS.maxPrefetch}, not ${input.prefetch}`);
     }
     if (this.replica.role() !== 'leader') throw this.replica.notLeader();
     await this.createGroup({ group: input.group, topic: input.topic, start: input.start, settings: input.settings, ifAbsent: true }, { timeoutMs: GROUP_SERVICE_DEFAULTS.entryTimeoutMs });
     const wake = new Wake(this.replica, signal);
+    const loop = new ConsumeLoop(() => wake.fire());
+    const key = loopKey(input.group, input.consumerId);
+    this.loops.set(key, loop);
     const chunk = Math.max(1, Math.floor(input.prefetch / 4));
     // Two deep: the next deliver entry commits while the previous one's messages are sent.
     let sending: Promise<void> = Promise.resolve();
     try {
       while (!signal.aborted) {
+        if (loop.leaving) {
+          // The consumer is leaving (leave()): nothing more goes to it; it cancels the stream.
+          await sending;
+          loop.markQuiet();
+          await wake.next(GROUP_SERVICE_DEFAULTS.idleRecheckMs);
+          continue;
+        }
         if (this.replica.role() !== 'leader') throw this.replica.notLeader();
         const groups = this.stateMachine.broker.consumerGroups;
         const group = groups.group(input.group);
@@ -134,7 +172,9 @@ export class NodeGroupService implements GroupService {
     } finally {
       wake.close();
       await sending.catch(() => undefined);
-      if (signal.aborted) this.release(input.group, input.consumerId);
+      loop.markQuiet();
+      if (this.loops.get(key) === loop) this.loops.delete(key);
+      if (signal.aborted && !loop.left) this.release(input.group, input.consumerId);
     }
   }
 
@@ -209,19 +249,49 @@ export class NodeGroupService implements GroupService {
   }
 }
 
+/** One consume loop as leave() sees it. */
+class ConsumeLoop {
+  /** Set by leave(): the loop proposes no more deliveries. */
+  leaving = false;
+  /** Set once the leave entry is applied: the stream's end releases nothing more. */
+  left = false;
+  /** Resolves once the loop, leaving (or ended), has no delivery in flight. */
+  readonly quiet: Promise<void>;
+  markQuiet: () => void = () => undefined;
+
+  constructor(readonly nudge: () => void) {
+    this.quiet = new Promise((resolve) => {
+      this.markQuiet = resolve;
+    });
+  }
+}
+
+function loopKey(group: string, consumer: string): string {
+  return `${group}\u0000${consumer}`;
+}
+
+/** Resolves when `promise` does or after `ms`, whichever is first. */
+function untilOrAfter(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves next() on the next applied entry or role change, after `timeoutMs`, or on abort. */
 class Wake {
   private pending: (() => void) | null = null;
   private readonly unsubscribe: (() => void)[];
 
   constructor(replica: Replica, private readonly signal: AbortSignal) {
-    const fire = (): void => {
-      const resolve = this.pending;
-      this.pending = null;
-      resolve?.();
-    };
+    const fire = (): void => this.fire();
     this.unsubscribe = [replica.onApplied(fire), replica.onRoleChange(fire)];
     signal.addEventListener('abort', fire, { once: true });
+  }
+
+  /** Ends a next() in progress now. */
+  fire(): void {
+    const resolve = this.pending;
+    this.pending = null;
+    resolve?.();
   }
 
   next(timeoutMs: number): Promise<void> {
@@ -273,6 +343,10 @@ function groupView(g: GroupDescription): GroupView {
 function checkGroup(group: string): void {
   const problem = groupNameProblem(group);
   if (problem !== null) throw new InvalidArgumentError(problem);
+}
+
+function checkConsumerId(consumerId: string): void {
+  if (consumerId.length === 0 || consumerId.length > 128) throw new InvalidArgumentError(`a consumer id has 1..128 characters, not ${consumerId.length}`);
 }
 
 function checkNames(group: string, topic: string): void {

@@ -11,6 +11,9 @@ import { PayloadTag, plainRecord, tagPayloads } from './state-machine.js';
  * The client API of one node, over its replica. Reads are served from this node's applied
  * log, so a follower answers reads of everything it has applied; writes go to the leader.
  */
+/** Entries one read may pass over without finding a record before it answers (empty, moved on). */
+const READ_SCAN_ENTRIES_MAX = 100_000;
+
 export class NodeService implements ClientService {
   constructor(
     private readonly config: NodeConfig,
@@ -43,16 +46,25 @@ export class NodeService implements ClientService {
     if (from < firstIndex) throw new NotFoundError(`entries before ${firstIndex} were compacted away`);
     const appliedIndex = this.raft.status().applied;
     if (from > appliedIndex) return { records: [], nextIndex: from, appliedIndex, firstIndex };
-    const entries = this.log.entries(from, (appliedIndex + 1) as Index, maxBytes);
     const records: LogRecord[] = [];
-    for (const entry of entries) {
-      // Broker entries and no-ops are skipped; a plain record loses its tag (a view, no copy).
-      const payload = plainRecord(entry);
-      if (payload !== null) records.push({ index: entry.index, term: entry.term, payload });
+    let next = from;
+    // A page of broker entries and no-ops has no record to return: read on, so a small
+    // maxBytes still answers with at least one record when one exists. Bounded by the
+    // applied index (each page moves `next` on by at least one entry) and by
+    // READ_SCAN_ENTRIES_MAX entries skipped, past which the answer is empty with nextIndex moved on.
+    for (let scanned = 0; records.length === 0 && next <= appliedIndex && scanned < READ_SCAN_ENTRIES_MAX; ) {
+      const entries = this.log.entries(next, (appliedIndex + 1) as Index, maxBytes);
+      const last = entries.at(-1);
+      if (last === undefined) break;
+      for (const entry of entries) {
+        // Broker entries and no-ops are skipped; a plain record loses its tag (a view, no copy).
+        const payload = plainRecord(entry);
+        if (payload !== null) records.push({ index: entry.index, term: entry.term, payload });
+      }
+      scanned += entries.length;
+      next = (last.index + 1) as Index;
     }
-    const last = entries.at(-1);
-    const nextIndex = (last === undefined ? from : last.index + 1) as Index;
-    return { records, nextIndex, appliedIndex, firstIndex };
+    return { records, nextIndex: next, appliedIndex, firstIndex };
   }
 
   waitForApplied(after: Index, signal: AbortSignal): Promise<void> {

@@ -279,6 +279,7 @@ export class ClientCodec {
       ack: method(ClientMethodPath.ack, this.groups.ackRequest, this.groups.ackResponse, false),
       nack: method(ClientMethodPath.nack, this.groups.nackRequest, this.groups.nackResponse, false),
       extend: method(ClientMethodPath.extend, this.groups.extendRequest, this.groups.extendResponse, false),
+      leave: method(ClientMethodPath.leave, this.groups.leaveRequest, this.groups.leaveResponse, false),
     };
   }
 }

@@ -91,6 +91,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     ack: handlers.groups.ack,
     nack: handlers.groups.nack,
     extend: handlers.groups.extend,
+    leave: handlers.groups.leave,
     sendHalf: transactions.sendHalf,
     endTransaction: transactions.endTransaction,
     listTransactions: transactions.listTransactions,

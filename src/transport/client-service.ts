@@ -111,6 +111,17 @@ export interface GroupService {
   ack(group: string, offsets: readonly number[], options: { readonly timeoutMs: number }): Promise<readonly AckOutcomeView[]>;
   nack(request: { readonly group: string; readonly offset: number; readonly delivery: number; readonly reason: string; readonly delayMs: number }, options: { readonly timeoutMs: number }): Promise<{ readonly deadLettered: boolean; readonly retryAtMs: number }>;
   extend(request: { readonly group: string; readonly offset: number; readonly delivery: number; readonly extendMs: number }, options: { readonly timeoutMs: number }): Promise<number>;
+  /**
+   * The consumer leaves cleanly: delivering to it stops, then what it holds is released;
+   * `seen` deliveries count as failed ones, the others not (the broker's Leave command).
+   */
+  leave(request: LeaveInput, options: { readonly timeoutMs: number }): Promise<{ readonly counted: number; readonly returned: number }>;
+}
+
+export interface LeaveInput {
+  readonly group: string;
+  readonly consumerId: string;
+  readonly seen: readonly { readonly offset: number; readonly delivery: number }[];
 }
 
 export interface TopicView {

@@ -80,6 +80,19 @@ export interface ExtendRequestMessage {
 export interface ExtendResponseMessage {
   readonly deadlineMs: number;
 }
+export interface DeliveryRefMessage {
+  readonly offset: number;
+  readonly delivery: number;
+}
+export interface LeaveRequestMessage {
+  readonly group: string;
+  readonly consumerId: string;
+  readonly seen: readonly DeliveryRefMessage[];
+}
+export interface LeaveResponseMessage {
+  readonly counted: number;
+  readonly returned: number;
+}
 /** client.proto's GroupStartKind enum. */
 export const GroupStartCode = { earliest: 0, latest: 1, offset: 2, time: 3 } as const;
 
@@ -92,6 +105,7 @@ export const GroupMethodPath = {
   ack: '/quorumlog.client.Client/Ack',
   nack: '/quorumlog.client.Client/Nack',
   extend: '/quorumlog.client.Client/Extend',
+  leave: '/quorumlog.client.Client/Leave',
 } as const;
 
 export interface Codec<T> {
@@ -116,6 +130,8 @@ export class GroupCodec {
   readonly nackResponse: Codec<NackResponseMessage>;
   readonly extendRequest: Codec<ExtendRequestMessage>;
   readonly extendResponse: Codec<ExtendResponseMessage>;
+  readonly leaveRequest: Codec<LeaveRequestMessage>;
+  readonly leaveResponse: Codec<LeaveResponseMessage>;
 
   constructor(root: protobuf.Root, typeCodec: <T>(type: protobuf.Type) => Codec<T>) {
     const codec = <T>(name: string): Codec<T> => typeCodec<T>(schemaType(root, `quorumlog.client.${name}`));
@@ -134,6 +150,8 @@ export class GroupCodec {
     this.nackResponse = codec('NackResponse');
     this.extendRequest = codec('ExtendRequest');
     this.extendResponse = codec('ExtendResponse');
+    this.leaveRequest = codec('LeaveRequest');
+    this.leaveResponse = codec('LeaveResponse');
   }
 }
 

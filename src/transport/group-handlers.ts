@@ -17,6 +17,8 @@ import {
   type GroupNameRequestMessage,
   type GroupSettingsMessage,
   type GroupStartMessage,
+  type LeaveRequestMessage,
+  type LeaveResponseMessage,
   type ListGroupsResponseMessage,
   type NackRequestMessage,
   type NackResponseMessage,
@@ -90,6 +92,14 @@ export class GroupHandlers {
       const r = this.context.decoded(call.request, 'Extend');
       const request = { group: r.group, offset: r.offset, delivery: r.delivery, extendMs: r.extendMs };
       return { deadlineMs: await this.service().extend(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) }) };
+    });
+  };
+
+  readonly leave = (call: ServerUnaryCall<Incoming<LeaveRequestMessage>, LeaveResponseMessage>, reply: sendUnaryData<LeaveResponseMessage>): void => {
+    this.context.answer(reply, async () => {
+      const r = this.context.decoded(call.request, 'Leave');
+      const request = { group: r.group, consumerId: r.consumerId, seen: r.seen.map((d) => ({ offset: d.offset, delivery: d.delivery })) };
+      return this.service().leave(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
     });
   };
 

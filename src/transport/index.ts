@@ -22,6 +22,7 @@ export type {
   ReadOutcome,
   AckOutcomeView,
   ConsumeInput,
+  LeaveInput,
   DeliveryView,
   GroupService,
   GroupSettingsInput,

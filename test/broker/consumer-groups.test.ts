@@ -227,6 +227,47 @@ describe('release', () => {
   });
 });
 
+describe('leave', () => {
+  it('returns what the consumer never handed to its application without counting a delivery: five clean closes dead-letter nothing', () => {
+    const r = setUp(40, { ackDeadlineMs: 60_000, retryDelaysMs: [10_000], maxRetries: 2 });
+    for (let round = 0; round < 5; round++) {
+      const consumer = `c${round}`;
+      const got = delivered(r.apply({ kind: 'deliver', group: 'g', consumer, max: 16 }, 10));
+      const first = got[0];
+      if (first === undefined) throw new Error('nothing delivered');
+      // Its application took one message and acked it; the other 15 it never saw.
+      r.apply({ kind: 'ack', group: 'g', offsets: [first.offset] }, 10);
+      expect(r.apply({ kind: 'leave', group: 'g', consumer, seen: [] }, 10)).toEqual({ kind: 'left', group: 'g', counted: 0, returned: 15 });
+    }
+    expect(r.state.group('g')).toMatchObject({ dead: 0, inflight: 0 });
+    // Never seen, never counted: the next delivery of each is its first.
+    const next = delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'last', max: 100 }, 10));
+    expect(next).toHaveLength(35);
+    expect(next.every((m) => m.delivery === 1)).toBe(true);
+  });
+
+  it('counts the deliveries its application saw and did not finish, as a release does; other consumers keep theirs', () => {
+    const r = setUp(4, { ackDeadlineMs: 60_000, retryDelaysMs: [10_000], maxRetries: 0 });
+    expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c1', max: 3 })).map((m) => m.offset)).toEqual([0, 1, 2]);
+    expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c2', max: 1 })).map((m) => m.offset)).toEqual([3]);
+    // Offset 0 was seen; a stale pair (offset 1 at another delivery) does not make offset 1 seen.
+    const seen = [{ offset: 0, delivery: 1 }, { offset: 1, delivery: 7 }];
+    expect(r.apply({ kind: 'leave', group: 'g', consumer: 'c1', seen }, 10)).toEqual({ kind: 'left', group: 'g', counted: 1, returned: 2 });
+    // maxRetries 0: the seen one has had its one delivery and is dead; the unseen ones go out again as first deliveries.
+    expect(r.state.group('g')).toMatchObject({ dead: 1, consumers: new Map([['c2', 1]]) });
+    expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c2', max: 10 }, 10))).toEqual([
+      { offset: 1, delivery: 1, deadlineMs: 60_010 },
+      { offset: 2, delivery: 1, deadlineMs: 60_010 },
+    ]);
+  });
+
+  it('refuses more seen deliveries than any prefetch allows, changing nothing', () => {
+    const r = setUp(1);
+    const seen = Array.from({ length: 10_001 }, (_, k) => ({ offset: k, delivery: 1 }));
+    expectRefusedWithoutChange(r, { kind: 'leave', group: 'g', consumer: 'c', seen }, 'invalidArgument');
+  });
+});
+
 describe('refusals change nothing', () => {
   it('for each bad request: a clear code, and the groups exactly as before', () => {
     const r = setUp(3);
@@ -404,6 +445,7 @@ describe('group commands on the wire', () => {
     }),
     fc.record({ kind: fc.constant('extend' as const), group: name, offset: fc.maxSafeNat(), delivery: u32, extendMs: fc.maxSafeNat() }),
     fc.record({ kind: fc.constant('release' as const), group: name, consumer: name }),
+    fc.record({ kind: fc.constant('leave' as const), group: name, consumer: name, seen: fc.array(fc.record({ offset: fc.maxSafeNat(), delivery: u32 }), { maxLength: 4 }) }),
     fc.record({ kind: fc.constant('deadLetter' as const), group: name, offset: fc.maxSafeNat(), message: msg }),
     fc.constant({ kind: 'clock' as const }),
   );
@@ -423,11 +465,13 @@ describe('group commands on the wire', () => {
       { kind: 'nack', group: 'g', offset: 3, delivery: 2, reason: 'ü', delayMs: 86_400_000 },
       { kind: 'extend', group: 'g', offset: 3, delivery: 2, extendMs: 30_000 },
       { kind: 'release', group: 'g', consumer: 'c-1' },
+      { kind: 'leave', group: 'g', consumer: 'c-1', seen: [] },
+      { kind: 'leave', group: 'g', consumer: 'c-1', seen: [{ offset: 3, delivery: 2 }, { offset: Number.MAX_SAFE_INTEGER, delivery: 1 }] },
       { kind: 'deadLetter', group: 'g', offset: 7, message: message('dead', 5) },
       { kind: 'clock' },
     ];
     const kinds = new Set(examples.map((c) => c.kind));
-    expect([...kinds].sort()).toEqual(['ack', 'clock', 'createGroup', 'deadLetter', 'deleteGroup', 'deliver', 'extend', 'nack', 'release']);
+    expect([...kinds].sort()).toEqual(['ack', 'clock', 'createGroup', 'deadLetter', 'deleteGroup', 'deliver', 'extend', 'leave', 'nack', 'release']);
     for (const command of examples) expect(decodeCommand(encodeCommand({ leaderTimeMs: 123, command }))).toEqual({ leaderTimeMs: 123, command });
   });
 

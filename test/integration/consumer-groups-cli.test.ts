@@ -19,9 +19,10 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     await run(['produce', '--topic', 'jobs', 'a', 'b', 'c', 'poison']);
 
     expect(await run(['consume', '--topic', 'jobs', '--group', 'printer', '--max', '3'])).toBe('0\ta\n1\tb\n2\tc\n');
-    // The fourth message was prefetched but not printed: released on exit, ready to go out again.
+    // The fourth message was prefetched but not printed: released on exit, ready to go out
+    // again, and not counted as a delivery (the command never showed it).
     expect(await run(['groups', 'describe', 'printer'])).toBe('printer\ttopic jobs\tcommitted 3\tlag 1\tinflight 0\twaiting 1\tdead 0\tconsumers -\n');
-    expect(await run(['consume', '--topic', 'jobs', '--group', 'printer', '--max', '1', '--json'])).toBe(`${JSON.stringify({ offset: 3, delivery: 2, key: '', message: 'poison' })}\n`);
+    expect(await run(['consume', '--topic', 'jobs', '--group', 'printer', '--max', '1', '--json'])).toBe(`${JSON.stringify({ offset: 3, delivery: 1, key: '', message: 'poison' })}\n`);
     expect(await run(['groups', 'create', 'late', '--topic', 'jobs', '--from', 'offset:2', '--retry-delays', '100ms', '--max-retries', '1'])).toBe('created group late on topic jobs\n');
     const listed = JSON.parse(await run(['groups', 'list', '--json'])) as { name: string; committedOffset: number; lag: number; maxRetries: number; retryDelaysMs: number[] }[];
     expect(listed.map((g) => [g.name, g.committedOffset, g.lag])).toEqual([['late', 2, 2], ['printer', 4, 0]]);

@@ -98,7 +98,7 @@ class FakeCluster implements NemesisCluster {
   }
 
   nodeClient(): Pick<LogClient, 'status' | 'close'> {
-    return { status: () => Promise.reject(new Error('the fake serves no status')), close: () => undefined };
+    return { status: () => Promise.reject(new Error('the fake serves no status')), close: () => Promise.resolve() };
   }
 
   brokers(ids: readonly string[]): string[] {

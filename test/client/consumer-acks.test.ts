@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { Consumer, InvalidArgumentError, UnavailableError, type ConsumedMessage } from '../../src/client/index.js';
+import { InvalidArgumentError as NodeInvalidArgumentError, UnavailableError as NodeUnavailableError } from '../../src/node/errors.js';
+import { startClientServer, type AckOutcomeView, type ClientServer, type GroupService } from '../../src/transport/index.js';
+import { waitFor } from '../harness/index.js';
+import { freePort } from '../transport/free-port.js';
+import { FakeClientService } from './fake-client-service.js';
+
+const servers: ClientServer[] = [];
+const consumers: Consumer[] = [];
+afterEach(async () => {
+  await Promise.allSettled(consumers.splice(0).map((c) => c.close()));
+  await Promise.allSettled(servers.splice(0).map((s) => s.close()));
+});
+
+/** A group service that delivers offsets 0..count-1 of topic t once, then stays quiet; acks answer with `ack`. */
+function oneShotGroups(count: number, ack: (offsets: readonly number[]) => Promise<readonly AckOutcomeView[]>): GroupService & { acks: number } {
+  const unused = (): never => {
+    throw new Error('not used');
+  };
+  const service = {
+    acks: 0,
+    createGroup: unused,
+    deleteGroup: unused,
+    listGroups: unused,
+    describeGroup: unused,
+    ack: (_group: string, offsets: readonly number[]) => {
+      service.acks++;
+      return ack(offsets);
+    },
+    nack: () => Promise.resolve({ deadLettered: false, retryAtMs: 0 }),
+    extend: unused,
+    leave: () => Promise.resolve({ counted: 0, returned: 0 }),
+    consume: async (_input: unknown, send: (d: readonly import('../../src/transport/index.js').DeliveryView[]) => Promise<void>, signal: AbortSignal) => {
+      const payload = new TextEncoder().encode('m');
+      await send(Array.from({ length: count }, (_, offset) => ({ offset, delivery: 1, deadlineMs: 1, message: { key: new Uint8Array(0), headers: [], payload, timestampMs: 1 } })));
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    },
+  };
+  return service;
+}
+
+async function serveGroups(groups: GroupService): Promise<string> {
+  const address = `127.0.0.1:${await freePort()}`;
+  servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups, maxMessageBytes: 4 * 1024 * 1024 }));
+  return address;
+}
+
+async function first(consumer: Consumer): Promise<ConsumedMessage> {
+  const next = await consumer[Symbol.asyncIterator]().next();
+  if (next.done === true) throw new Error('the consumer ended');
+  return next.value;
+}
+
+describe('Consumer ack and nack', () => {
+  it('an ack that fails and is never awaited (void m.ack()) is no unhandled rejection: it goes to onError', async () => {
+    const address = await serveGroups(oneShotGroups(1, () => Promise.reject(new NodeInvalidArgumentError('refused for the test'))));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const reported: { operation: string; id: string; error: string }[] = [];
+      const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', onError: (error, context) => reported.push({ ...context, error: error.name }) });
+      consumers.push(consumer);
+      const m = await first(consumer);
+      void m.ack();
+      await waitFor(() => reported.length > 0 || unhandled.length > 0, { timeoutMs: 5_000, what: 'the failed ack to be reported' });
+      // Node reports an unhandled rejection once the microtasks of the turn have run.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      expect(reported).toEqual([{ operation: 'ack', id: 't/0', error: 'InvalidArgumentError' }]);
+      // An awaited ack still sees the failure.
+      await expect(m.ack()).rejects.toThrow(InvalidArgumentError);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a second ack of the same message resolves with the first answer and sends nothing more; nack after ack is refused', async () => {
+    const groups = oneShotGroups(1, (offsets) => Promise.resolve(offsets.map(() => 'acked' as const)));
+    const address = await serveGroups(groups);
+    const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', onError: () => undefined });
+    consumers.push(consumer);
+    const m = await first(consumer);
+    expect(await m.ack()).toBe('acked');
+    expect(await m.ack()).toBe('acked');
+    expect(groups.acks).toBe(1);
+    await expect(m.nack('after the ack')).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe('Consumer reconnect policy', () => {
+  /** A group service whose Consume always fails as if no leader were elected; counts the attempts. */
+  function leaderless(): GroupService & { attempts: number } {
+    const unused = (): never => {
+      throw new Error('not used');
+    };
+    const service = {
+      attempts: 0,
+      createGroup: unused,
+      deleteGroup: unused,
+      listGroups: unused,
+      describeGroup: unused,
+      ack: unused,
+      nack: unused,
+      extend: unused,
+      leave: () => Promise.resolve({ counted: 0, returned: 0 }),
+      consume: () => {
+        service.attempts++;
+        return Promise.reject(new NodeUnavailableError('no leader elected yet'));
+      },
+    };
+    return service;
+  }
+
+  it("keeps reconnecting without limit by default, like the producer's retries, well past the client's timeoutMs", async () => {
+    const groups = leaderless();
+    const address = await serveGroups(groups);
+    const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', timeoutMs: 50, retryBackoff: { initialMs: 1, maxMs: 2 } });
+    consumers.push(consumer);
+    let ended: unknown = null;
+    void consumer[Symbol.asyncIterator]()
+      .next()
+      .then(
+        (r) => (ended = r),
+        (error: unknown) => (ended = error),
+      );
+    // Far more attempts than fit in 50 ms of back-off: the old give-up point is long past.
+    await waitFor(() => groups.attempts >= 60 || ended !== null, { timeoutMs: 20_000, what: 'many reconnects or an end' });
+    expect(ended).toBeNull();
+  });
+
+  it('with giveUpAfterMs it ends the iteration with UnavailableError once no broker served the stream that long', async () => {
+    const address = await serveGroups(leaderless());
+    const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', giveUpAfterMs: 100, retryBackoff: { initialMs: 1, maxMs: 5 } });
+    consumers.push(consumer);
+    await expect(consumer[Symbol.asyncIterator]().next()).rejects.toThrow(UnavailableError);
+  });
+});
