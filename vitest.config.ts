@@ -13,8 +13,11 @@ export default defineConfig({
     exclude: ['dist/**', 'node_modules/**', 'data/**', ...(long ? [] : ['test/**/*.long.test.ts'])],
     testTimeout: 120_000,
     hookTimeout: 60_000,
-    // Real-process suites start servers on fixed loopback ports; files run one at a time
-    // so two suites never race for the same port or for the two cores of this machine.
-    fileParallelism: false,
+    globalSetup: ['test/harness/global-build.ts'],
+    // Two files at a time, one per core: real-process suites take free loopback ports
+    // (test/harness/ports.ts) and wait on conditions with deadlines, so two of them side by
+    // side only run slower; dist/ is built once, before any worker starts.
+    fileParallelism: true,
+    maxWorkers: 2,
   },
 });

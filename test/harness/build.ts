@@ -26,6 +26,19 @@ let built: Promise<void> | null = null;
  * progress); that is reported as a warning, and only a missing CLI entry is an error.
  */
 export function ensureBuilt(): Promise<void> {
+  // Under vitest the global setup (test/harness/global-build.ts) built dist/ once before any
+  // worker started: a second build while another worker's nodes load dist/ could let them
+  // read a file tsc is rewriting.
+  if (process.env[BUILT_ENV] === '1') return Promise.resolve();
+  built ??= build();
+  return built;
+}
+
+/** Set by the global setup once dist/ is built for this run. */
+export const BUILT_ENV = 'QUORUMLOG_TEST_DIST_BUILT';
+
+/** Builds dist/ now, for the global setup (which runs before any test worker). */
+export function buildNow(): Promise<void> {
   built ??= build();
   return built;
 }

@@ -1,4 +1,5 @@
 export { CLI_PATH, ensureBuilt, REPO_ROOT } from './build.js';
+export { LONG_RUN } from './long-run.js';
 export { describeCli, runCli, runCommand, type CliOptions, type CliResult } from './cli.js';
 export { cutTail, flipByteInLastRecord, lastRecordSpan, lastSegmentPath } from './log-damage.js';
 export { ManagedProcess, OutputLog, type ProcessExit } from './node-process.js';

@@ -2,8 +2,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
+import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
+import { Prng } from '../../jepsen-style/prng.js';
+import { liveChildPids } from '../../jepsen-style/process-reaper.js';
 import { RUN_DEFAULTS, runJepsen, type RunOptions, type RunResult } from '../../jepsen-style/run.js';
 import { ensureBuilt } from '../harness/build.js';
 
@@ -53,4 +56,32 @@ export function verdict(result: RunResult, name: string): boolean {
 export function keepOnFailure(result: RunResult & { lines: string[] }, ok: boolean): void {
   if (ok) fs.rmSync(result.runDir, { recursive: true, force: true });
   else console.log(`[jepsen] kept ${result.runDir} (seed ${result.seed})\n${result.lines.join('\n')}`);
+}
+
+/**
+ * A mixed run of every nemesis (the seed must schedule each within timeS) must pass every
+ * checker, run every scheduled fault and leave history, results and a self-contained report.
+ */
+export async function expectMixedRunPasses(runs: JepsenRuns, seed: number, timeS: number): Promise<void> {
+    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: timeS * 1000 });
+    expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
+    const result = await runs.run('mix', { seed, timeS, nemeses: NEMESIS_KINDS });
+    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+    try {
+      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+      expect(result.valid).toBe(true);
+      for (const file of ['history.jsonl', 'results.json', 'report.html', 'logs/n1.log', 'run.log']) expect(fs.existsSync(path.join(result.runDir, file)), file).toBe(true);
+      const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
+      expect(html.match(/<svg /g)?.length).toBe(2);
+      expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+      for (const kind of NEMESIS_KINDS) expect(html).toContain(`${kind}:`);
+      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[]; missedFaults: unknown[] };
+      expect(results.valid).toBe(true);
+      expect(results.faults.length).toBe(plan.length);
+      expect(results.missedFaults, 'every scheduled fault ran').toEqual([]);
+      expect(html).toContain('Every scheduled fault ran.');
+      expect(liveChildPids()).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
 }

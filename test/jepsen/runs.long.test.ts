@@ -1,12 +1,6 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
 import { describe, expect, it } from 'vitest';
 
-import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
-import { Prng } from '../../jepsen-style/prng.js';
-import { liveChildPids } from '../../jepsen-style/process-reaper.js';
-import { keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
+import { expectMixedRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
 
 /**
  * The long real runs (`npm run test:long`, about 5 minutes on two cores): a 70 s mixed run of
@@ -14,32 +8,12 @@ import { keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
  * must pass, and three runs that must be flagged (async flush under a majority power loss,
  * blind retries, and producers without idempotence with auto-acking consumers).
  */
-const { run } = useJepsenRuns();
+const jepsen = useJepsenRuns();
+const { run } = jepsen;
 
 describe('long jepsen-style runs against real node processes', () => {
   it('a 70 s mixed run of every nemesis passes every checker', async () => {
-    const seed = 23;
-    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 70_000 });
-    expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
-    const result = await run('mix', { seed, timeS: 70, nemeses: NEMESIS_KINDS });
-    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
-    try {
-      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
-      expect(result.valid).toBe(true);
-      for (const file of ['history.jsonl', 'results.json', 'report.html', 'logs/n1.log', 'run.log']) expect(fs.existsSync(path.join(result.runDir, file)), file).toBe(true);
-      const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
-      expect(html.match(/<svg /g)?.length).toBe(2);
-      expect(html).not.toMatch(/<script|<link|src="http|href="http/);
-      for (const kind of NEMESIS_KINDS) expect(html).toContain(`${kind}:`);
-      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[]; missedFaults: unknown[] };
-      expect(results.valid).toBe(true);
-      expect(results.faults.length).toBe(plan.length);
-      expect(results.missedFaults, 'every scheduled fault ran').toEqual([]);
-      expect(html).toContain('Every scheduled fault ran.');
-      expect(liveChildPids()).toEqual([]);
-    } finally {
-      keepOnFailure(result, result.valid);
-    }
+    await expectMixedRunPasses(jepsen, 23, 70);
   }, 200_000);
 
   it('sync flush: power loss of a majority while the survivor is paused, of one while another is out, and disk damage lose nothing', async () => {

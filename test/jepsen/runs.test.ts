@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
 import { Prng } from '../../jepsen-style/prng.js';
 import { liveChildPids } from '../../jepsen-style/process-reaper.js';
-import { keepOnFailure, useJepsenRuns } from './jepsen-runs.js';
+import { expectMixedRunPasses, keepOnFailure, useJepsenRuns } from './jepsen-runs.js';
 
 /**
  * The short real runs `npm test` keeps: a 30 s mixed run of every nemesis (log workload)
@@ -15,32 +15,12 @@ import { keepOnFailure, useJepsenRuns } from './jepsen-runs.js';
  * Each prints its seed and run folder; a run folder is kept only when the test fails.
  * Longer runs are for people: npm run jepsen -- --time 600.
  */
-const { run } = useJepsenRuns();
+const jepsen = useJepsenRuns();
+const { run } = jepsen;
 
 describe('jepsen-style runs against real node processes', () => {
   it('a short mixed run of every nemesis passes every checker, and writes history, results and a self-contained report', async () => {
-    const seed = 90;
-    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 30_000 });
-    expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
-    const result = await run('mix', { seed, timeS: 30, nemeses: NEMESIS_KINDS });
-    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
-    try {
-      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
-      expect(result.valid).toBe(true);
-      for (const file of ['history.jsonl', 'results.json', 'report.html', 'logs/n1.log', 'run.log']) expect(fs.existsSync(path.join(result.runDir, file)), file).toBe(true);
-      const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
-      expect(html.match(/<svg /g)?.length).toBe(2);
-      expect(html).not.toMatch(/<script|<link|src="http|href="http/);
-      for (const kind of NEMESIS_KINDS) expect(html).toContain(`${kind}:`);
-      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[]; missedFaults: unknown[] };
-      expect(results.valid).toBe(true);
-      expect(results.faults.length).toBe(plan.length);
-      expect(results.missedFaults, 'every scheduled fault ran').toEqual([]);
-      expect(html).toContain('Every scheduled fault ran.');
-      expect(liveChildPids()).toEqual([]);
-    } finally {
-      keepOnFailure(result, result.valid);
-    }
+    await expectMixedRunPasses(jepsen, 90, 30);
   }, 200_000);
 });
 

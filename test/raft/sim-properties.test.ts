@@ -12,7 +12,8 @@ import { DEFAULT_WEIGHTS, describeSchedule, runSchedule, scheduleArbitrary, simR
  *
  * SIM_RUNS=<n> sets the number of schedules per cluster size (soak); SIM_SEED=<seed> replays.
  */
-const DEFAULT_RUNS = 1000;
+/** Schedules per property in npm test; test:long runs SIM_RUNS=2000. */
+const DEFAULT_RUNS = 600;
 
 function checkCluster(size: number, extra: Partial<SimConfig> = {}, runs = simRuns(DEFAULT_RUNS), maxSteps = 20, weights?: ScheduleShape['weights'], varyTuning = false): void {
   const seed = simSeed();
