@@ -36,7 +36,7 @@ export async function runTxCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(json ? `${JSON.stringify({ txId, ...end })}\n` : `${end.state === 'committed' ? 'committed' : 'rolled back'} transaction ${txId}${offsets}${again}\n`);
     return 0;
   } finally {
-    client.close();
+    await client.close();
   }
 }
 

@@ -112,6 +112,10 @@ export function awaitReady(client: Client, deadlineMs: number): Promise<boolean>
   const channel = client.getChannel();
   return new Promise((resolve) => {
     const check = (): void => {
+      // Looked at before asking it to connect: grpc-js lets a request to connect take a
+      // closed channel back to CONNECTING, and every wait on it would then outlive close()
+      // until its deadline.
+      if (channel.getConnectivityState(false) === connectivityState.SHUTDOWN) return resolve(false);
       const state = channel.getConnectivityState(true);
       if (state === connectivityState.READY) return resolve(true);
       if (state === connectivityState.TRANSIENT_FAILURE || state === connectivityState.SHUTDOWN) return resolve(false);

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { GroupMethodPath, type ConsumeResponseMessage, type DeliveryMessage } from '../transport/index.js';
-import { ClientClosedError, InvalidArgumentError } from './errors.js';
+import { untilAborted } from './abortable.js';
+import { AbortedError, ClientClosedError, InvalidArgumentError } from './errors.js';
 import { GroupCalls, settingsMessage, startMessage, type AckOutcome, type GroupSettings, type GroupStart } from './groups.js';
-import { LogClient, type BrokerMessage, type LogClientOptions } from './log-client.js';
+import { LogClient, type BrokerMessage, type CallOptions, type LogClientOptions } from './log-client.js';
 
 export const CONSUMER_DEFAULTS = {
   prefetch: 64,
   concurrency: 1,
   maxBytes: 1024 * 1024,
-  /** How long close() gives the broker to take back what the consumer holds before it just drops the stream. */
+  /**
+   * How long close() gives the broker to take back what the consumer holds before it just
+   * drops the stream (at most what is left of close()'s own deadline).
+   */
   leaveTimeoutMs: 5_000,
   /** How long close() waits for handlers in progress and their acks. */
   closeTimeoutMs: 30_000,
@@ -69,17 +73,21 @@ export interface ConsumedMessage extends BrokerMessage {
   /**
    * Finishes the message. 'alreadyAcked' if another delivery of it was acked first. Safe to
    * leave unawaited: a failure also goes to the consumer's onError. A second ack() of the
-   * same message returns the first one's promise; an ack() after nack() is refused.
+   * same message returns the first one's outcome; an ack() after nack() is refused.
+   * `signal` ends the wait with AbortedError (not sent to onError): an ack still waiting
+   * behind another ack request is taken out (the message stays unacked; ack() or nack() it
+   * again, or it is redelivered), one already sent may still be recorded.
    */
-  ack(): Promise<AckOutcome>;
+  ack(options?: CallOptions): Promise<AckOutcome>;
   /**
    * Gives up on it: redelivered after the retry level's delay (or `delayMs`), or
    * dead-lettered after the last retry. Safe to leave unawaited, like ack(); a second nack()
-   * returns the first one's promise; a nack() after ack() is refused.
+   * returns the first one's promise; a nack() after ack() is refused. `signal` ends the wait
+   * with AbortedError (not sent to onError), after which ack() or nack() may be called again.
    */
-  nack(reason: string, options?: { readonly delayMs?: number }): Promise<void>;
-  /** Moves the ack deadline to now + ms. */
-  extend(ms: number): Promise<void>;
+  nack(reason: string, options?: { readonly delayMs?: number } & CallOptions): Promise<void>;
+  /** Moves the ack deadline to now + ms. `signal` ends the wait with AbortedError. */
+  extend(ms: number, options?: CallOptions): Promise<void>;
 }
 
 type ConsumerState = 'idle' | 'consuming' | 'closing' | 'closed';
@@ -194,9 +202,11 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
    * redelivered at once. Messages it fetched ahead and never handed out do not count as a
    * delivery (they cannot reach the dead-letter topic this way); messages the application
    * got and did not ack or nack count as a failed delivery, as at a missed deadline.
-   * Handlers and acks get up to `timeoutMs` (default 30 s); what is still pending then
-   * fails with ClientClosedError (an ack not made is redelivered). A second close() waits
-   * for the first.
+   * `timeoutMs` (default 30 s) bounds the whole close: handlers and acks get up to it, and
+   * what is still pending then fails with ClientClosedError (an ack not made is
+   * redelivered); the leave gets what is left of it (at most 5 s), and without it (no time
+   * left, or no leader answering) the stream's end releases what the consumer held, each
+   * counted as a delivery. A second close() waits for the first.
    */
   close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? CONSUMER_DEFAULTS.closeTimeoutMs;
@@ -210,6 +220,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
   }
 
   async #close(timeoutMs: number): Promise<void> {
+    const deadlineMs = Date.now() + timeoutMs;
     const started = this.#state === 'consuming';
     this.#state = 'closing';
     this.#wake();
@@ -220,22 +231,26 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
       return true;
     })();
     const inTime = await Promise.race([settled, new Promise<boolean>((resolve) => (timer = timeoutMs === Infinity ? undefined : setTimeout(() => resolve(false), timeoutMs)))]).finally(() => clearTimeout(timer));
-    if (started && inTime) await this.#leave();
+    const leaveMs = Math.min(CONSUMER_DEFAULTS.leaveTimeoutMs, deadlineMs - Date.now());
+    if (started && inTime && leaveMs > 0) await this.#leave(leaveMs);
     this.#stop.abort();
-    await this.#stream?.catch(() => undefined);
+    // The connections first: a stream still connecting to a broker that answers nothing
+    // (stopped, paused) sees the abort only once its connect attempt ends, which closing ends now.
     await this.#client.close();
+    await this.#stream?.catch(() => undefined);
     this.#state = 'closed';
   }
 
   /**
    * Tells the leader which deliveries the application saw, before the stream ends: the
-   * others go back uncounted. Best effort within leaveTimeoutMs: if it fails, the stream's
-   * end releases everything, counted (the safe side: nothing is lost either way).
+   * others go back uncounted. Best effort within `timeoutMs` (leaveTimeoutMs, or what is
+   * left of close()'s deadline): if it fails, the stream's end releases everything, counted
+   * (the safe side: nothing is lost either way).
    */
-  async #leave(): Promise<void> {
+  async #leave(timeoutMs: number): Promise<void> {
     const seen = [...this.#handedOut].map(([offset, delivery]) => ({ offset, delivery }));
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CONSUMER_DEFAULTS.leaveTimeoutMs)));
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     const leave = this.#calls.leave(this.#options.group, this.consumerId, seen).then(
       () => undefined,
       () => undefined,
@@ -310,6 +325,15 @@ interface DeliveredContext {
   readonly onError: (error: unknown, context: ConsumerErrorContext) => void;
 }
 
+/** The same promise, marked handled: safe to leave unawaited, still rejecting for whoever awaits it. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/** A message's first ack() or nack() and its promise. */
+type Settled = { readonly operation: 'ack'; readonly done: Promise<AckOutcome> } | { readonly operation: 'nack'; readonly done: Promise<void> };
+
 /** Shared by every message without headers; frozen, so no caller can change it for the others. */
 const NO_HEADERS: BrokerMessage['headers'] = Object.freeze([]);
 
@@ -328,7 +352,7 @@ class Delivered implements ConsumedMessage {
   readonly payload: Uint8Array;
   readonly timestampMs: number;
   /** The first ack() or nack() and its promise: a repeat of the same call returns it. */
-  #settled: { readonly operation: 'ack'; readonly done: Promise<AckOutcome> } | { readonly operation: 'nack'; readonly done: Promise<void> } | null = null;
+  #settled: Settled | null = null;
   readonly #context: DeliveredContext;
 
   constructor(d: DeliveryMessage, context: DeliveredContext) {
@@ -346,30 +370,48 @@ class Delivered implements ConsumedMessage {
     this.#context = context;
   }
 
-  ack(): Promise<AckOutcome> {
-    if (this.#settled?.operation === 'ack') return this.#settled.done;
-    if (this.#settled !== null) return this.#refused('ack');
-    const done = this.#context.acks.add(this.offset).then((outcome) => {
-      this.#context.finished(this.offset, this.delivery);
-      return outcome;
-    });
-    this.#settled = { operation: 'ack', done: this.#reported(done, 'ack') };
-    return this.#settled.done;
+  ack(options: CallOptions = {}): Promise<AckOutcome> {
+    if (options.signal?.aborted === true) return handled(Promise.reject(new AbortedError(`ack of ${this.id}: aborted before it was sent`)));
+    if (this.#settled === null) {
+      const queued = this.#context.acks.add(this.offset, this.id);
+      const done = queued.done.then((outcome) => {
+        this.#context.finished(this.offset, this.delivery);
+        return outcome;
+      });
+      const settled = { operation: 'ack' as const, done: this.#reported(done, 'ack') };
+      this.#settled = settled;
+      // Only the call that queued the ack may take it out again.
+      return handled(untilAborted(settled.done, options.signal, () => this.#ackAborted(settled, queued.withdraw)));
+    }
+    if (this.#settled.operation !== 'ack') return this.#refused('ack');
+    return handled(untilAborted(this.#settled.done, options.signal, () => new AbortedError(`ack of ${this.id}: aborted while waiting for an earlier ack() of it, which goes on`)));
   }
 
-  nack(reason: string, options: { readonly delayMs?: number } = {}): Promise<void> {
+  nack(reason: string, options: { readonly delayMs?: number } & CallOptions = {}): Promise<void> {
     if (this.#settled?.operation === 'nack') return this.#settled.done;
     if (this.#settled !== null) return this.#refused('nack');
     const done = (async () => {
-      await this.#context.calls.nack(this.#context.options.group, this.offset, this.delivery, reason, options.delayMs);
+      await this.#context.calls.nack(this.#context.options.group, this.offset, this.delivery, reason, options.delayMs, options);
       this.#context.finished(this.offset, this.delivery);
     })();
-    this.#settled = { operation: 'nack', done: this.#reported(done, 'nack') };
-    return this.#settled.done;
+    const settled = { operation: 'nack' as const, done: this.#reported(done, 'nack') };
+    this.#settled = settled;
+    // An aborted nack leaves the message to the application again.
+    done.catch((error: unknown) => {
+      if (error instanceof AbortedError && this.#settled === settled) this.#settled = null;
+    });
+    return settled.done;
   }
 
-  async extend(ms: number): Promise<void> {
-    await this.#context.calls.extend(this.#context.options.group, this.offset, this.delivery, ms);
+  async extend(ms: number, options: CallOptions = {}): Promise<void> {
+    await this.#context.calls.extend(this.#context.options.group, this.offset, this.delivery, ms, options);
+  }
+
+  /** An ack() aborted by its caller: taken out if it was not sent yet, so the message may be settled again. */
+  #ackAborted(settled: Settled, withdraw: () => boolean): AbortedError {
+    if (!withdraw()) return new AbortedError(`ack of ${this.id}: aborted after it was sent; it may still be recorded (a repeat ack() returns its outcome)`);
+    if (this.#settled === settled) this.#settled = null;
+    return new AbortedError(`ack of ${this.id}: aborted, not sent; the message is not acked (ack() or nack() it again, or it is redelivered at its deadline)`);
   }
 
   #refused(operation: 'ack' | 'nack'): Promise<never> {
@@ -383,9 +425,19 @@ class Delivered implements ConsumedMessage {
    * caller that does still sees the failure.
    */
   #reported<T>(done: Promise<T>, operation: 'ack' | 'nack'): Promise<T> {
-    done.catch((error: unknown) => this.#context.onError(error, { operation, id: this.id }));
+    // An abort is the caller's own doing, told through the promise; not a failure to report.
+    done.catch((error: unknown) => {
+      if (!(error instanceof AbortedError)) this.#context.onError(error, { operation, id: this.id });
+    });
     return done;
   }
+}
+
+/** One ack waiting to be sent. */
+interface QueuedAck {
+  readonly offset: number;
+  readonly resolve: (o: AckOutcome) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 /**
@@ -393,15 +445,30 @@ class Delivered implements ConsumedMessage {
  * goes in the next one (the consumer's own group commit).
  */
 class AckQueue {
-  #pending: { offset: number; resolve: (o: AckOutcome) => void; reject: (e: unknown) => void }[] = [];
+  #pending: QueuedAck[] = [];
   #inFlight: Promise<void> | null = null;
 
   constructor(private readonly calls: GroupCalls, private readonly group: string) {}
 
-  add(offset: number): Promise<AckOutcome> {
-    const done = new Promise<AckOutcome>((resolve, reject) => this.#pending.push({ offset, resolve, reject }));
+  /**
+   * Queues an ack. `withdraw()` takes it out again while it has not been sent (its promise
+   * then rejects with AbortedError) and says whether it did.
+   */
+  add(offset: number, id: string): { readonly done: Promise<AckOutcome>; readonly withdraw: () => boolean } {
+    let entry: QueuedAck | undefined;
+    const done = new Promise<AckOutcome>((resolve, reject) => {
+      entry = { offset, resolve, reject };
+      this.#pending.push(entry);
+    });
     this.#pump();
-    return done;
+    const withdraw = (): boolean => {
+      const k = entry === undefined ? -1 : this.#pending.indexOf(entry);
+      if (k < 0) return false;
+      this.#pending.splice(k, 1);
+      entry?.reject(new AbortedError(`ack of ${id}: aborted, not sent`));
+      return true;
+    };
+    return { done, withdraw };
   }
 
   /** Resolves once every ack added so far has been answered. */

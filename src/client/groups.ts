@@ -58,18 +58,18 @@ export class GroupCalls {
   }
 
   /** Acks are idempotent (a repeat answers alreadyAcked), so they are retried like reads. */
-  async ack(group: string, offsets: readonly number[]): Promise<readonly AckOutcome[]> {
+  async ack(group: string, offsets: readonly number[], options: CallOptions = {}): Promise<readonly AckOutcome[]> {
     const c = this.client.codec.groups;
-    const response = await this.client.unaryCall({ operation: 'ack', delivery: 'idempotent', path: GroupMethodPath.ack, serialize: c.ackRequest.serialize, deserialize: c.ackResponse.deserialize }, { group, offsets });
+    const response = await this.client.unaryCall({ operation: 'ack', delivery: 'idempotent', path: GroupMethodPath.ack, serialize: c.ackRequest.serialize, deserialize: c.ackResponse.deserialize }, { group, offsets }, options);
     return offsets.map((_, k) => outcomeOf(response.outcomes[k] ?? AckOutcomeCode.acked));
   }
 
   /** delayMs undefined: the group's delay for the message's retry level. */
-  async nack(group: string, offset: number, delivery: number, reason: string, delayMs?: number): Promise<{ readonly deadLettered: boolean; readonly retryAtMs: number }> {
+  async nack(group: string, offset: number, delivery: number, reason: string, delayMs?: number, options: CallOptions = {}): Promise<{ readonly deadLettered: boolean; readonly retryAtMs: number }> {
     if (delayMs !== undefined && !(Number.isSafeInteger(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`nack: a delay must be a whole number of ms >= 0, not ${delayMs}`);
     const c = this.client.codec.groups;
     const request = { group, offset, delivery, reason, delayMs: delayMs ?? -1 };
-    return this.client.unaryCall({ operation: 'nack', delivery: 'once', path: GroupMethodPath.nack, serialize: c.nackRequest.serialize, deserialize: c.nackResponse.deserialize }, request);
+    return this.client.unaryCall({ operation: 'nack', delivery: 'once', path: GroupMethodPath.nack, serialize: c.nackRequest.serialize, deserialize: c.nackResponse.deserialize }, request, options);
   }
 
   /**
@@ -83,11 +83,11 @@ export class GroupCalls {
     return this.client.unaryCall({ operation: 'leave', delivery: 'idempotent', path: GroupMethodPath.leave, serialize: c.leaveRequest.serialize, deserialize: c.leaveResponse.deserialize }, request);
   }
 
-  async extend(group: string, offset: number, delivery: number, extendMs: number): Promise<number> {
+  async extend(group: string, offset: number, delivery: number, extendMs: number, options: CallOptions = {}): Promise<number> {
     if (!(Number.isSafeInteger(extendMs) && extendMs >= 1)) throw new InvalidArgumentError(`extend: an extension must be a whole number of ms >= 1, not ${extendMs}`);
     const c = this.client.codec.groups;
     const request = { group, offset, delivery, extendMs };
-    const response = await this.client.unaryCall({ operation: 'extend', delivery: 'once', path: GroupMethodPath.extend, serialize: c.extendRequest.serialize, deserialize: c.extendResponse.deserialize }, request);
+    const response = await this.client.unaryCall({ operation: 'extend', delivery: 'once', path: GroupMethodPath.extend, serialize: c.extendRequest.serialize, deserialize: c.extendResponse.deserialize }, request, options);
     return response.deadlineMs;
   }
 }

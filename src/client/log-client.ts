@@ -23,6 +23,7 @@ import {
   type ReadOutcome,
   type ReadResponseMessage,
 } from '../transport/index.js';
+import { untilAborted } from './abortable.js';
 import { PipelinedCalls } from './pipelined-calls.js';
 import { checkBrokers } from './broker-address.js';
 import { awaitReady, BrokerChannels, KEEPALIVE_DEFAULTS, type KeepaliveOptions } from './broker-channels.js';
@@ -292,20 +293,30 @@ export class LogClient {
   }
 
   /** One node's status (with `address`), or any reachable broker's (without). */
-  async status(address?: string): Promise<NodeStatus> {
+  status(options?: CallOptions): Promise<NodeStatus>;
+  status(address: string | undefined, options?: CallOptions): Promise<NodeStatus>;
+  async status(addressOrOptions?: string | CallOptions, callOptions: CallOptions = {}): Promise<NodeStatus> {
+    const address = typeof addressOrOptions === 'string' ? addressOrOptions : undefined;
+    const options = typeof addressOrOptions === 'object' ? addressOrOptions : callOptions;
     const message = await this.#call({
       operation: 'status',
       delivery: 'idempotent',
+      signal: options.signal,
       ...(address === undefined ? {} : { pinnedAddress: address }),
       run: (client, deadlineMs) => unary(client, ClientMethodPath.status, this.#codec.statusRequest.serialize, this.#codec.nodeStatus.deserialize, {}, deadlineMs),
     });
     return nodeStatus(message);
   }
 
-  /** Every configured broker's status, asked in parallel, one attempt each; unreachable ones say why. */
-  async statusAll(): Promise<readonly BrokerStatus[]> {
+  /**
+   * Every configured broker's status, asked in parallel, one attempt each; unreachable ones
+   * say why. `signal` ends the wait with AbortedError (the brokers' answers are dropped).
+   */
+  async statusAll(options: CallOptions = {}): Promise<readonly BrokerStatus[]> {
     this.#checkOpen();
-    return Promise.all(
+    const aborted = (): AbortedError => new AbortedError('status all: aborted');
+    if (options.signal?.aborted === true) throw aborted();
+    const all = Promise.all(
       this.#brokers.map(async (address): Promise<BrokerStatus> => {
         const deadlineMs = Date.now() + Math.min(this.#timeoutMs, LOG_CLIENT_DEFAULTS.statusTimeoutMs);
         try {
@@ -318,14 +329,16 @@ export class LogClient {
         }
       }),
     );
+    return untilAborted(all, options.signal, aborted);
   }
 
   /** Moves leadership to node `to`; resolves once it leads. */
-  async transfer(to: string): Promise<void> {
+  async transfer(to: string, options: CallOptions = {}): Promise<void> {
     if (to === '') throw new InvalidArgumentError('transfer needs the id of the node to move leadership to');
     await this.#call({
       operation: 'transfer',
       delivery: 'idempotent',
+      signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.transfer, this.#codec.transferRequest.serialize, this.#codec.transferResponse.deserialize, { to }, deadlineMs),
     });
   }
@@ -372,10 +385,11 @@ export class LogClient {
   }
 
   /** A new producer id (each call writes one log entry). */
-  async initProducer(): Promise<number> {
+  async initProducer(options: CallOptions = {}): Promise<number> {
     const response = await this.#call({
       operation: 'initProducer',
       delivery: 'once',
+      signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.initProducer, this.#codec.initProducerRequest.serialize, this.#codec.initProducerResponse.deserialize, {}, deadlineMs),
     });
     return response.producerId;

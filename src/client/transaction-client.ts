@@ -8,7 +8,7 @@ import {
   type TransactionInfoView,
 } from '../transport/index.js';
 import { InvalidArgumentError } from './errors.js';
-import { LogClient, type LogClientOptions } from './log-client.js';
+import { LogClient, type CallOptions, type LogClientOptions } from './log-client.js';
 
 export interface HalfRequest {
   readonly txId: string;
@@ -58,27 +58,27 @@ export class TransactionClient {
     this.#client = new LogClient(options);
   }
 
-  async sendHalf(request: HalfRequest): Promise<HalfResult> {
+  async sendHalf(request: HalfRequest, options: CallOptions = {}): Promise<HalfResult> {
     const message = { ...request, checkDelayMs: request.checkDelayMs ?? 0, checkIntervalMs: request.checkIntervalMs ?? 0, checkMax: request.checkMax ?? 0 };
     const { serialize } = this.#codec.sendHalfRequest;
     const { deserialize } = this.#codec.sendHalfResponse;
-    const response = await this.#client.unaryCall({ operation: 'sendHalf', delivery: 'idempotent', path: TransactionMethodPath.sendHalf, serialize, deserialize }, message);
+    const response = await this.#client.unaryCall({ operation: 'sendHalf', delivery: 'idempotent', path: TransactionMethodPath.sendHalf, serialize, deserialize }, message, options);
     return { duplicate: response.duplicate, state: response.state as HalfResult['state'], logIndex: response.logIndex };
   }
 
-  async endTransaction(txId: string, outcome: 'commit' | 'rollback', source: EndSourceName = 'producer'): Promise<EndResult> {
+  async endTransaction(txId: string, outcome: 'commit' | 'rollback', source: EndSourceName = 'producer', options: CallOptions = {}): Promise<EndResult> {
     const request = { txId, outcome: TransactionOutcomeCode[outcome], source: TransactionSourceCode[source] };
     const { serialize } = this.#codec.endTransactionRequest;
     const { deserialize } = this.#codec.endTransactionResponse;
-    const response = await this.#client.unaryCall({ operation: outcome, delivery: 'idempotent', path: TransactionMethodPath.endTransaction, serialize, deserialize }, request);
+    const response = await this.#client.unaryCall({ operation: outcome, delivery: 'idempotent', path: TransactionMethodPath.endTransaction, serialize, deserialize }, request, options);
     return { state: response.state as EndResult['state'], topic: response.topic, firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate };
   }
 
   /** Undecided transactions as the answering node has applied them, with that node's clock. */
-  async listTransactions(): Promise<{ readonly transactions: readonly TransactionInfo[]; readonly nowMs: number }> {
+  async listTransactions(options: CallOptions = {}): Promise<{ readonly transactions: readonly TransactionInfo[]; readonly nowMs: number }> {
     const { serialize } = this.#codec.listTransactionsRequest;
     const { deserialize } = this.#codec.listTransactionsResponse;
-    const response = await this.#client.unaryCall({ operation: 'listTransactions', delivery: 'idempotent', path: TransactionMethodPath.listTransactions, serialize, deserialize }, {});
+    const response = await this.#client.unaryCall({ operation: 'listTransactions', delivery: 'idempotent', path: TransactionMethodPath.listTransactions, serialize, deserialize }, {}, options);
     // Field by field: decoded messages keep proto3 defaults (zeros) on their prototype.
     const transactions = response.transactions.map((t) => ({
       txId: t.txId,
@@ -106,7 +106,8 @@ export class TransactionClient {
     yield* this.#client.leaderStream<{ producerGroup: string }, TransactionCheckMessage>('transactionChecks', method, { producerGroup }, signal, { giveUpAfterMs: null });
   }
 
-  close(): void {
-    this.#client.close();
+  /** Closes the connections; calls still waiting fail with ClientClosedError. */
+  close(): Promise<void> {
+    return this.#client.close();
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
-import { ClientClosedError, InvalidArgumentError } from './errors.js';
-import type { BrokerMessage } from './log-client.js';
+import { AbortedError, ClientClosedError, InvalidArgumentError } from './errors.js';
+import type { BrokerMessage, CallOptions } from './log-client.js';
 import { toRecord } from './producer-message.js';
 import type { ProducerMessage } from './producer-options.js';
 import { TransactionClient, type EndResult, type TransactionCheck } from './transaction-client.js';
@@ -61,7 +61,12 @@ export interface TransactionProducerOptions {
   readonly log?: (line: string) => void;
 }
 
-export const TRANSACTION_PRODUCER_DEFAULTS = { requestTimeoutMs: 30_000, checksInFlightMax: 16 } as const;
+export const TRANSACTION_PRODUCER_DEFAULTS = {
+  requestTimeoutMs: 30_000,
+  checksInFlightMax: 16,
+  /** How long close() waits for transactions and check-back answers in progress. */
+  closeTimeoutMs: 30_000,
+} as const;
 
 /** How sendInTransaction ended. */
 export interface TransactionResult {
@@ -73,7 +78,17 @@ export interface TransactionResult {
   readonly count: number;
 }
 
-type ProducerState = 'open' | 'closed';
+type ProducerState = 'open' | 'closing' | 'closed';
+
+/** Where a sendInTransaction() is: what a close or an abort at that point leaves behind. */
+type TransactionPhase = 'half' | 'local' | 'decision';
+
+/** A sendInTransaction() in progress, for close() to fail at its deadline. */
+interface PendingTransaction {
+  readonly txId: string;
+  phase: TransactionPhase;
+  readonly reject: (error: Error) => void;
+}
 
 /**
  * RocketMQ's transactional producer: a half message is written (durable, invisible), the
@@ -92,7 +107,13 @@ export class TransactionProducer {
   readonly #stop = new AbortController();
   readonly #checksDone: Promise<void>;
   #checksInFlight = 0;
+  /** Check-back answers under way; close() gives them its deadline. */
+  readonly #answers = new Set<Promise<void>>();
+  /** Transactions in progress and their work, which close() waits for. */
+  readonly #pending = new Map<PendingTransaction, Promise<unknown>>();
   #state: ProducerState = 'open';
+  /** The first close()'s work: a second close() waits for it. */
+  #closed: Promise<void> | null = null;
   readonly #stats = { checksReceived: 0, checksAnswered: 0, checksUnknown: 0, checksSkipped: 0 };
 
   constructor(options: TransactionProducerOptions) {
@@ -124,16 +145,44 @@ export class TransactionProducer {
    * listener.executeLocal, and commits or rolls back as it says. Rejects if the half could
    * not be written (then executeLocal did not run) or the decision could not be delivered
    * (then the transaction stays undecided and the broker's check-back will ask).
+   * `signal` ends the waits on the broker with AbortedError: while the half is written
+   * (executeLocal does not run; a half that reached the broker stays undecided until the
+   * check-back), and while the decision is delivered (left to the check-back). executeLocal
+   * itself is not interrupted.
    */
-  async sendInTransaction(topic: string, messages: ProducerMessage | readonly ProducerMessage[]): Promise<TransactionResult> {
+  async sendInTransaction(topic: string, messages: ProducerMessage | readonly ProducerMessage[], options: CallOptions = {}): Promise<TransactionResult> {
     if (this.#state !== 'open') throw new ClientClosedError('the transaction producer is closed');
     const list = (Array.isArray(messages) ? messages : [messages]) as readonly ProducerMessage[];
     if (list.length === 0) throw new InvalidArgumentError('a transaction needs at least one message');
     const delayed = list.findIndex((m) => m.deliverAtMs !== undefined);
     if (delayed >= 0) throw new InvalidArgumentError(`message ${delayed} sets deliverAtMs: a transaction's messages become visible when it commits and cannot be delayed`);
-    const txId = randomUUID();
     const records = list.map(toRecord);
-    await this.#client.sendHalf({ txId, producerGroup: this.#group, topic, messages: records, ...this.#schedule });
+    if (options.signal?.aborted === true) throw new AbortedError('send in transaction: aborted before the half was sent; nothing was written');
+    const txId = randomUUID();
+    let reject: (error: Error) => void = () => undefined;
+    const failed = new Promise<never>((_, r) => (reject = r));
+    const pending: PendingTransaction = { txId, phase: 'half', reject };
+    const work = this.#transact(pending, topic, records, options);
+    this.#pending.set(pending, work);
+    try {
+      return await Promise.race([work, failed]);
+    } finally {
+      this.#pending.delete(pending);
+      // Failed by close(): what the work does after is nobody's to hear.
+      work.catch(() => undefined);
+    }
+  }
+
+  /** sendInTransaction's steps, keeping `entry.phase` current. */
+  async #transact(entry: PendingTransaction, topic: string, records: readonly BrokerMessage[], options: CallOptions): Promise<TransactionResult> {
+    const txId = entry.txId;
+    try {
+      await this.#client.sendHalf({ txId, producerGroup: this.#group, topic, messages: records, ...this.#schedule }, options);
+    } catch (error) {
+      if (error instanceof AbortedError) throw new AbortedError(`transaction ${txId}: aborted while its half was written; executeLocal did not run, and a half that reached the broker stays undecided until the check-back asks the group`, { cause: error });
+      throw error;
+    }
+    entry.phase = 'local';
     const view: TransactionMessage = { txId, producerGroup: this.#group, topic, messages: records };
     let outcome: TransactionOutcome;
     try {
@@ -143,20 +192,41 @@ export class TransactionProducer {
       outcome = TransactionOutcome.unknown;
     }
     if (outcome !== TransactionOutcome.commit && outcome !== TransactionOutcome.rollback) return { txId, outcome: 'unknown', firstOffset: null, count: records.length };
-    return result(txId, await this.#client.endTransaction(txId, outcome, 'producer'));
+    entry.phase = 'decision';
+    try {
+      return result(txId, await this.#client.endTransaction(txId, outcome, 'producer', options));
+    } catch (error) {
+      if (error instanceof AbortedError) throw new AbortedError(`transaction ${txId}: aborted while the decision ${outcome} was delivered; the broker's check-back will ask the group`, { cause: error });
+      throw error;
+    }
   }
 
-  /** Stops answering check-backs (another producer of the group will be asked) and closes the connections. */
-  async close(): Promise<void> {
-    if (this.#state === 'closed') return;
-    this.#state = 'closed';
-    this.#stop.abort();
-    await this.#checksDone;
-    this.#client.close();
+  /**
+   * Stops answering check-backs (another producer of the group will be asked), waits up to
+   * `timeoutMs` (default 30 s; Infinity waits for all) for transactions and check-back
+   * answers in progress, then fails what is still pending with ClientClosedError and closes
+   * the connections. sendInTransaction() is refused from the start of close(); a second
+   * close() waits for the first.
+   */
+  close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? TRANSACTION_PRODUCER_DEFAULTS.closeTimeoutMs;
+    if (!(timeoutMs >= 0)) return Promise.reject(new InvalidArgumentError(`close: timeoutMs must be >= 0, not ${timeoutMs}`));
+    this.#closed ??= this.#close(timeoutMs);
+    return this.#closed;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    this.#state = 'closing';
+    this.#stop.abort();
+    const inTime = await settledWithin([...this.#pending.values(), ...this.#answers], timeoutMs);
+    this.#state = 'closed';
+    if (!inTime) for (const pending of this.#pending.keys()) pending.reject(closedError(pending, timeoutMs));
+    await this.#client.close();
+    await this.#checksDone;
   }
 
   async #serveChecks(): Promise<void> {
@@ -168,7 +238,11 @@ export class TransactionProducer {
           continue;
         }
         this.#checksInFlight++;
-        void this.#answer(check).finally(() => this.#checksInFlight--);
+        const answer = this.#answer(check).finally(() => {
+          this.#checksInFlight--;
+          this.#answers.delete(answer);
+        });
+        this.#answers.add(answer);
       }
     } catch (error) {
       if (!this.#stop.signal.aborted) this.#log(`check-backs for group ${this.#group} stopped: ${String(error)}`);
@@ -194,6 +268,27 @@ export class TransactionProducer {
     } catch (error) {
       if (!this.#stop.signal.aborted) this.#log(`transaction ${check.txId}: the check-back answer ${outcome} was not taken: ${String(error)}`);
     }
+  }
+}
+
+/** Why close() failed a transaction still in progress at its deadline, with what it leaves. */
+function closedError(pending: PendingTransaction, timeoutMs: number): ClientClosedError {
+  const fate = {
+    half: 'before its half was written; a half that reached the broker stays undecided until the check-back asks the group',
+    local: 'while executeLocal ran; its decision is left to the check-back',
+    decision: 'before its decision was delivered; the broker\'s check-back will ask the group',
+  }[pending.phase];
+  return new ClientClosedError(`transaction ${pending.txId}: the transaction producer was closed ${fate} (close() waited ${timeoutMs} ms)`);
+}
+
+/** Whether every promise settled within `timeoutMs`. */
+async function settledWithin(promises: readonly Promise<unknown>[], timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<boolean>((resolve) => (timer = timeoutMs === Infinity ? undefined : setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([Promise.allSettled(promises).then(() => true), deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Consumer, InvalidArgumentError, UnavailableError, type ConsumedMessage } from '../../src/client/index.js';
+import { AbortedError, Consumer, InvalidArgumentError, UnavailableError, type ConsumedMessage } from '../../src/client/index.js';
 import { InvalidArgumentError as NodeInvalidArgumentError, UnavailableError as NodeUnavailableError } from '../../src/node/errors.js';
 import { startClientServer, type AckOutcomeView, type ClientServer, type GroupService } from '../../src/transport/index.js';
 import { waitFor } from '../harness/index.js';
@@ -87,6 +87,79 @@ describe('Consumer ack and nack', () => {
     expect(await m.ack()).toBe('acked');
     expect(groups.acks).toBe(1);
     await expect(m.nack('after the ack')).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe('Consumer message calls take a signal', () => {
+  /**
+   * Delivers offsets 0..count-1 of topic t once. Nack and extend never answer; the first ack
+   * request waits until `releaseFirstAck()`, later ones answer at once. Records every ack request.
+   */
+  function slowGroups(count: number): GroupService & { ackRequests: number[][]; releaseFirstAck: () => void } {
+    let releaseFirstAck = (): void => undefined;
+    const firstAckHeld = new Promise<void>((resolve) => (releaseFirstAck = resolve));
+    const service = {
+      ...oneShotGroups(count, () => Promise.resolve([])),
+      ackRequests: [] as number[][],
+      releaseFirstAck: () => releaseFirstAck(),
+      ack: async (_group: string, offsets: readonly number[]) => {
+        service.ackRequests.push([...offsets]);
+        if (service.ackRequests.length === 1) await firstAckHeld;
+        return offsets.map(() => 'acked' as const);
+      },
+      nack: () => new Promise<never>(() => undefined),
+      extend: () => new Promise<never>(() => undefined),
+    };
+    return service;
+  }
+
+  /** The error a promise rejects with, within a deadline. */
+  async function rejection(promise: Promise<unknown>): Promise<unknown> {
+    const deadline = new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5_000).unref());
+    return Promise.race([promise.then(() => 'resolved', (error: unknown) => error), deadline]);
+  }
+
+  it('extend(ms, { signal }) and nack(reason, { signal }) reject with AbortedError when it aborts; the abort is not reported to onError', async () => {
+    const groups = slowGroups(2);
+    const reported: string[] = [];
+    const consumer = new Consumer({ brokers: [await serveGroups(groups)], group: 'g', topic: 't', prefetch: 2, onError: (error) => reported.push(error.name) });
+    consumers.push(consumer);
+    const messages = consumer[Symbol.asyncIterator]();
+    const m0 = await messages.next();
+    const m1 = await messages.next();
+    if (m0.done === true || m1.done === true) throw new Error('the consumer ended');
+    const abort = new AbortController();
+    const extended = m0.value.extend(1_000, { signal: abort.signal });
+    const nacked = m1.value.nack('why', { signal: abort.signal });
+    abort.abort();
+    expect(await rejection(extended)).toBeInstanceOf(AbortedError);
+    expect(await rejection(nacked)).toBeInstanceOf(AbortedError);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reported).toEqual([]);
+    await consumer.close({ timeoutMs: 0 });
+  });
+
+  it('ack({ signal }) aborted while it waits behind another ack request takes it out: nothing is sent for it, and a later ack() goes', async () => {
+    const groups = slowGroups(2);
+    const consumer = new Consumer({ brokers: [await serveGroups(groups)], group: 'g', topic: 't', prefetch: 2, onError: () => undefined });
+    consumers.push(consumer);
+    const messages = consumer[Symbol.asyncIterator]();
+    const m0 = await messages.next();
+    const m1 = await messages.next();
+    if (m0.done === true || m1.done === true) throw new Error('the consumer ended');
+    const first = m0.value.ack();
+    await waitFor(() => groups.ackRequests.length === 1, { timeoutMs: 5_000, what: 'the first ack request to arrive' });
+    const abort = new AbortController();
+    const second = m1.value.ack({ signal: abort.signal });
+    abort.abort();
+    const error = await rejection(second);
+    expect(error).toBeInstanceOf(AbortedError);
+    expect(String(error)).toMatch(/not sent/);
+    groups.releaseFirstAck();
+    expect(await first).toBe('acked');
+    expect(groups.ackRequests).toEqual([[0]]);
+    expect(await m1.value.ack()).toBe('acked');
+    expect(groups.ackRequests).toEqual([[0], [1]]);
   });
 });
 

@@ -6,7 +6,14 @@ import { ManagedProcess, OutputLog, REPO_ROOT, startClusterForTest, waitFor, wit
 
 const BREAK_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'consumer-break.mjs');
 const DOWN_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'clients-cluster-down.mjs');
+const LOAD_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'consumer-break-under-load.mjs');
 const CLIENT = path.join(REPO_ROOT, 'dist', 'src', 'client', 'index.js');
+
+/** What a close() may take beyond its deadline to close connections: far below any client's retry loop or timeout here. */
+const CLOSE_ALLOWANCE_MS = 1_500;
+
+/** More than any run prints: OutputLog keeps the last 200 lines in memory. */
+const TAIL_ALL = 200;
 
 /** Retries that would dead-letter a message after three counted deliveries, none of them due during the test. */
 const STRICT_GROUP = { maxRetries: 2, ackDeadlineMs: 60_000, retryDelaysMs: [60_000] } as const;
@@ -97,7 +104,72 @@ describe('consumer lifecycle on a real cluster', () => {
     }
   });
 
-  it('with the whole cluster down for longer than any timeout, a process holding a Producer and a Consumer stops on close() and exits', async () => {
+  it('breaking out and closing while a producer writes to the topic loses no acknowledged message, dead-letters nothing unseen, and the process exits', async () => {
+    const cluster = await startClusterForTest({ label: 'consumer-break-load' });
+    await cluster.leader();
+    const admin = new Admin({ brokers: cluster.brokers() });
+    try {
+      await admin.createTopic('orders');
+      const acked = new Set<number>();
+      let acknowledgedCount = 0;
+      for (let run = 1; run <= 2; run++) {
+        const output = new OutputLog(`load${run}`, path.join(cluster.dataRoot, 'logs', `load-${run}.out`));
+        const proc = ManagedProcess.spawn({ args: [LOAD_CHILD, CLIENT, cluster.brokers().join(','), 'orders', 'g', '20'], output, runTag: `#${run}`, cwd: REPO_ROOT });
+        try {
+          const exit = await withTimeout(proc.exited, 60_000, `run ${run} to exit by itself`);
+          expect(exit, output.render()).toMatchObject({ code: 0 });
+        } finally {
+          await proc.stop(2_000);
+        }
+        const lines = output.tail(TAIL_ALL);
+        expect(lines.filter((l) => /unhandled|failed/.test(l)), output.render()).toEqual([]);
+        // The producer was still writing when the consumer broke out (64 more after its close).
+        const took = lines.flatMap((l) => /\] took (\d+) (\d+)$/.exec(l)?.slice(1) ?? []).map(Number);
+        const taken = took.filter((_, k) => k % 2 === 0);
+        // Whatever the application saw was a first delivery: nothing a close released was counted.
+        expect(took.filter((_, k) => k % 2 === 1).every((d) => d === 1), output.render()).toBe(true);
+        expect(taken).toHaveLength(20);
+        for (const offset of taken) acked.add(offset);
+        const summary = lines.map((l) => /\] acknowledged (\d+) (\d+) (\d+) distinct (\d+)$/.exec(l)).find((m) => m !== null);
+        expect(summary, output.render()).toBeDefined();
+        const [count, first, last, distinct] = (summary ?? []).slice(1).map(Number);
+        // Offsets are dense per topic and this run's producer was the only writer.
+        expect({ first, last, distinct }).toEqual({ first: acknowledgedCount, last: acknowledgedCount + (count ?? 0) - 1, distinct: count });
+        acknowledgedCount += count ?? 0;
+      }
+      expect(await deadLettered(admin, 'g')).toBe(0);
+      expect(await admin.describeGroup('g')).toMatchObject({ dead: 0 });
+
+      // Every acknowledged message the runs did not ack is still delivered, as a first delivery.
+      const expected = acknowledgedCount - acked.size;
+      const drained = new Map<number, number>();
+      const last = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 'orders', prefetch: 64 });
+      try {
+        await withTimeout(
+          (async () => {
+            for await (const m of last) {
+              drained.set(m.offset, m.delivery);
+              await m.ack();
+              if (drained.size >= expected) break;
+            }
+          })(),
+          60_000,
+          `the group to deliver the ${expected} acknowledged messages the runs did not ack`,
+        );
+      } finally {
+        await last.close({ timeoutMs: 5_000 });
+      }
+      const missing = Array.from({ length: acknowledgedCount }, (_, offset) => offset).filter((offset) => !acked.has(offset) && !drained.has(offset));
+      expect(missing).toEqual([]);
+      expect([...drained].filter(([, delivery]) => delivery !== 1)).toEqual([]);
+      expect(await deadLettered(admin, 'g')).toBe(0);
+      expect(await admin.describeGroup('g')).toMatchObject({ dead: 0, lag: 0 });
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('with the whole cluster down for longer than any timeout, a process holding a Producer, a Consumer and a TransactionProducer stops on close() within its deadlines and exits', async () => {
     const cluster = await startClusterForTest({ label: 'clients-cluster-down' });
     await cluster.leader();
     const admin = new Admin({ brokers: cluster.brokers() });
@@ -117,7 +189,15 @@ describe('consumer lifecycle on a real cluster', () => {
     }
     const lines = output.tail().join('\n');
     expect(lines).toMatch(/send rejected ClientClosedError: .*closed before it was acknowledged/);
-    expect(lines).toMatch(/closed/);
+    expect(lines).toMatch(/transaction rejected UnavailableError: .*within 300 ms/);
+    // Each close() kept to its 500 ms deadline, give or take closing the connections: none
+    // waited for a retry loop or a timeout of its own.
+    for (const name of ['producer', 'consumer', 'transaction producer']) {
+      const ms = new RegExp(`\\] ${name} closed in (\\d+) ms`).exec(lines)?.[1];
+      expect(ms, `${name}\n${lines}`).toBeDefined();
+      expect(Number(ms), name).toBeLessThan(500 + CLOSE_ALLOWANCE_MS);
+    }
+    expect(lines).toMatch(/\] closed$/m);
     // The consumer never gave up on its own: it ended only because it was closed.
     expect(lines).not.toMatch(/consumer ended (?!cleanly)/);
     expect(lines).not.toMatch(/unhandled/);
