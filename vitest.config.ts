@@ -14,10 +14,11 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     globalSetup: ['test/harness/global-build.ts'],
-    // Two files at a time, one per core: real-process suites take free loopback ports
-    // (test/harness/ports.ts) and wait on conditions with deadlines, so two of them side by
-    // side only run slower; dist/ is built once, before any worker starts.
+    // Three files at a time on two cores: real-process suites spend most of their time
+    // waiting (elections, fsyncs, deadlines), take free loopback ports (test/harness/ports.ts)
+    // and wait on conditions with deadlines, so side by side they only run slower; dist/ is
+    // built once, before any worker starts.
     fileParallelism: true,
-    maxWorkers: 2,
+    maxWorkers: 3,
   },
 });

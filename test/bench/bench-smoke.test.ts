@@ -7,9 +7,14 @@ import type { BenchReport } from '../../src/bench/run-bench.js';
 import { Admin } from '../../src/client/index.js';
 import { ensureBuilt } from '../harness/build.js';
 import { runCli } from '../harness/cli.js';
+import { LONG_RUN } from '../harness/long-run.js';
 import { startClusterForTest } from '../harness/use-cluster.js';
 
-/** The shape of a bench run's output, not its speed: a few seconds, random ports, nothing left running. */
+/**
+ * The shape of a bench run's output, not its speed: a few seconds, random ports, nothing left
+ * running. The runs with --acks leader, --durable-mark lagging and --flush async are in
+ * test:long only (LONG_RUN).
+ */
 describe('quorumlog bench (smoke)', () => {
   beforeAll(async () => {
     await ensureBuilt();
@@ -76,7 +81,7 @@ describe('quorumlog bench (smoke)', () => {
     }
   });
 
-  it('with --acks leader, acknowledges on the leader\'s fsync and still drains every record', async () => {
+  it.runIf(LONG_RUN)('with --acks leader, acknowledges on the leader\'s fsync and still drains every record', async () => {
     const { stdout, report } = await shortBench(['--acks', 'leader', '--group-drain', '0', '--no-e2e']);
     expect(stdout).toMatch(/acks=leader/);
     expect(report.config).toMatchObject({ acks: 'leader' });
@@ -86,7 +91,7 @@ describe('quorumlog bench (smoke)', () => {
     expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
   });
 
-  it('with --durable-mark lagging, says so in its heading, notes and JSON, and drains every acknowledged record', async () => {
+  it.runIf(LONG_RUN)('with --durable-mark lagging, says so in its heading, notes and JSON, and drains every acknowledged record', async () => {
     const { stdout, report } = await shortBench(['--durable-mark', 'lagging', '--group-drain', '0', '--no-e2e']);
     expect(stdout).toMatch(/acks=all, flush sync, lagging mark/);
     expect(stdout).toMatch(/durable mark lagging: each node acknowledges after its data's fdatasync/);
@@ -96,7 +101,7 @@ describe('quorumlog bench (smoke)', () => {
     expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
   });
 
-  it('with --flush async, starts its nodes with async flush and says so', async () => {
+  it.runIf(LONG_RUN)('with --flush async, starts its nodes with async flush and says so', async () => {
     const { stdout, report } = await shortBench(['--flush', 'async', '--group-drain', '0', '--no-e2e']);
     expect(stdout).toMatch(/acks=all, flush async,/);
     expect(stdout).toMatch(/flush async: nodes fdatasync on a timer/);
