@@ -47,9 +47,11 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     expect(await run(['dlq', 'redrive', '--group', 'late'])).toBe('redrove late.dlq/0 to jobs\nredrove 1 message(s) from late.dlq\n');
     expect(await run(['dlq', 'redrive', '--group', 'late'])).toBe('redrove 0 message(s) from late.dlq\n');
     expect(await run(['fetch', '--topic', 'jobs', '--from', '4'])).toBe('4\tpoison\n');
-    expect(await run(['produce', '--topic', 'jobs', '--delay', '1s', 'soon'])).toBe('scheduled\n');
+    // Long enough that the fetch right after (a process start, on a machine running other
+    // suites) still comes before it is due.
+    expect(await run(['produce', '--topic', 'jobs', '--delay', '5s', 'soon'])).toBe('scheduled\n');
     expect(await run(['fetch', '--topic', 'jobs', '--from', '5'])).toBe('');
-    await cluster.waitFor(async () => (await runCli(['fetch', '--topic', 'jobs', '--from', '5', ...brokers])).stdout === '5\tsoon\n', { timeoutMs: 10_000, what: 'the delayed message' });
+    await cluster.waitFor(async () => (await runCli(['fetch', '--topic', 'jobs', '--from', '5', ...brokers])).stdout === '5\tsoon\n', { timeoutMs: 20_000, what: 'the delayed message' });
 
     for (const args of [['consume', '--topic', 'jobs'], ['consume', '--group', 'g'], ['groups', 'frob'], ['groups', 'create', 'x'], ['groups', 'list', '--topic', 't'], ['dlq', 'frob', '--group', 'g'], ['dlq', 'list'], ['consume', '--topic', 'jobs', '--group', 'g', '--prefetch', '0']]) {
       const bad = await runCli([...args, ...brokers]);
