@@ -14,11 +14,11 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     globalSetup: ['test/harness/global-build.ts'],
-    // Three files at a time on two cores: real-process suites spend most of their time
-    // waiting (elections, fsyncs, deadlines), take free loopback ports (test/harness/ports.ts)
-    // and wait on conditions with deadlines, so side by side they only run slower; dist/ is
-    // built once, before any worker starts.
+    // Two files at a time, one per core: real-process suites take free loopback ports
+    // (test/harness/ports.ts) and wait on conditions with deadlines, so two side by side only
+    // run slower; dist/ is built once, before any worker starts. (Three at a time was faster
+    // still, but starved nodes enough to miss timing bounds now and then.)
     fileParallelism: true,
-    maxWorkers: 3,
+    maxWorkers: 2,
   },
 });
