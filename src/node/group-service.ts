@@ -163,6 +163,10 @@ export class NodeGroupService implements GroupService {
           sending = previous.then(async () => {
             for (const batch of batches) await send(batch);
           });
+          // A send fails when the stream is cancelled, often while this loop is proposing the
+          // next entry and nobody awaits `sending` yet: handled here, so that rejection is not
+          // an unhandled one (which ends the process); the loop still sees it when it awaits.
+          sending.catch(() => undefined);
           await previous;
           continue;
         }
