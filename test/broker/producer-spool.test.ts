@@ -164,6 +164,9 @@ describe('Producer with a spool (in process, real broker state machine)', () => 
     const dir = tempDir();
     const first = producer(address, { spool: { dir, afterMs: 40 }, batchMessagesMax: 100, lingerMs: 5 });
     await Promise.all(texts(4).map((payload) => first.send('t', { payload })));
+    // The sends resolve spooled after 40 ms without an answer; on a busy machine the broker
+    // may write them (and drop the answers) only after that.
+    await waitFor(() => (broker.written.get('t')?.length ?? 0) >= 4, { timeoutMs: 10_000, what: 'the broker wrote the four messages' });
     broker.down = true;
     await first.close();
     expect(broker.written.get('t')?.slice(0, 4)).toEqual(texts(4));
