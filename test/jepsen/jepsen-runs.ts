@@ -17,7 +17,7 @@ export interface JepsenRuns {
 
 /**
  * The availability bound for a single-node fault in these runs, which share the machine with other
- * test files (npm test runs three at a time on two cores): the default (election timeout +
+ * test files (npm test runs two at a time on two cores): the default (election timeout +
  * 1.5 s, 2.1 s here) is for a machine of its own, and a starved node can miss it by half a
  * second with nothing wrong. This still fails the stall it exists for (a client waiting on
  * a stopped leader: 4-6 s). `npm run jepsen` on a quiet machine keeps the default.
