@@ -1,7 +1,6 @@
-import { BinaryReader, BinaryWriter } from './binary.js';
+import { BinaryReader, BinaryWriter, MalformedBinaryError } from '../encoding/binary.js';
 import type { GroupSettings, GroupStart } from './consumer-groups.js';
 import { MalformedCommandError } from './errors.js';
-import { auditCopies } from './transactions.js';
 
 /**
  * The broker's replicated commands: the payloads of the log entries that change broker
@@ -214,25 +213,6 @@ export function messageBytes(m: MessageRecord): number {
   return bytes;
 }
 
-/**
- * The messages an entry's command holds, by position: what a topic's offset runs point at.
- * Empty for commands that hold none.
- */
-export function messagesHeld(command: BrokerCommand): readonly MessageRecord[] {
-  switch (command.kind) {
-    case 'produce':
-      return command.messages;
-    case 'deadLetter':
-      return [command.message];
-    case 'halfMessage':
-      // Positions 0..n-1: the messages a commit makes visible; n..2n-1: their audit copies,
-      // which a rollback after the last check-back makes visible in the audit topic.
-      return [...command.messages, ...auditCopies(command)];
-    default:
-      return [];
-  }
-}
-
 export interface CommandEnvelope {
   readonly leaderTimeMs: number;
   readonly command: BrokerCommand;
@@ -388,8 +368,17 @@ function decodeStart(kind: number, value: number): GroupStart {
   }
 }
 
+/** Decodes a log entry's broker command; bytes that are not one throw MalformedCommandError. */
 export function decodeCommand(data: Uint8Array): CommandEnvelope {
-  const r = new BinaryReader(data);
+  try {
+    return decodeEnvelope(new BinaryReader(data));
+  } catch (error) {
+    if (error instanceof MalformedBinaryError) throw new MalformedCommandError(`broker command: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+function decodeEnvelope(r: BinaryReader): CommandEnvelope {
   const version = r.u8();
   if (version !== FORMAT_VERSION) throw new MalformedCommandError(`broker command format ${version} is not known to this version`);
   const kind = r.u8();

@@ -15,7 +15,7 @@ import {
 } from '../broker/index.js';
 import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/client-service.js';
 import type { NodeConfig } from './config.js';
-import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from './errors.js';
+import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../transport/index.js';
 import type { Replica } from './replica.js';
 import { PayloadTag, tagPayloads, type NodeStateMachine } from './state-machine.js';
 

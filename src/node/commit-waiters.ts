@@ -1,6 +1,6 @@
 import type { Entry, Index, Term } from '../../raft/index.js';
 import type { ApplyResult } from '../broker/index.js';
-import { DeadlineExceededError, UnavailableError } from './errors.js';
+import { DeadlineExceededError, UnavailableError } from '../transport/index.js';
 
 interface Waiter {
   readonly term: Term;

@@ -12,7 +12,7 @@ import {
 } from '../broker/index.js';
 import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput } from '../transport/client-service.js';
 import { expect, type NodeBrokerService } from './broker-service.js';
-import { InvalidArgumentError, NotFoundError } from './errors.js';
+import { InvalidArgumentError, NotFoundError } from '../transport/index.js';
 import type { Replica } from './replica.js';
 import type { NodeStateMachine } from './state-machine.js';
 

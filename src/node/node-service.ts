@@ -3,7 +3,7 @@ import { durableMarkOf, type CommitLog, type FlushPolicy } from '../../storage/i
 import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/client-service.js';
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
-import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from './errors.js';
+import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from '../transport/index.js';
 import type { Replica } from './replica.js';
 import { PayloadTag, plainRecord, tagPayloads } from './state-machine.js';
 

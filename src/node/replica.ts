@@ -2,7 +2,7 @@ import { RaftInvariantError, type Entry, type HardState, type Index, type Messag
 import { EntriesTruncatedError, type CommitLog } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
-import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from './errors.js';
+import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
 
 /** What the replica needs from the network: fire-and-forget sends. */
 export interface MessageSink {

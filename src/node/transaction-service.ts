@@ -14,7 +14,7 @@ import {
 import type { BrokerMessageView, CheckSink, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService } from '../transport/index.js';
 import type { NodeBrokerService } from './broker-service.js';
 import { refusal } from './broker-service.js';
-import { InternalError, InvalidArgumentError, NotLeaderError, ResourceExhaustedError } from './errors.js';
+import { InternalError, InvalidArgumentError, NotLeaderError, ResourceExhaustedError } from '../transport/index.js';
 import { PayloadTag, type NodeStateMachine } from './state-machine.js';
 
 export const NODE_TRANSACTION_DEFAULTS = {

@@ -1,6 +1,9 @@
 import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
 import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
+
+export type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
 import { MalformedMessageError } from './errors.js';
 import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
@@ -111,16 +114,6 @@ export interface ListTopicsResponseMessage {
 }
 export interface InitProducerResponseMessage {
   readonly producerId: number;
-}
-export interface MessageHeaderMessage {
-  readonly name: string;
-  readonly value: Uint8Array;
-}
-export interface BrokerMessage {
-  readonly key: Uint8Array;
-  readonly headers: readonly MessageHeaderMessage[];
-  readonly payload: Uint8Array;
-  readonly timestampMs: number;
 }
 /** client.proto's Acks enum. */
 export const AcksCode = { all: 0, leader: 1, none: 2 } as const;

@@ -8,7 +8,7 @@ import {
   type ServerWritableStream,
 } from '@grpc/grpc-js';
 import { index, nodeId, type Index } from '../../raft/index.js';
-import { InvalidArgumentError, UnavailableError, UnimplementedError } from '../node/errors.js';
+import { InvalidArgumentError, UnavailableError, UnimplementedError } from './node-errors.js';
 import {
   AcksCode,
   ClientCodec,

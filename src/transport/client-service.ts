@@ -1,10 +1,12 @@
 import type { Index, NodeId, Term } from '../../raft/index.js';
-import type { TransactionService } from './transaction-service.js';
+import type { BrokerMessageView, TransactionService } from './transaction-service.js';
+
+export type { BrokerMessageView } from './transaction-service.js';
 
 /**
  * What a node offers its clients. The gRPC client server (client-server.ts) is a thin
  * adapter over this; the node (src/node/) implements it. Methods fail with the NodeError
- * subclasses of src/node/errors.ts, whose `code` the server maps to a gRPC status.
+ * subclasses of src/transport/node-errors.ts, whose `code` the server maps to a gRPC status.
  */
 export interface ClientService {
   /**
@@ -27,7 +29,7 @@ export interface ClientService {
 /**
  * The broker's client API on one node. Writes (topics, producer ids, produce) fail with
  * NotLeaderError on a follower and resolve once committed and applied, like append; a
- * refusal by the broker's state machine is a BrokerRefusedError (src/node/errors.ts) whose
+ * refusal by the broker's state machine is a BrokerRefusedError (src/transport/node-errors.ts) whose
  * code names it. Reads are served from this node's applied state.
  */
 export interface BrokerService {
@@ -128,13 +130,6 @@ export interface TopicView {
   readonly name: string;
   readonly maxMessageBytes: number;
   readonly nextOffset: number;
-}
-
-export interface BrokerMessageView {
-  readonly key: Uint8Array;
-  readonly headers: readonly { readonly name: string; readonly value: Uint8Array }[];
-  readonly payload: Uint8Array;
-  readonly timestampMs: number;
 }
 
 export interface ProduceInput {

@@ -1,6 +1,6 @@
 /**
  * Failures of the transport itself (as opposed to the node errors it carries to clients,
- * which live in src/node/errors.ts and are mapped by grpc-status.ts).
+ * which live in src/transport/node-errors.ts and are mapped by grpc-status.ts).
  */
 export const TransportErrorCode = {
   /** The listener could not bind its address (in use, not local, bad form). */

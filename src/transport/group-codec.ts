@@ -1,5 +1,5 @@
 import type protobuf from 'protobufjs';
-import type { BrokerMessage } from './client-codec.js';
+import type { BrokerMessage } from './broker-message.js';
 import type { GroupView } from './client-service.js';
 import { schemaType } from './protobuf-runtime.js';
 import { bytesFieldBytes, scalarBytes, varintLength, writeBytesField, writeScalar, writeVarint } from './protobuf-wire.js';

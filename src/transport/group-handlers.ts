@@ -1,5 +1,5 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
-import { InvalidArgumentError, UnavailableError, UnimplementedError } from '../node/errors.js';
+import { InvalidArgumentError, UnavailableError, UnimplementedError } from './node-errors.js';
 import type { EmptyMessage, MalformedRequest } from './client-codec.js';
 import type { ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView } from './client-service.js';
 import {

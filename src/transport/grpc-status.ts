@@ -1,5 +1,5 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
-import { NodeError, NodeErrorCode, NotLeaderError } from '../node/errors.js';
+import { NodeError, NodeErrorCode, NotLeaderError } from './node-errors.js';
 
 /** Trailing metadata keys that travel with an error status. */
 export const ErrorMetadataKey = {

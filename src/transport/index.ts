@@ -36,3 +36,16 @@ export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
 export * from './transaction-codec.js';
 export type { CheckSink, CheckView, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService, TransactionSourceName } from './transaction-service.js';
+export {
+  BrokerRefusedError,
+  DeadlineExceededError,
+  InternalError,
+  InvalidArgumentError,
+  NodeError,
+  NodeErrorCode,
+  NotFoundError,
+  NotLeaderError,
+  ResourceExhaustedError,
+  UnavailableError,
+  UnimplementedError,
+} from './node-errors.js';

@@ -1,5 +1,5 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { InvalidArgumentError, ResourceExhaustedError, UnavailableError } from '../node/errors.js';
+import { InvalidArgumentError, ResourceExhaustedError, UnavailableError } from './node-errors.js';
 import { MalformedRequest, type CallErrorMessage, type PipelinedRequest, type PipelinedResponse } from './client-codec.js';
 import { ErrorMetadataKey, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
 

@@ -1,6 +1,6 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 
-import { InvalidArgumentError, UnavailableError, UnimplementedError } from '../node/errors.js';
+import { InvalidArgumentError, UnavailableError, UnimplementedError } from './node-errors.js';
 import { MalformedRequest } from './client-codec.js';
 import { answerUnary } from './grpc-server.js';
 import { toGrpcStatus } from './grpc-status.js';

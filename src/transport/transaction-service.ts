@@ -1,10 +1,16 @@
-import type { BrokerMessageView } from './client-service.js';
+/** A message as the client API carries it (produce, fetch, transactions). */
+export interface BrokerMessageView {
+  readonly key: Uint8Array;
+  readonly headers: readonly { readonly name: string; readonly value: Uint8Array }[];
+  readonly payload: Uint8Array;
+  readonly timestampMs: number;
+}
 
 /**
  * The transactions API of one node (client.proto's SendHalf, EndTransaction,
  * ListTransactions and TransactionChecks). Writes fail with NotLeaderError on a follower and
  * resolve once committed and applied; refusals of the state machine are the node errors
- * of src/node/errors.ts (NotFoundError, BrokerRefusedError transactionDecided, ...).
+ * of src/transport/node-errors.ts (NotFoundError, BrokerRefusedError transactionDecided, ...).
  */
 export interface TransactionService {
   sendHalf(request: HalfInput, options: { readonly timeoutMs: number }): Promise<HalfOutcome>;

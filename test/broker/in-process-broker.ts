@@ -1,6 +1,6 @@
 import { BrokerState, type ApplyResult, type BrokerCommand } from '../../src/broker/index.js';
 import { refusal } from '../../src/node/broker-service.js';
-import { UnavailableError } from '../../src/node/errors.js';
+import { UnavailableError } from '../../src/transport/node-errors.js';
 import { startClientServer, type BrokerService, type ClientServer, type FetchOutcome, type ProduceInput, type ProduceOutcome, type TopicView } from '../../src/transport/index.js';
 import { FakeClientService } from '../client/fake-client-service.js';
 import { freePort } from '../transport/free-port.js';

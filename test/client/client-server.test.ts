@@ -11,7 +11,7 @@ import {
   ResourceExhaustedError,
   UnavailableError,
 } from '../../src/client/index.js';
-import * as nodeErrors from '../../src/node/errors.js';
+import * as nodeErrors from '../../src/transport/node-errors.js';
 import { ClientCodec, ClientMethodPath, PIPELINED_PENDING_MAX, startClientServer, type AppendStreamResponseMessage, type ClientServer, type ProduceStreamResponseMessage } from '../../src/transport/index.js';
 import { InProcessBroker, serve as serveBroker } from '../broker/in-process-broker.js';
 import { freePort, waitFor } from '../transport/free-port.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AbortedError, Consumer, InvalidArgumentError, UnavailableError, type ConsumedMessage } from '../../src/client/index.js';
-import { InvalidArgumentError as NodeInvalidArgumentError, UnavailableError as NodeUnavailableError } from '../../src/node/errors.js';
+import { InvalidArgumentError as NodeInvalidArgumentError, UnavailableError as NodeUnavailableError } from '../../src/transport/node-errors.js';
 import { startClientServer, type AckOutcomeView, type ClientServer, type GroupService } from '../../src/transport/index.js';
 import { waitFor } from '../harness/index.js';
 import { freePort } from '../transport/free-port.js';

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeId } from '../../raft/index.js';
 import { LogClient, OutcomeUnknownError } from '../../src/client/index.js';
-import * as nodeErrors from '../../src/node/errors.js';
+import * as nodeErrors from '../../src/transport/node-errors.js';
 import { startClientServer, type ClientServer } from '../../src/transport/index.js';
 import { freePort, waitFor } from '../transport/free-port.js';
 import { FakeClientService } from './fake-client-service.js';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nodeId } from '../../raft/index.js';
 import { TransactionProducer, type TransactionOutcome } from '../../src/client/index.js';
 import { InvalidArgumentError } from '../../src/client/errors.js';
-import { NotFoundError, NotLeaderError } from '../../src/node/errors.js';
+import { NotFoundError, NotLeaderError } from '../../src/transport/node-errors.js';
 import {
   startClientServer,
   type CheckSink,

@@ -1,7 +1,8 @@
 import type { NodeId } from '../../raft/index.js';
 
 /**
- * Failures a client of a node may branch on. Each has a literal `code`; the transport maps
+ * Failures a client of a node may branch on, defined in the wire layer that carries them
+ * (src/node raises them, the client library reads their codes). Each has a literal `code`; the transport maps
  * codes to gRPC statuses in one place (src/transport/grpc-status.ts), so nothing else needs
  * to know about gRPC.
  */

@@ -1,4 +1,12 @@
-import { MalformedCommandError } from './errors.js';
+/**
+ * The little-endian record format the broker's log entries and the producer's spool file
+ * share: a neutral module below both (it imports nothing of ours).
+ */
+
+/** Bytes that do not read as what BinaryWriter wrote: an overrun, a field out of range, bad UTF-8. */
+export class MalformedBinaryError extends Error {
+  override readonly name = 'MalformedBinaryError';
+}
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
@@ -60,7 +68,7 @@ export class BinaryWriter {
   }
 }
 
-/** Reads what BinaryWriter wrote; any overrun or bad UTF-8 is a MalformedCommandError. */
+/** Reads what BinaryWriter wrote; any overrun or bad UTF-8 is a MalformedBinaryError. */
 export class BinaryReader {
   private readonly view: DataView;
   private at = 0;
@@ -92,7 +100,7 @@ export class BinaryReader {
     const low = this.view.getUint32(this.at, true);
     const high = this.view.getUint32(this.at + 4, true);
     this.at += 8;
-    if (high >= 0x20_0000) throw new MalformedCommandError('a 64-bit field is 2^53 or more');
+    if (high >= 0x20_0000) throw new MalformedBinaryError('a 64-bit field is 2^53 or more');
     return high * 0x1_0000_0000 + low;
   }
 
@@ -109,12 +117,12 @@ export class BinaryReader {
     try {
       return textDecoder.decode(this.bytes());
     } catch (error) {
-      if (error instanceof MalformedCommandError) throw error;
-      throw new MalformedCommandError('a string field is not UTF-8', { cause: error });
+      if (error instanceof MalformedBinaryError) throw error;
+      throw new MalformedBinaryError('a string field is not UTF-8', { cause: error });
     }
   }
 
   private need(bytes: number): void {
-    if (this.at + bytes > this.data.length) throw new MalformedCommandError(`command ends ${this.at + bytes - this.data.length} bytes early`);
+    if (this.at + bytes > this.data.length) throw new MalformedBinaryError(`the record ends ${this.at + bytes - this.data.length} bytes early`);
   }
 }

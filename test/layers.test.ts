@@ -1,0 +1,89 @@
+/**
+ * DESIGN.md's dependency direction, checked on the source: which folder may import which,
+ * and no import cycle between files (type-only imports count: they still tie the files).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { REPO_ROOT } from './harness/build.js';
+
+/** Each layer and the layers it may import (besides itself). */
+const ALLOWED: Record<string, readonly string[]> = {
+  raft: [],
+  storage: ['raft'],
+  // Encoding both sides share (the broker's log entries, the producer's spool): below both.
+  'src/encoding': [],
+  'src/broker': ['raft', 'src/encoding'],
+  'src/transport': ['raft'],
+  'src/client': ['raft', 'src/encoding', 'src/transport'],
+  'src/node': ['raft', 'storage', 'src/encoding', 'src/broker', 'src/transport'],
+  'src/bench': ['raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node'],
+  'src/cli': ['raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/bench'],
+  src: ['src/client', 'src/transport'],
+  'jepsen-style': ['raft', 'src/client', 'src/transport'],
+};
+
+function layerOf(file: string): string | null {
+  const rel = path.relative(REPO_ROOT, file).split(path.sep);
+  if (rel[0] === 'src') return rel.length === 2 ? 'src' : `src/${rel[1]}`;
+  return rel[0] !== undefined && rel[0] in ALLOWED ? rel[0] : null;
+}
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full);
+    return entry.name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+/** Relative imports of a file, resolved to .ts paths. */
+function importsOf(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  const found: string[] = [];
+  for (const match of text.matchAll(/^(?:import|export)\b[^'"]*?from\s+'(\.[^']+)'/gm)) {
+    const target = path.resolve(path.dirname(file), (match[1] ?? '').replace(/\.js$/, '.ts'));
+    found.push(target);
+  }
+  return found;
+}
+
+const files = ['raft', 'storage', 'src', 'jepsen-style'].flatMap((dir) => sourceFiles(path.join(REPO_ROOT, dir)));
+const graph = new Map(files.map((file) => [file, importsOf(file)]));
+
+describe('layers (DESIGN.md section 2)', () => {
+  it('every import points down or sideways within its layer', () => {
+    const upward: string[] = [];
+    for (const [file, targets] of graph) {
+      const from = layerOf(file);
+      if (from === null) continue;
+      for (const target of targets) {
+        const to = layerOf(target);
+        if (to === null || to === from) continue;
+        if (!(ALLOWED[from] ?? []).includes(to)) upward.push(`${path.relative(REPO_ROOT, file)} -> ${path.relative(REPO_ROOT, target)}`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+
+  it('no two files import each other, directly or around a loop', () => {
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const stack: string[] = [];
+    const visit = (file: string): void => {
+      state.set(file, 'open');
+      stack.push(file);
+      for (const target of graph.get(file) ?? []) {
+        if (!graph.has(target)) continue;
+        if (state.get(target) === 'open') cycles.push(stack.slice(stack.indexOf(target)).concat(target).map((f) => path.relative(REPO_ROOT, f)).join(' -> '));
+        else if (state.get(target) === undefined) visit(target);
+      }
+      stack.pop();
+      state.set(file, 'done');
+    };
+    for (const file of graph.keys()) if (state.get(file) === undefined) visit(file);
+    expect(cycles).toEqual([]);
+  });
+});
