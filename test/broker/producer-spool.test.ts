@@ -139,6 +139,9 @@ describe('Producer with a spool (in process, real broker state machine)', () => 
     const first = producer(address, { spool: { dir, afterMs: 40 } });
     const results = await Promise.all([...texts(12).map((payload) => first.send('t', { payload })), ...texts(6, 'u').map((payload) => first.send('u', { payload }))]);
     expect(results.every((r: SendResult) => r.status === 'spooled')).toBe(true);
+    // Spooled after 40 ms without an answer; on a busy machine the broker may write (and drop
+    // the answers of) the first batches only after that.
+    await waitFor(() => (broker.written.get('t')?.length ?? 0) > 0, { timeoutMs: 10_000, what: 'the broker wrote a batch of t' });
     broker.down = true;
     await first.close();
     const writtenBefore = broker.written.get('t')?.length ?? 0;
