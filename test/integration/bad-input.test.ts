@@ -1,7 +1,7 @@
 import { Client, credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { describeCli, ensureBuilt, runCli, TestCluster, testFailed } from '../harness/index.js';
+import { describeCli, ensureBuilt, runCli, TestCluster, testFailed, waitFor } from '../harness/index.js';
 
 const MAX_RECORD_BYTES = 1024;
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -186,9 +186,16 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       const indexes = append.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { index: number }).index);
       expect(indexes).toHaveLength(2);
       // --max-bytes: this cluster's 64 KiB message limit is below the CLI's 1 MiB default (FINDINGS.md N1).
-      const read = await runCli(['read', '--brokers', brokers, '--from', String(indexes[0]), '--max-bytes', '4096', '--json']);
-      expect(read.code, describeCli(['read'], read)).toBe(0);
-      const records = read.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { record: string }).record);
+      // The node the CLI reads from may learn of the commit a moment after the append's answer.
+      const records = await waitFor(
+        async () => {
+          const read = await runCli(['read', '--brokers', brokers, '--from', String(indexes[0]), '--max-bytes', '4096', '--json']);
+          expect(read.code, describeCli(['read'], read)).toBe(0);
+          const lines = read.stdout.trim().split('\n').filter((line) => line !== '');
+          return lines.length >= 2 && lines.map((line) => (JSON.parse(line) as { record: string }).record);
+        },
+        { timeoutMs: 10_000, what: 'the two appended records to be readable through the CLI' },
+      );
       expect(records.slice(0, 2)).toEqual(['cli-one', 'cli-two']);
       const status = await runCli(['status', '--brokers', brokers, '--json']);
       expect(status.code, describeCli(['status'], status)).toBe(0);
@@ -224,9 +231,22 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
   describe('the quorumlog command with bytes and long logs', () => {
     const hex = (payload: Uint8Array): string => Buffer.from(payload).toString('hex');
 
+    /**
+     * The records at these indexes, as hex. A node serves reads of what it has applied, and
+     * the CLI's append was acknowledged to another client, possibly before the node this
+     * client asks learnt the commit: wait for each record instead of reading once.
+     */
     async function recordsAt(indexes: readonly number[]): Promise<string[]> {
       const client = cluster.client();
-      return Promise.all(indexes.map(async (at) => hex((await client.read(at, { maxBytes: 4096 })).records.find((r) => r.index === at)?.payload ?? new Uint8Array([0xde, 0xad]))));
+      return Promise.all(
+        indexes.map(async (at) => {
+          const record = await waitFor(async () => (await client.read(at, { maxBytes: 4096 })).records.find((r) => r.index === at), {
+            timeoutMs: 10_000,
+            what: `index ${at} to be readable`,
+          });
+          return hex(record.payload);
+        }),
+      );
     }
 
     it('append keeps each stdin line byte for byte, split on \\n only; an empty line is an empty record', async () => {
@@ -275,8 +295,14 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       expect(cliAppend.code, describeCli(['append ""'], cliAppend)).toBe(0);
       const { index, bytes } = JSON.parse(cliAppend.stdout) as { index: number; bytes: number };
       expect(bytes).toBe(0);
-      const cliRead = await runCli(['read', '--brokers', brokers, '--from', String(index), '--limit', '1', '--max-bytes', '4096', '--json']);
-      expect(cliRead.code, describeCli(['read (empty record)'], cliRead)).toBe(0);
+      const cliRead = await waitFor(
+        async () => {
+          const read = await runCli(['read', '--brokers', brokers, '--from', String(index), '--limit', '1', '--max-bytes', '4096', '--json']);
+          expect(read.code, describeCli(['read (empty record)'], read)).toBe(0);
+          return read.stdout.trim() !== '' && read;
+        },
+        { timeoutMs: 10_000, what: `index ${index} to be readable through the CLI` },
+      );
       expect(JSON.parse(cliRead.stdout.split('\n')[0] ?? '')).toMatchObject({ index, record: '' });
 
       expect((await runCli(['topics', 'create', 'empty-records', '--brokers', brokers])).code).toBe(0);
@@ -291,6 +317,8 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       const payloads = Array.from({ length: 30 }, (_, k) => new TextEncoder().encode(`page-${String(k).padStart(2, '0')}-${'p'.repeat(900)}`));
       const first = (await client.append(payloads.slice(0, 15))).firstIndex;
       await client.append(payloads.slice(15));
+      // Every node has applied the appends, so whichever one the CLI reads from has them all.
+      await cluster.converged();
       const all = await runCli(['read', '--brokers', brokers, '--from', String(first), '--max-bytes', '2048', '--json']);
       expect(all.code, describeCli(['read (paged)'], all)).toBe(0);
       const lines = all.stdout.trim().split('\n').map((line) => JSON.parse(line) as { index?: number; record?: string; next?: number });
