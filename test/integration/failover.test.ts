@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 
 import { describe, expect, it } from 'vitest';
 
-import { AppendWorkload, checkLogs, readAllLogs, startClusterForTest } from '../harness/index.js';
+import { AppendWorkload, checkLogs, LONG_RUN, readAllLogs, startClusterForTest } from '../harness/index.js';
 
 describe('failover of a three-node cluster (real processes)', () => {
   it('kill -9 the leader: a new one is elected, appends go on, the old leader catches up, nothing acknowledged is lost', async () => {
@@ -57,7 +57,8 @@ describe('failover of a three-node cluster (real processes)', () => {
     console.log(`[failover] ${before.summary()}; ${during.summary()}; ${logs.get(oldLeader)?.length ?? 0} records on every node`);
   });
 
-  it('failover time over three successive leader kills (printed, not asserted)', async () => {
+  // Three kills in a row measure failover; the first test already proves one kill loses nothing.
+  it.runIf(LONG_RUN)('failover time over three successive leader kills (printed, not asserted)', async () => {
     const cluster = await startClusterForTest({ label: 'failover-rounds' });
     const client = cluster.client(cluster.ids, { timeoutMs: 5_000 });
     const workload = new AppendWorkload(client, 'rounds');
