@@ -14,7 +14,8 @@ import { isKnownKind, recordBytes } from './record-codec.js';
 import { recoverSegments, type RecoveryReport } from './recovery.js';
 import { parseSegmentFileName, type ReadCursor, Segment, type SegmentContext } from './segment.js';
 import type { DirectoryLock } from './file-system.js';
-import { durableMarkOf, LOG_DEFAULTS, MiB, realScheduler, type FlushPolicy, type OpenLogOptions } from './log-options.js';
+import { durableMarkOf, LOG_DEFAULTS, MiB, type FlushPolicy, type OpenLogOptions } from './log-options.js';
+import { realScheduler } from './scheduler.js';
 import { INITIAL_STATE, type LogPosition, type PersistedState, StateFile, withParts } from './state-file.js';
 
 interface AppendWaiter {
@@ -373,7 +374,7 @@ export class CommitLog implements LogReader {
   private kickSoon(): void {
     if (this.pump !== null || this.kickScheduled) return;
     this.kickScheduled = true;
-    setImmediate(() => {
+    this.options.scheduler.soon(() => {
       this.kickScheduled = false;
       if (this.state === 'open') void this.kick();
     });

@@ -1,7 +1,7 @@
 /** The public API of storage/: the durable commit log and the file-system seam. */
 export { AssertionError } from './assert.js';
 export { CommitLog, openLog } from './commit-log.js';
-export { durableMarkOf, LOG_DEFAULTS, type DurableMarkPolicy, type FlushPolicy, type FlushScheduler, type OpenLogOptions } from './log-options.js';
+export { durableMarkOf, LOG_DEFAULTS, type DurableMarkPolicy, type FlushPolicy, type OpenLogOptions } from './log-options.js';
 export {
   AppendBacklogError,
   CorruptHardStateError,
@@ -23,3 +23,4 @@ export { NodeFileSystem } from './node-file-system.js';
 export { PowerLossFileSystem } from './power-loss-file-system.js';
 export type { DamagePolicy, LogDamage, RecoveryReport } from './recovery.js';
 export type { LogPosition } from './state-file.js';
+export { realScheduler, type Scheduler, type Timer } from './scheduler.js';

@@ -1,5 +1,6 @@
 /** What openLog() takes (storage/commit-log.ts), with its defaults. */
 import type { FileSystem } from './file-system.js';
+import type { Scheduler } from './scheduler.js';
 
 /**
  * When an append's promise resolves.
@@ -26,11 +27,6 @@ export function durableMarkOf(flush: FlushPolicy): DurableMarkPolicy | null {
   return flush.mode === 'sync' ? (flush.mark ?? 'ordered') : null;
 }
 
-/** Where async mode gets its timer (injected so a simulator can drive it). */
-export interface FlushScheduler {
-  every(intervalMs: number, run: () => void): { cancel(): void };
-}
-
 export interface OpenLogOptions {
   readonly dir: string;
   readonly fs: FileSystem;
@@ -51,7 +47,8 @@ export interface OpenLogOptions {
    * growing the file. Recovery treats zeros after the last record as a clean end.
    */
   readonly preallocateBytes?: number;
-  readonly scheduler?: FlushScheduler;
+  /** Timers of async flush and group commit (default realScheduler; the simulator passes its own). */
+  readonly scheduler?: Scheduler;
   /**
    * What recovery does with damage that is not a torn tail (a bad record with good ones after
    * it, a hole, a missing or unreadable segment). 'refuse' (the default): open rejects with
@@ -75,12 +72,3 @@ export const LOG_DEFAULTS = {
   // runs on this machine's disk (see docs/storage.md, "Preallocation"). 0 turns it off.
   preallocateBytes: 1 * MiB,
 } as const;
-
-/** Async mode's timer in a real process (unref'd: it never keeps the process alive). */
-export const realScheduler: FlushScheduler = {
-  every(intervalMs, run) {
-    const timer = setInterval(run, intervalMs);
-    timer.unref();
-    return { cancel: () => clearInterval(timer) };
-  },
-};

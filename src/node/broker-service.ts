@@ -159,7 +159,7 @@ export class NodeBrokerService implements BrokerService {
    */
   advanceClockIfDue(): void {
     if (this.clockInFlight || this.replica.role() !== 'leader') return;
-    if (Date.now() < this.stateMachine.broker.nextDueMs()) return;
+    if (this.replica.scheduler.nowMs() < this.stateMachine.broker.nextDueMs()) return;
     this.clockInFlight = true;
     this.propose({ kind: 'clock' }, CLOCK_ENTRY_TIMEOUT_MS)
       .catch(() => undefined)
@@ -175,7 +175,7 @@ export class NodeBrokerService implements BrokerService {
   }
 
   private encode(command: BrokerCommand): Uint8Array {
-    const encoded = encodeCommand({ leaderTimeMs: Date.now(), command });
+    const encoded = encodeCommand({ leaderTimeMs: this.replica.scheduler.nowMs(), command });
     // The same limit as a plain record plus its tag: what storage takes as one entry.
     if (encoded.length > this.config.maxRecordBytes) {
       throw new InvalidArgumentError(`the request encodes to ${encoded.length} bytes; the largest entry this cluster takes is ${this.config.maxRecordBytes} bytes`);

@@ -1,4 +1,5 @@
 import type { Entry, Index, Term } from '../../raft/index.js';
+import type { Scheduler, Timer } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { DeadlineExceededError, UnavailableError } from '../transport/index.js';
 
@@ -6,7 +7,7 @@ interface Waiter {
   readonly term: Term;
   readonly resolve: (result: ApplyResult | null) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: Timer;
 }
 
 /**
@@ -19,7 +20,10 @@ interface Waiter {
 export class CommitWaiters {
   private readonly waiters = new Map<Index, Waiter>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly scheduler: Scheduler,
+  ) {}
 
   get size(): number {
     return this.waiters.size;
@@ -32,10 +36,10 @@ export class CommitWaiters {
   /** Resolves when the entry at `index` is applied with `term`, with what applying it returned. */
   wait(index: Index, term: Term, timeoutMs: number): Promise<ApplyResult | null> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.scheduler.after(timeoutMs, () => {
         this.waiters.delete(index);
         reject(new DeadlineExceededError(`entry ${index} was not committed within ${timeoutMs} ms; it may still commit`));
-      }, timeoutMs);
+      });
       this.waiters.set(index, { term, resolve, reject, timer });
     });
   }
@@ -50,7 +54,7 @@ export class CommitWaiters {
       const waiter = this.waiters.get(entry.index);
       if (waiter === undefined) continue;
       this.waiters.delete(entry.index);
-      clearTimeout(waiter.timer);
+      waiter.timer.cancel();
       if (entry.term === waiter.term) {
         waiter.resolve(results[k] ?? null);
       } else {
@@ -62,7 +66,7 @@ export class CommitWaiters {
   /** Fails every waiter (shutdown): their outcome is unknown to this node from now on. */
   failAll(reason: string): void {
     for (const [index, waiter] of this.waiters) {
-      clearTimeout(waiter.timer);
+      waiter.timer.cancel();
       waiter.reject(new UnavailableError(`${reason}; entry ${index} may or may not commit`));
     }
     this.waiters.clear();

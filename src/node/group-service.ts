@@ -13,6 +13,7 @@ import {
 import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput } from '../transport/client-service.js';
 import { expect, type NodeBrokerService } from './broker-service.js';
 import { InvalidArgumentError, NotFoundError } from '../transport/index.js';
+import type { Scheduler, Timer } from '../../storage/index.js';
 import type { Replica } from './replica.js';
 import type { NodeStateMachine } from './state-machine.js';
 
@@ -111,7 +112,7 @@ export class NodeGroupService implements GroupService {
       loop.leaving = true;
       loop.nudge();
       // A deliver entry in flight takes at most entryTimeoutMs to settle.
-      await untilOrAfter(loop.quiet, Math.min(options.timeoutMs, GROUP_SERVICE_DEFAULTS.entryTimeoutMs));
+      await untilOrAfter(this.replica.scheduler, loop.quiet, Math.min(options.timeoutMs, GROUP_SERVICE_DEFAULTS.entryTimeoutMs));
     }
     const command: BrokerCommand = { kind: 'leave', group: request.group, consumer: request.consumerId, seen: request.seen };
     const result = expect(await this.broker.propose(command, options.timeoutMs), 'left');
@@ -275,9 +276,9 @@ function loopKey(group: string, consumer: string): string {
 }
 
 /** Resolves when `promise` does or after `ms`, whichever is first. */
-function untilOrAfter(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+function untilOrAfter(scheduler: Scheduler, promise: Promise<void>, ms: number): Promise<void> {
+  let timer: Timer | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => (timer = scheduler.after(ms, resolve)))]).finally(() => timer?.cancel());
 }
 
 /** Resolves next() on the next applied entry or role change, after `timeoutMs`, or on abort. */
@@ -285,7 +286,10 @@ class Wake {
   private pending: (() => void) | null = null;
   private readonly unsubscribe: (() => void)[];
 
+  private readonly scheduler: Scheduler;
+
   constructor(replica: Replica, private readonly signal: AbortSignal) {
+    this.scheduler = replica.scheduler;
     const fire = (): void => this.fire();
     this.unsubscribe = [replica.onApplied(fire), replica.onRoleChange(fire)];
     signal.addEventListener('abort', fire, { once: true });
@@ -301,12 +305,12 @@ class Wake {
   next(timeoutMs: number): Promise<void> {
     if (this.signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.scheduler.after(timeoutMs, () => {
         this.pending = null;
         resolve();
-      }, timeoutMs);
+      });
       this.pending = () => {
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       };
     });

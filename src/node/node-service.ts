@@ -131,13 +131,13 @@ export class NodeService implements ClientService {
     }
     this.replica.wake();
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.replica.scheduler.after(options.timeoutMs, () => {
         unsubscribe();
         reject(new DeadlineExceededError(`leadership did not move to ${to} within ${options.timeoutMs} ms`));
-      }, options.timeoutMs);
+      });
       const unsubscribe = this.replica.onRoleChange(() => {
         if (this.raft.status().leader !== to) return;
-        clearTimeout(timer);
+        timer.cancel();
         unsubscribe();
         resolve();
       });

@@ -1,17 +1,13 @@
 import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 
-import { RaftNode, type Index, type NodeId, type RandomSource } from '../../raft/index.js';
-import { durableMarkOf, NodeFileSystem, openLog, PowerLossFileSystem, type CommitLog, type FileSystem, type FlushPolicy, type LogDamage, type RecoveryReport } from '../../storage/index.js';
+import type { RandomSource } from '../../raft/index.js';
+import { durableMarkOf, NodeFileSystem, PowerLossFileSystem, realScheduler, type CommitLog, type FileSystem, type FlushPolicy, type LogDamage, type RecoveryReport } from '../../storage/index.js';
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, lockDataDir, type DataDirIdentity } from './data-dir.js';
-import { NodeBrokerService } from './broker-service.js';
-import { NodeGroupService } from './group-service.js';
-import { NodeService } from './node-service.js';
-import { NodeTransactionService } from './transaction-service.js';
-import { Replica } from './replica.js';
-import { NodeStateMachine } from './state-machine.js';
+import { assembleNode, repairTarget, type AssembledNode } from './node-assembly.js';
+import type { NodeService } from './node-service.js';
 
 /** A line for the node's log; the caller decides where it goes. */
 export type NodeLogger = (line: string) => void;
@@ -38,55 +34,27 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
   for (const warning of warnings) logLine(`warning: ${warning}`);
   const fs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
   const dirLock = lockDataDir(fs, config.dataDir);
+  let resolveStopped: (value: { reason: string; error: unknown }) => void = () => {};
+  const stopped = new Promise<{ reason: string; error: unknown }>((resolve) => (resolveStopped = resolve));
+  let transport: PeerTransport | null = null;
   let identity: DataDirIdentity;
-  let log: CommitLog;
+  let node: AssembledNode;
   try {
     identity = claimDataDir(config.dataDir, config.clusterId, config.id);
-    // Damage is cut away, not refused: the node then repairs from its leader (not voting
-    // until it has), where refusing would leave an operator editing files by hand.
-    log = await openLog({
-      dir: path.join(config.dataDir, 'log'),
-      fs,
-      flush: config.flush,
-      segmentBytes: config.segmentBytes,
-      payloadBytesMax: config.maxRecordBytes + 1,
-      onDamage: 'truncate',
-    });
+    node = await assembleNode(
+      config,
+      { fs, scheduler: realScheduler, random: systemRandom },
+      {
+        send: (messages) => transport?.send(messages),
+        onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
+      },
+    );
   } catch (error) {
     dirLock.release();
     throw error;
   }
+  const { log, raft, replica } = node;
   reportRecovery(log.recovery, logLine);
-
-  const hardState = log.hardState();
-  const raft = new RaftNode({
-    id: config.id,
-    voters: config.members.map((m) => m.id),
-    log,
-    hardState,
-    random: systemRandom,
-    // The broker's state lives only in memory: every committed entry is applied again on
-    // start to rebuild it (plain records cost a one-byte look each).
-    applied: 0 as Index,
-    electionTicks: config.electionTicks,
-    heartbeatTicks: config.heartbeatTicks,
-    preferredLeader: config.preferredLeader,
-    maxBatchBytes: Math.min(1024 * 1024, Math.floor(config.maxMessageBytes / 4)),
-    votingBlockedBelow: repairTarget(log.recovery),
-  });
-
-  let resolveStopped: (value: { reason: string; error: unknown }) => void = () => {};
-  const stopped = new Promise<{ reason: string; error: unknown }>((resolve) => (resolveStopped = resolve));
-  let transport: PeerTransport | null = null;
-  const stateMachine = new NodeStateMachine();
-  const replica = new Replica({
-    raft,
-    log,
-    apply: (entry) => stateMachine.apply(entry),
-    sink: { send: (messages) => transport?.send(messages) },
-    clientAddressOf: (id: NodeId) => member(config, id)?.clientAddress ?? null,
-    onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
-  });
   const self = member(config, config.id);
   if (self === undefined) throw new Error('unreachable: validateConfig checked the id');
   transport = await startPeerTransport({
@@ -94,62 +62,46 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     clusterId: config.clusterId,
     listenAddress: self.peerAddress,
     peers: new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, config.dialAddresses.get(m.id) ?? m.peerAddress])),
-    onMessage: (message) => replica.receive(message),
+    onMessage: (message) => node.receive(message),
     maxMessageBytes: config.maxMessageBytes,
     log: logLine,
     incarnation: identity.incarnation,
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
   });
-  const service = new NodeService(config, raft, log, replica);
-  const broker = new NodeBrokerService(config, log, replica, stateMachine);
-  const groups = new NodeGroupService(replica, stateMachine, broker);
-  const transactions = new NodeTransactionService(log, stateMachine, broker, {
-    isLeader: () => replica.role() === 'leader',
-    leaderRef: () => replica.leaderRef(raft.status().leader),
-  });
   let clientServer: ClientServer;
   try {
-    clientServer = await startClientServer({ listenAddress: self.clientAddress, service, broker, groups, transactions, maxMessageBytes: config.maxMessageBytes, maxRecordBytes: config.maxRecordBytes });
+    clientServer = await startClientServer({
+      listenAddress: self.clientAddress,
+      service: node.service,
+      broker: node.broker,
+      groups: node.groups,
+      transactions: node.transactions,
+      maxMessageBytes: config.maxMessageBytes,
+      maxRecordBytes: config.maxRecordBytes,
+    });
   } catch (error) {
     await transport.close();
-    await log.close();
+    await node.stop();
     dirLock.release();
     throw error;
   }
-  const ticker = setInterval(() => {
-    replica.tick();
-    broker.advanceClockIfDue();
-    groups.tick();
-    transactions.tick();
-  }, config.tickMs);
   replica.onRoleChange(() => {
     const st = raft.status();
     logLine(`${st.role} in term ${st.term}${st.leader !== null && st.role !== 'leader' ? `, leader ${st.leader}` : ''}`);
   });
-  logLine(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress}; log ${log.firstIndex()}..${log.lastIndex()}, term ${hardState.term}; ${describeFlush(config.flush)}`);
+  logLine(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress}; log ${log.firstIndex()}..${log.lastIndex()}, term ${log.hardState().term}; ${describeFlush(config.flush)}`);
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      clearInterval(ticker);
       await clientServer.close();
-      await replica.stop();
+      await node.stop();
       await transport.close();
-      await log.close();
       dirLock.release();
     })();
     return stopping;
   };
-  return { config, identity, recovery: log.recovery, service, stopped, stop };
-}
-
-/**
- * The index a leader must have repaired this log through before it votes again: the durable
- * mark (the most it ever held durably) and, when damage was cut away, at least what was cut.
- */
-function repairTarget(recovery: RecoveryReport): Index {
-  if (!recovery.lostEntries) return 0 as Index;
-  return Math.max(recovery.durableMark.index, recovery.damage?.fromIndex ?? 0) as Index;
+  return { config, identity, recovery: log.recovery, service: node.service, stopped, stop };
 }
 
 function reportRecovery(recovery: RecoveryReport, logLine: NodeLogger): void {

@@ -1,5 +1,5 @@
 import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type Term } from '../../raft/index.js';
-import { EntriesTruncatedError, type CommitLog } from '../../storage/index.js';
+import { EntriesTruncatedError, type CommitLog, type Scheduler, type Timer } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
@@ -13,6 +13,8 @@ export interface ReplicaOptions {
   readonly raft: RaftNode;
   readonly log: CommitLog;
   readonly sink: MessageSink;
+  /** The node's clock and timers (realScheduler in a process, the simulator's in test/sim). */
+  readonly scheduler: Scheduler;
   /**
    * Applies one committed entry to the node's state machine, in log order, exactly once per
    * entry per process run; what it returns answers the client waiting for that entry.
@@ -54,7 +56,7 @@ interface DurableWaiter {
   readonly term: Term;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: Timer;
 }
 
 /**
@@ -73,6 +75,8 @@ export class Replica {
   private readonly raft: RaftNode;
   private readonly log: CommitLog;
   private readonly sink: MessageSink;
+  /** The node's clock and timers; the services on this replica use the same one. */
+  readonly scheduler: Scheduler;
   private readonly options: ReplicaOptions;
   private readonly waiters: CommitWaiters;
   /** Appends waiting for their last entry to be durable in this node's log, by that entry's index. */
@@ -97,8 +101,9 @@ export class Replica {
     this.raft = options.raft;
     this.log = options.log;
     this.sink = options.sink;
+    this.scheduler = options.scheduler;
     this.waitersMax = options.waitersMax ?? 100_000;
-    this.waiters = new CommitWaiters(this.waitersMax);
+    this.waiters = new CommitWaiters(this.waitersMax, options.scheduler);
     const hs = options.log.hardState();
     this.savedTermVote = { term: hs.term, vote: hs.vote };
     this.durableThrough = options.log.lastIndex();
@@ -163,10 +168,10 @@ export class Replica {
     const proposed = this.propose(payloads);
     if (until === 'durable') {
       const done = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
+        const timer = this.scheduler.after(timeoutMs, () => {
           this.durableWaiters.delete(proposed.lastIndex);
           reject(new DeadlineExceededError(`entry ${proposed.lastIndex} was not durable in the leader's log within ${timeoutMs} ms; it may still be written`));
-        }, timeoutMs);
+        });
         this.durableWaiters.set(proposed.lastIndex, { term: proposed.term, resolve, reject, timer });
       });
       this.pump();
@@ -205,7 +210,7 @@ export class Replica {
       const waiter = this.durableWaiters.get(entry.index);
       if (waiter === undefined) continue;
       this.durableWaiters.delete(entry.index);
-      clearTimeout(waiter.timer);
+      waiter.timer.cancel();
       if (entry.term === waiter.term && entry.index < supersededFrom) waiter.resolve();
       else waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry before it was durable here; it will never commit`));
     }
@@ -213,7 +218,7 @@ export class Replica {
 
   private failDurableWaiters(reason: string): void {
     for (const [index, waiter] of this.durableWaiters) {
-      clearTimeout(waiter.timer);
+      waiter.timer.cancel();
       waiter.reject(new UnavailableError(`${reason}; entry ${index} may or may not be written`));
     }
     this.durableWaiters.clear();
@@ -264,10 +269,10 @@ export class Replica {
 
   private pump(): void {
     if (this.pumping !== null || this.state !== 'running') return;
-    // Busy (a Ready in flight): setImmediate lets a burst of messages from one socket read
+    // Busy (a Ready in flight): the next turn lets a burst of messages from one socket read
     // land in the same Ready. Idle: a lone request or message is taken as soon as the
     // callback that brought it returns, a loop turn sooner.
-    const turn = this.inflight.length > 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : Promise.resolve();
+    const turn = this.inflight.length > 0 ? new Promise<void>((resolve) => this.scheduler.soon(resolve)) : Promise.resolve();
     this.pumping = turn.then(() => this.processReadies());
   }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { RaftNode, type Entry, type Index, type Message, type NodeId, type Term } from '../../raft/index.js';
 import type { FileHandle, FileSystem } from '../../storage/file-system.js';
-import { MemoryFileSystem, openLog } from '../../storage/index.js';
+import { MemoryFileSystem, openLog, realScheduler } from '../../storage/index.js';
 import { Replica } from '../../src/node/replica.js';
 
 /**
@@ -74,6 +74,7 @@ async function follower(): Promise<{ replica: Replica; fs: GatedFileSystem; sent
   const replica = new Replica({
     raft,
     log,
+    scheduler: realScheduler,
     apply: () => null,
     sink: { send: (messages) => sent.push(...messages) },
     clientAddressOf: () => null,

@@ -10,7 +10,7 @@ import {
   EntriesTruncatedError,
   type FileHandle,
   type FileSystem,
-  type FlushScheduler,
+  type Scheduler,
   MemoryFileSystem,
   openLog,
   type OpenLogOptions,
@@ -423,7 +423,8 @@ describe('preallocation', () => {
 describe('async flush policy', () => {
   it('acknowledges at once, loses unsynced entries in a crash, syncs on the timer', async () => {
     let tick: (() => void) | null = null;
-    const scheduler: FlushScheduler = {
+    const scheduler: Scheduler = {
+      ...manualScheduler,
       every: (_ms, run) => {
         tick = run;
         return { cancel: () => undefined };

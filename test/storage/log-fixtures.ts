@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { expect } from 'vitest';
 
 import type { Entry, EntryKind, Index, Term } from '../../raft/types.js';
-import type { CommitLog, FlushScheduler } from '../../storage/index.js';
+import { realScheduler, type CommitLog, type Scheduler } from '../../storage/index.js';
 
 /** A payload that depends on index, term and seed, so a misplaced or stale record is caught. */
 export function payloadFor(index: number, term: number, bytes: number, seed = 0): Uint8Array {
@@ -25,9 +25,15 @@ export function entries(first: number, count: number, term: number, bytes = 16):
   return Array.from({ length: count }, (_, k) => entry(first + k, term, bytes));
 }
 
-/** A scheduler for async mode that never fires on its own: tests flush explicitly. */
-export const manualScheduler: FlushScheduler = {
+/**
+ * A scheduler whose timers never fire on its own (tests flush explicitly); `soon` is the
+ * real next turn, so group commit runs as it does in a node.
+ */
+export const manualScheduler: Scheduler = {
+  nowMs: () => 0,
+  after: () => ({ cancel: () => undefined }),
   every: () => ({ cancel: () => undefined }),
+  soon: (run) => realScheduler.soon(run),
 };
 
 /** Checks the log holds exactly `expected` (firstIndex..lastIndex), through term() and entries(). */

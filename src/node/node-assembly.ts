@@ -1,0 +1,137 @@
+import * as path from 'node:path';
+
+import { RaftNode, type Index, type Message, type NodeId, type RaftOptions, type RandomSource } from '../../raft/index.js';
+import { openLog, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type Timer } from '../../storage/index.js';
+import { member, type NodeConfig } from './config.js';
+import { NodeBrokerService } from './broker-service.js';
+import { NodeGroupService } from './group-service.js';
+import { NodeService } from './node-service.js';
+import { NodeTransactionService } from './transaction-service.js';
+import { Replica } from './replica.js';
+import { NodeStateMachine } from './state-machine.js';
+
+/**
+ * Every source of nondeterminism one node uses. A process passes the real ones
+ * (startNode); the simulator passes its in-memory file system, virtual clock and seeded
+ * generator, and so runs this same assembly, unchanged.
+ */
+export interface NodeEnvironment {
+  readonly fs: FileSystem;
+  readonly scheduler: Scheduler;
+  /** Election jitter. */
+  readonly random: RandomSource;
+  /** Builds the consensus core; the simulator passes cores with bugs planted on purpose. */
+  readonly createRaft?: (options: RaftOptions) => RaftNode;
+}
+
+/** Where an assembled node's effects leave it: the peer network, and a fatal stop. */
+export interface NodeWiring {
+  /** Sends Raft messages to peers (fire and forget; the transport may drop them). */
+  readonly send: (messages: readonly Message[]) => void;
+  /** Storage failed or the core found a broken invariant: the node must stop serving. */
+  readonly onFatal: (error: unknown) => void;
+}
+
+/** One node's replica, state machine and services, ticking on its scheduler. */
+export interface AssembledNode {
+  readonly raft: RaftNode;
+  readonly log: CommitLog;
+  readonly replica: Replica;
+  readonly stateMachine: NodeStateMachine;
+  readonly service: NodeService;
+  readonly broker: NodeBrokerService;
+  readonly groups: NodeGroupService;
+  readonly transactions: NodeTransactionService;
+  /** Hands a message from a peer to the core. */
+  receive(message: Message): void;
+  /** Stops ticking, finishes the fsync in progress, fails waiting clients, closes the log. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the node's log under `config.dataDir` (the caller holds the directory's lock),
+ * recovers it, and assembles the consensus core, the replica that drives it, the broker
+ * state machine and the services clients call, ticking every `config.tickMs`.
+ */
+export async function assembleNode(config: NodeConfig, environment: NodeEnvironment, wiring: NodeWiring): Promise<AssembledNode> {
+  const { scheduler } = environment;
+  // Damage is cut away, not refused: the node then repairs from its leader (not voting
+  // until it has), where refusing would leave an operator editing files by hand.
+  const log = await openLog({
+    dir: path.join(config.dataDir, 'log'),
+    fs: environment.fs,
+    scheduler,
+    flush: config.flush,
+    segmentBytes: config.segmentBytes,
+    payloadBytesMax: config.maxRecordBytes + 1,
+    onDamage: 'truncate',
+  });
+  const raftOptions: RaftOptions = {
+    id: config.id,
+    voters: config.members.map((m) => m.id),
+    log,
+    hardState: log.hardState(),
+    random: environment.random,
+    // The broker's state lives only in memory: every committed entry is applied again on
+    // start to rebuild it (plain records cost a one-byte look each).
+    applied: 0 as Index,
+    electionTicks: config.electionTicks,
+    heartbeatTicks: config.heartbeatTicks,
+    preferredLeader: config.preferredLeader,
+    maxBatchBytes: Math.min(1024 * 1024, Math.floor(config.maxMessageBytes / 4)),
+    votingBlockedBelow: repairTarget(log.recovery),
+  };
+  const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);
+  const stateMachine = new NodeStateMachine();
+  const replica = new Replica({
+    raft,
+    log,
+    scheduler,
+    apply: (entry) => stateMachine.apply(entry),
+    sink: { send: wiring.send },
+    clientAddressOf: (id: NodeId) => member(config, id)?.clientAddress ?? null,
+    onFatal: wiring.onFatal,
+  });
+  const service = new NodeService(config, raft, log, replica);
+  const broker = new NodeBrokerService(config, log, replica, stateMachine);
+  const groups = new NodeGroupService(replica, stateMachine, broker);
+  const transactions = new NodeTransactionService(log, stateMachine, broker, {
+    isLeader: () => replica.role() === 'leader',
+    leaderRef: () => replica.leaderRef(raft.status().leader),
+  });
+  const ticker: Timer = scheduler.every(config.tickMs, () => {
+    replica.tick();
+    broker.advanceClockIfDue();
+    groups.tick();
+    transactions.tick();
+  });
+  let stopping: Promise<void> | null = null;
+  return {
+    raft,
+    log,
+    replica,
+    stateMachine,
+    service,
+    broker,
+    groups,
+    transactions,
+    receive: (message) => replica.receive(message),
+    stop() {
+      stopping ??= (async () => {
+        ticker.cancel();
+        await replica.stop();
+        await log.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * The index a leader must have repaired this log through before it votes again: the durable
+ * mark (the most it ever held durably) and, when damage was cut away, at least what was cut.
+ */
+export function repairTarget(recovery: RecoveryReport): Index {
+  if (!recovery.lostEntries) return 0 as Index;
+  return Math.max(recovery.durableMark.index, recovery.damage?.fromIndex ?? 0) as Index;
+}
