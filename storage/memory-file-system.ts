@@ -118,6 +118,8 @@ class MemoryDisk {
   current: MemoryFileSystem | null = null;
   /** Directory locks, by directory, each with the generation of the process holding it: a crash ends every hold. */
   readonly locks = new Map<string, { readonly generation: number; readonly token: object }>();
+  /** How long a sync takes: resolves when it completes (a microtask unless delaySyncs set one). */
+  syncWait: () => Promise<void> = () => Promise.resolve();
 }
 
 export class MemoryFileSystem implements FileSystem {
@@ -127,6 +129,16 @@ export class MemoryFileSystem implements FileSystem {
   constructor(disk?: MemoryDisk) {
     this.disk = disk ?? new MemoryDisk();
     this.disk.current = this;
+  }
+
+  /**
+   * Makes every later fdatasync and syncDir on this disk (across crashes) complete when
+   * `wait` resolves instead of on the next microtask: the simulator passes a wait on its
+   * virtual clock, so a crash can land while a sync is in flight. The sync still covers
+   * exactly what was written before the call.
+   */
+  delaySyncs(wait: () => Promise<void>): void {
+    this.disk.syncWait = wait;
   }
 
   /** Counters for tests that check how many syncs an operation cost. */
@@ -174,7 +186,7 @@ export class MemoryFileSystem implements FileSystem {
     const inode = this.inodeOf(handle);
     const image = inode.current.slice(0, inode.sizeBytes);
     const covered = inode.currentSeq;
-    await Promise.resolve();
+    await this.disk.syncWait();
     this.inodeOf(handle);
     inode.syncTo(image, covered);
     this.disk.stats.fdatasyncs++;
@@ -219,7 +231,7 @@ export class MemoryFileSystem implements FileSystem {
     // Takes effect on completion, with the names as they were at the call.
     const generation = this.disk.generation;
     const snapshot = [...this.disk.names].filter(([name]) => path.dirname(name) === dir);
-    await Promise.resolve();
+    await this.disk.syncWait();
     if (generation !== this.disk.generation) {
       throw new StorageIoError('fsync-dir', dir, { cause: new Error('crashed during the sync') });
     }

@@ -22,6 +22,8 @@ export interface NodeEnvironment {
   readonly random: RandomSource;
   /** Builds the consensus core; the simulator passes cores with bugs planted on purpose. */
   readonly createRaft?: (options: RaftOptions) => RaftNode;
+  /** Builds the state machine; the simulator passes one that also records what it applies. */
+  readonly createStateMachine?: () => NodeStateMachine;
 }
 
 /** Where an assembled node's effects leave it: the peer network, and a fatal stop. */
@@ -82,7 +84,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     votingBlockedBelow: repairTarget(log.recovery),
   };
   const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);
-  const stateMachine = new NodeStateMachine();
+  const stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
   const replica = new Replica({
     raft,
     log,

@@ -48,6 +48,13 @@ export class EventQueue<T> {
     return top.event;
   }
 
+  /** Moves the clock forward to `atMs` when no event is due before it (idle time passes too). */
+  advanceTo(atMs: number): void {
+    const next = this.peekTime();
+    if (next !== undefined && next < atMs) throw new Error(`event-queue: cannot pass the event due at ${next} on the way to ${atMs}`);
+    if (atMs > this.nowMs) this.nowMs = atMs;
+  }
+
   /** Drops every queued event matching `predicate` (e.g. a crashed node's pending fsync). */
   removeWhere(predicate: (event: T) => boolean): void {
     const kept = this.heap.filter((slot) => !predicate(slot.event));

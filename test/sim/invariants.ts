@@ -1,5 +1,4 @@
 import type { Entry, HardState, Index, NodeId, Term } from '../../raft/types.js';
-import type { MemoryLog } from './memory-log.js';
 
 /** The properties the simulator checks after every step. */
 export const Invariant = {
@@ -16,6 +15,8 @@ export const Invariant = {
   durableBeforeAck: 'durableBeforeAck', // an append acknowledgement or a vote leaves only once what it promises is durable
   linearizableRead: 'linearizableRead', // a read index covers every write acknowledged before the read began
   liveness: 'liveness', // after healing: a leader within bounded ticks, everything applied
+  nodeFailed: 'nodeFailed', // a node stopped itself (storage failed, or its core found a broken invariant)
+  failedWritten: 'failedWritten', // an append the client was told failed for sure is nowhere in any log
 } as const;
 export type Invariant = (typeof Invariant)[keyof typeof Invariant];
 
@@ -28,6 +29,14 @@ export class SafetyViolation extends Error {
   ) {
     super(`${invariant} violated at t=${atMs}ms: ${detail}`);
   }
+}
+
+/** What the checker reads of a node's log (the simulator's MemoryLog, or a CommitLog through an adapter). */
+export interface CheckedLog {
+  firstIndex(): Index;
+  lastIndex(): Index;
+  term(at: Index): Term | undefined;
+  entry(at: Index): Entry | undefined;
 }
 
 /** A stable identity for an entry's content, used to compare entries across nodes. */
@@ -82,7 +91,7 @@ export class SafetyChecker {
    * Called before `entries` are written to `node`'s log. `wasLeaderInTerm` is the term the node
    * was leader in before this batch and still is, or null.
    */
-  entriesWritten(node: NodeId, log: MemoryLog, entries: readonly Entry[], wasLeaderInTerm: Term | null): void {
+  entriesWritten(node: NodeId, log: CheckedLog, entries: readonly Entry[], wasLeaderInTerm: Term | null): void {
     const head = entries[0];
     if (head === undefined) return;
     if (wasLeaderInTerm !== null && head.index <= log.lastIndex()) {
@@ -105,7 +114,7 @@ export class SafetyChecker {
   }
 
   /** The leader of `term` reports commit index `commit`; its log holds those entries. */
-  leaderCommitted(node: NodeId, term: Term, commit: Index, log: MemoryLog): void {
+  leaderCommitted(node: NodeId, term: Term, commit: Index, log: CheckedLog): void {
     for (let i = this.maxCommitted + 1; i <= commit; i++) {
       const at = i as Index;
       const entry = log.entry(at);
@@ -120,7 +129,7 @@ export class SafetyChecker {
   }
 
   /** A leader's log (fully written) must hold every entry committed in an earlier term. */
-  leaderLogComplete(node: NodeId, term: Term, log: MemoryLog): void {
+  leaderLogComplete(node: NodeId, term: Term, log: CheckedLog): void {
     for (const [at, record] of this.committed) {
       if (record.commitTerm >= term || at < log.firstIndex()) continue;
       const entry = log.entry(at);
@@ -130,7 +139,7 @@ export class SafetyChecker {
     }
   }
 
-  private checkPrefix(node: NodeId, log: MemoryLog, upTo: Index, invariant: Invariant): void {
+  private checkPrefix(node: NodeId, log: CheckedLog, upTo: Index, invariant: Invariant): void {
     const from = Math.max(log.firstIndex(), upTo - 64);
     for (let i = from; i <= upTo; i++) {
       const record = this.committed.get(i as Index);

@@ -1,0 +1,534 @@
+import { createHash } from 'node:crypto';
+
+import { RaftNode, type Entry, type Index, type Message, type NodeId, type RaftOptions } from '../../raft/index.js';
+import { MemoryFileSystem, type DurableMarkPolicy } from '../../storage/index.js';
+import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
+import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
+import { NodeStateMachine, plainRecord } from '../../src/node/state-machine.js';
+import { NotLeaderError } from '../../src/transport/index.js';
+import { Invariant, SafetyChecker, entryKey, type CheckedLog } from './invariants.js';
+import type { NodeTuning } from './node-api.js';
+import { Prng } from './prng.js';
+import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
+import { SimNetwork, reliableNetwork } from './sim-network.js';
+
+/**
+ * A cluster of production nodes in one process: each node is `assembleNode` (src/node) —
+ * the real Replica, CommitLog, broker state machine and services — over its own
+ * MemoryFileSystem (syncs take virtual time; a crash keeps only what was synced, optionally
+ * tearing the last write) and a SimScheduler on the shared virtual clock. Raft messages
+ * travel a SimNetwork. Clients call the node's services as the gRPC handlers do.
+ *
+ * One seed drives every choice (delays, drops, tears, election jitter, clock skew), so a run
+ * replays bit for bit.
+ */
+export interface NodeClusterOptions {
+  readonly seed: number;
+  readonly size: number;
+  /** Virtual milliseconds per Raft tick (every node's; skew moves clocks, not tick rates). */
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  /** Core options beyond the node's configuration (flow control, pre-vote, ...). */
+  readonly tuning?: NodeTuning;
+  /** The core to run; a planted-bug subclass in bug hunts. */
+  readonly createRaft?: (options: RaftOptions) => RaftNode;
+  readonly fsyncMinMs?: number;
+  readonly fsyncMaxMs?: number;
+  /** Each node's clock is off the world's by up to this much, drawn once per node. */
+  readonly clockSkewMaxMs?: number;
+  readonly durableMark?: DurableMarkPolicy;
+  /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
+  readonly segmentBytes?: number;
+}
+
+export type AppendState = 'pending' | 'acked' | 'failed' | 'unknown';
+
+/** One client append of one record, and what the client learnt of it. */
+export interface ClientAppend {
+  readonly id: number;
+  readonly payload: Uint8Array;
+  readonly node: NodeId;
+  state: AppendState;
+  /** The index the cluster acknowledged it at. */
+  index: Index | null;
+}
+
+/** What a simulated node is right now. */
+class SimNode {
+  /** The running process's view of this node's disk (a crash hands over to a new view). */
+  fs = new MemoryFileSystem();
+  process: SimProcess | null = null;
+  /** Set once assembleNode has recovered the log; null while down or starting. */
+  node: AssembledNode | null = null;
+  scheduler: SimScheduler | null = null;
+  /** Entries this process applied, in order (rebuilt from index 1 at every start). */
+  appliedIndex = 0;
+  crashes = 0;
+  fsyncMinMs: number;
+  fsyncMaxMs: number;
+
+  constructor(
+    readonly id: NodeId,
+    readonly skewMs: number,
+    fsyncMinMs: number,
+    fsyncMaxMs: number,
+  ) {
+    this.fsyncMinMs = fsyncMinMs;
+    this.fsyncMaxMs = fsyncMaxMs;
+  }
+
+  get up(): boolean {
+    return this.process !== null;
+  }
+}
+
+const CLIENT_TIMEOUT_MS = 3_000;
+const TRACE_KEPT = 60;
+
+export class NodeCluster {
+  readonly ids: readonly NodeId[];
+  readonly world = new SimWorld();
+  readonly checker = new SafetyChecker();
+  readonly network: SimNetwork;
+  readonly appends: ClientAppend[] = [];
+  /** Set once the end-of-run recovery check starts: background clients stop. */
+  recovering = false;
+  /** Raft messages handed to the network. */
+  messagesSent = 0;
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly clients = new SimProcess('clients');
+  private readonly diskPrng: Prng;
+  private readonly clientPrng: Prng;
+  private readonly corePrng: Prng;
+  private readonly trace: string[] = [];
+  private readonly durableMark: DurableMarkPolicy;
+  private nextAppendId = 1;
+  /** A node's process failed (storage or a broken invariant): the run records it as a violation. */
+  private fatal: { readonly node: NodeId; readonly error: unknown } | null = null;
+
+  constructor(readonly options: NodeClusterOptions) {
+    const root = new Prng(options.seed);
+    this.network = new SimNetwork(root.fork(), (delayMs, message) => this.scheduleDelivery(delayMs, message), () => this.world.nowMs);
+    this.diskPrng = root.fork();
+    this.clientPrng = root.fork();
+    this.corePrng = root.fork();
+    this.durableMark = options.durableMark ?? 'ordered';
+    this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}` as NodeId);
+    const skewMax = options.clockSkewMaxMs ?? 0;
+    for (const id of this.ids) {
+      const skewMs = skewMax === 0 ? 0 : this.diskPrng.between(-skewMax, skewMax);
+      const node = new SimNode(id, skewMs, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6);
+      this.nodes.set(id, node);
+      node.fs.delaySyncs(() => this.syncDelay(node));
+    }
+    for (const id of this.ids) this.start(id);
+  }
+
+  get nowMs(): number {
+    return this.world.nowMs;
+  }
+
+  get steps(): number {
+    return this.world.steps;
+  }
+
+  node(id: NodeId): SimNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`node-cluster: unknown node ${id}`);
+    return node;
+  }
+
+  /** The running node that believes it leads in the highest term, if any. */
+  leader(): NodeId | null {
+    let best: NodeId | null = null;
+    let bestTerm = -1;
+    for (const sim of this.nodes.values()) {
+      const st = sim.node?.raft.status();
+      if (st?.role === 'leader' && st.term > bestTerm) {
+        best = sim.id;
+        bestTerm = st.term;
+      }
+    }
+    return best;
+  }
+
+  // ---- time ----------------------------------------------------------------------------
+
+  /** Schedules a scripted action `delayMs` from now (a client or fault, never killed). */
+  at(delayMs: number, label: string, run: () => void): void {
+    this.world.schedule(delayMs, this.clients, label, run);
+  }
+
+  /** Processes tasks until virtual time advances by `ms`. */
+  async runFor(ms: number): Promise<void> {
+    const until = this.nowMs + ms;
+    for (;;) {
+      const next = this.world.nextAtMs();
+      if (next === undefined || next > until) break;
+      await this.stepOnce();
+    }
+    this.world.advanceTo(until);
+  }
+
+  /** Runs until `predicate` holds (checked after every task) or `maxMs` pass; returns whether it held. */
+  async runUntil(predicate: () => boolean, maxMs: number): Promise<boolean> {
+    const until = this.nowMs + maxMs;
+    if (predicate()) return true;
+    for (;;) {
+      const next = this.world.nextAtMs();
+      if (next === undefined || next > until) {
+        this.world.advanceTo(until);
+        return false;
+      }
+      await this.stepOnce();
+      if (predicate()) return true;
+    }
+  }
+
+  private async stepOnce(): Promise<void> {
+    const label = await this.world.step();
+    if (label === null) return;
+    this.checker.nowMs = this.nowMs;
+    this.record(label);
+    if (this.fatal !== null) {
+      const { node, error } = this.fatal;
+      this.checker.violation(Invariant.nodeFailed, `${node} stopped: ${describeError(error)}`);
+    }
+    this.observe();
+  }
+
+  /** The properties a step can break, read from every running node. */
+  private observe(): void {
+    for (const sim of this.nodes.values()) {
+      const node = sim.node;
+      if (node === null) continue;
+      const st = node.raft.status();
+      if (st.role !== 'leader') continue;
+      this.checker.leaderSeen(sim.id, st.term);
+      if (st.commit > this.checker.maxCommitted) this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node));
+    }
+  }
+
+  // ---- nodes ---------------------------------------------------------------------------
+
+  private config(id: NodeId): NodeConfig {
+    return {
+      id,
+      members: this.ids.map((member, k) => ({ id: member, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` })),
+      clusterId: 'sim',
+      dataDir: `/data/${id}`,
+      flush: { mode: 'sync', mark: this.durableMark },
+      tickMs: this.options.tickMs ?? 10,
+      electionTicks: this.options.tuning?.electionTicks ?? this.options.electionTicks ?? NODE_DEFAULTS.electionTicks,
+      heartbeatTicks: this.options.tuning?.heartbeatTicks ?? this.options.heartbeatTicks ?? NODE_DEFAULTS.heartbeatTicks,
+      preferredLeader: this.options.tuning?.preferredLeader ?? null,
+      maxMessageBytes: 4 * 1024 * 1024,
+      maxRecordBytes: 64 * 1024,
+      segmentBytes: this.options.segmentBytes ?? 64 * 1024,
+      producerIdleExpiryMs: NODE_DEFAULTS.producerIdleExpiryMs,
+      dialAddresses: new Map(),
+      powerLoss: false,
+    };
+  }
+
+  /** Starts a process on the node's disk: recovery runs on the virtual clock like any work. */
+  private start(id: NodeId): void {
+    const sim = this.node(id);
+    if (sim.up) return;
+    const process = new SimProcess(id);
+    const scheduler = new SimScheduler(this.world, process, sim.skewMs);
+    sim.process = process;
+    sim.scheduler = scheduler;
+    sim.appliedIndex = 0;
+    const random = this.corePrng.fork();
+    const tuning = this.options.tuning;
+    const createRaft = this.options.createRaft ?? ((options: RaftOptions) => new RaftNode(options));
+    sim.fs.mkdir(`/data/${id}/log`);
+    const starting = assembleNode(
+      this.config(id),
+      {
+        fs: sim.fs,
+        scheduler,
+        random,
+        createRaft: (options) => createRaft({ ...options, ...tuning }),
+        createStateMachine: () => new ObservedStateMachine((entry) => this.applied(sim, process, entry)),
+      },
+      {
+        send: (messages) => {
+          if (process.alive) for (const message of messages) this.send(message);
+        },
+        onFatal: (error) => {
+          if (process.alive) this.fatal ??= { node: id, error };
+        },
+      },
+    );
+    starting.then(
+      (node) => {
+        if (process.alive) sim.node = node;
+      },
+      (error: unknown) => {
+        if (process.alive) this.fatal ??= { node: id, error };
+      },
+    );
+  }
+
+  private applied(sim: SimNode, process: SimProcess, entry: Entry): void {
+    if (!process.alive) return;
+    if (entry.index !== sim.appliedIndex + 1) {
+      this.checker.violation(Invariant.applyOrder, `${sim.id} applied ${entry.index} after ${sim.appliedIndex}`);
+    }
+    sim.appliedIndex = entry.index;
+    this.checker.applied(sim.id, entry);
+  }
+
+  /** Power loss of one node: its process dies mid-whatever; the disk keeps what was synced. */
+  crash(id: NodeId, options: { readonly tear: boolean } = { tear: true }): void {
+    const sim = this.node(id);
+    if (sim.process === null) return;
+    sim.process.alive = false;
+    sim.process = null;
+    sim.node = null;
+    sim.scheduler = null;
+    sim.crashes++;
+    for (const append of this.appends) if (append.node === id && append.state === 'pending') append.state = 'unknown';
+    const tear = options.tear ? { tearLastWrite: { atByte: this.diskPrng.nextInt(64) } } : {};
+    sim.fs = sim.fs.crash(tear);
+  }
+
+  restart(id: NodeId): void {
+    this.start(id);
+  }
+
+  setFsyncMs(id: NodeId, minMs: number, maxMs: number): void {
+    const sim = this.node(id);
+    sim.fsyncMinMs = minMs;
+    sim.fsyncMaxMs = maxMs;
+  }
+
+  /** Everything back to normal: links healed, reliable network, every node up, fast disks. */
+  healAll(): void {
+    this.network.heal();
+    this.network.conditions = reliableNetwork;
+    for (const id of this.ids) {
+      this.setFsyncMs(id, this.options.fsyncMinMs ?? 1, this.options.fsyncMaxMs ?? 6);
+      this.restart(id);
+    }
+  }
+
+  transfer(to: NodeId): void {
+    const leader = this.leader();
+    if (leader === null) return;
+    const node = this.node(leader).node;
+    if (node === null) return;
+    node.service.transfer(to, { timeoutMs: 2_000 }).catch(() => undefined);
+  }
+
+  /** A sync of this node's disk completes after a drawn delay, on the node's own process. */
+  private syncDelay(sim: SimNode): Promise<void> {
+    const process = sim.process;
+    if (process === null) return new Promise(() => undefined);
+    const delayMs = this.diskPrng.between(sim.fsyncMinMs, sim.fsyncMaxMs);
+    return new Promise((resolve) => this.world.schedule(delayMs, process, `${sim.id} sync`, resolve));
+  }
+
+  private send(message: Message): void {
+    this.messagesSent++;
+    if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+    this.network.send(message);
+  }
+
+  private scheduleDelivery(delayMs: number, message: Message): void {
+    this.world.schedule(delayMs, this.clients, `${message.type} ${message.from}->${message.to}`, () => {
+      const target = this.node(message.to).node;
+      if (target === null || !this.network.deliverable(message)) return;
+      target.receive(message);
+    });
+  }
+
+  // ---- clients -------------------------------------------------------------------------
+
+  /** A client appends one fresh record through the leader (or, with none known, a random up node). */
+  append(to?: NodeId): ClientAppend | null {
+    const target = to ?? this.leader() ?? this.randomUpNode();
+    if (target === null) return null;
+    const node = this.node(target).node;
+    if (node === null) return null;
+    const id = this.nextAppendId++;
+    const append: ClientAppend = { id, payload: Buffer.from(`a${id}`, 'latin1'), node: target, state: 'pending', index: null };
+    this.appends.push(append);
+    const timeout = this.world.schedule(CLIENT_TIMEOUT_MS, this.clients, `client timeout a${id}`, () => {
+      if (append.state === 'pending') append.state = 'unknown';
+    });
+    node.service.append([append.payload], { timeoutMs: CLIENT_TIMEOUT_MS }).then(
+      (outcome) => {
+        timeout.cancel();
+        if (append.state !== 'pending') return;
+        append.state = 'acked';
+        append.index = outcome.firstIndex as Index;
+      },
+      (error: unknown) => {
+        timeout.cancel();
+        if (append.state !== 'pending') return;
+        append.state = definitelyNotWritten(error) ? 'failed' : 'unknown';
+      },
+    );
+    return append;
+  }
+
+  private randomUpNode(): NodeId | null {
+    const up = this.ids.filter((id) => this.node(id).node !== null);
+    return up.length === 0 ? null : this.clientPrng.pick(up);
+  }
+
+  get clientRandom(): Prng {
+    return this.clientPrng;
+  }
+
+  // ---- end-of-run checks ---------------------------------------------------------------
+
+  /**
+   * After faults heal: a leader within `electionBoundMs`; then a fresh append and every
+   * acknowledged one applied on every node within `applyBoundMs`; then every node's log
+   * holds each acknowledged record once, at its index, and all logs agree.
+   */
+  async checkRecovery(electionBoundMs: number, applyBoundMs: number): Promise<void> {
+    this.recovering = true;
+    this.healAll();
+    if (!(await this.runUntil(() => this.leader() !== null, electionBoundMs))) {
+      this.checker.violation(Invariant.liveness, `no leader within ${electionBoundMs}ms of healing`);
+    }
+    let barrier: ClientAppend | null = null;
+    const deadline = this.nowMs + applyBoundMs;
+    const done = await this.runUntil(() => {
+      if (barrier === null || barrier.state === 'failed' || barrier.state === 'unknown') barrier = this.append();
+      if (barrier?.state !== 'acked' || barrier.index === null) return false;
+      const at = barrier.index;
+      return this.ids.every((id) => this.node(id).appliedIndex >= at);
+    }, Math.max(0, deadline - this.nowMs));
+    if (!done) {
+      const applied = this.ids.map((id) => `${id}:${this.node(id).appliedIndex}`).join(' ');
+      this.checker.violation(Invariant.liveness, `not every node applied a fresh append within ${applyBoundMs}ms (applied ${applied}, leader ${String(this.leader())})`);
+    }
+    this.checkAcknowledgedEverywhere();
+  }
+
+  /** Every acknowledged record sits once, at its index, in every node's log; the logs agree. */
+  checkAcknowledgedEverywhere(): void {
+    const logs = this.ids.map((id) => ({ id, entries: this.logEntries(id) }));
+    const [first, ...rest] = logs;
+    if (first === undefined) return;
+    for (const other of rest) {
+      const common = Math.min(first.entries.length, other.entries.length);
+      for (let k = 0; k < common; k++) {
+        const a = first.entries[k] as Entry;
+        const b = other.entries[k] as Entry;
+        if (entryKey(a) !== entryKey(b)) this.checker.violation(Invariant.stateMachineSafety, `${first.id} and ${other.id} differ at index ${a.index}`);
+      }
+    }
+    for (const { id, entries } of logs) {
+      const seen = new Map<string, number>();
+      for (const entry of entries) {
+        const record = recordOf(entry);
+        if (record !== null) seen.set(record, (seen.get(record) ?? 0) + 1);
+      }
+      for (const append of this.appends) {
+        if (append.state !== 'acked' || append.index === null) continue;
+        const name = Buffer.from(append.payload).toString('latin1');
+        const held = entries[append.index - 1];
+        if (held === undefined || recordOf(held) !== name) {
+          this.checker.violation(Invariant.ackDurable, `acknowledged append ${name} (index ${append.index}) missing on ${id}`);
+        }
+        if ((seen.get(name) ?? 0) !== 1) this.checker.violation(Invariant.ackDurable, `acknowledged append ${name} appears ${seen.get(name) ?? 0} times on ${id}`);
+      }
+      for (const append of this.appends) {
+        const name = Buffer.from(append.payload).toString('latin1');
+        if (append.state === 'failed' && seen.has(name)) this.checker.violation(Invariant.failedWritten, `append ${name} was refused to its client but ${id} holds it`);
+      }
+    }
+  }
+
+  /** A node's whole log, read through the running process (every node is up after healing). */
+  private logEntries(id: NodeId): Entry[] {
+    const node = this.node(id).node;
+    if (node === null) return [];
+    const out: Entry[] = [];
+    const last = node.log.lastIndex();
+    // Bounded: each pass returns at least one entry.
+    for (let at: number = node.log.firstIndex(); at <= last; ) {
+      const page = node.log.entries(at as Index, (last + 1) as Index, 1 << 20);
+      if (page.length === 0) break;
+      out.push(...page);
+      at += page.length;
+    }
+    return out;
+  }
+
+  /**
+   * The final state of every node, hashed: log entries, hard state and applied index. Equal
+   * seeds give equal digests, run after run.
+   */
+  digest(): string {
+    const hash = createHash('sha256');
+    for (const id of this.ids) {
+      const sim = this.node(id);
+      hash.update(`${id} up=${String(sim.up)} crashes=${sim.crashes} applied=${sim.appliedIndex}\n`);
+      const node = sim.node;
+      if (node === null) continue;
+      const hs = node.log.hardState();
+      hash.update(`hs ${hs.term} ${String(hs.vote)} ${hs.commit}\n`);
+      for (const entry of this.logEntries(id)) hash.update(`${entry.index} ${entryKey(entry)}\n`);
+    }
+    return hash.digest('hex');
+  }
+
+  // ---- diagnostics ---------------------------------------------------------------------
+
+  private record(label: string): void {
+    if (this.trace.length >= TRACE_KEPT) this.trace.shift();
+    this.trace.push(`${this.nowMs} ${label}`);
+  }
+
+  /** The last tasks run, newest last: printed with a violation. */
+  recentTrace(): string {
+    return this.trace.join('\n');
+  }
+}
+
+/** A state machine that reports each entry before applying it, as the node applies it. */
+class ObservedStateMachine extends NodeStateMachine {
+  constructor(private readonly onApply: (entry: Entry) => void) {
+    super();
+  }
+
+  override apply(entry: Entry): ReturnType<NodeStateMachine['apply']> {
+    this.onApply(entry);
+    return super.apply(entry);
+  }
+}
+
+/** A CommitLog as the safety checker reads it. */
+function checkedLog(node: AssembledNode): CheckedLog {
+  const log = node.log;
+  return {
+    firstIndex: () => log.firstIndex(),
+    lastIndex: () => log.lastIndex(),
+    term: (at) => log.term(at),
+    entry: (at) => (at < log.firstIndex() || at > log.lastIndex() ? undefined : log.entries(at, (at + 1) as Index, 1 << 30)[0]),
+  };
+}
+
+/** The client's record name in a plain-record entry, or null. */
+function recordOf(entry: Entry): string | null {
+  const record = plainRecord(entry);
+  return record === null ? null : Buffer.from(record).toString('latin1');
+}
+
+/** A refusal before proposing: the record was never handed to the core, so it is in no log. */
+function definitelyNotWritten(error: unknown): boolean {
+  return error instanceof NotLeaderError;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
