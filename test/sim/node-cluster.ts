@@ -65,6 +65,8 @@ class SimNode {
   /** Entries this process applied, in order (rebuilt from index 1 at every start). */
   appliedIndex = 0;
   crashes = 0;
+  /** Its disk was damaged and it has not been seen repaired (voting again) since. */
+  damaged = false;
   fsyncMinMs: number;
   fsyncMaxMs: number;
 
@@ -300,6 +302,47 @@ export class NodeCluster {
     this.start(id);
   }
 
+  /**
+   * Disk damage beyond power loss on one node: it crashes, and its last segment loses its
+   * last `lose` x 16 bytes durably, or (odd `lose`) has a bit flipped in that range; it
+   * restarts, recovery cuts the damage and reports lost entries, and the node must not vote
+   * until a leader has repaired it. Only one node may be damaged and unrepaired at a time
+   * (more could destroy a majority's copies of an acknowledged entry, which no protocol
+   * survives); otherwise this does nothing and returns false.
+   */
+  damage(id: NodeId, lose: number): boolean {
+    for (const other of this.nodes.values()) {
+      if (!other.damaged) continue;
+      if (other.node !== null && !other.node.raft.status().votingBlocked) other.damaged = false;
+      else return false;
+    }
+    const sim = this.node(id);
+    this.crash(id, { tear: false });
+    const dir = `/data/${id}/log`;
+    const segments = sim.fs.list(dir).filter((name) => name.endsWith('.log')).sort();
+    const last = segments.at(-1);
+    if (last !== undefined) {
+      const file = `${dir}/${last}`;
+      const size = sim.fs.readFile(file).length;
+      const span = Math.min(size, lose * 16);
+      if (span > 0) {
+        if (lose % 2 === 1) sim.fs.flipBit(file, size - 1 - this.diskPrng.nextInt(span), this.diskPrng.nextInt(8));
+        else sim.fs.faultTruncate(file, size - span);
+        sim.damaged = true;
+      }
+    }
+    this.start(id);
+    return sim.damaged;
+  }
+
+  /** `id` starts an election now (a deposed or partitioned node resuming, say). */
+  campaign(id: NodeId): void {
+    const node = this.node(id).node;
+    if (node === null) return;
+    node.raft.campaign();
+    node.replica.wake();
+  }
+
   setFsyncMs(id: NodeId, minMs: number, maxMs: number): void {
     const sim = this.node(id);
     sim.fsyncMinMs = minMs;
@@ -350,30 +393,42 @@ export class NodeCluster {
 
   /** A client appends one fresh record through the leader (or, with none known, a random up node). */
   append(to?: NodeId): ClientAppend | null {
+    return this.appendBatch(1, to)[0] ?? null;
+  }
+
+  /** A client appends `count` fresh records in one call: they commit together or not at all. */
+  appendBatch(count: number, to?: NodeId): ClientAppend[] {
     const target = to ?? this.leader() ?? this.randomUpNode();
-    if (target === null) return null;
+    if (target === null) return [];
     const node = this.node(target).node;
-    if (node === null) return null;
-    const id = this.nextAppendId++;
-    const append: ClientAppend = { id, payload: Buffer.from(`a${id}`, 'latin1'), node: target, state: 'pending', index: null };
-    this.appends.push(append);
-    const timeout = this.world.schedule(CLIENT_TIMEOUT_MS, this.clients, `client timeout a${id}`, () => {
-      if (append.state === 'pending') append.state = 'unknown';
+    if (node === null) return [];
+    const batch = Array.from({ length: count }, (): ClientAppend => {
+      const id = this.nextAppendId++;
+      return { id, payload: Buffer.from(`a${id}`, 'latin1'), node: target, state: 'pending', index: null };
     });
-    node.service.append([append.payload], { timeoutMs: CLIENT_TIMEOUT_MS }).then(
+    this.appends.push(...batch);
+    const settle = (state: AppendState, firstIndex: Index | null): void => {
+      batch.forEach((append, k) => {
+        if (append.state !== 'pending') return;
+        append.state = state;
+        if (firstIndex !== null) append.index = (firstIndex + k) as Index;
+      });
+    };
+    const timeout = this.world.schedule(CLIENT_TIMEOUT_MS, this.clients, `client timeout a${batch[0]?.id ?? 0}`, () => settle('unknown', null));
+    node.service.append(
+      batch.map((a) => a.payload),
+      { timeoutMs: CLIENT_TIMEOUT_MS },
+    ).then(
       (outcome) => {
         timeout.cancel();
-        if (append.state !== 'pending') return;
-        append.state = 'acked';
-        append.index = outcome.firstIndex as Index;
+        settle('acked', outcome.firstIndex as Index);
       },
       (error: unknown) => {
         timeout.cancel();
-        if (append.state !== 'pending') return;
-        append.state = definitelyNotWritten(error) ? 'failed' : 'unknown';
+        settle(definitelyNotWritten(error) ? 'failed' : 'unknown', null);
       },
     );
-    return append;
+    return batch;
   }
 
   private randomUpNode(): NodeId | null {

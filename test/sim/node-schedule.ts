@@ -1,0 +1,154 @@
+import type { NodeId, RaftNode, RaftOptions } from '../../raft/index.js';
+import { SafetyViolation } from './invariants.js';
+import type { NodeTuning } from './node-api.js';
+import { NodeCluster } from './node-cluster.js';
+import { describeAction, type FaultAction, type Schedule } from './schedule.js';
+
+/**
+ * Runs a fault schedule (the same Schedule that test/sim/schedule.ts generates and shrinks)
+ * against a cluster of production nodes, then heals everything and checks recovery and that
+ * nothing acknowledged was lost.
+ */
+export interface NodeSimConfig {
+  readonly size: number;
+  readonly tuning?: NodeTuning;
+  /** The core to run; a planted-bug subclass in bug hunts. */
+  readonly createRaft?: (options: RaftOptions) => RaftNode;
+  readonly fsyncMinMs?: number;
+  readonly fsyncMaxMs?: number;
+  readonly clockSkewMaxMs?: number;
+  readonly segmentBytes?: number;
+  /** Virtual time that runs after the last step, before healing. */
+  readonly tailMs?: number;
+  readonly electionBoundMs?: number;
+  readonly applyBoundMs?: number;
+}
+
+export interface NodeRunResult {
+  readonly steps: number;
+  readonly simulatedMs: number;
+  readonly appends: number;
+  readonly acked: number;
+  readonly messages: number;
+  /** Hash of every node's final log, hard state and applied index. */
+  readonly digest: string;
+  readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
+}
+
+const TICK_MS = 10;
+// Ten maximal randomized election timeouts at the default 10 ticks of 10 ms.
+const DEFAULT_ELECTION_BOUND_MS = 2_000;
+const DEFAULT_APPLY_BOUND_MS = 6_000;
+
+export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule): Promise<NodeRunResult> {
+  const tuning = config.tuning !== undefined || schedule.tuning !== undefined ? { ...config.tuning, ...schedule.tuning } : undefined;
+  const cluster = new NodeCluster({
+    seed: schedule.seed,
+    size: config.size,
+    tickMs: TICK_MS,
+    ...(tuning !== undefined ? { tuning } : {}),
+    ...(config.createRaft !== undefined ? { createRaft: config.createRaft } : {}),
+    fsyncMinMs: config.fsyncMinMs ?? 1,
+    fsyncMaxMs: config.fsyncMaxMs ?? 6,
+    ...(config.clockSkewMaxMs !== undefined ? { clockSkewMaxMs: config.clockSkewMaxMs } : {}),
+    ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
+  });
+  const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
+  try {
+    scheduleClients(cluster, schedule.proposeEveryMs);
+    let at = 0;
+    for (const step of schedule.steps) {
+      at += step.waitMs;
+      cluster.at(at, describeAction(step.action), () => perform(cluster, step.action, id));
+    }
+    await cluster.runFor(at + (config.tailMs ?? 300));
+    const electionTicks = tuning?.electionTicks ?? 10;
+    const electionBoundMs = config.electionBoundMs ?? Math.max(DEFAULT_ELECTION_BOUND_MS, electionTicks * 2 * 10 * TICK_MS);
+    await cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS);
+    return result(cluster, null);
+  } catch (error) {
+    const invariant = error instanceof SafetyViolation ? error.invariant : error instanceof Error ? error.name : 'unknown';
+    const message = error instanceof Error ? error.message : String(error);
+    return result(cluster, { invariant, message, trace: cluster.recentTrace() });
+  }
+}
+
+function result(cluster: NodeCluster, failure: NodeRunResult['failure']): NodeRunResult {
+  return {
+    steps: cluster.steps,
+    simulatedMs: cluster.nowMs,
+    appends: cluster.appends.length,
+    acked: cluster.appends.filter((a) => a.state === 'acked').length,
+    messages: cluster.messagesSent,
+    digest: failure === null ? cluster.digest() : '',
+    failure,
+  };
+}
+
+/** Clients keep appending until healing starts; the recovery check then adds its own. */
+function scheduleClients(cluster: NodeCluster, everyMs: number): void {
+  const loop = (): void => {
+    if (cluster.recovering) return;
+    cluster.append();
+    cluster.at(everyMs, 'client', loop);
+  };
+  cluster.at(everyMs, 'client', loop);
+}
+
+function perform(cluster: NodeCluster, action: FaultAction, id: (n: number) => NodeId): void {
+  switch (action.kind) {
+    case 'crash':
+      cluster.crash(id(action.node), { tear: action.tear });
+      return;
+    case 'restart':
+      cluster.restart(id(action.node));
+      return;
+    case 'crashLeader': {
+      const leader = cluster.leader();
+      if (leader === null) return;
+      cluster.crash(leader, { tear: action.tear });
+      cluster.at(action.downMs, `restart ${leader}`, () => cluster.restart(leader));
+      return;
+    }
+    case 'partition': {
+      const groups = new Map<number, NodeId[]>();
+      cluster.ids.forEach((node, i) => {
+        const g = action.groups[i] ?? 0;
+        groups.set(g, [...(groups.get(g) ?? []), node]);
+      });
+      cluster.network.partition([...groups.values()]);
+      return;
+    }
+    case 'isolateLeader': {
+      const leader = cluster.leader();
+      if (leader === null) return;
+      cluster.network.partition([[leader], cluster.ids.filter((n) => n !== leader)]);
+      return;
+    }
+    case 'cutLink':
+      if (action.from % cluster.ids.length !== action.to % cluster.ids.length) cluster.network.cutLink(id(action.from), id(action.to));
+      return;
+    case 'heal':
+      cluster.network.heal();
+      return;
+    case 'network':
+      cluster.network.conditions = { delayMinMs: 1, delayMaxMs: action.delayMaxMs, dropRate: action.dropRate, duplicateRate: action.duplicateRate };
+      return;
+    case 'slowDisk':
+      cluster.setFsyncMs(id(action.node), 1, action.fsyncMaxMs);
+      return;
+    case 'burst':
+      if (action.batch) cluster.appendBatch(action.count);
+      else for (let i = 0; i < action.count; i++) cluster.append();
+      return;
+    case 'transfer':
+      cluster.transfer(id(action.to));
+      return;
+    case 'campaign':
+      cluster.campaign(id(action.node));
+      return;
+    case 'damage':
+      cluster.damage(id(action.node), action.lose);
+      return;
+  }
+}
