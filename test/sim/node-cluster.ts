@@ -525,16 +525,24 @@ export class NodeCluster {
    */
   digest(): string {
     const hash = createHash('sha256');
-    for (const id of this.ids) {
-      const sim = this.node(id);
-      hash.update(`${id} up=${String(sim.up)} crashes=${sim.crashes} applied=${sim.appliedIndex}\n`);
-      const node = sim.node;
-      if (node === null) continue;
-      const hs = node.log.hardState();
-      hash.update(`hs ${hs.term} ${String(hs.vote)} ${hs.commit}\n`);
-      for (const entry of this.logEntries(id)) hash.update(`${entry.index} ${entryKey(entry)}\n`);
-    }
+    for (const [id, digest] of this.nodeDigests()) hash.update(`${id} ${digest}\n`);
     return hash.digest('hex');
+  }
+
+  /** Each node's final state hashed on its own, in id order. */
+  nodeDigests(): [NodeId, string][] {
+    return this.ids.map((id) => {
+      const hash = createHash('sha256');
+      const sim = this.node(id);
+      hash.update(`up=${String(sim.up)} crashes=${sim.crashes} applied=${sim.appliedIndex}\n`);
+      const node = sim.node;
+      if (node !== null) {
+        const hs = node.log.hardState();
+        hash.update(`hs ${hs.term} ${String(hs.vote)} ${hs.commit}\n`);
+        for (const entry of this.logEntries(id)) hash.update(`${entry.index} ${entryKey(entry)}\n`);
+      }
+      return [id, hash.digest('hex')];
+    });
   }
 
   // ---- diagnostics ---------------------------------------------------------------------

@@ -1,8 +1,10 @@
+import fc from 'fast-check';
+
 import type { NodeId, RaftNode, RaftOptions } from '../../raft/index.js';
 import { SafetyViolation } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { NodeCluster } from './node-cluster.js';
-import { describeAction, type FaultAction, type Schedule } from './schedule.js';
+import { actionArbitrary, describeAction, type FaultAction, type Schedule } from './schedule.js';
 
 /**
  * Runs a fault schedule (the same Schedule that test/sim/schedule.ts generates and shrinks)
@@ -32,7 +34,26 @@ export interface NodeRunResult {
   readonly messages: number;
   /** Hash of every node's final log, hard state and applied index. */
   readonly digest: string;
+  /** Each node's own digest, in id order (empty when the run failed). */
+  readonly nodeDigests: readonly (readonly [NodeId, string])[];
   readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
+}
+
+/** Exactly `steps` timed fault actions for `nodes` nodes (what `npm run sim -- --steps` runs). */
+export function fixedScheduleArbitrary(nodes: number, steps: number): fc.Arbitrary<Schedule> {
+  const step = fc.record({ waitMs: fc.integer({ min: 0, max: 300 }), action: actionArbitrary(nodes) });
+  return fc.record({
+    seed: fc.integer({ min: 0, max: 0x7fff_ffff }),
+    proposeEveryMs: fc.integer({ min: 1, max: 20 }),
+    steps: fc.array(step, { minLength: steps, maxLength: steps }),
+  });
+}
+
+/** The schedule a seed names: `npm run sim -- --seed S --nodes N --steps K` runs this one. */
+export function scheduleOfSeed(seed: number, nodes: number, steps: number): Schedule {
+  const [schedule] = fc.sample(fixedScheduleArbitrary(nodes, steps), { seed, numRuns: 1 });
+  if (schedule === undefined) throw new Error('node-schedule: fast-check sampled no schedule');
+  return schedule;
 }
 
 const TICK_MS = 10;
@@ -81,6 +102,7 @@ function result(cluster: NodeCluster, failure: NodeRunResult['failure']): NodeRu
     acked: cluster.appends.filter((a) => a.state === 'acked').length,
     messages: cluster.messagesSent,
     digest: failure === null ? cluster.digest() : '',
+    nodeDigests: failure === null ? cluster.nodeDigests() : [],
     failure,
   };
 }
@@ -110,6 +132,12 @@ function perform(cluster: NodeCluster, action: FaultAction, id: (n: number) => N
       cluster.at(action.downMs, `restart ${leader}`, () => cluster.restart(leader));
       return;
     }
+    case 'powerLoss':
+      for (const node of cluster.ids) cluster.crash(node, { tear: action.tear });
+      cluster.at(action.downMs, 'power back', () => {
+        for (const node of cluster.ids) cluster.restart(node);
+      });
+      return;
     case 'partition': {
       const groups = new Map<number, NodeId[]>();
       cluster.ids.forEach((node, i) => {

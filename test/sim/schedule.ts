@@ -15,6 +15,8 @@ export type FaultAction =
   | { readonly kind: 'crash'; readonly node: number; readonly tear: boolean }
   | { readonly kind: 'restart'; readonly node: number }
   | { readonly kind: 'crashLeader'; readonly tear: boolean; readonly downMs: number }
+  /** Power fails everywhere at once: every node crashes (unsynced writes lost, the last torn if `tear`), then all restart after `downMs`. */
+  | { readonly kind: 'powerLoss'; readonly tear: boolean; readonly downMs: number }
   | { readonly kind: 'partition'; readonly groups: readonly number[] }
   | { readonly kind: 'isolateLeader' }
   | { readonly kind: 'cutLink'; readonly from: number; readonly to: number }
@@ -156,6 +158,12 @@ function perform(cluster: Cluster, action: FaultAction, id: (n: number) => NodeI
       cluster.at(action.downMs, `restart ${leader}`, () => cluster.restart(leader));
       return;
     }
+    case 'powerLoss':
+      for (const node of cluster.ids) cluster.crash(node, { tear: action.tear });
+      cluster.at(action.downMs, 'power back', () => {
+        for (const node of cluster.ids) cluster.restart(node);
+      });
+      return;
     case 'partition': {
       const groups = new Map<number, NodeId[]>();
       cluster.ids.forEach((node, i) => {
@@ -241,6 +249,7 @@ export const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
   crash: 3,
   restart: 3,
   crashLeader: 3,
+  powerLoss: 1,
   partition: 3,
   isolateLeader: 2,
   cutLink: 1,
@@ -259,6 +268,7 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
     crash: fc.record({ kind: fc.constant('crash' as const), node, tear: fc.boolean() }),
     restart: fc.record({ kind: fc.constant('restart' as const), node }),
     crashLeader: fc.record({ kind: fc.constant('crashLeader' as const), tear: fc.boolean(), downMs: fc.integer({ min: 0, max: 600 }) }),
+    powerLoss: fc.record({ kind: fc.constant('powerLoss' as const), tear: fc.boolean(), downMs: fc.integer({ min: 0, max: 600 }) }),
     partition: fc.record({ kind: fc.constant('partition' as const), groups: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: size, maxLength: size }) }),
     isolateLeader: fc.constant({ kind: 'isolateLeader' as const }),
     cutLink: fc.record({ kind: fc.constant('cutLink' as const), from: node, to: node }),
