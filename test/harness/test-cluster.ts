@@ -87,13 +87,11 @@ export class TestCluster {
   }
 
   get ids(): string[] {
-    return this.members.map((m) => m.id);
+    return this.nodes.ids;
   }
 
   member(id: string): ClusterMember {
-    const found = this.members.find((m) => m.id === id);
-    if (found === undefined) throw new Error(`no member ${id} (members: ${this.ids.join(', ')})`);
-    return found;
+    return this.nodes.member(id);
   }
 
   clientAddress(id: string): string {
