@@ -1,11 +1,9 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 
 import { LogClient, type BrokerStatus, type NodeStatus } from '../src/client/index.js';
+import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, portOf, withTimeout, type NodeProcess, type ProcessExit } from '../src/process/index.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';
-import { NodeProcess, type ProcessExit } from './node-process.js';
-import { withTimeout } from './wait.js';
 
 export interface ClusterConfig {
   readonly nodes: number;
@@ -34,11 +32,7 @@ export type NodeState = 'running' | 'paused' | 'down';
 /** How a start went: serving clients, or exited first (with its last lines). */
 export type StartOutcome = { readonly ok: true } | { readonly ok: false; readonly exit: ProcessExit | null; readonly reason: string; readonly lastLines: readonly string[] };
 
-const READY_LINE = 'serving clients on';
 const STOP_GRACE_MS = 10_000;
-const PORT_LOW = 20_000;
-const PORT_HIGH = 32_000;
-const PORT_ATTEMPTS_MAX = 50;
 const START_ATTEMPTS_MAX = 3;
 
 /**
@@ -48,15 +42,18 @@ const START_ATTEMPTS_MAX = 3;
  */
 export class Cluster {
   readonly members: readonly Member[];
-  readonly #processes = new Map<string, NodeProcess>();
+  readonly #nodes: LocalNodes;
   readonly #proxies = new Map<string, LinkProxy>();
   readonly #statusClient: LogClient;
-  readonly #starts = new Map<string, number>();
 
   private constructor(readonly config: ClusterConfig, ports: readonly number[]) {
-    this.members = Array.from({ length: config.nodes }, (_, k) => ({ id: `n${k + 1}`, peerPort: at(ports, 2 * k), clientPort: at(ports, 2 * k + 1) }));
-    this.#statusClient = new LogClient({ brokers: this.brokers(), timeoutMs: 1_500, connectTimeoutMs: 800 });
+    const members = loopbackMembers(config.nodes, ports);
+    this.members = members.map((m) => ({ id: m.id, peerPort: portOf(m.peerAddress), clientPort: portOf(m.clientAddress) }));
     fs.mkdirSync(path.join(config.runDir, 'logs'), { recursive: true });
+    const outputs = new Map(members.map((m) => [m.id, new OutputLog(m.id, this.logFile(m.id))]));
+    const outputOf = (id: string): OutputLog => outputs.get(id) ?? new OutputLog(id, this.logFile(id));
+    this.#nodes = new LocalNodes({ members, argsOf: (id) => this.#nodeArgs(id, membersFlag(members)), outputOf, cwd: config.runDir });
+    this.#statusClient = new LogClient({ brokers: this.brokers(), timeoutMs: 1_500, connectTimeoutMs: 800 });
   }
 
   /**
@@ -87,7 +84,7 @@ export class Cluster {
       for (const from of cluster.members) {
         for (const to of cluster.members) {
           if (from.id === to.id) continue;
-          const proxy = await LinkProxy.start({ from: from.id, to: to.id, listenPort: at(ports, next++), targetPort: to.peerPort });
+          const proxy = await LinkProxy.start({ from: from.id, to: to.id, listenPort: portAt(ports, next++), targetPort: to.peerPort });
           cluster.#proxies.set(proxy.label, proxy);
         }
       }
@@ -124,36 +121,24 @@ export class Cluster {
   }
 
   state(id: string): NodeState {
-    const proc = this.#processes.get(id);
+    const proc = this.#nodes.process(id);
     if (proc === undefined || !proc.running) return 'down';
     return proc.paused ? 'paused' : 'running';
   }
 
   process(id: string): NodeProcess | undefined {
-    return this.#processes.get(id);
+    return this.#nodes.process(id);
   }
 
   /** Starts a node that is down; resolves when it serves clients or has exited (never throws for that). */
   async startNode(id: string): Promise<StartOutcome> {
     if (this.state(id) !== 'down') return { ok: true };
-    const m = this.member(id);
-    const membersSpec = this.members.map((x) => `${x.id}=127.0.0.1:${x.peerPort}/127.0.0.1:${x.clientPort}`).join(',');
-    const dial = this.members.filter((x) => x.id !== id).map((x) => `${x.id}=127.0.0.1:${this.#proxy(id, x.id).listenPort}`).join(',');
-    const c = this.config;
-    const args = [
-      c.cliPath, 'node', '--id', m.id, '--members', membersSpec, '--data-dir', this.dataDir(id), '--cluster-id', c.clusterId,
-      '--dial', dial, '--tick-ms', String(c.tickMs), '--election-ticks', String(c.electionTicks), '--heartbeat-ticks', String(c.heartbeatTicks),
-      '--flush', c.flush.mode, ...(c.flush.mode === 'async' ? ['--flush-interval-ms', String(c.flush.intervalMs)] : []),
-      ...(c.flush.mode === 'sync' && c.flush.mark === 'lagging' ? ['--durable-mark', 'lagging'] : []),
-      ...(c.powerLoss ? ['--power-loss'] : []),
-    ];
-    this.#starts.set(id, (this.#starts.get(id) ?? 0) + 1);
-    const proc = NodeProcess.spawn({ id, args, logFile: this.logFile(id), cwd: c.runDir });
-    this.#processes.set(id, proc);
     try {
-      await proc.waitForLine(READY_LINE, c.readyTimeoutMs);
+      await this.#nodes.start(id, this.config.readyTimeoutMs);
       return { ok: true };
     } catch (error) {
+      const proc = this.#nodes.process(id);
+      if (proc === undefined) throw error;
       if (proc.running) await proc.kill();
       return { ok: false, exit: proc.exitStatus, reason: (error as Error).message, lastLines: proc.lines().slice(-8) };
     }
@@ -161,15 +146,15 @@ export class Cluster {
 
   /** kill -9; with --power-loss that is a power failure of this node. */
   async kill(id: string): Promise<void> {
-    await this.#processes.get(id)?.kill();
+    await this.#nodes.process(id)?.kill();
   }
 
   pause(id: string): void {
-    this.#processes.get(id)?.pause();
+    this.#nodes.process(id)?.pause();
   }
 
   resume(id: string): void {
-    this.#processes.get(id)?.resume();
+    this.#nodes.process(id)?.resume();
   }
 
   setLink(from: string, to: string, mode: LinkMode): void {
@@ -213,14 +198,27 @@ export class Cluster {
   }
 
   startsOf(id: string): number {
-    return this.#starts.get(id) ?? 0;
+    return this.#nodes.startsOf(id);
   }
 
   /** Stops every node (resuming paused ones first), closes the proxies and the status client. */
   async stopAll(): Promise<void> {
-    await Promise.all([...this.#processes.values()].map((p) => p.stop(STOP_GRACE_MS).catch(() => p.kill())));
+    await this.#nodes.stopAll(STOP_GRACE_MS);
     await Promise.all([...this.#proxies.values()].map((p) => withTimeout(p.close(), 5_000, 'proxy close').catch(() => undefined)));
     this.#statusClient.close();
+  }
+
+  /** `node` arguments of one start: peer links dialled through this node's proxies. */
+  #nodeArgs(id: string, members: string): string[] {
+    const dial = this.members.filter((x) => x.id !== id).map((x) => `${x.id}=127.0.0.1:${this.#proxy(id, x.id).listenPort}`).join(',');
+    const c = this.config;
+    return [
+      c.cliPath, 'node', '--id', id, '--members', members, '--data-dir', this.dataDir(id), '--cluster-id', c.clusterId,
+      '--dial', dial, '--tick-ms', String(c.tickMs), '--election-ticks', String(c.electionTicks), '--heartbeat-ticks', String(c.heartbeatTicks),
+      '--flush', c.flush.mode, ...(c.flush.mode === 'async' ? ['--flush-interval-ms', String(c.flush.intervalMs)] : []),
+      ...(c.flush.mode === 'sync' && c.flush.mark === 'lagging' ? ['--durable-mark', 'lagging'] : []),
+      ...(c.powerLoss ? ['--power-loss'] : []),
+    ];
   }
 
   #proxy(from: string, to: string): LinkProxy {
@@ -230,29 +228,8 @@ export class Cluster {
   }
 }
 
-function at(ports: readonly number[], k: number): number {
+function portAt(ports: readonly number[], k: number): number {
   const port = ports[k];
   if (port === undefined) throw new Error(`port ${k} was not allocated`);
   return port;
-}
-
-/**
- * Free loopback ports below the kernel's ephemeral range (32768+), so no outgoing connection
- * can sit on a port a restarted node must listen on again; each is checked by binding it.
- */
-async function freePorts(count: number): Promise<number[]> {
-  for (let attempt = 0; attempt < PORT_ATTEMPTS_MAX; attempt++) {
-    const base = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW - count));
-    const ports = Array.from({ length: count }, (_, k) => base + k);
-    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return ports;
-  }
-  throw new Error(`no run of ${count} free loopback ports in ${PORT_LOW}..${PORT_HIGH}`);
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
 }

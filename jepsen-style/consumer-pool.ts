@@ -1,10 +1,9 @@
 import * as path from 'node:path';
 
+import { NodeProcess, OutputLog, sleep } from '../src/process/index.js';
 import type { ConsumerLine, ConsumerProcessConfig } from './consumer-process.js';
 import type { History } from './history.js';
-import { NodeProcess } from './node-process.js';
 import type { Prng } from './prng.js';
-import { sleep } from './wait.js';
 
 export interface ConsumerPoolOptions {
   readonly slots: number;
@@ -115,7 +114,8 @@ export class ConsumerPool {
     slot.starts++;
     const name = `${slot.name}.${slot.starts}`;
     const config: ConsumerProcessConfig = { ...this.options.consumer, consumerId: `jepsen-${name}` };
-    const proc = NodeProcess.spawn({ id: name, args: [this.options.scriptPath, JSON.stringify(config)], logFile: path.join(this.options.runDir, 'logs', `${slot.name}.log`), cwd: this.options.runDir });
+    const output = new OutputLog(slot.name, path.join(this.options.runDir, 'logs', `${slot.name}.log`));
+    const proc = NodeProcess.spawn({ args: [this.options.scriptPath, JSON.stringify(config)], output, runTag: `.${slot.starts}`, cwd: this.options.runDir });
     slot.process = proc;
     const acks = new Map<string, number>();
     proc.onLine((line) => this.#record(name, line, acks));

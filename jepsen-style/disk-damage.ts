@@ -91,7 +91,7 @@ export function damageLog(dataDir: string, kind: DiskDamageKind, random: Prng): 
       return flipIn(file, last, random, kind, 0);
     case 'flip-old': {
       if (spans.length < 20) return null;
-      const k = random.int(Math.floor(spans.length / 2));
+      const k = random.nextInt(Math.floor(spans.length / 2));
       const span = spans[k];
       return span === undefined ? null : flipIn(file, span, random, kind, spans.length - 1 - k);
     }
@@ -99,12 +99,12 @@ export function damageLog(dataDir: string, kind: DiskDamageKind, random: Prng): 
 }
 
 function flipIn(file: string, span: RecordSpan, random: Prng, kind: DiskDamageKind, recordsAfter: number): DiskDamage {
-  const at = span.offset + random.int(span.bytes);
+  const at = span.offset + random.nextInt(span.bytes);
   const fd = fs.openSync(file, 'r+');
   try {
     const one = Buffer.alloc(1);
     fs.readSync(fd, one, 0, 1, at);
-    one[0] = (one[0] ?? 0) ^ (1 << random.int(8));
+    one[0] = (one[0] ?? 0) ^ (1 << random.nextInt(8));
     fs.writeSync(fd, one, 0, 1, at);
     fs.fsyncSync(fd);
   } finally {

@@ -4,7 +4,7 @@ import { LogClient, OutcomeUnknownError, QuorumlogClientError, ClientErrorCode }
 import type { CheckerResult } from './checkers/checker-result.js';
 import { checkAbortedRead, checkDuplicated, checkLost, checkOffsets, checkProducerOrder, checkRealtime, checkReplicaAgreement, type LogEntry, type NodeLog } from './checkers/log-checkers.js';
 import { pairOps, type ReadEvent } from './history.js';
-import { sleep } from './wait.js';
+import { sleep } from '../src/process/index.js';
 import { runPaced, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
 
 const READ_MAX_BYTES = 256 * 1024;

@@ -5,7 +5,7 @@ import { damageLog, dropFromDamagedRecord, type DiskDamageKind } from './disk-da
 import type { History, MissedFault } from './history.js';
 import type { LinkMode } from './link-proxy.js';
 import { Prng } from './prng.js';
-import { sleep } from './wait.js';
+import { sleep } from '../src/process/index.js';
 
 /** The nemeses and the shapes each one takes. */
 export const NEMESIS_VARIANTS = {
@@ -62,7 +62,7 @@ export function planFaults(random: Prng, options: { readonly kinds: readonly Nem
     const [lo, hi] = HOLD_MS[kind];
     const holdMs = random.between(lo, hi);
     if (atMs + holdMs > options.timeMs - COOLDOWN_MS) break;
-    plan.push({ faultId, kind, variant, atMs, holdMs, seed: random.int(2 ** 31) });
+    plan.push({ faultId, kind, variant, atMs, holdMs, seed: random.nextInt(2 ** 31) });
     atMs += holdMs + random.between(GAP_MS[0], GAP_MS[1]);
   }
   return plan;

@@ -7,7 +7,7 @@ import { checkConsumer, type FinalGroup } from './checkers/queue-checkers.js';
 import { ConsumerPool } from './consumer-pool.js';
 import { pairOps, type ConsumeEvent, type GroupEvent, type ReadEvent } from './history.js';
 import { hashEntries } from './log-workload.js';
-import { sleep, waitUntil } from './wait.js';
+import { sleep, waitUntil } from '../src/process/index.js';
 import { runPaced, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
 
 export const QUEUE_TOPIC = 'jepsen';
@@ -60,7 +60,7 @@ export class QueueWorkload implements Workload {
     await pool.start();
     this.#monitor = this.#watchGroup(ctx, this.#stopMonitor.signal);
     const producers = Array.from({ length: this.options.concurrency }, (_, k) => this.#produce(ctx, `p${k + 1}`, k, signal));
-    const killer = this.options.consumerKills ? pool.killUntil(signal, ctx.random.fork('consumer-kills')) : Promise.resolve();
+    const killer = this.options.consumerKills ? pool.killUntil(signal, ctx.random.derive('consumer-kills')) : Promise.resolve();
     await Promise.all([...producers, this.#poll(ctx, 'f1', signal), killer]);
   }
 

@@ -15,7 +15,7 @@ import { QueueWorkload } from './queue-workload.js';
 import { planFaults, runNemesis, type NemesisKind, type PlannedFault } from './nemesis.js';
 import { Prng } from './prng.js';
 import { writeReport } from './report.js';
-import { sleep, waitUntil, withTimeout } from './wait.js';
+import { sleep, waitUntil, withTimeout } from '../src/process/index.js';
 import type { Workload, WorkloadContext, WorkloadOptions } from './workload.js';
 
 export interface RunOptions {
@@ -117,7 +117,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     consumers: options.consumers, autoAck: options.autoAck, consumerKills: options.consumerKills, consumerWorkMs: options.consumerWorkMs,
   });
   const root = new Prng(options.seed);
-  const plan = planFaults(root.fork('schedule'), { kinds: options.nemeses, variants: options.variants, timeMs: options.timeS * 1000 });
+  const plan = planFaults(root.derive('schedule'), { kinds: options.nemeses, variants: options.variants, timeMs: options.timeS * 1000 });
   const runDir = path.resolve(options.runsDir, options.runName ?? `${new Date().toISOString().replace(/[:.]/g, '-')}-seed${options.seed}`);
   fs.mkdirSync(runDir, { recursive: true });
   const log = (line: string): void => {
@@ -141,7 +141,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     readyTimeoutMs: 30_000,
   });
   const history = new History(HISTORY_EVENTS_MAX);
-  const ctx: WorkloadContext = { cluster, history, random: root.fork('workload'), log };
+  const ctx: WorkloadContext = { cluster, history, random: root.derive('workload'), log };
   try {
     const { missed, ...span } = await exercise(ctx, workload, plan, options);
     const recovery = await waitForRecovery(cluster, options.recoveryTimeoutMs);

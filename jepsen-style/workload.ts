@@ -2,7 +2,7 @@ import type { CheckerResult } from './checkers/checker-result.js';
 import type { Cluster } from './cluster.js';
 import type { History } from './history.js';
 import type { Prng } from './prng.js';
-import { sleep } from './wait.js';
+import { sleep } from '../src/process/index.js';
 
 /** What every workload gets: the cluster (addresses, per-node clients), the history, its own random source. */
 export interface WorkloadContext {

@@ -19,10 +19,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/transport': ['raft'],
   'src/client': ['raft', 'src/encoding', 'src/transport'],
   'src/node': ['raft', 'storage', 'src/encoding', 'src/broker', 'src/transport'],
-  'src/bench': ['raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node'],
-  'src/cli': ['raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/bench'],
+  // Running processes from outside (ports, child processes, waits): what the bench, the
+  // CLI, the jepsen-style harness and the tests' harness share. Above the wire and the
+  // client, below the bench and the CLI; nothing of a node's insides.
+  'src/process': ['raft', 'src/encoding', 'src/transport', 'src/client'],
+  'src/bench': ['raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/process'],
+  'src/cli': ['raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/bench', 'src/process'],
   src: ['src/client', 'src/transport'],
-  'jepsen-style': ['raft', 'src/client', 'src/transport'],
+  'jepsen-style': ['raft', 'src/client', 'src/transport', 'src/process'],
 };
 
 function layerOf(file: string): string | null {
@@ -87,3 +91,33 @@ describe('layers (DESIGN.md section 2)', () => {
     expect(cycles).toEqual([]);
   });
 });
+
+/**
+ * Helpers that once existed in several copies (test/, jepsen-style/, src/bench/) and now
+ * have one home each: a definition elsewhere is a copy coming back.
+ */
+const ONE_HOME: readonly { readonly what: string; readonly definition: RegExp; readonly home: readonly string[] }[] = [
+  { what: 'a free-port finder', definition: /function (freePorts?|isFree|canBind|ephemeralPort)\b/, home: ['src/process/free-ports.ts'] },
+  { what: 'a class that spawns and stops node processes', definition: /class \w*(Process|Nodes)\b|function forwardLines\b/, home: ['src/process/node-process.ts', 'src/process/local-nodes.ts', 'src/process/process-reaper.ts'] },
+  { what: 'a poll-until-true wait', definition: /function (waitFor|waitUntil|pollUntil|until|eventually)\b/, home: ['src/process/wait.ts', 'test/harness/wait-for.ts'] },
+  { what: 'a seeded PRNG', definition: /class Prng\b|0x6d2b79f5|xoshiro|mulberry/i, home: ['jepsen-style/prng.ts'] },
+];
+
+describe('one copy of each process, port, wait and random helper', () => {
+  const everywhere = ['raft', 'storage', 'src', 'jepsen-style', 'test'].flatMap((dir) => sourceFiles(path.join(REPO_ROOT, dir)));
+  for (const { what, definition, home } of ONE_HOME) {
+    it(`${what} is defined only in ${home.join(', ')}`, () => {
+      const elsewhere = everywhere
+        .map((file) => path.relative(REPO_ROOT, file))
+        .filter((rel) => !home.includes(rel) && rel !== 'test/layers.test.ts')
+        .filter((rel) => definition.test(stripComments(fs.readFileSync(path.join(REPO_ROOT, rel), 'utf8'))));
+      expect(elsewhere).toEqual([]);
+    });
+  }
+});
+
+/** Code only: a comment may name a helper ("xoshiro128** ...") without defining one. */
+function stripComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+}
+

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 
 import type { LogClient } from '../client/index.js';
+import { sleep } from '../process/index.js';
 
 /** What became of one append, as the client saw it. */
 export type AppendFate = 'acked' | 'unknown' | 'rejected';
@@ -24,10 +25,6 @@ export interface AckedRecord {
 const CERTAINLY_NOT_WRITTEN = new Set(['InvalidArgumentError', 'ResourceExhaustedError', 'UnavailableError']);
 
 const ERROR_BACKOFF_MS = 50;
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Used by `quorumlog verify-writes` and by the integration tests (test/harness re-exports it).
@@ -88,7 +85,7 @@ export class AppendWorkload {
         // Bounded by count.
         while (remaining > 0) {
           remaining--;
-          if ((await this.appendOne(writer)) !== 'acked') await delay(ERROR_BACKOFF_MS);
+          if ((await this.appendOne(writer)) !== 'acked') await sleep(ERROR_BACKOFF_MS);
         }
       }),
     );
@@ -104,7 +101,7 @@ export class AppendWorkload {
     const done = Promise.all(
       Array.from({ length: options.concurrency }, async (_, writer) => {
         while (!stopping && this.next < options.maxRecords && performance.now() < deadline) {
-          if ((await this.appendOne(writer)) !== 'acked') await delay(ERROR_BACKOFF_MS);
+          if ((await this.appendOne(writer)) !== 'acked') await sleep(ERROR_BACKOFF_MS);
         }
       }),
     ).then(() => undefined);

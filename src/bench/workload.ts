@@ -1,4 +1,5 @@
 import { Admin, AppendBatcher, Consumer, LogClient, Producer, type AppendAcks, type LogRecord } from '../client/index.js';
+import { sleep, waitUntil, WaitTimeoutError } from '../process/index.js';
 import { GROUP_DRAIN_DEFAULTS } from './group-drain.js';
 import { nowMs, PayloadFactory, sentMsOf } from './payload.js';
 import { LatencyRecorder, perSecond, RateSeries, type LatencySummary } from './stats.js';
@@ -143,7 +144,7 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
     const ticks = Math.ceil((options.warmupMs + options.durationMs) / 1000) + 1;
     for (let t = 1; t <= ticks && !stopped; t++) {
       const untilMs = Math.min(startMs + t * 1000, measureToMs);
-      await sleepUntil(untilMs, options.signal);
+      await sleep(untilMs - nowMs(), options.signal);
       const now = nowMs();
       if (now > measureFromMs && now - 1000 < measureToMs && untilMs > measureFromMs) {
         const s = second.summary();
@@ -160,9 +161,9 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
       }
     }
     stopped = true;
-    await waitFor(() => outstanding === 0, SETTLE_WAIT_MS);
+    await settle(() => outstanding === 0, 'the last sends to be answered', SETTLE_WAIT_MS);
     // Give the follower the records acknowledged last (bounded).
-    if (options.endToEnd && options.signal?.aborted !== true) await waitFor(() => endToEnd.count >= acked, 5_000);
+    if (options.endToEnd && options.signal?.aborted !== true) await settle(() => endToEnd.count >= acked, 'the follower to read every acknowledged record', 5_000);
     stopReader.abort();
     await follower;
     const elapsedMs = measureEndMs - measureFromMs;
@@ -333,20 +334,9 @@ async function consumeEndToEnd(brokers: readonly string[], topic: string, signal
   }
 }
 
-function sleepUntil(untilMs: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, Math.max(0, untilMs - nowMs()));
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
+/** Polls `condition` every 20 ms until it holds or `timeoutMs` passes; either way the run goes on. */
+async function settle(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  await waitUntil(condition, { timeoutMs, intervalMs: 20, what }).catch((error: unknown) => {
+    if (!(error instanceof WaitTimeoutError)) throw error;
   });
-}
-
-/** Polls `condition` every 20 ms until it holds or `timeoutMs` passes. */
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadlineMs = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadlineMs) await new Promise((resolve) => setTimeout(resolve, 20));
 }

@@ -3,7 +3,7 @@ import { refusal } from '../../src/node/broker-service.js';
 import { UnavailableError } from '../../src/transport/node-errors.js';
 import { startClientServer, type BrokerService, type ClientServer, type FetchOutcome, type ProduceInput, type ProduceOutcome, type TopicView } from '../../src/transport/index.js';
 import { FakeClientService } from '../client/fake-client-service.js';
-import { freePort } from '../transport/free-port.js';
+import { ephemeralPort } from '../harness/index.js';
 
 export type Fault = 'none' | 'failBeforeWrite' | 'dropAfterWrite';
 
@@ -72,7 +72,7 @@ export class InProcessBroker implements BrokerService {
 
 /** Serves `broker` on a free port behind a real gRPC client server; the server goes into `servers` for closing. */
 export async function serve(broker: InProcessBroker, servers: ClientServer[]): Promise<string> {
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = `127.0.0.1:${await ephemeralPort()}`;
   servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), broker, maxMessageBytes: 1024 * 1024 }));
   return address;
 }

@@ -3,8 +3,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AbortedError, Admin, ClientClosedError, Consumer, LogClient, Producer, TransactionProducer } from '../../src/client/index.js';
-import { withTimeout } from '../harness/index.js';
-import { freePort } from '../transport/free-port.js';
+import { ephemeralPort, withTimeout } from '../harness/index.js';
 
 const closers: (() => unknown)[] = [];
 afterEach(async () => {
@@ -13,7 +12,7 @@ afterEach(async () => {
 
 /** An address where nothing listens: every call waits for a broker that never comes. */
 async function nowhere(): Promise<string> {
-  return `127.0.0.1:${await freePort()}`;
+  return `127.0.0.1:${await ephemeralPort()}`;
 }
 
 /**

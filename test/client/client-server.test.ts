@@ -14,7 +14,7 @@ import {
 import * as nodeErrors from '../../src/transport/node-errors.js';
 import { ClientCodec, ClientMethodPath, PIPELINED_PENDING_MAX, startClientServer, type AppendStreamResponseMessage, type ClientServer, type ProduceStreamResponseMessage } from '../../src/transport/index.js';
 import { InProcessBroker, serve as serveBroker } from '../broker/in-process-broker.js';
-import { freePort, waitFor } from '../transport/free-port.js';
+import { ephemeralPort, waitFor } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
 const servers: ClientServer[] = [];
@@ -29,7 +29,7 @@ afterEach(async () => {
 });
 
 async function serve(service: FakeClientService, extra: { maxRecordBytes?: number } = {}): Promise<string> {
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = `127.0.0.1:${await ephemeralPort()}`;
   servers.push(await startClientServer({ listenAddress: address, service, maxMessageBytes: 1024 * 1024, ...extra }));
   return address;
 }
@@ -140,7 +140,7 @@ describe('client server and LogClient', () => {
   it('retries an append on the next broker when the first refuses connections', async () => {
     const service = new FakeClientService();
     const live = await serve(service);
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = `127.0.0.1:${await ephemeralPort()}`;
     const client = logClient([dead, live]);
     expect(await client.append([bytes('x')])).toEqual({ firstIndex: 1, lastIndex: 1 });
     expect(service.appendCalls).toHaveLength(1);
@@ -152,7 +152,7 @@ describe('client server and LogClient', () => {
     const address = await serve(service);
     const client = logClient([address], 10_000);
     const outcome = client.append([bytes('x')]).catch((e: unknown) => e);
-    await waitFor(() => service.appendCalls.length === 1, 'the append to reach the service');
+    await waitFor(() => service.appendCalls.length === 1, { what: 'the append to reach the service', timeoutMs: 5_000, intervalMs: 5 });
     await servers.splice(0)[0]?.close(); // cuts the waiting call after its grace
     const error = await outcome;
     expect(error).toBeInstanceOf(OutcomeUnknownError);
@@ -234,7 +234,7 @@ describe('client server and LogClient', () => {
 
   it('statusAll reports every broker, unreachable ones with a reason', async () => {
     const address = await serve(new FakeClientService('n1'));
-    const dead = `127.0.0.1:${await freePort()}`;
+    const dead = `127.0.0.1:${await ephemeralPort()}`;
     const all = await logClient([address, dead]).statusAll();
     expect(all[0]).toMatchObject({ address, id: 'n1', role: 'leader' });
     expect(all[1]).toMatchObject({ address: dead, error: expect.stringContaining(dead) });
@@ -278,7 +278,7 @@ describe('client server and LogClient', () => {
       })();
       const client = logClient([await serve(service)]);
       const slow = client.append(bytes('slow'));
-      await waitFor(() => service.slowArrived, 'the slow append to reach the service');
+      await waitFor(() => service.slowArrived, { what: 'the slow append to reach the service', timeoutMs: 5_000, intervalMs: 5 });
       expect(await client.append(bytes('fast'))).toEqual({ firstIndex: 1, lastIndex: 1 });
       gate.resolve();
       expect(await slow).toEqual({ firstIndex: 2, lastIndex: 2 });
@@ -290,7 +290,7 @@ describe('client server and LogClient', () => {
       stream.send(7, []);
       stream.send(8, [new Uint8Array(101)]);
       stream.send(9, [bytes('ok')]);
-      await waitFor(() => stream.answers.length === 3, 'three answers');
+      await waitFor(() => stream.answers.length === 3, { what: 'three answers', timeoutMs: 5_000, intervalMs: 5 });
       const byId = new Map(stream.answers.map((a) => [a.id, a]));
       expect(byId.get(7)?.error).toMatchObject({ code: status.INVALID_ARGUMENT, details: 'append needs at least one record', errorCode: 'invalidArgument' });
       expect(byId.get(8)?.error).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/record 0 is 101 bytes.*100/) });
@@ -305,14 +305,14 @@ describe('client server and LogClient', () => {
       service.appendGate = gate.promise;
       const stream = rawStream(await serve(service));
       for (let id = 1; id <= PIPELINED_PENDING_MAX + 2; id++) stream.send(id, [bytes('x')]);
-      await waitFor(() => stream.answers.length === 2, 'the two refusals');
+      await waitFor(() => stream.answers.length === 2, { what: 'the two refusals', timeoutMs: 5_000, intervalMs: 5 });
       expect(stream.answers.map((a) => [a.id, a.error?.code])).toEqual([
         [PIPELINED_PENDING_MAX + 1, status.RESOURCE_EXHAUSTED],
         [PIPELINED_PENDING_MAX + 2, status.RESOURCE_EXHAUSTED],
       ]);
       expect(service.appendCalls).toHaveLength(PIPELINED_PENDING_MAX);
       gate.resolve();
-      await waitFor(() => stream.answers.length === PIPELINED_PENDING_MAX + 2, 'every answer');
+      await waitFor(() => stream.answers.length === PIPELINED_PENDING_MAX + 2, { what: 'every answer', timeoutMs: 5_000, intervalMs: 5 });
       stream.call.end();
       expect(await stream.ended).toBe('ok');
     });
@@ -330,7 +330,7 @@ describe('client server and LogClient', () => {
       stream.call.write(Buffer.from([0x08, 0x01, 0x10, 0x05]));
       let ended = false;
       void stream.ended.then(() => (ended = true));
-      await waitFor(() => stream.answers.length > 0 || ended, 'an answer or the end of the stream');
+      await waitFor(() => stream.answers.length > 0 || ended, { what: 'an answer or the end of the stream', timeoutMs: 5_000, intervalMs: 5 });
       expect(stream.answers).toEqual([]);
       expect(await stream.ended).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/append \(field 2\) of AppendStreamRequest .*wire type 0/) });
       expect(service.appendCalls).toHaveLength(0);
@@ -343,7 +343,7 @@ describe('client server and LogClient', () => {
       const secondAddress = await serve(second);
       const stream = rawStream(firstAddress);
       stream.send(1, [bytes('a')]);
-      await waitFor(() => stream.answers.length === 1, 'the answer');
+      await waitFor(() => stream.answers.length === 1, { what: 'the answer', timeoutMs: 5_000, intervalMs: 5 });
       const client = logClient([firstAddress, secondAddress]);
       await client.append(bytes('b'));
       await servers.splice(0, 1)[0]?.close();

@@ -3,8 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AbortedError, Consumer, InvalidArgumentError, UnavailableError, type ConsumedMessage } from '../../src/client/index.js';
 import { InvalidArgumentError as NodeInvalidArgumentError, UnavailableError as NodeUnavailableError } from '../../src/transport/node-errors.js';
 import { startClientServer, type AckOutcomeView, type ClientServer, type GroupService } from '../../src/transport/index.js';
-import { waitFor } from '../harness/index.js';
-import { freePort } from '../transport/free-port.js';
+import { ephemeralPort, waitFor } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
 const servers: ClientServer[] = [];
@@ -42,7 +41,7 @@ function oneShotGroups(count: number, ack: (offsets: readonly number[]) => Promi
 }
 
 async function serveGroups(groups: GroupService): Promise<string> {
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = `127.0.0.1:${await ephemeralPort()}`;
   servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups, maxMessageBytes: 4 * 1024 * 1024 }));
   return address;
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { Consumer } from '../../src/client/index.js';
 import { startClientServer, type ClientServer, type GroupService } from '../../src/transport/index.js';
-import { freePort } from '../transport/free-port.js';
+import { ephemeralPort } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
 const servers: ClientServer[] = [];
@@ -39,7 +39,7 @@ function quietGroups(streams: { opened: number; ended: number }): GroupService {
 describe('Consumer.close()', () => {
   it('ends even when it lands while the stream is being opened (no new stream left running)', async () => {
     const streams = { opened: 0, ended: 0 };
-    const address = `127.0.0.1:${await freePort()}`;
+    const address = `127.0.0.1:${await ephemeralPort()}`;
     servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups: quietGroups(streams), maxMessageBytes: 4 * 1024 * 1024 }));
     // Each round closes a consumer at a different point of its start: before, during and
     // after the connection and the stream are made. Every close must end.

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LogClient, type LogRecord } from '../../src/client/index.js';
 import { CHANNEL_RECEIVE_WINDOW_BYTES } from '../../src/client/broker-channels.js';
 import { startClientServer, type ClientServer } from '../../src/transport/index.js';
-import { freePort, waitFor } from '../transport/free-port.js';
+import { ephemeralPort, waitFor } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
 const servers: ClientServer[] = [];
@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 async function serve(service: FakeClientService, address?: string): Promise<{ address: string; server: ClientServer }> {
-  const listenAddress = address ?? `127.0.0.1:${await freePort()}`;
+  const listenAddress = address ?? `127.0.0.1:${await ephemeralPort()}`;
   const server = await startClientServer({ listenAddress, service, maxMessageBytes: 1024 * 1024 });
   servers.push(server);
   return { address: listenAddress, server };
@@ -47,15 +47,15 @@ describe('follow', () => {
     const { address } = await serve(service);
     const abort = new AbortController();
     const followed = collect(logClient([address]).follow(2, { signal: abort.signal }));
-    await waitFor(() => followed.records.length === 1, 'the existing record');
-    await waitFor(() => service.activeWaiters === 1, 'the server to wait for more');
+    await waitFor(() => followed.records.length === 1, { what: 'the existing record', timeoutMs: 5_000, intervalMs: 5 });
+    await waitFor(() => service.activeWaiters === 1, { what: 'the server to wait for more', timeoutMs: 5_000, intervalMs: 5 });
     service.commit([bytes('r3')]);
     service.commit([bytes('r4'), bytes('r5')]);
-    await waitFor(() => followed.records.length === 4, 'records appended later');
+    await waitFor(() => followed.records.length === 4, { what: 'records appended later', timeoutMs: 5_000, intervalMs: 5 });
     expect(followed.records.map((r) => [r.index, text(r.payload)])).toEqual([[2, 'r2'], [3, 'r3'], [4, 'r4'], [5, 'r5']]);
     abort.abort();
     expect(await followed.done).toBe('ended');
-    await waitFor(() => service.activeWaiters === 0, 'the server to stop waiting for the cancelled stream');
+    await waitFor(() => service.activeWaiters === 0, { what: 'the server to stop waiting for the cancelled stream', timeoutMs: 5_000, intervalMs: 5 });
   });
 
   it('keeps each response within maxBytes, and a slow consumer does not make the server buffer the log', async () => {
@@ -102,10 +102,10 @@ describe('follow', () => {
     const second = await serve(service);
     const abort = new AbortController();
     const followed = collect(logClient([first.address, second.address]).follow(1, { signal: abort.signal }));
-    await waitFor(() => followed.records.length === 1, 'the first record');
+    await waitFor(() => followed.records.length === 1, { what: 'the first record', timeoutMs: 5_000, intervalMs: 5 });
     await first.server.close();
     service.commit([bytes('b'), bytes('c')]);
-    await waitFor(() => followed.records.length === 3, 'records after failover');
+    await waitFor(() => followed.records.length === 3, { what: 'records after failover', timeoutMs: 5_000, intervalMs: 5 });
     expect(followed.records.map((r) => text(r.payload))).toEqual(['a', 'b', 'c']);
     abort.abort();
     expect(await followed.done).toBe('ended');
@@ -128,7 +128,7 @@ describe('follow', () => {
     const { address } = await serve(service);
     const client = logClient([address]);
     const followed = collect(client.follow(1));
-    await waitFor(() => service.activeWaiters === 1, 'the stream to wait');
+    await waitFor(() => service.activeWaiters === 1, { what: 'the stream to wait', timeoutMs: 5_000, intervalMs: 5 });
     client.close();
     const outcome = await followed.done;
     expect(outcome === 'ended' || (outcome instanceof Error && outcome.name === 'ClientClosedError')).toBe(true);

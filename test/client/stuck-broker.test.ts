@@ -5,7 +5,7 @@ import { nodeId } from '../../raft/index.js';
 import { LogClient, OutcomeUnknownError } from '../../src/client/index.js';
 import * as nodeErrors from '../../src/transport/node-errors.js';
 import { startClientServer, type ClientServer } from '../../src/transport/index.js';
-import { freePort, waitFor } from '../transport/free-port.js';
+import { ephemeralPort, waitFor } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
 /**
@@ -26,7 +26,7 @@ class FreezableProxy {
 
   static async start(targetAddress: string): Promise<FreezableProxy> {
     const [host = '', port = ''] = targetAddress.split(':');
-    const listenPort = await freePort();
+    const listenPort = await ephemeralPort();
     const server = net.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -81,7 +81,7 @@ afterEach(async () => {
 });
 
 async function serve(service: FakeClientService): Promise<string> {
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = `127.0.0.1:${await ephemeralPort()}`;
   servers.push(await startClientServer({ listenAddress: address, service, maxMessageBytes: 1024 * 1024 }));
   return address;
 }
@@ -114,17 +114,17 @@ describe('a broker that stops answering', () => {
     );
     let outcome: unknown = null;
     void inFlight.then((o) => (outcome = o));
-    await waitFor(() => outcome !== null, 'the append sent to the stopped broker to end', 5_000);
+    await waitFor(() => outcome !== null, { what: 'the append sent to the stopped broker to end', timeoutMs: 5_000, intervalMs: 5 });
     expect(outcome).toBeInstanceOf(OutcomeUnknownError);
 
     // The next append asks the follower, is redirected to the stopped broker, does not go
     // there, and asks again until the follower leads.
     const next = client.append(bytes('c'));
-    await waitFor(() => follower.appendCalls.length >= 3, 'the follower to be asked again after naming the stopped leader', 5_000);
+    await waitFor(() => follower.appendCalls.length >= 3, { what: 'the follower to be asked again after naming the stopped leader', timeoutMs: 5_000, intervalMs: 5 });
     follower.failWith = null;
     let acknowledged: unknown = null;
     void next.then((r) => (acknowledged = r), (error: unknown) => (acknowledged = error));
-    await waitFor(() => acknowledged !== null, 'the append to be acknowledged by the new leader', 5_000);
+    await waitFor(() => acknowledged !== null, { what: 'the append to be acknowledged by the new leader', timeoutMs: 5_000, intervalMs: 5 });
     expect(acknowledged).toEqual({ firstIndex: 1, lastIndex: 1 });
     expect(follower.records.map((r) => text(r.payload))).toEqual(['c']);
     expect(oldLeader.records.map((r) => text(r.payload))).toEqual(['a']);

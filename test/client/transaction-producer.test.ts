@@ -15,7 +15,7 @@ import {
   type TransactionInfoView,
   type TransactionService,
 } from '../../src/transport/index.js';
-import { freePort, waitFor } from '../transport/free-port.js';
+import { ephemeralPort, waitFor } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
 /** A node's transactions in memory: the leader records calls and sends the checks a test asks for; a follower redirects. */
@@ -62,7 +62,7 @@ afterEach(async () => {
 });
 
 async function serve(transactions: TransactionService): Promise<string> {
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = `127.0.0.1:${await ephemeralPort()}`;
   servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), transactions, maxMessageBytes: 1024 * 1024 }));
   return address;
 }
@@ -88,14 +88,14 @@ describe('TransactionProducer against in-process servers', () => {
     expect(leader.ends).toEqual([{ txId: result.txId, outcome: 'commit', source: 'producer' }]);
 
     // The check stream reached the leader through the follower's redirect.
-    await waitFor(() => (leader.sinks.get('g')?.length ?? 0) === 1, 'the check stream on the leader');
+    await waitFor(() => (leader.sinks.get('g')?.length ?? 0) === 1, { what: 'the check stream on the leader', timeoutMs: 5_000, intervalMs: 5 });
     const half = leader.halves[0];
     if (half === undefined) throw new Error('no half');
     leader.sinks.get('g')?.[0]?.push({ txId: half.txId, producerGroup: 'g', topic: 't', messages: half.messages, checkCount: 3, preparedAtMs: 1 });
-    await waitFor(() => leader.ends.length === 2, 'the check-back answer');
+    await waitFor(() => leader.ends.length === 2, { what: 'the check-back answer', timeoutMs: 5_000, intervalMs: 5 });
     expect(leader.ends[1]).toEqual({ txId: half.txId, outcome: 'rollback', source: 'checkBack' });
     // The server has the answer before the producer has the server's reply and counts it.
-    await waitFor(() => producer.stats().checksAnswered === 1, 'the check-back answer taken');
+    await waitFor(() => producer.stats().checksAnswered === 1, { what: 'the check-back answer taken', timeoutMs: 5_000, intervalMs: 5 });
     expect(producer.stats()).toMatchObject({ checksReceived: 1, checksAnswered: 1 });
   });
 

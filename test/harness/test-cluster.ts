@@ -4,9 +4,8 @@ import * as path from 'node:path';
 
 import { LogClient } from '../../src/client/index.js';
 import type { NodeStatusView } from '../../src/transport/client-service.js';
+import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, type LoopbackMember, type ProcessExit } from '../../src/process/index.js';
 import { CLI_PATH, ensureBuilt, REPO_ROOT } from './build.js';
-import { ManagedProcess, OutputLog, type ProcessExit } from './node-process.js';
-import { freePorts } from './ports.js';
 import { waitFor, type WaitOptions } from './wait-for.js';
 
 export interface ClusterOptions {
@@ -28,13 +27,8 @@ export interface ClusterOptions {
   readonly readyTimeoutMs?: number;
 }
 
-export interface ClusterMember {
-  readonly id: string;
-  readonly peerAddress: string;
-  readonly clientAddress: string;
-}
+export type ClusterMember = LoopbackMember;
 
-const READY_LINE = 'serving clients on';
 const STOP_GRACE_MS = 10_000;
 const START_ATTEMPTS_MAX = 3;
 const STATUS_TIMEOUT_MS = 1_000;
@@ -46,9 +40,8 @@ const STATUS_TIMEOUT_MS = 1_000;
  */
 export class TestCluster {
   readonly members: readonly ClusterMember[];
-  private readonly processes = new Map<string, ManagedProcess>();
+  private readonly nodes: LocalNodes;
   private readonly outputs = new Map<string, OutputLog>();
-  private readonly starts = new Map<string, number>();
   private readonly clients = new Set<LogClient>();
   /** Members stopped with SIGSTOP and not yet resumed. */
   private readonly paused = new Set<string>();
@@ -60,14 +53,10 @@ export class TestCluster {
     readonly dataRoot: string,
     ports: readonly number[],
   ) {
-    const size = options.size ?? 3;
-    this.members = Array.from({ length: size }, (_, k) => ({
-      id: `n${k + 1}`,
-      peerAddress: `127.0.0.1:${ports[2 * k] ?? 0}`,
-      clientAddress: `127.0.0.1:${ports[2 * k + 1] ?? 0}`,
-    }));
+    this.members = loopbackMembers(options.size ?? 3, ports);
     fs.mkdirSync(path.join(dataRoot, 'logs'), { recursive: true });
     for (const m of this.members) this.outputs.set(m.id, new OutputLog(m.id, path.join(dataRoot, 'logs', `${m.id}.out`)));
+    this.nodes = new LocalNodes({ members: this.members, argsOf: (id) => this.nodeArgs(id), outputOf: (id) => this.output(id), cwd: REPO_ROOT });
   }
 
   /**
@@ -98,13 +87,11 @@ export class TestCluster {
   }
 
   get ids(): string[] {
-    return this.members.map((m) => m.id);
+    return this.nodes.ids;
   }
 
   member(id: string): ClusterMember {
-    const found = this.members.find((m) => m.id === id);
-    if (found === undefined) throw new Error(`no member ${id} (members: ${this.ids.join(', ')})`);
-    return found;
+    return this.nodes.member(id);
   }
 
   clientAddress(id: string): string {
@@ -121,7 +108,7 @@ export class TestCluster {
   }
 
   running(id: string): boolean {
-    return this.processes.get(id)?.running ?? false;
+    return this.nodes.running(id);
   }
 
   runningIds(): string[] {
@@ -129,7 +116,7 @@ export class TestCluster {
   }
 
   pid(id: string): number | undefined {
-    const p = this.processes.get(id);
+    const p = this.nodes.process(id);
     return p?.running === true ? p.pid : undefined;
   }
 
@@ -139,7 +126,7 @@ export class TestCluster {
     const args = [
       CLI_PATH, 'node',
       '--id', id,
-      '--members', this.members.map((m) => `${m.id}=${m.peerAddress}/${m.clientAddress}`).join(','),
+      '--members', membersFlag(this.members),
       '--data-dir', this.dataDir(id),
       '--cluster-id', o.clusterId ?? 'it-cluster',
       '--tick-ms', String(o.tickMs ?? 50),
@@ -157,14 +144,7 @@ export class TestCluster {
   /** Starts a member that is not running and waits for its readiness line. */
   async startNode(id: string): Promise<void> {
     if (this.stopped) throw new Error('the cluster was stopped');
-    if (this.running(id)) throw new Error(`${id} is already running`);
-    const run = (this.starts.get(id) ?? 0) + 1;
-    this.starts.set(id, run);
-    const output = this.outputs.get(id);
-    if (output === undefined) throw new Error(`no member ${id}`);
-    const proc = ManagedProcess.spawn({ args: this.nodeArgs(id), output, runTag: `#${run}`, cwd: REPO_ROOT });
-    this.processes.set(id, proc);
-    await proc.waitForLine(READY_LINE, this.options.readyTimeoutMs ?? 20_000);
+    await this.nodes.start(id, this.options.readyTimeoutMs ?? 20_000);
   }
 
   /** Same as startNode; reads better after kill/stop. */
@@ -174,7 +154,7 @@ export class TestCluster {
 
   /** Sends `signal` (SIGKILL by default: kill -9) and waits for the exit. */
   async kill(id: string, signal: 'SIGKILL' | 'SIGTERM' | 'SIGINT' = 'SIGKILL'): Promise<ProcessExit> {
-    const proc = this.processes.get(id);
+    const proc = this.nodes.process(id);
     if (proc === undefined || !proc.running) throw new Error(`${id} is not running`);
     // SIGKILL ends a stopped process too; any other signal would wait for SIGCONT.
     if (signal === 'SIGKILL') this.paused.delete(id);
@@ -187,21 +167,21 @@ export class TestCluster {
    * a stuck disk, a half-open network) until resume().
    */
   pause(id: string): void {
-    const proc = this.processes.get(id);
+    const proc = this.nodes.process(id);
     if (proc === undefined || !proc.running) throw new Error(`${id} is not running`);
-    proc.signal('SIGSTOP');
+    proc.pause();
     this.paused.add(id);
   }
 
   /** SIGCONT after pause(). */
   resume(id: string): void {
     if (!this.paused.delete(id)) return;
-    this.processes.get(id)?.signal('SIGCONT');
+    this.nodes.process(id)?.resume();
   }
 
   /** Clean stop: SIGTERM, wait for the exit (SIGKILL after a grace period). */
   async stop(id: string, graceMs = STOP_GRACE_MS): Promise<ProcessExit> {
-    const proc = this.processes.get(id);
+    const proc = this.nodes.process(id);
     if (proc === undefined) throw new Error(`${id} was never started`);
     // A stopped process would hold SIGTERM pending until the grace ran out.
     this.resume(id);
@@ -210,7 +190,7 @@ export class TestCluster {
 
   /** How a member's last run ended, or null while it runs. */
   exitStatus(id: string): ProcessExit | null {
-    return this.processes.get(id)?.exitStatus ?? null;
+    return this.nodes.process(id)?.exitStatus ?? null;
   }
 
   /**
@@ -228,7 +208,7 @@ export class TestCluster {
     }
     this.clients.clear();
     for (const id of [...this.paused]) this.resume(id);
-    await Promise.all([...this.processes.values()].map((p) => p.stop(options.graceMs ?? STOP_GRACE_MS).catch(() => p.kill('SIGKILL').catch(() => undefined))));
+    await this.nodes.stopAll(options.graceMs ?? STOP_GRACE_MS);
     if (options.keepData !== true) fs.rmSync(this.dataRoot, { recursive: true, force: true });
   }
 
@@ -304,6 +284,12 @@ export class TestCluster {
     return waitFor(check, options);
   }
 
+  private output(id: string): OutputLog {
+    const output = this.outputs.get(id);
+    if (output === undefined) throw new Error(`no member ${id}`);
+    return output;
+  }
+
   /** Every member's output tail, for a failed test. */
   renderOutput(lines = 200): string {
     return this.ids.map((id) => this.outputs.get(id)?.render(lines) ?? '').join('\n');
@@ -315,7 +301,7 @@ export class TestCluster {
 
   /** What the member printed since its latest start (as far as the tail reaches). */
   currentRunOutput(id: string): string[] {
-    const tag = `[${id}#${this.starts.get(id) ?? 0}`;
+    const tag = `[${id}#${this.nodes.startsOf(id)}`;
     return this.outputTail(id).filter((line) => line.startsWith(`${tag}]`) || line.startsWith(`${tag} `));
   }
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Admin } from '../../src/client/index.js';
-import { ManagedProcess, OutputLog, REPO_ROOT, startClusterForTest, withTimeout, type TestCluster } from '../harness/index.js';
+import { NodeProcess, OutputLog, REPO_ROOT, startClusterForTest, withTimeout, type TestCluster } from '../harness/index.js';
 
 const CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'abort-calls.mjs');
 const CLIENT = path.join(REPO_ROOT, 'dist', 'src', 'client', 'index.js');
@@ -33,7 +33,7 @@ describe('aborting calls against a cluster that answers nothing', () => {
       await admin.close();
     }
     const output = new OutputLog(`abort-${how}`, path.join(cluster.dataRoot, 'logs', `abort-${how}.out`));
-    const proc = ManagedProcess.spawn({ args: [CHILD, CLIENT, cluster.brokers().join(','), 'orders'], output, runTag: '#1', cwd: REPO_ROOT });
+    const proc = NodeProcess.spawn({ args: [CHILD, CLIENT, cluster.brokers().join(','), 'orders'], output, runTag: '#1', cwd: REPO_ROOT });
     try {
       await proc.waitForLine('ready', 30_000);
       await silence(cluster, how);

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { CLI_PATH, ensureBuilt, pidAlive, waitFor } from '../harness/index.js';
+import { CLI_PATH, ensureBuilt, freePorts, pidAlive, waitFor } from '../harness/index.js';
 import { track } from '../harness/process-registry.js';
 
 const STOP_WAIT_MS = 20_000;
@@ -118,23 +117,15 @@ export function nodePid(dataDir: string, id: string): number | null {
   return null;
 }
 
-/** A base port such that base..base+2 and base+5..base+7 can all be bound on 127.0.0.1 now. */
+/**
+ * A base port such that base..base+2 (clients) and base+5..base+7 (peers) can all be bound on
+ * 127.0.0.1 now. `quorumlog cluster` cannot move to other ports when one is taken, so its
+ * range stays clear of the one the harness's clusters pick from.
+ */
 async function freeBase(): Promise<number> {
-  // Bounded: 50 candidates.
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 12_000 + Math.floor(Math.random() * 700) * 10;
-    const ports = [0, 1, 2, 5, 6, 7].map((k) => base + k);
-    if ((await Promise.all(ports.map(canBind))).every(Boolean)) return base;
-  }
-  throw new Error('no free block of ports found in 12000..19000');
-}
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
+  const [base] = await freePorts(8, { lowPort: 12_000, highPort: 19_000 });
+  if (base === undefined) throw new Error('freePorts returned no port');
+  return base;
 }
 
 /** A `quorumlog` command running in the background; `signal()` it, `result` when it ends. */

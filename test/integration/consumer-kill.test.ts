@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Admin } from '../../src/client/index.js';
-import { delay, ManagedProcess, OutputLog, REPO_ROOT, startClusterForTest, type TestCluster } from '../harness/index.js';
+import { delay, NodeProcess, OutputLog, REPO_ROOT, startClusterForTest, type TestCluster } from '../harness/index.js';
 
 const CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'consumer-child.mjs');
 const CLIENT = path.join(REPO_ROOT, 'dist', 'src', 'client', 'index.js');
@@ -23,15 +23,15 @@ async function fill(cluster: TestCluster, topic: string): Promise<void> {
 
 /** Consumer processes of one group, each run logging to its own file; the offsets they processed. */
 class ConsumerRuns {
-  private readonly runs: { proc: ManagedProcess; output: OutputLog }[] = [];
+  private readonly runs: { proc: NodeProcess; output: OutputLog }[] = [];
 
   constructor(private readonly cluster: TestCluster, private readonly group: string, private readonly topic: string) {}
 
-  async start(options: { readonly autoAck?: boolean; readonly workMs?: number } = {}): Promise<ManagedProcess> {
+  async start(options: { readonly autoAck?: boolean; readonly workMs?: number } = {}): Promise<NodeProcess> {
     const n = this.runs.length + 1;
     const output = new OutputLog(`${this.group}${n}`, path.join(this.cluster.dataRoot, 'logs', `${this.group}-${n}.out`));
     const args = [CHILD, CLIENT, this.cluster.brokers().join(','), this.topic, this.group, String(PREFETCH), options.autoAck === true ? '1' : '0', String(options.workMs ?? 0)];
-    const proc = ManagedProcess.spawn({ args, output, runTag: `#${n}`, cwd: REPO_ROOT });
+    const proc = NodeProcess.spawn({ args, output, runTag: `#${n}`, cwd: REPO_ROOT });
     this.runs.push({ proc, output });
     await proc.waitForLine('started', 20_000);
     return proc;

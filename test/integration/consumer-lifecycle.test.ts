@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Admin, Consumer, Producer } from '../../src/client/index.js';
-import { ManagedProcess, OutputLog, REPO_ROOT, startClusterForTest, waitFor, withTimeout, type TestCluster } from '../harness/index.js';
+import { NodeProcess, OutputLog, REPO_ROOT, startClusterForTest, waitFor, withTimeout, type TestCluster } from '../harness/index.js';
 
 const BREAK_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'consumer-break.mjs');
 const DOWN_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'clients-cluster-down.mjs');
@@ -82,7 +82,7 @@ describe('consumer lifecycle on a real cluster', () => {
       const taken: string[] = [];
       for (let run = 1; run <= 5; run++) {
         const output = new OutputLog(`break${run}`, path.join(cluster.dataRoot, 'logs', `break-${run}.out`));
-        const proc = ManagedProcess.spawn({ args: [BREAK_CHILD, CLIENT, cluster.brokers().join(','), 'orders', 'g'], output, runTag: `#${run}`, cwd: REPO_ROOT });
+        const proc = NodeProcess.spawn({ args: [BREAK_CHILD, CLIENT, cluster.brokers().join(','), 'orders', 'g'], output, runTag: `#${run}`, cwd: REPO_ROOT });
         try {
           // Nothing stops it: it must end on its own once it has left the loop.
           const exit = await withTimeout(proc.exited, 20_000, `run ${run} to exit by itself`);
@@ -114,7 +114,7 @@ describe('consumer lifecycle on a real cluster', () => {
       let acknowledgedCount = 0;
       for (let run = 1; run <= 2; run++) {
         const output = new OutputLog(`load${run}`, path.join(cluster.dataRoot, 'logs', `load-${run}.out`));
-        const proc = ManagedProcess.spawn({ args: [LOAD_CHILD, CLIENT, cluster.brokers().join(','), 'orders', 'g', '20'], output, runTag: `#${run}`, cwd: REPO_ROOT });
+        const proc = NodeProcess.spawn({ args: [LOAD_CHILD, CLIENT, cluster.brokers().join(','), 'orders', 'g', '20'], output, runTag: `#${run}`, cwd: REPO_ROOT });
         try {
           const exit = await withTimeout(proc.exited, 60_000, `run ${run} to exit by itself`);
           expect(exit, output.render()).toMatchObject({ code: 0 });
@@ -178,7 +178,7 @@ describe('consumer lifecycle on a real cluster', () => {
     const brokers = cluster.brokers();
     await cluster.stopAll({ keepData: true });
     const output = new OutputLog('down', path.join(cluster.dataRoot, 'logs', 'clients-down.out'));
-    const proc = ManagedProcess.spawn({ args: [DOWN_CHILD, CLIENT, brokers.join(',')], output, runTag: '#1', cwd: REPO_ROOT });
+    const proc = NodeProcess.spawn({ args: [DOWN_CHILD, CLIENT, brokers.join(',')], output, runTag: '#1', cwd: REPO_ROOT });
     try {
       await proc.waitForLine('waiting', 20_000);
       proc.signal('SIGTERM');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Admin, Producer, type SendResult } from '../../src/client/index.js';
-import { ManagedProcess, OutputLog, REPO_ROOT, startClusterForTest, type TestCluster } from '../harness/index.js';
+import { NodeProcess, OutputLog, REPO_ROOT, startClusterForTest, type TestCluster } from '../harness/index.js';
 import { fetchPayloads } from './broker-helpers.js';
 
 const CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'spool-child.mjs');
@@ -69,9 +69,9 @@ describe('producer spool on a real cluster', () => {
     const dir = path.join(cluster.dataRoot, 'spool-b');
     const brokers = cluster.brokers().join(',');
     const outputs = [1, 2, 3].map((run) => new OutputLog(`producer${run}`, path.join(cluster.dataRoot, 'logs', `producer${run}.out`)));
-    const children: ManagedProcess[] = [];
-    const child = (run: number, from: number, count: number, mode: 'send' | 'drain'): ManagedProcess => {
-      const proc = ManagedProcess.spawn({ args: [CHILD, CLIENT, brokers, dir, 'spool-kill', String(from), String(count), mode], output: outputs[run - 1]!, runTag: `#${run}`, cwd: REPO_ROOT });
+    const children: NodeProcess[] = [];
+    const child = (run: number, from: number, count: number, mode: 'send' | 'drain'): NodeProcess => {
+      const proc = NodeProcess.spawn({ args: [CHILD, CLIENT, brokers, dir, 'spool-kill', String(from), String(count), mode], output: outputs[run - 1]!, runTag: `#${run}`, cwd: REPO_ROOT });
       children.push(proc);
       return proc;
     };

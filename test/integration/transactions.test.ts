@@ -14,7 +14,7 @@ import {
   type TransactionListener,
   type TransactionOutcome,
 } from '../../src/client/index.js';
-import { describeCli, ManagedProcess, OutputLog, REPO_ROOT, runCli, TestCluster, testFailed } from '../harness/index.js';
+import { describeCli, NodeProcess, OutputLog, REPO_ROOT, runCli, TestCluster, testFailed } from '../harness/index.js';
 import { fetchPayloads } from './broker-helpers.js';
 
 const CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'tx-child.mjs');
@@ -48,7 +48,7 @@ describe('transactions on a real cluster', () => {
   let admin: Admin;
   let txClient: TransactionClient;
   const producers: TransactionProducer[] = [];
-  const children: ManagedProcess[] = [];
+  const children: NodeProcess[] = [];
 
   beforeAll(async () => {
     cluster = await TestCluster.start({ label: 'tx' });
@@ -207,9 +207,9 @@ describe('transactions on a real cluster', () => {
   it('the producer killed -9 after the half, before deciding: the check-back reaches a restarted producer of the group, which commits; the message appears once', async () => {
     await admin.createTopic('crash');
     const brokers = cluster.brokers().join(',');
-    const spawnChild = (run: number, mode: 'half' | 'checker'): ManagedProcess => {
+    const spawnChild = (run: number, mode: 'half' | 'checker'): NodeProcess => {
       const output = new OutputLog(`tx-producer${run}`, path.join(cluster.dataRoot, 'logs', `tx-producer${run}.out`));
-      const child = ManagedProcess.spawn({ args: [CHILD, CLIENT, brokers, 'g-crash', 'crash', mode, 'crash-1'], output, runTag: `#${run}`, cwd: REPO_ROOT });
+      const child = NodeProcess.spawn({ args: [CHILD, CLIENT, brokers, 'g-crash', 'crash', mode, 'crash-1'], output, runTag: `#${run}`, cwd: REPO_ROOT });
       children.push(child);
       return child;
     };

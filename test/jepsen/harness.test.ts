@@ -11,12 +11,13 @@ import { LinkProxy } from '../../jepsen-style/link-proxy.js';
 import { NEMESIS_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
 import { commandLine } from '../../jepsen-style/run.js';
 import { Prng } from '../../jepsen-style/prng.js';
+import { ephemeralPort } from '../../src/process/index.js';
 
 /** The harness's own parts, without node processes: schedule, proxy, disk damage, options. */
 
 describe('fault schedule', () => {
   it('is a function of the seed, and respects kinds, variants and the run time', () => {
-    const plan = (seed: number) => planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 120_000 });
+    const plan = (seed: number) => planFaults(new Prng(seed).derive('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 120_000 });
     expect(plan(42)).toEqual(plan(42));
     expect(plan(42)).not.toEqual(plan(43));
     for (const f of plan(42)) expect(f.atMs + f.holdMs).toBeLessThanOrEqual(119_000);
@@ -49,14 +50,6 @@ describe('LinkProxy', () => {
     return (server.address() as net.AddressInfo).port;
   }
 
-  async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
-  }
-
   /** Sends `text` through a fresh connection; resolves with the echo, or null after `waitMs`. */
   function roundTrip(port: number, text: string, waitMs: number): Promise<{ reply: string | null; elapsedMs: number }> {
     const startedMs = Date.now();
@@ -81,7 +74,7 @@ describe('LinkProxy', () => {
 
   it('passes, cuts (black hole), heals and delays', async () => {
     const target = await echoServer();
-    const proxy = await LinkProxy.start({ from: 'n1', to: 'n2', listenPort: await freePort(), targetPort: target });
+    const proxy = await LinkProxy.start({ from: 'n1', to: 'n2', listenPort: await ephemeralPort(), targetPort: target });
     closers.push(() => proxy.close());
     expect((await roundTrip(proxy.listenPort, 'hello', 2_000)).reply).toBe('hello');
     proxy.setMode({ kind: 'cut' });
@@ -97,7 +90,7 @@ describe('LinkProxy', () => {
 
   it('a cut drops connections that are open', async () => {
     const target = await echoServer();
-    const proxy = await LinkProxy.start({ from: 'n1', to: 'n2', listenPort: await freePort(), targetPort: target });
+    const proxy = await LinkProxy.start({ from: 'n1', to: 'n2', listenPort: await ephemeralPort(), targetPort: target });
     closers.push(() => proxy.close());
     const socket = net.connect({ host: '127.0.0.1', port: proxy.listenPort });
     await new Promise((resolve) => socket.once('connect', resolve));

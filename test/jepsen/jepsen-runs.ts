@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 
 import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
 import { Prng } from '../../jepsen-style/prng.js';
-import { liveChildPids } from '../../jepsen-style/process-reaper.js';
+import { liveChildPids } from '../../src/process/index.js';
 import { RUN_DEFAULTS, runJepsen, type RunOptions, type RunResult } from '../../jepsen-style/run.js';
 import { ensureBuilt } from '../harness/build.js';
 
@@ -73,7 +73,7 @@ export function keepOnFailure(result: RunResult & { lines: string[] }, ok: boole
  * checker, run every scheduled fault and leave history, results and a self-contained report.
  */
 export async function expectMixedRunPasses(runs: JepsenRuns, seed: number, timeS: number): Promise<void> {
-    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: timeS * 1000 });
+    const plan = planFaults(new Prng(seed).derive('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: timeS * 1000 });
     expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
     const result = await runs.run('mix', { seed, timeS, nemeses: NEMESIS_KINDS });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);

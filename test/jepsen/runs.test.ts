@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
 import { Prng } from '../../jepsen-style/prng.js';
-import { liveChildPids } from '../../jepsen-style/process-reaper.js';
+import { liveChildPids } from '../../src/process/index.js';
 import { expectMixedRunPasses, keepOnFailure, useJepsenRuns } from './jepsen-runs.js';
 
 /**
@@ -20,14 +20,14 @@ const { run } = jepsen;
 
 describe('jepsen-style runs against real node processes', () => {
   it('a short mixed run of every nemesis passes every checker, and writes history, results and a self-contained report', async () => {
-    await expectMixedRunPasses(jepsen, 90, 30);
+    await expectMixedRunPasses(jepsen, 87, 30);
   }, 200_000);
 });
 
 describe('the queue workload (producers, a consumer group in processes killed -9) against real node processes', () => {
   it('a mixed run of every nemesis plus consumer kills passes every checker, the consumer checker included', async () => {
-    const seed = 23;
-    const plan = planFaults(new Prng(seed).fork('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 35_000 });
+    const seed = 2;
+    const plan = planFaults(new Prng(seed).derive('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: 35_000 });
     expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
     const result = await run('queue-mix', { seed, timeS: 35, nemeses: NEMESIS_KINDS, workload: 'queue' });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);

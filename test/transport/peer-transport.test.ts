@@ -3,7 +3,7 @@ import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/
 import { afterEach, describe, expect, it } from 'vitest';
 import { index, nodeId, term, type Message, type NodeId } from '../../raft/index.js';
 import { PeerCodec, startPeerTransport, type PeerTransport, type PeerTransportOptions } from '../../src/transport/index.js';
-import { freePort, waitFor } from './free-port.js';
+import { ephemeralPort, waitFor } from '../harness/index.js';
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
 const open: PeerTransport[] = [];
@@ -45,7 +45,7 @@ async function startNode(
 }
 
 async function addressesFor(...ids: string[]): Promise<Map<NodeId, string>> {
-  const entries = await Promise.all(ids.map(async (id) => [nodeId(id), `127.0.0.1:${await freePort()}`] as const));
+  const entries = await Promise.all(ids.map(async (id) => [nodeId(id), `127.0.0.1:${await ephemeralPort()}`] as const));
   return new Map(entries);
 }
 
@@ -59,7 +59,7 @@ function contexts(messages: readonly Message[], from: string): string[] {
 
 /** Sends numbered heartbeats until the peer link reports connected, then returns. */
 async function connect(sender: TestNode, to: string): Promise<void> {
-  await waitFor(() => sender.transport.stats().get(nodeId(to))?.connected === true, `${sender.id} -> ${to} connected`);
+  await waitFor(() => sender.transport.stats().get(nodeId(to))?.connected === true, { what: `${sender.id} -> ${to} connected`, timeoutMs: 5_000, intervalMs: 5 });
 }
 
 describe('peer transport', () => {
@@ -71,7 +71,7 @@ describe('peer transport', () => {
     await connect(b, 'n1');
     for (let seq = 0; seq < 500; seq++) a.transport.send([heartbeat('n1', 'n2', seq)]);
     b.transport.send(Array.from({ length: 500 }, (_, seq) => heartbeat('n2', 'n1', seq)));
-    await waitFor(() => b.received.length === 500 && a.received.length === 500, 'all messages');
+    await waitFor(() => b.received.length === 500 && a.received.length === 500, { what: 'all messages', timeoutMs: 5_000, intervalMs: 5 });
     const expected = Array.from({ length: 500 }, (_, seq) => `seq-${seq}`);
     expect(contexts(b.received, 'n1')).toEqual(expected);
     expect(contexts(a.received, 'n2')).toEqual(expected);
@@ -87,7 +87,7 @@ describe('peer transport', () => {
     const batch: Message[] = [];
     for (let seq = 0; seq < 100; seq++) batch.push(heartbeat('n1', 'n2', seq), heartbeat('n1', 'n3', seq));
     a.transport.send(batch);
-    await waitFor(() => b.received.length === 100 && c.received.length === 100, 'fan-out');
+    await waitFor(() => b.received.length === 100 && c.received.length === 100, { what: 'fan-out', timeoutMs: 5_000, intervalMs: 5 });
     const expected = Array.from({ length: 100 }, (_, seq) => `seq-${seq}`);
     expect(contexts(b.received, 'n1')).toEqual(expected);
     expect(contexts(c.received, 'n1')).toEqual(expected);
@@ -100,14 +100,14 @@ describe('peer transport', () => {
     const b1 = await startNode('n2', addresses);
     await connect(a, 'n2');
     a.transport.send([heartbeat('n1', 'n2', 0)]);
-    await waitFor(() => b1.received.length === 1, 'first delivery');
+    await waitFor(() => b1.received.length === 1, { what: 'first delivery', timeoutMs: 5_000, intervalMs: 5 });
     await b1.transport.close();
-    await waitFor(() => a.transport.stats().get(nodeId('n2'))?.connected === false, 'link noticed the loss');
+    await waitFor(() => a.transport.stats().get(nodeId('n2'))?.connected === false, { what: 'link noticed the loss', timeoutMs: 5_000, intervalMs: 5 });
     a.transport.send([heartbeat('n1', 'n2', 1)]); // while down: dropped and counted
     const b2 = await startNode('n2', addresses);
     await connect(a, 'n2');
     a.transport.send([heartbeat('n1', 'n2', 2)]);
-    await waitFor(() => b2.received.length === 1, 'delivery after restart');
+    await waitFor(() => b2.received.length === 1, { what: 'delivery after restart', timeoutMs: 5_000, intervalMs: 5 });
     expect(contexts(b2.received, 'n1')).toEqual(['seq-2']);
     const stats = a.transport.stats().get(nodeId('n2'));
     expect(stats?.reconnects).toBeGreaterThan(0);
@@ -123,9 +123,9 @@ describe('peer transport', () => {
     const started = performance.now();
     for (let seq = 0; seq < 200; seq++) a.transport.send([heartbeat('n1', 'n3', seq), heartbeat('n1', 'n2', seq)]);
     const sendMs = performance.now() - started;
-    await waitFor(() => b.received.length === 200, 'delivery to the live peer', 2000);
+    await waitFor(() => b.received.length === 200, { what: 'delivery to the live peer', timeoutMs: 2000, intervalMs: 5 });
     expect(sendMs).toBeLessThan(500);
-    await waitFor(() => a.transport.stats().get(nodeId('n3'))?.droppedMessages === 200, 'drops to the dead peer counted');
+    await waitFor(() => a.transport.stats().get(nodeId('n3'))?.droppedMessages === 200, { what: 'drops to the dead peer counted', timeoutMs: 5_000, intervalMs: 5 });
     expect(a.transport.stats().get(nodeId('n3'))).toMatchObject({ connected: false, sentMessages: 0 });
   });
 
@@ -145,7 +145,7 @@ describe('peer transport', () => {
       // The live peer's link has the same small queue, so feed it in rounds it can hold.
       for (let round = 0; round < 10; round++) {
         a.transport.send(Array.from({ length: 30 }, (_, k) => heartbeat('n1', 'n2', round * 30 + k)));
-        await waitFor(() => b.received.length === (round + 1) * 30, `round ${round} to the live peer`, 2000);
+        await waitFor(() => b.received.length === (round + 1) * 30, { what: `round ${round} to the live peer`, timeoutMs: 2000, intervalMs: 5 });
       }
       const toStalled = a.transport.stats().get(nodeId('n3'));
       expect(toStalled?.connected).toBe(false);
@@ -167,7 +167,7 @@ describe('peer transport', () => {
       entries: [{ index: index(1), term: term(1), kind: 1, payload: new Uint8Array(MAX_MESSAGE_BYTES) }],
     };
     a.transport.send([heartbeat('n1', 'n2', 0), big, heartbeat('n1', 'n2', 1)]);
-    await waitFor(() => b.received.length === 2, 'the two small messages');
+    await waitFor(() => b.received.length === 2, { what: 'the two small messages', timeoutMs: 5_000, intervalMs: 5 });
     expect(contexts(b.received, 'n1')).toEqual(['seq-0', 'seq-1']);
     expect(a.transport.stats().get(nodeId('n2'))).toMatchObject({ sentMessages: 2, droppedMessages: 1 });
   });
@@ -182,7 +182,7 @@ describe('peer transport', () => {
       entries: [{ index: index(k + 1), term: term(1), kind: 1, payload: new Uint8Array(MAX_MESSAGE_BYTES / 3).fill(k) }],
     }));
     a.transport.send(appends);
-    await waitFor(() => b.received.length === 40, 'all appends');
+    await waitFor(() => b.received.length === 40, { what: 'all appends', timeoutMs: 5_000, intervalMs: 5 });
     expect(b.received.map((m) => (m.type === 'append' ? m.prevIndex : -1))).toEqual(appends.map((_, k) => k));
   });
 
@@ -191,7 +191,7 @@ describe('peer transport', () => {
     const b = await startNode('n2', new Map([...addresses].filter(([id]) => id !== 'n9')));
     const foreign = await startNode('n1', addresses, { clusterId: 'other-cluster' });
     const stranger = await startNode('n9', addresses);
-    await waitFor(() => b.logLines.filter((line) => line.includes('refused')).length >= 2, 'two refusals');
+    await waitFor(() => b.logLines.filter((line) => line.includes('refused')).length >= 2, { what: 'two refusals', timeoutMs: 5_000, intervalMs: 5 });
     foreign.transport.send([heartbeat('n1', 'n2', 0)]);
     stranger.transport.send([heartbeat('n9', 'n2', 0)]);
     expect(b.logLines.some((line) => line.includes('cluster "other-cluster"'))).toBe(true);
@@ -224,7 +224,7 @@ describe('peer transport', () => {
       const a = await startNode('n1', addresses);
       await connect(a, 'n2');
       a.transport.send([heartbeat('n1', 'n2', 0)]);
-      await waitFor(() => b.received.length === 1, 'delivery on a good stream');
+      await waitFor(() => b.received.length === 1, { what: 'delivery on a good stream', timeoutMs: 5_000, intervalMs: 5 });
     } finally {
       client.close();
     }

@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type * as net from 'node:net';
 
 /**
- * Last-resort cleanup for every node process a run (or a test: test/harness uses it too)
- * starts, in two layers: an 'exit' hook
- * SIGKILLs (after SIGCONT, for paused ones) whatever is still registered, and a detached
+ * Last-resort cleanup for every child process NodeProcess starts (a jepsen-style run's, a
+ * test's, the bench's), in two layers: an 'exit' hook
+ * SIGKILLs whatever is still registered (SIGKILL ends a stopped process too), and a detached
  * reaper process, told each child's pid over a pipe, SIGKILLs them when that pipe closes,
  * which also happens when this process dies without running its hooks (kill -9, a crash).
- * A run still stops its nodes itself; this only keeps a bug from leaving them behind.
+ * Every user still stops its processes itself; this only keeps a bug from leaving them behind.
  * One registry per process: it owns the process-wide 'exit' hook, so it is created lazily
  * by the first track() call, not on import.
  */
