@@ -98,7 +98,8 @@ describe('layers (DESIGN.md section 2)', () => {
  */
 const ONE_HOME: readonly { readonly what: string; readonly definition: RegExp; readonly home: readonly string[] }[] = [
   { what: 'a free-port finder', definition: /function (freePorts?|isFree|canBind|ephemeralPort)\b/, home: ['src/process/free-ports.ts'] },
-  { what: 'a class that spawns and stops node processes', definition: /class \w*(Process|Nodes)\b|function forwardLines\b/, home: ['src/process/node-process.ts', 'src/process/local-nodes.ts', 'src/process/process-reaper.ts'] },
+  // test/sim's SimProcess is a simulated process on the virtual clock; it spawns nothing.
+  { what: 'a class that spawns and stops node processes', definition: /class (?!Sim)\w*(Process|Nodes)\b|function forwardLines\b/, home: ['src/process/node-process.ts', 'src/process/local-nodes.ts', 'src/process/process-reaper.ts'] },
   { what: 'a poll-until-true wait', definition: /function (waitFor|waitUntil|pollUntil|until|eventually)\b/, home: ['src/process/wait.ts', 'test/harness/wait-for.ts'] },
   { what: 'a seeded PRNG', definition: /class Prng\b|0x6d2b79f5|xoshiro|mulberry/i, home: ['jepsen-style/prng.ts'] },
 ];
