@@ -1,3 +1,6 @@
+export { ErrorCode } from '../../errors/index.js';
+/** The earlier name of ErrorCode, kept for the code in this repository that still says it. */
+export { ErrorCode as ClientErrorCode } from '../../errors/index.js';
 export { LogClient, LOG_CLIENT_DEFAULTS } from './log-client.js';
 export type {
   AppendResult,
@@ -25,7 +28,6 @@ export {
   ProducerIdChangedError,
   UnknownProducerError,
   ClientClosedError,
-  ClientErrorCode,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
