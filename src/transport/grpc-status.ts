@@ -19,8 +19,9 @@ const DETAILS_MAX_CHARS = 500;
 /**
  * The one table from error codes to gRPC statuses. Total over ErrorCode, so a new code does
  * not compile until it is given a status. The codes that never leave a node or a client
- * (storage, listening, the spool...) have one too: were one to reach a handler, it would
- * still cross as a readable status.
+ * (storage, listening, the spool...) have the status gRPC would name them by; what a node
+ * sends is decided by toGrpcStatus, which sends a NodeError's code and anything else as
+ * internal.
  */
 const GRPC_STATUS_BY_CODE: { readonly [C in ErrorCode]: status } = {
   invalidArgument: status.INVALID_ARGUMENT,
