@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import { LogClient, OutcomeUnknownError, QuorumlogClientError, ClientErrorCode } from '../src/client/index.js';
+import { ErrorCode, LogClient, OutcomeUnknownError, QuorumlogClientError } from '../src/client/index.js';
 import type { CheckerResult } from './checkers/checker-result.js';
 import { checkAbortedRead, checkDuplicated, checkLost, checkOffsets, checkProducerOrder, checkRealtime, checkReplicaAgreement, type LogEntry, type NodeLog } from './checkers/log-checkers.js';
 import { pairOps, type ReadEvent } from './history.js';
@@ -155,7 +155,7 @@ export class LogWorkload implements Workload {
 }
 
 /** Errors after which the client guarantees nothing was written. */
-const DEFINITE_FAILURES = new Set<string>([ClientErrorCode.unavailable, ClientErrorCode.invalidArgument, ClientErrorCode.resourceExhausted, ClientErrorCode.notFound]);
+const DEFINITE_FAILURES = new Set<string>([ErrorCode.unavailable, ErrorCode.invalidArgument, ErrorCode.resourceExhausted, ErrorCode.notFound]);
 
 /** sha256 over (index, term, value) of each entry, in order. */
 export function hashEntries(entries: readonly LogEntry[]): string {

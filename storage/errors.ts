@@ -1,28 +1,17 @@
+import { ErrorCode } from '../errors/index.js';
+
 /**
  * Operating conditions storage reports to its caller. Each class is one failure a caller
- * may branch on; `code` is a literal so a `switch` over it is exhaustive.
+ * may branch on; `code` is a literal from the product's one set of codes (errors/), so a
+ * `switch` over it is exhaustive.
  */
-
-export const StorageErrorCode = {
-  corruptRecord: 'corrupt-record',
-  missingSegment: 'missing-segment',
-  corruptHardState: 'corrupt-hard-state',
-  closed: 'closed',
-  failed: 'failed',
-  io: 'io',
-  recordTooLarge: 'record-too-large',
-  appendBacklog: 'append-backlog',
-  entriesTruncated: 'entries-truncated',
-  directoryLocked: 'directory-locked',
-} as const;
-export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
 
 interface CauseOption {
   readonly cause?: unknown;
 }
 
 export abstract class StorageError extends Error {
-  abstract readonly code: StorageErrorCode;
+  abstract readonly code: ErrorCode;
   constructor(message: string, options?: CauseOption) {
     super(message, options);
   }
@@ -45,7 +34,7 @@ export type RecordFault =
  */
 export class CorruptRecordError extends StorageError {
   override readonly name = 'CorruptRecordError';
-  readonly code = StorageErrorCode.corruptRecord;
+  readonly code = ErrorCode.corruptRecord;
   constructor(
     readonly file: string,
     readonly byteOffset: number,
@@ -60,7 +49,7 @@ export class CorruptRecordError extends StorageError {
 /** The segments on disk do not form one contiguous run of indexes. */
 export class MissingSegmentError extends StorageError {
   override readonly name = 'MissingSegmentError';
-  readonly code = StorageErrorCode.missingSegment;
+  readonly code = ErrorCode.missingSegment;
   constructor(
     readonly dir: string,
     /** The index the missing segment should start at. */
@@ -81,7 +70,7 @@ export class MissingSegmentError extends StorageError {
 /** Neither slot of the state file is valid (or the file is gone while segments exist). */
 export class CorruptHardStateError extends StorageError {
   override readonly name = 'CorruptHardStateError';
-  readonly code = StorageErrorCode.corruptHardState;
+  readonly code = ErrorCode.corruptHardState;
   constructor(
     readonly file: string,
     readonly reason: string,
@@ -93,7 +82,7 @@ export class CorruptHardStateError extends StorageError {
 
 export class StorageClosedError extends StorageError {
   override readonly name = 'StorageClosedError';
-  readonly code = StorageErrorCode.closed;
+  readonly code = ErrorCode.closed;
   constructor(options?: CauseOption) {
     super('the commit log is closed', options);
   }
@@ -106,7 +95,7 @@ export class StorageClosedError extends StorageError {
  */
 export class StorageFailedError extends StorageError {
   override readonly name = 'StorageFailedError';
-  readonly code = StorageErrorCode.failed;
+  readonly code = ErrorCode.storageFailed;
   constructor(options?: CauseOption) {
     super('the commit log failed an earlier write or sync; reopen it', options);
   }
@@ -115,7 +104,7 @@ export class StorageFailedError extends StorageError {
 /** A file-system call failed (ENOSPC, EIO...). `cause` holds the system error. */
 export class StorageIoError extends StorageError {
   override readonly name = 'StorageIoError';
-  readonly code = StorageErrorCode.io;
+  readonly code = ErrorCode.ioFailed;
   constructor(
     readonly operation: string,
     readonly path: string,
@@ -127,7 +116,7 @@ export class StorageIoError extends StorageError {
 
 export class RecordTooLargeError extends StorageError {
   override readonly name = 'RecordTooLargeError';
-  readonly code = StorageErrorCode.recordTooLarge;
+  readonly code = ErrorCode.recordTooLarge;
   constructor(
     readonly index: number,
     readonly payloadBytes: number,
@@ -143,7 +132,7 @@ export class RecordTooLargeError extends StorageError {
  */
 export class AppendBacklogError extends StorageError {
   override readonly name = 'AppendBacklogError';
-  readonly code = StorageErrorCode.appendBacklog;
+  readonly code = ErrorCode.appendBacklog;
   constructor(
     readonly unit: 'bytes' | 'appends',
     readonly pending: number,
@@ -156,7 +145,7 @@ export class AppendBacklogError extends StorageError {
 /** A pending append was removed by truncateAfter() before it became durable. */
 export class EntriesTruncatedError extends StorageError {
   override readonly name = 'EntriesTruncatedError';
-  readonly code = StorageErrorCode.entriesTruncated;
+  readonly code = ErrorCode.entriesTruncated;
   constructor(
     readonly lastIndex: number,
     readonly truncatedAfter: number,
@@ -168,7 +157,7 @@ export class EntriesTruncatedError extends StorageError {
 /** Another process (or another open in this one) holds the directory's lock: it owns the data there. */
 export class DirectoryLockedError extends StorageError {
   override readonly name = 'DirectoryLockedError';
-  readonly code = StorageErrorCode.directoryLocked;
+  readonly code = ErrorCode.directoryLocked;
   constructor(
     readonly dir: string,
     /** The holder's process id as it recorded it, or null when unknown. */

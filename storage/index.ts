@@ -12,7 +12,6 @@ export {
   RecordTooLargeError,
   StorageClosedError,
   StorageError,
-  StorageErrorCode,
   StorageFailedError,
   StorageIoError,
   type RecordFault,

@@ -1,6 +1,7 @@
 import { messageBytes, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce } from './commands.js';
 import type { DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
-import { BrokerError, BrokerErrorCode } from './errors.js';
+import { ErrorCode } from '../../errors/index.js';
+import { BrokerError } from './errors.js';
 import { GroupTable, type GroupResult } from './group-table.js';
 import { TopicLog, type MessageLocation } from './topic-log.js';
 import { topicNameProblem } from './topic-name.js';
@@ -191,14 +192,14 @@ export class BrokerState {
       case 'createTopic':
         return this.createTopic(logIndex, command);
       case 'deleteTopic': {
-        if (!this.topicsByName.delete(command.name)) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.name} does not exist`);
+        if (!this.topicsByName.delete(command.name)) throw new BrokerError(ErrorCode.notFound, `topic ${command.name} does not exist`);
         this.txs.topicDeleted(command.name);
         return { kind: 'topicDeleted', name: command.name };
       }
       case 'initProducer':
         // The entry's own index is unique, never reused, and the same on every replica.
         if (!(Number.isSafeInteger(command.idleExpiryMs) && command.idleExpiryMs >= 1)) {
-          throw new BrokerError(BrokerErrorCode.invalidArgument, `a producer's idle expiry must be at least 1 ms, not ${command.idleExpiryMs}`);
+          throw new BrokerError(ErrorCode.invalidArgument, `a producer's idle expiry must be at least 1 ms, not ${command.idleExpiryMs}`);
         }
         this.producers.set(logIndex, { lastActiveMs: this.clockMs, idleExpiryMs: command.idleExpiryMs, topics: new Map() });
         return { kind: 'producerGranted', producerId: logIndex };
@@ -229,12 +230,12 @@ export class BrokerState {
 
   private createTopic(logIndex: number, command: CreateTopic): ApplyResult {
     const problem = topicNameProblem(command.name);
-    if (problem !== null) throw new BrokerError(BrokerErrorCode.invalidArgument, problem);
+    if (problem !== null) throw new BrokerError(ErrorCode.invalidArgument, problem);
     const max = command.maxMessageBytes;
     if (!Number.isSafeInteger(max) || max < 1 || max > BROKER_DEFAULTS.maxMessageBytesCeiling) {
-      throw new BrokerError(BrokerErrorCode.invalidArgument, `max message size must be 1..${BROKER_DEFAULTS.maxMessageBytesCeiling} bytes, not ${max}`);
+      throw new BrokerError(ErrorCode.invalidArgument, `max message size must be 1..${BROKER_DEFAULTS.maxMessageBytesCeiling} bytes, not ${max}`);
     }
-    if (this.topicsByName.has(command.name)) throw new BrokerError(BrokerErrorCode.alreadyExists, `topic ${command.name} already exists`);
+    if (this.topicsByName.has(command.name)) throw new BrokerError(ErrorCode.alreadyExists, `topic ${command.name} already exists`);
     this.addTopic(logIndex, command.name, max);
     return { kind: 'topicCreated', name: command.name };
   }
@@ -265,7 +266,7 @@ export class BrokerState {
 
   private produce(logIndex: number, command: Produce): ApplyResult {
     const topic = this.topicsByName.get(command.topic);
-    if (topic === undefined) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.topic} does not exist`);
+    if (topic === undefined) throw new BrokerError(ErrorCode.notFound, `topic ${command.topic} does not exist`);
     checkMessages(command.messages, topic.maxMessageBytes);
     const deliverAtMs = batchDeliverAtMs(command.messages, this.clockMs);
     const count = command.messages.length;
@@ -274,7 +275,7 @@ export class BrokerState {
     }
     const producer = this.producers.get(command.producerId);
     if (producer === undefined) {
-      throw new BrokerError(BrokerErrorCode.unknownProducer, `producer id ${command.producerId} was never granted, or expired after being idle; ask for a new one`);
+      throw new BrokerError(ErrorCode.unknownProducer, `producer id ${command.producerId} was never granted, or expired after being idle; ask for a new one`);
     }
     producer.lastActiveMs = this.clockMs;
     let state = producer.topics.get(topic.id);
@@ -299,14 +300,14 @@ export class BrokerState {
   private findDuplicate(state: ProducerTopicState, firstSequence: number, count: number): RecentBatch | null {
     if (firstSequence === state.nextSequence) return null;
     if (firstSequence > state.nextSequence) {
-      throw new BrokerError(BrokerErrorCode.outOfOrderSequence, `expected sequence ${state.nextSequence}, got ${firstSequence}: an earlier batch has not arrived`);
+      throw new BrokerError(ErrorCode.outOfOrderSequence, `expected sequence ${state.nextSequence}, got ${firstSequence}: an earlier batch has not arrived`);
     }
     const match = state.recent.find((b) => b.firstSequence === firstSequence);
     if (match !== undefined && match.count === count) return match;
     if (match === undefined && firstSequence + count <= (state.recent[0]?.firstSequence ?? state.nextSequence)) {
-      throw new BrokerError(BrokerErrorCode.duplicateTooOld, `sequence ${firstSequence} was written long ago; its offsets are no longer remembered`);
+      throw new BrokerError(ErrorCode.duplicateTooOld, `sequence ${firstSequence} was written long ago; its offsets are no longer remembered`);
     }
-    throw new BrokerError(BrokerErrorCode.outOfOrderSequence, `sequences ${firstSequence}..${firstSequence + count - 1} overlap batches already written differently`);
+    throw new BrokerError(ErrorCode.outOfOrderSequence, `sequences ${firstSequence}..${firstSequence + count - 1} overlap batches already written differently`);
   }
 
   private expireIdleProducers(): void {
@@ -321,11 +322,11 @@ export class BrokerState {
 }
 
 function checkMessages(messages: readonly MessageRecord[], maxMessageBytes: number): void {
-  if (messages.length === 0) throw new BrokerError(BrokerErrorCode.invalidArgument, 'a produce request needs at least one message');
+  if (messages.length === 0) throw new BrokerError(ErrorCode.invalidArgument, 'a produce request needs at least one message');
   for (const [k, m] of messages.entries()) {
     const bytes = messageBytes(m);
     if (bytes > maxMessageBytes) {
-      throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${maxMessageBytes}`);
+      throw new BrokerError(ErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${maxMessageBytes}`);
     }
   }
 }
@@ -341,12 +342,12 @@ function batchDeliverAtMs(messages: readonly MessageRecord[], nowMs: number): nu
   for (const [k, m] of messages.entries()) {
     const header = deliverAtHeaderOf(m);
     const text = header === undefined ? '0' : Buffer.from(header.value).toString('latin1');
-    if (!/^[0-9]{1,16}$/.test(text)) throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k}: ${DELIVER_AT_HEADER} must be a time in ms since 1970, not "${text.slice(0, 40)}"`);
+    if (!/^[0-9]{1,16}$/.test(text)) throw new BrokerError(ErrorCode.invalidArgument, `message ${k}: ${DELIVER_AT_HEADER} must be a time in ms since 1970, not "${text.slice(0, 40)}"`);
     const atMs = Number(text);
     if (atMs > nowMs + BROKER_DEFAULTS.maxDeliverDelayMs) {
-      throw new BrokerError(BrokerErrorCode.invalidArgument, `message ${k}: delivery at ${atMs} is more than ${BROKER_DEFAULTS.maxDeliverDelayMs / 86_400_000} days ahead`);
+      throw new BrokerError(ErrorCode.invalidArgument, `message ${k}: delivery at ${atMs} is more than ${BROKER_DEFAULTS.maxDeliverDelayMs / 86_400_000} days ahead`);
     }
-    if (batchMs !== null && batchMs !== atMs) throw new BrokerError(BrokerErrorCode.invalidArgument, `messages of one batch must share one delivery time; message ${k} differs`);
+    if (batchMs !== null && batchMs !== atMs) throw new BrokerError(ErrorCode.invalidArgument, `messages of one batch must share one delivery time; message ${k} differs`);
     batchMs = atMs;
   }
   return batchMs ?? 0;

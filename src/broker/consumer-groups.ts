@@ -1,4 +1,5 @@
-import { BrokerError, BrokerErrorCode } from './errors.js';
+import { ErrorCode } from '../../errors/index.js';
+import { BrokerError } from './errors.js';
 import type { MessageLocation, TopicLog } from './topic-log.js';
 
 const SECOND_MS = 1000;
@@ -302,7 +303,7 @@ export class ConsumerGroup {
   deadLettered(offset: number): void {
     const d = this.deliveries.get(offset);
     if (d === undefined || d.state !== 'dead') {
-      throw new BrokerError(BrokerErrorCode.failedPrecondition, `offset ${offset} of group ${this.name} is not waiting for the dead-letter topic`);
+      throw new BrokerError(ErrorCode.failedPrecondition, `offset ${offset} of group ${this.name} is not waiting for the dead-letter topic`);
     }
     this.finish(d);
   }
@@ -350,11 +351,11 @@ export class ConsumerGroup {
     const d = this.deliveries.get(offset);
     if (d === undefined) {
       const why = offset < this.cursor ? 'is already acked' : 'was never delivered';
-      throw new BrokerError(offset < this.cursor ? BrokerErrorCode.failedPrecondition : BrokerErrorCode.notFound, `cannot ${what} offset ${offset} of group ${this.name}: it ${why}`);
+      throw new BrokerError(offset < this.cursor ? ErrorCode.failedPrecondition : ErrorCode.notFound, `cannot ${what} offset ${offset} of group ${this.name}: it ${why}`);
     }
     if (d.state !== 'inflight' || d.deliveries !== delivery) {
       throw new BrokerError(
-        BrokerErrorCode.failedPrecondition,
+        ErrorCode.failedPrecondition,
         `cannot ${what} delivery ${delivery} of offset ${offset} in group ${this.name}: it is no longer in flight (delivery ${d.deliveries}, ${d.state})`,
       );
     }

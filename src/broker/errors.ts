@@ -1,28 +1,28 @@
+import { ErrorCode } from '../../errors/index.js';
+
 /**
- * Outcomes of applying a broker command that a client may branch on. They are results of a
- * deterministic state machine (every replica reaches the same one for the same entry), so
- * each carries only data that came from the log.
+ * The codes a broker command's application can refuse it with, from the product's one set
+ * (errors/). Refusals are results of a deterministic state machine (every replica reaches
+ * the same one for the same entry), so each carries only data that came from the log.
  */
-export const BrokerErrorCode = {
-  invalidArgument: 'invalidArgument',
-  notFound: 'notFound',
-  alreadyExists: 'alreadyExists',
-  unknownProducer: 'unknownProducer',
-  outOfOrderSequence: 'outOfOrderSequence',
-  duplicateTooOld: 'duplicateTooOld',
+export type BrokerRefusalCode =
+  | typeof ErrorCode.invalidArgument
+  | typeof ErrorCode.notFound
+  | typeof ErrorCode.alreadyExists
+  | typeof ErrorCode.unknownProducer
+  | typeof ErrorCode.outOfOrderSequence
+  | typeof ErrorCode.duplicateTooOld
   /** The request is well formed but the state does not allow it (acking a message already acked, a group on another topic). */
-  failedPrecondition: 'failedPrecondition',
+  | typeof ErrorCode.failedPrecondition
   /** A bounded table is full (undecided transactions). */
-  resourceExhausted: 'resourceExhausted',
+  | typeof ErrorCode.resourceExhausted
   /** A transaction was already decided the other way (commit after rollback, rollback after commit). */
-  transactionDecided: 'transactionDecided',
-} as const;
-export type BrokerErrorCode = (typeof BrokerErrorCode)[keyof typeof BrokerErrorCode];
+  | typeof ErrorCode.transactionDecided;
 
 export class BrokerError extends Error {
   override readonly name = 'BrokerError';
   constructor(
-    readonly code: BrokerErrorCode,
+    readonly code: BrokerRefusalCode,
     message: string,
     options?: ErrorOptions,
   ) {
@@ -33,4 +33,5 @@ export class BrokerError extends Error {
 /** A log entry whose payload is not a broker command this version understands. */
 export class MalformedCommandError extends Error {
   override readonly name = 'MalformedCommandError';
+  readonly code = ErrorCode.malformedRecord;
 }

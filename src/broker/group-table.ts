@@ -11,7 +11,8 @@ import {
   type DeliveredMessage,
   type GroupDescription,
 } from './consumer-groups.js';
-import { BrokerError, BrokerErrorCode } from './errors.js';
+import { ErrorCode } from '../../errors/index.js';
+import { BrokerError } from './errors.js';
 import type { TopicLog } from './topic-log.js';
 
 export type GroupResult =
@@ -72,7 +73,7 @@ export class GroupTable {
         return { kind: 'acked', group: group.name, outcomes: command.offsets.map((offset) => group.ack(offset)) };
       case 'nack': {
         if (!(command.delayMs === -1 || isDelay(command.delayMs))) {
-          throw new BrokerError(BrokerErrorCode.invalidArgument, `a nack delay must be 0..${GROUP_DEFAULTS.maxDelayMs} ms, not ${command.delayMs}`);
+          throw new BrokerError(ErrorCode.invalidArgument, `a nack delay must be 0..${GROUP_DEFAULTS.maxDelayMs} ms, not ${command.delayMs}`);
         }
         const reason = command.reason.slice(0, GROUP_DEFAULTS.maxReasonBytes);
         const d = group.nack(command.offset, command.delivery, reason, command.delayMs === -1 ? null : command.delayMs, nowMs);
@@ -80,7 +81,7 @@ export class GroupTable {
       }
       case 'extend': {
         if (!(isDelay(command.extendMs) && command.extendMs >= 1)) {
-          throw new BrokerError(BrokerErrorCode.invalidArgument, `an extension must be 1..${GROUP_DEFAULTS.maxDelayMs} ms, not ${command.extendMs}`);
+          throw new BrokerError(ErrorCode.invalidArgument, `an extension must be 1..${GROUP_DEFAULTS.maxDelayMs} ms, not ${command.extendMs}`);
         }
         return { kind: 'extended', group: group.name, offset: command.offset, deadlineMs: group.extend(command.offset, command.delivery, command.extendMs, nowMs) };
       }
@@ -90,7 +91,7 @@ export class GroupTable {
       case 'leave': {
         consumerIdCheck(command.consumer);
         if (command.seen.length > GROUP_DEFAULTS.maxSeenOnLeave) {
-          throw new BrokerError(BrokerErrorCode.invalidArgument, `a consumer leaves with at most ${GROUP_DEFAULTS.maxSeenOnLeave} unfinished deliveries (its largest prefetch), not ${command.seen.length}`);
+          throw new BrokerError(ErrorCode.invalidArgument, `a consumer leaves with at most ${GROUP_DEFAULTS.maxSeenOnLeave} unfinished deliveries (its largest prefetch), not ${command.seen.length}`);
         }
         return { kind: 'left', group: group.name, ...group.leave(command.consumer, command.seen) };
       }
@@ -137,14 +138,14 @@ export class GroupTable {
 
   private create(command: CreateGroup, nowMs: number): GroupResult {
     const nameProblem = groupNameProblem(command.group) ?? groupSettingsProblem(command.settings);
-    if (nameProblem !== null) throw new BrokerError(BrokerErrorCode.invalidArgument, nameProblem);
+    if (nameProblem !== null) throw new BrokerError(ErrorCode.invalidArgument, nameProblem);
     const topic = this.topics.get(command.topic);
-    if (topic === undefined) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.topic} does not exist`);
+    if (topic === undefined) throw new BrokerError(ErrorCode.notFound, `topic ${command.topic} does not exist`);
     const existing = this.groups.get(command.group);
     if (existing !== undefined) {
-      if (!command.ifAbsent) throw new BrokerError(BrokerErrorCode.alreadyExists, `group ${command.group} already exists`);
+      if (!command.ifAbsent) throw new BrokerError(ErrorCode.alreadyExists, `group ${command.group} already exists`);
       if (existing.topicId !== topic.id) {
-        throw new BrokerError(BrokerErrorCode.failedPrecondition, `group ${command.group} reads topic ${existing.topicName}${existing.topicName === topic.name ? ' as it was before it was deleted' : ''}, not ${command.topic}`);
+        throw new BrokerError(ErrorCode.failedPrecondition, `group ${command.group} reads topic ${existing.topicName}${existing.topicName === topic.name ? ' as it was before it was deleted' : ''}, not ${command.topic}`);
       }
       return { kind: 'groupCreated', group: command.group, created: false };
     }
@@ -155,7 +156,7 @@ export class GroupTable {
 
   private get(name: string): ConsumerGroup {
     const g = this.groups.get(name);
-    if (g === undefined) throw new BrokerError(BrokerErrorCode.notFound, `group ${name} does not exist`);
+    if (g === undefined) throw new BrokerError(ErrorCode.notFound, `group ${name} does not exist`);
     return g;
   }
 
@@ -166,7 +167,7 @@ export class GroupTable {
 
   private topicOf(g: ConsumerGroup): TopicLog {
     const topic = this.liveTopic(g);
-    if (topic === undefined) throw new BrokerError(BrokerErrorCode.notFound, `topic ${g.topicName} of group ${g.name} was deleted`);
+    if (topic === undefined) throw new BrokerError(ErrorCode.notFound, `topic ${g.topicName} of group ${g.name} was deleted`);
     return topic;
   }
 }
@@ -180,12 +181,12 @@ function startOffset(command: CreateGroup, topic: TopicLog, nowMs: number): numb
       return topic.nextOffset;
     case 'offset':
       if (!(Number.isSafeInteger(start.offset) && start.offset >= 0 && start.offset <= topic.nextOffset)) {
-        throw new BrokerError(BrokerErrorCode.invalidArgument, `start offset ${start.offset} is outside topic ${topic.name} (0..${topic.nextOffset})`);
+        throw new BrokerError(ErrorCode.invalidArgument, `start offset ${start.offset} is outside topic ${topic.name} (0..${topic.nextOffset})`);
       }
       return start.offset;
     case 'time':
       if (!(Number.isSafeInteger(start.timeMs) && start.timeMs >= 0 && start.timeMs <= nowMs + GROUP_DEFAULTS.maxDelayMs)) {
-        throw new BrokerError(BrokerErrorCode.invalidArgument, `start time ${start.timeMs} is not a time in ms since 1970`);
+        throw new BrokerError(ErrorCode.invalidArgument, `start time ${start.timeMs} is not a time in ms since 1970`);
       }
       return topic.offsetAtTime(start.timeMs);
   }
@@ -193,6 +194,6 @@ function startOffset(command: CreateGroup, topic: TopicLog, nowMs: number): numb
 
 function consumerIdCheck(consumer: string): void {
   if (consumer.length === 0 || consumer.length > CONSUMER_ID_MAX_CHARS) {
-    throw new BrokerError(BrokerErrorCode.invalidArgument, `a consumer id has 1..${CONSUMER_ID_MAX_CHARS} characters, not ${consumer.length}`);
+    throw new BrokerError(ErrorCode.invalidArgument, `a consumer id has 1..${CONSUMER_ID_MAX_CHARS} characters, not ${consumer.length}`);
   }
 }

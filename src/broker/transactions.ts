@@ -1,5 +1,6 @@
 import type { EndSource, EndTransaction, HalfMessage, Header, MessageRecord } from './commands.js';
-import { BrokerError, BrokerErrorCode } from './errors.js';
+import { ErrorCode } from '../../errors/index.js';
+import { BrokerError } from './errors.js';
 import type { TopicLog } from './topic-log.js';
 
 export const TRANSACTION_DEFAULTS = {
@@ -139,15 +140,15 @@ export class TransactionTable {
     const known = this.prepared.get(command.txId) ?? this.decided.get(command.txId);
     if (known !== undefined) {
       if (known.producerGroup !== command.producerGroup || known.topic !== command.topic || known.count !== command.messages.length) {
-        throw new BrokerError(BrokerErrorCode.invalidArgument, `transaction id ${command.txId} is already used by another half message (group ${known.producerGroup}, topic ${known.topic})`);
+        throw new BrokerError(ErrorCode.invalidArgument, `transaction id ${command.txId} is already used by another half message (group ${known.producerGroup}, topic ${known.topic})`);
       }
       return { kind: 'halfPrepared', txId: known.txId, duplicate: true, state: known.state, logIndex: known.logIndex };
     }
     const topic = this.topics.topic(command.topic);
-    if (topic === undefined) throw new BrokerError(BrokerErrorCode.notFound, `topic ${command.topic} does not exist`);
+    if (topic === undefined) throw new BrokerError(ErrorCode.notFound, `topic ${command.topic} does not exist`);
     this.topics.checkMessages(command.messages, topic.maxMessageBytes);
     if (this.prepared.size >= this.limits.preparedMax) {
-      throw new BrokerError(BrokerErrorCode.resourceExhausted, `${this.prepared.size} transactions are undecided, the most the broker holds; commit or roll back some first`);
+      throw new BrokerError(ErrorCode.resourceExhausted, `${this.prepared.size} transactions are undecided, the most the broker holds; commit or roll back some first`);
     }
     const tx: Transaction = {
       txId: command.txId,
@@ -178,12 +179,12 @@ export class TransactionTable {
     const wanted = command.outcome === 'commit' ? TransactionState.committed : TransactionState.rolledBack;
     const tx = this.prepared.get(command.txId) ?? this.decided.get(command.txId);
     if (tx === undefined) {
-      throw new BrokerError(BrokerErrorCode.notFound, `transaction ${command.txId} is unknown: never prepared, or decided so long ago that it is forgotten`);
+      throw new BrokerError(ErrorCode.notFound, `transaction ${command.txId} is unknown: never prepared, or decided so long ago that it is forgotten`);
     }
     if (tx.state === wanted) return ended(tx, true);
     if (tx.state !== TransactionState.prepared) {
       const was = tx.state === TransactionState.committed ? 'committed' : 'rolled back';
-      throw new BrokerError(BrokerErrorCode.transactionDecided, `cannot ${command.outcome} transaction ${tx.txId}: it was already ${was} (by ${tx.decidedBy ?? 'unknown'})`);
+      throw new BrokerError(ErrorCode.transactionDecided, `cannot ${command.outcome} transaction ${tx.txId}: it was already ${was} (by ${tx.decidedBy ?? 'unknown'})`);
     }
     if (wanted === TransactionState.committed) {
       const topic = this.topics.topic(tx.topic);
@@ -266,7 +267,7 @@ export function halfProblem(command: Omit<HalfMessage, 'kind' | 'messages'> & { 
 
 function checkHalf(command: HalfMessage): void {
   const problem = halfProblem({ ...command, messageCount: command.messages.length });
-  if (problem !== null) throw new BrokerError(BrokerErrorCode.invalidArgument, problem);
+  if (problem !== null) throw new BrokerError(ErrorCode.invalidArgument, problem);
 }
 
 const encoder = new TextEncoder();

@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
+import { ErrorCode } from '../../errors/index.js';
 import { NodeControlError, type ClusterSupervisor, type NodeInfo } from './cluster-supervisor.js';
 
 /**
@@ -151,7 +152,7 @@ async function handle(supervisor: ClusterSupervisor, token: string, request: htt
     const message = await supervisor[action](id);
     return { status: 200, body: { message } };
   } catch (error) {
-    if (error instanceof NodeControlError) return { status: error.code === 'unknownNode' ? 404 : 409, body: { error: error.message } };
+    if (error instanceof NodeControlError) return { status: error.code === ErrorCode.notFound ? 404 : 409, body: { error: error.message } };
     return { status: 500, body: { error: error instanceof Error ? error.message : String(error) } };
   }
 }

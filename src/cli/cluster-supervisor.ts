@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
+import { ErrorCode } from '../../errors/index.js';
 import { LogClient, type BrokerStatus } from '../client/index.js';
 import type { MemberConfig } from '../node/config.js';
 import { formatSeconds, RestartPolicy, type NodeExit, type RestartPolicyOptions } from './restart-policy.js';
@@ -34,7 +35,8 @@ export interface NodeInfo {
   readonly clientAddress: string;
 }
 
-export type NodeControlErrorCode = 'unknownNode' | 'refused' | 'stopping';
+/** Why a control request was refused: no such node, a node in the wrong state, or a cluster that is stopping. */
+export type NodeControlErrorCode = typeof ErrorCode.notFound | typeof ErrorCode.failedPrecondition | typeof ErrorCode.unavailable;
 
 /** A control request that cannot be carried out: an unknown node, or one in the wrong state. */
 export class NodeControlError extends Error {
@@ -146,7 +148,7 @@ export class ClusterSupervisor {
 
   async pause(id: string): Promise<string> {
     const node = this.#node(id);
-    if (node.state !== 'running') throw new NodeControlError('refused', `${id} is ${node.state}, not running: nothing to pause`);
+    if (node.state !== 'running') throw new NodeControlError(ErrorCode.failedPrecondition, `${id} is ${node.state}, not running: nothing to pause`);
     node.child?.kill('SIGSTOP');
     this.#transition(node, 'paused');
     this.#options.print(`quorumlog: ${id} paused (SIGSTOP); quorumlog cluster resume ${id} continues it`);
@@ -155,7 +157,7 @@ export class ClusterSupervisor {
 
   async resume(id: string): Promise<string> {
     const node = this.#node(id);
-    if (node.state !== 'paused') throw new NodeControlError('refused', `${id} is ${node.state}, not paused: nothing to resume`);
+    if (node.state !== 'paused') throw new NodeControlError(ErrorCode.failedPrecondition, `${id} is ${node.state}, not paused: nothing to resume`);
     node.child?.kill('SIGCONT');
     this.#transition(node, 'running');
     this.#options.print(`quorumlog: ${id} resumed (SIGCONT)`);
@@ -166,7 +168,7 @@ export class ClusterSupervisor {
   /** Starts the node again now, whatever its state (a live one is stopped first); resolves once it serves. */
   async restart(id: string): Promise<string> {
     const node = this.#node(id);
-    if (this.#stopping !== null) throw new NodeControlError('stopping', 'the cluster is stopping');
+    if (this.#stopping !== null) throw new NodeControlError(ErrorCode.unavailable, 'the cluster is stopping');
     node.policy.reset();
     if (node.state === 'running' || node.state === 'paused') {
       node.restartOnExit = true;
@@ -208,14 +210,14 @@ export class ClusterSupervisor {
 
   #node(id: string): SupervisedNode {
     const node = this.#nodes.get(id);
-    if (node === undefined) throw new NodeControlError('unknownNode', `no node ${id} in this cluster (nodes: ${[...this.#nodes.keys()].join(', ')})`);
-    if (this.#stopping !== null) throw new NodeControlError('stopping', 'the cluster is stopping');
+    if (node === undefined) throw new NodeControlError(ErrorCode.notFound, `no node ${id} in this cluster (nodes: ${[...this.#nodes.keys()].join(', ')})`);
+    if (this.#stopping !== null) throw new NodeControlError(ErrorCode.unavailable, 'the cluster is stopping');
     return node;
   }
 
   #live(id: string, action: string): SupervisedNode {
     const node = this.#node(id);
-    if (node.state !== 'running' && node.state !== 'paused') throw new NodeControlError('refused', `${id} is ${node.state}: no process to ${action}`);
+    if (node.state !== 'running' && node.state !== 'paused') throw new NodeControlError(ErrorCode.failedPrecondition, `${id} is ${node.state}: no process to ${action}`);
     return node;
   }
 

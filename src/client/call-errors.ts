@@ -1,10 +1,14 @@
 /**
- * How a failed gRPC call reads to the client library: whether it certainly never left,
- * whether a stream may be reopened, and which typed error (errors.ts) it is.
+ * How a failed gRPC call reads to the client library: its error code, whether a stream
+ * may be reopened, and which typed error (errors.ts) it is. Every answer of a node carries
+ * its code (ErrorCode) in the trailers, and the class is picked from that code; the gRPC
+ * status counts only when no code came (a proxy, a foreign server, or grpc-js itself).
+ * Nothing here reads message text.
  */
 
 import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
-import { ErrorMetadataKey } from '../transport/index.js';
+import { ErrorCode } from '../../errors/index.js';
+import { codeOfGrpcStatus, readErrorCode } from '../transport/index.js';
 import {
   AlreadyExistsError,
   DuplicateTooOldError,
@@ -25,34 +29,37 @@ import {
 export type Delivery = 'idempotent' | 'once';
 
 /**
- * A transport failure (no node error code) that says no connection was made: the request
- * never left. Anything else may have reached the node.
+ * The statuses grpc-js fails a call with when the connection or the stream broke under it:
+ * no connection, a dropped one, a cancelled or timed-out call, and a reset HTTP/2 stream
+ * (which grpc-js reports as INTERNAL).
  */
-export function neverSent(error: ServiceError, nodeCode: string | undefined): boolean {
-  return nodeCode === undefined && /No connection established|ECONNREFUSED/.test(error.details);
-}
+const BROKEN_CALL_STATUSES: ReadonlySet<status> = new Set([status.UNAVAILABLE, status.CANCELLED, status.DEADLINE_EXCEEDED, status.INTERNAL]);
+
+/** Codes after which the same call may succeed later, here or at another broker. */
+const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.notLeader, ErrorCode.unavailable, ErrorCode.deadlineExceeded]);
 
 /**
  * The call failed below the node (no connection, a connection dropped or reset, no answer
  * in time), not with an answer of the node's own: every node answer carries its error code.
  */
 export function failedBelowNode(error: ServiceError): boolean {
-  return firstValue(error.metadata, ErrorMetadataKey.errorCode) === undefined && isRetriable(error);
+  return readErrorCode(error.metadata) === undefined && BROKEN_CALL_STATUSES.has(error.code);
 }
 
-/** grpc-js's words for an HTTP/2 stream reset by the peer, which it reports as INTERNAL. */
-export function isStreamReset(text: string): boolean {
-  return /RST_STREAM|Received RST/.test(text);
+/**
+ * The code a failure stands for: the node's own; for a call that broke below any node,
+ * deadlineExceeded or unavailable; otherwise the code the gRPC status stands for.
+ */
+export function failureCode(error: ServiceError): ErrorCode {
+  const nodeCode = readErrorCode(error.metadata);
+  if (nodeCode !== undefined) return nodeCode;
+  if (BROKEN_CALL_STATUSES.has(error.code)) return error.code === status.DEADLINE_EXCEEDED ? ErrorCode.deadlineExceeded : ErrorCode.unavailable;
+  return codeOfGrpcStatus(error.code);
 }
 
 /** A stream that broke this way may be opened again (here or at another broker). */
 export function isRetriable(error: ServiceError): boolean {
-  return (
-    error.code === status.UNAVAILABLE ||
-    error.code === status.CANCELLED ||
-    error.code === status.DEADLINE_EXCEEDED ||
-    (error.code === status.INTERNAL && isStreamReset(error.details))
-  );
+  return TRANSIENT_CODES.has(failureCode(error));
 }
 
 /** An operation's name as words for messages: 'describeGroup' -> 'describe group'. */
@@ -60,58 +67,47 @@ export function operationWords(operation: string): string {
   return operation.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
 }
 
-/**
- * grpc-js's own words when a message is over a size limit (no node error code with them):
- * the node's receive limit, or this client's send limit. Said with the sizes and whose limit.
- */
-function sizeLimitDetails(details: string): string | null {
-  const received = /Received message larger than max \((\d+) vs\.? (\d+)\)/.exec(details);
-  if (received !== null) return `the request is ${received[1]} bytes, above the ${received[2]} bytes the node takes in one message (its --max-message-bytes)`;
-  const sent = /Attempted to send message with a size larger than (\d+)/.exec(details);
-  if (sent !== null) return `the request is larger than the ${sent[1]} bytes this client sends in one message (maxMessageBytes)`;
-  return null;
-}
+type ClientErrorClass = new (message: string, options?: ErrorOptions) => QuorumlogClientError;
 
-/** A gRPC failure as the typed error of errors.ts. */
+/** The class of each code a node answers with that the client passes on as it is. */
+const CLASS_BY_NODE_CODE: ReadonlyMap<ErrorCode, ClientErrorClass> = new Map<ErrorCode, ClientErrorClass>([
+  [ErrorCode.invalidArgument, InvalidArgumentError],
+  [ErrorCode.notFound, NotFoundError],
+  [ErrorCode.alreadyExists, AlreadyExistsError],
+  [ErrorCode.resourceExhausted, ResourceExhaustedError],
+  [ErrorCode.failedPrecondition, FailedPreconditionError],
+  [ErrorCode.unknownProducer, UnknownProducerError],
+  [ErrorCode.outOfOrderSequence, OutOfOrderSequenceError],
+  [ErrorCode.duplicateTooOld, DuplicateTooOldError],
+  [ErrorCode.transactionDecided, TransactionDecidedError],
+  [ErrorCode.internal, InternalError],
+]);
+
+/**
+ * A gRPC failure as the typed error of errors.ts, by its code (failureCode). A write sent
+ * 'once' whose answer never came is OutcomeUnknownError; a code no node answers with (or
+ * one this client does not know) is InternalError.
+ */
 export function toClientError(error: ServiceError, rawOperation: string, delivery: Delivery): QuorumlogClientError {
   const operation = operationWords(rawOperation);
-  const nodeCode = firstValue(error.metadata, ErrorMetadataKey.errorCode);
-  const sizeLimit = error.code === status.RESOURCE_EXHAUSTED && nodeCode === undefined ? sizeLimitDetails(error.details || error.message) : null;
-  const details = sizeLimit ?? (error.details || error.message);
+  const details = error.details || error.message;
   const options = { cause: error };
-  switch (error.code) {
-    case status.INVALID_ARGUMENT:
-      return new InvalidArgumentError(`${operation}: ${details}`, options);
-    case status.NOT_FOUND:
-      return new NotFoundError(`${operation}: ${details}`, options);
-    case status.RESOURCE_EXHAUSTED:
-      // grpc-js's own size check, before anything left: a retry would be refused the same way.
-      if (isLocalSizeRefusal(error)) return new InvalidArgumentError(`${operation}: the request is over the client's gRPC message limit (${details})`, options);
-      return new ResourceExhaustedError(`${operation}: ${details}`, options);
-    case status.ALREADY_EXISTS:
-      return new AlreadyExistsError(`${operation}: ${details}`, options);
-    case status.FAILED_PRECONDITION: {
-      if (nodeCode === 'unknownProducer') return new UnknownProducerError(`${operation}: ${details}`, options);
-      if (nodeCode === 'outOfOrderSequence') return new OutOfOrderSequenceError(`${operation}: ${details}`, options);
-      if (nodeCode === 'duplicateTooOld') return new DuplicateTooOldError(`${operation}: ${details}`, options);
-      if (nodeCode === 'transactionDecided') return new TransactionDecidedError(`${operation}: ${details}`, options);
-      return new FailedPreconditionError(`${operation}: ${details}`, options);
-    }
-    case status.DEADLINE_EXCEEDED:
-    case status.UNAVAILABLE:
-    case status.CANCELLED:
+  const code = failureCode(error);
+  switch (code) {
+    case ErrorCode.notLeader:
+      // Nothing was proposed, whatever the delivery.
+      return new UnavailableError(`${operation}: ${details}`, options);
+    case ErrorCode.unavailable:
+    case ErrorCode.deadlineExceeded:
       if (delivery === 'once') {
         return new OutcomeUnknownError(`${operation}: the request reached a node but no answer came back (${details}); it may or may not have been committed`, options);
       }
       return new UnavailableError(`${operation}: ${details}`, options);
-    default:
-      return new InternalError(`${operation}: ${details}`, options);
+    default: {
+      const ErrorClass = CLASS_BY_NODE_CODE.get(code) ?? InternalError;
+      return new ErrorClass(`${operation}: ${details}`, options);
+    }
   }
-}
-
-/** grpc-js refused to send a message over the channel's limit (no node answered: no node code). */
-function isLocalSizeRefusal(error: ServiceError): boolean {
-  return firstValue(error.metadata, ErrorMetadataKey.errorCode) === undefined && /^Attempted to send message with a size larger than/.test(error.details);
 }
 
 export function firstValue(metadata: Metadata | undefined, key: string): string | undefined {

@@ -1,48 +1,29 @@
-/**
- * What a LogClient call can fail with. Each class has a literal `code` to branch on and
- * keeps the underlying gRPC error (or the last one seen) as `cause`.
- */
-export const ClientErrorCode = {
-  invalidArgument: 'invalidArgument',
-  notFound: 'notFound',
-  resourceExhausted: 'resourceExhausted',
-  outcomeUnknown: 'outcomeUnknown',
-  unavailable: 'unavailable',
-  internal: 'internal',
-  closed: 'closed',
-  alreadyExists: 'alreadyExists',
-  unknownProducer: 'unknownProducer',
-  outOfOrderSequence: 'outOfOrderSequence',
-  duplicateTooOld: 'duplicateTooOld',
-  producerIdChanged: 'producerIdChanged',
-  deliveryTimeout: 'deliveryTimeout',
-  spoolFull: 'spoolFull',
-  spool: 'spool',
-  failedPrecondition: 'failedPrecondition',
-  transactionDecided: 'transactionDecided',
-  aborted: 'aborted',
-} as const;
-export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+import { ErrorCode } from '../../errors/index.js';
 
+/**
+ * What a client call can fail with. Each class has a literal `code` from the product's one
+ * set (ErrorCode, errors/) to branch on, and keeps the underlying gRPC error (or the last
+ * one seen) as `cause`.
+ */
 export abstract class QuorumlogClientError extends Error {
-  abstract readonly code: ClientErrorCode;
+  abstract readonly code: ErrorCode;
 }
 
 /** The request was refused as malformed (by the client or the node); retrying will not help. */
 export class InvalidArgumentError extends QuorumlogClientError {
   override readonly name = 'InvalidArgumentError';
-  readonly code = ClientErrorCode.invalidArgument;
+  readonly code = ErrorCode.invalidArgument;
 }
 
 export class NotFoundError extends QuorumlogClientError {
   override readonly name = 'NotFoundError';
-  readonly code = ClientErrorCode.notFound;
+  readonly code = ErrorCode.notFound;
 }
 
 /** The node's queue is full (or the request is above its message size limit): back off, or send less. */
 export class ResourceExhaustedError extends QuorumlogClientError {
   override readonly name = 'ResourceExhaustedError';
-  readonly code = ClientErrorCode.resourceExhausted;
+  readonly code = ErrorCode.resourceExhausted;
 }
 
 /**
@@ -53,49 +34,49 @@ export class ResourceExhaustedError extends QuorumlogClientError {
  */
 export class OutcomeUnknownError extends QuorumlogClientError {
   override readonly name = 'OutcomeUnknownError';
-  readonly code = ClientErrorCode.outcomeUnknown;
+  readonly code = ErrorCode.outcomeUnknown;
 }
 
 /** No broker could serve the call within its time budget (all down, or no leader elected). */
 export class UnavailableError extends QuorumlogClientError {
   override readonly name = 'UnavailableError';
-  readonly code = ClientErrorCode.unavailable;
+  readonly code = ErrorCode.unavailable;
 }
 
 /** The node failed internally, or answered something this client does not understand. */
 export class InternalError extends QuorumlogClientError {
   override readonly name = 'InternalError';
-  readonly code = ClientErrorCode.internal;
+  readonly code = ErrorCode.internal;
 }
 
 /** The client was closed before or during the call. */
 export class ClientClosedError extends QuorumlogClientError {
   override readonly name = 'ClientClosedError';
-  readonly code = ClientErrorCode.closed;
+  readonly code = ErrorCode.closed;
 }
 
 /** A topic of that name exists already. */
 export class AlreadyExistsError extends QuorumlogClientError {
   override readonly name = 'AlreadyExistsError';
-  readonly code = ClientErrorCode.alreadyExists;
+  readonly code = ErrorCode.alreadyExists;
 }
 
 /** The producer id was never granted, or expired after being idle: ask for a new one. */
 export class UnknownProducerError extends QuorumlogClientError {
   override readonly name = 'UnknownProducerError';
-  readonly code = ClientErrorCode.unknownProducer;
+  readonly code = ErrorCode.unknownProducer;
 }
 
 /** A batch's sequence does not follow the producer's last batch on the topic: an earlier batch is missing. */
 export class OutOfOrderSequenceError extends QuorumlogClientError {
   override readonly name = 'OutOfOrderSequenceError';
-  readonly code = ClientErrorCode.outOfOrderSequence;
+  readonly code = ErrorCode.outOfOrderSequence;
 }
 
 /** A retried batch is older than the window the broker remembers: whether it was written is not known from its answer. */
 export class DuplicateTooOldError extends QuorumlogClientError {
   override readonly name = 'DuplicateTooOldError';
-  readonly code = ClientErrorCode.duplicateTooOld;
+  readonly code = ErrorCode.duplicateTooOld;
 }
 
 /**
@@ -105,37 +86,37 @@ export class DuplicateTooOldError extends QuorumlogClientError {
  */
 export class ProducerIdChangedError extends QuorumlogClientError {
   override readonly name = 'ProducerIdChangedError';
-  readonly code = ClientErrorCode.producerIdChanged;
+  readonly code = ErrorCode.producerIdChanged;
 }
 
 /** The message was not acknowledged within the producer's deliveryTimeoutMs; it may or may not have been written. */
 export class DeliveryTimeoutError extends QuorumlogClientError {
   override readonly name = 'DeliveryTimeoutError';
-  readonly code = ClientErrorCode.deliveryTimeout;
+  readonly code = ErrorCode.deliveryTimeout;
 }
 
 /** The producer's spool is full: this message was neither delivered nor spooled. Wait for the cluster to take the spooled ones. */
 export class SpoolFullError extends QuorumlogClientError {
   override readonly name = 'SpoolFullError';
-  readonly code = ClientErrorCode.spoolFull;
+  readonly code = ErrorCode.spoolFull;
 }
 
 /** The spool file is damaged other than by a torn tail, is closed, or another live process holds it. */
 export class SpoolError extends QuorumlogClientError {
   override readonly name = 'SpoolError';
-  readonly code = ClientErrorCode.spool;
+  readonly code = ErrorCode.spool;
 }
 
 /** The request is well formed but the state does not allow it: acking a message already acked, a stale delivery, a group on another topic. */
 export class FailedPreconditionError extends QuorumlogClientError {
   override readonly name = 'FailedPreconditionError';
-  readonly code = ClientErrorCode.failedPrecondition;
+  readonly code = ErrorCode.failedPrecondition;
 }
 
 /** The transaction was already decided the other way: a commit after its rollback, or a rollback after its commit. Nothing changed. */
 export class TransactionDecidedError extends QuorumlogClientError {
   override readonly name = 'TransactionDecidedError';
-  readonly code = ClientErrorCode.transactionDecided;
+  readonly code = ErrorCode.transactionDecided;
 }
 
 /**
@@ -144,5 +125,5 @@ export class TransactionDecidedError extends QuorumlogClientError {
  */
 export class AbortedError extends QuorumlogClientError {
   override readonly name = 'AbortedError';
-  readonly code = ClientErrorCode.aborted;
+  readonly code = ErrorCode.aborted;
 }

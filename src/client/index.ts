@@ -1,3 +1,4 @@
+export { ErrorCode } from '../../errors/index.js';
 export { LogClient, LOG_CLIENT_DEFAULTS } from './log-client.js';
 export type {
   AppendResult,
@@ -25,7 +26,6 @@ export {
   ProducerIdChangedError,
   UnknownProducerError,
   ClientClosedError,
-  ClientErrorCode,
   InternalError,
   InvalidArgumentError,
   NotFoundError,

@@ -1,4 +1,5 @@
-import { Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { ErrorCode } from '../../errors/index.js';
 import { index, nodeId, term } from '../../raft/index.js';
 import {
   Backoff,
@@ -27,7 +28,7 @@ import { untilAborted } from './abortable.js';
 import { PipelinedCalls } from './pipelined-calls.js';
 import { checkBrokers } from './broker-address.js';
 import { awaitReady, BrokerChannels, KEEPALIVE_DEFAULTS, type KeepaliveOptions } from './broker-channels.js';
-import { describe, failedBelowNode, firstValue, isRetriable, neverSent, operationWords, toClientError, type Delivery } from './call-errors.js';
+import { describe, failedBelowNode, failureCode, firstValue, isRetriable, operationWords, toClientError, type Delivery } from './call-errors.js';
 import { AbortedError, ClientClosedError, InternalError, InvalidArgumentError, UnavailableError } from './errors.js';
 
 export type { Delivery } from './call-errors.js';
@@ -477,7 +478,7 @@ export class LogClient {
           const serviceError = error as ServiceError;
           if (!isRetriable(serviceError)) throw toClientError(serviceError, operation, 'idempotent');
           if (failedBelowNode(serviceError)) this.#channels.markUnresponsive(address);
-          if (firstValue(serviceError.metadata, ErrorMetadataKey.errorCode) === 'notLeader') redirect = firstValue(serviceError.metadata, ErrorMetadataKey.leaderAddress) ?? null;
+          if (failureCode(serviceError) === ErrorCode.notLeader) redirect = firstValue(serviceError.metadata, ErrorMetadataKey.leaderAddress) ?? null;
           lastError = serviceError;
         } finally {
           stop.removeEventListener('abort', cancel);
@@ -607,13 +608,14 @@ export class LogClient {
    * next broker. Throws the typed error when the failure is not to be retried.
    */
   #retryTarget(error: ServiceError, attempt: Attempt<unknown>): string | null {
-    const nodeCode = firstValue(error.metadata, ErrorMetadataKey.errorCode);
-    if (error.code === status.UNAVAILABLE && nodeCode === 'notLeader') {
+    const code = failureCode(error);
+    if (code === ErrorCode.notLeader) {
       // Nothing was proposed: safe for any operation.
       const leaderAddress = firstValue(error.metadata, ErrorMetadataKey.leaderAddress);
       return leaderAddress !== undefined && attempt.pinnedAddress === undefined ? leaderAddress : null;
     }
-    if (error.code === status.UNAVAILABLE && (attempt.delivery === 'idempotent' || neverSent(error, nodeCode))) return null;
+    // A 'once' request got here only after it was sent (#attempts): its outcome is unknown.
+    if (code === ErrorCode.unavailable && attempt.delivery === 'idempotent') return null;
     throw toClientError(error, attempt.operation, attempt.delivery);
   }
 

@@ -1,5 +1,6 @@
 import { Metadata, status, type Client, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { ErrorMetadataKey, type CallErrorMessage, type PipelinedResponse } from '../transport/index.js';
+import { ErrorCode } from '../../errors/index.js';
+import { ErrorMetadataKey, grpcStatusOf, type CallErrorMessage, type PipelinedResponse } from '../transport/index.js';
 
 /** timeout_ms is a uint32 on the wire (and setTimeout's own limit is below it). */
 const TIMEOUT_MS_MAX = 2 ** 31 - 1;
@@ -83,7 +84,7 @@ class PipelinedLink<Req, Res> {
     const timeoutMs = Math.min(TIMEOUT_MS_MAX, Math.max(1, Math.ceil(deadlineMs - Date.now())));
     const frame = this.#method.serialize(id, request, timeoutMs);
     if (frame.length > this.#method.requestBytesMax) {
-      return Promise.reject(streamError(status.INVALID_ARGUMENT, `the request is ${frame.length} bytes, over the client's gRPC message limit of ${this.#method.requestBytesMax} bytes`));
+      return Promise.reject(refusal(ErrorCode.invalidArgument, `the request is ${frame.length} bytes, over the client's gRPC message limit of ${this.#method.requestBytesMax} bytes`));
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -107,7 +108,7 @@ class PipelinedLink<Req, Res> {
     clearTimeout(pending.timer);
     if (response.error !== null && response.error !== undefined) pending.reject(answeredError(response.error));
     else if (response.ok !== null && response.ok !== undefined) pending.resolve(response.ok);
-    else pending.reject(streamError(status.INTERNAL, `request ${response.id} was answered with neither a result nor an error`));
+    else pending.reject(refusal(ErrorCode.internal, `request ${response.id} was answered with neither a result nor an error`));
   }
 
   /** The stream is gone: every request on it fails with the stream's error (sent or not is for the caller to judge). */
@@ -125,6 +126,16 @@ class PipelinedLink<Req, Res> {
 
 function streamError(code: status, details: string, metadata = new Metadata()): ServiceError {
   return Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata });
+}
+
+/**
+ * A failure this client decides itself (not a broken stream), with its code, so that it
+ * reads as the answer it is rather than as a failure below the node.
+ */
+function refusal(code: ErrorCode, details: string): ServiceError {
+  const metadata = new Metadata();
+  metadata.set(ErrorMetadataKey.errorCode, code);
+  return streamError(grpcStatusOf(code), details, metadata);
 }
 
 /** An error answer as the ServiceError the unary call would have failed with. */

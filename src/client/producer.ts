@@ -14,7 +14,6 @@ import {
   DuplicateTooOldError,
 } from './errors.js';
 import { checkBrokers } from './broker-address.js';
-import { isStreamReset } from './call-errors.js';
 import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type CallOptions, type ProduceResult } from './log-client.js';
 import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type Settle, type TopicState } from './producer-batches.js';
 import { deliverAtOf, messageBytes, REQUEST_ENVELOPE_BYTES, requestBytesOf, toRecord } from './producer-message.js';
@@ -578,9 +577,11 @@ export class Producer {
   }
 }
 
-/** Failures after which the same batch may succeed later. */
+/**
+ * Failures after which the same batch may succeed later. A stream reset under the call is
+ * an UnavailableError or OutcomeUnknownError (call-errors.ts), not an InternalError.
+ */
 function retriable(error: unknown): boolean {
-  if (error instanceof InternalError) return isStreamReset(error.message);
   return error instanceof OutcomeUnknownError || error instanceof UnavailableError || error instanceof ResourceExhaustedError;
 }
 

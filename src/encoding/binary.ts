@@ -1,11 +1,13 @@
 /**
  * The little-endian record format the broker's log entries and the producer's spool file
- * share: a neutral module below both (it imports nothing of ours).
+ * share: a neutral module below both (it imports only the product's error codes).
  */
+import { ErrorCode } from '../../errors/index.js';
 
 /** Bytes that do not read as what BinaryWriter wrote: an overrun, a field out of range, bad UTF-8. */
 export class MalformedBinaryError extends Error {
   override readonly name = 'MalformedBinaryError';
+  readonly code = ErrorCode.malformedRecord;
 }
 
 const textEncoder = new TextEncoder();

@@ -1,8 +1,8 @@
+import { ErrorCode } from '../../errors/index.js';
 import { EntryKind, type Index } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import {
   BROKER_DEFAULTS,
-  BrokerErrorCode,
   decodeCommand,
   encodeCommand,
   messageBytes,
@@ -204,21 +204,17 @@ export function expect<K extends ApplyResult['kind']>(result: ApplyResult, kind:
   throw new InternalError(`the broker answered ${result.kind} to a command expecting ${kind}`);
 }
 
-/** The state machine's refusal as the node error a client sees. */
+/** The state machine's refusal as the node error a client sees: the same code, so the same status. */
 export function refusal(error: BrokerError): Error {
+  const options = { cause: error };
   switch (error.code) {
-    case BrokerErrorCode.invalidArgument:
-      return new InvalidArgumentError(error.message, { cause: error });
-    case BrokerErrorCode.notFound:
-      return new NotFoundError(error.message, { cause: error });
-    case BrokerErrorCode.alreadyExists:
-    case BrokerErrorCode.unknownProducer:
-    case BrokerErrorCode.outOfOrderSequence:
-    case BrokerErrorCode.duplicateTooOld:
-    case BrokerErrorCode.failedPrecondition:
-    case BrokerErrorCode.transactionDecided:
-      return new BrokerRefusedError(error.code, error.message, { cause: error });
-    case BrokerErrorCode.resourceExhausted:
-      return new ResourceExhaustedError(error.message, { cause: error });
+    case ErrorCode.invalidArgument:
+      return new InvalidArgumentError(error.message, options);
+    case ErrorCode.notFound:
+      return new NotFoundError(error.message, options);
+    case ErrorCode.resourceExhausted:
+      return new ResourceExhaustedError(error.message, options);
+    default:
+      return new BrokerRefusedError(error.code, error.message, options);
   }
 }

@@ -1,3 +1,4 @@
+import { ErrorCode } from '../../errors/index.js';
 import { nodeId, type NodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
 
@@ -62,6 +63,7 @@ export const NODE_DEFAULTS = {
 /** A configuration that cannot work, with the one line that says why. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  readonly code = ErrorCode.invalidArgument;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
 
+import { ErrorCode } from '../../errors/index.js';
 import { DirectoryLockedError, type DirectoryLock, type FileSystem } from '../../storage/index.js';
 import { ConfigError } from './config.js';
 
@@ -26,6 +27,7 @@ const IDENTITY_FILE = 'identity.json';
 /** Another live process (most likely this node, started twice) holds the data directory. */
 export class DataDirInUseError extends Error {
   override readonly name = 'DataDirInUseError';
+  readonly code = ErrorCode.directoryLocked;
   constructor(
     readonly dir: string,
     readonly holderPid: number | null,

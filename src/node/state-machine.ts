@@ -1,5 +1,6 @@
 import { EntryKind, type Entry } from '../../raft/index.js';
-import { BrokerError, BrokerErrorCode, BrokerState, decodeCommand, MalformedCommandError, type ApplyResult, type BrokerStateOptions } from '../broker/index.js';
+import { ErrorCode } from '../../errors/index.js';
+import { BrokerError, BrokerState, decodeCommand, MalformedCommandError, type ApplyResult, type BrokerStateOptions } from '../broker/index.js';
 
 /**
  * The first byte of every normal entry's payload says what the rest is. Tags are never
@@ -56,14 +57,14 @@ export class NodeStateMachine {
     const tag = entry.payload[0];
     if (tag === PayloadTag.record) return null;
     if (tag !== PayloadTag.broker) {
-      return { kind: 'rejected', error: new BrokerError(BrokerErrorCode.invalidArgument, `entry ${entry.index} has unknown payload tag ${String(tag)}`) };
+      return { kind: 'rejected', error: new BrokerError(ErrorCode.invalidArgument, `entry ${entry.index} has unknown payload tag ${String(tag)}`) };
     }
     let envelope;
     try {
       envelope = decodeCommand(entry.payload.subarray(1));
     } catch (error) {
       if (!(error instanceof MalformedCommandError)) throw error;
-      return { kind: 'rejected', error: new BrokerError(BrokerErrorCode.invalidArgument, `entry ${entry.index} is not a valid broker command: ${error.message}`, { cause: error }) };
+      return { kind: 'rejected', error: new BrokerError(ErrorCode.invalidArgument, `entry ${entry.index} is not a valid broker command: ${error.message}`, { cause: error }) };
     }
     return this.broker.apply(entry.index, envelope.leaderTimeMs, envelope.command);
   }

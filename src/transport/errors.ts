@@ -1,24 +1,17 @@
+import { ErrorCode } from '../../errors/index.js';
+
 /**
  * Failures of the transport itself (as opposed to the node errors it carries to clients,
- * which live in src/transport/node-errors.ts and are mapped by grpc-status.ts).
+ * which live in src/transport/node-errors.ts and are mapped by grpc-status.ts). Their codes
+ * are the product's one set (errors/).
  */
-export const TransportErrorCode = {
-  /** The listener could not bind its address (in use, not local, bad form). */
-  listenFailed: 'listenFailed',
-  /** Bytes from the wire that do not decode to a valid message. */
-  malformedMessage: 'malformedMessage',
-  /** Another live process holds this node's id: the peers keep it and refuse us. */
-  duplicateNodeId: 'duplicateNodeId',
-} as const;
-export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode];
-
 export abstract class TransportError extends Error {
-  abstract readonly code: TransportErrorCode;
+  abstract readonly code: ErrorCode;
 }
 
 export class ListenError extends TransportError {
   override readonly name = 'ListenError';
-  readonly code = TransportErrorCode.listenFailed;
+  readonly code = ErrorCode.listenFailed;
   constructor(
     readonly address: string,
     options?: ErrorOptions,
@@ -29,7 +22,7 @@ export class ListenError extends TransportError {
 
 export class MalformedMessageError extends TransportError {
   override readonly name = 'MalformedMessageError';
-  readonly code = TransportErrorCode.malformedMessage;
+  readonly code = ErrorCode.malformedMessage;
 }
 
 /**
@@ -38,7 +31,7 @@ export class MalformedMessageError extends TransportError {
  */
 export class DuplicateNodeIdError extends TransportError {
   override readonly name = 'DuplicateNodeIdError';
-  readonly code = TransportErrorCode.duplicateNodeId;
+  readonly code = ErrorCode.duplicateNodeId;
   constructor(
     readonly nodeId: string,
     /** The refusing peer's words, naming the process it keeps. */

@@ -1,9 +1,10 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
-import { NodeError, NodeErrorCode, NotLeaderError } from './node-errors.js';
+import { ErrorCode, isErrorCode } from '../../errors/index.js';
+import { NodeError, NotLeaderError } from './node-errors.js';
 
 /** Trailing metadata keys that travel with an error status. */
 export const ErrorMetadataKey = {
-  /** The node's error code (NodeErrorCode), so a client can tell "not the leader" from other UNAVAILABLEs. */
+  /** The error code (ErrorCode) on every error a node's services return: the client picks its error class from it. */
   errorCode: 'quorumlog-error',
   /** On notLeader, when a leader is known: its node id. */
   leaderId: 'leader-id',
@@ -16,49 +17,104 @@ export type GrpcErrorStatus = Pick<StatusObject, 'code' | 'details' | 'metadata'
 const DETAILS_MAX_CHARS = 500;
 
 /**
- * The one place that maps a failure to a gRPC status. Node errors keep their message;
- * anything else is INTERNAL with its first line of message, never a stack.
+ * The one table from error codes to gRPC statuses. Total over ErrorCode, so a new code does
+ * not compile until it is given a status. The codes that never leave a node or a client
+ * (storage, listening, the spool...) have the status gRPC would name them by; what a node
+ * sends is decided by toGrpcStatus, which sends a NodeError's code and anything else as
+ * internal.
+ */
+const GRPC_STATUS_BY_CODE: { readonly [C in ErrorCode]: status } = {
+  invalidArgument: status.INVALID_ARGUMENT,
+  notFound: status.NOT_FOUND,
+  alreadyExists: status.ALREADY_EXISTS,
+  resourceExhausted: status.RESOURCE_EXHAUSTED,
+  failedPrecondition: status.FAILED_PRECONDITION,
+  // UNAVAILABLE, with the leader in the trailers when known, so the client goes there.
+  notLeader: status.UNAVAILABLE,
+  unavailable: status.UNAVAILABLE,
+  deadlineExceeded: status.DEADLINE_EXCEEDED,
+  internal: status.INTERNAL,
+  unimplemented: status.UNIMPLEMENTED,
+  unknownProducer: status.FAILED_PRECONDITION,
+  outOfOrderSequence: status.FAILED_PRECONDITION,
+  duplicateTooOld: status.FAILED_PRECONDITION,
+  transactionDecided: status.FAILED_PRECONDITION,
+  outcomeUnknown: status.DEADLINE_EXCEEDED,
+  closed: status.UNAVAILABLE,
+  aborted: status.CANCELLED,
+  producerIdChanged: status.FAILED_PRECONDITION,
+  deliveryTimeout: status.DEADLINE_EXCEEDED,
+  spoolFull: status.RESOURCE_EXHAUSTED,
+  spool: status.INTERNAL,
+  corruptRecord: status.DATA_LOSS,
+  missingSegment: status.DATA_LOSS,
+  corruptHardState: status.DATA_LOSS,
+  storageFailed: status.INTERNAL,
+  ioFailed: status.INTERNAL,
+  recordTooLarge: status.INVALID_ARGUMENT,
+  appendBacklog: status.RESOURCE_EXHAUSTED,
+  entriesTruncated: status.UNAVAILABLE,
+  directoryLocked: status.FAILED_PRECONDITION,
+  listenFailed: status.UNAVAILABLE,
+  malformedMessage: status.INVALID_ARGUMENT,
+  malformedRecord: status.DATA_LOSS,
+  duplicateNodeId: status.FAILED_PRECONDITION,
+};
+
+/** The gRPC status a code crosses the wire as. */
+export function grpcStatusOf(code: ErrorCode): status {
+  return GRPC_STATUS_BY_CODE[code];
+}
+
+/**
+ * The code a status stands for when no code came with it (a proxy or a foreign server):
+ * each status the table uses reads as the one code of that status a node answers with
+ * (or, for the statuses only local codes use, that code), so the table reads back; any
+ * other status is internal. The client treats failures below any node (grpc-js's own
+ * UNAVAILABLE, CANCELLED, reset streams) before it comes to this.
+ */
+export function codeOfGrpcStatus(grpc: status): ErrorCode {
+  return CODE_BY_GRPC_STATUS.get(grpc) ?? ErrorCode.internal;
+}
+
+const CODE_BY_GRPC_STATUS: ReadonlyMap<status, ErrorCode> = new Map([
+  [status.INVALID_ARGUMENT, ErrorCode.invalidArgument],
+  [status.NOT_FOUND, ErrorCode.notFound],
+  [status.ALREADY_EXISTS, ErrorCode.alreadyExists],
+  [status.RESOURCE_EXHAUSTED, ErrorCode.resourceExhausted],
+  [status.FAILED_PRECONDITION, ErrorCode.failedPrecondition],
+  [status.UNAVAILABLE, ErrorCode.unavailable],
+  [status.DEADLINE_EXCEEDED, ErrorCode.deadlineExceeded],
+  [status.INTERNAL, ErrorCode.internal],
+  [status.UNIMPLEMENTED, ErrorCode.unimplemented],
+  [status.CANCELLED, ErrorCode.aborted],
+  [status.DATA_LOSS, ErrorCode.corruptRecord],
+]);
+
+/** The code a node sent in the trailers, or undefined when none came or it is not one of ours. */
+export function readErrorCode(metadata: Metadata | undefined): ErrorCode | undefined {
+  const value = metadata?.get(ErrorMetadataKey.errorCode)[0];
+  return typeof value === 'string' && isErrorCode(value) ? value : undefined;
+}
+
+/**
+ * The one place that maps a failure to a gRPC status: the table's status, the code in the
+ * trailers. Node errors keep their message; anything else is INTERNAL with its first line
+ * of message, never a stack.
  */
 export function toGrpcStatus(error: unknown): GrpcErrorStatus {
   const metadata = new Metadata();
   if (!(error instanceof NodeError)) {
-    metadata.set(ErrorMetadataKey.errorCode, NodeErrorCode.internal);
+    metadata.set(ErrorMetadataKey.errorCode, ErrorCode.internal);
     return { code: status.INTERNAL, details: `internal error: ${readableMessage(error)}`, metadata };
   }
   metadata.set(ErrorMetadataKey.errorCode, error.code);
-  const details = readableMessage(error);
-  switch (error.code) {
-    case NodeErrorCode.notLeader: {
-      const leader = error instanceof NotLeaderError ? error.leader : null;
-      if (leader !== null) {
-        metadata.set(ErrorMetadataKey.leaderId, leader.id);
-        metadata.set(ErrorMetadataKey.leaderAddress, leader.clientAddress);
-      }
-      return { code: status.UNAVAILABLE, details, metadata };
-    }
-    case NodeErrorCode.invalidArgument:
-      return { code: status.INVALID_ARGUMENT, details, metadata };
-    case NodeErrorCode.notFound:
-      return { code: status.NOT_FOUND, details, metadata };
-    case NodeErrorCode.resourceExhausted:
-      return { code: status.RESOURCE_EXHAUSTED, details, metadata };
-    case NodeErrorCode.deadlineExceeded:
-      return { code: status.DEADLINE_EXCEEDED, details, metadata };
-    case NodeErrorCode.unavailable:
-      return { code: status.UNAVAILABLE, details, metadata };
-    case NodeErrorCode.internal:
-      return { code: status.INTERNAL, details: `internal error: ${details}`, metadata };
-    case NodeErrorCode.alreadyExists:
-      return { code: status.ALREADY_EXISTS, details, metadata };
-    case NodeErrorCode.unknownProducer:
-    case NodeErrorCode.outOfOrderSequence:
-    case NodeErrorCode.duplicateTooOld:
-    case NodeErrorCode.failedPrecondition:
-    case NodeErrorCode.transactionDecided:
-      return { code: status.FAILED_PRECONDITION, details, metadata };
-    case NodeErrorCode.unimplemented:
-      return { code: status.UNIMPLEMENTED, details, metadata };
+  if (error instanceof NotLeaderError && error.leader !== null) {
+    metadata.set(ErrorMetadataKey.leaderId, error.leader.id);
+    metadata.set(ErrorMetadataKey.leaderAddress, error.leader.clientAddress);
   }
+  const details = readableMessage(error);
+  return { code: grpcStatusOf(error.code), details: error.code === ErrorCode.internal ? `internal error: ${details}` : details, metadata };
 }
 
 function readableMessage(error: unknown): string {

@@ -30,19 +30,19 @@ export type {
   GroupView,
 } from './client-service.js';
 export * from './group-codec.js';
-export { toGrpcStatus, ErrorMetadataKey, type GrpcErrorStatus } from './grpc-status.js';
-export { ListenError, MalformedMessageError, TransportError, TransportErrorCode } from './errors.js';
+export { codeOfGrpcStatus, ErrorMetadataKey, grpcStatusOf, readErrorCode, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
+export { ListenError, MalformedMessageError, TransportError } from './errors.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
 export * from './transaction-codec.js';
 export type { CheckSink, CheckView, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService, TransactionSourceName } from './transaction-service.js';
 export {
   BrokerRefusedError,
+  type BrokerRefusalCode,
   DeadlineExceededError,
   InternalError,
   InvalidArgumentError,
   NodeError,
-  NodeErrorCode,
   NotFoundError,
   NotLeaderError,
   ResourceExhaustedError,

@@ -1,44 +1,20 @@
+import { ErrorCode } from '../../errors/index.js';
 import type { NodeId } from '../../raft/index.js';
 
 /**
  * Failures a client of a node may branch on, defined in the wire layer that carries them
- * (src/node raises them, the client library reads their codes). Each has a literal `code`; the transport maps
- * codes to gRPC statuses in one place (src/transport/grpc-status.ts), so nothing else needs
- * to know about gRPC.
+ * (src/node raises them, the client library reads their codes). Each carries one of the
+ * product's error codes (errors/); the transport maps codes to gRPC statuses in one table
+ * (src/transport/grpc-status.ts) and sends the code beside the status.
  */
-export const NodeErrorCode = {
-  notLeader: 'notLeader',
-  invalidArgument: 'invalidArgument',
-  notFound: 'notFound',
-  resourceExhausted: 'resourceExhausted',
-  deadlineExceeded: 'deadlineExceeded',
-  unavailable: 'unavailable',
-  internal: 'internal',
-  /** Broker: a topic of that name exists already. */
-  alreadyExists: 'alreadyExists',
-  /** Broker: the producer id was never granted, or expired; the producer must ask for a new one. */
-  unknownProducer: 'unknownProducer',
-  /** Broker: a batch's sequence is ahead of the producer's (an earlier batch is missing) or overlaps differently. */
-  outOfOrderSequence: 'outOfOrderSequence',
-  /** Broker: a retried batch is older than the remembered window; its offsets are lost. */
-  duplicateTooOld: 'duplicateTooOld',
-  /** Broker: the request is well formed but the state does not allow it (acking a message already acked). */
-  failedPrecondition: 'failedPrecondition',
-  /** Broker: the transaction was already decided the other way (commit after rollback, rollback after commit). */
-  transactionDecided: 'transactionDecided',
-  /** This node does not offer the method. */
-  unimplemented: 'unimplemented',
-} as const;
-export type NodeErrorCode = (typeof NodeErrorCode)[keyof typeof NodeErrorCode];
-
 export abstract class NodeError extends Error {
-  abstract readonly code: NodeErrorCode;
+  abstract readonly code: ErrorCode;
 }
 
 /** This node cannot take writes; `leader` is who can, when known. */
 export class NotLeaderError extends NodeError {
   override readonly name = 'NotLeaderError';
-  readonly code = NodeErrorCode.notLeader;
+  readonly code = ErrorCode.notLeader;
   constructor(
     readonly leader: { readonly id: NodeId; readonly clientAddress: string } | null,
     options?: ErrorOptions,
@@ -49,49 +25,52 @@ export class NotLeaderError extends NodeError {
 
 export class InvalidArgumentError extends NodeError {
   override readonly name = 'InvalidArgumentError';
-  readonly code = NodeErrorCode.invalidArgument;
+  readonly code = ErrorCode.invalidArgument;
 }
 
 export class NotFoundError extends NodeError {
   override readonly name = 'NotFoundError';
-  readonly code = NodeErrorCode.notFound;
+  readonly code = ErrorCode.notFound;
 }
 
 /** A bounded queue is full; the caller should back off and retry. */
 export class ResourceExhaustedError extends NodeError {
   override readonly name = 'ResourceExhaustedError';
-  readonly code = NodeErrorCode.resourceExhausted;
+  readonly code = ErrorCode.resourceExhausted;
 }
 
 /** Waited too long for a commit. The write may still commit: its outcome is unknown. */
 export class DeadlineExceededError extends NodeError {
   override readonly name = 'DeadlineExceededError';
-  readonly code = NodeErrorCode.deadlineExceeded;
+  readonly code = ErrorCode.deadlineExceeded;
 }
 
 /** The node is shutting down, or lost leadership while a write waited: retry elsewhere. */
 export class UnavailableError extends NodeError {
   override readonly name = 'UnavailableError';
-  readonly code = NodeErrorCode.unavailable;
+  readonly code = ErrorCode.unavailable;
 }
 
 /** Storage failed underneath the node; it stops serving writes. */
 export class InternalError extends NodeError {
   override readonly name = 'InternalError';
-  readonly code = NodeErrorCode.internal;
+  readonly code = ErrorCode.internal;
 }
+
+/** The codes the broker's state machine refuses a command with that have no class of their own here. */
+export type BrokerRefusalCode =
+  | typeof ErrorCode.alreadyExists
+  | typeof ErrorCode.unknownProducer
+  | typeof ErrorCode.outOfOrderSequence
+  | typeof ErrorCode.duplicateTooOld
+  | typeof ErrorCode.transactionDecided
+  | typeof ErrorCode.failedPrecondition;
 
 /** The broker's state machine refused a command for a reason a producer branches on. */
 export class BrokerRefusedError extends NodeError {
   override readonly name = 'BrokerRefusedError';
   constructor(
-    readonly code:
-      | typeof NodeErrorCode.alreadyExists
-      | typeof NodeErrorCode.unknownProducer
-      | typeof NodeErrorCode.outOfOrderSequence
-      | typeof NodeErrorCode.duplicateTooOld
-      | typeof NodeErrorCode.transactionDecided
-      | typeof NodeErrorCode.failedPrecondition,
+    readonly code: BrokerRefusalCode,
     message: string,
     options?: ErrorOptions,
   ) {
@@ -101,5 +80,5 @@ export class BrokerRefusedError extends NodeError {
 
 export class UnimplementedError extends NodeError {
   override readonly name = 'UnimplementedError';
-  readonly code = NodeErrorCode.unimplemented;
+  readonly code = ErrorCode.unimplemented;
 }

@@ -1,0 +1,1 @@
+export { ErrorCode, isErrorCode } from './error-codes.js';
