@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
-import { RaftNode, type Entry, type Index, type Message, type NodeId, type RaftOptions } from '../../raft/index.js';
-import { MemoryFileSystem, type DurableMarkPolicy } from '../../storage/index.js';
+import { RaftNode, type Entry, type HardState, type Index, type LogReader, type Message, type NodeId, type RaftOptions, type Status, type Term } from '../../raft/index.js';
+import { MemoryFileSystem, openLog, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
 import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
 import { NodeStateMachine, plainRecord } from '../../src/node/state-machine.js';
@@ -40,6 +40,12 @@ export interface NodeClusterOptions {
   readonly durableMark?: DurableMarkPolicy;
   /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
   readonly segmentBytes?: number;
+  /** What a node's disk holds before its first start (scripted scenarios): a log from index 1, a hard state. */
+  readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: LogReader; readonly hardState?: HardState }>;
+  /** Runs before a sent message reaches the network: 'drop' loses it (tests cut specific traffic with it). */
+  readonly intercept?: (message: Message, cluster: NodeCluster) => 'pass' | 'drop';
+  /** Sees every message the moment it is delivered to a running node, before the node steps it. */
+  readonly onDeliver?: (message: Message, cluster: NodeCluster) => void;
 }
 
 export type AppendState = 'pending' | 'acked' | 'failed' | 'unknown';
@@ -67,6 +73,10 @@ class SimNode {
   crashes = 0;
   /** Its disk was damaged and it has not been seen repaired (voting again) since. */
   damaged = false;
+  /** The term in which this process's log was last found to hold every committed entry while leading. */
+  completenessCheckedTerm = -1;
+  /** Written to the disk before the first start, then null. */
+  initial: { readonly log?: LogReader; readonly hardState?: HardState } | null = null;
   fsyncMinMs: number;
   fsyncMaxMs: number;
 
@@ -121,6 +131,7 @@ export class NodeCluster {
     for (const id of this.ids) {
       const skewMs = skewMax === 0 ? 0 : this.diskPrng.between(-skewMax, skewMax);
       const node = new SimNode(id, skewMs, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6);
+      node.initial = options.initialDisks?.get(id) ?? null;
       this.nodes.set(id, node);
       node.fs.delaySyncs(() => this.syncDelay(node));
     }
@@ -139,6 +150,28 @@ export class NodeCluster {
     const node = this.nodes.get(id);
     if (node === undefined) throw new Error(`node-cluster: unknown node ${id}`);
     return node;
+  }
+
+  /** The node's consensus core while it runs (null while down or starting). */
+  raft(id: NodeId): RaftNode | null {
+    return this.node(id).node?.raft ?? null;
+  }
+
+  /** The node's core status; throws when the node is not running (a test bug). */
+  status(id: NodeId): Status {
+    const raft = this.raft(id);
+    if (raft === null) throw new Error(`node-cluster: ${id} is not running`);
+    return raft.status();
+  }
+
+  /** The node's commit log while it runs. */
+  log(id: NodeId): CommitLog | null {
+    return this.node(id).node?.log ?? null;
+  }
+
+  /** Highest index the node's current process has applied. */
+  appliedIndex(id: NodeId): number {
+    return this.node(id).appliedIndex;
   }
 
   /** The running node that believes it leads in the highest term, if any. */
@@ -208,6 +241,10 @@ export class NodeCluster {
       const st = node.raft.status();
       if (st.role !== 'leader') continue;
       this.checker.leaderSeen(sim.id, st.term);
+      if (sim.completenessCheckedTerm !== st.term && node.log.lastIndex() === st.lastIndex) {
+        this.checker.leaderLogComplete(sim.id, st.term, checkedLog(node));
+        sim.completenessCheckedTerm = st.term;
+      }
       if (st.commit > this.checker.maxCommitted) this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node));
     }
   }
@@ -243,28 +280,35 @@ export class NodeCluster {
     sim.process = process;
     sim.scheduler = scheduler;
     sim.appliedIndex = 0;
+    sim.completenessCheckedTerm = -1;
     const random = this.corePrng.fork();
+    const initial = sim.initial;
+    sim.initial = null;
     const tuning = this.options.tuning;
     const createRaft = this.options.createRaft ?? ((options: RaftOptions) => new RaftNode(options));
     sim.fs.mkdir(`/data/${id}/log`);
-    const starting = assembleNode(
-      this.config(id),
-      {
-        fs: sim.fs,
-        scheduler,
-        random,
-        createRaft: (options) => createRaft({ ...options, ...tuning }),
-        createStateMachine: () => new ObservedStateMachine((entry) => this.applied(sim, process, entry)),
-      },
-      {
-        send: (messages) => {
-          if (process.alive) for (const message of messages) this.send(message);
+    const config = this.config(id);
+    const starting = (async () => {
+      if (initial !== null) await writeInitialDisk(sim.fs, config.dataDir, initial);
+      return assembleNode(
+        config,
+        {
+          fs: sim.fs,
+          scheduler,
+          random,
+          createRaft: (options) => createRaft({ ...options, ...tuning }),
+          createStateMachine: () => new ObservedStateMachine((entry) => this.applied(sim, process, entry)),
         },
-        onFatal: (error) => {
-          if (process.alive) this.fatal ??= { node: id, error };
+        {
+          send: (messages) => {
+            if (process.alive) for (const message of messages) this.send(message);
+          },
+          onFatal: (error) => {
+            if (process.alive) this.fatal ??= { node: id, error };
+          },
         },
-      },
-    );
+      );
+    })();
     starting.then(
       (node) => {
         if (process.alive) sim.node = node;
@@ -378,6 +422,7 @@ export class NodeCluster {
   private send(message: Message): void {
     this.messagesSent++;
     if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+    if (this.options.intercept?.(message, this) === 'drop') return;
     this.network.send(message);
   }
 
@@ -385,6 +430,7 @@ export class NodeCluster {
     this.world.schedule(delayMs, this.clients, `${message.type} ${message.from}->${message.to}`, () => {
       const target = this.node(message.to).node;
       if (target === null || !this.network.deliverable(message)) return;
+      this.options.onDeliver?.(message, this);
       target.receive(message);
     });
   }
@@ -556,6 +602,18 @@ export class NodeCluster {
   recentTrace(): string {
     return this.trace.join('\n');
   }
+}
+
+/** Writes a scripted disk (a log from index 1 and a hard state) the way a node would have. */
+async function writeInitialDisk(fs: MemoryFileSystem, dataDir: string, initial: { readonly log?: LogReader; readonly hardState?: HardState }): Promise<void> {
+  const log = await openLog({ dir: `${dataDir}/log`, fs });
+  const source = initial.log;
+  if (source !== undefined && source.lastIndex() >= 1) {
+    if (source.firstIndex() !== 1) throw new Error('node-cluster: an initial log must start at index 1');
+    await log.append(source.entries(1 as Index, (source.lastIndex() + 1) as Index, Number.MAX_SAFE_INTEGER));
+  }
+  if (initial.hardState !== undefined) await log.saveHardState(initial.hardState);
+  await log.close();
 }
 
 /** A state machine that reports each entry before applying it, as the node applies it. */
