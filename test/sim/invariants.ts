@@ -16,6 +16,7 @@ export const Invariant = {
   linearizableRead: 'linearizableRead', // a read index covers every write acknowledged before the read began
   liveness: 'liveness', // after healing: a leader within bounded ticks, everything applied
   nodeFailed: 'nodeFailed', // a node stopped itself (storage failed, or its core found a broken invariant)
+  votedWhileDamaged: 'votedWhileDamaged', // a node whose disk lost acknowledged entries grants no vote until repaired
   failedWritten: 'failedWritten', // an append the client was told failed for sure is nowhere in any log
 } as const;
 export type Invariant = (typeof Invariant)[keyof typeof Invariant];

@@ -367,16 +367,28 @@ export class NodeCluster {
     const last = segments.at(-1);
     if (last !== undefined) {
       const file = `${dir}/${last}`;
-      const size = sim.fs.readFile(file).length;
-      const span = Math.min(size, lose * 16);
+      // Records end where the preallocated zeros begin: aim at the records, not the zeros.
+      const contents = sim.fs.readFile(file);
+      let dataEnd = contents.length;
+      while (dataEnd > 0 && contents[dataEnd - 1] === 0) dataEnd--;
+      const span = Math.min(dataEnd, lose * 16);
       if (span > 0) {
-        if (lose % 2 === 1) sim.fs.flipBit(file, size - 1 - this.diskPrng.nextInt(span), this.diskPrng.nextInt(8));
-        else sim.fs.faultTruncate(file, size - span);
+        if (lose % 2 === 1) sim.fs.flipBit(file, dataEnd - 1 - this.diskPrng.nextInt(span), this.diskPrng.nextInt(8));
+        else sim.fs.faultTruncate(file, dataEnd - span);
         sim.damaged = true;
       }
     }
     this.start(id);
     return sim.damaged;
+  }
+
+  /**
+   * Stops the node's process for `ms` (SIGSTOP, a long GC pause): its timers, syncs and the
+   * messages reaching it wait and then run late, so a leader resumes deposed, not knowing it.
+   */
+  pause(id: NodeId, ms: number): void {
+    const process = this.node(id).process;
+    if (process !== null) process.pausedUntilMs = Math.max(process.pausedUntilMs, this.nowMs + ms);
   }
 
   /** `id` starts an election now (a deposed or partitioned node resuming, say). */
@@ -422,12 +434,18 @@ export class NodeCluster {
   private send(message: Message): void {
     this.messagesSent++;
     if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+    if ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted && this.raft(message.from)?.status().votingBlocked === true) {
+      this.checker.violation(Invariant.votedWhileDamaged, `${message.from} granted ${message.to} a ${message.type === 'voteResp' ? 'vote' : 'pre-vote'} in term ${message.term} before its lost entries were repaired`);
+    }
     if (this.options.intercept?.(message, this) === 'drop') return;
     this.network.send(message);
   }
 
+  /** A message reaches the process running at its destination when sent; a restarted process never sees it. */
   private scheduleDelivery(delayMs: number, message: Message): void {
-    this.world.schedule(delayMs, this.clients, `${message.type} ${message.from}->${message.to}`, () => {
+    const process = this.node(message.to).process;
+    if (process === null) return;
+    this.world.schedule(delayMs, process, `${message.type} ${message.from}->${message.to}`, () => {
       const target = this.node(message.to).node;
       if (target === null || !this.network.deliverable(message)) return;
       this.options.onDeliver?.(message, this);

@@ -4,7 +4,7 @@ import type { NodeId, RaftNode, RaftOptions } from '../../raft/index.js';
 import { SafetyViolation } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { NodeCluster } from './node-cluster.js';
-import { actionArbitrary, describeAction, type FaultAction, type Schedule } from './schedule.js';
+import { actionArbitrary, DEFAULT_WEIGHTS, describeAction, type FaultAction, type Schedule } from './schedule.js';
 
 /**
  * Runs a fault schedule (the same Schedule that test/sim/schedule.ts generates and shrinks)
@@ -41,7 +41,7 @@ export interface NodeRunResult {
 
 /** Exactly `steps` timed fault actions for `nodes` nodes (what `npm run sim -- --steps` runs). */
 export function fixedScheduleArbitrary(nodes: number, steps: number): fc.Arbitrary<Schedule> {
-  const step = fc.record({ waitMs: fc.integer({ min: 0, max: 300 }), action: actionArbitrary(nodes) });
+  const step = fc.record({ waitMs: fc.integer({ min: 0, max: 300 }), action: actionArbitrary(nodes, NODE_WEIGHTS) });
   return fc.record({
     seed: fc.integer({ min: 0, max: 0x7fff_ffff }),
     proposeEveryMs: fc.integer({ min: 1, max: 20 }),
@@ -55,6 +55,9 @@ export function scheduleOfSeed(seed: number, nodes: number, steps: number): Sche
   if (schedule === undefined) throw new Error('node-schedule: fast-check sampled no schedule');
   return schedule;
 }
+
+/** The generated faults on production nodes: the core-level ones plus process pauses (weights as in schedule.ts). */
+export const NODE_WEIGHTS = { ...DEFAULT_WEIGHTS, pause: 2, pauseLeader: 2 } as const;
 
 const TICK_MS = 10;
 // Ten maximal randomized election timeouts at the default 10 ticks of 10 ms.
@@ -178,5 +181,13 @@ function perform(cluster: NodeCluster, action: FaultAction, id: (n: number) => N
     case 'damage':
       cluster.damage(id(action.node), action.lose);
       return;
+    case 'pause':
+      cluster.pause(id(action.node), action.ms);
+      return;
+    case 'pauseLeader': {
+      const leader = cluster.leader();
+      if (leader !== null) cluster.pause(leader, action.ms);
+      return;
+    }
   }
 }

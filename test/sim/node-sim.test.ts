@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { runNodeSchedule, type NodeSimConfig } from './node-schedule.js';
-import { DEFAULT_WEIGHTS, describeSchedule, scheduleArbitrary, simRuns, simSeed, type Schedule, type ScheduleShape } from './schedule.js';
+import { NODE_WEIGHTS, runNodeSchedule, type NodeSimConfig } from './node-schedule.js';
+import { describeSchedule, scheduleArbitrary, simRuns, simSeed, type Schedule, type ScheduleShape } from './schedule.js';
 
 /**
  * The production node under generated fault schedules: fast-check generates crashes (torn
  * writes, crashes while a sync is in flight), partitions of any shape, a lossy, duplicating,
  * reordering network, slow disks, disk damage, client bursts, leadership transfers and
  * resumed campaigns; NodeCluster runs the real replica, commit log and broker through each
- * with the safety properties checked after every step, then heals everything and checks
+ * with the safety properties checked after every step (process pauses too: a leader resumes deposed), then heals everything and checks
  * liveness and that every acknowledged append is on every node, once, at its index.
  *
  * SIM_RUNS=<n> sets schedules per property (test:long runs more); SIM_SEED=<seed> replays.
@@ -26,7 +26,7 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
   let messages = 0;
   const started = performance.now();
   console.log(`[node-sim] ${size} nodes: fast-check seed ${seed}, ${runs} schedules (replay with SIM_SEED=${seed})`);
-  const shape: ScheduleShape = { size, maxSteps: options.maxSteps ?? 20, ...(options.varyTuning === true ? { varyTuning: true } : {}), ...(options.weights !== undefined ? { weights: options.weights } : {}) };
+  const shape: ScheduleShape = { size, maxSteps: options.maxSteps ?? 20, weights: options.weights ?? NODE_WEIGHTS, ...(options.varyTuning === true ? { varyTuning: true } : {}) };
   await fc.assert(
     fc.asyncProperty(scheduleArbitrary(shape), async (schedule: Schedule) => {
       const result = await runNodeSchedule(config, schedule);
@@ -54,7 +54,7 @@ describe('generated fault schedules against the production node', () => {
   }, 120_000);
 
   it('5 nodes with disk damage on one node at a time (it must not vote until repaired)', async () => {
-    await checkCluster(5, {}, { weights: { ...DEFAULT_WEIGHTS, damage: 3 }, maxSteps: 30 });
+    await checkCluster(5, {}, { weights: { ...NODE_WEIGHTS, damage: 3 }, maxSteps: 30 });
   }, 120_000);
 
   it('every cluster size from 1 to 7, even sizes included', async () => {

@@ -26,6 +26,10 @@ export type FaultAction =
   | { readonly kind: 'burst'; readonly count: number; readonly batch: boolean }
   | { readonly kind: 'transfer'; readonly to: number }
   | { readonly kind: 'campaign'; readonly node: number }
+  /** The node's process stops for `ms` and resumes (SIGSTOP, a GC pause): a paused leader resumes deposed. */
+  | { readonly kind: 'pause'; readonly node: number; readonly ms: number }
+  /** The leader's process stops for `ms` and resumes. */
+  | { readonly kind: 'pauseLeader'; readonly ms: number }
   /** Damage beyond power loss: the node's disk loses its last `lose` durable entries; it restarts knowing it lost some. */
   | { readonly kind: 'damage'; readonly node: number; readonly lose: number };
 
@@ -260,6 +264,8 @@ export const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
   transfer: 1,
   campaign: 1,
   damage: 0,
+  pause: 0,
+  pauseLeader: 0,
 };
 
 export function actionArbitrary(size: number, weights: Partial<Record<FaultAction['kind'], number>> = DEFAULT_WEIGHTS): fc.Arbitrary<FaultAction> {
@@ -283,6 +289,8 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
     burst: fc.record({ kind: fc.constant('burst' as const), count: fc.integer({ min: 1, max: 30 }), batch: fc.boolean() }),
     transfer: fc.record({ kind: fc.constant('transfer' as const), to: node }),
     campaign: fc.record({ kind: fc.constant('campaign' as const), node }),
+    pause: fc.record({ kind: fc.constant('pause' as const), node, ms: fc.integer({ min: 1, max: 1_500 }) }),
+    pauseLeader: fc.record({ kind: fc.constant('pauseLeader' as const), ms: fc.integer({ min: 1, max: 1_500 }) }),
     damage: fc.record({ kind: fc.constant('damage' as const), node, lose: fc.integer({ min: 1, max: 20 }) }),
   };
   const choices = (Object.keys(all) as FaultAction['kind'][])

@@ -8,6 +8,8 @@ import { EventQueue } from './event-queue.js';
  */
 export class SimProcess {
   alive = true;
+  /** Stopped (SIGSTOP, a long GC pause) until this virtual time: its tasks wait, then run late. */
+  pausedUntilMs = 0;
   constructor(readonly name: string) {}
 }
 
@@ -67,6 +69,11 @@ export class SimWorld {
       const task = this.queue.pop();
       if (task === undefined) return null;
       if (task.cancelled || !task.owner.alive) continue;
+      if (task.owner.pausedUntilMs > this.queue.now) {
+        // A stopped process runs nothing: its due work waits for it to resume, in order.
+        this.queue.push(task.owner.pausedUntilMs - this.queue.now, task);
+        continue;
+      }
       this.steps++;
       task.run();
       await drainMicrotasks();
