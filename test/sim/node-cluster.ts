@@ -75,6 +75,8 @@ class SimNode {
   damaged = false;
   /** The term in which this process's log was last found to hold every committed entry while leading. */
   completenessCheckedTerm = -1;
+  /** Crash once this many more syncs of this disk have completed (null: not armed). */
+  crashAfterSyncs: { remaining: number; readonly tear: boolean } | null = null;
   /** Written to the disk before the first start, then null. */
   initial: { readonly log?: LogReader; readonly hardState?: HardState } | null = null;
   fsyncMinMs: number;
@@ -336,6 +338,7 @@ export class NodeCluster {
     sim.process = null;
     sim.node = null;
     sim.scheduler = null;
+    sim.crashAfterSyncs = null;
     sim.crashes++;
     for (const append of this.appends) if (append.node === id && append.state === 'pending') append.state = 'unknown';
     const tear = options.tear ? { tearLastWrite: { atByte: this.diskPrng.nextInt(64) } } : {};
@@ -383,6 +386,15 @@ export class NodeCluster {
   }
 
   /**
+   * Crashes the node right after `syncs` more of its syncs complete: the way to land a crash
+   * between a data write's fsync and the durable mark's, or between a mark and its ack.
+   */
+  crashAfterSyncs(id: NodeId, syncs: number, options: { readonly tear: boolean }): void {
+    const sim = this.node(id);
+    if (sim.up) sim.crashAfterSyncs = { remaining: Math.max(1, syncs), tear: options.tear };
+  }
+
+  /**
    * Stops the node's process for `ms` (SIGSTOP, a long GC pause): its timers, syncs and the
    * messages reaching it wait and then run late, so a leader resumes deposed, not knowing it.
    */
@@ -405,12 +417,15 @@ export class NodeCluster {
     sim.fsyncMaxMs = maxMs;
   }
 
-  /** Everything back to normal: links healed, reliable network, every node up, fast disks. */
+  /** Everything back to normal: links healed, reliable network, every node up and running, fast disks, no crash armed. */
   healAll(): void {
     this.network.heal();
     this.network.conditions = reliableNetwork;
     for (const id of this.ids) {
+      const sim = this.node(id);
       this.setFsyncMs(id, this.options.fsyncMinMs ?? 1, this.options.fsyncMaxMs ?? 6);
+      sim.crashAfterSyncs = null;
+      if (sim.process !== null) sim.process.pausedUntilMs = 0;
       this.restart(id);
     }
   }
@@ -428,7 +443,17 @@ export class NodeCluster {
     const process = sim.process;
     if (process === null) return new Promise(() => undefined);
     const delayMs = this.diskPrng.between(sim.fsyncMinMs, sim.fsyncMaxMs);
-    return new Promise((resolve) => this.world.schedule(delayMs, process, `${sim.id} sync`, resolve));
+    return new Promise((resolve) =>
+      this.world.schedule(delayMs, process, `${sim.id} sync`, () => {
+        resolve();
+        const armed = sim.crashAfterSyncs;
+        if (armed === null || --armed.remaining > 0) return;
+        sim.crashAfterSyncs = null;
+        // The sync is durable and the process takes its next step (say, writing the durable
+        // mark), then dies before that step's own sync completes.
+        this.world.schedule(0, this.clients, `${sim.id} crashes after a sync`, () => this.crash(sim.id, { tear: armed.tear }));
+      }),
+    );
   }
 
   private send(message: Message): void {

@@ -57,7 +57,7 @@ export function scheduleOfSeed(seed: number, nodes: number, steps: number): Sche
 }
 
 /** The generated faults on production nodes: the core-level ones plus process pauses (weights as in schedule.ts). */
-export const NODE_WEIGHTS = { ...DEFAULT_WEIGHTS, pause: 2, pauseLeader: 2 } as const;
+export const NODE_WEIGHTS = { ...DEFAULT_WEIGHTS, pause: 2, pauseLeader: 2, crashAfterSyncs: 3 } as const;
 
 const TICK_MS = 10;
 // Ten maximal randomized election timeouts at the default 10 ticks of 10 ms.
@@ -183,6 +183,9 @@ function perform(cluster: NodeCluster, action: FaultAction, id: (n: number) => N
       return;
     case 'pause':
       cluster.pause(id(action.node), action.ms);
+      return;
+    case 'crashAfterSyncs':
+      cluster.crashAfterSyncs(id(action.node), action.syncs, { tear: action.tear });
       return;
     case 'pauseLeader': {
       const leader = cluster.leader();

@@ -30,6 +30,8 @@ export type FaultAction =
   | { readonly kind: 'pause'; readonly node: number; readonly ms: number }
   /** The leader's process stops for `ms` and resumes. */
   | { readonly kind: 'pauseLeader'; readonly ms: number }
+  /** The node crashes right after `syncs` more of its disk syncs complete (mid group commit: between data and mark). */
+  | { readonly kind: 'crashAfterSyncs'; readonly node: number; readonly syncs: number; readonly tear: boolean }
   /** Damage beyond power loss: the node's disk loses its last `lose` durable entries; it restarts knowing it lost some. */
   | { readonly kind: 'damage'; readonly node: number; readonly lose: number };
 
@@ -266,6 +268,7 @@ export const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
   damage: 0,
   pause: 0,
   pauseLeader: 0,
+  crashAfterSyncs: 0,
 };
 
 export function actionArbitrary(size: number, weights: Partial<Record<FaultAction['kind'], number>> = DEFAULT_WEIGHTS): fc.Arbitrary<FaultAction> {
@@ -291,6 +294,7 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
     campaign: fc.record({ kind: fc.constant('campaign' as const), node }),
     pause: fc.record({ kind: fc.constant('pause' as const), node, ms: fc.integer({ min: 1, max: 1_500 }) }),
     pauseLeader: fc.record({ kind: fc.constant('pauseLeader' as const), ms: fc.integer({ min: 1, max: 1_500 }) }),
+    crashAfterSyncs: fc.record({ kind: fc.constant('crashAfterSyncs' as const), node, syncs: fc.integer({ min: 1, max: 6 }), tear: fc.boolean() }),
     damage: fc.record({ kind: fc.constant('damage' as const), node, lose: fc.integer({ min: 1, max: 20 }) }),
   };
   const choices = (Object.keys(all) as FaultAction['kind'][])
