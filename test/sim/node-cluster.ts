@@ -6,7 +6,8 @@ import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
 import { NodeStateMachine, plainRecord } from '../../src/node/state-machine.js';
 import { NotLeaderError } from '../../src/transport/index.js';
-import { Invariant, SafetyChecker, entryKey, type CheckedLog } from './invariants.js';
+import { DurableView } from './durable-view.js';
+import { Invariant, SafetyChecker, SafetyViolation, entryKey, type CheckedLog } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { Prng } from './prng.js';
 import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
@@ -69,6 +70,8 @@ class SimNode {
   damaged = false;
   fsyncMinMs: number;
   fsyncMaxMs: number;
+  /** What its disk holds durably, read from the disk, not from the process. */
+  readonly durable: DurableView;
 
   constructor(
     readonly id: NodeId,
@@ -78,6 +81,7 @@ class SimNode {
   ) {
     this.fsyncMinMs = fsyncMinMs;
     this.fsyncMaxMs = fsyncMaxMs;
+    this.durable = new DurableView(() => this.fs, `/data/${id}/log`);
   }
 
   get up(): boolean {
@@ -108,6 +112,8 @@ export class NodeCluster {
   private nextAppendId = 1;
   /** A node's process failed (storage or a broken invariant): the run records it as a violation. */
   private fatal: { readonly node: NodeId; readonly error: unknown } | null = null;
+  /** A check called from inside a node failed (see checkInNode): the step raises it. */
+  private nodeViolation: SafetyViolation | null = null;
 
   constructor(readonly options: NodeClusterOptions) {
     const root = new Prng(options.seed);
@@ -193,6 +199,7 @@ export class NodeCluster {
     if (label === null) return;
     this.checker.nowMs = this.nowMs;
     this.record(label);
+    if (this.nodeViolation !== null) throw this.nodeViolation;
     if (this.fatal !== null) {
       const { node, error } = this.fatal;
       this.checker.violation(Invariant.nodeFailed, `${node} stopped: ${describeError(error)}`);
@@ -208,7 +215,59 @@ export class NodeCluster {
       const st = node.raft.status();
       if (st.role !== 'leader') continue;
       this.checker.leaderSeen(sim.id, st.term);
-      if (st.commit > this.checker.maxCommitted) this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node));
+      if (st.commit <= this.checker.maxCommitted) continue;
+      this.checkCommitDurable(sim.id, node, st.commit);
+      this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node));
+    }
+  }
+
+  /**
+   * The counting half of the durability promise: every entry a leader newly reports committed
+   * is durable on a majority of disks (read from the disks themselves). A damaged node counts:
+   * its acknowledgement may predate the loss, and only one node is damaged at a time.
+   */
+  private checkCommitDurable(leader: NodeId, node: AssembledNode, commit: Index): void {
+    const majority = Math.floor(this.ids.length / 2) + 1;
+    for (let at = (this.checker.maxCommitted + 1) as Index; at <= commit; at++) {
+      const term = node.log.term(at);
+      if (term === undefined) continue; // leaderCommitted reports it
+      let holders = 0;
+      for (const sim of this.nodes.values()) if (sim.damaged || sim.durable.term(at) === term) holders++;
+      if (holders < majority) {
+        this.checker.violation(Invariant.durableBeforeAck, `${leader} reports ${at} committed while only ${holders} of ${this.ids.length} disks hold it durably`);
+      }
+    }
+  }
+
+  /**
+   * The sending half, held against the sender's disk: an append acknowledgement leaves only
+   * once the entries it acknowledges are durable there, and are the entries the node holds
+   * and the leader it answers holds; a granted vote only once the vote (or a later term) is.
+   */
+  private checkDurableClaim(message: Message): void {
+    const sim = this.node(message.from);
+    if (message.type === 'appendResp' && message.success && message.index > 0) {
+      const durableTerm = sim.durable.term(message.index);
+      const heldTerm = sim.node?.log.term(message.index);
+      if (durableTerm === undefined || (heldTerm !== undefined && heldTerm !== durableTerm)) {
+        this.checker.violation(Invariant.durableBeforeAck, `${message.from} acknowledged index ${message.index} to ${message.to} before it was durable (durable term there ${String(durableTerm)}, held ${String(heldTerm)})`);
+      }
+      const leader = this.node(message.to).node;
+      const leaderStatus = leader?.raft.status();
+      const leaderTerm = leader?.log.term(message.index);
+      if (leaderStatus?.role === 'leader' && leaderStatus.term === message.term && leaderTerm !== undefined && leaderTerm !== durableTerm) {
+        this.checker.violation(
+          Invariant.durableBeforeAck,
+          `${message.from} acknowledged index ${message.index} to ${message.to} (leader of term ${message.term}, entry term ${leaderTerm}) but durably holds term ${String(durableTerm)} there`,
+        );
+      }
+    }
+    if (message.type === 'voteResp' && message.granted) {
+      // Durable proof it will not vote for another in that term: the vote itself, or a later term.
+      const hs = sim.durable.hardState();
+      if (hs.term < message.term || (hs.term === message.term && hs.vote !== message.to)) {
+        this.checker.violation(Invariant.durableBeforeAck, `${message.from} granted ${message.to} its vote in term ${message.term} before persisting it (durable term ${hs.term} vote ${String(hs.vote)})`);
+      }
     }
   }
 
@@ -277,11 +336,27 @@ export class NodeCluster {
 
   private applied(sim: SimNode, process: SimProcess, entry: Entry): void {
     if (!process.alive) return;
-    if (entry.index !== sim.appliedIndex + 1) {
-      this.checker.violation(Invariant.applyOrder, `${sim.id} applied ${entry.index} after ${sim.appliedIndex}`);
+    this.checkInNode(() => {
+      if (entry.index !== sim.appliedIndex + 1) {
+        this.checker.violation(Invariant.applyOrder, `${sim.id} applied ${entry.index} after ${sim.appliedIndex}`);
+      }
+      sim.appliedIndex = entry.index;
+      this.checker.applied(sim.id, entry);
+    });
+  }
+
+  /**
+   * Runs a check called from inside a node (a send, an apply). Thrown there, a violation
+   * would be taken by the replica for its own failure and reported as the node stopping:
+   * it is kept for the step to raise instead.
+   */
+  private checkInNode(check: () => void): void {
+    try {
+      check();
+    } catch (error) {
+      if (!(error instanceof SafetyViolation)) throw error;
+      this.nodeViolation ??= error;
     }
-    sim.appliedIndex = entry.index;
-    this.checker.applied(sim.id, entry);
   }
 
   /** Power loss of one node: its process dies mid-whatever; the disk keeps what was synced. */
@@ -377,7 +452,10 @@ export class NodeCluster {
 
   private send(message: Message): void {
     this.messagesSent++;
-    if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+    this.checkInNode(() => {
+      if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+      this.checkDurableClaim(message);
+    });
     this.network.send(message);
   }
 
@@ -584,6 +662,13 @@ function definitelyNotWritten(error: unknown): boolean {
   return error instanceof NotLeaderError;
 }
 
+/** An error and its causes, outermost first (a node wraps what stopped it). */
 function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const parts: string[] = [];
+  // Bounded: a cause chain deeper than this is cut.
+  for (let at: unknown = error, depth = 0; at !== undefined && depth < 4; depth++) {
+    parts.push(at instanceof Error ? `${at.name}: ${at.message}` : String(at));
+    at = at instanceof Error ? at.cause : undefined;
+  }
+  return parts.join(' <- ');
 }
