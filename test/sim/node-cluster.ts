@@ -6,6 +6,7 @@ import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
 import { NodeStateMachine, plainRecord } from '../../src/node/state-machine.js';
 import { NotLeaderError } from '../../src/transport/index.js';
+import { DurabilityChecks } from './durability-checks.js';
 import { DurableView } from './durable-view.js';
 import { Invariant, SafetyChecker, SafetyViolation, entryKey, type CheckedLog } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
@@ -41,6 +42,12 @@ export interface NodeClusterOptions {
   readonly durableMark?: DurableMarkPolicy;
   /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
   readonly segmentBytes?: number;
+  /**
+   * Hold acknowledgements, votes and commits against the disks as they happen (default
+   * true). Off, only the consequences can show a durability bug: an acknowledged append
+   * lost after crashes, a double vote.
+   */
+  readonly checkDurability?: boolean;
 }
 
 export type AppendState = 'pending' | 'acked' | 'failed' | 'unknown';
@@ -112,6 +119,11 @@ export class NodeCluster {
   private nextAppendId = 1;
   /** A node's process failed (storage or a broken invariant): the run records it as a violation. */
   private fatal: { readonly node: NodeId; readonly error: unknown } | null = null;
+  private readonly durability = new DurabilityChecks(this.checker, {
+    all: () => this.nodes.values(),
+    get: (id) => this.node(id),
+    size: () => this.ids.length,
+  });
   /** A check called from inside a node failed (see checkInNode): the step raises it. */
   private nodeViolation: SafetyViolation | null = null;
 
@@ -216,58 +228,8 @@ export class NodeCluster {
       if (st.role !== 'leader') continue;
       this.checker.leaderSeen(sim.id, st.term);
       if (st.commit <= this.checker.maxCommitted) continue;
-      this.checkCommitDurable(sim.id, node, st.commit);
+      if (this.options.checkDurability !== false) this.durability.commit(sim.id, node, st.commit);
       this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node));
-    }
-  }
-
-  /**
-   * The counting half of the durability promise: every entry a leader newly reports committed
-   * is durable on a majority of disks (read from the disks themselves). A damaged node counts:
-   * its acknowledgement may predate the loss, and only one node is damaged at a time.
-   */
-  private checkCommitDurable(leader: NodeId, node: AssembledNode, commit: Index): void {
-    const majority = Math.floor(this.ids.length / 2) + 1;
-    for (let at = (this.checker.maxCommitted + 1) as Index; at <= commit; at++) {
-      const term = node.log.term(at);
-      if (term === undefined) continue; // leaderCommitted reports it
-      let holders = 0;
-      for (const sim of this.nodes.values()) if (sim.damaged || sim.durable.term(at) === term) holders++;
-      if (holders < majority) {
-        this.checker.violation(Invariant.durableBeforeAck, `${leader} reports ${at} committed while only ${holders} of ${this.ids.length} disks hold it durably`);
-      }
-    }
-  }
-
-  /**
-   * The sending half, held against the sender's disk: an append acknowledgement leaves only
-   * once the entries it acknowledges are durable there, and are the entries the node holds
-   * and the leader it answers holds; a granted vote only once the vote (or a later term) is.
-   */
-  private checkDurableClaim(message: Message): void {
-    const sim = this.node(message.from);
-    if (message.type === 'appendResp' && message.success && message.index > 0) {
-      const durableTerm = sim.durable.term(message.index);
-      const heldTerm = sim.node?.log.term(message.index);
-      if (durableTerm === undefined || (heldTerm !== undefined && heldTerm !== durableTerm)) {
-        this.checker.violation(Invariant.durableBeforeAck, `${message.from} acknowledged index ${message.index} to ${message.to} before it was durable (durable term there ${String(durableTerm)}, held ${String(heldTerm)})`);
-      }
-      const leader = this.node(message.to).node;
-      const leaderStatus = leader?.raft.status();
-      const leaderTerm = leader?.log.term(message.index);
-      if (leaderStatus?.role === 'leader' && leaderStatus.term === message.term && leaderTerm !== undefined && leaderTerm !== durableTerm) {
-        this.checker.violation(
-          Invariant.durableBeforeAck,
-          `${message.from} acknowledged index ${message.index} to ${message.to} (leader of term ${message.term}, entry term ${leaderTerm}) but durably holds term ${String(durableTerm)} there`,
-        );
-      }
-    }
-    if (message.type === 'voteResp' && message.granted) {
-      // Durable proof it will not vote for another in that term: the vote itself, or a later term.
-      const hs = sim.durable.hardState();
-      if (hs.term < message.term || (hs.term === message.term && hs.vote !== message.to)) {
-        this.checker.violation(Invariant.durableBeforeAck, `${message.from} granted ${message.to} its vote in term ${message.term} before persisting it (durable term ${hs.term} vote ${String(hs.vote)})`);
-      }
     }
   }
 
@@ -454,7 +416,7 @@ export class NodeCluster {
     this.messagesSent++;
     this.checkInNode(() => {
       if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
-      this.checkDurableClaim(message);
+      if (this.options.checkDurability !== false) this.durability.sent(message);
     });
     this.network.send(message);
   }
