@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
+
 import { defineConfig } from 'vitest/config';
+
+import { plantedBugsPlugin } from './test/sim/planted-bug-transform.js';
 
 /**
  * `npm test` runs every test/**\/*.test.ts but the long ones (*.long.test.ts: long fault runs,
@@ -8,6 +12,9 @@ import { defineConfig } from 'vitest/config';
 const long = process.env['QUORUMLOG_TEST_LONG'] === '1';
 
 export default defineConfig({
+  // Bugs planted on purpose for the simulator to find (test/sim/planted-node-bugs.ts): each off
+  // unless a test switches it on. Only what vitest loads carries them; dist/ never does.
+  plugins: [plantedBugsPlugin(fileURLToPath(new URL('.', import.meta.url)))],
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['dist/**', 'node_modules/**', 'data/**', ...(long ? [] : ['test/**/*.long.test.ts'])],

@@ -349,6 +349,18 @@ export class MemoryFileSystem implements FileSystem {
     return this.disk.names.has(filePath);
   }
 
+  /**
+   * What a crash now (without a torn write) would leave in `dir`: every name the directory
+   * durably holds, with its file's synced contents. For checkers that hold a process's
+   * claims against its disk; readable from a crashed process's view too. The arrays are
+   * the disk's own: read them, never write to them.
+   */
+  durableFiles(dir: string): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>();
+    for (const [name, inode] of this.disk.durableNames) if (path.dirname(name) === dir) out.set(path.basename(name), inode.synced);
+    return out;
+  }
+
   private lastWritten(): Inode | null {
     let best: Inode | null = null;
     let bestSeq = -1;

@@ -6,7 +6,9 @@ import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
 import { NodeStateMachine, plainRecord } from '../../src/node/state-machine.js';
 import { NotLeaderError } from '../../src/transport/index.js';
-import { Invariant, SafetyChecker, entryKey, type CheckedLog } from './invariants.js';
+import { DurabilityChecks } from './durability-checks.js';
+import { DurableView } from './durable-view.js';
+import { Invariant, SafetyChecker, SafetyViolation, entryKey, type CheckedLog } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { Prng } from './prng.js';
 import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
@@ -46,6 +48,12 @@ export interface NodeClusterOptions {
   readonly intercept?: (message: Message, cluster: NodeCluster) => 'pass' | 'drop';
   /** Sees every message the moment it is delivered to a running node, before the node steps it. */
   readonly onDeliver?: (message: Message, cluster: NodeCluster) => void;
+  /**
+   * Hold acknowledgements, votes and commits against the disks as they happen (default
+   * true). Off, only the consequences can show a durability bug: an acknowledged append
+   * lost after crashes, a double vote.
+   */
+  readonly checkDurability?: boolean;
 }
 
 export type AppendState = 'pending' | 'acked' | 'failed' | 'unknown';
@@ -81,6 +89,8 @@ class SimNode {
   initial: { readonly log?: LogReader; readonly hardState?: HardState } | null = null;
   fsyncMinMs: number;
   fsyncMaxMs: number;
+  /** What its disk holds durably, read from the disk, not from the process. */
+  readonly durable: DurableView;
 
   constructor(
     readonly id: NodeId,
@@ -90,6 +100,7 @@ class SimNode {
   ) {
     this.fsyncMinMs = fsyncMinMs;
     this.fsyncMaxMs = fsyncMaxMs;
+    this.durable = new DurableView(() => this.fs, `/data/${id}/log`);
   }
 
   get up(): boolean {
@@ -120,6 +131,13 @@ export class NodeCluster {
   private nextAppendId = 1;
   /** A node's process failed (storage or a broken invariant): the run records it as a violation. */
   private fatal: { readonly node: NodeId; readonly error: unknown } | null = null;
+  private readonly durability = new DurabilityChecks(this.checker, {
+    all: () => this.nodes.values(),
+    get: (id) => this.node(id),
+    size: () => this.ids.length,
+  });
+  /** A check called from inside a node failed (see checkInNode): the step raises it. */
+  private nodeViolation: SafetyViolation | null = null;
 
   constructor(readonly options: NodeClusterOptions) {
     const root = new Prng(options.seed);
@@ -228,6 +246,7 @@ export class NodeCluster {
     if (label === null) return;
     this.checker.nowMs = this.nowMs;
     this.record(label);
+    if (this.nodeViolation !== null) throw this.nodeViolation;
     if (this.fatal !== null) {
       const { node, error } = this.fatal;
       this.checker.violation(Invariant.nodeFailed, `${node} stopped: ${describeError(error)}`);
@@ -247,7 +266,9 @@ export class NodeCluster {
         this.checker.leaderLogComplete(sim.id, st.term, checkedLog(node));
         sim.completenessCheckedTerm = st.term;
       }
-      if (st.commit > this.checker.maxCommitted) this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node));
+      if (st.commit <= this.checker.maxCommitted) continue;
+      if (this.options.checkDurability !== false) this.durability.commit(sim.id, node, st.commit);
+      this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node));
     }
   }
 
@@ -323,11 +344,27 @@ export class NodeCluster {
 
   private applied(sim: SimNode, process: SimProcess, entry: Entry): void {
     if (!process.alive) return;
-    if (entry.index !== sim.appliedIndex + 1) {
-      this.checker.violation(Invariant.applyOrder, `${sim.id} applied ${entry.index} after ${sim.appliedIndex}`);
+    this.checkInNode(() => {
+      if (entry.index !== sim.appliedIndex + 1) {
+        this.checker.violation(Invariant.applyOrder, `${sim.id} applied ${entry.index} after ${sim.appliedIndex}`);
+      }
+      sim.appliedIndex = entry.index;
+      this.checker.applied(sim.id, entry);
+    });
+  }
+
+  /**
+   * Runs a check called from inside a node (a send, an apply). Thrown there, a violation
+   * would be taken by the replica for its own failure and reported as the node stopping:
+   * it is kept for the step to raise instead.
+   */
+  private checkInNode(check: () => void): void {
+    try {
+      check();
+    } catch (error) {
+      if (!(error instanceof SafetyViolation)) throw error;
+      this.nodeViolation ??= error;
     }
-    sim.appliedIndex = entry.index;
-    this.checker.applied(sim.id, entry);
   }
 
   /** Power loss of one node: its process dies mid-whatever; the disk keeps what was synced. */
@@ -458,10 +495,13 @@ export class NodeCluster {
 
   private send(message: Message): void {
     this.messagesSent++;
-    if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
-    if ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted && this.raft(message.from)?.status().votingBlocked === true) {
-      this.checker.violation(Invariant.votedWhileDamaged, `${message.from} granted ${message.to} a ${message.type === 'voteResp' ? 'vote' : 'pre-vote'} in term ${message.term} before its lost entries were repaired`);
-    }
+    this.checkInNode(() => {
+      if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+      if ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted && this.raft(message.from)?.status().votingBlocked === true) {
+        this.checker.violation(Invariant.votedWhileDamaged, `${message.from} granted ${message.to} a ${message.type === 'voteResp' ? 'vote' : 'pre-vote'} in term ${message.term} before its lost entries were repaired`);
+      }
+      if (this.options.checkDurability !== false) this.durability.sent(message);
+    });
     if (this.options.intercept?.(message, this) === 'drop') return;
     this.network.send(message);
   }
@@ -693,6 +733,13 @@ function definitelyNotWritten(error: unknown): boolean {
   return error instanceof NotLeaderError;
 }
 
+/** An error and its causes, outermost first (a node wraps what stopped it). */
 function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const parts: string[] = [];
+  // Bounded: a cause chain deeper than this is cut.
+  for (let at: unknown = error, depth = 0; at !== undefined && depth < 4; depth++) {
+    parts.push(at instanceof Error ? `${at.name}: ${at.message}` : String(at));
+    at = at instanceof Error ? at.cause : undefined;
+  }
+  return parts.join(' <- ');
 }

@@ -20,6 +20,8 @@ export interface NodeSimConfig {
   readonly fsyncMaxMs?: number;
   readonly clockSkewMaxMs?: number;
   readonly segmentBytes?: number;
+  /** See NodeClusterOptions.checkDurability (default true). */
+  readonly checkDurability?: boolean;
   /** Virtual time that runs after the last step, before healing. */
   readonly tailMs?: number;
   readonly electionBoundMs?: number;
@@ -76,6 +78,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
     ...(config.clockSkewMaxMs !== undefined ? { clockSkewMaxMs: config.clockSkewMaxMs } : {}),
     ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
+    ...(config.checkDurability !== undefined ? { checkDurability: config.checkDurability } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
   try {

@@ -130,6 +130,24 @@ describe('MemoryFileSystem durability', () => {
     expect(after?.readFile('/d/b').length).toBe(0);
   });
 
+  it('durableFiles shows what a crash now would keep, without crashing', async () => {
+    const fs = new MemoryFileSystem();
+    fs.mkdir('/d');
+    const synced = fs.open('/d/synced', 'create');
+    fs.writeAt(synced, bytes('kept'), 0);
+    await fs.fdatasync(synced);
+    await fs.syncDir('/d');
+    fs.writeAt(synced, bytes('-unsynced'), 4);
+    const unnamed = fs.open('/d/unnamed', 'create');
+    fs.writeAt(unnamed, bytes('data'), 0);
+    await fs.fdatasync(unnamed);
+    const shown = [...fs.durableFiles('/d')].map(([name, image]) => [name, Buffer.from(image).toString()]);
+    expect(shown).toEqual([['synced', 'kept']]);
+    const after = fs.crash();
+    expect(after.list('/d')).toEqual(['synced']);
+    expect(Buffer.from(after.readFile('/d/synced')).toString()).toBe('kept');
+  });
+
   it('flips bits durably', async () => {
     const fs = new MemoryFileSystem();
     fs.mkdir('/d');
