@@ -103,6 +103,8 @@ export class NodeCluster {
   private readonly diskPrng: Prng;
   private readonly clientPrng: Prng;
   private readonly corePrng: Prng;
+  /** For workloads beside the raw appends (broker-workload.ts); forked last, so runs without one are unchanged. */
+  readonly workloadRandom: Prng;
   private readonly trace: string[] = [];
   private readonly durableMark: DurableMarkPolicy;
   private nextAppendId = 1;
@@ -115,6 +117,7 @@ export class NodeCluster {
     this.diskPrng = root.fork();
     this.clientPrng = root.fork();
     this.corePrng = root.fork();
+    this.workloadRandom = root.fork();
     this.durableMark = options.durableMark ?? 'ordered';
     this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}` as NodeId);
     const skewMax = options.clockSkewMaxMs ?? 0;

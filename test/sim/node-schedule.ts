@@ -1,4 +1,6 @@
 import type { NodeId, RaftNode, RaftOptions } from '../../raft/index.js';
+import { BrokerCheckFailed } from './broker-checkers.js';
+import { BrokerWorkload, type BrokerWorkloadOptions, type BrokerWorkloadStats } from './broker-workload.js';
 import { SafetyViolation } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { NodeCluster } from './node-cluster.js';
@@ -22,6 +24,13 @@ export interface NodeSimConfig {
   readonly tailMs?: number;
   readonly electionBoundMs?: number;
   readonly applyBoundMs?: number;
+  /**
+   * Runs the broker workload (broker-workload.ts) beside the raw appends: producers,
+   * a consumer group and transactions through the broker's services, checked at the end.
+   */
+  readonly broker?: BrokerWorkloadOptions;
+  /** Virtual time the broker workload may take to drain after healing. */
+  readonly brokerDrainBoundMs?: number;
 }
 
 export interface NodeRunResult {
@@ -32,6 +41,8 @@ export interface NodeRunResult {
   readonly messages: number;
   /** Hash of every node's final log, hard state and applied index. */
   readonly digest: string;
+  /** What the broker workload did, when it ran. */
+  readonly broker: BrokerWorkloadStats | null;
   readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
 }
 
@@ -39,6 +50,10 @@ const TICK_MS = 10;
 // Ten maximal randomized election timeouts at the default 10 ticks of 10 ms.
 const DEFAULT_ELECTION_BOUND_MS = 2_000;
 const DEFAULT_APPLY_BOUND_MS = 6_000;
+// Delayed messages, retries up to the dead-letter topic and the last check-back all fall due
+// within about a second of log time; clock skew between leaders can hold the log clock back by
+// up to twice the skew.
+const DEFAULT_BROKER_DRAIN_BOUND_MS = 10_000;
 
 export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule): Promise<NodeRunResult> {
   const tuning = config.tuning !== undefined || schedule.tuning !== undefined ? { ...config.tuning, ...schedule.tuning } : undefined;
@@ -54,7 +69,9 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
+  const workload = config.broker === undefined ? null : new BrokerWorkload(cluster, cluster.workloadRandom, config.broker);
   try {
+    workload?.start();
     scheduleClients(cluster, schedule.proposeEveryMs);
     let at = 0;
     for (const step of schedule.steps) {
@@ -65,15 +82,16 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     const electionTicks = tuning?.electionTicks ?? 10;
     const electionBoundMs = config.electionBoundMs ?? Math.max(DEFAULT_ELECTION_BOUND_MS, electionTicks * 2 * 10 * TICK_MS);
     await cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS);
-    return result(cluster, null);
+    await workload?.finish(config.brokerDrainBoundMs ?? DEFAULT_BROKER_DRAIN_BOUND_MS);
+    return result(cluster, workload, null);
   } catch (error) {
-    const invariant = error instanceof SafetyViolation ? error.invariant : error instanceof Error ? error.name : 'unknown';
+    const invariant = error instanceof SafetyViolation || error instanceof BrokerCheckFailed ? error.invariant : error instanceof Error ? error.name : 'unknown';
     const message = error instanceof Error ? error.message : String(error);
-    return result(cluster, { invariant, message, trace: cluster.recentTrace() });
+    return result(cluster, workload, { invariant, message, trace: cluster.recentTrace() });
   }
 }
 
-function result(cluster: NodeCluster, failure: NodeRunResult['failure']): NodeRunResult {
+function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: NodeRunResult['failure']): NodeRunResult {
   return {
     steps: cluster.steps,
     simulatedMs: cluster.nowMs,
@@ -81,6 +99,7 @@ function result(cluster: NodeCluster, failure: NodeRunResult['failure']): NodeRu
     acked: cluster.appends.filter((a) => a.state === 'acked').length,
     messages: cluster.messagesSent,
     digest: failure === null ? cluster.digest() : '',
+    broker: workload?.stats() ?? null,
     failure,
   };
 }
