@@ -185,7 +185,10 @@ export function checkDeliveries(history: DeliveryHistory): BrokerViolation[] {
     if (m.state !== 'acked') continue;
     const offset = at.get(m.id)?.[0];
     if (offset === undefined) continue; // checkProduced reports it
-    if (!acked.has(offset) && !deadOffsets.has(offset)) fail(`${m.id} (offset ${offset}) was acknowledged to its producer but never acked by a consumer nor dead-lettered`);
+    if (!acked.has(offset) && !deadOffsets.has(offset)) {
+      const deliveries = history.events.filter((e) => e.kind === 'delivered' && e.offset === offset).length;
+      fail(`${m.id} (offset ${offset}) was acknowledged to its producer but never acked by a consumer nor dead-lettered (delivered ${deliveries} times)`);
+    }
   }
   for (const g of history.groups) {
     if (g.committedOffset !== g.topicEnd || g.inflight + g.waiting + g.dead > 0) {

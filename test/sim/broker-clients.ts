@@ -68,6 +68,11 @@ export class ClientEnv {
     return this.cluster.nowMs;
   }
 
+  /** The clients' wall clock, on the nodes' scale (their origin, without skew): what a delivery time is written in. */
+  get wallClockMs(): number {
+    return (this.cluster.options.clockOriginMs ?? 0) + this.cluster.nowMs;
+  }
+
   sleep(ms: number): Promise<void> {
     return this.scheduler.sleep(ms);
   }
@@ -184,7 +189,7 @@ export class ProducerClient {
     const count = delayed ? 1 : this.random.between(1, 3);
     const messages: ProducedMessage[] = [];
     const views: BrokerMessageView[] = [];
-    const deliverAtMs = this.env.nowMs + this.random.between(50, 400);
+    const deliverAtMs = this.env.wallClockMs + this.random.between(50, 400);
     for (let k = 0; k < count; k++) {
       const sequence = this.nextSequence++;
       const id = `${this.name}-${sequence}${this.random.chance(0.1) ? '!' : ''}`;
@@ -219,7 +224,7 @@ export class ProducerClient {
 
 // ---- consumers ---------------------------------------------------------------------------
 
-const CONSUMER = { sessionsMax: 400, watchesMax: 10_000, prefetch: 8, ackFlushMs: 20 } as const;
+const CONSUMER = { sessionsMax: 400, watchesMax: 10_000, prefetch: 8, ackFlushMs: 20, ackAttemptsMax: 300 } as const;
 
 /**
  * A group consumer: opens a consume stream on the leader, and for each delivery acks, nacks
@@ -231,6 +236,7 @@ export class ConsumerClient {
   draining = false;
   private pendingAcks: { consumer: string; offset: number }[] = [];
   private flushing = false;
+  private acksInFlight = 0;
 
   constructor(
     private readonly env: ClientEnv,
@@ -238,6 +244,11 @@ export class ConsumerClient {
     private readonly random: Prng,
     private readonly events: ConsumerEvent[],
   ) {}
+
+  /** Acks are gathered or on their way (the drain waits for their answers). */
+  get busy(): boolean {
+    return this.flushing || this.acksInFlight > 0;
+  }
 
   async run(consuming: () => boolean): Promise<void> {
     for (let session = 0; session < CONSUMER.sessionsMax && consuming(); session++) {
@@ -300,7 +311,11 @@ export class ConsumerClient {
     this.pendingAcks = [];
     this.flushing = false;
     const offsets = acks.map((a) => a.offset);
-    const answer = await this.env.retry(this.random, 5, (node) => node.groups.ack(BROKER_SIM.group, offsets, { timeoutMs: BROKER_SIM.callTimeoutMs }));
+    this.acksInFlight++;
+    // Retried until answered: an attempt whose answer was lost may have finished the offsets,
+    // which then never come back, and a repeated ack is answered 'alreadyAcked'.
+    const answer = await this.env.retry(this.random, CONSUMER.ackAttemptsMax, (node) => node.groups.ack(BROKER_SIM.group, offsets, { timeoutMs: BROKER_SIM.callTimeoutMs }));
+    this.acksInFlight--;
     if (!answer.ok) return;
     answer.value.forEach((outcome, k) => {
       const a = acks[k];

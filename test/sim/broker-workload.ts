@@ -16,7 +16,7 @@ import {
   type TransactionRecord,
   type VisibleObservation,
 } from './broker-checkers.js';
-import { BROKER_SIM, ClientEnv, ConsumerClient, ProducerClient, TransactionClient } from './broker-clients.js';
+import { BROKER_SIM, ClientEnv, describeError, ConsumerClient, ProducerClient, TransactionClient } from './broker-clients.js';
 import type { NodeCluster } from './node-cluster.js';
 import type { Prng } from './prng.js';
 
@@ -67,6 +67,8 @@ export class BrokerWorkload {
   private readonly consumers: ConsumerClient[];
   private readonly transactionClients: TransactionClient[];
   private ready = false;
+  /** Why creating the topics failed for good, for the report. */
+  private setupFailure: string | null = null;
   private deadLettered = 0;
 
   constructor(
@@ -92,7 +94,10 @@ export class BrokerWorkload {
     for (const topic of [BROKER_SIM.topic, BROKER_SIM.transactionTopic]) {
       const created = await this.env.retry(this.random, SETUP_ATTEMPTS_MAX, (node) => node.broker.createTopic(topic, 0, { timeoutMs: BROKER_SIM.callTimeoutMs }));
       // A retry of a creation that was written meets the topic it made.
-      if (!created.ok && !(created.error instanceof BrokerRefusedError && created.error.code === 'alreadyExists')) return;
+      if (!created.ok && !(created.error instanceof BrokerRefusedError && created.error.code === 'alreadyExists')) {
+        this.setupFailure = `creating topic ${topic}: ${describeError(created.error)}`;
+        return;
+      }
     }
     this.ready = true;
     const producing = (): boolean => !this.cluster.recovering;
@@ -141,7 +146,7 @@ export class BrokerWorkload {
    * offset of the group finished, applied on every node. Checked after every task, so cheap.
    */
   private drained(): boolean {
-    if (!this.ready || this.producers.some((p) => p.busy) || this.transactionClients.some((t) => t.busy)) return false;
+    if (!this.ready || [...this.producers, ...this.consumers, ...this.transactionClients].some((c) => c.busy)) return false;
     const leader = this.cluster.leader();
     const node = leader === null ? null : this.cluster.node(leader).node;
     if (node === null) return false;
@@ -157,12 +162,12 @@ export class BrokerWorkload {
   private pendingWork(): string {
     const leader = this.cluster.leader();
     const node = leader === null ? null : this.cluster.node(leader).node;
-    const busy = [...this.producers, ...this.transactionClients].filter((c) => c.busy).map((c) => c.name);
+    const busy = [...this.producers, ...this.consumers, ...this.transactionClients].filter((c) => c.busy).map((c) => c.name);
     if (node === null) return `no leader; busy clients: ${busy.join(',') || 'none'}`;
     const broker = node.stateMachine.broker;
     const group = broker.group(BROKER_SIM.group);
     const g = group === undefined ? 'no group' : `group committed ${group.committedOffset} of ${broker.topic(BROKER_SIM.topic)?.nextOffset ?? 0}, inflight ${group.inflight}, waiting ${group.waiting}, dead ${group.dead}`;
-    return `leader ${leader ?? '?'}: ${g}, ${broker.undecidedTransactions().length} undecided transactions, next due ${broker.nextDueMs()} (log clock ${broker.nowMs}); busy clients: ${busy.join(',') || 'none'}; ready ${String(this.ready)}`;
+    return `leader ${leader ?? '?'}: ${g}, ${broker.undecidedTransactions().length} undecided transactions, next due ${broker.nextDueMs()} (log clock ${broker.nowMs}); busy clients: ${busy.join(',') || 'none'}; ${this.ready ? 'topics created' : `topics not created (${this.setupFailure ?? 'still trying'})`}`;
   }
 
   /** Every checker over the clients' history and every node's final state. */

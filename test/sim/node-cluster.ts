@@ -37,6 +37,12 @@ export interface NodeClusterOptions {
   readonly fsyncMaxMs?: number;
   /** Each node's clock is off the world's by up to this much, drawn once per node. */
   readonly clockSkewMaxMs?: number;
+  /**
+   * What every node's clock reads at virtual time 0 (before its skew). A wall clock never
+   * reads below 0, and broker entries carry the leader's clock as an unsigned number, so runs
+   * with skew and broker commands start the clocks here. Default 0.
+   */
+  readonly clockOriginMs?: number;
   readonly durableMark?: DurableMarkPolicy;
   /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
   readonly segmentBytes?: number;
@@ -242,7 +248,7 @@ export class NodeCluster {
     const sim = this.node(id);
     if (sim.up) return;
     const process = new SimProcess(id);
-    const scheduler = new SimScheduler(this.world, process, sim.skewMs);
+    const scheduler = new SimScheduler(this.world, process, (this.options.clockOriginMs ?? 0) + sim.skewMs);
     sim.process = process;
     sim.scheduler = scheduler;
     sim.appliedIndex = 0;

@@ -29,6 +29,8 @@ export interface NodeSimConfig {
    * a consumer group and transactions through the broker's services, checked at the end.
    */
   readonly broker?: BrokerWorkloadOptions;
+  /** What node clocks read at virtual time 0 (NodeClusterOptions.clockOriginMs); the broker workload's default is BROKER_CLOCK_ORIGIN_MS. */
+  readonly clockOriginMs?: number;
   /** Virtual time the broker workload may take to drain after healing. */
   readonly brokerDrainBoundMs?: number;
 }
@@ -54,6 +56,8 @@ const DEFAULT_APPLY_BOUND_MS = 6_000;
 // within about a second of log time; clock skew between leaders can hold the log clock back by
 // up to twice the skew.
 const DEFAULT_BROKER_DRAIN_BOUND_MS = 10_000;
+// Clocks start well above any skew, so no leader's clock reads below 0.
+const BROKER_CLOCK_ORIGIN_MS = 1_000_000;
 
 export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule): Promise<NodeRunResult> {
   const tuning = config.tuning !== undefined || schedule.tuning !== undefined ? { ...config.tuning, ...schedule.tuning } : undefined;
@@ -67,6 +71,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
     ...(config.clockSkewMaxMs !== undefined ? { clockSkewMaxMs: config.clockSkewMaxMs } : {}),
     ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
+    ...(config.clockOriginMs !== undefined || config.broker !== undefined ? { clockOriginMs: config.clockOriginMs ?? BROKER_CLOCK_ORIGIN_MS } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
   const workload = config.broker === undefined ? null : new BrokerWorkload(cluster, cluster.workloadRandom, config.broker);
