@@ -97,16 +97,21 @@ export class ClientEnv {
   }
 
   /** One request to the client's target, ended by the client's own timeout if no answer comes. */
-  async call<T>(random: Prng, run: (node: AssembledNode) => Promise<T>): Promise<Attempt<T>> {
+  call<T>(random: Prng, run: (node: AssembledNode) => Promise<T>): Promise<Attempt<T>> {
     const target = this.target(random);
-    if (target === null) return { ok: false, error: new UnavailableError('no node is running') };
+    if (target === null) return Promise.resolve({ ok: false, error: new UnavailableError('no node is running') });
+    return this.callNode(target.node, run);
+  }
+
+  /** One request to `node`, ended by the client's own timeout if no answer comes (the node may die meanwhile). */
+  async callNode<T>(node: AssembledNode, run: (node: AssembledNode) => Promise<T>): Promise<Attempt<T>> {
     let timer: { cancel(): void } | undefined;
     const timeout = new Promise<Attempt<T>>((resolve) => {
       timer = this.scheduler.after(BROKER_SIM.callTimeoutMs + BROKER_SIM.clientGraceMs, () => resolve({ ok: false, error: new ClientTimeoutError('no answer') }));
     });
     const answer = (async (): Promise<Attempt<T>> => {
       try {
-        return { ok: true, value: await run(target.node) };
+        return { ok: true, value: await run(node) };
       } catch (error) {
         return { ok: false, error };
       }
@@ -224,19 +229,23 @@ export class ProducerClient {
 
 // ---- consumers ---------------------------------------------------------------------------
 
-const CONSUMER = { sessionsMax: 400, watchesMax: 10_000, prefetch: 8, ackFlushMs: 20, ackAttemptsMax: 300 } as const;
+const CONSUMER = { sessionsMax: 400, prefetch: 8, ackFlushMs: 20, ackAttemptsMax: 300, sessionMinMs: 300, sessionMaxMs: 2_000 } as const;
 
 /**
  * A group consumer: opens a consume stream on the leader, and for each delivery acks, nacks
  * or lets the ack deadline pass (poison messages are always failed). When its stream's node
  * dies or stops leading it reconnects under a new consumer id, as a client whose connection
- * broke. Draining (after healing), it acks everything but poison.
+ * broke; after a while it also ends a session itself, by leaving cleanly (naming the
+ * deliveries it handed to its application and did not finish) or by dropping the stream.
+ * Draining (after healing), it acks everything but poison.
  */
 export class ConsumerClient {
   draining = false;
   private pendingAcks: { consumer: string; offset: number }[] = [];
   private flushing = false;
   private acksInFlight = 0;
+  /** Per session (consumer id): deliveries handed to the application and neither acked nor nacked, by offset. */
+  private readonly seen = new Map<string, Map<number, number>>();
 
   constructor(
     private readonly env: ClientEnv,
@@ -271,11 +280,21 @@ export class ConsumerClient {
         () => (ended = true),
         () => (ended = true),
       );
-      // Bounded by watchesMax polls: the stream ends, its node dies, or the run stops consuming.
-      for (let k = 0; k < CONSUMER.watchesMax && !ended && consuming() && this.env.alive(target.id, target.node); k++) await this.env.sleep(BROKER_SIM.pollMs);
-      // A dead node's code must not run again: only a live node's stream is cancelled (it then releases).
-      if (!ended && this.env.alive(target.id, target.node)) controller.abort();
+      const polls = Math.ceil(this.random.between(CONSUMER.sessionMinMs, CONSUMER.sessionMaxMs) / BROKER_SIM.pollMs);
+      // Bounded by the session's polls: the stream ends, its node dies, or the session is over.
+      for (let k = 0; k < polls && !ended && consuming() && this.env.alive(target.id, target.node); k++) await this.env.sleep(BROKER_SIM.pollMs);
+      // A dead node's code must not run again: only a live node's stream is ended (leave, or cancel: it then releases).
+      if (!ended && this.env.alive(target.id, target.node)) await this.endSession(target.node, consumerId, controller);
+      this.seen.delete(consumerId);
     }
+  }
+
+  private async endSession(node: AssembledNode, consumerId: string, controller: AbortController): Promise<void> {
+    if (this.random.chance(0.5)) {
+      const seen = [...(this.seen.get(consumerId) ?? new Map<number, number>())].map(([offset, delivery]) => ({ offset, delivery }));
+      await this.env.callNode(node, (n) => n.groups.leave({ group: BROKER_SIM.group, consumerId, seen }, { timeoutMs: BROKER_SIM.callTimeoutMs }));
+    }
+    controller.abort();
   }
 
   private received(consumer: string, deliveries: readonly DeliveryView[]): Promise<void> {
@@ -289,12 +308,15 @@ export class ConsumerClient {
 
   private handle(consumer: string, offset: number, delivery: number, id: string): void {
     const roll = this.random.nextInt(100);
-    if (isPoison(id)) {
-      if (this.draining || roll < 70) this.nack(offset, delivery);
-      return; // otherwise its ack deadline passes
+    const finish = isPoison(id) ? (this.draining || roll < 70 ? 'nack' : null) : this.draining || roll < 65 ? 'ack' : roll < 75 ? 'nack' : null;
+    if (finish === 'ack') this.ack(consumer, offset);
+    else if (finish === 'nack') this.nack(offset, delivery);
+    else {
+      // Handed to the application, which lets its ack deadline pass.
+      const session = this.seen.get(consumer) ?? new Map<number, number>();
+      session.set(offset, delivery);
+      this.seen.set(consumer, session);
     }
-    if (this.draining || roll < 65) this.ack(consumer, offset);
-    else if (roll < 75) this.nack(offset, delivery);
   }
 
   private ack(consumer: string, offset: number): void {
