@@ -62,7 +62,7 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
 }
 
 /** Schedules per broker property in npm test: each runs the broker workload too, so costs more. */
-const BROKER_RUNS = 12;
+const BROKER_RUNS = 24;
 
 describe('generated fault schedules against the production node', () => {
   it('3 nodes keep every safety property, lose no acknowledged append, and recover', async () => {
