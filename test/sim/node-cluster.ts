@@ -39,6 +39,12 @@ export interface NodeClusterOptions {
   readonly fsyncMaxMs?: number;
   /** Each node's clock is off the world's by up to this much, drawn once per node. */
   readonly clockSkewMaxMs?: number;
+  /**
+   * What every node's clock reads at virtual time 0 (before its skew). A wall clock never
+   * reads below 0, and broker entries carry the leader's clock as an unsigned number, so runs
+   * with skew and broker commands start the clocks here. Default 0.
+   */
+  readonly clockOriginMs?: number;
   readonly durableMark?: DurableMarkPolicy;
   /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
   readonly segmentBytes?: number;
@@ -126,6 +132,8 @@ export class NodeCluster {
   private readonly diskPrng: Prng;
   private readonly clientPrng: Prng;
   private readonly corePrng: Prng;
+  /** For workloads beside the raw appends (broker-workload.ts); forked last, so runs without one are unchanged. */
+  readonly workloadRandom: Prng;
   private readonly trace: string[] = [];
   private readonly durableMark: DurableMarkPolicy;
   private nextAppendId = 1;
@@ -145,6 +153,7 @@ export class NodeCluster {
     this.diskPrng = root.fork();
     this.clientPrng = root.fork();
     this.corePrng = root.fork();
+    this.workloadRandom = root.fork();
     this.durableMark = options.durableMark ?? 'ordered';
     this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}` as NodeId);
     const skewMax = options.clockSkewMaxMs ?? 0;
@@ -299,7 +308,7 @@ export class NodeCluster {
     const sim = this.node(id);
     if (sim.up) return;
     const process = new SimProcess(id);
-    const scheduler = new SimScheduler(this.world, process, sim.skewMs);
+    const scheduler = new SimScheduler(this.world, process, (this.options.clockOriginMs ?? 0) + sim.skewMs);
     sim.process = process;
     sim.scheduler = scheduler;
     sim.appliedIndex = 0;

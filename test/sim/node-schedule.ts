@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 
 import type { NodeId, RaftNode, RaftOptions } from '../../raft/index.js';
+import { BrokerCheckFailed } from './broker-checkers.js';
+import { BrokerWorkload, type BrokerWorkloadOptions, type BrokerWorkloadStats } from './broker-workload.js';
 import { SafetyViolation } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { NodeCluster } from './node-cluster.js';
@@ -26,6 +28,15 @@ export interface NodeSimConfig {
   readonly tailMs?: number;
   readonly electionBoundMs?: number;
   readonly applyBoundMs?: number;
+  /**
+   * Runs the broker workload (broker-workload.ts) beside the raw appends: producers,
+   * a consumer group and transactions through the broker's services, checked at the end.
+   */
+  readonly broker?: BrokerWorkloadOptions;
+  /** What node clocks read at virtual time 0 (NodeClusterOptions.clockOriginMs); the broker workload's default is BROKER_CLOCK_ORIGIN_MS. */
+  readonly clockOriginMs?: number;
+  /** Virtual time the broker workload may take to drain after healing. */
+  readonly brokerDrainBoundMs?: number;
 }
 
 export interface NodeRunResult {
@@ -38,6 +49,8 @@ export interface NodeRunResult {
   readonly digest: string;
   /** Each node's own digest, in id order (empty when the run failed). */
   readonly nodeDigests: readonly (readonly [NodeId, string])[];
+  /** What the broker workload did, when it ran. */
+  readonly broker: BrokerWorkloadStats | null;
   readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
 }
 
@@ -65,6 +78,12 @@ const TICK_MS = 10;
 // Ten maximal randomized election timeouts at the default 10 ticks of 10 ms.
 const DEFAULT_ELECTION_BOUND_MS = 2_000;
 const DEFAULT_APPLY_BOUND_MS = 6_000;
+// Delayed messages, retries up to the dead-letter topic and the last check-back all fall due
+// within about a second of log time; clock skew between leaders can hold the log clock back by
+// up to twice the skew.
+const DEFAULT_BROKER_DRAIN_BOUND_MS = 10_000;
+// Clocks start well above any skew, so no leader's clock reads below 0.
+const BROKER_CLOCK_ORIGIN_MS = 1_000_000;
 
 export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule): Promise<NodeRunResult> {
   const tuning = config.tuning !== undefined || schedule.tuning !== undefined ? { ...config.tuning, ...schedule.tuning } : undefined;
@@ -79,9 +98,12 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     ...(config.clockSkewMaxMs !== undefined ? { clockSkewMaxMs: config.clockSkewMaxMs } : {}),
     ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
     ...(config.checkDurability !== undefined ? { checkDurability: config.checkDurability } : {}),
+    ...(config.clockOriginMs !== undefined || config.broker !== undefined ? { clockOriginMs: config.clockOriginMs ?? BROKER_CLOCK_ORIGIN_MS } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
+  const workload = config.broker === undefined ? null : new BrokerWorkload(cluster, cluster.workloadRandom, config.broker);
   try {
+    workload?.start();
     scheduleClients(cluster, schedule.proposeEveryMs);
     let at = 0;
     for (const step of schedule.steps) {
@@ -92,15 +114,16 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     const electionTicks = tuning?.electionTicks ?? 10;
     const electionBoundMs = config.electionBoundMs ?? Math.max(DEFAULT_ELECTION_BOUND_MS, electionTicks * 2 * 10 * TICK_MS);
     await cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS);
-    return result(cluster, null);
+    await workload?.finish(config.brokerDrainBoundMs ?? DEFAULT_BROKER_DRAIN_BOUND_MS);
+    return result(cluster, workload, null);
   } catch (error) {
-    const invariant = error instanceof SafetyViolation ? error.invariant : error instanceof Error ? error.name : 'unknown';
+    const invariant = error instanceof SafetyViolation || error instanceof BrokerCheckFailed ? error.invariant : error instanceof Error ? error.name : 'unknown';
     const message = error instanceof Error ? error.message : String(error);
-    return result(cluster, { invariant, message, trace: cluster.recentTrace() });
+    return result(cluster, workload, { invariant, message, trace: cluster.recentTrace() });
   }
 }
 
-function result(cluster: NodeCluster, failure: NodeRunResult['failure']): NodeRunResult {
+function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: NodeRunResult['failure']): NodeRunResult {
   return {
     steps: cluster.steps,
     simulatedMs: cluster.nowMs,
@@ -109,6 +132,7 @@ function result(cluster: NodeCluster, failure: NodeRunResult['failure']): NodeRu
     messages: cluster.messagesSent,
     digest: failure === null ? cluster.digest() : '',
     nodeDigests: failure === null ? cluster.nodeDigests() : [],
+    broker: workload?.stats() ?? null,
     failure,
   };
 }

@@ -12,6 +12,9 @@ import { describeSchedule, scheduleArbitrary, simRuns, simSeed, type Schedule, t
  * with the safety properties checked after every step (process pauses too: a leader resumes deposed), then heals everything and checks
  * liveness and that every acknowledged append is on every node, once, at its index.
  *
+ * With the broker workload (broker-workload.ts), producers, a consumer group and transactions
+ * run through the broker's services beside the appends, and its checkers run after healing.
+ *
  * SIM_RUNS=<n> sets schedules per property (test:long runs more); SIM_SEED=<seed> replays.
  */
 /** Schedules per property in npm test. */
@@ -24,6 +27,7 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
   let steps = 0;
   let acked = 0;
   let messages = 0;
+  const broker = { acked: 0, consumerAcks: 0, deadLettered: 0, committed: 0, rolledBack: 0 };
   const started = performance.now();
   console.log(`[node-sim] ${size} nodes: fast-check seed ${seed}, ${runs} schedules (replay with SIM_SEED=${seed})`);
   const shape: ScheduleShape = { size, maxSteps: options.maxSteps ?? 20, weights: options.weights ?? NODE_WEIGHTS, ...(options.varyTuning === true ? { varyTuning: true } : {}) };
@@ -33,6 +37,7 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
       steps += result.steps;
       acked += result.acked;
       messages += result.messages;
+      if (result.broker !== null) for (const key of Object.keys(broker) as (keyof typeof broker)[]) broker[key] += result.broker[key];
       if (result.failure !== null) {
         throw new Error(
           `${result.failure.message}\nschedule:\n${describeSchedule(schedule)}\n` +
@@ -46,7 +51,18 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
   const wallMs = Math.round(performance.now() - started);
   console.log(`[node-sim] ${size} nodes: ${runs} schedules, ${steps} steps, ${acked} acknowledged appends, ${Math.round((messages / wallMs) * 1000)} Raft messages per wall second, ${wallMs} ms wall`);
   expect(acked).toBeGreaterThan(0);
+  if (config.broker !== undefined) {
+    console.log(
+      `[node-sim] ${size} nodes, broker: ${broker.acked} messages acknowledged to producers, ${broker.consumerAcks} acked by consumers, ${broker.deadLettered} dead-lettered, ` +
+        `transactions ${broker.committed} committed and ${broker.rolledBack} rolled back as their producers were told`,
+    );
+    expect(broker.acked).toBeGreaterThan(0);
+    expect(broker.consumerAcks).toBeGreaterThan(0);
+  }
 }
+
+/** Schedules per broker property in npm test: each runs the broker workload too, so costs more. */
+const BROKER_RUNS = 24;
 
 describe('generated fault schedules against the production node', () => {
   it('3 nodes keep every safety property, lose no acknowledged append, and recover', async () => {
@@ -60,6 +76,14 @@ describe('generated fault schedules against the production node', () => {
   it('every cluster size from 1 to 7, even sizes included', async () => {
     for (const size of [1, 2, 4, 6, 7]) await checkCluster(size, {}, { runs: Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 4)) });
   }, 240_000);
+
+  it('3 nodes with the broker workload: no producer duplicate, every acknowledged message delivered until acked or dead-lettered, transactions atomic', async () => {
+    await checkCluster(3, { broker: {} }, { runs: simRuns(BROKER_RUNS) });
+  }, 120_000);
+
+  it('5 nodes with the broker workload, disk damage and clocks up to 500 ms apart', async () => {
+    await checkCluster(5, { broker: {}, clockSkewMaxMs: 500 }, { runs: Math.max(1, Math.floor(simRuns(BROKER_RUNS) / 2)), weights: { ...NODE_WEIGHTS, damage: 2 } });
+  }, 120_000);
 
   it('3 nodes with slow disks, small segments (roll-over) and clocks up to 2 s apart, with generated core options', async () => {
     await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 40, segmentBytes: 4 * 1024, clockSkewMaxMs: 2_000 }, { varyTuning: true, maxSteps: 40 });
