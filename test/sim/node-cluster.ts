@@ -437,20 +437,25 @@ export class NodeCluster {
 
   // ---- clients -------------------------------------------------------------------------
 
-  /** A client appends one fresh record through the leader (or, with none known, a random up node). */
-  append(to?: NodeId): ClientAppend | null {
-    return this.appendBatch(1, to)[0] ?? null;
+  /**
+   * A client appends one fresh record through the leader (or, with none known, a random up
+   * node); `payloadBytes` pads the record to that size (tests of batching by bytes).
+   */
+  append(to?: NodeId, payloadBytes?: number): ClientAppend | null {
+    return this.appendBatch(1, to, payloadBytes)[0] ?? null;
   }
 
   /** A client appends `count` fresh records in one call: they commit together or not at all. */
-  appendBatch(count: number, to?: NodeId): ClientAppend[] {
+  appendBatch(count: number, to?: NodeId, payloadBytes = 0): ClientAppend[] {
     const target = to ?? this.leader() ?? this.randomUpNode();
     if (target === null) return [];
     const node = this.node(target).node;
     if (node === null) return [];
     const batch = Array.from({ length: count }, (): ClientAppend => {
       const id = this.nextAppendId++;
-      return { id, payload: Buffer.from(`a${id}`, 'latin1'), node: target, state: 'pending', index: null };
+      // The name stays unique whatever the padding: the checks find a record by its bytes.
+      const name = `a${id}`;
+      return { id, payload: Buffer.from(name.padEnd(payloadBytes, '.'), 'latin1'), node: target, state: 'pending', index: null };
     });
     this.appends.push(...batch);
     const settle = (state: AppendState, firstIndex: Index | null): void => {
@@ -549,8 +554,8 @@ export class NodeCluster {
     }
   }
 
-  /** A node's whole log, read through the running process (every node is up after healing). */
-  private logEntries(id: NodeId): Entry[] {
+  /** A node's whole log, read through the running process (empty while it is down). */
+  logEntries(id: NodeId): Entry[] {
     const node = this.node(id).node;
     if (node === null) return [];
     const out: Entry[] = [];
