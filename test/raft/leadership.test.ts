@@ -1,24 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../raft/index.js';
-import type { AssembledNode } from '../../src/node/node-assembly.js';
 import { NodeCluster } from '../sim/node-cluster.js';
+import { campaignOnceUp, running, startTransfer } from '../sim/scripted-cluster.js';
 
 /** Leadership transfer and the preferred leader, on production nodes (test/sim/node-cluster.ts). */
-
-/** The node's running assembly; a test that asks for a node it crashed has a bug. */
-function running(cluster: NodeCluster, id: NodeId): AssembledNode {
-  const node = cluster.node(id).node;
-  if (node === null) throw new Error(`${id} is not running`);
-  return node;
-}
-
-/** Starts a transfer on `from`'s core, as the transfer RPC does, and lets its replica act on it. */
-function startTransfer(cluster: NodeCluster, from: NodeId, to: NodeId): ReturnType<AssembledNode['raft']['transferLeadership']> {
-  const node = running(cluster, from);
-  const result = node.raft.transferLeadership(to);
-  node.replica.wake();
-  return result;
-}
 
 const transferring = /leadership is being transferred/;
 
@@ -80,9 +65,7 @@ describe('preferred leader', () => {
   it('leadership moves to the preferred node once it is caught up, and comes back after it restarts', async () => {
     const preferred = 'n3' as NodeId;
     const cluster = new NodeCluster({ seed: 23, size: 5, tuning: { preferredLeader: preferred } });
-    // n1 campaigns as soon as it has started (recovery takes virtual time too).
-    expect(await cluster.runUntil(() => cluster.raft('n1' as NodeId) !== null, 1_000)).toBe(true);
-    cluster.campaign('n1' as NodeId);
+    await campaignOnceUp(cluster, 'n1' as NodeId);
     expect(await cluster.runUntil(() => cluster.leader() === ('n1' as NodeId), 1_000)).toBe(true);
     for (let i = 0; i < 10; i++) cluster.append();
     expect(await cluster.runUntil(() => cluster.leader() === preferred, 1_000)).toBe(true);

@@ -367,7 +367,8 @@ export class NodeCluster {
     const last = segments.at(-1);
     if (last !== undefined) {
       const file = `${dir}/${last}`;
-      const size = sim.fs.readFile(file).length;
+      // Damage the records, not the zeros a segment preallocates after them.
+      const size = recordsEnd(sim.fs.readFile(file));
       const span = Math.min(size, lose * 16);
       if (span > 0) {
         if (lose % 2 === 1) sim.fs.flipBit(file, size - 1 - this.diskPrng.nextInt(span), this.diskPrng.nextInt(8));
@@ -631,6 +632,17 @@ class ObservedStateMachine extends NodeStateMachine {
     this.onApply(entry);
     return super.apply(entry);
   }
+}
+
+/**
+ * Where a segment's records end: after its last non-zero byte, since a segment zero-fills
+ * ahead of its writes. A record that itself ends in zeros ends a little later, which only
+ * makes damage start inside it.
+ */
+function recordsEnd(data: Uint8Array): number {
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  return end;
 }
 
 /** A CommitLog as the safety checker reads it. */
