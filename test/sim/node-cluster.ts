@@ -37,6 +37,8 @@ export interface NodeClusterOptions {
   readonly fsyncMaxMs?: number;
   /** Each node's clock is off the world's by up to this much, drawn once per node. */
   readonly clockSkewMaxMs?: number;
+  /** Each node's clock runs at a rate drawn once per node from [1 - max, 1 + max] (0.3: up to 30% fast or slow). */
+  readonly clockDriftMax?: number;
   readonly durableMark?: DurableMarkPolicy;
   /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
   readonly segmentBytes?: number;
@@ -83,6 +85,8 @@ class SimNode {
   constructor(
     readonly id: NodeId,
     readonly skewMs: number,
+    /** How fast its clock runs against the world's (1: exactly as fast). */
+    readonly clockRate: number,
     fsyncMinMs: number,
     fsyncMaxMs: number,
   ) {
@@ -128,9 +132,11 @@ export class NodeCluster {
     this.durableMark = options.durableMark ?? 'ordered';
     this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}` as NodeId);
     const skewMax = options.clockSkewMaxMs ?? 0;
+    const driftMax = options.clockDriftMax ?? 0;
     for (const id of this.ids) {
       const skewMs = skewMax === 0 ? 0 : this.diskPrng.between(-skewMax, skewMax);
-      const node = new SimNode(id, skewMs, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6);
+      const rate = driftMax === 0 ? 1 : 1 + (this.diskPrng.between(-1000, 1000) / 1000) * driftMax;
+      const node = new SimNode(id, skewMs, rate, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6);
       node.initial = options.initialDisks?.get(id) ?? null;
       this.nodes.set(id, node);
       node.fs.delaySyncs(() => this.syncDelay(node));
@@ -276,7 +282,7 @@ export class NodeCluster {
     const sim = this.node(id);
     if (sim.up) return;
     const process = new SimProcess(id);
-    const scheduler = new SimScheduler(this.world, process, sim.skewMs);
+    const scheduler = new SimScheduler(this.world, process, sim.skewMs, sim.clockRate);
     sim.process = process;
     sim.scheduler = scheduler;
     sim.appliedIndex = 0;

@@ -19,6 +19,7 @@ export interface NodeSimConfig {
   readonly fsyncMinMs?: number;
   readonly fsyncMaxMs?: number;
   readonly clockSkewMaxMs?: number;
+  readonly clockDriftMax?: number;
   readonly segmentBytes?: number;
   /** Virtual time that runs after the last step, before healing. */
   readonly tailMs?: number;
@@ -72,6 +73,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     fsyncMinMs: config.fsyncMinMs ?? 1,
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
     ...(config.clockSkewMaxMs !== undefined ? { clockSkewMaxMs: config.clockSkewMaxMs } : {}),
+    ...(config.clockDriftMax !== undefined ? { clockDriftMax: config.clockDriftMax } : {}),
     ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
