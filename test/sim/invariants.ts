@@ -11,9 +11,7 @@ export const Invariant = {
   commitStable: 'commitStable', // a committed index never changes its entry
   stateMachineSafety: 'stateMachineSafety', // no two nodes apply different entries at one index
   applyOrder: 'applyOrder', // entries are applied once each, in index order
-  ackDurable: 'ackDurable', // every acknowledged proposal ends up applied on every node
-  durableBeforeAck: 'durableBeforeAck', // an append acknowledgement or a vote leaves only once what it promises is durable
-  linearizableRead: 'linearizableRead', // a read index covers every write acknowledged before the read began
+  ackDurable: 'ackDurable', // every acknowledged append ends up once, at its index, in every node's log
   liveness: 'liveness', // after healing: a leader within bounded ticks, everything applied
   nodeFailed: 'nodeFailed', // a node stopped itself (storage failed, or its core found a broken invariant)
   failedWritten: 'failedWritten', // an append the client was told failed for sure is nowhere in any log
