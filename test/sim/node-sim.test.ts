@@ -81,8 +81,9 @@ describe('generated fault schedules against the production node', () => {
 
   it('3 nodes on the figure-8 hunting ground: slow fsync, one entry per append, leaders crash', async () => {
     // The ground planted-bugs.test.ts searches for commit-by-counting; the real core must pass
-    // it. One-entry appends, one in flight, catch a follower up slowly (FINDINGS O1).
+    // it. One-entry appends, one in flight, catch a follower up one entry per round trip and
+    // fsync (up to ~70 ms): 300 behind took 16.5 s in one run (FINDINGS O1), hence the bound.
     const { size, ...config } = FIGURE_8_GROUND.config;
-    await checkCluster(size, { ...config, applyBoundMs: 15_000 }, { runs: variantRuns(), maxSteps: FIGURE_8_GROUND.shape.maxSteps, weights: FIGURE_8_GROUND.shape.weights });
+    await checkCluster(size, { ...config, applyBoundMs: 30_000 }, { runs: variantRuns(), maxSteps: FIGURE_8_GROUND.shape.maxSteps, weights: FIGURE_8_GROUND.shape.weights });
   }, 120_000);
 });
