@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Index, NodeId } from '../../raft/index.js';
-import { Cluster } from '../sim/cluster.js';
-import { realCore } from '../sim/cores.js';
 import { DirectNode, msg, ofType } from '../sim/direct-node.js';
 import { runFigure8 } from '../sim/figure-8.js';
 import { entryAt, hardState, logOfTerms } from '../sim/log-builder.js';
 import type { MemoryLog } from '../sim/memory-log.js';
+import { NodeCluster } from '../sim/node-cluster.js';
+import { campaignOnceUp } from '../sim/scripted-cluster.js';
 
-/** The situations the Raft paper draws, scripted: exact messages or a fixed simulator schedule. */
+/**
+ * The situations the Raft paper draws, scripted: exact messages to one core (DirectNode), or
+ * a fixed schedule on a cluster of production nodes (NodeCluster).
+ */
 const ids = (n: number): NodeId[] => Array.from({ length: n }, (_, i) => `n${i + 1}` as NodeId);
 const [n1, n2, n3] = ids(3) as [NodeId, NodeId, NodeId];
 const voters3 = ids(3);
@@ -16,8 +19,13 @@ function termsOf(log: MemoryLog): number[] {
   return log.all().map((e) => e.term);
 }
 
+/** The terms of a production node's whole log. */
+function nodeTerms(cluster: NodeCluster, id: NodeId): number[] {
+  return cluster.logEntries(id).map((e) => e.term);
+}
+
 describe('figure 7: followers with missing, extra and conflicting suffixes converge', () => {
-  it('every follower ends with the leader log, the leader keeps all of its own', () => {
+  it('every follower ends with the leader log, the leader keeps all of its own', async () => {
     const leaderTerms = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
     const followers = {
       a: [1, 1, 1, 4, 4, 5, 5, 6, 6], // missing one
@@ -30,30 +38,30 @@ describe('figure 7: followers with missing, extra and conflicting suffixes conve
     const rows = [leaderTerms, ...Object.values(followers)];
     const nodes = ids(rows.length);
     const disks = new Map(nodes.map((id, k) => [id, { log: logOfTerms(rows[k] ?? []), hardState: hardState(7, null, 3) }]));
-    const cluster = new Cluster({ seed: 7, size: rows.length, factory: realCore, initialDisks: disks });
-    cluster.at(1, 'leader campaigns', () => cluster.host(n1).core?.campaign());
-    expect(cluster.runUntil(() => cluster.leader() === n1, 1_000)).toBe(true);
-    expect(cluster.host(n1).status().term).toBe(8);
-    cluster.propose();
-    cluster.checkRecovery(2_000, 3_000);
-    const leaderLog = termsOf(cluster.host(n1).disk.log);
+    const cluster = new NodeCluster({ seed: 7, size: rows.length, initialDisks: disks });
+    await campaignOnceUp(cluster, n1);
+    expect(await cluster.runUntil(() => cluster.leader() === n1, 1_000)).toBe(true);
+    expect(cluster.status(n1).term).toBe(8);
+    cluster.append();
+    await cluster.checkRecovery(2_000, 3_000);
+    const leaderLog = nodeTerms(cluster, n1);
     expect(leaderLog.slice(0, leaderTerms.length)).toEqual(leaderTerms);
-    for (const id of nodes) expect(termsOf(cluster.host(id).disk.log)).toEqual(leaderLog);
+    for (const id of nodes) expect(nodeTerms(cluster, id)).toEqual(leaderLog);
   });
 });
 
 describe('figure 8: an old-term entry commits only through an entry of the current term', () => {
-  it('the term-4 leader does not commit (2, t2) held by a majority, and n5 may then overwrite it', () => {
-    const { commitBeforeCrash, cluster } = runFigure8(realCore);
+  it('the term-4 leader does not commit (2, t2) held by a majority, and n5 may then overwrite it', async () => {
+    const { commitBeforeCrash, cluster } = await runFigure8();
     expect(commitBeforeCrash).toBe(1);
     // n5 won term 5 and its (2, t3) is what every node holds now.
-    for (const id of cluster.ids) expect(cluster.host(id).disk.log.term(2 as Index)).toBe(3);
+    for (const id of cluster.ids) expect(cluster.log(id)?.term(2 as Index)).toBe(3);
   });
 
-  it('once the no-op of term 4 reaches a majority, index 2 commits together with it', () => {
-    const { commitBeforeCrash, cluster } = runFigure8(realCore, { letNoopThrough: true });
+  it('once the no-op of term 4 reaches a majority, index 2 commits together with it', async () => {
+    const { commitBeforeCrash, cluster } = await runFigure8({ letNoopThrough: true });
     expect(commitBeforeCrash).toBe(3);
-    for (const id of cluster.ids) expect(cluster.host(id).disk.log.term(2 as Index)).toBe(2);
+    for (const id of cluster.ids) expect(cluster.log(id)?.term(2 as Index)).toBe(2);
   });
 });
 
@@ -154,46 +162,46 @@ describe('votes survive a crash', () => {
 });
 
 describe('pre-vote and check-quorum', () => {
-  function isolateFollower(preVote: boolean): { leaderBefore: NodeId; termBefore: number; leaderAfter: NodeId | null; termAfter: number; isolatedTerm: number } {
-    const cluster = new Cluster({ seed: 11, size: 3, factory: realCore, tuning: { preVote } });
-    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
-    cluster.runFor(200);
+  async function isolateFollower(preVote: boolean): Promise<{ leaderBefore: NodeId; termBefore: number; leaderAfter: NodeId | null; termAfter: number; isolatedTerm: number }> {
+    const cluster = new NodeCluster({ seed: 11, size: 3, tuning: { preVote } });
+    expect(await cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    await cluster.runFor(200);
     const leaderBefore = cluster.leader() as NodeId;
-    const termBefore = cluster.host(leaderBefore).status().term;
+    const termBefore = cluster.status(leaderBefore).term;
     const isolated = cluster.ids.find((id) => id !== leaderBefore) as NodeId;
     cluster.network.partition([[isolated], cluster.ids.filter((id) => id !== isolated)]);
-    cluster.runFor(3_000); // 300 ticks: many election timeouts for the isolated node
-    const isolatedTerm = cluster.host(isolated).status().term;
+    await cluster.runFor(3_000); // 300 ticks: many election timeouts for the isolated node
+    const isolatedTerm = cluster.status(isolated).term;
     cluster.network.heal();
-    cluster.runFor(1_000);
+    await cluster.runFor(1_000);
     const leaderAfter = cluster.leader();
-    return { leaderBefore, termBefore, leaderAfter, termAfter: leaderAfter === null ? -1 : cluster.host(leaderAfter).status().term, isolatedTerm };
+    return { leaderBefore, termBefore, leaderAfter, termAfter: leaderAfter === null ? -1 : cluster.status(leaderAfter).term, isolatedTerm };
   }
 
-  it('with pre-vote, a partitioned node rejoining does not raise its term or depose the leader', () => {
-    const run = isolateFollower(true);
+  it('with pre-vote, a partitioned node rejoining does not raise its term or depose the leader', async () => {
+    const run = await isolateFollower(true);
     expect(run.isolatedTerm).toBe(run.termBefore);
     expect(run.leaderAfter).toBe(run.leaderBefore);
     expect(run.termAfter).toBe(run.termBefore);
   });
 
-  it('without pre-vote the same partition inflates the term (what pre-vote prevents)', () => {
-    const run = isolateFollower(false);
+  it('without pre-vote the same partition inflates the term (what pre-vote prevents)', async () => {
+    const run = await isolateFollower(false);
     expect(run.isolatedTerm).toBeGreaterThan(run.termBefore + 5);
     expect(run.termAfter).toBeGreaterThan(run.termBefore);
   });
 
-  it('a leader cut off from its majority steps down within two election timeouts (check-quorum)', () => {
-    const cluster = new Cluster({ seed: 12, size: 5, factory: realCore });
-    expect(cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+  it('a leader cut off from its majority steps down within two election timeouts (check-quorum)', async () => {
+    const cluster = new NodeCluster({ seed: 12, size: 5 });
+    expect(await cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
     const old = cluster.leader() as NodeId;
-    const oldTerm = cluster.host(old).status().term;
+    const oldTerm = cluster.status(old).term;
     cluster.network.partition([[old, cluster.ids.find((id) => id !== old) as NodeId], cluster.ids.filter((id) => id !== old).slice(1)]);
     // electionTicks 10 at 10 ms a tick: a check every 100 ms, so at most ~200 ms.
-    expect(cluster.runUntil(() => cluster.host(old).status().role !== 'leader', 250)).toBe(true);
-    expect(cluster.runUntil(() => cluster.leader() !== null && cluster.leader() !== old, 2_000)).toBe(true);
-    expect(cluster.host(cluster.leader() as NodeId).status().term).toBeGreaterThan(oldTerm);
-    cluster.checkRecovery(2_000, 3_000);
+    expect(await cluster.runUntil(() => cluster.status(old).role !== 'leader', 250)).toBe(true);
+    expect(await cluster.runUntil(() => cluster.leader() !== null && cluster.leader() !== old, 2_000)).toBe(true);
+    expect(cluster.status(cluster.leader() as NodeId).term).toBeGreaterThan(oldTerm);
+    await cluster.checkRecovery(2_000, 3_000);
   });
 });
 
@@ -216,5 +224,28 @@ describe('read index', () => {
     expect(leader.readStates).toHaveLength(0);
     leader.step(msg.heartbeatResp(n3, n1, 2, 'r1'));
     expect(leader.readStates).toEqual([{ index: 3, context: 'r1' }]);
+  });
+
+  it('a read index is confirmed only after a heartbeat quorum answers with its context', () => {
+    const voters5 = ids(5);
+    const [, , , n4, n5] = voters5 as [NodeId, NodeId, NodeId, NodeId, NodeId];
+    const leader = new DirectNode(n1, { voters: voters5, log: logOfTerms([1]), hardState: hardState(1, null, 1) });
+    leader.core.campaign();
+    leader.drain();
+    leader.step(msg.voteResp(n2, n1, 2, true, 'preVoteResp'), msg.voteResp(n3, n1, 2, true, 'preVoteResp'));
+    leader.step(msg.voteResp(n2, n1, 2, true), msg.voteResp(n3, n1, 2, true));
+    leader.step(msg.appendResp(n2, n1, 2, 2), msg.appendResp(n3, n1, 2, 2));
+    expect(leader.core.status()).toMatchObject({ role: 'leader', commit: 2 });
+    expect(leader.core.readIndex('r')).toEqual({ accepted: true });
+    expect(ofType(leader.drain(), 'heartbeat').map((h) => h.context)).toEqual(['r', 'r', 'r', 'r']);
+    // Three of five make a quorum: the leader and two followers. One follower, even twice,
+    // an answer to another read, or one from an older term confirms nothing.
+    leader.step(msg.heartbeatResp(n2, n1, 2, 'r'));
+    leader.step(msg.heartbeatResp(n2, n1, 2, 'r'));
+    leader.step(msg.heartbeatResp(n4, n1, 2, 'other'));
+    leader.step(msg.heartbeatResp(n5, n1, 1, 'r'));
+    expect(leader.readStates).toEqual([]);
+    leader.step(msg.heartbeatResp(n3, n1, 2, 'r'));
+    expect(leader.readStates).toEqual([{ index: 2, context: 'r' }]);
   });
 });

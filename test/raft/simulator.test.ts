@@ -1,18 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { Index, Message, NodeId, Term } from '../../raft/index.js';
-import { Cluster } from '../sim/cluster.js';
-import { realCore } from '../sim/cores.js';
 import { EventQueue } from '../sim/event-queue.js';
-import { FakeNode } from '../sim/fake-node.js';
 import { SafetyChecker, SafetyViolation } from '../sim/invariants.js';
 import { entryAt, hardState, logOfTerms } from '../sim/log-builder.js';
 import { MemoryLog } from '../sim/memory-log.js';
+import { NodeCluster } from '../sim/node-cluster.js';
+import { runNodeSchedule } from '../sim/node-schedule.js';
 import { Prng } from '../sim/prng.js';
-import { SimDisk } from '../sim/sim-disk.js';
+import { SimProcess, SimScheduler, SimWorld } from '../sim/sim-scheduler.js';
 import { SimNetwork } from '../sim/sim-network.js';
-import { runSchedule, type Schedule } from '../sim/schedule.js';
+import type { Schedule } from '../sim/schedule.js';
 
-/** The simulator's own pieces, tested without (and with a trivial stand-in for) the core. */
+/** The simulator's own pieces, and what its cluster of production nodes promises a test. */
 describe('prng', () => {
   it('is a pure function of its seed', () => {
     const a = new Prng(42);
@@ -47,54 +46,30 @@ describe('event queue', () => {
   });
 });
 
-describe('simulated disk', () => {
-  const e = (i: number, t: number) => entryAt(i, t);
-
-  it('makes writes durable only when their fsync completes', () => {
-    const disk = new SimDisk();
-    disk.write([e(1, 1), e(2, 1)], hardState(1, 'n1', 0));
-    const token = disk.beginSync();
-    disk.write([e(3, 1)], null);
-    expect(disk.log.lastIndex()).toBe(3);
-    expect(disk.durable.log.lastIndex()).toBe(0);
-    disk.completeSync(token);
-    expect(disk.durable.log.lastIndex()).toBe(2);
-    expect(disk.durable.hardState.vote).toBe('n1');
-    expect(disk.unsyncedOps).toBe(1);
+describe('simulated clocks', () => {
+  it("a node's clock is offset by its skew and runs at its own rate; its timers wait by it", async () => {
+    const world = new SimWorld();
+    const slow = new SimScheduler(world, new SimProcess('slow'), 1_000, 0.5);
+    const fired: number[] = [];
+    slow.after(100, () => fired.push(world.nowMs));
+    slow.every(30, () => fired.push(-world.nowMs));
+    for (let i = 0; i < 10 && fired.length < 4; i++) await world.step();
+    // Half as fast: its 100 ms take 200 of the world's, its 30 ms ticks come every 60.
+    expect(fired).toEqual([-60, -120, -180, 200]);
+    expect(slow.nowMs()).toBe(1_000 + 100);
   });
+});
 
-  it('a crash without tearing keeps exactly what was synced', () => {
-    const disk = new SimDisk({ log: logOfTerms([1, 1]), hardState: hardState(1, 'n1', 2) });
-    disk.write([e(3, 2)], hardState(2, 'n2', 2));
-    disk.crash(new Prng(1), { tear: false });
-    expect(disk.log.lastIndex()).toBe(2);
-    expect(disk.hardState).toEqual(hardState(1, 'n1', 2));
-  });
-
-  it('a torn crash keeps a prefix of the unsynced writes; the hard state is old or new, never past its entries', () => {
-    const seen = new Set<string>();
-    for (let seed = 0; seed < 200; seed++) {
-      const disk = new SimDisk({ log: logOfTerms([1]), hardState: hardState(1, null, 1) });
-      disk.write([e(2, 2), e(3, 2), e(4, 2)], hardState(2, 'n2', 3));
-      const outcome = disk.crash(new Prng(seed), { tear: true });
-      const last = disk.log.lastIndex();
-      const hs = disk.hardState;
-      seen.add(`${last}/${hs.term}`);
-      expect(outcome.unsyncedOps).toBe(4);
-      expect(disk.log.all().map((x) => x.index)).toEqual(Array.from({ length: last }, (_, k) => k + 1));
-      if (hs.term === 2) expect(last).toBe(4); // the hard state was written after its entries
-      else expect(hs).toEqual(hardState(1, null, 1));
-    }
-    expect(seen).toEqual(new Set(['1/1', '2/1', '3/1', '4/1', '4/2']));
-  });
-
-  it('truncates a conflicting suffix on append and can lose a durable tail', () => {
-    const disk = new SimDisk({ log: logOfTerms([1, 1, 1, 1]) });
-    disk.write([e(3, 2)], null);
-    expect(disk.log.all().map((x) => x.term)).toEqual([1, 1, 2]);
-    disk.completeSync(disk.beginSync());
-    disk.loseDurableTail(2);
-    expect(disk.log.lastIndex()).toBe(1);
+describe('memory log', () => {
+  it('appends over a conflicting suffix, and answers terms at and after a compaction point', () => {
+    const log = logOfTerms([1, 1, 1, 1]);
+    log.append([entryAt(3, 2)]);
+    expect(log.all().map((x) => x.term)).toEqual([1, 1, 2]);
+    expect(() => log.append([entryAt(5, 2)])).toThrow(/outside/);
+    const compacted = logOfTerms([3, 4], { firstIndex: 11, compactedTerm: 2 });
+    expect([compacted.firstIndex(), compacted.lastIndex()]).toEqual([11, 12]);
+    expect([compacted.term(10 as Index), compacted.term(12 as Index), compacted.term(13 as Index)]).toEqual([2, 4, undefined]);
+    expect(compacted.entries(11 as Index, 13 as Index, 1).map((x) => x.index)).toEqual([11]);
   });
 });
 
@@ -154,16 +129,37 @@ describe('safety checker', () => {
   });
 });
 
-describe('cluster', () => {
-  it('drives a trivial stand-in core through the Ready contract', () => {
-    const cluster = new Cluster({ seed: 5, size: 3, factory: (o) => new FakeNode(o) });
-    for (let i = 0; i < 10; i++) cluster.propose();
-    cluster.runFor(500);
-    for (const id of cluster.ids) expect(cluster.host(id).appliedIndex).toBe(10);
-    expect(cluster.proposals.every((p) => p.state === 'acked')).toBe(true);
+describe('node cluster', () => {
+  it('a crash keeps only what was synced: an entry written but not yet synced is gone after restart', async () => {
+    const cluster = new NodeCluster({ seed: 5, size: 3 });
+    expect(await cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    await cluster.runFor(100);
+    const leader = cluster.leader() as NodeId;
+    const follower = cluster.ids.find((id) => id !== leader) as NodeId;
+    const synced = cluster.log(follower)?.lastIndex() ?? 0;
+    cluster.setFsyncMs(follower, 400, 400);
+    cluster.append(leader);
+    expect(await cluster.runUntil(() => (cluster.log(follower)?.lastIndex() ?? 0) > synced, 200)).toBe(true);
+    cluster.crash(follower, { tear: false });
+    cluster.setFsyncMs(follower, 1, 6);
+    cluster.restart(follower);
+    expect(await cluster.runUntil(() => cluster.log(follower) !== null, 1_000)).toBe(true);
+    expect(cluster.log(follower)?.lastIndex()).toBe(synced);
+    await cluster.checkRecovery(2_000, 3_000);
   });
 
-  it('replays a schedule exactly: same seed and schedule, same run', () => {
+  it('an acknowledged append survives every node losing power at once', async () => {
+    const cluster = new NodeCluster({ seed: 6, size: 3 });
+    expect(await cluster.runUntil(() => cluster.leader() !== null, 1_000)).toBe(true);
+    const append = cluster.append();
+    expect(await cluster.runUntil(() => append?.state === 'acked', 1_000)).toBe(true);
+    for (const id of cluster.ids) cluster.crash(id, { tear: true });
+    for (const id of cluster.ids) cluster.restart(id);
+    // Recovery checks that every acknowledged append is on every node, once, at its index.
+    await cluster.checkRecovery(2_000, 3_000);
+  });
+
+  it('replays a schedule exactly: same seed and schedule, same run', async () => {
     const schedule: Schedule = {
       seed: 99,
       proposeEveryMs: 10,
@@ -173,11 +169,11 @@ describe('cluster', () => {
         { waitMs: 100, action: { kind: 'partition', groups: [0, 1, 1, 0, 1] } },
       ],
     };
-    const a = runSchedule({ size: 5, factory: realCore }, schedule);
-    const b = runSchedule({ size: 5, factory: realCore }, schedule);
+    const a = await runNodeSchedule({ size: 5 }, schedule);
+    const b = await runNodeSchedule({ size: 5 }, schedule);
     expect(a.failure).toBeNull();
     expect(b).toEqual(a);
-    const c = runSchedule({ size: 5, factory: realCore }, { ...schedule, seed: 100 });
-    expect(c.steps).not.toBe(a.steps);
+    const c = await runNodeSchedule({ size: 5 }, { ...schedule, seed: 100 });
+    expect(c.digest).not.toBe(a.digest);
   });
 });

@@ -1,7 +1,7 @@
 import { RaftNode, type Entry, type HardState, type Index, type Message, type NodeId, type ReadState, type Term } from '../../raft/index.js';
 import { hardState } from './log-builder.js';
 import { MemoryLog } from './memory-log.js';
-import type { NodeFactory, NodeTuning, RaftNodeLike } from './node-api.js';
+import type { NodeTuning } from './node-api.js';
 import { Prng } from './prng.js';
 
 /**
@@ -10,7 +10,7 @@ import { Prng } from './prng.js';
  * A `restart()` rebuilds the core from exactly what was persisted, as after a crash.
  */
 export class DirectNode {
-  core: RaftNodeLike;
+  core: RaftNode;
   hardState: HardState;
   readonly applied: Entry[] = [];
   readonly readStates: ReadState[] = [];
@@ -22,7 +22,6 @@ export class DirectNode {
       log?: MemoryLog;
       hardState?: HardState;
       tuning?: NodeTuning;
-      factory?: NodeFactory;
       seed?: number;
       votingBlockedBelow?: Index;
     },
@@ -34,9 +33,8 @@ export class DirectNode {
 
   readonly log: MemoryLog;
 
-  private build(): RaftNodeLike {
-    const factory = this.options.factory ?? ((o) => new RaftNode(o));
-    return factory({
+  private build(): RaftNode {
+    return new RaftNode({
       ...this.options.tuning,
       id: this.id,
       voters: this.options.voters,

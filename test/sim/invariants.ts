@@ -11,9 +11,8 @@ export const Invariant = {
   commitStable: 'commitStable', // a committed index never changes its entry
   stateMachineSafety: 'stateMachineSafety', // no two nodes apply different entries at one index
   applyOrder: 'applyOrder', // entries are applied once each, in index order
-  ackDurable: 'ackDurable', // every acknowledged proposal ends up applied on every node
-  durableBeforeAck: 'durableBeforeAck', // an append acknowledgement or a vote leaves only once what it promises is durable
-  linearizableRead: 'linearizableRead', // a read index covers every write acknowledged before the read began
+  ackDurable: 'ackDurable', // every acknowledged append ends up once, at its index, in every node's log
+  durableBeforeAck: 'durableBeforeAck', // an append acknowledgement, a vote or a commit is held only once its disks hold what it promises
   liveness: 'liveness', // after healing: a leader within bounded ticks, everything applied
   nodeFailed: 'nodeFailed', // a node stopped itself (storage failed, or its core found a broken invariant)
   votedWhileDamaged: 'votedWhileDamaged', // a node whose disk lost acknowledged entries grants no vote until repaired

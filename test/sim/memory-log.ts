@@ -1,8 +1,8 @@
 import type { Entry, Index, LogReader, Term } from '../../raft/types.js';
 
 /**
- * An in-memory log: the LogReader the scripted tests hand to a core, and the two views
- * (durable, page cache) a simulated disk keeps.
+ * An in-memory log: the LogReader the scripted tests hand to a core (DirectNode), and the
+ * scripted disks a NodeCluster writes before its nodes first start.
  *
  * Invariant: entries[k].index === firstIndex + k; compactedTerm is the term at firstIndex - 1
  * (0 when nothing was ever compacted).
@@ -75,16 +75,5 @@ export class MemoryLog implements LogReader {
       if (e.index !== this.lastIndex() + 1) throw new Error(`memory-log: batch not contiguous at ${e.index}`);
       this.entriesHeld.push(e);
     }
-  }
-
-  /** Drops entries from `from` on (used to model a disk that lost its tail). */
-  truncateFrom(from: Index): void {
-    if (from <= this.lastIndex()) this.entriesHeld.length = Math.max(0, from - this.first);
-  }
-
-  clone(): MemoryLog {
-    const copy = new MemoryLog(this.first, this.compactedTerm);
-    copy.entriesHeld = this.entriesHeld.slice();
-    return copy;
   }
 }

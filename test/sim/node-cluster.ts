@@ -45,6 +45,8 @@ export interface NodeClusterOptions {
    * with skew and broker commands start the clocks here. Default 0.
    */
   readonly clockOriginMs?: number;
+  /** Each node's clock runs at a rate drawn once per node from [1 - max, 1 + max] (0.3: up to 30% fast or slow). */
+  readonly clockDriftMax?: number;
   readonly durableMark?: DurableMarkPolicy;
   /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
   readonly segmentBytes?: number;
@@ -101,6 +103,8 @@ class SimNode {
   constructor(
     readonly id: NodeId,
     readonly skewMs: number,
+    /** How fast its clock runs against the world's (1: exactly as fast). */
+    readonly clockRate: number,
     fsyncMinMs: number,
     fsyncMaxMs: number,
   ) {
@@ -157,9 +161,11 @@ export class NodeCluster {
     this.durableMark = options.durableMark ?? 'ordered';
     this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}` as NodeId);
     const skewMax = options.clockSkewMaxMs ?? 0;
+    const driftMax = options.clockDriftMax ?? 0;
     for (const id of this.ids) {
       const skewMs = skewMax === 0 ? 0 : this.diskPrng.between(-skewMax, skewMax);
-      const node = new SimNode(id, skewMs, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6);
+      const rate = driftMax === 0 ? 1 : 1 + (this.diskPrng.between(-1000, 1000) / 1000) * driftMax;
+      const node = new SimNode(id, skewMs, rate, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6);
       node.initial = options.initialDisks?.get(id) ?? null;
       this.nodes.set(id, node);
       node.fs.delaySyncs(() => this.syncDelay(node));
@@ -308,7 +314,7 @@ export class NodeCluster {
     const sim = this.node(id);
     if (sim.up) return;
     const process = new SimProcess(id);
-    const scheduler = new SimScheduler(this.world, process, (this.options.clockOriginMs ?? 0) + sim.skewMs);
+    const scheduler = new SimScheduler(this.world, process, (this.options.clockOriginMs ?? 0) + sim.skewMs, sim.clockRate);
     sim.process = process;
     sim.scheduler = scheduler;
     sim.appliedIndex = 0;
@@ -416,10 +422,8 @@ export class NodeCluster {
     const last = segments.at(-1);
     if (last !== undefined) {
       const file = `${dir}/${last}`;
-      // Records end where the preallocated zeros begin: aim at the records, not the zeros.
-      const contents = sim.fs.readFile(file);
-      let dataEnd = contents.length;
-      while (dataEnd > 0 && contents[dataEnd - 1] === 0) dataEnd--;
+      // Damage the records, not the zeros a segment preallocates after them.
+      const dataEnd = recordsEnd(sim.fs.readFile(file));
       const span = Math.min(dataEnd, lose * 16);
       if (span > 0) {
         if (lose % 2 === 1) sim.fs.flipBit(file, dataEnd - 1 - this.diskPrng.nextInt(span), this.diskPrng.nextInt(8));
@@ -529,20 +533,25 @@ export class NodeCluster {
 
   // ---- clients -------------------------------------------------------------------------
 
-  /** A client appends one fresh record through the leader (or, with none known, a random up node). */
-  append(to?: NodeId): ClientAppend | null {
-    return this.appendBatch(1, to)[0] ?? null;
+  /**
+   * A client appends one fresh record through the leader (or, with none known, a random up
+   * node); `payloadBytes` pads the record to that size (tests of batching by bytes).
+   */
+  append(to?: NodeId, payloadBytes?: number): ClientAppend | null {
+    return this.appendBatch(1, to, payloadBytes)[0] ?? null;
   }
 
   /** A client appends `count` fresh records in one call: they commit together or not at all. */
-  appendBatch(count: number, to?: NodeId): ClientAppend[] {
+  appendBatch(count: number, to?: NodeId, payloadBytes = 0): ClientAppend[] {
     const target = to ?? this.leader() ?? this.randomUpNode();
     if (target === null) return [];
     const node = this.node(target).node;
     if (node === null) return [];
     const batch = Array.from({ length: count }, (): ClientAppend => {
       const id = this.nextAppendId++;
-      return { id, payload: Buffer.from(`a${id}`, 'latin1'), node: target, state: 'pending', index: null };
+      // The name stays unique whatever the padding: the checks find a record by its bytes.
+      const name = `a${id}`;
+      return { id, payload: Buffer.from(name.padEnd(payloadBytes, '.'), 'latin1'), node: target, state: 'pending', index: null };
     });
     this.appends.push(...batch);
     const settle = (state: AppendState, firstIndex: Index | null): void => {
@@ -641,8 +650,8 @@ export class NodeCluster {
     }
   }
 
-  /** A node's whole log, read through the running process (every node is up after healing). */
-  private logEntries(id: NodeId): Entry[] {
+  /** A node's whole log, read through the running process (empty while it is down). */
+  logEntries(id: NodeId): Entry[] {
     const node = this.node(id).node;
     if (node === null) return [];
     const out: Entry[] = [];
@@ -718,6 +727,17 @@ class ObservedStateMachine extends NodeStateMachine {
     this.onApply(entry);
     return super.apply(entry);
   }
+}
+
+/**
+ * Where a segment's records end: after its last non-zero byte, since a segment zero-fills
+ * ahead of its writes. A record that itself ends in zeros ends a little later, which only
+ * makes damage start inside it.
+ */
+function recordsEnd(data: Uint8Array): number {
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  return end;
 }
 
 /** A CommitLog as the safety checker reads it. */

@@ -21,6 +21,7 @@ export interface NodeSimConfig {
   readonly fsyncMinMs?: number;
   readonly fsyncMaxMs?: number;
   readonly clockSkewMaxMs?: number;
+  readonly clockDriftMax?: number;
   readonly segmentBytes?: number;
   /** See NodeClusterOptions.checkDurability (default true). */
   readonly checkDurability?: boolean;
@@ -96,6 +97,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     fsyncMinMs: config.fsyncMinMs ?? 1,
     fsyncMaxMs: config.fsyncMaxMs ?? 6,
     ...(config.clockSkewMaxMs !== undefined ? { clockSkewMaxMs: config.clockSkewMaxMs } : {}),
+    ...(config.clockDriftMax !== undefined ? { clockDriftMax: config.clockDriftMax } : {}),
     ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
     ...(config.checkDurability !== undefined ? { checkDurability: config.checkDurability } : {}),
     ...(config.clockOriginMs !== undefined || config.broker !== undefined ? { clockOriginMs: config.clockOriginMs ?? BROKER_CLOCK_ORIGIN_MS } : {}),

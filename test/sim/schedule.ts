@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import type { NodeId } from '../../raft/types.js';
-import { Cluster } from './cluster.js';
-import { SafetyViolation } from './invariants.js';
-import type { NodeFactory, NodeTuning } from './node-api.js';
+import type { NodeTuning } from './node-api.js';
 
 /**
  * Fault schedules: what fast-check generates and shrinks. A schedule is a seed (for every
@@ -32,7 +30,7 @@ export type FaultAction =
   | { readonly kind: 'pauseLeader'; readonly ms: number }
   /** The node crashes right after `syncs` more of its disk syncs complete (mid group commit: between data and mark). */
   | { readonly kind: 'crashAfterSyncs'; readonly node: number; readonly syncs: number; readonly tear: boolean }
-  /** Damage beyond power loss: the node's disk loses its last `lose` durable entries; it restarts knowing it lost some. */
+  /** Damage beyond power loss: the last `lose` x 16 bytes of the node's last segment are lost durably, or (odd `lose`) one bit there flips; it restarts knowing it lost entries. */
   | { readonly kind: 'damage'; readonly node: number; readonly lose: number };
 
 export interface ScheduleStep {
@@ -43,182 +41,11 @@ export interface ScheduleStep {
 
 export interface Schedule {
   readonly seed: number;
-  /** Core options for this run, when the generator varies them (merged over SimConfig.tuning). */
+  /** Core options for this run, when the generator varies them (merged over NodeSimConfig.tuning). */
   readonly tuning?: NodeTuning;
   /** Background clients propose to the leader this often. */
   readonly proposeEveryMs: number;
   readonly steps: readonly ScheduleStep[];
-}
-
-export interface SimConfig {
-  readonly size: number;
-  readonly factory: NodeFactory;
-  readonly tuning?: NodeTuning;
-  readonly fsyncMinMs?: number;
-  readonly fsyncMaxMs?: number;
-  /** See ClusterOptions.checkDurableBeforeAck (default true). */
-  readonly checkDurableBeforeAck?: boolean;
-  /** TCP-like links, see ClusterOptions.orderedLinks. */
-  readonly orderedLinks?: boolean;
-  /** Asynchronous persistence, see ClusterOptions.asyncStorage. */
-  readonly asyncStorage?: boolean;
-  /** Per-node clock drift, see ClusterOptions.tickSkew. */
-  readonly tickSkew?: number;
-  /** Virtual time that runs after the last step, before healing. */
-  readonly tailMs?: number;
-  /** Liveness bounds after healing (virtual ms; one tick is 10 ms). */
-  readonly electionBoundMs?: number;
-  readonly applyBoundMs?: number;
-}
-
-export interface RunResult {
-  readonly steps: number;
-  readonly simulatedMs: number;
-  readonly proposals: number;
-  readonly acked: number;
-  readonly readsConfirmed: number;
-  /** Virtual ms from healing to the first leader. */
-  readonly electionAfterHealMs: number;
-  readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
-}
-
-// 200 ticks: ten maximal randomized election timeouts (electionTicks 10, 10 ms a tick).
-const DEFAULT_ELECTION_BOUND_MS = 2_000;
-const DEFAULT_APPLY_BOUND_MS = 6_000;
-const TICK_MS = 10;
-
-export function runSchedule(config: SimConfig, schedule: Schedule): RunResult {
-  const cluster = new Cluster({
-    seed: schedule.seed,
-    size: config.size,
-    factory: config.factory,
-    ...(config.tuning !== undefined || schedule.tuning !== undefined ? { tuning: { ...config.tuning, ...schedule.tuning } } : {}),
-    fsyncMinMs: config.fsyncMinMs ?? 1,
-    fsyncMaxMs: config.fsyncMaxMs ?? 6,
-    ...(config.tickSkew !== undefined ? { tickSkew: config.tickSkew } : {}),
-    ...(config.orderedLinks !== undefined ? { orderedLinks: config.orderedLinks } : {}),
-    ...(config.asyncStorage !== undefined ? { asyncStorage: config.asyncStorage } : {}),
-    ...(config.checkDurableBeforeAck !== undefined ? { checkDurableBeforeAck: config.checkDurableBeforeAck } : {}),
-  });
-  const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
-  let healedAt = 0;
-  let electedAt = 0;
-  try {
-    scheduleClients(cluster, schedule.proposeEveryMs);
-    let at = 0;
-    for (const step of schedule.steps) {
-      at += step.waitMs;
-      cluster.at(at, describeAction(step.action), () => perform(cluster, step.action, id));
-    }
-    cluster.runFor(at + (config.tailMs ?? 300));
-    healedAt = cluster.now;
-    // Ten maximal randomized election timeouts, whatever electionTicks this run uses.
-    const electionTicks = schedule.tuning?.electionTicks ?? config.tuning?.electionTicks ?? 10;
-    const electionBoundMs = config.electionBoundMs ?? Math.max(DEFAULT_ELECTION_BOUND_MS, electionTicks * 2 * 10 * TICK_MS);
-    cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS, () => {
-      electedAt = cluster.now;
-    });
-    return result(cluster, electedAt - healedAt, null);
-  } catch (error) {
-    const invariant = error instanceof SafetyViolation ? error.invariant : error instanceof Error ? error.name : 'unknown';
-    const message = error instanceof Error ? error.message : String(error);
-    return result(cluster, 0, { invariant, message, trace: cluster.recentTrace() });
-  }
-}
-
-function result(cluster: Cluster, electionAfterHealMs: number, failure: RunResult['failure']): RunResult {
-  return {
-    steps: cluster.steps,
-    simulatedMs: cluster.now,
-    proposals: cluster.proposals.length,
-    acked: cluster.proposals.filter((p) => p.state === 'acked').length,
-    readsConfirmed: cluster.readsConfirmed,
-    electionAfterHealMs,
-    failure,
-  };
-}
-
-/** Clients keep proposing until healing starts; the recovery check then adds its own. */
-function scheduleClients(cluster: Cluster, everyMs: number): void {
-  const loop = (): void => {
-    if (cluster.recovering) return;
-    cluster.propose();
-    if (cluster.clientRandom.chance(0.3)) cluster.read();
-    cluster.at(everyMs, 'client', loop);
-  };
-  cluster.at(everyMs, 'client', loop);
-}
-
-function perform(cluster: Cluster, action: FaultAction, id: (n: number) => NodeId): void {
-  switch (action.kind) {
-    case 'crash':
-      cluster.crash(id(action.node), { tear: action.tear });
-      return;
-    case 'restart':
-      cluster.restart(id(action.node));
-      return;
-    case 'crashLeader': {
-      const leader = cluster.leader();
-      if (leader === null) return;
-      cluster.crash(leader, { tear: action.tear });
-      cluster.at(action.downMs, `restart ${leader}`, () => cluster.restart(leader));
-      return;
-    }
-    case 'powerLoss':
-      for (const node of cluster.ids) cluster.crash(node, { tear: action.tear });
-      cluster.at(action.downMs, 'power back', () => {
-        for (const node of cluster.ids) cluster.restart(node);
-      });
-      return;
-    case 'partition': {
-      const groups = new Map<number, NodeId[]>();
-      cluster.ids.forEach((node, i) => {
-        const g = action.groups[i] ?? 0;
-        groups.set(g, [...(groups.get(g) ?? []), node]);
-      });
-      cluster.network.partition([...groups.values()]);
-      return;
-    }
-    case 'isolateLeader': {
-      const leader = cluster.leader();
-      if (leader === null) return;
-      cluster.network.partition([[leader], cluster.ids.filter((n) => n !== leader)]);
-      return;
-    }
-    case 'cutLink':
-      if (action.from % cluster.ids.length !== action.to % cluster.ids.length) cluster.network.cutLink(id(action.from), id(action.to));
-      return;
-    case 'heal':
-      cluster.network.heal();
-      return;
-    case 'network':
-      cluster.network.conditions = {
-        delayMinMs: 1,
-        delayMaxMs: action.delayMaxMs,
-        dropRate: action.dropRate,
-        duplicateRate: action.duplicateRate,
-        ...(cluster.options.orderedLinks === true ? { ordered: true } : {}),
-      };
-      return;
-    case 'slowDisk':
-      cluster.setFsyncMs(id(action.node), 1, action.fsyncMaxMs);
-      return;
-    case 'burst':
-      if (action.batch) cluster.proposeBatch(action.count);
-      else for (let i = 0; i < action.count; i++) cluster.propose();
-      return;
-    case 'transfer': {
-      const leader = cluster.leader();
-      if (leader !== null) cluster.host(leader).core?.transferLeadership(id(action.to));
-      return;
-    }
-    case 'campaign':
-      cluster.host(id(action.node)).core?.campaign();
-      return;
-    case 'damage':
-      cluster.damage(id(action.node), action.lose);
-      return;
-  }
 }
 
 export function describeAction(action: FaultAction): string {
@@ -270,6 +97,18 @@ export const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
   pauseLeader: 0,
   crashAfterSyncs: 0,
 };
+
+/**
+ * Where commit-by-counting (figure 8) shows: slow fsyncs open the window in which followers'
+ * acknowledgements of an old-term entry arrive before the new leader's own no-op is durable;
+ * one-entry appends, one in flight, let the old entry reach a majority without the no-op;
+ * leaders crash, get cut off, and nodes campaign out of turn. The planted-bug hunt searches
+ * it, and the real core must pass it (node-sim.test.ts).
+ */
+export const FIGURE_8_GROUND = {
+  config: { size: 3, fsyncMinMs: 1, fsyncMaxMs: 40, tuning: { maxBatchBytes: 1, maxInflightAppends: 1 } },
+  shape: { size: 3, maxSteps: 30, maxWaitMs: 150, weights: { crashLeader: 6, isolateLeader: 4, heal: 2, restart: 3, burst: 2, network: 2, campaign: 3 } },
+} as const satisfies { readonly config: { readonly size: number; readonly fsyncMinMs: number; readonly fsyncMaxMs: number; readonly tuning: NodeTuning }; readonly shape: ScheduleShape };
 
 export function actionArbitrary(size: number, weights: Partial<Record<FaultAction['kind'], number>> = DEFAULT_WEIGHTS): fc.Arbitrary<FaultAction> {
   const node = fc.integer({ min: 0, max: size - 1 });

@@ -92,29 +92,36 @@ function drainMicrotasks(): Promise<void> {
 
 /**
  * A node's Scheduler on the simulated clock: its tasks belong to its process, and its clock
- * reads the world's time plus a fixed skew (nodes' clocks disagree; time still only moves
- * forward on each).
+ * reads the world's time plus a fixed skew, running `rate` times as fast as the world's
+ * (nodes' clocks disagree and drift apart; time still only moves forward on each). Its
+ * timers wait by its own clock: a slow clock's ticks come late.
  */
 export class SimScheduler implements Scheduler {
   constructor(
     private readonly world: SimWorld,
     private readonly process: SimProcess,
     private readonly skewMs = 0,
+    private readonly rate = 1,
   ) {}
 
   nowMs(): number {
-    return this.world.nowMs + this.skewMs;
+    return Math.floor(this.world.nowMs * this.rate) + this.skewMs;
+  }
+
+  /** World milliseconds until this clock has moved `delayMs`. */
+  private worldDelayMs(delayMs: number): number {
+    return this.rate === 1 ? delayMs : Math.ceil(delayMs / this.rate);
   }
 
   after(delayMs: number, run: () => void): Timer {
-    return this.world.schedule(delayMs, this.process, `${this.process.name} timer`, run);
+    return this.world.schedule(this.worldDelayMs(delayMs), this.process, `${this.process.name} timer`, run);
   }
 
   every(intervalMs: number, run: () => void): Timer {
     let current: { cancel(): void } | null = null;
     let cancelled = false;
     const arm = (): void => {
-      current = this.world.schedule(intervalMs, this.process, `${this.process.name} tick`, () => {
+      current = this.world.schedule(this.worldDelayMs(intervalMs), this.process, `${this.process.name} tick`, () => {
         if (cancelled) return;
         arm();
         run();
