@@ -1,1 +1,2 @@
-export { ErrorCode, isErrorCode } from './error-codes.js';
+// The product's one set of error codes, defined in storage (the lowest layer that raises errors).
+export { ErrorCode, isErrorCode } from '../storage/error-codes.js';

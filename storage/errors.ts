@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors/index.js';
+import { ErrorCode } from './error-codes.js';
 
 /**
  * Operating conditions storage reports to its caller. Each class is one failure a caller

@@ -4,8 +4,9 @@
  * each to a gRPC status in one table, and a node sends the code beside the status so the
  * client library picks its error class from the code, never from the message text.
  *
- * This module sits below every layer that raises errors (storage may import nothing of
- * src/), and imports nothing itself.
+ * It lives in storage, the lowest layer that raises errors (storage may import nothing of
+ * src/), and imports nothing itself; errors/ passes it on to the layers above, so the wire
+ * and the client library name it without reaching into storage.
  */
 export const ErrorCode = {
   // What a node answers a client with; each crosses the wire as its code and gRPC status.
