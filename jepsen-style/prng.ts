@@ -1,5 +1,3 @@
-import type { RandomSource } from '../raft/types.js';
-
 /**
  * xoshiro128** seeded through splitmix32: the one seeded generator of the repository.
  *
@@ -11,7 +9,8 @@ import type { RandomSource } from '../raft/types.js';
  * on to the simulator. The simulator's pinned schedules depend on every draw: change no
  * existing method's arithmetic.
  */
-export class Prng implements RandomSource {
+/** Also a RandomSource for the consensus core (nextInt), structurally: jepsen-style imports nothing of raft/. */
+export class Prng {
   private s0: number;
   private s1: number;
   private s2: number;
