@@ -564,7 +564,7 @@ export class LogClient {
     let redirectedLast = false;
     for (;;) {
       this.#checkOpen();
-      if (Date.now() >= deadlineMs) {
+      if (Date.now() >= deadlineMs || (lastError !== null && attempt.delivery === 'once' && deadlineMs - Date.now() < ONCE_RETRY_REMAINING_MIN_MS)) {
         throw new UnavailableError(`${operationWords(attempt.operation)}: no broker could serve it within ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
       }
       const client = this.#channels.get(address);
@@ -661,6 +661,13 @@ export class LogClient {
     if (this.#state === 'closed') throw new ClientClosedError('the client is closed');
   }
 }
+
+/**
+ * A 'once' request (an append) is not tried again with less of its budget left than this:
+ * an attempt cut off by the deadline leaves its outcome unknown, where stopping before it
+ * leaves nothing in flight (UnavailableError). A first attempt always goes.
+ */
+const ONCE_RETRY_REMAINING_MIN_MS = 100;
 
 /** What an AppendStream request adds around its records, at most: id, timeout, acks, tags and lengths. */
 const APPEND_ENVELOPE_BYTES = 32;

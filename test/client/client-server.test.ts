@@ -110,6 +110,21 @@ describe('client server and LogClient', () => {
     });
   }
 
+  it('an append is not tried again with less of its budget left than an answer needs: UnavailableError, not an unknown outcome', async () => {
+    const service = new FakeClientService();
+    service.failWith = new nodeErrors.NotLeaderError(null);
+    service.failAfterMs = 60;
+    const address = await serve(service);
+    // Attempt 1 answers NotLeader at ~60 ms, the back-off ends at ~360 ms: 40 ms of the
+    // 400 ms budget is left, less than an answer takes. A second attempt would be cut off
+    // by the deadline with its outcome unknown; the client stops with nothing in flight.
+    const client = new LogClient({ brokers: [address], timeoutMs: 400, connectTimeoutMs: 500, retryBackoff: { initialMs: 300, maxMs: 300 } });
+    clients.push(client);
+    const outcome = await client.append([bytes('x')]).catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(UnavailableError);
+    expect(service.appendCalls).toHaveLength(1);
+  });
+
   it('a read is retried on UNAVAILABLE, then fails with UnavailableError after the budget', async () => {
     const service = new FakeClientService();
     service.failWith = new nodeErrors.UnavailableError('shutting down');

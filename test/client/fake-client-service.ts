@@ -8,6 +8,8 @@ export class FakeClientService implements ClientService {
   readonly transferCalls: NodeId[] = [];
   /** When set, every call fails with it (after being recorded). */
   failWith: Error | null = null;
+  /** How long an append waits before failing with failWith. */
+  failAfterMs = 0;
   /** When set, append waits for this instead of committing. */
   appendGate: Promise<void> | null = null;
   activeWaiters = 0;
@@ -17,7 +19,10 @@ export class FakeClientService implements ClientService {
 
   async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome> {
     this.appendCalls.push({ payloads, timeoutMs: options.timeoutMs, acks: options.acks ?? 'all' });
-    if (this.failWith !== null) throw this.failWith;
+    if (this.failWith !== null) {
+      if (this.failAfterMs > 0) await new Promise((resolve) => setTimeout(resolve, this.failAfterMs));
+      throw this.failWith;
+    }
     if (this.appendGate !== null) await this.appendGate;
     return this.commit(payloads);
   }
