@@ -294,8 +294,9 @@ export class Replica {
    * The first half of the Ready contract: messages leave, entries and hard state are handed to
    * storage, committed entries already durable here are applied (unless an earlier Ready
    * still holds some back, to keep the order); then the core may hand out the next Ready.
-   * Only a conflict (a new leader replacing this node's suffix) waits here, for the
-   * truncation, which also fails the earlier Readies' writes of what it removed.
+   * Only two things wait here: a conflict (a new leader replacing this node's suffix), for
+   * the truncation, which also fails the earlier Readies' writes of what it removed; and a
+   * node that became leader without a vote request, for its term.
    */
   private async take(ready: Ready): Promise<void> {
     if (ready.messages.length > 0) this.sink.send(ready.messages);
@@ -307,8 +308,16 @@ export class Replica {
       this.durableThrough = Math.min(this.durableThrough, first.index - 1);
       await this.log.truncateAfter((first.index - 1) as Index);
     }
+    let hardState = this.hardStateToSave(ready.hardState);
+    if (hardState !== null && ready.softState?.role === 'leader') {
+      // A node that wins alone (a one-node cluster) leads from the step it campaigns in: no
+      // vote request waited for its term to be durable. Its entries wait for it here, or a
+      // crash between their sync and the term's would bring it back in the old term, to win
+      // the same term again and write different entries under it.
+      await this.log.saveHardState(hardState);
+      hardState = null;
+    }
     const written = first !== undefined ? this.log.append(ready.entries) : null;
-    const hardState = this.hardStateToSave(ready.hardState);
     const holding = this.inflight.some((item) => item.late.length > 0);
     let early = 0;
     while (!holding && early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) <= this.durableThrough) early++;

@@ -349,12 +349,47 @@ export class NodeCluster {
     })();
     starting.then(
       (node) => {
-        if (process.alive) sim.node = node;
+        if (!process.alive) return;
+        sim.node = node;
+        this.observeWrites(sim.id, process, node);
       },
       (error: unknown) => {
         if (process.alive) this.fatal ??= { node: id, error };
       },
     );
+  }
+
+  /**
+   * Holds every write the node's replica hands its log against the run's history, before it
+   * is made: log matching and a leader's append-only rule for entries, a term that never goes
+   * back and a vote never changed within a term for the hard state. The log's own methods
+   * are wrapped on this instance; the replica has written nothing before assembly returns
+   * (its first write follows a tick or a message, both later tasks).
+   */
+  private observeWrites(id: NodeId, process: SimProcess, node: AssembledNode): void {
+    const log = node.log;
+    const append = log.append.bind(log);
+    const truncateAfter = log.truncateAfter.bind(log);
+    const saveHardState = log.saveHardState.bind(log);
+    const leaderTermWriting = (entries: readonly Entry[]): Term | null => {
+      const st = node.raft.status();
+      return st.role === 'leader' && entries.every((entry) => entry.term === st.term) ? st.term : null;
+    };
+    log.append = (entries) => {
+      if (process.alive) this.checkInNode(() => this.checker.entriesWritten(id, checkedLog(node), entries, leaderTermWriting(entries)));
+      return append(entries);
+    };
+    log.truncateAfter = (at) => {
+      const st = node.raft.status();
+      if (process.alive && st.role === 'leader' && at < log.lastIndex() && log.term(log.lastIndex()) === st.term) {
+        this.checkInNode(() => this.checker.violation(Invariant.leaderAppendOnly, `${id}, leader of term ${st.term}, cut its log after ${at} (last ${log.lastIndex()})`));
+      }
+      return truncateAfter(at);
+    };
+    log.saveHardState = (hardState) => {
+      if (process.alive) this.checkInNode(() => this.checker.hardStateWritten(id, log.hardState(), hardState));
+      return saveHardState(hardState);
+    };
   }
 
   private applied(sim: SimNode, process: SimProcess, entry: Entry): void {
