@@ -34,16 +34,25 @@ export interface PlantedBug {
   readonly edits: readonly PlantedEdit[];
   /** The promise the bug breaks, and how the simulator sees it. */
   readonly breaks: string;
-  /** The simulator's invariants (test/sim/invariants.ts) a hunt accepts as finding it. */
+  /**
+   * The simulator's invariants a hunt accepts as finding it: those of test/sim/invariants.ts
+   * and durability-checks.ts, or the broker checkers' (BrokerInvariant, broker-checkers.ts).
+   */
   readonly caughtBy: readonly string[];
-  /** Simulator settings its hunt needs beyond the defaults (small segments, to roll over). */
-  readonly sim?: { readonly segmentBytes?: number };
+  /**
+   * Simulator settings its hunt needs beyond the defaults: small segments, to roll over; the
+   * broker workload (broker-workload.ts), for a bug only broker clients can reach.
+   */
+  readonly sim?: { readonly segmentBytes?: number; readonly broker?: true };
 }
 
 const REPLICA = 'src/node/replica.ts';
 const COMMIT_WAITERS = 'src/node/commit-waiters.ts';
 const NODE_ASSEMBLY = 'src/node/node-assembly.ts';
 const COMMIT_LOG = 'storage/commit-log.ts';
+const BROKER_STATE = 'src/broker/broker-state.ts';
+const GROUP_TABLE = 'src/broker/group-table.ts';
+const TRANSACTIONS = 'src/broker/transactions.ts';
 
 export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
   {
@@ -130,5 +139,48 @@ export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
     breaks: "a segment sealed at roll-over never gets the fdatasync of its last records, while later segments do (durableBeforeAck: the durable log ends at the gap)",
     caughtBy: ['durableBeforeAck', 'ackDurable'],
     sim: { segmentBytes: 1024 },
+  },
+  {
+    name: 'retried-batch-written-again',
+    edits: [
+      {
+        file: BROKER_STATE,
+        form: 'statement',
+        original: 'if (firstSequence === state.nextSequence) return null;',
+        mutant: 'if (firstSequence >= state.nextSequence - 1) return null;',
+      },
+    ],
+    breaks: "the new-batch test takes the producer's next sequence for its last one: a retried one-message batch whose first attempt was written is written again (producedOnce: a producer duplicate)",
+    caughtBy: ['producedOnce'],
+    sim: { broker: true },
+  },
+  {
+    name: 'dead-letter-copied-twice',
+    edits: [
+      { file: GROUP_TABLE, form: 'statement', original: 'group.deadLettered(command.offset);', mutant: '' },
+      {
+        file: GROUP_TABLE,
+        form: 'expression',
+        original: 'dlq.append(logIndex, 1, nowMs)',
+        mutant: '[dlq.append(logIndex, 1, nowMs), group.deadLettered(command.offset)][0] as number',
+      },
+    ],
+    breaks: 'a dead-letter entry writes its copy before checking that the message still waits for one: a second entry for the same message (proposed again across a leader change) writes a second copy (deliveredUntilAcked: dead-lettered twice)',
+    caughtBy: ['deliveredUntilAcked'],
+    sim: { broker: true },
+  },
+  {
+    name: 'retried-half-prepared-again',
+    edits: [
+      {
+        file: TRANSACTIONS,
+        form: 'expression',
+        original: 'this.decided.get(command.txId) ?? this.prepared.get(command.txId)',
+        mutant: 'this.prepared.get(command.txId)',
+      },
+    ],
+    breaks: 'a half message is checked for a retry only against undecided transactions: a retry that arrives after its transaction was decided (by a check-back) prepares it again, to be committed a second time (transactionAtomic)',
+    caughtBy: ['transactionAtomic', 'halfInvisible'],
+    sim: { broker: true },
   },
 ];
