@@ -51,8 +51,8 @@ const COMMIT_WAITERS = 'src/node/commit-waiters.ts';
 const NODE_ASSEMBLY = 'src/node/node-assembly.ts';
 const COMMIT_LOG = 'storage/commit-log.ts';
 const BROKER_STATE = 'src/broker/broker-state.ts';
-const GROUP_TABLE = 'src/broker/group-table.ts';
 const TRANSACTIONS = 'src/broker/transactions.ts';
+const CONSUMER_GROUPS = 'src/broker/consumer-groups.ts';
 
 export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
   {
@@ -155,21 +155,6 @@ export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
     sim: { broker: true },
   },
   {
-    name: 'dead-letter-copied-twice',
-    edits: [
-      { file: GROUP_TABLE, form: 'statement', original: 'group.deadLettered(command.offset);', mutant: '' },
-      {
-        file: GROUP_TABLE,
-        form: 'expression',
-        original: 'dlq.append(logIndex, 1, nowMs)',
-        mutant: '[dlq.append(logIndex, 1, nowMs), group.deadLettered(command.offset)][0] as number',
-      },
-    ],
-    breaks: 'a dead-letter entry writes its copy before checking that the message still waits for one: a second entry for the same message (proposed again across a leader change) writes a second copy (deliveredUntilAcked: dead-lettered twice)',
-    caughtBy: ['deliveredUntilAcked'],
-    sim: { broker: true },
-  },
-  {
     name: 'retried-half-prepared-again',
     edits: [
       {
@@ -181,6 +166,20 @@ export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
     ],
     breaks: 'a half message is checked for a retry only against undecided transactions: a retry that arrives after its transaction was decided (by a check-back) prepares it again, to be committed a second time (transactionAtomic)',
     caughtBy: ['transactionAtomic', 'halfInvisible'],
+    sim: { broker: true },
+  },
+  {
+    name: 'repeated-ack-not-recognised',
+    edits: [
+      {
+        file: CONSUMER_GROUPS,
+        form: 'expression',
+        original: "offset < this.cursor ? 'alreadyAcked' : 'notDelivered'",
+        mutant: "offset < this.committed ? 'alreadyAcked' : 'notDelivered'",
+      },
+    ],
+    breaks: "an ack applied again (a retry whose first answer was lost) of a message acked out of order, above the committed offset, is answered 'notDelivered': the consumer is told a message it acked was never delivered to it, and the message is gone (deliveredUntilAcked)",
+    caughtBy: ['deliveredUntilAcked'],
     sim: { broker: true },
   },
 ];
