@@ -1,5 +1,5 @@
 /**
- * Bugs planted in the production node and its storage, for the simulator to find
+ * Bugs planted in the production node, its broker and its storage, for the simulator to find
  * (test/sim/planted-node-bugs.test.ts). The source stays clean: test/sim/planted-bug-transform.ts,
  * registered in vitest.config.ts, rewrites each `original` snippet at transform time into a
  * switch between it and `mutant`, on when `globalThis.__quorumlogPlantedBug` names the bug.
