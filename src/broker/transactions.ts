@@ -137,7 +137,7 @@ export class TransactionTable {
 
   half(logIndex: number, nowMs: number, command: HalfMessage): TransactionApplyResult {
     checkHalf(command);
-    const known = this.prepared.get(command.txId) ?? this.decided.get(command.txId);
+    const known = this.decided.get(command.txId) ?? this.prepared.get(command.txId);
     if (known !== undefined) {
       if (known.producerGroup !== command.producerGroup || known.topic !== command.topic || known.count !== command.messages.length) {
         throw new BrokerError(ErrorCode.invalidArgument, `transaction id ${command.txId} is already used by another half message (group ${known.producerGroup}, topic ${known.topic})`);

@@ -121,12 +121,15 @@ export class ClientEnv {
     return outcome;
   }
 
-  /** Calls until answered or refused for good, backing off between tries; at most `attemptsMax` tries. */
-  async retry<T>(random: Prng, attemptsMax: number, run: (node: AssembledNode) => Promise<T>): Promise<Attempt<T>> {
+  /**
+   * Calls until answered or refused for good, backing off between tries; at most `attemptsMax`
+   * tries. `retryAlso` names refusals the caller expects to clear by themselves.
+   */
+  async retry<T>(random: Prng, attemptsMax: number, run: (node: AssembledNode) => Promise<T>, retryAlso: (error: unknown) => boolean = () => false): Promise<Attempt<T>> {
     let last: Attempt<T> = { ok: false, error: new UnavailableError('never tried') };
     for (let attempt = 0; attempt < attemptsMax; attempt++) {
       last = await this.call(random, run);
-      if (last.ok || !retriable(last.error)) return last;
+      if (last.ok || !(retriable(last.error) || retryAlso(last.error))) return last;
       await this.sleep(Math.min(200, 10 * 2 ** Math.min(attempt, 5)) + random.nextInt(20));
     }
     return last;
@@ -146,20 +149,37 @@ export function isPoison(id: string): boolean {
 
 // ---- producers ---------------------------------------------------------------------------
 
-const PRODUCER = { batchesMax: 400, attemptsMax: 300, everyMinMs: 20, everyMaxMs: 90 } as const;
+const PRODUCER = { batchesMax: 400, attemptsMax: 300, everyMinMs: 20, everyMaxMs: 90, inFlightMax: 3 } as const;
+
+interface ProducerBatch {
+  readonly messages: ProducedMessage[];
+  readonly views: BrokerMessageView[];
+}
 
 /**
- * An idempotent producer with one batch in flight: it numbers its messages, and retries a
- * batch with the same sequence on every retriable failure (no leader, leader changed,
- * timeout, node gone) until the broker answers, as src/client/producer.ts does.
+ * An idempotent producer with batches in flight, in sequence order: it numbers its messages,
+ * and retries each batch with the same sequence on every retriable failure (no leader, leader
+ * changed, timeout, node gone) until the broker answers, as src/client/producer.ts does. A
+ * batch refused as out of order while an earlier batch is still unanswered is retried too:
+ * the earlier one has not been written yet, or its retry will be recognised, and this one's
+ * turn comes after it. A new batch goes out only within PRODUCER.inFlightMax batches of the
+ * oldest unanswered one, so a late retry of that one finds it among the batches the broker
+ * remembers (BROKER_DEFAULTS.recentBatchesKept), not written "long ago".
  */
 export class ProducerClient {
-  /** A batch is on its way (the drain waits for it). */
-  busy = false;
+  /** Duplicate answers: retries the broker recognised as already written. */
+  duplicatesAnswered = 0;
   private producerId = 0;
   private nextSequence = 0;
+  private initializing = false;
+  /** The batches sent and not yet answered: first sequence by batch number. */
+  private readonly unanswered = new Map<number, number>();
+  /** Resolves the run loop's wait for a free slot. */
+  private slotFreed: (() => void) | null = null;
   /** Set when the producer can no longer continue its sequence (refused, or gave up): it stops. */
   private stopped = false;
+  /** A batch was given up unanswered: later batches refused as out of order are unknown, not refused. */
+  private gaveUp = false;
 
   constructor(
     private readonly env: ClientEnv,
@@ -168,28 +188,32 @@ export class ProducerClient {
     private readonly produced: ProducedMessage[],
   ) {}
 
+  /** A batch or the producer id request is on its way (the drain waits for it). */
+  get busy(): boolean {
+    return this.initializing || this.unanswered.size > 0;
+  }
+
   async run(producing: () => boolean): Promise<void> {
     for (let n = 0; n < PRODUCER.batchesMax && !this.stopped && producing(); n++) {
       await this.env.sleep(this.random.between(PRODUCER.everyMinMs, PRODUCER.everyMaxMs));
-      if (!producing()) return;
-      this.busy = true;
-      try {
-        if (this.producerId === 0 && !(await this.initProducer())) return;
-        await this.send(this.nextBatch());
-      } finally {
-        this.busy = false;
-      }
+      // Bounded: every batch in flight is answered or given up after attemptsMax tries.
+      while (n - Math.min(n, ...this.unanswered.keys()) >= PRODUCER.inFlightMax) await new Promise<void>((resolve) => (this.slotFreed = resolve));
+      if (!producing() || this.stopped) return;
+      if (this.producerId === 0 && !(await this.initProducer())) return;
+      void this.send(n, this.nextBatch());
     }
   }
 
   private async initProducer(): Promise<boolean> {
+    this.initializing = true;
     const granted = await this.env.retry(this.random, PRODUCER.attemptsMax, (node) => node.broker.initProducer({ timeoutMs: BROKER_SIM.callTimeoutMs }));
+    this.initializing = false;
     if (granted.ok) this.producerId = granted.value;
     else this.stopped = true;
     return granted.ok;
   }
 
-  private nextBatch(): { readonly messages: ProducedMessage[]; readonly views: BrokerMessageView[] } {
+  private nextBatch(): ProducerBatch {
     const delayed = this.random.chance(0.1);
     const count = delayed ? 1 : this.random.between(1, 3);
     const messages: ProducedMessage[] = [];
@@ -206,16 +230,21 @@ export class ProducerClient {
   }
 
   /** Sends one batch until the broker answers it, always with the same producer id and sequence. */
-  private async send(batch: { readonly messages: ProducedMessage[]; readonly views: BrokerMessageView[] }): Promise<void> {
+  private async send(batchNumber: number, batch: ProducerBatch): Promise<void> {
     const first = batch.messages[0];
     if (first === undefined) return;
+    this.unanswered.set(batchNumber, first.sequence);
     const request = { topic: BROKER_SIM.topic, producerId: this.producerId, firstSequence: first.sequence, messages: batch.views };
-    const answer = await this.env.retry(this.random, PRODUCER.attemptsMax, (node) => node.broker.produce(request, { timeoutMs: BROKER_SIM.callTimeoutMs }));
+    const earlierUnanswered = (error: unknown): boolean =>
+      error instanceof BrokerRefusedError && error.code === 'outOfOrderSequence' && [...this.unanswered.values()].some((sequence) => sequence < first.sequence);
+    const answer = await this.env.retry(this.random, PRODUCER.attemptsMax, (node) => node.broker.produce(request, { timeoutMs: BROKER_SIM.callTimeoutMs }), earlierUnanswered);
+    const afterGap = !answer.ok && this.gaveUp && answer.error instanceof BrokerRefusedError && answer.error.code === 'outOfOrderSequence';
+    if (answer.ok && answer.value.duplicate) this.duplicatesAnswered++;
     batch.messages.forEach((m, k) => {
       if (answer.ok) {
         m.state = 'acked';
         m.offset = answer.value.deliverAtMs > 0 ? null : answer.value.firstOffset + k;
-      } else if (retriable(answer.error)) {
+      } else if (retriable(answer.error) || afterGap) {
         m.state = 'unknown';
       } else {
         m.state = 'refused';
@@ -223,7 +252,13 @@ export class ProducerClient {
       }
     });
     // Without an answer the next batch's sequence could not be right; the real producer would retry on.
-    if (!answer.ok) this.stopped = true;
+    if (!answer.ok) {
+      this.stopped = true;
+      this.gaveUp ||= retriable(answer.error);
+    }
+    this.unanswered.delete(batchNumber);
+    this.slotFreed?.();
+    this.slotFreed = null;
   }
 }
 
@@ -363,20 +398,24 @@ interface CheckStream {
 /** What the producer's local transaction decided, and who tells the broker: the producer, a check-back, or nobody. */
 type Intent = 'commit' | 'rollback' | 'commitOnCheck' | 'rollbackOnCheck' | 'forget';
 const INTENTS: readonly Intent[] = ['commit', 'commit', 'commit', 'rollback', 'rollback', 'commitOnCheck', 'rollbackOnCheck', 'forget'];
-const TRANSACTIONS = { max: 200, attemptsMax: 300, everyMinMs: 60, everyMaxMs: 200, watchesMax: 20_000 } as const;
+const TRANSACTIONS = { max: 200, openMax: 3, attemptsMax: 300, everyMinMs: 60, everyMaxMs: 200, watchesMax: 20_000 } as const;
 
 /**
- * A transactional producer: sends a half message, then commits or rolls back, or leaves the
- * decision to the broker's check-back (which it answers on a check stream it keeps open on
- * the leader), or forgets it (the broker rolls it back after its last check). It also watches
- * the transactions' topic on random nodes, recording every message it sees visible.
+ * A transactional producer with up to TRANSACTIONS.openMax transactions open at once: for
+ * each it sends a half message, then commits or rolls back, or leaves the decision to the
+ * broker's check-back (which it answers on a check stream it keeps open on the leader), or
+ * forgets it (the broker rolls it back after its last check). It also watches the
+ * transactions' topic on random nodes, recording every message it sees visible.
  */
 export class TransactionClient {
-  busy = false;
   /** Check-backs this producer answered. */
   checksAnswered = 0;
   private readonly intents = new Map<string, { readonly intent: Intent; readonly record: TransactionRecord }>();
   private readonly cursors = new Map<AssembledNode, number>();
+  /** Transactions begun and not yet through their half message and the producer's own decision. */
+  private open = 0;
+  /** Resolves the run loop's wait for room under TRANSACTIONS.openMax. */
+  private roomFreed: (() => void) | null = null;
 
   constructor(
     private readonly env: ClientEnv,
@@ -386,16 +425,24 @@ export class TransactionClient {
     private readonly observations: VisibleObservation[],
   ) {}
 
+  /** A transaction's half or its decision is on its way (the drain waits for it). */
+  get busy(): boolean {
+    return this.open > 0;
+  }
+
+  /** Begins a transaction every so often, up to TRANSACTIONS.openMax at once (an application's concurrent work). */
   async run(active: () => boolean): Promise<void> {
     for (let n = 0; n < TRANSACTIONS.max && active(); n++) {
       await this.env.sleep(this.random.between(TRANSACTIONS.everyMinMs, TRANSACTIONS.everyMaxMs));
+      // Bounded: every transaction's calls end after attemptsMax tries.
+      while (this.open >= TRANSACTIONS.openMax) await new Promise<void>((resolve) => (this.roomFreed = resolve));
       if (!active()) return;
-      this.busy = true;
-      try {
-        await this.transaction(`${this.name}-${n}`);
-      } finally {
-        this.busy = false;
-      }
+      this.open++;
+      void this.transaction(`${this.name}-${n}`).finally(() => {
+        this.open--;
+        this.roomFreed?.();
+        this.roomFreed = null;
+      });
     }
   }
 

@@ -42,6 +42,8 @@ export interface BrokerWorkloadStats {
   /** Messages acknowledged to producers, and of those delayed ones. */
   readonly acked: number;
   readonly delayed: number;
+  /** Produce retries the broker answered as duplicates (an earlier attempt had written the batch). */
+  readonly duplicatesAnswered: number;
   /** Deliveries after the first of a message (nacks, missed deadlines, broken streams). */
   readonly redeliveries: number;
   /** Offsets a consumer's ack was confirmed for. */
@@ -126,6 +128,7 @@ export class BrokerWorkload {
     return {
       acked: this.produced.filter((m) => m.state === 'acked').length,
       delayed: this.produced.filter((m) => m.state === 'acked' && m.delayed).length,
+      duplicatesAnswered: this.producers.reduce((sum, p) => sum + p.duplicatesAnswered, 0),
       redeliveries: this.events.filter((e) => e.kind === 'delivered' && e.delivery > 1).length,
       consumerAcks: new Set(this.events.filter((e) => e.kind === 'acked').map((e) => e.offset)).size,
       deadLettered: this.deadLettered,

@@ -67,6 +67,7 @@ async function hunt(bug: PlantedBug, seed: number, mode: HuntMode = 'ordinary'):
   const config: NodeSimConfig = {
     size: 3,
     ...(bug.sim?.segmentBytes !== undefined ? { segmentBytes: bug.sim.segmentBytes } : {}),
+    ...(bug.sim?.broker === true ? { broker: {} } : {}),
     ...(ordinary ? {} : { checkDurability: false, fsyncMinMs: 5, fsyncMaxMs: 60 }),
   };
   const counts = (invariant: string): boolean => (ordinary ? bug.caughtBy.includes(invariant) : invariant !== 'liveness');

@@ -1,5 +1,5 @@
 /**
- * Bugs planted in the production node and its storage, for the simulator to find
+ * Bugs planted in the production node, its broker and its storage, for the simulator to find
  * (test/sim/planted-node-bugs.test.ts). The source stays clean: test/sim/planted-bug-transform.ts,
  * registered in vitest.config.ts, rewrites each `original` snippet at transform time into a
  * switch between it and `mutant`, on when `globalThis.__quorumlogPlantedBug` names the bug.
@@ -34,16 +34,25 @@ export interface PlantedBug {
   readonly edits: readonly PlantedEdit[];
   /** The promise the bug breaks, and how the simulator sees it. */
   readonly breaks: string;
-  /** The simulator's invariants (test/sim/invariants.ts) a hunt accepts as finding it. */
+  /**
+   * The simulator's invariants a hunt accepts as finding it: those of test/sim/invariants.ts
+   * and durability-checks.ts, or the broker checkers' (BrokerInvariant, broker-checkers.ts).
+   */
   readonly caughtBy: readonly string[];
-  /** Simulator settings its hunt needs beyond the defaults (small segments, to roll over). */
-  readonly sim?: { readonly segmentBytes?: number };
+  /**
+   * Simulator settings its hunt needs beyond the defaults: small segments, to roll over; the
+   * broker workload (broker-workload.ts), for a bug only broker clients can reach.
+   */
+  readonly sim?: { readonly segmentBytes?: number; readonly broker?: true };
 }
 
 const REPLICA = 'src/node/replica.ts';
 const COMMIT_WAITERS = 'src/node/commit-waiters.ts';
 const NODE_ASSEMBLY = 'src/node/node-assembly.ts';
 const COMMIT_LOG = 'storage/commit-log.ts';
+const BROKER_STATE = 'src/broker/broker-state.ts';
+const TRANSACTIONS = 'src/broker/transactions.ts';
+const CONSUMER_GROUPS = 'src/broker/consumer-groups.ts';
 
 export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
   {
@@ -130,5 +139,47 @@ export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
     breaks: "a segment sealed at roll-over never gets the fdatasync of its last records, while later segments do (durableBeforeAck: the durable log ends at the gap)",
     caughtBy: ['durableBeforeAck', 'ackDurable'],
     sim: { segmentBytes: 1024 },
+  },
+  {
+    name: 'retried-batch-written-again',
+    edits: [
+      {
+        file: BROKER_STATE,
+        form: 'statement',
+        original: 'if (firstSequence === state.nextSequence) return null;',
+        mutant: 'if (firstSequence >= state.nextSequence - 1) return null;',
+      },
+    ],
+    breaks: "the new-batch test takes the producer's next sequence for its last one: a retried one-message batch whose first attempt was written is written again (producedOnce: a producer duplicate)",
+    caughtBy: ['producedOnce'],
+    sim: { broker: true },
+  },
+  {
+    name: 'retried-half-prepared-again',
+    edits: [
+      {
+        file: TRANSACTIONS,
+        form: 'expression',
+        original: 'this.decided.get(command.txId) ?? this.prepared.get(command.txId)',
+        mutant: 'this.prepared.get(command.txId)',
+      },
+    ],
+    breaks: 'a half message is checked for a retry only against undecided transactions: a retry that arrives after its transaction was decided (by a check-back) prepares it again, to be committed a second time (transactionAtomic)',
+    caughtBy: ['transactionAtomic', 'halfInvisible'],
+    sim: { broker: true },
+  },
+  {
+    name: 'repeated-ack-not-recognised',
+    edits: [
+      {
+        file: CONSUMER_GROUPS,
+        form: 'expression',
+        original: "offset < this.cursor ? 'alreadyAcked' : 'notDelivered'",
+        mutant: "offset < this.committed ? 'alreadyAcked' : 'notDelivered'",
+      },
+    ],
+    breaks: "an ack applied again (a retry whose first answer was lost) of a message acked out of order, above the committed offset, is answered 'notDelivered': the consumer is told a message it acked was never delivered to it, and the message is gone (deliveredUntilAcked)",
+    caughtBy: ['deliveredUntilAcked'],
+    sim: { broker: true },
   },
 ];
