@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import type { NodeId } from '../../raft/index.js';
 import { NodeCluster } from './node-cluster.js';
+import { runNodeSchedule } from './node-schedule.js';
+import type { Schedule } from './schedule.js';
 
 /** Scripted faults on production nodes, each checked for what it must do, not only survived. */
 async function withLeader(seed: number, size = 3): Promise<{ cluster: NodeCluster; leader: NodeId }> {
@@ -62,4 +64,17 @@ describe('faults on production nodes in the simulator', () => {
     expect(ackedBeforeHealing).toBeGreaterThan(0);
     await cluster.checkRecovery(2_000, 3_000);
   });
+
+  it('a client appending at an index where a replaced proposal of the leader\'s earlier term still waits is answered (FINDINGS O4)', async () => {
+    // Found by the roll-over property of node-sim.test.ts. n3 proposes the recovery check's
+    // append at 18 in term 132, loses its suffix, leads again in term 137; the check's next
+    // append lands at 18 too, while the first still waits there. It must be answered once 18
+    // commits (it was not: the first wait's timeout removed it, and liveness failed).
+    const result = await runNodeSchedule({ size: 3, fsyncMinMs: 2, fsyncMaxMs: 40, segmentBytes: 4 * 1024, clockSkewMaxMs: 2_000 }, O4_SCHEDULE);
+    expect(result.failure?.message ?? null).toBeNull();
+    expect(result.acked).toBeGreaterThan(0);
+  });
 });
+
+/** FINDINGS O4's schedule (fast-check seed 1395261964 of the roll-over property). */
+const O4_SCHEDULE: Schedule = {"tuning":{"maxInflightAppends":8,"maxBatchBytes":64,"maxUncommittedEntries":10000,"preVote":false,"checkQuorum":true,"electionTicks":3,"heartbeatTicks":1,"preferredLeader":"n3" as NodeId},"seed":44008798,"proposeEveryMs":18,"steps":[{"waitMs":237,"action":{"kind":"heal"}},{"waitMs":41,"action":{"kind":"slowDisk","node":1,"fsyncMaxMs":150}},{"waitMs":172,"action":{"kind":"crashLeader","tear":true,"downMs":26}},{"waitMs":248,"action":{"kind":"crashLeader","tear":false,"downMs":512}},{"waitMs":83,"action":{"kind":"partition","groups":[1,1,0]}},{"waitMs":122,"action":{"kind":"heal"}},{"waitMs":150,"action":{"kind":"crash","node":0,"tear":false}},{"waitMs":150,"action":{"kind":"partition","groups":[1,0,2]}},{"waitMs":271,"action":{"kind":"partition","groups":[0,2,1]}},{"waitMs":41,"action":{"kind":"isolateLeader"}},{"waitMs":62,"action":{"kind":"crashLeader","tear":true,"downMs":63}},{"waitMs":108,"action":{"kind":"crashLeader","tear":false,"downMs":318}},{"waitMs":269,"action":{"kind":"partition","groups":[0,0,0]}},{"waitMs":226,"action":{"kind":"transfer","to":2}},{"waitMs":187,"action":{"kind":"network","dropRate":0.05,"duplicateRate":0.1,"delayMaxMs":30}},{"waitMs":63,"action":{"kind":"network","dropRate":0.05,"duplicateRate":0.3,"delayMaxMs":8}},{"waitMs":132,"action":{"kind":"crashLeader","tear":true,"downMs":135}},{"waitMs":8,"action":{"kind":"burst","count":22,"batch":false}},{"waitMs":246,"action":{"kind":"network","dropRate":0.5,"duplicateRate":0,"delayMaxMs":30}},{"waitMs":70,"action":{"kind":"heal"}},{"waitMs":293,"action":{"kind":"heal"}},{"waitMs":50,"action":{"kind":"network","dropRate":0.2,"duplicateRate":0,"delayMaxMs":120}},{"waitMs":80,"action":{"kind":"partition","groups":[0,2,0]}},{"waitMs":203,"action":{"kind":"network","dropRate":0,"duplicateRate":0.3,"delayMaxMs":8}},{"waitMs":70,"action":{"kind":"partition","groups":[1,0,2]}},{"waitMs":293,"action":{"kind":"burst","count":16,"batch":true}},{"waitMs":95,"action":{"kind":"powerLoss","tear":true,"downMs":533}},{"waitMs":151,"action":{"kind":"powerLoss","tear":false,"downMs":261}},{"waitMs":245,"action":{"kind":"burst","count":13,"batch":true}},{"waitMs":36,"action":{"kind":"partition","groups":[2,1,2]}},{"waitMs":93,"action":{"kind":"campaign","node":0}},{"waitMs":101,"action":{"kind":"burst","count":18,"batch":false}},{"waitMs":153,"action":{"kind":"burst","count":12,"batch":false}},{"waitMs":220,"action":{"kind":"cutLink","from":0,"to":2}},{"waitMs":208,"action":{"kind":"isolateLeader"}},{"waitMs":242,"action":{"kind":"network","dropRate":0.5,"duplicateRate":0.3,"delayMaxMs":8}},{"waitMs":165,"action":{"kind":"crash","node":1,"tear":false}},{"waitMs":64,"action":{"kind":"heal"}}]};
