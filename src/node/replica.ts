@@ -79,8 +79,14 @@ export class Replica {
   readonly scheduler: Scheduler;
   private readonly options: ReplicaOptions;
   private readonly waiters: CommitWaiters;
-  /** Appends waiting for their last entry to be durable in this node's log, by that entry's index. */
-  private readonly durableWaiters = new Map<Index, DurableWaiter>();
+  /**
+   * Appends waiting for their last entry to be durable in this node's log, by that entry's
+   * index, oldest first. An index can hold waiters of several terms: a leader whose suffix was
+   * replaced can lead again and propose at an index a client of its earlier term waits on.
+   */
+  private readonly durableWaiters = new Map<Index, DurableWaiter[]>();
+  /** How many waiters durableWaiters holds in all. */
+  private durableWaiting = 0;
   private readonly waitersMax: number;
   private state: ReplicaState = 'running';
   /** Readies are being taken, or a round of taking them is scheduled. */
@@ -169,10 +175,14 @@ export class Replica {
     if (until === 'durable') {
       const done = new Promise<void>((resolve, reject) => {
         const timer = this.scheduler.after(timeoutMs, () => {
-          this.durableWaiters.delete(proposed.lastIndex);
+          this.removeDurableWaiter(proposed.lastIndex, waiter);
           reject(new DeadlineExceededError(`entry ${proposed.lastIndex} was not durable in the leader's log within ${timeoutMs} ms; it may still be written`));
         });
-        this.durableWaiters.set(proposed.lastIndex, { term: proposed.term, resolve, reject, timer });
+        const waiter: DurableWaiter = { term: proposed.term, resolve, reject, timer };
+        const atIndex = this.durableWaiters.get(proposed.lastIndex);
+        if (atIndex === undefined) this.durableWaiters.set(proposed.lastIndex, [waiter]);
+        else atIndex.push(waiter);
+        this.durableWaiting++;
       });
       this.pump();
       await done;
@@ -184,7 +194,7 @@ export class Replica {
 
   private propose(payloads: readonly Uint8Array[]): { firstIndex: Index; lastIndex: Index; term: Term } {
     if (this.state !== 'running') throw new UnavailableError('the node is shutting down');
-    if (this.waiters.size + this.durableWaiters.size >= this.waitersMax) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
+    if (this.waiters.size + this.durableWaiting >= this.waitersMax) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
     let result: ReturnType<RaftNode['proposeBatch']>;
     try {
       result = this.raft.proposeBatch(payloads);
@@ -201,27 +211,58 @@ export class Replica {
   }
 
   /**
-   * Answers the appends whose last entry the Ready just persisted, if it is still theirs (same
-   * term, not replaced by a later Ready from `supersededFrom` on).
+   * Answers the appends whose last entry the Ready just persisted (same term: the Ready wrote
+   * their proposal), unless a later Ready replaced it from `supersededFrom` on. Waiters of
+   * other terms at these indexes were proposed after this Ready was taken and wait on.
    */
   private resolveDurableWaiters(entries: readonly Entry[], supersededFrom: number): void {
-    if (this.durableWaiters.size === 0) return;
+    this.settleDurableWaiters(entries, (waiter, entry) => {
+      if (waiter.term !== entry.term) return 'keep';
+      return entry.index < supersededFrom ? 'resolve' : 'replaced';
+    });
+  }
+
+  /**
+   * Answers, as a Ready is taken, the appends whose last entry it overwrites with another
+   * term's: their proposal was cut before any Ready carried it, or an earlier Ready still in
+   * flight carries it and this one replaces it.
+   */
+  private rejectReplacedDurableWaiters(entries: readonly Entry[]): void {
+    this.settleDurableWaiters(entries, (waiter, entry) => (waiter.term === entry.term ? 'keep' : 'replaced'));
+  }
+
+  private settleDurableWaiters(entries: readonly Entry[], decide: (waiter: DurableWaiter, entry: Entry) => 'keep' | 'resolve' | 'replaced'): void {
+    if (this.durableWaiting === 0) return;
     for (const entry of entries) {
-      const waiter = this.durableWaiters.get(entry.index);
-      if (waiter === undefined) continue;
-      this.durableWaiters.delete(entry.index);
-      waiter.timer.cancel();
-      if (entry.term === waiter.term && entry.index < supersededFrom) waiter.resolve();
-      else waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry before it was durable here; it will never commit`));
+      for (const waiter of [...(this.durableWaiters.get(entry.index) ?? [])]) {
+        const decision = decide(waiter, entry);
+        if (decision === 'keep') continue;
+        this.removeDurableWaiter(entry.index, waiter);
+        waiter.timer.cancel();
+        if (decision === 'resolve') waiter.resolve();
+        else waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry before it was durable here; it will never commit`));
+      }
     }
   }
 
+  private removeDurableWaiter(index: Index, waiter: DurableWaiter): void {
+    const atIndex = this.durableWaiters.get(index);
+    const at = atIndex?.indexOf(waiter) ?? -1;
+    if (atIndex === undefined || at < 0) return;
+    atIndex.splice(at, 1);
+    if (atIndex.length === 0) this.durableWaiters.delete(index);
+    this.durableWaiting--;
+  }
+
   private failDurableWaiters(reason: string): void {
-    for (const [index, waiter] of this.durableWaiters) {
-      waiter.timer.cancel();
-      waiter.reject(new UnavailableError(`${reason}; entry ${index} may or may not be written`));
+    for (const [index, atIndex] of this.durableWaiters) {
+      for (const waiter of atIndex) {
+        waiter.timer.cancel();
+        waiter.reject(new UnavailableError(`${reason}; entry ${index} may or may not be written`));
+      }
     }
     this.durableWaiters.clear();
+    this.durableWaiting = 0;
   }
 
   /** Processes whatever the core has to do now (after a direct call into it, such as a transfer). */
@@ -308,6 +349,7 @@ export class Replica {
       this.durableThrough = Math.min(this.durableThrough, first.index - 1);
       await this.log.truncateAfter((first.index - 1) as Index);
     }
+    this.rejectReplacedDurableWaiters(ready.entries);
     let hardState = this.hardStateToSave(ready.hardState);
     if (hardState !== null && ready.softState?.role === 'leader') {
       // A node that wins alone (a one-node cluster) leads from the step it campaigns in: no

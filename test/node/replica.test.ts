@@ -95,6 +95,56 @@ async function follower(): Promise<{ replica: Replica; fs: GatedFileSystem; sent
   };
 }
 
+/** n1 of three, leading term 1 with its no-op at 1 committed; fsyncs can be held. */
+async function leader(): Promise<{ replica: Replica; raft: RaftNode; fs: GatedFileSystem; stop: () => Promise<void> }> {
+  const fs = new GatedFileSystem(new MemoryFileSystem());
+  const log = await openLog({ dir: '/data', fs, flush: { mode: 'sync' } });
+  const raft = new RaftNode({ id: n('n1'), voters: ['n1', 'n2', 'n3'].map(n), log, hardState: log.hardState(), random: { nextInt: () => 0 }, applied: 0 as Index, preVote: false });
+  const replica = new Replica({
+    raft,
+    log,
+    scheduler: realScheduler,
+    apply: () => null,
+    sink: { send: () => undefined },
+    clientAddressOf: () => null,
+    onFatal: (error) => {
+      throw error;
+    },
+  });
+  raft.campaign();
+  replica.wake();
+  await settle();
+  replica.receive(voteGranted('n2', 'n1', 1));
+  await settle();
+  replica.receive({ type: 'appendResp', from: n('n2'), to: n('n1'), term: 1 as Term, success: true, index: 1 as Index, hintIndex: 0 as Index, hintTerm: 0 as Term });
+  await settle();
+  expect(raft.status()).toMatchObject({ role: 'leader', term: 1, commit: 1 });
+  return {
+    replica,
+    raft,
+    fs,
+    stop: async () => {
+      fs.release();
+      await replica.stop();
+      await log.close();
+    },
+  };
+}
+
+function voteGranted(from: string, to: string, term: number): Message {
+  return { type: 'voteResp', from: n(from), to: n(to), term: term as Term, granted: true };
+}
+
+/** How a promise ended, without letting a rejection go unhandled. */
+function outcome(promise: Promise<unknown>): { state: string } {
+  const tracked = { state: 'pending' };
+  promise.then(
+    () => (tracked.state = 'resolved'),
+    (error: unknown) => (tracked.state = error instanceof Error ? error.name : 'rejected'),
+  );
+  return tracked;
+}
+
 const acks = (sent: readonly Message[]): string[] =>
   sent.flatMap((m) => (m.type === 'appendResp' && m.success ? [`${m.to}:${m.index}@${m.term}`] : []));
 
@@ -138,6 +188,46 @@ describe('replica: asynchronous persistence', () => {
       // Entry 1 was durable: acknowledged to n1. Entries 2-3 of term 1 never were: no ack
       // for them (n1 could otherwise count index 3). n3's entry is acknowledged.
       expect(acks(sent)).toEqual(['n1:1@1', 'n3:2@2']);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("answers a leader's durable-ack append at an index where its replaced proposal of an earlier term still waits", async () => {
+    const { replica, raft, fs, stop } = await leader();
+    try {
+      fs.held = true;
+      // Term 1: entries 2-4 proposed; the client waits for 4 to be durable here. The fsync is held.
+      const old = outcome(replica.appendUntil([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], 10_000, 'durable'));
+      await settle();
+      expect(fs.syncsWaiting).toBe(1);
+      // n3 leads term 2 and replaces everything after 1; n1 then wins term 3 (no-op at 3) and
+      // proposes at 4 again, while its truncation still waits behind the held fsync.
+      replica.receive({ ...append('n3', 2, 1, 1, [entry(2, 2, 'B')]), to: n('n1') });
+      await settle();
+      raft.campaign();
+      replica.wake();
+      replica.receive(voteGranted('n2', 'n1', 3));
+      await settle();
+      expect(raft.status()).toMatchObject({ role: 'leader', term: 3 });
+      const fresh = outcome(replica.appendUntil([Buffer.from('d')], 10_000, 'durable'));
+      fs.release();
+      await settle(60);
+      // The term-1 proposal was replaced before it was durable; the term-3 one is durable.
+      expect({ old: old.state, fresh: fresh.state }).toEqual({ old: 'UnavailableError', fresh: 'resolved' });
+    } finally {
+      await stop();
+    }
+  });
+
+  it("refuses a leader's durable-ack append that a new leader's entry replaced before any Ready carried it", async () => {
+    const { replica, stop } = await leader();
+    try {
+      // Proposed at 2 in term 1; in the same turn n3's term-2 entry takes index 2.
+      const replaced = outcome(replica.appendUntil([Buffer.from('a')], 10_000, 'durable'));
+      replica.receive({ ...append('n3', 2, 1, 1, [entry(2, 2, 'B')]), to: n('n1') });
+      await settle(60);
+      expect(replaced.state).toBe('UnavailableError');
     } finally {
       await stop();
     }

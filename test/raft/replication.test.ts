@@ -325,3 +325,77 @@ describe('commit notices', () => {
     expect(commitsSent(leader.tick())).toEqual([]);
   });
 });
+
+describe('a lost append is resent', () => {
+  /**
+   * Carries messages between the leader n1 and a real follower n2 until none are left; n3 is
+   * silent. Appends to n2 that `lose` picks vanish. Returns the appends n2 received.
+   */
+  function exchange(leader: DirectNode, follower: DirectNode, sent: readonly Message[], lose: (m: Message) => boolean = () => false): Message[] {
+    const received: Message[] = [];
+    let queue = sent.filter((m) => m.to === n2);
+    // Bounded: a test failure, not a hang, if the two never fall quiet.
+    for (let round = 0; queue.length > 0; round++) {
+      if (round > 100) throw new Error('exchange: no end');
+      const next: Message[] = [];
+      for (const m of queue) {
+        if (m.to === n2) {
+          if (lose(m)) continue;
+          if (m.type === 'append') received.push(m);
+          next.push(...follower.step(m));
+        } else {
+          next.push(...leader.step(m).filter((out) => out.to === n2));
+        }
+      }
+      queue = next.filter((m) => m.to === n1 || m.to === n2);
+    }
+    return received;
+  }
+
+  /** n1 leads term 2 with n2 following (n3 is down); each holds the no-op at 2. */
+  function leaderAndFollower(maxInflightAppends: number): { leader: DirectNode; follower: DirectNode } {
+    const tuning = { maxInflightAppends, electionTicks: 10, heartbeatTicks: 2 };
+    const leader = new DirectNode(n1, { voters: [n1, n2, n3], log: logOfTerms([1]), hardState: hardState(1, null, 1), tuning });
+    const follower = new DirectNode(n2, { voters: [n1, n2, n3], log: logOfTerms([1]), hardState: hardState(1, null, 1), tuning, seed: 2 });
+    leader.core.campaign();
+    exchange(leader, follower, leader.drain());
+    expect(leader.core.status()).toMatchObject({ role: 'leader', term: 2, commit: 2 });
+    expect(follower.log.lastIndex()).toBe(2);
+    return { leader, follower };
+  }
+
+  /** Ticks the leader, carrying messages, until n2 holds `index` or `ticksMax` pass; returns the ticks it took. */
+  function ticksUntilHeld(leader: DirectNode, follower: DirectNode, index: number, ticksMax: number): number {
+    for (let ticks = 1; ticks <= ticksMax; ticks++) {
+      exchange(leader, follower, leader.tick());
+      if (follower.log.lastIndex() >= index) return ticks;
+    }
+    return Infinity;
+  }
+
+  it('with room in the window: the next heartbeat answer reveals the gap and the entry goes again', () => {
+    const { leader, follower } = leaderAndFollower(8);
+    leader.core.propose(Buffer.from('x'));
+    const received = exchange(leader, follower, leader.drain(), (m) => m.type === 'append' && m.entries.some((e) => e.index === 3));
+    expect(received).toEqual([]);
+    expect(leader.core.status().progress?.get(n2)).toMatchObject({ match: 2, next: 4, inflight: 1 });
+    // One heartbeat interval: n2 answers, the leader's empty append at 3 is refused, it probes and resends 3.
+    expect(ticksUntilHeld(leader, follower, 3, 2)).toBeLessThanOrEqual(2);
+    expect(follower.log.term(3 as Index)).toBe(2);
+    expect(leader.core.status().progress?.get(n2)).toMatchObject({ match: 3, inflight: 0 });
+  });
+
+  it('with the window full: after an election timeout without an answer the window restarts and the entries go again', () => {
+    const { leader, follower } = leaderAndFollower(1);
+    leader.core.propose(Buffer.from('x'));
+    exchange(leader, follower, leader.drain(), (m) => m.type === 'append' && m.entries.length > 0);
+    leader.core.propose(Buffer.from('y'));
+    exchange(leader, follower, leader.drain());
+    expect(leader.core.status().progress?.get(n2)).toMatchObject({ match: 2, inflight: 1 });
+    const ticks = ticksUntilHeld(leader, follower, 4, 30);
+    // The window waits one election timeout (10 ticks) for the lost append, then the next heartbeat answer restarts it.
+    expect(ticks).toBeGreaterThanOrEqual(10);
+    expect(ticks).toBeLessThanOrEqual(12);
+    expect(follower.log.lastIndex()).toBe(4);
+  });
+});
