@@ -160,9 +160,10 @@ interface ProducerBatch {
  * An idempotent producer with batches in flight, in sequence order: it numbers its messages,
  * and retries each batch with the same sequence on every retriable failure (no leader, leader
  * changed, timeout, node gone) until the broker answers, as src/client/producer.ts does. A
- * batch refused as out of order while an earlier batch is still unanswered is retried too:
- * the earlier one has not been written yet, or its retry will be recognised, and this one's
- * turn comes after it. A new batch goes out only within PRODUCER.inFlightMax batches of the
+ * batch refused as out of order is retried too, unless an earlier batch ended unwritten: the
+ * earlier one was not yet written where this one landed in the log (lost with a deposed
+ * leader's suffix and retried, say), and this one's turn comes after it. The refusal may
+ * arrive after the earlier batch's acknowledgement. A new batch goes out only within PRODUCER.inFlightMax batches of the
  * oldest unanswered one, so a late retry of that one finds it among the batches the broker
  * remembers (BROKER_DEFAULTS.recentBatchesKept), not written "long ago".
  */
@@ -235,9 +236,10 @@ export class ProducerClient {
     if (first === undefined) return;
     this.unanswered.set(batchNumber, first.sequence);
     const request = { topic: BROKER_SIM.topic, producerId: this.producerId, firstSequence: first.sequence, messages: batch.views };
-    const earlierUnanswered = (error: unknown): boolean =>
-      error instanceof BrokerRefusedError && error.code === 'outOfOrderSequence' && [...this.unanswered.values()].some((sequence) => sequence < first.sequence);
-    const answer = await this.env.retry(this.random, PRODUCER.attemptsMax, (node) => node.broker.produce(request, { timeoutMs: BROKER_SIM.callTimeoutMs }), earlierUnanswered);
+    // Out of order: an earlier batch had not been written where this one was; unless an
+    // earlier batch ended unwritten (the producer then stops), it is written or on its way.
+    const earlierOnItsWay = (error: unknown): boolean => error instanceof BrokerRefusedError && error.code === 'outOfOrderSequence' && !this.stopped;
+    const answer = await this.env.retry(this.random, PRODUCER.attemptsMax, (node) => node.broker.produce(request, { timeoutMs: BROKER_SIM.callTimeoutMs }), earlierOnItsWay);
     const afterGap = !answer.ok && this.gaveUp && answer.error instanceof BrokerRefusedError && answer.error.code === 'outOfOrderSequence';
     if (answer.ok && answer.value.duplicate) this.duplicatesAnswered++;
     batch.messages.forEach((m, k) => {
