@@ -7,6 +7,7 @@ import { SafetyViolation } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { NodeCluster } from './node-cluster.js';
 import { actionArbitrary, DEFAULT_WEIGHTS, describeAction, type FaultAction, type Schedule } from './schedule.js';
+import { reliableNetwork } from './sim-network.js';
 
 /**
  * Runs a fault schedule (the same Schedule that test/sim/schedule.ts generates and shrinks)
@@ -76,6 +77,18 @@ export function scheduleOfSeed(seed: number, nodes: number, steps: number): Sche
 export const NODE_WEIGHTS = { ...DEFAULT_WEIGHTS, pause: 2, pauseLeader: 2, crashAfterSyncs: 3 } as const;
 
 const TICK_MS = 10;
+
+/**
+ * The shortest election timeout, in ticks, under which `config`'s cluster can still elect a
+ * leader once healed: Raft needs one election round (the candidate's fsync of its term and
+ * vote, the request, each voter's fsync, the answer) to fit within the timeout, as it reads
+ * on the fastest clock. Shorter timeouts livelock, candidates outbidding each other before
+ * any vote returns (FINDINGS O5), which no node code can prevent.
+ */
+export function electionTicksFloor(config: NodeSimConfig): number {
+  const roundMs = 2 * ((config.fsyncMaxMs ?? 6) + reliableNetwork.delayMaxMs);
+  return Math.max(3, Math.ceil(roundMs / (1 - (config.clockDriftMax ?? 0)) / TICK_MS));
+}
 // Ten maximal randomized election timeouts at the default 10 ticks of 10 ms.
 const DEFAULT_ELECTION_BOUND_MS = 2_000;
 const DEFAULT_APPLY_BOUND_MS = 6_000;

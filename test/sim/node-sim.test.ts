@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { NODE_WEIGHTS, runNodeSchedule, type NodeSimConfig } from './node-schedule.js';
+import { electionTicksFloor, NODE_WEIGHTS, runNodeSchedule, type NodeSimConfig } from './node-schedule.js';
 import { FIGURE_8_GROUND, describeSchedule, scheduleArbitrary, simRuns, simSeed, type Schedule, type ScheduleShape } from './schedule.js';
 
 /**
@@ -32,7 +32,7 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
   const broker = { acked: 0, consumerAcks: 0, deadLettered: 0, committed: 0, rolledBack: 0 };
   const started = performance.now();
   console.log(`[node-sim] ${size} nodes: fast-check seed ${seed}, ${runs} schedules (replay with SIM_SEED=${seed})`);
-  const shape: ScheduleShape = { size, maxSteps: options.maxSteps ?? 20, weights: options.weights ?? NODE_WEIGHTS, ...(options.varyTuning === true ? { varyTuning: true } : {}) };
+  const shape: ScheduleShape = { size, maxSteps: options.maxSteps ?? 20, weights: options.weights ?? NODE_WEIGHTS, ...(options.varyTuning === true ? { varyTuning: true, electionTicksMin: electionTicksFloor(config) } : {}) };
   await fc.assert(
     fc.asyncProperty(scheduleArbitrary(shape), async (schedule: Schedule) => {
       const result = await runNodeSchedule(config, schedule);
@@ -63,17 +63,20 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
   }
 }
 
+/** Past each property's own time limit (interruptAfterTimeLimit), so fast-check stops first. */
+const PROPERTY_TIMEOUT_MS = 60_000 + simRuns(DEFAULT_RUNS) * 500;
+
 /** Schedules per broker property in npm test: each runs the broker workload too, so costs more. */
 const BROKER_RUNS = 24;
 
 describe('generated fault schedules against the production node', () => {
   it('3 nodes keep every safety property, lose no acknowledged append, and recover', async () => {
     await checkCluster(3);
-  }, 120_000);
+  }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes with disk damage on one node at a time (it must not vote until repaired)', async () => {
     await checkCluster(5, {}, { weights: { ...NODE_WEIGHTS, damage: 3 }, maxSteps: 30 });
-  }, 120_000);
+  }, PROPERTY_TIMEOUT_MS);
 
   it('every cluster size from 1 to 7, even sizes included', async () => {
     for (const size of [1, 2, 4, 6, 7]) await checkCluster(size, {}, { runs: variantRuns() });
@@ -81,27 +84,30 @@ describe('generated fault schedules against the production node', () => {
 
   it('3 nodes with the broker workload: no producer duplicate, every acknowledged message delivered until acked or dead-lettered, transactions atomic', async () => {
     await checkCluster(3, { broker: {} }, { runs: simRuns(BROKER_RUNS) });
-  }, 120_000);
+  }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes with the broker workload, disk damage and clocks up to 500 ms apart', async () => {
     await checkCluster(5, { broker: {}, clockSkewMaxMs: 500 }, { runs: Math.max(1, Math.floor(simRuns(BROKER_RUNS) / 2)), weights: { ...NODE_WEIGHTS, damage: 2 } });
-  }, 120_000);
+  }, PROPERTY_TIMEOUT_MS);
 
   it('3 nodes with slow disks, small segments (roll-over) and clocks up to 2 s apart, with generated core options', async () => {
-    await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 40, segmentBytes: 4 * 1024, clockSkewMaxMs: 2_000 }, { varyTuning: true, maxSteps: 40 });
-  }, 120_000);
+    // Generated options include one-entry appends with one in flight: over these disks that
+    // moves one entry per round trip (up to two 40 ms fsyncs), so a follower a few hundred
+    // entries behind at healing takes several seconds to catch up.
+    await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 40, segmentBytes: 4 * 1024, clockSkewMaxMs: 2_000, applyBoundMs: 30_000 }, { varyTuning: true, maxSteps: 40 });
+  }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes with tiny batches, a narrow in-flight window and no pre-vote', async () => {
     await checkCluster(5, { tuning: { maxBatchBytes: 8, maxInflightAppends: 2, preVote: false } }, { runs: variantRuns() });
-  }, 120_000);
+  }, PROPERTY_TIMEOUT_MS);
 
   it('3 nodes under long schedules with slow disks', async () => {
     await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 30 }, { runs: variantRuns(), maxSteps: 60 });
-  }, 120_000);
+  }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes whose clocks run up to 30% fast or slow, with generated core options', async () => {
     await checkCluster(5, { clockDriftMax: 0.3 }, { runs: variantRuns(), varyTuning: true });
-  }, 120_000);
+  }, PROPERTY_TIMEOUT_MS);
 
   it('3 nodes on the figure-8 hunting ground: slow fsync, one entry per append, leaders crash', async () => {
     // The ground planted-bugs.test.ts searches for commit-by-counting; the real core must pass
@@ -109,5 +115,5 @@ describe('generated fault schedules against the production node', () => {
     // fsync (up to ~70 ms): 300 behind took 16.5 s in one run (FINDINGS O1), hence the bound.
     const { size, ...config } = FIGURE_8_GROUND.config;
     await checkCluster(size, { ...config, applyBoundMs: 30_000 }, { runs: variantRuns(), maxSteps: FIGURE_8_GROUND.shape.maxSteps, weights: FIGURE_8_GROUND.shape.weights });
-  }, 120_000);
+  }, PROPERTY_TIMEOUT_MS);
 });

@@ -74,6 +74,8 @@ export interface ScheduleShape {
   readonly maxWaitMs?: number;
   /** Also generate the core's options per run (tuningArbitrary). */
   readonly varyTuning?: boolean;
+  /** The shortest election timeout generated core options may have, in ticks (default 3). */
+  readonly electionTicksMin?: number;
   /** Relative weights per action kind; kinds left out are not generated. */
   readonly weights?: Partial<Record<FaultAction['kind'], number>>;
 }
@@ -143,10 +145,10 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
 }
 
 /** Core options worth varying: timing, flow control, batching, pre-vote, check-quorum, a preferred leader. */
-export function tuningArbitrary(size: number): fc.Arbitrary<NodeTuning> {
+export function tuningArbitrary(size: number, electionTicksMin = 3): fc.Arbitrary<NodeTuning> {
   return fc
     .record({
-      electionTicks: fc.integer({ min: 3, max: 20 }),
+      electionTicks: fc.integer({ min: electionTicksMin, max: Math.max(20, electionTicksMin) }),
       heartbeatRatio: fc.constantFrom(1, 2, 3),
       maxInflightAppends: fc.constantFrom(1, 2, 8, 64),
       maxBatchBytes: fc.constantFrom(1, 8, 64, 1 << 20),
@@ -166,7 +168,7 @@ export function tuningArbitrary(size: number): fc.Arbitrary<NodeTuning> {
 export function scheduleArbitrary(shape: ScheduleShape): fc.Arbitrary<Schedule> {
   const step = fc.record({ waitMs: fc.integer({ min: 0, max: shape.maxWaitMs ?? 300 }), action: actionArbitrary(shape.size, shape.weights) });
   return fc.record({
-    ...(shape.varyTuning === true ? { tuning: tuningArbitrary(shape.size) } : {}),
+    ...(shape.varyTuning === true ? { tuning: tuningArbitrary(shape.size, shape.electionTicksMin) } : {}),
     seed: fc.integer({ min: 0, max: 0x7fff_ffff }),
     proposeEveryMs: fc.integer({ min: 5, max: 60 }),
     steps: fc.array(step, { minLength: 1, maxLength: shape.maxSteps ?? 20, size: 'max' }),
