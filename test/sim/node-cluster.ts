@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 
-import { RaftNode, type Entry, type HardState, type Index, type LogReader, type Message, type NodeId, type RaftOptions, type Status, type Term } from '../../raft/index.js';
-import { MemoryFileSystem, openLog, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
+import { RaftNode, type Entry, type HardState, type Index, type LogReader, type Message, type NodeId, type RaftOptions, type Status } from '../../raft/index.js';
+import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
 import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
-import { NodeStateMachine, plainRecord } from '../../src/node/state-machine.js';
 import { NotLeaderError } from '../../src/transport/index.js';
 import { DurabilityChecks } from './durability-checks.js';
 import { DurableView } from './durable-view.js';
-import { Invariant, SafetyChecker, SafetyViolation, entryKey, type CheckedLog } from './invariants.js';
+import { Invariant, SafetyChecker, SafetyViolation, entryKey } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
+import { damageLastSegment, writeInitialDisk } from './node-disk.js';
+import { ObservedStateMachine, observeWrites } from './node-observers.js';
+import { checkAcknowledged, checkedLog, wholeLog } from './node-state.js';
 import { Prng } from './prng.js';
 import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
 import { SimNetwork, reliableNetwork } from './sim-network.js';
@@ -278,12 +280,12 @@ export class NodeCluster {
       if (st.role !== 'leader') continue;
       this.checker.leaderSeen(sim.id, st.term);
       if (sim.completenessCheckedTerm !== st.term && node.log.lastIndex() === st.lastIndex) {
-        this.checker.leaderLogComplete(sim.id, st.term, checkedLog(node));
+        this.checker.leaderLogComplete(sim.id, st.term, checkedLog(node.log));
         sim.completenessCheckedTerm = st.term;
       }
       if (st.commit <= this.checker.maxCommitted) continue;
       if (this.options.checkDurability !== false) this.durability.commit(sim.id, node, st.commit);
-      this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node));
+      this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node.log));
     }
   }
 
@@ -351,45 +353,12 @@ export class NodeCluster {
       (node) => {
         if (!process.alive) return;
         sim.node = node;
-        this.observeWrites(sim.id, process, node);
+        observeWrites(sim.id, node, { checker: this.checker, alive: () => process.alive, check: (run) => this.checkInNode(run) });
       },
       (error: unknown) => {
         if (process.alive) this.fatal ??= { node: id, error };
       },
     );
-  }
-
-  /**
-   * Holds every write the node's replica hands its log against the run's history, before it
-   * is made: log matching and a leader's append-only rule for entries, a term that never goes
-   * back and a vote never changed within a term for the hard state. The log's own methods
-   * are wrapped on this instance; the replica has written nothing before assembly returns
-   * (its first write follows a tick or a message, both later tasks).
-   */
-  private observeWrites(id: NodeId, process: SimProcess, node: AssembledNode): void {
-    const log = node.log;
-    const append = log.append.bind(log);
-    const truncateAfter = log.truncateAfter.bind(log);
-    const saveHardState = log.saveHardState.bind(log);
-    const leaderTermWriting = (entries: readonly Entry[]): Term | null => {
-      const st = node.raft.status();
-      return st.role === 'leader' && entries.every((entry) => entry.term === st.term) ? st.term : null;
-    };
-    log.append = (entries) => {
-      if (process.alive) this.checkInNode(() => this.checker.entriesWritten(id, checkedLog(node), entries, leaderTermWriting(entries)));
-      return append(entries);
-    };
-    log.truncateAfter = (at) => {
-      const st = node.raft.status();
-      if (process.alive && st.role === 'leader' && at < log.lastIndex() && log.term(log.lastIndex()) === st.term) {
-        this.checkInNode(() => this.checker.violation(Invariant.leaderAppendOnly, `${id}, leader of term ${st.term}, cut its log after ${at} (last ${log.lastIndex()})`));
-      }
-      return truncateAfter(at);
-    };
-    log.saveHardState = (hardState) => {
-      if (process.alive) this.checkInNode(() => this.checker.hardStateWritten(id, log.hardState(), hardState));
-      return saveHardState(hardState);
-    };
   }
 
   private applied(sim: SimNode, process: SimProcess, entry: Entry): void {
@@ -452,20 +421,7 @@ export class NodeCluster {
     }
     const sim = this.node(id);
     this.crash(id, { tear: false });
-    const dir = `/data/${id}/log`;
-    const segments = sim.fs.list(dir).filter((name) => name.endsWith('.log')).sort();
-    const last = segments.at(-1);
-    if (last !== undefined) {
-      const file = `${dir}/${last}`;
-      // Damage the records, not the zeros a segment preallocates after them.
-      const dataEnd = recordsEnd(sim.fs.readFile(file));
-      const span = Math.min(dataEnd, lose * 16);
-      if (span > 0) {
-        if (lose % 2 === 1) sim.fs.flipBit(file, dataEnd - 1 - this.diskPrng.nextInt(span), this.diskPrng.nextInt(8));
-        else sim.fs.faultTruncate(file, dataEnd - span);
-        sim.damaged = true;
-      }
-    }
+    if (damageLastSegment(sim.fs, `/data/${id}/log`, lose, this.diskPrng)) sim.damaged = true;
     this.start(id);
     return sim.damaged;
   }
@@ -652,53 +608,13 @@ export class NodeCluster {
 
   /** Every acknowledged record sits once, at its index, in every node's log; the logs agree. */
   checkAcknowledgedEverywhere(): void {
-    const logs = this.ids.map((id) => ({ id, entries: this.logEntries(id) }));
-    const [first, ...rest] = logs;
-    if (first === undefined) return;
-    for (const other of rest) {
-      const common = Math.min(first.entries.length, other.entries.length);
-      for (let k = 0; k < common; k++) {
-        const a = first.entries[k] as Entry;
-        const b = other.entries[k] as Entry;
-        if (entryKey(a) !== entryKey(b)) this.checker.violation(Invariant.stateMachineSafety, `${first.id} and ${other.id} differ at index ${a.index}`);
-      }
-    }
-    for (const { id, entries } of logs) {
-      const seen = new Map<string, number>();
-      for (const entry of entries) {
-        const record = recordOf(entry);
-        if (record !== null) seen.set(record, (seen.get(record) ?? 0) + 1);
-      }
-      for (const append of this.appends) {
-        if (append.state !== 'acked' || append.index === null) continue;
-        const name = Buffer.from(append.payload).toString('latin1');
-        const held = entries[append.index - 1];
-        if (held === undefined || recordOf(held) !== name) {
-          this.checker.violation(Invariant.ackDurable, `acknowledged append ${name} (index ${append.index}) missing on ${id}`);
-        }
-        if ((seen.get(name) ?? 0) !== 1) this.checker.violation(Invariant.ackDurable, `acknowledged append ${name} appears ${seen.get(name) ?? 0} times on ${id}`);
-      }
-      for (const append of this.appends) {
-        const name = Buffer.from(append.payload).toString('latin1');
-        if (append.state === 'failed' && seen.has(name)) this.checker.violation(Invariant.failedWritten, `append ${name} was refused to its client but ${id} holds it`);
-      }
-    }
+    checkAcknowledged(this.checker, this.ids.map((id) => ({ id, entries: this.logEntries(id) })), this.appends);
   }
 
   /** A node's whole log, read through the running process (empty while it is down). */
   logEntries(id: NodeId): Entry[] {
     const node = this.node(id).node;
-    if (node === null) return [];
-    const out: Entry[] = [];
-    const last = node.log.lastIndex();
-    // Bounded: each pass returns at least one entry.
-    for (let at: number = node.log.firstIndex(); at <= last; ) {
-      const page = node.log.entries(at as Index, (last + 1) as Index, 1 << 20);
-      if (page.length === 0) break;
-      out.push(...page);
-      at += page.length;
-    }
-    return out;
+    return node === null ? [] : wholeLog(node.log);
   }
 
   /**
@@ -738,58 +654,6 @@ export class NodeCluster {
   recentTrace(): string {
     return this.trace.join('\n');
   }
-}
-
-/** Writes a scripted disk (a log from index 1 and a hard state) the way a node would have. */
-async function writeInitialDisk(fs: MemoryFileSystem, dataDir: string, initial: { readonly log?: LogReader; readonly hardState?: HardState }): Promise<void> {
-  const log = await openLog({ dir: `${dataDir}/log`, fs });
-  const source = initial.log;
-  if (source !== undefined && source.lastIndex() >= 1) {
-    if (source.firstIndex() !== 1) throw new Error('node-cluster: an initial log must start at index 1');
-    await log.append(source.entries(1 as Index, (source.lastIndex() + 1) as Index, Number.MAX_SAFE_INTEGER));
-  }
-  if (initial.hardState !== undefined) await log.saveHardState(initial.hardState);
-  await log.close();
-}
-
-/** A state machine that reports each entry before applying it, as the node applies it. */
-class ObservedStateMachine extends NodeStateMachine {
-  constructor(private readonly onApply: (entry: Entry) => void) {
-    super();
-  }
-
-  override apply(entry: Entry): ReturnType<NodeStateMachine['apply']> {
-    this.onApply(entry);
-    return super.apply(entry);
-  }
-}
-
-/**
- * Where a segment's records end: after its last non-zero byte, since a segment zero-fills
- * ahead of its writes. A record that itself ends in zeros ends a little later, which only
- * makes damage start inside it.
- */
-function recordsEnd(data: Uint8Array): number {
-  let end = data.length;
-  while (end > 0 && data[end - 1] === 0) end--;
-  return end;
-}
-
-/** A CommitLog as the safety checker reads it. */
-function checkedLog(node: AssembledNode): CheckedLog {
-  const log = node.log;
-  return {
-    firstIndex: () => log.firstIndex(),
-    lastIndex: () => log.lastIndex(),
-    term: (at) => log.term(at),
-    entry: (at) => (at < log.firstIndex() || at > log.lastIndex() ? undefined : log.entries(at, (at + 1) as Index, 1 << 30)[0]),
-  };
-}
-
-/** The client's record name in a plain-record entry, or null. */
-function recordOf(entry: Entry): string | null {
-  const record = plainRecord(entry);
-  return record === null ? null : Buffer.from(record).toString('latin1');
 }
 
 /** A refusal before proposing: the record was never handed to the core, so it is in no log. */

@@ -1,0 +1,78 @@
+import type { Entry, Index, NodeId } from '../../raft/index.js';
+import type { CommitLog } from '../../storage/index.js';
+import { plainRecord } from '../../src/node/state-machine.js';
+import { Invariant, entryKey, type CheckedLog, type SafetyChecker } from './invariants.js';
+
+/** What the check needs of a client's append (NodeCluster's ClientAppend). */
+interface AppendSeen {
+  readonly state: 'pending' | 'acked' | 'failed' | 'unknown';
+  readonly index: Index | null;
+  readonly payload: Uint8Array;
+}
+
+/** A log's every entry, first to last. */
+export function wholeLog(log: CommitLog): Entry[] {
+  const out: Entry[] = [];
+  const last = log.lastIndex();
+  // Bounded: each pass returns at least one entry.
+  for (let at: number = log.firstIndex(); at <= last; ) {
+    const page = log.entries(at as Index, (last + 1) as Index, 1 << 20);
+    if (page.length === 0) break;
+    out.push(...page);
+    at += page.length;
+  }
+  return out;
+}
+
+/**
+ * Every acknowledged record sits once, at its index, in every node's log; the logs agree;
+ * a record refused for sure is in none.
+ */
+export function checkAcknowledged(checker: SafetyChecker, logs: readonly { readonly id: NodeId; readonly entries: readonly Entry[] }[], appends: readonly AppendSeen[]): void {
+  const [first, ...rest] = logs;
+  if (first === undefined) return;
+  for (const other of rest) {
+    const common = Math.min(first.entries.length, other.entries.length);
+    for (let k = 0; k < common; k++) {
+      const a = first.entries[k] as Entry;
+      const b = other.entries[k] as Entry;
+      if (entryKey(a) !== entryKey(b)) checker.violation(Invariant.stateMachineSafety, `${first.id} and ${other.id} differ at index ${a.index}`);
+    }
+  }
+  for (const { id, entries } of logs) {
+    const seen = new Map<string, number>();
+    for (const entry of entries) {
+      const record = recordOf(entry);
+      if (record !== null) seen.set(record, (seen.get(record) ?? 0) + 1);
+    }
+    for (const append of appends) {
+      if (append.state !== 'acked' || append.index === null) continue;
+      const name = Buffer.from(append.payload).toString('latin1');
+      const held = entries[append.index - 1];
+      if (held === undefined || recordOf(held) !== name) {
+        checker.violation(Invariant.ackDurable, `acknowledged append ${name} (index ${append.index}) missing on ${id}`);
+      }
+      if ((seen.get(name) ?? 0) !== 1) checker.violation(Invariant.ackDurable, `acknowledged append ${name} appears ${seen.get(name) ?? 0} times on ${id}`);
+    }
+    for (const append of appends) {
+      const name = Buffer.from(append.payload).toString('latin1');
+      if (append.state === 'failed' && seen.has(name)) checker.violation(Invariant.failedWritten, `append ${name} was refused to its client but ${id} holds it`);
+    }
+  }
+}
+
+/** A CommitLog as the safety checker reads it. */
+export function checkedLog(log: CommitLog): CheckedLog {
+  return {
+    firstIndex: () => log.firstIndex(),
+    lastIndex: () => log.lastIndex(),
+    term: (at) => log.term(at),
+    entry: (at) => (at < log.firstIndex() || at > log.lastIndex() ? undefined : log.entries(at, (at + 1) as Index, 1 << 30)[0]),
+  };
+}
+
+/** The client's record name in a plain-record entry, or null. */
+export function recordOf(entry: Entry): string | null {
+  const record = plainRecord(entry);
+  return record === null ? null : Buffer.from(record).toString('latin1');
+}
