@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 
-import type { Entry, HardState, Index, LogReader, Term } from '../raft/types.js';
+import type { Entry, HardState, Index, LogReader, Term } from '../raft/index.js';
 import { assert } from './assert.js';
 import {
   AppendBacklogError,

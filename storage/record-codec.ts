@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 
-import type { Entry, EntryKind, Index, Term } from '../raft/types.js';
+import type { Entry, EntryKind, Index, Term } from '../raft/index.js';
 import type { RecordFault } from './errors.js';
 
 /**

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 
-import type { Index } from '../raft/types.js';
+import type { Index } from '../raft/index.js';
 import { CorruptRecordError, MissingSegmentError, StorageIoError, type RecordFault } from './errors.js';
 import { INDEX_SUFFIX, parseSegmentFileName, Segment, SEGMENT_SUFFIX, segmentFileName, type SegmentContext } from './segment.js';
 import { nonZeroEnd, scanSegment, validRecordAfter } from './segment-scan.js';

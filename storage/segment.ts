@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 
-import type { Entry } from '../raft/types.js';
+import type { Entry } from '../raft/index.js';
 import { assert } from './assert.js';
 import { CorruptRecordError, MissingSegmentError } from './errors.js';
 import type { FileHandle, FileSystem } from './file-system.js';

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 
-import type { HardState, Index, NodeId, Term } from '../raft/types.js';
+import type { HardState, Index, NodeId, Term } from '../raft/index.js';
 import { assert } from './assert.js';
 import { CorruptHardStateError, StorageFailedError } from './errors.js';
 import type { FileHandle, FileSystem } from './file-system.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { DurableMarkPolicy } from '../../storage/index.js';
 import { LogClient } from '../client/index.js';
-import { NODE_V8_FLAGS } from '../node/v8-flags.js';
+import { NODE_V8_FLAGS } from '../node/index.js';
 import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, waitUntil, WaitTimeoutError } from '../process/index.js';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');

@@ -1,4 +1,4 @@
-import { BinaryReader, BinaryWriter, MalformedBinaryError } from '../encoding/binary.js';
+import { BinaryReader, BinaryWriter, MalformedBinaryError } from '../encoding/index.js';
 import type { GroupSettings, GroupStart } from './consumer-groups.js';
 import { MalformedCommandError } from './errors.js';
 

@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, formatReport } from '../bench/report.js';
-import { BenchInterruptedError, runBench, type BenchConfig } from '../bench/run-bench.js';
-import { PAYLOAD_HEADER_BYTES } from '../bench/payload.js';
+import { chartHtml, formatReport, BenchInterruptedError, runBench, type BenchConfig, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 

@@ -1,6 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 
-import { localMembers } from '../node/config.js';
+import { localMembers } from '../node/index.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 

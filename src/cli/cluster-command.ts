@@ -1,8 +1,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { localMembers } from '../node/config.js';
-import { NODE_V8_FLAGS } from '../node/v8-flags.js';
+import { localMembers, NODE_V8_FLAGS } from '../node/index.js';
 import {
   CONTROL_ACTIONS,
   ControlRequestError,

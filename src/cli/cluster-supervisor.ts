@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 
 import { ErrorCode } from '../../errors/index.js';
 import { LogClient, type BrokerStatus } from '../client/index.js';
-import type { MemberConfig } from '../node/config.js';
+import type { MemberConfig } from '../node/index.js';
 import { formatSeconds, RestartPolicy, type NodeExit, type RestartPolicyOptions } from './restart-policy.js';
 
 /**

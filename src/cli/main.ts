@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --initial-old-space-size=128
 import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
-import { ConfigError } from '../node/config.js';
+import { ConfigError } from '../node/index.js';
 import { runBenchCommand } from './bench-command.js';
 import { BROKER_COMMANDS, runBrokerCommand } from './broker-commands.js';
 import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';

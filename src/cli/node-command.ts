@@ -2,8 +2,7 @@ import * as fs from 'node:fs';
 
 import { nodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
-import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig } from '../node/config.js';
-import { startNode } from '../node/node.js';
+import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig, startNode } from '../node/index.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 

@@ -1,5 +1,4 @@
-import { AppendWorkload } from '../bench/append-workload.js';
-import { checkAckOrder, checkWrites, readWholeLog, type WriteProblem } from '../bench/write-check.js';
+import { AppendWorkload, checkAckOrder, checkWrites, readWholeLog, type WriteProblem } from '../bench/index.js';
 import { LogClient } from '../client/index.js';
 import { parseClientArgs } from './client-args.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';

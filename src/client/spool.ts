@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 
-import { BinaryReader, BinaryWriter } from '../encoding/binary.js';
+import { BinaryReader, BinaryWriter } from '../encoding/index.js';
 import { InvalidArgumentError, SpoolError } from './errors.js';
 import type { BrokerMessage } from './log-client.js';
 

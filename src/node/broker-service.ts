@@ -13,7 +13,7 @@ import {
   type BrokerError,
   type MessageRecord,
 } from '../broker/index.js';
-import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/client-service.js';
+import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
 import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../transport/index.js';
 import type { Replica } from './replica.js';

@@ -10,7 +10,7 @@ import {
   type GroupSettings,
   type MessageRecord,
 } from '../broker/index.js';
-import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput } from '../transport/client-service.js';
+import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput } from '../transport/index.js';
 import { expect, type NodeBrokerService } from './broker-service.js';
 import { InvalidArgumentError, NotFoundError } from '../transport/index.js';
 import type { Scheduler, Timer } from '../../storage/index.js';

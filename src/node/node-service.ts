@@ -1,6 +1,6 @@
 import { type Index, type NodeId, type RaftNode } from '../../raft/index.js';
 import { durableMarkOf, type CommitLog, type FlushPolicy } from '../../storage/index.js';
-import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/client-service.js';
+import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
 import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from '../transport/index.js';

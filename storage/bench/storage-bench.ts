@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { Entry, Index, Term } from '../../raft/types.js';
+import type { Entry, Index, Term } from '../../raft/index.js';
 import { type CommitLog, LOG_DEFAULTS, NodeFileSystem, openLog } from '../index.js';
 
 const { values: flags } = parseArgs({

@@ -1,0 +1,5 @@
+export { AppendWorkload, type AckedRecord, type AppendFate, type BackgroundWrites } from './append-workload.js';
+export { PAYLOAD_HEADER_BYTES } from './payload.js';
+export { chartHtml, formatReport } from './report.js';
+export { BenchInterruptedError, runBench, type BenchConfig, type BenchHooks, type BenchReport, type NodeUsage } from './run-bench.js';
+export { checkAckOrder, checkWrites, readWholeLog, type LoggedRecord, type WriteProblem, type WriteProblemKind, type WriteSource } from './write-check.js';

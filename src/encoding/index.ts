@@ -1,0 +1,1 @@
+export { BinaryReader, BinaryWriter, MalformedBinaryError } from './binary.js';
