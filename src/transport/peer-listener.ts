@@ -11,8 +11,9 @@ export interface PeerListenerOptions {
   readonly onMessage: (message: Message) => void;
   readonly log: (line: string) => void;
   /**
-   * A claimant of a peer id heard from within this long is live: another process claiming
-   * the same id with another data directory is refused meanwhile.
+   * A claimant of a peer id is live while its stream is open and for this long after it
+   * ends: another process claiming the same id with another data directory is refused
+   * meanwhile.
    */
   readonly claimantLiveMs?: number;
   /** The clock for claimant liveness and log rate limits (injected for tests). */
@@ -27,7 +28,11 @@ interface Claimant {
   lastHeardMs: number;
 }
 
-/** Raft traffic (heartbeats, or pre-votes while leaderless) comes far more often than this from a live peer. */
+/**
+ * How long a claimant whose stream has ended stays live: long enough for a live process to
+ * redial. While its stream is open a claimant is live however quiet it is (a follower sends
+ * nothing to another follower while a third node leads).
+ */
 const CLAIMANT_LIVE_MS = 5_000;
 /** Refusals of one duplicate claimant are logged at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
@@ -38,6 +43,8 @@ type PeerStreamCall = ServerReadableStream<DecodedPeerBatch | MalformedMessageEr
 interface OpenStream {
   readonly call: PeerStreamCall;
   readonly finish: sendUnaryData<StreamSummary>;
+  /** The process this stream speaks for. */
+  readonly claimant: Claimant;
 }
 
 /**
@@ -50,7 +57,7 @@ interface OpenStream {
  * take the stream from each other in turn. So the listener remembers the process it heard
  * for each id (data directory incarnation and process boot id): a stream from another
  * process of the same data directory is a restart and replaces it; one from another data
- * directory, while the known claimant has been heard within claimantLiveMs, is refused
+ * directory, while the known claimant's stream is open or ended within claimantLiveMs, is refused
  * with FAILED_PRECONDITION and a `duplicate-node-id` refusal in its trailers, which tells
  * the newcomer to stop. The refusal is logged here, at most every 10 s per id.
  */
@@ -77,7 +84,7 @@ export class PeerListener {
     const claimant = this.#claim(from, call, finish);
     if (claimant === null) return;
     this.#open.get(from)?.finish({ code: status.ABORTED, details: 'replaced by a newer stream from the same peer' });
-    const stream: OpenStream = { call, finish };
+    const stream: OpenStream = { call, finish, claimant };
     this.#open.set(from, stream);
     call.sendMetadata(new Metadata());
     let received = 0;
@@ -85,6 +92,8 @@ export class PeerListener {
     const end = (result: Parameters<sendUnaryData<StreamSummary>>[0], summary?: StreamSummary): void => {
       if (ended) return;
       ended = true;
+      // It was live until now: a quiet claimant gets its full claimantLiveMs to redial.
+      claimant.lastHeardMs = this.#now();
       if (this.#open.get(from) === stream) this.#open.delete(from);
       finish(result, summary);
     };
@@ -126,7 +135,7 @@ export class PeerListener {
     const now = this.#now();
     const known = this.#claimants.get(from);
     const sameProcessOrDirectory = known === undefined || known.boot === boot || known.incarnation === incarnation;
-    const knownLive = known !== undefined && now - known.lastHeardMs < (this.#options.claimantLiveMs ?? CLAIMANT_LIVE_MS);
+    const knownLive = known !== undefined && (this.#open.get(from)?.claimant === known || now - known.lastHeardMs < (this.#options.claimantLiveMs ?? CLAIMANT_LIVE_MS));
     if (!sameProcessOrDirectory && knownLive) {
       const refusal =
         `node id ${from} is already in use by a live process at ${known.address} (data directory incarnation ${known.incarnation}); ` +

@@ -44,7 +44,13 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
   const log = options.log ?? ((): void => {});
   const codec = new PeerCodec();
   const listener = new PeerListener({ self: options.self, clusterId: options.clusterId, peers: options.peers, onMessage: options.onMessage, log });
-  const server = new Server({ 'grpc.max_receive_message_length': options.maxMessageBytes + RECEIVE_SLACK_BYTES });
+  const server = new Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes + RECEIVE_SLACK_BYTES,
+    // The listener holds a peer id for the process whose stream is open (PeerListener): a
+    // sender whose host vanished must not hold it for grpc-js's default two hours.
+    'grpc.keepalive_time_ms': PEER_TRANSPORT_DEFAULTS.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': PEER_TRANSPORT_DEFAULTS.keepaliveTimeoutMs,
+  });
   server.addService(peerServiceDefinition(codec), { stream: listener.handle });
   await bindServer(server, options.listenAddress, ServerCredentials.createInsecure());
 

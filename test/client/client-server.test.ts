@@ -115,10 +115,11 @@ describe('client server and LogClient', () => {
     service.failWith = new nodeErrors.NotLeaderError(null);
     service.failAfterMs = 60;
     const address = await serve(service);
-    // Attempt 1 answers NotLeader at ~60 ms, the back-off ends at ~360 ms: 40 ms of the
-    // 400 ms budget is left, less than an answer takes. A second attempt would be cut off
-    // by the deadline with its outcome unknown; the client stops with nothing in flight.
-    const client = new LogClient({ brokers: [address], timeoutMs: 400, connectTimeoutMs: 500, retryBackoff: { initialMs: 300, maxMs: 300 } });
+    // Attempt 1 answers NotLeader at ~60 ms; the back-off (drawn from 300-600 ms, cut to
+    // the budget) ends at 360 ms or later: at most 40 ms of the 400 ms budget is left, less
+    // than an answer takes. A second attempt would be cut off by the deadline with its
+    // outcome unknown; the client stops with nothing in flight.
+    const client = new LogClient({ brokers: [address], timeoutMs: 400, connectTimeoutMs: 500, retryBackoff: { initialMs: 600, maxMs: 600 } });
     clients.push(client);
     const outcome = await client.append([bytes('x')]).catch((e: unknown) => e);
     expect(outcome).toBeInstanceOf(UnavailableError);
