@@ -422,8 +422,7 @@ export class Replica {
 
   private applyCommitted(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
-    const results = entries.map((entry) => this.options.apply(entry));
-    this.waiters.applied(entries, results);
+    for (const entry of entries) this.waiters.applied(entry, this.options.apply(entry));
     for (const listener of this.appliedListeners) listener();
   }
 
