@@ -202,7 +202,6 @@ function toRecord(message: BrokerMessageView): MessageRecord {
   return { key: message.key, headers: message.headers.map((h) => ({ name: h.name, value: h.value })), payload: message.payload, timestampMs: message.timestampMs };
 }
 
-
 /** The answer to a produce; the offsets, known only once applied, only for acks 'all'. */
 function produceOutcome(acks: ProduceAcks, count: number, appended: Appended): ProduceOutcome {
   if (acks !== 'all') return { firstOffset: 0, count, duplicate: false, logIndex: appended.lastIndex, deliverAtMs: 0 };
