@@ -93,6 +93,17 @@ export class CommitLog implements LogReader {
     return this.segmentFor(at).term(at) as Term;
   }
 
+  /**
+   * The term at `at`, which must be in the log or its compaction point: the last index, and
+   * any index synced or marked durable, always is. A mark claiming term 0 for a real entry
+   * would make recovery misjudge what it holds, so a missing term is a bug, not a default.
+   */
+  private termOf(at: number): Term {
+    const term = this.term(at as Index);
+    assert(term !== undefined, () => `no term at ${at}: the log holds ${this.firstIndex()}..${this.lastIndex()}`);
+    return term;
+  }
+
   entries(from: Index, toExclusive: Index, maxBytes: number): readonly Entry[] {
     this.assertReadable();
     assert(from >= this.firstIndex() && toExclusive <= this.lastIndex() + 1, () => `entries(${from}, ${toExclusive}) outside the log`);
@@ -281,7 +292,7 @@ export class CommitLog implements LogReader {
   /** The batch's encoded size, or the typed error that refuses it. Order violations assert. */
   private checkBatch(entries: readonly Entry[]): number | Error {
     let bytes = 0;
-    let previous = { index: this.lastIndex() as number, term: (this.term(this.lastIndex()) ?? 0) as number };
+    let previous = { index: this.lastIndex() as number, term: this.termOf(this.lastIndex()) as number };
     for (const entry of entries) {
       const after = previous;
       assert(entry.index === after.index + 1, () => `append of index ${entry.index} after ${after.index}`);
@@ -423,7 +434,7 @@ export class CommitLog implements LogReader {
           continue; // a roll may come while it syncs: check again, then write without yielding
         }
         const target = this.lastIndex();
-        const targetTerm = this.term(target) ?? (0 as Term);
+        const targetTerm = this.termOf(target);
         const bytes = this.unsyncedBytes;
         const active = this.activeSegment();
         active.writePending();
@@ -443,7 +454,7 @@ export class CommitLog implements LogReader {
       if (this.lastIndex() <= this.dataSynced && this.waiters.length > 0) {
         // Data synced elsewhere (a truncation, a seal): the mark must still cover it.
         const index = this.dataSynced as Index;
-        this.advanceMark({ index, term: this.term(index) ?? (0 as Term) });
+        this.advanceMark({ index, term: this.termOf(index) });
       }
     } catch (error) {
       this.fail(error);

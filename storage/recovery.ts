@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 
 import type { Index } from '../raft/index.js';
+import { assert } from './assert.js';
 import { CorruptRecordError, MissingSegmentError, StorageIoError, type RecordFault } from './errors.js';
 import { INDEX_SUFFIX, parseSegmentFileName, Segment, SEGMENT_SUFFIX, segmentFileName, type SegmentContext } from './segment.js';
 import { nonZeroEnd, scanSegment, validRecordAfter } from './segment-scan.js';
@@ -103,10 +104,12 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
   let damagedSealed: number | null = null;
   // Segments before the last must each hold exactly the run up to the next one's first index.
   for (let k = 0; k + 1 < firsts.length; k++) {
-    const first = firsts[k] ?? 0;
+    const first = firsts[k];
+    const next = firsts[k + 1];
+    assert(first !== undefined && next !== undefined, () => `segment ${k + 1} of ${firsts.length} is not listed`);
     let opened: { segment: Segment; rebuilt: boolean };
     try {
-      opened = Segment.openSealed(context, first, (firsts[k + 1] ?? 0) - 1, { verify: onDamage === 'truncate' });
+      opened = Segment.openSealed(context, first, next - 1, { verify: onDamage === 'truncate' });
     } catch (error) {
       const found = onDamage === 'truncate' ? damageOf(context, first, error) : null;
       if (found === null) throw error;
@@ -125,8 +128,10 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
 
   // Bounded by the number of segments: each failed pass discards the last one.
   while (firsts.length > 0) {
-    const lastFirst = firsts.at(-1) ?? expectedFirst;
-    const prevTerm = segments.length === 0 ? state.compacted.term : segments.at(-1)?.term(lastFirst - 1) ?? 0;
+    const lastFirst = firsts.at(-1);
+    assert(lastFirst !== undefined, 'no last segment to recover');
+    const before = segments.at(-1);
+    const prevTerm = before === undefined ? state.compacted.term : before.term(lastFirst - 1);
     const damaged = damagedSealed === lastFirst;
     let last: LastSegment;
     try {
@@ -278,7 +283,9 @@ function removeCompacted(context: SegmentContext, firsts: number[], compactedInd
   const removed: string[] = [];
   // Bounded by the number of segments.
   while (firsts.length >= 2 && (firsts[1] ?? Infinity) <= compactedIndex + 1) {
-    removed.push(removeSegmentFiles(context, firsts.shift() ?? 0));
+    const first = firsts.shift();
+    assert(first !== undefined, 'no compacted segment to remove');
+    removed.push(removeSegmentFiles(context, first));
   }
   return removed;
 }

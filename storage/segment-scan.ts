@@ -1,3 +1,4 @@
+import { assert } from './assert.js';
 import type { RecordFault } from './errors.js';
 import type { FileHandle, FileSystem } from './file-system.js';
 import { decodeRecord, RECORD_HEADER_BYTES, RECORD_MAGIC } from './record-codec.js';
@@ -23,6 +24,20 @@ export class MemoryIndex {
 
   truncate(count: number): void {
     this.count = Math.min(this.count, count);
+  }
+
+  /** The byte offset of record `k` (0-based in the segment), which must be one of the first `count`. */
+  offsetAt(k: number): number {
+    const offset = this.offsets[k];
+    assert(offset !== undefined && k < this.count, () => `offset of record ${k}, past the ${this.count} indexed`);
+    return offset;
+  }
+
+  /** The term of record `k`, which must be one of the first `count`. */
+  termAt(k: number): number {
+    const term = this.terms[k];
+    assert(term !== undefined && k < this.count, () => `term of record ${k}, past the ${this.count} indexed`);
+    return term;
   }
 }
 

@@ -204,9 +204,9 @@ export class Segment {
   /** Encodes the slots from the first not yet encoded up to (not including) `until`, in order. */
   private encodeSlotsUntil(memory: MemoryIndex, until: number): void {
     for (let k = this.encodedSlots; k < until; k++) {
-      const offset = memory.offsets[k] ?? 0;
-      const end = k + 1 < memory.count ? (memory.offsets[k + 1] ?? 0) : this.sizeBytes;
-      this.encodeSlot(k, offset, end - offset, memory.terms[k] ?? 0);
+      const offset = memory.offsetAt(k);
+      const end = k + 1 < memory.count ? memory.offsetAt(k + 1) : this.sizeBytes;
+      this.encodeSlot(k, offset, end - offset, memory.termAt(k));
     }
   }
 
@@ -262,9 +262,10 @@ export class Segment {
 
   term(at: number): number {
     assert(at >= this.firstIndex && at <= this.lastIndex, () => `term(${at}) outside segment ${this.dataPath}`);
-    if (this.memory !== null) return this.memory.terms[at - this.firstIndex] ?? 0;
-    const slots = this.readSlots(at, 1);
-    return slots[0]?.term ?? 0;
+    if (this.memory !== null) return this.memory.termAt(at - this.firstIndex);
+    const slot = this.readSlots(at, 1)[0];
+    assert(slot !== undefined, () => `no index slot for ${at} in ${this.indexPath}`);
+    return slot.term;
   }
 
   /**
@@ -307,7 +308,7 @@ export class Segment {
     const memory = this.memory;
     assert(memory !== null, 'unseal left no memory index');
     const count = at - this.firstIndex + 1;
-    const cut = count < memory.count ? (memory.offsets[count] ?? 0) : this.sizeBytes;
+    const cut = count < memory.count ? memory.offsetAt(count) : this.sizeBytes;
     memory.truncate(count);
     this.encodedSlots = Math.min(this.encodedSlots, count);
     this.slotsWritten = Math.min(this.slotsWritten, count);
@@ -380,9 +381,9 @@ export class Segment {
     if (memory === null) return this.readSlots(from, count);
     const slots: IndexSlot[] = [];
     for (let k = from - this.firstIndex; k < from - this.firstIndex + count; k++) {
-      const offset = memory.offsets[k] ?? 0;
-      const end = k + 1 < memory.count ? (memory.offsets[k + 1] ?? 0) : this.sizeBytes;
-      slots.push({ offset, recordBytes: end - offset, index: this.firstIndex + k, term: memory.terms[k] ?? 0 });
+      const offset = memory.offsetAt(k);
+      const end = k + 1 < memory.count ? memory.offsetAt(k + 1) : this.sizeBytes;
+      slots.push({ offset, recordBytes: end - offset, index: this.firstIndex + k, term: memory.termAt(k) });
     }
     return slots;
   }
@@ -445,7 +446,7 @@ export class Segment {
     const scan = scanSegment({ fs, handle: this.data, firstIndex: this.firstIndex, prevTerm: 0, payloadBytesMax });
     const count = this.lastIndex - this.firstIndex + 1;
     if (scan.index.count > count) {
-      throw new CorruptRecordError(this.dataPath, scan.index.offsets[count] ?? 0, this.lastIndex + 1, 'wrong-index');
+      throw new CorruptRecordError(this.dataPath, scan.index.offsetAt(count), this.lastIndex + 1, 'wrong-index');
     }
     if (scan.fault !== null) {
       throw new CorruptRecordError(this.dataPath, scan.fault.byteOffset, scan.fault.expectedIndex, scan.fault.fault);

@@ -4,7 +4,6 @@ import type { CommitLog } from '../../storage/index.js';
 import {
   BROKER_DEFAULTS,
   decodeCommand,
-  encodeCommand,
   messageBytes,
   messagesHeld,
   topicNameProblem,
@@ -16,8 +15,10 @@ import {
 import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
 import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../transport/index.js';
-import type { Replica } from './replica.js';
-import { PayloadTag, tagPayloads, type NodeStateMachine } from './state-machine.js';
+import { UNTIL_OF_ACKS, type Appended, type AppendUntil, type Replica } from './replica.js';
+import { brokerEntryPayload, PayloadTag, type NodeStateMachine } from './state-machine.js';
+
+type ProduceCommand = Extract<BrokerCommand, { kind: 'produce' }>;
 
 /** Bytes a fetched message costs beyond its key, headers and payload, for the response budget. */
 const FETCH_OVERHEAD_BYTES = 32;
@@ -28,10 +29,11 @@ const CLOCK_ENTRY_TIMEOUT_MS = 5_000;
 /**
  * The broker API of one node. Writes are broker commands proposed as tag-1 log entries
  * stamped with this leader's clock; the answer is what the state machine returned when the
- * entry was applied here. Only what needs no state is checked before proposing (names,
- * sizes, number ranges): a new leader may not yet have applied everything committed, so
- * questions of state (does the topic exist, is the producer known) are the state machine's
- * alone, answered in log order, the same on every replica.
+ * entry was applied here (a produce with acks 'leader' or 'none' is answered earlier, see
+ * produce). Only what needs no state is checked before proposing (names, sizes, number
+ * ranges): a new leader may not yet have applied everything committed, so questions of
+ * state (does the topic exist, is the producer known) are the state machine's alone,
+ * answered in log order, the same on every replica.
  */
 export class NodeBrokerService implements BrokerService {
   /** A clock entry of ours is on its way through the log: propose no second one meanwhile. */
@@ -74,14 +76,27 @@ export class NodeBrokerService implements BrokerService {
   }
 
   /**
-   * acks 'all': answered once the batch is committed and applied, with its offsets.
-   * acks 'leader' / 'none': answered once the batch's entry is durable in this leader's own
-   * log / accepted into it, with the entry's index only: offsets are assigned when (if) it
-   * commits. Refusals the state machine makes at apply time (a topic deleted meanwhile) are
-   * then not seen by the producer, so these modes take only producer id 0 (sequence checks
-   * happen at apply) and check the topic and sizes against this node's applied state first.
+   * Every produce takes one route, whatever its acks: validated (produceCommand), encoded and
+   * tagged (submit), appended through Replica.append, answered (produceOutcome). The acks
+   * choose only what the append waits for (UNTIL_OF_ACKS): commit and apply here for 'all',
+   * answered with the batch's offsets; this leader's own fsync for 'leader', or nothing for
+   * 'none', answered with the entry's index only, as offsets are assigned when (if) it commits.
    */
   async produce(request: ProduceInput, options: { readonly timeoutMs: number; readonly acks?: ProduceAcks }): Promise<ProduceOutcome> {
+    const acks = options.acks ?? 'all';
+    const command = this.produceCommand(request, acks);
+    const appended = await this.submit(command, { timeoutMs: options.timeoutMs, until: UNTIL_OF_ACKS[acks] });
+    return produceOutcome(acks, command.messages.length, appended);
+  }
+
+  /**
+   * The produce command for `request`, or the InvalidArgumentError / NotFoundError that
+   * refuses it. Refusals the state machine makes at apply time (a topic deleted meanwhile)
+   * are not seen by a producer answered before commit, so acks 'leader' and 'none' take only
+   * producer id 0 (sequence checks happen at apply) and are checked against this node's
+   * applied state (the topic exists, each message fits) first.
+   */
+  private produceCommand(request: ProduceInput, acks: ProduceAcks): ProduceCommand {
     checkTopicName(request.topic);
     if (request.messages.length === 0) throw new InvalidArgumentError('produce needs at least one message');
     if (!(Number.isSafeInteger(request.producerId) && request.producerId >= 0 && request.producerId < MAX_SAFE)) throw new InvalidArgumentError(`producer id ${request.producerId} is out of range`);
@@ -89,7 +104,6 @@ export class NodeBrokerService implements BrokerService {
       throw new InvalidArgumentError(`first sequence ${request.firstSequence} is out of range`);
     }
     const messages = request.messages.map(toRecord);
-    const acks = options.acks ?? 'all';
     if (acks !== 'all') {
       if (request.producerId !== 0) throw new InvalidArgumentError(`acks ${acks} takes no producer id (idempotence): sequence checks happen at commit, after the answer, where a refusal could not be reported`);
       const topic = this.stateMachine.broker.topic(request.topic);
@@ -98,14 +112,8 @@ export class NodeBrokerService implements BrokerService {
         const bytes = messageBytes(m);
         if (bytes > topic.maxMessageBytes) throw new InvalidArgumentError(`message ${k} is ${bytes} bytes; this topic takes at most ${topic.maxMessageBytes}`);
       }
-      const encoded = this.encode({ kind: 'produce', topic: request.topic, producerId: 0, firstSequence: request.firstSequence, messages });
-      const { lastIndex } = await this.replica.appendUntil(tagPayloads(PayloadTag.broker, [encoded]), options.timeoutMs, acks === 'leader' ? 'durable' : 'accepted');
-      return { firstOffset: 0, count: messages.length, duplicate: false, logIndex: lastIndex, deliverAtMs: 0 };
     }
-    const applied = await this.propose({ kind: 'produce', topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages }, options.timeoutMs);
-    const result = expect(applied, 'produced');
-    const delayed = result.firstOffset < 0;
-    return { firstOffset: delayed ? 0 : result.firstOffset, count: result.count, duplicate: result.duplicate, logIndex: result.duplicate ? 0 : applied.logIndex, deliverAtMs: delayed ? result.deliverAtMs : 0 };
+    return { kind: 'produce', topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages };
   }
 
   fetch(topic: string, offset: number, maxBytes: number): FetchOutcome {
@@ -166,23 +174,21 @@ export class NodeBrokerService implements BrokerService {
       .finally(() => (this.clockInFlight = false));
   }
 
-  /** Proposes one broker command and answers what applying it returned (also for NodeTransactionService). */
+  /** Proposes one broker command and answers what applying it returned (also for the group and transaction services). */
   async propose(command: BrokerCommand, timeoutMs: number): Promise<ApplyResult & { logIndex: number }> {
-    const encoded = this.encode(command);
-    const { lastIndex, result } = await this.replica.append(tagPayloads(PayloadTag.broker, [encoded]), timeoutMs);
-    if (result === null) throw new InternalError('the broker entry was applied without a result');
-    return { ...result, logIndex: lastIndex };
+    const appended = await this.submit(command, { timeoutMs, until: 'applied' });
+    return { ...appliedResult(appended), logIndex: appended.lastIndex };
   }
 
-  private encode(command: BrokerCommand): Uint8Array {
-    const encoded = encodeCommand({ leaderTimeMs: this.replica.scheduler.nowMs(), command });
+  /** Stamps `command` with this leader's clock, encodes and tags it as one entry, and appends it. */
+  private submit(command: BrokerCommand, options: { readonly timeoutMs: number; readonly until: AppendUntil }): Promise<Appended> {
+    const payload = brokerEntryPayload({ leaderTimeMs: this.replica.scheduler.nowMs(), command });
     // The same limit as a plain record plus its tag: what storage takes as one entry.
-    if (encoded.length > this.config.maxRecordBytes) {
-      throw new InvalidArgumentError(`the request encodes to ${encoded.length} bytes; the largest entry this cluster takes is ${this.config.maxRecordBytes} bytes`);
+    const encodedBytes = payload.length - 1;
+    if (encodedBytes > this.config.maxRecordBytes) {
+      throw new InvalidArgumentError(`the request encodes to ${encodedBytes} bytes; the largest entry this cluster takes is ${this.config.maxRecordBytes} bytes`);
     }
-    // Decoding what we are about to propose catches an encoder bug here, not on every replica.
-    decodeCommand(encoded);
-    return encoded;
+    return this.replica.append([payload], options);
   }
 }
 
@@ -196,6 +202,25 @@ function toRecord(message: BrokerMessageView): MessageRecord {
   return { key: message.key, headers: message.headers.map((h) => ({ name: h.name, value: h.value })), payload: message.payload, timestampMs: message.timestampMs };
 }
 
+/** The answer to a produce; the offsets, known only once applied, only for acks 'all'. */
+function produceOutcome(acks: ProduceAcks, count: number, appended: Appended): ProduceOutcome {
+  if (acks !== 'all') return { firstOffset: 0, count, duplicate: false, logIndex: appended.lastIndex, deliverAtMs: 0 };
+  const result = expect(appliedResult(appended), 'produced');
+  const delayed = result.firstOffset < 0;
+  return {
+    firstOffset: delayed ? 0 : result.firstOffset,
+    count: result.count,
+    duplicate: result.duplicate,
+    logIndex: result.duplicate ? 0 : appended.lastIndex,
+    deliverAtMs: delayed ? result.deliverAtMs : 0,
+  };
+}
+
+/** What applying a broker entry returned: the state machine answers every broker entry. */
+function appliedResult(appended: Appended): ApplyResult {
+  if (appended.result === null) throw new InternalError('the broker entry was applied without a result');
+  return appended.result;
+}
 
 /** The result of the kind asked for, or the state machine's refusal as the node error for it. */
 export function expect<K extends ApplyResult['kind']>(result: ApplyResult, kind: K): Extract<ApplyResult, { kind: K }> {

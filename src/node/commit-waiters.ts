@@ -54,24 +54,19 @@ export class CommitWaiters {
     });
   }
 
-  /**
-   * Answers every waiter whose entry is among `applied` (in index order); `results[k]` is
-   * what applying `entries[k]` returned.
-   */
-  applied(entries: readonly Entry[], results: readonly (ApplyResult | null)[]): void {
+  /** Answers the waiters of `entry`, just applied (in index order), with what applying it returned. */
+  applied(entry: Entry, result: ApplyResult | null): void {
     if (this.count === 0) return;
-    for (const [k, entry] of entries.entries()) {
-      const atIndex = this.waiters.get(entry.index);
-      if (atIndex === undefined) continue;
-      this.waiters.delete(entry.index);
-      this.count -= atIndex.length;
-      for (const waiter of atIndex) {
-        waiter.timer.cancel();
-        if (entry.term === waiter.term) {
-          waiter.resolve(results[k] ?? null);
-        } else {
-          waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry and will never commit; it is safe to retry`));
-        }
+    const atIndex = this.waiters.get(entry.index);
+    if (atIndex === undefined) return;
+    this.waiters.delete(entry.index);
+    this.count -= atIndex.length;
+    for (const waiter of atIndex) {
+      waiter.timer.cancel();
+      if (entry.term === waiter.term) {
+        waiter.resolve(result);
+      } else {
+        waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry and will never commit; it is safe to retry`));
       }
     }
   }

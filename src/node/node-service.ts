@@ -4,16 +4,16 @@ import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusVie
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
 import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from '../transport/index.js';
-import type { Replica } from './replica.js';
+import { UNTIL_OF_ACKS, type Replica } from './replica.js';
 import { PayloadTag, plainRecord, tagPayloads } from './state-machine.js';
+
+/** Entries one read may pass over without finding a record before it answers (empty, moved on). */
+const READ_SCAN_ENTRIES_MAX = 100_000;
 
 /**
  * The client API of one node, over its replica. Reads are served from this node's applied
  * log, so a follower answers reads of everything it has applied; writes go to the leader.
  */
-/** Entries one read may pass over without finding a record before it answers (empty, moved on). */
-const READ_SCAN_ENTRIES_MAX = 100_000;
-
 export class NodeService implements ClientService {
   constructor(
     private readonly config: NodeConfig,
@@ -33,9 +33,8 @@ export class NodeService implements ClientService {
         throw new InvalidArgumentError(`record ${k} is ${payload.length} bytes; the largest accepted is ${this.config.maxRecordBytes}`);
       }
     }
-    const tagged = tagPayloads(PayloadTag.record, payloads);
-    const { firstIndex, lastIndex } =
-      options.acks === 'leader' ? await this.replica.appendUntil(tagged, options.timeoutMs, 'durable') : await this.replica.append(tagged, options.timeoutMs);
+    const until = UNTIL_OF_ACKS[options.acks ?? 'all'];
+    const { firstIndex, lastIndex } = await this.replica.append(tagPayloads(PayloadTag.record, payloads), { timeoutMs: options.timeoutMs, until });
     return { firstIndex, lastIndex };
   }
 

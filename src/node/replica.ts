@@ -3,6 +3,7 @@ import { EntriesTruncatedError, type CommitLog, type Scheduler, type Timer } fro
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
+import type { ProduceAcks } from '../transport/client-service.js';
 
 /** What the replica needs from the network: fire-and-forget sends. */
 export interface MessageSink {
@@ -31,11 +32,23 @@ export interface ReplicaOptions {
 type ReplicaState = 'running' | 'stopping' | 'stopped' | 'failed';
 
 /**
- * How far appendUntil goes before it resolves: 'durable' (in this node's own log on disk: the
- * Ready carrying it was persisted; not yet known to be replicated, so a failover can lose it)
- * or 'accepted' (taken into the core's log, nothing durable yet). append() waits for commit.
+ * How far an append goes before it is answered: 'applied' (committed, and applied here in log
+ * order), 'durable' (in this node's own log on disk: the Ready carrying it was persisted; not
+ * yet known to be replicated, so a failover can lose it) or 'accepted' (taken into the core's
+ * log, nothing durable yet). Only 'applied' says the entries are committed.
  */
-export type AppendUntil = 'durable' | 'accepted';
+export type AppendUntil = 'applied' | 'durable' | 'accepted';
+
+/** What each client acks setting waits for (AppendAcks is a subset of ProduceAcks). */
+export const UNTIL_OF_ACKS: Readonly<Record<ProduceAcks, AppendUntil>> = { all: 'applied', leader: 'durable', none: 'accepted' };
+
+/** Where an append's entries went, and for 'applied' what applying the last one returned. */
+export interface Appended {
+  readonly firstIndex: Index;
+  readonly lastIndex: Index;
+  /** The state machine's answer for the last entry; null unless waited for 'applied' and it answered. */
+  readonly result: ApplyResult | null;
+}
 
 /** A Ready accepted by the core whose writes are not yet durable. */
 interface InflightReady {
@@ -154,42 +167,41 @@ export class Replica {
   }
 
   /**
-   * Proposes payloads as consecutive entries and resolves with their indexes once they are
-   * committed and applied here, and with what applying the last one returned. The caller
-   * validated sizes and tagged the payloads.
+   * The one way a client write enters the log: proposes payloads (validated and tagged by the
+   * caller) as consecutive entries and answers once they reached `until`. Every kind of wait
+   * is registered before the next Ready is taken, so none can miss its entry.
    */
-  async append(payloads: readonly Uint8Array[], timeoutMs: number): Promise<{ firstIndex: Index; lastIndex: Index; result: ApplyResult | null }> {
+  async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly until: AppendUntil }): Promise<Appended> {
     const proposed = this.propose(payloads);
-    const done = this.waiters.wait(proposed.lastIndex, proposed.term, timeoutMs);
+    const reached = this.waitUntil(proposed, options.until, options.timeoutMs);
     this.pump();
-    const applied = await done;
-    return { firstIndex: proposed.firstIndex, lastIndex: proposed.lastIndex, result: applied };
+    return { firstIndex: proposed.firstIndex, lastIndex: proposed.lastIndex, result: await reached };
   }
 
-  /**
-   * Proposes payloads as consecutive entries and resolves with their indexes and term at the
-   * point `until` names. Nothing here says the entries will commit.
-   */
-  async appendUntil(payloads: readonly Uint8Array[], timeoutMs: number, until: AppendUntil): Promise<{ firstIndex: Index; lastIndex: Index; term: Term }> {
-    const proposed = this.propose(payloads);
-    if (until === 'durable') {
-      const done = new Promise<void>((resolve, reject) => {
-        const timer = this.scheduler.after(timeoutMs, () => {
-          this.removeDurableWaiter(proposed.lastIndex, waiter);
-          reject(new DeadlineExceededError(`entry ${proposed.lastIndex} was not durable in the leader's log within ${timeoutMs} ms; it may still be written`));
-        });
-        const waiter: DurableWaiter = { term: proposed.term, resolve, reject, timer };
-        const atIndex = this.durableWaiters.get(proposed.lastIndex);
-        if (atIndex === undefined) this.durableWaiters.set(proposed.lastIndex, [waiter]);
-        else atIndex.push(waiter);
-        this.durableWaiting++;
-      });
-      this.pump();
-      await done;
-    } else {
-      this.pump();
+  private waitUntil(proposed: { lastIndex: Index; term: Term }, until: AppendUntil, timeoutMs: number): Promise<ApplyResult | null> {
+    switch (until) {
+      case 'applied':
+        return this.waiters.wait(proposed.lastIndex, proposed.term, timeoutMs);
+      case 'durable':
+        return this.waitDurable(proposed.lastIndex, proposed.term, timeoutMs);
+      case 'accepted':
+        return Promise.resolve(null);
     }
-    return { firstIndex: proposed.firstIndex, lastIndex: proposed.lastIndex, term: proposed.term };
+  }
+
+  /** Resolves (with null: nothing is applied yet) once the entry at `index` is durable here with `term`. */
+  private waitDurable(index: Index, term: Term, timeoutMs: number): Promise<null> {
+    return new Promise((resolve, reject) => {
+      const timer = this.scheduler.after(timeoutMs, () => {
+        this.removeDurableWaiter(index, waiter);
+        reject(new DeadlineExceededError(`entry ${index} was not durable in the leader's log within ${timeoutMs} ms; it may still be written`));
+      });
+      const waiter: DurableWaiter = { term, resolve: () => resolve(null), reject, timer };
+      const atIndex = this.durableWaiters.get(index);
+      if (atIndex === undefined) this.durableWaiters.set(index, [waiter]);
+      else atIndex.push(waiter);
+      this.durableWaiting++;
+    });
   }
 
   private propose(payloads: readonly Uint8Array[]): { firstIndex: Index; lastIndex: Index; term: Term } {
@@ -410,8 +422,7 @@ export class Replica {
 
   private applyCommitted(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
-    const results = entries.map((entry) => this.options.apply(entry));
-    this.waiters.applied(entries, results);
+    for (const entry of entries) this.waiters.applied(entry, this.options.apply(entry));
     for (const listener of this.appliedListeners) listener();
   }
 

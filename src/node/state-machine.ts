@@ -1,6 +1,6 @@
 import { EntryKind, type Entry } from '../../raft/index.js';
 import { ErrorCode } from '../../errors/index.js';
-import { BrokerError, BrokerState, decodeCommand, MalformedCommandError, type ApplyResult, type BrokerStateOptions } from '../broker/index.js';
+import { BrokerError, BrokerState, decodeCommand, encodeCommand, MalformedCommandError, type ApplyResult, type BrokerStateOptions, type CommandEnvelope } from '../broker/index.js';
 
 /**
  * The first byte of every normal entry's payload says what the rest is. Tags are never
@@ -26,6 +26,20 @@ export function tagPayloads(tag: PayloadTag, payloads: readonly Uint8Array[]): U
     at += p.length + 1;
   }
   return tagged;
+}
+
+/**
+ * A broker command as the payload of a tag-1 entry, the one form every broker write takes.
+ * The encoding is decoded again before it leaves: an encoder bug then fails this request on
+ * the leader instead of reaching every replica, which would apply it as a rejection.
+ */
+export function brokerEntryPayload(envelope: CommandEnvelope): Uint8Array {
+  const encoded = encodeCommand(envelope);
+  decodeCommand(encoded);
+  const payload = new Uint8Array(encoded.length + 1);
+  payload[0] = PayloadTag.broker;
+  payload.set(encoded, 1);
+  return payload;
 }
 
 /** The plain record in a tag-0 entry (a view, no copy), or null for any other entry. */

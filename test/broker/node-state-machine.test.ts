@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EntryKind, index, type Entry } from '../../raft/index.js';
 import { encodeCommand, type BrokerCommand } from '../../src/broker/index.js';
-import { NodeStateMachine, PayloadTag, plainRecord, tagPayloads } from '../../src/node/state-machine.js';
+import { brokerEntryPayload, NodeStateMachine, PayloadTag, plainRecord, tagPayloads } from '../../src/node/state-machine.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
@@ -11,7 +11,7 @@ function entry(at: number, payload: Uint8Array, kind: EntryKind = EntryKind.norm
 }
 
 function brokerEntry(at: number, command: BrokerCommand, leaderTimeMs = 1000): Entry {
-  return entry(at, tagPayloads(PayloadTag.broker, [encodeCommand({ leaderTimeMs, command })])[0] ?? new Uint8Array(0));
+  return entry(at, brokerEntryPayload({ leaderTimeMs, command }));
 }
 
 describe('the node state machine: tagged entries', () => {
@@ -24,6 +24,11 @@ describe('the node state machine: tagged entries', () => {
     expect(record?.buffer).toBe(tagged[0]?.buffer);
     expect(plainRecord(entry(2, new Uint8Array(0), EntryKind.noop))).toBeNull();
     expect(plainRecord(brokerEntry(3, { kind: 'initProducer', idleExpiryMs: 60_000 }))).toBeNull();
+  });
+
+  it('a broker entry payload is the tag then the encoded command', () => {
+    const envelope = { leaderTimeMs: 1234, command: { kind: 'deleteTopic', name: 't' } } as const;
+    expect([...brokerEntryPayload(envelope)]).toEqual([PayloadTag.broker, ...encodeCommand(envelope)]);
   });
 
   it('applies broker entries in log order, skips plain records, and answers with results', () => {

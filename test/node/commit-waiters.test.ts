@@ -41,7 +41,7 @@ describe('CommitWaiters', () => {
     // The old wait times out first; the fresh one must survive that.
     await runUntil(world, 3_000);
     expect(old.outcome).toEqual({ state: 'rejected', name: 'DeadlineExceededError' });
-    w.applied([entry(18, 137)], [null]);
+    w.applied(entry(18, 137), null);
     await runUntil(world, 3_001);
     expect(fresh.outcome).toEqual({ state: 'resolved' });
     expect(w.size).toBe(0);
@@ -52,7 +52,7 @@ describe('CommitWaiters', () => {
     const old = track(w.wait(18 as Index, 132 as Term, 3_000));
     const fresh = track(w.wait(18 as Index, 137 as Term, 3_000));
     expect(w.size).toBe(2);
-    w.applied([entry(18, 137)], [null]);
+    w.applied(entry(18, 137), null);
     await runUntil(world, 1);
     expect(fresh.outcome).toEqual({ state: 'resolved' });
     expect(old.outcome).toEqual({ state: 'rejected', name: 'UnavailableError' });
@@ -69,7 +69,8 @@ describe('CommitWaiters', () => {
     await runUntil(world, 100);
     expect(early.outcome).toEqual({ state: 'rejected', name: 'DeadlineExceededError' });
     expect(w.size).toBe(1);
-    w.applied([entry(5, 2), entry(6, 2)], [null, null]);
+    w.applied(entry(5, 2), null);
+    w.applied(entry(6, 2), null);
     await runUntil(world, 101);
     expect(late.outcome).toEqual({ state: 'resolved' });
   });

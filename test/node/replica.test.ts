@@ -193,12 +193,33 @@ describe('replica: asynchronous persistence', () => {
     }
   });
 
+  it("answers each append at the point its until names: 'accepted' at once, 'durable' after the leader's fsync, 'applied' after commit", async () => {
+    const { replica, fs, stop } = await leader();
+    try {
+      fs.held = true;
+      const accepted = outcome(replica.append([Buffer.from('a')], { timeoutMs: 10_000, until: 'accepted' }));
+      const durable = outcome(replica.append([Buffer.from('b')], { timeoutMs: 10_000, until: 'durable' }));
+      const applied = outcome(replica.append([Buffer.from('c')], { timeoutMs: 10_000, until: 'applied' }));
+      await settle();
+      expect([accepted.state, durable.state, applied.state]).toEqual(['resolved', 'pending', 'pending']);
+      fs.release();
+      await settle(60);
+      // Durable here, but no follower holds entries 2-4 yet: not committed.
+      expect([durable.state, applied.state]).toEqual(['resolved', 'pending']);
+      replica.receive({ type: 'appendResp', from: n('n2'), to: n('n1'), term: 1 as Term, success: true, index: 4 as Index, hintIndex: 0 as Index, hintTerm: 0 as Term });
+      await settle(60);
+      expect(applied.state).toBe('resolved');
+    } finally {
+      await stop();
+    }
+  });
+
   it("answers a leader's durable-ack append at an index where its replaced proposal of an earlier term still waits", async () => {
     const { replica, raft, fs, stop } = await leader();
     try {
       fs.held = true;
       // Term 1: entries 2-4 proposed; the client waits for 4 to be durable here. The fsync is held.
-      const old = outcome(replica.appendUntil([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], 10_000, 'durable'));
+      const old = outcome(replica.append([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], { timeoutMs: 10_000, until: 'durable' }));
       await settle();
       expect(fs.syncsWaiting).toBe(1);
       // n3 leads term 2 and replaces everything after 1; n1 then wins term 3 (no-op at 3) and
@@ -210,7 +231,7 @@ describe('replica: asynchronous persistence', () => {
       replica.receive(voteGranted('n2', 'n1', 3));
       await settle();
       expect(raft.status()).toMatchObject({ role: 'leader', term: 3 });
-      const fresh = outcome(replica.appendUntil([Buffer.from('d')], 10_000, 'durable'));
+      const fresh = outcome(replica.append([Buffer.from('d')], { timeoutMs: 10_000, until: 'durable' }));
       fs.release();
       await settle(60);
       // The term-1 proposal was replaced before it was durable; the term-3 one is durable.
@@ -224,7 +245,7 @@ describe('replica: asynchronous persistence', () => {
     const { replica, stop } = await leader();
     try {
       // Proposed at 2 in term 1; in the same turn n3's term-2 entry takes index 2.
-      const replaced = outcome(replica.appendUntil([Buffer.from('a')], 10_000, 'durable'));
+      const replaced = outcome(replica.append([Buffer.from('a')], { timeoutMs: 10_000, until: 'durable' }));
       replica.receive({ ...append('n3', 2, 1, 1, [entry(2, 2, 'B')]), to: n('n1') });
       await settle(60);
       expect(replaced.state).toBe('UnavailableError');

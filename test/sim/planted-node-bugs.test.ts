@@ -119,7 +119,7 @@ describe('planted node bugs: the plants themselves', () => {
     const outcome = async (): Promise<string> => {
       const waiters = new CommitWaiters(10, realScheduler);
       const waiting = waiters.wait(5 as Index, 2 as Term, 60_000);
-      waiters.applied([overwritten], [null]);
+      waiters.applied(overwritten, null);
       return waiting.then(
         () => 'answered',
         (error: unknown) => (error instanceof Error ? error.name : 'failed'),

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import { MemoryFileSystem } from '../../storage/index.js';
 import { encodeRecords, recordBytes } from '../../storage/record-codec.js';
-import { nonZeroEnd, scanSegment, validRecordAfter } from '../../storage/segment-scan.js';
+import { AssertionError } from '../../storage/assert.js';
+import { MemoryIndex, nonZeroEnd, scanSegment, validRecordAfter } from '../../storage/segment-scan.js';
 import { entry } from './log-fixtures.js';
 
 const MiB = 1 << 20;
@@ -59,5 +60,16 @@ describe('segment scan', () => {
       expect(nonZeroEnd(fs, handle, 0)).toBe(at + 1);
       expect(nonZeroEnd(fs, handle, at + 1)).toBe(at + 1); // only zeros after it
     }
+  });
+
+  it('the memory index answers only for the records it holds, not from its spare capacity or a truncated tail', () => {
+    const index = new MemoryIndex();
+    index.push(0, 3);
+    index.push(60, 4);
+    expect([index.offsetAt(1), index.termAt(1)]).toEqual([60, 4]);
+    index.truncate(1);
+    expect(() => index.offsetAt(1)).toThrow(AssertionError);
+    expect(() => index.termAt(1)).toThrow(AssertionError);
+    expect(() => index.termAt(200)).toThrow(AssertionError);
   });
 });
