@@ -3,7 +3,7 @@ import { EntriesTruncatedError, type CommitLog, type Scheduler, type Timer } fro
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
-import type { ProduceAcks } from '../transport/client-service.js';
+import type { ProduceAcks } from '../transport/index.js';
 
 /** What the replica needs from the network: fire-and-forget sends. */
 export interface MessageSink {
