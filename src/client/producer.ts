@@ -135,8 +135,10 @@ export class Producer {
   }
 
   /**
-   * Resolves once the message is acknowledged (committed) with its offset or, with a spool,
-   * once it is durably spooled (status 'spooled', after spool.afterMs without an answer).
+   * Resolves once the message is acknowledged (committed) with its offset (or, rarely,
+   * 'committedOffsetUnknown': committed, its offset forgotten by the broker; see SendResult)
+   * or, with a spool, once it is durably spooled (status 'spooled', after spool.afterMs
+   * without an answer).
    * `signal` ends the wait with AbortedError: a message not yet sent is taken out (never
    * written); one already on its way is still retried by the producer and may be written.
    */
@@ -507,6 +509,13 @@ export class Producer {
       this.#remove(state, batch);
       return;
     }
+    if (error instanceof DuplicateTooOldError && laterSequenceAcknowledged(state, batch)) {
+      // The broker refuses sequence gaps, so a later acknowledged sequence of this id means
+      // this batch was committed before it; only its offsets are forgotten.
+      for (const settle of batch.settles) settle.resolve({ status: 'committedOffsetUnknown', offset: null });
+      this.#remove(state, batch);
+      return;
+    }
     if (error instanceof OutOfOrderSequenceError && this.#idempotent) {
       // Sent alone after everything before it was answered: nothing between the acknowledged
       // batches and this one was written, so it and the batches after it move down.
@@ -583,6 +592,14 @@ export class Producer {
  */
 function retriable(error: unknown): boolean {
   return error instanceof OutcomeUnknownError || error instanceof UnavailableError || error instanceof ResourceExhaustedError;
+}
+
+/**
+ * Whether the topic acknowledged a sequence after `batch`'s last one under the id it was
+ * sent with (ackedEnd is the end of the highest acknowledged batch of state.producerId).
+ */
+function laterSequenceAcknowledged(state: TopicState, batch: Batch): boolean {
+  return batch.producerId === state.producerId && state.ackedEnd > batch.firstSequence + batch.messages.length;
 }
 
 /** Why close() failed a batch still unanswered at its deadline. */
