@@ -13,6 +13,7 @@ import {
   UnknownProducerError,
   DuplicateTooOldError,
 } from './errors.js';
+import { sleepUnlessAborted } from './abortable.js';
 import { checkBrokers } from './broker-address.js';
 import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type CallOptions, type ProduceResult } from './log-client.js';
 import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type Settle, type TopicState } from './producer-batches.js';
@@ -403,7 +404,7 @@ export class Producer {
             return;
           }
           this.#expireUnsent();
-          await sleep(backoff.nextDelayMs(), this.#closing.signal);
+          await sleepUnlessAborted(backoff.nextDelayMs(), this.#closing.signal);
         }
       }
     })().finally(() => {
@@ -606,17 +607,4 @@ function laterSequenceAcknowledged(state: TopicState, batch: Batch): boolean {
 function closedError(state: TopicState, batch: Batch, timeoutMs: number): ClientClosedError {
   const fate = batch.attempts === 0 ? 'it was never sent, so it was not written' : 'it was sent, so it may or may not have been written';
   return new ClientClosedError(`topic ${state.name}: the producer was closed before it was acknowledged (close() waited ${timeoutMs} ms); ${fate}`);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
