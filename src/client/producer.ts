@@ -16,7 +16,7 @@ import {
 import { sleepUnlessAborted } from './abortable.js';
 import { checkBrokers } from './broker-address.js';
 import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type CallOptions, type ProduceResult } from './log-client.js';
-import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type Settle, type TopicState } from './producer-batches.js';
+import { assignSequence, isOpen, laterSequenceAcknowledged, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type Settle, type TopicState } from './producer-batches.js';
 import { deliverAtOf, messageBytes, REQUEST_ENVELOPE_BYTES, requestBytesOf, toRecord } from './producer-message.js';
 import { PRODUCER_DEFAULTS, type Acks, type ProducerMessage, type ProducerOptions, type ProducerTestHooks, type SendResult } from './producer-options.js';
 import { ProducerSpool, queueSpooled } from './producer-spool.js';
@@ -593,14 +593,6 @@ export class Producer {
  */
 function retriable(error: unknown): boolean {
   return error instanceof OutcomeUnknownError || error instanceof UnavailableError || error instanceof ResourceExhaustedError;
-}
-
-/**
- * Whether the topic acknowledged a sequence after `batch`'s last one under the id it was
- * sent with (ackedEnd is the end of the highest acknowledged batch of state.producerId).
- */
-function laterSequenceAcknowledged(state: TopicState, batch: Batch): boolean {
-  return batch.producerId === state.producerId && state.ackedEnd > batch.firstSequence + batch.messages.length;
 }
 
 /** Why close() failed a batch still unanswered at its deadline. */
