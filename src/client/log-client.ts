@@ -1,11 +1,7 @@
-import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
-import { ErrorCode } from '../../errors/index.js';
-import { index, nodeId, term } from '../../raft/index.js';
+import { index } from '../../raft/index.js';
 import {
-  Backoff,
   ClientCodec,
   ClientMethodPath,
-  ErrorMetadataKey,
   AcksCode,
   type AppendAcks,
   type AppendOutcome,
@@ -19,20 +15,22 @@ import {
   type ProduceResponseMessage,
   type TopicView,
   type LogRecord as ServiceLogRecord,
-  type NodeStatusMessage,
   type NodeStatusView,
   type ReadOutcome,
-  type ReadResponseMessage,
 } from '../transport/index.js';
 import { untilAborted } from './abortable.js';
 import { PipelinedCalls } from './pipelined-calls.js';
 import { checkBrokers } from './broker-address.js';
 import { awaitReady, BrokerChannels, KEEPALIVE_DEFAULTS, type KeepaliveOptions } from './broker-channels.js';
-import { describe, failedBelowNode, failureCode, firstValue, isRetriable, operationWords, toClientError, type Delivery } from './call-errors.js';
-import { AbortedError, ClientClosedError, InternalError, InvalidArgumentError, UnavailableError } from './errors.js';
+import { followBatches, leaderStream, type UnaryMethod } from './broker-streams.js';
+import { describe, type Delivery } from './call-errors.js';
+import { CallRouter, unary } from './call-router.js';
+import { AbortedError, InvalidArgumentError } from './errors.js';
+import { fetchResult, nodeStatus, produceResult, readResult, topicInfo } from './wire-results.js';
 
 export type { Delivery } from './call-errors.js';
 export type { KeepaliveOptions } from './broker-channels.js';
+export type { UnaryMethod } from './broker-streams.js';
 
 export interface LogClientOptions {
   /** Client addresses (host:port) of some or all nodes; followers redirect to the leader. */
@@ -94,25 +92,9 @@ export interface ProduceBatch {
 /** One broker's answer in statusAll(): its status, or why it gave none. */
 export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string };
 
-/** One method of client.proto: its path and its request and response serializers. */
-export interface UnaryMethod<Req, Res> {
-  readonly path: string;
-  readonly serialize: (value: Req) => Buffer;
-  readonly deserialize: (bytes: Buffer) => Res;
-}
-
 /** What every call that can wait takes: its signal ends the wait with AbortedError. */
 export interface CallOptions {
   readonly signal?: AbortSignal;
-}
-
-interface Attempt<T> {
-  readonly operation: string;
-  readonly delivery: Delivery;
-  readonly signal?: AbortSignal | undefined;
-  /** Only this broker, no redirects (status of one node). */
-  readonly pinnedAddress?: string;
-  readonly run: (client: Client, deadlineMs: number) => Promise<T>;
 }
 
 type LogClientState = 'open' | 'closed';
@@ -135,10 +117,6 @@ type LogClientState = 'open' | 'closed';
  * the client asks the others again, with back-off, until one names a leader it can reach.
  */
 export class LogClient {
-  readonly #brokers: readonly string[];
-  readonly #timeoutMs: number;
-  readonly #connectTimeoutMs: number;
-  readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
   /** The channels' send limit: a request over it would fail in grpc-js, so append refuses it first. */
   readonly #maxMessageBytes: number;
   readonly #codec = new ClientCodec();
@@ -146,20 +124,14 @@ export class LogClient {
   /** Appends and produce batches go over one long-lived stream per broker each, not a call each. */
   readonly #appends: PipelinedCalls<AppendRequestMessage, AppendResponseMessage>;
   readonly #produces: PipelinedCalls<ProduceRequestMessage, ProduceResponseMessage>;
-  /** The broker that last served a call (the leader, after a write); tried first. */
-  #preferred: string;
-  #cursor = 0;
+  /** Which broker each call goes to, with redirects and retries. */
+  readonly #router: CallRouter;
   #state: LogClientState = 'open';
   /** Ends retries' sleeps and open follow streams on close(). */
   readonly #closing = new AbortController();
 
   constructor(options: LogClientOptions) {
     checkBrokers(options.brokers);
-    this.#brokers = [...options.brokers];
-    this.#preferred = this.#brokers[0] ?? '';
-    this.#timeoutMs = options.timeoutMs ?? LOG_CLIENT_DEFAULTS.timeoutMs;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? LOG_CLIENT_DEFAULTS.connectTimeoutMs;
-    this.#retryBackoff = options.retryBackoff ?? LOG_CLIENT_DEFAULTS.retryBackoff;
     const keepalive = options.keepalive ?? LOG_CLIENT_DEFAULTS.keepalive;
     if (!(Number.isSafeInteger(keepalive.intervalMs) && keepalive.intervalMs >= 1 && Number.isSafeInteger(keepalive.timeoutMs) && keepalive.timeoutMs >= 1)) {
       throw new InvalidArgumentError(`keepalive intervalMs and timeoutMs must be whole numbers of ms, at least 1 (got ${keepalive.intervalMs} and ${keepalive.timeoutMs})`);
@@ -180,8 +152,16 @@ export class LogClient {
     });
     this.#channels = new BrokerChannels({
       maxMessageBytes: requestBytesMax,
-      addressesMax: this.#brokers.length + 16,
+      addressesMax: options.brokers.length + 16,
       keepalive,
+    });
+    this.#router = new CallRouter({
+      brokers: options.brokers,
+      timeoutMs: options.timeoutMs ?? LOG_CLIENT_DEFAULTS.timeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? LOG_CLIENT_DEFAULTS.connectTimeoutMs,
+      retryBackoff: options.retryBackoff ?? LOG_CLIENT_DEFAULTS.retryBackoff,
+      channels: this.#channels,
+      closing: this.#closing.signal,
     });
   }
 
@@ -200,7 +180,7 @@ export class LogClient {
     if (acks !== 'all' && acks !== 'leader') throw new InvalidArgumentError(`append acks must be 'all' or 'leader', not '${String(acks)}'`);
     this.#checkAppendBytes(list);
     const request = { records: list, acks: acks === 'leader' ? AcksCode.leader : AcksCode.all };
-    const response = await this.#call({
+    const response = await this.#router.call({
       operation: 'append',
       delivery: 'once',
       signal: options.signal,
@@ -215,7 +195,7 @@ export class LogClient {
     const maxBytes = options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes;
     if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 1)) throw new InvalidArgumentError(`read: maxBytes must be a whole number >= 1, not ${maxBytes}`);
     const request = { from, maxBytes };
-    const response = await this.#call({
+    const response = await this.#router.call({
       operation: 'read',
       delivery: 'idempotent',
       signal: options.signal,
@@ -238,59 +218,8 @@ export class LogClient {
    * follow() a response at a time: each batch is the records of one stream message (never
    * empty), in log order. Cheaper than follow() when records arrive by the thousand.
    */
-  async *followBatches(from: number, options: { readonly signal?: AbortSignal; readonly maxBytes?: number } = {}): AsyncGenerator<readonly LogRecord[], void, undefined> {
-    const signal = options.signal === undefined ? this.#closing.signal : AbortSignal.any([options.signal, this.#closing.signal]);
-    const maxBytes = options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes;
-    const backoff = new Backoff(this.#retryBackoff);
-    let next = from;
-    let failingSinceMs: number | null = null;
-    let lastError: unknown = null;
-    while (!signal.aborted) {
-      this.#checkOpen();
-      const address = failingSinceMs === null ? this.#usableOr(this.#preferred) : this.#nextBroker();
-      const client = this.#channels.get(address);
-      const ready = await awaitReady(client, Date.now() + this.#connectTimeoutMs);
-      // Aborted while connecting: a stream opened now would never be cancelled.
-      if (signal.aborted) break;
-      if (ready) {
-        const call = client.makeServerStreamRequest(ClientMethodPath.follow, this.#codec.readRequest.serialize, this.#codec.readResponse.deserialize, { from: next, maxBytes });
-        const cancel = (): void => call.cancel();
-        signal.addEventListener('abort', cancel, { once: true });
-        try {
-          for await (const response of call as AsyncIterable<ReadResponseMessage>) {
-            // Records before `next` were yielded from an earlier stream: never repeat one. The
-            // wire records are LogRecords at run time (brands are compile-time only): no copy.
-            const records = response.records.filter((r) => r.index >= next) as unknown as readonly LogRecord[];
-            const last = records.at(-1);
-            if (last !== undefined) {
-              next = last.index + 1;
-              yield records;
-            }
-            next = Math.max(next, response.nextIndex);
-            failingSinceMs = null;
-            backoff.reset();
-            this.#channels.markResponsive(address);
-          }
-        } catch (error) {
-          if (signal.aborted) break;
-          const serviceError = error as ServiceError;
-          if (!isRetriable(serviceError)) throw toClientError(serviceError, 'follow', 'idempotent');
-          if (failedBelowNode(serviceError)) this.#channels.markUnresponsive(address);
-          lastError = serviceError;
-        } finally {
-          signal.removeEventListener('abort', cancel);
-          call.cancel();
-        }
-      } else {
-        lastError = new Error(`cannot connect to ${address}`);
-        this.#channels.markUnresponsive(address);
-      }
-      failingSinceMs ??= Date.now();
-      if (Date.now() - failingSinceMs > this.#timeoutMs) {
-        throw new UnavailableError(`follow: no broker served the stream for ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
-      }
-      await sleep(backoff.nextDelayMs(), signal);
-    }
+  followBatches(from: number, options: { readonly signal?: AbortSignal; readonly maxBytes?: number } = {}): AsyncGenerator<readonly LogRecord[], void, undefined> {
+    return followBatches(this.#router, this.#codec, from, { ...options, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes });
   }
 
   /** One node's status (with `address`), or any reachable broker's (without). */
@@ -299,7 +228,7 @@ export class LogClient {
   async status(addressOrOptions?: string | CallOptions, callOptions: CallOptions = {}): Promise<NodeStatus> {
     const address = typeof addressOrOptions === 'string' ? addressOrOptions : undefined;
     const options = typeof addressOrOptions === 'object' ? addressOrOptions : callOptions;
-    const message = await this.#call({
+    const message = await this.#router.call({
       operation: 'status',
       delivery: 'idempotent',
       signal: options.signal,
@@ -314,15 +243,15 @@ export class LogClient {
    * say why. `signal` ends the wait with AbortedError (the brokers' answers are dropped).
    */
   async statusAll(options: CallOptions = {}): Promise<readonly BrokerStatus[]> {
-    this.#checkOpen();
+    this.#router.checkOpen();
     const aborted = (): AbortedError => new AbortedError('status all: aborted');
     if (options.signal?.aborted === true) throw aborted();
     const all = Promise.all(
-      this.#brokers.map(async (address): Promise<BrokerStatus> => {
-        const deadlineMs = Date.now() + Math.min(this.#timeoutMs, LOG_CLIENT_DEFAULTS.statusTimeoutMs);
+      this.#router.brokers.map(async (address): Promise<BrokerStatus> => {
+        const deadlineMs = Date.now() + Math.min(this.#router.timeoutMs, LOG_CLIENT_DEFAULTS.statusTimeoutMs);
         try {
           const client = this.#channels.get(address);
-          if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#connectTimeoutMs)))) return { address, error: `cannot connect to ${address}` };
+          if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#router.connectTimeoutMs)))) return { address, error: `cannot connect to ${address}` };
           const message = await unary(client, ClientMethodPath.status, this.#codec.statusRequest.serialize, this.#codec.nodeStatus.deserialize, {}, deadlineMs);
           return { address, ...nodeStatus(message) };
         } catch (error) {
@@ -336,7 +265,7 @@ export class LogClient {
   /** Moves leadership to node `to`; resolves once it leads. */
   async transfer(to: string, options: CallOptions = {}): Promise<void> {
     if (to === '') throw new InvalidArgumentError('transfer needs the id of the node to move leadership to');
-    await this.#call({
+    await this.#router.call({
       operation: 'transfer',
       delivery: 'idempotent',
       signal: options.signal,
@@ -347,7 +276,7 @@ export class LogClient {
   /** Creates a topic; maxMessageBytes 0 (default) takes the broker's default. */
   async createTopic(name: string, options: { readonly maxMessageBytes?: number } & CallOptions = {}): Promise<void> {
     const request = { name, maxMessageBytes: options.maxMessageBytes ?? 0 };
-    await this.#call({
+    await this.#router.call({
       operation: 'createTopic',
       delivery: 'once',
       signal: options.signal,
@@ -356,7 +285,7 @@ export class LogClient {
   }
 
   async deleteTopic(name: string, options: CallOptions = {}): Promise<void> {
-    await this.#call({
+    await this.#router.call({
       operation: 'deleteTopic',
       delivery: 'once',
       signal: options.signal,
@@ -366,7 +295,7 @@ export class LogClient {
 
   /** Topics as the answering node has applied them. */
   async listTopics(options: CallOptions = {}): Promise<readonly TopicInfo[]> {
-    const response = await this.#call({
+    const response = await this.#router.call({
       operation: 'listTopics',
       delivery: 'idempotent',
       signal: options.signal,
@@ -376,7 +305,7 @@ export class LogClient {
   }
 
   async describeTopic(name: string, options: CallOptions = {}): Promise<TopicInfo> {
-    const response = await this.#call({
+    const response = await this.#router.call({
       operation: 'describeTopic',
       delivery: 'idempotent',
       signal: options.signal,
@@ -387,7 +316,7 @@ export class LogClient {
 
   /** A new producer id (each call writes one log entry). */
   async initProducer(options: CallOptions = {}): Promise<number> {
-    const response = await this.#call({
+    const response = await this.#router.call({
       operation: 'initProducer',
       delivery: 'once',
       signal: options.signal,
@@ -403,30 +332,26 @@ export class LogClient {
   async produce(batch: ProduceBatch, options: { readonly acks?: 'all' | 'leader' | 'none' } & CallOptions = {}): Promise<ProduceResult> {
     const acks = options.acks === 'leader' ? AcksCode.leader : options.acks === 'none' ? AcksCode.none : AcksCode.all;
     const request = { topic: batch.topic, producerId: batch.producerId, firstSequence: batch.firstSequence, messages: batch.messages, acks };
-    const response = await this.#call({
+    const response = await this.#router.call({
       operation: 'produce',
       delivery: 'once',
       signal: options.signal,
       run: (client, deadlineMs) => this.#produces.call(client, request, deadlineMs),
     });
-    return { firstOffset: response.firstOffset, count: response.count, duplicate: response.duplicate, logIndex: response.logIndex, deliverAtMs: response.deliverAtMs };
+    return produceResult(response);
   }
 
   /** Messages of `topic` from `offset`, as the answering node has applied them. */
   async fetch(topic: string, offset: number, options: { readonly maxBytes?: number; readonly address?: string } & CallOptions = {}): Promise<FetchResult> {
     const request = { topic, offset, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes };
-    const response = await this.#call({
+    const response = await this.#router.call({
       operation: 'fetch',
       delivery: 'idempotent',
       signal: options.signal,
       ...(options.address === undefined ? {} : { pinnedAddress: options.address }),
       run: (client, deadlineMs) => unary(client, ClientMethodPath.fetch, this.#codec.fetchRequest.serialize, this.#codec.fetchResponse.deserialize, request, deadlineMs),
     });
-    return {
-      messages: response.messages.map((m) => ({ offset: m.offset, key: m.key, headers: m.headers.map((h) => ({ name: h.name, value: h.value })), payload: m.payload, timestampMs: m.timestampMs })),
-      nextOffset: response.nextOffset,
-      endOffset: response.endOffset,
-    };
+    return fetchResult(response);
   }
 
   /** The serializers of client.proto, shared with the library's other clients. */
@@ -440,64 +365,15 @@ export class LogClient {
    * iteration ends) or no broker serves it for `giveUpAfterMs` (default timeoutMs; null:
    * never) (UnavailableError). A refusal that retrying cannot fix is thrown as its typed error.
    */
-  async *leaderStream<Req, Res>(
+  leaderStream<Req, Res>(
     operation: string,
     method: UnaryMethod<Req, Res>,
     request: Req,
     signal: AbortSignal,
     options: { readonly giveUpAfterMs?: number | null } = {},
   ): AsyncGenerator<Res, void, undefined> {
-    const giveUpAfterMs = options.giveUpAfterMs === undefined ? this.#timeoutMs : options.giveUpAfterMs;
-    const stop = AbortSignal.any([signal, this.#closing.signal]);
-    const backoff = new Backoff(this.#retryBackoff);
-    let address = this.#usableOr(this.#preferred);
-    let failingSinceMs: number | null = null;
-    let lastError: unknown = null;
-    while (!stop.aborted) {
-      this.#checkOpen();
-      const client = this.#channels.get(address);
-      let redirect: string | null = null;
-      const ready = await awaitReady(client, Date.now() + this.#connectTimeoutMs);
-      // Aborted while connecting: the abort event has fired already, so a stream opened now
-      // would never be cancelled and would wait for its next message forever.
-      if (stop.aborted) break;
-      if (ready) {
-        const call = client.makeServerStreamRequest(method.path, method.serialize, method.deserialize, request);
-        const cancel = (): void => call.cancel();
-        stop.addEventListener('abort', cancel, { once: true });
-        try {
-          for await (const response of call as AsyncIterable<Res>) {
-            this.#preferred = address;
-            this.#channels.markResponsive(address);
-            failingSinceMs = null;
-            backoff.reset();
-            yield response;
-          }
-        } catch (error) {
-          if (stop.aborted) break;
-          const serviceError = error as ServiceError;
-          if (!isRetriable(serviceError)) throw toClientError(serviceError, operation, 'idempotent');
-          if (failedBelowNode(serviceError)) this.#channels.markUnresponsive(address);
-          if (failureCode(serviceError) === ErrorCode.notLeader) redirect = firstValue(serviceError.metadata, ErrorMetadataKey.leaderAddress) ?? null;
-          lastError = serviceError;
-        } finally {
-          stop.removeEventListener('abort', cancel);
-          call.cancel();
-        }
-      } else {
-        lastError = new Error(`cannot connect to ${address}`);
-        this.#channels.markUnresponsive(address);
-      }
-      // Not to a leader that just failed us (see the class comment).
-      if (redirect !== null && !this.#channels.usable(redirect)) redirect = null;
-      failingSinceMs ??= Date.now();
-      if (giveUpAfterMs !== null && Date.now() - failingSinceMs > giveUpAfterMs) {
-        throw new UnavailableError(`${operationWords(operation)}: no broker served the stream for ${giveUpAfterMs} ms (${describe(lastError)})`, { cause: lastError });
-      }
-      // A first redirect goes at once; one back to the same broker (an election settling) waits.
-      if (redirect === null || redirect === address) await sleep(backoff.nextDelayMs(), stop);
-      address = redirect ?? this.#nextBroker();
-    }
+    const giveUpAfterMs = options.giveUpAfterMs === undefined ? this.#router.timeoutMs : options.giveUpAfterMs;
+    return leaderStream(this.#router, { operation, method, request }, signal, giveUpAfterMs);
   }
 
   /**
@@ -509,7 +385,7 @@ export class LogClient {
     request: Req,
     options: CallOptions = {},
   ): Promise<Res> {
-    return this.#call({ operation: call.operation, delivery: call.delivery, signal: options.signal, run: (client, deadlineMs) => unary(client, call.path, call.serialize, call.deserialize, request, deadlineMs) });
+    return this.#router.call({ operation: call.operation, delivery: call.delivery, signal: options.signal, run: (client, deadlineMs) => unary(client, call.path, call.serialize, call.deserialize, request, deadlineMs) });
   }
 
   /** Closes every channel; calls in progress fail (ClientClosedError), follow iterations end. */
@@ -532,94 +408,6 @@ export class LogClient {
   }
 
   /**
-   * Runs one operation with redirects and retries until it succeeds, fails for good, or
-   * the time budget runs out.
-   */
-  async #call<T>(attempt: Attempt<T>): Promise<T> {
-    this.#checkOpen();
-    const signal = attempt.signal;
-    if (signal === undefined) return this.#attempts(attempt, this.#closing.signal, { sent: false });
-    if (signal.aborted) throw abortedError(attempt, false);
-    // Settles with the first of the call and the abort; the attempt under way is left to end
-    // by its own deadline (a unary call) or to find no one waiting (a pipelined answer).
-    const progress = { sent: false };
-    let onAbort = (): void => undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(abortedError(attempt, progress.sent));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([this.#attempts(attempt, AbortSignal.any([signal, this.#closing.signal]), progress), aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** #call's retry loop; `stop` ends its back-off sleeps, `progress.sent` says whether a 'once' request may have left. */
-  async #attempts<T>(attempt: Attempt<T>, stop: AbortSignal, progress: { sent: boolean }): Promise<T> {
-    const deadlineMs = Date.now() + this.#timeoutMs;
-    const backoff = new Backoff(this.#retryBackoff);
-    let address = attempt.pinnedAddress ?? this.#usableOr(this.#preferred);
-    let lastError: unknown = null;
-    let redirectedLast = false;
-    for (;;) {
-      this.#checkOpen();
-      if (Date.now() >= deadlineMs || (lastError !== null && attempt.delivery === 'once' && deadlineMs - Date.now() < ONCE_RETRY_REMAINING_MIN_MS)) {
-        throw new UnavailableError(`${operationWords(attempt.operation)}: no broker could serve it within ${this.#timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
-      }
-      const client = this.#channels.get(address);
-      let retryAt: string | null;
-      if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#connectTimeoutMs)))) {
-        lastError = new Error(`cannot connect to ${address}`);
-        this.#channels.markUnresponsive(address);
-        retryAt = null;
-      } else {
-        if (stop.aborted) throw new AbortedError(`${attempt.operation}: aborted before it was sent`);
-        progress.sent = true;
-        try {
-          const result = await attempt.run(client, deadlineMs);
-          this.#channels.markResponsive(address);
-          if (attempt.pinnedAddress === undefined) this.#preferred = address;
-          return result;
-        } catch (error) {
-          const serviceError = error as ServiceError;
-          if (this.#state === 'closed') throw new ClientClosedError(`${operationWords(attempt.operation)}: the client was closed`, { cause: error });
-          // Before #retryTarget, which throws for an append whose outcome is now unknown.
-          if (failedBelowNode(serviceError)) this.#channels.markUnresponsive(address);
-          retryAt = this.#retryTarget(serviceError, attempt);
-          lastError = serviceError;
-        }
-      }
-      // Followers name a stopped leader until they elect another: not followed (see the
-      // class comment), the others are asked again after the back-off.
-      if (retryAt !== null && !this.#channels.usable(retryAt)) retryAt = null;
-      // A first redirect goes at once; anything else (and redirect after redirect, while
-      // an election settles) waits its turn.
-      const redirect = retryAt !== null;
-      if (!redirect || redirectedLast) await sleep(Math.min(backoff.nextDelayMs(), Math.max(0, deadlineMs - Date.now())), stop);
-      if (stop.aborted && this.#state !== 'closed') throw new AbortedError(`${attempt.operation}: aborted`);
-      redirectedLast = redirect;
-      address = attempt.pinnedAddress ?? retryAt ?? this.#nextBroker();
-    }
-  }
-
-  /**
-   * After a failed attempt: the address to redirect to (a leader's), or null to retry at the
-   * next broker. Throws the typed error when the failure is not to be retried.
-   */
-  #retryTarget(error: ServiceError, attempt: Attempt<unknown>): string | null {
-    const code = failureCode(error);
-    if (code === ErrorCode.notLeader) {
-      // Nothing was proposed: safe for any operation.
-      const leaderAddress = firstValue(error.metadata, ErrorMetadataKey.leaderAddress);
-      return leaderAddress !== undefined && attempt.pinnedAddress === undefined ? leaderAddress : null;
-    }
-    // A 'once' request got here only after it was sent (#attempts): its outcome is unknown.
-    if (code === ErrorCode.unavailable && attempt.delivery === 'idempotent') return null;
-    throw toClientError(error, attempt.operation, attempt.delivery);
-  }
-
-  /**
    * Refuses an append that one request cannot carry, before anything is sent, saying the
    * size and the limit. The limit is this client's own (maxMessageBytes), the one it knows
    * for certain; a node with a lower one, or a record over the node's --max-record-bytes, is
@@ -635,121 +423,9 @@ export class LogClient {
     const payloadBytes = records.reduce((sum, r) => sum + r.length, 0);
     throw new InvalidArgumentError(`append: the ${records.length} records take ${payloadBytes} bytes; ${limit}`);
   }
-
-  /**
-   * The next configured broker in turn that is usable (BrokerChannels.usable); when none is
-   * (the whole cluster unreachable), simply the next, to wait for its connection.
-   */
-  #nextBroker(): string {
-    for (let k = 0; k < this.#brokers.length; k++) {
-      const address = this.#brokerAt(this.#cursor++);
-      if (this.#channels.usable(address)) return address;
-    }
-    return this.#brokerAt(this.#cursor++);
-  }
-
-  /** `address` while it is usable, else the next usable broker. */
-  #usableOr(address: string): string {
-    return this.#channels.usable(address) ? address : this.#nextBroker();
-  }
-
-  #brokerAt(position: number): string {
-    return this.#brokers[position % this.#brokers.length] ?? this.#preferred;
-  }
-
-  #checkOpen(): void {
-    if (this.#state === 'closed') throw new ClientClosedError('the client is closed');
-  }
 }
-
-/**
- * A 'once' request (an append) is not tried again with less of its budget left than this:
- * an attempt cut off by the deadline leaves its outcome unknown, where stopping before it
- * leaves nothing in flight (UnavailableError). A first attempt always goes.
- */
-const ONCE_RETRY_REMAINING_MIN_MS = 100;
 
 /** What an AppendStream request adds around its records, at most: id, timeout, acks, tags and lengths. */
 const APPEND_ENVELOPE_BYTES = 32;
 /** What one record adds: its tag and a length varint of up to 5 bytes. */
 const APPEND_RECORD_OVERHEAD_BYTES = 6;
-
-function unary<Req, Res>(
-  client: Client,
-  path: string,
-  serialize: (value: Req) => Buffer,
-  deserialize: (bytes: Buffer) => Res,
-  request: Req,
-  deadlineMs: number,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(path, serialize, deserialize, request, new Metadata(), { deadline: deadlineMs }, (error, response) => {
-      if (error !== null) reject(error);
-      else if (response === undefined) reject(new InternalError(`${path} answered nothing`));
-      else resolve(response);
-    });
-  });
-}
-
-function topicInfo(message: { readonly name: string; readonly maxMessageBytes: number; readonly nextOffset: number }): TopicInfo {
-  return { name: message.name, maxMessageBytes: message.maxMessageBytes, nextOffset: message.nextOffset };
-}
-
-function readResult(response: ReadResponseMessage): ReadResult {
-  return {
-    records: response.records.map((r) => ({ index: index(r.index), term: term(r.term), payload: r.payload })),
-    nextIndex: index(response.nextIndex),
-    appliedIndex: index(response.appliedIndex),
-    firstIndex: index(response.firstIndex),
-  };
-}
-
-const ROLES = new Set(['follower', 'preCandidate', 'candidate', 'leader']);
-const FOLLOWER_STATES = new Set(['probe', 'replicate']);
-
-function nodeStatus(message: NodeStatusMessage): NodeStatus {
-  if (!ROLES.has(message.role)) throw new InternalError(`node ${message.id} reports an unknown role "${message.role}"`);
-  return {
-    id: nodeId(message.id),
-    clusterId: message.clusterId,
-    role: message.role as NodeStatus['role'],
-    term: term(message.term),
-    leaderId: message.leaderId === '' ? null : nodeId(message.leaderId),
-    leaderClientAddress: message.leaderClientAddress === '' ? null : message.leaderClientAddress,
-    commitIndex: index(message.commitIndex),
-    appliedIndex: index(message.appliedIndex),
-    firstIndex: index(message.firstIndex),
-    lastIndex: index(message.lastIndex),
-    votingBlocked: message.votingBlocked,
-    repairThroughIndex: index(message.repairThroughIndex),
-    flush: message.flush === 'sync' || message.flush === 'async' ? message.flush : null,
-    durableMark: message.durableMark === 'ordered' || message.durableMark === 'lagging' ? message.durableMark : null,
-    flushIntervalMs: message.flush === 'async' ? message.flushIntervalMs : null,
-    followers: message.followers.map((f) => ({
-      id: nodeId(f.id),
-      matchIndex: index(f.matchIndex),
-      lag: f.lag,
-      state: FOLLOWER_STATES.has(f.state) ? (f.state as FollowerStatus['state']) : 'probe',
-    })),
-  };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-
-/** Why an aborted call ended, with what it means for a write that may have left. */
-function abortedError(attempt: Attempt<unknown>, sent: boolean): AbortedError {
-  if (attempt.delivery === 'once' && sent) return new AbortedError(`${attempt.operation}: aborted while a request was on its way; it may or may not have been committed`);
-  return new AbortedError(`${attempt.operation}: aborted${sent ? '' : ' before it was sent'}`);
-}

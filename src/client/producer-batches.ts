@@ -136,6 +136,14 @@ export function renumberFrom(state: TopicState, first: Batch): void {
 }
 
 /**
+ * Whether the topic acknowledged a sequence after `batch`'s last one under the id it was
+ * sent with (ackedEnd is the end of the highest acknowledged batch of state.producerId).
+ */
+export function laterSequenceAcknowledged(state: TopicState, batch: Batch): boolean {
+  return batch.producerId === state.producerId && state.ackedEnd > batch.firstSequence + batch.messages.length;
+}
+
+/**
  * Takes the messages over `bytesMax` out of a batch never sent (so none has a sequence yet)
  * and hands back their settles, so they fail alone before anything is sent.
  */

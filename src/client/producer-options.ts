@@ -68,6 +68,14 @@ export interface SpoolOptions {
 /** How send() resolved: acknowledged by the cluster at `offset`, or durably spooled to be resent in the background. */
 export type SendResult =
   | { readonly status: 'acknowledged'; readonly offset: number }
+  /**
+   * Committed exactly once, like 'acknowledged', but its offset is unknown: the answer to the
+   * attempt that wrote it was lost, and by the retry the broker no longer remembered the
+   * batch (it keeps the last 5 per producer and topic), while a later batch of the same
+   * producer id on the topic had been acknowledged, which the broker accepts only after
+   * every earlier sequence. Fetch the topic to find the message if its offset matters.
+   */
+  | { readonly status: 'committedOffsetUnknown'; readonly offset: null }
   | { readonly status: 'spooled'; readonly offset: null; readonly spoolId: number }
   /** acks 'leader': durable in the leader's log at this index; not yet committed, so no offset. */
   | { readonly status: 'leaderDurable'; readonly offset: null; readonly logIndex: number }

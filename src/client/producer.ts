@@ -13,9 +13,10 @@ import {
   UnknownProducerError,
   DuplicateTooOldError,
 } from './errors.js';
+import { sleepUnlessAborted } from './abortable.js';
 import { checkBrokers } from './broker-address.js';
 import { LOG_CLIENT_DEFAULTS, LogClient, type BrokerMessage, type CallOptions, type ProduceResult } from './log-client.js';
-import { assignSequence, isOpen, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type Settle, type TopicState } from './producer-batches.js';
+import { assignSequence, isOpen, laterSequenceAcknowledged, newBatch, newTopicState, removeBatch, renumberFrom, splitBatch, takeOversized, type Batch, type Settle, type TopicState } from './producer-batches.js';
 import { deliverAtOf, messageBytes, REQUEST_ENVELOPE_BYTES, requestBytesOf, toRecord } from './producer-message.js';
 import { PRODUCER_DEFAULTS, type Acks, type ProducerMessage, type ProducerOptions, type ProducerTestHooks, type SendResult } from './producer-options.js';
 import { ProducerSpool, queueSpooled } from './producer-spool.js';
@@ -135,8 +136,10 @@ export class Producer {
   }
 
   /**
-   * Resolves once the message is acknowledged (committed) with its offset or, with a spool,
-   * once it is durably spooled (status 'spooled', after spool.afterMs without an answer).
+   * Resolves once the message is acknowledged (committed) with its offset (or, rarely,
+   * 'committedOffsetUnknown': committed, its offset forgotten by the broker; see SendResult)
+   * or, with a spool, once it is durably spooled (status 'spooled', after spool.afterMs
+   * without an answer).
    * `signal` ends the wait with AbortedError: a message not yet sent is taken out (never
    * written); one already on its way is still retried by the producer and may be written.
    */
@@ -401,7 +404,7 @@ export class Producer {
             return;
           }
           this.#expireUnsent();
-          await sleep(backoff.nextDelayMs(), this.#closing.signal);
+          await sleepUnlessAborted(backoff.nextDelayMs(), this.#closing.signal);
         }
       }
     })().finally(() => {
@@ -507,6 +510,13 @@ export class Producer {
       this.#remove(state, batch);
       return;
     }
+    if (error instanceof DuplicateTooOldError && laterSequenceAcknowledged(state, batch)) {
+      // The broker refuses sequence gaps, so a later acknowledged sequence of this id means
+      // this batch was committed before it; only its offsets are forgotten.
+      for (const settle of batch.settles) settle.resolve({ status: 'committedOffsetUnknown', offset: null });
+      this.#remove(state, batch);
+      return;
+    }
     if (error instanceof OutOfOrderSequenceError && this.#idempotent) {
       // Sent alone after everything before it was answered: nothing between the acknowledged
       // batches and this one was written, so it and the batches after it move down.
@@ -589,17 +599,4 @@ function retriable(error: unknown): boolean {
 function closedError(state: TopicState, batch: Batch, timeoutMs: number): ClientClosedError {
   const fate = batch.attempts === 0 ? 'it was never sent, so it was not written' : 'it was sent, so it may or may not have been written';
   return new ClientClosedError(`topic ${state.name}: the producer was closed before it was acknowledged (close() waited ${timeoutMs} ms); ${fate}`);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

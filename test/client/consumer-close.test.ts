@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { Consumer } from '../../src/client/index.js';
 import { startClientServer, type ClientServer, type GroupService } from '../../src/transport/index.js';
-import { ephemeralPort } from '../harness/index.js';
+import { ephemeralPort, waitFor, withTimeout } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
 const servers: ClientServer[] = [];
@@ -46,14 +46,14 @@ describe('Consumer.close()', () => {
     for (let round = 0; round < 20; round++) {
       const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', connectTimeoutMs: 500, retryBackoff: { initialMs: 5, maxMs: 20 } });
       const next = consumer[Symbol.asyncIterator]().next();
+      // Not synchronisation: a different delay each round lands close() at a different
+      // point of the start (connecting, opening the stream, waiting on it).
       await new Promise((resolve) => setTimeout(resolve, round % 5));
-      const closed = consumer.close().then(() => 'closed');
-      const timeout = new Promise((resolve) => setTimeout(() => resolve('hung'), 3_000));
-      expect(await Promise.race([closed, timeout]), `round ${round}`).toBe('closed');
+      await withTimeout(consumer.close(), 3_000, `round ${round}: close()`);
       expect(await next).toEqual({ done: true, value: undefined });
     }
-    // Every stream the server saw was cancelled by its consumer.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(streams.ended).toBe(streams.opened);
+    // Every stream the server saw is cancelled by its consumer (the cancellation reaches the
+    // server after close() has returned).
+    await waitFor(() => streams.ended === streams.opened, { what: `the server to see all ${streams.opened} streams cancelled (${streams.ended} so far)`, timeoutMs: 5_000, intervalMs: 10 });
   });
 });

@@ -1,8 +1,10 @@
+import * as net from 'node:net';
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogClient, type LogRecord } from '../../src/client/index.js';
 import { CHANNEL_RECEIVE_WINDOW_BYTES } from '../../src/client/broker-channels.js';
 import { startClientServer, type ClientServer } from '../../src/transport/index.js';
-import { ephemeralPort, waitFor } from '../harness/index.js';
+import { ephemeralPort, waitFor, withTimeout } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
 const servers: ClientServer[] = [];
@@ -40,6 +42,45 @@ function collect(iteration: AsyncIterable<LogRecord>): { readonly records: LogRe
   return { records, done };
 }
 
+/**
+ * Resolves once `sample` has returned the same value for several checks in a row: the
+ * thing counted has stopped moving. Fails after a deadline if it never does.
+ */
+async function untilSteady(sample: () => number, what: string): Promise<void> {
+  const checksInARow = 5;
+  let last = -1;
+  let same = 0;
+  await waitFor(
+    () => {
+      const now = sample();
+      same = now === last ? same + 1 : 0;
+      last = now;
+      return same >= checksInARow;
+    },
+    { what, timeoutMs: 10_000, intervalMs: 20 },
+  );
+}
+
+/** Listens on `address`, destroying every connection as it comes: a broker that is down, seen connecting. */
+async function dropConnections(address: string): Promise<{ readonly connections: number; close(): Promise<void> }> {
+  const [host, port] = address.split(':');
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(port), host, () => resolve());
+  });
+  return {
+    get connections() {
+      return connections;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('follow', () => {
   it('delivers what exists, then records appended later, and stops on abort', async () => {
     const service = new FakeClientService();
@@ -75,7 +116,9 @@ describe('follow', () => {
     expect(first.value?.index).toBe(1);
     // Not consuming further: the server may read ahead only as far as the receive window
     // (plus a few responses buffered on each side), not the 10,000 responses of the log.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Wait until it has stopped reading (blocked by flow control, or at the log's end when
+    // nothing holds it back), then see how far it got.
+    await untilSteady(() => reads.length, 'the server to stop reading ahead');
     expect(reads.length * 2000).toBeLessThan(CHANNEL_RECEIVE_WINDOW_BYTES + 200 * 2000);
     abort.abort();
     await iterator.return?.();
@@ -88,10 +131,11 @@ describe('follow', () => {
       const abort = new AbortController();
       const iteration = logClient([address]).follow(1, { signal: abort.signal })[Symbol.asyncIterator]();
       const next = iteration.next();
+      // Not synchronisation: a different delay each round lands the abort at a different
+      // point of the start (connecting, opening the stream, waiting on it).
       await new Promise((resolve) => setTimeout(resolve, round % 5));
       abort.abort();
-      const timeout = new Promise((resolve) => setTimeout(() => resolve('hung'), 3_000));
-      expect(await Promise.race([next, timeout]), `round ${round}`).toEqual({ done: true, value: undefined });
+      expect(await withTimeout(next, 3_000, `round ${round}: the aborted iteration to end`)).toEqual({ done: true, value: undefined });
     }
   });
 
@@ -117,8 +161,12 @@ describe('follow', () => {
     const client = logClient([address]);
     await client.append([bytes('one')]);
     await server.close();
-    const appended = client.append([bytes('two')]); // refused while down: retried safely
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // While down, the address takes connections and drops them at once, so the test can see
+    // the append tried there (no connection, so nothing sent: retried safely).
+    const down = await dropConnections(address);
+    const appended = client.append([bytes('two')]);
+    await waitFor(() => down.connections > 0, { what: 'the append to try the broker while it is down', timeoutMs: 5_000, intervalMs: 5 });
+    await down.close();
     await serve(service, address);
     expect(await appended).toEqual({ firstIndex: 2, lastIndex: 2 });
   });
