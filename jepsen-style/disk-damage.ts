@@ -81,8 +81,8 @@ export function damageLog(dataDir: string, kind: DiskDamageKind, random: Prng): 
     case 'cut-tail': {
       const end = last.offset + last.bytes;
       const tail = spans.slice(-3);
-      const maxBytes = end - (tail[0]?.offset ?? 0);
-      const bytes = random.between(1, Math.max(1, maxBytes));
+      const bytesMax = end - (tail[0]?.offset ?? 0);
+      const bytes = random.between(1, Math.max(1, bytesMax));
       fs.truncateSync(file, end - bytes);
       const reached = spans.find((s) => s.offset + s.bytes > end - bytes) ?? last;
       return { kind, file, offset: end - bytes, recordOffset: end - bytes, index: reached.index, bytes, recordsAfter: spans.filter((s) => s.offset > reached.offset).length };

@@ -119,7 +119,7 @@ export class LogWorkload implements Workload {
     try {
       for (let polls = 0; polls < 10_000_000 && !signal.aborted && !ctx.history.full; polls++) {
         try {
-          const result = await client.read(next, { maxBytes: READ_MAX_BYTES });
+          const result = await client.read(next, { bytesMax: READ_MAX_BYTES });
           for (const record of result.records) ctx.history.add({ type: 'read', process, index: record.index, value: this.#decoder.decode(record.payload) });
           next = Math.max(next, result.nextIndex);
         } catch {
@@ -140,7 +140,7 @@ export class LogWorkload implements Workload {
       const entries: LogEntry[] = [];
       let from = 1;
       for (let calls = 0; calls < READ_CALLS_MAX && from <= status.commitIndex; calls++) {
-        const result = await client.read(from, { maxBytes: READ_MAX_BYTES });
+        const result = await client.read(from, { bytesMax: READ_MAX_BYTES });
         for (const r of result.records) if (r.index <= status.commitIndex) entries.push({ index: r.index, term: r.term, value: this.#decoder.decode(r.payload) });
         if (result.nextIndex <= from) break;
         from = result.nextIndex;

@@ -13,7 +13,7 @@ import { runPaced, type Workload, type WorkloadContext, type WorkloadOptions } f
 export const QUEUE_TOPIC = 'jepsen';
 export const QUEUE_GROUP = 'jepsen-group';
 /** Deliveries unacked this long go out again; retries wait 50 ms; a message dead-letters only after 1,000 retries (never, here). */
-const GROUP_SETTINGS = { ackDeadlineMs: 5_000, retryDelaysMs: [50], maxRetries: 1_000 } as const;
+const GROUP_SETTINGS = { ackDeadlineMs: 5_000, retryDelaysMs: [50], retriesMax: 1_000 } as const;
 const PREFETCH = 32;
 const FETCH_MAX_BYTES = 256 * 1024;
 const FETCH_CALLS_MAX = 100_000;
@@ -174,7 +174,7 @@ export class QueueWorkload implements Workload {
     try {
       for (let polls = 0; polls < 10_000_000 && !signal.aborted && !ctx.history.full; polls++) {
         try {
-          const result = await client.fetch(QUEUE_TOPIC, next, { maxBytes: FETCH_MAX_BYTES });
+          const result = await client.fetch(QUEUE_TOPIC, next, { bytesMax: FETCH_MAX_BYTES });
           for (const m of result.messages) ctx.history.add({ type: 'read', process, index: m.offset, value: this.#decoder.decode(m.payload) });
           next = Math.max(next, result.nextOffset);
         } catch {
@@ -256,7 +256,7 @@ export class QueueWorkload implements Workload {
       let from = 0;
       let end = 0;
       for (let calls = 0; calls < FETCH_CALLS_MAX; calls++) {
-        const result = await client.fetch(QUEUE_TOPIC, from, { maxBytes: FETCH_MAX_BYTES, ...(address === undefined ? {} : { address }) });
+        const result = await client.fetch(QUEUE_TOPIC, from, { bytesMax: FETCH_MAX_BYTES, ...(address === undefined ? {} : { address }) });
         for (const m of result.messages) entries.push({ index: m.offset, term: 0, value: this.#decoder.decode(m.payload) });
         end = result.endOffset;
         if (result.nextOffset <= from || result.nextOffset >= end) break;

@@ -17,8 +17,8 @@ export interface LeadershipOptions {
   readonly outbox: Outbox;
   /** How long a follower's window may stall before the appends in it are taken as lost. */
   readonly electionTicks: number;
-  readonly maxBatchBytes: number;
-  readonly maxPendingReads: number;
+  readonly batchBytesMax: number;
+  readonly pendingReadsMax: number;
   readonly preferredLeader: NodeId | null;
   /** The node's commit rule, asked at each commit so that a subclass's override is the one obeyed. */
   readonly mayCommitByCounting: (at: Index) => boolean;
@@ -38,7 +38,7 @@ export class Leadership {
   private readonly tracker: Tracker;
   private readonly outbox: Outbox;
   private readonly electionTicks: number;
-  private readonly maxBatchBytes: number;
+  private readonly batchBytesMax: number;
   private readonly preferredLeader: NodeId | null;
   private readonly mayCommitByCounting: (at: Index) => boolean;
 
@@ -63,10 +63,10 @@ export class Leadership {
     this.tracker = options.tracker;
     this.outbox = options.outbox;
     this.electionTicks = options.electionTicks;
-    this.maxBatchBytes = options.maxBatchBytes;
+    this.batchBytesMax = options.batchBytesMax;
     this.preferredLeader = options.preferredLeader;
     this.mayCommitByCounting = options.mayCommitByCounting;
-    this.pendingReads = new PendingReads(options.maxPendingReads);
+    this.pendingReads = new PendingReads(options.pendingReadsMax);
   }
 
   /** The node has become leader in `term`; the tracker already holds each member's progress. */
@@ -122,7 +122,7 @@ export class Leadership {
     if (!pr.acknowledge(m.index)) return;
     if (pr.state === ReplicationState.probe) pr.becomeReplicate();
     this.maybeCommit();
-    // Fill the window: a follower that is behind gets up to maxInflightAppends batches at
+    // Fill the window: a follower that is behind gets up to inflightAppendsMax batches at
     // once, not one per acknowledgement or heartbeat (bounded by the window).
     while (!pr.isPaused() && pr.next <= this.log.lastIndex()) {
       const before = pr.next;
@@ -192,7 +192,7 @@ export class Leadership {
       // snapshots are not yet built. It stays in probe; status() shows it stuck.
       return;
     }
-    const entries = this.log.slice(pr.next, (this.log.lastIndex() + 1) as Index, this.maxBatchBytes);
+    const entries = this.log.slice(pr.next, (this.log.lastIndex() + 1) as Index, this.batchBytesMax);
     if (entries.length === 0 && !sendIfEmpty) return;
     const last = entries.at(-1)?.index ?? prevIndex;
     this.outbox.send({

@@ -18,15 +18,15 @@ export interface RaftOptions {
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
   /** Appends in flight to one follower in replicate mode. */
-  readonly maxInflightAppends?: number;
+  readonly inflightAppendsMax?: number;
   /** Payload bytes per append message (a single larger entry still goes alone). */
-  readonly maxBatchBytes?: number;
+  readonly batchBytesMax?: number;
   /** Proposals appended but not yet committed; beyond this `propose` refuses. */
-  readonly maxUncommittedEntries?: number;
+  readonly uncommittedEntriesMax?: number;
   /** Payload bytes of committed entries handed out in one Ready. */
-  readonly maxApplyBytes?: number;
+  readonly applyBytesMax?: number;
   /** ReadIndex requests waiting for confirmation. */
-  readonly maxPendingReads?: number;
+  readonly pendingReadsMax?: number;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
   /** When this node is caught up, the leader hands leadership to it (DLedger's preferred leader). */

@@ -212,10 +212,10 @@ export class RaftLog {
     return this.committed > this.applying;
   }
 
-  /** Committed entries after those already handed out for applying, up to maxBytes (at least one). */
-  takeEntriesToApply(maxBytes: number): Entry[] {
+  /** Committed entries after those already handed out for applying, up to bytesMax (at least one). */
+  takeEntriesToApply(bytesMax: number): Entry[] {
     if (!this.hasEntriesToApply()) return [];
-    const out = this.slice((this.applying + 1) as Index, (this.committed + 1) as Index, maxBytes);
+    const out = this.slice((this.applying + 1) as Index, (this.committed + 1) as Index, bytesMax);
     const last = out.at(-1);
     if (last !== undefined) this.applying = last.index;
     this.trimRetained();
@@ -228,10 +228,10 @@ export class RaftLog {
   }
 
   /**
-   * Entries [from, toExclusive) with at most maxBytes of payload (but at least one entry when
+   * Entries [from, toExclusive) with at most bytesMax of payload (but at least one entry when
    * the range is non-empty). Returns [] if `from` is compacted away.
    */
-  slice(from: Index, toExclusive: Index, maxBytes: number): Entry[] {
+  slice(from: Index, toExclusive: Index, bytesMax: number): Entry[] {
     if (from >= toExclusive) return [];
     if (from < this.firstIndex()) return [];
     assert(toExclusive <= this.lastIndex() + 1, `log: slice to ${toExclusive} beyond last index ${this.lastIndex()}`);
@@ -239,7 +239,7 @@ export class RaftLog {
     let bytes = 0;
     if (from < this.retainedOffset) {
       const durableEnd = Math.min(toExclusive, this.retainedOffset) as Index;
-      for (const e of this.durable.entries(from, durableEnd, maxBytes)) {
+      for (const e of this.durable.entries(from, durableEnd, bytesMax)) {
         out.push(e);
         bytes += e.payload.length;
       }
@@ -250,7 +250,7 @@ export class RaftLog {
     for (let i = Math.max(from, this.retainedOffset); i < toExclusive; i++) {
       const e = i < this.unstableOffset ? this.retained[i - this.retainedOffset] : this.unstable[i - this.unstableOffset];
       assert(e !== undefined, `log: entry ${i} missing from memory`);
-      if (out.length > 0 && bytes + e.payload.length > maxBytes) break;
+      if (out.length > 0 && bytes + e.payload.length > bytesMax) break;
       out.push(e);
       bytes += e.payload.length;
     }

@@ -39,8 +39,8 @@ export class RaftNode {
   private readonly random: RandomSource;
   private readonly electionTicks: number;
   private readonly heartbeatTicks: number;
-  private readonly maxUncommittedEntries: number;
-  private readonly maxApplyBytes: number;
+  private readonly uncommittedEntriesMax: number;
+  private readonly applyBytesMax: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
 
@@ -71,11 +71,11 @@ export class RaftNode {
     this.electionTicks = options.electionTicks ?? 10;
     this.heartbeatTicks = options.heartbeatTicks ?? 1;
     assert(this.heartbeatTicks >= 1 && this.heartbeatTicks < this.electionTicks, 'raft: heartbeatTicks must be in [1, electionTicks)');
-    this.maxUncommittedEntries = options.maxUncommittedEntries ?? 10_000;
-    this.maxApplyBytes = options.maxApplyBytes ?? 8 * 1024 * 1024;
+    this.uncommittedEntriesMax = options.uncommittedEntriesMax ?? 10_000;
+    this.applyBytesMax = options.applyBytesMax ?? 8 * 1024 * 1024;
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
-    this.tracker = new Tracker(this.id, this.voters, options.maxInflightAppends ?? 64);
+    this.tracker = new Tracker(this.id, this.voters, options.inflightAppendsMax ?? 64);
     const hs = options.hardState;
     this.currentTerm = hs.term;
     this.vote = hs.vote;
@@ -94,8 +94,8 @@ export class RaftNode {
       tracker: this.tracker,
       outbox: this.outbox,
       electionTicks: this.electionTicks,
-      maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
-      maxPendingReads: options.maxPendingReads ?? 4096,
+      batchBytesMax: options.batchBytesMax ?? 1024 * 1024,
+      pendingReadsMax: options.pendingReadsMax ?? 4096,
       preferredLeader: options.preferredLeader ?? null,
       mayCommitByCounting: (at) => this.mayCommitByCounting(at),
     });
@@ -129,7 +129,7 @@ export class RaftNode {
   propose(payload: Uint8Array): ProposeResult {
     if (this.role !== Role.leader) return { accepted: false, reason: 'notLeader', leader: this.leader };
     if (this.leadership.transferee !== null) return { accepted: false, reason: 'transferring', leader: this.leader };
-    if (this.log.lastIndex() - this.log.committed >= this.maxUncommittedEntries) {
+    if (this.log.lastIndex() - this.log.committed >= this.uncommittedEntriesMax) {
       return { accepted: false, reason: 'tooManyUncommitted', leader: this.leader };
     }
     const entry = this.leadership.appendEntry(EntryKind.normal, payload);
@@ -144,7 +144,7 @@ export class RaftNode {
     assert(payloads.length > 0, 'raft: proposeBatch needs at least one payload');
     if (this.role !== Role.leader) return { accepted: false, reason: 'notLeader', leader: this.leader };
     if (this.leadership.transferee !== null) return { accepted: false, reason: 'transferring', leader: this.leader };
-    if (this.log.lastIndex() - this.log.committed + payloads.length > this.maxUncommittedEntries) {
+    if (this.log.lastIndex() - this.log.committed + payloads.length > this.uncommittedEntriesMax) {
       return { accepted: false, reason: 'tooManyUncommitted', leader: this.leader };
     }
     const first = (this.log.lastIndex() + 1) as Index;
@@ -190,7 +190,7 @@ export class RaftNode {
     const soft = this.softState();
     const hard = this.hardState();
     const entries = this.log.takeUnpersisted();
-    const committedEntries = this.log.takeEntriesToApply(this.maxApplyBytes);
+    const committedEntries = this.log.takeEntriesToApply(this.applyBytesMax);
     return this.outbox.take(soft, hard, entries, committedEntries);
   }
 

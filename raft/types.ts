@@ -184,8 +184,8 @@ export interface LogReader {
   firstIndex(): Index;
   lastIndex(): Index;
   term(at: Index): Term | undefined;
-  /** Entries [from, toExclusive), at least one if the range is non-empty, stopping before maxBytes of payload is exceeded. */
-  entries(from: Index, toExclusive: Index, maxBytes: number): readonly Entry[];
+  /** Entries [from, toExclusive), at least one if the range is non-empty, stopping before bytesMax of payload is exceeded. */
+  entries(from: Index, toExclusive: Index, bytesMax: number): readonly Entry[];
 }
 
 /** The injected source of randomness (election jitter). Seeded in tests and the simulator. */

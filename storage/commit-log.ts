@@ -104,10 +104,10 @@ export class CommitLog implements LogReader {
     return term;
   }
 
-  entries(from: Index, toExclusive: Index, maxBytes: number): readonly Entry[] {
+  entries(from: Index, toExclusive: Index, bytesMax: number): readonly Entry[] {
     this.assertReadable();
     assert(from >= this.firstIndex() && toExclusive <= this.lastIndex() + 1, () => `entries(${from}, ${toExclusive}) outside the log`);
-    const cursor: ReadCursor = { out: [], payloadBytesLeft: maxBytes, entriesMax: this.options.readEntriesMax };
+    const cursor: ReadCursor = { out: [], payloadBytesLeft: bytesMax, entriesMax: this.options.readEntriesMax };
     // Bounded by the number of segments: each pass reads one segment's part of the range.
     for (let at: number = from; at < toExclusive; ) {
       const segment = this.segmentFor(at as Index);

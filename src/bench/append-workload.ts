@@ -92,15 +92,15 @@ export class AppendWorkload {
   }
 
   /**
-   * Writers that keep appending until stop() (or `maxRecords` sent, or `maxMs` passed), so a
+   * Writers that keep appending until stop() (or `recordsMax` sent, or `durationMsMax` passed), so a
    * test can kill and restart nodes mid-stream. Errors back off briefly and go on.
    */
-  background(options: { readonly concurrency: number; readonly maxRecords: number; readonly maxMs: number }): BackgroundWrites {
+  background(options: { readonly concurrency: number; readonly recordsMax: number; readonly durationMsMax: number }): BackgroundWrites {
     let stopping = false;
-    const deadline = performance.now() + options.maxMs;
+    const deadline = performance.now() + options.durationMsMax;
     const done = Promise.all(
       Array.from({ length: options.concurrency }, async (_, writer) => {
-        while (!stopping && this.next < options.maxRecords && performance.now() < deadline) {
+        while (!stopping && this.next < options.recordsMax && performance.now() < deadline) {
           if ((await this.appendOne(writer)) !== 'acked') await sleep(ERROR_BACKOFF_MS);
         }
       }),

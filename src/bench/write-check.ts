@@ -36,7 +36,7 @@ export async function readWholeLog(client: LogClient, from = 1): Promise<LoggedR
   const records: LoggedRecord[] = [];
   let next = from;
   for (let calls = 0; calls < READ_CALLS_MAX; calls++) {
-    const result = await client.read(next, { maxBytes: READ_MAX_BYTES });
+    const result = await client.read(next, { bytesMax: READ_MAX_BYTES });
     for (const r of result.records) records.push({ index: r.index, term: r.term, payload: decoder.decode(r.payload) });
     if (result.nextIndex <= next && result.records.length === 0) return records;
     next = result.nextIndex;

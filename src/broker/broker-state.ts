@@ -15,9 +15,9 @@ export const BROKER_DEFAULTS = {
   /** Batches per producer and topic whose offsets are kept to answer a retried duplicate. */
   recentBatchesKept: 5,
   defaultMaxMessageBytes: 1024 * 1024,
-  maxMessageBytesCeiling: 64 * 1024 * 1024,
+  messageBytesMaxCeiling: 64 * 1024 * 1024,
   /** The furthest ahead a producer may schedule a message. */
-  maxDeliverDelayMs: 30 * 24 * 60 * 60 * 1000,
+  deliverDelayMsMax: 30 * 24 * 60 * 60 * 1000,
 } as const;
 
 /**
@@ -66,7 +66,7 @@ export type ApplyResult =
 export interface TopicDescription {
   readonly name: string;
   readonly id: number;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   readonly nextOffset: number;
 }
 
@@ -97,7 +97,7 @@ export class BrokerState {
     this.recentBatchesKept = options.recentBatchesKept ?? BROKER_DEFAULTS.recentBatchesKept;
     this.groups = new GroupTable({
       get: (name) => this.topicsByName.get(name),
-      ensure: (name, logIndex) => this.topicsByName.get(name) ?? this.addTopic(logIndex, name, BROKER_DEFAULTS.maxMessageBytesCeiling),
+      ensure: (name, logIndex) => this.topicsByName.get(name) ?? this.addTopic(logIndex, name, BROKER_DEFAULTS.messageBytesMaxCeiling),
     });
   }
 
@@ -222,7 +222,7 @@ export class BrokerState {
     const name = TRANSACTION_DEFAULTS.auditTopic;
     let topic = this.topicsByName.get(name);
     if (topic === undefined) {
-      topic = new TopicLog(logIndex, name, BROKER_DEFAULTS.maxMessageBytesCeiling);
+      topic = new TopicLog(logIndex, name, BROKER_DEFAULTS.messageBytesMaxCeiling);
       this.topicsByName.set(name, topic);
     }
     return topic;
@@ -231,17 +231,17 @@ export class BrokerState {
   private createTopic(logIndex: number, command: CreateTopic): ApplyResult {
     const problem = topicNameProblem(command.name);
     if (problem !== null) throw new BrokerError(ErrorCode.invalidArgument, problem);
-    const max = command.maxMessageBytes;
-    if (!Number.isSafeInteger(max) || max < 1 || max > BROKER_DEFAULTS.maxMessageBytesCeiling) {
-      throw new BrokerError(ErrorCode.invalidArgument, `max message size must be 1..${BROKER_DEFAULTS.maxMessageBytesCeiling} bytes, not ${max}`);
+    const max = command.messageBytesMax;
+    if (!Number.isSafeInteger(max) || max < 1 || max > BROKER_DEFAULTS.messageBytesMaxCeiling) {
+      throw new BrokerError(ErrorCode.invalidArgument, `max message size must be 1..${BROKER_DEFAULTS.messageBytesMaxCeiling} bytes, not ${max}`);
     }
     if (this.topicsByName.has(command.name)) throw new BrokerError(ErrorCode.alreadyExists, `topic ${command.name} already exists`);
     this.addTopic(logIndex, command.name, max);
     return { kind: 'topicCreated', name: command.name };
   }
 
-  private addTopic(logIndex: number, name: string, maxMessageBytes: number): TopicLog {
-    const topic = new TopicLog(logIndex, name, maxMessageBytes);
+  private addTopic(logIndex: number, name: string, messageBytesMax: number): TopicLog {
+    const topic = new TopicLog(logIndex, name, messageBytesMax);
     this.topicsByName.set(name, topic);
     return topic;
   }
@@ -267,7 +267,7 @@ export class BrokerState {
   private produce(logIndex: number, command: Produce): ApplyResult {
     const topic = this.topicsByName.get(command.topic);
     if (topic === undefined) throw new BrokerError(ErrorCode.notFound, `topic ${command.topic} does not exist`);
-    checkMessages(command.messages, topic.maxMessageBytes);
+    checkMessages(command.messages, topic.messageBytesMax);
     const deliverAtMs = batchDeliverAtMs(command.messages, this.clockMs);
     const count = command.messages.length;
     if (command.producerId === 0) {
@@ -321,12 +321,12 @@ export class BrokerState {
   }
 }
 
-function checkMessages(messages: readonly MessageRecord[], maxMessageBytes: number): void {
+function checkMessages(messages: readonly MessageRecord[], messageBytesMax: number): void {
   if (messages.length === 0) throw new BrokerError(ErrorCode.invalidArgument, 'a produce request needs at least one message');
   for (const [k, m] of messages.entries()) {
     const bytes = messageBytes(m);
-    if (bytes > maxMessageBytes) {
-      throw new BrokerError(ErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${maxMessageBytes}`);
+    if (bytes > messageBytesMax) {
+      throw new BrokerError(ErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${messageBytesMax}`);
     }
   }
 }
@@ -344,8 +344,8 @@ function batchDeliverAtMs(messages: readonly MessageRecord[], nowMs: number): nu
     const text = header === undefined ? '0' : Buffer.from(header.value).toString('latin1');
     if (!/^[0-9]{1,16}$/.test(text)) throw new BrokerError(ErrorCode.invalidArgument, `message ${k}: ${DELIVER_AT_HEADER} must be a time in ms since 1970, not "${text.slice(0, 40)}"`);
     const atMs = Number(text);
-    if (atMs > nowMs + BROKER_DEFAULTS.maxDeliverDelayMs) {
-      throw new BrokerError(ErrorCode.invalidArgument, `message ${k}: delivery at ${atMs} is more than ${BROKER_DEFAULTS.maxDeliverDelayMs / 86_400_000} days ahead`);
+    if (atMs > nowMs + BROKER_DEFAULTS.deliverDelayMsMax) {
+      throw new BrokerError(ErrorCode.invalidArgument, `message ${k}: delivery at ${atMs} is more than ${BROKER_DEFAULTS.deliverDelayMsMax / 86_400_000} days ahead`);
     }
     if (batchMs !== null && batchMs !== atMs) throw new BrokerError(ErrorCode.invalidArgument, `messages of one batch must share one delivery time; message ${k} differs`);
     batchMs = atMs;
@@ -354,5 +354,5 @@ function batchDeliverAtMs(messages: readonly MessageRecord[], nowMs: number): nu
 }
 
 function describe(t: TopicLog): TopicDescription {
-  return { name: t.name, id: t.id, maxMessageBytes: t.maxMessageBytes, nextOffset: t.nextOffset };
+  return { name: t.name, id: t.id, messageBytesMax: t.messageBytesMax, nextOffset: t.nextOffset };
 }

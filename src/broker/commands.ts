@@ -50,7 +50,7 @@ export interface MessageRecord {
 export interface CreateTopic {
   readonly kind: 'createTopic';
   readonly name: string;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
 }
 
 export interface DeleteTopic {
@@ -224,7 +224,7 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
   w.u8(FORMAT_VERSION).u8(CommandKind[command.kind]).u53(envelope.leaderTimeMs);
   switch (command.kind) {
     case 'createTopic':
-      w.string(command.name).u32(command.maxMessageBytes);
+      w.string(command.name).u32(command.messageBytesMax);
       break;
     case 'deleteTopic':
       w.string(command.name);
@@ -266,7 +266,7 @@ function encodeGroupCommand(w: BinaryWriter, command: GroupCommand): void {
     case 'createGroup': {
       const start = command.start;
       w.string(command.topic).u8(StartKind[start.kind]).u53(start.kind === 'offset' ? start.offset : start.kind === 'time' ? start.timeMs : 0);
-      w.u53(command.settings.ackDeadlineMs).u32(command.settings.maxRetries).u32(command.settings.retryDelaysMs.length);
+      w.u53(command.settings.ackDeadlineMs).u32(command.settings.retriesMax).u32(command.settings.retryDelaysMs.length);
       for (const d of command.settings.retryDelaysMs) w.u53(d);
       w.u8(command.ifAbsent ? 1 : 0);
       break;
@@ -308,13 +308,13 @@ function decodeGroupCommand(kind: number, r: BinaryReader): GroupCommand {
       const topic = r.string();
       const start = decodeStart(r.u8(), r.u53());
       const ackDeadlineMs = r.u53();
-      const maxRetries = r.u32();
+      const retriesMax = r.u32();
       const levels = r.u32();
       if (levels > 1024) throw new MalformedCommandError(`a group with ${levels} retry levels`);
       const retryDelaysMs: number[] = [];
       for (let k = 0; k < levels; k++) retryDelaysMs.push(r.u53());
       const ifAbsent = r.u8() === 1;
-      return { kind: 'createGroup', group, topic, start, settings: { ackDeadlineMs, maxRetries, retryDelaysMs }, ifAbsent };
+      return { kind: 'createGroup', group, topic, start, settings: { ackDeadlineMs, retriesMax, retryDelaysMs }, ifAbsent };
     }
     case CommandKind.deleteGroup:
       return { kind: 'deleteGroup', group };
@@ -391,7 +391,7 @@ function decodeEnvelope(r: BinaryReader): CommandEnvelope {
 function decodeBody(kind: number, r: BinaryReader): BrokerCommand {
   switch (kind) {
     case CommandKind.createTopic:
-      return { kind: 'createTopic', name: r.string(), maxMessageBytes: r.u32() };
+      return { kind: 'createTopic', name: r.string(), messageBytesMax: r.u32() };
     case CommandKind.deleteTopic:
       return { kind: 'deleteTopic', name: r.string() };
     case CommandKind.initProducer:

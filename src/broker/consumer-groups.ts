@@ -13,15 +13,15 @@ export const GROUP_DEFAULTS = {
     7 * MINUTE_MS, 8 * MINUTE_MS, 9 * MINUTE_MS, 10 * MINUTE_MS, 20 * MINUTE_MS, 30 * MINUTE_MS, 60 * MINUTE_MS, 120 * MINUTE_MS,
   ] as readonly number[],
   /** Redeliveries after the first delivery; one more failure sends the message to the dead-letter topic. */
-  maxRetries: 16,
+  retriesMax: 16,
   /** Messages delivered and not yet acked or dead-lettered, per group: past it no new offsets go out. */
-  maxUnfinished: 100_000,
+  unfinishedMax: 100_000,
   /** Messages one deliver entry may hand out. */
-  maxDeliverBatch: 4000,
+  deliverBatchMax: 4000,
   /** The longest ack deadline, extension, or nack delay a consumer may ask for. */
-  maxDelayMs: 24 * 60 * MINUTE_MS,
-  maxRetryLevels: 64,
-  maxReasonBytes: 1024,
+  delayMsMax: 24 * 60 * MINUTE_MS,
+  retryLevelsMax: 64,
+  reasonBytesMax: 1024,
   /** Unfinished deliveries a leaving consumer may name: the largest prefetch a consumer may have. */
   maxSeenOnLeave: 10_000,
 } as const;
@@ -36,7 +36,7 @@ export type GroupStart =
 export interface GroupSettings {
   readonly ackDeadlineMs: number;
   readonly retryDelaysMs: readonly number[];
-  readonly maxRetries: number;
+  readonly retriesMax: number;
 }
 
 /**
@@ -119,16 +119,16 @@ export function groupNameProblem(name: string): string | null {
 }
 
 export function groupSettingsProblem(s: GroupSettings): string | null {
-  if (!isDelay(s.ackDeadlineMs) || s.ackDeadlineMs < 1) return `the ack deadline must be 1..${GROUP_DEFAULTS.maxDelayMs} ms, not ${s.ackDeadlineMs}`;
-  if (s.retryDelaysMs.length < 1 || s.retryDelaysMs.length > GROUP_DEFAULTS.maxRetryLevels) return `a group needs 1..${GROUP_DEFAULTS.maxRetryLevels} retry delays, not ${s.retryDelaysMs.length}`;
+  if (!isDelay(s.ackDeadlineMs) || s.ackDeadlineMs < 1) return `the ack deadline must be 1..${GROUP_DEFAULTS.delayMsMax} ms, not ${s.ackDeadlineMs}`;
+  if (s.retryDelaysMs.length < 1 || s.retryDelaysMs.length > GROUP_DEFAULTS.retryLevelsMax) return `a group needs 1..${GROUP_DEFAULTS.retryLevelsMax} retry delays, not ${s.retryDelaysMs.length}`;
   const bad = s.retryDelaysMs.find((d) => !isDelay(d));
-  if (bad !== undefined) return `a retry delay must be 0..${GROUP_DEFAULTS.maxDelayMs} ms, not ${bad}`;
-  if (!(Number.isSafeInteger(s.maxRetries) && s.maxRetries >= 0 && s.maxRetries <= 1000)) return `max retries must be 0..1000, not ${s.maxRetries}`;
+  if (bad !== undefined) return `a retry delay must be 0..${GROUP_DEFAULTS.delayMsMax} ms, not ${bad}`;
+  if (!(Number.isSafeInteger(s.retriesMax) && s.retriesMax >= 0 && s.retriesMax <= 1000)) return `max retries must be 0..1000, not ${s.retriesMax}`;
   return null;
 }
 
 export function isDelay(ms: number): boolean {
-  return Number.isSafeInteger(ms) && ms >= 0 && ms <= GROUP_DEFAULTS.maxDelayMs;
+  return Number.isSafeInteger(ms) && ms >= 0 && ms <= GROUP_DEFAULTS.delayMsMax;
 }
 
 /**
@@ -186,7 +186,7 @@ export class ConsumerGroup {
     let ready = 0;
     // Bounded by the queue, which holds each ready delivery once (and stale offsets, skipped).
     for (const offset of this.readyQueue) if (this.deliveries.get(offset)?.state === 'ready') ready++;
-    return ready + Math.max(0, Math.min(topicEnd - this.cursor, GROUP_DEFAULTS.maxUnfinished - this.deliveries.size));
+    return ready + Math.max(0, Math.min(topicEnd - this.cursor, GROUP_DEFAULTS.unfinishedMax - this.deliveries.size));
   }
 
   /**
@@ -197,7 +197,7 @@ export class ConsumerGroup {
   advance(nowMs: number): void {
     if (nowMs < this.earliestDueMs) return;
     let earliest = Infinity;
-    // Bounded by the number of unfinished deliveries (at most maxUnfinished).
+    // Bounded by the number of unfinished deliveries (at most unfinishedMax).
     for (const d of this.deliveries.values()) {
       if (d.state === 'inflight' && d.dueMs <= nowMs) this.fail(d, nowMs, 'the ack deadline passed', null);
       if (d.state === 'waiting' && d.dueMs <= nowMs) this.makeReady(d);
@@ -217,7 +217,7 @@ export class ConsumerGroup {
       if (d === undefined || d.state !== 'ready') continue;
       out.push(this.handOut(d, consumer, deadlineMs, topic));
     }
-    while (out.length < max && this.cursor < topic.nextOffset && this.deliveries.size < GROUP_DEFAULTS.maxUnfinished) {
+    while (out.length < max && this.cursor < topic.nextOffset && this.deliveries.size < GROUP_DEFAULTS.unfinishedMax) {
       const d: Delivery = { offset: this.cursor++, state: 'ready', deliveries: 0, consumer: null, dueMs: 0, lastError: '' };
       this.deliveries.set(d.offset, d);
       out.push(this.handOut(d, consumer, deadlineMs, topic));
@@ -259,7 +259,7 @@ export class ConsumerGroup {
     for (const d of this.deliveries.values()) {
       if (d.state !== 'inflight' || d.consumer !== consumer) continue;
       this.leaveInflight(d);
-      if (d.deliveries > this.settings.maxRetries) this.becomeDead(d, 'its consumer left');
+      if (d.deliveries > this.settings.retriesMax) this.becomeDead(d, 'its consumer left');
       else this.makeReady(d);
       released++;
     }
@@ -275,7 +275,7 @@ export class ConsumerGroup {
   leave(consumer: string, seen: readonly { readonly offset: number; readonly delivery: number }[]): { counted: number; returned: number } {
     const seenDelivery = new Map(seen.map((d) => [d.offset, d.delivery]));
     let returned = 0;
-    // Bounded by the number of unfinished deliveries (at most maxUnfinished).
+    // Bounded by the number of unfinished deliveries (at most unfinishedMax).
     for (const d of this.deliveries.values()) {
       if (d.state !== 'inflight' || d.consumer !== consumer || seenDelivery.get(d.offset) === d.deliveries) continue;
       this.leaveInflight(d);
@@ -364,7 +364,7 @@ export class ConsumerGroup {
 
   private fail(d: Delivery, nowMs: number, reason: string, delayMs: number | null): void {
     this.leaveInflight(d);
-    if (d.deliveries > this.settings.maxRetries) {
+    if (d.deliveries > this.settings.retriesMax) {
       this.becomeDead(d, reason);
       return;
     }

@@ -66,22 +66,22 @@ export class GroupTable {
       case 'deliver': {
         consumerIdCheck(command.consumer);
         const topic = this.topicOf(group);
-        const max = Math.min(command.max, GROUP_DEFAULTS.maxDeliverBatch);
+        const max = Math.min(command.max, GROUP_DEFAULTS.deliverBatchMax);
         return { kind: 'delivered', group: group.name, topic: topic.name, messages: group.deliver(command.consumer, max, nowMs, topic) };
       }
       case 'ack':
         return { kind: 'acked', group: group.name, outcomes: command.offsets.map((offset) => group.ack(offset)) };
       case 'nack': {
         if (!(command.delayMs === -1 || isDelay(command.delayMs))) {
-          throw new BrokerError(ErrorCode.invalidArgument, `a nack delay must be 0..${GROUP_DEFAULTS.maxDelayMs} ms, not ${command.delayMs}`);
+          throw new BrokerError(ErrorCode.invalidArgument, `a nack delay must be 0..${GROUP_DEFAULTS.delayMsMax} ms, not ${command.delayMs}`);
         }
-        const reason = command.reason.slice(0, GROUP_DEFAULTS.maxReasonBytes);
+        const reason = command.reason.slice(0, GROUP_DEFAULTS.reasonBytesMax);
         const d = group.nack(command.offset, command.delivery, reason, command.delayMs === -1 ? null : command.delayMs, nowMs);
         return { kind: 'nacked', group: group.name, offset: command.offset, deadLettered: d.state === 'dead', retryAtMs: d.state === 'dead' ? 0 : d.dueMs };
       }
       case 'extend': {
         if (!(isDelay(command.extendMs) && command.extendMs >= 1)) {
-          throw new BrokerError(ErrorCode.invalidArgument, `an extension must be 1..${GROUP_DEFAULTS.maxDelayMs} ms, not ${command.extendMs}`);
+          throw new BrokerError(ErrorCode.invalidArgument, `an extension must be 1..${GROUP_DEFAULTS.delayMsMax} ms, not ${command.extendMs}`);
         }
         return { kind: 'extended', group: group.name, offset: command.offset, deadlineMs: group.extend(command.offset, command.delivery, command.extendMs, nowMs) };
       }
@@ -185,7 +185,7 @@ function startOffset(command: CreateGroup, topic: TopicLog, nowMs: number): numb
       }
       return start.offset;
     case 'time':
-      if (!(Number.isSafeInteger(start.timeMs) && start.timeMs >= 0 && start.timeMs <= nowMs + GROUP_DEFAULTS.maxDelayMs)) {
+      if (!(Number.isSafeInteger(start.timeMs) && start.timeMs >= 0 && start.timeMs <= nowMs + GROUP_DEFAULTS.delayMsMax)) {
         throw new BrokerError(ErrorCode.invalidArgument, `start time ${start.timeMs} is not a time in ms since 1970`);
       }
       return topic.offsetAtTime(start.timeMs);

@@ -32,7 +32,7 @@ export class TopicLog {
     /** The log index of the entry that created this topic: tells incarnations of one name apart. */
     readonly id: number,
     readonly name: string,
-    readonly maxMessageBytes: number,
+    readonly messageBytesMax: number,
   ) {}
 
   /** The offset the next message will get; also the number of messages ever written. */

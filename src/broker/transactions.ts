@@ -73,8 +73,8 @@ export interface TopicAccess {
   topic(name: string): TopicLog | undefined;
   /** The audit topic, created at `logIndex` if it does not exist. */
   auditTopic(logIndex: number): TopicLog;
-  /** Throws a BrokerError if the messages do not suit a topic taking `maxMessageBytes`. */
-  checkMessages(messages: readonly MessageRecord[], maxMessageBytes: number): void;
+  /** Throws a BrokerError if the messages do not suit a topic taking `messageBytesMax`. */
+  checkMessages(messages: readonly MessageRecord[], messageBytesMax: number): void;
 }
 
 interface Transaction {
@@ -146,7 +146,7 @@ export class TransactionTable {
     }
     const topic = this.topics.topic(command.topic);
     if (topic === undefined) throw new BrokerError(ErrorCode.notFound, `topic ${command.topic} does not exist`);
-    this.topics.checkMessages(command.messages, topic.maxMessageBytes);
+    this.topics.checkMessages(command.messages, topic.messageBytesMax);
     if (this.prepared.size >= this.limits.preparedMax) {
       throw new BrokerError(ErrorCode.resourceExhausted, `${this.prepared.size} transactions are undecided, the most the broker holds; commit or roll back some first`);
     }

@@ -71,12 +71,12 @@ async function topicsCommand(brokers: string[], timeoutMs: number, positionals: 
   if (needsName && name === undefined) throw new UsageError(`topics ${action} needs a topic name`);
   if ((needsName && rest.length > 0) || (action === 'list' && name !== undefined)) throw new UsageError(`topics ${action}: unexpected argument "${needsName ? rest[0] : name}"`);
   if (action !== 'create' && flags['max-message-bytes'] !== undefined) throw new UsageError('--max-message-bytes goes with topics create only');
-  const maxMessageBytes = parseWholeNumber('max-message-bytes', flags['max-message-bytes'] as string | undefined, { min: 1, max: 0xffff_ffff });
+  const messageBytesMax = parseWholeNumber('max-message-bytes', flags['max-message-bytes'] as string | undefined, { min: 1, max: 0xffff_ffff });
   const admin = new Admin({ brokers, timeoutMs });
   const topicName = name ?? '';
   try {
     if (action === 'create') {
-      await admin.createTopic(topicName, maxMessageBytes === undefined ? {} : { maxMessageBytes });
+      await admin.createTopic(topicName, messageBytesMax === undefined ? {} : { messageBytesMax });
       process.stdout.write(json ? `${JSON.stringify({ created: topicName })}\n` : `created topic ${topicName}\n`);
     } else if (action === 'delete') {
       await admin.deleteTopic(topicName);
@@ -97,7 +97,7 @@ function printTopics(topics: readonly TopicInfo[], json: boolean): void {
     process.stdout.write(`${JSON.stringify(topics)}\n`);
     return;
   }
-  for (const t of topics) process.stdout.write(`${t.name}\tmax-message-bytes ${t.maxMessageBytes}\tnext-offset ${t.nextOffset}\n`);
+  for (const t of topics) process.stdout.write(`${t.name}\tmax-message-bytes ${t.messageBytesMax}\tnext-offset ${t.nextOffset}\n`);
 }
 
 async function produceCommand(brokers: string[], timeoutMs: number, messages: readonly string[], flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {

@@ -98,7 +98,7 @@ async function appendCommand(client: LogClient, records: readonly string[], opti
 }
 
 /** More than one request can carry (the client's default message limit) is refused before reading on. */
-const STDIN_RECORD_BYTES_MAX = LOG_CLIENT_DEFAULTS.maxMessageBytes;
+const STDIN_RECORD_BYTES_MAX = LOG_CLIENT_DEFAULTS.messageBytesMax;
 
 function tooLong(what: string, bytesMax: number): Error {
   return new Error(`${what} is over ${bytesMax} bytes, the most one request to a node carries (nodes also refuse a record over their --max-record-bytes, 4 MiB by default)`);
@@ -171,9 +171,9 @@ function printRecord(record: { readonly index: number; readonly term: number; re
 async function readCommand(client: LogClient, flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
   const from = parseWholeNumber('from', flags['from'] as string | undefined, { min: 1 }) ?? 1;
   // Without --max-bytes the client library picks a size every node accepts.
-  const maxBytes = parseWholeNumber('max-bytes', flags['max-bytes'] as string | undefined, { min: 1 });
+  const bytesMax = parseWholeNumber('max-bytes', flags['max-bytes'] as string | undefined, { min: 1 });
   const limit = parseWholeNumber('limit', flags['limit'] as string | undefined, { min: 1 }) ?? Number.POSITIVE_INFINITY;
-  const options = maxBytes === undefined ? {} : { maxBytes };
+  const options = bytesMax === undefined ? {} : { bytesMax };
   if (flags['follow'] === true) return followCommand(client, { from, limit, json, options });
   let next = from;
   let printed = 0;
@@ -208,7 +208,7 @@ async function sayNext(next: number, options: { readonly json: boolean; readonly
   else process.stderr.write(`quorumlog: stopped after --limit ${options.limit} records; the next index to read is ${next} (--from ${next})\n`);
 }
 
-async function followCommand(client: LogClient, read: { readonly from: number; readonly limit: number; readonly json: boolean; readonly options: { readonly maxBytes?: number } }): Promise<number> {
+async function followCommand(client: LogClient, read: { readonly from: number; readonly limit: number; readonly json: boolean; readonly options: { readonly bytesMax?: number } }): Promise<number> {
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   let printed = 0;

@@ -120,8 +120,8 @@ async function groupsCommand(brokers: string[], timeoutMs: number, positionals: 
       const ackDeadlineMs = parseDurationMs('ack-deadline', flags['ack-deadline'] as string | undefined);
       const delays = flags['retry-delays'] as string | undefined;
       const retryDelaysMs = delays?.split(',').map((d) => parseDurationMs('retry-delays', d.trim()) ?? 0);
-      const maxRetries = parseWholeNumber('max-retries', flags['max-retries'] as string | undefined, { min: 0, max: 1000 });
-      const settings = { ...(ackDeadlineMs === undefined ? {} : { ackDeadlineMs }), ...(retryDelaysMs === undefined ? {} : { retryDelaysMs }), ...(maxRetries === undefined ? {} : { maxRetries }) };
+      const retriesMax = parseWholeNumber('max-retries', flags['max-retries'] as string | undefined, { min: 0, max: 1000 });
+      const settings = { ...(ackDeadlineMs === undefined ? {} : { ackDeadlineMs }), ...(retryDelaysMs === undefined ? {} : { retryDelaysMs }), ...(retriesMax === undefined ? {} : { retriesMax }) };
       await admin.createGroup(group, topic, { start: parseStart(flags['from'] as string | undefined, true), settings });
       process.stdout.write(json ? `${JSON.stringify({ created: group, topic })}\n` : `created group ${group} on topic ${topic}\n`);
     } else if (action === 'delete') {

@@ -28,8 +28,8 @@ Options:
   --election-ticks N         election timeout in ticks, randomized up to twice that (default ${NODE_DEFAULTS.electionTicks})
   --heartbeat-ticks N        heartbeat interval in ticks (default ${NODE_DEFAULTS.heartbeatTicks})
   --preferred-leader ID      hand leadership to this member whenever it is caught up
-  --max-record-bytes N       largest record accepted (default ${NODE_DEFAULTS.maxRecordBytes})
-  --max-message-bytes N      largest gRPC message (default ${NODE_DEFAULTS.maxMessageBytes})
+  --max-record-bytes N       largest record accepted (default ${NODE_DEFAULTS.recordBytesMax})
+  --max-message-bytes N      largest gRPC message (default ${NODE_DEFAULTS.messageBytesMax})
   --segment-bytes N          start a new log segment file past this size (default ${NODE_DEFAULTS.segmentBytes})
   --dial SPEC                dial some peers elsewhere than their peer address, as id=host:port,...
                              (for fault injection: a proxy on each directed link)
@@ -91,8 +91,8 @@ export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help'
     electionTicks: parseWholeNumber('election-ticks', pick('election-ticks', 'electionTicks'), { min: 2, max: 10_000 }) ?? NODE_DEFAULTS.electionTicks,
     heartbeatTicks: parseWholeNumber('heartbeat-ticks', pick('heartbeat-ticks', 'heartbeatTicks'), { min: 1, max: 10_000 }) ?? NODE_DEFAULTS.heartbeatTicks,
     preferredLeader: preferred === undefined ? null : nodeId(preferred),
-    maxRecordBytes: parseWholeNumber('max-record-bytes', pick('max-record-bytes', 'maxRecordBytes'), { min: 1, max: 256 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxRecordBytes,
-    maxMessageBytes: parseWholeNumber('max-message-bytes', pick('max-message-bytes', 'maxMessageBytes'), { min: 64 * 1024, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.maxMessageBytes,
+    recordBytesMax: parseWholeNumber('max-record-bytes', pick('max-record-bytes', 'recordBytesMax'), { min: 1, max: 256 * 1024 * 1024 }) ?? NODE_DEFAULTS.recordBytesMax,
+    messageBytesMax: parseWholeNumber('max-message-bytes', pick('max-message-bytes', 'messageBytesMax'), { min: 64 * 1024, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.messageBytesMax,
     segmentBytes: parseWholeNumber('segment-bytes', pick('segment-bytes', 'segmentBytes'), { min: 4096, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.segmentBytes,
     dialAddresses: parseDialAddresses(pick('dial', 'dial') ?? ''),
     producerIdleExpiryMs:

@@ -64,7 +64,7 @@ export async function runVerifyWritesCommand(argv: readonly string[]): Promise<n
     const commits = (await client.statusAll()).flatMap((s) => ('error' in s ? [] : [s.commitIndex]));
     const readFrom = commits.length === 0 ? 1 : 1 + Math.min(...commits);
     const workload = new AppendWorkload(client, prefix);
-    const writes = workload.background({ concurrency: writers, maxRecords: count, maxMs: durationMs });
+    const writes = workload.background({ concurrency: writers, recordsMax: count, durationMsMax: durationMs });
     const stopEarly = (): void => void writes.stop();
     process.once('SIGINT', stopEarly);
     const progress = showProgress(workload);

@@ -16,7 +16,7 @@ export class Admin {
   }
 
   /** AlreadyExistsError if it exists; InvalidArgumentError for a bad name or size. Size 0 or unset: the broker's default. */
-  createTopic(name: string, options: { readonly maxMessageBytes?: number } & CallOptions = {}): Promise<void> {
+  createTopic(name: string, options: { readonly messageBytesMax?: number } & CallOptions = {}): Promise<void> {
     return this.#client.createTopic(name, options);
   }
 

@@ -39,12 +39,12 @@ export class BrokerChannels {
   /** Bounds the map: redirects may name addresses beyond the configured brokers. */
   readonly #addressesMax: number;
 
-  constructor(options: { readonly maxMessageBytes: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions }) {
+  constructor(options: { readonly messageBytesMax: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions }) {
     const keepalive = options.keepalive ?? KEEPALIVE_DEFAULTS;
     this.#addressesMax = options.addressesMax;
     this.#options = {
-      'grpc.max_receive_message_length': options.maxMessageBytes,
-      'grpc.max_send_message_length': options.maxMessageBytes,
+      'grpc.max_receive_message_length': options.messageBytesMax,
+      'grpc.max_send_message_length': options.messageBytesMax,
       // The channel's own redial back-off (default up to 2 minutes) must stay short: a
       // broker that comes back should be usable within our retry budget.
       'grpc.initial_reconnect_backoff_ms': 100,

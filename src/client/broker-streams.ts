@@ -29,7 +29,7 @@ export async function* followBatches(
   router: CallRouter,
   codec: ClientCodec,
   from: number,
-  options: { readonly signal?: AbortSignal; readonly maxBytes: number },
+  options: { readonly signal?: AbortSignal; readonly bytesMax: number },
 ): AsyncGenerator<readonly LogRecord[], void, undefined> {
   const signal = options.signal === undefined ? router.closing : AbortSignal.any([options.signal, router.closing]);
   const backoff = new Backoff(router.retryBackoff);
@@ -44,7 +44,7 @@ export async function* followBatches(
     // Aborted while connecting: a stream opened now would never be cancelled.
     if (signal.aborted) break;
     if (ready) {
-      const call = client.makeServerStreamRequest(ClientMethodPath.follow, codec.readRequest.serialize, codec.readResponse.deserialize, { from: next, maxBytes: options.maxBytes });
+      const call = client.makeServerStreamRequest(ClientMethodPath.follow, codec.readRequest.serialize, codec.readResponse.deserialize, { from: next, bytesMax: options.bytesMax });
       const cancel = (): void => call.cancel();
       signal.addEventListener('abort', cancel, { once: true });
       try {

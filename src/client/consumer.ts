@@ -8,7 +8,7 @@ import { LogClient, type BrokerMessage, type CallOptions, type LogClientOptions 
 export const CONSUMER_DEFAULTS = {
   prefetch: 64,
   concurrency: 1,
-  maxBytes: 1024 * 1024,
+  bytesMax: 1024 * 1024,
   /**
    * How long close() gives the broker to take back what the consumer holds before it just
    * drops the stream (at most what is left of close()'s own deadline).
@@ -42,7 +42,7 @@ export interface ConsumerOptions extends LogClientOptions {
   readonly autoAck?: boolean;
   /** Stable across reconnects; default a random id. */
   readonly consumerId?: string;
-  readonly maxBytes?: number;
+  readonly bytesMax?: number;
   /**
    * Where a failed ack() or nack() is reported (the leader unreachable for the client's
    * whole timeout, the consumer closed), whether or not the caller awaits the promise: the
@@ -287,7 +287,7 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
       prefetch: o.prefetch ?? CONSUMER_DEFAULTS.prefetch,
       start: startMessage(o.from ?? 'earliest'),
       settings: settingsMessage(o.groupSettings ?? {}),
-      maxBytes: o.maxBytes ?? CONSUMER_DEFAULTS.maxBytes,
+      bytesMax: o.bytesMax ?? CONSUMER_DEFAULTS.bytesMax,
     };
     const c = this.#client.codec.groups;
     const method = { path: GroupMethodPath.consume, serialize: c.consumeRequest.serialize, deserialize: c.consumeResponse.deserialize };

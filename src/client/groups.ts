@@ -17,7 +17,7 @@ export type GroupStart = 'earliest' | 'latest' | { readonly offset: number } | {
 export interface GroupSettings {
   readonly ackDeadlineMs?: number;
   readonly retryDelaysMs?: readonly number[];
-  readonly maxRetries?: number;
+  readonly retriesMax?: number;
 }
 
 /** A group as the answering node has applied it: committed offset, lag, deliveries in flight and waiting. */
@@ -100,7 +100,7 @@ export function startMessage(start: GroupStart): GroupStartMessage {
 }
 
 export function settingsMessage(s: GroupSettings): GroupSettingsMessage {
-  return { ackDeadlineMs: s.ackDeadlineMs ?? 0, retryDelaysMs: s.retryDelaysMs ?? [], maxRetriesSet: s.maxRetries !== undefined, maxRetries: s.maxRetries ?? 0 };
+  return { ackDeadlineMs: s.ackDeadlineMs ?? 0, retryDelaysMs: s.retryDelaysMs ?? [], retriesMaxSet: s.retriesMax !== undefined, retriesMax: s.retriesMax ?? 0 };
 }
 
 function groupInfo(m: GroupInfoMessage): GroupInfo {
@@ -117,6 +117,6 @@ function groupInfo(m: GroupInfoMessage): GroupInfo {
     consumers: m.consumers.map((c) => ({ id: c.id, inflight: c.inflight })),
     ackDeadlineMs: m.ackDeadlineMs,
     retryDelaysMs: [...m.retryDelaysMs],
-    maxRetries: m.maxRetries,
+    retriesMax: m.retriesMax,
   };
 }

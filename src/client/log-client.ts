@@ -42,7 +42,7 @@ export interface LogClientOptions {
   /** Back-off between retries; doubles per retry up to maxMs, with jitter. Default 50 ms .. 1 s. */
   readonly retryBackoff?: { readonly initialMs: number; readonly maxMs: number };
   /** Largest gRPC message either way. Default 16 MiB (the node's default). */
-  readonly maxMessageBytes?: number;
+  readonly messageBytesMax?: number;
   /**
    * How a broker that is connected but no longer answering (stopped, in a long pause, behind
    * a half-open network) is found: a ping every intervalMs while calls are open, the
@@ -57,8 +57,8 @@ export const LOG_CLIENT_DEFAULTS = {
   timeoutMs: 30_000,
   connectTimeoutMs: 2_000,
   retryBackoff: { initialMs: 50, maxMs: 1_000 },
-  maxMessageBytes: 16 * 1024 * 1024,
-  // Well under any node's message limit (which a larger maxBytes must not exceed).
+  messageBytesMax: 16 * 1024 * 1024,
+  // Well under any node's message limit (which a larger bytesMax must not exceed).
   readMaxBytes: 512 * 1024,
   /** statusAll() gives each broker this long. */
   statusTimeoutMs: 5_000,
@@ -118,7 +118,7 @@ type LogClientState = 'open' | 'closed';
  */
 export class LogClient {
   /** The channels' send limit: a request over it would fail in grpc-js, so append refuses it first. */
-  readonly #maxMessageBytes: number;
+  readonly #messageBytesMax: number;
   readonly #codec = new ClientCodec();
   readonly #channels: BrokerChannels;
   /** Appends and produce batches go over one long-lived stream per broker each, not a call each. */
@@ -136,8 +136,8 @@ export class LogClient {
     if (!(Number.isSafeInteger(keepalive.intervalMs) && keepalive.intervalMs >= 1 && Number.isSafeInteger(keepalive.timeoutMs) && keepalive.timeoutMs >= 1)) {
       throw new InvalidArgumentError(`keepalive intervalMs and timeoutMs must be whole numbers of ms, at least 1 (got ${keepalive.intervalMs} and ${keepalive.timeoutMs})`);
     }
-    const requestBytesMax = options.maxMessageBytes ?? LOG_CLIENT_DEFAULTS.maxMessageBytes;
-    this.#maxMessageBytes = requestBytesMax;
+    const requestBytesMax = options.messageBytesMax ?? LOG_CLIENT_DEFAULTS.messageBytesMax;
+    this.#messageBytesMax = requestBytesMax;
     this.#appends = new PipelinedCalls({
       path: ClientMethodPath.appendStream,
       serialize: (id, append, timeoutMs) => this.#codec.appendStreamRequest.serialize({ id, append, timeoutMs }),
@@ -151,7 +151,7 @@ export class LogClient {
       requestBytesMax,
     });
     this.#channels = new BrokerChannels({
-      maxMessageBytes: requestBytesMax,
+      messageBytesMax: requestBytesMax,
       addressesMax: options.brokers.length + 16,
       keepalive,
     });
@@ -189,12 +189,12 @@ export class LogClient {
     return { firstIndex: index(response.firstIndex), lastIndex: index(response.lastIndex) };
   }
 
-  /** Committed records from `from` on, up to maxBytes of payload (at least one record if any). */
-  async read(from: number, options: { readonly maxBytes?: number } & CallOptions = {}): Promise<ReadResult> {
+  /** Committed records from `from` on, up to bytesMax of payload (at least one record if any). */
+  async read(from: number, options: { readonly bytesMax?: number } & CallOptions = {}): Promise<ReadResult> {
     if (!(Number.isSafeInteger(from) && from >= 1)) throw new InvalidArgumentError(`read: from must be a log index (a whole number >= 1), not ${from}`);
-    const maxBytes = options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes;
-    if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 1)) throw new InvalidArgumentError(`read: maxBytes must be a whole number >= 1, not ${maxBytes}`);
-    const request = { from, maxBytes };
+    const bytesMax = options.bytesMax ?? LOG_CLIENT_DEFAULTS.readMaxBytes;
+    if (!(Number.isSafeInteger(bytesMax) && bytesMax >= 1)) throw new InvalidArgumentError(`read: bytesMax must be a whole number >= 1, not ${bytesMax}`);
+    const request = { from, bytesMax };
     const response = await this.#router.call({
       operation: 'read',
       delivery: 'idempotent',
@@ -210,7 +210,7 @@ export class LogClient {
    * A stream that breaks resumes from the next record on any broker, so no record is
    * skipped or repeated.
    */
-  async *follow(from: number, options: { readonly signal?: AbortSignal; readonly maxBytes?: number } = {}): AsyncGenerator<LogRecord, void, undefined> {
+  async *follow(from: number, options: { readonly signal?: AbortSignal; readonly bytesMax?: number } = {}): AsyncGenerator<LogRecord, void, undefined> {
     for await (const batch of this.followBatches(from, options)) yield* batch;
   }
 
@@ -218,8 +218,8 @@ export class LogClient {
    * follow() a response at a time: each batch is the records of one stream message (never
    * empty), in log order. Cheaper than follow() when records arrive by the thousand.
    */
-  followBatches(from: number, options: { readonly signal?: AbortSignal; readonly maxBytes?: number } = {}): AsyncGenerator<readonly LogRecord[], void, undefined> {
-    return followBatches(this.#router, this.#codec, from, { ...options, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes });
+  followBatches(from: number, options: { readonly signal?: AbortSignal; readonly bytesMax?: number } = {}): AsyncGenerator<readonly LogRecord[], void, undefined> {
+    return followBatches(this.#router, this.#codec, from, { ...options, bytesMax: options.bytesMax ?? LOG_CLIENT_DEFAULTS.readMaxBytes });
   }
 
   /** One node's status (with `address`), or any reachable broker's (without). */
@@ -273,9 +273,9 @@ export class LogClient {
     });
   }
 
-  /** Creates a topic; maxMessageBytes 0 (default) takes the broker's default. */
-  async createTopic(name: string, options: { readonly maxMessageBytes?: number } & CallOptions = {}): Promise<void> {
-    const request = { name, maxMessageBytes: options.maxMessageBytes ?? 0 };
+  /** Creates a topic; messageBytesMax 0 (default) takes the broker's default. */
+  async createTopic(name: string, options: { readonly messageBytesMax?: number } & CallOptions = {}): Promise<void> {
+    const request = { name, messageBytesMax: options.messageBytesMax ?? 0 };
     await this.#router.call({
       operation: 'createTopic',
       delivery: 'once',
@@ -342,8 +342,8 @@ export class LogClient {
   }
 
   /** Messages of `topic` from `offset`, as the answering node has applied them. */
-  async fetch(topic: string, offset: number, options: { readonly maxBytes?: number; readonly address?: string } & CallOptions = {}): Promise<FetchResult> {
-    const request = { topic, offset, maxBytes: options.maxBytes ?? LOG_CLIENT_DEFAULTS.readMaxBytes };
+  async fetch(topic: string, offset: number, options: { readonly bytesMax?: number; readonly address?: string } & CallOptions = {}): Promise<FetchResult> {
+    const request = { topic, offset, bytesMax: options.bytesMax ?? LOG_CLIENT_DEFAULTS.readMaxBytes };
     const response = await this.#router.call({
       operation: 'fetch',
       delivery: 'idempotent',
@@ -409,15 +409,15 @@ export class LogClient {
 
   /**
    * Refuses an append that one request cannot carry, before anything is sent, saying the
-   * size and the limit. The limit is this client's own (maxMessageBytes), the one it knows
+   * size and the limit. The limit is this client's own (messageBytesMax), the one it knows
    * for certain; a node with a lower one, or a record over the node's --max-record-bytes, is
    * refused by the node with INVALID_ARGUMENT or RESOURCE_EXHAUSTED and the sizes.
    */
   #checkAppendBytes(records: readonly Uint8Array[]): void {
     let bytes = APPEND_ENVELOPE_BYTES;
     for (const record of records) bytes += record.length + APPEND_RECORD_OVERHEAD_BYTES;
-    if (bytes <= this.#maxMessageBytes) return;
-    const limit = `one request carries at most ${this.#maxMessageBytes} bytes (LogClient maxMessageBytes; a node also refuses any record over its --max-record-bytes)`;
+    if (bytes <= this.#messageBytesMax) return;
+    const limit = `one request carries at most ${this.#messageBytesMax} bytes (LogClient messageBytesMax; a node also refuses any record over its --max-record-bytes)`;
     const only = records.length === 1 ? records[0] : undefined;
     if (only !== undefined) throw new InvalidArgumentError(`append: record 0 is ${only.length} bytes; ${limit}`);
     const payloadBytes = records.reduce((sum, r) => sum + r.length, 0);

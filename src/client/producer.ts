@@ -40,7 +40,7 @@ export class Producer {
   readonly #batchBytesMax: number;
   readonly #batchMessagesMax: number;
   /** The largest produce request this client's gRPC channel sends. */
-  readonly #requestBytesMax = LOG_CLIENT_DEFAULTS.maxMessageBytes;
+  readonly #requestBytesMax = LOG_CLIENT_DEFAULTS.messageBytesMax;
   readonly #inFlightMax: number;
   readonly #deliveryTimeoutMs: number | undefined;
   readonly #retryBackoff: { readonly initialMs: number; readonly maxMs: number };
@@ -315,7 +315,7 @@ export class Producer {
     state.messageBytesMax = 'asking';
     this.#client.describeTopic(state.name).then(
       (topic) => {
-        state.messageBytesMax = topic.maxMessageBytes > 0 ? topic.maxMessageBytes : null;
+        state.messageBytesMax = topic.messageBytesMax > 0 ? topic.messageBytesMax : null;
       },
       () => {
         // The broker refuses an oversized message itself (INVALID_ARGUMENT, final for it alone).

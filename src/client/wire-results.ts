@@ -47,8 +47,8 @@ export function readResult(response: ReadResponseMessage): ReadOutcome {
   };
 }
 
-export function topicInfo(message: { readonly name: string; readonly maxMessageBytes: number; readonly nextOffset: number }): TopicView {
-  return { name: message.name, maxMessageBytes: message.maxMessageBytes, nextOffset: message.nextOffset };
+export function topicInfo(message: { readonly name: string; readonly messageBytesMax: number; readonly nextOffset: number }): TopicView {
+  return { name: message.name, messageBytesMax: message.messageBytesMax, nextOffset: message.nextOffset };
 }
 
 export function fetchResult(response: FetchResponseMessage): FetchOutcome {

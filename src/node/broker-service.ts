@@ -46,13 +46,13 @@ export class NodeBrokerService implements BrokerService {
     private readonly stateMachine: NodeStateMachine,
   ) {}
 
-  async createTopic(name: string, maxMessageBytes: number, options: { readonly timeoutMs: number }): Promise<void> {
+  async createTopic(name: string, messageBytesMax: number, options: { readonly timeoutMs: number }): Promise<void> {
     checkTopicName(name);
-    const max = maxMessageBytes === 0 ? Math.min(BROKER_DEFAULTS.defaultMaxMessageBytes, this.config.maxRecordBytes) : maxMessageBytes;
-    if (!(Number.isSafeInteger(max) && max >= 1 && max <= this.config.maxRecordBytes)) {
-      throw new InvalidArgumentError(`max message size must be 1..${this.config.maxRecordBytes} bytes on this cluster (its largest record), not ${max}`);
+    const max = messageBytesMax === 0 ? Math.min(BROKER_DEFAULTS.defaultMaxMessageBytes, this.config.recordBytesMax) : messageBytesMax;
+    if (!(Number.isSafeInteger(max) && max >= 1 && max <= this.config.recordBytesMax)) {
+      throw new InvalidArgumentError(`max message size must be 1..${this.config.recordBytesMax} bytes on this cluster (its largest record), not ${max}`);
     }
-    expect(await this.propose({ kind: 'createTopic', name, maxMessageBytes: max }, options.timeoutMs), 'topicCreated');
+    expect(await this.propose({ kind: 'createTopic', name, messageBytesMax: max }, options.timeoutMs), 'topicCreated');
   }
 
   async deleteTopic(name: string, options: { readonly timeoutMs: number }): Promise<void> {
@@ -110,13 +110,13 @@ export class NodeBrokerService implements BrokerService {
       if (topic === undefined) throw new NotFoundError(`topic ${request.topic} does not exist`);
       for (const [k, m] of messages.entries()) {
         const bytes = messageBytes(m);
-        if (bytes > topic.maxMessageBytes) throw new InvalidArgumentError(`message ${k} is ${bytes} bytes; this topic takes at most ${topic.maxMessageBytes}`);
+        if (bytes > topic.messageBytesMax) throw new InvalidArgumentError(`message ${k} is ${bytes} bytes; this topic takes at most ${topic.messageBytesMax}`);
       }
     }
     return { kind: 'produce', topic: request.topic, producerId: request.producerId, firstSequence: request.firstSequence, messages };
   }
 
-  fetch(topic: string, offset: number, maxBytes: number): FetchOutcome {
+  fetch(topic: string, offset: number, bytesMax: number): FetchOutcome {
     const description = this.stateMachine.broker.topic(topic);
     if (description === undefined) throw new NotFoundError(`topic ${topic} does not exist`);
     if (!(Number.isSafeInteger(offset) && offset >= 0)) throw new InvalidArgumentError(`offset must be a whole number >= 0, not ${offset}`);
@@ -128,7 +128,7 @@ export class NodeBrokerService implements BrokerService {
     // not be the topic's next offset. The entry last read is kept, so a batch costs one read.
     let heldIndex = 0;
     let held: readonly MessageRecord[] = [];
-    // Bounded by maxBytes (each message costs at least the overhead) and by the topic's end.
+    // Bounded by bytesMax (each message costs at least the overhead) and by the topic's end.
     while (next < description.nextOffset) {
       const location = this.stateMachine.broker.locate(topic, next);
       if (location === undefined) break;
@@ -139,7 +139,7 @@ export class NodeBrokerService implements BrokerService {
       const message = held[location.position];
       if (message === undefined) throw new InternalError(`offset ${next} of ${topic} points past the messages of entry ${location.logIndex}`);
       bytes += messageBytes(message) + FETCH_OVERHEAD_BYTES;
-      if (messages.length > 0 && bytes > maxBytes) break;
+      if (messages.length > 0 && bytes > bytesMax) break;
       // Written out: V8 builds `{ ...message, offset }` (a key the message lacks) on a slow path.
       messages.push({ key: message.key, headers: message.headers, payload: message.payload, timestampMs: message.timestampMs, offset: next });
       next++;
@@ -185,8 +185,8 @@ export class NodeBrokerService implements BrokerService {
     const payload = brokerEntryPayload({ leaderTimeMs: this.replica.scheduler.nowMs(), command });
     // The same limit as a plain record plus its tag: what storage takes as one entry.
     const encodedBytes = payload.length - 1;
-    if (encodedBytes > this.config.maxRecordBytes) {
-      throw new InvalidArgumentError(`the request encodes to ${encodedBytes} bytes; the largest entry this cluster takes is ${this.config.maxRecordBytes} bytes`);
+    if (encodedBytes > this.config.recordBytesMax) {
+      throw new InvalidArgumentError(`the request encodes to ${encodedBytes} bytes; the largest entry this cluster takes is ${this.config.recordBytesMax} bytes`);
     }
     return this.replica.append([payload], options);
   }

@@ -25,9 +25,9 @@ export interface NodeConfig {
   readonly heartbeatTicks: number;
   readonly preferredLeader: NodeId | null;
   /** Largest gRPC message either way, between peers and from clients. */
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   /** Largest single record a client may append. */
-  readonly maxRecordBytes: number;
+  readonly recordBytesMax: number;
   readonly segmentBytes: number;
   /**
    * A producer id unused this long expires (its dedupe state is dropped). Written into each
@@ -54,8 +54,8 @@ export const NODE_DEFAULTS = {
   tickMs: 50,
   electionTicks: 10,
   heartbeatTicks: 2,
-  maxMessageBytes: 16 * 1024 * 1024,
-  maxRecordBytes: 4 * 1024 * 1024,
+  messageBytesMax: 16 * 1024 * 1024,
+  recordBytesMax: 4 * 1024 * 1024,
   segmentBytes: 64 * 1024 * 1024,
   producerIdleExpiryMs: 24 * 60 * 60 * 1000,
 } as const;

@@ -22,7 +22,7 @@ export const GROUP_SERVICE_DEFAULTS = {
   entryTimeoutMs: 5_000,
   /** A consume loop with nothing to do looks again at least this often (deadlines, deletions). */
   idleRecheckMs: 500,
-  maxPrefetch: 10_000,
+  prefetchMax: 10_000,
   /** Dead-letter entries the leader has in flight at once. */
   deadLettersInFlightMax: 16,
   /** Bytes a delivered message costs beyond its key, headers and payload, for the response budget. */
@@ -82,8 +82,8 @@ export class NodeGroupService implements GroupService {
     options: { readonly timeoutMs: number },
   ): Promise<{ readonly deadLettered: boolean; readonly retryAtMs: number }> {
     checkGroup(request.group);
-    if (!(request.delayMs === -1 || (Number.isSafeInteger(request.delayMs) && request.delayMs >= 0 && request.delayMs <= GROUP_DEFAULTS.maxDelayMs))) {
-      throw new InvalidArgumentError(`a nack delay must be 0..${GROUP_DEFAULTS.maxDelayMs} ms (or -1 for the retry level's), not ${request.delayMs}`);
+    if (!(request.delayMs === -1 || (Number.isSafeInteger(request.delayMs) && request.delayMs >= 0 && request.delayMs <= GROUP_DEFAULTS.delayMsMax))) {
+      throw new InvalidArgumentError(`a nack delay must be 0..${GROUP_DEFAULTS.delayMsMax} ms (or -1 for the retry level's), not ${request.delayMs}`);
     }
     const result = expect(await this.broker.propose({ kind: 'nack', ...request }, options.timeoutMs), 'nacked');
     return { deadLettered: result.deadLettered, retryAtMs: result.retryAtMs };
@@ -129,8 +129,8 @@ export class NodeGroupService implements GroupService {
   async consume(input: ConsumeInput, send: (deliveries: readonly DeliveryView[]) => Promise<void>, signal: AbortSignal): Promise<void> {
     checkNames(input.group, input.topic);
     checkConsumerId(input.consumerId);
-    if (!(Number.isSafeInteger(input.prefetch) && input.prefetch >= 1 && input.prefetch <= GROUP_SERVICE_DEFAULTS.maxPrefetch)) {
-      throw new InvalidArgumentError(`prefetch must be 1..${GROUP_SERVICE_DEFAULTS.maxPrefetch}, not ${input.prefetch}`);
+    if (!(Number.isSafeInteger(input.prefetch) && input.prefetch >= 1 && input.prefetch <= GROUP_SERVICE_DEFAULTS.prefetchMax)) {
+      throw new InvalidArgumentError(`prefetch must be 1..${GROUP_SERVICE_DEFAULTS.prefetchMax}, not ${input.prefetch}`);
     }
     if (this.replica.role() !== 'leader') throw this.replica.notLeader();
     await this.createGroup({ group: input.group, topic: input.topic, start: input.start, settings: input.settings, ifAbsent: true }, { timeoutMs: GROUP_SERVICE_DEFAULTS.entryTimeoutMs });
@@ -155,7 +155,7 @@ export class NodeGroupService implements GroupService {
         const group = groups.group(input.group);
         if (group === undefined) throw new NotFoundError(`group ${input.group} was deleted`);
         const available = groups.deliverableCount(input.group);
-        const want = Math.min(input.prefetch - group.inflightOf(input.consumerId), available, GROUP_DEFAULTS.maxDeliverBatch);
+        const want = Math.min(input.prefetch - group.inflightOf(input.consumerId), available, GROUP_DEFAULTS.deliverBatchMax);
         // Room is taken in chunks of a quarter of the prefetch (or all that is available), so
         // an ack of one message does not cost a deliver entry of one.
         if (want > 0 && (want >= chunk || want === available)) {
@@ -204,7 +204,7 @@ export class NodeGroupService implements GroupService {
     }
   }
 
-  /** Proposes one deliver entry; once applied, what it delivered in responses of at most maxBytes. */
+  /** Proposes one deliver entry; once applied, what it delivered in responses of at most bytesMax. */
   private async deliver(input: ConsumeInput, max: number): Promise<DeliveryView[][]> {
     const result = expect(await this.broker.propose({ kind: 'deliver', group: input.group, consumer: input.consumerId, max }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs), 'delivered');
     const batches: DeliveryView[][] = [];
@@ -212,13 +212,13 @@ export class NodeGroupService implements GroupService {
     let bytes = 0;
     // Consecutive deliveries usually come from one produce entry: read and decode it once.
     let entry: { logIndex: number; messages: readonly MessageRecord[] } = { logIndex: 0, messages: [] };
-    // Bounded by the delivered messages (at most maxDeliverBatch).
+    // Bounded by the delivered messages (at most deliverBatchMax).
     for (const d of result.messages) {
       if (entry.logIndex !== d.logIndex) entry = { logIndex: d.logIndex, messages: this.broker.producedMessages(d.logIndex) };
       const message = entry.messages[d.position];
       if (message === undefined) throw new Error(`delivered offset ${d.offset} points at a missing message of entry ${d.logIndex}`);
       const size = messageBytes(message) + GROUP_SERVICE_DEFAULTS.deliveryOverheadBytes;
-      if (batch.length > 0 && bytes + size > input.maxBytes) {
+      if (batch.length > 0 && bytes + size > input.bytesMax) {
         batches.push(batch);
         batch = [];
         bytes = 0;
@@ -326,7 +326,7 @@ function withDefaults(s: GroupSettingsInput): GroupSettings {
   return {
     ackDeadlineMs: s.ackDeadlineMs ?? GROUP_DEFAULTS.ackDeadlineMs,
     retryDelaysMs: s.retryDelaysMs ?? GROUP_DEFAULTS.retryDelaysMs,
-    maxRetries: s.maxRetries ?? GROUP_DEFAULTS.maxRetries,
+    retriesMax: s.retriesMax ?? GROUP_DEFAULTS.retriesMax,
   };
 }
 
@@ -344,7 +344,7 @@ function groupView(g: GroupDescription): GroupView {
     consumers: [...g.consumers].map(([id, inflight]) => ({ id, inflight })),
     ackDeadlineMs: g.settings.ackDeadlineMs,
     retryDelaysMs: g.settings.retryDelaysMs,
-    maxRetries: g.settings.maxRetries,
+    retriesMax: g.settings.retriesMax,
   };
 }
 

@@ -65,7 +65,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     scheduler,
     flush: config.flush,
     segmentBytes: config.segmentBytes,
-    payloadBytesMax: config.maxRecordBytes + 1,
+    payloadBytesMax: config.recordBytesMax + 1,
     onDamage: 'truncate',
   });
   const raftOptions: RaftOptions = {
@@ -80,7 +80,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     electionTicks: config.electionTicks,
     heartbeatTicks: config.heartbeatTicks,
     preferredLeader: config.preferredLeader,
-    maxBatchBytes: Math.min(1024 * 1024, Math.floor(config.maxMessageBytes / 4)),
+    batchBytesMax: Math.min(1024 * 1024, Math.floor(config.messageBytesMax / 4)),
     votingBlockedBelow: repairTarget(log.recovery),
   };
   const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);

@@ -29,8 +29,8 @@ export class NodeService implements ClientService {
   async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome> {
     if (payloads.length === 0) throw new InvalidArgumentError('an append needs at least one record');
     for (const [k, payload] of payloads.entries()) {
-      if (payload.length > this.config.maxRecordBytes) {
-        throw new InvalidArgumentError(`record ${k} is ${payload.length} bytes; the largest accepted is ${this.config.maxRecordBytes}`);
+      if (payload.length > this.config.recordBytesMax) {
+        throw new InvalidArgumentError(`record ${k} is ${payload.length} bytes; the largest accepted is ${this.config.recordBytesMax}`);
       }
     }
     const until = UNTIL_OF_ACKS[options.acks ?? 'all'];
@@ -38,9 +38,9 @@ export class NodeService implements ClientService {
     return { firstIndex, lastIndex };
   }
 
-  read(from: Index, maxBytes: number): ReadOutcome {
+  read(from: Index, bytesMax: number): ReadOutcome {
     if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`read index must be a whole number >= 1, not ${from}`);
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new InvalidArgumentError(`maxBytes must be a whole number >= 1, not ${maxBytes}`);
+    if (!Number.isSafeInteger(bytesMax) || bytesMax < 1) throw new InvalidArgumentError(`bytesMax must be a whole number >= 1, not ${bytesMax}`);
     const firstIndex = this.log.firstIndex();
     if (from < firstIndex) throw new NotFoundError(`entries before ${firstIndex} were compacted away`);
     const appliedIndex = this.raft.status().applied;
@@ -48,11 +48,11 @@ export class NodeService implements ClientService {
     const records: LogRecord[] = [];
     let next = from;
     // A page of broker entries and no-ops has no record to return: read on, so a small
-    // maxBytes still answers with at least one record when one exists. Bounded by the
+    // bytesMax still answers with at least one record when one exists. Bounded by the
     // applied index (each page moves `next` on by at least one entry) and by
     // READ_SCAN_ENTRIES_MAX entries skipped, past which the answer is empty with nextIndex moved on.
     for (let scanned = 0; records.length === 0 && next <= appliedIndex && scanned < READ_SCAN_ENTRIES_MAX; ) {
-      const entries = this.log.entries(next, (appliedIndex + 1) as Index, maxBytes);
+      const entries = this.log.entries(next, (appliedIndex + 1) as Index, bytesMax);
       const last = entries.at(-1);
       if (last === undefined) break;
       for (const entry of entries) {

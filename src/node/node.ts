@@ -63,7 +63,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     listenAddress: self.peerAddress,
     peers: new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, config.dialAddresses.get(m.id) ?? m.peerAddress])),
     onMessage: (message) => node.receive(message),
-    maxMessageBytes: config.maxMessageBytes,
+    messageBytesMax: config.messageBytesMax,
     log: logLine,
     incarnation: identity.incarnation,
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
@@ -76,8 +76,8 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
       broker: node.broker,
       groups: node.groups,
       transactions: node.transactions,
-      maxMessageBytes: config.maxMessageBytes,
-      maxRecordBytes: config.maxRecordBytes,
+      messageBytesMax: config.messageBytesMax,
+      recordBytesMax: config.recordBytesMax,
     });
   } catch (error) {
     await transport.close();

@@ -52,7 +52,7 @@ export interface AppendStreamRequestMessage extends PipelinedRequest {
 export type AppendStreamResponseMessage = PipelinedResponse<AppendResponseMessage>;
 export interface ReadRequestMessage {
   readonly from: number;
-  readonly maxBytes: number;
+  readonly bytesMax: number;
 }
 export interface RecordMessage {
   readonly index: number;
@@ -98,7 +98,7 @@ export type TransferResponseMessage = Record<string, never>;
 
 export interface CreateTopicRequestMessage {
   readonly name: string;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
 }
 export interface TopicNameRequestMessage {
   readonly name: string;
@@ -106,7 +106,7 @@ export interface TopicNameRequestMessage {
 export type EmptyMessage = Record<string, never>;
 export interface TopicInfoMessage {
   readonly name: string;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   readonly nextOffset: number;
 }
 export interface ListTopicsResponseMessage {
@@ -139,7 +139,7 @@ export type ProduceStreamResponseMessage = PipelinedResponse<ProduceResponseMess
 export interface FetchRequestMessage {
   readonly topic: string;
   readonly offset: number;
-  readonly maxBytes: number;
+  readonly bytesMax: number;
 }
 export interface FetchedMessageMessage extends BrokerMessage {
   readonly offset: number;

@@ -58,15 +58,15 @@ export const CLIENT_SERVER_DEFAULTS = {
  * checks input, passes deadlines down, and maps every failure through toGrpcStatus.
  */
 export async function startClientServer(options: ClientServerOptions): Promise<ClientServer> {
-  if (!(Number.isSafeInteger(options.maxMessageBytes) && options.maxMessageBytes >= 4096)) {
-    throw new RangeError(`maxMessageBytes must be an integer of at least 4096 (got ${options.maxMessageBytes})`);
+  if (!(Number.isSafeInteger(options.messageBytesMax) && options.messageBytesMax >= 4096)) {
+    throw new RangeError(`messageBytesMax must be an integer of at least 4096 (got ${options.messageBytesMax})`);
   }
   const codec = new ClientCodec();
   const handlers = new ClientHandlers(options);
   const transactions = new TransactionHandlers(options.transactions, options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs);
   const server = new Server({
-    'grpc.max_receive_message_length': options.maxMessageBytes,
-    'grpc.max_send_message_length': options.maxMessageBytes,
+    'grpc.max_receive_message_length': options.messageBytesMax,
+    'grpc.max_send_message_length': options.messageBytesMax,
   });
   server.addService({ ...codec.serviceDefinition(), ...new TransactionCodec().serviceDefinition() }, {
     append: handlers.append,
@@ -124,9 +124,9 @@ function decoded<T>(request: Incoming<T>, method: string): T {
 class ClientHandlers {
   readonly #service: ClientService;
   readonly #broker: BrokerService | undefined;
-  readonly #maxRecordBytes: number;
+  readonly #recordBytesMax: number;
   readonly #requestTimeoutMs: number;
-  /** Payload bytes one response may carry: the request's maxBytes may not exceed it. */
+  /** Payload bytes one response may carry: the request's bytesMax may not exceed it. */
   readonly #readBytesMax: number;
   readonly #follows = new Set<AbortController>();
   #state: ServingState = 'serving';
@@ -144,13 +144,13 @@ class ClientHandlers {
         return () => this.#follows.delete(abort);
       },
       closing: () => this.#state === 'closing',
-      readBytesMax: options.maxMessageBytes - CLIENT_SERVER_DEFAULTS.responseSlackBytes,
+      readBytesMax: options.messageBytesMax - CLIENT_SERVER_DEFAULTS.responseSlackBytes,
     });
     this.#service = options.service;
     this.#broker = options.broker;
-    this.#maxRecordBytes = options.maxRecordBytes ?? options.maxMessageBytes;
+    this.#recordBytesMax = options.recordBytesMax ?? options.messageBytesMax;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs;
-    this.#readBytesMax = options.maxMessageBytes - CLIENT_SERVER_DEFAULTS.responseSlackBytes;
+    this.#readBytesMax = options.messageBytesMax - CLIENT_SERVER_DEFAULTS.responseSlackBytes;
   }
 
   /** Ends open follow streams (with UNAVAILABLE, so clients go elsewhere) and refuses new calls. */
@@ -197,8 +197,8 @@ class ClientHandlers {
     const records = request.records;
     if (records.length === 0) throw new InvalidArgumentError('append needs at least one record');
     records.forEach((record, k) => {
-      if (record.length > this.#maxRecordBytes) {
-        throw new InvalidArgumentError(`record ${k} is ${record.length} bytes, above the largest record this node takes (${this.#maxRecordBytes} bytes)`);
+      if (record.length > this.#recordBytesMax) {
+        throw new InvalidArgumentError(`record ${k} is ${record.length} bytes, above the largest record this node takes (${this.#recordBytesMax} bytes)`);
       }
     });
     const code = request.acks ?? AcksCode.all;
@@ -211,8 +211,8 @@ class ClientHandlers {
   readonly read = (call: ServerUnaryCall<Incoming<ReadRequestMessage>, ReadResponseMessage>, reply: sendUnaryData<ReadResponseMessage>): void => {
     this.#answer(reply, () => {
       this.#checkServing();
-      const { from, maxBytes } = this.#checkRead(decoded(call.request, 'Read'));
-      return Promise.resolve(this.#readResponse(from, maxBytes));
+      const { from, bytesMax } = this.#checkRead(decoded(call.request, 'Read'));
+      return Promise.resolve(this.#readResponse(from, bytesMax));
     });
   };
 
@@ -236,7 +236,7 @@ class ClientHandlers {
   readonly createTopic = (call: ServerUnaryCall<Incoming<CreateTopicRequestMessage>, EmptyMessage>, reply: sendUnaryData<EmptyMessage>): void => {
     this.#answer(reply, async () => {
       const request = decoded(call.request, 'CreateTopic');
-      await this.#brokerService().createTopic(request.name, request.maxMessageBytes, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
+      await this.#brokerService().createTopic(request.name, request.messageBytesMax, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
       return {};
     });
   };
@@ -284,10 +284,10 @@ class ClientHandlers {
     this.#answer(reply, () => {
       this.#checkServing();
       const request = decoded(call.request, 'Fetch');
-      if (!(request.maxBytes >= 1 && request.maxBytes <= this.#readBytesMax)) {
-        throw new InvalidArgumentError(`maxBytes must be between 1 and ${this.#readBytesMax} (got ${request.maxBytes})`);
+      if (!(request.bytesMax >= 1 && request.bytesMax <= this.#readBytesMax)) {
+        throw new InvalidArgumentError(`bytesMax must be between 1 and ${this.#readBytesMax} (got ${request.bytesMax})`);
       }
-      return Promise.resolve(this.#brokerService().fetch(request.topic, request.offset, request.maxBytes));
+      return Promise.resolve(this.#brokerService().fetch(request.topic, request.offset, request.bytesMax));
     });
   };
 
@@ -316,14 +316,14 @@ class ClientHandlers {
   /**
    * Read, send, wait for more: one response in flight at a time (the next read waits for
    * the previous write to be taken by the stream), so a slow client holds at most one
-   * response of at most maxBytes.
+   * response of at most bytesMax.
    */
   async #follow(call: ServerWritableStream<Incoming<ReadRequestMessage>, ReadResponseMessage>, signal: AbortSignal): Promise<void> {
     this.#checkServing();
-    const { from, maxBytes } = this.#checkRead(decoded(call.request, 'Follow'));
+    const { from, bytesMax } = this.#checkRead(decoded(call.request, 'Follow'));
     let next = from;
     while (!signal.aborted) {
-      const response = this.#readResponse(next, maxBytes);
+      const response = this.#readResponse(next, bytesMax);
       if (response.records.length > 0) await writeOne(call, response, signal);
       const advanced = response.nextIndex > next;
       next = index(response.nextIndex);
@@ -333,18 +333,18 @@ class ClientHandlers {
     throw signal.reason;
   }
 
-  #readResponse(from: Index, maxBytes: number): ReadResponseMessage {
-    return trimmed(this.#service.read(from, maxBytes), this.#readBytesMax);
+  #readResponse(from: Index, bytesMax: number): ReadResponseMessage {
+    return trimmed(this.#service.read(from, bytesMax), this.#readBytesMax);
   }
 
-  #checkRead(request: ReadRequestMessage): { readonly from: Index; readonly maxBytes: number } {
+  #checkRead(request: ReadRequestMessage): { readonly from: Index; readonly bytesMax: number } {
     if (!(Number.isSafeInteger(request.from) && request.from >= 1)) {
       throw new InvalidArgumentError(`from must be a log index of 1 or more (got ${request.from})`);
     }
-    if (!(request.maxBytes >= 1 && request.maxBytes <= this.#readBytesMax)) {
-      throw new InvalidArgumentError(`maxBytes must be between 1 and ${this.#readBytesMax} (got ${request.maxBytes})`);
+    if (!(request.bytesMax >= 1 && request.bytesMax <= this.#readBytesMax)) {
+      throw new InvalidArgumentError(`bytesMax must be between 1 and ${this.#readBytesMax} (got ${request.bytesMax})`);
     }
-    return { from: index(request.from), maxBytes: request.maxBytes };
+    return { from: index(request.from), bytesMax: request.bytesMax };
   }
 
   #checkServing(): void {
@@ -390,8 +390,8 @@ function writeOne(call: ServerWritableStream<Incoming<ReadRequestMessage>, ReadR
   });
 }
 
-function topicInfo(view: { readonly name: string; readonly maxMessageBytes: number; readonly nextOffset: number }): TopicInfoMessage {
-  return { name: view.name, maxMessageBytes: view.maxMessageBytes, nextOffset: view.nextOffset };
+function topicInfo(view: { readonly name: string; readonly messageBytesMax: number; readonly nextOffset: number }): TopicInfoMessage {
+  return { name: view.name, messageBytesMax: view.messageBytesMax, nextOffset: view.nextOffset };
 }
 
 function statusMessage(view: NodeStatusView): NodeStatusMessage {

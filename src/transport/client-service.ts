@@ -17,8 +17,8 @@ export interface ClientService {
    */
   /** acks (default 'all'): answer once committed and applied, or once durable in this leader's own log. */
   append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome>;
-  /** Committed records with index >= from (no-op entries skipped), at most maxBytes of payload (at least one record if any). */
-  read(from: Index, maxBytes: number): ReadOutcome;
+  /** Committed records with index >= from (no-op entries skipped), at most bytesMax of payload (at least one record if any). */
+  read(from: Index, bytesMax: number): ReadOutcome;
   /** Resolves when this node's applied index exceeds `after`, or rejects when `signal` aborts. */
   waitForApplied(after: Index, signal: AbortSignal): Promise<void>;
   status(): NodeStatusView;
@@ -33,7 +33,7 @@ export interface ClientService {
  * code names it. Reads are served from this node's applied state.
  */
 export interface BrokerService {
-  createTopic(name: string, maxMessageBytes: number, options: { readonly timeoutMs: number }): Promise<void>;
+  createTopic(name: string, messageBytesMax: number, options: { readonly timeoutMs: number }): Promise<void>;
   deleteTopic(name: string, options: { readonly timeoutMs: number }): Promise<void>;
   listTopics(): readonly TopicView[];
   /** NotFoundError for a topic that does not exist. */
@@ -41,8 +41,8 @@ export interface BrokerService {
   initProducer(options: { readonly timeoutMs: number }): Promise<number>;
   /** acks (default 'all'): answer once applied, once durable in the leader's log, or once proposed. */
   produce(request: ProduceInput, options: { readonly timeoutMs: number; readonly acks?: ProduceAcks }): Promise<ProduceOutcome>;
-  /** Messages from `offset` on, up to maxBytes of payload (at least one if any). NotFoundError for an unknown topic. */
-  fetch(topic: string, offset: number, maxBytes: number): FetchOutcome;
+  /** Messages from `offset` on, up to bytesMax of payload (at least one if any). NotFoundError for an unknown topic. */
+  fetch(topic: string, offset: number, bytesMax: number): FetchOutcome;
 }
 
 /** Where a new group starts reading. */
@@ -56,7 +56,7 @@ export type GroupStartView =
 export interface GroupSettingsInput {
   readonly ackDeadlineMs?: number;
   readonly retryDelaysMs?: readonly number[];
-  readonly maxRetries?: number;
+  readonly retriesMax?: number;
 }
 
 export interface GroupView {
@@ -72,7 +72,7 @@ export interface GroupView {
   readonly consumers: readonly { readonly id: string; readonly inflight: number }[];
   readonly ackDeadlineMs: number;
   readonly retryDelaysMs: readonly number[];
-  readonly maxRetries: number;
+  readonly retriesMax: number;
 }
 
 export interface ConsumeInput {
@@ -82,7 +82,7 @@ export interface ConsumeInput {
   readonly prefetch: number;
   readonly start: GroupStartView;
   readonly settings: GroupSettingsInput;
-  readonly maxBytes: number;
+  readonly bytesMax: number;
 }
 
 export interface DeliveryView {
@@ -128,7 +128,7 @@ export interface LeaveInput {
 
 export interface TopicView {
   readonly name: string;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   readonly nextOffset: number;
 }
 
@@ -224,9 +224,9 @@ export interface ClientServerOptions {
   readonly groups?: GroupService;
   /** Transactions (half messages, check-back); without it those methods answer UNIMPLEMENTED. */
   readonly transactions?: TransactionService;
-  readonly maxMessageBytes: number;
-  /** Largest single record an Append may carry (INVALID_ARGUMENT above it). Default: maxMessageBytes. */
-  readonly maxRecordBytes?: number;
+  readonly messageBytesMax: number;
+  /** Largest single record an Append may carry (INVALID_ARGUMENT above it). Default: messageBytesMax. */
+  readonly recordBytesMax?: number;
   /** Longest an Append or Transfer waits when the client set no shorter deadline. Default 30 s. */
   readonly requestTimeoutMs?: number;
 }

@@ -12,8 +12,8 @@ export interface GroupStartMessage {
 export interface GroupSettingsMessage {
   readonly ackDeadlineMs: number;
   readonly retryDelaysMs: readonly number[];
-  readonly maxRetriesSet: boolean;
-  readonly maxRetries: number;
+  readonly retriesMaxSet: boolean;
+  readonly retriesMax: number;
 }
 export interface CreateGroupRequestMessage {
   readonly group: string;
@@ -40,7 +40,7 @@ export interface ConsumeRequestMessage {
   readonly prefetch: number;
   readonly start?: GroupStartMessage | null;
   readonly settings?: GroupSettingsMessage | null;
-  readonly maxBytes: number;
+  readonly bytesMax: number;
 }
 export interface DeliveryMessage {
   readonly offset: number;

@@ -120,10 +120,10 @@ export class GroupHandlers {
 
   async #consume(call: ServerWritableStream<Incoming<ConsumeRequestMessage>, ConsumeResponseMessage>, signal: AbortSignal): Promise<void> {
     const r = this.context.decoded(call.request, 'Consume');
-    if (!(r.maxBytes >= 1 && r.maxBytes <= this.context.readBytesMax)) {
-      throw new InvalidArgumentError(`maxBytes must be between 1 and ${this.context.readBytesMax} (got ${r.maxBytes})`);
+    if (!(r.bytesMax >= 1 && r.bytesMax <= this.context.readBytesMax)) {
+      throw new InvalidArgumentError(`bytesMax must be between 1 and ${this.context.readBytesMax} (got ${r.bytesMax})`);
     }
-    const input: ConsumeInput = { group: r.group, topic: r.topic, consumerId: r.consumerId, prefetch: r.prefetch, start: startView(r.start), settings: settingsInput(r.settings), maxBytes: r.maxBytes };
+    const input: ConsumeInput = { group: r.group, topic: r.topic, consumerId: r.consumerId, prefetch: r.prefetch, start: startView(r.start), settings: settingsInput(r.settings), bytesMax: r.bytesMax };
     const send = (deliveries: readonly DeliveryView[]): Promise<void> =>
       new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason);
@@ -164,7 +164,7 @@ function settingsInput(s: GroupSettingsMessage | null | undefined): GroupSetting
   return {
     ...(s.ackDeadlineMs > 0 ? { ackDeadlineMs: s.ackDeadlineMs } : {}),
     ...(s.retryDelaysMs.length > 0 ? { retryDelaysMs: [...s.retryDelaysMs] } : {}),
-    ...(s.maxRetriesSet ? { maxRetries: s.maxRetries } : {}),
+    ...(s.retriesMaxSet ? { retriesMax: s.retriesMax } : {}),
   };
 }
 

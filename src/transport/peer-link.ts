@@ -25,7 +25,7 @@ export interface PeerLinkOptions {
   /** A gRPC client dedicated to this peer (its own channel), owned and closed by the link. */
   readonly client: Client;
   readonly codec: PeerCodec;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   readonly queueBytesMax: number;
   readonly reconnect: { readonly initialMs: number; readonly maxMs: number };
   /** How long a dial may wait for the peer to accept before it counts as failed. */
@@ -79,7 +79,7 @@ export class PeerLink {
     this.#options = options;
     this.#backoff = new Backoff(options.reconnect);
     this.#envelope = options.codec.encodeEnvelope({ clusterId: options.clusterId, from: options.self, to: options.peer });
-    this.#messageBytesMax = options.maxMessageBytes - this.#envelope.length - BATCH_MESSAGE_OVERHEAD_BYTES;
+    this.#messageBytesMax = options.messageBytesMax - this.#envelope.length - BATCH_MESSAGE_OVERHEAD_BYTES;
     this.#becomeConnecting('idle');
   }
 
@@ -135,7 +135,7 @@ export class PeerLink {
   }
 
   #takeBatch(): Uint8Array[] {
-    const budget = this.#options.maxMessageBytes - this.#envelope.length;
+    const budget = this.#options.messageBytesMax - this.#envelope.length;
     const batch: Uint8Array[] = [];
     let bytes = 0;
     while (this.#head < this.#queue.length) {

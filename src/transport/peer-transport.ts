@@ -33,7 +33,7 @@ export interface PeerTransportOptions {
   readonly peers: ReadonlyMap<NodeId, string>;
   /** Called for each message received, in arrival order per peer. */
   readonly onMessage: (message: Message) => void;
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   /** Bytes queued for one peer beyond which further messages to it are dropped. */
   readonly queueBytesMax?: number;
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };

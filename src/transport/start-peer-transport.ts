@@ -38,14 +38,14 @@ const RECEIVE_SLACK_BYTES = 64 * 1024;
  * other member. Resolves once the listener is bound; dialling continues in the background.
  */
 export async function startPeerTransport(options: PeerTransportOptions): Promise<PeerTransport> {
-  if (!(Number.isSafeInteger(options.maxMessageBytes) && options.maxMessageBytes >= 1024)) {
-    throw new RangeError(`maxMessageBytes must be an integer of at least 1024 (got ${options.maxMessageBytes})`);
+  if (!(Number.isSafeInteger(options.messageBytesMax) && options.messageBytesMax >= 1024)) {
+    throw new RangeError(`messageBytesMax must be an integer of at least 1024 (got ${options.messageBytesMax})`);
   }
   const log = options.log ?? ((): void => {});
   const codec = new PeerCodec();
   const listener = new PeerListener({ self: options.self, clusterId: options.clusterId, peers: options.peers, onMessage: options.onMessage, log });
   const server = new Server({
-    'grpc.max_receive_message_length': options.maxMessageBytes + RECEIVE_SLACK_BYTES,
+    'grpc.max_receive_message_length': options.messageBytesMax + RECEIVE_SLACK_BYTES,
     // The listener holds a peer id for the process whose stream is open (PeerListener): a
     // sender whose host vanished must not hold it for grpc-js's default two hours.
     'grpc.keepalive_time_ms': PEER_TRANSPORT_DEFAULTS.keepaliveTimeMs,
@@ -67,9 +67,9 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
         peer,
         address,
         clusterId: options.clusterId,
-        client: new Client(address, credentials.createInsecure(), peerChannelOptions(options.maxMessageBytes, reconnect)),
+        client: new Client(address, credentials.createInsecure(), peerChannelOptions(options.messageBytesMax, reconnect)),
         codec,
-        maxMessageBytes: options.maxMessageBytes,
+        messageBytesMax: options.messageBytesMax,
         queueBytesMax: options.queueBytesMax ?? PEER_TRANSPORT_DEFAULTS.queueBytesMax,
         reconnect,
         connectTimeoutMs: Math.max(PEER_TRANSPORT_DEFAULTS.connectTimeoutMs, reconnect.maxMs),
@@ -89,9 +89,9 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
   return new GrpcPeerTransport(server, listener, links, codec, log);
 }
 
-function peerChannelOptions(maxMessageBytes: number, reconnect: { readonly initialMs: number; readonly maxMs: number }): ChannelOptions {
+function peerChannelOptions(messageBytesMax: number, reconnect: { readonly initialMs: number; readonly maxMs: number }): ChannelOptions {
   return {
-    'grpc.max_send_message_length': maxMessageBytes + RECEIVE_SLACK_BYTES,
+    'grpc.max_send_message_length': messageBytesMax + RECEIVE_SLACK_BYTES,
     'grpc.max_receive_message_length': 1024 * 1024,
     // The channel's own reconnect back-off (default up to 2 minutes) must not outlast ours.
     'grpc.initial_reconnect_backoff_ms': reconnect.initialMs,

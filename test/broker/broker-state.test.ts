@@ -58,7 +58,7 @@ describe('broker commands on the wire', () => {
     timestampMs: fc.nat(),
   });
   const arbCommand: fc.Arbitrary<BrokerCommand> = fc.oneof(
-    fc.record({ kind: fc.constant('createTopic' as const), name: fc.string({ maxLength: 20 }), maxMessageBytes: fc.nat({ max: 2 ** 32 - 1 }) }),
+    fc.record({ kind: fc.constant('createTopic' as const), name: fc.string({ maxLength: 20 }), messageBytesMax: fc.nat({ max: 2 ** 32 - 1 }) }),
     fc.record({ kind: fc.constant('deleteTopic' as const), name: fc.string({ maxLength: 20 }) }),
     fc.record({ kind: fc.constant('initProducer' as const), idleExpiryMs: fc.maxSafeNat() }),
     fc.record({
@@ -93,12 +93,12 @@ describe('broker commands on the wire', () => {
 describe('topics', () => {
   it('are created, described, listed and deleted; names and sizes are checked', () => {
     const r = new Replica();
-    expect(r.apply({ kind: 'createTopic', name: 'orders', maxMessageBytes: 100 })).toEqual({ kind: 'topicCreated', name: 'orders' });
-    expect(r.apply({ kind: 'createTopic', name: 'orders', maxMessageBytes: 100 })).toMatchObject({ kind: 'rejected', error: { code: 'alreadyExists' } });
+    expect(r.apply({ kind: 'createTopic', name: 'orders', messageBytesMax: 100 })).toEqual({ kind: 'topicCreated', name: 'orders' });
+    expect(r.apply({ kind: 'createTopic', name: 'orders', messageBytesMax: 100 })).toMatchObject({ kind: 'rejected', error: { code: 'alreadyExists' } });
     for (const bad of ['', '.', '..', 'a b', 'ü', 'x'.repeat(250)]) {
-      expect(r.apply({ kind: 'createTopic', name: bad, maxMessageBytes: 100 })).toMatchObject({ kind: 'rejected', error: { code: 'invalidArgument' } });
+      expect(r.apply({ kind: 'createTopic', name: bad, messageBytesMax: 100 })).toMatchObject({ kind: 'rejected', error: { code: 'invalidArgument' } });
     }
-    expect(r.apply({ kind: 'createTopic', name: 'big', maxMessageBytes: 0 })).toMatchObject({ kind: 'rejected', error: { code: 'invalidArgument' } });
+    expect(r.apply({ kind: 'createTopic', name: 'big', messageBytesMax: 0 })).toMatchObject({ kind: 'rejected', error: { code: 'invalidArgument' } });
     expect(r.state.topics().map((t) => t.name)).toEqual(['orders']);
     expect(r.apply({ kind: 'produce', topic: 'orders', producerId: 0, firstSequence: 0, messages: [message('x'.repeat(101))] })).toMatchObject({
       kind: 'rejected',
@@ -112,8 +112,8 @@ describe('topics', () => {
 
   it('give each message a dense offset, mapped to the entry that holds it', () => {
     const r = new Replica();
-    r.apply({ kind: 'createTopic', name: 'a', maxMessageBytes: 100 });
-    r.apply({ kind: 'createTopic', name: 'b', maxMessageBytes: 100 });
+    r.apply({ kind: 'createTopic', name: 'a', messageBytesMax: 100 });
+    r.apply({ kind: 'createTopic', name: 'b', messageBytesMax: 100 });
     r.apply({ kind: 'produce', topic: 'a', producerId: 0, firstSequence: 0, messages: [message('a0'), message('a1')] });
     r.apply({ kind: 'produce', topic: 'b', producerId: 0, firstSequence: 0, messages: [message('b0')] });
     expect(r.apply({ kind: 'produce', topic: 'a', producerId: 0, firstSequence: 0, messages: [message('a2')] })).toMatchObject({ firstOffset: 2, count: 1 });
@@ -133,7 +133,7 @@ describe('the idempotent producer', () => {
    */
   function run(schedule: readonly { pick: number; failover: boolean }[], batchSizes: readonly number[], idempotent: boolean): { contents: string[]; acked: Map<number, number> } {
     let r = new Replica();
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 });
     const granted = r.apply({ kind: 'initProducer', idleExpiryMs: 60_000 });
     if (granted.kind !== 'producerGranted') throw new Error('no producer id');
     const producerId = idempotent ? granted.producerId : 0;
@@ -200,7 +200,7 @@ describe('the idempotent producer', () => {
     fc.assert(
       fc.property(arbRun, ({ batchSizes, schedule }) => {
         const r = new Replica();
-        r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
+        r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 });
         const { producerId } = r.apply({ kind: 'initProducer', idleExpiryMs: 60_000 }) as { producerId: number };
         let sequence = 0;
         const results: ApplyResult[] = [];
@@ -220,7 +220,7 @@ describe('the idempotent producer', () => {
 
   it('rejects a gap, a producer id never granted, and an expired one', () => {
     const r = new Replica();
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 });
     const { producerId } = r.apply({ kind: 'initProducer', idleExpiryMs: 60_000 }, 1_000) as { producerId: number };
     expect(r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: 1, messages: [message('a')] }, 1_000)).toMatchObject({
       kind: 'rejected',
@@ -232,7 +232,7 @@ describe('the idempotent producer', () => {
     });
     expect(r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: 0, messages: [message('a')] }, 30_000)).toMatchObject({ kind: 'produced', firstOffset: 0 });
     // Idle for longer than the expiry (60 s of leader time in the log): forgotten.
-    r.apply({ kind: 'createTopic', name: 'tick', maxMessageBytes: 1 }, 100_000);
+    r.apply({ kind: 'createTopic', name: 'tick', messageBytesMax: 1 }, 100_000);
     expect(r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: 1, messages: [message('b')] }, 100_000)).toMatchObject({
       kind: 'rejected',
       error: { code: 'unknownProducer' },
@@ -240,13 +240,13 @@ describe('the idempotent producer', () => {
     expect(r.state.producerCount).toBe(0);
     // Each id expires by the idle time in the entry that granted it, whatever a replica's own settings.
     const { producerId: patient } = r.apply({ kind: 'initProducer', idleExpiryMs: 600_000 }, 100_000) as { producerId: number };
-    r.apply({ kind: 'createTopic', name: 'tock', maxMessageBytes: 1 }, 300_000);
+    r.apply({ kind: 'createTopic', name: 'tock', messageBytesMax: 1 }, 300_000);
     expect(r.apply({ kind: 'produce', topic: 't', producerId: patient, firstSequence: 0, messages: [message('c')] }, 300_000)).toMatchObject({ kind: 'produced' });
   });
 
   it('starts sequences afresh on a re-created topic, and a retry from long ago is refused, not rewritten', () => {
     const r = new Replica();
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 });
     const { producerId } = r.apply({ kind: 'initProducer', idleExpiryMs: 60_000 }) as { producerId: number };
     for (let s = 0; s < 8; s++) r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: s, messages: [message(`m${s}`)] });
     expect(r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: 0, messages: [message('m0')] })).toMatchObject({
@@ -255,7 +255,7 @@ describe('the idempotent producer', () => {
     });
     expect(r.read('t')).toHaveLength(8);
     r.apply({ kind: 'deleteTopic', name: 't' });
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 });
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 });
     expect(r.apply({ kind: 'produce', topic: 't', producerId, firstSequence: 0, messages: [message('again')] })).toMatchObject({ kind: 'produced', firstOffset: 0 });
   });
 });

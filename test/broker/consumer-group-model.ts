@@ -31,7 +31,7 @@ export function headerOf(m: MessageRecord, name: string): string | undefined {
 export const ORIGINAL_OFFSET_HEADER = 'test-original-offset';
 
 /** Short timings, so a whole retry ladder fits in a few seconds of log time. */
-export const FAST_SETTINGS: GroupSettings = { ackDeadlineMs: 1_000, retryDelaysMs: [100, 200, 400], maxRetries: 3 };
+export const FAST_SETTINGS: GroupSettings = { ackDeadlineMs: 1_000, retryDelaysMs: [100, 200, 400], retriesMax: 3 };
 
 /**
  * One replica: a log of broker commands and the state applying it. Commands go through the
@@ -114,7 +114,7 @@ function wireSafe(command: BrokerCommand): boolean {
     case 'createGroup': {
       const s = command.start;
       const startOk = s.kind === 'offset' ? nat(s.offset) : s.kind === 'time' ? nat(s.timeMs) : true;
-      return startOk && nat(command.settings.ackDeadlineMs) && command.settings.retryDelaysMs.every(nat) && nat(command.settings.maxRetries);
+      return startOk && nat(command.settings.ackDeadlineMs) && command.settings.retryDelaysMs.every(nat) && nat(command.settings.retriesMax);
     }
     default:
       return true;

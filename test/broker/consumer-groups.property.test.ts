@@ -48,7 +48,7 @@ const stepArb: fc.Arbitrary<Step> = fc.record({ dtMs: fc.oneof(fc.constant(0), f
 const settingsArb: fc.Arbitrary<GroupSettings> = fc.record({
   ackDeadlineMs: fc.integer({ min: 200, max: 1_500 }),
   retryDelaysMs: fc.array(fc.integer({ min: 0, max: 800 }), { minLength: 1, maxLength: 3 }),
-  maxRetries: fc.integer({ min: 0, max: 3 }),
+  retriesMax: fc.integer({ min: 0, max: 3 }),
 });
 
 interface Delivered {
@@ -131,11 +131,11 @@ function check(r: GroupReplica, m: Model, settings: GroupSettings): void {
     }
     if (row.state === 'waiting' || row.state === 'ready') {
       waiting++;
-      expect(row.deliveries).toBeLessThanOrEqual(settings.maxRetries);
+      expect(row.deliveries).toBeLessThanOrEqual(settings.retriesMax);
     }
     if (row.state === 'dead') {
       dead++;
-      expect(row.deliveries).toBeGreaterThan(settings.maxRetries);
+      expect(row.deliveries).toBeGreaterThan(settings.retriesMax);
     }
     if (row.state === 'inflight' || row.state === 'waiting') earliestDueMs = Math.min(earliestDueMs, row.dueMs);
   }
@@ -175,7 +175,7 @@ class Run {
   private draining = false;
 
   constructor(readonly settings: GroupSettings) {
-    this.r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 1_000 });
+    this.r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 1_000 });
     expectResult(this.r.apply({ kind: 'createGroup', group: 'g', topic: 't', start: { kind: 'earliest' }, settings, ifAbsent: false }), 'groupCreated');
   }
 
@@ -310,7 +310,7 @@ class Run {
     }
     this.stats.nacked++;
     const nacked = expectResult(result, 'nacked');
-    const dead = delivery > this.settings.maxRetries;
+    const dead = delivery > this.settings.retriesMax;
     expect(nacked.deadLettered).toBe(dead);
     if (!dead) expect(nacked.retryAtMs).toBe(nowMs + (a.delayMs === -1 ? levelDelayMs(this.settings, delivery) : a.delayMs));
   }

@@ -19,7 +19,7 @@ const MINUTE_MS = 60 * SECOND_MS;
 /** A replica with topic `orders` holding `count` messages m0.. and group `g` reading it from the start. */
 function setUp(count: number, settings: GroupSettings = FAST_SETTINGS): GroupReplica {
   const r = new GroupReplica();
-  r.apply({ kind: 'createTopic', name: 'orders', maxMessageBytes: 1000 });
+  r.apply({ kind: 'createTopic', name: 'orders', messageBytesMax: 1000 });
   if (count > 0) r.apply({ kind: 'produce', topic: 'orders', producerId: 0, firstSequence: 0, messages: Array.from({ length: count }, (_, k) => message(`m${k}`)) });
   expect(r.apply({ kind: 'createGroup', group: 'g', topic: 'orders', start: { kind: 'earliest' }, settings, ifAbsent: false })).toMatchObject({ kind: 'groupCreated', created: true });
   return r;
@@ -34,11 +34,11 @@ const rows = (r: GroupReplica) => r.state.consumerGroups.group('g')?.snapshot() 
 const committed = (r: GroupReplica) => r.state.group('g')?.committedOffset;
 
 describe('a poison message', () => {
-  it('is delivered exactly maxRetries+1 times, then dead-lettered into <group>.dlq, readable at the deadLetter entry', () => {
+  it('is delivered exactly retriesMax+1 times, then dead-lettered into <group>.dlq, readable at the deadLetter entry', () => {
     const r = setUp(1);
     const deliveries: number[] = [];
     let retryAtMs = 0;
-    for (let k = 1; k <= FAST_SETTINGS.maxRetries + 1; k++) {
+    for (let k = 1; k <= FAST_SETTINGS.retriesMax + 1; k++) {
       // Not before its retry time ...
       r.tick(retryAtMs - 1 < r.timeMs ? r.timeMs : retryAtMs - 1);
       if (k > 1) expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: 10 }))).toEqual([]);
@@ -48,19 +48,19 @@ describe('a poison message', () => {
       expect(got).toEqual([{ offset: 0, delivery: k, deadlineMs: r.timeMs + FAST_SETTINGS.ackDeadlineMs }]);
       deliveries.push(k);
       const nacked = r.apply({ kind: 'nack', group: 'g', offset: 0, delivery: k, reason: `bad payload ${k}`, delayMs: -1 });
-      const last = k === FAST_SETTINGS.maxRetries + 1;
+      const last = k === FAST_SETTINGS.retriesMax + 1;
       const levels = FAST_SETTINGS.retryDelaysMs;
       const levelDelayMs = levels[Math.min(k, levels.length) - 1] ?? -1;
       expect(nacked).toEqual({ kind: 'nacked', group: 'g', offset: 0, deadLettered: last, retryAtMs: last ? 0 : r.timeMs + levelDelayMs });
       if (nacked.kind === 'nacked') retryAtMs = nacked.retryAtMs;
     }
-    expect(deliveries).toHaveLength(FAST_SETTINGS.maxRetries + 1);
+    expect(deliveries).toHaveLength(FAST_SETTINGS.retriesMax + 1);
 
     // Dead: never delivered again, listed for the leader, and still holding the committed offset.
     r.tick(r.timeMs + 10 * MINUTE_MS);
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: 10 }))).toEqual([]);
     expect(r.state.deadLetterCandidates(10)).toEqual([
-      { group: 'g', topic: 'orders', deadLetterTopic: 'g.dlq', offset: 0, deliveries: FAST_SETTINGS.maxRetries + 1, lastError: `bad payload ${FAST_SETTINGS.maxRetries + 1}` },
+      { group: 'g', topic: 'orders', deadLetterTopic: 'g.dlq', offset: 0, deliveries: FAST_SETTINGS.retriesMax + 1, lastError: `bad payload ${FAST_SETTINGS.retriesMax + 1}` },
     ]);
     expect(r.state.group('g')).toMatchObject({ committedOffset: 0, dead: 1, inflight: 0, lag: 1 });
     expect(r.state.topic('g.dlq')).toBeUndefined();
@@ -81,8 +81,8 @@ describe('a poison message', () => {
     expect(r.replay().groupView()).toEqual(r.groupView());
   });
 
-  it('dies from missed deadlines too, with the deadline as its last error; release past maxRetries kills it as well', () => {
-    const r = setUp(2, { ackDeadlineMs: 1_000, retryDelaysMs: [0], maxRetries: 0 });
+  it('dies from missed deadlines too, with the deadline as its last error; release past retriesMax kills it as well', () => {
+    const r = setUp(2, { ackDeadlineMs: 1_000, retryDelaysMs: [0], retriesMax: 0 });
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: 1 }, 0))).toEqual([{ offset: 0, delivery: 1, deadlineMs: 1_000 }]);
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'd', max: 1 }, 0))).toEqual([{ offset: 1, delivery: 1, deadlineMs: 1_000 }]);
     expect(r.apply({ kind: 'release', group: 'g', consumer: 'd' }, 10)).toEqual({ kind: 'released', group: 'g', count: 1 });
@@ -100,8 +100,8 @@ describe('retry delays', () => {
       10 * SECOND_MS, 30 * SECOND_MS, 1 * MINUTE_MS, 2 * MINUTE_MS, 3 * MINUTE_MS, 4 * MINUTE_MS, 5 * MINUTE_MS, 6 * MINUTE_MS,
       7 * MINUTE_MS, 8 * MINUTE_MS, 9 * MINUTE_MS, 10 * MINUTE_MS, 20 * MINUTE_MS, 30 * MINUTE_MS, 60 * MINUTE_MS, 120 * MINUTE_MS,
     ]);
-    expect(GROUP_DEFAULTS.maxRetries).toBe(16);
-    const defaults: GroupSettings = { ackDeadlineMs: GROUP_DEFAULTS.ackDeadlineMs, retryDelaysMs: GROUP_DEFAULTS.retryDelaysMs, maxRetries: GROUP_DEFAULTS.maxRetries };
+    expect(GROUP_DEFAULTS.retriesMax).toBe(16);
+    const defaults: GroupSettings = { ackDeadlineMs: GROUP_DEFAULTS.ackDeadlineMs, retryDelaysMs: GROUP_DEFAULTS.retryDelaysMs, retriesMax: GROUP_DEFAULTS.retriesMax };
     const r = setUp(1, defaults);
     const waits: number[] = [];
     for (let k = 1; k <= 17; k++) {
@@ -124,7 +124,7 @@ describe('retry delays', () => {
   });
 
   it('past the last level, the last delay repeats; a nack may name its own delay', () => {
-    const r = setUp(1, { ackDeadlineMs: 1_000, retryDelaysMs: [100, 200], maxRetries: 5 });
+    const r = setUp(1, { ackDeadlineMs: 1_000, retryDelaysMs: [100, 200], retriesMax: 5 });
     const waits: number[] = [];
     for (let k = 1; k <= 4; k++) {
       r.tick(r.state.nextDueMs() === Infinity ? r.timeMs : r.state.nextDueMs());
@@ -169,7 +169,7 @@ describe('acks', () => {
 
 describe('ack deadlines', () => {
   it('expire into a redelivery with the delivery count one higher; the earlier delivery may still ack', () => {
-    const r = setUp(1, { ackDeadlineMs: 1_000, retryDelaysMs: [500], maxRetries: 3 });
+    const r = setUp(1, { ackDeadlineMs: 1_000, retryDelaysMs: [500], retriesMax: 3 });
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c1', max: 1 }, 0))).toEqual([{ offset: 0, delivery: 1, deadlineMs: 1_000 }]);
     r.tick(999);
     expect(rows(r)).toMatchObject([{ state: 'inflight', consumer: 'c1', deliveries: 1 }]);
@@ -188,7 +188,7 @@ describe('ack deadlines', () => {
   });
 
   it('move with extend, to later or earlier, and the new deadline is what expires', () => {
-    const r = setUp(2, { ackDeadlineMs: 1_000, retryDelaysMs: [10_000], maxRetries: 3 });
+    const r = setUp(2, { ackDeadlineMs: 1_000, retryDelaysMs: [10_000], retriesMax: 3 });
     delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: 2 }, 0));
     expect(r.apply({ kind: 'extend', group: 'g', offset: 0, delivery: 1, extendMs: 1_000 }, 900)).toEqual({ kind: 'extended', group: 'g', offset: 0, deadlineMs: 1_900 });
     // Offset 1 asks for less time than it had left: its deadline moves earlier.
@@ -209,7 +209,7 @@ describe('ack deadlines', () => {
 
 describe('release', () => {
   it("makes the leaving consumer's messages ready at once, retries first, and leaves other consumers' alone", () => {
-    const r = setUp(5, { ackDeadlineMs: 1_000, retryDelaysMs: [10_000], maxRetries: 3 });
+    const r = setUp(5, { ackDeadlineMs: 1_000, retryDelaysMs: [10_000], retriesMax: 3 });
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c1', max: 3 })).map((m) => m.offset)).toEqual([0, 1, 2]);
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c2', max: 1 })).map((m) => m.offset)).toEqual([3]);
     expect(r.state.group('g')?.consumers).toEqual(new Map([['c1', 3], ['c2', 1]]));
@@ -229,7 +229,7 @@ describe('release', () => {
 
 describe('leave', () => {
   it('returns what the consumer never handed to its application without counting a delivery: five clean closes dead-letter nothing', () => {
-    const r = setUp(40, { ackDeadlineMs: 60_000, retryDelaysMs: [10_000], maxRetries: 2 });
+    const r = setUp(40, { ackDeadlineMs: 60_000, retryDelaysMs: [10_000], retriesMax: 2 });
     for (let round = 0; round < 5; round++) {
       const consumer = `c${round}`;
       const got = delivered(r.apply({ kind: 'deliver', group: 'g', consumer, max: 16 }, 10));
@@ -247,13 +247,13 @@ describe('leave', () => {
   });
 
   it('counts the deliveries its application saw and did not finish, as a release does; other consumers keep theirs', () => {
-    const r = setUp(4, { ackDeadlineMs: 60_000, retryDelaysMs: [10_000], maxRetries: 0 });
+    const r = setUp(4, { ackDeadlineMs: 60_000, retryDelaysMs: [10_000], retriesMax: 0 });
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c1', max: 3 })).map((m) => m.offset)).toEqual([0, 1, 2]);
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c2', max: 1 })).map((m) => m.offset)).toEqual([3]);
     // Offset 0 was seen; a stale pair (offset 1 at another delivery) does not make offset 1 seen.
     const seen = [{ offset: 0, delivery: 1 }, { offset: 1, delivery: 7 }];
     expect(r.apply({ kind: 'leave', group: 'g', consumer: 'c1', seen }, 10)).toEqual({ kind: 'left', group: 'g', counted: 1, returned: 2 });
-    // maxRetries 0: the seen one has had its one delivery and is dead; the unseen ones go out again as first deliveries.
+    // retriesMax 0: the seen one has had its one delivery and is dead; the unseen ones go out again as first deliveries.
     expect(r.state.group('g')).toMatchObject({ dead: 1, consumers: new Map([['c2', 1]]) });
     expect(delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c2', max: 10 }, 10))).toEqual([
       { offset: 1, delivery: 1, deadlineMs: 60_010 },
@@ -271,7 +271,7 @@ describe('leave', () => {
 describe('refusals change nothing', () => {
   it('for each bad request: a clear code, and the groups exactly as before', () => {
     const r = setUp(3);
-    r.apply({ kind: 'createTopic', name: 'other', maxMessageBytes: 1000 });
+    r.apply({ kind: 'createTopic', name: 'other', messageBytesMax: 1000 });
     delivered(r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: 2 }, 100));
     r.apply({ kind: 'ack', group: 'g', offsets: [0] });
     const bad: [string, BrokerCommand, string][] = [
@@ -289,10 +289,10 @@ describe('refusals change nothing', () => {
       ['extend, never delivered', { kind: 'extend', group: 'g', offset: 2, delivery: 1, extendMs: 10 }, 'notFound'],
       ['nack, negative delay', { kind: 'nack', group: 'g', offset: 1, delivery: 1, reason: 'x', delayMs: -2 }, 'invalidArgument'],
       ['nack, fractional delay', { kind: 'nack', group: 'g', offset: 1, delivery: 1, reason: 'x', delayMs: 1.5 }, 'invalidArgument'],
-      ['nack, delay too large', { kind: 'nack', group: 'g', offset: 1, delivery: 1, reason: 'x', delayMs: GROUP_DEFAULTS.maxDelayMs + 1 }, 'invalidArgument'],
+      ['nack, delay too large', { kind: 'nack', group: 'g', offset: 1, delivery: 1, reason: 'x', delayMs: GROUP_DEFAULTS.delayMsMax + 1 }, 'invalidArgument'],
       ['extend, zero', { kind: 'extend', group: 'g', offset: 1, delivery: 1, extendMs: 0 }, 'invalidArgument'],
       ['extend, negative', { kind: 'extend', group: 'g', offset: 1, delivery: 1, extendMs: -5 }, 'invalidArgument'],
-      ['extend, too large', { kind: 'extend', group: 'g', offset: 1, delivery: 1, extendMs: GROUP_DEFAULTS.maxDelayMs + 1 }, 'invalidArgument'],
+      ['extend, too large', { kind: 'extend', group: 'g', offset: 1, delivery: 1, extendMs: GROUP_DEFAULTS.delayMsMax + 1 }, 'invalidArgument'],
       ['deliver, empty consumer id', { kind: 'deliver', group: 'g', consumer: '', max: 1 }, 'invalidArgument'],
       ['deliver, consumer id too long', { kind: 'deliver', group: 'g', consumer: 'c'.repeat(129), max: 1 }, 'invalidArgument'],
       ['deadLetter, not dead', { kind: 'deadLetter', group: 'g', offset: 1, message: message('m1') }, 'failedPrecondition'],
@@ -324,7 +324,7 @@ describe('refusals change nothing', () => {
     const r = setUp(1);
     r.apply({ kind: 'deleteTopic', name: 'orders' });
     expectRefusedWithoutChange(r, { kind: 'deliver', group: 'g', consumer: 'c', max: 1 }, 'notFound');
-    r.apply({ kind: 'createTopic', name: 'orders', maxMessageBytes: 1000 });
+    r.apply({ kind: 'createTopic', name: 'orders', messageBytesMax: 1000 });
     expectRefusedWithoutChange(r, { kind: 'createGroup', group: 'g', topic: 'orders', start: { kind: 'earliest' }, settings: FAST_SETTINGS, ifAbsent: true }, 'failedPrecondition');
     expectRefusedWithoutChange(r, { kind: 'deliver', group: 'g', consumer: 'c', max: 1 }, 'notFound');
   });
@@ -333,7 +333,7 @@ describe('refusals change nothing', () => {
 describe('where a group starts', () => {
   it('earliest, latest, an offset, or the first message made visible at or after a time', () => {
     const r = new GroupReplica();
-    r.apply({ kind: 'createTopic', name: 'orders', maxMessageBytes: 1000 }, 0);
+    r.apply({ kind: 'createTopic', name: 'orders', messageBytesMax: 1000 }, 0);
     r.apply({ kind: 'produce', topic: 'orders', producerId: 0, firstSequence: 0, messages: [message('a0'), message('a1'), message('a2')] }, 100);
     r.apply({ kind: 'produce', topic: 'orders', producerId: 0, firstSequence: 0, messages: [message('b3'), message('b4')] }, 200);
     const cases: [string, GroupStartCase, number][] = [
@@ -414,7 +414,7 @@ describe('group commands on the wire', () => {
   const settings = fc.record({
     ackDeadlineMs: fc.maxSafeNat(),
     retryDelaysMs: fc.array(fc.maxSafeNat(), { maxLength: 5 }),
-    maxRetries: fc.nat({ max: 2 ** 32 - 1 }),
+    retriesMax: fc.nat({ max: 2 ** 32 - 1 }),
   });
   const start = fc.oneof(
     fc.constant({ kind: 'earliest' as const }),

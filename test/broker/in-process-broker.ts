@@ -30,8 +30,8 @@ export class InProcessBroker implements BrokerService {
     return result;
   }
 
-  createTopic(name: string, maxMessageBytes: number): Promise<void> {
-    this.expect(this.apply({ kind: 'createTopic', name, maxMessageBytes: maxMessageBytes || 1000 }));
+  createTopic(name: string, messageBytesMax: number): Promise<void> {
+    this.expect(this.apply({ kind: 'createTopic', name, messageBytesMax: messageBytesMax || 1000 }));
     return Promise.resolve();
   }
   deleteTopic(name: string): Promise<void> {
@@ -73,7 +73,7 @@ export class InProcessBroker implements BrokerService {
 /** Serves `broker` on a free port behind a real gRPC client server; the server goes into `servers` for closing. */
 export async function serve(broker: InProcessBroker, servers: ClientServer[]): Promise<string> {
   const address = `127.0.0.1:${await ephemeralPort()}`;
-  servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), broker, maxMessageBytes: 1024 * 1024 }));
+  servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), broker, messageBytesMax: 1024 * 1024 }));
   return address;
 }
 

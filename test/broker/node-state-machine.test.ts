@@ -34,7 +34,7 @@ describe('the node state machine: tagged entries', () => {
   it('applies broker entries in log order, skips plain records, and answers with results', () => {
     const sm = new NodeStateMachine();
     expect(sm.apply(entry(1, new Uint8Array(0), EntryKind.noop))).toBeNull();
-    expect(sm.apply(brokerEntry(2, { kind: 'createTopic', name: 't', maxMessageBytes: 100 }))).toEqual({ kind: 'topicCreated', name: 't' });
+    expect(sm.apply(brokerEntry(2, { kind: 'createTopic', name: 't', messageBytesMax: 100 }))).toEqual({ kind: 'topicCreated', name: 't' });
     expect(sm.apply(entry(3, tagPayloads(PayloadTag.record, [bytes('plain')])[0] ?? new Uint8Array(0)))).toBeNull();
     expect(sm.apply(brokerEntry(4, { kind: 'initProducer', idleExpiryMs: 60_000 }))).toEqual({ kind: 'producerGranted', producerId: 4 });
     const produced = sm.apply(brokerEntry(5, { kind: 'produce', topic: 't', producerId: 4, firstSequence: 0, messages: [{ key: bytes('k'), headers: [], payload: bytes('m'), timestampMs: 1 }] }));
@@ -50,7 +50,7 @@ describe('the node state machine: tagged entries', () => {
       expect(garbage?.kind === 'rejected' ? garbage.error.code : null).toBe('invalidArgument');
       const unknownTag = sm.apply(entry(2, Uint8Array.from([7, 1, 2])));
       expect(unknownTag?.kind === 'rejected' ? unknownTag.error.message : null).toMatch(/unknown payload tag 7/);
-      expect(sm.apply(brokerEntry(3, { kind: 'createTopic', name: 'after', maxMessageBytes: 10 }))?.kind).toBe('topicCreated');
+      expect(sm.apply(brokerEntry(3, { kind: 'createTopic', name: 'after', messageBytesMax: 10 }))?.kind).toBe('topicCreated');
     }
     expect(replicas[0]?.broker.topics()).toEqual(replicas[1]?.broker.topics());
   });

@@ -79,7 +79,7 @@ function rejected(result: ApplyResult): string {
 describe('transactions in the broker state machine', () => {
   it('a half is invisible; commit makes all its messages visible at consecutive offsets; a retried commit is not a second message', () => {
     const r = new Replica();
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 }, 0);
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 }, 0);
     r.apply({ kind: 'produce', topic: 't', producerId: 0, firstSequence: 0, messages: [message('p0')] }, 1);
     expect(r.apply(half('tx1', 't', ['a', 'b', 'c']), 2)).toMatchObject({ kind: 'halfPrepared', duplicate: false, state: 'prepared' });
     expect(r.apply(half('tx1', 't', ['a', 'b', 'c']), 3)).toMatchObject({ kind: 'halfPrepared', duplicate: true });
@@ -98,7 +98,7 @@ describe('transactions in the broker state machine', () => {
 
   it('bad input: unknown id, commit after rollback, rollback after commit, a reused id: refused, nothing changes', () => {
     const r = new Replica();
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 }, 0);
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 }, 0);
     r.apply(half('c', 't', ['x']), 1);
     r.apply(half('r', 't', ['y']), 1);
     r.apply({ kind: 'endTransaction', txId: 'c', outcome: 'commit', source: 'producer' }, 2);
@@ -117,7 +117,7 @@ describe('transactions in the broker state machine', () => {
 
   it('check-backs count in log time; after the last the transaction rolls back into the audit topic with its origin', () => {
     const r = new Replica();
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 }, 0);
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 }, 0);
     r.apply(half('tx', 't', ['a', 'b'], { checkDelayMs: 1000, checkIntervalMs: 500, checkMax: 2 }), 100);
     expect(r.state.nextDueMs()).toBe(1100);
     r.apply({ kind: 'clock' }, 1099);
@@ -141,10 +141,10 @@ describe('transactions in the broker state machine', () => {
 
   it('deleting a topic rolls back its undecided transactions; a later commit is refused clearly', () => {
     const r = new Replica();
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 }, 0);
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 }, 0);
     r.apply(half('tx', 't', ['a']), 1);
     r.apply({ kind: 'deleteTopic', name: 't' }, 2);
-    r.apply({ kind: 'createTopic', name: 't', maxMessageBytes: 100 }, 3);
+    r.apply({ kind: 'createTopic', name: 't', messageBytesMax: 100 }, 3);
     const refused = r.apply({ kind: 'endTransaction', txId: 'tx', outcome: 'commit', source: 'producer' }, 4);
     expect(refused.kind === 'rejected' && refused.error.message).toMatch(/already rolled back \(by topicDeleted\)/);
     expect(r.payloads('t')).toEqual([]);
@@ -174,7 +174,7 @@ const txPayloads = (tx: number): string[] => Array.from({ length: (tx % 3) + 1 }
 
 function runOps(ops: readonly Op[]): void {
   const r = new Replica();
-  for (const name of TOPICS) r.apply({ kind: 'createTopic', name, maxMessageBytes: 100 }, 0);
+  for (const name of TOPICS) r.apply({ kind: 'createTopic', name, messageBytesMax: 100 }, 0);
   let nowMs = 0;
   let produced = 0;
   const firstCommit = new Map<string, { firstOffset: number; count: number }>();
@@ -200,7 +200,7 @@ function runOps(ops: readonly Op[]): void {
         result = r.apply({ kind: 'deleteTopic', name: TOPICS[op.topic] ?? 't0' }, nowMs);
         break;
       case 'createTopic':
-        result = r.apply({ kind: 'createTopic', name: TOPICS[op.topic] ?? 't0', maxMessageBytes: 100 }, nowMs);
+        result = r.apply({ kind: 'createTopic', name: TOPICS[op.topic] ?? 't0', messageBytesMax: 100 }, nowMs);
         break;
     }
     // A refusal at an unchanged time (so no due work ran) changes nothing.

@@ -83,6 +83,6 @@ describe('client input is checked when it is given', () => {
     const c = logClient();
     expect(await outcome(() => c.read(-5))).toBe('rejected InvalidArgumentError: read: from must be a log index (a whole number >= 1), not -5');
     expect(await outcome(() => c.read(1.5))).toMatch(/not 1\.5/);
-    expect(await outcome(() => c.read(1, { maxBytes: 0 }))).toMatch(/^rejected InvalidArgumentError: read: maxBytes must be a whole number >= 1, not 0/);
+    expect(await outcome(() => c.read(1, { bytesMax: 0 }))).toMatch(/^rejected InvalidArgumentError: read: bytesMax must be a whole number >= 1, not 0/);
   });
 });

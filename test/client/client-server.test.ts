@@ -28,9 +28,9 @@ afterEach(async () => {
   await Promise.allSettled(servers.splice(0).map((s) => s.close()));
 });
 
-async function serve(service: FakeClientService, extra: { maxRecordBytes?: number } = {}): Promise<string> {
+async function serve(service: FakeClientService, extra: { recordBytesMax?: number } = {}): Promise<string> {
   const address = `127.0.0.1:${await ephemeralPort()}`;
-  servers.push(await startClientServer({ listenAddress: address, service, maxMessageBytes: 1024 * 1024, ...extra }));
+  servers.push(await startClientServer({ listenAddress: address, service, messageBytesMax: 1024 * 1024, ...extra }));
   return address;
 }
 
@@ -49,7 +49,7 @@ function rawCall<Req, Res>(address: string, path: string, serialize: (v: Req) =>
   });
 }
 const rawAppend = (address: string, records: Uint8Array[]) => rawCall(address, ClientMethodPath.append, codec.appendRequest.serialize, codec.appendResponse.deserialize, { records });
-const rawRead = (address: string, from: number, maxBytes: number) => rawCall(address, ClientMethodPath.read, codec.readRequest.serialize, codec.readResponse.deserialize, { from, maxBytes });
+const rawRead = (address: string, from: number, bytesMax: number) => rawCall(address, ClientMethodPath.read, codec.readRequest.serialize, codec.readResponse.deserialize, { from, bytesMax });
 
 describe('client server and LogClient', () => {
   it('appends, reads and reports status through the wire', async () => {
@@ -58,7 +58,7 @@ describe('client server and LogClient', () => {
     const client = logClient([address]);
     expect(await client.append([bytes('a'), bytes('b')])).toEqual({ firstIndex: 1, lastIndex: 2 });
     expect(await client.append(bytes('c'))).toEqual({ firstIndex: 3, lastIndex: 3 });
-    const read = await client.read(2, { maxBytes: 1024 });
+    const read = await client.read(2, { bytesMax: 1024 });
     expect(read.records.map((r) => [r.index, r.term, text(r.payload)])).toEqual([[2, 1, 'b'], [3, 1, 'c']]);
     expect(read).toMatchObject({ nextIndex: 4, appliedIndex: 3, firstIndex: 1 });
     const st = await client.status(address);
@@ -191,11 +191,11 @@ describe('client server and LogClient', () => {
 
   it('rejects bad input with INVALID_ARGUMENT and a clear message', async () => {
     const service = new FakeClientService();
-    const address = await serve(service, { maxRecordBytes: 100 });
+    const address = await serve(service, { recordBytesMax: 100 });
     expect(await rawAppend(address, [])).toMatchObject({ code: status.INVALID_ARGUMENT, details: 'append needs at least one record' });
     expect(await rawAppend(address, [bytes('ok'), new Uint8Array(101)])).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/record 1 is 101 bytes.*100/) });
     expect(await rawRead(address, 0, 100)).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/from must be .* 1 or more \(got 0\)/) });
-    expect(await rawRead(address, 1, 0)).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/maxBytes must be between 1 and/) });
+    expect(await rawRead(address, 1, 0)).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/bytesMax must be between 1 and/) });
     expect(await rawRead(address, 1, 2 ** 31)).toMatchObject({ code: status.INVALID_ARGUMENT });
     expect(await rawRead(address, 2 ** 60, 100)).toMatchObject({ code: status.INVALID_ARGUMENT });
     const client = logClient([address]);
@@ -208,7 +208,7 @@ describe('client server and LogClient', () => {
   it('an append larger than one request can carry is refused before it is sent, naming the size and the limit', async () => {
     const service = new FakeClientService();
     const address = await serve(service);
-    const client = new LogClient({ brokers: [address], timeoutMs: 3000, maxMessageBytes: 64 * 1024 });
+    const client = new LogClient({ brokers: [address], timeoutMs: 3000, messageBytesMax: 64 * 1024 });
     clients.push(client);
     const refused = client.append([new Uint8Array(100 * 1024)]);
     await expect(refused).rejects.toBeInstanceOf(InvalidArgumentError);
@@ -304,7 +304,7 @@ describe('client server and LogClient', () => {
     });
 
     it('a refused append is answered with its status and the stream goes on', async () => {
-      const address = await serve(new FakeClientService(), { maxRecordBytes: 100 });
+      const address = await serve(new FakeClientService(), { recordBytesMax: 100 });
       const stream = rawStream(address);
       stream.send(7, []);
       stream.send(8, [new Uint8Array(101)]);

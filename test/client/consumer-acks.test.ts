@@ -42,7 +42,7 @@ function oneShotGroups(count: number, ack: (offsets: readonly number[]) => Promi
 
 async function serveGroups(groups: GroupService): Promise<string> {
   const address = `127.0.0.1:${await ephemeralPort()}`;
-  servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups, maxMessageBytes: 4 * 1024 * 1024 }));
+  servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups, messageBytesMax: 4 * 1024 * 1024 }));
   return address;
 }
 

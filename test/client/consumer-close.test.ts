@@ -40,7 +40,7 @@ describe('Consumer.close()', () => {
   it('ends even when it lands while the stream is being opened (no new stream left running)', async () => {
     const streams = { opened: 0, ended: 0 };
     const address = `127.0.0.1:${await ephemeralPort()}`;
-    servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups: quietGroups(streams), maxMessageBytes: 4 * 1024 * 1024 }));
+    servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups: quietGroups(streams), messageBytesMax: 4 * 1024 * 1024 }));
     // Each round closes a consumer at a different point of its start: before, during and
     // after the connection and the stream are made. Every close must end.
     for (let round = 0; round < 20; round++) {

@@ -35,14 +35,14 @@ export class FakeClientService implements ClientService {
     return { firstIndex, lastIndex: index(this.records.length) };
   }
 
-  read(from: Index, maxBytes: number): ReadOutcome {
+  read(from: Index, bytesMax: number): ReadOutcome {
     if (this.failWith !== null) throw this.failWith;
     const records: LogRecord[] = [];
     let bytes = 0;
     for (let at = from; at <= this.records.length; at++) {
       const record = this.records[at - 1];
       if (record === undefined) break;
-      if (records.length > 0 && bytes + record.payload.length > maxBytes) break;
+      if (records.length > 0 && bytes + record.payload.length > bytesMax) break;
       records.push(record);
       bytes += record.payload.length;
     }

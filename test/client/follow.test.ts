@@ -19,7 +19,7 @@ afterEach(async () => {
 
 async function serve(service: FakeClientService, address?: string): Promise<{ address: string; server: ClientServer }> {
   const listenAddress = address ?? `127.0.0.1:${await ephemeralPort()}`;
-  const server = await startClientServer({ listenAddress, service, maxMessageBytes: 1024 * 1024 });
+  const server = await startClientServer({ listenAddress, service, messageBytesMax: 1024 * 1024 });
   servers.push(server);
   return { address: listenAddress, server };
 }
@@ -99,7 +99,7 @@ describe('follow', () => {
     await waitFor(() => service.activeWaiters === 0, { what: 'the server to stop waiting for the cancelled stream', timeoutMs: 5_000, intervalMs: 5 });
   });
 
-  it('keeps each response within maxBytes, and a slow consumer does not make the server buffer the log', async () => {
+  it('keeps each response within bytesMax, and a slow consumer does not make the server buffer the log', async () => {
     const service = new FakeClientService();
     // 20 MB of log: far more than the channel's receive window lets the server send ahead.
     service.commit(Array.from({ length: 20_000 }, (_, k) => new Uint8Array(1000).fill(k % 256)));
@@ -107,11 +107,11 @@ describe('follow', () => {
     const abort = new AbortController();
     const reads: number[] = [];
     const original = service.read.bind(service);
-    service.read = (from, maxBytes) => {
+    service.read = (from, bytesMax) => {
       reads.push(from);
-      return original(from, maxBytes);
+      return original(from, bytesMax);
     };
-    const iterator = logClient([address]).follow(1, { signal: abort.signal, maxBytes: 2000 })[Symbol.asyncIterator]();
+    const iterator = logClient([address]).follow(1, { signal: abort.signal, bytesMax: 2000 })[Symbol.asyncIterator]();
     const first = await iterator.next();
     expect(first.value?.index).toBe(1);
     // Not consuming further: the server may read ahead only as far as the receive window

@@ -82,7 +82,7 @@ afterEach(async () => {
 
 async function serve(service: FakeClientService): Promise<string> {
   const address = `127.0.0.1:${await ephemeralPort()}`;
-  servers.push(await startClientServer({ listenAddress: address, service, maxMessageBytes: 1024 * 1024 }));
+  servers.push(await startClientServer({ listenAddress: address, service, messageBytesMax: 1024 * 1024 }));
   return address;
 }
 

@@ -63,7 +63,7 @@ afterEach(async () => {
 
 async function serve(transactions: TransactionService): Promise<string> {
   const address = `127.0.0.1:${await ephemeralPort()}`;
-  servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), transactions, maxMessageBytes: 1024 * 1024 }));
+  servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), transactions, messageBytesMax: 1024 * 1024 }));
   return address;
 }
 

@@ -240,7 +240,7 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       const client = cluster.client();
       return Promise.all(
         indexes.map(async (at) => {
-          const record = await waitFor(async () => (await client.read(at, { maxBytes: 4096 })).records.find((r) => r.index === at), {
+          const record = await waitFor(async () => (await client.read(at, { bytesMax: 4096 })).records.find((r) => r.index === at), {
             timeoutMs: 10_000,
             what: `index ${at} to be readable`,
           });
@@ -288,7 +288,7 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
     it('empty records are allowed: append, read, produce, fetch and the CLI all take and return them', async () => {
       const client = cluster.client();
       const appended = await client.append([new Uint8Array(0)]);
-      const read = await client.read(appended.firstIndex, { maxBytes: 4096 });
+      const read = await client.read(appended.firstIndex, { bytesMax: 4096 });
       expect(read.records[0]).toMatchObject({ index: appended.firstIndex });
       expect(read.records[0]?.payload).toEqual(new Uint8Array(0));
       const cliAppend = await runCli(['append', '--brokers', brokers, '--json', '']);
@@ -308,7 +308,7 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       expect((await runCli(['topics', 'create', 'empty-records', '--brokers', brokers])).code).toBe(0);
       const produced = await runCli(['produce', '--topic', 'empty-records', '--brokers', brokers, '', 'x']);
       expect(produced.code, describeCli(['produce "" x'], produced)).toBe(0);
-      const fetched = await client.fetch('empty-records', 0, { maxBytes: 4096 });
+      const fetched = await client.fetch('empty-records', 0, { bytesMax: 4096 });
       expect(fetched.messages.map((m) => m.payload.length)).toEqual([0, 1]);
     });
 
@@ -387,7 +387,7 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       const cases: [string, Buffer, number][] = [
         ['Append', Buffer.alloc(0), grpcStatus.INVALID_ARGUMENT], // no records
         ['Read', Buffer.from([...varintField(1, 0), ...varintField(2, 100)]), grpcStatus.INVALID_ARGUMENT], // from 0
-        ['Read', Buffer.from([...varintField(1, 1), ...varintField(2, 0)]), grpcStatus.INVALID_ARGUMENT], // max_bytes 0
+        ['Read', Buffer.from([...varintField(1, 1), ...varintField(2, 0)]), grpcStatus.INVALID_ARGUMENT], // bytes_max 0
         ['Transfer', Buffer.from([0x0a, 0x03, 0x6e, 0x39, 0x39]), grpcStatus.NOT_FOUND], // to "n99"
       ];
       for (const [method, body, code] of cases) {

@@ -22,7 +22,7 @@ async function fetchAll(cluster: TestCluster, id: string, topic: string): Promis
   const payloads: string[] = [];
   let offset = 0;
   for (let round = 0; round < 10_000; round++) {
-    const result = await client.fetch(topic, offset, { maxBytes: 64 * 1024 });
+    const result = await client.fetch(topic, offset, { bytesMax: 64 * 1024 });
     for (const m of result.messages) {
       expect(m.offset).toBe(payloads.length);
       payloads.push(text(m.payload));
@@ -54,9 +54,9 @@ describe('broker API on a real cluster', () => {
     await client.append([bytes('plain-1')]);
 
     await client.createTopic('orders');
-    await client.createTopic('small', { maxMessageBytes: 10 });
+    await client.createTopic('small', { messageBytesMax: 10 });
     expect((await client.listTopics()).map((t) => t.name)).toEqual(['orders', 'small']);
-    expect(await client.describeTopic('small')).toEqual({ name: 'small', maxMessageBytes: 10, nextOffset: 0 });
+    expect(await client.describeTopic('small')).toEqual({ name: 'small', messageBytesMax: 10, nextOffset: 0 });
 
     const first = await client.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [message('a', 'k1'), message('b')] });
     expect(first).toEqual({ firstOffset: 0, count: 2, duplicate: false, logIndex: expect.any(Number), deliverAtMs: 0 });
@@ -99,7 +99,7 @@ describe('broker API on a real cluster', () => {
       const read = await cluster.nodeClient(id).read(1);
       expect(read.records.map((r) => text(r.payload))).toEqual(['plain-1', 'plain-2']);
     }
-    const fetched = await client.fetch('orders', 0, { maxBytes: 1 });
+    const fetched = await client.fetch('orders', 0, { bytesMax: 1 });
     expect(fetched.messages.length).toBe(1);
     expect(fetched.messages[0]).toMatchObject({ offset: 0, timestampMs: 1_700_000_000_000 });
     expect(text(fetched.messages[0]?.key ?? new Uint8Array(0))).toBe('k1');

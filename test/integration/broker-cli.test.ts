@@ -31,7 +31,7 @@ describe('quorumlog topics, produce and fetch (real processes)', () => {
     const limited = await runCli(['fetch', '--topic', 'cli-t', '--max', '2', ...brokers]);
     expect(limited.stdout).toBe('0\tone\n1\ttwo\n');
     const described = await runCli(['topics', 'describe', 'cli-t', '--json', ...brokers]);
-    expect(JSON.parse(described.stdout)).toEqual([{ name: 'cli-t', maxMessageBytes: 1000, nextOffset: 6 }]);
+    expect(JSON.parse(described.stdout)).toEqual([{ name: 'cli-t', messageBytesMax: 1000, nextOffset: 6 }]);
     const listed = await runCli(['topics', 'list', ...brokers]);
     expect(listed.stdout).toBe('cli-t\tmax-message-bytes 1000\tnext-offset 6\n');
 

@@ -8,7 +8,7 @@ export async function fetchPayloads(cluster: TestCluster, id: string, topic: str
   const payloads: string[] = [];
   // Bounded: each round returns at least one message or ends.
   for (let round = 0; round < 100_000; round++) {
-    const result = await client.fetch(topic, payloads.length, { maxBytes: 256 * 1024 });
+    const result = await client.fetch(topic, payloads.length, { bytesMax: 256 * 1024 });
     for (const m of result.messages) {
       if (m.offset !== payloads.length) throw new Error(`${id}: offset ${m.offset} where ${payloads.length} was expected`);
       payloads.push(text(m.payload));

@@ -4,7 +4,7 @@ import { Admin, Producer } from '../../src/client/index.js';
 import { startClusterForTest } from '../harness/index.js';
 
 describe('LogClient.read on a real cluster', () => {
-  it('a small maxBytes still returns at least one record when one exists, across broker entries it must skip', async () => {
+  it('a small bytesMax still returns at least one record when one exists, across broker entries it must skip', async () => {
     const cluster = await startClusterForTest({ label: 'read-small-pages' });
     await cluster.leader();
     const admin = new Admin({ brokers: cluster.brokers() });
@@ -15,12 +15,12 @@ describe('LogClient.read on a real cluster', () => {
       await admin.createTopic('orders');
       for (let k = 0; k < 20; k++) await producer.send('orders', { payload: 'x'.repeat(100) });
       const appended = await client.append(new TextEncoder().encode('the record'));
-      const page = await client.read(1, { maxBytes: 200 });
+      const page = await client.read(1, { bytesMax: 200 });
       expect(page.records.map((r) => r.index)).toEqual([appended.firstIndex]);
       expect(new TextDecoder().decode(page.records[0]?.payload)).toBe('the record');
       expect(page.nextIndex).toBe(appended.firstIndex + 1);
       // Past the last record: nothing, and no error.
-      expect((await client.read(page.nextIndex, { maxBytes: 200 })).records).toEqual([]);
+      expect((await client.read(page.nextIndex, { bytesMax: 200 })).records).toEqual([]);
     } finally {
       await producer.close();
       admin.close();

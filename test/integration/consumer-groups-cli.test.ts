@@ -24,9 +24,9 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     expect(await run(['groups', 'describe', 'printer'])).toBe('printer\ttopic jobs\tcommitted 3\tlag 1\tinflight 0\twaiting 1\tdead 0\tconsumers -\n');
     expect(await run(['consume', '--topic', 'jobs', '--group', 'printer', '--max', '1', '--json'])).toBe(`${JSON.stringify({ offset: 3, delivery: 1, key: '', message: 'poison' })}\n`);
     expect(await run(['groups', 'create', 'late', '--topic', 'jobs', '--from', 'offset:2', '--retry-delays', '100ms', '--max-retries', '1'])).toBe('created group late on topic jobs\n');
-    const listed = JSON.parse(await run(['groups', 'list', '--json'])) as { name: string; committedOffset: number; lag: number; maxRetries: number; retryDelaysMs: number[] }[];
+    const listed = JSON.parse(await run(['groups', 'list', '--json'])) as { name: string; committedOffset: number; lag: number; retriesMax: number; retryDelaysMs: number[] }[];
     expect(listed.map((g) => [g.name, g.committedOffset, g.lag])).toEqual([['late', 2, 2], ['printer', 4, 0]]);
-    expect(listed[0]).toMatchObject({ maxRetries: 1, retryDelaysMs: [100] });
+    expect(listed[0]).toMatchObject({ retriesMax: 1, retryDelaysMs: [100] });
     expect(await run(['groups'])).toBe(await run(['groups', 'list']));
 
     // No dead letters yet: an empty list and nothing to redrive; an unknown group is an error.

@@ -77,7 +77,7 @@ describe('consumer groups on a real cluster', () => {
     const admin = new Admin({ brokers: cluster.brokers() });
     await admin.createTopic('jobs');
     await produce(cluster, 'jobs', ['slow']);
-    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'w', topic: 'jobs', groupSettings: { ackDeadlineMs: 500, retryDelaysMs: [100], maxRetries: 5 } });
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'w', topic: 'jobs', groupSettings: { ackDeadlineMs: 500, retryDelaysMs: [100], retriesMax: 5 } });
     const [first] = await take(consumer, 1);
     expect(first?.delivery).toBe(1);
     const [second] = await take(consumer, 1);
@@ -95,13 +95,13 @@ describe('consumer groups on a real cluster', () => {
     admin.close();
   });
 
-  it('a poison message reaches the dead-letter topic after exactly maxRetries + 1 deliveries, with its history in headers', async () => {
+  it('a poison message reaches the dead-letter topic after exactly retriesMax + 1 deliveries, with its history in headers', async () => {
     const cluster = await startClusterForTest({ label: 'groups-poison' });
     await cluster.leader();
     const admin = new Admin({ brokers: cluster.brokers() });
     await admin.createTopic('jobs');
     await produce(cluster, 'jobs', ['fine', 'poison']);
-    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'workers', topic: 'jobs', groupSettings: { ackDeadlineMs: 5_000, retryDelaysMs: [100, 200], maxRetries: 3 } });
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'workers', topic: 'jobs', groupSettings: { ackDeadlineMs: 5_000, retryDelaysMs: [100, 200], retriesMax: 3 } });
     const poisonDeliveries: number[] = [];
     const running = consumer.run(async (m) => {
       if (text(m.payload) !== 'poison') return;

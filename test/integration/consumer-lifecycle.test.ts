@@ -16,7 +16,7 @@ const CLOSE_ALLOWANCE_MS = 1_500;
 const TAIL_ALL = 200;
 
 /** Retries that would dead-letter a message after three counted deliveries, none of them due during the test. */
-const STRICT_GROUP = { maxRetries: 2, ackDeadlineMs: 60_000, retryDelaysMs: [60_000] } as const;
+const STRICT_GROUP = { retriesMax: 2, ackDeadlineMs: 60_000, retryDelaysMs: [60_000] } as const;
 
 async function produceAll(cluster: TestCluster, topic: string, count: number): Promise<void> {
   const producer = new Producer({ brokers: cluster.brokers() });

@@ -30,7 +30,7 @@ describe('crashes and damaged disks (real processes)', () => {
   it('kill -9 a follower mid-stream and restart it: it catches up and nothing acknowledged is lost', async () => {
     const cluster = await startClusterForTest({ label: 'follower-crash' });
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'f');
-    const writes = workload.background({ concurrency: 3, maxRecords: 20_000, maxMs: 60_000 });
+    const writes = workload.background({ concurrency: 3, recordsMax: 20_000, durationMsMax: 60_000 });
     let leader = '';
     let termBefore = 0;
     try {
@@ -70,7 +70,7 @@ describe('crashes and damaged disks (real processes)', () => {
       expect(await cluster.status(id)).toMatchObject({ flush: 'sync', durableMark: mark });
     }
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'all');
-    const writes = workload.background({ concurrency: 3, maxRecords: 20_000, maxMs: 60_000 });
+    const writes = workload.background({ concurrency: 3, recordsMax: 20_000, durationMsMax: 60_000 });
     try {
       await cluster.leader();
       await moreAcks(cluster, workload, 300, 'before the crash');
@@ -87,7 +87,7 @@ describe('crashes and damaged disks (real processes)', () => {
   it('a damaged tail (cut bytes, flipped bit) on a stopped node is cut on restart and repaired from the leader', async () => {
     const cluster = await startClusterForTest({ label: 'damaged-tail' });
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'd');
-    const writes = workload.background({ concurrency: 2, maxRecords: 20_000, maxMs: 90_000 });
+    const writes = workload.background({ concurrency: 2, recordsMax: 20_000, durationMsMax: 90_000 });
     try {
       const leader = await cluster.leader();
       const first = await follower(cluster, leader);

@@ -79,7 +79,7 @@ describe('a damaged log is repaired from the leader, not by hand (real processes
   it('each kind of damage on a stopped follower: it starts, says what it discarded, repairs, votes again; nothing acknowledged is lost', async () => {
     const cluster = await startClusterForTest({ label: 'damaged-log', extraArgs: SEGMENT_ARGS });
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'dmg');
-    const writes = workload.background({ concurrency: 3, maxRecords: 40_000, maxMs: 150_000 });
+    const writes = workload.background({ concurrency: 3, recordsMax: 40_000, durationMsMax: 150_000 });
     try {
       await moreAcks(cluster, workload, 600, 'to fill several segments');
       for (const [what, damage] of DAMAGES) {

@@ -13,7 +13,7 @@ describe('one live process per node id (real processes)', () => {
   it('a second process with a member id is refused by the peers and exits; the established one keeps its links', async () => {
     const cluster = await startClusterForTest({ label: 'dup-id' });
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 5_000 }), 'dup');
-    const writes = workload.background({ concurrency: 2, maxRecords: 20_000, maxMs: 60_000 });
+    const writes = workload.background({ concurrency: 2, recordsMax: 20_000, durationMsMax: 60_000 });
     const victim = cluster.ids[0] ?? 'n1';
     let result: Awaited<ReturnType<typeof runCli>>;
     let args: string[] = [];

@@ -17,7 +17,7 @@ describe('failover of a three-node cluster (real processes)', () => {
 
     // Keep writing while the leader dies.
     const during = new AppendWorkload(client, 'during');
-    const writes = during.background({ concurrency: 2, maxRecords: 20_000, maxMs: 90_000 });
+    const writes = during.background({ concurrency: 2, recordsMax: 20_000, durationMsMax: 90_000 });
     try {
       await cluster.waitFor(() => during.ackedCount >= 50, { timeoutMs: 10_000, what: '50 acknowledgements before the kill' });
       const killedAtMs = performance.now();
@@ -62,7 +62,7 @@ describe('failover of a three-node cluster (real processes)', () => {
     const cluster = await startClusterForTest({ label: 'failover-rounds' });
     const client = cluster.client(cluster.ids, { timeoutMs: 5_000 });
     const workload = new AppendWorkload(client, 'rounds');
-    const writes = workload.background({ concurrency: 1, maxRecords: 20_000, maxMs: 90_000 });
+    const writes = workload.background({ concurrency: 1, recordsMax: 20_000, durationMsMax: 90_000 });
     const rounds: string[] = [];
     try {
       for (let round = 1; round <= 3; round++) {
@@ -99,7 +99,7 @@ describe('failover of a three-node cluster (real processes)', () => {
     const oldLeader = await cluster.leader();
     const workload = new AppendWorkload(client, 'paused');
     const writers = 2;
-    const writes = workload.background({ concurrency: writers, maxRecords: 20_000, maxMs: 90_000 });
+    const writes = workload.background({ concurrency: writers, recordsMax: 20_000, durationMsMax: 90_000 });
     try {
       await cluster.waitFor(() => workload.ackedCount >= 50, { timeoutMs: 10_000, what: '50 acknowledgements before the pause' });
       const acksAtPause = workload.ackedCount;

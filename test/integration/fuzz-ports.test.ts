@@ -94,10 +94,10 @@ const codec = new ClientCodec();
 
 /** Well-formed requests of several methods, with values no sane client sends. */
 const validHostile: fc.Arbitrary<{ readonly method: string; readonly body: Buffer }> = fc.oneof(
-  fc.record({ from: fc.constantFrom(1, 2 ** 53 - 1, 2 ** 32), maxBytes: fc.constantFrom(1, MAX_MESSAGE_BYTES, 2 ** 31, 2 ** 53 - 1) }).map((r) => ({ method: ClientMethodPath.read, body: codec.readRequest.serialize(r) })),
+  fc.record({ from: fc.constantFrom(1, 2 ** 53 - 1, 2 ** 32), bytesMax: fc.constantFrom(1, MAX_MESSAGE_BYTES, 2 ** 31, 2 ** 53 - 1) }).map((r) => ({ method: ClientMethodPath.read, body: codec.readRequest.serialize(r) })),
   fc.record({ records: fc.array(fc.uint8Array({ maxLength: 2048 }), { maxLength: 3 }), acks: fc.constantFrom(0, 1, 2, 99) }).map((r) => ({ method: ClientMethodPath.append, body: codec.appendRequest.serialize(r) })),
-  fc.record({ topic: hostileText, offset: fc.constantFrom(0, 2 ** 53 - 1), maxBytes: fc.constantFrom(0, 1, 2 ** 31) }).map((r) => ({ method: ClientMethodPath.fetch, body: codec.fetchRequest.serialize(r) })),
-  fc.record({ name: hostileText, maxMessageBytes: fc.constantFrom(0, 1, 2 ** 31, 2 ** 53 - 1) }).map((r) => ({ method: ClientMethodPath.createTopic, body: codec.createTopicRequest.serialize(r) })),
+  fc.record({ topic: hostileText, offset: fc.constantFrom(0, 2 ** 53 - 1), bytesMax: fc.constantFrom(0, 1, 2 ** 31) }).map((r) => ({ method: ClientMethodPath.fetch, body: codec.fetchRequest.serialize(r) })),
+  fc.record({ name: hostileText, messageBytesMax: fc.constantFrom(0, 1, 2 ** 31, 2 ** 53 - 1) }).map((r) => ({ method: ClientMethodPath.createTopic, body: codec.createTopicRequest.serialize(r) })),
   hostileText.map((group) => ({ method: ClientMethodPath.describeGroup, body: codec.groups.groupNameRequest.serialize({ group }) })),
   hostileText.filter((to) => !/^n\d$/.test(to)).map((to) => ({ method: ClientMethodPath.transfer, body: codec.transferRequest.serialize({ to }) })),
 );

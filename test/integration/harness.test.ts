@@ -45,7 +45,7 @@ describe('the process harness', () => {
     // The restarted follower serves the record once it has applied it again, which waits for
     // the new leader to tell it the commit index: a leader existing is not yet that.
     const record = await waitFor(
-      async () => (await cluster.nodeClient(follower).read(appended.firstIndex, { maxBytes: 1024 })).records[0],
+      async () => (await cluster.nodeClient(follower).read(appended.firstIndex, { bytesMax: 1024 })).records[0],
       { timeoutMs: 15_000, what: `${follower} to apply index ${appended.firstIndex} again` },
     );
     expect(new TextDecoder().decode(record.payload)).toBe('kept');

@@ -54,7 +54,7 @@ describe('Producer on a real cluster', () => {
 
   it('bad input fails the message clearly and leaves the rest alone; idempotent acks leader is refused', async () => {
     const admin = new Admin({ brokers: cluster.brokers() });
-    await admin.createTopic('bad-in', { maxMessageBytes: 100 });
+    await admin.createTopic('bad-in', { messageBytesMax: 100 });
     const p = producer();
     const good1 = p.send('bad-in', { payload: 'ok-1' });
     // Handlers attached at once: the refusals may come before the test looks at them.

@@ -129,8 +129,8 @@ describe('acknowledgements wait for durability (the ordering lives in the Ready 
 });
 
 describe('bounded proposals', () => {
-  it('a leader that cannot commit refuses proposals beyond maxUncommittedEntries', () => {
-    const leader = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(1, null, 1), tuning: { maxUncommittedEntries: 5 } });
+  it('a leader that cannot commit refuses proposals beyond uncommittedEntriesMax', () => {
+    const leader = new DirectNode(n1, { voters: voters3, log: logOfTerms([1]), hardState: hardState(1, null, 1), tuning: { uncommittedEntriesMax: 5 } });
     leader.core.campaign();
     leader.drain();
     leader.step(msg.voteResp(n2, n1, 2, true, 'preVoteResp'));

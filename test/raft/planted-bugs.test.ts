@@ -21,14 +21,14 @@ const MAX_RUNS = 400;
 describe('planted core bugs are caught on production nodes', () => {
   it('votes granted without the election restriction (logIsUpToDate -> true)', async () => {
     const seed = 1;
-    const found = await hunt({ size: 3, createRaft: votesForAnyLog }, scheduleArbitrary({ size: 3 }), { seed, maxRuns: MAX_RUNS, wanted: isSafetyViolation });
+    const found = await hunt({ size: 3, createRaft: votesForAnyLog }, scheduleArbitrary({ size: 3 }), { seed, runsMax: MAX_RUNS, wanted: isSafetyViolation });
     console.log(`[planted] up-to-date check removed: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
     expect(found.foundAfterRuns).not.toBeNull();
   });
 
   it('5 nodes: votes granted without the election restriction', async () => {
     const seed = 2;
-    const found = await hunt({ size: 5, createRaft: votesForAnyLog }, scheduleArbitrary({ size: 5 }), { seed, maxRuns: MAX_RUNS, wanted: isSafetyViolation });
+    const found = await hunt({ size: 5, createRaft: votesForAnyLog }, scheduleArbitrary({ size: 5 }), { seed, runsMax: MAX_RUNS, wanted: isSafetyViolation });
     console.log(`[planted] up-to-date check removed (5 nodes): seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
     expect(found.foundAfterRuns).not.toBeNull();
   });
@@ -46,7 +46,7 @@ describe('planted core bugs are caught on production nodes', () => {
   // 161 schedules, about 17 s: test:long. npm test finds the same bug with the fixed figure-8 schedule above.
   it.runIf(LONG_RUN)('commit by counting old-term entries is also found by a targeted generator (slow fsync, one entry per append)', async () => {
     const seed = 1;
-    const found = await hunt({ ...FIGURE_8_GROUND.config, createRaft: commitsOldTermsByCounting, applyBoundMs: 2_000 }, scheduleArbitrary(FIGURE_8_GROUND.shape), { seed, maxRuns: 2_000, wanted: isSafetyViolation });
+    const found = await hunt({ ...FIGURE_8_GROUND.config, createRaft: commitsOldTermsByCounting, applyBoundMs: 2_000 }, scheduleArbitrary(FIGURE_8_GROUND.shape), { seed, runsMax: 2_000, wanted: isSafetyViolation });
     console.log(`[planted] commit by counting, generated: seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);
     expect(found.foundAfterRuns).not.toBeNull();
   });

@@ -18,9 +18,9 @@ function counted(log: MemoryLog): { reader: LogReader; reads: () => number } {
     firstIndex: () => log.firstIndex(),
     lastIndex: () => log.lastIndex(),
     term: (at) => log.term(at),
-    entries: (from, toExclusive, maxBytes) => {
+    entries: (from, toExclusive, bytesMax) => {
       reads++;
-      return log.entries(from, toExclusive, maxBytes);
+      return log.entries(from, toExclusive, bytesMax);
     },
   };
   return { reader, reads: () => reads };

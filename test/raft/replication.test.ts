@@ -46,8 +46,8 @@ describe('fast conflict back-tracking', () => {
 });
 
 describe('pipelining', () => {
-  it('keeps several appends in flight to a follower over a slow network, never more than maxInflightAppends', async () => {
-    const maxInflight = 4;
+  it('keeps several appends in flight to a follower over a slow network, never more than inflightAppendsMax', async () => {
+    const inflightMax = 4;
     const sentLast = new Map<NodeId, Index[]>(); // last index of each entry-carrying append not yet acknowledged
     const acked = new Map<NodeId, number>();
     let maxOnWire = 0;
@@ -59,7 +59,7 @@ describe('pipelining', () => {
     const cluster = new NodeCluster({
       seed: 41,
       size: 3,
-      tuning: { maxInflightAppends: maxInflight, maxBatchBytes: 16 },
+      tuning: { inflightAppendsMax: inflightMax, batchBytesMax: 16 },
       intercept: (m: Message, c) => {
         if (measuring && m.type === 'append' && m.entries.length > 0 && c.raft(m.from)?.status().role === 'leader') {
           const last = m.entries[m.entries.length - 1]?.index as Index;
@@ -91,22 +91,22 @@ describe('pipelining', () => {
     measuring = false;
     cluster.network.conditions = { delayMinMs: 1, delayMaxMs: 8, dropRate: 0, duplicateRate: 0 };
     await cluster.checkRecovery(2_000, 3_000);
-    console.log(`[pipeline] at most ${maxOnWire} unacknowledged appends on the wire to one follower (core reports ${maxReported}); window ${maxInflight}`);
+    console.log(`[pipeline] at most ${maxOnWire} unacknowledged appends on the wire to one follower (core reports ${maxReported}); window ${inflightMax}`);
     expect(maxReported).toBeGreaterThanOrEqual(2);
-    expect(maxReported).toBeLessThanOrEqual(maxInflight);
+    expect(maxReported).toBeLessThanOrEqual(inflightMax);
     expect(maxOnWire).toBeGreaterThanOrEqual(2);
-    expect(maxOnWire).toBeLessThanOrEqual(maxInflight);
+    expect(maxOnWire).toBeLessThanOrEqual(inflightMax);
   });
 });
 
 describe('catching up a lagging follower', () => {
   it('uses the whole in-flight window, not one append per heartbeat (FINDINGS F4)', async () => {
-    const maxInflight = 8;
+    const inflightMax = 8;
     let maxReported = 0;
     const cluster = new NodeCluster({
       seed: 45,
       size: 3,
-      tuning: { maxInflightAppends: maxInflight, maxBatchBytes: 1, heartbeatTicks: 5 },
+      tuning: { inflightAppendsMax: inflightMax, batchBytesMax: 1, heartbeatTicks: 5 },
       onDeliver: (_m, c) => {
         const leader = c.leader();
         const view = leader === null ? undefined : c.status(leader).progress?.get(n3);
@@ -133,7 +133,7 @@ describe('catching up a lagging follower', () => {
 });
 
 describe('byte-capped batches', () => {
-  it('no append carries more than maxBatchBytes of payload, except a single larger entry alone', async () => {
+  it('no append carries more than batchBytesMax of payload, except a single larger entry alone', async () => {
     const cap = 100;
     let appends = 0;
     let multiEntry = 0;
@@ -141,7 +141,7 @@ describe('byte-capped batches', () => {
     const cluster = new NodeCluster({
       seed: 51,
       size: 3,
-      tuning: { maxBatchBytes: cap },
+      tuning: { batchBytesMax: cap },
       intercept: (m) => {
         if (m.type === 'append' && m.entries.length > 0) {
           appends++;
@@ -353,8 +353,8 @@ describe('a lost append is resent', () => {
   }
 
   /** n1 leads term 2 with n2 following (n3 is down); each holds the no-op at 2. */
-  function leaderAndFollower(maxInflightAppends: number): { leader: DirectNode; follower: DirectNode } {
-    const tuning = { maxInflightAppends, electionTicks: 10, heartbeatTicks: 2 };
+  function leaderAndFollower(inflightAppendsMax: number): { leader: DirectNode; follower: DirectNode } {
+    const tuning = { inflightAppendsMax, electionTicks: 10, heartbeatTicks: 2 };
     const leader = new DirectNode(n1, { voters: [n1, n2, n3], log: logOfTerms([1]), hardState: hardState(1, null, 1), tuning });
     const follower = new DirectNode(n2, { voters: [n1, n2, n3], log: logOfTerms([1]), hardState: hardState(1, null, 1), tuning, seed: 2 });
     leader.core.campaign();

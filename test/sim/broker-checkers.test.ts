@@ -86,7 +86,7 @@ describe('checkDeliveries: every acknowledged message delivered until acked or d
     events,
     deadLetters: [{ node: 'n1', offset: 2, id: 'p1-2!', deliveries: 3 }],
     groups: [{ node: 'n1', committedOffset: 3, topicEnd: 3, inflight: 0, waiting: 0, dead: 0 }],
-    maxRetries: 2,
+    retriesMax: 2,
   });
 
   it('passes when each message was acked or dead-lettered after its retries and the group drained', () => {

@@ -146,7 +146,7 @@ export interface DeliveryHistory {
   readonly events: readonly ConsumerEvent[];
   readonly deadLetters: readonly DeadLetterCopy[];
   readonly groups: readonly GroupFinal[];
-  readonly maxRetries: number;
+  readonly retriesMax: number;
 }
 
 /**
@@ -176,7 +176,7 @@ export function checkDeliveries(history: DeliveryHistory): BrokerViolation[] {
     const key = `${copy.node}/${copy.offset}`;
     dead.set(key, [...(dead.get(key) ?? []), copy]);
     if (reference.ids[copy.offset] !== copy.id) fail(`${copy.node}'s dead-letter copy of offset ${copy.offset} is ${copy.id}, the topic holds ${reference.ids[copy.offset] ?? 'nothing'}`);
-    if (copy.deliveries <= history.maxRetries) fail(`offset ${copy.offset} was dead-lettered after ${copy.deliveries} deliveries; it may be delivered ${history.maxRetries + 1} times`);
+    if (copy.deliveries <= history.retriesMax) fail(`offset ${copy.offset} was dead-lettered after ${copy.deliveries} deliveries; it may be delivered ${history.retriesMax + 1} times`);
   }
   for (const [key, copies] of dead) if (copies.length > 1) fail(`offset ${key} was dead-lettered ${copies.length} times`);
   const deadOffsets = new Set(history.deadLetters.filter((c) => c.node === reference.node).map((c) => c.offset));

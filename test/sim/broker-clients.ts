@@ -23,7 +23,7 @@ export const BROKER_SIM = {
   group: 'g',
   transactionTopic: 'tx',
   producerGroup: 'txg',
-  groupSettings: { ackDeadlineMs: 250, retryDelaysMs: [40, 120], maxRetries: 2 },
+  groupSettings: { ackDeadlineMs: 250, retryDelaysMs: [40, 120], retriesMax: 2 },
   checkDelayMs: 150,
   checkIntervalMs: 100,
   checkMax: 3,
@@ -310,7 +310,7 @@ export class ConsumerClient {
         prefetch: CONSUMER.prefetch,
         start: { kind: 'earliest' },
         settings: BROKER_SIM.groupSettings,
-        maxBytes: 64 * 1024,
+        bytesMax: 64 * 1024,
       } as const;
       let ended = false;
       target.node.groups.consume(input, (deliveries) => this.received(consumerId, deliveries), controller.signal).then(

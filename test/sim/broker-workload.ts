@@ -190,7 +190,7 @@ export class BrokerWorkload {
         events: this.events,
         deadLetters,
         groups: nodes.map(({ id, node }) => groupFinal(id, node)),
-        maxRetries: BROKER_SIM.groupSettings.maxRetries,
+        retriesMax: BROKER_SIM.groupSettings.retriesMax,
       }),
       ...checkTransactions({
         transactions: this.transactions,

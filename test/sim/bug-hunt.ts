@@ -14,7 +14,7 @@ export interface Hunt {
 }
 
 /**
- * Runs up to `maxRuns` generated schedules on production nodes (runNodeSchedule) looking for
+ * Runs up to `runsMax` generated schedules on production nodes (runNodeSchedule) looking for
  * a run whose failure satisfies `wanted` (e.g. a safety violation rather than a stall). The
  * search is bounded in runs; the found case is then replayed by its fast-check seed and path
  * and shrunk for at most `shrinkBudgetMs`, so the report is a short reproducible schedule.
@@ -22,7 +22,7 @@ export interface Hunt {
 export async function hunt(
   config: NodeSimConfig,
   arbitrary: fc.Arbitrary<Schedule>,
-  options: { readonly seed: number; readonly maxRuns: number; readonly shrinkBudgetMs?: number; readonly wanted: (failure: RunFailure) => boolean },
+  options: { readonly seed: number; readonly runsMax: number; readonly shrinkBudgetMs?: number; readonly wanted: (failure: RunFailure) => boolean },
 ): Promise<Hunt> {
   let smallest: { schedule: Schedule; failure: RunFailure } | null = null;
   const property = fc.asyncProperty(arbitrary, async (schedule) => {
@@ -33,7 +33,7 @@ export async function hunt(
     }
     return true;
   });
-  const search = await fc.check(property, { seed: options.seed, numRuns: options.maxRuns, endOnFailure: true });
+  const search = await fc.check(property, { seed: options.seed, numRuns: options.runsMax, endOnFailure: true });
   if (!search.failed || search.counterexamplePath === null) return { foundAfterRuns: null, schedule: null, failure: null, report: 'not found' };
   const foundAfterRuns = search.numRuns;
   await fc.check(property, { seed: options.seed, path: search.counterexamplePath, interruptAfterTimeLimit: options.shrinkBudgetMs ?? 3_000 });

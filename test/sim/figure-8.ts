@@ -43,7 +43,7 @@ export async function runFigure8(options: { readonly createRaft?: (options: Raft
     seed: 8,
     size: 5,
     initialDisks: disks,
-    tuning: { maxBatchBytes: 1 },
+    tuning: { batchBytesMax: 1 },
     intercept,
     ...(options.createRaft !== undefined ? { createRaft: options.createRaft } : {}),
   });

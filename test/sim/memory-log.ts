@@ -40,7 +40,7 @@ export class MemoryLog implements LogReader {
     return this.entriesHeld[at - this.first];
   }
 
-  entries(from: Index, toExclusive: Index, maxBytes: number): readonly Entry[] {
+  entries(from: Index, toExclusive: Index, bytesMax: number): readonly Entry[] {
     if (from < this.first || toExclusive > this.lastIndex() + 1 || from > toExclusive) {
       throw new Error(`memory-log: entries [${from}, ${toExclusive}) outside [${this.first}, ${this.lastIndex() + 1})`);
     }
@@ -49,7 +49,7 @@ export class MemoryLog implements LogReader {
     for (let i = from; i < toExclusive; i++) {
       const e = this.entriesHeld[i - this.first] as Entry;
       bytes += e.payload.length;
-      if (out.length > 0 && bytes > maxBytes) break;
+      if (out.length > 0 && bytes > bytesMax) break;
       out.push(e);
     }
     return out;

@@ -22,7 +22,7 @@ const DEFAULT_RUNS = 40;
 /** Schedules for each narrower variant: half as many. */
 const variantRuns = (): number => Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 2));
 
-async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, options: { readonly runs?: number; readonly maxSteps?: number; readonly weights?: ScheduleShape['weights']; readonly varyTuning?: boolean } = {}): Promise<void> {
+async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, options: { readonly runs?: number; readonly stepsMax?: number; readonly weights?: ScheduleShape['weights']; readonly varyTuning?: boolean } = {}): Promise<void> {
   const runs = options.runs ?? simRuns(DEFAULT_RUNS);
   const seed = simSeed();
   const config: NodeSimConfig = { size, ...extra };
@@ -32,7 +32,7 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
   const broker = { acked: 0, consumerAcks: 0, deadLettered: 0, committed: 0, rolledBack: 0 };
   const started = performance.now();
   console.log(`[node-sim] ${size} nodes: fast-check seed ${seed}, ${runs} schedules (replay with SIM_SEED=${seed})`);
-  const shape: ScheduleShape = { size, maxSteps: options.maxSteps ?? 20, weights: options.weights ?? NODE_WEIGHTS, ...(options.varyTuning === true ? { varyTuning: true, electionTicksMin: electionTicksFloor(config) } : {}) };
+  const shape: ScheduleShape = { size, stepsMax: options.stepsMax ?? 20, weights: options.weights ?? NODE_WEIGHTS, ...(options.varyTuning === true ? { varyTuning: true, electionTicksMin: electionTicksFloor(config) } : {}) };
   await fc.assert(
     fc.asyncProperty(scheduleArbitrary(shape), async (schedule: Schedule) => {
       const result = await runNodeSchedule(config, schedule);
@@ -75,7 +75,7 @@ describe('generated fault schedules against the production node', () => {
   }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes with disk damage on one node at a time (it must not vote until repaired)', async () => {
-    await checkCluster(5, {}, { weights: { ...NODE_WEIGHTS, damage: 3 }, maxSteps: 30 });
+    await checkCluster(5, {}, { weights: { ...NODE_WEIGHTS, damage: 3 }, stepsMax: 30 });
   }, PROPERTY_TIMEOUT_MS);
 
   it('every cluster size from 1 to 7, even sizes included', async () => {
@@ -94,15 +94,15 @@ describe('generated fault schedules against the production node', () => {
     // Generated options include one-entry appends with one in flight: over these disks that
     // moves one entry per round trip (up to two 40 ms fsyncs), so a follower a few hundred
     // entries behind at healing takes several seconds to catch up.
-    await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 40, segmentBytes: 4 * 1024, clockSkewMaxMs: 2_000, applyBoundMs: 30_000 }, { varyTuning: true, maxSteps: 40 });
+    await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 40, segmentBytes: 4 * 1024, clockSkewMaxMs: 2_000, applyBoundMs: 30_000 }, { varyTuning: true, stepsMax: 40 });
   }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes with tiny batches, a narrow in-flight window and no pre-vote', async () => {
-    await checkCluster(5, { tuning: { maxBatchBytes: 8, maxInflightAppends: 2, preVote: false } }, { runs: variantRuns() });
+    await checkCluster(5, { tuning: { batchBytesMax: 8, inflightAppendsMax: 2, preVote: false } }, { runs: variantRuns() });
   }, PROPERTY_TIMEOUT_MS);
 
   it('3 nodes under long schedules with slow disks', async () => {
-    await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 30 }, { runs: variantRuns(), maxSteps: 60 });
+    await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 30 }, { runs: variantRuns(), stepsMax: 60 });
   }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes whose clocks run up to 30% fast or slow, with generated core options', async () => {
@@ -114,6 +114,6 @@ describe('generated fault schedules against the production node', () => {
     // it. One-entry appends, one in flight, catch a follower up one entry per round trip and
     // fsync (up to ~70 ms): 300 behind took 16.5 s in one run (FINDINGS O1), hence the bound.
     const { size, ...config } = FIGURE_8_GROUND.config;
-    await checkCluster(size, { ...config, applyBoundMs: 30_000 }, { runs: variantRuns(), maxSteps: FIGURE_8_GROUND.shape.maxSteps, weights: FIGURE_8_GROUND.shape.weights });
+    await checkCluster(size, { ...config, applyBoundMs: 30_000 }, { runs: variantRuns(), stepsMax: FIGURE_8_GROUND.shape.stepsMax, weights: FIGURE_8_GROUND.shape.weights });
   }, PROPERTY_TIMEOUT_MS);
 });

@@ -70,8 +70,8 @@ export function describeSchedule(schedule: Schedule): string {
 
 export interface ScheduleShape {
   readonly size: number;
-  readonly maxSteps?: number;
-  readonly maxWaitMs?: number;
+  readonly stepsMax?: number;
+  readonly waitMsMax?: number;
   /** Also generate the core's options per run (tuningArbitrary). */
   readonly varyTuning?: boolean;
   /** The shortest election timeout generated core options may have, in ticks (default 3). */
@@ -108,8 +108,8 @@ export const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
  * it, and the real core must pass it (node-sim.test.ts).
  */
 export const FIGURE_8_GROUND = {
-  config: { size: 3, fsyncMinMs: 1, fsyncMaxMs: 40, tuning: { maxBatchBytes: 1, maxInflightAppends: 1 } },
-  shape: { size: 3, maxSteps: 30, maxWaitMs: 150, weights: { crashLeader: 6, isolateLeader: 4, heal: 2, restart: 3, burst: 2, network: 2, campaign: 3 } },
+  config: { size: 3, fsyncMinMs: 1, fsyncMaxMs: 40, tuning: { batchBytesMax: 1, inflightAppendsMax: 1 } },
+  shape: { size: 3, stepsMax: 30, waitMsMax: 150, weights: { crashLeader: 6, isolateLeader: 4, heal: 2, restart: 3, burst: 2, network: 2, campaign: 3 } },
 } as const satisfies { readonly config: { readonly size: number; readonly fsyncMinMs: number; readonly fsyncMaxMs: number; readonly tuning: NodeTuning }; readonly shape: ScheduleShape };
 
 export function actionArbitrary(size: number, weights: Partial<Record<FaultAction['kind'], number>> = DEFAULT_WEIGHTS): fc.Arbitrary<FaultAction> {
@@ -150,9 +150,9 @@ export function tuningArbitrary(size: number, electionTicksMin = 3): fc.Arbitrar
     .record({
       electionTicks: fc.integer({ min: electionTicksMin, max: Math.max(20, electionTicksMin) }),
       heartbeatRatio: fc.constantFrom(1, 2, 3),
-      maxInflightAppends: fc.constantFrom(1, 2, 8, 64),
-      maxBatchBytes: fc.constantFrom(1, 8, 64, 1 << 20),
-      maxUncommittedEntries: fc.constantFrom(3, 50, 10_000),
+      inflightAppendsMax: fc.constantFrom(1, 2, 8, 64),
+      batchBytesMax: fc.constantFrom(1, 8, 64, 1 << 20),
+      uncommittedEntriesMax: fc.constantFrom(3, 50, 10_000),
       preVote: fc.boolean(),
       checkQuorum: fc.boolean(),
       preferred: fc.option(fc.integer({ min: 1, max: size }), { nil: null }),
@@ -166,12 +166,12 @@ export function tuningArbitrary(size: number, electionTicksMin = 3): fc.Arbitrar
 }
 
 export function scheduleArbitrary(shape: ScheduleShape): fc.Arbitrary<Schedule> {
-  const step = fc.record({ waitMs: fc.integer({ min: 0, max: shape.maxWaitMs ?? 300 }), action: actionArbitrary(shape.size, shape.weights) });
+  const step = fc.record({ waitMs: fc.integer({ min: 0, max: shape.waitMsMax ?? 300 }), action: actionArbitrary(shape.size, shape.weights) });
   return fc.record({
     ...(shape.varyTuning === true ? { tuning: tuningArbitrary(shape.size, shape.electionTicksMin) } : {}),
     seed: fc.integer({ min: 0, max: 0x7fff_ffff }),
     proposeEveryMs: fc.integer({ min: 5, max: 60 }),
-    steps: fc.array(step, { minLength: 1, maxLength: shape.maxSteps ?? 20, size: 'max' }),
+    steps: fc.array(step, { minLength: 1, maxLength: shape.stepsMax ?? 20, size: 'max' }),
   });
 }
 

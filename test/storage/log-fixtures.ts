@@ -37,7 +37,7 @@ export const manualScheduler: Scheduler = {
 };
 
 /** Checks the log holds exactly `expected` (firstIndex..lastIndex), through term() and entries(). */
-export function expectLogEquals(log: CommitLog, expected: readonly Entry[], firstIndex: number, maxBytes = 1 << 30): void {
+export function expectLogEquals(log: CommitLog, expected: readonly Entry[], firstIndex: number, bytesMax = 1 << 30): void {
   expect(log.firstIndex()).toBe(firstIndex);
   expect(log.lastIndex()).toBe(firstIndex + expected.length - 1);
   for (const want of expected) expect(log.term(want.index)).toBe(want.term);
@@ -46,7 +46,7 @@ export function expectLogEquals(log: CommitLog, expected: readonly Entry[], firs
   let at = firstIndex;
   // Bounded: each read returns at least one entry.
   while (at <= log.lastIndex()) {
-    const batch = log.entries(at as Index, (log.lastIndex() + 1) as Index, maxBytes);
+    const batch = log.entries(at as Index, (log.lastIndex() + 1) as Index, bytesMax);
     expect(batch.length).toBeGreaterThan(0);
     got.push(...batch);
     at += batch.length;

@@ -26,7 +26,7 @@ describe('client codec', () => {
   });
   it('takes packed and unpacked repeated scalars and nested messages; refuses a nested field of the wrong wire type', () => {
     const codec = new ClientCodec();
-    const request = { group: 'g', topic: 't', ifAbsent: true, settings: { ackDeadlineMs: 5, retryDelaysMs: [100, 2 ** 40], maxRetriesSet: true, maxRetries: 3 } };
+    const request = { group: 'g', topic: 't', ifAbsent: true, settings: { ackDeadlineMs: 5, retryDelaysMs: [100, 2 ** 40], retriesMaxSet: true, retriesMax: 3 } };
     const packed = codec.groups.createGroupRequest.serialize(request);
     expect(codec.groups.createGroupRequest.deserialize(packed).settings?.retryDelaysMs).toEqual([100, 2 ** 40]);
     // settings (field 4) holding retry_delays_ms (field 2) unpacked: two varint fields.

@@ -35,7 +35,7 @@ async function startNode(
     listenAddress,
     peers: new Map([...addresses].filter(([peer]) => peer !== self)),
     onMessage: (message) => received.push(message),
-    maxMessageBytes: MAX_MESSAGE_BYTES,
+    messageBytesMax: MAX_MESSAGE_BYTES,
     reconnect: { initialMs: 20, maxMs: 200 },
     log: (line) => logLines.push(line),
     ...overrides,
@@ -157,7 +157,7 @@ describe('peer transport', () => {
     }
   });
 
-  it('drops and counts a message larger than maxMessageBytes, delivering the rest', async () => {
+  it('drops and counts a message larger than messageBytesMax, delivering the rest', async () => {
     const addresses = await addressesFor('n1', 'n2');
     const a = await startNode('n1', addresses);
     const b = await startNode('n2', addresses);
@@ -172,7 +172,7 @@ describe('peer transport', () => {
     expect(a.transport.stats().get(nodeId('n2'))).toMatchObject({ sentMessages: 2, droppedMessages: 1 });
   });
 
-  it('batches up to maxMessageBytes: many near-limit appends in one send() all arrive', async () => {
+  it('batches up to messageBytesMax: many near-limit appends in one send() all arrive', async () => {
     const addresses = await addressesFor('n1', 'n2');
     const a = await startNode('n1', addresses);
     const b = await startNode('n2', addresses);
