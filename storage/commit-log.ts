@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 
 import type { Entry, HardState, Index, LogReader, Term } from '../raft/index.js';
+import type { DurableLog } from './durable-log.js';
 import { assert } from './assert.js';
 import {
   AppendBacklogError,
@@ -32,7 +33,7 @@ type LogState = 'open' | 'changing' | 'closing' | 'closed' | 'failed';
  * Reads (the LogReader half) are synchronous and see every append as soon as append()
  * returns its promise; the promise says when the entries are durable.
  */
-export class CommitLog implements LogReader {
+export class CommitLog implements LogReader, DurableLog {
   private state: LogState = 'open';
   private failure: unknown = null;
   /** Highest index whose bytes are known durable in its segment file. */

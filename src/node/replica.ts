@@ -1,5 +1,5 @@
 import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type Term } from '../../raft/index.js';
-import { EntriesTruncatedError, type CommitLog, type Scheduler, type Timer } from '../../storage/index.js';
+import { EntriesTruncatedError, type DurableLog, type Scheduler, type Timer } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
@@ -12,7 +12,7 @@ export interface MessageSink {
 
 export interface ReplicaOptions {
   readonly raft: RaftNode;
-  readonly log: CommitLog;
+  readonly log: DurableLog;
   readonly sink: MessageSink;
   /** The node's clock and timers (realScheduler in a process, the simulator's in test/sim). */
   readonly scheduler: Scheduler;
@@ -86,7 +86,7 @@ interface DurableWaiter {
  */
 export class Replica {
   private readonly raft: RaftNode;
-  private readonly log: CommitLog;
+  private readonly log: DurableLog;
   private readonly sink: MessageSink;
   /** The node's clock and timers; the services on this replica use the same one. */
   readonly scheduler: Scheduler;
