@@ -252,7 +252,9 @@ export class Replica {
         this.removeDurableWaiter(entry.index, waiter);
         waiter.timer.cancel();
         if (decision === 'resolve') waiter.resolve();
-        else waiter.reject(new UnavailableError(`entry ${entry.index} was replaced by a new leader's entry before it was durable here; it will never commit`));
+        // Replaced here only: a copy another node holds may still be committed by a later
+        // leader (the Raft paper's figure 8), so the outcome is unknown, not refused.
+        else waiter.reject(new UnavailableError(`entry ${entry.index} was replaced here by a new leader's entry before it was durable; another node may still hold it, so whether it commits is unknown`));
       }
     }
   }
