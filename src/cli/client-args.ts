@@ -38,7 +38,7 @@ export function parseClientArgs(
   argv: readonly string[],
   command: { readonly extra: NonNullable<ParseArgsConfig['options']>; readonly allowPositionals: boolean; readonly help: string },
 ): ClientArgs | null {
-  const { values, positionals } = parseCommandLine(argv, { ...COMMON, ...command.extra }, command.allowPositionals);
+  const { values, positionals } = parseCommandLine(argv, { ...COMMON, ...command.extra }, { allowPositionals: command.allowPositionals });
   const flags = values as Flags;
   if (flags['help'] === true) {
     process.stdout.write(command.help + COMMON_HELP);
