@@ -22,10 +22,15 @@ Common options:
 
 export type Flags = Record<string, string | boolean | undefined>;
 
-export interface ClientArgs {
+/** What the common options say, built once per command and passed down to what it calls. */
+export interface CommandContext {
   readonly brokers: string[];
   readonly timeoutMs: number;
   readonly json: boolean;
+}
+
+export interface ClientArgs {
+  readonly context: CommandContext;
   readonly flags: Flags;
   readonly positionals: string[];
 }
@@ -44,13 +49,12 @@ export function parseClientArgs(
     process.stdout.write(command.help + COMMON_HELP);
     return null;
   }
-  return {
+  const context = {
     brokers: typeof flags['brokers'] === 'string' ? splitBrokers(flags['brokers']) : defaultBrokers(),
     timeoutMs: parseWholeNumber('timeout-ms', flags['timeout-ms'] as string | undefined, { min: 1 }) ?? 30_000,
     json: flags['json'] === true,
-    flags,
-    positionals,
   };
+  return { context, flags, positionals };
 }
 
 export function defaultBrokers(): string[] {
