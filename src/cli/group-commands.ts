@@ -60,7 +60,9 @@ function required(flags: Flags, name: string): string {
   return value;
 }
 
-function parseStart(value: string | undefined, allowPoints: boolean): GroupStart {
+/** `allowPoints`: offset:N and time:MS are accepted as well as earliest and latest. */
+function parseStart(value: string | undefined, accept: { readonly allowPoints: boolean }): GroupStart {
+  const { allowPoints } = accept;
   if (value === undefined || value === 'earliest') return 'earliest';
   if (value === 'latest') return 'latest';
   const point = /^(offset|time):(\d+)$/.exec(value);
@@ -76,7 +78,7 @@ async function consumeCommand(context: CommandContext, flags: Flags): Promise<nu
   const { brokers, timeoutMs, json } = context;
   const topic = required(flags, 'topic');
   const group = required(flags, 'group');
-  const from = parseStart(flags['from'] as string | undefined, false);
+  const from = parseStart(flags['from'] as string | undefined, { allowPoints: false });
   const max = parseWholeNumber('max', flags['max'] as string | undefined, { min: 1 }) ?? Number.MAX_SAFE_INTEGER;
   const prefetch = parseWholeNumber('prefetch', flags['prefetch'] as string | undefined, { min: 1, max: 10_000 }) ?? 64;
   // A failed ack is reported below, with what it means for the message.
@@ -124,7 +126,7 @@ async function groupsCommand(context: CommandContext, positionals: readonly stri
       const retryDelaysMs = delays?.split(',').map((d) => parseDurationMs('retry-delays', d.trim()) ?? 0);
       const retriesMax = parseWholeNumber('max-retries', flags['max-retries'] as string | undefined, { min: 0, max: 1000 });
       const settings = { ...(ackDeadlineMs === undefined ? {} : { ackDeadlineMs }), ...(retryDelaysMs === undefined ? {} : { retryDelaysMs }), ...(retriesMax === undefined ? {} : { retriesMax }) };
-      await admin.createGroup(group, topic, { start: parseStart(flags['from'] as string | undefined, true), settings });
+      await admin.createGroup(group, topic, { start: parseStart(flags['from'] as string | undefined, { allowPoints: true }), settings });
       process.stdout.write(json ? `${JSON.stringify({ created: group, topic })}\n` : `created group ${group} on topic ${topic}\n`);
     } else if (action === 'delete') {
       await admin.deleteGroup(group);
