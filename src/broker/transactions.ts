@@ -181,7 +181,7 @@ export class TransactionTable {
     if (tx === undefined) {
       throw new BrokerError(ErrorCode.notFound, `transaction ${command.txId} is unknown: never prepared, or decided so long ago that it is forgotten`);
     }
-    if (tx.state === wanted) return ended(tx, true);
+    if (tx.state === wanted) return ended(tx, { duplicate: true });
     if (tx.state !== TransactionState.prepared) {
       const was = tx.state === TransactionState.committed ? 'committed' : 'rolled back';
       throw new BrokerError(ErrorCode.transactionDecided, `cannot ${command.outcome} transaction ${tx.txId}: it was already ${was} (by ${tx.decidedBy ?? 'unknown'})`);
@@ -193,7 +193,7 @@ export class TransactionTable {
       tx.firstOffset = topic.append(tx.logIndex, tx.count, nowMs, 0);
     }
     this.decide(tx, wanted, command.source);
-    return ended(tx, false);
+    return ended(tx, { duplicate: false });
   }
 
   /**
@@ -287,9 +287,10 @@ export function auditCopies(command: HalfMessage): MessageRecord[] {
   return command.messages.map((m) => ({ key: m.key, headers: [...m.headers, ...origin], payload: m.payload, timestampMs: m.timestampMs }));
 }
 
-function ended(tx: Transaction, duplicate: boolean): TransactionApplyResult {
+/** `duplicate`: the transaction was already decided this way, so this end is a retry. */
+function ended(tx: Transaction, outcome: { readonly duplicate: boolean }): TransactionApplyResult {
   if (tx.state === TransactionState.prepared) throw new Error(`broker: transaction ${tx.txId} is not decided`);
-  return { kind: 'transactionEnded', txId: tx.txId, state: tx.state, topic: tx.topic, firstOffset: tx.firstOffset, count: tx.count, duplicate };
+  return { kind: 'transactionEnded', txId: tx.txId, state: tx.state, topic: tx.topic, firstOffset: tx.firstOffset, count: tx.count, duplicate: outcome.duplicate };
 }
 
 function view(tx: Transaction): TransactionView {

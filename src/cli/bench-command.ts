@@ -76,7 +76,7 @@ const OPTIONS = {
 
 /** Parses the command line into a run's configuration, or 'help'. */
 export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null } | 'help' {
-  const { values } = parseCommandLine(argv, OPTIONS, false);
+  const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
   if (acks !== 'all' && acks !== 'leader') throw new UsageError(`--acks must be all or leader, not "${acks}"`);

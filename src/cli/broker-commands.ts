@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 
 import { Admin, LogClient, Producer, type SendResult, type TopicInfo } from '../client/index.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
-import { parseClientArgs } from './client-args.js';
+import { parseClientArgs, type CommandContext } from './client-args.js';
 
 export const BROKER_COMMANDS: readonly string[] = ['topics', 'produce', 'fetch'];
 
@@ -45,14 +45,14 @@ export async function runBrokerCommand(command: string, argv: readonly string[])
   } as const;
   const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command !== 'fetch', help: HELP[command] ?? '' });
   if (args === null) return 0;
-  const { brokers, timeoutMs, json, flags, positionals } = args;
+  const { context, flags, positionals } = args;
   switch (command) {
     case 'topics':
-      return topicsCommand(brokers, timeoutMs, positionals, flags, json);
+      return topicsCommand(context, positionals, flags);
     case 'produce':
-      return produceCommand(brokers, timeoutMs, positionals, flags, json);
+      return produceCommand(context, positionals, flags);
     case 'fetch':
-      return fetchCommand(brokers, timeoutMs, flags, json);
+      return fetchCommand(context, flags);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -64,7 +64,8 @@ function requireTopic(flags: Record<string, string | boolean | undefined>): stri
   return topic;
 }
 
-async function topicsCommand(brokers: string[], timeoutMs: number, positionals: readonly string[], flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+async function topicsCommand(context: CommandContext, positionals: readonly string[], flags: Record<string, string | boolean | undefined>): Promise<number> {
+  const { brokers, timeoutMs, json } = context;
   const [action, name, ...rest] = positionals;
   const needsName = action === 'create' || action === 'describe' || action === 'delete';
   if (action === undefined || !(needsName || action === 'list')) throw new UsageError('topics needs an action: create, list, describe or delete');
@@ -82,9 +83,9 @@ async function topicsCommand(brokers: string[], timeoutMs: number, positionals: 
       await admin.deleteTopic(topicName);
       process.stdout.write(json ? `${JSON.stringify({ deleted: topicName })}\n` : `deleted topic ${topicName}\n`);
     } else if (action === 'describe') {
-      printTopics([await admin.describeTopic(topicName)], json);
+      printTopics([await admin.describeTopic(topicName)], context);
     } else {
-      printTopics(await admin.listTopics(), json);
+      printTopics(await admin.listTopics(), context);
     }
     return 0;
   } finally {
@@ -92,15 +93,16 @@ async function topicsCommand(brokers: string[], timeoutMs: number, positionals: 
   }
 }
 
-function printTopics(topics: readonly TopicInfo[], json: boolean): void {
-  if (json) {
+function printTopics(topics: readonly TopicInfo[], output: Pick<CommandContext, 'json'>): void {
+  if (output.json) {
     process.stdout.write(`${JSON.stringify(topics)}\n`);
     return;
   }
   for (const t of topics) process.stdout.write(`${t.name}\tmax-message-bytes ${t.messageBytesMax}\tnext-offset ${t.nextOffset}\n`);
 }
 
-async function produceCommand(brokers: string[], timeoutMs: number, messages: readonly string[], flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+async function produceCommand(context: CommandContext, messages: readonly string[], flags: Record<string, string | boolean | undefined>): Promise<number> {
+  const { brokers, timeoutMs, json } = context;
   const topic = requireTopic(flags);
   const key = typeof flags['key'] === 'string' ? flags['key'] : undefined;
   const acks = flags['acks'] ?? 'all';
@@ -152,7 +154,8 @@ async function produceCommand(brokers: string[], timeoutMs: number, messages: re
   }
 }
 
-async function fetchCommand(brokers: string[], timeoutMs: number, flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+async function fetchCommand(context: CommandContext, flags: Record<string, string | boolean | undefined>): Promise<number> {
+  const { brokers, timeoutMs, json } = context;
   const topic = requireTopic(flags);
   let offset = parseWholeNumber('from', flags['from'] as string | undefined, { min: 0 }) ?? 0;
   const max = parseWholeNumber('max', flags['max'] as string | undefined, { min: 1 }) ?? Number.MAX_SAFE_INTEGER;

@@ -22,10 +22,15 @@ Common options:
 
 export type Flags = Record<string, string | boolean | undefined>;
 
-export interface ClientArgs {
+/** What the common options say, built once per command and passed down to what it calls. */
+export interface CommandContext {
   readonly brokers: string[];
   readonly timeoutMs: number;
   readonly json: boolean;
+}
+
+export interface ClientArgs {
+  readonly context: CommandContext;
   readonly flags: Flags;
   readonly positionals: string[];
 }
@@ -38,19 +43,18 @@ export function parseClientArgs(
   argv: readonly string[],
   command: { readonly extra: NonNullable<ParseArgsConfig['options']>; readonly allowPositionals: boolean; readonly help: string },
 ): ClientArgs | null {
-  const { values, positionals } = parseCommandLine(argv, { ...COMMON, ...command.extra }, command.allowPositionals);
+  const { values, positionals } = parseCommandLine(argv, { ...COMMON, ...command.extra }, { allowPositionals: command.allowPositionals });
   const flags = values as Flags;
   if (flags['help'] === true) {
     process.stdout.write(command.help + COMMON_HELP);
     return null;
   }
-  return {
+  const context = {
     brokers: typeof flags['brokers'] === 'string' ? splitBrokers(flags['brokers']) : defaultBrokers(),
     timeoutMs: parseWholeNumber('timeout-ms', flags['timeout-ms'] as string | undefined, { min: 1 }) ?? 30_000,
     json: flags['json'] === true,
-    flags,
-    positionals,
   };
+  return { context, flags, positionals };
 }
 
 export function defaultBrokers(): string[] {

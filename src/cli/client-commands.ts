@@ -1,6 +1,6 @@
 import { LOG_CLIENT_DEFAULTS, LogClient, type NodeStatus } from '../client/index.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
-import { parseClientArgs } from './client-args.js';
+import { parseClientArgs, type CommandContext } from './client-args.js';
 
 export const CLIENT_COMMANDS: readonly string[] = ['append', 'read', 'status', 'transfer'];
 
@@ -48,16 +48,17 @@ export async function runClientCommand(command: string, argv: readonly string[])
   } as const;
   const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command === 'append', help: HELP[command] ?? '' });
   if (args === null) return 0;
-  const { brokers, timeoutMs, json, flags, positionals } = args;
+  const { context, flags, positionals } = args;
+  const { brokers, timeoutMs, json } = context;
   const client = new LogClient({ brokers, timeoutMs });
   try {
     switch (command) {
       case 'append':
         return await appendCommand(client, positionals, { raw: flags['raw'] === true, json });
       case 'read':
-        return await readCommand(client, flags, json);
+        return await readCommand(client, flags, context);
       case 'status':
-        return await statusCommand(client, json);
+        return await statusCommand(client, context);
       case 'transfer': {
         const to = flags['to'];
         if (typeof to !== 'string' || to === '') throw new UsageError('--to ID is required');
@@ -163,12 +164,13 @@ function jsonRecord(record: { readonly index: number; readonly term: number; rea
   }
 }
 
-function printRecord(record: { readonly index: number; readonly term: number; readonly payload: Uint8Array }, json: boolean): Promise<void> {
-  if (json) return writeOut(`${jsonRecord(record)}\n`);
+function printRecord(record: { readonly index: number; readonly term: number; readonly payload: Uint8Array }, output: Pick<CommandContext, 'json'>): Promise<void> {
+  if (output.json) return writeOut(`${jsonRecord(record)}\n`);
   return writeOut(Buffer.concat([Buffer.from(`${record.index}\t`), record.payload, Buffer.from('\n')]));
 }
 
-async function readCommand(client: LogClient, flags: Record<string, string | boolean | undefined>, json: boolean): Promise<number> {
+async function readCommand(client: LogClient, flags: Record<string, string | boolean | undefined>, output: Pick<CommandContext, 'json'>): Promise<number> {
+  const { json } = output;
   const from = parseWholeNumber('from', flags['from'] as string | undefined, { min: 1 }) ?? 1;
   // Without --max-bytes the client library picks a size every node accepts.
   const bytesMax = parseWholeNumber('max-bytes', flags['max-bytes'] as string | undefined, { min: 1 });
@@ -185,7 +187,7 @@ async function readCommand(client: LogClient, flags: Record<string, string | boo
       const page = await client.read(pageStart, options);
       for (const record of page.records) {
         if (printed === limit) break;
-        await printRecord(record, json);
+        await printRecord(record, output);
         printed++;
         next = record.index + 1;
       }
@@ -214,7 +216,7 @@ async function followCommand(client: LogClient, read: { readonly from: number; r
   let printed = 0;
   try {
     for await (const record of client.follow(read.from, { signal: abort.signal, ...read.options })) {
-      await printRecord(record, read.json);
+      await printRecord(record, read);
       if (++printed === read.limit) {
         await sayNext(record.index + 1, read);
         abort.abort();
@@ -261,9 +263,9 @@ function whyNoLeader(statuses: Awaited<ReturnType<LogClient['statusAll']>>): str
   return `no leader: a leader needs ${majority} of ${members} members voting, and only ${voting.length} can (${reasons.join('; ')})`;
 }
 
-async function statusCommand(client: LogClient, json: boolean): Promise<number> {
+async function statusCommand(client: LogClient, output: Pick<CommandContext, 'json'>): Promise<number> {
   const statuses = await client.statusAll();
-  if (json) {
+  if (output.json) {
     process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
     return statuses.some((s) => 'error' in s) ? 1 : 0;
   }

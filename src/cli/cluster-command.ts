@@ -89,7 +89,7 @@ export async function runClusterCommand(argv: readonly string[]): Promise<number
 }
 
 async function runCluster(argv: readonly string[]): Promise<number> {
-  const { values } = parseCommandLine(argv, OPTIONS, false);
+  const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) {
     process.stdout.write(CLUSTER_HELP);
     return 0;
@@ -150,7 +150,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
 }
 
 function parseControlArgs(argv: readonly string[], usage: string): { dataRoot: string; json: boolean; positionals: string[] } | null {
-  const { values, positionals } = parseCommandLine(argv, CONTROL_OPTIONS, true);
+  const { values, positionals } = parseCommandLine(argv, CONTROL_OPTIONS, { allowPositionals: true });
   if (values.help === true) {
     process.stdout.write(`Usage: ${usage}\n\nSee quorumlog cluster --help.\n`);
     return null;

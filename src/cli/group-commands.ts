@@ -1,6 +1,6 @@
 import { DeadLetterHeader } from '../broker/index.js';
 import { Admin, Consumer, LogClient, Producer, type ConsumedMessage, type GroupInfo, type GroupStart } from '../client/index.js';
-import { parseClientArgs, type Flags } from './client-args.js';
+import { parseClientArgs, type CommandContext, type Flags } from './client-args.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 
 export const GROUP_COMMANDS: readonly string[] = ['consume', 'groups', 'dlq'];
@@ -41,14 +41,14 @@ export async function runGroupCommand(command: string, argv: readonly string[]):
   } as const;
   const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command !== 'consume', help: HELP[command] ?? '' });
   if (args === null) return 0;
-  const { brokers, timeoutMs, json, flags, positionals } = args;
+  const { context, flags, positionals } = args;
   switch (command) {
     case 'consume':
-      return consumeCommand(brokers, timeoutMs, flags, json);
+      return consumeCommand(context, flags);
     case 'groups':
-      return groupsCommand(brokers, timeoutMs, positionals, flags, json);
+      return groupsCommand(context, positionals, flags);
     case 'dlq':
-      return dlqCommand(brokers, timeoutMs, positionals, flags, json);
+      return dlqCommand(context, positionals, flags);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -60,7 +60,9 @@ function required(flags: Flags, name: string): string {
   return value;
 }
 
-function parseStart(value: string | undefined, allowPoints: boolean): GroupStart {
+/** `allowPoints`: offset:N and time:MS are accepted as well as earliest and latest. */
+function parseStart(value: string | undefined, accept: { readonly allowPoints: boolean }): GroupStart {
+  const { allowPoints } = accept;
   if (value === undefined || value === 'earliest') return 'earliest';
   if (value === 'latest') return 'latest';
   const point = /^(offset|time):(\d+)$/.exec(value);
@@ -72,10 +74,11 @@ function write(line: string): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(line, (error) => (error ? reject(error) : resolve())));
 }
 
-async function consumeCommand(brokers: string[], timeoutMs: number, flags: Flags, json: boolean): Promise<number> {
+async function consumeCommand(context: CommandContext, flags: Flags): Promise<number> {
+  const { brokers, timeoutMs, json } = context;
   const topic = required(flags, 'topic');
   const group = required(flags, 'group');
-  const from = parseStart(flags['from'] as string | undefined, false);
+  const from = parseStart(flags['from'] as string | undefined, { allowPoints: false });
   const max = parseWholeNumber('max', flags['max'] as string | undefined, { min: 1 }) ?? Number.MAX_SAFE_INTEGER;
   const prefetch = parseWholeNumber('prefetch', flags['prefetch'] as string | undefined, { min: 1, max: 10_000 }) ?? 64;
   // A failed ack is reported below, with what it means for the message.
@@ -103,7 +106,8 @@ async function consumeCommand(brokers: string[], timeoutMs: number, flags: Flags
   }
 }
 
-async function groupsCommand(brokers: string[], timeoutMs: number, positionals: readonly string[], flags: Flags, json: boolean): Promise<number> {
+async function groupsCommand(context: CommandContext, positionals: readonly string[], flags: Flags): Promise<number> {
+  const { brokers, timeoutMs, json } = context;
   // Bare `quorumlog groups` lists them, with their lag.
   const [action = 'list', name, ...rest] = positionals;
   const needsName = action === 'create' || action === 'describe' || action === 'delete';
@@ -122,13 +126,13 @@ async function groupsCommand(brokers: string[], timeoutMs: number, positionals: 
       const retryDelaysMs = delays?.split(',').map((d) => parseDurationMs('retry-delays', d.trim()) ?? 0);
       const retriesMax = parseWholeNumber('max-retries', flags['max-retries'] as string | undefined, { min: 0, max: 1000 });
       const settings = { ...(ackDeadlineMs === undefined ? {} : { ackDeadlineMs }), ...(retryDelaysMs === undefined ? {} : { retryDelaysMs }), ...(retriesMax === undefined ? {} : { retriesMax }) };
-      await admin.createGroup(group, topic, { start: parseStart(flags['from'] as string | undefined, true), settings });
+      await admin.createGroup(group, topic, { start: parseStart(flags['from'] as string | undefined, { allowPoints: true }), settings });
       process.stdout.write(json ? `${JSON.stringify({ created: group, topic })}\n` : `created group ${group} on topic ${topic}\n`);
     } else if (action === 'delete') {
       await admin.deleteGroup(group);
       process.stdout.write(json ? `${JSON.stringify({ deleted: group })}\n` : `deleted group ${group}\n`);
     } else {
-      printGroups(action === 'describe' ? [await admin.describeGroup(group)] : await admin.listGroups(), json);
+      printGroups(action === 'describe' ? [await admin.describeGroup(group)] : await admin.listGroups(), context);
     }
     return 0;
   } finally {
@@ -136,8 +140,8 @@ async function groupsCommand(brokers: string[], timeoutMs: number, positionals: 
   }
 }
 
-function printGroups(groups: readonly GroupInfo[], json: boolean): void {
-  if (json) {
+function printGroups(groups: readonly GroupInfo[], output: Pick<CommandContext, 'json'>): void {
+  if (output.json) {
     process.stdout.write(`${JSON.stringify(groups)}\n`);
     return;
   }
@@ -147,7 +151,8 @@ function printGroups(groups: readonly GroupInfo[], json: boolean): void {
   }
 }
 
-async function dlqCommand(brokers: string[], timeoutMs: number, positionals: readonly string[], flags: Flags, json: boolean): Promise<number> {
+async function dlqCommand(context: CommandContext, positionals: readonly string[], flags: Flags): Promise<number> {
+  const { brokers, timeoutMs, json } = context;
   const [action, ...rest] = positionals;
   if (action !== 'list' && action !== 'redrive') throw new UsageError('dlq needs an action: list or redrive');
   if (rest.length > 0) throw new UsageError(`dlq ${action}: unexpected argument "${rest[0]}"`);
@@ -166,14 +171,15 @@ async function dlqCommand(brokers: string[], timeoutMs: number, positionals: rea
   } finally {
     admin.close();
   }
-  return action === 'list' ? dlqList(brokers, timeoutMs, dlqTopic, json) : dlqRedrive(brokers, timeoutMs, group, dlqTopic, json);
+  return action === 'list' ? dlqList(context, dlqTopic) : dlqRedrive(context, { group, dlqTopic });
 }
 
 const decoder = new TextDecoder();
 const headerText = (m: { readonly headers: readonly { readonly name: string; readonly value: Uint8Array }[] }, name: string): string =>
   decoder.decode(m.headers.find((h) => h.name === name)?.value ?? new Uint8Array());
 
-async function dlqList(brokers: string[], timeoutMs: number, dlqTopic: string, json: boolean): Promise<number> {
+async function dlqList(context: CommandContext, dlqTopic: string): Promise<number> {
+  const { brokers, timeoutMs, json } = context;
   const client = new LogClient({ brokers, timeoutMs });
   try {
     let offset = 0;
@@ -192,7 +198,9 @@ async function dlqList(brokers: string[], timeoutMs: number, dlqTopic: string, j
   }
 }
 
-async function dlqRedrive(brokers: string[], timeoutMs: number, group: string, dlqTopic: string, json: boolean): Promise<number> {
+async function dlqRedrive(context: CommandContext, source: { readonly group: string; readonly dlqTopic: string }): Promise<number> {
+  const { brokers, timeoutMs, json } = context;
+  const { group, dlqTopic } = source;
   const admin = new Admin({ brokers, timeoutMs });
   const producer = new Producer({ brokers, requestTimeoutMs: timeoutMs, deliveryTimeoutMs: timeoutMs });
   const redriveGroup = `${group}.redrive`;

@@ -64,7 +64,7 @@ const OPTIONS = {
 
 /** Builds the node's configuration from flags, over a config file, over defaults. */
 export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help' {
-  const { values } = parseCommandLine(argv, OPTIONS, false);
+  const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const file = values.config === undefined ? {} : readConfigFile(values.config);
   const pick = (flag: keyof typeof OPTIONS, key: string): string | undefined => {

@@ -31,6 +31,6 @@ export function joinNegativeValues(argv: readonly string[], options: Options): s
 export type ParsedCommandLine<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>>;
 
 /** parseArgs, strict, after joinNegativeValues. */
-export function parseCommandLine<T extends Options>(argv: readonly string[], options: T, allowPositionals: boolean): ParsedCommandLine<T> {
-  return parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals });
+export function parseCommandLine<T extends Options>(argv: readonly string[], options: T, accept: { readonly allowPositionals: boolean }): ParsedCommandLine<T> {
+  return parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: accept.allowPositionals });
 }

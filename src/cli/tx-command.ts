@@ -1,5 +1,5 @@
 import { TransactionClient, type TransactionInfo } from '../client/index.js';
-import { parseClientArgs } from './client-args.js';
+import { parseClientArgs, type CommandContext } from './client-args.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `Usage: quorumlog tx list
@@ -17,7 +17,8 @@ the other way is refused. See docs/transactions.md.
 export async function runTxCommand(argv: readonly string[]): Promise<number> {
   const args = parseClientArgs(argv, { extra: {}, allowPositionals: true, help: HELP });
   if (args === null) return 0;
-  const { brokers, timeoutMs, json, positionals } = args;
+  const { context, positionals } = args;
+  const { brokers, timeoutMs, json } = context;
   const [action, txId, ...rest] = positionals;
   if (action !== 'list' && action !== 'commit' && action !== 'rollback') throw new UsageError('tx needs an action: list, commit or rollback');
   if (action === 'list' && txId !== undefined) throw new UsageError(`tx list: unexpected argument "${txId}"`);
@@ -27,7 +28,7 @@ export async function runTxCommand(argv: readonly string[]): Promise<number> {
   try {
     if (action === 'list') {
       const { transactions, nowMs } = await client.listTransactions();
-      printTransactions(transactions, nowMs, json);
+      printTransactions(transactions, nowMs, context);
       return 0;
     }
     const end = await client.endTransaction(txId ?? '', action, 'admin');
@@ -40,9 +41,9 @@ export async function runTxCommand(argv: readonly string[]): Promise<number> {
   }
 }
 
-function printTransactions(transactions: readonly TransactionInfo[], nowMs: number, json: boolean): void {
+function printTransactions(transactions: readonly TransactionInfo[], nowMs: number, output: Pick<CommandContext, 'json'>): void {
   const rows = transactions.map((t) => ({ ...t, ageMs: Math.max(0, nowMs - t.preparedAtMs), nextCheckInMs: Math.max(0, t.nextCheckMs - nowMs) }));
-  if (json) {
+  if (output.json) {
     process.stdout.write(`${JSON.stringify(rows)}\n`);
     return;
   }

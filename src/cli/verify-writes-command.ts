@@ -51,7 +51,8 @@ interface NodeReport {
 export async function runVerifyWritesCommand(argv: readonly string[]): Promise<number> {
   const args = parseClientArgs(argv, { extra: EXTRA, allowPositionals: false, help: HELP });
   if (args === null) return 0;
-  const { brokers, timeoutMs, json, flags } = args;
+  const { context, flags } = args;
+  const { brokers, timeoutMs, json } = context;
   const durationMs = parseDurationMs('duration', flags['duration'] as string | undefined) ?? DEFAULT_DURATION_MS;
   const count = parseWholeNumber('count', flags['count'] as string | undefined, { min: 1, max: COUNT_MAX }) ?? COUNT_MAX;
   const writers = parseWholeNumber('writers', flags['writers'] as string | undefined, { min: 1, max: 256 }) ?? 4;
