@@ -116,7 +116,7 @@ export class Leadership {
     if (!m.success) {
       // Skip back over the whole conflicting term the follower told us about.
       const probeFrom = m.hintTerm > 0 ? this.log.lastIndexWithTermAtMost(m.hintIndex, m.hintTerm) : m.hintIndex;
-      if (pr.rejected(m.index, m.hintIndex, probeFrom)) this.sendAppend(m.from, true, nowTick);
+      if (pr.rejected(m.index, m.hintIndex, probeFrom)) this.sendAppend(m.from, nowTick, { sendIfEmpty: true });
       return;
     }
     if (!pr.acknowledge(m.index)) return;
@@ -126,7 +126,7 @@ export class Leadership {
     // once, not one per acknowledgement or heartbeat (bounded by the window).
     while (!pr.isPaused() && pr.next <= this.log.lastIndex()) {
       const before = pr.next;
-      this.sendAppend(m.from, false, nowTick);
+      this.sendAppend(m.from, nowTick, { sendIfEmpty: false });
       if (pr.next === before) break;
     }
     // A caught-up transfer target is told to campaign at once.
@@ -141,7 +141,7 @@ export class Leadership {
     // election timeout, start over; otherwise an empty append reveals a gap (the follower
     // rejects it, which sends the leader back to probing) without taking a window slot.
     pr.restartIfStalled(nowTick, this.electionTicks);
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true, nowTick);
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, nowTick, { sendIfEmpty: true });
     if (m.context !== '') {
       for (const rs of this.pendingReads.acknowledge(m.context, m.from, this.tracker.quorum())) this.outbox.addReadState(rs);
     }
@@ -166,14 +166,14 @@ export class Leadership {
     this.broadcastPending = false;
     if (!this.leading) return;
     for (const id of this.voters) {
-      if (id !== this.id) this.sendAppend(id, true, nowTick);
+      if (id !== this.id) this.sendAppend(id, nowTick, { sendIfEmpty: true });
     }
   }
 
   /** Sends an empty append to each follower that has not been sent the current commit index. */
   tellCommit(nowTick: number): void {
     for (const id of this.voters) {
-      if (id !== this.id && (this.commitSent.get(id) ?? 0) < this.log.committed) this.sendAppend(id, true, nowTick);
+      if (id !== this.id && (this.commitSent.get(id) ?? 0) < this.log.committed) this.sendAppend(id, nowTick, { sendIfEmpty: true });
     }
   }
 
@@ -181,7 +181,7 @@ export class Leadership {
    * Sends `to` the next batch it needs, unless its window is full. With `sendIfEmpty`, an
    * append with no entries still goes (to probe, or to carry a new commit index).
    */
-  private sendAppend(to: NodeId, sendIfEmpty: boolean, nowTick: number): void {
+  private sendAppend(to: NodeId, nowTick: number, { sendIfEmpty }: { readonly sendIfEmpty: boolean }): void {
     const pr = this.tracker.get(to);
     assert(pr !== undefined, `raft: no progress for ${to}`);
     if (pr.isPaused()) return;
@@ -246,7 +246,7 @@ export class Leadership {
     const pr = this.tracker.get(to);
     assert(pr !== undefined, `raft: no progress for ${to}`);
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
-    else this.sendAppend(to, true, nowTick);
+    else this.sendAppend(to, nowTick, { sendIfEmpty: true });
     return true;
   }
 

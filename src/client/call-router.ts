@@ -94,13 +94,13 @@ export class CallRouter {
     this.checkOpen();
     const signal = attempt.signal;
     if (signal === undefined) return this.#attempts(attempt, this.closing, { sent: false });
-    if (signal.aborted) throw abortedError(attempt, false);
+    if (signal.aborted) throw abortedError(attempt, { sent: false });
     // Settles with the first of the call and the abort; the attempt under way is left to end
     // by its own deadline (a unary call) or to find no one waiting (a pipelined answer).
     const progress = { sent: false };
     let onAbort = (): void => undefined;
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(abortedError(attempt, progress.sent));
+      onAbort = () => reject(abortedError(attempt, { sent: progress.sent }));
       signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
@@ -215,7 +215,7 @@ export function unary<Req, Res>(
 }
 
 /** Why an aborted call ended, with what it means for a write that may have left. */
-function abortedError(attempt: Attempt<unknown>, sent: boolean): AbortedError {
+function abortedError(attempt: Attempt<unknown>, { sent }: { readonly sent: boolean }): AbortedError {
   if (attempt.delivery === 'once' && sent) return new AbortedError(`${attempt.operation}: aborted while a request was on its way; it may or may not have been committed`);
   return new AbortedError(`${attempt.operation}: aborted${sent ? '' : ' before it was sent'}`);
 }

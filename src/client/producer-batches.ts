@@ -100,7 +100,7 @@ export function assignSequence(state: TopicState, batch: Batch, identity: { read
 }
 
 /** Replaces a refused batch by one batch per message, taking over its sequence numbers in order. */
-export function splitBatch(state: TopicState, batch: Batch, idempotent: boolean): void {
+export function splitBatch(state: TopicState, batch: Batch, { idempotent }: { readonly idempotent: boolean }): void {
   const singles = batch.messages.map(
     (message, k): Batch => ({
       messages: [message],

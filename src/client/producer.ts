@@ -547,7 +547,7 @@ export class Producer {
     if (error instanceof InvalidArgumentError && batch.messages.length > 1) {
       // One bad message (too large, say) refuses its whole batch, which was therefore not
       // written: split it, so the others go through and only the bad one fails.
-      splitBatch(state, batch, this.#idempotent);
+      splitBatch(state, batch, { idempotent: this.#idempotent });
       return;
     }
     this.#finish(state, batch, error as Error);

@@ -250,29 +250,29 @@ export class ClientCodec {
   serviceDefinition(): ServiceDefinition<Record<keyof typeof ClientMethodPath, unknown>> {
     const method = methodDefinition;
     return {
-      append: method(ClientMethodPath.append, this.appendRequest, this.appendResponse, false),
+      append: method(ClientMethodPath.append, this.appendRequest, this.appendResponse),
       appendStream: pipelinedDefinition(ClientMethodPath.appendStream, this.appendStreamRequest, this.appendStreamResponse),
-      read: method(ClientMethodPath.read, this.readRequest, this.readResponse, false),
-      follow: method(ClientMethodPath.follow, this.readRequest, this.readResponse, true),
-      status: method(ClientMethodPath.status, this.statusRequest, this.nodeStatus, false),
-      transfer: method(ClientMethodPath.transfer, this.transferRequest, this.transferResponse, false),
-      createTopic: method(ClientMethodPath.createTopic, this.createTopicRequest, this.createTopicResponse, false),
-      deleteTopic: method(ClientMethodPath.deleteTopic, this.deleteTopicRequest, this.deleteTopicResponse, false),
-      listTopics: method(ClientMethodPath.listTopics, this.listTopicsRequest, this.listTopicsResponse, false),
-      describeTopic: method(ClientMethodPath.describeTopic, this.describeTopicRequest, this.topicInfo, false),
-      initProducer: method(ClientMethodPath.initProducer, this.initProducerRequest, this.initProducerResponse, false),
-      produce: method(ClientMethodPath.produce, this.produceRequest, this.produceResponse, false),
+      read: method(ClientMethodPath.read, this.readRequest, this.readResponse),
+      follow: method(ClientMethodPath.follow, this.readRequest, this.readResponse, { responseStream: true }),
+      status: method(ClientMethodPath.status, this.statusRequest, this.nodeStatus),
+      transfer: method(ClientMethodPath.transfer, this.transferRequest, this.transferResponse),
+      createTopic: method(ClientMethodPath.createTopic, this.createTopicRequest, this.createTopicResponse),
+      deleteTopic: method(ClientMethodPath.deleteTopic, this.deleteTopicRequest, this.deleteTopicResponse),
+      listTopics: method(ClientMethodPath.listTopics, this.listTopicsRequest, this.listTopicsResponse),
+      describeTopic: method(ClientMethodPath.describeTopic, this.describeTopicRequest, this.topicInfo),
+      initProducer: method(ClientMethodPath.initProducer, this.initProducerRequest, this.initProducerResponse),
+      produce: method(ClientMethodPath.produce, this.produceRequest, this.produceResponse),
       produceStream: pipelinedDefinition(ClientMethodPath.produceStream, this.produceStreamRequest, this.produceStreamResponse),
-      fetch: method(ClientMethodPath.fetch, this.fetchRequest, this.fetchResponse, false),
-      createGroup: method(ClientMethodPath.createGroup, this.groups.createGroupRequest, this.groups.createGroupResponse, false),
-      deleteGroup: method(ClientMethodPath.deleteGroup, this.groups.groupNameRequest, this.groups.deleteGroupResponse, false),
-      listGroups: method(ClientMethodPath.listGroups, this.groups.listGroupsRequest, this.groups.listGroupsResponse, false),
-      describeGroup: method(ClientMethodPath.describeGroup, this.groups.groupNameRequest, this.groups.groupInfo, false),
-      consume: method(ClientMethodPath.consume, this.groups.consumeRequest, this.groups.consumeResponse, true),
-      ack: method(ClientMethodPath.ack, this.groups.ackRequest, this.groups.ackResponse, false),
-      nack: method(ClientMethodPath.nack, this.groups.nackRequest, this.groups.nackResponse, false),
-      extend: method(ClientMethodPath.extend, this.groups.extendRequest, this.groups.extendResponse, false),
-      leave: method(ClientMethodPath.leave, this.groups.leaveRequest, this.groups.leaveResponse, false),
+      fetch: method(ClientMethodPath.fetch, this.fetchRequest, this.fetchResponse),
+      createGroup: method(ClientMethodPath.createGroup, this.groups.createGroupRequest, this.groups.createGroupResponse),
+      deleteGroup: method(ClientMethodPath.deleteGroup, this.groups.groupNameRequest, this.groups.deleteGroupResponse),
+      listGroups: method(ClientMethodPath.listGroups, this.groups.listGroupsRequest, this.groups.listGroupsResponse),
+      describeGroup: method(ClientMethodPath.describeGroup, this.groups.groupNameRequest, this.groups.groupInfo),
+      consume: method(ClientMethodPath.consume, this.groups.consumeRequest, this.groups.consumeResponse, { responseStream: true }),
+      ack: method(ClientMethodPath.ack, this.groups.ackRequest, this.groups.ackResponse),
+      nack: method(ClientMethodPath.nack, this.groups.nackRequest, this.groups.nackResponse),
+      extend: method(ClientMethodPath.extend, this.groups.extendRequest, this.groups.extendResponse),
+      leave: method(ClientMethodPath.leave, this.groups.leaveRequest, this.groups.leaveResponse),
     };
   }
 }
@@ -282,7 +282,8 @@ export class ClientCodec {
  * MalformedRequest (answered INVALID_ARGUMENT by the handler), not a throw (which grpc-js
  * would answer INTERNAL).
  */
-export function methodDefinition<Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>, responseStream: boolean) {
+export function methodDefinition<Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>, options: { readonly responseStream?: boolean } = {}) {
+  const responseStream = options.responseStream ?? false;
   return {
     path,
     requestStream: false,
@@ -302,7 +303,7 @@ export function methodDefinition<Req, Res>(path: string, request: Codec<Req>, re
 
 /** A pipelined method: requests and answers both streamed, otherwise as methodDefinition. */
 function pipelinedDefinition<Req, Res>(path: string, request: Codec<Req>, response: Codec<Res>) {
-  return { ...methodDefinition(path, request, response, true), requestStream: true };
+  return { ...methodDefinition(path, request, response, { responseStream: true }), requestStream: true };
 }
 
 /**

@@ -94,10 +94,10 @@ export class TransactionCodec {
   serviceDefinition(): ServiceDefinition<Record<keyof typeof TransactionMethodPath, unknown>> {
     const method = methodDefinition;
     return {
-      sendHalf: method(TransactionMethodPath.sendHalf, this.sendHalfRequest, this.sendHalfResponse, false),
-      endTransaction: method(TransactionMethodPath.endTransaction, this.endTransactionRequest, this.endTransactionResponse, false),
-      listTransactions: method(TransactionMethodPath.listTransactions, this.listTransactionsRequest, this.listTransactionsResponse, false),
-      transactionChecks: method(TransactionMethodPath.transactionChecks, this.transactionChecksRequest, this.transactionCheck, true),
+      sendHalf: method(TransactionMethodPath.sendHalf, this.sendHalfRequest, this.sendHalfResponse),
+      endTransaction: method(TransactionMethodPath.endTransaction, this.endTransactionRequest, this.endTransactionResponse),
+      listTransactions: method(TransactionMethodPath.listTransactions, this.listTransactionsRequest, this.listTransactionsResponse),
+      transactionChecks: method(TransactionMethodPath.transactionChecks, this.transactionChecksRequest, this.transactionCheck, { responseStream: true }),
     };
   }
 }
