@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { Producer } from '../../src/client/index.js';
 import type { ClientServer } from '../../src/transport/index.js';
-import { InProcessBroker, serve } from './in-process-broker.js';
+import { InProcessBroker, serve } from '../broker/in-process-broker.js';
 
 const servers: ClientServer[] = [];
 const producers: Producer[] = [];

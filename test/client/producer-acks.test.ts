@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeliveryTimeoutError, InvalidArgumentError, Producer } from '../../src/client/index.js';
 import type { ClientServer } from '../../src/transport/index.js';
 import { waitFor } from '../harness/index.js';
-import { InProcessBroker, serve } from './in-process-broker.js';
+import { InProcessBroker, serve } from '../broker/in-process-broker.js';
 
 const servers: ClientServer[] = [];
 const producers: Producer[] = [];

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { InvalidArgumentError, LogClient, Producer } from '../../src/client/index.js';
 import type { ClientServer } from '../../src/transport/index.js';
-import { InProcessBroker, serve } from './in-process-broker.js';
+import { InProcessBroker, serve } from '../broker/in-process-broker.js';
 
 const servers: ClientServer[] = [];
 const producers: Producer[] = [];
