@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import type { KindAvailability } from './checkers/availability.js';
 import type { CheckerResult } from './checkers/checker-result.js';
 import { pairOps, type FaultWindow, type HistoryEvent, type MissedFault, type Op } from './history.js';
+import { esc, lineChart, logLineChart, opScatter, shadingLegend } from './report-charts.js';
 
 export interface ReportInput {
   readonly summary: { readonly valid: boolean; readonly seed: number; readonly command: string };
@@ -16,11 +17,6 @@ export interface ReportInput {
   readonly perKind: readonly KindAvailability[];
 }
 
-const WIDTH = 1000;
-const PLOT_HEIGHT = 220;
-const MARGIN = { left: 60, right: 20, top: 24, bottom: 30 };
-const KIND_COLOURS: Record<string, string> = { kill: '#e57373', pause: '#64b5f6', partition: '#ffb74d', power: '#ba68c8', disk: '#81c784', consumer: '#90a4ae' };
-
 /** report.html: self-contained (inline SVG and CSS, no scripts, no network). */
 export function writeReport(file: string, input: ReportInput): void {
   const ops = pairOps(input.events).filter((op) => op.f === input.writeFunction);
@@ -29,7 +25,7 @@ export function writeReport(file: string, input: ReportInput): void {
   const seconds = Math.ceil(endMs / 1000);
   const bins = binOps(ops, seconds);
   const processed = processedPerSecond(input.events, seconds);
-  const throughput = plot({
+  const throughput = lineChart({
     title: `${input.writeFunction} operations per second (by completion)`,
     seconds,
     faults: input.faults,
@@ -41,8 +37,8 @@ export function writeReport(file: string, input: ReportInput): void {
     ],
     unit: 'ops/s',
   });
-  const latency = plot({
-    title: `latency of acknowledged ${input.writeFunction} operations (ms, by completion second)`,
+  const latency = logLineChart({
+    title: `latency of acknowledged ${input.writeFunction} operations, per completion second`,
     seconds,
     faults: input.faults,
     series: [
@@ -52,6 +48,7 @@ export function writeReport(file: string, input: ReportInput): void {
     ],
     unit: 'ms',
   });
+  const scatter = opScatter({ title: `every ${input.writeFunction} operation: latency at completion`, seconds, faults: input.faults, ops });
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>quorumlog jepsen-style run, seed ${input.summary.seed}</title>
 <style>
@@ -59,7 +56,8 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
 table { border-collapse: collapse; margin: 8px 0 24px; } td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 .pass { color: #2e7d32; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
 code, pre { font: 12px ui-monospace, monospace; } pre { white-space: pre-wrap; max-width: 1000px; margin: 0; }
-svg { display: block; margin-bottom: 16px; }
+svg { display: block; margin-bottom: 16px; height: auto; }
+.shade { white-space: nowrap; margin-right: 10px; } .shade i { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -2px; opacity: 0.5; }
 </style></head><body>
 <h1>quorumlog jepsen-style run: <span class="${input.summary.valid ? 'pass' : 'fail'}">${input.summary.valid ? 'VALID' : 'INVALID'}</span></h1>
 <p>seed <b>${input.summary.seed}</b> &middot; <code>${esc(input.summary.command)}</code></p>
@@ -67,9 +65,12 @@ svg { display: block; margin-bottom: 16px; }
 <table><tr><th>checker</th><th>verdict</th><th>counts</th><th>first violations / note</th></tr>
 ${input.checkers.map((c) => `<tr><td>${esc(c.name)}</td><td class="${c.valid ? 'pass' : 'fail'}">${c.valid ? 'pass' : 'FAIL'}</td><td><pre>${esc(Object.entries(c.counts).map(([k, v]) => `${k}: ${v}`).join('\n'))}</pre></td><td><pre>${esc([c.note ?? '', ...c.examples.slice(0, 5).map((e) => JSON.stringify(e))].filter(Boolean).join('\n'))}</pre></td></tr>`).join('\n')}
 </table>
+${violationTables(input.checkers)}
 <h2>Throughput and latency</h2>
+${shadingLegend(input.faults)}
 ${throughput}
 ${latency}
+${scatter}
 <h2>Availability per fault kind</h2>
 <table><tr><th>kind</th><th>windows</th><th>fault time</th><th>appends invoked inside</th><th>acknowledged</th><th>longest window without an acknowledged append</th></tr>
 ${input.perKind.map((k) => `<tr><td>${esc(k.kind)}</td><td>${k.windows}</td><td>${(k.faultMs / 1000).toFixed(1)} s</td><td>${k.ops}</td><td>${k.ops === 0 ? '&ndash; (clients blocked in earlier operations)' : `${(100 * k.okFraction).toFixed(1)}%`}</td><td>${k.longestNoWriteMs} ms</td></tr>`).join('\n')}
@@ -132,45 +133,16 @@ function quantile(values: readonly number[], q: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? null;
 }
 
-interface Series {
-  readonly name: string;
-  readonly colour: string;
-  readonly values: readonly (number | null)[];
-}
-
-function plot(p: { readonly title: string; readonly seconds: number; readonly faults: readonly FaultWindow[]; readonly series: readonly Series[]; readonly unit: string }): string {
-  const innerW = WIDTH - MARGIN.left - MARGIN.right;
-  const innerH = PLOT_HEIGHT - MARGIN.top - MARGIN.bottom;
-  const maxY = p.series.reduce((max, s) => s.values.reduce<number>((m, v) => (v === null ? m : Math.max(m, v)), max), 1);
-  const x = (sec: number): number => MARGIN.left + (innerW * sec) / Math.max(1, p.seconds);
-  const y = (v: number): number => MARGIN.top + innerH - (innerH * v) / maxY;
-  const shading = p.faults.map((f) => {
-    const x0 = x(f.startMs / 1000);
-    const w = Math.max(1, x(f.endMs / 1000) - x0);
-    const colour = KIND_COLOURS[f.kind] ?? '#bdbdbd';
-    return `<rect x="${x0.toFixed(1)}" y="${MARGIN.top}" width="${w.toFixed(1)}" height="${innerH}" fill="${colour}" fill-opacity="0.25"><title>${esc(`#${f.faultId} ${f.kind}:${f.variant} ${f.targets.join(',')} ${f.detail}`)}</title></rect>` +
-      `<text x="${(x0 + 2).toFixed(1)}" y="${MARGIN.top + 10 + (f.faultId % 3) * 11}" font-size="9" fill="#555">${esc(`${f.kind}:${f.variant}`)}</text>`;
-  }).join('');
-  const lines = p.series.map((s) => {
-    const points = s.values.map((v, k) => (v === null ? null : `${x(k + 0.5).toFixed(1)},${y(v).toFixed(1)}`));
-    const segments: string[][] = [[]];
-    for (const pt of points) {
-      if (pt === null) segments.push([]);
-      else segments[segments.length - 1]?.push(pt);
-    }
-    return segments.filter((seg) => seg.length > 0).map((seg) => (seg.length === 1 ? `<circle cx="${seg[0]?.split(',')[0]}" cy="${seg[0]?.split(',')[1]}" r="1.5" fill="${s.colour}"/>` : `<polyline fill="none" stroke="${s.colour}" stroke-width="1.3" points="${seg.join(' ')}"/>`)).join('');
-  }).join('');
-  const ticksX = Array.from({ length: 11 }, (_, k) => Math.round((p.seconds * k) / 10)).map((sec) => `<line x1="${x(sec)}" x2="${x(sec)}" y1="${MARGIN.top + innerH}" y2="${MARGIN.top + innerH + 4}" stroke="#444"/><text x="${x(sec)}" y="${MARGIN.top + innerH + 16}" font-size="10" text-anchor="middle">${sec}s</text>`).join('');
-  const ticksY = [0, 0.25, 0.5, 0.75, 1].map((f) => `<line x1="${MARGIN.left - 4}" x2="${WIDTH - MARGIN.right}" y1="${y(maxY * f)}" y2="${y(maxY * f)}" stroke="#eee"/><text x="${MARGIN.left - 6}" y="${y(maxY * f) + 3}" font-size="10" text-anchor="end">${Math.round(maxY * f)}</text>`).join('');
-  const legend = p.series.map((s, k) => `<rect x="${MARGIN.left + 200 + k * 130}" y="6" width="10" height="10" fill="${s.colour}"/><text x="${MARGIN.left + 214 + k * 130}" y="15" font-size="11">${esc(s.name)}</text>`).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${PLOT_HEIGHT}" viewBox="0 0 ${WIDTH} ${PLOT_HEIGHT}" role="img" aria-label="${esc(p.title)}">
-<text x="${MARGIN.left}" y="15" font-size="12" font-weight="bold">${esc(p.title)}</text>${legend}
-${ticksY}${shading}${lines}${ticksX}
-<line x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + innerH}" stroke="#444"/><line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${MARGIN.top + innerH}" y2="${MARGIN.top + innerH}" stroke="#444"/>
-<text x="12" y="${MARGIN.top + innerH / 2}" font-size="10" transform="rotate(-90 12 ${MARGIN.top + innerH / 2})" text-anchor="middle">${esc(p.unit)}</text>
-</svg>`;
-}
-
-function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** For each failing checker, its first violations as a table of the operations involved. */
+function violationTables(checkers: readonly CheckerResult[]): string {
+  const failing = checkers.filter((c) => !c.valid && c.examples.length > 0);
+  if (failing.length === 0) return '';
+  const tables = failing.map((c) => {
+    const rows = c.examples.map((e) => (e !== null && typeof e === 'object' ? (e as Record<string, unknown>) : { example: e }));
+    const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].slice(0, 10);
+    const cell = (v: unknown): string => esc(typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v) ?? '');
+    const body = rows.map((r) => `<tr>${keys.map((k) => `<td>${cell(r[k])}</td>`).join('')}</tr>`).join('\n');
+    return `<h3>${esc(c.name)}</h3>\n<table class="violations"><tr>${keys.map((k) => `<th>${esc(k)}</th>`).join('')}</tr>\n${body}\n</table>`;
+  });
+  return `<h2>Violations</h2>\n${tables.join('\n')}`;
 }

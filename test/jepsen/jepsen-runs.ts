@@ -82,7 +82,7 @@ export async function expectMixedRunPasses(runs: JepsenRuns, seed: number, timeS
       expect(result.valid).toBe(true);
       for (const file of ['history.jsonl', 'results.json', 'report.html', 'logs/n1.log', 'run.log']) expect(fs.existsSync(path.join(result.runDir, file)), file).toBe(true);
       const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
-      expect(html.match(/<svg /g)?.length).toBe(2);
+      expect(html.match(/<svg /g)?.length).toBe(3);
       expect(html).not.toMatch(/<script|<link|src="http|href="http/);
       for (const kind of NEMESIS_KINDS) expect(html).toContain(`${kind}:`);
       const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[]; missedFaults: unknown[] };
