@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { KindAvailability } from './checkers/availability.js';
 import type { CheckerResult } from './checkers/checker-result.js';
 import { pairOps, type FaultWindow, type HistoryEvent, type MissedFault, type Op } from './history.js';
-import { esc, lineChart, logLineChart, opScatter, shadingLegend } from './report-charts.js';
+import { esc, lineChart, logLineChart, opScatter, shadingLegend } from '../src/report/index.js';
 
 export interface ReportInput {
   readonly summary: { readonly valid: boolean; readonly seed: number; readonly command: string };

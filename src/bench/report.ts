@@ -1,4 +1,5 @@
 import type { BenchConfig, BenchReport } from './run-bench.js';
+import { barChart, lineChart, logLineChart, type Bar } from '../report/index.js';
 import type { LatencySummary } from './stats.js';
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -63,59 +64,66 @@ export function formatReport(report: BenchReport): string {
   return lines.join('\n') + '\n';
 }
 
-/** A self-contained HTML page with two SVG charts: latency percentiles, and throughput and p50/p99 per second. */
+/**
+ * A self-contained HTML page (inline SVG, no script, nothing fetched): latency percentiles,
+ * acknowledged messages per second, ack latency per second on a log axis, and the run set
+ * against the disk's own limits measured in the same run. Every axis is labelled with its unit.
+ */
 export function chartHtml(report: BenchReport): string {
   const p = report.produce;
-  const width = 640;
-  const height = 240;
-  const pad = 40;
-  const labels = ['p50', 'p90', 'p99', 'p99.9', 'max'];
-  const series = [
-    { name: 'ack', color: '#1f77b4', values: [p.latency.p50Ms, p.latency.p90Ms, p.latency.p99Ms, p.latency.p999Ms, p.latency.maxMs] },
-    { name: 'end to end', color: '#ff7f0e', values: [p.endToEnd.p50Ms, p.endToEnd.p90Ms, p.endToEnd.p99Ms, p.endToEnd.p999Ms, p.endToEnd.maxMs] },
-  ];
-  const maxLatency = Math.max(1, ...series.flatMap((s) => s.values));
-  const group = (width - 2 * pad) / labels.length;
-  const bars = series
-    .flatMap((s, si) =>
-      s.values.map((v, k) => {
-        const h = ((height - 2 * pad) * v) / maxLatency;
-        const x = pad + k * group + 8 + si * (group / 2 - 8);
-        return `<rect x="${x.toFixed(1)}" y="${(height - pad - h).toFixed(1)}" width="${(group / 2 - 10).toFixed(1)}" height="${h.toFixed(1)}" fill="${s.color}"><title>${s.name} ${labels[k]}: ${fmtMs(v)} ms</title></rect>` +
-          `<text x="${(x + 2).toFixed(1)}" y="${(height - pad - h - 3).toFixed(1)}" font-size="9">${fmtMs(v)}</text>`;
-      }),
-    )
-    .join('');
-  const axisLabels = labels.map((l, k) => `<text x="${(pad + k * group + group / 2 - 10).toFixed(1)}" y="${height - pad + 14}" font-size="11">${l}</text>`).join('');
   const t = p.timeline;
-  const maxRate = Math.max(1, ...t.map((s) => s.messages));
-  const maxP99 = Math.max(1, ...t.map((s) => s.p99Ms));
-  const xAt = (k: number): number => pad + (t.length <= 1 ? 0 : (k * (width - 2 * pad)) / (t.length - 1));
-  const line = (values: number[], max: number, color: string): string =>
-    `<polyline fill="none" stroke="${color}" stroke-width="2" points="${values.map((v, k) => `${xAt(k).toFixed(1)},${(height - pad - ((height - 2 * pad) * v) / max).toFixed(1)}`).join(' ')}"/>`;
-  const legend = (items: { name: string; color: string }[]): string =>
-    items.map((it, k) => `<rect x="${pad + k * 150}" y="8" width="10" height="10" fill="${it.color}"/><text x="${pad + k * 150 + 14}" y="17" font-size="11">${it.name}</text>`).join('');
   const c = report.config;
   const title = `${c.producers} x ${c.inflight} in flight, ${c.sizeBytes} B, acks=${c.acks}, ${flushLabel(c)}: ${fmtInt(p.messagesPerSecond)} msg/s`;
+  const percentiles = barChart({
+    title: 'latency percentiles over the measured window',
+    unit: 'ms',
+    bars: [
+      ...latencyBars('ack', p.latency, '#1f77b4'),
+      ...(p.endToEnd.count > 0 ? latencyBars('end to end', p.endToEnd, '#ff7f0e') : []),
+    ],
+  });
+  const throughput = lineChart({
+    title: 'acknowledged messages per second',
+    seconds: t.length,
+    series: [{ name: 'msg/s', colour: '#2ca02c', values: t.map((s) => s.messages) }],
+    unit: 'msg/s',
+    xLabel: 'seconds of the measured window',
+  });
+  const latency = logLineChart({
+    title: 'ack latency per second',
+    seconds: t.length,
+    series: [
+      { name: 'p50', colour: '#1f77b4', values: t.map((s) => (s.messages > 0 ? s.p50Ms : null)) },
+      { name: 'p99', colour: '#d62728', values: t.map((s) => (s.messages > 0 ? s.p99Ms : null)) },
+    ],
+    unit: 'ms',
+    xLabel: 'seconds of the measured window',
+  });
+  const disk = barChart({
+    title: 'this run against the disk measured in the same run (records/s)',
+    unit: 'records per second',
+    bars: [
+      { name: `quorumlog: ${c.sizeBytes} B messages acknowledged`, value: p.messagesPerSecond, colour: '#2ca02c' },
+      ...report.disk.cases.map((d) => ({ name: `disk: ${d.recordsPerSync} x ${d.recordBytes} B per fdatasync`, value: d.recordsPerSecond, colour: '#9e9e9e' })),
+    ],
+  });
   return `<!doctype html>
-<html><head><meta charset="utf-8"><title>quorumlog bench</title></head>
-<body style="font-family: sans-serif">
-<h3>quorumlog bench — ${escapeHtml(title)}</h3>
-<p>Latency percentiles (ms), max ${fmtMs(maxLatency)} ms</p>
-<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">${legend(series)}${bars}${axisLabels}
-<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#333"/></svg>
-<p>Per second of the measured window: acknowledged msg/s (max ${fmtInt(maxRate)}) and ack p50/p99 (max ${fmtMs(maxP99)} ms), each on its own scale</p>
-<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">${legend([
-    { name: 'msg/s', color: '#2ca02c' },
-    { name: 'p50 ms', color: '#1f77b4' },
-    { name: 'p99 ms', color: '#d62728' },
-  ])}
-${line(t.map((s) => s.messages), maxRate, '#2ca02c')}${line(t.map((s) => s.p50Ms), maxP99, '#1f77b4')}${line(t.map((s) => s.p99Ms), maxP99, '#d62728')}
-<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#333"/>
-<text x="${pad}" y="${height - pad + 14}" font-size="11">0 s</text><text x="${width - pad - 20}" y="${height - pad + 14}" font-size="11">${t.length} s</text></svg>
+<html lang="en"><head><meta charset="utf-8"><title>quorumlog bench</title>
+<style>body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; } svg { display: block; margin-bottom: 16px; height: auto; } pre { font: 12px ui-monospace, monospace; }</style>
+</head><body>
+<h3>quorumlog bench: ${escapeHtml(title)}</h3>
+${percentiles}
+${throughput}
+${latency}
+${disk}
 <pre>${escapeHtml(formatReport(report))}</pre>
 </body></html>
 `;
+}
+
+function latencyBars(name: string, s: LatencySummary, colour: string): Bar[] {
+  const points: [string, number][] = [['p50', s.p50Ms], ['p90', s.p90Ms], ['p99', s.p99Ms], ['p99.9', s.p999Ms], ['max', s.maxMs]];
+  return points.map(([label, value]) => ({ name: `${name} ${label}`, value, colour }));
 }
 
 function escapeHtml(text: string): string {

@@ -58,7 +58,12 @@ describe('quorumlog bench (smoke)', () => {
         expect(node.peakRssBytes).toBeGreaterThan(0);
         expect(isAlive(node.pid)).toBe(false);
       }
-      expect(fs.readFileSync(chart, 'utf8')).toContain('<svg');
+      const page = fs.readFileSync(chart, 'utf8');
+      // Four charts, each with labelled tick values and its unit; one sets the run against the disk.
+      expect(page.match(/<svg /g)).toHaveLength(4);
+      for (const svg of page.match(/<svg [\s\S]*?<\/svg>/g) ?? []) expect(svg).toMatch(/class="(x|y)-tick"[^>]*>[^<]+</);
+      expect(page).toContain('disk: 1 x 128 B per fdatasync');
+      expect(page).toContain('ms, log scale');
       // The cluster's data went under --dir and was removed.
       expect(fs.readdirSync(dir).sort()).toEqual(['chart.html', 'out.json']);
     } finally {

@@ -1,9 +1,11 @@
-import type { FaultWindow, Op } from './history.js';
+import type { FaultWindow, Op } from './report-types.js';
 
 /**
- * The report's charts as inline SVG: a shared time axis with the faults shaded (a legend of
- * their kinds, their heal marked), and a value axis that is linear or logarithmic. Each
- * chart scales to the page's width (viewBox, width 100%, a max-width) instead of a fixed size.
+ * Charts for the reports (the jepsen-style report, the bench's page) as inline SVG, with no
+ * script and nothing fetched: a time axis with faults shaded (their heal marked), a value
+ * axis that is linear or logarithmic with labelled ticks and its unit, a legend on its own
+ * row under the title. Each chart scales to the page's width (viewBox, width 100%, a
+ * max-width) instead of a fixed size.
  */
 
 const WIDTH = 1000;
@@ -42,19 +44,19 @@ interface Frame {
 const POINTS_MAX = 20_000;
 
 /** Per-second series on a linear axis (throughput). */
-export function lineChart(p: { readonly title: string; readonly seconds: number; readonly faults: readonly FaultWindow[]; readonly series: readonly Series[]; readonly unit: string }): string {
+export function lineChart(p: { readonly title: string; readonly seconds: number; readonly faults?: readonly FaultWindow[]; readonly series: readonly Series[]; readonly unit: string; readonly xLabel?: string }): string {
   const max = p.series.reduce((m, s) => s.values.reduce<number>((mm, v) => (v === null ? mm : Math.max(mm, v)), m), 1);
   const axis: Axis = { kind: 'linear', max };
   const frame = frameOf(p.seconds, axis);
-  return svg(p.title, [legend(p.series.map((s) => ({ name: s.name, colour: s.colour, mark: 'line' }))), yTicks(axis, frame, p.unit), shading(p.faults, frame), lines(p.series, frame), xTicks(p.seconds, frame), axes(frame)]);
+  return svg(p.title, [legend(p.series.map((s) => ({ name: s.name, colour: s.colour, mark: 'line' }))), yTicks(axis, frame, p.unit), shading(p.faults ?? [], frame), lines(p.series, frame), xTicks(p.seconds, frame, p.xLabel), axes(frame)]);
 }
 
 /** Per-second series on a logarithmic axis (latency quantiles): one spike flattens nothing. */
-export function logLineChart(p: { readonly title: string; readonly seconds: number; readonly faults: readonly FaultWindow[]; readonly series: readonly Series[]; readonly unit: string }): string {
+export function logLineChart(p: { readonly title: string; readonly seconds: number; readonly faults?: readonly FaultWindow[]; readonly series: readonly Series[]; readonly unit: string; readonly xLabel?: string }): string {
   const values = p.series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const axis = logAxis(values);
   const frame = frameOf(p.seconds, axis);
-  return svg(p.title, [legend(p.series.map((s) => ({ name: s.name, colour: s.colour, mark: 'line' }))), yTicks(axis, frame, p.unit), shading(p.faults, frame), lines(p.series, frame), xTicks(p.seconds, frame), axes(frame)]);
+  return svg(p.title, [legend(p.series.map((s) => ({ name: s.name, colour: s.colour, mark: 'line' }))), yTicks(axis, frame, p.unit), shading(p.faults ?? [], frame), lines(p.series, frame), xTicks(p.seconds, frame, p.xLabel), axes(frame)]);
 }
 
 /**
@@ -90,6 +92,49 @@ export function opScatter(p: { readonly title: string; readonly seconds: number;
   const recoveries = recoveryMarks(p.faults, p.ops, frame);
   const keys = (['ok', 'info', 'fail'] as const).map((o) => ({ name: style[o].name, colour: style[o].colour, mark: o === 'ok' ? ('dot' as const) : ('cross' as const) }));
   return svg(p.title, [legend([...keys, { name: 'recovered: first acknowledgement after a heal', colour: '#2e7d32', mark: 'line' }]), yTicks(axis, frame, 'ms'), shading(p.faults, frame), dots, recoveries, xTicks(p.seconds, frame), axes(frame)]);
+}
+
+export interface Bar {
+  readonly name: string;
+  readonly value: number;
+  readonly colour: string;
+}
+
+/**
+ * Horizontal bars on one linear scale with labelled ticks and each bar's value written at
+ * its end: our figure set against the limits measured in the same run.
+ */
+export function barChart(p: { readonly title: string; readonly bars: readonly Bar[]; readonly unit: string }): string {
+  const labelW = 260;
+  const rowH = 26;
+  const top = 30;
+  const height = top + rowH * p.bars.length + 36;
+  const innerW = WIDTH - labelW - MARGIN.right - 60;
+  const max = p.bars.reduce((m, b) => Math.max(m, b.value), 1);
+  const x = (v: number): number => labelW + (innerW * v) / max;
+  const rows = p.bars
+    .map((b, k) => {
+      const y = top + k * rowH;
+      return (
+        `<text class="bar-label" x="${labelW - 8}" y="${y + 16}" font-size="11" text-anchor="end">${esc(b.name)}</text>` +
+        `<rect x="${labelW}" y="${y + 4}" width="${Math.max(1, x(b.value) - labelW).toFixed(1)}" height="${rowH - 8}" fill="${b.colour}"/>` +
+        `<text class="bar-value" x="${(x(b.value) + 4).toFixed(1)}" y="${y + 16}" font-size="11">${formatNumber(b.value)}</text>`
+      );
+    })
+    .join('');
+  const bottom = top + rowH * p.bars.length;
+  const ticks = [0, 0.25, 0.5, 0.75, 1]
+    .map((f) => `<line x1="${x(max * f).toFixed(1)}" x2="${x(max * f).toFixed(1)}" y1="${top}" y2="${bottom + 4}" stroke="#eee"/><text class="x-tick" x="${x(max * f).toFixed(1)}" y="${bottom + 16}" font-size="10" text-anchor="middle">${formatNumber(max * f)}</text>`)
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="100%" style="max-width:${WIDTH}px" role="img" aria-label="${esc(p.title)}">
+<text class="title" x="${MARGIN.left}" y="${TITLE_Y}" font-size="13" font-weight="bold">${esc(p.title)}</text>
+${ticks}${rows}<line x1="${labelW}" x2="${labelW}" y1="${top}" y2="${bottom}" stroke="#444"/>
+<text x="${labelW + innerW / 2}" y="${height - 4}" font-size="10" text-anchor="middle">${esc(p.unit)}</text>
+</svg>`;
+}
+
+function formatNumber(v: number): string {
+  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 10 ? 1 : 2);
 }
 
 /** The fault kinds' colours, as an HTML legend for every chart's shading. */
@@ -165,11 +210,11 @@ function decades(min: number, max: number): number[] {
   return out;
 }
 
-function xTicks(seconds: number, frame: Frame): string {
+function xTicks(seconds: number, frame: Frame, label = 'seconds since the run started'): string {
   const ticks = Array.from({ length: 11 }, (_, k) => Math.round((seconds * k) / 10))
     .map((s) => `<line x1="${frame.x(s)}" x2="${frame.x(s)}" y1="${MARGIN.top + frame.innerH}" y2="${MARGIN.top + frame.innerH + 4}" stroke="#444"/><text class="x-tick" x="${frame.x(s)}" y="${MARGIN.top + frame.innerH + 16}" font-size="10" text-anchor="middle">${s}</text>`)
     .join('');
-  return `${ticks}<text x="${MARGIN.left + frame.innerW / 2}" y="${HEIGHT - 6}" font-size="10" text-anchor="middle">seconds since the run started</text>`;
+  return `${ticks}<text x="${MARGIN.left + frame.innerW / 2}" y="${HEIGHT - 6}" font-size="10" text-anchor="middle">${esc(label)}</text>`;
 }
 
 function axes(frame: Frame): string {
