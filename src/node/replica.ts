@@ -57,6 +57,12 @@ interface InflightReady {
   readonly late: readonly Entry[];
   /** A later Ready replaced this one's entries from here on (a conflict); Infinity if none. */
   supersededFrom: number;
+  /**
+   * The lowest index a later Ready cut from the log while this one was in flight; Infinity
+   * if none. Its acknowledgements at or past it name entries the log no longer holds (one
+   * that wrote nothing may still acknowledge a retransmitted entry), so they do not leave.
+   */
+  acksCutFrom: number;
 }
 
 /**
@@ -359,6 +365,7 @@ export class Replica {
     if (first !== undefined && first.index <= this.log.lastIndex()) {
       for (const item of this.inflight) {
         if ((item.ready.entries.at(-1)?.index ?? 0) >= first.index) item.supersededFrom = Math.min(item.supersededFrom, first.index);
+        item.acksCutFrom = Math.min(item.acksCutFrom, first.index);
       }
       this.durableThrough = Math.min(this.durableThrough, first.index - 1);
       await this.log.truncateAfter((first.index - 1) as Index);
@@ -378,7 +385,7 @@ export class Replica {
     let early = 0;
     while (!holding && early < ready.committedEntries.length && (ready.committedEntries[early]?.index ?? Infinity) <= this.durableThrough) early++;
     this.applyCommitted(ready.committedEntries.slice(0, early));
-    const item: InflightReady = { ready, late: ready.committedEntries.slice(early), supersededFrom: Infinity };
+    const item: InflightReady = { ready, late: ready.committedEntries.slice(early), supersededFrom: Infinity, acksCutFrom: Infinity };
     this.inflight.push(item);
     this.raft.accept(ready);
     if (ready.softState !== null) {
@@ -416,7 +423,7 @@ export class Replica {
     if (last !== undefined && !superseded) this.durableThrough = Math.max(this.durableThrough, last.index);
     this.raft.persisted(ready);
     this.resolveDurableWaiters(ready.entries, item.supersededFrom);
-    const messages = superseded ? ready.persistedMessages.filter((m) => m.type !== 'appendResp') : ready.persistedMessages;
+    const messages = superseded || item.acksCutFrom !== Infinity ? ready.persistedMessages.filter((m) => m.type !== 'appendResp' || (!superseded && m.index < item.acksCutFrom)) : ready.persistedMessages;
     if (messages.length > 0) this.sink.send(messages);
     this.applyCommitted(item.late);
     this.pump();

@@ -193,6 +193,31 @@ describe('replica: asynchronous persistence', () => {
     }
   });
 
+  it('never acknowledges, from a Ready that wrote nothing, an entry a new leader replaced before the ack left', async () => {
+    const { replica, fs, sent, stop } = await follower();
+    try {
+      fs.held = true;
+      // Entries 1-2 from n1 (term 1): written, their fsync held.
+      replica.receive(append('n1', 1, 0, 0, [entry(1, 1, 'a'), entry(2, 1, 'b')]));
+      await settle();
+      expect(fs.syncsWaiting).toBe(1);
+      // n1 sends entry 2 again (a retransmission): the node holds it, so this Ready writes
+      // nothing and only acknowledges index 2, once the first Ready is durable.
+      replica.receive(append('n1', 1, 1, 1, [entry(2, 1, 'b')]));
+      await settle();
+      // n3, elected in term 2 without this node, replaces entry 2.
+      replica.receive(append('n3', 2, 1, 1, [entry(2, 2, 'B')]));
+      await settle();
+      fs.release();
+      await settle(60);
+      // Entry 2 of term 1 is gone: no ack may tell n1 this node holds it.
+      expect(acks(sent).filter((a) => a.startsWith('n1:2@'))).toEqual([]);
+      expect(acks(sent)).toContain('n3:2@2');
+    } finally {
+      await stop();
+    }
+  });
+
   it("answers each append at the point its until names: 'accepted' at once, 'durable' after the leader's fsync, 'applied' after commit", async () => {
     const { replica, fs, stop } = await leader();
     try {
