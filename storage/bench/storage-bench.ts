@@ -1,7 +1,7 @@
 /**
  * Storage benchmark: the disk's own fdatasync limit beside our sync-mode appends.
  *
- *   npm run bench:storage -- [--seconds 2] [--repeat 1] [--preallocate both|on|off] [--mark ordered|lagging]
+ *   npm run bench:storage -- [--seconds 2] [--repeat 1] [--preallocate both|on|off] [--mark ordered|lagging] [--stagger]
  *                            [--dir /path/on/the/disk/to/test]
  *                            [--quick | --appenders 1,16,64,256 --payloads 128,1024]
  *
@@ -15,7 +15,9 @@
  * is removed at the end. On a shared machine, --repeat N runs each case N times (per
  * mode) and reports the median and the spread (lowest..highest) of the N ratios. --mark lagging
  * measures appends that resolve after their data's fdatasync, before the durable mark's
- * (storage/log-options.ts, FlushPolicy).
+ * (storage/log-options.ts, FlushPolicy). --stagger breaks the appenders' lockstep (half
+ * start 1 ms late, each yields a turn after every 7th append), so acknowledgements do not
+ * release them all into one group: the arrivals under which groups pipeline.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -33,6 +35,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     preallocate: { type: 'string', default: 'both' },
     mark: { type: 'string', default: 'ordered' },
+    stagger: { type: 'boolean', default: false },
     appenders: { type: 'string' },
     payloads: { type: 'string' },
   },
@@ -126,12 +129,14 @@ async function appendRate(dir: string, mode: PreallocateMode, appenders: number,
     let done = 0;
     const started = performance.now();
     const deadline = started + caseMs;
-    const worker = async (): Promise<void> => {
+    const worker = async (_: unknown, k: number): Promise<void> => {
+      if (flags.stagger && k % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 1));
       // Bounded by the deadline.
       while (performance.now() < deadline) {
         const entry: Entry = { index: (log.lastIndex() + 1) as Index, term: 1 as Term, kind: 1, payload };
         await log.append([entry]);
         done++;
+        if (flags.stagger && done % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
       }
     };
     await Promise.all(Array.from({ length: appenders }, worker));
@@ -223,7 +228,7 @@ async function main(): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   });
-  console.log(`storage bench in ${dir}, ${caseMs} ms per case, ${repeats} repeat(s), preallocate ${modes.join('+')}, ${mark} mark, node ${process.version}, ${os.cpus().length} cpus`);
+  console.log(`storage bench in ${dir}, ${caseMs} ms per case, ${repeats} repeat(s), preallocate ${modes.join('+')}, ${mark} mark${flags.stagger ? ', staggered appenders' : ''}, node ${process.version}, ${os.cpus().length} cpus`);
   try {
     // The raw limit is measured before and after the other cases, into preallocated zeros
     // and into a growing file, and the highest figure is used, so neither a disk that was
