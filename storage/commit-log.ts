@@ -56,6 +56,12 @@ export class CommitLog implements LogReader, DurableLog {
   private pump: Promise<void> | null = null;
   /** A start of the flush loop is scheduled for the next check phase (see append). */
   private kickScheduled = false;
+  /**
+   * Set while the flush loop (ordered mark) has nothing to write and waits for the mark in
+   * flight: calling it ends the wait early, so an append arriving meanwhile gets its data
+   * synced beside that mark instead of after it.
+   */
+  private wakeLoop: (() => void) | null = null;
   private lastMarkWrite: Promise<void> = Promise.resolve();
   /** Settles when the last truncateAfter/compactBefore has finished (never rejects). */
   private changing: Promise<void> = Promise.resolve();
@@ -384,11 +390,14 @@ export class CommitLog implements LogReader, DurableLog {
    * msg/s within the noise.
    */
   private kickSoon(): void {
-    if (this.pump !== null || this.kickScheduled) return;
+    // A running loop picks the append up itself, unless it is waiting for a mark.
+    if ((this.pump !== null && this.wakeLoop === null) || this.kickScheduled) return;
     this.kickScheduled = true;
     this.options.scheduler.soon(() => {
       this.kickScheduled = false;
-      if (this.state === 'open') void this.kick();
+      if (this.state !== 'open') return;
+      if (this.wakeLoop !== null) this.wakeLoop();
+      else void this.kick();
     });
   }
 
@@ -407,20 +416,20 @@ export class CommitLog implements LogReader, DurableLog {
   /**
    * Group commit. Each pass syncs everything written so far with one fdatasync (plus the
    * directory if a segment was created), then has the durable mark cover it with one more,
-   * then resolves the group's appends (with the lagging mark, between the two fdatasyncs).
-   * Appends arriving meanwhile form the next group.
-   * Data is always synced before the mark claims it, and a segment sealed since the last
-   * pass is synced before the active segment's first bytes are written.
+   * whose waiters resolve when it is durable (with the lagging mark, the group's appends
+   * resolve after the data's fdatasync instead). Appends arriving meanwhile form the next
+   * group. Data is always synced before the mark claims it, and a segment sealed since the
+   * last pass is synced before the active segment's first bytes are written.
    *
-   * With the ordered mark the passes do not overlap (the next data sync waits for this
-   * mark): measured on a shared virtual disk, overlapping them made the two fsyncs contend
-   * and split the appenders into two half-size groups, for about 30% less throughput. With
-   * the lagging mark the group is already acknowledged, so the next group's data sync runs
-   * beside this mark's (mark writes stay serialized and coalesced in the state file):
-   * storage bench, alternating, 1 KiB x 1 0.39-0.40x -> 0.64-0.66x raw, 128 B x 64
-   * 19.9-21.5x -> 24.8-28.8x, 1 KiB x 64 15.6-16.1x -> 17.5-20.0x.
+   * Passes overlap: group G+1's write and data fdatasync run while mark(G) syncs. With the
+   * ordered mark, mark(G+1) is asked for only once mark(G) is durable, so at most one data
+   * sync and one mark sync are in flight, marks become durable in order, and each covers
+   * only data whose fdatasync completed before it was written (docs/storage.md, "Pipelined
+   * groups", for why a power failure at any step keeps that safe). With the lagging mark the
+   * next data sync does not wait for a mark at all; mark writes stay serialized and
+   * coalesced in the state file.
    *
-   * Also measured and not kept (64 appenders, 128 B, interleaved runs on this 2-core VM):
+   * Measured and not kept (64 appenders, 128 B, interleaved runs on this 2-core VM):
    * running "fdatasync the segment, then write and fdatasync the mark" as one job on a
    * worker thread (one round trip instead of two thread-pool hops, no write on the event
    * loop) was about 8% slower with postMessage and no faster with Atomics signalling; an
@@ -448,8 +457,11 @@ export class CommitLog implements LogReader, DurableLog {
         this.dataSynced = Math.max(this.dataSynced, target);
         this.unsyncedBytes -= bytes;
         settleWaiters(this.dataWaiters, this.dataSynced);
-        this.advanceMark({ index: target as Index, term: targetTerm });
+        // The previous group's mark may still be syncing (it ran beside this data sync):
+        // this group's waits for it, so one data sync and one mark sync at most are in flight.
         if (!this.lagging) await this.lastMarkWrite;
+        this.advanceMark({ index: target as Index, term: targetTerm });
+        if (!this.lagging && this.lastIndex() <= this.dataSynced) await this.markOrAppend();
       }
       settleWaiters(this.dataWaiters, this.dataSynced);
       if (this.lastIndex() <= this.dataSynced && this.waiters.length > 0) {
@@ -460,6 +472,22 @@ export class CommitLog implements LogReader, DurableLog {
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /**
+   * Waits until the mark in flight is durable or an append arrives, whichever comes first.
+   * Appenders released by the mark append again before the loop looks (their callbacks
+   * run first), so a closed loop of appenders stays one group without waiting for a kick.
+   */
+  private markOrAppend(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        if (this.wakeLoop === done) this.wakeLoop = null;
+        resolve();
+      };
+      this.wakeLoop = done;
+      void this.lastMarkWrite.then(done);
+    });
   }
 
   /** Makes the segments sealed but not yet synced durable, in order. */

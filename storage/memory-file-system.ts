@@ -93,8 +93,19 @@ export interface CrashOptions {
    * Keep the unsynced writes of the file written last, with its very last write cut to
    * its first `atByte` bytes (a torn write). Without it every unsynced write is lost.
    */
-  readonly tearLastWrite?: { readonly atByte: number };
+  readonly tearLastWrite?: {
+    readonly atByte: number;
+    /**
+     * Also tear the page (of this many bytes) the last write began in: its bytes before the
+     * write, synced or not, come back as garbage. A device that rewrites a whole page and
+     * loses power midway does this to data an earlier fdatasync had made durable.
+     */
+    readonly tornPageBytes?: number;
+  };
 }
+
+/** What a torn page holds where it held other bytes before: never a valid record or slot. */
+const TORN_PAGE_BYTE = 0xa5;
 
 /**
  * An in-memory file system that remembers what is durable. A crash() drops every write
@@ -304,8 +315,10 @@ export class MemoryFileSystem implements FileSystem {
       const ops = inode.pending.slice(0, -1);
       const last = inode.pending.at(-1);
       if (last?.kind === 'write') {
-        const keep = Math.max(0, Math.min(last.data.length, options.tearLastWrite.atByte));
+        const { atByte, tornPageBytes } = options.tearLastWrite;
+        const keep = Math.max(0, Math.min(last.data.length, atByte));
         ops.push({ ...last, data: last.data.subarray(0, keep) });
+        if (tornPageBytes !== undefined) ops.push(tornPageBefore(last, tornPageBytes));
       }
       inode.restore(ops);
     }
@@ -401,4 +414,11 @@ export class MemoryFileSystem implements FileSystem {
   private missing(operation: string, filePath: string): StorageIoError {
     return new StorageIoError(operation, filePath, { cause: Object.assign(new Error('ENOENT'), { code: 'ENOENT' }) });
   }
+}
+
+/** Garbage over the bytes of `write`'s first page that lie before it (none if it starts a page). */
+function tornPageBefore(write: Extract<PendingOp, { kind: 'write' }>, pageBytes: number): PendingOp {
+  assert(Number.isInteger(pageBytes) && pageBytes >= 1, 'tornPageBytes must be a whole number >= 1');
+  const pageStart = write.position - (write.position % pageBytes);
+  return { kind: 'write', seq: write.seq, position: pageStart, data: new Uint8Array(write.position - pageStart).fill(TORN_PAGE_BYTE) };
 }

@@ -113,6 +113,19 @@ describe('MemoryFileSystem durability', () => {
     expect(Buffer.from(after.readFile('/d/f')).toString()).toBe('first-sec');
   });
 
+  it('with tornPageBytes, also destroys the synced bytes before the torn write in the page it began in', async () => {
+    const fs = new MemoryFileSystem();
+    fs.mkdir('/d');
+    const handle = fs.open('/d/f', 'create');
+    await fs.syncDir('/d');
+    fs.writeAt(handle, new Uint8Array(12).fill(1), 0);
+    await fs.fdatasync(handle);
+    fs.writeAt(handle, new Uint8Array(4).fill(2), 12);
+    const after = fs.crash({ tearLastWrite: { atByte: 1, tornPageBytes: 8 } });
+    // Page 8..16 held synced bytes 8..12: they come back as garbage; page 0..8 is untouched.
+    expect([...after.readFile('/d/f')]).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 0xa5, 0xa5, 0xa5, 0xa5, 2]);
+  });
+
   it('can crash between two syncs of an operation in flight', async () => {
     const fs = new MemoryFileSystem();
     fs.mkdir('/d');

@@ -1,0 +1,124 @@
+/**
+ * Two builds of the commit log side by side in one process, for a change to the flush loop:
+ *
+ *   node dist/storage/bench/compare-builds.js --base /path/to/other/checkout [--head .]
+ *        [--payloads 128,1024] [--appenders 64] [--rounds 15] [--ms 400] [--stagger]
+ *
+ * Each checkout must be built (`npm run build`, so `dist/storage/index.js` exists). Every
+ * round runs base and head back to back (the order flipping each round), each beside its
+ * own raw figure (one 128 B record per write + fdatasync into synced zeros, as the storage
+ * bench's reference), and prints per case the median x raw of each and the median of the
+ * per-round head/base ratios. Those are paired, so a shared disk whose speed drifts by
+ * several times within a minute still gives a comparison. --stagger as in storage-bench.ts.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import type { Entry, Index, Term } from '../../raft/index.js';
+
+type StorageModule = typeof import('../index.js');
+
+const { values: flags } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    head: { type: 'string', default: '.' },
+    payloads: { type: 'string', default: '128,1024' },
+    appenders: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '15' },
+    ms: { type: 'string', default: '400' },
+    stagger: { type: 'boolean', default: false },
+  },
+});
+if (flags.base === undefined) throw new Error('--base takes the path of a built checkout to compare against');
+const caseMs = Math.max(100, Number(flags.ms));
+const rounds = Math.min(51, Math.max(1, Math.floor(Number(flags.rounds))));
+const RAW_ZEROS_BYTES = 16 * 1024 * 1024;
+
+/** One 128 B record per write + fdatasync over synced zeros, for caseMs: records per second. */
+function rawRate(dir: string): number {
+  const file = path.join(dir, 'raw');
+  const fd = fs.openSync(file, 'w');
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (let at = 0; at < RAW_ZEROS_BYTES; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
+  fs.fdatasyncSync(fd);
+  const record = Buffer.alloc(128, 7);
+  let count = 0;
+  const started = performance.now();
+  try {
+    // Bounded by caseMs; wraps over the zeros rather than growing the file.
+    while (performance.now() - started < caseMs) {
+      fs.writeSync(fd, record, 0, record.length, (count * record.length) % RAW_ZEROS_BYTES);
+      fs.fdatasyncSync(fd);
+      count++;
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file);
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** `appenders` closed loops of one-entry appends on a fresh log (ordered mark), for caseMs. */
+async function appendRate(storage: StorageModule, dir: string, appenders: number, payloadBytes: number): Promise<number> {
+  const log = await storage.openLog({ dir, fs: new storage.NodeFileSystem(), flush: { mode: 'sync' } });
+  const payload = new Uint8Array(payloadBytes).fill(1);
+  let done = 0;
+  const started = performance.now();
+  const deadline = started + caseMs;
+  const worker = async (_: unknown, k: number): Promise<void> => {
+    if (flags.stagger && k % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Bounded by the deadline.
+    while (performance.now() < deadline) {
+      const entry: Entry = { index: (log.lastIndex() + 1) as Index, term: 1 as Term, kind: 1, payload };
+      await log.append([entry]);
+      done++;
+      if (flags.stagger && done % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  await Promise.all(Array.from({ length: appenders }, worker));
+  const rate = done / ((performance.now() - started) / 1000);
+  await log.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+async function main(): Promise<void> {
+  const load = async (checkout: string): Promise<StorageModule> =>
+    (await import(path.resolve(checkout, 'dist/storage/index.js'))) as StorageModule;
+  const builds = { base: await load(flags.base ?? ''), head: await load(flags.head) };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-compare-'));
+  console.log(`base ${flags.base}, head ${flags.head}, ${rounds} rounds of ${caseMs} ms${flags.stagger ? ', staggered appenders' : ''}`);
+  try {
+    for (const payloadBytes of flags.payloads.split(',').map(Number)) {
+      for (const appenders of flags.appenders.split(',').map(Number)) {
+        const ratios = { base: [] as number[], head: [] as number[], headOverBase: [] as number[] };
+        for (let round = 0; round < rounds; round++) {
+          const order = round % 2 === 0 ? (['base', 'head'] as const) : (['head', 'base'] as const);
+          const rates = { base: 0, head: 0 };
+          for (const which of order) {
+            const raw = rawRate(dir);
+            rates[which] = await appendRate(builds[which], path.join(dir, which), appenders, payloadBytes);
+            ratios[which].push(rates[which] / raw);
+          }
+          ratios.headOverBase.push(rates.head / rates.base);
+        }
+        const spread = (values: number[]): string => `${Math.min(...values).toFixed(2)}..${Math.max(...values).toFixed(2)}`;
+        console.log(
+          `${payloadBytes} B x ${appenders}: base ${median(ratios.base).toFixed(2)}x raw, head ${median(ratios.head).toFixed(2)}x raw, ` +
+            `head/base paired median ${median(ratios.headOverBase).toFixed(2)} (${spread(ratios.headOverBase)})`,
+        );
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
