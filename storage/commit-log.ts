@@ -429,7 +429,7 @@ export class CommitLog implements LogReader, DurableLog {
    * next data sync does not wait for a mark at all; mark writes stay serialized and
    * coalesced in the state file.
    *
-   * Measured and not kept (64 appenders, 128 B, interleaved runs on this 2-core VM):
+   * Measured and not kept (64 appenders, 128 B, interleaved runs on a shared 2-core machine):
    * running "fdatasync the segment, then write and fdatasync the mark" as one job on a
    * worker thread (one round trip instead of two thread-pool hops, no write on the event
    * loop) was about 8% slower with postMessage and no faster with Atomics signalling; an
