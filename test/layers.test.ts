@@ -21,6 +21,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/transport': ['errors', 'raft'],
   'src/client': ['errors', 'raft', 'src/encoding', 'src/transport'],
   'src/node': ['errors', 'raft', 'storage', 'src/encoding', 'src/broker', 'src/transport'],
+  // Metrics and health over HTTP: reads a running node through src/node's inspection and
+  // probe, and measures storage's file-system seam. Outside src/node so it may read clocks.
+  'src/observe': ['raft', 'storage', 'src/node'],
   // Running processes from outside (ports, child processes, waits): what the bench, the
   // CLI, the jepsen-style harness and the tests' harness share. Above the wire and the
   // client, below the bench and the CLI; nothing of a node's insides.
@@ -28,7 +31,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   // Charts for reports (inline SVG), shared by the bench's page and the jepsen-style report.
   'src/report': [],
   'src/bench': ['errors', 'raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/process', 'src/report'],
-  'src/cli': ['errors', 'raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/bench', 'src/process', 'src/report'],
+  'src/cli': ['errors', 'raft', 'storage', 'src/encoding', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/observe', 'src/bench', 'src/process', 'src/report'],
   src: ['errors', 'src/client', 'src/transport'],
   'jepsen-style': ['errors', 'raft', 'src/client', 'src/transport', 'src/process', 'src/report'],
 };

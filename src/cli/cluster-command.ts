@@ -36,6 +36,8 @@ Options:
   --data-dir DIR             root of the nodes' data directories, one per node (default ./data)
   --client-port-base PORT    client port of n1; n2 gets the next one, ... (default 7501)
   --peer-port-base PORT      peer port of n1, and so on (default 7601)
+  --http-port-base PORT      HTTP port of n1 (/metrics, /healthz, /readyz), and so on
+                             (default 7701; 0 serves no HTTP)
   --flush sync|async         flush policy of every node (default sync)
   --flush-interval-ms N      async flush interval (default 10)
   --durable-mark ordered|lagging
@@ -62,6 +64,7 @@ const OPTIONS = {
   'data-dir': { type: 'string' },
   'client-port-base': { type: 'string' },
   'peer-port-base': { type: 'string' },
+  'http-port-base': { type: 'string' },
   flush: { type: 'string' },
   'flush-interval-ms': { type: 'string' },
   'durable-mark': { type: 'string' },
@@ -97,6 +100,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
   const count = parseWholeNumber('nodes', values.nodes, { min: 1, max: 9 }) ?? 3;
   const clientBase = parseWholeNumber('client-port-base', values['client-port-base'], { min: 1024, max: 65000 }) ?? 7501;
   const peerBase = parseWholeNumber('peer-port-base', values['peer-port-base'], { min: 1024, max: 65000 }) ?? 7601;
+  const httpBase = values['http-port-base'] === '0' ? 0 : (parseWholeNumber('http-port-base', values['http-port-base'], { min: 1024, max: 65000 }) ?? 7701);
   const dataRoot = values['data-dir'] ?? DEFAULT_DATA_ROOT;
   const { flush, durableMark } = parseFlushFlags(values.flush, values['durable-mark']);
   const flushInterval = parseDurationMs('flush-interval-ms', values['flush-interval-ms']);
@@ -112,7 +116,11 @@ async function runCluster(argv: readonly string[]): Promise<number> {
   const membersSpec = members.map((m) => `${m.id}=${m.peerAddress}/${m.clientAddress}`).join(',');
   const width = Math.max(...members.map((m) => m.id.length));
   process.stdout.write(`quorumlog: starting ${count} nodes (data under ${path.resolve(dataRoot)}; restart ${mode})\n`);
-  for (const m of members) process.stdout.write(`  ${m.id.padEnd(width)}  clients ${m.clientAddress}  peers ${m.peerAddress}\n`);
+  const httpPortOf = (k: number): number => (httpBase === 0 ? 0 : httpBase + k);
+  for (const [k, m] of members.entries()) {
+    const http = httpBase === 0 ? '' : `  metrics http://127.0.0.1:${httpPortOf(k)}/metrics`;
+    process.stdout.write(`  ${m.id.padEnd(width)}  clients ${m.clientAddress}  peers ${m.peerAddress}${http}\n`);
+  }
   process.stdout.write(`Connect with: quorumlog status --brokers ${members.map((m) => m.clientAddress).join(',')}\nPress Ctrl-C to stop.\n`);
 
   const nodeArgs = (id: string): string[] => {
@@ -120,6 +128,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     if (flushInterval !== undefined) args.push('--flush-interval-ms', String(flushInterval));
     if (flush === 'sync') args.push('--durable-mark', durableMark);
     if (tickMs !== undefined) args.push('--tick-ms', String(tickMs));
+    args.push('--http-port', String(httpPortOf(members.findIndex((m) => m.id === id))));
     return args;
   };
   const token = newControlToken();

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { nodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
 import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig, startNode } from '../node/index.js';
+import { NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -34,6 +35,10 @@ Options:
   --dial SPEC                dial some peers elsewhere than their peer address, as id=host:port,...
                              (for fault injection: a proxy on each directed link)
   --producer-idle-expiry-ms N  forget a producer id (its dedupe state) unused this long (default 24h)
+  --http-port PORT           serve /metrics, /healthz and /readyz over HTTP on this port (default 0: off)
+  --http-host HOST           the address the HTTP port listens on (default 127.0.0.1)
+  --ready-lag-entries N      /readyz answers 503 while applied trails the known commit index by
+                             more than N entries (default ${READY_APPLIED_LAG_ENTRIES_MAX})
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
@@ -59,11 +64,21 @@ const OPTIONS = {
   dial: { type: 'string' },
   'producer-idle-expiry-ms': { type: 'string' },
   'power-loss': { type: 'boolean' },
+  'http-port': { type: 'string' },
+  'http-host': { type: 'string' },
+  'ready-lag-entries': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Builds the node's configuration from flags, over a config file, over defaults. */
-export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help' {
+/** Where the node serves HTTP (metrics and health checks); port 0 turns it off. */
+export interface HttpFlags {
+  readonly host: string;
+  readonly port: number;
+  readonly appliedLagEntriesMax: number;
+}
+
+/** Builds the node's configuration and HTTP settings from flags, over a config file, over defaults. */
+export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeConfig; readonly http: HttpFlags } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const file = values.config === undefined ? {} : readConfigFile(values.config);
@@ -81,7 +96,12 @@ export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help'
   const intervalMs = parseDurationMs('flush-interval-ms', pick('flush-interval-ms', 'flushIntervalMs')) ?? 10;
   const flush: FlushPolicy = flags.flush === 'sync' ? { mode: 'sync', mark: flags.durableMark } : { mode: 'async', intervalMs };
   const preferred = pick('preferred-leader', 'preferredLeader');
-  return {
+  const http: HttpFlags = {
+    host: pick('http-host', 'httpHost') ?? '127.0.0.1',
+    port: parseWholeNumber('http-port', pick('http-port', 'httpPort'), { min: 0, max: 65535 }) ?? 0,
+    appliedLagEntriesMax: parseWholeNumber('ready-lag-entries', pick('ready-lag-entries', 'readyLagEntries'), { min: 0 }) ?? READY_APPLIED_LAG_ENTRIES_MAX,
+  };
+  const config: NodeConfig = {
     id: nodeId(id),
     members,
     clusterId: pick('cluster-id', 'clusterId') ?? NODE_DEFAULTS.clusterId,
@@ -99,6 +119,7 @@ export function nodeConfigFromArgs(argv: readonly string[]): NodeConfig | 'help'
       parseDurationMs('producer-idle-expiry-ms', pick('producer-idle-expiry-ms', 'producerIdleExpiryMs')) ?? NODE_DEFAULTS.producerIdleExpiryMs,
     powerLoss: values['power-loss'] === true || file['powerLoss'] === true,
   };
+  return { config, http };
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
@@ -119,15 +140,32 @@ function readConfigFile(file: string): Record<string, unknown> {
 
 /** Runs a node until a signal; returns the process exit status. */
 export async function runNodeCommand(argv: readonly string[]): Promise<number> {
-  const config = nodeConfigFromArgs(argv);
-  if (config === 'help') {
+  const args = nodeArgsFrom(argv);
+  if (args === 'help') {
     process.stdout.write(NODE_HELP);
     return 0;
   }
+  const { config, http } = args;
   const logLine = (line: string): void => {
     process.stdout.write(`${new Date().toISOString()} ${config.id} ${line}\n`);
   };
-  const node = await startNode(config, logLine);
+  const metrics = http.port === 0 ? null : new NodeMetrics();
+  const node = await startNode(config, logLine, metrics === null ? {} : { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) });
+  let endpoint: HttpEndpoint | null = null;
+  if (metrics !== null) {
+    metrics.attach(node.inspect, config.dataDir);
+    try {
+      endpoint = await startHttpEndpoint({ host: http.host, port: http.port, metrics, node: node.inspect, appliedLagEntriesMax: http.appliedLagEntriesMax });
+    } catch (error) {
+      await node.stop();
+      throw new ConfigError(`cannot serve HTTP on ${http.host}:${http.port}: ${(error as Error).message}`, { cause: error });
+    }
+    logLine(`serving metrics and health checks on http://${endpoint.address}/ (/metrics, /healthz, /readyz)`);
+  }
+  const stopAll = async (): Promise<void> => {
+    await endpoint?.close();
+    await node.stop();
+  };
   const signalled = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -135,11 +173,11 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
   const outcome = await Promise.race([signalled.then((signal) => ({ signal })), node.stopped.then((failure) => ({ failure }))]);
   if ('failure' in outcome) {
     logLine(`stopping: ${outcome.failure.reason}: ${describe(outcome.failure.error)}`);
-    await node.stop().catch(() => undefined);
+    await stopAll().catch(() => undefined);
     return 1;
   }
   logLine(`${outcome.signal}: shutting down`);
-  await node.stop();
+  await stopAll();
   logLine('stopped');
   return 0;
 }

@@ -15,6 +15,7 @@ import {
 import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
 import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../transport/index.js';
+import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import { UNTIL_OF_ACKS, type Appended, type AppendUntil, type Replica } from './replica.js';
 import { brokerEntryPayload, PayloadTag, type NodeStateMachine } from './state-machine.js';
 
@@ -44,6 +45,7 @@ export class NodeBrokerService implements BrokerService {
     private readonly log: CommitLog,
     private readonly replica: Replica,
     private readonly stateMachine: NodeStateMachine,
+    private readonly probe: NodeProbe = NO_PROBE,
   ) {}
 
   async createTopic(name: string, messageBytesMax: number, options: { readonly timeoutMs: number }): Promise<void> {
@@ -82,11 +84,15 @@ export class NodeBrokerService implements BrokerService {
    * answered with the batch's offsets; this leader's own fsync for 'leader', or nothing for
    * 'none', answered with the entry's index only, as offsets are assigned when (if) it commits.
    */
-  async produce(request: ProduceInput, options: { readonly timeoutMs: number; readonly acks?: ProduceAcks }): Promise<ProduceOutcome> {
-    const acks = options.acks ?? 'all';
-    const command = this.produceCommand(request, acks);
-    const appended = await this.submit(command, { timeoutMs: options.timeoutMs, until: UNTIL_OF_ACKS[acks] });
-    return produceOutcome(acks, command.messages.length, appended);
+  produce(request: ProduceInput, options: { readonly timeoutMs: number; readonly acks?: ProduceAcks }): Promise<ProduceOutcome> {
+    return probedCall(this.probe, 'produce', async () => {
+      const acks = options.acks ?? 'all';
+      const command = this.produceCommand(request, acks);
+      const appended = await this.submit(command, { timeoutMs: options.timeoutMs, until: UNTIL_OF_ACKS[acks] });
+      const outcome = produceOutcome(acks, command.messages.length, appended);
+      if (!outcome.duplicate) this.probe.produced(command.topic, command.messages.length, batchBytes(command.messages));
+      return outcome;
+    });
   }
 
   /**
@@ -195,6 +201,12 @@ export class NodeBrokerService implements BrokerService {
 function checkTopicName(name: string): void {
   const problem = topicNameProblem(name);
   if (problem !== null) throw new InvalidArgumentError(problem);
+}
+
+function batchBytes(messages: readonly MessageRecord[]): number {
+  let bytes = 0;
+  for (const m of messages) bytes += messageBytes(m);
+  return bytes;
 }
 
 function toRecord(message: BrokerMessageView): MessageRecord {

@@ -12,6 +12,7 @@ import {
 } from '../broker/index.js';
 import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput } from '../transport/index.js';
 import { expect, type NodeBrokerService } from './broker-service.js';
+import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import { InvalidArgumentError, NotFoundError } from '../transport/index.js';
 import type { Scheduler, Timer } from '../../storage/index.js';
 import type { Replica } from './replica.js';
@@ -45,6 +46,7 @@ export class NodeGroupService implements GroupService {
     private readonly replica: Replica,
     private readonly stateMachine: NodeStateMachine,
     private readonly broker: NodeBrokerService,
+    private readonly probe: NodeProbe = NO_PROBE,
   ) {}
 
   async createGroup(
@@ -71,10 +73,12 @@ export class NodeGroupService implements GroupService {
     return groupView(g);
   }
 
-  async ack(group: string, offsets: readonly number[], options: { readonly timeoutMs: number }): Promise<readonly AckOutcomeView[]> {
-    checkGroup(group);
-    if (offsets.length > 100_000) throw new InvalidArgumentError(`one ack takes at most 100000 offsets, not ${offsets.length}`);
-    return expect(await this.broker.propose({ kind: 'ack', group, offsets }, options.timeoutMs), 'acked').outcomes;
+  ack(group: string, offsets: readonly number[], options: { readonly timeoutMs: number }): Promise<readonly AckOutcomeView[]> {
+    return probedCall(this.probe, 'ack', async () => {
+      checkGroup(group);
+      if (offsets.length > 100_000) throw new InvalidArgumentError(`one ack takes at most 100000 offsets, not ${offsets.length}`);
+      return expect(await this.broker.propose({ kind: 'ack', group, offsets }, options.timeoutMs), 'acked').outcomes;
+    });
   }
 
   async nack(
@@ -210,6 +214,7 @@ export class NodeGroupService implements GroupService {
     const batches: DeliveryView[][] = [];
     let batch: DeliveryView[] = [];
     let bytes = 0;
+    let redeliveries = 0;
     // Consecutive deliveries usually come from one produce entry: read and decode it once.
     let entry: { logIndex: number; messages: readonly MessageRecord[] } = { logIndex: 0, messages: [] };
     // Bounded by the delivered messages (at most deliverBatchMax).
@@ -225,8 +230,10 @@ export class NodeGroupService implements GroupService {
       }
       batch.push({ offset: d.offset, delivery: d.delivery, deadlineMs: d.deadlineMs, message });
       bytes += size;
+      if (d.delivery > 1) redeliveries++;
     }
     if (batch.length > 0) batches.push(batch);
+    if (redeliveries > 0) this.probe.redelivered(redeliveries);
     return batches;
   }
 

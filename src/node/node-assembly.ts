@@ -5,6 +5,7 @@ import { openLog, type CommitLog, type FileSystem, type RecoveryReport, type Sch
 import { member, type NodeConfig } from './config.js';
 import { NodeBrokerService } from './broker-service.js';
 import { NodeGroupService } from './group-service.js';
+import { NO_PROBE, type NodeProbe } from './node-probe.js';
 import { NodeService } from './node-service.js';
 import { NodeTransactionService } from './transaction-service.js';
 import { Replica } from './replica.js';
@@ -24,6 +25,8 @@ export interface NodeEnvironment {
   readonly createRaft?: (options: RaftOptions) => RaftNode;
   /** Builds the state machine; the simulator passes one that also records what it applies. */
   readonly createStateMachine?: () => NodeStateMachine;
+  /** Told of requests and writes as they happen, for metrics (NO_PROBE by default). */
+  readonly probe?: NodeProbe;
 }
 
 /** Where an assembled node's effects leave it: the peer network, and a fatal stop. */
@@ -57,6 +60,7 @@ export interface AssembledNode {
  */
 export async function assembleNode(config: NodeConfig, environment: NodeEnvironment, wiring: NodeWiring): Promise<AssembledNode> {
   const { scheduler } = environment;
+  const probe = environment.probe ?? NO_PROBE;
   // Damage is cut away, not refused: the node then repairs from its leader (not voting
   // until it has), where refusing would leave an operator editing files by hand.
   const log = await openLog({
@@ -93,14 +97,13 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     sink: { send: wiring.send },
     clientAddressOf: (id: NodeId) => member(config, id)?.clientAddress ?? null,
     onFatal: wiring.onFatal,
+    probe,
   });
-  const service = new NodeService(config, raft, log, replica);
-  const broker = new NodeBrokerService(config, log, replica, stateMachine);
-  const groups = new NodeGroupService(replica, stateMachine, broker);
-  const transactions = new NodeTransactionService(log, stateMachine, broker, {
-    isLeader: () => replica.role() === 'leader',
-    leaderRef: () => replica.leaderRef(raft.status().leader),
-  });
+  const service = new NodeService(config, raft, log, replica, probe);
+  const broker = new NodeBrokerService(config, log, replica, stateMachine, probe);
+  const groups = new NodeGroupService(replica, stateMachine, broker, probe);
+  const leadership = { isLeader: () => replica.role() === 'leader', leaderRef: () => replica.leaderRef(raft.status().leader) };
+  const transactions = new NodeTransactionService(log, stateMachine, broker, leadership, probe);
   const ticker: Timer = scheduler.every(config.tickMs, () => {
     replica.tick();
     broker.advanceClockIfDue();

@@ -4,6 +4,7 @@ import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusVie
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
 import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from '../transport/index.js';
+import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import { UNTIL_OF_ACKS, type Replica } from './replica.js';
 import { PayloadTag, plainRecord, tagPayloads } from './state-machine.js';
 
@@ -20,13 +21,18 @@ export class NodeService implements ClientService {
     private readonly raft: RaftNode,
     private readonly log: CommitLog,
     private readonly replica: Replica,
+    private readonly probe: NodeProbe = NO_PROBE,
   ) {}
 
   /**
    * acks 'all' (default): once committed and applied. acks 'leader': once durable in this
    * leader's own log, before replication; a failover before a majority has them loses them.
    */
-  async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome> {
+  append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome> {
+    return probedCall(this.probe, 'append', () => this.appendRecords(payloads, options));
+  }
+
+  private async appendRecords(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly acks?: AppendAcks }): Promise<AppendOutcome> {
     if (payloads.length === 0) throw new InvalidArgumentError('an append needs at least one record');
     for (const [k, payload] of payloads.entries()) {
       if (payload.length > this.config.recordBytesMax) {

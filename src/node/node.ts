@@ -7,6 +7,8 @@ import { startClientServer, startPeerTransport, type ClientServer, type PeerTran
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, lockDataDir, type DataDirIdentity } from './data-dir.js';
 import { assembleNode, repairTarget, type AssembledNode } from './node-assembly.js';
+import { inspectNode, type NodeInspection } from './node-inspection.js';
+import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
 
 /** A line for the node's log; the caller decides where it goes. */
@@ -17,10 +19,20 @@ export interface RunningNode {
   readonly identity: DataDirIdentity;
   readonly recovery: RecoveryReport;
   readonly service: NodeService;
+  /** A read-only look inside, for metrics and health checks. */
+  readonly inspect: NodeInspection;
   /** Resolves when the node stopped on its own (storage failure); rejects never. */
   readonly stopped: Promise<{ readonly reason: string; readonly error: unknown }>;
   /** Clean shutdown: stop accepting, finish the fsync in progress, close files and sockets. */
   stop(): Promise<void>;
+}
+
+/** What an observer of the node plugs in (both optional: a node runs the same without them). */
+export interface NodeObservation {
+  /** Told of requests and writes as they happen. */
+  readonly probe?: NodeProbe;
+  /** Wraps the file system the log runs on, to measure its writes and syncs. */
+  readonly wrapFileSystem?: (fs: FileSystem) => FileSystem;
 }
 
 const systemRandom: RandomSource = { nextInt: (maxExclusive) => randomInt(maxExclusive) };
@@ -29,10 +41,11 @@ const systemRandom: RandomSource = { nextInt: (maxExclusive) => randomInt(maxExc
  * Starts one node: claims its data directory, recovers its log, and serves peers and clients.
  * Throws ConfigError for a configuration or directory it must refuse.
  */
-export async function startNode(config: NodeConfig, logLine: NodeLogger): Promise<RunningNode> {
+export async function startNode(config: NodeConfig, logLine: NodeLogger, observation: NodeObservation = {}): Promise<RunningNode> {
   const { warnings } = validateConfig(config);
   for (const warning of warnings) logLine(`warning: ${warning}`);
-  const fs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
+  const baseFs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
+  const fs = observation.wrapFileSystem?.(baseFs) ?? baseFs;
   const dirLock = lockDataDir(fs, config.dataDir);
   let resolveStopped: (value: { reason: string; error: unknown }) => void = () => {};
   const stopped = new Promise<{ reason: string; error: unknown }>((resolve) => (resolveStopped = resolve));
@@ -43,7 +56,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     identity = claimDataDir(config.dataDir, config.clusterId, config.id);
     node = await assembleNode(
       config,
-      { fs, scheduler: realScheduler, random: systemRandom },
+      { fs, scheduler: realScheduler, random: systemRandom, ...(observation.probe === undefined ? {} : { probe: observation.probe }) },
       {
         send: (messages) => transport?.send(messages),
         onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
@@ -101,7 +114,8 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger): Promis
     })();
     return stopping;
   };
-  return { config, identity, recovery: log.recovery, service: node.service, stopped, stop };
+  const inspect = inspectNode({ replica, log, stateMachine: node.stateMachine, status: () => raft.status() });
+  return { config, identity, recovery: log.recovery, service: node.service, inspect, stopped, stop };
 }
 
 function reportRecovery(recovery: RecoveryReport, logLine: NodeLogger): void {

@@ -2,6 +2,7 @@ import { RaftInvariantError, type Entry, type HardState, type Index, type Messag
 import { EntriesTruncatedError, type DurableLog, type Scheduler, type Timer } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
+import { NO_PROBE, type NodeProbe } from './node-probe.js';
 import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
 import type { ProduceAcks } from '../transport/index.js';
 
@@ -27,6 +28,8 @@ export interface ReplicaOptions {
   readonly onFatal: (error: unknown) => void;
   /** Most client writes waiting for commit at once; more are refused as RESOURCE_EXHAUSTED. */
   readonly waitersMax?: number;
+  /** Told of proposals and of each Ready's write becoming durable (NO_PROBE by default). */
+  readonly probe?: NodeProbe;
 }
 
 type ReplicaState = 'running' | 'stopping' | 'stopped' | 'failed';
@@ -97,6 +100,7 @@ export class Replica {
   /** The node's clock and timers; the services on this replica use the same one. */
   readonly scheduler: Scheduler;
   private readonly options: ReplicaOptions;
+  private readonly probe: NodeProbe;
   private readonly waiters: CommitWaiters;
   /**
    * Appends waiting for their last entry to be durable in this node's log, by that entry's
@@ -127,6 +131,7 @@ export class Replica {
     this.log = options.log;
     this.sink = options.sink;
     this.scheduler = options.scheduler;
+    this.probe = options.probe ?? NO_PROBE;
     this.waitersMax = options.waitersMax ?? 100_000;
     this.waiters = new CommitWaiters(this.waitersMax, options.scheduler);
     const hs = options.log.hardState();
@@ -179,6 +184,7 @@ export class Replica {
    */
   async append(payloads: readonly Uint8Array[], options: { readonly timeoutMs: number; readonly until: AppendUntil }): Promise<Appended> {
     const proposed = this.propose(payloads);
+    this.probe.proposed(proposed.lastIndex);
     const reached = this.waitUntil(proposed, options.until, options.timeoutMs);
     this.pump();
     return { firstIndex: proposed.firstIndex, lastIndex: proposed.lastIndex, result: await reached };
@@ -380,6 +386,7 @@ export class Replica {
       await this.log.saveHardState(hardState);
       hardState = null;
     }
+    const writtenMark = this.probe.startMark();
     const written = first !== undefined ? this.log.append(ready.entries) : null;
     const holding = this.inflight.some((item) => item.late.length > 0);
     let early = 0;
@@ -396,6 +403,7 @@ export class Replica {
       if (written !== null) {
         try {
           await written;
+          this.probe.logAppended(ready.entries.length, writtenMark);
         } catch (error) {
           // A later Ready's truncation removed these entries: nothing more of them will be durable.
           if (!(error instanceof EntriesTruncatedError && item.supersededFrom !== Infinity)) throw error;

@@ -14,6 +14,7 @@ import {
 import type { BrokerMessageView, CheckSink, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService } from '../transport/index.js';
 import type { NodeBrokerService } from './broker-service.js';
 import { refusal } from './broker-service.js';
+import { NO_PROBE, type NodeProbe } from './node-probe.js';
 import { InternalError, InvalidArgumentError, NotLeaderError, ResourceExhaustedError } from '../transport/index.js';
 import { PayloadTag, type NodeStateMachine } from './state-machine.js';
 
@@ -52,6 +53,7 @@ export class NodeTransactionService implements TransactionService {
     private readonly stateMachine: NodeStateMachine,
     private readonly broker: NodeBrokerService,
     private readonly leadership: LeadershipView,
+    private readonly probe: NodeProbe = NO_PROBE,
   ) {}
 
   async sendHalf(request: HalfInput, options: { readonly timeoutMs: number }): Promise<HalfOutcome> {
@@ -131,7 +133,10 @@ export class NodeTransactionService implements TransactionService {
     // One producer is asked; if its stream is backed up, the next one (bounded by the list).
     for (let k = 0; k < sinks.length; k++) {
       const sink = sinks[this.cursor++ % sinks.length];
-      if (sink?.push(check) === true) return;
+      if (sink?.push(check) === true) {
+        this.probe.checkBackSent();
+        return;
+      }
     }
   }
 

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   readonly extraArgs?: readonly string[];
   /** How long a node may take to print its readiness line (default 20 s). */
   readonly readyTimeoutMs?: number;
+  /** Give every node an HTTP port (metrics and health checks); see httpAddress(). */
+  readonly http?: boolean;
 }
 
 export type ClusterMember = LoopbackMember;
@@ -46,6 +48,8 @@ export class TestCluster {
   /** Members stopped with SIGSTOP and not yet resumed. */
   private readonly paused = new Set<string>();
   private stopped = false;
+  /** Each member's HTTP port, when started with `http`. */
+  private readonly httpPorts = new Map<string, number>();
 
   private constructor(
     readonly options: ClusterOptions,
@@ -54,6 +58,8 @@ export class TestCluster {
     ports: readonly number[],
   ) {
     this.members = loopbackMembers(options.size ?? 3, ports);
+    // The HTTP ports follow the peer and client ports of every member.
+    if (options.http === true) for (const [k, m] of this.members.entries()) this.httpPorts.set(m.id, ports[2 * this.members.length + k] ?? 0);
     fs.mkdirSync(path.join(dataRoot, 'logs'), { recursive: true });
     for (const m of this.members) this.outputs.set(m.id, new OutputLog(m.id, path.join(dataRoot, 'logs', `${m.id}.out`)));
     this.nodes = new LocalNodes({ members: this.members, argsOf: (id) => this.nodeArgs(id), outputOf: (id) => this.output(id), cwd: REPO_ROOT });
@@ -71,7 +77,7 @@ export class TestCluster {
     let lastError: unknown = null;
     for (let attempt = 1; attempt <= START_ATTEMPTS_MAX; attempt++) {
       const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), `quorumlog-it-${options.label ?? 'cluster'}-`));
-      const cluster = new TestCluster(options, dataRoot, await freePorts(2 * size));
+      const cluster = new TestCluster(options, dataRoot, await freePorts((options.http === true ? 3 : 2) * size));
       try {
         await Promise.all(cluster.ids.map((id) => cluster.startNode(id)));
         return cluster;
@@ -101,6 +107,13 @@ export class TestCluster {
   /** Every member's client address, in id order: the --brokers list. */
   brokers(ids: readonly string[] = this.ids): string[] {
     return ids.map((id) => this.clientAddress(id));
+  }
+
+  /** host:port of a member's HTTP endpoint (the cluster must be started with `http`). */
+  httpAddress(id: string): string {
+    const port = this.httpPorts.get(id);
+    if (port === undefined) throw new Error(`${id} has no HTTP port: start the cluster with { http: true }`);
+    return `127.0.0.1:${port}`;
   }
 
   dataDir(id: string): string {
@@ -137,6 +150,8 @@ export class TestCluster {
     if (o.flush === 'async') args.push('--flush-interval-ms', String(o.flushIntervalMs ?? 10));
     if (o.preferredLeader !== undefined) args.push('--preferred-leader', o.preferredLeader);
     if (o.powerLoss === true) args.push('--power-loss');
+    const httpPort = this.httpPorts.get(id);
+    if (httpPort !== undefined) args.push('--http-port', String(httpPort));
     args.push(...(o.extraArgs ?? []));
     return args;
   }

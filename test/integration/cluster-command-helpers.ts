@@ -32,10 +32,10 @@ export interface ClusterCommandRun {
 export async function startClusterCommand(flags: readonly string[] = []): Promise<ClusterCommandRun> {
   await ensureBuilt();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-cluster-cmd-'));
-  // Three consecutive client ports and three peer ports, below the kernel's ephemeral
+  // Three consecutive client ports, three peer ports and three HTTP ports, below the kernel's ephemeral
   // range (where the harness's port-0 picks land) and checked free just before use.
   const base = await freeBase();
-  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--data-dir', dataDir, '--client-port-base', String(base), '--peer-port-base', String(base + 5), ...flags], {
+  const child = spawn(process.execPath, [CLI_PATH, 'cluster', '--data-dir', dataDir, '--client-port-base', String(base), '--peer-port-base', String(base + 5), '--http-port-base', String(base + 10), ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);
@@ -118,12 +118,12 @@ export function nodePid(dataDir: string, id: string): number | null {
 }
 
 /**
- * A base port such that base..base+2 (clients) and base+5..base+7 (peers) can all be bound on
+ * A base port such that base..base+2 (clients), base+5..base+7 (peers) and base+10..base+12 (HTTP) can all be bound on
  * 127.0.0.1 now. `quorumlog cluster` cannot move to other ports when one is taken, so its
  * range stays clear of the one the harness's clusters pick from.
  */
 async function freeBase(): Promise<number> {
-  const [base] = await freePorts(8, { lowPort: 12_000, highPort: 19_000 });
+  const [base] = await freePorts(13, { lowPort: 12_000, highPort: 19_000 });
   if (base === undefined) throw new Error('freePorts returned no port');
   return base;
 }

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+
+import { index, nodeId, term, type Status } from '../../raft/index.js';
+import { MemoryFileSystem, OpenMode } from '../../storage/index.js';
+import { BoundedLabels, MeteredFileSystem, ProposalTimes, readiness } from '../../src/observe/index.js';
+
+describe('ProposalTimes', () => {
+  it('tells a follower its lag as the age of the oldest entry it lacks', () => {
+    const times = new ProposalTimes(8);
+    times.reset(10, 1_000);
+    times.record(15, 2_000);
+    times.record(20, 3_000);
+    expect(times.lagSeconds(20, 20, 5_000)).toBe(0);
+    // Entry 16 was proposed with the batch through 20, at 3 s.
+    expect(times.lagSeconds(15, 20, 5_000)).toBe(2);
+    // Entry 11 with the batch through 15, at 2 s.
+    expect(times.lagSeconds(10, 20, 5_000)).toBe(3);
+    // Before the leader's first record: at least since it began leading.
+    expect(times.lagSeconds(3, 20, 5_000)).toBe(4);
+  });
+
+  it('keeps only the newest records, and ignores records that do not grow the log', () => {
+    const times = new ProposalTimes(2);
+    times.reset(1, 0);
+    times.record(2, 1_000);
+    times.record(2, 9_000);
+    times.record(3, 2_000);
+    // Record (1, 0 s) fell out of the ring: the oldest kept, (2, 1 s), bounds entry 2 from below.
+    expect(times.lagSeconds(0, 3, 4_000)).toBe(3);
+    expect(times.lagSeconds(2, 3, 4_000)).toBe(2);
+  });
+});
+
+function status(over: Partial<Status>): Status {
+  return {
+    id: nodeId('n1'), role: 'follower', term: term(3), vote: null, leader: nodeId('n2'), commit: index(100), applied: index(100),
+    firstIndex: index(1), lastIndex: index(100), votingBlocked: false, repairThrough: index(0), transferee: null, progress: null, ...over,
+  };
+}
+
+describe('readiness', () => {
+  it('is ready with a known leader and applied close to commit', () => {
+    expect(readiness(status({ applied: index(95) }), 10).ready).toBe(true);
+  });
+
+  it('is not ready without a leader, while repairing, or far behind commit, and says why', () => {
+    expect(readiness(status({ leader: null, role: 'preCandidate' }), 10)).toEqual({ ready: false, reason: 'no known leader (preCandidate in term 3)' });
+    expect(readiness(status({ votingBlocked: true, repairThrough: index(80) }), 10).reason).toMatch(/repairing.*80/);
+    expect(readiness(status({ applied: index(50) }), 10).reason).toMatch(/applied 50 is 50 entries behind commit 100/);
+  });
+});
+
+describe('MeteredFileSystem', () => {
+  it('reports each write, and each sync with the bytes written to that file since its previous sync', async () => {
+    const written: number[] = [];
+    const synced: number[] = [];
+    let clockMs = 0;
+    const fs = new MeteredFileSystem(new MemoryFileSystem(), { written: (b) => written.push(b), synced: (_s, b) => synced.push(b) }, () => (clockMs += 5));
+    fs.mkdir('/d');
+    const a = fs.open('/d/a', OpenMode.create);
+    const b = fs.open('/d/b', OpenMode.create);
+    fs.writeAt(a, new Uint8Array(100), 0);
+    fs.writeAt(b, new Uint8Array(7), 0);
+    fs.writeAt(a, new Uint8Array(20), 100);
+    await fs.fdatasync(a);
+    await fs.fdatasync(a);
+    fs.fdatasyncNow(b);
+    expect(written).toEqual([100, 7, 20]);
+    expect(synced).toEqual([120, 0, 7]);
+    expect(fs.size(a)).toBe(120);
+  });
+});
+
+describe('BoundedLabels', () => {
+  it('gives the first names their own value for good and folds the rest into one', () => {
+    const labels = new BoundedLabels(2);
+    expect(['a', 'b', 'c', 'a', 'd', 'b'].map((n) => labels.of(n))).toEqual(['a', 'b', BoundedLabels.OTHER, 'a', BoundedLabels.OTHER, 'b']);
+  });
+});
