@@ -68,6 +68,8 @@ export interface TopicDescription {
   readonly id: number;
   readonly messageBytesMax: number;
   readonly nextOffset: number;
+  /** Delayed messages held back until their delivery time (they have no offset yet). */
+  readonly scheduledMessages: number;
 }
 
 /**
@@ -354,5 +356,5 @@ function batchDeliverAtMs(messages: readonly MessageRecord[], nowMs: number): nu
 }
 
 function describe(t: TopicLog): TopicDescription {
-  return { name: t.name, id: t.id, messageBytesMax: t.messageBytesMax, nextOffset: t.nextOffset };
+  return { name: t.name, id: t.id, messageBytesMax: t.messageBytesMax, nextOffset: t.nextOffset, scheduledMessages: t.scheduledCount };
 }

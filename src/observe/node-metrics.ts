@@ -145,6 +145,7 @@ export class NodeMetrics {
       lagEntries: gauge('quorumlog_replication_lag_entries', "On the leader: entries each follower lacks of the leader's log", ['follower']),
       lagSeconds: gauge('quorumlog_replication_lag_seconds', 'On the leader: seconds since the oldest entry each follower lacks was proposed (0 when caught up)', ['follower']),
       topicMessages: gauge('quorumlog_topic_messages', `Messages in each topic (its end offset) as applied here, first ${TOPIC_LABELS_MAX} topics by name, the rest summed as "${BoundedLabels.OTHER}"`, ['topic']),
+      delayedPending: gauge('quorumlog_delayed_messages_pending', `Delayed messages held back until their delivery time, per topic as applied here (same topic labels as quorumlog_topic_messages)`, ['topic']),
       groupLag: gauge('quorumlog_group_lag_messages', `Messages of each consumer group's topic not yet acked or dead-lettered, first ${GROUP_LABELS_MAX} groups by name, the rest summed as "${BoundedLabels.OTHER}"`, ['group']),
       groupInflight: gauge('quorumlog_group_inflight_messages', 'Messages handed to consumers and not yet acked, per group, capped as group_lag_messages', ['group']),
       groupOldestAge: gauge('quorumlog_group_oldest_unacked_age_seconds', "Age of each group's oldest message not acked or dead-lettered (the leader's clock when proposed to this node's clock now; 0 when none), capped as group_lag_messages with the largest for the rest", ['group']),

@@ -21,6 +21,7 @@ export interface ScrapeGauges {
   readonly lagEntries: Gauge;
   readonly lagSeconds: Gauge;
   readonly topicMessages: Gauge;
+  readonly delayedPending: Gauge;
   readonly groupLag: Gauge;
   readonly groupInflight: Gauge;
   readonly groupOldestAge: Gauge;
@@ -65,7 +66,12 @@ export function collectBrokerGauges(g: ScrapeGauges, node: NodeInspection, limit
   const topics = node.topics();
   const ends = new Map(topics.map((t) => [t.name, t.nextOffset]));
   g.topicMessages.reset();
-  for (const [k, topic] of topics.entries()) g.topicMessages.inc({ topic: k < limits.topicsMax ? topic.name : BoundedLabels.OTHER }, topic.nextOffset);
+  g.delayedPending.reset();
+  for (const [k, topic] of topics.entries()) {
+    const label = { topic: k < limits.topicsMax ? topic.name : BoundedLabels.OTHER };
+    g.topicMessages.inc(label, topic.nextOffset);
+    g.delayedPending.inc(label, topic.scheduledMessages);
+  }
   const byLabel = new Map<string, { lag: number; inflight: number; dead: number; ageSeconds: number }>();
   for (const [k, group] of node.groups().entries()) {
     const label = k < limits.groupsMax ? group.name : BoundedLabels.OTHER;

@@ -56,6 +56,7 @@ const EXPECTED_TYPES: Readonly<Record<string, string>> = {
   quorumlog_produced_messages_total: 'counter',
   quorumlog_produced_bytes_total: 'counter',
   quorumlog_topic_messages: 'gauge',
+  quorumlog_delayed_messages_pending: 'gauge',
   quorumlog_group_lag_messages: 'gauge',
   quorumlog_group_oldest_unacked_age_seconds: 'gauge',
   quorumlog_redeliveries_total: 'counter',
