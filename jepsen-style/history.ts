@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 
+import type { FaultWindow } from '../src/report/index.js';
+
 /**
  * The run's history, in the order things happened (times in ms since the run started):
  * client operations as invoke + one completion (ok / fail / info), what readers saw, and
@@ -101,15 +103,8 @@ export interface Op {
   readonly error?: string;
 }
 
-export interface FaultWindow {
-  readonly faultId: number;
-  readonly kind: string;
-  readonly variant: string;
-  readonly targets: readonly string[];
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly detail: string;
-}
+/** A fault's window in the history, as the report's charts draw it. */
+export type { FaultWindow } from '../src/report/index.js';
 
 /** A scheduled fault that did not run (the run ended first, or it could not start), and why. */
 export interface MissedFault {

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { Entry, Index, Term } from '../../raft/index.js';
+import { closedLoopAppendRate } from './append-loop.js';
 
 type StorageModule = typeof import('../index.js');
 
@@ -63,22 +63,7 @@ function rawRate(dir: string): number {
 /** `appenders` closed loops of one-entry appends on a fresh log (ordered mark), for caseMs. */
 async function appendRate(storage: StorageModule, dir: string, appenders: number, payloadBytes: number): Promise<number> {
   const log = await storage.openLog({ dir, fs: new storage.NodeFileSystem(), flush: { mode: 'sync' } });
-  const payload = new Uint8Array(payloadBytes).fill(1);
-  let done = 0;
-  const started = performance.now();
-  const deadline = started + caseMs;
-  const worker = async (_: unknown, k: number): Promise<void> => {
-    if (flags.stagger && k % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 1));
-    // Bounded by the deadline.
-    while (performance.now() < deadline) {
-      const entry: Entry = { index: (log.lastIndex() + 1) as Index, term: 1 as Term, kind: 1, payload };
-      await log.append([entry]);
-      done++;
-      if (flags.stagger && done % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
-    }
-  };
-  await Promise.all(Array.from({ length: appenders }, worker));
-  const rate = done / ((performance.now() - started) / 1000);
+  const rate = await closedLoopAppendRate(log, { appenders, payloadBytes, caseMs, stagger: flags.stagger });
   await log.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return rate;

@@ -25,6 +25,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { Entry, Index, Term } from '../../raft/index.js';
+import { closedLoopAppendRate } from './append-loop.js';
 import { type CommitLog, LOG_DEFAULTS, NodeFileSystem, openLog } from '../index.js';
 
 const { values: flags } = parseArgs({
@@ -124,24 +125,7 @@ async function withLog<T>(dir: string, name: string, mode: PreallocateMode, run:
 
 /** `appenders` loops, each appending one entry and awaiting it, for caseMs. Appends per second. */
 async function appendRate(dir: string, mode: PreallocateMode, appenders: number, payloadBytes: number): Promise<number> {
-  return withLog(dir, `append-${appenders}-${payloadBytes}`, mode, async (log) => {
-    const payload = new Uint8Array(payloadBytes).fill(1);
-    let done = 0;
-    const started = performance.now();
-    const deadline = started + caseMs;
-    const worker = async (_: unknown, k: number): Promise<void> => {
-      if (flags.stagger && k % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 1));
-      // Bounded by the deadline.
-      while (performance.now() < deadline) {
-        const entry: Entry = { index: (log.lastIndex() + 1) as Index, term: 1 as Term, kind: 1, payload };
-        await log.append([entry]);
-        done++;
-        if (flags.stagger && done % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-    };
-    await Promise.all(Array.from({ length: appenders }, worker));
-    return done / ((performance.now() - started) / 1000);
-  });
+  return withLog(dir, `append-${appenders}-${payloadBytes}`, mode, (log) => closedLoopAppendRate(log, { appenders, payloadBytes, caseMs, stagger: flags.stagger === true }));
 }
 
 /** Sequential appends of 1 MiB batches (256 x 4 KiB), each awaited. Bytes of payload per second. */
