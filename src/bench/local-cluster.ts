@@ -23,6 +23,8 @@ export interface LocalClusterOptions {
   readonly durableMark?: DurableMarkPolicy;
   /** When set, each node runs under `node --cpu-prof` and writes its profile here on exit. */
   readonly cpuProfileDir?: string;
+  /** Each node serves /metrics on a free port of its own (otherwise no HTTP at all). */
+  readonly http?: boolean;
 }
 
 /** CPU and memory of one node process, from /proc (Linux); null fields where unavailable. */
@@ -45,23 +47,31 @@ export class LocalCluster {
   /** Set when a node exits before stop(): the run cannot be trusted any more. */
   failure: string | null = null;
 
-  private constructor(nodes: LocalNodes, outputs: ReadonlyMap<string, OutputLog>) {
+  /** Each node's HTTP address (/metrics), when started with `http`. */
+  readonly httpAddresses: readonly string[];
+
+  private constructor(nodes: LocalNodes, outputs: ReadonlyMap<string, OutputLog>, httpAddresses: readonly string[]) {
     this.#nodes = nodes;
     this.#outputs = outputs;
+    this.httpAddresses = httpAddresses;
   }
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
-    const members = loopbackMembers(options.nodes, await freePorts(options.nodes * 2));
+    const ports = await freePorts(options.nodes * (options.http === true ? 3 : 2));
+    const members = loopbackMembers(options.nodes, ports);
+    const httpPorts = new Map(options.http === true ? members.map((m, k) => [m.id, ports[options.nodes * 2 + k] ?? 0]) : []);
     const outputs = new Map(members.map((m) => [m.id, new OutputLog(m.id, null)]));
     const nodeArgs = (id: string): string[] => {
       const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${id}.cpuprofile`];
       const args = [...NODE_V8_FLAGS, ...profile, MAIN, 'node', '--id', id, '--members', membersFlag(members), '--data-dir', path.join(options.dataRoot, id), '--flush', options.flush];
       if (options.flushIntervalMs !== undefined) args.push('--flush-interval-ms', String(options.flushIntervalMs));
       if (options.flush === 'sync' && options.durableMark !== undefined) args.push('--durable-mark', options.durableMark);
+      const httpPort = httpPorts.get(id);
+      if (httpPort !== undefined) args.push('--http-port', String(httpPort));
       return args;
     };
     const nodes = new LocalNodes({ members, argsOf: nodeArgs, outputOf: (id) => outputs.get(id) ?? new OutputLog(id, null), cwd: process.cwd() });
-    const cluster = new LocalCluster(nodes, outputs);
+    const cluster = new LocalCluster(nodes, outputs, [...httpPorts.values()].map((port) => `127.0.0.1:${port}`));
     try {
       cluster.#startAll();
       await cluster.#waitForLeader();

@@ -7,6 +7,7 @@ import { LogClient, type AppendAcks } from '../client/index.js';
 import { probeDisk, type DiskProbeResult } from './disk-probe.js';
 import { runGroupDrain, type GroupDrainResult } from './group-drain.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
+import { MetricsScraper } from './metrics-scraper.js';
 import { ratio } from './stats.js';
 import { runDrain, runProduce, type DrainResult, type ProduceProgress, type ProduceResult } from './workload.js';
 
@@ -40,6 +41,11 @@ export interface BenchConfig {
   readonly drain: boolean;
   /** Messages a consumer group drains with an ack each (0: skip that phase). */
   readonly groupDrainMessages: number;
+  /**
+   * Scrape every node's /metrics this often during the produce run, as a Prometheus server
+   * would (a local cluster only; its nodes then serve HTTP). Null: the nodes serve no HTTP.
+   */
+  readonly metricsScrapeMs: number | null;
 }
 
 export interface BenchReport {
@@ -67,6 +73,8 @@ export interface BenchReport {
     readonly produceMegabytesToDisk256: number | null;
   };
   readonly nodes: readonly NodeUsage[];
+  /** Scrapes of the nodes' /metrics during the produce run, when asked for. */
+  readonly metrics: { readonly scrapeIntervalMs: number; readonly scrapes: number; readonly failed: number } | null;
   readonly notes: readonly string[];
 }
 
@@ -100,6 +108,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
   fs.mkdirSync(config.dataParent, { recursive: true });
   const root = fs.mkdtempSync(path.join(config.dataParent, 'quorumlog-bench-'));
   let cluster: LocalCluster | null = null;
+  let scraper: MetricsScraper | null = null;
   // A broker run's topic, deleted at the end so a cluster given with --brokers is left as it was.
   let benchTopic: { readonly brokers: readonly string[]; readonly name: string } | null = null;
   try {
@@ -114,9 +123,11 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
         flush: config.flush,
         durableMark: config.durableMark,
         ...(config.cpuProfileDir === null ? {} : { cpuProfileDir: config.cpuProfileDir }),
+        ...(config.metricsScrapeMs === null ? {} : { http: true }),
       });
       brokers = cluster.clientAddresses;
     }
+    if (config.metricsScrapeMs !== null && cluster !== null) scraper = new MetricsScraper(cluster.httpAddresses, config.metricsScrapeMs);
     const runningCluster = cluster;
     let cpuAtMeasure: ProcessUsage[] | null = null;
     let cpuAtEnd: ProcessUsage[] | null = null;
@@ -142,6 +153,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       },
       ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
+    const metrics = (await scraper?.stop()) ?? null;
     if (hooks.signal?.aborted === true) throw new BenchInterruptedError();
     if (cluster?.failure != null) throw new Error(cluster.failure);
     let drain: DrainResult | null = null;
@@ -178,9 +190,11 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
         produceMegabytesToDisk256: ratio(produce.megabytesPerSecond, big?.megabytesPerSecond ?? 0),
       },
       nodes,
+      metrics,
       notes: notesFor(config),
     };
   } finally {
+    await scraper?.stop();
     const made = benchTopic;
     if (made !== null) await withClient(made.brokers, (client) => client.deleteTopic(made.name)).catch(() => undefined);
     // Also on an interrupt: the produce loop has ended, the nodes get SIGTERM here.

@@ -46,6 +46,11 @@ Options:
   --json FILE          write the full result as JSON
   --chart FILE         write an HTML page with SVG charts of latency and throughput
   --cpu-prof DIR       run each node under node --cpu-prof, profiles written into DIR
+  --metrics-scrape D   the nodes serve HTTP and the bench scrapes each one's /metrics every D
+                       (e.g. 1s) while it produces, as a Prometheus server would
+  --metrics-cost N     N pairs of produce runs, one without HTTP and one scraped every second
+                       (--metrics-scrape, default 1s), in alternating order; prints each
+                       pair's msg/s and the median ratio (no drain phases)
   -h, --help           show this help
 `;
 
@@ -71,11 +76,13 @@ const OPTIONS = {
   json: { type: 'string' },
   chart: { type: 'string' },
   'cpu-prof': { type: 'string' },
+  'metrics-scrape': { type: 'string' },
+  'metrics-cost': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -104,11 +111,15 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     drain: values['no-drain'] !== true,
     groupDrainMessages: values['no-drain'] === true ? 0 : (parseWholeNumber('group-drain', values['group-drain'], { min: 0, max: 10_000_000 }) ?? 100_000),
     endToEnd: values['no-e2e'] !== true,
+    metricsScrapeMs: parseDurationMs('metrics-scrape', values['metrics-scrape']) ?? null,
   };
+  if (config.brokers !== null && config.metricsScrapeMs !== null) throw new UsageError('--metrics-scrape applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && config.brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
   if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
-  return { config, json: values.json ?? null, chart: values.chart ?? null };
+  const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
+  if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs };
 }
 
 export async function runBenchCommand(argv: readonly string[]): Promise<number> {
@@ -128,6 +139,7 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
     if (tty) process.stderr.write(`\r\x1b[K${text}`);
   };
   try {
+    if (parsed.costPairs !== null) return await runMetricsCost(config, parsed.costPairs, { signal: abort.signal, status, json: parsed.json });
     const report = await runBench(config, {
       signal: abort.signal,
       onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),
@@ -151,4 +163,47 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
+}
+
+/** One pair of --metrics-cost: the same case without HTTP and with every node scraped. */
+interface CostPair {
+  readonly plainPerSecond: number;
+  readonly scrapedPerSecond: number;
+  readonly scrapes: number;
+  readonly failedScrapes: number;
+}
+
+/**
+ * `--metrics-cost N`: N pairs of produce runs on fresh clusters, one whose nodes serve no HTTP
+ * and one whose nodes are scraped every --metrics-scrape (1 s by default), the order flipping
+ * each pair so drift on a shared machine falls on both sides. Prints each pair and the median
+ * of the per-pair ratios.
+ */
+async function runMetricsCost(config: BenchConfig, pairs: number, io: { readonly signal: AbortSignal; readonly status: (text: string) => void; readonly json: string | null }): Promise<number> {
+  const base: BenchConfig = { ...config, drain: false, groupDrainMessages: 0 };
+  const scrapeMs = config.metricsScrapeMs ?? 1_000;
+  const results: CostPair[] = [];
+  const once = async (scraped: boolean, label: string): Promise<{ perSecond: number; scrapes: number; failed: number }> => {
+    io.status(`quorumlog bench: ${label} ...`);
+    const report = await runBench({ ...base, metricsScrapeMs: scraped ? scrapeMs : null }, { signal: io.signal });
+    return { perSecond: report.produce.messagesPerSecond, scrapes: report.metrics?.scrapes ?? 0, failed: report.metrics?.failed ?? 0 };
+  };
+  for (let k = 0; k < pairs; k++) {
+    const scrapedFirst = k % 2 === 1;
+    const first = await once(scrapedFirst, `pair ${k + 1} of ${pairs}, ${scrapedFirst ? 'scraped' : 'plain'}`);
+    const second = await once(!scrapedFirst, `pair ${k + 1} of ${pairs}, ${scrapedFirst ? 'plain' : 'scraped'}`);
+    const [plain, scraped] = scrapedFirst ? [second, first] : [first, second];
+    results.push({ plainPerSecond: plain.perSecond, scrapedPerSecond: scraped.perSecond, scrapes: scraped.scrapes, failedScrapes: scraped.failed });
+  }
+  io.status('');
+  const ratios = results.map((r) => (r.plainPerSecond > 0 ? r.scrapedPerSecond / r.plainPerSecond : 0)).sort((a, b) => a - b);
+  const median = ratios[Math.floor(ratios.length / 2)] ?? 0;
+  const lines = results.map(
+    (r, k) =>
+      `pair ${k + 1}: ${Math.round(r.plainPerSecond).toLocaleString('en-US')} msg/s without HTTP, ${Math.round(r.scrapedPerSecond).toLocaleString('en-US')} msg/s scraped every ${scrapeMs / 1000} s (${r.scrapes} scrapes${r.failedScrapes > 0 ? `, ${r.failedScrapes} failed` : ''}): ${(r.plainPerSecond > 0 ? r.scrapedPerSecond / r.plainPerSecond : 0).toFixed(3)}x`,
+  );
+  lines.push(`metrics cost: scraped over plain throughput, median of ${pairs} pairs ${median.toFixed(3)}x (spread ${ratios[0]?.toFixed(3)}-${ratios.at(-1)?.toFixed(3)}), ${config.producers} x ${config.inflight} in flight, ${config.sizeBytes} B`);
+  process.stdout.write(lines.join('\n') + '\n');
+  if (io.json !== null) fs.writeFileSync(io.json, JSON.stringify({ scrapeIntervalMs: scrapeMs, pairs: results, medianRatio: median }, null, 2) + '\n');
+  return results.every((r) => r.plainPerSecond > 0 && r.scrapedPerSecond > 0 && r.scrapes > 0) ? 0 : 1;
 }

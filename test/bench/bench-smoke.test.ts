@@ -153,6 +153,23 @@ describe('quorumlog bench (smoke)', () => {
     }
   });
 
+  it('with --metrics-cost, runs the case without HTTP and with every node scraped each second, and prints the ratio', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+    try {
+      const json = path.join(dir, 'cost.json');
+      const result = await runCli(['bench', '--metrics-cost', '1', '--duration', '2s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json], { timeoutMs: 90_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^pair 1: [\d,]+ msg\/s without HTTP, [\d,]+ msg\/s scraped every 1 s \([1-9]\d* scrapes\): [\d.]+x$/m);
+      expect(result.stdout).toMatch(/^metrics cost: scraped over plain throughput, median of 1 pairs [\d.]+x/m);
+      const cost = JSON.parse(fs.readFileSync(json, 'utf8')) as { pairs: { scrapes: number; failedScrapes: number }[] };
+      expect(cost.pairs[0]).toMatchObject({ failedScrapes: 0 });
+      expect(cost.pairs[0]?.scrapes).toBeGreaterThan(0);
+      expect(fs.readdirSync(dir)).toEqual(['cost.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an unknown --acks or --api in one line', async () => {
     const api = await runCli(['bench', '--api', 'kafka']);
     expect(api.code).toBe(2);
