@@ -1,6 +1,7 @@
 import { ErrorCode } from '../../errors/index.js';
 import { EntryKind, type Index } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
+import { MalformedBinaryError } from '../encoding/index.js';
 import {
   BROKER_DEFAULTS,
   decodeCommand,
@@ -188,7 +189,15 @@ export class NodeBrokerService implements BrokerService {
 
   /** Stamps `command` with this leader's clock, encodes and tags it as one entry, and appends it. */
   private submit(command: BrokerCommand, options: { readonly timeoutMs: number; readonly until: AppendUntil }): Promise<Appended> {
-    const payload = brokerEntryPayload({ leaderTimeMs: this.replica.scheduler.nowMs(), command });
+    let payload: Uint8Array;
+    try {
+      payload = brokerEntryPayload({ leaderTimeMs: this.replica.scheduler.nowMs(), command });
+    } catch (error) {
+      // A number past what an entry carries (2^53) that no check before caught came from the
+      // request: refused as input, with nothing written.
+      if (error instanceof MalformedBinaryError) throw new InvalidArgumentError(`the request does not fit a log entry: ${error.message}`, { cause: error });
+      throw error;
+    }
     // The same limit as a plain record plus its tag: what storage takes as one entry.
     const encodedBytes = payload.length - 1;
     if (encodedBytes > this.config.recordBytesMax) {

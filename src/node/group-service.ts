@@ -77,6 +77,7 @@ export class NodeGroupService implements GroupService {
     return probedCall(this.probe, 'ack', async () => {
       checkGroup(group);
       if (offsets.length > 100_000) throw new InvalidArgumentError(`one ack takes at most 100000 offsets, not ${offsets.length}`);
+      for (const offset of offsets) checkWhole('an offset', offset);
       return expect(await this.broker.propose({ kind: 'ack', group, offsets }, options.timeoutMs), 'acked').outcomes;
     });
   }
@@ -86,6 +87,7 @@ export class NodeGroupService implements GroupService {
     options: { readonly timeoutMs: number },
   ): Promise<{ readonly deadLettered: boolean; readonly retryAtMs: number }> {
     checkGroup(request.group);
+    checkWhole('an offset', request.offset);
     if (!(request.delayMs === -1 || (Number.isSafeInteger(request.delayMs) && request.delayMs >= 0 && request.delayMs <= GROUP_DEFAULTS.delayMsMax))) {
       throw new InvalidArgumentError(`a nack delay must be 0..${GROUP_DEFAULTS.delayMsMax} ms (or -1 for the retry level's), not ${request.delayMs}`);
     }
@@ -95,6 +97,8 @@ export class NodeGroupService implements GroupService {
 
   async extend(request: { readonly group: string; readonly offset: number; readonly delivery: number; readonly extendMs: number }, options: { readonly timeoutMs: number }): Promise<number> {
     checkGroup(request.group);
+    checkWhole('an offset', request.offset);
+    checkWhole('an extension', request.extendMs, { min: 1, max: GROUP_DEFAULTS.delayMsMax, unit: ' ms' });
     return expect(await this.broker.propose({ kind: 'extend', ...request }, options.timeoutMs), 'extended').deadlineMs;
   }
 
@@ -353,6 +357,13 @@ function groupView(g: GroupDescription): GroupView {
     retryDelaysMs: g.settings.retryDelaysMs,
     retriesMax: g.settings.retriesMax,
   };
+}
+
+/** A whole number from the client that the log's encoding must carry (below 2^53): refused as input when out of range. */
+function checkWhole(what: string, value: number, range: { readonly min?: number; readonly max?: number; readonly unit?: string } = {}): void {
+  const min = range.min ?? 0;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  if (!(Number.isSafeInteger(value) && value >= min && value <= max)) throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}${range.unit ?? ''}, not ${value}`);
 }
 
 function checkGroup(group: string): void {

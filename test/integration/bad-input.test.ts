@@ -389,9 +389,14 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
         ['Read', Buffer.from([...varintField(1, 0), ...varintField(2, 100)]), grpcStatus.INVALID_ARGUMENT], // from 0
         ['Read', Buffer.from([...varintField(1, 1), ...varintField(2, 0)]), grpcStatus.INVALID_ARGUMENT], // bytes_max 0
         ['Transfer', Buffer.from([0x0a, 0x03, 0x6e, 0x39, 0x39]), grpcStatus.NOT_FOUND], // to "n99"
+        // Numbers past what the log's encoding holds (2^53): refused as input, not failing inside.
+        ['Extend', Buffer.from([0x0a, 0x01, 0x67, ...varintField(2, 2 ** 53), ...varintField(3, 1), ...varintField(4, 1_000)]), grpcStatus.INVALID_ARGUMENT], // offset 2^53
+        ['Extend', Buffer.from([0x0a, 0x01, 0x67, ...varintField(2, 0), ...varintField(3, 1), ...varintField(4, 2 ** 53)]), grpcStatus.INVALID_ARGUMENT], // extend_ms 2^53
+        ['Nack', Buffer.from([0x0a, 0x01, 0x67, ...varintField(2, 2 ** 53), ...varintField(3, 1)]), grpcStatus.INVALID_ARGUMENT], // offset 2^53
+        ['Ack', Buffer.from([0x0a, 0x01, 0x67, ...varintField(2, 2 ** 53)]), grpcStatus.INVALID_ARGUMENT], // offset 2^53
       ];
       for (const [method, body, code] of cases) {
-        const target = method === 'Transfer' || method === 'Append' ? cluster.clientAddress(await cluster.leader()) : address;
+        const target = ['Transfer', 'Append', 'Extend', 'Nack', 'Ack'].includes(method) ? cluster.clientAddress(await cluster.leader()) : address;
         const raw = await rawCall(target, method, body);
         expect(raw.error?.code, `${method} ${body.toString('hex')}: ${raw.error?.details}`).toBe(code);
         expect(raw.error?.details ?? '').not.toBe('');
