@@ -102,7 +102,10 @@ describe('producer spool on a real cluster', () => {
     console.log(`[producer-spool] run 1 resolved ${resolvedIn(1).length} of 400 before its kill; run 2 opened with ${pendingAt(2)} spooled, resolved ${resolvedIn(2).length} of 200; run 3 opened with ${pendingAt(3)} spooled`);
     expect(resolvedIn(1).length).toBeGreaterThanOrEqual(151);
     expect(resolvedIn(1).length).toBeLessThan(400);
-    expect(pendingAt(2)).toBe(resolvedIn(1).length);
+    // Every send() run 1 saw resolve was in its spool; a kill between a spool write's fsync and
+    // the resolutions it releases leaves a few more there than were reported.
+    expect(pendingAt(2)).toBeGreaterThanOrEqual(resolvedIn(1).length);
+    expect(pendingAt(2)).toBeLessThanOrEqual(400);
     expect(pendingAt(3)).toBeGreaterThan(0);
     await cluster.converged();
     for (const id of cluster.ids) {
