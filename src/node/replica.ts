@@ -2,6 +2,7 @@ import { RaftInvariantError, type Entry, type HardState, type Index, type Messag
 import { EntriesTruncatedError, type DurableLog, type Scheduler, type Timer } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
+import { TermWaiters } from './term-waiters.js';
 import { NO_PROBE, type NodeProbe } from './node-probe.js';
 import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
 import type { ProduceAcks } from '../transport/index.js';
@@ -74,13 +75,6 @@ interface InflightReady {
  */
 const INFLIGHT_READIES_MAX = 64;
 
-interface DurableWaiter {
-  readonly term: Term;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: Timer;
-}
-
 /**
  * Drives the pure Raft core with real time, real files and a real network: the one place
  * where the core's Ready contract is carried out.
@@ -102,14 +96,8 @@ export class Replica {
   private readonly options: ReplicaOptions;
   private readonly probe: NodeProbe;
   private readonly waiters: CommitWaiters;
-  /**
-   * Appends waiting for their last entry to be durable in this node's log, by that entry's
-   * index, oldest first. An index can hold waiters of several terms: a leader whose suffix was
-   * replaced can lead again and propose at an index a client of its earlier term waits on.
-   */
-  private readonly durableWaiters = new Map<Index, DurableWaiter[]>();
-  /** How many waiters durableWaiters holds in all. */
-  private durableWaiting = 0;
+  /** Appends waiting for their last entry to be durable in this node's log (acks 'leader'). */
+  private readonly durableWaiters: TermWaiters<null>;
   private readonly waitersMax: number;
   private state: ReplicaState = 'running';
   /** Readies are being taken, or a round of taking them is scheduled. */
@@ -134,6 +122,7 @@ export class Replica {
     this.probe = options.probe ?? NO_PROBE;
     this.waitersMax = options.waitersMax ?? 100_000;
     this.waiters = new CommitWaiters(this.waitersMax, options.scheduler);
+    this.durableWaiters = new TermWaiters(options.scheduler);
     const hs = options.log.hardState();
     this.savedTermVote = { term: hs.term, vote: hs.vote };
     this.durableThrough = options.log.lastIndex();
@@ -203,22 +192,12 @@ export class Replica {
 
   /** Resolves (with null: nothing is applied yet) once the entry at `index` is durable here with `term`. */
   private waitDurable(index: Index, term: Term, timeoutMs: number): Promise<null> {
-    return new Promise((resolve, reject) => {
-      const timer = this.scheduler.after(timeoutMs, () => {
-        this.removeDurableWaiter(index, waiter);
-        reject(new DeadlineExceededError(`entry ${index} was not durable in the leader's log within ${timeoutMs} ms; it may still be written`));
-      });
-      const waiter: DurableWaiter = { term, resolve: () => resolve(null), reject, timer };
-      const atIndex = this.durableWaiters.get(index);
-      if (atIndex === undefined) this.durableWaiters.set(index, [waiter]);
-      else atIndex.push(waiter);
-      this.durableWaiting++;
-    });
+    return this.durableWaiters.wait(index, term, timeoutMs, () => new DeadlineExceededError(`entry ${index} was not durable in the leader's log within ${timeoutMs} ms; it may still be written`));
   }
 
   private propose(payloads: readonly Uint8Array[]): { firstIndex: Index; lastIndex: Index; term: Term } {
     if (this.state !== 'running') throw new UnavailableError('the node is shutting down');
-    if (this.waiters.size + this.durableWaiting >= this.waitersMax) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
+    if (this.waiters.size + this.durableWaiters.size >= this.waitersMax) throw new ResourceExhaustedError(`${this.waiters.size} writes are already waiting for commit; retry later`);
     let result: ReturnType<RaftNode['proposeBatch']>;
     try {
       result = this.raft.proposeBatch(payloads);
@@ -240,10 +219,13 @@ export class Replica {
    * other terms at these indexes were proposed after this Ready was taken and wait on.
    */
   private resolveDurableWaiters(entries: readonly Entry[], supersededFrom: number): void {
-    this.settleDurableWaiters(entries, (waiter, entry) => {
-      if (waiter.term !== entry.term) return 'keep';
-      return entry.index < supersededFrom ? 'resolve' : 'replaced';
-    });
+    if (this.durableWaiters.size === 0) return;
+    for (const entry of entries) {
+      this.durableWaiters.settle(entry.index, (waiter) => {
+        if (waiter.term !== entry.term) return 'keep';
+        return entry.index < supersededFrom ? { resolve: null } : { reject: replacedHere(entry.index) };
+      });
+    }
   }
 
   /**
@@ -252,43 +234,12 @@ export class Replica {
    * flight carries it and this one replaces it.
    */
   private rejectReplacedDurableWaiters(entries: readonly Entry[]): void {
-    this.settleDurableWaiters(entries, (waiter, entry) => (waiter.term === entry.term ? 'keep' : 'replaced'));
-  }
-
-  private settleDurableWaiters(entries: readonly Entry[], decide: (waiter: DurableWaiter, entry: Entry) => 'keep' | 'resolve' | 'replaced'): void {
-    if (this.durableWaiting === 0) return;
-    for (const entry of entries) {
-      for (const waiter of [...(this.durableWaiters.get(entry.index) ?? [])]) {
-        const decision = decide(waiter, entry);
-        if (decision === 'keep') continue;
-        this.removeDurableWaiter(entry.index, waiter);
-        waiter.timer.cancel();
-        if (decision === 'resolve') waiter.resolve();
-        // Replaced here only: a copy another node holds may still be committed by a later
-        // leader (the Raft paper's figure 8), so the outcome is unknown, not refused.
-        else waiter.reject(new UnavailableError(`entry ${entry.index} was replaced here by a new leader's entry before it was durable; another node may still hold it, so whether it commits is unknown`));
-      }
-    }
-  }
-
-  private removeDurableWaiter(index: Index, waiter: DurableWaiter): void {
-    const atIndex = this.durableWaiters.get(index);
-    const at = atIndex?.indexOf(waiter) ?? -1;
-    if (atIndex === undefined || at < 0) return;
-    atIndex.splice(at, 1);
-    if (atIndex.length === 0) this.durableWaiters.delete(index);
-    this.durableWaiting--;
+    if (this.durableWaiters.size === 0) return;
+    for (const entry of entries) this.durableWaiters.settle(entry.index, (waiter) => (waiter.term === entry.term ? 'keep' : { reject: replacedHere(entry.index) }));
   }
 
   private failDurableWaiters(reason: string): void {
-    for (const [index, atIndex] of this.durableWaiters) {
-      for (const waiter of atIndex) {
-        waiter.timer.cancel();
-        waiter.reject(new UnavailableError(`${reason}; entry ${index} may or may not be written`));
-      }
-    }
-    this.durableWaiters.clear();
-    this.durableWaiting = 0;
+    this.durableWaiters.failAll((index) => new UnavailableError(`${reason}; entry ${index} may or may not be written`));
   }
 
   /** Processes whatever the core has to do now (after a direct call into it, such as a transfer). */
@@ -454,4 +405,13 @@ export class Replica {
     this.savedTermVote = { term: hardState.term, vote: hardState.vote };
     return hardState;
   }
+}
+
+/**
+ * A leader's durable wait whose entry a new leader replaced on this node only: a copy another
+ * node holds may still be committed by a later leader (the Raft paper's figure 8), so the
+ * outcome is unknown, not refused.
+ */
+function replacedHere(index: Index): UnavailableError {
+  return new UnavailableError(`entry ${index} was replaced here by a new leader's entry before it was durable; another node may still hold it, so whether it commits is unknown`);
 }
