@@ -5,7 +5,7 @@ import type { ReadIndexResult } from './raft-api.js';
 import type { RaftLog } from './raft-log.js';
 import { PendingReads } from './read-only.js';
 import type { Tracker } from './tracker.js';
-import type { AppendResponse, Entry, EntryKind, HeartbeatResponse, Index, NodeId, Term } from './types.js';
+import type { AppendResponse, Entry, EntryKind, HeartbeatResponse, Index, NodeId, SnapshotMeta, Term } from './types.js';
 
 export interface LeadershipOptions {
   readonly id: NodeId;
@@ -17,6 +17,10 @@ export interface LeadershipOptions {
   readonly outbox: Outbox;
   /** How long a follower's window may stall before the appends in it are taken as lost. */
   readonly electionTicks: number;
+  /** How long a snapshot may go unacknowledged and unreported before it is sent again. */
+  readonly snapshotStallTicks: number;
+  /** The newest snapshot the driver has written (it covers the log's compaction point), or null. */
+  readonly latestSnapshot: () => SnapshotMeta | null;
   readonly batchBytesMax: number;
   readonly pendingReadsMax: number;
   readonly preferredLeader: NodeId | null;
@@ -38,6 +42,8 @@ export class Leadership {
   private readonly tracker: Tracker;
   private readonly outbox: Outbox;
   private readonly electionTicks: number;
+  private readonly snapshotStallTicks: number;
+  private readonly latestSnapshot: () => SnapshotMeta | null;
   private readonly batchBytesMax: number;
   private readonly preferredLeader: NodeId | null;
   private readonly mayCommitByCounting: (at: Index) => boolean;
@@ -63,6 +69,8 @@ export class Leadership {
     this.tracker = options.tracker;
     this.outbox = options.outbox;
     this.electionTicks = options.electionTicks;
+    this.snapshotStallTicks = options.snapshotStallTicks;
+    this.latestSnapshot = options.latestSnapshot;
     this.batchBytesMax = options.batchBytesMax;
     this.preferredLeader = options.preferredLeader;
     this.mayCommitByCounting = options.mayCommitByCounting;
@@ -120,7 +128,7 @@ export class Leadership {
       return;
     }
     if (!pr.acknowledge(m.index)) return;
-    if (pr.state === ReplicationState.probe) pr.becomeReplicate();
+    if (pr.state === ReplicationState.probe || (pr.state === ReplicationState.snapshot && pr.match >= pr.pendingSnapshot)) pr.becomeReplicate();
     this.maybeCommit();
     // Fill the window: a follower that is behind gets up to inflightAppendsMax batches at
     // once, not one per acknowledgement or heartbeat (bounded by the window).
@@ -140,7 +148,7 @@ export class Leadership {
     // Appends in flight may have been lost. If the window (or a probe) has been stuck for an
     // election timeout, start over; otherwise an empty append reveals a gap (the follower
     // rejects it, which sends the leader back to probing) without taking a window slot.
-    pr.restartIfStalled(nowTick, this.electionTicks);
+    pr.restartIfStalled(nowTick, this.electionTicks, this.snapshotStallTicks);
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, nowTick, { sendIfEmpty: true });
     if (m.context !== '') {
       for (const rs of this.pendingReads.acknowledge(m.context, m.from, this.tracker.quorum())) this.outbox.addReadState(rs);
@@ -188,8 +196,8 @@ export class Leadership {
     const prevIndex = (pr.next - 1) as Index;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) {
-      // The follower needs entries we have compacted away: only a snapshot can help it, and
-      // snapshots are not yet built. It stays in probe; status() shows it stuck.
+      // The follower needs entries we have compacted away: only a snapshot can help it.
+      this.sendSnapshot(to, nowTick);
       return;
     }
     const entries = this.log.slice(pr.next, (this.log.lastIndex() + 1) as Index, this.batchBytesMax);
@@ -207,6 +215,25 @@ export class Leadership {
     });
     this.commitSent.set(to, this.log.committed);
     pr.sentAppend(last, entries.length, nowTick);
+  }
+
+  /**
+   * Sends `to` our newest snapshot. The driver compacts the log only below a snapshot it has
+   * told the core of, so one that covers the compaction point always exists here.
+   */
+  private sendSnapshot(to: NodeId, nowTick: number): void {
+    const pr = this.tracker.get(to);
+    assert(pr !== undefined, `raft: no progress for ${to}`);
+    const snapshot = this.latestSnapshot();
+    assert(snapshot !== null && snapshot.index >= this.log.firstIndex() - 1, `raft: the log is compacted through ${this.log.firstIndex() - 1} but no snapshot covers it`);
+    this.outbox.send({ type: 'snapshot', from: this.id, to, term: this.term, snapshot });
+    pr.becomeSnapshot(snapshot.index, nowTick);
+  }
+
+  /** The driver could not deliver the snapshot it was sending `to`: probe again, which resends. */
+  snapshotFailed(to: NodeId): void {
+    const pr = this.tracker.get(to);
+    if (pr?.state === ReplicationState.snapshot) pr.becomeProbe();
   }
 
   broadcastHeartbeat(): void {

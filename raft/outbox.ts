@@ -1,5 +1,5 @@
 import { assert } from './assert.js';
-import type { Entry, HardState, Message, ReadState, Ready, SoftState, Term } from './types.js';
+import type { Entry, HardState, Message, ReadState, Ready, SnapshotMeta, SoftState, Term } from './types.js';
 
 /** Messages whose meaning depends on state this node must not forget in a crash. */
 const AFTER_PERSIST: ReadonlySet<Message['type']> = new Set(['appendResp', 'voteResp', 'vote']);
@@ -56,9 +56,10 @@ export class Outbox {
   }
 
   /** Hands out everything collected, with the log's part, as the outstanding Ready. */
-  take(soft: SoftState, hard: HardState, entries: readonly Entry[], committedEntries: readonly Entry[]): Ready {
+  take(soft: SoftState, hard: HardState, snapshot: SnapshotMeta | null, entries: readonly Entry[], committedEntries: readonly Entry[]): Ready {
     const ready: Ready = {
       softState: sameSoftState(soft, this.lastSoftState) ? null : soft,
+      snapshot,
       hardState: sameHardState(hard, this.lastHardState) ? null : hard,
       entries,
       messages: this.messages,

@@ -8,8 +8,11 @@ import type { Index } from './types.js';
  *   one append is in flight; `next` walks back using the follower's hints until it is accepted.
  * replicate: the follower accepted an append. Appends are pipelined: `next` moves on
  *   optimistically as each is sent, bounded by the in-flight window.
+ * snapshot: the follower needs entries the leader has compacted away, and a snapshot through
+ *   `pendingSnapshot` is on its way to it. Nothing else is sent until it is acknowledged, the
+ *   driver reports it failed, or it stalls.
  */
-export const ReplicationState = { probe: 'probe', replicate: 'replicate' } as const;
+export const ReplicationState = { probe: 'probe', replicate: 'replicate', snapshot: 'snapshot' } as const;
 export type ReplicationState = (typeof ReplicationState)[keyof typeof ReplicationState];
 
 export class Progress {
@@ -28,6 +31,9 @@ export class Progress {
   private readonly inflightSentTick: number[] = [];
   /** probe only: when the outstanding probe left. */
   private probeSentTick = 0;
+  /** snapshot only: the index of the snapshot sent, and when it left. */
+  pendingSnapshot = 0 as Index;
+  private snapshotSentTick = 0;
 
   constructor(
     match: Index,
@@ -45,24 +51,40 @@ export class Progress {
   }
 
   becomeProbe(): void {
-    this.state = ReplicationState.probe;
-    this.next = (this.match + 1) as Index;
-    this.probeSent = false;
-    this.inflight.length = 0;
-    this.inflightSentTick.length = 0;
+    this.enter(ReplicationState.probe);
   }
 
   becomeReplicate(): void {
-    this.state = ReplicationState.replicate;
+    this.enter(ReplicationState.replicate);
+  }
+
+  /** A snapshot through `index` was sent at `nowTick`; appends wait until it is acknowledged. */
+  becomeSnapshot(index: Index, nowTick: number): void {
+    assert(index > this.match, `progress: snapshot ${index} is not beyond match ${this.match}`);
+    this.enter(ReplicationState.snapshot);
+    this.pendingSnapshot = index;
+    this.snapshotSentTick = nowTick;
+  }
+
+  private enter(state: ReplicationState): void {
+    this.state = state;
     this.next = (this.match + 1) as Index;
     this.probeSent = false;
+    this.pendingSnapshot = 0 as Index;
     this.inflight.length = 0;
     this.inflightSentTick.length = 0;
   }
 
-  /** No append may be sent now: one probe is out, or the window is full. */
+  /** No append may be sent now: one probe is out, the window is full, or a snapshot is on its way. */
   isPaused(): boolean {
-    return this.state === ReplicationState.probe ? this.probeSent : this.inflight.length >= this.inflightMax;
+    switch (this.state) {
+      case ReplicationState.probe:
+        return this.probeSent;
+      case ReplicationState.replicate:
+        return this.inflight.length >= this.inflightMax;
+      case ReplicationState.snapshot:
+        return true;
+    }
   }
 
   /**
@@ -70,7 +92,13 @@ export class Progress {
    * window is full: the appends in flight were lost. Start over from what it holds. A window
    * that is merely slow to drain is left alone, so the bound on appends in flight holds.
    */
-  restartIfStalled(nowTick: number, stallTicks: number): void {
+  restartIfStalled(nowTick: number, stallTicks: number, snapshotStallTicks: number): void {
+    if (this.state === ReplicationState.snapshot) {
+      // A snapshot that was neither acknowledged nor reported failed in this time was lost
+      // on the way (its driver died, or the network dropped it): probe, which sends it again.
+      if (nowTick - this.snapshotSentTick >= snapshotStallTicks) this.becomeProbe();
+      return;
+    }
     if (this.state === ReplicationState.probe) {
       // Likewise a probe that got no answer in that time is taken as lost and may be resent.
       if (this.probeSent && nowTick - this.probeSentTick >= stallTicks) this.probeSent = false;
@@ -129,6 +157,7 @@ export class Progress {
       this.next = (probeFrom + 1) as Index;
       return true;
     }
+    if (this.state === ReplicationState.snapshot) return false; // answers an append sent before the snapshot
     if (this.state === ReplicationState.replicate) {
       if (rejected <= this.match) return false;
       // Something was lost in flight or the follower restarted: fall back to probing.

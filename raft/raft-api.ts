@@ -1,5 +1,5 @@
 import type { ReplicationState } from './progress.js';
-import type { Index, LogReader, HardState, NodeId, RandomSource, Role, Term } from './types.js';
+import type { Index, LogReader, HardState, NodeId, RandomSource, Role, SnapshotMeta, Term } from './types.js';
 
 /** How a RaftNode is set up, and what its calls answer: the core's API besides types.ts. */
 
@@ -14,6 +14,14 @@ export interface RaftOptions {
   readonly random: RandomSource;
   /** Last index the state machine has already applied; 0 replays the log from its start. */
   readonly applied?: Index;
+  /**
+   * The newest snapshot the driver holds (the state machine was loaded from it, or it is
+   * older than what was applied): committed through its index, and what a follower behind
+   * the log's compaction point is sent. Must cover the log's compaction point.
+   */
+  readonly snapshot?: SnapshotMeta | null;
+  /** Ticks a snapshot on its way to a follower may go unacknowledged before it is sent again (default 10 election timeouts). */
+  readonly snapshotStallTicks?: number;
   /** Ticks without a leader before campaigning; the actual timeout is drawn from [electionTicks, 2*electionTicks). */
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
@@ -72,6 +80,8 @@ export interface Status {
   readonly applied: Index;
   readonly firstIndex: Index;
   readonly lastIndex: Index;
+  /** The newest snapshot's index (0: none). */
+  readonly snapshotIndex: Index;
   readonly votingBlocked: boolean;
   /**
    * While votingBlocked, the index this log must hold again, as a current leader has it,

@@ -1,5 +1,5 @@
 import { assert } from './assert.js';
-import type { Entry, Index, LogReader, Term } from './types.js';
+import type { Entry, Index, LogReader, SnapshotMeta, Term } from './types.js';
 
 /**
  * Durable entries kept in memory until they are handed out for applying, at most this many
@@ -22,6 +22,9 @@ const RETAINED_BYTES_MAX = 32 * 1024 * 1024;
  *   durable log for them.
  * - applied <= committed <= lastIndex(); committed never decreases.
  * - Entries below `handedOutEnd` have been given to the driver in a Ready to persist.
+ * - While `restoring` is set (a snapshot from the leader, from restore() until the driver has
+ *   installed it and accepted its Ready), the durable log is stale: the log is the snapshot's
+ *   point followed by the in-memory entries, and the durable log is not read.
  */
 export class RaftLog {
   private unstable: Entry[] = [];
@@ -34,6 +37,10 @@ export class RaftLog {
   /** Highest index handed to the driver to apply (in a Ready not yet advanced, or earlier). */
   applying: Index;
   applied: Index;
+  /** A snapshot replacing the whole log, handed to the driver but not yet installed by it. */
+  private restoring: SnapshotMeta | null = null;
+  /** restore() ran and no Ready has carried its snapshot out yet. */
+  private restoreUnsent = false;
 
   constructor(
     private readonly durable: LogReader,
@@ -51,7 +58,7 @@ export class RaftLog {
   }
 
   firstIndex(): Index {
-    return this.durable.firstIndex();
+    return this.restoring !== null ? ((this.restoring.index + 1) as Index) : this.durable.firstIndex();
   }
 
   lastIndex(): Index {
@@ -75,8 +82,48 @@ export class RaftLog {
     if (at >= this.unstableOffset) {
       return this.unstable[at - this.unstableOffset]?.term;
     }
+    if (this.restoring !== null) return at === this.restoring.index ? this.restoring.term : undefined;
+    // Retained entries may outlive a compaction of the durable log: what is compacted away
+    // has no term here, or the leader would send appends where only a snapshot can help.
+    if (at < this.durable.firstIndex() - 1) return undefined;
     if (at >= this.retainedOffset) return this.retained[at - this.retainedOffset]?.term;
     return this.durable.term(at);
+  }
+
+  /**
+   * Replaces the whole log by a snapshot from the leader that this log does not hold (its
+   * entry at snapshot.index is missing or of another term): every entry goes, committed and
+   * applied move to the snapshot's index, and the driver installs it with the next Ready.
+   */
+  restore(snapshot: SnapshotMeta): void {
+    assert(snapshot.index > this.committed, `log: snapshot ${snapshot.index} is not beyond commit ${this.committed}`);
+    this.restoring = snapshot;
+    this.restoreUnsent = true;
+    this.unstable = [];
+    this.unstableOffset = (snapshot.index + 1) as Index;
+    this.retained = [];
+    this.retainedOffset = this.unstableOffset;
+    this.retainedBytes = 0;
+    this.handedOutEnd = this.unstableOffset;
+    this.committed = snapshot.index;
+    this.applying = snapshot.index;
+    this.applied = snapshot.index;
+  }
+
+  /** The snapshot to hand out in the next Ready (once), or null. */
+  takeRestore(): SnapshotMeta | null {
+    if (!this.restoreUnsent) return null;
+    this.restoreUnsent = false;
+    return this.restoring;
+  }
+
+  hasRestoreToSend(): boolean {
+    return this.restoreUnsent;
+  }
+
+  /** The driver installed `snapshot` (accepted its Ready): the durable log now starts after it. */
+  restored(snapshot: SnapshotMeta): void {
+    if (this.restoring === snapshot && !this.restoreUnsent) this.restoring = null;
   }
 
   matchTerm(at: Index, t: Term): boolean {
@@ -162,6 +209,9 @@ export class RaftLog {
    * the write is superseded and nothing becomes durable by it.
    */
   persistedTo(at: Index, t: Term): void {
+    // While a snapshot is being restored, only Readies from before it are persisted (the
+    // driver finishes them first), and what they wrote the reset discards.
+    if (this.restoring !== null) return;
     if (at < this.unstableOffset || !this.matchTerm(at, t)) return;
     const persisted = at + 1 - this.unstableOffset;
     for (let k = 0; k < persisted; k++) {
@@ -234,6 +284,7 @@ export class RaftLog {
   slice(from: Index, toExclusive: Index, bytesMax: number): Entry[] {
     if (from >= toExclusive) return [];
     if (from < this.firstIndex()) return [];
+    if (this.restoring !== null) assert(from >= this.retainedOffset, `log: entry ${from} read from a log being restored`);
     assert(toExclusive <= this.lastIndex() + 1, `log: slice to ${toExclusive} beyond last index ${this.lastIndex()}`);
     const out: Entry[] = [];
     let bytes = 0;

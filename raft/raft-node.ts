@@ -13,8 +13,10 @@ import {
   type Index,
   type Message,
   type NodeId,
+  type InstallSnapshot,
   type RandomSource,
   type Ready,
+  type SnapshotMeta,
   type SoftState,
   type Term,
   type VoteRequest,
@@ -50,6 +52,8 @@ export class RaftNode {
   private leader: NodeId | null = NO_LEADER;
   /** 0 when this node lost durable entries and has been repaired since (or never lost any). */
   private votingBlockedBelow: Index;
+  /** The newest snapshot this node holds (taken here or installed from a leader), or null. */
+  private snapshot: SnapshotMeta | null;
 
   /** Ticks since this node started; only the leader's stall detection reads it. */
   private ticks = 0;
@@ -84,7 +88,16 @@ export class RaftNode {
     // what is there, but do not vote until a leader has restored them.
     const durableLast = options.log.lastIndex();
     const lostCommitted = hs.commit > durableLast;
-    this.log = new RaftLog(options.log, lostCommitted ? durableLast : hs.commit, options.applied ?? (0 as Index));
+    this.snapshot = options.snapshot ?? null;
+    const snapshotIndex = this.snapshot?.index ?? 0;
+    assert(snapshotIndex >= options.log.firstIndex() - 1, `raft: the log is compacted through ${options.log.firstIndex() - 1}, beyond the snapshot at ${snapshotIndex}`);
+    assert(
+      this.snapshot === null || (snapshotIndex <= durableLast && options.log.term(this.snapshot.index) === this.snapshot.term),
+      `raft: the log (${options.log.firstIndex()}..${durableLast}) does not hold the snapshot's point ${snapshotIndex}`,
+    );
+    // What a snapshot holds was committed, whatever the saved commit index says.
+    const commit = Math.max(lostCommitted ? durableLast : hs.commit, snapshotIndex) as Index;
+    this.log = new RaftLog(options.log, commit, Math.max(options.applied ?? 0, snapshotIndex) as Index);
     this.votingBlockedBelow = Math.max(options.votingBlockedBelow ?? 0, lostCommitted ? hs.commit : 0) as Index;
     this.outbox = new Outbox(this.softState(), hs);
     this.leadership = new Leadership({
@@ -94,6 +107,8 @@ export class RaftNode {
       tracker: this.tracker,
       outbox: this.outbox,
       electionTicks: this.electionTicks,
+      snapshotStallTicks: options.snapshotStallTicks ?? 10 * this.electionTicks,
+      latestSnapshot: () => this.snapshot,
       batchBytesMax: options.batchBytesMax ?? 1024 * 1024,
       pendingReadsMax: options.pendingReadsMax ?? 4096,
       preferredLeader: options.preferredLeader ?? null,
@@ -168,6 +183,23 @@ export class RaftNode {
     return this.leadership.readIndex(context);
   }
 
+  /**
+   * The driver wrote a snapshot of the state machine through `snapshot.index` (applied here,
+   * so committed): followers behind the log's compaction point will be sent it. The driver
+   * compacts its log only below a snapshot it has reported here.
+   */
+  snapshotTaken(snapshot: SnapshotMeta): void {
+    assert(snapshot.index <= this.log.applied, `raft: snapshot at ${snapshot.index} beyond applied ${this.log.applied}`);
+    const t = this.log.term(snapshot.index);
+    assert(t === undefined || t === snapshot.term, `raft: snapshot at ${snapshot.index} says term ${snapshot.term}, the log ${t}`);
+    if (this.snapshot === null || snapshot.index > this.snapshot.index) this.snapshot = snapshot;
+  }
+
+  /** The driver could not deliver the snapshot it was sending `to` (the stream broke): try again later. */
+  snapshotFailed(to: NodeId): void {
+    if (this.role === Role.leader) this.leadership.snapshotFailed(to);
+  }
+
   /** Starts an election now, as if the election timer had fired. */
   campaign(): void {
     if (this.role === Role.leader) return;
@@ -178,6 +210,7 @@ export class RaftNode {
     if (this.outbox.isOutstanding()) return false;
     return (
       this.leadership.hasBroadcastPending() ||
+      this.log.hasRestoreToSend() ||
       this.log.hasUnpersisted() ||
       this.log.hasEntriesToApply() ||
       this.outbox.hasNews(this.softState(), this.hardState())
@@ -189,9 +222,10 @@ export class RaftNode {
     this.leadership.flushBroadcast(this.ticks);
     const soft = this.softState();
     const hard = this.hardState();
+    const snapshot = this.log.takeRestore();
     const entries = this.log.takeUnpersisted();
     const committedEntries = this.log.takeEntriesToApply(this.applyBytesMax);
-    return this.outbox.take(soft, hard, entries, committedEntries);
+    return this.outbox.take(soft, hard, snapshot, entries, committedEntries);
   }
 
   /** The driver has carried out `ready`: its entries and hard state are durable, its committed entries applied. */
@@ -207,6 +241,7 @@ export class RaftNode {
    */
   accept(ready: Ready): void {
     this.outbox.accept(ready);
+    if (ready.snapshot !== null) this.log.restored(ready.snapshot);
     const applied = ready.committedEntries.at(-1);
     if (applied !== undefined) this.log.appliedTo(applied.index);
   }
@@ -242,6 +277,7 @@ export class RaftNode {
       applied: this.log.applied,
       firstIndex: this.log.firstIndex(),
       lastIndex: this.log.lastIndex(),
+      snapshotIndex: (this.snapshot?.index ?? 0) as Index,
       votingBlocked: this.votingBlockedBelow > 0,
       repairThrough: this.votingBlockedBelow,
       transferee: this.leadership.transferee,
@@ -438,13 +474,13 @@ export class RaftNode {
     }
     if (m.type === 'preVote') return true; // asks about a future term: adopt nothing
     if (m.type === 'preVoteResp' && m.granted) return true; // carries the term we asked about
-    const leader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeoutNow' ? m.from : NO_LEADER;
+    const leader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeoutNow' ? m.from : NO_LEADER;
     this.becomeFollower(m.term, leader);
     return true;
   }
 
   private stepLowerTerm(m: Message): void {
-    if (m.type === 'append' || m.type === 'heartbeat') {
+    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
       // A deposed leader (or one partitioned away while we moved on) learns our term from
       // this and steps down. Without it, pre-vote and check-quorum could strand it.
       this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.currentTerm, success: false, index: 0 as Index, hintIndex: 0 as Index, hintTerm: 0 as Term });
@@ -465,11 +501,13 @@ export class RaftNode {
         return;
       case 'append':
       case 'heartbeat':
+      case 'snapshot':
         if (this.role === Role.leader) return; // another leader in our term cannot exist
         if (this.role !== Role.follower) this.becomeFollower(this.currentTerm, m.from);
         this.leader = m.from;
         this.electionElapsed = 0;
         if (m.type === 'append') this.handleAppend(m);
+        else if (m.type === 'snapshot') this.handleSnapshot(m);
         else this.handleHeartbeat(m);
         return;
       case 'timeoutNow':
@@ -534,7 +572,31 @@ export class RaftNode {
     this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.currentTerm, context: m.context });
   }
 
-  private replyAppend(m: AppendRequest, success: boolean, at: Index): void {
+  /**
+   * A snapshot from the leader (Raft §7). One this log already holds (its point's entry with
+   * its term is here) only moves the commit index: the entries after it stay, they may be
+   * newer than the snapshot. Otherwise the whole log is replaced by the snapshot, which the
+   * driver installs with the next Ready. Either way the answer, an acknowledgement of the
+   * snapshot's index, leaves only once that is durable here.
+   */
+  private handleSnapshot(m: InstallSnapshot): void {
+    const s = m.snapshot;
+    if (s.index <= this.log.committed) {
+      // Stale (a resend, or we caught up by appends meanwhile): say how far we are.
+      this.replyAppend(m, true, this.log.committed);
+      return;
+    }
+    if (this.log.matchTerm(s.index, s.term)) {
+      this.log.commitTo(s.index);
+    } else {
+      this.log.restore(s);
+      this.snapshot = s;
+    }
+    this.noteRepairedThrough(s.index);
+    this.replyAppend(m, true, s.index);
+  }
+
+  private replyAppend(m: AppendRequest | InstallSnapshot, success: boolean, at: Index): void {
     this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.currentTerm, success, index: at, hintIndex: 0 as Index, hintTerm: 0 as Term });
   }
 

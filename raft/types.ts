@@ -126,6 +126,28 @@ export interface HeartbeatResponse extends Envelope {
   readonly context: string;
 }
 
+/**
+ * What a snapshot stands for: the state machine's state with every entry through `index`
+ * applied, `term` being that entry's term, and the voters as of `index`. The state itself is
+ * the driver's (a file it writes, reads and streams); the core sees only this description.
+ */
+export interface SnapshotMeta {
+  readonly index: Index;
+  readonly term: Term;
+  readonly voters: readonly NodeId[];
+}
+
+/**
+ * The leader sends a follower whose next entry it has compacted away its newest snapshot
+ * (Raft §7, InstallSnapshot). The driver streams the state beside this message and steps it
+ * into the receiving core only once the whole snapshot has arrived intact; the follower
+ * answers with an AppendResponse.
+ */
+export interface InstallSnapshot extends Envelope {
+  readonly type: 'snapshot';
+  readonly snapshot: SnapshotMeta;
+}
+
 /** The leader tells a caught-up transfer target to campaign now, skipping pre-vote and lease. */
 export interface TimeoutNow extends Envelope {
   readonly type: 'timeoutNow';
@@ -138,6 +160,7 @@ export type Message =
   | AppendResponse
   | Heartbeat
   | HeartbeatResponse
+  | InstallSnapshot
   | TimeoutNow;
 
 export type MessageType = Message['type'];
@@ -145,8 +168,9 @@ export type MessageType = Message['type'];
 /**
  * One batch of work for the driver. The driver must, in this order:
  *   1. send `messages` (they may leave at once, in parallel with 2);
- *   2. append `entries` to the log (truncating any existing suffix from entries[0].index)
- *      and persist `hardState` if set, both durably;
+ *   2. if `snapshot` is set, install it first (see below); then append `entries` to the log
+ *      (truncating any existing suffix from entries[0].index) and persist `hardState` if
+ *      set, both durably;
  *   3. only then send `persistedMessages`;
  *   4. apply `committedEntries` in order (they may include entries from step 2);
  *   5. call `advance(ready)`.
@@ -161,9 +185,18 @@ export type MessageType = Message['type'];
  * `persisted()` of the Ready that wrote them; an entry a later Ready replaced (a conflict)
  * never becomes durable by the earlier Ready, so that Ready's append acknowledgements must be
  * dropped, not sent.
+ *
+ * Installing a snapshot is never overlapped: every earlier Ready is persisted and its
+ * committed entries applied first; then the snapshot's state (received whole beside the
+ * InstallSnapshot message) replaces the state machine's, and the log is reset to continue
+ * after it (every entry discarded, the compaction point set to snapshot.index and
+ * snapshot.term), durably, before accept(). The acknowledgements of earlier Readies not yet
+ * sent when the snapshot arrived name entries the reset discards, so they must be dropped.
  */
 export interface Ready {
   readonly softState: SoftState | null;
+  /** A snapshot from the leader to install before this Ready's entries (step 2), or null. */
+  readonly snapshot: SnapshotMeta | null;
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
   readonly messages: readonly Message[];

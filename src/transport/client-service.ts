@@ -186,7 +186,7 @@ export interface FollowerView {
   readonly matchIndex: Index;
   /** Entries the follower is behind the leader's last index. */
   readonly lag: number;
-  readonly state: 'probe' | 'replicate';
+  readonly state: 'probe' | 'replicate' | 'snapshot';
 }
 
 export interface NodeStatusView {

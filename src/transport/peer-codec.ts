@@ -16,6 +16,7 @@ const WIRE_TYPE = {
   heartbeat: 7,
   heartbeatResp: 8,
   timeoutNow: 9,
+  snapshot: 10,
 } as const satisfies Record<MessageType, number>;
 
 const TYPE_BY_WIRE: ReadonlyMap<number, MessageType> = new Map(
@@ -151,6 +152,9 @@ interface WireMessage {
   readonly hintIndex: number;
   readonly hintTerm: number;
   readonly context: string;
+  readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
+  readonly voters: readonly string[];
 }
 
 function toWire(message: Message): Record<string, unknown> {
@@ -186,6 +190,8 @@ function toWire(message: Message): Record<string, unknown> {
       return { type, term: message.term, context: message.context };
     case 'timeoutNow':
       return { type, term: message.term };
+    case 'snapshot':
+      return { type, term: message.term, snapshotIndex: message.snapshot.index, snapshotTerm: message.snapshot.term, voters: message.snapshot.voters };
   }
 }
 
@@ -241,6 +247,18 @@ function fromWire(wire: WireMessage, from: NodeId, to: NodeId): Message {
       return { type, from, to, term: messageTerm, context: wire.context };
     case 'timeoutNow':
       return { type, from, to, term: messageTerm };
+    case 'snapshot':
+      return {
+        type,
+        from,
+        to,
+        term: messageTerm,
+        snapshot: {
+          index: index(checkedNumber(wire.snapshotIndex, 'snapshotIndex')),
+          term: term(checkedNumber(wire.snapshotTerm, 'snapshotTerm')),
+          voters: wire.voters.map(nodeId),
+        },
+      };
     case undefined:
       throw new MalformedMessageError(`unknown Raft message type ${wire.type}`);
   }

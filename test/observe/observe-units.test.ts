@@ -34,7 +34,7 @@ describe('ProposalTimes', () => {
 function status(over: Partial<Status>): Status {
   return {
     id: nodeId('n1'), role: 'follower', term: term(3), vote: null, leader: nodeId('n2'), commit: index(100), applied: index(100),
-    firstIndex: index(1), lastIndex: index(100), votingBlocked: false, repairThrough: index(0), transferee: null, progress: null, ...over,
+    firstIndex: index(1), lastIndex: index(100), snapshotIndex: index(0), votingBlocked: false, repairThrough: index(0), transferee: null, progress: null, ...over,
   };
 }
 

@@ -1,4 +1,4 @@
-import { RaftNode, type Entry, type HardState, type Index, type Message, type NodeId, type ReadState, type Term } from '../../raft/index.js';
+import { RaftNode, type Entry, type HardState, type Index, type Message, type NodeId, type ReadState, type SnapshotMeta, type Term } from '../../raft/index.js';
 import { hardState } from './log-builder.js';
 import { MemoryLog } from './memory-log.js';
 import type { NodeTuning } from './node-api.js';
@@ -14,6 +14,10 @@ export class DirectNode {
   hardState: HardState;
   readonly applied: Entry[] = [];
   readonly readStates: ReadState[] = [];
+  /** The newest snapshot: taken by takeSnapshot() or installed from a leader. */
+  snapshot: SnapshotMeta | null;
+  /** Snapshots installed from a leader, in order. */
+  readonly installed: SnapshotMeta[] = [];
 
   constructor(
     readonly id: NodeId,
@@ -28,6 +32,9 @@ export class DirectNode {
   ) {
     this.log = options.log ?? new MemoryLog();
     this.hardState = options.hardState ?? hardState(0);
+    // A log that starts later was compacted below a snapshot of its compaction point.
+    const first = this.log.firstIndex();
+    this.snapshot = first > 1 ? { index: (first - 1) as Index, term: this.log.term((first - 1) as Index) as Term, voters: options.voters } : null;
     this.core = this.build();
   }
 
@@ -42,6 +49,7 @@ export class DirectNode {
       hardState: this.hardState,
       random: new Prng(this.options.seed ?? 1),
       applied: (this.log.firstIndex() - 1) as Index,
+      snapshot: this.snapshot,
       ...(this.options.votingBlockedBelow !== undefined ? { votingBlockedBelow: this.options.votingBlockedBelow } : {}),
     });
   }
@@ -68,6 +76,11 @@ export class DirectNode {
       if (i > 1_000) throw new Error('direct-node: Readies without end');
       const ready = this.core.ready();
       out.push(...ready.messages);
+      if (ready.snapshot !== null) {
+        this.log.resetTo(ready.snapshot.index, ready.snapshot.term);
+        this.snapshot = ready.snapshot;
+        this.installed.push(ready.snapshot);
+      }
       this.log.append(ready.entries);
       if (ready.hardState !== null) this.hardState = ready.hardState;
       out.push(...ready.persistedMessages);
@@ -76,6 +89,18 @@ export class DirectNode {
       this.core.advance(ready);
     }
     return out;
+  }
+
+  /**
+   * Snapshots the state as applied through `at` and compacts the log through `compactThrough`
+   * (default `at`), as a driver does every so many entries.
+   */
+  takeSnapshot(at: number, compactThrough = at): SnapshotMeta {
+    const snapshot: SnapshotMeta = { index: at as Index, term: this.log.term(at as Index) as Term, voters: this.options.voters };
+    this.core.snapshotTaken(snapshot);
+    this.snapshot = snapshot;
+    this.log.compactThrough(compactThrough as Index);
+    return snapshot;
   }
 
   /** A crash after everything drained was persisted: a new core from the same disk. */

@@ -55,6 +55,22 @@ export class MemoryLog implements LogReader {
     return out;
   }
 
+  /** Drops every entry through `at` (a snapshot covers them); `at` must be held. */
+  compactThrough(at: Index): void {
+    const t = this.term(at);
+    if (t === undefined || at < this.first) throw new Error(`memory-log: cannot compact through ${at}, held ${this.first - 1}..${this.lastIndex()}`);
+    this.entriesHeld = this.entriesHeld.slice(at + 1 - this.first);
+    this.first = (at + 1) as Index;
+    this.compactedTerm = t;
+  }
+
+  /** Discards every entry: the log continues after (at, t), a snapshot's point. */
+  resetTo(at: Index, t: Term): void {
+    this.entriesHeld = [];
+    this.first = (at + 1) as Index;
+    this.compactedTerm = t;
+  }
+
   /** Every entry held, oldest first. */
   all(): readonly Entry[] {
     return this.entriesHeld;
