@@ -1,4 +1,5 @@
 export type { PeerLinkStats, PeerTransport, PeerTransportOptions } from './peer-transport.js';
+export type { SnapshotIntake, SnapshotReceiving, SnapshotShipping, SnapshotSource } from './snapshot-shipping.js';
 export { startPeerTransport, PEER_TRANSPORT_DEFAULTS } from './start-peer-transport.js';
 export { startClientServer, CLIENT_SERVER_DEFAULTS } from './client-server.js';
 export { PIPELINED_PENDING_MAX } from './pipelined-stream.js';
