@@ -158,6 +158,9 @@ describe('damage', () => {
     const { store, file } = await damaged((fs, f) => fs.flipBit(f, headerBytesOf(meta(20, 2)) + (FRAME_HEADER_BYTES + 64) * 3 + FRAME_HEADER_BYTES + 17, 4));
     expectCorrupt(store, file, 'bad-crc');
     expect((store.latest as () => unknown).bind(store)).toThrow(/corrupt snapshot .*00000000000000000020-00000000000000000002\.snap/);
+    // A newer snapshot (from the leader, say) supersedes it; the older one is never chosen.
+    await writeSnapshot(store, meta(30, 2), payloadFor(30, 2, 200));
+    await expectSnapshot(store, meta(30, 2), payloadFor(30, 2, 200));
   });
 
   it('a flipped bit in the header, or a flipped frame length, is found', async () => {
