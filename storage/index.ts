@@ -30,4 +30,5 @@ export { realScheduler, type Scheduler, type Timer } from './scheduler.js';
 export { CHUNK_BYTES_DEFAULT, type SnapshotMeta } from './snapshot-file.js';
 export type { SnapshotReader, SnapshotUnit } from './snapshot-reader.js';
 export { openSnapshotStore, SNAPSHOTS_KEPT, type SnapshotStore, type SnapshotStoreOptions } from './snapshot-store.js';
-export type { SnapshotReceiver, SnapshotWriter } from './snapshot-writer.js';
+export type { SnapshotReceiver } from './snapshot-receiver.js';
+export type { SnapshotWriter } from './snapshot-writer.js';

@@ -7,7 +7,9 @@ import type { DirectoryLock, FileHandle, FileSystem } from './file-system.js';
 import type { Scheduler } from './scheduler.js';
 import { realScheduler } from './scheduler.js';
 import { SnapshotReader } from './snapshot-reader.js';
-import { SnapshotReceiver, SnapshotWriter, type Publisher } from './snapshot-writer.js';
+import { SnapshotReceiver } from './snapshot-receiver.js';
+import type { Publisher } from './snapshot-temp.js';
+import { SnapshotWriter } from './snapshot-writer.js';
 import { CHUNK_BYTES_DEFAULT, CHUNK_BYTES_MAX, parseSnapshotFileName, sameMeta, type SnapshotMeta, snapshotFileName, TEMP_SUFFIX } from './snapshot-file.js';
 
 export interface SnapshotStoreOptions {
@@ -187,7 +189,7 @@ export class SnapshotStore implements Publisher {
   }
 
   /** @internal Publisher: a writer or receiver is done with its temp file (published, aborted or failed). */
-  released(tempPath: string, owner: SnapshotWriter | SnapshotReceiver): void {
+  released(tempPath: string, owner: object): void {
     this.temps.delete(tempPath);
     if (owner instanceof SnapshotWriter) this.writers.delete(owner);
     else if (this.receiving === owner) this.receiving = null;
