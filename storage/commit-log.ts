@@ -193,27 +193,69 @@ export class CommitLog implements LogReader, DurableLog {
   async truncateAfter(at: Index): Promise<void> {
     assert(at >= this.firstIndex() - 1, `truncateAfter(${at}) below the compaction point`);
     if (at >= this.lastIndex()) return;
+    await this.exclusive(() => this.cutAfter(at));
+  }
+
+  /** truncateAfter's steps, run inside exclusive(). */
+  private async cutAfter(at: Index): Promise<void> {
+    if (at >= this.lastIndex()) return;
+    const term = this.term(at);
+    assert(term !== undefined, `no term at ${at}`);
+    this.rejectWaitersAfter(at);
+    if (this.stateFile.latest.mark.index > at) {
+      await this.stateFile.update((state) => withParts(state, { mark: { index: at, term } }));
+    }
+    // Bounded by the number of segments.
+    while (this.segments.length > 1 && this.activeSegment().firstIndex > at + 1) {
+      const removed = this.segments.pop();
+      assert(removed !== undefined, 'no segment to remove');
+      removed.close();
+      removed.remove();
+      await this.context.fs.syncDir(this.context.dir);
+    }
+    const last = this.activeSegment();
+    last.truncateAfter(at);
+    await this.context.fs.fdatasync(last.data);
+    await this.syncDirIfDirty();
+    // Everything up to `at` is now durable: earlier segments are sealed, this one synced.
+    this.dataSynced = at;
+    this.unsyncedBytes = 0;
+  }
+
+  /**
+   * Discards the whole log and continues it after `point`, the last entry a snapshot just
+   * installed covers, when the log does not hold that entry (it is missing or has another
+   * term; a log that holds it keeps its suffix: compactBefore is the call then). Afterwards
+   * firstIndex() is point.index + 1, lastIndex() and the durable mark are point, term(point.index)
+   * is point.term, and appends continue at point.index + 1. Durable when it resolves.
+   *
+   * The snapshot must be durable before this is called: the steps are
+   * 1. truncate to firstIndex() - 1 (truncateAfter's crash-safe steps: the mark is lowered,
+   *    later segments removed, the first one cut to empty and synced);
+   * 2. persist compacted = mark = point in the state file: the one step that switches logs;
+   * 3. remove the emptied segment, create the new one at point.index + 1, sync the directory.
+   * A crash before step 2 is durable reopens a prefix of the old log (all of it before step 1
+   * removes anything) that agrees with its mark; a crash after it reopens the empty log after
+   * `point`: recovery removes the emptied segment, now wholly at or below the compaction
+   * point, and creates the new one. Never old entries above `point`. Pending appends reject
+   * with EntriesTruncatedError.
+   */
+  async resetToSnapshot(point: LogPosition): Promise<void> {
+    // Raft never installs a snapshot its log has compacted past: that is already applied here.
+    assert(point.index >= this.firstIndex(), () => `resetToSnapshot(${point.index}) at or below the compaction point ${this.firstIndex() - 1}`);
+    // Discarding entries after a point the log holds would drop entries it may have acknowledged.
+    assert(this.term(point.index) !== point.term, () => `resetToSnapshot(${point.index}, term ${point.term}): the log holds that entry`);
     await this.exclusive(async () => {
-      const term = this.term(at);
-      assert(term !== undefined, `no term at ${at}`);
-      this.rejectWaitersAfter(at);
-      if (this.stateFile.latest.mark.index > at) {
-        await this.stateFile.update((state) => withParts(state, { mark: { index: at, term } }));
+      await this.cutAfter((this.firstIndex() - 1) as Index);
+      await this.stateFile.update((state) => withParts(state, { compacted: point, mark: point }));
+      for (const segment of this.segments.splice(0)) {
+        segment.close();
+        segment.remove();
       }
-      // Bounded by the number of segments.
-      while (this.segments.length > 1 && this.activeSegment().firstIndex > at + 1) {
-        const removed = this.segments.pop();
-        assert(removed !== undefined, 'no segment to remove');
-        removed.close();
-        removed.remove();
-        await this.context.fs.syncDir(this.context.dir);
-      }
-      const last = this.activeSegment();
-      last.truncateAfter(at);
-      await this.context.fs.fdatasync(last.data);
-      await this.syncDirIfDirty();
-      // Everything up to `at` is now durable: earlier segments are sealed, this one synced.
-      this.dataSynced = at;
+      this.segments.push(Segment.create(this.context, point.index + 1));
+      this.dirDirty = false;
+      await this.context.fs.syncDir(this.context.dir);
+      this.dataSynced = point.index;
       this.unsyncedBytes = 0;
     });
   }

@@ -1,4 +1,5 @@
 import type { Entry, HardState, Index } from '../raft/index.js';
+import type { LogPosition } from './state-file.js';
 
 /**
  * What a node's replica asks of its log: the writes a Ready hands it and the two reads it
@@ -18,4 +19,15 @@ export interface DurableLog {
   /** Removes every entry after `at`. */
   truncateAfter(at: Index): Promise<void>;
   saveHardState(hardState: HardState): Promise<void>;
+  /**
+   * Drops whole segments whose entries all lie below `before` (a durable snapshot covers
+   * them). Resolves once the new compaction point is durable and the files are gone.
+   */
+  compactBefore(before: Index): Promise<void>;
+  /**
+   * After installing a durable snapshot whose last entry `point` the log does not hold:
+   * discards the whole log, which continues at point.index + 1. Durable when it resolves;
+   * a crash reopens either a prefix of the old log or the empty log after `point`.
+   */
+  resetToSnapshot(point: LogPosition): Promise<void>;
 }

@@ -167,3 +167,63 @@ export class DirectoryLockedError extends StorageError {
     super(`${dir} is in use by another process (${holderPid === null ? 'pid unknown' : `pid ${holderPid}`})`, options);
   }
 }
+
+/** Why a snapshot file, or a unit of one arriving from a leader, failed its checks. */
+export type SnapshotFault =
+  | 'short-header'
+  | 'bad-header'
+  | 'bad-crc'
+  | 'bad-frame-length'
+  | 'bad-end'
+  /** The header names another index, term or voters than the file name or the transfer. */
+  | 'wrong-meta'
+  /** The file is shorter or longer than its header's layout says. */
+  | 'wrong-size'
+  /** A transfer's unit arrived at another offset than receivedBytes. */
+  | 'wrong-offset'
+  /** A transfer's bytes end inside a unit. */
+  | 'short-unit'
+  /** A transfer sent bytes after the end frame. */
+  | 'after-end'
+  /** finish() of a transfer whose end frame has not arrived. */
+  | 'incomplete';
+
+/**
+ * A snapshot file failed verification: a bit flip, a cut, a foreign file. Never skipped:
+ * when it is the newest snapshot, a node must not start from an older one or from nothing
+ * (that would be a silent reset), so this is a clear startup error naming the file.
+ * Carries corruptRecord, the code of data on disk that failed its checks.
+ */
+export class CorruptSnapshotError extends StorageError {
+  override readonly name = 'CorruptSnapshotError';
+  readonly code = ErrorCode.corruptRecord;
+  constructor(
+    readonly file: string,
+    /** Where in the file the failing unit starts. */
+    readonly byteOffset: number,
+    readonly fault: SnapshotFault,
+    options?: CauseOption,
+  ) {
+    super(`corrupt snapshot ${file} at byte ${byteOffset}: ${fault}`, options);
+  }
+}
+
+/**
+ * A snapshot unit from a leader was refused (a bad checksum, the wrong offset, an
+ * incomplete transfer). What arrived before it is kept: the leader resends from
+ * `receivedBytes`. Carries malformedMessage, the code of bytes from the wire that do not
+ * decode to what was sent.
+ */
+export class SnapshotTransferError extends StorageError {
+  override readonly name = 'SnapshotTransferError';
+  readonly code = ErrorCode.malformedMessage;
+  constructor(
+    readonly fault: SnapshotFault,
+    /** Where the refused unit was to start. */
+    readonly byteOffset: number,
+    /** Bytes kept: where the leader must resume. */
+    readonly receivedBytes: number,
+  ) {
+    super(`snapshot transfer refused at byte ${byteOffset}: ${fault}; resume from byte ${receivedBytes}`);
+  }
+}

@@ -7,6 +7,7 @@ export {
   AppendBacklogError,
   CorruptHardStateError,
   CorruptRecordError,
+  CorruptSnapshotError,
   DirectoryLockedError,
   EntriesTruncatedError,
   MissingSegmentError,
@@ -15,7 +16,9 @@ export {
   StorageError,
   StorageFailedError,
   StorageIoError,
+  SnapshotTransferError,
   type RecordFault,
+  type SnapshotFault,
 } from './errors.js';
 export { OpenMode, type DirectoryLock, type FileHandle, type FileSystem } from './file-system.js';
 export { MemoryFileSystem, type CrashOptions } from './memory-file-system.js';
@@ -24,3 +27,8 @@ export { PowerLossFileSystem } from './power-loss-file-system.js';
 export type { DamagePolicy, LogDamage, RecoveryReport } from './recovery.js';
 export type { LogPosition } from './state-file.js';
 export { realScheduler, type Scheduler, type Timer } from './scheduler.js';
+export { CHUNK_BYTES_DEFAULT, type SnapshotMeta } from './snapshot-file.js';
+export type { SnapshotReader, SnapshotUnit } from './snapshot-reader.js';
+export { openSnapshotStore, SNAPSHOTS_KEPT, type SnapshotStore, type SnapshotStoreOptions } from './snapshot-store.js';
+export type { SnapshotReceiver } from './snapshot-receiver.js';
+export type { SnapshotWriter } from './snapshot-writer.js';

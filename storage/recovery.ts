@@ -87,6 +87,8 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
     .sort((a, b) => a - b);
   removeOrphanIndexes(context, names);
   const removedSegments = removeCompacted(context, firsts, state.compacted.index);
+  const emptied = removeEmptiedByReset(context, firsts, state.compacted.index);
+  if (emptied !== null) removedSegments.push(emptied);
   const empty = removeEmptyLast(context, firsts);
   if (empty !== null) removedSegments.push(empty);
 
@@ -240,18 +242,8 @@ async function recoverLastSegment(
 function removeEmptyLast(context: SegmentContext, firsts: number[]): string | null {
   const lastFirst = firsts.at(-1);
   if (firsts.length < 2 || lastFirst === undefined) return null;
-  const dataPath = path.join(context.dir, segmentFileName(lastFirst));
-  let size: number;
-  try {
-    const handle = context.fs.open(dataPath, 'existing');
-    size = context.fs.size(handle);
-    context.fs.close(handle);
-  } catch (error) {
-    // An unreadable last segment is not known to be empty: recovering it decides what it is.
-    if (error instanceof StorageIoError) return null;
-    throw error;
-  }
-  if (size > 0) return null;
+  // An unreadable last segment (null) is not known to be empty: recovering it decides what it is.
+  if (segmentSize(context, lastFirst) !== 0) return null;
   firsts.pop();
   return removeSegmentFiles(context, lastFirst);
 }
@@ -272,6 +264,34 @@ function removeOrphanIndexes(context: SegmentContext, names: readonly string[]):
     if (!name.endsWith(INDEX_SUFFIX)) continue;
     const dataName = name.slice(0, -INDEX_SUFFIX.length) + SEGMENT_SUFFIX;
     if (!present.has(dataName)) context.fs.remove(path.join(context.dir, name));
+  }
+}
+
+/**
+ * resetToSnapshot empties the log's one segment, persists a compaction point at or past its
+ * first index, and only then replaces the segment: a crash in between leaves that segment,
+ * empty and wholly at or below the point, as the only one. Remove it (the caller then
+ * creates the segment at the point). A non-empty one is left for the contiguity check to
+ * report: entries recovery cannot place are never dropped silently. Mutates `firsts`.
+ */
+function removeEmptiedByReset(context: SegmentContext, firsts: number[], compactedIndex: number): string | null {
+  const only = firsts[0];
+  if (firsts.length !== 1 || only === undefined || only > compactedIndex) return null;
+  if (segmentSize(context, only) !== 0) return null;
+  firsts.pop();
+  return removeSegmentFiles(context, only);
+}
+
+/** The size of a segment file, or null when it cannot be opened. */
+function segmentSize(context: SegmentContext, firstIndex: number): number | null {
+  try {
+    const handle = context.fs.open(path.join(context.dir, segmentFileName(firstIndex)), 'existing');
+    const size = context.fs.size(handle);
+    context.fs.close(handle);
+    return size;
+  } catch (error) {
+    if (error instanceof StorageIoError) return null;
+    throw error;
   }
 }
 
