@@ -27,7 +27,7 @@ export { PowerLossFileSystem } from './power-loss-file-system.js';
 export type { DamagePolicy, LogDamage, RecoveryReport } from './recovery.js';
 export type { LogPosition } from './state-file.js';
 export { realScheduler, type Scheduler, type Timer } from './scheduler.js';
-export { CHUNK_BYTES_DEFAULT, type SnapshotMeta } from './snapshot-file.js';
+export { CHUNK_BYTES_DEFAULT } from './snapshot-file.js';
 export type { SnapshotReader, SnapshotUnit } from './snapshot-reader.js';
 export { openSnapshotStore, SNAPSHOTS_KEPT, type SnapshotStore, type SnapshotStoreOptions } from './snapshot-store.js';
 export type { SnapshotReceiver } from './snapshot-receiver.js';

@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 
-import type { Index, NodeId, Term } from '../raft/index.js';
+import type { Index, NodeId, SnapshotMeta, Term } from '../raft/index.js';
 import { assert } from './assert.js';
 import type { SnapshotFault } from './errors.js';
 
@@ -22,14 +22,6 @@ import type { SnapshotFault } from './errors.js';
  * the end frame) must be before it arrives. Frames travel as they are on disk: a leader
  * streams the file's units, a follower checks each on arrival and writes it unchanged.
  */
-
-export interface SnapshotMeta {
-  /** The last entry the snapshot covers, and its term. */
-  readonly index: Index;
-  readonly term: Term;
-  /** The voting members as of `index`. */
-  readonly voters: readonly NodeId[];
-}
 
 /** A decoded header: the meta plus what the layout needs. */
 export interface SnapshotHeader {

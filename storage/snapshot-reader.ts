@@ -1,8 +1,9 @@
+import type { SnapshotMeta } from '../raft/index.js';
 import { assert } from './assert.js';
 import { CorruptSnapshotError, type SnapshotFault } from './errors.js';
 import type { FileHandle, FileSystem } from './file-system.js';
 import type { Scheduler } from './scheduler.js';
-import { checkFrame, decodeHeader, fileBytesOf, HEADER_BYTES_MAX, type SnapshotHeader, type SnapshotMeta, unitAt } from './snapshot-file.js';
+import { checkFrame, decodeHeader, fileBytesOf, HEADER_BYTES_MAX, type SnapshotHeader, unitAt } from './snapshot-file.js';
 
 /** One unit of a snapshot file as it lies on disk: the header, a frame or the end frame. */
 export interface SnapshotUnit {

@@ -1,6 +1,7 @@
+import type { SnapshotMeta } from '../raft/index.js';
 import { assert } from './assert.js';
 import { SnapshotTransferError, type SnapshotFault } from './errors.js';
-import { checkFrame, decodeHeader, headerBytesOf, sameMeta, type SnapshotHeader, type SnapshotMeta, type Unit, unitAt } from './snapshot-file.js';
+import { checkFrame, decodeHeader, headerBytesOf, sameMeta, type SnapshotHeader, type Unit, unitAt } from './snapshot-file.js';
 import { discard, type TempFile, type TempState } from './snapshot-temp.js';
 
 /**

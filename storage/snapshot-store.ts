@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 
-import type { Index, Term } from '../raft/index.js';
+import type { Index, SnapshotMeta, Term } from '../raft/index.js';
 import { assert } from './assert.js';
 import { CorruptSnapshotError } from './errors.js';
 import type { DirectoryLock, FileHandle, FileSystem } from './file-system.js';
@@ -10,7 +10,7 @@ import { SnapshotReader } from './snapshot-reader.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import type { Publisher } from './snapshot-temp.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import { CHUNK_BYTES_DEFAULT, CHUNK_BYTES_MAX, parseSnapshotFileName, sameMeta, type SnapshotMeta, snapshotFileName, TEMP_SUFFIX } from './snapshot-file.js';
+import { CHUNK_BYTES_DEFAULT, CHUNK_BYTES_MAX, parseSnapshotFileName, sameMeta, snapshotFileName, TEMP_SUFFIX } from './snapshot-file.js';
 
 export interface SnapshotStoreOptions {
   readonly fs: FileSystem;

@@ -1,5 +1,5 @@
 import type { FileHandle, FileSystem } from './file-system.js';
-import type { SnapshotMeta } from './snapshot-file.js';
+import type { SnapshotMeta } from '../raft/index.js';
 
 /** What the store does for its writers and receivers (SnapshotStore implements it). */
 export interface Publisher {

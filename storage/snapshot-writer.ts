@@ -1,5 +1,6 @@
+import type { SnapshotMeta } from '../raft/index.js';
 import { assert } from './assert.js';
-import { encodeEndFrame, encodeFrameHeader, encodeHeader, FRAME_HEADER_BYTES, headerBytesOf, type SnapshotMeta } from './snapshot-file.js';
+import { encodeEndFrame, encodeFrameHeader, encodeHeader, FRAME_HEADER_BYTES, headerBytesOf } from './snapshot-file.js';
 import { discard, type TempFile, type TempState } from './snapshot-temp.js';
 
 /**

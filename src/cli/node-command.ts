@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 
 import { nodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
-import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig, startNode } from '../node/index.js';
+import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig, startNode } from '../node/index.js';
 import { NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
@@ -32,6 +32,14 @@ Options:
   --max-record-bytes N       largest record accepted (default ${NODE_DEFAULTS.recordBytesMax})
   --max-message-bytes N      largest gRPC message (default ${NODE_DEFAULTS.messageBytesMax})
   --segment-bytes N          start a new log segment file past this size (default ${NODE_DEFAULTS.segmentBytes})
+  --snapshot-entries N       write a snapshot of the broker's state every N applied entries
+                             (default ${NODE_DEFAULTS.snapshotEntries}); restart replays only the entries after it
+  --retention-hours N        delete log segments below the newest snapshot once every entry in
+                             them is older than this (default ${NODE_DEFAULTS.retention.hours}; may be fractional)
+  --retention-bytes N        ... or once the log is larger than this (default: no limit)
+  --retention-policy keep-unconsumed|delete
+                             keep-unconsumed (default): never delete a message some consumer
+                             group of its topic has not acked past; delete: retention wins
   --dial SPEC                dial some peers elsewhere than their peer address, as id=host:port,...
                              (for fault injection: a proxy on each directed link)
   --producer-idle-expiry-ms N  forget a producer id (its dedupe state) unused this long (default 24h)
@@ -60,6 +68,10 @@ const OPTIONS = {
   'max-record-bytes': { type: 'string' },
   'max-message-bytes': { type: 'string' },
   'segment-bytes': { type: 'string' },
+  'snapshot-entries': { type: 'string' },
+  'retention-hours': { type: 'string' },
+  'retention-bytes': { type: 'string' },
+  'retention-policy': { type: 'string' },
   config: { type: 'string' },
   dial: { type: 'string' },
   'producer-idle-expiry-ms': { type: 'string' },
@@ -114,12 +126,31 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
     recordBytesMax: parseWholeNumber('max-record-bytes', pick('max-record-bytes', 'recordBytesMax'), { min: 1, max: 256 * 1024 * 1024 }) ?? NODE_DEFAULTS.recordBytesMax,
     messageBytesMax: parseWholeNumber('max-message-bytes', pick('max-message-bytes', 'messageBytesMax'), { min: 64 * 1024, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.messageBytesMax,
     segmentBytes: parseWholeNumber('segment-bytes', pick('segment-bytes', 'segmentBytes'), { min: 4096, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.segmentBytes,
+    snapshotEntries: parseWholeNumber('snapshot-entries', pick('snapshot-entries', 'snapshotEntries'), { min: 1, max: 1_000_000_000 }) ?? NODE_DEFAULTS.snapshotEntries,
+    retention: parseRetention(pick('retention-hours', 'retentionHours'), pick('retention-bytes', 'retentionBytes'), pick('retention-policy', 'retentionPolicy')),
     dialAddresses: parseDialAddresses(pick('dial', 'dial') ?? ''),
     producerIdleExpiryMs:
       parseDurationMs('producer-idle-expiry-ms', pick('producer-idle-expiry-ms', 'producerIdleExpiryMs')) ?? NODE_DEFAULTS.producerIdleExpiryMs,
     powerLoss: values['power-loss'] === true || file['powerLoss'] === true,
   };
   return { config, http };
+}
+
+function parseRetention(hours: string | undefined, bytes: string | undefined, policy: string | undefined): RetentionConfig {
+  const defaults = NODE_DEFAULTS.retention;
+  let parsedHours = defaults.hours;
+  if (hours !== undefined) {
+    parsedHours = Number(hours);
+    if (hours.trim() === '' || !Number.isFinite(parsedHours) || parsedHours < 0) throw new UsageError(`--retention-hours must be a number of hours of at least 0, not ${JSON.stringify(hours)}`);
+  }
+  if (policy !== undefined && policy !== RetentionPolicy.keepUnconsumed && policy !== RetentionPolicy.delete) {
+    throw new UsageError(`--retention-policy must be keep-unconsumed or delete, not ${JSON.stringify(policy)}`);
+  }
+  return {
+    hours: parsedHours,
+    bytes: parseWholeNumber('retention-bytes', bytes, { min: 0 }) ?? defaults.bytes,
+    policy: policy ?? defaults.policy,
+  };
 }
 
 function readConfigFile(file: string): Record<string, unknown> {

@@ -29,6 +29,10 @@ export interface NodeConfig {
   /** Largest single record a client may append. */
   readonly recordBytesMax: number;
   readonly segmentBytes: number;
+  /** A snapshot of the state machine is written every this many applied entries, and at a clean shutdown. */
+  readonly snapshotEntries: number;
+  /** When whole log segments below the newest snapshot are deleted. */
+  readonly retention: RetentionConfig;
   /**
    * A producer id unused this long expires (its dedupe state is dropped). Written into each
    * producer's InitProducer entry, so replicas agree whatever their own setting.
@@ -48,6 +52,27 @@ export interface NodeConfig {
   readonly powerLoss: boolean;
 }
 
+/**
+ * Retention: a segment below the newest snapshot is deleted once all its entries are older
+ * than `hours` (by the leaders' clocks in the log) or the log is over `bytes`, and then only
+ * if the policy allows. Whatever the policy, messages the broker still owes (delayed, not
+ * yet acknowledged, retrying, in an open transaction) are never deleted.
+ */
+export interface RetentionConfig {
+  readonly hours: number;
+  /** Infinity: no limit by size. */
+  readonly bytes: number;
+  /**
+   * keep-unconsumed: also keep every message a consumer group of its topic has not acked
+   * past (no consumer loses a message to retention). delete: retention wins (Kafka's and
+   * RocketMQ's model); a group behind it is told the earliest offset left.
+   */
+  readonly policy: RetentionPolicy;
+}
+
+export const RetentionPolicy = { keepUnconsumed: 'keep-unconsumed', delete: 'delete' } as const;
+export type RetentionPolicy = (typeof RetentionPolicy)[keyof typeof RetentionPolicy];
+
 export const NODE_DEFAULTS = {
   clusterId: 'quorumlog-local',
   flush: { mode: 'sync' } as FlushPolicy,
@@ -57,6 +82,9 @@ export const NODE_DEFAULTS = {
   messageBytesMax: 16 * 1024 * 1024,
   recordBytesMax: 4 * 1024 * 1024,
   segmentBytes: 64 * 1024 * 1024,
+  snapshotEntries: 10_000,
+  /** 72 hours, as RocketMQ keeps its commit log; no size limit; consumers' messages kept. */
+  retention: { hours: 72, bytes: Infinity, policy: RetentionPolicy.keepUnconsumed } as RetentionConfig,
   producerIdleExpiryMs: 24 * 60 * 60 * 1000,
 } as const;
 

@@ -1,4 +1,4 @@
-export { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig } from './config.js';
+export { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig } from './config.js';
 export { startNode, type NodeObservation, type RunningNode } from './node.js';
 export type { NodeInspection } from './node-inspection.js';
 export { NO_PROBE, type NodeProbe, type ProbedCall } from './node-probe.js';

@@ -1,12 +1,14 @@
 import * as path from 'node:path';
 
-import { RaftNode, type Index, type Message, type NodeId, type RaftOptions, type RandomSource } from '../../raft/index.js';
-import { openLog, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type Timer } from '../../storage/index.js';
+import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta } from '../../raft/index.js';
+import { openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
+import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
 import { member, type NodeConfig } from './config.js';
 import { NodeBrokerService } from './broker-service.js';
 import { NodeGroupService } from './group-service.js';
 import { NO_PROBE, type NodeProbe } from './node-probe.js';
 import { NodeService } from './node-service.js';
+import { NodeSnapshots } from './node-snapshots.js';
 import { NodeTransactionService } from './transaction-service.js';
 import { Replica } from './replica.js';
 import { NodeStateMachine } from './state-machine.js';
@@ -35,6 +37,8 @@ export interface NodeWiring {
   readonly send: (messages: readonly Message[]) => void;
   /** Storage failed or the core found a broken invariant: the node must stop serving. */
   readonly onFatal: (error: unknown) => void;
+  /** Streams a snapshot to a peer beside its InstallSnapshot message. */
+  readonly shipping: SnapshotShipping;
 }
 
 /** One node's replica, state machine and services, ticking on its scheduler. */
@@ -47,6 +51,9 @@ export interface AssembledNode {
   readonly broker: NodeBrokerService;
   readonly groups: NodeGroupService;
   readonly transactions: NodeTransactionService;
+  readonly snapshots: NodeSnapshots;
+  /** Where a peer's snapshot stream is written (the transport calls it). */
+  readonly snapshotReceiving: SnapshotReceiving;
   /** Hands a message from a peer to the core. */
   receive(message: Message): void;
   /** Stops ticking, finishes the fsync in progress, fails waiting clients, closes the log. */
@@ -72,15 +79,30 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     payloadBytesMax: config.recordBytesMax + 1,
     onDamage: 'truncate',
   });
+  let store: SnapshotStore;
+  let snapshot: SnapshotMeta | null;
+  let stateMachine: NodeStateMachine;
+  try {
+    store = await openSnapshotStore({ fs: environment.fs, dir: path.join(config.dataDir, 'snapshots'), scheduler });
+    // A newest snapshot that cannot be read is a startup error (CorruptSnapshotError), never
+    // a silent start from an older state.
+    snapshot = store.latest();
+    stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
+    if (snapshot !== null) await loadSnapshot(store, snapshot, stateMachine, log);
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
   const raftOptions: RaftOptions = {
     id: config.id,
     voters: config.members.map((m) => m.id),
     log,
     hardState: log.hardState(),
     random: environment.random,
-    // The broker's state lives only in memory: every committed entry is applied again on
-    // start to rebuild it (plain records cost a one-byte look each).
-    applied: 0 as Index,
+    // The broker's state lives in memory: it is the newest snapshot's, and every committed
+    // entry after it is applied again on start (plain records cost a one-byte look each).
+    applied: (snapshot?.index ?? 0) as Index,
+    snapshot,
     electionTicks: config.electionTicks,
     heartbeatTicks: config.heartbeatTicks,
     preferredLeader: config.preferredLeader,
@@ -88,17 +110,46 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     votingBlockedBelow: repairTarget(log.recovery),
   };
   const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);
-  const stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
+  let snapshots: NodeSnapshots | null = null;
   const replica = new Replica({
     raft,
     log,
     scheduler,
     apply: (entry) => stateMachine.apply(entry),
-    sink: { send: wiring.send },
+    restoreSnapshot: (meta) => (snapshots as NodeSnapshots).restore(meta),
+    appliedAtStart: (snapshot?.index ?? 0) as Index,
+    sink: {
+      send: (messages) => {
+        // A snapshot travels as a stream of its own beside the Raft traffic.
+        const plain = messages.filter((m) => m.type !== 'snapshot');
+        for (const m of messages) if (m.type === 'snapshot') snapshots?.ship(m);
+        if (plain.length > 0) wiring.send(plain);
+      },
+    },
     clientAddressOf: (id: NodeId) => member(config, id)?.clientAddress ?? null,
     onFatal: wiring.onFatal,
     probe,
   });
+  snapshots = new NodeSnapshots({
+    store,
+    log,
+    raft,
+    stateMachine,
+    scheduler,
+    voters: raftOptions.voters,
+    snapshotEntries: config.snapshotEntries,
+    keepFrom: () => stateMachine.broker.lowestOwedLogIndex(),
+    appliedIndex: () => replica.appliedIndex,
+    shipping: wiring.shipping,
+    deliver: (message) => replica.receive(message),
+    onShipmentFailed: (message: InstallSnapshot) => {
+      raft.snapshotFailed(message.to);
+      replica.wake();
+    },
+    onFatal: wiring.onFatal,
+  });
+  const nodeSnapshots = snapshots;
+  replica.onApplied(() => nodeSnapshots.afterApply());
   const service = new NodeService(config, raft, log, replica, probe);
   const broker = new NodeBrokerService(config, log, replica, stateMachine, probe);
   const groups = new NodeGroupService(replica, stateMachine, broker, probe);
@@ -120,16 +171,37 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     broker,
     groups,
     transactions,
+    snapshots: nodeSnapshots,
+    snapshotReceiving: nodeSnapshots.receiving,
     receive: (message) => replica.receive(message),
     stop() {
       stopping ??= (async () => {
         ticker.cancel();
         await replica.stop();
+        // A clean shutdown leaves a snapshot of everything applied: the next start replays nothing.
+        await nodeSnapshots.take().catch(() => null);
+        store.close();
         await log.close();
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * Loads the newest snapshot into the state machine and makes the log continue from it: a
+ * log that does not hold the snapshot's point (a crash after a snapshot from the leader was
+ * published and before the log was reset) is reset now, the same way; a log that holds it
+ * keeps the entries after it.
+ */
+async function loadSnapshot(store: SnapshotStore, snapshot: SnapshotMeta, stateMachine: NodeStateMachine, log: CommitLog): Promise<void> {
+  const reader = store.open(snapshot);
+  try {
+    stateMachine.restoreSnapshot(await reader.readPayload(), snapshot);
+  } finally {
+    reader.close();
+  }
+  if (log.term(snapshot.index) !== snapshot.term) await log.resetToSnapshot({ index: snapshot.index, term: snapshot.term });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type Term } from '../../raft/index.js';
+import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type SnapshotMeta, type Term } from '../../raft/index.js';
 import { EntriesTruncatedError, type DurableLog, type Scheduler, type Timer } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
@@ -23,6 +23,14 @@ export interface ReplicaOptions {
    * entry per process run; what it returns answers the client waiting for that entry.
    */
   readonly apply: (entry: Entry) => ApplyResult | null;
+  /**
+   * Replaces the state machine's state by the snapshot a leader sent (already received whole
+   * and published in the node's snapshot files), as if every entry through its index had
+   * been applied. The replica resets the log after it.
+   */
+  readonly restoreSnapshot: (snapshot: SnapshotMeta) => Promise<void>;
+  /** The state machine's state was loaded from a snapshot through this index at start (0: none). */
+  readonly appliedAtStart?: Index;
   /** Looks up a member's client address, for redirects. */
   readonly clientAddressOf: (id: NodeId) => string | null;
   /** Storage failed: the replica has stopped and the process must not go on serving. */
@@ -108,6 +116,8 @@ export class Replica {
   private finishing: Promise<void> = Promise.resolve();
   /** This node's log is durable through here (as far as finished Readies tell). */
   private durableThrough: number;
+  /** The last entry applied to the state machine (or covered by the snapshot it was restored from). */
+  private appliedThrough: number;
   /** Term and vote as last made durable: only a change to them costs a state-file write. */
   private savedTermVote: Pick<HardState, 'term' | 'vote'>;
   private readonly appliedListeners = new Set<() => void>();
@@ -126,6 +136,12 @@ export class Replica {
     const hs = options.log.hardState();
     this.savedTermVote = { term: hs.term, vote: hs.vote };
     this.durableThrough = options.log.lastIndex();
+    this.appliedThrough = options.appliedAtStart ?? 0;
+  }
+
+  /** The last entry applied to the state machine here: what a snapshot taken now covers. */
+  get appliedIndex(): Index {
+    return this.appliedThrough as Index;
   }
 
   tick(): void {
@@ -318,6 +334,7 @@ export class Replica {
    */
   private async take(ready: Ready): Promise<void> {
     if (ready.messages.length > 0) this.sink.send(ready.messages);
+    if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
     const first = ready.entries[0];
     if (first !== undefined && first.index <= this.log.lastIndex()) {
       for (const item of this.inflight) {
@@ -368,6 +385,25 @@ export class Replica {
   }
 
   /**
+   * Installs a snapshot from the leader, never overlapped with other writes: the Readies taken
+   * before it finish first (their acknowledgements dropped: they name entries the reset
+   * discards), then the state machine takes the snapshot's state and the log is reset to
+   * continue after it. A crash part way is safe: the snapshot file is published before the
+   * core sees it, and a node that starts with a newest snapshot its log does not hold resets
+   * the log the same way.
+   */
+  private async installSnapshot(snapshot: SnapshotMeta): Promise<void> {
+    for (const item of this.inflight) item.acksCutFrom = 0;
+    await this.finishing;
+    if (this.state === 'failed') return;
+    await this.options.restoreSnapshot(snapshot);
+    this.appliedThrough = snapshot.index;
+    await this.log.resetToSnapshot({ index: snapshot.index, term: snapshot.term });
+    this.durableThrough = snapshot.index;
+    for (const listener of this.appliedListeners) listener();
+  }
+
+  /**
    * The second half, once `item` (the oldest taken Ready) is durable: the core counts it,
    * acknowledgements leave (not those of entries a later Ready replaced), and committed
    * entries that waited for this fsync are applied.
@@ -391,6 +427,7 @@ export class Replica {
   private applyCommitted(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     for (const entry of entries) this.waiters.applied(entry, this.options.apply(entry));
+    this.appliedThrough = (entries.at(-1) as Entry).index;
     for (const listener of this.appliedListeners) listener();
   }
 

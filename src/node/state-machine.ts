@@ -1,6 +1,17 @@
-import { EntryKind, type Entry } from '../../raft/index.js';
+import { EntryKind, type Entry, type SnapshotMeta } from '../../raft/index.js';
 import { ErrorCode } from '../../errors/index.js';
-import { BrokerError, BrokerState, decodeCommand, encodeCommand, MalformedCommandError, type ApplyResult, type BrokerStateOptions, type CommandEnvelope } from '../broker/index.js';
+import {
+  BrokerError,
+  BrokerState,
+  decodeBrokerSnapshot,
+  decodeCommand,
+  encodeBrokerSnapshot,
+  encodeCommand,
+  MalformedCommandError,
+  type ApplyResult,
+  type BrokerStateOptions,
+  type CommandEnvelope,
+} from '../broker/index.js';
 
 /**
  * The first byte of every normal entry's payload says what the rest is. Tags are never
@@ -51,13 +62,33 @@ export function plainRecord(entry: Entry): Uint8Array | null {
 /**
  * What the node applies committed entries to, in log order: plain records need nothing
  * (the log is their state), broker commands change the BrokerState. Rebuilt on every start
- * by re-applying the whole committed log.
+ * from the newest snapshot and the committed entries after it.
  */
 export class NodeStateMachine {
-  readonly broker: BrokerState;
+  private state: BrokerState;
+  private readonly options: BrokerStateOptions;
 
   constructor(options: BrokerStateOptions = {}) {
-    this.broker = new BrokerState(options);
+    this.options = options;
+    this.state = new BrokerState(options);
+  }
+
+  /** The broker's state now; replaced as a whole when a snapshot is restored, so never kept. */
+  get broker(): BrokerState {
+    return this.state;
+  }
+
+  /** The whole state as of the last entry applied, as a snapshot's payload (versioned, see broker-snapshot.ts). */
+  encodeSnapshot(): Uint8Array {
+    return encodeBrokerSnapshot(this.state);
+  }
+
+  /**
+   * Replaces the whole state by the payload of the snapshot `meta` describes (the state with
+   * every entry through meta.index applied). A payload that does not decode throws, changing nothing.
+   */
+  restoreSnapshot(payload: Uint8Array, meta: SnapshotMeta): void {
+    this.state = decodeBrokerSnapshot(payload, this.options);
   }
 
   /**

@@ -14,7 +14,12 @@ import type { InstallSnapshot } from '../../raft/index.js';
 /** The sender's side: the snapshot file, read in pieces so no read blocks for long. */
 export interface SnapshotSource {
   readonly totalBytes: number;
-  /** Up to `bytesMax` bytes from `offset` (fewer only at the end). */
+  /**
+   * The piece of the file that starts at `offset`: at most about `bytesMax` bytes, fewer only
+   * at the end. A piece may be a unit of the file's own framing, which the receiver checks
+   * whole: the transport hands each piece to the receiver's write() unchanged, never split
+   * or joined.
+   */
   read(offset: number, bytesMax: number): Promise<Uint8Array>;
   /** Releases the file; called once the transfer ended, however it ended. */
   close(): void;

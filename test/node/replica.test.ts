@@ -76,6 +76,7 @@ async function follower(): Promise<{ replica: Replica; fs: GatedFileSystem; sent
     log,
     scheduler: realScheduler,
     apply: () => null,
+    restoreSnapshot: () => Promise.reject(new Error('this test sends no snapshots')),
     sink: { send: (messages) => sent.push(...messages) },
     clientAddressOf: () => null,
     onFatal: (error) => {
@@ -105,6 +106,7 @@ async function leader(): Promise<{ replica: Replica; raft: RaftNode; fs: GatedFi
     log,
     scheduler: realScheduler,
     apply: () => null,
+    restoreSnapshot: () => Promise.reject(new Error('this test sends no snapshots')),
     sink: { send: () => undefined },
     clientAddressOf: () => null,
     onFatal: (error) => {

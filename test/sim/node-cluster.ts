@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 
-import { RaftNode, type Entry, type HardState, type Index, type LogReader, type Message, type NodeId, type RaftOptions, type Status } from '../../raft/index.js';
+import { RaftNode, type Entry, type HardState, type Index, type LogReader, type Message, type NodeId, type RaftOptions, type SnapshotMeta, type Status } from '../../raft/index.js';
 import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
-import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
+import { NODE_DEFAULTS, type NodeConfig, type RetentionConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
 import { NotLeaderError } from '../../src/transport/index.js';
 import { DurabilityChecks } from './durability-checks.js';
@@ -15,6 +15,7 @@ import { checkAcknowledged, checkedLog, wholeLog } from './node-state.js';
 import { Prng } from './prng.js';
 import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
 import { SimNetwork, reliableNetwork } from './sim-network.js';
+import { SimSnapshotLink } from './sim-snapshot-link.js';
 
 /**
  * A cluster of production nodes in one process: each node is `assembleNode` (src/node) —
@@ -52,6 +53,9 @@ export interface NodeClusterOptions {
   readonly durableMark?: DurableMarkPolicy;
   /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
   readonly segmentBytes?: number;
+  /** Snapshot every this many applied entries (small values: every run snapshots, compacts and installs). */
+  readonly snapshotEntries?: number;
+  readonly retention?: RetentionConfig;
   /** What a node's disk holds before its first start (scripted scenarios): a log from index 1, a hard state. */
   readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: LogReader; readonly hardState?: HardState }>;
   /** Runs before a sent message reaches the network: 'drop' loses it (tests cut specific traffic with it). */
@@ -143,6 +147,13 @@ export class NodeCluster {
   private readonly trace: string[] = [];
   private readonly durableMark: DurableMarkPolicy;
   private nextAppendId = 1;
+  /** Snapshots streamed between nodes (InstallSnapshot). */
+  readonly snapshotLink: SimSnapshotLink = new SimSnapshotLink({
+    world: this.world,
+    network: () => this.network,
+    processOf: (id) => this.node(id).process,
+    receivingOf: (id) => this.node(id).node?.snapshotReceiving ?? null,
+  });
   /** A node's process failed (storage or a broken invariant): the run records it as a violation. */
   private fatal: { readonly node: NodeId; readonly error: unknown } | null = null;
   private readonly durability = new DurabilityChecks(this.checker, {
@@ -305,6 +316,8 @@ export class NodeCluster {
       messageBytesMax: 4 * 1024 * 1024,
       recordBytesMax: 64 * 1024,
       segmentBytes: this.options.segmentBytes ?? 64 * 1024,
+      snapshotEntries: this.options.snapshotEntries ?? NODE_DEFAULTS.snapshotEntries,
+      retention: this.options.retention ?? NODE_DEFAULTS.retention,
       producerIdleExpiryMs: NODE_DEFAULTS.producerIdleExpiryMs,
       dialAddresses: new Map(),
       powerLoss: false,
@@ -337,7 +350,11 @@ export class NodeCluster {
           scheduler,
           random,
           createRaft: (options) => createRaft({ ...options, ...tuning }),
-          createStateMachine: () => new ObservedStateMachine((entry) => this.applied(sim, process, entry)),
+          createStateMachine: () =>
+            new ObservedStateMachine(
+              (entry) => this.applied(sim, process, entry),
+              (snapshot) => this.restored(sim, process, snapshot),
+            ),
         },
         {
           send: (messages) => {
@@ -346,6 +363,7 @@ export class NodeCluster {
           onFatal: (error) => {
             if (process.alive) this.fatal ??= { node: id, error };
           },
+          shipping: this.snapshotLink.shippingFor(id, process),
         },
       );
     })();
@@ -359,6 +377,17 @@ export class NodeCluster {
         if (process.alive) this.fatal ??= { node: id, error };
       },
     );
+  }
+
+  /** The node's state machine took a snapshot's state: it applies from the entry after it. */
+  private restored(sim: SimNode, process: SimProcess, snapshot: SnapshotMeta): void {
+    if (!process.alive) return;
+    this.checkInNode(() => {
+      if (snapshot.index < sim.appliedIndex) {
+        this.checker.violation(Invariant.applyOrder, `${sim.id} restored a snapshot at ${snapshot.index} after applying ${sim.appliedIndex}`);
+      }
+      sim.appliedIndex = snapshot.index;
+    });
   }
 
   private applied(sim: SimNode, process: SimProcess, entry: Entry): void {

@@ -1,4 +1,4 @@
-import type { Entry, NodeId, Term } from '../../raft/index.js';
+import type { Entry, NodeId, SnapshotMeta, Term } from '../../raft/index.js';
 import type { AssembledNode } from '../../src/node/node-assembly.js';
 import { NodeStateMachine } from '../../src/node/state-machine.js';
 import { Invariant, type SafetyChecker } from './invariants.js';
@@ -47,12 +47,20 @@ export function observeWrites(id: NodeId, node: AssembledNode, run: WriteChecks)
 
 /** A state machine that reports each entry before applying it, as the node applies it. */
 export class ObservedStateMachine extends NodeStateMachine {
-  constructor(private readonly onApply: (entry: Entry) => void) {
+  constructor(
+    private readonly onApply: (entry: Entry) => void,
+    private readonly onRestore: (snapshot: SnapshotMeta) => void,
+  ) {
     super();
   }
 
   override apply(entry: Entry): ReturnType<NodeStateMachine['apply']> {
     this.onApply(entry);
     return super.apply(entry);
+  }
+
+  override restoreSnapshot(payload: Uint8Array, snapshot: SnapshotMeta): void {
+    super.restoreSnapshot(payload, snapshot);
+    this.onRestore(snapshot);
   }
 }

@@ -71,6 +71,16 @@ export class SimNetwork {
     }
   }
 
+  /** A piece of a snapshot stream from `from` to `to` is lost now (the stream then breaks). */
+  losesPiece(from: NodeId, to: NodeId): boolean {
+    return this.isCut(from, to) || this.prng.chance(this.conditions.dropRate);
+  }
+
+  /** The delay of one piece of a snapshot stream, drawn like a message's. */
+  pieceDelayMs(): number {
+    return this.prng.between(this.conditions.delayMinMs, this.conditions.delayMaxMs);
+  }
+
   /** Called at delivery time: a link cut meanwhile loses the message. */
   deliverable(message: Message): boolean {
     if (this.isCut(message.from, message.to)) {

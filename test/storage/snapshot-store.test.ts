@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import type { Index, NodeId, Term } from '../../raft/types.js';
+import type { Index, NodeId, SnapshotMeta, Term } from '../../raft/types.js';
 import {
   AssertionError,
   CorruptSnapshotError,
@@ -16,7 +16,6 @@ import {
   MemoryFileSystem,
   NodeFileSystem,
   openSnapshotStore,
-  type SnapshotMeta,
   type SnapshotStore,
   SnapshotTransferError,
 } from '../../storage/index.js';

@@ -1,0 +1,172 @@
+import type { Index, InstallSnapshot, Message, RaftNode, SnapshotMeta, Term } from '../../raft/index.js';
+import type { DurableLog, Scheduler, SnapshotReceiver, SnapshotStore } from '../../storage/index.js';
+import type { SnapshotIntake, SnapshotReceiving, SnapshotShipping, SnapshotSource } from '../transport/index.js';
+import type { NodeStateMachine } from './state-machine.js';
+
+export interface NodeSnapshotsOptions {
+  readonly store: SnapshotStore;
+  readonly log: DurableLog & { term(at: Index): Term | undefined; firstIndex(): Index };
+  readonly raft: RaftNode;
+  readonly stateMachine: NodeStateMachine;
+  readonly scheduler: Scheduler;
+  /** The voters a snapshot records (the configuration as of its index). */
+  readonly voters: SnapshotMeta['voters'];
+  /** A snapshot is taken once this many entries were applied since the last one. */
+  readonly snapshotEntries: number;
+  /**
+   * The lowest log index that must stay in the log after a snapshot (what the broker still
+   * owes or a consumer group still needs, and what retention keeps); Infinity when the log
+   * may be compacted up to the snapshot.
+   */
+  readonly keepFrom: () => number;
+  /** The last index applied to the state machine. */
+  readonly appliedIndex: () => Index;
+  /** Ships a snapshot to a peer (the peer transport, or the simulated network). */
+  readonly shipping: SnapshotShipping;
+  /** Hands a message to the core (the InstallSnapshot, once its snapshot arrived whole). */
+  readonly deliver: (message: Message) => void;
+  /** A shipment failed: the core is told, and the replica woken to act on it. */
+  readonly onShipmentFailed: (message: InstallSnapshot, error: unknown) => void;
+  /** Writing a snapshot failed: storage is broken, the node must stop. */
+  readonly onFatal: (error: unknown) => void;
+}
+
+/**
+ * A node's snapshots: it writes one of the state machine every `snapshotEntries` applied
+ * entries (and at a clean shutdown), tells the core, compacts the log below it as far as
+ * `keepFrom` allows, ships snapshots to peers that need them, and takes them in from the
+ * leader. One snapshot is written at a time; the files are the store's (crash-atomic).
+ */
+export class NodeSnapshots {
+  private readonly options: NodeSnapshotsOptions;
+  private writing: Promise<SnapshotMeta | null> | null = null;
+  private lastIndex: number;
+  /** The peer each shipment in progress goes to, by peer id: one at a time per peer. */
+  private readonly shipping = new Map<string, SnapshotMeta>();
+  private receiver: SnapshotReceiver | null = null;
+
+  constructor(options: NodeSnapshotsOptions) {
+    this.options = options;
+    this.lastIndex = options.store.latest()?.index ?? 0;
+  }
+
+  /** The newest snapshot's description, or null. */
+  latest(): SnapshotMeta | null {
+    return this.options.store.latest();
+  }
+
+  /** Called after entries are applied: takes a snapshot when enough have been since the last. */
+  afterApply(): void {
+    if (this.writing !== null) return;
+    if (this.options.appliedIndex() - this.lastIndex < this.options.snapshotEntries) return;
+    void this.take().catch((error: unknown) => this.options.onFatal(error));
+  }
+
+  /**
+   * Writes a snapshot of the state as applied now (if anything was applied since the last),
+   * then compacts. Resolves with what it wrote, or null. The state is encoded at once, in
+   * this turn of the event loop, so it is exactly the state through `index`.
+   */
+  take(): Promise<SnapshotMeta | null> {
+    this.writing ??= this.write().finally(() => {
+      this.writing = null;
+    });
+    return this.writing;
+  }
+
+  private async write(): Promise<SnapshotMeta | null> {
+    const index = this.options.appliedIndex();
+    if (index <= this.lastIndex) return null;
+    const term = this.options.log.term(index);
+    if (term === undefined) return null; // compacted past it meanwhile: a newer snapshot exists
+    const meta: SnapshotMeta = { index, term, voters: this.options.voters };
+    const payload = this.options.stateMachine.encodeSnapshot();
+    const writer = this.options.store.create(meta);
+    const chunkBytes = 1024 * 1024;
+    // Bounded by the payload's size; one chunk per turn, so serving goes on between them.
+    for (let at = 0; at < payload.length; at += chunkBytes) {
+      writer.write(payload.subarray(at, at + chunkBytes));
+      await new Promise<void>((resolve) => this.options.scheduler.soon(resolve));
+    }
+    await writer.finish();
+    this.lastIndex = Math.max(this.lastIndex, index);
+    this.options.raft.snapshotTaken(meta);
+    await this.compact(meta);
+    await this.options.store.prune();
+    return meta;
+  }
+
+  /** Drops whole log segments below the snapshot, keeping what `keepFrom` says is still needed. */
+  private async compact(meta: SnapshotMeta): Promise<void> {
+    const before = Math.min(meta.index + 1, this.options.keepFrom());
+    if (before > this.options.log.firstIndex()) await this.options.log.compactBefore(before as Index);
+  }
+
+  /** Loads the snapshot `meta` (the newest in the store) into the state machine. */
+  async restore(meta: SnapshotMeta): Promise<void> {
+    const reader = this.options.store.open(meta);
+    try {
+      this.options.stateMachine.restoreSnapshot(await reader.readPayload(), meta);
+    } finally {
+      reader.close();
+    }
+    this.lastIndex = Math.max(this.lastIndex, meta.index);
+  }
+
+  /** Sends `message`'s snapshot to its peer, unless one is already on its way there. */
+  ship(message: InstallSnapshot): void {
+    const going = this.shipping.get(message.to);
+    if (going !== undefined && going.index >= message.snapshot.index) return;
+    this.shipping.set(message.to, message.snapshot);
+    let source: SnapshotSource;
+    try {
+      source = this.sourceOf(message.snapshot);
+    } catch (error) {
+      this.shipping.delete(message.to);
+      this.options.onShipmentFailed(message, error);
+      return;
+    }
+    this.options.shipping.sendSnapshot(message, source).then(
+      () => {
+        if (this.shipping.get(message.to) === message.snapshot) this.shipping.delete(message.to);
+      },
+      (error: unknown) => {
+        if (this.shipping.get(message.to) === message.snapshot) this.shipping.delete(message.to);
+        this.options.onShipmentFailed(message, error);
+      },
+    );
+  }
+
+  /** The snapshot file as a transport reads it: one unit of its framing per read. */
+  private sourceOf(meta: SnapshotMeta): SnapshotSource {
+    const reader = this.options.store.open(meta);
+    return {
+      totalBytes: reader.fileBytes,
+      read: (offset) => Promise.resolve(reader.readFrame(offset).bytes),
+      close: () => reader.close(),
+    };
+  }
+
+  /** Where snapshots a leader streams here are written: one partial copy, resumed if the same snapshot comes again. */
+  readonly receiving: SnapshotReceiving = {
+    open: (message: InstallSnapshot): Promise<SnapshotIntake> => {
+      const receiver = this.options.store.receive(message.snapshot);
+      this.receiver = receiver;
+      const intake: SnapshotIntake = {
+        get receivedBytes(): number {
+          return receiver.receivedBytes;
+        },
+        write: (offset, bytes) => {
+          receiver.accept(offset, bytes);
+          return Promise.resolve();
+        },
+        finish: async () => {
+          await receiver.finish();
+          if (this.receiver === receiver) this.receiver = null;
+          this.options.deliver(message);
+        },
+      };
+      return Promise.resolve(intake);
+    },
+  };
+}
