@@ -43,7 +43,9 @@ export class SnapshotSender {
   }
 
   send(message: InstallSnapshot, source: SnapshotSource): Promise<void> {
-    if (message.to !== this.#options.peer) throw new Error(`SnapshotSender for ${this.#options.peer} given a snapshot for ${message.to}`);
+    if (message.to !== this.#options.peer || message.from !== this.#options.self) {
+      throw new Error(`SnapshotSender ${this.#options.self} -> ${this.#options.peer} given a snapshot ${message.from} -> ${message.to}`);
+    }
     if (this.#closed) {
       source.close();
       return Promise.reject(new SnapshotTransferError(message.to, 'closed', 0, 'the peer transport is closed'));

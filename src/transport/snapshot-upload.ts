@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 
-import { Metadata, type Client, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, status, type Client, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import type { InstallSnapshot, NodeId } from '../../raft/index.js';
 import type { SnapshotCodec, SnapshotProgress } from './snapshot-codec.js';
 import { PEER_INSTALL_SNAPSHOT_PATH, PeerMetadataKey } from './peer-service.js';
@@ -118,7 +118,7 @@ class UploadCall {
     call.on('data', (progress: SnapshotProgress) => this.#onProgress(progress));
     call.on('error', (error: ServiceError) => this.#fail(error));
     call.on('status', (end: StatusObject) => {
-      if (end.code !== 0) return; // 'error' reports it
+      if (end.code !== status.OK) return; // 'error' reports it
       if (this.#done) this.finished = true;
       else this.#fail(new Error('the receiver ended the call OK without finishing the snapshot'));
       this.#notify();
