@@ -43,6 +43,42 @@ export class DuplicateNodeIdError extends TransportError {
 }
 
 /**
+ * Why a snapshot did not reach a peer:
+ * refused: the peer will not take it from us as things are (another cluster, not a member,
+ *   no snapshot support, a duplicate of our id); retrying at once will not help.
+ * failed: every attempt broke (peer down, the stream cut, a corrupted chunk, the peer's copy
+ *   failed to write or verify).
+ * superseded: a sendSnapshot of another snapshot (or another term) to the same peer replaced it.
+ * closed: the transport closed during the transfer.
+ */
+export const SnapshotTransferFailure = {
+  refused: 'refused',
+  failed: 'failed',
+  superseded: 'superseded',
+  closed: 'closed',
+} as const;
+export type SnapshotTransferFailure = (typeof SnapshotTransferFailure)[keyof typeof SnapshotTransferFailure];
+
+/**
+ * A snapshot could not be delivered; the node tells its core, which sends it again later.
+ * `cause` is the last attempt's gRPC error, when there was one.
+ */
+export class SnapshotTransferError extends TransportError {
+  override readonly name = 'SnapshotTransferError';
+  readonly code = ErrorCode.unavailable;
+  constructor(
+    readonly peer: string,
+    readonly failure: SnapshotTransferFailure,
+    /** Calls made for this transfer (0 when it never started). */
+    readonly attempts: number,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`snapshot to ${peer} ${failure === 'failed' ? `failed after ${attempts} attempt${attempts === 1 ? '' : 's'}` : failure}: ${detail}`, options);
+  }
+}
+
+/**
  * grpc-js reports a failed bind as "No address added out of total 1 resolved errors:
  * [listen EADDRINUSE: ...]"; the system's error code says it in words a user acts on.
  */

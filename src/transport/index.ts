@@ -1,6 +1,6 @@
-export type { PeerLinkStats, PeerTransport, PeerTransportOptions } from './peer-transport.js';
+export type { PeerLinkStats, PeerTransport, PeerTransportOptions, SnapshotTransferOptions } from './peer-transport.js';
 export type { SnapshotIntake, SnapshotReceiving, SnapshotShipping, SnapshotSource } from './snapshot-shipping.js';
-export { startPeerTransport, PEER_TRANSPORT_DEFAULTS } from './start-peer-transport.js';
+export { startPeerTransport, PEER_TRANSPORT_DEFAULTS, SNAPSHOT_TRANSFER_DEFAULTS } from './start-peer-transport.js';
 export { startClientServer, CLIENT_SERVER_DEFAULTS } from './client-server.js';
 export { PIPELINED_PENDING_MAX } from './pipelined-stream.js';
 export * from './client-codec.js';
@@ -32,7 +32,7 @@ export type {
 } from './client-service.js';
 export * from './group-codec.js';
 export { codeOfGrpcStatus, ErrorMetadataKey, grpcStatusOf, readErrorCode, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
-export { ListenError, MalformedMessageError, TransportError } from './errors.js';
+export { ListenError, MalformedMessageError, SnapshotTransferError, SnapshotTransferFailure, TransportError } from './errors.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
 export * from './transaction-codec.js';

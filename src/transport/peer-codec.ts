@@ -105,6 +105,22 @@ export class PeerCodec {
     return out;
   }
 
+  /**
+   * Decodes one RaftMessage encoded alone (encodeMessage's output, as an InstallSnapshot
+   * header carries it); the wire message has no addresses, so the caller gives them.
+   */
+  decodeMessage(bytes: Uint8Array, from: NodeId, to: NodeId): Message {
+    const problem = this.#wireTypes.problem(this.#raftMessage, bytes);
+    if (problem !== null) throw new MalformedMessageError(`Raft message does not decode: ${problem}`);
+    let wire: WireMessage;
+    try {
+      wire = this.#raftMessage.decode(bytes) as unknown as WireMessage;
+    } catch (error) {
+      throw new MalformedMessageError(`Raft message does not decode: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return fromWire(wire, from, to);
+  }
+
   /** Decodes a batch; payloads share memory with `bytes`, which must not be reused by the caller. */
   decodeBatch(bytes: Uint8Array): DecodedPeerBatch {
     const problem = this.#wireTypes.problem(this.#peerBatch, bytes);

@@ -20,6 +20,13 @@ export interface PeerListenerOptions {
   readonly nowMs?: () => number;
 }
 
+/** Who a peer call says it comes from and is for (undefined: it did not say). */
+export interface PeerAddressing {
+  readonly clusterId: string | undefined;
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+}
+
 /** A process heard speaking for a peer id: its data directory, its start, and when it last sent. */
 interface Claimant {
   readonly incarnation: string;
@@ -133,13 +140,8 @@ export class PeerListener {
     const incarnation = firstValue(call.metadata, PeerMetadataKey.incarnation) ?? '';
     const boot = firstValue(call.metadata, PeerMetadataKey.boot) ?? '';
     const now = this.#now();
-    const known = this.#claimants.get(from);
-    const sameProcessOrDirectory = known === undefined || known.boot === boot || known.incarnation === incarnation;
-    const knownLive = known !== undefined && (this.#open.get(from)?.claimant === known || now - known.lastHeardMs < (this.#options.claimantLiveMs ?? CLAIMANT_LIVE_MS));
-    if (!sameProcessOrDirectory && knownLive) {
-      const refusal =
-        `node id ${from} is already in use by a live process at ${known.address} (data directory incarnation ${known.incarnation}); ` +
-        `refused the one at ${call.getPeer()} (incarnation ${incarnation || 'unknown'}): two processes claim one node id`;
+    const refusal = this.#duplicateRefusal(from, incarnation, boot, call.getPeer());
+    if (refusal !== null) {
       const trailers = new Metadata();
       trailers.set(PeerMetadataKey.refusal, PeerRefusal.duplicateNodeId);
       finish({ code: status.FAILED_PRECONDITION, details: refusal, metadata: trailers });
@@ -155,14 +157,45 @@ export class PeerListener {
     return claimant;
   }
 
+  /**
+   * Why another kind of peer call (InstallSnapshot) is not to be served: the same checks as
+   * a stream's (cluster, known sender, addressed to us, and no other live
+   * process with another data directory speaking for the sender), without claiming the id.
+   * Null: serve it.
+   */
+  refusalOf(addressing: PeerAddressing, metadata: Metadata, peerAddress: string): string | null {
+    const refusal = this.#addressRefusal(addressing);
+    if (refusal !== null) return refusal;
+    const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
+    const boot = firstValue(metadata, PeerMetadataKey.boot) ?? '';
+    return this.#duplicateRefusal(addressing.from as NodeId, incarnation, boot, peerAddress);
+  }
+
+  /** Why the process (incarnation, boot) may not speak for `from` now, or null if it may. */
+  #duplicateRefusal(from: NodeId, incarnation: string, boot: string, peerAddress: string): string | null {
+    const known = this.#claimants.get(from);
+    const sameProcessOrDirectory = known === undefined || known.boot === boot || known.incarnation === incarnation;
+    const knownLive = known !== undefined && (this.#open.get(from)?.claimant === known || this.#now() - known.lastHeardMs < (this.#options.claimantLiveMs ?? CLAIMANT_LIVE_MS));
+    if (sameProcessOrDirectory || !knownLive) return null;
+    return (
+      `node id ${from} is already in use by a live process at ${known.address} (data directory incarnation ${known.incarnation}); ` +
+      `refused the one at ${peerAddress} (incarnation ${incarnation || 'unknown'}): two processes claim one node id`
+    );
+  }
+
   #now(): number {
     return (this.#options.nowMs ?? Date.now)();
   }
 
   #checkStream(metadata: Metadata): string | null {
-    const clusterId = firstValue(metadata, PeerMetadataKey.clusterId);
-    const from = firstValue(metadata, PeerMetadataKey.from);
-    const to = firstValue(metadata, PeerMetadataKey.to);
+    return this.#addressRefusal({
+      clusterId: firstValue(metadata, PeerMetadataKey.clusterId),
+      from: firstValue(metadata, PeerMetadataKey.from),
+      to: firstValue(metadata, PeerMetadataKey.to),
+    });
+  }
+
+  #addressRefusal({ clusterId, from, to }: PeerAddressing): string | null {
     if (clusterId !== this.#options.clusterId) return `cluster "${clusterId ?? ''}" is not this node's cluster "${this.#options.clusterId}"`;
     if (from === undefined || !this.#options.peers.has(from as NodeId)) return `node "${from ?? ''}" is not a member of this cluster`;
     if (to !== this.#options.self) return `this is node ${this.#options.self}, not "${to ?? ''}": check the peer addresses`;

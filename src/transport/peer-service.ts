@@ -1,9 +1,11 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, PeerCodec, StreamSummary } from './peer-codec.js';
+import type { SnapshotCodec, SnapshotProgress, SnapshotUpload } from './snapshot-codec.js';
 
-/** gRPC path of peer.proto's only method. */
+/** gRPC paths of peer.proto's methods. */
 export const PEER_STREAM_PATH = '/quorumlog.peer.Peer/Stream';
+export const PEER_INSTALL_SNAPSHOT_PATH = '/quorumlog.peer.Peer/InstallSnapshot';
 
 /** Call metadata the sender opens a stream with; checked before the stream is accepted. */
 export const PeerMetadataKey = {
@@ -27,28 +29,39 @@ export type PeerRefusal = (typeof PeerRefusal)[keyof typeof PeerRefusal];
 
 
 /**
- * The hand-made service definition (no proto-loader). The sender writes batches it has
- * already encoded (Buffers); the receiver decodes them here into Raft messages.
+ * The hand-made service definition (no proto-loader). The sender writes messages it has
+ * already encoded (Buffers); the receiver decodes them here. A message that does not decode
+ * reaches the handler as the MalformedMessageError saying why: a throw here would end the
+ * call with a bare INTERNAL; the handlers answer INVALID_ARGUMENT with the reason instead.
  */
-export function peerServiceDefinition(codec: PeerCodec): ServiceDefinition<{ stream: unknown }> {
+export function peerServiceDefinition(codec: PeerCodec, snapshotCodec: SnapshotCodec): ServiceDefinition<{ stream: unknown; installSnapshot: unknown }> {
   return {
     stream: {
       path: PEER_STREAM_PATH,
       requestStream: true,
       responseStream: false,
       requestSerialize: (batch: Buffer): Buffer => batch,
-      // A throw here would end the stream with a bare INTERNAL; the listener answers
-      // INVALID_ARGUMENT with the reason instead.
-      requestDeserialize: (bytes: Buffer): DecodedPeerBatch | MalformedMessageError => {
-        try {
-          return codec.decodeBatch(bytes);
-        } catch (error) {
-          if (error instanceof MalformedMessageError) return error;
-          throw error;
-        }
-      },
+      requestDeserialize: (bytes: Buffer): DecodedPeerBatch | MalformedMessageError => malformedAsValue(() => codec.decodeBatch(bytes)),
       responseSerialize: (summary: StreamSummary): Buffer => codec.encodeSummary(summary),
       responseDeserialize: (bytes: Buffer): StreamSummary => codec.decodeSummary(bytes),
     },
+    installSnapshot: {
+      path: PEER_INSTALL_SNAPSHOT_PATH,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: (upload: Buffer): Buffer => upload,
+      requestDeserialize: (bytes: Buffer): SnapshotUpload | MalformedMessageError => malformedAsValue(() => snapshotCodec.decodeUpload(bytes)),
+      responseSerialize: (progress: SnapshotProgress): Buffer => snapshotCodec.encodeProgress(progress),
+      responseDeserialize: (bytes: Buffer): SnapshotProgress => snapshotCodec.decodeProgress(bytes),
+    },
   };
+}
+
+function malformedAsValue<T>(decode: () => T): T | MalformedMessageError {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof MalformedMessageError) return error;
+    throw error;
+  }
 }

@@ -1,5 +1,6 @@
-import type { Message, NodeId } from '../../raft/index.js';
+import type { InstallSnapshot, Message, NodeId } from '../../raft/index.js';
 import type { DuplicateNodeIdError } from './errors.js';
+import type { SnapshotReceiving, SnapshotShipping, SnapshotSource } from './snapshot-shipping.js';
 
 /**
  * Node-to-node Raft traffic. Implementations never block the caller and never let a slow
@@ -7,9 +8,20 @@ import type { DuplicateNodeIdError } from './errors.js';
  * Raft tolerates loss, so a message that cannot be delivered (peer down, queue full, too
  * large) is dropped and counted, never retried here.
  */
-export interface PeerTransport {
+export interface PeerTransport extends SnapshotShipping {
   /** Queues each message for its `to` peer. Messages to one peer leave in the order given. */
   send(messages: readonly Message[]): void;
+  /**
+   * Streams one snapshot to `message.to` beside its InstallSnapshot message, on a connection
+   * of its own (so bulk bytes never queue ahead of the peer's Raft traffic); resolves once the
+   * peer has finished it. Retries a broken transfer (attempts bounded, with back-off), each
+   * time from where the peer's partial copy ends; rejects with a SnapshotTransferError when it
+   * gives up, when the peer refuses, when another snapshot for that peer replaces this one, or
+   * when the transport closes. One transfer per peer at a time: a call for the snapshot being
+   * sent joins it (same promise); another snapshot replaces it (see SnapshotSender). Closes
+   * `source` once the transfer ended, however it ended.
+   */
+  sendSnapshot(message: InstallSnapshot, source: SnapshotSource): Promise<void>;
   stats(): ReadonlyMap<NodeId, PeerLinkStats>;
   /** Stops accepting, closes streams and the listener. */
   close(): Promise<void>;
@@ -50,4 +62,24 @@ export interface PeerTransportOptions {
    * the node must stop. Without it the refusals are only logged.
    */
   readonly onDuplicateNodeId?: (error: DuplicateNodeIdError) => void;
+  /**
+   * The node's snapshot files, for peers' InstallSnapshot calls. Without it those calls are
+   * refused UNIMPLEMENTED (the node can still send snapshots).
+   */
+  readonly snapshots?: SnapshotReceiving;
+  /** Bounds of outgoing snapshot transfers; each unset one is SNAPSHOT_TRANSFER_DEFAULTS'. */
+  readonly snapshotTransfer?: SnapshotTransferOptions;
+}
+
+export interface SnapshotTransferOptions {
+  /** Largest chunk on the wire; also capped at messageBytesMax. */
+  readonly chunkBytes?: number;
+  /** Bytes sent and not yet acknowledged by the receiver, at most; at least two chunks. */
+  readonly windowBytes?: number;
+  /** Calls one transfer makes before it gives up (the first included). */
+  readonly attemptsMax?: number;
+  /** Back-off between attempts. */
+  readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+  /** A transfer that hears nothing from the receiver this long (an answer, an acknowledgement, a drained write) fails its attempt. */
+  readonly progressTimeoutMs?: number;
 }

@@ -1,13 +1,18 @@
 import { randomUUID } from 'node:crypto';
 
 import { Client, credentials, Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
-import type { Message, NodeId } from '../../raft/index.js';
+import type { InstallSnapshot, Message, NodeId } from '../../raft/index.js';
+import { SnapshotTransferError } from './errors.js';
 import { bindServer, shutdownServer } from './grpc-server.js';
 import { PeerCodec } from './peer-codec.js';
 import { PeerLink } from './peer-link.js';
 import { PeerListener } from './peer-listener.js';
 import { peerServiceDefinition } from './peer-service.js';
 import type { PeerLinkStats, PeerTransport, PeerTransportOptions } from './peer-transport.js';
+import { SnapshotCodec } from './snapshot-codec.js';
+import { SnapshotReceiver } from './snapshot-receiver.js';
+import { SnapshotSender } from './snapshot-sender.js';
+import type { SnapshotSource } from './snapshot-shipping.js';
 
 export const PEER_TRANSPORT_DEFAULTS = {
   /** Per peer. A leader's window of in-flight appends must fit, with room to spare. */
@@ -30,6 +35,18 @@ export const PEER_TRANSPORT_DEFAULTS = {
   presenceIntervalMs: 1_000,
 } as const;
 
+/** Outgoing snapshot transfers (PeerTransportOptions.snapshotTransfer). */
+export const SNAPSHOT_TRANSFER_DEFAULTS = {
+  /** Far below any messageBytesMax a node runs with; a read of this size is quick. */
+  chunkBytes: 256 * 1024,
+  /** Bounds the memory one transfer holds in flight; the receiver acknowledges every half window. */
+  windowBytes: 8 * 1024 * 1024,
+  attemptsMax: 5,
+  retry: { initialMs: 100, maxMs: 2_000 },
+  /** Generous: the last wait covers the receiver verifying and publishing the whole file. */
+  progressTimeoutMs: 30_000,
+} as const;
+
 /** Room for gRPC framing on top of the largest batch we build. */
 const RECEIVE_SLACK_BYTES = 64 * 1024;
 
@@ -41,9 +58,16 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
   if (!(Number.isSafeInteger(options.messageBytesMax) && options.messageBytesMax >= 1024)) {
     throw new RangeError(`messageBytesMax must be an integer of at least 1024 (got ${options.messageBytesMax})`);
   }
+  const transfer = { ...SNAPSHOT_TRANSFER_DEFAULTS, ...options.snapshotTransfer };
+  const chunkBytes = Math.min(transfer.chunkBytes, options.messageBytesMax);
+  if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1 && transfer.windowBytes >= 2 * chunkBytes)) {
+    throw new RangeError(`snapshotTransfer.windowBytes (${transfer.windowBytes}) must hold two chunks of ${chunkBytes} bytes`);
+  }
   const log = options.log ?? ((): void => {});
   const codec = new PeerCodec();
+  const snapshotCodec = new SnapshotCodec(codec);
   const listener = new PeerListener({ self: options.self, clusterId: options.clusterId, peers: options.peers, onMessage: options.onMessage, log });
+  const snapshotReceiver = new SnapshotReceiver({ self: options.self, snapshots: options.snapshots ?? null, listener, log });
   const server = new Server({
     'grpc.max_receive_message_length': options.messageBytesMax + RECEIVE_SLACK_BYTES,
     // The listener holds a peer id for the process whose stream is open (PeerListener): a
@@ -51,11 +75,12 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     'grpc.keepalive_time_ms': PEER_TRANSPORT_DEFAULTS.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': PEER_TRANSPORT_DEFAULTS.keepaliveTimeoutMs,
   });
-  server.addService(peerServiceDefinition(codec), { stream: listener.handle });
+  server.addService(peerServiceDefinition(codec, snapshotCodec), { stream: listener.handle, installSnapshot: snapshotReceiver.handle });
   await bindServer(server, options.listenAddress, ServerCredentials.createInsecure());
 
   const reconnect = options.reconnect ?? PEER_TRANSPORT_DEFAULTS.reconnect;
   const links = new Map<NodeId, PeerLink>();
+  const snapshotSenders = new Map<NodeId, SnapshotSender>();
   const boot = randomUUID();
   let duplicateReported = false;
   for (const [peer, address] of options.peers) {
@@ -85,8 +110,28 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
         presenceIntervalMs: PEER_TRANSPORT_DEFAULTS.presenceIntervalMs,
       }),
     );
+    snapshotSenders.set(
+      peer,
+      new SnapshotSender({
+        self: options.self,
+        peer,
+        clusterId: options.clusterId,
+        incarnation: options.incarnation ?? '',
+        boot,
+        // Its own channel (the link's is for Raft traffic): megabytes in flight on one HTTP/2
+        // connection would queue heartbeats behind them. A channel dials on its first call.
+        client: new Client(address, credentials.createInsecure(), peerChannelOptions(options.messageBytesMax, reconnect)),
+        codec: snapshotCodec,
+        chunkBytes,
+        windowBytes: transfer.windowBytes,
+        attemptsMax: transfer.attemptsMax,
+        retry: transfer.retry,
+        progressTimeoutMs: transfer.progressTimeoutMs,
+        log,
+      }),
+    );
   }
-  return new GrpcPeerTransport(server, listener, links, codec, log);
+  return new GrpcPeerTransport({ server, listener, snapshotReceiver, links, snapshotSenders, codec, log });
 }
 
 function peerChannelOptions(messageBytesMax: number, reconnect: { readonly initialMs: number; readonly maxMs: number }): ChannelOptions {
@@ -106,17 +151,47 @@ function peerChannelOptions(messageBytesMax: number, reconnect: { readonly initi
 
 type TransportState = 'open' | 'closing';
 
+interface GrpcPeerTransportParts {
+  readonly server: Server;
+  readonly listener: PeerListener;
+  readonly snapshotReceiver: SnapshotReceiver;
+  readonly links: ReadonlyMap<NodeId, PeerLink>;
+  /** Each owns its snapshot channel (closed with it). */
+  readonly snapshotSenders: ReadonlyMap<NodeId, SnapshotSender>;
+  readonly codec: PeerCodec;
+  readonly log: (line: string) => void;
+}
+
 class GrpcPeerTransport implements PeerTransport {
   #state: TransportState = 'open';
   #closed: Promise<void> | null = null;
+  readonly server: Server;
+  readonly listener: PeerListener;
+  readonly snapshotReceiver: SnapshotReceiver;
+  readonly links: ReadonlyMap<NodeId, PeerLink>;
+  readonly snapshotSenders: ReadonlyMap<NodeId, SnapshotSender>;
+  readonly codec: PeerCodec;
+  readonly log: (line: string) => void;
 
-  constructor(
-    readonly server: Server,
-    readonly listener: PeerListener,
-    readonly links: ReadonlyMap<NodeId, PeerLink>,
-    readonly codec: PeerCodec,
-    readonly log: (line: string) => void,
-  ) {}
+  constructor(parts: GrpcPeerTransportParts) {
+    this.server = parts.server;
+    this.listener = parts.listener;
+    this.snapshotReceiver = parts.snapshotReceiver;
+    this.links = parts.links;
+    this.snapshotSenders = parts.snapshotSenders;
+    this.codec = parts.codec;
+    this.log = parts.log;
+  }
+
+  sendSnapshot(message: InstallSnapshot, source: SnapshotSource): Promise<void> {
+    const sender = this.snapshotSenders.get(message.to);
+    if (sender === undefined || this.#state !== 'open') {
+      source.close();
+      const why = sender === undefined ? `${message.to} is not a peer of ${message.from}` : 'the peer transport is closed';
+      return Promise.reject(new SnapshotTransferError(message.to, sender === undefined ? 'refused' : 'closed', 0, why));
+    }
+    return sender.send(message, source);
+  }
 
   send(messages: readonly Message[]): void {
     if (this.#state !== 'open') return;
@@ -149,7 +224,9 @@ class GrpcPeerTransport implements PeerTransport {
   async #close(): Promise<void> {
     this.#state = 'closing';
     for (const link of this.links.values()) link.close();
+    for (const sender of this.snapshotSenders.values()) sender.close();
     this.listener.close();
+    this.snapshotReceiver.close();
     await shutdownServer(this.server, PEER_TRANSPORT_DEFAULTS.shutdownGraceMs);
   }
 }
