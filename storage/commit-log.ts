@@ -33,6 +33,13 @@ type LogState = 'open' | 'changing' | 'closing' | 'closed' | 'failed';
  * Reads (the LogReader half) are synchronous and see every append as soon as append()
  * returns its promise; the promise says when the entries are durable.
  */
+/** One segment as retention sees it; an empty segment has lastIndex = firstIndex - 1. */
+export interface SegmentSpan {
+  readonly firstIndex: Index;
+  readonly lastIndex: Index;
+  readonly bytes: number;
+}
+
 export class CommitLog implements LogReader, DurableLog {
   private state: LogState = 'open';
   private failure: unknown = null;
@@ -125,6 +132,15 @@ export class CommitLog implements LogReader, DurableLog {
       if (at <= stop) break; // a budget ran out inside this segment
     }
     return cursor.out;
+  }
+
+  /**
+   * Each segment's range of entries and bytes of records, oldest first (the last is the
+   * active one): what retention by size counts, and what compactBefore can drop (whole
+   * segments, never the active one).
+   */
+  segmentSpans(): SegmentSpan[] {
+    return this.segments.map((segment) => ({ firstIndex: segment.firstIndex as Index, lastIndex: segment.lastIndex as Index, bytes: segment.sizeBytes }));
   }
 
   // ---- state ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /** The public API of storage/: the durable commit log and the file-system seam. */
 export { AssertionError } from './assert.js';
-export { CommitLog, openLog } from './commit-log.js';
+export { CommitLog, openLog, type SegmentSpan } from './commit-log.js';
 export type { DurableLog } from './durable-log.js';
 export { durableMarkOf, LOG_DEFAULTS, type DurableMarkPolicy, type FlushPolicy, type OpenLogOptions } from './log-options.js';
 export {

@@ -70,6 +70,17 @@ export class SnapshotReader {
   }
 
   /**
+   * `length` raw bytes of the file from `offset`, unchecked: a transfer ships them and the
+   * receiver checks every unit on arrival (a reader that must trust the bytes uses readFrame).
+   */
+  readBytes(offset: number, length: number): Uint8Array {
+    assert(offset >= 0 && length >= 0 && offset + length <= this.fileBytes, () => `bytes ${offset}..${offset + length} outside ${this.filePath} (${this.fileBytes} bytes)`);
+    const bytes = new Uint8Array(length);
+    if (this.fs.readAt(this.handle, bytes, offset) < length) throw new CorruptSnapshotError(this.filePath, offset, 'wrong-size');
+    return bytes;
+  }
+
+  /**
    * The unit at `offset`, checked: 0 for the header, then each `nextOffset` (or a
    * receiver's receivedBytes, to resume a transfer). An offset where no unit starts is a
    * caller bug.

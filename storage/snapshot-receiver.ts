@@ -34,6 +34,15 @@ export class SnapshotReceiver {
     return this.offset;
   }
 
+  /**
+   * The size of the unit that must arrive next (the header, a frame or the end frame), or 0
+   * once the end frame has: a transport that delivers the file in pieces of its own size
+   * gathers this many bytes before accept().
+   */
+  get nextUnitBytes(): number {
+    return this.nextUnit()?.bytes ?? 0;
+  }
+
   /** The end frame has arrived: finish() may publish. */
   get complete(): boolean {
     return this.ended;

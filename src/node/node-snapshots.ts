@@ -1,5 +1,5 @@
 import type { Index, InstallSnapshot, Message, RaftNode, SnapshotMeta, Term } from '../../raft/index.js';
-import type { DurableLog, Scheduler, SnapshotReceiver, SnapshotStore } from '../../storage/index.js';
+import { SnapshotTransferError, type DurableLog, type Scheduler, type SnapshotReceiver, type SnapshotStore } from '../../storage/index.js';
 import type { SnapshotIntake, SnapshotReceiving, SnapshotShipping, SnapshotSource } from '../transport/index.js';
 import type { NodeStateMachine } from './state-machine.js';
 
@@ -43,7 +43,6 @@ export class NodeSnapshots {
   private lastIndex: number;
   /** The peer each shipment in progress goes to, by peer id: one at a time per peer. */
   private readonly shipping = new Map<string, SnapshotMeta>();
-  private receiver: SnapshotReceiver | null = null;
 
   constructor(options: NodeSnapshotsOptions) {
     this.options = options;
@@ -137,36 +136,81 @@ export class NodeSnapshots {
     );
   }
 
-  /** The snapshot file as a transport reads it: one unit of its framing per read. */
+  /** The snapshot file as a transport reads it: raw bytes (the receiver checks each unit of them). */
   private sourceOf(meta: SnapshotMeta): SnapshotSource {
     const reader = this.options.store.open(meta);
     return {
       totalBytes: reader.fileBytes,
-      read: (offset) => Promise.resolve(reader.readFrame(offset).bytes),
+      read: (offset, length) => Promise.resolve(reader.readBytes(offset, length)),
       close: () => reader.close(),
     };
   }
 
-  /** Where snapshots a leader streams here are written: one partial copy, resumed if the same snapshot comes again. */
+  /**
+   * Where snapshots a leader streams here are written. The store keeps one partial copy, so
+   * a transfer of the same snapshot that broke is resumed where the copy's last whole unit
+   * ends; a stream that opens a copy already published (a retry after a slow finish) is told
+   * it has every byte and its finish only delivers the message again.
+   */
   readonly receiving: SnapshotReceiving = {
-    open: (message: InstallSnapshot): Promise<SnapshotIntake> => {
-      const receiver = this.options.store.receive(message.snapshot);
-      this.receiver = receiver;
-      const intake: SnapshotIntake = {
-        get receivedBytes(): number {
-          return receiver.receivedBytes;
-        },
-        write: (offset, bytes) => {
-          receiver.accept(offset, bytes);
-          return Promise.resolve();
-        },
-        finish: async () => {
-          await receiver.finish();
-          if (this.receiver === receiver) this.receiver = null;
-          this.options.deliver(message);
-        },
-      };
-      return Promise.resolve(intake);
+    open: (message: InstallSnapshot, totalBytes: number): Promise<SnapshotIntake> => {
+      const latest = this.options.store.latest();
+      if (latest !== null && latest.index === message.snapshot.index && latest.term === message.snapshot.term) {
+        return Promise.resolve(publishedIntake(totalBytes, () => this.options.deliver(message)));
+      }
+      return Promise.resolve(new UnitIntake(this.options.store.receive(message.snapshot), () => this.options.deliver(message)));
     },
   };
+}
+
+/** A snapshot this node already holds: nothing more to receive; finishing delivers the message again. */
+function publishedIntake(totalBytes: number, deliver: () => void): SnapshotIntake {
+  return {
+    receivedBytes: totalBytes,
+    write: (offset) => Promise.reject(new SnapshotTransferError('after-end', offset, totalBytes)),
+    finish: () => {
+      deliver();
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * A transport's pieces (any size) gathered into the snapshot file's units, each handed to
+ * the store's receiver whole, which checks it. Bytes of a unit not yet whole are held here
+ * and lost if the stream breaks: the next stream resumes at the last whole unit.
+ */
+class UnitIntake implements SnapshotIntake {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    private readonly receiver: SnapshotReceiver,
+    private readonly deliver: () => void,
+  ) {}
+
+  get receivedBytes(): number {
+    return this.receiver.receivedBytes + this.pendingBytes;
+  }
+
+  write(offset: number, bytes: Uint8Array): Promise<void> {
+    if (offset !== this.receivedBytes) return Promise.reject(new SnapshotTransferError('wrong-offset', offset, this.receivedBytes));
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    // Bounded by the bytes held: each pass hands one whole unit on.
+    for (let need = this.receiver.nextUnitBytes; need > 0 && this.pendingBytes >= need; need = this.receiver.nextUnitBytes) {
+      const joined = this.pending.length === 1 ? (this.pending[0] as Uint8Array) : Buffer.concat(this.pending);
+      this.receiver.accept(this.receiver.receivedBytes, joined.subarray(0, need));
+      const rest = joined.subarray(need);
+      this.pending = rest.length > 0 ? [rest] : [];
+      this.pendingBytes = rest.length;
+    }
+    if (this.receiver.nextUnitBytes === 0 && this.pendingBytes > 0) return Promise.reject(new SnapshotTransferError('after-end', offset, this.receivedBytes));
+    return Promise.resolve();
+  }
+
+  async finish(): Promise<void> {
+    await this.receiver.finish();
+    this.deliver();
+  }
 }

@@ -60,6 +60,13 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger, observa
       {
         send: (messages) => transport?.send(messages),
         onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
+        shipping: {
+          sendSnapshot: (message, source) => {
+            if (transport !== null) return transport.sendSnapshot(message, source);
+            source.close();
+            return Promise.reject(new Error('the peer transport is not up yet'));
+          },
+        },
       },
     );
   } catch (error) {
@@ -76,6 +83,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger, observa
     listenAddress: self.peerAddress,
     peers: new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, config.dialAddresses.get(m.id) ?? m.peerAddress])),
     onMessage: (message) => node.receive(message),
+    snapshots: node.snapshotReceiving,
     messageBytesMax: config.messageBytesMax,
     log: logLine,
     incarnation: identity.incarnation,

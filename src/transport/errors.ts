@@ -51,24 +51,24 @@ export class DuplicateNodeIdError extends TransportError {
  * superseded: a sendSnapshot of another snapshot (or another term) to the same peer replaced it.
  * closed: the transport closed during the transfer.
  */
-export const SnapshotTransferFailure = {
+export const SnapshotShipmentFailure = {
   refused: 'refused',
   failed: 'failed',
   superseded: 'superseded',
   closed: 'closed',
 } as const;
-export type SnapshotTransferFailure = (typeof SnapshotTransferFailure)[keyof typeof SnapshotTransferFailure];
+export type SnapshotShipmentFailure = (typeof SnapshotShipmentFailure)[keyof typeof SnapshotShipmentFailure];
 
 /**
  * A snapshot could not be delivered; the node tells its core, which sends it again later.
  * `cause` is the last attempt's gRPC error, when there was one.
  */
-export class SnapshotTransferError extends TransportError {
-  override readonly name = 'SnapshotTransferError';
+export class SnapshotShipmentError extends TransportError {
+  override readonly name = 'SnapshotShipmentError';
   readonly code = ErrorCode.unavailable;
   constructor(
     readonly peer: string,
-    readonly failure: SnapshotTransferFailure,
+    readonly failure: SnapshotShipmentFailure,
     /** Calls made for this transfer (0 when it never started). */
     readonly attempts: number,
     detail: string,

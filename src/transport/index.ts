@@ -32,7 +32,7 @@ export type {
 } from './client-service.js';
 export * from './group-codec.js';
 export { codeOfGrpcStatus, ErrorMetadataKey, grpcStatusOf, readErrorCode, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
-export { ListenError, MalformedMessageError, SnapshotTransferError, SnapshotTransferFailure, TransportError } from './errors.js';
+export { ListenError, MalformedMessageError, SnapshotShipmentError, SnapshotShipmentFailure, TransportError } from './errors.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
 export * from './transaction-codec.js';

@@ -15,7 +15,7 @@ export interface PeerTransport extends SnapshotShipping {
    * Streams one snapshot to `message.to` beside its InstallSnapshot message, on a connection
    * of its own (so bulk bytes never queue ahead of the peer's Raft traffic); resolves once the
    * peer has finished it. Retries a broken transfer (attempts bounded, with back-off), each
-   * time from where the peer's partial copy ends; rejects with a SnapshotTransferError when it
+   * time from where the peer's partial copy ends; rejects with a SnapshotShipmentError when it
    * gives up, when the peer refuses, when another snapshot for that peer replaces this one, or
    * when the transport closes. One transfer per peer at a time: a call for the snapshot being
    * sent joins it (same promise); another snapshot replaces it (see SnapshotSender). Closes

@@ -1,7 +1,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { InstallSnapshot, NodeId } from '../../raft/index.js';
 import { Backoff } from './backoff.js';
-import { SnapshotTransferError, type SnapshotTransferFailure } from './errors.js';
+import { SnapshotShipmentError, type SnapshotShipmentFailure } from './errors.js';
 import type { SnapshotSource } from './snapshot-shipping.js';
 import { SourceFailure, uploadSnapshot, type SnapshotUploadOptions } from './snapshot-upload.js';
 
@@ -48,7 +48,7 @@ export class SnapshotSender {
     }
     if (this.#closed) {
       source.close();
-      return Promise.reject(new SnapshotTransferError(message.to, 'closed', 0, 'the peer transport is closed'));
+      return Promise.reject(new SnapshotShipmentError(message.to, 'closed', 0, 'the peer transport is closed'));
     }
     const current = this.#current;
     const key = transferKey(message);
@@ -84,7 +84,7 @@ class OutgoingSnapshot {
   /** Resolves (never rejects) once the transfer ended and its source is closed. */
   readonly settled: Promise<void>;
   readonly #controller = new AbortController();
-  #abortedAs: { readonly failure: SnapshotTransferFailure; readonly detail: string } | null = null;
+  #abortedAs: { readonly failure: SnapshotShipmentFailure; readonly detail: string } | null = null;
 
   constructor(
     readonly options: SnapshotSenderOptions,
@@ -135,18 +135,18 @@ class OutgoingSnapshot {
   }
 
   /** The error to give up with, or null to try again. */
-  #classify(error: unknown, attempts: number): SnapshotTransferError | null {
+  #classify(error: unknown, attempts: number): SnapshotShipmentError | null {
     const peer = this.options.peer;
     const cause = { cause: error };
-    if (isServiceError(error) && REFUSALS.has(error.code)) return new SnapshotTransferError(peer, 'refused', attempts, describe(error), cause);
-    if (error instanceof SourceFailure) return new SnapshotTransferError(peer, 'failed', attempts, error.message, cause);
-    if (attempts >= this.options.attemptsMax) return new SnapshotTransferError(peer, 'failed', attempts, describe(error), cause);
+    if (isServiceError(error) && REFUSALS.has(error.code)) return new SnapshotShipmentError(peer, 'refused', attempts, describe(error), cause);
+    if (error instanceof SourceFailure) return new SnapshotShipmentError(peer, 'failed', attempts, error.message, cause);
+    if (attempts >= this.options.attemptsMax) return new SnapshotShipmentError(peer, 'failed', attempts, describe(error), cause);
     return null;
   }
 
   #throwIfAborted(attempts: number, cause?: unknown): void {
     const aborted = this.#abortedAs;
-    if (aborted !== null) throw new SnapshotTransferError(this.options.peer, aborted.failure, attempts, aborted.detail, cause === undefined ? undefined : { cause });
+    if (aborted !== null) throw new SnapshotShipmentError(this.options.peer, aborted.failure, attempts, aborted.detail, cause === undefined ? undefined : { cause });
   }
 
   /** Waits `delayMs`, or less if the transfer is aborted meanwhile. */

@@ -14,13 +14,8 @@ import type { InstallSnapshot } from '../../raft/index.js';
 /** The sender's side: the snapshot file, read in pieces so no read blocks for long. */
 export interface SnapshotSource {
   readonly totalBytes: number;
-  /**
-   * The piece of the file that starts at `offset`: at most about `bytesMax` bytes, fewer only
-   * at the end. A piece may be a unit of the file's own framing, which the receiver checks
-   * whole: the transport hands each piece to the receiver's write() unchanged, never split
-   * or joined.
-   */
-  read(offset: number, bytesMax: number): Promise<Uint8Array>;
+  /** Exactly `length` bytes from `offset` (which with `length` lies within totalBytes). */
+  read(offset: number, length: number): Promise<Uint8Array>;
   /** Releases the file; called once the transfer ended, however it ended. */
   close(): void;
 }
@@ -29,7 +24,10 @@ export interface SnapshotSource {
 export interface SnapshotIntake {
   /** Bytes already held (from an earlier, broken transfer of the same snapshot): where the sender resumes. */
   readonly receivedBytes: number;
-  /** Appends the bytes at `offset`, which must equal receivedBytes. Rejects (typed) if they cannot be right. */
+  /**
+   * Appends the bytes at `offset`, where the bytes written so far end; pieces may be of any
+   * size. Rejects (typed) if they cannot be right.
+   */
   write(offset: number, bytes: Uint8Array): Promise<void>;
   /**
    * Every byte has arrived: verifies the whole snapshot, publishes it durably and hands the

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { Client, credentials, Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { InstallSnapshot, Message, NodeId } from '../../raft/index.js';
-import { SnapshotTransferError } from './errors.js';
+import { SnapshotShipmentError } from './errors.js';
 import { bindServer, shutdownServer } from './grpc-server.js';
 import { PeerCodec } from './peer-codec.js';
 import { PeerLink } from './peer-link.js';
@@ -188,7 +188,7 @@ class GrpcPeerTransport implements PeerTransport {
     if (sender === undefined || this.#state !== 'open') {
       source.close();
       const why = sender === undefined ? `${message.to} is not a peer of ${message.from}` : 'the peer transport is closed';
-      return Promise.reject(new SnapshotTransferError(message.to, sender === undefined ? 'refused' : 'closed', 0, why));
+      return Promise.reject(new SnapshotShipmentError(message.to, sender === undefined ? 'refused' : 'closed', 0, why));
     }
     return sender.send(message, source);
   }

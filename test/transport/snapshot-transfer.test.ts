@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { index, nodeId, term, type InstallSnapshot, type NodeId } from '../../raft/index.js';
 import {
   PeerCodec,
-  SnapshotTransferError,
+  SnapshotShipmentError,
   startPeerTransport,
   type PeerTransport,
   type PeerTransportOptions,
@@ -84,16 +84,16 @@ function expectContiguousReads(source: MemorySource, from: number): void {
   expect(next).toBe(source.totalBytes);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<SnapshotTransferError> {
+async function rejection(promise: Promise<unknown>): Promise<SnapshotShipmentError> {
   const error = await promise.then(
     () => null,
     (failure: unknown) => failure,
   );
-  expect(error).toBeInstanceOf(SnapshotTransferError);
-  return error as SnapshotTransferError;
+  expect(error).toBeInstanceOf(SnapshotShipmentError);
+  return error as SnapshotShipmentError;
 }
 
-function causeCode(error: SnapshotTransferError): unknown {
+function causeCode(error: SnapshotShipmentError): unknown {
   return (error.cause as { code?: unknown } | undefined)?.code;
 }
 
