@@ -217,9 +217,9 @@ export class ConsumerGroup {
       g.deliveries.set(d.offset, { ...d });
       if (d.state === 'dead') g.deadCount++;
     }
-    // The committed offset is the first unfinished one: a snapshot cannot say otherwise.
-    g.updateCommitted();
-    if (g.committed !== s.committed) throw new Error(`broker: group ${s.name}: committed ${s.committed}, but offsets up to ${g.committed} are finished`);
+    // The committed offset is the first unfinished one (the cursor if none): a snapshot cannot say otherwise.
+    const firstUnfinished = s.deliveries[0]?.offset ?? s.cursor;
+    if (firstUnfinished !== s.committed) throw new Error(`broker: group ${s.name}: committed ${s.committed}, but the first unfinished offset is ${firstUnfinished}`);
     g.readyQueue = [...s.readyQueue];
     for (const [consumer, count] of s.inflightByConsumer) g.inflightByConsumer.set(consumer, count);
     g.earliestDueMs = s.earliestDueMs;

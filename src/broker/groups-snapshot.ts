@@ -65,6 +65,8 @@ function readGroup(r: BinaryReader): ConsumerGroupSnapshot {
   const strings: (string | null)[] = [null];
   for (let k = 0; k < stringCount; k++) strings.push(r.string());
   const deliveries = readDeliveries(r, { name, committed, cursor, strings });
+  const firstUnfinished = deliveries[0]?.offset ?? cursor;
+  if (firstUnfinished !== committed) throw new BrokerSnapshotError(`group ${name}: committed offset ${committed}, but the first unfinished one is ${firstUnfinished}`);
   const readyCount = readCount(r, 8, `ready offsets of group ${name}`);
   const readyQueue: number[] = [];
   for (let k = 0; k < readyCount; k++) readyQueue.push(r.u53());
