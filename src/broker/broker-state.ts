@@ -1,11 +1,11 @@
 import { messageBytes, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce } from './commands.js';
-import type { DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
+import type { ConsumerGroupSnapshot, DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
 import { GroupTable, type GroupResult } from './group-table.js';
-import { TopicLog, type MessageLocation } from './topic-log.js';
+import { TopicLog, type MessageLocation, type TopicLogSnapshot } from './topic-log.js';
 import { topicNameProblem } from './topic-name.js';
-import { TRANSACTION_DEFAULTS, TransactionTable, type TransactionApplyResult, type TransactionView } from './transactions.js';
+import { TRANSACTION_DEFAULTS, TransactionTable, type TransactionApplyResult, type TransactionTableSnapshot, type TransactionView } from './transactions.js';
 
 export const BROKER_DEFAULTS = {
   /** A producer id unused this long (by the leaders' clocks in the log) is forgotten. */
@@ -31,25 +31,42 @@ export interface BrokerStateOptions {
   readonly recentBatchesKept?: number;
 }
 
-interface RecentBatch {
+export interface RecentBatch {
   readonly firstSequence: number;
   readonly count: number;
   readonly firstOffset: number;
 }
 
-interface ProducerTopicState {
+export interface ProducerTopicState {
   /** The sequence number the next new batch must start at. */
   nextSequence: number;
   /** The last few accepted batches, oldest first: a retry of one gets its original offsets. */
   readonly recent: RecentBatch[];
 }
 
-interface ProducerState {
+export interface ProducerState {
   lastActiveMs: number;
   /** From the InitProducer entry that granted the id. */
   readonly idleExpiryMs: number;
   /** Keyed by topic id, so a deleted and re-created topic starts its sequences afresh. */
   readonly topics: Map<number, ProducerTopicState>;
+}
+
+/**
+ * Everything a BrokerState holds, as plain data: what a snapshot carries. Producers, topics,
+ * groups and transactions are in the state's own (insertion) order, which a state rebuilt
+ * from it keeps, so it iterates as the original would.
+ */
+export interface BrokerStateSnapshot {
+  readonly appliedIndex: number;
+  readonly clockMs: number;
+  readonly nextExpiryScanMs: number;
+  /** Infinity when nothing is scheduled. */
+  readonly nextScheduledMs: number;
+  readonly topics: readonly TopicLogSnapshot[];
+  readonly producers: readonly (readonly [number, Readonly<ProducerState>])[];
+  readonly groups: readonly ConsumerGroupSnapshot[];
+  readonly transactions: TransactionTableSnapshot;
 }
 
 export type ApplyResult =
@@ -105,6 +122,48 @@ export class BrokerState {
 
   get lastApplied(): number {
     return this.appliedIndex;
+  }
+
+  /**
+   * The whole state as plain data, for a snapshot: views of the live structures, so it
+   * costs no copies of the topics' runs; encode it before the next apply and never change it.
+   */
+  toSnapshot(): BrokerStateSnapshot {
+    return {
+      appliedIndex: this.appliedIndex,
+      clockMs: this.clockMs,
+      nextExpiryScanMs: this.nextExpiryScanMs,
+      nextScheduledMs: this.nextScheduledMs,
+      topics: [...this.topicsByName.values()].map((t) => t.toSnapshot()),
+      producers: [...this.producers],
+      groups: this.groups.toSnapshot(),
+      transactions: this.txs.toSnapshot(),
+    };
+  }
+
+  /**
+   * The state a snapshot describes: applying the entries after `appliedIndex` to it gives
+   * what applying the whole log gives. Producer windows longer than this state's
+   * `recentBatchesKept` are cut to it (as a replay with that setting would have kept).
+   */
+  static fromSnapshot(s: BrokerStateSnapshot, options: BrokerStateOptions = {}): BrokerState {
+    const state = new BrokerState(options);
+    state.appliedIndex = s.appliedIndex;
+    state.clockMs = s.clockMs;
+    state.nextExpiryScanMs = s.nextExpiryScanMs;
+    state.nextScheduledMs = s.nextScheduledMs;
+    for (const t of s.topics) {
+      if (state.topicsByName.has(t.name)) throw new Error(`broker: topic ${t.name} twice in a snapshot`);
+      state.topicsByName.set(t.name, TopicLog.fromSnapshot(t));
+    }
+    for (const [id, p] of s.producers) {
+      const topics = new Map<number, ProducerTopicState>();
+      for (const [topicId, t] of p.topics) topics.set(topicId, { nextSequence: t.nextSequence, recent: t.recent.slice(Math.max(0, t.recent.length - state.recentBatchesKept)) });
+      state.producers.set(id, { lastActiveMs: p.lastActiveMs, idleExpiryMs: p.idleExpiryMs, topics });
+    }
+    state.groups.load(s.groups);
+    state.txs.load(s.transactions);
+    return state;
   }
 
   /** Applies the command of the log entry at `logIndex`. Entries must come in log order. */
@@ -187,6 +246,37 @@ export class BrokerState {
 
   get producerCount(): number {
     return this.producers.size;
+  }
+
+  /**
+   * The lowest log index holding a message the broker still owes whatever the retention
+   * policy: a delayed batch not yet due, a message a group handed out and has not finished
+   * (in flight, waiting for a retry, ready again, dead before its dead-letter copy), or an
+   * undecided transaction's half. Infinity if none: deleting the log below it loses none of them.
+   */
+  lowestOwedLogIndex(): number {
+    let lowest = Math.min(this.groups.lowestOwedLogIndex(), this.txs.lowestPreparedLogIndex());
+    for (const topic of this.topicsByName.values()) lowest = Math.min(lowest, topic.lowestScheduledLogIndex);
+    return lowest;
+  }
+
+  /**
+   * The lowest log index holding a message at or after some consumer group's committed
+   * offset on its topic: what a group has yet to finish (Infinity if none). Not just the
+   * committed offset's own entry: a later offset may sit in an older entry (a delayed
+   * batch, a committed transaction).
+   */
+  lowestUnconsumedLogIndex(): number {
+    return this.groups.lowestUnconsumedLogIndex();
+  }
+
+  /**
+   * The first offset of `topic` from which every message is held at `logIndex` or later:
+   * after the log below `logIndex` is deleted, a read below it is out of range. Undefined
+   * for an unknown topic.
+   */
+  earliestOffsetAtOrAfter(topic: string, logIndex: number): number | undefined {
+    return this.topicsByName.get(topic)?.firstOffsetAtOrAfter(logIndex);
   }
 
   private applyCommand(logIndex: number, command: BrokerCommand): ApplyResult {

@@ -49,7 +49,7 @@ export interface GroupSettings {
  */
 export type DeliveryState = 'inflight' | 'waiting' | 'ready' | 'dead';
 
-interface Delivery {
+export interface Delivery {
   readonly offset: number;
   state: DeliveryState;
   /** How often it has been handed out; the consumer names the delivery it answers by this. */
@@ -58,6 +58,24 @@ interface Delivery {
   /** inflight: the ack deadline; waiting: when it may go out again; otherwise unused. */
   dueMs: number;
   lastError: string;
+}
+
+/** Everything a ConsumerGroup holds, as plain data (see toSnapshot). */
+export interface ConsumerGroupSnapshot {
+  readonly name: string;
+  readonly topicId: number;
+  readonly topicName: string;
+  readonly settings: GroupSettings;
+  readonly cursor: number;
+  readonly committed: number;
+  /** The unfinished deliveries, ascending by offset (the order they entered). */
+  readonly deliveries: readonly Readonly<Delivery>[];
+  /** Offsets of the ready deliveries in the order they go out again, each once. */
+  readonly readyQueue: readonly number[];
+  /** Messages in flight per consumer, in the group's order of first delivery. */
+  readonly inflightByConsumer: readonly (readonly [string, number])[];
+  /** A lower bound of the deliveries' due times (Infinity if none), as the group holds it. */
+  readonly earliestDueMs: number;
 }
 
 /** One message handed out, with where the log holds it (for the leader to send it). */
@@ -165,6 +183,49 @@ export class ConsumerGroup {
     this.committed = startOffset;
   }
 
+  /**
+   * The group's whole state as plain data, for a snapshot. The deliveries are the live
+   * objects (encode them before the next apply; never change them). Stale ready-queue
+   * entries (finished offsets, which deliver() skips) are left out: they change nothing.
+   */
+  toSnapshot(): ConsumerGroupSnapshot {
+    return {
+      name: this.name,
+      topicId: this.topicId,
+      topicName: this.topicName,
+      settings: this.settings,
+      cursor: this.cursor,
+      committed: this.committed,
+      deliveries: [...this.deliveries.values()],
+      readyQueue: this.readyQueue.filter((offset) => this.deliveries.get(offset)?.state === 'ready'),
+      inflightByConsumer: [...this.inflightByConsumer],
+      earliestDueMs: this.earliestDueMs,
+    };
+  }
+
+  /**
+   * The group a snapshot describes (copies of its deliveries). The decoder checks what bytes
+   * could break (offsets ascending within committed..cursor, states); here a broken
+   * invariant is a programmer error.
+   */
+  static fromSnapshot(s: ConsumerGroupSnapshot): ConsumerGroup {
+    const g = new ConsumerGroup(s.name, s.topicId, s.topicName, s.settings, s.committed);
+    if (s.cursor < s.committed) throw new Error(`broker: group ${s.name}: cursor ${s.cursor} below committed ${s.committed}`);
+    g.cursor = s.cursor;
+    for (const d of s.deliveries) {
+      if (d.offset < s.committed || d.offset >= s.cursor || g.deliveries.has(d.offset)) throw new Error(`broker: group ${s.name}: delivery of offset ${d.offset} outside ${s.committed}..${s.cursor - 1} or twice`);
+      g.deliveries.set(d.offset, { ...d });
+      if (d.state === 'dead') g.deadCount++;
+    }
+    // The committed offset is the first unfinished one (the cursor if none): a snapshot cannot say otherwise.
+    const firstUnfinished = s.deliveries[0]?.offset ?? s.cursor;
+    if (firstUnfinished !== s.committed) throw new Error(`broker: group ${s.name}: committed ${s.committed}, but the first unfinished offset is ${firstUnfinished}`);
+    g.readyQueue = [...s.readyQueue];
+    for (const [consumer, count] of s.inflightByConsumer) g.inflightByConsumer.set(consumer, count);
+    g.earliestDueMs = s.earliestDueMs;
+    return g;
+  }
+
   get committedOffset(): number {
     return this.committed;
   }
@@ -175,6 +236,11 @@ export class ConsumerGroup {
 
   get nextDueMs(): number {
     return this.earliestDueMs;
+  }
+
+  /** The offsets handed out and not finished, ascending. */
+  unfinishedOffsets(): IterableIterator<number> {
+    return this.deliveries.keys();
   }
 
   inflightOf(consumer: string): number {

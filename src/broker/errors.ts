@@ -35,3 +35,13 @@ export class MalformedCommandError extends Error {
   override readonly name = 'MalformedCommandError';
   readonly code = ErrorCode.malformedRecord;
 }
+
+/**
+ * Bytes that are not a broker snapshot this version can read: an unknown format version,
+ * a snapshot cut short or followed by more bytes, a field out of range, or parts that
+ * disagree. The file layer's checksum catches damage; this catches the rest.
+ */
+export class BrokerSnapshotError extends Error {
+  override readonly name = 'BrokerSnapshotError';
+  readonly code = ErrorCode.malformedRecord;
+}

@@ -1,6 +1,7 @@
 import type { CreateGroup, GroupCommand } from './commands.js';
 import {
   ConsumerGroup,
+  type ConsumerGroupSnapshot,
   deadLetterTopicOf,
   GROUP_DEFAULTS,
   groupNameProblem,
@@ -44,6 +45,45 @@ export class GroupTable {
   private readonly groups = new Map<string, ConsumerGroup>();
 
   constructor(private readonly topics: TopicDirectory) {}
+
+  /** The groups, in the table's order, as plain data (see ConsumerGroup.toSnapshot). */
+  toSnapshot(): ConsumerGroupSnapshot[] {
+    return [...this.groups.values()].map((g) => g.toSnapshot());
+  }
+
+  /** Fills an empty table with the groups of a snapshot, in their order. */
+  load(groups: readonly ConsumerGroupSnapshot[]): void {
+    if (this.groups.size !== 0) throw new Error('broker: a group table is loaded from a snapshot only when empty');
+    for (const s of groups) {
+      if (this.groups.has(s.name)) throw new Error(`broker: group ${s.name} twice in a snapshot`);
+      this.groups.set(s.name, ConsumerGroup.fromSnapshot(s));
+    }
+  }
+
+  /**
+   * The lowest log index holding a message some group has handed out and not finished
+   * (in flight, waiting for a retry, ready again, or dead and waiting for its dead-letter
+   * copy, which the leader makes from the original); Infinity if none. A group whose topic
+   * was deleted owes nothing: its messages can never go out again.
+   */
+  lowestOwedLogIndex(): number {
+    let lowest = Infinity;
+    for (const g of this.groups.values()) {
+      const topic = this.liveTopic(g);
+      if (topic !== undefined) lowest = Math.min(lowest, topic.lowestLogIndexOf(g.unfinishedOffsets()));
+    }
+    return lowest;
+  }
+
+  /**
+   * The lowest log index holding a message at or after some group's committed offset: what
+   * a group has not yet finished, including what it has not been handed (Infinity if none).
+   */
+  lowestUnconsumedLogIndex(): number {
+    let lowest = Infinity;
+    for (const g of this.groups.values()) lowest = Math.min(lowest, this.liveTopic(g)?.lowestLogIndexFrom(g.committedOffset) ?? Infinity);
+    return lowest;
+  }
 
   /** Applies deadlines and retry times that log time `nowMs` has reached, in every group. */
   advance(nowMs: number): void {

@@ -1,7 +1,7 @@
 export { BrokerState, BROKER_DEFAULTS, type ApplyResult, type BrokerStateOptions, type TopicDescription } from './broker-state.js';
 export { messagesHeld } from './messages-held.js';
 export { CommandKind, decodeCommand, encodeCommand, EndSource, messageBytes, type BrokerCommand, type CommandEnvelope, type EndTransaction, type HalfMessage, type Header, type MessageRecord } from './commands.js';
-export { BrokerError, MalformedCommandError, type BrokerRefusalCode } from './errors.js';
+export { BrokerError, BrokerSnapshotError, MalformedCommandError, type BrokerRefusalCode } from './errors.js';
 export type { MessageLocation } from './topic-log.js';
 export { topicNameProblem } from './topic-name.js';
 export { DELIVER_AT_HEADER, deliverAtHeaderOf } from './broker-state.js';
@@ -16,3 +16,4 @@ export {
   type TransactionApplyResult,
   type TransactionView,
 } from './transactions.js';
+export { BROKER_SNAPSHOT_FORMAT, decodeBrokerSnapshot, encodeBrokerSnapshot } from './broker-snapshot.js';

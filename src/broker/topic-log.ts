@@ -9,6 +9,23 @@ export interface OffsetRun {
   readonly appendedAtMs: number;
 }
 
+/** A delayed batch: the entry holding it and when its messages get offsets. */
+export interface ScheduledBatch {
+  readonly dueMs: number;
+  readonly logIndex: number;
+  readonly count: number;
+}
+
+/** Everything a TopicLog holds, as plain data (see toSnapshot). */
+export interface TopicLogSnapshot {
+  readonly id: number;
+  readonly name: string;
+  readonly messageBytesMax: number;
+  readonly nextOffset: number;
+  readonly runs: readonly OffsetRun[];
+  readonly scheduled: readonly ScheduledBatch[];
+}
+
 /** A message's place: the log entry holding it and its position in that entry's messages. */
 export interface MessageLocation {
   readonly logIndex: number;
@@ -26,7 +43,16 @@ export class TopicLog {
   private readonly runs: OffsetRun[] = [];
   private next = 0;
   /** Delayed batches written but not yet visible, by due time (ties in log order). */
-  private readonly scheduled: { readonly dueMs: number; readonly logIndex: number; readonly count: number }[] = [];
+  private readonly scheduled: ScheduledBatch[] = [];
+  /**
+   * Indexes of the runs whose logIndex is below that of every later run, ascending (so their
+   * logIndexes ascend too). Runs do not ascend by logIndex (a delayed batch, a committed
+   * transaction, an audit copy point back at older entries), so this stack is what answers
+   * "the lowest log index from offset o on" and "the first offset from which every message
+   * is at or after log index i" by binary search. Kept by append in amortized O(1) (each run
+   * is pushed once and popped at most once); derived, so a snapshot does not carry it.
+   */
+  private readonly lowsFromRight: number[] = [];
 
   constructor(
     /** The log index of the entry that created this topic: tells incarnations of one name apart. */
@@ -34,6 +60,33 @@ export class TopicLog {
     readonly name: string,
     readonly messageBytesMax: number,
   ) {}
+
+  /**
+   * The topic's whole state as plain data, for a snapshot: views of the live arrays, not
+   * copies (encode them before the next apply; never change them).
+   */
+  toSnapshot(): TopicLogSnapshot {
+    return { id: this.id, name: this.name, messageBytesMax: this.messageBytesMax, nextOffset: this.next, runs: this.runs, scheduled: this.scheduled };
+  }
+
+  /**
+   * The topic a snapshot describes. The runs must tile offsets 0..nextOffset-1 in order and
+   * the scheduled batches ascend by due time; bytes that break that are rejected by the
+   * decoder before they get here, so here it is a programmer error.
+   */
+  static fromSnapshot(s: TopicLogSnapshot): TopicLog {
+    const topic = new TopicLog(s.id, s.name, s.messageBytesMax);
+    let offset = 0;
+    for (const run of s.runs) {
+      if (run.firstOffset !== offset || run.count < 1) throw new Error(`broker: topic ${s.name}: run at offset ${run.firstOffset} does not follow ${offset}`);
+      topic.pushRun(run);
+      offset += run.count;
+    }
+    if (offset !== s.nextOffset) throw new Error(`broker: topic ${s.name}: runs end at ${offset}, not at ${s.nextOffset}`);
+    topic.next = s.nextOffset;
+    topic.scheduled.push(...s.scheduled);
+    return topic;
+  }
 
   /** The offset the next message will get; also the number of messages ever written. */
   get nextOffset(): number {
@@ -48,10 +101,10 @@ export class TopicLog {
     const firstOffset = this.next;
     const last = this.runs[this.runs.length - 1];
     if (last !== undefined && last.logIndex === logIndex && last.firstPosition + last.count === firstPosition && last.appendedAtMs === nowMs) {
-      // Consecutive messages of one entry made visible together stay one run.
+      // Consecutive messages of one entry made visible together stay one run (same logIndex: lowsFromRight holds).
       this.runs[this.runs.length - 1] = { ...last, count: last.count + count };
     } else {
-      this.runs.push({ firstOffset, logIndex, firstPosition, count, appendedAtMs: nowMs });
+      this.pushRun({ firstOffset, logIndex, firstPosition, count, appendedAtMs: nowMs });
     }
     this.next += count;
     return firstOffset;
@@ -63,6 +116,13 @@ export class TopicLog {
     // Usually appended at the end (delays are alike); the walk back is bounded by the list.
     while (at > 0 && (this.scheduled[at - 1]?.dueMs ?? 0) > dueMs) at--;
     this.scheduled.splice(at, 0, { dueMs, logIndex, count });
+  }
+
+  /** The held-back batches' entries: what the broker owes whatever the retention (Infinity if none). */
+  get lowestScheduledLogIndex(): number {
+    let lowest = Infinity;
+    for (const s of this.scheduled) lowest = Math.min(lowest, s.logIndex);
+    return lowest;
   }
 
   /** When the first held-back batch falls due, or Infinity. */
@@ -96,6 +156,66 @@ export class TopicLog {
   offsetAtTime(timeMs: number): number {
     const k = this.lastRunWhere((r) => r.appendedAtMs < timeMs) + 1;
     return this.runs[k]?.firstOffset ?? this.next;
+  }
+
+  /**
+   * The lowest log index holding a message at `offset` or after (Infinity if there is none):
+   * deleting the log below it loses nothing from `offset` on.
+   */
+  lowestLogIndexFrom(offset: number): number {
+    if (offset >= this.next) return Infinity;
+    const k = Math.max(0, this.lastRunWhere((r) => r.firstOffset <= offset));
+    // The first low at run k or later is the lowest logIndex of runs k.. (lowsFromRight's invariant).
+    const low = this.lowsFromRight[this.lastLowWhere((run) => run < k) + 1];
+    return low === undefined ? Infinity : (this.runs[low]?.logIndex ?? Infinity);
+  }
+
+  /**
+   * The first offset from which every message of the topic is held at log index `logIndex`
+   * or later: once the log below `logIndex` is deleted, offsets before it may be gone (a read
+   * there is out of range) and all from it on are readable. The topic's end if none is.
+   */
+  firstOffsetAtOrAfter(logIndex: number): number {
+    const low = this.lowsFromRight[this.lastLowWhere((run) => (this.runs[run]?.logIndex ?? Infinity) < logIndex)];
+    if (low === undefined) return this.runs[0]?.firstOffset ?? this.next;
+    const run = this.runs[low];
+    return run === undefined ? this.next : run.firstOffset + run.count;
+  }
+
+  /**
+   * The lowest log index of the runs holding any of `offsets` (ascending, each below the
+   * topic's end), or Infinity. One binary search per run touched, not per offset.
+   */
+  lowestLogIndexOf(offsets: Iterable<number>): number {
+    let lowest = Infinity;
+    let run: OffsetRun | undefined;
+    for (const offset of offsets) {
+      if (run === undefined || offset < run.firstOffset || offset >= run.firstOffset + run.count) {
+        run = this.runs[this.lastRunWhere((r) => r.firstOffset <= offset)];
+        if (run !== undefined) lowest = Math.min(lowest, run.logIndex);
+      }
+    }
+    return lowest;
+  }
+
+  private pushRun(run: OffsetRun): void {
+    // Bounded: each run is popped at most once in the topic's life.
+    while (this.lowsFromRight.length > 0 && (this.runs[this.lowsFromRight[this.lowsFromRight.length - 1] ?? -1]?.logIndex ?? -Infinity) >= run.logIndex) this.lowsFromRight.pop();
+    this.lowsFromRight.push(this.runs.length);
+    this.runs.push(run);
+  }
+
+  /** The index into lowsFromRight of the last entry satisfying `before` (true for a prefix); -1 if none. */
+  private lastLowWhere(before: (run: number) => boolean): number {
+    let low = -1;
+    let high = this.lowsFromRight.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      const run = this.lowsFromRight[mid];
+      if (run !== undefined && before(run)) low = mid;
+      else high = mid - 1;
+    }
+    return low;
   }
 
   /**

@@ -77,7 +77,17 @@ export interface TopicAccess {
   checkMessages(messages: readonly MessageRecord[], messageBytesMax: number): void;
 }
 
-interface Transaction {
+/** Everything a TransactionTable holds, as plain data (see toSnapshot). */
+export interface TransactionTableSnapshot {
+  /** Undecided, in the order their halves were written. */
+  readonly prepared: readonly Readonly<Transaction>[];
+  /** Decided and remembered, oldest decision first. */
+  readonly decided: readonly Readonly<Transaction>[];
+  /** As the table holds it: the earliest check time among the prepared, Infinity if none. */
+  readonly earliestDueMs: number;
+}
+
+export interface Transaction {
   readonly txId: string;
   readonly producerGroup: string;
   readonly topic: string;
@@ -118,6 +128,32 @@ export class TransactionTable {
 
   nextDueMs(): number {
     return this.earliestDueMs;
+  }
+
+  /** The table as plain data, for a snapshot: the live records (encode them before the next apply). */
+  toSnapshot(): TransactionTableSnapshot {
+    return { prepared: [...this.prepared.values()], decided: [...this.decided.values()], earliestDueMs: this.earliestDueMs };
+  }
+
+  /** Fills an empty table with copies of a snapshot's transactions, in their order. */
+  load(s: TransactionTableSnapshot): void {
+    if (this.prepared.size !== 0 || this.decided.size !== 0) throw new Error('broker: a transaction table is loaded from a snapshot only when empty');
+    for (const tx of s.prepared) {
+      if (tx.state !== TransactionState.prepared || this.prepared.has(tx.txId)) throw new Error(`broker: snapshot's undecided transaction ${tx.txId} is ${tx.state} or twice`);
+      this.prepared.set(tx.txId, { ...tx });
+    }
+    for (const tx of s.decided) {
+      if (tx.state === TransactionState.prepared || this.decided.has(tx.txId) || this.prepared.has(tx.txId)) throw new Error(`broker: snapshot's decided transaction ${tx.txId} is undecided or twice`);
+      this.decided.set(tx.txId, { ...tx });
+    }
+    this.earliestDueMs = s.earliestDueMs;
+  }
+
+  /** The lowest log index of an undecided transaction's half entry (its messages are owed), or Infinity. */
+  lowestPreparedLogIndex(): number {
+    let lowest = Infinity;
+    for (const tx of this.prepared.values()) lowest = Math.min(lowest, tx.logIndex);
+    return lowest;
   }
 
   get(txId: string): TransactionView | undefined {

@@ -45,6 +45,14 @@ export class BinaryWriter {
     return this;
   }
 
+  /** Any number, Infinity and -1 included, as an IEEE 754 double (8 bytes). */
+  f64(value: number): this {
+    this.reserve(8);
+    this.buffer.writeDoubleLE(value, this.length);
+    this.length += 8;
+    return this;
+  }
+
   bytes(value: Uint8Array): this {
     this.u32(value.length);
     this.reserve(value.length);
@@ -83,6 +91,11 @@ export class BinaryReader {
     return this.at === this.data.length;
   }
 
+  /** Bytes not yet read: bounds a count read from the record before anything is allocated for it. */
+  get remaining(): number {
+    return this.data.length - this.at;
+  }
+
   u8(): number {
     this.need(1);
     const v = this.view.getUint8(this.at);
@@ -104,6 +117,13 @@ export class BinaryReader {
     this.at += 8;
     if (high >= 0x20_0000) throw new MalformedBinaryError('a 64-bit field is 2^53 or more');
     return high * 0x1_0000_0000 + low;
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.at, true);
+    this.at += 8;
+    return v;
   }
 
   /** A view into the entry's payload, not a copy: entries are immutable once logged. */
