@@ -38,6 +38,8 @@ export function encodeBrokerSnapshot(state: BrokerState): Uint8Array {
   for (const [id, p] of s.producers) writeProducer(w, id, p);
   writeGroups(w, s.groups);
   writeTransactions(w, s.transactions);
+  w.u32(s.timeIndex.indexes.length);
+  for (let k = 0; k < s.timeIndex.indexes.length; k++) w.u53(s.timeIndex.indexes[k] as number).u53(s.timeIndex.times[k] as number);
   return w.finish();
 }
 
@@ -78,8 +80,24 @@ function readSnapshot(r: BinaryReader): BrokerStateSnapshot {
   for (let k = 0; k < producerCount; k++) producers.push(readProducer(r));
   const groups = readGroups(r);
   const transactions = readTransactions(r);
+  const timeIndex = readTimeIndex(r);
   if (!r.done) throw new BrokerSnapshotError(`broker snapshot: ${r.remaining} bytes after its end`);
-  return { appliedIndex, clockMs, nextExpiryScanMs, nextScheduledMs, topics, producers, groups, transactions };
+  return { appliedIndex, clockMs, nextExpiryScanMs, nextScheduledMs, topics, producers, groups, transactions, timeIndex };
+}
+
+/** The log's time samples: (index, time) pairs, both never decreasing. */
+function readTimeIndex(r: BinaryReader): BrokerStateSnapshot['timeIndex'] {
+  const count = readCount(r, 16, 'time samples');
+  const indexes: number[] = [];
+  const times: number[] = [];
+  for (let k = 0; k < count; k++) {
+    const index = r.u53();
+    const time = r.u53();
+    if (k > 0 && (index < (indexes[k - 1] as number) || time < (times[k - 1] as number))) throw new BrokerSnapshotError(`broker snapshot: time sample ${k} goes back`);
+    indexes.push(index);
+    times.push(time);
+  }
+  return { indexes, times };
 }
 
 function writeTopic(w: BinaryWriter, t: TopicLogSnapshot): void {

@@ -3,6 +3,7 @@ import type { ConsumerGroupSnapshot, DeadLetterCandidate, GroupDescription } fro
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
 import { GroupTable, type GroupResult } from './group-table.js';
+import { LogTimeIndex } from './log-time-index.js';
 import { TopicLog, type MessageLocation, type TopicLogSnapshot } from './topic-log.js';
 import { topicNameProblem } from './topic-name.js';
 import { TRANSACTION_DEFAULTS, TransactionTable, type TransactionApplyResult, type TransactionTableSnapshot, type TransactionView } from './transactions.js';
@@ -67,6 +68,7 @@ export interface BrokerStateSnapshot {
   readonly producers: readonly (readonly [number, Readonly<ProducerState>])[];
   readonly groups: readonly ConsumerGroupSnapshot[];
   readonly transactions: TransactionTableSnapshot;
+  readonly timeIndex: { readonly indexes: readonly number[]; readonly times: readonly number[] };
 }
 
 export type ApplyResult =
@@ -106,6 +108,7 @@ export class BrokerState {
   private clockMs = 0;
   private nextExpiryScanMs = 0;
   private appliedIndex = 0;
+  private timeIndex = new LogTimeIndex();
   private readonly txs = new TransactionTable({
     topic: (name) => this.topicsByName.get(name),
     auditTopic: (logIndex) => this.auditTopic(logIndex),
@@ -138,6 +141,7 @@ export class BrokerState {
       producers: [...this.producers],
       groups: this.groups.toSnapshot(),
       transactions: this.txs.toSnapshot(),
+      timeIndex: this.timeIndex.toSnapshot(),
     };
   }
 
@@ -163,6 +167,7 @@ export class BrokerState {
     }
     state.groups.load(s.groups);
     state.txs.load(s.transactions);
+    state.timeIndex = LogTimeIndex.fromSnapshot(s.timeIndex);
     return state;
   }
 
@@ -171,6 +176,7 @@ export class BrokerState {
     if (logIndex <= this.appliedIndex) throw new Error(`broker: entry ${logIndex} applied after ${this.appliedIndex}`);
     this.appliedIndex = logIndex;
     this.clockMs = Math.max(this.clockMs, leaderTimeMs);
+    this.timeIndex.record(logIndex, this.clockMs);
     this.expireIdleProducers();
     this.releaseScheduled();
     this.groups.advance(this.clockMs);
@@ -200,6 +206,15 @@ export class BrokerState {
   /** The log clock: the latest leader time applied. */
   get nowMs(): number {
     return this.clockMs;
+  }
+
+  /**
+   * The highest log index applied at a log time before `timeMs` (0: none known to be).
+   * Entries without a time of their own (plain records) count from the broker entry after
+   * them, so they are never taken for older than they are.
+   */
+  logIndexBefore(timeMs: number): number {
+    return this.timeIndex.logIndexBefore(timeMs);
   }
 
   /**

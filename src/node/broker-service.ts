@@ -27,6 +27,8 @@ const FETCH_OVERHEAD_BYTES = 32;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** How long a clock entry may take to commit before the next tick tries another. */
 const CLOCK_ENTRY_TIMEOUT_MS = 5_000;
+/** A log growing by plain records alone gets a clock entry this often (see advanceClockIfDue). */
+const CLOCK_SAMPLE_INTERVAL_MS = 60_000;
 
 /**
  * The broker API of one node. Writes are broker commands proposed as tag-1 log entries
@@ -174,7 +176,11 @@ export class NodeBrokerService implements BrokerService {
    */
   advanceClockIfDue(): void {
     if (this.clockInFlight || this.replica.role() !== 'leader') return;
-    if (this.replica.scheduler.nowMs() < this.stateMachine.broker.nextDueMs()) return;
+    const broker = this.stateMachine.broker;
+    // Plain records carry no time: once some were appended after the last broker entry, a
+    // clock entry within CLOCK_SAMPLE_INTERVAL_MS gives retention by time a bound on their age.
+    const timeDueMs = this.log.lastIndex() > broker.lastApplied ? broker.nowMs + CLOCK_SAMPLE_INTERVAL_MS : Infinity;
+    if (this.replica.scheduler.nowMs() < Math.min(broker.nextDueMs(), timeDueMs)) return;
     this.clockInFlight = true;
     this.propose({ kind: 'clock' }, CLOCK_ENTRY_TIMEOUT_MS)
       .catch(() => undefined)

@@ -9,6 +9,7 @@ import { NodeGroupService } from './group-service.js';
 import { NO_PROBE, type NodeProbe } from './node-probe.js';
 import { NodeService } from './node-service.js';
 import { NodeSnapshots } from './node-snapshots.js';
+import { retentionFloor } from './retention.js';
 import { NodeTransactionService } from './transaction-service.js';
 import { Replica } from './replica.js';
 import { NodeStateMachine } from './state-machine.js';
@@ -138,7 +139,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     scheduler,
     voters: raftOptions.voters,
     snapshotEntries: config.snapshotEntries,
-    keepFrom: () => stateMachine.broker.lowestOwedLogIndex(),
+    compactLog: (before) => replica.compactLog(before),
+    keepFrom: () => retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom,
     appliedIndex: () => replica.appliedIndex,
     shipping: wiring.shipping,
     deliver: (message) => replica.receive(message),

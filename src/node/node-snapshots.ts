@@ -27,6 +27,8 @@ export interface NodeSnapshotsOptions {
   readonly deliver: (message: Message) => void;
   /** A shipment failed: the core is told, and the replica woken to act on it. */
   readonly onShipmentFailed: (message: InstallSnapshot, error: unknown) => void;
+  /** Drops whole log segments below an index (the replica does it between two Readies). */
+  readonly compactLog: (before: Index) => Promise<void>;
   /** Writing a snapshot failed: storage is broken, the node must stop. */
   readonly onFatal: (error: unknown) => void;
 }
@@ -98,7 +100,7 @@ export class NodeSnapshots {
   /** Drops whole log segments below the snapshot, keeping what `keepFrom` says is still needed. */
   private async compact(meta: SnapshotMeta): Promise<void> {
     const before = Math.min(meta.index + 1, this.options.keepFrom());
-    if (before > this.options.log.firstIndex()) await this.options.log.compactBefore(before as Index);
+    if (before > this.options.log.firstIndex()) await this.options.compactLog(before as Index);
   }
 
   /** Loads the snapshot `meta` (the newest in the store) into the state machine. */

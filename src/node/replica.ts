@@ -112,6 +112,8 @@ export class Replica {
   private pumping: Promise<void> | null = null;
   /** Taken Readies not yet durable, oldest first. */
   private readonly inflight: InflightReady[] = [];
+  /** Compactions asked for, run between two Readies (the log takes no appends while it changes). */
+  private readonly compactions: { readonly before: Index; readonly settle: (error: unknown) => void }[] = [];
   /** The end of the chain that finishes Readies in order. */
   private finishing: Promise<void> = Promise.resolve();
   /** This node's log is durable through here (as far as finished Readies tell). */
@@ -310,18 +312,44 @@ export class Replica {
     this.pumping = turn.then(() => this.processReadies());
   }
 
+  /**
+   * Drops whole log segments below `before` (a snapshot covers them), between two Readies:
+   * like a truncation, the change waits for the log's writes in flight and no append joins it.
+   */
+  compactLog(before: Index): Promise<void> {
+    if (this.state !== 'running') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.compactions.push({ before, settle: (error) => (error === null ? resolve() : reject(error)) });
+      this.pump();
+    });
+  }
+
+  private async runCompactions(): Promise<void> {
+    // Bounded by the requests queued; each leaves the queue.
+    for (let request = this.compactions.shift(); request !== undefined; request = this.compactions.shift()) {
+      try {
+        await this.log.compactBefore(request.before);
+        request.settle(null);
+      } catch (error) {
+        request.settle(error);
+        throw error;
+      }
+    }
+  }
+
   private async processReadies(): Promise<void> {
     try {
       // Bounded by the work that keeps arriving and by INFLIGHT_READIES_MAX.
-      while (this.state === 'running' && this.raft.hasReady() && this.inflight.length < INFLIGHT_READIES_MAX) {
-        await this.take(this.raft.ready());
+      while (this.state === 'running' && (this.compactions.length > 0 || (this.raft.hasReady() && this.inflight.length < INFLIGHT_READIES_MAX))) {
+        if (this.compactions.length > 0) await this.runCompactions();
+        else await this.take(this.raft.ready());
       }
     } catch (error) {
       this.failStopOn(error);
     } finally {
       this.pumping = null;
     }
-    if (this.state === 'running' && this.raft.hasReady() && this.inflight.length < INFLIGHT_READIES_MAX) this.pump();
+    if (this.state === 'running' && (this.compactions.length > 0 || (this.raft.hasReady() && this.inflight.length < INFLIGHT_READIES_MAX))) this.pump();
   }
 
   /**

@@ -4,7 +4,7 @@ import { RetentionPolicy, type RetentionConfig } from './config.js';
 /** What retention reads of the broker's replicated state (every node's is the same at one index). */
 export interface RetainedState {
   /** The latest leader time the log has carried (ms). */
-  readonly clockMs: number;
+  readonly nowMs: number;
   /** The highest log index applied at a log time before `timeMs`, or 0 if none is known to be. */
   logIndexBefore(timeMs: number): number;
   /** The lowest log index holding a message the broker still owes (Infinity: none). */
@@ -32,7 +32,8 @@ export interface RetentionFloor {
  * caller takes the minimum with that.
  */
 export function retentionFloor(config: RetentionConfig, state: RetainedState, segments: readonly SegmentSpan[]): RetentionFloor {
-  const byTime = state.logIndexBefore(state.clockMs - config.hours * 3_600_000) + 1;
+  // Zero hours keeps nothing for time's sake, not even entries no clock has dated yet.
+  const byTime = config.hours === 0 ? Infinity : state.logIndexBefore(state.nowMs - config.hours * 3_600_000) + 1;
   const bySize = sizeFloor(config.bytes, segments);
   const retentionAllows = Math.max(byTime, bySize);
   const owedFrom = state.lowestOwedLogIndex();

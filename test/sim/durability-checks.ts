@@ -58,7 +58,8 @@ export class DurabilityChecks {
    */
   sent(message: Message): void {
     const sender = this.holders.get(message.from);
-    if (message.type === 'appendResp' && message.success && message.index > 0) {
+    // An index at or below the durable compaction point is covered by a snapshot made durable first.
+    if (message.type === 'appendResp' && message.success && message.index > sender.durable.compacted().index) {
       const durableTerm = sender.durable.term(message.index);
       const heldTerm = sender.node?.log.term(message.index);
       if (durableTerm === undefined || (heldTerm !== undefined && heldTerm !== durableTerm)) {

@@ -2,7 +2,7 @@ import type { HardState, Index, NodeId, Term } from '../../raft/types.js';
 import type { MemoryFileSystem } from '../../storage/index.js';
 import { decodeRecord } from '../../storage/record-codec.js';
 import { parseSegmentFileName } from '../../storage/segment.js';
-import { decodeStateSlot, STATE_FILE_NAME } from '../../storage/state-file.js';
+import { decodeStateSlot, STATE_FILE_NAME, type PersistedState } from '../../storage/state-file.js';
 
 /** Where the state file keeps its two slots (storage/state-file.ts). */
 const STATE_SLOT_OFFSETS = [0, 4096] as const;
@@ -38,18 +38,33 @@ export class DurableView {
 
   /** The hard state a restart would read (the initial one if the file is not durable yet). */
   hardState(): HardState {
+    return this.state()?.hardState ?? { term: 0 as Term, vote: null as NodeId | null, commit: 0 as Index };
+  }
+
+  /** The compaction point a restart would read: entries through it are covered by a snapshot. */
+  compacted(): { readonly index: Index; readonly term: Term } {
+    return this.state()?.compacted ?? { index: 0 as Index, term: 0 as Term };
+  }
+
+  private state(): PersistedState | null {
     const image = this.fs().durableFiles(this.dir).get(STATE_FILE_NAME);
-    let best: { state: HardState; sequence: number } | null = null;
+    let best: { state: PersistedState; sequence: number } | null = null;
     for (const at of STATE_SLOT_OFFSETS) {
       if (image === undefined || image.length < at + STATE_SLOT_BYTES) continue;
       const slot = decodeStateSlot(image.subarray(at, at + STATE_SLOT_BYTES));
-      if (slot !== null && (best === null || slot.sequence > best.sequence)) best = { state: slot.state.hardState, sequence: slot.sequence };
+      if (slot !== null && (best === null || slot.sequence > best.sequence)) best = { state: slot.state, sequence: slot.sequence };
     }
-    return best?.state ?? { term: 0 as Term, vote: null as NodeId | null, commit: 0 as Index };
+    return best?.state ?? null;
   }
 
-  /** The term of the entry at `at` in the durable log, or undefined if it holds none there. */
+  /**
+   * The term of the entry at `at` in the durable log (at the compaction point, the point's
+   * term), or undefined if it holds none there.
+   */
   term(at: Index): Term | undefined {
+    const compacted = this.compacted();
+    if (at === compacted.index && at > 0) return compacted.term;
+    if (at < compacted.index) return undefined;
     const files = this.fs().durableFiles(this.dir);
     const ordered: { first: number; name: string; image: Uint8Array }[] = [];
     for (const [name, image] of files) {
@@ -60,8 +75,10 @@ export class DurableView {
     let expected: number | null = null;
     // Bounded by the segment count; stops at the first gap, as the log does.
     for (const { first, name, image } of ordered) {
-      if (expected !== null && first !== expected) return undefined;
       const terms = this.decode(name, image, first);
+      // Wholly at or below the compaction point: recovery removes it (a crash mid-compaction left it).
+      if (first + terms.length - 1 <= compacted.index) continue;
+      if (expected !== null && first !== expected) return undefined;
       if (at >= first && at < first + terms.length) return terms[at - first] as Term;
       expected = first + terms.length;
     }

@@ -114,6 +114,11 @@ export class SafetyChecker {
   }
 
   /** The leader of `term` reports commit index `commit`; its log holds those entries. */
+  /** The key of the entry recorded as committed at `at`, or undefined if none was seen committed there. */
+  committedKey(at: Index): string | undefined {
+    return this.committed.get(at)?.key;
+  }
+
   leaderCommitted(node: NodeId, term: Term, commit: Index, log: CheckedLog): void {
     for (let i = this.maxCommitted + 1; i <= commit; i++) {
       const at = i as Index;

@@ -90,6 +90,8 @@ class SimNode {
   /** Set once assembleNode has recovered the log; null while down or starting. */
   node: AssembledNode | null = null;
   scheduler: SimScheduler | null = null;
+  /** Snapshots the node's state machine was restored from (at a start, or installed from a leader), over the whole run. */
+  readonly restores: SnapshotMeta[] = [];
   /** Entries this process applied, in order (rebuilt from index 1 at every start). */
   appliedIndex = 0;
   crashes = 0;
@@ -215,6 +217,11 @@ export class NodeCluster {
   /** The node's commit log while it runs. */
   log(id: NodeId): CommitLog | null {
     return this.node(id).node?.log ?? null;
+  }
+
+  /** Snapshots node `id` was restored from so far (starts and installs), oldest first. */
+  restores(id: NodeId): readonly SnapshotMeta[] {
+    return this.node(id).restores;
   }
 
   /** Highest index the node's current process has applied. */
@@ -387,6 +394,7 @@ export class NodeCluster {
         this.checker.violation(Invariant.applyOrder, `${sim.id} restored a snapshot at ${snapshot.index} after applying ${sim.appliedIndex}`);
       }
       sim.appliedIndex = snapshot.index;
+      sim.restores.push(snapshot);
     });
   }
 

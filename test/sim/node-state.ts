@@ -26,17 +26,18 @@ export function wholeLog(log: CommitLog): Entry[] {
 
 /**
  * Every acknowledged record sits once, at its index, in every node's log; the logs agree;
- * a record refused for sure is in none.
+ * a record refused for sure is in none. A log compacted below a snapshot no longer holds its
+ * oldest entries: an acknowledged record there must be the entry the run saw committed at its
+ * index (and a record counted once is checked for duplicates only where logs still hold it).
  */
 export function checkAcknowledged(checker: SafetyChecker, logs: readonly { readonly id: NodeId; readonly entries: readonly Entry[] }[], appends: readonly AppendSeen[]): void {
   const [first, ...rest] = logs;
   if (first === undefined) return;
   for (const other of rest) {
-    const common = Math.min(first.entries.length, other.entries.length);
-    for (let k = 0; k < common; k++) {
-      const a = first.entries[k] as Entry;
-      const b = other.entries[k] as Entry;
-      if (entryKey(a) !== entryKey(b)) checker.violation(Invariant.stateMachineSafety, `${first.id} and ${other.id} differ at index ${a.index}`);
+    const byIndex = new Map(other.entries.map((e) => [e.index, e]));
+    for (const a of first.entries) {
+      const b = byIndex.get(a.index);
+      if (b !== undefined && entryKey(a) !== entryKey(b)) checker.violation(Invariant.stateMachineSafety, `${first.id} and ${other.id} differ at index ${a.index}`);
     }
   }
   for (const { id, entries } of logs) {
@@ -45,10 +46,19 @@ export function checkAcknowledged(checker: SafetyChecker, logs: readonly { reado
       const record = recordOf(entry);
       if (record !== null) seen.set(record, (seen.get(record) ?? 0) + 1);
     }
+    const firstHeld = entries[0]?.index ?? Infinity;
     for (const append of appends) {
       if (append.state !== 'acked' || append.index === null) continue;
       const name = Buffer.from(append.payload).toString('latin1');
-      const held = entries[append.index - 1];
+      if (append.index < firstHeld) {
+        // Compacted here: the entry the run saw committed at its index must be this record.
+        const key = checker.committedKey(append.index);
+        if (key !== undefined && payloadOfKey(key) !== `\u0000${name}`) {
+          checker.violation(Invariant.ackDurable, `acknowledged append ${name} (index ${append.index}, compacted on ${id}) is not the entry committed there`);
+        }
+        continue;
+      }
+      const held = entries[append.index - firstHeld];
       if (held === undefined || recordOf(held) !== name) {
         checker.violation(Invariant.ackDurable, `acknowledged append ${name} (index ${append.index}) missing on ${id}`);
       }
@@ -59,6 +69,11 @@ export function checkAcknowledged(checker: SafetyChecker, logs: readonly { reado
       if (append.state === 'failed' && seen.has(name)) checker.violation(Invariant.failedWritten, `append ${name} was refused to its client but ${id} holds it`);
     }
   }
+}
+
+/** The payload part of an entryKey (term/kind/payload). */
+function payloadOfKey(key: string): string {
+  return key.slice(key.indexOf('/', key.indexOf('/') + 1) + 1);
 }
 
 /** A CommitLog as the safety checker reads it. */

@@ -110,8 +110,8 @@ export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
   },
   {
     name: 'state-not-rebuilt-on-restart',
-    edits: [{ file: NODE_ASSEMBLY, form: 'property', original: 'applied: 0 as Index', mutant: 'log.hardState().commit' }],
-    breaks: 'a restarted node resumes applying after the saved commit index, so its in-memory broker state misses everything before (applyOrder: not rebuilt from index 1)',
+    edits: [{ file: NODE_ASSEMBLY, form: 'property', original: 'applied: (snapshot?.index ?? 0) as Index', mutant: 'Math.max(log.hardState().commit, snapshot?.index ?? 0) as Index' }],
+    breaks: 'a restarted node resumes applying after the saved commit index, so its in-memory broker state misses everything between its snapshot and that index (applyOrder: not rebuilt from the snapshot on)',
     caughtBy: ['applyOrder'],
   },
   {

@@ -3,6 +3,9 @@ import type { SnapshotReceiving, SnapshotShipping, SnapshotSource } from '../../
 import type { SimNetwork } from './sim-network.js';
 import type { SimProcess, SimWorld } from './sim-scheduler.js';
 
+/** Bytes per piece of a snapshot stream (the gRPC transport's chunk size). */
+const PIECE_BYTES = 256 * 1024;
+
 /** What the link needs of the cluster: who runs where, right now. */
 export interface SnapshotLinkHost {
   readonly world: SimWorld;
@@ -25,6 +28,8 @@ export class SimSnapshotLink {
   started = 0;
   finished = 0;
   broken = 0;
+  /** Why the last broken transfer broke. */
+  lastError: unknown = null;
 
   constructor(private readonly host: SnapshotLinkHost) {}
 
@@ -42,7 +47,7 @@ export class SimSnapshotLink {
       const intake = await this.hop(sender, receiver, message, () => receiving.open(message, source.totalBytes));
       // Bounded by the file's size: every piece moves the offset on.
       for (let offset = intake.receivedBytes; offset < source.totalBytes; ) {
-        const piece = await source.read(offset, 256 * 1024);
+        const piece = await source.read(offset, Math.min(PIECE_BYTES, source.totalBytes - offset));
         if (piece.length === 0) throw new Error(`the snapshot source gave nothing at ${offset}`);
         if (this.host.network().losesPiece(from, message.to)) throw new Error('a piece was lost on the way');
         const at = offset;
@@ -53,6 +58,7 @@ export class SimSnapshotLink {
       this.finished++;
     } catch (error) {
       this.broken++;
+      this.lastError = error;
       throw error;
     } finally {
       source.close();
