@@ -38,6 +38,8 @@ export const ErrorCode = {
   duplicateTooOld: 'duplicateTooOld',
   /** The transaction was already decided the other way (commit after rollback, rollback after commit). */
   transactionDecided: 'transactionDecided',
+  /** The offset was deleted by retention; the error carries the earliest offset still kept. */
+  outOfRange: 'outOfRange',
 
   // Raised by the client library itself.
   /** The request reached a node but no answer came back: a write may or may not have committed. */

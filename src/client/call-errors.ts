@@ -8,7 +8,7 @@
 
 import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { ErrorCode } from '../../errors/index.js';
-import { codeOfGrpcStatus, readErrorCode } from '../transport/index.js';
+import { codeOfGrpcStatus, ErrorMetadataKey, readErrorCode } from '../transport/index.js';
 import {
   AlreadyExistsError,
   DuplicateTooOldError,
@@ -18,6 +18,7 @@ import {
   NotFoundError,
   OutcomeUnknownError,
   OutOfOrderSequenceError,
+  OutOfRangeError,
   ResourceExhaustedError,
   TransactionDecidedError,
   UnavailableError,
@@ -103,6 +104,11 @@ export function toClientError(error: ServiceError, rawOperation: string, deliver
         return new OutcomeUnknownError(`${operation}: the request reached a node but no answer came back (${details}); it may or may not have been committed`, options);
       }
       return new UnavailableError(`${operation}: ${details}`, options);
+    case ErrorCode.outOfRange: {
+      const outOfRange = new OutOfRangeError(`${operation}: ${details}`, options);
+      outOfRange.earliestOffset = Number(firstValue(error.metadata, ErrorMetadataKey.earliestOffset) ?? -1);
+      return outOfRange;
+    }
     default: {
       const ErrorClass = CLASS_BY_NODE_CODE.get(code) ?? InternalError;
       return new ErrorClass(`${operation}: ${details}`, options);

@@ -20,6 +20,17 @@ export class NotFoundError extends QuorumlogClientError {
   readonly code = ErrorCode.notFound;
 }
 
+/**
+ * The offset asked for was deleted by retention: `earliestOffset` is the first one the topic
+ * still keeps (read from there, or move the group with `group reset --to-earliest`).
+ */
+export class OutOfRangeError extends QuorumlogClientError {
+  override readonly name = 'OutOfRangeError';
+  readonly code = ErrorCode.outOfRange;
+  /** -1 when the node did not say (an older node). */
+  earliestOffset = -1;
+}
+
 /** The node's queue is full (or the request is above its message size limit): back off, or send less. */
 export class ResourceExhaustedError extends QuorumlogClientError {
   override readonly name = 'ResourceExhaustedError';

@@ -30,6 +30,7 @@ export {
   InvalidArgumentError,
   NotFoundError,
   OutcomeUnknownError,
+  OutOfRangeError,
   QuorumlogClientError,
   ResourceExhaustedError,
   UnavailableError,

@@ -15,7 +15,7 @@ import {
 } from '../broker/index.js';
 import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
-import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../transport/index.js';
+import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, OutOfRangeError, ResourceExhaustedError } from '../transport/index.js';
 import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import { UNTIL_OF_ACKS, type Appended, type AppendUntil, type Replica } from './replica.js';
 import { brokerEntryPayload, PayloadTag, type NodeStateMachine } from './state-machine.js';
@@ -141,6 +141,10 @@ export class NodeBrokerService implements BrokerService {
     while (next < description.nextOffset) {
       const location = this.stateMachine.broker.locate(topic, next);
       if (location === undefined) break;
+      if (location.logIndex < this.log.firstIndex()) {
+        if (messages.length === 0) throw this.deletedError(topic, next);
+        break; // what was read comes back; the next fetch is told
+      }
       if (heldIndex !== location.logIndex) {
         held = this.producedMessages(location.logIndex);
         heldIndex = location.logIndex;
@@ -156,8 +160,35 @@ export class NodeBrokerService implements BrokerService {
     return { messages, nextOffset: next, endOffset: description.nextOffset };
   }
 
-  /** The messages the entry at `logIndex` holds, which the state machine applied. */
-  producedMessages(logIndex: number): readonly MessageRecord[] {
+  /**
+   * OUT_OF_RANGE for an offset of `topic` whose entry retention deleted, naming the earliest
+   * offset still kept (the topic's end when none is).
+   */
+  deletedError(topic: string, offset: number): OutOfRangeError {
+    const earliest = this.earliestOffset(topic);
+    return new OutOfRangeError(`offset ${offset} of topic ${topic} was deleted by retention; the earliest offset kept is ${earliest}`, earliest);
+  }
+
+  /** Whether retention deleted the entry at `logIndex` from this node's log. */
+  isDeleted(logIndex: number): boolean {
+    return logIndex < this.log.firstIndex();
+  }
+
+  /** The first offset of `topic` whose message this node's log still holds (its end if none). */
+  earliestOffset(topic: string): number {
+    const broker = this.stateMachine.broker;
+    return broker.earliestOffsetAtOrAfter(topic, this.log.firstIndex()) ?? broker.topic(topic)?.nextOffset ?? 0;
+  }
+
+  /**
+   * The messages the entry at `logIndex` holds, which the state machine applied; OUT_OF_RANGE
+   * (for `topic`'s `offset`) when retention deleted the entry.
+   */
+  producedMessages(logIndex: number, deleted?: { readonly topic: string; readonly offset: number }): readonly MessageRecord[] {
+    if (logIndex < this.log.firstIndex()) {
+      if (deleted !== undefined) throw this.deletedError(deleted.topic, deleted.offset);
+      throw new OutOfRangeError(`entry ${logIndex} was deleted by retention`, -1);
+    }
     const entry = this.log.entries(logIndex as Index, (logIndex + 1) as Index, Number.MAX_SAFE_INTEGER)[0];
     if (entry === undefined || entry.kind !== EntryKind.normal || entry.payload[0] !== PayloadTag.broker) {
       throw new InternalError(`the offset index points at entry ${logIndex}, which is not a broker entry`);

@@ -214,6 +214,7 @@ export class NodeGroupService implements GroupService {
 
   /** Proposes one deliver entry; once applied, what it delivered in responses of at most bytesMax. */
   private async deliver(input: ConsumeInput, max: number): Promise<DeliveryView[][]> {
+    this.refuseIfCursorDeleted(input.group);
     const result = expect(await this.broker.propose({ kind: 'deliver', group: input.group, consumer: input.consumerId, max }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs), 'delivered');
     const batches: DeliveryView[][] = [];
     let batch: DeliveryView[] = [];
@@ -223,7 +224,7 @@ export class NodeGroupService implements GroupService {
     let entry: { logIndex: number; messages: readonly MessageRecord[] } = { logIndex: 0, messages: [] };
     // Bounded by the delivered messages (at most deliverBatchMax).
     for (const d of result.messages) {
-      if (entry.logIndex !== d.logIndex) entry = { logIndex: d.logIndex, messages: this.broker.producedMessages(d.logIndex) };
+      if (entry.logIndex !== d.logIndex) entry = { logIndex: d.logIndex, messages: this.broker.producedMessages(d.logIndex, { topic: result.topic, offset: d.offset }) };
       const message = entry.messages[d.position];
       if (message === undefined) throw new Error(`delivered offset ${d.offset} points at a missing message of entry ${d.logIndex}`);
       const size = messageBytes(message) + GROUP_SERVICE_DEFAULTS.deliveryOverheadBytes;
@@ -241,6 +242,19 @@ export class NodeGroupService implements GroupService {
     return batches;
   }
 
+  /**
+   * Under the delete retention policy a group can fall behind what the log keeps: its next
+   * message is gone. Consuming then answers OUT_OF_RANGE with the earliest offset kept
+   * (nothing is proposed), until the group is reset, as a Kafka consumer without an
+   * automatic offset reset is told.
+   */
+  private refuseIfCursorDeleted(group: string): void {
+    const g = this.stateMachine.broker.group(group);
+    if (g === undefined) return; // the deliver entry answers NOT_FOUND
+    const location = this.stateMachine.broker.locate(g.topic, g.nextOffset);
+    if (location !== undefined && this.broker.isDeleted(location.logIndex)) throw this.broker.deletedError(g.topic, g.nextOffset);
+  }
+
   /** The consumer went away: what it held goes out again now (best effort: deadlines cover a failure). */
   private release(group: string, consumer: string): void {
     if (this.replica.role() !== 'leader') return;
@@ -250,6 +264,9 @@ export class NodeGroupService implements GroupService {
   private deadLetterCopy(candidate: DeadLetterCandidate): MessageRecord | null {
     const location = this.stateMachine.broker.locate(candidate.topic, candidate.offset);
     if (location === undefined) return null; // the topic was deleted: nothing left to copy
+    // Retention keeps what the broker owes, dead deliveries included; a node whose log lost
+    // it some other way copies nothing rather than stop its tick.
+    if (this.broker.isDeleted(location.logIndex)) return null;
     const original = this.broker.producedMessages(location.logIndex)[location.position];
     if (original === undefined) return null;
     const text = (value: string | number): Uint8Array => Buffer.from(String(value));

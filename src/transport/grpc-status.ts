@@ -1,6 +1,6 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import { ErrorCode, isErrorCode } from '../../errors/index.js';
-import { NodeError, NotLeaderError } from './node-errors.js';
+import { NodeError, NotLeaderError, OutOfRangeError } from './node-errors.js';
 
 /** Trailing metadata keys that travel with an error status. */
 export const ErrorMetadataKey = {
@@ -10,6 +10,8 @@ export const ErrorMetadataKey = {
   leaderId: 'leader-id',
   /** On notLeader, when a leader is known: its client address (host:port), where the client should go. */
   leaderAddress: 'leader-address',
+  /** On outOfRange: the earliest offset of the topic still kept, in decimal. */
+  earliestOffset: 'earliest-offset',
 } as const;
 
 export type GrpcErrorStatus = Pick<StatusObject, 'code' | 'details' | 'metadata'>;
@@ -39,6 +41,7 @@ const GRPC_STATUS_BY_CODE: { readonly [C in ErrorCode]: status } = {
   outOfOrderSequence: status.FAILED_PRECONDITION,
   duplicateTooOld: status.FAILED_PRECONDITION,
   transactionDecided: status.FAILED_PRECONDITION,
+  outOfRange: status.OUT_OF_RANGE,
   outcomeUnknown: status.DEADLINE_EXCEEDED,
   closed: status.UNAVAILABLE,
   aborted: status.CANCELLED,
@@ -89,6 +92,7 @@ const CODE_BY_GRPC_STATUS: ReadonlyMap<status, ErrorCode> = new Map([
   [status.UNIMPLEMENTED, ErrorCode.unimplemented],
   [status.CANCELLED, ErrorCode.aborted],
   [status.DATA_LOSS, ErrorCode.corruptRecord],
+  [status.OUT_OF_RANGE, ErrorCode.outOfRange],
 ]);
 
 /** The code a node sent in the trailers, or undefined when none came or it is not one of ours. */
@@ -109,6 +113,7 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
     return { code: status.INTERNAL, details: `internal error: ${readableMessage(error)}`, metadata };
   }
   metadata.set(ErrorMetadataKey.errorCode, error.code);
+  if (error instanceof OutOfRangeError) metadata.set(ErrorMetadataKey.earliestOffset, String(error.earliestOffset));
   if (error instanceof NotLeaderError && error.leader !== null) {
     metadata.set(ErrorMetadataKey.leaderId, error.leader.id);
     metadata.set(ErrorMetadataKey.leaderAddress, error.leader.clientAddress);

@@ -46,6 +46,7 @@ export {
   NodeError,
   NotFoundError,
   NotLeaderError,
+  OutOfRangeError,
   ResourceExhaustedError,
   UnavailableError,
   UnimplementedError,

@@ -33,6 +33,20 @@ export class NotFoundError extends NodeError {
   readonly code = ErrorCode.notFound;
 }
 
+/** An offset below what retention keeps: the reader should go on from `earliestOffset`. */
+export class OutOfRangeError extends NodeError {
+  override readonly name = 'OutOfRangeError';
+  readonly code = ErrorCode.outOfRange;
+
+  constructor(
+    message: string,
+    readonly earliestOffset: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** A bounded queue is full; the caller should back off and retry. */
 export class ResourceExhaustedError extends NodeError {
   override readonly name = 'ResourceExhaustedError';

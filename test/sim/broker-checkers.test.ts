@@ -31,47 +31,47 @@ describe('checkProduced: every acknowledged message once, at its offset, in prod
   const history = (): ProducedMessage[] => [produced('p1', 0, 'acked', 0), produced('p1', 1, 'acked', 1), produced('p2', 0, 'acked', 2), produced('p1', 2, 'unknown', null)];
 
   it('passes an intact topic, where a message of unknown outcome may be there once or not at all', () => {
-    expect(checkProduced(history(), [{ node: 'n1', ids: ['p1-0', 'p1-1', 'p2-0', 'p1-2'] }, { node: 'n2', ids: ['p1-0', 'p1-1', 'p2-0'] }])).toEqual([]);
+    expect(checkProduced(history(), [{ node: 'n1', firstOffset: 0, ids: ['p1-0', 'p1-1', 'p2-0', 'p1-2'] }, { node: 'n2', firstOffset: 0, ids: ['p1-0', 'p1-1', 'p2-0'] }])).toEqual([]);
   });
 
   it('reports a producer duplicate: a retried batch written twice', () => {
-    const violations = checkProduced(history(), [{ node: 'n1', ids: ['p1-0', 'p1-1', 'p2-0', 'p1-1'] }]);
+    const violations = checkProduced(history(), [{ node: 'n1', firstOffset: 0, ids: ['p1-0', 'p1-1', 'p2-0', 'p1-1'] }]);
     expect(invariants(violations)).toEqual([BrokerInvariant.producedOnce]);
     expect(violations[0]?.message).toMatch(/p1-1 2 times/);
   });
 
   it('reports a duplicate of a message whose outcome the producer never learnt', () => {
-    expect(invariants(checkProduced(history(), [{ node: 'n1', ids: ['p1-0', 'p1-1', 'p2-0', 'p1-2', 'p1-2'] }]))).toEqual([BrokerInvariant.producedOnce]);
+    expect(invariants(checkProduced(history(), [{ node: 'n1', firstOffset: 0, ids: ['p1-0', 'p1-1', 'p2-0', 'p1-2', 'p1-2'] }]))).toEqual([BrokerInvariant.producedOnce]);
   });
 
   it('reports an acknowledged message missing on one node', () => {
-    const violations = checkProduced(history(), [{ node: 'n1', ids: ['p1-0', 'p1-1', 'p2-0'] }, { node: 'n3', ids: ['p1-0', 'p1-1'] }]);
+    const violations = checkProduced(history(), [{ node: 'n1', firstOffset: 0, ids: ['p1-0', 'p1-1', 'p2-0'] }, { node: 'n3', firstOffset: 0, ids: ['p1-0', 'p1-1'] }]);
     expect(violations.map((v) => v.message)).toEqual([expect.stringMatching(/p2-0 was acknowledged to producer p2 at offset 2 but n3 does not hold it/)]);
   });
 
   it('reports a message at another offset than the one acknowledged', () => {
-    expect(invariants(checkProduced(history(), [{ node: 'n1', ids: ['p1-0', 'p2-0', 'p1-1'] }]))).toContain(BrokerInvariant.producedOnce);
+    expect(invariants(checkProduced(history(), [{ node: 'n1', firstOffset: 0, ids: ['p1-0', 'p2-0', 'p1-1'] }]))).toContain(BrokerInvariant.producedOnce);
   });
 
   it('reports a message no producer sent', () => {
-    expect(checkProduced(history(), [{ node: 'n1', ids: ['p1-0', 'p1-1', 'p2-0', 'x-9'] }])[0]?.message).toMatch(/x-9 .* no producer sent/);
+    expect(checkProduced(history(), [{ node: 'n1', firstOffset: 0, ids: ['p1-0', 'p1-1', 'p2-0', 'x-9'] }])[0]?.message).toMatch(/x-9 .* no producer sent/);
   });
 
   it('reports a retry the broker refused', () => {
     const refused = [...history(), { ...produced('p2', 1, 'refused', null), refusal: 'outOfOrderSequence' }];
-    expect(invariants(checkProduced(refused, [{ node: 'n1', ids: ['p1-0', 'p1-1', 'p2-0'] }]))).toEqual([BrokerInvariant.producedOnce]);
+    expect(invariants(checkProduced(refused, [{ node: 'n1', firstOffset: 0, ids: ['p1-0', 'p1-1', 'p2-0'] }]))).toEqual([BrokerInvariant.producedOnce]);
   });
 
   it('reports a producer whose messages are out of sequence order, but not a delayed message placed later', () => {
     const reordered = [produced('p1', 0, 'unknown', null), produced('p1', 1, 'unknown', null)];
-    expect(invariants(checkProduced(reordered, [{ node: 'n1', ids: ['p1-1', 'p1-0'] }]))).toEqual([BrokerInvariant.producerOrder]);
+    expect(invariants(checkProduced(reordered, [{ node: 'n1', firstOffset: 0, ids: ['p1-1', 'p1-0'] }]))).toEqual([BrokerInvariant.producerOrder]);
     const delayed = [produced('p1', 0, 'acked', null, true), produced('p1', 1, 'acked', 0)];
-    expect(checkProduced(delayed, [{ node: 'n1', ids: ['p1-1', 'p1-0'] }])).toEqual([]);
+    expect(checkProduced(delayed, [{ node: 'n1', firstOffset: 0, ids: ['p1-1', 'p1-0'] }])).toEqual([]);
   });
 });
 
 describe('checkDeliveries: every acknowledged message delivered until acked or dead-lettered', () => {
-  const topic = { node: 'n1', ids: ['p1-0', 'p1-1', 'p1-2!'] };
+  const topic = { node: 'n1', firstOffset: 0, ids: ['p1-0', 'p1-1', 'p1-2!'] };
   const events: ConsumerEvent[] = [
     { kind: 'delivered', consumer: 'c1.0', offset: 0, delivery: 1, id: 'p1-0' },
     { kind: 'delivered', consumer: 'c1.0', offset: 1, delivery: 1, id: 'p1-1' },
@@ -137,7 +137,7 @@ describe('checkTransactions: all or nothing, as told, and never visible before c
       { atMs: 150, node: 'n2', id: 't1-0.0' },
       { atMs: 320, node: 'n1', id: 't1-2.0' },
     ],
-    topics: [{ node: 'n1', ids: ['t1-0.0', 't1-0.1', 't1-2.0'] }],
+    topics: [{ node: 'n1', firstOffset: 0, ids: ['t1-0.0', 't1-0.1', 't1-2.0'] }],
     states: [{ node: 'n1', state: new Map([['t1-0', 'committed'], ['t1-1', 'rolledBack'], ['t1-2', 'committed']] as const) }],
   });
 
@@ -146,13 +146,13 @@ describe('checkTransactions: all or nothing, as told, and never visible before c
   });
 
   it('reports a committed transaction shown in part', () => {
-    const partial = { ...intact(), topics: [{ node: 'n1', ids: ['t1-0.0', 't1-2.0'] }] };
+    const partial = { ...intact(), topics: [{ node: 'n1', firstOffset: 0, ids: ['t1-0.0', 't1-2.0'] }] };
     expect(invariants(checkTransactions(partial))).toEqual([BrokerInvariant.transactionAtomic]);
     expect(checkTransactions(partial)[0]?.message).toMatch(/shows 1 of 2 messages of t1-0/);
   });
 
   it('reports a rolled-back transaction whose messages are visible', () => {
-    const leaked = { ...intact(), topics: [{ node: 'n1', ids: ['t1-0.0', 't1-0.1', 't1-2.0', 't1-1.0', 't1-1.1'] }] };
+    const leaked = { ...intact(), topics: [{ node: 'n1', firstOffset: 0, ids: ['t1-0.0', 't1-0.1', 't1-2.0', 't1-1.0', 't1-1.1'] }] };
     expect(checkTransactions(leaked).map((v) => v.message)).toEqual([
       expect.stringMatching(/t1-1 is rolledBack on n1 but its messages are visible/),
       expect.stringMatching(/t1-1's producer was told rolled back/),
@@ -161,14 +161,14 @@ describe('checkTransactions: all or nothing, as told, and never visible before c
 
   it('reports a transaction the producer was told committed that the node rolled back', () => {
     const states = [{ node: 'n1', state: new Map([['t1-0', 'rolledBack'], ['t1-1', 'rolledBack'], ['t1-2', 'committed']] as const) }];
-    const told = { ...intact(), topics: [{ node: 'n1', ids: ['t1-2.0'] }], states };
+    const told = { ...intact(), topics: [{ node: 'n1', firstOffset: 0, ids: ['t1-2.0'] }], states };
     expect(checkTransactions(told)[0]?.message).toMatch(/t1-0's producer was told committed/);
   });
 
   it('reports a transaction still undecided after healing, and committed messages kept apart', () => {
     const undecided = { ...intact(), states: [{ node: 'n1', state: new Map([['t1-0', 'committed'], ['t1-1', 'prepared'], ['t1-2', 'committed']] as const) }] };
     expect(checkTransactions(undecided)[0]?.message).toMatch(/t1-1 is still undecided/);
-    const apart = { ...intact(), topics: [{ node: 'n1', ids: ['t1-0.0', 't1-2.0', 't1-0.1'] }] };
+    const apart = { ...intact(), topics: [{ node: 'n1', firstOffset: 0, ids: ['t1-0.0', 't1-2.0', 't1-0.1'] }] };
     expect(checkTransactions(apart)[0]?.message).toMatch(/t1-0's messages apart/);
   });
 

@@ -61,9 +61,11 @@ export interface ProducedMessage {
   refusal: string | null;
 }
 
-/** One node's final copy of a topic: message ids by offset. */
+/** One node's final copy of a topic: message ids by offset (none below firstOffset). */
 export interface TopicContents {
   readonly node: string;
+  /** Offsets below it were deleted by retention on this node: their messages cannot be checked here. */
+  readonly firstOffset: number;
   readonly ids: readonly string[];
 }
 
@@ -89,6 +91,7 @@ export function checkProduced(produced: readonly ProducedMessage[], topics: read
     for (const m of produced) {
       if (m.state !== 'acked') continue;
       const offsets = at.get(m.id) ?? [];
+      if (offsets.length === 0 && topic.firstOffset > 0 && (m.offset === null || m.offset < topic.firstOffset)) continue; // deleted by retention
       if (offsets.length === 0) once(`${m.id} was acknowledged to producer ${m.producer}${m.offset === null ? '' : ` at offset ${m.offset}`} but ${topic.node} does not hold it`);
       else if (m.offset !== null && !offsets.includes(m.offset)) once(`${m.id} was acknowledged at offset ${m.offset} but ${topic.node} holds it at ${offsets.join(',')}`);
     }
@@ -168,6 +171,7 @@ export function checkDeliveries(history: DeliveryHistory): BrokerViolation[] {
       continue;
     }
     delivered.add(`${e.consumer}/${e.offset}`);
+    if (e.offset < reference.firstOffset) continue; // deleted by retention since
     const held = reference.ids[e.offset];
     if (held !== e.id) fail(`consumer ${e.consumer} got ${e.id} as offset ${e.offset} (delivery ${e.delivery}), where ${reference.node} holds ${held ?? 'nothing'}`);
   }
@@ -175,7 +179,7 @@ export function checkDeliveries(history: DeliveryHistory): BrokerViolation[] {
   for (const copy of history.deadLetters) {
     const key = `${copy.node}/${copy.offset}`;
     dead.set(key, [...(dead.get(key) ?? []), copy]);
-    if (reference.ids[copy.offset] !== copy.id) fail(`${copy.node}'s dead-letter copy of offset ${copy.offset} is ${copy.id}, the topic holds ${reference.ids[copy.offset] ?? 'nothing'}`);
+    if (copy.offset >= reference.firstOffset && reference.ids[copy.offset] !== copy.id) fail(`${copy.node}'s dead-letter copy of offset ${copy.offset} is ${copy.id}, the topic holds ${reference.ids[copy.offset] ?? 'nothing'}`);
     if (copy.deliveries <= history.retriesMax) fail(`offset ${copy.offset} was dead-lettered after ${copy.deliveries} deliveries; it may be delivered ${history.retriesMax + 1} times`);
   }
   for (const [key, copies] of dead) if (copies.length > 1) fail(`offset ${key} was dead-lettered ${copies.length} times`);
@@ -183,7 +187,8 @@ export function checkDeliveries(history: DeliveryHistory): BrokerViolation[] {
   const at = positions(reference.ids);
   for (const m of history.produced) {
     if (m.state !== 'acked') continue;
-    const offset = at.get(m.id)?.[0];
+    // A message retention deleted is known by the offset its producer was told.
+    const offset = at.get(m.id)?.[0] ?? (m.offset !== null && m.offset < reference.firstOffset ? m.offset : undefined);
     if (offset === undefined) continue; // checkProduced reports it
     if (!acked.has(offset) && !deadOffsets.has(offset)) {
       const deliveries = history.events.filter((e) => e.kind === 'delivered' && e.offset === offset).length;
@@ -243,6 +248,9 @@ export function checkTransactions(history: TransactionHistory): BrokerViolation[
       const visible = offsets.filter((o) => o.length > 0).length;
       const state = states.get(tx.txId);
       if (offsets.some((o) => o.length > 1)) atomic(`${topic.node} holds a message of ${tx.txId} more than once`);
+      // Retention may have deleted a committed transaction's messages, or the first of them.
+      const deletedSome = topic.firstOffset > 0 && (visible === 0 || Math.min(...offsets.flatMap((o) => o.slice(0, 1))) === topic.firstOffset);
+      if (deletedSome) continue;
       if (visible !== 0 && visible !== tx.messageIds.length) atomic(`${topic.node} shows ${visible} of ${tx.messageIds.length} messages of ${tx.txId}`);
       const shown = visible === tx.messageIds.length;
       if (visible > 0 && !contiguous(offsets)) atomic(`${topic.node} holds ${tx.txId}'s messages apart, not together`);

@@ -204,13 +204,16 @@ export class BrokerWorkload {
 
 /** A topic's messages on one node, as payload texts by offset (empty if the topic does not exist). */
 function contents(id: NodeId, node: AssembledNode, topic: string): TopicContents {
-  return { node: id, ids: readTopic(node, topic).map((m) => Buffer.from(m.payload).toString('latin1')) };
+  const ids: string[] = [];
+  for (const m of readTopic(node, topic)) ids[m.offset] = Buffer.from(m.payload).toString('latin1');
+  return { node: id, firstOffset: node.broker.listTopics().some((t) => t.name === topic) ? node.broker.earliestOffset(topic) : 0, ids };
 }
 
+/** The messages of a topic this node's log still holds (from the earliest offset retention kept). */
 function readTopic(node: AssembledNode, topic: string): ReturnType<AssembledNode['broker']['fetch']>['messages'][number][] {
   if (node.broker.listTopics().every((t) => t.name !== topic)) return [];
   const out: ReturnType<AssembledNode['broker']['fetch']>['messages'][number][] = [];
-  let from = 0;
+  let from = node.broker.earliestOffset(topic);
   // Bounded: every page moves `from` on by at least one message, up to the topic's end.
   for (let page = 0; page < FETCH_PAGES_MAX; page++) {
     const fetched = node.broker.fetch(topic, from, 1 << 20);

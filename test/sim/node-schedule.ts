@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 
 import type { NodeId, RaftNode, RaftOptions } from '../../raft/index.js';
+import type { RetentionConfig } from '../../src/node/config.js';
 import { BrokerCheckFailed } from './broker-checkers.js';
 import { BrokerWorkload, type BrokerWorkloadOptions, type BrokerWorkloadStats } from './broker-workload.js';
 import { SafetyViolation } from './invariants.js';
@@ -24,6 +25,11 @@ export interface NodeSimConfig {
   readonly clockSkewMaxMs?: number;
   readonly clockDriftMax?: number;
   readonly segmentBytes?: number;
+  /**
+   * Snapshots every N applied entries, N drawn per schedule from [entriesMin, entriesMax],
+   * with this retention (hours 0: every snapshot compacts as far as the policy allows).
+   */
+  readonly snapshots?: { readonly entriesMin: number; readonly entriesMax: number; readonly retention: RetentionConfig };
   /** See NodeClusterOptions.checkDurability (default true). */
   readonly checkDurability?: boolean;
   /** Virtual time that runs after the last step, before healing. */
@@ -99,6 +105,11 @@ const DEFAULT_BROKER_DRAIN_BOUND_MS = 10_000;
 // Clocks start well above any skew, so no leader's clock reads below 0.
 const BROKER_CLOCK_ORIGIN_MS = 1_000_000;
 
+/** The snapshot interval a schedule runs with: a function of its seed, so a replay gets the same. */
+function snapshotEntriesOf(snapshots: NonNullable<NodeSimConfig['snapshots']>, seed: number): number {
+  return snapshots.entriesMin + (Math.abs(seed) % (snapshots.entriesMax - snapshots.entriesMin + 1));
+}
+
 export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule): Promise<NodeRunResult> {
   const tuning = config.tuning !== undefined || schedule.tuning !== undefined ? { ...config.tuning, ...schedule.tuning } : undefined;
   const cluster = new NodeCluster({
@@ -112,6 +123,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     ...(config.clockSkewMaxMs !== undefined ? { clockSkewMaxMs: config.clockSkewMaxMs } : {}),
     ...(config.clockDriftMax !== undefined ? { clockDriftMax: config.clockDriftMax } : {}),
     ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
+    ...(config.snapshots !== undefined ? { snapshotEntries: snapshotEntriesOf(config.snapshots, schedule.seed), retention: config.snapshots.retention } : {}),
     ...(config.checkDurability !== undefined ? { checkDurability: config.checkDurability } : {}),
     ...(config.clockOriginMs !== undefined || config.broker !== undefined ? { clockOriginMs: config.clockOriginMs ?? BROKER_CLOCK_ORIGIN_MS } : {}),
   });
@@ -132,6 +144,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     await workload?.finish(config.brokerDrainBoundMs ?? DEFAULT_BROKER_DRAIN_BOUND_MS);
     return result(cluster, workload, null);
   } catch (error) {
+    if (process.env["SIM_STACK"] === "1") console.log("STACK", error instanceof Error ? error.stack : error);
     const invariant = error instanceof SafetyViolation || error instanceof BrokerCheckFailed ? error.invariant : error instanceof Error ? error.name : 'unknown';
     const message = error instanceof Error ? error.message : String(error);
     return result(cluster, workload, { invariant, message, trace: cluster.recentTrace() });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { RetentionPolicy, type RetentionConfig } from '../../src/node/config.js';
 import { electionTicksFloor, NODE_WEIGHTS, runNodeSchedule, type NodeSimConfig } from './node-schedule.js';
 import { FIGURE_8_GROUND, describeSchedule, scheduleArbitrary, simRuns, simSeed, type Schedule, type ScheduleShape } from './schedule.js';
 
@@ -69,6 +70,9 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
 /** Past each property's own time limit (interruptAfterTimeLimit), so fast-check stops first. */
 const PROPERTY_TIMEOUT_MS = 60_000 + simRuns(DEFAULT_RUNS) * 500;
 
+/** Retention that deletes below every snapshot at once (as far as the policy allows). */
+const COMPACT_AT_ONCE: RetentionConfig = { hours: 0, bytes: Infinity, policy: RetentionPolicy.delete };
+
 /** Schedules per broker property in npm test: each runs the broker workload too, so costs more. */
 const BROKER_RUNS = 24;
 
@@ -95,6 +99,14 @@ describe('generated fault schedules against the production node', () => {
 
   it('3 nodes with slow disks, small segments (roll-over) and clocks up to 2 s apart, with generated core options', async () => {
     await checkCluster(3, { fsyncMinMs: 2, fsyncMaxMs: 40, segmentBytes: 4 * 1024, clockSkewMaxMs: 2_000 }, { varyTuning: true, stepsMax: 40 });
+  }, PROPERTY_TIMEOUT_MS);
+
+  it('3 nodes snapshotting every 5 to 50 entries with tiny segments, compacting at once: crashes hit snapshot writes and installs, followers behind catch up by InstallSnapshot', async () => {
+    await checkCluster(3, { segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: COMPACT_AT_ONCE } });
+  }, PROPERTY_TIMEOUT_MS);
+
+  it('3 nodes with the broker workload snapshotting every 5 to 50 entries: the broker state survives snapshots, restarts and installs, and retention keeps what consumers still need', async () => {
+    await checkCluster(3, { broker: {}, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: { ...COMPACT_AT_ONCE, policy: RetentionPolicy.keepUnconsumed } } }, { runs: simRuns(BROKER_RUNS) });
   }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes with tiny batches, a narrow in-flight window and no pre-vote', async () => {
