@@ -124,7 +124,11 @@ function readTopic(r: BinaryReader): TopicLogSnapshot {
   if (firstOffset !== nextOffset) throw new BrokerSnapshotError(`topic ${name}: its runs hold ${firstOffset} offsets, not ${nextOffset}`);
   const scheduledCount = readCount(r, 20, `scheduled batches of topic ${name}`);
   const scheduled: ScheduledBatch[] = [];
-  for (let k = 0; k < scheduledCount; k++) scheduled.push({ dueMs: r.u53(), logIndex: r.u53(), count: r.u32() });
+  for (let k = 0; k < scheduledCount; k++) {
+    const batch: ScheduledBatch = { dueMs: r.u53(), logIndex: r.u53(), count: r.u32() };
+    if (batch.dueMs < (scheduled[k - 1]?.dueMs ?? 0)) throw new BrokerSnapshotError(`topic ${name}: scheduled batches out of due order at ${k}`);
+    scheduled.push(batch);
+  }
   return { id, name, messageBytesMax, nextOffset, runs, scheduled };
 }
 

@@ -199,8 +199,12 @@ export class TopicLog {
   }
 
   private pushRun(run: OffsetRun): void {
-    // Bounded: each run is popped at most once in the topic's life.
-    while (this.lowsFromRight.length > 0 && (this.runs[this.lowsFromRight[this.lowsFromRight.length - 1] ?? -1]?.logIndex ?? -Infinity) >= run.logIndex) this.lowsFromRight.pop();
+    // Runs at or above the new one's logIndex are lows no longer. Bounded: each run is popped at most once in the topic's life.
+    while (this.lowsFromRight.length > 0) {
+      const top = this.runs[this.lowsFromRight[this.lowsFromRight.length - 1] ?? -1];
+      if (top === undefined || top.logIndex < run.logIndex) break;
+      this.lowsFromRight.pop();
+    }
     this.lowsFromRight.push(this.runs.length);
     this.runs.push(run);
   }

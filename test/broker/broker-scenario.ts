@@ -144,7 +144,8 @@ export class ScenarioDriver {
   private leaderTimeMs = 1_000;
   private logIndex = 0;
   private readonly producerIds: number[] = [];
-  private readonly sequences = new Map<string, number>();
+  /** Per producer and topic: the next sequence, and the last batch written (what a retry resends). */
+  private readonly sequences = new Map<string, { readonly next: number; readonly lastFirst: number; readonly lastCount: number }>();
 
   /** The next entry's index and leader time, and its command resolved against `state`. */
   next(step: Step, state: BrokerState): { readonly logIndex: number; readonly leaderTimeMs: number; readonly command: BrokerCommand } {
@@ -157,7 +158,8 @@ export class ScenarioDriver {
   learn(command: BrokerCommand, result: ApplyResult): void {
     if (result.kind === 'producerGranted') this.producerIds.push(result.producerId);
     if (command.kind === 'produce' && result.kind === 'produced' && !result.duplicate && command.producerId !== 0) {
-      this.sequences.set(`${command.producerId}/${command.topic}`, command.firstSequence + command.messages.length);
+      const count = command.messages.length;
+      this.sequences.set(`${command.producerId}/${command.topic}`, { next: command.firstSequence + count, lastFirst: command.firstSequence, lastCount: count });
     }
   }
 
@@ -198,10 +200,12 @@ export class ScenarioDriver {
     const topic = name(TOPICS, a.topic);
     // Pick 0 is the non-idempotent producer; 5 an id never granted (or long expired).
     const producerId = a.producer === 0 ? 0 : a.producer === 5 ? 999_999 : (at(this.producerIds, a.producer) ?? 0);
-    const next = this.sequences.get(`${producerId}/${topic}`) ?? 0;
-    const firstSequence = a.sequence === 'next' ? next : a.sequence === 'gap' ? next + 1 : Math.max(0, next - a.count);
+    const known = this.sequences.get(`${producerId}/${topic}`);
+    const next = known?.next ?? 0;
     const deliverAtMs = a.delayMs === 0 ? 0 : state.nowMs + a.delayMs;
-    return { kind: 'produce', topic, producerId, firstSequence, messages: messages(a.count, deliverAtMs, `p${producerId}`) };
+    // A retry resends the last batch as it was: answered with its original offsets while remembered.
+    const [firstSequence, count] = a.sequence === 'retry' && known !== undefined ? [known.lastFirst, known.lastCount] : [a.sequence === 'gap' ? next + 1 : next, a.count];
+    return { kind: 'produce', topic, producerId, firstSequence, messages: messages(count, deliverAtMs, `p${producerId}`) };
   }
 }
 

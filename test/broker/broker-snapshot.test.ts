@@ -93,7 +93,7 @@ describe('broker snapshot', () => {
 
   it('the scenarios reach every part of the state at the cut and every kind of change after it', () => {
     const total: Stats = {};
-    for (const [steps, cut] of fc.sample(scenarioWithCut, { seed, numRuns: 60 })) {
+    for (const [steps, cut] of fc.sample(scenarioWithCut, { seed, numRuns: 100 })) {
       for (const [name, n] of Object.entries(runScenario(steps, cut))) total[name] = (total[name] ?? 0) + n;
     }
     const expected = [
@@ -102,7 +102,7 @@ describe('broker snapshot', () => {
       'delivered after the cut', 'nacked to a retry after the cut', 'dead-lettered after the cut', 'duplicate produce after the cut',
       'producer expired after the cut', 'transaction committed after the cut', 'checkExhausted after the cut',
     ];
-    for (const name of expected) expect(total[name] ?? 0, `${name} in 60 runs (seed ${seed}): ${JSON.stringify(total)}`).toBeGreaterThanOrEqual(3);
+    for (const name of expected) expect(total[name] ?? 0, `${name} in 100 runs (seed ${seed}): ${JSON.stringify(total)}`).toBeGreaterThanOrEqual(3);
   });
 
   it('an empty state round-trips', () => {
