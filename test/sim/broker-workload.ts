@@ -1,5 +1,5 @@
 import type { NodeId } from '../../raft/index.js';
-import { DeadLetterHeader, deadLetterTopicOf } from '../../src/broker/index.js';
+import { DeadLetterHeader, decodeCommand } from '../../src/broker/index.js';
 import type { AssembledNode } from '../../src/node/node-assembly.js';
 import { BrokerRefusedError } from '../../src/transport/index.js';
 import {
@@ -72,6 +72,8 @@ export class BrokerWorkload {
   /** Why creating the topics failed for good, for the report. */
   private setupFailure: string | null = null;
   private deadLettered = 0;
+  /** Every dead-letter copy committed, by the log index of its entry. */
+  private readonly deadLetterEntries = new Map<number, Omit<DeadLetterCopy, 'node'>>();
 
   constructor(
     private readonly cluster: NodeCluster,
@@ -81,6 +83,16 @@ export class BrokerWorkload {
     this.env = new ClientEnv(cluster);
     this.producers = Array.from({ length: options.producers ?? 2 }, (_, k) => new ProducerClient(this.env, `p${k + 1}`, random.fork(), this.produced));
     this.consumers = Array.from({ length: options.consumers ?? 2 }, (_, k) => new ConsumerClient(this.env, `c${k + 1}`, random.fork(), this.events));
+    // Dead-letter copies as the log commits them (by log index: a restart applies some again,
+    // and a node that installed a snapshot skipped them), since retention may delete them from
+    // the dead-letter topic before the end.
+    cluster.onApply((_node, entry, result) => {
+      if (result?.kind !== 'deadLettered' || this.deadLetterEntries.has(entry.index)) return;
+      const command = decodeCommand(entry.payload.subarray(1)).command;
+      if (command.kind !== 'deadLetter') return;
+      const header = (name: string): number => Number(Buffer.from(command.message.headers.find((h) => h.name === name)?.value ?? []).toString('latin1'));
+      this.deadLetterEntries.set(entry.index, { offset: command.offset, id: Buffer.from(command.message.payload).toString('latin1'), deliveries: header(DeadLetterHeader.deliveries) });
+    });
     this.transactionClients = Array.from(
       { length: options.transactionalProducers ?? 1 },
       (_, k) => new TransactionClient(this.env, `t${k + 1}`, random.fork(), this.transactions, this.observations),
@@ -180,7 +192,7 @@ export class BrokerWorkload {
       return node === null ? [] : [{ id, node }];
     });
     const orders = nodes.map(({ id, node }) => contents(id, node, BROKER_SIM.topic));
-    const deadLetters = nodes.flatMap(({ id, node }) => deadLetterCopies(id, node));
+    const deadLetters = nodes.flatMap(({ id }) => [...this.deadLetterEntries.values()].map((copy) => ({ node: id, ...copy })));
     this.deadLettered = deadLetters.filter((c) => c.node === nodes[0]?.id).length;
     return [
       ...checkProduced(this.produced, orders),
@@ -222,13 +234,6 @@ function readTopic(node: AssembledNode, topic: string): ReturnType<AssembledNode
     from = fetched.nextOffset;
   }
   return out;
-}
-
-function deadLetterCopies(id: NodeId, node: AssembledNode): DeadLetterCopy[] {
-  return readTopic(node, deadLetterTopicOf(BROKER_SIM.group)).map((m) => {
-    const header = (name: string): number => Number(Buffer.from(m.headers.find((h) => h.name === name)?.value ?? []).toString('latin1'));
-    return { node: id, offset: header(DeadLetterHeader.offset), id: Buffer.from(m.payload).toString('latin1'), deliveries: header(DeadLetterHeader.deliveries) };
-  });
 }
 
 function groupFinal(id: NodeId, node: AssembledNode): GroupFinal {

@@ -4,6 +4,7 @@ import { RaftNode, type Entry, type HardState, type Index, type LogReader, type 
 import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
 import { NODE_DEFAULTS, type NodeConfig, type RetentionConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
+import type { ApplyResult } from '../../src/broker/index.js';
 import { NotLeaderError } from '../../src/transport/index.js';
 import { DurabilityChecks } from './durability-checks.js';
 import { DurableView } from './durable-view.js';
@@ -149,6 +150,7 @@ export class NodeCluster {
   private readonly trace: string[] = [];
   private readonly durableMark: DurableMarkPolicy;
   private nextAppendId = 1;
+  private readonly applyListeners: ((node: NodeId, entry: Entry, result: ApplyResult | null) => void)[] = [];
   /** Snapshots streamed between nodes (InstallSnapshot). */
   readonly snapshotLink: SimSnapshotLink = new SimSnapshotLink({
     world: this.world,
@@ -361,6 +363,9 @@ export class NodeCluster {
             new ObservedStateMachine(
               (entry) => this.applied(sim, process, entry),
               (snapshot) => this.restored(sim, process, snapshot),
+              (entry, result) => {
+                if (process.alive) for (const listener of this.applyListeners) listener(sim.id, entry, result);
+              },
             ),
         },
         {
@@ -407,6 +412,11 @@ export class NodeCluster {
       sim.appliedIndex = entry.index;
       this.checker.applied(sim.id, entry);
     });
+  }
+
+  /** Calls `listener` with every entry any node applies and what applying it returned (a restart applies some again). */
+  onApply(listener: (node: NodeId, entry: Entry, result: ApplyResult | null) => void): void {
+    this.applyListeners.push(listener);
   }
 
   /**

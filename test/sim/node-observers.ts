@@ -50,13 +50,16 @@ export class ObservedStateMachine extends NodeStateMachine {
   constructor(
     private readonly onApply: (entry: Entry) => void,
     private readonly onRestore: (snapshot: SnapshotMeta) => void,
+    private readonly onApplied: (entry: Entry, result: ReturnType<NodeStateMachine['apply']>) => void = () => {},
   ) {
     super();
   }
 
   override apply(entry: Entry): ReturnType<NodeStateMachine['apply']> {
     this.onApply(entry);
-    return super.apply(entry);
+    const result = super.apply(entry);
+    this.onApplied(entry, result);
+    return result;
   }
 
   override restoreSnapshot(payload: Uint8Array, snapshot: SnapshotMeta): void {

@@ -53,6 +53,10 @@ export interface NodeRunResult {
   readonly appends: number;
   readonly acked: number;
   readonly messages: number;
+  /** Snapshots streamed to a follower and installed there (InstallSnapshot). */
+  readonly snapshotsInstalled: number;
+  /** State machines restored from a snapshot: at a start, or by an install. */
+  readonly snapshotsRestored: number;
   /** Hash of every node's final log, hard state and applied index. */
   readonly digest: string;
   /** Each node's own digest, in id order (empty when the run failed). */
@@ -158,6 +162,8 @@ function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: 
     appends: cluster.appends.length,
     acked: cluster.appends.filter((a) => a.state === 'acked').length,
     messages: cluster.messagesSent,
+    snapshotsInstalled: cluster.snapshotLink.finished,
+    snapshotsRestored: cluster.ids.reduce((n, id) => n + cluster.restores(id).length, 0),
     digest: failure === null ? cluster.digest() : '',
     nodeDigests: failure === null ? cluster.nodeDigests() : [],
     broker: workload?.stats() ?? null,
