@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { EntryKind, index, nodeId, term, type Entry, type SnapshotMeta } from '../../raft/index.js';
+import { BrokerState, encodeBrokerSnapshot } from '../../src/broker/index.js';
+import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
+import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
+import { brokerEntryPayload, tagPayloads, PayloadTag } from '../../src/node/state-machine.js';
+import { MemoryFileSystem, openLog, openSnapshotStore, realScheduler } from '../../storage/index.js';
+
+/**
+ * How a node starts from what its disk holds: the newest snapshot and the log beside it,
+ * including the states a crash part way through installing a leader's snapshot leaves.
+ */
+const DATA_DIR = '/data/n1';
+const ids = ['n1', 'n2', 'n3'].map(nodeId);
+
+function config(): NodeConfig {
+  return {
+    id: nodeId('n1'),
+    members: ids.map((id, k) => ({ id, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` })),
+    clusterId: 'test',
+    dataDir: DATA_DIR,
+    flush: { mode: 'sync' },
+    // No tick within the test: the node neither campaigns nor snapshots on its own.
+    tickMs: 60_000,
+    electionTicks: 10,
+    heartbeatTicks: 2,
+    preferredLeader: null,
+    messageBytesMax: NODE_DEFAULTS.messageBytesMax,
+    recordBytesMax: NODE_DEFAULTS.recordBytesMax,
+    segmentBytes: 4096,
+    snapshotEntries: NODE_DEFAULTS.snapshotEntries,
+    retention: NODE_DEFAULTS.retention,
+    producerIdleExpiryMs: NODE_DEFAULTS.producerIdleExpiryMs,
+    dialAddresses: new Map(),
+    powerLoss: false,
+  };
+}
+
+const record = (at: number, t: number): Entry => ({ index: index(at), term: term(t), kind: EntryKind.normal, payload: tagPayloads(PayloadTag.record, [Buffer.from(`r${at}`)])[0] as Uint8Array });
+
+/** A log of `count` plain records in term `t` on `fs`. */
+async function writeLog(fs: MemoryFileSystem, count: number, t: number): Promise<void> {
+  const log = await openLog({ dir: `${DATA_DIR}/log`, fs, segmentBytes: 4096 });
+  await log.saveHardState({ term: term(t), vote: null, commit: index(0) });
+  for (let at = 1; at <= count; at++) await log.append([record(at, t)]);
+  await log.close();
+}
+
+/** A broker state with topic `t` created at entry `createdAt`, as a snapshot through `meta.index`. */
+async function writeSnapshot(fs: MemoryFileSystem, meta: SnapshotMeta, createdAt: number): Promise<void> {
+  const state = new BrokerState();
+  state.apply(createdAt, 1_000, { kind: 'createTopic', name: 'restored-topic', messageBytesMax: 1024 });
+  const store = await openSnapshotStore({ fs, dir: `${DATA_DIR}/snapshots` });
+  const writer = store.create(meta);
+  writer.write(encodeBrokerSnapshot(state));
+  await writer.finish();
+  store.close();
+}
+
+async function start(fs: MemoryFileSystem): Promise<AssembledNode> {
+  return assembleNode(config(), { fs, scheduler: realScheduler, random: { nextInt: () => 0 } }, {
+    send: () => undefined,
+    onFatal: (error) => {
+      throw error;
+    },
+    shipping: { sendSnapshot: () => Promise.reject(new Error('no peers in this test')) },
+  });
+}
+
+describe('a node starting from its snapshot', () => {
+  it('whose log does not hold the snapshot (a crash after the install was published, before the log was cut) resets the log after it', async () => {
+    const fs = new MemoryFileSystem();
+    await writeLog(fs, 12, 1);
+    await writeSnapshot(fs, { index: index(20), term: term(2), voters: ids }, 7);
+    const node = await start(fs);
+    try {
+      expect(node.log.firstIndex()).toBe(21);
+      expect(node.log.lastIndex()).toBe(20);
+      expect(node.log.term(index(20))).toBe(2);
+      expect(node.raft.status()).toMatchObject({ commit: 20, applied: 20, snapshotIndex: 20, firstIndex: 21, lastIndex: 20 });
+      expect(node.replica.appliedIndex).toBe(20);
+      expect(node.stateMachine.broker.topic('restored-topic')).toBeDefined();
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('whose point its log holds keeps the entries after it and applies only those (Raft §7, on restart)', async () => {
+    const fs = new MemoryFileSystem();
+    await writeLog(fs, 30, 1);
+    await writeSnapshot(fs, { index: index(20), term: term(1), voters: ids }, 3);
+    const node = await start(fs);
+    try {
+      expect(node.log.lastIndex()).toBe(30);
+      expect(node.raft.status()).toMatchObject({ commit: 20, applied: 20, snapshotIndex: 20, lastIndex: 30 });
+      expect(node.stateMachine.broker.topic('restored-topic')).toBeDefined();
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('refuses to start on a newest snapshot it cannot read, naming the file, rather than start from an older state', async () => {
+    const fs = new MemoryFileSystem();
+    await writeLog(fs, 12, 1);
+    await writeSnapshot(fs, { index: index(10), term: term(1), voters: ids }, 3);
+    const name = fs.list(`${DATA_DIR}/snapshots`).find((n) => n.endsWith('.snap')) as string;
+    const handle = fs.open(`${DATA_DIR}/snapshots/${name}`, 'existing');
+    const size = fs.size(handle);
+    const byte = new Uint8Array(1);
+    fs.readAt(handle, byte, size - 20);
+    fs.writeAt(handle, Uint8Array.of((byte[0] as number) ^ 0xff), size - 20);
+    await fs.fdatasync(handle);
+    fs.close(handle);
+    await expect(start(fs)).rejects.toMatchObject({ name: 'CorruptSnapshotError', message: expect.stringContaining(name) });
+  });
+
+  it('a broker payload that is not a snapshot of this format is a startup error too', async () => {
+    const fs = new MemoryFileSystem();
+    await writeLog(fs, 12, 1);
+    const store = await openSnapshotStore({ fs, dir: `${DATA_DIR}/snapshots` });
+    const writer = store.create({ index: index(10), term: term(1), voters: ids });
+    writer.write(brokerEntryPayload({ leaderTimeMs: 1, command: { kind: 'clock' } }));
+    await writer.finish();
+    store.close();
+    await expect(start(fs)).rejects.toMatchObject({ name: 'BrokerSnapshotError' });
+  });
+});
