@@ -148,7 +148,6 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     await workload?.finish(config.brokerDrainBoundMs ?? DEFAULT_BROKER_DRAIN_BOUND_MS);
     return result(cluster, workload, null);
   } catch (error) {
-    if (process.env["SIM_STACK"] === "1") console.log("STACK", error instanceof Error ? error.stack : error);
     const invariant = error instanceof SafetyViolation || error instanceof BrokerCheckFailed ? error.invariant : error instanceof Error ? error.name : 'unknown';
     const message = error instanceof Error ? error.message : String(error);
     return result(cluster, workload, { invariant, message, trace: cluster.recentTrace() });
