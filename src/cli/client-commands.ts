@@ -1,6 +1,7 @@
 import { LOG_CLIENT_DEFAULTS, LogClient, type NodeStatus } from '../client/index.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 import { parseClientArgs, type CommandContext } from './client-args.js';
+import { STORAGE_HEADER, storageRows } from './status-storage.js';
 
 export const CLIENT_COMMANDS: readonly string[] = ['append', 'read', 'status', 'transfer'];
 
@@ -28,7 +29,11 @@ says the next index to read (on stderr; with --json, a last line {"next": INDEX}
   status: `Usage: quorumlog status [--brokers LIST] [--json]
 
 Shows every broker's role, term, leader, commit and applied index, and on the leader each
-follower's match index and lag.
+follower's match index and lag. A second table shows each broker's storage: the first index
+its log still holds, its newest snapshot and that snapshot's age, the bytes of its log and
+snapshot files, the disk of its data directory (used, free) and whether its disk guard
+refuses new messages (above --disk-high-watermark; reads and acks still work). --json prints
+every field.
 `,
   transfer: `Usage: quorumlog transfer --to ID [--brokers LIST]
 
@@ -229,6 +234,11 @@ async function followCommand(client: LogClient, read: { readonly from: number; r
   return 0;
 }
 
+function writeTable(rows: readonly (readonly string[])[]): void {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+  for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()}\n`);
+}
+
 /** "sync" (ordered mark), "sync, lagging mark", "async 10ms", or "?" from a node that does not say. */
 function flushCell(status: NodeStatus): string {
   if (status.flush === 'async') return `async ${status.flushIntervalMs ?? '?'}ms`;
@@ -277,8 +287,12 @@ async function statusCommand(client: LogClient, output: Pick<CommandContext, 'js
     }
     rows.push([s.id, s.address, s.role, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.appliedIndex), String(s.lastIndex), flushCell(s), repairNote(s)]);
   }
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()}\n`);
+  writeTable(rows);
+  const storage = storageRows(statuses);
+  if (storage.length > 0) {
+    process.stdout.write('\nstorage:\n');
+    writeTable([[...STORAGE_HEADER], ...storage]);
+  }
   const leader = statuses.find((s) => !('error' in s) && s.role === 'leader');
   if (leader === undefined) process.stdout.write(`\n${whyNoLeader(statuses)}\n`);
   if (leader !== undefined && !('error' in leader) && leader.followers.length > 0) {

@@ -40,6 +40,9 @@ Options:
   --retention-policy keep-unconsumed|delete
                              keep-unconsumed (default): never delete a message some consumer
                              group of its topic has not acked past; delete: retention wins
+  --disk-high-watermark PCT  above PCT% of the data directory's disk used, the leader refuses new
+                             messages (append, produce, half messages) with RESOURCE_EXHAUSTED until
+                             it is below again; reads, acks and replication go on (default ${NODE_DEFAULTS.diskHighWatermarkPercent}; 100: off)
   --dial SPEC                dial some peers elsewhere than their peer address, as id=host:port,...
                              (for fault injection: a proxy on each directed link)
   --producer-idle-expiry-ms N  forget a producer id (its dedupe state) unused this long (default 24h)
@@ -72,6 +75,7 @@ const OPTIONS = {
   'retention-hours': { type: 'string' },
   'retention-bytes': { type: 'string' },
   'retention-policy': { type: 'string' },
+  'disk-high-watermark': { type: 'string' },
   config: { type: 'string' },
   dial: { type: 'string' },
   'producer-idle-expiry-ms': { type: 'string' },
@@ -128,6 +132,7 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
     segmentBytes: parseWholeNumber('segment-bytes', pick('segment-bytes', 'segmentBytes'), { min: 4096, max: 1024 * 1024 * 1024 }) ?? NODE_DEFAULTS.segmentBytes,
     snapshotEntries: parseWholeNumber('snapshot-entries', pick('snapshot-entries', 'snapshotEntries'), { min: 1, max: 1_000_000_000 }) ?? NODE_DEFAULTS.snapshotEntries,
     retention: parseRetention(pick('retention-hours', 'retentionHours'), pick('retention-bytes', 'retentionBytes'), pick('retention-policy', 'retentionPolicy')),
+    diskHighWatermarkPercent: parseWholeNumber('disk-high-watermark', pick('disk-high-watermark', 'diskHighWatermarkPercent'), { min: 1, max: 100 }) ?? NODE_DEFAULTS.diskHighWatermarkPercent,
     dialAddresses: parseDialAddresses(pick('dial', 'dial') ?? ''),
     producerIdleExpiryMs:
       parseDurationMs('producer-idle-expiry-ms', pick('producer-idle-expiry-ms', 'producerIdleExpiryMs')) ?? NODE_DEFAULTS.producerIdleExpiryMs,

@@ -8,7 +8,7 @@ import type { FetchOutcome, FetchResponseMessage, FollowerView, NodeStatusMessag
 import { InternalError } from './errors.js';
 
 const ROLES = new Set(['follower', 'preCandidate', 'candidate', 'leader']);
-const FOLLOWER_STATES = new Set(['probe', 'replicate']);
+const FOLLOWER_STATES = new Set(['probe', 'replicate', 'snapshot']);
 
 /** A node's status; an unknown role is an InternalError (a node newer than this client), an unknown follower state reads as 'probe'. */
 export function nodeStatus(message: NodeStatusMessage): NodeStatusView {
@@ -35,6 +35,21 @@ export function nodeStatus(message: NodeStatusMessage): NodeStatusView {
       lag: f.lag,
       state: FOLLOWER_STATES.has(f.state) ? (f.state as FollowerView['state']) : 'probe',
     })),
+    ...storageView(message),
+  };
+}
+
+/** The snapshot and disk fields; a node that does not report them reads as no snapshot, no disk sample. */
+function storageView(message: NodeStatusMessage): Pick<NodeStatusView, 'snapshotIndex' | 'snapshotAgeSeconds' | 'logBytes' | 'snapshotBytes' | 'disk' | 'diskHighWatermarkPercent' | 'produceRefused'> {
+  const sizeBytes = message.diskSizeBytes;
+  return {
+    snapshotIndex: index(message.snapshotIndex),
+    snapshotAgeSeconds: message.snapshotIndex === 0 ? null : message.snapshotAgeMs / 1000,
+    logBytes: message.logBytes,
+    snapshotBytes: message.snapshotBytes,
+    disk: sizeBytes === 0 ? null : { usedBytes: message.diskUsedBytes, freeBytes: Math.max(0, sizeBytes - message.diskUsedBytes), sizeBytes },
+    diskHighWatermarkPercent: message.diskHighWatermarkPercent === 0 ? null : message.diskHighWatermarkPercent,
+    produceRefused: message.produceRefused,
   };
 }
 

@@ -16,6 +16,7 @@ import {
 import type { BrokerMessageView, BrokerService, FetchOutcome, ProduceAcks, ProduceInput, ProduceOutcome, TopicView } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
 import { BrokerRefusedError, InternalError, InvalidArgumentError, NotFoundError, OutOfRangeError, ResourceExhaustedError } from '../transport/index.js';
+import { ADMIT_ALL, type WriteAdmission } from './disk-guard.js';
 import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import { UNTIL_OF_ACKS, type Appended, type AppendUntil, type Replica } from './replica.js';
 import { brokerEntryPayload, PayloadTag, type NodeStateMachine } from './state-machine.js';
@@ -49,7 +50,18 @@ export class NodeBrokerService implements BrokerService {
     private readonly replica: Replica,
     private readonly stateMachine: NodeStateMachine,
     private readonly probe: NodeProbe = NO_PROBE,
+    /** The disk guard: asked before a new message is proposed (produce, half message). */
+    private readonly admission: WriteAdmission = ADMIT_ALL,
   ) {}
+
+  /**
+   * Throws ResourceExhaustedError while the disk guard refuses new messages. Only what adds
+   * messages asks (produce here, half messages in the transaction service): acks, group
+   * changes, transaction decisions and clock entries go on, as they free room or cost little.
+   */
+  admitNewMessages(): void {
+    this.admission.admitNewWrite();
+  }
 
   async createTopic(name: string, messageBytesMax: number, options: { readonly timeoutMs: number }): Promise<void> {
     checkTopicName(name);
@@ -91,6 +103,7 @@ export class NodeBrokerService implements BrokerService {
     return probedCall(this.probe, 'produce', async () => {
       const acks = options.acks ?? 'all';
       const command = this.produceCommand(request, acks);
+      this.admitNewMessages();
       const appended = await this.submit(command, { timeoutMs: options.timeoutMs, until: UNTIL_OF_ACKS[acks] });
       const outcome = produceOutcome(acks, command.messages.length, appended);
       if (!outcome.duplicate) this.probe.produced(command.topic, command.messages.length, batchBytes(command.messages));

@@ -34,6 +34,12 @@ export interface NodeConfig {
   /** When whole log segments below the newest snapshot are deleted. */
   readonly retention: RetentionConfig;
   /**
+   * Percent of the data directory's file system used above which the leader refuses new
+   * messages (appends, produces, half messages) with RESOURCE_EXHAUSTED, until it is below
+   * again; 100 turns the guard off. Sampled every few seconds (disk-guard.ts).
+   */
+  readonly diskHighWatermarkPercent: number;
+  /**
    * A producer id unused this long expires (its dedupe state is dropped). Written into each
    * producer's InitProducer entry, so replicas agree whatever their own setting.
    */
@@ -85,6 +91,7 @@ export const NODE_DEFAULTS = {
   snapshotEntries: 10_000,
   /** 72 hours, as RocketMQ keeps its commit log; no size limit; consumers' messages kept. */
   retention: { hours: 72, bytes: Infinity, policy: RetentionPolicy.keepUnconsumed } as RetentionConfig,
+  diskHighWatermarkPercent: 90,
   producerIdleExpiryMs: 24 * 60 * 60 * 1000,
 } as const;
 
@@ -134,6 +141,8 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
   if (!(config.heartbeatTicks >= 1 && config.heartbeatTicks < config.electionTicks)) {
     throw new ConfigError('the heartbeat interval must be shorter than the election timeout');
   }
+  const watermark = config.diskHighWatermarkPercent;
+  if (!(Number.isInteger(watermark) && watermark >= 1 && watermark <= 100)) throw new ConfigError(`the disk high watermark must be a whole percent from 1 to 100 (100: off), not ${watermark}`);
   if (config.flush.mode === 'async' && !(config.flush.intervalMs >= 1)) throw new ConfigError('async flush needs an interval of at least 1 ms');
   if (config.members.length % 2 === 0) {
     warnings.push(`an even cluster of ${config.members.length} tolerates no more failures than ${config.members.length - 1} nodes would`);

@@ -1,5 +1,7 @@
 export { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig } from './config.js';
 export { startNode, type NodeObservation, type RunningNode } from './node.js';
 export type { NodeInspection } from './node-inspection.js';
+export type { StorageStatus } from './storage-status.js';
+export type { DiskUsage, DiskUsageSource } from './disk-guard.js';
 export { NO_PROBE, type NodeProbe, type ProbedCall } from './node-probe.js';
 export { NODE_V8_FLAGS } from './v8-flags.js';

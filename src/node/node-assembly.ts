@@ -5,11 +5,14 @@ import { openLog, openSnapshotStore, type CommitLog, type FileSystem, type Recov
 import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
 import { member, type NodeConfig } from './config.js';
 import { NodeBrokerService } from './broker-service.js';
+import { DiskGuard, type DiskUsageSource } from './disk-guard.js';
+import { snapshotFilesBytes } from './disk-usage.js';
 import { NodeGroupService } from './group-service.js';
 import { NO_PROBE, type NodeProbe } from './node-probe.js';
 import { NodeService } from './node-service.js';
 import { NodeSnapshots } from './node-snapshots.js';
 import { retentionFloor } from './retention.js';
+import { logBytes, StorageHistory, type StorageStatus } from './storage-status.js';
 import { NodeTransactionService } from './transaction-service.js';
 import { Replica } from './replica.js';
 import { NodeStateMachine } from './state-machine.js';
@@ -30,6 +33,19 @@ export interface NodeEnvironment {
   readonly createStateMachine?: () => NodeStateMachine;
   /** Told of requests and writes as they happen, for metrics (NO_PROBE by default). */
   readonly probe?: NodeProbe;
+  /**
+   * Reads how full the data directory's file system is, for the disk guard and status
+   * (statfs in a process, a fake in tests); absent, the disk is never sampled and the guard
+   * refuses nothing.
+   */
+  readonly diskUsage?: DiskUsageSource;
+  /**
+   * When the snapshot file a node starts from was written (ms, this node's clock), given the
+   * snapshot directory; absent or null, the time it was loaded stands in.
+   */
+  readonly snapshotFileTimeMs?: (dir: string) => number | null;
+  /** Where the node's own log lines go (the disk guard's); dropped when absent. */
+  readonly log?: (line: string) => void;
 }
 
 /** Where an assembled node's effects leave it: the peer network, and a fatal stop. */
@@ -53,6 +69,10 @@ export interface AssembledNode {
   readonly groups: NodeGroupService;
   readonly transactions: NodeTransactionService;
   readonly snapshots: NodeSnapshots;
+  /** Refuses new messages while the disk is above the high watermark. */
+  readonly diskGuard: DiskGuard;
+  /** What the node's disk holds now: snapshot, log and disk sizes, the guard's state, counts since start. */
+  storageStatus(): StorageStatus;
   /** Where a peer's snapshot stream is written (the transport calls it). */
   readonly snapshotReceiving: SnapshotReceiving;
   /** Hands a message from a peer to the core. */
@@ -80,16 +100,21 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     payloadBytesMax: config.recordBytesMax + 1,
     onDamage: 'truncate',
   });
+  const snapshotDir = path.join(config.dataDir, 'snapshots');
+  const history = new StorageHistory();
   let store: SnapshotStore;
   let snapshot: SnapshotMeta | null;
   let stateMachine: NodeStateMachine;
   try {
-    store = await openSnapshotStore({ fs: environment.fs, dir: path.join(config.dataDir, 'snapshots'), scheduler });
+    store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
     // A newest snapshot that cannot be read is a startup error (CorruptSnapshotError), never
     // a silent start from an older state.
     snapshot = store.latest();
     stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
-    if (snapshot !== null) await loadSnapshot(store, snapshot, stateMachine, log);
+    if (snapshot !== null) {
+      await loadSnapshot(store, snapshot, stateMachine, log);
+      history.snapshot(snapshot, 'loaded', environment.snapshotFileTimeMs?.(snapshotDir) ?? scheduler.nowMs());
+    }
   } catch (error) {
     await log.close();
     throw error;
@@ -139,7 +164,11 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     scheduler,
     voters: raftOptions.voters,
     snapshotEntries: config.snapshotEntries,
-    compactLog: (before) => replica.compactLog(before),
+    compactLog: async (before) => {
+      const spans = log.segmentSpans();
+      await replica.compactLog(before);
+      history.compacted(spans, log.segmentSpans());
+    },
     keepFrom: () => retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom,
     appliedIndex: () => replica.appliedIndex,
     shipping: wiring.shipping,
@@ -149,11 +178,39 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       replica.wake();
     },
     onFatal: wiring.onFatal,
+    onSnapshot: (meta, how) => {
+      history.snapshot(meta, how, scheduler.nowMs());
+      // A snapshot is the moment the disk grows by the most at once: look again now.
+      if (how === 'written') void diskGuard.sample();
+    },
   });
   const nodeSnapshots = snapshots;
   replica.onApplied(() => nodeSnapshots.afterApply());
-  const service = new NodeService(config, raft, log, replica, probe);
-  const broker = new NodeBrokerService(config, log, replica, stateMachine, probe);
+  const diskGuard = new DiskGuard({
+    diskUsage: environment.diskUsage ?? null,
+    highWatermarkPercent: config.diskHighWatermarkPercent,
+    scheduler,
+    isLeader: () => replica.role() === 'leader',
+    log: environment.log ?? (() => undefined),
+  });
+  const storageStatus = (): StorageStatus => {
+    const newest = raft.status().snapshotIndex;
+    return {
+      firstIndex: log.firstIndex(),
+      snapshotIndex: newest,
+      snapshotAgeMs: history.snapshotAgeMs(newest, scheduler.nowMs()),
+      logBytes: logBytes(log.segmentSpans()),
+      snapshotBytes: snapshotFilesBytes(environment.fs, snapshotDir),
+      disk: diskGuard.usage,
+      diskHighWatermarkPercent: diskGuard.highWatermarkPercent,
+      produceRefused: diskGuard.refusing,
+      snapshotsWritten: history.snapshotsWritten,
+      snapshotsInstalled: history.snapshotsInstalled,
+      logSegmentsDeleted: history.logSegmentsDeleted,
+    };
+  };
+  const service = new NodeService(config, raft, log, replica, probe, { status: storageStatus, admission: diskGuard });
+  const broker = new NodeBrokerService(config, log, replica, stateMachine, probe, diskGuard);
   const groups = new NodeGroupService(replica, stateMachine, broker, probe);
   const leadership = { isLeader: () => replica.role() === 'leader', leaderRef: () => replica.leaderRef(raft.status().leader) };
   const transactions = new NodeTransactionService(log, stateMachine, broker, leadership, probe);
@@ -163,6 +220,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     groups.tick();
     transactions.tick();
   });
+  diskGuard.start();
   let stopping: Promise<void> | null = null;
   return {
     raft,
@@ -174,11 +232,14 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     groups,
     transactions,
     snapshots: nodeSnapshots,
+    diskGuard,
+    storageStatus,
     snapshotReceiving: nodeSnapshots.receiving,
     receive: (message) => replica.receive(message),
     stop() {
       stopping ??= (async () => {
         ticker.cancel();
+        diskGuard.stop();
         await replica.stop();
         // A clean shutdown leaves a snapshot of everything applied: the next start replays nothing.
         await nodeSnapshots.take().catch(() => null);

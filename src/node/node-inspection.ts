@@ -2,6 +2,7 @@ import { EntryKind, type Index, type Status } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import { decodeCommand, type GroupDescription, type TopicDescription } from '../broker/index.js';
 import type { Replica } from './replica.js';
+import type { StorageStatus } from './storage-status.js';
 import { PayloadTag, type NodeStateMachine } from './state-machine.js';
 
 /**
@@ -24,12 +25,15 @@ export interface NodeInspection {
    * proposed, or null when there is no such message here.
    */
   proposedAtMs(topic: string, offset: number): number | null;
+  /** Snapshot, log and disk sizes, the disk guard's state, and snapshot and compaction counts since start. */
+  storage(): StorageStatus;
 }
 
-export function inspectNode(parts: { readonly replica: Replica; readonly log: CommitLog; readonly stateMachine: NodeStateMachine; readonly status: () => Status }): NodeInspection {
+export function inspectNode(parts: { readonly replica: Replica; readonly log: CommitLog; readonly stateMachine: NodeStateMachine; readonly status: () => Status; readonly storage: () => StorageStatus }): NodeInspection {
   const broker = (): NodeStateMachine['broker'] => parts.stateMachine.broker;
   return {
     status: parts.status,
+    storage: parts.storage,
     onRoleChange: (listener) => parts.replica.onRoleChange(listener),
     topics: () => broker().topics(),
     groups: () => broker().groupList(),

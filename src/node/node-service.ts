@@ -4,7 +4,9 @@ import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusVie
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
 import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from '../transport/index.js';
+import { ADMIT_ALL, type WriteAdmission } from './disk-guard.js';
 import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
+import type { StorageStatus } from './storage-status.js';
 import { UNTIL_OF_ACKS, type Replica } from './replica.js';
 import { PayloadTag, plainRecord, tagPayloads } from './state-machine.js';
 
@@ -22,6 +24,8 @@ export class NodeService implements ClientService {
     private readonly log: CommitLog,
     private readonly replica: Replica,
     private readonly probe: NodeProbe = NO_PROBE,
+    /** What the disk holds, for status (null: not reported), and the disk guard new appends ask first. */
+    private readonly storage: { readonly status: () => StorageStatus; readonly admission: WriteAdmission } | null = null,
   ) {}
 
   /**
@@ -39,6 +43,7 @@ export class NodeService implements ClientService {
         throw new InvalidArgumentError(`record ${k} is ${payload.length} bytes; the largest accepted is ${this.config.recordBytesMax}`);
       }
     }
+    (this.storage?.admission ?? ADMIT_ALL).admitNewWrite();
     const until = UNTIL_OF_ACKS[options.acks ?? 'all'];
     const { firstIndex, lastIndex } = await this.replica.append(tagPayloads(PayloadTag.record, payloads), { timeoutMs: options.timeoutMs, until });
     return { firstIndex, lastIndex };
@@ -122,6 +127,7 @@ export class NodeService implements ClientService {
       repairThroughIndex: st.repairThrough,
       followers,
       ...flushView(this.config.flush),
+      ...storageView(this.storage?.status() ?? null),
     };
   }
 
@@ -154,4 +160,19 @@ export class NodeService implements ClientService {
 function flushView(flush: FlushPolicy): Pick<NodeStatusView, 'flush' | 'durableMark' | 'flushIntervalMs'> {
   if (flush.mode === 'async') return { flush: 'async', durableMark: null, flushIntervalMs: flush.intervalMs };
   return { flush: 'sync', durableMark: durableMarkOf(flush), flushIntervalMs: null };
+}
+
+/** The snapshot and disk fields of NodeStatusView ("none" without a storage source). */
+function storageView(storage: StorageStatus | null): Pick<NodeStatusView, 'snapshotIndex' | 'snapshotAgeSeconds' | 'logBytes' | 'snapshotBytes' | 'disk' | 'diskHighWatermarkPercent' | 'produceRefused'> {
+  if (storage === null) return { snapshotIndex: 0 as Index, snapshotAgeSeconds: null, logBytes: 0, snapshotBytes: 0, disk: null, diskHighWatermarkPercent: null, produceRefused: false };
+  const disk = storage.disk;
+  return {
+    snapshotIndex: storage.snapshotIndex,
+    snapshotAgeSeconds: storage.snapshotAgeMs === null ? null : storage.snapshotAgeMs / 1000,
+    logBytes: storage.logBytes,
+    snapshotBytes: storage.snapshotBytes,
+    disk: disk === null ? null : { usedBytes: disk.usedBytes, freeBytes: Math.max(0, disk.sizeBytes - disk.usedBytes), sizeBytes: disk.sizeBytes },
+    diskHighWatermarkPercent: storage.diskHighWatermarkPercent,
+    produceRefused: storage.produceRefused,
+  };
 }

@@ -31,6 +31,8 @@ export interface NodeSnapshotsOptions {
   readonly compactLog: (before: Index) => Promise<void>;
   /** Writing a snapshot failed: storage is broken, the node must stop. */
   readonly onFatal: (error: unknown) => void;
+  /** Told once a snapshot is published: one written here, or one installed from the leader. */
+  readonly onSnapshot?: (meta: SnapshotMeta, how: 'written' | 'installed') => void;
 }
 
 /**
@@ -92,6 +94,7 @@ export class NodeSnapshots {
     await writer.finish();
     this.lastIndex = Math.max(this.lastIndex, index);
     this.options.raft.snapshotTaken(meta);
+    this.options.onSnapshot?.(meta, 'written');
     await this.compact(meta);
     await this.options.store.prune();
     return meta;
@@ -112,6 +115,7 @@ export class NodeSnapshots {
       reader.close();
     }
     this.lastIndex = Math.max(this.lastIndex, meta.index);
+    this.options.onSnapshot?.(meta, 'installed');
   }
 
   /** Sends `message`'s snapshot to its peer, unless one is already on its way there. */

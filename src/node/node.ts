@@ -6,6 +6,7 @@ import { durableMarkOf, NodeFileSystem, PowerLossFileSystem, realScheduler, type
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, lockDataDir, type DataDirIdentity } from './data-dir.js';
+import { newestSnapshotFileTimeMs, statfsDiskUsage } from './disk-usage.js';
 import { assembleNode, repairTarget, type AssembledNode } from './node-assembly.js';
 import { inspectNode, type NodeInspection } from './node-inspection.js';
 import type { NodeProbe } from './node-probe.js';
@@ -56,7 +57,15 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger, observa
     identity = claimDataDir(config.dataDir, config.clusterId, config.id);
     node = await assembleNode(
       config,
-      { fs, scheduler: realScheduler, random: systemRandom, ...(observation.probe === undefined ? {} : { probe: observation.probe }) },
+      {
+        fs,
+        scheduler: realScheduler,
+        random: systemRandom,
+        diskUsage: statfsDiskUsage(config.dataDir),
+        snapshotFileTimeMs: newestSnapshotFileTimeMs,
+        log: logLine,
+        ...(observation.probe === undefined ? {} : { probe: observation.probe }),
+      },
       {
         send: (messages) => transport?.send(messages),
         onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
@@ -122,7 +131,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger, observa
     })();
     return stopping;
   };
-  const inspect = inspectNode({ replica, log, stateMachine: node.stateMachine, status: () => raft.status() });
+  const inspect = inspectNode({ replica, log, stateMachine: node.stateMachine, status: () => raft.status(), storage: () => node.storageStatus() });
   return { config, identity, recovery: log.recovery, service: node.service, inspect, stopped, stop };
 }
 

@@ -71,6 +71,7 @@ export class NodeTransactionService implements TransactionService {
     const delayed = request.messages.findIndex((m) => deliverAtHeaderOf(m) !== undefined);
     if (delayed >= 0) throw new InvalidArgumentError(`message ${delayed} has a ${DELIVER_AT_HEADER} header: a transaction's messages become visible when it commits and cannot be delayed`);
     const messages = request.messages.map(toRecord);
+    this.broker.admitNewMessages();
     const command = { kind: 'halfMessage', txId: request.txId, producerGroup: request.producerGroup, topic: request.topic, ...schedule, messages } as const;
     const result = expectResult(await this.broker.propose(command, options.timeoutMs), 'halfPrepared');
     return { duplicate: result.duplicate, state: result.state, logIndex: result.logIndex };

@@ -4,7 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 import type { FileSystem } from '../../storage/index.js';
 import type { NodeInspection, NodeProbe, ProbedCall } from '../node/index.js';
-import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, type ScrapeGauges } from './scrape-gauges.js';
+import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStorageGauges, type ScrapeGauges } from './scrape-gauges.js';
 import { BoundedLabels } from './bounded-labels.js';
 import { MeteredFileSystem } from './metered-file-system.js';
 import { ProposalTimes } from './proposal-times.js';
@@ -39,6 +39,8 @@ export class NodeMetrics {
   private readonly electionsStarted: Counter;
   private readonly electionsWon: Counter;
   private readonly gauges: ScrapeGauges;
+  /** Counts the node keeps itself (since its start), copied at scrape. */
+  private readonly storageCounters: { readonly snapshotsWritten: Counter; readonly snapshotsInstalled: Counter; readonly logSegmentsDeleted: Counter };
   /** The node being read for the scrape in progress, if one is. */
   private refreshing: Promise<void> | null = null;
 
@@ -46,6 +48,7 @@ export class NodeMetrics {
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.gauges = this.scrapeGauges();
+    this.storageCounters = this.scrapeCounters();
     this.leaderChanges = new Counter({ name: 'quorumlog_raft_leader_changes_total', help: 'Times this node learned of a new leader (another node, or a new term)', registers });
     this.electionsStarted = new Counter({ name: 'quorumlog_raft_elections_started_total', help: 'Elections this node started as a candidate (pre-votes not counted)', registers });
     this.electionsWon = new Counter({ name: 'quorumlog_raft_elections_won_total', help: 'Elections this node won (became leader)', registers });
@@ -154,6 +157,22 @@ export class NodeMetrics {
       diskFree: gauge('quorumlog_disk_free_bytes', 'Bytes free for this process on the file system of the data directory (statfs)'),
       diskSize: gauge('quorumlog_disk_size_bytes', 'Size of the file system of the data directory (statfs)'),
       dataDirBytes: gauge('quorumlog_data_dir_bytes', 'Bytes of the files under the data directory'),
+      snapshotIndex: gauge('quorumlog_snapshot_index', "Index of this node's newest snapshot (0: none)"),
+      snapshotAge: gauge('quorumlog_snapshot_age_seconds', 'Seconds since the newest snapshot was written here, installed from the leader, or (the one the node started from) written to its file; 0 with none (snapshot_index 0)'),
+      logFirstIndex: gauge('quorumlog_log_first_index', 'First index the log still holds (entries below were compacted into a snapshot)'),
+      diskGuardRefusing: gauge('quorumlog_disk_guard_refusing', '1 while the disk guard refuses new messages (the disk is above --disk-high-watermark), else 0'),
+    };
+  }
+
+  /** Counters whose counts live in the node (StorageStatus), read at scrape like the gauges. */
+  private scrapeCounters(): NodeMetrics['storageCounters'] {
+    const registers = [this.registry];
+    const collect = (): Promise<void> => this.refresh();
+    const counter = (name: string, help: string): Counter => new Counter({ name, help, registers, collect });
+    return {
+      snapshotsWritten: counter('quorumlog_snapshots_written_total', 'Snapshots of the broker state this node wrote (every --snapshot-entries applied entries, and at a clean shutdown)'),
+      snapshotsInstalled: counter('quorumlog_snapshots_installed_total', 'Snapshots this node installed from the leader (it was behind the leader\'s compacted log)'),
+      logSegmentsDeleted: counter('quorumlog_log_segments_deleted_total', 'Log segment files deleted below a snapshot as retention allowed'),
     };
   }
 
@@ -167,6 +186,17 @@ export class NodeMetrics {
     if (node === null) return;
     collectRaftGauges(this.gauges, node.status(), this.proposals, performance.now());
     collectBrokerGauges(this.gauges, node, { topicsMax: TOPIC_LABELS_MAX, groupsMax: GROUP_LABELS_MAX, nowMs: Date.now() });
+    const storage = node.storage();
+    collectStorageGauges(this.gauges, storage);
+    const counts = this.storageCounters;
+    for (const [counter, total] of [
+      [counts.snapshotsWritten, storage.snapshotsWritten],
+      [counts.snapshotsInstalled, storage.snapshotsInstalled],
+      [counts.logSegmentsDeleted, storage.logSegmentsDeleted],
+    ] as const) {
+      counter.reset();
+      counter.inc(total);
+    }
     if (this.dataDir !== null) await collectDiskGauges(this.gauges, this.dataDir);
   }
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Gauge } from 'prom-client';
 
 import { Role, type Status } from '../../raft/index.js';
-import type { NodeInspection } from '../node/index.js';
+import type { NodeInspection, StorageStatus } from '../node/index.js';
 import { BoundedLabels } from './bounded-labels.js';
 import type { ProposalTimes } from './proposal-times.js';
 
@@ -30,6 +30,10 @@ export interface ScrapeGauges {
   readonly diskFree: Gauge;
   readonly diskSize: Gauge;
   readonly dataDirBytes: Gauge;
+  readonly snapshotIndex: Gauge;
+  readonly snapshotAge: Gauge;
+  readonly logFirstIndex: Gauge;
+  readonly diskGuardRefusing: Gauge;
 }
 
 /** Files under the data directory summed at most per scrape (a log has a few segments each). */
@@ -92,6 +96,15 @@ export function collectBrokerGauges(g: ScrapeGauges, node: NodeInspection, limit
     g.groupOldestAge.set({ group }, sums.ageSeconds);
   }
   g.transactionsOpen.set(node.openTransactions());
+}
+
+/** Snapshot, compaction and disk-guard gauges from the node's storage status. */
+export function collectStorageGauges(g: ScrapeGauges, storage: StorageStatus): void {
+  g.snapshotIndex.set(storage.snapshotIndex);
+  // An unlabelled gauge always has a value: 0 with no snapshot (quorumlog_snapshot_index is 0 then too).
+  g.snapshotAge.set((storage.snapshotAgeMs ?? 0) / 1000);
+  g.logFirstIndex.set(storage.firstIndex);
+  g.diskGuardRefusing.set(storage.produceRefused ? 1 : 0);
 }
 
 export async function collectDiskGauges(g: ScrapeGauges, dataDir: string): Promise<void> {

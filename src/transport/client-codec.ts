@@ -90,6 +90,14 @@ export interface NodeStatusMessage {
   readonly flush: string;
   readonly durableMark: string;
   readonly flushIntervalMs: number;
+  readonly snapshotIndex: number;
+  readonly snapshotAgeMs: number;
+  readonly logBytes: number;
+  readonly snapshotBytes: number;
+  readonly diskUsedBytes: number;
+  readonly diskSizeBytes: number;
+  readonly diskHighWatermarkPercent: number;
+  readonly produceRefused: boolean;
 }
 export interface TransferRequestMessage {
   readonly to: string;

@@ -412,5 +412,13 @@ function statusMessage(view: NodeStatusView): NodeStatusMessage {
     flush: view.flush ?? '',
     durableMark: view.durableMark ?? '',
     flushIntervalMs: view.flushIntervalMs ?? 0,
+    snapshotIndex: view.snapshotIndex,
+    snapshotAgeMs: view.snapshotAgeSeconds === null ? 0 : Math.round(view.snapshotAgeSeconds * 1000),
+    logBytes: view.logBytes,
+    snapshotBytes: view.snapshotBytes,
+    diskUsedBytes: view.disk?.usedBytes ?? 0,
+    diskSizeBytes: view.disk?.sizeBytes ?? 0,
+    diskHighWatermarkPercent: view.diskHighWatermarkPercent ?? 0,
+    produceRefused: view.produceRefused,
   };
 }

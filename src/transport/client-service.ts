@@ -212,6 +212,27 @@ export interface NodeStatusView {
   readonly flushIntervalMs: number | null;
   /** On the leader only; empty elsewhere. */
   readonly followers: readonly FollowerView[];
+  /** The newest snapshot this node holds (0: none). */
+  readonly snapshotIndex: Index;
+  /** Seconds since that snapshot was written, installed or (the one a node started from) saved to its file; null with none. */
+  readonly snapshotAgeSeconds: number | null;
+  /** Bytes of the log's segment files. */
+  readonly logBytes: number;
+  /** Bytes of the snapshot files. */
+  readonly snapshotBytes: number;
+  /** The data directory's file system as the node last sampled it; null before a sample, or from a node that does not say. */
+  readonly disk: DiskView | null;
+  /** Percent of the disk used above which the leader refuses new messages (100: never); null from a node that does not say. */
+  readonly diskHighWatermarkPercent: number | null;
+  /** The disk guard refuses new messages on this node now (RESOURCE_EXHAUSTED); reads and acks go on. */
+  readonly produceRefused: boolean;
+}
+
+/** How full a node's data directory's file system is; sizeBytes is what the node can fill (used plus available). */
+export interface DiskView {
+  readonly usedBytes: number;
+  readonly freeBytes: number;
+  readonly sizeBytes: number;
 }
 
 export interface ClientServerOptions {

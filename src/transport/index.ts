@@ -17,6 +17,7 @@ export type {
   TopicView,
   ClientServerOptions,
   ClientService,
+  DiskView,
   FollowerView,
   LogRecord,
   NodeStatusView,

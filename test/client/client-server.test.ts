@@ -63,7 +63,20 @@ describe('client server and LogClient', () => {
     expect(read).toMatchObject({ nextIndex: 4, appliedIndex: 3, firstIndex: 1 });
     const st = await client.status(address);
     expect(st).toMatchObject({ id: 'n1', role: 'leader', term: 3, leaderId: 'n1', leaderClientAddress: null, appliedIndex: 3, votingBlocked: false, flush: 'sync', durableMark: 'lagging', flushIntervalMs: null });
-    expect(st.followers).toEqual([{ id: 'n2', matchIndex: 1, lag: 2, state: 'replicate' }]);
+    expect(st.followers).toEqual([
+      { id: 'n2', matchIndex: 1, lag: 2, state: 'replicate' },
+      { id: 'n3', matchIndex: 0, lag: 3, state: 'snapshot' },
+    ]);
+    expect(st).toMatchObject({
+      firstIndex: 1,
+      snapshotIndex: 40,
+      snapshotAgeSeconds: 12.5,
+      logBytes: 4096,
+      snapshotBytes: 1234,
+      disk: { usedBytes: 930, freeBytes: 70, sizeBytes: 1000 },
+      diskHighWatermarkPercent: 90,
+      produceRefused: true,
+    });
     await client.transfer('n2');
     expect(service.transferCalls).toEqual([nodeId('n2')]);
   });

@@ -85,10 +85,17 @@ export class FakeClientService implements ClientService {
       lastIndex: this.applied(),
       votingBlocked: false,
       repairThroughIndex: index(0),
-      followers: [{ id: nodeId('n2'), matchIndex: index(1), lag: 2, state: 'replicate' }],
+      followers: [{ id: nodeId('n2'), matchIndex: index(1), lag: 2, state: 'replicate' }, { id: nodeId('n3'), matchIndex: index(0), lag: 3, state: 'snapshot' }],
       flush: 'sync',
       durableMark: 'lagging',
       flushIntervalMs: null,
+      snapshotIndex: index(40),
+      snapshotAgeSeconds: 12.5,
+      logBytes: 4096,
+      snapshotBytes: 1234,
+      disk: { usedBytes: 930, freeBytes: 70, sizeBytes: 1000 },
+      diskHighWatermarkPercent: 90,
+      produceRefused: true,
     };
   }
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import { index, nodeId, term, type Status } from '../../raft/index.js';
 import { MemoryFileSystem, OpenMode } from '../../storage/index.js';
-import { BoundedLabels, MeteredFileSystem, ProposalTimes, readiness } from '../../src/observe/index.js';
+import type { NodeInspection, StorageStatus } from '../../src/node/index.js';
+import { BoundedLabels, MeteredFileSystem, NodeMetrics, ProposalTimes, readiness } from '../../src/observe/index.js';
 
 describe('ProposalTimes', () => {
   it('tells a follower its lag as the age of the oldest entry it lacks', () => {
@@ -75,5 +76,46 @@ describe('BoundedLabels', () => {
   it('gives the first names their own value for good and folds the rest into one', () => {
     const labels = new BoundedLabels(2);
     expect(['a', 'b', 'c', 'a', 'd', 'b'].map((n) => labels.of(n))).toEqual(['a', 'b', BoundedLabels.OTHER, 'a', BoundedLabels.OTHER, 'b']);
+  });
+});
+
+describe('NodeMetrics: snapshots, compaction and the disk guard', () => {
+  it('reads the snapshot, first-index and guard gauges and the node-kept counts at scrape', async () => {
+    let storage: StorageStatus = {
+      firstIndex: index(41), snapshotIndex: index(40), snapshotAgeMs: 12_500, logBytes: 4096, snapshotBytes: 1024,
+      disk: { usedBytes: 95, sizeBytes: 100 }, diskHighWatermarkPercent: 90, produceRefused: true,
+      snapshotsWritten: 3, snapshotsInstalled: 1, logSegmentsDeleted: 7,
+    };
+    const node: NodeInspection = {
+      status: () => status({}),
+      onRoleChange: () => () => undefined,
+      topics: () => [],
+      groups: () => [],
+      openTransactions: () => 0,
+      proposedAtMs: () => null,
+      storage: () => storage,
+    };
+    const metrics = new NodeMetrics({ defaultMetrics: false });
+    metrics.attach(node, '/nonexistent/quorumlog-data');
+    const values = async (): Promise<Map<string, number>> => {
+      const names = new Set(['quorumlog_snapshot_index', 'quorumlog_snapshot_age_seconds', 'quorumlog_log_first_index', 'quorumlog_disk_guard_refusing', 'quorumlog_snapshots_written_total', 'quorumlog_snapshots_installed_total', 'quorumlog_log_segments_deleted_total']);
+      const lines = (await metrics.metrics()).split('\n').filter((l) => names.has(l.slice(0, l.lastIndexOf(' '))));
+      return new Map(lines.map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+    };
+    expect(Object.fromEntries(await values())).toEqual({
+      quorumlog_snapshot_index: 40,
+      quorumlog_snapshot_age_seconds: 12.5,
+      quorumlog_log_first_index: 41,
+      quorumlog_disk_guard_refusing: 1,
+      quorumlog_snapshots_written_total: 3,
+      quorumlog_snapshots_installed_total: 1,
+      quorumlog_log_segments_deleted_total: 7,
+    });
+    storage = { ...storage, snapshotIndex: index(0), snapshotAgeMs: null, produceRefused: false, snapshotsWritten: 4 };
+    const later = await values();
+    expect(later.get('quorumlog_snapshot_index')).toBe(0);
+    expect(later.get('quorumlog_snapshot_age_seconds')).toBe(0);
+    expect(later.get('quorumlog_disk_guard_refusing')).toBe(0);
+    expect(later.get('quorumlog_snapshots_written_total')).toBe(4);
   });
 });

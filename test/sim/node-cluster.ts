@@ -4,6 +4,7 @@ import { RaftNode, type Entry, type HardState, type Index, type LogReader, type 
 import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
 import { NODE_DEFAULTS, type NodeConfig, type RetentionConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
+import type { DiskUsageSource } from '../../src/node/disk-guard.js';
 import type { ApplyResult } from '../../src/broker/index.js';
 import { NotLeaderError } from '../../src/transport/index.js';
 import { DurabilityChecks } from './durability-checks.js';
@@ -57,6 +58,11 @@ export interface NodeClusterOptions {
   /** Snapshot every this many applied entries (small values: every run snapshots, compacts and installs). */
   readonly snapshotEntries?: number;
   readonly retention?: RetentionConfig;
+  /** Each node's disk usage as the disk guard reads it (default: none, the guard never samples). */
+  readonly diskUsage?: (id: NodeId) => DiskUsageSource;
+  readonly diskHighWatermarkPercent?: number;
+  /** The nodes' own log lines (the disk guard's), with the node's id. */
+  readonly onNodeLog?: (id: NodeId, line: string) => void;
   /** What a node's disk holds before its first start (scripted scenarios): a log from index 1, a hard state. */
   readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: LogReader; readonly hardState?: HardState }>;
   /** Runs before a sent message reaches the network: 'drop' loses it (tests cut specific traffic with it). */
@@ -328,6 +334,7 @@ export class NodeCluster {
       snapshotEntries: this.options.snapshotEntries ?? NODE_DEFAULTS.snapshotEntries,
       retention: this.options.retention ?? NODE_DEFAULTS.retention,
       producerIdleExpiryMs: NODE_DEFAULTS.producerIdleExpiryMs,
+      diskHighWatermarkPercent: this.options.diskHighWatermarkPercent ?? NODE_DEFAULTS.diskHighWatermarkPercent,
       dialAddresses: new Map(),
       powerLoss: false,
     };
@@ -359,6 +366,10 @@ export class NodeCluster {
           scheduler,
           random,
           createRaft: (options) => createRaft({ ...options, ...tuning }),
+          ...(this.options.diskUsage === undefined ? {} : { diskUsage: this.options.diskUsage(id) }),
+          log: (line) => {
+            if (process.alive) this.options.onNodeLog?.(id, line);
+          },
           createStateMachine: () =>
             new ObservedStateMachine(
               (entry) => this.applied(sim, process, entry),
