@@ -95,9 +95,11 @@ export class RaftNode {
       this.snapshot === null || (snapshotIndex <= durableLast && options.log.term(this.snapshot.index) === this.snapshot.term),
       `raft: the log (${options.log.firstIndex()}..${durableLast}) does not hold the snapshot's point ${snapshotIndex}`,
     );
-    // What a snapshot holds was committed, whatever the saved commit index says.
-    const commit = Math.max(lostCommitted ? durableLast : hs.commit, snapshotIndex) as Index;
-    this.log = new RaftLog(options.log, commit, Math.max(options.applied ?? 0, snapshotIndex) as Index);
+    // What a snapshot holds, and what the state machine applied, was committed, whatever the
+    // saved commit index says (it is saved lazily).
+    const applied = Math.min(options.applied ?? 0, durableLast);
+    const commit = Math.max(lostCommitted ? durableLast : hs.commit, snapshotIndex, applied) as Index;
+    this.log = new RaftLog(options.log, commit, Math.max(applied, snapshotIndex) as Index);
     this.votingBlockedBelow = Math.max(options.votingBlockedBelow ?? 0, lostCommitted ? hs.commit : 0) as Index;
     this.outbox = new Outbox(this.softState(), hs);
     this.leadership = new Leadership({

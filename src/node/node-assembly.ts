@@ -104,17 +104,18 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   const history = new StorageHistory();
   let store: SnapshotStore;
   let snapshot: SnapshotMeta | null;
+  let compactionSnapshot: SnapshotMeta | null;
   let stateMachine: NodeStateMachine;
+  const voters = config.members.map((m) => m.id);
   try {
     store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
-    // A newest snapshot that cannot be read is a startup error (CorruptSnapshotError), never
-    // a silent start from an older state.
-    snapshot = store.latest();
     stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
+    snapshot = await startingSnapshot(store, log, voters);
     if (snapshot !== null) {
       await loadSnapshot(store, snapshot, stateMachine, log);
       history.snapshot(snapshot, 'loaded', environment.snapshotFileTimeMs?.(snapshotDir) ?? scheduler.nowMs());
     }
+    compactionSnapshot = compactionSnapshotAtStart(store, log, voters, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
   } catch (error) {
     await log.close();
     throw error;
@@ -128,7 +129,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     // The broker's state lives in memory: it is the newest snapshot's, and every committed
     // entry after it is applied again on start (plain records cost a one-byte look each).
     applied: (snapshot?.index ?? 0) as Index,
-    snapshot,
+    snapshot: compactionSnapshot,
     electionTicks: config.electionTicks,
     heartbeatTicks: config.heartbeatTicks,
     preferredLeader: config.preferredLeader,
@@ -161,6 +162,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     log,
     raft,
     stateMachine,
+    compactionSnapshot,
     scheduler,
     voters: raftOptions.voters,
     snapshotEntries: config.snapshotEntries,
@@ -252,10 +254,38 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
 }
 
 /**
- * Loads the newest snapshot into the state machine and makes the log continue from it: a
- * log that does not hold the snapshot's point (a crash after a snapshot from the leader was
- * published and before the log was reset) is reset now, the same way; a log that holds it
- * keeps the entries after it.
+ * The snapshot to start from: the newest whose last entry the log holds (the log keeps the
+ * entries after it); else none, when the log still starts at index 1 (it was cut short by
+ * damage, or a crash came after a leader's snapshot was published and before the log was
+ * reset: replaying the log keeps every entry retention still wants, and a leader repairs the
+ * rest); else the newest, the log then reset to continue after it. A newest snapshot that
+ * cannot be read is a startup error (CorruptSnapshotError), never a silent start from an
+ * older state.
+ */
+async function startingSnapshot(store: SnapshotStore, log: CommitLog, voters: readonly NodeId[]): Promise<SnapshotMeta | null> {
+  const newest = store.latest();
+  if (newest === null) return null;
+  const held = store.list().filter((s) => log.term(s.index) === s.term && s.index >= log.firstIndex() - 1).at(-1);
+  if (held !== undefined) return held.index === newest.index ? newest : { index: held.index, term: held.term, voters };
+  if (log.firstIndex() === 1) return null;
+  return newest;
+}
+
+/**
+ * The snapshot the core may send a follower behind the compaction point (see
+ * NodeSnapshots.compact): the newest the log holds whose entries retention lets go, or the
+ * oldest it holds at or after the compaction point when none is (it covers that point).
+ */
+function compactionSnapshotAtStart(store: SnapshotStore, log: CommitLog, voters: readonly NodeId[], keepFrom: number): SnapshotMeta | null {
+  const held = store.list().filter((s) => log.term(s.index) === s.term && s.index >= log.firstIndex() - 1);
+  const chosen = held.filter((s) => s.index < keepFrom).at(-1) ?? held[0];
+  return chosen === undefined ? null : { index: chosen.index, term: chosen.term, voters };
+}
+
+/**
+ * Loads `snapshot` into the state machine and makes the log continue from it: a log that
+ * does not hold its point is reset now to continue after it, the same way an install does;
+ * a log that holds it keeps the entries after it.
  */
 async function loadSnapshot(store: SnapshotStore, snapshot: SnapshotMeta, stateMachine: NodeStateMachine, log: CommitLog): Promise<void> {
   const reader = store.open(snapshot);

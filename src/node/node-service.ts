@@ -3,7 +3,7 @@ import { durableMarkOf, type CommitLog, type FlushPolicy } from '../../storage/i
 import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
 import { member } from './config.js';
-import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError } from '../transport/index.js';
+import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError, OutOfRangeError } from '../transport/index.js';
 import { ADMIT_ALL, type WriteAdmission } from './disk-guard.js';
 import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import type { StorageStatus } from './storage-status.js';
@@ -53,7 +53,7 @@ export class NodeService implements ClientService {
     if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`read index must be a whole number >= 1, not ${from}`);
     if (!Number.isSafeInteger(bytesMax) || bytesMax < 1) throw new InvalidArgumentError(`bytesMax must be a whole number >= 1, not ${bytesMax}`);
     const firstIndex = this.log.firstIndex();
-    if (from < firstIndex) throw new NotFoundError(`entries before ${firstIndex} were compacted away`);
+    if (from < firstIndex) throw new OutOfRangeError(`entries before ${firstIndex} were deleted by retention on this node; the earliest index kept is ${firstIndex}`, firstIndex);
     const appliedIndex = this.raft.status().applied;
     if (from > appliedIndex) return { records: [], nextIndex: from, appliedIndex, firstIndex };
     const records: LogRecord[] = [];

@@ -1,5 +1,5 @@
 import type { Index, InstallSnapshot, Message, RaftNode, SnapshotMeta, Term } from '../../raft/index.js';
-import { SnapshotTransferError, type DurableLog, type Scheduler, type SnapshotReceiver, type SnapshotStore } from '../../storage/index.js';
+import { SNAPSHOTS_KEPT, SnapshotTransferError, type DurableLog, type Scheduler, type SnapshotReceiver, type SnapshotStore } from '../../storage/index.js';
 import type { SnapshotIntake, SnapshotReceiving, SnapshotShipping, SnapshotSource } from '../transport/index.js';
 import type { NodeStateMachine } from './state-machine.js';
 
@@ -19,6 +19,8 @@ export interface NodeSnapshotsOptions {
    * may be compacted up to the snapshot.
    */
   readonly keepFrom: () => number;
+  /** The snapshot the log was compacted below at start, which the core was given (null: none). */
+  readonly compactionSnapshot: SnapshotMeta | null;
   /** The last index applied to the state machine. */
   readonly appliedIndex: () => Index;
   /** Ships a snapshot to a peer (the peer transport, or the simulated network). */
@@ -45,12 +47,15 @@ export class NodeSnapshots {
   private readonly options: NodeSnapshotsOptions;
   private writing: Promise<SnapshotMeta | null> | null = null;
   private lastIndex: number;
+  /** The snapshot the log was last compacted below (and the core sends): kept by prune. */
+  private compactionSnapshot: SnapshotMeta | null;
   /** The peer each shipment in progress goes to, by peer id: one at a time per peer. */
   private readonly shipping = new Map<string, SnapshotMeta>();
 
   constructor(options: NodeSnapshotsOptions) {
     this.options = options;
     this.lastIndex = options.store.latest()?.index ?? 0;
+    this.compactionSnapshot = options.compactionSnapshot;
   }
 
   /** The newest snapshot's description, or null. */
@@ -93,17 +98,30 @@ export class NodeSnapshots {
     }
     await writer.finish();
     this.lastIndex = Math.max(this.lastIndex, index);
-    this.options.raft.snapshotTaken(meta);
     this.options.onSnapshot?.(meta, 'written');
-    await this.compact(meta);
-    await this.options.store.prune();
+    await this.compact();
+    await this.options.store.prune(SNAPSHOTS_KEPT, this.compactionSnapshot);
     return meta;
   }
 
-  /** Drops whole log segments below the snapshot, keeping what `keepFrom` says is still needed. */
-  private async compact(meta: SnapshotMeta): Promise<void> {
-    const before = Math.min(meta.index + 1, this.options.keepFrom());
-    if (before > this.options.log.firstIndex()) await this.options.compactLog(before as Index);
+  /**
+   * Drops whole log segments below the newest snapshot all of whose entries retention lets
+   * go (its index below `keepFrom`), and makes that snapshot the one the core sends a
+   * follower behind the compaction point. Not simply the newest: a follower that installs a
+   * snapshot holds no entry at or below it, so the entries a snapshot it is sent covers must
+   * all be ones retention could delete (none a consumer or the broker still needs).
+   */
+  private async compact(): Promise<void> {
+    const keepFrom = this.options.keepFrom();
+    const candidate = this.options.store
+      .list()
+      .filter((s) => s.index < keepFrom)
+      .at(-1);
+    if (candidate === undefined || candidate.index < (this.compactionSnapshot?.index ?? 0)) return;
+    const snapshot: SnapshotMeta = { index: candidate.index, term: candidate.term, voters: this.options.voters };
+    this.compactionSnapshot = snapshot;
+    this.options.raft.snapshotTaken(snapshot);
+    if (candidate.index + 1 > this.options.log.firstIndex()) await this.options.compactLog((candidate.index + 1) as Index);
   }
 
   /** Loads the snapshot `meta` (the newest in the store) into the state machine. */
@@ -115,6 +133,8 @@ export class NodeSnapshots {
       reader.close();
     }
     this.lastIndex = Math.max(this.lastIndex, meta.index);
+    // The log is reset to continue after it: it is the compaction point's snapshot now.
+    this.compactionSnapshot = meta;
     this.options.onSnapshot?.(meta, 'installed');
   }
 

@@ -30,6 +30,7 @@ function config(): NodeConfig {
     segmentBytes: 4096,
     snapshotEntries: NODE_DEFAULTS.snapshotEntries,
     retention: NODE_DEFAULTS.retention,
+    diskHighWatermarkPercent: 100,
     producerIdleExpiryMs: NODE_DEFAULTS.producerIdleExpiryMs,
     dialAddresses: new Map(),
     powerLoss: false,
@@ -38,11 +39,12 @@ function config(): NodeConfig {
 
 const record = (at: number, t: number): Entry => ({ index: index(at), term: term(t), kind: EntryKind.normal, payload: tagPayloads(PayloadTag.record, [Buffer.from(`r${at}`)])[0] as Uint8Array });
 
-/** A log of `count` plain records in term `t` on `fs`. */
-async function writeLog(fs: MemoryFileSystem, count: number, t: number): Promise<void> {
-  const log = await openLog({ dir: `${DATA_DIR}/log`, fs, segmentBytes: 4096 });
+/** A log of `count` plain records in term `t` on `fs`, compacted below `compactBefore` (whole small segments). */
+async function writeLog(fs: MemoryFileSystem, count: number, t: number, compactBefore = 1): Promise<void> {
+  const log = await openLog({ dir: `${DATA_DIR}/log`, fs, segmentBytes: 256 });
   await log.saveHardState({ term: term(t), vote: null, commit: index(0) });
   for (let at = 1; at <= count; at++) await log.append([record(at, t)]);
+  if (compactBefore > 1) await log.compactBefore(index(compactBefore));
   await log.close();
 }
 
@@ -68,9 +70,9 @@ async function start(fs: MemoryFileSystem): Promise<AssembledNode> {
 }
 
 describe('a node starting from its snapshot', () => {
-  it('whose log does not hold the snapshot (a crash after the install was published, before the log was cut) resets the log after it', async () => {
+  it('whose compacted log does not hold the snapshot (a crash after an install was published, before the log was cut) resets the log after it', async () => {
     const fs = new MemoryFileSystem();
-    await writeLog(fs, 12, 1);
+    await writeLog(fs, 12, 1, 8);
     await writeSnapshot(fs, { index: index(20), term: term(2), voters: ids }, 7);
     const node = await start(fs);
     try {
@@ -80,6 +82,21 @@ describe('a node starting from its snapshot', () => {
       expect(node.raft.status()).toMatchObject({ commit: 20, applied: 20, snapshotIndex: 20, firstIndex: 21, lastIndex: 20 });
       expect(node.replica.appliedIndex).toBe(20);
       expect(node.stateMachine.broker.topic('restored-topic')).toBeDefined();
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('whose log still starts at 1 but ends before the snapshot (cut short by damage, or by an install that crashed) replays the log instead, keeping every entry', async () => {
+    const fs = new MemoryFileSystem();
+    await writeLog(fs, 12, 1);
+    await writeSnapshot(fs, { index: index(20), term: term(2), voters: ids }, 7);
+    const node = await start(fs);
+    try {
+      expect(node.log.firstIndex()).toBe(1);
+      expect(node.log.lastIndex()).toBe(12);
+      expect(node.raft.status()).toMatchObject({ snapshotIndex: 0, firstIndex: 1, lastIndex: 12 });
+      expect(node.stateMachine.broker.topic('restored-topic')).toBeUndefined();
     } finally {
       await node.stop();
     }

@@ -66,7 +66,9 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
     // Over a few dozen schedules some follower always falls behind a compaction, and some
     // node always restarts from its own snapshot (a replay of one seed may show neither).
     if (runs >= 20) {
-      expect(installed).toBeGreaterThan(0);
+      // Without the broker workload every snapshot compacts; with it, consumers hold back
+      // retention (keep-unconsumed), so a follower seldom falls behind a compaction.
+      if (config.broker === undefined) expect(installed).toBeGreaterThan(0);
       expect(restored).toBeGreaterThan(installed);
     }
   }
