@@ -24,6 +24,8 @@ export type {
   AckOutcomeView,
   ConsumeInput,
   LeaveInput,
+  ResetGroupInput,
+  ResetGroupOutcome,
   DeliveryView,
   GroupService,
   GroupSettingsInput,
