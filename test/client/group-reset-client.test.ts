@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Admin, FailedPreconditionError, InvalidArgumentError, OutOfRangeError } from '../../src/client/index.js';
-import { BrokerRefusedError, ClientCodec, OutOfRangeError as NodeOutOfRangeError, startClientServer, type ClientServer, type GroupService, type ResetGroupInput, type ResetGroupOutcome, type ResetGroupRequestMessage } from '../../src/transport/index.js';
+import { Admin, FailedPreconditionError, InvalidArgumentError, LogClient, OutOfRangeError } from '../../src/client/index.js';
+import { BrokerRefusedError, ClientCodec, GroupMethodPath, OutOfRangeError as NodeOutOfRangeError, startClientServer, type ClientServer, type GroupService, type ResetGroupInput, type ResetGroupOutcome, type ResetGroupRequestMessage } from '../../src/transport/index.js';
 import { ErrorCode } from '../../errors/index.js';
 import { ephemeralPort } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
@@ -109,19 +109,21 @@ describe('ResetGroup', () => {
 
   it('a request without a target is INVALID_ARGUMENT, never a reset to earliest by default', async () => {
     const groups = recordingGroups(() => Promise.resolve({ committedOffset: 0, previousCommittedOffset: 0, forgotten: 0 }));
-    const admin = await serve(groups);
+    const address = `127.0.0.1:${await ephemeralPort()}`;
+    servers.push(await startClientServer({ listenAddress: address, service: new FakeClientService(), groups, messageBytesMax: 4 * 1024 * 1024 }));
+    // Admin always sends a target: a raw call leaves it out.
+    const client = new LogClient({ brokers: [address], timeoutMs: 5_000 });
     try {
-      const calls = admin.groupCalls as unknown as { client: { codec: ClientCodec; unaryCall: (...args: unknown[]) => Promise<unknown> } };
-      const c = calls.client.codec.groups;
-      const sent = calls.client.unaryCall(
-        { operation: 'resetGroup', delivery: 'once', path: '/quorumlog.client.Client/ResetGroup', serialize: c.resetGroupRequest.serialize, deserialize: c.resetGroupResponse.deserialize },
+      const c = client.codec.groups;
+      const sent = client.unaryCall(
+        { operation: 'resetGroup', delivery: 'once', path: GroupMethodPath.resetGroup, serialize: c.resetGroupRequest.serialize, deserialize: c.resetGroupResponse.deserialize },
         { group: 'g', force: false },
         {},
       );
-      await expect(sent).rejects.toThrow(/needs a target/);
+      await expect(sent).rejects.toSatisfy((e: unknown) => e instanceof InvalidArgumentError && /needs a target/.test(e.message));
       expect(groups.requests).toEqual([]);
     } finally {
-      await admin.close();
+      await client.close();
     }
   });
 });
