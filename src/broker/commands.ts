@@ -26,6 +26,7 @@ export const CommandKind = {
   release: 16,
   deadLetter: 17,
   leave: 18,
+  resetGroup: 19,
   halfMessage: 20,
   endTransaction: 21,
 } as const;
@@ -171,7 +172,34 @@ export interface DeadLetter {
   readonly message: MessageRecord;
 }
 
-export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Ack | Nack | Extend | Release | Leave | DeadLetter;
+/**
+ * Where a reset moves a group, as the log carries it: a concrete offset, the topic's end at
+ * apply time, or the first offset made visible at or after a time (at apply time). The
+ * client's "earliest" is not here: each node's log keeps a different prefix, so the leader
+ * turns it into an offset (its earliest kept) before it proposes.
+ */
+export type ResetTarget = { readonly kind: 'offset'; readonly offset: number } | { readonly kind: 'latest' } | { readonly kind: 'time'; readonly timeMs: number };
+
+/**
+ * Moves a group's committed and next offset to `to` (Kafka's --reset-offsets, RocketMQ's
+ * resetOffsetByTime) and forgets every unfinished delivery: in flight, waiting for a retry,
+ * ready, dead. Refused (failedPrecondition) while messages are in flight to consumers or
+ * dead ones wait for their dead-letter copy, unless `force`.
+ */
+export interface ResetGroup {
+  readonly kind: 'resetGroup';
+  readonly group: string;
+  readonly to: ResetTarget;
+  /**
+   * The proposing leader's earliest kept offset of the group's topic (retention may have
+   * deleted what is below): a time target resolves to no offset below it, an offset target
+   * below it is refused. In the entry, so every replica resolves alike.
+   */
+  readonly earliestOffset: number;
+  readonly force: boolean;
+}
+
+export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Ack | Nack | Extend | Release | Leave | DeadLetter | ResetGroup;
 
 /**
  * A transaction's half message(s): held durably, invisible until an EndTransaction commits
@@ -298,6 +326,12 @@ function encodeGroupCommand(w: BinaryWriter, command: GroupCommand): void {
       w.u53(command.offset);
       encodeMessage(w, command.message);
       break;
+    case 'resetGroup': {
+      const to = command.to;
+      w.u8(StartKind[to.kind]).u53(to.kind === 'offset' ? to.offset : to.kind === 'time' ? to.timeMs : 0);
+      w.u53(command.earliestOffset).u8(command.force ? 1 : 0);
+      break;
+    }
   }
 }
 
@@ -348,9 +382,20 @@ function decodeGroupCommand(kind: number, r: BinaryReader): GroupCommand {
     }
     case CommandKind.deadLetter:
       return { kind: 'deadLetter', group, offset: r.u53(), message: decodeMessage(r) };
+    case CommandKind.resetGroup:
+      return decodeResetGroup(group, r);
     default:
       throw new MalformedCommandError(`unknown broker command kind ${kind}`);
   }
+}
+
+function decodeResetGroup(group: string, r: BinaryReader): ResetGroup {
+  const to = decodeStart(r.u8(), r.u53());
+  if (to.kind === 'earliest') throw new MalformedCommandError('a group reset carries a concrete offset, not "earliest"');
+  const earliestOffset = r.u53();
+  const force = r.u8();
+  if (force > 1) throw new MalformedCommandError(`a group reset's force flag is ${force}, not 0 or 1`);
+  return { kind: 'resetGroup', group, to, earliestOffset, force: force === 1 };
 }
 
 function decodeStart(kind: number, value: number): GroupStart {

@@ -1,4 +1,4 @@
-import type { CreateGroup, GroupCommand } from './commands.js';
+import type { CreateGroup, GroupCommand, ResetGroup } from './commands.js';
 import {
   ConsumerGroup,
   type ConsumerGroupSnapshot,
@@ -26,7 +26,9 @@ export type GroupResult =
   | { readonly kind: 'released'; readonly group: string; readonly count: number }
   /** counted: seen deliveries released as failed; returned: unseen ones released without counting. */
   | { readonly kind: 'left'; readonly group: string; readonly counted: number; readonly returned: number }
-  | { readonly kind: 'deadLettered'; readonly group: string; readonly topic: string; readonly offset: number };
+  | { readonly kind: 'deadLettered'; readonly group: string; readonly topic: string; readonly offset: number }
+  /** committedOffset: where the group now starts; forgotten: unfinished deliveries it dropped. */
+  | { readonly kind: 'groupReset'; readonly group: string; readonly committedOffset: number; readonly previousCommittedOffset: number; readonly forgotten: number };
 
 /** What the group table needs of the topics: looking them up, and creating a dead-letter topic. */
 export interface TopicDirectory {
@@ -135,6 +137,8 @@ export class GroupTable {
         }
         return { kind: 'left', group: group.name, ...group.leave(command.consumer, command.seen) };
       }
+      case 'resetGroup':
+        return this.reset(group, command, nowMs);
       case 'deadLetter': {
         group.deadLettered(command.offset);
         const dlq = this.topics.ensure(deadLetterTopicOf(group.name), logIndex);
@@ -194,6 +198,25 @@ export class GroupTable {
     return { kind: 'groupCreated', group: command.group, created: true };
   }
 
+  /**
+   * Moves the group to the command's target. Without `force` it is refused while the group
+   * has messages in flight (consumers are working on them: Kafka refuses to reset an active
+   * group) or dead messages whose dead-letter copy is not written yet (forgetting them would
+   * lose that copy). Waiting and ready retries are forgotten without asking: the target
+   * says what is consumed (below it) and what goes out again (from it on).
+   */
+  private reset(group: ConsumerGroup, command: ResetGroup, nowMs: number): GroupResult {
+    const topic = this.topicOf(group);
+    const offset = resetOffset(command, topic, nowMs);
+    if (!command.force) {
+      const busy = group.describe(topic.nextOffset, deadLetterTopicOf(group.name));
+      if (busy.inflight > 0 || busy.dead > 0) throw new BrokerError(ErrorCode.failedPrecondition, busyMessage(busy));
+    }
+    const previousCommittedOffset = group.committedOffset;
+    const forgotten = group.reset(offset);
+    return { kind: 'groupReset', group: group.name, committedOffset: offset, previousCommittedOffset, forgotten };
+  }
+
   private get(name: string): ConsumerGroup {
     const g = this.groups.get(name);
     if (g === undefined) throw new BrokerError(ErrorCode.notFound, `group ${name} does not exist`);
@@ -230,6 +253,44 @@ function startOffset(command: CreateGroup, topic: TopicLog, nowMs: number): numb
       }
       return topic.offsetAtTime(start.timeMs);
   }
+}
+
+/**
+ * The offset a reset moves to: a concrete offset within what the proposing leader keeps
+ * (command.earliestOffset) up to the topic's end; the end; or the first offset made visible
+ * at or after a time, never below what the leader keeps (Kafka's lookup by time searches
+ * only the log it has, too).
+ */
+function resetOffset(command: ResetGroup, topic: TopicLog, nowMs: number): number {
+  const to = command.to;
+  const end = topic.nextOffset;
+  const floor = Math.min(command.earliestOffset, end);
+  switch (to.kind) {
+    case 'offset':
+      if (!(Number.isSafeInteger(to.offset) && to.offset >= floor && to.offset <= end)) {
+        throw new BrokerError(ErrorCode.invalidArgument, `offset ${to.offset} is outside what topic ${topic.name} keeps (${floor}..${end})`);
+      }
+      return to.offset;
+    case 'latest':
+      return end;
+    case 'time':
+      if (!(Number.isSafeInteger(to.timeMs) && to.timeMs >= 0 && to.timeMs <= nowMs + GROUP_DEFAULTS.delayMsMax)) {
+        throw new BrokerError(ErrorCode.invalidArgument, `reset time ${to.timeMs} is not a time in ms since 1970`);
+      }
+      return Math.max(topic.offsetAtTime(to.timeMs), floor);
+  }
+}
+
+const BUSY_CONSUMERS_NAMED = 5;
+
+function busyMessage(g: GroupDescription): string {
+  const named = [...g.consumers.keys()].slice(0, BUSY_CONSUMERS_NAMED);
+  const more = g.consumers.size > named.length ? ` and ${g.consumers.size - named.length} more` : '';
+  const parts = [
+    ...(g.inflight > 0 ? [`${g.inflight} message(s) in flight to consumer(s) ${named.join(', ')}${more}`] : []),
+    ...(g.dead > 0 ? [`${g.dead} dead message(s) waiting for their copy in ${g.deadLetterTopic}`] : []),
+  ];
+  return `group ${g.name} has ${parts.join(' and ')}; a reset would forget them: stop its consumers (or wait for the dead-letter copies) and reset again, or force the reset`;
 }
 
 function consumerIdCheck(consumer: string): void {

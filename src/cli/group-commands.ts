@@ -1,9 +1,10 @@
 import { DeadLetterHeader } from '../broker/index.js';
-import { Admin, Consumer, LogClient, Producer, type ConsumedMessage, type GroupInfo, type GroupStart } from '../client/index.js';
+import { Admin, Consumer, LogClient, Producer, type ConsumedMessage, type GroupInfo, type GroupResetTarget, type GroupStart } from '../client/index.js';
 import { parseClientArgs, type CommandContext, type Flags } from './client-args.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 
-export const GROUP_COMMANDS: readonly string[] = ['consume', 'groups', 'dlq'];
+/** `group` is `groups` by another name (`quorumlog group reset G`, as kafka-consumer-groups reads). */
+export const GROUP_COMMANDS: readonly string[] = ['consume', 'groups', 'group', 'dlq'];
 
 const REDRIVEN_FROM_HEADER = 'quorumlog-redriven-from';
 
@@ -20,8 +21,18 @@ printed is redelivered. Delivery is at least once; the offset is the message's s
        quorumlog groups create G --topic T [--from earliest|latest|offset:N|time:MS]
                                [--ack-deadline 30s] [--retry-delays 10s,30s,1m] [--max-retries 16]
        quorumlog groups delete G
+       quorumlog group reset G --to-earliest | --to-latest | --to-offset N | --to-time ISO8601|MS [--force]
 
 Lists groups with their committed offset and lag, or creates one at an offset or a time.
+
+reset moves group G's committed and next offset, as kafka-consumer-groups --reset-offsets
+does: to the earliest offset the cluster still keeps (what a group behind retention needs:
+its consumers get OUT_OF_RANGE until it is moved), to the topic's end, to offset N, or to
+the first message made visible at or after a time (2024-05-01T12:00:00Z, or ms since 1970).
+Exactly one target. What the group had delivered and not finished is forgotten: offsets
+from the target on are delivered again, those below count as consumed. Refused while
+messages are in flight to the group's consumers (stop them first) or dead ones wait for
+their dead-letter copy, unless --force. Prints "group G now starts at offset N (was M)".
 `,
   dlq: `Usage: quorumlog dlq list --group G
        quorumlog dlq redrive --group G
@@ -36,16 +47,18 @@ by one redrive).
 export async function runGroupCommand(command: string, argv: readonly string[]): Promise<number> {
   const extra = {
     consume: { topic: { type: 'string' }, group: { type: 'string' }, from: { type: 'string' }, max: { type: 'string' }, prefetch: { type: 'string' } },
-    groups: { topic: { type: 'string' }, from: { type: 'string' }, 'ack-deadline': { type: 'string' }, 'retry-delays': { type: 'string' }, 'max-retries': { type: 'string' } },
+    groups: GROUPS_FLAGS,
+    group: GROUPS_FLAGS,
     dlq: { group: { type: 'string' } },
   } as const;
-  const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command !== 'consume', help: HELP[command] ?? '' });
+  const args = parseClientArgs(argv, { extra: extra[command as keyof typeof extra] ?? {}, allowPositionals: command !== 'consume', help: HELP[command === 'group' ? 'groups' : command] ?? '' });
   if (args === null) return 0;
   const { context, flags, positionals } = args;
   switch (command) {
     case 'consume':
       return consumeCommand(context, flags);
     case 'groups':
+    case 'group':
       return groupsCommand(context, positionals, flags);
     case 'dlq':
       return dlqCommand(context, positionals, flags);
@@ -53,6 +66,22 @@ export async function runGroupCommand(command: string, argv: readonly string[]):
       throw new UsageError(`unknown command "${command}"`);
   }
 }
+
+const GROUPS_FLAGS = {
+  topic: { type: 'string' },
+  from: { type: 'string' },
+  'ack-deadline': { type: 'string' },
+  'retry-delays': { type: 'string' },
+  'max-retries': { type: 'string' },
+  'to-earliest': { type: 'boolean' },
+  'to-latest': { type: 'boolean' },
+  'to-offset': { type: 'string' },
+  'to-time': { type: 'string' },
+  force: { type: 'boolean' },
+} as const;
+
+const CREATE_FLAGS = ['topic', 'from', 'ack-deadline', 'retry-delays', 'max-retries'] as const;
+const RESET_FLAGS = ['to-earliest', 'to-latest', 'to-offset', 'to-time', 'force'] as const;
 
 function required(flags: Flags, name: string): string {
   const value = flags[name];
@@ -110,14 +139,17 @@ async function groupsCommand(context: CommandContext, positionals: readonly stri
   const { brokers, timeoutMs, json } = context;
   // Bare `quorumlog groups` lists them, with their lag.
   const [action = 'list', name, ...rest] = positionals;
-  const needsName = action === 'create' || action === 'describe' || action === 'delete';
-  if (!(needsName || action === 'list')) throw new UsageError(`groups: unknown action "${action}"; use list, describe, create or delete`);
+  const needsName = action === 'create' || action === 'describe' || action === 'delete' || action === 'reset';
+  if (!(needsName || action === 'list')) throw new UsageError(`groups: unknown action "${action}"; use list, describe, create, delete or reset`);
   if (needsName && name === undefined) throw new UsageError(`groups ${action} needs a group name`);
   if ((needsName && rest.length > 0) || (action === 'list' && name !== undefined)) throw new UsageError(`groups ${action}: unexpected argument "${needsName ? rest[0] : name}"`);
-  const createOnly = ['topic', 'from', 'ack-deadline', 'retry-delays', 'max-retries'].filter((f) => flags[f] !== undefined);
+  const createOnly = CREATE_FLAGS.filter((f) => flags[f] !== undefined);
   if (action !== 'create' && createOnly.length > 0) throw new UsageError(`--${createOnly[0]} goes with groups create only`);
-  const admin = new Admin({ brokers, timeoutMs });
+  const resetOnly = RESET_FLAGS.filter((f) => flags[f] !== undefined);
+  if (action !== 'reset' && resetOnly.length > 0) throw new UsageError(`--${resetOnly[0]} goes with group reset only`);
   const group = name ?? '';
+  if (action === 'reset') return resetCommand(context, group, flags);
+  const admin = new Admin({ brokers, timeoutMs });
   try {
     if (action === 'create') {
       const topic = required(flags, 'topic');
@@ -138,6 +170,47 @@ async function groupsCommand(context: CommandContext, positionals: readonly stri
   } finally {
     admin.close();
   }
+}
+
+/** `group reset G --to-...`: checks the target before connecting, prints one line or JSON. */
+async function resetCommand(context: CommandContext, group: string, flags: Flags): Promise<number> {
+  const to = parseResetTarget(flags);
+  const admin = new Admin({ brokers: context.brokers, timeoutMs: context.timeoutMs });
+  try {
+    const result = await admin.resetGroup(group, { to, force: flags['force'] === true });
+    if (context.json) {
+      process.stdout.write(`${JSON.stringify({ group, ...result })}\n`);
+    } else {
+      const forgot = result.forgotten > 0 ? `; forgot ${result.forgotten} unfinished deliver${result.forgotten === 1 ? 'y' : 'ies'}` : '';
+      process.stdout.write(`group ${group} now starts at offset ${result.committedOffset} (was ${result.previousCommittedOffset})${forgot}\n`);
+    }
+    return 0;
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Exactly one of --to-earliest, --to-latest, --to-offset N, --to-time ISO8601|MS. */
+export function parseResetTarget(flags: Flags): GroupResetTarget {
+  const given = RESET_FLAGS.filter((f) => f !== 'force' && flags[f] !== undefined);
+  if (given.length !== 1) {
+    const which = given.length === 0 ? 'none was given' : `got ${given.map((f) => `--${f}`).join(' and ')}`;
+    throw new UsageError(`group reset needs exactly one of --to-earliest, --to-latest, --to-offset N or --to-time ISO8601|MS; ${which}`);
+  }
+  if (flags['to-earliest'] === true) return 'earliest';
+  if (flags['to-latest'] === true) return 'latest';
+  const offset = parseWholeNumber('to-offset', flags['to-offset'] as string | undefined, { min: 0 });
+  if (offset !== undefined) return { offset };
+  return { timeMs: parseTimeMs('to-time', flags['to-time'] as string) };
+}
+
+/** Milliseconds since 1970, written as such or as an ISO 8601 date and time (2024-05-01T12:00:00Z). */
+function parseTimeMs(flag: string, value: string): number {
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return parseWholeNumber(flag, text, { min: 0 }) as number;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (!(Number.isSafeInteger(ms) && ms >= 0)) throw new UsageError(`--${flag} must be an ISO 8601 time such as 2024-05-01T12:00:00Z or ms since 1970, not "${value}"`);
+  return ms;
 }
 
 function printGroups(groups: readonly GroupInfo[], output: Pick<CommandContext, 'json'>): void {

@@ -34,7 +34,8 @@ Broker:
   produce     send messages given as arguments, or one per stdin line, to a topic
   fetch       print a topic's messages from an offset
   consume     consume a topic in a consumer group, acking each message once printed
-  groups      list, describe, create or delete consumer groups (with their lag)
+  groups      list, describe, create, delete or reset consumer groups (with their lag);
+              "group reset G --to-earliest" moves a group behind retention
   dlq         list a group's dead-letter topic, or redrive it to the source topics
   tx          list undecided transactions; commit or roll one back by hand
 

@@ -1,4 +1,4 @@
-import { GroupCalls, type GroupInfo, type GroupSettings, type GroupStart } from './groups.js';
+import { GroupCalls, type GroupInfo, type GroupResetResult, type GroupResetTarget, type GroupSettings, type GroupStart } from './groups.js';
 import { LogClient, type CallOptions, type LogClientOptions, type TopicInfo } from './log-client.js';
 
 /**
@@ -54,6 +54,25 @@ export class Admin {
 
   describeGroup(group: string, options: CallOptions = {}): Promise<GroupInfo> {
     return this.#groups.describe(group, options);
+  }
+
+  /**
+   * Moves a group's committed and next offset, as Kafka's `kafka-consumer-groups
+   * --reset-offsets`: to the earliest offset the cluster still keeps (after retention
+   * deleted older ones, consume answers OutOfRangeError until the group is moved), to the
+   * topic's end, to an offset, or to the first offset made visible at or after a time. What
+   * the group had delivered and not finished is forgotten: offsets from the target on go
+   * out again as first deliveries, those below count as consumed.
+   *
+   * FailedPreconditionError while messages are in flight to the group's consumers (stop
+   * them first) or dead ones wait for their dead-letter copy, unless `force` (the consumers'
+   * later acks of what they held then finish nothing, or finish a redelivery of it).
+   * OutOfRangeError (with `earliestOffset`) for an offset retention deleted;
+   * InvalidArgumentError for one past the topic's end; NotFoundError for an unknown group
+   * or a group whose topic was deleted.
+   */
+  resetGroup(group: string, options: { readonly to: GroupResetTarget; readonly force?: boolean } & CallOptions): Promise<GroupResetResult> {
+    return this.#groups.reset(group, options);
   }
 
   /** The raw group calls (ack, nack, extend by offset), for tools and tests. */

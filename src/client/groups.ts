@@ -25,6 +25,21 @@ export type GroupInfo = GroupView;
 
 export type AckOutcome = 'acked' | 'alreadyAcked' | 'notDelivered';
 
+/**
+ * Where a reset moves a group: the earliest offset the leader keeps, the topic's end, an
+ * offset, or the first offset made visible at or after a time (ms since 1970).
+ */
+export type GroupResetTarget = GroupStart;
+
+export interface GroupResetResult {
+  /** Where the group now starts: its committed and next offset. */
+  readonly committedOffset: number;
+  /** The committed offset before the reset. */
+  readonly previousCommittedOffset: number;
+  /** Unfinished deliveries the reset forgot (in flight, waiting for a retry, dead). */
+  readonly forgotten: number;
+}
+
 const ACK_OUTCOMES: readonly AckOutcome[] = ['acked', 'alreadyAcked', 'notDelivered'];
 const outcomeOf = (code: number): AckOutcome => ACK_OUTCOMES[code] ?? 'notDelivered';
 // Checked against the wire enum once, here.
@@ -81,6 +96,23 @@ export class GroupCalls {
     const c = this.client.codec.groups;
     const request = { group, consumerId, seen };
     return this.client.unaryCall({ operation: 'leave', delivery: 'idempotent', path: GroupMethodPath.leave, serialize: c.leaveRequest.serialize, deserialize: c.leaveResponse.deserialize }, request);
+  }
+
+  /**
+   * Moves the group (see Admin.resetGroup). Sent once, not retried after it may have been
+   * written: a reset that did land moved the group, and a second one would act on
+   * whatever its consumers did since.
+   */
+  async reset(group: string, options: { readonly to: GroupResetTarget; readonly force?: boolean } & CallOptions): Promise<GroupResetResult> {
+    const to = options.to;
+    if (typeof to === 'object') {
+      const [what, value] = 'offset' in to ? ['an offset', to.offset] : ['a time', to.timeMs];
+      if (!(Number.isSafeInteger(value) && value >= 0)) throw new InvalidArgumentError(`reset group: ${what} must be a whole number >= 0, not ${value}`);
+    }
+    const c = this.client.codec.groups;
+    const request = { group, to: startMessage(to), force: options.force ?? false };
+    const response = await this.client.unaryCall({ operation: 'resetGroup', delivery: 'once', path: GroupMethodPath.resetGroup, serialize: c.resetGroupRequest.serialize, deserialize: c.resetGroupResponse.deserialize }, request, options);
+    return { committedOffset: response.committedOffset, previousCommittedOffset: response.previousCommittedOffset, forgotten: response.forgotten };
   }
 
   async extend(group: string, offset: number, delivery: number, extendMs: number, options: CallOptions = {}): Promise<number> {

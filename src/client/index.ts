@@ -50,7 +50,7 @@ export { Admin } from './admin.js';
 export { Consumer, CONSUMER_DEFAULTS } from './consumer.js';
 export type { ConsumedMessage, ConsumerErrorContext, ConsumerOptions } from './consumer.js';
 export { GroupCalls } from './groups.js';
-export type { AckOutcome, GroupInfo, GroupSettings, GroupStart } from './groups.js';
+export type { AckOutcome, GroupInfo, GroupResetResult, GroupResetTarget, GroupSettings, GroupStart } from './groups.js';
 export { TransactionClient } from './transaction-client.js';
 export type { EndResult, HalfRequest, HalfResult, TransactionCheck, TransactionInfo } from './transaction-client.js';
 export { TransactionOutcome, TransactionProducer, TRANSACTION_PRODUCER_DEFAULTS } from './transaction-producer.js';

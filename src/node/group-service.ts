@@ -10,8 +10,9 @@ import {
   type GroupSettings,
   type MessageRecord,
 } from '../broker/index.js';
-import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput } from '../transport/index.js';
+import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput, ResetGroupInput, ResetGroupOutcome } from '../transport/index.js';
 import { expect, type NodeBrokerService } from './broker-service.js';
+import { resetGroup } from './group-reset.js';
 import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import { InvalidArgumentError, NotFoundError } from '../transport/index.js';
 import type { Scheduler, Timer } from '../../storage/index.js';
@@ -61,6 +62,11 @@ export class NodeGroupService implements GroupService {
   async deleteGroup(group: string, options: { readonly timeoutMs: number }): Promise<void> {
     checkGroup(group);
     expect(await this.broker.propose({ kind: 'deleteGroup', group }, options.timeoutMs), 'groupDeleted');
+  }
+
+  /** See group-reset.ts. */
+  resetGroup(request: ResetGroupInput, options: { readonly timeoutMs: number }): Promise<ResetGroupOutcome> {
+    return resetGroup({ replica: this.replica, stateMachine: this.stateMachine, broker: this.broker }, request, options);
   }
 
   listGroups(): readonly GroupView[] {

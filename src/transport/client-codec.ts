@@ -281,6 +281,7 @@ export class ClientCodec {
       nack: method(ClientMethodPath.nack, this.groups.nackRequest, this.groups.nackResponse),
       extend: method(ClientMethodPath.extend, this.groups.extendRequest, this.groups.extendResponse),
       leave: method(ClientMethodPath.leave, this.groups.leaveRequest, this.groups.leaveResponse),
+      resetGroup: method(ClientMethodPath.resetGroup, this.groups.resetGroupRequest, this.groups.resetGroupResponse),
     };
   }
 }

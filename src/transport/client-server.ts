@@ -92,6 +92,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     nack: handlers.groups.nack,
     extend: handlers.groups.extend,
     leave: handlers.groups.leave,
+    resetGroup: handlers.groups.resetGroup,
     sendHalf: transactions.sendHalf,
     endTransaction: transactions.endTransaction,
     listTransactions: transactions.listTransactions,

@@ -118,6 +118,28 @@ export interface GroupService {
    * `seen` deliveries count as failed ones, the others not (the broker's Leave command).
    */
   leave(request: LeaveInput, options: { readonly timeoutMs: number }): Promise<{ readonly counted: number; readonly returned: number }>;
+  /**
+   * Moves the group's committed and next offset to `to` and forgets its unfinished
+   * deliveries (the broker's ResetGroup command); 'earliest' is the earliest offset the
+   * leader's log keeps. BrokerRefusedError (failedPrecondition) while messages are in flight
+   * or dead ones wait for their copy, unless `force`; OutOfRangeError for an offset
+   * retention deleted; InvalidArgumentError for one past the topic's end.
+   */
+  resetGroup(request: ResetGroupInput, options: { readonly timeoutMs: number }): Promise<ResetGroupOutcome>;
+}
+
+export interface ResetGroupInput {
+  readonly group: string;
+  readonly to: GroupStartView;
+  readonly force: boolean;
+}
+
+export interface ResetGroupOutcome {
+  /** Where the group now starts: its committed and next offset. */
+  readonly committedOffset: number;
+  readonly previousCommittedOffset: number;
+  /** Unfinished deliveries forgotten (in flight, waiting, ready, dead). */
+  readonly forgotten: number;
 }
 
 export interface LeaveInput {

@@ -93,6 +93,16 @@ export interface LeaveResponseMessage {
   readonly counted: number;
   readonly returned: number;
 }
+export interface ResetGroupRequestMessage {
+  readonly group: string;
+  readonly to?: GroupStartMessage | null;
+  readonly force: boolean;
+}
+export interface ResetGroupResponseMessage {
+  readonly committedOffset: number;
+  readonly previousCommittedOffset: number;
+  readonly forgotten: number;
+}
 /** client.proto's GroupStartKind enum. */
 export const GroupStartCode = { earliest: 0, latest: 1, offset: 2, time: 3 } as const;
 
@@ -106,6 +116,7 @@ export const GroupMethodPath = {
   nack: '/quorumlog.client.Client/Nack',
   extend: '/quorumlog.client.Client/Extend',
   leave: '/quorumlog.client.Client/Leave',
+  resetGroup: '/quorumlog.client.Client/ResetGroup',
 } as const;
 
 export interface Codec<T> {
@@ -132,6 +143,8 @@ export class GroupCodec {
   readonly extendResponse: Codec<ExtendResponseMessage>;
   readonly leaveRequest: Codec<LeaveRequestMessage>;
   readonly leaveResponse: Codec<LeaveResponseMessage>;
+  readonly resetGroupRequest: Codec<ResetGroupRequestMessage>;
+  readonly resetGroupResponse: Codec<ResetGroupResponseMessage>;
 
   constructor(root: protobuf.Root, typeCodec: <T>(type: protobuf.Type) => Codec<T>) {
     const codec = <T>(name: string): Codec<T> => typeCodec<T>(schemaType(root, `quorumlog.client.${name}`));
@@ -152,6 +165,8 @@ export class GroupCodec {
     this.extendResponse = codec('ExtendResponse');
     this.leaveRequest = codec('LeaveRequest');
     this.leaveResponse = codec('LeaveResponse');
+    this.resetGroupRequest = codec('ResetGroupRequest');
+    this.resetGroupResponse = codec('ResetGroupResponse');
   }
 }
 

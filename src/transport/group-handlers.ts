@@ -22,6 +22,8 @@ import {
   type ListGroupsResponseMessage,
   type NackRequestMessage,
   type NackResponseMessage,
+  type ResetGroupRequestMessage,
+  type ResetGroupResponseMessage,
 } from './group-codec.js';
 import { toGrpcStatus } from './grpc-status.js';
 
@@ -100,6 +102,16 @@ export class GroupHandlers {
       const r = this.context.decoded(call.request, 'Leave');
       const request = { group: r.group, consumerId: r.consumerId, seen: r.seen.map((d) => ({ offset: d.offset, delivery: d.delivery })) };
       return this.service().leave(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
+    });
+  };
+
+  readonly resetGroup = (call: ServerUnaryCall<Incoming<ResetGroupRequestMessage>, ResetGroupResponseMessage>, reply: sendUnaryData<ResetGroupResponseMessage>): void => {
+    this.context.answer(reply, async () => {
+      const r = this.context.decoded(call.request, 'ResetGroup');
+      // No default target: a reset left to "earliest" by omission could replay a whole topic.
+      if (r.to === null || r.to === undefined) throw new InvalidArgumentError('ResetGroup needs a target (to): earliest, latest, an offset or a time');
+      const request = { group: r.group, to: startView(r.to), force: r.force };
+      return this.service().resetGroup(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
     });
   };
 

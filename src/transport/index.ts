@@ -25,6 +25,8 @@ export type {
   AckOutcomeView,
   ConsumeInput,
   LeaveInput,
+  ResetGroupInput,
+  ResetGroupOutcome,
   DeliveryView,
   GroupService,
   GroupSettingsInput,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DELIVER_AT_HEADER } from '../../src/broker/broker-state.js';
 import type { GroupSettings, GroupStart } from '../../src/broker/consumer-groups.js';
-import { BrokerState, type ApplyResult, type BrokerCommand, type EndTransaction, type MessageRecord } from '../../src/broker/index.js';
+import { BrokerState, type ApplyResult, type BrokerCommand, type EndTransaction, type MessageRecord, type ResetTarget } from '../../src/broker/index.js';
 
 /**
  * Random broker scenarios over every command kind, for tests that compare states (a
@@ -31,6 +31,7 @@ export type Action =
   | { readonly kind: 'release'; readonly group: number; readonly consumer: number }
   | { readonly kind: 'leave'; readonly group: number; readonly consumer: number; readonly seenPicks: readonly number[] }
   | { readonly kind: 'deadLetter'; readonly pick: number }
+  | { readonly kind: 'reset'; readonly group: number; readonly to: ResetTarget; readonly earliestOffset: number; readonly force: boolean }
   | { readonly kind: 'half'; readonly tx: number; readonly topic: number; readonly count: number; readonly checkDelayMs: number; readonly checkIntervalMs: number; readonly checkMax: number }
   | { readonly kind: 'end'; readonly pick: number; readonly commit: boolean; readonly source: EndTransaction['source'] }
   | { readonly kind: 'clock' };
@@ -83,6 +84,21 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), group: groupArb, consumer: consumerArb }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('leave' as const), group: groupArb, consumer: consumerArb, seenPicks: fc.array(fc.nat(), { maxLength: 2 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('deadLetter' as const), pick: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('reset' as const),
+      // Only g2: a reset forgets the group's retries, and g0 and g1 keep theirs for the cuts to catch.
+      group: fc.constant(2),
+      to: fc.oneof(
+        fc.constant({ kind: 'latest' as const }),
+        fc.record({ kind: fc.constant('offset' as const), offset: fc.nat({ max: 8 }) }),
+        fc.record({ kind: fc.constant('time' as const), timeMs: fc.nat({ max: 20_000 }) }),
+      ),
+      earliestOffset: fc.oneof(fc.constant(0), fc.nat({ max: 4 })),
+      force: fc.boolean(),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -183,6 +199,8 @@ export class ScenarioDriver {
         return { kind: 'release', group: name(GROUPS, a.group), consumer: name(CONSUMERS, a.consumer) };
       case 'clock':
         return { kind: 'clock' };
+      case 'reset':
+        return { kind: 'resetGroup', group: name(GROUPS, a.group), to: a.to, earliestOffset: a.earliestOffset, force: a.force };
       case 'half': {
         const txId = name(TX_IDS, a.tx);
         return { kind: 'halfMessage', txId, producerGroup: 'pg', topic: name(TOPICS, a.topic), checkDelayMs: a.checkDelayMs, checkIntervalMs: a.checkIntervalMs, checkMax: a.checkMax, messages: messages(a.count, 0, txId) };

@@ -36,6 +36,7 @@ function countResult(stats: Stats, result: ApplyResult, producersBefore: number,
   count(stats, 'delivered after the cut', result.kind === 'delivered' && result.messages.some((m) => m.delivery > 1));
   count(stats, 'nacked to a retry after the cut', result.kind === 'nacked' && !result.deadLettered);
   count(stats, 'dead-lettered after the cut', result.kind === 'deadLettered');
+  count(stats, 'group reset after the cut', result.kind === 'groupReset' && result.forgotten > 0);
   count(stats, 'duplicate produce after the cut', result.kind === 'produced' && result.duplicate);
   count(stats, 'producer expired after the cut', producersAfter < producersBefore);
   count(stats, 'transaction committed after the cut', result.kind === 'transactionEnded' && result.state === 'committed' && !result.duplicate);
@@ -93,16 +94,16 @@ describe('broker snapshot', () => {
 
   it('the scenarios reach every part of the state at the cut and every kind of change after it', () => {
     const total: Stats = {};
-    for (const [steps, cut] of fc.sample(scenarioWithCut, { seed, numRuns: 100 })) {
+    for (const [steps, cut] of fc.sample(scenarioWithCut, { seed, numRuns })) {
       for (const [name, n] of Object.entries(runScenario(steps, cut))) total[name] = (total[name] ?? 0) + n;
     }
     const expected = [
       'cut with inflight deliveries', 'cut with waiting deliveries', 'cut with ready deliveries', 'cut with dead deliveries', 'cut with a retried delivery',
       'cut with delayed messages', 'cut with a checked-back half', 'cut with a decided transaction', 'cut with producers', 'cut with a dead-letter topic',
-      'delivered after the cut', 'nacked to a retry after the cut', 'dead-lettered after the cut', 'duplicate produce after the cut',
+      'delivered after the cut', 'nacked to a retry after the cut', 'dead-lettered after the cut', 'group reset after the cut', 'duplicate produce after the cut',
       'producer expired after the cut', 'transaction committed after the cut', 'checkExhausted after the cut',
     ];
-    for (const name of expected) expect(total[name] ?? 0, `${name} in 100 runs (seed ${seed}): ${JSON.stringify(total)}`).toBeGreaterThanOrEqual(3);
+    for (const name of expected) expect(total[name] ?? 0, `${name} in ${numRuns} runs (seed ${seed}): ${JSON.stringify(total)}`).toBeGreaterThanOrEqual(3);
   });
 
   it('an empty state round-trips', () => {

@@ -116,6 +116,10 @@ function wireSafe(command: BrokerCommand): boolean {
       const startOk = s.kind === 'offset' ? nat(s.offset) : s.kind === 'time' ? nat(s.timeMs) : true;
       return startOk && nat(command.settings.ackDeadlineMs) && command.settings.retryDelaysMs.every(nat) && nat(command.settings.retriesMax);
     }
+    case 'resetGroup': {
+      const to = command.to;
+      return nat(command.earliestOffset) && (to.kind === 'offset' ? nat(to.offset) : to.kind === 'time' ? nat(to.timeMs) : true);
+    }
     default:
       return true;
   }

@@ -447,6 +447,17 @@ describe('group commands on the wire', () => {
     fc.record({ kind: fc.constant('release' as const), group: name, consumer: name }),
     fc.record({ kind: fc.constant('leave' as const), group: name, consumer: name, seen: fc.array(fc.record({ offset: fc.maxSafeNat(), delivery: u32 }), { maxLength: 4 }) }),
     fc.record({ kind: fc.constant('deadLetter' as const), group: name, offset: fc.maxSafeNat(), message: msg }),
+    fc.record({
+      kind: fc.constant('resetGroup' as const),
+      group: name,
+      to: fc.oneof(
+        fc.constant({ kind: 'latest' as const }),
+        fc.record({ kind: fc.constant('offset' as const), offset: fc.maxSafeNat() }),
+        fc.record({ kind: fc.constant('time' as const), timeMs: fc.maxSafeNat() }),
+      ),
+      earliestOffset: fc.maxSafeNat(),
+      force: fc.boolean(),
+    }),
     fc.constant({ kind: 'clock' as const }),
   );
 
@@ -468,11 +479,27 @@ describe('group commands on the wire', () => {
       { kind: 'leave', group: 'g', consumer: 'c-1', seen: [] },
       { kind: 'leave', group: 'g', consumer: 'c-1', seen: [{ offset: 3, delivery: 2 }, { offset: Number.MAX_SAFE_INTEGER, delivery: 1 }] },
       { kind: 'deadLetter', group: 'g', offset: 7, message: message('dead', 5) },
+      { kind: 'resetGroup', group: 'g', to: { kind: 'offset', offset: 12 }, earliestOffset: 10, force: false },
+      { kind: 'resetGroup', group: 'g', to: { kind: 'latest' }, earliestOffset: 0, force: true },
+      { kind: 'resetGroup', group: 'g', to: { kind: 'time', timeMs: 1_700_000_000_000 }, earliestOffset: Number.MAX_SAFE_INTEGER, force: false },
       { kind: 'clock' },
     ];
     const kinds = new Set(examples.map((c) => c.kind));
-    expect([...kinds].sort()).toEqual(['ack', 'clock', 'createGroup', 'deadLetter', 'deleteGroup', 'deliver', 'extend', 'leave', 'nack', 'release']);
+    expect([...kinds].sort()).toEqual(['ack', 'clock', 'createGroup', 'deadLetter', 'deleteGroup', 'deliver', 'extend', 'leave', 'nack', 'release', 'resetGroup']);
     for (const command of examples) expect(decodeCommand(encodeCommand({ leaderTimeMs: 123, command }))).toEqual({ leaderTimeMs: 123, command });
+  });
+
+  it('a reset to "earliest" or with a force flag other than 0 or 1 is not a command', () => {
+    const bytes = encodeCommand({ leaderTimeMs: 1, command: { kind: 'resetGroup', group: 'g', to: { kind: 'latest' }, earliestOffset: 0, force: true } });
+    const earliest = Uint8Array.from(bytes);
+    // version, kind, time (8), group (u32 length + 1 byte), then the target's kind.
+    const targetAt = 1 + 1 + 8 + 4 + 1;
+    expect(earliest[targetAt]).toBe(1);
+    earliest[targetAt] = 0;
+    expect(() => decodeCommand(earliest)).toThrow(/concrete offset/);
+    const badForce = Uint8Array.from(bytes);
+    badForce[badForce.length - 1] = 2;
+    expect(() => decodeCommand(badForce)).toThrow(/force flag is 2/);
   });
 
   it('decode(encode(c)) is c for random group commands; every truncation is refused', () => {

@@ -30,6 +30,7 @@ function oneShotGroups(count: number, ack: (offsets: readonly number[]) => Promi
     },
     nack: () => Promise.resolve({ deadLettered: false, retryAtMs: 0 }),
     extend: unused,
+    resetGroup: unused,
     leave: () => Promise.resolve({ counted: 0, returned: 0 }),
     consume: async (_input: unknown, send: (d: readonly import('../../src/transport/index.js').DeliveryView[]) => Promise<void>, signal: AbortSignal) => {
       const payload = new TextEncoder().encode('m');
@@ -177,6 +178,7 @@ describe('Consumer reconnect policy', () => {
       ack: unused,
       nack: unused,
       extend: unused,
+      resetGroup: unused,
       leave: () => Promise.resolve({ counted: 0, returned: 0 }),
       consume: () => {
         service.attempts++;

@@ -24,6 +24,7 @@ function quietGroups(streams: { opened: number; ended: number }): GroupService {
     ack: unused,
     nack: unused,
     extend: unused,
+    resetGroup: unused,
     leave: () => Promise.resolve({ counted: 0, returned: 0 }),
     consume: (_input, _send, signal) =>
       new Promise<void>((resolve) => {
