@@ -415,8 +415,8 @@ export class Replica {
   /**
    * Installs a snapshot from the leader, never overlapped with other writes: the Readies taken
    * before it finish first (their acknowledgements dropped: they name entries the reset
-   * discards), then the state machine takes the snapshot's state and the log is reset to
-   * continue after it. A crash part way is safe: the snapshot file is published before the
+   * discards), then the log is reset to continue after it and the state machine takes the
+   * snapshot's state. A crash part way is safe: the snapshot file is published before the
    * core sees it, and a node that starts with a newest snapshot its log does not hold resets
    * the log the same way.
    */
@@ -424,10 +424,12 @@ export class Replica {
     for (const item of this.inflight) item.acksCutFrom = 0;
     await this.finishing;
     if (this.state === 'failed') return;
-    await this.options.restoreSnapshot(snapshot);
-    this.appliedThrough = snapshot.index;
+    // The log first: a state machine that says it applied through the snapshot is never
+    // beside a log still holding what the snapshot replaces.
     await this.log.resetToSnapshot({ index: snapshot.index, term: snapshot.term });
     this.durableThrough = snapshot.index;
+    await this.options.restoreSnapshot(snapshot);
+    this.appliedThrough = snapshot.index;
     for (const listener of this.appliedListeners) listener();
   }
 
