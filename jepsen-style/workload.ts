@@ -80,3 +80,12 @@ export async function runPaced(ctx: WorkloadContext, options: WorkloadOptions, s
     await step(seq);
   }
 }
+
+/**
+ * A reader asked for `fromIndex` and was told everything below `toIndex` was deleted: the gap
+ * goes in the history (the realtime checker does not count it as a skip); returns where to go on.
+ */
+export function skipDeleted(ctx: WorkloadContext, process: string, fromIndex: number, toIndex: number): number {
+  ctx.history.add({ type: 'read-gap', process, fromIndex, toIndex });
+  return toIndex;
+}
