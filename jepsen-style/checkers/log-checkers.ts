@@ -105,7 +105,7 @@ export function checkLost(input: LogCheckInput): CheckerResult {
       if (readAt.has(`${op.index}\t${op.value}`)) deletedSeen++;
     }
   }
-  const note = deleted === 0 ? undefined : `${deleted} acknowledged appends lie below every node's first index (${deletedBelow}): deleted by retention, not checkable against a log; a reader saw ${deletedSeen} of them at their index before`;
+  const note = deleted === 0 ? undefined : `${deleted} acknowledged writes lie below every node's first index (${deletedBelow}): deleted by retention, not checkable against a log; a reader saw ${deletedSeen} of them at their index before`;
   return {
     name: 'lost',
     valid: lost.count === 0,

@@ -165,7 +165,7 @@ describe('checkers on hand-made histories', () => {
     expect(result.valid, JSON.stringify(result.examples)).toBe(true);
     // p1-1 at 2 is below every node's first index (3); r1 saw it there before it went.
     expect(result.counts).toMatchObject({ acknowledged: 4, deletedEverywhere: 1, deletedSeenByReader: 1, lost: 0 });
-    expect(result.note).toMatch(/1 acknowledged appends lie below every node's first index \(3\)/);
+    expect(result.note).toMatch(/1 acknowledged writes lie below every node's first index \(3\)/);
     // p2-1 at 3: n2 is the only node that still held it. Had n2 lost it, it would be lost.
     const n2Lost = nodeLogs.map((n) => (n.node === 'n2' ? { ...n, entries: n.entries.filter((e) => e.index !== 3) } : n));
     const lost = checkLost({ ...input, nodeLogs: n2Lost, finalLog: mergeNodeLogs(n2Lost) });
