@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
 import { expectMixedRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
 
 /**
@@ -107,7 +108,7 @@ describe('long runs with snapshots, compaction and retention against real node p
       seed,
       timeS: 35,
       workload: 'queue',
-      nemeses: ['kill', 'pause', 'partition', 'power', 'disk'],
+      nemeses: NEMESIS_KINDS,
       compaction: { snapshotEntries: 50, segmentBytes: 4096, retentionHours: 0, retentionPolicy: 'keep-unconsumed' },
     });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
