@@ -161,7 +161,7 @@ export class LogWorkload implements Workload {
         if (result.nextIndex <= from) break;
         from = result.nextIndex;
       }
-      return { node: id, entries, commitIndex: status.commitIndex, firstIndex };
+      return { node: id, entries, commitIndex: status.commitIndex, ...(firstIndex > 1 ? { firstIndex } : {}) };
     } catch (error) {
       return { node: id, entries: null, commitIndex: -1, error: error instanceof Error ? error.message : String(error) };
     } finally {

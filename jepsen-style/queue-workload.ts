@@ -285,7 +285,7 @@ export class QueueWorkload implements Workload {
         if (result.nextOffset <= from || result.nextOffset >= end) break;
         from = result.nextOffset;
       }
-      return { node: id, entries, commitIndex: end, firstIndex: firstOffset };
+      return { node: id, entries, commitIndex: end, ...(firstOffset > 0 ? { firstIndex: firstOffset } : {}) };
     } catch (error) {
       return { node: id, entries: null, commitIndex: -1, error: error instanceof Error ? error.message : String(error) };
     } finally {

@@ -14,8 +14,9 @@ export interface NodeLog {
   readonly entries: readonly LogEntry[] | null;
   readonly commitIndex: number;
   /**
-   * The first index (topic: offset) the node still held when read: it deleted everything
-   * below (compaction after a snapshot, as retention allowed). Absent: nothing was deleted.
+   * The first index (topic: offset) the node still held when read, when it had deleted
+   * everything below (compaction after a snapshot, as retention allowed). Absent: it deleted
+   * nothing.
    */
   readonly firstIndex?: number;
   readonly error?: string;
