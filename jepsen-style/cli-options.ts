@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 
+import { RETENTION_POLICIES, type RetentionPolicyName } from './compaction.js';
 import { NEMESIS_KINDS, type NemesisKind } from './nemesis.js';
 import { CLIENT_FAILOVER_MARGIN_MS, singleNodeOutageBoundMs } from './checkers/availability.js';
 import { RUN_DEFAULTS, runJepsen, WORKLOADS, type RunOptions } from './run.js';
@@ -34,6 +35,13 @@ Options:
                             sync flush: lagging acknowledges after the data's fdatasync, before
                             the durable mark's (default ordered; see quorumlog node --help)
   --power-loss              start every node with --power-loss (always on with the power nemesis)
+  --snapshot-entries N      every node writes a snapshot every N applied entries (default: the node's)
+  --segment-bytes N         log segment size, at least 4096 (default: the node's); compaction deletes
+                            whole segments, so small ones make it happen in a short run
+  --retention-hours H       delete segments below a snapshot once older than H hours (fractional;
+                            0 = nothing kept for time's sake; default: the node's, 72)
+  --retention-policy keep-unconsumed|delete
+                            what retention may not delete (default: the node's, keep-unconsumed)
   --no-idempotence          log: blindly retry appends whose outcome was unknown; queue: producers
                             with idempotence: false (their retries duplicate); must be flagged
   --consumers N             queue: consumer processes in the group (default ${RUN_DEFAULTS.consumers})
@@ -62,7 +70,8 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
       rate: { type: 'string' }, concurrency: { type: 'string' }, 'op-timeout-ms': { type: 'string' }, seed: { type: 'string' }, flush: { type: 'string' },
       'flush-interval-ms': { type: 'string' }, 'durable-mark': { type: 'string' }, 'power-loss': { type: 'boolean' }, 'allow-missed-faults': { type: 'boolean' }, 'no-idempotence': { type: 'boolean' }, 'tick-ms': { type: 'string' },
       consumers: { type: 'string' }, 'consumer-work-ms': { type: 'string' }, 'no-consumer-kills': { type: 'boolean' }, 'auto-ack': { type: 'boolean' },
-      'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' }, 'runs-dir': { type: 'string' }, 'outage-max-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' }, 'runs-dir': { type: 'string' }, 'outage-max-ms': { type: 'string' },
+      'snapshot-entries': { type: 'string' }, 'segment-bytes': { type: 'string' }, 'retention-hours': { type: 'string' }, 'retention-policy': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return 'help';
@@ -80,6 +89,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
   const mark = values['durable-mark'] ?? 'ordered';
   if (mark !== 'ordered' && mark !== 'lagging') throw new UsageError(`--durable-mark must be ordered or lagging, not "${mark}"`);
   if (flushMode === 'async' && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to --flush sync');
+  const optionalWhole = (name: string, value: string | undefined, min: number, max: number): number | null => (value === undefined ? null : whole(name, value, 0, min, max));
   const workload = values.workload ?? RUN_DEFAULTS.workload;
   if (WORKLOADS[workload] === undefined) throw new UsageError(`--workload: "${workload}" is not a workload (known: ${Object.keys(WORKLOADS).join(', ')})`);
   return {
@@ -105,11 +115,30 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
     heartbeatTicks: whole('heartbeat-ticks', values['heartbeat-ticks'], RUN_DEFAULTS.heartbeatTicks, 1, 10_000),
     runsDir: values['runs-dir'] ?? RUN_DEFAULTS.runsDir,
     recoveryTimeoutMs: RUN_DEFAULTS.recoveryTimeoutMs,
+    compaction: {
+      snapshotEntries: optionalWhole('snapshot-entries', values['snapshot-entries'], 1, 1_000_000_000),
+      segmentBytes: optionalWhole('segment-bytes', values['segment-bytes'], 4096, 1024 * 1024 * 1024),
+      retentionHours: retentionHours(values['retention-hours']),
+      retentionPolicy: retentionPolicy(values['retention-policy']),
+    },
     singleNodeOutageMaxMs: values['outage-max-ms'] === undefined ? null : whole('outage-max-ms', values['outage-max-ms'], 0, 1, 3_600_000),
     log,
   };
 }
 
+function retentionHours(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const hours = Number(value);
+  if (value.trim() === '' || !Number.isFinite(hours) || hours < 0) throw new UsageError(`--retention-hours must be a number of hours of at least 0, not "${value}"`);
+  return hours;
+}
+
+function retentionPolicy(value: string | undefined): RetentionPolicyName | null {
+  if (value === undefined) return null;
+  const known = RETENTION_POLICIES.find((p) => p === value);
+  if (known === undefined) throw new UsageError(`--retention-policy must be ${RETENTION_POLICIES.join(' or ')}, not "${value}"`);
+  return known;
+}
 
 /**
  * Enough sequential producers that `rate` is reachable at ~25 ms per append (a sync group

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 
 import { LogClient, type BrokerStatus, type NodeStatus } from '../src/client/index.js';
 import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, portOf, withTimeout, type NodeProcess, type ProcessExit } from '../src/process/index.js';
+import { compactionArgs, type CompactionFlags } from './compaction.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';
 
 export interface ClusterConfig {
@@ -18,6 +19,8 @@ export interface ClusterConfig {
   readonly flush: { readonly mode: 'sync'; readonly mark?: 'ordered' | 'lagging' } | { readonly mode: 'async'; readonly intervalMs: number };
   /** Start every node with --power-loss, so kill -9 loses what was not fsynced. */
   readonly powerLoss: boolean;
+  /** Snapshot, segment and retention flags every node is started with. */
+  readonly compaction: CompactionFlags;
   readonly readyTimeoutMs: number;
 }
 
@@ -25,6 +28,8 @@ export interface Member {
   readonly id: string;
   readonly clientPort: number;
   readonly peerPort: number;
+  /** Where the node serves /metrics (--http-port), the same across its restarts. */
+  readonly httpPort: number;
 }
 
 export type NodeState = 'running' | 'paused' | 'down';
@@ -48,7 +53,8 @@ export class Cluster {
 
   private constructor(readonly config: ClusterConfig, ports: readonly number[]) {
     const members = loopbackMembers(config.nodes, ports);
-    this.members = members.map((m) => ({ id: m.id, peerPort: portOf(m.peerAddress), clientPort: portOf(m.clientAddress) }));
+    const httpPortsFrom = 2 * config.nodes + config.nodes * (config.nodes - 1);
+    this.members = members.map((m, k) => ({ id: m.id, peerPort: portOf(m.peerAddress), clientPort: portOf(m.clientAddress), httpPort: portAt(ports, httpPortsFrom + k) }));
     fs.mkdirSync(path.join(config.runDir, 'logs'), { recursive: true });
     const outputs = new Map(members.map((m) => [m.id, new OutputLog(m.id, this.logFile(m.id))]));
     const outputOf = (id: string): OutputLog => outputs.get(id) ?? new OutputLog(id, this.logFile(id));
@@ -77,7 +83,8 @@ export class Cluster {
 
   static async #startOnce(config: ClusterConfig): Promise<Cluster> {
     const n = config.nodes;
-    const ports = await freePorts(2 * n + n * (n - 1));
+    // Client and peer ports, one per directed link's proxy, then one HTTP port per node.
+    const ports = await freePorts(2 * n + n * (n - 1) + n);
     const cluster = new Cluster(config, ports);
     let next = 2 * n;
     try {
@@ -192,6 +199,13 @@ export class Cluster {
     return leaders[0]?.id ?? null;
   }
 
+  /** The node's Prometheus text (GET /metrics); throws when it does not answer within timeoutMs. */
+  async metricsText(id: string, timeoutMs = 1_500): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${this.member(id).httpPort}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) throw new Error(`${id} /metrics answered HTTP ${response.status}`);
+    return response.text();
+  }
+
   /** A client for one node only (reads are served from that node's own applied log). */
   nodeClient(id: string, timeoutMs = 5_000): LogClient {
     return new LogClient({ brokers: this.brokers([id]), timeoutMs, connectTimeoutMs: 1_000 });
@@ -218,6 +232,8 @@ export class Cluster {
       '--flush', c.flush.mode, ...(c.flush.mode === 'async' ? ['--flush-interval-ms', String(c.flush.intervalMs)] : []),
       ...(c.flush.mode === 'sync' && c.flush.mark === 'lagging' ? ['--durable-mark', 'lagging'] : []),
       ...(c.powerLoss ? ['--power-loss'] : []),
+      ...compactionArgs(c.compaction),
+      '--http-port', String(this.member(id).httpPort),
     ];
   }
 

@@ -36,6 +36,19 @@ export interface ReadEvent {
   readonly value: string;
 }
 
+/**
+ * A reader asked for `fromIndex` and was told (OUT_OF_RANGE) that the node it asked keeps
+ * nothing below `toIndex` (compaction deleted it); it went on from `toIndex`. The indexes in
+ * between are not a skip the realtime checker flags.
+ */
+export interface ReadGapEvent {
+  readonly type: 'read-gap';
+  readonly timeMs: number;
+  readonly process: string;
+  readonly fromIndex: number;
+  readonly toIndex: number;
+}
+
 export interface NemesisEvent {
   readonly type: 'nemesis';
   readonly phase: 'start' | 'end';
@@ -88,7 +101,7 @@ export interface GroupEvent {
   readonly lag: number;
 }
 
-export type HistoryEvent = OpEvent | ReadEvent | NemesisEvent | ObservationEvent | ConsumeEvent | GroupEvent;
+export type HistoryEvent = OpEvent | ReadEvent | ReadGapEvent | NemesisEvent | ObservationEvent | ConsumeEvent | GroupEvent;
 
 /** An invoke paired with its completion. */
 export interface Op {

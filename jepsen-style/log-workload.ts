@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 
-import { ErrorCode, LogClient, OutcomeUnknownError, QuorumlogClientError } from '../src/client/index.js';
+import { ErrorCode, LogClient, OutcomeUnknownError, OutOfRangeError, QuorumlogClientError } from '../src/client/index.js';
 import type { CheckerResult } from './checkers/checker-result.js';
-import { checkAbortedRead, checkDuplicated, checkLost, checkOffsets, checkProducerOrder, checkRealtime, checkReplicaAgreement, type LogEntry, type NodeLog } from './checkers/log-checkers.js';
-import { pairOps, type ReadEvent } from './history.js';
+import { checkAbortedRead, checkDuplicated, checkLost, checkOffsets, checkProducerOrder, checkRealtime, checkReplicaAgreement, mergeNodeLogs, type LogEntry, type NodeLog } from './checkers/log-checkers.js';
+import { pairOps, type ReadEvent, type ReadGapEvent } from './history.js';
 import { sleep } from '../src/process/index.js';
-import { runPaced, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
+import { runPaced, skipDeleted, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
 
 const READ_MAX_BYTES = 256 * 1024;
 const READ_CALLS_MAX = 100_000;
@@ -43,15 +43,15 @@ export class LogWorkload implements Workload {
 
   async check(ctx: WorkloadContext): Promise<readonly CheckerResult[]> {
     const nodeLogs = await Promise.all(ctx.cluster.ids.map((id) => this.#readNodeLog(ctx, id)));
-    const reference = nodeLogs.filter((n) => n.entries !== null).sort((a, b) => b.commitIndex - a.commitIndex)[0];
     const events = ctx.history.events;
     const input = {
       ops: pairOps(events),
       reads: events.filter((e): e is ReadEvent => e.type === 'read'),
-      finalLog: reference?.entries ?? [],
+      readerGaps: events.filter((e): e is ReadGapEvent => e.type === 'read-gap'),
+      finalLog: mergeNodeLogs(nodeLogs),
       nodeLogs,
     };
-    ctx.log(`final logs: ${nodeLogs.map((n) => `${n.node} ${n.entries === null ? `unreadable (${n.error})` : `${n.entries.length} records, commit ${n.commitIndex}`}`).join('; ')}`);
+    ctx.log(`final logs: ${nodeLogs.map((n) => `${n.node} ${n.entries === null ? `unreadable (${n.error})` : `${n.entries.length} records from ${n.firstIndex ?? 1}, commit ${n.commitIndex}`}`).join('; ')}`);
     return [checkLost(input), checkDuplicated(input), checkProducerOrder(input), checkOffsets(input), checkAbortedRead(input), checkRealtime(input), checkReplicaAgreement(input, hashEntries)];
   }
 
@@ -103,8 +103,9 @@ export class LogWorkload implements Workload {
             ctx.history.add({ type: 'read', process, index: record.index, value: this.#decoder.decode(record.payload) });
             if (ctx.history.full) break;
           }
-        } catch {
-          await sleep(100, signal);
+        } catch (error) {
+          if (error instanceof OutOfRangeError && error.earliestOffset > next) next = skipDeleted(ctx, process, next, error.earliestOffset);
+          else await sleep(100, signal);
         }
       }
     } finally {
@@ -122,8 +123,9 @@ export class LogWorkload implements Workload {
           const result = await client.read(next, { bytesMax: READ_MAX_BYTES });
           for (const record of result.records) ctx.history.add({ type: 'read', process, index: record.index, value: this.#decoder.decode(record.payload) });
           next = Math.max(next, result.nextIndex);
-        } catch {
-          // unavailable for now: poll again
+        } catch (error) {
+          // Deleted below the earliest index kept: go on from there. Otherwise unavailable for now: poll again.
+          if (error instanceof OutOfRangeError && error.earliestOffset > next) next = skipDeleted(ctx, process, next, error.earliestOffset);
         }
         await sleep(POLL_INTERVAL_MS, signal);
       }
@@ -132,20 +134,34 @@ export class LogWorkload implements Workload {
     }
   }
 
-  /** One node's committed records, read from that node itself, up to its commit index. */
+  /**
+   * One node's committed records, read from that node itself, from its first index (what it
+   * has not compacted away) up to its commit index. A compaction during the read answers
+   * OUT_OF_RANGE: the read starts again from the earliest index the node names.
+   */
   async #readNodeLog(ctx: WorkloadContext, id: string): Promise<NodeLog> {
     const client = ctx.cluster.nodeClient(id, 10_000);
     try {
       const status = await client.status(ctx.cluster.brokers([id])[0]);
       const entries: LogEntry[] = [];
-      let from = 1;
+      let from = Math.max(1, status.firstIndex);
+      let firstIndex = from;
       for (let calls = 0; calls < READ_CALLS_MAX && from <= status.commitIndex; calls++) {
-        const result = await client.read(from, { bytesMax: READ_MAX_BYTES });
+        let result: Awaited<ReturnType<LogClient['read']>>;
+        try {
+          result = await client.read(from, { bytesMax: READ_MAX_BYTES });
+        } catch (error) {
+          if (!(error instanceof OutOfRangeError) || error.earliestOffset <= from) throw error;
+          // Compacted under the read: start again from the earliest index kept, so the entries read have no hole.
+          entries.length = 0;
+          from = firstIndex = error.earliestOffset;
+          continue;
+        }
         for (const r of result.records) if (r.index <= status.commitIndex) entries.push({ index: r.index, term: r.term, value: this.#decoder.decode(r.payload) });
         if (result.nextIndex <= from) break;
         from = result.nextIndex;
       }
-      return { node: id, entries, commitIndex: status.commitIndex };
+      return { node: id, entries, commitIndex: status.commitIndex, ...(firstIndex > 1 ? { firstIndex } : {}) };
     } catch (error) {
       return { node: id, entries: null, commitIndex: -1, error: error instanceof Error ? error.message : String(error) };
     } finally {

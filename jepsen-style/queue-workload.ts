@@ -1,14 +1,14 @@
 import * as path from 'node:path';
 
-import { Admin, AlreadyExistsError, InvalidArgumentError, LogClient, NotFoundError, Producer } from '../src/client/index.js';
+import { Admin, AlreadyExistsError, InvalidArgumentError, LogClient, NotFoundError, OutOfRangeError, Producer } from '../src/client/index.js';
 import type { CheckerResult } from './checkers/checker-result.js';
-import { checkAbortedRead, checkDuplicated, checkLost, checkOffsets, checkProducerOrder, checkRealtime, checkReplicaAgreement, type LogCheckInput, type LogEntry, type NodeLog } from './checkers/log-checkers.js';
+import { checkAbortedRead, checkDuplicated, checkLost, checkOffsets, checkProducerOrder, checkRealtime, checkReplicaAgreement, mergeNodeLogs, type LogCheckInput, type LogEntry, type NodeLog } from './checkers/log-checkers.js';
 import { checkConsumer, type FinalGroup } from './checkers/queue-checkers.js';
 import { ConsumerPool } from './consumer-pool.js';
-import { pairOps, type ConsumeEvent, type GroupEvent, type ReadEvent } from './history.js';
+import { pairOps, type ConsumeEvent, type GroupEvent, type ReadEvent, type ReadGapEvent } from './history.js';
 import { hashEntries } from './log-workload.js';
 import { sleep, waitUntil } from '../src/process/index.js';
-import { runPaced, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
+import { runPaced, skipDeleted, type Workload, type WorkloadContext, type WorkloadOptions } from './workload.js';
 
 export const QUEUE_TOPIC = 'jepsen';
 export const QUEUE_GROUP = 'jepsen-group';
@@ -80,12 +80,21 @@ export class QueueWorkload implements Workload {
     await this.close();
     const nodeLogs = await Promise.all(ctx.cluster.ids.map((id) => this.#readTopic(ctx, id)));
     const finalGroups = await Promise.all(ctx.cluster.ids.map((id) => this.#describe(ctx, id)));
-    const reference = nodeLogs.filter((n) => n.entries !== null).sort((a, b) => b.commitIndex - a.commitIndex)[0];
-    ctx.log(`final topic: ${nodeLogs.map((n) => `${n.node} ${n.entries === null ? `unreadable (${n.error})` : `${n.entries.length} messages`}`).join('; ')}; group: ${finalGroups.map((g) => ('error' in g ? `${g.node} ${g.error}` : `${g.node} committed ${g.committedOffset} lag ${g.lag}`)).join('; ')}`);
+    const finalTopic = mergeNodeLogs(nodeLogs);
+    ctx.log(`final topic: ${nodeLogs.map((n) => `${n.node} ${n.entries === null ? `unreadable (${n.error})` : `${n.entries.length} messages from offset ${n.firstIndex ?? 0}`}`).join('; ')}; group: ${finalGroups.map((g) => ('error' in g ? `${g.node} ${g.error}` : `${g.node} committed ${g.committedOffset} lag ${g.lag}`)).join('; ')}`);
     const events = ctx.history.events;
     const ops = pairOps(events);
     const consumes = events.filter((e): e is ConsumeEvent => e.type === 'consume');
-    const input: LogCheckInput = { ops, reads: events.filter((e): e is ReadEvent => e.type === 'read'), finalLog: reference?.entries ?? [], nodeLogs };
+    const committed = Math.max(-1, ...finalGroups.map((g) => ('committedOffset' in g ? g.committedOffset : -1)));
+    const input: LogCheckInput = {
+      ops,
+      reads: events.filter((e): e is ReadEvent => e.type === 'read'),
+      readerGaps: events.filter((e): e is ReadGapEvent => e.type === 'read-gap'),
+      finalLog: finalTopic,
+      nodeLogs,
+      // keep-unconsumed deletes no message the group has not acked past.
+      ...(this.options.retentionPolicy === 'keep-unconsumed' ? { deletionAllowedBelow: Math.max(0, committed) } : {}),
+    };
     // What consumers were handed counts as reads for offsets and aborted reads, not for the
     // reader checks (redeliveries go back and repeat by design).
     const seenByConsumers: ReadEvent[] = consumes.map((c) => ({ type: 'read', timeMs: c.timeMs, process: c.process, index: c.offset, value: c.value }));
@@ -103,7 +112,7 @@ export class QueueWorkload implements Workload {
         acks: ops.filter((op) => op.f === 'ack'),
         consumes,
         groupViews: events.filter((e): e is GroupEvent => e.type === 'group'),
-        finalTopic: reference?.entries ?? [],
+        finalTopic,
         finalGroups,
       }),
     ];
@@ -177,8 +186,9 @@ export class QueueWorkload implements Workload {
           const result = await client.fetch(QUEUE_TOPIC, next, { bytesMax: FETCH_MAX_BYTES });
           for (const m of result.messages) ctx.history.add({ type: 'read', process, index: m.offset, value: this.#decoder.decode(m.payload) });
           next = Math.max(next, result.nextOffset);
-        } catch {
-          // unavailable for now: poll again
+        } catch (error) {
+          // Deleted below the earliest offset kept: go on from there. Otherwise unavailable for now: poll again.
+          if (error instanceof OutOfRangeError && error.earliestOffset > next) next = skipDeleted(ctx, process, next, error.earliestOffset);
         }
         await sleep(POLL_INTERVAL_MS, signal);
       }
@@ -247,22 +257,35 @@ export class QueueWorkload implements Workload {
     }
   }
 
-  /** The topic as one node has applied it, read from that node (offsets as indexes, term 0). */
+  /**
+   * The topic as one node has applied it, read from that node (offsets as indexes, term 0),
+   * from the earliest offset it keeps: a fetch below it answers OUT_OF_RANGE naming it, and
+   * the read starts again from there.
+   */
   async #readTopic(ctx: WorkloadContext, id: string): Promise<NodeLog> {
     const client = ctx.cluster.nodeClient(id, 10_000);
     const address = ctx.cluster.brokers([id])[0];
     try {
       const entries: LogEntry[] = [];
       let from = 0;
+      let firstOffset = 0;
       let end = 0;
       for (let calls = 0; calls < FETCH_CALLS_MAX; calls++) {
-        const result = await client.fetch(QUEUE_TOPIC, from, { bytesMax: FETCH_MAX_BYTES, ...(address === undefined ? {} : { address }) });
+        let result: Awaited<ReturnType<LogClient['fetch']>>;
+        try {
+          result = await client.fetch(QUEUE_TOPIC, from, { bytesMax: FETCH_MAX_BYTES, ...(address === undefined ? {} : { address }) });
+        } catch (error) {
+          if (!(error instanceof OutOfRangeError) || error.earliestOffset <= from) throw error;
+          entries.length = 0;
+          from = firstOffset = error.earliestOffset;
+          continue;
+        }
         for (const m of result.messages) entries.push({ index: m.offset, term: 0, value: this.#decoder.decode(m.payload) });
         end = result.endOffset;
         if (result.nextOffset <= from || result.nextOffset >= end) break;
         from = result.nextOffset;
       }
-      return { node: id, entries, commitIndex: end };
+      return { node: id, entries, commitIndex: end, ...(firstOffset > 0 ? { firstIndex: firstOffset } : {}) };
     } catch (error) {
       return { node: id, entries: null, commitIndex: -1, error: error instanceof Error ? error.message : String(error) };
     } finally {

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 
 import type { KindAvailability } from './checkers/availability.js';
 import type { CheckerResult } from './checkers/checker-result.js';
+import type { NodeSnapshotStats } from './snapshot-stats.js';
 import { pairOps, type FaultWindow, type HistoryEvent, type MissedFault, type Op } from './history.js';
 import { esc, lineChart, logLineChart, opScatter, shadingLegend } from '../src/report/index.js';
 
@@ -15,6 +16,8 @@ export interface ReportInput {
   readonly missedFaults: readonly MissedFault[];
   readonly checkers: readonly CheckerResult[];
   readonly perKind: readonly KindAvailability[];
+  /** Per node, from its /metrics; absent from reports written before a run could scrape them. */
+  readonly snapshots?: readonly NodeSnapshotStats[];
 }
 
 /** report.html: self-contained (inline SVG and CSS, no scripts, no network). */
@@ -81,6 +84,8 @@ ${input.faults.map((f) => `<tr><td>${f.faultId}</td><td>${(f.startMs / 1000).toF
 </table>
 <h2>Scheduled faults that did not run</h2>
 ${missedTable(input.missedFaults)}
+<h2>Snapshots and compaction</h2>
+${snapshotTable(input.snapshots ?? [])}
 <p>Files beside this report: <code>history.jsonl</code> (every event), <code>results.json</code>, <code>logs/</code> (each node's output), <code>nodes/</code> (data), <code>run.log</code>.</p>
 </body></html>
 `;
@@ -91,6 +96,14 @@ function missedTable(missed: readonly MissedFault[]): string {
   if (missed.length === 0) return '<p>Every scheduled fault ran.</p>';
   const rows = missed.map((f) => `<tr><td>${f.faultId}</td><td>${(f.dueMs / 1000).toFixed(2)} s</td><td>${esc(f.kind)}</td><td>${esc(f.variant)}</td><td>${f.holdMs} ms</td><td>${esc(f.reason)}</td></tr>`);
   return `<table><tr><th>#</th><th>due</th><th>kind</th><th>variant</th><th>hold</th><th>why it did not run</th></tr>\n${rows.join('\n')}\n</table>`;
+}
+
+function snapshotTable(stats: readonly NodeSnapshotStats[]): string {
+  if (stats.length === 0) return '<p>No node was scraped.</p>';
+  const cell = (n: number | null): string => (n === null ? '&ndash;' : String(n));
+  const rows = stats.map((s) => `<tr><td>${esc(s.node)}</td><td>${s.snapshotsWritten}</td><td>${s.snapshotsInstalled}</td><td>${s.segmentsDeleted}</td><td>${cell(s.snapshotIndex)}</td><td>${cell(s.firstIndex)}</td><td>${s.startsScraped} of ${s.starts}</td></tr>`);
+  return `<table class="snapshots"><tr><th>node</th><th>snapshots written</th><th>snapshots installed</th><th>segments deleted</th><th>final snapshot index</th><th>final first index</th><th>starts scraped</th></tr>\n${rows.join('\n')}\n</table>
+<p>From each node's <code>/metrics</code>, scraped once a second and at the end. Counters restart at 0 with each start of a node and are summed over its starts, each at the last value read, so a node killed soon after a snapshot may have done more than shown.</p>`;
 }
 
 interface Bin {

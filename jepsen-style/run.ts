@@ -9,6 +9,8 @@ import { checkDamagedNodes } from './checkers/damaged-node.js';
 import { checkFaultSchedule } from './checkers/fault-schedule.js';
 import type { NodeStatus } from '../src/client/index.js';
 import { Cluster, type ClusterConfig } from './cluster.js';
+import { compactionArgs, effectivePolicy, NODE_DEFAULT_COMPACTION, type CompactionFlags } from './compaction.js';
+import { SnapshotMonitor, snapshotSummary, type NodeSnapshotStats } from './snapshot-stats.js';
 import { faultWindows, History, pairOps, type MissedFault } from './history.js';
 import { LogWorkload } from './log-workload.js';
 import { QueueWorkload } from './queue-workload.js';
@@ -44,6 +46,8 @@ export interface RunOptions {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
+  /** The nodes' snapshot, segment and retention flags (null: the node's default). */
+  readonly compaction: CompactionFlags;
   /** Where run folders go (./runs). */
   readonly runsDir: string;
   /** Name of this run's folder; default <time>-seed<seed>. */
@@ -74,6 +78,7 @@ export const RUN_DEFAULTS = {
   tickMs: 30,
   electionTicks: 10,
   heartbeatTicks: 2,
+  compaction: NODE_DEFAULT_COMPACTION,
   runsDir: 'runs',
   recoveryTimeoutMs: 60_000,
   singleNodeOutageMaxMs: null,
@@ -87,6 +92,8 @@ export interface RunResult {
   readonly availability: readonly KindAvailability[];
   readonly faults: readonly PlannedFault[];
   readonly missedFaults: readonly MissedFault[];
+  /** Per node: snapshots written and installed, segments deleted, final first index (from /metrics). */
+  readonly snapshots: readonly NodeSnapshotStats[];
 }
 
 /** The registered workloads. */
@@ -114,6 +121,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
   if (makeWorkload === undefined) throw new Error(`unknown workload "${options.workload}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
   const workload = makeWorkload({
     rate: options.rate, concurrency: options.concurrency, opTimeoutMs: options.opTimeoutMs, idempotence: options.idempotence,
+    retentionPolicy: effectivePolicy(options.compaction),
     consumers: options.consumers, autoAck: options.autoAck, consumerKills: options.consumerKills, consumerWorkMs: options.consumerWorkMs,
   });
   const root = new Prng(options.seed);
@@ -138,10 +146,13 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     heartbeatTicks: options.heartbeatTicks,
     flush: options.flush,
     powerLoss: options.powerLoss || options.nemeses.includes('power'),
+    compaction: options.compaction,
     readyTimeoutMs: 30_000,
   });
   const history = new History(HISTORY_EVENTS_MAX);
   const ctx: WorkloadContext = { cluster, history, random: root.derive('workload'), log };
+  const snapshotMonitor = new SnapshotMonitor(cluster);
+  snapshotMonitor.start();
   try {
     const { missed, ...span } = await exercise(ctx, workload, plan, options);
     const recovery = await waitForRecovery(cluster, options.recoveryTimeoutMs);
@@ -150,6 +161,8 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     if (recovery.ok) await waitForRecovery(cluster, options.recoveryTimeoutMs);
     history.writeJsonLines(path.join(runDir, 'history.jsonl'));
     const checkers: CheckerResult[] = [...(await workload.check(ctx, span))];
+    const snapshots = await snapshotMonitor.finish();
+    log(snapshotSummary(snapshots));
     const faults = faultWindows(history.events);
     const recoveryNote = `${recovery.note}${probed ? '; a write after recovery was acknowledged' : '; no write was acknowledged after recovery'}`;
     const writes = pairOps(history.events).filter((op) => op.f === workload.writeFunction);
@@ -159,19 +172,20 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     if (plan.some((f) => f.kind === 'disk')) checkers.push(checkDamagedNodes(history.events));
     if (plan.length > 0) checkers.push(checkFaultSchedule({ scheduled: plan, missed, required: !options.allowMissedFaults }));
     const valid = checkers.every((c) => c.valid);
-    const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults, missedFaults: missed };
+    const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults, missedFaults: missed, snapshots };
     fs.writeFileSync(path.join(runDir, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, writeFunction: workload.writeFunction, faults, missedFaults: missed, checkers, perKind: availability.perKind });
+    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, writeFunction: workload.writeFunction, faults, missedFaults: missed, checkers, perKind: availability.perKind, snapshots });
     for (const f of missed) log(`fault ${f.faultId} ${f.kind}:${f.variant} due at ${(f.dueMs / 1000).toFixed(1)} s did not run: ${f.reason}`);
     for (const c of checkers) log(`${c.valid ? 'PASS' : 'FAIL'} ${c.name} ${JSON.stringify(c.counts)}${c.note === undefined ? '' : ` - ${c.note}`}`);
     log(`${valid ? 'VALID' : 'INVALID'}: seed ${options.seed}; report ${path.join(runDir, 'report.html')}`);
-    return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan, missedFaults: missed };
+    return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan, missedFaults: missed, snapshots };
   } catch (error) {
     // Keep what happened for the post-mortem, then let the caller report the failure.
     history.writeJsonLines(path.join(runDir, 'history.jsonl'));
     log(`run failed: ${(error as Error).message}`);
     throw error;
   } finally {
+    await snapshotMonitor.stop();
     await workload.close?.().catch((error: unknown) => log(`workload close failed: ${(error as Error).message}`));
     await cluster.stopAll();
   }
@@ -269,6 +283,7 @@ export function commandLine(o: RunOptions): string {
     `--workload ${o.workload}`, ...(o.workload === 'queue' ? [`--consumers ${o.consumers}`, `--consumer-work-ms ${o.consumerWorkMs}`, ...(o.autoAck ? ['--auto-ack'] : []), ...(o.consumerKills ? [] : ['--no-consumer-kills'])] : []), `--rate ${o.rate}`, `--concurrency ${o.concurrency}`, `--seed ${o.seed}`,
     ...(o.flush.mode === 'async' ? [`--flush async --flush-interval-ms ${o.flush.intervalMs}`] : []),
     ...(o.flush.mode === 'sync' && o.flush.mark === 'lagging' ? ['--durable-mark lagging'] : []), ...(o.idempotence ? [] : ['--no-idempotence']), ...(o.powerLoss ? ['--power-loss'] : []),
+    ...compactionArgs(o.compaction),
     ...(o.singleNodeOutageMaxMs === null ? [] : [`--outage-max-ms ${o.singleNodeOutageMaxMs}`]),
   ].join(' ');
 }

@@ -1,5 +1,6 @@
 import type { CheckerResult } from './checkers/checker-result.js';
 import type { Cluster } from './cluster.js';
+import type { RetentionPolicyName } from './compaction.js';
 import type { History } from './history.js';
 import type { Prng } from './prng.js';
 import { sleep } from '../src/process/index.js';
@@ -25,6 +26,11 @@ export interface WorkloadOptions {
    * that must be flagged with duplicates.
    */
   readonly idempotence: boolean;
+  /**
+   * The nodes' retention policy: under keep-unconsumed a topic message may be deleted only
+   * once the group acked past it, which the checkers hold deleted messages to.
+   */
+  readonly retentionPolicy: RetentionPolicyName;
   /** Queue: consumer processes in the group. */
   readonly consumers: number;
   /** Queue: consumers ack on arrival, before processing (auto-commit): a run that must be flagged by the consumer checker. */
@@ -73,4 +79,13 @@ export async function runPaced(ctx: WorkloadContext, options: WorkloadOptions, s
     nextMs = Math.max(nextMs + intervalMs, Date.now() - CATCH_UP_MS_MAX);
     await step(seq);
   }
+}
+
+/**
+ * A reader asked for `fromIndex` and was told everything below `toIndex` was deleted: the gap
+ * goes in the history (the realtime checker does not count it as a skip); returns where to go on.
+ */
+export function skipDeleted(ctx: WorkloadContext, process: string, fromIndex: number, toIndex: number): number {
+  ctx.history.add({ type: 'read-gap', process, fromIndex, toIndex });
+  return toIndex;
 }

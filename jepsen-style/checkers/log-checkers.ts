@@ -1,4 +1,4 @@
-import type { Op, ReadEvent } from '../history.js';
+import type { Op, ReadEvent, ReadGapEvent } from '../history.js';
 import { nothingToCheck, Violations, type CheckerResult } from './checker-result.js';
 
 /** One committed record as read back (payload decoded as the workload's value). */
@@ -13,6 +13,12 @@ export interface NodeLog {
   readonly node: string;
   readonly entries: readonly LogEntry[] | null;
   readonly commitIndex: number;
+  /**
+   * The first index (topic: offset) the node still held when read, when it had deleted
+   * everything below (compaction after a snapshot, as retention allowed). Absent: it deleted
+   * nothing.
+   */
+  readonly firstIndex?: number;
   readonly error?: string;
 }
 
@@ -23,6 +29,33 @@ export interface LogCheckInput {
   /** The reference log (every node's agree when replica agreement holds). */
   readonly finalLog: readonly LogEntry[];
   readonly nodeLogs: readonly NodeLog[];
+  /** Where a reader was told its next index was deleted (OUT_OF_RANGE) and went on from the earliest kept. */
+  readonly readerGaps?: readonly ReadGapEvent[];
+  /**
+   * An acknowledged write below every node's first index counts as rightly deleted only below
+   * this index (the queue under keep-unconsumed: the group's final committed offset, since
+   * retention may not delete what the group has not acked past). Absent: any index.
+   */
+  readonly deletionAllowedBelow?: number;
+}
+
+/**
+ * The final log as far as any node still holds it: the reference node's entries (the highest
+ * commit index), and below its first index, those of the nodes that kept more. Where nodes
+ * hold an index both, replica agreement checks they agree.
+ */
+export function mergeNodeLogs(nodeLogs: readonly NodeLog[]): LogEntry[] {
+  const byIndex = new Map<number, LogEntry>();
+  const readable = nodeLogs.filter((n) => n.entries !== null).sort((a, b) => b.commitIndex - a.commitIndex);
+  for (const n of readable) for (const e of n.entries ?? []) if (!byIndex.has(e.index)) byIndex.set(e.index, e);
+  return [...byIndex.values()].sort((a, b) => a.index - b.index);
+}
+
+/** Below this index every readable node has deleted its entries (0: some node deleted nothing, or none was read). */
+export function deletedEverywhereBelow(nodeLogs: readonly NodeLog[]): number {
+  const readable = nodeLogs.filter((n) => n.entries !== null);
+  if (readable.length === 0) return 0;
+  return Math.min(...readable.map((n) => n.firstIndex ?? 0));
 }
 
 /**
@@ -45,16 +78,42 @@ function positions(log: readonly LogEntry[]): Map<string, number[]> {
   return at;
 }
 
-/** lost: every acknowledged append is in the final log. */
+/**
+ * lost: every acknowledged append is held by some node (the final log or any node's log), or
+ * lies below every node's first index: compaction deleted it on all of them, which is no loss
+ * where retention allows it (below `deletionAllowedBelow`) and a loss where it does not. What
+ * was deleted everywhere can no longer be checked against a log; it is counted, with how many
+ * of those a reader saw at their acknowledged index before they went.
+ */
 export function checkLost(input: LogCheckInput): CheckerResult {
   const acked = appends(input.ops).filter((op) => op.outcome === 'ok');
   if (acked.length === 0) return nothingToCheck('lost', 'no acknowledged append');
-  const present = positions(input.finalLog);
+  const held = new Set(input.finalLog.map((e) => e.value));
+  for (const n of input.nodeLogs) for (const e of n.entries ?? []) held.add(e.value);
+  const readAt = new Set(input.reads.map((r) => `${r.index}\t${r.value}`));
+  const deletedBelow = deletedEverywhereBelow(input.nodeLogs);
+  const allowedBelow = input.deletionAllowedBelow ?? Infinity;
   const lost = new Violations();
+  let deleted = 0;
+  let deletedSeen = 0;
   for (const op of acked) {
-    if (!present.has(op.value)) lost.add({ value: op.value, process: op.process, ackedIndex: op.index, invokeMs: op.invokeMs, completeMs: op.completeMs });
+    if (held.has(op.value)) continue;
+    const example = { value: op.value, process: op.process, ackedIndex: op.index, invokeMs: op.invokeMs, completeMs: op.completeMs };
+    if (op.index === undefined || op.index >= deletedBelow) lost.add(example);
+    else if (op.index >= allowedBelow) lost.add({ ...example, deletedEverywhereBelow: deletedBelow, butRetentionKeepsFrom: allowedBelow });
+    else {
+      deleted++;
+      if (readAt.has(`${op.index}\t${op.value}`)) deletedSeen++;
+    }
   }
-  return { name: 'lost', valid: lost.count === 0, counts: { acknowledged: acked.length, finalLogEntries: input.finalLog.length, lost: lost.count }, examples: lost.examples };
+  const note = deleted === 0 ? undefined : `${deleted} acknowledged writes lie below every node's first index (${deletedBelow}): deleted by retention, not checkable against a log; a reader saw ${deletedSeen} of them at their index before`;
+  return {
+    name: 'lost',
+    valid: lost.count === 0,
+    counts: { acknowledged: acked.length, finalLogEntries: input.finalLog.length, deletedEverywhere: deleted, deletedSeenByReader: deletedSeen, lost: lost.count },
+    examples: lost.examples,
+    ...(note === undefined ? {} : { note }),
+  };
 }
 
 /** duplicated: no value at two indexes, in any node's log or in what a reader saw. */
@@ -183,6 +242,8 @@ export function checkRealtime(input: LogCheckInput): CheckerResult {
     }
   }
   const finalIndexes = input.finalLog.map((e) => e.index);
+  const gapsOf = new Map<string, ReadGapEvent[]>();
+  for (const g of input.readerGaps ?? []) gapsOf.set(g.process, [...(gapsOf.get(g.process) ?? []), g]);
   let readsChecked = 0;
   for (const [process, reads] of readersOf(input.reads)) {
     // Below every index and offset (a topic's first offset is 0).
@@ -191,7 +252,7 @@ export function checkRealtime(input: LogCheckInput): CheckerResult {
       readsChecked++;
       if (r.index <= previous) bad.add({ kind: 'reader-went-back', process, previousIndex: previous, index: r.index });
       else {
-        const skipped = firstBetween(finalIndexes, previous, r.index);
+        const skipped = firstSkipped(finalIndexes, previous, r.index, gapsOf.get(process) ?? []);
         if (skipped !== null) bad.add({ kind: 'reader-skipped', process, previousIndex: previous, index: r.index, skippedIndex: skipped });
       }
       previous = Math.max(previous, r.index);
@@ -200,7 +261,11 @@ export function checkRealtime(input: LogCheckInput): CheckerResult {
   return { name: 'realtime', valid: bad.count === 0, counts: { acknowledged: acked.length, readerRecords: readsChecked, violations: bad.count }, examples: bad.examples };
 }
 
-/** replica agreement: after recovery every node has the same committed log (hash over the committed prefix). */
+/**
+ * replica agreement: after recovery every node has the same commit index and the same
+ * committed log where they overlap: from the highest first index among them (below it some
+ * node deleted its entries) up to the lowest commit index, hashed.
+ */
 export function checkReplicaAgreement(input: LogCheckInput, hashOf: (entries: readonly LogEntry[]) => string): CheckerResult {
   if (input.nodeLogs.length === 0) return nothingToCheck('replica-agreement', 'no node log was read');
   const bad = new Violations();
@@ -209,13 +274,23 @@ export function checkReplicaAgreement(input: LogCheckInput, hashOf: (entries: re
   const commits = new Set(input.nodeLogs.map((n) => n.commitIndex));
   if (commits.size > 1) bad.add({ commitIndexes: Object.fromEntries(input.nodeLogs.map((n) => [n.node, n.commitIndex])) });
   const prefix = Math.min(...readable.map((n) => n.commitIndex));
-  const hashes = readable.map((n) => ({ node: n.node, entries: n.entries.filter((e) => e.index <= prefix).length, hash: hashOf(n.entries.filter((e) => e.index <= prefix)) }));
+  const from = Math.max(0, ...readable.map((n) => n.firstIndex ?? 0));
+  const overlap = (n: { entries: readonly LogEntry[] }): LogEntry[] => n.entries.filter((e) => e.index >= from && e.index <= prefix);
+  const hashes = readable.map((n) => ({ node: n.node, entries: overlap(n).length, hash: hashOf(overlap(n)) }));
   if (new Set(hashes.map((h) => h.hash)).size > 1) {
     const first = readable[0];
-    const diverged = readable.slice(1).map((n) => ({ node: n.node, vs: first?.node, at: firstDifference(first?.entries ?? [], n.entries, prefix) }));
-    bad.add({ committedPrefix: prefix, hashes, diverged });
+    const diverged = readable.slice(1).map((n) => ({ node: n.node, vs: first?.node, at: firstDifference(overlap(first ?? { entries: [] }), overlap(n), prefix) }));
+    bad.add({ comparedFrom: from, committedPrefix: prefix, hashes, diverged });
   }
-  return { name: 'replica-agreement', valid: bad.count === 0 && readable.length > 0, counts: { nodes: input.nodeLogs.length, readable: readable.length, committedPrefix: Number.isFinite(prefix) ? prefix : 0, violations: bad.count }, examples: bad.examples };
+  const compared = hashes[0]?.entries ?? 0;
+  const note = from > 0 ? `compared ${compared} entries from ${from} (below it some node deleted its log) to ${Number.isFinite(prefix) ? prefix : 0}` : undefined;
+  return {
+    name: 'replica-agreement',
+    valid: bad.count === 0 && readable.length > 0,
+    counts: { nodes: input.nodeLogs.length, readable: readable.length, comparedFrom: from, committedPrefix: Number.isFinite(prefix) ? prefix : 0, comparedEntries: compared, violations: bad.count },
+    examples: bad.examples,
+    ...(note === undefined ? {} : { note }),
+  };
 }
 
 function firstDifference(a: readonly LogEntry[], b: readonly LogEntry[], upTo: number): unknown {
@@ -237,6 +312,23 @@ function readersOf(reads: readonly ReadEvent[]): [string, ReadEvent[]][] {
     else list.push(r);
   }
   return [...by];
+}
+
+/**
+ * The first index of the sorted list strictly between lo and hi that the reader skipped
+ * without being told it was deleted (a gap of its own from at or below it to above it), or null.
+ */
+function firstSkipped(sorted: readonly number[], lo: number, hi: number, gaps: readonly ReadGapEvent[]): number | null {
+  let from = lo;
+  // Bounded: each turn moves `from` up to an index of the list below hi.
+  for (let turns = 0; turns <= sorted.length; turns++) {
+    const skipped = firstBetween(sorted, from, hi);
+    if (skipped === null) return null;
+    const excused = gaps.find((g) => g.fromIndex <= skipped && skipped < g.toIndex);
+    if (excused === undefined) return skipped;
+    from = excused.toIndex - 1;
+  }
+  return null;
 }
 
 /** The first value of the sorted list strictly between lo and hi, or null. */

@@ -23,7 +23,8 @@ export interface ConsumerCheckInput {
 
 /**
  * consumer: every message the group has finished (below its final committed offset) was
- * processed by some consumer at least once, so was every acknowledged send; an ack of a
+ * processed by some consumer at least once (one that compaction deleted from every node is
+ * known only by its acknowledged send), so was every acknowledged send; an ack of a
  * delivered message is never answered "not delivered"; the group's committed offset never
  * moves backwards (within each start of each node, and nothing seen during the run is above
  * the final one); after recovery every node describes the group alike. Processing twice is
@@ -50,10 +51,18 @@ export function checkConsumer(input: ConsumerCheckInput): CheckerResult {
     bad.add({ kind: 'acked-never-processed', offset: e.index, value: e.value, committedOffset: committed, received: received === undefined ? null : { process: received.process, delivery: received.delivery, timeMs: received.timeMs } });
   }
   let sendsUnprocessed = 0;
+  let deletedUnprocessed = 0;
+  const inTopic = new Set(input.finalTopic.map((e) => e.index));
   for (const op of ackedSends) {
     if (processedOffsets.has(op.index)) continue;
     sendsUnprocessed++;
     if (op.index >= committed) bad.add({ kind: 'sent-never-processed', value: op.value, offset: op.index, committedOffset: committed });
+    else if (!inTopic.has(op.index)) {
+      // Below the committed offset, so acked; deleted from every node, so the loop over the
+      // final topic above cannot see it: the acknowledged send stands in for it.
+      deletedUnprocessed++;
+      bad.add({ kind: 'deleted-never-processed', value: op.value, offset: op.index, committedOffset: committed });
+    }
   }
   let refusedAcks = 0;
   for (const op of input.acks) {
@@ -78,6 +87,7 @@ export function checkConsumer(input: ConsumerCheckInput): CheckerResult {
       finalCommittedOffset: committed,
       finishedUnprocessed,
       sendsUnprocessed,
+      deletedUnprocessed,
       refusedAcks,
       offsetWentBack: backwards,
       groupViews: input.groupViews.length,

@@ -10,11 +10,12 @@ import {
   checkProducerOrder,
   checkRealtime,
   checkReplicaAgreement,
+  mergeNodeLogs,
   type LogCheckInput,
   type LogEntry,
 } from '../../jepsen-style/checkers/log-checkers.js';
 import { checkConsumer, type ConsumerCheckInput } from '../../jepsen-style/checkers/queue-checkers.js';
-import { faultWindows, pairOps, type ConsumeEvent, type GroupEvent, type HistoryEvent, type Op, type ReadEvent } from '../../jepsen-style/history.js';
+import { faultWindows, pairOps, type ConsumeEvent, type GroupEvent, type HistoryEvent, type Op, type ReadEvent, type ReadGapEvent } from '../../jepsen-style/history.js';
 import { hashEntries } from '../../jepsen-style/log-workload.js';
 
 /** Hand-made histories: each checker flags its violation, passes the clean history, and fails an empty one. */
@@ -69,9 +70,10 @@ describe('checkers on hand-made histories', () => {
     expect(checkDamagedNodes([]).valid).toBe(false);
   });
 
-  it('lost: an acknowledged append missing from the final log', () => {
+  it('lost: an acknowledged append missing from the final log and from every node', () => {
     const input = clean();
-    const result = checkLost({ ...input, finalLog: input.finalLog.filter((e) => e.value !== 'p1-2') });
+    const without = input.finalLog.filter((e) => e.value !== 'p1-2');
+    const result = checkLost({ ...input, finalLog: without, nodeLogs: input.nodeLogs.map((n) => ({ ...n, entries: without })) });
     expect(result.valid).toBe(false);
     expect(result.counts['lost']).toBe(1);
     expect(result.examples[0]).toMatchObject({ value: 'p1-2', ackedIndex: 4 });
@@ -136,6 +138,55 @@ describe('checkers on hand-made histories', () => {
     expect(lagging.valid).toBe(false);
     const unreadable = checkReplicaAgreement({ ...input, nodeLogs: [{ node: 'n1', entries: input.finalLog, commitIndex: 6 }, { node: 'n2', entries: null, commitIndex: -1, error: 'down' }] }, hashEntries);
     expect(unreadable.valid).toBe(false);
+  });
+
+  it('after compaction: the final log is what any node still holds, the nodes are compared where they overlap', () => {
+    const input = clean();
+    // n1 deleted below 4, n2 below 3, n3 below 5: together they still hold 3..6.
+    const nodeLogs = [4, 3, 5].map((first, k) => ({ node: `n${k + 1}`, entries: input.finalLog.filter((e) => e.index >= first), commitIndex: 6, firstIndex: first }));
+    expect(mergeNodeLogs(nodeLogs).map((e) => e.index)).toEqual([3, 4, 5, 6]);
+    const agree = checkReplicaAgreement({ ...input, nodeLogs }, hashEntries);
+    expect(agree.valid, JSON.stringify(agree.examples)).toBe(true);
+    expect(agree.counts).toMatchObject({ comparedFrom: 5, comparedEntries: 2 });
+    // Index 4 differs on n2, but n3 deleted it: not comparable. Index 5 differing is flagged.
+    const below = nodeLogs.map((n) => (n.node === 'n2' ? { ...n, entries: n.entries.map((e) => (e.index === 4 ? { ...e, term: 9 } : e)) } : n));
+    expect(checkReplicaAgreement({ ...input, nodeLogs: below }, hashEntries).valid).toBe(true);
+    const within = nodeLogs.map((n) => (n.node === 'n2' ? { ...n, entries: n.entries.map((e) => (e.index === 5 ? { ...e, term: 9 } : e)) } : n));
+    const diverged = checkReplicaAgreement({ ...input, nodeLogs: within }, hashEntries);
+    expect(diverged.valid).toBe(false);
+    expect(diverged.examples[0]).toMatchObject({ comparedFrom: 5 });
+  });
+
+  it('lost after compaction: held by any node, or deleted below every node\'s first index (counted, not checked); missing above that is lost', () => {
+    const input = clean();
+    const nodeLogs = [4, 3, 5].map((first, k) => ({ node: `n${k + 1}`, entries: input.finalLog.filter((e) => e.index >= first), commitIndex: 6, firstIndex: first }));
+    const compacted = { ...input, nodeLogs, finalLog: mergeNodeLogs(nodeLogs) };
+    const result = checkLost(compacted);
+    expect(result.valid, JSON.stringify(result.examples)).toBe(true);
+    // p1-1 at 2 is below every node's first index (3); r1 saw it there before it went.
+    expect(result.counts).toMatchObject({ acknowledged: 4, deletedEverywhere: 1, deletedSeenByReader: 1, lost: 0 });
+    expect(result.note).toMatch(/1 acknowledged writes lie below every node's first index \(3\)/);
+    // p2-1 at 3: n2 is the only node that still held it. Had n2 lost it, it would be lost.
+    const n2Lost = nodeLogs.map((n) => (n.node === 'n2' ? { ...n, entries: n.entries.filter((e) => e.index !== 3) } : n));
+    const lost = checkLost({ ...input, nodeLogs: n2Lost, finalLog: mergeNodeLogs(n2Lost) });
+    expect(lost.valid).toBe(false);
+    expect(lost.examples[0]).toMatchObject({ value: 'p2-1', ackedIndex: 3 });
+    // Retention may not delete at or above 2 (keep-unconsumed, the group acked only below 2): deleted there is lost.
+    const notAllowed = checkLost({ ...compacted, deletionAllowedBelow: 2 });
+    expect(notAllowed.valid).toBe(false);
+    expect(notAllowed.examples[0]).toMatchObject({ value: 'p1-1', deletedEverywhereBelow: 3, butRetentionKeepsFrom: 2 });
+  });
+
+  it('realtime after compaction: a reader told its next index was deleted may go on from the earliest kept; a skip it was not told of is flagged', () => {
+    const input = clean();
+    const reads = [read('r2', 2, 'p1-1'), read('r2', 5, 'p2-2'), read('r2', 6, 'p1-3')];
+    const gap: ReadGapEvent = { type: 'read-gap', timeMs: 0, process: 'r2', fromIndex: 3, toIndex: 5 };
+    expect(checkRealtime({ ...input, reads }).examples[0]).toMatchObject({ kind: 'reader-skipped', skippedIndex: 3 });
+    const told = checkRealtime({ ...input, reads, readerGaps: [gap] });
+    expect(told.valid, JSON.stringify(told.examples)).toBe(true);
+    // A gap of another reader, or one that does not reach the skipped index, excuses nothing.
+    expect(checkRealtime({ ...input, reads, readerGaps: [{ ...gap, process: 'r1' }] }).valid).toBe(false);
+    expect(checkRealtime({ ...input, reads, readerGaps: [{ ...gap, toIndex: 4 }] }).examples[0]).toMatchObject({ kind: 'reader-skipped', skippedIndex: 4 });
   });
 
   it('availability: per fault kind, and it fails when the cluster never took writes again', () => {
@@ -263,6 +314,16 @@ describe('the consumer checker on hand-made queue histories', () => {
     const result = checkConsumer({ ...input, consumes: input.consumes.filter((c) => c.offset !== 2), finalGroups: input.finalGroups.map((g) => ({ ...g, committedOffset: 2, lag: 1 })) });
     expect(result.valid).toBe(false);
     expect(result.examples[0]).toMatchObject({ kind: 'sent-never-processed', offset: 2 });
+  });
+
+  it('after compaction: a message the group finished that every node deleted is known by its send, and flagged if nobody processed it', () => {
+    const input = cleanQueue();
+    const compacted = { ...input, finalTopic: input.finalTopic.filter((e) => e.index >= 2) };
+    expect(checkConsumer(compacted).valid).toBe(true);
+    const result = checkConsumer({ ...compacted, consumes: input.consumes.filter((c) => c.offset !== 0) });
+    expect(result.valid).toBe(false);
+    expect(result.counts['deletedUnprocessed']).toBe(1);
+    expect(result.examples[0]).toMatchObject({ kind: 'deleted-never-processed', offset: 0 });
   });
 
   it('flags a committed offset that moves backwards within one start of a node, or above the final one', () => {

@@ -10,6 +10,8 @@ import { damageLog, dropFromDamagedRecord, scanRecords } from '../../jepsen-styl
 import { LinkProxy } from '../../jepsen-style/link-proxy.js';
 import { NEMESIS_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
 import { commandLine } from '../../jepsen-style/run.js';
+import { compactionArgs, NODE_DEFAULT_COMPACTION } from '../../jepsen-style/compaction.js';
+import { parseMetrics, snapshotSummary } from '../../jepsen-style/snapshot-stats.js';
 import { Prng } from '../../jepsen-style/prng.js';
 import { ephemeralPort } from '../../src/process/index.js';
 
@@ -182,6 +184,27 @@ describe('command line', () => {
     const allowing = parseRunOptions(['--allow-missed-faults', '--seed', '7'], () => {});
     expect(allowing).toMatchObject({ allowMissedFaults: true });
     if (allowing !== 'help') expect(commandLine(allowing)).toContain(' --allow-missed-faults ');
+  });
+
+  it('passes the snapshot, segment and retention flags on to every node only when given', () => {
+    const given = parseRunOptions(['--snapshot-entries', '50', '--segment-bytes', '4096', '--retention-hours', '0.5', '--retention-policy', 'delete', '--seed', '1'], () => {});
+    expect(given).toMatchObject({ compaction: { snapshotEntries: 50, segmentBytes: 4096, retentionHours: 0.5, retentionPolicy: 'delete' } });
+    if (given !== 'help') expect(commandLine(given)).toContain(' --snapshot-entries 50 --segment-bytes 4096 --retention-hours 0.5 --retention-policy delete');
+    expect(compactionArgs({ snapshotEntries: null, segmentBytes: null, retentionHours: 0, retentionPolicy: null })).toEqual(['--retention-hours', '0']);
+    const defaults = parseRunOptions(['--seed', '1'], () => {});
+    expect(defaults).toMatchObject({ compaction: NODE_DEFAULT_COMPACTION });
+    if (defaults !== 'help') expect(commandLine(defaults)).not.toMatch(/snapshot|segment|retention/);
+    expect(() => parseRunOptions(['--segment-bytes', '1000'], () => {})).toThrow(/--segment-bytes must be a whole number in 4096\.\./);
+    expect(() => parseRunOptions(['--retention-hours', 'soon'], () => {})).toThrow(/--retention-hours must be a number of hours/);
+    expect(() => parseRunOptions(['--retention-policy', 'forever'], () => {})).toThrow(/--retention-policy must be keep-unconsumed or delete/);
+  });
+
+  it('reads the snapshot counters from a node\'s Prometheus text and says them in one line', () => {
+    const text = ['# HELP quorumlog_snapshots_written_total x', '# TYPE quorumlog_snapshots_written_total counter', 'quorumlog_snapshots_written_total 12', 'quorumlog_snapshots_installed_total 1', 'quorumlog_log_first_index 1501', 'quorumlog_raft_role{role="leader"} 1', ''].join('\n');
+    const values = parseMetrics(text, ['quorumlog_snapshots_written_total', 'quorumlog_snapshots_installed_total', 'quorumlog_log_first_index', 'quorumlog_log_segments_deleted_total']);
+    expect(Object.fromEntries(values)).toEqual({ quorumlog_snapshots_written_total: 12, quorumlog_snapshots_installed_total: 1, quorumlog_log_first_index: 1501 });
+    const line = snapshotSummary([{ node: 'n1', snapshotsWritten: 12, snapshotsInstalled: 1, segmentsDeleted: 30, snapshotIndex: 1550, firstIndex: 1501, startsScraped: 2, starts: 3 }]);
+    expect(line).toBe('snapshots: n1 12 written 1 installed 30 segments deleted, snapshot at 1550, first index 1501 (1 of 3 starts never scraped)');
   });
 
   it('takes the availability bound of single-node faults, derived from the timing unless given', () => {

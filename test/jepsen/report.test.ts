@@ -44,6 +44,7 @@ function render(): string {
       missedFaults: [],
       checkers: [{ name: 'lost', valid: false, counts: { lost: 1 }, examples: [{ value: 'v7', index: 7, ackedAtMs: 700 }] }],
       perKind: [],
+      snapshots: [{ node: 'n1', snapshotsWritten: 12, snapshotsInstalled: 1, segmentsDeleted: 30, snapshotIndex: 1550, firstIndex: 1501, startsScraped: 3, starts: 3 }],
     });
     return fs.readFileSync(file, 'utf8');
   } finally {
@@ -90,5 +91,12 @@ describe('the jepsen-style report', () => {
     expect(html).toMatch(/class="shading-legend">[^<]*<span class="shade"><i style="background:#e57373"><\/i>kill<\/span>/);
     expect(html).toContain('<table class="violations"><tr><th>value</th><th>index</th><th>ackedAtMs</th></tr>');
     expect(html).toContain('<tr><td>v7</td><td>7</td><td>700</td></tr>');
+  });
+
+  it('shows per node the snapshots written and installed, the segments deleted and the final first index', () => {
+    const html = render();
+    expect(html).toContain('<h2>Snapshots and compaction</h2>');
+    expect(html).toContain('<th>node</th><th>snapshots written</th><th>snapshots installed</th><th>segments deleted</th><th>final snapshot index</th><th>final first index</th>');
+    expect(html).toContain('<tr><td>n1</td><td>12</td><td>1</td><td>30</td><td>1550</td><td>1501</td><td>3 of 3</td></tr>');
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
 import { expectMixedRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
 
 /**
@@ -98,4 +99,28 @@ describe('long runs of the queue workload against real node processes', () => {
       keepOnFailure(result, flagged.length === 2);
     }
   }, 150_000);
+});
+
+describe('long runs with snapshots, compaction and retention against real node processes', () => {
+  it('queue: a mixed run with a snapshot every 50 entries and no time retention under keep-unconsumed passes every checker; only consumed messages are deleted', async () => {
+    const seed = 2;
+    const result = await run('queue-snapshots', {
+      seed,
+      timeS: 35,
+      workload: 'queue',
+      nemeses: NEMESIS_KINDS,
+      compaction: { snapshotEntries: 50, segmentBytes: 4096, retentionHours: 0, retentionPolicy: 'keep-unconsumed' },
+    });
+    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+    try {
+      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+      expect(result.snapshots.every((s) => s.snapshotsWritten > 0 && s.segmentsDeleted > 0), JSON.stringify(result.snapshots)).toBe(true);
+      expect(Math.max(...result.snapshots.map((s) => s.snapshotsInstalled)), 'some node installed a snapshot').toBeGreaterThan(0);
+      // Deleted everywhere, and all of it below the group's committed offset (the lost checker holds it to that).
+      expect(result.checkers.find((c) => c.name === 'lost')?.counts['deletedEverywhere']).toBeGreaterThan(0);
+      expect(result.checkers.find((c) => c.name === 'consumer')?.counts['deletedUnprocessed']).toBe(0);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
+  }, 200_000);
 });
