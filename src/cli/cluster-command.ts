@@ -44,6 +44,9 @@ Options:
                              sync flush only: lagging acknowledges after the data's fdatasync,
                              before the durable mark's (see quorumlog node --help; default ordered)
   --tick-ms N                Raft tick length of every node
+  --segment-bytes N, --snapshot-entries N, --retention-hours H, --retention-bytes N,
+  --retention-policy keep-unconsumed|delete, --disk-high-watermark PCT
+                             passed to every node (see quorumlog node --help)
   --restart on-failure|never on-failure (default): restart a node killed by a signal or exiting
                              with an error status, unless it was restarted ${RESTART_POLICY_DEFAULTS.restartsMax} times within
                              ${RESTART_POLICY_DEFAULTS.windowMs / 1000} s already or exited on a usage/configuration error
@@ -69,6 +72,12 @@ const OPTIONS = {
   'flush-interval-ms': { type: 'string' },
   'durable-mark': { type: 'string' },
   'tick-ms': { type: 'string' },
+  'segment-bytes': { type: 'string' },
+  'snapshot-entries': { type: 'string' },
+  'retention-hours': { type: 'string' },
+  'retention-bytes': { type: 'string' },
+  'retention-policy': { type: 'string' },
+  'disk-high-watermark': { type: 'string' },
   restart: { type: 'string' },
   'restart-delay-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -105,6 +114,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
   const { flush, durableMark } = parseFlushFlags(values.flush, values['durable-mark']);
   const flushInterval = parseDurationMs('flush-interval-ms', values['flush-interval-ms']);
   const tickMs = parseWholeNumber('tick-ms', values['tick-ms'], { min: 1, max: 60_000 });
+  const storageArgs = storagePassThrough(values);
   const mode = values.restart ?? RESTART_POLICY_DEFAULTS.mode;
   if (mode !== RestartMode.onFailure && mode !== RestartMode.never) throw new UsageError(`--restart must be on-failure or never, not "${mode}"`);
   const delayMs = parseWholeNumber('restart-delay-ms', values['restart-delay-ms'], { min: 0, max: 600_000 }) ?? RESTART_POLICY_DEFAULTS.delayMs;
@@ -128,6 +138,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     if (flushInterval !== undefined) args.push('--flush-interval-ms', String(flushInterval));
     if (flush === 'sync') args.push('--durable-mark', durableMark);
     if (tickMs !== undefined) args.push('--tick-ms', String(tickMs));
+    args.push(...storageArgs);
     args.push('--http-port', String(httpPortOf(members.findIndex((m) => m.id === id))));
     return args;
   };
@@ -208,4 +219,28 @@ function controlFailure(error: unknown): number {
     return 1;
   }
   throw error;
+}
+
+/** The snapshot, retention and disk flags every node gets, checked here so a bad one fails before any node starts. */
+function storagePassThrough(values: { readonly [K in 'segment-bytes' | 'snapshot-entries' | 'retention-hours' | 'retention-bytes' | 'retention-policy' | 'disk-high-watermark']?: string | undefined }): string[] {
+  const args: string[] = [];
+  const whole = (flag: 'segment-bytes' | 'snapshot-entries' | 'retention-bytes' | 'disk-high-watermark', range: { readonly min: number; readonly max?: number }): void => {
+    const value = parseWholeNumber(flag, values[flag], range);
+    if (value !== undefined) args.push(`--${flag}`, String(value));
+  };
+  whole('segment-bytes', { min: 4096, max: 1024 * 1024 * 1024 });
+  whole('snapshot-entries', { min: 1, max: 1_000_000_000 });
+  whole('retention-bytes', { min: 0 });
+  whole('disk-high-watermark', { min: 1, max: 100 });
+  const hours = values['retention-hours'];
+  if (hours !== undefined) {
+    if (hours.trim() === '' || !(Number(hours) >= 0)) throw new UsageError(`--retention-hours must be a number of hours of at least 0, not ${JSON.stringify(hours)}`);
+    args.push('--retention-hours', hours);
+  }
+  const policy = values['retention-policy'];
+  if (policy !== undefined) {
+    if (policy !== 'keep-unconsumed' && policy !== 'delete') throw new UsageError(`--retention-policy must be keep-unconsumed or delete, not ${JSON.stringify(policy)}`);
+    args.push('--retention-policy', policy);
+  }
+  return args;
 }

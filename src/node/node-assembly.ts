@@ -87,6 +87,7 @@ export interface AssembledNode {
  * state machine and the services clients call, ticking every `config.tickMs`.
  */
 export async function assembleNode(config: NodeConfig, environment: NodeEnvironment, wiring: NodeWiring): Promise<AssembledNode> {
+  const logLine = environment.log ?? ((): void => {});
   const { scheduler } = environment;
   const probe = environment.probe ?? NO_PROBE;
   // Damage is cut away, not refused: the node then repairs from its leader (not voting
@@ -114,6 +115,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     if (snapshot !== null) {
       await loadSnapshot(store, snapshot, stateMachine, log);
       history.snapshot(snapshot, 'loaded', environment.snapshotFileTimeMs?.(snapshotDir) ?? scheduler.nowMs());
+      logLine(`started from the snapshot through index ${snapshot.index}; replaying the log after it`);
     }
     compactionSnapshot = compactionSnapshotAtStart(store, log, voters, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
   } catch (error) {
@@ -169,19 +171,23 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     compactLog: async (before) => {
       const spans = log.segmentSpans();
       await replica.compactLog(before);
-      history.compacted(spans, log.segmentSpans());
+      const after = log.segmentSpans();
+      history.compacted(spans, after);
+      if (after.length < spans.length) logLine(`retention deleted ${spans.length - after.length} log segment(s): the log now starts at ${log.firstIndex()}`);
     },
     keepFrom: () => retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom,
     appliedIndex: () => replica.appliedIndex,
     shipping: wiring.shipping,
     deliver: (message) => replica.receive(message),
-    onShipmentFailed: (message: InstallSnapshot) => {
+    onShipmentFailed: (message: InstallSnapshot, error: unknown) => {
+      logLine(`sending snapshot ${message.snapshot.index} to ${message.to} failed: ${error instanceof Error ? error.message : String(error)}`);
       raft.snapshotFailed(message.to);
       replica.wake();
     },
     onFatal: wiring.onFatal,
     onSnapshot: (meta, how) => {
       history.snapshot(meta, how, scheduler.nowMs());
+      logLine(how === 'written' ? `snapshot written through index ${meta.index} (term ${meta.term})` : `installed the leader's snapshot through index ${meta.index} (term ${meta.term}); the log continues after it`);
       // A snapshot is the moment the disk grows by the most at once: look again now.
       if (how === 'written') void diskGuard.sample();
     },

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import fc from 'fast-check';
+import { RetentionPolicy } from '../../src/node/config.js';
 import { describe, expect, it } from 'vitest';
 
 import { EntryKind, type Entry, type Index, type Term } from '../../raft/index.js';
@@ -72,6 +73,7 @@ async function hunt(bug: PlantedBug, seed: number, mode: HuntMode = 'ordinary'):
     size: 3,
     ...(bug.sim?.segmentBytes !== undefined ? { segmentBytes: bug.sim.segmentBytes } : {}),
     ...(bug.sim?.broker === true ? { broker: {} } : {}),
+    ...(bug.sim?.snapshots === true ? { snapshots: { entriesMin: 5, entriesMax: 50, retention: { hours: 0, bytes: Infinity, policy: bug.sim.broker === true ? RetentionPolicy.keepUnconsumed : RetentionPolicy.delete } } } : {}),
     ...(ordinary ? {} : { checkDurability: false, fsyncMinMs: 5, fsyncMaxMs: 60 }),
   };
   const counts = (invariant: string): boolean => (ordinary ? bug.caughtBy.includes(invariant) : invariant !== 'liveness');

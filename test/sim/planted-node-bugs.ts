@@ -43,7 +43,7 @@ export interface PlantedBug {
    * Simulator settings its hunt needs beyond the defaults: small segments, to roll over; the
    * broker workload (broker-workload.ts), for a bug only broker clients can reach.
    */
-  readonly sim?: { readonly segmentBytes?: number; readonly broker?: true };
+  readonly sim?: { readonly segmentBytes?: number; readonly broker?: true; readonly snapshots?: true };
 }
 
 const REPLICA = 'src/node/replica.ts';
@@ -53,6 +53,7 @@ const COMMIT_LOG = 'storage/commit-log.ts';
 const BROKER_STATE = 'src/broker/broker-state.ts';
 const TRANSACTIONS = 'src/broker/transactions.ts';
 const CONSUMER_GROUPS = 'src/broker/consumer-groups.ts';
+const NODE_SNAPSHOTS = 'src/node/node-snapshots.ts';
 
 export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
   {
@@ -181,5 +182,19 @@ export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
     breaks: "an ack applied again (a retry whose first answer was lost) of a message acked out of order, above the committed offset, is answered 'notDelivered': the consumer is told a message it acked was never delivered to it, and the message is gone (deliveredUntilAcked)",
     caughtBy: ['deliveredUntilAcked'],
     sim: { broker: true },
+  },
+  {
+    name: 'install-keeps-old-log',
+    edits: [{ file: REPLICA, form: 'statement', original: 'await this.log.resetToSnapshot({ index: snapshot.index, term: snapshot.term });', mutant: '' }],
+    breaks: "a follower installs a leader's snapshot into its state machine but keeps its old log: the core continues after the snapshot while the log does not (nodeFailed: the next append does not continue the log), or acknowledges entries it does not hold",
+    caughtBy: ['nodeFailed', 'durableBeforeAck', 'ackDurable', 'stateMachineSafety'],
+    sim: { segmentBytes: 1024, snapshots: true },
+  },
+  {
+    name: 'compaction-past-retention',
+    edits: [{ file: NODE_SNAPSHOTS, form: 'expression', original: 's.index < keepFrom', mutant: 'true' }],
+    breaks: 'the log is compacted below the newest snapshot whatever retention keeps: messages not yet delivered or acked are deleted, and a follower is sent a snapshot beyond them (deliveredUntilAcked: acknowledged messages never reach a consumer)',
+    caughtBy: ['deliveredUntilAcked', 'producedOnce'],
+    sim: { segmentBytes: 1024, broker: true, snapshots: true },
   },
 ];
