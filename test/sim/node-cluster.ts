@@ -662,6 +662,31 @@ export class NodeCluster {
       this.checker.violation(Invariant.liveness, `not every node applied a fresh append within ${applyBoundMs}ms (applied ${applied}, leader ${String(this.leader())})`);
     }
     this.checkAcknowledgedEverywhere();
+    this.checkStatesAgree();
+  }
+
+  /**
+   * Nodes that applied through the same index hold the same broker state, byte for byte in
+   * its snapshot encoding, however each got there: replaying the log, restarting from its own
+   * snapshot, or installing a leader's. A snapshot that leaves something out, or a restore
+   * that rebuilds it differently, shows here.
+   */
+  checkStatesAgree(): void {
+    const byApplied = new Map<number, { id: NodeId; encoded: Buffer }[]>();
+    for (const id of this.ids) {
+      const node = this.node(id).node;
+      if (node === null) continue;
+      const at = node.replica.appliedIndex;
+      byApplied.set(at, [...(byApplied.get(at) ?? []), { id, encoded: Buffer.from(node.stateMachine.encodeSnapshot()) }]);
+    }
+    for (const [at, states] of byApplied) {
+      const [first, ...rest] = states;
+      for (const other of rest) {
+        if (first !== undefined && !first.encoded.equals(other.encoded)) {
+          this.checker.violation(Invariant.stateMachineSafety, `${first.id} and ${other.id} applied through ${at} but hold different broker states (restores: ${this.restores(first.id).length} and ${this.restores(other.id).length})`);
+        }
+      }
+    }
   }
 
   /** Every acknowledged record sits once, at its index, in every node's log; the logs agree. */
