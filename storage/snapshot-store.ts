@@ -156,6 +156,23 @@ export class SnapshotStore implements Publisher {
   }
 
   /**
+   * Removes the snapshots `which` names (never the newest), durably; returns the removed
+   * files' paths. Names of snapshots not stored are ignored.
+   */
+  async remove(which: readonly { readonly index: number; readonly term: number }[]): Promise<string[]> {
+    this.assertOpen();
+    const newest = this.stored.at(-1);
+    const named = (entry: Stored): boolean => entry !== newest && which.some((w) => w.index === entry.index && w.term === entry.term);
+    const removed = this.stored.filter(named).map((entry) => this.pathOf(entry));
+    const remaining = this.stored.filter((entry) => !named(entry));
+    this.stored.length = 0;
+    this.stored.push(...remaining);
+    for (const filePath of removed) this.fs.remove(filePath);
+    if (removed.length > 0) await this.fs.syncDir(this.dir);
+    return removed;
+  }
+
+  /**
    * Removes all but the newest `keep` snapshots and `also` (one its owner still needs),
    * durably; returns the removed files' paths.
    */

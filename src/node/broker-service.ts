@@ -29,7 +29,7 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** How long a clock entry may take to commit before the next tick tries another. */
 const CLOCK_ENTRY_TIMEOUT_MS = 5_000;
 /** A log growing by plain records alone gets a clock entry this often (see advanceClockIfDue). */
-const CLOCK_SAMPLE_INTERVAL_MS = 60_000;
+const CLOCK_SAMPLE_INTERVAL_MS = 10_000;
 
 /**
  * The broker API of one node. Writes are broker commands proposed as tag-1 log entries

@@ -202,7 +202,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     log: environment.log ?? (() => undefined),
   });
   const storageStatus = (): StorageStatus => {
-    const newest = raft.status().snapshotIndex;
+    // The newest written or installed, not the one the log was compacted below (the core's).
+    const newest = (nodeSnapshots.latest()?.index ?? 0) as Index;
     return {
       firstIndex: log.firstIndex(),
       snapshotIndex: newest,

@@ -1,5 +1,5 @@
 import type { Index, InstallSnapshot, Message, RaftNode, SnapshotMeta, Term } from '../../raft/index.js';
-import { SNAPSHOTS_KEPT, SnapshotTransferError, type DurableLog, type Scheduler, type SnapshotReceiver, type SnapshotStore } from '../../storage/index.js';
+import { SnapshotTransferError, type DurableLog, type Scheduler, type SnapshotReceiver, type SnapshotStore } from '../../storage/index.js';
 import type { SnapshotIntake, SnapshotReceiving, SnapshotShipping, SnapshotSource } from '../transport/index.js';
 import type { NodeStateMachine } from './state-machine.js';
 
@@ -100,7 +100,7 @@ export class NodeSnapshots {
     this.lastIndex = Math.max(this.lastIndex, index);
     this.options.onSnapshot?.(meta, 'written');
     await this.compact();
-    await this.options.store.prune(SNAPSHOTS_KEPT, this.compactionSnapshot);
+    await this.options.store.remove(snapshotsNotKept(this.options.store.list(), this.compactionSnapshot));
     return meta;
   }
 
@@ -239,4 +239,40 @@ class UnitIntake implements SnapshotIntake {
     await this.receiver.finish();
     this.deliver();
   }
+}
+
+/** Snapshots kept between the one the log is compacted below and the two newest. */
+export const SNAPSHOTS_BETWEEN_MAX = 8;
+
+type SnapshotPoint = { readonly index: number; readonly term: number };
+
+/**
+ * Which snapshots to delete. Kept: the two newest (one to fall back on by hand), the one the
+ * log is compacted below (the core sends it), and at most SNAPSHOTS_BETWEEN_MAX between,
+ * spread out: as retention moves on, the log is compacted below the newest kept snapshot it
+ * lets go, so the log holds at most about 1/SNAPSHOTS_BETWEEN_MAX of the retention window
+ * more than retention asks, never less, and the disk holds a bounded number of snapshots.
+ * Older than the compaction snapshot: never needed again (the compaction point only moves on).
+ */
+export function snapshotsNotKept(stored: readonly SnapshotPoint[], compaction: SnapshotPoint | null): SnapshotPoint[] {
+  const floor = compaction?.index ?? 0;
+  const newest = stored.slice(-2);
+  const older = stored.slice(0, -2);
+  const removed = older.filter((s) => s.index < floor);
+  const between = older.filter((s) => s.index > floor);
+  // Bounded by the snapshots between: each pass removes one.
+  while (between.length > SNAPSHOTS_BETWEEN_MAX) {
+    let drop = 0;
+    let smallest = Infinity;
+    for (let k = 0; k < between.length; k++) {
+      const before = k === 0 ? floor : (between[k - 1] as SnapshotPoint).index;
+      const after = k === between.length - 1 ? ((newest[0] as SnapshotPoint | undefined)?.index ?? Infinity) : (between[k + 1] as SnapshotPoint).index;
+      if (after - before < smallest) {
+        smallest = after - before;
+        drop = k;
+      }
+    }
+    removed.push(...between.splice(drop, 1));
+  }
+  return removed;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../raft/index.js';
 import { RetentionPolicy, type RetentionConfig } from '../../src/node/config.js';
+import { SNAPSHOTS_BETWEEN_MAX } from '../../src/node/node-snapshots.js';
 import { NodeCluster, type ClientAppend } from './node-cluster.js';
 
 /**
@@ -64,4 +65,34 @@ describe('snapshots on production nodes', () => {
     expect(cluster.status(cutOff).firstIndex).toBeGreaterThan(1);
     await cluster.checkRecovery(5_000, 10_000);
   });
+});
+
+describe('retention over a long window', () => {
+  it('under a steady load the log keeps being compacted as retention moves on, and the snapshots kept stay bounded', async () => {
+    // Retention of 36 s of log time, a snapshot every 20 entries: the window spans dozens of
+    // snapshots, of which only a bounded, spread-out few are kept.
+    const cluster = new NodeCluster({ seed: 21, size: 3, snapshotEntries: 20, segmentBytes: 1024, retention: { hours: 0.01, bytes: Infinity, policy: RetentionPolicy.delete } });
+    expect(await cluster.runUntil(() => cluster.leader() !== null, 5_000)).toBe(true);
+    const firstIndexes: number[] = [];
+    const snapshotFiles: number[] = [];
+    // Bounded: 180 s of virtual time, an append every 100 ms.
+    for (let second = 1; second <= 180; second++) {
+      for (let k = 0; k < 10; k++) {
+        cluster.append();
+        await cluster.runFor(100);
+      }
+      if (second % 30 === 0) {
+        const leader = cluster.leader();
+        if (leader === null) continue;
+        firstIndexes.push(cluster.status(leader).firstIndex);
+        snapshotFiles.push(cluster.node(leader).fs.list(`/data/${leader}/snapshots`).filter((name) => name.endsWith('.snap')).length);
+      }
+    }
+    console.log(`[retention] first index every 30 s: ${firstIndexes.join(', ')}; snapshot files: ${snapshotFiles.join(', ')}`);
+    // Nothing goes before 36 s of log time has passed and the first clock entries dated the log.
+    expect(firstIndexes.at(-1)).toBeGreaterThan(firstIndexes[1] ?? Infinity);
+    expect(firstIndexes.at(-2)).toBeGreaterThan(1);
+    for (const count of snapshotFiles) expect(count).toBeLessThanOrEqual(2 + 1 + SNAPSHOTS_BETWEEN_MAX);
+    await cluster.checkRecovery(5_000, 10_000);
+  }, 60_000);
 });
