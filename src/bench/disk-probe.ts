@@ -71,3 +71,36 @@ function probeCase(dir: string, recordBytes: number, recordsPerSync: number, cas
     fdatasync: syncs.summary(),
   };
 }
+
+/** Writing one file of a given size sequentially and making it durable, as a snapshot is written. */
+export interface SequentialWriteResult {
+  readonly bytes: number;
+  readonly chunkBytes: number;
+  readonly elapsedMs: number;
+  readonly megabytesPerSecond: number;
+}
+
+/**
+ * The disk's sequential write limit for a file of `bytes`: `chunkBytes` writes (1 MiB, a
+ * snapshot's frame) into a new file, one fdatasync at the end, timed from open to the sync's
+ * end, then the file removed. Synchronous, like probeDisk: nothing of ours in the way.
+ */
+export function probeSequentialWrite(options: { readonly dir: string; readonly bytes: number; readonly chunkBytes?: number }): SequentialWriteResult {
+  const chunkBytes = options.chunkBytes ?? 1024 * 1024;
+  const file = path.join(options.dir, `disk-probe-sequential-${options.bytes}`);
+  const chunk = Buffer.alloc(chunkBytes, 0x5a);
+  const started = performance.now();
+  const fd = fs.openSync(file, 'w');
+  try {
+    // Bounded by bytes / chunkBytes writes.
+    for (let position = 0; position < options.bytes; position += chunkBytes) {
+      fs.writeSync(fd, chunk, 0, Math.min(chunkBytes, options.bytes - position), position);
+    }
+    fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const elapsedMs = performance.now() - started;
+  fs.rmSync(file, { force: true });
+  return { bytes: options.bytes, chunkBytes, elapsedMs, megabytesPerSecond: perSecond(options.bytes, elapsedMs) / 1e6 };
+}

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { DurableMarkPolicy } from '../../storage/index.js';
 import { LogClient } from '../client/index.js';
 import { NODE_V8_FLAGS } from '../node/index.js';
-import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, waitUntil, WaitTimeoutError } from '../process/index.js';
+import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, waitUntil, WaitTimeoutError, type NodeProcess } from '../process/index.js';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 const STOP_GRACE_MS = 5_000;
@@ -25,6 +25,8 @@ export interface LocalClusterOptions {
   readonly cpuProfileDir?: string;
   /** Each node serves /metrics on a free port of its own (otherwise no HTTP at all). */
   readonly http?: boolean;
+  /** More `quorumlog node` flags for every node (e.g. --snapshot-entries, --retention-hours). */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** CPU and memory of one node process, from /proc (Linux); null fields where unavailable. */
@@ -50,10 +52,15 @@ export class LocalCluster {
   /** Each node's HTTP address (/metrics), when started with `http`. */
   readonly httpAddresses: readonly string[];
 
-  private constructor(nodes: LocalNodes, outputs: ReadonlyMap<string, OutputLog>, httpAddresses: readonly string[]) {
+  readonly #dataRoot: string;
+  /** Runs ended on purpose by stopNode(): their exit is no failure. */
+  readonly #stoppedOnPurpose = new Set<NodeProcess>();
+
+  private constructor(nodes: LocalNodes, outputs: ReadonlyMap<string, OutputLog>, httpAddresses: readonly string[], dataRoot: string) {
     this.#nodes = nodes;
     this.#outputs = outputs;
     this.httpAddresses = httpAddresses;
+    this.#dataRoot = dataRoot;
   }
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -68,10 +75,11 @@ export class LocalCluster {
       if (options.flush === 'sync' && options.durableMark !== undefined) args.push('--durable-mark', options.durableMark);
       const httpPort = httpPorts.get(id);
       if (httpPort !== undefined) args.push('--http-port', String(httpPort));
+      args.push(...(options.nodeFlags ?? []));
       return args;
     };
     const nodes = new LocalNodes({ members, argsOf: nodeArgs, outputOf: (id) => outputs.get(id) ?? new OutputLog(id, null), cwd: process.cwd() });
-    const cluster = new LocalCluster(nodes, outputs, [...httpPorts.values()].map((port) => `127.0.0.1:${port}`));
+    const cluster = new LocalCluster(nodes, outputs, [...httpPorts.values()].map((port) => `127.0.0.1:${port}`), options.dataRoot);
     try {
       cluster.#startAll();
       await cluster.#waitForLeader();
@@ -80,6 +88,42 @@ export class LocalCluster {
       throw error;
     }
     return cluster;
+  }
+
+  get ids(): string[] {
+    return this.#nodes.ids;
+  }
+
+  dataDirOf(id: string): string {
+    this.#nodes.member(id);
+    return path.join(this.#dataRoot, id);
+  }
+
+  /** The latest run of a node (running or not). */
+  processOf(id: string): NodeProcess | undefined {
+    return this.#nodes.process(id);
+  }
+
+  /**
+   * Ends one node on purpose: SIGKILL (a crash: no shutdown snapshot) or SIGTERM (a clean
+   * stop, SIGKILL after the grace). Its exit does not set `failure`.
+   */
+  async stopNode(id: string, how: 'kill' | 'term'): Promise<void> {
+    const proc = this.#nodes.process(id);
+    if (proc === undefined || !proc.running) return;
+    this.#stoppedOnPurpose.add(proc);
+    if (how === 'kill') await proc.kill('SIGKILL');
+    else await proc.stop(STOP_GRACE_MS);
+  }
+
+  /**
+   * Starts a stopped node again on its data directory; resolves with the run once it prints
+   * that it serves clients (a failed start rejects; its exit then sets `failure`).
+   */
+  async startNode(id: string): Promise<NodeProcess> {
+    const started = this.#nodes.start(id, READY_TIMEOUT_MS);
+    this.#watchExit(id);
+    return started;
   }
 
   get clientAddresses(): string[] {
@@ -109,10 +153,20 @@ export class LocalCluster {
     for (const id of this.#nodes.ids) {
       // A node that never gets ready shows as `failure` (it exited) or as no leader in time.
       this.#nodes.start(id, READY_TIMEOUT_MS).catch(() => undefined);
-      void this.#nodes.process(id)?.exited.then((exit) => {
-        if (this.#stopping === null) this.failure ??= `node ${id} exited (${exit.signal ?? `status ${exit.code}`}): ${(this.#outputs.get(id)?.tail(3) ?? []).join(' | ')}`;
-      });
+      this.#watchExit(id);
     }
+  }
+
+  #watchExit(id: string): void {
+    const proc = this.#nodes.process(id);
+    void proc?.exited.then((exit) => {
+      if (this.#stopping === null && !this.#stoppedOnPurpose.has(proc)) this.failure ??= `node ${id} exited (${exit.signal ?? `status ${exit.code}`}): ${(this.#outputs.get(id)?.tail(3) ?? []).join(' | ')}`;
+    });
+  }
+
+  /** Resolves once a majority of the running nodes' statuses name one leader (30 s at most). */
+  waitForLeader(): Promise<void> {
+    return this.#waitForLeader();
   }
 
   async #waitForLeader(): Promise<void> {

@@ -13,6 +13,8 @@ export class MetricsScraper {
   constructor(
     private readonly addresses: readonly string[],
     readonly intervalMs: number,
+    /** Called with each answered scrape's text, for a caller that reads values from it. */
+    private readonly onScrape?: (address: string, text: string) => void,
   ) {
     this.#timer = setInterval(() => {
       this.#round = this.#round.then(() => this.#scrapeAll());
@@ -25,9 +27,11 @@ export class MetricsScraper {
       this.addresses.map(async (address) => {
         try {
           const response = await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(this.intervalMs) });
-          await response.text();
-          if (response.ok) this.#scrapes++;
-          else this.#failed++;
+          const text = await response.text();
+          if (response.ok) {
+            this.#scrapes++;
+            this.onScrape?.(address, text);
+          } else this.#failed++;
         } catch {
           this.#failed++;
         }

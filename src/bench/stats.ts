@@ -129,3 +129,30 @@ export function ratio(a: number, b: number): number | null {
 export function perSecond(count: number, elapsedMs: number): number {
   return elapsedMs > 0 ? (count * 1000) / elapsedMs : 0;
 }
+
+/** The median of `values` (the upper one of an even count's middle two); 0 for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** The least-squares slope of y over x (y units per x unit); 0 with fewer than two distinct x. */
+export function slope(points: readonly { readonly x: number; readonly y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  let sumX = 0;
+  let sumY = 0;
+  for (const p of points) {
+    sumX += p.x;
+    sumY += p.y;
+  }
+  const meanX = sumX / n;
+  const meanY = sumY / n;
+  let covariance = 0;
+  let varianceX = 0;
+  for (const p of points) {
+    covariance += (p.x - meanX) * (p.y - meanY);
+    varianceX += (p.x - meanX) ** 2;
+  }
+  return varianceX > 0 ? covariance / varianceX : 0;
+}

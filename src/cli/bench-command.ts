@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import { chartHtml, formatReport, BenchInterruptedError, runBench, type BenchConfig, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
+import { runSnapshotBenchCommand } from './snapshot-bench-command.js';
 
 export const BENCH_HELP = `Usage: quorumlog bench [options]
 
@@ -48,6 +49,9 @@ Options:
   --cpu-prof DIR       run each node under node --cpu-prof, profiles written into DIR
   --metrics-scrape D   the nodes serve HTTP and the bench scrapes each one's /metrics every D
                        (e.g. 1s) while it produces, as a Prometheus server would
+  --case snapshots     snapshot and retention cases instead (restart time, disk use under
+                       retention, InstallSnapshot against the disk, produce with and without
+                       snapshots); see quorumlog bench --case snapshots --help
   --metrics-cost N     N pairs of produce runs, one without HTTP and one scraped every second
                        (--metrics-scrape, default 1s), in alternating order; prints each
                        pair's msg/s and the median ratio (no drain phases)
@@ -123,6 +127,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
 }
 
 export async function runBenchCommand(argv: readonly string[]): Promise<number> {
+  if (argv.some((arg) => arg === '--case' || arg.startsWith('--case='))) return runSnapshotBenchCommand(argv);
   const parsed = benchConfigFromArgs(argv);
   if (parsed === 'help') {
     process.stdout.write(BENCH_HELP);
