@@ -9,6 +9,7 @@ import { metricValue } from '../../src/bench/snapshot-throughput.js';
 import { median, slope } from '../../src/bench/stats.js';
 import { ensureBuilt } from '../harness/build.js';
 import { runCli } from '../harness/cli.js';
+import { LONG_RUN } from '../harness/long-run.js';
 
 /**
  * `quorumlog bench --case snapshots` at a tiny size: the shape of its output and JSON, not
@@ -19,7 +20,9 @@ describe('quorumlog bench --case snapshots (smoke)', () => {
     await ensureBuilt();
   });
 
-  it('runs every case small, prints each figure beside its reference, writes JSON and stops every node', async () => {
+  // Every case takes about 30 s even this small: npm test runs the InstallSnapshot case, the
+  // one that streams a snapshot between real processes; npm run test:long runs all four.
+  it.skipIf(!LONG_RUN)('runs every case small, prints each figure beside its reference, writes JSON and stops every node', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-snapbench-smoke-'));
     try {
       const json = path.join(dir, 'out.json');
@@ -81,6 +84,25 @@ describe('quorumlog bench --case snapshots (smoke)', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('the InstallSnapshot case: a follower behind a compacted leader is sent the snapshot, timed against the disk', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-snapbench-install-'));
+    try {
+      const json = path.join(dir, 'out.json');
+      const args = ['bench', '--case', 'snapshots', '--cases', 'install', '--snapshot-entries', '300', '--segment-bytes', '16384', '--install-entries', '2000', '--dir', dir, '--json', json];
+      const result = await runCli(args, { timeoutMs: 90_000 });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/transfer \/ disk [\d.]+x/);
+      const install = (JSON.parse(fs.readFileSync(json, 'utf8')) as SnapshotBenchReport).install;
+      expect(install?.snapshotBytes).toBeGreaterThan(0);
+      expect(install?.leaderFirstIndex).toBeGreaterThan(install?.followerLastIndex ?? Infinity);
+      expect(install?.megabytesPerSecond).toBeGreaterThan(0);
+      expect(fs.readdirSync(dir)).toEqual(['out.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 100_000);
 
   it('refuses an unknown case in one line', async () => {
     const result = await runCli(['bench', '--case', 'snapshots', '--cases', 'restart,compaction']);
