@@ -109,6 +109,11 @@ export class SnapshotStore implements Publisher {
     return this.stored.map(({ index, term }) => ({ index, term }));
   }
 
+  /** A writer or receiver of this store holds an unfinished snapshot at `position`. */
+  isUnfinished(position: { readonly index: number; readonly term: number }): boolean {
+    return this.temps.has(path.join(this.dir, snapshotFileName(position) + TEMP_SUFFIX));
+  }
+
   /**
    * A writer for a new snapshot of `meta`: write() the payload in chunks of any size, then
    * finish(); until finish() resolves, a crash leaves no trace of it. abort() drops it.

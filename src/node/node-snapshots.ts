@@ -88,6 +88,9 @@ export class NodeSnapshots {
     const term = this.options.log.term(index);
     if (term === undefined) return null; // compacted past it meanwhile: a newer snapshot exists
     const meta: SnapshotMeta = { index, term, voters: this.options.voters };
+    // The leader's snapshot of this very index may be arriving (this node caught up by entries
+    // meanwhile): the same state, so this node writes its own at a later index instead.
+    if (this.options.store.isUnfinished(meta)) return null;
     const payload = this.options.stateMachine.encodeSnapshot();
     const writer = this.options.store.create(meta);
     const chunkBytes = 1024 * 1024;
@@ -180,8 +183,11 @@ export class NodeSnapshots {
    */
   readonly receiving: SnapshotReceiving = {
     open: (message: InstallSnapshot, totalBytes: number): Promise<SnapshotIntake> => {
+      // A snapshot this node already holds, or has applied past (it may be writing its own
+      // at that very index), needs no bytes: the core answers it as stale, with its commit.
       const latest = this.options.store.latest();
-      if (latest !== null && latest.index === message.snapshot.index && latest.term === message.snapshot.term) {
+      const held = latest !== null && latest.index === message.snapshot.index && latest.term === message.snapshot.term;
+      if (held || message.snapshot.index <= this.options.appliedIndex()) {
         return Promise.resolve(publishedIntake(totalBytes, () => this.options.deliver(message)));
       }
       return Promise.resolve(new UnitIntake(this.options.store.receive(message.snapshot), () => this.options.deliver(message)));
@@ -189,7 +195,7 @@ export class NodeSnapshots {
   };
 }
 
-/** A snapshot this node already holds: nothing more to receive; finishing delivers the message again. */
+/** A snapshot this node needs no bytes of: nothing more to receive; finishing delivers the message. */
 function publishedIntake(totalBytes: number, deliver: () => void): SnapshotIntake {
   return {
     receivedBytes: totalBytes,

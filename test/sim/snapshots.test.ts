@@ -3,6 +3,8 @@ import type { NodeId } from '../../raft/index.js';
 import { RetentionPolicy, type RetentionConfig } from '../../src/node/config.js';
 import { SNAPSHOTS_BETWEEN_MAX } from '../../src/node/node-snapshots.js';
 import { NodeCluster, type ClientAppend } from './node-cluster.js';
+import { runNodeSchedule } from './node-schedule.js';
+import type { Schedule } from './schedule.js';
 
 /**
  * Snapshots on production nodes: a node writes one every few entries, restarts from it, and
@@ -95,4 +97,24 @@ describe('retention over a long window', () => {
     for (const count of snapshotFiles) expect(count).toBeLessThanOrEqual(2 + 1 + SNAPSHOTS_BETWEEN_MAX);
     await cluster.checkRecovery(5_000, 10_000);
   }, 60_000);
+});
+
+describe('schedules the snapshot soak found', () => {
+  it("a node catching up by entries while a leader's snapshot of the same index arrives does not write its own over it", async () => {
+    // SIM_RUNS=300 found it: n1 wrote its own snapshot at 80 into the temp file the transfer
+    // of the leader's snapshot at 80 held, and stopped on the store's assertion.
+    const schedule = {
+      seed: 21,
+      proposeEveryMs: 7,
+      steps: [
+        { waitMs: 253, action: { kind: 'restart', node: 0 } },
+        { waitMs: 0, action: { kind: 'slowDisk', node: 0, fsyncMaxMs: 40 } },
+        { waitMs: 259, action: { kind: 'network', dropRate: 0, duplicateRate: 0.3, delayMaxMs: 30 } },
+        { waitMs: 58, action: { kind: 'restart', node: 0 } },
+        { waitMs: 226, action: { kind: 'crashLeader', tear: false, downMs: 0 } },
+      ],
+    } as const satisfies Schedule;
+    const result = await runNodeSchedule({ size: 3, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: COMPACT_AT_ONCE } }, schedule);
+    expect(result.failure?.message ?? null).toBeNull();
+  });
 });
