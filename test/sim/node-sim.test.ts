@@ -120,6 +120,10 @@ describe('generated fault schedules against the production node', () => {
     await checkCluster(3, { segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: COMPACT_AT_ONCE } });
   }, PROPERTY_TIMEOUT_MS);
 
+  it('5 nodes with disk damage and snapshots every 5 to 50 entries: a damaged node starts from the newest snapshot its log still holds, or replays, or resets', async () => {
+    await checkCluster(5, { segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: COMPACT_AT_ONCE } }, { runs: variantRuns(), weights: { ...NODE_WEIGHTS, damage: 3 }, stepsMax: 30 });
+  }, PROPERTY_TIMEOUT_MS);
+
   it('3 nodes with the broker workload snapshotting every 5 to 50 entries: the broker state survives snapshots, restarts and installs, and retention keeps what consumers still need', async () => {
     await checkCluster(3, { broker: {}, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: { ...COMPACT_AT_ONCE, policy: RetentionPolicy.keepUnconsumed } } }, { runs: simRuns(BROKER_RUNS) });
   }, PROPERTY_TIMEOUT_MS);
