@@ -1,6 +1,10 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
+import { liveChildPids } from '../../src/process/index.js';
 import { expectMixedRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
 
 /**
@@ -123,4 +127,41 @@ describe('long runs with snapshots, compaction and retention against real node p
       keepOnFailure(result, result.valid);
     }
   }, 200_000);
+});
+
+describe('jepsen-style runs with snapshots, compaction and retention against real node processes', () => {
+  it('a mixed run with a snapshot every 50 entries, 4 KiB segments and no time retention passes every checker, and some node installed a snapshot', async () => {
+    // Seed 159 in 20 s: power loss of one node while another is paused, a node partitioned
+    // away, disk damage (flip-old) and a paused node: each leaves a node behind a leader that
+    // has compacted past it, so it catches up by InstallSnapshot.
+    const seed = 159;
+    const result = await run('snapshots-mix', {
+      seed,
+      timeS: 20,
+      nemeses: NEMESIS_KINDS,
+      compaction: { snapshotEntries: 50, segmentBytes: 4096, retentionHours: 0, retentionPolicy: null },
+    });
+    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+    try {
+      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+      expect(result.missedFaults, 'every scheduled fault ran').toEqual([]);
+      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { command: string; snapshots: { node: string; snapshotsWritten: number; snapshotsInstalled: number; segmentsDeleted: number; firstIndex: number | null }[] };
+      expect(results.command).toContain('--snapshot-entries 50 --segment-bytes 4096 --retention-hours 0');
+      expect(results.snapshots.map((s) => s.node)).toEqual(['n1', 'n2', 'n3']);
+      for (const s of results.snapshots) {
+        expect(s.snapshotsWritten, `${s.node} wrote snapshots`).toBeGreaterThan(0);
+        expect(s.segmentsDeleted, `${s.node} deleted segments`).toBeGreaterThan(0);
+        expect(s.firstIndex, `${s.node} holds no longer its whole log`).toBeGreaterThan(1);
+      }
+      expect(Math.max(...results.snapshots.map((s) => s.snapshotsInstalled)), 'some node installed a snapshot').toBeGreaterThan(0);
+      // The checkers saw compaction: acknowledged writes deleted from every node are counted, not passed silently.
+      expect(result.checkers.find((c) => c.name === 'lost')?.counts['deletedEverywhere']).toBeGreaterThan(0);
+      expect(result.checkers.find((c) => c.name === 'replica-agreement')?.counts['comparedFrom']).toBeGreaterThan(1);
+      expect(result.lines.some((l) => /^snapshots: n1 \d+ written \d+ installed/.test(l))).toBe(true);
+      expect(fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8')).toContain('<h2>Snapshots and compaction</h2>');
+      expect(liveChildPids()).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
+  }, 150_000);
 });

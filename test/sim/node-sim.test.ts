@@ -125,7 +125,7 @@ describe('generated fault schedules against the production node', () => {
   }, PROPERTY_TIMEOUT_MS);
 
   it('3 nodes with the broker workload snapshotting every 5 to 50 entries: the broker state survives snapshots, restarts and installs, and retention keeps what consumers still need', async () => {
-    await checkCluster(3, { broker: {}, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: { ...COMPACT_AT_ONCE, policy: RetentionPolicy.keepUnconsumed } } }, { runs: simRuns(BROKER_RUNS) });
+    await checkCluster(3, { broker: {}, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: { ...COMPACT_AT_ONCE, policy: RetentionPolicy.keepUnconsumed } } }, { runs: Math.max(1, Math.floor(simRuns(BROKER_RUNS) / 2)) });
   }, PROPERTY_TIMEOUT_MS);
 
   it('5 nodes with tiny batches, a narrow in-flight window and no pre-vote', async () => {
