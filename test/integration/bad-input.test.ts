@@ -83,7 +83,7 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       expect(result.stderr).toMatch(/unknown command/);
     });
 
-    it.each([
+    it.concurrent.for([
       [['status', '--bogus-flag']],
       [['status', '--brokers', 'not an address']],
       [['read', '--from', 'abc']],
@@ -117,7 +117,8 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       [['node', '--id', 'n1', '--election-ticks', 'ten']],
       [['read', '--limit', '0']],
       [['append', '--raw', 'record']],
-    ])('bad arguments %j exit non-zero with one line on stderr', async (args: string[]) => {
+      // Each case is a process that exits at once: five at a time, not one after another.
+    ] as [string[]][])('bad arguments %j exit non-zero with one line on stderr', async ([args], { expect }) => {
       const result = await runCli(args, { timeoutMs: 15_000 });
       expect(result.code, describeCli(args, result)).not.toBe(0);
       expect(result.signal, describeCli(args, result)).toBeNull();
