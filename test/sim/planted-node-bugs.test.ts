@@ -19,7 +19,8 @@ import { describeSchedule, scheduleArbitrary, simSeed, type Schedule } from './s
  * The simulator's teeth for the production node: each bug of planted-node-bugs.ts, switched on
  * alone, must be found by the simulator's ordinary properties (the same generated fault
  * schedules and checks as node-sim.test.ts, nothing aimed at the bug) within a fixed budget
- * of schedules, from a fresh random fast-check seed each run (printed; SIM_SEED replays).
+ * of schedules, from a fixed fast-check seed (printed; SIM_SEED replaces it); the statistics
+ * (npm run test:long) hunt from several fresh random seeds.
  * If a property is weakened until it no longer sees a bug, or a plant is disarmed, this fails.
  */
 
@@ -33,6 +34,13 @@ const HUNT_SCHEDULES_MAX = 200;
 const HUNT_WALL_MS_MAX = 30_000;
 /** Hunt seeds per bug for the statistics (test:long). */
 const STATISTICS_SEEDS = 9;
+/**
+ * The hunt seed npm test uses (SIM_SEED replaces it): fixed, so a run of npm test finds each
+ * bug after the same schedules every time. Hunts have a long tail (one broker bug needed 89
+ * schedules on one seed, 17 on the median); how each bug fares across seeds is what the
+ * statistics (npm run test:long) measure.
+ */
+const HUNT_SEED = 20_261_206;
 /** Hunt seeds per durability bug with the disk-held checks off (test:long). */
 const CONSEQUENCE_SEEDS = 3;
 
@@ -140,7 +148,7 @@ describe('planted node bugs: the plants themselves', () => {
 describe('planted node bugs are found by the simulator', () => {
   for (const bug of PLANTED_NODE_BUGS) {
     it(bug.name, async () => {
-      const seed = simSeed();
+      const seed = process.env['SIM_SEED'] !== undefined && process.env['SIM_SEED'] !== '' ? simSeed() : HUNT_SEED;
       const result = await hunt(bug, seed);
       console.log(
         `[planted-node] ${bug.name}: fast-check seed ${seed} (SIM_SEED=${seed} replays), ` +
