@@ -153,7 +153,8 @@ describe('quorumlog bench (smoke)', () => {
     }
   });
 
-  it('with --metrics-cost, runs the case without HTTP and with every node scraped each second, and prints the ratio', async () => {
+  // Two bench runs back to back (about 11 s): npm run test:long.
+  it.runIf(LONG_RUN)('with --metrics-cost, runs the case without HTTP and with every node scraped each second, and prints the ratio', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
     try {
       const json = path.join(dir, 'cost.json');
