@@ -2,7 +2,7 @@ import type { SnapshotMeta } from '../raft/index.js';
 import { assert } from './assert.js';
 import { SnapshotTransferError, type SnapshotFault } from './errors.js';
 import { checkFrame, decodeHeader, headerBytesOf, sameMeta, type SnapshotHeader, type Unit, unitAt } from './snapshot-file.js';
-import { discard, type TempFile, type TempState } from './snapshot-temp.js';
+import { abandon, discard, type TempFile, type TempState } from './snapshot-temp.js';
 
 /**
  * Receives a snapshot streamed from a leader as the units of its file (SnapshotReader's
@@ -91,11 +91,7 @@ export class SnapshotReceiver {
 
   /** Drops the partial snapshot and its temp file. Idempotent; nothing after finish(). */
   abort(): void {
-    if (this.current === 'finished' || this.current === 'aborted') return;
-    const wasOpen = this.current !== 'failed';
-    this.current = 'aborted';
-    discard(this.file, wasOpen);
-    this.file.publisher.released(this.file.tempPath, this);
+    this.current = abandon(this.file, this.current, this);
   }
 
   /** What must arrive next: the header (its size follows from the meta), a frame, the end frame; null after it. */

@@ -35,3 +35,14 @@ export function discard(file: TempFile, closeHandle: boolean): void {
     // see above
   }
 }
+
+/**
+ * Drops an unfinished snapshot's temp file for its `owner` (a writer or receiver in `state`)
+ * and returns the state it is left in: 'aborted', or the one it had if it was already done.
+ */
+export function abandon(file: TempFile, state: TempState, owner: object): TempState {
+  if (state === 'finished' || state === 'aborted') return state;
+  discard(file, state !== 'failed');
+  file.publisher.released(file.tempPath, owner);
+  return 'aborted';
+}

@@ -1,7 +1,7 @@
 import type { SnapshotMeta } from '../raft/index.js';
 import { assert } from './assert.js';
 import { encodeEndFrame, encodeFrameHeader, encodeHeader, FRAME_HEADER_BYTES, headerBytesOf } from './snapshot-file.js';
-import { discard, type TempFile, type TempState } from './snapshot-temp.js';
+import { abandon, discard, type TempFile, type TempState } from './snapshot-temp.js';
 
 /**
  * Writes a new snapshot: write() takes the payload in chunks of any size and writes a frame
@@ -75,11 +75,7 @@ export class SnapshotWriter {
 
   /** Drops the unfinished snapshot and its temp file. Idempotent; nothing after finish(). */
   abort(): void {
-    if (this.current === 'finished' || this.current === 'aborted') return;
-    const wasOpen = this.current !== 'failed';
-    this.current = 'aborted';
-    discard(this.file, wasOpen);
-    this.file.publisher.released(this.file.tempPath, this);
+    this.current = abandon(this.file, this.current, this);
   }
 
   private writePending(): void {
