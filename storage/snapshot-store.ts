@@ -177,22 +177,10 @@ export class SnapshotStore implements Publisher {
     return removed;
   }
 
-  /**
-   * Removes all but the newest `keep` snapshots and `also` (one its owner still needs),
-   * durably; returns the removed files' paths.
-   */
-  async prune(keep: number = SNAPSHOTS_KEPT, also: { readonly index: number; readonly term: number } | null = null): Promise<string[]> {
-    this.assertOpen();
+  /** Removes all but the newest `keep` snapshots, durably; returns the removed files' paths. */
+  async prune(keep: number = SNAPSHOTS_KEPT): Promise<string[]> {
     assert(Number.isInteger(keep) && keep >= 1, 'prune must keep at least the newest snapshot');
-    const cut = Math.max(0, this.stored.length - keep);
-    const kept = (entry: Stored, k: number): boolean => k >= cut || (also !== null && entry.index === also.index && entry.term === also.term);
-    const removed = this.stored.filter((entry, k) => !kept(entry, k)).map((entry) => this.pathOf(entry));
-    const remaining = this.stored.filter((entry, k) => kept(entry, k));
-    this.stored.length = 0;
-    this.stored.push(...remaining);
-    for (const filePath of removed) this.fs.remove(filePath);
-    if (removed.length > 0) await this.fs.syncDir(this.dir);
-    return removed;
+    return this.remove(this.stored.slice(0, Math.max(0, this.stored.length - keep)));
   }
 
   /** Aborts unfinished writers and the unfinished receiver, and releases the directory. Idempotent. */

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 
-import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta } from '../../raft/index.js';
+import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta, type Term } from '../../raft/index.js';
 import { openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
 import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
 import { member, type NodeConfig } from './config.js';
@@ -272,10 +272,15 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
 async function startingSnapshot(store: SnapshotStore, log: CommitLog, voters: readonly NodeId[]): Promise<SnapshotMeta | null> {
   const newest = store.latest();
   if (newest === null) return null;
-  const held = store.list().filter((s) => log.term(s.index) === s.term && s.index >= log.firstIndex() - 1).at(-1);
+  const held = heldSnapshots(store, log).at(-1);
   if (held !== undefined) return held.index === newest.index ? newest : { index: held.index, term: held.term, voters };
   if (log.firstIndex() === 1) return null;
   return newest;
+}
+
+/** The stored snapshots whose last entry the log holds (at or after its compaction point), oldest first. */
+function heldSnapshots(store: SnapshotStore, log: CommitLog): { readonly index: Index; readonly term: Term }[] {
+  return store.list().filter((s) => s.index >= log.firstIndex() - 1 && log.term(s.index) === s.term);
 }
 
 /**
@@ -284,7 +289,7 @@ async function startingSnapshot(store: SnapshotStore, log: CommitLog, voters: re
  * oldest it holds at or after the compaction point when none is (it covers that point).
  */
 function compactionSnapshotAtStart(store: SnapshotStore, log: CommitLog, voters: readonly NodeId[], keepFrom: number): SnapshotMeta | null {
-  const held = store.list().filter((s) => log.term(s.index) === s.term && s.index >= log.firstIndex() - 1);
+  const held = heldSnapshots(store, log);
   const chosen = held.filter((s) => s.index < keepFrom).at(-1) ?? held[0];
   return chosen === undefined ? null : { index: chosen.index, term: chosen.term, voters };
 }

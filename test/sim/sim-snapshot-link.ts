@@ -28,8 +28,6 @@ export class SimSnapshotLink {
   started = 0;
   finished = 0;
   broken = 0;
-  /** Why the last broken transfer broke. */
-  lastError: unknown = null;
 
   constructor(private readonly host: SnapshotLinkHost) {}
 
@@ -58,7 +56,6 @@ export class SimSnapshotLink {
       this.finished++;
     } catch (error) {
       this.broken++;
-      this.lastError = error;
       throw error;
     } finally {
       source.close();
