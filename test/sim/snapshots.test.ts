@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Index } from '../../raft/index.js';
 import type { NodeId } from '../../raft/index.js';
 import { RetentionPolicy, type RetentionConfig } from '../../src/node/config.js';
 import { SNAPSHOTS_BETWEEN_MAX } from '../../src/node/node-snapshots.js';
@@ -65,6 +66,11 @@ describe('snapshots on production nodes', () => {
     expect(cluster.snapshotLink.finished).toBeGreaterThanOrEqual(1);
     expect(cluster.restores(cutOff).length).toBeGreaterThanOrEqual(1);
     expect(cluster.status(cutOff).firstIndex).toBeGreaterThan(1);
+    // A read of an index retention deleted names the earliest one kept, never answers empty.
+    const first = cluster.status(cutOff).firstIndex;
+    const service = cluster.node(cutOff).node?.service;
+    expect(() => service?.read(1 as Index, 1 << 20)).toThrow(expect.objectContaining({ name: 'OutOfRangeError', earliestOffset: first }));
+    expect(service?.read(first, 1 << 20).records.length).toBeGreaterThan(0);
     await cluster.checkRecovery(5_000, 10_000);
   });
 });
