@@ -4,8 +4,6 @@ import { Admin, LogClient, Producer, type SendResult, type TopicInfo } from '../
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseClientArgs, type CommandContext } from './client-args.js';
 
-export const BROKER_COMMANDS: readonly string[] = ['topics', 'produce', 'fetch'];
-
 
 
 const HELP: Record<string, string> = {

@@ -3,8 +3,6 @@ import { parseWholeNumber, UsageError } from './usage-error.js';
 import { parseClientArgs, type CommandContext } from './client-args.js';
 import { STORAGE_HEADER, storageRows } from './status-storage.js';
 
-export const CLIENT_COMMANDS: readonly string[] = ['append', 'read', 'status', 'transfer'];
-
 
 const HELP: Record<string, string> = {
   append: `Usage: quorumlog append [--brokers LIST] [--raw] [--json] [RECORD...]

@@ -3,9 +3,6 @@ import { Admin, Consumer, LogClient, Producer, type ConsumedMessage, type GroupI
 import { parseClientArgs, type CommandContext, type Flags } from './client-args.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 
-/** `group` is `groups` by another name (`quorumlog group reset G`, as kafka-consumer-groups reads). */
-export const GROUP_COMMANDS: readonly string[] = ['consume', 'groups', 'group', 'dlq'];
-
 const REDRIVEN_FROM_HEADER = 'quorumlog-redriven-from';
 
 const HELP: Record<string, string> = {

@@ -1,15 +1,5 @@
 #!/usr/bin/env -S node --initial-old-space-size=128
 import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
-import { ConfigError } from '../node/index.js';
-import { runBenchCommand } from './bench-command.js';
-import { BROKER_COMMANDS, runBrokerCommand } from './broker-commands.js';
-import { CLUSTER_HELP, runClusterCommand } from './cluster-command.js';
-import { CLIENT_COMMANDS, runClientCommand } from './client-commands.js';
-import { GROUP_COMMANDS, runGroupCommand } from './group-commands.js';
-import { runJepsen } from './jepsen-command.js';
-import { runTxCommand } from './tx-command.js';
-import { runVerifyWritesCommand } from './verify-writes-command.js';
-import { NODE_HELP, runNodeCommand } from './node-command.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `Usage: quorumlog <command> [options]
@@ -42,6 +32,17 @@ Broker:
 Run "quorumlog <command> --help" for a command's options.
 `;
 
+/** The command names each module serves; its code is loaded only when one of them runs. */
+const CLIENT_COMMANDS: readonly string[] = ['append', 'read', 'status', 'transfer'];
+const BROKER_COMMANDS: readonly string[] = ['topics', 'produce', 'fetch'];
+/** `group` is `groups` by another name (`quorumlog group reset G`, as kafka-consumer-groups reads). */
+const GROUP_COMMANDS: readonly string[] = ['consume', 'groups', 'group', 'dlq'];
+
+/**
+ * Runs one command. Each command's module is imported when it runs, not before: a client
+ * command does not load the node, the bench or the jepsen driver (a third of the start-up
+ * time of a short command, and of every node process).
+ */
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -53,23 +54,23 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     case 'node':
-      return runNodeCommand(rest);
+      return (await import('./node-command.js')).runNodeCommand(rest);
     case 'cluster':
-      return runClusterCommand(rest);
+      return (await import('./cluster-command.js')).runClusterCommand(rest);
     case 'bench':
-      return runBenchCommand(rest);
+      return (await import('./bench-command.js')).runBenchCommand(rest);
     case 'jepsen':
-      return runJepsen(rest);
+      return (await import('./jepsen-command.js')).runJepsen(rest);
     case 'tx':
-      return runTxCommand(rest);
+      return (await import('./tx-command.js')).runTxCommand(rest);
     case 'verify-writes':
       stopQuietlyWhenStdoutCloses();
-      return runVerifyWritesCommand(rest);
+      return (await import('./verify-writes-command.js')).runVerifyWritesCommand(rest);
     default:
       stopQuietlyWhenStdoutCloses();
-      if (CLIENT_COMMANDS.includes(command)) return runClientCommand(command, rest);
-      if (BROKER_COMMANDS.includes(command)) return runBrokerCommand(command, rest);
-      if (GROUP_COMMANDS.includes(command)) return runGroupCommand(command, rest);
+      if (CLIENT_COMMANDS.includes(command)) return (await import('./client-commands.js')).runClientCommand(command, rest);
+      if (BROKER_COMMANDS.includes(command)) return (await import('./broker-commands.js')).runBrokerCommand(command, rest);
+      if (GROUP_COMMANDS.includes(command)) return (await import('./group-commands.js')).runGroupCommand(command, rest);
       throw new UsageError(`unknown command "${command}"; run quorumlog --help for the list`);
   }
 }
@@ -98,7 +99,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // Bad input is one readable line; anything else is a bug or an outage, also one line.
-    if (error instanceof UsageError || error instanceof ConfigError || isParseArgsError(error)) {
+    if (error instanceof UsageError || isConfigError(error) || isParseArgsError(error)) {
       // node's argument parser explains some mistakes over several lines: keep them on one.
       const oneLine = (error as Error).message.split('\n').map((part) => part.trim()).filter((part) => part !== '').join(' ');
       process.stderr.write(`quorumlog: ${oneLine}\n`);
@@ -110,9 +111,13 @@ main(process.argv.slice(2)).then(
   },
 );
 
+/** The node's ConfigError (a configuration it refuses), told by name so this file need not load the node. */
+function isConfigError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConfigError';
+}
+
 function isParseArgsError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
-export { CLUSTER_HELP, NODE_HELP };
