@@ -88,7 +88,7 @@ export function checkAvailability(input: AvailabilityInput): CheckerResult & { r
     };
   });
   const ok = okTimes.length;
-  const outages = input.faults.filter(isSingleNodeFault).map((w) => faultOutage(okTimes, w, input.workloadEndMs));
+  const outages = input.faults.filter(isSingleNodeFault).map((w) => faultOutage(okTimes, w, chargedUntilMs(w, input.faults, input.workloadEndMs)));
   const bound = input.singleNodeOutageMaxMs;
   const over = bound === null ? [] : outages.filter((o) => o.noAckMs > bound);
   const longest = outages.reduce<FaultOutage | null>((a, o) => (a === null || o.noAckMs > a.noAckMs ? o : a), null);
@@ -119,15 +119,26 @@ function isSingleNodeFault(w: FaultWindow): boolean {
   return w.targets.length === 1 && SINGLE_NODE_FAULTS.has(`${w.kind}:${w.variant}`);
 }
 
-function faultOutage(sortedOkTimes: readonly number[], w: FaultWindow, workloadEndMs: number): FaultOutage {
-  const span = longestOutageSpan(sortedOkTimes, w.startMs, w.endMs, Math.max(workloadEndMs, w.endMs));
+/**
+ * How long an outage can be charged to the single-node fault w: until the next fault begins
+ * (from then on writes may be stalled by that one: every node killed, a second node paused),
+ * or the workload's end.
+ */
+function chargedUntilMs(w: FaultWindow, faults: readonly FaultWindow[], workloadEndMs: number): number {
+  const nextStartMs = Math.min(...faults.filter((f) => f.startMs > w.startMs).map((f) => f.startMs));
+  return Math.min(Math.max(workloadEndMs, w.endMs), nextStartMs);
+}
+
+function faultOutage(sortedOkTimes: readonly number[], w: FaultWindow, untilMs: number): FaultOutage {
+  const span = longestOutageSpan(sortedOkTimes, w.startMs, Math.min(w.endMs, untilMs), untilMs);
   return { faultId: w.faultId, fault: `${w.kind}:${w.variant}`, targets: w.targets, startMs: w.startMs, endMs: w.endMs, noAckFromMs: span.fromMs, noAckToMs: span.toMs, noAckMs: span.toMs - span.fromMs };
 }
 
 /**
  * The longest stretch without any of the sorted times that begins inside [fromMs, toMs]:
  * from fromMs, or from a time inside, to the next time, even one past toMs (an outage the
- * fault caused lasts until writes are acknowledged again); to endMs when none follows.
+ * fault caused lasts until writes are acknowledged again), but never past endMs; to endMs
+ * when none follows.
  */
 export function longestOutageFrom(sortedTimes: readonly number[], fromMs: number, toMs: number, endMs: number): number {
   const span = longestOutageSpan(sortedTimes, fromMs, toMs, endMs);
@@ -139,7 +150,8 @@ function longestOutageSpan(sortedTimes: readonly number[], fromMs: number, toMs:
   let best = { fromMs, toMs: fromMs };
   for (const t of sortedTimes) {
     if (t < fromMs) continue;
-    if (t - previous > best.toMs - best.fromMs) best = { fromMs: previous, toMs: t };
+    const at = Math.min(t, endMs);
+    if (at - previous > best.toMs - best.fromMs) best = { fromMs: previous, toMs: at };
     if (t > toMs) return best;
     previous = t;
   }

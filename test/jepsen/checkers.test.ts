@@ -234,6 +234,26 @@ describe('checkers on hand-made histories', () => {
     expect(checkAvailability({ ...input, faults: majority, ops: history(4_300) }).valid).toBe(true);
   });
 
+  it('availability: a single-node fault is charged only up to the start of the next fault (a kill of every node before writes resumed is that fault\'s outage)', () => {
+    // Writes every 100 ms until 1,000; a follower paused 1,010..2,400; every node killed 3,000..5,000; writes again from 6,000.
+    const ops: Op[] = [];
+    for (let t = 0; t < 8_000; t += 100) if (t <= 1_000 || t >= 6_000) ops.push(op('p1', `v${t}`, t, t + 5, 'ok', t + 1));
+    const faults = faultWindows([
+      { type: 'nemesis', phase: 'start', timeMs: 1_010, kind: 'pause', variant: 'one', faultId: 1, targets: ['n2'] },
+      { type: 'nemesis', phase: 'end', timeMs: 2_400, kind: 'pause', variant: 'one', faultId: 1, targets: ['n2'] },
+      { type: 'nemesis', phase: 'start', timeMs: 3_000, kind: 'kill', variant: 'all', faultId: 2, targets: ['n1', 'n2', 'n3'] },
+      { type: 'nemesis', phase: 'end', timeMs: 5_000, kind: 'kill', variant: 'all', faultId: 2, targets: ['n1', 'n2', 'n3'] },
+    ]);
+    const input = { ops, faults, workloadStartMs: 0, workloadEndMs: 8_000, recovered: true, recoveryNote: 'ok' };
+    const within = checkAvailability({ ...input, singleNodeOutageMaxMs: 2_100 });
+    expect(within.valid, within.note).toBe(true);
+    expect(within.counts).toMatchObject({ longestSingleNodeOutageMs: 3_000 - 1_010, singleNodeOutagesOverBound: 0 });
+    // Charged up to the kill, the pause still left writes stalled for longer than a tighter bound.
+    const over = checkAvailability({ ...input, singleNodeOutageMaxMs: 1_500 });
+    expect(over.valid).toBe(false);
+    expect(over.examples).toEqual([{ faultId: 1, fault: 'pause:one', targets: ['n2'], startMs: 1_010, endMs: 2_400, noAckFromMs: 1_010, noAckToMs: 3_000, noAckMs: 1_990 }]);
+  });
+
   it('availability: the window without an acknowledgement starts in the fault and runs to the next acknowledgement, wherever it falls', () => {
     expect(longestOutageFrom([100, 900, 1_000, 4_000], 150, 2_000, 5_000)).toBe(3_000);
     expect(longestOutageFrom([100, 900], 150, 2_000, 5_000)).toBe(4_100);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import { afterAll, beforeAll, expect } from 'vitest';
 
-import { planFaults, NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
+import { planFaults, NEMESIS_KINDS, type NemesisKind } from '../../jepsen-style/nemesis.js';
 import { Prng } from '../../jepsen-style/prng.js';
 import { liveChildPids } from '../../src/process/index.js';
 import { RUN_DEFAULTS, runJepsen, type RunOptions, type RunResult } from '../../jepsen-style/run.js';
@@ -94,4 +94,28 @@ export async function expectMixedRunPasses(runs: JepsenRuns, seed: number, timeS
     } finally {
       keepOnFailure(result, result.valid);
     }
+}
+
+/**
+ * A queue-workload run (producers, a consumer group in processes killed -9 now and then, the
+ * given nemeses; the seed must schedule each within timeS) must pass every checker, the
+ * consumer checker included, with the consumer kills in its history and report.
+ */
+export async function expectQueueRunPasses(runs: JepsenRuns, seed: number, timeS: number, nemeses: readonly NemesisKind[]): Promise<void> {
+  const plan = planFaults(new Prng(seed).derive('schedule'), { kinds: [...nemeses], variants: null, timeMs: timeS * 1000 });
+  expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis asked for').toEqual(new Set(nemeses));
+  const result = await runs.run('queue-mix', { seed, timeS, nemeses: [...nemeses], workload: 'queue' });
+  const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+  try {
+    expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+    const consumer = result.checkers.find((c) => c.name === 'consumer');
+    expect(consumer?.counts['distinctProcessed']).toBeGreaterThan(timeS * 25);
+    const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { checkers: { name: string }[]; faults: { kind: string }[] };
+    expect(results.checkers.map((c) => c.name)).toContain('consumer');
+    expect(results.faults.filter((f) => f.kind === 'consumer').length, 'consumer kills are faults in the history').toBeGreaterThan(1);
+    expect(fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8')).toContain('consumer:kill');
+    expect(liveChildPids()).toEqual([]);
+  } finally {
+    keepOnFailure(result, result.valid);
+  }
 }

@@ -5,11 +5,11 @@ import { describe, expect, it } from 'vitest';
 
 import { NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
 import { liveChildPids } from '../../src/process/index.js';
-import { expectMixedRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
+import { expectMixedRunPasses, expectQueueRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
 
 /**
  * The long real runs (`npm run test:long`, about 5 minutes on two cores): a 70 s mixed run of
- * every nemesis that must pass every checker, a targeted sync power-loss and disk run that
+ * every nemesis that must pass every checker, a 35 s queue-workload run of every nemesis, a targeted sync power-loss and disk run that
  * must pass, and three runs that must be flagged (async flush under a majority power loss,
  * blind retries, and producers without idempotence with auto-acking consumers).
  */
@@ -19,6 +19,10 @@ const { run } = jepsen;
 describe('long jepsen-style runs against real node processes', () => {
   it('a 70 s mixed run of every nemesis passes every checker', async () => {
     await expectMixedRunPasses(jepsen, 23, 70);
+  }, 200_000);
+
+  it('the queue workload: a 35 s mixed run of every nemesis plus consumer kills passes every checker, the consumer checker included', async () => {
+    await expectQueueRunPasses(jepsen, 2, 35, NEMESIS_KINDS);
   }, 200_000);
 
   it('sync flush: power loss of a majority while the survivor is paused, of one while another is out, and disk damage lose nothing', async () => {
