@@ -14,9 +14,9 @@ import { readTransactions, writeTransactions } from './transactions-snapshot.js'
  * Format (little-endian, BinaryWriter's fields):
  *   version u32 (=2)
  *   appliedIndex u53, clockMs u53, nextExpiryScanMs u53, nextScheduledMs f64 (Infinity: none)
- *   topics:       u32 n, each: id u53, name, messageBytesMax u32, nextOffset u53, earliestOffset u53,
+ *   topics:       u32 n, each: id u53, name, messageBytesMax u32, nextOffset u53, startOffset u53,
  *                 runs u32 n (logIndex u53, firstPosition u32, count u32, appendedAtMs u53;
- *                 firstOffsets follow from earliestOffset and the counts), scheduled u32 n (dueMs u53, logIndex u53, count u32)
+ *                 firstOffsets follow from startOffset and the counts), scheduled u32 n (dueMs u53, logIndex u53, count u32)
  *   producers:    u32 n, each: id u53, lastActiveMs u53, idleExpiryMs u53,
  *                 topics u32 n (topicId u53, nextSequence u53, recent u32 n (firstSequence u53, count u32, firstOffset f64))
  *   groups:       groups-snapshot.ts
@@ -26,7 +26,7 @@ import { readTransactions, writeTransactions } from './transactions-snapshot.js'
  * Every part is in the state's own order, so the decoded state iterates as the original.
  *
  * Format 1 (written before trims existed) is still read: it is format 2 without a topic's
- * earliestOffset (0) and without trimmedBelow (0), which is what an untrimmed state holds.
+ * startOffset (0) and without trimmedBelow (0), which is what an untrimmed state holds.
  */
 export const BROKER_SNAPSHOT_FORMAT = 2;
 /** The formats this version reads. */
@@ -113,7 +113,7 @@ function readTimeIndex(r: BinaryReader): BrokerStateSnapshot['timeIndex'] {
 }
 
 function writeTopic(w: BinaryWriter, t: TopicLogSnapshot): void {
-  w.u53(t.id).string(t.name).u32(t.messageBytesMax).u53(t.nextOffset).u53(t.earliestOffset).u32(t.runs.length);
+  w.u53(t.id).string(t.name).u32(t.messageBytesMax).u53(t.nextOffset).u53(t.startOffset).u32(t.runs.length);
   for (const run of t.runs) w.u53(run.logIndex).u32(run.firstPosition).u32(run.count).u53(run.appendedAtMs);
   w.u32(t.scheduled.length);
   for (const s of t.scheduled) w.u53(s.dueMs).u53(s.logIndex).u32(s.count);
@@ -124,11 +124,11 @@ function readTopic(r: BinaryReader, format: Format): TopicLogSnapshot {
   const name = r.string();
   const messageBytesMax = r.u32();
   const nextOffset = r.u53();
-  const earliestOffset = format === 1 ? 0 : r.u53();
-  if (earliestOffset > nextOffset) throw new BrokerSnapshotError(`topic ${name}: earliest offset ${earliestOffset} past its end ${nextOffset}`);
+  const startOffset = format === 1 ? 0 : r.u53();
+  if (startOffset > nextOffset) throw new BrokerSnapshotError(`topic ${name}: start offset ${startOffset} past its end ${nextOffset}`);
   const runCount = readCount(r, RUN_BYTES, `offset runs of topic ${name}`);
   const runs: OffsetRun[] = new Array<OffsetRun>(runCount);
-  let firstOffset = earliestOffset;
+  let firstOffset = startOffset;
   for (let k = 0; k < runCount; k++) {
     const run: OffsetRun = { firstOffset, logIndex: r.u53(), firstPosition: r.u32(), count: r.u32(), appendedAtMs: r.u53() };
     if (run.count === 0) throw new BrokerSnapshotError(`topic ${name}: an empty offset run at offset ${firstOffset}`);
@@ -143,7 +143,7 @@ function readTopic(r: BinaryReader, format: Format): TopicLogSnapshot {
     if (batch.dueMs < (scheduled[k - 1]?.dueMs ?? 0)) throw new BrokerSnapshotError(`topic ${name}: scheduled batches out of due order at ${k}`);
     scheduled.push(batch);
   }
-  return { id, name, messageBytesMax, nextOffset, earliestOffset, runs, scheduled };
+  return { id, name, messageBytesMax, nextOffset, startOffset, runs, scheduled };
 }
 
 function writeProducer(w: BinaryWriter, id: number, p: Readonly<ProducerState>): void {

@@ -22,8 +22,8 @@ export interface TopicLogSnapshot {
   readonly name: string;
   readonly messageBytesMax: number;
   readonly nextOffset: number;
-  /** The first offset still addressable: the runs tile earliestOffset..nextOffset-1. */
-  readonly earliestOffset: number;
+  /** The first offset still located (Kafka's log start offset): the runs tile startOffset..nextOffset-1. */
+  readonly startOffset: number;
   readonly runs: readonly OffsetRun[];
   readonly scheduled: readonly ScheduledBatch[];
 }
@@ -40,13 +40,13 @@ export interface MessageLocation {
  * entry; a message that becomes visible later than it was written (delayed delivery, a
  * dead-lettered copy, a committed transaction) gets a run pointing back at the entry that
  * holds it. Lookups are a binary search over runs. A trim (trimBelow) drops the leading runs
- * whose entries the log no longer needs, so the runs cover earliestOffset..nextOffset-1.
+ * whose entries the log no longer needs, so the runs cover startOffset..nextOffset-1.
  */
 export class TopicLog {
   private runs: OffsetRun[] = [];
   private next = 0;
-  /** The first offset still addressable (0 until a trim drops runs); the first run starts here. */
-  private earliest = 0;
+  /** The first offset still located (0 until a trim drops runs); the first run starts here. */
+  private start = 0;
   /** Delayed batches written but not yet visible, by due time (ties in log order). */
   private readonly scheduled: ScheduledBatch[] = [];
   /**
@@ -71,17 +71,17 @@ export class TopicLog {
    * copies (encode them before the next apply; never change them).
    */
   toSnapshot(): TopicLogSnapshot {
-    return { id: this.id, name: this.name, messageBytesMax: this.messageBytesMax, nextOffset: this.next, earliestOffset: this.earliest, runs: this.runs, scheduled: this.scheduled };
+    return { id: this.id, name: this.name, messageBytesMax: this.messageBytesMax, nextOffset: this.next, startOffset: this.start, runs: this.runs, scheduled: this.scheduled };
   }
 
   /**
-   * The topic a snapshot describes. The runs must tile offsets earliestOffset..nextOffset-1 in order and
+   * The topic a snapshot describes. The runs must tile offsets startOffset..nextOffset-1 in order and
    * the scheduled batches ascend by due time; bytes that break that are rejected by the
    * decoder before they get here, so here it is a programmer error.
    */
   static fromSnapshot(s: TopicLogSnapshot): TopicLog {
     const topic = new TopicLog(s.id, s.name, s.messageBytesMax);
-    let offset = s.earliestOffset;
+    let offset = s.startOffset;
     for (const run of s.runs) {
       if (run.firstOffset !== offset || run.count < 1) throw new Error(`broker: topic ${s.name}: run at offset ${run.firstOffset} does not follow ${offset}`);
       topic.pushRun(run);
@@ -89,7 +89,7 @@ export class TopicLog {
     }
     if (offset !== s.nextOffset) throw new Error(`broker: topic ${s.name}: runs end at ${offset}, not at ${s.nextOffset}`);
     topic.next = s.nextOffset;
-    topic.earliest = s.earliestOffset;
+    topic.start = s.startOffset;
     topic.scheduled.push(...s.scheduled);
     return topic;
   }
@@ -99,15 +99,18 @@ export class TopicLog {
     return this.next;
   }
 
-  /** The first offset still addressable: locate() knows nothing below it (a trim dropped it). */
-  get earliestOffset(): number {
-    return this.earliest;
+  /**
+   * The first offset still located: locate() knows nothing below it (a trim dropped it). Not
+   * necessarily readable from on every node: see firstOffsetAtOrAfter.
+   */
+  get startOffset(): number {
+    return this.start;
   }
 
   /**
    * Drops the leading runs held by entries below `logIndex`, stopping at the first run held at
    * or after it: a later run pointing back below `logIndex` (a delayed batch, a committed
-   * transaction) stays, so every offset from the new earliest on is still located. The
+   * transaction) stays, so every offset from the new start on is still located. The
    * caller makes sure nothing still owed is held below `logIndex`. Returns the runs dropped.
    */
   trimBelow(logIndex: number): number {
@@ -116,7 +119,7 @@ export class TopicLog {
     while (dropped < this.runs.length && (this.runs[dropped] as OffsetRun).logIndex < logIndex) dropped++;
     if (dropped === 0) return 0;
     this.runs = this.runs.slice(dropped);
-    this.earliest = this.runs[0]?.firstOffset ?? this.next;
+    this.start = this.runs[0]?.firstOffset ?? this.next;
     // Lows are a property of the runs after each one, which a dropped prefix does not change: shift them.
     let keptFrom = 0;
     while (keptFrom < this.lowsFromRight.length && (this.lowsFromRight[keptFrom] as number) < dropped) keptFrom++;
@@ -176,15 +179,15 @@ export class TopicLog {
     }
   }
 
-  /** Where the message at `offset` is; undefined below the earliest offset or at and past the end. */
+  /** Where the message at `offset` is; undefined below the start offset or at and past the end. */
   locate(offset: number): MessageLocation | undefined {
-    if (!Number.isSafeInteger(offset) || offset < this.earliest || offset >= this.next) return undefined;
+    if (!Number.isSafeInteger(offset) || offset < this.start || offset >= this.next) return undefined;
     const run = this.runs[this.lastRunWhere((r) => r.firstOffset <= offset)];
     if (run === undefined) return undefined;
     return { logIndex: run.logIndex, position: run.firstPosition + offset - run.firstOffset };
   }
 
-  /** The first offset made visible at or after log time `timeMs` (the topic's end if none; never below the earliest). */
+  /** The first offset made visible at or after log time `timeMs` (the topic's end if none; never below the start offset). */
   offsetAtTime(timeMs: number): number {
     const k = this.lastRunWhere((r) => r.appendedAtMs < timeMs) + 1;
     return this.runs[k]?.firstOffset ?? this.next;

@@ -93,7 +93,7 @@ describe('the replicated trim', () => {
     expect(earliest).toBeLessThan(count);
     // The state holds runs only from the earliest offset on (one per produce entry here).
     const topic = broker.toSnapshot().topics.find((t) => t.name === 'orders');
-    expect(topic?.earliestOffset).toBe(earliest);
+    expect(topic?.startOffset).toBe(earliest);
     expect(topic?.runs.length).toBe(count - earliest);
 
     // Every node applied the same trims, so holds the same earliest offset, and refuses a read below it naming it.
