@@ -12,18 +12,26 @@ import { readTransactions, writeTransactions } from './transactions-snapshot.js'
  * entries after its applied index answers and applies exactly as the state encoded.
  *
  * Format (little-endian, BinaryWriter's fields):
- *   version u32 (=1)
+ *   version u32 (=2)
  *   appliedIndex u53, clockMs u53, nextExpiryScanMs u53, nextScheduledMs f64 (Infinity: none)
- *   topics:       u32 n, each: id u53, name, messageBytesMax u32, nextOffset u53,
+ *   topics:       u32 n, each: id u53, name, messageBytesMax u32, nextOffset u53, startOffset u53,
  *                 runs u32 n (logIndex u53, firstPosition u32, count u32, appendedAtMs u53;
- *                 firstOffsets follow from the counts), scheduled u32 n (dueMs u53, logIndex u53, count u32)
+ *                 firstOffsets follow from startOffset and the counts), scheduled u32 n (dueMs u53, logIndex u53, count u32)
  *   producers:    u32 n, each: id u53, lastActiveMs u53, idleExpiryMs u53,
  *                 topics u32 n (topicId u53, nextSequence u53, recent u32 n (firstSequence u53, count u32, firstOffset f64))
  *   groups:       groups-snapshot.ts
  *   transactions: transactions-snapshot.ts
+ *   time index:   u32 n, each: index u53, time u53
+ *   trimmedBelow u53
  * Every part is in the state's own order, so the decoded state iterates as the original.
+ *
+ * Format 1 (written before trims existed) is still read: it is format 2 without a topic's
+ * startOffset (0) and without trimmedBelow (0), which is what an untrimmed state holds.
  */
-export const BROKER_SNAPSHOT_FORMAT = 1;
+export const BROKER_SNAPSHOT_FORMAT = 2;
+/** The formats this version reads. */
+const FORMATS_READ = [1, 2] as const;
+type Format = (typeof FORMATS_READ)[number];
 
 const RUN_BYTES = 8 + 4 + 4 + 8;
 
@@ -40,6 +48,7 @@ export function encodeBrokerSnapshot(state: BrokerState): Uint8Array {
   writeTransactions(w, s.transactions);
   w.u32(s.timeIndex.indexes.length);
   for (let k = 0; k < s.timeIndex.indexes.length; k++) w.u53(s.timeIndex.indexes[k] as number).u53(s.timeIndex.times[k] as number);
+  w.u53(s.trimmedBelow);
   return w.finish();
 }
 
@@ -67,22 +76,25 @@ export function decodeBrokerSnapshot(bytes: Uint8Array, options: BrokerStateOpti
 
 function readSnapshot(r: BinaryReader): BrokerStateSnapshot {
   const version = r.u32();
-  if (version !== BROKER_SNAPSHOT_FORMAT) throw new BrokerSnapshotError(`broker snapshot format ${version} is not known to this version (it reads ${BROKER_SNAPSHOT_FORMAT})`);
+  if (!FORMATS_READ.includes(version as Format)) throw new BrokerSnapshotError(`broker snapshot format ${version} is not known to this version (it reads ${FORMATS_READ.join(' and ')})`);
+  const format = version as Format;
   const appliedIndex = r.u53();
   const clockMs = r.u53();
   const nextExpiryScanMs = r.u53();
   const nextScheduledMs = readTimeOrNever(r, 'the next scheduled time');
   const topicCount = readCount(r, 32, 'topics');
   const topics: TopicLogSnapshot[] = [];
-  for (let k = 0; k < topicCount; k++) topics.push(readTopic(r));
+  for (let k = 0; k < topicCount; k++) topics.push(readTopic(r, format));
   const producerCount = readCount(r, 28, 'producers');
   const producers: [number, ProducerState][] = [];
   for (let k = 0; k < producerCount; k++) producers.push(readProducer(r));
   const groups = readGroups(r);
   const transactions = readTransactions(r);
   const timeIndex = readTimeIndex(r);
+  const trimmedBelow = format === 1 ? 0 : r.u53();
+  if (trimmedBelow > appliedIndex) throw new BrokerSnapshotError(`broker snapshot: trimmed below ${trimmedBelow}, past its applied index ${appliedIndex}`);
   if (!r.done) throw new BrokerSnapshotError(`broker snapshot: ${r.remaining} bytes after its end`);
-  return { appliedIndex, clockMs, nextExpiryScanMs, nextScheduledMs, topics, producers, groups, transactions, timeIndex };
+  return { appliedIndex, clockMs, nextExpiryScanMs, nextScheduledMs, topics, producers, groups, transactions, timeIndex, trimmedBelow };
 }
 
 /** The log's time samples: (index, time) pairs, both never decreasing. */
@@ -101,27 +113,29 @@ function readTimeIndex(r: BinaryReader): BrokerStateSnapshot['timeIndex'] {
 }
 
 function writeTopic(w: BinaryWriter, t: TopicLogSnapshot): void {
-  w.u53(t.id).string(t.name).u32(t.messageBytesMax).u53(t.nextOffset).u32(t.runs.length);
+  w.u53(t.id).string(t.name).u32(t.messageBytesMax).u53(t.nextOffset).u53(t.startOffset).u32(t.runs.length);
   for (const run of t.runs) w.u53(run.logIndex).u32(run.firstPosition).u32(run.count).u53(run.appendedAtMs);
   w.u32(t.scheduled.length);
   for (const s of t.scheduled) w.u53(s.dueMs).u53(s.logIndex).u32(s.count);
 }
 
-function readTopic(r: BinaryReader): TopicLogSnapshot {
+function readTopic(r: BinaryReader, format: Format): TopicLogSnapshot {
   const id = r.u53();
   const name = r.string();
   const messageBytesMax = r.u32();
   const nextOffset = r.u53();
+  const startOffset = format === 1 ? 0 : r.u53();
+  if (startOffset > nextOffset) throw new BrokerSnapshotError(`topic ${name}: start offset ${startOffset} past its end ${nextOffset}`);
   const runCount = readCount(r, RUN_BYTES, `offset runs of topic ${name}`);
   const runs: OffsetRun[] = new Array<OffsetRun>(runCount);
-  let firstOffset = 0;
+  let firstOffset = startOffset;
   for (let k = 0; k < runCount; k++) {
     const run: OffsetRun = { firstOffset, logIndex: r.u53(), firstPosition: r.u32(), count: r.u32(), appendedAtMs: r.u53() };
     if (run.count === 0) throw new BrokerSnapshotError(`topic ${name}: an empty offset run at offset ${firstOffset}`);
     runs[k] = run;
     firstOffset += run.count;
   }
-  if (firstOffset !== nextOffset) throw new BrokerSnapshotError(`topic ${name}: its runs hold ${firstOffset} offsets, not ${nextOffset}`);
+  if (firstOffset !== nextOffset) throw new BrokerSnapshotError(`topic ${name}: its runs end at offset ${firstOffset}, not at ${nextOffset}`);
   const scheduledCount = readCount(r, 20, `scheduled batches of topic ${name}`);
   const scheduled: ScheduledBatch[] = [];
   for (let k = 0; k < scheduledCount; k++) {
@@ -129,7 +143,7 @@ function readTopic(r: BinaryReader): TopicLogSnapshot {
     if (batch.dueMs < (scheduled[k - 1]?.dueMs ?? 0)) throw new BrokerSnapshotError(`topic ${name}: scheduled batches out of due order at ${k}`);
     scheduled.push(batch);
   }
-  return { id, name, messageBytesMax, nextOffset, runs, scheduled };
+  return { id, name, messageBytesMax, nextOffset, startOffset, runs, scheduled };
 }
 
 function writeProducer(w: BinaryWriter, id: number, p: Readonly<ProducerState>): void {

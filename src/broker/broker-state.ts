@@ -1,4 +1,4 @@
-import { messageBytes, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce } from './commands.js';
+import { messageBytes, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce, type TrimLog } from './commands.js';
 import type { ConsumerGroupSnapshot, DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
@@ -69,6 +69,8 @@ export interface BrokerStateSnapshot {
   readonly groups: readonly ConsumerGroupSnapshot[];
   readonly transactions: TransactionTableSnapshot;
   readonly timeIndex: { readonly indexes: readonly number[]; readonly times: readonly number[] };
+  /** The log index the state was last trimmed below (0: never). */
+  readonly trimmedBelow: number;
 }
 
 export type ApplyResult =
@@ -78,6 +80,8 @@ export type ApplyResult =
   /** firstOffset -1: the batch is delayed and gets its offsets when it falls due, at `deliverAtMs`. */
   | { readonly kind: 'produced'; readonly topic: string; readonly firstOffset: number; readonly count: number; readonly duplicate: boolean; readonly deliverAtMs: number }
   | { readonly kind: 'clockAdvanced'; readonly nowMs: number }
+  /** trimmedBelow: the trim point now (unchanged by a trim at or below it); runsDropped: offset runs dropped, all topics. */
+  | { readonly kind: 'logTrimmed'; readonly trimmedBelow: number; readonly runsDropped: number }
   | GroupResult
   | TransactionApplyResult
   | { readonly kind: 'rejected'; readonly error: BrokerError };
@@ -87,6 +91,12 @@ export interface TopicDescription {
   readonly id: number;
   readonly messageBytesMax: number;
   readonly nextOffset: number;
+  /**
+   * The first offset from which every message is held at or after the log index the state was
+   * trimmed below: what all nodes answer reads below with OUT_OF_RANGE (a node whose own log
+   * was compacted further may answer from a later one).
+   */
+  readonly earliestOffset: number;
   /** Delayed messages held back until their delivery time (they have no offset yet). */
   readonly scheduledMessages: number;
 }
@@ -109,6 +119,11 @@ export class BrokerState {
   private nextExpiryScanMs = 0;
   private appliedIndex = 0;
   private timeIndex = new LogTimeIndex();
+  /**
+   * The state says nothing more of entries below this index than what the broker still owed
+   * when it was trimmed (0: never trimmed). Only grows; the same on every replica.
+   */
+  private trimmedBelow = 0;
   private readonly txs = new TransactionTable({
     topic: (name) => this.topicsByName.get(name),
     auditTopic: (logIndex) => this.auditTopic(logIndex),
@@ -119,6 +134,7 @@ export class BrokerState {
     this.recentBatchesKept = options.recentBatchesKept ?? BROKER_DEFAULTS.recentBatchesKept;
     this.groups = new GroupTable({
       get: (name) => this.topicsByName.get(name),
+      earliestOffset: (topic) => topic.firstOffsetAtOrAfter(this.trimmedBelow),
       ensure: (name, logIndex) => this.topicsByName.get(name) ?? this.addTopic(logIndex, name, BROKER_DEFAULTS.messageBytesMaxCeiling),
     });
   }
@@ -142,6 +158,7 @@ export class BrokerState {
       groups: this.groups.toSnapshot(),
       transactions: this.txs.toSnapshot(),
       timeIndex: this.timeIndex.toSnapshot(),
+      trimmedBelow: this.trimmedBelow,
     };
   }
 
@@ -168,6 +185,7 @@ export class BrokerState {
     state.groups.load(s.groups);
     state.txs.load(s.transactions);
     state.timeIndex = LogTimeIndex.fromSnapshot(s.timeIndex);
+    state.trimmedBelow = s.trimmedBelow;
     return state;
   }
 
@@ -191,11 +209,25 @@ export class BrokerState {
 
   topic(name: string): TopicDescription | undefined {
     const t = this.topicsByName.get(name);
-    return t === undefined ? undefined : describe(t);
+    return t === undefined ? undefined : this.describe(t);
   }
 
   topics(): TopicDescription[] {
-    return [...this.topicsByName.values()].map(describe).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return [...this.topicsByName.values()].map((t) => this.describe(t)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** The log index this state was last trimmed below (0: never): it describes nothing below but what was owed then. */
+  get trimmedBelowLogIndex(): number {
+    return this.trimmedBelow;
+  }
+
+  /**
+   * The first offset of `topic` every node still answers reads from: every message from it on
+   * is held at or after the trim point (TopicDescription.earliestOffset). Undefined for an
+   * unknown topic.
+   */
+  earliestOffset(topic: string): number | undefined {
+    return this.topicsByName.get(topic)?.firstOffsetAtOrAfter(this.trimmedBelow);
   }
 
   /** Where the message at `offset` of `topic` is in the log, or undefined if there is none. */
@@ -315,6 +347,8 @@ export class BrokerState {
       case 'clock':
         // Nothing but the time it carries, which apply() has already taken in.
         return { kind: 'clockAdvanced', nowMs: this.clockMs };
+      case 'trimLog':
+        return this.trimLog(logIndex, command);
       case 'halfMessage':
         return this.txs.half(logIndex, this.clockMs, command);
       case 'endTransaction':
@@ -322,6 +356,36 @@ export class BrokerState {
       default:
         return this.groups.apply(logIndex, this.clockMs, command);
     }
+  }
+
+  /**
+   * Drops what only describes entries below the command's index, never what is still owed
+   * (delayed, in flight or retrying, undecided: lowestOwedLogIndex), and never past the entry
+   * itself. The same on every replica: it depends on the state and the entry alone.
+   */
+  private trimLog(logIndex: number, command: TrimLog): ApplyResult {
+    const before = command.beforeLogIndex;
+    if (!(Number.isSafeInteger(before) && before >= 0 && before <= logIndex)) {
+      throw new BrokerError(ErrorCode.invalidArgument, `entry ${logIndex} cannot trim the log below ${before}: only entries before it`);
+    }
+    const bound = Math.min(before, this.lowestOwedLogIndex());
+    if (bound <= this.trimmedBelow) return { kind: 'logTrimmed', trimmedBelow: this.trimmedBelow, runsDropped: 0 };
+    this.trimmedBelow = bound;
+    let runsDropped = 0;
+    for (const topic of this.topicsByName.values()) runsDropped += topic.trimBelow(bound);
+    this.timeIndex.trimBelow(bound);
+    return { kind: 'logTrimmed', trimmedBelow: bound, runsDropped };
+  }
+
+  private describe(t: TopicLog): TopicDescription {
+    return {
+      name: t.name,
+      id: t.id,
+      messageBytesMax: t.messageBytesMax,
+      nextOffset: t.nextOffset,
+      earliestOffset: t.firstOffsetAtOrAfter(this.trimmedBelow),
+      scheduledMessages: t.scheduledCount,
+    };
   }
 
   /** The transactions' audit topic, created (by the entry at `logIndex`) when first needed. */
@@ -458,8 +522,4 @@ function batchDeliverAtMs(messages: readonly MessageRecord[], nowMs: number): nu
     batchMs = atMs;
   }
   return batchMs ?? 0;
-}
-
-function describe(t: TopicLog): TopicDescription {
-  return { name: t.name, id: t.id, messageBytesMax: t.messageBytesMax, nextOffset: t.nextOffset, scheduledMessages: t.scheduledCount };
 }

@@ -17,6 +17,7 @@ export const CommandKind = {
   initProducer: 3,
   produce: 4,
   clock: 5,
+  trimLog: 6,
   createGroup: 10,
   deleteGroup: 11,
   deliver: 12,
@@ -85,6 +86,18 @@ export interface Produce {
  */
 export interface Clock {
   readonly kind: 'clock';
+}
+
+/**
+ * Drops the broker state that only describes log entries below `beforeLogIndex`: the topics'
+ * offset runs there (a topic's earliest offset moves up) and the log time samples no longer
+ * needed. Proposed by the leader at the point it compacted its log below, so the state stops
+ * growing with history. Applied at min(beforeLogIndex, the lowest entry the broker still
+ * owes) on every node alike; at or below the point already trimmed it changes nothing.
+ */
+export interface TrimLog {
+  readonly kind: 'trimLog';
+  readonly beforeLogIndex: number;
 }
 
 /** Creates a consumer group on a topic; with `ifAbsent` an existing group on the same topic is fine. */
@@ -232,7 +245,7 @@ export interface EndTransaction {
   readonly source: EndSource;
 }
 
-export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | GroupCommand | HalfMessage | EndTransaction;
+export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | TrimLog | GroupCommand | HalfMessage | EndTransaction;
 
 /** A message's size as topic limits and response budgets count it: key, headers and payload. */
 export function messageBytes(m: MessageRecord): number {
@@ -265,6 +278,9 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
       encodeMessages(w, command.messages);
       break;
     case 'clock':
+      break;
+    case 'trimLog':
+      w.u53(command.beforeLogIndex);
       break;
     case 'halfMessage':
       w.string(command.txId).string(command.producerGroup).string(command.topic);
@@ -449,6 +465,8 @@ function decodeBody(kind: number, r: BinaryReader): BrokerCommand {
     }
     case CommandKind.clock:
       return { kind: 'clock' };
+    case CommandKind.trimLog:
+      return { kind: 'trimLog', beforeLogIndex: r.u53() };
     case CommandKind.halfMessage: {
       const txId = r.string();
       const producerGroup = r.string();

@@ -285,7 +285,11 @@ export class ConsumerGroup {
       if (d === undefined || d.state !== 'ready') continue;
       out.push(this.handOut(d, consumer, deadlineMs, topic));
     }
-    while (out.length < max && this.cursor < topic.nextOffset && this.deliveries.size < GROUP_DEFAULTS.unfinishedMax) {
+    // A cursor below what the topic still locates (a group behind a trim under the delete
+    // policy) gets nothing new: its next message is gone, and its consumers are told so
+    // before a deliver is proposed; only a reset moves it.
+    const behind = this.cursor < topic.startOffset;
+    while (!behind && out.length < max && this.cursor < topic.nextOffset && this.deliveries.size < GROUP_DEFAULTS.unfinishedMax) {
       const d: Delivery = { offset: this.cursor++, state: 'ready', deliveries: 0, consumer: null, dueMs: 0, lastError: '' };
       this.deliveries.set(d.offset, d);
       out.push(this.handOut(d, consumer, deadlineMs, topic));

@@ -33,6 +33,8 @@ export type GroupResult =
 /** What the group table needs of the topics: looking them up, and creating a dead-letter topic. */
 export interface TopicDirectory {
   get(name: string): TopicLog | undefined;
+  /** The first offset of `topic` every node still reads (BrokerState.earliestOffset): where "earliest" starts. */
+  earliestOffset(topic: TopicLog): number;
   /** The topic named `name`, created (at this entry) if it does not exist. */
   ensure(name: string, logIndex: number): TopicLog;
 }
@@ -193,7 +195,7 @@ export class GroupTable {
       }
       return { kind: 'groupCreated', group: command.group, created: false };
     }
-    const start = startOffset(command, topic, nowMs);
+    const start = startOffset(command, topic, this.topics.earliestOffset(topic), nowMs);
     this.groups.set(command.group, new ConsumerGroup(command.group, topic.id, topic.name, command.settings, start));
     return { kind: 'groupCreated', group: command.group, created: true };
   }
@@ -207,7 +209,7 @@ export class GroupTable {
    */
   private reset(group: ConsumerGroup, command: ResetGroup, nowMs: number): GroupResult {
     const topic = this.topicOf(group);
-    const offset = resetOffset(command, topic, nowMs);
+    const offset = resetOffset(command, topic, this.topics.earliestOffset(topic), nowMs);
     if (!command.force) {
       const busy = group.describe(topic.nextOffset, deadLetterTopicOf(group.name));
       if (busy.inflight > 0 || busy.dead > 0) throw new BrokerError(ErrorCode.failedPrecondition, busyMessage(busy));
@@ -235,11 +237,12 @@ export class GroupTable {
   }
 }
 
-function startOffset(command: CreateGroup, topic: TopicLog, nowMs: number): number {
+/** Where a new group starts; `earliest` is the topic's (what a trim left: 0 before any). */
+function startOffset(command: CreateGroup, topic: TopicLog, earliest: number, nowMs: number): number {
   const start = command.start;
   switch (start.kind) {
     case 'earliest':
-      return 0;
+      return earliest;
     case 'latest':
       return topic.nextOffset;
     case 'offset':
@@ -259,12 +262,13 @@ function startOffset(command: CreateGroup, topic: TopicLog, nowMs: number): numb
  * The offset a reset moves to: a concrete offset within what the proposing leader keeps
  * (command.earliestOffset) up to the topic's end; the end; or the first offset made visible
  * at or after a time, never below what the leader keeps (Kafka's lookup by time searches
- * only the log it has, too).
+ * only the log it has, too). Never below `earliest`, what every node keeps since the last
+ * trim, whatever the command carries (a leader that had not applied that trim yet).
  */
-function resetOffset(command: ResetGroup, topic: TopicLog, nowMs: number): number {
+function resetOffset(command: ResetGroup, topic: TopicLog, earliest: number, nowMs: number): number {
   const to = command.to;
   const end = topic.nextOffset;
-  const floor = Math.min(command.earliestOffset, end);
+  const floor = Math.min(Math.max(command.earliestOffset, earliest), end);
   switch (to.kind) {
     case 'offset':
       if (!(Number.isSafeInteger(to.offset) && to.offset >= floor && to.offset <= end)) {

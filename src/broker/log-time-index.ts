@@ -47,6 +47,20 @@ export class LogTimeIndex {
     return low < 0 ? 0 : (this.indexes[low] as number);
   }
 
+  /**
+   * Forgets the samples of entries below `logIndex` but the newest of them: answers about
+   * entries from `logIndex` on stay as they were, and one about an older time gives at most
+   * that sample's index (0 once it too is gone), never a later one.
+   */
+  trimBelow(logIndex: number): void {
+    let below = 0;
+    // Bounded by the samples (at most samplesMax).
+    while (below < this.indexes.length && (this.indexes[below] as number) < logIndex) below++;
+    if (below <= 1) return;
+    this.indexes = this.indexes.slice(below - 1);
+    this.times = this.times.slice(below - 1);
+  }
+
   toSnapshot(): { readonly indexes: readonly number[]; readonly times: readonly number[] } {
     return { indexes: this.indexes, times: this.times };
   }

@@ -22,6 +22,8 @@ export interface TopicLogSnapshot {
   readonly name: string;
   readonly messageBytesMax: number;
   readonly nextOffset: number;
+  /** The first offset still located (Kafka's log start offset): the runs tile startOffset..nextOffset-1. */
+  readonly startOffset: number;
   readonly runs: readonly OffsetRun[];
   readonly scheduled: readonly ScheduledBatch[];
 }
@@ -37,11 +39,14 @@ export interface MessageLocation {
  * consumer reads a topic without scanning other topics' entries. Usually one run per produce
  * entry; a message that becomes visible later than it was written (delayed delivery, a
  * dead-lettered copy, a committed transaction) gets a run pointing back at the entry that
- * holds it. Lookups are a binary search over runs.
+ * holds it. Lookups are a binary search over runs. A trim (trimBelow) drops the leading runs
+ * whose entries the log no longer needs, so the runs cover startOffset..nextOffset-1.
  */
 export class TopicLog {
-  private readonly runs: OffsetRun[] = [];
+  private runs: OffsetRun[] = [];
   private next = 0;
+  /** The first offset still located (0 until a trim drops runs); the first run starts here. */
+  private start = 0;
   /** Delayed batches written but not yet visible, by due time (ties in log order). */
   private readonly scheduled: ScheduledBatch[] = [];
   /**
@@ -52,7 +57,7 @@ export class TopicLog {
    * is at or after log index i" by binary search. Kept by append in amortized O(1) (each run
    * is pushed once and popped at most once); derived, so a snapshot does not carry it.
    */
-  private readonly lowsFromRight: number[] = [];
+  private lowsFromRight: number[] = [];
 
   constructor(
     /** The log index of the entry that created this topic: tells incarnations of one name apart. */
@@ -66,17 +71,17 @@ export class TopicLog {
    * copies (encode them before the next apply; never change them).
    */
   toSnapshot(): TopicLogSnapshot {
-    return { id: this.id, name: this.name, messageBytesMax: this.messageBytesMax, nextOffset: this.next, runs: this.runs, scheduled: this.scheduled };
+    return { id: this.id, name: this.name, messageBytesMax: this.messageBytesMax, nextOffset: this.next, startOffset: this.start, runs: this.runs, scheduled: this.scheduled };
   }
 
   /**
-   * The topic a snapshot describes. The runs must tile offsets 0..nextOffset-1 in order and
+   * The topic a snapshot describes. The runs must tile offsets startOffset..nextOffset-1 in order and
    * the scheduled batches ascend by due time; bytes that break that are rejected by the
    * decoder before they get here, so here it is a programmer error.
    */
   static fromSnapshot(s: TopicLogSnapshot): TopicLog {
     const topic = new TopicLog(s.id, s.name, s.messageBytesMax);
-    let offset = 0;
+    let offset = s.startOffset;
     for (const run of s.runs) {
       if (run.firstOffset !== offset || run.count < 1) throw new Error(`broker: topic ${s.name}: run at offset ${run.firstOffset} does not follow ${offset}`);
       topic.pushRun(run);
@@ -84,6 +89,7 @@ export class TopicLog {
     }
     if (offset !== s.nextOffset) throw new Error(`broker: topic ${s.name}: runs end at ${offset}, not at ${s.nextOffset}`);
     topic.next = s.nextOffset;
+    topic.start = s.startOffset;
     topic.scheduled.push(...s.scheduled);
     return topic;
   }
@@ -91,6 +97,34 @@ export class TopicLog {
   /** The offset the next message will get; also the number of messages ever written. */
   get nextOffset(): number {
     return this.next;
+  }
+
+  /**
+   * The first offset still located: locate() knows nothing below it (a trim dropped it). Not
+   * necessarily readable from on every node: see firstOffsetAtOrAfter.
+   */
+  get startOffset(): number {
+    return this.start;
+  }
+
+  /**
+   * Drops the leading runs held by entries below `logIndex`, stopping at the first run held at
+   * or after it: a later run pointing back below `logIndex` (a delayed batch, a committed
+   * transaction) stays, so every offset from the new start on is still located. The
+   * caller makes sure nothing still owed is held below `logIndex`. Returns the runs dropped.
+   */
+  trimBelow(logIndex: number): number {
+    let dropped = 0;
+    // Bounded by the runs; each is dropped once in the topic's life.
+    while (dropped < this.runs.length && (this.runs[dropped] as OffsetRun).logIndex < logIndex) dropped++;
+    if (dropped === 0) return 0;
+    this.runs = this.runs.slice(dropped);
+    this.start = this.runs[0]?.firstOffset ?? this.next;
+    // Lows are a property of the runs after each one, which a dropped prefix does not change: shift them.
+    let keptFrom = 0;
+    while (keptFrom < this.lowsFromRight.length && (this.lowsFromRight[keptFrom] as number) < dropped) keptFrom++;
+    this.lowsFromRight = this.lowsFromRight.slice(keptFrom).map((run) => run - dropped);
+    return dropped;
   }
 
   /**
@@ -145,14 +179,15 @@ export class TopicLog {
     }
   }
 
+  /** Where the message at `offset` is; undefined below the start offset or at and past the end. */
   locate(offset: number): MessageLocation | undefined {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= this.next) return undefined;
+    if (!Number.isSafeInteger(offset) || offset < this.start || offset >= this.next) return undefined;
     const run = this.runs[this.lastRunWhere((r) => r.firstOffset <= offset)];
     if (run === undefined) return undefined;
     return { logIndex: run.logIndex, position: run.firstPosition + offset - run.firstOffset };
   }
 
-  /** The first offset made visible at or after log time `timeMs` (the topic's end if none). */
+  /** The first offset made visible at or after log time `timeMs` (the topic's end if none; never below the start offset). */
   offsetAtTime(timeMs: number): number {
     const k = this.lastRunWhere((r) => r.appendedAtMs < timeMs) + 1;
     return this.runs[k]?.firstOffset ?? this.next;

@@ -30,6 +30,8 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const CLOCK_ENTRY_TIMEOUT_MS = 5_000;
 /** A log growing by plain records alone gets a clock entry this often (see advanceClockIfDue). */
 const CLOCK_SAMPLE_INTERVAL_MS = 10_000;
+/** How long a trim entry may take to commit; a failed one is proposed again at the next compaction. */
+const TRIM_ENTRY_TIMEOUT_MS = 5_000;
 
 /**
  * The broker API of one node. Writes are broker commands proposed as tag-1 log entries
@@ -43,6 +45,8 @@ const CLOCK_SAMPLE_INTERVAL_MS = 10_000;
 export class NodeBrokerService implements BrokerService {
   /** A clock entry of ours is on its way through the log: propose no second one meanwhile. */
   private clockInFlight = false;
+  /** A trim entry of ours is on its way through the log: propose no second one meanwhile. */
+  private trimInFlight = false;
 
   constructor(
     private readonly config: NodeConfig,
@@ -142,6 +146,8 @@ export class NodeBrokerService implements BrokerService {
     const description = this.stateMachine.broker.topic(topic);
     if (description === undefined) throw new NotFoundError(`topic ${topic} does not exist`);
     if (!(Number.isSafeInteger(offset) && offset >= 0)) throw new InvalidArgumentError(`offset must be a whole number >= 0, not ${offset}`);
+    // Below what the last trim left, every node answers alike (a node that compacted further is told per message below).
+    if (offset < (this.stateMachine.broker.earliestOffset(topic) ?? 0)) throw this.deletedError(topic, offset);
     const messages: (BrokerMessageView & { offset: number })[] = [];
     let next = offset;
     let bytes = 0;
@@ -187,10 +193,32 @@ export class NodeBrokerService implements BrokerService {
     return logIndex < this.log.firstIndex();
   }
 
-  /** The first offset of `topic` whose message this node's log still holds (its end if none). */
+  /**
+   * The first offset of `topic` from which this node can read every message (its end if
+   * none): what the replicated trim left (the same on every node), or later where this
+   * node's own log was compacted further.
+   */
   earliestOffset(topic: string): number {
     const broker = this.stateMachine.broker;
-    return broker.earliestOffsetAtOrAfter(topic, this.log.firstIndex()) ?? broker.topic(topic)?.nextOffset ?? 0;
+    const from = Math.max(this.log.firstIndex(), broker.trimmedBelowLogIndex);
+    return broker.earliestOffsetAtOrAfter(topic, from) ?? broker.topic(topic)?.nextOffset ?? 0;
+  }
+
+  /**
+   * Called when this node compacted its log below `beforeLogIndex`. On the leader, proposes
+   * the trimLog entry that lets every node's broker state forget those entries (nodes
+   * compact at different times, so the state can drop them only by a replicated command).
+   * Followers never propose; at most one is in flight; one at or below the point already
+   * trimmed is not proposed; a failed one (lost leadership, timeout) is proposed again at
+   * the next compaction.
+   */
+  proposeTrim(beforeLogIndex: number): void {
+    if (this.trimInFlight || this.replica.role() !== 'leader') return;
+    if (beforeLogIndex <= this.stateMachine.broker.trimmedBelowLogIndex) return;
+    this.trimInFlight = true;
+    this.propose({ kind: 'trimLog', beforeLogIndex }, TRIM_ENTRY_TIMEOUT_MS)
+      .catch(() => undefined)
+      .finally(() => (this.trimInFlight = false));
   }
 
   /**

@@ -257,6 +257,8 @@ export class NodeGroupService implements GroupService {
   private refuseIfCursorDeleted(group: string): void {
     const g = this.stateMachine.broker.group(group);
     if (g === undefined) return; // the deliver entry answers NOT_FOUND
+    // Below what the last trim left (alike on every node), or in an entry this node deleted.
+    if (g.nextOffset < (this.stateMachine.broker.earliestOffset(g.topic) ?? 0)) throw this.broker.deletedError(g.topic, g.nextOffset);
     const location = this.stateMachine.broker.locate(g.topic, g.nextOffset);
     if (location !== undefined && this.broker.isDeleted(location.logIndex)) throw this.broker.deletedError(g.topic, g.nextOffset);
   }

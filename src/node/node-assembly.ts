@@ -140,6 +140,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   };
   const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);
   let snapshots: NodeSnapshots | null = null;
+  // Built after the snapshots (it needs the replica they feed); set before anything is applied.
+  let brokerService: NodeBrokerService | null = null;
   const replica = new Replica({
     raft,
     log,
@@ -176,6 +178,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       if (after.length < spans.length) logLine(`retention deleted ${spans.length - after.length} log segment(s): the log now starts at ${log.firstIndex()}`);
     },
     keepFrom: () => retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom,
+    onCompacted: (before) => brokerService?.proposeTrim(before),
     appliedIndex: () => replica.appliedIndex,
     shipping: wiring.shipping,
     deliver: (message) => replica.receive(message),
@@ -220,6 +223,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   };
   const service = new NodeService(config, raft, log, replica, probe, { status: storageStatus, admission: diskGuard });
   const broker = new NodeBrokerService(config, log, replica, stateMachine, probe, diskGuard);
+  brokerService = broker;
   const groups = new NodeGroupService(replica, stateMachine, broker, probe);
   const leadership = { isLeader: () => replica.role() === 'leader', leaderRef: () => replica.leaderRef(raft.status().leader) };
   const transactions = new NodeTransactionService(log, stateMachine, broker, leadership, probe);

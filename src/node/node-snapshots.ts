@@ -35,6 +35,12 @@ export interface NodeSnapshotsOptions {
   readonly onFatal: (error: unknown) => void;
   /** Told once a snapshot is published: one written here, or one installed from the leader. */
   readonly onSnapshot?: (meta: SnapshotMeta, how: 'written' | 'installed') => void;
+  /**
+   * Told after each compaction (also one that found the log already compacted that far):
+   * the log below `before` is past retention and deleted here (whole segments go, so it is
+   * the log's first index, at most the compaction point). The leader proposes its trim then.
+   */
+  readonly onCompacted?: (before: Index) => void;
 }
 
 /**
@@ -125,6 +131,7 @@ export class NodeSnapshots {
     this.compactionSnapshot = snapshot;
     this.options.raft.snapshotTaken(snapshot);
     if (candidate.index + 1 > this.options.log.firstIndex()) await this.options.compactLog((candidate.index + 1) as Index);
+    this.options.onCompacted?.(Math.min(candidate.index + 1, this.options.log.firstIndex()) as Index);
   }
 
   /** Loads the snapshot `meta` (the newest in the store) into the state machine. */

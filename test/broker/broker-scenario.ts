@@ -34,7 +34,9 @@ export type Action =
   | { readonly kind: 'reset'; readonly group: number; readonly to: ResetTarget; readonly earliestOffset: number; readonly force: boolean }
   | { readonly kind: 'half'; readonly tx: number; readonly topic: number; readonly count: number; readonly checkDelayMs: number; readonly checkIntervalMs: number; readonly checkMax: number }
   | { readonly kind: 'end'; readonly pick: number; readonly commit: boolean; readonly source: EndTransaction['source'] }
-  | { readonly kind: 'clock' };
+  | { readonly kind: 'clock' }
+  /** trimLog below the entry `back` entries before this one (the leader's compaction point). */
+  | { readonly kind: 'trim'; readonly back: number };
 
 /** `dtMs` moves the proposing leader's clock, now and then backwards (a new leader's clock may lag). */
 export interface Step {
@@ -113,6 +115,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('end' as const), pick: fc.nat(), commit: fc.boolean(), source: fc.constantFrom('producer' as const, 'checkBack' as const, 'admin' as const) }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'clock' as const }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('trim' as const), back: fc.nat({ max: 40 }) }) },
 );
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
@@ -199,6 +202,8 @@ export class ScenarioDriver {
         return { kind: 'release', group: name(GROUPS, a.group), consumer: name(CONSUMERS, a.consumer) };
       case 'clock':
         return { kind: 'clock' };
+      case 'trim':
+        return { kind: 'trimLog', beforeLogIndex: Math.max(0, this.logIndex - a.back) };
       case 'reset':
         return { kind: 'resetGroup', group: name(GROUPS, a.group), to: a.to, earliestOffset: a.earliestOffset, force: a.force };
       case 'half': {
@@ -289,5 +294,7 @@ export function stateView(s: BrokerState): unknown {
     undecided: s.undecidedTransactions(),
     owed: s.lowestOwedLogIndex(),
     unconsumed: s.lowestUnconsumedLogIndex(),
+    trimmedBelow: s.trimmedBelowLogIndex,
+    timesBefore: [0, 1_000, Math.floor(s.nowMs / 2), s.nowMs - 1_000, s.nowMs].map((t) => s.logIndexBefore(t)),
   };
 }

@@ -30,6 +30,7 @@ function countAtCut(stats: Stats, a: BrokerState): void {
   count(stats, 'cut with a decided transaction', a.transactions().some((t) => t.state !== 'prepared'));
   count(stats, 'cut with producers', a.producerCount > 0);
   count(stats, 'cut with a dead-letter topic', a.topics().some((t) => t.name.endsWith('.dlq')));
+  count(stats, 'cut after a trim', a.trimmedBelowLogIndex > 0);
 }
 
 function countResult(stats: Stats, result: ApplyResult, producersBefore: number, producersAfter: number): void {
@@ -40,6 +41,7 @@ function countResult(stats: Stats, result: ApplyResult, producersBefore: number,
   count(stats, 'duplicate produce after the cut', result.kind === 'produced' && result.duplicate);
   count(stats, 'producer expired after the cut', producersAfter < producersBefore);
   count(stats, 'transaction committed after the cut', result.kind === 'transactionEnded' && result.state === 'committed' && !result.duplicate);
+  count(stats, 'offset runs trimmed after the cut', result.kind === 'logTrimmed' && result.runsDropped > 0);
 }
 
 /** Applies `steps` to A, snapshots it at `cut` into B, applies the rest to both, comparing everything. */
@@ -101,7 +103,7 @@ describe('broker snapshot', () => {
       'cut with inflight deliveries', 'cut with waiting deliveries', 'cut with ready deliveries', 'cut with dead deliveries', 'cut with a retried delivery',
       'cut with delayed messages', 'cut with a checked-back half', 'cut with a decided transaction', 'cut with producers', 'cut with a dead-letter topic',
       'delivered after the cut', 'nacked to a retry after the cut', 'dead-lettered after the cut', 'group reset after the cut', 'duplicate produce after the cut',
-      'producer expired after the cut', 'transaction committed after the cut', 'checkExhausted after the cut',
+      'producer expired after the cut', 'transaction committed after the cut', 'checkExhausted after the cut', 'cut after a trim', 'offset runs trimmed after the cut',
     ];
     for (const name of expected) expect(total[name] ?? 0, `${name} in ${numRuns} runs (seed ${seed}): ${JSON.stringify(total)}`).toBeGreaterThanOrEqual(3);
   });
@@ -129,9 +131,9 @@ describe('broker snapshot: bytes that are not one', () => {
 
   it('an unknown format version is refused, naming it', () => {
     const bytes = Uint8Array.from(busySnapshot());
-    new DataView(bytes.buffer).setUint32(0, 2, true);
+    new DataView(bytes.buffer).setUint32(0, 3, true);
     expect(() => decodeBrokerSnapshot(bytes)).toThrow(BrokerSnapshotError);
-    expect(() => decodeBrokerSnapshot(bytes)).toThrow(/format 2 is not known/);
+    expect(() => decodeBrokerSnapshot(bytes)).toThrow(/format 3 is not known/);
   });
 
   it('every truncation is refused with a BrokerSnapshotError', () => {

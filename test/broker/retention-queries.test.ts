@@ -180,8 +180,12 @@ function bruteForce(s: BrokerState): { unconsumed: number; owedByGroupsAndTxs: n
   }
   for (const tx of s.undecidedTransactions()) owed = Math.min(owed, tx.logIndex);
   const earliest = (topic: string, floor: number): number => {
-    let o = s.topic(topic)?.nextOffset ?? 0;
-    while (o > 0 && logIndexAt(topic, o - 1) >= floor) o--;
+    const end = s.topic(topic)?.nextOffset ?? 0;
+    // What a trim left: the first offset located (the end if none is).
+    let start = 0;
+    while (start < end && s.locate(topic, start) === undefined) start++;
+    let o = end;
+    while (o > start && logIndexAt(topic, o - 1) >= floor) o--;
     return o;
   };
   return { unconsumed, owedByGroupsAndTxs: owed, earliest };

@@ -39,4 +39,31 @@ describe('TopicLog', () => {
     expect(t.offsetAtTime(2500)).toBe(5);
     expect(t.offsetAtTime(3001)).toBe(6);
   });
+
+  it('a trim drops the leading runs held below the point, stops at the first held at or after it, and answers as before from there', () => {
+    const t = new TopicLog(1, 't', 100);
+    t.append(10, 2, 0); // offsets 0, 1
+    t.append(12, 2, 0); // 2, 3
+    t.append(5, 1, 0); // 4: an older entry (a delayed batch)
+    t.append(13, 1, 0); // 5
+    t.append(14, 1, 0); // 6
+    const before = [12, 13, 14, 15].map((i) => t.firstOffsetAtOrAfter(i));
+    expect(t.trimBelow(12)).toBe(1);
+    expect(t.startOffset).toBe(2);
+    expect(t.locate(1)).toBeUndefined();
+    expect(t.locate(4)).toEqual({ logIndex: 5, position: 0 });
+    expect([12, 13, 14, 15].map((i) => t.firstOffsetAtOrAfter(i))).toEqual(before);
+    expect(t.firstOffsetAtOrAfter(5)).toBe(2);
+    expect(t.lowestLogIndexFrom(0)).toBe(5);
+    expect(t.lowestLogIndexFrom(5)).toBe(13);
+    expect(t.trimBelow(12)).toBe(0);
+    // Everything below 15: the run at 12 now goes, then 5, 13 and 14; offsets go on from 7.
+    expect(t.trimBelow(15)).toBe(4);
+    expect(t.startOffset).toBe(7);
+    expect(t.firstOffsetAtOrAfter(1)).toBe(7);
+    expect(t.lowestLogIndexFrom(0)).toBe(Infinity);
+    expect(t.append(20, 1, 0)).toBe(7);
+    expect(t.locate(7)).toEqual({ logIndex: 20, position: 0 });
+    expect(t.toSnapshot()).toMatchObject({ startOffset: 7, nextOffset: 8 });
+  });
 });
