@@ -1,7 +1,7 @@
 import type { Index, InstallSnapshot, Message, RaftNode, SnapshotMeta, Term } from '../../raft/index.js';
 import { SnapshotTransferError, type DurableLog, type Scheduler, type SnapshotReceiver, type SnapshotStore } from '../../storage/index.js';
 import type { SnapshotIntake, SnapshotReceiving, SnapshotShipping, SnapshotSource } from '../transport/index.js';
-import { SNAPSHOT_STEP_ITEMS } from '../broker/index.js';
+import { encodeInSlices, SNAPSHOT_ENCODE_SLICE, type SnapshotEncodeSlice } from './snapshot-slices.js';
 import type { NodeStateMachine } from './state-machine.js';
 
 export interface NodeSnapshotsOptions {
@@ -47,30 +47,6 @@ export interface NodeSnapshotsOptions {
    */
   readonly onSnapshot?: (meta: SnapshotMeta, how: 'written' | 'installed', written?: { readonly applyHoldMs: number }) => void;
 }
-
-/**
- * How a snapshot is encoded: in slices of at most `sliceMs` (on the scheduler's clock) or
- * `stepsMax` steps of `stepItems` items, whichever ends first, each in a turn of its own.
- * The step bound keeps slices short on a clock that does not move within a turn (the
- * simulator's).
- */
-export interface SnapshotEncodeSlice {
-  readonly sliceMs: number;
-  readonly stepsMax: number;
-  readonly stepItems: number;
-  /**
-   * Wait between two slices: 0 (production) is the next turn (Scheduler.soon); the
-   * simulator, whose clock does not move while code runs, waits a little so that the
-   * encoding spans virtual time the way it spans real time, and the cluster moves on meanwhile.
-   */
-  readonly pauseMs: number;
-}
-
-/**
- * About 2 ms a slice: a step of 256 deliveries takes 0.05-0.1 ms on the machine docs/bench.md
- * measures, so 64 steps end a slice when the clock (1 ms resolution) does not first.
- */
-export const SNAPSHOT_ENCODE_SLICE: SnapshotEncodeSlice = { sliceMs: 2, stepsMax: 64, stepItems: SNAPSHOT_STEP_ITEMS, pauseMs: 0 };
 
 /**
  * A node's snapshots: it writes one of the state machine every `snapshotEntries` applied
@@ -138,9 +114,8 @@ export class NodeSnapshots {
   /**
    * Encodes the state (applied through `meta.index`, the caller checked) into a new snapshot
    * file and publishes it; returns how long applies were held. Called in the turn the index
-   * was read, so the hold starts before anything more is applied. Each slice's bytes go to
-   * the file's writer (which copies them) before the next slice reuses the buffer; an error
-   * drops the unfinished file, and a crash leaves only a temp file, removed at the next start.
+   * was read, so the hold starts before anything more is applied. An error drops the
+   * unfinished file; a crash leaves only a temp file, removed at the next start.
    */
   private async encodeInto(meta: SnapshotMeta): Promise<number> {
     const { scheduler } = this.options;
@@ -151,14 +126,7 @@ export class NodeSnapshots {
     const writer = this.options.store.create(meta);
     try {
       const encoder = this.options.stateMachine.snapshotEncoder({ stepItems: slice.stepItems });
-      // Bounded by the state's items: every slice encodes at least one step.
-      for (;;) {
-        const endMs = scheduler.nowMs() + slice.sliceMs;
-        let steps = 0;
-        writer.write(encoder.encode(() => ++steps >= slice.stepsMax || scheduler.nowMs() >= endMs));
-        if (encoder.done) break;
-        await new Promise<void>((resolve) => (slice.pauseMs > 0 ? scheduler.after(slice.pauseMs, resolve) : scheduler.soon(resolve)));
-      }
+      await encodeInSlices(encoder, (bytes) => writer.write(bytes), scheduler, slice);
     } catch (error) {
       writer.abort();
       throw error;

@@ -4,7 +4,7 @@ import { RaftNode, type Entry, type HardState, type Index, type LogReader, type 
 import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
 import { NODE_DEFAULTS, type NodeConfig, type RetentionConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
-import type { SnapshotEncodeSlice } from '../../src/node/node-snapshots.js';
+import type { SnapshotEncodeSlice } from '../../src/node/snapshot-slices.js';
 import type { DiskUsageSource } from '../../src/node/disk-guard.js';
 import type { ApplyResult } from '../../src/broker/index.js';
 import { NotLeaderError } from '../../src/transport/index.js';
