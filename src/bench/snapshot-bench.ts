@@ -6,9 +6,10 @@ import { LocalCluster } from './local-cluster.js';
 import { runInstall, type InstallResult } from './snapshot-install.js';
 import { runRestartCases, type RestartCase } from './snapshot-restart.js';
 import { runRetentionDisk, type RetentionResult } from './retention-disk.js';
+import { runEncodeCases, type EncodeResult } from './snapshot-encode.js';
 import { runThroughputPairs, type ThroughputResult } from './snapshot-throughput.js';
 
-export const SNAPSHOT_BENCH_CASES = ['restart', 'retention', 'install', 'throughput'] as const;
+export const SNAPSHOT_BENCH_CASES = ['restart', 'retention', 'install', 'throughput', 'encode'] as const;
 export type SnapshotBenchCase = (typeof SNAPSHOT_BENCH_CASES)[number];
 
 export interface SnapshotBenchConfig {
@@ -28,6 +29,8 @@ export interface SnapshotBenchConfig {
   };
   readonly install: { readonly entries: number; readonly messageBytes: number; readonly segmentBytes: number };
   readonly throughput: { readonly pairs: number; readonly inflight: number; readonly sizeBytes: number; readonly warmupMs: number; readonly durationMs: number; readonly scrapeMs: number };
+  /** In process: states of this many in-flight deliveries and offset runs, each snapshot written `rounds` times. */
+  readonly encode: { readonly deliveries: number; readonly runs: number; readonly rounds: number };
   /** Where the clusters' data and the disk probes go (created if missing). */
   readonly dataParent: string;
 }
@@ -47,6 +50,7 @@ export interface SnapshotBenchReport {
   readonly retention: RetentionResult | null;
   readonly install: InstallResult | null;
   readonly throughput: ThroughputResult | null;
+  readonly encode: EncodeResult | null;
 }
 
 export interface SnapshotBenchHooks {
@@ -72,6 +76,7 @@ export async function runSnapshotBench(config: SnapshotBenchConfig, hooks: Snaps
     const throughput = has('throughput')
       ? await runThroughputPairs({ root, ...config.throughput, snapshotEntries: config.snapshotEntries, noSnapshotEntries: config.noSnapshotEntries, onPhase: phase, ...signalOf(hooks) })
       : null;
+    const encode = has('encode') ? await encodeCase(config, root, hooks) : null;
     const { dataParent: _dataParent, ...shownConfig } = config;
     return {
       version: 1,
@@ -83,6 +88,7 @@ export async function runSnapshotBench(config: SnapshotBenchConfig, hooks: Snaps
       retention,
       install,
       throughput,
+      encode,
     };
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
@@ -139,4 +145,18 @@ async function installCase(config: SnapshotBenchConfig, root: string, hooks: Sna
     await cluster.stop();
     fs.rmSync(path.join(root, 'install'), { recursive: true, force: true });
   }
+}
+
+function encodeCase(config: SnapshotBenchConfig, root: string, hooks: SnapshotBenchHooks): Promise<EncodeResult> {
+  const e = config.encode;
+  return runEncodeCases({
+    root,
+    shapes: [
+      { kind: 'deliveries', size: e.deliveries },
+      { kind: 'runs', size: e.runs },
+    ],
+    rounds: e.rounds,
+    ...(hooks.onPhase === undefined ? {} : { onPhase: hooks.onPhase }),
+    ...signalOf(hooks),
+  });
 }

@@ -15,6 +15,7 @@ export function formatSnapshotReport(report: SnapshotBenchReport): string {
   if (report.retention !== null) lines.push('', ...retentionLines(report.retention));
   if (report.install !== null) lines.push('', ...installLines(report.install));
   if (report.throughput !== null) lines.push('', ...throughputLines(report.throughput));
+  if (report.encode !== null) lines.push('', ...encodeLines(report.encode));
   return lines.join('\n') + '\n';
 }
 
@@ -63,5 +64,20 @@ function throughputLines(t: NonNullable<SnapshotBenchReport['throughput']>): str
     lines.push(`    event loop without: ${loop(p.withoutSnapshots)}`);
   });
   lines.push(`  median ratio of ${t.pairs.length} pairs: ${fmtRatio(t.medianRatio)}`);
+  return lines;
+}
+
+function encodeLines(e: NonNullable<SnapshotBenchReport['encode']>): string[] {
+  const lines = ['taking a snapshot, in this process (event-loop delay beyond the 1 ms sampling interval, monitorEventLoopDelay; medians of the rounds)'];
+  for (const c of e.cases) {
+    lines.push(
+      `  ${fmtInt(c.shape.size)} ${c.shape.kind === 'deliveries' ? 'in-flight deliveries' : 'offset runs'}, ${fmtMb(c.payloadBytes)} (built in ${fmtMs(c.buildMs)} ms): max delay ${fmtMs(c.slicedMaxDelayMs)} ms while taking it (longest slice ${fmtMs(c.sliceMaxMs)} ms), ${fmtMs(c.busyMaxDelayMs)} ms busy in 2 ms slices, ${fmtMs(c.idleMaxDelayMs)} ms idle; one-shot encoding ${fmtMs(c.oneShotMs)} ms`,
+    );
+    for (const r of c.rounds) {
+      lines.push(
+        `    ${r.slices} slices in ${fmtMs(r.slicedMs)} ms (file published): max ${fmtMs(r.slicedMaxDelayMs)} ms, p99 ${fmtMs(r.slicedP99DelayMs)} ms, longest slice ${fmtMs(r.sliceMaxMs)} ms; busy max ${fmtMs(r.busyMaxDelayMs)} ms; idle max ${fmtMs(r.idleMaxDelayMs)} ms; one-shot ${fmtMs(r.oneShotMs)} ms`,
+      );
+    }
+  }
   return lines;
 }

@@ -1,8 +1,9 @@
 import { BinaryReader, BinaryWriter, MalformedBinaryError } from '../encoding/index.js';
-import { BrokerState, type BrokerStateOptions, type BrokerStateSnapshot, type ProducerState, type ProducerTopicState, type RecentBatch } from './broker-state.js';
+import { BrokerState, type BrokerStateOptions, type BrokerStateSnapshot, type BrokerStateSource, type ProducerState, type ProducerTopicState, type RecentBatch } from './broker-state.js';
 import { BrokerSnapshotError } from './errors.js';
 import { readGroups, writeGroups } from './groups-snapshot.js';
 import { readCount, readOffsetOrNone, readTimeOrNever, writeOffsetOrNone, writeTimeOrNever } from './snapshot-fields.js';
+import { SNAPSHOT_STEP_ITEMS, StepCounter, type EncodeSteps } from './snapshot-steps.js';
 import type { OffsetRun, ScheduledBatch, TopicLogSnapshot } from './topic-log.js';
 import { readTransactions, writeTransactions } from './transactions-snapshot.js';
 
@@ -35,21 +36,81 @@ type Format = (typeof FORMATS_READ)[number];
 
 const RUN_BYTES = 8 + 4 + 4 + 8;
 
+/** The whole state as one snapshot payload, encoded at once (see BrokerSnapshotEncoder for slices). */
 export function encodeBrokerSnapshot(state: BrokerState): Uint8Array {
-  const s = state.toSnapshot();
-  const w = new BinaryWriter(1024 + estimateBytes(s));
+  return new BrokerSnapshotEncoder(state).encode(() => false);
+}
+
+/**
+ * Encodes a state's snapshot in slices: each encode() call goes on where the last one
+ * stopped and returns the bytes it added, so a caller can stream them out and let the event
+ * loop run between two calls. The slices' bytes, joined, are exactly what one-shot
+ * encodeBrokerSnapshot returns.
+ *
+ * It reads the live state (no copy of it is made): nothing may be applied to the state from
+ * its construction until done. A change would make the snapshot none of the states the log
+ * passed through, so it is checked at each call and throws as a programmer error.
+ */
+export class BrokerSnapshotEncoder {
+  /** The applied index the snapshot is of. */
+  readonly appliedIndex: number;
+  private readonly state: BrokerState;
+  private readonly writer = new BinaryWriter(64 * 1024);
+  private readonly steps: EncodeSteps;
+  private finished = false;
+
+  /** `stepItems`: items encoded per step (the unit `stop` is asked after); small ones make many slices of a small state (tests, the simulator). */
+  constructor(state: BrokerState, options: { readonly stepItems?: number } = {}) {
+    this.state = state;
+    this.appliedIndex = state.lastApplied;
+    this.steps = encodeSteps(state.snapshotSource(), this.writer, new StepCounter(options.stepItems ?? SNAPSHOT_STEP_ITEMS));
+  }
+
+  /** The last slice has been returned. */
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /**
+   * Encodes steps of `stepItems` items until `stop()` (asked after each step) says
+   * so or the snapshot ends, and returns the bytes added: a view that the next call
+   * overwrites, so consume it first. Bounded by the state's items.
+   */
+  encode(stop: () => boolean): Uint8Array {
+    if (this.finished) throw new Error('broker: a snapshot encoder used after its end');
+    if (this.state.lastApplied !== this.appliedIndex) {
+      throw new Error(`broker: entry ${this.state.lastApplied} was applied while the snapshot of ${this.appliedIndex} was being encoded`);
+    }
+    this.writer.clear();
+    for (;;) {
+      if (this.steps.next().done === true) {
+        this.finished = true;
+        break;
+      }
+      if (stop()) break;
+    }
+    return this.writer.finish();
+  }
+}
+
+function* encodeSteps(s: BrokerStateSource, w: BinaryWriter, steps: StepCounter): EncodeSteps {
   w.u32(BROKER_SNAPSHOT_FORMAT).u53(s.appliedIndex).u53(s.clockMs).u53(s.nextExpiryScanMs);
   writeTimeOrNever(w, s.nextScheduledMs);
   w.u32(s.topics.length);
-  for (const t of s.topics) writeTopic(w, t);
-  w.u32(s.producers.length);
-  for (const [id, p] of s.producers) writeProducer(w, id, p);
-  writeGroups(w, s.groups);
-  writeTransactions(w, s.transactions);
+  for (const t of s.topics) yield* writeTopic(w, t, steps);
+  w.u32(s.producers.size);
+  for (const [id, p] of s.producers) {
+    writeProducer(w, id, p);
+    if (steps.due()) yield;
+  }
+  yield* writeGroups(w, s.groups, steps);
+  yield* writeTransactions(w, s.transactions, steps);
   w.u32(s.timeIndex.indexes.length);
-  for (let k = 0; k < s.timeIndex.indexes.length; k++) w.u53(s.timeIndex.indexes[k] as number).u53(s.timeIndex.times[k] as number);
+  for (let k = 0; k < s.timeIndex.indexes.length; k++) {
+    w.u53(s.timeIndex.indexes[k] as number).u53(s.timeIndex.times[k] as number);
+    if (steps.due()) yield;
+  }
   w.u53(s.trimmedBelow);
-  return w.finish();
 }
 
 /**
@@ -112,11 +173,17 @@ function readTimeIndex(r: BinaryReader): BrokerStateSnapshot['timeIndex'] {
   return { indexes, times };
 }
 
-function writeTopic(w: BinaryWriter, t: TopicLogSnapshot): void {
+function* writeTopic(w: BinaryWriter, t: TopicLogSnapshot, steps: StepCounter): EncodeSteps {
   w.u53(t.id).string(t.name).u32(t.messageBytesMax).u53(t.nextOffset).u53(t.startOffset).u32(t.runs.length);
-  for (const run of t.runs) w.u53(run.logIndex).u32(run.firstPosition).u32(run.count).u53(run.appendedAtMs);
+  for (const run of t.runs) {
+    w.u53(run.logIndex).u32(run.firstPosition).u32(run.count).u53(run.appendedAtMs);
+    if (steps.due()) yield;
+  }
   w.u32(t.scheduled.length);
-  for (const s of t.scheduled) w.u53(s.dueMs).u53(s.logIndex).u32(s.count);
+  for (const s of t.scheduled) {
+    w.u53(s.dueMs).u53(s.logIndex).u32(s.count);
+    if (steps.due()) yield;
+  }
 }
 
 function readTopic(r: BinaryReader, format: Format): TopicLogSnapshot {
@@ -172,14 +239,4 @@ function readProducer(r: BinaryReader): [number, ProducerState] {
     topics.set(topicId, { nextSequence, recent });
   }
   return [id, { lastActiveMs, idleExpiryMs, topics }];
-}
-
-/** A first guess at the size, so the writer grows (copies) a few times at most. */
-function estimateBytes(s: BrokerStateSnapshot): number {
-  let bytes = 0;
-  for (const t of s.topics) bytes += 64 + t.name.length * 3 + t.runs.length * RUN_BYTES + t.scheduled.length * 20;
-  for (const [, p] of s.producers) bytes += 32 + p.topics.size * (24 + 20 * 5);
-  for (const g of s.groups) bytes += 256 + g.deliveries.length * 33 + g.readyQueue.length * 8;
-  bytes += (s.transactions.prepared.length + s.transactions.decided.length) * 160;
-  return bytes;
 }

@@ -1,12 +1,12 @@
 import { messageBytes, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce, type TrimLog } from './commands.js';
-import type { ConsumerGroupSnapshot, DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
+import type { ConsumerGroupSnapshot, ConsumerGroupSource, DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
 import { GroupTable, type GroupResult } from './group-table.js';
 import { LogTimeIndex } from './log-time-index.js';
 import { TopicLog, type MessageLocation, type TopicLogSnapshot } from './topic-log.js';
 import { topicNameProblem } from './topic-name.js';
-import { TRANSACTION_DEFAULTS, TransactionTable, type TransactionApplyResult, type TransactionTableSnapshot, type TransactionView } from './transactions.js';
+import { TRANSACTION_DEFAULTS, TransactionTable, type TransactionApplyResult, type TransactionTableSnapshot, type TransactionTableSource, type TransactionView } from './transactions.js';
 
 export const BROKER_DEFAULTS = {
   /** A producer id unused this long (by the leaders' clocks in the log) is forgotten. */
@@ -68,6 +68,26 @@ export interface BrokerStateSnapshot {
   readonly producers: readonly (readonly [number, Readonly<ProducerState>])[];
   readonly groups: readonly ConsumerGroupSnapshot[];
   readonly transactions: TransactionTableSnapshot;
+  readonly timeIndex: { readonly indexes: readonly number[]; readonly times: readonly number[] };
+  /** The log index the state was last trimmed below (0: never). */
+  readonly trimmedBelow: number;
+}
+
+/**
+ * What BrokerStateSnapshot holds, as views of the live structures: what a snapshot encoder
+ * reads when it runs across several turns of the event loop. Taking it copies nothing; it
+ * is valid only while nothing is applied (BrokerSnapshotEncoder checks that it is not).
+ */
+export interface BrokerStateSource {
+  readonly appliedIndex: number;
+  readonly clockMs: number;
+  readonly nextExpiryScanMs: number;
+  readonly nextScheduledMs: number;
+  /** Each a view of its topic (its runs are the live array). */
+  readonly topics: readonly TopicLogSnapshot[];
+  readonly producers: ReadonlyMap<number, Readonly<ProducerState>>;
+  readonly groups: readonly ConsumerGroupSource[];
+  readonly transactions: TransactionTableSource;
   readonly timeIndex: { readonly indexes: readonly number[]; readonly times: readonly number[] };
   /** The log index the state was last trimmed below (0: never). */
   readonly trimmedBelow: number;
@@ -157,6 +177,22 @@ export class BrokerState {
       producers: [...this.producers],
       groups: this.groups.toSnapshot(),
       transactions: this.txs.toSnapshot(),
+      timeIndex: this.timeIndex.toSnapshot(),
+      trimmedBelow: this.trimmedBelow,
+    };
+  }
+
+  /** The whole state as views of the live structures, for an encoder that runs across turns (see BrokerStateSource). */
+  snapshotSource(): BrokerStateSource {
+    return {
+      appliedIndex: this.appliedIndex,
+      clockMs: this.clockMs,
+      nextExpiryScanMs: this.nextExpiryScanMs,
+      nextScheduledMs: this.nextScheduledMs,
+      topics: [...this.topicsByName.values()].map((t) => t.toSnapshot()),
+      producers: this.producers,
+      groups: this.groups.snapshotSources(),
+      transactions: this.txs.snapshotSource(),
       timeIndex: this.timeIndex.toSnapshot(),
       trimmedBelow: this.trimmedBelow,
     };

@@ -78,6 +78,30 @@ export interface ConsumerGroupSnapshot {
   readonly earliestDueMs: number;
 }
 
+/**
+ * A group's state as views of its live structures, for an encoder that runs across several
+ * turns of the event loop while nothing is applied (see BrokerState.snapshotSource): nothing
+ * is copied, so taking it costs nothing however many deliveries the group holds.
+ */
+export interface ConsumerGroupSource {
+  readonly name: string;
+  readonly topicId: number;
+  readonly topicName: string;
+  readonly settings: GroupSettings;
+  readonly cursor: number;
+  readonly committed: number;
+  readonly earliestDueMs: number;
+  /** The unfinished deliveries by offset, ascending (the order they entered). */
+  readonly deliveries: ReadonlyMap<number, Readonly<Delivery>>;
+  /**
+   * The ready queue as held: it may hold stale offsets (no longer ready), which a snapshot
+   * leaves out, as toSnapshot() does.
+   */
+  readonly readyQueue: readonly number[];
+  /** Messages in flight per consumer, in the group's order of first delivery. */
+  readonly inflightByConsumer: ReadonlyMap<string, number>;
+}
+
 /** One message handed out, with where the log holds it (for the leader to send it). */
 export interface DeliveredMessage extends MessageLocation {
   readonly offset: number;
@@ -202,6 +226,22 @@ export class ConsumerGroup {
       readyQueue: this.readyQueue.filter((offset) => this.deliveries.get(offset)?.state === 'ready'),
       inflightByConsumer: [...this.inflightByConsumer],
       earliestDueMs: this.earliestDueMs,
+    };
+  }
+
+  /** Views of the live state (see ConsumerGroupSource): valid only until the next change. */
+  snapshotSource(): ConsumerGroupSource {
+    return {
+      name: this.name,
+      topicId: this.topicId,
+      topicName: this.topicName,
+      settings: this.settings,
+      cursor: this.cursor,
+      committed: this.committed,
+      earliestDueMs: this.earliestDueMs,
+      deliveries: this.deliveries,
+      readyQueue: this.readyQueue,
+      inflightByConsumer: this.inflightByConsumer,
     };
   }
 

@@ -2,6 +2,7 @@ import type { CreateGroup, GroupCommand, ResetGroup } from './commands.js';
 import {
   ConsumerGroup,
   type ConsumerGroupSnapshot,
+  type ConsumerGroupSource,
   deadLetterTopicOf,
   GROUP_DEFAULTS,
   groupNameProblem,
@@ -53,6 +54,11 @@ export class GroupTable {
   /** The groups, in the table's order, as plain data (see ConsumerGroup.toSnapshot). */
   toSnapshot(): ConsumerGroupSnapshot[] {
     return [...this.groups.values()].map((g) => g.toSnapshot());
+  }
+
+  /** The groups, in the table's order, as views of their live state (see ConsumerGroup.snapshotSource). */
+  snapshotSources(): ConsumerGroupSource[] {
+    return [...this.groups.values()].map((g) => g.snapshotSource());
   }
 
   /** Fills an empty table with the groups of a snapshot, in their order. */

@@ -1,7 +1,8 @@
 import type { BinaryReader, BinaryWriter } from '../encoding/index.js';
-import { GROUP_DEFAULTS, type ConsumerGroupSnapshot, type Delivery, type DeliveryState, type GroupSettings } from './consumer-groups.js';
+import { GROUP_DEFAULTS, type ConsumerGroupSnapshot, type ConsumerGroupSource, type Delivery, type DeliveryState, type GroupSettings } from './consumer-groups.js';
 import { BrokerSnapshotError } from './errors.js';
 import { nameIndex, readCount, readNamed, readTimeOrNever, writeTimeOrNever } from './snapshot-fields.js';
+import type { EncodeSteps, StepCounter } from './snapshot-steps.js';
 
 /**
  * The consumer groups' part of a broker snapshot. Per group: name, topic, settings, cursor
@@ -16,9 +17,10 @@ const DELIVERY_STATES: readonly DeliveryState[] = ['inflight', 'waiting', 'ready
 /** offset u53, state u8, deliveries u32, consumer u32, dueMs u53, lastError u32. */
 const DELIVERY_BYTES = 8 + 1 + 4 + 4 + 8 + 4;
 
-export function writeGroups(w: BinaryWriter, groups: readonly ConsumerGroupSnapshot[]): void {
+/** Writes the groups' part from views of the live groups, yielding between steps (see snapshot-steps.ts). */
+export function* writeGroups(w: BinaryWriter, groups: readonly ConsumerGroupSource[], steps: StepCounter): EncodeSteps {
   w.u32(groups.length);
-  for (const g of groups) writeGroup(w, g);
+  for (const g of groups) yield* writeGroup(w, g, steps);
 }
 
 export function readGroups(r: BinaryReader): ConsumerGroupSnapshot[] {
@@ -28,27 +30,43 @@ export function readGroups(r: BinaryReader): ConsumerGroupSnapshot[] {
   return groups;
 }
 
-function writeGroup(w: BinaryWriter, g: ConsumerGroupSnapshot): void {
+function* writeGroup(w: BinaryWriter, g: ConsumerGroupSource, steps: StepCounter): EncodeSteps {
   w.string(g.name).u53(g.topicId).string(g.topicName);
   writeSettings(w, g.settings);
   w.u53(g.cursor).u53(g.committed);
   writeTimeOrNever(w, g.earliestDueMs);
+  // The table goes before the deliveries that name it: one pass to gather it, one to write.
   const strings = new StringTable();
   for (const [consumer] of g.inflightByConsumer) strings.ref(consumer);
-  for (const d of g.deliveries) {
+  for (const d of g.deliveries.values()) {
     strings.ref(d.consumer);
     strings.ref(d.lastError);
+    if (steps.due()) yield;
   }
   w.u32(strings.list.length);
   for (const s of strings.list) w.string(s);
-  w.u32(g.deliveries.length);
-  for (const d of g.deliveries) {
+  w.u32(g.deliveries.size);
+  for (const d of g.deliveries.values()) {
     w.u53(d.offset).u8(nameIndex(DELIVERY_STATES, d.state)).u32(d.deliveries).u32(strings.ref(d.consumer)).u53(d.dueMs).u32(strings.ref(d.lastError));
+    if (steps.due()) yield;
   }
-  w.u32(g.readyQueue.length);
-  for (const offset of g.readyQueue) w.u53(offset);
-  w.u32(g.inflightByConsumer.length);
+  // Stale offsets (no longer ready) are left out, so the count needs a pass of its own.
+  let ready = 0;
+  for (const offset of g.readyQueue) {
+    if (isReady(g, offset)) ready++;
+    if (steps.due()) yield;
+  }
+  w.u32(ready);
+  for (const offset of g.readyQueue) {
+    if (isReady(g, offset)) w.u53(offset);
+    if (steps.due()) yield;
+  }
+  w.u32(g.inflightByConsumer.size);
   for (const [consumer, count] of g.inflightByConsumer) w.u32(strings.ref(consumer)).u32(count);
+}
+
+function isReady(g: ConsumerGroupSource, offset: number): boolean {
+  return g.deliveries.get(offset)?.state === 'ready';
 }
 
 function readGroup(r: BinaryReader): ConsumerGroupSnapshot {

@@ -16,4 +16,5 @@ export {
   type TransactionApplyResult,
   type TransactionView,
 } from './transactions.js';
-export { BROKER_SNAPSHOT_FORMAT, decodeBrokerSnapshot, encodeBrokerSnapshot } from './broker-snapshot.js';
+export { BROKER_SNAPSHOT_FORMAT, BrokerSnapshotEncoder, decodeBrokerSnapshot, encodeBrokerSnapshot } from './broker-snapshot.js';
+export { SNAPSHOT_STEP_ITEMS } from './snapshot-steps.js';

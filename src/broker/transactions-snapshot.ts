@@ -1,7 +1,8 @@
 import type { BinaryReader, BinaryWriter } from '../encoding/index.js';
 import { BrokerSnapshotError } from './errors.js';
 import { nameIndex, readCount, readNamed, readOffsetOrNone, readTimeOrNever, writeOffsetOrNone, writeTimeOrNever } from './snapshot-fields.js';
-import { TransactionState, type DecisionSource, type Transaction, type TransactionTableSnapshot } from './transactions.js';
+import type { EncodeSteps, StepCounter } from './snapshot-steps.js';
+import { TransactionState, type DecisionSource, type Transaction, type TransactionTableSnapshot, type TransactionTableSource } from './transactions.js';
 
 /**
  * The transactions' part of a broker snapshot: the table's earliest check time, then the
@@ -15,11 +16,15 @@ const DECIDERS: readonly (DecisionSource | null)[] = [null, 'producer', 'checkBa
 /** Three strings (4 bytes each at least) and the fixed fields. */
 const TRANSACTION_BYTES_MIN = 3 * 4 + 8 + 4 + 8 + 8 + 8 + 4 + 1 + 4 + 8 + 1 + 8;
 
-export function writeTransactions(w: BinaryWriter, s: TransactionTableSnapshot): void {
+/** Writes the transactions' part from the table's live maps, yielding between steps (see snapshot-steps.ts). */
+export function* writeTransactions(w: BinaryWriter, s: TransactionTableSource, steps: StepCounter): EncodeSteps {
   writeTimeOrNever(w, s.earliestDueMs);
   for (const list of [s.prepared, s.decided]) {
-    w.u32(list.length);
-    for (const tx of list) writeTransaction(w, tx);
+    w.u32(list.size);
+    for (const tx of list.values()) {
+      writeTransaction(w, tx);
+      if (steps.due()) yield;
+    }
   }
 }
 

@@ -78,6 +78,13 @@ export interface TopicAccess {
 }
 
 /** Everything a TransactionTable holds, as plain data (see toSnapshot). */
+/** What TransactionTableSnapshot holds, as views of the live maps (keyed by transaction id, in the same orders). */
+export interface TransactionTableSource {
+  readonly prepared: ReadonlyMap<string, Readonly<Transaction>>;
+  readonly decided: ReadonlyMap<string, Readonly<Transaction>>;
+  readonly earliestDueMs: number;
+}
+
 export interface TransactionTableSnapshot {
   /** Undecided, in the order their halves were written. */
   readonly prepared: readonly Readonly<Transaction>[];
@@ -133,6 +140,11 @@ export class TransactionTable {
   /** The table as plain data, for a snapshot: the live records (encode them before the next apply). */
   toSnapshot(): TransactionTableSnapshot {
     return { prepared: [...this.prepared.values()], decided: [...this.decided.values()], earliestDueMs: this.earliestDueMs };
+  }
+
+  /** The table's live maps, for an encoder that runs while nothing is applied (no copies). */
+  snapshotSource(): TransactionTableSource {
+    return { prepared: this.prepared, decided: this.decided, earliestDueMs: this.earliestDueMs };
   }
 
   /** Fills an empty table with copies of a snapshot's transactions, in their order. */

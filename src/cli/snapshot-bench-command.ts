@@ -21,6 +21,10 @@ process stopped at the end), each figure beside a reference measured in the same
               a file of that size (1 MiB writes, one fdatasync)
   throughput  produce with snapshots against without, in alternating pairs on fresh
               clusters, median ratio; each node's event-loop delay (max, p99) from /metrics
+  encode      in this process: a broker state of --encode-deliveries in-flight deliveries
+              and one of --encode-runs offset runs; the event loop's largest delay while a
+              snapshot of each is written the way a node writes it (in ~2 ms slices), beside
+              the same measure over an idle window and the one-shot encoding's time
 
 Options:
   --cases LIST              which of ${SNAPSHOT_BENCH_CASES.join(',')} (default all, in that order)
@@ -40,6 +44,9 @@ Options:
   --size BYTES              throughput: record size (default 1024)
   --duration D              throughput: measured time of each run (default 10s)
   --warmup D                throughput: unmeasured time before it (default 2s)
+  --encode-deliveries N     encode: in-flight deliveries (default 1000000)
+  --encode-runs N           encode: offset runs (default 175000, a ~4 MiB snapshot)
+  --encode-rounds N         encode: snapshots written of each state (default 3)
   --dir DIR                 where the clusters' data and the disk probe go (default the OS temp dir)
   --json FILE               write the full result as JSON
   -h, --help                show this help
@@ -63,6 +70,9 @@ const OPTIONS = {
   size: { type: 'string' },
   duration: { type: 'string' },
   warmup: { type: 'string' },
+  'encode-deliveries': { type: 'string' },
+  'encode-runs': { type: 'string' },
+  'encode-rounds': { type: 'string' },
   dir: { type: 'string' },
   json: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -101,6 +111,11 @@ export function snapshotBenchConfigFromArgs(argv: readonly string[]): { config: 
       warmupMs: values.warmup === '0' ? 0 : (parseDurationMs('warmup', values.warmup) ?? 2_000),
       durationMs: parseDurationMs('duration', values.duration) ?? 10_000,
       scrapeMs: 1_000,
+    },
+    encode: {
+      deliveries: parseWholeNumber('encode-deliveries', values['encode-deliveries'], { min: 1, max: 10_000_000 }) ?? 1_000_000,
+      runs: parseWholeNumber('encode-runs', values['encode-runs'], { min: 1, max: 10_000_000 }) ?? 175_000,
+      rounds: parseWholeNumber('encode-rounds', values['encode-rounds'], { min: 1, max: 50 }) ?? 3,
     },
     dataParent: values.dir ?? os.tmpdir(),
   };

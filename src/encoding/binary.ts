@@ -86,6 +86,20 @@ export class BinaryWriter {
     return new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.length);
   }
 
+  /** Bytes written since the last clear(). */
+  get byteLength(): number {
+    return this.length;
+  }
+
+  /**
+   * Forgets the bytes written and starts again at the front of the same buffer: a view
+   * finish() returned before is overwritten by what is written next. A writer that streams
+   * its bytes out piece by piece thus holds one piece's worth of memory, not the whole.
+   */
+  clear(): void {
+    this.length = 0;
+  }
+
   private reserve(bytes: number): void {
     if (this.length + bytes <= this.buffer.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));

@@ -11,6 +11,7 @@ import { NodeGroupService } from './group-service.js';
 import { NO_PROBE, type NodeProbe } from './node-probe.js';
 import { NodeService } from './node-service.js';
 import { NodeSnapshots } from './node-snapshots.js';
+import type { SnapshotEncodeSlice } from './snapshot-slices.js';
 import { retentionFloor } from './retention.js';
 import { logBytes, StorageHistory, type StorageStatus } from './storage-status.js';
 import { NodeTransactionService } from './transaction-service.js';
@@ -44,6 +45,11 @@ export interface NodeEnvironment {
    * snapshot directory; absent or null, the time it was loaded stands in.
    */
   readonly snapshotFileTimeMs?: (dir: string) => number | null;
+  /**
+   * How snapshots are encoded across turns (SNAPSHOT_ENCODE_SLICE by default); the simulator
+   * passes tiny slices, so that its small states are encoded over many turns too.
+   */
+  readonly snapshotEncodeSlice?: SnapshotEncodeSlice;
   /** Where the node's own log lines go (the disk guard's); dropped when absent. */
   readonly log?: (line: string) => void;
 }
@@ -180,6 +186,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     keepFrom: () => retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom,
     onCompacted: (before) => brokerService?.proposeTrim(before),
     appliedIndex: () => replica.appliedIndex,
+    holdApplies: () => replica.holdApplies(),
+    ...(environment.snapshotEncodeSlice === undefined ? {} : { encodeSlice: environment.snapshotEncodeSlice }),
     shipping: wiring.shipping,
     deliver: (message) => replica.receive(message),
     onShipmentFailed: (message: InstallSnapshot, error: unknown) => {
@@ -188,9 +196,9 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       replica.wake();
     },
     onFatal: wiring.onFatal,
-    onSnapshot: (meta, how) => {
+    onSnapshot: (meta, how, written) => {
       history.snapshot(meta, how, scheduler.nowMs());
-      logLine(how === 'written' ? `snapshot written through index ${meta.index} (term ${meta.term})` : `installed the leader's snapshot through index ${meta.index} (term ${meta.term}); the log continues after it`);
+      logLine(how === 'written' ? `snapshot written through index ${meta.index} (term ${meta.term}); applies held ${written?.applyHoldMs ?? 0} ms while it was encoded` : `installed the leader's snapshot through index ${meta.index} (term ${meta.term}); the log continues after it`);
       // A snapshot is the moment the disk grows by the most at once: look again now.
       if (how === 'written') void diskGuard.sample();
     },
@@ -255,6 +263,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
         diskGuard.stop();
         await replica.stop();
         // A clean shutdown leaves a snapshot of everything applied: the next start replays nothing.
+        // One being written is of an earlier index (applies were held): then one more, of the rest.
+        await nodeSnapshots.take().catch(() => null);
         await nodeSnapshots.take().catch(() => null);
         store.close();
         await log.close();

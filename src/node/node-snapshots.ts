@@ -1,6 +1,7 @@
 import type { Index, InstallSnapshot, Message, RaftNode, SnapshotMeta, Term } from '../../raft/index.js';
 import { SnapshotTransferError, type DurableLog, type Scheduler, type SnapshotReceiver, type SnapshotStore } from '../../storage/index.js';
 import type { SnapshotIntake, SnapshotReceiving, SnapshotShipping, SnapshotSource } from '../transport/index.js';
+import { encodeInSlices, SNAPSHOT_ENCODE_SLICE, type SnapshotEncodeSlice } from './snapshot-slices.js';
 import type { NodeStateMachine } from './state-machine.js';
 
 export interface NodeSnapshotsOptions {
@@ -33,8 +34,18 @@ export interface NodeSnapshotsOptions {
   readonly compactLog: (before: Index) => Promise<void>;
   /** Writing a snapshot failed: storage is broken, the node must stop. */
   readonly onFatal: (error: unknown) => void;
-  /** Told once a snapshot is published: one written here, or one installed from the leader. */
-  readonly onSnapshot?: (meta: SnapshotMeta, how: 'written' | 'installed') => void;
+  /**
+   * Holds applying committed entries until the returned function is called (the replica's
+   * holdApplies): the state stays at the snapshot's index while it is encoded.
+   */
+  readonly holdApplies: () => () => void;
+  /** How the state is encoded across turns (SNAPSHOT_ENCODE_SLICE by default). */
+  readonly encodeSlice?: SnapshotEncodeSlice;
+  /**
+   * Told once a snapshot is published: one written here (with how long applies were held
+   * while it was encoded, on the scheduler's clock), or one installed from the leader.
+   */
+  readonly onSnapshot?: (meta: SnapshotMeta, how: 'written' | 'installed', written?: { readonly applyHoldMs: number }) => void;
   /**
    * Told after each compaction (also one that found the log already compacted that far):
    * the log below `before` is past retention and deleted here (whole segments go, so it is
@@ -78,8 +89,9 @@ export class NodeSnapshots {
 
   /**
    * Writes a snapshot of the state as applied now (if anything was applied since the last),
-   * then compacts. Resolves with what it wrote, or null. The state is encoded at once, in
-   * this turn of the event loop, so it is exactly the state through `index`.
+   * then compacts. Resolves with what it wrote, or null. The state is encoded in slices, one
+   * per turn of the event loop, with applies held from this call until the last slice, so
+   * it is exactly the state through `index` while the node goes on serving.
    */
   take(): Promise<SnapshotMeta | null> {
     this.writing ??= this.write().finally(() => {
@@ -97,20 +109,39 @@ export class NodeSnapshots {
     // The leader's snapshot of this very index may be arriving (this node caught up by entries
     // meanwhile): the same state, so this node writes its own at a later index instead.
     if (this.options.store.isUnfinished(meta)) return null;
-    const payload = this.options.stateMachine.encodeSnapshot();
-    const writer = this.options.store.create(meta);
-    const chunkBytes = 1024 * 1024;
-    // Bounded by the payload's size; one chunk per turn, so serving goes on between them.
-    for (let at = 0; at < payload.length; at += chunkBytes) {
-      writer.write(payload.subarray(at, at + chunkBytes));
-      await new Promise<void>((resolve) => this.options.scheduler.soon(resolve));
-    }
-    await writer.finish();
+    const applyHoldMs = await this.encodeInto(meta);
     this.lastIndex = Math.max(this.lastIndex, index);
-    this.options.onSnapshot?.(meta, 'written');
+    this.options.onSnapshot?.(meta, 'written', { applyHoldMs });
     await this.compact();
     await this.options.store.remove(snapshotsNotKept(this.options.store.list(), this.compactionSnapshot));
     return meta;
+  }
+
+  /**
+   * Encodes the state (applied through `meta.index`, the caller checked) into a new snapshot
+   * file and publishes it; returns how long applies were held. Called in the turn the index
+   * was read, so the hold starts before anything more is applied. An error drops the
+   * unfinished file; a crash leaves only a temp file, removed at the next start.
+   */
+  private async encodeInto(meta: SnapshotMeta): Promise<number> {
+    const { scheduler } = this.options;
+    const slice = this.options.encodeSlice ?? SNAPSHOT_ENCODE_SLICE;
+    const release = this.options.holdApplies();
+    const heldAtMs = scheduler.nowMs();
+    let applyHoldMs: number;
+    const writer = this.options.store.create(meta);
+    try {
+      const encoder = this.options.stateMachine.snapshotEncoder({ stepItems: slice.stepItems });
+      await encodeInSlices(encoder, (bytes) => writer.write(bytes), scheduler, slice);
+    } catch (error) {
+      writer.abort();
+      throw error;
+    } finally {
+      applyHoldMs = scheduler.nowMs() - heldAtMs;
+      release();
+    }
+    await writer.finish();
+    return applyHoldMs;
   }
 
   /**

@@ -122,6 +122,16 @@ export class Replica {
   private appliedThrough: number;
   /** Term and vote as last made durable: only a change to them costs a state-file write. */
   private savedTermVote: Pick<HardState, 'term' | 'vote'>;
+  /**
+   * Holds on applying (holdApplies): while above 0, committed entries wait in `held`, in log
+   * order, and the state machine does not change.
+   */
+  private applyHolds = 0;
+  /** Committed entries, durable here, waiting for the holds to end; applied first when they do. */
+  private readonly held: Entry[] = [];
+  /** Resolves when the holds end (a snapshot install waits for it: the held entries go first). */
+  private holdsEnded: Promise<void> = Promise.resolve();
+  private endHolds: () => void = () => undefined;
   private readonly appliedListeners = new Set<() => void>();
   private readonly roleListeners = new Set<() => void>();
 
@@ -263,6 +273,28 @@ export class Replica {
   /** Processes whatever the core has to do now (after a direct call into it, such as a transfer). */
   wake(): void {
     this.pump();
+  }
+
+  /**
+   * Holds applying committed entries until the returned function is called (once): the
+   * state machine stays exactly as it is now, so a snapshot of it can be encoded across
+   * several turns of the event loop. Everything else goes on: the core, replication,
+   * elections, durable writes. Entries committed meanwhile wait, in log order, and are
+   * applied when the last hold ends, before anything else runs; their clients' answers wait
+   * with them (commit latency grows by the hold).
+   */
+  holdApplies(): () => void {
+    if (this.applyHolds === 0) this.holdsEnded = new Promise<void>((resolve) => (this.endHolds = resolve));
+    this.applyHolds++;
+    let released = false;
+    return () => {
+      if (released) throw new InternalError('an apply hold was released twice');
+      released = true;
+      this.applyHolds--;
+      if (this.applyHolds > 0) return;
+      this.endHolds();
+      this.applyCommitted(this.held.splice(0));
+    };
   }
 
   /** Calls `listener` after each batch of entries is applied, until the returned function is called. */
@@ -423,6 +455,8 @@ export class Replica {
   private async installSnapshot(snapshot: SnapshotMeta): Promise<void> {
     for (const item of this.inflight) item.acksCutFrom = 0;
     await this.finishing;
+    // Entries held back by a snapshot being encoded are applied before the state is replaced.
+    await this.holdsEnded;
     if (this.state === 'failed') return;
     // The log first: a state machine that says it applied through the snapshot is never
     // beside a log still holding what the snapshot replaces.
@@ -456,6 +490,11 @@ export class Replica {
 
   private applyCommitted(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
+    if (this.applyHolds > 0) {
+      // Bounded by the entries committed while held.
+      for (const entry of entries) this.held.push(entry);
+      return;
+    }
     for (const entry of entries) this.waiters.applied(entry, this.options.apply(entry));
     this.appliedThrough = (entries.at(-1) as Entry).index;
     for (const listener of this.appliedListeners) listener();

@@ -2,6 +2,7 @@ import { EntryKind, type Entry, type SnapshotMeta } from '../../raft/index.js';
 import { ErrorCode } from '../../errors/index.js';
 import {
   BrokerError,
+  BrokerSnapshotEncoder,
   BrokerState,
   decodeBrokerSnapshot,
   decodeCommand,
@@ -81,6 +82,15 @@ export class NodeStateMachine {
   /** The whole state as of the last entry applied, as a snapshot's payload (versioned, see broker-snapshot.ts). */
   encodeSnapshot(): Uint8Array {
     return encodeBrokerSnapshot(this.state);
+  }
+
+  /**
+   * The same payload, encoded in slices (see BrokerSnapshotEncoder): nothing may be applied
+   * until it is done (the node holds applies meanwhile). A restore meanwhile replaces the
+   * state as a whole and leaves the one being encoded unchanged.
+   */
+  snapshotEncoder(options: { readonly stepItems?: number } = {}): BrokerSnapshotEncoder {
+    return new BrokerSnapshotEncoder(this.state, options);
   }
 
   /**

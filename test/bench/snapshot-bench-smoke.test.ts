@@ -30,6 +30,7 @@ describe('quorumlog bench --case snapshots (smoke)', () => {
         'bench', '--case', 'snapshots', '--snapshot-entries', '300', '--restart-history', '600,1200',
         '--retention-duration', '4s', '--retention-rate', '100', '--retention-hours', '0.0005', '--segment-bytes', '16384', '--sample', '1s',
         '--install-entries', '2000', '--pairs', '1', '--duration', '1s', '--warmup', '0.3s', '--inflight', '8', '--size', '128',
+        '--encode-deliveries', '3000', '--encode-runs', '3000', '--encode-rounds', '1',
         '--dir', dir, '--json', json,
       ];
       const result = await runCli(args, { timeoutMs: 170_000 });
@@ -43,7 +44,7 @@ describe('quorumlog bench --case snapshots (smoke)', () => {
 
       const report = JSON.parse(fs.readFileSync(json, 'utf8')) as SnapshotBenchReport;
       expect(report).toMatchObject({ version: 1, kind: 'snapshots' });
-      expect(report.config.cases).toEqual(['restart', 'retention', 'install', 'throughput']);
+      expect(report.config.cases).toEqual(['restart', 'retention', 'install', 'throughput', 'encode']);
 
       const restart = report.restart;
       expect(restart?.cases.map((c) => [c.historyRecords, c.snapshots])).toEqual([[600, true], [600, false], [1200, true], [1200, false]]);
@@ -78,12 +79,37 @@ describe('quorumlog bench --case snapshots (smoke)', () => {
       for (const n of pair?.withSnapshots.eventLoop ?? []) expect(n.scrapes).toBeGreaterThan(0);
       expect(report.throughput?.medianRatio).toBe(pair?.ratio);
 
+      expect(report.encode?.cases.map((c) => c.shape.kind)).toEqual(['deliveries', 'runs']);
+
       // The run's own temp folder was removed.
       expect(fs.readdirSync(dir)).toEqual(['out.json']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('the encode case: the event loop while a snapshot of a big state is written in slices, beside an idle window and the one-shot encoding', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-snapbench-encode-'));
+    try {
+      const json = path.join(dir, 'out.json');
+      const args = ['bench', '--case', 'snapshots', '--cases', 'encode', '--encode-deliveries', '20000', '--encode-runs', '20000', '--encode-rounds', '2', '--dir', dir, '--json', json];
+      const result = await runCli(args, { timeoutMs: 60_000 });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^taking a snapshot, in this process/m);
+      expect(result.stdout).toMatch(/20,000 in-flight deliveries, [\d.]+ MB .*: max delay [\d.]+ ms while taking it \(longest slice [\d.]+ ms\), [\d.]+ ms busy in 2 ms slices, [\d.]+ ms idle; one-shot encoding [\d.]+ ms/);
+      const encode = (JSON.parse(fs.readFileSync(json, 'utf8')) as SnapshotBenchReport).encode;
+      expect(encode?.cases.map((c) => [c.shape.kind, c.rounds.length])).toEqual([['deliveries', 2], ['runs', 2]]);
+      for (const c of encode?.cases ?? []) {
+        // 20,000 deliveries are 33 bytes each, 20,000 runs 24: the payload is at least that.
+        expect(c.payloadBytes).toBeGreaterThan(c.shape.size * 24);
+        for (const r of c.rounds) expect(r.slices).toBeGreaterThanOrEqual(1);
+      }
+      expect(fs.readdirSync(dir)).toEqual(['out.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 70_000);
 
   it('the InstallSnapshot case: a follower behind a compacted leader is sent the snapshot, timed against the disk', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-snapbench-install-'));
@@ -108,7 +134,7 @@ describe('quorumlog bench --case snapshots (smoke)', () => {
     const result = await runCli(['bench', '--case', 'snapshots', '--cases', 'restart,compaction']);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/--cases takes restart, retention, install, throughput, not "compaction"/);
+    expect(result.stderr).toMatch(/--cases takes restart, retention, install, throughput, encode, not "compaction"/);
   });
 });
 

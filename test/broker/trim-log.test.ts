@@ -3,6 +3,7 @@ import { BinaryWriter } from '../../src/encoding/index.js';
 import { BrokerState, decodeBrokerSnapshot, encodeBrokerSnapshot, type ApplyResult, type BrokerCommand, type GroupSettings } from '../../src/broker/index.js';
 import { writeGroups } from '../../src/broker/groups-snapshot.js';
 import { writeTransactions } from '../../src/broker/transactions-snapshot.js';
+import { StepCounter } from '../../src/broker/snapshot-steps.js';
 import { message } from './consumer-group-model.js';
 import { stateView } from './broker-scenario.js';
 
@@ -204,8 +205,9 @@ describe('trimLog in a snapshot', () => {
     w.u53(3).u32(0).u32(1).u53(2_000);
     w.u32(0); // scheduled
     w.u32(0); // producers
-    writeGroups(w, []);
-    writeTransactions(w, { prepared: [], decided: [], earliestDueMs: Infinity });
+    const steps = new StepCounter(1_000);
+    for (const _ of writeGroups(w, [], steps));
+    for (const _ of writeTransactions(w, { prepared: new Map(), decided: new Map(), earliestDueMs: Infinity }, steps));
     w.u32(1).u53(3).u53(1_000);
     const state = decodeBrokerSnapshot(w.finish());
     expect(state.trimmedBelowLogIndex).toBe(0);

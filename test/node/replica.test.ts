@@ -96,8 +96,8 @@ async function follower(): Promise<{ replica: Replica; fs: GatedFileSystem; sent
   };
 }
 
-/** n1 of three, leading term 1 with its no-op at 1 committed; fsyncs can be held. */
-async function leader(): Promise<{ replica: Replica; raft: RaftNode; fs: GatedFileSystem; stop: () => Promise<void> }> {
+/** n1 of three, leading term 1 with its no-op at 1 committed; fsyncs can be held. `apply` sees every entry applied. */
+async function leader(apply: (entry: Entry) => void = () => undefined): Promise<{ replica: Replica; raft: RaftNode; fs: GatedFileSystem; stop: () => Promise<void> }> {
   const fs = new GatedFileSystem(new MemoryFileSystem());
   const log = await openLog({ dir: '/data', fs, flush: { mode: 'sync' } });
   const raft = new RaftNode({ id: n('n1'), voters: ['n1', 'n2', 'n3'].map(n), log, hardState: log.hardState(), random: { nextInt: () => 0 }, applied: 0 as Index, preVote: false });
@@ -105,7 +105,10 @@ async function leader(): Promise<{ replica: Replica; raft: RaftNode; fs: GatedFi
     raft,
     log,
     scheduler: realScheduler,
-    apply: () => null,
+    apply: (entry) => {
+      apply(entry);
+      return null;
+    },
     restoreSnapshot: () => Promise.reject(new Error('this test sends no snapshots')),
     sink: { send: () => undefined },
     clientAddressOf: () => null,
@@ -281,3 +284,48 @@ describe('replica: asynchronous persistence', () => {
     }
   });
 });
+
+describe('replica: applies held while a snapshot is encoded', () => {
+  const ackFrom = (from: string, index: number): Message => ({ type: 'appendResp', from: n(from), to: n('n1'), term: 1 as Term, success: true, index: index as Index, hintIndex: 0 as Index, hintTerm: 0 as Term });
+
+  it('applies nothing while held; entries committed meanwhile are applied when it ends, in log order, none lost, and only then answered', async () => {
+    const applied: number[] = [];
+    const { replica, raft, stop } = await leader((entry) => applied.push(entry.index));
+    try {
+      expect(applied).toEqual([1]);
+      const release = replica.holdApplies();
+      const appends = ['a', 'b', 'c'].map((text) => outcome(replica.append([Buffer.from(text)], { timeoutMs: 10_000, until: 'applied' })));
+      await settle();
+      replica.receive(ackFrom('n2', 4));
+      await settle(60);
+      // Committed (replication and the core go on), yet neither applied nor answered.
+      expect(raft.status().commit).toBe(4);
+      expect(applied).toEqual([1]);
+      expect(replica.appliedIndex).toBe(1);
+      expect(appends.map((a) => a.state)).toEqual(['pending', 'pending', 'pending']);
+      // One more, proposed and committed while still held.
+      const later = outcome(replica.append([Buffer.from('d')], { timeoutMs: 10_000, until: 'applied' }));
+      await settle();
+      replica.receive(ackFrom('n3', 5));
+      await settle(60);
+      expect(applied).toEqual([1]);
+      release();
+      // At once, in the releasing call: nothing else can run between.
+      expect(applied).toEqual([1, 2, 3, 4, 5]);
+      expect(replica.appliedIndex).toBe(5);
+      await settle();
+      expect([...appends, later].map((a) => a.state)).toEqual(['resolved', 'resolved', 'resolved', 'resolved']);
+      // Not held any more: the next entry is applied as it commits.
+      const after = outcome(replica.append([Buffer.from('e')], { timeoutMs: 10_000, until: 'applied' }));
+      await settle();
+      replica.receive(ackFrom('n2', 6));
+      await settle(60);
+      expect(applied).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(after.state).toBe('resolved');
+      expect(() => release()).toThrow(/released twice/);
+    } finally {
+      await stop();
+    }
+  });
+});
+

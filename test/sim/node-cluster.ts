@@ -4,6 +4,7 @@ import { RaftNode, type Entry, type HardState, type Index, type LogReader, type 
 import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
 import { NODE_DEFAULTS, type NodeConfig, type RetentionConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
+import type { SnapshotEncodeSlice } from '../../src/node/snapshot-slices.js';
 import type { DiskUsageSource } from '../../src/node/disk-guard.js';
 import type { ApplyResult } from '../../src/broker/index.js';
 import { NotLeaderError } from '../../src/transport/index.js';
@@ -134,6 +135,12 @@ class SimNode {
 }
 
 const CLIENT_TIMEOUT_MS = 3_000;
+/**
+ * Snapshots are encoded two items a slice, a virtual millisecond apart: the small states of a
+ * simulation then take tens of slices, with applies held throughout, while entries commit,
+ * nodes crash and leaders' snapshots arrive, as a large state's encoding does in production.
+ */
+const SIM_SNAPSHOT_ENCODE_SLICE: SnapshotEncodeSlice = { sliceMs: 2, stepsMax: 1, stepItems: 2, pauseMs: 1 };
 const TRACE_KEPT = 60;
 
 export class NodeCluster {
@@ -366,6 +373,7 @@ export class NodeCluster {
           scheduler,
           random,
           createRaft: (options) => createRaft({ ...options, ...tuning }),
+          snapshotEncodeSlice: SIM_SNAPSHOT_ENCODE_SLICE,
           ...(this.options.diskUsage === undefined ? {} : { diskUsage: this.options.diskUsage(id) }),
           log: (line) => {
             if (process.alive) this.options.onNodeLog?.(id, line);
