@@ -90,26 +90,23 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   const logLine = environment.log ?? ((): void => {});
   const { scheduler } = environment;
   const probe = environment.probe ?? NO_PROBE;
-  // Damage is cut away, not refused: the node then repairs from its leader (not voting
-  // until it has), where refusing would leave an operator editing files by hand.
-  const log = await openLog({
-    dir: path.join(config.dataDir, 'log'),
-    fs: environment.fs,
-    scheduler,
-    flush: config.flush,
-    segmentBytes: config.segmentBytes,
-    payloadBytesMax: config.recordBytesMax + 1,
-    onDamage: 'truncate',
-  });
   const snapshotDir = path.join(config.dataDir, 'snapshots');
+  // Before the log: the newest snapshot is where the node restores from, so the log need not
+  // verify at open the segments wholly below it (their entries are not replayed).
+  const store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
+  let log: CommitLog;
+  try {
+    log = await openNodeLog(config, environment, store.list().at(-1) ?? null);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const history = new StorageHistory();
-  let store: SnapshotStore;
   let snapshot: SnapshotMeta | null;
   let compactionSnapshot: SnapshotMeta | null;
   let stateMachine: NodeStateMachine;
   const voters = config.members.map((m) => m.id);
   try {
-    store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
     stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
     snapshot = await startingSnapshot(store, log, voters);
     if (snapshot !== null) {
@@ -119,6 +116,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     }
     compactionSnapshot = compactionSnapshotAtStart(store, log, voters, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
   } catch (error) {
+    store.close();
     await log.close();
     throw error;
   }
@@ -258,6 +256,29 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       return stopping;
     },
   };
+}
+
+/**
+ * Opens the node's log. Damage is cut away, not refused: the node then repairs from its
+ * leader (not voting until it has), where refusing would leave an operator editing files by
+ * hand. Segments wholly at or below `newestSnapshot` are verified when read rather than at
+ * open (the log verifies them all if it turns out not to hold that snapshot's entry, when the
+ * node starts from an older state); damage a read finds there is logged, and cut at the next
+ * start.
+ */
+function openNodeLog(config: NodeConfig, environment: NodeEnvironment, newestSnapshot: { readonly index: Index; readonly term: Term } | null): Promise<CommitLog> {
+  const logLine = environment.log ?? ((): void => {});
+  return openLog({
+    dir: path.join(config.dataDir, 'log'),
+    fs: environment.fs,
+    scheduler: environment.scheduler,
+    flush: config.flush,
+    segmentBytes: config.segmentBytes,
+    payloadBytesMax: config.recordBytesMax + 1,
+    onDamage: 'truncate',
+    ...(newestSnapshot === null ? {} : { restorePoint: { index: newestSnapshot.index, term: newestSnapshot.term } }),
+    onReadDamage: (error) => logLine(`log damage found on read: ${error.message}; the segment will be verified, and the damage cut and repaired from the leader, at the next start`),
+  });
 }
 
 /**
