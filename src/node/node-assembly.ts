@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 
 import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta, type Term } from '../../raft/index.js';
-import { openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
+import { newestSnapshotPosition, openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
 import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
 import { member, type NodeConfig } from './config.js';
 import { NodeBrokerService } from './broker-service.js';
@@ -91,22 +91,17 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   const { scheduler } = environment;
   const probe = environment.probe ?? NO_PROBE;
   const snapshotDir = path.join(config.dataDir, 'snapshots');
-  // Before the log: the newest snapshot is where the node restores from, so the log need not
-  // verify at open the segments wholly below it (their entries are not replayed).
-  const store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
-  let log: CommitLog;
-  try {
-    log = await openNodeLog(config, environment, store.list().at(-1) ?? null);
-  } catch (error) {
-    store.close();
-    throw error;
-  }
+  // The newest snapshot (by its name: the store verifies it below) is where the node restores
+  // from, so the log need not verify at open the segments wholly below it.
+  const log = await openNodeLog(config, environment, newestSnapshotPosition(environment.fs, snapshotDir));
   const history = new StorageHistory();
+  let store: SnapshotStore;
   let snapshot: SnapshotMeta | null;
   let compactionSnapshot: SnapshotMeta | null;
   let stateMachine: NodeStateMachine;
   const voters = config.members.map((m) => m.id);
   try {
+    store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
     stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
     snapshot = await startingSnapshot(store, log, voters);
     if (snapshot !== null) {
@@ -116,7 +111,6 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     }
     compactionSnapshot = compactionSnapshotAtStart(store, log, voters, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
   } catch (error) {
-    store.close();
     await log.close();
     throw error;
   }
