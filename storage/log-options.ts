@@ -55,7 +55,7 @@ export interface OpenLogOptions {
    * What recovery does with damage that is not a torn tail (a bad record with good ones after
    * it, a hole, a missing or unreadable segment). 'refuse' (the default): open rejects with
    * CorruptRecordError or MissingSegmentError and changes nothing. 'truncate': sealed segments
-   * are verified record by record too, and the log is cut just before the first damaged
+   * are verified record by record too (those below `restorePoint` excepted), and the log is cut just before the first damaged
    * record, everything from there on discarded and listed in `recovery.damage`; the caller
    * must then get the discarded entries back from elsewhere (a node: from its leader, not
    * voting until it has them, since `recovery.lostEntries` is set).
