@@ -11,7 +11,7 @@ import * as path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { CorruptRecordError, NodeFileSystem, openLog, type FileHandle, type LogPosition } from '../../storage/index.js';
+import { CorruptRecordError, MemoryFileSystem, newestSnapshotPosition, NodeFileSystem, openLog, type FileHandle, type LogPosition } from '../../storage/index.js';
 import type { Index, Term } from '../../raft/index.js';
 import { cleanup, entries, expectLogEquals, tempDir } from './log-fixtures.js';
 
@@ -123,5 +123,23 @@ describe('restorePoint: verification of the segments below it is deferred to the
     expectLogEquals(log, all, 1);
     expect(log.recovery).toMatchObject({ damage: null, lostEntries: false });
     await log.close();
+  });
+});
+
+describe('newestSnapshotPosition: the restore point a node names, from the snapshot directory listing', () => {
+  const name = (index: number, t: number): string => `${String(index).padStart(20, '0')}-${String(t).padStart(20, '0')}.snap`;
+
+  it('is the highest (index, term) among the snapshot files, ignoring temp and other files', () => {
+    const fs = new MemoryFileSystem();
+    fs.mkdir('/snaps');
+    for (const file of [name(120, 3), name(300, 4), name(300, 5) + '.tmp', name(90, 2), 'notes']) fs.close(fs.open(`/snaps/${file}`, 'create'));
+    expect(newestSnapshotPosition(fs, '/snaps')).toEqual({ index: 300, term: 4 });
+  });
+
+  it('is null for an empty or missing directory', () => {
+    const fs = new MemoryFileSystem();
+    expect(newestSnapshotPosition(fs, '/snaps')).toBeNull();
+    fs.mkdir('/snaps');
+    expect(newestSnapshotPosition(fs, '/snaps')).toBeNull();
   });
 });
