@@ -6,10 +6,12 @@ import { assert } from './assert.js';
 import {
   AppendBacklogError,
   CorruptHardStateError,
+  CorruptRecordError,
   EntriesTruncatedError,
   RecordTooLargeError,
   StorageClosedError,
   StorageFailedError,
+  StorageIoError,
 } from './errors.js';
 import { isKnownKind, recordBytes } from './record-codec.js';
 import { recoverSegments, type RecoveryReport } from './recovery.js';
@@ -77,7 +79,7 @@ export class CommitLog implements LogReader, DurableLog {
   /** @internal Built by openLog(). */
   constructor(
     private readonly context: SegmentContext,
-    private readonly options: Required<Omit<OpenLogOptions, 'fs' | 'dir' | 'payloadBytesMax' | 'preallocateBytes' | 'onDamage'>>,
+    private readonly options: Required<Omit<OpenLogOptions, 'fs' | 'dir' | 'payloadBytesMax' | 'preallocateBytes' | 'onDamage' | 'restorePoint'>>,
     private readonly stateFile: StateFile,
     private readonly segments: Segment[],
     readonly recovery: RecoveryReport,
@@ -104,7 +106,13 @@ export class CommitLog implements LogReader, DurableLog {
     const first = this.firstIndex();
     if (at === first - 1) return this.stateFile.latest.compacted.term;
     if (at < first || at > this.lastIndex()) return undefined;
-    return this.segmentFor(at).term(at) as Term;
+    const segment = this.segmentFor(at);
+    try {
+      return segment.term(at) as Term;
+    } catch (error) {
+      // A bad index slot whose rebuild found the segment's data damaged.
+      throw this.readFailed(segment, error);
+    }
   }
 
   /**
@@ -126,12 +134,33 @@ export class CommitLog implements LogReader, DurableLog {
     for (let at: number = from; at < toExclusive; ) {
       const segment = this.segmentFor(at as Index);
       const before = cursor.out.length;
-      segment.read(at, toExclusive, cursor);
+      try {
+        segment.read(at, toExclusive, cursor);
+      } catch (error) {
+        throw this.readFailed(segment, error);
+      }
       const stop = Math.min(toExclusive - 1, segment.lastIndex);
       at += cursor.out.length - before;
       if (at <= stop) break; // a budget ran out inside this segment
     }
     return cursor.out;
+  }
+
+  /**
+   * What a failed read of `segment` throws: the error itself, after damage (a record or slot
+   * that fails its checks) has dropped a sealed segment's index file, so that the next open
+   * reads the segment whole and finds it (see OpenLogOptions.onReadDamage), and has been told.
+   */
+  private readFailed(segment: Segment, error: unknown): unknown {
+    if (!(error instanceof CorruptRecordError)) return error;
+    try {
+      segment.dropIndexFile();
+    } catch (dropError) {
+      // The read's error is the one to answer; the index stays, and the next read tries again.
+      if (!(dropError instanceof StorageIoError)) throw dropError;
+    }
+    this.options.onReadDamage(error);
+    return error;
   }
 
   /**
@@ -676,7 +705,7 @@ async function recoverLog(
   const preallocateBytes = options.preallocateBytes ?? LOG_DEFAULTS.preallocateBytes;
   assert(preallocateBytes >= 0 && preallocateBytes <= 64 * MiB, 'preallocateBytes must be within 0..64 MiB');
   const context: SegmentContext = { fs, dir, payloadBytesMax, preallocateBytes, segmentBytes };
-  const recovered = await recoverSegments(context, state, options.onDamage ?? 'refuse');
+  const recovered = await recoverSegments(context, state, { onDamage: options.onDamage ?? 'refuse', restorePoint: options.restorePoint ?? null });
   if (recovered.createdSegment || recovered.report.removedSegments.length > 0) await fs.syncDir(dir);
 
   const lastIndex = recovered.segments.at(-1)?.lastIndex ?? state.compacted.index;
@@ -689,6 +718,7 @@ async function recoverLog(
     pendingAppendsMax: options.pendingAppendsMax ?? LOG_DEFAULTS.pendingAppendsMax,
     readEntriesMax: options.readEntriesMax ?? LOG_DEFAULTS.readEntriesMax,
     scheduler: options.scheduler ?? realScheduler,
+    onReadDamage: options.onReadDamage ?? ((): void => {}),
   };
   return new CommitLog(context, settings, stateFile, recovered.segments, recovery, lock);
 }

@@ -29,6 +29,6 @@ export type { LogPosition } from './state-file.js';
 export { realScheduler, type Scheduler, type Timer } from './scheduler.js';
 export { CHUNK_BYTES_DEFAULT } from './snapshot-file.js';
 export type { SnapshotReader, SnapshotUnit } from './snapshot-reader.js';
-export { openSnapshotStore, SNAPSHOTS_KEPT, type SnapshotStore, type SnapshotStoreOptions } from './snapshot-store.js';
+export { newestSnapshotPosition, openSnapshotStore, SNAPSHOTS_KEPT, type SnapshotStore, type SnapshotStoreOptions } from './snapshot-store.js';
 export type { SnapshotReceiver } from './snapshot-receiver.js';
 export type { SnapshotWriter } from './snapshot-writer.js';

@@ -1,6 +1,8 @@
 /** What openLog() takes (storage/commit-log.ts), with its defaults. */
 import type { FileSystem } from './file-system.js';
+import type { CorruptRecordError } from './errors.js';
 import type { Scheduler } from './scheduler.js';
+import type { LogPosition } from './state-file.js';
 
 /**
  * When an append's promise resolves.
@@ -53,12 +55,30 @@ export interface OpenLogOptions {
    * What recovery does with damage that is not a torn tail (a bad record with good ones after
    * it, a hole, a missing or unreadable segment). 'refuse' (the default): open rejects with
    * CorruptRecordError or MissingSegmentError and changes nothing. 'truncate': sealed segments
-   * are verified record by record too, and the log is cut just before the first damaged
+   * are verified record by record too (those below `restorePoint` excepted), and the log is cut just before the first damaged
    * record, everything from there on discarded and listed in `recovery.damage`; the caller
    * must then get the discarded entries back from elsewhere (a node: from its leader, not
    * voting until it has them, since `recovery.lostEntries` is set).
    */
   readonly onDamage?: 'refuse' | 'truncate';
+  /**
+   * The position the caller restores its state from (a node: its newest snapshot), so that
+   * entries at or below it are not replayed. With `onDamage: 'truncate'`, sealed segments
+   * wholly at or below it are then opened through their indexes without reading their
+   * records (as 'refuse' opens every sealed segment), so open costs the same whatever the
+   * history below the point; the segments after it are verified record by record as before.
+   * Only if the recovered log does not hold the point (its entry is missing or has another
+   * term) is every segment verified after all, exactly as without this option. A damaged
+   * record in a deferred segment is found when it is read (see `onReadDamage`).
+   */
+  readonly restorePoint?: LogPosition;
+  /**
+   * Told when a read of the log finds a record that fails its checks (the read then throws
+   * that CorruptRecordError: never wrong bytes). A sealed segment found damaged this way loses
+   * its index file, so the next open reads it whole to rebuild the index and finds the damage
+   * there: with 'truncate' it is cut as at any open. For a log line or a metric.
+   */
+  readonly onReadDamage?: (error: CorruptRecordError) => void;
 }
 
 export const MiB = 1024 * 1024;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Index } from '../raft/index.js';
 import { assert } from './assert.js';
 import { CorruptRecordError, MissingSegmentError, StorageIoError, type RecordFault } from './errors.js';
-import { INDEX_SUFFIX, parseSegmentFileName, Segment, SEGMENT_SUFFIX, segmentFileName, type SegmentContext } from './segment.js';
+import { INDEX_SUFFIX, indexFileName, parseSegmentFileName, Segment, SEGMENT_SUFFIX, segmentFileName, type SegmentContext } from './segment.js';
 import { nonZeroEnd, scanSegment, validRecordAfter } from './segment-scan.js';
 import type { LogPosition, PersistedState } from './state-file.js';
 
@@ -69,18 +69,72 @@ export interface RecoveredSegments {
 /** What recovery does with damage that is not a torn tail (see OpenLogOptions.onDamage). */
 export type DamagePolicy = 'refuse' | 'truncate';
 
+export interface RecoverOptions {
+  readonly onDamage: DamagePolicy;
+  /** See OpenLogOptions.restorePoint; null: none. */
+  readonly restorePoint: LogPosition | null;
+}
+
 /**
  * Opens every segment in order: removes what a crash left below the compaction point,
  * checks the names form one contiguous run, opens sealed segments through their (checked,
  * maybe rebuilt) indexes, and scans the last segment record by record, cutting a torn
  * tail. Damage that is not a torn tail throws a typed error, or with `onDamage: 'truncate'`
  * ends the log just before the first damaged record: sealed segments are then verified
- * record by record, everything from the damaged record on is discarded, and the report's
- * `damage` says exactly what.
+ * record by record (except those wholly at or below `restorePoint`, when the recovered log
+ * holds it), everything from the damaged record on is discarded, and the report's `damage`
+ * says exactly what.
  */
-export async function recoverSegments(context: SegmentContext, state: PersistedState, onDamage: DamagePolicy = 'refuse'): Promise<RecoveredSegments> {
+export async function recoverSegments(context: SegmentContext, state: PersistedState, options: RecoverOptions = { onDamage: 'refuse', restorePoint: null }): Promise<RecoveredSegments> {
+  const { onDamage, restorePoint } = options;
+  const deferThrough = onDamage === 'truncate' && restorePoint !== null ? restorePoint.index : 0;
+  const first = await recoverOnce(context, state, onDamage, deferThrough);
+  if (first.deferredSegments === 0 || restorePoint === null || holds(first.segments, state, restorePoint)) return first;
+  // The caller will replay from before the point (it restores from an older state, or from
+  // none), so the deferred segments must be verified after all: recover again without
+  // deferring. What the first pass cut or removed is gone and stays reported.
+  for (const segment of first.segments) segment.close();
+  const second = await recoverOnce(context, state, onDamage, 0);
+  return { ...second, report: mergedReport(first.report, second.report), createdSegment: first.createdSegment || second.createdSegment };
+}
+
+/** Whether the recovered segments hold `point` (or it is the compaction point). A read that finds damage says no. */
+function holds(segments: readonly Segment[], state: PersistedState, point: LogPosition): boolean {
+  if (point.index === state.compacted.index) return point.term === state.compacted.term;
+  const holder = segments.find((segment) => point.index >= segment.firstIndex && point.index <= segment.lastIndex);
+  if (holder === undefined) return false;
+  try {
+    return holder.term(point.index) === point.term;
+  } catch (error) {
+    // A bad index slot over a damaged record: the verifying pass finds and cuts it.
+    if (error instanceof CorruptRecordError || error instanceof MissingSegmentError) return false;
+    throw error;
+  }
+}
+
+/** The report of a second, verifying recovery, with what the first one (deferring) already cut or removed. */
+function mergedReport(first: RecoveredSegments['report'], second: RecoveredSegments['report']): RecoveredSegments['report'] {
+  const cut = first.cutFromIndex !== null ? first : second;
+  const damage = second.damage === null ? first.damage : { ...second.damage, discardedSegments: unique([...second.damage.discardedSegments, ...(first.damage?.discardedSegments ?? [])]) };
+  return {
+    cutTailBytes: cut.cutTailBytes,
+    cutFromIndex: cut.cutFromIndex,
+    cutFault: cut.cutFault,
+    rebuiltIndexes: unique([...first.rebuiltIndexes, ...second.rebuiltIndexes]),
+    removedSegments: [...first.removedSegments, ...second.removedSegments],
+    damage,
+  };
+}
+
+function unique(paths: readonly string[]): string[] {
+  return [...new Set(paths)];
+}
+
+/** One pass of recoverSegments: sealed segments wholly at or below `deferThrough` are not verified record by record. */
+async function recoverOnce(context: SegmentContext, state: PersistedState, onDamage: DamagePolicy, deferThrough: number): Promise<RecoveredSegments & { readonly deferredSegments: number }> {
   const { fs, dir } = context;
   const names = fs.list(dir);
+  const listed = new Set(names);
   const firsts = names
     .map(parseSegmentFileName)
     .filter((first): first is number => first !== null)
@@ -102,6 +156,7 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
 
   const segments: Segment[] = [];
   const rebuiltIndexes: string[] = [];
+  let deferredSegments = 0;
   /** The first index of a sealed segment found damaged, which is then recovered as the last one. */
   let damagedSealed: number | null = null;
   // Segments before the last must each hold exactly the run up to the next one's first index.
@@ -110,8 +165,11 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
     const next = firsts[k + 1];
     assert(first !== undefined && next !== undefined, () => `segment ${k + 1} of ${firsts.length} is not listed`);
     let opened: { segment: Segment; rebuilt: boolean };
+    // Its entries will not be replayed: checked when read (or when its index is rebuilt).
+    const deferred = next - 1 <= deferThrough;
     try {
-      opened = Segment.openSealed(context, first, next - 1, { verify: onDamage === 'truncate' });
+      const indexListed = listed.has(indexFileName(first));
+      opened = Segment.openSealed(context, first, next - 1, { verify: onDamage === 'truncate' && !deferred, indexListed });
     } catch (error) {
       const found = onDamage === 'truncate' ? damageOf(context, first, error) : null;
       if (found === null) throw error;
@@ -125,6 +183,7 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
       break;
     }
     segments.push(opened.segment);
+    if (deferred) deferredSegments++;
     if (opened.rebuilt) rebuiltIndexes.push(opened.segment.indexPath);
   }
 
@@ -150,11 +209,11 @@ export async function recoverSegments(context: SegmentContext, state: PersistedS
     if (last.damageCut !== null) {
       damage = damaged && damage !== null ? { ...damage, cutBytes: last.damageCut.cutBytes } : { ...last.damageCut, discardedSegments: damage?.discardedSegments ?? [] };
     }
-    return { segments, report: { ...last.cut, rebuiltIndexes, removedSegments, damage }, createdSegment: damage !== null };
+    return { segments, report: { ...last.cut, rebuiltIndexes, removedSegments, damage }, createdSegment: damage !== null, deferredSegments };
   }
   const segment = Segment.create(context, expectedFirst);
   const report = { cutTailBytes: 0, cutFromIndex: null, cutFault: null, rebuiltIndexes, removedSegments, damage };
-  return { segments: [segment], report, createdSegment: true };
+  return { segments: [segment], report, createdSegment: true, deferredSegments };
 }
 
 /**

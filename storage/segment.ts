@@ -39,6 +39,11 @@ export function segmentFileName(firstIndex: number): string {
   return `${String(firstIndex).padStart(NAME_DIGITS, '0')}${SEGMENT_SUFFIX}`;
 }
 
+/** "00000000000000000001.idx": the index file of the segment whose first entry is index 1. */
+export function indexFileName(firstIndex: number): string {
+  return segmentFileName(firstIndex).slice(0, -SEGMENT_SUFFIX.length) + INDEX_SUFFIX;
+}
+
 /** The first index a segment file name stands for, or null if it is not a segment name. */
 export function parseSegmentFileName(name: string): number | null {
   const match = /^(\d{20})\.log$/.exec(name);
@@ -145,19 +150,22 @@ export class Segment {
    * index file if it checks out, else rebuilds it from the data; `rebuilt` says which.
    * With `verify`, every record is read and checked first (otherwise only the index's two
    * ends are, and damage between them is found when read). Damage throws
-   * CorruptRecordError, or MissingSegmentError for data that ends early.
+   * CorruptRecordError, or MissingSegmentError for data that ends early. `indexListed` says
+   * whether the index file is in the directory, when the caller has listed it already (one
+   * listing for all segments instead of one each).
    */
   static openSealed(
     context: SegmentContext,
     firstIndex: number,
     lastIndex: number,
-    options: { readonly verify?: boolean } = {},
+    options: { readonly verify?: boolean; readonly indexListed?: boolean } = {},
   ): { segment: Segment; rebuilt: boolean } {
     const data = context.fs.open(path.join(context.dir, segmentFileName(firstIndex)), 'existing');
     try {
       const segment = new Segment(context, firstIndex, data, context.fs.size(data), lastIndex, null);
       const scan = options.verify === true ? segment.checkedScan() : null;
-      const rebuilt = !segment.openIndexIfValid();
+      const listed = options.indexListed ?? context.fs.list(context.dir).includes(path.basename(segment.indexPath));
+      const rebuilt = !(listed && segment.openIndexIfValid());
       if (rebuilt) segment.rebuildIndex(scan ?? undefined);
       return { segment, rebuilt };
     } catch (error) {
@@ -300,6 +308,18 @@ export class Segment {
     }
   }
 
+  /**
+   * A read found damage in this sealed segment: unlinks its index file (the open handle keeps
+   * serving the good records), so that the next open has to rebuild the index, which reads
+   * and checks every record and so finds the damage there. Not synced: if the removal is
+   * lost to a crash, the next read of the damage drops the index again. No-op when active.
+   */
+  dropIndexFile(): void {
+    if (this.memory !== null) return;
+    const { fs, dir } = this.context;
+    if (fs.list(dir).includes(path.basename(this.indexPath))) fs.remove(this.indexPath);
+  }
+
   /** Removes entries after `at` (firstIndex - 1 <= at <= lastIndex); durable after fdatasync(data). */
   truncateAfter(at: number): void {
     assert(at >= this.firstIndex - 1 && at <= this.lastIndex, `truncateAfter(${at}) outside ${this.dataPath}`);
@@ -406,10 +426,9 @@ export class Segment {
     return slots;
   }
 
-  /** Opens the index file if it exists and agrees with the data at both ends. */
+  /** Opens the index file, which exists, if it agrees with the data at both ends. */
   private openIndexIfValid(): boolean {
     const { fs, payloadBytesMax } = this.context;
-    if (!fs.list(this.context.dir).includes(path.basename(this.indexPath))) return false;
     const handle = fs.open(this.indexPath, 'existing');
     const count = this.lastIndex - this.firstIndex + 1;
     const ends = new Uint8Array(INDEX_SLOT_BYTES * 2);

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 
 import type { Index, SnapshotMeta, Term } from '../raft/index.js';
 import { assert } from './assert.js';
-import { CorruptSnapshotError } from './errors.js';
+import { CorruptSnapshotError, StorageIoError } from './errors.js';
 import type { DirectoryLock, FileHandle, FileSystem } from './file-system.js';
 import type { Scheduler } from './scheduler.js';
 import { realScheduler } from './scheduler.js';
@@ -251,6 +251,24 @@ export class SnapshotStore implements Publisher {
 
 function byPosition(a: { index: number; term: number }, b: { index: number; term: number }): number {
   return a.index - b.index || a.term - b.term;
+}
+
+/**
+ * The position of the newest snapshot file in `dir` by its name (what the store's latest()
+ * will be, once open has verified it), or null when there is none or no directory. A listing
+ * only, no file read, so that it can be asked before the log is opened: a node names it as
+ * the log's restorePoint.
+ */
+export function newestSnapshotPosition(fs: FileSystem, dir: string): { readonly index: Index; readonly term: Term } | null {
+  let names: string[];
+  try {
+    names = fs.list(dir);
+  } catch (error) {
+    if (error instanceof StorageIoError) return null;
+    throw error;
+  }
+  const positions = names.map(parseSnapshotFileName).filter((position) => position !== null);
+  return positions.sort(byPosition).at(-1) ?? null;
 }
 
 /** Opens (or creates) the snapshot directory: removes temp files, verifies the newest snapshot. */

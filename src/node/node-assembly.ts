@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 
 import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta, type Term } from '../../raft/index.js';
-import { openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
+import { newestSnapshotPosition, openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
 import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
 import { member, type NodeConfig } from './config.js';
 import { NodeBrokerService } from './broker-service.js';
@@ -96,18 +96,10 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   const logLine = environment.log ?? ((): void => {});
   const { scheduler } = environment;
   const probe = environment.probe ?? NO_PROBE;
-  // Damage is cut away, not refused: the node then repairs from its leader (not voting
-  // until it has), where refusing would leave an operator editing files by hand.
-  const log = await openLog({
-    dir: path.join(config.dataDir, 'log'),
-    fs: environment.fs,
-    scheduler,
-    flush: config.flush,
-    segmentBytes: config.segmentBytes,
-    payloadBytesMax: config.recordBytesMax + 1,
-    onDamage: 'truncate',
-  });
   const snapshotDir = path.join(config.dataDir, 'snapshots');
+  // The newest snapshot (by its name: the store verifies it below) is where the node restores
+  // from, so the log need not verify at open the segments wholly below it.
+  const log = await openNodeLog(config, environment, newestSnapshotPosition(environment.fs, snapshotDir));
   const history = new StorageHistory();
   let store: SnapshotStore;
   let snapshot: SnapshotMeta | null;
@@ -272,6 +264,29 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       return stopping;
     },
   };
+}
+
+/**
+ * Opens the node's log. Damage is cut away, not refused: the node then repairs from its
+ * leader (not voting until it has), where refusing would leave an operator editing files by
+ * hand. Segments wholly at or below `newestSnapshot` are verified when read rather than at
+ * open (the log verifies them all if it turns out not to hold that snapshot's entry, when the
+ * node starts from an older state); damage a read finds there is logged, and cut at the next
+ * start.
+ */
+function openNodeLog(config: NodeConfig, environment: NodeEnvironment, newestSnapshot: { readonly index: Index; readonly term: Term } | null): Promise<CommitLog> {
+  const logLine = environment.log ?? ((): void => {});
+  return openLog({
+    dir: path.join(config.dataDir, 'log'),
+    fs: environment.fs,
+    scheduler: environment.scheduler,
+    flush: config.flush,
+    segmentBytes: config.segmentBytes,
+    payloadBytesMax: config.recordBytesMax + 1,
+    onDamage: 'truncate',
+    ...(newestSnapshot === null ? {} : { restorePoint: { index: newestSnapshot.index, term: newestSnapshot.term } }),
+    onReadDamage: (error) => logLine(`log damage found on read: ${error.message}; the segment will be verified, and the damage cut and repaired from the leader, at the next start`),
+  });
 }
 
 /**
