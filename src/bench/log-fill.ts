@@ -52,9 +52,12 @@ export async function fillLog(options: { readonly brokers: readonly string[]; re
 }
 
 /**
- * Sends `requests` Produce requests of one message each to `topic` (one log entry, and one
- * offset run in the broker's state, each: what makes a broker snapshot grow), 64 at a time
- * over 8 connections. Fails on the first error or after `timeoutMs`.
+ * Sends `requests` Produce requests of one message each to `topic`, 64 at a time over 8
+ * connections, each from its own idempotent producer (an InitProducer entry, then the
+ * Produce entry). What stays in the broker's state is one producer per request: state that
+ * is not history, so the replicated trim after a compaction does not drop it (it drops the
+ * offset runs), and a snapshot sent to a follower carries it. Fails on the first error or
+ * after `timeoutMs`.
  */
 export async function fillTopic(options: { readonly brokers: readonly string[]; readonly topic: string; readonly requests: number; readonly sizeBytes: number; readonly timeoutMs: number }): Promise<void> {
   const clients = Array.from({ length: PRODUCE_FILL_CLIENTS }, () => new LogClient({ brokers: options.brokers }));
@@ -66,8 +69,9 @@ export async function fillTopic(options: { readonly brokers: readonly string[]; 
     while (next < options.requests) {
       if (Date.now() > deadlineMs) throw new Error(`filling topic ${options.topic}: ${next} of ${options.requests} requests sent within ${options.timeoutMs} ms`);
       next++;
+      const producerId = await client.initProducer();
       const message: BrokerMessage = { key: new Uint8Array(), headers: [], payload, timestampMs: Date.now() };
-      await client.produce({ topic: options.topic, producerId: 0, firstSequence: 0, messages: [message] });
+      await client.produce({ topic: options.topic, producerId, firstSequence: 0, messages: [message] });
     }
   };
   try {

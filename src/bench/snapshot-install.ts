@@ -11,7 +11,7 @@ import { ratio } from './stats.js';
 
 export interface InstallResult {
   readonly follower: string;
-  /** Produce requests (one message, one entry, one offset run each) written while it was down. */
+  /** Produce requests (one message each, from its own idempotent producer) written while it was down. */
   readonly entriesWhileDown: number;
   /** The follower's last index when stopped, and the leader's first index once compacted past it. */
   readonly followerLastIndex: number;
@@ -49,7 +49,8 @@ const INSTALLED_LINE = /installed snapshot (\d+) \(term \d+, (\d+) bytes\)/;
 
 /**
  * A follower behind a compacted leader: one follower is stopped, `entries` one-message
- * Produce requests go to the other two (each an offset run the broker snapshot carries), the
+ * Produce requests, each from its own idempotent producer, go to the other two (each leaves a
+ * producer in the broker state that the snapshot carries, which the trim keeps), the
  * leader snapshots and deletes its log below, and the follower is started again; the leader
  * then has to send it the snapshot. Timed from the transfer's temp file appearing on the
  * follower to its "installed snapshot" line, and set against the disk writing a file of
