@@ -139,7 +139,7 @@ function niceCeiling(value) {
 function formatValue(value) {
   if (value === 0) return '0';
   if (value >= 1000) return `${Number((value / 1000).toFixed(1))}k`;
-  return value >= 10 ? String(Math.round(value)) : String(Number(value.toFixed(2)));
+  return value >= 100 ? String(Math.round(value)) : String(Number(value.toFixed(value >= 10 ? 1 : 2)));
 }
 
 function tickSeconds(spanS) {
