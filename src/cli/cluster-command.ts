@@ -36,7 +36,7 @@ Options:
   --data-dir DIR             root of the nodes' data directories, one per node (default ./data)
   --client-port-base PORT    client port of n1; n2 gets the next one, ... (default 7501)
   --peer-port-base PORT      peer port of n1, and so on (default 7601)
-  --http-port-base PORT      HTTP port of n1 (/metrics, /healthz, /readyz), and so on
+  --http-port-base PORT      HTTP port of n1 (the status page at /, /metrics, /healthz, /readyz), and so on
                              (default 7701; 0 serves no HTTP)
   --flush sync|async         flush policy of every node (default sync)
   --flush-interval-ms N      async flush interval (default 10)
@@ -128,7 +128,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
   process.stdout.write(`quorumlog: starting ${count} nodes (data under ${path.resolve(dataRoot)}; restart ${mode})\n`);
   const httpPortOf = (k: number): number => (httpBase === 0 ? 0 : httpBase + k);
   for (const [k, m] of members.entries()) {
-    const http = httpBase === 0 ? '' : `  metrics http://127.0.0.1:${httpPortOf(k)}/metrics`;
+    const http = httpBase === 0 ? '' : `  status page http://127.0.0.1:${httpPortOf(k)}/`;
     process.stdout.write(`  ${m.id.padEnd(width)}  clients ${m.clientAddress}  peers ${m.peerAddress}${http}\n`);
   }
   process.stdout.write(`Connect with: quorumlog status --brokers ${members.map((m) => m.clientAddress).join(',')}\nPress Ctrl-C to stop.\n`);
@@ -140,6 +140,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     if (tickMs !== undefined) args.push('--tick-ms', String(tickMs));
     args.push(...storageArgs);
     args.push('--http-port', String(httpPortOf(members.findIndex((m) => m.id === id))));
+    if (httpBase !== 0) args.push('--http-members', members.map((m, k) => `${m.id}=127.0.0.1:${httpPortOf(k)}`).join(','));
     return args;
   };
   const token = newControlToken();

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 
 import { nodeId } from '../../raft/index.js';
-import type { FlushPolicy } from '../../storage/index.js';
+import { realScheduler, type FlushPolicy } from '../../storage/index.js';
 import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig, startNode } from '../node/index.js';
 import { NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
 import { parseCommandLine } from './parse-command-line.js';
@@ -48,6 +48,10 @@ Options:
   --producer-idle-expiry-ms N  forget a producer id (its dedupe state) unused this long (default 24h)
   --http-port PORT           serve /metrics, /healthz and /readyz over HTTP on this port (default 0: off)
   --http-host HOST           the address the HTTP port listens on (default 127.0.0.1)
+  --http-members SPEC        every member's HTTP address as id=host:port,... : the status page at /
+                             reads the other members there and links to the leader's page
+                             (default with the default --members: 127.0.0.1:7701, 7702, ...;
+                             else none, and the page shows the others as unreachable)
   --ready-lag-entries N      /readyz answers 503 while applied trails the known commit index by
                              more than N entries (default ${READY_APPLIED_LAG_ENTRIES_MAX})
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
@@ -82,6 +86,7 @@ const OPTIONS = {
   'power-loss': { type: 'boolean' },
   'http-port': { type: 'string' },
   'http-host': { type: 'string' },
+  'http-members': { type: 'string' },
   'ready-lag-entries': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -91,7 +96,12 @@ export interface HttpFlags {
   readonly host: string;
   readonly port: number;
   readonly appliedLagEntriesMax: number;
+  /** Each member's HTTP address, for the status page (those absent are shown as unreachable). */
+  readonly members: ReadonlyMap<string, string>;
 }
+
+/** The local cluster's HTTP ports: n1 on 7701, n2 on 7702, ... (what `quorumlog cluster` gives them). */
+const LOCAL_HTTP_PORT_BASE = 7701;
 
 /** Builds the node's configuration and HTTP settings from flags, over a config file, over defaults. */
 export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeConfig; readonly http: HttpFlags } | 'help' {
@@ -116,6 +126,7 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
     host: pick('http-host', 'httpHost') ?? '127.0.0.1',
     port: parseWholeNumber('http-port', pick('http-port', 'httpPort'), { min: 0, max: 65535 }) ?? 0,
     appliedLagEntriesMax: parseWholeNumber('ready-lag-entries', pick('ready-lag-entries', 'readyLagEntries'), { min: 0 }) ?? READY_APPLIED_LAG_ENTRIES_MAX,
+    members: httpMembersFrom(pick('http-members', 'httpMembers'), members, membersSpec === undefined),
   };
   const config: NodeConfig = {
     id: nodeId(id),
@@ -139,6 +150,20 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
     powerLoss: values['power-loss'] === true || file['powerLoss'] === true,
   };
   return { config, http };
+}
+
+/** --http-members as a map, each id a member and each address host:port; the local cluster's ports by default. */
+function httpMembersFrom(spec: string | undefined, members: readonly MemberConfig[], localCluster: boolean): Map<string, string> {
+  if (spec === undefined) return new Map(localCluster ? members.map((m, k) => [m.id, `127.0.0.1:${LOCAL_HTTP_PORT_BASE + k}`]) : []);
+  const out = new Map<string, string>();
+  for (const part of spec.split(',').filter((p) => p.trim() !== '')) {
+    const match = /^([^=\s]+)=(\S+):(\d{1,5})$/.exec(part.trim());
+    if (match === null) throw new UsageError(`--http-members: "${part}" must look like id=host:port`);
+    const [, id = '', host = '', port = ''] = match;
+    if (!members.some((m) => m.id === id)) throw new UsageError(`--http-members: "${id}" is not a member (${members.map((m) => m.id).join(', ')})`);
+    out.set(id, `${host}:${port}`);
+  }
+  return out;
 }
 
 function parseRetention(hours: string | undefined, bytes: string | undefined, policy: string | undefined): RetentionConfig {
@@ -191,12 +216,19 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
   if (metrics !== null) {
     metrics.attach(node.inspect, config.dataDir);
     try {
-      endpoint = await startHttpEndpoint({ host: http.host, port: http.port, metrics, node: node.inspect, appliedLagEntriesMax: http.appliedLagEntriesMax });
+      endpoint = await startHttpEndpoint({
+        host: http.host,
+        port: http.port,
+        metrics,
+        node: node.inspect,
+        appliedLagEntriesMax: http.appliedLagEntriesMax,
+        page: { scheduler: realScheduler, httpMembers: http.members, memberIds: config.members.map((m) => m.id) },
+      });
     } catch (error) {
       await node.stop();
       throw new ConfigError(`cannot serve HTTP on ${http.host}:${http.port}: ${(error as Error).message}`, { cause: error });
     }
-    logLine(`serving metrics and health checks on http://${endpoint.address}/ (/metrics, /healthz, /readyz)`);
+    logLine(`serving the status page on http://${endpoint.address}/ (and /metrics, /healthz, /readyz)`);
   }
   const stopAll = async (): Promise<void> => {
     await endpoint?.close();

@@ -6,6 +6,7 @@ import type { FileSystem } from '../../storage/index.js';
 import type { NodeInspection, NodeProbe, ProbedCall } from '../node/index.js';
 import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStorageGauges, type ScrapeGauges } from './scrape-gauges.js';
 import { BoundedLabels } from './bounded-labels.js';
+import { LatencyBuckets } from './latency-buckets.js';
 import { MeteredFileSystem } from './metered-file-system.js';
 import { ProposalTimes } from './proposal-times.js';
 
@@ -28,6 +29,11 @@ const ENTRIES_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly probe: NodeProbe;
+  /**
+   * Durations of the writes (append and produce calls) acknowledged since the status page's
+   * history last drained it: the request histogram's measurement, in its buckets.
+   */
+  readonly writeLatency = new LatencyBuckets(SECONDS_BUCKETS);
   private node: NodeInspection | null = null;
   private dataDir: string | null = null;
   private readonly proposals = new ProposalTimes();
@@ -108,7 +114,9 @@ export class NodeMetrics {
       callEnded: (call, startedMark, error) => {
         if (error === null) {
           ok.get(call)?.inc();
-          durations.get(call)?.observe((now() - startedMark) / 1000);
+          const seconds = (now() - startedMark) / 1000;
+          durations.get(call)?.observe(seconds);
+          if (call !== 'ack') this.writeLatency.observe(seconds);
         } else {
           requests.labels(call, errorCode(error)).inc();
         }

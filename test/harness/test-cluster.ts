@@ -151,7 +151,10 @@ export class TestCluster {
     if (o.preferredLeader !== undefined) args.push('--preferred-leader', o.preferredLeader);
     if (o.powerLoss === true) args.push('--power-loss');
     const httpPort = this.httpPorts.get(id);
-    if (httpPort !== undefined) args.push('--http-port', String(httpPort));
+    if (httpPort !== undefined) {
+      // Every member's HTTP address, so each one's status page can read the others.
+      args.push('--http-port', String(httpPort), '--http-members', [...this.httpPorts].map(([member, port]) => `${member}=127.0.0.1:${port}`).join(','));
+    }
     args.push(...(o.extraArgs ?? []));
     return args;
   }

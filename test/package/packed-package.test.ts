@@ -71,10 +71,10 @@ describe('the packed package', () => {
 
     const { tarball, files } = await pack(work);
     console.log(`[package] npm pack: ${files.length} files, ${fs.statSync(tarball).size} bytes`);
-    const unexpected = files.filter((f) => !/^(README\.md|package\.json|dist\/(src|errors|raft|storage)\/.+\.(js|d\.ts|proto))$/.test(f));
-    expect(unexpected, 'only the compiled library, its declarations, the .proto schemas, README and package.json').toEqual([]);
+    const unexpected = files.filter((f) => !/^(README\.md|package\.json|dist\/(src|errors|raft|storage)\/.+\.(js|d\.ts|proto)|dist\/src\/observe\/page\/status-page\.(html|css))$/.test(f));
+    expect(unexpected, 'only the compiled library, its declarations, the .proto schemas, the status page, README and package.json').toEqual([]);
     expect(files.filter((f) => /^dist\/(test|jepsen-style|storage\/bench)\//.test(f))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/transport/client.proto', 'dist/src/transport/peer.proto']));
+    expect(files).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/transport/client.proto', 'dist/src/transport/peer.proto', 'dist/src/observe/page/status-page.html']));
 
     const app = path.join(work, 'app');
     fs.cpSync(FIXTURE_APP, app, { recursive: true });
