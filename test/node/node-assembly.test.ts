@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { EntryKind, index, nodeId, term, type Entry, type SnapshotMeta } from '../../raft/index.js';
+import { index, term, type SnapshotMeta } from '../../raft/index.js';
 import { BrokerState, encodeBrokerSnapshot } from '../../src/broker/index.js';
-import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
+import type { NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
-import { tagPayloads, PayloadTag } from '../../src/node/state-machine.js';
 import { CorruptRecordError, MemoryFileSystem, openLog, openSnapshotStore, realScheduler } from '../../storage/index.js';
+import { MEMBER_IDS, quietNodeConfig, recordEntry } from './node-fixtures.js';
 
 /**
  * A node opens its log naming its newest snapshot, so that segments wholly below it (not
@@ -14,33 +14,9 @@ import { CorruptRecordError, MemoryFileSystem, openLog, openSnapshotStore, realS
  */
 const DATA_DIR = '/data/n1';
 const LOG_DIR = `${DATA_DIR}/log`;
-const ids = ['n1', 'n2', 'n3'].map(nodeId);
-
-function config(): NodeConfig {
-  return {
-    id: nodeId('n1'),
-    members: ids.map((id, k) => ({ id, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` })),
-    clusterId: 'test',
-    dataDir: DATA_DIR,
-    flush: { mode: 'sync' },
-    // No tick within the test: the node neither campaigns nor snapshots on its own.
-    tickMs: 60_000,
-    electionTicks: 10,
-    heartbeatTicks: 2,
-    preferredLeader: null,
-    messageBytesMax: NODE_DEFAULTS.messageBytesMax,
-    recordBytesMax: NODE_DEFAULTS.recordBytesMax,
-    segmentBytes: 4096,
-    snapshotEntries: NODE_DEFAULTS.snapshotEntries,
-    retention: NODE_DEFAULTS.retention,
-    diskHighWatermarkPercent: 100,
-    producerIdleExpiryMs: NODE_DEFAULTS.producerIdleExpiryMs,
-    dialAddresses: new Map(),
-    powerLoss: false,
-  };
-}
-
-const record = (at: number, t: number): Entry => ({ index: index(at), term: term(t), kind: EntryKind.normal, payload: tagPayloads(PayloadTag.record, [Buffer.from(`r${at}`)])[0] as Uint8Array });
+const ids = MEMBER_IDS;
+const config = (): NodeConfig => quietNodeConfig(DATA_DIR);
+const record = recordEntry;
 const COUNT = 60;
 const SNAPSHOT = 30;
 

@@ -1,43 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { EntryKind, index, nodeId, term, type Entry, type SnapshotMeta } from '../../raft/index.js';
+import { index, term, type SnapshotMeta } from '../../raft/index.js';
 import { BrokerState, encodeBrokerSnapshot } from '../../src/broker/index.js';
-import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
+import type { NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
-import { brokerEntryPayload, tagPayloads, PayloadTag } from '../../src/node/state-machine.js';
+import { brokerEntryPayload } from '../../src/node/state-machine.js';
 import { MemoryFileSystem, openLog, openSnapshotStore, realScheduler } from '../../storage/index.js';
+import { MEMBER_IDS, quietNodeConfig, recordEntry } from './node-fixtures.js';
 
 /**
  * How a node starts from what its disk holds: the newest snapshot and the log beside it,
  * including the states a crash part way through installing a leader's snapshot leaves.
  */
 const DATA_DIR = '/data/n1';
-const ids = ['n1', 'n2', 'n3'].map(nodeId);
-
-function config(): NodeConfig {
-  return {
-    id: nodeId('n1'),
-    members: ids.map((id, k) => ({ id, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` })),
-    clusterId: 'test',
-    dataDir: DATA_DIR,
-    flush: { mode: 'sync' },
-    // No tick within the test: the node neither campaigns nor snapshots on its own.
-    tickMs: 60_000,
-    electionTicks: 10,
-    heartbeatTicks: 2,
-    preferredLeader: null,
-    messageBytesMax: NODE_DEFAULTS.messageBytesMax,
-    recordBytesMax: NODE_DEFAULTS.recordBytesMax,
-    segmentBytes: 4096,
-    snapshotEntries: NODE_DEFAULTS.snapshotEntries,
-    retention: NODE_DEFAULTS.retention,
-    diskHighWatermarkPercent: 100,
-    producerIdleExpiryMs: NODE_DEFAULTS.producerIdleExpiryMs,
-    dialAddresses: new Map(),
-    powerLoss: false,
-  };
-}
-
-const record = (at: number, t: number): Entry => ({ index: index(at), term: term(t), kind: EntryKind.normal, payload: tagPayloads(PayloadTag.record, [Buffer.from(`r${at}`)])[0] as Uint8Array });
+const ids = MEMBER_IDS;
+const config = (): NodeConfig => quietNodeConfig(DATA_DIR);
+const record = recordEntry;
 
 /** A log of `count` plain records in term `t` on `fs`, compacted below `compactBefore` (whole small segments). */
 async function writeLog(fs: MemoryFileSystem, count: number, t: number, compactBefore = 1): Promise<void> {
