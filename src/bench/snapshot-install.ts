@@ -22,6 +22,13 @@ export interface InstallResult {
   readonly readyMs: number;
   /** From the first temp file of the transfer in its snapshot folder (null: not seen) to the "installed" line. */
   readonly transferMs: number | null;
+  /**
+   * Of transferMs, from the temp file's first sight to its rename into place (the snapshot
+   * received whole and synced: what is set against the disk); null when not seen.
+   */
+  readonly receiveMs: number | null;
+  /** Of transferMs, from that rename to the "installed" line: the log reset and the state loaded. */
+  readonly restoreMs: number | null;
   /** From its ready line to the "installed" line: includes the leader noticing it (a heartbeat). */
   readonly readyToInstalledMs: number;
   readonly megabytesPerSecond: number;
@@ -86,6 +93,7 @@ export async function runInstall(options: InstallOptions): Promise<InstallResult
       if (match !== null && installed === null) installed = { atMs: nowMs(), index: Number(match[1]), bytes: Number(match[2]) };
     });
     let tempSeenMs: number | null = null;
+    let renamedMs: number | null = null;
     let readyAtMs: number | null = null;
     void starting.then(() => (readyAtMs = nowMs()), () => undefined);
     try {
@@ -95,6 +103,7 @@ export async function runInstall(options: InstallOptions): Promise<InstallResult
         if (nowMs() > deadlineMs) throw new Error(`${follower} did not install a snapshot within ${INSTALL_WAIT_MS} ms`);
         if (cluster.failure !== null) throw new Error(cluster.failure);
         if (tempSeenMs === null && installed === null && hasFileEndingWith(snapshotDir, '.tmp')) tempSeenMs = nowMs();
+        else if (tempSeenMs !== null && renamedMs === null && !hasFileEndingWith(snapshotDir, '.tmp')) renamedMs = nowMs();
         await sleep(TEMP_POLL_MS);
       }
     } finally {
@@ -103,8 +112,12 @@ export async function runInstall(options: InstallOptions): Promise<InstallResult
     const done: { atMs: number; index: number; bytes: number } = installed;
     const ready: number = readyAtMs;
     const transferMs = tempSeenMs === null ? null : done.atMs - tempSeenMs;
+    // The rename may fall between two polls and the "installed" line in the same one: then it is at that line.
+    const receivedAtMs = tempSeenMs === null ? null : (renamedMs ?? done.atMs);
+    const receiveMs = tempSeenMs === null || receivedAtMs === null ? null : receivedAtMs - tempSeenMs;
+    const restoreMs = receivedAtMs === null ? null : done.atMs - receivedAtMs;
     const readyToInstalledMs = done.atMs - ready;
-    const megabytesPerSecond = done.bytes / 1e6 / ((transferMs ?? readyToInstalledMs) / 1000);
+    const megabytesPerSecond = done.bytes / 1e6 / ((receiveMs ?? readyToInstalledMs) / 1000);
     options.onPhase?.(`install: writing ${done.bytes.toLocaleString('en-US')} bytes to the disk for the reference`);
     const disk = probeSequentialWrite({ dir: options.probeDir, bytes: done.bytes });
     return {
@@ -116,6 +129,8 @@ export async function runInstall(options: InstallOptions): Promise<InstallResult
       snapshotBytes: done.bytes,
       readyMs: ready - spawnMs,
       transferMs,
+      receiveMs,
+      restoreMs,
       readyToInstalledMs,
       megabytesPerSecond,
       disk,

@@ -50,7 +50,8 @@ function retentionLines(r: NonNullable<SnapshotBenchReport['retention']>): strin
 function installLines(i: NonNullable<SnapshotBenchReport['install']>): string[] {
   return [
     `InstallSnapshot to ${i.follower} (stopped while ${fmtInt(i.entriesWhileDown)} produce entries went in; leader's log starts at ${fmtInt(i.leaderFirstIndex)}, ${i.follower} had ${fmtInt(i.followerLastIndex)})`,
-    `  snapshot @${fmtInt(i.snapshotIndex)}, ${fmtMb(i.snapshotBytes)}: ${i.transferMs === null ? 'n/a' : fmtMs(i.transferMs)} ms from its temp file to installed (${fmtMs(i.readyToInstalledMs)} ms from the follower serving), ${i.megabytesPerSecond.toFixed(1)} MB/s`,
+    `  snapshot @${fmtInt(i.snapshotIndex)}, ${fmtMb(i.snapshotBytes)}: ${i.transferMs === null ? 'n/a' : fmtMs(i.transferMs)} ms from its temp file to installed (${fmtMs(i.readyToInstalledMs)} ms from the follower serving)`,
+    `  received whole and synced in ${i.receiveMs === null ? 'n/a' : fmtMs(i.receiveMs)} ms, ${i.megabytesPerSecond.toFixed(1)} MB/s; then loaded in ${i.restoreMs === null ? 'n/a' : fmtMs(i.restoreMs)} ms (log reset, state decoded)`,
     `  disk, same run: ${fmtMb(i.disk.bytes)} in 1 MiB writes + fdatasync ${fmtMs(i.disk.elapsedMs)} ms, ${i.disk.megabytesPerSecond.toFixed(1)} MB/s; transfer / disk ${fmtRatio(i.ratioToDisk)}`,
   ];
 }

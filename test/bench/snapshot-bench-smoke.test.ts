@@ -120,8 +120,11 @@ describe('quorumlog bench --case snapshots (smoke)', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/transfer \/ disk [\d.]+x/);
+      expect(result.stdout).toMatch(/received whole and synced in [\d.]+ ms, [\d.]+ MB\/s; then loaded in [\d.]+ ms/);
       const install = (JSON.parse(fs.readFileSync(json, 'utf8')) as SnapshotBenchReport).install;
       expect(install?.snapshotBytes).toBeGreaterThan(0);
+      // The two parts of the transfer add up to it.
+      expect((install?.receiveMs ?? NaN) + (install?.restoreMs ?? NaN)).toBeCloseTo(install?.transferMs ?? NaN, 6);
       expect(install?.leaderFirstIndex).toBeGreaterThan(install?.followerLastIndex ?? Infinity);
       expect(install?.megabytesPerSecond).toBeGreaterThan(0);
       expect(fs.readdirSync(dir)).toEqual(['out.json']);
