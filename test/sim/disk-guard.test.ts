@@ -5,7 +5,7 @@ import { RetentionPolicy, type RetentionConfig } from '../../src/node/config.js'
 import { DISK_GUARD_DEFAULTS, type DiskUsage } from '../../src/node/disk-guard.js';
 import type { AssembledNode } from '../../src/node/node-assembly.js';
 import { ResourceExhaustedError, type BrokerMessageView, type DeliveryView } from '../../src/transport/index.js';
-import { NodeCluster } from './node-cluster.js';
+import { NodeCluster, type CallOutcome } from './node-cluster.js';
 
 /**
  * The disk guard on production nodes in the simulator, with a fake disk per node: the leader
@@ -16,21 +16,7 @@ const TIMEOUT_MS = 3_000;
 const SAMPLE_MS = DISK_GUARD_DEFAULTS.sampleIntervalMs;
 const FULL = 'disk 95% full (limit 90%): produce refused until space is freed; reads and acks still work';
 
-type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
-
-/** Runs the simulated cluster until `call` settles (within `boundMs` of virtual time). */
-async function settle<T>(cluster: NodeCluster, call: Promise<T>, boundMs = 10_000): Promise<Outcome<T>> {
-  let outcome: Outcome<T> | null = null;
-  call.then(
-    (value) => (outcome = { ok: true, value }),
-    (error: unknown) => (outcome = { ok: false, error }),
-  );
-  await cluster.runUntil(() => outcome !== null, boundMs);
-  if (outcome === null) throw new Error(`no answer within ${boundMs} virtual ms`);
-  return outcome;
-}
-
-function value<T>(outcome: Outcome<T>): T {
+function value<T>(outcome: CallOutcome<T>): T {
   if (!outcome.ok) throw outcome.error;
   return outcome.value;
 }
@@ -63,23 +49,23 @@ async function clusterWithDisks(seed: number, options: { readonly snapshotEntrie
 describe('the disk guard on production nodes', () => {
   it('refuses produce, appends and half messages above the watermark, serves reads, consumes and acks, and resumes below it', async () => {
     const { cluster, percent, lines, leader, node } = await clusterWithDisks(31);
-    value(await settle(cluster, node().broker.createTopic('t', 0, { timeoutMs: TIMEOUT_MS })));
-    value(await settle(cluster, node().broker.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: messages('a', 'b') }, { timeoutMs: TIMEOUT_MS })));
+    value(await cluster.outcome(node().broker.createTopic('t', 0, { timeoutMs: TIMEOUT_MS })));
+    value(await cluster.outcome(node().broker.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: messages('a', 'b') }, { timeoutMs: TIMEOUT_MS })));
 
     percent.set(leader, 95);
     await cluster.runFor(SAMPLE_MS + 100);
     expect(node().service.status()).toMatchObject({ produceRefused: true, disk: { usedBytes: 950_000, sizeBytes: 1_000_000, freeBytes: 50_000 }, diskHighWatermarkPercent: 90 });
-    const refused = await settle(cluster, node().broker.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: messages('c') }, { timeoutMs: TIMEOUT_MS }));
+    const refused = await cluster.outcome(node().broker.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: messages('c') }, { timeoutMs: TIMEOUT_MS }));
     expect(refused.ok).toBe(false);
     expect(!refused.ok && refused.error).toBeInstanceOf(ResourceExhaustedError);
     expect(!refused.ok && (refused.error as Error).message).toBe(FULL);
     for (const acks of ['leader', 'none'] as const) {
-      const other = await settle(cluster, node().broker.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: messages('c') }, { timeoutMs: TIMEOUT_MS, acks }));
+      const other = await cluster.outcome(node().broker.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: messages('c') }, { timeoutMs: TIMEOUT_MS, acks }));
       expect(!other.ok && other.error, `acks ${acks}`).toBeInstanceOf(ResourceExhaustedError);
     }
-    const append = await settle(cluster, node().service.append([text('r')], { timeoutMs: TIMEOUT_MS }));
+    const append = await cluster.outcome(node().service.append([text('r')], { timeoutMs: TIMEOUT_MS }));
     expect(!append.ok && (append.error as Error).message).toBe(FULL);
-    const half = await settle(cluster, node().transactions.sendHalf({ txId: 'tx1', producerGroup: 'pg', topic: 't', checkDelayMs: 0, checkIntervalMs: 0, checkMax: 0, messages: messages('h') }, { timeoutMs: TIMEOUT_MS }));
+    const half = await cluster.outcome(node().transactions.sendHalf({ txId: 'tx1', producerGroup: 'pg', topic: 't', checkDelayMs: 0, checkIntervalMs: 0, checkMax: 0, messages: messages('h') }, { timeoutMs: TIMEOUT_MS }));
     expect(!half.ok && half.error).toBeInstanceOf(ResourceExhaustedError);
 
     // Reads, consumes and acks go on, and so does replication: the acks commit on every node.
@@ -96,7 +82,7 @@ describe('the disk guard on production nodes', () => {
     );
     consuming.catch(() => undefined);
     expect(await cluster.runUntil(() => delivered.length === 2, 5_000)).toBe(true);
-    expect(value(await settle(cluster, node().groups.ack('g', [0, 1], { timeoutMs: TIMEOUT_MS })))).toEqual(['acked', 'acked']);
+    expect(value(await cluster.outcome(node().groups.ack('g', [0, 1], { timeoutMs: TIMEOUT_MS })))).toEqual(['acked', 'acked']);
     const commit = cluster.status(leader).commit;
     expect(await cluster.runUntil(() => cluster.ids.every((id) => cluster.appliedIndex(id) >= commit), 5_000)).toBe(true);
     expect(node().groups.describeGroup('g').committedOffset).toBe(2);
@@ -108,9 +94,9 @@ describe('the disk guard on production nodes', () => {
     percent.set(leader, 50);
     await cluster.runFor(SAMPLE_MS + 100);
     expect(node().service.status().produceRefused).toBe(false);
-    const accepted = value(await settle(cluster, node().broker.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: messages('c') }, { timeoutMs: TIMEOUT_MS })));
+    const accepted = value(await cluster.outcome(node().broker.produce({ topic: 't', producerId: 0, firstSequence: 0, messages: messages('c') }, { timeoutMs: TIMEOUT_MS })));
     expect(accepted.firstOffset).toBe(2);
-    expect(value(await settle(cluster, node().service.append([text('r')], { timeoutMs: TIMEOUT_MS }))).firstIndex).toBeGreaterThan(0);
+    expect(value(await cluster.outcome(node().service.append([text('r')], { timeoutMs: TIMEOUT_MS }))).firstIndex).toBeGreaterThan(0);
     expect(lines).toEqual([`${leader} disk guard: ${FULL}`, `${leader} disk guard: disk 50% full (limit 90%): taking produce again`]);
   });
 
@@ -120,7 +106,7 @@ describe('the disk guard on production nodes', () => {
     percent.set(follower, 99);
     await cluster.runFor(SAMPLE_MS + 100);
     expect(cluster.node(follower).node?.service.status().produceRefused).toBe(true);
-    const appended = value(await settle(cluster, node().service.append([text('r')], { timeoutMs: TIMEOUT_MS })));
+    const appended = value(await cluster.outcome(node().service.append([text('r')], { timeoutMs: TIMEOUT_MS })));
     expect(await cluster.runUntil(() => cluster.appliedIndex(follower) >= appended.lastIndex, 5_000)).toBe(true);
   });
 
@@ -128,7 +114,7 @@ describe('the disk guard on production nodes', () => {
     const compactAtOnce: RetentionConfig = { hours: 0, bytes: Infinity, policy: RetentionPolicy.delete };
     const { cluster, leader, node } = await clusterWithDisks(33, { snapshotEntries: 10, retention: compactAtOnce });
     // Bounded: 40 appends.
-    for (let k = 0; k < 40; k++) value(await settle(cluster, node().service.append([text(`record ${k}`.padEnd(100, '.'))], { timeoutMs: TIMEOUT_MS })));
+    for (let k = 0; k < 40; k++) value(await cluster.outcome(node().service.append([text(`record ${k}`.padEnd(100, '.'))], { timeoutMs: TIMEOUT_MS })));
     await cluster.runFor(SAMPLE_MS + 100);
     const status = node().service.status();
     expect(status.snapshotIndex).toBeGreaterThanOrEqual(30);

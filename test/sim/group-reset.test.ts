@@ -18,22 +18,6 @@ const TIMEOUT_MS = 2_000;
 const SETTINGS = { ackDeadlineMs: 5_000 };
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
-type Outcome<T> = { readonly state: 'pending' } | { readonly state: 'done'; readonly value: T } | { readonly state: 'failed'; readonly error: unknown };
-
-/** Runs the cluster until `promise` settles (within `boundMs` of virtual time); its value, or it throws what it rejected with. */
-async function settle<T>(cluster: NodeCluster, promise: Promise<T>, boundMs = 10_000): Promise<T> {
-  let outcome: Outcome<T> = { state: 'pending' };
-  promise.then(
-    (value) => (outcome = { state: 'done', value }),
-    (error: unknown) => (outcome = { state: 'failed', error }),
-  );
-  expect(await cluster.runUntil(() => outcome.state !== 'pending', boundMs), 'the call settled').toBe(true);
-  const settled = outcome as Outcome<T>;
-  if (settled.state === 'failed') throw settled.error;
-  if (settled.state !== 'done') throw new Error('unreachable');
-  return settled.value;
-}
-
 /** A consumer of group g on the leader: what it was sent, and how its stream ended. */
 function consume(node: AssembledNode, consumerId: string): { readonly received: DeliveryView[]; readonly ended: Promise<void>; readonly stop: () => void } {
   const received: DeliveryView[] = [];
@@ -57,13 +41,13 @@ describe('a group behind retention, reset to earliest', () => {
     expect(await cluster.runUntil(() => cluster.leader() !== null, 5_000)).toBe(true);
     const leaderId = cluster.leader() as NodeId;
     const leader = cluster.node(leaderId).node as AssembledNode;
-    await settle(cluster, leader.broker.createTopic('orders', 1024, { timeoutMs: TIMEOUT_MS }));
-    await settle(cluster, leader.groups.createGroup({ group: 'g', topic: 'orders', start: { kind: 'earliest' }, settings: SETTINGS, ifAbsent: false }, { timeoutMs: TIMEOUT_MS }));
+    await cluster.settle(leader.broker.createTopic('orders', 1024, { timeoutMs: TIMEOUT_MS }));
+    await cluster.settle(leader.groups.createGroup({ group: 'g', topic: 'orders', start: { kind: 'earliest' }, settings: SETTINGS, ifAbsent: false }, { timeoutMs: TIMEOUT_MS }));
     const count = 60;
     // Bounded by `count`: one produce entry each, so the log rolls segments and snapshots.
     for (let k = 0; k < count; k++) {
       const payload = new TextEncoder().encode(`m${k}`);
-      await settle(cluster, leader.broker.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [{ key: new Uint8Array(0), headers: [], payload, timestampMs: 1 }] }, { timeoutMs: TIMEOUT_MS }));
+      await cluster.settle(leader.broker.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [{ key: new Uint8Array(0), headers: [], payload, timestampMs: 1 }] }, { timeoutMs: TIMEOUT_MS }));
     }
     await cluster.runFor(500);
     expect(cluster.leader()).toBe(leaderId);
@@ -74,7 +58,7 @@ describe('a group behind retention, reset to earliest', () => {
 
     // The group's next message is gone: consuming says so, with the earliest offset kept.
     const behind = consume(leader, 'c1');
-    const refused = await settle(cluster, behind.ended).then(
+    const refused = await cluster.settle(behind.ended).then(
       () => null,
       (error: unknown) => error,
     );
@@ -83,10 +67,10 @@ describe('a group behind retention, reset to earliest', () => {
     expect(behind.received).toEqual([]);
 
     // An offset retention deleted is refused the same way, before anything is proposed.
-    const deleted = await settle(cluster, leader.groups.resetGroup({ group: 'g', to: { kind: 'offset', offset: 0 }, force: false }, { timeoutMs: TIMEOUT_MS })).catch((error: unknown) => error);
+    const deleted = await cluster.settle(leader.groups.resetGroup({ group: 'g', to: { kind: 'offset', offset: 0 }, force: false }, { timeoutMs: TIMEOUT_MS })).catch((error: unknown) => error);
     expect(deleted).toBeInstanceOf(OutOfRangeError);
 
-    const reset = await settle(cluster, leader.groups.resetGroup({ group: 'g', to: { kind: 'earliest' }, force: false }, { timeoutMs: TIMEOUT_MS }));
+    const reset = await cluster.settle(leader.groups.resetGroup({ group: 'g', to: { kind: 'earliest' }, force: false }, { timeoutMs: TIMEOUT_MS }));
     expect(reset).toEqual({ committedOffset: earliest, previousCommittedOffset: 0, forgotten: 0 });
     // Applied on every node alike (the command carried the leader's earliest, not each node's own).
     expect(await cluster.runUntil(() => cluster.ids.every((id) => cluster.node(id).node?.groups.describeGroup('g').committedOffset === earliest), 2_000)).toBe(true);
@@ -98,7 +82,7 @@ describe('a group behind retention, reset to earliest', () => {
     expect(again.received.every((d) => d.delivery === 1)).toBe(true);
 
     // With those in flight a second reset is refused unless forced.
-    const busy = await settle(cluster, leader.groups.resetGroup({ group: 'g', to: { kind: 'latest' }, force: false }, { timeoutMs: TIMEOUT_MS })).catch((error: unknown) => error);
+    const busy = await cluster.settle(leader.groups.resetGroup({ group: 'g', to: { kind: 'latest' }, force: false }, { timeoutMs: TIMEOUT_MS })).catch((error: unknown) => error);
     expect(busy).toMatchObject({ code: 'failedPrecondition', message: expect.stringContaining('in flight to consumer(s) c2') });
     again.stop();
     await cluster.runFor(200);

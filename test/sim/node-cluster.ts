@@ -20,6 +20,9 @@ import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
 import { SimNetwork, reliableNetwork } from './sim-network.js';
 import { SimSnapshotLink } from './sim-snapshot-link.js';
 
+/** How a call into the simulated cluster settled. */
+export type CallOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
 /**
  * A cluster of production nodes in one process: each node is `assembleNode` (src/node) —
  * the real Replica, CommitLog, broker state machine and services — over its own
@@ -274,6 +277,29 @@ export class NodeCluster {
       await this.stepOnce();
     }
     this.world.advanceTo(until);
+  }
+
+  /**
+   * Runs until `call` settles (within `boundMs` of virtual time): how it settled. Throws when
+   * it did not settle in time.
+   */
+  async outcome<T>(call: Promise<T>, boundMs = 10_000): Promise<CallOutcome<T>> {
+    let outcome: CallOutcome<T> | null = null;
+    call.then(
+      (value) => (outcome = { ok: true, value }),
+      (error: unknown) => (outcome = { ok: false, error }),
+    );
+    await this.runUntil(() => outcome !== null, boundMs);
+    const settled = outcome as CallOutcome<T> | null;
+    if (settled === null) throw new Error(`no answer within ${boundMs} virtual ms`);
+    return settled;
+  }
+
+  /** Runs until `call` settles (within `boundMs` of virtual time): its value, or it throws what it rejected with. */
+  async settle<T>(call: Promise<T>, boundMs = 10_000): Promise<T> {
+    const outcome = await this.outcome(call, boundMs);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 
   /** Runs until `predicate` holds (checked after every task) or `maxMs` pass; returns whether it held. */

@@ -17,22 +17,6 @@ import { NodeCluster } from './node-cluster.js';
 const DELETE_AT_ONCE: RetentionConfig = { hours: 0, bytes: Infinity, policy: RetentionPolicy.delete };
 const TIMEOUT_MS = 2_000;
 
-type Outcome<T> = { readonly state: 'pending' } | { readonly state: 'done'; readonly value: T } | { readonly state: 'failed'; readonly error: unknown };
-
-/** Runs the cluster until `promise` settles (within `boundMs` of virtual time); its value, or it throws what it rejected with. */
-async function settle<T>(cluster: NodeCluster, promise: Promise<T>, boundMs = 10_000): Promise<T> {
-  let outcome: Outcome<T> = { state: 'pending' };
-  promise.then(
-    (value) => (outcome = { state: 'done', value }),
-    (error: unknown) => (outcome = { state: 'failed', error }),
-  );
-  expect(await cluster.runUntil(() => outcome.state !== 'pending', boundMs), 'the call settled').toBe(true);
-  const settled = outcome as Outcome<T>;
-  if (settled.state === 'failed') throw settled.error;
-  if (settled.state !== 'done') throw new Error('unreachable');
-  return settled.value;
-}
-
 /** Produces `count` messages to topic orders through the current leader, one entry each. */
 async function produce(cluster: NodeCluster, count: number, tag: string): Promise<void> {
   // Bounded by `count`, and by the refusals allowed while a leader is elected.
@@ -42,7 +26,7 @@ async function produce(cluster: NodeCluster, count: number, tag: string): Promis
     const payload = new TextEncoder().encode(`${tag}${k}`);
     try {
       if (leader === null) throw new Error('no leader yet');
-      await settle(cluster, leader.broker.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [{ key: new Uint8Array(0), headers: [], payload, timestampMs: 1 }] }, { timeoutMs: TIMEOUT_MS }));
+      await cluster.settle(leader.broker.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [{ key: new Uint8Array(0), headers: [], payload, timestampMs: 1 }] }, { timeoutMs: TIMEOUT_MS }));
     } catch (error) {
       if (++refused > 50) throw error;
       k--;
@@ -75,7 +59,7 @@ describe('the replicated trim', () => {
     expect(await cluster.runUntil(() => cluster.leader() !== null, 5_000)).toBe(true);
     const leaderId = cluster.leader() as NodeId;
     const leader = cluster.node(leaderId).node as AssembledNode;
-    await settle(cluster, leader.broker.createTopic('orders', 1024, { timeoutMs: TIMEOUT_MS }));
+    await cluster.settle(leader.broker.createTopic('orders', 1024, { timeoutMs: TIMEOUT_MS }));
     const count = 60;
     await produce(cluster, count, 'm');
     await cluster.runFor(500);
