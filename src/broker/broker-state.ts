@@ -163,25 +163,6 @@ export class BrokerState {
     return this.appliedIndex;
   }
 
-  /**
-   * The whole state as plain data, for a snapshot: views of the live structures, so it
-   * costs no copies of the topics' runs; encode it before the next apply and never change it.
-   */
-  toSnapshot(): BrokerStateSnapshot {
-    return {
-      appliedIndex: this.appliedIndex,
-      clockMs: this.clockMs,
-      nextExpiryScanMs: this.nextExpiryScanMs,
-      nextScheduledMs: this.nextScheduledMs,
-      topics: [...this.topicsByName.values()].map((t) => t.toSnapshot()),
-      producers: [...this.producers],
-      groups: this.groups.toSnapshot(),
-      transactions: this.txs.toSnapshot(),
-      timeIndex: this.timeIndex.toSnapshot(),
-      trimmedBelow: this.trimmedBelow,
-    };
-  }
-
   /** The whole state as views of the live structures, for an encoder that runs across turns (see BrokerStateSource). */
   snapshotSource(): BrokerStateSource {
     return {

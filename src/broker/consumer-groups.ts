@@ -209,26 +209,6 @@ export class ConsumerGroup {
     this.committed = startOffset;
   }
 
-  /**
-   * The group's whole state as plain data, for a snapshot. The deliveries are the live
-   * objects (encode them before the next apply; never change them). Stale ready-queue
-   * entries (finished offsets, which deliver() skips) are left out: they change nothing.
-   */
-  toSnapshot(): ConsumerGroupSnapshot {
-    return {
-      name: this.name,
-      topicId: this.topicId,
-      topicName: this.topicName,
-      settings: this.settings,
-      cursor: this.cursor,
-      committed: this.committed,
-      deliveries: [...this.deliveries.values()],
-      readyQueue: this.readyQueue.filter((offset) => this.deliveries.get(offset)?.state === 'ready'),
-      inflightByConsumer: [...this.inflightByConsumer],
-      earliestDueMs: this.earliestDueMs,
-    };
-  }
-
   /** Views of the live state (see ConsumerGroupSource): valid only until the next change. */
   snapshotSource(): ConsumerGroupSource {
     return {

@@ -51,11 +51,6 @@ export class GroupTable {
 
   constructor(private readonly topics: TopicDirectory) {}
 
-  /** The groups, in the table's order, as plain data (see ConsumerGroup.toSnapshot). */
-  toSnapshot(): ConsumerGroupSnapshot[] {
-    return [...this.groups.values()].map((g) => g.toSnapshot());
-  }
-
   /** The groups, in the table's order, as views of their live state (see ConsumerGroup.snapshotSource). */
   snapshotSources(): ConsumerGroupSource[] {
     return [...this.groups.values()].map((g) => g.snapshotSource());

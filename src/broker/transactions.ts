@@ -137,11 +137,6 @@ export class TransactionTable {
     return this.earliestDueMs;
   }
 
-  /** The table as plain data, for a snapshot: the live records (encode them before the next apply). */
-  toSnapshot(): TransactionTableSnapshot {
-    return { prepared: [...this.prepared.values()], decided: [...this.decided.values()], earliestDueMs: this.earliestDueMs };
-  }
-
   /** The table's live maps, for an encoder that runs while nothing is applied (no copies). */
   snapshotSource(): TransactionTableSource {
     return { prepared: this.prepared, decided: this.decided, earliestDueMs: this.earliestDueMs };

@@ -142,7 +142,7 @@ describe('trimLog', () => {
     expect([12_000, 15_500, 21_000].map((t) => log.state.logIndexBefore(t))).toEqual(before.slice(1));
     // An older time answers no later an entry than before.
     expect(log.state.logIndexBefore(5_000)).toBeLessThanOrEqual(before[0] as number);
-    expect((log.state.toSnapshot().timeIndex.indexes as readonly number[]).filter((i) => i < 12)).toHaveLength(1);
+    expect((log.state.snapshotSource().timeIndex.indexes as readonly number[]).filter((i) => i < 12)).toHaveLength(1);
   });
 
   it('a group created at earliest after a trim starts at the earliest offset; a reset never goes below it', () => {

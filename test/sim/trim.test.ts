@@ -76,7 +76,7 @@ describe('the replicated trim', () => {
     expect(earliest).toBeGreaterThan(0);
     expect(earliest).toBeLessThan(count);
     // The state holds runs only from the earliest offset on (one per produce entry here).
-    const topic = broker.toSnapshot().topics.find((t) => t.name === 'orders');
+    const topic = broker.snapshotSource().topics.find((t) => t.name === 'orders');
     expect(topic?.startOffset).toBe(earliest);
     expect(topic?.runs.length).toBe(count - earliest);
 
