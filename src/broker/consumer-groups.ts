@@ -94,8 +94,8 @@ export interface ConsumerGroupSource {
   /** The unfinished deliveries by offset, ascending (the order they entered). */
   readonly deliveries: ReadonlyMap<number, Readonly<Delivery>>;
   /**
-   * The ready queue as held: it may hold stale offsets (no longer ready), which a snapshot
-   * leaves out, as toSnapshot() does.
+   * The ready queue as held: it may hold stale offsets (no longer ready, which deliver()
+   * skips), which a snapshot leaves out: they change nothing.
    */
   readonly readyQueue: readonly number[];
   /** Messages in flight per consumer, in the group's order of first delivery. */
