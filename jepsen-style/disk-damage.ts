@@ -68,9 +68,13 @@ export function scanRecords(file: string): RecordSpan[] {
  *    last record (not of the file: a segment the node preallocated ends in zeros, and
  *    cutting those would damage nothing), truncating the file there;
  *  - flip-last: flips one byte in the last record;
- *  - flip-old: flips one byte in a record from the older half of the segment, far below the
- *    end, long acknowledged.
+ *  - flip-old: flips one byte in a record from the older half of the segment, at least
+ *    FLIP_OLD_RECORDS_MIN / 2 records below its end, long acknowledged. A segment that holds
+ *    fewer records (just rolled over, as with tiny segments and compaction) is too little log.
  */
+/** Records the last segment must hold for flip-old (see damageLog). */
+export const FLIP_OLD_RECORDS_MIN = 8;
+
 export function damageLog(dataDir: string, kind: DiskDamageKind, random: Prng): DiskDamage | null {
   const file = lastSegmentPath(dataDir);
   if (file === null) return null;
@@ -90,7 +94,7 @@ export function damageLog(dataDir: string, kind: DiskDamageKind, random: Prng): 
     case 'flip-last':
       return flipIn(file, last, random, kind, 0);
     case 'flip-old': {
-      if (spans.length < 20) return null;
+      if (spans.length < FLIP_OLD_RECORDS_MIN) return null;
       const k = random.nextInt(Math.floor(spans.length / 2));
       const span = spans[k];
       return span === undefined ? null : flipIn(file, span, random, kind, spans.length - 1 - k);

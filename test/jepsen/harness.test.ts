@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { parseRunOptions } from '../../jepsen-style/cli-options.js';
-import { damageLog, dropFromDamagedRecord, scanRecords } from '../../jepsen-style/disk-damage.js';
+import { damageLog, dropFromDamagedRecord, FLIP_OLD_RECORDS_MIN, scanRecords } from '../../jepsen-style/disk-damage.js';
 import { LinkProxy } from '../../jepsen-style/link-proxy.js';
 import { NEMESIS_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
 import { commandLine } from '../../jepsen-style/run.js';
@@ -143,6 +143,21 @@ describe('disk damage on segment files (format of docs/storage.md)', () => {
       expect(damageLog(dir, 'flip-last', new Prng(5))?.index).toBe(lastIndex);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('flip-old damages the older half of a last segment of FLIP_OLD_RECORDS_MIN records, and nothing in a shorter one', () => {
+    for (const [records, damaged] of [[FLIP_OLD_RECORDS_MIN, true], [FLIP_OLD_RECORDS_MIN - 1, false]] as const) {
+      const { dir, file } = segment(records);
+      try {
+        const before = fs.readFileSync(file);
+        const flip = damageLog(dir, 'flip-old', new Prng(7));
+        expect(flip !== null, `${records} records`).toBe(damaged);
+        if (flip !== null) expect(flip.recordsAfter).toBeGreaterThanOrEqual(FLIP_OLD_RECORDS_MIN / 2);
+        else expect(fs.readFileSync(file).equals(before)).toBe(true);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 
