@@ -5,6 +5,7 @@ import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
 import { tagPayloads, PayloadTag } from '../../src/node/state-machine.js';
 import { CorruptRecordError, MemoryFileSystem, openLog, openSnapshotStore, realScheduler } from '../../storage/index.js';
+import { logTo } from '../../src/log/index.js';
 
 /**
  * A node opens its log naming its newest snapshot, so that segments wholly below it (not
@@ -72,7 +73,7 @@ function segmentFirsts(fs: MemoryFileSystem): number[] {
 const segmentPath = (first: number): string => `${LOG_DIR}/${String(first).padStart(20, '0')}.log`;
 
 async function start(fs: MemoryFileSystem, lines: string[]): Promise<AssembledNode> {
-  return assembleNode(config(), { fs, scheduler: realScheduler, random: { nextInt: () => 0 }, log: (line) => lines.push(line) }, {
+  return assembleNode(config(), { fs, scheduler: realScheduler, random: { nextInt: () => 0 }, log: logTo((_level, line) => lines.push(line), 'trace') }, {
     send: () => undefined,
     onFatal: (error) => {
       throw error;

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { index, nodeId, term, type Message, type NodeId } from '../../raft/index.js';
 import { PeerCodec, startPeerTransport, type PeerTransport, type PeerTransportOptions } from '../../src/transport/index.js';
 import { ephemeralPort, waitFor } from '../harness/index.js';
+import { logTo } from '../../src/log/index.js';
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
 const open: PeerTransport[] = [];
@@ -37,7 +38,7 @@ async function startNode(
     onMessage: (message) => received.push(message),
     messageBytesMax: MAX_MESSAGE_BYTES,
     reconnect: { initialMs: 20, maxMs: 200 },
-    log: (line) => logLines.push(line),
+    log: logTo((_level, line) => logLines.push(line), 'trace'),
     ...overrides,
   });
   open.push(transport);
