@@ -202,6 +202,15 @@ describe('peer transport', () => {
     expect(b.received).toEqual([]);
   });
 
+  it('a peer refused at every redial is logged once per cause on each side, not at each dial', async () => {
+    const addresses = await addressesFor('n1', 'n2');
+    const b = await startNode('n2', addresses);
+    const foreign = await startNode('n1', addresses, { clusterId: 'other-cluster', reconnect: { initialMs: 10, maxMs: 10 } });
+    await waitFor(() => (foreign.transport.stats().get(nodeId('n2'))?.reconnects ?? 0) >= 20, { what: '20 refused redials', timeoutMs: 10_000, intervalMs: 5 });
+    expect(b.logLines.filter((line) => line.startsWith('refused a peer stream'))).toHaveLength(1);
+    expect(foreign.logLines.filter((line) => line.includes(': refused ('))).toHaveLength(1);
+  });
+
   it('a batch that does not decode ends the stream with INVALID_ARGUMENT and a message; the node takes the next stream', async () => {
     const addresses = await addressesFor('n1', 'n2');
     const b = await startNode('n2', addresses);
