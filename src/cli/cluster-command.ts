@@ -17,6 +17,7 @@ import {
   type ControlAction,
 } from './cluster-control.js';
 import { ClusterSupervisor } from './cluster-supervisor.js';
+import { logFlagsFrom } from './log-flags.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { RESTART_POLICY_DEFAULTS, RestartMode } from './restart-policy.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
@@ -26,7 +27,8 @@ export const CLUSTER_HELP = `Usage: quorumlog cluster [options]
        quorumlog cluster ps [--data-dir DIR] [--json]
 
 Starts a local cluster of node processes on 127.0.0.1 in the foreground, with their logs
-prefixed by node id, and keeps it running: a node that dies is restarted after a short delay
+as readable lines prefixed by node id (the nodes write JSON; for JSON logs run each node with
+quorumlog node), and keeps it running: a node that dies is restarted after a short delay
 (--restart) while the others keep serving and elect a new leader when the leader was the
 one lost; the cluster prints each exit, restart, leader change and catch-up on one line.
 Ctrl-C (or SIGTERM) stops every node cleanly.
@@ -47,6 +49,7 @@ Options:
   --segment-bytes N, --snapshot-entries N, --retention-hours H, --retention-bytes N,
   --retention-policy keep-unconsumed|delete, --disk-high-watermark PCT
                              passed to every node (see quorumlog node --help)
+  --log-level LEVEL          the nodes' log level: trace, debug, info (default), warn, error, fatal
   --restart on-failure|never on-failure (default): restart a node killed by a signal or exiting
                              with an error status, unless it was restarted ${RESTART_POLICY_DEFAULTS.restartsMax} times within
                              ${RESTART_POLICY_DEFAULTS.windowMs / 1000} s already or exited on a usage/configuration error
@@ -78,6 +81,7 @@ const OPTIONS = {
   'retention-bytes': { type: 'string' },
   'retention-policy': { type: 'string' },
   'disk-high-watermark': { type: 'string' },
+  'log-level': { type: 'string' },
   restart: { type: 'string' },
   'restart-delay-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -115,6 +119,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
   const flushInterval = parseDurationMs('flush-interval-ms', values['flush-interval-ms']);
   const tickMs = parseWholeNumber('tick-ms', values['tick-ms'], { min: 1, max: 60_000 });
   const storageArgs = storagePassThrough(values);
+  const logging = logFlagsFrom(values['log-level'], undefined);
   const mode = values.restart ?? RESTART_POLICY_DEFAULTS.mode;
   if (mode !== RestartMode.onFailure && mode !== RestartMode.never) throw new UsageError(`--restart must be on-failure or never, not "${mode}"`);
   const delayMs = parseWholeNumber('restart-delay-ms', values['restart-delay-ms'], { min: 0, max: 600_000 }) ?? RESTART_POLICY_DEFAULTS.delayMs;
@@ -139,6 +144,8 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     if (flush === 'sync') args.push('--durable-mark', durableMark);
     if (tickMs !== undefined) args.push('--tick-ms', String(tickMs));
     args.push(...storageArgs);
+    // JSON, whatever a node would pick by itself: the supervisor reads its lines and renders them.
+    args.push('--log-level', logging.level, '--log-format', 'json');
     args.push('--http-port', String(httpPortOf(members.findIndex((m) => m.id === id))));
     if (httpBase !== 0) args.push('--http-members', members.map((m, k) => `${m.id}=127.0.0.1:${httpPortOf(k)}`).join(','));
     return args;

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 
 import { ErrorCode } from '../../errors/index.js';
 import { LogClient, type BrokerStatus } from '../client/index.js';
+import { LogEvent, parseLogLine, renderLogText, type LogLine } from '../log/index.js';
 import type { MemberConfig } from '../node/index.js';
 import { formatSeconds, RestartPolicy, type NodeExit, type RestartPolicyOptions } from './restart-policy.js';
 
@@ -81,10 +82,6 @@ interface SupervisedNode {
   catchUp: AbortController | null;
 }
 
-/** The node's own announcement of winning an election (src/node/node.ts logs role changes). */
-const LEADER_LINE = / leader in term (\d+)$/;
-/** The node's startup line once it serves clients (src/node/node.ts). */
-const SERVING_LINE = ' serving clients on ';
 const STOP_GRACE_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
 const SERVING_WAIT_MS = 30_000;
@@ -237,14 +234,12 @@ export class ClusterSupervisor {
     node.exited = new Promise<void>((resolve) => (exitedNow = resolve));
     for (const stream of [child.stdout, child.stderr]) {
       if (stream === null) continue;
-      createInterface({ input: stream }).on('line', (line) => {
-        this.#options.print(node.prefix + stripOwnPrefix(line, node.member.id));
-        const won = LEADER_LINE.exec(line);
-        if (won !== null) this.#leaderElected(node, Number(won[1]));
-        if (line.includes(SERVING_LINE)) {
-          servingNow(true);
-          if (node.watchCatchUpWhenServing) this.#watchCatchUp(node);
-        }
+      createInterface({ input: stream }).on('line', (printed) => {
+        // The node writes JSON lines (its stdout is a pipe): shown as text under the node's
+        // prefix; anything else (a stack trace on stderr) as it is.
+        const line = parseLogLine(printed);
+        this.#options.print(node.prefix + (line === null ? printed : renderLogText(line, { node: false, clock: true })));
+        if (line !== null) this.#onNodeLine(node, line, servingNow);
       });
     }
     let ended = false;
@@ -264,6 +259,16 @@ export class ClusterSupervisor {
       }
     });
     this.#transition(node, 'running');
+  }
+
+  /** Acts on the node's own announcements: winning an election, serving clients (src/node/node.ts). */
+  #onNodeLine(node: SupervisedNode, line: LogLine, servingNow: (serving: boolean) => void): void {
+    const event = line.fields['event'];
+    if (event === LogEvent.roleChanged && line.role === 'leader' && line.term !== null) this.#leaderElected(node, line.term);
+    if (event === LogEvent.serving) {
+      servingNow(true);
+      if (node.watchCatchUpWhenServing) this.#watchCatchUp(node);
+    }
   }
 
   #onExit(node: SupervisedNode, exit: NodeExit): void {
@@ -351,13 +356,6 @@ export class ClusterSupervisor {
       .catch((error: unknown) => this.#options.print(`quorumlog: watching ${id} catch up failed: ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => client.close());
   }
-}
-
-/** Node lines start with "<timestamp> <id> "; under the cluster's prefix the id is redundant. */
-function stripOwnPrefix(line: string, id: string): string {
-  const space = line.indexOf(' ');
-  if (space > 0 && line.startsWith(`${id} `, space + 1)) return `${line.slice(11, space)} ${line.slice(space + 2 + id.length)}`;
-  return line;
 }
 
 /** The promise's value, or undefined once `ms` have passed. */

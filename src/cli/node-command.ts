@@ -2,8 +2,10 @@ import * as fs from 'node:fs';
 
 import { nodeId } from '../../raft/index.js';
 import { realScheduler, type FlushPolicy } from '../../storage/index.js';
+import { LogEvent, LogFormat, type Log } from '../log/index.js';
 import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig, startNode } from '../node/index.js';
-import { NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
+import { createNodeLog, NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
+import { logFlagsFrom, type LogFlags } from './log-flags.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -54,6 +56,10 @@ Options:
                              else none, and the page shows the others as unreachable)
   --ready-lag-entries N      /readyz answers 503 while applied trails the known commit index by
                              more than N entries (default ${READY_APPLIED_LAG_ENTRIES_MAX})
+  --log-level LEVEL          trace, debug, info (default), warn, error or fatal: lines below it are not written
+  --log-format json|text     json: one JSON object per line (level, time, node, term, role, event,
+                             msg, ...); text: one readable line each. Default: text when stdout is
+                             a terminal, json otherwise
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
@@ -88,6 +94,8 @@ const OPTIONS = {
   'http-host': { type: 'string' },
   'http-members': { type: 'string' },
   'ready-lag-entries': { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -104,7 +112,7 @@ export interface HttpFlags {
 const LOCAL_HTTP_PORT_BASE = 7701;
 
 /** Builds the node's configuration and HTTP settings from flags, over a config file, over defaults. */
-export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeConfig; readonly http: HttpFlags } | 'help' {
+export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeConfig; readonly http: HttpFlags; readonly logging: LogFlags } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const file = values.config === undefined ? {} : readConfigFile(values.config);
@@ -149,8 +157,10 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
       parseDurationMs('producer-idle-expiry-ms', pick('producer-idle-expiry-ms', 'producerIdleExpiryMs')) ?? NODE_DEFAULTS.producerIdleExpiryMs,
     powerLoss: values['power-loss'] === true || file['powerLoss'] === true,
   };
-  return { config, http };
+  const logging = logFlagsFrom(pick('log-level', 'logLevel'), pick('log-format', 'logFormat'));
+  return { config, http, logging };
 }
+
 
 /** --http-members as a map, each id a member and each address host:port; the local cluster's ports by default. */
 function httpMembersFrom(spec: string | undefined, members: readonly MemberConfig[], localCluster: boolean): Map<string, string> {
@@ -206,12 +216,16 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(NODE_HELP);
     return 0;
   }
-  const { config, http } = args;
-  const logLine = (line: string): void => {
-    process.stdout.write(`${new Date().toISOString()} ${config.id} ${line}\n`);
-  };
+  const { config, http, logging } = args;
+  const baseLog = createNodeLog({ node: config.id, level: logging.level, format: logging.format ?? (process.stdout.isTTY ? LogFormat.text : LogFormat.json) });
   const metrics = http.port === 0 ? null : new NodeMetrics();
-  const node = await startNode(config, logLine, metrics === null ? {} : { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) });
+  const node = await startNode(config, baseLog, metrics === null ? {} : { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) }).catch((error: unknown) => {
+    // A configuration the node refuses is the CLI's one line on stderr; a start that fails
+    // on its storage is also a line of the node's log, for whatever collects it.
+    if (!(error instanceof ConfigError)) baseLog.fatal(`cannot start: ${describe(error)}`, { event: LogEvent.failed, reason: 'start failed' });
+    throw error;
+  });
+  const log: Log = node.log;
   let endpoint: HttpEndpoint | null = null;
   if (metrics !== null) {
     metrics.attach(node.inspect, config.dataDir);
@@ -228,7 +242,7 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
       await node.stop();
       throw new ConfigError(`cannot serve HTTP on ${http.host}:${http.port}: ${(error as Error).message}`, { cause: error });
     }
-    logLine(`serving the status page on http://${endpoint.address}/ (and /metrics, /healthz, /readyz)`);
+    log.info(`serving the status page on http://${endpoint.address}/ (and /metrics, /healthz, /readyz)`, { event: LogEvent.httpServing, address: endpoint.address });
   }
   const stopAll = async (): Promise<void> => {
     await endpoint?.close();
@@ -240,13 +254,14 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
   });
   const outcome = await Promise.race([signalled.then((signal) => ({ signal })), node.stopped.then((failure) => ({ failure }))]);
   if ('failure' in outcome) {
-    logLine(`stopping: ${outcome.failure.reason}: ${describe(outcome.failure.error)}`);
+    // Written synchronously (createNodeLog): out before the process exits.
+    log.fatal(`stopping: ${outcome.failure.reason}: ${describe(outcome.failure.error)}`, { event: LogEvent.failed, reason: outcome.failure.reason });
     await stopAll().catch(() => undefined);
     return 1;
   }
-  logLine(`${outcome.signal}: shutting down`);
+  log.info(`${outcome.signal}: shutting down`, { event: LogEvent.shuttingDown, signal: outcome.signal });
   await stopAll();
-  logLine('stopped');
+  log.info('stopped', { event: LogEvent.stopped });
   return 0;
 }
 

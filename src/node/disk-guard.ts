@@ -1,4 +1,5 @@
 import type { Scheduler, Timer } from '../../storage/index.js';
+import { LogEvent, type Log } from '../log/index.js';
 import { ResourceExhaustedError } from '../transport/index.js';
 
 /**
@@ -39,8 +40,8 @@ export interface DiskGuardOptions {
   readonly sampleIntervalMs?: number;
   /** Only a leader refuses: a follower's client writes are redirected, and replication never stops. */
   readonly isLeader: () => boolean;
-  /** One line when refusing starts, when it stops, and when sampling starts or stops failing. */
-  readonly log: (line: string) => void;
+  /** One line when refusing starts (warn), when it stops, and when sampling starts (warn) or stops failing. */
+  readonly log: Log;
 }
 
 /**
@@ -103,7 +104,9 @@ export class DiskGuard implements WriteAdmission {
         (usage) => this.update(usage),
         (error: unknown) => {
           // Not knowing is not a reason to refuse: the state of the last good sample holds.
-          if (!this.failing) this.options.log(`disk guard: cannot read the disk usage (${error instanceof Error ? error.message : String(error)}); keeping the last state`);
+          if (!this.failing) {
+            this.options.log.warn(`disk guard: cannot read the disk usage (${error instanceof Error ? error.message : String(error)}); keeping the last state`, { event: LogEvent.diskUsageUnreadable });
+          }
           this.failing = true;
         },
       )
@@ -121,15 +124,16 @@ export class DiskGuard implements WriteAdmission {
   }
 
   private update(usage: DiskUsage): void {
-    if (this.failing) this.options.log('disk guard: reading the disk usage works again');
+    if (this.failing) this.options.log.info('disk guard: reading the disk usage works again', { event: LogEvent.diskUsageReadable });
     this.failing = false;
     this.last = usage;
     const percent = usedPercent(usage);
     const refusing = percent !== null && this.options.highWatermarkPercent < 100 && percent > this.options.highWatermarkPercent;
     if (refusing === this.refusingNow) return;
     this.refusingNow = refusing;
-    if (refusing) this.options.log(`disk guard: ${this.refusal()}`);
-    else this.options.log(`disk guard: disk ${percentText(usage, this.options.highWatermarkPercent)} full (limit ${this.options.highWatermarkPercent}%): taking produce again`);
+    const fields = { usedBytes: usage.usedBytes, sizeBytes: usage.sizeBytes, highWatermarkPercent: this.options.highWatermarkPercent };
+    if (refusing) this.options.log.warn(`disk guard: ${this.refusal()}`, { event: LogEvent.diskGuardRefusing, ...fields });
+    else this.options.log.info(`disk guard: disk ${percentText(usage, this.options.highWatermarkPercent)} full (limit ${this.options.highWatermarkPercent}%): taking produce again`, { event: LogEvent.diskGuardAccepting, ...fields });
   }
 
   private refusal(): string {

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 
 import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta, type Term } from '../../raft/index.js';
 import { newestSnapshotPosition, openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
+import { heldBackNote, LogEvent, RepeatGate, SILENT_LOG, type Log } from '../log/index.js';
 import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
 import { member, type NodeConfig } from './config.js';
 import { NodeBrokerService } from './broker-service.js';
@@ -50,8 +51,8 @@ export interface NodeEnvironment {
    * passes tiny slices, so that its small states are encoded over many turns too.
    */
   readonly snapshotEncodeSlice?: SnapshotEncodeSlice;
-  /** Where the node's own log lines go (the disk guard's); dropped when absent. */
-  readonly log?: (line: string) => void;
+  /** Where the node's own log lines go (snapshots, retention, the disk guard...); dropped when absent. */
+  readonly log?: Log;
 }
 
 /** Where an assembled node's effects leave it: the peer network, and a fatal stop. */
@@ -93,7 +94,7 @@ export interface AssembledNode {
  * state machine and the services clients call, ticking every `config.tickMs`.
  */
 export async function assembleNode(config: NodeConfig, environment: NodeEnvironment, wiring: NodeWiring): Promise<AssembledNode> {
-  const logLine = environment.log ?? ((): void => {});
+  const logLine = environment.log ?? SILENT_LOG;
   const { scheduler } = environment;
   const probe = environment.probe ?? NO_PROBE;
   const snapshotDir = path.join(config.dataDir, 'snapshots');
@@ -113,7 +114,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     if (snapshot !== null) {
       await loadSnapshot(store, snapshot, stateMachine, log);
       history.snapshot(snapshot, 'loaded', environment.snapshotFileTimeMs?.(snapshotDir) ?? scheduler.nowMs());
-      logLine(`started from the snapshot through index ${snapshot.index}; replaying the log after it`);
+      logLine.info(`started from the snapshot through index ${snapshot.index}; replaying the log after it`, { event: LogEvent.snapshotLoaded, index: snapshot.index, snapshotTerm: snapshot.term });
     }
     compactionSnapshot = compactionSnapshotAtStart(store, log, voters, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
   } catch (error) {
@@ -138,6 +139,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   };
   const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);
   let snapshots: NodeSnapshots | null = null;
+  const shipmentFailures = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => scheduler.nowMs() });
   // Built after the snapshots (it needs the replica they feed); set before anything is applied.
   let brokerService: NodeBrokerService | null = null;
   const replica = new Replica({
@@ -173,7 +175,13 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       await replica.compactLog(before);
       const after = log.segmentSpans();
       history.compacted(spans, after);
-      if (after.length < spans.length) logLine(`retention deleted ${spans.length - after.length} log segment(s): the log now starts at ${log.firstIndex()}`);
+      if (after.length < spans.length) {
+        logLine.info(`retention deleted ${spans.length - after.length} log segment(s): the log now starts at ${log.firstIndex()}`, {
+          event: LogEvent.retentionDeleted,
+          segments: spans.length - after.length,
+          firstIndex: log.firstIndex(),
+        });
+      }
     },
     keepFrom: () => retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom,
     onCompacted: (before) => brokerService?.proposeTrim(before),
@@ -183,14 +191,24 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     shipping: wiring.shipping,
     deliver: (message) => replica.receive(message),
     onShipmentFailed: (message: InstallSnapshot, error: unknown) => {
-      logLine(`sending snapshot ${message.snapshot.index} to ${message.to} failed: ${error instanceof Error ? error.message : String(error)}`);
+      const why = error instanceof Error ? error.message : String(error);
+      // The leader tries again while the follower stays behind: one line per peer and cause a minute.
+      const heldBack = shipmentFailures.pass(`${message.to} ${why}`);
+      if (heldBack !== null) {
+        logLine.warn(`sending snapshot ${message.snapshot.index} to ${message.to} failed: ${why}${heldBackNote(heldBack)}`, { event: LogEvent.snapshotSendFailed, index: message.snapshot.index, to: message.to });
+      }
       raft.snapshotFailed(message.to);
       replica.wake();
     },
     onFatal: wiring.onFatal,
     onSnapshot: (meta, how, written) => {
       history.snapshot(meta, how, scheduler.nowMs());
-      logLine(how === 'written' ? `snapshot written through index ${meta.index} (term ${meta.term}); applies held ${written?.applyHoldMs ?? 0} ms while it was encoded` : `installed the leader's snapshot through index ${meta.index} (term ${meta.term}); the log continues after it`);
+      if (how === 'written') {
+        const applyHoldMs = written?.applyHoldMs ?? 0;
+        logLine.info(`snapshot written through index ${meta.index} (term ${meta.term}); applies held ${applyHoldMs} ms while it was encoded`, { event: LogEvent.snapshotWritten, index: meta.index, snapshotTerm: meta.term, applyHoldMs });
+      } else {
+        logLine.info(`installed the leader's snapshot through index ${meta.index} (term ${meta.term}); the log continues after it`, { event: LogEvent.snapshotInstalled, index: meta.index, snapshotTerm: meta.term });
+      }
       // A snapshot is the moment the disk grows by the most at once: look again now.
       if (how === 'written') void diskGuard.sample();
     },
@@ -202,7 +220,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     highWatermarkPercent: config.diskHighWatermarkPercent,
     scheduler,
     isLeader: () => replica.role() === 'leader',
-    log: environment.log ?? (() => undefined),
+    log: logLine,
   });
   const storageStatus = (): StorageStatus => {
     // The newest written or installed, not the one the log was compacted below (the core's).
@@ -266,6 +284,9 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   };
 }
 
+/** A condition that repeats (a snapshot the leader keeps failing to send) is logged at most once a minute per peer and cause. */
+const REPEAT_LOG_INTERVAL_MS = 60_000;
+
 /**
  * Opens the node's log. Damage is cut away, not refused: the node then repairs from its
  * leader (not voting until it has), where refusing would leave an operator editing files by
@@ -275,7 +296,9 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
  * start.
  */
 function openNodeLog(config: NodeConfig, environment: NodeEnvironment, newestSnapshot: { readonly index: Index; readonly term: Term } | null): Promise<CommitLog> {
-  const logLine = environment.log ?? ((): void => {});
+  const logLine = environment.log ?? SILENT_LOG;
+  // Every read of the damaged segment finds it again until the next start: one line per damage.
+  const damageSeen = new RepeatGate({ intervalMs: Infinity, keysMax: 64, nowMs: () => environment.scheduler.nowMs() });
   return openLog({
     dir: path.join(config.dataDir, 'log'),
     fs: environment.fs,
@@ -285,7 +308,10 @@ function openNodeLog(config: NodeConfig, environment: NodeEnvironment, newestSna
     payloadBytesMax: config.recordBytesMax + 1,
     onDamage: 'truncate',
     ...(newestSnapshot === null ? {} : { restorePoint: { index: newestSnapshot.index, term: newestSnapshot.term } }),
-    onReadDamage: (error) => logLine(`log damage found on read: ${error.message}; the segment will be verified, and the damage cut and repaired from the leader, at the next start`),
+    onReadDamage: (error) => {
+      if (damageSeen.pass(error.message) === null) return;
+      logLine.warn(`log damage found on read: ${error.message}; the segment will be verified, and the damage cut and repaired from the leader, at the next start`, { event: LogEvent.logDamageOnRead });
+    },
   });
 }
 

@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 
-import type { RandomSource } from '../../raft/index.js';
+import type { RandomSource, Status } from '../../raft/index.js';
 import { durableMarkOf, NodeFileSystem, PowerLossFileSystem, realScheduler, type CommitLog, type FileSystem, type FlushPolicy, type LogDamage, type RecoveryReport } from '../../storage/index.js';
+import { annotatedLog, LogEvent, type Log, type LogFields } from '../log/index.js';
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
 import { claimDataDir, lockDataDir, type DataDirIdentity } from './data-dir.js';
@@ -12,9 +13,6 @@ import { inspectNode, type NodeInspection } from './node-inspection.js';
 import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
 
-/** A line for the node's log; the caller decides where it goes. */
-export type NodeLogger = (line: string) => void;
-
 export interface RunningNode {
   readonly config: NodeConfig;
   readonly identity: DataDirIdentity;
@@ -22,6 +20,8 @@ export interface RunningNode {
   readonly service: NodeService;
   /** A read-only look inside, for metrics and health checks. */
   readonly inspect: NodeInspection;
+  /** The log it was started with, each line with the node's term and role added. */
+  readonly log: Log;
   /** Resolves when the node stopped on its own (storage failure); rejects never. */
   readonly stopped: Promise<{ readonly reason: string; readonly error: unknown }>;
   /** Clean shutdown: stop accepting, finish the fsync in progress, close files and sockets. */
@@ -42,9 +42,12 @@ const systemRandom: RandomSource = { nextInt: (maxExclusive) => randomInt(maxExc
  * Starts one node: claims its data directory, recovers its log, and serves peers and clients.
  * Throws ConfigError for a configuration or directory it must refuse.
  */
-export async function startNode(config: NodeConfig, logLine: NodeLogger, observation: NodeObservation = {}): Promise<RunningNode> {
+export async function startNode(config: NodeConfig, baseLog: Log, observation: NodeObservation = {}): Promise<RunningNode> {
+  // Set once the core exists; lines before it (recovery) carry no term or role.
+  let status: (() => Status) | null = null;
+  const logLine = annotatedLog(baseLog, () => (status === null ? {} : whereOf(status())));
   const { warnings } = validateConfig(config);
-  for (const warning of warnings) logLine(`warning: ${warning}`);
+  for (const warning of warnings) logLine.warn(`warning: ${warning}`, { event: LogEvent.configWarning });
   const baseFs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
   const fs = observation.wrapFileSystem?.(baseFs) ?? baseFs;
   const dirLock = lockDataDir(fs, config.dataDir);
@@ -83,6 +86,7 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger, observa
     throw error;
   }
   const { log, raft, replica } = node;
+  status = () => raft.status();
   reportRecovery(log.recovery, logLine);
   const self = member(config, config.id);
   if (self === undefined) throw new Error('unreachable: validateConfig checked the id');
@@ -115,11 +119,15 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger, observa
     dirLock.release();
     throw error;
   }
-  replica.onRoleChange(() => {
-    const st = raft.status();
-    logLine(`${st.role} in term ${st.term}${st.leader !== null && st.role !== 'leader' ? `, leader ${st.leader}` : ''}`);
+  replica.onRoleChange(() => logRoleChange(raft.status(), logLine));
+  logRepair(() => raft.status(), replica, logLine);
+  logLine.info(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress}; log ${log.firstIndex()}..${log.lastIndex()}, term ${log.hardState().term}; ${describeFlush(config.flush)}`, {
+    event: LogEvent.serving,
+    clientAddress: self.clientAddress,
+    peerAddress: self.peerAddress,
+    firstIndex: log.firstIndex(),
+    lastIndex: log.lastIndex(),
   });
-  logLine(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress}; log ${log.firstIndex()}..${log.lastIndex()}, term ${log.hardState().term}; ${describeFlush(config.flush)}`);
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -132,20 +140,57 @@ export async function startNode(config: NodeConfig, logLine: NodeLogger, observa
     return stopping;
   };
   const inspect = inspectNode({ replica, log, stateMachine: node.stateMachine, status: () => raft.status(), storage: () => node.storageStatus() });
-  return { config, identity, recovery: log.recovery, service: node.service, inspect, stopped, stop };
+  return { config, identity, recovery: log.recovery, service: node.service, inspect, log: logLine, stopped, stop };
 }
 
-function reportRecovery(recovery: RecoveryReport, logLine: NodeLogger): void {
-  if (recovery.fresh) logLine('created a new log');
+/** The node's place in the cluster as every line carries it. */
+function whereOf(status: Status): LogFields {
+  return { term: status.term, role: status.role };
+}
+
+/**
+ * One line per change of role or known leader: winning an election and following a known
+ * leader at info; the steps between (pre-candidate, candidate, a follower that lost its
+ * leader) at debug, as a node cut off from the others repeats them every election timeout.
+ */
+function logRoleChange(st: Status, log: Log): void {
+  const msg = `${st.role} in term ${st.term}${st.leader !== null && st.role !== 'leader' ? `, leader ${st.leader}` : ''}`;
+  const fields = { event: LogEvent.roleChanged, leader: st.leader };
+  if (st.role === 'leader' || (st.role === 'follower' && st.leader !== null)) log.info(msg, fields);
+  else log.debug(msg, fields);
+}
+
+/** While recovery keeps the node from voting, one line once a leader has repaired its log (checked after each applied batch). */
+function logRepair(status: () => Status, replica: AssembledNode['replica'], log: Log): void {
+  const initial = status();
+  if (!initial.votingBlocked) return;
+  const repairThrough = initial.repairThrough;
+  const off = replica.onApplied(() => {
+    if (status().votingBlocked) return;
+    off();
+    log.info(`repaired: the log holds entries through ${repairThrough} again; this node votes and campaigns again`, { event: LogEvent.repaired, repairThrough });
+  });
+}
+
+function reportRecovery(recovery: RecoveryReport, log: Log): void {
+  if (recovery.fresh) log.info('created a new log', { event: LogEvent.logCreated });
   if (recovery.cutTailBytes > 0) {
-    logLine(`recovery cut ${recovery.cutTailBytes} bytes of torn tail from index ${recovery.cutFromIndex} (${recovery.cutFault ?? 'unknown'})`);
+    log.warn(`recovery cut ${recovery.cutTailBytes} bytes of torn tail from index ${recovery.cutFromIndex} (${recovery.cutFault ?? 'unknown'})`, {
+      event: LogEvent.recoveryTailCut,
+      bytes: recovery.cutTailBytes,
+      fromIndex: recovery.cutFromIndex,
+      fault: recovery.cutFault ?? null,
+    });
   }
-  for (const name of recovery.rebuiltIndexes) logLine(`recovery rebuilt index ${name}`);
-  if (recovery.damage !== null) logLine(describeDamage(recovery.damage));
+  for (const name of recovery.rebuiltIndexes) log.info(`recovery rebuilt index ${name}`, { event: LogEvent.recoveryIndexRebuilt, file: name });
+  if (recovery.damage !== null) {
+    log.warn(describeDamage(recovery.damage), { event: LogEvent.recoveryDamageCut, fault: recovery.damage.fault, fromIndex: recovery.damage.fromIndex, file: recovery.damage.file });
+  }
   if (recovery.lostEntries) {
-    logLine(
+    log.warn(
       `recovery: entries through ${repairTarget(recovery)} were durable once and are gone; ` +
         'this node will not vote or campaign until a leader has repaired its log through that index',
+      { event: LogEvent.recoveryEntriesLost, repairThrough: repairTarget(recovery) },
     );
   }
 }

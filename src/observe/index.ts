@@ -12,3 +12,4 @@ export { MemberViews, parseView } from './member-views.js';
 export { nodeView, STATUS_VERSION, type NodeView } from './node-view.js';
 export { HISTORY_INTERVAL_MS, HISTORY_SAMPLES_MAX, StatusHistory, type HistoryColumns } from './status-history.js';
 export { StatusPage, type StatusPageOptions } from './status-page.js';
+export { createNodeLog, type NodeLogOptions } from './node-log.js';

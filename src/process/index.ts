@@ -6,6 +6,6 @@
  */
 export { ephemeralPort, freePorts, NODE_PORT_RANGE, type PortRange } from './free-ports.js';
 export { LocalNodes, loopbackMembers, membersFlag, NODE_READY_LINE, portOf, type LocalNodesOptions, type LoopbackMember } from './local-nodes.js';
-export { forwardLines, NodeProcess, OutputLog, type ProcessExit, type SpawnOptions } from './node-process.js';
+export { forwardLines, NodeProcess, OutputLog, type LineListener, type ProcessExit, type SpawnOptions } from './node-process.js';
 export { killAllChildren, liveChildPids, trackChild } from './process-reaper.js';
 export { sleep, waitUntil, WaitTimeoutError, withTimeout, type WaitOptions } from './wait.js';

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 
+import { parseLogLine, renderLogText, type LogLine } from '../log/index.js';
 import { trackChild } from './process-reaper.js';
 import { withTimeout } from './wait.js';
 
@@ -19,7 +20,8 @@ const KILL_WAIT_MS = 10_000;
 
 /**
  * Everything one process (or one node across its restarts) printed: the last
- * TAIL_LINES_MAX lines in memory and, when given a file, the whole of it there.
+ * TAIL_LINES_MAX lines in memory (a node's JSON lines made readable) and, when given a file,
+ * the whole of it there (as printed).
  */
 export class OutputLog {
   private readonly lines: string[] = [];
@@ -31,12 +33,13 @@ export class OutputLog {
     readonly filePath: string | null,
   ) {}
 
-  push(line: string): void {
+  /** Keeps `line`; the file gets `fileLine` when given (the line as printed, where `line` is its readable form). */
+  push(line: string, fileLine: string = line): void {
     this.lines.push(line);
     if (this.lines.length > TAIL_LINES_MAX) this.lines.splice(0, this.lines.length - TAIL_LINES_MAX);
     if (this.filePath !== null) {
       try {
-        fs.appendFileSync(this.filePath, `${line}\n`);
+        fs.appendFileSync(this.filePath, `${fileLine}\n`);
       } catch {
         // The data root may already be gone at teardown; the tail in memory is enough.
       }
@@ -53,6 +56,9 @@ export class OutputLog {
   }
 }
 
+/** Told of each line: the message of a node's JSON line (then `parsed` is the whole line) or the line as printed (`parsed` null). */
+export type LineListener = (line: string, parsed: LogLine | null) => void;
+
 export interface SpawnOptions {
   /** Arguments of `node` (process.execPath): flags, the script, its arguments. */
   readonly args: readonly string[];
@@ -67,6 +73,10 @@ export interface SpawnOptions {
  * stdout and stderr go line by line into the OutputLog as `[label#run] line` and
  * `[label#run err] line`, and to listeners; the child is registered for last-resort cleanup
  * (process-reaper.ts). Every wait is bounded by a deadline.
+ *
+ * A node writes JSON lines (src/log): waits, listeners and lines() see such a line's message
+ * (`msg`, the sentence a person reads), listeners the parsed line too; the OutputLog's tail
+ * holds it in text form and its file the JSON as printed. Any other line passes as it is.
  */
 export class NodeProcess {
   readonly exited: Promise<ProcessExit>;
@@ -74,7 +84,7 @@ export class NodeProcess {
   #paused = false;
   readonly #child: ChildProcess;
   readonly #seen: string[] = [];
-  readonly #listeners = new Set<(line: string) => void>();
+  readonly #listeners = new Set<LineListener>();
 
   private constructor(child: ChildProcess, readonly output: OutputLog, readonly runTag: string) {
     this.#child = child;
@@ -92,11 +102,14 @@ export class NodeProcess {
         }
       });
     });
-    const onLine = (stream: string) => (line: string) => {
-      output.push(`[${output.label}${runTag}${stream}] ${line}`);
+    const onLine = (stream: string) => (printed: string) => {
+      const parsed = parseLogLine(printed);
+      const tag = `[${output.label}${runTag}${stream}] `;
+      output.push(tag + (parsed === null ? printed : renderLogText(parsed, { node: false, clock: false })), tag + printed);
+      const line = parsed?.msg ?? printed;
       this.#seen.push(line);
       if (this.#seen.length > SEEN_LINES_MAX) this.#seen.shift();
-      for (const listener of this.#listeners) listener(line);
+      for (const listener of this.#listeners) listener(line, parsed);
     };
     forwardLines(child.stdout, onLine(''));
     forwardLines(child.stderr, onLine(' err'));
@@ -131,13 +144,13 @@ export class NodeProcess {
     return this.#exit;
   }
 
-  /** Lines this run printed, stdout and stderr as printed (the last SEEN_LINES_MAX). */
+  /** Lines this run printed, stdout and stderr, a node's JSON line as its message (the last SEEN_LINES_MAX). */
   lines(): readonly string[] {
     return this.#seen;
   }
 
   /** Calls `listener` with every line printed from now on; returns the unsubscribe. */
-  onLine(listener: (line: string) => void): () => void {
+  onLine(listener: LineListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }

@@ -5,6 +5,7 @@ import { Backoff } from './backoff.js';
 import { BATCH_MESSAGE_OVERHEAD_BYTES, type PeerCodec, type StreamSummary } from './peer-codec.js';
 import { DuplicateNodeIdError } from './errors.js';
 import { PEER_STREAM_PATH, PeerMetadataKey, PeerRefusal } from './peer-service.js';
+import { heldBackNote, LogEvent, RepeatGate, type Log } from '../log/index.js';
 
 /**
  * idle: built, not dialled yet (only before the constructor returns).
@@ -30,7 +31,7 @@ export interface PeerLinkOptions {
   readonly reconnect: { readonly initialMs: number; readonly maxMs: number };
   /** How long a dial may wait for the peer to accept before it counts as failed. */
   readonly connectTimeoutMs: number;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   /** Our data directory's incarnation and this process's boot id, sent with every stream. */
   readonly incarnation: string;
   readonly boot: string;
@@ -46,6 +47,9 @@ export interface PeerLinkOptions {
    */
   readonly presenceIntervalMs: number;
 }
+
+/** A cause that repeats (a refusal at every redial) is logged at most this often per link. */
+const REPEAT_LOG_INTERVAL_MS = 60_000;
 
 /**
  * One direction of one node pair: a bounded byte queue drained by one long-lived
@@ -73,6 +77,12 @@ export class PeerLink {
   #duplicateSinceMs: number | null = null;
   /** Runs while connected: writes an empty batch when nothing else was written for an interval. */
   #presenceTimer: NodeJS.Timeout | null = null;
+  /** Refusals since the link last connected: each cause logged once a minute (a refused dial repeats with every redial). */
+  readonly #refusals = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 16, nowMs: Date.now });
+  /** Losses of a connected stream: each cause logged once a minute (a peer that accepts and then ends every stream would repeat it). */
+  readonly #losses = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 16, nowMs: Date.now });
+  /** The last loss was held back: so is the connect that follows it. */
+  #lossHeldBack = false;
   #wroteSincePresenceTick = false;
 
   constructor(options: PeerLinkOptions) {
@@ -195,7 +205,11 @@ export class PeerLink {
     this.#duplicateSinceMs = null;
     this.#backoff.reset();
     this.#startPresence();
-    this.#options.log(`peer ${this.#options.peer} at ${this.#options.address}: connected`);
+    const refusedHeldBack = this.#refusals.forgetAll();
+    if (!this.#lossHeldBack) {
+      const note = refusedHeldBack > 0 ? ` (after ${refusedHeldBack} refused dial${refusedHeldBack === 1 ? '' : 's'} not logged)` : '';
+      this.#options.log.info(`peer ${this.#options.peer} at ${this.#options.address}: connected${note}`, { event: LogEvent.peerConnected, peer: this.#options.peer });
+    }
     this.flush();
   }
 
@@ -203,9 +217,14 @@ export class PeerLink {
     if (this.#call !== call || this.#state === 'closed') return;
     const wasConnected = this.#state === 'connected';
     const reason = error === null ? 'stream ended by the peer' : error.details || error.message;
-    // Log the loss of a working link and every refusal; repeated failed dials stay quiet.
-    if (wasConnected || error?.code === status.FAILED_PRECONDITION) {
-      this.#options.log(`peer ${this.#options.peer} at ${this.#options.address}: ${wasConnected ? 'lost' : 'refused'} (${reason})`);
+    // Log the loss of a working link and refusals, each cause at most once a minute; failed dials stay quiet.
+    if (wasConnected) {
+      const heldBack = this.#losses.pass(reason);
+      this.#lossHeldBack = heldBack === null;
+      if (heldBack !== null) this.#options.log.warn(`peer ${this.#options.peer} at ${this.#options.address}: lost (${reason})${heldBackNote(heldBack)}`, { event: LogEvent.peerLost, peer: this.#options.peer });
+    } else if (error?.code === status.FAILED_PRECONDITION) {
+      const heldBack = this.#refusals.pass(reason);
+      if (heldBack !== null) this.#options.log.warn(`peer ${this.#options.peer} at ${this.#options.address}: refused (${reason})${heldBackNote(heldBack)}`, { event: LogEvent.peerRefused, peer: this.#options.peer });
     }
     this.#becomeBackoff(wasConnected ? 'connected' : 'connecting');
     if (error !== null) this.#noteRefusal(error, reason);

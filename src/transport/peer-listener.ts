@@ -3,13 +3,14 @@ import type { Message, NodeId } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, StreamSummary } from './peer-codec.js';
 import { PeerMetadataKey, PeerRefusal } from './peer-service.js';
+import { heldBackNote, LogEvent, RepeatGate, type Log } from '../log/index.js';
 
 export interface PeerListenerOptions {
   readonly self: NodeId;
   readonly clusterId: string;
   readonly peers: ReadonlyMap<NodeId, string>;
   readonly onMessage: (message: Message) => void;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   /**
    * A claimant of a peer id is live while its stream is open and for this long after it
    * ends: another process claiming the same id with another data directory is refused
@@ -43,6 +44,8 @@ interface Claimant {
 const CLAIMANT_LIVE_MS = 5_000;
 /** Refusals of one duplicate claimant are logged at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** Any other refusal (a peer of another cluster, a misaddressed or malformed stream) repeats at every redial: logged at most this often per cause. */
+const REPEAT_LOG_INTERVAL_MS = 60_000;
 
 /** A batch as the listener gets it: decoded, or the reason it did not decode (peer-service.ts). */
 type PeerStreamCall = ServerReadableStream<DecodedPeerBatch | MalformedMessageError, StreamSummary>;
@@ -72,11 +75,16 @@ export class PeerListener {
   readonly #options: PeerListenerOptions;
   readonly #open = new Map<NodeId, OpenStream>();
   readonly #claimants = new Map<NodeId, Claimant>();
-  readonly #refusalLoggedMs = new Map<NodeId, number>();
+  /** Duplicate-id refusals, per claimed id. */
+  readonly #duplicates: RepeatGate;
+  /** Other refusals and malformed streams, per cause. */
+  readonly #refusals: RepeatGate;
   #closing = false;
 
   constructor(options: PeerListenerOptions) {
     this.#options = options;
+    this.#duplicates = new RepeatGate({ intervalMs: REFUSAL_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
+    this.#refusals = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
   }
 
   /** The gRPC handler for Peer/Stream. */
@@ -84,7 +92,8 @@ export class PeerListener {
     const refusal = this.#closing ? 'the node is shutting down' : this.#checkStream(call.metadata);
     if (refusal !== null) {
       finish({ code: this.#closing ? status.UNAVAILABLE : status.FAILED_PRECONDITION, details: refusal });
-      if (!this.#closing) this.#options.log(`refused a peer stream from ${call.getPeer()}: ${refusal}`);
+      const heldBack = this.#closing ? null : this.#refusals.pass(refusal);
+      if (heldBack !== null) this.#options.log.warn(`refused a peer stream from ${call.getPeer()}: ${refusal}${heldBackNote(heldBack)}`, { event: LogEvent.peerStreamRefused });
       return;
     }
     const from = firstValue(call.metadata, PeerMetadataKey.from) as NodeId;
@@ -107,7 +116,8 @@ export class PeerListener {
     call.on('data', (batch: DecodedPeerBatch | MalformedMessageError) => {
       if (ended) return;
       if (batch instanceof MalformedMessageError) {
-        this.#options.log(`ended the peer stream from ${from}: ${batch.message}`);
+        const heldBack = this.#refusals.pass(`${from} ${batch.message}`);
+        if (heldBack !== null) this.#options.log.warn(`ended the peer stream from ${from}: ${batch.message}${heldBackNote(heldBack)}`, { event: LogEvent.peerStreamRefused, peer: from });
         end({ code: status.INVALID_ARGUMENT, details: batch.message });
         return;
       }
@@ -145,11 +155,8 @@ export class PeerListener {
       const trailers = new Metadata();
       trailers.set(PeerMetadataKey.refusal, PeerRefusal.duplicateNodeId);
       finish({ code: status.FAILED_PRECONDITION, details: refusal, metadata: trailers });
-      const lastLogged = this.#refusalLoggedMs.get(from);
-      if (lastLogged === undefined || now - lastLogged >= REFUSAL_LOG_INTERVAL_MS) {
-        this.#refusalLoggedMs.set(from, now);
-        this.#options.log(`refused a peer stream: ${refusal}`);
-      }
+      const heldBack = this.#duplicates.pass(from);
+      if (heldBack !== null) this.#options.log.warn(`refused a peer stream: ${refusal}${heldBackNote(heldBack)}`, { event: LogEvent.peerStreamRefused, peer: from });
       return null;
     }
     const claimant: Claimant = { incarnation, boot, address: call.getPeer(), lastHeardMs: now };

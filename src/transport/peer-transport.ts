@@ -1,6 +1,7 @@
 import type { InstallSnapshot, Message, NodeId } from '../../raft/index.js';
 import type { DuplicateNodeIdError } from './errors.js';
 import type { SnapshotReceiving, SnapshotShipping, SnapshotSource } from './snapshot-shipping.js';
+import type { Log } from '../log/index.js';
 
 /**
  * Node-to-node Raft traffic. Implementations never block the caller and never let a slow
@@ -49,8 +50,8 @@ export interface PeerTransportOptions {
   /** Bytes queued for one peer beyond which further messages to it are dropped. */
   readonly queueBytesMax?: number;
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
-  /** One line per connection event (connected, lost, refused), for the node's log. */
-  readonly log?: (line: string) => void;
+  /** Connection events (connected, lost, refused: each repeated cause rate-limited), snapshot transfers; for the node's log. */
+  readonly log?: Log;
   /**
    * This node's data directory incarnation: peers keep the stream of the process they know
    * for an id and refuse another live claimant of it whose incarnation differs.

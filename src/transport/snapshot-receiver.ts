@@ -7,6 +7,7 @@ import { toGrpcStatus } from './grpc-status.js';
 import type { PeerListener } from './peer-listener.js';
 import type { SnapshotChunk, SnapshotHeader, SnapshotProgress, SnapshotUpload } from './snapshot-codec.js';
 import type { SnapshotIntake, SnapshotReceiving } from './snapshot-shipping.js';
+import { heldBackNote, LogEvent, RepeatGate, type Log } from '../log/index.js';
 
 /** An InstallSnapshot call as the receiver gets it: uploads decoded, or why one did not decode. */
 export type InstallSnapshotCall = ServerDuplexStream<SnapshotUpload | MalformedMessageError, SnapshotProgress>;
@@ -17,7 +18,7 @@ export interface SnapshotReceiverOptions {
   readonly snapshots: SnapshotReceiving | null;
   /** Admission: the same checks as the peer streams (cluster, sender, receiver, duplicate ids). */
   readonly listener: PeerListener;
-  readonly log: (line: string) => void;
+  readonly log: Log;
 }
 
 /**
@@ -28,6 +29,8 @@ export interface SnapshotReceiverOptions {
 export class SnapshotReceiver {
   readonly #options: SnapshotReceiverOptions;
   readonly #active = new Map<NodeId, IncomingSnapshot>();
+  /** Refused and failed transfers repeat as the leader retries: each cause logged at most once a minute. */
+  readonly #repeats = new RepeatGate({ intervalMs: 60_000, keysMax: 64, nowMs: Date.now });
   #closing = false;
 
   constructor(options: SnapshotReceiverOptions) {
@@ -51,6 +54,7 @@ export class SnapshotReceiver {
         if (this.#active.get(incoming.from) === incoming) this.#active.delete(incoming.from);
       },
       log: this.#options.log,
+      repeats: this.#repeats,
     });
   };
 
@@ -77,7 +81,9 @@ interface IncomingHooks {
   /** Admits the header (or says why not), making the call its sender's active transfer. */
   readonly admit: (header: SnapshotHeader, incoming: IncomingSnapshot) => Admission;
   readonly release: (incoming: IncomingSnapshot) => void;
-  readonly log: (line: string) => void;
+  readonly log: Log;
+  /** Holds back repeats of a refusal or failure (keyed by its cause). */
+  readonly repeats: RepeatGate;
 }
 
 /**
@@ -161,7 +167,8 @@ class IncomingSnapshot {
   async #open(header: SnapshotHeader): Promise<void> {
     const admission = this.hooks.admit(header, this);
     if ('refusal' in admission) {
-      this.hooks.log(`refused a snapshot from ${this.call.getPeer()}: ${admission.refusal}`);
+      const heldBack = this.hooks.repeats.pass(admission.refusal);
+      if (heldBack !== null) this.hooks.log.warn(`refused a snapshot from ${this.call.getPeer()}: ${admission.refusal}${heldBackNote(heldBack)}`, { event: LogEvent.snapshotRefused });
       return this.#endWith(status.FAILED_PRECONDITION, admission.refusal);
     }
     this.#becomeOpening(header);
@@ -226,7 +233,12 @@ class IncomingSnapshot {
     this.#state = 'finishing';
     await intake.finish();
     if (this.#state !== 'finishing') return;
-    this.hooks.log(`installed snapshot ${header.message.snapshot.index} (term ${header.message.snapshot.term}, ${header.totalBytes} bytes) from ${header.from}`);
+    this.hooks.log.info(`installed snapshot ${header.message.snapshot.index} (term ${header.message.snapshot.term}, ${header.totalBytes} bytes) from ${header.from}`, {
+      event: LogEvent.snapshotReceived,
+      index: header.message.snapshot.index,
+      bytes: header.totalBytes,
+      from: header.from,
+    });
     this.call.write({ receivedBytes: header.totalBytes, done: true });
     this.#becomeEnded();
     this.call.end();
@@ -237,7 +249,8 @@ class IncomingSnapshot {
     if (this.#state === 'ended') return;
     const from = this.#from ?? 'an unadmitted sender';
     this.#becomeEnded();
-    if (code !== status.FAILED_PRECONDITION) this.hooks.log(`snapshot transfer from ${from} ended: ${details}`);
+    const heldBack = code === status.FAILED_PRECONDITION ? null : this.hooks.repeats.pass(`${from} ${details}`);
+    if (heldBack !== null) this.hooks.log.warn(`snapshot transfer from ${from} ended: ${details}${heldBackNote(heldBack)}`, { event: LogEvent.snapshotTransferEnded });
     this.call.emit('error', { code, details, metadata });
   }
 

@@ -4,6 +4,7 @@ import { Backoff } from './backoff.js';
 import { SnapshotShipmentError, type SnapshotShipmentFailure } from './errors.js';
 import type { SnapshotSource } from './snapshot-shipping.js';
 import { SourceFailure, uploadSnapshot, type SnapshotUploadOptions } from './snapshot-upload.js';
+import { LogEvent, type Log } from '../log/index.js';
 
 export interface SnapshotSenderOptions extends SnapshotUploadOptions {
   readonly peer: NodeId;
@@ -12,7 +13,7 @@ export interface SnapshotSenderOptions extends SnapshotUploadOptions {
   readonly attemptsMax: number;
   /** Delays between attempts. */
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
-  readonly log: (line: string) => void;
+  readonly log: Log;
 }
 
 /** gRPC statuses that say the peer will not take a snapshot from us: retrying soon will not help. */
@@ -119,13 +120,20 @@ class OutgoingSnapshot {
         attempts++;
         try {
           const { resumedAtBytes } = await uploadSnapshot(this.options, this.message, this.source, this.#controller.signal);
-          log(`sent ${what}${resumedAtBytes > 0 ? `, resumed at ${resumedAtBytes}` : ''} in ${attempts} attempt${attempts === 1 ? '' : 's'}`);
+          log.info(`sent ${what}${resumedAtBytes > 0 ? `, resumed at ${resumedAtBytes}` : ''} in ${attempts} attempt${attempts === 1 ? '' : 's'}`, {
+            event: LogEvent.snapshotSent,
+            index: this.message.snapshot.index,
+            to: peer,
+            bytes: this.source.totalBytes,
+            attempts,
+          });
           return;
         } catch (error) {
           this.#throwIfAborted(attempts, error);
           const failure = this.#classify(error, attempts);
           if (failure !== null) throw failure;
-          log(`${what}: attempt ${attempts} failed (${describe(error)}); retrying`);
+          // Bounded by attemptsMax; the shipment's final failure is the node's warning.
+          log.debug(`${what}: attempt ${attempts} failed (${describe(error)}); retrying`);
           await this.#delay(backoff.nextDelayMs());
         }
       }

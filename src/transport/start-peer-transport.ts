@@ -13,6 +13,7 @@ import { SnapshotCodec } from './snapshot-codec.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import type { SnapshotSource } from './snapshot-shipping.js';
+import { heldBackNote, LogEvent, RepeatGate, SILENT_LOG, type Log } from '../log/index.js';
 
 export const PEER_TRANSPORT_DEFAULTS = {
   /** Per peer. A leader's window of in-flight appends must fit, with room to spare. */
@@ -63,7 +64,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
   if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1 && transfer.windowBytes >= 2 * chunkBytes)) {
     throw new RangeError(`snapshotTransfer.windowBytes (${transfer.windowBytes}) must hold two chunks of ${chunkBytes} bytes`);
   }
-  const log = options.log ?? ((): void => {});
+  const log = options.log ?? SILENT_LOG;
   const codec = new PeerCodec();
   const snapshotCodec = new SnapshotCodec(codec);
   const listener = new PeerListener({ self: options.self, clusterId: options.clusterId, peers: options.peers, onMessage: options.onMessage, log });
@@ -159,7 +160,7 @@ interface GrpcPeerTransportParts {
   /** Each owns its snapshot channel (closed with it). */
   readonly snapshotSenders: ReadonlyMap<NodeId, SnapshotSender>;
   readonly codec: PeerCodec;
-  readonly log: (line: string) => void;
+  readonly log: Log;
 }
 
 class GrpcPeerTransport implements PeerTransport {
@@ -171,7 +172,9 @@ class GrpcPeerTransport implements PeerTransport {
   readonly links: ReadonlyMap<NodeId, PeerLink>;
   readonly snapshotSenders: ReadonlyMap<NodeId, SnapshotSender>;
   readonly codec: PeerCodec;
-  readonly log: (line: string) => void;
+  readonly log: Log;
+  /** A message for a node that is not a peer: one line per target a minute (Raft resends). */
+  readonly #dropped = new RepeatGate({ intervalMs: 60_000, keysMax: 64, nowMs: Date.now });
 
   constructor(parts: GrpcPeerTransportParts) {
     this.server = parts.server;
@@ -201,7 +204,8 @@ class GrpcPeerTransport implements PeerTransport {
     for (const message of messages) {
       const link = this.links.get(message.to);
       if (link === undefined) {
-        this.log(`dropped a ${message.type} for ${message.to}, which is not a peer of ${message.from}`);
+        const heldBack = this.#dropped.pass(message.to);
+        if (heldBack !== null) this.log.warn(`dropped a ${message.type} for ${message.to}, which is not a peer of ${message.from}${heldBackNote(heldBack)}`, { event: LogEvent.messageDropped, to: message.to });
         continue;
       }
       link.enqueue(this.codec.encodeMessage(message));

@@ -131,6 +131,9 @@ describe('bad input: clear errors, and the nodes keep serving (real processes)',
       [['status', '--timeout-ms', '-100'], /--timeout-ms must be a whole number from 1, not "-100"/],
       [['node', '--id', 'n1', '--tick-ms', '-5'], /--tick-ms must be a whole number from 1 to 60000, not "-5"/],
       [['status', '--brokers', '127.0.0.1:99999'], /port 99999 .*1 to 65535/],
+      [['node', '--id', 'n1', '--log-level', 'loud'], /--log-level must be one of trace, debug, info, warn, error, fatal, not "loud"/],
+      [['node', '--id', 'n1', '--log-format', 'pretty'], /--log-format must be json or text, not "pretty"/],
+      [['cluster', '--log-level', 'verbose'], /--log-level must be one of trace, debug, info, warn, error, fatal, not "verbose"/],
       [['node', '--id', 'n1', '--members', 'n1=127.0.0.1:1/127.0.0.1:2,n2=127.0.0.1:3/127.0.0.1:4', '--dial', 'n2=127.0.0.1:70000'], /port 70000 .*1 to 65535/],
     ])('%j is refused in one line that says what is wrong', async (args: string[], message: RegExp) => {
       const result = await runCli(args, { timeoutMs: 15_000 });

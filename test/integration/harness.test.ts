@@ -1,8 +1,33 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { pidAlive, startClusterForTest, TestCluster, trackedPids, waitFor } from '../harness/index.js';
+
+/**
+ * A node's piped stdout, as the harness's file keeps it (`[id#run] ` and the line as printed):
+ * JSON lines, each naming the node, and from its "serving" line on also its term and role.
+ */
+function expectJsonLines(file: string, id: string): void {
+  const printed = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith(`[${id}#1] {`))
+    .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>);
+  const serving = printed.findIndex((line) => line['event'] === 'serving');
+  expect(serving, JSON.stringify(printed)).toBeGreaterThanOrEqual(0);
+  expect(printed.map((line) => line['event'])).toEqual(expect.arrayContaining(['serving', 'shutting-down', 'stopped']));
+  for (const line of printed) {
+    expect(line, JSON.stringify(line)).toMatchObject({ node: id, level: expect.any(String) as unknown, time: expect.any(String) as unknown, msg: expect.any(String) as unknown });
+  }
+  for (const line of printed.slice(serving)) {
+    expect(line, JSON.stringify(line)).toMatchObject({ term: expect.any(Number) as unknown, role: expect.any(String) as unknown });
+  }
+  // Every line the node printed on stdout is one of those: nothing else reached the pipe.
+  const other = fs.readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith(`[${id}#1] `) && !line.startsWith(`[${id}#1] {`) && !/^\[\S+\] (spawned pid|exited code)/.test(line));
+  expect(other).toEqual([]);
+}
 
 /**
  * The harness's own promises: a test's processes end with the test, pass or fail. The
@@ -37,6 +62,7 @@ describe('the process harness', () => {
     const follower = cluster.ids.find((id) => id !== leader) ?? 'n1';
     const clean = await cluster.stop(follower);
     expect(clean, cluster.outputTail(follower, 20).join('\n')).toEqual({ code: 0, signal: null });
+    expectJsonLines(path.join(cluster.dataRoot, 'logs', `${follower}.out`), follower);
     const killed = await cluster.kill(leader);
     expect(killed.signal).toBe('SIGKILL');
     await cluster.restart(follower);

@@ -4,6 +4,7 @@ import { ErrorCode } from '../../errors/index.js';
 import type { Scheduler } from '../../storage/index.js';
 import { DiskGuard, type DiskUsage } from '../../src/node/disk-guard.js';
 import { ResourceExhaustedError } from '../../src/transport/index.js';
+import { logTo, SILENT_LOG } from '../../src/log/index.js';
 
 /** A scheduler whose `every` timers run only when the test fires them. */
 function manualTimers(): { scheduler: Scheduler; fire: () => void; active: () => number } {
@@ -39,7 +40,7 @@ function guardOn(disk: FakeDisk, options: { readonly percent?: number; readonly 
     highWatermarkPercent: options.percent ?? 90,
     scheduler: timers.scheduler,
     isLeader: options.leader ?? (() => true),
-    log: (line) => lines.push(line),
+    log: logTo((_level, line) => lines.push(line), 'trace'),
   });
   return { guard, lines, timers };
 }
@@ -173,7 +174,7 @@ describe('DiskGuard', () => {
 
   it('without a disk usage source it never samples and never refuses', async () => {
     const timers = manualTimers();
-    const guard = new DiskGuard({ diskUsage: null, highWatermarkPercent: 1, scheduler: timers.scheduler, isLeader: () => true, log: () => undefined });
+    const guard = new DiskGuard({ diskUsage: null, highWatermarkPercent: 1, scheduler: timers.scheduler, isLeader: () => true, log: SILENT_LOG });
     guard.start();
     await guard.sample();
     expect(timers.active()).toBe(0);

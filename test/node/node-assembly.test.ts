@@ -4,6 +4,7 @@ import { BrokerState, encodeBrokerSnapshot } from '../../src/broker/index.js';
 import type { NodeConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
 import { CorruptRecordError, MemoryFileSystem, openLog, openSnapshotStore, realScheduler } from '../../storage/index.js';
+import { logTo } from '../../src/log/index.js';
 import { MEMBER_IDS, quietNodeConfig, recordEntry } from './node-fixtures.js';
 
 /**
@@ -48,7 +49,7 @@ function segmentFirsts(fs: MemoryFileSystem): number[] {
 const segmentPath = (first: number): string => `${LOG_DIR}/${String(first).padStart(20, '0')}.log`;
 
 async function start(fs: MemoryFileSystem, lines: string[]): Promise<AssembledNode> {
-  return assembleNode(config(), { fs, scheduler: realScheduler, random: { nextInt: () => 0 }, log: (line) => lines.push(line) }, {
+  return assembleNode(config(), { fs, scheduler: realScheduler, random: { nextInt: () => 0 }, log: logTo((_level, line) => lines.push(line), 'trace') }, {
     send: () => undefined,
     onFatal: (error) => {
       throw error;

@@ -19,6 +19,7 @@ import { Prng } from './prng.js';
 import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
 import { SimNetwork, reliableNetwork } from './sim-network.js';
 import { SimSnapshotLink } from './sim-snapshot-link.js';
+import { logTo } from '../../src/log/index.js';
 
 /** How a call into the simulated cluster settled. */
 export type CallOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
@@ -401,9 +402,9 @@ export class NodeCluster {
           createRaft: (options) => createRaft({ ...options, ...tuning }),
           snapshotEncodeSlice: SIM_SNAPSHOT_ENCODE_SLICE,
           ...(this.options.diskUsage === undefined ? {} : { diskUsage: this.options.diskUsage(id) }),
-          log: (line) => {
+          log: logTo((_level, line) => {
             if (process.alive) this.options.onNodeLog?.(id, line);
-          },
+          }, 'trace'),
           createStateMachine: () =>
             new ObservedStateMachine(
               (entry) => this.applied(sim, process, entry),

@@ -7,6 +7,7 @@ import { index, nodeId, term } from '../../raft/index.js';
 import { PeerListener } from '../../src/transport/peer-listener.js';
 import { PeerMetadataKey, PeerRefusal } from '../../src/transport/peer-service.js';
 import type { StreamSummary } from '../../src/transport/peer-codec.js';
+import { SILENT_LOG } from '../../src/log/index.js';
 
 /**
  * PeerListener's one-process-per-id rule, driven by hand: fake stream calls, a fake clock.
@@ -54,7 +55,7 @@ const heartbeat = { type: 'heartbeat', from: nodeId('n1'), to: nodeId('n3'), ter
 describe('PeerListener: one live process per node id', () => {
   it('refuses a second process while the first one\'s stream is open, however long that stream has been quiet', () => {
     let now = 0;
-    const listener = new PeerListener({ self: nodeId('n3'), clusterId: 'c', peers: new Map([[nodeId('n1'), 'a'], [nodeId('n2'), 'b']]), onMessage: () => undefined, log: () => undefined, claimantLiveMs: 5_000, nowMs: () => now });
+    const listener = new PeerListener({ self: nodeId('n3'), clusterId: 'c', peers: new Map([[nodeId('n1'), 'a'], [nodeId('n2'), 'b']]), onMessage: () => undefined, log: SILENT_LOG, claimantLiveMs: 5_000, nowMs: () => now });
     const established = new FakeCall('A', 'a1', '127.0.0.1:1');
     const first = open(listener, established);
     established.emit('data', { clusterId: 'c', from: nodeId('n1'), to: nodeId('n3'), messages: [heartbeat] });
@@ -66,7 +67,7 @@ describe('PeerListener: one live process per node id', () => {
 
   it('lets a process with another data directory take the id once the first one\'s stream has ended and it has been silent for claimantLiveMs', () => {
     let now = 0;
-    const listener = new PeerListener({ self: nodeId('n3'), clusterId: 'c', peers: new Map([[nodeId('n1'), 'a'], [nodeId('n2'), 'b']]), onMessage: () => undefined, log: () => undefined, claimantLiveMs: 5_000, nowMs: () => now });
+    const listener = new PeerListener({ self: nodeId('n3'), clusterId: 'c', peers: new Map([[nodeId('n1'), 'a'], [nodeId('n2'), 'b']]), onMessage: () => undefined, log: SILENT_LOG, claimantLiveMs: 5_000, nowMs: () => now });
     const established = new FakeCall('A', 'a1', '127.0.0.1:1');
     open(listener, established);
     established.emit('end');

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { index, nodeId, term, type Message, type NodeId } from '../../raft/index.js';
 import { PeerCodec, startPeerTransport, type PeerTransport, type PeerTransportOptions } from '../../src/transport/index.js';
 import { ephemeralPort, waitFor } from '../harness/index.js';
+import { logTo } from '../../src/log/index.js';
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
 const open: PeerTransport[] = [];
@@ -37,7 +38,7 @@ async function startNode(
     onMessage: (message) => received.push(message),
     messageBytesMax: MAX_MESSAGE_BYTES,
     reconnect: { initialMs: 20, maxMs: 200 },
-    log: (line) => logLines.push(line),
+    log: logTo((_level, line) => logLines.push(line), 'trace'),
     ...overrides,
   });
   open.push(transport);
@@ -199,6 +200,15 @@ describe('peer transport', () => {
     expect(foreign.logLines.some((line) => line.includes('refused'))).toBe(true);
     expect(foreign.transport.stats().get(nodeId('n2'))?.connected).toBe(false);
     expect(b.received).toEqual([]);
+  });
+
+  it('a peer refused at every redial is logged once per cause on each side, not at each dial', async () => {
+    const addresses = await addressesFor('n1', 'n2');
+    const b = await startNode('n2', addresses);
+    const foreign = await startNode('n1', addresses, { clusterId: 'other-cluster', reconnect: { initialMs: 10, maxMs: 10 } });
+    await waitFor(() => (foreign.transport.stats().get(nodeId('n2'))?.reconnects ?? 0) >= 20, { what: '20 refused redials', timeoutMs: 10_000, intervalMs: 5 });
+    expect(b.logLines.filter((line) => line.startsWith('refused a peer stream'))).toHaveLength(1);
+    expect(foreign.logLines.filter((line) => line.includes(': refused ('))).toHaveLength(1);
   });
 
   it('a batch that does not decode ends the stream with INVALID_ARGUMENT and a message; the node takes the next stream', async () => {

@@ -17,6 +17,7 @@ import { SnapshotCodec } from '../../src/transport/snapshot-codec.js';
 import { SnapshotSender } from '../../src/transport/snapshot-sender.js';
 import { ephemeralPort, waitFor } from '../harness/index.js';
 import { MemoryIntake, MemoryReceiving, MemorySource, patternBytes } from './snapshot-fakes.js';
+import { logTo, SILENT_LOG } from '../../src/log/index.js';
 
 const MIB = 1024 * 1024;
 const CHUNK_BYTES = 256 * 1024;
@@ -64,8 +65,8 @@ async function startPair(options: { readonly sender?: Partial<PeerTransportOptio
   const receiving = new MemoryReceiving();
   const senderLog: string[] = [];
   const receiverLog: string[] = [];
-  const receiver = await startNode('n2', addresses, { snapshots: receiving, log: (line) => receiverLog.push(line), ...options.receiver });
-  const sender = await startNode('n1', addresses, { log: (line) => senderLog.push(line), ...options.sender });
+  const receiver = await startNode('n2', addresses, { snapshots: receiving, log: logTo((_level, line) => receiverLog.push(line), 'trace'), ...options.receiver });
+  const sender = await startNode('n1', addresses, { log: logTo((_level, line) => senderLog.push(line), 'trace'), ...options.sender });
   return { sender, receiver, receiving, senderLog, receiverLog, addresses };
 }
 
@@ -240,7 +241,7 @@ describe('InstallSnapshot over gRPC', () => {
     const bytes = patternBytes(64 * 1024, 23);
     receiving.prepare(4, new MemoryIntake(bytes, 0));
     const receiverLog: string[] = [];
-    await startNode('n2', new Map([...addresses].filter(([id]) => id !== 'n9')), { snapshots: receiving, log: (line) => receiverLog.push(line) });
+    await startNode('n2', new Map([...addresses].filter(([id]) => id !== 'n9')), { snapshots: receiving, log: logTo((_level, line) => receiverLog.push(line), 'trace') });
     const foreign = await startNode('n1', addresses, { clusterId: 'other-cluster' });
     const stranger = await startNode('n9', addresses);
 
@@ -396,7 +397,7 @@ function damagingSender(address: string, damage: { readonly offset: number; time
     attemptsMax,
     retry: { initialMs: 10, maxMs: 50 },
     progressTimeoutMs: 10_000,
-    log: () => {},
+    log: SILENT_LOG,
   });
   cleanups.push(() => sender.close());
   return sender;

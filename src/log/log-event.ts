@@ -1,0 +1,45 @@
+/**
+ * The `event` field of the node's lines that a program may act on or count: readers (the
+ * cluster's relay, dashboards, `jq`) match these, never the message text, which is for people.
+ */
+export const LogEvent = {
+  configWarning: 'config-warning',
+  logCreated: 'log-created',
+  recoveryTailCut: 'recovery-tail-cut',
+  recoveryIndexRebuilt: 'recovery-index-rebuilt',
+  recoveryDamageCut: 'recovery-damage-cut',
+  recoveryEntriesLost: 'recovery-entries-lost',
+  /** The entries recovery lost are held again: the node votes and campaigns again. */
+  repaired: 'repaired',
+  logDamageOnRead: 'log-damage-on-read',
+  /** The role or the known leader changed; fields `leader` (or null). */
+  roleChanged: 'role-changed',
+  /** The node serves clients (the end of a start); fields `clientAddress`, `peerAddress`. */
+  serving: 'serving',
+  httpServing: 'http-serving',
+  snapshotLoaded: 'snapshot-loaded',
+  snapshotWritten: 'snapshot-written',
+  snapshotInstalled: 'snapshot-installed',
+  snapshotSent: 'snapshot-sent',
+  snapshotSendFailed: 'snapshot-send-failed',
+  snapshotReceived: 'snapshot-received',
+  snapshotRefused: 'snapshot-refused',
+  snapshotTransferEnded: 'snapshot-transfer-ended',
+  retentionDeleted: 'retention-deleted',
+  diskGuardRefusing: 'disk-guard-refusing',
+  diskGuardAccepting: 'disk-guard-accepting',
+  diskUsageUnreadable: 'disk-usage-unreadable',
+  diskUsageReadable: 'disk-usage-readable',
+  peerConnected: 'peer-connected',
+  peerLost: 'peer-lost',
+  /** A peer refused our stream (we dial it). */
+  peerRefused: 'peer-refused',
+  /** We refused or ended a peer's stream (it dials us). */
+  peerStreamRefused: 'peer-stream-refused',
+  messageDropped: 'message-dropped',
+  /** The node stops on its own: a storage failure, a broken invariant, a duplicate id. */
+  failed: 'failed',
+  shuttingDown: 'shutting-down',
+  stopped: 'stopped',
+} as const;
+export type LogEvent = (typeof LogEvent)[keyof typeof LogEvent];
