@@ -1,5 +1,6 @@
 import type { BenchConfig, BenchReport } from './run-bench.js';
 import { barChart, lineChart, logLineChart, type Bar } from '../report/index.js';
+import { workloadDifferences, type ComparedResult } from './comparison.js';
 import type { LatencySummary } from './stats.js';
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -11,8 +12,8 @@ function latencyRow(name: string, s: LatencySummary): string {
   return `  ${name.padEnd(14)} ${[s.p50Ms, s.p90Ms, s.p99Ms, s.p999Ms, s.maxMs].map((v) => fmtMs(v).padStart(8)).join('')}   (${fmtInt(s.count)} samples)`;
 }
 
-/** The human-readable summary the command prints. */
-export function formatReport(report: BenchReport): string {
+/** The human-readable summary the command prints; `compared`: other systems' results to set it against (--compare). */
+export function formatReport(report: BenchReport, compared: readonly ComparedResult[] = []): string {
   const c = report.config;
   const p = report.produce;
   const lines: string[] = [];
@@ -60,8 +61,30 @@ export function formatReport(report: BenchReport): string {
     }
     lines.push(`  client ${p.clientCpuSeconds.toFixed(2).padStart(11)} (bench process, whole produce phase)`);
   }
+  if (compared.length > 0) lines.push('', ...comparisonLines(report, compared));
   for (const note of report.notes) lines.push(`note: ${note}`);
   return lines.join('\n') + '\n';
+}
+
+/** Each compared system's figures beside ours, as ratios ours / theirs (above 1: we are faster; for p99, above 1: we are slower). */
+function comparisonLines(report: BenchReport, compared: readonly ComparedResult[]): string[] {
+  const p = report.produce;
+  const run = runWorkload(report);
+  const lines = ['other systems (from --compare; measured elsewhere, not in this run)', '  system                          msg/s      p50 ms   p99 ms   ours/theirs msg/s   p99'];
+  for (const r of compared) {
+    const ms = (v: number | null): string => (v === null ? 'n/a' : fmtMs(v));
+    const p99Ratio = r.p99Ms === null ? null : p.latency.p99Ms / r.p99Ms;
+    lines.push(`  ${r.system.slice(0, 30).padEnd(30)} ${fmtInt(r.messagesPerSecond).padStart(8)}   ${ms(r.p50Ms).padStart(6)}   ${ms(r.p99Ms).padStart(6)}   ${fmtRatio(p.messagesPerSecond / r.messagesPerSecond).padStart(17)}   ${fmtRatio(p99Ratio)}`);
+    const differences = workloadDifferences(r, run);
+    if (differences.length > 0) lines.push(`    not the same workload: ${differences.join('; ')}`);
+    if (r.source !== null) lines.push(`    source: ${r.source}`);
+  }
+  return lines;
+}
+
+/** The run's message size and messages in flight in all, as a compared result states them. */
+function runWorkload(report: BenchReport): { sizeBytes: number; inflight: number } {
+  return { sizeBytes: report.config.sizeBytes, inflight: report.config.producers * report.config.inflight };
 }
 
 /**
@@ -69,7 +92,7 @@ export function formatReport(report: BenchReport): string {
  * acknowledged messages per second, ack latency per second on a log axis, and the run set
  * against the disk's own limits measured in the same run. Every axis is labelled with its unit.
  */
-export function chartHtml(report: BenchReport): string {
+export function chartHtml(report: BenchReport, compared: readonly ComparedResult[] = []): string {
   const p = report.produce;
   const t = p.timeline;
   const c = report.config;
@@ -107,6 +130,7 @@ export function chartHtml(report: BenchReport): string {
       ...report.disk.cases.map((d) => ({ name: `disk: ${d.recordsPerSync} x ${d.recordBytes} B per fdatasync`, value: d.recordsPerSecond, colour: '#9e9e9e' })),
     ],
   });
+  const others = compared.length === 0 ? '' : comparisonCharts(report, compared);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>quorumlog bench</title>
 <style>body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; } svg { display: block; margin-bottom: 16px; height: auto; } pre { font: 12px ui-monospace, monospace; }</style>
@@ -116,9 +140,33 @@ ${percentiles}
 ${throughput}
 ${latency}
 ${disk}
-<pre>${escapeHtml(formatReport(report))}</pre>
+${others}
+<pre>${escapeHtml(formatReport(report, compared))}</pre>
 </body></html>
 `;
+}
+
+/** Throughput and, where the file gives it, ack p99 of this run beside each compared system's. */
+function comparisonCharts(report: BenchReport, compared: readonly ComparedResult[]): string {
+  const p = report.produce;
+  const run = runWorkload(report);
+  const label = (r: ComparedResult): string => {
+    const differences = workloadDifferences(r, run);
+    return differences.length === 0 ? r.system : `${r.system} (${differences.join('; ')})`;
+  };
+  const ours = `quorumlog, this run (${run.sizeBytes} B, ${run.inflight} in flight)`;
+  const throughput = barChart({
+    title: 'this run against other systems, measured elsewhere (--compare): messages per second',
+    unit: 'msg/s',
+    bars: [{ name: ours, value: p.messagesPerSecond, colour: '#2ca02c' }, ...compared.map((r) => ({ name: label(r), value: r.messagesPerSecond, colour: '#9467bd' }))],
+  });
+  const withP99 = compared.filter((r): r is ComparedResult & { p99Ms: number } => r.p99Ms !== null);
+  const latency = withP99.length === 0 ? '' : barChart({
+    title: 'ack latency p99 against the same systems',
+    unit: 'ms',
+    bars: [{ name: ours, value: p.latency.p99Ms, colour: '#2ca02c' }, ...withP99.map((r) => ({ name: label(r), value: r.p99Ms, colour: '#9467bd' }))],
+  });
+  return `${throughput}\n${latency}`;
 }
 
 function latencyBars(name: string, s: LatencySummary, colour: string): Bar[] {

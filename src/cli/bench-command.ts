@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, formatReport, BenchInterruptedError, runBench, type BenchConfig, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, formatReport, BenchInterruptedError, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runSnapshotBenchCommand } from './snapshot-bench-command.js';
@@ -46,6 +46,8 @@ Options:
                        (default the OS temp dir)
   --json FILE          write the full result as JSON
   --chart FILE         write an HTML page with SVG charts of latency and throughput
+  --compare FILE       other systems' results (JSON, measured elsewhere: see docs/bench.md)
+                       to print and chart beside this run's, as ratios
   --cpu-prof DIR       run each node under node --cpu-prof, profiles written into DIR
   --metrics-scrape D   the nodes serve HTTP and the bench scrapes each one's /metrics every D
                        (e.g. 1s) while it produces, as a Prometheus server would
@@ -79,6 +81,7 @@ const OPTIONS = {
   dir: { type: 'string' },
   json: { type: 'string' },
   chart: { type: 'string' },
+  compare: { type: 'string' },
   'cpu-prof': { type: 'string' },
   'metrics-scrape': { type: 'string' },
   'metrics-cost': { type: 'string' },
@@ -86,7 +89,7 @@ const OPTIONS = {
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; compared: ComparedResult[] } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -123,7 +126,25 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
   const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
   if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');
-  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs };
+  const compared = values.compare === undefined ? [] : readComparison(values.compare);
+  if (compared.length > 0 && costPairs !== null) throw new UsageError('--compare sets one run against other systems; --metrics-cost runs pairs of its own');
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, compared };
+}
+
+/** The --compare file's results, read before anything starts: a bad file is one line, exit 2. */
+function readComparison(file: string): ComparedResult[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--compare ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  try {
+    return parseComparison(text);
+  } catch (error) {
+    if (error instanceof ComparisonFileError) throw new UsageError(`--compare ${file}: ${error.message}`);
+    throw error;
+  }
 }
 
 export async function runBenchCommand(argv: readonly string[]): Promise<number> {
@@ -154,9 +175,9 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
       },
     });
     status('');
-    process.stdout.write(formatReport(report));
-    if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
-    if (parsed.chart !== null) fs.writeFileSync(parsed.chart, chartHtml(report));
+    process.stdout.write(formatReport(report, parsed.compared));
+    if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(parsed.compared.length === 0 ? report : { ...report, compared: parsed.compared }, null, 2) + '\n');
+    if (parsed.chart !== null) fs.writeFileSync(parsed.chart, chartHtml(report, parsed.compared));
     return report.produce.messages > 0 ? 0 : 1;
   } catch (error) {
     if (!(error instanceof BenchInterruptedError)) throw error;

@@ -25,8 +25,13 @@ describe('quorumlog bench (smoke)', () => {
     try {
       const json = path.join(dir, 'out.json');
       const chart = path.join(dir, 'chart.html');
+      const compare = path.join(dir, 'compare.json');
+      fs.writeFileSync(compare, JSON.stringify({ results: [
+        { system: 'Broker A', messagesPerSecond: 1_000, p50Ms: 1.5, p99Ms: 9, sizeBytes: 128, inflight: 8, source: 'a-perf-tool -s 128' },
+        { system: 'Broker B', messagesPerSecond: 2_000, sizeBytes: 1024 },
+      ] }));
       const result = await runCli(
-        ['bench', '--duration', '2s', '--warmup', '0.5s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '3000', '--dir', dir, '--json', json, '--chart', chart],
+        ['bench', '--duration', '2s', '--warmup', '0.5s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '3000', '--dir', dir, '--json', json, '--chart', chart, '--compare', compare],
         { timeoutMs: 60_000 },
       );
       expect(result.stderr).toBe('');
@@ -35,6 +40,10 @@ describe('quorumlog bench (smoke)', () => {
       expect(result.stdout).toMatch(/^consume\s+[\d,]+ msg\/s/m);
       expect(result.stdout).toMatch(/^group drain\s+[\d,]+ msg\/s/m);
       expect(result.stdout).toMatch(/p50\s+p90\s+p99\s+p99\.9\s+max/);
+      // The compared systems beside the run, ours over theirs, a different workload flagged.
+      expect(result.stdout).toMatch(/^  Broker A\s+1,000\s+1\.50\s+9\.00\s+[\d.]+x\s+[\d.]+x$/m);
+      expect(result.stdout).toMatch(/^  Broker B\s+2,000\s+n\/a\s+n\/a\s+[\d.]+x\s+n\/a\n    not the same workload: 1024 B messages, not 128$/m);
+      expect(result.stdout).toContain('    source: a-perf-tool -s 128');
 
       const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
       expect(report.config).toMatchObject({ nodes: 3, inflight: 8, sizeBytes: 128, acks: 'all', flush: 'sync', durableMark: 'ordered' });
@@ -59,13 +68,16 @@ describe('quorumlog bench (smoke)', () => {
         expect(isAlive(node.pid)).toBe(false);
       }
       const page = fs.readFileSync(chart, 'utf8');
-      // Four charts, each with labelled tick values and its unit; one sets the run against the disk.
-      expect(page.match(/<svg /g)).toHaveLength(4);
+      // Six charts, each with labelled tick values and its unit; one sets the run against the
+      // disk, two against the compared systems (throughput, and p99 for the one that gave it).
+      expect(page.match(/<svg /g)).toHaveLength(6);
       for (const svg of page.match(/<svg [\s\S]*?<\/svg>/g) ?? []) expect(svg).toMatch(/class="(x|y)-tick"[^>]*>[^<]+</);
       expect(page).toContain('disk: 1 x 128 B per fdatasync');
       expect(page).toContain('ms, log scale');
+      expect(page).toContain('Broker B (1024 B messages, not 128)');
+      expect((report as BenchReport & { compared?: unknown[] }).compared).toHaveLength(2);
       // The cluster's data went under --dir and was removed.
-      expect(fs.readdirSync(dir).sort()).toEqual(['chart.html', 'out.json']);
+      expect(fs.readdirSync(dir).sort()).toEqual(['chart.html', 'compare.json', 'out.json']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
