@@ -1,4 +1,5 @@
-import { Client, connectivityState, credentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Client, connectivityState, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { clientChannelCredentials, type ClientTlsOptions } from '../transport/index.js';
 
 /**
  * The HTTP/2 receive window of every channel: what a broker may send ahead of what this
@@ -33,14 +34,17 @@ export const KEEPALIVE_DEFAULTS: KeepaliveOptions = { intervalMs: 500, timeoutMs
  */
 export class BrokerChannels {
   readonly #options: ChannelOptions;
+  /** Shared by every channel: plaintext, or TLS with the client's CA (and certificate). */
+  readonly #credentials: ChannelCredentials;
   readonly #clients = new Map<string, Client>();
   /** Addresses whose last attempt failed below the node (a subset of #clients' keys). */
   readonly #unresponsive = new Set<string>();
   /** Bounds the map: redirects may name addresses beyond the configured brokers. */
   readonly #addressesMax: number;
 
-  constructor(options: { readonly messageBytesMax: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions }) {
+  constructor(options: { readonly messageBytesMax: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions; readonly tls?: ClientTlsOptions }) {
     const keepalive = options.keepalive ?? KEEPALIVE_DEFAULTS;
+    this.#credentials = clientChannelCredentials(options.tls);
     this.#addressesMax = options.addressesMax;
     this.#options = {
       'grpc.max_receive_message_length': options.messageBytesMax,
@@ -60,7 +64,7 @@ export class BrokerChannels {
     let client = this.#clients.get(address);
     if (client === undefined) {
       if (this.#clients.size >= this.#addressesMax) this.#evictOne();
-      client = new Client(address, credentials.createInsecure(), this.#options);
+      client = new Client(address, this.#credentials, this.#options);
       this.#clients.set(address, client);
     }
     return client;
