@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=128
+#!/usr/bin/env -S node --initial-old-space-size=128 --disable-warning=DEP0123
 import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
 import { UsageError } from './usage-error.js';
 
@@ -8,6 +8,7 @@ Server:
   node        run one node (quorumlog node --help)
   cluster     run a local cluster of node processes (what npm start runs); kill, pause,
               resume or restart one of its nodes (quorumlog cluster --help)
+  certs       certs init DIR: a development CA and certificates for a TLS cluster
 
 Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster's ports):
   append      append records given as arguments, or one per stdin line
@@ -61,6 +62,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return (await import('./bench-command.js')).runBenchCommand(rest);
     case 'jepsen':
       return (await import('./jepsen-command.js')).runJepsen(rest);
+    case 'certs':
+      return (await import('./certs-command.js')).runCertsCommand(rest);
     case 'tx':
       return (await import('./tx-command.js')).runTxCommand(rest);
     case 'verify-writes':
