@@ -57,9 +57,10 @@ export async function issueDevelopmentCertificates(options: DevelopmentCertifica
   return { ca: authority.issued, members, clients };
 }
 
-interface Authority {
+/** A CA that can sign: its certificate and private key, parsed, and as PEM. */
+export interface Authority {
   readonly certificate: x509.X509Certificate;
-  readonly keys: webcrypto.CryptoKeyPair;
+  readonly privateKey: webcrypto.CryptoKey;
   readonly issued: IssuedCertificate;
 }
 
@@ -80,7 +81,15 @@ export async function createAuthority(notBefore: Date, notAfter: Date, commonNam
       ],
     },
   );
-  return { certificate, keys, issued: { cert: certificate.toString('pem'), key: await privateKeyPem(keys.privateKey) } };
+  return { certificate, privateKey: keys.privateKey, issued: { cert: certificate.toString('pem'), key: await privateKeyPem(keys.privateKey) } };
+}
+
+/** A CA read back from the PEM pair createAuthority wrote (to issue more under it). */
+export async function importAuthority(issued: IssuedCertificate): Promise<Authority> {
+  const certificate = new x509.X509Certificate(issued.cert);
+  const der = Buffer.from(issued.key.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ALGORITHM, true, ['sign']);
+  return { certificate, privateKey, issued };
 }
 
 interface LeafRequest {
@@ -104,7 +113,7 @@ export async function issue(authority: Authority, request: LeafRequest): Promise
       notAfter: request.notAfter,
       signingAlgorithm: ALGORITHM,
       publicKey: keys.publicKey,
-      signingKey: authority.keys.privateKey,
+      signingKey: authority.privateKey,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
