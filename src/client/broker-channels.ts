@@ -45,6 +45,10 @@ export class BrokerChannels {
   constructor(options: { readonly messageBytesMax: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions; readonly tls?: ClientTlsOptions }) {
     const keepalive = options.keepalive ?? KEEPALIVE_DEFAULTS;
     this.#credentials = clientChannelCredentials(options.tls);
+    this.connectHint =
+      options.tls === undefined
+        ? ' (down, or serving TLS: then give the CA with --tls-ca / the tls option)'
+        : " (down, not serving TLS, or its certificate is not signed by the given CA, not valid now, or not for this host)";
     this.#addressesMax = options.addressesMax;
     this.#options = {
       'grpc.max_receive_message_length': options.messageBytesMax,
@@ -59,6 +63,12 @@ export class BrokerChannels {
       'grpc-node.flow_control_window': CHANNEL_RECEIVE_WINDOW_BYTES,
     };
   }
+
+  /**
+   * Why a broker may not connect, as a suffix of "cannot connect to ADDRESS": grpc-js does
+   * not hand out the TLS handshake's error, so this names the usual causes for the mode.
+   */
+  readonly connectHint: string;
 
   get(address: string): Client {
     let client = this.#clients.get(address);

@@ -259,7 +259,7 @@ export class LogClient {
         const deadlineMs = Date.now() + Math.min(this.#router.timeoutMs, LOG_CLIENT_DEFAULTS.statusTimeoutMs);
         try {
           const client = this.#channels.get(address);
-          if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#router.connectTimeoutMs)))) return { address, error: `cannot connect to ${address}` };
+          if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#router.connectTimeoutMs)))) return { address, error: `cannot connect to ${address}${this.#channels.connectHint}` };
           const message = await unary(client, ClientMethodPath.status, this.#codec.statusRequest.serialize, this.#codec.nodeStatus.deserialize, {}, deadlineMs);
           return { address, ...nodeStatus(message) };
         } catch (error) {

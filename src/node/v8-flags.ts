@@ -10,10 +10,5 @@
  * every 20-25 s. Measured side by side (docs/bench.md): leader CPU 40 -> 26-32 us per message,
  * 12.2/12.6/13.0k -> 14.9/15.9/14.3k msg/s, ack p99 18-20 -> 14-16 ms, for about 30-40 MiB
  * more resident memory on the leader.
- *
- * Beside them, one Node flag: grpc-js dials TLS with the ServerName set to the host it was
- * given, an IP address in every default configuration (127.0.0.1), which Node answers with a
- * DEP0123 warning on stderr per process. The certificate check is unaffected (the IP is
- * checked against the certificate's IP names), so the warning is turned off.
  */
-export const NODE_V8_FLAGS: readonly string[] = ['--initial-old-space-size=128', '--disable-warning=DEP0123'];
+export const NODE_V8_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
