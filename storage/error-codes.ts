@@ -86,6 +86,8 @@ export const ErrorCode = {
   malformedRecord: 'malformedRecord',
   /** Another live process speaks for this node id; its peers refuse this one. */
   duplicateNodeId: 'duplicateNodeId',
+  /** TLS files that cannot be read or do not form a usable CA, certificate and key. */
+  tlsMaterial: 'tlsMaterial',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

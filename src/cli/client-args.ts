@@ -1,6 +1,8 @@
+import * as fs from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 
 import { localMembers } from '../node/index.js';
+import { checkTlsMaterial, type ClientTlsOptions } from '../transport/index.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -9,6 +11,9 @@ const COMMON = {
   brokers: { type: 'string' },
   json: { type: 'boolean' },
   'timeout-ms': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -16,6 +21,10 @@ const COMMON_HELP = `
 Common options:
   --brokers LIST    client addresses host:port,... (default $QUORUMLOG_BROKERS, else the local cluster)
   --timeout-ms N    give up after this long (default 30000)
+  --tls-ca FILE     connect with TLS, trusting only this CA (PEM); the broker's certificate
+                    must name the host dialled
+  --tls-cert FILE   present this client certificate (PEM), with --tls-key
+  --tls-key FILE    the client certificate's private key (PEM)
   --json            print results as JSON
   -h, --help        show this help
 `;
@@ -27,6 +36,8 @@ export interface CommandContext {
   readonly brokers: string[];
   readonly timeoutMs: number;
   readonly json: boolean;
+  /** `{ tls }` for the client library's options, or nothing (plaintext): spread into them. */
+  readonly tlsOption: { readonly tls?: ClientTlsOptions };
 }
 
 export interface ClientArgs {
@@ -53,8 +64,44 @@ export function parseClientArgs(
     brokers: typeof flags['brokers'] === 'string' ? splitBrokers(flags['brokers']) : defaultBrokers(),
     timeoutMs: parseWholeNumber('timeout-ms', flags['timeout-ms'] as string | undefined, { min: 1 }) ?? 30_000,
     json: flags['json'] === true,
+    tlsOption: clientTlsFrom(flags),
   };
   return { context, flags, positionals };
+}
+
+/**
+ * --tls-ca (with --tls-cert and --tls-key, both or neither) read into the client's TLS
+ * option. A file that cannot be read or holds no PEM is a UsageError naming it (exit 2).
+ */
+export function clientTlsFrom(flags: Flags): { readonly tls?: ClientTlsOptions } {
+  const caFile = flags['tls-ca'];
+  const certFile = flags['tls-cert'];
+  const keyFile = flags['tls-key'];
+  if (typeof caFile !== 'string') {
+    if (typeof certFile === 'string' || typeof keyFile === 'string') throw new UsageError('--tls-cert and --tls-key need --tls-ca (the CA that signed the brokers\' certificates)');
+    return {};
+  }
+  if ((typeof certFile === 'string') !== (typeof keyFile === 'string')) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
+  const ca = readPemFile('--tls-ca', caFile);
+  if (typeof certFile !== 'string' || typeof keyFile !== 'string') return { tls: { ca } };
+  const tls = { ca, cert: readPemFile('--tls-cert', certFile), key: readPemFile('--tls-key', keyFile) };
+  try {
+    checkTlsMaterial(tls);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  return { tls };
+}
+
+function readPemFile(flag: string, file: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    throw new UsageError(`${flag}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  if (!bytes.includes('-----BEGIN ')) throw new UsageError(`${flag}: ${file} holds no PEM block`);
+  return bytes;
 }
 
 export function defaultBrokers(): string[] {

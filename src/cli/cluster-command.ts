@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,6 +50,9 @@ Options:
   --segment-bytes N, --snapshot-entries N, --retention-hours H, --retention-bytes N,
   --retention-policy keep-unconsumed|delete, --disk-high-watermark PCT
                              passed to every node (see quorumlog node --help)
+  --tls DIR                  TLS on every node's client port and mutual TLS between them, with
+                             the certificates quorumlog certs init DIR wrote (DIR/ca.pem,
+                             DIR/ID.pem, DIR/ID-key.pem); connect with --tls-ca DIR/ca.pem
   --log-level LEVEL          the nodes' log level: trace, debug, info (default), warn, error, fatal
   --restart on-failure|never on-failure (default): restart a node killed by a signal or exiting
                              with an error status, unless it was restarted ${RESTART_POLICY_DEFAULTS.restartsMax} times within
@@ -82,6 +86,7 @@ const OPTIONS = {
   'retention-policy': { type: 'string' },
   'disk-high-watermark': { type: 'string' },
   'log-level': { type: 'string' },
+  tls: { type: 'string' },
   restart: { type: 'string' },
   'restart-delay-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -128,6 +133,8 @@ async function runCluster(argv: readonly string[]): Promise<number> {
   if (running !== null) throw new Error(`a cluster is already running under ${path.resolve(dataRoot)} (pid ${running.pid}); stop it first, or use another --data-dir`);
 
   const members = localMembers(count, clientBase, peerBase);
+  const tlsDir = values.tls;
+  if (tlsDir !== undefined) checkTlsDir(tlsDir, members.map((m) => m.id));
   const membersSpec = members.map((m) => `${m.id}=${m.peerAddress}/${m.clientAddress}`).join(',');
   const width = Math.max(...members.map((m) => m.id.length));
   process.stdout.write(`quorumlog: starting ${count} nodes (data under ${path.resolve(dataRoot)}; restart ${mode})\n`);
@@ -136,7 +143,8 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     const http = httpBase === 0 ? '' : `  status page http://127.0.0.1:${httpPortOf(k)}/`;
     process.stdout.write(`  ${m.id.padEnd(width)}  clients ${m.clientAddress}  peers ${m.peerAddress}${http}\n`);
   }
-  process.stdout.write(`Connect with: quorumlog status --brokers ${members.map((m) => m.clientAddress).join(',')}\nPress Ctrl-C to stop.\n`);
+  const tlsFlag = tlsDir === undefined ? '' : ` --tls-ca ${path.join(tlsDir, 'ca.pem')}`;
+  process.stdout.write(`Connect with: quorumlog status --brokers ${members.map((m) => m.clientAddress).join(',')}${tlsFlag}\nPress Ctrl-C to stop.\n`);
 
   const nodeArgs = (id: string): string[] => {
     const args = [...NODE_V8_FLAGS, MAIN, 'node', '--id', id, '--members', membersSpec, '--data-dir', path.join(dataRoot, id), '--flush', flush];
@@ -145,6 +153,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     if (tickMs !== undefined) args.push('--tick-ms', String(tickMs));
     args.push(...storageArgs);
     // JSON, whatever a node would pick by itself: the supervisor reads its lines and renders them.
+    if (tlsDir !== undefined) args.push(...nodeTlsArgs(tlsDir, id));
     args.push('--log-level', logging.level, '--log-format', 'json');
     args.push('--http-port', String(httpPortOf(members.findIndex((m) => m.id === id))));
     if (httpBase !== 0) args.push('--http-members', members.map((m, k) => `${m.id}=127.0.0.1:${httpPortOf(k)}`).join(','));
@@ -157,6 +166,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     nodeArgs,
     restart: { ...RESTART_POLICY_DEFAULTS, mode, delayMs },
     print: (line) => process.stdout.write(`${line}\n`),
+    ...(tlsDir === undefined ? {} : { clientTls: { tls: { ca: fs.readFileSync(path.join(tlsDir, 'ca.pem')) } } }),
     onChange: () => {
       if (controlAddress !== null) writeStateFile(dataRoot, { version: 1, pid: process.pid, controlAddress, token, nodes: supervisor.list() });
     },
@@ -251,4 +261,16 @@ function storagePassThrough(values: { readonly [K in 'segment-bytes' | 'snapshot
     args.push('--retention-policy', policy);
   }
   return args;
+}
+
+/** A node's --tls-* flags for the files quorumlog certs init wrote into `dir`. */
+export function nodeTlsArgs(dir: string, id: string): string[] {
+  return ['--tls-ca', path.join(dir, 'ca.pem'), '--tls-cert', path.join(dir, `${id}.pem`), '--tls-key', path.join(dir, `${id}-key.pem`)];
+}
+
+/** Every file the nodes will need is there, or one usage line names the first missing. */
+function checkTlsDir(dir: string, ids: readonly string[]): void {
+  for (const file of ['ca.pem', ...ids.flatMap((id) => [`${id}.pem`, `${id}-key.pem`])]) {
+    if (!fs.existsSync(path.join(dir, file))) throw new UsageError(`--tls ${dir}: ${file} is missing (quorumlog certs init ${dir} --members ${ids.join(',')} writes a set)`);
+  }
 }

@@ -6,6 +6,7 @@ import { LogClient, type BrokerStatus } from '../client/index.js';
 import { LogEvent, parseLogLine, renderLogText, type LogLine } from '../log/index.js';
 import type { MemberConfig } from '../node/index.js';
 import { formatSeconds, RestartPolicy, type NodeExit, type RestartPolicyOptions } from './restart-policy.js';
+import type { ClientTlsOptions } from '../transport/index.js';
 
 /**
  * One node under the cluster's supervision:
@@ -59,6 +60,8 @@ export interface SupervisorOptions {
   readonly print: (line: string) => void;
   /** Called whenever a node's state or pid changes (the state file follows it). */
   readonly onChange: () => void;
+  /** How the supervisor's own client reaches the nodes (its catch-up watch): `{ tls }` or nothing. */
+  readonly clientTls?: { readonly tls?: ClientTlsOptions };
 }
 
 interface SupervisedNode {
@@ -329,7 +332,7 @@ export class ClusterSupervisor {
     const abort = new AbortController();
     node.catchUp = abort;
     const id = node.member.id;
-    const client = new LogClient({ brokers: this.#options.members.map((m) => m.clientAddress), timeoutMs: 2_000, connectTimeoutMs: 500 });
+    const client = new LogClient({ brokers: this.#options.members.map((m) => m.clientAddress), timeoutMs: 2_000, connectTimeoutMs: 500, ...this.#options.clientTls });
     const watch = async (): Promise<void> => {
       let target: number | null = null;
       let reportedBehind = false;

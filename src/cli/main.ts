@@ -8,6 +8,7 @@ Server:
   node        run one node (quorumlog node --help)
   cluster     run a local cluster of node processes (what npm start runs); kill, pause,
               resume or restart one of its nodes (quorumlog cluster --help)
+  certs       certs init DIR: a development CA and certificates for a TLS cluster
 
 Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster's ports):
   append      append records given as arguments, or one per stdin line
@@ -61,6 +62,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return (await import('./bench-command.js')).runBenchCommand(rest);
     case 'jepsen':
       return (await import('./jepsen-command.js')).runJepsen(rest);
+    case 'certs':
+      return (await import('./certs-command.js')).runCertsCommand(rest);
     case 'tx':
       return (await import('./tx-command.js')).runTxCommand(rest);
     case 'verify-writes':
@@ -92,6 +95,7 @@ function stopQuietlyWhenStdoutCloses(): void {
 // failure (a port clash read twice). Every failure reaches the user through our one line;
 // GRPC_VERBOSITY, when set, still turns grpc-js's log on for debugging.
 if (process.env['GRPC_VERBOSITY'] === undefined) setLogVerbosity(logVerbosity.NONE);
+silenceTlsServerNameWarning();
 
 main(process.argv.slice(2)).then(
   (status) => {
@@ -121,3 +125,19 @@ function isParseArgsError(error: unknown): boolean {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
+
+/**
+ * grpc-js dials TLS with the ServerName set to the host it was given, an IP address in every
+ * default configuration (127.0.0.1), and Node answers with one DEP0123 warning on stderr per
+ * process, beside our one-line errors. The certificate check is unaffected (an IP is checked
+ * against the certificate's IP names), so this process drops that one warning and no other.
+ */
+function silenceTlsServerNameWarning(): void {
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const options = rest[0];
+    const code = typeof options === 'object' && options !== null ? (options as { code?: unknown }).code : rest[1];
+    if (code === 'DEP0123') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}

@@ -7,6 +7,7 @@ import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMemb
 import { createNodeLog, NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
 import { logFlagsFrom, type LogFlags } from './log-flags.js';
 import { parseCommandLine } from './parse-command-line.js';
+import type { TlsFiles } from '../transport/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 
 export const NODE_HELP = `Usage: quorumlog node --id ID [options]
@@ -60,6 +61,12 @@ Options:
   --log-format json|text     json: one JSON object per line (level, time, node, term, role, event,
                              msg, ...); text: one readable line each. Default: text when stdout is
                              a terminal, json otherwise
+  --tls-cert FILE            this node's certificate (PEM), signed by the cluster CA and naming the
+                             node (urn:quorumlog:member:ID) and its hosts: TLS on the client port,
+                             mutual TLS on the peer port. Re-read with the key and CA on SIGHUP
+  --tls-key FILE             its private key (PEM)
+  --tls-ca FILE              the cluster CA (PEM): peers must present a certificate it signed
+  --insecure                 allow plaintext on a non-loopback address (refused without it)
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
@@ -96,6 +103,10 @@ const OPTIONS = {
   'ready-lag-entries': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  insecure: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -156,9 +167,21 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
     producerIdleExpiryMs:
       parseDurationMs('producer-idle-expiry-ms', pick('producer-idle-expiry-ms', 'producerIdleExpiryMs')) ?? NODE_DEFAULTS.producerIdleExpiryMs,
     powerLoss: values['power-loss'] === true || file['powerLoss'] === true,
+    insecure: values.insecure === true || file['insecure'] === true,
   };
+  const tls = tlsFilesFrom(pick('tls-ca', 'tlsCa'), pick('tls-cert', 'tlsCert'), pick('tls-key', 'tlsKey'));
   const logging = logFlagsFrom(pick('log-level', 'logLevel'), pick('log-format', 'logFormat'));
-  return { config, http, logging };
+  return { config: tls === undefined ? config : { ...config, tls }, http, logging };
+}
+
+/** --tls-ca, --tls-cert and --tls-key: all three or none. */
+export function tlsFilesFrom(caFile: string | undefined, certFile: string | undefined, keyFile: string | undefined): TlsFiles | undefined {
+  if (caFile === undefined && certFile === undefined && keyFile === undefined) return undefined;
+  if (caFile === undefined || certFile === undefined || keyFile === undefined) {
+    const missing = [caFile === undefined ? '--tls-ca' : '', certFile === undefined ? '--tls-cert' : '', keyFile === undefined ? '--tls-key' : ''].filter((f) => f !== '');
+    throw new UsageError(`TLS needs --tls-cert, --tls-key and --tls-ca together: ${missing.join(' and ')} missing`);
+  }
+  return { caFile, certFile, keyFile };
 }
 
 
@@ -248,11 +271,18 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
     await endpoint?.close();
     await node.stop();
   };
+  // Certificate rotation: new connections use the files' new content; a bad set is logged and the old one kept.
+  const onHangup = (): void => {
+    if (config.tls === undefined) log.warn('SIGHUP: this node runs without TLS; nothing to reload', { event: LogEvent.configWarning });
+    else node.reloadTls();
+  };
+  process.on('SIGHUP', onHangup);
   const signalled = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   const outcome = await Promise.race([signalled.then((signal) => ({ signal })), node.stopped.then((failure) => ({ failure }))]);
+  process.off('SIGHUP', onHangup);
   if ('failure' in outcome) {
     // Written synchronously (createNodeLog): out before the process exits.
     log.fatal(`stopping: ${outcome.failure.reason}: ${describe(outcome.failure.error)}`, { event: LogEvent.failed, reason: outcome.failure.reason });

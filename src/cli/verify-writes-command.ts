@@ -1,6 +1,6 @@
 import { AppendWorkload, checkAckOrder, checkWrites, readWholeLog, type WriteProblem } from '../bench/index.js';
 import { LogClient } from '../client/index.js';
-import { parseClientArgs } from './client-args.js';
+import { parseClientArgs, type CommandContext } from './client-args.js';
 import { parseDurationMs, parseWholeNumber, UsageError } from './usage-error.js';
 
 const HELP = `Usage: quorumlog verify-writes [--duration 20s | --count N] [--writers N] [--prefix P] [--brokers LIST] [--json]
@@ -59,7 +59,7 @@ export async function runVerifyWritesCommand(argv: readonly string[]): Promise<n
   const prefix = (flags['prefix'] as string | undefined) ?? `vw-${Date.now().toString(36)}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(prefix)) throw new UsageError(`--prefix must be 1-64 letters, digits, '.', '_' or '-', not "${prefix}"`);
 
-  const client = new LogClient({ brokers, timeoutMs });
+  const client = new LogClient({ brokers, timeoutMs, ...context.tlsOption });
   try {
     // Records of this run can only land above what any node had committed before it began.
     const commits = (await client.statusAll()).flatMap((s) => ('error' in s ? [] : [s.commitIndex]));
@@ -78,7 +78,7 @@ export async function runVerifyWritesCommand(argv: readonly string[]): Promise<n
     }
     const highestAcked = Math.max(0, ...workload.acked.map((a) => a.index));
     const nodes: NodeReport[] = [];
-    for (const address of brokers) nodes.push(await checkNode(address, { workload, from: readFrom, highestAcked, timeoutMs }));
+    for (const address of brokers) nodes.push(await checkNode(address, { workload, from: readFrom, highestAcked, timeoutMs, tlsOption: context.tlsOption }));
     const orderProblems = checkAckOrder([workload]);
     return report({ workload, nodes, orderProblems, json });
   } finally {
@@ -94,8 +94,8 @@ function showProgress(workload: AppendWorkload): NodeJS.Timeout {
 }
 
 /** Waits (bounded) until the node at `address` has applied the highest acknowledged index, then checks its log. */
-async function checkNode(address: string, run: { readonly workload: AppendWorkload; readonly from: number; readonly highestAcked: number; readonly timeoutMs: number }): Promise<NodeReport> {
-  const client = new LogClient({ brokers: [address], timeoutMs: run.timeoutMs });
+async function checkNode(address: string, run: { readonly workload: AppendWorkload; readonly from: number; readonly highestAcked: number; readonly timeoutMs: number; readonly tlsOption: CommandContext['tlsOption'] }): Promise<NodeReport> {
+  const client = new LogClient({ brokers: [address], timeoutMs: run.timeoutMs, ...run.tlsOption });
   const skipped = (id: string | null, why: string): NodeReport => ({ address, id, skipped: why, recordsOfRun: 0, unknownPresent: 0, problems: [] });
   try {
     let id: string | null = null;

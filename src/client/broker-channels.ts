@@ -1,4 +1,5 @@
-import { Client, connectivityState, credentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Client, connectivityState, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { clientChannelCredentials, type ClientTlsOptions } from '../transport/index.js';
 
 /**
  * The HTTP/2 receive window of every channel: what a broker may send ahead of what this
@@ -33,14 +34,21 @@ export const KEEPALIVE_DEFAULTS: KeepaliveOptions = { intervalMs: 500, timeoutMs
  */
 export class BrokerChannels {
   readonly #options: ChannelOptions;
+  /** Shared by every channel: plaintext, or TLS with the client's CA (and certificate). */
+  readonly #credentials: ChannelCredentials;
   readonly #clients = new Map<string, Client>();
   /** Addresses whose last attempt failed below the node (a subset of #clients' keys). */
   readonly #unresponsive = new Set<string>();
   /** Bounds the map: redirects may name addresses beyond the configured brokers. */
   readonly #addressesMax: number;
 
-  constructor(options: { readonly messageBytesMax: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions }) {
+  constructor(options: { readonly messageBytesMax: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions; readonly tls?: ClientTlsOptions }) {
     const keepalive = options.keepalive ?? KEEPALIVE_DEFAULTS;
+    this.#credentials = clientChannelCredentials(options.tls);
+    this.connectHint =
+      options.tls === undefined
+        ? ' (down, or serving TLS: then give the CA with --tls-ca / the tls option)'
+        : " (down, not serving TLS, or its certificate is not signed by the given CA, not valid now, or not for this host)";
     this.#addressesMax = options.addressesMax;
     this.#options = {
       'grpc.max_receive_message_length': options.messageBytesMax,
@@ -56,11 +64,17 @@ export class BrokerChannels {
     };
   }
 
+  /**
+   * Why a broker may not connect, as a suffix of "cannot connect to ADDRESS": grpc-js does
+   * not hand out the TLS handshake's error, so this names the usual causes for the mode.
+   */
+  readonly connectHint: string;
+
   get(address: string): Client {
     let client = this.#clients.get(address);
     if (client === undefined) {
       if (this.#clients.size >= this.#addressesMax) this.#evictOne();
-      client = new Client(address, credentials.createInsecure(), this.#options);
+      client = new Client(address, this.#credentials, this.#options);
       this.#clients.set(address, client);
     }
     return client;

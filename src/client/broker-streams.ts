@@ -73,7 +73,7 @@ export async function* followBatches(
         call.cancel();
       }
     } else {
-      lastError = new Error(`cannot connect to ${address}`);
+      lastError = new Error(`cannot connect to ${address}${router.channels.connectHint}`);
       router.channels.markUnresponsive(address);
     }
     failingSinceMs ??= Date.now();
@@ -132,7 +132,7 @@ export async function* leaderStream<Req, Res>(
         stream.cancel();
       }
     } else {
-      lastError = new Error(`cannot connect to ${address}`);
+      lastError = new Error(`cannot connect to ${address}${router.channels.connectHint}`);
       router.channels.markUnresponsive(address);
     }
     // Not to a leader that just failed us (see LogClient's class comment).

@@ -142,7 +142,7 @@ export class CallRouter {
       const client = this.channels.get(address);
       let retryAt: string | null;
       if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.connectTimeoutMs)))) {
-        lastError = new Error(`cannot connect to ${address}`);
+        lastError = new Error(`cannot connect to ${address}${this.channels.connectHint}`);
         this.channels.markUnresponsive(address);
         retryAt = null;
       } else {

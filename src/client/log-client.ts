@@ -1,3 +1,4 @@
+import type { ClientTlsOptions } from '../transport/index.js';
 import { index } from '../../raft/index.js';
 import {
   ClientCodec,
@@ -51,6 +52,12 @@ export interface LogClientOptions {
    * cluster's. See "A broker that stops answering" on LogClient.
    */
   readonly keepalive?: KeepaliveOptions;
+  /**
+   * TLS to the brokers: `ca` (PEM) is the only authority trusted (the broker's certificate
+   * must name the host dialled); `cert` and `key`, when given, are presented as this
+   * client's certificate. Default: plaintext.
+   */
+  readonly tls?: ClientTlsOptions;
 }
 
 export const LOG_CLIENT_DEFAULTS = {
@@ -154,6 +161,7 @@ export class LogClient {
       messageBytesMax: requestBytesMax,
       addressesMax: options.brokers.length + 16,
       keepalive,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
     });
     this.#router = new CallRouter({
       brokers: options.brokers,
@@ -251,7 +259,7 @@ export class LogClient {
         const deadlineMs = Date.now() + Math.min(this.#router.timeoutMs, LOG_CLIENT_DEFAULTS.statusTimeoutMs);
         try {
           const client = this.#channels.get(address);
-          if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#router.connectTimeoutMs)))) return { address, error: `cannot connect to ${address}` };
+          if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + this.#router.connectTimeoutMs)))) return { address, error: `cannot connect to ${address}${this.#channels.connectHint}` };
           const message = await unary(client, ClientMethodPath.status, this.#codec.statusRequest.serialize, this.#codec.nodeStatus.deserialize, {}, deadlineMs);
           return { address, ...nodeStatus(message) };
         } catch (error) {

@@ -1,3 +1,4 @@
+import type { ClientTlsOptions } from '../transport/index.js';
 import type { ProduceResult } from './log-client.js';
 
 export type Acks = 'all' | 'leader' | 'none';
@@ -14,6 +15,12 @@ export interface ProducerTestHooks {
 export interface ProducerOptions {
   /** Client addresses (host:port) of some or all nodes. */
   readonly brokers: readonly string[];
+  /**
+   * TLS to the brokers: `ca` (PEM) is the only authority trusted (the broker's certificate
+   * must name the host dialled); `cert` and `key`, when given, are presented as this
+   * client's certificate. Default: plaintext.
+   */
+  readonly tls?: ClientTlsOptions;
   /** Producer id and per-topic sequence numbers, so a retry never duplicates. Default true with acks 'all', false otherwise (and refused with them). */
   readonly idempotence?: boolean;
   /**

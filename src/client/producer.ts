@@ -96,7 +96,12 @@ export class Producer {
       if (!this.#idempotent) throw new InvalidArgumentError('a spool needs idempotence: resending spooled batches after a restart would duplicate them otherwise');
       this.#spool = ProducerSpool.open(options.spool, { log: this.#log, stats: this.#stats });
     }
-    this.#client = new LogClient({ brokers: options.brokers, timeoutMs: requestTimeoutMs, retryBackoff: this.#retryBackoff });
+    this.#client = new LogClient({
+      brokers: options.brokers,
+      timeoutMs: requestTimeoutMs,
+      retryBackoff: this.#retryBackoff,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+    });
     if (this.#spool !== null) {
       this.#loadSpool(this.#spool);
       this.#spoolTimer = setInterval(() => this.#spoolAged(), this.#spool.checkIntervalMs);

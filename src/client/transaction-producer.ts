@@ -1,3 +1,4 @@
+import type { ClientTlsOptions } from '../transport/index.js';
 import { randomUUID } from 'node:crypto';
 
 import { AbortedError, ClientClosedError, InvalidArgumentError } from './errors.js';
@@ -43,6 +44,12 @@ export interface TransactionListener {
 export interface TransactionProducerOptions {
   /** Client addresses (host:port) of some or all nodes. */
   readonly brokers: readonly string[];
+  /**
+   * TLS to the brokers: `ca` (PEM) is the only authority trusted (the broker's certificate
+   * must name the host dialled); `cert` and `key`, when given, are presented as this
+   * client's certificate. Default: plaintext.
+   */
+  readonly tls?: ClientTlsOptions;
   /** The producers the broker may ask about this one's transactions. 1-249 of [A-Za-z0-9._-]. */
   readonly producerGroup: string;
   readonly listener: TransactionListener;
@@ -131,6 +138,7 @@ export class TransactionProducer {
       brokers: options.brokers,
       timeoutMs: options.requestTimeoutMs ?? TRANSACTION_PRODUCER_DEFAULTS.requestTimeoutMs,
       ...(options.retryBackoff === undefined ? {} : { retryBackoff: options.retryBackoff }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
     });
     this.#checksDone = this.#serveChecks();
   }

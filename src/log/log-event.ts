@@ -17,6 +17,10 @@ export const LogEvent = {
   /** The node serves clients (the end of a start); fields `clientAddress`, `peerAddress`. */
   serving: 'serving',
   httpServing: 'http-serving',
+  /** TLS certificates loaded (at start) or reloaded (SIGHUP); fields `subject`, `validTo`. */
+  tlsLoaded: 'tls-loaded',
+  /** A reload (SIGHUP) failed: the node keeps the certificates it had; field `reason`. */
+  tlsReloadFailed: 'tls-reload-failed',
   snapshotLoaded: 'snapshot-loaded',
   snapshotWritten: 'snapshot-written',
   snapshotInstalled: 'snapshot-installed',

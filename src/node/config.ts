@@ -1,6 +1,7 @@
 import { ErrorCode } from '../../errors/index.js';
 import { nodeId, type NodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
+import type { TlsFiles } from '../transport/index.js';
 
 /** One member of the cluster as every node's configuration names it. */
 export interface MemberConfig {
@@ -56,6 +57,13 @@ export interface NodeConfig {
    * fault-injection suite; slower and memory-hungry, never for production.
    */
   readonly powerLoss: boolean;
+  /**
+   * TLS on the client port and mutual TLS on the peer port, from these PEM files (read at
+   * start and again at each reloadTls()). Absent: both ports are plaintext.
+   */
+  readonly tls?: TlsFiles;
+  /** Allows plaintext on a non-loopback address (refused without it). */
+  readonly insecure?: boolean;
 }
 
 /**
@@ -144,6 +152,8 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
   const watermark = config.diskHighWatermarkPercent;
   if (!(Number.isInteger(watermark) && watermark >= 1 && watermark <= 100)) throw new ConfigError(`the disk high watermark must be a whole percent from 1 to 100 (100: off), not ${watermark}`);
   if (config.flush.mode === 'async' && !(config.flush.intervalMs >= 1)) throw new ConfigError('async flush needs an interval of at least 1 ms');
+  const exposed = plaintextExposure(config);
+  if (exposed !== null) throw new ConfigError(exposed);
   if (config.members.length % 2 === 0) {
     warnings.push(`an even cluster of ${config.members.length} tolerates no more failures than ${config.members.length - 1} nodes would`);
   }
@@ -186,4 +196,23 @@ export function localMembers(count: number, clientPortBase = 7501, peerPortBase 
     peerAddress: `127.0.0.1:${peerPortBase + k}`,
     clientAddress: `127.0.0.1:${clientPortBase + k}`,
   }));
+}
+
+/**
+ * Why this node must not start: it would listen without TLS on an address other hosts can
+ * reach, and --insecure does not say that is meant. Null when it may.
+ */
+export function plaintextExposure(config: Pick<NodeConfig, 'id' | 'members' | 'tls' | 'insecure'>): string | null {
+  if (config.tls !== undefined || config.insecure === true) return null;
+  const self = config.members.find((m) => m.id === config.id);
+  if (self === undefined) return null;
+  const exposed = [self.peerAddress, self.clientAddress].filter((address) => !isLoopback(address));
+  if (exposed.length === 0) return null;
+  return `refusing to listen on ${exposed.join(' and ')} without TLS: give --tls-cert, --tls-key and --tls-ca (quorumlog certs init makes a development set), or --insecure to serve plaintext there`;
+}
+
+/** Whether host:port names the loopback interface (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(address: string): boolean {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -10,6 +10,7 @@ import { claimDataDir, lockDataDir, type DataDirIdentity } from './data-dir.js';
 import { newestSnapshotFileTimeMs, statfsDiskUsage } from './disk-usage.js';
 import { assembleNode, repairTarget, type AssembledNode } from './node-assembly.js';
 import { inspectNode, type NodeInspection } from './node-inspection.js';
+import { NodeTls } from './node-tls.js';
 import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
 
@@ -26,6 +27,12 @@ export interface RunningNode {
   readonly stopped: Promise<{ readonly reason: string; readonly error: unknown }>;
   /** Clean shutdown: stop accepting, finish the fsync in progress, close files and sockets. */
   stop(): Promise<void>;
+  /**
+   * Re-reads the TLS files (certificate rotation, SIGHUP): new connections use the new set,
+   * open ones keep theirs. False (and a logged reason) if the files were unusable and the
+   * old set stays, or if the node runs without TLS.
+   */
+  reloadTls(): boolean;
 }
 
 /** What an observer of the node plugs in (both optional: a node runs the same without them). */
@@ -48,6 +55,8 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   const logLine = annotatedLog(baseLog, () => (status === null ? {} : whereOf(status())));
   const { warnings } = validateConfig(config);
   for (const warning of warnings) logLine.warn(`warning: ${warning}`, { event: LogEvent.configWarning });
+  // Before the data directory is touched: unusable TLS files are a configuration refused.
+  const tls = config.tls === undefined ? null : new NodeTls({ files: config.tls, self: config.id, log: logLine });
   const baseFs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
   const fs = observation.wrapFileSystem?.(baseFs) ?? baseFs;
   const dirLock = lockDataDir(fs, config.dataDir);
@@ -101,6 +110,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     log: logLine,
     incarnation: identity.incarnation,
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
+    ...(tls === null ? {} : { tls: tls.certificates }),
   });
   let clientServer: ClientServer;
   try {
@@ -112,6 +122,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       transactions: node.transactions,
       messageBytesMax: config.messageBytesMax,
       recordBytesMax: config.recordBytesMax,
+      ...(tls === null ? {} : { tls: tls.certificates }),
     });
   } catch (error) {
     await transport.close();
@@ -121,7 +132,8 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   }
   replica.onRoleChange(() => logRoleChange(raft.status(), logLine));
   logRepair(() => raft.status(), replica, logLine);
-  logLine.info(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress}; log ${log.firstIndex()}..${log.lastIndex()}, term ${log.hardState().term}; ${describeFlush(config.flush)}`, {
+  const security = tls === null ? 'plaintext' : 'TLS, peers mutual TLS';
+  logLine.info(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress} (${security}); log ${log.firstIndex()}..${log.lastIndex()}, term ${log.hardState().term}; ${describeFlush(config.flush)}`, {
     event: LogEvent.serving,
     clientAddress: self.clientAddress,
     peerAddress: self.peerAddress,
@@ -140,7 +152,8 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     return stopping;
   };
   const inspect = inspectNode({ replica, log, stateMachine: node.stateMachine, status: () => raft.status(), storage: () => node.storageStatus() });
-  return { config, identity, recovery: log.recovery, service: node.service, inspect, log: logLine, stopped, stop };
+  const reloadTls = (): boolean => tls?.reload() ?? false;
+  return { config, identity, recovery: log.recovery, service: node.service, inspect, log: logLine, stopped, stop, reloadTls };
 }
 
 /** The node's place in the cluster as every line carries it. */

@@ -43,6 +43,7 @@ import { toGrpcStatus } from './grpc-status.js';
 import { servePipelined, type PipelinedStream } from './pipelined-stream.js';
 import { TransactionCodec } from './transaction-codec.js';
 import { TransactionHandlers } from './transaction-handlers.js';
+import { clientServerCredentials } from './tls-credentials.js';
 
 export const CLIENT_SERVER_DEFAULTS = {
   requestTimeoutMs: 30_000,
@@ -98,7 +99,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     listTransactions: transactions.listTransactions,
     transactionChecks: transactions.transactionChecks,
   });
-  await bindServer(server, options.listenAddress, ServerCredentials.createInsecure());
+  await bindServer(server, options.listenAddress, options.tls === undefined ? ServerCredentials.createInsecure() : clientServerCredentials(options.tls));
   let closed: Promise<void> | null = null;
   return {
     close: () => {

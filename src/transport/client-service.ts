@@ -1,5 +1,6 @@
 import type { Index, NodeId, Term } from '../../raft/index.js';
 import type { BrokerMessageView, TransactionService } from './transaction-service.js';
+import type { TlsCertificates } from './tls-certificates.js';
 
 export type { BrokerMessageView } from './transaction-service.js';
 
@@ -272,6 +273,8 @@ export interface ClientServerOptions {
   readonly recordBytesMax?: number;
   /** Longest an Append or Transfer waits when the client set no shorter deadline. Default 30 s. */
   readonly requestTimeoutMs?: number;
+  /** TLS on the client port with these certificates (replaceable while running); without it, plaintext. */
+  readonly tls?: TlsCertificates;
 }
 
 export interface ClientServer {

@@ -20,6 +20,18 @@ export class ListenError extends TransportError {
   }
 }
 
+/**
+ * TLS files that could not be read, or whose certificate, key and CA do not make a usable
+ * secure context. The message names the file and the reason, never the file's content.
+ */
+export class TlsMaterialError extends TransportError {
+  override readonly name = 'TlsMaterialError';
+  readonly code = ErrorCode.tlsMaterial;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 export class MalformedMessageError extends TransportError {
   override readonly name = 'MalformedMessageError';
   readonly code = ErrorCode.malformedMessage;

@@ -35,7 +35,9 @@ export type {
 } from './client-service.js';
 export * from './group-codec.js';
 export { codeOfGrpcStatus, ErrorMetadataKey, grpcStatusOf, readErrorCode, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
-export { ListenError, MalformedMessageError, SnapshotShipmentError, SnapshotShipmentFailure, TransportError } from './errors.js';
+export { readTlsMaterial, checkTlsMaterial, TlsCertificates, type TlsFiles, type TlsMaterial } from './tls-certificates.js';
+export { CertificateName, certificateUris, clientChannelCredentials, memberIdsOf, memberMismatch, type ClientTlsOptions } from './tls-credentials.js';
+export { ListenError, MalformedMessageError, TlsMaterialError, SnapshotShipmentError, SnapshotShipmentFailure, TransportError } from './errors.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
 export * from './transaction-codec.js';

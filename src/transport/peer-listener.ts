@@ -1,8 +1,11 @@
+import type { PeerCertificate } from 'node:tls';
+
 import { Metadata, status, type sendUnaryData, type ServerReadableStream } from '@grpc/grpc-js';
 import type { Message, NodeId } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, StreamSummary } from './peer-codec.js';
 import { PeerMetadataKey, PeerRefusal } from './peer-service.js';
+import { memberMismatch } from './tls-credentials.js';
 import { heldBackNote, LogEvent, RepeatGate, type Log } from '../log/index.js';
 
 export interface PeerListenerOptions {
@@ -17,6 +20,11 @@ export interface PeerListenerOptions {
    * meanwhile.
    */
   readonly claimantLiveMs?: number;
+  /**
+   * Mutual TLS is on: a call is served only if the certificate its sender presented (signed
+   * by the cluster CA: the handshake checked that) names the member id the call claims.
+   */
+  readonly requireMemberCertificate?: boolean;
   /** The clock for claimant liveness and log rate limits (injected for tests). */
   readonly nowMs?: () => number;
 }
@@ -89,7 +97,7 @@ export class PeerListener {
 
   /** The gRPC handler for Peer/Stream. */
   readonly handle = (call: PeerStreamCall, finish: sendUnaryData<StreamSummary>): void => {
-    const refusal = this.#closing ? 'the node is shutting down' : this.#checkStream(call.metadata);
+    const refusal = this.#closing ? 'the node is shutting down' : (this.#checkStream(call.metadata) ?? this.#certificateRefusal(call));
     if (refusal !== null) {
       finish({ code: this.#closing ? status.UNAVAILABLE : status.FAILED_PRECONDITION, details: refusal });
       const heldBack = this.#closing ? null : this.#refusals.pass(refusal);
@@ -170,8 +178,8 @@ export class PeerListener {
    * process with another data directory speaking for the sender), without claiming the id.
    * Null: serve it.
    */
-  refusalOf(addressing: PeerAddressing, metadata: Metadata, peerAddress: string): string | null {
-    const refusal = this.#addressRefusal(addressing);
+  refusalOf(addressing: PeerAddressing, metadata: Metadata, peerAddress: string, call?: CertifiedCall): string | null {
+    const refusal = this.#addressRefusal(addressing) ?? (call === undefined ? null : this.#certificateRefusal(call, addressing.from));
     if (refusal !== null) return refusal;
     const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
     const boot = firstValue(metadata, PeerMetadataKey.boot) ?? '';
@@ -192,6 +200,20 @@ export class PeerListener {
 
   #now(): number {
     return (this.#options.nowMs ?? Date.now)();
+  }
+
+  /**
+   * Why the call's TLS certificate does not speak for the member it claims to be (`from`,
+   * by default its stream metadata's), or null when it does or mutual TLS is off. The
+   * refusal names the claimed id, the id(s) the certificate names and the caller's address.
+   */
+  #certificateRefusal(call: CertifiedCall, from: string | undefined = firstValue(call.metadata, PeerMetadataKey.from)): string | null {
+    if (this.#options.requireMemberCertificate !== true) return null;
+    const certificate: Pick<PeerCertificate, 'subjectaltname'> | undefined = call.getAuthContext().sslPeerCertificate;
+    const claimed = from ?? '';
+    if (certificate === undefined) return `the caller at ${call.getPeer()} claiming member ${claimed} presented no TLS certificate`;
+    const mismatch = memberMismatch(certificate, claimed);
+    return mismatch === null ? null : `the caller at ${call.getPeer()} claims to be member ${claimed}, but ${mismatch}`;
   }
 
   #checkStream(metadata: Metadata): string | null {
@@ -215,6 +237,13 @@ export class PeerListener {
     if (batch.to !== this.#options.self) return `batch for "${batch.to}" received by ${this.#options.self}`;
     return null;
   }
+}
+
+/** What the certificate check reads of a call. */
+export interface CertifiedCall {
+  readonly metadata: Metadata;
+  getPeer(): string;
+  getAuthContext(): { readonly sslPeerCertificate?: Pick<PeerCertificate, 'subjectaltname'> };
 }
 
 function firstValue(metadata: Metadata, key: string): string | undefined {

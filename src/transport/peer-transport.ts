@@ -1,6 +1,7 @@
 import type { InstallSnapshot, Message, NodeId } from '../../raft/index.js';
 import type { DuplicateNodeIdError } from './errors.js';
 import type { SnapshotReceiving, SnapshotShipping, SnapshotSource } from './snapshot-shipping.js';
+import type { TlsCertificates } from './tls-certificates.js';
 import type { Log } from '../log/index.js';
 
 /**
@@ -68,6 +69,12 @@ export interface PeerTransportOptions {
    * refused UNIMPLEMENTED (the node can still send snapshots).
    */
   readonly snapshots?: SnapshotReceiving;
+  /**
+   * Mutual TLS on the peer port: we listen and dial with these certificates (replaceable
+   * while running), callers and servers must present one signed by the cluster CA that names
+   * the member they are. Without it, the peer port is plaintext.
+   */
+  readonly tls?: TlsCertificates;
   /** Bounds of outgoing snapshot transfers; each unset one is SNAPSHOT_TRANSFER_DEFAULTS'. */
   readonly snapshotTransfer?: SnapshotTransferOptions;
 }

@@ -67,7 +67,7 @@ export class SnapshotReceiver {
 
   /** The refusal for a header; or, having made `incoming` its sender's active transfer, the one it replaces. */
   #admit(header: SnapshotHeader, incoming: IncomingSnapshot): Admission {
-    const refusal = this.#closing ? 'the node is shutting down' : this.#options.listener.refusalOf(header, incoming.call.metadata, incoming.call.getPeer());
+    const refusal = this.#closing ? 'the node is shutting down' : this.#options.listener.refusalOf(header, incoming.call.metadata, incoming.call.getPeer(), incoming.call);
     if (refusal !== null) return { refusal };
     const replaced = this.#active.get(header.from) ?? null;
     this.#active.set(header.from, incoming);

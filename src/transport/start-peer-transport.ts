@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { Client, credentials, Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Client, credentials, Server, ServerCredentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { InstallSnapshot, Message, NodeId } from '../../raft/index.js';
 import { SnapshotShipmentError } from './errors.js';
 import { bindServer, shutdownServer } from './grpc-server.js';
@@ -13,6 +13,7 @@ import { SnapshotCodec } from './snapshot-codec.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import type { SnapshotSource } from './snapshot-shipping.js';
+import { peerChannelCredentials, peerServerCredentials } from './tls-credentials.js';
 import { heldBackNote, LogEvent, RepeatGate, SILENT_LOG, type Log } from '../log/index.js';
 
 export const PEER_TRANSPORT_DEFAULTS = {
@@ -67,7 +68,14 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
   const log = options.log ?? SILENT_LOG;
   const codec = new PeerCodec();
   const snapshotCodec = new SnapshotCodec(codec);
-  const listener = new PeerListener({ self: options.self, clusterId: options.clusterId, peers: options.peers, onMessage: options.onMessage, log });
+  const listener = new PeerListener({
+    self: options.self,
+    clusterId: options.clusterId,
+    peers: options.peers,
+    onMessage: options.onMessage,
+    log,
+    requireMemberCertificate: options.tls !== undefined,
+  });
   const snapshotReceiver = new SnapshotReceiver({ self: options.self, snapshots: options.snapshots ?? null, listener, log });
   const server = new Server({
     'grpc.max_receive_message_length': options.messageBytesMax + RECEIVE_SLACK_BYTES,
@@ -77,8 +85,19 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     'grpc.keepalive_timeout_ms': PEER_TRANSPORT_DEFAULTS.keepaliveTimeoutMs,
   });
   server.addService(peerServiceDefinition(codec, snapshotCodec), { stream: listener.handle, installSnapshot: snapshotReceiver.handle });
-  await bindServer(server, options.listenAddress, ServerCredentials.createInsecure());
+  await bindServer(server, options.listenAddress, options.tls === undefined ? ServerCredentials.createInsecure() : peerServerCredentials(options.tls));
 
+  const refusedCertificates = new RepeatGate({ intervalMs: 60_000, keysMax: 64, nowMs: Date.now });
+  const channelCredentials = (peer: NodeId, address: string): ChannelCredentials => {
+    if (options.tls === undefined) return credentials.createInsecure();
+    return peerChannelCredentials(options.tls, {
+      peer,
+      onRefused: (reason) => {
+        const heldBack = refusedCertificates.pass(`${peer} ${reason}`);
+        if (heldBack !== null) log.warn(`peer ${peer} at ${address}: refused its TLS certificate: ${reason}${heldBackNote(heldBack)}`, { event: LogEvent.peerRefused, peer });
+      },
+    });
+  };
   const reconnect = options.reconnect ?? PEER_TRANSPORT_DEFAULTS.reconnect;
   const links = new Map<NodeId, PeerLink>();
   const snapshotSenders = new Map<NodeId, SnapshotSender>();
@@ -93,7 +112,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
         peer,
         address,
         clusterId: options.clusterId,
-        client: new Client(address, credentials.createInsecure(), peerChannelOptions(options.messageBytesMax, reconnect)),
+        client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
         codec,
         messageBytesMax: options.messageBytesMax,
         queueBytesMax: options.queueBytesMax ?? PEER_TRANSPORT_DEFAULTS.queueBytesMax,
@@ -121,7 +140,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
         boot,
         // Its own channel (the link's is for Raft traffic): megabytes in flight on one HTTP/2
         // connection would queue heartbeats behind them. A channel dials on its first call.
-        client: new Client(address, credentials.createInsecure(), peerChannelOptions(options.messageBytesMax, reconnect)),
+        client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
         codec: snapshotCodec,
         chunkBytes,
         windowBytes: transfer.windowBytes,

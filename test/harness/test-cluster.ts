@@ -27,6 +27,11 @@ export interface ClusterOptions {
   readonly readyTimeoutMs?: number;
   /** Give every node an HTTP port (metrics and health checks); see httpAddress(). */
   readonly http?: boolean;
+  /**
+   * TLS on: a directory as quorumlog certs init writes it (DIR/ca.pem, DIR/ID.pem,
+   * DIR/ID-key.pem). Every node gets its own files; the harness's clients trust DIR/ca.pem.
+   */
+  readonly tls?: { readonly dir: string };
 }
 
 export type ClusterMember = LoopbackMember;
@@ -150,6 +155,10 @@ export class TestCluster {
     if (o.flush === 'async') args.push('--flush-interval-ms', String(o.flushIntervalMs ?? 10));
     if (o.preferredLeader !== undefined) args.push('--preferred-leader', o.preferredLeader);
     if (o.powerLoss === true) args.push('--power-loss');
+    if (o.tls !== undefined) {
+      const dir = o.tls.dir;
+      args.push('--tls-ca', path.join(dir, 'ca.pem'), '--tls-cert', path.join(dir, `${id}.pem`), '--tls-key', path.join(dir, `${id}-key.pem`));
+    }
     const httpPort = this.httpPorts.get(id);
     if (httpPort !== undefined) {
       // Every member's HTTP address, so each one's status page can read the others.
@@ -232,7 +241,7 @@ export class TestCluster {
 
   /** A client over the given members (all by default); closed by stopAll. */
   client(ids: readonly string[] = this.ids, options: { readonly timeoutMs?: number } = {}): LogClient {
-    const client = new LogClient({ brokers: this.brokers(ids), timeoutMs: options.timeoutMs ?? 10_000 });
+    const client = new LogClient({ brokers: this.brokers(ids), timeoutMs: options.timeoutMs ?? 10_000, ...this.clientTls() });
     this.clients.add(client);
     return client;
   }
@@ -244,7 +253,7 @@ export class TestCluster {
 
   /** One member's status, asked of that member. */
   async status(id: string, timeoutMs = STATUS_TIMEOUT_MS): Promise<NodeStatusView> {
-    const client = new LogClient({ brokers: [this.clientAddress(id)], timeoutMs });
+    const client = new LogClient({ brokers: [this.clientAddress(id)], timeoutMs, ...this.clientTls() });
     try {
       return await client.status(this.clientAddress(id));
     } finally {
@@ -296,6 +305,12 @@ export class TestCluster {
       },
       { timeoutMs: options.timeoutMs ?? 30_000, what: `${running.join(', ')} to agree on and apply one commit index`, intervalMs: 100 },
     );
+  }
+
+  /** The harness clients' TLS option: the cluster's CA when it runs TLS. */
+  clientTls(): { readonly tls?: { readonly ca: Buffer } } {
+    const dir = this.options.tls?.dir;
+    return dir === undefined ? {} : { tls: { ca: fs.readFileSync(path.join(dir, 'ca.pem')) } };
   }
 
   waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions): Promise<T> {
