@@ -33,8 +33,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/process': ['errors', 'raft', 'src/encoding', 'src/log', 'src/transport', 'src/client'],
   // Charts for reports (inline SVG), shared by the bench's page and the jepsen-style report.
   'src/report': [],
-  'src/bench': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/process', 'src/report'],
-  'src/cli': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/observe', 'src/bench', 'src/process', 'src/report'],
+  'src/certs': ['src/transport'],
+  'src/bench': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/process', 'src/report', 'src/certs'],
+  'src/cli': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/observe', 'src/bench', 'src/process', 'src/report', 'src/certs'],
   src: ['errors', 'src/client', 'src/transport'],
   'jepsen-style': ['errors', 'raft', 'src/client', 'src/transport', 'src/process', 'src/report'],
 };

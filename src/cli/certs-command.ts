@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { issueDevelopmentCertificates, type IssuedCertificate } from './dev-certificates.js';
+import { issueDevelopmentCertificates, writeDevelopmentCertificates } from '../certs/index.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -53,21 +53,13 @@ export async function runCertsCommand(argv: readonly string[]): Promise<number> 
   if (new Set([...names, 'ca']).size !== names.length + 1) throw new UsageError('--members and --clients must be distinct names, none of them "ca"');
   if (fs.existsSync(path.join(dir, 'ca.pem'))) throw new UsageError(`${dir} already holds a ca.pem: choose an empty directory (an existing CA is never overwritten)`);
   const issued = await issueDevelopmentCertificates({ members, clients, hosts, validDays });
-  fs.mkdirSync(dir, { recursive: true });
-  writePair(dir, 'ca', issued.ca);
-  for (const [id, pair] of issued.members) writePair(dir, id, pair);
-  for (const [name, pair] of issued.clients) writePair(dir, name, pair);
+  writeDevelopmentCertificates(dir, issued);
   process.stdout.write(
     `wrote a development CA and certificates for ${members.join(', ')} (hosts ${hosts.join(', ')}) and client${clients.length === 1 ? '' : 's'} ${clients.join(', ')} to ${dir}, valid ${validDays} days\n` +
       `start a TLS cluster: quorumlog cluster --tls ${dir}\n` +
       `connect:             quorumlog status --tls-ca ${path.join(dir, 'ca.pem')}\n`,
   );
   return 0;
-}
-
-function writePair(dir: string, name: string, pair: IssuedCertificate): void {
-  fs.writeFileSync(path.join(dir, `${name}.pem`), pair.cert, { mode: 0o644 });
-  fs.writeFileSync(path.join(dir, `${name}-key.pem`), pair.key, { mode: 0o600 });
 }
 
 function listOf(flag: string, spec: string): string[] {

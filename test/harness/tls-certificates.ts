@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { createAuthority, importAuthority, issue, issueDevelopmentCertificates, type Authority, type DevelopmentCertificates } from '../../src/cli/dev-certificates.js';
+import { createAuthority, importAuthority, issue, issueDevelopmentCertificates, type Authority, type DevelopmentCertificates } from '../../src/certs/index.js';
 import { CertificateName, type TlsMaterial } from '../../src/transport/index.js';
 
 export { createAuthority, issue, issueDevelopmentCertificates };

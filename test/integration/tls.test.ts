@@ -6,7 +6,7 @@ import { connect as tlsConnect } from 'node:tls';
 
 import { describe, expect, it } from 'vitest';
 
-import { importAuthority, issue } from '../../src/cli/dev-certificates.js';
+import { importAuthority, issue } from '../../src/certs/index.js';
 import { CertificateName } from '../../src/transport/index.js';
 import { AppendWorkload, describeCli, readAllLogs, runCli, startClusterForTest, type TestCluster } from '../harness/index.js';
 

@@ -1,4 +1,6 @@
 import { webcrypto } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 // Signs with globalThis.crypto (WebCrypto, in Node 20) by default.
 import * as x509 from '@peculiar/x509';
@@ -124,6 +126,23 @@ export async function issue(authority: Authority, request: LeafRequest): Promise
     },
   );
   return { cert: certificate.toString('pem'), key: await privateKeyPem(keys.privateKey) };
+}
+
+/**
+ * Writes the certificates into `dir` (created if missing) as `certs init` lays them out:
+ * NAME.pem and NAME-key.pem for the CA ("ca"), each member id and each client; keys
+ * readable by their owner only.
+ */
+export function writeDevelopmentCertificates(dir: string, issued: DevelopmentCertificates): void {
+  fs.mkdirSync(dir, { recursive: true });
+  writePair(dir, 'ca', issued.ca);
+  for (const [id, pair] of issued.members) writePair(dir, id, pair);
+  for (const [name, pair] of issued.clients) writePair(dir, name, pair);
+}
+
+function writePair(dir: string, name: string, pair: IssuedCertificate): void {
+  fs.writeFileSync(path.join(dir, `${name}.pem`), pair.cert, { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, `${name}-key.pem`), pair.key, { mode: 0o600 });
 }
 
 function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
