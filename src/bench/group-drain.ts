@@ -1,4 +1,5 @@
 import { Admin, Consumer, LogClient, type BrokerMessage } from '../client/index.js';
+import { connection, type BenchTarget } from './bench-target.js';
 import { nowMs } from './payload.js';
 import { perSecond } from './stats.js';
 
@@ -21,8 +22,7 @@ export const GROUP_DRAIN_DEFAULTS = {
   pollMs: 5,
 } as const;
 
-export interface GroupDrainOptions {
-  readonly brokers: readonly string[];
+export interface GroupDrainOptions extends BenchTarget {
   /** Messages to drain: those the phase writes to a fresh topic, or the first ones of `topic`. */
   readonly messages: number;
   readonly sizeBytes: number;
@@ -44,10 +44,10 @@ export async function runGroupDrain(options: GroupDrainOptions): Promise<GroupDr
   const group = `bench-drain-${Date.now()}`;
   const messages = options.messages;
   const prefetch = options.prefetch ?? GROUP_DRAIN_DEFAULTS.prefetch;
-  const client = new LogClient({ brokers: options.brokers });
-  const admin = new Admin({ brokers: options.brokers });
+  const client = new LogClient(connection(options));
+  const admin = new Admin(connection(options));
   // Ack failures are counted (ackErrors), not logged one by one.
-  const consumer = new Consumer({ brokers: options.brokers, group, topic, prefetch, from: 'earliest', onError: () => undefined });
+  const consumer = new Consumer({ ...connection(options), group, topic, prefetch, from: 'earliest', onError: () => undefined });
   const deadlineMs = Date.now() + options.timeoutMs;
   try {
     if (options.topic === undefined) {

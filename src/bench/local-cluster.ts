@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { DurableMarkPolicy } from '../../storage/index.js';
+import { issueDevelopmentCertificates, writeDevelopmentCertificates } from '../certs/index.js';
 import { LogClient } from '../client/index.js';
+import type { ClientTlsOptions } from '../transport/index.js';
 import { NODE_V8_FLAGS } from '../node/index.js';
 import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, waitUntil, WaitTimeoutError, type NodeProcess } from '../process/index.js';
 
@@ -27,6 +29,12 @@ export interface LocalClusterOptions {
   readonly http?: boolean;
   /** More `quorumlog node` flags for every node (e.g. --snapshot-entries, --retention-hours). */
   readonly nodeFlags?: readonly string[];
+  /**
+   * TLS on the client port and mutual TLS between peers, with development certificates made
+   * for this cluster (as `quorumlog certs init` makes them) under dataRoot/certs; clients
+   * take `clientTls`.
+   */
+  readonly tls?: boolean;
 }
 
 /** CPU and memory of one node process, from /proc (Linux); null fields where unavailable. */
@@ -51,13 +59,16 @@ export class LocalCluster {
 
   /** Each node's HTTP address (/metrics), when started with `http`. */
   readonly httpAddresses: readonly string[];
+  /** What a client needs to reach this cluster: the CA of its certificates when it runs TLS, else undefined. */
+  readonly clientTls: ClientTlsOptions | undefined;
 
   readonly #dataRoot: string;
   /** Runs ended on purpose by stopNode(): their exit is no failure. */
   readonly #stoppedOnPurpose = new Set<NodeProcess>();
 
-  private constructor(nodes: LocalNodes, outputs: ReadonlyMap<string, OutputLog>, httpAddresses: readonly string[], dataRoot: string) {
+  private constructor(nodes: LocalNodes, outputs: ReadonlyMap<string, OutputLog>, httpAddresses: readonly string[], dataRoot: string, clientTls: ClientTlsOptions | undefined) {
     this.#nodes = nodes;
+    this.clientTls = clientTls;
     this.#outputs = outputs;
     this.httpAddresses = httpAddresses;
     this.#dataRoot = dataRoot;
@@ -68,6 +79,15 @@ export class LocalCluster {
     const members = loopbackMembers(options.nodes, ports);
     const httpPorts = new Map(options.http === true ? members.map((m, k) => [m.id, ports[options.nodes * 2 + k] ?? 0]) : []);
     const outputs = new Map(members.map((m) => [m.id, new OutputLog(m.id, null)]));
+    const certsDir = path.join(options.dataRoot, 'certs');
+    let clientTls: ClientTlsOptions | undefined;
+    if (options.tls === true) {
+      const issued = await issueDevelopmentCertificates({ members: members.map((m) => m.id), clients: [], hosts: ['127.0.0.1'] });
+      writeDevelopmentCertificates(certsDir, issued);
+      clientTls = { ca: issued.ca.cert };
+    }
+    const tlsArgs = (id: string): string[] =>
+      clientTls === undefined ? [] : ['--tls-cert', path.join(certsDir, `${id}.pem`), '--tls-key', path.join(certsDir, `${id}-key.pem`), '--tls-ca', path.join(certsDir, 'ca.pem')];
     const nodeArgs = (id: string): string[] => {
       const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${id}.cpuprofile`];
       const args = [...NODE_V8_FLAGS, ...profile, MAIN, 'node', '--id', id, '--members', membersFlag(members), '--data-dir', path.join(options.dataRoot, id), '--flush', options.flush];
@@ -75,11 +95,11 @@ export class LocalCluster {
       if (options.flush === 'sync' && options.durableMark !== undefined) args.push('--durable-mark', options.durableMark);
       const httpPort = httpPorts.get(id);
       if (httpPort !== undefined) args.push('--http-port', String(httpPort));
-      args.push(...(options.nodeFlags ?? []));
+      args.push(...tlsArgs(id), ...(options.nodeFlags ?? []));
       return args;
     };
     const nodes = new LocalNodes({ members, argsOf: nodeArgs, outputOf: (id) => outputs.get(id) ?? new OutputLog(id, null), cwd: process.cwd() });
-    const cluster = new LocalCluster(nodes, outputs, [...httpPorts.values()].map((port) => `127.0.0.1:${port}`), options.dataRoot);
+    const cluster = new LocalCluster(nodes, outputs, [...httpPorts.values()].map((port) => `127.0.0.1:${port}`), options.dataRoot, clientTls);
     try {
       cluster.#startAll();
       await cluster.#waitForLeader();
@@ -170,7 +190,7 @@ export class LocalCluster {
   }
 
   async #waitForLeader(): Promise<void> {
-    const client = new LogClient({ brokers: this.clientAddresses, timeoutMs: 2_000, connectTimeoutMs: 500 });
+    const client = new LogClient({ brokers: this.clientAddresses, timeoutMs: 2_000, connectTimeoutMs: 500, ...(this.clientTls === undefined ? {} : { tls: this.clientTls }) });
     const majority = Math.floor(this.#nodes.members.length / 2) + 1;
     let outcome: { readonly failed: string | null };
     try {

@@ -10,6 +10,7 @@ import { LocalCluster, type ProcessUsage } from './local-cluster.js';
 import { MetricsScraper } from './metrics-scraper.js';
 import { ratio } from './stats.js';
 import { runDrain, runProduce, type DrainResult, type ProduceProgress, type ProduceResult } from './workload.js';
+import { connection, type BenchTarget } from './bench-target.js';
 
 export interface BenchConfig {
   /** What produce measures: plain log appends (`LogClient.append`), or the broker's `Producer` to a fresh topic. */
@@ -46,6 +47,8 @@ export interface BenchConfig {
    * would (a local cluster only; its nodes then serve HTTP). Null: the nodes serve no HTTP.
    */
   readonly metricsScrapeMs: number | null;
+  /** TLS on the client port and mutual TLS between peers, with certificates made for the run (a local cluster only). */
+  readonly tls: boolean;
 }
 
 export interface BenchReport {
@@ -110,12 +113,12 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
   let cluster: LocalCluster | null = null;
   let scraper: MetricsScraper | null = null;
   // A broker run's topic, deleted at the end so a cluster given with --brokers is left as it was.
-  let benchTopic: { readonly brokers: readonly string[]; readonly name: string } | null = null;
+  let benchTopic: { readonly target: BenchTarget; readonly name: string } | null = null;
   try {
     hooks.onPhase?.(`measuring the disk (${root})`);
     const disk = probeDisk({ dir: root, recordBytes: config.sizeBytes, caseMs: config.diskProbeMs });
-    let brokers = config.brokers;
-    if (brokers === null) {
+    let target: BenchTarget | null = config.brokers === null ? null : { brokers: config.brokers };
+    if (target === null) {
       hooks.onPhase?.(`starting ${config.nodes} nodes`);
       cluster = await LocalCluster.start({
         nodes: config.nodes,
@@ -124,18 +127,19 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
         durableMark: config.durableMark,
         ...(config.cpuProfileDir === null ? {} : { cpuProfileDir: config.cpuProfileDir }),
         ...(config.metricsScrapeMs === null ? {} : { http: true }),
+        tls: config.tls,
       });
-      brokers = cluster.clientAddresses;
+      target = cluster.clientTls === undefined ? { brokers: cluster.clientAddresses } : { brokers: cluster.clientAddresses, tls: cluster.clientTls };
     }
     if (config.metricsScrapeMs !== null && cluster !== null) scraper = new MetricsScraper(cluster.httpAddresses, config.metricsScrapeMs);
     const runningCluster = cluster;
     let cpuAtMeasure: ProcessUsage[] | null = null;
     let cpuAtEnd: ProcessUsage[] | null = null;
-    const topic = config.api === 'broker' ? await createBenchTopic(brokers) : null;
-    if (topic !== null) benchTopic = { brokers, name: topic };
+    const topic = config.api === 'broker' ? await createBenchTopic(target) : null;
+    if (topic !== null) benchTopic = { target, name: topic };
     hooks.onPhase?.(topic === null ? 'producing' : `producing to topic ${topic}`);
     const produce = await runProduce({
-      brokers,
+      ...target,
       producers: config.producers,
       inflight: config.inflight,
       sizeBytes: config.sizeBytes,
@@ -159,15 +163,15 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     let drain: DrainResult | null = null;
     if (topic === null && config.drain && produce.lastIndex >= produce.firstIndex && produce.messages > 0) {
       hooks.onPhase?.(`draining ${produce.messages} records`);
-      drain = await runDrain({ brokers, from: produce.firstIndex, through: produce.lastIndex, timeoutMs: 120_000 });
+      drain = await runDrain({ ...target, from: produce.firstIndex, through: produce.lastIndex, timeoutMs: 120_000 });
     }
     let groupDrain: GroupDrainResult | null = null;
     if (topic !== null && config.groupDrainMessages > 0 && produce.messages > 0) {
       hooks.onPhase?.(`draining topic ${topic} through a consumer group, acking each message`);
-      groupDrain = await runGroupDrain({ brokers, topic, messages: produce.acknowledgedTotal, sizeBytes: config.sizeBytes, timeoutMs: 300_000 });
+      groupDrain = await runGroupDrain({ ...target, topic, messages: produce.acknowledgedTotal, sizeBytes: config.sizeBytes, timeoutMs: 300_000 });
     } else if (config.groupDrainMessages > 0) {
       hooks.onPhase?.(`filling a topic with ${config.groupDrainMessages} messages, then draining it through a consumer group, acking each`);
-      groupDrain = await runGroupDrain({ brokers, messages: config.groupDrainMessages, sizeBytes: config.sizeBytes, timeoutMs: 300_000 });
+      groupDrain = await runGroupDrain({ ...target, messages: config.groupDrainMessages, sizeBytes: config.sizeBytes, timeoutMs: 300_000 });
     }
     const nodes = cluster === null ? [] : nodeUsage(cluster.usage(), cpuAtMeasure, cpuAtEnd);
     const single = disk.cases.find((c) => c.recordsPerSync === 1);
@@ -196,7 +200,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
   } finally {
     await scraper?.stop();
     const made = benchTopic;
-    if (made !== null) await withClient(made.brokers, (client) => client.deleteTopic(made.name)).catch(() => undefined);
+    if (made !== null) await withClient(made.target, (client) => client.deleteTopic(made.name)).catch(() => undefined);
     // Also on an interrupt: the produce loop has ended, the nodes get SIGTERM here.
     await cluster?.stop();
     fs.rmSync(root, { recursive: true, force: true });
@@ -224,6 +228,7 @@ function notesFor(config: BenchConfig): string[] {
   if (config.flush === 'sync' && config.durableMark === 'lagging') {
     notes.push('durable mark lagging: each node acknowledges after its data\'s fdatasync and records the durable mark after; a disk that loses the last acknowledged group at a power failure goes unnoticed on that node (docs/storage.md).');
   }
+  if (config.tls) notes.push('TLS: the client port serves TLS and the peers mutual TLS, with development certificates (ECDSA P-256) made for the run.');
   if (config.flush === 'async') notes.push('flush async: nodes fdatasync on a timer, not before acknowledging; not durable against a majority power failure.');
   if (config.brokers !== null) notes.push('targeted an existing cluster: no per-node CPU or memory figures; the disk probe ran in the temp directory.');
   if (!config.endToEnd) notes.push('no end-to-end reader: produce ran alone (the reader costs produce throughput; see docs/bench.md).');
@@ -232,14 +237,14 @@ function notesFor(config: BenchConfig): string[] {
 }
 
 /** A fresh topic for a broker run, so the group drain reads exactly what this run produced. */
-async function createBenchTopic(brokers: readonly string[]): Promise<string> {
+async function createBenchTopic(target: BenchTarget): Promise<string> {
   const topic = `bench-${Date.now()}`;
-  await withClient(brokers, (client) => client.createTopic(topic));
+  await withClient(target, (client) => client.createTopic(topic));
   return topic;
 }
 
-async function withClient<T>(brokers: readonly string[], use: (client: LogClient) => Promise<T>): Promise<T> {
-  const client = new LogClient({ brokers });
+async function withClient<T>(target: BenchTarget, use: (client: LogClient) => Promise<T>): Promise<T> {
+  const client = new LogClient(connection(target));
   try {
     return await use(client);
   } finally {

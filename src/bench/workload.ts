@@ -1,11 +1,11 @@
 import { Admin, AppendBatcher, Consumer, LogClient, Producer, type AppendAcks, type LogRecord } from '../client/index.js';
 import { sleep, waitUntil, WaitTimeoutError } from '../process/index.js';
+import { connection, type BenchTarget } from './bench-target.js';
 import { GROUP_DRAIN_DEFAULTS } from './group-drain.js';
 import { nowMs, PayloadFactory, sentMsOf } from './payload.js';
 import { LatencyRecorder, perSecond, RateSeries, type LatencySummary } from './stats.js';
 
-export interface ProduceOptions {
-  readonly brokers: readonly string[];
+export interface ProduceOptions extends BenchTarget {
   readonly producers: number;
   /** Records each producer keeps unacknowledged. */
   readonly inflight: number;
@@ -80,7 +80,7 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
   const endToEnd = new LatencyRecorder();
   const acks = options.acks ?? 'all';
   const senders = options.topic === undefined ? logSenders(options, acks) : topicSenders(options, options.topic, acks);
-  const reader = new LogClient({ brokers: options.brokers });
+  const reader = new LogClient(connection(options));
   const stopReader = new AbortController();
   const cpuStart = process.cpuUsage();
   try {
@@ -111,7 +111,7 @@ export async function runProduce(options: ProduceOptions): Promise<ProduceResult
       ? Promise.resolve()
       : options.topic === undefined
         ? followEndToEnd(reader, startIndex, stopReader.signal, onReceived)
-        : consumeEndToEnd(options.brokers, options.topic, stopReader.signal, onReceived);
+        : consumeEndToEnd(options, options.topic, stopReader.signal, onReceived);
 
     const sendOne = (producer: number, sequence: number): void => {
       const sentMs = nowMs();
@@ -201,7 +201,7 @@ interface Senders {
 
 /** Plain log appends: a LogClient per producer, its pending records batched into Append requests unless told not to. */
 function logSenders(options: ProduceOptions, acks: AppendAcks): Senders {
-  const clients = Array.from({ length: options.producers }, () => new LogClient({ brokers: options.brokers }));
+  const clients = Array.from({ length: options.producers }, () => new LogClient(connection(options)));
   const batchers = clients.map((c) => (options.clientBatching ? new AppendBatcher(c, { acks, ...(options.batchRecordsMax === undefined ? {} : { batchRecordsMax: options.batchRecordsMax }) }) : null));
   return {
     ready: async () => {
@@ -232,7 +232,7 @@ function topicSenders(options: ProduceOptions, topic: string, acks: AppendAcks):
   const batchMessagesMax = options.clientBatching ? options.batchRecordsMax : 1;
   const producers = Array.from(
     { length: options.producers },
-    () => new Producer({ brokers: options.brokers, acks, lingerMs: 0, ...(batchMessagesMax === undefined ? {} : { batchMessagesMax }), log: () => {} }),
+    () => new Producer({ ...connection(options), acks, lingerMs: 0, ...(batchMessagesMax === undefined ? {} : { batchMessagesMax }), log: () => {} }),
   );
   return {
     // The producers find the leader with their first batch, in the warm-up.
@@ -262,8 +262,8 @@ export interface DrainResult {
  * time), as a consumer would before acknowledging it. There are no consumer-group acks
  * yet: they come with the broker.
  */
-export async function runDrain(options: { readonly brokers: readonly string[]; readonly from: number; readonly through: number; readonly timeoutMs: number }): Promise<DrainResult> {
-  const client = new LogClient({ brokers: options.brokers });
+export async function runDrain(options: BenchTarget & { readonly from: number; readonly through: number; readonly timeoutMs: number }): Promise<DrainResult> {
+  const client = new LogClient(connection(options));
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), options.timeoutMs);
   let messages = 0;
@@ -311,9 +311,9 @@ async function followEndToEnd(client: LogClient, from: number, signal: AbortSign
  * with the group drain's prefetch (at the default 64 it falls behind a producer at 64 in
  * flight: each delivery and each ack is a log entry).
  */
-async function consumeEndToEnd(brokers: readonly string[], topic: string, signal: AbortSignal, onRecord: (sentMs: number, receivedMs: number) => void): Promise<void> {
+async function consumeEndToEnd(target: BenchTarget, topic: string, signal: AbortSignal, onRecord: (sentMs: number, receivedMs: number) => void): Promise<void> {
   const group = `bench-e2e-${Date.now()}`;
-  const consumer = new Consumer({ brokers, group, topic, from: 'earliest', prefetch: GROUP_DRAIN_DEFAULTS.prefetch, onError: () => undefined });
+  const consumer = new Consumer({ ...connection(target), group, topic, from: 'earliest', prefetch: GROUP_DRAIN_DEFAULTS.prefetch, onError: () => undefined });
   const stop = (): void => void consumer.close();
   signal.addEventListener('abort', stop, { once: true });
   try {
@@ -328,7 +328,7 @@ async function consumeEndToEnd(brokers: readonly string[], topic: string, signal
   } finally {
     signal.removeEventListener('abort', stop);
     await consumer.close();
-    const admin = new Admin({ brokers });
+    const admin = new Admin(connection(target));
     await admin.deleteGroup(group).catch(() => undefined);
     admin.close();
   }

@@ -54,6 +54,10 @@ Options:
   --case snapshots     snapshot and retention cases instead (restart time, disk use under
                        retention, InstallSnapshot against the disk, produce with and without
                        snapshots); see quorumlog bench --case snapshots --help
+  --tls                the cluster serves TLS to clients and mutual TLS between peers, with
+                       development certificates made for the run (not with --brokers)
+  --tls-cost N         N pairs of produce runs, one plaintext and one with --tls, in
+                       alternating order; prints each pair's msg/s and the median ratio
   --metrics-cost N     N pairs of produce runs, one without HTTP and one scraped every second
                        (--metrics-scrape, default 1s), in alternating order; prints each
                        pair's msg/s and the median ratio (no drain phases)
@@ -85,11 +89,13 @@ const OPTIONS = {
   'cpu-prof': { type: 'string' },
   'metrics-scrape': { type: 'string' },
   'metrics-cost': { type: 'string' },
+  tls: { type: 'boolean' },
+  'tls-cost': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; compared: ComparedResult[] } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; tlsPairs: number | null; compared: ComparedResult[] } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -119,16 +125,20 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     groupDrainMessages: values['no-drain'] === true ? 0 : (parseWholeNumber('group-drain', values['group-drain'], { min: 0, max: 10_000_000 }) ?? 100_000),
     endToEnd: values['no-e2e'] !== true,
     metricsScrapeMs: parseDurationMs('metrics-scrape', values['metrics-scrape']) ?? null,
+    tls: values.tls === true,
   };
+  if (config.brokers !== null && config.tls) throw new UsageError('--tls applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && config.metricsScrapeMs !== null) throw new UsageError('--metrics-scrape applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && config.brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
   if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
   const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
   if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');
+  const tlsPairs = parseWholeNumber('tls-cost', values['tls-cost'], { min: 1, max: 50 }) ?? null;
+  if (tlsPairs !== null && (config.brokers !== null || costPairs !== null || config.tls)) throw new UsageError('--tls-cost starts its own clusters, plaintext and TLS; it takes neither --brokers, --tls nor --metrics-cost');
   const compared = values.compare === undefined ? [] : readComparison(values.compare);
-  if (compared.length > 0 && costPairs !== null) throw new UsageError('--compare sets one run against other systems; --metrics-cost runs pairs of its own');
-  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, compared };
+  if (compared.length > 0 && (costPairs !== null || tlsPairs !== null)) throw new UsageError('--compare sets one run against other systems; --metrics-cost and --tls-cost run pairs of their own');
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, tlsPairs, compared };
 }
 
 /** The --compare file's results, read before anything starts: a bad file is one line, exit 2. */
@@ -166,6 +176,7 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
   };
   try {
     if (parsed.costPairs !== null) return await runMetricsCost(config, parsed.costPairs, { signal: abort.signal, status, json: parsed.json });
+    if (parsed.tlsPairs !== null) return await runTlsCost(config, parsed.tlsPairs, { signal: abort.signal, status, json: parsed.json });
     const report = await runBench(config, {
       signal: abort.signal,
       onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),
@@ -232,4 +243,36 @@ async function runMetricsCost(config: BenchConfig, pairs: number, io: { readonly
   process.stdout.write(lines.join('\n') + '\n');
   if (io.json !== null) fs.writeFileSync(io.json, JSON.stringify({ scrapeIntervalMs: scrapeMs, pairs: results, medianRatio: median }, null, 2) + '\n');
   return results.every((r) => r.plainPerSecond > 0 && r.scrapedPerSecond > 0 && r.scrapes > 0) ? 0 : 1;
+}
+
+/**
+ * What TLS costs: `pairs` pairs of produce runs on fresh clusters, one plaintext and one with
+ * TLS to clients and mutual TLS between peers, the order flipping each pair (so neither side
+ * always runs on a warmer machine); prints each pair's msg/s and the median ratio.
+ */
+async function runTlsCost(config: BenchConfig, pairs: number, io: { readonly signal: AbortSignal; readonly status: (text: string) => void; readonly json: string | null }): Promise<number> {
+  const base: BenchConfig = { ...config, drain: false, groupDrainMessages: 0 };
+  const results: { plainPerSecond: number; tlsPerSecond: number; plainP99Ms: number; tlsP99Ms: number }[] = [];
+  const once = async (tls: boolean, label: string): Promise<{ perSecond: number; p99Ms: number }> => {
+    io.status(`quorumlog bench: ${label} ...`);
+    const report = await runBench({ ...base, tls }, { signal: io.signal });
+    return { perSecond: report.produce.messagesPerSecond, p99Ms: report.produce.latency.p99Ms };
+  };
+  for (let k = 0; k < pairs; k++) {
+    const tlsFirst = k % 2 === 1;
+    const first = await once(tlsFirst, `pair ${k + 1} of ${pairs}, ${tlsFirst ? 'TLS' : 'plaintext'}`);
+    const second = await once(!tlsFirst, `pair ${k + 1} of ${pairs}, ${tlsFirst ? 'plaintext' : 'TLS'}`);
+    const [plain, tls] = tlsFirst ? [second, first] : [first, second];
+    results.push({ plainPerSecond: plain.perSecond, tlsPerSecond: tls.perSecond, plainP99Ms: plain.p99Ms, tlsP99Ms: tls.p99Ms });
+  }
+  io.status('');
+  const ratioOf = (r: (typeof results)[number]): number => (r.plainPerSecond > 0 ? r.tlsPerSecond / r.plainPerSecond : 0);
+  const ratios = results.map(ratioOf).sort((a, b) => a - b);
+  const median = ratios[Math.floor(ratios.length / 2)] ?? 0;
+  const msgs = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const lines = results.map((r, k) => `pair ${k + 1}: ${msgs(r.plainPerSecond)} msg/s plaintext (p99 ${r.plainP99Ms.toFixed(1)} ms), ${msgs(r.tlsPerSecond)} msg/s TLS (p99 ${r.tlsP99Ms.toFixed(1)} ms): ${ratioOf(r).toFixed(3)}x`);
+  lines.push(`TLS cost: TLS over plaintext throughput, median of ${pairs} pairs ${median.toFixed(3)}x (spread ${ratios[0]?.toFixed(3)}-${ratios.at(-1)?.toFixed(3)}), ${config.producers} x ${config.inflight} in flight, ${config.sizeBytes} B`);
+  process.stdout.write(lines.join('\n') + '\n');
+  if (io.json !== null) fs.writeFileSync(io.json, JSON.stringify({ pairs: results, medianRatio: median }, null, 2) + '\n');
+  return results.every((r) => r.plainPerSecond > 0 && r.tlsPerSecond > 0) ? 0 : 1;
 }

@@ -183,6 +183,36 @@ describe('quorumlog bench (smoke)', () => {
     }
   });
 
+  // Two bench runs back to back, one with TLS (about 12 s): npm run test:long.
+  it.runIf(LONG_RUN)('with --tls-cost, runs the case plaintext and with TLS (certificates made for the run), and prints the ratio', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+    try {
+      const json = path.join(dir, 'tls.json');
+      const result = await runCli(['bench', '--tls-cost', '1', '--duration', '2s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json], { timeoutMs: 90_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^pair 1: [\d,]+ msg\/s plaintext \(p99 [\d.]+ ms\), [\d,]+ msg\/s TLS \(p99 [\d.]+ ms\): [\d.]+x$/m);
+      expect(result.stdout).toMatch(/^TLS cost: TLS over plaintext throughput, median of 1 pairs [\d.]+x/m);
+      const cost = JSON.parse(fs.readFileSync(json, 'utf8')) as { pairs: { plainPerSecond: number; tlsPerSecond: number }[] };
+      expect(cost.pairs[0]?.tlsPerSecond).toBeGreaterThan(0);
+      // The certificates went with the run's data.
+      expect(fs.readdirSync(dir)).toEqual(['tls.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses --tls against --brokers, and --tls-cost with --tls, in one line', async () => {
+    for (const [args, message] of [
+      [['--tls', '--brokers', '127.0.0.1:1'], /--tls applies to a cluster the bench starts, not to --brokers/],
+      [['--tls-cost', '2', '--tls'], /--tls-cost starts its own clusters/],
+    ] as const) {
+      const result = await runCli(['bench', ...args]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+
   it('refuses an unknown --acks or --api in one line', async () => {
     const api = await runCli(['bench', '--api', 'kafka']);
     expect(api.code).toBe(2);
