@@ -10,17 +10,13 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { NodeFileSystem, openLog, StorageIoError, type FileHandle } from '../../storage/index.js';
-import { cleanup, entries, expectLogEquals, tempDir } from './log-fixtures.js';
+import { cleanup, entries, expectLogEquals, FIVE_SEGMENTS, segmentFilePath, tempDir } from './log-fixtures.js';
 
-const PAYLOAD_BYTES = 30;
-const RECORD_BYTES = 32 + PAYLOAD_BYTES;
-const PER_SEGMENT = 8;
-const SEGMENT_BYTES = PER_SEGMENT * RECORD_BYTES; // exactly 8 records per segment
-const COUNT = 40; // five segments: 1, 9, 17, 25, 33
+const { payloadBytes: PAYLOAD_BYTES, recordBytes: RECORD_BYTES, perSegment: PER_SEGMENT, segmentBytes: SEGMENT_BYTES, count: COUNT } = FIVE_SEGMENTS;
 const all = entries(1, COUNT, 1, PAYLOAD_BYTES);
 
 let dir = '';
-const segmentPath = (first: number): string => path.join(dir, `${String(first).padStart(20, '0')}.log`);
+const segmentPath = (first: number): string => segmentFilePath(dir, first);
 
 /** Real files, except that opening one existing file fails as a dying disk's EIO would (a file made anew there is fine). */
 class FailingReadsFileSystem extends NodeFileSystem {

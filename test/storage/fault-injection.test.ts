@@ -11,18 +11,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { Index } from '../../raft/types.js';
 import { CorruptRecordError, MissingSegmentError, NodeFileSystem, openLog, type DirectoryLock } from '../../storage/index.js';
-import { cleanup, entries, expectLogEquals, tempDir } from './log-fixtures.js';
+import { cleanup, entries, expectLogEquals, FIVE_SEGMENTS, indexFilePath, segmentFilePath, tempDir } from './log-fixtures.js';
 
-const PAYLOAD_BYTES = 30;
-const RECORD_BYTES = 32 + PAYLOAD_BYTES;
-const PER_SEGMENT = 8;
-const SEGMENT_BYTES = PER_SEGMENT * RECORD_BYTES; // exactly 8 records per segment
-const COUNT = 40; // five segments: 1, 9, 17, 25, 33
+const { payloadBytes: PAYLOAD_BYTES, recordBytes: RECORD_BYTES, segmentBytes: SEGMENT_BYTES, count: COUNT } = FIVE_SEGMENTS;
 const all = entries(1, COUNT, 1, PAYLOAD_BYTES);
 
 let dir = '';
-const segmentPath = (first: number): string => path.join(dir, `${String(first).padStart(20, '0')}.log`);
-const indexPath = (first: number): string => segmentPath(first).replace(/\.log$/, '.idx');
+const segmentPath = (first: number): string => segmentFilePath(dir, first);
+const indexPath = (first: number): string => indexFilePath(dir, first);
 const open = () => openLog({ dir, fs: new NodeFileSystem(), segmentBytes: SEGMENT_BYTES });
 
 /** Real files as one process sees them; die() does to its directory locks what kill -9 does: the kernel drops them. */

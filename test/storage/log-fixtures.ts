@@ -70,3 +70,19 @@ export async function tempDir(): Promise<string> {
 export async function cleanup(dir: string): Promise<void> {
   await fsp.rm(dir, { recursive: true, force: true });
 }
+
+/**
+ * A log of five small segments on real files: 40 records of 30-byte payloads (62 bytes each
+ * framed), exactly 8 records a segment, so the segments start at 1, 9, 17, 25 and 33.
+ */
+export const FIVE_SEGMENTS = {
+  payloadBytes: 30,
+  recordBytes: 32 + 30,
+  perSegment: 8,
+  segmentBytes: 8 * (32 + 30),
+  count: 40,
+} as const;
+
+/** The path of the segment file starting at `first` in `dir`, and of its index file. */
+export const segmentFilePath = (dir: string, first: number): string => path.join(dir, `${String(first).padStart(20, '0')}.log`);
+export const indexFilePath = (dir: string, first: number): string => segmentFilePath(dir, first).replace(/\.log$/, '.idx');
