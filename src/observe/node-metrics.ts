@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks';
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 import type { FileSystem } from '../../storage/index.js';
 import type { NodeInspection, NodeProbe, ProbedCall } from '../node/index.js';
 import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStorageGauges, type ScrapeGauges } from './scrape-gauges.js';
 import { BoundedLabels } from './bounded-labels.js';
 import { DataDirSize } from './data-dir-size.js';
+import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 import { LatencyBuckets } from './latency-buckets.js';
 import { MeteredFileSystem } from './metered-file-system.js';
 import { ProposalTimes } from './proposal-times.js';
@@ -44,8 +45,8 @@ export class NodeMetrics {
   private readonly written: Counter;
   /** Bytes written since the last scrape, added to `written` when scraped: a write costs one addition. */
   private writtenPending = 0;
-  private readonly fsyncSeconds: Histogram;
-  private readonly fsyncBytes: Histogram;
+  private readonly fsyncSeconds: HistogramSeries;
+  private readonly fsyncBytes: HistogramSeries;
   private readonly leaderChanges: Counter;
   private readonly electionsStarted: Counter;
   private readonly electionsWon: Counter;
@@ -76,8 +77,8 @@ export class NodeMetrics {
         this.inc(takeWritten());
       },
     });
-    this.fsyncSeconds = new Histogram({ name: 'quorumlog_storage_fdatasync_seconds', help: "Duration of each fdatasync of the log's files", buckets: SECONDS_BUCKETS, registers });
-    this.fsyncBytes = new Histogram({ name: 'quorumlog_storage_fdatasync_bytes', help: 'Bytes written to a file since its previous fdatasync, made durable by this one (a group commit, for segments)', buckets: BYTES_BUCKETS, registers });
+    this.fsyncSeconds = new FastHistogram({ name: 'quorumlog_storage_fdatasync_seconds', help: "Duration of each fdatasync of the log's files", buckets: SECONDS_BUCKETS, registers }).series();
+    this.fsyncBytes = new FastHistogram({ name: 'quorumlog_storage_fdatasync_bytes', help: 'Bytes written to a file since its previous fdatasync, made durable by this one (a group commit, for segments)', buckets: BYTES_BUCKETS, registers }).series();
     this.probe = this.buildProbe(registers);
   }
 
@@ -136,14 +137,14 @@ export class NodeMetrics {
         }
       },
     });
-    const seconds = new Histogram({ name: 'quorumlog_request_duration_seconds', help: 'Time from a client call arriving to its successful answer (produce: until its acks were met), by call', labelNames: ['call'], buckets: SECONDS_BUCKETS, registers });
+    const seconds = new FastHistogram({ name: 'quorumlog_request_duration_seconds', help: 'Time from a client call arriving to its successful answer (produce: until its acks were met), by call', labelName: 'call', buckets: SECONDS_BUCKETS, registers });
     const messages = new Counter({ name: 'quorumlog_produced_messages_total', help: `Messages this node accepted as leader, by topic (first ${TOPIC_LABELS_MAX} topics seen, the rest as "${BoundedLabels.OTHER}")`, labelNames: ['topic'], registers });
     const bytes = new Counter({ name: 'quorumlog_produced_bytes_total', help: 'Bytes of messages (key, headers, payload) this node accepted as leader, by topic, capped as produced_messages_total', labelNames: ['topic'], registers });
-    const appendSeconds = new Histogram({ name: 'quorumlog_log_append_durable_seconds', help: "Time from handing one Ready's entries to the log until they are durable (the group commit's wait and fdatasync)", buckets: SECONDS_BUCKETS, registers });
-    const appendEntries = new Histogram({ name: 'quorumlog_log_append_batch_entries', help: "Entries in each batch handed to the log (one Ready's)", buckets: ENTRIES_BUCKETS, registers });
+    const appendSeconds = new FastHistogram({ name: 'quorumlog_log_append_durable_seconds', help: "Time from handing one Ready's entries to the log until they are durable (the group commit's wait and fdatasync)", buckets: SECONDS_BUCKETS, registers }).series();
+    const appendEntries = new FastHistogram({ name: 'quorumlog_log_append_batch_entries', help: "Entries in each batch handed to the log (one Ready's)", buckets: ENTRIES_BUCKETS, registers }).series();
     const redeliveries = new Counter({ name: 'quorumlog_redeliveries_total', help: "Deliveries this leader handed out that were not a message's first", registers });
     const checkBacks = new Counter({ name: 'quorumlog_transaction_check_backs_total', help: 'Transaction check-backs this leader sent to producers', registers });
-    const durations = new Map(PROBED_CALLS.map((call) => [call, seconds.labels(call)]));
+    const durations = { append: seconds.series('append'), produce: seconds.series('produce'), ack: seconds.series('ack') } satisfies Record<ProbedCall, HistogramSeries>;
     // Each topic label's series, looked up once: prom-client's labels() builds a binding per call.
     const producedBy = new Map<string, { readonly messages: Counter.Internal; readonly bytes: Counter.Internal }>();
     const now = (): number => performance.now();
@@ -153,7 +154,7 @@ export class NodeMetrics {
         if (error === null) {
           okPending[call]++;
           const seconds = (now() - startedMark) / 1000;
-          durations.get(call)?.observe(seconds);
+          durations[call].observe(seconds);
           if (call !== 'ack') this.writeLatency.observe(seconds);
         } else {
           requests.labels(call, errorCode(error)).inc();
