@@ -59,10 +59,12 @@ Options:
                        (no drain phases)
   --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs two
                        processes at once, each a one-node cluster (real files, appends through
-                       the node's service, no gRPC) taking 20,000 + 100,000 records of --size
-                       in calls of --inflight records, one without metrics and one with them
-                       (scraped every 5,000 records, the status page's history sampled);
-                       prints each one's CPU per measured record and the median ratio
+                       the node's service, no gRPC) taking --records records of --size after
+                       a fifth as many unmeasured, in calls of --inflight records, one without
+                       metrics and one with them (scraped every 5,000 records, the status
+                       page's history sampled); prints each one's CPU per measured record and
+                       the median ratio
+  --records N          with --metrics-cpu: records measured on each side (default 100000)
   -h, --help           show this help
 `;
 
@@ -91,11 +93,12 @@ const OPTIONS = {
   'metrics-scrape': { type: 'string' },
   'metrics-cost': { type: 'string' },
   'metrics-cpu': { type: 'string' },
+  records: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; cpuRounds: number | null } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; cpuRounds: number | null; cpuRecords: number } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -134,7 +137,9 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');
   const cpuRounds = parseWholeNumber('metrics-cpu', values['metrics-cpu'], { min: 1, max: 50 }) ?? null;
   if (cpuRounds !== null && (config.brokers !== null || costPairs !== null)) throw new UsageError('--metrics-cpu runs a node in this process; it takes neither --brokers nor --metrics-cost');
-  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, cpuRounds };
+  const cpuRecords = parseWholeNumber('records', values.records, { min: 1_000, max: 10_000_000 }) ?? METRICS_CPU_DEFAULTS.records;
+  if (values.records !== undefined && cpuRounds === null) throw new UsageError('--records goes with --metrics-cpu');
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, cpuRounds, cpuRecords };
 }
 
 export async function runBenchCommand(argv: readonly string[]): Promise<number> {
@@ -162,6 +167,8 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
       return await runMetricsCpuCommand({
         ...METRICS_CPU_DEFAULTS,
         rounds: parsed.cpuRounds,
+        records: parsed.cpuRecords,
+        warmupRecords: Math.ceil(parsed.cpuRecords / 5),
         recordBytes: config.sizeBytes,
         recordsPerCall: config.inflight,
         dataParent: config.dataParent,
