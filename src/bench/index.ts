@@ -6,3 +6,4 @@ export { BenchInterruptedError, runBench, type BenchConfig, type BenchHooks, typ
 export { checkAckOrder, checkWrites, readWholeLog, type LoggedRecord, type WriteProblem, type WriteProblemKind, type WriteSource } from './write-check.js';
 export { runSnapshotBench, SNAPSHOT_BENCH_CASES, type SnapshotBenchCase, type SnapshotBenchConfig, type SnapshotBenchReport } from './snapshot-bench.js';
 export { formatSnapshotReport } from './snapshot-report.js';
+export { measureNodeCpu, METRICS_CPU_DEFAULTS, runMetricsCpu, type MetricsCpuOptions, type MetricsCpuReport, type MetricsCpuRun, type NodeCpuOptions, type NodeObserver } from './metrics-cpu.js';

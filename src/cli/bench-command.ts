@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, formatReport, BenchInterruptedError, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, formatReport, BenchInterruptedError, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type BenchReport, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
+import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
 import { runSnapshotBenchCommand } from './snapshot-bench-command.js';
 
 export const BENCH_HELP = `Usage: quorumlog bench [options]
@@ -60,7 +61,16 @@ Options:
                        alternating order; prints each pair's msg/s and the median ratio
   --metrics-cost N     N pairs of produce runs, one without HTTP and one scraped every second
                        (--metrics-scrape, default 1s), in alternating order; prints each
-                       pair's msg/s and the median ratio (no drain phases)
+                       pair's msg/s and the nodes' CPU per message, and the median ratios
+                       (no drain phases)
+  --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs two
+                       processes at once, each a one-node cluster (real files, appends through
+                       the node's service, no gRPC) taking --records records of --size after
+                       a fifth as many unmeasured, in calls of --inflight records, one without
+                       metrics and one with them (scraped every 5,000 records, the status
+                       page's history sampled); prints each one's CPU per measured record and
+                       the median ratio
+  --records N          with --metrics-cpu: records measured on each side (default 100000)
   -h, --help           show this help
 `;
 
@@ -91,11 +101,13 @@ const OPTIONS = {
   'metrics-cost': { type: 'string' },
   tls: { type: 'boolean' },
   'tls-cost': { type: 'string' },
+  'metrics-cpu': { type: 'string' },
+  records: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; tlsPairs: number | null; compared: ComparedResult[] } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; compared: ComparedResult[] } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -134,11 +146,15 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
   const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
   if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');
+  const cpuRounds = parseWholeNumber('metrics-cpu', values['metrics-cpu'], { min: 1, max: 50 }) ?? null;
+  if (cpuRounds !== null && (config.brokers !== null || costPairs !== null)) throw new UsageError('--metrics-cpu runs a node in this process; it takes neither --brokers nor --metrics-cost');
+  const cpuRecords = parseWholeNumber('records', values.records, { min: 1_000, max: 10_000_000 }) ?? METRICS_CPU_DEFAULTS.records;
+  if (values.records !== undefined && cpuRounds === null) throw new UsageError('--records goes with --metrics-cpu');
   const tlsPairs = parseWholeNumber('tls-cost', values['tls-cost'], { min: 1, max: 50 }) ?? null;
-  if (tlsPairs !== null && (config.brokers !== null || costPairs !== null || config.tls)) throw new UsageError('--tls-cost starts its own clusters, plaintext and TLS; it takes neither --brokers, --tls nor --metrics-cost');
+  if (tlsPairs !== null && (config.brokers !== null || costPairs !== null || cpuRounds !== null || config.tls)) throw new UsageError('--tls-cost starts its own clusters, plaintext and TLS; it takes neither --brokers, --tls, --metrics-cost nor --metrics-cpu');
   const compared = values.compare === undefined ? [] : readComparison(values.compare);
-  if (compared.length > 0 && (costPairs !== null || tlsPairs !== null)) throw new UsageError('--compare sets one run against other systems; --metrics-cost and --tls-cost run pairs of their own');
-  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, tlsPairs, compared };
+  if (compared.length > 0 && (costPairs !== null || tlsPairs !== null || cpuRounds !== null)) throw new UsageError('--compare sets one run against other systems; --metrics-cost, --metrics-cpu and --tls-cost run on their own');
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, tlsPairs, cpuRounds, cpuRecords, compared };
 }
 
 /** The --compare file's results, read before anything starts: a bad file is one line, exit 2. */
@@ -159,6 +175,8 @@ function readComparison(file: string): ComparedResult[] {
 
 export async function runBenchCommand(argv: readonly string[]): Promise<number> {
   if (argv.some((arg) => arg === '--case' || arg.startsWith('--case='))) return runSnapshotBenchCommand(argv);
+  // One side of a --metrics-cpu round, started by the bench itself (not in --help).
+  if (argv[0] === '--metrics-cpu-run' && argv.length === 2) return runMetricsCpuChild(argv[1] ?? '');
   const parsed = benchConfigFromArgs(argv);
   if (parsed === 'help') {
     process.stdout.write(BENCH_HELP);
@@ -175,6 +193,19 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
     if (tty) process.stderr.write(`\r\x1b[K${text}`);
   };
   try {
+    if (parsed.cpuRounds !== null) {
+      status('quorumlog bench: measuring the CPU metrics cost ...');
+      return await runMetricsCpuCommand({
+        ...METRICS_CPU_DEFAULTS,
+        rounds: parsed.cpuRounds,
+        records: parsed.cpuRecords,
+        warmupRecords: Math.ceil(parsed.cpuRecords / 5),
+        recordBytes: config.sizeBytes,
+        recordsPerCall: config.inflight,
+        dataParent: config.dataParent,
+        json: parsed.json,
+      });
+    }
     if (parsed.costPairs !== null) return await runMetricsCost(config, parsed.costPairs, { signal: abort.signal, status, json: parsed.json });
     if (parsed.tlsPairs !== null) return await runTlsCost(config, parsed.tlsPairs, { signal: abort.signal, status, json: parsed.json });
     const report = await runBench(config, {
@@ -206,6 +237,9 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
 interface CostPair {
   readonly plainPerSecond: number;
   readonly scrapedPerSecond: number;
+  /** The nodes' CPU (all of them, measured window) per acknowledged message, in us; null when /proc could not be read. */
+  readonly plainCpuUsPerMessage: number | null;
+  readonly scrapedCpuUsPerMessage: number | null;
   readonly scrapes: number;
   readonly failedScrapes: number;
 }
@@ -220,28 +254,40 @@ async function runMetricsCost(config: BenchConfig, pairs: number, io: { readonly
   const base: BenchConfig = { ...config, drain: false, groupDrainMessages: 0 };
   const scrapeMs = config.metricsScrapeMs ?? 1_000;
   const results: CostPair[] = [];
-  const once = async (scraped: boolean, label: string): Promise<{ perSecond: number; scrapes: number; failed: number }> => {
+  const once = async (scraped: boolean, label: string): Promise<{ perSecond: number; cpuUsPerMessage: number | null; scrapes: number; failed: number }> => {
     io.status(`quorumlog bench: ${label} ...`);
     const report = await runBench({ ...base, metricsScrapeMs: scraped ? scrapeMs : null }, { signal: io.signal });
-    return { perSecond: report.produce.messagesPerSecond, scrapes: report.metrics?.scrapes ?? 0, failed: report.metrics?.failed ?? 0 };
+    return { perSecond: report.produce.messagesPerSecond, cpuUsPerMessage: nodesCpuUsPerMessage(report), scrapes: report.metrics?.scrapes ?? 0, failed: report.metrics?.failed ?? 0 };
   };
   for (let k = 0; k < pairs; k++) {
     const scrapedFirst = k % 2 === 1;
     const first = await once(scrapedFirst, `pair ${k + 1} of ${pairs}, ${scrapedFirst ? 'scraped' : 'plain'}`);
     const second = await once(!scrapedFirst, `pair ${k + 1} of ${pairs}, ${scrapedFirst ? 'plain' : 'scraped'}`);
     const [plain, scraped] = scrapedFirst ? [second, first] : [first, second];
-    results.push({ plainPerSecond: plain.perSecond, scrapedPerSecond: scraped.perSecond, scrapes: scraped.scrapes, failedScrapes: scraped.failed });
+    results.push({
+      plainPerSecond: plain.perSecond,
+      scrapedPerSecond: scraped.perSecond,
+      plainCpuUsPerMessage: plain.cpuUsPerMessage,
+      scrapedCpuUsPerMessage: scraped.cpuUsPerMessage,
+      scrapes: scraped.scrapes,
+      failedScrapes: scraped.failed,
+    });
   }
   io.status('');
   const ratios = results.map((r) => (r.plainPerSecond > 0 ? r.scrapedPerSecond / r.plainPerSecond : 0)).sort((a, b) => a - b);
   const median = ratios[Math.floor(ratios.length / 2)] ?? 0;
+  const cpuRatios = results.flatMap((r) => (r.plainCpuUsPerMessage === null || r.scrapedCpuUsPerMessage === null || r.plainCpuUsPerMessage === 0 ? [] : [r.scrapedCpuUsPerMessage / r.plainCpuUsPerMessage])).sort((a, b) => a - b);
+  const cpuMedian = cpuRatios[Math.floor(cpuRatios.length / 2)] ?? null;
+  const cpu = (us: number | null): string => (us === null ? 'n/a' : us.toFixed(1));
   const lines = results.map(
     (r, k) =>
-      `pair ${k + 1}: ${Math.round(r.plainPerSecond).toLocaleString('en-US')} msg/s without HTTP, ${Math.round(r.scrapedPerSecond).toLocaleString('en-US')} msg/s scraped every ${scrapeMs / 1000} s (${r.scrapes} scrapes${r.failedScrapes > 0 ? `, ${r.failedScrapes} failed` : ''}): ${(r.plainPerSecond > 0 ? r.scrapedPerSecond / r.plainPerSecond : 0).toFixed(3)}x`,
+      `pair ${k + 1}: ${Math.round(r.plainPerSecond).toLocaleString('en-US')} msg/s without HTTP, ${Math.round(r.scrapedPerSecond).toLocaleString('en-US')} msg/s scraped every ${scrapeMs / 1000} s (${r.scrapes} scrapes${r.failedScrapes > 0 ? `, ${r.failedScrapes} failed` : ''}): ${(r.plainPerSecond > 0 ? r.scrapedPerSecond / r.plainPerSecond : 0).toFixed(3)}x; ` +
+      `nodes' CPU ${cpu(r.plainCpuUsPerMessage)} against ${cpu(r.scrapedCpuUsPerMessage)} us/msg`,
   );
   lines.push(`metrics cost: scraped over plain throughput, median of ${pairs} pairs ${median.toFixed(3)}x (spread ${ratios[0]?.toFixed(3)}-${ratios.at(-1)?.toFixed(3)}), ${config.producers} x ${config.inflight} in flight, ${config.sizeBytes} B`);
+  if (cpuMedian !== null) lines.push(`metrics cost: the nodes' CPU per message, scraped over plain, median of ${cpuRatios.length} pairs ${cpuMedian.toFixed(3)}x (spread ${cpuRatios[0]?.toFixed(3)}-${cpuRatios.at(-1)?.toFixed(3)})`);
   process.stdout.write(lines.join('\n') + '\n');
-  if (io.json !== null) fs.writeFileSync(io.json, JSON.stringify({ scrapeIntervalMs: scrapeMs, pairs: results, medianRatio: median }, null, 2) + '\n');
+  if (io.json !== null) fs.writeFileSync(io.json, JSON.stringify({ scrapeIntervalMs: scrapeMs, pairs: results, medianRatio: median, medianCpuRatio: cpuMedian }, null, 2) + '\n');
   return results.every((r) => r.plainPerSecond > 0 && r.scrapedPerSecond > 0 && r.scrapes > 0) ? 0 : 1;
 }
 
@@ -275,4 +321,15 @@ async function runTlsCost(config: BenchConfig, pairs: number, io: { readonly sig
   process.stdout.write(lines.join('\n') + '\n');
   if (io.json !== null) fs.writeFileSync(io.json, JSON.stringify({ pairs: results, medianRatio: median }, null, 2) + '\n');
   return results.every((r) => r.plainPerSecond > 0 && r.tlsPerSecond > 0) ? 0 : 1;
+}
+
+/** CPU seconds of every node in the measured window, per acknowledged message, in us (null without figures). */
+function nodesCpuUsPerMessage(report: BenchReport): number | null {
+  if (report.produce.messages === 0 || report.nodes.length === 0) return null;
+  let seconds = 0;
+  for (const node of report.nodes) {
+    if (node.measuredCpuSeconds === null) return null;
+    seconds += node.measuredCpuSeconds;
+  }
+  return (seconds * 1e6) / report.produce.messages;
 }

@@ -1,6 +1,8 @@
 /** Seeing inside a running node: Prometheus metrics and health checks over HTTP. */
 export { BoundedLabels } from './bounded-labels.js';
 export { CONTENT_SECURITY_POLICY, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint, type HttpEndpointOptions } from './http-endpoint.js';
+export { FastHistogram, HistogramSeries } from './fast-histogram.js';
+export { DataDirSize, type DataDirSizeOptions, type TrackedFile } from './data-dir-size.js';
 export { MeteredFileSystem, type FileSystemMeter } from './metered-file-system.js';
 export { metricsTable } from './metrics-table.js';
 export { GROUP_LABELS_MAX, NodeMetrics, TOPIC_LABELS_MAX } from './node-metrics.js';

@@ -1,4 +1,5 @@
 import type { DirectoryLock, FileHandle, FileSystem, OpenMode } from '../../storage/index.js';
+import type { DataDirSize, TrackedFile } from './data-dir-size.js';
 
 /** What a MeteredFileSystem reports: each sync with its duration and the bytes it made durable, and each write's size. */
 export interface FileSystemMeter {
@@ -6,23 +7,35 @@ export interface FileSystemMeter {
   synced(seconds: number, bytes: number): void;
 }
 
+/** What the file system keeps per open handle. */
+interface HandleState {
+  /** Bytes written to the handle since its last sync began. */
+  unsynced: number;
+  /** The file's size as `sizes` tracks it; null without `sizes`. */
+  readonly file: TrackedFile | null;
+}
+
 /**
  * A FileSystem that passes every call through to another and reports writes and data syncs
  * to a meter. Bytes a sync made durable are those written to that handle since its previous
- * sync (a group commit's size, for the log's segment files). Adds no allocation per write.
+ * sync (a group commit's size, for the log's segment files). With `sizes`, it also keeps the
+ * size of every file it opens current there (opens, writes past the end, truncates, renames,
+ * removals), so the data directory's size needs no walk. Adds no allocation per write.
  */
 export class MeteredFileSystem implements FileSystem {
-  /** Bytes written to each open handle since its last sync began. */
-  private readonly unsynced = new WeakMap<FileHandle, number>();
+  private readonly handles = new WeakMap<FileHandle, HandleState>();
 
   constructor(
     private readonly inner: FileSystem,
     private readonly meter: FileSystemMeter,
     private readonly nowMs: () => number,
+    private readonly sizes: DataDirSize | null = null,
   ) {}
 
   open(path: string, mode: OpenMode): FileHandle {
-    return this.inner.open(path, mode);
+    const handle = this.inner.open(path, mode);
+    this.handles.set(handle, { unsynced: 0, file: this.sizes?.track(path, this.inner.size(handle)) ?? null });
+    return handle;
   }
 
   size(handle: FileHandle): number {
@@ -35,12 +48,17 @@ export class MeteredFileSystem implements FileSystem {
 
   writeAt(handle: FileHandle, data: Uint8Array, position: number): void {
     this.inner.writeAt(handle, data, position);
-    this.unsynced.set(handle, (this.unsynced.get(handle) ?? 0) + data.length);
+    const state = this.stateOf(handle);
+    state.unsynced += data.length;
+    const end = position + data.length;
+    if (state.file !== null && end > state.file.sizeBytes) state.file.sizeBytes = end;
     this.meter.written(data.length);
   }
 
   truncate(handle: FileHandle, sizeBytes: number): void {
     this.inner.truncate(handle, sizeBytes);
+    const file = this.stateOf(handle).file;
+    if (file !== null) file.sizeBytes = sizeBytes;
   }
 
   async fdatasync(handle: FileHandle): Promise<void> {
@@ -58,16 +76,18 @@ export class MeteredFileSystem implements FileSystem {
   }
 
   close(handle: FileHandle): void {
-    this.unsynced.delete(handle);
+    this.handles.delete(handle);
     this.inner.close(handle);
   }
 
   rename(from: string, to: string): void {
     this.inner.rename(from, to);
+    this.sizes?.renamed(from, to);
   }
 
   remove(path: string): void {
     this.inner.remove(path);
+    this.sizes?.removed(path);
   }
 
   list(dir: string): string[] {
@@ -88,8 +108,19 @@ export class MeteredFileSystem implements FileSystem {
 
   /** Writes issued before a sync starts are the ones it covers; later ones count for the next. */
   private takeUnsynced(handle: FileHandle): number {
-    const bytes = this.unsynced.get(handle) ?? 0;
-    if (bytes !== 0) this.unsynced.set(handle, 0);
+    const state = this.stateOf(handle);
+    const bytes = state.unsynced;
+    state.unsynced = 0;
     return bytes;
+  }
+
+  /** A handle this file system did not open (none should reach it) is metered, not sized. */
+  private stateOf(handle: FileHandle): HandleState {
+    let state = this.handles.get(handle);
+    if (state === undefined) {
+      state = { unsynced: 0, file: null };
+      this.handles.set(handle, state);
+    }
+    return state;
   }
 }

@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 import type { FileSystem } from '../../storage/index.js';
 import type { NodeInspection, NodeProbe, ProbedCall } from '../node/index.js';
 import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStorageGauges, type ScrapeGauges } from './scrape-gauges.js';
 import { BoundedLabels } from './bounded-labels.js';
+import { DataDirSize } from './data-dir-size.js';
+import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 import { LatencyBuckets } from './latency-buckets.js';
 import { MeteredFileSystem } from './metered-file-system.js';
 import { ProposalTimes } from './proposal-times.js';
@@ -38,9 +40,13 @@ export class NodeMetrics {
   private dataDir: string | null = null;
   private readonly proposals = new ProposalTimes();
   private readonly topicLabels = new BoundedLabels(TOPIC_LABELS_MAX);
+  /** The data directory's bytes, tracked through the file system from `wrapFileSystem`. */
+  private readonly dataDirSize = new DataDirSize();
   private readonly written: Counter;
-  private readonly fsyncSeconds: Histogram;
-  private readonly fsyncBytes: Histogram;
+  /** Bytes written since the last scrape, added to `written` when scraped: a write costs one addition. */
+  private writtenPending = 0;
+  private readonly fsyncSeconds: HistogramSeries;
+  private readonly fsyncBytes: HistogramSeries;
   private readonly leaderChanges: Counter;
   private readonly electionsStarted: Counter;
   private readonly electionsWon: Counter;
@@ -58,18 +64,36 @@ export class NodeMetrics {
     this.leaderChanges = new Counter({ name: 'quorumlog_raft_leader_changes_total', help: 'Times this node learned of a new leader (another node, or a new term)', registers });
     this.electionsStarted = new Counter({ name: 'quorumlog_raft_elections_started_total', help: 'Elections this node started as a candidate (pre-votes not counted)', registers });
     this.electionsWon = new Counter({ name: 'quorumlog_raft_elections_won_total', help: 'Elections this node won (became leader)', registers });
-    this.written = new Counter({ name: 'quorumlog_storage_written_bytes_total', help: 'Bytes the log wrote to its files (segments, indexes, state file)', registers });
-    this.fsyncSeconds = new Histogram({ name: 'quorumlog_storage_fdatasync_seconds', help: "Duration of each fdatasync of the log's files", buckets: SECONDS_BUCKETS, registers });
-    this.fsyncBytes = new Histogram({ name: 'quorumlog_storage_fdatasync_bytes', help: 'Bytes written to a file since its previous fdatasync, made durable by this one (a group commit, for segments)', buckets: BYTES_BUCKETS, registers });
+    const takeWritten = (): number => {
+      const bytes = this.writtenPending;
+      this.writtenPending = 0;
+      return bytes;
+    };
+    this.written = new Counter({
+      name: 'quorumlog_storage_written_bytes_total',
+      help: 'Bytes the log wrote to its files (segments, indexes, state file)',
+      registers,
+      collect() {
+        this.inc(takeWritten());
+      },
+    });
+    this.fsyncSeconds = new FastHistogram({ name: 'quorumlog_storage_fdatasync_seconds', help: "Duration of each fdatasync of the log's files", buckets: SECONDS_BUCKETS, registers }).series();
+    this.fsyncBytes = new FastHistogram({ name: 'quorumlog_storage_fdatasync_bytes', help: 'Bytes written to a file since its previous fdatasync, made durable by this one (a group commit, for segments)', buckets: BYTES_BUCKETS, registers }).series();
     this.probe = this.buildProbe(registers);
   }
 
   /** The file system the node should run its log on: `fs`, measured. */
   wrapFileSystem(fs: FileSystem): FileSystem {
-    return new MeteredFileSystem(fs, { written: (bytes) => this.written.inc(bytes), synced: (seconds, bytes) => {
-      this.fsyncSeconds.observe(seconds);
-      this.fsyncBytes.observe(bytes);
-    } }, () => performance.now());
+    const meter = {
+      written: (bytes: number): void => {
+        this.writtenPending += bytes;
+      },
+      synced: (seconds: number, bytes: number): void => {
+        this.fsyncSeconds.observe(seconds);
+        this.fsyncBytes.observe(bytes);
+      },
+    };
+    return new MeteredFileSystem(fs, meter, () => performance.now(), this.dataDirSize);
   }
 
   /** Starts reading gauges from `node`, and counting its leader changes and elections. */
@@ -98,24 +122,39 @@ export class NodeMetrics {
   }
 
   private buildProbe(registers: Registry[]): NodeProbe {
-    const requests = new Counter({ name: 'quorumlog_requests_total', help: 'Client calls (append, produce, ack) answered by this node, by call and outcome code ("ok" or the error code)', labelNames: ['call', 'code'], registers });
-    const seconds = new Histogram({ name: 'quorumlog_request_duration_seconds', help: 'Time from a client call arriving to its successful answer (produce: until its acks were met), by call', labelNames: ['call'], buckets: SECONDS_BUCKETS, registers });
+    // Successful calls are counted here and added to the counter when scraped: a call costs one addition.
+    const okPending = { append: 0, produce: 0, ack: 0 } satisfies Record<ProbedCall, number>;
+    const requests = new Counter({
+      name: 'quorumlog_requests_total',
+      help: 'Client calls (append, produce, ack) answered by this node, by call and outcome code ("ok" or the error code)',
+      labelNames: ['call', 'code'],
+      registers,
+      collect() {
+        for (const call of PROBED_CALLS) {
+          if (okPending[call] === 0) continue;
+          this.labels(call, 'ok').inc(okPending[call]);
+          okPending[call] = 0;
+        }
+      },
+    });
+    const seconds = new FastHistogram({ name: 'quorumlog_request_duration_seconds', help: 'Time from a client call arriving to its successful answer (produce: until its acks were met), by call', labelName: 'call', buckets: SECONDS_BUCKETS, registers });
     const messages = new Counter({ name: 'quorumlog_produced_messages_total', help: `Messages this node accepted as leader, by topic (first ${TOPIC_LABELS_MAX} topics seen, the rest as "${BoundedLabels.OTHER}")`, labelNames: ['topic'], registers });
     const bytes = new Counter({ name: 'quorumlog_produced_bytes_total', help: 'Bytes of messages (key, headers, payload) this node accepted as leader, by topic, capped as produced_messages_total', labelNames: ['topic'], registers });
-    const appendSeconds = new Histogram({ name: 'quorumlog_log_append_durable_seconds', help: "Time from handing one Ready's entries to the log until they are durable (the group commit's wait and fdatasync)", buckets: SECONDS_BUCKETS, registers });
-    const appendEntries = new Histogram({ name: 'quorumlog_log_append_batch_entries', help: "Entries in each batch handed to the log (one Ready's)", buckets: ENTRIES_BUCKETS, registers });
+    const appendSeconds = new FastHistogram({ name: 'quorumlog_log_append_durable_seconds', help: "Time from handing one Ready's entries to the log until they are durable (the group commit's wait and fdatasync)", buckets: SECONDS_BUCKETS, registers }).series();
+    const appendEntries = new FastHistogram({ name: 'quorumlog_log_append_batch_entries', help: "Entries in each batch handed to the log (one Ready's)", buckets: ENTRIES_BUCKETS, registers }).series();
     const redeliveries = new Counter({ name: 'quorumlog_redeliveries_total', help: "Deliveries this leader handed out that were not a message's first", registers });
     const checkBacks = new Counter({ name: 'quorumlog_transaction_check_backs_total', help: 'Transaction check-backs this leader sent to producers', registers });
-    const ok = new Map(PROBED_CALLS.map((call) => [call, requests.labels(call, 'ok')]));
-    const durations = new Map(PROBED_CALLS.map((call) => [call, seconds.labels(call)]));
+    const durations = { append: seconds.series('append'), produce: seconds.series('produce'), ack: seconds.series('ack') } satisfies Record<ProbedCall, HistogramSeries>;
+    // Each topic label's series, looked up once: prom-client's labels() builds a binding per call.
+    const producedBy = new Map<string, { readonly messages: Counter.Internal; readonly bytes: Counter.Internal }>();
     const now = (): number => performance.now();
     return {
       startMark: now,
       callEnded: (call, startedMark, error) => {
         if (error === null) {
-          ok.get(call)?.inc();
+          okPending[call]++;
           const seconds = (now() - startedMark) / 1000;
-          durations.get(call)?.observe(seconds);
+          durations[call].observe(seconds);
           if (call !== 'ack') this.writeLatency.observe(seconds);
         } else {
           requests.labels(call, errorCode(error)).inc();
@@ -123,8 +162,13 @@ export class NodeMetrics {
       },
       produced: (topic, count, size) => {
         const label = this.topicLabels.of(topic);
-        messages.labels(label).inc(count);
-        bytes.labels(label).inc(size);
+        let series = producedBy.get(label);
+        if (series === undefined) {
+          series = { messages: messages.labels(label), bytes: bytes.labels(label) };
+          producedBy.set(label, series);
+        }
+        series.messages.inc(count);
+        series.bytes.inc(size);
       },
       proposed: (lastIndex) => this.proposals.record(lastIndex, now()),
       logAppended: (entries, startedMark) => {
@@ -205,7 +249,7 @@ export class NodeMetrics {
       counter.reset();
       counter.inc(total);
     }
-    if (this.dataDir !== null) await collectDiskGauges(this.gauges, this.dataDir);
+    if (this.dataDir !== null) await collectDiskGauges(this.gauges, this.dataDir, this.dataDirSize, performance.now());
   }
 }
 

@@ -1,11 +1,11 @@
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 
 import type { Gauge } from 'prom-client';
 
 import { Role, type Status } from '../../raft/index.js';
 import type { NodeInspection, StorageStatus } from '../node/index.js';
 import { BoundedLabels } from './bounded-labels.js';
+import type { DataDirSize } from './data-dir-size.js';
 import type { ProposalTimes } from './proposal-times.js';
 
 /** The gauges read from the node at scrape time. */
@@ -36,8 +36,6 @@ export interface ScrapeGauges {
   readonly diskGuardRefusing: Gauge;
 }
 
-/** Files under the data directory summed at most per scrape (a log has a few segments each). */
-const DATA_DIR_FILES_MAX = 10_000;
 const ROLES = Object.values(Role);
 
 export function collectRaftGauges(g: ScrapeGauges, st: Status, proposals: ProposalTimes, nowMs: number): void {
@@ -107,25 +105,15 @@ export function collectStorageGauges(g: ScrapeGauges, storage: StorageStatus): v
   g.diskGuardRefusing.set(storage.produceRefused ? 1 : 0);
 }
 
-export async function collectDiskGauges(g: ScrapeGauges, dataDir: string): Promise<void> {
+/** The disk gauges: the file system's (statfs, one call) and the data directory's bytes (`sizes`, walked only now and then). */
+export async function collectDiskGauges(g: ScrapeGauges, dataDir: string, sizes: DataDirSize, nowMs: number): Promise<void> {
   try {
     const stats = await fsp.statfs(dataDir);
     g.diskFree.set(stats.bavail * stats.bsize);
     g.diskSize.set(stats.blocks * stats.bsize);
-    g.dataDirBytes.set(await directoryBytes(dataDir, { filesLeft: DATA_DIR_FILES_MAX }));
+    g.dataDirBytes.set(await sizes.bytes(dataDir, nowMs));
   } catch {
     // The directory is gone or unreadable: no value rather than a wrong one.
     for (const gauge of [g.diskFree, g.diskSize, g.dataDirBytes]) gauge.reset();
   }
-}
-
-async function directoryBytes(dir: string, budget: { filesLeft: number }): Promise<number> {
-  let total = 0;
-  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
-    if (budget.filesLeft-- <= 0) break;
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += await directoryBytes(full, budget);
-    else if (entry.isFile()) total += (await fsp.stat(full).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
 }

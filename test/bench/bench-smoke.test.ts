@@ -172,7 +172,8 @@ describe('quorumlog bench (smoke)', () => {
       const json = path.join(dir, 'cost.json');
       const result = await runCli(['bench', '--metrics-cost', '1', '--duration', '2s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json], { timeoutMs: 90_000 });
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toMatch(/^pair 1: [\d,]+ msg\/s without HTTP, [\d,]+ msg\/s scraped every 1 s \([1-9]\d* scrapes\): [\d.]+x$/m);
+      expect(result.stdout).toMatch(/^pair 1: [\d,]+ msg\/s without HTTP, [\d,]+ msg\/s scraped every 1 s \([1-9]\d* scrapes\): [\d.]+x; nodes' CPU [\d.]+ against [\d.]+ us\/msg$/m);
+      expect(result.stdout).toMatch(/^metrics cost: the nodes' CPU per message, scraped over plain, median of 1 pairs [\d.]+x/m);
       expect(result.stdout).toMatch(/^metrics cost: scraped over plain throughput, median of 1 pairs [\d.]+x/m);
       const cost = JSON.parse(fs.readFileSync(json, 'utf8')) as { pairs: { scrapes: number; failedScrapes: number }[] };
       expect(cost.pairs[0]).toMatchObject({ failedScrapes: 0 });
@@ -196,6 +197,26 @@ describe('quorumlog bench (smoke)', () => {
       expect(cost.pairs[0]?.tlsPerSecond).toBeGreaterThan(0);
       // The certificates went with the run's data.
       expect(fs.readdirSync(dir)).toEqual(['tls.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with --metrics-cpu, runs a node without metrics and one with them side by side and prints their CPU per record', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+    try {
+      const json = path.join(dir, 'cpu.json');
+      const result = await runCli(['bench', '--metrics-cpu', '1', '--records', '10000', '--inflight', '16', '--size', '128', '--dir', dir, '--json', json], { timeoutMs: 90_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^round 1: [\d.]+ us CPU\/record \(user [\d.]+\) without metrics, [\d,]+ records\/s; [\d.]+ \(user [\d.]+\) with, [\d,]+ records\/s, 2 scrapes: [\d.]+x/m);
+      expect(result.stdout).toMatch(/^metrics CPU cost, one node per process, 10,000 records of 128 B in calls of 16 after 2,000, a scrape every 5,000: median of 1 rounds [\d.]+x/m);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { pairs: [{ metered: boolean; records: number }, { metered: boolean; records: number }][] };
+      expect(report.pairs[0]?.map((run) => [run.metered, run.records])).toEqual([
+        [false, 10_000],
+        [true, 10_000],
+      ]);
+      // Each side's data directory was removed.
+      expect(fs.readdirSync(dir)).toEqual(['cpu.json']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -72,6 +72,41 @@ describe('MeteredFileSystem', () => {
   });
 });
 
+describe('NodeMetrics hot-path counters', () => {
+  /** The value of each sample line of `text` whose name and labels start with `prefix`. */
+  const samples = (text: string, prefix: string): Map<string, number> =>
+    new Map(text.split('\n').filter((l) => l.startsWith(prefix)).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+
+  it('adds the bytes written and the successful calls counted since the last scrape, and keeps the totals across scrapes', async () => {
+    const metrics = new NodeMetrics({ defaultMetrics: false });
+    const fs = metrics.wrapFileSystem(new MemoryFileSystem());
+    fs.mkdir('/d');
+    const file = fs.open('/d/a', OpenMode.create);
+    fs.writeAt(file, new Uint8Array(100), 0);
+    fs.writeAt(file, new Uint8Array(28), 100);
+    for (let k = 0; k < 3; k++) metrics.probe.callEnded('append', metrics.probe.startMark(), null);
+    metrics.probe.callEnded('ack', metrics.probe.startMark(), null);
+    metrics.probe.callEnded('append', metrics.probe.startMark(), Object.assign(new Error('no'), { code: 'notLeader' }));
+    const first = await metrics.metrics();
+    expect(samples(first, 'quorumlog_storage_written_bytes_total').get('quorumlog_storage_written_bytes_total')).toBe(128);
+    const requests = samples(first, 'quorumlog_requests_total');
+    expect(requests.get('quorumlog_requests_total{call="append",code="ok"}')).toBe(3);
+    expect(requests.get('quorumlog_requests_total{call="ack",code="ok"}')).toBe(1);
+    expect(requests.get('quorumlog_requests_total{call="append",code="notLeader"}')).toBe(1);
+    expect(requests.has('quorumlog_requests_total{call="produce",code="ok"}')).toBe(false);
+
+    fs.writeAt(file, new Uint8Array(2), 0);
+    metrics.probe.callEnded('append', metrics.probe.startMark(), null);
+    metrics.probe.produced('t', 4, 40);
+    metrics.probe.produced('t', 1, 10);
+    const second = await metrics.metrics();
+    expect(samples(second, 'quorumlog_storage_written_bytes_total').get('quorumlog_storage_written_bytes_total')).toBe(130);
+    expect(samples(second, 'quorumlog_requests_total').get('quorumlog_requests_total{call="append",code="ok"}')).toBe(4);
+    expect(samples(second, 'quorumlog_produced_messages_total').get('quorumlog_produced_messages_total{topic="t"}')).toBe(5);
+    expect(samples(second, 'quorumlog_produced_bytes_total').get('quorumlog_produced_bytes_total{topic="t"}')).toBe(50);
+  });
+});
+
 describe('BoundedLabels', () => {
   it('gives the first names their own value for good and folds the rest into one', () => {
     const labels = new BoundedLabels(2);
