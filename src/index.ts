@@ -33,6 +33,7 @@ export {
   SpoolError,
   SpoolFullError,
   TransactionDecidedError,
+  UnauthenticatedError,
   UnavailableError,
   UnknownProducerError,
 } from './client/index.js';
@@ -45,6 +46,8 @@ export type {
   BrokerMessage,
   BrokerStatus,
   CallOptions,
+  ClientAuth,
+  ClientTlsOptions,
   ConsumedMessage,
   ConsumerErrorContext,
   ConsumerOptions,

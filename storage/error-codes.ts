@@ -40,6 +40,8 @@ export const ErrorCode = {
   transactionDecided: 'transactionDecided',
   /** The offset was deleted by retention; the error carries the earliest offset still kept. */
   outOfRange: 'outOfRange',
+  /** The client did not prove who it is (no credentials, a wrong password, password over plaintext); nothing was done. */
+  unauthenticated: 'unauthenticated',
 
   // Raised by the client library itself.
   /** The request reached a node but no answer came back: a write may or may not have committed. */

@@ -23,7 +23,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/broker': ['errors', 'raft', 'src/encoding'],
   'src/transport': ['errors', 'raft', 'src/log'],
   'src/client': ['errors', 'raft', 'src/encoding', 'src/transport'],
-  'src/node': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport'],
+  // Users and password hashes (scrypt, the users file): node builtins only, below the node and the CLI.
+  'src/auth': [],
+  'src/node': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport', 'src/auth'],
   // Metrics and health over HTTP: reads a running node through src/node's inspection and
   // probe, and measures storage's file-system seam. Outside src/node so it may read clocks.
   'src/observe': ['raft', 'storage', 'src/log', 'src/node'],
@@ -35,7 +37,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/report': [],
   'src/certs': ['src/transport'],
   'src/bench': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/process', 'src/report', 'src/certs'],
-  'src/cli': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/observe', 'src/bench', 'src/process', 'src/report', 'src/certs'],
+  'src/cli': ['errors', 'raft', 'storage', 'src/encoding', 'src/log', 'src/broker', 'src/transport', 'src/client', 'src/node', 'src/observe', 'src/bench', 'src/process', 'src/report', 'src/certs', 'src/auth'],
   src: ['errors', 'src/client', 'src/transport'],
   'jepsen-style': ['errors', 'raft', 'src/client', 'src/transport', 'src/process', 'src/report'],
 };

@@ -71,7 +71,7 @@ async function topicsCommand(context: CommandContext, positionals: readonly stri
   if ((needsName && rest.length > 0) || (action === 'list' && name !== undefined)) throw new UsageError(`topics ${action}: unexpected argument "${needsName ? rest[0] : name}"`);
   if (action !== 'create' && flags['max-message-bytes'] !== undefined) throw new UsageError('--max-message-bytes goes with topics create only');
   const messageBytesMax = parseWholeNumber('max-message-bytes', flags['max-message-bytes'] as string | undefined, { min: 1, max: 0xffff_ffff });
-  const admin = new Admin({ brokers, timeoutMs, ...context.tlsOption });
+  const admin = new Admin({ brokers, timeoutMs, ...context.connection });
   const topicName = name ?? '';
   try {
     if (action === 'create') {
@@ -115,7 +115,7 @@ async function produceCommand(context: CommandContext, messages: readonly string
   // A command gives up rather than retry forever: the delivery budget is the timeout.
   const producer = new Producer({
     brokers,
-    ...context.tlsOption,
+    ...context.connection,
     acks,
     requestTimeoutMs: timeoutMs,
     deliveryTimeoutMs: timeoutMs,
@@ -158,7 +158,7 @@ async function fetchCommand(context: CommandContext, flags: Record<string, strin
   const topic = requireTopic(flags);
   let offset = parseWholeNumber('from', flags['from'] as string | undefined, { min: 0 }) ?? 0;
   const max = parseWholeNumber('max', flags['max'] as string | undefined, { min: 1 }) ?? Number.MAX_SAFE_INTEGER;
-  const client = new LogClient({ brokers, timeoutMs, ...context.tlsOption });
+  const client = new LogClient({ brokers, timeoutMs, ...context.connection });
   const decoder = new TextDecoder();
   let printed = 0;
   try {

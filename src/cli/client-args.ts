@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 
 import { localMembers } from '../node/index.js';
-import { checkTlsMaterial, type ClientTlsOptions } from '../transport/index.js';
+import { checkTlsMaterial, type ClientAuth, type ClientTlsOptions } from '../transport/index.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -14,6 +14,10 @@ const COMMON = {
   'tls-ca': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  user: { type: 'string' },
+  'password-file': { type: 'string' },
+  // Defined only to be refused without echoing its value (an unknown option's error would).
+  password: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -25,6 +29,10 @@ Common options:
                     must name the host dialled
   --tls-cert FILE   present this client certificate (PEM), with --tls-key
   --tls-key FILE    the client certificate's private key (PEM)
+  --user USER       authenticate as USER (needs --tls-ca); the password comes from
+                    $QUORUMLOG_PASSWORD or --password-file, never from the command line
+  --password-file FILE
+                    read the password from FILE (its first line)
   --json            print results as JSON
   -h, --help        show this help
 `;
@@ -36,8 +44,8 @@ export interface CommandContext {
   readonly brokers: string[];
   readonly timeoutMs: number;
   readonly json: boolean;
-  /** `{ tls }` for the client library's options, or nothing (plaintext): spread into them. */
-  readonly tlsOption: { readonly tls?: ClientTlsOptions };
+  /** `{ tls, auth }` for the client library's options, each when given: spread into them. */
+  readonly connection: { readonly tls?: ClientTlsOptions; readonly auth?: ClientAuth };
 }
 
 export interface ClientArgs {
@@ -64,9 +72,56 @@ export function parseClientArgs(
     brokers: typeof flags['brokers'] === 'string' ? splitBrokers(flags['brokers']) : defaultBrokers(),
     timeoutMs: parseWholeNumber('timeout-ms', flags['timeout-ms'] as string | undefined, { min: 1 }) ?? 30_000,
     json: flags['json'] === true,
-    tlsOption: clientTlsFrom(flags),
+    connection: connectionFrom(flags, process.env),
   };
   return { context, flags, positionals };
+}
+
+/** The environment variable a client verb reads its password from (--user). */
+export const PASSWORD_ENV = 'QUORUMLOG_PASSWORD';
+
+/** --tls-ca/--tls-cert/--tls-key and --user with its password, as the client library takes them. */
+export function connectionFrom(flags: Flags, env: NodeJS.ProcessEnv): { readonly tls?: ClientTlsOptions; readonly auth?: ClientAuth } {
+  const tlsOption = clientTlsFrom(flags);
+  const auth = clientAuthFrom(flags, env);
+  if (auth === undefined) return tlsOption;
+  if (tlsOption.tls === undefined) throw new UsageError('--user needs --tls-ca: a password is never sent over plaintext');
+  return { ...tlsOption, auth };
+}
+
+/**
+ * --user with its password: from --password-file (first line) or else $QUORUMLOG_PASSWORD.
+ * There is no flag that takes a password on the command line (other users see argv in ps);
+ * --password is refused without repeating its value. UsageError (exit 2) for each mistake.
+ */
+export function clientAuthFrom(flags: Flags, env: NodeJS.ProcessEnv): ClientAuth | undefined {
+  if (flags['password'] !== undefined) {
+    throw new UsageError(`--password is not taken: a password on the command line is visible to every user of the machine; set ${PASSWORD_ENV} or give --password-file`);
+  }
+  const user = flags['user'];
+  const passwordFile = flags['password-file'];
+  if (typeof user !== 'string') {
+    if (typeof passwordFile === 'string') throw new UsageError('--password-file needs --user');
+    return undefined;
+  }
+  if (user === '' || user.includes(':')) throw new UsageError(`--user ${JSON.stringify(user)}: a user name is not empty and holds no ':'`);
+  if (typeof passwordFile === 'string') return { user, password: readPasswordFile(passwordFile) };
+  const fromEnv = env[PASSWORD_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return { user, password: fromEnv };
+  throw new UsageError(`--user ${user} needs a password: set ${PASSWORD_ENV} or give --password-file (never on the command line)`);
+}
+
+/** The first line of a password file (a trailing newline is not part of the password). */
+export function readPasswordFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--password-file: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  const password = text.split(/\r?\n/)[0] ?? '';
+  if (password === '') throw new UsageError(`--password-file: ${file} is empty (the password is its first line)`);
+  return password;
 }
 
 /**

@@ -53,7 +53,7 @@ export async function runClientCommand(command: string, argv: readonly string[])
   if (args === null) return 0;
   const { context, flags, positionals } = args;
   const { brokers, timeoutMs, json } = context;
-  const client = new LogClient({ brokers, timeoutMs, ...context.tlsOption });
+  const client = new LogClient({ brokers, timeoutMs, ...context.connection });
   try {
     switch (command) {
       case 'append':

@@ -53,6 +53,9 @@ Options:
   --tls DIR                  TLS on every node's client port and mutual TLS between them, with
                              the certificates quorumlog certs init DIR wrote (DIR/ca.pem,
                              DIR/ID.pem, DIR/ID-key.pem); connect with --tls-ca DIR/ca.pem
+  --users-file FILE          with --tls: clients must authenticate, by a user of FILE (quorumlog
+                             users add) or a client certificate; the cluster itself watches its
+                             nodes with DIR/client.pem. SIGHUP a node (cluster ps) to re-read FILE
   --log-level LEVEL          the nodes' log level: trace, debug, info (default), warn, error, fatal
   --restart on-failure|never on-failure (default): restart a node killed by a signal or exiting
                              with an error status, unless it was restarted ${RESTART_POLICY_DEFAULTS.restartsMax} times within
@@ -87,6 +90,7 @@ const OPTIONS = {
   'disk-high-watermark': { type: 'string' },
   'log-level': { type: 'string' },
   tls: { type: 'string' },
+  'users-file': { type: 'string' },
   restart: { type: 'string' },
   'restart-delay-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -135,6 +139,8 @@ async function runCluster(argv: readonly string[]): Promise<number> {
   const members = localMembers(count, clientBase, peerBase);
   const tlsDir = values.tls;
   if (tlsDir !== undefined) checkTlsDir(tlsDir, members.map((m) => m.id));
+  const usersFile = values['users-file'];
+  if (usersFile !== undefined) checkUsersFile(usersFile, tlsDir);
   const membersSpec = members.map((m) => `${m.id}=${m.peerAddress}/${m.clientAddress}`).join(',');
   const width = Math.max(...members.map((m) => m.id.length));
   process.stdout.write(`quorumlog: starting ${count} nodes (data under ${path.resolve(dataRoot)}; restart ${mode})\n`);
@@ -154,6 +160,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     args.push(...storageArgs);
     // JSON, whatever a node would pick by itself: the supervisor reads its lines and renders them.
     if (tlsDir !== undefined) args.push(...nodeTlsArgs(tlsDir, id));
+    if (usersFile !== undefined) args.push('--users-file', usersFile);
     args.push('--log-level', logging.level, '--log-format', 'json');
     args.push('--http-port', String(httpPortOf(members.findIndex((m) => m.id === id))));
     if (httpBase !== 0) args.push('--http-members', members.map((m, k) => `${m.id}=127.0.0.1:${httpPortOf(k)}`).join(','));
@@ -166,7 +173,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     nodeArgs,
     restart: { ...RESTART_POLICY_DEFAULTS, mode, delayMs },
     print: (line) => process.stdout.write(`${line}\n`),
-    ...(tlsDir === undefined ? {} : { clientTls: { tls: { ca: fs.readFileSync(path.join(tlsDir, 'ca.pem')) } } }),
+    ...(tlsDir === undefined ? {} : { clientTls: { tls: supervisorTls(tlsDir, usersFile !== undefined) } }),
     onChange: () => {
       if (controlAddress !== null) writeStateFile(dataRoot, { version: 1, pid: process.pid, controlAddress, token, nodes: supervisor.list() });
     },
@@ -269,6 +276,22 @@ export function nodeTlsArgs(dir: string, id: string): string[] {
 }
 
 /** Every file the nodes will need is there, or one usage line names the first missing. */
+/** --users-file needs --tls (nodes refuse passwords in plaintext), the file, and DIR/client.pem for the supervisor's own calls. */
+function checkUsersFile(file: string, tlsDir: string | undefined): void {
+  if (tlsDir === undefined) throw new UsageError('--users-file needs --tls DIR: nodes never take passwords in plaintext');
+  if (!fs.existsSync(file)) throw new UsageError(`--users-file ${file} does not exist (quorumlog users add USER --file ${file} makes it)`);
+  for (const name of ['client.pem', 'client-key.pem']) {
+    if (!fs.existsSync(path.join(tlsDir, name))) throw new UsageError(`--users-file: ${path.join(tlsDir, name)} is missing; the cluster watches its nodes with that client certificate (quorumlog certs init writes it)`);
+  }
+}
+
+/** What the supervisor dials its nodes with: the CA, and the client certificate when the nodes authenticate clients. */
+function supervisorTls(dir: string, authenticate: boolean): { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer } {
+  const ca = fs.readFileSync(path.join(dir, 'ca.pem'));
+  if (!authenticate) return { ca };
+  return { ca, cert: fs.readFileSync(path.join(dir, 'client.pem')), key: fs.readFileSync(path.join(dir, 'client-key.pem')) };
+}
+
 function checkTlsDir(dir: string, ids: readonly string[]): void {
   for (const file of ['ca.pem', ...ids.flatMap((id) => [`${id}.pem`, `${id}-key.pem`])]) {
     if (!fs.existsSync(path.join(dir, file))) throw new UsageError(`--tls ${dir}: ${file} is missing (quorumlog certs init ${dir} --members ${ids.join(',')} writes a set)`);

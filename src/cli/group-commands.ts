@@ -108,7 +108,7 @@ async function consumeCommand(context: CommandContext, flags: Flags): Promise<nu
   const max = parseWholeNumber('max', flags['max'] as string | undefined, { min: 1 }) ?? Number.MAX_SAFE_INTEGER;
   const prefetch = parseWholeNumber('prefetch', flags['prefetch'] as string | undefined, { min: 1, max: 10_000 }) ?? 64;
   // A failed ack is reported below, with what it means for the message.
-  const consumer = new Consumer({ brokers, timeoutMs, ...context.tlsOption, group, topic, from, prefetch, onError: () => undefined });
+  const consumer = new Consumer({ brokers, timeoutMs, ...context.connection, group, topic, from, prefetch, onError: () => undefined });
   const decoder = new TextDecoder();
   const stop = (): void => void consumer.close();
   process.once('SIGINT', stop);
@@ -146,7 +146,7 @@ async function groupsCommand(context: CommandContext, positionals: readonly stri
   if (action !== 'reset' && resetOnly.length > 0) throw new UsageError(`--${resetOnly[0]} goes with group reset only`);
   const group = name ?? '';
   if (action === 'reset') return resetCommand(context, group, flags);
-  const admin = new Admin({ brokers, timeoutMs, ...context.tlsOption });
+  const admin = new Admin({ brokers, timeoutMs, ...context.connection });
   try {
     if (action === 'create') {
       const topic = required(flags, 'topic');
@@ -172,7 +172,7 @@ async function groupsCommand(context: CommandContext, positionals: readonly stri
 /** `group reset G --to-...`: checks the target before connecting, prints one line or JSON. */
 async function resetCommand(context: CommandContext, group: string, flags: Flags): Promise<number> {
   const to = parseResetTarget(flags);
-  const admin = new Admin({ brokers: context.brokers, timeoutMs: context.timeoutMs, ...context.tlsOption });
+  const admin = new Admin({ brokers: context.brokers, timeoutMs: context.timeoutMs, ...context.connection });
   try {
     const result = await admin.resetGroup(group, { to, force: flags['force'] === true });
     if (context.json) {
@@ -230,7 +230,7 @@ async function dlqCommand(context: CommandContext, positionals: readonly string[
   const dlqTopic = `${group}.dlq`;
   // The dead-letter topic is created with the group's first dead letter: none yet is an
   // empty list (for a group that exists), not an error.
-  const admin = new Admin({ brokers, timeoutMs, ...context.tlsOption });
+  const admin = new Admin({ brokers, timeoutMs, ...context.connection });
   try {
     const topics = await admin.listTopics();
     if (!topics.some((t) => t.name === dlqTopic)) {
@@ -250,7 +250,7 @@ const headerText = (m: { readonly headers: readonly { readonly name: string; rea
 
 async function dlqList(context: CommandContext, dlqTopic: string): Promise<number> {
   const { brokers, timeoutMs, json } = context;
-  const client = new LogClient({ brokers, timeoutMs, ...context.tlsOption });
+  const client = new LogClient({ brokers, timeoutMs, ...context.connection });
   try {
     let offset = 0;
     // Bounded by the topic's end: every round prints at least one message or stops.
@@ -271,10 +271,10 @@ async function dlqList(context: CommandContext, dlqTopic: string): Promise<numbe
 async function dlqRedrive(context: CommandContext, source: { readonly group: string; readonly dlqTopic: string }): Promise<number> {
   const { brokers, timeoutMs, json } = context;
   const { group, dlqTopic } = source;
-  const admin = new Admin({ brokers, timeoutMs, ...context.tlsOption });
-  const producer = new Producer({ brokers, ...context.tlsOption, requestTimeoutMs: timeoutMs, deliveryTimeoutMs: timeoutMs });
+  const admin = new Admin({ brokers, timeoutMs, ...context.connection });
+  const producer = new Producer({ brokers, ...context.connection, requestTimeoutMs: timeoutMs, deliveryTimeoutMs: timeoutMs });
   const redriveGroup = `${group}.redrive`;
-  const consumer = new Consumer({ brokers, timeoutMs, ...context.tlsOption, group: redriveGroup, topic: dlqTopic, from: 'earliest' });
+  const consumer = new Consumer({ brokers, timeoutMs, ...context.connection, group: redriveGroup, topic: dlqTopic, from: 'earliest' });
   let redriven = 0;
   const handler = async (m: ConsumedMessage): Promise<void> => {
     const target = headerText(m, DeadLetterHeader.topic);

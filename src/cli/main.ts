@@ -9,8 +9,10 @@ Server:
   cluster     run a local cluster of node processes (what npm start runs); kill, pause,
               resume or restart one of its nodes (quorumlog cluster --help)
   certs       certs init DIR: a development CA and certificates for a TLS cluster
+  users       add, passwd, remove or list the users of a users file (node --users-file)
 
-Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster's ports):
+Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster's ports;
+--tls-ca for TLS, --user with QUORUMLOG_PASSWORD or --password-file to authenticate):
   append      append records given as arguments, or one per stdin line
   read        read committed records from an index (--follow to keep reading)
   status      each node's role, term, leader, commit and applied index, followers' lag
@@ -64,6 +66,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return (await import('./jepsen-command.js')).runJepsen(rest);
     case 'certs':
       return (await import('./certs-command.js')).runCertsCommand(rest);
+    case 'users':
+      return (await import('./users-command.js')).runUsersCommand(rest);
     case 'tx':
       return (await import('./tx-command.js')).runTxCommand(rest);
     case 'verify-writes':

@@ -67,6 +67,13 @@ Options:
   --tls-key FILE             its private key (PEM)
   --tls-ca FILE              the cluster CA (PEM): peers must present a certificate it signed
   --insecure                 allow plaintext on a non-loopback address (refused without it)
+  --users-file FILE          users and their scrypt password hashes (quorumlog users add): every
+                             client call must then authenticate, by user and password or by a
+                             client certificate. Needs TLS (passwords never travel in plaintext).
+                             Re-read on SIGHUP
+  --require-client-auth      every client call must authenticate, by a client certificate signed
+                             by --tls-ca naming urn:quorumlog:client:NAME (quorumlog certs init
+                             --clients NAME), or by password with --users-file. Needs TLS
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
@@ -107,6 +114,8 @@ const OPTIONS = {
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
   insecure: { type: 'boolean' },
+  'users-file': { type: 'string' },
+  'require-client-auth': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -170,8 +179,16 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
     insecure: values.insecure === true || file['insecure'] === true,
   };
   const tls = tlsFilesFrom(pick('tls-ca', 'tlsCa'), pick('tls-cert', 'tlsCert'), pick('tls-key', 'tlsKey'));
+  const usersFile = pick('users-file', 'usersFile');
+  const requireClientAuth = values['require-client-auth'] === true || file['requireClientAuth'] === true;
   const logging = logFlagsFrom(pick('log-level', 'logLevel'), pick('log-format', 'logFormat'));
-  return { config: tls === undefined ? config : { ...config, tls }, http, logging };
+  const secured: NodeConfig = {
+    ...config,
+    ...(tls === undefined ? {} : { tls }),
+    ...(usersFile === undefined ? {} : { usersFile }),
+    ...(requireClientAuth ? { requireClientAuth } : {}),
+  };
+  return { config: secured, http, logging };
 }
 
 /** --tls-ca, --tls-cert and --tls-key: all three or none. */
@@ -271,10 +288,12 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
     await endpoint?.close();
     await node.stop();
   };
-  // Certificate rotation: new connections use the files' new content; a bad set is logged and the old one kept.
+  // Certificate rotation and user changes: new connections use the files' new content, the
+  // users file holds from the next call; a bad file is logged and what was in use kept.
   const onHangup = (): void => {
     if (config.tls === undefined) log.warn('SIGHUP: this node runs without TLS; nothing to reload', { event: LogEvent.configWarning });
     else node.reloadTls();
+    if (config.usersFile !== undefined) node.reloadUsers();
   };
   process.on('SIGHUP', onHangup);
   const signalled = new Promise<string>((resolve) => {

@@ -24,7 +24,7 @@ export async function runTxCommand(argv: readonly string[]): Promise<number> {
   if (action === 'list' && txId !== undefined) throw new UsageError(`tx list: unexpected argument "${txId}"`);
   if (action !== 'list' && (txId === undefined || txId === '')) throw new UsageError(`tx ${action} needs a transaction id`);
   if (rest.length > 0) throw new UsageError(`tx ${action}: unexpected argument "${rest[0]}"`);
-  const client = new TransactionClient({ brokers, timeoutMs, ...context.tlsOption });
+  const client = new TransactionClient({ brokers, timeoutMs, ...context.connection });
   try {
     if (action === 'list') {
       const { transactions, nowMs } = await client.listTransactions();

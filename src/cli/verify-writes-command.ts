@@ -59,7 +59,7 @@ export async function runVerifyWritesCommand(argv: readonly string[]): Promise<n
   const prefix = (flags['prefix'] as string | undefined) ?? `vw-${Date.now().toString(36)}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(prefix)) throw new UsageError(`--prefix must be 1-64 letters, digits, '.', '_' or '-', not "${prefix}"`);
 
-  const client = new LogClient({ brokers, timeoutMs, ...context.tlsOption });
+  const client = new LogClient({ brokers, timeoutMs, ...context.connection });
   try {
     // Records of this run can only land above what any node had committed before it began.
     const commits = (await client.statusAll()).flatMap((s) => ('error' in s ? [] : [s.commitIndex]));
@@ -78,7 +78,7 @@ export async function runVerifyWritesCommand(argv: readonly string[]): Promise<n
     }
     const highestAcked = Math.max(0, ...workload.acked.map((a) => a.index));
     const nodes: NodeReport[] = [];
-    for (const address of brokers) nodes.push(await checkNode(address, { workload, from: readFrom, highestAcked, timeoutMs, tlsOption: context.tlsOption }));
+    for (const address of brokers) nodes.push(await checkNode(address, { workload, from: readFrom, highestAcked, timeoutMs, connection: context.connection }));
     const orderProblems = checkAckOrder([workload]);
     return report({ workload, nodes, orderProblems, json });
   } finally {
@@ -94,8 +94,8 @@ function showProgress(workload: AppendWorkload): NodeJS.Timeout {
 }
 
 /** Waits (bounded) until the node at `address` has applied the highest acknowledged index, then checks its log. */
-async function checkNode(address: string, run: { readonly workload: AppendWorkload; readonly from: number; readonly highestAcked: number; readonly timeoutMs: number; readonly tlsOption: CommandContext['tlsOption'] }): Promise<NodeReport> {
-  const client = new LogClient({ brokers: [address], timeoutMs: run.timeoutMs, ...run.tlsOption });
+async function checkNode(address: string, run: { readonly workload: AppendWorkload; readonly from: number; readonly highestAcked: number; readonly timeoutMs: number; readonly connection: CommandContext['connection'] }): Promise<NodeReport> {
+  const client = new LogClient({ brokers: [address], timeoutMs: run.timeoutMs, ...run.connection });
   const skipped = (id: string | null, why: string): NodeReport => ({ address, id, skipped: why, recordsOfRun: 0, unknownPresent: 0, problems: [] });
   try {
     let id: string | null = null;

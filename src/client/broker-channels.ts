@@ -1,5 +1,6 @@
 import { Client, connectivityState, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
-import { clientChannelCredentials, type ClientTlsOptions } from '../transport/index.js';
+import { clientChannelCredentials, PLAINTEXT_PASSWORD_REFUSAL, type ClientAuth, type ClientTlsOptions } from '../transport/index.js';
+import { InvalidArgumentError } from './errors.js';
 
 /**
  * The HTTP/2 receive window of every channel: what a broker may send ahead of what this
@@ -42,9 +43,16 @@ export class BrokerChannels {
   /** Bounds the map: redirects may name addresses beyond the configured brokers. */
   readonly #addressesMax: number;
 
-  constructor(options: { readonly messageBytesMax: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions; readonly tls?: ClientTlsOptions }) {
+  constructor(options: { readonly messageBytesMax: number; readonly addressesMax: number; readonly keepalive?: KeepaliveOptions; readonly tls?: ClientTlsOptions; readonly auth?: ClientAuth }) {
     const keepalive = options.keepalive ?? KEEPALIVE_DEFAULTS;
-    this.#credentials = clientChannelCredentials(options.tls);
+    // Checked here so the caller gets a client error class, not the wire layer's RangeError.
+    if (options.auth !== undefined && options.tls === undefined) throw new InvalidArgumentError(PLAINTEXT_PASSWORD_REFUSAL);
+    try {
+      this.#credentials = clientChannelCredentials(options.tls, options.auth);
+    } catch (error) {
+      if (error instanceof RangeError) throw new InvalidArgumentError(error.message, { cause: error });
+      throw error;
+    }
     this.connectHint =
       options.tls === undefined
         ? ' (down, or serving TLS: then give the CA with --tls-ca / the tls option)'

@@ -22,6 +22,7 @@ import {
   ResourceExhaustedError,
   TransactionDecidedError,
   UnavailableError,
+  UnauthenticatedError,
   UnknownProducerError,
   type QuorumlogClientError,
 } from './errors.js';
@@ -82,6 +83,7 @@ const CLASS_BY_NODE_CODE: ReadonlyMap<ErrorCode, ClientErrorClass> = new Map<Err
   [ErrorCode.duplicateTooOld, DuplicateTooOldError],
   [ErrorCode.transactionDecided, TransactionDecidedError],
   [ErrorCode.internal, InternalError],
+  [ErrorCode.unauthenticated, UnauthenticatedError],
 ]);
 
 /**

@@ -138,3 +138,12 @@ export class AbortedError extends QuorumlogClientError {
   override readonly name = 'AbortedError';
   readonly code = ErrorCode.aborted;
 }
+
+/**
+ * The node refused to serve this client: no credentials where it requires them, an unknown
+ * user or wrong password, or a password sent over plaintext. Not retried: nothing was done.
+ */
+export class UnauthenticatedError extends QuorumlogClientError {
+  override readonly name = 'UnauthenticatedError';
+  readonly code = ErrorCode.unauthenticated;
+}

@@ -34,6 +34,7 @@ export {
   QuorumlogClientError,
   ResourceExhaustedError,
   UnavailableError,
+  UnauthenticatedError,
   SpoolError,
   SpoolFullError,
   TransactionDecidedError,
@@ -43,7 +44,7 @@ export type { SpoolRecord } from './spool.js';
 export { AppendBatcher, APPEND_BATCHER_DEFAULTS } from './append-batcher.js';
 export type { AppendBatcherOptions } from './append-batcher.js';
 export type { AppendAcks } from '../transport/index.js';
-export type { ClientTlsOptions } from '../transport/index.js';
+export type { ClientAuth, ClientTlsOptions } from '../transport/index.js';
 export { Producer } from './producer.js';
 export { PRODUCER_DEFAULTS } from './producer-options.js';
 export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks, SendResult, SpoolOptions } from './producer-options.js';

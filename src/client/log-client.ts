@@ -1,4 +1,4 @@
-import type { ClientTlsOptions } from '../transport/index.js';
+import type { ClientAuth, ClientTlsOptions } from '../transport/index.js';
 import { index } from '../../raft/index.js';
 import {
   ClientCodec,
@@ -58,6 +58,12 @@ export interface LogClientOptions {
    * client's certificate. Default: plaintext.
    */
   readonly tls?: ClientTlsOptions;
+  /**
+   * A user and password (the node's users file), sent with every call. Only with `tls`: a
+   * password is never sent over plaintext (the constructor throws InvalidArgumentError).
+   * A client certificate in `tls` authenticates without one.
+   */
+  readonly auth?: ClientAuth;
 }
 
 export const LOG_CLIENT_DEFAULTS = {
@@ -162,6 +168,7 @@ export class LogClient {
       addressesMax: options.brokers.length + 16,
       keepalive,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
     });
     this.#router = new CallRouter({
       brokers: options.brokers,

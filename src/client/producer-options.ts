@@ -1,4 +1,4 @@
-import type { ClientTlsOptions } from '../transport/index.js';
+import type { ClientAuth, ClientTlsOptions } from '../transport/index.js';
 import type { ProduceResult } from './log-client.js';
 
 export type Acks = 'all' | 'leader' | 'none';
@@ -21,6 +21,12 @@ export interface ProducerOptions {
    * client's certificate. Default: plaintext.
    */
   readonly tls?: ClientTlsOptions;
+  /**
+   * A user and password (the node's users file), sent with every call. Only with `tls`: a
+   * password is never sent over plaintext (the constructor throws InvalidArgumentError).
+   * A client certificate in `tls` authenticates without one.
+   */
+  readonly auth?: ClientAuth;
   /** Producer id and per-topic sequence numbers, so a retry never duplicates. Default true with acks 'all', false otherwise (and refused with them). */
   readonly idempotence?: boolean;
   /**

@@ -101,6 +101,7 @@ export class Producer {
       timeoutMs: requestTimeoutMs,
       retryBackoff: this.#retryBackoff,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
     });
     if (this.#spool !== null) {
       this.#loadSpool(this.#spool);

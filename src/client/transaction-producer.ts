@@ -1,4 +1,4 @@
-import type { ClientTlsOptions } from '../transport/index.js';
+import type { ClientAuth, ClientTlsOptions } from '../transport/index.js';
 import { randomUUID } from 'node:crypto';
 
 import { AbortedError, ClientClosedError, InvalidArgumentError } from './errors.js';
@@ -50,6 +50,12 @@ export interface TransactionProducerOptions {
    * client's certificate. Default: plaintext.
    */
   readonly tls?: ClientTlsOptions;
+  /**
+   * A user and password (the node's users file), sent with every call. Only with `tls`: a
+   * password is never sent over plaintext (the constructor throws InvalidArgumentError).
+   * A client certificate in `tls` authenticates without one.
+   */
+  readonly auth?: ClientAuth;
   /** The producers the broker may ask about this one's transactions. 1-249 of [A-Za-z0-9._-]. */
   readonly producerGroup: string;
   readonly listener: TransactionListener;
@@ -139,6 +145,7 @@ export class TransactionProducer {
       timeoutMs: options.requestTimeoutMs ?? TRANSACTION_PRODUCER_DEFAULTS.requestTimeoutMs,
       ...(options.retryBackoff === undefined ? {} : { retryBackoff: options.retryBackoff }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
     });
     this.#checksDone = this.#serveChecks();
   }

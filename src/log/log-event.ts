@@ -21,6 +21,12 @@ export const LogEvent = {
   tlsLoaded: 'tls-loaded',
   /** A reload (SIGHUP) failed: the node keeps the certificates it had; field `reason`. */
   tlsReloadFailed: 'tls-reload-failed',
+  /** The users file was loaded (at start) or reloaded (SIGHUP); fields `file`, `users` (how many). */
+  usersLoaded: 'users-loaded',
+  /** A users file reload (SIGHUP) failed: the node keeps the users it had; field `reason`. */
+  usersReloadFailed: 'users-reload-failed',
+  /** A client call was refused as unauthenticated; fields `peer`, `user` (or null), `kind`. Never a password. */
+  clientRefused: 'client-refused',
   snapshotLoaded: 'snapshot-loaded',
   snapshotWritten: 'snapshot-written',
   snapshotInstalled: 'snapshot-installed',

@@ -64,6 +64,18 @@ export interface NodeConfig {
   readonly tls?: TlsFiles;
   /** Allows plaintext on a non-loopback address (refused without it). */
   readonly insecure?: boolean;
+  /**
+   * Users and their scrypt password hashes (src/auth's users file), re-read at each
+   * reloadAuth(). Given: every client call must authenticate, by password or by client
+   * certificate. Needs tls: a node never takes passwords in plaintext.
+   */
+  readonly usersFile?: string;
+  /**
+   * Every client call must authenticate, by a client certificate the cluster CA signed
+   * naming `urn:quorumlog:client:NAME` (or, with usersFile, by password). Implied by
+   * usersFile; needs tls.
+   */
+  readonly requireClientAuth?: boolean;
 }
 
 /**
@@ -154,6 +166,8 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
   if (config.flush.mode === 'async' && !(config.flush.intervalMs >= 1)) throw new ConfigError('async flush needs an interval of at least 1 ms');
   const exposed = plaintextExposure(config);
   if (exposed !== null) throw new ConfigError(exposed);
+  const unprotected = authWithoutTls(config);
+  if (unprotected !== null) throw new ConfigError(unprotected);
   if (config.members.length % 2 === 0) {
     warnings.push(`an even cluster of ${config.members.length} tolerates no more failures than ${config.members.length - 1} nodes would`);
   }
@@ -209,6 +223,17 @@ export function plaintextExposure(config: Pick<NodeConfig, 'id' | 'members' | 't
   const exposed = [self.peerAddress, self.clientAddress].filter((address) => !isLoopback(address));
   if (exposed.length === 0) return null;
   return `refusing to listen on ${exposed.join(' and ')} without TLS: give --tls-cert, --tls-key and --tls-ca (quorumlog certs init makes a development set), or --insecure to serve plaintext there`;
+}
+
+/**
+ * Why client authentication cannot work as configured (it needs TLS: certificates are TLS's,
+ * and passwords never travel in plaintext), or null. --insecure does not lift it.
+ */
+export function authWithoutTls(config: Pick<NodeConfig, 'tls' | 'usersFile' | 'requireClientAuth'>): string | null {
+  if (config.tls !== undefined) return null;
+  if (config.usersFile !== undefined) return 'refusing --users-file without TLS: passwords are never taken in plaintext; give --tls-cert, --tls-key and --tls-ca';
+  if (config.requireClientAuth === true) return 'refusing --require-client-auth without TLS: client certificates need TLS; give --tls-cert, --tls-key and --tls-ca';
+  return null;
 }
 
 /** Whether host:port names the loopback interface (127.0.0.0/8, ::1, localhost). */

@@ -1,4 +1,4 @@
-export { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, isLoopback, plaintextExposure, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig } from './config.js';
+export { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, isLoopback, plaintextExposure, authWithoutTls, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig } from './config.js';
 export { startNode, type NodeObservation, type RunningNode } from './node.js';
 export type { NodeInspection } from './node-inspection.js';
 export type { StorageStatus } from './storage-status.js';

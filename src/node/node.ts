@@ -10,6 +10,7 @@ import { claimDataDir, lockDataDir, type DataDirIdentity } from './data-dir.js';
 import { newestSnapshotFileTimeMs, statfsDiskUsage } from './disk-usage.js';
 import { assembleNode, repairTarget, type AssembledNode } from './node-assembly.js';
 import { inspectNode, type NodeInspection } from './node-inspection.js';
+import { NodeAuth } from './node-auth.js';
 import { NodeTls } from './node-tls.js';
 import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
@@ -33,6 +34,11 @@ export interface RunningNode {
    * old set stays, or if the node runs without TLS.
    */
   reloadTls(): boolean;
+  /**
+   * Re-reads the users file (SIGHUP): its users hold from the next call on. False (and a
+   * logged reason) if it was unusable and the old users stay, or if the node has no users file.
+   */
+  reloadUsers(): boolean;
 }
 
 /** What an observer of the node plugs in (both optional: a node runs the same without them). */
@@ -57,6 +63,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   for (const warning of warnings) logLine.warn(`warning: ${warning}`, { event: LogEvent.configWarning });
   // Before the data directory is touched: unusable TLS files are a configuration refused.
   const tls = config.tls === undefined ? null : new NodeTls({ files: config.tls, self: config.id, log: logLine });
+  const auth = config.usersFile === undefined && config.requireClientAuth !== true ? null : new NodeAuth({ usersFile: config.usersFile, log: logLine, nowMs: () => realScheduler.nowMs() });
   const baseFs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
   const fs = observation.wrapFileSystem?.(baseFs) ?? baseFs;
   const dirLock = lockDataDir(fs, config.dataDir);
@@ -123,6 +130,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       messageBytesMax: config.messageBytesMax,
       recordBytesMax: config.recordBytesMax,
       ...(tls === null ? {} : { tls: tls.certificates }),
+      ...(auth === null ? {} : { auth: auth.options }),
     });
   } catch (error) {
     await transport.close();
@@ -132,7 +140,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   }
   replica.onRoleChange(() => logRoleChange(raft.status(), logLine));
   logRepair(() => raft.status(), replica, logLine);
-  const security = tls === null ? 'plaintext' : 'TLS, peers mutual TLS';
+  const security = `${tls === null ? 'plaintext' : 'TLS, peers mutual TLS'}${auth === null ? '' : ', clients authenticated'}`;
   logLine.info(`serving clients on ${self.clientAddress}, peers on ${self.peerAddress} (${security}); log ${log.firstIndex()}..${log.lastIndex()}, term ${log.hardState().term}; ${describeFlush(config.flush)}`, {
     event: LogEvent.serving,
     clientAddress: self.clientAddress,
@@ -153,7 +161,8 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   };
   const inspect = inspectNode({ replica, log, stateMachine: node.stateMachine, status: () => raft.status(), storage: () => node.storageStatus() });
   const reloadTls = (): boolean => tls?.reload() ?? false;
-  return { config, identity, recovery: log.recovery, service: node.service, inspect, log: logLine, stopped, stop, reloadTls };
+  const reloadUsers = (): boolean => auth?.reload() ?? false;
+  return { config, identity, recovery: log.recovery, service: node.service, inspect, log: logLine, stopped, stop, reloadTls, reloadUsers };
 }
 
 /** The node's place in the cluster as every line carries it. */

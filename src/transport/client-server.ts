@@ -44,6 +44,7 @@ import { servePipelined, type PipelinedStream } from './pipelined-stream.js';
 import { TransactionCodec } from './transaction-codec.js';
 import { TransactionHandlers } from './transaction-handlers.js';
 import { clientServerCredentials } from './tls-credentials.js';
+import { clientAuthInterceptor } from './client-auth.js';
 
 export const CLIENT_SERVER_DEFAULTS = {
   requestTimeoutMs: 30_000,
@@ -68,6 +69,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   const server = new Server({
     'grpc.max_receive_message_length': options.messageBytesMax,
     'grpc.max_send_message_length': options.messageBytesMax,
+    ...(options.auth === undefined ? {} : { interceptors: [clientAuthInterceptor({ ...options.auth, tls: options.tls !== undefined })] }),
   });
   server.addService({ ...codec.serviceDefinition(), ...new TransactionCodec().serviceDefinition() }, {
     append: handlers.append,
@@ -99,7 +101,8 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     listTransactions: transactions.listTransactions,
     transactionChecks: transactions.transactionChecks,
   });
-  await bindServer(server, options.listenAddress, options.tls === undefined ? ServerCredentials.createInsecure() : clientServerCredentials(options.tls));
+  const serverCredentials = options.tls === undefined ? ServerCredentials.createInsecure() : clientServerCredentials(options.tls, { askClientCertificate: options.auth !== undefined });
+  await bindServer(server, options.listenAddress, serverCredentials);
   let closed: Promise<void> | null = null;
   return {
     close: () => {

@@ -1,6 +1,7 @@
 import type { Index, NodeId, Term } from '../../raft/index.js';
 import type { BrokerMessageView, TransactionService } from './transaction-service.js';
 import type { TlsCertificates } from './tls-certificates.js';
+import type { ClientAuthOptions } from './client-auth.js';
 
 export type { BrokerMessageView } from './transaction-service.js';
 
@@ -275,6 +276,11 @@ export interface ClientServerOptions {
   readonly requestTimeoutMs?: number;
   /** TLS on the client port with these certificates (replaceable while running); without it, plaintext. */
   readonly tls?: TlsCertificates;
+  /**
+   * Every call must authenticate (client-auth.ts): a client certificate the CA signed, or a
+   * password auth.checkPassword accepts (over TLS only). Absent: no authentication, as before.
+   */
+  readonly auth?: ClientAuthOptions;
 }
 
 export interface ClientServer {

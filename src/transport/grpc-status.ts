@@ -42,6 +42,7 @@ const GRPC_STATUS_BY_CODE: { readonly [C in ErrorCode]: status } = {
   duplicateTooOld: status.FAILED_PRECONDITION,
   transactionDecided: status.FAILED_PRECONDITION,
   outOfRange: status.OUT_OF_RANGE,
+  unauthenticated: status.UNAUTHENTICATED,
   outcomeUnknown: status.DEADLINE_EXCEEDED,
   closed: status.UNAVAILABLE,
   aborted: status.CANCELLED,
@@ -94,6 +95,7 @@ const CODE_BY_GRPC_STATUS: ReadonlyMap<status, ErrorCode> = new Map([
   [status.CANCELLED, ErrorCode.aborted],
   [status.DATA_LOSS, ErrorCode.corruptRecord],
   [status.OUT_OF_RANGE, ErrorCode.outOfRange],
+  [status.UNAUTHENTICATED, ErrorCode.unauthenticated],
 ]);
 
 /** The code a node sent in the trailers, or undefined when none came or it is not one of ours. */

@@ -36,7 +36,9 @@ export type {
 export * from './group-codec.js';
 export { codeOfGrpcStatus, ErrorMetadataKey, grpcStatusOf, readErrorCode, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
 export { readTlsMaterial, checkTlsMaterial, TlsCertificates, type TlsFiles, type TlsMaterial } from './tls-certificates.js';
-export { CertificateName, certificateUris, clientChannelCredentials, memberIdsOf, memberMismatch, type ClientTlsOptions } from './tls-credentials.js';
+export { CertificateName, certificateUris, clientChannelCredentials, memberIdsOf, memberMismatch, PLAINTEXT_PASSWORD_REFUSAL, type ClientAuth, type ClientTlsOptions } from './tls-credentials.js';
+export { AuthRefusalKind, clientAuthInterceptor, clientNamesOf, type AuthRefusal, type ClientAuthOptions, type PasswordVerdict } from './client-auth.js';
+export { AUTHORIZATION_METADATA_KEY, basicAuthorization } from './basic-authorization.js';
 export { ListenError, MalformedMessageError, TlsMaterialError, SnapshotShipmentError, SnapshotShipmentFailure, TransportError } from './errors.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
@@ -54,5 +56,6 @@ export {
   OutOfRangeError,
   ResourceExhaustedError,
   UnavailableError,
+  UnauthenticatedError,
   UnimplementedError,
 } from './node-errors.js';

@@ -96,3 +96,9 @@ export class UnimplementedError extends NodeError {
   override readonly name = 'UnimplementedError';
   readonly code = ErrorCode.unimplemented;
 }
+
+/** The client did not prove who it is; the message names the user, if one was given, and never a password. */
+export class UnauthenticatedError extends NodeError {
+  override readonly name = 'UnauthenticatedError';
+  readonly code = ErrorCode.unauthenticated;
+}

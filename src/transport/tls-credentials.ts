@@ -1,6 +1,7 @@
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 
-import { credentials, experimental, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { credentials, experimental, Metadata, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { AUTHORIZATION_METADATA_KEY, basicAuthorization } from './basic-authorization.js';
 import type { TlsCertificates } from './tls-certificates.js';
 
 /**
@@ -59,9 +60,14 @@ export function peerServerCredentials(certificates: TlsCertificates): ServerCred
   return experimental.createCertificateProviderServerCredentials(certificates, certificates, true);
 }
 
-/** The client port's server side: our certificate; clients are not asked for one (client authentication is not built yet). */
-export function clientServerCredentials(certificates: TlsCertificates): ServerCredentials {
-  return experimental.createCertificateProviderServerCredentials(certificates, null, false);
+/**
+ * The client port's server side: our certificate. With `askClientCertificate`, clients are
+ * asked for a certificate but not required to give one (a client may use a password
+ * instead): one the cluster CA signed is handed to the call (getAuthContext), any other is
+ * not, and the authentication interceptor decides (client-auth.ts).
+ */
+export function clientServerCredentials(certificates: TlsCertificates, options: { readonly askClientCertificate: boolean }): ServerCredentials {
+  return experimental.createCertificateProviderServerCredentials(certificates, options.askClientCertificate ? certificates : null, false);
 }
 
 export interface PeerChannelCheck {
@@ -94,15 +100,37 @@ export interface ClientTlsOptions {
   readonly key?: Buffer | string;
 }
 
+/** A client's user and password: sent with every call, over TLS only. */
+export interface ClientAuth {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** A password refused before it left the process: the channel is not TLS. */
+export const PLAINTEXT_PASSWORD_REFUSAL = 'refusing to send a password over plaintext: give tls (the CA that signed the brokers\' certificates, --tls-ca) with auth (--user)';
+
 /**
  * The channel credentials of every client channel (LogClient, Producer, Consumer, Admin,
  * the CLI's verbs): plaintext without `tls`, else TLS trusting only `tls.ca` (the host name
  * dialled must be in the broker's certificate), presenting the client certificate if given.
+ * With `auth`, every call carries `authorization: Basic ...` metadata; a password without
+ * `tls` throws RangeError (PLAINTEXT_PASSWORD_REFUSAL): it never leaves the process in clear.
  */
-export function clientChannelCredentials(tls: ClientTlsOptions | undefined): ChannelCredentials {
-  if (tls === undefined) return credentials.createInsecure();
+export function clientChannelCredentials(tls: ClientTlsOptions | undefined, auth?: ClientAuth): ChannelCredentials {
+  if (tls === undefined) {
+    if (auth !== undefined) throw new RangeError(PLAINTEXT_PASSWORD_REFUSAL);
+    return credentials.createInsecure();
+  }
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw new RangeError('tls.cert and tls.key go together: give both or neither');
-  return credentials.createSsl(toBuffer(tls.ca), tls.key === undefined ? null : toBuffer(tls.key), tls.cert === undefined ? null : toBuffer(tls.cert));
+  const channel = credentials.createSsl(toBuffer(tls.ca), tls.key === undefined ? null : toBuffer(tls.key), tls.cert === undefined ? null : toBuffer(tls.cert));
+  if (auth === undefined) return channel;
+  const authorization = basicAuthorization(auth.user, auth.password);
+  const perCall = credentials.createFromMetadataGenerator((_params, callback) => {
+    const metadata = new Metadata();
+    metadata.set(AUTHORIZATION_METADATA_KEY, authorization);
+    callback(null, metadata);
+  });
+  return credentials.combineChannelCredentials(channel, perCall);
 }
 
 function toBuffer(pem: Buffer | string): Buffer {

@@ -29,9 +29,11 @@ export interface ClusterOptions {
   readonly http?: boolean;
   /**
    * TLS on: a directory as quorumlog certs init writes it (DIR/ca.pem, DIR/ID.pem,
-   * DIR/ID-key.pem). Every node gets its own files; the harness's clients trust DIR/ca.pem.
+   * DIR/ID-key.pem). Every node gets its own files; the harness's clients trust DIR/ca.pem,
+   * and with `clientCertificate` present DIR/client.pem (for a cluster that authenticates
+   * clients: --users-file or --require-client-auth in extraArgs).
    */
-  readonly tls?: { readonly dir: string };
+  readonly tls?: { readonly dir: string; readonly clientCertificate?: boolean };
 }
 
 export type ClusterMember = LoopbackMember;
@@ -307,10 +309,13 @@ export class TestCluster {
     );
   }
 
-  /** The harness clients' TLS option: the cluster's CA when it runs TLS. */
-  clientTls(): { readonly tls?: { readonly ca: Buffer } } {
+  /** The harness clients' TLS option: the cluster's CA when it runs TLS, and the client certificate when asked for. */
+  clientTls(): { readonly tls?: { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer } } {
     const dir = this.options.tls?.dir;
-    return dir === undefined ? {} : { tls: { ca: fs.readFileSync(path.join(dir, 'ca.pem')) } };
+    if (dir === undefined) return {};
+    const ca = fs.readFileSync(path.join(dir, 'ca.pem'));
+    if (this.options.tls?.clientCertificate !== true) return { tls: { ca } };
+    return { tls: { ca, cert: fs.readFileSync(path.join(dir, 'client.pem')), key: fs.readFileSync(path.join(dir, 'client-key.pem')) } };
   }
 
   waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions): Promise<T> {

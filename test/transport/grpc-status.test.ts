@@ -42,6 +42,7 @@ describe('error code <-> gRPC status table', () => {
     expect(codeOfGrpcStatus(status.UNAVAILABLE)).toBe(ErrorCode.unavailable);
     expect(codeOfGrpcStatus(status.UNIMPLEMENTED)).toBe(ErrorCode.unimplemented);
     expect(codeOfGrpcStatus(status.INTERNAL)).toBe(ErrorCode.internal);
+    expect(codeOfGrpcStatus(status.UNAUTHENTICATED)).toBe(ErrorCode.unauthenticated);
   });
 
   it('a node error crosses as its table status with its code in the quorumlog-error trailer', () => {
@@ -52,6 +53,7 @@ describe('error code <-> gRPC status table', () => {
       new nodeErrors.BrokerRefusedError(ErrorCode.transactionDecided, 'already rolled back'),
       new nodeErrors.BrokerRefusedError(ErrorCode.unknownProducer, 'expired'),
       new nodeErrors.UnimplementedError('no such method here'),
+      new nodeErrors.UnauthenticatedError('user alice: unknown user or wrong password'),
     ];
     for (const error of errors) {
       const sent = toGrpcStatus(error);
