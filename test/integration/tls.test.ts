@@ -99,8 +99,9 @@ describe('TLS cluster (real processes)', () => {
     expect(cluster.currentRunOutput('n2').some((line) => line.includes('TLS reloaded from'))).toBe(true);
     // Still one cluster: a write commits on every node, n2's peers dialling it anew included.
     await cluster.client().append([Buffer.from('after-rotation')]);
-    const logs = await readAllLogs(cluster);
-    for (const [id, log] of logs) expect(log.some((r) => r.payload === 'after-rotation'), id).toBe(true);
+    // Acknowledged once a majority holds it: the third node gets it soon after, over TLS too.
+    const everyNodeHas = async (): Promise<boolean> => [...(await readAllLogs(cluster)).values()].every((log) => log.some((r) => r.payload === 'after-rotation'));
+    await cluster.waitFor(everyNodeHas, { timeoutMs: 10_000, what: 'every node holding the write after the rotation' });
 
     // No private key in any node's output.
     const keyLines = fs
