@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 import { plantedBugsPlugin } from './test/sim/planted-bug-transform.js';
+import { SlowFirstSequencer } from './test/harness/slow-first-sequencer.js';
 
 /**
  * `npm test` runs every test/**\/*.test.ts but the long ones (*.long.test.ts: long fault runs,
@@ -27,5 +28,7 @@ export default defineConfig({
     // still, but starved nodes enough to miss timing bounds now and then.)
     fileParallelism: true,
     maxWorkers: 2,
+    // The longest files first (test/harness/slow-first-sequencer.ts), so none starts last.
+    sequence: { sequencer: SlowFirstSequencer },
   },
 });
