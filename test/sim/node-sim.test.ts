@@ -19,7 +19,7 @@ import { FIGURE_8_GROUND, describeSchedule, scheduleArbitrary, simRuns, simSeed,
  * SIM_RUNS=<n> sets schedules per property (test:long runs more); SIM_SEED=<seed> replays.
  */
 /** Schedules per property in npm test. */
-const DEFAULT_RUNS = 40;
+const DEFAULT_RUNS = 30;
 /** Schedules for each narrower variant: half as many. */
 const variantRuns = (): number => Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 2));
 
