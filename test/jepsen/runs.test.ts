@@ -4,7 +4,7 @@ import { expectMixedRunPasses, expectQueueRunPasses, useJepsenRuns } from './jep
 
 /**
  * The short real runs `npm test` keeps: a 30 s mixed run of every nemesis (log workload) and
- * a 20 s run of the queue workload under kills, pauses and partitions, each of which must pass
+ * a 16 s run of the queue workload under kills, pauses and partitions, each of which must pass
  * every checker. The longer runs (the queue workload under every nemesis among them), and the
  * runs that must be flagged, are in runs.long.test.ts (`npm run test:long`).
  * Each prints its seed and run folder; a run folder is kept only when the test fails.
@@ -21,9 +21,9 @@ describe('jepsen-style runs against real node processes', () => {
 });
 
 describe('the queue workload (producers, a consumer group in processes killed -9) against real node processes', () => {
-  it('a 20 s run of kills, pauses and partitions plus consumer kills passes every checker, the consumer checker included', async () => {
-    // Seed 26 in 20 s: a paused node, every node killed at once, the cluster cut in halves.
+  it('a 16 s run of kills, pauses and partitions plus consumer kills passes every checker, the consumer checker included', async () => {
+    // Seed 26 in 16 s: a paused node, every node killed at once, the cluster cut in halves.
     // The run of every nemesis with this workload is in runs.long.test.ts.
-    await expectQueueRunPasses(jepsen, 26, 20, ['kill', 'pause', 'partition']);
+    await expectQueueRunPasses(jepsen, 26, 16, ['kill', 'pause', 'partition']);
   }, 200_000);
 });
