@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { failureOf, runCommand } from '../../src/cli/run-command.js';
+
+/**
+ * Bad command lines, run in this process through the binary's own runCommand and failureOf
+ * (src/cli/main.ts is those two and process.exitCode): each must end with a non-zero status
+ * and exactly one line on stderr, before anything starts. A handful run as real processes
+ * in test/integration/bad-input.test.ts, which checks the binary's exit status and line.
+ */
+interface Outcome {
+  readonly code: number;
+  readonly stderr: string;
+}
+
+async function run(args: readonly string[]): Promise<Outcome> {
+  let stderr = '';
+  const write = (chunk: string | Uint8Array): boolean => {
+    stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  };
+  vi.spyOn(process.stderr, 'write').mockImplementation(write as typeof process.stderr.write);
+  vi.spyOn(process.stdout, 'write').mockImplementation((() => true) as typeof process.stdout.write);
+  const code = await runCommand(args).then(
+    (status) => status,
+    (error: unknown) => {
+      const failure = failureOf(error);
+      stderr += failure.line;
+      return failure.code;
+    },
+  );
+  vi.restoreAllMocks();
+  return { code, stderr };
+}
+
+const oneLine = (text: string): boolean => text.trim() !== '' && text.trim().split('\n').length === 1;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('bad command lines (in process)', () => {
+  it.for([
+      [['status', '--bogus-flag']],
+      [['status', '--brokers', 'not an address']],
+      [['read', '--from', 'abc']],
+      [['read', '--from', '0']],
+      [['transfer']],
+      [['node']],
+      [['node', '--id', 'n9', '--members', 'n1=127.0.0.1:1/127.0.0.1:2']],
+      [['node', '--id', 'n1', '--members', 'n1=127.0.0.1:1/127.0.0.1:1']],
+      [['node', '--id', 'n1', '--members', 'garbage']],
+      [['node', '--id', 'n1', '--flush', 'sometimes']],
+      [['node', '--id', 'n1', '--durable-mark', 'later']],
+      [['node', '--id', 'n1', '--flush', 'async', '--durable-mark', 'lagging']],
+      [['cluster', '--durable-mark', 'never']],
+      [['cluster', '--restart', 'sometimes']],
+      [['cluster', '--retention-policy', 'sometimes']],
+      [['cluster', '--retention-hours', 'a while']],
+      [['cluster', '--snapshot-entries', '0']],
+      [['node', '--id', 'n1', '--retention-policy', 'forever']],
+      [['node', '--id', 'n1', '--retention-hours', '-1']],
+      [['node', '--id', 'n1', '--snapshot-entries', 'often']],
+      [['cluster', '--restart-delay-ms', 'soon']],
+      [['cluster', 'frobnicate']],
+      [['cluster', 'kill']],
+      [['cluster', 'pause', 'n1', 'n2']],
+      [['cluster', 'kill', 'n1', '--data-dir', '/nonexistent/quorumlog-no-cluster']],
+      [['verify-writes', '--writers', '0']],
+      [['verify-writes', '--duration', 'forever']],
+      [['verify-writes', '--prefix', 'a b']],
+      [['bench', '--brokers', '127.0.0.1:1', '--durable-mark', 'lagging']],
+      [['node', '--id', 'n1', '--tick-ms=-5']],
+      [['node', '--id', 'n1', '--election-ticks', 'ten']],
+      [['read', '--limit', '0']],
+      [['append', '--raw', 'record']],
+  ] as [string[]][])('%j ends non-zero with one line on stderr', async ([args]) => {
+    const { code, stderr } = await run(args);
+    expect(code, stderr).not.toBe(0);
+    expect(oneLine(stderr), stderr).toBe(true);
+    expect(stderr).toMatch(/^quorumlog: /);
+  });
+
+  it.each([
+      [['read', '--from', '-5'], /--from must be a whole number from 1, not "-5"/],
+      [['read', '--max-bytes', '-1'], /--max-bytes must be a whole number from 1, not "-1"/],
+      [['status', '--timeout-ms', '-100'], /--timeout-ms must be a whole number from 1, not "-100"/],
+      [['node', '--id', 'n1', '--tick-ms', '-5'], /--tick-ms must be a whole number from 1 to 60000, not "-5"/],
+      [['status', '--brokers', '127.0.0.1:99999'], /port 99999 .*1 to 65535/],
+      [['node', '--id', 'n1', '--log-level', 'loud'], /--log-level must be one of trace, debug, info, warn, error, fatal, not "loud"/],
+      [['node', '--id', 'n1', '--log-format', 'pretty'], /--log-format must be json or text, not "pretty"/],
+      [['cluster', '--log-level', 'verbose'], /--log-level must be one of trace, debug, info, warn, error, fatal, not "verbose"/],
+      [['node', '--id', 'n1', '--members', 'n1=127.0.0.1:1/127.0.0.1:2,n2=127.0.0.1:3/127.0.0.1:4', '--dial', 'n2=127.0.0.1:70000'], /port 70000 .*1 to 65535/],
+  ])('%j is refused with status 2 in one line that says what is wrong', async (args: string[], message: RegExp) => {
+    const { code, stderr } = await run(args);
+    expect(code, stderr).toBe(2);
+    expect(oneLine(stderr), stderr).toBe(true);
+    expect(stderr).toMatch(message);
+  });
+
+  it('an unknown command is a usage error', async () => {
+    const { code, stderr } = await run(['frobnicate']);
+    expect(code).toBe(2);
+    expect(stderr).toBe('quorumlog: unknown command "frobnicate"; run quorumlog --help for the list\n');
+  });
+});
