@@ -12,7 +12,7 @@ export class HistogramSeries {
   sum = 0;
   count = 0;
 
-  constructor(private readonly upperBounds: readonly number[]) {
+  constructor(readonly upperBounds: readonly number[]) {
     this.counts = new Float64Array(upperBounds.length + 1);
   }
 

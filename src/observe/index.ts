@@ -9,7 +9,7 @@ export { GROUP_LABELS_MAX, NodeMetrics, TOPIC_LABELS_MAX } from './node-metrics.
 export { ProposalTimes } from './proposal-times.js';
 export { readiness, type Readiness } from './readiness.js';
 export { clusterView, Health, PAGE_GROUPS_MAX, PAGE_TOPICS_MAX, type ClusterView, type GroupRow, type MemberAnswer, type MemberRow, type TopicRow } from './cluster-view.js';
-export { LatencyBuckets, quantileMs, type LatencyCounts } from './latency-buckets.js';
+export { LatencyWindow, quantileMs, type LatencyCounts } from './latency-buckets.js';
 export { MemberViews, parseView } from './member-views.js';
 export { nodeView, STATUS_VERSION, type NodeView } from './node-view.js';
 export { HISTORY_INTERVAL_MS, HISTORY_SAMPLES_MAX, StatusHistory, type HistoryColumns } from './status-history.js';

@@ -1,30 +1,33 @@
 import { strict as assert } from 'node:assert';
 
+import type { HistogramSeries } from './fast-histogram.js';
+
 /**
- * Counts of durations in fixed buckets since the last drain: the same measurement the request
- * histogram takes, kept per interval so the status page can chart percentiles over time.
- * Memory is one counter per bucket, whatever the traffic.
+ * The durations some histogram series counted since the last drain: the request histogram's
+ * own counts, differenced per interval so the status page can chart percentiles over time.
+ * Nothing is counted twice on a call's path; memory is two arrays of one slot per bucket.
  */
-export class LatencyBuckets {
-  /** counts[k] holds durations at most upperBoundsSeconds[k] and above the bound before; the last slot holds the rest. */
-  private counts: Float64Array;
+export class LatencyWindow {
+  private readonly upperBoundsSeconds: readonly number[];
+  /** The series' summed counts at the last drain. */
+  private previous: Float64Array;
 
-  /** `upperBoundsSeconds` ascending, as a Prometheus histogram's `le` bounds. */
-  constructor(private readonly upperBoundsSeconds: readonly number[]) {
-    for (let k = 1; k < upperBoundsSeconds.length; k++) assert((upperBoundsSeconds[k] ?? 0) > (upperBoundsSeconds[k - 1] ?? 0), 'LatencyBuckets: bounds must ascend');
-    this.counts = new Float64Array(upperBoundsSeconds.length + 1);
+  /** `series`: one or more histogram series with the same bounds (append and produce, say). */
+  constructor(private readonly series: readonly HistogramSeries[]) {
+    const first = series[0];
+    assert(first !== undefined, 'LatencyWindow: at least one series');
+    for (const other of series) assert.deepEqual(other.upperBounds, first.upperBounds, 'LatencyWindow: the series must share their bounds');
+    this.upperBoundsSeconds = first.upperBounds;
+    this.previous = new Float64Array(first.counts.length);
   }
 
-  observe(seconds: number): void {
-    let k = 0;
-    while (k < this.upperBoundsSeconds.length && seconds > (this.upperBoundsSeconds[k] ?? Infinity)) k++;
-    this.counts[k] = (this.counts[k] ?? 0) + 1;
-  }
-
-  /** The counts since the previous drain, and a fresh start. */
+  /** The counts since the previous drain (or since the series began). */
   drain(): LatencyCounts {
-    const counts = this.counts;
-    this.counts = new Float64Array(counts.length);
+    const now = new Float64Array(this.previous.length);
+    for (const one of this.series) for (let k = 0; k < now.length; k++) now[k] = (now[k] ?? 0) + (one.counts[k] ?? 0);
+    const counts = new Float64Array(now.length);
+    for (let k = 0; k < now.length; k++) counts[k] = (now[k] ?? 0) - (this.previous[k] ?? 0);
+    this.previous = now;
     return { upperBoundsSeconds: this.upperBoundsSeconds, counts };
   }
 }

@@ -8,7 +8,7 @@ import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStora
 import { BoundedLabels } from './bounded-labels.js';
 import { DataDirSize } from './data-dir-size.js';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
-import { LatencyBuckets } from './latency-buckets.js';
+import { LatencyWindow } from './latency-buckets.js';
 import { MeteredFileSystem } from './metered-file-system.js';
 import { ProposalTimes } from './proposal-times.js';
 
@@ -35,15 +35,14 @@ export class NodeMetrics {
    * Durations of the writes (append and produce calls) acknowledged since the status page's
    * history last drained it: the request histogram's measurement, in its buckets.
    */
-  readonly writeLatency = new LatencyBuckets(SECONDS_BUCKETS);
+  readonly writeLatency: LatencyWindow;
   private node: NodeInspection | null = null;
   private dataDir: string | null = null;
   private readonly proposals = new ProposalTimes();
   private readonly topicLabels = new BoundedLabels(TOPIC_LABELS_MAX);
   /** The data directory's bytes, tracked through the file system from `wrapFileSystem`. */
   private readonly dataDirSize = new DataDirSize();
-  private readonly written: Counter;
-  /** Bytes written since the last scrape, added to `written` when scraped: a write costs one addition. */
+  /** Bytes written since the last scrape, added to storage_written_bytes_total when scraped: a write costs one addition. */
   private writtenPending = 0;
   private readonly fsyncSeconds: HistogramSeries;
   private readonly fsyncBytes: HistogramSeries;
@@ -69,7 +68,7 @@ export class NodeMetrics {
       this.writtenPending = 0;
       return bytes;
     };
-    this.written = new Counter({
+    new Counter({
       name: 'quorumlog_storage_written_bytes_total',
       help: 'Bytes the log wrote to its files (segments, indexes, state file)',
       registers,
@@ -79,7 +78,9 @@ export class NodeMetrics {
     });
     this.fsyncSeconds = new FastHistogram({ name: 'quorumlog_storage_fdatasync_seconds', help: "Duration of each fdatasync of the log's files", buckets: SECONDS_BUCKETS, registers }).series();
     this.fsyncBytes = new FastHistogram({ name: 'quorumlog_storage_fdatasync_bytes', help: 'Bytes written to a file since its previous fdatasync, made durable by this one (a group commit, for segments)', buckets: BYTES_BUCKETS, registers }).series();
-    this.probe = this.buildProbe(registers);
+    const { probe, writeLatency } = this.buildProbe(registers);
+    this.probe = probe;
+    this.writeLatency = writeLatency;
   }
 
   /** The file system the node should run its log on: `fs`, measured. */
@@ -121,7 +122,7 @@ export class NodeMetrics {
     return this.registry.metrics();
   }
 
-  private buildProbe(registers: Registry[]): NodeProbe {
+  private buildProbe(registers: Registry[]): { readonly probe: NodeProbe; readonly writeLatency: LatencyWindow } {
     // Successful calls are counted here and added to the counter when scraped: a call costs one addition.
     const okPending = { append: 0, produce: 0, ack: 0 } satisfies Record<ProbedCall, number>;
     const requests = new Counter({
@@ -148,14 +149,13 @@ export class NodeMetrics {
     // Each topic label's series, looked up once: prom-client's labels() builds a binding per call.
     const producedBy = new Map<string, { readonly messages: Counter.Internal; readonly bytes: Counter.Internal }>();
     const now = (): number => performance.now();
-    return {
+    const probe: NodeProbe = {
       startMark: now,
       callEnded: (call, startedMark, error) => {
         if (error === null) {
           okPending[call]++;
           const seconds = (now() - startedMark) / 1000;
           durations[call].observe(seconds);
-          if (call !== 'ack') this.writeLatency.observe(seconds);
         } else {
           requests.labels(call, errorCode(error)).inc();
         }
@@ -178,6 +178,8 @@ export class NodeMetrics {
       redelivered: (count) => redeliveries.inc(count),
       checkBackSent: () => checkBacks.inc(),
     };
+    // The status page's latency chart reads the writes' series (append and produce), per interval.
+    return { probe, writeLatency: new LatencyWindow([durations.append, durations.produce]) };
   }
 
   /**

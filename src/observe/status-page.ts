@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import type { Scheduler, Timer } from '../../storage/index.js';
 import type { NodeInspection } from '../node/index.js';
 import { clusterView, type ClusterView } from './cluster-view.js';
-import { LatencyBuckets, type LatencyCounts } from './latency-buckets.js';
+import { HistogramSeries } from './fast-histogram.js';
+import { LatencyWindow, type LatencyCounts } from './latency-buckets.js';
 import { MemberViews } from './member-views.js';
 import { nodeView, type NodeView } from './node-view.js';
 import { HISTORY_INTERVAL_MS, HISTORY_SAMPLES_MAX, StatusHistory } from './status-history.js';
@@ -46,7 +47,7 @@ const ASSETS: Readonly<Record<string, { readonly file: string; readonly contentT
 export class StatusPage {
   readonly history: StatusHistory;
   private readonly members: MemberViews;
-  private readonly emptyLatency = new LatencyBuckets([1]);
+  private readonly emptyLatency = new LatencyWindow([new HistogramSeries([1])]);
   private timer: Timer | null = null;
   private readonly assets = new Map<string, PageAsset | string>();
 

@@ -12,7 +12,8 @@ import {
   clusterView,
   CONTENT_SECURITY_POLICY,
   Health,
-  LatencyBuckets,
+  HistogramSeries,
+  LatencyWindow,
   NodeMetrics,
   nodeView,
   parseView,
@@ -24,7 +25,7 @@ import {
   type NodeView,
 } from '../../src/observe/index.js';
 
-const NO_LATENCY = new LatencyBuckets([1]).drain();
+const NO_LATENCY = new LatencyWindow([new HistogramSeries([1])]).drain();
 
 /** A scheduler whose clock and `every` timers move only when the test says. */
 function manualScheduler(): { scheduler: Scheduler; advance: (ms: number) => void; timers: () => number } {
@@ -102,11 +103,12 @@ describe('StatusHistory', () => {
 
   it('turns commit indexes into a rate per second, and latencies into percentiles per interval', () => {
     const history = new StatusHistory({ capacity: 10, intervalMs: 1_000 });
-    const latency = new LatencyBuckets([0.001, 0.01, 0.1]);
+    const writes = new HistogramSeries([0.001, 0.01, 0.1]);
+    const latency = new LatencyWindow([writes]);
     history.record(0, 100, latency.drain());
-    for (let k = 0; k < 98; k++) latency.observe(0.0005);
-    latency.observe(0.05);
-    latency.observe(0.05);
+    for (let k = 0; k < 98; k++) writes.observe(0.0005);
+    writes.observe(0.05);
+    writes.observe(0.05);
     history.record(2_000, 300, latency.drain());
     // Nothing acknowledged in the third interval; the commit index fell (never a negative rate).
     history.record(3_000, 250, latency.drain());
@@ -122,9 +124,10 @@ describe('StatusHistory', () => {
 
 describe('quantileMs', () => {
   it('answers the highest bound for durations above every bound, and null for none', () => {
-    const latency = new LatencyBuckets([0.001, 0.002]);
+    const durations = new HistogramSeries([0.001, 0.002]);
+    const latency = new LatencyWindow([durations]);
     expect(quantileMs(latency.drain(), 0.5)).toBeNull();
-    latency.observe(5);
+    durations.observe(5);
     expect(quantileMs(latency.drain(), 0.99)).toBe(2);
   });
 });
