@@ -1,5 +1,5 @@
 import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type SnapshotMeta, type Term } from '../../raft/index.js';
-import { EntriesTruncatedError, type DurableLog, type Scheduler, type Timer } from '../../storage/index.js';
+import { EntriesTruncatedError, type DurableLog, type Scheduler } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { TermWaiters } from './term-waiters.js';

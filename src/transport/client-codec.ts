@@ -1,6 +1,6 @@
 import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
+import type { BrokerMessage } from './broker-message.js';
 import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
 
 export type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';

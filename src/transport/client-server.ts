@@ -1,7 +1,6 @@
 import {
   Server,
   ServerCredentials,
-  status,
   type sendUnaryData,
   type ServerDuplexStream,
   type ServerUnaryCall,
