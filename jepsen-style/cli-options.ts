@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { RETENTION_POLICIES, type RetentionPolicyName } from './compaction.js';
 import { NEMESIS_KINDS, type NemesisKind } from './nemesis.js';
 import { CLIENT_FAILOVER_MARGIN_MS, singleNodeOutageBoundMs } from './checkers/availability.js';
-import { RUN_DEFAULTS, runJepsen, WORKLOADS, type RunOptions } from './run.js';
+import { RUN_DEFAULTS, WORKLOADS, type RunOptions } from './run.js';
 
 export const HELP = `Usage: npm run jepsen -- [options]
 
