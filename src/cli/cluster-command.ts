@@ -22,6 +22,7 @@ import { logFlagsFrom } from './log-flags.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { RESTART_POLICY_DEFAULTS, RestartMode } from './restart-policy.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
+import { parseRetention } from './retention-flags.js';
 
 export const CLUSTER_HELP = `Usage: quorumlog cluster [options]
        quorumlog cluster kill|pause|resume|restart ID [--data-dir DIR]
@@ -257,16 +258,10 @@ function storagePassThrough(values: { readonly [K in 'segment-bytes' | 'snapshot
   whole('snapshot-entries', { min: 1, max: 1_000_000_000 });
   whole('retention-bytes', { min: 0 });
   whole('disk-high-watermark', { min: 1, max: 100 });
-  const hours = values['retention-hours'];
-  if (hours !== undefined) {
-    if (hours.trim() === '' || !(Number(hours) >= 0)) throw new UsageError(`--retention-hours must be a number of hours of at least 0, not ${JSON.stringify(hours)}`);
-    args.push('--retention-hours', hours);
-  }
-  const policy = values['retention-policy'];
-  if (policy !== undefined) {
-    if (policy !== 'keep-unconsumed' && policy !== 'delete') throw new UsageError(`--retention-policy must be keep-unconsumed or delete, not ${JSON.stringify(policy)}`);
-    args.push('--retention-policy', policy);
-  }
+  // Checked as the node will parse them, then passed on as given.
+  parseRetention(values['retention-hours'], undefined, values['retention-policy']);
+  if (values['retention-hours'] !== undefined) args.push('--retention-hours', values['retention-hours']);
+  if (values['retention-policy'] !== undefined) args.push('--retention-policy', values['retention-policy']);
   return args;
 }
 
@@ -275,7 +270,6 @@ export function nodeTlsArgs(dir: string, id: string): string[] {
   return ['--tls-ca', path.join(dir, 'ca.pem'), '--tls-cert', path.join(dir, `${id}.pem`), '--tls-key', path.join(dir, `${id}-key.pem`)];
 }
 
-/** Every file the nodes will need is there, or one usage line names the first missing. */
 /** --users-file needs --tls (nodes refuse passwords in plaintext), the file, and DIR/client.pem for the supervisor's own calls. */
 function checkUsersFile(file: string, tlsDir: string | undefined): void {
   if (tlsDir === undefined) throw new UsageError('--users-file needs --tls DIR: nodes never take passwords in plaintext');

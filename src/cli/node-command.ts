@@ -3,12 +3,13 @@ import * as fs from 'node:fs';
 import { nodeId } from '../../raft/index.js';
 import { realScheduler, type FlushPolicy } from '../../storage/index.js';
 import { LogEvent, LogFormat, type Log } from '../log/index.js';
-import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig, startNode } from '../node/index.js';
+import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig, startNode } from '../node/index.js';
 import { createNodeLog, NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
 import { logFlagsFrom, type LogFlags } from './log-flags.js';
 import { parseCommandLine } from './parse-command-line.js';
 import type { TlsFiles } from '../transport/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
+import { parseRetention } from './retention-flags.js';
 
 export const NODE_HELP = `Usage: quorumlog node --id ID [options]
 
@@ -214,23 +215,6 @@ function httpMembersFrom(spec: string | undefined, members: readonly MemberConfi
     out.set(id, `${host}:${port}`);
   }
   return out;
-}
-
-function parseRetention(hours: string | undefined, bytes: string | undefined, policy: string | undefined): RetentionConfig {
-  const defaults = NODE_DEFAULTS.retention;
-  let parsedHours = defaults.hours;
-  if (hours !== undefined) {
-    parsedHours = Number(hours);
-    if (hours.trim() === '' || !Number.isFinite(parsedHours) || parsedHours < 0) throw new UsageError(`--retention-hours must be a number of hours of at least 0, not ${JSON.stringify(hours)}`);
-  }
-  if (policy !== undefined && policy !== RetentionPolicy.keepUnconsumed && policy !== RetentionPolicy.delete) {
-    throw new UsageError(`--retention-policy must be keep-unconsumed or delete, not ${JSON.stringify(policy)}`);
-  }
-  return {
-    hours: parsedHours,
-    bytes: parseWholeNumber('retention-bytes', bytes, { min: 0 }) ?? defaults.bytes,
-    policy: policy ?? defaults.policy,
-  };
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
