@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { LogClient } from '../../src/client/index.js';
@@ -48,6 +50,32 @@ describe('quorumlog cluster (real processes)', () => {
     expect(run.output().match(/^n\d \| .* stopped$/gm)?.length ?? 0).toBe(3);
     for (const pid of nodePids) expect(pidAlive(pid)).toBe(false);
     expect(nodeProcesses(run.dataDir)).toEqual([]);
+  }, 60_000);
+
+  it('with --tls DIR (from quorumlog certs init), serves clients over TLS only: the README\'s TLS cluster in two commands', async () => {
+    const certs = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-cluster-tls-'));
+    try {
+      const init = await runCli(['certs', 'init', certs]);
+      expect(init.code, describeCli(['certs', 'init'], init)).toBe(0);
+      const run = await startClusterCommand(['--tls', certs]);
+      runs.push(run);
+      await run.waitForOutput(LEADER_LINE, { timeoutMs: 30_000, what: 'a leader line' });
+      expect(run.output().match(/^n\d \| .* serving clients on .*\(TLS, peers mutual TLS\)/gm)?.length ?? 0, run.output()).toBe(3);
+      const client = new LogClient({ brokers: run.brokers, timeoutMs: 10_000, tls: { ca: fs.readFileSync(path.join(certs, 'ca.pem')) } });
+      try {
+        const { firstIndex } = await client.append([new TextEncoder().encode('over tls')]);
+        expect(new TextDecoder().decode((await client.read(firstIndex)).records[0]?.payload)).toBe('over tls');
+      } finally {
+        client.close();
+      }
+      // A plaintext client gets nothing through.
+      const plain = await runCli(['status', '--brokers', run.brokers.join(','), '--timeout-ms', '2000']);
+      expect(plain.code, describeCli(['status (plaintext)'], plain)).toBe(1);
+      process.kill(run.pid, 'SIGINT');
+      expect(await run.exited).toBe(0);
+    } finally {
+      fs.rmSync(certs, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('keeps serving when the leader is killed -9: the others elect a new leader, and the dead node is restarted and catches up', async () => {
