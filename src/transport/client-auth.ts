@@ -91,7 +91,12 @@ async function authenticate(options: ClientAuthOptions & { readonly tls: boolean
   const certificate: Pick<PeerCertificate, 'subjectaltname'> | undefined = call.getAuthContext().sslPeerCertificate;
   if (certificate !== undefined && clientNamesOf(certificate).length > 0) return null;
   const how = options.checkPassword === undefined ? 'a client certificate signed by the cluster CA' : 'a client certificate signed by the cluster CA or a user and password';
-  const what = certificate === undefined ? 'no credentials' : `a certificate that names no client (${CertificateName.clientPrefix}NAME)`;
+  // grpc-js hands out only a certificate the handshake verified: one of another CA, expired
+  // or not yet valid arrives here as none.
+  const what =
+    certificate === undefined
+      ? 'no password and no client certificate that the TLS handshake verified (none, or one of another CA, expired or not yet valid)'
+      : `a certificate that names no client (${CertificateName.clientPrefix}NAME)`;
   return { peer, user: null, kind: AuthRefusalKind.noCredentials, reason: `authentication required: the call carried ${what}; this node takes ${how}` };
 }
 

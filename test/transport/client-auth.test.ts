@@ -112,7 +112,7 @@ describe('client authentication on the client port', () => {
     const { address, service } = await serve({ tls: true, passwords: true });
     const error = await refusal(client(address, { tls: clientCa() }).append([Buffer.from('a')]));
     expect(error).toBeInstanceOf(UnauthenticatedError);
-    expect(error.message).toMatch(/authentication required: the call carried no credentials; this node takes a client certificate signed by the cluster CA or a user and password/);
+    expect(error.message).toMatch(/authentication required: the call carried no password and no client certificate that the TLS handshake verified \(none, or one of another CA, expired or not yet valid\); this node takes a client certificate signed by the cluster CA or a user and password/);
     expect(service.appendCalls).toEqual([]);
   });
 
