@@ -59,6 +59,14 @@ export function failureCode(error: ServiceError): ErrorCode {
   return codeOfGrpcStatus(error.code);
 }
 
+/** Codes with which a node that was reached refuses this client (its credentials). */
+const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.unauthenticated]);
+
+/** The node was reached and refused this client, as opposed to not being reached at all. */
+export function refusedClient(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && 'metadata' in error && REFUSAL_CODES.has(failureCode(error as ServiceError));
+}
+
 /** A stream that broke this way may be opened again (here or at another broker). */
 export function isRetriable(error: ServiceError): boolean {
   return TRANSIENT_CODES.has(failureCode(error));
