@@ -33,6 +33,7 @@ export {
   SpoolError,
   SpoolFullError,
   TransactionDecidedError,
+  PermissionDeniedError,
   UnauthenticatedError,
   UnavailableError,
   UnknownProducerError,

@@ -34,6 +34,7 @@ export {
   QuorumlogClientError,
   ResourceExhaustedError,
   UnavailableError,
+  PermissionDeniedError,
   UnauthenticatedError,
   SpoolError,
   SpoolFullError,
