@@ -40,6 +40,8 @@ export {
 } from './client/index.js';
 export type {
   Acks,
+  AclOperation,
+  AclRule,
   AckOutcome,
   AppendAcks,
   AppendBatcherOptions,
