@@ -1,9 +1,24 @@
-import { aclRuleProblem, ANY_PRINCIPAL, type AclRule } from '../broker/index.js';
+import { aclRuleProblem, ANY_PRINCIPAL, type AclAdd, type AclRemove, type AclRule, type ApplyResult, type BrokerState } from '../broker/index.js';
 import { LogEvent, RepeatGate, type Log } from '../log/index.js';
 import { InvalidArgumentError, PermissionDeniedError, type Access, type AclRuleView, type AclService, type ClientAuthorizer } from '../transport/index.js';
-import { expect, type NodeBrokerService } from './broker-service.js';
+import { expect } from './broker-service.js';
 import { NO_PROBE, type NodeProbe } from './node-probe.js';
-import type { NodeStateMachine } from './state-machine.js';
+
+/** The part of the broker state the ACLs read. */
+export type AclState = Pick<BrokerState, 'aclAllows' | 'aclRules'>;
+
+export interface AclOptions {
+  readonly superUsers: readonly string[];
+  /** The applied broker state now (a snapshot install replaces it). */
+  readonly state: () => AclState;
+  /** Proposes an ACL change; resolves with what applying it returned (NodeBrokerService.propose). */
+  readonly propose: (command: AclAdd | AclRemove, timeoutMs: number) => Promise<ApplyResult>;
+  readonly log: Log;
+  readonly nowMs: () => number;
+  /** Whether clients are authenticated (so the rules are enforced here). */
+  readonly enforced: boolean;
+  readonly probe?: NodeProbe;
+}
 
 /** Denials of one user, operation and resource are logged once per this interval (a producer retrying would flood the log). */
 const DENIAL_LOG_INTERVAL_MS = 60_000;
@@ -21,27 +36,18 @@ const DENIAL_LOG_INTERVAL_MS = 60_000;
  */
 export class NodeAcl implements ClientAuthorizer, AclService {
   readonly #superUsers: ReadonlySet<string>;
-  readonly #stateMachine: NodeStateMachine;
-  readonly #broker: NodeBrokerService;
+  readonly #state: () => AclState;
+  readonly #propose: AclOptions['propose'];
   readonly #probe: NodeProbe;
   readonly #log: Log;
   readonly #denials: RepeatGate;
   readonly #enforced: boolean;
   #unenforcedWarned = false;
 
-  constructor(options: {
-    readonly superUsers: readonly string[];
-    readonly stateMachine: NodeStateMachine;
-    readonly broker: NodeBrokerService;
-    readonly log: Log;
-    readonly nowMs: () => number;
-    /** Whether clients are authenticated (so the rules are enforced here). */
-    readonly enforced: boolean;
-    readonly probe?: NodeProbe;
-  }) {
+  constructor(options: AclOptions) {
     this.#superUsers = new Set(options.superUsers);
-    this.#stateMachine = options.stateMachine;
-    this.#broker = options.broker;
+    this.#state = options.state;
+    this.#propose = options.propose;
     this.#probe = options.probe ?? NO_PROBE;
     this.#log = options.log;
     this.#enforced = options.enforced;
@@ -50,7 +56,7 @@ export class NodeAcl implements ClientAuthorizer, AclService {
 
   /** Logs the rules this node starts with, and warns once if it holds rules it will not enforce. */
   describeAtStart(): void {
-    const rules = this.#stateMachine.broker.aclRules().length;
+    const rules = this.#state().aclRules().length;
     const superUsers = [...this.#superUsers].join(', ') || 'none';
     if (this.#enforced) {
       this.#log.info(`ACLs enforced: ${rules} rule${rules === 1 ? '' : 's'} applied so far; superusers: ${superUsers}`, { event: LogEvent.aclsLoaded, rules, enforced: true });
@@ -75,22 +81,22 @@ export class NodeAcl implements ClientAuthorizer, AclService {
     if (this.#superUsers.has(principal)) return true;
     // No rule names the cluster; '*' is a rule's wildcard, never a caller.
     if (access.resource.kind === 'cluster' || principal === ANY_PRINCIPAL) return false;
-    return this.#stateMachine.broker.aclAllows(principal, { operation: access.operation, kind: access.resource.kind, name: access.resource.name });
+    return this.#state().aclAllows(principal, { operation: access.operation, kind: access.resource.kind, name: access.resource.name });
   }
 
   async addAcl(rule: AclRuleView, options: { readonly timeoutMs: number }): Promise<boolean> {
     const checked = checkedRule(rule);
-    const { changed } = expect(await this.#broker.propose({ kind: 'aclAdd', rule: checked }, options.timeoutMs), 'aclAdded');
-    if (!this.#enforced) this.#warnUnenforced(this.#stateMachine.broker.aclRules().length);
+    const { changed } = expect(await this.#propose({ kind: 'aclAdd', rule: checked }, options.timeoutMs), 'aclAdded');
+    if (!this.#enforced) this.#warnUnenforced(this.#state().aclRules().length);
     return changed;
   }
 
   async removeAcl(rule: AclRuleView, options: { readonly timeoutMs: number }): Promise<boolean> {
-    return expect(await this.#broker.propose({ kind: 'aclRemove', rule: checkedRule(rule) }, options.timeoutMs), 'aclRemoved').changed;
+    return expect(await this.#propose({ kind: 'aclRemove', rule: checkedRule(rule) }, options.timeoutMs), 'aclRemoved').changed;
   }
 
   listAcls(): readonly AclRuleView[] {
-    return this.#stateMachine.broker.aclRules();
+    return this.#state().aclRules();
   }
 
   #warnUnenforced(rules: number): void {

@@ -122,8 +122,8 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   });
   const acl = new NodeAcl({
     superUsers: config.superUsers ?? [],
-    stateMachine: node.stateMachine,
-    broker: node.broker,
+    state: () => node.stateMachine.broker,
+    propose: (command, timeoutMs) => node.broker.propose(command, timeoutMs),
     log: logLine,
     nowMs: () => realScheduler.nowMs(),
     enforced: auth !== null,
