@@ -138,3 +138,22 @@ describe('ACL enforcement on the client port', () => {
     expect(broker.state.lastApplied).toBe(before);
   });
 });
+
+describe('ACLs on a node that does not authenticate clients', () => {
+  it('are not enforced; a node holding rules says so in one warning, at start or at its first change', async () => {
+    const broker = new InProcessBroker();
+    const log = new LogRecorder();
+    const acl = new NodeAcl({ superUsers: [], state: () => broker.state, propose: (command) => broker.propose(command), log: log.log, nowMs: () => broker.nowMs, enforced: false });
+    acl.describeAtStart();
+    expect(log.lines).toEqual([]);
+    const rule = { principal: 'bob', resource: { kind: 'topic', pattern: 'orders' }, operations: ['produce'] } as const;
+    expect(await acl.addAcl(rule, { timeoutMs: 1_000 })).toBe(true);
+    await acl.addAcl({ ...rule, principal: 'carol' }, { timeoutMs: 1_000 });
+    const warnings = log.lines.filter((line) => line.level === 'warn');
+    expect(warnings.map((line) => line.msg)).toEqual(['this node holds 1 ACL rule but does not authenticate clients, so it enforces none: start it with --users-file or --require-client-auth']);
+
+    const restarted = new LogRecorder();
+    new NodeAcl({ superUsers: [], state: () => broker.state, propose: (command) => broker.propose(command), log: restarted.log, nowMs: () => broker.nowMs, enforced: false }).describeAtStart();
+    expect(restarted.lines.filter((line) => line.level === 'warn')).toHaveLength(1);
+  });
+});
