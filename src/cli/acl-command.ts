@@ -13,7 +13,8 @@ for any authenticated client) the operations OPS, a comma-separated subset of
   consume   read a topic (fetch, consume); take part in a group (consume, ack, nack, leave)
   admin     create and delete a topic; create, delete and reset a group; decide a
             transaction by hand (quorumlog tx)
-on one topic or group, or every one whose name starts with a prefix. Rules only allow;
+on one topic or group, or every one whose name starts with a prefix (--topic-prefix ''
+for every topic). Rules only allow;
 anything no rule allows is refused (PERMISSION_DENIED) on a node that authenticates
 clients. add merges OPS into the rule of the same principal and resource; remove takes
 them away. Changing and listing the ACLs is for the nodes' --super-users only: --user (or a
@@ -64,8 +65,9 @@ export function ruleFrom(flags: Flags): AclRule {
   if (given.length !== 1) throw new UsageError('give exactly one of --topic T, --topic-prefix P, --group G, --group-prefix P');
   const flag = given[0] as keyof typeof SELECTORS;
   const value = String(flags[flag]);
-  if (value === '' || value.includes('*')) throw new UsageError(`--${flag} takes a name without '*' (a prefix is --topic-prefix / --group-prefix), not "${value}"`);
   const [kind, suffix] = SELECTORS[flag];
+  // An empty prefix is every name of the kind; an empty name is none.
+  if ((value === '' && suffix === '') || value.includes('*')) throw new UsageError(`--${flag} takes a name without '*' (a prefix is --topic-prefix / --group-prefix; '' for all), not "${value}"`);
   const spec = flags['operations'];
   if (typeof spec !== 'string' || spec === '') throw new UsageError('--operations is required: a comma-separated subset of produce, consume, admin');
   const operations: AclOperation[] = [];

@@ -15,6 +15,7 @@ describe('quorumlog acl: the rule from the flags', () => {
     expect(ruleFrom({ principal: 'bob', 'topic-prefix': 'orders.', operations: 'admin' }).resource).toEqual({ kind: 'topic', pattern: 'orders.*' });
     expect(ruleFrom({ principal: '*', group: 'g1', operations: 'consume' })).toEqual({ principal: '*', resource: { kind: 'group', pattern: 'g1' }, operations: ['consume'] });
     expect(ruleFrom({ principal: 'bob', 'group-prefix': 'g-', operations: 'consume' }).resource).toEqual({ kind: 'group', pattern: 'g-*' });
+    expect(ruleFrom({ principal: 'bob', 'topic-prefix': '', operations: 'consume' }).resource).toEqual({ kind: 'topic', pattern: '*' });
   });
 
   it('a missing principal, no or two selectors, a * in a name, or an unknown operation is a usage error', () => {
@@ -23,6 +24,7 @@ describe('quorumlog acl: the rule from the flags', () => {
       [{ principal: 'bob', operations: 'produce' }, /exactly one of --topic/],
       [{ principal: 'bob', topic: 'a', group: 'b', operations: 'produce' }, /exactly one of --topic/],
       [{ principal: 'bob', topic: 'a*', operations: 'produce' }, /without '\*'/],
+      [{ principal: 'bob', group: '', operations: 'produce' }, /without '\*'/],
       [{ principal: 'bob', topic: 'a' }, /--operations is required/],
       [{ principal: 'bob', topic: 'a', operations: 'produce,write' }, /unknown operation "write"/],
     ];
