@@ -6,14 +6,26 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { Admin, LogClient, PermissionDeniedError, type ClientTlsOptions } from '../../src/client/index.js';
+import { Admin, LogClient, PermissionDeniedError, TransactionClient, type ClientTlsOptions } from '../../src/client/index.js';
 import { LogRecorder } from '../../src/log/index.js';
 import { NodeAcl } from '../../src/node/node-acl.js';
 import { NO_PROBE } from '../../src/node/node-probe.js';
-import { startClientServer, TlsCertificates, type ClientServer, type PasswordVerdict } from '../../src/transport/index.js';
+import {
+  startClientServer,
+  TlsCertificates,
+  type CheckSink,
+  type ClientServer,
+  type EndInput,
+  type EndOutcome,
+  type HalfInput,
+  type HalfOutcome,
+  type PasswordVerdict,
+  type TransactionInfoView,
+  type TransactionService,
+} from '../../src/transport/index.js';
 import { InProcessBroker } from '../broker/in-process-broker.js';
 import { FakeClientService } from '../client/fake-client-service.js';
-import { ephemeralPort } from '../harness/index.js';
+import { ephemeralPort, waitFor } from '../harness/index.js';
 import { loopbackCertificates, memberMaterial } from '../harness/tls-certificates.js';
 
 const PASSWORDS: Record<string, string> = { alice: 'alice-pw-41c9', bob: 'bob-pw-77e2' };
@@ -38,7 +50,33 @@ async function checkPassword(user: string, password: string): Promise<PasswordVe
   return password === known ? 'accepted' : 'wrongPassword';
 }
 
-async function serveWithAcls(): Promise<{ address: string; broker: InProcessBroker; service: FakeClientService; denied: string[]; log: LogRecorder }> {
+/** A leader's transactions in memory: records halves and decisions, knows each half's topic, holds the check streams. */
+class RecordingTransactions implements TransactionService {
+  readonly halves: HalfInput[] = [];
+  readonly ends: EndInput[] = [];
+  readonly sinks: CheckSink[] = [];
+
+  sendHalf(request: HalfInput): Promise<HalfOutcome> {
+    this.halves.push(request);
+    return Promise.resolve({ duplicate: false, state: 'prepared', logIndex: this.halves.length });
+  }
+  endTransaction(request: EndInput): Promise<EndOutcome> {
+    this.ends.push(request);
+    return Promise.resolve({ state: request.outcome === 'commit' ? 'committed' : 'rolledBack', topic: this.transactionTopic(request.txId) ?? '', firstOffset: 0, count: 1, duplicate: false });
+  }
+  listTransactions(): readonly TransactionInfoView[] {
+    return [];
+  }
+  transactionTopic(txId: string): string | null {
+    return this.halves.find((h) => h.txId === txId)?.topic ?? null;
+  }
+  subscribeChecks(_group: string, sink: CheckSink): () => void {
+    this.sinks.push(sink);
+    return () => this.sinks.splice(this.sinks.indexOf(sink), 1);
+  }
+}
+
+async function serveWithAcls(transactions?: TransactionService): Promise<{ address: string; broker: InProcessBroker; service: FakeClientService; denied: string[]; log: LogRecorder }> {
   const address = `127.0.0.1:${await ephemeralPort()}`;
   const broker = new InProcessBroker();
   await broker.createTopic('orders', 0);
@@ -54,7 +92,7 @@ async function serveWithAcls(): Promise<{ address: string; broker: InProcessBrok
     enforced: true,
     probe: { ...NO_PROBE, permissionDenied: (operation) => denied.push(operation) },
   });
-  servers.push(await startClientServer({ listenAddress: address, service, broker, messageBytesMax: 1024 * 1024, tls, auth: { checkPassword }, authorizer: acl, acls: acl }));
+  servers.push(await startClientServer({ listenAddress: address, service, broker, ...(transactions === undefined ? {} : { transactions }), messageBytesMax: 1024 * 1024, tls, auth: { checkPassword }, authorizer: acl, acls: acl }));
   return { address, broker, service, denied, log };
 }
 
@@ -127,6 +165,43 @@ describe('ACL enforcement on the client port', () => {
     expect(await alice.admin.removeAcl({ principal: 'bob', resource: { kind: 'topic', pattern: 'ord*' }, operations: ['produce'] })).toBe(true);
     expect(await failure(bob.log.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [message] }))).toBeInstanceOf(PermissionDeniedError);
     expect(broker.written.get('orders')).toEqual(['m1']);
+  });
+
+  it("transactions: a half needs produce on its topic, a producer's decision produce, an operator's admin; check-backs come only for topics the producer may produce to", async () => {
+    const transactions = new RecordingTransactions();
+    const { address } = await serveWithAcls(transactions);
+    const alice = clientFor('alice', address);
+    const bob = new TransactionClient({ brokers: [address], timeoutMs: 3_000, tls: ca, auth: { user: 'bob', password: PASSWORDS['bob'] ?? '' } });
+    closers.push(() => bob.close());
+    const half = (txId: string, topic: string) => ({ txId, producerGroup: 'pg', topic, messages: [message] });
+
+    expect(await failure(bob.sendHalf(half('tx-1', 'orders')))).toBeInstanceOf(PermissionDeniedError);
+    expect(transactions.halves).toEqual([]);
+    await alice.admin.addAcl({ principal: 'bob', resource: { kind: 'topic', pattern: 'orders' }, operations: ['produce'] });
+    await bob.sendHalf(half('tx-1', 'orders'));
+    await bob.sendHalf(half('tx-2', 'orders'));
+    transactions.halves.push({ ...half('tx-3', 'payments'), checkDelayMs: 0, checkIntervalMs: 0, checkMax: 0 });
+
+    const byHand = await failure(bob.endTransaction('tx-1', 'rollback', 'admin'));
+    expect(byHand.message).toContain('user bob may not administer topic orders');
+    expect(await failure(bob.endTransaction('tx-3', 'commit', 'producer'))).toBeInstanceOf(PermissionDeniedError);
+    await bob.endTransaction('tx-1', 'commit', 'producer');
+    expect(transactions.ends).toEqual([{ txId: 'tx-1', outcome: 'commit', source: 'producer' }]);
+
+    const abort = new AbortController();
+    closers.push(() => abort.abort());
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const check of bob.checks('pg', abort.signal)) {
+        seen.push(check.txId);
+        if (check.txId === 'tx-2') return;
+      }
+    })();
+    await waitFor(() => transactions.sinks.length === 1, { what: 'the check stream', timeoutMs: 5_000, intervalMs: 5 });
+    const sink = transactions.sinks[0];
+    for (const [txId, topic] of [['tx-3', 'payments'], ['tx-2', 'orders']] as const) sink?.push({ txId, producerGroup: 'pg', topic, messages: [message], checkCount: 1, preparedAtMs: 1 });
+    await reading;
+    expect(seen).toEqual(['tx-2']);
   });
 
   it('a rule that cannot be one is INVALID_ARGUMENT before anything is proposed', async () => {
