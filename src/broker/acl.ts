@@ -79,9 +79,13 @@ export function aclRuleProblem(rule: AclRule): string | null {
   return null;
 }
 
+/** A control character (C0 or DEL): a name holding one would garble the log lines and listings it appears in. */
 function hasControl(text: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f]/.test(text);
+  for (let k = 0; k < text.length; k++) {
+    const code = text.charCodeAt(k);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }
 
 /** Whether `pattern` (exact, or a prefix ending in '*') names `name`. */
