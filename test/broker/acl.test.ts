@@ -75,6 +75,8 @@ describe('ACL matching', () => {
   it('refuses rules that cannot be rules', () => {
     expect(aclRuleProblem(rule('alice', 'topic', 'a*b', 'produce'))).toMatch(/only at its end/);
     expect(aclRuleProblem(rule('', 'topic', 't', 'produce'))).toMatch(/principal/);
+    expect(aclRuleProblem(rule('bob\nalice', 'topic', 't', 'produce'))).toMatch(/principal/);
+    expect(aclRuleProblem(rule('bob', 'group', 'g\u007f', 'produce'))).toMatch(/pattern/);
     expect(aclRuleProblem(rule('alice', 'topic', '', 'produce'))).toMatch(/pattern/);
     expect(aclRuleProblem(rule('alice', 'topic', 't'))).toMatch(/at least one operation/);
     expect(aclRuleProblem(rule('alice', 'topic', 't', 'produce', 'produce'))).toMatch(/twice/);
