@@ -33,12 +33,15 @@ export {
   SpoolError,
   SpoolFullError,
   TransactionDecidedError,
+  PermissionDeniedError,
   UnauthenticatedError,
   UnavailableError,
   UnknownProducerError,
 } from './client/index.js';
 export type {
   Acks,
+  AclOperation,
+  AclRule,
   AckOutcome,
   AppendAcks,
   AppendBatcherOptions,

@@ -75,6 +75,10 @@ Options:
   --require-client-auth      every client call must authenticate, by a client certificate signed
                              by --tls-ca naming urn:quorumlog:client:NAME (quorumlog certs init
                              --clients NAME), or by password with --users-file. Needs TLS
+  --super-users NAMES        with client authentication, the users / client names (comma-separated)
+                             that every ACL check lets through: the only ones that may change ACLs
+                             (quorumlog acl), use the raw log (append, read) and move leadership.
+                             Everyone else needs an ACL rule for each topic and group they use
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
@@ -117,6 +121,7 @@ const OPTIONS = {
   insecure: { type: 'boolean' },
   'users-file': { type: 'string' },
   'require-client-auth': { type: 'boolean' },
+  'super-users': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -182,14 +187,24 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
   const tls = tlsFilesFrom(pick('tls-ca', 'tlsCa'), pick('tls-cert', 'tlsCert'), pick('tls-key', 'tlsKey'));
   const usersFile = pick('users-file', 'usersFile');
   const requireClientAuth = values['require-client-auth'] === true || file['requireClientAuth'] === true;
+  const superUsers = parseSuperUsers(pick('super-users', 'superUsers'));
   const logging = logFlagsFrom(pick('log-level', 'logLevel'), pick('log-format', 'logFormat'));
   const secured: NodeConfig = {
     ...config,
     ...(tls === undefined ? {} : { tls }),
     ...(usersFile === undefined ? {} : { usersFile }),
     ...(requireClientAuth ? { requireClientAuth } : {}),
+    ...(superUsers.length === 0 ? {} : { superUsers }),
   };
   return { config: secured, http, logging };
+}
+
+/** --super-users a,b: names, none empty. */
+function parseSuperUsers(spec: string | undefined): string[] {
+  if (spec === undefined) return [];
+  const names = spec.split(',').map((name) => name.trim());
+  if (names.some((name) => name === '' || name === '*')) throw new UsageError(`--super-users takes user or client names separated by commas, none empty and none "*" (got "${spec}")`);
+  return names;
 }
 
 /** --tls-ca, --tls-cert and --tls-key: all three or none. */

@@ -22,6 +22,7 @@ import {
   ResourceExhaustedError,
   TransactionDecidedError,
   UnavailableError,
+  PermissionDeniedError,
   UnauthenticatedError,
   UnknownProducerError,
   type QuorumlogClientError,
@@ -92,6 +93,7 @@ const CLASS_BY_NODE_CODE: ReadonlyMap<ErrorCode, ClientErrorClass> = new Map<Err
   [ErrorCode.transactionDecided, TransactionDecidedError],
   [ErrorCode.internal, InternalError],
   [ErrorCode.unauthenticated, UnauthenticatedError],
+  [ErrorCode.permissionDenied, PermissionDeniedError],
 ]);
 
 /**

@@ -140,6 +140,15 @@ export class AbortedError extends QuorumlogClientError {
 }
 
 /**
+ * The node knows who this client is, but no ACL rule lets it do this operation to this
+ * topic or group (the message names them). Not retried: nothing was done.
+ */
+export class PermissionDeniedError extends QuorumlogClientError {
+  override readonly name = 'PermissionDeniedError';
+  readonly code = ErrorCode.permissionDenied;
+}
+
+/**
  * The node refused to serve this client: no credentials where it requires them, an unknown
  * user or wrong password, or a password sent over plaintext. Not retried: nothing was done.
  */

@@ -26,6 +26,8 @@ export interface NodeProbe {
   redelivered(count: number): void;
   /** This leader sent a transaction check-back to a producer. */
   checkBackSent(): void;
+  /** A client call was refused by the ACLs (PERMISSION_DENIED), asking for `operation`. */
+  permissionDenied(operation: 'produce' | 'consume' | 'admin'): void;
 }
 
 export const NO_PROBE: NodeProbe = {
@@ -36,6 +38,7 @@ export const NO_PROBE: NodeProbe = {
   logAppended: () => {},
   redelivered: () => {},
   checkBackSent: () => {},
+  permissionDenied: () => {},
 };
 
 /** Runs one client call, telling `probe` when it ended and how. */

@@ -11,6 +11,7 @@ import { newestSnapshotFileTimeMs, statfsDiskUsage } from './disk-usage.js';
 import { assembleNode, repairTarget, type AssembledNode } from './node-assembly.js';
 import { inspectNode, type NodeInspection } from './node-inspection.js';
 import { NodeAuth } from './node-auth.js';
+import { NodeAcl } from './node-acl.js';
 import { NodeTls } from './node-tls.js';
 import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
@@ -119,6 +120,16 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
     ...(tls === null ? {} : { tls: tls.certificates }),
   });
+  const acl = new NodeAcl({
+    superUsers: config.superUsers ?? [],
+    state: () => node.stateMachine.broker,
+    propose: (command, timeoutMs) => node.broker.propose(command, timeoutMs),
+    log: logLine,
+    nowMs: () => realScheduler.nowMs(),
+    enforced: auth !== null,
+    ...(observation.probe === undefined ? {} : { probe: observation.probe }),
+  });
+  acl.describeAtStart();
   let clientServer: ClientServer;
   try {
     clientServer = await startClientServer({
@@ -130,7 +141,8 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       messageBytesMax: config.messageBytesMax,
       recordBytesMax: config.recordBytesMax,
       ...(tls === null ? {} : { tls: tls.certificates }),
-      ...(auth === null ? {} : { auth: auth.options }),
+      acls: acl,
+      ...(auth === null ? {} : { auth: auth.options, authorizer: acl }),
     });
   } catch (error) {
     await transport.close();

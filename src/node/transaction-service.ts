@@ -83,6 +83,10 @@ export class NodeTransactionService implements TransactionService {
     return { state: result.state, topic: result.topic, firstOffset: Math.max(0, result.firstOffset), count: result.count, duplicate: result.duplicate };
   }
 
+  transactionTopic(txId: string): string | null {
+    return this.stateMachine.broker.transaction(txId)?.topic ?? null;
+  }
+
   listTransactions(): readonly TransactionInfoView[] {
     return this.stateMachine.broker.undecidedTransactions().map(info);
   }

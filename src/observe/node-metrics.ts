@@ -145,6 +145,9 @@ export class NodeMetrics {
     const appendEntries = new FastHistogram({ name: 'quorumlog_log_append_batch_entries', help: "Entries in each batch handed to the log (one Ready's)", buckets: ENTRIES_BUCKETS, registers }).series();
     const redeliveries = new Counter({ name: 'quorumlog_redeliveries_total', help: "Deliveries this leader handed out that were not a message's first", registers });
     const checkBacks = new Counter({ name: 'quorumlog_transaction_check_backs_total', help: 'Transaction check-backs this leader sent to producers', registers });
+    // Labelled by operation only (three values): users, topics and groups would be unbounded.
+    const denied = new Counter({ name: 'quorumlog_permission_denied_total', help: 'Client calls this node refused by its ACLs (PERMISSION_DENIED), by the operation asked: produce, consume or admin', labelNames: ['operation'], registers });
+    for (const operation of ['produce', 'consume', 'admin']) denied.labels(operation).inc(0);
     const durations = { append: seconds.series('append'), produce: seconds.series('produce'), ack: seconds.series('ack') } satisfies Record<ProbedCall, HistogramSeries>;
     // Each topic label's series, looked up once: prom-client's labels() builds a binding per call.
     const producedBy = new Map<string, { readonly messages: Counter.Internal; readonly bytes: Counter.Internal }>();
@@ -177,6 +180,7 @@ export class NodeMetrics {
       },
       redelivered: (count) => redeliveries.inc(count),
       checkBackSent: () => checkBacks.inc(),
+      permissionDenied: (operation) => denied.labels(operation).inc(),
     };
     // The status page's latency chart reads the writes' series (append and produce), per interval.
     return { probe, writeLatency: new LatencyWindow([durations.append, durations.produce]) };

@@ -43,6 +43,7 @@ const GRPC_STATUS_BY_CODE: { readonly [C in ErrorCode]: status } = {
   transactionDecided: status.FAILED_PRECONDITION,
   outOfRange: status.OUT_OF_RANGE,
   unauthenticated: status.UNAUTHENTICATED,
+  permissionDenied: status.PERMISSION_DENIED,
   outcomeUnknown: status.DEADLINE_EXCEEDED,
   closed: status.UNAVAILABLE,
   aborted: status.CANCELLED,
@@ -96,6 +97,7 @@ const CODE_BY_GRPC_STATUS: ReadonlyMap<status, ErrorCode> = new Map([
   [status.DATA_LOSS, ErrorCode.corruptRecord],
   [status.OUT_OF_RANGE, ErrorCode.outOfRange],
   [status.UNAUTHENTICATED, ErrorCode.unauthenticated],
+  [status.PERMISSION_DENIED, ErrorCode.permissionDenied],
 ]);
 
 /** The code a node sent in the trailers, or undefined when none came or it is not one of ours. */

@@ -56,6 +56,10 @@ export {
   OutOfRangeError,
   ResourceExhaustedError,
   UnavailableError,
+  PermissionDeniedError,
   UnauthenticatedError,
   UnimplementedError,
 } from './node-errors.js';
+export * from './acl-codec.js';
+export type { AclRuleView, AclService } from './client-service.js';
+export { type Access, type AccessOperation, type AccessResource, type ClientAuthorizer } from './access-check.js';

@@ -17,6 +17,8 @@ export interface TransactionService {
   endTransaction(request: EndInput, options: { readonly timeoutMs: number }): Promise<EndOutcome>;
   /** Undecided transactions as this node has applied them, oldest first. */
   listTransactions(): readonly TransactionInfoView[];
+  /** The topic of a transaction this node has applied (undecided or remembered as decided); null when it knows none of that id. */
+  transactionTopic(txId: string): string | null;
   /**
    * Registers a producer of `producerGroup` for check-backs. Throws NotLeaderError on a
    * follower. The node calls `sink.push` for each check it sends this producer and

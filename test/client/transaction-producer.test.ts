@@ -44,6 +44,10 @@ class FakeTransactions implements TransactionService {
     return [];
   }
 
+  transactionTopic(): string | null {
+    return null;
+  }
+
   subscribeChecks(producerGroup: string, sink: CheckSink): () => void {
     if (this.redirectTo !== null) throw new NotLeaderError({ id: nodeId('leader'), clientAddress: this.redirectTo });
     const list = this.sinks.get(producerGroup) ?? [];
