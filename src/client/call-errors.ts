@@ -60,8 +60,8 @@ export function failureCode(error: ServiceError): ErrorCode {
   return codeOfGrpcStatus(error.code);
 }
 
-/** Codes with which a node that was reached refuses this client (its credentials). */
-const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.unauthenticated]);
+/** Codes with which a node that was reached refuses this client (its credentials, or its rights). */
+const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.unauthenticated, ErrorCode.permissionDenied]);
 
 /** The node was reached and refused this client, as opposed to not being reached at all. */
 export function refusedClient(error: unknown): boolean {

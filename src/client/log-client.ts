@@ -104,7 +104,7 @@ export interface ProduceBatch {
 
 /**
  * One broker's answer in statusAll(): its status, or why it gave none; `refused` when it was
- * reached and refused this client (credentials), rather than not reached.
+ * reached and refused this client (its credentials or rights), rather than not reached.
  */
 export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string; readonly refused?: true };
 

@@ -64,7 +64,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   for (const warning of warnings) logLine.warn(`warning: ${warning}`, { event: LogEvent.configWarning });
   // Before the data directory is touched: unusable TLS files are a configuration refused.
   const tls = config.tls === undefined ? null : new NodeTls({ files: config.tls, self: config.id, log: logLine });
-  const auth = config.usersFile === undefined && config.requireClientAuth !== true ? null : new NodeAuth({ usersFile: config.usersFile, log: logLine, nowMs: () => realScheduler.nowMs() });
+  const auth = config.usersFile === undefined && config.requireClientAuth !== true ? null : new NodeAuth({ usersFile: config.usersFile, log: logLine, nowMs: () => realScheduler.nowMs(), ...(observation.probe === undefined ? {} : { probe: observation.probe }) });
   const baseFs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
   const fs = observation.wrapFileSystem?.(baseFs) ?? baseFs;
   const dirLock = lockDataDir(fs, config.dataDir);

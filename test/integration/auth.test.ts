@@ -35,12 +35,13 @@ const SECOND_PASSWORD = 'second-9Kd-password';
 const WRONG_PASSWORD = 'wrong-3Zt-password';
 const BOB_PASSWORD = 'bob-5Rw-password';
 
-/** quorumlog_permission_denied_total by operation, summed over the cluster's nodes. */
-async function deniedTotals(cluster: TestCluster): Promise<Record<string, number>> {
+/** A counter with one label (quorumlog_permission_denied_total by operation, ...), by label value, summed over the cluster's nodes. */
+async function counterTotals(cluster: TestCluster, name: string, label: string): Promise<Record<string, number>> {
   const totals: Record<string, number> = {};
+  const series = new RegExp(`^${name}\\{${label}="(\\w+)"\\} (\\S+)$`, 'gm');
   for (const id of cluster.ids) {
     const body = await (await fetch(`http://${cluster.httpAddress(id)}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
-    for (const match of body.matchAll(/^quorumlog_permission_denied_total\{operation="(\w+)"\} (\S+)$/gm)) {
+    for (const match of body.matchAll(series)) {
       totals[match[1] ?? ''] = (totals[match[1] ?? ''] ?? 0) + Number(match[2]);
     }
   }
@@ -77,6 +78,9 @@ describe('client authentication (real processes)', () => {
     outputs.push(wrong.stderr, anonymous.stderr, noPassword.stderr);
     console.log(`[auth] wrong password: ${wrong.stderr.trim()}\n[auth] no credentials: ${anonymous.stderr.trim()}`);
     expect(await commitIndex(cluster)).toBe(committed);
+    const refusedTotals = await counterTotals(cluster, 'quorumlog_client_auth_refused_total', 'kind');
+    expect(refusedTotals['wrongPassword'], JSON.stringify(refusedTotals)).toBeGreaterThanOrEqual(1);
+    expect(refusedTotals['noCredentials'], JSON.stringify(refusedTotals)).toBeGreaterThanOrEqual(1);
 
     // A new password, applied by SIGHUP: the old one is refused from then on, the new one serves.
     await expectExit(['users', 'passwd', 'alice', '--file', users], 0, { QUORUMLOG_PASSWORD: SECOND_PASSWORD });
@@ -110,7 +114,7 @@ describe('client authentication (real processes)', () => {
     const asBob = [...base, '--user', 'bob'];
     const asAlice = [...base, '--user', 'alice'];
     await expectExit(['topics', 'create', 'orders', ...asAlice], 0, alice);
-    const deniedBefore = await deniedTotals(cluster);
+    const deniedBefore = await counterTotals(cluster, 'quorumlog_permission_denied_total', 'operation');
 
     // The CLI's producer first takes a producer id (an entry any authenticated client may
     // cause: it names no topic); the produce itself is refused.
@@ -140,7 +144,7 @@ describe('client authentication (real processes)', () => {
     expect(await commitIndex(cluster)).toBe(committed);
     const orders = JSON.parse((await expectExit(['topics', 'describe', 'orders', ...asAlice, '--json'], 0, alice)).stdout) as { nextOffset: number }[];
     expect(orders[0]?.nextOffset).toBe(0);
-    const denied = await deniedTotals(cluster);
+    const denied = await counterTotals(cluster, 'quorumlog_permission_denied_total', 'operation');
     for (const operation of ['produce', 'consume', 'admin']) expect(denied[operation] ?? 0, `${operation} denials: ${JSON.stringify(denied)}`).toBeGreaterThan(deniedBefore[operation] ?? 0);
 
     outputs.push((await expectExit(['acl', 'add', ...asAlice, '--principal', 'bob', '--topic', 'orders', '--operations', 'produce,consume'], 0, alice)).stdout);
