@@ -3,7 +3,7 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc
 import { InvalidArgumentError, UnavailableError, UnimplementedError } from './node-errors.js';
 import { MalformedRequest } from './client-codec.js';
 import { answerUnary } from './grpc-server.js';
-import { topicAccess, type CallAccess } from './access-check.js';
+import { CLUSTER_ADMIN, topicAccess, type CallAccess } from './access-check.js';
 import { toGrpcStatus } from './grpc-status.js';
 import {
   TransactionOutcomeCode,
@@ -65,10 +65,15 @@ export class TransactionHandlers {
       const source = sourceName(r.source);
       if (source === null) throw new InvalidArgumentError(`source ${String(r.source)} is not producer (0), check-back (1) or admin (2)`);
       // A producer decides its own transactions (produce on the topic); an operator resolving
-      // one by hand needs admin on it. Unknown here (not applied yet, or forgotten): the
-      // state machine answers, and an unknown transaction is refused there.
-      const topic = this.#transactions().transactionTopic(r.txId);
+      // one by hand needs admin on it. One this node does not know goes on to the state
+      // machine, which refuses an unknown transaction, but only once this node is known to
+      // have applied everything committed: a new leader still catching up may not have
+      // applied its half yet, and letting the decision through would skip the check.
+      const { topic, current } = this.#transactions().transactionTopic(r.txId);
       if (topic !== null) this.#access.check(call.metadata, topicAccess(source === 'admin' ? 'admin' : 'produce', topic));
+      else if (!current && !this.#access.allows(call.metadata, CLUSTER_ADMIN)) {
+        throw new UnavailableError(`transaction ${r.txId} is not known here yet: this leader has not applied everything committed; retry`);
+      }
       return this.#transactions().endTransaction({ txId: r.txId, outcome, source }, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
     });
   };

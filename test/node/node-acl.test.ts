@@ -22,6 +22,7 @@ import {
   type PasswordVerdict,
   type TransactionInfoView,
   type TransactionService,
+  type TransactionTopic,
 } from '../../src/transport/index.js';
 import { InProcessBroker } from '../broker/in-process-broker.js';
 import { FakeClientService } from '../client/fake-client-service.js';
@@ -62,13 +63,16 @@ class RecordingTransactions implements TransactionService {
   }
   endTransaction(request: EndInput): Promise<EndOutcome> {
     this.ends.push(request);
-    return Promise.resolve({ state: request.outcome === 'commit' ? 'committed' : 'rolledBack', topic: this.transactionTopic(request.txId) ?? '', firstOffset: 0, count: 1, duplicate: false });
+    return Promise.resolve({ state: request.outcome === 'commit' ? 'committed' : 'rolledBack', topic: this.transactionTopic(request.txId).topic ?? '', firstOffset: 0, count: 1, duplicate: false });
   }
   listTransactions(): readonly TransactionInfoView[] {
     return [];
   }
-  transactionTopic(txId: string): string | null {
-    return this.halves.find((h) => h.txId === txId)?.topic ?? null;
+  /** False: this node plays a new leader that may not yet have applied every committed entry. */
+  current = true;
+
+  transactionTopic(txId: string): TransactionTopic {
+    return { topic: this.halves.find((h) => h.txId === txId)?.topic ?? null, current: this.current };
   }
   subscribeChecks(_group: string, sink: CheckSink): () => void {
     this.sinks.push(sink);
@@ -187,6 +191,19 @@ describe('ACL enforcement on the client port', () => {
     expect(await failure(bob.endTransaction('tx-3', 'commit', 'producer'))).toBeInstanceOf(PermissionDeniedError);
     await bob.endTransaction('tx-1', 'commit', 'producer');
     expect(transactions.ends).toEqual([{ txId: 'tx-1', outcome: 'commit', source: 'producer' }]);
+    // A transaction this node does not know: one that never was goes on to the state machine
+    // (which refuses it) when everything committed is applied here; while it may not be (a
+    // new leader catching up), a non-superuser is told to retry rather than let through
+    // unchecked, and a superuser goes on.
+    await bob.endTransaction('tx-9', 'commit', 'producer');
+    transactions.current = false;
+    const impatientBob = new TransactionClient({ brokers: [address], timeoutMs: 300, tls: ca, auth: { user: 'bob', password: PASSWORDS['bob'] ?? '' } });
+    const aliceTransactions = new TransactionClient({ brokers: [address], timeoutMs: 3_000, tls: ca, auth: { user: 'alice', password: PASSWORDS['alice'] ?? '' } });
+    closers.push(() => impatientBob.close(), () => aliceTransactions.close());
+    const notYet = await failure(impatientBob.endTransaction('tx-8', 'commit', 'producer'));
+    expect(notYet.message).toContain('transaction tx-8 is not known here yet');
+    await aliceTransactions.endTransaction('tx-7', 'rollback', 'admin');
+    expect(transactions.ends.map((e) => e.txId)).toEqual(['tx-1', 'tx-9', 'tx-7']);
 
     const abort = new AbortController();
     closers.push(() => abort.abort());
