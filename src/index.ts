@@ -22,6 +22,7 @@ export {
   DuplicateTooOldError,
   ErrorCode,
   FailedPreconditionError,
+  DataLossError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,

@@ -11,6 +11,7 @@ import { ErrorCode } from '../../errors/index.js';
 import { codeOfGrpcStatus, ErrorMetadataKey, readErrorCode } from '../transport/index.js';
 import {
   AlreadyExistsError,
+  DataLossError,
   DuplicateTooOldError,
   FailedPreconditionError,
   InternalError,
@@ -116,6 +117,11 @@ export function toClientError(error: ServiceError, rawOperation: string, deliver
         return new OutcomeUnknownError(`${operation}: the request reached a node but no answer came back (${details}); it may or may not have been committed`, options);
       }
       return new UnavailableError(`${operation}: ${details}`, options);
+    case ErrorCode.corruptRecord:
+    case ErrorCode.missingSegment:
+    case ErrorCode.corruptHardState:
+    case ErrorCode.malformedRecord:
+      return new DataLossError(code, `${operation}: ${details}`, options);
     case ErrorCode.outOfRange: {
       const outOfRange = new OutOfRangeError(`${operation}: ${details}`, options);
       outOfRange.earliestOffset = Number(firstValue(error.metadata, ErrorMetadataKey.earliestOffset) ?? -1);

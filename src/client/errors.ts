@@ -60,6 +60,22 @@ export class InternalError extends QuorumlogClientError {
   readonly code = ErrorCode.internal;
 }
 
+/**
+ * The node's storage found the data asked for damaged or missing (a record failing its
+ * checksum, a segment gone): gRPC DATA_LOSS. `code` says which. The node logs it and repairs
+ * the damage from its peers at its next start; another replica may serve the read meanwhile.
+ */
+export class DataLossError extends QuorumlogClientError {
+  override readonly name = 'DataLossError';
+  constructor(
+    readonly code: typeof ErrorCode.corruptRecord | typeof ErrorCode.missingSegment | typeof ErrorCode.corruptHardState | typeof ErrorCode.malformedRecord,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** The client was closed before or during the call. */
 export class ClientClosedError extends QuorumlogClientError {
   override readonly name = 'ClientClosedError';

@@ -26,6 +26,7 @@ export {
   ProducerIdChangedError,
   UnknownProducerError,
   ClientClosedError,
+  DataLossError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,

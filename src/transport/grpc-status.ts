@@ -113,6 +113,13 @@ export function readErrorCode(metadata: Metadata | undefined): ErrorCode | undef
  */
 export function toGrpcStatus(error: unknown): GrpcErrorStatus {
   const metadata = new Metadata();
+  // An error of a lower layer that carries one of the product's codes (storage's, such as a
+  // record found damaged on read: corruptRecord, DATA_LOSS) crosses with that code.
+  const code = codeCarried(error);
+  if (!(error instanceof NodeError) && code !== undefined && code !== ErrorCode.internal) {
+    metadata.set(ErrorMetadataKey.errorCode, code);
+    return { code: grpcStatusOf(code), details: readableMessage(error), metadata };
+  }
   if (!(error instanceof NodeError)) {
     metadata.set(ErrorMetadataKey.errorCode, ErrorCode.internal);
     return { code: status.INTERNAL, details: `internal error: ${readableMessage(error)}`, metadata };
@@ -125,6 +132,11 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
   }
   const details = readableMessage(error);
   return { code: grpcStatusOf(error.code), details: error.code === ErrorCode.internal ? `internal error: ${details}` : details, metadata };
+}
+
+function codeCarried(error: unknown): ErrorCode | undefined {
+  if (!(error instanceof Error) || !('code' in error)) return undefined;
+  return typeof error.code === 'string' && isErrorCode(error.code) ? error.code : undefined;
 }
 
 function readableMessage(error: unknown): string {
