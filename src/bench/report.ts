@@ -12,7 +12,8 @@ const fmtMb = (n: number): string => n.toFixed(1);
 /** Max and p99 of a node's event-loop delay over the measured window (beyond the monitor's resolution). */
 function loopDelayCell(delay: LoopDelaySummary | null): string {
   if (delay === null) return 'n/a';
-  return `${fmtMs(delay.maxMs)} / ${fmtMs(delay.p99Ms)}${delay.maxMs > STALL_MS ? `  over ${STALL_MS} ms` : ''}`;
+  const waited = delay.runQueueMsPerSecond === null ? '' : `  (main thread waited for a CPU ${fmtMs(delay.runQueueMsPerSecond)} ms/s)`;
+  return `${fmtMs(delay.maxMs)} / ${fmtMs(delay.p99Ms)}${delay.maxMs > STALL_MS ? `  over ${STALL_MS} ms` : ''}${waited}`;
 }
 
 function latencyRow(name: string, s: LatencySummary): string {
@@ -68,7 +69,10 @@ export function formatReport(report: BenchReport, compared: readonly ComparedRes
     }
     for (const n of report.nodes) {
       const stalls = n.eventLoop?.stalls ?? [];
-      if (stalls.length > 0) lines.push(`  ${n.id}: ${stalls.length} interval(s) of ${LOOP_DELAY_INTERVAL_MS} ms with a delay over ${STALL_MS} ms, at ${stalls.map(([atMs, maxMs]) => `${new Date(atMs).toISOString().slice(11, 23)} (${fmtMs(maxMs)} ms)`).join(', ')}`);
+      if (stalls.length > 0) {
+        const at = stalls.map(([atMs, maxMs, waitMs]) => `${new Date(atMs).toISOString().slice(11, 23)} (${fmtMs(maxMs)} ms${waitMs < 0 ? '' : `, ${fmtMs(waitMs)} ms waiting for a CPU`})`);
+        lines.push(`  ${n.id}: ${stalls.length} interval(s) of ${LOOP_DELAY_INTERVAL_MS} ms with a delay over ${STALL_MS} ms, at ${at.join(', ')}`);
+      }
     }
     lines.push(`  client ${p.clientCpuSeconds.toFixed(2).padStart(11)} (bench process, whole produce phase)`);
   }

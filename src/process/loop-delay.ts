@@ -30,6 +30,11 @@ export interface LoopDelayLine {
   readonly maxMs: number;
   /** The distribution: [delayMs, fraction of the samples at or below it], delays ascending. */
   readonly cdf: readonly (readonly [number, number])[];
+  /**
+   * How long the main thread waited, runnable, for a CPU in the interval (Linux schedstat;
+   * null elsewhere): a delay that this explains is the machine's load, not a blocking call.
+   */
+  readonly runQueueMs: number | null;
 }
 
 /** One node's delay over a window. */
@@ -38,8 +43,13 @@ export interface LoopDelaySummary {
   readonly maxMs: number;
   /** The 99th percentile of every sample in the window (merged from the intervals' distributions, HDR precision). */
   readonly p99Ms: number;
-  /** Intervals whose max exceeded STALL_MS, each as [wall-clock end, maxMs]: where to look. */
-  readonly stalls: readonly (readonly [number, number])[];
+  /**
+   * Intervals whose max exceeded STALL_MS, each as [wall-clock end, maxMs, runQueueMs]: where
+   * to look, and how much of it the main thread spent waiting for a CPU (-1: unknown).
+   */
+  readonly stalls: readonly (readonly [number, number, number])[];
+  /** Milliseconds a second the main thread waited, runnable, for a CPU over the window (null: unknown). */
+  readonly runQueueMsPerSecond: number | null;
 }
 
 /** A delay above this counts as a stall (issue 23, target 5). */
@@ -57,11 +67,15 @@ export function startLoopDelayRecorder(file: string): LoopDelayRecorder {
   const histogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   histogram.enable();
   let from = Date.now();
+  let waitedNs = runQueueNs();
   const flush = (): void => {
     const atMs = Date.now();
-    const line = lineOf(histogram, atMs, atMs - from);
+    const waitedNowNs = runQueueNs();
+    const runQueueMs = waitedNs === null || waitedNowNs === null ? null : round3((waitedNowNs - waitedNs) / NS_PER_MS);
+    const line = { ...lineOf(histogram, atMs, atMs - from), runQueueMs };
     histogram.reset();
     from = atMs;
+    waitedNs = waitedNowNs;
     // A few hundred bytes into the page cache, twice a second; never fails the node.
     try {
       fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
@@ -80,6 +94,20 @@ export function startLoopDelayRecorder(file: string): LoopDelayRecorder {
   };
 }
 
+/**
+ * Nanoseconds the main thread has spent runnable but waiting for a CPU (second field of
+ * /proc/self/task/TID/schedstat; the main thread's TID is the pid), or null where unreadable.
+ */
+function runQueueNs(): number | null {
+  try {
+    const fields = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    const ns = Number(fields[1]);
+    return Number.isFinite(ns) ? ns : null;
+  } catch {
+    return null;
+  }
+}
+
 interface DelayHistogram {
   readonly count: number;
   readonly max: number;
@@ -87,7 +115,7 @@ interface DelayHistogram {
 }
 
 /** An interval's line; delays are beyond the resolution, never negative. */
-export function lineOf(histogram: DelayHistogram, atMs: number, intervalMs: number): LoopDelayLine {
+export function lineOf(histogram: DelayHistogram, atMs: number, intervalMs: number): Omit<LoopDelayLine, 'runQueueMs'> {
   const beyond = (ns: number): number => Math.max(0, round3(ns / NS_PER_MS - LOOP_DELAY_RESOLUTION_MS));
   if (histogram.count === 0) return { atMs, intervalMs, samples: 0, maxMs: 0, cdf: [] };
   const cdf: [number, number][] = [];
@@ -133,7 +161,10 @@ export function summarizeLoopDelay(lines: readonly LoopDelayLine[], fromMs: numb
   const samples = inWindow.reduce((sum, l) => sum + l.samples, 0);
   if (samples === 0) return null;
   const maxMs = Math.max(...inWindow.map((l) => l.maxMs));
-  const stalls = inWindow.filter((l) => l.maxMs > STALL_MS).map((l) => [l.atMs, l.maxMs] as const);
+  const stalls = inWindow.filter((l) => l.maxMs > STALL_MS).map((l) => [l.atMs, l.maxMs, l.runQueueMs ?? -1] as const);
+  const known = inWindow.filter((l) => typeof l.runQueueMs === 'number');
+  const knownMs = known.reduce((sum, l) => sum + l.intervalMs, 0);
+  const runQueueMsPerSecond = known.length === inWindow.length && knownMs > 0 ? round3((known.reduce((sum, l) => sum + (l.runQueueMs ?? 0), 0) * 1000) / knownMs) : null;
   const candidates = [...new Set(inWindow.flatMap((l) => l.cdf.map(([delayMs]) => delayMs)))].sort((a, b) => a - b);
   let p99Ms = maxMs;
   for (const delayMs of candidates) {
@@ -143,7 +174,7 @@ export function summarizeLoopDelay(lines: readonly LoopDelayLine[], fromMs: numb
       break;
     }
   }
-  return { samples, maxMs, p99Ms, stalls };
+  return { samples, maxMs, p99Ms, stalls, runQueueMsPerSecond };
 }
 
 /** The fraction of an interval's samples at or below `delayMs` (its distribution's last point there). */

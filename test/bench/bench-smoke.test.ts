@@ -44,7 +44,7 @@ describe('quorumlog bench (smoke)', () => {
       expect(result.stdout).toMatch(/p50\s+p90\s+p99\s+p99\.9\s+max/);
       // Each node's event-loop delay over the measured window, max / p99 in ms.
       expect(result.stdout).toMatch(/^  node\s+CPU s \(measured \/ total\)\s+CPU us\/msg\s+peak RSS\s+event-loop delay max \/ p99 \(ms\)$/m);
-      for (const id of ['n1', 'n2', 'n3']) expect(result.stdout).toMatch(new RegExp(`^  ${id} .* MiB\\s+[\\d.]+ / [\\d.]+( {2}over 10 ms)?$`, 'm'));
+      for (const id of ['n1', 'n2', 'n3']) expect(result.stdout).toMatch(new RegExp(`^  ${id} .* MiB\\s+[\\d.]+ / [\\d.]+( {2}over 10 ms)?( {2}\\(main thread waited for a CPU [\\d.]+ ms/s\\))?$`, 'm'));
       // The compared systems beside the run, ours over theirs, a different workload flagged.
       expect(result.stdout).toMatch(/^  Broker A\s+1,000\s+1\.50\s+9\.00\s+[\d.]+x\s+[\d.]+x$/m);
       expect(result.stdout).toMatch(/^  Broker B\s+2,000\s+n\/a\s+n\/a\s+[\d.]+x\s+n\/a\n    not the same workload: 1024 B messages, not 128$/m);
@@ -76,6 +76,7 @@ describe('quorumlog bench (smoke)', () => {
         expect(loop?.maxMs).toBeGreaterThanOrEqual(loop?.p99Ms ?? Infinity);
         expect(loop?.p99Ms).toBeGreaterThanOrEqual(0);
         expect(Array.isArray(loop?.stalls)).toBe(true);
+        expect(loop?.runQueueMsPerSecond).toBeGreaterThanOrEqual(0);
         for (const [atMs, maxMs] of loop?.stalls ?? []) {
           expect(atMs).toBeGreaterThan(0);
           expect(maxMs).toBeGreaterThan(10);

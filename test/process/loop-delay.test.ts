@@ -9,9 +9,9 @@ import { LOOP_DELAY_RESOLUTION_MS, readLoopDelayLines, summarizeLoopDelay, type 
 const NS = 1e6;
 
 /** An interval of `samples` samples: all at `lowMs` except the `high` largest at `highMs`. */
-function interval(atMs: number, samples: number, lowMs: number, high: number, highMs: number): LoopDelayLine {
+function interval(atMs: number, samples: number, lowMs: number, high: number, highMs: number, runQueueMs: number | null = 50): LoopDelayLine {
   const below = (samples - high) / samples;
-  return { atMs, intervalMs: 500, samples, maxMs: high > 0 ? highMs : lowMs, cdf: high > 0 ? [[lowMs, below], [highMs, 1]] : [[lowMs, 1]] };
+  return { atMs, intervalMs: 500, samples, maxMs: high > 0 ? highMs : lowMs, cdf: high > 0 ? [[lowMs, below], [highMs, 1]] : [[lowMs, 1]], runQueueMs };
 }
 
 describe('loop delay lines', () => {
@@ -28,7 +28,7 @@ describe('loop delay lines', () => {
   it('merges the intervals overlapping the window: max of maxima, p99 over all samples weighted by count', () => {
     const lines = [
       interval(1_000, 250, 0.2, 0, 0), // ends at the window's start: out
-      interval(1_500, 250, 0.3, 1, 60), // 1 sample of 250 at 60 ms
+      interval(1_500, 250, 0.3, 1, 60, 45), // 1 sample of 250 at 60 ms, 45 ms of the interval waiting for a CPU
       interval(2_000, 250, 0.4, 2, 5), // 2 at 5 ms
       interval(2_500, 250, 0.5, 0, 0),
       interval(3_000, 250, 0.6, 0, 0),
@@ -40,7 +40,11 @@ describe('loop delay lines', () => {
     expect(summary?.maxMs).toBe(60);
     // 3 of 1,000 samples above 0.6 ms: the 99th percentile is among the low ones.
     expect(summary?.p99Ms).toBe(0.6);
-    expect(summary?.stalls).toEqual([[1_500, 60]]);
+    expect(summary?.stalls).toEqual([[1_500, 60, 45]]);
+    // (45 + 3 x 50 ms) over 2 s of intervals.
+    expect(summary?.runQueueMsPerSecond).toBe(97.5);
+    // Unknown in any interval (not Linux): unknown for the window.
+    expect(summarizeLoopDelay([interval(1_500, 10, 20, 0, 0, null), interval(2_000, 10, 1, 0, 0)], 1_000, 2_000)).toMatchObject({ stalls: [[1_500, 20, -1]], runQueueMsPerSecond: null });
     // Ten samples high of 1,000 (1%) still leave p99 low; eleven lift it.
     const many = [interval(1_500, 500, 0.3, 10, 20), interval(2_000, 500, 0.3, 1, 15)];
     expect(summarizeLoopDelay(many, 1_000, 2_000)?.p99Ms).toBe(15);
