@@ -239,8 +239,8 @@ function notesFor(config: BenchConfig): string[] {
   const what = config.api === 'broker' ? 'a message' : 'an append';
   const notes = [
     config.acks === 'all'
-      ? `acks=all: ${what} is acknowledged once committed, i.e. held by a majority, each node having fdatasync'ed it (flush sync).`
-      : `acks=leader: ${what} is acknowledged once the leader alone has fdatasync'ed it (flush sync), before any follower has it: a leader failure can lose it.`,
+      ? `acks=all: ${what} is acknowledged once committed, i.e. held by a majority, each node having ${config.flush === 'sync' ? "fdatasync'ed it (flush sync)" : 'written it to its page cache (flush async)'}.`
+      : `acks=leader: ${what} is acknowledged once the leader alone has ${config.flush === 'sync' ? "fdatasync'ed it (flush sync)" : 'written it (flush async)'}, before any follower has it: a leader failure can lose it.`,
     config.api === 'broker'
       ? 'api broker: produce is the broker\'s Producer (idempotent with acks=all) sending to a fresh topic; the end-to-end reader is a consumer group on it; group drain is a second group draining everything the run produced, acking each message, timed until every ack is committed.'
       : 'consume is a plain log drain (one follow stream, every record decoded); group drain is a consumer group acking every message, timed until every ack is committed.',
