@@ -9,6 +9,9 @@ const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFi
 const fmtRatio = (r: number | null): string => (r === null ? 'n/a' : `${r.toFixed(2)}x`);
 const fmtMb = (n: number): string => n.toFixed(1);
 
+/** Intervals with a stall printed per node (all of them are in --json). */
+const STALLS_SHOWN = 5;
+
 /** Max and p99 of a node's event-loop delay over the measured window (beyond the monitor's resolution). */
 function loopDelayCell(delay: LoopDelaySummary | null): string {
   if (delay === null) return 'n/a';
@@ -70,8 +73,10 @@ export function formatReport(report: BenchReport, compared: readonly ComparedRes
     for (const n of report.nodes) {
       const stalls = n.eventLoop?.stalls ?? [];
       if (stalls.length > 0) {
-        const at = stalls.map(([atMs, maxMs, waitMs]) => `${new Date(atMs).toISOString().slice(11, 23)} (${fmtMs(maxMs)} ms${waitMs < 0 ? '' : `, ${fmtMs(waitMs)} ms waiting for a CPU`})`);
-        lines.push(`  ${n.id}: ${stalls.length} interval(s) of ${LOOP_DELAY_INTERVAL_MS} ms with a delay over ${STALL_MS} ms, at ${at.join(', ')}`);
+        const worst = [...stalls].sort((a, b) => b[1] - a[1]).slice(0, STALLS_SHOWN);
+        const at = worst.map(([atMs, maxMs, waitMs]) => `${new Date(atMs).toISOString().slice(11, 23)} (${fmtMs(maxMs)} ms${waitMs < 0 ? '' : `, ${fmtMs(waitMs)} ms waiting for a CPU`})`);
+        const which = stalls.length > STALLS_SHOWN ? `the ${STALLS_SHOWN} worst ending` : 'ending';
+        lines.push(`  ${n.id}: ${stalls.length} interval(s) of ${LOOP_DELAY_INTERVAL_MS} ms with a delay over ${STALL_MS} ms; ${which} ${at.join(', ')}`);
       }
     }
     lines.push(`  client ${p.clientCpuSeconds.toFixed(2).padStart(11)} (bench process, whole produce phase)`);
