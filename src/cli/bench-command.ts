@@ -30,6 +30,8 @@ Options:
                        sync flush only: lagging acknowledges after each node's data
                        fdatasync, before its durable mark's (default ordered; see
                        quorumlog node --help)
+  --segment-bytes N    the nodes' --segment-bytes (default theirs, 64 MiB): small segments
+                       roll often, to measure what a roll costs
   --duration D         measured time, e.g. 20s (default 20s)
   --warmup D           unmeasured time before it (default 3s)
   --brokers LIST       benchmark a running cluster at host:port,... instead of starting one
@@ -88,6 +90,7 @@ const OPTIONS = {
   acks: { type: 'string' },
   flush: { type: 'string' },
   'durable-mark': { type: 'string' },
+  'segment-bytes': { type: 'string' },
   duration: { type: 'string' },
   warmup: { type: 'string' },
   brokers: { type: 'string' },
@@ -132,6 +135,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     acks,
     flush,
     durableMark,
+    segmentBytes: parseWholeNumber('segment-bytes', values['segment-bytes'], { min: 4096, max: 1024 * 1024 * 1024 }) ?? null,
     durationMs: parseDurationMs('duration', values.duration) ?? 20_000,
     warmupMs: values.warmup === '0' ? 0 : (parseDurationMs('warmup', values.warmup) ?? 3_000),
     brokers: brokers === null ? null : brokers.split(',').map((b) => b.trim()).filter((b) => b !== ''),
@@ -150,6 +154,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (config.brokers !== null && config.metricsScrapeMs !== null) throw new UsageError('--metrics-scrape applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && config.brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
   if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
+  if (config.brokers !== null && config.segmentBytes !== null) throw new UsageError('--segment-bytes applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
   const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
   if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');

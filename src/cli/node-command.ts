@@ -80,6 +80,9 @@ Options:
                              (quorumlog acl), use the raw log (append, read) and move leadership.
                              Everyone else needs an ACL rule for each topic and group they use
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
+  --event-loop-file FILE     measurement: append this process's event-loop delay to FILE, one JSON
+                             line every 0.5 s (what quorumlog bench reads; monitorEventLoopDelay
+                             at 2 ms resolution, about 17 ms of CPU a second when idle)
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
   -h, --help                 show this help
@@ -109,6 +112,7 @@ const OPTIONS = {
   dial: { type: 'string' },
   'producer-idle-expiry-ms': { type: 'string' },
   'power-loss': { type: 'boolean' },
+  'event-loop-file': { type: 'string' },
   'http-port': { type: 'string' },
   'http-host': { type: 'string' },
   'http-members': { type: 'string' },
@@ -256,6 +260,23 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const { config, http, logging } = args;
+  const loopDelayFile = eventLoopFileOf(argv);
+  // Loaded only when asked for: a node measured by the bench.
+  const loopDelay = loopDelayFile === undefined ? null : (await import('../process/index.js')).startLoopDelayRecorder(loopDelayFile);
+  try {
+    return await runNode(config, http, logging);
+  } finally {
+    loopDelay?.stop();
+  }
+}
+
+/** --event-loop-file, a measurement setting of this process rather than of the node (so not in NodeConfig). */
+function eventLoopFileOf(argv: readonly string[]): string | undefined {
+  const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
+  return values['event-loop-file'];
+}
+
+async function runNode(config: NodeConfig, http: HttpFlags, logging: LogFlags): Promise<number> {
   const baseLog = createNodeLog({ node: config.id, level: logging.level, format: logging.format ?? (process.stdout.isTTY ? LogFormat.text : LogFormat.json) });
   const metrics = http.port === 0 ? null : new NodeMetrics();
   const node = await startNode(config, baseLog, metrics === null ? {} : { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) }).catch((error: unknown) => {
