@@ -26,7 +26,7 @@ import {
 } from '../../src/transport/index.js';
 import { InProcessBroker } from '../broker/in-process-broker.js';
 import { FakeClientService } from '../client/fake-client-service.js';
-import { ephemeralPort, waitFor } from '../harness/index.js';
+import { ephemeralPort, rejectionOf, waitFor } from '../harness/index.js';
 import { loopbackCertificates, memberMaterial } from '../harness/tls-certificates.js';
 
 const PASSWORDS: Record<string, string> = { alice: 'alice-pw-41c9', bob: 'bob-pw-77e2' };
@@ -108,15 +108,6 @@ function clientFor(user: string, address: string): { log: LogClient; admin: Admi
   return { log, admin };
 }
 
-async function failure(work: Promise<unknown>): Promise<Error> {
-  const outcome = await work.then(
-    () => null,
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(Error);
-  return outcome as Error;
-}
-
 const message = { key: new Uint8Array(), headers: [], payload: Buffer.from('m1'), timestampMs: 1 };
 
 describe('ACL enforcement on the client port', () => {
@@ -125,18 +116,18 @@ describe('ACL enforcement on the client port', () => {
     const bob = clientFor('bob', address);
     const before = broker.state.lastApplied;
 
-    const produce = await failure(bob.log.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [message] }));
+    const produce = await rejectionOf(bob.log.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [message] }));
     expect(produce).toBeInstanceOf(PermissionDeniedError);
     expect(produce.message).toContain('user bob may not produce to topic orders');
-    const fetch = await failure(bob.log.fetch('orders', 0));
+    const fetch = await rejectionOf(bob.log.fetch('orders', 0));
     expect(fetch).toBeInstanceOf(PermissionDeniedError);
     expect(fetch.message).toContain('user bob may not consume from topic orders');
-    const create = await failure(bob.admin.createTopic('payments'));
+    const create = await rejectionOf(bob.admin.createTopic('payments'));
     expect(create).toBeInstanceOf(PermissionDeniedError);
     expect(create.message).toContain('user bob may not administer topic payments');
-    const append = await failure(bob.log.append([Buffer.from('raw')]));
+    const append = await rejectionOf(bob.log.append([Buffer.from('raw')]));
     expect(append).toBeInstanceOf(PermissionDeniedError);
-    const addAcl = await failure(bob.admin.addAcl({ principal: 'bob', resource: { kind: 'topic', pattern: '*' }, operations: ['admin'] }));
+    const addAcl = await rejectionOf(bob.admin.addAcl({ principal: 'bob', resource: { kind: 'topic', pattern: '*' }, operations: ['admin'] }));
     expect(addAcl).toBeInstanceOf(PermissionDeniedError);
 
     expect(broker.state.lastApplied).toBe(before);
@@ -164,10 +155,10 @@ describe('ACL enforcement on the client port', () => {
     expect(broker.written.get('orders')).toEqual(['m1']);
     await bob.admin.createTopic('payments');
     expect(broker.state.topic('payments')?.name).toBe('payments');
-    expect(await failure(bob.admin.createTopic('orders2'))).toBeInstanceOf(PermissionDeniedError);
+    expect(await rejectionOf(bob.admin.createTopic('orders2'))).toBeInstanceOf(PermissionDeniedError);
 
     expect(await alice.admin.removeAcl({ principal: 'bob', resource: { kind: 'topic', pattern: 'ord*' }, operations: ['produce'] })).toBe(true);
-    expect(await failure(bob.log.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [message] }))).toBeInstanceOf(PermissionDeniedError);
+    expect(await rejectionOf(bob.log.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [message] }))).toBeInstanceOf(PermissionDeniedError);
     expect(broker.written.get('orders')).toEqual(['m1']);
   });
 
@@ -179,16 +170,16 @@ describe('ACL enforcement on the client port', () => {
     closers.push(() => bob.close());
     const half = (txId: string, topic: string) => ({ txId, producerGroup: 'pg', topic, messages: [message] });
 
-    expect(await failure(bob.sendHalf(half('tx-1', 'orders')))).toBeInstanceOf(PermissionDeniedError);
+    expect(await rejectionOf(bob.sendHalf(half('tx-1', 'orders')))).toBeInstanceOf(PermissionDeniedError);
     expect(transactions.halves).toEqual([]);
     await alice.admin.addAcl({ principal: 'bob', resource: { kind: 'topic', pattern: 'orders' }, operations: ['produce'] });
     await bob.sendHalf(half('tx-1', 'orders'));
     await bob.sendHalf(half('tx-2', 'orders'));
     transactions.halves.push({ ...half('tx-3', 'payments'), checkDelayMs: 0, checkIntervalMs: 0, checkMax: 0 });
 
-    const byHand = await failure(bob.endTransaction('tx-1', 'rollback', 'admin'));
+    const byHand = await rejectionOf(bob.endTransaction('tx-1', 'rollback', 'admin'));
     expect(byHand.message).toContain('user bob may not administer topic orders');
-    expect(await failure(bob.endTransaction('tx-3', 'commit', 'producer'))).toBeInstanceOf(PermissionDeniedError);
+    expect(await rejectionOf(bob.endTransaction('tx-3', 'commit', 'producer'))).toBeInstanceOf(PermissionDeniedError);
     await bob.endTransaction('tx-1', 'commit', 'producer');
     expect(transactions.ends).toEqual([{ txId: 'tx-1', outcome: 'commit', source: 'producer' }]);
     // A transaction this node does not know: one that never was goes on to the state machine
@@ -200,7 +191,7 @@ describe('ACL enforcement on the client port', () => {
     const impatientBob = new TransactionClient({ brokers: [address], timeoutMs: 300, tls: ca, auth: { user: 'bob', password: PASSWORDS['bob'] ?? '' } });
     const aliceTransactions = new TransactionClient({ brokers: [address], timeoutMs: 3_000, tls: ca, auth: { user: 'alice', password: PASSWORDS['alice'] ?? '' } });
     closers.push(() => impatientBob.close(), () => aliceTransactions.close());
-    const notYet = await failure(impatientBob.endTransaction('tx-8', 'commit', 'producer'));
+    const notYet = await rejectionOf(impatientBob.endTransaction('tx-8', 'commit', 'producer'));
     expect(notYet.message).toContain('transaction tx-8 is not known here yet');
     await aliceTransactions.endTransaction('tx-7', 'rollback', 'admin');
     expect(transactions.ends.map((e) => e.txId)).toEqual(['tx-1', 'tx-9', 'tx-7']);
@@ -225,7 +216,7 @@ describe('ACL enforcement on the client port', () => {
     const { address, broker } = await serveWithAcls();
     const alice = clientFor('alice', address);
     const before = broker.state.lastApplied;
-    const error = await failure(alice.admin.addAcl({ principal: 'bob', resource: { kind: 'topic', pattern: 'a*b' }, operations: ['produce'] }));
+    const error = await rejectionOf(alice.admin.addAcl({ principal: 'bob', resource: { kind: 'topic', pattern: 'a*b' }, operations: ['produce'] }));
     expect(error.message).toMatch(/only at its end/);
     expect(broker.state.lastApplied).toBe(before);
   });

@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LogClient, UnauthenticatedError, UnavailableError, type ClientTlsOptions } from '../../src/client/index.js';
 import { CertificateName, startClientServer, TlsCertificates, type ClientServer, type TlsMaterial } from '../../src/transport/index.js';
 import { FakeClientService } from '../client/fake-client-service.js';
-import { ephemeralPort } from '../harness/index.js';
+import { ephemeralPort, rejectionOf } from '../harness/index.js';
 import { issue, loopbackCertificates, memberMaterial, oddMemberMaterial } from '../harness/tls-certificates.js';
 import { importAuthority } from '../../src/certs/index.js';
 
@@ -50,15 +50,6 @@ function client(address: string, tls: ClientTlsOptions, timeoutMs = 600): LogCli
   return made;
 }
 
-async function refusal(work: Promise<unknown>): Promise<Error> {
-  const outcome = await work.then(
-    () => null,
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(Error);
-  return outcome as Error;
-}
-
 /** A client certificate for alice-app under the cluster CA, valid only in the past or only in the future. */
 async function clientCertificate(when: 'expired' | 'not-yet-valid'): Promise<{ cert: Buffer; key: Buffer }> {
   const now = Date.now();
@@ -77,7 +68,7 @@ describe('client port TLS refusals', () => {
   for (const odd of ['wrong-ca', 'expired', 'not-yet-valid', 'wrong-host'] as const) {
     it(`a client with the cluster CA does not talk to a node whose certificate is ${odd}, and says what to check`, async () => {
       const { address, service } = await serve(await oddMemberMaterial(set, 'n1', odd), false);
-      const error = await refusal(client(address, { ca: Buffer.from(set.ca.cert) }).append([Buffer.from('a')]));
+      const error = await rejectionOf(client(address, { ca: Buffer.from(set.ca.cert) }).append([Buffer.from('a')]));
       expect(error).toBeInstanceOf(UnavailableError);
       expect(error.message).toContain('certificate is not signed by the given CA, not valid now, or not for this host');
       expect(service.appendCalls).toEqual([]);
@@ -94,7 +85,7 @@ describe('client port TLS refusals', () => {
     it(`a node requiring client authentication does not take a client certificate that is ${when}`, async () => {
       const { address, service } = await serve(memberMaterial(set, 'n1'), true);
       const presented = await clientCertificate(when);
-      const error = await refusal(client(address, { ca: Buffer.from(set.ca.cert), ...presented }).append([Buffer.from('a')]));
+      const error = await rejectionOf(client(address, { ca: Buffer.from(set.ca.cert), ...presented }).append([Buffer.from('a')]));
       // The handshake does not verify it, so the node's check sees no certificate at all
       // (grpc-js hands out only verified ones); the message must not claim none was sent.
       expect(error).toBeInstanceOf(UnauthenticatedError);
