@@ -197,7 +197,8 @@ export class CoreCluster {
       }
       case 'deliver': {
         const node = this.nodes.get(event.message.to);
-        if (node === undefined || node.core === null) return;
+        // A link cut while a message is in flight loses it.
+        if (node === undefined || node.core === null || this.network.isCut(event.message.from, event.message.to)) return;
         node.core.step(event.message);
         this.drain(node);
         return;

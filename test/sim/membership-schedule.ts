@@ -80,8 +80,10 @@ class Operator {
 
   constructor(private readonly cluster: CoreCluster) {}
 
+  /** Queues `op`; the operator tries at once (within this instant of virtual time) if it is the only one. */
   enqueue(op: Op): void {
     this.pending.push({ op, attempts: 0 });
+    if (this.pending.length === 1) this.cluster.at(0, () => this.attempt());
   }
 
   attempt(): void {
@@ -349,6 +351,18 @@ export const MEMBERSHIP_WEIGHTS: Record<MembershipAction['kind'], number> = {
   campaign: 1,
   transfer: 1,
 };
+
+/**
+ * Where two leaders' changes could overlap (the single-server bug): four voters, so two
+ * removals by two leaders can leave majorities with no member in common; the operator
+ * removes often, leaders get cut off right after proposing, and the network loses messages.
+ */
+export const MEMBERSHIP_OVERLAP_GROUND = {
+  size: 4,
+  stepsMax: 30,
+  waitMsMax: 80,
+  weights: { remove: 5, partition: 2, isolateLeader: 5, heal: 4, network: 4 },
+} as const satisfies MembershipShape;
 
 export interface MembershipShape {
   readonly size: number;
