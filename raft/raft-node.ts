@@ -150,9 +150,10 @@ export class RaftNode {
 
   step(m: Message): void {
     assert(m.to === this.id, `raft: message for ${m.to} stepped into ${this.id}`);
-    // Campaigns count only among the voters of the configuration this node holds: a removed
-    // member that comes back (or a stranger) changes no term here and gets no vote, and a node
-    // that holds no configuration yet (a new member before its first log) votes for no one.
+    // Campaigns count only among the voters of the configuration this node holds (and of the
+    // one before while this one is uncommitted): a removed member that comes back, or a
+    // stranger, changes no term here and gets no vote, and a node that holds no configuration
+    // yet (a new member before its first log) answers no one.
     if ((m.type === 'vote' || m.type === 'preVote') && !this.countsAsVoter(m.from)) return;
     if (m.term > this.currentTerm) {
       if (!this.stepHigherTerm(m)) return;
@@ -487,9 +488,7 @@ export class RaftNode {
    * is on its way may still be needed to commit it; see promotable()).
    */
   private countsAsVoter(id: NodeId): boolean {
-    if (this.tracker.isVoter(id)) return true;
-    const at = this.log.configs.currentIndex();
-    return at > this.log.committed && isVoter(this.log.configs.at((at - 1) as Index) ?? NO_CONFIGURATION, id);
+    return this.log.configs.electsIn(id, this.log.committed);
   }
 
   // ---------------------------------------------------------------------------------------
