@@ -132,11 +132,11 @@ describe('planted membership bugs are found', () => {
   });
 
   it('a leader changes the configuration before committing an entry of its term (the single-server bug)', () => {
-    expectFound('change before an own-term commit', changesConfigBeforeOwnTermCommit, MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, 4, 400);
+    expectFound('change before an own-term commit', changesConfigBeforeOwnTermCommit, MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, 2, 400);
   });
 
   it.runIf(LONG_RUN)('both, from more seeds', () => {
     for (const seed of [1, 2, 3]) expectFound('new node votes before it has a log', newNodeVotesBeforeItHasALog, 3, { size: 3 }, seed, 500);
-    for (const seed of [3, 5, 6]) expectFound('change before an own-term commit', changesConfigBeforeOwnTermCommit, MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, seed, 10_000);
+    for (const seed of [1, 3, 4, 5]) expectFound('change before an own-term commit', changesConfigBeforeOwnTermCommit, MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, seed, 10_000);
   });
 });

@@ -355,13 +355,14 @@ export const MEMBERSHIP_WEIGHTS: Record<MembershipAction['kind'], number> = {
 /**
  * Where two leaders' changes could overlap (the single-server bug): four voters, so two
  * removals by two leaders can leave majorities with no member in common; the operator
- * removes often, leaders get cut off right after proposing, and the network loses messages.
+ * removes often, leaders get cut off or crash right after proposing, and the network loses
+ * messages. (Without the crashes, the planted bug took about four times as many schedules.)
  */
 export const MEMBERSHIP_OVERLAP_GROUND = {
   size: 4,
   stepsMax: 30,
   waitMsMax: 80,
-  weights: { remove: 5, partition: 2, isolateLeader: 5, heal: 4, network: 4 },
+  weights: { remove: 5, partition: 2, isolateLeader: 5, heal: 4, network: 4, crashLeader: 3, restart: 2 },
 } as const satisfies MembershipShape;
 
 export interface MembershipShape {
