@@ -177,6 +177,17 @@ describe('removing the leader, and a removed member that comes back', () => {
     expect(learner.core.status().term).toBe(2);
   });
 
+  it('a learner that has not heard from its leader for an election timeout forgets it, so its lease ends', () => {
+    const config = encodeConfiguration({ voters: [n1, n2, n3], learners: [n4] });
+    const log = MemoryLog.of([{ index: 1 as Index, term: 1 as Term, kind: EntryKind.config, payload: config }]);
+    const learner = new DirectNode(n4, { voters: [], log, hardState: hardState(1) });
+    learner.step(msg.append('n1', 'n4', 1, 1, 1, [], 1));
+    expect(learner.core.status().leader).toBe(n1);
+    learner.tick(40);
+    expect(learner.core.status()).toMatchObject({ role: 'follower', leader: null, term: 1 });
+    expect(ofType(learner.step(msg.vote('n2', 'n4', 2, 1, 1, 'preVote')), 'preVoteResp')).toMatchObject([{ granted: true }]);
+  });
+
   it('a new node that holds no configuration answers no campaign', () => {
     const node = new DirectNode(n4, { voters: [] });
     expect(node.step(msg.vote('n1', 'n4', 1, 0, 0))).toEqual([]);
