@@ -404,7 +404,10 @@ export function membershipActionArbitrary(weights: Partial<Record<MembershipActi
 export function membershipScheduleArbitrary(shape: MembershipShape): fc.Arbitrary<MembershipSchedule> {
   const step = fc.record({ waitMs: fc.integer({ min: 0, max: shape.waitMsMax ?? 300 }), action: membershipActionArbitrary(shape.weights) });
   return fc.record({
-    ...(shape.varyTuning === true ? { tuning: tuningArbitrary(shape.size) } : {}),
+    // Pre-vote stays on: without it a stale member that can never win (the others do not count
+    // it as a voter and drop its requests) may take a node's vote at every term before the
+    // live candidates reach that term, and no election finishes (docs/membership.md).
+    ...(shape.varyTuning === true ? { tuning: tuningArbitrary(shape.size).map((tuning) => ({ ...tuning, preVote: true })) } : {}),
     seed: fc.integer({ min: 0, max: 0x7fff_ffff }),
     snapshotEvery: fc.constantFrom(0, 5, 20),
     proposeEveryMs: fc.integer({ min: 5, max: 60 }),
