@@ -9,7 +9,6 @@ import type { AppendResponse, Entry, EntryKind, HeartbeatResponse, Index, NodeId
 
 export interface LeadershipOptions {
   readonly id: NodeId;
-  readonly voters: readonly NodeId[];
   readonly log: RaftLog;
   /** Shared with the node, whose campaigns count votes in it; progress is moved only here. */
   readonly tracker: Tracker;
@@ -37,7 +36,6 @@ export interface LeadershipOptions {
  */
 export class Leadership {
   private readonly id: NodeId;
-  private readonly voters: readonly NodeId[];
   private readonly log: RaftLog;
   private readonly tracker: Tracker;
   private readonly outbox: Outbox;
@@ -64,7 +62,6 @@ export class Leadership {
 
   constructor(options: LeadershipOptions) {
     this.id = options.id;
-    this.voters = options.voters;
     this.log = options.log;
     this.tracker = options.tracker;
     this.outbox = options.outbox;
@@ -120,7 +117,7 @@ export class Leadership {
   handleAppendResponse(m: AppendResponse, nowTick: number): void {
     const pr = this.tracker.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
+    pr.heardFrom(nowTick);
     if (!m.success) {
       // Skip back over the whole conflicting term the follower told us about.
       const probeFrom = m.hintTerm > 0 ? this.log.lastIndexWithTermAtMost(m.hintIndex, m.hintTerm) : m.hintIndex;
@@ -144,13 +141,14 @@ export class Leadership {
   handleHeartbeatResponse(m: HeartbeatResponse, nowTick: number): void {
     const pr = this.tracker.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
+    pr.heardFrom(nowTick);
     // Appends in flight may have been lost. If the window (or a probe) has been stuck for an
     // election timeout, start over; otherwise an empty append reveals a gap (the follower
     // rejects it, which sends the leader back to probing) without taking a window slot.
     pr.restartIfStalled(nowTick, this.electionTicks, this.snapshotStallTicks);
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, nowTick, { sendIfEmpty: true });
-    if (m.context !== '') {
+    // Only voters confirm a read: a quorum of them is what a newer leader would need.
+    if (m.context !== '' && this.tracker.isVoter(m.from)) {
       for (const rs of this.pendingReads.acknowledge(m.context, m.from, this.tracker.quorum())) this.outbox.addReadState(rs);
     }
   }
@@ -173,16 +171,21 @@ export class Leadership {
     if (!this.broadcastPending) return;
     this.broadcastPending = false;
     if (!this.leading) return;
-    for (const id of this.voters) {
-      if (id !== this.id) this.sendAppend(id, nowTick, { sendIfEmpty: true });
-    }
+    for (const id of this.followers()) this.sendAppend(id, nowTick, { sendIfEmpty: true });
   }
 
   /** Sends an empty append to each follower that has not been sent the current commit index. */
   tellCommit(nowTick: number): void {
-    for (const id of this.voters) {
-      if (id !== this.id && (this.commitSent.get(id) ?? 0) < this.log.committed) this.sendAppend(id, nowTick, { sendIfEmpty: true });
+    for (const id of this.followers()) {
+      if ((this.commitSent.get(id) ?? 0) < this.log.committed) this.sendAppend(id, nowTick, { sendIfEmpty: true });
     }
+  }
+
+  /** Every member but this node, voters and learners: each gets appends, snapshots and heartbeats. */
+  private followers(): NodeId[] {
+    const out: NodeId[] = [];
+    for (const [id] of this.tracker.entries()) if (id !== this.id) out.push(id);
+    return out;
   }
 
   /**
@@ -256,12 +259,13 @@ export class Leadership {
    * the heartbeat round that confirms it; a single voter is its own quorum.
    */
   readIndex(context: string): ReadIndexResult {
-    if (this.voters.length === 1) {
+    const selfVotes = this.tracker.isVoter(this.id);
+    if (selfVotes && this.tracker.quorum() === 1) {
       this.outbox.addReadState({ index: this.log.committed, context });
       return { accepted: true };
     }
     if (this.pendingReads.isFull()) return { accepted: false, reason: 'tooManyPending' };
-    this.pendingReads.add(this.log.committed, context, this.id);
+    this.pendingReads.add(this.log.committed, context, selfVotes ? this.id : null);
     this.broadcastHeartbeat();
     return { accepted: true };
   }
@@ -286,11 +290,28 @@ export class Leadership {
     const preferred = this.preferredLeader;
     if (preferred === null || preferred === this.id || this.transferTarget !== null) return null;
     const pr = this.tracker.get(preferred);
-    if (pr === undefined || !pr.recentActive) return null;
+    if (pr === undefined || !pr.recentActive || !this.tracker.isVoter(preferred)) return null;
     return pr.match === this.log.lastIndex() ? preferred : null;
   }
 
-  private sendTimeoutNow(to: NodeId): void {
+  /**
+   * The voter best placed to lead next (the most caught up of those heard from within
+   * `windowTicks`), for a leader that leaves the configuration; null when none is live.
+   */
+  successor(nowTick: number, windowTicks: number): NodeId | null {
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const [id, pr] of this.tracker.entries()) {
+      if (id === this.id || !this.tracker.isVoter(id) || !pr.heardWithin(nowTick, windowTicks)) continue;
+      if (pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    return best;
+  }
+
+  sendTimeoutNow(to: NodeId): void {
     this.outbox.send({ type: 'timeoutNow', from: this.id, to, term: this.term });
   }
 }

@@ -25,6 +25,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The leader's tick count when the follower last answered (-Infinity: not since this leader started). */
+  private lastHeardTick = Number.NEGATIVE_INFINITY;
   /** replicate only: the last index of each append in flight, oldest first. */
   private readonly inflight: Index[] = [];
   /** replicate only: the leader's tick count when each append in `inflight` left. */
@@ -44,6 +46,17 @@ export class Progress {
     assert(inflightMax >= 1, 'progress: the in-flight window holds at least one append');
     this.match = match;
     this.next = next;
+  }
+
+  /** The follower answered at `nowTick`. */
+  heardFrom(nowTick: number): void {
+    this.recentActive = true;
+    this.lastHeardTick = nowTick;
+  }
+
+  /** Whether the follower answered within the last `windowTicks`. */
+  heardWithin(nowTick: number, windowTicks: number): boolean {
+    return nowTick - this.lastHeardTick < windowTicks;
   }
 
   get inflightCount(): number {

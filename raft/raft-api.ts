@@ -1,11 +1,16 @@
 import type { ReplicationState } from './progress.js';
-import type { Index, LogReader, HardState, NodeId, RandomSource, Role, SnapshotMeta, Term } from './types.js';
+import type { Configuration, Index, LogReader, HardState, NodeId, RandomSource, Role, SnapshotMeta, Term } from './types.js';
 
 /** How a RaftNode is set up, and what its calls answer: the core's API besides types.ts. */
 
 export interface RaftOptions {
   readonly id: NodeId;
-  /** Every voting member, including `id`. */
+  /**
+   * The voters a new cluster bootstraps with (including `id`), used only until the log or a
+   * snapshot holds a configuration (a config entry, or a snapshot's). Empty for a node that
+   * joins an existing cluster: it holds no configuration, so neither campaigns nor votes,
+   * until a leader's log or snapshot gives it one (docs/membership.md).
+   */
   readonly voters: readonly NodeId[];
   /** The durable log as recovered by storage. */
   readonly log: LogReader;
@@ -45,7 +50,52 @@ export interface RaftOptions {
    * campaigns: its acknowledgements may have helped commit what it no longer holds.
    */
   readonly votingBlockedBelow?: Index;
+  /**
+   * A learner is promoted only when its log is within this many entries of the leader's and
+   * it answered within an election timeout (default 64): a voter that is far behind would
+   * hold up commits in its new, larger quorum.
+   */
+  readonly learnerCatchUpEntriesMax?: number;
 }
+
+/** One single-server membership change (docs/membership.md). */
+export interface ConfChange {
+  /** addLearner: a new member that receives the log but does not vote; promote: a learner becomes a voter; remove: a voter or learner leaves. */
+  readonly kind: 'addLearner' | 'promote' | 'remove';
+  readonly id: NodeId;
+}
+
+export interface ConfChangeOptions {
+  /** Remove a voter even though too few live voters would remain for a quorum (the leader's recent-activity view). */
+  readonly force?: boolean;
+}
+
+export const ConfChangeRefusal = {
+  notLeader: 'notLeader',
+  transferring: 'transferring',
+  /** This leader has not yet committed an entry of its term: its log may lack a previous leader's change (docs/membership.md). */
+  noCommitInTerm: 'noCommitInTerm',
+  /** A config entry is appended and not yet committed: one change at a time. */
+  changeInProgress: 'changeInProgress',
+  tooManyUncommitted: 'tooManyUncommitted',
+  /** addLearner of a node that is already a voter or learner. */
+  alreadyMember: 'alreadyMember',
+  /** promote of a node that is not a learner. */
+  notLearner: 'notLearner',
+  /** promote of a learner that is not caught up (learnerCatchUpEntriesMax) or not heard from lately. */
+  learnerBehind: 'learnerBehind',
+  /** remove of a node that is not a member. */
+  notMember: 'notMember',
+  /** remove of the only voter: a configuration needs one. Not overridden by force. */
+  lastVoter: 'lastVoter',
+  /** remove of a voter that would leave fewer live voters than the new quorum; `force` overrides. */
+  wouldLoseQuorum: 'wouldLoseQuorum',
+} as const;
+export type ConfChangeRefusal = (typeof ConfChangeRefusal)[keyof typeof ConfChangeRefusal];
+
+export type ConfChangeResult =
+  | { readonly accepted: true; readonly index: Index; readonly term: Term; readonly config: Configuration }
+  | { readonly accepted: false; readonly reason: ConfChangeRefusal; readonly detail: string; readonly leader: NodeId | null };
 
 export type ProposeResult =
   | { readonly accepted: true; readonly index: Index; readonly term: Term }
@@ -64,6 +114,8 @@ export type ReadIndexResult =
   | { readonly accepted: false; readonly reason: 'notLeader' | 'noCommitInTerm' | 'tooManyPending' };
 
 export interface FollowerStatus {
+  /** A learner: replicated to, not counted in quorums. */
+  readonly learner: boolean;
   readonly match: Index;
   readonly next: Index;
   readonly state: ReplicationState;
@@ -89,6 +141,10 @@ export interface Status {
    */
   readonly repairThrough: Index;
   readonly transferee: NodeId | null;
-  /** The leader's view of each member's log, itself included; null on other roles. */
+  /** The configuration this node uses now: the newest in its log, committed or not (none: no voters). */
+  readonly config: Configuration;
+  /** The index of the entry that configuration comes from (a snapshot's index, or 0 for the bootstrap one). */
+  readonly configIndex: Index;
+  /** The leader's view of each member's log (voters and learners), itself included; null on other roles. */
   readonly progress: ReadonlyMap<NodeId, FollowerStatus> | null;
 }

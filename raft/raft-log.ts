@@ -1,4 +1,5 @@
 import { assert } from './assert.js';
+import { ConfigHistory, NO_CONFIGURATION } from './membership.js';
 import type { Entry, Index, LogReader, SnapshotMeta, Term } from './types.js';
 
 /**
@@ -42,11 +43,20 @@ export class RaftLog {
   /** restore() ran and no Ready has carried its snapshot out yet. */
   private restoreUnsent = false;
 
+  /**
+   * The configurations this log holds, kept in step with it: every append (or cut) and
+   * every restore from a snapshot is reported to it, so its current one is always the
+   * newest in the log (single-server changes take effect on append).
+   */
+  readonly configs: ConfigHistory;
+
   constructor(
     private readonly durable: LogReader,
     committed: Index,
     applied: Index,
+    configs: ConfigHistory = new ConfigHistory({ index: 0 as Index, config: NO_CONFIGURATION }),
   ) {
+    this.configs = configs;
     this.unstableOffset = (durable.lastIndex() + 1) as Index;
     this.retainedOffset = this.unstableOffset;
     this.handedOutEnd = this.unstableOffset;
@@ -99,6 +109,7 @@ export class RaftLog {
     assert(snapshot.index > this.committed, `log: snapshot ${snapshot.index} is not beyond commit ${this.committed}`);
     this.restoring = snapshot;
     this.restoreUnsent = true;
+    this.configs.restore(snapshot);
     this.unstable = [];
     this.unstableOffset = (snapshot.index + 1) as Index;
     this.retained = [];
@@ -190,6 +201,7 @@ export class RaftLog {
       for (const e of entries) this.unstable.push(e);
     }
     if (this.handedOutEnd > first.index) this.handedOutEnd = first.index;
+    this.configs.appended(entries);
   }
 
   /** Entries not yet handed to the driver for persisting; marks them handed out. */

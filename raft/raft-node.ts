@@ -1,13 +1,27 @@
 import { assert } from './assert.js';
+import { planConfChange, type ConfChangeView } from './conf-change.js';
 import { Leadership } from './leadership.js';
+import { ConfigHistory, NO_CONFIGURATION, configurationOfSnapshot, encodeConfiguration, isVoter, sameConfiguration } from './membership.js';
 import { Outbox } from './outbox.js';
 import { RaftLog } from './raft-log.js';
 import { Tracker } from './tracker.js';
-import type { FollowerStatus, ProposeBatchResult, ProposeResult, RaftOptions, ReadIndexResult, Status, TransferResult } from './raft-api.js';
+import type {
+  ConfChange,
+  ConfChangeOptions,
+  ConfChangeResult,
+  FollowerStatus,
+  ProposeBatchResult,
+  ProposeResult,
+  RaftOptions,
+  ReadIndexResult,
+  Status,
+  TransferResult,
+} from './raft-api.js';
 import {
   EntryKind,
   Role,
   type AppendRequest,
+  type Configuration,
   type HardState,
   type Heartbeat,
   type Index,
@@ -36,7 +50,6 @@ const NO_LEADER = null;
  */
 export class RaftNode {
   readonly id: NodeId;
-  private readonly voters: readonly NodeId[];
   private readonly log: RaftLog;
   private readonly random: RandomSource;
   private readonly electionTicks: number;
@@ -45,6 +58,7 @@ export class RaftNode {
   private readonly applyBytesMax: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
+  private readonly learnerCatchUpEntriesMax: number;
 
   private role: Role = Role.follower;
   private currentTerm: Term;
@@ -69,8 +83,7 @@ export class RaftNode {
 
   constructor(options: RaftOptions) {
     this.id = options.id;
-    this.voters = [...new Set(options.voters)];
-    assert(this.voters.includes(options.id), `raft: ${options.id} is not among the voters ${options.voters.join(',')}`);
+    assert(options.voters.length === 0 || options.voters.includes(options.id), `raft: ${options.id} is not among the bootstrap voters ${options.voters.join(',')}`);
     this.random = options.random;
     this.electionTicks = options.electionTicks ?? 10;
     this.heartbeatTicks = options.heartbeatTicks ?? 1;
@@ -79,7 +92,8 @@ export class RaftNode {
     this.applyBytesMax = options.applyBytesMax ?? 8 * 1024 * 1024;
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
-    this.tracker = new Tracker(this.id, this.voters, options.inflightAppendsMax ?? 64);
+    this.learnerCatchUpEntriesMax = options.learnerCatchUpEntriesMax ?? 64;
+    const batchBytesMax = options.batchBytesMax ?? 1024 * 1024;
     const hs = options.hardState;
     this.currentTerm = hs.term;
     this.vote = hs.vote;
@@ -99,19 +113,22 @@ export class RaftNode {
     // saved commit index says (it is saved lazily).
     const applied = Math.min(options.applied ?? 0, durableLast);
     const commit = Math.max(lostCommitted ? durableLast : hs.commit, snapshotIndex, applied) as Index;
-    this.log = new RaftLog(options.log, commit, Math.max(applied, snapshotIndex) as Index);
+    // The configuration is the newest in the log, else the snapshot's, else the bootstrap one.
+    const base = this.snapshot !== null ? { index: this.snapshot.index, config: configurationOfSnapshot(this.snapshot) } : { index: 0 as Index, config: this.startingConfiguration(options.voters) };
+    const configs = ConfigHistory.recover(options.log, base, batchBytesMax);
+    this.log = new RaftLog(options.log, commit, Math.max(applied, snapshotIndex) as Index, configs);
+    this.tracker = new Tracker(this.id, configs.current(), options.inflightAppendsMax ?? 64);
     this.votingBlockedBelow = Math.max(options.votingBlockedBelow ?? 0, lostCommitted ? hs.commit : 0) as Index;
     this.outbox = new Outbox(this.softState(), hs);
     this.leadership = new Leadership({
       id: this.id,
-      voters: this.voters,
       log: this.log,
       tracker: this.tracker,
       outbox: this.outbox,
       electionTicks: this.electionTicks,
       snapshotStallTicks: options.snapshotStallTicks ?? 10 * this.electionTicks,
       latestSnapshot: () => this.snapshot,
-      batchBytesMax: options.batchBytesMax ?? 1024 * 1024,
+      batchBytesMax,
       pendingReadsMax: options.pendingReadsMax ?? 4096,
       preferredLeader: options.preferredLeader ?? null,
       mayCommitByCounting: (at) => this.mayCommitByCounting(at),
@@ -133,7 +150,11 @@ export class RaftNode {
 
   step(m: Message): void {
     assert(m.to === this.id, `raft: message for ${m.to} stepped into ${this.id}`);
-    if (!this.voters.includes(m.from)) return;
+    // Campaigns count only among the voters of the configuration this node holds (and of the
+    // one before while this one is uncommitted): a removed member that comes back, or a
+    // stranger, changes no term here and gets no vote, and a node that holds no configuration
+    // yet (a new member before its first log) answers no one.
+    if ((m.type === 'vote' || m.type === 'preVote') && !this.countsAsVoter(m.from)) return;
     if (m.term > this.currentTerm) {
       if (!this.stepHigherTerm(m)) return;
     } else if (m.term < this.currentTerm) {
@@ -169,9 +190,38 @@ export class RaftNode {
     return { accepted: true, firstIndex: first, lastIndex: this.log.lastIndex(), term: this.currentTerm };
   }
 
+  /**
+   * Proposes one single-server membership change (docs/membership.md). Accepted, the config
+   * entry is appended and in force on this leader at once; it is refused while another is
+   * uncommitted, and until this leader has committed an entry of its own term (a change made
+   * before that could overlap one of a previous leader that this log lacks).
+   */
+  proposeConfChange(change: ConfChange, options: ConfChangeOptions = {}): ConfChangeResult {
+    const refuse = (reason: Extract<ConfChangeResult, { accepted: false }>['reason'], detail: string): ConfChangeResult => ({ accepted: false, reason, detail, leader: this.leader });
+    if (this.role !== Role.leader) return refuse('notLeader', `${this.id} is not the leader`);
+    if (this.leadership.transferee !== null) return refuse('transferring', `leadership is being handed to ${this.leadership.transferee}`);
+    if (!this.mayChangeConfiguration()) return refuse('noCommitInTerm', `no entry of term ${this.currentTerm} is committed yet`);
+    const pendingAt = this.log.configs.currentIndex();
+    if (pendingAt > this.log.committed) return refuse('changeInProgress', `the change at ${pendingAt} is not committed yet (commit ${this.log.committed})`);
+    if (this.log.lastIndex() - this.log.committed >= this.uncommittedEntriesMax) return refuse('tooManyUncommitted', 'too many uncommitted entries');
+    const plan = planConfChange(this.tracker.config, change, this.confChangeView(), options);
+    if (!plan.ok) return refuse(plan.reason, plan.detail);
+    const entry = this.leadership.appendEntry(EntryKind.config, encodeConfiguration(plan.config));
+    this.syncConfig();
+    return { accepted: true, index: entry.index, term: entry.term, config: plan.config };
+  }
+
+  /**
+   * The configuration in force at `at` (after the entry there), for the meta of a snapshot
+   * through `at`; undefined below the newest snapshot this node has taken or installed.
+   */
+  configurationAt(at: Index): Configuration | undefined {
+    return this.log.configs.at(at);
+  }
+
   transferLeadership(to: NodeId): TransferResult {
     if (this.role !== Role.leader) return { accepted: false, reason: 'notLeader' };
-    if (!this.voters.includes(to)) return { accepted: false, reason: 'unknownNode' };
+    if (!this.tracker.isVoter(to)) return { accepted: false, reason: 'unknownNode' };
     if (to === this.id) return { accepted: false, reason: 'isSelf' };
     this.startTransfer(to);
     return { accepted: true };
@@ -194,7 +244,16 @@ export class RaftNode {
     assert(snapshot.index <= this.log.applied, `raft: snapshot at ${snapshot.index} beyond applied ${this.log.applied}`);
     const t = this.log.term(snapshot.index);
     assert(t === undefined || t === snapshot.term, `raft: snapshot at ${snapshot.index} says term ${snapshot.term}, the log ${t}`);
-    if (this.snapshot === null || snapshot.index > this.snapshot.index) this.snapshot = snapshot;
+    // Followers restore their configuration from it: it must be this log's as of its index.
+    const config = this.log.configs.at(snapshot.index);
+    assert(
+      config === undefined || sameConfiguration(config, configurationOfSnapshot(snapshot)),
+      `raft: snapshot at ${snapshot.index} names voters ${snapshot.voters.join(',')} learners ${(snapshot.learners ?? []).join(',')}, the log ${config?.voters.join(',')} / ${config?.learners.join(',')}`,
+    );
+    if (this.snapshot === null || snapshot.index > this.snapshot.index) {
+      this.snapshot = snapshot;
+      this.log.configs.compact(snapshot.index);
+    }
   }
 
   /** The driver could not deliver the snapshot it was sending `to` (the stream broke): try again later. */
@@ -257,7 +316,10 @@ export class RaftNode {
     const last = ready.entries.at(-1);
     if (last !== undefined) {
       this.log.persistedTo(last.index, last.term);
-      if (this.role === Role.leader) this.leadership.acknowledgeSelf();
+      if (this.role === Role.leader) {
+        this.leadership.acknowledgeSelf();
+        this.leaveIfRemoved();
+      }
     }
   }
 
@@ -266,7 +328,7 @@ export class RaftNode {
     if (this.role === Role.leader) {
       progress = new Map();
       for (const [id, pr] of this.tracker.entries()) {
-        progress.set(id, { match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflightCount });
+        progress.set(id, { learner: !this.tracker.isVoter(id), match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflightCount });
       }
     }
     return {
@@ -283,6 +345,8 @@ export class RaftNode {
       votingBlocked: this.votingBlockedBelow > 0,
       repairThrough: this.votingBlockedBelow,
       transferee: this.leadership.transferee,
+      config: this.tracker.config,
+      configIndex: this.log.configs.currentIndex(),
       progress,
     };
   }
@@ -300,6 +364,25 @@ export class RaftNode {
     return this.log.term(at) === this.currentTerm;
   }
 
+  /**
+   * A leader changes the configuration only once an entry of its term is committed: before,
+   * its log may lack an uncommitted change of a previous leader, and its own change could
+   * form a configuration whose majorities do not overlap that one's (the fix to the original
+   * single-server algorithm; docs/membership.md).
+   */
+  protected mayChangeConfiguration(): boolean {
+    return this.log.term(this.log.committed) === this.currentTerm;
+  }
+
+  /**
+   * The configuration used when neither the log nor a snapshot holds one: the bootstrap
+   * voters of a new cluster, or none for a node joining an existing one (it neither votes nor
+   * campaigns until a leader's log or snapshot gives it one). Called from the constructor.
+   */
+  protected startingConfiguration(bootstrapVoters: readonly NodeId[]): Configuration {
+    return bootstrapVoters.length === 0 ? NO_CONFIGURATION : { voters: [...new Set(bootstrapVoters)], learners: [] };
+  }
+
   // ---------------------------------------------------------------------------------------
   // Timers
 
@@ -307,6 +390,10 @@ export class RaftNode {
     this.electionElapsed++;
     if (this.electionElapsed < this.randomizedElectionTicks) return;
     this.electionElapsed = 0;
+    // Nothing from the leader for an election timeout: it is known no longer, so its lease no
+    // longer shields it from campaigns. A node that campaigns forgets it anyway; one that may
+    // not (a learner, a node awaiting repair) must too, or it could ignore every candidate.
+    if (this.role === Role.follower) this.leader = NO_LEADER;
     if (this.promotable()) this.campaign();
   }
 
@@ -388,9 +475,24 @@ export class RaftNode {
     this.leadership.reset();
   }
 
-  /** Can this node lead? Not while its log awaits repair after losing durable entries. */
+  /**
+   * Can this node campaign? Not while its log awaits repair after losing durable entries; and
+   * only as a voter of the configuration it holds (not a learner, not a new node without a
+   * log), or of the one before while that configuration, which removes it, is uncommitted: it
+   * may still be needed to commit it (thesis §4.2.2; it then counts the votes of the new
+   * configuration's voters, not its own, and steps down once the change commits).
+   */
   private promotable(): boolean {
-    return this.votingBlockedBelow === 0;
+    return this.votingBlockedBelow === 0 && this.countsAsVoter(this.id);
+  }
+
+  /**
+   * Whether `id` may take part in an election as this node sees it: a voter of its
+   * configuration, or of the one before while this one is uncommitted (a node whose removal
+   * is on its way may still be needed to commit it; see promotable()).
+   */
+  private countsAsVoter(id: NodeId): boolean {
+    return this.log.configs.electsIn(id, this.log.committed);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -410,7 +512,7 @@ export class RaftNode {
       this.winCampaign();
       return;
     }
-    for (const to of this.voters) {
+    for (const to of this.tracker.voters) {
       if (to === this.id) continue;
       this.send({
         type: voteType,
@@ -441,7 +543,9 @@ export class RaftNode {
       this.vote === m.from ||
       (this.vote === null && this.leader === NO_LEADER) ||
       (isPre && m.term > this.currentTerm);
-    const grant = mayVote && this.promotable() && this.logIsUpToDate(m.lastIndex, m.lastTerm);
+    // A learner votes too: it may have been promoted without knowing it yet, and a candidate
+    // counts its vote only if the candidate's configuration lists it as a voter.
+    const grant = mayVote && this.votingBlockedBelow === 0 && this.logIsUpToDate(m.lastIndex, m.lastTerm);
     const respType = isPre ? 'preVoteResp' : 'voteResp';
     if (grant) {
       // A pre-vote response carries the term asked about, so the pre-candidate can match it.
@@ -511,12 +615,16 @@ export class RaftNode {
         if (m.type === 'append') this.handleAppend(m);
         else if (m.type === 'snapshot') this.handleSnapshot(m);
         else this.handleHeartbeat(m);
+        this.syncConfig();
         return;
       case 'timeoutNow':
         if (this.role !== Role.leader) this.startCampaign('transfer');
         return;
       case 'appendResp':
-        if (this.role === Role.leader) this.leadership.handleAppendResponse(m, this.ticks);
+        if (this.role === Role.leader) {
+          this.leadership.handleAppendResponse(m, this.ticks);
+          this.leaveIfRemoved();
+        }
         return;
       case 'heartbeatResp':
         if (this.role === Role.leader) this.leadership.handleHeartbeatResponse(m, this.ticks);
@@ -605,6 +713,46 @@ export class RaftNode {
   /** Our log now equals a current leader's through `at`; if that covers what we lost, we may vote again. */
   private noteRepairedThrough(at: Index): void {
     if (this.votingBlockedBelow > 0 && at >= this.votingBlockedBelow) this.votingBlockedBelow = 0 as Index;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Membership
+
+  /** After the log changed: the tracker (quorums, a leader's members) follows the newest configuration in it. */
+  private syncConfig(): void {
+    const config = this.log.configs.current();
+    if (config === this.tracker.config) return;
+    this.tracker.setConfig(config, this.log.lastIndex());
+    const transferee = this.leadership.transferee;
+    if (transferee !== null && !isVoter(config, transferee)) this.leadership.abandonTransfer();
+  }
+
+  /**
+   * A leader whose removal has committed steps down (until then it leads the new
+   * configuration without counting itself). It first tells the members the new commit index
+   * and asks the most caught-up live voter to campaign at once, so the cluster is not left
+   * waiting for an election timeout.
+   */
+  private leaveIfRemoved(): void {
+    if (this.role !== Role.leader || this.tracker.isVoter(this.id)) return;
+    if (this.log.configs.currentIndex() > this.log.committed) return;
+    this.leadership.tellCommit(this.ticks);
+    const successor = this.leadership.successor(this.ticks, this.electionTicks);
+    if (successor !== null) this.leadership.sendTimeoutNow(successor);
+    this.becomeFollower(this.currentTerm, NO_LEADER);
+  }
+
+  private confChangeView(): ConfChangeView {
+    return {
+      lastIndex: this.log.lastIndex(),
+      configIndex: this.log.configs.currentIndex(),
+      learnerCatchUpEntriesMax: this.learnerCatchUpEntriesMax,
+      learner: (id) => {
+        const pr = this.tracker.get(id);
+        return pr === undefined ? undefined : { match: pr.match, live: pr.heardWithin(this.ticks, this.electionTicks) };
+      },
+      liveVoters: (config) => this.tracker.liveVoters(config, this.ticks, this.electionTicks),
+    };
   }
 
   // ---------------------------------------------------------------------------------------

@@ -24,8 +24,9 @@ export class PendingReads {
     return this.queue.length >= this.capacity;
   }
 
-  add(index: Index, context: string, self: NodeId): void {
-    this.queue.push({ index, context, acks: new Set([self]) });
+  /** `self` is the leader's own acknowledgement, null when it is not a voter (its removal is on its way). */
+  add(index: Index, context: string, self: NodeId | null): void {
+    this.queue.push({ index, context, acks: new Set(self === null ? [] : [self]) });
   }
 
   /** The context to carry on the next heartbeat round: the newest read's. */

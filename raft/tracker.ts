@@ -1,47 +1,79 @@
-import { assert } from './assert.js';
+import { isVoter } from './membership.js';
 import { Progress } from './progress.js';
-import type { Index, NodeId } from './types.js';
+import type { Configuration, Index, NodeId } from './types.js';
 
 export type VoteOutcome = 'won' | 'lost' | 'pending';
 
 /**
- * The majority arithmetic of one configuration: votes in a campaign and, on a leader, each
- * member's replication progress. Every quorum decision in the core is made here.
+ * The majority arithmetic of the node's current configuration: votes in a campaign and, on a
+ * leader, each member's replication progress (voters and learners, and the leader itself
+ * even while a change that removes it is on its way). Every quorum decision in the core is
+ * made here, and only voters count in one.
  */
 export class Tracker {
   private readonly votes = new Map<NodeId, boolean>();
   private readonly progress = new Map<NodeId, Progress>();
+  private configuration: Configuration;
 
   constructor(
     private readonly self: NodeId,
-    readonly voters: readonly NodeId[],
+    configuration: Configuration,
     private readonly inflightMax: number,
   ) {
-    assert(voters.includes(self), `tracker: ${self} is not among the voters`);
+    this.configuration = configuration;
+  }
+
+  get config(): Configuration {
+    return this.configuration;
+  }
+
+  get voters(): readonly NodeId[] {
+    return this.configuration.voters;
+  }
+
+  isVoter(id: NodeId): boolean {
+    return isVoter(this.configuration, id);
   }
 
   quorum(): number {
-    return Math.floor(this.voters.length / 2) + 1;
+    return Math.floor(this.configuration.voters.length / 2) + 1;
+  }
+
+  /**
+   * The configuration changed (a config entry appended or cut, a snapshot installed). While
+   * leading, new members are probed from the end of the log and those gone are forgotten;
+   * the leader's own progress stays while it leads.
+   */
+  setConfig(config: Configuration, lastIndex: Index): void {
+    this.configuration = config;
+    for (const id of this.votes.keys()) if (!this.isVoter(id) && id !== this.self) this.votes.delete(id);
+    if (this.progress.size === 0) return;
+    const members = new Set([...config.voters, ...config.learners, this.self]);
+    for (const id of members) {
+      if (!this.progress.has(id)) this.progress.set(id, new Progress(0 as Index, (lastIndex + 1) as Index, this.inflightMax));
+    }
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
   }
 
   // ---- votes ----------------------------------------------------------------------------
 
-  /** Starts a campaign with our own vote counted. */
+  /** Starts a campaign with our own vote counted. Only a voter campaigns. */
   startCampaign(): void {
     this.votes.clear();
     this.votes.set(this.self, true);
   }
 
-  /** Records a voter's answer; a repeated answer from the same voter replaces the first. */
+  /** Records a voter's answer; a repeated answer replaces the first; a non-voter's answer counts for nothing. */
   recordVote(from: NodeId, granted: boolean): VoteOutcome {
-    this.votes.set(from, granted);
+    if (this.isVoter(from)) this.votes.set(from, granted);
     return this.tally();
   }
 
   tally(): VoteOutcome {
     let granted = 0;
     let rejected = 0;
-    for (const g of this.votes.values()) {
+    for (const [id, g] of this.votes) {
+      if (!this.isVoter(id)) continue;
       if (g) granted++;
       else rejected++;
     }
@@ -52,11 +84,11 @@ export class Tracker {
 
   // ---- replication progress (leader only) ------------------------------------------------
 
-  /** A new leader knows nothing of its followers: probe each from the end of its own log. */
+  /** A new leader knows nothing of its followers: probe each member from the end of its own log. */
   startLeading(lastIndex: Index, selfDurable: Index): void {
     this.progress.clear();
     const next = (lastIndex + 1) as Index;
-    for (const id of this.voters) {
+    for (const id of new Set([...this.configuration.voters, ...this.configuration.learners, this.self])) {
       const pr = new Progress(0 as Index, next, this.inflightMax);
       if (id === this.self) {
         pr.acknowledge(selfDurable);
@@ -82,29 +114,40 @@ export class Tracker {
   }
 
   /**
-   * The highest index a majority holds durably: the largest match that a quorum of members
-   * have reached. Asked on every acknowledgement, so it counts instead of copying and sorting
-   * (quadratic in a handful of members, no allocation).
+   * The highest index a majority of voters holds durably: the largest match that a quorum of
+   * voters have reached. Asked on every acknowledgement, so it counts instead of copying and
+   * sorting (quadratic in a handful of members, no allocation).
    */
   quorumMatch(): Index {
     const need = this.quorum();
     let best = 0;
-    for (const candidate of this.progress.values()) {
-      if (candidate.match <= best) continue;
+    for (const [id, candidate] of this.progress) {
+      if (candidate.match <= best || !this.isVoter(id)) continue;
       let holders = 0;
-      for (const other of this.progress.values()) if (other.match >= candidate.match) holders++;
+      for (const [other, pr] of this.progress) if (pr.match >= candidate.match && this.isVoter(other)) holders++;
       if (holders >= need) best = candidate.match;
     }
     return best as Index;
   }
 
-  /** Check-quorum: did a majority (self included) answer since the last check? Resets the marks. */
+  /** Check-quorum: did a majority of voters (self included, if one) answer since the last check? Resets the marks. */
   quorumRecentlyActive(): boolean {
     let active = 0;
     for (const [id, pr] of this.progress) {
-      if (id === this.self || pr.recentActive) active++;
+      if (this.isVoter(id) && (id === this.self || pr.recentActive)) active++;
       pr.recentActive = false;
     }
     return active >= this.quorum();
   }
+
+  /** Voters of `config` that answered within the last `windowTicks` (the leader itself counts if one). */
+  liveVoters(config: Configuration, nowTick: number, windowTicks: number): number {
+    let live = 0;
+    for (const id of config.voters) {
+      const pr = this.progress.get(id);
+      if (id === this.self || (pr !== undefined && pr.heardWithin(nowTick, windowTicks))) live++;
+    }
+    return live;
+  }
+
 }

@@ -25,6 +25,12 @@ export const EntryKind = {
   normal: 1,
   /** Appended by every new leader so it can commit in its own term (Raft §5.4.2, §8). */
   noop: 2,
+  /**
+   * A membership change: the payload is the whole configuration that follows it (see
+   * raft/membership.ts for the encoding), which every node uses from the moment the entry is
+   * in its log, committed or not (docs/membership.md).
+   */
+  config: 3,
 } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
 
@@ -127,14 +133,29 @@ export interface HeartbeatResponse extends Envelope {
 }
 
 /**
+ * The members of a cluster at one point of its log. Voters elect and make quorums; learners
+ * receive the log (and snapshots) but never count in a quorum, never campaign, and their votes
+ * are counted by no one. A node is in at most one of the two lists. No voters at all means "no
+ * configuration": a node that joins an existing cluster holds none until a leader sends it a
+ * log or snapshot that carries one.
+ */
+export interface Configuration {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+/**
  * What a snapshot stands for: the state machine's state with every entry through `index`
- * applied, `term` being that entry's term, and the voters as of `index`. The state itself is
- * the driver's (a file it writes, reads and streams); the core sees only this description.
+ * applied, `term` being that entry's term, and the configuration as of `index` (voters, and
+ * learners when there are any). The state itself is the driver's (a file it writes, reads and
+ * streams); the core sees only this description.
  */
 export interface SnapshotMeta {
   readonly index: Index;
   readonly term: Term;
   readonly voters: readonly NodeId[];
+  /** Absent means none. */
+  readonly learners?: readonly NodeId[];
 }
 
 /**

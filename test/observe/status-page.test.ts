@@ -63,7 +63,8 @@ const STORAGE: StorageStatus = {
 function fakeNode(st: Partial<Status> & { readonly id: NodeId }): NodeInspection & { status: () => Status; set: (over: Partial<Status>) => void } {
   let current: Status = {
     role: 'follower', term: term(2), vote: null, leader: null, commit: index(10), applied: index(10), firstIndex: index(1), lastIndex: index(10),
-    snapshotIndex: index(0), votingBlocked: false, repairThrough: index(0), transferee: null, progress: null, ...st,
+    snapshotIndex: index(0), votingBlocked: false, repairThrough: index(0), transferee: null, config: { voters: [st.id], learners: [] }, configIndex: index(0),
+    progress: null, ...st,
   };
   return {
     status: () => current,
@@ -83,7 +84,7 @@ function fakeNode(st: Partial<Status> & { readonly id: NodeId }): NodeInspection
 }
 
 function progress(entries: readonly [string, number][]): ReadonlyMap<NodeId, FollowerStatus> {
-  return new Map(entries.map(([id, match]) => [nodeId(id), { match: index(match), next: index(match + 1), state: 'replicate', inflight: 0 } as FollowerStatus]));
+  return new Map(entries.map(([id, match]) => [nodeId(id), { match: index(match), next: index(match + 1), state: 'replicate', inflight: 0, learner: false } as FollowerStatus]));
 }
 
 function viewOf(node: NodeInspection, httpAddress: string, history = new StatusHistory()): NodeView {

@@ -9,7 +9,7 @@ describe('Tracker.quorumMatch', () => {
     fc.assert(
       fc.property(fc.array(fc.nat(50), { minLength: 1, maxLength: 7 }), (matches) => {
         const voters = matches.map((_, k) => nodeId(`n${k}`));
-        const tracker = new Tracker(voters[0]!, voters, 8);
+        const tracker = new Tracker(voters[0]!, { voters, learners: [] }, 8);
         tracker.startLeading(index(100), index(0));
         for (const [k, match] of matches.entries()) {
           if (match > 0) tracker.get(voters[k]!)!.acknowledge(match as Index);
@@ -24,6 +24,6 @@ describe('Tracker.quorumMatch', () => {
 
   it('is 0 when not leading', () => {
     const voters = [nodeId('a'), nodeId('b'), nodeId('c')];
-    expect(new Tracker(voters[0]!, voters, 8).quorumMatch()).toBe(0);
+    expect(new Tracker(voters[0]!, { voters, learners: [] }, 8).quorumMatch()).toBe(0);
   });
 });
