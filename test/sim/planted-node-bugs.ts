@@ -136,7 +136,7 @@ export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
   },
   {
     name: 'sealed-segment-not-synced',
-    edits: [{ file: COMMIT_LOG, form: 'statement', original: 'if (deferSync) this.sealedUnsynced.push(sealed);', mutant: '' }],
+    edits: [{ file: COMMIT_LOG, form: 'statement', original: 'this.sealedUnsynced.push(sealed);', mutant: '' }],
     breaks: "a segment sealed at roll-over never gets the fdatasync of its last records, while later segments do (durableBeforeAck: the durable log ends at the gap)",
     caughtBy: ['durableBeforeAck', 'ackDurable'],
     sim: { segmentBytes: 1024 },
