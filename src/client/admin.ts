@@ -1,5 +1,6 @@
 import { GroupCalls, type GroupInfo, type GroupResetResult, type GroupResetTarget, type GroupSettings, type GroupStart } from './groups.js';
 import { LogClient, type CallOptions, type LogClientOptions, type TopicInfo } from './log-client.js';
+import { MemberCalls } from './members.js';
 
 /**
  * Topic administration, like Kafka's Admin client. Creating and deleting go to the leader
@@ -9,10 +10,13 @@ import { LogClient, type CallOptions, type LogClientOptions, type TopicInfo } fr
 export class Admin {
   readonly #client: LogClient;
   readonly #groups: GroupCalls;
+  /** Cluster membership: list, add, promote, remove, replace (docs/membership.md). */
+  readonly members: MemberCalls;
 
   constructor(options: LogClientOptions) {
     this.#client = new LogClient(options);
     this.#groups = new GroupCalls(this.#client);
+    this.members = new MemberCalls(this.#client);
   }
 
   /** AlreadyExistsError if it exists; InvalidArgumentError for a bad name or size. Size 0 or unset: the broker's default. */

@@ -16,6 +16,8 @@ import {
   type ProduceResponseMessage,
   type TopicView,
   type LogRecord as ServiceLogRecord,
+  type MemberChangeInput,
+  type MembersView,
   type NodeStatusView,
   type ReadOutcome,
 } from '../transport/index.js';
@@ -27,7 +29,7 @@ import { followBatches, leaderStream, type UnaryMethod } from './broker-streams.
 import { describe, type Delivery } from './call-errors.js';
 import { CallRouter, unary } from './call-router.js';
 import { AbortedError, InvalidArgumentError } from './errors.js';
-import { fetchResult, nodeStatus, produceResult, readResult, topicInfo } from './wire-results.js';
+import { fetchResult, membersView, nodeStatus, produceResult, readResult, topicInfo } from './wire-results.js';
 
 export type { Delivery } from './call-errors.js';
 export type { KeepaliveOptions } from './broker-channels.js';
@@ -286,6 +288,41 @@ export class LogClient {
       signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.transfer, this.#codec.transferRequest.serialize, this.#codec.transferResponse.deserialize, { to }, deadlineMs),
     });
+  }
+
+  /** The members of the configuration the asked node holds (any broker, or the one at `address`), with their addresses. */
+  async members(options: CallOptions & { readonly address?: string } = {}): Promise<MembersView> {
+    const message = await this.#router.call({
+      operation: 'members',
+      delivery: 'idempotent',
+      signal: options.signal,
+      ...(options.address === undefined ? {} : { pinnedAddress: options.address }),
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.members, this.#codec.membersRequest.serialize, this.#codec.membersResponse.deserialize, {}, deadlineMs),
+    });
+    return membersView(message);
+  }
+
+  /**
+   * One membership change, on the leader; resolves once committed, with the members it
+   * made. Sent once: a change whose answer was lost is safe to ask again (the node answers
+   * a change already made at once, docs/membership.md).
+   */
+  async changeMember(change: MemberChangeInput, options: CallOptions = {}): Promise<MembersView> {
+    const request = {
+      kind: change.kind,
+      id: change.id,
+      peerAddress: change.kind === 'add' ? change.peerAddress : '',
+      clientAddress: change.kind === 'add' ? change.clientAddress : '',
+      incarnation: change.kind === 'add' ? change.incarnation : '',
+      force: change.kind === 'remove' && change.force,
+    };
+    const message = await this.#router.call({
+      operation: 'changeMember',
+      delivery: 'once',
+      signal: options.signal,
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.changeMember, this.#codec.memberChangeRequest.serialize, this.#codec.membersResponse.deserialize, request, deadlineMs),
+    });
+    return membersView(message);
   }
 
   /** Creates a topic; messageBytesMax 0 (default) takes the broker's default. */

@@ -14,8 +14,18 @@ export interface MemberConfig {
 
 export interface NodeConfig {
   readonly id: NodeId;
-  /** Every voting member, this node included. */
+  /**
+   * Where to find the members, this node included. On a fresh data directory (and without
+   * `join`) they are also the voters the new cluster bootstraps with; once the log or a
+   * snapshot holds a configuration, that one decides who the members are and this list only
+   * says where to dial those the replicated member book does not know yet (docs/membership.md).
+   */
   readonly members: readonly MemberConfig[];
+  /**
+   * This node joins an existing cluster: it bootstraps no configuration, so it neither votes
+   * nor campaigns until a leader has added it (quorumlog members add) and sent it the log.
+   */
+  readonly join?: boolean;
   /** Names the cluster; a data directory made for another cluster is refused. */
   readonly clusterId: string;
   readonly dataDir: string;

@@ -83,6 +83,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
         diskUsage: statfsDiskUsage(config.dataDir),
         snapshotFileTimeMs: newestSnapshotFileTimeMs,
         log: logLine,
+        incarnation: identity.incarnation,
         ...(observation.probe === undefined ? {} : { probe: observation.probe }),
       },
       {
@@ -110,7 +111,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     self: config.id,
     clusterId: config.clusterId,
     listenAddress: self.peerAddress,
-    peers: new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, config.dialAddresses.get(m.id) ?? m.peerAddress])),
+    peers: node.membership.peerAddresses(),
     onMessage: (message) => node.receive(message),
     snapshots: node.snapshotReceiving,
     messageBytesMax: config.messageBytesMax,
@@ -119,6 +120,10 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
     ...(tls === null ? {} : { tls: tls.certificates }),
   });
+  // From now on the peer links follow the configuration (members added, removed).
+  const peerTransport = transport;
+  node.membership.onPeers((peers) => peerTransport.setPeers(peers));
+  node.membership.warnIfFlagsDiffer();
   let clientServer: ClientServer;
   try {
     clientServer = await startClientServer({
@@ -127,6 +132,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       broker: node.broker,
       groups: node.groups,
       transactions: node.transactions,
+      membership: node.members,
       messageBytesMax: config.messageBytesMax,
       recordBytesMax: config.recordBytesMax,
       ...(tls === null ? {} : { tls: tls.certificates }),
