@@ -63,6 +63,8 @@ interface OpenStream {
   readonly finish: sendUnaryData<StreamSummary>;
   /** The process this stream speaks for. */
   readonly claimant: Claimant;
+  /** Ends the stream with `result`; nothing it sends afterwards is delivered. */
+  readonly end: (result: Parameters<sendUnaryData<StreamSummary>>[0]) => void;
 }
 
 /**
@@ -108,7 +110,7 @@ export class PeerListener {
     const claimant = this.#claim(from, call, finish);
     if (claimant === null) return;
     this.#open.get(from)?.finish({ code: status.ABORTED, details: 'replaced by a newer stream from the same peer' });
-    const stream: OpenStream = { call, finish, claimant };
+    const stream: OpenStream = { call, finish, claimant, end: (result) => end(result) };
     this.#open.set(from, stream);
     call.sendMetadata(new Metadata());
     let received = 0;
@@ -142,6 +144,14 @@ export class PeerListener {
     call.on('error', () => end({ code: status.CANCELLED, details: 'stream failed' }));
     call.on('cancelled', () => end({ code: status.CANCELLED, details: 'cancelled by the peer' }));
   };
+
+  /**
+   * `peer` is no longer a member (the caller dropped it from the peers map): its open stream
+   * is ended with FAILED_PRECONDITION saying so, and its redials are refused the same way.
+   */
+  forget(peer: NodeId): void {
+    this.#open.get(peer)?.end({ code: status.FAILED_PRECONDITION, details: `node "${peer}" is not a member of this cluster` });
+  }
 
   /** Refuses new streams and ends the open ones with UNAVAILABLE, so peers redial later. */
   close(): void {

@@ -222,6 +222,7 @@ class GrpcPeerTransport implements PeerTransport {
       connection.snapshots.close();
       this.#connections.delete(peer);
       this.#peers.delete(peer);
+      if (!peers.has(peer)) this.listener.forget(peer);
       if (!peers.has(peer)) this.log.info(`peer ${peer} at ${connection.address} is no longer a member: its link is closed`, { event: LogEvent.peerRemoved, peer });
     }
     for (const [peer, address] of peers) {
