@@ -5,6 +5,8 @@ import type { Configuration, Index, NodeId } from './types.js';
 /** What the leader knows that a change is judged by (its progress view of the members). */
 export interface ConfChangeView {
   readonly lastIndex: Index;
+  /** The index of the entry the current configuration comes from: a learner to promote must hold it. */
+  readonly configIndex: Index;
   /** How far behind the leader's last index a learner may be and still be promoted. */
   readonly learnerCatchUpEntriesMax: number;
   /** The learner's match, and whether it answered within an election timeout; undefined if untracked. */
@@ -35,9 +37,11 @@ export function planConfChange(current: Configuration, change: ConfChange, view:
       if (!current.learners.includes(id)) return refuse('notLearner', `${id} is not a learner`);
       const progress = view.learner(id);
       const behindMax = view.learnerCatchUpEntriesMax;
-      if (progress === undefined || !progress.live || view.lastIndex - progress.match > behindMax) {
+      // It must hold the configuration it is a learner in, or as a voter it would not know the
+      // others for voters and would answer none of their campaigns.
+      if (progress === undefined || !progress.live || view.lastIndex - progress.match > behindMax || progress.match < view.configIndex) {
         const at = progress === undefined ? 'unknown' : `${progress.match}${progress.live ? '' : ', not heard from lately'}`;
-        return refuse('learnerBehind', `${id} holds the log through ${at}; the leader's ends at ${view.lastIndex} (at most ${behindMax} behind)`);
+        return refuse('learnerBehind', `${id} holds the log through ${at}; the leader's ends at ${view.lastIndex} (at most ${behindMax} behind, and through the configuration at ${view.configIndex})`);
       }
       return { ok: true, config: { voters: [...current.voters, id], learners: without(current.learners) } };
     }

@@ -471,12 +471,17 @@ export class RaftNode {
   }
 
   /**
-   * Can this node lead? Only as a voter of the configuration it holds (not a learner, not a
-   * removed member, not a new node without a log), and not while its log awaits repair after
-   * losing durable entries.
+   * Can this node campaign? Not while its log awaits repair after losing durable entries; and
+   * only as a voter of the configuration it holds (not a learner, not a new node without a
+   * log), or of the one before while that configuration, which removes it, is uncommitted: it
+   * may still be needed to commit it (thesis §4.2.2; it then counts the votes of the new
+   * configuration's voters, not its own, and steps down once the change commits).
    */
   private promotable(): boolean {
-    return this.votingBlockedBelow === 0 && this.tracker.isVoter(this.id);
+    if (this.votingBlockedBelow > 0) return false;
+    if (this.tracker.isVoter(this.id)) return true;
+    const at = this.log.configs.currentIndex();
+    return at > this.log.committed && isVoter(this.log.configs.at((at - 1) as Index) ?? NO_CONFIGURATION, this.id);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -727,6 +732,7 @@ export class RaftNode {
   private confChangeView(): ConfChangeView {
     return {
       lastIndex: this.log.lastIndex(),
+      configIndex: this.log.configs.currentIndex(),
       learnerCatchUpEntriesMax: this.learnerCatchUpEntriesMax,
       learner: (id) => {
         const pr = this.tracker.get(id);
