@@ -88,6 +88,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       },
       {
         send: (messages) => transport?.send(messages),
+        peerIncarnation: (peer) => transport?.peerIncarnation(peer) ?? null,
         onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
         shipping: {
           sendSnapshot: (message, source) => {
@@ -117,6 +118,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     messageBytesMax: config.messageBytesMax,
     log: logLine,
     incarnation: identity.incarnation,
+    recordedIncarnation: (peer) => node.membership.record(peer)?.incarnation,
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
     ...(tls === null ? {} : { tls: tls.certificates }),
   });

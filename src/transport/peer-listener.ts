@@ -27,6 +27,13 @@ export interface PeerListenerOptions {
   readonly requireMemberCertificate?: boolean;
   /** The clock for claimant liveness and log rate limits (injected for tests). */
   readonly nowMs?: () => number;
+  /**
+   * The data directory incarnation recorded for a member ('' or undefined: none recorded).
+   * A stream or snapshot call speaking for a member from another incarnation is refused: it
+   * is a wiped or replaced disk restarted under the member's id, which must not vote or take
+   * entries it never acknowledged under that id (docs/membership.md).
+   */
+  readonly recordedIncarnation?: (peer: NodeId) => string | undefined;
 }
 
 /** Who a peer call says it comes from and is for (undefined: it did not say). */
@@ -89,16 +96,29 @@ export class PeerListener {
   readonly #duplicates: RepeatGate;
   /** Other refusals and malformed streams, per cause. */
   readonly #refusals: RepeatGate;
+  /** Refusals of a member's other data directory, per member (logged here, not with the other refusals). */
+  readonly #incarnations: RepeatGate;
   #closing = false;
 
   constructor(options: PeerListenerOptions) {
     this.#options = options;
     this.#duplicates = new RepeatGate({ intervalMs: REFUSAL_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
     this.#refusals = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
+    this.#incarnations = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
+  }
+
+  /** The data directory incarnation of the process whose stream speaks for `peer` now, or null when none is open. */
+  incarnationOf(peer: NodeId): string | null {
+    return this.#open.get(peer)?.claimant.incarnation ?? null;
   }
 
   /** The gRPC handler for Peer/Stream. */
   readonly handle = (call: PeerStreamCall, finish: sendUnaryData<StreamSummary>): void => {
+    const wiped = this.#closing ? null : this.#incarnationRefusal(call.metadata, call.getPeer());
+    if (wiped !== null && this.#checkStream(call.metadata) === null && this.#certificateRefusal(call) === null) {
+      finish({ code: status.FAILED_PRECONDITION, details: wiped });
+      return;
+    }
     const refusal = this.#closing ? 'the node is shutting down' : (this.#checkStream(call.metadata) ?? this.#certificateRefusal(call));
     if (refusal !== null) {
       finish({ code: this.#closing ? status.UNAVAILABLE : status.FAILED_PRECONDITION, details: refusal });
@@ -189,7 +209,7 @@ export class PeerListener {
    * Null: serve it.
    */
   refusalOf(addressing: PeerAddressing, metadata: Metadata, peerAddress: string, call?: CertifiedCall): string | null {
-    const refusal = this.#addressRefusal(addressing) ?? (call === undefined ? null : this.#certificateRefusal(call, addressing.from));
+    const refusal = this.#addressRefusal(addressing) ?? (call === undefined ? null : this.#certificateRefusal(call, addressing.from)) ?? this.#incarnationRefusal(metadata, peerAddress);
     if (refusal !== null) return refusal;
     const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
     const boot = firstValue(metadata, PeerMetadataKey.boot) ?? '';
@@ -206,6 +226,25 @@ export class PeerListener {
       `node id ${from} is already in use by a live process at ${known.address} (data directory incarnation ${known.incarnation}); ` +
       `refused the one at ${peerAddress} (incarnation ${incarnation || 'unknown'}): two processes claim one node id`
     );
+  }
+
+  /**
+   * Why a caller claiming a member id is not the data directory recorded for it, or null. The
+   * refusal says what to do; it is logged here once a minute per member.
+   */
+  #incarnationRefusal(metadata: Metadata, peerAddress: string): string | null {
+    const from = firstValue(metadata, PeerMetadataKey.from);
+    if (from === undefined) return null;
+    const recorded = this.#options.recordedIncarnation?.(from as NodeId) ?? '';
+    const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
+    if (recorded === '' || incarnation === recorded) return null;
+    const refusal =
+      `member ${from} was added with data directory incarnation ${recorded}, and the node at ${peerAddress} has ${incarnation || 'none'}: ` +
+      `its disk was wiped or replaced, so it may not vote or take entries as ${from}; replace it: ` +
+      `quorumlog members replace ${from} NEW_ID PEER_ADDRESS/CLIENT_ADDRESS (or remove ${from} and add it again as a learner)`;
+    const heldBack = this.#incarnations.pass(from);
+    if (heldBack !== null) this.#options.log.warn(`refused ${from}: ${refusal}${heldBackNote(heldBack)}`, { event: LogEvent.memberIncarnationRefused, peer: from });
+    return refusal;
   }
 
   #now(): number {

@@ -33,6 +33,8 @@ export interface PeerTransport extends SnapshotShipping {
   setPeers(peers: ReadonlyMap<NodeId, string>): void;
   /** The peers now (id -> address dialled). */
   peers(): ReadonlyMap<NodeId, string>;
+  /** The data directory incarnation of the process whose stream speaks for `peer` now (null: none open). */
+  peerIncarnation(peer: NodeId): string | null;
   stats(): ReadonlyMap<NodeId, PeerLinkStats>;
   /** Stops accepting, closes streams and the listener. */
   close(): Promise<void>;
@@ -67,6 +69,11 @@ export interface PeerTransportOptions {
    * for an id and refuse another live claimant of it whose incarnation differs.
    */
   readonly incarnation?: string;
+  /**
+   * The incarnation recorded for a member (the node's member book; '' or undefined: none):
+   * a peer speaking for it from another data directory is refused, saying it must be replaced.
+   */
+  readonly recordedIncarnation?: (peer: NodeId) => string | undefined;
   /**
    * Called once when peers have refused us as a second live process of our id for longer
    * than a legitimate replacement could be refused (the old process's last words age out);

@@ -76,6 +76,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     peers,
     onMessage: options.onMessage,
     log,
+    ...(options.recordedIncarnation === undefined ? {} : { recordedIncarnation: options.recordedIncarnation }),
     requireMemberCertificate: options.tls !== undefined,
   });
   const snapshotReceiver = new SnapshotReceiver({ self: options.self, snapshots: options.snapshots ?? null, listener, log });
@@ -234,6 +235,10 @@ class GrpcPeerTransport implements PeerTransport {
 
   peers(): ReadonlyMap<NodeId, string> {
     return new Map(this.#peers);
+  }
+
+  peerIncarnation(peer: NodeId): string | null {
+    return this.listener.incarnationOf(peer);
   }
 
   sendSnapshot(message: InstallSnapshot, source: SnapshotSource): Promise<void> {

@@ -210,6 +210,55 @@ describe('membership changes on running nodes', () => {
     }
   }, 60_000);
 
+  it('a wiped disk restarted under a member id is refused and counts for nothing; replace brings a new node in its place', async () => {
+    const { members, root } = await layout(4);
+    const initial = members.slice(0, 3);
+    const nodes = await Promise.all(initial.map((m) => start(m.id, initial, root)));
+    const brokers = initial.map((m) => m.clientAddress);
+    const admin = new Admin({ brokers, timeoutMs: 10_000 });
+    const client = new LogClient({ brokers, timeoutMs: 10_000 });
+    try {
+      const leader = await leaderOf(nodes);
+      await waitFor(async () => (await admin.members.list()).members.every((m) => m.incarnation !== ''), { timeoutMs: 10_000, what: 'every member incarnation recorded' });
+      const before = await appendRecords(client, 30, 'before-wipe');
+      const [wiped, other] = nodes.filter((n) => n !== leader) as [TestNode, TestNode];
+      await wiped.node?.stop();
+      wiped.node = null;
+      fs.rmSync(wiped.dataDir, { recursive: true, force: true });
+      const impostor = await start(wiped.id, initial, root);
+      await waitFor(() => impostor.log.messages().some((line) => line.includes('its disk was wiped or replaced') && line.includes(`members replace ${wiped.id}`)), {
+        timeoutMs: 10_000,
+        what: `${wiped.id} to be told to be replaced`,
+      });
+      expect(leader.log.messages().some((line) => line.startsWith(`refused ${wiped.id}: member ${wiped.id} was added with data directory incarnation`))).toBe(true);
+
+      // With the other follower down, the leader and the wiped node are no quorum: nothing commits.
+      await other.node?.stop();
+      other.node = null;
+      const short = new LogClient({ brokers: [leader.member.clientAddress], timeoutMs: 1_500 });
+      try {
+        await expect(short.append([new TextEncoder().encode('needs-a-quorum')])).rejects.toThrow();
+      } finally {
+        short.close();
+      }
+      expect(status(impostor).role).not.toBe('leader');
+      const back = await start(other.id, initial, root);
+      await leaderOf([leader, back]);
+
+      // The operator replaces the wiped member by a new node; it catches up and votes.
+      await impostor.node?.stop();
+      impostor.node = null;
+      const n4 = await start('n4', members, root, { join: true });
+      const view = await admin.members.replace(wiped.id, 'n4', addressesOf(n4), { catchUpTimeoutMs: 15_000 });
+      expect(view.members.map((m) => `${m.id}:${m.role}`).sort()).toEqual([`${leader.id}:voter`, `${back.id}:voter`, 'n4:voter'].sort());
+      await waitFor(() => status(n4).appliedIndex >= before, { timeoutMs: 10_000, what: 'n4 to hold every acknowledged write' });
+      expect(await appendRecords(client, 10, 'after-replace')).toBeGreaterThan(before);
+    } finally {
+      client.close();
+      await admin.close();
+    }
+  }, 60_000);
+
   it('answers a change from a follower with the leader (the client follows) and refuses bad input', async () => {
     const { members, root } = await layout(3);
     const nodes = await Promise.all(members.map((m) => start(m.id, members, root)));
