@@ -36,8 +36,14 @@ export type { KeepaliveOptions } from './broker-channels.js';
 export type { UnaryMethod } from './broker-streams.js';
 
 export interface LogClientOptions {
-  /** Client addresses (host:port) of some or all nodes; followers redirect to the leader. */
+  /**
+   * Client addresses (host:port) of some or all nodes; followers redirect to the leader. The
+   * list then follows the cluster's membership: every brokerRefreshIntervalMs, and when a node
+   * knows no leader or names one not in the list, a node is asked for the members' addresses.
+   */
   readonly brokers: readonly string[];
+  /** How often the broker list is refreshed from the cluster's members; 0: never (the list stays as given). Default 30 s. */
+  readonly brokerRefreshIntervalMs?: number;
   /** Overall budget of one call, retries and redirects included. Default 30 s. */
   readonly timeoutMs?: number;
   /** How long one attempt waits to connect to a broker before trying the next. Default 2 s. */
@@ -78,6 +84,8 @@ export const LOG_CLIENT_DEFAULTS = {
   /** statusAll() gives each broker this long. */
   statusTimeoutMs: 5_000,
   keepalive: KEEPALIVE_DEFAULTS,
+  /** The broker list is refreshed from the cluster's members this often (docs/membership.md). */
+  brokerRefreshIntervalMs: 30_000,
 } as const;
 
 /**
@@ -172,6 +180,7 @@ export class LogClient {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       ...(options.auth === undefined ? {} : { auth: options.auth }),
     });
+    const refreshMs = options.brokerRefreshIntervalMs ?? LOG_CLIENT_DEFAULTS.brokerRefreshIntervalMs;
     this.#router = new CallRouter({
       brokers: options.brokers,
       timeoutMs: options.timeoutMs ?? LOG_CLIENT_DEFAULTS.timeoutMs,
@@ -179,6 +188,19 @@ export class LogClient {
       retryBackoff: options.retryBackoff ?? LOG_CLIENT_DEFAULTS.retryBackoff,
       channels: this.#channels,
       closing: this.#closing.signal,
+      ...(refreshMs === 0
+        ? {}
+        : {
+            refreshBrokers: {
+              intervalMs: refreshMs,
+              list: async (address: string, deadlineMs: number) => {
+                const client = this.#channels.get(address);
+                if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + (options.connectTimeoutMs ?? LOG_CLIENT_DEFAULTS.connectTimeoutMs))))) return [];
+                const message = await unary(client, ClientMethodPath.members, this.#codec.membersRequest.serialize, this.#codec.membersResponse.deserialize, {}, deadlineMs);
+                return message.members.map((m) => m.clientAddress);
+              },
+            },
+          }),
     });
   }
 

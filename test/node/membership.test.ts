@@ -259,6 +259,39 @@ describe('membership changes on running nodes', () => {
     }
   }, 60_000);
 
+  it('a client given one node learns the members from it, and goes on when that node is removed', async () => {
+    const { members, root } = await layout(3);
+    const nodes = await Promise.all(members.map((m) => start(m.id, members, root)));
+    const leader = await leaderOf(nodes);
+    const only = nodes.find((n) => n !== leader) as TestNode;
+    const client = new LogClient({ brokers: [only.member.clientAddress], timeoutMs: 10_000, brokerRefreshIntervalMs: 100 });
+    const admin = new Admin({ brokers: members.map((m) => m.clientAddress), timeoutMs: 10_000 });
+    try {
+      await appendRecords(client, 10, 'one-broker');
+      await waitFor(
+        async () => {
+          await client.append([new TextEncoder().encode('tick')]);
+          return (await client.statusAll()).length === 3;
+        },
+        { timeoutMs: 5_000, what: 'the client to know all three members' },
+      );
+      await admin.members.remove(only.id);
+      await only.node?.stop();
+      only.node = null;
+      await appendRecords(client, 10, 'after-its-broker-left');
+      await waitFor(
+        async () => {
+          await client.append([new TextEncoder().encode('tick')]);
+          return (await client.statusAll()).map((s) => s.address).sort().join(',') === nodes.filter((n) => n !== only).map((n) => n.member.clientAddress).sort().join(',');
+        },
+        { timeoutMs: 5_000, what: 'the client to drop the removed member' },
+      );
+    } finally {
+      client.close();
+      await admin.close();
+    }
+  }, 30_000);
+
   it('answers a change from a follower with the leader (the client follows) and refuses bad input', async () => {
     const { members, root } = await layout(3);
     const nodes = await Promise.all(members.map((m) => start(m.id, members, root)));
