@@ -184,7 +184,7 @@ export class Leadership {
   /** Every member but this node, voters and learners: each gets appends, snapshots and heartbeats. */
   private followers(): NodeId[] {
     const out: NodeId[] = [];
-    for (const id of this.tracker.entries()) if (id[0] !== this.id) out.push(id[0]);
+    for (const [id] of this.tracker.entries()) if (id !== this.id) out.push(id);
     return out;
   }
 

@@ -156,6 +156,17 @@ export class ConfigHistory {
     return (this.points.at(-1) ?? this.base).index;
   }
 
+  /**
+   * Whether `id` takes part in elections: a voter of the current configuration, or of the
+   * one before while the current one is not committed (through `committed`). A node whose
+   * removal is on its way may be needed to commit it (Raft thesis §4.2.2).
+   */
+  electsIn(id: NodeId, committed: Index): boolean {
+    if (isVoter(this.current(), id)) return true;
+    const at = this.currentIndex();
+    return at > committed && isVoter(this.at((at - 1) as Index) ?? NO_CONFIGURATION, id);
+  }
+
   /** The configuration in force at `at` (after the entry there), or undefined below the base. */
   at(at: Index): Configuration | undefined {
     if (at < this.base.index) return undefined;

@@ -150,10 +150,11 @@ export class RaftNode {
 
   step(m: Message): void {
     assert(m.to === this.id, `raft: message for ${m.to} stepped into ${this.id}`);
-    // Campaigns count only among the voters of the configuration this node holds: a removed
-    // member that comes back (or a stranger) changes no term here and gets no vote, and a node
-    // that holds no configuration yet (a new member before its first log) votes for no one.
-    if ((m.type === 'vote' || m.type === 'preVote') && !this.tracker.isVoter(m.from)) return;
+    // Campaigns count only among the voters of the configuration this node holds (and of the
+    // one before while this one is uncommitted): a removed member that comes back, or a
+    // stranger, changes no term here and gets no vote, and a node that holds no configuration
+    // yet (a new member before its first log) answers no one.
+    if ((m.type === 'vote' || m.type === 'preVote') && !this.countsAsVoter(m.from)) return;
     if (m.term > this.currentTerm) {
       if (!this.stepHigherTerm(m)) return;
     } else if (m.term < this.currentTerm) {
@@ -478,10 +479,16 @@ export class RaftNode {
    * configuration's voters, not its own, and steps down once the change commits).
    */
   private promotable(): boolean {
-    if (this.votingBlockedBelow > 0) return false;
-    if (this.tracker.isVoter(this.id)) return true;
-    const at = this.log.configs.currentIndex();
-    return at > this.log.committed && isVoter(this.log.configs.at((at - 1) as Index) ?? NO_CONFIGURATION, this.id);
+    return this.votingBlockedBelow === 0 && this.countsAsVoter(this.id);
+  }
+
+  /**
+   * Whether `id` may take part in an election as this node sees it: a voter of its
+   * configuration, or of the one before while this one is uncommitted (a node whose removal
+   * is on its way may still be needed to commit it; see promotable()).
+   */
+  private countsAsVoter(id: NodeId): boolean {
+    return this.log.configs.electsIn(id, this.log.committed);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -532,7 +539,9 @@ export class RaftNode {
       this.vote === m.from ||
       (this.vote === null && this.leader === NO_LEADER) ||
       (isPre && m.term > this.currentTerm);
-    const grant = mayVote && this.promotable() && this.logIsUpToDate(m.lastIndex, m.lastTerm);
+    // A learner votes too: it may have been promoted without knowing it yet, and a candidate
+    // counts its vote only if the candidate's configuration lists it as a voter.
+    const grant = mayVote && this.votingBlockedBelow === 0 && this.logIsUpToDate(m.lastIndex, m.lastTerm);
     const respType = isPre ? 'preVoteResp' : 'voteResp';
     if (grant) {
       // A pre-vote response carries the term asked about, so the pre-candidate can match it.

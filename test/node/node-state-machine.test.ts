@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EntryKind, index, type Entry } from '../../raft/index.js';
+import { EntryKind, encodeConfiguration, index, nodeId, type Entry } from '../../raft/index.js';
 import { encodeCommand, type BrokerCommand } from '../../src/broker/index.js';
 import { brokerEntryPayload, NodeStateMachine, PayloadTag, plainRecord, tagPayloads } from '../../src/node/state-machine.js';
 
@@ -53,5 +53,17 @@ describe('the node state machine: tagged entries', () => {
       expect(sm.apply(brokerEntry(3, { kind: 'createTopic', name: 'after', messageBytesMax: 10 }))?.kind).toBe('topicCreated');
     }
     expect(replicas[0]?.broker.topics()).toEqual(replicas[1]?.broker.topics());
+  });
+});
+
+describe('the node state machine: membership entries', () => {
+  it('applies a config entry as nothing for the broker: no result, no record, the state unchanged', () => {
+    const machine = new NodeStateMachine();
+    machine.apply(brokerEntry(1, { kind: 'initProducer', idleExpiryMs: 60_000 }));
+    const before = machine.encodeSnapshot();
+    const config = entry(2, encodeConfiguration({ voters: [nodeId('n1'), nodeId('n2')], learners: [nodeId('n3')] }), EntryKind.config);
+    expect(machine.apply(config)).toBeNull();
+    expect(plainRecord(config)).toBeNull();
+    expect(machine.encodeSnapshot()).toEqual(before);
   });
 });

@@ -8,6 +8,7 @@ import {
   describeMembershipSchedule,
   membershipScheduleArbitrary,
   runMembershipSchedule,
+  type MembershipSchedule,
   type MembershipShape,
 } from '../sim/membership-schedule.js';
 import { simRuns, simSeed } from '../sim/schedule.js';
@@ -60,6 +61,56 @@ describe('membership changes among faults keep every safety property, and the cl
 
   it('4 nodes on the ground where changes by two leaders could overlap', () => {
     checkMembership('overlap ground', MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 2)));
+  });
+});
+
+/** Schedules a soak found, kept as they were found (the fixes are in docs/membership.md). */
+describe('found schedules', () => {
+  it('a learner votes: a leader that promoted it and crashed needs its vote to come back (4 nodes)', () => {
+    const schedule: MembershipSchedule = {
+      seed: 2147483633,
+      snapshotEvery: 0,
+      proposeEveryMs: 9,
+      tuning: { inflightAppendsMax: 8, batchBytesMax: 64, uncommittedEntriesMax: 3, preVote: false, checkQuorum: false, electionTicks: 3, heartbeatTicks: 1, preferredLeader: null },
+      steps: [
+        { waitMs: 5, action: { kind: 'remove', member: 3 } },
+        { waitMs: 170, action: { kind: 'isolateLeader' } },
+        { waitMs: 2, action: { kind: 'isolateLeader' } },
+        { waitMs: 163, action: { kind: 'partition', groups: [0, 0, 1, 2] } },
+        { waitMs: 6, action: { kind: 'addLearner', joinDelayMs: 1 } },
+        { waitMs: 153, action: { kind: 'remove', member: 8 } },
+        { waitMs: 45, action: { kind: 'addLearner', joinDelayMs: 15 } },
+        { waitMs: 165, action: { kind: 'restart', node: 7 } },
+        { waitMs: 136, action: { kind: 'remove', member: 13 } },
+        { waitMs: 68, action: { kind: 'heal' } },
+        { waitMs: 184, action: { kind: 'partition', groups: [1, 2, 1] } },
+        { waitMs: 248, action: { kind: 'heal' } },
+        { waitMs: 95, action: { kind: 'promote', learner: 12 } },
+        { waitMs: 1, action: { kind: 'crashLeader', downMs: 460 } },
+        { waitMs: 16, action: { kind: 'addLearner', joinDelayMs: 380 } },
+      ],
+    };
+    expect(runMembershipSchedule({ size: 4 }, schedule).failure).toBeNull();
+  });
+
+  it('a node whose removal is uncommitted gets answers from those that hold the change too (4 nodes)', () => {
+    const schedule: MembershipSchedule = {
+      seed: 1831620384,
+      snapshotEvery: 20,
+      proposeEveryMs: 18,
+      steps: [
+        { waitMs: 38, action: { kind: 'remove', member: 15 } },
+        { waitMs: 68, action: { kind: 'heal' } },
+        { waitMs: 37, action: { kind: 'isolateLeader' } },
+        { waitMs: 23, action: { kind: 'remove', member: 6 } },
+        { waitMs: 31, action: { kind: 'remove', member: 11 } },
+        { waitMs: 46, action: { kind: 'isolateLeader' } },
+        { waitMs: 56, action: { kind: 'heal' } },
+        { waitMs: 64, action: { kind: 'isolateLeader' } },
+        { waitMs: 21, action: { kind: 'remove', member: 6 } },
+      ],
+    };
+    expect(runMembershipSchedule({ size: 4 }, schedule).failure).toBeNull();
   });
 });
 
