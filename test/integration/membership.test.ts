@@ -93,7 +93,7 @@ describe('replacing a wiped node (real processes)', () => {
     const logs = new Map<string, Awaited<ReturnType<typeof readWholeLog>>>();
     for (const id of live) logs.set(id, await readWholeLog(cluster.nodeClient(id)));
     expect(n4Address).not.toBeNull();
-    const n4Client = new LogClient({ brokers: [n4Address ?? ''], timeoutMs: 10_000 });
+    const n4Client = new LogClient({ brokers: [n4Address ?? ''], timeoutMs: 10_000, brokerRefreshIntervalMs: 0 });
     try {
       logs.set('n4', await readWholeLog(n4Client));
     } finally {
