@@ -114,11 +114,6 @@ export class PeerListener {
 
   /** The gRPC handler for Peer/Stream. */
   readonly handle = (call: PeerStreamCall, finish: sendUnaryData<StreamSummary>): void => {
-    const wiped = this.#closing ? null : this.#incarnationRefusal(call.metadata, call.getPeer());
-    if (wiped !== null && this.#checkStream(call.metadata) === null && this.#certificateRefusal(call) === null) {
-      finish({ code: status.FAILED_PRECONDITION, details: wiped });
-      return;
-    }
     const refusal = this.#closing ? 'the node is shutting down' : (this.#checkStream(call.metadata) ?? this.#certificateRefusal(call));
     if (refusal !== null) {
       finish({ code: this.#closing ? status.UNAVAILABLE : status.FAILED_PRECONDITION, details: refusal });
@@ -197,6 +192,13 @@ export class PeerListener {
       if (heldBack !== null) this.#options.log.warn(`refused a peer stream: ${refusal}${heldBackNote(heldBack)}`, { event: LogEvent.peerStreamRefused, peer: from });
       return null;
     }
+    // Not a second live process of the id (that one is told to stop, above): a member's other
+    // data directory, a wiped disk, is refused without taking the id's place.
+    const wiped = this.#incarnationRefusal(call.metadata, call.getPeer());
+    if (wiped !== null) {
+      finish({ code: status.FAILED_PRECONDITION, details: wiped });
+      return null;
+    }
     const claimant: Claimant = { incarnation, boot, address: call.getPeer(), lastHeardMs: now };
     this.#claimants.set(from, claimant);
     return claimant;
@@ -209,11 +211,11 @@ export class PeerListener {
    * Null: serve it.
    */
   refusalOf(addressing: PeerAddressing, metadata: Metadata, peerAddress: string, call?: CertifiedCall): string | null {
-    const refusal = this.#addressRefusal(addressing) ?? (call === undefined ? null : this.#certificateRefusal(call, addressing.from)) ?? this.#incarnationRefusal(metadata, peerAddress);
+    const refusal = this.#addressRefusal(addressing) ?? (call === undefined ? null : this.#certificateRefusal(call, addressing.from));
     if (refusal !== null) return refusal;
     const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
     const boot = firstValue(metadata, PeerMetadataKey.boot) ?? '';
-    return this.#duplicateRefusal(addressing.from as NodeId, incarnation, boot, peerAddress);
+    return this.#duplicateRefusal(addressing.from as NodeId, incarnation, boot, peerAddress) ?? this.#incarnationRefusal(metadata, peerAddress);
   }
 
   /** Why the process (incarnation, boot) may not speak for `from` now, or null if it may. */
