@@ -270,6 +270,10 @@ export class Replica {
           throw new MembershipBusyError(`no membership change can be made now: ${result.detail}; retry shortly`);
         case 'tooManyUncommitted':
           throw new ResourceExhaustedError('too many uncommitted entries; retry later');
+        case 'wouldLoseQuorum':
+          throw new MembershipRefusedError(result.reason, `${result.detail}; --force removes it anyway`);
+        case 'learnerBehind':
+          throw new MembershipRefusedError(result.reason, `${result.detail}; wait for it to catch up`);
         default:
           throw new MembershipRefusedError(result.reason, result.detail);
       }

@@ -73,6 +73,15 @@ describe('replacing a wiped node (real processes)', () => {
       const ackedAtSecondLoss = workload.ackedCount;
       await cluster.waitFor(() => workload.ackedCount > ackedAtSecondLoss + 50, { timeoutMs: 20_000, what: `writes acknowledged after ${lost} was killed too` });
       expect(workload.ackedCount).toBeGreaterThan(ackedAtLoss);
+
+      // With the killed leader still a voter, removing the other original node would leave one
+      // live voter of two: refused, in one line that says why and how to force it.
+      const remaining = survivors.find((id) => id !== lost) ?? '';
+      const remove = ['members', 'remove', remaining, '--brokers', [...cluster.brokers([remaining]), clientAddress].join(',')];
+      const refused = await runCli(remove, { timeoutMs: 20_000 });
+      expect(refused.code, describeCli(remove, refused)).toBe(1);
+      expect(refused.stderr.trim().split('\n'), describeCli(remove, refused)).toHaveLength(1);
+      expect(refused.stderr).toMatch(/fewer than the quorum of 2; --force removes it anyway/);
     } finally {
       await writes.stop();
     }
