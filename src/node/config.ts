@@ -178,7 +178,8 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
   if (exposed !== null) throw new ConfigError(exposed);
   const unprotected = authWithoutTls(config);
   if (unprotected !== null) throw new ConfigError(unprotected);
-  if (config.members.length % 2 === 0) {
+  // A joining node's --members is where to find the cluster, not its size.
+  if (config.members.length % 2 === 0 && config.join !== true) {
     warnings.push(`an even cluster of ${config.members.length} tolerates no more failures than ${config.members.length - 1} nodes would`);
   }
   return { warnings };
