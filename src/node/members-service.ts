@@ -1,6 +1,6 @@
 import { isMember, isVoter, type ConfChange, type NodeId, type RaftNode } from '../../raft/index.js';
 import { LogEvent, type Log } from '../log/index.js';
-import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError, UnavailableError, type MemberChangeInput, type MembershipService, type MembersView } from '../transport/index.js';
+import { DeadlineExceededError, InvalidArgumentError, MembershipRefusedError, NotFoundError, NotLeaderError, UnavailableError, type MemberChangeInput, type MembershipService, type MembersView } from '../transport/index.js';
 import { encodeMemberContext, type MemberRecord } from './member-book.js';
 import type { NodeMembership } from './node-membership.js';
 import { MembershipBusyError, type Replica } from './replica.js';
@@ -13,6 +13,12 @@ export interface NodeMembersServiceOptions {
   readonly replica: Replica;
   readonly membership: NodeMembership;
   readonly log: Log;
+  /**
+   * The election timeout (ms): a voter counts as live if it answered the leader within it.
+   * A leader elected a moment ago has heard from no one yet, so a removal refused for quorum
+   * is asked again for up to twice this long before the refusal is the answer.
+   */
+  readonly electionTimeoutMs: number;
 }
 
 /**
@@ -42,6 +48,7 @@ export class NodeMembersService implements MembershipService {
         const known = membership.record(change.id);
         if (isMember(config, change.id) && known !== undefined && known.peerAddress === record.peerAddress && known.clientAddress === record.clientAddress) return this.members();
         this.checkAddressesFree(record);
+        membership.adds(record);
         await this.change({ kind: 'addLearner', id: change.id, context: encodeMemberContext(record) }, false, options.timeoutMs);
         break;
       }
@@ -71,18 +78,22 @@ export class NodeMembersService implements MembershipService {
    * Proposes the change, asking again (every BUSY_RETRY_MS, within timeoutMs) while the
    * leader cannot make one at this moment: a leader just elected (one a removed leader handed
    * over to, say) commits an entry of its term first, and the previous change may still be on
-   * its way.
+   * its way. A removal refused for quorum is asked again for two election timeouts: a new
+   * leader's view of who is live fills in as the voters answer it.
    */
   private async change(change: ConfChange, force: boolean, timeoutMs: number): Promise<void> {
     const { replica } = this.options;
-    const deadlineMs = replica.scheduler.nowMs() + timeoutMs;
+    const startMs = replica.scheduler.nowMs();
+    const deadlineMs = startMs + timeoutMs;
     // Bounded by the deadline: each round waits BUSY_RETRY_MS.
     for (;;) {
       try {
         await replica.changeMembership(change, { force, timeoutMs: Math.max(1, deadlineMs - replica.scheduler.nowMs()) });
         return;
       } catch (error) {
-        if (!(error instanceof MembershipBusyError) || replica.scheduler.nowMs() + BUSY_RETRY_MS >= deadlineMs) throw error;
+        const nowMs = replica.scheduler.nowMs();
+        const stale = error instanceof MembershipRefusedError && error.reason === 'wouldLoseQuorum' && nowMs < startMs + 2 * this.options.electionTimeoutMs;
+        if (!(error instanceof MembershipBusyError || stale) || nowMs + BUSY_RETRY_MS >= deadlineMs) throw error;
       }
       await new Promise<void>((resolve) => replica.scheduler.after(BUSY_RETRY_MS, resolve));
     }

@@ -169,6 +169,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     sink: {
       send: (messages) => {
         // A snapshot travels as a stream of its own beside the Raft traffic.
+        // A member added by an entry this batch appends is dialled before its first message.
+        membership.sync();
         const plain = messages.filter((m) => m.type !== 'snapshot');
         for (const m of messages) if (m.type === 'snapshot') snapshots?.ship(m);
         if (plain.length > 0) wiring.send(plain);
@@ -256,7 +258,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     };
   };
   const service = new NodeService(config, raft, log, replica, probe, { status: storageStatus, admission: diskGuard }, { membership, incarnation: environment.incarnation ?? '' });
-  const members = new NodeMembersService({ raft, replica, membership, log: logLine });
+  const members = new NodeMembersService({ raft, replica, membership, log: logLine, electionTimeoutMs: config.tickMs * config.electionTicks });
   const peerIncarnation = wiring.peerIncarnation;
   const incarnations =
     peerIncarnation === undefined || environment.incarnation === undefined

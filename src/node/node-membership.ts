@@ -1,4 +1,4 @@
-import { isMember, sameConfiguration, type Configuration, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
+import { isMember, sameConfiguration, type Configuration, type Index, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
 import { LogEvent, type Log } from '../log/index.js';
 import { member, type NodeConfig } from './config.js';
 import type { MemberBook, MemberRecord } from './member-book.js';
@@ -38,20 +38,31 @@ export class NodeMembership {
   private seen: { config: Configuration; book: MemberBook; version: number } | null = null;
   /** Members the configuration names whose peer address nobody knows: logged once each. */
   private readonly unknownLogged = new Set<NodeId>();
+  /**
+   * Records of members this leader is adding, until the book has them (the change commits):
+   * the configuration names a new learner from the moment its entry is appended, and the
+   * leader starts replicating to it then. Bounded: one change at a time, each dropped once booked.
+   */
+  private readonly adding = new Map<NodeId, MemberRecord>();
 
   constructor(options: NodeMembershipOptions) {
     this.options = options;
   }
 
-  /** The configuration in force here (no voters: none yet). */
+  /**
+   * The configuration in force here (no voters: none yet): the newest in the log, the same
+   * object until it changes. Read without building a status: sync() asks before every send.
+   */
   configuration(): Configuration {
-    return this.options.raft.status().config;
+    return this.options.raft.configurationAt(Number.MAX_SAFE_INTEGER as Index) ?? this.options.raft.status().config;
   }
 
   /** The member's record: the book's, else one made from --members (incarnation unknown). */
   record(id: NodeId): MemberRecord | undefined {
     const booked = this.options.book().get(id);
     if (booked !== undefined) return booked;
+    const adding = this.adding.get(id);
+    if (adding !== undefined) return adding;
     const flagged = member(this.options.config, id);
     return flagged === undefined ? undefined : { id, peerAddress: flagged.peerAddress, clientAddress: flagged.clientAddress, incarnation: '' };
   }
@@ -85,6 +96,11 @@ export class NodeMembership {
     return peers;
   }
 
+  /** This leader is proposing to add `record`: it is dialled as soon as its config entry is appended. */
+  adds(record: MemberRecord): void {
+    this.adding.set(record.id, record);
+  }
+
   /** Tells `sink` the peers now, and again each time sync() finds them changed. */
   onPeers(sink: (peers: ReadonlyMap<NodeId, string>) => void): void {
     this.peersSink = sink;
@@ -92,7 +108,7 @@ export class NodeMembership {
     this.sync();
   }
 
-  /** Cheap when nothing changed (the node calls it every tick): compares the configuration and the book's version. */
+  /** Cheap when nothing changed (the node calls it every tick and before each send): compares the configuration and the book's version. */
   sync(): void {
     const config = this.configuration();
     const book = this.options.book();
@@ -106,6 +122,7 @@ export class NodeMembership {
       });
     }
     this.seen = { config, book, version: book.version };
+    for (const id of [...this.adding.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.adding.delete(id);
     this.peersSink?.(this.peerAddresses());
   }
 

@@ -129,6 +129,8 @@ describe('membership changes on running nodes', () => {
       expect(status(n4).learners).toEqual(['n4']);
       const leader = await leaderOf(nodes);
       expect(status(leader).followers.find((f) => f.id === 'n4')?.learner).toBe(true);
+      // The leader dials the new learner from the moment the change is appended, not only once it commits.
+      expect(leader.log.messages().filter((line) => line.includes('which is not a peer'))).toEqual([]);
 
       const promoted = await admin.members.promote('n4', { catchUpTimeoutMs: 15_000 });
       expect(promoted.members.filter((m) => m.role === 'voter').map((m) => m.id).sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
