@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 
 import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta, type Term } from '../../raft/index.js';
-import { newestSnapshotPosition, openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
+import { CorruptSnapshotError, newestSnapshotPosition, openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
 import { heldBackNote, LogEvent, RepeatGate, SILENT_LOG, type Log } from '../log/index.js';
 import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
@@ -121,16 +121,17 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   let snapshot: SnapshotMeta | null;
   let compactionSnapshot: SnapshotMeta | null;
   let stateMachine: NodeStateMachine;
+  const bootstrapVoters = config.join === true ? [] : config.members.map((m) => m.id);
   try {
     store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
     stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
-    snapshot = await startingSnapshot(store, log);
+    snapshot = await startingSnapshot(store, log, bootstrapVoters);
     if (snapshot !== null) {
       await loadSnapshot(store, snapshot, stateMachine, log);
       history.snapshot(snapshot, 'loaded', environment.snapshotFileTimeMs?.(snapshotDir) ?? scheduler.nowMs());
       logLine.info(`started from the snapshot through index ${snapshot.index}; replaying the log after it`, { event: LogEvent.snapshotLoaded, index: snapshot.index, snapshotTerm: snapshot.term });
     }
-    compactionSnapshot = compactionSnapshotAtStart(store, log, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
+    compactionSnapshot = compactionSnapshotAtStart(store, log, bootstrapVoters, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
   } catch (error) {
     await log.close();
     throw error;
@@ -139,7 +140,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     id: config.id,
     // Bootstraps a new cluster only: once the log or a snapshot holds a configuration, that
     // one is used (a joining node bootstraps none, and waits for the leader's).
-    voters: config.join === true ? [] : config.members.map((m) => m.id),
+    voters: bootstrapVoters,
     log,
     hardState: log.hardState(),
     random: environment.random,
@@ -168,9 +169,9 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     appliedAtStart: (snapshot?.index ?? 0) as Index,
     sink: {
       send: (messages) => {
-        // A snapshot travels as a stream of its own beside the Raft traffic.
         // A member added by an entry this batch appends is dialled before its first message.
         membership.sync();
+        // A snapshot travels as a stream of its own beside the Raft traffic.
         const plain = messages.filter((m) => m.type !== 'snapshot');
         for (const m of messages) if (m.type === 'snapshot') snapshots?.ship(m);
         if (plain.length > 0) wiring.send(plain);
@@ -352,11 +353,11 @@ function openNodeLog(config: NodeConfig, environment: NodeEnvironment, newestSna
  * cannot be read is a startup error (CorruptSnapshotError), never a silent start from an
  * older state.
  */
-async function startingSnapshot(store: SnapshotStore, log: CommitLog): Promise<SnapshotMeta | null> {
+async function startingSnapshot(store: SnapshotStore, log: CommitLog, bootstrapVoters: readonly NodeId[]): Promise<SnapshotMeta | null> {
   const newest = store.latest();
   if (newest === null) return null;
   const held = heldSnapshots(store, log).at(-1);
-  if (held !== undefined) return held.index === newest.index ? newest : storedMeta(store, held);
+  if (held !== undefined) return held.index === newest.index ? newest : storedMeta(store, held, bootstrapVoters);
   if (log.firstIndex() === 1) return null;
   return newest;
 }
@@ -371,15 +372,25 @@ function heldSnapshots(store: SnapshotStore, log: CommitLog): { readonly index: 
  * NodeSnapshots.compact): the newest the log holds whose entries retention lets go, or the
  * oldest it holds at or after the compaction point when none is (it covers that point).
  */
-function compactionSnapshotAtStart(store: SnapshotStore, log: CommitLog, keepFrom: number): SnapshotMeta | null {
+function compactionSnapshotAtStart(store: SnapshotStore, log: CommitLog, bootstrapVoters: readonly NodeId[], keepFrom: number): SnapshotMeta | null {
   const held = heldSnapshots(store, log);
   const chosen = held.filter((s) => s.index < keepFrom).at(-1) ?? held[0];
-  return chosen === undefined ? null : storedMeta(store, chosen);
+  return chosen === undefined ? null : storedMeta(store, chosen, bootstrapVoters);
 }
 
-/** The meta a stored snapshot's header holds (its configuration as of its index, which the core starts from). */
-function storedMeta(store: SnapshotStore, position: { readonly index: Index; readonly term: Term }): SnapshotMeta {
-  const reader = store.open({ index: position.index, term: position.term, voters: [] });
+/**
+ * The meta a stored snapshot's header holds (its configuration as of its index, which the
+ * core starts from). A header that does not read is not this function's to report (reading
+ * the snapshot does that): the bootstrap voters stand in, as they did before headers were read.
+ */
+function storedMeta(store: SnapshotStore, position: { readonly index: Index; readonly term: Term }, bootstrapVoters: readonly NodeId[]): SnapshotMeta {
+  let reader;
+  try {
+    reader = store.open({ index: position.index, term: position.term, voters: [] });
+  } catch (error) {
+    if (!(error instanceof CorruptSnapshotError)) throw error;
+    return { index: position.index, term: position.term, voters: bootstrapVoters };
+  }
   try {
     return reader.meta;
   } finally {
