@@ -7,7 +7,6 @@ import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js'
 import type { NodeConfig } from './config.js';
 import { NodeMembersService } from './members-service.js';
 import { NodeMembership } from './node-membership.js';
-import { IncarnationRecorder } from './incarnation-recorder.js';
 import { NodeBrokerService } from './broker-service.js';
 import { DiskGuard, type DiskUsageSource } from './disk-guard.js';
 import { snapshotFilesBytes } from './disk-usage.js';
@@ -68,12 +67,6 @@ export interface NodeWiring {
   readonly onFatal: (error: unknown) => void;
   /** Streams a snapshot to a peer beside its InstallSnapshot message. */
   readonly shipping: SnapshotShipping;
-  /**
-   * The data directory incarnation of the process whose peer stream speaks for `peer` now
-   * (null: none open). Given, the leader records each member's in the member book when it
-   * first hears it; absent (the simulator), nothing is recorded.
-   */
-  readonly peerIncarnation?: (peer: NodeId) => string | null;
 }
 
 /** One node's replica, state machine and services, ticking on its scheduler. */
@@ -260,11 +253,6 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   };
   const service = new NodeService(config, raft, log, replica, probe, { status: storageStatus, admission: diskGuard }, { membership, incarnation: environment.incarnation ?? '' });
   const members = new NodeMembersService({ raft, replica, membership, log: logLine, electionTimeoutMs: config.tickMs * config.electionTicks });
-  const peerIncarnation = wiring.peerIncarnation;
-  const incarnations =
-    peerIncarnation === undefined || environment.incarnation === undefined
-      ? null
-      : new IncarnationRecorder({ raft, replica, membership, book: () => stateMachine.members, peerIncarnation, selfIncarnation: environment.incarnation, log: logLine, timeoutMs: 10_000 });
   const broker = new NodeBrokerService(config, log, replica, stateMachine, probe, diskGuard);
   brokerService = broker;
   const groups = new NodeGroupService(replica, stateMachine, broker, probe);
@@ -273,7 +261,6 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   const ticker: Timer = scheduler.every(config.tickMs, () => {
     replica.tick();
     membership.sync();
-    incarnations?.tick();
     broker.advanceClockIfDue();
     groups.tick();
     transactions.tick();

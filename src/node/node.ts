@@ -12,6 +12,7 @@ import { assembleNode, repairTarget, type AssembledNode } from './node-assembly.
 import { inspectNode, type NodeInspection } from './node-inspection.js';
 import { NodeAuth } from './node-auth.js';
 import { NodeTls } from './node-tls.js';
+import { PeerIncarnations } from './peer-incarnations.js';
 import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
 
@@ -72,8 +73,10 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   let transport: PeerTransport | null = null;
   let identity: DataDirIdentity;
   let node: AssembledNode;
+  let peerIncarnations: PeerIncarnations;
   try {
     identity = claimDataDir(config.dataDir, config.clusterId, config.id);
+    peerIncarnations = PeerIncarnations.open(config.dataDir);
     node = await assembleNode(
       config,
       {
@@ -88,7 +91,6 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       },
       {
         send: (messages) => transport?.send(messages),
-        peerIncarnation: (peer) => transport?.peerIncarnation(peer) ?? null,
         onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
         shipping: {
           sendSnapshot: (message, source) => {
@@ -118,13 +120,24 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     messageBytesMax: config.messageBytesMax,
     log: logLine,
     incarnation: identity.incarnation,
-    recordedIncarnation: (peer) => node.membership.record(peer)?.incarnation,
+    // The book's (members added since bootstrap), else the one this node first heard.
+    recordedIncarnation: (peer) => {
+      const booked = node.membership.record(peer)?.incarnation ?? '';
+      return booked !== '' ? booked : peerIncarnations.get(peer);
+    },
+    onPeerIncarnation: (peer, incarnation) => {
+      if (node.membership.isMember(peer)) peerIncarnations.learn(peer, incarnation);
+    },
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
     ...(tls === null ? {} : { tls: tls.certificates }),
   });
-  // From now on the peer links follow the configuration (members added, removed).
+  // From now on the peer links follow the configuration (members added, removed); a member
+  // that left is forgotten, so one added later under its id is heard afresh.
   const peerTransport = transport;
-  node.membership.onPeers((peers) => peerTransport.setPeers(peers));
+  node.membership.onPeers((peers) => {
+    for (const peer of peerTransport.peers().keys()) if (!peers.has(peer)) peerIncarnations.forget(peer);
+    peerTransport.setPeers(peers);
+  });
   node.membership.warnIfFlagsDiffer();
   let clientServer: ClientServer;
   try {

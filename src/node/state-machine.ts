@@ -13,7 +13,7 @@ import {
   type BrokerStateOptions,
   type CommandEnvelope,
 } from '../broker/index.js';
-import { decodeMemberContext, encodeMemberContext, MemberBook, MemberRecordError, type MemberRecord } from './member-book.js';
+import { decodeMemberContext, MemberBook, MemberRecordError } from './member-book.js';
 
 /**
  * A snapshot payload that starts with these four bytes (little-endian "QLMB") has a member
@@ -27,7 +27,7 @@ const MEMBER_SECTION_MAGIC = 0x424d_4c51;
  * The first byte of every normal entry's payload says what the rest is. Tags are never
  * reused; an unknown tag is applied as a rejection (see NodeStateMachine.apply).
  */
-export const PayloadTag = { record: 0, broker: 1, member: 2 } as const;
+export const PayloadTag = { record: 0, broker: 1 } as const;
 export type PayloadTag = (typeof PayloadTag)[keyof typeof PayloadTag];
 
 /**
@@ -59,18 +59,6 @@ export function brokerEntryPayload(envelope: CommandEnvelope): Uint8Array {
   decodeCommand(encoded);
   const payload = new Uint8Array(encoded.length + 1);
   payload[0] = PayloadTag.broker;
-  payload.set(encoded, 1);
-  return payload;
-}
-
-/**
- * A member's record (its data directory incarnation, learned when the leader first heard it)
- * as the payload of a tag-2 entry: applied to the member book (docs/membership.md).
- */
-export function memberEntryPayload(record: MemberRecord): Uint8Array {
-  const encoded = encodeMemberContext(record);
-  const payload = new Uint8Array(encoded.length + 1);
-  payload[0] = PayloadTag.member;
   payload.set(encoded, 1);
   return payload;
 }
@@ -155,7 +143,6 @@ export class NodeStateMachine {
     if (entry.kind !== EntryKind.normal) return null;
     const tag = entry.payload[0];
     if (tag === PayloadTag.record) return null;
-    if (tag === PayloadTag.member) return this.applyMemberRecord(entry);
     if (tag !== PayloadTag.broker) {
       return { kind: 'rejected', error: new BrokerError(ErrorCode.invalidArgument, `entry ${entry.index} has unknown payload tag ${String(tag)}`) };
     }
@@ -167,25 +154,6 @@ export class NodeStateMachine {
       return { kind: 'rejected', error: new BrokerError(ErrorCode.invalidArgument, `entry ${entry.index} is not a valid broker command: ${error.message}`, { cause: error }) };
     }
     return this.broker.apply(entry.index, envelope.leaderTimeMs, envelope.command);
-  }
-
-  /**
-   * A member's record, as the leader learned it: its incarnation is recorded (only for a
-   * member the book knows without one, or knows with the same one: a record never replaces
-   * an incarnation already recorded, that is what replacing a member is for). A record that
-   * does not decode is rejected, the same on every replica.
-   */
-  private applyMemberRecord(entry: Entry): ApplyResult | null {
-    let record: MemberRecord;
-    try {
-      record = decodeMemberContext(entry.payload.subarray(1));
-    } catch (error) {
-      if (!(error instanceof MemberRecordError)) throw error;
-      return { kind: 'rejected', error: new BrokerError(ErrorCode.invalidArgument, `entry ${entry.index} is not a valid member record: ${error.message}`, { cause: error }) };
-    }
-    const known = this.book.get(record.id);
-    if (known === undefined || known.incarnation === '') this.book.set(record);
-    return null;
   }
 
   /**

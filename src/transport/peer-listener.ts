@@ -34,6 +34,8 @@ export interface PeerListenerOptions {
    * entries it never acknowledged under that id (docs/membership.md).
    */
   readonly recordedIncarnation?: (peer: NodeId) => string | undefined;
+  /** Told each accepted stream's sender and incarnation, once the stream is taken. */
+  readonly onClaim?: (peer: NodeId, incarnation: string) => void;
 }
 
 /** Who a peer call says it comes from and is for (undefined: it did not say). */
@@ -105,11 +107,6 @@ export class PeerListener {
     this.#duplicates = new RepeatGate({ intervalMs: REFUSAL_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
     this.#refusals = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
     this.#incarnations = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
-  }
-
-  /** The data directory incarnation of the process whose stream speaks for `peer` now, or null when none is open. */
-  incarnationOf(peer: NodeId): string | null {
-    return this.#open.get(peer)?.claimant.incarnation ?? null;
   }
 
   /** The gRPC handler for Peer/Stream. */
@@ -201,6 +198,7 @@ export class PeerListener {
     }
     const claimant: Claimant = { incarnation, boot, address: call.getPeer(), lastHeardMs: now };
     this.#claimants.set(from, claimant);
+    this.#options.onClaim?.(from, incarnation);
     return claimant;
   }
 

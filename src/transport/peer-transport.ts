@@ -33,8 +33,6 @@ export interface PeerTransport extends SnapshotShipping {
   setPeers(peers: ReadonlyMap<NodeId, string>): void;
   /** The peers now (id -> address dialled). */
   peers(): ReadonlyMap<NodeId, string>;
-  /** The data directory incarnation of the process whose stream speaks for `peer` now (null: none open). */
-  peerIncarnation(peer: NodeId): string | null;
   stats(): ReadonlyMap<NodeId, PeerLinkStats>;
   /** Stops accepting, closes streams and the listener. */
   close(): Promise<void>;
@@ -74,6 +72,8 @@ export interface PeerTransportOptions {
    * a peer speaking for it from another data directory is refused, saying it must be replaced.
    */
   readonly recordedIncarnation?: (peer: NodeId) => string | undefined;
+  /** Told the incarnation of each stream accepted from a peer (when the stream opens): what a node records on first contact. */
+  readonly onPeerIncarnation?: (peer: NodeId, incarnation: string) => void;
   /**
    * Called once when peers have refused us as a second live process of our id for longer
    * than a legitimate replacement could be refused (the old process's last words age out);

@@ -77,6 +77,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     onMessage: options.onMessage,
     log,
     ...(options.recordedIncarnation === undefined ? {} : { recordedIncarnation: options.recordedIncarnation }),
+    ...(options.onPeerIncarnation === undefined ? {} : { onClaim: options.onPeerIncarnation }),
     requireMemberCertificate: options.tls !== undefined,
   });
   const snapshotReceiver = new SnapshotReceiver({ self: options.self, snapshots: options.snapshots ?? null, listener, log });
@@ -237,9 +238,6 @@ class GrpcPeerTransport implements PeerTransport {
     return new Map(this.#peers);
   }
 
-  peerIncarnation(peer: NodeId): string | null {
-    return this.listener.incarnationOf(peer);
-  }
 
   sendSnapshot(message: InstallSnapshot, source: SnapshotSource): Promise<void> {
     const sender = this.#connections.get(message.to)?.snapshots;

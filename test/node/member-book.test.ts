@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { configurationContext, decodeConfiguration, encodeConfiguration, EntryKind, index, nodeId, type Entry, type Index, type SnapshotMeta } from '../../raft/index.js';
 import { encodeBrokerSnapshot, BrokerState } from '../../src/broker/index.js';
 import { decodeMemberContext, encodeMemberContext, MemberBook, MemberRecordError, type MemberRecord } from '../../src/node/member-book.js';
-import { brokerEntryPayload, memberEntryPayload, NodeStateMachine } from '../../src/node/state-machine.js';
+import { brokerEntryPayload, NodeStateMachine } from '../../src/node/state-machine.js';
 
 const record = (id: string, port: number, incarnation = `inc-${id}`): MemberRecord => ({
   id: nodeId(id),
@@ -89,23 +89,6 @@ describe('the node state machine: membership', () => {
     }
     expect(replicas[0]?.members.all()).toEqual([record('n2', 7602)]);
     expect(replicas[1]?.members.all()).toEqual(replicas[0]?.members.all());
-  });
-});
-
-describe('the node state machine: recorded incarnations', () => {
-  const memberEntry = (at: number, r: MemberRecord): Entry => ({ index: index(at), term: 1 as Entry['term'], kind: EntryKind.normal, payload: memberEntryPayload(r) });
-
-  it('records an incarnation for a member known without one, never replaces a recorded one, and rejects garbage', () => {
-    const sm = new NodeStateMachine();
-    expect(sm.apply(memberEntry(1, record('n1', 7601, 'first')))).toBeNull();
-    expect(sm.members.get(nodeId('n1'))?.incarnation).toBe('first');
-    sm.apply(memberEntry(2, record('n1', 7601, 'second')));
-    expect(sm.members.get(nodeId('n1'))?.incarnation, 'a wiped disk cannot re-record itself').toBe('first');
-    const garbage = sm.apply({ index: index(3), term: 1 as Entry['term'], kind: EntryKind.normal, payload: Uint8Array.from([2, 1, 2, 3]) });
-    expect(garbage?.kind).toBe('rejected');
-    const restored = new NodeStateMachine();
-    restored.restoreSnapshot(sm.encodeSnapshot(), meta(3));
-    expect(restored.members.get(nodeId('n1'))?.incarnation).toBe('first');
   });
 });
 

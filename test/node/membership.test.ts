@@ -221,9 +221,14 @@ describe('membership changes on running nodes', () => {
     const client = new LogClient({ brokers, timeoutMs: 10_000 });
     try {
       const leader = await leaderOf(nodes);
-      await waitFor(async () => (await admin.members.list()).members.every((m) => m.incarnation !== ''), { timeoutMs: 10_000, what: 'every member incarnation recorded' });
       const before = await appendRecords(client, 30, 'before-wipe');
       const [wiped, other] = nodes.filter((n) => n !== leader) as [TestNode, TestNode];
+      // Each node records the incarnation it first hears a member speak from (peer-incarnations.ts).
+      const heard = (n: TestNode): string => fs.readFileSync(path.join(n.dataDir, 'peer-incarnations.json'), 'utf8');
+      await waitFor(() => [leader, other].every((n) => heard(n).includes(`"${wiped.id}": "${wiped.node?.identity.incarnation ?? '?'}"`)), {
+        timeoutMs: 10_000,
+        what: `the others to have heard ${wiped.id}`,
+      });
       await wiped.node?.stop();
       wiped.node = null;
       fs.rmSync(wiped.dataDir, { recursive: true, force: true });

@@ -79,7 +79,7 @@ describe('PeerListener: one live process per node id', () => {
 });
 
 describe('PeerListener: a member recorded with one data directory', () => {
-  const listenerWith = (recorded: string, now: () => number, lines: string[]): PeerListener =>
+  const listenerWith = (recorded: string, now: () => number, lines: string[], claims: string[] = []): PeerListener =>
     new PeerListener({
       self: nodeId('n3'),
       clusterId: 'c',
@@ -89,21 +89,23 @@ describe('PeerListener: a member recorded with one data directory', () => {
       claimantLiveMs: 5_000,
       nowMs: now,
       recordedIncarnation: (peer) => (peer === 'n1' ? recorded : undefined),
+      onClaim: (peer, incarnation) => claims.push(`${peer}:${incarnation}`),
     });
 
   it('refuses the id from another data directory, saying to replace it, and takes the recorded one', () => {
     let now = 0;
     const lines: string[] = [];
-    const listener = listenerWith('A', () => now, lines);
+    const claims: string[] = [];
+    const listener = listenerWith('A', () => now, lines, claims);
     const wiped = open(listener, new FakeCall('B', 'b1', '127.0.0.1:2'));
     expect(wiped.ended()).toEqual({ code: status.FAILED_PRECONDITION, refusal: undefined });
     expect(lines.join('\n')).toMatch(/member n1 was added with data directory incarnation A, and the node at 127.0.0.1:2 has B: .*quorumlog members replace n1 NEW_ID/);
-    expect(listener.incarnationOf(nodeId('n1'))).toBeNull();
+    expect(claims).toEqual([]);
     now = 1_000;
     open(listener, new FakeCall('B', 'b1', '127.0.0.1:2'));
     expect(lines, 'logged once a minute').toHaveLength(1);
     expect(open(listener, new FakeCall('A', 'a1', '127.0.0.1:1')).ended()).toBeNull();
-    expect(listener.incarnationOf(nodeId('n1'))).toBe('A');
+    expect(claims, 'the recorded one is taken, and told').toEqual(['n1:A']);
   });
 
   it('a second live process is still told it is a duplicate (and stops), not a wiped disk', () => {
