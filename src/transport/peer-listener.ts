@@ -239,7 +239,7 @@ export class PeerListener {
     const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
     if (recorded === '' || incarnation === recorded) return null;
     const refusal =
-      `member ${from} was added with data directory incarnation ${recorded}, and the node at ${peerAddress} has ${incarnation || 'none'}: ` +
+      `member ${from} is known here with data directory incarnation ${recorded}, and the node at ${peerAddress} has ${incarnation || 'none'}: ` +
       `its disk was wiped or replaced, so it may not vote or take entries as ${from}; replace it: ` +
       `quorumlog members replace ${from} NEW_ID PEER_ADDRESS/CLIENT_ADDRESS (or remove ${from} and add it again as a learner)`;
     const heldBack = this.#incarnations.pass(from);

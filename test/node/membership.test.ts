@@ -238,7 +238,7 @@ describe('membership changes on running nodes', () => {
         what: `${wiped.id} to be told to be replaced`,
       });
       // (Within a few seconds of the old process's last words it is refused as a duplicate instead: PeerListener.)
-      await waitFor(() => leader.log.messages().some((line) => line.startsWith(`refused ${wiped.id}: member ${wiped.id} was added with data directory incarnation`)), {
+      await waitFor(() => leader.log.messages().some((line) => line.startsWith(`refused ${wiped.id}: member ${wiped.id} is known here with data directory incarnation`)), {
         timeoutMs: 10_000,
         what: `the leader to log the refusal of ${wiped.id}`,
       });

@@ -99,7 +99,7 @@ describe('PeerListener: a member recorded with one data directory', () => {
     const listener = listenerWith('A', () => now, lines, claims);
     const wiped = open(listener, new FakeCall('B', 'b1', '127.0.0.1:2'));
     expect(wiped.ended()).toEqual({ code: status.FAILED_PRECONDITION, refusal: undefined });
-    expect(lines.join('\n')).toMatch(/member n1 was added with data directory incarnation A, and the node at 127.0.0.1:2 has B: .*quorumlog members replace n1 NEW_ID/);
+    expect(lines.join('\n')).toMatch(/member n1 is known here with data directory incarnation A, and the node at 127.0.0.1:2 has B: .*quorumlog members replace n1 NEW_ID/);
     expect(claims).toEqual([]);
     now = 1_000;
     open(listener, new FakeCall('B', 'b1', '127.0.0.1:2'));
