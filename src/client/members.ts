@@ -48,6 +48,13 @@ export class MemberCalls {
     }
     if (joining.id !== id) throw new InvalidArgumentError(`the node at ${addresses.clientAddress} is ${joining.id}, not ${id}`);
     if (joining.clusterId !== cluster.clusterId) throw new InvalidArgumentError(`the node at ${addresses.clientAddress} is of cluster ${joining.clusterId}, not ${cluster.clusterId}`);
+    // A node that holds a configuration of its own (bootstrapped alone, or an old member's
+    // data) would have its log overwritten: only a node that joins, on an empty directory, is added.
+    const held = joining.voters ?? [];
+    const current = await this.client.members(options);
+    if (held.length > 0 && !current.members.some((m) => m.id === id)) {
+      throw new InvalidArgumentError(`${id} at ${addresses.clientAddress} already holds a configuration (voters ${held.join(',')}): start it with --join on an empty data directory`);
+    }
     return this.client.changeMember({ kind: 'add', id: nodeId(id), peerAddress: addresses.peerAddress, clientAddress: addresses.clientAddress, incarnation: joining.incarnation ?? '' }, options);
   }
 

@@ -120,6 +120,10 @@ export class NodeMembership {
         voters: config.voters.join(','),
         learners: config.learners.join(','),
       });
+      const self = this.options.config.id;
+      if (isMember(seen.config, self) && !isMember(config, self)) {
+        this.options.log.warn(`this node (${self}) is not in the newest configuration: once that change commits it takes no part in the cluster; stop it then`, { event: LogEvent.membershipChanged });
+      }
     }
     this.seen = { config, book, version: book.version };
     for (const id of [...this.adding.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.adding.delete(id);

@@ -118,6 +118,13 @@ describe('membership changes on running nodes', () => {
       const written = await appendRecords(client, 200, 'before');
       await waitFor(() => nodes.every((n) => status(n).firstIndex > 1), { timeoutMs: 10_000, what: 'the logs compacted below a snapshot' });
 
+      // A node that bootstrapped a configuration of its own is not added (its log would be overwritten).
+      const { members: others, root: otherRoot } = await layout(1);
+      const loner = await start('n4', [{ ...(others[0] as MemberConfig), id: nodeId('n4') }], otherRoot);
+      await expect(admin.members.add('n4', addressesOf(loner))).rejects.toThrow(/already holds a configuration \(voters n4\): start it with --join on an empty data directory/);
+      await loner.node?.stop();
+      loner.node = null;
+
       // n4 joins: it knows the members, holds no configuration, so neither votes nor campaigns.
       const n4 = await start('n4', members, root, { join: true });
       expect(status(n4).voters).toEqual([]);
