@@ -390,6 +390,10 @@ export class RaftNode {
     this.electionElapsed++;
     if (this.electionElapsed < this.randomizedElectionTicks) return;
     this.electionElapsed = 0;
+    // Nothing from the leader for an election timeout: it is known no longer, so its lease no
+    // longer shields it from campaigns. A node that campaigns forgets it anyway; one that may
+    // not (a learner, a node awaiting repair) must too, or it could ignore every candidate.
+    if (this.role === Role.follower) this.leader = NO_LEADER;
     if (this.promotable()) this.campaign();
   }
 

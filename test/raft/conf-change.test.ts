@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfChangeRefusal, type ConfChangeResult, type NodeId } from '../../raft/index.js';
+import { ConfChangeRefusal, EntryKind, encodeConfiguration, type ConfChangeResult, type Index, type NodeId, type Term } from '../../raft/index.js';
 import { CoreCluster } from '../sim/core-cluster.js';
 import { DirectNode, msg, ofType } from '../sim/direct-node.js';
+import { hardState } from '../sim/log-builder.js';
+import { MemoryLog } from '../sim/memory-log.js';
 
 /**
  * proposeConfChange, scripted: every refusal and its reason on one core driven by hand
@@ -84,7 +86,7 @@ describe('a leader refuses a change, with a reason', () => {
 });
 
 describe('a follower uses a configuration from the moment it holds the entry', () => {
-  it('a learner neither campaigns nor counts; promoted, it votes', () => {
+  it('a learner gets the log but counts in no quorum and never campaigns', () => {
     const cluster = new CoreCluster({ seed: 3, size: 3 });
     expect(cluster.runUntilTrue(() => cluster.leader() !== null, 2_000)).toBe(true);
     cluster.runUntil(cluster.nowMs + 100);
@@ -163,6 +165,27 @@ describe('removing the leader, and a removed member that comes back', () => {
     expect(cluster.leader()).toBe(leader);
     expect(cluster.core(leader)?.status().term).toBe(termOfCluster);
     expect(cluster.core(removed)?.status().config.voters).toContain(removed);
+  });
+
+  it('a learner answers a voter of its configuration: it may have been promoted without knowing it', () => {
+    const config = encodeConfiguration({ voters: [n1, n2, n3], learners: [n4] });
+    const log = MemoryLog.of([{ index: 1 as Index, term: 1 as Term, kind: EntryKind.config, payload: config }]);
+    const learner = new DirectNode(n4, { voters: [], log, hardState: hardState(1) });
+    expect(ofType(learner.step(msg.vote('n1', 'n4', 2, 2, 1)), 'voteResp')).toMatchObject([{ granted: true, term: 2 }]);
+    // A stranger to its configuration gets nothing, whatever its term.
+    expect(learner.step(msg.vote('n9', 'n4', 9, 5, 5))).toEqual([]);
+    expect(learner.core.status().term).toBe(2);
+  });
+
+  it('a learner that has not heard from its leader for an election timeout forgets it, so its lease ends', () => {
+    const config = encodeConfiguration({ voters: [n1, n2, n3], learners: [n4] });
+    const log = MemoryLog.of([{ index: 1 as Index, term: 1 as Term, kind: EntryKind.config, payload: config }]);
+    const learner = new DirectNode(n4, { voters: [], log, hardState: hardState(1) });
+    learner.step(msg.append('n1', 'n4', 1, 1, 1, [], 1));
+    expect(learner.core.status().leader).toBe(n1);
+    learner.tick(40);
+    expect(learner.core.status()).toMatchObject({ role: 'follower', leader: null, term: 1 });
+    expect(ofType(learner.step(msg.vote('n2', 'n4', 2, 1, 1, 'preVote')), 'preVoteResp')).toMatchObject([{ granted: true }]);
   });
 
   it('a new node that holds no configuration answers no campaign', () => {

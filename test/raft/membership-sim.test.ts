@@ -114,6 +114,34 @@ describe('found schedules', () => {
   });
 });
 
+describe('found schedules, continued', () => {
+  it('a learner whose election timer matched the lease forgot no leader and ignored every campaign (3 nodes)', () => {
+    const schedule: MembershipSchedule = {
+      seed: 155375537,
+      snapshotEvery: 0,
+      proposeEveryMs: 58,
+      steps: [
+        { waitMs: 149, action: { kind: 'remove', member: 6 } },
+        { waitMs: 120, action: { kind: 'heal' } },
+        { waitMs: 127, action: { kind: 'promote', learner: 7 } },
+        { waitMs: 279, action: { kind: 'restart', node: 6 } },
+        { waitMs: 22, action: { kind: 'restart', node: 4 } },
+        { waitMs: 16, action: { kind: 'transfer', to: 1 } },
+        { waitMs: 199, action: { kind: 'network', dropRate: 0.2, duplicateRate: 0.1, delayMaxMs: 120 } },
+        { waitMs: 95, action: { kind: 'heal' } },
+        { waitMs: 115, action: { kind: 'removeLeader' } },
+        { waitMs: 163, action: { kind: 'replace', member: 11, joinDelayMs: 180 } },
+        { waitMs: 188, action: { kind: 'replace', member: 14, joinDelayMs: 212 } },
+        { waitMs: 25, action: { kind: 'addLearner', joinDelayMs: 101 } },
+        { waitMs: 73, action: { kind: 'replace', member: 3, joinDelayMs: 374 } },
+        { waitMs: 288, action: { kind: 'isolateLeader' } },
+        { waitMs: 14, action: { kind: 'remove', member: 3 } },
+      ],
+    };
+    expect(runMembershipSchedule({ size: 3 }, schedule).failure).toBeNull();
+  });
+});
+
 /**
  * The membership properties' teeth: each planted bug (a RaftNode subclass, cores.ts) must be
  * found as a safety violation within a bounded number of generated schedules. Fixed seeds in
@@ -132,11 +160,11 @@ describe('planted membership bugs are found', () => {
   });
 
   it('a leader changes the configuration before committing an entry of its term (the single-server bug)', () => {
-    expectFound('change before an own-term commit', changesConfigBeforeOwnTermCommit, MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, 4, 400);
+    expectFound('change before an own-term commit', changesConfigBeforeOwnTermCommit, MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, 2, 400);
   });
 
   it.runIf(LONG_RUN)('both, from more seeds', () => {
     for (const seed of [1, 2, 3]) expectFound('new node votes before it has a log', newNodeVotesBeforeItHasALog, 3, { size: 3 }, seed, 500);
-    for (const seed of [3, 5, 6]) expectFound('change before an own-term commit', changesConfigBeforeOwnTermCommit, MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, seed, 10_000);
+    for (const seed of [1, 3, 4, 5]) expectFound('change before an own-term commit', changesConfigBeforeOwnTermCommit, MEMBERSHIP_OVERLAP_GROUND.size, MEMBERSHIP_OVERLAP_GROUND, seed, 10_000);
   });
 });
