@@ -153,7 +153,7 @@ export class NodeService implements ClientService {
     if (!result.accepted) {
       if (result.reason === 'notLeader') throw new NotLeaderError(this.replica.leaderRef(this.raft.status().leader));
       if (result.reason === 'isSelf') return;
-      throw new NotFoundError(`no member is called ${to}`);
+      throw new NotFoundError(`${to} is not a voter: only a voter can lead (promote a learner first: quorumlog members promote ${to})`);
     }
     this.replica.wake();
     await new Promise<void>((resolve, reject) => {
