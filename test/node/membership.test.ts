@@ -164,6 +164,25 @@ describe('membership changes on running nodes', () => {
         newClient.close();
       }
       expect(oldLeader.log.messages().some((line) => line.includes('membership change committed') || line.includes('membership:'))).toBe(true);
+
+      // Membership is in the log and snapshots, not in flags: both voters restart with their
+      // first command line (n1..n3) and come back with the configuration they hold.
+      const finalVoters = remaining.map((n) => n.id).sort();
+      for (const n of remaining) {
+        await n.node?.stop();
+        n.node = null;
+      }
+      const restarted = await Promise.all(remaining.map((n) => start(n.id, n.id === 'n4' ? members : initial, root, { join: n.id === 'n4' })));
+      await waitFor(() => restarted.every((n) => [...(status(n).voters ?? [])].sort().join(',') === finalVoters.join(',')), { timeoutMs: 10_000, what: 'the restarted voters to hold their configuration' });
+      await leaderOf(restarted);
+      const original = restarted.find((n) => n.id !== 'n4');
+      expect(original?.log.messages().some((line) => line.includes("the log's is used"))).toBe(true);
+      const afterRestart = new LogClient({ brokers: restarted.map((n) => n.member.clientAddress), timeoutMs: 10_000 });
+      try {
+        await appendRecords(afterRestart, 10, 'after-restart');
+      } finally {
+        afterRestart.close();
+      }
     } finally {
       client.close();
       await admin.close();
