@@ -22,6 +22,7 @@ export {
   DuplicateTooOldError,
   ErrorCode,
   FailedPreconditionError,
+  DataLossError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
@@ -33,12 +34,15 @@ export {
   SpoolError,
   SpoolFullError,
   TransactionDecidedError,
+  PermissionDeniedError,
   UnauthenticatedError,
   UnavailableError,
   UnknownProducerError,
 } from './client/index.js';
 export type {
   Acks,
+  AclOperation,
+  AclRule,
   AckOutcome,
   AppendAcks,
   AppendBatcherOptions,

@@ -42,6 +42,8 @@ export const ErrorCode = {
   outOfRange: 'outOfRange',
   /** The client did not prove who it is (no credentials, a wrong password, password over plaintext); nothing was done. */
   unauthenticated: 'unauthenticated',
+  /** The client is authenticated but no ACL rule lets it do this to this topic or group; nothing was done. */
+  permissionDenied: 'permissionDenied',
 
   // Raised by the client library itself.
   /** The request reached a node but no answer came back: a write may or may not have committed. */

@@ -105,6 +105,12 @@ export class Segment {
   private slotsWritten = 0;
   /** The index file while runs are written to it (active segment only). */
   private indexWriter: FileHandle | null = null;
+  /**
+   * Zeros for writing ahead, allocated once per segment and only ever read (writeAt keeps
+   * no reference): a fresh 1 MiB of zeros per MiB of records cost the leader about 1.7% of
+   * its main thread at 1 KiB x 64 (allocation and page faults, in writeAtEnd's self time).
+   */
+  private zeros: Uint8Array = new Uint8Array(0);
 
   private constructor(
     private readonly context: SegmentContext,
@@ -253,7 +259,9 @@ export class Segment {
     // the 1/8 limit that case grows the file as without preallocation.
     if (end > this.allocatedBytes && preallocateBytes > 0 && bytes.length * PREALLOCATE_WRITE_SHARE_MAX <= preallocateBytes) {
       const target = Math.max(end, Math.min(segmentBytes, this.allocatedBytes + preallocateBytes));
-      fs.writeAt(this.data, new Uint8Array(target - this.allocatedBytes), this.allocatedBytes);
+      const length = target - this.allocatedBytes;
+      if (this.zeros.length < length) this.zeros = new Uint8Array(Math.max(length, preallocateBytes));
+      fs.writeAt(this.data, this.zeros.subarray(0, length), this.allocatedBytes);
       this.allocatedBytes = target;
     }
     fs.writeAt(this.data, bytes, this.writtenBytes);

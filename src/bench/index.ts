@@ -6,4 +6,5 @@ export { BenchInterruptedError, runBench, type BenchConfig, type BenchHooks, typ
 export { checkAckOrder, checkWrites, readWholeLog, type LoggedRecord, type WriteProblem, type WriteProblemKind, type WriteSource } from './write-check.js';
 export { runSnapshotBench, SNAPSHOT_BENCH_CASES, type SnapshotBenchCase, type SnapshotBenchConfig, type SnapshotBenchReport } from './snapshot-bench.js';
 export { formatSnapshotReport } from './snapshot-report.js';
+export { formatMetricsTogether, runMetricsTogether, type MetricsTogetherOptions, type MetricsTogetherReport, type MetricsTogetherRound } from './metrics-together.js';
 export { measureNodeCpu, METRICS_CPU_DEFAULTS, runMetricsCpu, type MetricsCpuOptions, type MetricsCpuReport, type MetricsCpuRun, type NodeCpuOptions, type NodeObserver } from './metrics-cpu.js';

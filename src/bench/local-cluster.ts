@@ -7,7 +7,21 @@ import { issueDevelopmentCertificates, writeDevelopmentCertificates } from '../c
 import { LogClient } from '../client/index.js';
 import type { ClientTlsOptions } from '../transport/index.js';
 import { NODE_V8_FLAGS } from '../node/index.js';
-import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, waitUntil, WaitTimeoutError, type NodeProcess } from '../process/index.js';
+import {
+  freePorts,
+  LOOP_DELAY_INTERVAL_MS,
+  LocalNodes,
+  loopbackMembers,
+  membersFlag,
+  OutputLog,
+  readLoopDelayLines,
+  sleep,
+  summarizeLoopDelay,
+  waitUntil,
+  WaitTimeoutError,
+  type LoopDelaySummary,
+  type NodeProcess,
+} from '../process/index.js';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 const STOP_GRACE_MS = 5_000;
@@ -27,6 +41,11 @@ export interface LocalClusterOptions {
   readonly cpuProfileDir?: string;
   /** Each node serves /metrics on a free port of its own (otherwise no HTTP at all). */
   readonly http?: boolean;
+  /**
+   * Each node records its event-loop delay (`--event-loop-file`, under dataRoot), which
+   * loopDelay() reads.
+   */
+  readonly loopDelay?: boolean;
   /** More `quorumlog node` flags for every node (e.g. --snapshot-entries, --retention-hours). */
   readonly nodeFlags?: readonly string[];
   /**
@@ -76,6 +95,7 @@ export class LocalCluster {
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
     const ports = await freePorts(options.nodes * (options.http === true ? 3 : 2));
+    if (options.loopDelay === true) fs.mkdirSync(options.dataRoot, { recursive: true });
     const members = loopbackMembers(options.nodes, ports);
     const httpPorts = new Map(options.http === true ? members.map((m, k) => [m.id, ports[options.nodes * 2 + k] ?? 0]) : []);
     const outputs = new Map(members.map((m) => [m.id, new OutputLog(m.id, null)]));
@@ -95,6 +115,7 @@ export class LocalCluster {
       if (options.flush === 'sync' && options.durableMark !== undefined) args.push('--durable-mark', options.durableMark);
       const httpPort = httpPorts.get(id);
       if (httpPort !== undefined) args.push('--http-port', String(httpPort));
+      if (options.loopDelay === true) args.push('--event-loop-file', loopDelayFile(options.dataRoot, id));
       args.push(...tlsArgs(id), ...(options.nodeFlags ?? []));
       return args;
     };
@@ -158,6 +179,17 @@ export class LocalCluster {
     });
   }
 
+  /**
+   * Each node's event-loop delay over [fromMs, toMs] (wall clock), from the files the nodes
+   * write when started with `loopDelay`; null for a node with no sample there. Waits (a
+   * bounded two intervals) for the lines that cover the window's end.
+   */
+  async loopDelay(fromMs: number, toMs: number): Promise<Map<string, LoopDelaySummary | null>> {
+    const waitMs = toMs + LOOP_DELAY_INTERVAL_MS * 2 - Date.now();
+    if (waitMs > 0) await sleep(waitMs);
+    return new Map(this.#nodes.ids.map((id) => [id, summarizeLoopDelay(readLoopDelayLines(loopDelayFile(this.#dataRoot, id)), fromMs, toMs)]));
+  }
+
   /** The last lines each node printed, for an error report. */
   outputTails(): string {
     return this.#nodes.ids.map((id) => `${id}: ${(this.#outputs.get(id)?.tail(5) ?? []).join('\n    ')}`).join('\n');
@@ -212,6 +244,11 @@ export class LocalCluster {
     }
     if (outcome.failed !== null) throw new Error(`the local cluster did not start: ${outcome.failed}`);
   }
+}
+
+/** Where node `id` writes its event-loop delay: beside the data directories, not in one. */
+function loopDelayFile(dataRoot: string, id: string): string {
+  return path.join(dataRoot, `${id}.event-loop.jsonl`);
 }
 
 /** Clock ticks per second of /proc/<pid>/stat times: 100 on every Linux we run on. */

@@ -2,11 +2,22 @@ import type { BenchConfig, BenchReport } from './run-bench.js';
 import { barChart, lineChart, logLineChart, type Bar } from '../report/index.js';
 import { workloadDifferences, type ComparedResult } from './comparison.js';
 import type { LatencySummary } from './stats.js';
+import { LOOP_DELAY_INTERVAL_MS, STALL_MS, type LoopDelaySummary } from '../process/index.js';
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const fmtRatio = (r: number | null): string => (r === null ? 'n/a' : `${r.toFixed(2)}x`);
 const fmtMb = (n: number): string => n.toFixed(1);
+
+/** Intervals with a stall printed per node (all of them are in --json). */
+const STALLS_SHOWN = 5;
+
+/** Max and p99 of a node's event-loop delay over the measured window (beyond the monitor's resolution). */
+function loopDelayCell(delay: LoopDelaySummary | null): string {
+  if (delay === null) return 'n/a';
+  const waited = delay.runQueueMsPerSecond === null ? '' : `  (main thread waited for a CPU ${fmtMs(delay.runQueueMsPerSecond)} ms/s)`;
+  return `${fmtMs(delay.maxMs)} / ${fmtMs(delay.p99Ms)}${delay.maxMs > STALL_MS ? `  over ${STALL_MS} ms` : ''}${waited}`;
+}
 
 function latencyRow(name: string, s: LatencySummary): string {
   return `  ${name.padEnd(14)} ${[s.p50Ms, s.p90Ms, s.p99Ms, s.p999Ms, s.maxMs].map((v) => fmtMs(v).padStart(8)).join('')}   (${fmtInt(s.count)} samples)`;
@@ -50,14 +61,23 @@ export function formatReport(report: BenchReport, compared: readonly ComparedRes
   lines.push(`  produce / disk: ${fmtRatio(r.produceToSingleSync)} of single-record syncs, ${fmtRatio(r.produceTo16PerSync)} of 16 per sync, ${fmtRatio(r.produceTo256PerSync)} of 256 per sync; MB/s ${fmtRatio(r.produceMegabytesToDisk256)} of 256 per sync`);
   if (report.nodes.length > 0) {
     lines.push('');
-    lines.push('  node   CPU s (measured / total)   CPU us/msg   peak RSS');
+    lines.push('  node   CPU s (measured / total)   CPU us/msg   peak RSS   event-loop delay max / p99 (ms)');
     for (const n of report.nodes) {
       const measured = n.measuredCpuSeconds === null ? 'n/a' : n.measuredCpuSeconds.toFixed(2);
       const total = n.cpuSeconds === null ? 'n/a' : n.cpuSeconds.toFixed(2);
       // CPU per acknowledged message: steadier than msg/s on a shared machine.
       const perMessage = n.measuredCpuSeconds === null || p.messages === 0 ? 'n/a' : ((n.measuredCpuSeconds * 1e6) / p.messages).toFixed(0);
       const rss = n.peakRssBytes === null ? 'n/a' : `${(n.peakRssBytes / 1024 / 1024).toFixed(0)} MiB`;
-      lines.push(`  ${n.id.padEnd(6)} ${`${measured} / ${total}`.padStart(20)}   ${perMessage.padStart(10)}   ${rss.padStart(8)}`);
+      lines.push(`  ${n.id.padEnd(6)} ${`${measured} / ${total}`.padStart(20)}   ${perMessage.padStart(10)}   ${rss.padStart(8)}   ${loopDelayCell(n.eventLoop)}`);
+    }
+    for (const n of report.nodes) {
+      const stalls = n.eventLoop?.stalls ?? [];
+      if (stalls.length > 0) {
+        const worst = [...stalls].sort((a, b) => b[1] - a[1]).slice(0, STALLS_SHOWN);
+        const at = worst.map(([atMs, maxMs, waitMs]) => `${new Date(atMs).toISOString().slice(11, 23)} (${fmtMs(maxMs)} ms${waitMs < 0 ? '' : `, ${fmtMs(waitMs)} ms waiting for a CPU`})`);
+        const which = stalls.length > STALLS_SHOWN ? `the ${STALLS_SHOWN} worst ending` : 'ending';
+        lines.push(`  ${n.id}: ${stalls.length} interval(s) of ${LOOP_DELAY_INTERVAL_MS} ms with a delay over ${STALL_MS} ms; ${which} ${at.join(', ')}`);
+      }
     }
     lines.push(`  client ${p.clientCpuSeconds.toFixed(2).padStart(11)} (bench process, whole produce phase)`);
   }

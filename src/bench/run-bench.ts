@@ -7,6 +7,7 @@ import { LogClient, type AppendAcks } from '../client/index.js';
 import { probeDisk, type DiskProbeResult } from './disk-probe.js';
 import { runGroupDrain, type GroupDrainResult } from './group-drain.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
+import type { LoopDelaySummary } from '../process/index.js';
 import { MetricsScraper } from './metrics-scraper.js';
 import { ratio } from './stats.js';
 import { runDrain, runProduce, type DrainResult, type ProduceProgress, type ProduceResult } from './workload.js';
@@ -24,6 +25,8 @@ export interface BenchConfig {
   readonly flush: 'sync' | 'async';
   /** Sync flush only: whether an acknowledgement waits for the durable mark's fdatasync too (ordered). */
   readonly durableMark: DurableMarkPolicy;
+  /** The nodes' segment size (null: the node's default). */
+  readonly segmentBytes: number | null;
   readonly durationMs: number;
   readonly warmupMs: number;
   /** Existing cluster to target instead of starting one. */
@@ -84,6 +87,11 @@ export interface BenchReport {
 export interface NodeUsage extends ProcessUsage {
   /** CPU seconds spent during the measured window (warm-up excluded). */
   readonly measuredCpuSeconds: number | null;
+  /**
+   * The node's event-loop delay over the same window (from its --event-loop-file, see
+   * src/process/loop-delay.ts), or null when it wrote no sample there.
+   */
+  readonly eventLoop: LoopDelaySummary | null;
 }
 
 /** The run was interrupted (Ctrl-C); every process it started has been stopped. */
@@ -127,6 +135,8 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
         durableMark: config.durableMark,
         ...(config.cpuProfileDir === null ? {} : { cpuProfileDir: config.cpuProfileDir }),
         ...(config.metricsScrapeMs === null ? {} : { http: true }),
+        ...(config.segmentBytes === null ? {} : { nodeFlags: ['--segment-bytes', String(config.segmentBytes)] }),
+        loopDelay: true,
         tls: config.tls,
       });
       target = cluster.clientTls === undefined ? { brokers: cluster.clientAddresses } : { brokers: cluster.clientAddresses, tls: cluster.clientTls };
@@ -135,6 +145,9 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     const runningCluster = cluster;
     let cpuAtMeasure: ProcessUsage[] | null = null;
     let cpuAtEnd: ProcessUsage[] | null = null;
+    // The measured window on the wall clock, as the CPU figures take it, for the nodes' loop delay.
+    let windowFromMs: number | null = null;
+    let windowToMs = 0;
     const topic = config.api === 'broker' ? await createBenchTopic(target) : null;
     if (topic !== null) benchTopic = { target, name: topic };
     hooks.onPhase?.(topic === null ? 'producing' : `producing to topic ${topic}`);
@@ -151,13 +164,20 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       ...(config.batchRecordsMax === null ? {} : { batchRecordsMax: config.batchRecordsMax }),
       ...(topic === null ? {} : { topic }),
       onProgress: (progress) => {
-        if (runningCluster !== null && progress.phase === 'measure' && cpuAtMeasure === null) cpuAtMeasure = runningCluster.usage();
-        if (runningCluster !== null) cpuAtEnd = runningCluster.usage();
+        if (runningCluster !== null && progress.phase === 'measure' && cpuAtMeasure === null) {
+          cpuAtMeasure = runningCluster.usage();
+          windowFromMs = Date.now();
+        }
+        if (runningCluster !== null) {
+          cpuAtEnd = runningCluster.usage();
+          windowToMs = Date.now();
+        }
         hooks.onProgress?.(progress);
       },
       ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
     const metrics = (await scraper?.stop()) ?? null;
+    const loopDelay = cluster === null || windowFromMs === null ? null : await cluster.loopDelay(windowFromMs, windowToMs);
     if (hooks.signal?.aborted === true) throw new BenchInterruptedError();
     if (cluster?.failure != null) throw new Error(cluster.failure);
     let drain: DrainResult | null = null;
@@ -173,7 +193,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       hooks.onPhase?.(`filling a topic with ${config.groupDrainMessages} messages, then draining it through a consumer group, acking each`);
       groupDrain = await runGroupDrain({ ...target, messages: config.groupDrainMessages, sizeBytes: config.sizeBytes, timeoutMs: 300_000 });
     }
-    const nodes = cluster === null ? [] : nodeUsage(cluster.usage(), cpuAtMeasure, cpuAtEnd);
+    const nodes = cluster === null ? [] : nodeUsage(cluster.usage(), cpuAtMeasure, cpuAtEnd, loopDelay);
     const single = disk.cases.find((c) => c.recordsPerSync === 1);
     const sixteen = disk.cases.find((c) => c.recordsPerSync === 16);
     const big = disk.cases.find((c) => c.recordsPerSync === 256);
@@ -207,11 +227,11 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
   }
 }
 
-function nodeUsage(final: ProcessUsage[], atMeasure: ProcessUsage[] | null, atEnd: ProcessUsage[] | null): NodeUsage[] {
+function nodeUsage(final: ProcessUsage[], atMeasure: ProcessUsage[] | null, atEnd: ProcessUsage[] | null, loopDelay: ReadonlyMap<string, LoopDelaySummary | null> | null): NodeUsage[] {
   return final.map((u, k) => {
     const from = atMeasure?.[k]?.cpuSeconds ?? null;
     const to = atEnd?.[k]?.cpuSeconds ?? null;
-    return { ...u, measuredCpuSeconds: from === null || to === null ? null : to - from };
+    return { ...u, measuredCpuSeconds: from === null || to === null ? null : to - from, eventLoop: loopDelay?.get(u.id) ?? null };
   });
 }
 
@@ -219,8 +239,8 @@ function notesFor(config: BenchConfig): string[] {
   const what = config.api === 'broker' ? 'a message' : 'an append';
   const notes = [
     config.acks === 'all'
-      ? `acks=all: ${what} is acknowledged once committed, i.e. held by a majority, each node having fdatasync'ed it (flush sync).`
-      : `acks=leader: ${what} is acknowledged once the leader alone has fdatasync'ed it (flush sync), before any follower has it: a leader failure can lose it.`,
+      ? `acks=all: ${what} is acknowledged once committed, i.e. held by a majority, each node having ${config.flush === 'sync' ? "fdatasync'ed it (flush sync)" : 'written it to its page cache (flush async)'}.`
+      : `acks=leader: ${what} is acknowledged once the leader alone has ${config.flush === 'sync' ? "fdatasync'ed it (flush sync)" : 'written it (flush async)'}, before any follower has it: a leader failure can lose it.`,
     config.api === 'broker'
       ? 'api broker: produce is the broker\'s Producer (idempotent with acks=all) sending to a fresh topic; the end-to-end reader is a consumer group on it; group drain is a second group draining everything the run produced, acking each message, timed until every ack is committed.'
       : 'consume is a plain log drain (one follow stream, every record decoded); group drain is a consumer group acking every message, timed until every ack is committed.',

@@ -1,4 +1,5 @@
 import { BinaryReader, BinaryWriter, MalformedBinaryError } from '../encoding/index.js';
+import { readAclRule, writeAclRule, type AclRule } from './acl.js';
 import { BrokerState, type BrokerStateOptions, type BrokerStateSnapshot, type BrokerStateSource, type ProducerState, type ProducerTopicState, type RecentBatch } from './broker-state.js';
 import { BrokerSnapshotError } from './errors.js';
 import { readGroups, writeGroups } from './groups-snapshot.js';
@@ -13,7 +14,7 @@ import { readTransactions, writeTransactions } from './transactions-snapshot.js'
  * entries after its applied index answers and applies exactly as the state encoded.
  *
  * Format (little-endian, BinaryWriter's fields):
- *   version u32 (=2)
+ *   version u32 (=3)
  *   appliedIndex u53, clockMs u53, nextExpiryScanMs u53, nextScheduledMs f64 (Infinity: none)
  *   topics:       u32 n, each: id u53, name, messageBytesMax u32, nextOffset u53, startOffset u53,
  *                 runs u32 n (logIndex u53, firstPosition u32, count u32, appendedAtMs u53;
@@ -24,14 +25,17 @@ import { readTransactions, writeTransactions } from './transactions-snapshot.js'
  *   transactions: transactions-snapshot.ts
  *   time index:   u32 n, each: index u53, time u53
  *   trimmedBelow u53
+ *   ACL rules:    u32 n, each: principal, resource kind u8 (1 topic, 2 group), pattern, operations u8 (bits: 1 produce, 2 consume, 4 admin)
  * Every part is in the state's own order, so the decoded state iterates as the original.
  *
  * Format 1 (written before trims existed) is still read: it is format 2 without a topic's
  * startOffset (0) and without trimmedBelow (0), which is what an untrimmed state holds.
+ * Format 2 (written before ACLs existed) is still read: it is format 3 without the ACL
+ * rules, which is what a state that never applied an aclAdd holds (no rules).
  */
-export const BROKER_SNAPSHOT_FORMAT = 2;
+export const BROKER_SNAPSHOT_FORMAT = 3;
 /** The formats this version reads. */
-const FORMATS_READ = [1, 2] as const;
+const FORMATS_READ = [1, 2, 3] as const;
 type Format = (typeof FORMATS_READ)[number];
 
 const RUN_BYTES = 8 + 4 + 4 + 8;
@@ -111,6 +115,11 @@ function* encodeSteps(s: BrokerStateSource, w: BinaryWriter, steps: StepCounter)
     if (steps.due()) yield;
   }
   w.u53(s.trimmedBelow);
+  w.u32(s.acls.length);
+  for (const rule of s.acls) {
+    writeAclRule(w, rule);
+    if (steps.due()) yield;
+  }
 }
 
 /**
@@ -154,8 +163,17 @@ function readSnapshot(r: BinaryReader): BrokerStateSnapshot {
   const timeIndex = readTimeIndex(r);
   const trimmedBelow = format === 1 ? 0 : r.u53();
   if (trimmedBelow > appliedIndex) throw new BrokerSnapshotError(`broker snapshot: trimmed below ${trimmedBelow}, past its applied index ${appliedIndex}`);
+  const acls = format < 3 ? [] : readAcls(r);
   if (!r.done) throw new BrokerSnapshotError(`broker snapshot: ${r.remaining} bytes after its end`);
-  return { appliedIndex, clockMs, nextExpiryScanMs, nextScheduledMs, topics, producers, groups, transactions, timeIndex, trimmedBelow };
+  return { appliedIndex, clockMs, nextExpiryScanMs, nextScheduledMs, topics, producers, groups, transactions, timeIndex, trimmedBelow, acls };
+}
+
+function readAcls(r: BinaryReader): AclRule[] {
+  // A rule takes at least 4 + 1 + 4 + 1 bytes.
+  const count = readCount(r, 10, 'ACL rules');
+  const rules: AclRule[] = [];
+  for (let k = 0; k < count; k++) rules.push(readAclRule(r, (message) => new BrokerSnapshotError(`broker snapshot: ACL rule ${k}: ${message}`)));
+  return rules;
 }
 
 /** The log's time samples: (index, time) pairs, both never decreasing. */

@@ -1,4 +1,5 @@
-import { messageBytes, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce, type TrimLog } from './commands.js';
+import { AclTable, aclRuleProblem, type AclAccess, type AclRule } from './acl.js';
+import { messageBytes, type AclAdd, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce, type TrimLog } from './commands.js';
 import type { ConsumerGroupSnapshot, ConsumerGroupSource, DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
@@ -71,6 +72,8 @@ export interface BrokerStateSnapshot {
   readonly timeIndex: { readonly indexes: readonly number[]; readonly times: readonly number[] };
   /** The log index the state was last trimmed below (0: never). */
   readonly trimmedBelow: number;
+  /** The access rules, in the table's order. */
+  readonly acls: readonly AclRule[];
 }
 
 /**
@@ -91,6 +94,7 @@ export interface BrokerStateSource {
   readonly timeIndex: { readonly indexes: readonly number[]; readonly times: readonly number[] };
   /** The log index the state was last trimmed below (0: never). */
   readonly trimmedBelow: number;
+  readonly acls: readonly AclRule[];
 }
 
 export type ApplyResult =
@@ -102,6 +106,9 @@ export type ApplyResult =
   | { readonly kind: 'clockAdvanced'; readonly nowMs: number }
   /** trimmedBelow: the trim point now (unchanged by a trim at or below it); runsDropped: offset runs dropped, all topics. */
   | { readonly kind: 'logTrimmed'; readonly trimmedBelow: number; readonly runsDropped: number }
+  /** changed: false when the rule already granted every operation named (or, for a removal, granted none). */
+  | { readonly kind: 'aclAdded'; readonly changed: boolean }
+  | { readonly kind: 'aclRemoved'; readonly changed: boolean }
   | GroupResult
   | TransactionApplyResult
   | { readonly kind: 'rejected'; readonly error: BrokerError };
@@ -144,6 +151,7 @@ export class BrokerState {
    * when it was trimmed (0: never trimmed). Only grows; the same on every replica.
    */
   private trimmedBelow = 0;
+  private readonly acls = new AclTable();
   private readonly txs = new TransactionTable({
     topic: (name) => this.topicsByName.get(name),
     auditTopic: (logIndex) => this.auditTopic(logIndex),
@@ -176,6 +184,7 @@ export class BrokerState {
       transactions: this.txs.snapshotSource(),
       timeIndex: this.timeIndex.toSnapshot(),
       trimmedBelow: this.trimmedBelow,
+      acls: this.acls.list(),
     };
   }
 
@@ -203,6 +212,11 @@ export class BrokerState {
     state.txs.load(s.transactions);
     state.timeIndex = LogTimeIndex.fromSnapshot(s.timeIndex);
     state.trimmedBelow = s.trimmedBelow;
+    for (const rule of s.acls) {
+      const problem = aclRuleProblem(rule);
+      if (problem !== null) throw new Error(`broker: a snapshot's ACL rule: ${problem}`);
+      if (state.acls.add(rule) !== true) throw new Error(`broker: a snapshot's ACL rule for ${rule.principal} on ${rule.resource.kind} ${rule.resource.pattern} twice, or past the table's limit`);
+    }
     return state;
   }
 
@@ -222,6 +236,16 @@ export class BrokerState {
       if (error instanceof BrokerError) return { kind: 'rejected', error };
       throw error;
     }
+  }
+
+  /** Whether an ACL rule grants `principal` the access (superusers are the node's business, not the state's). */
+  aclAllows(principal: string, access: AclAccess): boolean {
+    return this.acls.allows(principal, access);
+  }
+
+  /** Every ACL rule, in the order first added. */
+  aclRules(): AclRule[] {
+    return this.acls.list();
   }
 
   topic(name: string): TopicDescription | undefined {
@@ -370,6 +394,13 @@ export class BrokerState {
         return this.txs.half(logIndex, this.clockMs, command);
       case 'endTransaction':
         return this.txs.end(this.clockMs, command);
+      case 'aclAdd':
+        return this.aclAdd(command);
+      case 'aclRemove': {
+        const problem = aclRuleProblem(command.rule);
+        if (problem !== null) throw new BrokerError(ErrorCode.invalidArgument, problem);
+        return { kind: 'aclRemoved', changed: this.acls.remove(command.rule) };
+      }
       default:
         return this.groups.apply(logIndex, this.clockMs, command);
     }
@@ -392,6 +423,14 @@ export class BrokerState {
     for (const topic of this.topicsByName.values()) runsDropped += topic.trimBelow(bound);
     this.timeIndex.trimBelow(bound);
     return { kind: 'logTrimmed', trimmedBelow: bound, runsDropped };
+  }
+
+  private aclAdd(command: AclAdd): ApplyResult {
+    const problem = aclRuleProblem(command.rule);
+    if (problem !== null) throw new BrokerError(ErrorCode.invalidArgument, problem);
+    const changed = this.acls.add(command.rule);
+    if (changed === 'full') throw new BrokerError(ErrorCode.resourceExhausted, `the ACL table is full (${this.acls.size} rules): remove rules, or grant by prefix`);
+    return { kind: 'aclAdded', changed };
   }
 
   private describe(t: TopicLog): TopicDescription {

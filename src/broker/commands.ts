@@ -1,5 +1,6 @@
 import { BinaryReader, BinaryWriter, MalformedBinaryError } from '../encoding/index.js';
 import type { GroupSettings, GroupStart } from './consumer-groups.js';
+import { readAclRule, writeAclRule, type AclRule } from './acl.js';
 import { MalformedCommandError } from './errors.js';
 
 /**
@@ -30,6 +31,8 @@ export const CommandKind = {
   resetGroup: 19,
   halfMessage: 20,
   endTransaction: 21,
+  aclAdd: 30,
+  aclRemove: 31,
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
@@ -245,7 +248,19 @@ export interface EndTransaction {
   readonly source: EndSource;
 }
 
-export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | TrimLog | GroupCommand | HalfMessage | EndTransaction;
+/** Grants the rule's operations (adds them to the rule of the same principal and resource, if any). */
+export interface AclAdd {
+  readonly kind: 'aclAdd';
+  readonly rule: AclRule;
+}
+
+/** Takes the rule's operations away from the rule of the same principal and resource. */
+export interface AclRemove {
+  readonly kind: 'aclRemove';
+  readonly rule: AclRule;
+}
+
+export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | TrimLog | GroupCommand | HalfMessage | EndTransaction | AclAdd | AclRemove;
 
 /** A message's size as topic limits and response budgets count it: key, headers and payload. */
 export function messageBytes(m: MessageRecord): number {
@@ -289,6 +304,10 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
       break;
     case 'endTransaction':
       w.string(command.txId).u8(command.outcome === 'commit' ? 1 : 2).u8(EndSource[command.source]);
+      break;
+    case 'aclAdd':
+    case 'aclRemove':
+      writeAclRule(w, command.rule);
       break;
     default:
       encodeGroupCommand(w, command);
@@ -478,6 +497,10 @@ function decodeBody(kind: number, r: BinaryReader): BrokerCommand {
     }
     case CommandKind.endTransaction:
       return decodeEndTransaction(r);
+    case CommandKind.aclAdd:
+      return { kind: 'aclAdd', rule: readAclRule(r, (message) => new MalformedCommandError(message)) };
+    case CommandKind.aclRemove:
+      return { kind: 'aclRemove', rule: readAclRule(r, (message) => new MalformedCommandError(message)) };
     default:
       return decodeGroupCommand(kind, r);
   }

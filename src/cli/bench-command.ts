@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, formatReport, BenchInterruptedError, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type BenchReport, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, formatMetricsTogether, formatReport, BenchInterruptedError, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type BenchReport, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
@@ -30,6 +30,8 @@ Options:
                        sync flush only: lagging acknowledges after each node's data
                        fdatasync, before its durable mark's (default ordered; see
                        quorumlog node --help)
+  --segment-bytes N    the nodes' --segment-bytes (default theirs, 64 MiB): small segments
+                       roll often, to measure what a roll costs
   --duration D         measured time, e.g. 20s (default 20s)
   --warmup D           unmeasured time before it (default 3s)
   --brokers LIST       benchmark a running cluster at host:port,... instead of starting one
@@ -63,6 +65,11 @@ Options:
                        (--metrics-scrape, default 1s), in alternating order; prints each
                        pair's msg/s and the nodes' CPU per message, and the median ratios
                        (no drain phases)
+  --together           with --metrics-cost: each pair's two clusters produce at the same
+                       time, each from a bench process of its own, so the machine's other
+                       work falls on both; prints the throughput ratio per pair and the median
+  --control            with --together: neither cluster keeps metrics (an A/A run: what the
+                       measure reads when there is nothing to find)
   --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs two
                        processes at once, each a one-node cluster (real files, appends through
                        the node's service, no gRPC) taking --records records of --size after
@@ -83,6 +90,7 @@ const OPTIONS = {
   acks: { type: 'string' },
   flush: { type: 'string' },
   'durable-mark': { type: 'string' },
+  'segment-bytes': { type: 'string' },
   duration: { type: 'string' },
   warmup: { type: 'string' },
   brokers: { type: 'string' },
@@ -99,6 +107,8 @@ const OPTIONS = {
   'cpu-prof': { type: 'string' },
   'metrics-scrape': { type: 'string' },
   'metrics-cost': { type: 'string' },
+  together: { type: 'boolean' },
+  control: { type: 'boolean' },
   tls: { type: 'boolean' },
   'tls-cost': { type: 'string' },
   'metrics-cpu': { type: 'string' },
@@ -107,7 +117,7 @@ const OPTIONS = {
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; compared: ComparedResult[] } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; together: boolean; control: boolean; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; compared: ComparedResult[] } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -125,6 +135,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     acks,
     flush,
     durableMark,
+    segmentBytes: parseWholeNumber('segment-bytes', values['segment-bytes'], { min: 4096, max: 1024 * 1024 * 1024 }) ?? null,
     durationMs: parseDurationMs('duration', values.duration) ?? 20_000,
     warmupMs: values.warmup === '0' ? 0 : (parseDurationMs('warmup', values.warmup) ?? 3_000),
     brokers: brokers === null ? null : brokers.split(',').map((b) => b.trim()).filter((b) => b !== ''),
@@ -143,9 +154,14 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (config.brokers !== null && config.metricsScrapeMs !== null) throw new UsageError('--metrics-scrape applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && config.brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
   if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
+  if (config.brokers !== null && config.segmentBytes !== null) throw new UsageError('--segment-bytes applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
   const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
   if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');
+  const together = values.together === true;
+  const control = values.control === true;
+  if (together && costPairs === null) throw new UsageError('--together goes with --metrics-cost');
+  if (control && !together) throw new UsageError('--control goes with --metrics-cost N --together');
   const cpuRounds = parseWholeNumber('metrics-cpu', values['metrics-cpu'], { min: 1, max: 50 }) ?? null;
   if (cpuRounds !== null && (config.brokers !== null || costPairs !== null)) throw new UsageError('--metrics-cpu runs a node in this process; it takes neither --brokers nor --metrics-cost');
   const cpuRecords = parseWholeNumber('records', values.records, { min: 1_000, max: 10_000_000 }) ?? METRICS_CPU_DEFAULTS.records;
@@ -154,7 +170,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (tlsPairs !== null && (config.brokers !== null || costPairs !== null || cpuRounds !== null || config.tls)) throw new UsageError('--tls-cost starts its own clusters, plaintext and TLS; it takes neither --brokers, --tls, --metrics-cost nor --metrics-cpu');
   const compared = values.compare === undefined ? [] : readComparison(values.compare);
   if (compared.length > 0 && (costPairs !== null || tlsPairs !== null || cpuRounds !== null)) throw new UsageError('--compare sets one run against other systems; --metrics-cost, --metrics-cpu and --tls-cost run on their own');
-  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, tlsPairs, cpuRounds, cpuRecords, compared };
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, together, control, tlsPairs, cpuRounds, cpuRecords, compared };
 }
 
 /** The --compare file's results, read before anything starts: a bad file is one line, exit 2. */
@@ -205,6 +221,15 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
         dataParent: config.dataParent,
         json: parsed.json,
       });
+    }
+    if (parsed.costPairs !== null && parsed.together) {
+      const scrapeMs = config.metricsScrapeMs ?? 1_000;
+      const report = await runMetricsTogether({ config, rounds: parsed.costPairs, scrapeMs, control: parsed.control, signal: abort.signal, onPhase: (phase) => status(`quorumlog bench: ${phase} ...`) });
+      status('');
+      if (abort.signal.aborted) throw new BenchInterruptedError();
+      process.stdout.write(formatMetricsTogether(report, config));
+      if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
+      return report.rounds.every((r) => r.plainPerSecond > 0 && r.meteredPerSecond > 0 && (parsed.control || r.scrapes > 0)) ? 0 : 1;
     }
     if (parsed.costPairs !== null) return await runMetricsCost(config, parsed.costPairs, { signal: abort.signal, status, json: parsed.json });
     if (parsed.tlsPairs !== null) return await runTlsCost(config, parsed.tlsPairs, { signal: abort.signal, status, json: parsed.json });

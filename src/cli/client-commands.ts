@@ -261,12 +261,17 @@ function repairNote(status: NodeStatus): string {
 function whyNoLeader(statuses: Awaited<ReturnType<LogClient['statusAll']>>): string {
   const answered = statuses.flatMap((s) => ('error' in s ? [] : [s]));
   const members = statuses.length;
+  const refused = statuses.filter((s) => 'error' in s && s.refused === true).length;
+  const unreachable = members - answered.length - refused;
+  // Members that refused this client may well have a leader: nothing can be said of them.
+  if (answered.length === 0 && refused > 0) return `leader unknown: ${refused} of ${members} members refused this client (see the note column)${unreachable > 0 ? `, ${unreachable} unreachable` : ''}`;
   const majority = Math.floor(members / 2) + 1;
   const voting = answered.filter((s) => !s.votingBlocked);
   const repairing = answered.filter((s) => s.votingBlocked).map((s) => s.id);
   if (voting.length >= majority) return `no leader right now: an election is under way or just ended (${voting.length} of ${members} members can vote)`;
   const reasons: string[] = [];
-  if (answered.length < members) reasons.push(`${members - answered.length} of ${members} unreachable`);
+  if (unreachable > 0) reasons.push(`${unreachable} of ${members} unreachable`);
+  if (refused > 0) reasons.push(`${refused} of ${members} refused this client`);
   if (repairing.length > 0) reasons.push(`${repairing.join(', ')} await repair of a damaged log and may not vote until a leader repairs them`);
   return `no leader: a leader needs ${majority} of ${members} members voting, and only ${voting.length} can (${reasons.join('; ')})`;
 }
@@ -280,7 +285,7 @@ async function statusCommand(client: LogClient, output: Pick<CommandContext, 'js
   const rows = [['node', 'address', 'role', 'term', 'leader', 'commit', 'applied', 'last', 'flush', 'note']];
   for (const s of statuses) {
     if ('error' in s) {
-      rows.push(['?', s.address, 'unreachable', '', '', '', '', '', '', s.error]);
+      rows.push(['?', s.address, s.refused === true ? 'refused' : 'unreachable', '', '', '', '', '', '', s.error]);
       continue;
     }
     rows.push([s.id, s.address, s.role, String(s.term), s.leaderId ?? '-', String(s.commitIndex), String(s.appliedIndex), String(s.lastIndex), flushCell(s), repairNote(s)]);

@@ -57,6 +57,8 @@ Options:
   --users-file FILE          with --tls: clients must authenticate, by a user of FILE (quorumlog
                              users add) or a client certificate; the cluster itself watches its
                              nodes with DIR/client.pem. SIGHUP a node (cluster ps) to re-read FILE
+  --super-users NAMES        with --users-file: passed to every node (quorumlog node --help); the
+                             users or client names that may change ACLs (quorumlog acl add)
   --log-level LEVEL          the nodes' log level: trace, debug, info (default), warn, error, fatal
   --restart on-failure|never on-failure (default): restart a node killed by a signal or exiting
                              with an error status, unless it was restarted ${RESTART_POLICY_DEFAULTS.restartsMax} times within
@@ -92,6 +94,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   tls: { type: 'string' },
   'users-file': { type: 'string' },
+  'super-users': { type: 'string' },
   restart: { type: 'string' },
   'restart-delay-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -162,6 +165,7 @@ async function runCluster(argv: readonly string[]): Promise<number> {
     // JSON, whatever a node would pick by itself: the supervisor reads its lines and renders them.
     if (tlsDir !== undefined) args.push(...nodeTlsArgs(tlsDir, id));
     if (usersFile !== undefined) args.push('--users-file', usersFile);
+    if (values['super-users'] !== undefined) args.push('--super-users', values['super-users']);
     args.push('--log-level', logging.level, '--log-format', 'json');
     args.push('--http-port', String(httpPortOf(members.findIndex((m) => m.id === id))));
     if (httpBase !== 0) args.push('--http-members', members.map((m, k) => `${m.id}=127.0.0.1:${httpPortOf(k)}`).join(','));

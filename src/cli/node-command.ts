@@ -82,7 +82,14 @@ Options:
   --require-client-auth      every client call must authenticate, by a client certificate signed
                              by --tls-ca naming urn:quorumlog:client:NAME (quorumlog certs init
                              --clients NAME), or by password with --users-file. Needs TLS
+  --super-users NAMES        with client authentication, the users / client names (comma-separated)
+                             that every ACL check lets through: the only ones that may change ACLs
+                             (quorumlog acl), use the raw log (append, read) and move leadership.
+                             Everyone else needs an ACL rule for each topic and group they use
   --config FILE              a JSON file with any of these options (camelCase keys); flags win
+  --event-loop-file FILE     measurement: append this process's event-loop delay to FILE, one JSON
+                             line every 0.5 s (what quorumlog bench reads; monitorEventLoopDelay
+                             at 2 ms resolution, about 17 ms of CPU a second when idle)
   --power-loss               fault injection only: keep unsynced writes in memory so kill -9
                              loses exactly what a power failure would
   -h, --help                 show this help
@@ -113,6 +120,7 @@ const OPTIONS = {
   dial: { type: 'string' },
   'producer-idle-expiry-ms': { type: 'string' },
   'power-loss': { type: 'boolean' },
+  'event-loop-file': { type: 'string' },
   'http-port': { type: 'string' },
   'http-host': { type: 'string' },
   'http-members': { type: 'string' },
@@ -125,6 +133,7 @@ const OPTIONS = {
   insecure: { type: 'boolean' },
   'users-file': { type: 'string' },
   'require-client-auth': { type: 'boolean' },
+  'super-users': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -190,16 +199,26 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
   const tls = tlsFilesFrom(pick('tls-ca', 'tlsCa'), pick('tls-cert', 'tlsCert'), pick('tls-key', 'tlsKey'));
   const usersFile = pick('users-file', 'usersFile');
   const requireClientAuth = values['require-client-auth'] === true || file['requireClientAuth'] === true;
+  const superUsers = parseSuperUsers(pick('super-users', 'superUsers'));
   const logging = logFlagsFrom(pick('log-level', 'logLevel'), pick('log-format', 'logFormat'));
   const secured: NodeConfig = {
     ...config,
     ...(tls === undefined ? {} : { tls }),
     ...(usersFile === undefined ? {} : { usersFile }),
     ...(requireClientAuth ? { requireClientAuth } : {}),
+    ...(superUsers.length === 0 ? {} : { superUsers }),
   };
   const join = pick('join', 'join') ?? null;
   if (join !== null && membersSpec === undefined) throw new UsageError(`--join needs --members with this node's own addresses: ${id}=peerHost:port/clientHost:port`);
   return { config: secured, http, logging, join };
+}
+
+/** --super-users a,b: names, none empty. */
+function parseSuperUsers(spec: string | undefined): string[] {
+  if (spec === undefined) return [];
+  const names = spec.split(',').map((name) => name.trim());
+  if (names.some((name) => name === '' || name === '*')) throw new UsageError(`--super-users takes user or client names separated by commas, none empty and none "*" (got "${spec}")`);
+  return names;
 }
 
 /** --tls-ca, --tls-cert and --tls-key: all three or none. */
@@ -250,10 +269,27 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(NODE_HELP);
     return 0;
   }
-  const { http, logging } = args;
-  let config = args.config;
+  const { config, http, logging } = args;
+  const loopDelayFile = eventLoopFileOf(argv);
+  // Loaded only when asked for: a node measured by the bench.
+  const loopDelay = loopDelayFile === undefined ? null : (await import('../process/index.js')).startLoopDelayRecorder(loopDelayFile);
+  try {
+    return await runNode(config, http, logging, args.join);
+  } finally {
+    loopDelay?.stop();
+  }
+}
+
+/** --event-loop-file, a measurement setting of this process rather than of the node (so not in NodeConfig). */
+function eventLoopFileOf(argv: readonly string[]): string | undefined {
+  const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
+  return values['event-loop-file'];
+}
+
+async function runNode(configured: NodeConfig, http: HttpFlags, logging: LogFlags, join: string | null): Promise<number> {
+  let config = configured;
   const baseLog = createNodeLog({ node: config.id, level: logging.level, format: logging.format ?? (process.stdout.isTTY ? LogFormat.text : LogFormat.json) });
-  if (args.join !== null) config = await joinConfig(config, args.join, (line) => baseLog.warn(line, { event: LogEvent.configWarning }));
+  if (join !== null) config = await joinConfig(config, join, (line) => baseLog.warn(line, { event: LogEvent.configWarning }));
   const metrics = http.port === 0 ? null : new NodeMetrics();
   const node = await startNode(config, baseLog, metrics === null ? {} : { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) }).catch((error: unknown) => {
     // A configuration the node refuses is the CLI's one line on stderr; a start that fails

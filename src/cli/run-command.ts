@@ -30,6 +30,8 @@ Broker:
               "group reset G --to-earliest" moves a group behind retention
   dlq         list a group's dead-letter topic, or redrive it to the source topics
   tx          list undecided transactions; commit or roll one back by hand
+  acl         add, remove or list access rules: who may produce, consume or administer
+              which topics and groups (node --super-users only)
 
 Run "quorumlog <command> --help" for a command's options.
 `;
@@ -72,6 +74,9 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     case 'members':
       stopQuietlyWhenStdoutCloses();
       return (await import('./members-command.js')).runMembersCommand(rest);
+    case 'acl':
+      stopQuietlyWhenStdoutCloses();
+      return (await import('./acl-command.js')).runAclCommand(rest);
     case 'verify-writes':
       stopQuietlyWhenStdoutCloses();
       return (await import('./verify-writes-command.js')).runVerifyWritesCommand(rest);

@@ -1,3 +1,4 @@
+import { AclCalls, type AclRule } from './acls.js';
 import { GroupCalls, type GroupInfo, type GroupResetResult, type GroupResetTarget, type GroupSettings, type GroupStart } from './groups.js';
 import { LogClient, type CallOptions, type LogClientOptions, type TopicInfo } from './log-client.js';
 import { MemberCalls } from './members.js';
@@ -10,13 +11,34 @@ import { MemberCalls } from './members.js';
 export class Admin {
   readonly #client: LogClient;
   readonly #groups: GroupCalls;
-  /** Cluster membership: list, add, promote, remove, replace (docs/membership.md). */
+  readonly #acls: AclCalls;
+  /** Cluster membership: list, add, promote, remove, replace (docs/membership.md). Superusers only where ACLs are enforced. */
   readonly members: MemberCalls;
 
   constructor(options: LogClientOptions) {
     this.#client = new LogClient(options);
     this.#groups = new GroupCalls(this.#client);
+    this.#acls = new AclCalls(this.#client);
     this.members = new MemberCalls(this.#client);
+  }
+
+  /**
+   * Grants a rule's operations (merged into the rule of the same principal and resource).
+   * Superusers only (PermissionDeniedError otherwise); InvalidArgumentError for a rule that
+   * cannot be one. True if the rules changed.
+   */
+  addAcl(rule: AclRule, options: CallOptions = {}): Promise<boolean> {
+    return this.#acls.add(rule, options);
+  }
+
+  /** Takes a rule's operations away; true if the rules changed. Superusers only. */
+  removeAcl(rule: AclRule, options: CallOptions = {}): Promise<boolean> {
+    return this.#acls.remove(rule, options);
+  }
+
+  /** The rules as the answering node has applied them. Superusers only. */
+  listAcls(options: CallOptions = {}): Promise<readonly AclRule[]> {
+    return this.#acls.list(options);
   }
 
   /** AlreadyExistsError if it exists; InvalidArgumentError for a bad name or size. Size 0 or unset: the broker's default. */

@@ -11,6 +11,7 @@ import { ErrorCode } from '../../errors/index.js';
 import { codeOfGrpcStatus, ErrorMetadataKey, readErrorCode } from '../transport/index.js';
 import {
   AlreadyExistsError,
+  DataLossError,
   DuplicateTooOldError,
   FailedPreconditionError,
   InternalError,
@@ -22,6 +23,7 @@ import {
   ResourceExhaustedError,
   TransactionDecidedError,
   UnavailableError,
+  PermissionDeniedError,
   UnauthenticatedError,
   UnknownProducerError,
   type QuorumlogClientError,
@@ -59,6 +61,14 @@ export function failureCode(error: ServiceError): ErrorCode {
   return codeOfGrpcStatus(error.code);
 }
 
+/** Codes with which a node that was reached refuses this client (its credentials, or its rights). */
+const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.unauthenticated, ErrorCode.permissionDenied]);
+
+/** The node was reached and refused this client, as opposed to not being reached at all. */
+export function refusedClient(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && 'metadata' in error && REFUSAL_CODES.has(failureCode(error as ServiceError));
+}
+
 /** A stream that broke this way may be opened again (here or at another broker). */
 export function isRetriable(error: ServiceError): boolean {
   return TRANSIENT_CODES.has(failureCode(error));
@@ -84,6 +94,7 @@ const CLASS_BY_NODE_CODE: ReadonlyMap<ErrorCode, ClientErrorClass> = new Map<Err
   [ErrorCode.transactionDecided, TransactionDecidedError],
   [ErrorCode.internal, InternalError],
   [ErrorCode.unauthenticated, UnauthenticatedError],
+  [ErrorCode.permissionDenied, PermissionDeniedError],
 ]);
 
 /**
@@ -106,6 +117,11 @@ export function toClientError(error: ServiceError, rawOperation: string, deliver
         return new OutcomeUnknownError(`${operation}: the request reached a node but no answer came back (${details}); it may or may not have been committed`, options);
       }
       return new UnavailableError(`${operation}: ${details}`, options);
+    case ErrorCode.corruptRecord:
+    case ErrorCode.missingSegment:
+    case ErrorCode.corruptHardState:
+    case ErrorCode.malformedRecord:
+      return new DataLossError(code, `${operation}: ${details}`, options);
     case ErrorCode.outOfRange: {
       const outOfRange = new OutOfRangeError(`${operation}: ${details}`, options);
       outOfRange.earliestOffset = Number(firstValue(error.metadata, ErrorMetadataKey.earliestOffset) ?? -1);

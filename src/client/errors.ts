@@ -60,6 +60,22 @@ export class InternalError extends QuorumlogClientError {
   readonly code = ErrorCode.internal;
 }
 
+/**
+ * The node's storage found the data asked for damaged or missing (a record failing its
+ * checksum, a segment gone): gRPC DATA_LOSS. `code` says which. The node logs it and repairs
+ * the damage from its peers at its next start; another replica may serve the read meanwhile.
+ */
+export class DataLossError extends QuorumlogClientError {
+  override readonly name = 'DataLossError';
+  constructor(
+    readonly code: typeof ErrorCode.corruptRecord | typeof ErrorCode.missingSegment | typeof ErrorCode.corruptHardState | typeof ErrorCode.malformedRecord,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** The client was closed before or during the call. */
 export class ClientClosedError extends QuorumlogClientError {
   override readonly name = 'ClientClosedError';
@@ -137,6 +153,15 @@ export class TransactionDecidedError extends QuorumlogClientError {
 export class AbortedError extends QuorumlogClientError {
   override readonly name = 'AbortedError';
   readonly code = ErrorCode.aborted;
+}
+
+/**
+ * The node knows who this client is, but no ACL rule lets it do this operation to this
+ * topic or group (the message names them). Not retried: nothing was done.
+ */
+export class PermissionDeniedError extends QuorumlogClientError {
+  override readonly name = 'PermissionDeniedError';
+  readonly code = ErrorCode.permissionDenied;
 }
 
 /**

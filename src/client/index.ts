@@ -26,6 +26,7 @@ export {
   ProducerIdChangedError,
   UnknownProducerError,
   ClientClosedError,
+  DataLossError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
@@ -34,6 +35,7 @@ export {
   QuorumlogClientError,
   ResourceExhaustedError,
   UnavailableError,
+  PermissionDeniedError,
   UnauthenticatedError,
   SpoolError,
   SpoolFullError,
@@ -49,6 +51,7 @@ export { Producer } from './producer.js';
 export { PRODUCER_DEFAULTS } from './producer-options.js';
 export type { Acks, ProducerMessage, ProducerOptions, ProducerTestHooks, SendResult, SpoolOptions } from './producer-options.js';
 export { Admin } from './admin.js';
+export type { AclOperation, AclRule } from './acls.js';
 export { Consumer, CONSUMER_DEFAULTS } from './consumer.js';
 export type { ConsumedMessage, ConsumerErrorContext, ConsumerOptions } from './consumer.js';
 export { GroupCalls } from './groups.js';

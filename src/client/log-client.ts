@@ -26,7 +26,7 @@ import { PipelinedCalls } from './pipelined-calls.js';
 import { checkBrokers } from './broker-address.js';
 import { awaitReady, BrokerChannels, KEEPALIVE_DEFAULTS, type KeepaliveOptions } from './broker-channels.js';
 import { followBatches, leaderStream, type UnaryMethod } from './broker-streams.js';
-import { describe, type Delivery } from './call-errors.js';
+import { describe, refusedClient, type Delivery } from './call-errors.js';
 import { CallRouter, unary } from './call-router.js';
 import { AbortedError, InvalidArgumentError } from './errors.js';
 import { fetchResult, membersView, nodeStatus, produceResult, readResult, topicInfo } from './wire-results.js';
@@ -112,8 +112,11 @@ export interface ProduceBatch {
   readonly messages: readonly BrokerMessage[];
 }
 
-/** One broker's answer in statusAll(): its status, or why it gave none. */
-export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string };
+/**
+ * One broker's answer in statusAll(): its status, or why it gave none; `refused` when it was
+ * reached and refused this client (its credentials or rights), rather than not reached.
+ */
+export type BrokerStatus = (NodeStatus & { readonly address: string }) | { readonly address: string; readonly error: string; readonly refused?: true };
 
 /** What every call that can wait takes: its signal ends the wait with AbortedError. */
 export interface CallOptions {
@@ -294,7 +297,7 @@ export class LogClient {
           const message = await unary(client, ClientMethodPath.status, this.#codec.statusRequest.serialize, this.#codec.nodeStatus.deserialize, {}, deadlineMs);
           return { address, ...nodeStatus(message) };
         } catch (error) {
-          return { address, error: describe(error) };
+          return { address, error: describe(error), ...(refusedClient(error) ? { refused: true as const } : {}) };
         }
       }),
     );

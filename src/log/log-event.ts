@@ -27,6 +27,10 @@ export const LogEvent = {
   usersReloadFailed: 'users-reload-failed',
   /** A client call was refused as unauthenticated; fields `peer`, `user` (or null), `kind`. Never a password. */
   clientRefused: 'client-refused',
+  /** A client call was refused by the ACLs; fields `user`, `operation`, `resource`. Logged once a minute per user, operation and resource. */
+  permissionDenied: 'permission-denied',
+  /** The ACL rules: fields `rules` (how many), `enforced` (whether clients are authenticated, so the rules apply). */
+  aclsLoaded: 'acls-loaded',
   snapshotLoaded: 'snapshot-loaded',
   snapshotWritten: 'snapshot-written',
   snapshotInstalled: 'snapshot-installed',

@@ -86,6 +86,12 @@ export interface NodeConfig {
    * usersFile; needs tls.
    */
   readonly requireClientAuth?: boolean;
+  /**
+   * Principals (user names, client certificate client names) that every ACL check lets
+   * through, and the only ones that may use the raw log, transfer leadership and change the
+   * ACLs. Only meaningful with client authentication (without it nothing is checked).
+   */
+  readonly superUsers?: readonly string[];
 }
 
 /**

@@ -3,6 +3,6 @@ export { startNode, type NodeObservation, type RunningNode } from './node.js';
 export type { NodeInspection } from './node-inspection.js';
 export type { StorageStatus } from './storage-status.js';
 export type { DiskUsage, DiskUsageSource } from './disk-guard.js';
-export { NO_PROBE, type NodeProbe, type ProbedCall } from './node-probe.js';
+export { AUTH_REFUSAL_KINDS, NO_PROBE, type NodeProbe, type ProbedCall } from './node-probe.js';
 export { NODE_V8_FLAGS } from './v8-flags.js';
 export { encodeInSlices, SNAPSHOT_ENCODE_SLICE, type SnapshotEncodeSlice } from './snapshot-slices.js';

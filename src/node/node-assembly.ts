@@ -256,7 +256,14 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   const broker = new NodeBrokerService(config, log, replica, stateMachine, probe, diskGuard);
   brokerService = broker;
   const groups = new NodeGroupService(replica, stateMachine, broker, probe);
-  const leadership = { isLeader: () => replica.role() === 'leader', leaderRef: () => replica.leaderRef(raft.status().leader) };
+  const leadership = {
+    isLeader: () => replica.role() === 'leader',
+    leaderRef: () => replica.leaderRef(raft.status().leader),
+    appliedAllCommitted: () => {
+      const status = raft.status();
+      return status.role === 'leader' && log.term(status.commit) === status.term && replica.appliedIndex >= status.commit;
+    },
+  };
   const transactions = new NodeTransactionService(log, stateMachine, broker, leadership, probe);
   const ticker: Timer = scheduler.every(config.tickMs, () => {
     replica.tick();

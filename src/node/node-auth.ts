@@ -2,6 +2,7 @@ import { groupOrOtherAccess, PASSWORD_VERIFIER_DEFAULTS, PasswordVerifier, readU
 import { LogEvent, RepeatGate, type Log } from '../log/index.js';
 import type { AuthRefusal, ClientAuthOptions } from '../transport/index.js';
 import { ConfigError } from './config.js';
+import { NO_PROBE, type NodeProbe } from './node-probe.js';
 
 /** Refusals of one kind from one user are logged once per this interval (a client retrying a wrong password would flood the log). */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
@@ -16,11 +17,13 @@ export class NodeAuth {
   readonly #verifier: PasswordVerifier | null;
   readonly #log: Log;
   readonly #refusals: RepeatGate;
+  readonly #probe: NodeProbe;
 
   /** Reads the users file, if any; one that is missing or unusable is a ConfigError (the node does not start). */
-  constructor(options: { readonly usersFile: string | undefined; readonly log: Log; readonly nowMs: () => number }) {
+  constructor(options: { readonly usersFile: string | undefined; readonly log: Log; readonly nowMs: () => number; readonly probe?: NodeProbe }) {
     this.#file = options.usersFile ?? null;
     this.#log = options.log;
+    this.#probe = options.probe ?? NO_PROBE;
     this.#refusals = new RepeatGate({ intervalMs: REFUSAL_LOG_INTERVAL_MS, keysMax: 1024, nowMs: options.nowMs });
     if (this.#file === null) {
       this.#verifier = null;
@@ -74,6 +77,8 @@ export class NodeAuth {
   }
 
   #logRefusal(refusal: AuthRefusal): void {
+    // Counted every time; logged once a minute per user and cause.
+    this.#probe.authRefused(refusal.kind);
     const heldBack = this.#refusals.pass(`${refusal.kind}\0${refusal.user ?? ''}`);
     if (heldBack === null) return;
     const who = refusal.user === null ? 'a client' : `user ${refusal.user}`;

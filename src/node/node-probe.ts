@@ -1,4 +1,5 @@
 import type { Index } from '../../raft/index.js';
+import { AuthRefusalKind } from '../transport/index.js';
 
 /** The client calls a node times and counts, each with its own label in the metrics. */
 export type ProbedCall = 'append' | 'produce' | 'ack';
@@ -26,7 +27,14 @@ export interface NodeProbe {
   redelivered(count: number): void;
   /** This leader sent a transaction check-back to a producer. */
   checkBackSent(): void;
+  /** A client call was refused by the ACLs (PERMISSION_DENIED), asking for `operation`. */
+  permissionDenied(operation: 'produce' | 'consume' | 'admin'): void;
+  /** A client call was refused before any handler (UNAUTHENTICATED), for this kind of reason. */
+  authRefused(kind: AuthRefusalKind): void;
 }
+
+/** Every kind authRefused is called with, for an observer that shows each from the start. */
+export const AUTH_REFUSAL_KINDS: readonly AuthRefusalKind[] = Object.values(AuthRefusalKind);
 
 export const NO_PROBE: NodeProbe = {
   startMark: () => 0,
@@ -36,6 +44,8 @@ export const NO_PROBE: NodeProbe = {
   logAppended: () => {},
   redelivered: () => {},
   checkBackSent: () => {},
+  permissionDenied: () => {},
+  authRefused: () => {},
 };
 
 /** Runs one client call, telling `probe` when it ended and how. */

@@ -11,6 +11,7 @@ import { newestSnapshotFileTimeMs, statfsDiskUsage } from './disk-usage.js';
 import { assembleNode, repairTarget, type AssembledNode } from './node-assembly.js';
 import { inspectNode, type NodeInspection } from './node-inspection.js';
 import { NodeAuth } from './node-auth.js';
+import { NodeAcl } from './node-acl.js';
 import { NodeTls } from './node-tls.js';
 import { PeerIncarnations } from './peer-incarnations.js';
 import type { NodeProbe } from './node-probe.js';
@@ -64,7 +65,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   for (const warning of warnings) logLine.warn(`warning: ${warning}`, { event: LogEvent.configWarning });
   // Before the data directory is touched: unusable TLS files are a configuration refused.
   const tls = config.tls === undefined ? null : new NodeTls({ files: config.tls, self: config.id, log: logLine });
-  const auth = config.usersFile === undefined && config.requireClientAuth !== true ? null : new NodeAuth({ usersFile: config.usersFile, log: logLine, nowMs: () => realScheduler.nowMs() });
+  const auth = config.usersFile === undefined && config.requireClientAuth !== true ? null : new NodeAuth({ usersFile: config.usersFile, log: logLine, nowMs: () => realScheduler.nowMs(), ...(observation.probe === undefined ? {} : { probe: observation.probe }) });
   const baseFs: FileSystem = config.powerLoss ? new PowerLossFileSystem(new NodeFileSystem()) : new NodeFileSystem();
   const fs = observation.wrapFileSystem?.(baseFs) ?? baseFs;
   const dirLock = lockDataDir(fs, config.dataDir);
@@ -139,6 +140,16 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     peerTransport.setPeers(peers);
   });
   node.membership.warnIfFlagsDiffer();
+  const acl = new NodeAcl({
+    superUsers: config.superUsers ?? [],
+    state: () => node.stateMachine.broker,
+    propose: (command, timeoutMs) => node.broker.propose(command, timeoutMs),
+    log: logLine,
+    nowMs: () => realScheduler.nowMs(),
+    enforced: auth !== null,
+    ...(observation.probe === undefined ? {} : { probe: observation.probe }),
+  });
+  acl.describeAtStart();
   let clientServer: ClientServer;
   try {
     clientServer = await startClientServer({
@@ -151,7 +162,8 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       messageBytesMax: config.messageBytesMax,
       recordBytesMax: config.recordBytesMax,
       ...(tls === null ? {} : { tls: tls.certificates }),
-      ...(auth === null ? {} : { auth: auth.options }),
+      acls: acl,
+      ...(auth === null ? {} : { auth: auth.options, authorizer: acl }),
     });
   } catch (error) {
     await transport.close();

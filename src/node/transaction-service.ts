@@ -11,7 +11,7 @@ import {
   type MessageRecord,
   type TransactionView,
 } from '../broker/index.js';
-import type { BrokerMessageView, CheckSink, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService } from '../transport/index.js';
+import type { BrokerMessageView, CheckSink, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService, TransactionTopic } from '../transport/index.js';
 import type { NodeBrokerService } from './broker-service.js';
 import { refusal } from './broker-service.js';
 import { NO_PROBE, type NodeProbe } from './node-probe.js';
@@ -28,6 +28,8 @@ export const NODE_TRANSACTION_DEFAULTS = {
 /** What the service needs to know about leadership: a narrow handle on the replica. */
 export interface LeadershipView {
   isLeader(): boolean;
+  /** This node leads, has committed an entry of its term, and has applied every committed entry. */
+  appliedAllCommitted(): boolean;
   /** The leader to send clients to, when known. */
   leaderRef(): { readonly id: NodeId; readonly clientAddress: string } | null;
 }
@@ -81,6 +83,10 @@ export class NodeTransactionService implements TransactionService {
     if (request.txId === '') throw new InvalidArgumentError('which transaction? the transaction id is empty');
     const result = expectResult(await this.broker.propose({ kind: 'endTransaction', ...request }, options.timeoutMs), 'transactionEnded');
     return { state: result.state, topic: result.topic, firstOffset: Math.max(0, result.firstOffset), count: result.count, duplicate: result.duplicate };
+  }
+
+  transactionTopic(txId: string): TransactionTopic {
+    return { topic: this.stateMachine.broker.transaction(txId)?.topic ?? null, current: this.leadership.appliedAllCommitted() };
   }
 
   listTransactions(): readonly TransactionInfoView[] {

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 import type { FileSystem } from '../../storage/index.js';
-import type { NodeInspection, NodeProbe, ProbedCall } from '../node/index.js';
+import { AUTH_REFUSAL_KINDS, type NodeInspection, type NodeProbe, type ProbedCall } from '../node/index.js';
 import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStorageGauges, type ScrapeGauges } from './scrape-gauges.js';
 import { BoundedLabels } from './bounded-labels.js';
 import { DataDirSize } from './data-dir-size.js';
@@ -145,6 +145,12 @@ export class NodeMetrics {
     const appendEntries = new FastHistogram({ name: 'quorumlog_log_append_batch_entries', help: "Entries in each batch handed to the log (one Ready's)", buckets: ENTRIES_BUCKETS, registers }).series();
     const redeliveries = new Counter({ name: 'quorumlog_redeliveries_total', help: "Deliveries this leader handed out that were not a message's first", registers });
     const checkBacks = new Counter({ name: 'quorumlog_transaction_check_backs_total', help: 'Transaction check-backs this leader sent to producers', registers });
+    // Labelled by operation only (three values): users, topics and groups would be unbounded.
+    const denied = new Counter({ name: 'quorumlog_permission_denied_total', help: 'Client calls this node refused by its ACLs (PERMISSION_DENIED), by the operation asked: produce, consume or admin', labelNames: ['operation'], registers });
+    for (const operation of ['produce', 'consume', 'admin']) denied.labels(operation).inc(0);
+    // Labelled by the kind of refusal (a fixed set), never by user: names are unbounded and may be guesses.
+    const unauthenticated = new Counter({ name: 'quorumlog_client_auth_refused_total', help: 'Client calls this node refused before any handler (UNAUTHENTICATED), by kind: noCredentials, wrongPassword, unknownUser, plaintextPassword, passwordsOff, malformed', labelNames: ['kind'], registers });
+    for (const kind of AUTH_REFUSAL_KINDS) unauthenticated.labels(kind).inc(0);
     const durations = { append: seconds.series('append'), produce: seconds.series('produce'), ack: seconds.series('ack') } satisfies Record<ProbedCall, HistogramSeries>;
     // Each topic label's series, looked up once: prom-client's labels() builds a binding per call.
     const producedBy = new Map<string, { readonly messages: Counter.Internal; readonly bytes: Counter.Internal }>();
@@ -177,6 +183,8 @@ export class NodeMetrics {
       },
       redelivered: (count) => redeliveries.inc(count),
       checkBackSent: () => checkBacks.inc(),
+      permissionDenied: (operation) => denied.labels(operation).inc(),
+      authRefused: (kind) => unauthenticated.labels(kind).inc(),
     };
     // The status page's latency chart reads the writes' series (append and produce), per interval.
     return { probe, writeLatency: new LatencyWindow([durations.append, durations.produce]) };

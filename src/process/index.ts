@@ -9,3 +9,4 @@ export { LocalNodes, loopbackMembers, membersFlag, NODE_READY_LINE, portOf, type
 export { forwardLines, NodeProcess, OutputLog, type LineListener, type ProcessExit, type SpawnOptions } from './node-process.js';
 export { killAllChildren, liveChildPids, trackChild } from './process-reaper.js';
 export { sleep, waitUntil, WaitTimeoutError, withTimeout, type WaitOptions } from './wait.js';
+export { LOOP_DELAY_INTERVAL_MS, LOOP_DELAY_RESOLUTION_MS, readLoopDelayLines, startLoopDelayRecorder, STALL_MS, summarizeLoopDelay, type LoopDelayLine, type LoopDelayRecorder, type LoopDelaySummary } from './loop-delay.js';

@@ -4,6 +4,7 @@ import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuild
 import { AUTHORIZATION_METADATA_KEY, parseBasic } from './basic-authorization.js';
 import { toGrpcStatus } from './grpc-status.js';
 import { UnauthenticatedError } from './node-errors.js';
+import { setPrincipal } from './call-principal.js';
 import { CertificateName, certificateUris } from './tls-credentials.js';
 
 /** What a password check found (the node's users file answers it). */
@@ -57,8 +58,13 @@ export function clientAuthInterceptor(options: ClientAuthOptions & { readonly tl
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         authenticate(options, metadata, call).then(
-          (refusal) => {
-            if (refusal === null) return next(metadata);
+          (outcome) => {
+            if ('principal' in outcome) {
+              // Replaces whatever the client sent under that key: handlers trust it.
+              setPrincipal(metadata, outcome.principal);
+              return next(metadata);
+            }
+            const refusal = outcome;
             options.onRefused?.(refusal);
             const { code, details, metadata: trailers } = toGrpcStatus(new UnauthenticatedError(clientMessage(refusal)));
             call.sendStatus({ code, details, metadata: trailers });
@@ -72,8 +78,8 @@ export function clientAuthInterceptor(options: ClientAuthOptions & { readonly tl
   };
 }
 
-/** Null when the call may go on; else why not. */
-async function authenticate(options: ClientAuthOptions & { readonly tls: boolean }, metadata: Metadata, call: ServerInterceptingCallInterface): Promise<AuthRefusal | null> {
+/** Who the caller is when the call may go on (the user, or the client its certificate names); else why not. */
+async function authenticate(options: ClientAuthOptions & { readonly tls: boolean }, metadata: Metadata, call: ServerInterceptingCallInterface): Promise<AuthRefusal | { readonly principal: string }> {
   const peer = call.getPeer();
   const header = metadata.get(AUTHORIZATION_METADATA_KEY)[0];
   // Out of the metadata the handlers see: nothing after this point can log or echo it.
@@ -85,13 +91,19 @@ async function authenticate(options: ClientAuthOptions & { readonly tls: boolean
     if (!options.tls) return refused(AuthRefusalKind.plaintextPassword, 'password authentication over plaintext is refused: this client port has no TLS');
     if (options.checkPassword === undefined) return refused(AuthRefusalKind.passwordsOff, 'this node takes no passwords (it has no users file): present a client certificate');
     const verdict = await options.checkPassword(basic.user, basic.password);
-    if (verdict === 'accepted') return null;
+    if (verdict === 'accepted') return { principal: basic.user };
     return verdict === 'unknownUser' ? refused(AuthRefusalKind.unknownUser, 'no such user') : refused(AuthRefusalKind.wrongPassword, 'wrong password');
   }
   const certificate: Pick<PeerCertificate, 'subjectaltname'> | undefined = call.getAuthContext().sslPeerCertificate;
-  if (certificate !== undefined && clientNamesOf(certificate).length > 0) return null;
+  const client = certificate === undefined ? undefined : clientNamesOf(certificate)[0];
+  if (client !== undefined) return { principal: client };
   const how = options.checkPassword === undefined ? 'a client certificate signed by the cluster CA' : 'a client certificate signed by the cluster CA or a user and password';
-  const what = certificate === undefined ? 'no credentials' : `a certificate that names no client (${CertificateName.clientPrefix}NAME)`;
+  // grpc-js hands out only a certificate the handshake verified: one of another CA, expired
+  // or not yet valid arrives here as none.
+  const what =
+    certificate === undefined
+      ? 'no password and no client certificate that the TLS handshake verified (none, or one of another CA, expired or not yet valid)'
+      : `a certificate that names no client (${CertificateName.clientPrefix}NAME)`;
   return { peer, user: null, kind: AuthRefusalKind.noCredentials, reason: `authentication required: the call carried ${what}; this node takes ${how}` };
 }
 

@@ -45,6 +45,9 @@ import { TransactionHandlers } from './transaction-handlers.js';
 import { MemberHandlers } from './member-handlers.js';
 import { clientServerCredentials } from './tls-credentials.js';
 import { clientAuthInterceptor } from './client-auth.js';
+import { CallAccess, CLUSTER_ADMIN, topicAccess } from './access-check.js';
+import { AclHandlers } from './acl-handlers.js';
+import { AclCodec } from './acl-codec.js';
 
 export const CLIENT_SERVER_DEFAULTS = {
   requestTimeoutMs: 30_000,
@@ -64,15 +67,17 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     throw new RangeError(`messageBytesMax must be an integer of at least 4096 (got ${options.messageBytesMax})`);
   }
   const codec = new ClientCodec();
-  const handlers = new ClientHandlers(options);
-  const transactions = new TransactionHandlers(options.transactions, options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs);
-  const members = new MemberHandlers(options.membership, options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs);
+  const access = new CallAccess(options.authorizer);
+  const handlers = new ClientHandlers(options, access);
+  const transactions = new TransactionHandlers(options.transactions, options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs, access);
+  const acls = new AclHandlers({ service: options.acls, access, requestTimeoutMs: options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs, checkServing: () => handlers.checkServing() });
+  const members = new MemberHandlers(options.membership, options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs, access);
   const server = new Server({
     'grpc.max_receive_message_length': options.messageBytesMax,
     'grpc.max_send_message_length': options.messageBytesMax,
     ...(options.auth === undefined ? {} : { interceptors: [clientAuthInterceptor({ ...options.auth, tls: options.tls !== undefined })] }),
   });
-  server.addService({ ...codec.serviceDefinition(), ...new TransactionCodec().serviceDefinition() }, {
+  server.addService({ ...codec.serviceDefinition(), ...new TransactionCodec().serviceDefinition(), ...new AclCodec().serviceDefinition() }, {
     append: handlers.append,
     appendStream: handlers.appendStream,
     produceStream: handlers.produceStream,
@@ -103,6 +108,9 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     endTransaction: transactions.endTransaction,
     listTransactions: transactions.listTransactions,
     transactionChecks: transactions.transactionChecks,
+    aclAdd: acls.aclAdd,
+    aclRemove: acls.aclRemove,
+    aclList: acls.aclList,
   });
   const serverCredentials = options.tls === undefined ? ServerCredentials.createInsecure() : clientServerCredentials(options.tls, { askClientCertificate: options.auth !== undefined });
   await bindServer(server, options.listenAddress, serverCredentials);
@@ -139,8 +147,10 @@ class ClientHandlers {
   readonly #follows = new Set<AbortController>();
   #state: ServingState = 'serving';
   readonly groups: GroupHandlers;
+  readonly #access: CallAccess;
 
-  constructor(options: ClientServerOptions) {
+  constructor(options: ClientServerOptions, access: CallAccess) {
+    this.#access = access;
     this.groups = new GroupHandlers({
       groups: options.groups,
       decoded,
@@ -153,6 +163,7 @@ class ClientHandlers {
       },
       closing: () => this.#state === 'closing',
       readBytesMax: options.messageBytesMax - CLIENT_SERVER_DEFAULTS.responseSlackBytes,
+      access,
     });
     this.#service = options.service;
     this.#broker = options.broker;
@@ -169,14 +180,21 @@ class ClientHandlers {
   }
 
   readonly append = (call: ServerUnaryCall<Incoming<AppendRequestMessage>, AppendResponseMessage>, reply: sendUnaryData<AppendResponseMessage>): void => {
-    this.#answer(reply, () => this.#append(decoded(call.request, 'Append'), this.#timeoutMs(call.getDeadline())));
+    this.#answer(reply, () => {
+      // The raw log holds every topic's messages and every command: no topic rule covers it.
+      this.#access.check(call.metadata, CLUSTER_ADMIN);
+      return this.#append(decoded(call.request, 'Append'), this.#timeoutMs(call.getDeadline()));
+    });
   };
 
   /** Appends pipelined on one stream (pipelined-stream.ts). */
   readonly appendStream = (call: ServerDuplexStream<Incoming<AppendStreamRequestMessage>, AppendStreamResponseMessage>): void => {
     servePipelined(call, {
       method: 'AppendStream',
-      handle: (request, timeoutMs) => this.#append(request.append ?? { records: [] }, timeoutMs),
+      handle: (request, timeoutMs) => {
+        this.#access.check(call.metadata, CLUSTER_ADMIN);
+        return this.#append(request.append ?? { records: [] }, timeoutMs);
+      },
       ...this.#pipelining,
     });
   };
@@ -187,6 +205,7 @@ class ClientHandlers {
       method: 'ProduceStream',
       handle: (request, timeoutMs) => {
         if (request.produce === null || request.produce === undefined) throw new InvalidArgumentError('a ProduceStream request needs a produce batch');
+        this.#access.check(call.metadata, topicAccess('produce', request.produce.topic));
         return this.#produce(request.produce, timeoutMs);
       },
       ...this.#pipelining,
@@ -219,6 +238,7 @@ class ClientHandlers {
   readonly read = (call: ServerUnaryCall<Incoming<ReadRequestMessage>, ReadResponseMessage>, reply: sendUnaryData<ReadResponseMessage>): void => {
     this.#answer(reply, () => {
       this.#checkServing();
+      this.#access.check(call.metadata, CLUSTER_ADMIN);
       const { from, bytesMax } = this.#checkRead(decoded(call.request, 'Read'));
       return Promise.resolve(this.#readResponse(from, bytesMax));
     });
@@ -234,6 +254,7 @@ class ClientHandlers {
   readonly transfer = (call: ServerUnaryCall<Incoming<TransferRequestMessage>, TransferResponseMessage>, reply: sendUnaryData<TransferResponseMessage>): void => {
     this.#answer(reply, async () => {
       this.#checkServing();
+      this.#access.check(call.metadata, CLUSTER_ADMIN);
       const to = decoded(call.request, 'Transfer').to;
       if (to === '') throw new InvalidArgumentError('transfer needs the id of the node to move leadership to');
       await this.#service.transfer(nodeId(to), { timeoutMs: this.#timeoutMs(call.getDeadline()) });
@@ -244,6 +265,7 @@ class ClientHandlers {
   readonly createTopic = (call: ServerUnaryCall<Incoming<CreateTopicRequestMessage>, EmptyMessage>, reply: sendUnaryData<EmptyMessage>): void => {
     this.#answer(reply, async () => {
       const request = decoded(call.request, 'CreateTopic');
+      this.#access.check(call.metadata, topicAccess('admin', request.name));
       await this.#brokerService().createTopic(request.name, request.messageBytesMax, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
       return {};
     });
@@ -252,6 +274,7 @@ class ClientHandlers {
   readonly deleteTopic = (call: ServerUnaryCall<Incoming<TopicNameRequestMessage>, EmptyMessage>, reply: sendUnaryData<EmptyMessage>): void => {
     this.#answer(reply, async () => {
       const request = decoded(call.request, 'DeleteTopic');
+      this.#access.check(call.metadata, topicAccess('admin', request.name));
       await this.#brokerService().deleteTopic(request.name, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
       return {};
     });
@@ -276,7 +299,11 @@ class ClientHandlers {
   };
 
   readonly produce = (call: ServerUnaryCall<Incoming<ProduceRequestMessage>, ProduceResponseMessage>, reply: sendUnaryData<ProduceResponseMessage>): void => {
-    this.#answer(reply, () => this.#produce(decoded(call.request, 'Produce'), this.#timeoutMs(call.getDeadline())));
+    this.#answer(reply, () => {
+      const request = decoded(call.request, 'Produce');
+      this.#access.check(call.metadata, topicAccess('produce', request.topic));
+      return this.#produce(request, this.#timeoutMs(call.getDeadline()));
+    });
   };
 
   async #produce(request: ProduceRequestMessage, timeoutMs: number): Promise<ProduceResponseMessage> {
@@ -292,6 +319,7 @@ class ClientHandlers {
     this.#answer(reply, () => {
       this.#checkServing();
       const request = decoded(call.request, 'Fetch');
+      this.#access.check(call.metadata, topicAccess('consume', request.topic));
       if (!(request.bytesMax >= 1 && request.bytesMax <= this.#readBytesMax)) {
         throw new InvalidArgumentError(`bytesMax must be between 1 and ${this.#readBytesMax} (got ${request.bytesMax})`);
       }
@@ -328,6 +356,7 @@ class ClientHandlers {
    */
   async #follow(call: ServerWritableStream<Incoming<ReadRequestMessage>, ReadResponseMessage>, signal: AbortSignal): Promise<void> {
     this.#checkServing();
+    this.#access.check(call.metadata, CLUSTER_ADMIN);
     const { from, bytesMax } = this.#checkRead(decoded(call.request, 'Follow'));
     let next = from;
     while (!signal.aborted) {
@@ -357,6 +386,11 @@ class ClientHandlers {
 
   #checkServing(): void {
     if (this.#state !== 'serving') throw new UnavailableError('the node is shutting down');
+  }
+
+  /** UnavailableError once the server is closing (the ACL handlers share it). */
+  checkServing(): void {
+    this.#checkServing();
   }
 
   /** The client's deadline, if it set one, capped by the server's own limit. */

@@ -2,6 +2,7 @@ import type { Index, NodeId, Term } from '../../raft/index.js';
 import type { BrokerMessageView, TransactionService } from './transaction-service.js';
 import type { TlsCertificates } from './tls-certificates.js';
 import type { ClientAuthOptions } from './client-auth.js';
+import type { AccessOperation, ClientAuthorizer } from './access-check.js';
 
 export type { BrokerMessageView } from './transaction-service.js';
 
@@ -304,6 +305,24 @@ export interface DiskView {
   readonly sizeBytes: number;
 }
 
+/** An ACL rule as the wire layer hands it to the node (the node checks the rest: names, lengths, '*'). */
+export interface AclRuleView {
+  readonly principal: string;
+  readonly resource: { readonly kind: 'topic' | 'group'; readonly pattern: string };
+  readonly operations: readonly AccessOperation[];
+}
+
+/**
+ * A node's ACLs. Changes fail with NotLeaderError on a follower and resolve once committed
+ * and applied (true if the rules changed); a rule that cannot be one is InvalidArgumentError.
+ * The list is this node's applied rules.
+ */
+export interface AclService {
+  addAcl(rule: AclRuleView, options: { readonly timeoutMs: number }): Promise<boolean>;
+  removeAcl(rule: AclRuleView, options: { readonly timeoutMs: number }): Promise<boolean>;
+  listAcls(): readonly AclRuleView[];
+}
+
 export interface ClientServerOptions {
   /** host:port to listen on for clients. */
   readonly listenAddress: string;
@@ -328,6 +347,13 @@ export interface ClientServerOptions {
    * password auth.checkPassword accepts (over TLS only). Absent: no authentication, as before.
    */
   readonly auth?: ClientAuthOptions;
+  /**
+   * Decides each call by its authenticated principal (ACLs, superusers); only with `auth`,
+   * since without it no call has a principal. Absent: every call is allowed.
+   */
+  readonly authorizer?: ClientAuthorizer;
+  /** The ACL methods; without them they answer UNIMPLEMENTED. */
+  readonly acls?: AclService;
 }
 
 export interface ClientServer {

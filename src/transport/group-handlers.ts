@@ -26,6 +26,7 @@ import {
   type ResetGroupResponseMessage,
 } from './group-codec.js';
 import { toGrpcStatus } from './grpc-status.js';
+import { groupAccess, topicAccess, type CallAccess } from './access-check.js';
 
 type Incoming<T> = T | MalformedRequest;
 
@@ -40,6 +41,8 @@ export interface HandlerContext {
   track(abort: AbortController): () => void;
   readonly closing: () => boolean;
   readonly readBytesMax: number;
+  /** Asked before each call does anything (ACLs). */
+  readonly access: CallAccess;
 }
 
 /** client.proto's consumer-group methods, as thin adapters over a GroupService. */
@@ -49,6 +52,7 @@ export class GroupHandlers {
   readonly createGroup = (call: ServerUnaryCall<Incoming<CreateGroupRequestMessage>, CreateGroupResponseMessage>, reply: sendUnaryData<CreateGroupResponseMessage>): void => {
     this.context.answer(reply, async () => {
       const r = this.context.decoded(call.request, 'CreateGroup');
+      this.context.access.check(call.metadata, groupAccess('admin', r.group));
       const request = { group: r.group, topic: r.topic, start: startView(r.start), settings: settingsInput(r.settings), ifAbsent: r.ifAbsent };
       return { created: await this.service().createGroup(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) }) };
     });
@@ -56,7 +60,9 @@ export class GroupHandlers {
 
   readonly deleteGroup = (call: ServerUnaryCall<Incoming<GroupNameRequestMessage>, EmptyMessage>, reply: sendUnaryData<EmptyMessage>): void => {
     this.context.answer(reply, async () => {
-      await this.service().deleteGroup(this.context.decoded(call.request, 'DeleteGroup').group, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
+      const group = this.context.decoded(call.request, 'DeleteGroup').group;
+      this.context.access.check(call.metadata, groupAccess('admin', group));
+      await this.service().deleteGroup(group, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
       return {};
     });
   };
@@ -75,6 +81,7 @@ export class GroupHandlers {
   readonly ack = (call: ServerUnaryCall<Incoming<AckRequestMessage>, AckResponseMessage>, reply: sendUnaryData<AckResponseMessage>): void => {
     this.context.answer(reply, async () => {
       const r = this.context.decoded(call.request, 'Ack');
+      this.context.access.check(call.metadata, groupAccess('consume', r.group));
       if (r.offsets.length === 0) throw new InvalidArgumentError('ack needs at least one offset');
       const outcomes = await this.service().ack(r.group, r.offsets, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
       return { outcomes: outcomes.map((o) => AckOutcomeCode[o]) };
@@ -84,6 +91,7 @@ export class GroupHandlers {
   readonly nack = (call: ServerUnaryCall<Incoming<NackRequestMessage>, NackResponseMessage>, reply: sendUnaryData<NackResponseMessage>): void => {
     this.context.answer(reply, async () => {
       const r = this.context.decoded(call.request, 'Nack');
+      this.context.access.check(call.metadata, groupAccess('consume', r.group));
       const request = { group: r.group, offset: r.offset, delivery: r.delivery, reason: r.reason, delayMs: r.delayMs };
       return this.service().nack(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
     });
@@ -92,6 +100,7 @@ export class GroupHandlers {
   readonly extend = (call: ServerUnaryCall<Incoming<ExtendRequestMessage>, ExtendResponseMessage>, reply: sendUnaryData<ExtendResponseMessage>): void => {
     this.context.answer(reply, async () => {
       const r = this.context.decoded(call.request, 'Extend');
+      this.context.access.check(call.metadata, groupAccess('consume', r.group));
       const request = { group: r.group, offset: r.offset, delivery: r.delivery, extendMs: r.extendMs };
       return { deadlineMs: await this.service().extend(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) }) };
     });
@@ -100,6 +109,7 @@ export class GroupHandlers {
   readonly leave = (call: ServerUnaryCall<Incoming<LeaveRequestMessage>, LeaveResponseMessage>, reply: sendUnaryData<LeaveResponseMessage>): void => {
     this.context.answer(reply, async () => {
       const r = this.context.decoded(call.request, 'Leave');
+      this.context.access.check(call.metadata, groupAccess('consume', r.group));
       const request = { group: r.group, consumerId: r.consumerId, seen: r.seen.map((d) => ({ offset: d.offset, delivery: d.delivery })) };
       return this.service().leave(request, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
     });
@@ -108,6 +118,7 @@ export class GroupHandlers {
   readonly resetGroup = (call: ServerUnaryCall<Incoming<ResetGroupRequestMessage>, ResetGroupResponseMessage>, reply: sendUnaryData<ResetGroupResponseMessage>): void => {
     this.context.answer(reply, async () => {
       const r = this.context.decoded(call.request, 'ResetGroup');
+      this.context.access.check(call.metadata, groupAccess('admin', r.group));
       // No default target: a reset left to "earliest" by omission could replay a whole topic.
       if (r.to === null || r.to === undefined) throw new InvalidArgumentError('ResetGroup needs a target (to): earliest, latest, an offset or a time');
       const request = { group: r.group, to: startView(r.to), force: r.force };
@@ -132,6 +143,7 @@ export class GroupHandlers {
 
   async #consume(call: ServerWritableStream<Incoming<ConsumeRequestMessage>, ConsumeResponseMessage>, signal: AbortSignal): Promise<void> {
     const r = this.context.decoded(call.request, 'Consume');
+    this.context.access.check(call.metadata, groupAccess('consume', r.group), topicAccess('consume', r.topic));
     if (!(r.bytesMax >= 1 && r.bytesMax <= this.context.readBytesMax)) {
       throw new InvalidArgumentError(`bytesMax must be between 1 and ${this.context.readBytesMax} (got ${r.bytesMax})`);
     }

@@ -43,6 +43,7 @@ const GRPC_STATUS_BY_CODE: { readonly [C in ErrorCode]: status } = {
   transactionDecided: status.FAILED_PRECONDITION,
   outOfRange: status.OUT_OF_RANGE,
   unauthenticated: status.UNAUTHENTICATED,
+  permissionDenied: status.PERMISSION_DENIED,
   outcomeUnknown: status.DEADLINE_EXCEEDED,
   closed: status.UNAVAILABLE,
   aborted: status.CANCELLED,
@@ -96,6 +97,7 @@ const CODE_BY_GRPC_STATUS: ReadonlyMap<status, ErrorCode> = new Map([
   [status.DATA_LOSS, ErrorCode.corruptRecord],
   [status.OUT_OF_RANGE, ErrorCode.outOfRange],
   [status.UNAUTHENTICATED, ErrorCode.unauthenticated],
+  [status.PERMISSION_DENIED, ErrorCode.permissionDenied],
 ]);
 
 /** The code a node sent in the trailers, or undefined when none came or it is not one of ours. */
@@ -111,6 +113,13 @@ export function readErrorCode(metadata: Metadata | undefined): ErrorCode | undef
  */
 export function toGrpcStatus(error: unknown): GrpcErrorStatus {
   const metadata = new Metadata();
+  // An error of a lower layer that carries one of the product's codes (storage's, such as a
+  // record found damaged on read: corruptRecord, DATA_LOSS) crosses with that code.
+  const code = codeCarried(error);
+  if (!(error instanceof NodeError) && code !== undefined && code !== ErrorCode.internal) {
+    metadata.set(ErrorMetadataKey.errorCode, code);
+    return { code: grpcStatusOf(code), details: readableMessage(error), metadata };
+  }
   if (!(error instanceof NodeError)) {
     metadata.set(ErrorMetadataKey.errorCode, ErrorCode.internal);
     return { code: status.INTERNAL, details: `internal error: ${readableMessage(error)}`, metadata };
@@ -123,6 +132,11 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
   }
   const details = readableMessage(error);
   return { code: grpcStatusOf(error.code), details: error.code === ErrorCode.internal ? `internal error: ${details}` : details, metadata };
+}
+
+function codeCarried(error: unknown): ErrorCode | undefined {
+  if (!(error instanceof Error) || !('code' in error)) return undefined;
+  return typeof error.code === 'string' && isErrorCode(error.code) ? error.code : undefined;
 }
 
 function readableMessage(error: unknown): string {

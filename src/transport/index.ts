@@ -47,7 +47,7 @@ export { ListenError, MalformedMessageError, TlsMaterialError, SnapshotShipmentE
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
 export * from './transaction-codec.js';
-export type { CheckSink, CheckView, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService, TransactionSourceName } from './transaction-service.js';
+export type { CheckSink, CheckView, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService, TransactionSourceName, TransactionTopic } from './transaction-service.js';
 export {
   BrokerRefusedError,
   type BrokerRefusalCode,
@@ -61,6 +61,10 @@ export {
   OutOfRangeError,
   ResourceExhaustedError,
   UnavailableError,
+  PermissionDeniedError,
   UnauthenticatedError,
   UnimplementedError,
 } from './node-errors.js';
+export * from './acl-codec.js';
+export type { AclRuleView, AclService } from './client-service.js';
+export { type Access, type AccessOperation, type AccessResource, type ClientAuthorizer } from './access-check.js';

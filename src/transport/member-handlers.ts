@@ -5,6 +5,7 @@ import { InvalidArgumentError, UnimplementedError } from './node-errors.js';
 import { MalformedRequest, type EmptyMessage, type MemberChangeRequestMessage, type MembersResponseMessage } from './client-codec.js';
 import type { MemberChangeInput, MembershipService, MembersView } from './client-service.js';
 import { answerUnary } from './grpc-server.js';
+import { CLUSTER_ADMIN, type CallAccess } from './access-check.js';
 
 type Incoming<T> = T | MalformedRequest;
 
@@ -12,25 +13,35 @@ type Incoming<T> = T | MalformedRequest;
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ADDRESS_PATTERN = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
-/** The Members and ChangeMember methods: a thin adapter over the node's MembershipService. */
+/**
+ * The Members and ChangeMember methods: a thin adapter over the node's MembershipService.
+ * Where ACLs are enforced, a change is a cluster admin's (a superuser's, like transfer);
+ * the list is every client's (clients refresh their broker lists from it), with the
+ * recorded incarnations shown to cluster admins only.
+ */
 export class MemberHandlers {
   readonly #service: MembershipService | undefined;
   readonly #requestTimeoutMs: number;
+  readonly #access: CallAccess;
 
-  constructor(service: MembershipService | undefined, requestTimeoutMs: number) {
+  constructor(service: MembershipService | undefined, requestTimeoutMs: number, access: CallAccess) {
     this.#service = service;
     this.#requestTimeoutMs = requestTimeoutMs;
+    this.#access = access;
   }
 
   readonly members = (call: ServerUnaryCall<Incoming<EmptyMessage>, MembersResponseMessage>, reply: sendUnaryData<MembersResponseMessage>): void => {
     answerUnary(reply, () => {
       decoded(call.request, 'Members');
-      return Promise.resolve(membersMessage(this.#membership().members()));
+      const view = this.#membership().members();
+      const shown = this.#access.allows(call.metadata, CLUSTER_ADMIN) ? view : { ...view, members: view.members.map((m) => ({ ...m, incarnation: '' })) };
+      return Promise.resolve(membersMessage(shown));
     });
   };
 
   readonly changeMember = (call: ServerUnaryCall<Incoming<MemberChangeRequestMessage>, MembersResponseMessage>, reply: sendUnaryData<MembersResponseMessage>): void => {
     answerUnary(reply, async () => {
+      this.#access.check(call.metadata, CLUSTER_ADMIN);
       const change = memberChange(decoded(call.request, 'ChangeMember'));
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;

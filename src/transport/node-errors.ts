@@ -97,6 +97,12 @@ export class UnimplementedError extends NodeError {
   readonly code = ErrorCode.unimplemented;
 }
 
+/** The client proved who it is, but no ACL rule lets it do this; the message names the user, the operation and the resource. */
+export class PermissionDeniedError extends NodeError {
+  override readonly name = 'PermissionDeniedError';
+  readonly code = ErrorCode.permissionDenied;
+}
+
 /** The client did not prove who it is; the message names the user, if one was given, and never a password. */
 export class UnauthenticatedError extends NodeError {
   override readonly name = 'UnauthenticatedError';

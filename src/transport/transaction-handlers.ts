@@ -3,6 +3,7 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc
 import { InvalidArgumentError, UnavailableError, UnimplementedError } from './node-errors.js';
 import { MalformedRequest } from './client-codec.js';
 import { answerUnary } from './grpc-server.js';
+import { CLUSTER_ADMIN, topicAccess, type CallAccess } from './access-check.js';
 import { toGrpcStatus } from './grpc-status.js';
 import {
   TransactionOutcomeCode,
@@ -33,9 +34,12 @@ export class TransactionHandlers {
   readonly #streams = new Set<(error: Error) => void>();
   #closing = false;
 
-  constructor(service: TransactionService | undefined, requestTimeoutMs: number) {
+  readonly #access: CallAccess;
+
+  constructor(service: TransactionService | undefined, requestTimeoutMs: number, access: CallAccess) {
     this.#service = service;
     this.#requestTimeoutMs = requestTimeoutMs;
+    this.#access = access;
   }
 
   /** Ends open check streams with UNAVAILABLE (the producers go to another node) and refuses new calls. */
@@ -47,6 +51,7 @@ export class TransactionHandlers {
   readonly sendHalf = (call: ServerUnaryCall<Incoming<SendHalfRequestMessage>, SendHalfResponseMessage>, reply: sendUnaryData<SendHalfResponseMessage>): void => {
     answerUnary(reply, async () => {
       const r = decoded(call.request, 'SendHalf');
+      this.#access.check(call.metadata, topicAccess('produce', r.topic));
       const input = { txId: r.txId, producerGroup: r.producerGroup, topic: r.topic, messages: r.messages, checkDelayMs: r.checkDelayMs, checkIntervalMs: r.checkIntervalMs, checkMax: r.checkMax };
       return this.#transactions().sendHalf(input, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
     });
@@ -59,6 +64,16 @@ export class TransactionHandlers {
       if (outcome === null) throw new InvalidArgumentError(`outcome ${String(r.outcome)} is not commit (1) or rollback (2)`);
       const source = sourceName(r.source);
       if (source === null) throw new InvalidArgumentError(`source ${String(r.source)} is not producer (0), check-back (1) or admin (2)`);
+      // A producer decides its own transactions (produce on the topic); an operator resolving
+      // one by hand needs admin on it. One this node does not know goes on to the state
+      // machine, which refuses an unknown transaction, but only once this node is known to
+      // have applied everything committed: a new leader still catching up may not have
+      // applied its half yet, and letting the decision through would skip the check.
+      const { topic, current } = this.#transactions().transactionTopic(r.txId);
+      if (topic !== null) this.#access.check(call.metadata, topicAccess(source === 'admin' ? 'admin' : 'produce', topic));
+      else if (!current && !this.#access.allows(call.metadata, CLUSTER_ADMIN)) {
+        throw new UnavailableError(`transaction ${r.txId} is not known here yet: this leader has not applied everything committed; retry`);
+      }
       return this.#transactions().endTransaction({ txId: r.txId, outcome, source }, { timeoutMs: this.#timeoutMs(call.getDeadline()) });
     });
   };
@@ -83,6 +98,8 @@ export class TransactionHandlers {
     const sink: CheckSink = {
       push: (check) => {
         if (ended || call.writableLength > CHECK_STREAM_QUEUED_BYTES_MAX) return false;
+        // A producer is asked only about transactions on topics it may produce to (the check carries their messages).
+        if (!this.#access.allows(call.metadata, topicAccess('produce', check.topic))) return true;
         call.write(checkMessage(check));
         return true;
       },

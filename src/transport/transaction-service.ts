@@ -17,6 +17,8 @@ export interface TransactionService {
   endTransaction(request: EndInput, options: { readonly timeoutMs: number }): Promise<EndOutcome>;
   /** Undecided transactions as this node has applied them, oldest first. */
   listTransactions(): readonly TransactionInfoView[];
+  /** The topic of a transaction as this node has applied it, for the ACL check of a decision on it. */
+  transactionTopic(txId: string): TransactionTopic;
   /**
    * Registers a producer of `producerGroup` for check-backs. Throws NotLeaderError on a
    * follower. The node calls `sink.push` for each check it sends this producer and
@@ -24,6 +26,17 @@ export interface TransactionService {
    * function unregisters (the stream ended from the client's side).
    */
   subscribeChecks(producerGroup: string, sink: CheckSink): () => void;
+}
+
+/**
+ * `topic`: the transaction's, when this node has applied it (undecided, or remembered as
+ * decided); null when it knows none of that id. `current`: this node leads and has applied
+ * every entry committed (one of its own term among them), so an id it does not know was never
+ * acknowledged to anyone; false on a new leader still catching up, where null proves nothing.
+ */
+export interface TransactionTopic {
+  readonly topic: string | null;
+  readonly current: boolean;
 }
 
 export interface CheckSink {

@@ -33,7 +33,7 @@ describe('quorumlog bench (smoke)', () => {
         { system: 'Broker B', messagesPerSecond: 2_000, sizeBytes: 1024 },
       ] }));
       const result = await runCli(
-        ['bench', '--duration', '2s', '--warmup', '0.5s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '3000', '--dir', notYet, '--json', json, '--chart', chart, '--compare', compare],
+        ['bench', '--duration', '2s', '--warmup', '0.5s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--group-drain', '3000', '--segment-bytes', '65536', '--dir', notYet, '--json', json, '--chart', chart, '--compare', compare],
         { timeoutMs: 60_000 },
       );
       expect(result.stderr).toBe('');
@@ -42,13 +42,16 @@ describe('quorumlog bench (smoke)', () => {
       expect(result.stdout).toMatch(/^consume\s+[\d,]+ msg\/s/m);
       expect(result.stdout).toMatch(/^group drain\s+[\d,]+ msg\/s/m);
       expect(result.stdout).toMatch(/p50\s+p90\s+p99\s+p99\.9\s+max/);
+      // Each node's event-loop delay over the measured window, max / p99 in ms.
+      expect(result.stdout).toMatch(/^  node\s+CPU s \(measured \/ total\)\s+CPU us\/msg\s+peak RSS\s+event-loop delay max \/ p99 \(ms\)$/m);
+      for (const id of ['n1', 'n2', 'n3']) expect(result.stdout).toMatch(new RegExp(`^  ${id} .* MiB\\s+[\\d.]+ / [\\d.]+( {2}over 10 ms)?( {2}\\(main thread waited for a CPU [\\d.]+ ms/s\\))?$`, 'm'));
       // The compared systems beside the run, ours over theirs, a different workload flagged.
       expect(result.stdout).toMatch(/^  Broker A\s+1,000\s+1\.50\s+9\.00\s+[\d.]+x\s+[\d.]+x$/m);
       expect(result.stdout).toMatch(/^  Broker B\s+2,000\s+n\/a\s+n\/a\s+[\d.]+x\s+n\/a\n    not the same workload: 1024 B messages, not 128$/m);
       expect(result.stdout).toContain('    source: a-perf-tool -s 128');
 
       const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
-      expect(report.config).toMatchObject({ nodes: 3, inflight: 8, sizeBytes: 128, acks: 'all', flush: 'sync', durableMark: 'ordered' });
+      expect(report.config).toMatchObject({ nodes: 3, inflight: 8, sizeBytes: 128, acks: 'all', flush: 'sync', durableMark: 'ordered', segmentBytes: 65536 });
       const produce = report.produce;
       expect(produce.messages).toBeGreaterThan(0);
       expect(produce.errors).toBe(0);
@@ -67,6 +70,17 @@ describe('quorumlog bench (smoke)', () => {
       for (const node of report.nodes) {
         expect(node.cpuSeconds).toBeGreaterThan(0);
         expect(node.peakRssBytes).toBeGreaterThan(0);
+        // Sampled every 2 ms over the window (about 1.5 s here): hundreds of samples.
+        const loop = node.eventLoop;
+        expect(loop?.samples).toBeGreaterThan(10);
+        expect(loop?.maxMs).toBeGreaterThanOrEqual(loop?.p99Ms ?? Infinity);
+        expect(loop?.p99Ms).toBeGreaterThanOrEqual(0);
+        expect(Array.isArray(loop?.stalls)).toBe(true);
+        expect(loop?.runQueueMsPerSecond).toBeGreaterThanOrEqual(0);
+        for (const [atMs, maxMs] of loop?.stalls ?? []) {
+          expect(atMs).toBeGreaterThan(0);
+          expect(maxMs).toBeGreaterThan(10);
+        }
         expect(isAlive(node.pid)).toBe(false);
       }
       const page = fs.readFileSync(chart, 'utf8');

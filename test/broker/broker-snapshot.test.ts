@@ -131,9 +131,9 @@ describe('broker snapshot: bytes that are not one', () => {
 
   it('an unknown format version is refused, naming it', () => {
     const bytes = Uint8Array.from(busySnapshot());
-    new DataView(bytes.buffer).setUint32(0, 3, true);
+    new DataView(bytes.buffer).setUint32(0, 4, true);
     expect(() => decodeBrokerSnapshot(bytes)).toThrow(BrokerSnapshotError);
-    expect(() => decodeBrokerSnapshot(bytes)).toThrow(/format 3 is not known/);
+    expect(() => decodeBrokerSnapshot(bytes)).toThrow(/format 4 is not known/);
   });
 
   it('every truncation is refused with a BrokerSnapshotError', () => {

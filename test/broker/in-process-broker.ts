@@ -25,6 +25,12 @@ export class InProcessBroker implements BrokerService {
     return this.state.apply(++this.index, this.nowMs, command);
   }
 
+  /** Applies any command as the next entry, as a node's propose would (refusals thrown as the node's errors). */
+  propose(command: BrokerCommand): Promise<ApplyResult & { logIndex: number }> {
+    const result = this.apply(command);
+    return result.kind === 'rejected' ? Promise.reject(refusal(result.error)) : Promise.resolve({ ...result, logIndex: this.index });
+  }
+
   private expect(result: ApplyResult): ApplyResult {
     if (result.kind === 'rejected') throw refusal(result.error);
     return result;

@@ -70,6 +70,8 @@ describe('bad command lines (in process)', () => {
       [['verify-writes', '--duration', 'forever']],
       [['verify-writes', '--prefix', 'a b']],
       [['bench', '--brokers', '127.0.0.1:1', '--durable-mark', 'lagging']],
+      [['bench', '--together']],
+      [['bench', '--metrics-cost', '2', '--control']],
       [['node', '--id', 'n1', '--tick-ms=-5']],
       [['node', '--id', 'n1', '--election-ticks', 'ten']],
       [['read', '--limit', '0']],

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { ErrorCode } from '../../errors/index.js';
 import {
+  DataLossError,
   FailedPreconditionError,
   InternalError,
   InvalidArgumentError,
@@ -102,6 +103,18 @@ describe('the client reads the error code, not the message text', () => {
     const { error } = await readFailure({ code: status.FAILED_PRECONDITION, details: 'unknownProducer: outOfOrderSequence', errorCode: ErrorCode.transactionDecided });
     expect(error).toBeInstanceOf(TransactionDecidedError);
     expect(error).toMatchObject({ code: ErrorCode.transactionDecided });
+  });
+
+  it('a damaged or missing record is a DataLossError keeping its code, not retried (DATA_LOSS, as a read of a damaged segment answers)', async () => {
+    for (const code of [ErrorCode.corruptRecord, ErrorCode.missingSegment, ErrorCode.malformedRecord]) {
+      const { error, calls } = await readFailure({ code: status.DATA_LOSS, details: 'corrupt record in 00000000000000000001.log at byte 4096 (expected index 7)', errorCode: code });
+      expect(error, code).toBeInstanceOf(DataLossError);
+      expect(error, code).toMatchObject({ code, message: expect.stringContaining('corrupt record in') });
+      expect(calls, code).toBe(1);
+    }
+    // Without a code, DATA_LOSS alone reads as a damaged record too.
+    const { error } = await readFailure({ code: status.DATA_LOSS, details: 'lost', errorCode: null });
+    expect(error).toBeInstanceOf(DataLossError);
   });
 
   it('a follow stream that ends with the internal code fails at once, though its text reads like a stream reset', async () => {

@@ -14,6 +14,7 @@ import {
   type HalfOutcome,
   type TransactionInfoView,
   type TransactionService,
+  type TransactionTopic,
 } from '../../src/transport/index.js';
 import { ephemeralPort, waitFor } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
@@ -42,6 +43,10 @@ class FakeTransactions implements TransactionService {
 
   listTransactions(): readonly TransactionInfoView[] {
     return [];
+  }
+
+  transactionTopic(): TransactionTopic {
+    return { topic: null, current: true };
   }
 
   subscribeChecks(producerGroup: string, sink: CheckSink): () => void {

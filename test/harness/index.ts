@@ -9,3 +9,4 @@ export { startClusterForTest, testFailed } from './use-cluster.js';
 export { delay, waitFor, WaitTimeoutError, withTimeout, type WaitOptions } from './wait-for.js';
 export { checkLogs, readAllLogs, readWholeLog, type LoggedRecord } from './log-check.js';
 export { AppendWorkload, type AckedRecord, type AppendFate, type BackgroundWrites } from './workload.js';
+export { rejectionOf } from './rejection.js';

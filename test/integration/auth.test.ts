@@ -1,15 +1,19 @@
 /**
- * Client authentication on real processes: `quorumlog users`, a TLS cluster with
- * --users-file, the CLI with --user and a password from the environment or a file, a client
- * certificate, SIGHUP after a password change, and no password in any output.
+ * Client authentication and ACLs on real processes: `quorumlog users`, a TLS cluster with
+ * --users-file and --super-users, the CLI with --user and a password from the environment
+ * or a file, a client certificate, SIGHUP after a password change, ACL denials of produce,
+ * consume and admin (PERMISSION_DENIED, nothing appended, counted on /metrics) and
+ * `quorumlog acl add` replicated to every node, and no password in any output.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 
-import { describeCli, runCli, startClusterForTest, type CliResult, type TestCluster } from '../harness/index.js';
+import { LogClient, PermissionDeniedError } from '../../src/client/index.js';
+import { describeCli, runCli, startClusterForTest, waitFor, type CliResult, type TestCluster } from '../harness/index.js';
 
 function tempDir(label: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `quorumlog-auth-${label}-`));
@@ -29,17 +33,33 @@ async function commitIndex(cluster: TestCluster): Promise<number> {
 const FIRST_PASSWORD = 'first-7Qx-password';
 const SECOND_PASSWORD = 'second-9Kd-password';
 const WRONG_PASSWORD = 'wrong-3Zt-password';
+const BOB_PASSWORD = 'bob-5Rw-password';
+
+/** A counter with one label (quorumlog_permission_denied_total by operation, ...), by label value, summed over the cluster's nodes. */
+async function counterTotals(cluster: TestCluster, name: string, label: string): Promise<Record<string, number>> {
+  const totals: Record<string, number> = {};
+  const series = new RegExp(`^${name}\\{${label}="(\\w+)"\\} (\\S+)$`, 'gm');
+  for (const id of cluster.ids) {
+    const body = await (await fetch(`http://${cluster.httpAddress(id)}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
+    for (const match of body.matchAll(series)) {
+      totals[match[1] ?? ''] = (totals[match[1] ?? ''] ?? 0) + Number(match[2]);
+    }
+  }
+  return totals;
+}
 
 describe('client authentication (real processes)', () => {
-  it('right password and client certificate append; wrong password and no credentials are refused with nothing appended; SIGHUP applies a new password; no password in any output', async () => {
+  it('right password and client certificate append; wrong password and no credentials are refused with nothing appended; SIGHUP applies a new password; ACLs deny produce, consume and admin until a superuser adds a rule every node holds; no password in any output', async () => {
     const certs = tempDir('certs');
     await expectExit(['certs', 'init', certs], 0);
     const users = path.join(certs, 'users.json');
     await expectExit(['users', 'add', 'alice', '--file', users], 0, { QUORUMLOG_PASSWORD: FIRST_PASSWORD });
     expect(fs.statSync(users).mode & 0o777).toBe(0o600);
+    await expectExit(['users', 'add', 'bob', '--file', users], 0, { QUORUMLOG_PASSWORD: BOB_PASSWORD });
 
-    // The harness's own clients (status, converged) use the client certificate.
-    const cluster = await startClusterForTest({ label: 'auth', tls: { dir: certs, clientCertificate: true }, extraArgs: ['--users-file', users] });
+    // The harness's own clients (status, converged) use the client certificate. alice and
+    // the certificate's client are superusers (the raw log is theirs alone); bob needs rules.
+    const cluster = await startClusterForTest({ label: 'auth', http: true, tls: { dir: certs, clientCertificate: true }, extraArgs: ['--users-file', users, '--super-users', 'alice,client'] });
     const base = ['--brokers', cluster.brokers().join(','), '--tls-ca', path.join(certs, 'ca.pem'), '--timeout-ms', '5000'];
     const outputs: string[] = [];
 
@@ -58,6 +78,9 @@ describe('client authentication (real processes)', () => {
     outputs.push(wrong.stderr, anonymous.stderr, noPassword.stderr);
     console.log(`[auth] wrong password: ${wrong.stderr.trim()}\n[auth] no credentials: ${anonymous.stderr.trim()}`);
     expect(await commitIndex(cluster)).toBe(committed);
+    const refusedTotals = await counterTotals(cluster, 'quorumlog_client_auth_refused_total', 'kind');
+    expect(refusedTotals['wrongPassword'], JSON.stringify(refusedTotals)).toBeGreaterThanOrEqual(1);
+    expect(refusedTotals['noCredentials'], JSON.stringify(refusedTotals)).toBeGreaterThanOrEqual(1);
 
     // A new password, applied by SIGHUP: the old one is refused from then on, the new one serves.
     await expectExit(['users', 'passwd', 'alice', '--file', users], 0, { QUORUMLOG_PASSWORD: SECOND_PASSWORD });
@@ -67,14 +90,80 @@ describe('client authentication (real processes)', () => {
     outputs.push((await expectExit(['append', ...base, '--user', 'alice', 'new-password'], 0, { QUORUMLOG_PASSWORD: SECOND_PASSWORD })).stdout);
     outputs.push((await expectExit(['status', ...base, '--user', 'alice', '--json'], 0, { QUORUMLOG_PASSWORD: SECOND_PASSWORD })).stdout);
 
+    outputs.push(...(await aclSteps(cluster, base, certs)));
+
     const logs = cluster.ids.map((id) => fs.readFileSync(path.join(cluster.dataRoot, 'logs', `${id}.out`), 'utf8')).join('\n');
     expect(logs).toContain('refused user alice');
-    for (const password of [FIRST_PASSWORD, SECOND_PASSWORD, WRONG_PASSWORD]) {
+    expect(logs).toContain('denied user bob: produce on topic orders');
+    for (const password of [FIRST_PASSWORD, SECOND_PASSWORD, WRONG_PASSWORD, BOB_PASSWORD]) {
       expect(logs).not.toContain(password);
       expect(outputs.join('\n')).not.toContain(password);
       expect(fs.readFileSync(users, 'utf8')).not.toContain(password);
     }
   });
+
+  /**
+   * bob is denied produce, consume and admin (exit 1, one line naming user, operation and
+   * resource; PERMISSION_DENIED to the library; nothing appended; counted); alice adds rules,
+   * every node lists them, and bob's produce and consume then go through. Returns the CLI's outputs.
+   */
+  async function aclSteps(cluster: TestCluster, base: readonly string[], certs: string): Promise<string[]> {
+    const alice = { QUORUMLOG_PASSWORD: SECOND_PASSWORD };
+    const bob = { QUORUMLOG_PASSWORD: BOB_PASSWORD };
+    const outputs: string[] = [];
+    const asBob = [...base, '--user', 'bob'];
+    const asAlice = [...base, '--user', 'alice'];
+    await expectExit(['topics', 'create', 'orders', ...asAlice], 0, alice);
+    const deniedBefore = await counterTotals(cluster, 'quorumlog_permission_denied_total', 'operation');
+
+    // The CLI's producer first takes a producer id (an entry any authenticated client may
+    // cause: it names no topic); the produce itself is refused.
+    const produce = await expectExit(['produce', ...asBob, '--topic', 'orders', 'm1'], 1, bob);
+    expect(produce.stderr).toContain('user bob may not produce to topic orders');
+    const committed = await commitIndex(cluster);
+    const consume = await expectExit(['consume', ...asBob, '--topic', 'orders', '--group', 'g-bob', '--max', '1'], 1, bob);
+    expect(consume.stderr).toContain('user bob may not consume in group g-bob');
+    const create = await expectExit(['topics', 'create', 'payments', ...asBob], 1, bob);
+    expect(create.stderr).toContain('user bob may not administer topic payments');
+    const selfGrant = await expectExit(['acl', 'add', ...asBob, '--principal', 'bob', '--topic', 'orders*', '--operations', 'admin'], 2, bob);
+    const grant = await expectExit(['acl', 'add', ...asBob, '--principal', 'bob', '--topic', 'payments', '--operations', 'admin'], 1, bob);
+    expect(grant.stderr).toContain('user bob may not');
+    outputs.push(produce.stderr, consume.stderr, create.stderr, selfGrant.stderr, grant.stderr);
+    console.log(`[acl] produce: ${produce.stderr.trim()}\n[acl] consume: ${consume.stderr.trim()}\n[acl] admin: ${create.stderr.trim()}`);
+
+    // The library sees the gRPC status itself.
+    const library = new LogClient({ brokers: cluster.brokers(), timeoutMs: 5_000, tls: { ca: fs.readFileSync(path.join(certs, 'ca.pem')) }, auth: { user: 'bob', password: BOB_PASSWORD } });
+    const refused = await library.produce({ topic: 'orders', producerId: 0, firstSequence: 0, messages: [{ key: new Uint8Array(), headers: [], payload: Buffer.from('m1'), timestampMs: Date.now() }] }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    await library.close();
+    expect(refused).toBeInstanceOf(PermissionDeniedError);
+    expect(((refused as Error).cause as ServiceError).code).toBe(grpcStatus.PERMISSION_DENIED);
+
+    expect(await commitIndex(cluster)).toBe(committed);
+    const orders = JSON.parse((await expectExit(['topics', 'describe', 'orders', ...asAlice, '--json'], 0, alice)).stdout) as { nextOffset: number }[];
+    expect(orders[0]?.nextOffset).toBe(0);
+    const denied = await counterTotals(cluster, 'quorumlog_permission_denied_total', 'operation');
+    for (const operation of ['produce', 'consume', 'admin']) expect(denied[operation] ?? 0, `${operation} denials: ${JSON.stringify(denied)}`).toBeGreaterThan(deniedBefore[operation] ?? 0);
+
+    outputs.push((await expectExit(['acl', 'add', ...asAlice, '--principal', 'bob', '--topic', 'orders', '--operations', 'produce,consume'], 0, alice)).stdout);
+    outputs.push((await expectExit(['acl', 'add', ...asAlice, '--principal', 'bob', '--group-prefix', 'g-', '--operations', 'consume'], 0, alice)).stdout);
+    const rules = [
+      { principal: 'bob', resource: { kind: 'topic', pattern: 'orders' }, operations: ['produce', 'consume'] },
+      { principal: 'bob', resource: { kind: 'group', pattern: 'g-*' }, operations: ['consume'] },
+    ];
+    for (const broker of cluster.brokers()) {
+      const node = ['--brokers', broker, ...base.slice(2), '--user', 'alice', '--json'];
+      await waitFor(async () => (await runCli(['acl', 'list', ...node], { env: alice, timeoutMs: 20_000 })).stdout.trim() === JSON.stringify(rules), { timeoutMs: 10_000, what: `the rules on ${broker}` });
+    }
+    outputs.push((await expectExit(['produce', ...asBob, '--topic', 'orders', 'm1'], 0, bob)).stdout);
+    const consumed = await expectExit(['consume', ...asBob, '--topic', 'orders', '--group', 'g-bob', '--max', '1'], 0, bob);
+    expect(consumed.stdout).toBe('0\tm1\n');
+    await expectExit(['topics', 'create', 'payments', ...asBob], 1, bob);
+    outputs.push(consumed.stdout);
+    return outputs;
+  }
 
   it('a node with --users-file and no TLS refuses to start, with one line saying why', async () => {
     const dataDir = tempDir('plain');

@@ -10,7 +10,7 @@ import {
   type BrokerMessage,
   type LogClient,
 } from '../../src/client/index.js';
-import { startClusterForTest, type TestCluster } from '../harness/index.js';
+import { rejectionOf, startClusterForTest, type TestCluster } from '../harness/index.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
@@ -37,15 +37,6 @@ function grpcCode(error: unknown): number | undefined {
   return ((error as { cause?: ServiceError }).cause)?.code;
 }
 
-async function refusal(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a refusal');
-}
-
 describe('broker API on a real cluster', () => {
   it('topics, produce and fetch; every refusal is a clear typed error; plain records read as before', async () => {
     const cluster = await startClusterForTest({ label: 'broker-api' });
@@ -69,26 +60,26 @@ describe('broker API on a real cluster', () => {
     // The retry of a batch already written: its original offsets, nothing written twice.
     expect(await client.produce(batch)).toEqual({ firstOffset: 2, count: 2, duplicate: true, logIndex: 0, deliverAtMs: 0 });
 
-    const gap = await refusal(client.produce({ ...batch, firstSequence: 5 }));
+    const gap = await rejectionOf(client.produce({ ...batch, firstSequence: 5 }));
     expect(gap).toBeInstanceOf(OutOfOrderSequenceError);
     expect(grpcCode(gap)).toBe(grpcStatus.FAILED_PRECONDITION);
-    const never = await refusal(client.produce({ ...batch, producerId: 999_999 }));
+    const never = await rejectionOf(client.produce({ ...batch, producerId: 999_999 }));
     expect(never).toBeInstanceOf(UnknownProducerError);
     expect((never as Error).message).toMatch(/never granted/);
-    const exists = await refusal(client.createTopic('orders'));
+    const exists = await rejectionOf(client.createTopic('orders'));
     expect(exists).toBeInstanceOf(AlreadyExistsError);
     expect(grpcCode(exists)).toBe(grpcStatus.ALREADY_EXISTS);
     for (const name of ['', 'has space', '..', 'x'.repeat(250), 'sl/ash']) {
-      const bad = await refusal(client.createTopic(name));
+      const bad = await rejectionOf(client.createTopic(name));
       expect(bad, name).toBeInstanceOf(InvalidArgumentError);
       expect(grpcCode(bad)).toBe(grpcStatus.INVALID_ARGUMENT);
     }
-    const unknownTopic = await refusal(client.produce({ topic: 'nope', producerId: 0, firstSequence: 0, messages: [message('x')] }));
+    const unknownTopic = await rejectionOf(client.produce({ topic: 'nope', producerId: 0, firstSequence: 0, messages: [message('x')] }));
     expect(unknownTopic).toBeInstanceOf(NotFoundError);
     expect((unknownTopic as Error).message).toMatch(/topic nope does not exist/);
-    expect(await refusal(client.describeTopic('nope'))).toBeInstanceOf(NotFoundError);
-    expect(await refusal(client.fetch('nope', 0))).toBeInstanceOf(NotFoundError);
-    const oversize = await refusal(client.produce({ topic: 'small', producerId: 0, firstSequence: 0, messages: [message('0123456789abc')] }));
+    expect(await rejectionOf(client.describeTopic('nope'))).toBeInstanceOf(NotFoundError);
+    expect(await rejectionOf(client.fetch('nope', 0))).toBeInstanceOf(NotFoundError);
+    const oversize = await rejectionOf(client.produce({ topic: 'small', producerId: 0, firstSequence: 0, messages: [message('0123456789abc')] }));
     expect(oversize).toBeInstanceOf(InvalidArgumentError);
     expect((oversize as Error).message).toMatch(/at most 10/);
 
@@ -107,7 +98,7 @@ describe('broker API on a real cluster', () => {
     expect(fetched).toMatchObject({ nextOffset: 1, endOffset: 4 });
 
     await client.deleteTopic('small');
-    expect(await refusal(client.deleteTopic('small'))).toBeInstanceOf(NotFoundError);
+    expect(await rejectionOf(client.deleteTopic('small'))).toBeInstanceOf(NotFoundError);
 
     // Restart everything: the broker state is rebuilt from the log, dedupe included.
     for (const id of cluster.ids) await cluster.kill(id);

@@ -10,6 +10,8 @@ import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { DataLossError } from '../../src/client/index.js';
+
 import { AppendWorkload, checkLogs, delay, describeCli, LONG_RUN, readAllLogs, readWholeLog, runCli, startClusterForTest, type TestCluster } from '../harness/index.js';
 
 /** Small segments, so a few thousand records make several sealed ones to damage. */
@@ -141,8 +143,10 @@ describe('a damaged log is repaired from the leader, not by hand (real processes
     expect(started.some((line) => line.includes('recovery: damage')), started.join('\n')).toBe(false);
     expect((await cluster.status(victim)).votingBlocked).toBe(false);
 
-    // The storage error crosses the wire as INTERNAL, its message intact.
-    await expect(readWholeLog(cluster.nodeClient(victim)), `a read over ${where}`).rejects.toThrow(/corrupt record in \S+\.log at byte \d+ \(expected index \d+\)/);
+    // The storage error crosses the wire as DATA_LOSS (DataLossError, code corruptRecord), its message intact.
+    const readError = await readWholeLog(cluster.nodeClient(victim)).then(() => null, (error: unknown) => error);
+    expect(readError, `a read over ${where}`).toBeInstanceOf(DataLossError);
+    expect(readError).toMatchObject({ code: 'corruptRecord', message: expect.stringMatching(/corrupt record in \S+\.log at byte \d+ \(expected index \d+\)/) });
     expect(cluster.currentRunOutput(victim).some((line) => line.includes('log damage found on read'))).toBe(true);
 
     await cluster.stop(victim);

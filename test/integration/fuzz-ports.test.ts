@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { nodeId } from '../../raft/index.js';
-import { ClientCodec, ClientMethodPath, PeerCodec, TransactionMethodPath } from '../../src/transport/index.js';
+import { AclMethodPath, ClientCodec, ClientMethodPath, PeerCodec, TransactionMethodPath } from '../../src/transport/index.js';
 import { AppendWorkload, checkLogs, readAllLogs, TestCluster, testFailed, type LoggedRecord } from '../harness/index.js';
 
 /**
@@ -26,7 +26,7 @@ const STREAM_DEADLINE_MS = 300;
 
 const SERVER_STREAMS: ReadonlySet<string> = new Set([ClientMethodPath.follow, ClientMethodPath.consume, TransactionMethodPath.transactionChecks]);
 const BIDI_STREAMS: ReadonlySet<string> = new Set([ClientMethodPath.appendStream, ClientMethodPath.produceStream]);
-const METHODS: readonly string[] = [...new Set([...Object.values(ClientMethodPath), ...Object.values(TransactionMethodPath)])];
+const METHODS: readonly string[] = [...new Set([...Object.values(ClientMethodPath), ...Object.values(TransactionMethodPath), ...Object.values(AclMethodPath)])];
 /** Statuses that say the node failed rather than the request: none may come back. */
 const NODE_FAILURES: ReadonlySet<number> = new Set([grpcStatus.INTERNAL, grpcStatus.UNKNOWN]);
 

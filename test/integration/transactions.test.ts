@@ -14,7 +14,7 @@ import {
   type TransactionListener,
   type TransactionOutcome,
 } from '../../src/client/index.js';
-import { describeCli, NodeProcess, OutputLog, REPO_ROOT, runCli, TestCluster, testFailed } from '../harness/index.js';
+import { describeCli, NodeProcess, OutputLog, rejectionOf, REPO_ROOT, runCli, TestCluster, testFailed } from '../harness/index.js';
 import { fetchPayloads } from './broker-helpers.js';
 
 const CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'tx-child.mjs');
@@ -25,15 +25,6 @@ const FAST_CHECKS = { checkDelayMs: 500, checkIntervalMs: 500 } as const;
 
 function grpcCode(error: unknown): number | undefined {
   return (error as { cause?: ServiceError }).cause?.code;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a refusal');
 }
 
 /** A deferred decision the test makes while executeLocal waits. */
@@ -148,7 +139,7 @@ describe('transactions on a real cluster', () => {
     const audited = await cluster.client().fetch(AUDIT, 0);
     const headers = Object.fromEntries((audited.messages[0]?.headers ?? []).map((h) => [h.name, new TextDecoder().decode(h.value)]));
     expect(headers).toMatchObject({ 'quorumlog-tx-topic': 'checked', 'quorumlog-tx-id': abandoned.txId, 'quorumlog-tx-producer-group': 'g-silent', 'quorumlog-tx-check-count': '2' });
-    expect(await refusal(txClient.endTransaction(abandoned.txId, 'commit'))).toBeInstanceOf(TransactionDecidedError);
+    expect(await rejectionOf(txClient.endTransaction(abandoned.txId, 'commit'))).toBeInstanceOf(TransactionDecidedError);
     for (const payloads of await everyNode('checked')) expect(payloads).toEqual(['c-1', 'c-2']);
   }, 30_000);
 
@@ -164,26 +155,26 @@ describe('transactions on a real cluster', () => {
     // Re-sending a half already decided answers its state, and writes nothing.
     expect(await txClient.sendHalf({ txId: 'bad-committed', producerGroup: 'g-bad', topic: 'bad', messages: [{ key: new Uint8Array(0), headers: [], payload: new TextEncoder().encode('bad-committed'), timestampMs: 1 }] })).toMatchObject({ duplicate: true, state: 'committed' });
 
-    const unknown = await refusal(txClient.endTransaction('no-such-tx', 'commit'));
+    const unknown = await rejectionOf(txClient.endTransaction('no-such-tx', 'commit'));
     expect(unknown).toBeInstanceOf(NotFoundError);
     expect(grpcCode(unknown)).toBe(grpcStatus.NOT_FOUND);
-    const afterRollback = await refusal(txClient.endTransaction('bad-rolled-back', 'commit'));
+    const afterRollback = await rejectionOf(txClient.endTransaction('bad-rolled-back', 'commit'));
     expect(afterRollback).toBeInstanceOf(TransactionDecidedError);
     expect(grpcCode(afterRollback)).toBe(grpcStatus.FAILED_PRECONDITION);
     expect((afterRollback as Error).message).toMatch(/already rolled back/);
-    const afterCommit = await refusal(txClient.endTransaction('bad-committed', 'rollback'));
+    const afterCommit = await rejectionOf(txClient.endTransaction('bad-committed', 'rollback'));
     expect(grpcCode(afterCommit)).toBe(grpcStatus.FAILED_PRECONDITION);
-    const badId = await refusal(half('not a valid id'));
+    const badId = await rejectionOf(half('not a valid id'));
     expect(badId).toBeInstanceOf(InvalidArgumentError);
     expect(grpcCode(badId)).toBe(grpcStatus.INVALID_ARGUMENT);
-    const noTopic = await refusal(txClient.sendHalf({ txId: 'no-topic', producerGroup: 'g-bad', topic: 'missing', messages: [{ key: new Uint8Array(0), headers: [], payload: new Uint8Array(1), timestampMs: 1 }] }));
+    const noTopic = await rejectionOf(txClient.sendHalf({ txId: 'no-topic', producerGroup: 'g-bad', topic: 'missing', messages: [{ key: new Uint8Array(0), headers: [], payload: new Uint8Array(1), timestampMs: 1 }] }));
     expect(grpcCode(noTopic)).toBe(grpcStatus.NOT_FOUND);
     // A delivery time would be ignored when the transaction commits: refused, nothing written.
     const deliverAt = { name: 'quorumlog-deliver-at-ms', value: new TextEncoder().encode(String(Date.now() + 60_000)) };
-    const delayed = await refusal(txClient.sendHalf({ txId: 'bad-delayed', producerGroup: 'g-bad', topic: 'bad', messages: [{ key: new Uint8Array(0), headers: [deliverAt], payload: new Uint8Array(1), timestampMs: 1 }] }));
+    const delayed = await rejectionOf(txClient.sendHalf({ txId: 'bad-delayed', producerGroup: 'g-bad', topic: 'bad', messages: [{ key: new Uint8Array(0), headers: [deliverAt], payload: new Uint8Array(1), timestampMs: 1 }] }));
     expect(grpcCode(delayed)).toBe(grpcStatus.INVALID_ARGUMENT);
     expect((delayed as Error).message).toMatch(/message 0 .*cannot be delayed/);
-    expect(grpcCode(await refusal(txClient.endTransaction('bad-delayed', 'commit')))).toBe(grpcStatus.NOT_FOUND);
+    expect(grpcCode(await rejectionOf(txClient.endTransaction('bad-delayed', 'commit')))).toBe(grpcStatus.NOT_FOUND);
 
     const brokers = ['--brokers', cluster.brokers().join(',')];
     for (const [args, pattern] of [

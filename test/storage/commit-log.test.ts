@@ -177,11 +177,11 @@ describe('append and read', () => {
  * a segment is written while an earlier segment has writes no completed fdatasync covers
  * (truncations are not counted: a roll empties the new file, which recovery handles).
  */
-function rollRecorder(inner: MemoryFileSystem): { fs: FileSystem; violations: string[]; blockingSyncs: number } {
+function rollRecorder(inner: MemoryFileSystem): { fs: FileSystem; violations: string[]; blockingSyncs: number; segmentBytesWritten: number } {
   const firstOf = (handle: FileHandle): number | null => parseSegmentFileName(handle.path.split('/').at(-1) ?? '');
   /** Per segment file (by first index): writes made, and how many of them a completed sync covers. */
   const files = new Map<number, { written: number; synced: number }>();
-  const record = { violations: [] as string[], blockingSyncs: 0 };
+  const record = { violations: [] as string[], blockingSyncs: 0, segmentBytesWritten: 0 };
   const wrote = (handle: FileHandle): void => {
     const first = firstOf(handle);
     if (first === null) return;
@@ -195,6 +195,7 @@ function rollRecorder(inner: MemoryFileSystem): { fs: FileSystem; violations: st
   const overrides: Partial<FileSystem> = {
     writeAt: (handle: FileHandle, data: Uint8Array, position: number) => {
       wrote(handle);
+      if (firstOf(handle) !== null) record.segmentBytesWritten += data.length;
       inner.writeAt(handle, data, position);
     },
     fdatasync: async (handle: FileHandle) => {
@@ -274,6 +275,51 @@ describe('segment rolls in sync mode', () => {
     await after.append(entries(5, 4, 2, 40));
     crash();
     expectLogEquals(await reopen(), [...entries(1, 4, 1, 40), ...entries(5, 4, 2, 40)], 1);
+  });
+});
+
+describe('segment rolls in async mode', () => {
+  it('sync the sealed segment on the thread pool before a byte of the next is written, and resolve the appends deferred meanwhile only once written', async () => {
+    const memory = new MemoryFileSystem();
+    const recorder = rollRecorder(memory);
+    // No zeros written ahead: every byte written to a segment is a record's.
+    const options: OpenLogOptions = { dir: DIR, fs: recorder.fs, segmentBytes: 700, preallocateBytes: 0, flush: { mode: 'async', intervalMs: 10 }, scheduler: manualScheduler };
+    const log = await openLog(options);
+    const all: ReturnType<typeof entry>[] = [];
+    /** Bytes of records up to and including each index. */
+    const through: number[] = [0];
+    let deferred = 0;
+    const unwrittenAtResolve: number[] = [];
+    const append = (one: ReturnType<typeof entry>): Promise<void> => {
+      const done = log.append([one]);
+      if (recorder.segmentBytesWritten < (through[one.index] ?? 0)) deferred++;
+      // Async mode acknowledges written records (a process crash keeps the page cache).
+      return done.then(() => {
+        if (recorder.segmentBytesWritten < (through[one.index] ?? 0)) unwrittenAtResolve.push(one.index);
+      });
+    };
+    // Groups below the segment size (at most one roll each), the second half of each a few
+    // microtasks after the first, so a roll lands at every step of a flush pass in progress.
+    for (let round = 0; round < 80; round++) {
+      const group = Array.from({ length: 1 + (round % 5) }, (_, k) => entry(all.length + k + 1, 1, 20 + ((round * 37 + k * 11) % 81), round));
+      for (const one of group) through.push((through.at(-1) ?? 0) + RECORD_HEADER_BYTES + one.payload.length);
+      all.push(...group);
+      const half = group.length >> 1;
+      const done = group.slice(0, half).map(append);
+      for (let tick = 0; tick < round % 7; tick++) await Promise.resolve();
+      done.push(...group.slice(half).map(append));
+      expect(log.entries(group[0]?.index ?? i(1), i(log.lastIndex() + 1), 1 << 20).map((e) => e.index)).toEqual(group.map((e) => e.index));
+      await Promise.all(done);
+    }
+    expect(recorder.violations).toEqual([]);
+    // The roll never synced on the caller's turn: the flush loop did, on the thread pool.
+    expect(recorder.blockingSyncs).toBe(0);
+    expect(deferred).toBeGreaterThan(0);
+    expect(unwrittenAtResolve).toEqual([]);
+    expect(memory.list(DIR).filter((name) => name.endsWith('.log')).length).toBeGreaterThan(10);
+    expectLogEquals(log, all, 1);
+    await log.close();
+    expectLogEquals(await openLog({ ...options, fs: memory.crash() }), all, 1);
   });
 });
 

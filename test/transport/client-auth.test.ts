@@ -20,7 +20,7 @@ import {
   type PasswordVerdict,
 } from '../../src/transport/index.js';
 import { FakeClientService } from '../client/fake-client-service.js';
-import { ephemeralPort } from '../harness/index.js';
+import { ephemeralPort, rejectionOf } from '../harness/index.js';
 import { loopbackCertificates, memberMaterial, oddMemberMaterial } from '../harness/tls-certificates.js';
 
 type CertificateSet = Awaited<ReturnType<typeof loopbackCertificates>>;
@@ -70,15 +70,6 @@ function client(address: string, extra: Partial<ConstructorParameters<typeof Log
   return made;
 }
 
-async function refusal(work: Promise<unknown>): Promise<Error> {
-  const outcome = await work.then(
-    () => null,
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(Error);
-  return outcome as Error;
-}
-
 describe('client authentication on the client port', () => {
   it('a right password over TLS is served, on unary calls and on the append stream', async () => {
     const { address, service, refusals } = await serve({ tls: true, passwords: true });
@@ -92,7 +83,7 @@ describe('client authentication on the client port', () => {
   it('a wrong password is refused: UNAUTHENTICATED naming the user, never the password, and nothing appended', async () => {
     const { address, service, refusals } = await serve({ tls: true, passwords: true });
     const wrong = `${PASSWORD}-typo`;
-    const error = await refusal(client(address, { tls: clientCa(), auth: { user: 'alice', password: wrong } }).append([Buffer.from('a')]));
+    const error = await rejectionOf(client(address, { tls: clientCa(), auth: { user: 'alice', password: wrong } }).append([Buffer.from('a')]));
     expect(error).toBeInstanceOf(UnauthenticatedError);
     expect(error.message).toContain('user alice: unknown user or wrong password');
     expect(error.message).not.toContain(wrong);
@@ -103,16 +94,16 @@ describe('client authentication on the client port', () => {
 
   it('an unknown user reads to the client exactly as a wrong password (no user names leak), but the node log tells them apart', async () => {
     const { address, refusals } = await serve({ tls: true, passwords: true });
-    const error = await refusal(client(address, { tls: clientCa(), auth: { user: 'mallory', password: PASSWORD } }).append([Buffer.from('a')]));
+    const error = await rejectionOf(client(address, { tls: clientCa(), auth: { user: 'mallory', password: PASSWORD } }).append([Buffer.from('a')]));
     expect(error.message).toContain('user mallory: unknown user or wrong password');
     expect(refusals.map((r) => r.kind)).toContain(AuthRefusalKind.unknownUser);
   });
 
   it('a client without credentials is refused with a message saying what the node takes', async () => {
     const { address, service } = await serve({ tls: true, passwords: true });
-    const error = await refusal(client(address, { tls: clientCa() }).append([Buffer.from('a')]));
+    const error = await rejectionOf(client(address, { tls: clientCa() }).append([Buffer.from('a')]));
     expect(error).toBeInstanceOf(UnauthenticatedError);
-    expect(error.message).toMatch(/authentication required: the call carried no credentials; this node takes a client certificate signed by the cluster CA or a user and password/);
+    expect(error.message).toMatch(/authentication required: the call carried no password and no client certificate that the TLS handshake verified \(none, or one of another CA, expired or not yet valid\); this node takes a client certificate signed by the cluster CA or a user and password/);
     expect(service.appendCalls).toEqual([]);
   });
 
@@ -130,17 +121,17 @@ describe('client authentication on the client port', () => {
     const foreign = await oddMemberMaterial(set, 'n9', 'wrong-ca');
     const member = memberMaterial(set, 'n1');
     for (const presented of [foreign, member]) {
-      const error = await refusal(client(address, { tls: { ...clientCa(), cert: presented.cert, key: presented.key } }).append([Buffer.from('a')]));
+      const error = await rejectionOf(client(address, { tls: { ...clientCa(), cert: presented.cert, key: presented.key } }).append([Buffer.from('a')]));
       expect(error).toBeInstanceOf(UnauthenticatedError);
     }
-    const memberError = await refusal(client(address, { tls: { ...clientCa(), cert: member.cert, key: member.key } }).append([Buffer.from('a')]));
+    const memberError = await rejectionOf(client(address, { tls: { ...clientCa(), cert: member.cert, key: member.key } }).append([Buffer.from('a')]));
     expect(memberError.message).toContain('a certificate that names no client (urn:quorumlog:client:NAME)');
     expect(service.appendCalls).toEqual([]);
   });
 
   it('a password is refused where the node takes none (no users file): present a certificate', async () => {
     const { address } = await serve({ tls: true, passwords: false });
-    const error = await refusal(client(address, { tls: clientCa(), auth: { user: 'alice', password: PASSWORD } }).append([Buffer.from('a')]));
+    const error = await rejectionOf(client(address, { tls: clientCa(), auth: { user: 'alice', password: PASSWORD } }).append([Buffer.from('a')]));
     expect(error.message).toContain('user alice: this node takes no passwords');
   });
 

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../errors/index.js';
 import { codeOfGrpcStatus, ErrorMetadataKey, grpcStatusOf, readErrorCode, toGrpcStatus } from '../../src/transport/index.js';
 import * as nodeErrors from '../../src/transport/node-errors.js';
+import { CorruptRecordError } from '../../storage/index.js';
 
 const everyCode = Object.values(ErrorCode);
 const everyStatus = Object.values(status).filter((s): s is status => typeof s === 'number' && s !== status.OK);
@@ -63,10 +64,20 @@ describe('error code <-> gRPC status table', () => {
     }
   });
 
-  it('anything that is not a node error crosses as INTERNAL with the internal code', () => {
-    const sent = toGrpcStatus(new TypeError('x is not a function'));
-    expect(sent.code).toBe(status.INTERNAL);
-    expect(readErrorCode(sent.metadata)).toBe(ErrorCode.internal);
+  it('anything that is not a node error and carries none of the codes crosses as INTERNAL with the internal code', () => {
+    const enoent = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+    for (const error of [new TypeError('x is not a function'), enoent]) {
+      const sent = toGrpcStatus(error);
+      expect(sent.code).toBe(status.INTERNAL);
+      expect(readErrorCode(sent.metadata)).toBe(ErrorCode.internal);
+    }
+  });
+
+  it("a lower layer's error carrying one of the codes crosses with it: a record found damaged on read is DATA_LOSS", () => {
+    const sent = toGrpcStatus(new CorruptRecordError('/data/n1/log/00000000000000000001.log', 4096, 7, 'bad-crc'));
+    expect(sent.code).toBe(status.DATA_LOSS);
+    expect(readErrorCode(sent.metadata)).toBe(ErrorCode.corruptRecord);
+    expect(sent.details).toContain('corrupt record in /data/n1/log/00000000000000000001.log at byte 4096 (expected index 7)');
   });
 
   it('a trailer that is not one of the codes reads as missing', () => {
