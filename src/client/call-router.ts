@@ -51,6 +51,12 @@ const FORCED_REFRESH_INTERVAL_MS = 1_000;
  * leaves nothing in flight (UnavailableError). A first attempt always goes.
  */
 const ONCE_RETRY_REMAINING_MIN_MS = 100;
+/**
+ * Any other request is not tried again with less than this left: an attempt that can only
+ * run into its deadline would answer DEADLINE_EXCEEDED in place of the failure that made the
+ * client retry (a back-off sleep ends a millisecond before the deadline as often as not).
+ */
+const RETRY_REMAINING_MIN_MS = 10;
 
 /**
  * Routes calls to the brokers of one client (see LogClient's class comment for the policy
@@ -186,7 +192,8 @@ export class CallRouter {
     let redirectedLast = false;
     for (;;) {
       this.checkOpen();
-      if (Date.now() >= deadlineMs || (lastError !== null && attempt.delivery === 'once' && deadlineMs - Date.now() < ONCE_RETRY_REMAINING_MIN_MS)) {
+      const retryRemainingMinMs = attempt.delivery === 'once' ? ONCE_RETRY_REMAINING_MIN_MS : RETRY_REMAINING_MIN_MS;
+      if (Date.now() >= deadlineMs || (lastError !== null && deadlineMs - Date.now() < retryRemainingMinMs)) {
         throw new UnavailableError(`${operationWords(attempt.operation)}: no broker could serve it within ${this.timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
       }
       const client = this.channels.get(address);
