@@ -208,7 +208,8 @@ export class Cluster {
 
   /** A client for one node only (reads are served from that node's own applied log). */
   nodeClient(id: string, timeoutMs = 5_000): LogClient {
-    return new LogClient({ brokers: this.brokers([id]), timeoutMs, connectTimeoutMs: 1_000 });
+    // This node's own log: the broker list must not follow the membership to another node.
+    return new LogClient({ brokers: this.brokers([id]), timeoutMs, connectTimeoutMs: 1_000, brokerRefreshIntervalMs: 0 });
   }
 
   startsOf(id: string): number {

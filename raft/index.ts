@@ -12,7 +12,7 @@ export type {
   TransferResult,
 } from './raft-api.js';
 export { ConfChangeRefusal } from './raft-api.js';
-export { NO_CONFIGURATION, configurationOfSnapshot, decodeConfiguration, encodeConfiguration, isMember, isVoter, sameConfiguration } from './membership.js';
+export { NO_CONFIGURATION, configurationContext, configurationOfSnapshot, decodeConfiguration, encodeConfiguration, isMember, isVoter, sameConfiguration } from './membership.js';
 export { ReplicationState } from './progress.js';
 export { RaftInvariantError } from './assert.js';
 export * from './types.js';

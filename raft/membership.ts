@@ -7,10 +7,15 @@ export const NO_CONFIGURATION: Configuration = { voters: [], learners: [] };
 /** First payload byte of a config entry: the encoding's version, so it can change without reusing a kind. */
 const CONFIG_FORMAT_VERSION = 1;
 
-/** A config entry's payload: version byte, then JSON {voters, learners} (names are short, changes rare). */
-export function encodeConfiguration(config: Configuration): Uint8Array {
+/**
+ * A config entry's payload: version byte, then JSON {voters, learners, context?} (names are
+ * short, changes rare). `context` is the driver's (the node puts the new member's addresses
+ * there): stored as base64, handed back by configurationContext, otherwise ignored here.
+ */
+export function encodeConfiguration(config: Configuration, context?: Uint8Array): Uint8Array {
   checkConfiguration(config);
-  const json = new TextEncoder().encode(JSON.stringify({ voters: config.voters, learners: config.learners }));
+  const fields = context === undefined ? { voters: config.voters, learners: config.learners } : { voters: config.voters, learners: config.learners, context: bytesToBase64(context) };
+  const json = new TextEncoder().encode(JSON.stringify(fields));
   const payload = new Uint8Array(json.length + 1);
   payload[0] = CONFIG_FORMAT_VERSION;
   payload.set(json, 1);
@@ -26,6 +31,46 @@ export function decodeConfiguration(payload: Uint8Array): Configuration {
   const config = { voters: idList(voters), learners: idList(learners) };
   checkConfiguration(config);
   return config;
+}
+
+/** The driver's context a config entry carries (ConfChange.context), or null when it has none. */
+export function configurationContext(payload: Uint8Array): Uint8Array | null {
+  assert(payload[0] === CONFIG_FORMAT_VERSION, `membership: config entry format ${String(payload[0])} is not ${CONFIG_FORMAT_VERSION}`);
+  const parsed: unknown = JSON.parse(new TextDecoder().decode(payload.subarray(1)));
+  const context = typeof parsed === 'object' && parsed !== null ? (parsed as { context?: unknown }).context : undefined;
+  return typeof context === 'string' ? base64ToBytes(context) : null;
+}
+
+// Plain JS (the core uses no Node API): config entries are rare and small.
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let out = '';
+  for (let k = 0; k < bytes.length; k += 3) {
+    const n = ((bytes[k] ?? 0) << 16) | ((bytes[k + 1] ?? 0) << 8) | (bytes[k + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((bytes.length - k) * 4) / 3));
+    for (let c = 0; c < 4; c++) out += c < chars ? BASE64[(n >> (18 - 6 * c)) & 63] : '=';
+  }
+  return out;
+}
+
+function base64ToBytes(text: string): Uint8Array {
+  const clean = text.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0;
+  let value = 0;
+  let at = 0;
+  for (const char of clean) {
+    const digit = BASE64.indexOf(char);
+    assert(digit >= 0, 'membership: a config entry context is not base64');
+    value = (value << 6) | digit;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[at++] = (value >> bits) & 255;
+    }
+  }
+  return out;
 }
 
 function idList(value: unknown): NodeId[] {

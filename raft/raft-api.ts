@@ -63,6 +63,8 @@ export interface ConfChange {
   /** addLearner: a new member that receives the log but does not vote; promote: a learner becomes a voter; remove: a voter or learner leaves. */
   readonly kind: 'addLearner' | 'promote' | 'remove';
   readonly id: NodeId;
+  /** The driver's bytes for this change (the node: the member's addresses), stored in the config entry and otherwise ignored. */
+  readonly context?: Uint8Array;
 }
 
 export interface ConfChangeOptions {

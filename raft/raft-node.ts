@@ -206,7 +206,7 @@ export class RaftNode {
     if (this.log.lastIndex() - this.log.committed >= this.uncommittedEntriesMax) return refuse('tooManyUncommitted', 'too many uncommitted entries');
     const plan = planConfChange(this.tracker.config, change, this.confChangeView(), options);
     if (!plan.ok) return refuse(plan.reason, plan.detail);
-    const entry = this.leadership.appendEntry(EntryKind.config, encodeConfiguration(plan.config));
+    const entry = this.leadership.appendEntry(EntryKind.config, encodeConfiguration(plan.config, change.context));
     this.syncConfig();
     return { accepted: true, index: entry.index, term: entry.term, config: plan.config };
   }

@@ -24,7 +24,8 @@ export const RECORD_HEADER_BYTES = 32;
 const CRC_START = 8;
 const U32 = 0x1_0000_0000;
 
-const KNOWN_KINDS: ReadonlySet<number> = new Set([1, 2]);
+/** normal, noop and config (raft/types.ts EntryKind; config entries carry membership changes). */
+const KNOWN_KINDS: ReadonlySet<number> = new Set([1, 2, 3]);
 
 /** Whether decoding accepts `kind`: an append must not write a record recovery would call damaged. */
 export function isKnownKind(kind: number): boolean {

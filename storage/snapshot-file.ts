@@ -11,6 +11,7 @@ import type { SnapshotFault } from './errors.js';
  *   header  0 magic u32 "QLSN" | 4 crc32 u32 of bytes [8, headerBytes) | 8 headerBytes u32
  *           12 version u16 | 14 voter count u16 | 16 index u64 | 24 term u64
  *           32 payloadBytes u64 | 40 chunkBytes u32 | 44 voters: (length u16, UTF-8 bytes)*
+ *           version 2 only: learner count u16, learners: (length u16, UTF-8 bytes)*
  *   frame   0 length u32 (1..chunkBytes) | 4 crc32 u32 | 8 `length` payload bytes
  *   end     0 length u32 = 0 | 4 crc32 u32
  *
@@ -35,7 +36,13 @@ export const SNAPSHOT_SUFFIX = '.snap';
 export const TEMP_SUFFIX = '.tmp';
 const NAME_DIGITS = 20;
 const MAGIC = 0x4e53_4c51; // "QLSN" as little-endian bytes
+/**
+ * Version 1 headers hold voters only; version 2 adds the learners. A snapshot without
+ * learners is written as version 1 (what builds before learners existed read, too); both
+ * are read.
+ */
 export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION_LEARNERS = 2;
 const HEADER_FIXED_BYTES = 44;
 /** Length fields are checked against these before anything is allocated for them. */
 export const HEADER_BYTES_MAX = 64 * 1024;
@@ -69,14 +76,34 @@ function encodeVoters(voters: readonly NodeId[]): Buffer[] {
   });
 }
 
+function learnersOf(meta: SnapshotMeta): readonly NodeId[] {
+  return meta.learners ?? [];
+}
+
+function idsBytes(ids: readonly Buffer[]): number {
+  return ids.reduce((sum, id) => sum + 2 + id.length, 0);
+}
+
 /** The header's size for `meta`: fixed by the meta alone, so a writer knows where frames start. */
 export function headerBytesOf(meta: SnapshotMeta): number {
-  return encodeVoters(meta.voters).reduce((sum, voter) => sum + 2 + voter.length, HEADER_FIXED_BYTES);
+  const learners = learnersOf(meta);
+  return HEADER_FIXED_BYTES + idsBytes(encodeVoters(meta.voters)) + (learners.length === 0 ? 0 : 2 + idsBytes(encodeVoters(learners)));
+}
+
+function writeIds(out: Uint8Array, view: DataView, at: number, ids: readonly Buffer[]): number {
+  let next = at;
+  for (const id of ids) {
+    view.setUint16(next, id.length, true);
+    out.set(id, next + 2);
+    next += 2 + id.length;
+  }
+  return next;
 }
 
 export function encodeHeader(meta: SnapshotMeta, payloadBytes: number, chunkBytes: number): Uint8Array {
   assert(Number.isSafeInteger(meta.index) && meta.index >= 0 && Number.isSafeInteger(meta.term) && meta.term >= 0, 'snapshot index and term must be whole numbers');
   const voters = encodeVoters(meta.voters);
+  const learners = encodeVoters(learnersOf(meta));
   const out = new Uint8Array(headerBytesOf(meta));
   const view = new DataView(out.buffer);
   const u64 = (at: number, value: number): void => {
@@ -85,17 +112,16 @@ export function encodeHeader(meta: SnapshotMeta, payloadBytes: number, chunkByte
   };
   view.setUint32(0, MAGIC, true);
   view.setUint32(8, out.length, true);
-  view.setUint16(12, FORMAT_VERSION, true);
+  view.setUint16(12, learners.length === 0 ? FORMAT_VERSION : FORMAT_VERSION_LEARNERS, true);
   view.setUint16(14, voters.length, true);
   u64(16, meta.index);
   u64(24, meta.term);
   u64(32, payloadBytes);
   view.setUint32(40, chunkBytes, true);
-  let at = HEADER_FIXED_BYTES;
-  for (const voter of voters) {
-    view.setUint16(at, voter.length, true);
-    out.set(voter, at + 2);
-    at += 2 + voter.length;
+  const at = writeIds(out, view, HEADER_FIXED_BYTES, voters);
+  if (learners.length > 0) {
+    view.setUint16(at, learners.length, true);
+    writeIds(out, view, at + 2, learners);
   }
   view.setUint32(4, crc32(out.subarray(8)), true);
   return out;
@@ -112,22 +138,41 @@ export function decodeHeader(bytes: Uint8Array): SnapshotHeader | SnapshotFault 
   const u64 = (at: number): number => view.getUint32(at, true) + view.getUint32(at + 4, true) * U32;
   const chunkBytes = view.getUint32(40, true);
   const payloadBytes = u64(32);
-  if (view.getUint16(12, true) !== FORMAT_VERSION || chunkBytes < 1 || chunkBytes > CHUNK_BYTES_MAX || !Number.isSafeInteger(payloadBytes)) return 'bad-header';
-  const voters: NodeId[] = [];
-  let at = HEADER_FIXED_BYTES;
-  for (let k = view.getUint16(14, true); k > 0; k--) {
-    const length = at + 2 <= headerBytes ? view.getUint16(at, true) : Infinity;
-    if (length > VOTER_BYTES_MAX || at + 2 + length > headerBytes) return 'bad-header';
-    voters.push(Buffer.from(bytes.subarray(at + 2, at + 2 + length)).toString('utf8') as NodeId);
-    at += 2 + length;
+  const version = view.getUint16(12, true);
+  if ((version !== FORMAT_VERSION && version !== FORMAT_VERSION_LEARNERS) || chunkBytes < 1 || chunkBytes > CHUNK_BYTES_MAX || !Number.isSafeInteger(payloadBytes)) return 'bad-header';
+  const voters = readIds(bytes, view, HEADER_FIXED_BYTES, view.getUint16(14, true), headerBytes);
+  if (voters === null) return 'bad-header';
+  let at = voters.end;
+  let learners: NodeId[] = [];
+  if (version === FORMAT_VERSION_LEARNERS) {
+    if (at + 2 > headerBytes) return 'bad-header';
+    const read = readIds(bytes, view, at + 2, view.getUint16(at, true), headerBytes);
+    if (read === null || read.ids.length === 0) return 'bad-header';
+    learners = read.ids;
+    at = read.end;
   }
   if (at !== headerBytes) return 'bad-header';
-  const meta: SnapshotMeta = { index: u64(16) as Index, term: u64(24) as Term, voters };
+  const base = { index: u64(16) as Index, term: u64(24) as Term, voters: voters.ids };
+  const meta: SnapshotMeta = learners.length === 0 ? base : { ...base, learners };
   return { meta, payloadBytes, chunkBytes, headerBytes };
 }
 
+/** `count` length-prefixed ids from `at`, and where they end; null when they do not fit before `end`. */
+function readIds(bytes: Uint8Array, view: DataView, at: number, count: number, end: number): { ids: NodeId[]; end: number } | null {
+  const ids: NodeId[] = [];
+  let next = at;
+  for (let k = count; k > 0; k--) {
+    const length = next + 2 <= end ? view.getUint16(next, true) : Infinity;
+    if (length > VOTER_BYTES_MAX || next + 2 + length > end) return null;
+    ids.push(Buffer.from(bytes.subarray(next + 2, next + 2 + length)).toString('utf8') as NodeId);
+    next += 2 + length;
+  }
+  return { ids, end: next };
+}
+
 export function sameMeta(a: SnapshotMeta, b: SnapshotMeta): boolean {
-  return a.index === b.index && a.term === b.term && a.voters.length === b.voters.length && a.voters.every((voter, k) => voter === b.voters[k]);
+  const same = (x: readonly NodeId[], y: readonly NodeId[]): boolean => x.length === y.length && x.every((id, k) => id === y[k]);
+  return a.index === b.index && a.term === b.term && same(a.voters, b.voters) && same(learnersOf(a), learnersOf(b));
 }
 
 /** The 8-byte header of a frame holding `bytes` at `payloadOffset`. */

@@ -27,7 +27,7 @@ says the next index to read (on stderr; with --json, a last line {"next": INDEX}
   status: `Usage: quorumlog status [--brokers LIST] [--json]
 
 Shows every broker's role, term, leader, commit and applied index, and on the leader each
-follower's match index and lag. A second table shows each broker's storage: the first index
+follower's match index and lag (learners marked: they receive the log but do not vote). A second table shows each broker's storage: the first index
 its log still holds, its newest snapshot and that snapshot's age, the bytes of its log and
 snapshot files, the disk of its data directory (used, free) and whether its disk guard
 refuses new messages (above --disk-high-watermark; reads and acks still work). --json prints
@@ -300,7 +300,9 @@ async function statusCommand(client: LogClient, output: Pick<CommandContext, 'js
   if (leader === undefined) process.stdout.write(`\n${whyNoLeader(statuses)}\n`);
   if (leader !== undefined && !('error' in leader) && leader.followers.length > 0) {
     process.stdout.write(`\nfollowers of ${leader.id}:\n`);
-    for (const f of leader.followers) process.stdout.write(`  ${f.id}  match ${f.matchIndex}  lag ${f.lag}  ${f.state}\n`);
+    for (const f of leader.followers) process.stdout.write(`  ${f.id}  match ${f.matchIndex}  lag ${f.lag}  ${f.state}${f.learner === true ? '  learner (not voting)' : ''}\n`);
+    const learners = leader.learners ?? [];
+    if (learners.length > 0) process.stdout.write(`learners: ${learners.join(', ')} (promote with quorumlog members promote ID once caught up)\n`);
   }
   return statuses.some((s) => 'error' in s) ? 1 : 0;
 }

@@ -10,6 +10,7 @@ import { parseCommandLine } from './parse-command-line.js';
 import type { TlsFiles } from '../transport/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseRetention } from './retention-flags.js';
+import { joinConfig } from './join-members.js';
 
 export const NODE_HELP = `Usage: quorumlog node --id ID [options]
 
@@ -18,7 +19,13 @@ Runs one quorumlog node in the foreground until SIGTERM or SIGINT.
 Options:
   --id ID                    this node's id (required), one of the members
   --members SPEC             every member as id=peerHost:port/clientHost:port, comma-separated
-                             (default: the local cluster n1..n3 on 127.0.0.1, peers 7601.., clients 7501..)
+                             (default: the local cluster n1..n3 on 127.0.0.1, peers 7601.., clients 7501..).
+                             On a fresh data directory these are the voters a new cluster starts with;
+                             once the log holds a configuration, the log's is used and this only says
+                             where to find peers (docs/membership.md)
+  --join BROKERS             join an existing cluster (client addresses host:port,...): the members are
+                             listed from there, --members gives only this node's own addresses; the
+                             node waits, without voting, until quorumlog members add makes it a learner
   --data-dir DIR             where the log lives (default ./data/ID)
   --cluster-id ID            names the cluster; a data dir of another cluster is refused (default ${NODE_DEFAULTS.clusterId})
   --flush sync|async         sync: fdatasync before acknowledging (default); async: fdatasync every interval
@@ -91,6 +98,7 @@ Options:
 const OPTIONS = {
   id: { type: 'string' },
   members: { type: 'string' },
+  join: { type: 'string' },
   'data-dir': { type: 'string' },
   'cluster-id': { type: 'string' },
   flush: { type: 'string' },
@@ -142,7 +150,7 @@ export interface HttpFlags {
 const LOCAL_HTTP_PORT_BASE = 7701;
 
 /** Builds the node's configuration and HTTP settings from flags, over a config file, over defaults. */
-export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeConfig; readonly http: HttpFlags; readonly logging: LogFlags } | 'help' {
+export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeConfig; readonly http: HttpFlags; readonly logging: LogFlags; readonly join: string | null } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const file = values.config === undefined ? {} : readConfigFile(values.config);
@@ -200,7 +208,9 @@ export function nodeArgsFrom(argv: readonly string[]): { readonly config: NodeCo
     ...(requireClientAuth ? { requireClientAuth } : {}),
     ...(superUsers.length === 0 ? {} : { superUsers }),
   };
-  return { config: secured, http, logging };
+  const join = pick('join', 'join') ?? null;
+  if (join !== null && membersSpec === undefined) throw new UsageError(`--join needs --members with this node's own addresses: ${id}=peerHost:port/clientHost:port`);
+  return { config: secured, http, logging, join };
 }
 
 /** --super-users a,b: names, none empty. */
@@ -264,7 +274,7 @@ export async function runNodeCommand(argv: readonly string[]): Promise<number> {
   // Loaded only when asked for: a node measured by the bench.
   const loopDelay = loopDelayFile === undefined ? null : (await import('../process/index.js')).startLoopDelayRecorder(loopDelayFile);
   try {
-    return await runNode(config, http, logging);
+    return await runNode(config, http, logging, args.join);
   } finally {
     loopDelay?.stop();
   }
@@ -276,8 +286,10 @@ function eventLoopFileOf(argv: readonly string[]): string | undefined {
   return values['event-loop-file'];
 }
 
-async function runNode(config: NodeConfig, http: HttpFlags, logging: LogFlags): Promise<number> {
+async function runNode(configured: NodeConfig, http: HttpFlags, logging: LogFlags, join: string | null): Promise<number> {
+  let config = configured;
   const baseLog = createNodeLog({ node: config.id, level: logging.level, format: logging.format ?? (process.stdout.isTTY ? LogFormat.text : LogFormat.json) });
+  if (join !== null) config = await joinConfig(config, join, (line) => baseLog.warn(line, { event: LogEvent.configWarning }));
   const metrics = http.port === 0 ? null : new NodeMetrics();
   const node = await startNode(config, baseLog, metrics === null ? {} : { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) }).catch((error: unknown) => {
     // A configuration the node refuses is the CLI's one line on stderr; a start that fails

@@ -15,6 +15,7 @@ Client (against --brokers host:port,..., QUORUMLOG_BROKERS, or the local cluster
   read        read committed records from an index (--follow to keep reading)
   status      each node's role, term, leader, commit and applied index, followers' lag
   transfer    move leadership to another node
+  members     list the cluster's voters and learners; add, promote, remove or replace one
   verify-writes  append unique records for a while, then check every acknowledged one reads
               back once, in order (kill nodes meanwhile)
   bench       throughput and latency of a local cluster (or --brokers), beside the disk's limit
@@ -70,6 +71,9 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       return (await import('./users-command.js')).runUsersCommand(rest);
     case 'tx':
       return (await import('./tx-command.js')).runTxCommand(rest);
+    case 'members':
+      stopQuietlyWhenStdoutCloses();
+      return (await import('./members-command.js')).runMembersCommand(rest);
     case 'acl':
       stopQuietlyWhenStdoutCloses();
       return (await import('./acl-command.js')).runAclCommand(rest);

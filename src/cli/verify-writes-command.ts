@@ -95,7 +95,8 @@ function showProgress(workload: AppendWorkload): NodeJS.Timeout {
 
 /** Waits (bounded) until the node at `address` has applied the highest acknowledged index, then checks its log. */
 async function checkNode(address: string, run: { readonly workload: AppendWorkload; readonly from: number; readonly highestAcked: number; readonly timeoutMs: number; readonly connection: CommandContext['connection'] }): Promise<NodeReport> {
-  const client = new LogClient({ brokers: [address], timeoutMs: run.timeoutMs, ...run.connection });
+  // This node's own log: the broker list must not follow the membership to another node.
+  const client = new LogClient({ brokers: [address], timeoutMs: run.timeoutMs, brokerRefreshIntervalMs: 0, ...run.connection });
   const skipped = (id: string | null, why: string): NodeReport => ({ address, id, skipped: why, recordsOfRun: 0, unknownPresent: 0, problems: [] });
   try {
     let id: string | null = null;

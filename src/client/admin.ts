@@ -1,6 +1,7 @@
 import { AclCalls, type AclRule } from './acls.js';
 import { GroupCalls, type GroupInfo, type GroupResetResult, type GroupResetTarget, type GroupSettings, type GroupStart } from './groups.js';
 import { LogClient, type CallOptions, type LogClientOptions, type TopicInfo } from './log-client.js';
+import { MemberCalls } from './members.js';
 
 /**
  * Topic administration, like Kafka's Admin client. Creating and deleting go to the leader
@@ -11,11 +12,14 @@ export class Admin {
   readonly #client: LogClient;
   readonly #groups: GroupCalls;
   readonly #acls: AclCalls;
+  /** Cluster membership: list, add, promote, remove, replace (docs/membership.md). Superusers only where ACLs are enforced. */
+  readonly members: MemberCalls;
 
   constructor(options: LogClientOptions) {
     this.#client = new LogClient(options);
     this.#groups = new GroupCalls(this.#client);
     this.#acls = new AclCalls(this.#client);
+    this.members = new MemberCalls(this.#client);
   }
 
   /**

@@ -33,7 +33,17 @@ export interface CallRouterOptions {
   readonly channels: BrokerChannels;
   /** Aborts when the client closes: back-off sleeps end, and every call fails with ClientClosedError from then on. */
   readonly closing: AbortSignal;
+  /**
+   * How the broker list follows the cluster's membership: `list` asks the broker at an
+   * address for the members' client addresses; it is asked every `intervalMs` (on the next
+   * call after it passed) and at once when a node answers NOT_LEADER without knowing a leader.
+   * Absent: the list stays as configured.
+   */
+  readonly refreshBrokers?: { readonly intervalMs: number; readonly list: (address: string, deadlineMs: number) => Promise<readonly string[]> };
 }
+
+/** A forced refresh (an unknown leader) is asked at most this often: elections answer so for a while. */
+const FORCED_REFRESH_INTERVAL_MS = 1_000;
 
 /**
  * A 'once' request (an append) is not tried again with less of its budget left than this:
@@ -41,6 +51,12 @@ export interface CallRouterOptions {
  * leaves nothing in flight (UnavailableError). A first attempt always goes.
  */
 const ONCE_RETRY_REMAINING_MIN_MS = 100;
+/**
+ * Any other request is not tried again with less than this left: an attempt that can only
+ * run into its deadline would answer DEADLINE_EXCEEDED in place of the failure that made the
+ * client retry (a back-off sleep ends a millisecond before the deadline as often as not).
+ */
+const RETRY_REMAINING_MIN_MS = 10;
 
 /**
  * Routes calls to the brokers of one client (see LogClient's class comment for the policy
@@ -53,7 +69,10 @@ export class CallRouter {
   readonly retryBackoff: { readonly initialMs: number; readonly maxMs: number };
   readonly channels: BrokerChannels;
   readonly closing: AbortSignal;
-  readonly #brokers: readonly string[];
+  #brokers: readonly string[];
+  readonly #refresh: CallRouterOptions['refreshBrokers'];
+  #refreshing = false;
+  #refreshedAtMs = Date.now();
   /** The broker that last served a call (the leader, after a write); tried first. */
   #preferred: string;
   #cursor = 0;
@@ -61,6 +80,7 @@ export class CallRouter {
   constructor(options: CallRouterOptions) {
     this.#brokers = [...options.brokers];
     this.#preferred = this.#brokers[0] ?? '';
+    this.#refresh = options.refreshBrokers;
     this.timeoutMs = options.timeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs;
     this.retryBackoff = options.retryBackoff;
@@ -70,6 +90,41 @@ export class CallRouter {
 
   get brokers(): readonly string[] {
     return this.#brokers;
+  }
+
+  /**
+   * Replaces the broker list by the members' client addresses (a node's Members answer): a
+   * member added since the client started is used, a removed one no longer tried. An empty
+   * list (a node that holds no configuration yet) changes nothing.
+   */
+  setBrokers(addresses: readonly string[]): void {
+    const unique = [...new Set(addresses.filter((address) => address !== ''))];
+    if (unique.length === 0) return;
+    this.#brokers = unique;
+    if (!unique.includes(this.#preferred)) this.#preferred = unique[0] ?? this.#preferred;
+  }
+
+  /**
+   * Asks a broker for the members, in the background, when the refresh interval has passed
+   * (or, `force`d, when a second has: a node that knows no leader). One ask at a time; a
+   * failed ask changes nothing and is tried again at the next chance.
+   */
+  refreshSoon(force: boolean): void {
+    const refresh = this.#refresh;
+    if (refresh === undefined || this.#refreshing || this.closing.aborted) return;
+    const nowMs = Date.now();
+    if (nowMs - this.#refreshedAtMs < (force ? FORCED_REFRESH_INTERVAL_MS : refresh.intervalMs)) return;
+    this.#refreshedAtMs = nowMs;
+    this.#refreshing = true;
+    refresh
+      .list(this.firstBroker(), nowMs + this.connectTimeoutMs + this.timeoutMs)
+      .then(
+        (addresses) => this.setBrokers(addresses),
+        () => undefined,
+      )
+      .finally(() => {
+        this.#refreshing = false;
+      });
   }
 
   /** The broker to start with: the one that served last while it is usable, else the next usable one. */
@@ -92,6 +147,7 @@ export class CallRouter {
    */
   async call<T>(attempt: Attempt<T>): Promise<T> {
     this.checkOpen();
+    this.refreshSoon(false);
     const signal = attempt.signal;
     if (signal === undefined) return this.#attempts(attempt, this.closing, { sent: false });
     if (signal.aborted) throw abortedError(attempt, { sent: false });
@@ -136,7 +192,8 @@ export class CallRouter {
     let redirectedLast = false;
     for (;;) {
       this.checkOpen();
-      if (Date.now() >= deadlineMs || (lastError !== null && attempt.delivery === 'once' && deadlineMs - Date.now() < ONCE_RETRY_REMAINING_MIN_MS)) {
+      const retryRemainingMinMs = attempt.delivery === 'once' ? ONCE_RETRY_REMAINING_MIN_MS : RETRY_REMAINING_MIN_MS;
+      if (Date.now() >= deadlineMs || (lastError !== null && deadlineMs - Date.now() < retryRemainingMinMs)) {
         throw new UnavailableError(`${operationWords(attempt.operation)}: no broker could serve it within ${this.timeoutMs} ms (${describe(lastError)})`, { cause: lastError });
       }
       const client = this.channels.get(address);
@@ -184,6 +241,8 @@ export class CallRouter {
     if (code === ErrorCode.notLeader) {
       // Nothing was proposed: safe for any operation.
       const leaderAddress = firstValue(error.metadata, ErrorMetadataKey.leaderAddress);
+      // No leader known, or one this client has not heard of: the membership may have changed.
+      if (leaderAddress === undefined || !this.#brokers.includes(leaderAddress)) this.refreshSoon(true);
       return leaderAddress !== undefined && attempt.pinnedAddress === undefined ? leaderAddress : null;
     }
     // A 'once' request got here only after it was sent (#attempts): its outcome is unknown.

@@ -60,3 +60,6 @@ export { TransactionClient } from './transaction-client.js';
 export type { EndResult, HalfRequest, HalfResult, TransactionCheck, TransactionInfo } from './transaction-client.js';
 export { TransactionOutcome, TransactionProducer, TRANSACTION_PRODUCER_DEFAULTS } from './transaction-producer.js';
 export type { TransactionCheckRequest, TransactionListener, TransactionMessage, TransactionProducerOptions, TransactionResult } from './transaction-producer.js';
+export { MemberCalls } from './members.js';
+export type { MemberAddresses, PromoteOptions } from './members.js';
+export type { MemberChangeInput, MemberInfo, MembersView } from '../transport/index.js';

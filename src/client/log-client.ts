@@ -16,6 +16,8 @@ import {
   type ProduceResponseMessage,
   type TopicView,
   type LogRecord as ServiceLogRecord,
+  type MemberChangeInput,
+  type MembersView,
   type NodeStatusView,
   type ReadOutcome,
 } from '../transport/index.js';
@@ -27,15 +29,21 @@ import { followBatches, leaderStream, type UnaryMethod } from './broker-streams.
 import { describe, refusedClient, type Delivery } from './call-errors.js';
 import { CallRouter, unary } from './call-router.js';
 import { AbortedError, InvalidArgumentError } from './errors.js';
-import { fetchResult, nodeStatus, produceResult, readResult, topicInfo } from './wire-results.js';
+import { fetchResult, membersView, nodeStatus, produceResult, readResult, topicInfo } from './wire-results.js';
 
 export type { Delivery } from './call-errors.js';
 export type { KeepaliveOptions } from './broker-channels.js';
 export type { UnaryMethod } from './broker-streams.js';
 
 export interface LogClientOptions {
-  /** Client addresses (host:port) of some or all nodes; followers redirect to the leader. */
+  /**
+   * Client addresses (host:port) of some or all nodes; followers redirect to the leader. The
+   * list then follows the cluster's membership: every brokerRefreshIntervalMs, and when a node
+   * knows no leader or names one not in the list, a node is asked for the members' addresses.
+   */
   readonly brokers: readonly string[];
+  /** How often the broker list is refreshed from the cluster's members; 0: never (the list stays as given). Default 30 s. */
+  readonly brokerRefreshIntervalMs?: number;
   /** Overall budget of one call, retries and redirects included. Default 30 s. */
   readonly timeoutMs?: number;
   /** How long one attempt waits to connect to a broker before trying the next. Default 2 s. */
@@ -76,6 +84,8 @@ export const LOG_CLIENT_DEFAULTS = {
   /** statusAll() gives each broker this long. */
   statusTimeoutMs: 5_000,
   keepalive: KEEPALIVE_DEFAULTS,
+  /** The broker list is refreshed from the cluster's members this often (docs/membership.md). */
+  brokerRefreshIntervalMs: 30_000,
 } as const;
 
 /**
@@ -173,6 +183,7 @@ export class LogClient {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       ...(options.auth === undefined ? {} : { auth: options.auth }),
     });
+    const refreshMs = options.brokerRefreshIntervalMs ?? LOG_CLIENT_DEFAULTS.brokerRefreshIntervalMs;
     this.#router = new CallRouter({
       brokers: options.brokers,
       timeoutMs: options.timeoutMs ?? LOG_CLIENT_DEFAULTS.timeoutMs,
@@ -180,6 +191,19 @@ export class LogClient {
       retryBackoff: options.retryBackoff ?? LOG_CLIENT_DEFAULTS.retryBackoff,
       channels: this.#channels,
       closing: this.#closing.signal,
+      ...(refreshMs === 0
+        ? {}
+        : {
+            refreshBrokers: {
+              intervalMs: refreshMs,
+              list: async (address: string, deadlineMs: number) => {
+                const client = this.#channels.get(address);
+                if (!(await awaitReady(client, Math.min(deadlineMs, Date.now() + (options.connectTimeoutMs ?? LOG_CLIENT_DEFAULTS.connectTimeoutMs))))) return [];
+                const message = await unary(client, ClientMethodPath.members, this.#codec.membersRequest.serialize, this.#codec.membersResponse.deserialize, {}, deadlineMs);
+                return message.members.map((m) => m.clientAddress);
+              },
+            },
+          }),
     });
   }
 
@@ -289,6 +313,41 @@ export class LogClient {
       signal: options.signal,
       run: (client, deadlineMs) => unary(client, ClientMethodPath.transfer, this.#codec.transferRequest.serialize, this.#codec.transferResponse.deserialize, { to }, deadlineMs),
     });
+  }
+
+  /** The members of the configuration the asked node holds (any broker, or the one at `address`), with their addresses. */
+  async members(options: CallOptions & { readonly address?: string } = {}): Promise<MembersView> {
+    const message = await this.#router.call({
+      operation: 'members',
+      delivery: 'idempotent',
+      signal: options.signal,
+      ...(options.address === undefined ? {} : { pinnedAddress: options.address }),
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.members, this.#codec.membersRequest.serialize, this.#codec.membersResponse.deserialize, {}, deadlineMs),
+    });
+    return membersView(message);
+  }
+
+  /**
+   * One membership change, on the leader; resolves once committed, with the members it
+   * made. Sent once: a change whose answer was lost is safe to ask again (the node answers
+   * a change already made at once, docs/membership.md).
+   */
+  async changeMember(change: MemberChangeInput, options: CallOptions = {}): Promise<MembersView> {
+    const request = {
+      kind: change.kind,
+      id: change.id,
+      peerAddress: change.kind === 'add' ? change.peerAddress : '',
+      clientAddress: change.kind === 'add' ? change.clientAddress : '',
+      incarnation: change.kind === 'add' ? change.incarnation : '',
+      force: change.kind === 'remove' && change.force,
+    };
+    const message = await this.#router.call({
+      operation: 'changeMember',
+      delivery: 'once',
+      signal: options.signal,
+      run: (client, deadlineMs) => unary(client, ClientMethodPath.changeMember, this.#codec.memberChangeRequest.serialize, this.#codec.membersResponse.deserialize, request, deadlineMs),
+    });
+    return membersView(message);
   }
 
   /** Creates a topic; messageBytesMax 0 (default) takes the broker's default. */

@@ -4,7 +4,7 @@
  */
 
 import { index, nodeId, term } from '../../raft/index.js';
-import type { FetchOutcome, FetchResponseMessage, FollowerView, NodeStatusMessage, NodeStatusView, ProduceOutcome, ProduceResponseMessage, ReadOutcome, ReadResponseMessage, TopicView } from '../transport/index.js';
+import type { FetchOutcome, FetchResponseMessage, FollowerView, MembersResponseMessage, MembersView, NodeStatusMessage, NodeStatusView, ProduceOutcome, ProduceResponseMessage, ReadOutcome, ReadResponseMessage, TopicView } from '../transport/index.js';
 import { InternalError } from './errors.js';
 
 const ROLES = new Set(['follower', 'preCandidate', 'candidate', 'leader']);
@@ -34,8 +34,29 @@ export function nodeStatus(message: NodeStatusMessage): NodeStatusView {
       matchIndex: index(f.matchIndex),
       lag: f.lag,
       state: FOLLOWER_STATES.has(f.state) ? (f.state as FollowerView['state']) : 'probe',
+      ...(f.learner ? { learner: true } : {}),
     })),
     ...storageView(message),
+    incarnation: message.incarnation,
+    voters: message.voters.map(nodeId),
+    learners: message.learners.map(nodeId),
+  };
+}
+
+/** A Members answer as the client library hands it out. */
+export function membersView(message: MembersResponseMessage): MembersView {
+  return {
+    members: message.members.map((m) => ({
+      id: nodeId(m.id),
+      role: m.role === 'learner' ? 'learner' : 'voter',
+      peerAddress: m.peerAddress === '' ? null : m.peerAddress,
+      clientAddress: m.clientAddress === '' ? null : m.clientAddress,
+      incarnation: m.incarnation,
+      matchIndex: m.matchKnown ? m.matchIndex : null,
+    })),
+    leaderId: message.leaderId === '' ? null : nodeId(message.leaderId),
+    leaderClientAddress: message.leaderClientAddress === '' ? null : message.leaderClientAddress,
+    configIndex: message.configIndex,
   };
 }
 

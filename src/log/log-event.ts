@@ -51,6 +51,13 @@ export const LogEvent = {
   /** We refused or ended a peer's stream (it dials us). */
   peerStreamRefused: 'peer-stream-refused',
   messageDropped: 'message-dropped',
+  /** The membership changed: a peer link was added or closed. */
+  peerAdded: 'peer-added',
+  peerRemoved: 'peer-removed',
+  /** A configuration change was made (members add, promote, remove) or took effect here. */
+  membershipChanged: 'membership-changed',
+  /** A peer speaking for a member from another data directory than the one recorded (a wiped disk) was refused. */
+  memberIncarnationRefused: 'member-incarnation-refused',
   /** The node stops on its own: a storage failure, a broken invariant, a duplicate id. */
   failed: 'failed',
   shuttingDown: 'shutting-down',

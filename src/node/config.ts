@@ -14,8 +14,18 @@ export interface MemberConfig {
 
 export interface NodeConfig {
   readonly id: NodeId;
-  /** Every voting member, this node included. */
+  /**
+   * Where to find the members, this node included. On a fresh data directory (and without
+   * `join`) they are also the voters the new cluster bootstraps with; once the log or a
+   * snapshot holds a configuration, that one decides who the members are and this list only
+   * says where to dial those the replicated member book does not know yet (docs/membership.md).
+   */
   readonly members: readonly MemberConfig[];
+  /**
+   * This node joins an existing cluster: it bootstraps no configuration, so it neither votes
+   * nor campaigns until a leader has added it (quorumlog members add) and sent it the log.
+   */
+  readonly join?: boolean;
   /** Names the cluster; a data directory made for another cluster is refused. */
   readonly clusterId: string;
   readonly dataDir: string;
@@ -174,7 +184,8 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
   if (exposed !== null) throw new ConfigError(exposed);
   const unprotected = authWithoutTls(config);
   if (unprotected !== null) throw new ConfigError(unprotected);
-  if (config.members.length % 2 === 0) {
+  // A joining node's --members is where to find the cluster, not its size.
+  if (config.members.length % 2 === 0 && config.join !== true) {
     warnings.push(`an even cluster of ${config.members.length} tolerates no more failures than ${config.members.length - 1} nodes would`);
   }
   return { warnings };

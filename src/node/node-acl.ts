@@ -113,7 +113,7 @@ export class NodeAcl implements ClientAuthorizer, AclService {
 /** What the client is told: `user bob may not produce to topic orders`. Names no rule and no other user. */
 export function denialMessage(principal: string, access: Access): string {
   const who = `user ${principal}`;
-  if (access.resource.kind === 'cluster') return `${who} may not use the raw log, move leadership or change ACLs: only superusers (--super-users) may`;
+  if (access.resource.kind === 'cluster') return `${who} may not use the raw log, move leadership, change the membership or change ACLs: only superusers (--super-users) may`;
   const { kind, name } = access.resource;
   switch (access.operation) {
     case 'produce':

@@ -1,10 +1,12 @@
 import * as path from 'node:path';
 
 import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta, type Term } from '../../raft/index.js';
-import { newestSnapshotPosition, openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
+import { CorruptSnapshotError, newestSnapshotPosition, openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
 import { heldBackNote, LogEvent, RepeatGate, SILENT_LOG, type Log } from '../log/index.js';
 import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
-import { member, type NodeConfig } from './config.js';
+import type { NodeConfig } from './config.js';
+import { NodeMembersService } from './members-service.js';
+import { NodeMembership } from './node-membership.js';
 import { NodeBrokerService } from './broker-service.js';
 import { DiskGuard, type DiskUsageSource } from './disk-guard.js';
 import { snapshotFilesBytes } from './disk-usage.js';
@@ -53,6 +55,8 @@ export interface NodeEnvironment {
   readonly snapshotEncodeSlice?: SnapshotEncodeSlice;
   /** Where the node's own log lines go (snapshots, retention, the disk guard...); dropped when absent. */
   readonly log?: Log;
+  /** This data directory's incarnation (data-dir.ts), reported by status; absent in the simulator. */
+  readonly incarnation?: string;
 }
 
 /** Where an assembled node's effects leave it: the peer network, and a fatal stop. */
@@ -76,6 +80,10 @@ export interface AssembledNode {
   readonly groups: NodeGroupService;
   readonly transactions: NodeTransactionService;
   readonly snapshots: NodeSnapshots;
+  /** Who the peers are and where: the configuration with the member book's addresses. */
+  readonly membership: NodeMembership;
+  /** Members list and changes over the client API. */
+  readonly members: NodeMembersService;
   /** Refuses new messages while the disk is above the high watermark. */
   readonly diskGuard: DiskGuard;
   /** What the node's disk holds now: snapshot, log and disk sizes, the guard's state, counts since start. */
@@ -106,24 +114,26 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   let snapshot: SnapshotMeta | null;
   let compactionSnapshot: SnapshotMeta | null;
   let stateMachine: NodeStateMachine;
-  const voters = config.members.map((m) => m.id);
+  const bootstrapVoters = config.join === true ? [] : config.members.map((m) => m.id);
   try {
     store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
     stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
-    snapshot = await startingSnapshot(store, log, voters);
+    snapshot = await startingSnapshot(store, log, bootstrapVoters);
     if (snapshot !== null) {
       await loadSnapshot(store, snapshot, stateMachine, log);
       history.snapshot(snapshot, 'loaded', environment.snapshotFileTimeMs?.(snapshotDir) ?? scheduler.nowMs());
       logLine.info(`started from the snapshot through index ${snapshot.index}; replaying the log after it`, { event: LogEvent.snapshotLoaded, index: snapshot.index, snapshotTerm: snapshot.term });
     }
-    compactionSnapshot = compactionSnapshotAtStart(store, log, voters, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
+    compactionSnapshot = compactionSnapshotAtStart(store, log, bootstrapVoters, retentionFloor(config.retention, stateMachine.broker, log.segmentSpans()).keepFrom);
   } catch (error) {
     await log.close();
     throw error;
   }
   const raftOptions: RaftOptions = {
     id: config.id,
-    voters: config.members.map((m) => m.id),
+    // Bootstraps a new cluster only: once the log or a snapshot holds a configuration, that
+    // one is used (a joining node bootstraps none, and waits for the leader's).
+    voters: bootstrapVoters,
     log,
     hardState: log.hardState(),
     random: environment.random,
@@ -138,6 +148,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     votingBlockedBelow: repairTarget(log.recovery),
   };
   const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);
+  const membership = new NodeMembership({ config, raft, book: () => stateMachine.members, log: logLine });
   let snapshots: NodeSnapshots | null = null;
   const shipmentFailures = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => scheduler.nowMs() });
   // Built after the snapshots (it needs the replica they feed); set before anything is applied.
@@ -151,13 +162,15 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     appliedAtStart: (snapshot?.index ?? 0) as Index,
     sink: {
       send: (messages) => {
+        // A member added by an entry this batch appends is dialled before its first message.
+        membership.sync();
         // A snapshot travels as a stream of its own beside the Raft traffic.
         const plain = messages.filter((m) => m.type !== 'snapshot');
         for (const m of messages) if (m.type === 'snapshot') snapshots?.ship(m);
         if (plain.length > 0) wiring.send(plain);
       },
     },
-    clientAddressOf: (id: NodeId) => member(config, id)?.clientAddress ?? null,
+    clientAddressOf: (id: NodeId) => membership.clientAddressOf(id),
     onFatal: wiring.onFatal,
     probe,
   });
@@ -168,7 +181,6 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     stateMachine,
     compactionSnapshot,
     scheduler,
-    voters: raftOptions.voters,
     snapshotEntries: config.snapshotEntries,
     compactLog: async (before) => {
       const spans = log.segmentSpans();
@@ -239,7 +251,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       logSegmentsDeleted: history.logSegmentsDeleted,
     };
   };
-  const service = new NodeService(config, raft, log, replica, probe, { status: storageStatus, admission: diskGuard });
+  const service = new NodeService(config, raft, log, replica, probe, { status: storageStatus, admission: diskGuard }, { membership, incarnation: environment.incarnation ?? '' });
+  const members = new NodeMembersService({ raft, replica, membership, log: logLine, electionTimeoutMs: config.tickMs * config.electionTicks });
   const broker = new NodeBrokerService(config, log, replica, stateMachine, probe, diskGuard);
   brokerService = broker;
   const groups = new NodeGroupService(replica, stateMachine, broker, probe);
@@ -254,6 +267,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   const transactions = new NodeTransactionService(log, stateMachine, broker, leadership, probe);
   const ticker: Timer = scheduler.every(config.tickMs, () => {
     replica.tick();
+    membership.sync();
     broker.advanceClockIfDue();
     groups.tick();
     transactions.tick();
@@ -270,6 +284,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     groups,
     transactions,
     snapshots: nodeSnapshots,
+    membership,
+    members,
     diskGuard,
     storageStatus,
     snapshotReceiving: nodeSnapshots.receiving,
@@ -331,11 +347,11 @@ function openNodeLog(config: NodeConfig, environment: NodeEnvironment, newestSna
  * cannot be read is a startup error (CorruptSnapshotError), never a silent start from an
  * older state.
  */
-async function startingSnapshot(store: SnapshotStore, log: CommitLog, voters: readonly NodeId[]): Promise<SnapshotMeta | null> {
+async function startingSnapshot(store: SnapshotStore, log: CommitLog, bootstrapVoters: readonly NodeId[]): Promise<SnapshotMeta | null> {
   const newest = store.latest();
   if (newest === null) return null;
   const held = heldSnapshots(store, log).at(-1);
-  if (held !== undefined) return held.index === newest.index ? newest : { index: held.index, term: held.term, voters };
+  if (held !== undefined) return held.index === newest.index ? newest : storedMeta(store, held, bootstrapVoters);
   if (log.firstIndex() === 1) return null;
   return newest;
 }
@@ -350,10 +366,30 @@ function heldSnapshots(store: SnapshotStore, log: CommitLog): { readonly index: 
  * NodeSnapshots.compact): the newest the log holds whose entries retention lets go, or the
  * oldest it holds at or after the compaction point when none is (it covers that point).
  */
-function compactionSnapshotAtStart(store: SnapshotStore, log: CommitLog, voters: readonly NodeId[], keepFrom: number): SnapshotMeta | null {
+function compactionSnapshotAtStart(store: SnapshotStore, log: CommitLog, bootstrapVoters: readonly NodeId[], keepFrom: number): SnapshotMeta | null {
   const held = heldSnapshots(store, log);
   const chosen = held.filter((s) => s.index < keepFrom).at(-1) ?? held[0];
-  return chosen === undefined ? null : { index: chosen.index, term: chosen.term, voters };
+  return chosen === undefined ? null : storedMeta(store, chosen, bootstrapVoters);
+}
+
+/**
+ * The meta a stored snapshot's header holds (its configuration as of its index, which the
+ * core starts from). A header that does not read is not this function's to report (reading
+ * the snapshot does that): the bootstrap voters stand in, as they did before headers were read.
+ */
+function storedMeta(store: SnapshotStore, position: { readonly index: Index; readonly term: Term }, bootstrapVoters: readonly NodeId[]): SnapshotMeta {
+  let reader;
+  try {
+    reader = store.open({ index: position.index, term: position.term, voters: [] });
+  } catch (error) {
+    if (!(error instanceof CorruptSnapshotError)) throw error;
+    return { index: position.index, term: position.term, voters: bootstrapVoters };
+  }
+  try {
+    return reader.meta;
+  } finally {
+    reader.close();
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { type Index, type NodeId, type RaftNode } from '../../raft/index.js';
 import { durableMarkOf, type CommitLog, type FlushPolicy } from '../../storage/index.js';
 import type { AppendAcks, AppendOutcome, ClientService, LogRecord, NodeStatusView, ReadOutcome } from '../transport/index.js';
 import type { NodeConfig } from './config.js';
-import { member } from './config.js';
+import type { NodeMembership } from './node-membership.js';
 import { DeadlineExceededError, InvalidArgumentError, NotFoundError, NotLeaderError, OutOfRangeError } from '../transport/index.js';
 import { ADMIT_ALL, type WriteAdmission } from './disk-guard.js';
 import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
@@ -26,7 +26,19 @@ export class NodeService implements ClientService {
     private readonly probe: NodeProbe = NO_PROBE,
     /** What the disk holds, for status (null: not reported), and the disk guard new appends ask first. */
     private readonly storage: { readonly status: () => StorageStatus; readonly admission: WriteAdmission } | null = null,
+    /** Who the members are and where (null: --members alone, as a bare test node); this data directory's incarnation. */
+    private readonly cluster: { readonly membership: NodeMembership; readonly incarnation: string } | null = null,
   ) {}
+
+  private clientAddressOf(id: NodeId): string | null {
+    if (this.cluster !== null) return this.cluster.membership.clientAddressOf(id);
+    return this.config.members.find((m) => m.id === id)?.clientAddress ?? null;
+  }
+
+  private isMember(id: NodeId): boolean {
+    if (this.cluster !== null) return this.cluster.membership.isMember(id);
+    return this.config.members.some((m) => m.id === id);
+  }
 
   /**
    * acks 'all' (default): once committed and applied. acks 'leader': once durable in this
@@ -109,7 +121,7 @@ export class NodeService implements ClientService {
     if (st.progress !== null) {
       for (const [id, pr] of st.progress) {
         if (id === st.id) continue;
-        followers.push({ id, matchIndex: pr.match, lag: Math.max(0, st.lastIndex - pr.match), state: pr.state });
+        followers.push({ id, matchIndex: pr.match, lag: Math.max(0, st.lastIndex - pr.match), state: pr.state, learner: pr.learner });
       }
     }
     return {
@@ -118,7 +130,7 @@ export class NodeService implements ClientService {
       role: st.role,
       term: st.term,
       leaderId: st.leader,
-      leaderClientAddress: st.leader === null ? null : (member(this.config, st.leader)?.clientAddress ?? null),
+      leaderClientAddress: st.leader === null ? null : this.clientAddressOf(st.leader),
       commitIndex: st.commit,
       appliedIndex: st.applied,
       firstIndex: st.firstIndex,
@@ -128,17 +140,20 @@ export class NodeService implements ClientService {
       followers,
       ...flushView(this.config.flush),
       ...storageView(this.storage?.status() ?? null),
+      incarnation: this.cluster?.incarnation ?? '',
+      voters: st.config.voters,
+      learners: st.config.learners,
     };
   }
 
   async transfer(to: NodeId, options: { readonly timeoutMs: number }): Promise<void> {
-    if (member(this.config, to) === undefined) throw new NotFoundError(`no member is called ${to}`);
+    if (!this.isMember(to)) throw new NotFoundError(`no member is called ${to}`);
     if (this.raft.status().leader === to) return;
     const result = this.raft.transferLeadership(to);
     if (!result.accepted) {
       if (result.reason === 'notLeader') throw new NotLeaderError(this.replica.leaderRef(this.raft.status().leader));
       if (result.reason === 'isSelf') return;
-      throw new NotFoundError(`no member is called ${to}`);
+      throw new NotFoundError(`${to} is not a voter: only a voter can lead (promote a learner first: quorumlog members promote ${to})`);
     }
     this.replica.wake();
     await new Promise<void>((resolve, reject) => {

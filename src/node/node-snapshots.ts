@@ -10,8 +10,6 @@ export interface NodeSnapshotsOptions {
   readonly raft: RaftNode;
   readonly stateMachine: NodeStateMachine;
   readonly scheduler: Scheduler;
-  /** The voters a snapshot records (the configuration as of its index). */
-  readonly voters: SnapshotMeta['voters'];
   /** A snapshot is taken once this many entries were applied since the last one. */
   readonly snapshotEntries: number;
   /**
@@ -105,7 +103,8 @@ export class NodeSnapshots {
     if (index <= this.lastIndex) return null;
     const term = this.options.log.term(index);
     if (term === undefined) return null; // compacted past it meanwhile: a newer snapshot exists
-    const meta: SnapshotMeta = { index, term, voters: this.options.voters };
+    const meta = this.metaAt(index, term);
+    if (meta === null) return null;
     // The leader's snapshot of this very index may be arriving (this node caught up by entries
     // meanwhile): the same state, so this node writes its own at a later index instead.
     if (this.options.store.isUnfinished(meta)) return null;
@@ -132,6 +131,7 @@ export class NodeSnapshots {
     const writer = this.options.store.create(meta);
     try {
       const encoder = this.options.stateMachine.snapshotEncoder({ stepItems: slice.stepItems });
+      writer.write(this.options.stateMachine.snapshotPrefix());
       await encodeInSlices(encoder, (bytes) => writer.write(bytes), scheduler, slice);
     } catch (error) {
       writer.abort();
@@ -158,11 +158,24 @@ export class NodeSnapshots {
       .filter((s) => s.index < keepFrom)
       .at(-1);
     if (candidate === undefined || candidate.index < (this.compactionSnapshot?.index ?? 0)) return;
-    const snapshot: SnapshotMeta = { index: candidate.index, term: candidate.term, voters: this.options.voters };
+    const snapshot = this.metaAt(candidate.index, candidate.term);
+    if (snapshot === null) return;
     this.compactionSnapshot = snapshot;
     this.options.raft.snapshotTaken(snapshot);
     if (candidate.index + 1 > this.options.log.firstIndex()) await this.options.compactLog((candidate.index + 1) as Index);
     this.options.onCompacted?.(Math.min(candidate.index + 1, this.options.log.firstIndex()) as Index);
+  }
+
+  /**
+   * A snapshot's meta at `index`: the configuration the core holds as of that index (voters,
+   * and learners when there are any). Null below the core's oldest configuration (its newest
+   * snapshot's): a snapshot that old is not needed.
+   */
+  private metaAt(index: Index, term: Term): SnapshotMeta | null {
+    const config = this.options.raft.configurationAt(index);
+    if (config === undefined) return null;
+    const meta = { index, term, voters: config.voters };
+    return config.learners.length === 0 ? meta : { ...meta, learners: config.learners };
   }
 
   /** Loads the snapshot `meta` (the newest in the store) into the state machine. */

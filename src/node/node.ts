@@ -13,6 +13,7 @@ import { inspectNode, type NodeInspection } from './node-inspection.js';
 import { NodeAuth } from './node-auth.js';
 import { NodeAcl } from './node-acl.js';
 import { NodeTls } from './node-tls.js';
+import { PeerIncarnations } from './peer-incarnations.js';
 import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
 
@@ -73,8 +74,10 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   let transport: PeerTransport | null = null;
   let identity: DataDirIdentity;
   let node: AssembledNode;
+  let peerIncarnations: PeerIncarnations;
   try {
     identity = claimDataDir(config.dataDir, config.clusterId, config.id);
+    peerIncarnations = PeerIncarnations.open(config.dataDir);
     node = await assembleNode(
       config,
       {
@@ -84,6 +87,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
         diskUsage: statfsDiskUsage(config.dataDir),
         snapshotFileTimeMs: newestSnapshotFileTimeMs,
         log: logLine,
+        incarnation: identity.incarnation,
         ...(observation.probe === undefined ? {} : { probe: observation.probe }),
       },
       {
@@ -111,15 +115,31 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     self: config.id,
     clusterId: config.clusterId,
     listenAddress: self.peerAddress,
-    peers: new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, config.dialAddresses.get(m.id) ?? m.peerAddress])),
+    peers: node.membership.peerAddresses(),
     onMessage: (message) => node.receive(message),
     snapshots: node.snapshotReceiving,
     messageBytesMax: config.messageBytesMax,
     log: logLine,
     incarnation: identity.incarnation,
+    // The book's (members added since bootstrap), else the one this node first heard.
+    recordedIncarnation: (peer) => {
+      const booked = node.membership.record(peer)?.incarnation ?? '';
+      return booked !== '' ? booked : peerIncarnations.get(peer);
+    },
+    onPeerIncarnation: (peer, incarnation) => {
+      if (node.membership.isMember(peer)) peerIncarnations.learn(peer, incarnation);
+    },
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
     ...(tls === null ? {} : { tls: tls.certificates }),
   });
+  // From now on the peer links follow the configuration (members added, removed); a member
+  // that left is forgotten, so one added later under its id is heard afresh.
+  const peerTransport = transport;
+  node.membership.onPeers((peers) => {
+    for (const peer of peerTransport.peers().keys()) if (!peers.has(peer)) peerIncarnations.forget(peer);
+    peerTransport.setPeers(peers);
+  });
+  node.membership.warnIfFlagsDiffer();
   const acl = new NodeAcl({
     superUsers: config.superUsers ?? [],
     state: () => node.stateMachine.broker,
@@ -138,6 +158,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       broker: node.broker,
       groups: node.groups,
       transactions: node.transactions,
+      membership: node.members,
       messageBytesMax: config.messageBytesMax,
       recordBytesMax: config.recordBytesMax,
       ...(tls === null ? {} : { tls: tls.certificates }),

@@ -1,11 +1,14 @@
-import { RaftInvariantError, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type SnapshotMeta, type Term } from '../../raft/index.js';
+import { RaftInvariantError, type ConfChange, type Configuration, type Entry, type HardState, type Index, type Message, type NodeId, type RaftNode, type Ready, type Role, type SnapshotMeta, type Term } from '../../raft/index.js';
 import { EntriesTruncatedError, type DurableLog, type Scheduler } from '../../storage/index.js';
 import type { ApplyResult } from '../broker/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { TermWaiters } from './term-waiters.js';
 import { NO_PROBE, type NodeProbe } from './node-probe.js';
-import { DeadlineExceededError, InternalError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
+import { DeadlineExceededError, InternalError, MembershipRefusedError, NotLeaderError, ResourceExhaustedError, UnavailableError } from '../transport/index.js';
 import type { ProduceAcks } from '../transport/index.js';
+
+/** A membership change cannot be made at this moment (a transfer, a new leader's first commit, another change on its way): it can be asked again shortly. */
+export class MembershipBusyError extends UnavailableError {}
 
 /** What the replica needs from the network: fire-and-forget sends. */
 export interface MessageSink {
@@ -239,6 +242,46 @@ export class Replica {
       throw new ResourceExhaustedError('too many uncommitted entries; retry later');
     }
     return { firstIndex: result.firstIndex, lastIndex: result.lastIndex, term: result.term };
+  }
+
+  /**
+   * Proposes one membership change (raft's proposeConfChange) and resolves once its config
+   * entry is committed and applied here, with the configuration it made. Refusals: not the
+   * leader (NotLeaderError), a moment when no change can be made (UnavailableError: a
+   * transfer, this leader's first commit or another change still on its way), or the change
+   * itself (MembershipRefusedError naming why).
+   */
+  async changeMembership(change: ConfChange, options: { readonly force: boolean; readonly timeoutMs: number }): Promise<{ index: Index; config: Configuration }> {
+    if (this.state !== 'running') throw new UnavailableError('the node is shutting down');
+    let result: ReturnType<RaftNode['proposeConfChange']>;
+    try {
+      result = this.raft.proposeConfChange(change, options.force ? { force: true } : {});
+    } catch (error) {
+      this.failStop(error, 'the consensus core found a broken invariant');
+      throw new UnavailableError('this node stopped', { cause: error });
+    }
+    if (!result.accepted) {
+      switch (result.reason) {
+        case 'notLeader':
+          throw new NotLeaderError(this.leaderRef(result.leader));
+        case 'transferring':
+        case 'noCommitInTerm':
+        case 'changeInProgress':
+          throw new MembershipBusyError(`no membership change can be made now: ${result.detail}; retry shortly`);
+        case 'tooManyUncommitted':
+          throw new ResourceExhaustedError('too many uncommitted entries; retry later');
+        case 'wouldLoseQuorum':
+          throw new MembershipRefusedError(result.reason, `${result.detail}; --force removes it anyway`);
+        case 'learnerBehind':
+          throw new MembershipRefusedError(result.reason, `${result.detail}; wait for it to catch up`);
+        default:
+          throw new MembershipRefusedError(result.reason, result.detail);
+      }
+    }
+    const applied = this.waiters.wait(result.index, result.term, options.timeoutMs);
+    this.pump();
+    await applied;
+    return { index: result.index, config: result.config };
   }
 
   /**

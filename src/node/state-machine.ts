@@ -1,4 +1,4 @@
-import { EntryKind, type Entry, type SnapshotMeta } from '../../raft/index.js';
+import { configurationContext, decodeConfiguration, EntryKind, type Entry, type NodeId, type SnapshotMeta } from '../../raft/index.js';
 import { ErrorCode } from '../../errors/index.js';
 import {
   BrokerError,
@@ -13,6 +13,15 @@ import {
   type BrokerStateOptions,
   type CommandEnvelope,
 } from '../broker/index.js';
+import { decodeMemberContext, MemberBook, MemberRecordError } from './member-book.js';
+
+/**
+ * A snapshot payload that starts with these four bytes (little-endian "QLMB") has a member
+ * section first: u32 length, the member book (MemberBook.encode), then the broker's
+ * snapshot. A broker snapshot starts with its format version (a small u32), so a payload
+ * written before member sections existed is read as the broker's alone, with an empty book.
+ */
+const MEMBER_SECTION_MAGIC = 0x424d_4c51;
 
 /**
  * The first byte of every normal entry's payload says what the rest is. Tags are never
@@ -67,6 +76,7 @@ export function plainRecord(entry: Entry): Uint8Array | null {
  */
 export class NodeStateMachine {
   private state: BrokerState;
+  private book = new MemberBook();
   private readonly options: BrokerStateOptions;
 
   constructor(options: BrokerStateOptions = {}) {
@@ -79,9 +89,24 @@ export class NodeStateMachine {
     return this.state;
   }
 
-  /** The whole state as of the last entry applied, as a snapshot's payload (versioned, see broker-snapshot.ts). */
+  /** The members' addresses and incarnations as of the last entry applied; replaced as a whole by a snapshot, so never kept. */
+  get members(): MemberBook {
+    return this.book;
+  }
+
+  /** The whole state as of the last entry applied, as a snapshot's payload: snapshotPrefix() then the broker's (versioned, see broker-snapshot.ts). */
   encodeSnapshot(): Uint8Array {
-    return encodeBrokerSnapshot(this.state);
+    return Buffer.concat([this.snapshotPrefix(), encodeBrokerSnapshot(this.state)]);
+  }
+
+  /** The member section a snapshot payload starts with; snapshotEncoder()'s bytes follow it. */
+  snapshotPrefix(): Uint8Array {
+    const book = this.book.encode();
+    const prefix = Buffer.allocUnsafe(8 + book.length);
+    prefix.writeUInt32LE(MEMBER_SECTION_MAGIC, 0);
+    prefix.writeUInt32LE(book.length, 4);
+    prefix.set(book, 8);
+    return prefix;
   }
 
   /**
@@ -98,7 +123,10 @@ export class NodeStateMachine {
    * every entry through meta.index applied). A payload that does not decode throws, changing nothing.
    */
   restoreSnapshot(payload: Uint8Array, meta: SnapshotMeta): void {
-    this.state = decodeBrokerSnapshot(payload, this.options);
+    const { book, broker } = splitSnapshotPayload(payload);
+    const state = decodeBrokerSnapshot(broker, this.options);
+    this.book = book;
+    this.state = state;
   }
 
   /**
@@ -108,6 +136,10 @@ export class NodeStateMachine {
    * it is applied as a rejection, the same on every node, and the replica goes on.
    */
   apply(entry: Entry): ApplyResult | null {
+    if (entry.kind === EntryKind.config) {
+      this.applyConfiguration(entry);
+      return null;
+    }
     if (entry.kind !== EntryKind.normal) return null;
     const tag = entry.payload[0];
     if (tag === PayloadTag.record) return null;
@@ -123,4 +155,31 @@ export class NodeStateMachine {
     }
     return this.broker.apply(entry.index, envelope.leaderTimeMs, envelope.command);
   }
+
+  /**
+   * A committed configuration: the member it adds is recorded (its context), and those it
+   * no longer names are dropped. A context that does not decode is ignored, the same on
+   * every replica (the leader encodes it: a bug there must not stop the cluster).
+   */
+  private applyConfiguration(entry: Entry): void {
+    const context = configurationContext(entry.payload);
+    if (context !== null) {
+      try {
+        this.book.set(decodeMemberContext(context));
+      } catch (error) {
+        if (!(error instanceof MemberRecordError)) throw error;
+      }
+    }
+    const config = decodeConfiguration(entry.payload);
+    this.book.retain(new Set<NodeId>([...config.voters, ...config.learners]));
+  }
+}
+
+/** A snapshot payload's member book (empty for a payload written before books existed) and broker part. */
+function splitSnapshotPayload(payload: Uint8Array): { book: MemberBook; broker: Uint8Array } {
+  const view = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+  if (view.length < 8 || view.readUInt32LE(0) !== MEMBER_SECTION_MAGIC) return { book: new MemberBook(), broker: payload };
+  const length = view.readUInt32LE(4);
+  if (8 + length > view.length) throw new MemberRecordError(`the snapshot's member section of ${length} bytes runs past its ${view.length} bytes`);
+  return { book: MemberBook.decode(payload.subarray(8, 8 + length)), broker: payload.subarray(8 + length) };
 }

@@ -71,6 +71,7 @@ export interface FollowerStatusMessage {
   readonly matchIndex: number;
   readonly lag: number;
   readonly state: string;
+  readonly learner: boolean;
 }
 /** NodeStatus on the wire: no leader is "" rather than null. */
 export interface NodeStatusMessage {
@@ -98,6 +99,32 @@ export interface NodeStatusMessage {
   readonly diskSizeBytes: number;
   readonly diskHighWatermarkPercent: number;
   readonly produceRefused: boolean;
+  readonly incarnation: string;
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
+}
+export interface MemberMessage {
+  readonly id: string;
+  readonly role: string;
+  readonly peerAddress: string;
+  readonly clientAddress: string;
+  readonly incarnation: string;
+  readonly matchIndex: number;
+  readonly matchKnown: boolean;
+}
+export interface MembersResponseMessage {
+  readonly members: readonly MemberMessage[];
+  readonly leaderId: string;
+  readonly leaderClientAddress: string;
+  readonly configIndex: number;
+}
+export interface MemberChangeRequestMessage {
+  readonly kind: string;
+  readonly id: string;
+  readonly peerAddress: string;
+  readonly clientAddress: string;
+  readonly incarnation: string;
+  readonly force: boolean;
 }
 export interface TransferRequestMessage {
   readonly to: string;
@@ -166,6 +193,8 @@ export const ClientMethodPath = {
   follow: '/quorumlog.client.Client/Follow',
   status: '/quorumlog.client.Client/Status',
   transfer: '/quorumlog.client.Client/Transfer',
+  members: '/quorumlog.client.Client/Members',
+  changeMember: '/quorumlog.client.Client/ChangeMember',
   createTopic: '/quorumlog.client.Client/CreateTopic',
   deleteTopic: '/quorumlog.client.Client/DeleteTopic',
   listTopics: '/quorumlog.client.Client/ListTopics',
@@ -199,6 +228,9 @@ export class ClientCodec {
   readonly nodeStatus: Codec<NodeStatusMessage>;
   readonly transferRequest: Codec<TransferRequestMessage>;
   readonly transferResponse: Codec<TransferResponseMessage>;
+  readonly membersRequest: Codec<EmptyMessage>;
+  readonly membersResponse: Codec<MembersResponseMessage>;
+  readonly memberChangeRequest: Codec<MemberChangeRequestMessage>;
   readonly createTopicRequest: Codec<CreateTopicRequestMessage>;
   readonly createTopicResponse: Codec<EmptyMessage>;
   readonly deleteTopicRequest: Codec<TopicNameRequestMessage>;
@@ -233,6 +265,9 @@ export class ClientCodec {
     this.nodeStatus = codec('NodeStatus');
     this.transferRequest = codec('TransferRequest');
     this.transferResponse = codec('TransferResponse');
+    this.membersRequest = codec('MembersRequest');
+    this.membersResponse = codec('MembersResponse');
+    this.memberChangeRequest = codec('MemberChangeRequest');
     // Broker messages go through protobufjs for now; produce and fetch are the candidates
     // for hand framing once a profile says they matter.
     this.createTopicRequest = codec('CreateTopicRequest');
@@ -264,6 +299,8 @@ export class ClientCodec {
       follow: method(ClientMethodPath.follow, this.readRequest, this.readResponse, { responseStream: true }),
       status: method(ClientMethodPath.status, this.statusRequest, this.nodeStatus),
       transfer: method(ClientMethodPath.transfer, this.transferRequest, this.transferResponse),
+      members: method(ClientMethodPath.members, this.membersRequest, this.membersResponse),
+      changeMember: method(ClientMethodPath.changeMember, this.memberChangeRequest, this.membersResponse),
       createTopic: method(ClientMethodPath.createTopic, this.createTopicRequest, this.createTopicResponse),
       deleteTopic: method(ClientMethodPath.deleteTopic, this.deleteTopicRequest, this.deleteTopicResponse),
       listTopics: method(ClientMethodPath.listTopics, this.listTopicsRequest, this.listTopicsResponse),

@@ -42,6 +42,7 @@ import { toGrpcStatus } from './grpc-status.js';
 import { servePipelined, type PipelinedStream } from './pipelined-stream.js';
 import { TransactionCodec } from './transaction-codec.js';
 import { TransactionHandlers } from './transaction-handlers.js';
+import { MemberHandlers } from './member-handlers.js';
 import { clientServerCredentials } from './tls-credentials.js';
 import { clientAuthInterceptor } from './client-auth.js';
 import { CallAccess, CLUSTER_ADMIN, topicAccess } from './access-check.js';
@@ -70,6 +71,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   const handlers = new ClientHandlers(options, access);
   const transactions = new TransactionHandlers(options.transactions, options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs, access);
   const acls = new AclHandlers({ service: options.acls, access, requestTimeoutMs: options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs, checkServing: () => handlers.checkServing() });
+  const members = new MemberHandlers(options.membership, options.requestTimeoutMs ?? CLIENT_SERVER_DEFAULTS.requestTimeoutMs, access);
   const server = new Server({
     'grpc.max_receive_message_length': options.messageBytesMax,
     'grpc.max_send_message_length': options.messageBytesMax,
@@ -83,6 +85,8 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     follow: handlers.follow,
     status: handlers.status,
     transfer: handlers.transfer,
+    members: members.members,
+    changeMember: members.changeMember,
     createTopic: handlers.createTopic,
     deleteTopic: handlers.deleteTopic,
     listTopics: handlers.listTopics,
@@ -446,7 +450,7 @@ function statusMessage(view: NodeStatusView): NodeStatusMessage {
     lastIndex: view.lastIndex,
     votingBlocked: view.votingBlocked,
     repairThroughIndex: view.repairThroughIndex,
-    followers: view.followers.map((f) => ({ id: f.id, matchIndex: f.matchIndex, lag: f.lag, state: f.state })),
+    followers: view.followers.map((f) => ({ id: f.id, matchIndex: f.matchIndex, lag: f.lag, state: f.state, learner: f.learner === true })),
     flush: view.flush ?? '',
     durableMark: view.durableMark ?? '',
     flushIntervalMs: view.flushIntervalMs ?? 0,
@@ -458,5 +462,8 @@ function statusMessage(view: NodeStatusView): NodeStatusMessage {
     diskSizeBytes: view.disk?.sizeBytes ?? 0,
     diskHighWatermarkPercent: view.diskHighWatermarkPercent ?? 0,
     produceRefused: view.produceRefused,
+    incarnation: view.incarnation ?? '',
+    voters: view.voters ?? [],
+    learners: view.learners ?? [],
   };
 }

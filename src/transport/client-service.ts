@@ -212,6 +212,8 @@ export interface FollowerView {
   /** Entries the follower is behind the leader's last index. */
   readonly lag: number;
   readonly state: 'probe' | 'replicate' | 'snapshot';
+  /** A learner: replicated to, not counted in quorums (absent: a voter). */
+  readonly learner?: boolean;
 }
 
 export interface NodeStatusView {
@@ -251,6 +253,49 @@ export interface NodeStatusView {
   readonly diskHighWatermarkPercent: number | null;
   /** The disk guard refuses new messages on this node now (RESOURCE_EXHAUSTED); reads and acks go on. */
   readonly produceRefused: boolean;
+  /** This node's data directory incarnation (absent from a node that does not say). */
+  readonly incarnation?: string;
+  /** The configuration this node holds (empty voters: none yet; absent from a node that does not say). */
+  readonly voters?: readonly NodeId[];
+  readonly learners?: readonly NodeId[];
+}
+
+/** One member of the configuration a node holds. */
+export interface MemberInfo {
+  readonly id: NodeId;
+  readonly role: 'voter' | 'learner';
+  /** null when the node knows no address for it. */
+  readonly peerAddress: string | null;
+  readonly clientAddress: string | null;
+  /** Its data directory incarnation as recorded ('' when none is). */
+  readonly incarnation: string;
+  /** On the leader: how far its log matches the leader's; null elsewhere. */
+  readonly matchIndex: number | null;
+}
+
+export interface MembersView {
+  readonly members: readonly MemberInfo[];
+  readonly leaderId: NodeId | null;
+  readonly leaderClientAddress: string | null;
+  /** The index of the entry (or snapshot) the configuration comes from. */
+  readonly configIndex: number;
+}
+
+/** One single-server membership change as a client asks for it. */
+export type MemberChangeInput =
+  | { readonly kind: 'add'; readonly id: NodeId; readonly peerAddress: string; readonly clientAddress: string; readonly incarnation: string }
+  | { readonly kind: 'promote'; readonly id: NodeId }
+  | { readonly kind: 'remove'; readonly id: NodeId; readonly force: boolean };
+
+/**
+ * Membership on one node (docs/membership.md). members() answers from this node's
+ * configuration; changeMember() runs on the leader (NotLeaderError elsewhere), resolves once
+ * the change is committed, and fails with MembershipRefusedError for a change the leader
+ * refuses (its message says why), UnavailableError when no change can be made right now.
+ */
+export interface MembershipService {
+  members(): MembersView;
+  changeMember(change: MemberChangeInput, options: { readonly timeoutMs: number }): Promise<MembersView>;
 }
 
 /** How full a node's data directory's file system is; sizeBytes is what the node can fill (used plus available). */
@@ -288,6 +333,8 @@ export interface ClientServerOptions {
   readonly groups?: GroupService;
   /** Transactions (half messages, check-back); without it those methods answer UNIMPLEMENTED. */
   readonly transactions?: TransactionService;
+  /** Membership (Members, ChangeMember); without it those methods answer UNIMPLEMENTED. */
+  readonly membership?: MembershipService;
   readonly messageBytesMax: number;
   /** Largest single record an Append may carry (INVALID_ARGUMENT above it). Default: messageBytesMax. */
   readonly recordBytesMax?: number;

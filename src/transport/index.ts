@@ -32,6 +32,10 @@ export type {
   GroupSettingsInput,
   GroupStartView,
   GroupView,
+  MemberChangeInput,
+  MemberInfo,
+  MembershipService,
+  MembersView,
 } from './client-service.js';
 export * from './group-codec.js';
 export { codeOfGrpcStatus, ErrorMetadataKey, grpcStatusOf, readErrorCode, toGrpcStatus, type GrpcErrorStatus } from './grpc-status.js';
@@ -50,6 +54,7 @@ export {
   DeadlineExceededError,
   InternalError,
   InvalidArgumentError,
+  MembershipRefusedError,
   NodeError,
   NotFoundError,
   NotLeaderError,

@@ -108,3 +108,19 @@ export class UnauthenticatedError extends NodeError {
   override readonly name = 'UnauthenticatedError';
   readonly code = ErrorCode.unauthenticated;
 }
+
+/**
+ * A membership change the leader refused (raft's ConfChangeRefusal names why: not caught up,
+ * would lose quorum without --force, already a member...). The message says why and what to do.
+ */
+export class MembershipRefusedError extends NodeError {
+  override readonly name = 'MembershipRefusedError';
+  readonly code = ErrorCode.failedPrecondition;
+  constructor(
+    readonly reason: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

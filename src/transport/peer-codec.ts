@@ -1,5 +1,5 @@
 import type protobuf from 'protobufjs';
-import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageType, type NodeId } from '../../raft/index.js';
+import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageType, type NodeId, type SnapshotMeta } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
 import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
@@ -171,6 +171,7 @@ interface WireMessage {
   readonly snapshotIndex: number;
   readonly snapshotTerm: number;
   readonly voters: readonly string[];
+  readonly learners: readonly string[];
 }
 
 function toWire(message: Message): Record<string, unknown> {
@@ -207,7 +208,14 @@ function toWire(message: Message): Record<string, unknown> {
     case 'timeoutNow':
       return { type, term: message.term };
     case 'snapshot':
-      return { type, term: message.term, snapshotIndex: message.snapshot.index, snapshotTerm: message.snapshot.term, voters: message.snapshot.voters };
+      return {
+        type,
+        term: message.term,
+        snapshotIndex: message.snapshot.index,
+        snapshotTerm: message.snapshot.term,
+        voters: message.snapshot.voters,
+        learners: message.snapshot.learners ?? [],
+      };
   }
 }
 
@@ -269,19 +277,25 @@ function fromWire(wire: WireMessage, from: NodeId, to: NodeId): Message {
         from,
         to,
         term: messageTerm,
-        snapshot: {
-          index: index(checkedNumber(wire.snapshotIndex, 'snapshotIndex')),
-          term: term(checkedNumber(wire.snapshotTerm, 'snapshotTerm')),
-          voters: wire.voters.map(nodeId),
-        },
+        snapshot: snapshotMetaFromWire(wire),
       };
     case undefined:
       throw new MalformedMessageError(`unknown Raft message type ${wire.type}`);
   }
 }
 
+function snapshotMetaFromWire(wire: WireMessage): SnapshotMeta {
+  const meta = {
+    index: index(checkedNumber(wire.snapshotIndex, 'snapshotIndex')),
+    term: term(checkedNumber(wire.snapshotTerm, 'snapshotTerm')),
+    voters: wire.voters.map(nodeId),
+  };
+  // Absent rather than empty when there are none, as the core and the snapshot files hold it.
+  return wire.learners.length === 0 ? meta : { ...meta, learners: wire.learners.map(nodeId) };
+}
+
 function entryFromWire(wire: WireEntry): Entry {
-  if (wire.kind !== EntryKind.normal && wire.kind !== EntryKind.noop) {
+  if (wire.kind !== EntryKind.normal && wire.kind !== EntryKind.noop && wire.kind !== EntryKind.config) {
     throw new MalformedMessageError(`unknown entry kind ${wire.kind} at index ${wire.index}`);
   }
   return {

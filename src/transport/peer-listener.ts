@@ -27,6 +27,15 @@ export interface PeerListenerOptions {
   readonly requireMemberCertificate?: boolean;
   /** The clock for claimant liveness and log rate limits (injected for tests). */
   readonly nowMs?: () => number;
+  /**
+   * The data directory incarnation recorded for a member ('' or undefined: none recorded).
+   * A stream or snapshot call speaking for a member from another incarnation is refused: it
+   * is a wiped or replaced disk restarted under the member's id, which must not vote or take
+   * entries it never acknowledged under that id (docs/membership.md).
+   */
+  readonly recordedIncarnation?: (peer: NodeId) => string | undefined;
+  /** Told each accepted stream's sender and incarnation, once the stream is taken. */
+  readonly onClaim?: (peer: NodeId, incarnation: string) => void;
 }
 
 /** Who a peer call says it comes from and is for (undefined: it did not say). */
@@ -63,6 +72,8 @@ interface OpenStream {
   readonly finish: sendUnaryData<StreamSummary>;
   /** The process this stream speaks for. */
   readonly claimant: Claimant;
+  /** Ends the stream with `result`; nothing it sends afterwards is delivered. */
+  readonly end: (result: Parameters<sendUnaryData<StreamSummary>>[0]) => void;
 }
 
 /**
@@ -87,12 +98,15 @@ export class PeerListener {
   readonly #duplicates: RepeatGate;
   /** Other refusals and malformed streams, per cause. */
   readonly #refusals: RepeatGate;
+  /** Refusals of a member's other data directory, per member (logged here, not with the other refusals). */
+  readonly #incarnations: RepeatGate;
   #closing = false;
 
   constructor(options: PeerListenerOptions) {
     this.#options = options;
     this.#duplicates = new RepeatGate({ intervalMs: REFUSAL_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
     this.#refusals = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
+    this.#incarnations = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => this.#now() });
   }
 
   /** The gRPC handler for Peer/Stream. */
@@ -108,7 +122,7 @@ export class PeerListener {
     const claimant = this.#claim(from, call, finish);
     if (claimant === null) return;
     this.#open.get(from)?.finish({ code: status.ABORTED, details: 'replaced by a newer stream from the same peer' });
-    const stream: OpenStream = { call, finish, claimant };
+    const stream: OpenStream = { call, finish, claimant, end: (result) => end(result) };
     this.#open.set(from, stream);
     call.sendMetadata(new Metadata());
     let received = 0;
@@ -143,6 +157,14 @@ export class PeerListener {
     call.on('cancelled', () => end({ code: status.CANCELLED, details: 'cancelled by the peer' }));
   };
 
+  /**
+   * `peer` is no longer a member (the caller dropped it from the peers map): its open stream
+   * is ended with FAILED_PRECONDITION saying so, and its redials are refused the same way.
+   */
+  forget(peer: NodeId): void {
+    this.#open.get(peer)?.end({ code: status.FAILED_PRECONDITION, details: `node "${peer}" is not a member of this cluster` });
+  }
+
   /** Refuses new streams and ends the open ones with UNAVAILABLE, so peers redial later. */
   close(): void {
     this.#closing = true;
@@ -167,8 +189,16 @@ export class PeerListener {
       if (heldBack !== null) this.#options.log.warn(`refused a peer stream: ${refusal}${heldBackNote(heldBack)}`, { event: LogEvent.peerStreamRefused, peer: from });
       return null;
     }
+    // Not a second live process of the id (that one is told to stop, above): a member's other
+    // data directory, a wiped disk, is refused without taking the id's place.
+    const wiped = this.#incarnationRefusal(call.metadata, call.getPeer());
+    if (wiped !== null) {
+      finish({ code: status.FAILED_PRECONDITION, details: wiped });
+      return null;
+    }
     const claimant: Claimant = { incarnation, boot, address: call.getPeer(), lastHeardMs: now };
     this.#claimants.set(from, claimant);
+    this.#options.onClaim?.(from, incarnation);
     return claimant;
   }
 
@@ -183,7 +213,7 @@ export class PeerListener {
     if (refusal !== null) return refusal;
     const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
     const boot = firstValue(metadata, PeerMetadataKey.boot) ?? '';
-    return this.#duplicateRefusal(addressing.from as NodeId, incarnation, boot, peerAddress);
+    return this.#duplicateRefusal(addressing.from as NodeId, incarnation, boot, peerAddress) ?? this.#incarnationRefusal(metadata, peerAddress);
   }
 
   /** Why the process (incarnation, boot) may not speak for `from` now, or null if it may. */
@@ -196,6 +226,25 @@ export class PeerListener {
       `node id ${from} is already in use by a live process at ${known.address} (data directory incarnation ${known.incarnation}); ` +
       `refused the one at ${peerAddress} (incarnation ${incarnation || 'unknown'}): two processes claim one node id`
     );
+  }
+
+  /**
+   * Why a caller claiming a member id is not the data directory recorded for it, or null. The
+   * refusal says what to do; it is logged here once a minute per member.
+   */
+  #incarnationRefusal(metadata: Metadata, peerAddress: string): string | null {
+    const from = firstValue(metadata, PeerMetadataKey.from);
+    if (from === undefined) return null;
+    const recorded = this.#options.recordedIncarnation?.(from as NodeId) ?? '';
+    const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
+    if (recorded === '' || incarnation === recorded) return null;
+    const refusal =
+      `member ${from} is known here with data directory incarnation ${recorded}, and the node at ${peerAddress} has ${incarnation || 'none'}: ` +
+      `its disk was wiped or replaced, so it may not vote or take entries as ${from}; replace it: ` +
+      `quorumlog members replace ${from} NEW_ID PEER_ADDRESS/CLIENT_ADDRESS (or remove ${from} and add it again as a learner)`;
+    const heldBack = this.#incarnations.pass(from);
+    if (heldBack !== null) this.#options.log.warn(`refused ${from}: ${refusal}${heldBackNote(heldBack)}`, { event: LogEvent.memberIncarnationRefused, peer: from });
+    return refusal;
   }
 
   #now(): number {

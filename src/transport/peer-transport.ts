@@ -24,6 +24,15 @@ export interface PeerTransport extends SnapshotShipping {
    * `source` once the transfer ended, however it ended.
    */
   sendSnapshot(message: InstallSnapshot, source: SnapshotSource): Promise<void>;
+  /**
+   * Makes the peers exactly `peers` (id -> address to dial; our own id is skipped): a new id
+   * gets a link, one gone has its link closed (messages queued for it are dropped) and its
+   * streams to us refused from then on, one whose address changed is redialled there. Called
+   * when the membership changes; the options' `peers` are the first set.
+   */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void;
+  /** The peers now (id -> address dialled). */
+  peers(): ReadonlyMap<NodeId, string>;
   stats(): ReadonlyMap<NodeId, PeerLinkStats>;
   /** Stops accepting, closes streams and the listener. */
   close(): Promise<void>;
@@ -43,7 +52,7 @@ export interface PeerTransportOptions {
   readonly clusterId: string;
   /** host:port to listen on for peers' streams. */
   readonly listenAddress: string;
-  /** Every other member's peer address. */
+  /** Every other member's peer address, to start with (setPeers changes them). */
   readonly peers: ReadonlyMap<NodeId, string>;
   /** Called for each message received, in arrival order per peer. */
   readonly onMessage: (message: Message) => void;
@@ -58,6 +67,13 @@ export interface PeerTransportOptions {
    * for an id and refuse another live claimant of it whose incarnation differs.
    */
   readonly incarnation?: string;
+  /**
+   * The incarnation recorded for a member (the node's member book; '' or undefined: none):
+   * a peer speaking for it from another data directory is refused, saying it must be replaced.
+   */
+  readonly recordedIncarnation?: (peer: NodeId) => string | undefined;
+  /** Told the incarnation of each stream accepted from a peer (when the stream opens): what a node records on first contact. */
+  readonly onPeerIncarnation?: (peer: NodeId, incarnation: string) => void;
   /**
    * Called once when peers have refused us as a second live process of our id for longer
    * than a legitimate replacement could be refused (the old process's last words age out);

@@ -68,12 +68,16 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
   const log = options.log ?? SILENT_LOG;
   const codec = new PeerCodec();
   const snapshotCodec = new SnapshotCodec(codec);
+  // The listener accepts the peers setPeers() names now: it reads this map, which setPeers keeps.
+  const peers = new Map<NodeId, string>();
   const listener = new PeerListener({
     self: options.self,
     clusterId: options.clusterId,
-    peers: options.peers,
+    peers,
     onMessage: options.onMessage,
     log,
+    ...(options.recordedIncarnation === undefined ? {} : { recordedIncarnation: options.recordedIncarnation }),
+    ...(options.onPeerIncarnation === undefined ? {} : { onClaim: options.onPeerIncarnation }),
     requireMemberCertificate: options.tls !== undefined,
   });
   const snapshotReceiver = new SnapshotReceiver({ self: options.self, snapshots: options.snapshots ?? null, listener, log });
@@ -99,59 +103,54 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     });
   };
   const reconnect = options.reconnect ?? PEER_TRANSPORT_DEFAULTS.reconnect;
-  const links = new Map<NodeId, PeerLink>();
-  const snapshotSenders = new Map<NodeId, SnapshotSender>();
   const boot = randomUUID();
   let duplicateReported = false;
-  for (const [peer, address] of options.peers) {
-    if (peer === options.self) continue;
-    links.set(
+  const connect = (peer: NodeId, address: string): PeerConnection => ({
+    address,
+    link: new PeerLink({
+      self: options.self,
       peer,
-      new PeerLink({
-        self: options.self,
-        peer,
-        address,
-        clusterId: options.clusterId,
-        client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
-        codec,
-        messageBytesMax: options.messageBytesMax,
-        queueBytesMax: options.queueBytesMax ?? PEER_TRANSPORT_DEFAULTS.queueBytesMax,
-        reconnect,
-        connectTimeoutMs: Math.max(PEER_TRANSPORT_DEFAULTS.connectTimeoutMs, reconnect.maxMs),
-        log,
-        incarnation: options.incarnation ?? '',
-        boot,
-        onDuplicateNodeId: (error) => {
-          if (duplicateReported) return;
-          duplicateReported = true;
-          options.onDuplicateNodeId?.(error);
-        },
-        duplicateFatalAfterMs: PEER_TRANSPORT_DEFAULTS.duplicateFatalAfterMs,
-        presenceIntervalMs: PEER_TRANSPORT_DEFAULTS.presenceIntervalMs,
-      }),
-    );
-    snapshotSenders.set(
+      address,
+      clusterId: options.clusterId,
+      client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
+      codec,
+      messageBytesMax: options.messageBytesMax,
+      queueBytesMax: options.queueBytesMax ?? PEER_TRANSPORT_DEFAULTS.queueBytesMax,
+      reconnect,
+      connectTimeoutMs: Math.max(PEER_TRANSPORT_DEFAULTS.connectTimeoutMs, reconnect.maxMs),
+      log,
+      incarnation: options.incarnation ?? '',
+      boot,
+      onDuplicateNodeId: (error) => {
+        if (duplicateReported) return;
+        duplicateReported = true;
+        options.onDuplicateNodeId?.(error);
+      },
+      duplicateFatalAfterMs: PEER_TRANSPORT_DEFAULTS.duplicateFatalAfterMs,
+      presenceIntervalMs: PEER_TRANSPORT_DEFAULTS.presenceIntervalMs,
+    }),
+    snapshots: new SnapshotSender({
+      self: options.self,
       peer,
-      new SnapshotSender({
-        self: options.self,
-        peer,
-        clusterId: options.clusterId,
-        incarnation: options.incarnation ?? '',
-        boot,
-        // Its own channel (the link's is for Raft traffic): megabytes in flight on one HTTP/2
-        // connection would queue heartbeats behind them. A channel dials on its first call.
-        client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
-        codec: snapshotCodec,
-        chunkBytes,
-        windowBytes: transfer.windowBytes,
-        attemptsMax: transfer.attemptsMax,
-        retry: transfer.retry,
-        progressTimeoutMs: transfer.progressTimeoutMs,
-        log,
-      }),
-    );
-  }
-  return new GrpcPeerTransport({ server, listener, snapshotReceiver, links, snapshotSenders, codec, log });
+      clusterId: options.clusterId,
+      incarnation: options.incarnation ?? '',
+      boot,
+      // Its own channel (the link's is for Raft traffic): megabytes in flight on one HTTP/2
+      // connection would queue heartbeats behind them. A channel dials on its first call.
+      client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
+      codec: snapshotCodec,
+      chunkBytes,
+      windowBytes: transfer.windowBytes,
+      attemptsMax: transfer.attemptsMax,
+      retry: transfer.retry,
+      progressTimeoutMs: transfer.progressTimeoutMs,
+      log,
+    }),
+  });
+  const transport = new GrpcPeerTransport({ self: options.self, server, listener, snapshotReceiver, connect, peers, codec, log });
+  transport.setPeers(options.peers);
+  return transport;
+
 }
 
 function peerChannelOptions(messageBytesMax: number, reconnect: { readonly initialMs: number; readonly maxMs: number }): ChannelOptions {
@@ -171,13 +170,22 @@ function peerChannelOptions(messageBytesMax: number, reconnect: { readonly initi
 
 type TransportState = 'open' | 'closing';
 
+/** One peer's outgoing side: its Raft stream and its snapshot sender (each owns its channel, closed with it). */
+interface PeerConnection {
+  readonly address: string;
+  readonly link: PeerLink;
+  readonly snapshots: SnapshotSender;
+}
+
 interface GrpcPeerTransportParts {
+  readonly self: NodeId;
   readonly server: Server;
   readonly listener: PeerListener;
   readonly snapshotReceiver: SnapshotReceiver;
-  readonly links: ReadonlyMap<NodeId, PeerLink>;
-  /** Each owns its snapshot channel (closed with it). */
-  readonly snapshotSenders: ReadonlyMap<NodeId, SnapshotSender>;
+  /** Dials a peer (its channels connect on first use). */
+  readonly connect: (peer: NodeId, address: string) => PeerConnection;
+  /** The peers the listener accepts streams from: kept equal to setPeers()'s. */
+  readonly peers: Map<NodeId, string>;
   readonly codec: PeerCodec;
   readonly log: Log;
 }
@@ -188,8 +196,10 @@ class GrpcPeerTransport implements PeerTransport {
   readonly server: Server;
   readonly listener: PeerListener;
   readonly snapshotReceiver: SnapshotReceiver;
-  readonly links: ReadonlyMap<NodeId, PeerLink>;
-  readonly snapshotSenders: ReadonlyMap<NodeId, SnapshotSender>;
+  readonly #self: NodeId;
+  readonly #connect: (peer: NodeId, address: string) => PeerConnection;
+  readonly #peers: Map<NodeId, string>;
+  readonly #connections = new Map<NodeId, PeerConnection>();
   readonly codec: PeerCodec;
   readonly log: Log;
   /** A message for a node that is not a peer: one line per target a minute (Raft resends). */
@@ -199,14 +209,38 @@ class GrpcPeerTransport implements PeerTransport {
     this.server = parts.server;
     this.listener = parts.listener;
     this.snapshotReceiver = parts.snapshotReceiver;
-    this.links = parts.links;
-    this.snapshotSenders = parts.snapshotSenders;
+    this.#self = parts.self;
+    this.#connect = parts.connect;
+    this.#peers = parts.peers;
     this.codec = parts.codec;
     this.log = parts.log;
   }
 
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    if (this.#state !== 'open') return;
+    for (const [peer, connection] of [...this.#connections]) {
+      if (peers.get(peer) === connection.address) continue;
+      connection.link.close();
+      connection.snapshots.close();
+      this.#connections.delete(peer);
+      this.#peers.delete(peer);
+      if (!peers.has(peer)) this.listener.forget(peer);
+      if (!peers.has(peer)) this.log.info(`peer ${peer} at ${connection.address} is no longer a member: its link is closed`, { event: LogEvent.peerRemoved, peer });
+    }
+    for (const [peer, address] of peers) {
+      if (peer === this.#self || this.#connections.has(peer)) continue;
+      this.#connections.set(peer, this.#connect(peer, address));
+      this.#peers.set(peer, address);
+    }
+  }
+
+  peers(): ReadonlyMap<NodeId, string> {
+    return new Map(this.#peers);
+  }
+
+
   sendSnapshot(message: InstallSnapshot, source: SnapshotSource): Promise<void> {
-    const sender = this.snapshotSenders.get(message.to);
+    const sender = this.#connections.get(message.to)?.snapshots;
     if (sender === undefined || this.#state !== 'open') {
       source.close();
       const why = sender === undefined ? `${message.to} is not a peer of ${message.from}` : 'the peer transport is closed';
@@ -221,7 +255,7 @@ class GrpcPeerTransport implements PeerTransport {
     // peer once, so the messages of one call go out in as few batches as fit.
     let touched: PeerLink | Set<PeerLink> | null = null;
     for (const message of messages) {
-      const link = this.links.get(message.to);
+      const link = this.#connections.get(message.to)?.link;
       if (link === undefined) {
         const heldBack = this.#dropped.pass(message.to);
         if (heldBack !== null) this.log.warn(`dropped a ${message.type} for ${message.to}, which is not a peer of ${message.from}${heldBackNote(heldBack)}`, { event: LogEvent.messageDropped, to: message.to });
@@ -236,7 +270,7 @@ class GrpcPeerTransport implements PeerTransport {
   }
 
   stats(): ReadonlyMap<NodeId, PeerLinkStats> {
-    return new Map([...this.links].map(([peer, link]) => [peer, link.stats()]));
+    return new Map([...this.#connections].map(([peer, { link }]) => [peer, link.stats()]));
   }
 
   close(): Promise<void> {
@@ -246,8 +280,10 @@ class GrpcPeerTransport implements PeerTransport {
 
   async #close(): Promise<void> {
     this.#state = 'closing';
-    for (const link of this.links.values()) link.close();
-    for (const sender of this.snapshotSenders.values()) sender.close();
+    for (const { link, snapshots } of this.#connections.values()) {
+      link.close();
+      snapshots.close();
+    }
     this.listener.close();
     this.snapshotReceiver.close();
     await shutdownServer(this.server, PEER_TRANSPORT_DEFAULTS.shutdownGraceMs);

@@ -93,6 +93,18 @@ describe('bad command lines (in process)', () => {
       [['node', '--id', 'n1', '--log-format', 'pretty'], /--log-format must be json or text, not "pretty"/],
       [['cluster', '--log-level', 'verbose'], /--log-level must be one of trace, debug, info, warn, error, fatal, not "verbose"/],
       [['node', '--id', 'n1', '--members', 'n1=127.0.0.1:1/127.0.0.1:2,n2=127.0.0.1:3/127.0.0.1:4', '--dial', 'n2=127.0.0.1:70000'], /port 70000 .*1 to 65535/],
+      [['members'], /members needs an action: list, add, promote, remove or replace/],
+      [['members', 'frobnicate'], /members needs an action/],
+      [['members', 'list', 'n1'], /members list needs no arguments; unexpected "n1"/],
+      [['members', 'add', 'n4'], /members add needs ID and PEER_ADDRESS\/CLIENT_ADDRESS/],
+      [['members', 'add', 'n4', '127.0.0.1:7604'], /"127.0.0.1:7604" must be PEER_HOST:PORT\/CLIENT_HOST:PORT/],
+      [['members', 'add', 'n4', 'a b/c'], /must be PEER_HOST:PORT\/CLIENT_HOST:PORT/],
+      [['members', 'promote'], /members promote needs ID/],
+      [['members', 'promote', 'n4', '--catch-up-timeout-ms', 'soon'], /--catch-up-timeout-ms must be a whole number/],
+      [['members', 'remove'], /members remove needs ID/],
+      [['members', 'promote', 'n4', '--force'], /--force goes with members remove \(or replace\) only/],
+      [['members', 'replace', 'n3', 'n4'], /members replace needs OLD_ID, NEW_ID and PEER_ADDRESS\/CLIENT_ADDRESS/],
+      [['node', '--id', 'n4', '--join', '127.0.0.1:7501'], /--join needs --members with this node's own addresses/],
   ])('%j is refused with status 2 in one line that says what is wrong', async (args: string[], message: RegExp) => {
     const { code, stderr } = await run(args);
     expect(code, stderr).toBe(2);

@@ -21,6 +21,7 @@ export const SLOW_FIRST: readonly string[] = [
   'test/integration/consumer-lifecycle.test.ts',
   'test/integration/crash-recovery.test.ts',
   'test/integration/tls.test.ts',
+  'test/node/membership.test.ts',
 ];
 
 export class SlowFirstSequencer extends BaseSequencer {

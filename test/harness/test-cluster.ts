@@ -242,20 +242,22 @@ export class TestCluster {
   }
 
   /** A client over the given members (all by default); closed by stopAll. */
-  client(ids: readonly string[] = this.ids, options: { readonly timeoutMs?: number } = {}): LogClient {
-    const client = new LogClient({ brokers: this.brokers(ids), timeoutMs: options.timeoutMs ?? 10_000, ...this.clientTls() });
+  client(ids: readonly string[] = this.ids, options: { readonly timeoutMs?: number; readonly brokerRefreshIntervalMs?: number } = {}): LogClient {
+    const refresh = options.brokerRefreshIntervalMs === undefined ? {} : { brokerRefreshIntervalMs: options.brokerRefreshIntervalMs };
+    const client = new LogClient({ brokers: this.brokers(ids), timeoutMs: options.timeoutMs ?? 10_000, ...refresh, ...this.clientTls() });
     this.clients.add(client);
     return client;
   }
 
   /** A client that talks to one member only (reads are served from that node's applied log). */
   nodeClient(id: string, options: { readonly timeoutMs?: number } = {}): LogClient {
-    return this.client([id], options);
+    // The broker list must not follow the membership to another node.
+    return this.client([id], { ...options, brokerRefreshIntervalMs: 0 });
   }
 
   /** One member's status, asked of that member. */
   async status(id: string, timeoutMs = STATUS_TIMEOUT_MS): Promise<NodeStatusView> {
-    const client = new LogClient({ brokers: [this.clientAddress(id)], timeoutMs, ...this.clientTls() });
+    const client = new LogClient({ brokers: [this.clientAddress(id)], timeoutMs, brokerRefreshIntervalMs: 0, ...this.clientTls() });
     try {
       return await client.status(this.clientAddress(id));
     } finally {

@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { Admin, LogClient, PermissionDeniedError, TransactionClient, type ClientTlsOptions } from '../../src/client/index.js';
 import { LogRecorder } from '../../src/log/index.js';
+import { nodeId } from '../../raft/index.js';
 import { NodeAcl } from '../../src/node/node-acl.js';
 import { NO_PROBE } from '../../src/node/node-probe.js';
 import {
@@ -23,6 +24,9 @@ import {
   type TransactionInfoView,
   type TransactionService,
   type TransactionTopic,
+  type MemberChangeInput,
+  type MembershipService,
+  type MembersView,
 } from '../../src/transport/index.js';
 import { InProcessBroker } from '../broker/in-process-broker.js';
 import { FakeClientService } from '../client/fake-client-service.js';
@@ -91,7 +95,7 @@ class RecordingTransactions implements TransactionService {
   }
 }
 
-async function serveWithAcls(transactions?: TransactionService): Promise<{ address: string; broker: InProcessBroker; service: FakeClientService; denied: string[]; log: LogRecorder }> {
+async function serveWithAcls(transactions?: TransactionService, membership?: MembershipService): Promise<{ address: string; broker: InProcessBroker; service: FakeClientService; denied: string[]; log: LogRecorder }> {
   const address = `127.0.0.1:${await ephemeralPort()}`;
   const broker = new InProcessBroker();
   await broker.createTopic('orders', 0);
@@ -107,7 +111,20 @@ async function serveWithAcls(transactions?: TransactionService): Promise<{ addre
     enforced: true,
     probe: { ...NO_PROBE, permissionDenied: (operation) => denied.push(operation) },
   });
-  servers.push(await startClientServer({ listenAddress: address, service, broker, ...(transactions === undefined ? {} : { transactions }), messageBytesMax: 1024 * 1024, tls, auth: { checkPassword }, authorizer: acl, acls: acl }));
+  servers.push(
+    await startClientServer({
+      listenAddress: address,
+      service,
+      broker,
+      ...(transactions === undefined ? {} : { transactions }),
+      ...(membership === undefined ? {} : { membership }),
+      messageBytesMax: 1024 * 1024,
+      tls,
+      auth: { checkPassword },
+      authorizer: acl,
+      acls: acl,
+    }),
+  );
   return { address, broker, service, denied, log };
 }
 
@@ -236,6 +253,35 @@ describe('ACL enforcement on the client port', () => {
     const error = await rejectionOf(alice.admin.addAcl({ principal: 'bob', resource: { kind: 'topic', pattern: 'a*b' }, operations: ['produce'] }));
     expect(error.message).toMatch(/only at its end/);
     expect(broker.state.lastApplied).toBe(before);
+  });
+});
+
+describe('membership under ACLs', () => {
+  /** A leader's membership in memory: records the changes asked of it. */
+  class RecordingMembership implements MembershipService {
+    readonly changes: MemberChangeInput[] = [];
+    members(): MembersView {
+      return { members: [{ id: nodeId('n1'), role: 'voter', peerAddress: '127.0.0.1:7601', clientAddress: '127.0.0.1:7501', incarnation: 'inc-n1', matchIndex: 5 }], leaderId: nodeId('n1'), leaderClientAddress: '127.0.0.1:7501', configIndex: 1 };
+    }
+    changeMember(change: MemberChangeInput): Promise<MembersView> {
+      this.changes.push(change);
+      return Promise.resolve(this.members());
+    }
+  }
+
+  it("a change is a superuser's (PERMISSION_DENIED otherwise, nothing changed); the list is everyone's, incarnations shown to superusers only", async () => {
+    const membership = new RecordingMembership();
+    const { address } = await serveWithAcls(undefined, membership);
+    const alice = clientFor('alice', address);
+    const bob = clientFor('bob', address);
+    const denied = await rejectionOf(bob.admin.members.remove('n2'));
+    expect(denied).toBeInstanceOf(PermissionDeniedError);
+    expect(denied.message).toContain('user bob may not use the raw log, move leadership, change the membership or change ACLs');
+    expect(membership.changes).toEqual([]);
+    await alice.admin.members.remove('n2');
+    expect(membership.changes).toEqual([{ kind: 'remove', id: 'n2', force: false }]);
+    expect((await bob.admin.members.list()).members.map((m) => [m.id, m.clientAddress, m.incarnation])).toEqual([['n1', '127.0.0.1:7501', '']]);
+    expect((await alice.admin.members.list()).members.map((m) => m.incarnation)).toEqual(['inc-n1']);
   });
 });
 

@@ -7,7 +7,7 @@ import { decodeRecord, encodeRecords, RECORD_HEADER_BYTES, recordBytes } from '.
 const entryArb: fc.Arbitrary<Entry> = fc.record({
   index: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }).map((n) => n as Index),
   term: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }).map((n) => n as Term),
-  kind: fc.constantFrom(1 as const, 2 as const),
+  kind: fc.constantFrom(1 as const, 2 as const, 3 as const),
   payload: fc.uint8Array({ maxLength: 300 }),
 });
 

@@ -9,9 +9,14 @@ const envelope = fc.record({ from: fc.constant(nodeId('n1')), to: fc.constant(no
 const entry: fc.Arbitrary<Entry> = fc.record({
   index: anIndex,
   term: aTerm,
-  kind: fc.constantFrom(EntryKind.normal, EntryKind.noop),
+  kind: fc.constantFrom(EntryKind.normal, EntryKind.noop, EntryKind.config),
   payload: fc.uint8Array({ maxLength: 64 }),
 });
+
+const ids = fc.uniqueArray(fc.constantFrom('n1', 'n2', 'n3', 'n4', 'n5').map(nodeId), { maxLength: 5 });
+
+/** A snapshot's meta: learners absent when there are none, as the core holds it. */
+const snapshotMeta = fc.record({ index: anIndex, term: aTerm, voters: ids, learners: ids }).map(({ learners, ...meta }) => (learners.length === 0 ? meta : { ...meta, learners }));
 
 /** Every Raft message type, with field values across the whole range we promise (below 2^53). */
 export const anyMessage: fc.Arbitrary<Message> = fc.oneof(
@@ -26,6 +31,9 @@ export const anyMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('heartbeat' as const), commit: anIndex, context: fc.string() }).chain((m) => envelope.map((e) => ({ ...e, ...m }))),
   fc.record({ type: fc.constant('heartbeatResp' as const), context: fc.string() }).chain((m) => envelope.map((e) => ({ ...e, ...m }))),
   fc.record({ type: fc.constant('timeoutNow' as const) }).chain((m) => envelope.map((e) => ({ ...e, ...m }))),
+  fc
+    .record({ type: fc.constant('snapshot' as const), snapshot: snapshotMeta })
+    .chain((m) => envelope.map((e) => ({ ...e, ...m }))),
 );
 
 /** Payloads as plain Uint8Arrays, so a decoded Buffer compares equal to a generated array. */

@@ -77,3 +77,46 @@ describe('PeerListener: one live process per node id', () => {
     expect(open(listener, new FakeCall('B', 'b1', '127.0.0.1:2')).ended()).toBeNull();
   });
 });
+
+describe('PeerListener: a member recorded with one data directory', () => {
+  const listenerWith = (recorded: string, now: () => number, lines: string[], claims: string[] = []): PeerListener =>
+    new PeerListener({
+      self: nodeId('n3'),
+      clusterId: 'c',
+      peers: new Map([[nodeId('n1'), 'a']]),
+      onMessage: () => undefined,
+      log: { ...SILENT_LOG, warn: (line: string) => lines.push(line) } as typeof SILENT_LOG,
+      claimantLiveMs: 5_000,
+      nowMs: now,
+      recordedIncarnation: (peer) => (peer === 'n1' ? recorded : undefined),
+      onClaim: (peer, incarnation) => claims.push(`${peer}:${incarnation}`),
+    });
+
+  it('refuses the id from another data directory, saying to replace it, and takes the recorded one', () => {
+    let now = 0;
+    const lines: string[] = [];
+    const claims: string[] = [];
+    const listener = listenerWith('A', () => now, lines, claims);
+    const wiped = open(listener, new FakeCall('B', 'b1', '127.0.0.1:2'));
+    expect(wiped.ended()).toEqual({ code: status.FAILED_PRECONDITION, refusal: undefined });
+    expect(lines.join('\n')).toMatch(/member n1 is known here with data directory incarnation A, and the node at 127.0.0.1:2 has B: .*quorumlog members replace n1 NEW_ID/);
+    expect(claims).toEqual([]);
+    now = 1_000;
+    open(listener, new FakeCall('B', 'b1', '127.0.0.1:2'));
+    expect(lines, 'logged once a minute').toHaveLength(1);
+    expect(open(listener, new FakeCall('A', 'a1', '127.0.0.1:1')).ended()).toBeNull();
+    expect(claims, 'the recorded one is taken, and told').toEqual(['n1:A']);
+  });
+
+  it('a second live process is still told it is a duplicate (and stops), not a wiped disk', () => {
+    const lines: string[] = [];
+    const listener = listenerWith('A', () => 0, lines);
+    open(listener, new FakeCall('A', 'a1', '127.0.0.1:1'));
+    expect(open(listener, new FakeCall('B', 'b1', '127.0.0.1:2')).ended()).toEqual({ code: status.FAILED_PRECONDITION, refusal: PeerRefusal.duplicateNodeId });
+  });
+
+  it('takes any data directory while none is recorded', () => {
+    const listener = listenerWith('', () => 0, []);
+    expect(open(listener, new FakeCall('B', 'b1', '127.0.0.1:2')).ended()).toBeNull();
+  });
+});

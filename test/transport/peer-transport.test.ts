@@ -95,6 +95,35 @@ describe('peer transport', () => {
     expect(c.received.every((m) => m.to === 'n3')).toBe(true);
   });
 
+  it('setPeers adds a link to a new member and closes the link of a removed one, whose streams are then refused', async () => {
+    const addresses = await addressesFor('n1', 'n2', 'n3');
+    const a = await startNode('n1', new Map([...addresses].filter(([id]) => id !== 'n3')));
+    const b = await startNode('n2', addresses);
+    const c = await startNode('n3', addresses);
+    await connect(a, 'n2');
+    // n3 is no member of n1's yet: n1 drops what it would send there and refuses n3's stream.
+    a.transport.send([heartbeat('n1', 'n3', 0)]);
+    expect(a.transport.stats().has(nodeId('n3'))).toBe(false);
+    await waitFor(() => c.logLines.some((line) => line.includes('is not a member of this cluster')), { what: 'n3 refused by n1', timeoutMs: 5_000 });
+
+    a.transport.setPeers(new Map([...addresses].filter(([id]) => id !== 'n1')));
+    expect([...a.transport.peers().keys()].sort()).toEqual(['n2', 'n3']);
+    await connect(a, 'n3');
+    a.transport.send([heartbeat('n1', 'n3', 1)]);
+    await waitFor(() => contexts(c.received, 'n1').includes('seq-1'), { what: 'n1 -> n3 after the add', timeoutMs: 5_000 });
+    c.transport.send([heartbeat('n3', 'n1', 2)]);
+    await waitFor(() => contexts(a.received, 'n3').includes('seq-2'), { what: 'n3 -> n1 accepted after the add', timeoutMs: 5_000 });
+
+    // n2 is removed: its link closes, what is sent to it is dropped, its stream is refused.
+    a.transport.setPeers(new Map([[nodeId('n3'), addresses.get(nodeId('n3')) ?? '']]));
+    expect(a.transport.stats().has(nodeId('n2'))).toBe(false);
+    expect(a.logLines.some((line) => line.includes('peer n2') && line.includes('is no longer a member'))).toBe(true);
+    const before = a.received.length;
+    b.transport.send([heartbeat('n2', 'n1', 3)]);
+    await waitFor(() => b.logLines.some((line) => line.includes('is not a member of this cluster')), { what: 'n2 refused by n1', timeoutMs: 5_000 });
+    expect(contexts(a.received.slice(before), 'n2')).toEqual([]);
+  });
+
   it('reconnects after a peer is closed and restarted on the same port', async () => {
     const addresses = await addressesFor('n1', 'n2');
     const a = await startNode('n1', addresses);

@@ -1,0 +1,169 @@
+import { isMember, sameConfiguration, type Configuration, type Index, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
+import { LogEvent, type Log } from '../log/index.js';
+import { member, type NodeConfig } from './config.js';
+import type { MemberBook, MemberRecord } from './member-book.js';
+
+/** One member as `quorumlog members list` and the Members RPC show it. */
+export interface MemberView {
+  readonly id: NodeId;
+  readonly role: 'voter' | 'learner';
+  /** Null when neither the member book nor this node's --members knows it. */
+  readonly peerAddress: string | null;
+  readonly clientAddress: string | null;
+  /** The data directory incarnation recorded for it ('' when none is). */
+  readonly incarnation: string;
+  /** On the leader: how far its log matches the leader's; null elsewhere. */
+  readonly matchIndex: number | null;
+}
+
+export interface NodeMembershipOptions {
+  readonly config: NodeConfig;
+  readonly raft: RaftNode;
+  /** The replicated member book as applied now (the state machine's: replaced by a snapshot, so asked each time). */
+  readonly book: () => MemberBook;
+  readonly log: Log;
+}
+
+/**
+ * Who this node's peers are, and where they are found. The members are the configuration's
+ * (the core's, from the log or a snapshot: the newest, committed or not); a node that holds
+ * none yet (it joins an existing cluster) reaches the members its --members names. Addresses
+ * come from the replicated member book, else from --members (the members a cluster was
+ * bootstrapped with are in no config entry); --dial overrides where a peer is dialled.
+ */
+export class NodeMembership {
+  private readonly options: NodeMembershipOptions;
+  private peersSink: ((peers: ReadonlyMap<NodeId, string>) => void) | null = null;
+  /** What sync() last acted on; it acts again only when one of them changed. */
+  private seen: { config: Configuration; book: MemberBook; version: number } | null = null;
+  /** Members the configuration names whose peer address nobody knows: logged once each. */
+  private readonly unknownLogged = new Set<NodeId>();
+  /**
+   * Records of members this leader is adding, until the book has them (the change commits):
+   * the configuration names a new learner from the moment its entry is appended, and the
+   * leader starts replicating to it then. Bounded: one change at a time, each dropped once booked.
+   */
+  private readonly adding = new Map<NodeId, MemberRecord>();
+
+  constructor(options: NodeMembershipOptions) {
+    this.options = options;
+  }
+
+  /**
+   * The configuration in force here (no voters: none yet): the newest in the log, the same
+   * object until it changes. Read without building a status: sync() asks before every send.
+   */
+  configuration(): Configuration {
+    return this.options.raft.configurationAt(Number.MAX_SAFE_INTEGER as Index) ?? this.options.raft.status().config;
+  }
+
+  /** The member's record: the book's, else one made from --members (incarnation unknown). */
+  record(id: NodeId): MemberRecord | undefined {
+    const booked = this.options.book().get(id);
+    if (booked !== undefined) return booked;
+    const adding = this.adding.get(id);
+    if (adding !== undefined) return adding;
+    const flagged = member(this.options.config, id);
+    return flagged === undefined ? undefined : { id, peerAddress: flagged.peerAddress, clientAddress: flagged.clientAddress, incarnation: '' };
+  }
+
+  clientAddressOf(id: NodeId): string | null {
+    return this.record(id)?.clientAddress ?? null;
+  }
+
+  /** Whether `id` is a member (voter or learner) of the configuration here, or of --members while this node holds none. */
+  isMember(id: NodeId): boolean {
+    const config = this.configuration();
+    if (config.voters.length === 0) return member(this.options.config, id) !== undefined;
+    return isMember(config, id);
+  }
+
+  /** The peers to link to now: id -> address to dial. */
+  peerAddresses(): Map<NodeId, string> {
+    const { config: nodeConfig } = this.options;
+    const config = this.configuration();
+    const ids = config.voters.length === 0 ? nodeConfig.members.map((m) => m.id) : [...config.voters, ...config.learners];
+    const peers = new Map<NodeId, string>();
+    for (const id of ids) {
+      if (id === nodeConfig.id) continue;
+      const address = nodeConfig.dialAddresses.get(id) ?? this.record(id)?.peerAddress;
+      if (address !== undefined) peers.set(id, address);
+      else if (!this.unknownLogged.has(id)) {
+        this.unknownLogged.add(id);
+        this.options.log.warn(`member ${id} has no known peer address yet (it arrives with the committed change that added it)`, { event: LogEvent.membershipChanged, peer: id });
+      }
+    }
+    return peers;
+  }
+
+  /** This leader is proposing to add `record`: it is dialled as soon as its config entry is appended. */
+  adds(record: MemberRecord): void {
+    this.adding.set(record.id, record);
+  }
+
+  /** Tells `sink` the peers now, and again each time sync() finds them changed. */
+  onPeers(sink: (peers: ReadonlyMap<NodeId, string>) => void): void {
+    this.peersSink = sink;
+    this.seen = null;
+    this.sync();
+  }
+
+  /** Cheap when nothing changed (the node calls it every tick and before each send): compares the configuration and the book's version. */
+  sync(): void {
+    const config = this.configuration();
+    const book = this.options.book();
+    const seen = this.seen;
+    if (seen !== null && seen.config === config && seen.book === book && seen.version === book.version) return;
+    if (seen !== null && !sameConfiguration(seen.config, config)) {
+      this.options.log.info(`membership: voters ${list(config.voters)}, learners ${list(config.learners)}`, {
+        event: LogEvent.membershipChanged,
+        voters: config.voters.join(','),
+        learners: config.learners.join(','),
+      });
+      const self = this.options.config.id;
+      if (isMember(seen.config, self) && !isMember(config, self)) {
+        this.options.log.warn(`this node (${self}) is not in the newest configuration: once that change commits it takes no part in the cluster; stop it then`, { event: LogEvent.membershipChanged });
+      }
+    }
+    this.seen = { config, book, version: book.version };
+    for (const id of [...this.adding.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.adding.delete(id);
+    this.peersSink?.(this.peerAddresses());
+  }
+
+  /** Every member of the configuration here, voters first; progress on the leader. */
+  view(status: Status = this.options.raft.status()): MemberView[] {
+    const config = status.config;
+    const row = (id: NodeId, role: MemberView['role']): MemberView => {
+      const record = this.record(id);
+      return {
+        id,
+        role,
+        peerAddress: record?.peerAddress ?? null,
+        clientAddress: record?.clientAddress ?? null,
+        incarnation: record?.incarnation ?? '',
+        matchIndex: status.progress?.get(id)?.match ?? null,
+      };
+    };
+    return [...config.voters.map((id) => row(id, 'voter')), ...config.learners.map((id) => row(id, 'learner'))];
+  }
+
+  /**
+   * One line at start when the configuration in the log or snapshot names other members
+   * than --members: the log wins, the flag only says where to find peers.
+   */
+  warnIfFlagsDiffer(): void {
+    const config = this.configuration();
+    if (config.voters.length === 0) return;
+    const flagged = this.options.config.members.map((m) => m.id);
+    const logged = [...config.voters, ...config.learners];
+    if (flagged.length === logged.length && flagged.every((id) => logged.includes(id))) return;
+    this.options.log.warn(
+      `--members names ${list(flagged)}, the replicated configuration voters ${list(config.voters)} learners ${list(config.learners)}: the log's is used (--members only says where to find peers)`,
+      { event: LogEvent.configWarning },
+    );
+  }
+}
+
+function list(ids: readonly NodeId[]): string {
+  return ids.length === 0 ? 'none' : ids.join(',');
+}

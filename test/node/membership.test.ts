@@ -1,0 +1,348 @@
+/**
+ * Membership changes on running nodes, in one process (real gRPC on loopback, real files):
+ * a learner joins and catches up from a snapshot, is promoted and counts; members are
+ * removed (the leader hands over first); a removal that would lose quorum is refused unless
+ * forced; a removed member that comes back is refused and does not move the cluster's term.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { Admin, FailedPreconditionError, LogClient, type NodeStatus } from '../../src/client/index.js';
+import { LogRecorder } from '../../src/log/index.js';
+import { NODE_DEFAULTS, RetentionPolicy, startNode, type MemberConfig, type NodeConfig, type RunningNode } from '../../src/node/index.js';
+import { nodeId } from '../../raft/index.js';
+import { delay, freePorts, waitFor } from '../harness/index.js';
+
+interface TestNode {
+  readonly id: string;
+  readonly member: MemberConfig;
+  readonly dataDir: string;
+  node: RunningNode | null;
+  readonly log: LogRecorder;
+}
+
+const running: TestNode[] = [];
+const roots: string[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((n) => n.node?.stop()));
+  for (const root of roots.splice(0)) fs.rmSync(root, { recursive: true, force: true });
+});
+
+/** n1..nN's addresses on free loopback ports, and a data root. */
+async function layout(count: number): Promise<{ members: MemberConfig[]; root: string }> {
+  const ports = await freePorts(2 * count);
+  const members = Array.from({ length: count }, (_, k) => ({ id: nodeId(`n${k + 1}`), peerAddress: `127.0.0.1:${ports[2 * k] ?? 0}`, clientAddress: `127.0.0.1:${ports[2 * k + 1] ?? 0}` }));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-membership-'));
+  roots.push(root);
+  return { members, root };
+}
+
+function nodeConfig(id: string, members: readonly MemberConfig[], root: string, join = false): NodeConfig {
+  return {
+    id: nodeId(id),
+    members,
+    ...(join ? { join: true } : {}),
+    clusterId: 'membership-test',
+    dataDir: path.join(root, id),
+    flush: { mode: 'sync' },
+    tickMs: 20,
+    electionTicks: 10,
+    heartbeatTicks: 2,
+    preferredLeader: null,
+    messageBytesMax: NODE_DEFAULTS.messageBytesMax,
+    recordBytesMax: NODE_DEFAULTS.recordBytesMax,
+    segmentBytes: 4096,
+    snapshotEntries: 40,
+    // Everything below a snapshot may go: a new member must catch up from a snapshot.
+    retention: { hours: 0, bytes: Infinity, policy: RetentionPolicy.delete },
+    diskHighWatermarkPercent: 100,
+    producerIdleExpiryMs: NODE_DEFAULTS.producerIdleExpiryMs,
+    dialAddresses: new Map(),
+    powerLoss: false,
+  };
+}
+
+async function start(id: string, members: readonly MemberConfig[], root: string, options: { readonly join?: boolean; readonly dataDir?: string } = {}): Promise<TestNode> {
+  const member = members.find((m) => m.id === id);
+  if (member === undefined) throw new Error(`no member ${id}`);
+  const log = new LogRecorder('info');
+  const config = { ...nodeConfig(id, members, root, options.join === true), ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }) };
+  const test: TestNode = { id, member, dataDir: config.dataDir, node: await startNode(config, log.log), log };
+  running.push(test);
+  return test;
+}
+
+function status(n: TestNode): NodeStatus {
+  if (n.node === null) throw new Error(`${n.id} is stopped`);
+  return n.node.service.status();
+}
+
+async function leaderOf(nodes: readonly TestNode[]): Promise<TestNode> {
+  let leader: TestNode | undefined;
+  await waitFor(
+    () => {
+      leader = nodes.find((n) => n.node !== null && status(n).role === 'leader');
+      return leader !== undefined;
+    },
+    { timeoutMs: 10_000, what: 'a leader' },
+  );
+  return leader as TestNode;
+}
+
+async function appendRecords(client: LogClient, count: number, tag: string): Promise<number> {
+  let last = 0;
+  for (let k = 0; k < count; k += 10) {
+    const batch = Array.from({ length: Math.min(10, count - k) }, (_, j) => new TextEncoder().encode(`${tag}-${k + j}-${'x'.repeat(80)}`));
+    last = (await client.append(batch)).lastIndex;
+  }
+  return last;
+}
+
+const addressesOf = (n: TestNode): { peerAddress: string; clientAddress: string } => ({ peerAddress: n.member.peerAddress, clientAddress: n.member.clientAddress });
+
+describe('membership changes on running nodes', () => {
+  it('a learner catches up from a snapshot, is promoted and counts; removing the leader hands over first', async () => {
+    const { members, root } = await layout(4);
+    const initial = members.slice(0, 3);
+    const [n1, n2, n3] = await Promise.all(initial.map((m) => start(m.id, initial, root)));
+    const nodes = [n1, n2, n3] as TestNode[];
+    const brokers = initial.map((m) => m.clientAddress);
+    const client = new LogClient({ brokers, timeoutMs: 10_000 });
+    const admin = new Admin({ brokers, timeoutMs: 10_000 });
+    try {
+      await leaderOf(nodes);
+      const written = await appendRecords(client, 200, 'before');
+      await waitFor(() => nodes.every((n) => status(n).firstIndex > 1), { timeoutMs: 10_000, what: 'the logs compacted below a snapshot' });
+
+      // A node that bootstrapped a configuration of its own is not added (its log would be overwritten).
+      const { members: others, root: otherRoot } = await layout(1);
+      const loner = await start('n4', [{ ...(others[0] as MemberConfig), id: nodeId('n4') }], otherRoot);
+      await expect(admin.members.add('n4', addressesOf(loner))).rejects.toThrow(/already holds a configuration \(voters n4\): start it with --join on an empty data directory/);
+      await loner.node?.stop();
+      loner.node = null;
+
+      // n4 joins: it knows the members, holds no configuration, so neither votes nor campaigns.
+      const n4 = await start('n4', members, root, { join: true });
+      expect(status(n4).voters).toEqual([]);
+      const added = await admin.members.add('n4', addressesOf(n4));
+      expect(added.members.find((m) => m.id === 'n4')?.role).toBe('learner');
+      expect(added.members.find((m) => m.id === 'n4')?.incarnation).toBe(n4.node?.identity.incarnation);
+      await waitFor(() => status(n4).appliedIndex >= Math.max(written, added.configIndex), { timeoutMs: 15_000, what: 'n4 to catch up' });
+      expect(status(n4).snapshotIndex, 'n4 started from the leader snapshot').toBeGreaterThan(0);
+      expect(status(n4).learners).toEqual(['n4']);
+      const leader = await leaderOf(nodes);
+      expect(status(leader).followers.find((f) => f.id === 'n4')?.learner).toBe(true);
+      // The leader dials the new learner from the moment the change is appended, not only once it commits.
+      expect(leader.log.messages().filter((line) => line.includes('which is not a peer'))).toEqual([]);
+
+      const promoted = await admin.members.promote('n4', { catchUpTimeoutMs: 15_000 });
+      expect(promoted.members.filter((m) => m.role === 'voter').map((m) => m.id).sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
+
+      // Remove a follower: its links close; the rest go on.
+      const follower = nodes.find((n) => n !== leader) as TestNode;
+      await admin.members.remove(follower.id);
+      await follower.node?.stop();
+      follower.node = null;
+      const rest = [...nodes.filter((n) => n !== follower), n4];
+      await appendRecords(client, 20, 'after-remove');
+
+      // Remove the leader: leadership moves to another voter first, then it is removed.
+      const oldLeader = await leaderOf(rest);
+      const view = await admin.members.remove(oldLeader.id);
+      expect(view.members.map((m) => m.id)).not.toContain(oldLeader.id);
+      expect(view.leaderId).not.toBe(oldLeader.id);
+      const remaining = rest.filter((n) => n !== oldLeader);
+      await waitFor(() => remaining.every((n) => (status(n).voters ?? []).length === 2), { timeoutMs: 10_000, what: 'the two voters to hold the new configuration' });
+      const newClient = new LogClient({ brokers: remaining.map((n) => n.member.clientAddress), timeoutMs: 10_000 });
+      try {
+        expect((await appendRecords(newClient, 10, 'two-voters')) > written).toBe(true);
+      } finally {
+        newClient.close();
+      }
+      expect(oldLeader.log.messages().some((line) => line.includes('membership change committed') || line.includes('membership:'))).toBe(true);
+
+      // Membership is in the log and snapshots, not in flags: both voters restart with their
+      // first command line (n1..n3) and come back with the configuration they hold.
+      const finalVoters = remaining.map((n) => n.id).sort();
+      for (const n of remaining) {
+        await n.node?.stop();
+        n.node = null;
+      }
+      const restarted = await Promise.all(remaining.map((n) => start(n.id, n.id === 'n4' ? members : initial, root, { join: n.id === 'n4' })));
+      await waitFor(() => restarted.every((n) => [...(status(n).voters ?? [])].sort().join(',') === finalVoters.join(',')), { timeoutMs: 10_000, what: 'the restarted voters to hold their configuration' });
+      await leaderOf(restarted);
+      const original = restarted.find((n) => n.id !== 'n4');
+      expect(original?.log.messages().some((line) => line.includes("the log's is used"))).toBe(true);
+      const afterRestart = new LogClient({ brokers: restarted.map((n) => n.member.clientAddress), timeoutMs: 10_000 });
+      try {
+        await appendRecords(afterRestart, 10, 'after-restart');
+      } finally {
+        afterRestart.close();
+      }
+    } finally {
+      client.close();
+      await admin.close();
+    }
+  }, 60_000);
+
+  it('refuses a removal that would lose quorum unless forced; a removed member that comes back is refused and moves no term', async () => {
+    const { members, root } = await layout(3);
+    const nodes = await Promise.all(members.map((m) => start(m.id, members, root)));
+    const brokers = members.map((m) => m.clientAddress);
+    const admin = new Admin({ brokers, timeoutMs: 10_000 });
+    try {
+      const leader = await leaderOf(nodes);
+      const [down, other] = nodes.filter((n) => n !== leader) as [TestNode, TestNode];
+      await down.node?.stop();
+      down.node = null;
+      // The leader counts a voter live for an election timeout (10 ticks of 20 ms) after it last heard from it.
+      await delay(600);
+      // Without `other`, the voters left would be the leader and the stopped node: 1 of 2 live.
+      const refused = await admin.members.remove(other.id).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(FailedPreconditionError);
+      expect((refused as Error).message).toMatch(/fewer than the quorum/);
+      expect((await admin.members.list()).members).toHaveLength(3);
+      expect(status(leader).role).toBe('leader');
+
+      // Forced, the change is made (the leader steps down meanwhile: too few voters answer);
+      // with the removed node stopped, it commits once the stopped voter is back.
+      const forced = admin.members.remove(other.id, { force: true }).catch((error: unknown) => error);
+      await waitFor(() => status(leader).voters?.length === 2, { timeoutMs: 5_000, what: 'the forced change appended' });
+      const { configIndex } = await admin.members.list({ address: leader.member.clientAddress });
+      await other.node?.stop();
+      other.node = null;
+      const back = await start(down.id, members, root);
+      const voters = [leader, back];
+      await waitFor(() => voters.every((n) => status(n).voters?.length === 2 && status(n).commitIndex >= configIndex), {
+        timeoutMs: 10_000,
+        what: 'both voters to hold the new configuration',
+      });
+      await forced;
+      await waitFor(async () => (await admin.members.list()).members.length === 2, { timeoutMs: 10_000, what: 'the members list to show two voters' });
+
+      // The removed member restarts on its data directory: its peers refuse it and say why.
+      const again = await start(other.id, members, root, { dataDir: other.dataDir });
+      await waitFor(() => again.log.messages().some((line) => line.includes('is not a member of this cluster')), { timeoutMs: 10_000, what: `${other.id} to be told it is not a member` });
+      const stable = await leaderOf(voters);
+      const termBefore = status(stable).term;
+      // Several election timeouts (10 ticks of 20 ms) of the removed node campaigning.
+      await delay(1_500);
+      for (const n of voters) expect(status(n).term, `${n.id}'s term`).toBe(termBefore);
+      expect(status(stable).role).toBe('leader');
+    } finally {
+      await admin.close();
+    }
+  }, 60_000);
+
+  it('a wiped disk restarted under a member id is refused and counts for nothing; replace brings a new node in its place', async () => {
+    const { members, root } = await layout(4);
+    const initial = members.slice(0, 3);
+    const nodes = await Promise.all(initial.map((m) => start(m.id, initial, root)));
+    const brokers = initial.map((m) => m.clientAddress);
+    const admin = new Admin({ brokers, timeoutMs: 10_000 });
+    const client = new LogClient({ brokers, timeoutMs: 10_000 });
+    try {
+      const leader = await leaderOf(nodes);
+      const before = await appendRecords(client, 30, 'before-wipe');
+      const [wiped, other] = nodes.filter((n) => n !== leader) as [TestNode, TestNode];
+      // Each node records the incarnation it first hears a member speak from (peer-incarnations.ts).
+      const heard = (n: TestNode): string => fs.readFileSync(path.join(n.dataDir, 'peer-incarnations.json'), 'utf8');
+      await waitFor(() => [leader, other].every((n) => heard(n).includes(`"${wiped.id}": "${wiped.node?.identity.incarnation ?? '?'}"`)), {
+        timeoutMs: 10_000,
+        what: `the others to have heard ${wiped.id}`,
+      });
+      await wiped.node?.stop();
+      wiped.node = null;
+      fs.rmSync(wiped.dataDir, { recursive: true, force: true });
+      const impostor = await start(wiped.id, initial, root);
+      await waitFor(() => impostor.log.messages().some((line) => line.includes('its disk was wiped or replaced') && line.includes(`members replace ${wiped.id}`)), {
+        timeoutMs: 15_000,
+        what: `${wiped.id} to be told to be replaced`,
+      });
+      // (Within a few seconds of the old process's last words it is refused as a duplicate instead: PeerListener.)
+      await waitFor(() => leader.log.messages().some((line) => line.startsWith(`refused ${wiped.id}: member ${wiped.id} is known here with data directory incarnation`)), {
+        timeoutMs: 10_000,
+        what: `the leader to log the refusal of ${wiped.id}`,
+      });
+
+      // With the other follower down, the leader and the wiped node are no quorum: nothing commits.
+      await other.node?.stop();
+      other.node = null;
+      const short = new LogClient({ brokers: [leader.member.clientAddress], timeoutMs: 1_500 });
+      try {
+        await expect(short.append([new TextEncoder().encode('needs-a-quorum')])).rejects.toThrow();
+      } finally {
+        short.close();
+      }
+      expect(status(impostor).role).not.toBe('leader');
+      const back = await start(other.id, initial, root);
+      await leaderOf([leader, back]);
+
+      // The operator replaces the wiped member by a new node; it catches up and votes.
+      await impostor.node?.stop();
+      impostor.node = null;
+      const n4 = await start('n4', members, root, { join: true });
+      const view = await admin.members.replace(wiped.id, 'n4', addressesOf(n4), { catchUpTimeoutMs: 15_000 });
+      expect(view.members.map((m) => `${m.id}:${m.role}`).sort()).toEqual([`${leader.id}:voter`, `${back.id}:voter`, 'n4:voter'].sort());
+      await waitFor(() => status(n4).appliedIndex >= before, { timeoutMs: 10_000, what: 'n4 to hold every acknowledged write' });
+      expect(await appendRecords(client, 10, 'after-replace')).toBeGreaterThan(before);
+    } finally {
+      client.close();
+      await admin.close();
+    }
+  }, 60_000);
+
+  it('a client given one node learns the members from it, and goes on when that node is removed', async () => {
+    const { members, root } = await layout(3);
+    const nodes = await Promise.all(members.map((m) => start(m.id, members, root)));
+    const leader = await leaderOf(nodes);
+    const only = nodes.find((n) => n !== leader) as TestNode;
+    const client = new LogClient({ brokers: [only.member.clientAddress], timeoutMs: 10_000, brokerRefreshIntervalMs: 100 });
+    const admin = new Admin({ brokers: members.map((m) => m.clientAddress), timeoutMs: 10_000 });
+    try {
+      await appendRecords(client, 10, 'one-broker');
+      await waitFor(
+        async () => {
+          await client.append([new TextEncoder().encode('tick')]);
+          return (await client.statusAll()).length === 3;
+        },
+        { timeoutMs: 5_000, what: 'the client to know all three members' },
+      );
+      await admin.members.remove(only.id);
+      await only.node?.stop();
+      only.node = null;
+      await appendRecords(client, 10, 'after-its-broker-left');
+      await waitFor(
+        async () => {
+          await client.append([new TextEncoder().encode('tick')]);
+          return (await client.statusAll()).map((s) => s.address).sort().join(',') === nodes.filter((n) => n !== only).map((n) => n.member.clientAddress).sort().join(',');
+        },
+        { timeoutMs: 5_000, what: 'the client to drop the removed member' },
+      );
+    } finally {
+      client.close();
+      await admin.close();
+    }
+  }, 30_000);
+
+  it('answers a change from a follower with the leader (the client follows) and refuses bad input', async () => {
+    const { members, root } = await layout(3);
+    const nodes = await Promise.all(members.map((m) => start(m.id, members, root)));
+    const leader = await leaderOf(nodes);
+    const follower = nodes.find((n) => n !== leader) as TestNode;
+    const admin = new Admin({ brokers: [follower.member.clientAddress], timeoutMs: 5_000 });
+    try {
+      const view = await admin.members.list();
+      expect(view.leaderId).toBe(leader.id);
+      expect(view.members.map((m) => [m.id, m.role])).toEqual(members.map((m) => [m.id, 'voter']));
+      await expect(admin.members.remove('n9')).rejects.toThrow(/n9 is not a member/);
+      await expect(admin.members.promote('n9', { catchUpTimeoutMs: 500 })).rejects.toThrow(/n9 is not a member/);
+    } finally {
+      await admin.close();
+    }
+  }, 30_000);
+});
