@@ -153,9 +153,12 @@ export class NodeSnapshots {
    */
   private async compact(): Promise<void> {
     const keepFrom = this.options.keepFrom();
+    // Only a snapshot of state this node has applied: a leader's newer one may sit finished
+    // in the store while its install waits (restore() makes it the compaction point then).
+    const applied = this.options.appliedIndex();
     const candidate = this.options.store
       .list()
-      .filter((s) => s.index < keepFrom)
+      .filter((s) => s.index < keepFrom && s.index <= applied)
       .at(-1);
     if (candidate === undefined || candidate.index < (this.compactionSnapshot?.index ?? 0)) return;
     const snapshot = this.metaAt(candidate.index, candidate.term);

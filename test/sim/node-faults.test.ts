@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { NodeId } from '../../raft/index.js';
+import { RetentionPolicy } from '../../src/node/config.js';
 import { NodeCluster } from './node-cluster.js';
 import { runNodeSchedule } from './node-schedule.js';
 import type { Schedule } from './schedule.js';
@@ -94,7 +95,21 @@ describe('faults on production nodes in the simulator', () => {
     expect(result.failure?.message ?? null).toBeNull();
     expect(result.acked).toBeGreaterThan(0);
   });
+
+  it("a follower whose own snapshot compacts while a leader's newer one is received but not yet installed does not report that one to its core", async () => {
+    // Found by the disk-damage property of node-sim.test.ts: n5 (a slow disk) wrote its own
+    // snapshot while the leader's, at a later index, sat finished in its store waiting to be
+    // installed; compaction picked the newest in the store and told the core of a snapshot
+    // beyond what it had applied (RaftInvariantError: snapshot at 35 beyond applied 19).
+    const config = { size: 5, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: { hours: 0, bytes: Infinity, policy: RetentionPolicy.delete } } };
+    const result = await runNodeSchedule(config, SNAPSHOT_BEYOND_APPLIED_SCHEDULE);
+    expect(result.failure?.message ?? null).toBeNull();
+    expect(result.acked).toBeGreaterThan(0);
+  });
 });
+
+/** The disk-damage property's schedule (fast-check seed 1403521134 of node-sim.test.ts, shrunk). */
+const SNAPSHOT_BEYOND_APPLIED_SCHEDULE: Schedule = {"seed":0,"proposeEveryMs":5,"steps":[{"waitMs":91,"action":{"kind":"slowDisk","node":4,"fsyncMaxMs":150}},{"waitMs":240,"action":{"kind":"transfer","to":3}},{"waitMs":257,"action":{"kind":"network","dropRate":0.2,"duplicateRate":0.3,"delayMaxMs":8}}]};
 
 /** FINDINGS O4's schedule (fast-check seed 1395261964 of the roll-over property). */
 const O4_SCHEDULE: Schedule = {"tuning":{"inflightAppendsMax":8,"batchBytesMax":64,"uncommittedEntriesMax":10000,"preVote":false,"checkQuorum":true,"electionTicks":3,"heartbeatTicks":1,"preferredLeader":"n3" as NodeId},"seed":44008798,"proposeEveryMs":18,"steps":[{"waitMs":237,"action":{"kind":"heal"}},{"waitMs":41,"action":{"kind":"slowDisk","node":1,"fsyncMaxMs":150}},{"waitMs":172,"action":{"kind":"crashLeader","tear":true,"downMs":26}},{"waitMs":248,"action":{"kind":"crashLeader","tear":false,"downMs":512}},{"waitMs":83,"action":{"kind":"partition","groups":[1,1,0]}},{"waitMs":122,"action":{"kind":"heal"}},{"waitMs":150,"action":{"kind":"crash","node":0,"tear":false}},{"waitMs":150,"action":{"kind":"partition","groups":[1,0,2]}},{"waitMs":271,"action":{"kind":"partition","groups":[0,2,1]}},{"waitMs":41,"action":{"kind":"isolateLeader"}},{"waitMs":62,"action":{"kind":"crashLeader","tear":true,"downMs":63}},{"waitMs":108,"action":{"kind":"crashLeader","tear":false,"downMs":318}},{"waitMs":269,"action":{"kind":"partition","groups":[0,0,0]}},{"waitMs":226,"action":{"kind":"transfer","to":2}},{"waitMs":187,"action":{"kind":"network","dropRate":0.05,"duplicateRate":0.1,"delayMaxMs":30}},{"waitMs":63,"action":{"kind":"network","dropRate":0.05,"duplicateRate":0.3,"delayMaxMs":8}},{"waitMs":132,"action":{"kind":"crashLeader","tear":true,"downMs":135}},{"waitMs":8,"action":{"kind":"burst","count":22,"batch":false}},{"waitMs":246,"action":{"kind":"network","dropRate":0.5,"duplicateRate":0,"delayMaxMs":30}},{"waitMs":70,"action":{"kind":"heal"}},{"waitMs":293,"action":{"kind":"heal"}},{"waitMs":50,"action":{"kind":"network","dropRate":0.2,"duplicateRate":0,"delayMaxMs":120}},{"waitMs":80,"action":{"kind":"partition","groups":[0,2,0]}},{"waitMs":203,"action":{"kind":"network","dropRate":0,"duplicateRate":0.3,"delayMaxMs":8}},{"waitMs":70,"action":{"kind":"partition","groups":[1,0,2]}},{"waitMs":293,"action":{"kind":"burst","count":16,"batch":true}},{"waitMs":95,"action":{"kind":"powerLoss","tear":true,"downMs":533}},{"waitMs":151,"action":{"kind":"powerLoss","tear":false,"downMs":261}},{"waitMs":245,"action":{"kind":"burst","count":13,"batch":true}},{"waitMs":36,"action":{"kind":"partition","groups":[2,1,2]}},{"waitMs":93,"action":{"kind":"campaign","node":0}},{"waitMs":101,"action":{"kind":"burst","count":18,"batch":false}},{"waitMs":153,"action":{"kind":"burst","count":12,"batch":false}},{"waitMs":220,"action":{"kind":"cutLink","from":0,"to":2}},{"waitMs":208,"action":{"kind":"isolateLeader"}},{"waitMs":242,"action":{"kind":"network","dropRate":0.5,"duplicateRate":0.3,"delayMaxMs":8}},{"waitMs":165,"action":{"kind":"crash","node":1,"tear":false}},{"waitMs":64,"action":{"kind":"heal"}}]};
