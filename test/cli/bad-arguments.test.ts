@@ -105,6 +105,10 @@ describe('bad command lines (in process)', () => {
       [['members', 'promote', 'n4', '--force'], /--force goes with members remove \(or replace\) only/],
       [['members', 'replace', 'n3', 'n4'], /members replace needs OLD_ID, NEW_ID and PEER_ADDRESS\/CLIENT_ADDRESS/],
       [['node', '--id', 'n4', '--join', '127.0.0.1:7501'], /--join needs --members with this node's own addresses/],
+      [['bench', '--tls', '--brokers', '127.0.0.1:1'], /--tls applies to a cluster the bench starts, not to --brokers/],
+      [['bench', '--tls-cost', '2', '--tls'], /--tls-cost starts its own clusters/],
+      [['bench', '--api', 'kafka'], /--api must be log or broker, not "kafka"/],
+      [['bench', '--acks', 'none'], /--acks must be all or leader, not "none"/],
   ])('%j is refused with status 2 in one line that says what is wrong', async (args: string[], message: RegExp) => {
     const { code, stderr } = await run(args);
     expect(code, stderr).toBe(2);
