@@ -211,6 +211,11 @@ export class RaftNode {
     return { accepted: true, index: entry.index, term: entry.term, config: plan.config };
   }
 
+  /** The configuration in force here: the newest in the log, committed or not (no voters: none yet). */
+  configuration(): Configuration {
+    return this.log.configs.current();
+  }
+
   /**
    * The configuration in force at `at` (after the entry there), for the meta of a snapshot
    * through `at`; undefined below the newest snapshot this node has taken or installed.

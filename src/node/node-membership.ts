@@ -1,4 +1,4 @@
-import { isMember, sameConfiguration, type Configuration, type Index, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
+import { isMember, sameConfiguration, type Configuration, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
 import { LogEvent, type Log } from '../log/index.js';
 import { member, type NodeConfig } from './config.js';
 import type { MemberBook, MemberRecord } from './member-book.js';
@@ -54,7 +54,7 @@ export class NodeMembership {
    * object until it changes. Read without building a status: sync() asks before every send.
    */
   configuration(): Configuration {
-    return this.options.raft.configurationAt(Number.MAX_SAFE_INTEGER as Index) ?? this.options.raft.status().config;
+    return this.options.raft.configuration();
   }
 
   /** The member's record: the book's, else one made from --members (incarnation unknown). */
