@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { nodeId } from '../../raft/index.js';
-import { NODE_DEFAULTS, NODE_V8_FLAGS, startNode, type NodeConfig, type NodeInspection, type NodeObservation, type RunningNode } from '../node/index.js';
-import { freePorts, trackChild, waitUntil } from '../process/index.js';
+import { NODE_DEFAULTS, startNode, type NodeConfig, type NodeInspection, type NodeObservation, type RunningNode } from '../node/index.js';
+import { freePorts, waitUntil } from '../process/index.js';
+import { runBenchChild } from './bench-child.js';
 import { median } from './stats.js';
 import { SILENT_LOG } from '../log/index.js';
 
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 /**
  * What metrics add to a node, plugged in by the caller (the bench may not import the
@@ -152,25 +150,10 @@ export async function runMetricsCpu(options: MetricsCpuOptions): Promise<Metrics
 
 /** `quorumlog bench --metrics-cpu-run` in a process of its own, with the nodes' V8 flags; its one line of JSON. */
 async function runChild(options: NodeCpuOptions, metered: boolean): Promise<MetricsCpuRun> {
-  const args = [...NODE_V8_FLAGS, MAIN, 'bench', '--metrics-cpu-run', JSON.stringify({ ...options, metered })];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  trackChild(child);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   // Generous: a run appends at thousands of records a second; a child that is still going after this is stuck.
-  const deadline = setTimeout(() => child.kill('SIGKILL'), LEAD_TIMEOUT_MS + ((options.warmupRecords + options.records) / 100) * 1000);
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (exitCode) => resolve(exitCode));
-    });
-    if (code !== 0) throw new Error(`the ${metered ? 'metered' : 'plain'} run exited with ${code}: ${err.trim() || out.trim()}`);
-    return JSON.parse(out) as MetricsCpuRun;
-  } finally {
-    clearTimeout(deadline);
-  }
+  const deadlineMs = LEAD_TIMEOUT_MS + ((options.warmupRecords + options.records) / 100) * 1000;
+  const out = await runBenchChild(['--metrics-cpu-run', JSON.stringify({ ...options, metered })], { what: `the ${metered ? 'metered' : 'plain'} run`, deadlineMs });
+  return JSON.parse(out) as MetricsCpuRun;
 }
 
 async function oneNodeConfig(dataDir: string): Promise<NodeConfig> {

@@ -1,16 +1,11 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { NODE_V8_FLAGS } from '../node/index.js';
-import { trackChild } from '../process/index.js';
+import { runBenchChild } from './bench-child.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
 import { MetricsScraper } from './metrics-scraper.js';
 import type { BenchConfig, BenchReport } from './run-bench.js';
 import { median } from './stats.js';
-
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 /** Each side's disk probe: the child bench always runs one; kept short, it is not what is measured. */
 const CHILD_DISK_PROBE = '100ms';
@@ -122,9 +117,6 @@ async function oneRound(options: MetricsTogetherOptions, round: number): Promise
 /** One side's produce run: `quorumlog bench --brokers` in a process of its own, its report written to `json`. */
 async function runSide(config: BenchConfig, brokers: readonly string[], json: string, signal: AbortSignal | undefined): Promise<void> {
   const args = [
-    ...NODE_V8_FLAGS,
-    MAIN,
-    'bench',
     '--brokers', brokers.join(','),
     '--api', config.api,
     '--producers', String(config.producers),
@@ -141,23 +133,7 @@ async function runSide(config: BenchConfig, brokers: readonly string[], json: st
     ...(config.clientBatching ? [] : ['--no-batch']),
     ...(config.batchRecordsMax === null ? [] : ['--batch-records', String(config.batchRecordsMax)]),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  trackChild(child);
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const stop = (): boolean => child.kill('SIGINT');
-  signal?.addEventListener('abort', stop, { once: true });
-  const deadline = setTimeout(() => child.kill('SIGKILL'), config.warmupMs + config.durationMs + CHILD_SLACK_MS);
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (exitCode) => resolve(exitCode));
-    });
-    if (code !== 0) throw new Error(`a side's bench exited with ${code}: ${err.trim().split('\n').at(-1) ?? ''}`);
-  } finally {
-    clearTimeout(deadline);
-    signal?.removeEventListener('abort', stop);
-  }
+  await runBenchChild(args, { what: "a side's bench", deadlineMs: config.warmupMs + config.durationMs + CHILD_SLACK_MS, ...(signal === undefined ? {} : { signal }) });
 }
 
 function cpuUsPerMessage(before: readonly ProcessUsage[], after: readonly ProcessUsage[], messages: number): number | null {
