@@ -240,7 +240,9 @@ function httpMembersFrom(spec: string | undefined, members: readonly MemberConfi
     const match = /^([^=\s]+)=(\S+):(\d{1,5})$/.exec(part.trim());
     if (match === null) throw new UsageError(`--http-members: "${part}" must look like id=host:port`);
     const [, id = '', host = '', port = ''] = match;
-    if (!members.some((m) => m.id === id)) throw new UsageError(`--http-members: "${id}" is not a member (${members.map((m) => m.id).join(', ')})`);
+    // Any member, not only those --members names: members come and go through the log, and a
+    // joining node's --members names only itself.
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id)) throw new UsageError(`--http-members: "${id}" is not a node id (1-64 letters, digits, '.', '_' or '-')`);
     out.set(id, `${host}:${port}`);
   }
   return out;
@@ -286,10 +288,15 @@ function eventLoopFileOf(argv: readonly string[]): string | undefined {
   return values['event-loop-file'];
 }
 
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]']);
+
 async function runNode(configured: NodeConfig, http: HttpFlags, logging: LogFlags, join: string | null): Promise<number> {
   let config = configured;
   const baseLog = createNodeLog({ node: config.id, level: logging.level, format: logging.format ?? (process.stdout.isTTY ? LogFormat.text : LogFormat.json) });
   if (join !== null) config = await joinConfig(config, join, (line) => baseLog.warn(line, { event: LogEvent.configWarning }));
+  // Reported by Status, so `members add` records where this node serves HTTP; a wildcard host
+  // names no address another node could reach, so it is not reported.
+  if (http.port !== 0 && !WILDCARD_HOSTS.has(http.host)) config = { ...config, httpAddress: `${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}` };
   const metrics = http.port === 0 ? null : new NodeMetrics();
   const node = await startNode(config, baseLog, metrics === null ? {} : { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) }).catch((error: unknown) => {
     // A configuration the node refuses is the CLI's one line on stderr; a start that fails

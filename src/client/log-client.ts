@@ -340,6 +340,7 @@ export class LogClient {
       clientAddress: change.kind === 'add' ? change.clientAddress : '',
       incarnation: change.kind === 'add' ? change.incarnation : '',
       force: change.kind === 'remove' && change.force,
+      httpAddress: change.kind === 'add' ? (change.httpAddress ?? '') : '',
     };
     const message = await this.#router.call({
       operation: 'changeMember',

@@ -55,7 +55,7 @@ export class MemberCalls {
     if (held.length > 0 && !current.members.some((m) => m.id === id)) {
       throw new InvalidArgumentError(`${id} at ${addresses.clientAddress} already holds a configuration (voters ${held.join(',')}): start it with --join on an empty data directory`);
     }
-    return this.client.changeMember({ kind: 'add', id: nodeId(id), peerAddress: addresses.peerAddress, clientAddress: addresses.clientAddress, incarnation: joining.incarnation ?? '' }, options);
+    return this.client.changeMember({ kind: 'add', id: nodeId(id), peerAddress: addresses.peerAddress, clientAddress: addresses.clientAddress, incarnation: joining.incarnation ?? '', httpAddress: joining.httpAddress ?? null }, options);
   }
 
   /**

@@ -40,6 +40,7 @@ export function nodeStatus(message: NodeStatusMessage): NodeStatusView {
     incarnation: message.incarnation,
     voters: message.voters.map(nodeId),
     learners: message.learners.map(nodeId),
+    ...(message.httpAddress === '' ? {} : { httpAddress: message.httpAddress }),
   };
 }
 
@@ -53,6 +54,7 @@ export function membersView(message: MembersResponseMessage): MembersView {
       clientAddress: m.clientAddress === '' ? null : m.clientAddress,
       incarnation: m.incarnation,
       matchIndex: m.matchKnown ? m.matchIndex : null,
+      httpAddress: m.httpAddress === '' ? null : m.httpAddress,
     })),
     leaderId: message.leaderId === '' ? null : nodeId(message.leaderId),
     leaderClientAddress: message.leaderClientAddress === '' ? null : message.leaderClientAddress,

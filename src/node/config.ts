@@ -62,6 +62,11 @@ export interface NodeConfig {
    */
   readonly dialAddresses: ReadonlyMap<NodeId, string>;
   /**
+   * host:port of this node's HTTP endpoint, when it serves one: reported by Status, so that
+   * `members add` records it and every member's status page can read this node.
+   */
+  readonly httpAddress?: string;
+  /**
    * Run storage over the power-loss file system: nothing reaches the real files until it is
    * fsynced, so kill -9 of this process loses exactly what a power failure would. For the
    * fault-injection suite; slower and memory-hungry, never for production.

@@ -16,6 +16,8 @@ export interface MemberRecord {
    * from). A peer speaking for this id from another incarnation is a wiped disk (docs/membership.md).
    */
   readonly incarnation: string;
+  /** host:port of its HTTP endpoint (metrics, the status page), when it serves one and said so when added. */
+  readonly httpAddress?: string;
 }
 
 /** A member book holds at most this many records: a configuration is a handful of nodes. */
@@ -97,15 +99,18 @@ export function decodeMemberContext(bytes: Uint8Array): MemberRecord {
 
 function recordOf(value: unknown): MemberRecord {
   if (!isObject(value)) throw new MemberRecordError('a member record is not an object');
-  const { id, peerAddress, clientAddress, incarnation } = value;
+  const { id, peerAddress, clientAddress, incarnation, httpAddress } = value;
   if (typeof id !== 'string' || id === '' || typeof peerAddress !== 'string' || typeof clientAddress !== 'string' || typeof incarnation !== 'string') {
     throw new MemberRecordError('a member record needs id, peerAddress, clientAddress and incarnation strings');
   }
-  return { id: nodeId(id), peerAddress, clientAddress, incarnation };
+  // httpAddress came later: a record without it (or from an older node) is still a record.
+  if (httpAddress !== undefined && typeof httpAddress !== 'string') throw new MemberRecordError('a member record\'s httpAddress is not a string');
+  const record = { id: nodeId(id), peerAddress, clientAddress, incarnation };
+  return httpAddress === undefined || httpAddress === '' ? record : { ...record, httpAddress };
 }
 
 function sameRecord(a: MemberRecord, b: MemberRecord): boolean {
-  return a.peerAddress === b.peerAddress && a.clientAddress === b.clientAddress && a.incarnation === b.incarnation;
+  return a.peerAddress === b.peerAddress && a.clientAddress === b.clientAddress && a.incarnation === b.incarnation && a.httpAddress === b.httpAddress;
 }
 
 function parseJson(bytes: Uint8Array): unknown {

@@ -44,7 +44,8 @@ export class NodeMembersService implements MembershipService {
     const config = status.config;
     switch (change.kind) {
       case 'add': {
-        const record: MemberRecord = { id: change.id, peerAddress: change.peerAddress, clientAddress: change.clientAddress, incarnation: change.incarnation };
+        const fields = { id: change.id, peerAddress: change.peerAddress, clientAddress: change.clientAddress, incarnation: change.incarnation };
+        const record: MemberRecord = change.httpAddress === null ? fields : { ...fields, httpAddress: change.httpAddress };
         const known = membership.record(change.id);
         if (isMember(config, change.id) && known !== undefined && known.peerAddress === record.peerAddress && known.clientAddress === record.clientAddress) return this.members();
         this.checkAddressesFree(record);

@@ -1,4 +1,4 @@
-import { EntryKind, type Index, type Status } from '../../raft/index.js';
+import { EntryKind, type Index, type NodeId, type Status } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import { decodeCommand, type GroupDescription, type TopicDescription } from '../broker/index.js';
 import type { Replica } from './replica.js';
@@ -27,6 +27,8 @@ export interface NodeInspection {
   proposedAtMs(topic: string, offset: number): number | null;
   /** Snapshot, log and disk sizes, the disk guard's state, and snapshot and compaction counts since start. */
   storage(): StorageStatus;
+  /** Where member `id` serves HTTP, as its record in the replicated member book says (null: not recorded). */
+  httpAddressOf(id: NodeId): string | null;
 }
 
 export function inspectNode(parts: { readonly replica: Replica; readonly log: CommitLog; readonly stateMachine: NodeStateMachine; readonly status: () => Status; readonly storage: () => StorageStatus }): NodeInspection {
@@ -38,6 +40,7 @@ export function inspectNode(parts: { readonly replica: Replica; readonly log: Co
     topics: () => broker().topics(),
     groups: () => broker().groupList(),
     openTransactions: () => broker().undecidedTransactions().length,
+    httpAddressOf: (id) => parts.stateMachine.members.get(id)?.httpAddress ?? null,
     proposedAtMs(topic, offset) {
       const location = broker().locate(topic, offset);
       if (location === undefined || location.logIndex < parts.log.firstIndex()) return null;

@@ -1,20 +1,11 @@
 import { isMember, sameConfiguration, type Configuration, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
 import { LogEvent, type Log } from '../log/index.js';
 import { member, type NodeConfig } from './config.js';
+import type { MemberInfo } from '../transport/index.js';
 import type { MemberBook, MemberRecord } from './member-book.js';
 
-/** One member as `quorumlog members list` and the Members RPC show it. */
-export interface MemberView {
-  readonly id: NodeId;
-  readonly role: 'voter' | 'learner';
-  /** Null when neither the member book nor this node's --members knows it. */
-  readonly peerAddress: string | null;
-  readonly clientAddress: string | null;
-  /** The data directory incarnation recorded for it ('' when none is). */
-  readonly incarnation: string;
-  /** On the leader: how far its log matches the leader's; null elsewhere. */
-  readonly matchIndex: number | null;
-}
+/** One member as `quorumlog members list` and the Members RPC show it (addresses null when neither the member book nor --members knows them). */
+export type MemberView = MemberInfo;
 
 export interface NodeMembershipOptions {
   readonly config: NodeConfig;
@@ -65,6 +56,12 @@ export class NodeMembership {
     if (adding !== undefined) return adding;
     const flagged = member(this.options.config, id);
     return flagged === undefined ? undefined : { id, peerAddress: flagged.peerAddress, clientAddress: flagged.clientAddress, incarnation: '' };
+  }
+
+  /** Where `id` serves HTTP: as recorded when it was added, or this node's own; null when not known. */
+  httpAddressOf(id: NodeId): string | null {
+    if (id === this.options.config.id && this.options.config.httpAddress !== undefined) return this.options.config.httpAddress;
+    return this.record(id)?.httpAddress ?? null;
   }
 
   clientAddressOf(id: NodeId): string | null {
@@ -142,6 +139,7 @@ export class NodeMembership {
         clientAddress: record?.clientAddress ?? null,
         incarnation: record?.incarnation ?? '',
         matchIndex: status.progress?.get(id)?.match ?? null,
+        httpAddress: this.httpAddressOf(id),
       };
     };
     return [...config.voters.map((id) => row(id, 'voter')), ...config.learners.map((id) => row(id, 'learner'))];

@@ -143,6 +143,7 @@ export class NodeService implements ClientService {
       incarnation: this.cluster?.incarnation ?? '',
       voters: st.config.voters,
       learners: st.config.learners,
+      ...(this.config.httpAddress === undefined ? {} : { httpAddress: this.config.httpAddress }),
     };
   }
 

@@ -20,6 +20,8 @@ export interface MemberRow {
   readonly httpAddress: string | null;
   readonly self: boolean;
   readonly leader: boolean;
+  /** A learner (not voting) in the serving node's configuration. */
+  readonly learner: boolean;
   readonly health: Health;
   /** One line saying why (the readiness reason, or why it could not be reached). */
   readonly healthReason: string;
@@ -76,7 +78,7 @@ export interface ClusterView {
  * Puts the serving node's own view (`self`), what it heard from the other members
  * (`answers`, in member order, without itself) and its applied topics and groups together.
  */
-export function clusterView(self: NodeView, answers: readonly MemberAnswer[], node: Pick<NodeInspection, 'topics' | 'groups'>): ClusterView {
+export function clusterView(self: NodeView, answers: readonly MemberAnswer[], node: Pick<NodeInspection, 'topics' | 'groups'>, learners: readonly string[] = []): ClusterView {
   const all: MemberAnswer[] = [{ id: self.id, httpAddress: self.httpAddress, view: self }, ...answers].sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
   const views = all.flatMap((a) => ('view' in a ? [a.view] : []));
   const leader = leaderOf(self, views);
@@ -91,6 +93,7 @@ export function clusterView(self: NodeView, answers: readonly MemberAnswer[], no
       httpAddress: answer.httpAddress,
       self: answer.id === self.id,
       leader: answer.id === leader?.id,
+      learner: learners.includes(answer.id),
       health: view === null ? Health.unreachable : view.repair !== null ? Health.repairing : view.ready ? Health.ready : Health.notReady,
       healthReason: 'error' in answer ? answer.error : answer.view.readyReason,
       role: view?.role ?? null,

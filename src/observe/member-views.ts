@@ -4,9 +4,13 @@ import { STATUS_VERSION, type NodeView } from './node-view.js';
 /** Bytes of a member's /node.json read at most (a view with full history is some tens of KB). */
 const VIEW_BYTES_MAX = 1024 * 1024;
 
+/** A member to read, and its HTTP address (null: not known, shown as unreachable). */
+export interface MemberAddress {
+  readonly id: string;
+  readonly httpAddress: string | null;
+}
+
 export interface MemberViewsOptions {
-  /** The other members and their HTTP addresses (null: not known, shown as unreachable). */
-  readonly members: readonly { readonly id: string; readonly httpAddress: string | null }[];
   /** How long one member may take to answer; past it, the member is unreachable this time. */
   readonly timeoutMs: number;
   /** Answers younger than this are reused: many open pages cost the members one read. */
@@ -25,10 +29,11 @@ export class MemberViews {
 
   constructor(private readonly options: MemberViewsOptions) {}
 
-  read(): Promise<readonly MemberAnswer[]> {
+  /** The views of `members` (the other members now); a read younger than reuseMs is shared. */
+  read(members: readonly MemberAddress[]): Promise<readonly MemberAnswer[]> {
     const nowMs = this.options.nowMs();
     if (this.last !== null && nowMs - this.last.atMs < this.options.reuseMs) return this.last.answers;
-    const answers = Promise.all(this.options.members.map((m) => this.readOne(m.id, m.httpAddress)));
+    const answers = Promise.all(members.map((m) => this.readOne(m.id, m.httpAddress)));
     this.last = { atMs: nowMs, answers };
     return answers;
   }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 
+import { nodeId } from '../../raft/index.js';
 import type { Scheduler, Timer } from '../../storage/index.js';
 import type { NodeInspection } from '../node/index.js';
 import { clusterView, type ClusterView } from './cluster-view.js';
@@ -13,9 +14,12 @@ export interface StatusPageOptions {
   readonly node: NodeInspection;
   /** Where the node's clock and timers come from: the history samples on it (its timers must not keep a process alive). */
   readonly scheduler: Scheduler;
-  /** Every member's HTTP address by id (this node's own may be among them; members absent are shown as unreachable). */
+  /**
+   * HTTP addresses by member id (--http-members): ahead of what the member book records
+   * (this node's own may be among them; a member with neither is shown as unreachable).
+   */
   readonly httpMembers: ReadonlyMap<string, string>;
-  /** Ids of every member, this node included. */
+  /** Ids of the members --members names, this node included: shown while the node holds no configuration (it is joining). */
   readonly memberIds: readonly string[];
   /** The write latencies measured since the last sample (NodeMetrics.writeLatency); absent, the latency chart stays empty. */
   readonly writeLatency?: { drain(): LatencyCounts };
@@ -57,9 +61,7 @@ export class StatusPage {
     private readonly httpAddress: string,
   ) {
     this.history = new StatusHistory(options.history ?? { capacity: HISTORY_SAMPLES_MAX, intervalMs: HISTORY_INTERVAL_MS });
-    const selfId = options.node.status().id;
     this.members = new MemberViews({
-      members: options.memberIds.filter((id) => id !== selfId).map((id) => ({ id, httpAddress: options.httpMembers.get(id) ?? null })),
       timeoutMs: options.memberTimeoutMs ?? 700,
       reuseMs: 500,
       nowMs: () => options.scheduler.nowMs(),
@@ -95,9 +97,15 @@ export class StatusPage {
     });
   }
 
+  /** The cluster as this node sees it: the members of the configuration it holds now (so a change shows without a restart). */
   async clusterView(): Promise<ClusterView> {
-    const answers = await this.members.read();
-    return clusterView(this.nodeView(), answers, this.options.node);
+    const { node, httpMembers, memberIds } = this.options;
+    const status = node.status();
+    const config = status.config;
+    const ids: readonly string[] = config.voters.length === 0 ? memberIds : [...config.voters, ...config.learners];
+    const others = ids.filter((id) => id !== status.id).map((id) => ({ id, httpAddress: httpMembers.get(id) ?? node.httpAddressOf(nodeId(id)) }));
+    const answers = await this.members.read(others);
+    return clusterView(this.nodeView(), answers, node, config.learners);
   }
 
   /** The page's file at `route`, a string saying why it cannot be served, or undefined when `route` is none of them. */

@@ -102,6 +102,7 @@ export interface NodeStatusMessage {
   readonly incarnation: string;
   readonly voters: readonly string[];
   readonly learners: readonly string[];
+  readonly httpAddress: string;
 }
 export interface MemberMessage {
   readonly id: string;
@@ -111,6 +112,7 @@ export interface MemberMessage {
   readonly incarnation: string;
   readonly matchIndex: number;
   readonly matchKnown: boolean;
+  readonly httpAddress: string;
 }
 export interface MembersResponseMessage {
   readonly members: readonly MemberMessage[];
@@ -125,6 +127,7 @@ export interface MemberChangeRequestMessage {
   readonly clientAddress: string;
   readonly incarnation: string;
   readonly force: boolean;
+  readonly httpAddress: string;
 }
 export interface TransferRequestMessage {
   readonly to: string;

@@ -465,5 +465,6 @@ function statusMessage(view: NodeStatusView): NodeStatusMessage {
     incarnation: view.incarnation ?? '',
     voters: view.voters ?? [],
     learners: view.learners ?? [],
+    httpAddress: view.httpAddress ?? '',
   };
 }

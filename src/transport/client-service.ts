@@ -258,6 +258,8 @@ export interface NodeStatusView {
   /** The configuration this node holds (empty voters: none yet; absent from a node that does not say). */
   readonly voters?: readonly NodeId[];
   readonly learners?: readonly NodeId[];
+  /** host:port of this node's HTTP endpoint (absent: it serves none, or does not say). */
+  readonly httpAddress?: string;
 }
 
 /** One member of the configuration a node holds. */
@@ -271,6 +273,8 @@ export interface MemberInfo {
   readonly incarnation: string;
   /** On the leader: how far its log matches the leader's; null elsewhere. */
   readonly matchIndex: number | null;
+  /** host:port of its HTTP endpoint as recorded when it was added; null when not known. */
+  readonly httpAddress: string | null;
 }
 
 export interface MembersView {
@@ -283,7 +287,7 @@ export interface MembersView {
 
 /** One single-server membership change as a client asks for it. */
 export type MemberChangeInput =
-  | { readonly kind: 'add'; readonly id: NodeId; readonly peerAddress: string; readonly clientAddress: string; readonly incarnation: string }
+  | { readonly kind: 'add'; readonly id: NodeId; readonly peerAddress: string; readonly clientAddress: string; readonly incarnation: string; readonly httpAddress: string | null }
   | { readonly kind: 'promote'; readonly id: NodeId }
   | { readonly kind: 'remove'; readonly id: NodeId; readonly force: boolean };
 

@@ -68,7 +68,8 @@ export function memberChange(r: MemberChangeRequestMessage): MemberChangeInput {
         if (!ADDRESS_PATTERN.test(address)) throw new InvalidArgumentError(`the ${name} address "${address}" of ${id} is not host:port`);
       }
       if (r.peerAddress === r.clientAddress) throw new InvalidArgumentError(`${id}'s peer and client addresses are the same (${r.peerAddress})`);
-      return { kind: 'add', id, peerAddress: r.peerAddress, clientAddress: r.clientAddress, incarnation: r.incarnation };
+      if (r.httpAddress !== '' && !ADDRESS_PATTERN.test(r.httpAddress)) throw new InvalidArgumentError(`the HTTP address "${r.httpAddress}" of ${id} is not host:port`);
+      return { kind: 'add', id, peerAddress: r.peerAddress, clientAddress: r.clientAddress, incarnation: r.incarnation, httpAddress: r.httpAddress === '' ? null : r.httpAddress };
     case 'promote':
       return { kind: 'promote', id };
     case 'remove':
@@ -93,6 +94,7 @@ export function membersMessage(view: MembersView): MembersResponseMessage {
       incarnation: m.incarnation,
       matchIndex: m.matchIndex ?? 0,
       matchKnown: m.matchIndex !== null,
+      httpAddress: m.httpAddress ?? '',
     })),
     leaderId: view.leaderId ?? '',
     leaderClientAddress: view.leaderClientAddress ?? '',

@@ -14,13 +14,13 @@ import { NODE_READY_LINE } from '../../src/process/index.js';
 import { AppendWorkload, checkLogs, describeCli, freePorts, NodeProcess, OutputLog, readWholeLog, REPO_ROOT, runCli, startClusterForTest } from '../harness/index.js';
 
 interface MembersJson {
-  readonly members: readonly { readonly id: string; readonly role: string; readonly incarnation: string }[];
+  readonly members: readonly { readonly id: string; readonly role: string; readonly incarnation: string; readonly httpAddress: string | null }[];
   readonly leaderId: string | null;
 }
 
 describe('replacing a wiped node (real processes)', () => {
   it('a node whose data directory was deleted is replaced under load; nothing acknowledged is lost and a further failure is tolerated', async () => {
-    const cluster = await startClusterForTest({ label: 'membership' });
+    const cluster = await startClusterForTest({ label: 'membership', http: true });
     const workload = new AppendWorkload(cluster.client(cluster.ids, { timeoutMs: 10_000 }), 'mem');
     const writes = workload.background({ concurrency: 2, recordsMax: 50_000, durationMsMax: 60_000 });
     const members = async (brokers: readonly string[]): Promise<MembersJson> => {
@@ -42,7 +42,7 @@ describe('replacing a wiped node (real processes)', () => {
       const ackedAtLoss = workload.ackedCount;
 
       // A new machine: node n4 joins through the survivors' client ports.
-      const [peerPort, clientPort] = await freePorts(2);
+      const [peerPort, clientPort, httpPort] = await freePorts(3);
       const peerAddress = `127.0.0.1:${peerPort ?? 0}`;
       const clientAddress = `127.0.0.1:${clientPort ?? 0}`;
       n4Address = clientAddress;
@@ -50,6 +50,7 @@ describe('replacing a wiped node (real processes)', () => {
         if (all[k - 1] === '--id') return 'n4';
         if (all[k - 1] === '--members') return `n4=${peerAddress}/${clientAddress}`;
         if (all[k - 1] === '--data-dir') return path.join(cluster.dataRoot, 'n4');
+        if (all[k - 1] === '--http-port') return String(httpPort ?? 0);
         return arg;
       });
       n4 = NodeProcess.spawn({ args: [...args, '--join', cluster.brokers(survivors).join(',')], output: new OutputLog('n4', path.join(cluster.dataRoot, 'logs', 'n4.out')), runTag: '#1', cwd: REPO_ROOT });
@@ -65,6 +66,18 @@ describe('replacing a wiped node (real processes)', () => {
       expect(replaced.stdout).toContain(`replaced ${victim} by n4`);
       const after = await members([...cluster.brokers(survivors), clientAddress]);
       expect(after.members.map((m) => `${m.id}:${m.role}`).sort()).toEqual([...survivors, 'n4'].map((id) => `${id}:voter`).sort());
+      // n4 said where it serves HTTP when it was added (--http-members names only the first
+      // three): every member's status page shows the configuration now, n4 read at its address.
+      const n4Http = `127.0.0.1:${httpPort ?? 0}`;
+      expect(after.members.find((m) => m.id === 'n4')?.httpAddress).toBe(n4Http);
+      await cluster.waitFor(
+        async () => {
+          const page = (await (await fetch(`http://${cluster.httpAddress(survivors[0] ?? '')}/status.json`)).json()) as { members: { id: string; httpAddress: string | null; health: string }[] };
+          const n4Row = page.members.find((m) => m.id === 'n4');
+          return page.members.map((m) => m.id).sort().join() === [...survivors, 'n4'].sort().join() && n4Row?.httpAddress === n4Http && n4Row.health !== 'unreachable';
+        },
+        { timeoutMs: 10_000, what: `${survivors[0] ?? ''}'s status page to show n4 (and not ${victim})` },
+      );
 
       // n4 votes now: the cluster survives losing one more of the original nodes.
       const lost = await cluster.leader();

@@ -36,6 +36,19 @@ describe('the member book and config entry contexts', () => {
     expect(() => decodeMemberContext(new TextEncoder().encode('{"version":2,"id":"n4","peerAddress":"a:1","clientAddress":"a:2","incarnation":""}'))).toThrow(MemberRecordError);
   });
 
+  it('a member record may carry its HTTP address; one without it (an older node\'s) still decodes', () => {
+    const withHttp: MemberRecord = { ...record('n4', 7604), httpAddress: '127.0.0.1:7704' };
+    expect(decodeMemberContext(encodeMemberContext(withHttp))).toEqual(withHttp);
+    expect(decodeMemberContext(new TextEncoder().encode('{"version":1,"id":"n4","peerAddress":"a:1","clientAddress":"a:2","incarnation":""}'))).toEqual({ id: 'n4', peerAddress: 'a:1', clientAddress: 'a:2', incarnation: '' });
+    expect(() => decodeMemberContext(new TextEncoder().encode('{"version":1,"id":"n4","peerAddress":"a:1","clientAddress":"a:2","incarnation":"","httpAddress":7}'))).toThrow(MemberRecordError);
+    const book = new MemberBook();
+    book.set(record('n4', 7604));
+    const version = book.version;
+    book.set(withHttp);
+    expect(book.version, 'a new HTTP address is a change').toBeGreaterThan(version);
+    expect(MemberBook.decode(book.encode()).get(nodeId('n4'))).toEqual(withHttp);
+  });
+
   it('a book encodes and decodes whole; set counts changes, retain drops the members a configuration no longer names', () => {
     const book = new MemberBook();
     book.set(record('n1', 7601));

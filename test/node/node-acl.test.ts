@@ -261,7 +261,7 @@ describe('membership under ACLs', () => {
   class RecordingMembership implements MembershipService {
     readonly changes: MemberChangeInput[] = [];
     members(): MembersView {
-      return { members: [{ id: nodeId('n1'), role: 'voter', peerAddress: '127.0.0.1:7601', clientAddress: '127.0.0.1:7501', incarnation: 'inc-n1', matchIndex: 5 }], leaderId: nodeId('n1'), leaderClientAddress: '127.0.0.1:7501', configIndex: 1 };
+      return { members: [{ id: nodeId('n1'), role: 'voter', peerAddress: '127.0.0.1:7601', clientAddress: '127.0.0.1:7501', incarnation: 'inc-n1', matchIndex: 5, httpAddress: null }], leaderId: nodeId('n1'), leaderClientAddress: '127.0.0.1:7501', configIndex: 1 };
     }
     changeMember(change: MemberChangeInput): Promise<MembersView> {
       this.changes.push(change);

@@ -130,6 +130,7 @@ describe('NodeMetrics: snapshots, compaction and the disk guard', () => {
       openTransactions: () => 0,
       proposedAtMs: () => null,
       storage: () => storage,
+      httpAddressOf: () => null,
     };
     const metrics = new NodeMetrics({ defaultMetrics: false });
     metrics.attach(node, '/nonexistent/quorumlog-data');

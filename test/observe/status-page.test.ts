@@ -59,8 +59,8 @@ const STORAGE: StorageStatus = {
   diskHighWatermarkPercent: 90, produceRefused: false, snapshotsWritten: 0, snapshotsInstalled: 0, logSegmentsDeleted: 0,
 };
 
-/** A node whose status the test sets. */
-function fakeNode(st: Partial<Status> & { readonly id: NodeId }): NodeInspection & { status: () => Status; set: (over: Partial<Status>) => void } {
+/** A node whose status the test sets (`httpAddresses`: the HTTP addresses its member book records). */
+function fakeNode(st: Partial<Status> & { readonly id: NodeId }, httpAddresses: ReadonlyMap<string, string> = new Map()): NodeInspection & { status: () => Status; set: (over: Partial<Status>) => void } {
   let current: Status = {
     role: 'follower', term: term(2), vote: null, leader: null, commit: index(10), applied: index(10), firstIndex: index(1), lastIndex: index(10),
     snapshotIndex: index(0), votingBlocked: false, repairThrough: index(0), transferee: null, config: { voters: [st.id], learners: [] }, configIndex: index(0),
@@ -80,6 +80,7 @@ function fakeNode(st: Partial<Status> & { readonly id: NodeId }): NodeInspection
     openTransactions: () => 0,
     proposedAtMs: () => null,
     storage: () => STORAGE,
+    httpAddressOf: (id) => httpAddresses.get(id) ?? null,
   };
 }
 
@@ -197,6 +198,42 @@ describe('StatusPage', () => {
     page.stop();
     expect(timers()).toBe(0);
   });
+
+  it('shows the members of the configuration the node holds now, learners marked, found at the HTTP address their record carries', async () => {
+    const config = (voters: string[], learners: string[]): Status['config'] => ({ voters: voters.map(nodeId), learners: learners.map(nodeId) });
+    const n2 = await startHttpEndpoint({
+      host: '127.0.0.1',
+      port: 0,
+      metrics: new NodeMetrics({ defaultMetrics: false }),
+      node: fakeNode({ id: nodeId('n2'), leader: nodeId('n1') }),
+      appliedLagEntriesMax: 1,
+      page: { scheduler: manualScheduler().scheduler, httpMembers: new Map(), memberIds: ['n2'] },
+    });
+    onTestFinished(() => n2.close());
+    const node = fakeNode({ id: nodeId('n1'), role: 'leader', leader: nodeId('n1'), config: config(['n1', 'n2', 'n3'], []) }, new Map([['n2', n2.address]]));
+    const { scheduler, advance } = manualScheduler();
+    // Started with --members n1,n2,n3; then n4 was added as a learner and n3 removed.
+    const page = new StatusPage({ node, scheduler, httpMembers: new Map(), memberIds: ['n1', 'n2', 'n3'], appliedLagEntriesMax: 10 }, '127.0.0.1:1');
+    const rows = async (): Promise<unknown[]> => (await page.clusterView()).members.map((m) => [m.id, m.learner, m.health]);
+    expect(await rows()).toEqual([
+      ['n1', false, Health.ready],
+      ['n2', false, Health.ready],
+      ['n3', false, Health.unreachable],
+    ]);
+    node.set({ config: config(['n1', 'n2'], ['n4']) });
+    advance(1_000);
+    const view = await page.clusterView();
+    expect(view.members.map((m) => [m.id, m.learner, m.health])).toEqual([
+      ['n1', false, Health.ready],
+      ['n2', false, Health.ready],
+      ['n4', true, Health.unreachable],
+    ]);
+    expect(view.members[2]?.healthReason).toMatch(/HTTP address is not known/);
+    // A node holding no configuration yet (joining) shows the members --members names.
+    node.set({ config: config([], []) });
+    advance(1_000);
+    expect((await page.clusterView()).members.map((m) => m.id)).toEqual(['n1', 'n2', 'n3']);
+  });
 });
 
 describe('the HTTP endpoint with the page', () => {
@@ -214,11 +251,12 @@ describe('the HTTP endpoint with the page', () => {
   }
 
   it('serves the page and its files under the policy, and the cluster as this node reads it from the others', async () => {
-    const leaderAddress = await serve(fakeNode({ id: nodeId('n1'), role: 'leader', leader: nodeId('n1'), progress: progress([['n1', 10], ['n2', 10], ['n3', 7]]) }), new Map());
+    const config = { voters: [nodeId('n1'), nodeId('n2'), nodeId('n3')], learners: [] };
+    const leaderAddress = await serve(fakeNode({ id: nodeId('n1'), role: 'leader', leader: nodeId('n1'), config, progress: progress([['n1', 10], ['n2', 10], ['n3', 7]]) }), new Map());
     // n3's address is a port nothing listens on: the endpoint just closed there.
     const closed = await startHttpEndpoint({ host: '127.0.0.1', port: 0, metrics: new NodeMetrics({ defaultMetrics: false }), node: fakeNode({ id: nodeId('n3') }), appliedLagEntriesMax: 1 });
     await closed.close();
-    const address = await serve(fakeNode({ id: nodeId('n2'), leader: nodeId('n1') }), new Map([['n1', leaderAddress], ['n3', closed.address]]));
+    const address = await serve(fakeNode({ id: nodeId('n2'), leader: nodeId('n1'), config }), new Map([['n1', leaderAddress], ['n3', closed.address]]));
 
     for (const [route, type] of [['/', 'text/html'], ['/status-page.js', 'text/javascript'], ['/status-page.css', 'text/css']] as const) {
       const response = await fetch(`http://${address}${route}`);

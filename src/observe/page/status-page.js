@@ -75,9 +75,9 @@ function renderMembers(view) {
     const health = el('span', { className: `health health-${m.health}`, text: HEALTH_NAMES[m.health] ?? m.health });
     const reason = m.health === 'ready' ? null : el('span', { className: 'reason', text: m.healthReason });
     const name = el('td', {}, [pageLink(m.httpAddress, m.id), m.self ? el('span', { className: 'self-mark', text: '(this page)' }) : null]);
-    const row = el('tr', { className: [m.leader ? 'leader' : '', m.health === 'unreachable' ? 'unreachable' : ''].join(' ').trim(), attrs: { 'data-member': m.id, 'data-role': m.role ?? 'unknown', 'data-health': m.health } }, [
+    const row = el('tr', { className: [m.leader ? 'leader' : '', m.health === 'unreachable' ? 'unreachable' : ''].join(' ').trim(), attrs: { 'data-member': m.id, 'data-role': m.role ?? 'unknown', 'data-health': m.health, 'data-learner': String(m.learner) } }, [
       name,
-      el('td', {}, [role]),
+      el('td', {}, [role, m.learner ? el('span', { className: 'badge learner', text: 'learner (not voting)' }) : null]),
       el('td', { text: m.term ?? '–' }),
       el('td', {}, [health, reason]),
       el('td', { className: 'num', text: number(m.commitIndex) }),
