@@ -1,6 +1,6 @@
 import { assert } from './assert.js';
 import { ConfigHistory, NO_CONFIGURATION } from './membership.js';
-import type { Entry, Index, LogReader, SnapshotMeta, Term } from './types.js';
+import type { Configuration, Entry, HardState, Index, LogReader, SnapshotMeta, Term } from './types.js';
 
 /**
  * Durable entries kept in memory until they are handed out for applying, at most this many
@@ -65,6 +65,41 @@ export class RaftLog {
     this.committed = committed;
     this.applied = Math.min(floor, committed) as Index;
     this.applying = this.applied;
+  }
+
+  /**
+   * The log as a node starts with it: its commit and applied indexes from the saved hard
+   * state, the newest snapshot and the state machine's applied index, and its configurations
+   * from the log's config entries on top of `base` (the snapshot's, else the bootstrap one).
+   * `votingBlockedBelow` is the saved commit index when the durable log ends before it:
+   * entries this node knew committed are gone (a damaged disk, or a driver that persisted hard
+   * state before entries); it carries on from what is there, but does not vote until a leader
+   * has restored them.
+   */
+  static recover(options: {
+    readonly durable: LogReader;
+    readonly hardState: HardState;
+    readonly snapshot: SnapshotMeta | null;
+    readonly applied: Index;
+    readonly base: { readonly index: Index; readonly config: Configuration };
+    readonly batchBytesMax: number;
+  }): { readonly log: RaftLog; readonly votingBlockedBelow: Index } {
+    const { durable, hardState: hs, snapshot } = options;
+    const durableLast = durable.lastIndex();
+    const lostCommitted = hs.commit > durableLast;
+    const snapshotIndex = snapshot?.index ?? 0;
+    assert(snapshotIndex >= durable.firstIndex() - 1, `raft: the log is compacted through ${durable.firstIndex() - 1}, beyond the snapshot at ${snapshotIndex}`);
+    assert(
+      snapshot === null || (snapshotIndex <= durableLast && durable.term(snapshot.index) === snapshot.term),
+      `raft: the log (${durable.firstIndex()}..${durableLast}) does not hold the snapshot's point ${snapshotIndex}`,
+    );
+    // What a snapshot holds, and what the state machine applied, was committed, whatever the
+    // saved commit index says (it is saved lazily).
+    const applied = Math.min(options.applied, durableLast);
+    const commit = Math.max(lostCommitted ? durableLast : hs.commit, snapshotIndex, applied) as Index;
+    const configs = ConfigHistory.recover(durable, options.base, options.batchBytesMax);
+    const log = new RaftLog(durable, commit, Math.max(applied, snapshotIndex) as Index, configs);
+    return { log, votingBlockedBelow: (lostCommitted ? hs.commit : 0) as Index };
   }
 
   firstIndex(): Index {

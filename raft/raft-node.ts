@@ -1,7 +1,8 @@
 import { assert } from './assert.js';
 import { planConfChange, type ConfChangeView } from './conf-change.js';
+import { Following } from './following.js';
 import { Leadership } from './leadership.js';
-import { ConfigHistory, NO_CONFIGURATION, configurationOfSnapshot, encodeConfiguration, isVoter, sameConfiguration } from './membership.js';
+import { NO_CONFIGURATION, configurationOfSnapshot, encodeConfiguration, isVoter, sameConfiguration } from './membership.js';
 import { Outbox } from './outbox.js';
 import { RaftLog } from './raft-log.js';
 import { Tracker } from './tracker.js';
@@ -20,14 +21,11 @@ import type {
 import {
   EntryKind,
   Role,
-  type AppendRequest,
   type Configuration,
   type HardState,
-  type Heartbeat,
   type Index,
   type Message,
   type NodeId,
-  type InstallSnapshot,
   type RandomSource,
   type Ready,
   type SnapshotMeta,
@@ -44,9 +42,9 @@ const NO_LEADER = null;
  * its own. Inputs are method calls; outputs are collected into a Ready (see types.ts for the
  * driver's obligations).
  *
- * The node keeps the protocol's steps: terms, elections, role transitions and the follower's
- * side of replication. The leader's side lives in Leadership, and what goes out to the driver
- * (messages, read states, the Ready handshake) in Outbox.
+ * The node keeps the protocol's steps: terms, elections and role transitions. The leader's
+ * side of replication lives in Leadership, the follower's in Following, and what goes out to
+ * the driver (messages, read states, the Ready handshake) in Outbox.
  */
 export class RaftNode {
   readonly id: NodeId;
@@ -65,7 +63,6 @@ export class RaftNode {
   private vote: NodeId | null;
   private leader: NodeId | null = NO_LEADER;
   /** 0 when this node lost durable entries and has been repaired since (or never lost any). */
-  private votingBlockedBelow: Index;
   /** The newest snapshot this node holds (taken here or installed from a leader), or null. */
   private snapshot: SnapshotMeta | null;
 
@@ -79,6 +76,7 @@ export class RaftNode {
   /** Votes in a campaign; replication progress of every member while leading. */
   private readonly tracker: Tracker;
   private readonly leadership: Leadership;
+  private readonly following: Following;
   private readonly outbox: Outbox;
 
   constructor(options: RaftOptions) {
@@ -97,29 +95,21 @@ export class RaftNode {
     const hs = options.hardState;
     this.currentTerm = hs.term;
     this.vote = hs.vote;
-    // A commit index beyond the durable log means entries this node knew committed are gone
-    // (a damaged disk, or a driver that persisted hard state before entries). Carry on from
-    // what is there, but do not vote until a leader has restored them.
-    const durableLast = options.log.lastIndex();
-    const lostCommitted = hs.commit > durableLast;
     this.snapshot = options.snapshot ?? null;
-    const snapshotIndex = this.snapshot?.index ?? 0;
-    assert(snapshotIndex >= options.log.firstIndex() - 1, `raft: the log is compacted through ${options.log.firstIndex() - 1}, beyond the snapshot at ${snapshotIndex}`);
-    assert(
-      this.snapshot === null || (snapshotIndex <= durableLast && options.log.term(this.snapshot.index) === this.snapshot.term),
-      `raft: the log (${options.log.firstIndex()}..${durableLast}) does not hold the snapshot's point ${snapshotIndex}`,
-    );
-    // What a snapshot holds, and what the state machine applied, was committed, whatever the
-    // saved commit index says (it is saved lazily).
-    const applied = Math.min(options.applied ?? 0, durableLast);
-    const commit = Math.max(lostCommitted ? durableLast : hs.commit, snapshotIndex, applied) as Index;
     // The configuration is the newest in the log, else the snapshot's, else the bootstrap one.
     const base = this.snapshot !== null ? { index: this.snapshot.index, config: configurationOfSnapshot(this.snapshot) } : { index: 0 as Index, config: this.startingConfiguration(options.voters) };
-    const configs = ConfigHistory.recover(options.log, base, batchBytesMax);
-    this.log = new RaftLog(options.log, commit, Math.max(applied, snapshotIndex) as Index, configs);
-    this.tracker = new Tracker(this.id, configs.current(), options.inflightAppendsMax ?? 64);
-    this.votingBlockedBelow = Math.max(options.votingBlockedBelow ?? 0, lostCommitted ? hs.commit : 0) as Index;
+    const recovered = RaftLog.recover({ durable: options.log, hardState: hs, snapshot: this.snapshot, applied: (options.applied ?? 0) as Index, base, batchBytesMax });
+    this.log = recovered.log;
+    this.tracker = new Tracker(this.id, this.log.configs.current(), options.inflightAppendsMax ?? 64);
     this.outbox = new Outbox(this.softState(), hs);
+    this.following = new Following({
+      id: this.id,
+      log: this.log,
+      outbox: this.outbox,
+      term: () => this.currentTerm,
+      snapshotInstalled: (snapshot) => (this.snapshot = snapshot),
+      votingBlockedBelow: Math.max(options.votingBlockedBelow ?? 0, recovered.votingBlockedBelow) as Index,
+    });
     this.leadership = new Leadership({
       id: this.id,
       log: this.log,
@@ -347,8 +337,8 @@ export class RaftNode {
       firstIndex: this.log.firstIndex(),
       lastIndex: this.log.lastIndex(),
       snapshotIndex: (this.snapshot?.index ?? 0) as Index,
-      votingBlocked: this.votingBlockedBelow > 0,
-      repairThrough: this.votingBlockedBelow,
+      votingBlocked: this.following.votingBlockedBelow > 0,
+      repairThrough: this.following.votingBlockedBelow,
       transferee: this.leadership.transferee,
       config: this.tracker.config,
       configIndex: this.log.configs.currentIndex(),
@@ -488,7 +478,7 @@ export class RaftNode {
    * configuration's voters, not its own, and steps down once the change commits).
    */
   private promotable(): boolean {
-    return this.votingBlockedBelow === 0 && this.countsAsVoter(this.id);
+    return this.following.votingBlockedBelow === 0 && this.countsAsVoter(this.id);
   }
 
   /**
@@ -550,7 +540,7 @@ export class RaftNode {
       (isPre && m.term > this.currentTerm);
     // A learner votes too: it may have been promoted without knowing it yet, and a candidate
     // counts its vote only if the candidate's configuration lists it as a voter.
-    const grant = mayVote && this.votingBlockedBelow === 0 && this.logIsUpToDate(m.lastIndex, m.lastTerm);
+    const grant = mayVote && this.following.votingBlockedBelow === 0 && this.logIsUpToDate(m.lastIndex, m.lastTerm);
     const respType = isPre ? 'preVoteResp' : 'voteResp';
     if (grant) {
       // A pre-vote response carries the term asked about, so the pre-candidate can match it.
@@ -617,9 +607,9 @@ export class RaftNode {
         if (this.role !== Role.follower) this.becomeFollower(this.currentTerm, m.from);
         this.leader = m.from;
         this.electionElapsed = 0;
-        if (m.type === 'append') this.handleAppend(m);
-        else if (m.type === 'snapshot') this.handleSnapshot(m);
-        else this.handleHeartbeat(m);
+        if (m.type === 'append') this.following.handleAppend(m);
+        else if (m.type === 'snapshot') this.following.handleSnapshot(m);
+        else this.following.handleHeartbeat(m);
         this.syncConfig();
         return;
       case 'timeoutNow':
@@ -635,89 +625,6 @@ export class RaftNode {
         if (this.role === Role.leader) this.leadership.handleHeartbeatResponse(m, this.ticks);
         return;
     }
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Replication: follower side
-
-  private handleAppend(m: AppendRequest): void {
-    if (m.prevIndex < this.log.committed) {
-      // Everything through our commit index already agrees with any leader of this term. If
-      // it does not, committed entries were lost somewhere (a majority's unsynced writes under
-      // async flush, or disks that lied): stop loudly rather than carry on diverged.
-      const ours = this.log.term(m.prevIndex);
-      assert(
-        ours === undefined || ours === m.prevTerm,
-        `raft: leader ${m.from} has term ${m.prevTerm} at ${m.prevIndex}, below our commit ${this.log.committed}, where we hold term ${ours}: committed entries were lost`,
-      );
-      this.replyAppend(m, true, this.log.committed);
-      return;
-    }
-    const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.entries);
-    if (lastNew === null) {
-      const hintIndex = this.log.lastIndexWithTermAtMost(m.prevIndex, m.prevTerm);
-      this.send({
-        type: 'appendResp',
-        from: this.id,
-        to: m.from,
-        term: this.currentTerm,
-        success: false,
-        index: m.prevIndex,
-        hintIndex,
-        hintTerm: this.log.term(hintIndex) ?? (0 as Term),
-      });
-      return;
-    }
-    this.log.commitTo(Math.min(m.commit, lastNew) as Index);
-    this.noteRepairedThrough(lastNew);
-    this.replyAppend(m, true, lastNew);
-  }
-
-  private handleHeartbeat(m: Heartbeat): void {
-    // The leader sends min(its commit, our match): what it believes we hold durably.
-    if (m.commit <= this.log.lastIndex()) {
-      this.log.commitTo(m.commit);
-      this.noteRepairedThrough(m.commit);
-    } else {
-      // We acknowledged entries our disk has since lost. Say where our log really ends, as a
-      // rejection, so the leader stops counting on them and sends them again.
-      const hintIndex = this.log.lastIndex();
-      this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.currentTerm, success: false, index: m.commit, hintIndex, hintTerm: this.log.lastTerm() });
-    }
-    this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.currentTerm, context: m.context });
-  }
-
-  /**
-   * A snapshot from the leader (Raft §7). One this log already holds (its point's entry with
-   * its term is here) only moves the commit index: the entries after it stay, they may be
-   * newer than the snapshot. Otherwise the whole log is replaced by the snapshot, which the
-   * driver installs with the next Ready. Either way the answer, an acknowledgement of the
-   * snapshot's index, leaves only once that is durable here.
-   */
-  private handleSnapshot(m: InstallSnapshot): void {
-    const s = m.snapshot;
-    if (s.index <= this.log.committed) {
-      // Stale (a resend, or we caught up by appends meanwhile): say how far we are.
-      this.replyAppend(m, true, this.log.committed);
-      return;
-    }
-    if (this.log.matchTerm(s.index, s.term)) {
-      this.log.commitTo(s.index);
-    } else {
-      this.log.restore(s);
-      this.snapshot = s;
-    }
-    this.noteRepairedThrough(s.index);
-    this.replyAppend(m, true, s.index);
-  }
-
-  private replyAppend(m: AppendRequest | InstallSnapshot, success: boolean, at: Index): void {
-    this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.currentTerm, success, index: at, hintIndex: 0 as Index, hintTerm: 0 as Term });
-  }
-
-  /** Our log now equals a current leader's through `at`; if that covers what we lost, we may vote again. */
-  private noteRepairedThrough(at: Index): void {
-    if (this.votingBlockedBelow > 0 && at >= this.votingBlockedBelow) this.votingBlockedBelow = 0 as Index;
   }
 
   // ---------------------------------------------------------------------------------------
