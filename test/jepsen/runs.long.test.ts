@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
+import { MIX_KINDS } from '../../jepsen-style/nemesis.js';
 import { liveChildPids } from '../../src/process/index.js';
 import { expectMixedRunPasses, expectQueueRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
 
@@ -22,7 +22,7 @@ describe('long jepsen-style runs against real node processes', () => {
   }, 200_000);
 
   it('the queue workload: a 35 s mixed run of every nemesis plus consumer kills passes every checker, the consumer checker included', async () => {
-    await expectQueueRunPasses(jepsen, 2, 35, NEMESIS_KINDS);
+    await expectQueueRunPasses(jepsen, 2, 35, MIX_KINDS);
   }, 200_000);
 
   it('sync flush: power loss of a majority while the survivor is paused, of one while another is out, and disk damage lose nothing', async () => {
@@ -116,7 +116,7 @@ describe('long runs with snapshots, compaction and retention against real node p
       seed,
       timeS: 35,
       workload: 'queue',
-      nemeses: NEMESIS_KINDS,
+      nemeses: MIX_KINDS,
       compaction: { snapshotEntries: 50, segmentBytes: 4096, retentionHours: 0, retentionPolicy: 'keep-unconsumed' },
     });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
@@ -142,7 +142,7 @@ describe('jepsen-style runs with snapshots, compaction and retention against rea
     const result = await run('snapshots-mix', {
       seed,
       timeS: 20,
-      nemeses: NEMESIS_KINDS,
+      nemeses: MIX_KINDS,
       compaction: { snapshotEntries: 50, segmentBytes: 4096, retentionHours: 0, retentionPolicy: null },
     });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
