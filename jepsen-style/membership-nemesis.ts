@@ -134,6 +134,8 @@ async function replaceWiped(ctx: MembersContext, faultId: number, random: Prng):
       await steps.ensureMember(fresh);
       await steps.ensureVoter(fresh);
       const removed = await steps.ensureRemoved(old);
+      // The new member is an ordinary voter now; a wiped old one that is still a member stays held (it must not be restarted).
+      ctx.claims.release('members', removed ? [old, fresh] : [fresh]);
       return {
         detail: `configuration ${describe(ctx.members.configuration)}`,
         ...(removed ? {} : { notApplied: `${old} was not removed` }),

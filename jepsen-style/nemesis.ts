@@ -38,6 +38,8 @@ const HOLD_MS: Record<NemesisKind, readonly [number, number]> = {
   members: [2_000, 5_000],
 };
 const GAP_MS: readonly [number, number] = [1_000, 4_000];
+/** Between membership faults: each one's changes take seconds beyond its hold. */
+const MEMBERS_GAP_MS: readonly [number, number] = [3_000, 8_000];
 /** No fault starts before this (the cluster settles) or ends later than this before the end. */
 const WARMUP_MS = 2_000;
 const COOLDOWN_MS = 1_000;
@@ -61,9 +63,18 @@ export interface PlannedFault {
  * The fault schedule: the given kinds (and, if `variants` is given, only those variants) in
  * random order with random gaps, all from `random`. Targets that depend on the cluster
  * ("the leader") are resolved when the fault starts; random targets come from the fault's seed.
+ * Membership faults have a timeline of their own (from `random.derive('members')`, with
+ * longer gaps: each takes seconds of changes), since they run beside the others; so the other
+ * faults' schedule is the same with or without them. Fault ids follow the start times.
  */
 export function planFaults(random: Prng, options: { readonly kinds: readonly NemesisKind[]; readonly variants: readonly string[] | null; readonly timeMs: number }): PlannedFault[] {
-  const choices = options.kinds.flatMap((kind) => NEMESIS_VARIANTS[kind].filter((v) => options.variants === null || options.variants.includes(v) || options.variants.includes(`${kind}:${v}`)).map((variant) => ({ kind, variant })));
+  const others = planLane(random, options.kinds.filter((k) => k !== 'members'), options, GAP_MS);
+  const members = options.kinds.includes('members') ? planLane(random.derive('members'), ['members'], options, MEMBERS_GAP_MS) : [];
+  return [...others, ...members].sort((a, b) => a.atMs - b.atMs || a.faultId - b.faultId).map((f, k) => ({ ...f, faultId: k + 1 }));
+}
+
+function planLane(random: Prng, kinds: readonly NemesisKind[], options: { readonly variants: readonly string[] | null; readonly timeMs: number }, gapMs: readonly [number, number]): PlannedFault[] {
+  const choices = kinds.flatMap((kind) => NEMESIS_VARIANTS[kind].filter((v) => options.variants === null || options.variants.includes(v) || options.variants.includes(`${kind}:${v}`)).map((variant) => ({ kind, variant })));
   const plan: PlannedFault[] = [];
   if (choices.length === 0) return plan;
   let atMs = WARMUP_MS;
@@ -73,7 +84,7 @@ export function planFaults(random: Prng, options: { readonly kinds: readonly Nem
     const holdMs = random.between(lo, hi);
     if (atMs + holdMs > options.timeMs - COOLDOWN_MS) break;
     plan.push({ faultId, kind, variant, atMs, holdMs, seed: random.nextInt(2 ** 31) });
-    atMs += holdMs + random.between(GAP_MS[0], GAP_MS[1]);
+    atMs += holdMs + random.between(gapMs[0], gapMs[1]);
   }
   return plan;
 }
