@@ -46,8 +46,13 @@ export interface MembersContext {
   readonly log: (line: string) => void;
 }
 
-/** Attempts of one change before it is given up (each bounded by the client's timeout). */
-const ATTEMPTS_MAX = 6;
+/**
+ * How long one change is tried before it is given up: longer than the other lane's faults
+ * last (a kill of the leader while a replaced voter is down leaves no quorum until the
+ * restart). Attempts are bounded too (each also by the client's timeout).
+ */
+const STEP_BUDGET_MS = 30_000;
+const ATTEMPTS_MAX = 40;
 const RETRY_MS = 1_000;
 /** How long a promote waits for the learner to catch up, per attempt. */
 const CATCH_UP_TIMEOUT_MS = 15_000;
@@ -283,7 +288,9 @@ class Steps {
    * look says) and tried again, ATTEMPTS_MAX times at most; then `fail`.
    */
   async #ensure(action: MemberAction, id: string, done: (c: KnownConfiguration) => boolean, change: (admin: MemberAdmin) => Promise<unknown>): Promise<boolean> {
-    for (let attempt = 1; attempt <= ATTEMPTS_MAX; attempt++) {
+    const deadlineMs = Date.now() + STEP_BUDGET_MS;
+    let attempt = 1;
+    for (; attempt <= ATTEMPTS_MAX && (attempt === 1 || Date.now() < deadlineMs); attempt++) {
       const admin = this.ctx.members.memberAdmin();
       try {
         if (done(await this.#read(admin))) {
@@ -303,7 +310,7 @@ class Steps {
       }
       await sleep(RETRY_MS);
     }
-    this.record(action, id, 'fail', `given up after ${ATTEMPTS_MAX} attempts`);
+    this.record(action, id, 'fail', `given up after ${attempt - 1} attempts in ${STEP_BUDGET_MS} ms`);
     return false;
   }
 

@@ -40,6 +40,8 @@ const HOLD_MS: Record<NemesisKind, readonly [number, number]> = {
 const GAP_MS: readonly [number, number] = [1_000, 4_000];
 /** Between membership faults: each one's changes take seconds beyond its hold. */
 const MEMBERS_GAP_MS: readonly [number, number] = [3_000, 8_000];
+/** How long a membership fault waits for the nodes it needs while the other lane holds them. */
+const MEMBERS_WAIT_MS = 15_000;
 /** No fault starts before this (the cluster settles) or ends later than this before the end. */
 const WARMUP_MS = 2_000;
 const COOLDOWN_MS = 1_000;
@@ -179,12 +181,26 @@ async function runFault(ctx: LaneContext, fault: PlannedFault, signal: AbortSign
   }
 }
 
-/** Tries to prepare a fault whose nodes the other lane does not hold (a few times: it may be choosing at the same moment). */
+/**
+ * Tries to prepare a fault whose nodes the other lane does not hold: a few times, since it
+ * may be choosing at the same moment; a membership fault waits up to MEMBERS_WAIT_MS for the
+ * nodes it needs (a running follower, spare ids) while another fault holds them.
+ */
 async function prepareClaimed(ctx: LaneContext, fault: PlannedFault): Promise<PreparedFault> {
   const lane: Lane = fault.kind === 'members' ? 'members' : 'faults';
+  if (lane === 'members') {
+    const deadlineMs = Date.now() + MEMBERS_WAIT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await prepareMembersFault(membersContext(ctx), fault.faultId, fault.variant, new Prng(fault.seed));
+      } catch (error) {
+        if (Date.now() >= deadlineMs || attempt >= 100) throw error;
+        await sleep(500);
+      }
+    }
+  }
   for (let attempt = 1; ; attempt++) {
     const random = new Prng(fault.seed);
-    if (lane === 'members') return prepareMembersFault(membersContext(ctx), fault.faultId, fault.variant, random);
     const view = laneView(ctx.cluster, ctx.claims.free('faults', ctx.cluster.ids));
     const prepared = await prepareFault({ ...ctx, cluster: view }, fault, random);
     // Power faults pause or cut others than their targets: they hold every node they may touch.
