@@ -6,6 +6,8 @@ import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, portOf,
 import { compactionArgs, type CompactionFlags } from './compaction.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';
 import type { MemberAdmin, MembershipCluster } from './membership-nemesis.js';
+import { MemberSet, type KnownConfiguration } from './member-set.js';
+import type { NodeState, StartOutcome } from './node-state.js';
 
 export interface ClusterConfig {
   /** The members the cluster is bootstrapped with: n1..nN. */
@@ -40,16 +42,10 @@ export interface Member {
   readonly httpPort: number;
 }
 
-export type NodeState = 'running' | 'paused' | 'down';
 
-/** The configuration the harness last confirmed (a leader's Members answer), in id order. */
-export interface KnownConfiguration {
-  readonly voters: readonly string[];
-  readonly learners: readonly string[];
-}
+export type { KnownConfiguration } from './member-set.js';
+export type { NodeState, StartOutcome } from './node-state.js';
 
-/** How a start went: serving clients, or exited first (with its last lines). */
-export type StartOutcome = { readonly ok: true } | { readonly ok: false; readonly exit: ProcessExit | null; readonly reason: string; readonly lastLines: readonly string[] };
 
 const STOP_GRACE_MS = 10_000;
 /** One member change's budget (the leader retries a change it cannot make yet within it). */
@@ -72,9 +68,7 @@ export class Cluster implements MembershipCluster {
   readonly #nodes: LocalNodes;
   readonly #proxies = new Map<string, LinkProxy>();
   readonly #statusClient: LogClient;
-  #configuration: KnownConfiguration;
-  /** Ids that start with --join (added to the running cluster, on a data directory of their own making). */
-  readonly #joining = new Set<string>();
+  readonly #members: MemberSet;
 
   private constructor(readonly config: ClusterConfig, ports: readonly number[]) {
     const size = config.nodes + config.spareNodes;
@@ -82,7 +76,7 @@ export class Cluster implements MembershipCluster {
     const httpPortsFrom = 2 * size + size * (size - 1);
     this.pool = all.map((m, k) => ({ id: m.id, peerPort: portOf(m.peerAddress), clientPort: portOf(m.clientAddress), httpPort: portAt(ports, httpPortsFrom + k) }));
     this.#bootstrap = all.slice(0, config.nodes);
-    this.#configuration = { voters: this.#bootstrap.map((m) => m.id), learners: [] };
+    this.#members = new MemberSet(this.pool.map((m) => m.id), this.#bootstrap.map((m) => m.id));
     fs.mkdirSync(path.join(config.runDir, 'logs'), { recursive: true });
     const outputs = new Map(all.map((m) => [m.id, new OutputLog(m.id, this.logFile(m.id))]));
     const outputOf = (id: string): OutputLog => outputs.get(id) ?? new OutputLog(id, this.logFile(id));
@@ -137,18 +131,16 @@ export class Cluster implements MembershipCluster {
 
   /** The members (voters, then learners, each in pool order) of the configuration last confirmed. */
   get ids(): string[] {
-    return [...this.#configuration.voters, ...this.#configuration.learners];
+    return this.#members.ids;
   }
 
   get configuration(): KnownConfiguration {
-    return this.#configuration;
+    return this.#members.configuration;
   }
 
   /** Records the configuration a leader answered (Members); ids outside the pool are a harness error. */
   setConfiguration(configuration: KnownConfiguration): void {
-    const inPoolOrder = (ids: readonly string[]): string[] => this.pool.map((m) => m.id).filter((id) => ids.includes(id));
-    for (const id of [...configuration.voters, ...configuration.learners]) this.member(id);
-    this.#configuration = { voters: inPoolOrder(configuration.voters), learners: inPoolOrder(configuration.learners) };
+    this.#members.set(configuration);
   }
 
   get votersWanted(): number {
@@ -169,8 +161,7 @@ export class Cluster implements MembershipCluster {
 
   /** Pool ids that are not members now (a spare, or a removed member), in pool order. */
   get nonMembers(): string[] {
-    const members = new Set(this.ids);
-    return this.pool.map((m) => m.id).filter((id) => !members.has(id));
+    return this.#members.nonMembers;
   }
 
   brokers(ids: readonly string[] = this.ids): string[] {
@@ -199,7 +190,7 @@ export class Cluster implements MembershipCluster {
     if (this.state(id) !== 'down') throw new Error(`${id} is running: stop it before it joins afresh`);
     if (this.ids.includes(id)) throw new Error(`${id} is a member: it cannot join again`);
     this.wipe(id);
-    this.#joining.add(id);
+    this.#members.markJoining(id);
     return this.startNode(id);
   }
 
@@ -326,7 +317,7 @@ export class Cluster implements MembershipCluster {
    */
   #nodeArgs(id: string): string[] {
     const dial = this.pool.filter((x) => x.id !== id).map((x) => `${x.id}=127.0.0.1:${this.#proxy(id, x.id).listenPort}`).join(',');
-    const joining = this.#joining.has(id) || !this.#bootstrap.some((m) => m.id === id);
+    const joining = this.#members.joins(id);
     const { peerAddress, clientAddress } = this.addressesOf(id);
     const members = joining ? membersFlag([{ id, peerAddress, clientAddress }]) : membersFlag(this.#bootstrap);
     const join = joining ? ['--join', this.brokers(this.ids.filter((x) => x !== id)).join(',')] : [];

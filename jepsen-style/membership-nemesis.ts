@@ -1,5 +1,6 @@
 import type { MemberAddresses, MembersView, PromoteOptions } from '../src/client/index.js';
-import type { KnownConfiguration, NodeState, StartOutcome } from './cluster.js';
+import type { NodeState, StartOutcome } from './node-state.js';
+import type { KnownConfiguration } from './member-set.js';
 import type { ActiveFault, PreparedFault } from './fault.js';
 import type { History, MemberAction } from './history.js';
 import type { NodeClaims } from './node-claims.js';
