@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { Admin, LogClient, type BrokerStatus, type NodeStatus } from '../src/client/index.js';
-import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, portOf, withTimeout, type LoopbackMember, type NodeProcess, type ProcessExit } from '../src/process/index.js';
+import { freePorts, LocalNodes, loopbackMembers, membersFlag, OutputLog, portOf, withTimeout, type LoopbackMember, type NodeProcess } from '../src/process/index.js';
 import { compactionArgs, type CompactionFlags } from './compaction.js';
 import { LinkProxy, type LinkMode } from './link-proxy.js';
 import type { MemberAdmin, MembershipCluster } from './membership-nemesis.js';
