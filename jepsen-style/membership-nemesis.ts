@@ -107,12 +107,14 @@ function growShrink(ctx: MembersContext, faultId: number, random: Prng): Prepare
     detail: `add ${added.join(',')} as learners, promote them; then remove ${removeAdded ? 'them' : 'two others'}`,
     apply: async () => {
       const steps = new Steps(ctx, faultId);
-      for (const id of added) await steps.join(id);
-      for (const id of added) await steps.ensureMember(id);
-      for (const id of added) await steps.ensureVoter(id);
+      const joined: string[] = [];
+      for (const id of added) if (await steps.join(id)) joined.push(id);
+      for (const id of joined) await steps.ensureMember(id);
+      for (const id of joined) await steps.ensureVoter(id);
       ctx.claims.release('members', added);
       return {
         detail: `configuration ${describe(ctx.members.configuration)}`,
+        ...(joined.length === added.length ? {} : { notApplied: `${added.filter((id) => !joined.includes(id)).join(',')} would not start` }),
         heal: async () => {
           const others = ctx.claims.free('members', ctx.members.configuration.voters).filter((id) => !added.includes(id));
           const prefer = removeAdded || others.length < 2 ? added : random.sample(others, 2);
@@ -136,15 +138,14 @@ async function replaceWiped(ctx: MembersContext, faultId: number, random: Prng):
       const steps = new Steps(ctx, faultId);
       await steps.act('kill', old, () => ctx.members.kill(old));
       await steps.act('wipe', old, () => Promise.resolve(ctx.members.wipe(old)));
-      await steps.join(fresh);
-      await steps.ensureMember(fresh);
-      await steps.ensureVoter(fresh);
+      const promoted = (await steps.join(fresh)) && (await steps.ensureMember(fresh)) && (await steps.ensureVoter(fresh));
+      // Without its replacement in, the old member is still removed: settle() then makes a voter of a spare.
       const removed = await steps.ensureRemoved(old);
       // The new member is an ordinary voter now; a wiped old one that is still a member stays held (it must not be restarted).
       ctx.claims.release('members', removed ? [old, fresh] : [fresh]);
       return {
         detail: `configuration ${describe(ctx.members.configuration)}`,
-        ...(removed ? {} : { notApplied: `${old} was not removed` }),
+        ...(removed && promoted ? {} : { notApplied: removed ? `${fresh} did not become a voter` : `${old} was not removed` }),
         heal: () => settle(ctx, faultId, [old]),
       };
     },
@@ -167,9 +168,9 @@ async function removeLeader(ctx: MembersContext, faultId: number): Promise<Prepa
       const removed = await steps.ensureRemoved(target);
       if (!removed) return { detail: `${target} was not removed`, notApplied: `${target} was not removed`, heal: () => settle(ctx, faultId, [target]) };
       await steps.act('wipe', target, () => Promise.resolve(ctx.members.wipe(target)));
-      await steps.join(target);
-      await steps.ensureMember(target);
+      const readded = (await steps.join(target)) && (await steps.ensureMember(target));
       ctx.claims.release('members', [target]);
+      if (!readded) return { detail: `${target} was not added again`, notApplied: `${target} was not added again`, heal: () => settle(ctx, faultId, []) };
       return {
         detail: `configuration ${describe(ctx.members.configuration)}`,
         heal: async () => {
@@ -272,8 +273,9 @@ class Steps {
     return this.#ensure('add', id, (c) => c.voters.includes(id) || c.learners.includes(id), (admin) => admin.add(id, this.ctx.members.addressesOf(id)));
   }
 
+  /** Promotes learner `id`; given up at once when it is no member at all (its add was given up). */
   ensureVoter(id: string): Promise<boolean> {
-    return this.#ensure('promote', id, (c) => c.voters.includes(id), (admin) => admin.promote(id, { catchUpTimeoutMs: CATCH_UP_TIMEOUT_MS }));
+    return this.#ensure('promote', id, (c) => c.voters.includes(id), (admin) => admin.promote(id, { catchUpTimeoutMs: CATCH_UP_TIMEOUT_MS }), (c) => !c.learners.includes(id));
   }
 
   /** Removes `id` and, once the removal is confirmed, stops it (unless the other lane holds it). */
@@ -288,15 +290,20 @@ class Steps {
    * again. A failed or unanswered call is recorded `info` (it may have taken effect: the next
    * look says) and tried again, ATTEMPTS_MAX times at most; then `fail`.
    */
-  async #ensure(action: MemberAction, id: string, done: (c: KnownConfiguration) => boolean, change: (admin: MemberAdmin) => Promise<unknown>): Promise<boolean> {
+  async #ensure(action: MemberAction, id: string, done: (c: KnownConfiguration) => boolean, change: (admin: MemberAdmin) => Promise<unknown>, impossible: (c: KnownConfiguration) => boolean = () => false): Promise<boolean> {
     const deadlineMs = Date.now() + STEP_BUDGET_MS;
     let attempt = 1;
     for (; attempt <= ATTEMPTS_MAX && (attempt === 1 || Date.now() < deadlineMs); attempt++) {
       const admin = this.ctx.members.memberAdmin();
       try {
-        if (done(await this.#read(admin))) {
+        const before = await this.#read(admin);
+        if (done(before)) {
           this.record(action, id, 'ok', attempt === 1 ? 'already so' : `so after attempt ${attempt - 1}`);
           return true;
+        }
+        if (impossible(before)) {
+          this.record(action, id, 'fail', `not possible in ${describe(before)}`);
+          return false;
         }
         await change(admin);
         if (done(await this.#read(admin))) {
