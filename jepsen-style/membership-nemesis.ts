@@ -57,8 +57,9 @@ const ATTEMPTS_MAX = 40;
 const RETRY_MS = 1_000;
 /** How long a promote waits for the learner to catch up, per attempt. */
 const CATCH_UP_TIMEOUT_MS = 15_000;
-/** Rounds of settle() (each one look at the configuration and the changes it calls for). */
-const SETTLE_ROUNDS_MAX = 4;
+/** Rounds of settle() (each one look at the configuration and the change it calls for), within a budget. */
+const SETTLE_ROUNDS_MAX = 12;
+const SETTLE_BUDGET_MS = 90_000;
 /** Tries to find a leader the other lane does not hold (remove-leader). */
 const LEADER_TRIES_MAX = 20;
 
@@ -191,7 +192,8 @@ async function removeLeader(ctx: MembersContext, faultId: number): Promise<Prepa
 export async function settle(ctx: MembersContext, faultId: number, prefer: readonly string[]): Promise<string> {
   const steps = new Steps(ctx, faultId);
   const wanted = ctx.members.votersWanted;
-  for (let round = 0; round < SETTLE_ROUNDS_MAX; round++) {
+  const deadlineMs = Date.now() + SETTLE_BUDGET_MS;
+  for (let round = 0; round < SETTLE_ROUNDS_MAX && Date.now() < deadlineMs; round++) {
     const config = await steps.configuration();
     if (config === null) continue;
     const [learner] = ctx.claims.free('members', config.learners);
@@ -322,10 +324,19 @@ class Steps {
     return false;
   }
 
+  /**
+   * The leader's configuration. The first node to answer may know no leader: one just removed
+   * (it runs until it is stopped, outside the configuration) or one cut off; then each member
+   * is asked in turn.
+   */
   async #read(admin: MemberAdmin): Promise<KnownConfiguration> {
-    const any = await admin.list();
-    if (any.leaderClientAddress === null) throw new Error('no leader known');
-    const view = await admin.list({ address: any.leaderClientAddress });
+    let leaderAddress = (await admin.list()).leaderClientAddress;
+    for (const id of this.ctx.members.ids) {
+      if (leaderAddress !== null) break;
+      leaderAddress = (await admin.list({ address: this.ctx.members.addressesOf(id).clientAddress }).catch(() => null))?.leaderClientAddress ?? null;
+    }
+    if (leaderAddress === null) throw new Error('no member knows a leader');
+    const view = await admin.list({ address: leaderAddress });
     if (view.leaderId === null) throw new Error('no leader known');
     const config = configurationOf(view);
     this.ctx.members.setConfiguration(config);
