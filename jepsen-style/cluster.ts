@@ -49,7 +49,7 @@ export type { NodeState, StartOutcome } from './node-state.js';
 
 const STOP_GRACE_MS = 10_000;
 /** One member change's budget (the leader retries a change it cannot make yet within it). */
-const MEMBER_CALL_TIMEOUT_MS = 10_000;
+const MEMBER_CALL_TIMEOUT_MS = 5_000;
 const START_ATTEMPTS_MAX = 3;
 
 /**
@@ -152,9 +152,9 @@ export class Cluster implements MembershipCluster {
     const admin = new Admin({ brokers: this.brokers(), timeoutMs: MEMBER_CALL_TIMEOUT_MS, connectTimeoutMs: 800, brokerRefreshIntervalMs: 0 });
     return {
       list: (options = {}) => admin.members.list(options),
-      add: (id, addresses) => admin.members.add(id, addresses),
+      add: (id, addresses, options = {}) => admin.members.add(id, addresses, options),
       promote: (id, options = {}) => admin.members.promote(id, options),
-      remove: (id) => admin.members.remove(id),
+      remove: (id, options = {}) => admin.members.remove(id, options),
       close: () => admin.close(),
     };
   }
@@ -320,7 +320,9 @@ export class Cluster implements MembershipCluster {
     const joining = this.#members.joins(id);
     const { peerAddress, clientAddress } = this.addressesOf(id);
     const members = joining ? membersFlag([{ id, peerAddress, clientAddress }]) : membersFlag(this.#bootstrap);
-    const join = joining ? ['--join', this.brokers(this.ids.filter((x) => x !== id)).join(',')] : [];
+    // Members that run first: the node asks them in turn for the members, and a paused one holds it for a while.
+    const others = this.ids.filter((x) => x !== id).sort((a, b) => Number(this.state(b) === 'running') - Number(this.state(a) === 'running'));
+    const join = joining ? ['--join', this.brokers(others).join(',')] : [];
     const c = this.config;
     return [
       c.cliPath, 'node', '--id', id, '--members', members, ...join, '--data-dir', this.dataDir(id), '--cluster-id', c.clusterId,

@@ -11,12 +11,12 @@ import { sleep } from '../src/process/index.js';
 export const MEMBER_VARIANTS = ['grow-shrink', 'replace-wiped', 'remove-leader'] as const;
 export type MemberVariant = (typeof MEMBER_VARIANTS)[number];
 
-/** The calls of `Admin.members` the nemesis makes (what `quorumlog members` makes). */
+/** The calls of `Admin.members` the nemesis makes (what `quorumlog members` makes); a signal ends one attempt. */
 export interface MemberAdmin {
-  list(options?: { readonly address?: string }): Promise<MembersView>;
-  add(id: string, addresses: MemberAddresses): Promise<MembersView>;
+  list(options?: { readonly address?: string; readonly signal?: AbortSignal }): Promise<MembersView>;
+  add(id: string, addresses: MemberAddresses, options?: { readonly signal?: AbortSignal }): Promise<MembersView>;
   promote(id: string, options?: PromoteOptions): Promise<MembersView>;
-  remove(id: string): Promise<MembersView>;
+  remove(id: string, options?: { readonly signal?: AbortSignal }): Promise<MembersView>;
   close(): Promise<void>;
 }
 
@@ -55,8 +55,14 @@ export interface MembersContext {
 const STEP_BUDGET_MS = 30_000;
 const ATTEMPTS_MAX = 40;
 const RETRY_MS = 1_000;
-/** How long a promote waits for the learner to catch up, per attempt. */
-const CATCH_UP_TIMEOUT_MS = 15_000;
+/**
+ * One attempt's budget, all its calls together (an add asks the cluster, the new node and
+ * the leader before the change): a call stuck on a node that is down or cut off is let go
+ * and the step looked up again.
+ */
+const ATTEMPT_MS = 12_000;
+/** How long a promote waits for the learner to catch up, per attempt (within ATTEMPT_MS). */
+const CATCH_UP_TIMEOUT_MS = 10_000;
 /** Rounds of settle() (each one look at the configuration and the change it calls for), within a budget. */
 const SETTLE_ROUNDS_MAX = 12;
 const SETTLE_BUDGET_MS = 90_000;
@@ -272,17 +278,17 @@ class Steps {
   }
 
   ensureMember(id: string): Promise<boolean> {
-    return this.#ensure('add', id, (c) => c.voters.includes(id) || c.learners.includes(id), (admin) => admin.add(id, this.ctx.members.addressesOf(id)));
+    return this.#ensure('add', id, (c) => c.voters.includes(id) || c.learners.includes(id), (admin, signal) => admin.add(id, this.ctx.members.addressesOf(id), { signal }));
   }
 
   /** Promotes learner `id`; given up at once when it is no member at all (its add was given up). */
   ensureVoter(id: string): Promise<boolean> {
-    return this.#ensure('promote', id, (c) => c.voters.includes(id), (admin) => admin.promote(id, { catchUpTimeoutMs: CATCH_UP_TIMEOUT_MS }), (c) => !c.learners.includes(id));
+    return this.#ensure('promote', id, (c) => c.voters.includes(id), (admin, signal) => admin.promote(id, { catchUpTimeoutMs: CATCH_UP_TIMEOUT_MS, signal }), (c) => !c.learners.includes(id));
   }
 
   /** Removes `id` and, once the removal is confirmed, stops it (unless the other lane holds it). */
   async ensureRemoved(id: string): Promise<boolean> {
-    const removed = await this.#ensure('remove', id, (c) => !c.voters.includes(id) && !c.learners.includes(id), (admin) => admin.remove(id));
+    const removed = await this.#ensure('remove', id, (c) => !c.voters.includes(id) && !c.learners.includes(id), (admin, signal) => admin.remove(id, { signal }));
     if (removed && this.ctx.members.state(id) !== 'down' && this.ctx.claims.free('members', [id]).length === 1) await this.act('kill', id, () => this.ctx.members.kill(id));
     return removed;
   }
@@ -292,7 +298,7 @@ class Steps {
    * again. A failed or unanswered call is recorded `info` (it may have taken effect: the next
    * look says) and tried again, ATTEMPTS_MAX times at most; then `fail`.
    */
-  async #ensure(action: MemberAction, id: string, done: (c: KnownConfiguration) => boolean, change: (admin: MemberAdmin) => Promise<unknown>, impossible: (c: KnownConfiguration) => boolean = () => false): Promise<boolean> {
+  async #ensure(action: MemberAction, id: string, done: (c: KnownConfiguration) => boolean, change: (admin: MemberAdmin, signal: AbortSignal) => Promise<unknown>, impossible: (c: KnownConfiguration) => boolean = () => false): Promise<boolean> {
     const deadlineMs = Date.now() + STEP_BUDGET_MS;
     let attempt = 1;
     for (; attempt <= ATTEMPTS_MAX && (attempt === 1 || Date.now() < deadlineMs); attempt++) {
@@ -307,7 +313,7 @@ class Steps {
           this.record(action, id, 'fail', `not possible in ${describe(before)}`);
           return false;
         }
-        await change(admin);
+        await change(admin, AbortSignal.timeout(ATTEMPT_MS));
         if (done(await this.#read(admin))) {
           this.record(action, id, 'ok', `committed${attempt === 1 ? '' : ` at attempt ${attempt}`}; ${describe(this.ctx.members.configuration)}`);
           return true;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { MemberAddresses, MembersView } from '../../src/client/index.js';
+import { parseRunOptions } from '../../jepsen-style/cli-options.js';
 import type { NodeState, StartOutcome } from '../../jepsen-style/cluster.js';
 import { History, type MemberEvent } from '../../jepsen-style/history.js';
 import { MemberSet, type KnownConfiguration } from '../../jepsen-style/member-set.js';
@@ -133,6 +134,8 @@ describe('the membership schedule', () => {
   it('is asked for by name: mix is every other kind', () => {
     expect(NEMESIS_KINDS).toContain('members');
     expect(MIX_KINDS).toEqual(NEMESIS_KINDS.filter((k) => k !== 'members'));
+    expect(parseRunOptions(['--nemesis', 'members,kill,pause,partition,power'], () => undefined)).toMatchObject({ nemeses: ['members', 'kill', 'pause', 'partition', 'power'] });
+    expect(parseRunOptions(['--nemesis', 'mix'], () => undefined)).toMatchObject({ nemeses: MIX_KINDS });
   });
 });
 

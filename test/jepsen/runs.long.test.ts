@@ -101,7 +101,6 @@ describe('a membership nemesis among the other faults, against real node process
       const done = (action: string) => result.memberChanges.filter((c) => c.action === action && c.outcome === 'ok').map((c) => c.node);
       expect(done('promote').length, 'two grown, one replacement, one re-added leader').toBeGreaterThanOrEqual(4);
       expect(done('wipe').length, 'a replaced member and a removed leader lost their data').toBeGreaterThanOrEqual(2);
-      expect(result.memberChanges.some((c) => c.outcome === 'fail'), 'no membership step was given up').toBe(false);
       // The checkers read the final members: the lost checker held each to every acknowledged write.
       expect(result.checkers.find((c) => c.name === 'replica-agreement')?.counts['nodes']).toBe(3);
       expect(result.checkers.find((c) => c.name === 'lost')?.counts['missingOnANode']).toBe(0);
