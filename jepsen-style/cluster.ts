@@ -42,10 +42,8 @@ export interface Member {
   readonly httpPort: number;
 }
 
-
 export type { KnownConfiguration } from './member-set.js';
 export type { NodeState, StartOutcome } from './node-state.js';
-
 
 const STOP_GRACE_MS = 10_000;
 /** One member change's budget (the leader retries a change it cannot make yet within it). */
