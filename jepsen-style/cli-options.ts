@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
 import { RETENTION_POLICIES, type RetentionPolicyName } from './compaction.js';
-import { NEMESIS_KINDS, type NemesisKind } from './nemesis.js';
+import { MIX_KINDS, NEMESIS_KINDS, type NemesisKind } from './nemesis.js';
 import { CLIENT_FAILOVER_MARGIN_MS, singleNodeOutageBoundMs } from './checkers/availability.js';
 import { RUN_DEFAULTS, WORKLOADS, type RunOptions } from './run.js';
 
@@ -17,8 +17,10 @@ Options:
   --time S                  seconds of workload and faults (default ${RUN_DEFAULTS.timeS}); faults run one at a
                             time and take longer than planned (restarts, elections), so the run
                             goes on until the last one healed, at most S (at least 30) s more
-  --nemesis LIST            comma-separated: ${NEMESIS_KINDS.join(', ')}, mix (= all), none
-                            (default mix); faults run one at a time in seeded random order
+  --nemesis LIST            comma-separated: ${NEMESIS_KINDS.join(', ')}, mix (= ${MIX_KINDS.join(',')}),
+                            none (default mix); faults run one at a time in seeded random order;
+                            members (grow-shrink, replace-wiped, remove-leader) runs beside the
+                            others on up to 3 spare nodes and ends with --nodes voters
   --variants LIST           only these shapes, e.g. leader,majority or kill:all,power:majority
   --allow-missed-faults     a scheduled fault that did not run (the run ended first, or it could
                             not start) is listed in the report and results but does not fail the
@@ -82,7 +84,7 @@ export function parseRunOptions(argv: readonly string[], log: (line: string) => 
     return n;
   };
   const nemesisSpec = values.nemesis ?? 'mix';
-  const nemeses = nemesisSpec === 'none' ? [] : nemesisSpec === 'mix' ? [...NEMESIS_KINDS] : nemesisSpec.split(',').map((k) => k.trim());
+  const nemeses = nemesisSpec === 'none' ? [] : nemesisSpec === 'mix' ? [...MIX_KINDS] : nemesisSpec.split(',').map((k) => k.trim());
   for (const k of nemeses) if (!(NEMESIS_KINDS as readonly string[]).includes(k)) throw new UsageError(`--nemesis: unknown "${k}" (known: ${NEMESIS_KINDS.join(', ')}, mix, none)`);
   const flushMode = values.flush ?? 'sync';
   if (flushMode !== 'sync' && flushMode !== 'async') throw new UsageError(`--flush must be sync or async, not "${flushMode}"`);

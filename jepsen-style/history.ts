@@ -101,7 +101,25 @@ export interface GroupEvent {
   readonly lag: number;
 }
 
-export type HistoryEvent = OpEvent | ReadEvent | ReadGapEvent | NemesisEvent | ObservationEvent | ConsumeEvent | GroupEvent;
+/**
+ * One step of the membership nemesis (a member change through Admin.members, or what it did
+ * to a node's process or data): `ok` it happened (a change committed), `info` it failed and
+ * may or may not have taken effect (it is looked up and retried or undone), `fail` it was
+ * given up after its attempts.
+ */
+export interface MemberEvent {
+  readonly type: 'member';
+  readonly timeMs: number;
+  readonly faultId: number;
+  readonly action: MemberAction;
+  readonly node: string;
+  readonly outcome: 'ok' | 'info' | 'fail';
+  readonly detail: string;
+}
+
+export type MemberAction = 'add' | 'promote' | 'remove' | 'kill' | 'wipe' | 'start';
+
+export type HistoryEvent = OpEvent | ReadEvent | ReadGapEvent | NemesisEvent | ObservationEvent | ConsumeEvent | GroupEvent | MemberEvent;
 
 /** An invoke paired with its completion. */
 export interface Op {
@@ -161,7 +179,7 @@ export class History {
 
   /** Adds an event stamped now; false when the history is full (nemesis events are always kept). */
   add(event: DistributiveOmit<HistoryEvent, 'timeMs'>): boolean {
-    if (this.full && event.type !== 'nemesis' && event.type !== 'observe') return false;
+    if (this.full && event.type !== 'nemesis' && event.type !== 'observe' && event.type !== 'member') return false;
     this.#events.push({ ...event, timeMs: this.nowMs() } as HistoryEvent);
     return true;
   }

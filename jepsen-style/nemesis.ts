@@ -1,6 +1,9 @@
 import type { LogClient } from '../src/client/index.js';
 import type { ClusterConfig, StartOutcome } from './cluster.js';
 import { DiskObservation } from './checkers/damaged-node.js';
+import type { ActiveFault, PreparedFault } from './fault.js';
+import { MEMBER_VARIANTS, prepareMembersFault, settle, type MembershipCluster } from './membership-nemesis.js';
+import { NodeClaims, type Lane } from './node-claims.js';
 import { damageLog, dropFromDamagedRecord, type DiskDamageKind } from './disk-damage.js';
 import type { History, MissedFault } from './history.js';
 import type { LinkMode } from './link-proxy.js';
@@ -14,10 +17,16 @@ export const NEMESIS_VARIANTS = {
   partition: ['one', 'leader', 'halves', 'bridge', 'delay', 'slow'],
   power: ['one', 'majority', 'all', 'one-while-paused', 'one-while-partitioned', 'majority-survivor-paused'],
   disk: ['cut-tail', 'flip-last', 'flip-old'],
+  members: MEMBER_VARIANTS,
 } as const satisfies Record<string, readonly string[]>;
 
 export type NemesisKind = keyof typeof NEMESIS_VARIANTS;
 export const NEMESIS_KINDS = Object.keys(NEMESIS_VARIANTS) as NemesisKind[];
+/**
+ * What `--nemesis mix` runs: every kind but `members`, which is asked for by name (it needs
+ * spare nodes, and a mix with it draws other schedules than the seeds the tests keep).
+ */
+export const MIX_KINDS: readonly NemesisKind[] = NEMESIS_KINDS.filter((k) => k !== 'members');
 
 /** How long each kind holds its fault, ms (drawn uniformly from the range). */
 const HOLD_MS: Record<NemesisKind, readonly [number, number]> = {
@@ -26,8 +35,13 @@ const HOLD_MS: Record<NemesisKind, readonly [number, number]> = {
   partition: [2_000, 6_000],
   power: [1_000, 4_000],
   disk: [3_000, 6_000],
+  members: [2_000, 5_000],
 };
 const GAP_MS: readonly [number, number] = [1_000, 4_000];
+/** Between membership faults: each one's changes take seconds beyond its hold. */
+const MEMBERS_GAP_MS: readonly [number, number] = [3_000, 8_000];
+/** How long a membership fault waits for the nodes it needs while the other lane holds them. */
+const MEMBERS_WAIT_MS = 15_000;
 /** No fault starts before this (the cluster settles) or ends later than this before the end. */
 const WARMUP_MS = 2_000;
 const COOLDOWN_MS = 1_000;
@@ -51,9 +65,18 @@ export interface PlannedFault {
  * The fault schedule: the given kinds (and, if `variants` is given, only those variants) in
  * random order with random gaps, all from `random`. Targets that depend on the cluster
  * ("the leader") are resolved when the fault starts; random targets come from the fault's seed.
+ * Membership faults have a timeline of their own (from `random.derive('members')`, with
+ * longer gaps: each takes seconds of changes), since they run beside the others; so the other
+ * faults' schedule is the same with or without them. Fault ids follow the start times.
  */
 export function planFaults(random: Prng, options: { readonly kinds: readonly NemesisKind[]; readonly variants: readonly string[] | null; readonly timeMs: number }): PlannedFault[] {
-  const choices = options.kinds.flatMap((kind) => NEMESIS_VARIANTS[kind].filter((v) => options.variants === null || options.variants.includes(v) || options.variants.includes(`${kind}:${v}`)).map((variant) => ({ kind, variant })));
+  const others = planLane(random, options.kinds.filter((k) => k !== 'members'), options, GAP_MS);
+  const members = options.kinds.includes('members') ? planLane(random.derive('members'), ['members'], options, MEMBERS_GAP_MS) : [];
+  return [...others, ...members].sort((a, b) => a.atMs - b.atMs || a.faultId - b.faultId).map((f, k) => ({ ...f, faultId: k + 1 }));
+}
+
+function planLane(random: Prng, kinds: readonly NemesisKind[], options: { readonly variants: readonly string[] | null; readonly timeMs: number }, gapMs: readonly [number, number]): PlannedFault[] {
+  const choices = kinds.flatMap((kind) => NEMESIS_VARIANTS[kind].filter((v) => options.variants === null || options.variants.includes(v) || options.variants.includes(`${kind}:${v}`)).map((variant) => ({ kind, variant })));
   const plan: PlannedFault[] = [];
   if (choices.length === 0) return plan;
   let atMs = WARMUP_MS;
@@ -63,7 +86,7 @@ export function planFaults(random: Prng, options: { readonly kinds: readonly Nem
     const holdMs = random.between(lo, hi);
     if (atMs + holdMs > options.timeMs - COOLDOWN_MS) break;
     plan.push({ faultId, kind, variant, atMs, holdMs, seed: random.nextInt(2 ** 31) });
-    atMs += holdMs + random.between(GAP_MS[0], GAP_MS[1]);
+    atMs += holdMs + random.between(gapMs[0], gapMs[1]);
   }
   return plan;
 }
@@ -95,34 +118,39 @@ export interface NemesisContext {
   readonly history: History;
   readonly flush: 'sync' | 'async';
   readonly log: (line: string) => void;
+  /** The cluster's membership side (Cluster is one); without it a `members` fault cannot start. */
+  readonly members?: MembershipCluster;
+}
+
+/** A NemesisContext with the claims both lanes share. */
+interface LaneContext extends NemesisContext {
+  readonly claims: NodeClaims;
 }
 
 /**
- * A fault with its targets chosen and nothing done to the cluster yet: `apply` takes its
- * first action. The split lets the nemesis record the fault's start before that action.
- */
-interface PreparedFault {
-  readonly targets: readonly string[];
-  /** What it is about to do. */
-  readonly detail: string;
-  apply(): Promise<ActiveFault>;
-}
-
-/** An applied fault: what applying it did, and how to undo it. */
-interface ActiveFault {
-  readonly detail: string;
-  /** Set when the fault acted but could not do what it is for (no damage to make): why. */
-  readonly notApplied?: string;
-  heal(): Promise<string>;
-}
-
-/**
- * Runs the schedule one fault at a time (so at most the faults of one step overlap: the
- * disk nemesis never damages a second node while a first is down). Stops starting faults
- * when `signal` aborts; the fault in progress is always healed before it returns. Returns
- * the scheduled faults that did not run (or ran without doing what they are for), each with why.
+ * Runs the schedule in two lanes side by side, each one fault at a time: the membership
+ * faults, and all the others (so at most the faults of one step of each overlap: the disk
+ * nemesis never damages a second node while a first is down, and a leader may be killed
+ * while a promote waits). The lanes never act on the same node at once (NodeClaims). Stops
+ * starting faults when `signal` aborts; the faults in progress are always healed before it
+ * returns, and a run with membership faults ends with the configuration settled (as many
+ * voters as it began with, no learners, no node running outside it). Returns the scheduled
+ * faults that did not run (or ran without doing what they are for), each with why.
  */
 export async function runNemesis(ctx: NemesisContext, plan: readonly PlannedFault[], signal: AbortSignal): Promise<MissedFault[]> {
+  const lanes = { ...ctx, claims: new NodeClaims() };
+  const [faults, members] = await Promise.all([
+    runLane(lanes, plan.filter((f) => f.kind !== 'members'), signal),
+    runLane(lanes, plan.filter((f) => f.kind === 'members'), signal),
+  ]);
+  if (ctx.members !== undefined && plan.some((f) => f.kind === 'members')) {
+    const settled = await settle({ members: ctx.members, history: ctx.history, claims: lanes.claims, log: ctx.log }, 0, []);
+    ctx.log(`membership settled: ${settled}`);
+  }
+  return [...faults, ...members].sort((a, b) => a.faultId - b.faultId);
+}
+
+async function runLane(ctx: LaneContext, plan: readonly PlannedFault[], signal: AbortSignal): Promise<MissedFault[]> {
   const missed: MissedFault[] = [];
   for (const fault of plan) {
     await sleep(fault.atMs - ctx.history.nowMs(), signal);
@@ -137,16 +165,73 @@ export async function runNemesis(ctx: NemesisContext, plan: readonly PlannedFaul
  * end. The window so opens before the first action, so what the fault causes (an outage
  * while nodes restart) falls inside it. Returns why it did not run, or null when it did.
  */
-async function runFault(ctx: NemesisContext, fault: PlannedFault, signal: AbortSignal): Promise<string | null> {
+async function runFault(ctx: LaneContext, fault: PlannedFault, signal: AbortSignal): Promise<string | null> {
   let prepared: PreparedFault;
   try {
-    prepared = await prepareFault(ctx, fault, new Prng(fault.seed));
+    prepared = await prepareClaimed(ctx, fault);
   } catch (error) {
     // A harness failure, not the cluster's: say so and go on.
     reportNemesisError(ctx, fault, 'start', error);
     return `could not start: ${messageOf(error)}`;
   }
-  const event = { type: 'nemesis', kind: fault.kind, variant: fault.variant, faultId: fault.faultId, targets: prepared.targets } as const;
+  try {
+    return await applyAndHeal(ctx, fault, prepared, signal);
+  } finally {
+    prepared.release?.();
+  }
+}
+
+/**
+ * Tries to prepare a fault whose nodes the other lane does not hold: a few times, since it
+ * may be choosing at the same moment; a membership fault waits up to MEMBERS_WAIT_MS for the
+ * nodes it needs (a running follower, spare ids) while another fault holds them.
+ */
+async function prepareClaimed(ctx: LaneContext, fault: PlannedFault): Promise<PreparedFault> {
+  const lane: Lane = fault.kind === 'members' ? 'members' : 'faults';
+  if (lane === 'members') {
+    const deadlineMs = Date.now() + MEMBERS_WAIT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await prepareMembersFault(membersContext(ctx), fault.faultId, fault.variant, new Prng(fault.seed));
+      } catch (error) {
+        if (Date.now() >= deadlineMs || attempt >= 100) throw error;
+        await sleep(500);
+      }
+    }
+  }
+  for (let attempt = 1; ; attempt++) {
+    const random = new Prng(fault.seed);
+    const view = laneView(ctx.cluster, ctx.claims.free('faults', ctx.cluster.ids));
+    const prepared = await prepareFault({ ...ctx, cluster: view }, fault, random);
+    // Power faults pause or cut others than their targets: they hold every node they may touch.
+    const touched = fault.kind === 'power' ? view.ids : prepared.targets;
+    if (ctx.claims.claim('faults', touched)) return { ...prepared, release: () => ctx.claims.release('faults', touched) };
+    if (attempt >= 5) throw new Error(`${touched.join(',')} held by a membership change`);
+    await sleep(200);
+  }
+}
+
+function membersContext(ctx: LaneContext): Parameters<typeof prepareMembersFault>[0] {
+  if (ctx.members === undefined) throw new Error('this cluster cannot change its members');
+  return { members: ctx.members, history: ctx.history, claims: ctx.claims, log: ctx.log };
+}
+
+/** The cluster as one lane sees it: `ids` only those it may act on; the leader only if among them. */
+function laneView(cluster: NemesisCluster, ids: readonly string[]): NemesisCluster {
+  return new Proxy(cluster, {
+    get(target, key) {
+      if (key === 'ids') return ids;
+      if (key === 'leader') return async () => {
+        const leader = await target.leader();
+        return leader !== null && ids.includes(leader) ? leader : null;
+      };
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+async function applyAndHeal(ctx: LaneContext, fault: PlannedFault, prepared: PreparedFault, signal: AbortSignal): Promise<string | null> {  const event = { type: 'nemesis', kind: fault.kind, variant: fault.variant, faultId: fault.faultId, targets: prepared.targets } as const;
   const name = `fault ${fault.faultId} ${fault.kind}:${fault.variant}`;
   const startedMs = ctx.history.nowMs();
   ctx.history.add({ ...event, phase: 'start', detail: prepared.detail });
@@ -196,6 +281,8 @@ async function prepareFault(ctx: NemesisContext, fault: PlannedFault, random: Pr
       return powerFault(ctx, fault.variant, random);
     case 'disk':
       return diskFault(ctx, fault, random);
+    case 'members':
+      throw new Error('a members fault runs in its own lane');
   }
 }
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { KindAvailability } from './checkers/availability.js';
 import type { CheckerResult } from './checkers/checker-result.js';
 import type { NodeSnapshotStats } from './snapshot-stats.js';
-import { pairOps, type FaultWindow, type HistoryEvent, type MissedFault, type Op } from './history.js';
+import { pairOps, type FaultWindow, type HistoryEvent, type MemberEvent, type MissedFault, type Op } from './history.js';
 import { esc, lineChart, logLineChart, opScatter, shadingLegend } from '../src/report/index.js';
 
 export interface ReportInput {
@@ -18,6 +18,9 @@ export interface ReportInput {
   readonly perKind: readonly KindAvailability[];
   /** Per node, from its /metrics; absent from reports written before a run could scrape them. */
   readonly snapshots?: readonly NodeSnapshotStats[];
+  /** The configuration the run ended with, and the membership nemesis's steps (absent: none ran). */
+  readonly configuration?: { readonly voters: readonly string[]; readonly learners: readonly string[] };
+  readonly memberChanges?: readonly MemberEvent[];
 }
 
 /** report.html: self-contained (inline SVG and CSS, no scripts, no network). */
@@ -84,12 +87,21 @@ ${input.faults.map((f) => `<tr><td>${f.faultId}</td><td>${(f.startMs / 1000).toF
 </table>
 <h2>Scheduled faults that did not run</h2>
 ${missedTable(input.missedFaults)}
+${membershipSection(input.configuration, input.memberChanges ?? [])}
 <h2>Snapshots and compaction</h2>
 ${snapshotTable(input.snapshots ?? [])}
 <p>Files beside this report: <code>history.jsonl</code> (every event), <code>results.json</code>, <code>logs/</code> (each node's output), <code>nodes/</code> (data), <code>run.log</code>.</p>
 </body></html>
 `;
   fs.writeFileSync(file, html);
+}
+
+function membershipSection(configuration: ReportInput['configuration'], changes: readonly MemberEvent[]): string {
+  if (configuration === undefined || changes.length === 0) return '';
+  const rows = changes.map((c) => `<tr><td>${c.faultId === 0 ? 'end' : c.faultId}</td><td>${(c.timeMs / 1000).toFixed(2)} s</td><td>${esc(c.action)}</td><td>${esc(c.node)}</td><td class="${c.outcome === 'fail' ? 'fail' : ''}">${c.outcome}</td><td>${esc(c.detail)}</td></tr>`);
+  return `<h2>Membership changes</h2>
+<p>Final configuration: voters <b>${esc(configuration.voters.join(', '))}</b>${configuration.learners.length === 0 ? '' : `, learners ${esc(configuration.learners.join(', '))}`}.</p>
+<table class="members"><tr><th>fault</th><th>at</th><th>step</th><th>node</th><th>outcome</th><th>detail</th></tr>\n${rows.join('\n')}\n</table>`;
 }
 
 function missedTable(missed: readonly MissedFault[]): string {

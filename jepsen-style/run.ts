@@ -8,10 +8,10 @@ import type { CheckerResult } from './checkers/checker-result.js';
 import { checkDamagedNodes } from './checkers/damaged-node.js';
 import { checkFaultSchedule } from './checkers/fault-schedule.js';
 import type { NodeStatus } from '../src/client/index.js';
-import { Cluster, type ClusterConfig } from './cluster.js';
+import { Cluster, type ClusterConfig, type KnownConfiguration } from './cluster.js';
 import { compactionArgs, effectivePolicy, NODE_DEFAULT_COMPACTION, type CompactionFlags } from './compaction.js';
 import { SnapshotMonitor, snapshotSummary, type NodeSnapshotStats } from './snapshot-stats.js';
-import { faultWindows, History, pairOps, type MissedFault } from './history.js';
+import { faultWindows, History, pairOps, type MemberEvent, type MissedFault } from './history.js';
 import { LogWorkload } from './log-workload.js';
 import { QueueWorkload } from './queue-workload.js';
 import { planFaults, runNemesis, type NemesisKind, type PlannedFault } from './nemesis.js';
@@ -94,6 +94,10 @@ export interface RunResult {
   readonly missedFaults: readonly MissedFault[];
   /** Per node: snapshots written and installed, segments deleted, final first index (from /metrics). */
   readonly snapshots: readonly NodeSnapshotStats[];
+  /** The configuration the run ended with (the leader's Members answer; the bootstrap one without membership faults). */
+  readonly configuration: KnownConfiguration;
+  /** Every step of the membership nemesis, in order. */
+  readonly memberChanges: readonly MemberEvent[];
 }
 
 /** The registered workloads. */
@@ -103,6 +107,11 @@ export const WORKLOADS: Record<string, (options: WorkloadOptions) => Workload> =
 };
 
 const HISTORY_EVENTS_MAX = 5_000_000;
+/**
+ * Ids beyond --nodes the membership nemesis may start (two for grow-shrink, one for a
+ * replacement, one more so a removed member's id need not be reused at once).
+ */
+const SPARE_NODES = 3;
 const WORKLOAD_DRAIN_MS = 30_000;
 /**
  * Faults run one after another and each takes longer than its hold (a restart, an election),
@@ -146,6 +155,7 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     heartbeatTicks: options.heartbeatTicks,
     flush: options.flush,
     powerLoss: options.powerLoss || options.nemeses.includes('power'),
+    spareNodes: options.nemeses.includes('members') ? SPARE_NODES : 0,
     compaction: options.compaction,
     readyTimeoutMs: 30_000,
   });
@@ -172,13 +182,16 @@ export async function runJepsen(options: RunOptions): Promise<RunResult> {
     if (plan.some((f) => f.kind === 'disk')) checkers.push(checkDamagedNodes(history.events));
     if (plan.length > 0) checkers.push(checkFaultSchedule({ scheduled: plan, missed, required: !options.allowMissedFaults }));
     const valid = checkers.every((c) => c.valid);
-    const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults, missedFaults: missed, snapshots };
+    const memberChanges = history.events.filter((e): e is MemberEvent => e.type === 'member');
+    const configuration = cluster.configuration;
+    log(`final configuration: voters ${configuration.voters.join(',')}${configuration.learners.length === 0 ? '' : `, learners ${configuration.learners.join(',')}`}; ${memberChanges.length} membership steps`);
+    const summary = { valid, seed: options.seed, command: commandLine(options), nodes: options.nodes, timeS: options.timeS, nemeses: options.nemeses, workload: options.workload, flush: options.flush, idempotence: options.idempotence, checkers, availabilityPerFaultKind: availability.perKind, faults, missedFaults: missed, snapshots, configuration, memberChanges };
     fs.writeFileSync(path.join(runDir, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, writeFunction: workload.writeFunction, faults, missedFaults: missed, checkers, perKind: availability.perKind, snapshots });
+    writeReport(path.join(runDir, 'report.html'), { summary, events: history.events, writeFunction: workload.writeFunction, faults, missedFaults: missed, checkers, perKind: availability.perKind, snapshots, configuration, memberChanges });
     for (const f of missed) log(`fault ${f.faultId} ${f.kind}:${f.variant} due at ${(f.dueMs / 1000).toFixed(1)} s did not run: ${f.reason}`);
     for (const c of checkers) log(`${c.valid ? 'PASS' : 'FAIL'} ${c.name} ${JSON.stringify(c.counts)}${c.note === undefined ? '' : ` - ${c.note}`}`);
     log(`${valid ? 'VALID' : 'INVALID'}: seed ${options.seed}; report ${path.join(runDir, 'report.html')}`);
-    return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan, missedFaults: missed, snapshots };
+    return { valid, runDir, seed: options.seed, checkers, availability: availability.perKind, faults: plan, missedFaults: missed, snapshots, configuration, memberChanges };
   } catch (error) {
     // Keep what happened for the post-mortem, then let the caller report the failure.
     history.writeJsonLines(path.join(runDir, 'history.jsonl'));
@@ -205,7 +218,7 @@ async function exercise(ctx: WorkloadContext, workload: Workload, plan: readonly
   setMaxListeners(options.concurrency + 16, stopWorkload.signal);
   const working = workload.run(ctx, stopWorkload.signal);
   const stopNemesis = new AbortController();
-  const faulting = runNemesis({ cluster, history, flush: options.flush.mode, log }, plan, stopNemesis.signal);
+  const faulting = runNemesis({ cluster, history, flush: options.flush.mode, log, members: cluster }, plan, stopNemesis.signal);
   await sleep(options.timeS * 1000);
   const overrunMaxMs = Math.max(SCHEDULE_OVERRUN_MIN_MS, options.timeS * 1000);
   const overrunFromMs = history.nowMs();
@@ -238,7 +251,10 @@ async function healAll(cluster: Cluster): Promise<string> {
   return notes.join(', ') || 'nothing to heal';
 }
 
-/** Waits until every node answers, one leader, the same commit index, all applied, no blocked vote. */
+/**
+ * Waits until every member of the final configuration answers, one leader, the same commit
+ * index, all applied, no blocked vote, and each holds that configuration.
+ */
 async function waitForRecovery(cluster: Cluster, timeoutMs: number): Promise<{ ok: boolean; note: string }> {
   const startedMs = Date.now();
   try {
@@ -253,6 +269,9 @@ async function waitForRecovery(cluster: Cluster, timeoutMs: number): Promise<{ o
         if (leaders.length !== 1) throw new Error(`${leaders.length} leaders`);
         if (commits.size !== 1) throw new Error(`commit indexes ${[...commits].join(',')}`);
         if (statuses.some((s) => s.appliedIndex !== s.commitIndex || s.votingBlocked)) throw new Error('not all applied / a vote still blocked');
+        const wanted = cluster.configuration;
+        const other = statuses.find((s) => !sameIds(s.voters ?? [], wanted.voters) || !sameIds(s.learners ?? [], wanted.learners));
+        if (other !== undefined) throw new Error(`${other.id} holds voters ${(other.voters ?? []).join(',')} learners ${(other.learners ?? []).join(',') || '-'}, not the final configuration`);
         return true;
       },
       { timeoutMs, what: 'recovery (one leader, equal commit, all applied, no blocked vote)', intervalMs: 250 },
@@ -261,6 +280,10 @@ async function waitForRecovery(cluster: Cluster, timeoutMs: number): Promise<{ o
   } catch (error) {
     return { ok: false, note: (error as Error).message };
   }
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id) => b.includes(id));
 }
 
 /** The built quorumlog command, found from this file (jepsen-style/ or dist/jepsen-style/). */

@@ -88,7 +88,7 @@ export function checkAvailability(input: AvailabilityInput): CheckerResult & { r
     };
   });
   const ok = okTimes.length;
-  const outages = input.faults.filter(isSingleNodeFault).map((w) => faultOutage(okTimes, w, chargedUntilMs(w, input.faults, input.workloadEndMs)));
+  const outages = input.faults.filter((w) => isSingleNodeFault(w) && !overlapsMemberChange(w, input.faults)).map((w) => faultOutage(okTimes, w, chargedUntilMs(w, input.faults, input.workloadEndMs)));
   const bound = input.singleNodeOutageMaxMs;
   const over = bound === null ? [] : outages.filter((o) => o.noAckMs > bound);
   const longest = outages.reduce<FaultOutage | null>((a, o) => (a === null || o.noAckMs > a.noAckMs ? o : a), null);
@@ -117,6 +117,15 @@ export function checkAvailability(input: AvailabilityInput): CheckerResult & { r
 
 function isSingleNodeFault(w: FaultWindow): boolean {
   return w.targets.length === 1 && SINGLE_NODE_FAULTS.has(`${w.kind}:${w.variant}`);
+}
+
+/**
+ * Whether a membership fault's window overlaps w. The membership nemesis runs beside the
+ * others: while it removes the leader, or waits for a learner with a voter down, one more
+ * node out may stall writes for longer than an election. Such a fault is measured, not bounded.
+ */
+function overlapsMemberChange(w: FaultWindow, faults: readonly FaultWindow[]): boolean {
+  return faults.some((f) => f.kind === 'members' && f.startMs <= w.endMs && w.startMs <= f.endMs);
 }
 
 /**

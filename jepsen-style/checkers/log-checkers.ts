@@ -106,14 +106,33 @@ export function checkLost(input: LogCheckInput): CheckerResult {
       if (readAt.has(`${op.index}\t${op.value}`)) deletedSeen++;
     }
   }
+  const missing = missingOnNodes(acked, input.nodeLogs);
   const note = deleted === 0 ? undefined : `${deleted} acknowledged writes lie below every node's first index (${deletedBelow}): deleted by retention, not checkable against a log; a reader saw ${deletedSeen} of them at their index before`;
   return {
     name: 'lost',
-    valid: lost.count === 0,
-    counts: { acknowledged: acked.length, finalLogEntries: input.finalLog.length, deletedEverywhere: deleted, deletedSeenByReader: deletedSeen, lost: lost.count },
-    examples: lost.examples,
+    valid: lost.count === 0 && missing.count === 0,
+    counts: { acknowledged: acked.length, finalLogEntries: input.finalLog.length, deletedEverywhere: deleted, deletedSeenByReader: deletedSeen, lost: lost.count, missingOnANode: missing.count },
+    examples: [...lost.examples, ...missing.examples],
     ...(note === undefined ? {} : { note }),
   };
+}
+
+/**
+ * Acknowledged writes some node read back lacks, though its log spans their index (at or
+ * above its first index, below or at its commit index): every node read (the final members,
+ * after a membership nemesis too) must hold every acknowledged write it has not compacted away.
+ */
+function missingOnNodes(acked: readonly Op[], nodeLogs: readonly NodeLog[]): Violations {
+  const missing = new Violations();
+  for (const n of nodeLogs) {
+    if (n.entries === null) continue;
+    const values = new Set(n.entries.map((e) => e.value));
+    for (const op of acked) {
+      if (op.index === undefined || op.index < (n.firstIndex ?? 0) || op.index > n.commitIndex || values.has(op.value)) continue;
+      missing.add({ value: op.value, node: n.node, ackedIndex: op.index, nodeFirstIndex: n.firstIndex ?? null, nodeCommitIndex: n.commitIndex });
+    }
+  }
+  return missing;
 }
 
 /** duplicated: no value at two indexes, in any node's log or in what a reader saw. */

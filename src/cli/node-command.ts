@@ -55,7 +55,8 @@ Options:
                              messages (append, produce, half messages) with RESOURCE_EXHAUSTED until
                              it is below again; reads, acks and replication go on (default ${NODE_DEFAULTS.diskHighWatermarkPercent}; 100: off)
   --dial SPEC                dial some peers elsewhere than their peer address, as id=host:port,...
-                             (for fault injection: a proxy on each directed link)
+                             (for fault injection: a proxy on each directed link); may name a
+                             node that becomes a member later
   --producer-idle-expiry-ms N  forget a producer id (its dedupe state) unused this long (default 24h)
   --http-port PORT           serve /metrics, /healthz and /readyz over HTTP on this port (default 0: off)
   --http-host HOST           the address the HTTP port listens on (default 127.0.0.1)

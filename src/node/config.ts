@@ -58,7 +58,8 @@ export interface NodeConfig {
   /**
    * Where this node dials each peer, when not at the peer's own peerAddress: lets a test
    * harness put a proxy on each directed link (n1 -> n2 through one proxy, n3 -> n2 through
-   * another) to cut or slow it. Members not named here are dialled at their peerAddress.
+   * another) to cut or slow it. Members not named here are dialled at their peerAddress. It
+   * may name nodes not among --members: a member added later is dialled there once it is one.
    */
   readonly dialAddresses: ReadonlyMap<NodeId, string>;
   /**
@@ -171,7 +172,9 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
     throw new ConfigError(`preferred leader ${config.preferredLeader} is not among the members`);
   }
   for (const [peer, address] of config.dialAddresses) {
-    if (!ids.has(peer)) throw new ConfigError(`--dial names ${peer}, which is not among the members`);
+    // A peer not among --members may be a member added later (quorumlog members add): it is
+    // dialled here from the moment it is in the configuration (a fault harness's proxy).
+    if (!ID_PATTERN.test(peer)) throw new ConfigError(`--dial names "${peer}", which is not a node id (1-64 letters, digits, '.', '_' or '-')`);
     if (peer === config.id) throw new ConfigError('--dial names this node itself; it never dials itself');
     if (!ADDRESS_PATTERN.test(address)) throw new ConfigError(`dial address "${address}" for ${peer} is not host:port`);
     const port = Number(address.slice(address.lastIndexOf(':') + 1));

@@ -79,6 +79,18 @@ describe('checkers on hand-made histories', () => {
     expect(result.examples[0]).toMatchObject({ value: 'p1-2', ackedIndex: 4 });
   });
 
+  it('lost: an acknowledged append that one node read back lacks, though its log spans that index (a member added later), fails; below its first index it is not asked for', () => {
+    const input = clean();
+    const n5 = { node: 'n5', entries: input.finalLog.filter((e) => e.value !== 'p1-2'), commitIndex: 6 };
+    const result = checkLost({ ...input, nodeLogs: [...input.nodeLogs, n5] });
+    expect(result.valid).toBe(false);
+    expect(result.counts).toMatchObject({ lost: 0, missingOnANode: 1 });
+    expect(result.examples[0]).toMatchObject({ value: 'p1-2', node: 'n5', ackedIndex: 4 });
+    // A snapshot installed up to 4: the node holds entries from 5 on, the write is in its snapshot.
+    const fromSnapshot = { node: 'n5', entries: input.finalLog.filter((e) => e.index >= 5), commitIndex: 6, firstIndex: 5 };
+    expect(checkLost({ ...input, nodeLogs: [...input.nodeLogs, fromSnapshot] }).valid).toBe(true);
+  });
+
   it('duplicated: a value at two indexes, in the final log or in what a reader saw', () => {
     const input = clean();
     const twice = checkDuplicated({ ...input, finalLog: [...input.finalLog, entry(7, 'p2-1')] });
@@ -232,6 +244,14 @@ describe('checkers on hand-made histories', () => {
       { type: 'nemesis', phase: 'end', timeMs: 5_000, kind: 'kill', variant: 'majority', faultId: 1, targets: ['n1', 'n2'] },
     ]);
     expect(checkAvailability({ ...input, faults: majority, ops: history(4_300) }).valid).toBe(true);
+    // Nor is one that overlaps a membership change (the leader removed while a follower is paused).
+    const withMembers = faultWindows([
+      { type: 'nemesis', phase: 'start', timeMs: 500, kind: 'members', variant: 'remove-leader', faultId: 2, targets: ['n1'] },
+      { type: 'nemesis', phase: 'end', timeMs: 1_500, kind: 'members', variant: 'remove-leader', faultId: 2, targets: ['n1'] },
+    ]);
+    const overlapped = checkAvailability({ ...input, faults: [...pause, ...withMembers], ops: history(4_300) });
+    expect(overlapped.valid, overlapped.note).toBe(true);
+    expect(overlapped.counts).toMatchObject({ singleNodeFaults: 0 });
   });
 
   it('availability: a single-node fault is charged only up to the start of the next fault (a kill of every node before writes resumed is that fault\'s outage)', () => {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseRunOptions } from '../../jepsen-style/cli-options.js';
 import { damageLog, dropFromDamagedRecord, FLIP_OLD_RECORDS_MIN, scanRecords } from '../../jepsen-style/disk-damage.js';
 import { LinkProxy } from '../../jepsen-style/link-proxy.js';
-import { NEMESIS_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
+import { MIX_KINDS, NEMESIS_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
 import { commandLine } from '../../jepsen-style/run.js';
 import { compactionArgs, NODE_DEFAULT_COMPACTION } from '../../jepsen-style/compaction.js';
 import { parseMetrics, snapshotSummary } from '../../jepsen-style/snapshot-stats.js';
@@ -189,7 +189,7 @@ describe('command line', () => {
   it('parses the issue\'s command and refuses unknown nemeses and workloads', () => {
     const options = parseRunOptions(['--nodes', '3', '--time', '120', '--nemesis', 'kill,pause,partition,disk', '--rate', '500', '--seed', '42'], () => {});
     expect(options).toMatchObject({ nodes: 3, timeS: 120, nemeses: ['kill', 'pause', 'partition', 'disk'], rate: 500, seed: 42, flush: { mode: 'sync' }, idempotence: true });
-    expect(parseRunOptions(['--nemesis', 'mix'], () => {})).toMatchObject({ nemeses: NEMESIS_KINDS });
+    expect(parseRunOptions(['--nemesis', 'mix'], () => {})).toMatchObject({ nemeses: MIX_KINDS });
     expect(() => parseRunOptions(['--nemesis', 'meteor'], () => {})).toThrow(/unknown "meteor"/);
     expect(() => parseRunOptions(['--workload', 'fifo'], () => {})).toThrow(/not a workload/);
     expect(parseRunOptions(['--workload', 'queue', '--consumers', '2', '--auto-ack', '--no-consumer-kills', '--consumer-work-ms', '25'], () => {})).toMatchObject({ workload: 'queue', consumers: 2, autoAck: true, consumerKills: false, consumerWorkMs: 25 });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import { afterAll, beforeAll, expect } from 'vitest';
 
-import { planFaults, NEMESIS_KINDS, type NemesisKind } from '../../jepsen-style/nemesis.js';
+import { planFaults, MIX_KINDS, type NemesisKind } from '../../jepsen-style/nemesis.js';
 import { Prng } from '../../jepsen-style/prng.js';
 import { liveChildPids } from '../../src/process/index.js';
 import { RUN_DEFAULTS, runJepsen, type RunOptions, type RunResult } from '../../jepsen-style/run.js';
@@ -73,9 +73,9 @@ export function keepOnFailure(result: RunResult & { lines: string[] }, ok: boole
  * checker, run every scheduled fault and leave history, results and a self-contained report.
  */
 export async function expectMixedRunPasses(runs: JepsenRuns, seed: number, timeS: number): Promise<void> {
-    const plan = planFaults(new Prng(seed).derive('schedule'), { kinds: NEMESIS_KINDS, variants: null, timeMs: timeS * 1000 });
-    expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(NEMESIS_KINDS));
-    const result = await runs.run('mix', { seed, timeS, nemeses: NEMESIS_KINDS });
+    const plan = planFaults(new Prng(seed).derive('schedule'), { kinds: MIX_KINDS, variants: null, timeMs: timeS * 1000 });
+    expect(new Set(plan.map((f) => f.kind)), 'the seed covers every nemesis').toEqual(new Set(MIX_KINDS));
+    const result = await runs.run('mix', { seed, timeS, nemeses: MIX_KINDS });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
     try {
       expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
@@ -84,7 +84,7 @@ export async function expectMixedRunPasses(runs: JepsenRuns, seed: number, timeS
       const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
       expect(html.match(/<svg /g)?.length).toBe(3);
       expect(html).not.toMatch(/<script|<link|src="http|href="http/);
-      for (const kind of NEMESIS_KINDS) expect(html).toContain(`${kind}:`);
+      for (const kind of MIX_KINDS) expect(html).toContain(`${kind}:`);
       const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { valid: boolean; faults: unknown[]; missedFaults: unknown[] };
       expect(results.valid).toBe(true);
       expect(results.faults.length).toBe(plan.length);

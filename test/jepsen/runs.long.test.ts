@@ -3,13 +3,16 @@ import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { NEMESIS_KINDS } from '../../jepsen-style/nemesis.js';
+import { MEMBER_VARIANTS } from '../../jepsen-style/membership-nemesis.js';
+import { MIX_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
+import { Prng } from '../../jepsen-style/prng.js';
 import { liveChildPids } from '../../src/process/index.js';
 import { expectMixedRunPasses, expectQueueRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
 
 /**
- * The long real runs (`npm run test:long`, about 5 minutes on two cores): a 70 s mixed run of
- * every nemesis that must pass every checker, a 35 s queue-workload run of every nemesis, a targeted sync power-loss and disk run that
+ * The long real runs (`npm run test:long`, about 6 minutes on two cores): a 70 s mixed run of
+ * every nemesis that must pass every checker, a 30 s run of the membership nemesis among kills,
+ * pauses, partitions and power loss, a 35 s queue-workload run of every nemesis, a targeted sync power-loss and disk run that
  * must pass, and three runs that must be flagged (async flush under a majority power loss,
  * blind retries, and producers without idempotence with auto-acking consumers).
  */
@@ -22,7 +25,7 @@ describe('long jepsen-style runs against real node processes', () => {
   }, 200_000);
 
   it('the queue workload: a 35 s mixed run of every nemesis plus consumer kills passes every checker, the consumer checker included', async () => {
-    await expectQueueRunPasses(jepsen, 2, 35, NEMESIS_KINDS);
+    await expectQueueRunPasses(jepsen, 2, 35, MIX_KINDS);
   }, 200_000);
 
   it('sync flush: power loss of a majority while the survivor is paused, of one while another is out, and disk damage lose nothing', async () => {
@@ -79,6 +82,42 @@ describe('long jepsen-style runs against real node processes', () => {
   }, 150_000);
 });
 
+describe('a membership nemesis among the other faults, against real node processes', () => {
+  it('grows to five voters and back, replaces a wiped member, removes and re-adds the leader, while nodes are killed, paused, cut off and power-cut; every checker passes and the run ends with three voters', async () => {
+    // Seed 54 in 30 s: grow-shrink, replace-wiped and remove-leader beside a leader pause, a
+    // delayed and a partitioned node, a leader kill and a power loss (about 50 s in all: the
+    // membership steps run past --time).
+    const seed = 54;
+    const nemeses = ['members', 'kill', 'pause', 'partition', 'power'] as const;
+    const plan = planFaults(new Prng(seed).derive('schedule'), { kinds: [...nemeses], variants: null, timeMs: 30_000 });
+    expect(new Set(plan.filter((f) => f.kind === 'members').map((f) => f.variant)), 'the seed draws every membership variant').toEqual(new Set(MEMBER_VARIANTS));
+    const result = await run('members-mix', { seed, timeS: 30, nemeses: [...nemeses] });
+    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+    try {
+      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+      expect(result.missedFaults, 'every scheduled fault ran').toEqual([]);
+      expect(result.configuration.voters).toHaveLength(3);
+      expect(result.configuration.learners).toEqual([]);
+      const done = (action: string) => result.memberChanges.filter((c) => c.action === action && c.outcome === 'ok').map((c) => c.node);
+      expect(done('promote').length, 'two grown, one replacement, one re-added leader').toBeGreaterThanOrEqual(4);
+      expect(done('wipe').length, 'a replaced member and a removed leader lost their data').toBeGreaterThanOrEqual(2);
+      // The checkers read the final members: the lost checker held each to every acknowledged write.
+      expect(result.checkers.find((c) => c.name === 'replica-agreement')?.counts['nodes']).toBe(3);
+      expect(result.checkers.find((c) => c.name === 'lost')?.counts['missingOnANode']).toBe(0);
+      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { configuration: unknown; memberChanges: unknown[]; faults: { kind: string; targets: string[] }[] };
+      expect(results.configuration).toEqual(result.configuration);
+      expect(results.memberChanges.length).toBe(result.memberChanges.length);
+      expect(results.faults.filter((f) => f.kind === 'members').every((f) => f.targets.length > 0)).toBe(true);
+      const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
+      for (const variant of MEMBER_VARIANTS) expect(html).toContain(`members:${variant}`);
+      expect(html).toContain('<h2>Membership changes</h2>');
+      expect(liveChildPids()).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
+  }, 200_000);
+});
+
 describe('long runs of the queue workload against real node processes', () => {
   it('must be flagged: producers without idempotence duplicate under leader faults, and auto-acking consumers lose messages', async () => {
     const result = await run('queue-blind', {
@@ -116,7 +155,7 @@ describe('long runs with snapshots, compaction and retention against real node p
       seed,
       timeS: 35,
       workload: 'queue',
-      nemeses: NEMESIS_KINDS,
+      nemeses: MIX_KINDS,
       compaction: { snapshotEntries: 50, segmentBytes: 4096, retentionHours: 0, retentionPolicy: 'keep-unconsumed' },
     });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
@@ -142,7 +181,7 @@ describe('jepsen-style runs with snapshots, compaction and retention against rea
     const result = await run('snapshots-mix', {
       seed,
       timeS: 20,
-      nemeses: NEMESIS_KINDS,
+      nemeses: MIX_KINDS,
       compaction: { snapshotEntries: 50, segmentBytes: 4096, retentionHours: 0, retentionPolicy: null },
     });
     const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
