@@ -74,7 +74,7 @@ class FakeMembers implements MembershipCluster {
 
   memberAdmin(): MemberAdmin {
     const view = (): MembersView => ({
-      members: [...this.real.voters.map((id) => ({ id, role: 'voter' as const })), ...this.real.learners.map((id) => ({ id, role: 'learner' as const }))].map((m) => ({ ...m, id: m.id as MembersView['members'][number]['id'], peerAddress: null, clientAddress: null, incarnation: '', matchIndex: null })),
+      members: [...this.real.voters.map((id) => ({ id, role: 'voter' as const })), ...this.real.learners.map((id) => ({ id, role: 'learner' as const }))].map((m) => ({ ...m, id: m.id as MembersView['members'][number]['id'], peerAddress: null, clientAddress: null, incarnation: '', matchIndex: null, httpAddress: null })),
       leaderId: this.leaderId as MembersView['leaderId'],
       leaderClientAddress: `client:${this.leaderId}`,
       configIndex: 1,
