@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 
 import { localMembers } from '../node/index.js';
-import { checkTlsMaterial, type ClientAuth, type ClientTlsOptions } from '../transport/index.js';
+import { checkTlsMaterial, isHostPort, type ClientAuth, type ClientTlsOptions } from '../transport/index.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -168,7 +168,7 @@ export function defaultBrokers(): string[] {
 export function splitBrokers(list: string): string[] {
   const brokers = list.split(',').map((b) => b.trim()).filter((b) => b !== '');
   for (const b of brokers) {
-    if (!/^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b)) throw new UsageError(`broker "${b}" is not host:port`);
+    if (!isHostPort(b)) throw new UsageError(`broker "${b}" is not host:port`);
     const port = Number(b.slice(b.lastIndexOf(':') + 1));
     if (port < 1 || port > 65535) throw new UsageError(`broker "${b}": port ${port} is not a TCP port (1 to 65535)`);
   }

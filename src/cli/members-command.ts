@@ -1,4 +1,5 @@
 import { Admin, type MemberAddresses, type MembersView } from '../client/index.js';
+import { isHostPort } from '../transport/index.js';
 import { parseClientArgs, type CommandContext } from './client-args.js';
 import { parseWholeNumber, UsageError } from './usage-error.js';
 
@@ -86,8 +87,7 @@ export function parseAddresses(spec: string): MemberAddresses {
   const slash = spec.indexOf('/');
   const peerAddress = spec.slice(0, slash).trim();
   const clientAddress = spec.slice(slash + 1).trim();
-  const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
-  if (slash <= 0 || !hostPort.test(peerAddress) || !hostPort.test(clientAddress)) {
+  if (slash <= 0 || !isHostPort(peerAddress) || !isHostPort(clientAddress)) {
     throw new UsageError(`"${spec}" must be PEER_HOST:PORT/CLIENT_HOST:PORT`);
   }
   return { peerAddress, clientAddress };

@@ -1,7 +1,7 @@
 import { ErrorCode } from '../../errors/index.js';
 import { nodeId, type NodeId } from '../../raft/index.js';
 import type { FlushPolicy } from '../../storage/index.js';
-import type { TlsFiles } from '../transport/index.js';
+import { isHostPort, type TlsFiles } from '../transport/index.js';
 
 /** One member of the cluster as every node's configuration names it. */
 export interface MemberConfig {
@@ -144,7 +144,6 @@ export class ConfigError extends Error {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const ADDRESS_PATTERN = /^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
 /**
  * Checks a configuration for what would make a node misbehave rather than fail: duplicate
@@ -160,7 +159,7 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
     if (ids.has(member.id)) throw new ConfigError(`node id ${member.id} appears twice among the members`);
     ids.add(member.id);
     for (const address of [member.peerAddress, member.clientAddress]) {
-      if (!ADDRESS_PATTERN.test(address)) throw new ConfigError(`address "${address}" of ${member.id} is not host:port`);
+      if (!isHostPort(address)) throw new ConfigError(`address "${address}" of ${member.id} is not host:port`);
       const port = Number(address.slice(address.lastIndexOf(':') + 1));
       if (port < 1 || port > 65535) throw new ConfigError(`address "${address}" of ${member.id} has no valid port`);
       if (addresses.has(address)) throw new ConfigError(`address ${address} is used twice`);
@@ -176,7 +175,7 @@ export function validateConfig(config: NodeConfig): { readonly warnings: readonl
     // dialled here from the moment it is in the configuration (a fault harness's proxy).
     if (!ID_PATTERN.test(peer)) throw new ConfigError(`--dial names "${peer}", which is not a node id (1-64 letters, digits, '.', '_' or '-')`);
     if (peer === config.id) throw new ConfigError('--dial names this node itself; it never dials itself');
-    if (!ADDRESS_PATTERN.test(address)) throw new ConfigError(`dial address "${address}" for ${peer} is not host:port`);
+    if (!isHostPort(address)) throw new ConfigError(`dial address "${address}" for ${peer} is not host:port`);
     const port = Number(address.slice(address.lastIndexOf(':') + 1));
     if (port < 1 || port > 65535) throw new ConfigError(`dial address "${address}" for ${peer}: port ${port} is not a TCP port (1 to 65535)`);
   }

@@ -1,8 +1,11 @@
 import { isMember, sameConfiguration, type Configuration, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
 import { LogEvent, type Log } from '../log/index.js';
 import { member, type NodeConfig } from './config.js';
-import type { MemberInfo } from '../transport/index.js';
+import { isHostPort, type MemberInfo } from '../transport/index.js';
 import type { MemberBook, MemberRecord } from './member-book.js';
+
+/** Callers served at once, at most (see NodeMembership.callers): a cluster has a handful of members. */
+const CALLERS_MAX = 16;
 
 /** One member as `quorumlog members list` and the Members RPC show it (addresses null when neither the member book nor --members knows them). */
 export type MemberView = MemberInfo;
@@ -26,7 +29,7 @@ export class NodeMembership {
   private readonly options: NodeMembershipOptions;
   private peersSink: ((peers: ReadonlyMap<NodeId, string>) => void) | null = null;
   /** What sync() last acted on; it acts again only when one of them changed. */
-  private seen: { config: Configuration; book: MemberBook; version: number } | null = null;
+  private seen: { config: Configuration; book: MemberBook; version: number; callers: number } | null = null;
   /** Members the configuration names whose peer address nobody knows: logged once each. */
   private readonly unknownLogged = new Set<NodeId>();
   /**
@@ -35,6 +38,16 @@ export class NodeMembership {
    * leader starts replicating to it then. Bounded: one change at a time, each dropped once booked.
    */
   private readonly adding = new Map<NodeId, MemberRecord>();
+  /**
+   * Peers that called this follower without being members of its configuration, by where
+   * they said they listen: a member added by an entry this node lacks yet (it was down or cut
+   * off), which may lead now. They are dialled like members, so this node can answer and take
+   * the entries it lacks; each is dropped once the member book knows it, and all of them when
+   * this node leads (a leader's configuration is the newest: one it does not name is no member).
+   */
+  private readonly callers = new Map<NodeId, string>();
+  /** Grows at every change of `callers`: sync() acts on it. */
+  private callersVersion = 0;
 
   constructor(options: NodeMembershipOptions) {
     this.options = options;
@@ -83,14 +96,34 @@ export class NodeMembership {
     const peers = new Map<NodeId, string>();
     for (const id of ids) {
       if (id === nodeConfig.id) continue;
-      const address = nodeConfig.dialAddresses.get(id) ?? this.record(id)?.peerAddress;
+      const address = nodeConfig.dialAddresses.get(id) ?? this.record(id)?.peerAddress ?? this.callers.get(id);
       if (address !== undefined) peers.set(id, address);
       else if (!this.unknownLogged.has(id)) {
         this.unknownLogged.add(id);
         this.options.log.warn(`member ${id} has no known peer address yet (it arrives with the committed change that added it)`, { event: LogEvent.membershipChanged, peer: id });
       }
     }
+    for (const [id, address] of this.callers) if (!peers.has(id)) peers.set(id, nodeConfig.dialAddresses.get(id) ?? address);
     return peers;
+  }
+
+  /**
+   * Whether to serve a peer that is not a member of the configuration here, which says it
+   * listens at `peerAddress`: yes on a follower (it may be a member added by an entry this
+   * node lacks, now leading: refused, this node would never take that entry), which then
+   * dials it like a member; no on the leader, whose configuration is the newest. Serving a
+   * stranger is safe: the core takes votes only from voters of its configuration, and a
+   * removed member's old-term appends are only answered with the current term.
+   */
+  admitsStranger(id: NodeId, peerAddress: string | null): boolean {
+    if (id === this.options.config.id || peerAddress === null || !isHostPort(peerAddress)) return false;
+    if (this.options.raft.status().role === 'leader') return false;
+    if (this.callers.get(id) === peerAddress) return true;
+    if (!this.callers.has(id) && this.callers.size >= CALLERS_MAX) return false;
+    this.callers.set(id, peerAddress);
+    this.callersVersion++;
+    this.options.log.info(`peer ${id} at ${peerAddress} is not in this node's configuration: served and dialled back, in case a change this node lacks added it`, { event: LogEvent.membershipChanged, peer: id });
+    return true;
   }
 
   /** This leader is proposing to add `record`: it is dialled as soon as its config entry is appended. */
@@ -110,7 +143,8 @@ export class NodeMembership {
     const config = this.configuration();
     const book = this.options.book();
     const seen = this.seen;
-    if (seen !== null && seen.config === config && seen.book === book && seen.version === book.version) return;
+    if (this.callers.size > 0) this.dropCallers(book);
+    if (seen !== null && seen.config === config && seen.book === book && seen.version === book.version && seen.callers === this.callersVersion) return;
     if (seen !== null && !sameConfiguration(seen.config, config)) {
       this.options.log.info(`membership: voters ${list(config.voters)}, learners ${list(config.learners)}`, {
         event: LogEvent.membershipChanged,
@@ -122,9 +156,19 @@ export class NodeMembership {
         this.options.log.warn(`this node (${self}) is not in the newest configuration: once that change commits it takes no part in the cluster; stop it then`, { event: LogEvent.membershipChanged });
       }
     }
-    this.seen = { config, book, version: book.version };
+    this.seen = { config, book, version: book.version, callers: this.callersVersion };
     for (const id of [...this.adding.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.adding.delete(id);
     this.peersSink?.(this.peerAddresses());
+  }
+
+  /** Drops the callers the member book knows now, and all of them on a leader (see `callers`). */
+  private dropCallers(book: MemberBook): void {
+    const leading = this.options.raft.status().role === 'leader';
+    for (const id of [...this.callers.keys()]) {
+      if (!leading && book.get(id) === undefined) continue;
+      this.callers.delete(id);
+      this.callersVersion++;
+    }
   }
 
   /** Every member of the configuration here, voters first; progress on the leader. */

@@ -116,6 +116,8 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     clusterId: config.clusterId,
     listenAddress: self.peerAddress,
     peers: node.membership.peerAddresses(),
+    advertisedAddress: self.peerAddress,
+    admitsStranger: (peer, peerAddress) => node.membership.admitsStranger(peer, peerAddress),
     onMessage: (message) => node.receive(message),
     snapshots: node.snapshotReceiving,
     messageBytesMax: config.messageBytesMax,

@@ -68,3 +68,4 @@ export {
 export * from './acl-codec.js';
 export type { AclRuleView, AclService } from './client-service.js';
 export { type Access, type AccessOperation, type AccessResource, type ClientAuthorizer } from './access-check.js';
+export { isHostPort } from './host-port.js';

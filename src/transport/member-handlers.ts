@@ -5,13 +5,13 @@ import { InvalidArgumentError, UnimplementedError } from './node-errors.js';
 import { MalformedRequest, type EmptyMessage, type MemberChangeRequestMessage, type MembersResponseMessage } from './client-codec.js';
 import type { MemberChangeInput, MembershipService, MembersView } from './client-service.js';
 import { answerUnary } from './grpc-server.js';
+import { isHostPort } from './host-port.js';
 import { CLUSTER_ADMIN, type CallAccess } from './access-check.js';
 
 type Incoming<T> = T | MalformedRequest;
 
 /** Node ids as a configuration may hold them (the node's own check: config.ts's). */
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const ADDRESS_PATTERN = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
 /**
  * The Members and ChangeMember methods: a thin adapter over the node's MembershipService.
@@ -65,10 +65,10 @@ export function memberChange(r: MemberChangeRequestMessage): MemberChangeInput {
         ['peer', r.peerAddress],
         ['client', r.clientAddress],
       ] as const) {
-        if (!ADDRESS_PATTERN.test(address)) throw new InvalidArgumentError(`the ${name} address "${address}" of ${id} is not host:port`);
+        if (!isHostPort(address)) throw new InvalidArgumentError(`the ${name} address "${address}" of ${id} is not host:port`);
       }
       if (r.peerAddress === r.clientAddress) throw new InvalidArgumentError(`${id}'s peer and client addresses are the same (${r.peerAddress})`);
-      if (r.httpAddress !== '' && !ADDRESS_PATTERN.test(r.httpAddress)) throw new InvalidArgumentError(`the HTTP address "${r.httpAddress}" of ${id} is not host:port`);
+      if (r.httpAddress !== '' && !isHostPort(r.httpAddress)) throw new InvalidArgumentError(`the HTTP address "${r.httpAddress}" of ${id} is not host:port`);
       return { kind: 'add', id, peerAddress: r.peerAddress, clientAddress: r.clientAddress, incarnation: r.incarnation, httpAddress: r.httpAddress === '' ? null : r.httpAddress };
     case 'promote':
       return { kind: 'promote', id };

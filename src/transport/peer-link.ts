@@ -35,6 +35,8 @@ export interface PeerLinkOptions {
   /** Our data directory's incarnation and this process's boot id, sent with every stream. */
   readonly incarnation: string;
   readonly boot: string;
+  /** Where this node listens for peers, sent with every call (PeerMetadataKey.peerAddress); absent: not sent. */
+  readonly advertisedAddress?: string;
   /**
    * Called once when the peer has refused us as a duplicate of a live process of our id
    * for duplicateFatalAfterMs without a break (see PeerListener).
@@ -179,6 +181,7 @@ export class PeerLink {
     metadata.set(PeerMetadataKey.to, this.#options.peer);
     metadata.set(PeerMetadataKey.incarnation, this.#options.incarnation);
     metadata.set(PeerMetadataKey.boot, this.#options.boot);
+    if (this.#options.advertisedAddress !== undefined) metadata.set(PeerMetadataKey.peerAddress, this.#options.advertisedAddress);
     const call = this.#options.client.makeClientStreamRequest<Buffer, StreamSummary>(
       PEER_STREAM_PATH,
       (batch: Buffer) => batch,

@@ -36,6 +36,12 @@ export interface PeerListenerOptions {
   readonly recordedIncarnation?: (peer: NodeId) => string | undefined;
   /** Told each accepted stream's sender and incarnation, once the stream is taken. */
   readonly onClaim?: (peer: NodeId, incarnation: string) => void;
+  /**
+   * Whether to serve a sender that `peers` does not name, given where it says it listens
+   * (null: it did not say). Absent: never. A node whose log lacks the entry that added a
+   * member must still take that member's appends when it leads (docs/membership.md).
+   */
+  readonly admitsStranger?: (peer: NodeId, peerAddress: string | null) => boolean;
 }
 
 /** Who a peer call says it comes from and is for (undefined: it did not say). */
@@ -43,6 +49,11 @@ export interface PeerAddressing {
   readonly clusterId: string | undefined;
   readonly from: string | undefined;
   readonly to: string | undefined;
+}
+
+/** A call's addressing with where its sender says it listens (a stream's or snapshot call's metadata). */
+interface CallAddressing extends PeerAddressing {
+  readonly peerAddress: string | undefined;
 }
 
 /** A process heard speaking for a peer id: its data directory, its start, and when it last sent. */
@@ -209,7 +220,7 @@ export class PeerListener {
    * Null: serve it.
    */
   refusalOf(addressing: PeerAddressing, metadata: Metadata, peerAddress: string, call?: CertifiedCall): string | null {
-    const refusal = this.#addressRefusal(addressing) ?? (call === undefined ? null : this.#certificateRefusal(call, addressing.from));
+    const refusal = this.#addressRefusal({ ...addressing, peerAddress: firstValue(metadata, PeerMetadataKey.peerAddress) }) ?? (call === undefined ? null : this.#certificateRefusal(call, addressing.from));
     if (refusal !== null) return refusal;
     const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
     const boot = firstValue(metadata, PeerMetadataKey.boot) ?? '';
@@ -270,13 +281,16 @@ export class PeerListener {
       clusterId: firstValue(metadata, PeerMetadataKey.clusterId),
       from: firstValue(metadata, PeerMetadataKey.from),
       to: firstValue(metadata, PeerMetadataKey.to),
+      peerAddress: firstValue(metadata, PeerMetadataKey.peerAddress),
     });
   }
 
-  #addressRefusal({ clusterId, from, to }: PeerAddressing): string | null {
+  #addressRefusal({ clusterId, from, to, peerAddress }: CallAddressing): string | null {
     if (clusterId !== this.#options.clusterId) return `cluster "${clusterId ?? ''}" is not this node's cluster "${this.#options.clusterId}"`;
-    if (from === undefined || !this.#options.peers.has(from as NodeId)) return `node "${from ?? ''}" is not a member of this cluster`;
+    if (from === undefined) return 'node "" is not a member of this cluster';
     if (to !== this.#options.self) return `this is node ${this.#options.self}, not "${to ?? ''}": check the peer addresses`;
+    const member = this.#options.peers.has(from as NodeId) || (this.#options.admitsStranger?.(from as NodeId, peerAddress ?? null) ?? false);
+    if (!member) return `node "${from}" is not a member of this cluster`;
     return null;
   }
 

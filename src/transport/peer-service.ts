@@ -16,6 +16,11 @@ export const PeerMetadataKey = {
   incarnation: 'quorumlog-incarnation',
   /** The sender's process (made at each start): tells a redial from another process. */
   boot: 'quorumlog-boot',
+  /**
+   * Where the sender listens for peers: a receiver whose configuration does not name the
+   * sender yet (it lacks the entry that added it) dials it there to answer.
+   */
+  peerAddress: 'quorumlog-peer-address',
   /** In the trailers of a refused stream: why, as a PeerRefusal, for the sender to act on. */
   refusal: 'quorumlog-refusal',
 } as const;

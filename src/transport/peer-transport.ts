@@ -54,6 +54,10 @@ export interface PeerTransportOptions {
   readonly listenAddress: string;
   /** Every other member's peer address, to start with (setPeers changes them). */
   readonly peers: ReadonlyMap<NodeId, string>;
+  /** Where peers reach this node, sent with every stream and snapshot call (a receiver that does not know us yet answers there). */
+  readonly advertisedAddress?: string;
+  /** See PeerListenerOptions.admitsStranger: whether to serve a sender the peers do not name. */
+  readonly admitsStranger?: (peer: NodeId, peerAddress: string | null) => boolean;
   /** Called for each message received, in arrival order per peer. */
   readonly onMessage: (message: Message) => void;
   readonly messageBytesMax: number;

@@ -12,6 +12,8 @@ export interface SnapshotUploadOptions {
   readonly clusterId: string;
   readonly incarnation: string;
   readonly boot: string;
+  /** Where this node listens for peers, sent with every call (PeerMetadataKey.peerAddress); absent: not sent. */
+  readonly advertisedAddress?: string;
   readonly client: Client;
   readonly codec: SnapshotCodec;
   /** Largest chunk written. */
@@ -107,6 +109,7 @@ class UploadCall {
     metadata.set(PeerMetadataKey.to, to);
     metadata.set(PeerMetadataKey.incarnation, options.incarnation);
     metadata.set(PeerMetadataKey.boot, options.boot);
+    if (options.advertisedAddress !== undefined) metadata.set(PeerMetadataKey.peerAddress, options.advertisedAddress);
     const call = options.client.makeBidiStreamRequest<Buffer, SnapshotProgress>(
       PEER_INSTALL_SNAPSHOT_PATH,
       (upload: Buffer) => upload,

@@ -78,6 +78,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     log,
     ...(options.recordedIncarnation === undefined ? {} : { recordedIncarnation: options.recordedIncarnation }),
     ...(options.onPeerIncarnation === undefined ? {} : { onClaim: options.onPeerIncarnation }),
+    ...(options.admitsStranger === undefined ? {} : { admitsStranger: options.admitsStranger }),
     requireMemberCertificate: options.tls !== undefined,
   });
   const snapshotReceiver = new SnapshotReceiver({ self: options.self, snapshots: options.snapshots ?? null, listener, log });
@@ -105,6 +106,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
   const reconnect = options.reconnect ?? PEER_TRANSPORT_DEFAULTS.reconnect;
   const boot = randomUUID();
   let duplicateReported = false;
+  const advertised = options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress };
   const connect = (peer: NodeId, address: string): PeerConnection => ({
     address,
     link: new PeerLink({
@@ -121,6 +123,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
       log,
       incarnation: options.incarnation ?? '',
       boot,
+      ...advertised,
       onDuplicateNodeId: (error) => {
         if (duplicateReported) return;
         duplicateReported = true;
@@ -135,6 +138,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
       clusterId: options.clusterId,
       incarnation: options.incarnation ?? '',
       boot,
+      ...advertised,
       // Its own channel (the link's is for Raft traffic): megabytes in flight on one HTTP/2
       // connection would queue heartbeats behind them. A channel dials on its first call.
       client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),

@@ -189,6 +189,40 @@ describe('membership changes on running nodes', () => {
     }
   }, 60_000);
 
+  it('a voter that missed the addition of the member that now leads takes its entries and catches up (FINDINGS F7)', async () => {
+    const { members, root } = await layout(4);
+    const initial = members.slice(0, 3);
+    const nodes = await Promise.all(initial.map((m) => start(m.id, initial, root)));
+    const brokers = initial.map((m) => m.clientAddress);
+    const client = new LogClient({ brokers, timeoutMs: 10_000 });
+    const admin = new Admin({ brokers, timeoutMs: 10_000 });
+    try {
+      const leader = await leaderOf(nodes);
+      await appendRecords(client, 20, 'before');
+      // A follower is down while n4 is added and promoted: its log and configuration lack n4.
+      const behind = nodes.find((n) => n !== leader) as TestNode;
+      await behind.node?.stop();
+      behind.node = null;
+      const n4 = await start('n4', members, root, { join: true });
+      await admin.members.add('n4', addressesOf(n4));
+      await admin.members.promote('n4', { catchUpTimeoutMs: 15_000 });
+      await client.transfer('n4');
+      await waitFor(() => status(n4).role === 'leader', { timeoutMs: 10_000, what: 'n4 to lead' });
+      const written = await appendRecords(client, 20, 'under-n4');
+
+      // Back on its data directory, the follower knows n1..n3 only; n4 leads and must reach it.
+      const back = await start(behind.id, initial, root, { dataDir: behind.dataDir });
+      await waitFor(() => status(back).appliedIndex >= written && (status(back).voters ?? []).includes(nodeId('n4')), {
+        timeoutMs: 10_000,
+        what: `${behind.id} to take n4's entries (applied ${status(back).appliedIndex} of ${written}, voters ${(status(back).voters ?? []).join(',')})`,
+      });
+      expect(status(n4).role).toBe('leader');
+    } finally {
+      client.close();
+      await admin.close();
+    }
+  }, 60_000);
+
   it('refuses a removal that would lose quorum unless forced; a removed member that comes back is refused and moves no term', async () => {
     const { members, root } = await layout(3);
     const nodes = await Promise.all(members.map((m) => start(m.id, members, root)));
