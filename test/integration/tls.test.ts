@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 import { importAuthority, issue } from '../../src/certs/index.js';
 import { CertificateName } from '../../src/transport/index.js';
+import { runCliInProcess } from '../harness/cli-in-process.js';
 import { AppendWorkload, describeCli, readAllLogs, runCli, startClusterForTest, type TestCluster } from '../harness/index.js';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -59,10 +60,10 @@ describe('TLS cluster (real processes)', () => {
       expect(refused.stderr.trim().split('\n'), describeCli(args, refused)).toHaveLength(1);
       console.log(`[tls] ${flags.length === 0 ? 'no CA' : 'another CA'}: ${refused.stderr.trim()}`);
     }
-    // A key file that is missing is a usage error (exit 2).
+    // A key file that is missing is a usage error (exit 2), found before connecting: in this process.
     const badArgs = ['status', '--tls-ca', path.join(certs, 'ca.pem'), '--tls-cert', path.join(certs, 'client.pem'), '--tls-key', path.join(certs, 'missing-key.pem')];
-    const bad = await runCli(badArgs);
-    expect(bad.code, describeCli(badArgs, bad)).toBe(2);
+    const bad = await runCliInProcess(badArgs);
+    expect(bad.code, describeCli(badArgs, { ...bad, signal: null })).toBe(2);
     expect(await logLength(cluster)).toBe(committed);
 
     // Failover over TLS: kill -9 the leader, a new one is elected and appends go on.
