@@ -10,18 +10,28 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * 50 s of one worker idle at the end. Files not listed follow in vitest's own order.
  */
 export const SLOW_FIRST: readonly string[] = [
+  'test/integration/cluster-command.test.ts',
+  'test/integration/consumer-kill.test.ts',
   'test/jepsen/runs.test.ts',
-  'test/bench/bench-smoke.test.ts',
-  'test/integration/bad-input.test.ts',
   'test/integration/damaged-log.test.ts',
   'test/sim/node-sim.test.ts',
-  'test/integration/consumer-groups-cli.test.ts',
-  'test/integration/cluster-command.test.ts',
-  'test/integration/consumer-groups.test.ts',
   'test/integration/consumer-lifecycle.test.ts',
+  'test/integration/bad-input.test.ts',
+  'test/integration/transactions.test.ts',
+  'test/integration/consumer-groups.test.ts',
+  'test/sim/planted-node-bugs.test.ts',
+  'test/integration/broker-cli.test.ts',
+  'test/bench/bench-smoke.test.ts',
   'test/integration/crash-recovery.test.ts',
-  'test/integration/tls.test.ts',
-  'test/node/membership.test.ts',
+  'test/integration/consumer-groups-cli.test.ts',
+  'test/integration/failover.test.ts',
+  'test/bench/snapshot-bench-smoke.test.ts',
+  'test/storage/fault-injection.test.ts',
+  'test/integration/producer-spool.test.ts',
+  'test/package/packed-package.test.ts',
+  'test/integration/producer-faults.test.ts',
+  'test/integration/fuzz-ports.test.ts',
+  'test/integration/harness.test.ts',
 ];
 
 export class SlowFirstSequencer extends BaseSequencer {
