@@ -5,9 +5,10 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 /**
  * The test files that take longest (one `npm test` on two cores, measured with
  * `vitest run --reporter=json`, longest first; 17-60 s each on a loaded machine), started
- * first so that no long file starts last and runs alone while the other worker idles. Without this, a clean clone (no vitest results cache)
- * runs larger files first, and jepsen/runs.test.ts (56 s, a small file) started last: about
- * 50 s of one worker idle at the end. Files not listed follow in vitest's own order.
+ * first so that no long file starts last and runs alone while the other worker idles.
+ * Without this, a clean clone (no vitest results cache) runs larger files first, and
+ * jepsen/runs.test.ts (56 s, a small file) started last: about 50 s of one worker idle at the
+ * end. Files not listed follow in vitest's own order.
  */
 export const SLOW_FIRST: readonly string[] = [
   'test/jepsen/runs.test.ts',
