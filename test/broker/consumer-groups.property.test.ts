@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { GroupSettings } from '../../src/broker/consumer-groups.js';
 import type { ApplyResult } from '../../src/broker/index.js';
+import { LONG_RUN } from '../harness/long-run.js';
 import { GroupReplica, headerOf, message, ORIGINAL_OFFSET_HEADER, text } from './consumer-group-model.js';
 
 /**
@@ -425,7 +426,11 @@ const scenarioArb = fc.array(stepArb, { minLength: 10, maxLength: 80, size: 'max
 
 const seed = Number(process.env['GROUPS_SEED'] ?? 20_261_126);
 const path = process.env['GROUPS_PATH'];
-const numRuns = Number(process.env['GROUPS_RUNS'] ?? 300);
+/**
+ * Scenarios per run: 100 under npm test (4-9 s beside another file on two cores, where 300
+ * took 10-13 s), 1,000 under test:long; GROUPS_RUNS overrides both.
+ */
+const numRuns = Number(process.env['GROUPS_RUNS'] ?? (LONG_RUN ? 1_000 : 100));
 
 describe('consumer groups under random interleavings', () => {
   it(`keep their invariants after every entry, match a replay at every failover, and finish every message once (seed ${seed})`, () => {

@@ -1,38 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { failureOf, runCommand } from '../../src/cli/run-command.js';
+import { runCliInProcess as run } from '../harness/cli-in-process.js';
 
 /**
  * Bad command lines, run in this process through the binary's own runCommand and failureOf
- * (src/cli/main.ts is those two and process.exitCode): each must end with a non-zero status
- * and exactly one line on stderr, before anything starts. A handful run as real processes
- * in test/integration/bad-input.test.ts, which checks the binary's exit status and line.
+ * (test/harness/cli-in-process.ts): each must end with a non-zero status and exactly one line
+ * on stderr, before anything starts. A handful run as real processes in
+ * test/integration/bad-input.test.ts, which checks the binary's exit status and line.
  */
-interface Outcome {
-  readonly code: number;
-  readonly stderr: string;
-}
-
-async function run(args: readonly string[]): Promise<Outcome> {
-  let stderr = '';
-  const write = (chunk: string | Uint8Array): boolean => {
-    stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  };
-  vi.spyOn(process.stderr, 'write').mockImplementation(write as typeof process.stderr.write);
-  vi.spyOn(process.stdout, 'write').mockImplementation((() => true) as typeof process.stdout.write);
-  const code = await runCommand(args).then(
-    (status) => status,
-    (error: unknown) => {
-      const failure = failureOf(error);
-      stderr += failure.line;
-      return failure.code;
-    },
-  );
-  vi.restoreAllMocks();
-  return { code, stderr };
-}
-
 const oneLine = (text: string): boolean => text.trim() !== '' && text.trim().split('\n').length === 1;
 
 afterEach(() => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { Consumer } from '../../src/client/index.js';
+import { runCliInProcess } from '../harness/cli-in-process.js';
 import { runCli, startClusterForTest } from '../harness/index.js';
 
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
@@ -53,8 +54,10 @@ describe('quorumlog consume, groups and dlq (real processes)', () => {
     expect(await run(['fetch', '--topic', 'jobs', '--from', '5'])).toBe('');
     await cluster.waitFor(async () => (await runCli(['fetch', '--topic', 'jobs', '--from', '5', ...brokers])).stdout === '5\tsoon\n', { timeoutMs: 20_000, what: 'the delayed message' });
 
+    // Refused by the parser before anything connects: in this process, through the binary's
+    // runCommand and failureOf (test/harness/cli-in-process.ts), not eight node starts.
     for (const args of [['consume', '--topic', 'jobs'], ['consume', '--group', 'g'], ['groups', 'frob'], ['groups', 'create', 'x'], ['groups', 'list', '--topic', 't'], ['dlq', 'frob', '--group', 'g'], ['dlq', 'list'], ['consume', '--topic', 'jobs', '--group', 'g', '--prefetch', '0']]) {
-      const bad = await runCli([...args, ...brokers]);
+      const bad = await runCliInProcess([...args, ...brokers]);
       expect(bad.code, args.join(' ')).toBe(2);
       expect(bad.stderr.trim().split('\n').length, bad.stderr).toBe(1);
     }

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { Admin, Consumer, FailedPreconditionError, Producer, InvalidArgumentError, NotFoundError, type BrokerMessage, type ConsumedMessage } from '../../src/client/index.js';
-import { startClusterForTest, waitFor, type TestCluster } from '../harness/index.js';
+import { startClusterForTest, TestCluster, testFailed, waitFor } from '../harness/index.js';
 import { fetchPayloads } from './broker-helpers.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -40,6 +40,30 @@ async function take(consumer: Consumer, count: number): Promise<ConsumedMessage[
 }
 
 describe('consumer groups on a real cluster', () => {
+  /**
+   * One cluster for the tests that neither kill a node nor count every group: each uses
+   * topics and groups of its own names, so none sees another's, and a cluster start (three
+   * node processes and an election) is paid once, not four times. Started by the first test
+   * that asks; stopped after the last, its data kept and output printed if any test failed.
+   */
+  let shared: Promise<TestCluster> | undefined;
+  const sharedCluster = (): Promise<TestCluster> => {
+    shared ??= TestCluster.start({ label: 'groups-shared' }).then(async (cluster) => {
+      await cluster.leader();
+      return cluster;
+    });
+    return shared;
+  };
+  let failed = false;
+  afterEach((context) => {
+    if (testFailed(context.task)) failed = true;
+  });
+  afterAll(async () => {
+    const cluster = await shared?.catch(() => undefined);
+    await cluster?.stopAll({ keepData: failed });
+    if (failed && cluster !== undefined) console.log(`[harness] data kept in ${cluster.dataRoot}\n${cluster.renderOutput()}`);
+  });
+
   it('each group sees every message; within a group each goes to one consumer; acks move the committed offset', async () => {
     const cluster = await startClusterForTest({ label: 'groups-basic' });
     await cluster.leader();
@@ -72,12 +96,11 @@ describe('consumer groups on a real cluster', () => {
   });
 
   it('a message not acked within its deadline is redelivered with its delivery count; a late ack of the first delivery still counts', async () => {
-    const cluster = await startClusterForTest({ label: 'groups-deadline' });
-    await cluster.leader();
+    const cluster = await sharedCluster();
     const admin = new Admin({ brokers: cluster.brokers() });
-    await admin.createTopic('jobs');
-    await produce(cluster, 'jobs', ['slow']);
-    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'w', topic: 'jobs', groupSettings: { ackDeadlineMs: 500, retryDelaysMs: [100], retriesMax: 5 } });
+    await admin.createTopic('slow-jobs');
+    await produce(cluster, 'slow-jobs', ['slow']);
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'w', topic: 'slow-jobs', groupSettings: { ackDeadlineMs: 500, retryDelaysMs: [100], retriesMax: 5 } });
     const [first] = await take(consumer, 1);
     expect(first?.delivery).toBe(1);
     const [second] = await take(consumer, 1);
@@ -96,8 +119,7 @@ describe('consumer groups on a real cluster', () => {
   });
 
   it('a poison message reaches the dead-letter topic after exactly retriesMax + 1 deliveries, with its history in headers', async () => {
-    const cluster = await startClusterForTest({ label: 'groups-poison' });
-    await cluster.leader();
+    const cluster = await sharedCluster();
     const admin = new Admin({ brokers: cluster.brokers() });
     await admin.createTopic('jobs');
     await produce(cluster, 'jobs', ['fine', 'poison']);
@@ -130,8 +152,7 @@ describe('consumer groups on a real cluster', () => {
   });
 
   it('a delayed message is invisible until its delivery time, then gets its offset', async () => {
-    const cluster = await startClusterForTest({ label: 'groups-delay' });
-    await cluster.leader();
+    const cluster = await sharedCluster();
     const client = cluster.client();
     await client.createTopic('later');
     const deliverAtMs = Date.now() + 1_500;
@@ -148,7 +169,7 @@ describe('consumer groups on a real cluster', () => {
 
     // Through the Producer, mixed with immediate messages, and seen by a consumer group only when due.
     const producer = new Producer({ brokers: cluster.brokers() });
-    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 'later' });
+    const consumer = new Consumer({ brokers: cluster.brokers(), group: 'due', topic: 'later' });
     const dueMs = Date.now() + 1_200;
     const sent = await Promise.all([
       producer.send('later', { payload: 'now-1' }),
@@ -192,8 +213,7 @@ describe('consumer groups on a real cluster', () => {
   });
 
   it('bad input gets clear errors and changes nothing', async () => {
-    const cluster = await startClusterForTest({ label: 'groups-bad-input' });
-    await cluster.leader();
+    const cluster = await sharedCluster();
     const admin = new Admin({ brokers: cluster.brokers() });
     await admin.createTopic('t');
     await admin.createTopic('other');

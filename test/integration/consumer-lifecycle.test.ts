@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { Admin, Consumer, Producer } from '../../src/client/index.js';
-import { NodeProcess, OutputLog, REPO_ROOT, startClusterForTest, waitFor, withTimeout, type TestCluster } from '../harness/index.js';
+import { NodeProcess, OutputLog, REPO_ROOT, startClusterForTest, TestCluster, testFailed, waitFor, withTimeout } from '../harness/index.js';
 
 const BREAK_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'consumer-break.mjs');
 const DOWN_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'clients-cluster-down.mjs');
@@ -34,16 +34,39 @@ async function deadLettered(admin: Admin, group: string): Promise<number> {
 }
 
 describe('consumer lifecycle on a real cluster', () => {
+  /**
+   * One cluster for the three tests that leave it running: each uses a topic and a group of
+   * its own, so none sees another's messages or offsets, and a cluster start (three node
+   * processes and an election) is paid once, not three times. Started by the first test that
+   * asks; stopped after the last, its data kept and output printed if any test failed.
+   */
+  let shared: Promise<TestCluster> | undefined;
+  const sharedCluster = (): Promise<TestCluster> => {
+    shared ??= TestCluster.start({ label: 'consumer-lifecycle' }).then(async (cluster) => {
+      await cluster.leader();
+      return cluster;
+    });
+    return shared;
+  };
+  let failed = false;
+  afterEach((context) => {
+    if (testFailed(context.task)) failed = true;
+  });
+  afterAll(async () => {
+    const cluster = await shared?.catch(() => undefined);
+    await cluster?.stopAll({ keepData: failed });
+    if (failed && cluster !== undefined) console.log(`[harness] data kept in ${cluster.dataRoot}\n${cluster.renderOutput()}`);
+  });
+
   it('five clean closes after taking and acking one message each dead-letter nothing; what the application never saw keeps delivery 1', async () => {
-    const cluster = await startClusterForTest({ label: 'consumer-close-unseen' });
-    await cluster.leader();
+    const cluster = await sharedCluster();
     const admin = new Admin({ brokers: cluster.brokers() });
     try {
-      await admin.createTopic('orders');
-      await produceAll(cluster, 'orders', 100);
+      await admin.createTopic('orders-close');
+      await produceAll(cluster, 'orders-close', 100);
       const acked: number[] = [];
       for (let round = 0; round < 5; round++) {
-        const consumer = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 'orders', prefetch: 16, groupSettings: STRICT_GROUP });
+        const consumer = new Consumer({ brokers: cluster.brokers(), group: 'close-g', topic: 'orders-close', prefetch: 16, groupSettings: STRICT_GROUP });
         for await (const m of consumer) {
           expect(await m.ack()).toBe('acked');
           acked.push(m.offset);
@@ -52,12 +75,12 @@ describe('consumer lifecycle on a real cluster', () => {
         await consumer.close();
       }
       expect(acked).toHaveLength(5);
-      await waitFor(async () => (await admin.describeGroup('g')).inflight === 0, { timeoutMs: 10_000, what: 'every closed consumer released' });
-      expect(await admin.describeGroup('g')).toMatchObject({ dead: 0, inflight: 0, lag: 95 });
-      expect(await deadLettered(admin, 'g')).toBe(0);
+      await waitFor(async () => (await admin.describeGroup('close-g')).inflight === 0, { timeoutMs: 10_000, what: 'every closed consumer released' });
+      expect(await admin.describeGroup('close-g')).toMatchObject({ dead: 0, inflight: 0, lag: 95 });
+      expect(await deadLettered(admin, 'close-g')).toBe(0);
 
       // Nothing the closed consumers held and never handed out was counted as a delivery.
-      const last = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 'orders', prefetch: 16 });
+      const last = new Consumer({ brokers: cluster.brokers(), group: 'close-g', topic: 'orders-close', prefetch: 16 });
       const deliveries = new Map<number, number>();
       for await (const m of last) {
         deliveries.set(m.offset, m.delivery);
@@ -66,23 +89,22 @@ describe('consumer lifecycle on a real cluster', () => {
       }
       await last.close();
       expect([...deliveries.values()].filter((d) => d !== 1)).toEqual([]);
-      expect(await deadLettered(admin, 'g')).toBe(0);
+      expect(await deadLettered(admin, 'close-g')).toBe(0);
     } finally {
       await admin.close();
     }
   });
 
   it('a process that breaks out of `for await` (after `void m.ack()`) exits by itself; five such runs dead-letter nothing and lose no ack', async () => {
-    const cluster = await startClusterForTest({ label: 'consumer-break-exit' });
-    await cluster.leader();
+    const cluster = await sharedCluster();
     const admin = new Admin({ brokers: cluster.brokers() });
     try {
-      await admin.createTopic('orders');
-      await produceAll(cluster, 'orders', 100);
+      await admin.createTopic('orders-break');
+      await produceAll(cluster, 'orders-break', 100);
       const taken: string[] = [];
       for (let run = 1; run <= 5; run++) {
         const output = new OutputLog(`break${run}`, path.join(cluster.dataRoot, 'logs', `break-${run}.out`));
-        const proc = NodeProcess.spawn({ args: [BREAK_CHILD, CLIENT, cluster.brokers().join(','), 'orders', 'g'], output, runTag: `#${run}`, cwd: REPO_ROOT });
+        const proc = NodeProcess.spawn({ args: [BREAK_CHILD, CLIENT, cluster.brokers().join(','), 'orders-break', 'break-g'], output, runTag: `#${run}`, cwd: REPO_ROOT });
         try {
           // Nothing stops it: it must end on its own once it has left the loop.
           const exit = await withTimeout(proc.exited, 20_000, `run ${run} to exit by itself`);
@@ -95,26 +117,25 @@ describe('consumer lifecycle on a real cluster', () => {
         taken.push(...lines.filter((l) => /took \d+ \d+/.test(l)));
       }
       expect(taken).toHaveLength(5);
-      await waitFor(async () => (await admin.describeGroup('g')).inflight === 0, { timeoutMs: 10_000, what: 'every run released what it held' });
+      await waitFor(async () => (await admin.describeGroup('break-g')).inflight === 0, { timeoutMs: 10_000, what: 'every run released what it held' });
       // Each run's ack reached the cluster before its process ended: close() waits for acks.
-      expect(await admin.describeGroup('g')).toMatchObject({ dead: 0, inflight: 0, lag: 95 });
-      expect(await deadLettered(admin, 'g')).toBe(0);
+      expect(await admin.describeGroup('break-g')).toMatchObject({ dead: 0, inflight: 0, lag: 95 });
+      expect(await deadLettered(admin, 'break-g')).toBe(0);
     } finally {
       await admin.close();
     }
   });
 
   it('breaking out and closing while a producer writes to the topic loses no acknowledged message, dead-letters nothing unseen, and the process exits', async () => {
-    const cluster = await startClusterForTest({ label: 'consumer-break-load' });
-    await cluster.leader();
+    const cluster = await sharedCluster();
     const admin = new Admin({ brokers: cluster.brokers() });
     try {
-      await admin.createTopic('orders');
+      await admin.createTopic('orders-load');
       const acked = new Set<number>();
       let acknowledgedCount = 0;
       for (let run = 1; run <= 2; run++) {
         const output = new OutputLog(`load${run}`, path.join(cluster.dataRoot, 'logs', `load-${run}.out`));
-        const proc = NodeProcess.spawn({ args: [LOAD_CHILD, CLIENT, cluster.brokers().join(','), 'orders', 'g', '20'], output, runTag: `#${run}`, cwd: REPO_ROOT });
+        const proc = NodeProcess.spawn({ args: [LOAD_CHILD, CLIENT, cluster.brokers().join(','), 'orders-load', 'load-g', '20'], output, runTag: `#${run}`, cwd: REPO_ROOT });
         try {
           const exit = await withTimeout(proc.exited, 60_000, `run ${run} to exit by itself`);
           expect(exit, output.render()).toMatchObject({ code: 0 });
@@ -137,13 +158,13 @@ describe('consumer lifecycle on a real cluster', () => {
         expect({ first, last, distinct }).toEqual({ first: acknowledgedCount, last: acknowledgedCount + (count ?? 0) - 1, distinct: count });
         acknowledgedCount += count ?? 0;
       }
-      expect(await deadLettered(admin, 'g')).toBe(0);
-      expect(await admin.describeGroup('g')).toMatchObject({ dead: 0 });
+      expect(await deadLettered(admin, 'load-g')).toBe(0);
+      expect(await admin.describeGroup('load-g')).toMatchObject({ dead: 0 });
 
       // Every acknowledged message the runs did not ack is still delivered, as a first delivery.
       const expected = acknowledgedCount - acked.size;
       const drained = new Map<number, number>();
-      const last = new Consumer({ brokers: cluster.brokers(), group: 'g', topic: 'orders', prefetch: 64 });
+      const last = new Consumer({ brokers: cluster.brokers(), group: 'load-g', topic: 'orders-load', prefetch: 64 });
       try {
         await withTimeout(
           (async () => {
@@ -162,8 +183,8 @@ describe('consumer lifecycle on a real cluster', () => {
       const missing = Array.from({ length: acknowledgedCount }, (_, offset) => offset).filter((offset) => !acked.has(offset) && !drained.has(offset));
       expect(missing).toEqual([]);
       expect([...drained].filter(([, delivery]) => delivery !== 1)).toEqual([]);
-      expect(await deadLettered(admin, 'g')).toBe(0);
-      expect(await admin.describeGroup('g')).toMatchObject({ dead: 0, lag: 0 });
+      expect(await deadLettered(admin, 'load-g')).toBe(0);
+      expect(await admin.describeGroup('load-g')).toMatchObject({ dead: 0, lag: 0 });
     } finally {
       await admin.close();
     }

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 
 import { AppendWorkload, checkLogs, cutTail, flipByteInLastRecord, LONG_RUN, readAllLogs, startClusterForTest, type TestCluster } from '../harness/index.js';
 
-/** Waits for `count` more acknowledgements than the workload has now. */
+/**
+ * Waits for `count` more acknowledgements than the workload has now. A hundred or so per phase
+ * keep writes in flight across each kill and restart; twice as many checked the same.
+ */
 async function moreAcks(cluster: TestCluster, workload: AppendWorkload, count: number, what: string): Promise<void> {
   const start = workload.ackedCount;
   await cluster.waitFor(() => workload.ackedCount >= start + count, { timeoutMs: 30_000, what: `${count} more acknowledgements ${what} (${workload.summary()})` });
@@ -37,11 +40,11 @@ describe('crashes and damaged disks (real processes)', () => {
       leader = await cluster.leader();
       termBefore = (await cluster.status(leader)).term;
       const victim = await follower(cluster, leader);
-      await moreAcks(cluster, workload, 200, 'before the kill');
+      await moreAcks(cluster, workload, 100, 'before the kill');
       await cluster.kill(victim);
-      await moreAcks(cluster, workload, 200, `with ${victim} down`);
+      await moreAcks(cluster, workload, 100, `with ${victim} down`);
       await cluster.restart(victim);
-      await moreAcks(cluster, workload, 200, `after ${victim} restarted`);
+      await moreAcks(cluster, workload, 100, `after ${victim} restarted`);
     } finally {
       await writes.stop();
     }
@@ -73,11 +76,11 @@ describe('crashes and damaged disks (real processes)', () => {
     const writes = workload.background({ concurrency: 3, recordsMax: 20_000, durationMsMax: 60_000 });
     try {
       await cluster.leader();
-      await moreAcks(cluster, workload, 300, 'before the crash');
+      await moreAcks(cluster, workload, 150, 'before the crash');
       await Promise.all(cluster.ids.map((id) => cluster.kill(id)));
       await Promise.all(cluster.ids.map((id) => cluster.restart(id)));
       await cluster.leader();
-      await moreAcks(cluster, workload, 200, 'after all three restarted');
+      await moreAcks(cluster, workload, 100, 'after all three restarted');
     } finally {
       await writes.stop();
     }
@@ -91,7 +94,7 @@ describe('crashes and damaged disks (real processes)', () => {
     try {
       const leader = await cluster.leader();
       const first = await follower(cluster, leader);
-      await moreAcks(cluster, workload, 200, 'before the first damage');
+      await moreAcks(cluster, workload, 100, 'before the first damage');
 
       // A torn tail on a follower: the last ~2.5 records (40 bytes each for these ids) cut off.
       await cluster.kill(first);

@@ -11,9 +11,11 @@ describe('failover of a three-node cluster (real processes)', () => {
     const oldLeader = await cluster.leader();
 
     // 1,000 records through the client on a healthy cluster: every one is acknowledged.
+    // Records the old leader acknowledged before it was killed (they must all survive it): a
+    // few hundred say it as well as a thousand did.
     const before = new AppendWorkload(client, 'before');
-    await before.run({ count: 1_000, concurrency: 4 });
-    expect(before.acked.length, before.summary()).toBe(1_000);
+    await before.run({ count: 300, concurrency: 4 });
+    expect(before.acked.length, before.summary()).toBe(300);
 
     // Keep writing while the leader dies.
     const during = new AppendWorkload(client, 'during');

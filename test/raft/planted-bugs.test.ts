@@ -26,7 +26,9 @@ describe('planted core bugs are caught on production nodes', () => {
     expect(found.foundAfterRuns).not.toBeNull();
   });
 
-  it('5 nodes: votes granted without the election restriction', async () => {
+  // The same planted bug as above, hunted on five nodes (4.5 s beside another file, 19 s in a
+  // loaded npm test): test:long. npm test finds it on three nodes just above.
+  it.runIf(LONG_RUN)('5 nodes: votes granted without the election restriction', async () => {
     const seed = 2;
     const found = await hunt({ size: 5, createRaft: votesForAnyLog }, scheduleArbitrary({ size: 5 }), { seed, runsMax: MAX_RUNS, wanted: isSafetyViolation });
     console.log(`[planted] up-to-date check removed (5 nodes): seed ${seed}, found after ${String(found.foundAfterRuns)} schedules; shrunk:\n${found.report}`);

@@ -146,27 +146,28 @@ describe('snapshots encoded in slices while the node serves', () => {
 
 describe('retention over a long window', () => {
   it('under a steady load the log keeps being compacted as retention moves on, and the snapshots kept stay bounded', async () => {
-    // Retention of 36 s of log time, a snapshot every 20 entries: the window spans dozens of
-    // snapshots, of which only a bounded, spread-out few are kept.
-    const cluster = new NodeCluster({ seed: 21, size: 3, snapshotEntries: 20, segmentBytes: 1024, retention: { hours: 0.01, bytes: Infinity, policy: RetentionPolicy.delete } });
+    // Retention of 18 s of log time, a snapshot every 10 entries (1 s): the window spans about
+    // twice the snapshots SNAPSHOTS_BETWEEN_MAX lets it keep, of which only a bounded,
+    // spread-out few are kept.
+    const cluster = new NodeCluster({ seed: 21, size: 3, snapshotEntries: 10, segmentBytes: 1024, retention: { hours: 0.005, bytes: Infinity, policy: RetentionPolicy.delete } });
     expect(await cluster.runUntil(() => cluster.leader() !== null, 5_000)).toBe(true);
     const firstIndexes: number[] = [];
     const snapshotFiles: number[] = [];
-    // Bounded: 180 s of virtual time, an append every 100 ms.
-    for (let second = 1; second <= 180; second++) {
+    // Bounded: 90 s of virtual time, an append every 100 ms.
+    for (let second = 1; second <= 90; second++) {
       for (let k = 0; k < 10; k++) {
         cluster.append();
         await cluster.runFor(100);
       }
-      if (second % 30 === 0) {
+      if (second % 15 === 0) {
         const leader = cluster.leader();
         if (leader === null) continue;
         firstIndexes.push(cluster.status(leader).firstIndex);
         snapshotFiles.push(cluster.node(leader).fs.list(`/data/${leader}/snapshots`).filter((name) => name.endsWith('.snap')).length);
       }
     }
-    console.log(`[retention] first index every 30 s: ${firstIndexes.join(', ')}; snapshot files: ${snapshotFiles.join(', ')}`);
-    // Nothing goes before 36 s of log time has passed and the first clock entries dated the log.
+    console.log(`[retention] first index every 15 s: ${firstIndexes.join(', ')}; snapshot files: ${snapshotFiles.join(', ')}`);
+    // Nothing goes before 18 s of log time has passed and the first clock entries dated the log.
     expect(firstIndexes.at(-1)).toBeGreaterThan(firstIndexes[1] ?? Infinity);
     expect(firstIndexes.at(-2)).toBeGreaterThan(1);
     for (const count of snapshotFiles) expect(count).toBeLessThanOrEqual(2 + 1 + SNAPSHOTS_BETWEEN_MAX);
