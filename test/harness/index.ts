@@ -5,7 +5,7 @@ export { cutTail, flipByteInLastRecord, lastRecordSpan, lastSegmentPath } from '
 export { ephemeralPort, freePorts, NodeProcess, OutputLog, type ProcessExit } from '../../src/process/index.js';
 export { killAllTracked, pidAlive, trackedPids } from './process-registry.js';
 export { TestCluster, type ClusterMember, type ClusterOptions } from './test-cluster.js';
-export { startClusterForTest, testFailed } from './use-cluster.js';
+export { sharedClusterForTests, startClusterForTest, testFailed } from './use-cluster.js';
 export { delay, waitFor, WaitTimeoutError, withTimeout, type WaitOptions } from './wait-for.js';
 export { checkLogs, readAllLogs, readWholeLog, type LoggedRecord } from './log-check.js';
 export { AppendWorkload, type AckedRecord, type AppendFate, type BackgroundWrites } from './workload.js';

@@ -1,4 +1,4 @@
-import { onTestFinished } from 'vitest';
+import { afterAll, afterEach, onTestFinished } from 'vitest';
 
 import { TestCluster, type ClusterOptions } from './test-cluster.js';
 
@@ -17,6 +17,32 @@ export async function startClusterForTest(options: ClusterOptions = {}): Promise
     }
   });
   return cluster;
+}
+
+/**
+ * One cluster for several tests of a describe block (call it in the block): the first test
+ * that asks starts it (and waits for a leader); it stops after the block's last test, its
+ * data kept and the nodes' output printed if any test failed. Each test must leave it as
+ * it found it (topics and groups of its own names, no node left stopped).
+ */
+export function sharedClusterForTests(options: ClusterOptions): () => Promise<TestCluster> {
+  let shared: Promise<TestCluster> | undefined;
+  let failed = false;
+  afterEach((context) => {
+    if (testFailed(context.task)) failed = true;
+  });
+  afterAll(async () => {
+    const cluster = await shared?.catch(() => undefined);
+    await cluster?.stopAll({ keepData: failed });
+    if (failed && cluster !== undefined) console.log(`[harness] data kept in ${cluster.dataRoot}\n${cluster.renderOutput()}`);
+  });
+  return () => {
+    shared ??= TestCluster.start(options).then(async (cluster) => {
+      await cluster.leader();
+      return cluster;
+    });
+    return shared;
+  };
 }
 
 /**

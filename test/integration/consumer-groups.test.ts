@@ -1,7 +1,7 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Admin, Consumer, FailedPreconditionError, Producer, InvalidArgumentError, NotFoundError, type BrokerMessage, type ConsumedMessage } from '../../src/client/index.js';
-import { startClusterForTest, TestCluster, testFailed, waitFor } from '../harness/index.js';
+import { sharedClusterForTests, startClusterForTest, type TestCluster, waitFor } from '../harness/index.js';
 import { fetchPayloads } from './broker-helpers.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -46,23 +46,7 @@ describe('consumer groups on a real cluster', () => {
    * node processes and an election) is paid once, not four times. Started by the first test
    * that asks; stopped after the last, its data kept and output printed if any test failed.
    */
-  let shared: Promise<TestCluster> | undefined;
-  const sharedCluster = (): Promise<TestCluster> => {
-    shared ??= TestCluster.start({ label: 'groups-shared' }).then(async (cluster) => {
-      await cluster.leader();
-      return cluster;
-    });
-    return shared;
-  };
-  let failed = false;
-  afterEach((context) => {
-    if (testFailed(context.task)) failed = true;
-  });
-  afterAll(async () => {
-    const cluster = await shared?.catch(() => undefined);
-    await cluster?.stopAll({ keepData: failed });
-    if (failed && cluster !== undefined) console.log(`[harness] data kept in ${cluster.dataRoot}\n${cluster.renderOutput()}`);
-  });
+  const sharedCluster = sharedClusterForTests({ label: 'groups-shared' });
 
   it('each group sees every message; within a group each goes to one consumer; acks move the committed offset', async () => {
     const cluster = await startClusterForTest({ label: 'groups-basic' });

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Admin, Consumer, Producer } from '../../src/client/index.js';
-import { NodeProcess, OutputLog, REPO_ROOT, startClusterForTest, TestCluster, testFailed, waitFor, withTimeout } from '../harness/index.js';
+import { NodeProcess, OutputLog, REPO_ROOT, sharedClusterForTests, startClusterForTest, type TestCluster, waitFor, withTimeout } from '../harness/index.js';
 
 const BREAK_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'consumer-break.mjs');
 const DOWN_CHILD = path.join(REPO_ROOT, 'test', 'integration', 'fixtures', 'clients-cluster-down.mjs');
@@ -40,23 +40,7 @@ describe('consumer lifecycle on a real cluster', () => {
    * processes and an election) is paid once, not three times. Started by the first test that
    * asks; stopped after the last, its data kept and output printed if any test failed.
    */
-  let shared: Promise<TestCluster> | undefined;
-  const sharedCluster = (): Promise<TestCluster> => {
-    shared ??= TestCluster.start({ label: 'consumer-lifecycle' }).then(async (cluster) => {
-      await cluster.leader();
-      return cluster;
-    });
-    return shared;
-  };
-  let failed = false;
-  afterEach((context) => {
-    if (testFailed(context.task)) failed = true;
-  });
-  afterAll(async () => {
-    const cluster = await shared?.catch(() => undefined);
-    await cluster?.stopAll({ keepData: failed });
-    if (failed && cluster !== undefined) console.log(`[harness] data kept in ${cluster.dataRoot}\n${cluster.renderOutput()}`);
-  });
+  const sharedCluster = sharedClusterForTests({ label: 'consumer-lifecycle' });
 
   it('five clean closes after taking and acking one message each dead-letter nothing; what the application never saw keeps delivery 1', async () => {
     const cluster = await sharedCluster();
