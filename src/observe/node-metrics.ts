@@ -7,6 +7,7 @@ import { AUTH_REFUSAL_KINDS, type NodeInspection, type NodeProbe, type ProbedCal
 import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStorageGauges, type ScrapeGauges } from './scrape-gauges.js';
 import { BoundedLabels } from './bounded-labels.js';
 import { DataDirSize } from './data-dir-size.js';
+import { DiskStatsCache } from './disk-stats.js';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 import { LatencyWindow } from './latency-buckets.js';
 import { MeteredFileSystem } from './metered-file-system.js';
@@ -42,6 +43,8 @@ export class NodeMetrics {
   private readonly topicLabels = new BoundedLabels(TOPIC_LABELS_MAX);
   /** The data directory's bytes, tracked through the file system from `wrapFileSystem`. */
   private readonly dataDirSize = new DataDirSize();
+  /** statfs of the data directory, asked at most every few seconds. */
+  private readonly diskStats = new DiskStatsCache();
   /** Bytes written since the last scrape, added to storage_written_bytes_total when scraped: a write costs one addition. */
   private writtenPending = 0;
   private readonly fsyncSeconds: HistogramSeries;
@@ -259,7 +262,7 @@ export class NodeMetrics {
       counter.reset();
       counter.inc(total);
     }
-    if (this.dataDir !== null) await collectDiskGauges(this.gauges, this.dataDir, this.dataDirSize, performance.now());
+    if (this.dataDir !== null) await collectDiskGauges(this.gauges, this.dataDir, { disk: this.diskStats, sizes: this.dataDirSize }, performance.now());
   }
 }
 
