@@ -12,13 +12,23 @@ const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli'
  * measuring sides run: one process per side, so neither's client work lands on the other).
  * Resolves with its stdout once it exits 0; rejects with `what` and its last words otherwise.
  * Killed (SIGKILL) when still running after `deadlineMs`; SIGINT when `signal` aborts.
+ * `onLine` hears each whole line of its stdout as it comes (a child that says where it listens).
  */
-export async function runBenchChild(args: readonly string[], options: { readonly what: string; readonly deadlineMs: number; readonly signal?: AbortSignal }): Promise<string> {
+export async function runBenchChild(args: readonly string[], options: { readonly what: string; readonly deadlineMs: number; readonly signal?: AbortSignal; readonly onLine?: (line: string) => void }): Promise<string> {
   const child = spawn(process.execPath, [...NODE_V8_FLAGS, MAIN, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let out = '';
   let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  let heard = 0;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    if (options.onLine === undefined) return;
+    // Bounded: each pass consumes one line of what arrived.
+    for (let end = out.indexOf('\n', heard); end !== -1; end = out.indexOf('\n', heard)) {
+      options.onLine(out.slice(heard, end));
+      heard = end + 1;
+    }
+  });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   const interrupt = (): boolean => child.kill('SIGINT');
   options.signal?.addEventListener('abort', interrupt, { once: true });

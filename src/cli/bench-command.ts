@@ -70,13 +70,17 @@ Options:
                        work falls on both; prints the throughput ratio per pair and the median
   --control            with --together: neither cluster keeps metrics (an A/A run: what the
                        measure reads when there is nothing to find)
-  --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs two
-                       processes at once, each a one-node cluster (real files, appends through
-                       the node's service, no gRPC) taking --records records of --size after
-                       a fifth as many unmeasured, in calls of --inflight records, one without
-                       metrics and one with them (scraped every 5,000 records, the status
-                       page's history sampled); prints each one's CPU per measured record and
-                       the median ratio
+  --metrics-cpu N      N rounds of the CPU metrics cost a node (default flush sync; --flush
+                       async for a node bound by its CPU): each round runs a metered pair
+                       and a control pair, each two processes at once, each a one-node
+                       cluster (real files, appends through the node's service, no gRPC)
+                       taking --records records of --size after a fifth as many unmeasured,
+                       in calls of --inflight records; in the metered pair one serves
+                       /metrics and the status page over HTTP, scraped every second
+                       (--metrics-scrape); in the control pair neither keeps metrics. Prints
+                       each one's CPU per measured record, the median ratios with a 95%
+                       bootstrap interval, and what that ratio takes from the throughput of
+                       a node bound by its CPU
   --records N          with --metrics-cpu: records measured on each side (default 100000)
   -h, --help           show this help
 `;
@@ -214,6 +218,9 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
       return await runMetricsCpuCommand({
         ...METRICS_CPU_DEFAULTS,
         rounds: parsed.cpuRounds,
+        flush: config.flush,
+        scrapeMs: config.metricsScrapeMs ?? METRICS_CPU_DEFAULTS.scrapeMs,
+        onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),
         records: parsed.cpuRecords,
         warmupRecords: Math.ceil(parsed.cpuRecords / 5),
         recordBytes: config.sizeBytes,

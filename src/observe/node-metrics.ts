@@ -55,6 +55,8 @@ export class NodeMetrics {
   private readonly gauges: ScrapeGauges;
   /** Counts the node keeps itself (since its start), copied at scrape. */
   private readonly storageCounters: { readonly snapshotsWritten: Counter; readonly snapshotsInstalled: Counter; readonly logSegmentsDeleted: Counter };
+  /** Expositions made (GET /metrics answered): a bench waits for a node's first scrape. */
+  private expositions = 0;
   /** The node being read for the scrape in progress, if one is. */
   private refreshing: Promise<void> | null = null;
 
@@ -122,7 +124,13 @@ export class NodeMetrics {
 
   /** The Prometheus text exposition of every metric. */
   metrics(): Promise<string> {
+    this.expositions++;
     return this.registry.metrics();
+  }
+
+  /** How many times `metrics` was asked for (each GET /metrics asks once). */
+  get scrapes(): number {
+    return this.expositions;
   }
 
   private buildProbe(registers: Registry[]): { readonly probe: NodeProbe; readonly writeLatency: LatencyWindow } {
