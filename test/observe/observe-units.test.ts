@@ -74,6 +74,21 @@ describe('MeteredFileSystem', () => {
     expect(synced).toEqual([120, 0, 7]);
     expect(fs.size(a)).toBe(120);
   });
+
+  it('passes a failed sync on as it failed and reports no sync for it', async () => {
+    class FailingSync extends MemoryFileSystem {
+      override fdatasync(): Promise<void> {
+        return Promise.reject(new Error('EIO'));
+      }
+    }
+    const synced: number[] = [];
+    const fs = new MeteredFileSystem(new FailingSync(), { written: () => {}, synced: (_s, b) => synced.push(b) }, () => 0);
+    fs.mkdir('/d');
+    const a = fs.open('/d/a', OpenMode.create);
+    fs.writeAt(a, new Uint8Array(10), 0);
+    await expect(fs.fdatasync(a)).rejects.toThrow('EIO');
+    expect(synced).toEqual([]);
+  });
 });
 
 describe('NodeMetrics hot-path counters', () => {
