@@ -60,6 +60,12 @@ const CALL_TIMEOUT_MS = 30_000;
 /** How long a metered run waits for its first scrape before it starts (the parent scrapes within a second or so). */
 const FIRST_SCRAPE_TIMEOUT_MS = 30_000;
 
+export interface MeasureHooks {
+  readonly onListening?: (address: string) => void;
+  /** The node leads (and, metered, was scraped once); resolves when the run may start. */
+  readonly ready?: () => Promise<void>;
+}
+
 /** What a metered child prints first: where its HTTP endpoint listens, for the parent to scrape. */
 export interface MetricsCpuListening {
   readonly listening: string;
@@ -70,10 +76,11 @@ export interface MetricsCpuListening {
  * `warmupRecords` and then `records` appends through its client service (no gRPC) in calls
  * of `recordsPerCall`, one call at a time; the CPU this process spends on the measured
  * records, per record. With `observer`, the node keeps metrics and serves them over HTTP as
- * `quorumlog node --http-port` does; `onListening` hears where, and the run starts once the
- * endpoint has answered a first scrape (whoever scrapes it, at whatever rate, is the caller's).
+ * `quorumlog node --http-port` does; `hooks.onListening` hears where, and the run goes on once
+ * the endpoint has answered a first scrape (whoever scrapes it, at whatever rate, is the
+ * caller's). The warm-up starts when `hooks.ready` resolves (a pair starts together).
  */
-export async function measureNodeCpu(options: NodeCpuOptions, observer: NodeObserver | null, onListening: (address: string) => void = () => {}): Promise<MetricsCpuRun> {
+export async function measureNodeCpu(options: NodeCpuOptions, observer: NodeObserver | null, hooks: MeasureHooks = {}): Promise<MetricsCpuRun> {
   const root = fs.mkdtempSync(path.join(options.dataParent, 'quorumlog-metrics-cpu-'));
   let node: RunningNode | null = null;
   try {
@@ -81,10 +88,12 @@ export async function measureNodeCpu(options: NodeCpuOptions, observer: NodeObse
     node = await startNode(config, SILENT_LOG, observer?.observation ?? {});
     const running = node;
     if (observer !== null) {
-      onListening(await observer.attach(running.inspect, config.dataDir));
+      const address = await observer.attach(running.inspect, config.dataDir);
+      hooks.onListening?.(address);
       await waitUntil(() => observer.scrapesServed() > 0, { timeoutMs: FIRST_SCRAPE_TIMEOUT_MS, intervalMs: 10, what: 'a first scrape of the metered node' });
     }
     await waitUntil(() => running.inspect.status().role === 'leader', { timeoutMs: LEAD_TIMEOUT_MS, intervalMs: 10, what: 'the one node to lead' });
+    await hooks.ready?.();
     const payloads = Array.from({ length: options.recordsPerCall }, () => new Uint8Array(options.recordBytes).fill(7));
     const calls = { warmup: Math.ceil(options.warmupRecords / options.recordsPerCall), measured: Math.ceil(options.records / options.recordsPerCall) };
     let cpu = process.cpuUsage();
@@ -186,7 +195,7 @@ export async function runMetricsCpu(options: MetricsCpuOptions, onPhase: (text: 
     const order = round % 2 === 0 ? (['metered', 'control'] as const) : (['control', 'metered'] as const);
     for (const kind of order) {
       onPhase(`round ${round + 1} of ${rounds}: ${kind === 'metered' ? 'a node without metrics and one scraped' : 'two nodes without metrics (control)'}`);
-      const [first, second] = await Promise.all([runChild(run, false, scrapeMs), runChild(run, kind === 'metered', scrapeMs)]);
+      const [first, second] = await runPair(run, kind === 'metered', scrapeMs);
       (kind === 'metered' ? metered : control).push(pairOf(first.run, second.run, second.scrapesAnswered));
     }
   }
@@ -208,16 +217,41 @@ function summarize(pairs: readonly MetricsCpuPair[]): MetricsCpuSummary {
   };
 }
 
+/** What a child prints when its node leads (and, metered, was scraped once); it then waits for GO on its stdin. */
+export const METRICS_CPU_READY = '{"ready":true}';
+export const METRICS_CPU_GO = 'go';
+
+/**
+ * Two `quorumlog bench --metrics-cpu-run` processes, the second metered when `metered`,
+ * started together and told to go together once both are ready (start-up differs: the
+ * metered one serves HTTP and waits for its first scrape), so their warm-ups and measured
+ * runs overlap as closely as the machine lets them.
+ */
+async function runPair(options: NodeCpuOptions, metered: boolean, scrapeMs: number): Promise<[ChildRun, ChildRun]> {
+  const waiting: ((line: string) => void)[] = [];
+  const ready = (tell: (line: string) => void): void => {
+    waiting.push(tell);
+    if (waiting.length === 2) for (const go of waiting) go(METRICS_CPU_GO);
+  };
+  return Promise.all([runChild(options, false, scrapeMs, ready), runChild(options, metered, scrapeMs, ready)]);
+}
+
+interface ChildRun {
+  readonly run: MetricsCpuRun;
+  readonly scrapesAnswered: number;
+}
+
 /**
  * `quorumlog bench --metrics-cpu-run` in a process of its own, with the nodes' V8 flags; its
  * last line of JSON. A metered child first says where it listens; it is scraped from here,
  * every `scrapeMs`, until it exits.
  */
-async function runChild(options: NodeCpuOptions, metered: boolean, scrapeMs: number): Promise<{ readonly run: MetricsCpuRun; readonly scrapesAnswered: number }> {
+async function runChild(options: NodeCpuOptions, metered: boolean, scrapeMs: number, ready: (tell: (line: string) => void) => void): Promise<ChildRun> {
   // Generous: a run appends at thousands of records a second; a child that is still going after this is stuck.
   const deadlineMs = LEAD_TIMEOUT_MS + FIRST_SCRAPE_TIMEOUT_MS + ((options.warmupRecords + options.records) / 100) * 1000;
   let scraper: MetricsScraper | null = null;
-  const onLine = (line: string): void => {
+  const onLine = (line: string, tell: (line: string) => void): void => {
+    if (line === METRICS_CPU_READY) return ready(tell);
     if (scraper !== null || !line.startsWith('{"listening"')) return;
     scraper = new MetricsScraper([(JSON.parse(line) as MetricsCpuListening).listening], scrapeMs, undefined, { immediately: true });
   };

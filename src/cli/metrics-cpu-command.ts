@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
+import * as readline from 'node:readline';
 
-import { measureNodeCpu, runMetricsCpu, type MetricsCpuOptions, type MetricsCpuPair, type MetricsCpuReport, type MetricsCpuSummary, type NodeCpuOptions, type NodeObserver } from '../bench/index.js';
+import { measureNodeCpu, METRICS_CPU_GO, METRICS_CPU_READY, runMetricsCpu, type MetricsCpuOptions, type MetricsCpuPair, type MetricsCpuReport, type MetricsCpuSummary, type NodeCpuOptions, type NodeObserver } from '../bench/index.js';
 import { NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
 import { realScheduler } from '../../storage/index.js';
 import { UsageError } from './usage-error.js';
@@ -53,8 +54,15 @@ export async function runMetricsCpuChild(json: string): Promise<number> {
     throw new UsageError(`--metrics-cpu-run takes the JSON its parent writes: ${(error as Error).message}`);
   }
   const { metered, ...options } = parsed;
-  // The metered side says where it listens first, for the parent to scrape it; the run's JSON is the last line.
-  const run = await measureNodeCpu(options, metered ? metricsObserver() : null, (address) => process.stdout.write(`${JSON.stringify({ listening: address })}\n`));
+  // The metered side says where it listens first, for the parent to scrape it; both say when
+  // they are ready and wait for the parent's go; the run's JSON is the last line.
+  const run = await measureNodeCpu(options, metered ? metricsObserver() : null, {
+    onListening: (address) => process.stdout.write(`${JSON.stringify({ listening: address })}\n`),
+    ready: async () => {
+      process.stdout.write(`${METRICS_CPU_READY}\n`);
+      await lineFromStdin(METRICS_CPU_GO);
+    },
+  });
   process.stdout.write(JSON.stringify(run) + '\n');
   return 0;
 }
@@ -89,4 +97,15 @@ export function formatMetricsCpu(report: MetricsCpuReport, options: MetricsCpuOp
 /** A signed percentage with one decimal. */
 function percent(value: number): string {
   return `${value >= 0 ? '' : '-'}${Math.abs(value).toFixed(1)}%`;
+}
+
+/** Resolves when stdin brings a line equal to `expected`; rejects when stdin ends first (the parent is gone). */
+async function lineFromStdin(expected: string): Promise<void> {
+  const lines = readline.createInterface({ input: process.stdin });
+  try {
+    for await (const line of lines) if (line.trim() === expected) return;
+    throw new Error(`stdin ended before "${expected}"`);
+  } finally {
+    lines.close();
+  }
 }
