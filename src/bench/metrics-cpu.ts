@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import { nodeId } from '../../raft/index.js';
 import { NODE_DEFAULTS, startNode, type NodeConfig, type NodeInspection, type NodeObservation, type RunningNode } from '../node/index.js';
-import { freePorts, waitUntil } from '../process/index.js';
+import { freePorts, sleep, waitUntil } from '../process/index.js';
 import { runBenchChild } from './bench-child.js';
 import { MetricsScraper } from './metrics-scraper.js';
 import { median, medianInterval, throughputCostPercent, type MedianInterval } from './stats.js';
@@ -34,6 +34,12 @@ export interface NodeCpuOptions {
   /** Records appended before the measure starts (JIT, page cache, the first snapshot). */
   readonly warmupRecords: number;
   readonly records: number;
+  /**
+   * Records a second both sides are held to (a call starts no earlier than its place in the
+   * schedule), or null to run flat out. Held to one rate, a pair does the same work a second,
+   * so neither side's CPU per record moves with a rate the shared disk chose for it.
+   */
+  readonly recordsPerSecond: number | null;
   /** The node's flush: sync (it waits on fdatasync, as a cluster's nodes do by default) or async (it runs on its CPU alone). */
   readonly flush: 'sync' | 'async';
   /** Where the run's data directory is made (and removed). */
@@ -106,6 +112,12 @@ export async function measureNodeCpu(options: NodeCpuOptions, observer: NodeObse
         startedMs = performance.now();
         scrapesBefore = observer?.scrapesServed() ?? 0;
       }
+      if (options.recordsPerSecond !== null && call > calls.warmup) {
+        // The measured calls keep to the schedule from the window's start; a side behind it runs flat out.
+        const dueMs = startedMs + ((call - calls.warmup) * payloads.length * 1000) / options.recordsPerSecond;
+        const aheadMs = dueMs - performance.now();
+        if (aheadMs > 1) await sleep(aheadMs);
+      }
       await running.service.append(payloads, { timeoutMs: CALL_TIMEOUT_MS });
     }
     const used = process.cpuUsage(cpu);
@@ -173,6 +185,8 @@ export const METRICS_CPU_DEFAULTS = {
   warmupRecords: 20_000,
   records: 100_000,
   flush: 'sync',
+  // Under what a node here takes flat out at 1 KiB x 64 (10,000-50,000 a second, with other work on the machine), near what a cluster node takes.
+  recordsPerSecond: 8_000,
   scrapeMs: 1_000,
   dataParent: os.tmpdir(),
 } as const;

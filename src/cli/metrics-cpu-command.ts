@@ -86,7 +86,7 @@ export function formatMetricsCpu(report: MetricsCpuReport, options: MetricsCpuOp
       `as a CPU-bound node's throughput cost ${percent(t.median)} (interval ${percent(t.low)} to ${percent(t.high)}); records/s ratio median ${s.medianRateRatio.toFixed(3)}x`;
   };
   lines.push(
-    `metrics cost, one node per process, ${options.records.toLocaleString('en-US')} records of ${options.recordBytes} B in calls of ${options.recordsPerCall} after ${options.warmupRecords.toLocaleString('en-US')}, flush ${options.flush}, /metrics scraped over HTTP every ${report.scrapeIntervalMs / 1000} s`,
+    `metrics cost, one node per process, ${options.records.toLocaleString('en-US')} records of ${options.recordBytes} B in calls of ${options.recordsPerCall} after ${options.warmupRecords.toLocaleString('en-US')}, ${options.recordsPerSecond === null ? 'flat out' : `held to ${options.recordsPerSecond.toLocaleString('en-US')} records/s`}, flush ${options.flush}, /metrics scraped over HTTP every ${report.scrapeIntervalMs / 1000} s`,
     summary('  metered over plain', report.meteredSummary),
     summary('  control, plain over plain', report.controlSummary),
     `  the metered process spent ${report.addedCpuMsPerSecond.toFixed(1)} ms of CPU a second more than the plain one (median)`,
