@@ -84,7 +84,7 @@ Options:
   --records N          with --metrics-cpu: records measured on each side (default 100000)
   --records-per-second N
                        with --metrics-cpu: the rate both sides of a pair are held to
-                       (default 8000; 0: flat out)
+                       (default 10000; 0: flat out)
   -h, --help           show this help
 `;
 
