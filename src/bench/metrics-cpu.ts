@@ -40,7 +40,7 @@ export interface NodeCpuOptions {
    * so neither side's CPU per record moves with a rate the shared disk chose for it.
    */
   readonly recordsPerSecond: number | null;
-  /** The node's flush: sync (it waits on fdatasync, as a cluster's nodes do by default) or async (it runs on its CPU alone). */
+  /** The node's flush: sync (it waits on fdatasync, as a cluster's nodes do by default) or async (it does not wait for the disk). */
   readonly flush: 'sync' | 'async';
   /** Where the run's data directory is made (and removed). */
   readonly dataParent: string;
@@ -247,7 +247,14 @@ async function runPair(options: NodeCpuOptions, metered: boolean, scrapeMs: numb
     waiting.push(tell);
     if (waiting.length === 2) for (const go of waiting) go(METRICS_CPU_GO);
   };
-  return Promise.all([runChild(options, false, scrapeMs, ready), runChild(options, metered, scrapeMs, ready)]);
+  // One side failing (a port taken by another process, say) stops the other, which would wait for its go until its deadline.
+  const failed = new AbortController();
+  const side = (isMetered: boolean): Promise<ChildRun> =>
+    runChild(options, isMetered, scrapeMs, ready, failed.signal).catch((error: unknown) => {
+      failed.abort();
+      throw error;
+    });
+  return Promise.all([side(false), side(metered)]);
 }
 
 interface ChildRun {
@@ -260,7 +267,7 @@ interface ChildRun {
  * last line of JSON. A metered child first says where it listens; it is scraped from here,
  * every `scrapeMs`, until it exits.
  */
-async function runChild(options: NodeCpuOptions, metered: boolean, scrapeMs: number, ready: (tell: (line: string) => void) => void): Promise<ChildRun> {
+async function runChild(options: NodeCpuOptions, metered: boolean, scrapeMs: number, ready: (tell: (line: string) => void) => void, signal: AbortSignal): Promise<ChildRun> {
   // Generous: a run appends at thousands of records a second; a child that is still going after this is stuck.
   const deadlineMs = LEAD_TIMEOUT_MS + FIRST_SCRAPE_TIMEOUT_MS + ((options.warmupRecords + options.records) / 100) * 1000;
   let scraper: MetricsScraper | null = null;
@@ -270,7 +277,7 @@ async function runChild(options: NodeCpuOptions, metered: boolean, scrapeMs: num
     scraper = new MetricsScraper([(JSON.parse(line) as MetricsCpuListening).listening], scrapeMs, undefined, { immediately: true });
   };
   try {
-    const out = await runBenchChild(['--metrics-cpu-run', JSON.stringify({ ...options, metered })], { what: `the ${metered ? 'metered' : 'plain'} run`, deadlineMs, onLine });
+    const out = await runBenchChild(['--metrics-cpu-run', JSON.stringify({ ...options, metered })], { what: `the ${metered ? 'metered' : 'plain'} run`, deadlineMs, onLine, signal });
     const last = out.trim().split('\n').at(-1) ?? '';
     const scraped = await (scraper as MetricsScraper | null)?.stop();
     return { run: JSON.parse(last) as MetricsCpuRun, scrapesAnswered: scraped?.scrapes ?? 0 };

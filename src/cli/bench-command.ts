@@ -70,17 +70,16 @@ Options:
                        work falls on both; prints the throughput ratio per pair and the median
   --control            with --together: neither cluster keeps metrics (an A/A run: what the
                        measure reads when there is nothing to find)
-  --metrics-cpu N      N rounds of the CPU metrics cost a node (default flush sync; --flush
-                       async for a node bound by its CPU): each round runs a metered pair
-                       and a control pair, each two processes at once, each a one-node
-                       cluster (real files, appends through the node's service, no gRPC)
-                       taking --records records of --size after a fifth as many unmeasured,
-                       in calls of --inflight records; in the metered pair one serves
-                       /metrics and the status page over HTTP, scraped every second
-                       (--metrics-scrape); in the control pair neither keeps metrics. Prints
-                       each one's CPU per measured record, the median ratios with a 95%
-                       bootstrap interval, and what that ratio takes from the throughput of
-                       a node bound by its CPU
+  --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs a metered
+                       pair and a control pair, each two processes at once, each a one-node
+                       cluster (real files, appends through the node's service, no gRPC,
+                       flush sync unless --flush async) taking --records records of --size
+                       after a fifth as many unmeasured, in calls of --inflight records; in
+                       the metered pair one serves /metrics and the status page over HTTP,
+                       scraped every second (--metrics-scrape); in the control pair neither
+                       keeps metrics. Prints each one's CPU per measured record, the median
+                       ratios with a 95% bootstrap interval, and what that ratio takes from
+                       the throughput of a node bound by its CPU
   --records N          with --metrics-cpu: records measured on each side (default 100000)
   --records-per-second N
                        with --metrics-cpu: the rate both sides of a pair are held to
