@@ -168,43 +168,40 @@ export interface MedianInterval {
 }
 
 /**
- * The median of `values` (as `median`) with a percentile-bootstrap confidence interval:
- * `resamples` samples of `values` drawn with replacement, each one's median, and the
- * (1 - confidence) / 2 and (1 + confidence) / 2 quantiles of those. The draws come from a
- * generator seeded with `seed`, so a report's interval is reproducible from its values. With
- * few values the interval is wide (five values give at best their second-lowest and
- * second-highest): it says what the values can resolve.
+ * The median of `values` (as `median`) with a percentile-bootstrap confidence interval: the
+ * (1 - confidence) / 2 and (1 + confidence) / 2 quantiles of the median of a resample of
+ * `values` drawn with replacement. The bootstrap distribution is computed exactly rather than
+ * drawn: a resample's median is at or below the j-th smallest value exactly when more than
+ * half of its n draws (as `median` counts) fall among the j smallest, a binomial tail with
+ * p = j / n. So the interval is a function of the values alone. With few values it is wide
+ * (five values give at best their second-lowest and second-highest): it says what the values
+ * can resolve.
  */
-export function medianInterval(values: readonly number[], options: { readonly confidence?: number; readonly resamples?: number; readonly seed?: number } = {}): MedianInterval {
+export function medianInterval(values: readonly number[], options: { readonly confidence?: number } = {}): MedianInterval {
   const confidence = options.confidence ?? 0.95;
-  const resamples = options.resamples ?? 4000;
-  if (!(confidence > 0 && confidence < 1) || !Number.isInteger(resamples) || resamples < 1) throw new RangeError('medianInterval: confidence must be within (0, 1) and resamples a positive integer');
+  if (!(confidence > 0 && confidence < 1)) throw new RangeError('medianInterval: confidence must be within (0, 1)');
   const n = values.length;
   const middle = median(values);
   if (n <= 1) return { count: n, median: middle, low: middle, high: middle, confidence };
-  const next = seededUniform(options.seed ?? 1);
-  const medians = new Float64Array(resamples);
-  const draw = new Float64Array(n);
-  for (let r = 0; r < resamples; r++) {
-    for (let k = 0; k < n; k++) draw[k] = values[Math.floor(next() * n)] ?? 0;
-    draw.sort();
-    medians[r] = draw[Math.floor(n / 2)] ?? 0;
-  }
-  medians.sort();
+  const sorted = [...values].sort((a, b) => a - b);
+  // `median` takes the sorted resample's element at floor(n / 2): at or below sorted[j - 1] when at least that many plus one draws are.
+  const needed = Math.floor(n / 2) + 1;
+  const quantile = (q: number): number => {
+    for (let j = 1; j < n; j++) if (binomialTail(n, j / n, needed) >= q) return sorted[j - 1] ?? middle;
+    return sorted[n - 1] ?? middle;
+  };
   const tail = (1 - confidence) / 2;
-  return { count: n, median: middle, low: percentileOfSorted(medians, tail), high: percentileOfSorted(medians, 1 - tail), confidence };
+  return { count: n, median: middle, low: quantile(tail), high: quantile(1 - tail), confidence };
 }
 
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1). */
-function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** P(X >= k) for X ~ Binomial(n, p), 0 < p < 1, summed in logs (no underflow for the n a bench has). */
+function binomialTail(n: number, p: number, k: number): number {
+  const logs = [0];
+  for (let i = 1; i <= n; i++) logs.push((logs[i - 1] ?? 0) + Math.log(i));
+  const logChoose = (i: number): number => (logs[n] ?? 0) - (logs[i] ?? 0) - (logs[n - i] ?? 0);
+  let sum = 0;
+  for (let i = k; i <= n; i++) sum += Math.exp(logChoose(i) + i * Math.log(p) + (n - i) * Math.log1p(-p));
+  return sum;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { LatencyRecorder, medianInterval, percentileOfSorted, perSecond, RateSeries, ratio, throughputCostPercent } from '../../src/bench/stats.js';
+import { LatencyRecorder, median, medianInterval, percentileOfSorted, perSecond, RateSeries, ratio, throughputCostPercent } from '../../src/bench/stats.js';
 import { PayloadFactory, sentMsOf } from '../../src/bench/payload.js';
 
 describe('percentileOfSorted (nearest rank)', () => {
@@ -89,18 +89,31 @@ describe('benchmark records', () => {
   });
 });
 
-describe('medianInterval (percentile bootstrap)', () => {
-  it('brackets the median, is reproducible from its seed, and narrows as the values agree', () => {
+describe('medianInterval (percentile bootstrap, computed exactly)', () => {
+  it('brackets the median, depends on the values alone, and narrows as the values agree', () => {
     const spread = [0.9, 1.3, 1.0, 1.1, 0.95, 1.2, 1.05, 1.15, 0.85, 1.25];
-    const a = medianInterval(spread, { seed: 7 });
-    expect(a).toEqual(medianInterval(spread, { seed: 7 }));
+    const a = medianInterval(spread);
+    expect(a).toEqual(medianInterval([...spread].reverse()));
     expect(a.median).toBe(1.1);
     expect(a.low).toBeLessThan(a.median);
     expect(a.high).toBeGreaterThan(a.median);
     expect(a.low).toBeGreaterThanOrEqual(0.85);
     expect(a.high).toBeLessThanOrEqual(1.3);
-    const tight = medianInterval(spread.map((v) => 1 + (v - 1) / 10), { seed: 7 });
+    const tight = medianInterval(spread.map((v) => 1 + (v - 1) / 10));
     expect(tight.high - tight.low).toBeCloseTo((a.high - a.low) / 10, 10);
+  });
+
+  it('matches the drawn bootstrap: the quantiles of many resamples\' medians land where it says', () => {
+    const values = [3, 9, 1, 7, 5, 2, 8];
+    let state = 7;
+    const uniform = (): number => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+    const medians = Array.from({ length: 20_000 }, () => median(Array.from({ length: values.length }, () => values[Math.floor(uniform() * values.length)] ?? 0))).sort((x, y) => x - y);
+    const exact = medianInterval(values, { confidence: 0.8 });
+    expect(percentileOfSorted(medians, 0.1)).toBe(exact.low);
+    expect(percentileOfSorted(medians, 0.9)).toBe(exact.high);
   });
 
   it('covers the true median of a known distribution about as often as it says', () => {
@@ -112,7 +125,7 @@ describe('medianInterval (percentile bootstrap)', () => {
     };
     let missed = 0;
     for (let s = 0; s < 200; s++) {
-      const interval = medianInterval(Array.from({ length: 15 }, () => uniform() * 2), { confidence: 0.9, resamples: 500, seed: s + 1 });
+      const interval = medianInterval(Array.from({ length: 15 }, () => uniform() * 2), { confidence: 0.9 });
       if (interval.low > 1 || interval.high < 1) missed++;
     }
     expect(missed).toBeGreaterThan(5);
