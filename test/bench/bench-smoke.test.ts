@@ -212,7 +212,7 @@ describe('quorumlog bench (smoke)', () => {
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/^round 1: [\d.]+ us CPU\/record \([\d,]+ records\/s\) without metrics, [\d.]+ \([\d,]+ records\/s\) with, \d+ scrapes: [\d.]+x$/m);
       expect(result.stdout).toMatch(/^round 1 control: [\d.]+ us CPU\/record .* and again without: [\d.]+x$/m);
-      expect(result.stdout).toMatch(/^metrics cost, one node per process, 4,000 records of 128 B in calls of 16 after 800, flush sync, \/metrics scraped over HTTP every 0.2 s$/m);
+      expect(result.stdout).toMatch(/^metrics cost, one node per process, 4,000 records of 128 B in calls of 16 after 800, held to 10,000 records\/s, flush sync, \/metrics scraped over HTTP every 0.2 s$/m);
       expect(result.stdout).toMatch(/^ {2}metered over plain: CPU per record median [\d.]+x \(95% interval [\d.]+-[\d.]+, 1 pairs\), as a CPU-bound node's throughput cost -?[\d.]+%/m);
       expect(result.stdout).toMatch(/^ {2}control, plain over plain: CPU per record median [\d.]+x/m);
       const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<'metered' | 'control', { scrapesAnswered: number; first: { metered: boolean; records: number; scrapes: number }; second: { metered: boolean; records: number; scrapes: number } }[]>;
