@@ -15,10 +15,14 @@ export class MetricsScraper {
     readonly intervalMs: number,
     /** Called with each answered scrape's text, for a caller that reads values from it. */
     private readonly onScrape?: (address: string, text: string) => void,
+    /** `immediately`: a first round at once, rather than after the first interval. */
+    options: { readonly immediately?: boolean } = {},
   ) {
-    this.#timer = setInterval(() => {
+    const round = (): void => {
       this.#round = this.#round.then(() => this.#scrapeAll());
-    }, intervalMs);
+    };
+    this.#timer = setInterval(round, intervalMs);
+    if (options.immediately === true) round();
   }
 
   async #scrapeAll(): Promise<void> {

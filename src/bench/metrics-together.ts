@@ -5,7 +5,7 @@ import { runBenchChild } from './bench-child.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
 import { MetricsScraper } from './metrics-scraper.js';
 import type { BenchConfig, BenchReport } from './run-bench.js';
-import { median } from './stats.js';
+import { median, medianInterval, throughputCostPercent } from './stats.js';
 
 /** Each side's disk probe: the child bench always runs one; kept short, it is not what is measured. */
 const CHILD_DISK_PROBE = '100ms';
@@ -159,8 +159,15 @@ export function formatMetricsTogether(report: MetricsTogetherReport, config: Ben
       `nodes' CPU ${cpu(r.plainCpuUsPerMessage)} against ${cpu(r.meteredCpuUsPerMessage)} us/msg`,
   );
   const spread = (values: readonly number[]): string => `${Math.min(...values).toFixed(3)}-${Math.max(...values).toFixed(3)}`;
+  const interval = (values: readonly number[]): string => {
+    const m = medianInterval(values);
+    return `${Math.round(m.confidence * 100)}% interval ${m.low.toFixed(3)}-${m.high.toFixed(3)}`;
+  };
   const what = report.control ? 'control (neither side metered), second over first' : 'metrics cost, both at once: metered over plain';
-  lines.push(`${what} throughput, median of ${report.rounds.length} rounds ${report.medianRatio.toFixed(3)}x (spread ${spread(report.ratios)}), ${config.producers} x ${config.inflight} in flight, ${config.sizeBytes} B`);
-  if (report.medianCpuRatio !== null) lines.push(`${what} nodes' CPU per message, median ${report.medianCpuRatio.toFixed(3)}x (spread ${spread(report.cpuRatios)})`);
+  lines.push(`${what} throughput, median of ${report.rounds.length} rounds ${report.medianRatio.toFixed(3)}x (${interval(report.ratios)}; spread ${spread(report.ratios)}), ${config.producers} x ${config.inflight} in flight, ${config.sizeBytes} B`);
+  if (report.medianCpuRatio !== null) {
+    const cost = report.medianCpuRatio > 0 ? ` (as a CPU-bound cluster's throughput cost ${throughputCostPercent(report.medianCpuRatio).toFixed(1)}%)` : '';
+    lines.push(`${what} nodes' CPU per message, median ${report.medianCpuRatio.toFixed(3)}x${cost} (${interval(report.cpuRatios)}; spread ${spread(report.cpuRatios)})`);
+  }
   return lines.join('\n') + '\n';
 }

@@ -156,3 +156,60 @@ export function slope(points: readonly { readonly x: number; readonly y: number 
   }
   return varianceX > 0 ? covariance / varianceX : 0;
 }
+
+/** A median with a confidence interval, and how many values it came from. */
+export interface MedianInterval {
+  readonly count: number;
+  readonly median: number;
+  /** The interval's ends; both the median itself for a single value, both 0 for none. */
+  readonly low: number;
+  readonly high: number;
+  readonly confidence: number;
+}
+
+/**
+ * The median of `values` (as `median`) with a percentile-bootstrap confidence interval: the
+ * (1 - confidence) / 2 and (1 + confidence) / 2 quantiles of the median of a resample of
+ * `values` drawn with replacement. The bootstrap distribution is computed exactly rather than
+ * drawn: a resample's median is at or below the j-th smallest value exactly when more than
+ * half of its n draws (as `median` counts) fall among the j smallest, a binomial tail with
+ * p = j / n. So the interval is a function of the values alone. With few values it is wide
+ * (five values give at best their second-lowest and second-highest): it says what the values
+ * can resolve.
+ */
+export function medianInterval(values: readonly number[], options: { readonly confidence?: number } = {}): MedianInterval {
+  const confidence = options.confidence ?? 0.95;
+  if (!(confidence > 0 && confidence < 1)) throw new RangeError('medianInterval: confidence must be within (0, 1)');
+  const n = values.length;
+  const middle = median(values);
+  if (n <= 1) return { count: n, median: middle, low: middle, high: middle, confidence };
+  const sorted = [...values].sort((a, b) => a - b);
+  // `median` takes the sorted resample's element at floor(n / 2): at or below sorted[j - 1] when at least that many plus one draws are.
+  const needed = Math.floor(n / 2) + 1;
+  const quantile = (q: number): number => {
+    for (let j = 1; j < n; j++) if (binomialTail(n, j / n, needed) >= q) return sorted[j - 1] ?? middle;
+    return sorted[n - 1] ?? middle;
+  };
+  const tail = (1 - confidence) / 2;
+  return { count: n, median: middle, low: quantile(tail), high: quantile(1 - tail), confidence };
+}
+
+/** P(X >= k) for X ~ Binomial(n, p), 0 < p < 1, summed in logs (no underflow for the n a bench has). */
+function binomialTail(n: number, p: number, k: number): number {
+  const logs = [0];
+  for (let i = 1; i <= n; i++) logs.push((logs[i - 1] ?? 0) + Math.log(i));
+  const logChoose = (i: number): number => (logs[n] ?? 0) - (logs[i] ?? 0) - (logs[n - i] ?? 0);
+  let sum = 0;
+  for (let i = k; i <= n; i++) sum += Math.exp(logChoose(i) + i * Math.log(p) + (n - i) * Math.log1p(-p));
+  return sum;
+}
+
+/**
+ * What a cost that multiplies the CPU per unit of work by `cpuRatio` takes from the
+ * throughput of a process bound by its CPU (throughput is 1 / CPU per unit there), in
+ * percent: 1.03x the CPU is 2.9% less throughput. Negative for a ratio below 1.
+ */
+export function throughputCostPercent(cpuRatio: number): number {
+  if (!(cpuRatio > 0)) throw new RangeError(`a CPU ratio must be positive, not ${cpuRatio}`);
+  return (1 - 1 / cpuRatio) * 100;
+}

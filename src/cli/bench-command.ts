@@ -70,14 +70,20 @@ Options:
                        work falls on both; prints the throughput ratio per pair and the median
   --control            with --together: neither cluster keeps metrics (an A/A run: what the
                        measure reads when there is nothing to find)
-  --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs two
-                       processes at once, each a one-node cluster (real files, appends through
-                       the node's service, no gRPC) taking --records records of --size after
-                       a fifth as many unmeasured, in calls of --inflight records, one without
-                       metrics and one with them (scraped every 5,000 records, the status
-                       page's history sampled); prints each one's CPU per measured record and
-                       the median ratio
+  --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs a metered
+                       pair and a control pair, each two processes at once, each a one-node
+                       cluster (real files, appends through the node's service, no gRPC,
+                       flush sync unless --flush async) taking --records records of --size
+                       after a fifth as many unmeasured, in calls of --inflight records; in
+                       the metered pair one serves /metrics and the status page over HTTP,
+                       scraped every second (--metrics-scrape); in the control pair neither
+                       keeps metrics. Prints each one's CPU per measured record, the median
+                       ratios with a 95% bootstrap interval, and what that ratio takes from
+                       the throughput of a node bound by its CPU
   --records N          with --metrics-cpu: records measured on each side (default 100000)
+  --records-per-second N
+                       with --metrics-cpu: the rate both sides of a pair are held to
+                       (default 10000; 0: flat out)
   -h, --help           show this help
 `;
 
@@ -113,11 +119,12 @@ const OPTIONS = {
   'tls-cost': { type: 'string' },
   'metrics-cpu': { type: 'string' },
   records: { type: 'string' },
+  'records-per-second': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; together: boolean; control: boolean; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; compared: ComparedResult[] } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; together: boolean; control: boolean; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; cpuRate: number | null; compared: ComparedResult[] } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -166,11 +173,13 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (cpuRounds !== null && (config.brokers !== null || costPairs !== null)) throw new UsageError('--metrics-cpu runs a node in this process; it takes neither --brokers nor --metrics-cost');
   const cpuRecords = parseWholeNumber('records', values.records, { min: 1_000, max: 10_000_000 }) ?? METRICS_CPU_DEFAULTS.records;
   if (values.records !== undefined && cpuRounds === null) throw new UsageError('--records goes with --metrics-cpu');
+  const cpuRate = parseWholeNumber('records-per-second', values['records-per-second'], { min: 0, max: 10_000_000 }) ?? METRICS_CPU_DEFAULTS.recordsPerSecond;
+  if (values['records-per-second'] !== undefined && cpuRounds === null) throw new UsageError('--records-per-second goes with --metrics-cpu');
   const tlsPairs = parseWholeNumber('tls-cost', values['tls-cost'], { min: 1, max: 50 }) ?? null;
   if (tlsPairs !== null && (config.brokers !== null || costPairs !== null || cpuRounds !== null || config.tls)) throw new UsageError('--tls-cost starts its own clusters, plaintext and TLS; it takes neither --brokers, --tls, --metrics-cost nor --metrics-cpu');
   const compared = values.compare === undefined ? [] : readComparison(values.compare);
   if (compared.length > 0 && (costPairs !== null || tlsPairs !== null || cpuRounds !== null)) throw new UsageError('--compare sets one run against other systems; --metrics-cost, --metrics-cpu and --tls-cost run on their own');
-  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, together, control, tlsPairs, cpuRounds, cpuRecords, compared };
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, together, control, tlsPairs, cpuRounds, cpuRecords, cpuRate: cpuRate === 0 ? null : cpuRate, compared };
 }
 
 /** The --compare file's results, read before anything starts: a bad file is one line, exit 2. */
@@ -214,7 +223,11 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
       return await runMetricsCpuCommand({
         ...METRICS_CPU_DEFAULTS,
         rounds: parsed.cpuRounds,
+        flush: config.flush,
+        scrapeMs: config.metricsScrapeMs ?? METRICS_CPU_DEFAULTS.scrapeMs,
+        onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),
         records: parsed.cpuRecords,
+        recordsPerSecond: parsed.cpuRate,
         warmupRecords: Math.ceil(parsed.cpuRecords / 5),
         recordBytes: config.sizeBytes,
         recordsPerCall: config.inflight,

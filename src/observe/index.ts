@@ -2,6 +2,7 @@
 export { BoundedLabels } from './bounded-labels.js';
 export { CONTENT_SECURITY_POLICY, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint, type HttpEndpointOptions } from './http-endpoint.js';
 export { FastHistogram, HistogramSeries } from './fast-histogram.js';
+export { DiskStatsCache, type DiskStats, type DiskStatsCacheOptions } from './disk-stats.js';
 export { DataDirSize, type DataDirSizeOptions, type TrackedFile } from './data-dir-size.js';
 export { MeteredFileSystem, type FileSystemMeter } from './metered-file-system.js';
 export { metricsTable } from './metrics-table.js';

@@ -61,11 +61,11 @@ export class MeteredFileSystem implements FileSystem {
     if (file !== null) file.sizeBytes = sizeBytes;
   }
 
-  async fdatasync(handle: FileHandle): Promise<void> {
+  /** Not an async function: a `then` on the inner promise is one promise fewer per sync than an await. */
+  fdatasync(handle: FileHandle): Promise<void> {
     const bytes = this.takeUnsynced(handle);
     const started = this.nowMs();
-    await this.inner.fdatasync(handle);
-    this.meter.synced((this.nowMs() - started) / 1000, bytes);
+    return this.inner.fdatasync(handle).then(() => this.meter.synced((this.nowMs() - started) / 1000, bytes));
   }
 
   fdatasyncNow(handle: FileHandle): void {

@@ -7,6 +7,7 @@ import { AUTH_REFUSAL_KINDS, type NodeInspection, type NodeProbe, type ProbedCal
 import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStorageGauges, type ScrapeGauges } from './scrape-gauges.js';
 import { BoundedLabels } from './bounded-labels.js';
 import { DataDirSize } from './data-dir-size.js';
+import { DiskStatsCache } from './disk-stats.js';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 import { LatencyWindow } from './latency-buckets.js';
 import { MeteredFileSystem } from './metered-file-system.js';
@@ -42,6 +43,8 @@ export class NodeMetrics {
   private readonly topicLabels = new BoundedLabels(TOPIC_LABELS_MAX);
   /** The data directory's bytes, tracked through the file system from `wrapFileSystem`. */
   private readonly dataDirSize = new DataDirSize();
+  /** statfs of the data directory, asked at most every few seconds. */
+  private readonly diskStats = new DiskStatsCache();
   /** Bytes written since the last scrape, added to storage_written_bytes_total when scraped: a write costs one addition. */
   private writtenPending = 0;
   private readonly fsyncSeconds: HistogramSeries;
@@ -52,6 +55,8 @@ export class NodeMetrics {
   private readonly gauges: ScrapeGauges;
   /** Counts the node keeps itself (since its start), copied at scrape. */
   private readonly storageCounters: { readonly snapshotsWritten: Counter; readonly snapshotsInstalled: Counter; readonly logSegmentsDeleted: Counter };
+  /** Expositions made (GET /metrics answered): a bench waits for a node's first scrape. */
+  private expositions = 0;
   /** The node being read for the scrape in progress, if one is. */
   private refreshing: Promise<void> | null = null;
 
@@ -119,7 +124,13 @@ export class NodeMetrics {
 
   /** The Prometheus text exposition of every metric. */
   metrics(): Promise<string> {
+    this.expositions++;
     return this.registry.metrics();
+  }
+
+  /** How many times `metrics` was asked for (each GET /metrics asks once). */
+  get scrapes(): number {
+    return this.expositions;
   }
 
   private buildProbe(registers: Registry[]): { readonly probe: NodeProbe; readonly writeLatency: LatencyWindow } {
@@ -216,8 +227,8 @@ export class NodeMetrics {
       groupOldestAge: gauge('quorumlog_group_oldest_unacked_age_seconds', "Age of each group's oldest message not acked or dead-lettered (the leader's clock when proposed to this node's clock now; 0 when none), capped as group_lag_messages with the largest for the rest", ['group']),
       groupDeadLettered: gauge('quorumlog_group_dead_lettered_messages', "Messages in each group's dead-letter topic, capped as group_lag_messages", ['group']),
       transactionsOpen: gauge('quorumlog_transactions_open', 'Transactions prepared (half messages) and not yet committed or rolled back'),
-      diskFree: gauge('quorumlog_disk_free_bytes', 'Bytes free for this process on the file system of the data directory (statfs)'),
-      diskSize: gauge('quorumlog_disk_size_bytes', 'Size of the file system of the data directory (statfs)'),
+      diskFree: gauge('quorumlog_disk_free_bytes', 'Bytes free for this process on the file system of the data directory (statfs, at most 5 s old)'),
+      diskSize: gauge('quorumlog_disk_size_bytes', 'Size of the file system of the data directory (statfs, at most 5 s old)'),
       dataDirBytes: gauge('quorumlog_data_dir_bytes', 'Bytes of the files under the data directory'),
       snapshotIndex: gauge('quorumlog_snapshot_index', "Index of this node's newest snapshot (0: none)"),
       snapshotAge: gauge('quorumlog_snapshot_age_seconds', 'Seconds since the newest snapshot was written here, installed from the leader, or (the one the node started from) written to its file; 0 with none (snapshot_index 0)'),
@@ -259,7 +270,7 @@ export class NodeMetrics {
       counter.reset();
       counter.inc(total);
     }
-    if (this.dataDir !== null) await collectDiskGauges(this.gauges, this.dataDir, this.dataDirSize, performance.now());
+    if (this.dataDir !== null) await collectDiskGauges(this.gauges, this.dataDir, { disk: this.diskStats, sizes: this.dataDirSize }, performance.now());
   }
 }
 

@@ -1,11 +1,10 @@
-import { promises as fsp } from 'node:fs';
-
 import type { Gauge } from 'prom-client';
 
 import { Role, type Status } from '../../raft/index.js';
 import type { NodeInspection, StorageStatus } from '../node/index.js';
 import { BoundedLabels } from './bounded-labels.js';
 import type { DataDirSize } from './data-dir-size.js';
+import type { DiskStatsCache } from './disk-stats.js';
 import type { ProposalTimes } from './proposal-times.js';
 
 /** The gauges read from the node at scrape time. */
@@ -105,13 +104,13 @@ export function collectStorageGauges(g: ScrapeGauges, storage: StorageStatus): v
   g.diskGuardRefusing.set(storage.produceRefused ? 1 : 0);
 }
 
-/** The disk gauges: the file system's (statfs, one call) and the data directory's bytes (`sizes`, walked only now and then). */
-export async function collectDiskGauges(g: ScrapeGauges, dataDir: string, sizes: DataDirSize, nowMs: number): Promise<void> {
+/** The disk gauges: the file system's (statfs, at most every few seconds) and the data directory's bytes (`sizes`, walked only now and then). */
+export async function collectDiskGauges(g: ScrapeGauges, dataDir: string, sources: { readonly disk: DiskStatsCache; readonly sizes: DataDirSize }, nowMs: number): Promise<void> {
   try {
-    const stats = await fsp.statfs(dataDir);
-    g.diskFree.set(stats.bavail * stats.bsize);
-    g.diskSize.set(stats.blocks * stats.bsize);
-    g.dataDirBytes.set(await sizes.bytes(dataDir, nowMs));
+    const stats = await sources.disk.read(dataDir, nowMs);
+    g.diskFree.set(stats.freeBytes);
+    g.diskSize.set(stats.sizeBytes);
+    g.dataDirBytes.set(await sources.sizes.bytes(dataDir, nowMs));
   } catch {
     // The directory is gone or unreadable: no value rather than a wrong one.
     for (const gauge of [g.diskFree, g.diskSize, g.dataDirBytes]) gauge.reset();

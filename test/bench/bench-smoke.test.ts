@@ -204,19 +204,25 @@ describe('quorumlog bench (smoke)', () => {
     }
   });
 
-  it('with --metrics-cpu, runs a node without metrics and one with them side by side and prints their CPU per record', async () => {
+  it('with --metrics-cpu, runs a metered pair (one node scraped over HTTP) and a control pair side by side and prints CPU per record with an interval', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
     try {
       const json = path.join(dir, 'cpu.json');
-      const result = await runCli(['bench', '--metrics-cpu', '1', '--records', '10000', '--inflight', '16', '--size', '128', '--dir', dir, '--json', json], { timeoutMs: 90_000 });
+      const result = await runCli(['bench', '--metrics-cpu', '1', '--records', '4000', '--inflight', '16', '--size', '128', '--metrics-scrape', '200ms', '--dir', dir, '--json', json], { timeoutMs: 90_000 });
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toMatch(/^round 1: [\d.]+ us CPU\/record \(user [\d.]+\) without metrics, [\d,]+ records\/s; [\d.]+ \(user [\d.]+\) with, [\d,]+ records\/s, 2 scrapes: [\d.]+x/m);
-      expect(result.stdout).toMatch(/^metrics CPU cost, one node per process, 10,000 records of 128 B in calls of 16 after 2,000, a scrape every 5,000: median of 1 rounds [\d.]+x/m);
-      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { pairs: [{ metered: boolean; records: number }, { metered: boolean; records: number }][] };
-      expect(report.pairs[0]?.map((run) => [run.metered, run.records])).toEqual([
-        [false, 10_000],
-        [true, 10_000],
-      ]);
+      expect(result.stdout).toMatch(/^round 1: [\d.]+ us CPU\/record \([\d,]+ records\/s\) without metrics, [\d.]+ \([\d,]+ records\/s\) with, \d+ scrapes: [\d.]+x$/m);
+      expect(result.stdout).toMatch(/^round 1 control: [\d.]+ us CPU\/record .* and again without: [\d.]+x$/m);
+      expect(result.stdout).toMatch(/^metrics cost, one node per process, 4,000 records of 128 B in calls of 16 after 800, held to 10,000 records\/s, flush sync, \/metrics scraped over HTTP every 0.2 s$/m);
+      expect(result.stdout).toMatch(/^ {2}metered over plain: CPU per record median [\d.]+x \(95% interval [\d.]+-[\d.]+, 1 pairs\), as a CPU-bound node's throughput cost -?[\d.]+%/m);
+      expect(result.stdout).toMatch(/^ {2}control, plain over plain: CPU per record median [\d.]+x/m);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<'metered' | 'control', { scrapesAnswered: number; first: { metered: boolean; records: number; scrapes: number }; second: { metered: boolean; records: number; scrapes: number } }[]>;
+      const sides = (kind: 'metered' | 'control'): [boolean, number][] => report[kind].flatMap((p) => [p.first, p.second].map((run): [boolean, number] => [run.metered, run.records]));
+      expect(sides('metered')).toEqual([[false, 4_000], [true, 4_000]]);
+      expect(sides('control')).toEqual([[false, 4_000], [false, 4_000]]);
+      // The metered node answered the parent's scrapes over HTTP (its run waited for the first); the others serve none.
+      expect(report.metered[0]?.scrapesAnswered).toBeGreaterThanOrEqual(1);
+      expect(report.control[0]?.scrapesAnswered).toBe(0);
+      expect(report.metered[0]?.first.scrapes).toBe(0);
       // Each side's data directory was removed.
       expect(fs.readdirSync(dir)).toEqual(['cpu.json']);
     } finally {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { LatencyRecorder, percentileOfSorted, perSecond, RateSeries, ratio } from '../../src/bench/stats.js';
+import { LatencyRecorder, median, medianInterval, percentileOfSorted, perSecond, RateSeries, ratio, throughputCostPercent } from '../../src/bench/stats.js';
 import { PayloadFactory, sentMsOf } from '../../src/bench/payload.js';
 
 describe('percentileOfSorted (nearest rank)', () => {
@@ -86,5 +86,61 @@ describe('benchmark records', () => {
     expect(sentMsOf(new Uint8Array(record))).toBe(1_700_000_000_123.25);
     expect(sentMsOf(new Uint8Array(8))).toBeNull();
     expect(() => new PayloadFactory(8)).toThrow(RangeError);
+  });
+});
+
+describe('medianInterval (percentile bootstrap, computed exactly)', () => {
+  it('brackets the median, depends on the values alone, and narrows as the values agree', () => {
+    const spread = [0.9, 1.3, 1.0, 1.1, 0.95, 1.2, 1.05, 1.15, 0.85, 1.25];
+    const a = medianInterval(spread);
+    expect(a).toEqual(medianInterval([...spread].reverse()));
+    expect(a.median).toBe(1.1);
+    expect(a.low).toBeLessThan(a.median);
+    expect(a.high).toBeGreaterThan(a.median);
+    expect(a.low).toBeGreaterThanOrEqual(0.85);
+    expect(a.high).toBeLessThanOrEqual(1.3);
+    const tight = medianInterval(spread.map((v) => 1 + (v - 1) / 10));
+    expect(tight.high - tight.low).toBeCloseTo((a.high - a.low) / 10, 10);
+  });
+
+  it('matches the drawn bootstrap: the quantiles of many resamples\' medians land where it says', () => {
+    const values = [3, 9, 1, 7, 5, 2, 8];
+    let state = 7;
+    const uniform = (): number => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+    const medians = Array.from({ length: 20_000 }, () => median(Array.from({ length: values.length }, () => values[Math.floor(uniform() * values.length)] ?? 0))).sort((x, y) => x - y);
+    const exact = medianInterval(values, { confidence: 0.8 });
+    expect(percentileOfSorted(medians, 0.1)).toBe(exact.low);
+    expect(percentileOfSorted(medians, 0.9)).toBe(exact.high);
+  });
+
+  it('covers the true median of a known distribution about as often as it says', () => {
+    // 200 samples of 15 draws from a uniform on [0, 2) (median 1): a 90% interval should miss about 20 times.
+    let state = 12345;
+    const uniform = (): number => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+    let missed = 0;
+    for (let s = 0; s < 200; s++) {
+      const interval = medianInterval(Array.from({ length: 15 }, () => uniform() * 2), { confidence: 0.9 });
+      if (interval.low > 1 || interval.high < 1) missed++;
+    }
+    expect(missed).toBeGreaterThan(5);
+    expect(missed).toBeLessThan(40);
+  });
+
+  it('gives the value itself for one value and zeros for none', () => {
+    expect(medianInterval([1.2])).toMatchObject({ count: 1, median: 1.2, low: 1.2, high: 1.2 });
+    expect(medianInterval([])).toMatchObject({ count: 0, median: 0, low: 0, high: 0 });
+  });
+
+  it('turns a CPU ratio into the throughput a CPU-bound process loses', () => {
+    expect(throughputCostPercent(1)).toBe(0);
+    expect(throughputCostPercent(1.25)).toBeCloseTo(20, 10);
+    expect(throughputCostPercent(0.8)).toBeCloseTo(-25, 10);
+    expect(() => throughputCostPercent(0)).toThrow(RangeError);
   });
 });

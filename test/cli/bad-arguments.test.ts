@@ -47,6 +47,7 @@ describe('bad command lines (in process)', () => {
       [['bench', '--brokers', '127.0.0.1:1', '--durable-mark', 'lagging']],
       [['bench', '--together']],
       [['bench', '--metrics-cost', '2', '--control']],
+      [['bench', '--records-per-second', '1000']],
       [['node', '--id', 'n1', '--tick-ms=-5']],
       [['node', '--id', 'n1', '--election-ticks', 'ten']],
       [['read', '--limit', '0']],

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+
 import { describe, expect, it } from 'vitest';
 
 import { index, nodeId, term, type Status } from '../../raft/index.js';
@@ -70,6 +73,21 @@ describe('MeteredFileSystem', () => {
     expect(written).toEqual([100, 7, 20]);
     expect(synced).toEqual([120, 0, 7]);
     expect(fs.size(a)).toBe(120);
+  });
+
+  it('passes a failed sync on as it failed and reports no sync for it', async () => {
+    class FailingSync extends MemoryFileSystem {
+      override fdatasync(): Promise<void> {
+        return Promise.reject(new Error('EIO'));
+      }
+    }
+    const synced: number[] = [];
+    const fs = new MeteredFileSystem(new FailingSync(), { written: () => {}, synced: (_s, b) => synced.push(b) }, () => 0);
+    fs.mkdir('/d');
+    const a = fs.open('/d/a', OpenMode.create);
+    fs.writeAt(a, new Uint8Array(10), 0);
+    await expect(fs.fdatasync(a)).rejects.toThrow('EIO');
+    expect(synced).toEqual([]);
   });
 });
 
@@ -154,5 +172,29 @@ describe('NodeMetrics: snapshots, compaction and the disk guard', () => {
     expect(later.get('quorumlog_snapshot_age_seconds')).toBe(0);
     expect(later.get('quorumlog_disk_guard_refusing')).toBe(0);
     expect(later.get('quorumlog_snapshots_written_total')).toBe(4);
+  });
+
+  it("reports the data directory's file system as statfs sees it", async () => {
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/quorumlog-disk-gauges-`);
+    const storage: StorageStatus = {
+      firstIndex: index(1), snapshotIndex: index(0), snapshotAgeMs: null, logBytes: 0, snapshotBytes: 0,
+      disk: null, diskHighWatermarkPercent: 90, produceRefused: false, snapshotsWritten: 0, snapshotsInstalled: 0, logSegmentsDeleted: 0,
+    };
+    const node: NodeInspection = { status: () => status({}), onRoleChange: () => () => undefined, topics: () => [], groups: () => [], openTransactions: () => 0, proposedAtMs: () => null, storage: () => storage };
+    try {
+      const metrics = new NodeMetrics({ defaultMetrics: false });
+      metrics.attach(node, dir);
+      const value = (text: string, name: string): number | undefined => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        return line === undefined ? undefined : Number(line.slice(name.length + 1));
+      };
+      const text = await metrics.metrics();
+      const stats = fs.statfsSync(dir);
+      expect(value(text, 'quorumlog_disk_size_bytes')).toBe(stats.blocks * stats.bsize);
+      // Other work on the machine moves the free space a little between the two calls.
+      expect(Math.abs((value(text, 'quorumlog_disk_free_bytes') ?? 0) - stats.bavail * stats.bsize)).toBeLessThan(256 * 1024 * 1024);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
