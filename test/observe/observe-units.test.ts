@@ -180,7 +180,7 @@ describe('NodeMetrics: snapshots, compaction and the disk guard', () => {
       firstIndex: index(1), snapshotIndex: index(0), snapshotAgeMs: null, logBytes: 0, snapshotBytes: 0,
       disk: null, diskHighWatermarkPercent: 90, produceRefused: false, snapshotsWritten: 0, snapshotsInstalled: 0, logSegmentsDeleted: 0,
     };
-    const node: NodeInspection = { status: () => status({}), onRoleChange: () => () => undefined, topics: () => [], groups: () => [], openTransactions: () => 0, proposedAtMs: () => null, storage: () => storage };
+    const node: NodeInspection = { status: () => status({}), onRoleChange: () => () => undefined, topics: () => [], groups: () => [], openTransactions: () => 0, proposedAtMs: () => null, storage: () => storage, httpAddressOf: () => null };
     try {
       const metrics = new NodeMetrics({ defaultMetrics: false });
       metrics.attach(node, dir);
