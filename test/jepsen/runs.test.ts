@@ -1,11 +1,14 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { expectMixedRunPasses, expectQueueRunPasses, useJepsenRuns } from './jepsen-runs.js';
+import { planFaults } from '../../jepsen-style/nemesis.js';
+import { Prng } from '../../jepsen-style/prng.js';
+import { liveChildPids } from '../../src/process/index.js';
+import { expectMixedRunPasses, expectQueueRunPasses, keepOnFailure, useJepsenRuns } from './jepsen-runs.js';
 
 /**
- * The short real runs `npm test` keeps: a 30 s mixed run of every nemesis (log workload) and
- * a 16 s run of the queue workload under kills, pauses and partitions, each of which must pass
- * every checker. The longer runs (the queue workload under every nemesis among them), and the
+ * The short real runs `npm test` keeps: a 30 s mixed run of every nemesis (log workload), a
+ * 16 s run of the queue workload under kills, pauses and partitions, and a 12 s run of the
+ * membership nemesis among kills, each of which must pass every checker. The longer runs (the queue workload under every nemesis among them), and the
  * runs that must be flagged, are in runs.long.test.ts (`npm run test:long`).
  * Each prints its seed and run folder; a run folder is kept only when the test fails.
  * Longer runs are for people: npm run jepsen -- --time 600. The run with snapshots, compaction
@@ -25,5 +28,31 @@ describe('the queue workload (producers, a consumer group in processes killed -9
     // Seed 26 in 16 s: a paused node, every node killed at once, the cluster cut in halves.
     // The run of every nemesis with this workload is in runs.long.test.ts.
     await expectQueueRunPasses(jepsen, 26, 16, ['kill', 'pause', 'partition']);
+  }, 200_000);
+});
+
+describe('the membership nemesis against real node processes', () => {
+  it('a 12 s run grows to five voters and back and replaces a wiped member while a majority is killed twice; every checker passes and three voters remain', async () => {
+    // Seed 132 in 12 s: grow-shrink and replace-wiped beside two kills of a majority (about
+    // 30 s in all: membership steps run past --time). Every variant, with pauses, partitions
+    // and power loss, is runs.long.test.ts's.
+    const seed = 132;
+    const plan = planFaults(new Prng(seed).derive('schedule'), { kinds: ['members', 'kill'], variants: null, timeMs: 12_000 });
+    expect(plan.filter((f) => f.kind === 'members').map((f) => f.variant), 'the seed draws these variants').toEqual(['grow-shrink', 'replace-wiped']);
+    const result = await jepsen.run('members-short', { seed, timeS: 12, nemeses: ['members', 'kill'] });
+    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+    try {
+      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
+      expect(result.missedFaults, 'every scheduled fault ran').toEqual([]);
+      expect(result.configuration.voters).toHaveLength(3);
+      expect(result.configuration.learners).toEqual([]);
+      const done = (action: string): number => result.memberChanges.filter((c) => c.action === action && c.outcome === 'ok').length;
+      expect(done('promote'), 'two grown, one replacement').toBeGreaterThanOrEqual(3);
+      expect(done('wipe'), 'the replaced member lost its data').toBeGreaterThanOrEqual(1);
+      expect(result.checkers.find((c) => c.name === 'lost')?.counts['missingOnANode']).toBe(0);
+      expect(liveChildPids()).toEqual([]);
+    } finally {
+      keepOnFailure(result, result.valid);
+    }
   }, 200_000);
 });
