@@ -67,6 +67,17 @@ export class NodeMembership {
     return flagged === undefined ? undefined : { id, peerAddress: flagged.peerAddress, clientAddress: flagged.clientAddress, incarnation: '' };
   }
 
+  /**
+   * The data directory incarnation recorded for member `peer` ('' for none): the book's (members
+   * added since bootstrap carry it in their config entry), else the one this node first heard
+   * it speak from (`firstHeard`, peer-incarnations.ts). The peer listener refuses a peer from
+   * any other (memberIncarnationRefusal).
+   */
+  recordedIncarnation(peer: NodeId, firstHeard: string | undefined): string {
+    const booked = this.record(peer)?.incarnation ?? '';
+    return booked !== '' ? booked : (firstHeard ?? '');
+  }
+
   clientAddressOf(id: NodeId): string | null {
     return this.record(id)?.clientAddress ?? null;
   }

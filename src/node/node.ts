@@ -122,10 +122,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     log: logLine,
     incarnation: identity.incarnation,
     // The book's (members added since bootstrap), else the one this node first heard.
-    recordedIncarnation: (peer) => {
-      const booked = node.membership.record(peer)?.incarnation ?? '';
-      return booked !== '' ? booked : peerIncarnations.get(peer);
-    },
+    recordedIncarnation: (peer) => node.membership.recordedIncarnation(peer, peerIncarnations.get(peer)),
     onPeerIncarnation: (peer, incarnation) => {
       if (node.membership.isMember(peer)) peerIncarnations.learn(peer, incarnation);
     },
