@@ -1,0 +1,169 @@
+import type { NodeId } from '../../raft/index.js';
+import { MembershipRefusedError, NotFoundError, NotLeaderError, type MemberChangeInput } from '../../src/transport/index.js';
+import type { NodeCluster } from './node-cluster.js';
+
+/**
+ * The operator of a NodeCluster: membership changes queued and made one at a time through a
+ * leader's ChangeMember (NodeMembersService, the handler the Members RPC runs), the way
+ * `quorumlog members` does: `add` asks the new node's Status for its incarnation first; a
+ * NOT_LEADER answer (a follower, or the leader handing over before its own removal) is
+ * followed to the leader it names; a refusal that waiting can change (a learner behind,
+ * another change on its way) is asked again.
+ */
+export type MemberOp =
+  | { readonly kind: 'add'; readonly id: NodeId }
+  | { readonly kind: 'promote'; readonly id: NodeId }
+  /** The `learner`-th learner of the leader's configuration (modulo their count). */
+  | { readonly kind: 'promoteAny'; readonly learner: number }
+  /** The `member`-th member of the leader's configuration (voters, then learners; modulo), not `except`. */
+  | { readonly kind: 'removeAny'; readonly member: number; readonly except?: NodeId }
+  | { readonly kind: 'remove'; readonly id: NodeId }
+  | { readonly kind: 'removeLeader' };
+
+/** Refusals that asking again cannot change: the operation is dropped. */
+const PERMANENT = new Set(['alreadyMember', 'notLearner', 'notMember', 'lastVoter']);
+/** How long the operator waits before asking again. */
+const RETRY_MS = 40;
+/** What one ChangeMember call may take (the service retries within it) before the operator gives up on that call. */
+const CALL_TIMEOUT_MS = 2_000;
+
+export interface OperatorStats {
+  /** Changes committed, by kind (a leader's own removal counted apart). */
+  readonly committed: Record<'add' | 'promote' | 'remove' | 'removeLeader', number>;
+  /** Answers other than success, by error name or refusal reason. */
+  readonly refused: Record<string, number>;
+  /** Operations dropped (refused for good, or out of attempts). */
+  dropped: number;
+}
+
+interface Queued {
+  op: MemberOp;
+  attempts: number;
+  /** Part of a wiped disk's replacement: made first, and the only kind made while a wiped disk is a member. */
+  readonly urgent: boolean;
+  /** It removes the leader it was first asked at (counted apart). */
+  removesLeader: boolean;
+}
+
+export class MembershipOperator {
+  private readonly queue: Queued[] = [];
+  private busy = false;
+  readonly stats: OperatorStats = { committed: { add: 0, promote: 0, remove: 0, removeLeader: 0 }, refused: {}, dropped: 0 };
+  /** Attempts per operation before it is dropped (the recovery phase raises it). */
+  attemptsMax = 40;
+
+  constructor(private readonly cluster: NodeCluster) {}
+
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.busy;
+  }
+
+  enqueue(...ops: MemberOp[]): void {
+    for (const op of ops) this.queue.push({ op, attempts: 0, urgent: false, removesLeader: false });
+    this.kick(0);
+  }
+
+  /**
+   * Operations that replace a wiped disk: made before anything queued. While a wiped disk is a
+   * member, other changes wait: a member added meanwhile hears the wiped disk first and takes
+   * it for the member (docs/membership.md, the limit of first-heard incarnations), so removing
+   * a healthy voter then could leave a quorum made of it and the wiped disk.
+   */
+  urgently(...ops: MemberOp[]): void {
+    // Behind the call in flight, which stays at the head until it settles.
+    this.queue.splice(this.busy ? 1 : 0, 0, ...ops.map((op) => ({ op, attempts: 0, urgent: true, removesLeader: false })));
+    this.kick(0);
+  }
+
+  private kick(delayMs: number): void {
+    if (!this.busy) this.cluster.at(delayMs, 'operator', () => this.attempt());
+  }
+
+  private attempt(): void {
+    const head = this.queue[0];
+    if (this.busy || head === undefined) return;
+    if (!head.urgent && this.cluster.staleWiped().length > 0) return this.kick(RETRY_MS);
+    const leader = this.cluster.leader();
+    const node = leader === null ? null : this.cluster.node(leader).node;
+    if (leader === null || node === null) return this.retry(head);
+    const change = this.resolve(head, leader);
+    if (change === null) {
+      this.queue.shift();
+      return this.kick(0);
+    }
+    this.busy = true;
+    let settled = false;
+    const finish = (error: unknown | null): void => {
+      if (settled) return;
+      settled = true;
+      this.busy = false;
+      if (error === null) {
+        this.queue.shift();
+        this.stats.committed[head.removesLeader ? 'removeLeader' : change.kind]++;
+        return this.kick(0);
+      }
+      const reason = error instanceof MembershipRefusedError ? error.reason : error instanceof Error ? error.name : 'unknown';
+      this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
+      if ((error instanceof MembershipRefusedError && PERMANENT.has(error.reason)) || error instanceof NotFoundError) return this.drop();
+      this.retry(head, error instanceof NotLeaderError ? 0 : RETRY_MS);
+    };
+    // The call's promise dies with the leader's process (its timers do): the client gives up then.
+    this.cluster.at(CALL_TIMEOUT_MS + 500, 'operator call timeout', () => finish(new Error('no answer')));
+    node.members.changeMember(change, { timeoutMs: CALL_TIMEOUT_MS }).then(
+      () => finish(null),
+      (error: unknown) => finish(error ?? new Error('rejected')),
+    );
+  }
+
+  private retry(head: Queued, delayMs = RETRY_MS): void {
+    if (++head.attempts >= this.attemptsMax) return this.drop();
+    this.kick(delayMs);
+  }
+
+  private drop(): void {
+    this.queue.shift();
+    this.stats.dropped++;
+    this.kick(0);
+  }
+
+  /**
+   * The ChangeMember call an operation stands for against `leader`'s configuration now, or
+   * null when there is none to make. An operation that picks a member by number is pinned to
+   * the member it picked first, so a retry (after a leader's handover) removes the same one.
+   */
+  private resolve(head: Queued, leader: NodeId): MemberChangeInput | null {
+    const config = this.cluster.status(leader).config;
+    const op = head.op;
+    switch (op.kind) {
+      case 'add': {
+        // `members add` asks the new node itself who it is: its Status names its incarnation.
+        const joiner = this.cluster.node(op.id).node;
+        if (joiner === null) return null;
+        const { peerAddress, clientAddress } = this.cluster.addressOf(op.id);
+        return { kind: 'add', id: op.id, peerAddress, clientAddress, incarnation: joiner.service.status().incarnation ?? '' };
+      }
+      case 'promote':
+        return { kind: 'promote', id: op.id };
+      case 'promoteAny': {
+        const id = config.learners[op.learner % Math.max(1, config.learners.length)];
+        if (id === undefined) return null;
+        head.op = { kind: 'promote', id };
+        return { kind: 'promote', id };
+      }
+      case 'removeAny': {
+        const members = [...config.voters, ...config.learners].filter((id) => id !== op.except);
+        const id = members[op.member % Math.max(1, members.length)];
+        if (id === undefined) return null;
+        head.op = { kind: 'remove', id };
+        return { kind: 'remove', id, force: false };
+      }
+      case 'remove':
+        return { kind: 'remove', id: op.id, force: false };
+      case 'removeLeader':
+        // Pinned, so that the retry at the leader it hands over to removes this one.
+        head.op = { kind: 'remove', id: leader };
+        head.removesLeader = true;
+        return { kind: 'remove', id: leader, force: false };
+    }
+  }
+}
