@@ -124,6 +124,8 @@ class SimNode {
   generation = 0;
   /** A node started to join a running cluster (`--join`): it bootstraps no configuration. */
   joiner = false;
+  /** The ids its running process was started with as --members. */
+  flags: readonly NodeId[] = [];
 
   constructor(
     readonly id: NodeId,
@@ -406,6 +408,7 @@ export class NodeCluster {
       const named = config === null ? this.idList : [...config.voters, ...config.learners];
       members = [...named.filter((m) => m !== id), id];
     }
+    sim.flags = members;
     return {
       id,
       members: members.map((member) => this.addressOf(member)),
@@ -583,9 +586,10 @@ export class NodeCluster {
    */
   wipe(id: NodeId): boolean {
     const sim = this.node(id);
-    if (this.staleWiped().length > 0 || [...this.nodes.values()].some((other) => other.damaged && other.node?.raft.status().votingBlocked !== false)) return false;
+    if (this.staleWiped().length > 0 || this.damagedUnrepaired()) return false;
     const config = this.newestConfiguration();
-    if (config === null || !config.voters.includes(id)) return false;
+    // As with damage: a configuration of two voters, one of them wiped, elects no one.
+    if (config === null || !config.voters.includes(id) || config.voters.length < 3) return false;
     for (const member of [...config.voters, ...config.learners]) {
       const other = this.node(member).node;
       if (member === id) continue;
@@ -640,17 +644,26 @@ export class NodeCluster {
    * survives); otherwise this does nothing and returns false.
    */
   damage(id: NodeId, lose: number): boolean {
-    if (this.staleWiped().length > 0) return false;
-    for (const other of this.nodes.values()) {
-      if (!other.damaged) continue;
-      if (other.node !== null && !other.node.raft.status().votingBlocked) other.damaged = false;
-      else return false;
-    }
+    // Two voters, one of them damaged, elect no one: the damaged one waits for a leader's
+    // repair, the other for its vote. So only a configuration of three voters or more
+    // takes damage (as only one node at a time), and no wiped disk may be a member meanwhile.
+    const config = this.newestConfiguration();
+    if (this.staleWiped().length > 0 || (config !== null && config.voters.length < 3) || this.damagedUnrepaired()) return false;
     const sim = this.node(id);
     this.crash(id, { tear: false });
     if (damageLastSegment(sim.fs, `/data/${id}/log`, lose, this.diskPrng)) sim.damaged = true;
     this.start(id);
     return sim.damaged;
+  }
+
+  /** Whether a node's disk was damaged and it has not been seen repaired (voting again) since. */
+  damagedUnrepaired(): boolean {
+    for (const other of this.nodes.values()) {
+      if (!other.damaged) continue;
+      if (other.node !== null && !other.node.raft.status().votingBlocked) other.damaged = false;
+      else return true;
+    }
+    return false;
   }
 
   /**

@@ -52,7 +52,17 @@ export class MembershipOperator {
   /** Attempts per operation before it is dropped (the recovery phase raises it). */
   attemptsMax = 40;
 
-  constructor(private readonly cluster: NodeCluster) {}
+  /**
+   * `careful` (the default) works around FINDINGS F7 as an operator must today: a learner is
+   * promoted only once every member holds the entry that added it (so no member's own
+   * configuration lacks a voter that may lead), and a joiner whose `--join` answer named other
+   * members than the leader's configuration is restarted (it asks again) before it is added.
+   * `plain` asks at once, as `quorumlog members` does.
+   */
+  constructor(
+    private readonly cluster: NodeCluster,
+    private readonly mode: 'careful' | 'plain' = 'careful',
+  ) {}
 
   get idle(): boolean {
     return this.queue.length === 0 && !this.busy;
@@ -83,14 +93,21 @@ export class MembershipOperator {
     const head = this.queue[0];
     if (this.busy || head === undefined) return;
     if (!head.urgent && this.cluster.staleWiped().length > 0) return this.kick(RETRY_MS);
+    // A removal waits for a damaged disk's repair: a configuration left with two voters, one of
+    // them damaged, could elect no one if its leader failed first (the damaged one waits for a
+    // leader's repair, the other for its vote).
+    if (!head.urgent && removes(head.op) && this.cluster.damagedUnrepaired()) return this.kick(RETRY_MS);
     const leader = this.cluster.leader();
     const node = leader === null ? null : this.cluster.node(leader).node;
     if (leader === null || node === null) return this.retry(head);
+    // A joiner restarting (the careful operator restarts one): asked again once it is up.
+    if (head.op.kind === 'add' && this.cluster.node(head.op.id).node === null) return this.retry(head);
     const change = this.resolve(head, leader);
     if (change === null) {
       this.queue.shift();
       return this.kick(0);
     }
+    if (this.mode === 'careful' && !this.ready(change, leader)) return this.retry(head);
     this.busy = true;
     let settled = false;
     const finish = (error: unknown | null): void => {
@@ -113,6 +130,23 @@ export class MembershipOperator {
       () => finish(null),
       (error: unknown) => finish(error ?? new Error('rejected')),
     );
+  }
+
+  /**
+   * The careful operator's precondition (see the constructor): for a promote, every other
+   * member's log matches the leader's through its newest configuration entry; for an add, the
+   * joiner's --members name every member (else it is restarted, and asks again).
+   */
+  private ready(change: MemberChangeInput, leader: NodeId): boolean {
+    const st = this.cluster.status(leader);
+    const members = [...st.config.voters, ...st.config.learners].filter((id) => id !== leader);
+    if (change.kind === 'promote') return members.every((id) => (st.progress?.get(id)?.match ?? 0) >= st.configIndex);
+    if (change.kind !== 'add') return true;
+    const flags = this.cluster.node(change.id).flags;
+    if ([leader, ...members].every((id) => id === change.id || flags.includes(id))) return true;
+    this.cluster.crash(change.id, { tear: false });
+    this.cluster.restart(change.id);
+    return false;
   }
 
   private retry(head: Queued, delayMs = RETRY_MS): void {
@@ -166,4 +200,8 @@ export class MembershipOperator {
         return { kind: 'remove', id: leader, force: false };
     }
   }
+}
+
+function removes(op: MemberOp): boolean {
+  return op.kind === 'remove' || op.kind === 'removeAny' || op.kind === 'removeLeader';
 }

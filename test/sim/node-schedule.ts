@@ -54,6 +54,8 @@ export interface NodeSimConfig {
    * removed nodes still running do.
    */
   readonly membership?: boolean;
+  /** How the operator works (MembershipOperator): 'careful' (default) works around FINDINGS F7. */
+  readonly operator?: 'careful' | 'plain';
 }
 
 /** Nodes started to join, at most, per run (each is a whole production node). */
@@ -156,7 +158,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
   const workload = config.broker === undefined ? null : new BrokerWorkload(cluster, cluster.workloadRandom, config.broker);
-  const operator = config.membership === true ? new MembershipOperator(cluster) : null;
+  const operator = config.membership === true ? new MembershipOperator(cluster, config.operator ?? 'careful') : null;
   const changes = { wipes: 0 };
   try {
     workload?.start();
