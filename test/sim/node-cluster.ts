@@ -175,8 +175,10 @@ export class NodeCluster {
   readonly bootstrapIds: readonly NodeId[];
   /** Each node's transport as production keeps it: who it dials, whom it takes messages from. */
   readonly peerLinks = new SimPeerLinks();
-  /** The sending process's data directory incarnation, carried beside each message (a stream's metadata). */
-  private readonly senderIncarnation = new WeakMap<Message, string>();
+  /** The sending process's disk (generation) and data directory incarnation, carried beside each message (a stream's metadata). */
+  private readonly senderDisk = new WeakMap<Message, { readonly generation: number; readonly incarnation: string }>();
+  /** `to>from`: the first of `from`'s disks (generation) whose messages reached `to`'s core since `to`'s own disk was new. */
+  private readonly firstDiskHeard = new Map<string, number>();
   readonly world = new SimWorld();
   readonly checker = new SafetyChecker();
   readonly network: SimNetwork;
@@ -600,6 +602,7 @@ export class NodeCluster {
     sim.fs.delaySyncs(() => this.syncDelay(sim));
     sim.generation++;
     this.peerLinks.wiped(id);
+    for (const key of [...this.firstDiskHeard.keys()]) if (key.startsWith(`${id}>`)) this.firstDiskHeard.delete(key);
     this.start(id);
     return true;
   }
@@ -749,8 +752,25 @@ export class NodeCluster {
     });
     if (this.options.intercept?.(message, this) === 'drop') return;
     if (!this.peerLinks.mayDial(message.from, message.to)) return;
-    this.senderIncarnation.set(message, sender.incarnation);
+    this.senderDisk.set(message, { generation: sender.generation, incarnation: sender.incarnation });
     this.network.send(message);
+  }
+
+  /**
+   * Ground truth, whatever the transport decided: a node that heard `from` on one disk never
+   * takes a vote, pre-vote or append acknowledgement from a later disk of it (wiped, restarted
+   * under its id). A node that never heard the old disk (one that joined later) may: the limit
+   * of first-heard incarnations docs/membership.md names.
+   */
+  private checkWipedDisk(message: Message, generation: number): void {
+    const key = `${message.to}>${message.from}`;
+    const first = this.firstDiskHeard.get(key);
+    if (first === undefined) this.firstDiskHeard.set(key, generation);
+    if (first === undefined || first >= generation) return;
+    const counts = ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted) || (message.type === 'appendResp' && message.success);
+    if (counts) {
+      this.checkInNode(() => this.checker.violation(Invariant.wipedDiskCounted, `${message.to} took ${message.type} from ${message.from}'s wiped disk (disk ${generation}; it heard disk ${first} before) in term ${message.term}`));
+    }
   }
 
   /** Whether `to`'s transport takes a message from `from` now (a member, from the disk it knows). */
@@ -766,7 +786,9 @@ export class NodeCluster {
     this.world.schedule(delayMs, process, `${message.type} ${message.from}->${message.to}`, () => {
       const target = this.node(message.to).node;
       if (target === null || !this.network.deliverable(message)) return;
-      if (!this.admits(message.to, message.from, this.senderIncarnation.get(message))) return;
+      const disk = this.senderDisk.get(message);
+      if (!this.admits(message.to, message.from, disk?.incarnation)) return;
+      if (disk !== undefined) this.checkWipedDisk(message, disk.generation);
       this.options.onDeliver?.(message, this);
       target.receive(message);
     });
