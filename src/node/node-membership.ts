@@ -1,7 +1,7 @@
-import { isMember, sameConfiguration, type Configuration, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
+import { configurationContext, EntryKind, isMember, sameConfiguration, type Configuration, type Index, type LogReader, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
 import { LogEvent, type Log } from '../log/index.js';
 import { member, type NodeConfig } from './config.js';
-import type { MemberBook, MemberRecord } from './member-book.js';
+import { decodeMemberContext, MemberRecordError, type MemberBook, type MemberRecord } from './member-book.js';
 
 /** One member as `quorumlog members list` and the Members RPC show it. */
 export interface MemberView {
@@ -22,6 +22,11 @@ export interface NodeMembershipOptions {
   /** The replicated member book as applied now (the state machine's: replaced by a snapshot, so asked each time). */
   readonly book: () => MemberBook;
   readonly log: Log;
+  /**
+   * The node's log, where a member the configuration names before the book does (its config
+   * entry appended, not yet applied) is found: that entry's context holds its record.
+   */
+  readonly logReader?: LogReader;
 }
 
 /**
@@ -44,6 +49,16 @@ export class NodeMembership {
    * leader starts replicating to it then. Bounded: one change at a time, each dropped once booked.
    */
   private readonly adding = new Map<NodeId, MemberRecord>();
+  /**
+   * Records read from the config entry that added a member, for members the configuration
+   * names and the book does not have yet: a node whose log holds the entry but that has not
+   * applied it (it lags, or restarted with an older saved commit) must still admit that member
+   * and answer it, since it may be the leader that would tell it the commit (FINDINGS F7).
+   * Dropped once the member leaves the configuration.
+   */
+  private readonly logged = new Map<NodeId, MemberRecord>();
+  /** Members already looked for in the log under this configuration (each is looked for once per configuration). */
+  private loggedSearch: { readonly config: Configuration; readonly ids: Set<NodeId> } | null = null;
 
   constructor(options: NodeMembershipOptions) {
     this.options = options;
@@ -64,7 +79,23 @@ export class NodeMembership {
     const adding = this.adding.get(id);
     if (adding !== undefined) return adding;
     const flagged = member(this.options.config, id);
-    return flagged === undefined ? undefined : { id, peerAddress: flagged.peerAddress, clientAddress: flagged.clientAddress, incarnation: '' };
+    if (flagged !== undefined) return { id, peerAddress: flagged.peerAddress, clientAddress: flagged.clientAddress, incarnation: '' };
+    return this.loggedRecord(id);
+  }
+
+  /** The record in the config entry that added `id`, when the configuration names it (looked for once per configuration). */
+  private loggedRecord(id: NodeId): MemberRecord | undefined {
+    const known = this.logged.get(id);
+    if (known !== undefined) return known;
+    const reader = this.options.logReader;
+    const config = this.configuration();
+    if (reader === undefined || !isMember(config, id)) return undefined;
+    if (this.loggedSearch?.config !== config) this.loggedSearch = { config, ids: new Set() };
+    if (this.loggedSearch.ids.has(id)) return undefined;
+    this.loggedSearch.ids.add(id);
+    const found = addedRecordInLog(reader, id);
+    if (found !== undefined) this.logged.set(id, found);
+    return found;
   }
 
   /**
@@ -138,6 +169,7 @@ export class NodeMembership {
     }
     this.seen = { config, book, version: book.version };
     for (const id of [...this.adding.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.adding.delete(id);
+    for (const id of [...this.logged.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.logged.delete(id);
     this.peersSink?.(this.peerAddresses());
   }
 
@@ -173,6 +205,27 @@ export class NodeMembership {
       { event: LogEvent.configWarning },
     );
   }
+}
+
+/**
+ * The member record in the newest config entry of `reader` whose context names `id`, or
+ * undefined. Bounded by the log's length; read one entry at a time from the end, since the
+ * entry wanted is one not yet applied, near the end.
+ */
+function addedRecordInLog(reader: LogReader, id: NodeId): MemberRecord | undefined {
+  for (let at = reader.lastIndex(); at >= reader.firstIndex(); at--) {
+    const entry = reader.entries(at as Index, (at + 1) as Index, Number.MAX_SAFE_INTEGER)[0];
+    if (entry?.kind !== EntryKind.config) continue;
+    const context = configurationContext(entry.payload);
+    if (context === null) continue;
+    try {
+      const record = decodeMemberContext(context);
+      if (record.id === id) return record;
+    } catch (error) {
+      if (!(error instanceof MemberRecordError)) throw error;
+    }
+  }
+  return undefined;
 }
 
 function list(ids: readonly NodeId[]): string {

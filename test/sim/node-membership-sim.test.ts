@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { RetentionPolicy } from '../../src/node/config.js';
+import { LONG_RUN } from '../harness/long-run.js';
+import { hunt, isSafetyViolation } from './bug-hunt.js';
+import { changesConfigBeforeOwnTermCommit, newNodeVotesBeforeItHasALog } from './cores.js';
 import { MEMBERSHIP_NODE_WEIGHTS, runNodeSchedule, type NodeSimConfig } from './node-schedule.js';
 import { describeSchedule, scheduleArbitrary, simRuns, simSeed, type Schedule } from './schedule.js';
 
@@ -38,6 +41,8 @@ const F7_SCHEDULE: Schedule = {
  * SIM_RUNS=<n> sets schedules per property; SIM_SEED=<seed> replays.
  */
 const DEFAULT_RUNS = 6;
+/** Schedules the single-server bug's hunt may try (test:long). */
+const OVERLAP_BUDGET = 2_000;
 /** Past the property's own time limit (interruptAfterTimeLimit), so fast-check stops first. */
 const PROPERTY_TIMEOUT_MS = 60_000 + simRuns(DEFAULT_RUNS) * 3_000;
 
@@ -87,6 +92,26 @@ describe('membership changes on production nodes under faults', () => {
     expect(totals.acked).toBeGreaterThan(0);
   }, PROPERTY_TIMEOUT_MS);
 
+  it('F7, fixed: a member restarted with a saved commit below the entry that added the leader finds the leader in that entry, admits it and catches up', async () => {
+    // Shrunk from fast-check seed 722237972: n3 leads, adds n4 and is crashed; n4 is promoted
+    // and elected; n3 restarts with commit 0, so its book (applied state) has no n4. It used to
+    // refuse n4 ("not a member": no address) and never apply again.
+    const schedule: Schedule = {
+      seed: 251573166,
+      proposeEveryMs: 5,
+      steps: [
+        { waitMs: 110, action: { kind: 'replace', member: 0, joinDelayMs: 0 } },
+        { waitMs: 156, action: { kind: 'crashLeader', tear: false, downMs: 157 } },
+        { waitMs: 0, action: { kind: 'promote', learner: 0 } },
+      ],
+    };
+    for (const operator of ['plain', 'careful'] as const) {
+      const result = await runNodeSchedule({ size: 3, membership: true, operator }, schedule);
+      expect(result.failure).toBeNull();
+      expect(result.membership?.committed).toMatchObject({ add: 1, promote: 1, remove: 1 });
+    }
+  }, 60_000);
+
   it('F7: a voter whose configuration lacks the member that now leads refuses it and never catches up (open; the careful operator works around it)', async () => {
     const plain = await runNodeSchedule({ size: 3, membership: true, operator: 'plain' }, F7_SCHEDULE);
     expect(plain.failure?.invariant).toBe('liveness');
@@ -97,4 +122,30 @@ describe('membership changes on production nodes under faults', () => {
     const careful = await runNodeSchedule({ size: 3, membership: true }, F7_SCHEDULE);
     expect(careful.failure).toBeNull();
   }, 60_000);
+});
+
+/**
+ * The planted membership bugs of cores.ts, run inside production nodes (the simulator's
+ * createRaft): the generated membership schedules must find them. Fixed hunt seeds (SIM_SEED
+ * replaces them).
+ */
+describe('planted membership bugs, found on production nodes', () => {
+  const huntSeed = (fixed: number): number => (process.env['SIM_SEED'] !== undefined && process.env['SIM_SEED'] !== '' ? simSeed() : fixed);
+
+  it('a new node that votes before it has a log (it takes itself for a one-voter cluster)', async () => {
+    const seed = huntSeed(1);
+    const found = await hunt({ size: 3, membership: true, createRaft: newNodeVotesBeforeItHasALog }, scheduleArbitrary({ size: 3, stepsMax: 20, weights: MEMBERSHIP_NODE_WEIGHTS }), { seed, runsMax: 30, wanted: isSafetyViolation, shrinkBudgetMs: 500 });
+    console.log(`[node-membership] newNodeVotesBeforeItHasALog: hunt seed ${seed}, found after ${String(found.foundAfterRuns)} schedules\n${found.report}`);
+    expect(found.foundAfterRuns).not.toBeNull();
+  }, 60_000);
+
+  // Four voters, removals by leaders cut off or crashing right after proposing, a lossy
+  // network: MEMBERSHIP_OVERLAP_GROUND's mix, on production nodes.
+  it.runIf(LONG_RUN)('a leader that changes the configuration before an entry of its term commits (the single-server bug)', async () => {
+    const seed = huntSeed(2);
+    const weights = { remove: 5, partition: 2, isolateLeader: 5, heal: 4, network: 4, crashLeader: 3, restart: 2 } as const;
+    const found = await hunt({ size: 4, membership: true, createRaft: changesConfigBeforeOwnTermCommit }, scheduleArbitrary({ size: 4, stepsMax: 30, waitMsMax: 80, weights }), { seed, runsMax: OVERLAP_BUDGET, wanted: isSafetyViolation, shrinkBudgetMs: 3_000 });
+    console.log(`[node-membership] changesConfigBeforeOwnTermCommit: hunt seed ${seed}, found after ${String(found.foundAfterRuns)} schedules\n${found.report}`);
+    expect(found.foundAfterRuns).not.toBeNull();
+  }, 1_800_000);
 });

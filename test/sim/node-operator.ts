@@ -54,8 +54,8 @@ export class MembershipOperator {
 
   /**
    * `careful` (the default) works around FINDINGS F7 as an operator must today: a learner is
-   * promoted only once every member has applied the entry that added it (so no member's own
-   * configuration or member book lacks a voter that may lead), and a joiner whose `--join` answer named other
+   * promoted only once every member holds the entry that added it (so no member's own
+   * configuration lacks a voter that may lead), and a joiner whose `--join` answer named other
    * members than the leader's configuration is restarted (it asks again) before it is added.
    * `plain` asks at once, as `quorumlog members` does.
    */
@@ -134,15 +134,14 @@ export class MembershipOperator {
 
   /**
    * The careful operator's precondition (see the constructor): for a promote, every other
-   * member has applied the leader's newest configuration entry; for an add, the
+   * member's log matches the leader's through its newest configuration entry; for an add, the
    * joiner's --members name every member (else it is restarted, and asks again).
    */
   private ready(change: MemberChangeInput, leader: NodeId): boolean {
     const st = this.cluster.status(leader);
     const members = [...st.config.voters, ...st.config.learners].filter((id) => id !== leader);
-    // Each member's Status (`quorumlog status`) shows the index it applied: applied, the entry
-    // that added the learner has put its address in that member's book.
-    if (change.kind === 'promote') return members.every((id) => (this.cluster.node(id).node?.service.status().appliedIndex ?? 0) >= st.configIndex);
+    // The leader's match index per member, as `quorumlog members list` shows it.
+    if (change.kind === 'promote') return members.every((id) => (st.progress?.get(id)?.match ?? 0) >= st.configIndex);
     if (change.kind !== 'add') return true;
     const flags = this.cluster.node(change.id).flags;
     if ([leader, ...members].every((id) => id === change.id || flags.includes(id))) return true;
