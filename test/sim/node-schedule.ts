@@ -109,7 +109,7 @@ export const NODE_WEIGHTS = { ...DEFAULT_WEIGHTS, pause: 2, pauseLeader: 2, cras
  * (new nodes joining), promotes, removes members and the leader, replaces members, and a
  * voter's disk is wiped (then replaced); disk damage on one node at a time.
  */
-export const MEMBERSHIP_NODE_WEIGHTS = { ...NODE_WEIGHTS, damage: 1, addLearner: 3, promote: 3, remove: 2, removeLeader: 1, replace: 2, wipe: 1 } as const;
+export const MEMBERSHIP_NODE_WEIGHTS = { ...NODE_WEIGHTS, damage: 1, addLearner: 3, promote: 3, remove: 2, removeLeader: 1, replace: 2, wipe: 2 } as const;
 
 const TICK_MS = 10;
 
