@@ -92,7 +92,12 @@ export class MembershipOperator {
   private attempt(): void {
     const head = this.queue[0];
     if (this.busy || head === undefined) return;
-    if (!head.urgent && this.cluster.staleWiped().length > 0) return this.kick(RETRY_MS);
+    if (!head.urgent && this.cluster.staleWiped().length > 0) {
+      // A wiped disk's replacement goes first, even when it was queued behind a call in flight.
+      const urgent = this.queue.findIndex((queued) => queued.urgent);
+      if (urgent > 0) this.queue.unshift(...this.queue.splice(urgent, 1));
+      return this.kick(urgent > 0 ? 0 : RETRY_MS);
+    }
     // A removal waits for a damaged disk's repair: a configuration left with two voters, one of
     // them damaged, could elect no one if its leader failed first (the damaged one waits for a
     // leader's repair, the other for its vote).
