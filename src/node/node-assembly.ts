@@ -225,6 +225,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       if (how === 'written') void diskGuard.sample();
     },
   });
+  // A learner that installed an old snapshot may hold a configuration without its leader.
+  replica.onRoleChange(() => membership.leaderIs(raft.status().leader));
   const nodeSnapshots = snapshots;
   replica.onApplied(() => nodeSnapshots.afterApply());
   const diskGuard = new DiskGuard({

@@ -40,7 +40,14 @@ export class NodeMembership {
   private readonly options: NodeMembershipOptions;
   private peersSink: ((peers: ReadonlyMap<NodeId, string>) => void) | null = null;
   /** What sync() last acted on; it acts again only when one of them changed. */
-  private seen: { config: Configuration; book: MemberBook; version: number } | null = null;
+  private seen: { config: Configuration; book: MemberBook; version: number; leader: NodeId | null } | null = null;
+  /**
+   * The leader the core follows (leaderIs), linked to whether or not the configuration here
+   * names it: a learner that installed a snapshot older than the leader's own addition holds a
+   * configuration without it, and must still take its messages and answer them to learn the
+   * newer configuration (FINDINGS F7). Only a leader this node already heard can be it.
+   */
+  private leader: NodeId | null = null;
   /** Members the configuration names whose peer address nobody knows: logged once each. */
   private readonly unknownLogged = new Set<NodeId>();
   /**
@@ -120,11 +127,19 @@ export class NodeMembership {
     return isMember(config, id);
   }
 
+  /** The core's known leader changed (the replica's role listeners): linked to from now on, see `leader`. */
+  leaderIs(leader: NodeId | null): void {
+    if (leader === this.leader) return;
+    this.leader = leader;
+    this.sync();
+  }
+
   /** The peers to link to now: id -> address to dial. */
   peerAddresses(): Map<NodeId, string> {
     const { config: nodeConfig } = this.options;
     const config = this.configuration();
     const ids = config.voters.length === 0 ? nodeConfig.members.map((m) => m.id) : [...config.voters, ...config.learners];
+    if (this.leader !== null && !ids.includes(this.leader)) ids.push(this.leader);
     const peers = new Map<NodeId, string>();
     for (const id of ids) {
       if (id === nodeConfig.id) continue;
@@ -155,7 +170,7 @@ export class NodeMembership {
     const config = this.configuration();
     const book = this.options.book();
     const seen = this.seen;
-    if (seen !== null && seen.config === config && seen.book === book && seen.version === book.version) return;
+    if (seen !== null && seen.config === config && seen.book === book && seen.version === book.version && seen.leader === this.leader) return;
     if (seen !== null && !sameConfiguration(seen.config, config)) {
       this.options.log.info(`membership: voters ${list(config.voters)}, learners ${list(config.learners)}`, {
         event: LogEvent.membershipChanged,
@@ -167,7 +182,7 @@ export class NodeMembership {
         this.options.log.warn(`this node (${self}) is not in the newest configuration: once that change commits it takes no part in the cluster; stop it then`, { event: LogEvent.membershipChanged });
       }
     }
-    this.seen = { config, book, version: book.version };
+    this.seen = { config, book, version: book.version, leader: this.leader };
     for (const id of [...this.adding.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.adding.delete(id);
     for (const id of [...this.logged.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.logged.delete(id);
     this.peersSink?.(this.peerAddresses());

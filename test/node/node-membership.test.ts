@@ -42,4 +42,32 @@ describe('NodeMembership', () => {
     expect(membership.record(n4)).toEqual(n4Record);
     expect(membership.recordedIncarnation(n4, undefined)).toBe('inc-n4');
   });
+
+  it('links to the leader its core follows even when its configuration does not name it (a learner that installed a snapshot older than the leader; FINDINGS F7)', () => {
+    // The configuration here ({n1, n2}, say from an old snapshot) lacks n3, which leads now
+    // (the joiner's --members named it): its messages must still be taken, and answered.
+    const only = encodeConfiguration({ voters: [n1, n2], learners: [] });
+    const log = MemoryLog.of([entry(1, EntryKind.config, only)]);
+    const core = new DirectNode(n1, { voters: [n1, n2], log }).core;
+    const config: NodeConfig = {
+      ...NODE_DEFAULTS,
+      id: n1,
+      members: [n1, n2, n3].map((id, k) => ({ id, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` })),
+      clusterId: 'c',
+      dataDir: '/d',
+      dialAddresses: new Map(),
+      preferredLeader: null,
+      powerLoss: false,
+    };
+    const book = new MemberBook();
+    const membership = new NodeMembership({ config, raft: core, book: () => book, log: SILENT_LOG, logReader: log });
+    const seen: ReadonlyMap<string, string>[] = [];
+    membership.onPeers((peers) => seen.push(peers));
+    expect([...(seen.at(-1)?.keys() ?? [])]).toEqual([n2]);
+    membership.leaderIs(n3);
+    expect([...(seen.at(-1)?.keys() ?? [])].sort()).toEqual([n2, n3]);
+    expect(seen.at(-1)?.get(n3)).toBe('127.0.0.1:7603');
+    membership.leaderIs(null);
+    expect([...(seen.at(-1)?.keys() ?? [])]).toEqual([n2]);
+  });
 });
