@@ -10,6 +10,8 @@ export interface DiskHolder {
   readonly durable: DurableView;
   /** Its disk lost data to damage and it has not been seen repaired since. */
   readonly damaged: boolean;
+  /** Disks it has had before this one (wiped): 0 for its first. */
+  readonly generation: number;
   /** The running process, or null while down. */
   readonly node: AssembledNode | null;
 }
@@ -33,8 +35,10 @@ export class DurabilityChecks {
   /**
    * The counting half: every entry a leader newly reports committed is durable on a majority
    * of the disks of `voters` (the leader's configuration, the newest in its log: what it
-   * counts, across a membership change). A damaged node counts: its acknowledgement may
-   * predate the loss, and only one node is damaged at a time.
+   * counts, across a membership change). A damaged node counts, and so does a wiped one
+   * still a voter: its acknowledgement may predate the loss, and only one node at a time is
+   * damaged or wiped (that a wiped disk's own acknowledgements never count is
+   * wipedDiskCounted's to check).
    */
   commit(leader: NodeId, node: AssembledNode, commit: Index, voters: readonly NodeId[]): void {
     const size = voters.length;
@@ -45,7 +49,7 @@ export class DurabilityChecks {
       let held = 0;
       for (const id of voters) {
         const holder = this.holders.get(id);
-        if (holder.damaged || holder.durable.term(at) === term) held++;
+        if (holder.damaged || holder.generation > 0 || holder.durable.term(at) === term) held++;
       }
       if (held < majority) {
         this.checker.violation(Invariant.durableBeforeAck, `${leader} reports ${at} committed while only ${held} of ${size} disks hold it durably`);

@@ -179,8 +179,15 @@ export class MembershipOperator {
         // `members add` asks the new node itself who it is: its Status names its incarnation.
         const joiner = this.cluster.node(op.id).node;
         if (joiner === null) return null;
+        const status = joiner.service.status();
+        // As `members add` refuses it: a node that holds a configuration of its own (an old
+        // member's data) and is not a member would have its log overwritten.
+        if ((status.voters ?? []).length > 0 && !config.voters.includes(op.id) && !config.learners.includes(op.id)) {
+          this.stats.refused['holdsConfiguration'] = (this.stats.refused['holdsConfiguration'] ?? 0) + 1;
+          return null;
+        }
         const { peerAddress, clientAddress } = this.cluster.addressOf(op.id);
-        return { kind: 'add', id: op.id, peerAddress, clientAddress, incarnation: joiner.service.status().incarnation ?? '' };
+        return { kind: 'add', id: op.id, peerAddress, clientAddress, incarnation: status.incarnation ?? '' };
       }
       case 'promote':
         return { kind: 'promote', id: op.id };
