@@ -126,6 +126,8 @@ class SimNode {
   joiner = false;
   /** The ids its running process was started with as --members. */
   flags: readonly NodeId[] = [];
+  /** Its wiped disk has left the configuration (a wiped id is never added again). */
+  wipeRemoved = false;
 
   constructor(
     readonly id: NodeId,
@@ -177,6 +179,8 @@ export class NodeCluster {
   readonly peerLinks = new SimPeerLinks();
   /** The sending process's disk (generation) and data directory incarnation, carried beside each message (a stream's metadata). */
   private readonly senderDisk = new WeakMap<Message, { readonly generation: number; readonly incarnation: string }>();
+  /** The configuration of the last leader seen: what newestConfiguration() says while no node runs. */
+  private lastLeaderConfig: { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] } | null = null;
   /** `to>from`: the first of `from`'s disks (generation) whose messages reached `to`'s core since `to`'s own disk was new. */
   private readonly firstDiskHeard = new Map<string, number>();
   readonly world = new SimWorld();
@@ -376,6 +380,7 @@ export class NodeCluster {
       if (node === null) continue;
       const st = node.raft.status();
       if (st.role !== 'leader') continue;
+      this.lastLeaderConfig = st.config;
       this.checker.leaderSeen(sim.checkerId, st.term);
       if (sim.completenessCheckedTerm !== st.term && node.log.lastIndex() === st.lastIndex) {
         this.checker.leaderLogComplete(sim.id, st.term, checkedLog(node.log));
@@ -607,13 +612,22 @@ export class NodeCluster {
     return true;
   }
 
-  /** Wiped nodes that the configuration (the leader's, else any running node's newest) still names: they must be replaced. */
+  /**
+   * Wiped nodes that the configuration (the leader's, else any running node's newest) still
+   * names, or may (no node runs to say): they must be replaced.
+   */
   staleWiped(): NodeId[] {
     const config = this.newestConfiguration();
-    return this.idList.filter((id) => this.node(id).generation > 0 && config !== null && (config.voters.includes(id) || config.learners.includes(id)));
+    return this.idList.filter((id) => {
+      const sim = this.node(id);
+      if (sim.generation === 0 || sim.wipeRemoved) return false;
+      if (config === null || config.voters.includes(id) || config.learners.includes(id)) return true;
+      sim.wipeRemoved = true;
+      return false;
+    });
   }
 
-  /** The leader's configuration, else the newest any running node holds (null: none runs). */
+  /** The leader's configuration, else the newest any running node holds, else the last leader's or the bootstrap one (none runs). */
   private newestConfiguration(): { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] } | null {
     const leader = this.leader();
     if (leader !== null) return this.status(leader).config;
@@ -622,7 +636,7 @@ export class NodeCluster {
       const st = sim.node?.raft.status();
       if (st !== undefined && (newest === null || st.configIndex > newest.configIndex)) newest = st;
     }
-    return newest?.config ?? null;
+    return newest?.config ?? this.lastLeaderConfig ?? { voters: this.bootstrapIds, learners: [] };
   }
 
   /**
@@ -651,7 +665,7 @@ export class NodeCluster {
     // repair, the other for its vote. So only a configuration of three voters or more
     // takes damage (as only one node at a time), and no wiped disk may be a member meanwhile.
     const config = this.newestConfiguration();
-    if (this.staleWiped().length > 0 || (config !== null && config.voters.length < 3) || this.damagedUnrepaired()) return false;
+    if (this.staleWiped().length > 0 || config === null || config.voters.length < 3 || this.damagedUnrepaired()) return false;
     const sim = this.node(id);
     this.crash(id, { tear: false });
     if (damageLastSegment(sim.fs, `/data/${id}/log`, lose, this.diskPrng)) sim.damaged = true;
