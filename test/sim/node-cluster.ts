@@ -179,6 +179,9 @@ export class NodeCluster {
   readonly peerLinks = new SimPeerLinks();
   /** The sending process's disk (generation) and data directory incarnation, carried beside each message (a stream's metadata). */
   private readonly senderDisk = new WeakMap<Message, { readonly generation: number; readonly incarnation: string }>();
+  /** The highest term a leader was seen in, and who wants to hear of a leader in a higher one. */
+  private newestLeaderTerm = -1;
+  private readonly leaderListeners: (() => void)[] = [];
   /** The configuration of the last leader seen: what newestConfiguration() says while no node runs. */
   private lastLeaderConfig: { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] } | null = null;
   /** `to>from`: the first of `from`'s disks (generation) whose messages reached `to`'s core since `to`'s own disk was new. */
@@ -381,6 +384,10 @@ export class NodeCluster {
       const st = node.raft.status();
       if (st.role !== 'leader') continue;
       this.lastLeaderConfig = st.config;
+      if (st.term > this.newestLeaderTerm) {
+        this.newestLeaderTerm = st.term;
+        for (const listener of this.leaderListeners) this.at(0, 'new leader', listener);
+      }
       this.checker.leaderSeen(sim.checkerId, st.term);
       if (sim.completenessCheckedTerm !== st.term && node.log.lastIndex() === st.lastIndex) {
         this.checker.leaderLogComplete(sim.id, st.term, checkedLog(node.log));
@@ -528,6 +535,11 @@ export class NodeCluster {
       sim.appliedIndex = entry.index;
       this.checker.applied(sim.checkerId, entry);
     });
+  }
+
+  /** Calls `listener` (as a scripted action, at once) whenever a leader of a higher term than any before appears. */
+  onNewLeader(listener: () => void): void {
+    this.leaderListeners.push(listener);
   }
 
   /** Calls `listener` with every entry any node applies and what applying it returned (a restart applies some again). */

@@ -48,6 +48,8 @@ interface Queued {
 export class MembershipOperator {
   private readonly queue: Queued[] = [];
   private busy = false;
+  /** Attempts scheduled so far: a scheduled one runs only if none was scheduled after it. */
+  private wakes = 0;
   readonly stats: OperatorStats = { committed: { add: 0, promote: 0, remove: 0, removeLeader: 0 }, refused: {}, dropped: 0 };
   /** Attempts per operation before it is dropped (the recovery phase raises it). */
   attemptsMax = 40;
@@ -62,7 +64,11 @@ export class MembershipOperator {
   constructor(
     private readonly cluster: NodeCluster,
     private readonly mode: 'careful' | 'plain' = 'careful',
-  ) {}
+  ) {
+    // A client retries at once where a new leader answers: the moment before its first commit
+    // in its term, when a change must still be refused (the single-server bug's window).
+    cluster.onNewLeader(() => this.kick(0));
+  }
 
   get idle(): boolean {
     return this.queue.length === 0 && !this.busy;
@@ -85,8 +91,13 @@ export class MembershipOperator {
     this.kick(0);
   }
 
+  /** Schedules the next attempt; only the latest one scheduled runs (so retries never multiply). */
   private kick(delayMs: number): void {
-    if (!this.busy) this.cluster.at(delayMs, 'operator', () => this.attempt());
+    if (this.busy) return;
+    const wake = ++this.wakes;
+    this.cluster.at(delayMs, 'operator', () => {
+      if (wake === this.wakes) this.attempt();
+    });
   }
 
   private attempt(): void {
