@@ -53,6 +53,12 @@ export class MembershipOperator {
   readonly stats: OperatorStats = { committed: { add: 0, promote: 0, remove: 0, removeLeader: 0 }, refused: {}, dropped: 0 };
   /** Attempts per operation before it is dropped (the recovery phase raises it). */
   attemptsMax = 40;
+  /**
+   * Removals wait while a damaged disk is unrepaired (below). The recovery phase turns it off:
+   * a damaged node's repair may need the log to grow past what it lost, which the healed
+   * cluster's fresh append does only after the operator is done.
+   */
+  holdRemovalsWhileDamaged = true;
 
   /**
    * `careful` (the default) works around FINDINGS F7 as an operator must today: a learner is
@@ -112,7 +118,7 @@ export class MembershipOperator {
     // A removal waits for a damaged disk's repair: a configuration left with two voters, one of
     // them damaged, could elect no one if its leader failed first (the damaged one waits for a
     // leader's repair, the other for its vote).
-    if (!head.urgent && removes(head.op) && this.cluster.damagedUnrepaired()) return this.kick(RETRY_MS);
+    if (this.holdRemovalsWhileDamaged && !head.urgent && removes(head.op) && this.cluster.damagedUnrepaired()) return this.kick(RETRY_MS);
     const leader = this.cluster.leader();
     const node = leader === null ? null : this.cluster.node(leader).node;
     if (leader === null || node === null) return this.retry(head);

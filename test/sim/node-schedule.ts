@@ -7,7 +7,7 @@ import { BrokerWorkload, type BrokerWorkloadOptions, type BrokerWorkloadStats } 
 import { Invariant, SafetyViolation } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { NodeCluster } from './node-cluster.js';
-import { MembershipOperator, type OperatorStats } from './node-operator.js';
+import { MembershipOperator, type MemberOp, type OperatorStats } from './node-operator.js';
 import { actionArbitrary, DEFAULT_WEIGHTS, describeAction, type FaultAction, type Schedule } from './schedule.js';
 import { reliableNetwork } from './sim-network.js';
 
@@ -159,7 +159,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
   const workload = config.broker === undefined ? null : new BrokerWorkload(cluster, cluster.workloadRandom, config.broker);
   const operator = config.membership === true ? new MembershipOperator(cluster, config.operator ?? 'careful') : null;
-  const changes = { wipes: 0 };
+  const changes = { wipes: 0, delayed: 0 };
   try {
     workload?.start();
     scheduleClients(cluster, schedule.proposeEveryMs);
@@ -173,7 +173,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     await cluster.runFor(at + (config.tailMs ?? 300));
     const electionTicks = tuning?.electionTicks ?? 10;
     const electionBoundMs = config.electionBoundMs ?? Math.max(DEFAULT_ELECTION_BOUND_MS, electionTicks * 2 * 10 * TICK_MS);
-    await cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS, operator === null ? undefined : () => finishChanges(cluster, operator));
+    await cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS, operator === null ? undefined : () => finishChanges(cluster, operator, changes));
     if (operator !== null) await checkTermStays(cluster, electionTicks * 2 * TICK_MS);
     await workload?.finish(config.brokerDrainBoundMs ?? DEFAULT_BROKER_DRAIN_BOUND_MS);
     return result(cluster, workload, null, operator, changes);
@@ -189,13 +189,21 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
  * (addLearner, replace, a wiped disk's replacement) starts at once with `--join`; at most
  * JOINERS_MAX start per run.
  */
-function performChange(cluster: NodeCluster, operator: MembershipOperator, action: FaultAction, changes: { wipes: number }): boolean {
+function performChange(cluster: NodeCluster, operator: MembershipOperator, action: FaultAction, changes: { wipes: number; delayed: number }): boolean {
+  // An operation queued a join delay later: the recovery check waits for it (finishChanges).
+  const later = (delayMs: number, label: string, ...ops: MemberOp[]): void => {
+    changes.delayed++;
+    cluster.at(delayMs, label, () => {
+      changes.delayed--;
+      operator.enqueue(...ops);
+    });
+  };
   const joinerRoom = cluster.ids.length < cluster.bootstrapIds.length + JOINERS_MAX;
   switch (action.kind) {
     case 'addLearner': {
       if (!joinerRoom) return true;
       const id = cluster.startJoiner();
-      cluster.at(action.joinDelayMs, `operator adds ${id}`, () => operator.enqueue({ kind: 'add', id }));
+      later(action.joinDelayMs, `operator adds ${id}`, { kind: 'add', id });
       return true;
     }
     case 'promote':
@@ -210,7 +218,7 @@ function performChange(cluster: NodeCluster, operator: MembershipOperator, actio
     case 'replace': {
       if (!joinerRoom) return true;
       const id = cluster.startJoiner();
-      cluster.at(action.joinDelayMs, `operator replaces with ${id}`, () => operator.enqueue({ kind: 'add', id }, { kind: 'promote', id }, { kind: 'removeAny', member: action.member, except: id }));
+      later(action.joinDelayMs, `operator replaces with ${id}`, { kind: 'add', id }, { kind: 'promote', id }, { kind: 'removeAny', member: action.member, except: id });
       return true;
     }
     case 'wipe': {
@@ -233,10 +241,11 @@ function performChange(cluster: NodeCluster, operator: MembershipOperator, actio
  * longer now), and a wiped disk the configuration still names is removed (its replacement may
  * have been given up on). A wiped disk still a member then is a liveness failure.
  */
-async function finishChanges(cluster: NodeCluster, operator: MembershipOperator): Promise<void> {
+async function finishChanges(cluster: NodeCluster, operator: MembershipOperator, changes: { readonly delayed: number }): Promise<void> {
   operator.attemptsMax = 200;
+  operator.holdRemovalsWhileDamaged = false;
   for (const id of cluster.staleWiped()) operator.urgently({ kind: 'remove', id });
-  await cluster.runUntil(() => operator.idle, OPERATOR_DRAIN_BOUND_MS);
+  await cluster.runUntil(() => operator.idle && changes.delayed === 0, OPERATOR_DRAIN_BOUND_MS);
   const stale = cluster.staleWiped();
   if (stale.length > 0) cluster.checker.violation(Invariant.liveness, `the wiped disk(s) ${stale.join(',')} still members ${OPERATOR_DRAIN_BOUND_MS} ms after healing`);
 }
@@ -254,7 +263,7 @@ async function checkTermStays(cluster: NodeCluster, electionTimeoutMs: number): 
   if (termAfter !== term) cluster.checker.violation(Invariant.liveness, `the term moved from ${String(term)} (${String(leader)}) to ${String(termAfter)} (${String(after)}) on the healed cluster`);
 }
 
-function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: NodeRunResult['failure'], operator: MembershipOperator | null = null, changes = { wipes: 0 }): NodeRunResult {
+function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: NodeRunResult['failure'], operator: MembershipOperator | null = null, changes = { wipes: 0, delayed: 0 }): NodeRunResult {
   const leader = failure === null ? cluster.leader() : null;
   const final = leader === null ? null : cluster.status(leader).config;
   return {
