@@ -116,6 +116,18 @@ export class NodeMembership {
     return booked !== '' ? booked : (firstHeard ?? '');
   }
 
+  /**
+   * Whether the incarnation first heard from `peer` may be forgotten now that it left the
+   * peers: only once the configuration as of the commit index no longer names it. A removal
+   * that is appended but not committed can be cut, and the member is back; had its
+   * incarnation been forgotten, a wiped disk under its id would be heard first, and trusted
+   * (FINDINGS F9).
+   */
+  mayForgetIncarnation(peer: NodeId): boolean {
+    const committed = this.options.raft.configurationAt(this.options.raft.status().commit);
+    return committed === undefined || !isMember(committed, peer);
+  }
+
   clientAddressOf(id: NodeId): string | null {
     return this.record(id)?.clientAddress ?? null;
   }

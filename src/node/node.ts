@@ -133,7 +133,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   // that left is forgotten, so one added later under its id is heard afresh.
   const peerTransport = transport;
   node.membership.onPeers((peers) => {
-    for (const peer of peerTransport.peers().keys()) if (!peers.has(peer)) peerIncarnations.forget(peer);
+    for (const peer of peerTransport.peers().keys()) if (!peers.has(peer) && node.membership.mayForgetIncarnation(peer)) peerIncarnations.forget(peer);
     peerTransport.setPeers(peers);
   });
   node.membership.warnIfFlagsDiffer();

@@ -504,7 +504,7 @@ export class NodeCluster {
         sim.node = node;
         // As node.ts does once its transport is up: the peer links follow the configuration.
         node.membership.onPeers((peers) => {
-          if (process.alive) this.peerLinks.setPeers(id, peers);
+          if (process.alive) this.peerLinks.setPeers(id, node.membership, peers);
         });
         observeWrites(sim.checkerId, node, { checker: this.checker, alive: () => process.alive, check: (run) => this.checkInNode(run) });
       },

@@ -106,6 +106,17 @@ describe('membership changes on production nodes under faults', () => {
     expect(result.snapshotsInstalled).toBeGreaterThan(0);
   }, 60_000);
 
+  it('F9, fixed: a member whose removal was appended and then cut still knows its old disk, and never takes a wiped disk under its id', async () => {
+    // Found by the snapshot property (fast-check seed 1304888864): n3's disk is wiped and the
+    // operator removes it; n1 appends the removal and forgets n3's first-heard incarnation;
+    // the removal is cut (a leader change), n3 is a member again on n1, which then heard n3's
+    // wiped disk first and took its pre-vote (wipedDiskCounted).
+    const schedule = JSON.parse('{"seed":2147319804,"proposeEveryMs":5,"steps":[{"waitMs":151,"action":{"kind":"wipe","member":2}},{"waitMs":58,"action":{"kind":"pauseLeader","ms":1}},{"waitMs":47,"action":{"kind":"crashAfterSyncs","node":2,"syncs":1,"tear":false}},{"waitMs":115,"action":{"kind":"crashAfterSyncs","node":2,"syncs":1,"tear":false}},{"waitMs":277,"action":{"kind":"addLearner","joinDelayMs":0}},{"waitMs":141,"action":{"kind":"pauseLeader","ms":901}},{"waitMs":48,"action":{"kind":"slowDisk","node":0,"fsyncMaxMs":6}},{"waitMs":252,"action":{"kind":"promote","learner":0}},{"waitMs":209,"action":{"kind":"crash","node":1,"tear":false}},{"waitMs":92,"action":{"kind":"crashAfterSyncs","node":0,"syncs":1,"tear":false}}]}') as Schedule;
+    const result = await runNodeSchedule({ size: 3, membership: true, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: { hours: 0, bytes: Infinity, policy: RetentionPolicy.delete } } }, schedule);
+    expect(result.failure?.message ?? null).toBeNull();
+    expect(result.membership?.wipes).toBe(1);
+  }, 60_000);
+
   it('F7, open: a voter that misses the entries adding and promoting a member refuses that member once it leads, and never catches up', async () => {
     // Scripted from what a generated schedule showed (fast-check seed 722237972): n3 is cut
     // off while n4 joins, is added and promoted, and takes over; once healed, n3's

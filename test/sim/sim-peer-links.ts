@@ -24,11 +24,11 @@ export class SimPeerLinks {
   /** Messages a receiver refused: the sender's incarnation is not the one recorded for it. */
   refusedIncarnation = 0;
 
-  /** `node`'s membership names its peers (setPeers); a peer that left is forgotten (node.ts does the same). */
-  setPeers(node: NodeId, peers: ReadonlyMap<NodeId, string>): void {
+  /** `node`'s membership names its peers (setPeers); a peer that left is forgotten when its membership says it may be (node.ts does the same). */
+  setPeers(node: NodeId, membership: NodeMembership, peers: ReadonlyMap<NodeId, string>): void {
     const before = this.peersOf.get(node);
     const heard = this.heardBy(node);
-    if (before !== undefined) for (const peer of before) if (!peers.has(peer)) heard.delete(peer);
+    if (before !== undefined) for (const peer of before) if (!peers.has(peer) && membership.mayForgetIncarnation(peer)) heard.delete(peer);
     this.peersOf.set(node, new Set(peers.keys()));
   }
 
