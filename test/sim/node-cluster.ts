@@ -607,8 +607,11 @@ export class NodeCluster {
     const sim = this.node(id);
     if (this.staleWiped().length > 0 || this.damagedUnrepaired()) return false;
     const config = this.newestConfiguration();
-    // As with damage: a configuration of two voters, one of them wiped, elects no one.
-    if (config === null || !config.voters.includes(id) || config.voters.length < 3) return false;
+    // As with damage: a configuration of two voters, one of them wiped, elects no one; and
+    // while a change is on its way, some node may already hold one of two.
+    const leader = this.leader();
+    const settled = leader !== null && this.status(leader).configIndex <= this.status(leader).commit;
+    if (config === null || !config.voters.includes(id) || !settled || this.someoneHoldsFewVoters()) return false;
     for (const member of [...config.voters, ...config.learners]) {
       const other = this.node(member).node;
       if (member === id) continue;
@@ -677,12 +680,21 @@ export class NodeCluster {
     // repair, the other for its vote. So only a configuration of three voters or more
     // takes damage (as only one node at a time), and no wiped disk may be a member meanwhile.
     const config = this.newestConfiguration();
-    if (this.staleWiped().length > 0 || config === null || config.voters.length < 3 || this.damagedUnrepaired()) return false;
+    if (this.staleWiped().length > 0 || config === null || config.voters.length < 3 || this.someoneHoldsFewVoters() || this.damagedUnrepaired()) return false;
     const sim = this.node(id);
     this.crash(id, { tear: false });
     if (damageLastSegment(sim.fs, `/data/${id}/log`, lose, this.diskPrng)) sim.damaged = true;
     this.start(id);
     return sim.damaged;
+  }
+
+  /** Whether a running node holds a configuration of fewer than three voters (one lost disk there loses its quorum). */
+  private someoneHoldsFewVoters(): boolean {
+    for (const sim of this.nodes.values()) {
+      const config = sim.node?.raft.configuration();
+      if (config !== undefined && config.voters.length > 0 && config.voters.length < 3) return true;
+    }
+    return false;
   }
 
   /** Whether a node's disk was damaged and it has not been seen repaired (voting again) since. */
