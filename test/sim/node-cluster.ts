@@ -179,6 +179,8 @@ export class NodeCluster {
   readonly peerLinks = new SimPeerLinks();
   /** The sending process's disk (generation) and data directory incarnation, carried beside each message (a stream's metadata). */
   private readonly senderDisk = new WeakMap<Message, { readonly generation: number; readonly incarnation: string }>();
+  /** Some node held a configuration of fewer than three voters at some point: no disk is damaged or wiped from then on. */
+  private fewVotersSeen = false;
   /** The highest term a leader was seen in, and who wants to hear of a leader in a higher one. */
   private newestLeaderTerm = -1;
   private readonly leaderListeners: (() => void)[] = [];
@@ -381,6 +383,8 @@ export class NodeCluster {
     for (const sim of this.nodes.values()) {
       const node = sim.node;
       if (node === null) continue;
+      const held = node.raft.configuration().voters.length;
+      if (held > 0 && held < 3) this.fewVotersSeen = true;
       const st = node.raft.status();
       if (st.role !== 'leader') continue;
       this.lastLeaderConfig = st.config;
@@ -688,8 +692,12 @@ export class NodeCluster {
     return sim.damaged;
   }
 
-  /** Whether a running node holds a configuration of fewer than three voters (one lost disk there loses its quorum). */
+  /**
+   * Whether some node holds, or held, a configuration of fewer than three voters: one lost
+   * disk there loses its quorum, and a node down now may still hold one (so any seen counts).
+   */
   private someoneHoldsFewVoters(): boolean {
+    if (this.fewVotersSeen) return true;
     for (const sim of this.nodes.values()) {
       const config = sim.node?.raft.configuration();
       if (config !== undefined && config.voters.length > 0 && config.voters.length < 3) return true;
