@@ -186,7 +186,12 @@ export type SnapshotFault =
   /** A transfer sent bytes after the end frame. */
   | 'after-end'
   /** finish() of a transfer whose end frame has not arrived. */
-  | 'incomplete';
+  | 'incomplete'
+  /**
+   * The transfer's partial copy was given up for another snapshot's (another leader's stream
+   * began one); nothing of it is kept.
+   */
+  | 'superseded';
 
 /**
  * A snapshot file failed verification: a bit flip, a cut, a foreign file. Never skipped:

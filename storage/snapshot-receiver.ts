@@ -54,6 +54,7 @@ export class SnapshotReceiver {
    * SnapshotTransferError at the first bad one, keeping those before it.
    */
   accept(offset: number, bytes: Uint8Array): void {
+    this.refuseIfSuperseded(offset);
     assert(this.current === 'receiving', () => `accept on a snapshot receiver that is ${this.current}`);
     if (offset !== this.offset) throw new SnapshotTransferError('wrong-offset', offset, this.offset);
     // Bounded: each pass keeps one whole unit (at least 8 bytes) or throws.
@@ -75,6 +76,7 @@ export class SnapshotReceiver {
 
   /** Publishes the received snapshot; SnapshotTransferError ('incomplete') before its end frame arrived. */
   async finish(): Promise<SnapshotMeta> {
+    this.refuseIfSuperseded(this.offset);
     assert(this.current === 'receiving', () => `finish of a snapshot receiver that is ${this.current}`);
     if (!this.ended) throw new SnapshotTransferError('incomplete', this.offset, this.offset);
     this.current = 'finishing';
@@ -92,6 +94,15 @@ export class SnapshotReceiver {
   /** Drops the partial snapshot and its temp file. Idempotent; nothing after finish(). */
   abort(): void {
     this.current = abandon(this.file, this.current, this);
+  }
+
+  /**
+   * The store gives a partial copy up when a stream of another snapshot begins (receive()),
+   * and the stream this receiver served may still be sending (two leaders, one deposed, at
+   * once): an operating condition, refused with SnapshotTransferError ('superseded').
+   */
+  private refuseIfSuperseded(offset: number): void {
+    if (this.current === 'aborted') throw new SnapshotTransferError('superseded', offset, 0);
   }
 
   /** What must arrive next: the header (its size follows from the meta), a frame, the end frame; null after it. */

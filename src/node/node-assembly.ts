@@ -148,7 +148,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     votingBlockedBelow: repairTarget(log.recovery),
   };
   const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);
-  const membership = new NodeMembership({ config, raft, book: () => stateMachine.members, log: logLine });
+  const membership = new NodeMembership({ config, raft, book: () => stateMachine.members, log: logLine, logReader: log });
   let snapshots: NodeSnapshots | null = null;
   const shipmentFailures = new RepeatGate({ intervalMs: REPEAT_LOG_INTERVAL_MS, keysMax: 64, nowMs: () => scheduler.nowMs() });
   // Built after the snapshots (it needs the replica they feed); set before anything is applied.
@@ -225,6 +225,8 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       if (how === 'written') void diskGuard.sample();
     },
   });
+  // A learner that installed an old snapshot may hold a configuration without its leader.
+  replica.onRoleChange(() => membership.leaderIs(raft.status().leader));
   const nodeSnapshots = snapshots;
   replica.onApplied(() => nodeSnapshots.afterApply());
   const diskGuard = new DiskGuard({

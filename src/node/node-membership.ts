@@ -1,8 +1,8 @@
-import { isMember, sameConfiguration, type Configuration, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
+import { configurationContext, EntryKind, isMember, sameConfiguration, type Configuration, type Index, type LogReader, type NodeId, type RaftNode, type Status } from '../../raft/index.js';
 import { LogEvent, type Log } from '../log/index.js';
 import { member, type NodeConfig } from './config.js';
 import { isHostPort, type MemberInfo } from '../transport/index.js';
-import type { MemberBook, MemberRecord } from './member-book.js';
+import { decodeMemberContext, MemberRecordError, type MemberBook, type MemberRecord } from './member-book.js';
 
 /** Callers served at once, at most (see NodeMembership.callers): a cluster has a handful of members. */
 const CALLERS_MAX = 16;
@@ -16,6 +16,11 @@ export interface NodeMembershipOptions {
   /** The replicated member book as applied now (the state machine's: replaced by a snapshot, so asked each time). */
   readonly book: () => MemberBook;
   readonly log: Log;
+  /**
+   * The node's log, where a member the configuration names before the book does (its config
+   * entry appended, not yet applied) is found: that entry's context holds its record.
+   */
+  readonly logReader?: LogReader;
 }
 
 /**
@@ -29,7 +34,14 @@ export class NodeMembership {
   private readonly options: NodeMembershipOptions;
   private peersSink: ((peers: ReadonlyMap<NodeId, string>) => void) | null = null;
   /** What sync() last acted on; it acts again only when one of them changed. */
-  private seen: { config: Configuration; book: MemberBook; version: number; callers: number } | null = null;
+  private seen: { config: Configuration; book: MemberBook; version: number; leader: NodeId | null; callers: number } | null = null;
+  /**
+   * The leader the core follows (leaderIs), linked to whether or not the configuration here
+   * names it: a learner that installed a snapshot older than the leader's own addition holds a
+   * configuration without it, and must still take its messages and answer them to learn the
+   * newer configuration (FINDINGS F7). Only a leader this node already heard can be it.
+   */
+  private leader: NodeId | null = null;
   /** Members the configuration names whose peer address nobody knows: logged once each. */
   private readonly unknownLogged = new Set<NodeId>();
   /**
@@ -48,6 +60,16 @@ export class NodeMembership {
   private readonly callers = new Map<NodeId, string>();
   /** Grows at every change of `callers`: sync() acts on it. */
   private callersVersion = 0;
+  /**
+   * Records read from the config entry that added a member, for members the configuration
+   * names and the book does not have yet: a node whose log holds the entry but that has not
+   * applied it (it lags, or restarted with an older saved commit) must still admit that member
+   * and answer it, since it may be the leader that would tell it the commit (FINDINGS F7).
+   * Dropped once the member leaves the configuration.
+   */
+  private readonly logged = new Map<NodeId, MemberRecord>();
+  /** Members already looked for in the log under this configuration (each is looked for once per configuration). */
+  private loggedSearch: { readonly config: Configuration; readonly ids: Set<NodeId> } | null = null;
 
   constructor(options: NodeMembershipOptions) {
     this.options = options;
@@ -68,7 +90,46 @@ export class NodeMembership {
     const adding = this.adding.get(id);
     if (adding !== undefined) return adding;
     const flagged = member(this.options.config, id);
-    return flagged === undefined ? undefined : { id, peerAddress: flagged.peerAddress, clientAddress: flagged.clientAddress, incarnation: '' };
+    if (flagged !== undefined) return { id, peerAddress: flagged.peerAddress, clientAddress: flagged.clientAddress, incarnation: '' };
+    return this.loggedRecord(id);
+  }
+
+  /** The record in the config entry that added `id`, when the configuration names it (looked for once per configuration). */
+  private loggedRecord(id: NodeId): MemberRecord | undefined {
+    const known = this.logged.get(id);
+    if (known !== undefined) return known;
+    const reader = this.options.logReader;
+    const config = this.configuration();
+    if (reader === undefined || !isMember(config, id)) return undefined;
+    if (this.loggedSearch?.config !== config) this.loggedSearch = { config, ids: new Set() };
+    if (this.loggedSearch.ids.has(id)) return undefined;
+    this.loggedSearch.ids.add(id);
+    const found = addedRecordInLog(reader, id);
+    if (found !== undefined) this.logged.set(id, found);
+    return found;
+  }
+
+  /**
+   * The data directory incarnation recorded for member `peer` ('' for none): the book's (members
+   * added since bootstrap carry it in their config entry), else the one this node first heard
+   * it speak from (`firstHeard`, peer-incarnations.ts). The peer listener refuses a peer from
+   * any other (memberIncarnationRefusal).
+   */
+  recordedIncarnation(peer: NodeId, firstHeard: string | undefined): string {
+    const booked = this.record(peer)?.incarnation ?? '';
+    return booked !== '' ? booked : (firstHeard ?? '');
+  }
+
+  /**
+   * Whether the incarnation first heard from `peer` may be forgotten now that it left the
+   * peers: only once the configuration as of the commit index no longer names it. A removal
+   * that is appended but not committed can be cut, and the member is back; had its
+   * incarnation been forgotten, a wiped disk under its id would be heard first, and trusted
+   * (FINDINGS F9).
+   */
+  mayForgetIncarnation(peer: NodeId): boolean {
+    const committed = this.options.raft.configurationAt(this.options.raft.status().commit);
+    return committed === undefined || !isMember(committed, peer);
   }
 
   /** Where `id` serves HTTP: as recorded when it was added, or this node's own; null when not known. */
@@ -88,11 +149,19 @@ export class NodeMembership {
     return isMember(config, id);
   }
 
+  /** The core's known leader changed (the replica's role listeners): linked to from now on, see `leader`. */
+  leaderIs(leader: NodeId | null): void {
+    if (leader === this.leader) return;
+    this.leader = leader;
+    this.sync();
+  }
+
   /** The peers to link to now: id -> address to dial. */
   peerAddresses(): Map<NodeId, string> {
     const { config: nodeConfig } = this.options;
     const config = this.configuration();
     const ids = config.voters.length === 0 ? nodeConfig.members.map((m) => m.id) : [...config.voters, ...config.learners];
+    if (this.leader !== null && !ids.includes(this.leader)) ids.push(this.leader);
     const peers = new Map<NodeId, string>();
     for (const id of ids) {
       if (id === nodeConfig.id) continue;
@@ -144,7 +213,7 @@ export class NodeMembership {
     const book = this.options.book();
     const seen = this.seen;
     if (this.callers.size > 0) this.dropCallers(book);
-    if (seen !== null && seen.config === config && seen.book === book && seen.version === book.version && seen.callers === this.callersVersion) return;
+    if (seen !== null && seen.config === config && seen.book === book && seen.version === book.version && seen.leader === this.leader && seen.callers === this.callersVersion) return;
     if (seen !== null && !sameConfiguration(seen.config, config)) {
       this.options.log.info(`membership: voters ${list(config.voters)}, learners ${list(config.learners)}`, {
         event: LogEvent.membershipChanged,
@@ -156,8 +225,9 @@ export class NodeMembership {
         this.options.log.warn(`this node (${self}) is not in the newest configuration: once that change commits it takes no part in the cluster; stop it then`, { event: LogEvent.membershipChanged });
       }
     }
-    this.seen = { config, book, version: book.version, callers: this.callersVersion };
+    this.seen = { config, book, version: book.version, leader: this.leader, callers: this.callersVersion };
     for (const id of [...this.adding.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.adding.delete(id);
+    for (const id of [...this.logged.keys()]) if (book.get(id) !== undefined || !isMember(config, id)) this.logged.delete(id);
     this.peersSink?.(this.peerAddresses());
   }
 
@@ -204,6 +274,27 @@ export class NodeMembership {
       { event: LogEvent.configWarning },
     );
   }
+}
+
+/**
+ * The member record in the newest config entry of `reader` whose context names `id`, or
+ * undefined. Bounded by the log's length; read one entry at a time from the end, since the
+ * entry wanted is one not yet applied, near the end.
+ */
+function addedRecordInLog(reader: LogReader, id: NodeId): MemberRecord | undefined {
+  for (let at = reader.lastIndex(); at >= reader.firstIndex(); at--) {
+    const entry = reader.entries(at as Index, (at + 1) as Index, Number.MAX_SAFE_INTEGER)[0];
+    if (entry?.kind !== EntryKind.config) continue;
+    const context = configurationContext(entry.payload);
+    if (context === null) continue;
+    try {
+      const record = decodeMemberContext(context);
+      if (record.id === id) return record;
+    } catch (error) {
+      if (!(error instanceof MemberRecordError)) throw error;
+    }
+  }
+  return undefined;
 }
 
 function list(ids: readonly NodeId[]): string {

@@ -279,7 +279,16 @@ class UnitIntake implements SnapshotIntake {
     return this.receiver.receivedBytes + this.pendingBytes;
   }
 
+  /** Rejects (never throws) with the receiver's SnapshotTransferError for a unit it refuses. */
   write(offset: number, bytes: Uint8Array): Promise<void> {
+    try {
+      return this.gather(offset, bytes);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private gather(offset: number, bytes: Uint8Array): Promise<void> {
     if (offset !== this.receivedBytes) return Promise.reject(new SnapshotTransferError('wrong-offset', offset, this.receivedBytes));
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;

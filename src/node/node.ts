@@ -124,10 +124,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     log: logLine,
     incarnation: identity.incarnation,
     // The book's (members added since bootstrap), else the one this node first heard.
-    recordedIncarnation: (peer) => {
-      const booked = node.membership.record(peer)?.incarnation ?? '';
-      return booked !== '' ? booked : peerIncarnations.get(peer);
-    },
+    recordedIncarnation: (peer) => node.membership.recordedIncarnation(peer, peerIncarnations.get(peer)),
     onPeerIncarnation: (peer, incarnation) => {
       if (node.membership.isMember(peer)) peerIncarnations.learn(peer, incarnation);
     },
@@ -138,7 +135,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   // that left is forgotten, so one added later under its id is heard afresh.
   const peerTransport = transport;
   node.membership.onPeers((peers) => {
-    for (const peer of peerTransport.peers().keys()) if (!peers.has(peer)) peerIncarnations.forget(peer);
+    for (const peer of peerTransport.peers().keys()) if (!peers.has(peer) && node.membership.mayForgetIncarnation(peer)) peerIncarnations.forget(peer);
     peerTransport.setPeers(peers);
   });
   node.membership.warnIfFlagsDiffer();

@@ -46,6 +46,7 @@ export { AUTHORIZATION_METADATA_KEY, basicAuthorization } from './basic-authoriz
 export { ListenError, MalformedMessageError, TlsMaterialError, SnapshotShipmentError, SnapshotShipmentFailure, TransportError } from './errors.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
+export { memberIncarnationRefusal } from './member-incarnation.js';
 export * from './transaction-codec.js';
 export type { CheckSink, CheckView, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService, TransactionSourceName, TransactionTopic } from './transaction-service.js';
 export {

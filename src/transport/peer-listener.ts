@@ -5,6 +5,7 @@ import type { Message, NodeId } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, StreamSummary } from './peer-codec.js';
 import { PeerMetadataKey, PeerRefusal } from './peer-service.js';
+import { memberIncarnationRefusal } from './member-incarnation.js';
 import { memberMismatch } from './tls-credentials.js';
 import { heldBackNote, LogEvent, RepeatGate, type Log } from '../log/index.js';
 
@@ -248,11 +249,8 @@ export class PeerListener {
     if (from === undefined) return null;
     const recorded = this.#options.recordedIncarnation?.(from as NodeId) ?? '';
     const incarnation = firstValue(metadata, PeerMetadataKey.incarnation) ?? '';
-    if (recorded === '' || incarnation === recorded) return null;
-    const refusal =
-      `member ${from} is known here with data directory incarnation ${recorded}, and the node at ${peerAddress} has ${incarnation || 'none'}: ` +
-      `its disk was wiped or replaced, so it may not vote or take entries as ${from}; replace it: ` +
-      `quorumlog members replace ${from} NEW_ID PEER_ADDRESS/CLIENT_ADDRESS (or remove ${from} and add it again as a learner)`;
+    const refusal = memberIncarnationRefusal({ from, recorded, incarnation, peerAddress });
+    if (refusal === null) return null;
     const heldBack = this.#incarnations.pass(from);
     if (heldBack !== null) this.#options.log.warn(`refused ${from}: ${refusal}${heldBackNote(heldBack)}`, { event: LogEvent.memberIncarnationRefused, peer: from });
     return refusal;

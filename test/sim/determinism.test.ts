@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { runNodeSchedule, scheduleOfSeed } from './node-schedule.js';
-import type { Schedule } from './schedule.js';
+import { MEMBERSHIP_NODE_WEIGHTS, runNodeSchedule, scheduleOfSeed } from './node-schedule.js';
+import { scheduleArbitrary, type Schedule } from './schedule.js';
 
 /**
  * A simulation is a pure function of its seed: the same schedule gives the same final state
@@ -37,6 +38,18 @@ describe('the simulator is deterministic', () => {
     const seed = Math.floor(Math.random() * 0x7fff_ffff);
     console.log(`[determinism] random seed ${seed} (replay: npm run sim -- --seed ${seed} --nodes 3 --steps ${STEPS})`);
     await expectSameTwice(seed, 3);
+  });
+
+  it('a membership schedule (nodes joining, changes, a wiped disk) gives the same digests on every run', async () => {
+    const [schedule] = fc.sample(scheduleArbitrary({ size: 3, stepsMax: 20, weights: { ...MEMBERSHIP_NODE_WEIGHTS, wipe: 3 } }), { seed: 10, numRuns: 1 });
+    if (schedule === undefined) throw new Error('no schedule sampled');
+    const first = await runNodeSchedule({ size: 3, membership: true }, schedule);
+    const second = await runNodeSchedule({ size: 3, membership: true }, schedule);
+    expect(first.failure).toBeNull();
+    expect(first.membership?.joined).toBeGreaterThan(0);
+    expect(first.membership?.wipes).toBeGreaterThan(0);
+    expect(second.nodeDigests).toEqual(first.nodeDigests);
+    expect(second.digest).toBe(first.digest);
   });
 
   it('different seeds give different runs', async () => {

@@ -10,6 +10,8 @@ export interface DiskHolder {
   readonly durable: DurableView;
   /** Its disk lost data to damage and it has not been seen repaired since. */
   readonly damaged: boolean;
+  /** Disks it has had before this one (wiped): 0 for its first. */
+  readonly generation: number;
   /** The running process, or null while down. */
   readonly node: AssembledNode | null;
 }
@@ -17,8 +19,6 @@ export interface DiskHolder {
 export interface DiskHolders {
   all(): Iterable<DiskHolder>;
   get(id: NodeId): DiskHolder;
-  /** Members of the cluster. */
-  size(): number;
 }
 
 /**
@@ -34,17 +34,23 @@ export class DurabilityChecks {
 
   /**
    * The counting half: every entry a leader newly reports committed is durable on a majority
-   * of disks. A damaged node counts: its acknowledgement may predate the loss, and only one
-   * node is damaged at a time.
+   * of the disks of `voters` (the leader's configuration, the newest in its log: what it
+   * counts, across a membership change). A damaged node counts, and so does a wiped one
+   * still a voter: its acknowledgement may predate the loss, and only one node at a time is
+   * damaged or wiped (that a wiped disk's own acknowledgements never count is
+   * wipedDiskCounted's to check).
    */
-  commit(leader: NodeId, node: AssembledNode, commit: Index): void {
-    const size = this.holders.size();
+  commit(leader: NodeId, node: AssembledNode, commit: Index, voters: readonly NodeId[]): void {
+    const size = voters.length;
     const majority = Math.floor(size / 2) + 1;
     for (let at = (this.checker.maxCommitted + 1) as Index; at <= commit; at++) {
       const term = node.log.term(at);
       if (term === undefined) continue; // SafetyChecker.leaderCommitted reports it
       let held = 0;
-      for (const holder of this.holders.all()) if (holder.damaged || holder.durable.term(at) === term) held++;
+      for (const id of voters) {
+        const holder = this.holders.get(id);
+        if (holder.damaged || holder.generation > 0 || holder.durable.term(at) === term) held++;
+      }
       if (held < majority) {
         this.checker.violation(Invariant.durableBeforeAck, `${leader} reports ${at} committed while only ${held} of ${size} disks hold it durably`);
       }

@@ -17,6 +17,7 @@ export const Invariant = {
   nodeFailed: 'nodeFailed', // a node stopped itself (storage failed, or its core found a broken invariant)
   votedWhileDamaged: 'votedWhileDamaged', // a node whose disk lost acknowledged entries grants no vote until repaired
   failedWritten: 'failedWritten', // an append the client was told failed for sure is nowhere in any log
+  wipedDiskCounted: 'wipedDiskCounted', // a vote or append acknowledgement from a wiped disk reached a node that knew the disk before
 } as const;
 export type Invariant = (typeof Invariant)[keyof typeof Invariant];
 

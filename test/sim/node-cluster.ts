@@ -19,6 +19,7 @@ import { Prng } from './prng.js';
 import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
 import { SimNetwork, reliableNetwork } from './sim-network.js';
 import { SimSnapshotLink } from './sim-snapshot-link.js';
+import { SimPeerLinks } from './sim-peer-links.js';
 import { logTo } from '../../src/log/index.js';
 
 /** How a call into the simulated cluster settled. */
@@ -119,6 +120,14 @@ class SimNode {
   fsyncMaxMs: number;
   /** What its disk holds durably, read from the disk, not from the process. */
   readonly durable: DurableView;
+  /** Disks this node id has had: 0 for its first, one more at each wipe. */
+  generation = 0;
+  /** A node started to join a running cluster (`--join`): it bootstraps no configuration. */
+  joiner = false;
+  /** The ids its running process was started with as --members. */
+  flags: readonly NodeId[] = [];
+  /** Its wiped disk has left the configuration (a wiped id is never added again). */
+  wipeRemoved = false;
 
   constructor(
     readonly id: NodeId,
@@ -136,6 +145,20 @@ class SimNode {
   get up(): boolean {
     return this.process !== null;
   }
+
+  /** Its data directory's incarnation (data-dir.ts gives each directory one; a wiped disk gets a new one). */
+  get incarnation(): string {
+    return `${this.id}.disk${this.generation}`;
+  }
+
+  /**
+   * Who the safety checker holds this disk's promises against: a wiped disk restarted under
+   * the id is another node as far as votes and saved terms go (it remembers none of the old
+   * one's), and that its promises reach no one is what the peer links ensure.
+   */
+  get checkerId(): NodeId {
+    return (this.generation === 0 ? this.id : `${this.id}~${this.generation}`) as NodeId;
+  }
 }
 
 const CLIENT_TIMEOUT_MS = 3_000;
@@ -148,7 +171,23 @@ const SIM_SNAPSHOT_ENCODE_SLICE: SnapshotEncodeSlice = { sliceMs: 2, stepsMax: 1
 const TRACE_KEPT = 60;
 
 export class NodeCluster {
-  readonly ids: readonly NodeId[];
+  /** Every node ever started, in start order: the bootstrapped ones, then joiners. */
+  private readonly idList: NodeId[] = [];
+  /** The members the cluster was bootstrapped with (`--members` of every node started without `--join`). */
+  readonly bootstrapIds: readonly NodeId[];
+  /** Each node's transport as production keeps it: who it dials, whom it takes messages from. */
+  readonly peerLinks = new SimPeerLinks();
+  /** The sending process's disk (generation) and data directory incarnation, carried beside each message (a stream's metadata). */
+  private readonly senderDisk = new WeakMap<Message, { readonly generation: number; readonly incarnation: string }>();
+  /** Some node held a configuration of fewer than three voters at some point: no disk is damaged or wiped from then on. */
+  private fewVotersSeen = false;
+  /** The highest term a leader was seen in, and who wants to hear of a leader in a higher one. */
+  private newestLeaderTerm = -1;
+  private readonly leaderListeners: (() => void)[] = [];
+  /** The configuration of the last leader seen: what newestConfiguration() says while no node runs. */
+  private lastLeaderConfig: { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] } | null = null;
+  /** `to>from`: the first of `from`'s disks (generation) whose messages reached `to`'s core since `to`'s own disk was new. */
+  private readonly firstDiskHeard = new Map<string, number>();
   readonly world = new SimWorld();
   readonly checker = new SafetyChecker();
   readonly network: SimNetwork;
@@ -174,13 +213,13 @@ export class NodeCluster {
     network: () => this.network,
     processOf: (id) => this.node(id).process,
     receivingOf: (id) => this.node(id).node?.snapshotReceiving ?? null,
+    admits: (from, to) => this.peerLinks.mayDial(from, to) && this.admits(to, from),
   });
   /** A node's process failed (storage or a broken invariant): the run records it as a violation. */
   private fatal: { readonly node: NodeId; readonly error: unknown } | null = null;
   private readonly durability = new DurabilityChecks(this.checker, {
     all: () => this.nodes.values(),
     get: (id) => this.node(id),
-    size: () => this.ids.length,
   });
   /** A check called from inside a node failed (see checkInNode): the step raises it. */
   private nodeViolation: SafetyViolation | null = null;
@@ -193,18 +232,26 @@ export class NodeCluster {
     this.corePrng = root.fork();
     this.workloadRandom = root.fork();
     this.durableMark = options.durableMark ?? 'ordered';
-    this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}` as NodeId);
-    const skewMax = options.clockSkewMaxMs ?? 0;
-    const driftMax = options.clockDriftMax ?? 0;
-    for (const id of this.ids) {
-      const skewMs = skewMax === 0 ? 0 : this.diskPrng.between(-skewMax, skewMax);
-      const rate = driftMax === 0 ? 1 : 1 + (this.diskPrng.between(-1000, 1000) / 1000) * driftMax;
-      const node = new SimNode(id, skewMs, rate, options.fsyncMinMs ?? 1, options.fsyncMaxMs ?? 6);
-      node.initial = options.initialDisks?.get(id) ?? null;
-      this.nodes.set(id, node);
-      node.fs.delaySyncs(() => this.syncDelay(node));
-    }
+    this.bootstrapIds = Array.from({ length: options.size }, (_, i) => `n${i + 1}` as NodeId);
+    for (const id of this.bootstrapIds) this.create(id).initial = options.initialDisks?.get(id) ?? null;
     for (const id of this.ids) this.start(id);
+  }
+
+  /** Every node ever started, in start order (bootstrapped, then joined); removed ones included. */
+  get ids(): readonly NodeId[] {
+    return this.idList;
+  }
+
+  private create(id: NodeId): SimNode {
+    const skewMax = this.options.clockSkewMaxMs ?? 0;
+    const driftMax = this.options.clockDriftMax ?? 0;
+    const skewMs = skewMax === 0 ? 0 : this.diskPrng.between(-skewMax, skewMax);
+    const rate = driftMax === 0 ? 1 : 1 + (this.diskPrng.between(-1000, 1000) / 1000) * driftMax;
+    const node = new SimNode(id, skewMs, rate, this.options.fsyncMinMs ?? 1, this.options.fsyncMaxMs ?? 6);
+    this.nodes.set(id, node);
+    this.idList.push(id);
+    node.fs.delaySyncs(() => this.syncDelay(node));
+    return node;
   }
 
   get nowMs(): number {
@@ -336,25 +383,54 @@ export class NodeCluster {
     for (const sim of this.nodes.values()) {
       const node = sim.node;
       if (node === null) continue;
+      const held = node.raft.configuration().voters.length;
+      if (held > 0 && held < 3) this.fewVotersSeen = true;
       const st = node.raft.status();
       if (st.role !== 'leader') continue;
-      this.checker.leaderSeen(sim.id, st.term);
+      this.lastLeaderConfig = st.config;
+      if (st.term > this.newestLeaderTerm) {
+        this.newestLeaderTerm = st.term;
+        for (const listener of this.leaderListeners) this.at(0, 'new leader', listener);
+      }
+      this.checker.leaderSeen(sim.checkerId, st.term);
       if (sim.completenessCheckedTerm !== st.term && node.log.lastIndex() === st.lastIndex) {
         this.checker.leaderLogComplete(sim.id, st.term, checkedLog(node.log));
         sim.completenessCheckedTerm = st.term;
       }
       if (st.commit <= this.checker.maxCommitted) continue;
-      if (this.options.checkDurability !== false) this.durability.commit(sim.id, node, st.commit);
+      if (this.options.checkDurability !== false) this.durability.commit(sim.id, node, st.commit, st.config.voters);
       this.checker.leaderCommitted(sim.id, st.term, st.commit, checkedLog(node.log));
     }
   }
 
   // ---- nodes ---------------------------------------------------------------------------
 
+  /** Where node `id` listens: the k-th node started gets peer port 7601 + k, client port 7501 + k. */
+  addressOf(id: NodeId): { readonly id: NodeId; readonly peerAddress: string; readonly clientAddress: string } {
+    const k = this.idList.indexOf(id);
+    if (k < 0) throw new Error(`node-cluster: unknown node ${id}`);
+    return { id, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` };
+  }
+
+  /**
+   * The node's command line: a bootstrapped node's --members are the bootstrap members; a
+   * joiner's (`--join`) are what the Members RPC answers as it starts (the leader's
+   * configuration, else every node known), and itself.
+   */
   private config(id: NodeId): NodeConfig {
+    const sim = this.node(id);
+    let members = this.bootstrapIds;
+    if (sim.joiner) {
+      const leader = this.leader();
+      const config = leader === null ? null : this.status(leader).config;
+      const named = config === null ? this.idList : [...config.voters, ...config.learners];
+      members = [...named.filter((m) => m !== id), id];
+    }
+    sim.flags = members;
     return {
       id,
-      members: this.ids.map((member, k) => ({ id: member, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` })),
+      members: members.map((member) => this.addressOf(member)),
+      ...(sim.joiner ? { join: true } : {}),
       clusterId: 'sim',
       dataDir: `/data/${id}`,
       flush: { mode: 'sync', mark: this.durableMark },
@@ -401,6 +477,7 @@ export class NodeCluster {
           random,
           createRaft: (options) => createRaft({ ...options, ...tuning }),
           snapshotEncodeSlice: SIM_SNAPSHOT_ENCODE_SLICE,
+          incarnation: sim.incarnation,
           ...(this.options.diskUsage === undefined ? {} : { diskUsage: this.options.diskUsage(id) }),
           log: logTo((_level, line) => {
             if (process.alive) this.options.onNodeLog?.(id, line);
@@ -429,7 +506,11 @@ export class NodeCluster {
       (node) => {
         if (!process.alive) return;
         sim.node = node;
-        observeWrites(sim.id, node, { checker: this.checker, alive: () => process.alive, check: (run) => this.checkInNode(run) });
+        // As node.ts does once its transport is up: the peer links follow the configuration.
+        node.membership.onPeers((peers) => {
+          if (process.alive) this.peerLinks.setPeers(id, node.membership, peers);
+        });
+        observeWrites(sim.checkerId, node, { checker: this.checker, alive: () => process.alive, check: (run) => this.checkInNode(run) });
       },
       (error: unknown) => {
         if (process.alive) this.fatal ??= { node: id, error };
@@ -456,8 +537,13 @@ export class NodeCluster {
         this.checker.violation(Invariant.applyOrder, `${sim.id} applied ${entry.index} after ${sim.appliedIndex}`);
       }
       sim.appliedIndex = entry.index;
-      this.checker.applied(sim.id, entry);
+      this.checker.applied(sim.checkerId, entry);
     });
+  }
+
+  /** Calls `listener` (as a scripted action, at once) whenever a leader of a higher term than any before appears. */
+  onNewLeader(listener: () => void): void {
+    this.leaderListeners.push(listener);
   }
 
   /** Calls `listener` with every entry any node applies and what applying it returned (a restart applies some again). */
@@ -489,6 +575,7 @@ export class NodeCluster {
     sim.scheduler = null;
     sim.crashAfterSyncs = null;
     sim.crashes++;
+    this.peerLinks.down(id);
     for (const append of this.appends) if (append.node === id && append.state === 'pending') append.state = 'unknown';
     const tear = options.tear ? { tearLastWrite: { atByte: this.diskPrng.nextInt(64) } } : {};
     sim.fs = sim.fs.crash(tear);
@@ -496,6 +583,92 @@ export class NodeCluster {
 
   restart(id: NodeId): void {
     this.start(id);
+  }
+
+  /**
+   * A new node starts, joining the running cluster (`--join`: no bootstrap configuration, so
+   * it neither votes nor campaigns until a leader's log or snapshot gives it one); an operator
+   * adds it through a leader's ChangeMember. Its id is the next free `nK`.
+   */
+  startJoiner(): NodeId {
+    const id = `n${this.idList.length + 1}` as NodeId;
+    this.create(id).joiner = true;
+    this.start(id);
+    return id;
+  }
+
+  /**
+   * The node's disk is wiped (or replaced) and it restarts on the empty one under its id, with
+   * the command line it had (a bootstrapped member bootstraps again, as a voter with an empty
+   * log). Every member must refuse it (its incarnation is new): it must never vote or count,
+   * until an operator replaces it. Refused (false) while another node's disk is damaged or
+   * wiped and not yet removed (two lost disks of three could hold the only copies of an
+   * acknowledged entry), and while some running member has recorded no incarnation for it
+   * (a member heard first after the wipe would take the new disk for the member: the limit
+   * docs/membership.md names), or is down. Only a voter of the configuration is wiped.
+   */
+  wipe(id: NodeId): boolean {
+    const sim = this.node(id);
+    if (this.staleWiped().length > 0 || this.damagedUnrepaired()) return false;
+    const config = this.newestConfiguration();
+    // As with damage: a configuration of two voters, one of them wiped, elects no one; and
+    // while a change is on its way, some node may already hold one of two.
+    const leader = this.leader();
+    const settled = leader !== null && this.status(leader).configIndex <= this.status(leader).commit;
+    if (config === null || !config.voters.includes(id) || !settled || this.someoneHoldsFewVoters()) return false;
+    for (const member of [...config.voters, ...config.learners]) {
+      const other = this.node(member).node;
+      if (member === id) continue;
+      if (other === null || this.peerLinks.recorded(member, other.membership, id) !== sim.incarnation) return false;
+    }
+    this.crash(id, { tear: false });
+    sim.fs = new MemoryFileSystem();
+    sim.fs.delaySyncs(() => this.syncDelay(sim));
+    sim.generation++;
+    this.peerLinks.wiped(id);
+    for (const key of [...this.firstDiskHeard.keys()]) if (key.startsWith(`${id}>`)) this.firstDiskHeard.delete(key);
+    this.start(id);
+    return true;
+  }
+
+  /**
+   * Wiped nodes that the configuration (the leader's, else any running node's newest) still
+   * names, or may (no node runs to say): they must be replaced.
+   */
+  staleWiped(): NodeId[] {
+    const config = this.newestConfiguration();
+    return this.idList.filter((id) => {
+      const sim = this.node(id);
+      if (sim.generation === 0 || sim.wipeRemoved) return false;
+      if (config === null || config.voters.includes(id) || config.learners.includes(id)) return true;
+      sim.wipeRemoved = true;
+      return false;
+    });
+  }
+
+  /** The leader's configuration, else the newest any running node holds, else the last leader's or the bootstrap one (none runs). */
+  private newestConfiguration(): { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] } | null {
+    const leader = this.leader();
+    if (leader !== null) return this.status(leader).config;
+    let newest: Status | null = null;
+    for (const sim of this.nodes.values()) {
+      const st = sim.node?.raft.status();
+      if (st !== undefined && (newest === null || st.configIndex > newest.configIndex)) newest = st;
+    }
+    return newest?.config ?? this.lastLeaderConfig ?? { voters: this.bootstrapIds, learners: [] };
+  }
+
+  /**
+   * The members the end-of-run checks hold to: the leader's configuration, voters and
+   * learners, less a wiped disk it still names (nothing of the old disk is there to check);
+   * every node when there is no leader. Removed nodes are left out: they may run on, but
+   * take no part.
+   */
+  members(): NodeId[] {
+    const config = this.newestConfiguration();
+    if (config === null) return [...this.idList];
+    const stale = new Set(this.staleWiped());
+    return [...config.voters, ...config.learners].filter((id) => !stale.has(id));
   }
 
   /**
@@ -507,16 +680,39 @@ export class NodeCluster {
    * survives); otherwise this does nothing and returns false.
    */
   damage(id: NodeId, lose: number): boolean {
-    for (const other of this.nodes.values()) {
-      if (!other.damaged) continue;
-      if (other.node !== null && !other.node.raft.status().votingBlocked) other.damaged = false;
-      else return false;
-    }
+    // Two voters, one of them damaged, elect no one: the damaged one waits for a leader's
+    // repair, the other for its vote. So only a configuration of three voters or more
+    // takes damage (as only one node at a time), and no wiped disk may be a member meanwhile.
+    const config = this.newestConfiguration();
+    if (this.staleWiped().length > 0 || config === null || config.voters.length < 3 || this.someoneHoldsFewVoters() || this.damagedUnrepaired()) return false;
     const sim = this.node(id);
     this.crash(id, { tear: false });
     if (damageLastSegment(sim.fs, `/data/${id}/log`, lose, this.diskPrng)) sim.damaged = true;
     this.start(id);
     return sim.damaged;
+  }
+
+  /**
+   * Whether some node holds, or held, a configuration of fewer than three voters: one lost
+   * disk there loses its quorum, and a node down now may still hold one (so any seen counts).
+   */
+  private someoneHoldsFewVoters(): boolean {
+    if (this.fewVotersSeen) return true;
+    for (const sim of this.nodes.values()) {
+      const config = sim.node?.raft.configuration();
+      if (config !== undefined && config.voters.length > 0 && config.voters.length < 3) return true;
+    }
+    return false;
+  }
+
+  /** Whether a node's disk was damaged and it has not been seen repaired (voting again) since. */
+  damagedUnrepaired(): boolean {
+    for (const other of this.nodes.values()) {
+      if (!other.damaged) continue;
+      if (other.node !== null && !other.node.raft.status().votingBlocked) other.damaged = false;
+      else return true;
+    }
+    return false;
   }
 
   /**
@@ -592,15 +788,41 @@ export class NodeCluster {
 
   private send(message: Message): void {
     this.messagesSent++;
+    const sender = this.node(message.from);
     this.checkInNode(() => {
-      if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(message.from, message.to, message.term);
+      if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(sender.checkerId, message.to, message.term);
       if ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted && this.raft(message.from)?.status().votingBlocked === true) {
         this.checker.violation(Invariant.votedWhileDamaged, `${message.from} granted ${message.to} a ${message.type === 'voteResp' ? 'vote' : 'pre-vote'} in term ${message.term} before its lost entries were repaired`);
       }
       if (this.options.checkDurability !== false) this.durability.sent(message);
     });
     if (this.options.intercept?.(message, this) === 'drop') return;
+    if (!this.peerLinks.mayDial(message.from, message.to)) return;
+    this.senderDisk.set(message, { generation: sender.generation, incarnation: sender.incarnation });
     this.network.send(message);
+  }
+
+  /**
+   * Ground truth, whatever the transport decided: a node that heard `from` on one disk never
+   * takes a vote, pre-vote or append acknowledgement from a later disk of it (wiped, restarted
+   * under its id). A node that never heard the old disk (one that joined later) may: the limit
+   * of first-heard incarnations docs/membership.md names.
+   */
+  private checkWipedDisk(message: Message, generation: number): void {
+    const key = `${message.to}>${message.from}`;
+    const first = this.firstDiskHeard.get(key);
+    if (first === undefined) this.firstDiskHeard.set(key, generation);
+    if (first === undefined || first >= generation) return;
+    const counts = ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted) || (message.type === 'appendResp' && message.success);
+    if (counts) {
+      this.checkInNode(() => this.checker.violation(Invariant.wipedDiskCounted, `${message.to} took ${message.type} from ${message.from}'s wiped disk (disk ${generation}; it heard disk ${first} before) in term ${message.term}`));
+    }
+  }
+
+  /** Whether `to`'s transport takes a message from `from` now (a member, from the disk it knows). */
+  private admits(to: NodeId, from: NodeId, incarnation = this.node(from).incarnation): boolean {
+    const target = this.node(to).node;
+    return target !== null && this.peerLinks.admit(to, target.membership, from, incarnation, this.addressOf(from).peerAddress);
   }
 
   /** A message reaches the process running at its destination when sent; a restarted process never sees it. */
@@ -610,6 +832,9 @@ export class NodeCluster {
     this.world.schedule(delayMs, process, `${message.type} ${message.from}->${message.to}`, () => {
       const target = this.node(message.to).node;
       if (target === null || !this.network.deliverable(message)) return;
+      const disk = this.senderDisk.get(message);
+      if (!this.admits(message.to, message.from, disk?.incarnation)) return;
+      if (disk !== undefined) this.checkWipedDisk(message, disk.generation);
       this.options.onDeliver?.(message, this);
       target.receive(message);
     });
@@ -674,26 +899,28 @@ export class NodeCluster {
   // ---- end-of-run checks ---------------------------------------------------------------
 
   /**
-   * After faults heal: a leader within `electionBoundMs`; then a fresh append and every
-   * acknowledged one applied on every node within `applyBoundMs`; then every node's log
-   * holds each acknowledged record once, at its index, and all logs agree.
+   * After faults heal: a leader within `electionBoundMs`; then `settle` (membership changes
+   * finish); then a fresh append and every acknowledged one applied on every member
+   * (members()) within `applyBoundMs`; then every member's log holds each acknowledged record
+   * once, at its index, and all logs agree.
    */
-  async checkRecovery(electionBoundMs: number, applyBoundMs: number): Promise<void> {
+  async checkRecovery(electionBoundMs: number, applyBoundMs: number, settle?: () => Promise<void>): Promise<void> {
     this.recovering = true;
     this.healAll();
     if (!(await this.runUntil(() => this.leader() !== null, electionBoundMs))) {
       this.checker.violation(Invariant.liveness, `no leader within ${electionBoundMs}ms of healing`);
     }
+    await settle?.();
     let barrier: ClientAppend | null = null;
     const deadline = this.nowMs + applyBoundMs;
     const done = await this.runUntil(() => {
       if (barrier === null || barrier.state === 'failed' || barrier.state === 'unknown') barrier = this.append();
       if (barrier?.state !== 'acked' || barrier.index === null) return false;
       const at = barrier.index;
-      return this.ids.every((id) => this.node(id).appliedIndex >= at);
+      return this.members().every((id) => this.node(id).appliedIndex >= at);
     }, Math.max(0, deadline - this.nowMs));
     if (!done) {
-      const applied = this.ids.map((id) => `${id}:${this.node(id).appliedIndex}`).join(' ');
+      const applied = this.members().map((id) => `${id}:${this.node(id).appliedIndex}`).join(' ');
       this.checker.violation(Invariant.liveness, `not every node applied a fresh append within ${applyBoundMs}ms (applied ${applied}, leader ${String(this.leader())})`);
     }
     this.checkAcknowledgedEverywhere();
@@ -708,7 +935,7 @@ export class NodeCluster {
    */
   checkStatesAgree(): void {
     const byApplied = new Map<number, { id: NodeId; encoded: Buffer }[]>();
-    for (const id of this.ids) {
+    for (const id of this.members()) {
       const node = this.node(id).node;
       if (node === null) continue;
       const at = node.replica.appliedIndex;
@@ -724,9 +951,9 @@ export class NodeCluster {
     }
   }
 
-  /** Every acknowledged record sits once, at its index, in every node's log; the logs agree. */
+  /** Every acknowledged record sits once, at its index, in every member's log (members()); the logs agree. */
   checkAcknowledgedEverywhere(): void {
-    checkAcknowledged(this.checker, this.ids.map((id) => ({ id, entries: this.logEntries(id) })), this.appends);
+    checkAcknowledged(this.checker, this.members().map((id) => ({ id, entries: this.logEntries(id) })), this.appends);
   }
 
   /** A node's whole log, read through the running process (empty while it is down). */

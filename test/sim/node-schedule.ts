@@ -4,9 +4,10 @@ import type { NodeId, RaftNode, RaftOptions } from '../../raft/index.js';
 import type { RetentionConfig } from '../../src/node/config.js';
 import { BrokerCheckFailed } from './broker-checkers.js';
 import { BrokerWorkload, type BrokerWorkloadOptions, type BrokerWorkloadStats } from './broker-workload.js';
-import { SafetyViolation } from './invariants.js';
+import { Invariant, SafetyViolation } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
 import { NodeCluster } from './node-cluster.js';
+import { MembershipOperator, type MemberOp, type OperatorStats } from './node-operator.js';
 import { actionArbitrary, DEFAULT_WEIGHTS, describeAction, type FaultAction, type Schedule } from './schedule.js';
 import { reliableNetwork } from './sim-network.js';
 
@@ -45,7 +46,22 @@ export interface NodeSimConfig {
   readonly clockOriginMs?: number;
   /** Virtual time the broker workload may take to drain after healing. */
   readonly brokerDrainBoundMs?: number;
+  /**
+   * Membership changes run (the schedule's addLearner, promote, remove, removeLeader, replace
+   * and wipe actions, through the operator of node-operator.ts): after healing the operator
+   * finishes its queue (a wiped disk still a member is replaced), the checks hold to the final
+   * configuration's members, and the term must stay put for ten election timeouts, whatever
+   * removed nodes still running do.
+   */
+  readonly membership?: boolean;
+  /** How the operator works (MembershipOperator): 'careful' (default) works around FINDINGS F7. */
+  readonly operator?: 'careful' | 'plain';
 }
+
+/** Nodes started to join, at most, per run (each is a whole production node). */
+const JOINERS_MAX = 4;
+/** Virtual time the operator may take after healing to finish its queue. */
+const OPERATOR_DRAIN_BOUND_MS = 20_000;
 
 export interface NodeRunResult {
   readonly steps: number;
@@ -63,6 +79,8 @@ export interface NodeRunResult {
   readonly nodeDigests: readonly (readonly [NodeId, string])[];
   /** What the broker workload did, when it ran. */
   readonly broker: BrokerWorkloadStats | null;
+  /** What the membership operator did, when changes ran. */
+  readonly membership: (OperatorStats & { readonly finalVoters: number; readonly finalLearners: number; readonly joined: number; readonly wipes: number }) | null;
   readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
 }
 
@@ -85,6 +103,13 @@ export function scheduleOfSeed(seed: number, nodes: number, steps: number): Sche
 
 /** The generated faults on production nodes: the core-level ones plus process pauses (weights as in schedule.ts). */
 export const NODE_WEIGHTS = { ...DEFAULT_WEIGHTS, pause: 2, pauseLeader: 2, crashAfterSyncs: 3 } as const;
+
+/**
+ * Membership changes among every fault the node simulator has: the operator adds learners
+ * (new nodes joining), promotes, removes members and the leader, replaces members, and a
+ * voter's disk is wiped (then replaced); disk damage on one node at a time.
+ */
+export const MEMBERSHIP_NODE_WEIGHTS = { ...NODE_WEIGHTS, damage: 1, addLearner: 3, promote: 3, remove: 2, removeLeader: 1, replace: 2, wipe: 2 } as const;
 
 const TICK_MS = 10;
 
@@ -133,28 +158,114 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
   const workload = config.broker === undefined ? null : new BrokerWorkload(cluster, cluster.workloadRandom, config.broker);
+  const operator = config.membership === true ? new MembershipOperator(cluster, config.operator ?? 'careful') : null;
+  const changes = { wipes: 0, delayed: 0 };
   try {
     workload?.start();
     scheduleClients(cluster, schedule.proposeEveryMs);
     let at = 0;
     for (const step of schedule.steps) {
       at += step.waitMs;
-      cluster.at(at, describeAction(step.action), () => perform(cluster, step.action, id));
+      cluster.at(at, describeAction(step.action), () => {
+        if (operator === null || !performChange(cluster, operator, step.action, changes)) perform(cluster, step.action, id);
+      });
     }
     await cluster.runFor(at + (config.tailMs ?? 300));
     const electionTicks = tuning?.electionTicks ?? 10;
     const electionBoundMs = config.electionBoundMs ?? Math.max(DEFAULT_ELECTION_BOUND_MS, electionTicks * 2 * 10 * TICK_MS);
-    await cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS);
+    await cluster.checkRecovery(electionBoundMs, config.applyBoundMs ?? DEFAULT_APPLY_BOUND_MS, operator === null ? undefined : () => finishChanges(cluster, operator, changes));
+    if (operator !== null) await checkTermStays(cluster, electionTicks * 2 * TICK_MS);
     await workload?.finish(config.brokerDrainBoundMs ?? DEFAULT_BROKER_DRAIN_BOUND_MS);
-    return result(cluster, workload, null);
+    return result(cluster, workload, null, operator, changes);
   } catch (error) {
     const invariant = error instanceof SafetyViolation || error instanceof BrokerCheckFailed ? error.invariant : error instanceof Error ? error.name : 'unknown';
     const message = error instanceof Error ? error.message : String(error);
-    return result(cluster, workload, { invariant, message, trace: cluster.recentTrace() });
+    return result(cluster, workload, { invariant, message, trace: cluster.recentTrace() }, operator, changes);
   }
 }
 
-function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: NodeRunResult['failure']): NodeRunResult {
+/**
+ * A membership action, made through the operator; false for any other action. A new node
+ * (addLearner, replace, a wiped disk's replacement) starts at once with `--join`; at most
+ * JOINERS_MAX start per run.
+ */
+function performChange(cluster: NodeCluster, operator: MembershipOperator, action: FaultAction, changes: { wipes: number; delayed: number }): boolean {
+  // An operation queued a join delay later: the recovery check waits for it (finishChanges).
+  const later = (delayMs: number, label: string, ...ops: MemberOp[]): void => {
+    changes.delayed++;
+    cluster.at(delayMs, label, () => {
+      changes.delayed--;
+      operator.enqueue(...ops);
+    });
+  };
+  const joinerRoom = cluster.ids.length < cluster.bootstrapIds.length + JOINERS_MAX;
+  switch (action.kind) {
+    case 'addLearner': {
+      if (!joinerRoom) return true;
+      const id = cluster.startJoiner();
+      later(action.joinDelayMs, `operator adds ${id}`, { kind: 'add', id });
+      return true;
+    }
+    case 'promote':
+      operator.enqueue({ kind: 'promoteAny', learner: action.learner });
+      return true;
+    case 'remove':
+      operator.enqueue({ kind: 'removeAny', member: action.member });
+      return true;
+    case 'removeLeader':
+      operator.enqueue({ kind: 'removeLeader' });
+      return true;
+    case 'replace': {
+      if (!joinerRoom) return true;
+      const id = cluster.startJoiner();
+      later(action.joinDelayMs, `operator replaces with ${id}`, { kind: 'add', id }, { kind: 'promote', id }, { kind: 'removeAny', member: action.member, except: id });
+      return true;
+    }
+    case 'wipe': {
+      const leader = cluster.leader();
+      const voters = leader === null ? [] : cluster.status(leader).config.voters;
+      const target = voters[action.member % Math.max(1, voters.length)];
+      if (!joinerRoom || target === undefined || cluster.ids.length < 3 || !cluster.wipe(target)) return true;
+      changes.wipes++;
+      const id = cluster.startJoiner();
+      operator.urgently({ kind: 'add', id }, { kind: 'promote', id }, { kind: 'remove', id: target });
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * After healing, with a leader: the operator finishes what it has queued (asked again for
+ * longer now), and a wiped disk the configuration still names is removed (its replacement may
+ * have been given up on). A wiped disk still a member then is a liveness failure.
+ */
+async function finishChanges(cluster: NodeCluster, operator: MembershipOperator, changes: { readonly delayed: number }): Promise<void> {
+  operator.attemptsMax = 200;
+  operator.holdRemovalsWhileDamaged = false;
+  for (const id of cluster.staleWiped()) operator.urgently({ kind: 'remove', id });
+  await cluster.runUntil(() => operator.idle && changes.delayed === 0, OPERATOR_DRAIN_BOUND_MS);
+  const stale = cluster.staleWiped();
+  if (stale.length > 0) cluster.checker.violation(Invariant.liveness, `the wiped disk(s) ${stale.join(',')} still members ${OPERATOR_DRAIN_BOUND_MS} ms after healing`);
+}
+
+/**
+ * On the healed cluster, the leader's term stays put for ten election timeouts: no removed
+ * member still running, no wiped disk, no joiner never added disturbs it.
+ */
+async function checkTermStays(cluster: NodeCluster, electionTimeoutMs: number): Promise<void> {
+  const leader = cluster.leader();
+  const term = leader === null ? null : cluster.status(leader).term;
+  await cluster.runFor(10 * electionTimeoutMs);
+  const after = cluster.leader();
+  const termAfter = after === null ? null : cluster.status(after).term;
+  if (termAfter !== term) cluster.checker.violation(Invariant.liveness, `the term moved from ${String(term)} (${String(leader)}) to ${String(termAfter)} (${String(after)}) on the healed cluster`);
+}
+
+function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: NodeRunResult['failure'], operator: MembershipOperator | null = null, changes = { wipes: 0, delayed: 0 }): NodeRunResult {
+  const leader = failure === null ? cluster.leader() : null;
+  const final = leader === null ? null : cluster.status(leader).config;
   return {
     steps: cluster.steps,
     simulatedMs: cluster.nowMs,
@@ -166,6 +277,10 @@ function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: 
     digest: failure === null ? cluster.digest() : '',
     nodeDigests: failure === null ? cluster.nodeDigests() : [],
     broker: workload?.stats() ?? null,
+    membership:
+      operator === null
+        ? null
+        : { ...operator.stats, finalVoters: final?.voters.length ?? 0, finalLearners: final?.learners.length ?? 0, joined: cluster.ids.length - cluster.bootstrapIds.length, wipes: changes.wipes },
     failure,
   };
 }
@@ -204,7 +319,8 @@ function perform(cluster: NodeCluster, action: FaultAction, id: (n: number) => N
     case 'partition': {
       const groups = new Map<number, NodeId[]>();
       cluster.ids.forEach((node, i) => {
-        const g = action.groups[i] ?? 0;
+        // Nodes that joined since take the groups from the start again.
+        const g = action.groups[i % Math.max(1, action.groups.length)] ?? 0;
         groups.set(g, [...(groups.get(g) ?? []), node]);
       });
       cluster.network.partition([...groups.values()]);

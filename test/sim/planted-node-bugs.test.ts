@@ -10,7 +10,7 @@ import { realScheduler } from '../../storage/index.js';
 import { CommitWaiters } from '../../src/node/commit-waiters.js';
 import { REPO_ROOT } from '../harness/build.js';
 import { LONG_RUN } from '../harness/long-run.js';
-import { runNodeSchedule, type NodeSimConfig } from './node-schedule.js';
+import { MEMBERSHIP_NODE_WEIGHTS, runNodeSchedule, type NodeSimConfig } from './node-schedule.js';
 import { PLANTED_BUG_GLOBAL, plantBugs, plantedFiles } from './planted-bug-transform.js';
 import { PLANTED_NODE_BUGS, type PlantedBug } from './planted-node-bugs.js';
 import { describeSchedule, scheduleArbitrary, simSeed, type Schedule } from './schedule.js';
@@ -72,6 +72,9 @@ interface HuntResult {
  */
 type HuntMode = 'ordinary' | 'consequences';
 
+/** Membership changes among the ordinary faults, with a voter's disk wiped more often. */
+const WIPE_WEIGHTS = { ...MEMBERSHIP_NODE_WEIGHTS, wipe: 4 } as const;
+
 const CRASH_WEIGHTS = { crash: 3, restart: 3, crashLeader: 4, burst: 2, isolateLeader: 1, heal: 1 } as const;
 
 /** Generated 3-node schedules with `bug` on, until one fails an invariant that counts. */
@@ -81,6 +84,7 @@ async function hunt(bug: PlantedBug, seed: number, mode: HuntMode = 'ordinary'):
     size: 3,
     ...(bug.sim?.segmentBytes !== undefined ? { segmentBytes: bug.sim.segmentBytes } : {}),
     ...(bug.sim?.broker === true ? { broker: {} } : {}),
+    ...(bug.sim?.membership === true ? { membership: true } : {}),
     ...(bug.sim?.snapshots === true ? { snapshots: { entriesMin: 5, entriesMax: 50, retention: { hours: 0, bytes: Infinity, policy: bug.sim.broker === true ? RetentionPolicy.keepUnconsumed : RetentionPolicy.delete } } } : {}),
     ...(ordinary ? {} : { checkDurability: false, fsyncMinMs: 5, fsyncMaxMs: 60 }),
   };
@@ -90,7 +94,7 @@ async function hunt(bug: PlantedBug, seed: number, mode: HuntMode = 'ordinary'):
   const started = performance.now();
   await withBug(bug.name, () =>
     fc.check(
-      fc.asyncProperty(scheduleArbitrary(ordinary ? { size: 3 } : { size: 3, weights: CRASH_WEIGHTS }), async (schedule) => {
+      fc.asyncProperty(scheduleArbitrary(ordinary ? { size: 3, ...(bug.sim?.membership === true ? { weights: WIPE_WEIGHTS } : {}) } : { size: 3, weights: CRASH_WEIGHTS }), async (schedule) => {
         runs++;
         const result = await runNodeSchedule(config, schedule);
         if (result.failure === null || !counts(result.failure.invariant)) return true;

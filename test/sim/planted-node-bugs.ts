@@ -41,9 +41,10 @@ export interface PlantedBug {
   readonly caughtBy: readonly string[];
   /**
    * Simulator settings its hunt needs beyond the defaults: small segments, to roll over; the
-   * broker workload (broker-workload.ts), for a bug only broker clients can reach.
+   * broker workload (broker-workload.ts), for a bug only broker clients can reach; membership
+   * changes (node-operator.ts) with wiped disks, for a bug only they reach.
    */
-  readonly sim?: { readonly segmentBytes?: number; readonly broker?: true; readonly snapshots?: true };
+  readonly sim?: { readonly segmentBytes?: number; readonly broker?: true; readonly snapshots?: true; readonly membership?: true };
 }
 
 const REPLICA = 'src/node/replica.ts';
@@ -54,6 +55,7 @@ const BROKER_STATE = 'src/broker/broker-state.ts';
 const TRANSACTIONS = 'src/broker/transactions.ts';
 const CONSUMER_GROUPS = 'src/broker/consumer-groups.ts';
 const NODE_SNAPSHOTS = 'src/node/node-snapshots.ts';
+const MEMBER_INCARNATION = 'src/transport/member-incarnation.ts';
 
 export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
   {
@@ -196,5 +198,12 @@ export const PLANTED_NODE_BUGS: readonly PlantedBug[] = [
     breaks: 'the log is compacted below the newest snapshot whatever retention keeps: messages not yet delivered or acked are deleted, and a follower is sent a snapshot beyond them (deliveredUntilAcked: acknowledged messages never reach a consumer)',
     caughtBy: ['deliveredUntilAcked', 'producedOnce'],
     sim: { segmentBytes: 1024, broker: true, snapshots: true },
+  },
+  {
+    name: 'wiped-disk-admitted',
+    edits: [{ file: MEMBER_INCARNATION, form: 'statement', original: "if (recorded === '' || incarnation === recorded) return null;", mutant: 'return null;' }],
+    breaks: "the incarnation check is skipped: a voter's wiped disk, restarted under its id with an empty log, is taken for the member, so its votes and acknowledgements count (wipedDiskCounted; its vote can elect a leader missing committed entries)",
+    caughtBy: ['wipedDiskCounted', 'leaderCompleteness', 'ackDurable', 'electionSafety', 'singleVote'],
+    sim: { membership: true },
   },
 ];

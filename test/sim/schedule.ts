@@ -31,7 +31,20 @@ export type FaultAction =
   /** The node crashes right after `syncs` more of its disk syncs complete (mid group commit: between data and mark). */
   | { readonly kind: 'crashAfterSyncs'; readonly node: number; readonly syncs: number; readonly tear: boolean }
   /** Damage beyond power loss: the last `lose` x 16 bytes of the node's last segment are lost durably, or (odd `lose`) one bit there flips; it restarts knowing it lost entries. */
-  | { readonly kind: 'damage'; readonly node: number; readonly lose: number };
+  | { readonly kind: 'damage'; readonly node: number; readonly lose: number }
+  // Membership changes (node-operator.ts), made through a leader's ChangeMember; numbers index
+  // the leader's members (voters, then learners) or learners, modulo their count.
+  /** A new node starts with `--join` and, `joinDelayMs` later, the operator adds it as a learner. */
+  | { readonly kind: 'addLearner'; readonly joinDelayMs: number }
+  /** The operator promotes a learner (asked again while it is behind). */
+  | { readonly kind: 'promote'; readonly learner: number }
+  | { readonly kind: 'remove'; readonly member: number }
+  /** The operator removes the leader (it hands leadership over first). */
+  | { readonly kind: 'removeLeader' }
+  /** A new node joins; the operator adds it, promotes it, and removes `member`. */
+  | { readonly kind: 'replace'; readonly member: number; readonly joinDelayMs: number }
+  /** A voter's disk is wiped and it restarts under its id with its old command line; the operator then replaces it. */
+  | { readonly kind: 'wipe'; readonly member: number };
 
 export interface ScheduleStep {
   /** Virtual milliseconds after the previous step. */
@@ -98,6 +111,12 @@ export const DEFAULT_WEIGHTS: Record<FaultAction['kind'], number> = {
   pause: 0,
   pauseLeader: 0,
   crashAfterSyncs: 0,
+  addLearner: 0,
+  promote: 0,
+  remove: 0,
+  removeLeader: 0,
+  replace: 0,
+  wipe: 0,
 };
 
 /**
@@ -114,6 +133,8 @@ export const FIGURE_8_GROUND = {
 
 export function actionArbitrary(size: number, weights: Partial<Record<FaultAction['kind'], number>> = DEFAULT_WEIGHTS): fc.Arbitrary<FaultAction> {
   const node = fc.integer({ min: 0, max: size - 1 });
+  const member = fc.nat(15);
+  const joinDelayMs = fc.integer({ min: 0, max: 400 });
   const all: Record<FaultAction['kind'], fc.Arbitrary<FaultAction>> = {
     crash: fc.record({ kind: fc.constant('crash' as const), node, tear: fc.boolean() }),
     restart: fc.record({ kind: fc.constant('restart' as const), node }),
@@ -137,6 +158,12 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
     pauseLeader: fc.record({ kind: fc.constant('pauseLeader' as const), ms: fc.integer({ min: 1, max: 1_500 }) }),
     crashAfterSyncs: fc.record({ kind: fc.constant('crashAfterSyncs' as const), node, syncs: fc.integer({ min: 1, max: 6 }), tear: fc.boolean() }),
     damage: fc.record({ kind: fc.constant('damage' as const), node, lose: fc.integer({ min: 1, max: 20 }) }),
+    addLearner: fc.record({ kind: fc.constant('addLearner' as const), joinDelayMs }),
+    promote: fc.record({ kind: fc.constant('promote' as const), learner: member }),
+    remove: fc.record({ kind: fc.constant('remove' as const), member }),
+    removeLeader: fc.constant({ kind: 'removeLeader' as const }),
+    replace: fc.record({ kind: fc.constant('replace' as const), member, joinDelayMs }),
+    wipe: fc.record({ kind: fc.constant('wipe' as const), member }),
   };
   const choices = (Object.keys(all) as FaultAction['kind'][])
     .filter((kind) => (weights[kind] ?? 0) > 0)

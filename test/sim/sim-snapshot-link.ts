@@ -14,6 +14,8 @@ export interface SnapshotLinkHost {
   processOf(id: NodeId): SimProcess | null;
   /** Where node `id`'s running process takes snapshots in, or null while it is down or starting. */
   receivingOf(id: NodeId): SnapshotReceiving | null;
+  /** Whether `from` has a link to `to` and `to` takes an upload from it (members, incarnations); absent: always. */
+  admits?(from: NodeId, to: NodeId): boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export class SimSnapshotLink {
       const receiver = this.host.processOf(message.to);
       const receiving = this.host.receivingOf(message.to);
       if (receiver === null || receiving === null || this.host.network().isCut(from, message.to)) throw new Error(`${message.to} cannot be reached`);
+      if (this.host.admits?.(from, message.to) === false) throw new Error(`${message.to} refused the upload from ${from}`);
       const intake = await this.hop(sender, receiver, message, () => receiving.open(message, source.totalBytes));
       // Bounded by the file's size: every piece moves the offset on.
       for (let offset = intake.receivedBytes; offset < source.totalBytes; ) {
@@ -71,7 +74,7 @@ export class SimSnapshotLink {
     const network = this.host.network();
     return new Promise<T>((resolve, reject) => {
       world.schedule(this.host.network().pieceDelayMs(), receiver, `snapshot ${message.from}->${message.to}`, () => {
-        if (!receiver.alive || this.host.processOf(message.to) !== receiver || network.isCut(message.from, message.to)) {
+        if (!receiver.alive || this.host.processOf(message.to) !== receiver || network.isCut(message.from, message.to) || this.host.admits?.(message.from, message.to) === false) {
           world.schedule(0, sender, 'snapshot broken', () => reject(new Error('the receiver went away')));
           return;
         }

@@ -193,4 +193,24 @@ describe('schedules the snapshot soak found', () => {
     const result = await runNodeSchedule({ size: 3, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: COMPACT_AT_ONCE } }, schedule);
     expect(result.failure?.message ?? null).toBeNull();
   });
+
+  it("a deposed leader resuming its snapshot stream after a new leader's stream gave its copy up is refused, and the follower does not stop", async () => {
+    // The membership property (with snapshots) found it, fast-check seed 1441882333: n3 took
+    // the new leader's snapshot, which gave the deposed leader's partial copy up; the deposed
+    // leader, paused meanwhile, sent its next piece, and the receiver's assertion stopped n3
+    // ("accept on a snapshot receiver that is aborted"). The promote finds no learner: an
+    // ordinary 3-node schedule.
+    const schedule = {
+      seed: 2,
+      proposeEveryMs: 6,
+      steps: [
+        { waitMs: 244, action: { kind: 'promote', learner: 0 } },
+        { waitMs: 46, action: { kind: 'crashLeader', tear: true, downMs: 241 } },
+        { waitMs: 296, action: { kind: 'pauseLeader', ms: 169 } },
+      ],
+    } as const satisfies Schedule;
+    const result = await runNodeSchedule({ size: 3, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: COMPACT_AT_ONCE } }, schedule);
+    expect(result.failure?.message ?? null).toBeNull();
+    expect(result.snapshotsInstalled).toBeGreaterThan(0);
+  });
 });

@@ -305,6 +305,22 @@ describe('receiving', () => {
     expect(other.receivedBytes).toBe(0);
     expect(tempNames(fs)).toEqual([`${snapshotFileName(meta(50, 3))}.tmp`]);
   });
+
+  it('a receiver given up for another snapshot refuses the rest of its stream with SnapshotTransferError, not an assertion', async () => {
+    // Two leaders' streams at once: a deposed leader resumes streaming its snapshot after the
+    // new leader's stream made the store give that copy up (found by the membership node-sim).
+    const leader = await leaderWith(meta(40, 3), payloadFor(40, 3, 500));
+    const units = await unitsOf(leader, meta(40, 3));
+    const store = await open(new MemoryFileSystem());
+    const old = store.receive(meta(40, 3));
+    for (const unit of units.slice(0, 2)) old.accept(unit.offset, unit.bytes);
+    store.receive(meta(50, 4));
+    const next = units[2];
+    if (next === undefined) throw new Error('too few units');
+    expect(() => old.accept(next.offset, next.bytes)).toThrow(SnapshotTransferError);
+    expect(() => old.accept(next.offset, next.bytes)).toThrow(expect.objectContaining({ fault: 'superseded', receivedBytes: 0 }) as Error);
+    await expect(old.finish()).rejects.toMatchObject({ name: 'SnapshotTransferError', fault: 'superseded' });
+  });
 });
 
 interface CrashCase {
