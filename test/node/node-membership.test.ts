@@ -5,7 +5,7 @@ import { SILENT_LOG } from '../../src/log/index.js';
 import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
 import { encodeMemberContext, MemberBook, type MemberRecord } from '../../src/node/member-book.js';
 import { NodeMembership } from '../../src/node/node-membership.js';
-import { DirectNode } from '../sim/direct-node.js';
+import { DirectNode, msg } from '../sim/direct-node.js';
 import { MemoryLog } from '../sim/memory-log.js';
 
 const [n1, n2, n3, n4] = ['n1', 'n2', 'n3', 'n4'].map(nodeId) as [ReturnType<typeof nodeId>, ReturnType<typeof nodeId>, ReturnType<typeof nodeId>, ReturnType<typeof nodeId>];
@@ -13,12 +13,9 @@ const n4Record: MemberRecord = { id: n4, peerAddress: '127.0.0.1:7604', clientAd
 
 const entry = (at: number, kind: EntryKind, payload: Uint8Array): Entry => ({ index: at as Index, term: 1 as Term, kind, payload });
 
-/** n1 of n1..n3 (from --members), whose log holds, appended but not applied, the entry that added n4 as a learner. */
-function follower(): { membership: NodeMembership; book: MemberBook } {
-  const added = encodeConfiguration({ voters: [n1, n2, n3], learners: [n4] }, encodeMemberContext(n4Record));
-  const log = MemoryLog.of([entry(1, EntryKind.normal, new Uint8Array(0)), entry(2, EntryKind.config, added), entry(3, EntryKind.normal, new Uint8Array(1))]);
-  const core = new DirectNode(n1, { voters: [n1, n2, n3], log }).core;
-  const config: NodeConfig = {
+/** n1's configuration, with --members n1..n3. */
+function nodeConfig(): NodeConfig {
+  return {
     ...NODE_DEFAULTS,
     id: n1,
     members: [n1, n2, n3].map((id, k) => ({ id, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` })),
@@ -28,6 +25,14 @@ function follower(): { membership: NodeMembership; book: MemberBook } {
     preferredLeader: null,
     powerLoss: false,
   };
+}
+
+/** n1 of n1..n3 (from --members), whose log holds, appended but not applied, the entry that added n4 as a learner. */
+function follower(): { membership: NodeMembership; book: MemberBook } {
+  const added = encodeConfiguration({ voters: [n1, n2, n3], learners: [n4] }, encodeMemberContext(n4Record));
+  const log = MemoryLog.of([entry(1, EntryKind.normal, new Uint8Array(0)), entry(2, EntryKind.config, added), entry(3, EntryKind.normal, new Uint8Array(1))]);
+  const core = new DirectNode(n1, { voters: [n1, n2, n3], log }).core;
+  const config = nodeConfig();
   const book = new MemberBook();
   return { membership: new NodeMembership({ config, raft: core, book: () => book, log: SILENT_LOG, logReader: log }), book };
 }
@@ -49,16 +54,7 @@ describe('NodeMembership', () => {
     const only = encodeConfiguration({ voters: [n1, n2], learners: [] });
     const log = MemoryLog.of([entry(1, EntryKind.config, only)]);
     const core = new DirectNode(n1, { voters: [n1, n2], log }).core;
-    const config: NodeConfig = {
-      ...NODE_DEFAULTS,
-      id: n1,
-      members: [n1, n2, n3].map((id, k) => ({ id, peerAddress: `127.0.0.1:${7601 + k}`, clientAddress: `127.0.0.1:${7501 + k}` })),
-      clusterId: 'c',
-      dataDir: '/d',
-      dialAddresses: new Map(),
-      preferredLeader: null,
-      powerLoss: false,
-    };
+    const config = nodeConfig();
     const book = new MemberBook();
     const membership = new NodeMembership({ config, raft: core, book: () => book, log: SILENT_LOG, logReader: log });
     const seen: ReadonlyMap<string, string>[] = [];
@@ -69,5 +65,34 @@ describe('NodeMembership', () => {
     expect(seen.at(-1)?.get(n3)).toBe('127.0.0.1:7603');
     membership.leaderIs(null);
     expect([...(seen.at(-1)?.keys() ?? [])]).toEqual([n2]);
+  });
+
+  it('a follower serves a caller its configuration does not name and dials it back; a leader does not; the caller goes once the book knows it (FINDINGS F7)', () => {
+    const log = MemoryLog.of([entry(1, EntryKind.config, encodeConfiguration({ voters: [n1, n2, n3], learners: [] }))]);
+    const node = new DirectNode(n1, { voters: [n1, n2, n3], log, tuning: { preVote: false, checkQuorum: false } });
+    const book = new MemberBook();
+    const membership = new NodeMembership({ config: nodeConfig(), raft: node.core, book: () => book, log: SILENT_LOG, logReader: log });
+    const seen: ReadonlyMap<string, string>[] = [];
+    membership.onPeers((peers) => seen.push(peers));
+    expect(membership.admitsStranger(n4, null), 'a caller that does not say where it listens').toBe(false);
+    expect(membership.admitsStranger(n4, 'not an address')).toBe(false);
+    expect(membership.admitsStranger(n1, '127.0.0.1:7601'), 'its own id').toBe(false);
+    expect(membership.admitsStranger(n4, '127.0.0.1:7604')).toBe(true);
+    membership.sync();
+    expect(seen.at(-1)?.get(n4), 'dialled back where it listens').toBe('127.0.0.1:7604');
+    // The entry adding n4 is applied: the book knows it, and it is a member like any other.
+    book.set(n4Record);
+    membership.sync();
+    expect(membership.admitsStranger(nodeId('n5'), '127.0.0.1:7605')).toBe(true);
+    membership.sync();
+    expect(seen.at(-1)?.get(nodeId('n5'))).toBe('127.0.0.1:7605');
+    // Leading, its configuration is the newest: a node it does not name is no member.
+    node.core.campaign();
+    node.drain();
+    node.step(msg.voteResp('n2', 'n1', node.core.status().term, true));
+    expect(node.core.status().role).toBe('leader');
+    membership.sync();
+    expect(seen.at(-1)?.has(nodeId('n5')), 'callers dropped on becoming leader').toBe(false);
+    expect(membership.admitsStranger(nodeId('n5'), '127.0.0.1:7605')).toBe(false);
   });
 });
