@@ -171,21 +171,15 @@ export class Leadership {
     if (!this.broadcastPending) return;
     this.broadcastPending = false;
     if (!this.leading) return;
-    for (const id of this.followers()) this.sendAppend(id, nowTick, { sendIfEmpty: true });
+    for (const id of this.tracker.memberIds()) if (id !== this.id) this.sendAppend(id, nowTick, { sendIfEmpty: true });
   }
 
   /** Sends an empty append to each follower that has not been sent the current commit index. */
   tellCommit(nowTick: number): void {
-    for (const id of this.followers()) {
-      if ((this.commitSent.get(id) ?? 0) < this.log.committed) this.sendAppend(id, nowTick, { sendIfEmpty: true });
+    // Every member but this node, voters and learners (the tracker holds a leader's members).
+    for (const id of this.tracker.memberIds()) {
+      if (id !== this.id && (this.commitSent.get(id) ?? 0) < this.log.committed) this.sendAppend(id, nowTick, { sendIfEmpty: true });
     }
-  }
-
-  /** Every member but this node, voters and learners: each gets appends, snapshots and heartbeats. */
-  private followers(): NodeId[] {
-    const out: NodeId[] = [];
-    for (const [id] of this.tracker.entries()) if (id !== this.id) out.push(id);
-    return out;
   }
 
   /**

@@ -1,4 +1,3 @@
-import { isVoter } from './membership.js';
 import { Progress } from './progress.js';
 import type { Configuration, Index, NodeId } from './types.js';
 
@@ -14,6 +13,8 @@ export class Tracker {
   private readonly votes = new Map<NodeId, boolean>();
   private readonly progress = new Map<NodeId, Progress>();
   private configuration: Configuration;
+  /** The configuration's voters as a set: asked for every member on every acknowledgement (quorumMatch). */
+  private voterSet: ReadonlySet<NodeId>;
 
   constructor(
     private readonly self: NodeId,
@@ -21,6 +22,7 @@ export class Tracker {
     private readonly inflightMax: number,
   ) {
     this.configuration = configuration;
+    this.voterSet = new Set(configuration.voters);
   }
 
   get config(): Configuration {
@@ -32,7 +34,7 @@ export class Tracker {
   }
 
   isVoter(id: NodeId): boolean {
-    return isVoter(this.configuration, id);
+    return this.voterSet.has(id);
   }
 
   quorum(): number {
@@ -46,6 +48,7 @@ export class Tracker {
    */
   setConfig(config: Configuration, lastIndex: Index): void {
     this.configuration = config;
+    this.voterSet = new Set(config.voters);
     for (const id of this.votes.keys()) if (!this.isVoter(id) && id !== this.self) this.votes.delete(id);
     if (this.progress.size === 0) return;
     const members = new Set([...config.voters, ...config.learners, this.self]);
@@ -111,6 +114,11 @@ export class Tracker {
   /** Each member's progress, self included; empty unless leading. */
   entries(): IterableIterator<[NodeId, Progress]> {
     return this.progress.entries();
+  }
+
+  /** The members a leader tracks (voters, learners and itself), without their progress. */
+  memberIds(): IterableIterator<NodeId> {
+    return this.progress.keys();
   }
 
   /**
