@@ -186,7 +186,7 @@ export class NodeMembership {
    */
   admitsStranger(id: NodeId, peerAddress: string | null): boolean {
     if (id === this.options.config.id || peerAddress === null || !isHostPort(peerAddress)) return false;
-    if (this.options.raft.status().role === 'leader') return false;
+    if (this.leading()) return false;
     if (this.callers.get(id) === peerAddress) return true;
     if (!this.callers.has(id) && this.callers.size >= CALLERS_MAX) return false;
     this.callers.set(id, peerAddress);
@@ -212,8 +212,9 @@ export class NodeMembership {
     const config = this.configuration();
     const book = this.options.book();
     const seen = this.seen;
-    if (this.callers.size > 0) this.dropCallers(book);
     if (seen !== null && seen.config === config && seen.book === book && seen.version === book.version && seen.leader === this.leader && seen.callers === this.callersVersion) return;
+    // Callers go when the book learns them or this node leads: both are changes sync() acts on.
+    if (this.callers.size > 0) this.dropCallers(book);
     if (seen !== null && !sameConfiguration(seen.config, config)) {
       this.options.log.info(`membership: voters ${list(config.voters)}, learners ${list(config.learners)}`, {
         event: LogEvent.membershipChanged,
@@ -231,9 +232,14 @@ export class NodeMembership {
     this.peersSink?.(this.peerAddresses());
   }
 
+  /** This node leads, as the replica's role listener last said (leaderIs): no status is built for it. */
+  private leading(): boolean {
+    return this.leader === this.options.config.id;
+  }
+
   /** Drops the callers the member book knows now, and all of them on a leader (see `callers`). */
   private dropCallers(book: MemberBook): void {
-    const leading = this.options.raft.status().role === 'leader';
+    const leading = this.leading();
     for (const id of [...this.callers.keys()]) {
       if (!leading && book.get(id) === undefined) continue;
       this.callers.delete(id);

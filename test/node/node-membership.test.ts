@@ -91,7 +91,8 @@ describe('NodeMembership', () => {
     node.drain();
     node.step(msg.voteResp('n2', 'n1', node.core.status().term, true));
     expect(node.core.status().role).toBe('leader');
-    membership.sync();
+    // As node-assembly wires it: the replica's role listener tells the membership its leader.
+    membership.leaderIs(node.core.status().leader);
     expect(seen.at(-1)?.has(nodeId('n5')), 'callers dropped on becoming leader').toBe(false);
     expect(membership.admitsStranger(nodeId('n5'), '127.0.0.1:7605')).toBe(false);
   });
