@@ -4,7 +4,7 @@ import type { ConfChange, ConfChangeRefusal, NodeId, RaftNode, RaftOptions } fro
 import { CoreCluster } from './core-cluster.js';
 import { Invariant, SafetyViolation } from './invariants.js';
 import type { NodeTuning } from './node-api.js';
-import { tuningArbitrary } from './schedule.js';
+import { NETWORK_ACTION, tuningArbitrary } from './schedule.js';
 import { reliableNetwork } from './sim-network.js';
 
 /**
@@ -388,12 +388,7 @@ export function membershipActionArbitrary(weights: Partial<Record<MembershipActi
     partition: fc.record({ kind: fc.constant('partition' as const), groups: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 2, maxLength: 8 }) }),
     isolateLeader: fc.constant({ kind: 'isolateLeader' as const }),
     heal: fc.constant({ kind: 'heal' as const }),
-    network: fc.record({
-      kind: fc.constant('network' as const),
-      dropRate: fc.constantFrom(0, 0.05, 0.2, 0.5),
-      duplicateRate: fc.constantFrom(0, 0.1, 0.3),
-      delayMaxMs: fc.constantFrom(8, 30, 120),
-    }),
+    network: NETWORK_ACTION,
     campaign: fc.record({ kind: fc.constant('campaign' as const), node }),
     transfer: fc.record({ kind: fc.constant('transfer' as const), to: node }),
   };

@@ -131,6 +131,14 @@ export const FIGURE_8_GROUND = {
   shape: { size: 3, stepsMax: 30, waitMsMax: 150, weights: { crashLeader: 6, isolateLeader: 4, heal: 2, restart: 3, burst: 2, network: 2, campaign: 3 } },
 } as const satisfies { readonly config: { readonly size: number; readonly fsyncMinMs: number; readonly fsyncMaxMs: number; readonly tuning: NodeTuning }; readonly shape: ScheduleShape };
 
+/** A change of the whole network's loss, duplication and delay (both simulators draw it). */
+export const NETWORK_ACTION = fc.record({
+  kind: fc.constant('network' as const),
+  dropRate: fc.constantFrom(0, 0.05, 0.2, 0.5),
+  duplicateRate: fc.constantFrom(0, 0.1, 0.3),
+  delayMaxMs: fc.constantFrom(8, 30, 120),
+});
+
 export function actionArbitrary(size: number, weights: Partial<Record<FaultAction['kind'], number>> = DEFAULT_WEIGHTS): fc.Arbitrary<FaultAction> {
   const node = fc.integer({ min: 0, max: size - 1 });
   const member = fc.nat(15);
@@ -144,12 +152,7 @@ export function actionArbitrary(size: number, weights: Partial<Record<FaultActio
     isolateLeader: fc.constant({ kind: 'isolateLeader' as const }),
     cutLink: fc.record({ kind: fc.constant('cutLink' as const), from: node, to: node }),
     heal: fc.constant({ kind: 'heal' as const }),
-    network: fc.record({
-      kind: fc.constant('network' as const),
-      dropRate: fc.constantFrom(0, 0.05, 0.2, 0.5),
-      duplicateRate: fc.constantFrom(0, 0.1, 0.3),
-      delayMaxMs: fc.constantFrom(8, 30, 120),
-    }),
+    network: NETWORK_ACTION,
     slowDisk: fc.record({ kind: fc.constant('slowDisk' as const), node, fsyncMaxMs: fc.constantFrom(6, 40, 150) }),
     burst: fc.record({ kind: fc.constant('burst' as const), count: fc.integer({ min: 1, max: 30 }), batch: fc.boolean() }),
     transfer: fc.record({ kind: fc.constant('transfer' as const), to: node }),
