@@ -119,3 +119,36 @@ export async function expectQueueRunPasses(runs: JepsenRuns, seed: number, timeS
     keepOnFailure(result, result.valid);
   }
 }
+
+/**
+ * A run of the membership nemesis among `nemeses` (the seed must draw `variants` within
+ * timeS) must pass every checker, run every scheduled fault, end with three voters and no
+ * learner, have promoted and wiped at least as often as asked, and leave every acknowledged
+ * write on every final member; `more` adds the run's own checks.
+ */
+export async function expectMembershipRunPasses(
+  runs: JepsenRuns,
+  run: { readonly name: string; readonly seed: number; readonly timeS: number; readonly nemeses: readonly NemesisKind[]; readonly variants: readonly string[] },
+  least: { readonly promotes: number; readonly wipes: number },
+  more: (result: RunResult & { lines: string[] }) => void = () => undefined,
+): Promise<void> {
+  const plan = planFaults(new Prng(run.seed).derive('schedule'), { kinds: [...run.nemeses], variants: null, timeMs: run.timeS * 1000 });
+  expect(new Set(plan.filter((f) => f.kind === 'members').map((f) => f.variant)), 'the seed draws these membership variants').toEqual(new Set(run.variants));
+  const result = await runs.run(run.name, { seed: run.seed, timeS: run.timeS, nemeses: [...run.nemeses] });
+  const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
+  try {
+    expect(failed, `seed ${run.seed}, ${result.runDir}`).toEqual([]);
+    expect(result.missedFaults, 'every scheduled fault ran').toEqual([]);
+    expect(result.configuration.voters).toHaveLength(3);
+    expect(result.configuration.learners).toEqual([]);
+    const done = (action: string): number => result.memberChanges.filter((c) => c.action === action && c.outcome === 'ok').length;
+    expect(done('promote'), 'members promoted').toBeGreaterThanOrEqual(least.promotes);
+    expect(done('wipe'), 'members whose data was deleted').toBeGreaterThanOrEqual(least.wipes);
+    // The checkers read the final members: the lost checker held each to every acknowledged write.
+    expect(result.checkers.find((c) => c.name === 'lost')?.counts['missingOnANode']).toBe(0);
+    more(result);
+    expect(liveChildPids()).toEqual([]);
+  } finally {
+    keepOnFailure(result, result.valid);
+  }
+}

@@ -4,10 +4,9 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { MEMBER_VARIANTS } from '../../jepsen-style/membership-nemesis.js';
-import { MIX_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
-import { Prng } from '../../jepsen-style/prng.js';
+import { MIX_KINDS } from '../../jepsen-style/nemesis.js';
 import { liveChildPids } from '../../src/process/index.js';
-import { expectMixedRunPasses, expectQueueRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
+import { expectMembershipRunPasses, expectMixedRunPasses, expectQueueRunPasses, keepOnFailure, useJepsenRuns, verdict } from './jepsen-runs.js';
 
 /**
  * The long real runs (`npm run test:long`, about 6 minutes on two cores): a 70 s mixed run of
@@ -87,34 +86,22 @@ describe('a membership nemesis among the other faults, against real node process
     // Seed 54 in 30 s: grow-shrink, replace-wiped and remove-leader beside a leader pause, a
     // delayed and a partitioned node, a leader kill and a power loss (about 50 s in all: the
     // membership steps run past --time).
-    const seed = 54;
-    const nemeses = ['members', 'kill', 'pause', 'partition', 'power'] as const;
-    const plan = planFaults(new Prng(seed).derive('schedule'), { kinds: [...nemeses], variants: null, timeMs: 30_000 });
-    expect(new Set(plan.filter((f) => f.kind === 'members').map((f) => f.variant)), 'the seed draws every membership variant').toEqual(new Set(MEMBER_VARIANTS));
-    const result = await run('members-mix', { seed, timeS: 30, nemeses: [...nemeses] });
-    const failed = result.checkers.filter((c) => !c.valid).map((c) => `${c.name}: ${JSON.stringify(c.examples.slice(0, 3))}`);
-    try {
-      expect(failed, `seed ${seed}, ${result.runDir}`).toEqual([]);
-      expect(result.missedFaults, 'every scheduled fault ran').toEqual([]);
-      expect(result.configuration.voters).toHaveLength(3);
-      expect(result.configuration.learners).toEqual([]);
-      const done = (action: string) => result.memberChanges.filter((c) => c.action === action && c.outcome === 'ok').map((c) => c.node);
-      expect(done('promote').length, 'two grown, one replacement, one re-added leader').toBeGreaterThanOrEqual(4);
-      expect(done('wipe').length, 'a replaced member and a removed leader lost their data').toBeGreaterThanOrEqual(2);
-      // The checkers read the final members: the lost checker held each to every acknowledged write.
-      expect(result.checkers.find((c) => c.name === 'replica-agreement')?.counts['nodes']).toBe(3);
-      expect(result.checkers.find((c) => c.name === 'lost')?.counts['missingOnANode']).toBe(0);
-      const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { configuration: unknown; memberChanges: unknown[]; faults: { kind: string; targets: string[] }[] };
-      expect(results.configuration).toEqual(result.configuration);
-      expect(results.memberChanges.length).toBe(result.memberChanges.length);
-      expect(results.faults.filter((f) => f.kind === 'members').every((f) => f.targets.length > 0)).toBe(true);
-      const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
-      for (const variant of MEMBER_VARIANTS) expect(html).toContain(`members:${variant}`);
-      expect(html).toContain('<h2>Membership changes</h2>');
-      expect(liveChildPids()).toEqual([]);
-    } finally {
-      keepOnFailure(result, result.valid);
-    }
+    await expectMembershipRunPasses(
+      jepsen,
+      { name: 'members-mix', seed: 54, timeS: 30, nemeses: ['members', 'kill', 'pause', 'partition', 'power'], variants: MEMBER_VARIANTS },
+      // Two grown, one replacement, one re-added leader; a replaced member and a removed leader lost their data.
+      { promotes: 4, wipes: 2 },
+      (result) => {
+        expect(result.checkers.find((c) => c.name === 'replica-agreement')?.counts['nodes']).toBe(3);
+        const results = JSON.parse(fs.readFileSync(path.join(result.runDir, 'results.json'), 'utf8')) as { configuration: unknown; memberChanges: unknown[]; faults: { kind: string; targets: string[] }[] };
+        expect(results.configuration).toEqual(result.configuration);
+        expect(results.memberChanges.length).toBe(result.memberChanges.length);
+        expect(results.faults.filter((f) => f.kind === 'members').every((f) => f.targets.length > 0)).toBe(true);
+        const html = fs.readFileSync(path.join(result.runDir, 'report.html'), 'utf8');
+        for (const variant of MEMBER_VARIANTS) expect(html).toContain(`members:${variant}`);
+        expect(html).toContain('<h2>Membership changes</h2>');
+      },
+    );
   }, 200_000);
 });
 
