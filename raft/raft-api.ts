@@ -51,6 +51,13 @@ export interface RaftOptions {
    */
   readonly votingBlockedBelow?: Index;
   /**
+   * The node takes part in no election, neither voting nor campaigning, until the driver calls
+   * releaseVotingHold(); it still follows a leader meanwhile. The node layer holds a node
+   * that bootstraps on a new data directory until its peers have confirmed that they never
+   * knew another data directory under its id (src/node/bootstrap-check.ts).
+   */
+  readonly votingHeld?: boolean;
+  /**
    * A learner is promoted only when its log is within this many entries of the leader's and
    * it answered within an election timeout (default 64): a voter that is far behind would
    * hold up commits in its new, larger quorum.
@@ -142,6 +149,8 @@ export interface Status {
    * before the node votes or campaigns (its repair's goal); 0 otherwise.
    */
   readonly repairThrough: Index;
+  /** Held out of elections by its driver (RaftOptions.votingHeld) until released. */
+  readonly votingHeld: boolean;
   readonly transferee: NodeId | null;
   /** The configuration this node uses now: the newest in its log, committed or not (none: no voters). */
   readonly config: Configuration;

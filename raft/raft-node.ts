@@ -77,6 +77,8 @@ export class RaftNode {
   private readonly tracker: Tracker;
   private readonly leadership: Leadership;
   private readonly following: Following;
+  /** Kept out of elections by the driver until releaseVotingHold() (RaftOptions.votingHeld). */
+  private votingHeld: boolean;
   private readonly outbox: Outbox;
 
   constructor(options: RaftOptions) {
@@ -96,6 +98,7 @@ export class RaftNode {
     this.currentTerm = hs.term;
     this.vote = hs.vote;
     this.snapshot = options.snapshot ?? null;
+    this.votingHeld = options.votingHeld ?? false;
     // The configuration is the newest in the log, else the snapshot's, else the bootstrap one.
     const base = this.snapshot !== null ? { index: this.snapshot.index, config: configurationOfSnapshot(this.snapshot) } : { index: 0 as Index, config: this.startingConfiguration(options.voters) };
     const recovered = RaftLog.recover({ durable: options.log, hardState: hs, snapshot: this.snapshot, applied: (options.applied ?? 0) as Index, base, batchBytesMax });
@@ -256,6 +259,11 @@ export class RaftNode {
     if (this.role === Role.leader) this.leadership.snapshotFailed(to);
   }
 
+  /** Ends the hold RaftOptions.votingHeld put on: the node votes and campaigns from now on. */
+  releaseVotingHold(): void {
+    this.votingHeld = false;
+  }
+
   /** Starts an election now, as if the election timer had fired. */
   campaign(): void {
     if (this.role === Role.leader) return;
@@ -339,6 +347,7 @@ export class RaftNode {
       snapshotIndex: (this.snapshot?.index ?? 0) as Index,
       votingBlocked: this.following.votingBlockedBelow > 0,
       repairThrough: this.following.votingBlockedBelow,
+      votingHeld: this.votingHeld,
       transferee: this.leadership.transferee,
       config: this.tracker.config,
       configIndex: this.log.configs.currentIndex(),
@@ -471,14 +480,15 @@ export class RaftNode {
   }
 
   /**
-   * Can this node campaign? Not while its log awaits repair after losing durable entries; and
+   * Can this node campaign? Not while its log awaits repair after losing durable entries, nor
+   * while its driver holds it out of elections (RaftOptions.votingHeld); and
    * only as a voter of the configuration it holds (not a learner, not a new node without a
    * log), or of the one before while that configuration, which removes it, is uncommitted: it
    * may still be needed to commit it (thesis §4.2.2; it then counts the votes of the new
    * configuration's voters, not its own, and steps down once the change commits).
    */
   private promotable(): boolean {
-    return this.following.votingBlockedBelow === 0 && this.countsAsVoter(this.id);
+    return this.following.votingBlockedBelow === 0 && !this.votingHeld && this.countsAsVoter(this.id);
   }
 
   /**
@@ -540,7 +550,7 @@ export class RaftNode {
       (isPre && m.term > this.currentTerm);
     // A learner votes too: it may have been promoted without knowing it yet, and a candidate
     // counts its vote only if the candidate's configuration lists it as a voter.
-    const grant = mayVote && this.following.votingBlockedBelow === 0 && this.logIsUpToDate(m.lastIndex, m.lastTerm);
+    const grant = mayVote && this.following.votingBlockedBelow === 0 && !this.votingHeld && this.logIsUpToDate(m.lastIndex, m.lastTerm);
     const respType = isPre ? 'preVoteResp' : 'voteResp';
     if (grant) {
       // A pre-vote response carries the term asked about, so the pre-candidate can match it.

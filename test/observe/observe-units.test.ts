@@ -38,7 +38,7 @@ describe('ProposalTimes', () => {
 function status(over: Partial<Status>): Status {
   return {
     id: nodeId('n1'), role: 'follower', term: term(3), vote: null, leader: nodeId('n2'), commit: index(100), applied: index(100),
-    firstIndex: index(1), lastIndex: index(100), snapshotIndex: index(0), votingBlocked: false, repairThrough: index(0), transferee: null,
+    firstIndex: index(1), lastIndex: index(100), snapshotIndex: index(0), votingBlocked: false, repairThrough: index(0), votingHeld: false, transferee: null,
     config: { voters: [nodeId('n1'), nodeId('n2'), nodeId('n3')], learners: [] }, configIndex: index(0), progress: null, ...over,
   };
 }

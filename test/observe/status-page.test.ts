@@ -63,7 +63,7 @@ const STORAGE: StorageStatus = {
 function fakeNode(st: Partial<Status> & { readonly id: NodeId }, httpAddresses: ReadonlyMap<string, string> = new Map()): NodeInspection & { status: () => Status; set: (over: Partial<Status>) => void } {
   let current: Status = {
     role: 'follower', term: term(2), vote: null, leader: null, commit: index(10), applied: index(10), firstIndex: index(1), lastIndex: index(10),
-    snapshotIndex: index(0), votingBlocked: false, repairThrough: index(0), transferee: null, config: { voters: [st.id], learners: [] }, configIndex: index(0),
+    snapshotIndex: index(0), votingBlocked: false, repairThrough: index(0), votingHeld: false, transferee: null, config: { voters: [st.id], learners: [] }, configIndex: index(0),
     progress: null, ...st,
   };
   return {

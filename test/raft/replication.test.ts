@@ -228,6 +228,22 @@ describe('votingBlockedBelow: a node that lost durable entries', () => {
   });
 });
 
+describe('votingHeld: a node its driver keeps out of elections', () => {
+  it('refuses votes and pre-votes and does not campaign until the hold is released, while it still follows a leader', () => {
+    const node = new DirectNode(n1, { voters: [n1, n2, n3], votingHeld: true });
+    expect(node.core.status().votingHeld).toBe(true);
+    expect(ofType(node.step(msg.vote(n2, n1, 2, 0, 0)), 'voteResp')[0]?.granted).toBe(false);
+    expect(ofType(node.step(msg.vote(n3, n1, 3, 0, 0, 'preVote')), 'preVoteResp')[0]?.granted ?? false).toBe(false);
+    node.core.campaign();
+    expect(ofType(node.drain(), 'preVote')).toEqual([]);
+    expect(node.tick(50).filter((m) => m.type === 'preVote' || m.type === 'vote')).toEqual([]);
+    node.core.releaseVotingHold();
+    expect(node.core.status().votingHeld).toBe(false);
+    expect(ofType(node.step(msg.vote(n2, n1, 4, 0, 0, 'preVote')), 'preVoteResp')[0]?.granted).toBe(true);
+    expect(node.tick(50).filter((m) => m.type === 'preVote').length).toBeGreaterThan(0);
+  });
+});
+
 describe('a compacted log (firstIndex > 1)', () => {
   /**
    * The node cannot start from a compacted log yet (it rebuilds the broker by replaying the

@@ -28,6 +28,7 @@ export class DirectNode {
       tuning?: NodeTuning;
       seed?: number;
       votingBlockedBelow?: Index;
+      votingHeld?: boolean;
     },
   ) {
     this.log = options.log ?? new MemoryLog();
@@ -51,6 +52,7 @@ export class DirectNode {
       applied: (this.log.firstIndex() - 1) as Index,
       snapshot: this.snapshot,
       ...(this.options.votingBlockedBelow !== undefined ? { votingBlockedBelow: this.options.votingBlockedBelow } : {}),
+      ...(this.options.votingHeld !== undefined ? { votingHeld: this.options.votingHeld } : {}),
     });
   }
 
