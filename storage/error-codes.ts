@@ -92,6 +92,8 @@ export const ErrorCode = {
   duplicateNodeId: 'duplicateNodeId',
   /** TLS files that cannot be read or do not form a usable CA, certificate and key. */
   tlsMaterial: 'tlsMaterial',
+  /** A member knows another data directory under this node's id: its disk was wiped or replaced, and it stops. */
+  dataDirWiped: 'dataDirWiped',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { nodeId } from '../../raft/index.js';
 import { realScheduler, type FlushPolicy } from '../../storage/index.js';
 import { LogEvent, LogFormat, type Log } from '../log/index.js';
-import { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig, startNode } from '../node/index.js';
+import { ConfigError, DataDirWipedError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, type MemberConfig, type NodeConfig, startNode } from '../node/index.js';
 import { createNodeLog, NodeMetrics, READY_APPLIED_LAG_ENTRIES_MAX, startHttpEndpoint, type HttpEndpoint } from '../observe/index.js';
 import { logFlagsFrom, type LogFlags } from './log-flags.js';
 import { parseCommandLine } from './parse-command-line.js';
@@ -11,6 +11,7 @@ import type { TlsFiles } from '../transport/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseRetention } from './retention-flags.js';
 import { joinConfig } from './join-members.js';
+import { USAGE_EXIT_STATUS } from './restart-policy.js';
 
 export const NODE_HELP = `Usage: quorumlog node --id ID [options]
 
@@ -346,7 +347,8 @@ async function runNode(configured: NodeConfig, http: HttpFlags, logging: LogFlag
     // Written synchronously (createNodeLog): out before the process exits.
     log.fatal(`stopping: ${outcome.failure.reason}: ${describe(outcome.failure.error)}`, { event: LogEvent.failed, reason: outcome.failure.reason });
     await stopAll().catch(() => undefined);
-    return 1;
+    // A wiped disk under a member's id stays refused whatever restarts it: a configuration to change, not a crash.
+    return outcome.failure.error instanceof DataDirWipedError ? USAGE_EXIT_STATUS : 1;
   }
   log.info(`${outcome.signal}: shutting down`, { event: LogEvent.shuttingDown, signal: outcome.signal });
   await stopAll();

@@ -58,6 +58,8 @@ export const LogEvent = {
   membershipChanged: 'membership-changed',
   /** A peer speaking for a member from another data directory than the one recorded (a wiped disk) was refused. */
   memberIncarnationRefused: 'member-incarnation-refused',
+  /** A node bootstrapping on a new data directory asks its members whether they knew another under its id: waiting, confirmed. */
+  bootstrapCheck: 'bootstrap-check',
   /** The node stops on its own: a storage failure, a broken invariant, a duplicate id. */
   failed: 'failed',
   shuttingDown: 'shutting-down',

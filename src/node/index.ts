@@ -1,5 +1,6 @@
 export { ConfigError, NODE_DEFAULTS, localMembers, parseDialAddresses, parseMembers, isLoopback, plaintextExposure, authWithoutTls, RetentionPolicy, type MemberConfig, type NodeConfig, type RetentionConfig } from './config.js';
 export { startNode, type NodeObservation, type RunningNode } from './node.js';
+export { DataDirWipedError } from './bootstrap-check.js';
 export type { NodeInspection } from './node-inspection.js';
 export type { StorageStatus } from './storage-status.js';
 export type { DiskUsage, DiskUsageSource } from './disk-guard.js';

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { RaftNode, type Index, type InstallSnapshot, type Message, type NodeId, type RaftOptions, type RandomSource, type SnapshotMeta, type Term } from '../../raft/index.js';
 import { CorruptSnapshotError, newestSnapshotPosition, openLog, openSnapshotStore, type CommitLog, type FileSystem, type RecoveryReport, type Scheduler, type SnapshotStore, type Timer } from '../../storage/index.js';
 import { heldBackNote, LogEvent, RepeatGate, SILENT_LOG, type Log } from '../log/index.js';
-import type { SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
+import type { IncarnationCheckAnswer, SnapshotReceiving, SnapshotShipping } from '../transport/index.js';
+import { BootstrapCheck } from './bootstrap-check.js';
 import type { NodeConfig } from './config.js';
 import { NodeMembersService } from './members-service.js';
 import { NodeMembership } from './node-membership.js';
@@ -67,6 +68,11 @@ export interface NodeWiring {
   readonly onFatal: (error: unknown) => void;
   /** Streams a snapshot to a peer beside its InstallSnapshot message. */
   readonly shipping: SnapshotShipping;
+  /**
+   * Asks a peer whether it knows another data directory under this node's id than
+   * environment.incarnation (PeerTransport.checkIncarnation); rejects when it does not answer.
+   */
+  readonly checkIncarnation: (peer: NodeId) => Promise<IncarnationCheckAnswer>;
 }
 
 /** One node's replica, state machine and services, ticking on its scheduler. */
@@ -106,6 +112,11 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   const { scheduler } = environment;
   const probe = environment.probe ?? NO_PROBE;
   const snapshotDir = path.join(config.dataDir, 'snapshots');
+  const bootstrapVoters = config.join === true ? [] : config.members.map((m) => m.id);
+  // Before the log exists: a new directory that bootstraps is held out of elections until its
+  // members confirm they knew no other under its id (BootstrapCheck).
+  const incarnation = environment.incarnation ?? '';
+  const checkPending = bootstrapVoters.length > 1 && incarnation !== '' && (await BootstrapCheck.pending(environment.fs, config.dataDir, path.join(config.dataDir, 'log'), incarnation));
   // The newest snapshot (by its name: the store verifies it below) is where the node restores
   // from, so the log need not verify at open the segments wholly below it.
   const log = await openNodeLog(config, environment, newestSnapshotPosition(environment.fs, snapshotDir));
@@ -114,7 +125,6 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
   let snapshot: SnapshotMeta | null;
   let compactionSnapshot: SnapshotMeta | null;
   let stateMachine: NodeStateMachine;
-  const bootstrapVoters = config.join === true ? [] : config.members.map((m) => m.id);
   try {
     store = await openSnapshotStore({ fs: environment.fs, dir: snapshotDir, scheduler });
     stateMachine = environment.createStateMachine?.() ?? new NodeStateMachine();
@@ -146,6 +156,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     preferredLeader: config.preferredLeader,
     batchBytesMax: Math.min(1024 * 1024, Math.floor(config.messageBytesMax / 4)),
     votingBlockedBelow: repairTarget(log.recovery),
+    votingHeld: checkPending,
   };
   const raft = environment.createRaft?.(raftOptions) ?? new RaftNode(raftOptions);
   const membership = new NodeMembership({ config, raft, book: () => stateMachine.members, log: logLine, logReader: log });
@@ -275,6 +286,24 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
     transactions.tick();
   });
   diskGuard.start();
+  const bootstrapCheck = checkPending
+    ? new BootstrapCheck({
+        self: config.id,
+        incarnation,
+        peers: bootstrapVoters,
+        fs: environment.fs,
+        dataDir: config.dataDir,
+        scheduler,
+        ask: wiring.checkIncarnation,
+        log: logLine,
+        onConfirmed: () => {
+          raft.releaseVotingHold();
+          replica.wake();
+        },
+        onFatal: wiring.onFatal,
+      })
+    : null;
+  bootstrapCheck?.start();
   let stopping: Promise<void> | null = null;
   return {
     raft,
@@ -296,6 +325,7 @@ export async function assembleNode(config: NodeConfig, environment: NodeEnvironm
       stopping ??= (async () => {
         ticker.cancel();
         diskGuard.stop();
+        bootstrapCheck?.stop();
         await replica.stop();
         // A clean shutdown leaves a snapshot of everything applied: the next start replays nothing.
         // One being written is of an earlier index (applies were held): then one more, of the rest.

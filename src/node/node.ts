@@ -14,6 +14,7 @@ import { NodeAuth } from './node-auth.js';
 import { NodeAcl } from './node-acl.js';
 import { NodeTls } from './node-tls.js';
 import { PeerIncarnations } from './peer-incarnations.js';
+import { DataDirWipedError, judgeIncarnationCheck } from './bootstrap-check.js';
 import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
 
@@ -92,7 +93,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       },
       {
         send: (messages) => transport?.send(messages),
-        onFatal: (error) => resolveStopped({ reason: error instanceof Error ? error.message : 'fatal error', error }),
+        onFatal: (error) => resolveStopped({ reason: fatalReason(error), error }),
         shipping: {
           sendSnapshot: (message, source) => {
             if (transport !== null) return transport.sendSnapshot(message, source);
@@ -100,6 +101,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
             return Promise.reject(new Error('the peer transport is not up yet'));
           },
         },
+        checkIncarnation: (peer) => transport?.checkIncarnation(peer) ?? Promise.reject(new Error('the peer transport is not up yet')),
       },
     );
   } catch (error) {
@@ -128,6 +130,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     onPeerIncarnation: (peer, incarnation) => {
       if (node.membership.isMember(peer)) peerIncarnations.learn(peer, incarnation);
     },
+    onIncarnationCheck: (peer, incarnation) => judgeIncarnationCheck(node.membership, peerIncarnations, peer, incarnation),
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
     ...(tls === null ? {} : { tls: tls.certificates }),
   });
@@ -195,6 +198,12 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
   const reloadTls = (): boolean => tls?.reload() ?? false;
   const reloadUsers = (): boolean => auth?.reload() ?? false;
   return { config, identity, recovery: log.recovery, service: node.service, inspect, log: logLine, stopped, stop, reloadTls, reloadUsers };
+}
+
+/** What stopped the node, in a few words (its error's message follows it in the last line). */
+function fatalReason(error: unknown): string {
+  if (error instanceof DataDirWipedError) return 'a member knows another data directory under this node id';
+  return error instanceof Error ? error.message : 'fatal error';
 }
 
 /** The node's place in the cluster as every line carries it. */

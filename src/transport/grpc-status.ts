@@ -65,6 +65,7 @@ const GRPC_STATUS_BY_CODE: { readonly [C in ErrorCode]: status } = {
   malformedRecord: status.DATA_LOSS,
   duplicateNodeId: status.FAILED_PRECONDITION,
   tlsMaterial: status.FAILED_PRECONDITION,
+  dataDirWiped: status.FAILED_PRECONDITION,
 };
 
 /** The gRPC status a code crosses the wire as. */

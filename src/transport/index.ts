@@ -47,6 +47,7 @@ export { ListenError, MalformedMessageError, TlsMaterialError, SnapshotShipmentE
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { PeerCodec, type DecodedPeerBatch } from './peer-codec.js';
 export { memberIncarnationRefusal } from './member-incarnation.js';
+export type { IncarnationCheckAnswer, IncarnationVerdict } from './incarnation-check.js';
 export * from './transaction-codec.js';
 export type { CheckSink, CheckView, EndInput, EndOutcome, HalfInput, HalfOutcome, TransactionInfoView, TransactionService, TransactionSourceName, TransactionTopic } from './transaction-service.js';
 export {

@@ -1,11 +1,12 @@
 import type { PeerCertificate } from 'node:tls';
 
-import { Metadata, status, type sendUnaryData, type ServerReadableStream } from '@grpc/grpc-js';
+import { Metadata, status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { Message, NodeId } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, StreamSummary } from './peer-codec.js';
 import { PeerMetadataKey, PeerRefusal } from './peer-service.js';
 import { memberIncarnationRefusal } from './member-incarnation.js';
+import type { IncarnationCheck, IncarnationCheckAnswer } from './incarnation-check.js';
 import { memberMismatch } from './tls-credentials.js';
 import { heldBackNote, LogEvent, RepeatGate, type Log } from '../log/index.js';
 
@@ -43,6 +44,12 @@ export interface PeerListenerOptions {
    * member must still take that member's appends when it leads (docs/membership.md).
    */
   readonly admitsStranger?: (peer: NodeId, peerAddress: string | null) => boolean;
+  /**
+   * Judges a CheckIncarnation call from `peer` (the node's data directory records): the
+   * answer, or null when this node's configuration does not name `peer`. Absent: such calls
+   * are refused UNIMPLEMENTED.
+   */
+  readonly onIncarnationCheck?: (peer: NodeId, incarnation: string) => IncarnationCheckAnswer | null;
 }
 
 /** Who a peer call says it comes from and is for (undefined: it did not say). */
@@ -167,6 +174,38 @@ export class PeerListener {
     call.on('end', () => end(null, { receivedMessages: received }));
     call.on('error', () => end({ code: status.CANCELLED, details: 'stream failed' }));
     call.on('cancelled', () => end({ code: status.CANCELLED, details: 'cancelled by the peer' }));
+  };
+
+  /**
+   * The gRPC handler for Peer/CheckIncarnation: the addressing and certificate checks of a
+   * stream, then the node's judgement (onIncarnationCheck). Claims nothing: a wiped disk's
+   * question is answered, not refused, so that it learns it must stop.
+   */
+  readonly handleIncarnationCheck = (call: ServerUnaryCall<IncarnationCheck | MalformedMessageError, IncarnationCheckAnswer>, answer: sendUnaryData<IncarnationCheckAnswer>): void => {
+    const check = call.request;
+    if (check instanceof MalformedMessageError) {
+      answer({ code: status.INVALID_ARGUMENT, details: check.message });
+      return;
+    }
+    const judge = this.#options.onIncarnationCheck;
+    if (judge === undefined) {
+      answer({ code: status.UNIMPLEMENTED, details: `node ${this.#options.self} does not answer incarnation checks` });
+      return;
+    }
+    if (this.#closing) {
+      answer({ code: status.UNAVAILABLE, details: 'the node is shutting down' });
+      return;
+    }
+    const refusal =
+      this.#addressRefusal({ clusterId: check.clusterId, from: check.from, to: check.to, peerAddress: firstValue(call.metadata, PeerMetadataKey.peerAddress) }) ??
+      this.#certificateRefusal(call, check.from) ??
+      (firstValue(call.metadata, PeerMetadataKey.incarnation) === check.incarnation ? null : 'the incarnation asked about is not the one in the call metadata');
+    const verdict = refusal === null ? judge(check.from, check.incarnation) : null;
+    if (verdict === null) {
+      answer({ code: status.FAILED_PRECONDITION, details: refusal ?? `node "${check.from}" is not a member of node ${this.#options.self}'s configuration` });
+      return;
+    }
+    answer(null, verdict);
   };
 
   /**

@@ -2,6 +2,7 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, PeerCodec, StreamSummary } from './peer-codec.js';
 import type { SnapshotCodec, SnapshotProgress, SnapshotUpload } from './snapshot-codec.js';
+import { PEER_CHECK_INCARNATION_PATH, type IncarnationCheck, type IncarnationCheckAnswer, type IncarnationCheckCodec } from './incarnation-check.js';
 
 /** gRPC paths of peer.proto's methods. */
 export const PEER_STREAM_PATH = '/quorumlog.peer.Peer/Stream';
@@ -39,7 +40,7 @@ export type PeerRefusal = (typeof PeerRefusal)[keyof typeof PeerRefusal];
  * reaches the handler as the MalformedMessageError saying why: a throw here would end the
  * call with a bare INTERNAL; the handlers answer INVALID_ARGUMENT with the reason instead.
  */
-export function peerServiceDefinition(codec: PeerCodec, snapshotCodec: SnapshotCodec): ServiceDefinition<{ stream: unknown; installSnapshot: unknown }> {
+export function peerServiceDefinition(codec: PeerCodec, snapshotCodec: SnapshotCodec, incarnationCodec: IncarnationCheckCodec): ServiceDefinition<{ stream: unknown; installSnapshot: unknown; checkIncarnation: unknown }> {
   return {
     stream: {
       path: PEER_STREAM_PATH,
@@ -58,6 +59,15 @@ export function peerServiceDefinition(codec: PeerCodec, snapshotCodec: SnapshotC
       requestDeserialize: (bytes: Buffer): SnapshotUpload | MalformedMessageError => malformedAsValue(() => snapshotCodec.decodeUpload(bytes)),
       responseSerialize: (progress: SnapshotProgress): Buffer => snapshotCodec.encodeProgress(progress),
       responseDeserialize: (bytes: Buffer): SnapshotProgress => snapshotCodec.decodeProgress(bytes),
+    },
+    checkIncarnation: {
+      path: PEER_CHECK_INCARNATION_PATH,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (check: IncarnationCheck): Buffer => incarnationCodec.encodeCheck(check),
+      requestDeserialize: (bytes: Buffer): IncarnationCheck | MalformedMessageError => malformedAsValue(() => incarnationCodec.decodeCheck(bytes)),
+      responseSerialize: (answer: IncarnationCheckAnswer): Buffer => incarnationCodec.encodeAnswer(answer),
+      responseDeserialize: (bytes: Buffer): IncarnationCheckAnswer => incarnationCodec.decodeAnswer(bytes),
     },
   };
 }

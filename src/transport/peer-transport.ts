@@ -1,5 +1,6 @@
 import type { InstallSnapshot, Message, NodeId } from '../../raft/index.js';
 import type { DuplicateNodeIdError } from './errors.js';
+import type { IncarnationCheckAnswer } from './incarnation-check.js';
 import type { SnapshotReceiving, SnapshotShipping, SnapshotSource } from './snapshot-shipping.js';
 import type { TlsCertificates } from './tls-certificates.js';
 import type { Log } from '../log/index.js';
@@ -33,6 +34,12 @@ export interface PeerTransport extends SnapshotShipping {
   setPeers(peers: ReadonlyMap<NodeId, string>): void;
   /** The peers now (id -> address dialled). */
   peers(): ReadonlyMap<NodeId, string>;
+  /**
+   * Asks peer `peer` whether it knows another data directory under our id than ours (the
+   * options' `incarnation`): its answer, or a rejection when it does not answer in time, is
+   * not a peer, or refuses the question (see peer.proto CheckIncarnation).
+   */
+  checkIncarnation(peer: NodeId): Promise<IncarnationCheckAnswer>;
   stats(): ReadonlyMap<NodeId, PeerLinkStats>;
   /** Stops accepting, closes streams and the listener. */
   close(): Promise<void>;
@@ -78,6 +85,8 @@ export interface PeerTransportOptions {
   readonly recordedIncarnation?: (peer: NodeId) => string | undefined;
   /** Told the incarnation of each stream accepted from a peer (when the stream opens): what a node records on first contact. */
   readonly onPeerIncarnation?: (peer: NodeId, incarnation: string) => void;
+  /** See PeerListenerOptions.onIncarnationCheck: how this node answers a peer's CheckIncarnation. */
+  readonly onIncarnationCheck?: (peer: NodeId, incarnation: string) => IncarnationCheckAnswer | null;
   /**
    * Called once when peers have refused us as a second live process of our id for longer
    * than a legitimate replacement could be refused (the old process's last words age out);

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, credentials, Server, ServerCredentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { InstallSnapshot, Message, NodeId } from '../../raft/index.js';
 import { SnapshotShipmentError } from './errors.js';
+import { askIncarnation, IncarnationCheckCodec, type IncarnationCheck, type IncarnationCheckAnswer } from './incarnation-check.js';
 import { bindServer, shutdownServer } from './grpc-server.js';
 import { PeerCodec } from './peer-codec.js';
 import { PeerLink } from './peer-link.js';
@@ -35,6 +36,8 @@ export const PEER_TRANSPORT_DEFAULTS = {
   duplicateFatalAfterMs: 10_000,
   /** An idle link writes an empty batch this often: the peer's proof that we are alive. */
   presenceIntervalMs: 1_000,
+  /** A CheckIncarnation call unanswered this long fails (the node asks again later). */
+  incarnationCheckDeadlineMs: 2_000,
 } as const;
 
 /** Outgoing snapshot transfers (PeerTransportOptions.snapshotTransfer). */
@@ -79,6 +82,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     ...(options.recordedIncarnation === undefined ? {} : { recordedIncarnation: options.recordedIncarnation }),
     ...(options.onPeerIncarnation === undefined ? {} : { onClaim: options.onPeerIncarnation }),
     ...(options.admitsStranger === undefined ? {} : { admitsStranger: options.admitsStranger }),
+    ...(options.onIncarnationCheck === undefined ? {} : { onIncarnationCheck: options.onIncarnationCheck }),
     requireMemberCertificate: options.tls !== undefined,
   });
   const snapshotReceiver = new SnapshotReceiver({ self: options.self, snapshots: options.snapshots ?? null, listener, log });
@@ -89,7 +93,12 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     'grpc.keepalive_time_ms': PEER_TRANSPORT_DEFAULTS.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': PEER_TRANSPORT_DEFAULTS.keepaliveTimeoutMs,
   });
-  server.addService(peerServiceDefinition(codec, snapshotCodec), { stream: listener.handle, installSnapshot: snapshotReceiver.handle });
+  const incarnationCodec = new IncarnationCheckCodec();
+  server.addService(peerServiceDefinition(codec, snapshotCodec, incarnationCodec), {
+    stream: listener.handle,
+    installSnapshot: snapshotReceiver.handle,
+    checkIncarnation: listener.handleIncarnationCheck,
+  });
   await bindServer(server, options.listenAddress, options.tls === undefined ? ServerCredentials.createInsecure() : peerServerCredentials(options.tls));
 
   const refusedCertificates = new RepeatGate({ intervalMs: 60_000, keysMax: 64, nowMs: Date.now });
@@ -107,51 +116,56 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
   const boot = randomUUID();
   let duplicateReported = false;
   const advertised = options.advertisedAddress === undefined ? {} : { advertisedAddress: options.advertisedAddress };
-  const connect = (peer: NodeId, address: string): PeerConnection => ({
-    address,
-    link: new PeerLink({
-      self: options.self,
-      peer,
+  const connect = (peer: NodeId, address: string): PeerConnection => {
+    // The Raft stream's channel also carries the rare unary calls (CheckIncarnation); the link closes it.
+    const client = new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect));
+    return {
       address,
-      clusterId: options.clusterId,
-      client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
-      codec,
-      messageBytesMax: options.messageBytesMax,
-      queueBytesMax: options.queueBytesMax ?? PEER_TRANSPORT_DEFAULTS.queueBytesMax,
-      reconnect,
-      connectTimeoutMs: Math.max(PEER_TRANSPORT_DEFAULTS.connectTimeoutMs, reconnect.maxMs),
-      log,
-      incarnation: options.incarnation ?? '',
-      boot,
-      ...advertised,
-      onDuplicateNodeId: (error) => {
-        if (duplicateReported) return;
-        duplicateReported = true;
-        options.onDuplicateNodeId?.(error);
-      },
-      duplicateFatalAfterMs: PEER_TRANSPORT_DEFAULTS.duplicateFatalAfterMs,
-      presenceIntervalMs: PEER_TRANSPORT_DEFAULTS.presenceIntervalMs,
-    }),
-    snapshots: new SnapshotSender({
-      self: options.self,
-      peer,
-      clusterId: options.clusterId,
-      incarnation: options.incarnation ?? '',
-      boot,
-      ...advertised,
-      // Its own channel (the link's is for Raft traffic): megabytes in flight on one HTTP/2
-      // connection would queue heartbeats behind them. A channel dials on its first call.
-      client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
-      codec: snapshotCodec,
-      chunkBytes,
-      windowBytes: transfer.windowBytes,
-      attemptsMax: transfer.attemptsMax,
-      retry: transfer.retry,
-      progressTimeoutMs: transfer.progressTimeoutMs,
-      log,
-    }),
-  });
-  const transport = new GrpcPeerTransport({ self: options.self, server, listener, snapshotReceiver, connect, peers, codec, log });
+      ask: (check) => askIncarnation({ client, codec: incarnationCodec, boot, ...advertised }, check, PEER_TRANSPORT_DEFAULTS.incarnationCheckDeadlineMs),
+      link: new PeerLink({
+        self: options.self,
+        peer,
+        address,
+        clusterId: options.clusterId,
+        client,
+        codec,
+        messageBytesMax: options.messageBytesMax,
+        queueBytesMax: options.queueBytesMax ?? PEER_TRANSPORT_DEFAULTS.queueBytesMax,
+        reconnect,
+        connectTimeoutMs: Math.max(PEER_TRANSPORT_DEFAULTS.connectTimeoutMs, reconnect.maxMs),
+        log,
+        incarnation: options.incarnation ?? '',
+        boot,
+        ...advertised,
+        onDuplicateNodeId: (error) => {
+          if (duplicateReported) return;
+          duplicateReported = true;
+          options.onDuplicateNodeId?.(error);
+        },
+        duplicateFatalAfterMs: PEER_TRANSPORT_DEFAULTS.duplicateFatalAfterMs,
+        presenceIntervalMs: PEER_TRANSPORT_DEFAULTS.presenceIntervalMs,
+      }),
+      snapshots: new SnapshotSender({
+        self: options.self,
+        peer,
+        clusterId: options.clusterId,
+        incarnation: options.incarnation ?? '',
+        boot,
+        ...advertised,
+        // Its own channel (the link's is for Raft traffic): megabytes in flight on one HTTP/2
+        // connection would queue heartbeats behind them. A channel dials on its first call.
+        client: new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect)),
+        codec: snapshotCodec,
+        chunkBytes,
+        windowBytes: transfer.windowBytes,
+        attemptsMax: transfer.attemptsMax,
+        retry: transfer.retry,
+        progressTimeoutMs: transfer.progressTimeoutMs,
+        log,
+      }),
+    };
+  };
+  const transport = new GrpcPeerTransport({ self: options.self, clusterId: options.clusterId, incarnation: options.incarnation ?? '', server, listener, snapshotReceiver, connect, peers, codec, log });
   transport.setPeers(options.peers);
   return transport;
 
@@ -177,12 +191,17 @@ type TransportState = 'open' | 'closing';
 /** One peer's outgoing side: its Raft stream and its snapshot sender (each owns its channel, closed with it). */
 interface PeerConnection {
   readonly address: string;
+  /** Asks the peer a CheckIncarnation question on the link's channel. */
+  readonly ask: (check: IncarnationCheck) => Promise<IncarnationCheckAnswer>;
   readonly link: PeerLink;
   readonly snapshots: SnapshotSender;
 }
 
 interface GrpcPeerTransportParts {
   readonly self: NodeId;
+  readonly clusterId: string;
+  /** Our data directory's incarnation, asked about by checkIncarnation. */
+  readonly incarnation: string;
   readonly server: Server;
   readonly listener: PeerListener;
   readonly snapshotReceiver: SnapshotReceiver;
@@ -201,6 +220,8 @@ class GrpcPeerTransport implements PeerTransport {
   readonly listener: PeerListener;
   readonly snapshotReceiver: SnapshotReceiver;
   readonly #self: NodeId;
+  readonly #clusterId: string;
+  readonly #incarnation: string;
   readonly #connect: (peer: NodeId, address: string) => PeerConnection;
   readonly #peers: Map<NodeId, string>;
   readonly #connections = new Map<NodeId, PeerConnection>();
@@ -214,6 +235,8 @@ class GrpcPeerTransport implements PeerTransport {
     this.listener = parts.listener;
     this.snapshotReceiver = parts.snapshotReceiver;
     this.#self = parts.self;
+    this.#clusterId = parts.clusterId;
+    this.#incarnation = parts.incarnation;
     this.#connect = parts.connect;
     this.#peers = parts.peers;
     this.codec = parts.codec;
@@ -240,6 +263,14 @@ class GrpcPeerTransport implements PeerTransport {
 
   peers(): ReadonlyMap<NodeId, string> {
     return new Map(this.#peers);
+  }
+
+  checkIncarnation(peer: NodeId): Promise<IncarnationCheckAnswer> {
+    const connection = this.#connections.get(peer);
+    if (connection === undefined || this.#state !== 'open') {
+      return Promise.reject(new Error(this.#state === 'open' ? `${peer} is not a peer of ${this.#self}` : 'the peer transport is closed'));
+    }
+    return connection.ask({ clusterId: this.#clusterId, from: this.#self, to: peer, incarnation: this.#incarnation });
   }
 
 

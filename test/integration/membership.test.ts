@@ -41,6 +41,13 @@ describe('replacing a wiped node (real processes)', () => {
       fs.rmSync(cluster.dataDir(victim), { recursive: true, force: true });
       const ackedAtLoss = workload.ackedCount;
 
+      // Restarted with its old command line on the empty directory, it asks the survivors
+      // before it votes; they knew its old disk, so it stops, as a configuration error (2).
+      await cluster.restart(victim).catch(() => undefined);
+      await cluster.waitFor(() => cluster.exitStatus(victim) !== null, { timeoutMs: 15_000, what: `${victim} to stop on its wiped data directory` });
+      expect(cluster.exitStatus(victim)?.code, cluster.outputTail(victim, 10).join('\n')).toBe(2);
+      expect(cluster.outputTail(victim, 5).join('\n')).toContain(`quorumlog members replace ${victim}`);
+
       // A new machine: node n4 joins through the survivors' client ports.
       const [peerPort, clientPort, httpPort] = await freePorts(3);
       const peerAddress = `127.0.0.1:${peerPort ?? 0}`;

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Admin, FailedPreconditionError, LogClient, type NodeStatus } from '../../src/client/index.js';
 import { LogRecorder } from '../../src/log/index.js';
 import { NODE_DEFAULTS, RetentionPolicy, startNode, type MemberConfig, type NodeConfig, type RunningNode } from '../../src/node/index.js';
+import { BOOTSTRAP_CHECK_FILE, DataDirWipedError } from '../../src/node/bootstrap-check.js';
 import { nodeId } from '../../raft/index.js';
 import { delay, freePorts, waitFor } from '../harness/index.js';
 
@@ -100,6 +101,15 @@ async function appendRecords(client: LogClient, count: number, tag: string): Pro
     last = (await client.append(batch)).lastIndex;
   }
   return last;
+}
+
+/** Waits until every node of `nodes` has recorded the incarnation `peer` runs on (peer-incarnations.ts). */
+async function waitUntilHeard(nodes: readonly TestNode[], peer: TestNode): Promise<void> {
+  const heard = (n: TestNode): string => {
+    const file = path.join(n.dataDir, 'peer-incarnations.json');
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  };
+  await waitFor(() => nodes.every((n) => heard(n).includes(`"${peer.id}": "${peer.node?.identity.incarnation ?? '?'}"`)), { timeoutMs: 10_000, what: `the others to have heard ${peer.id}` });
 }
 
 const addressesOf = (n: TestNode): { peerAddress: string; clientAddress: string } => ({ peerAddress: n.member.peerAddress, clientAddress: n.member.clientAddress });
@@ -272,7 +282,7 @@ describe('membership changes on running nodes', () => {
     }
   }, 60_000);
 
-  it('a wiped disk restarted under a member id is refused and counts for nothing; replace brings a new node in its place', async () => {
+  it('a wiped disk restarted under a member id with its old command line stops, told by a member that knew the old disk; replace brings a new node in its place', async () => {
     const { members, root } = await layout(4);
     const initial = members.slice(0, 3);
     const nodes = await Promise.all(initial.map((m) => start(m.id, initial, root)));
@@ -283,51 +293,74 @@ describe('membership changes on running nodes', () => {
       const leader = await leaderOf(nodes);
       const before = await appendRecords(client, 30, 'before-wipe');
       const [wiped, other] = nodes.filter((n) => n !== leader) as [TestNode, TestNode];
-      // Each node records the incarnation it first hears a member speak from (peer-incarnations.ts).
-      const heard = (n: TestNode): string => fs.readFileSync(path.join(n.dataDir, 'peer-incarnations.json'), 'utf8');
-      await waitFor(() => [leader, other].every((n) => heard(n).includes(`"${wiped.id}": "${wiped.node?.identity.incarnation ?? '?'}"`)), {
-        timeoutMs: 10_000,
-        what: `the others to have heard ${wiped.id}`,
-      });
+      await waitUntilHeard([leader, other], wiped);
       await wiped.node?.stop();
       wiped.node = null;
       fs.rmSync(wiped.dataDir, { recursive: true, force: true });
+      // Bootstrapping on a new directory, it asks the others before it votes: they knew another.
       const impostor = await start(wiped.id, initial, root);
-      await waitFor(() => impostor.log.messages().some((line) => line.includes('its disk was wiped or replaced') && line.includes(`members replace ${wiped.id}`)), {
-        timeoutMs: 15_000,
-        what: `${wiped.id} to be told to be replaced`,
-      });
-      // (Within a few seconds of the old process's last words it is refused as a duplicate instead: PeerListener.)
-      await waitFor(() => leader.log.messages().some((line) => line.startsWith(`refused ${wiped.id}: member ${wiped.id} is known here with data directory incarnation`)), {
-        timeoutMs: 10_000,
-        what: `the leader to log the refusal of ${wiped.id}`,
-      });
-
-      // With the other follower down, the leader and the wiped node are no quorum: nothing commits.
-      await other.node?.stop();
-      other.node = null;
-      const short = new LogClient({ brokers: [leader.member.clientAddress], timeoutMs: 1_500 });
-      try {
-        await expect(short.append([new TextEncoder().encode('needs-a-quorum')])).rejects.toThrow();
-      } finally {
-        short.close();
-      }
-      expect(status(impostor).role).not.toBe('leader');
-      const back = await start(other.id, initial, root);
-      await leaderOf([leader, back]);
-
-      // The operator replaces the wiped member by a new node; it catches up and votes.
+      const stopped = await (impostor.node as RunningNode).stopped;
+      expect(stopped.error).toBeInstanceOf(DataDirWipedError);
+      expect((stopped.error as Error).message).toContain(`${wiped.id}'s disk was wiped or replaced`);
+      expect((stopped.error as Error).message).toContain(`quorumlog members replace ${wiped.id}`);
       await impostor.node?.stop();
       impostor.node = null;
+
+      // The operator replaces the wiped member by a new node; it catches up and votes.
       const n4 = await start('n4', members, root, { join: true });
       const view = await admin.members.replace(wiped.id, 'n4', addressesOf(n4), { catchUpTimeoutMs: 15_000 });
-      expect(view.members.map((m) => `${m.id}:${m.role}`).sort()).toEqual([`${leader.id}:voter`, `${back.id}:voter`, 'n4:voter'].sort());
+      expect(view.members.map((m) => `${m.id}:${m.role}`).sort()).toEqual([`${leader.id}:voter`, `${other.id}:voter`, 'n4:voter'].sort());
       await waitFor(() => status(n4).appliedIndex >= before, { timeoutMs: 10_000, what: 'n4 to hold every acknowledged write' });
       expect(await appendRecords(client, 10, 'after-replace')).toBeGreaterThan(before);
     } finally {
       client.close();
       await admin.close();
     }
+  }, 60_000);
+
+  it('two members whose disks are lost, restarted with their old command lines while the third is down, elect no one; when the third is back, both stop', async () => {
+    const { members, root } = await layout(3);
+    const nodes = await Promise.all(members.map((m) => start(m.id, members, root)));
+    await leaderOf(nodes);
+    const [first, second, keeper] = nodes as [TestNode, TestNode, TestNode];
+    await waitUntilHeard([keeper], first);
+    await waitUntilHeard([keeper], second);
+    for (const n of nodes) {
+      await n.node?.stop();
+      n.node = null;
+    }
+    for (const n of [first, second]) fs.rmSync(n.dataDir, { recursive: true, force: true });
+    const lost = await Promise.all([first, second].map((n) => start(n.id, members, root)));
+    // Each accepts the other's new directory, but the third, which knew the old ones, does not answer.
+    await delay(2_000);
+    for (const n of lost) {
+      expect(status(n).role).not.toBe('leader');
+      expect(n.log.messages().some((line) => line.includes('takes part in no election until'))).toBe(true);
+    }
+    const back = await start(keeper.id, members, root);
+    const stops = await Promise.all(lost.map(async (n) => (await (n.node as RunningNode).stopped).error));
+    for (const [k, error] of stops.entries()) expect((error as Error).message).toContain(`quorumlog members replace ${lost[k]?.id ?? ''}`);
+    expect(status(back).role).not.toBe('leader');
+  }, 60_000);
+
+  it('a new cluster whose members start seconds apart forms once the last has started', async () => {
+    const { members, root } = await layout(3);
+    const early = [await start('n1', members, root)];
+    await delay(1_000);
+    early.push(await start('n2', members, root));
+    await delay(1_000);
+    // Two of three would be a majority, but the third has not confirmed their new directories.
+    for (const n of early) expect(status(n).role).not.toBe('leader');
+    const last = await start('n3', members, root);
+    await leaderOf([...early, last]);
+    const client = new LogClient({ brokers: members.map((m) => m.clientAddress), timeoutMs: 10_000 });
+    try {
+      expect(await appendRecords(client, 10, 'formed')).toBeGreaterThan(0);
+    } finally {
+      client.close();
+    }
+    // Confirmed: the pending record is gone, so no later start of these directories is held.
+    for (const n of [...early, last]) expect(fs.existsSync(path.join(n.dataDir, BOOTSTRAP_CHECK_FILE))).toBe(false);
   }, 60_000);
 
   it('a client given one node learns the members from it, and goes on when that node is removed', async () => {

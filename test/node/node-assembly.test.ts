@@ -51,6 +51,8 @@ const segmentPath = (first: number): string => `${LOG_DIR}/${String(first).padSt
 async function start(fs: MemoryFileSystem, lines: string[]): Promise<AssembledNode> {
   return assembleNode(config(), { fs, scheduler: realScheduler, random: { nextInt: () => 0 }, log: logTo((_level, line) => lines.push(line), 'trace') }, {
     send: () => undefined,
+    // No incarnation in the environment: the node makes no bootstrap check, so never asks.
+    checkIncarnation: () => Promise.reject(new Error('no peers here')),
     onFatal: (error) => {
       throw error;
     },

@@ -39,6 +39,8 @@ async function writeSnapshot(fs: MemoryFileSystem, meta: SnapshotMeta, createdAt
 async function start(fs: MemoryFileSystem): Promise<AssembledNode> {
   return assembleNode(config(), { fs, scheduler: realScheduler, random: { nextInt: () => 0 } }, {
     send: () => undefined,
+    // No incarnation in the environment: the node makes no bootstrap check, so never asks.
+    checkIncarnation: () => Promise.reject(new Error('no peers here')),
     onFatal: (error) => {
       throw error;
     },

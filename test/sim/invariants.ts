@@ -16,6 +16,7 @@ export const Invariant = {
   liveness: 'liveness', // after healing: a leader within bounded ticks, everything applied
   nodeFailed: 'nodeFailed', // a node stopped itself (storage failed, or its core found a broken invariant)
   votedWhileDamaged: 'votedWhileDamaged', // a node whose disk lost acknowledged entries grants no vote until repaired
+  votedBeforeBootstrapCheck: 'votedBeforeBootstrapCheck', // a node on a new data directory grants no vote and campaigns not before its members confirmed it
   failedWritten: 'failedWritten', // an append the client was told failed for sure is nowhere in any log
   wipedDiskCounted: 'wipedDiskCounted', // a vote or append acknowledgement from a wiped disk reached a node that knew the disk before
 } as const;

@@ -4,10 +4,11 @@ import { RaftNode, type Entry, type HardState, type Index, type LogReader, type 
 import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
 import { NODE_DEFAULTS, type NodeConfig, type RetentionConfig } from '../../src/node/config.js';
 import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
+import { DataDirWipedError } from '../../src/node/bootstrap-check.js';
 import type { SnapshotEncodeSlice } from '../../src/node/snapshot-slices.js';
 import type { DiskUsageSource } from '../../src/node/disk-guard.js';
 import type { ApplyResult } from '../../src/broker/index.js';
-import { NotLeaderError } from '../../src/transport/index.js';
+import { NotLeaderError, type IncarnationCheckAnswer } from '../../src/transport/index.js';
 import { DurabilityChecks } from './durability-checks.js';
 import { DurableView } from './durable-view.js';
 import { Invariant, SafetyChecker, SafetyViolation, entryKey } from './invariants.js';
@@ -81,6 +82,15 @@ export interface NodeClusterOptions {
    * lost after crashes, a double vote.
    */
   readonly checkDurability?: boolean;
+  /**
+   * Which disks make the bootstrap check (src/node/bootstrap-check.ts: a node that bootstraps
+   * on a new data directory votes only once its members confirmed they knew no other under
+   * its id). 'lost-disks' (default): only a disk that replaced a lost one; the disks a run
+   * starts with are taken as checked, a cluster formed before the run (they are started
+   * without an incarnation in their environment, so the node does not ask). 'every-disk':
+   * the run starts from a new cluster, whose members check each other first.
+   */
+  readonly bootstrapCheck?: 'lost-disks' | 'every-disk';
 }
 
 export type AppendState = 'pending' | 'acked' | 'failed' | 'unknown';
@@ -128,6 +138,8 @@ class SimNode {
   flags: readonly NodeId[] = [];
   /** Its wiped disk has left the configuration (a wiped id is never added again). */
   wipeRemoved = false;
+  /** It stopped on its own for good (a member knew another disk under its id): it is not started again. */
+  stoppedForGood = false;
 
   constructor(
     readonly id: NodeId,
@@ -162,6 +174,8 @@ class SimNode {
 }
 
 const CLIENT_TIMEOUT_MS = 3_000;
+/** Each way of a CheckIncarnation call. */
+const INCARNATION_CHECK_HOP_MS = 1;
 /**
  * Snapshots are encoded two items a slice, a virtual millisecond apart: the small states of a
  * simulation then take tens of slices, with applies held throughout, while entries commit,
@@ -453,7 +467,7 @@ export class NodeCluster {
   /** Starts a process on the node's disk: recovery runs on the virtual clock like any work. */
   private start(id: NodeId): void {
     const sim = this.node(id);
-    if (sim.up) return;
+    if (sim.up || sim.stoppedForGood) return;
     const process = new SimProcess(id);
     const scheduler = new SimScheduler(this.world, process, (this.options.clockOriginMs ?? 0) + sim.skewMs, sim.clockRate);
     sim.process = process;
@@ -477,7 +491,7 @@ export class NodeCluster {
           random,
           createRaft: (options) => createRaft({ ...options, ...tuning }),
           snapshotEncodeSlice: SIM_SNAPSHOT_ENCODE_SLICE,
-          incarnation: sim.incarnation,
+          ...(sim.generation === 0 && this.options.bootstrapCheck !== 'every-disk' ? {} : { incarnation: sim.incarnation }),
           ...(this.options.diskUsage === undefined ? {} : { diskUsage: this.options.diskUsage(id) }),
           log: logTo((_level, line) => {
             if (process.alive) this.options.onNodeLog?.(id, line);
@@ -496,9 +510,13 @@ export class NodeCluster {
             if (process.alive) for (const message of messages) this.send(message);
           },
           onFatal: (error) => {
-            if (process.alive) this.fatal ??= { node: id, error };
+            if (!process.alive) return;
+            // A wiped disk told so by a member stops for good, as a process would exit: not a failure.
+            if (error instanceof DataDirWipedError) this.world.schedule(0, this.clients, `${id} stops for good`, () => this.stopForGood(id, process));
+            else this.fatal ??= { node: id, error };
           },
           shipping: this.snapshotLink.shippingFor(id, process),
+          checkIncarnation: (peer) => this.askIncarnation(id, process, peer),
         },
       );
     })();
@@ -585,6 +603,51 @@ export class NodeCluster {
     this.start(id);
   }
 
+  /** Nodes that stopped for good on their own: a member told them their disk was wiped. */
+  get stoppedForGood(): NodeId[] {
+    return this.idList.filter((id) => this.node(id).stoppedForGood);
+  }
+
+  private stopForGood(id: NodeId, process: SimProcess): void {
+    const sim = this.node(id);
+    if (sim.process !== process) return;
+    this.crash(id, { tear: false });
+    sim.stoppedForGood = true;
+  }
+
+  /**
+   * CheckIncarnation on the simulated network: the question reaches `peer`'s running process
+   * a millisecond after it is asked, and the answer `from`'s a millisecond after that. A link
+   * cut, a peer down or not serving, or a refusal fails the call. The delays are fixed, so a
+   * question draws nothing from the network's generator and shifts no random choice of the run.
+   */
+  private askIncarnation(from: NodeId, asker: SimProcess, peer: NodeId): Promise<IncarnationCheckAnswer> {
+    const incarnation = this.node(from).incarnation;
+    return new Promise((resolve, reject) => {
+      const fail = (why: string): void => {
+        this.world.schedule(INCARNATION_CHECK_HOP_MS, asker, `incarnation check ${from}->${peer} failed`, () => reject(new Error(why)));
+      };
+      const receiver = this.node(peer).process;
+      if (!this.peerLinks.mayDial(from, peer) || receiver === null || this.network.isCut(from, peer)) {
+        fail(`${peer} cannot be reached`);
+        return;
+      }
+      this.world.schedule(INCARNATION_CHECK_HOP_MS, receiver, `incarnation check ${from}->${peer}`, () => {
+        const target = this.node(peer).node;
+        if (target === null || this.node(peer).process !== receiver || this.network.isCut(from, peer)) {
+          fail(`${peer} did not answer`);
+          return;
+        }
+        const answer = this.peerLinks.answerIncarnationCheck(peer, target.membership, from, incarnation, this.addressOf(from).peerAddress);
+        this.world.schedule(INCARNATION_CHECK_HOP_MS, asker, `incarnation answer ${peer}->${from}`, () => {
+          if (answer === null) reject(new Error(`${peer} refused the question: ${from} is not a member there`));
+          else if (this.network.isCut(peer, from)) reject(new Error(`the answer of ${peer} was lost`));
+          else resolve(answer);
+        });
+      });
+    });
+  }
+
   /**
    * A new node starts, joining the running cluster (`--join`: no bootstrap configuration, so
    * it neither votes nor campaigns until a leader's log or snapshot gives it one); an operator
@@ -621,6 +684,17 @@ export class NodeCluster {
       if (member === id) continue;
       if (other === null || this.peerLinks.recorded(member, other.membership, id) !== sim.incarnation) return false;
     }
+    this.loseDisk(id);
+    return true;
+  }
+
+  /**
+   * The node's disk is lost and it restarts on an empty one under its id, with the command
+   * line it had; none of wipe()'s limits apply (a scripted test that loses a majority's disks
+   * takes what that costs).
+   */
+  loseDisk(id: NodeId): void {
+    const sim = this.node(id);
     this.crash(id, { tear: false });
     sim.fs = new MemoryFileSystem();
     sim.fs.delaySyncs(() => this.syncDelay(sim));
@@ -628,7 +702,6 @@ export class NodeCluster {
     this.peerLinks.wiped(id);
     for (const key of [...this.firstDiskHeard.keys()]) if (key.startsWith(`${id}>`)) this.firstDiskHeard.delete(key);
     this.start(id);
-    return true;
   }
 
   /**
@@ -793,6 +866,10 @@ export class NodeCluster {
       if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(sender.checkerId, message.to, message.term);
       if ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted && this.raft(message.from)?.status().votingBlocked === true) {
         this.checker.violation(Invariant.votedWhileDamaged, `${message.from} granted ${message.to} a ${message.type === 'voteResp' ? 'vote' : 'pre-vote'} in term ${message.term} before its lost entries were repaired`);
+      }
+      const held = this.raft(message.from)?.status().votingHeld === true;
+      if (held && (((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted) || message.type === 'vote' || message.type === 'preVote')) {
+        this.checker.violation(Invariant.votedBeforeBootstrapCheck, `${message.from} sent a ${message.type}${message.type.endsWith("Resp") ? " granting it" : ""} in term ${message.term} before its members confirmed its new data directory`);
       }
       if (this.options.checkDurability !== false) this.durability.sent(message);
     });

@@ -33,6 +33,8 @@ export interface NodeSimConfig {
   readonly snapshots?: { readonly entriesMin: number; readonly entriesMax: number; readonly retention: RetentionConfig };
   /** See NodeClusterOptions.checkDurability (default true). */
   readonly checkDurability?: boolean;
+  /** See NodeClusterOptions.bootstrapCheck ('every-disk': the run starts from a new cluster whose members check each other). */
+  readonly bootstrapCheck?: 'lost-disks' | 'every-disk';
   /** Virtual time that runs after the last step, before healing. */
   readonly tailMs?: number;
   readonly electionBoundMs?: number;
@@ -80,7 +82,7 @@ export interface NodeRunResult {
   /** What the broker workload did, when it ran. */
   readonly broker: BrokerWorkloadStats | null;
   /** What the membership operator did, when changes ran. */
-  readonly membership: (OperatorStats & { readonly finalVoters: number; readonly finalLearners: number; readonly joined: number; readonly wipes: number }) | null;
+  readonly membership: (OperatorStats & { readonly finalVoters: number; readonly finalLearners: number; readonly joined: number; readonly wipes: number; readonly stoppedForGood: readonly NodeId[] }) | null;
   readonly failure: { readonly invariant: string; readonly message: string; readonly trace: string } | null;
 }
 
@@ -154,6 +156,7 @@ export async function runNodeSchedule(config: NodeSimConfig, schedule: Schedule)
     ...(config.segmentBytes !== undefined ? { segmentBytes: config.segmentBytes } : {}),
     ...(config.snapshots !== undefined ? { snapshotEntries: snapshotEntriesOf(config.snapshots, schedule.seed), retention: config.snapshots.retention } : {}),
     ...(config.checkDurability !== undefined ? { checkDurability: config.checkDurability } : {}),
+    ...(config.bootstrapCheck !== undefined ? { bootstrapCheck: config.bootstrapCheck } : {}),
     ...(config.clockOriginMs !== undefined || config.broker !== undefined ? { clockOriginMs: config.clockOriginMs ?? BROKER_CLOCK_ORIGIN_MS } : {}),
   });
   const id = (n: number): NodeId => cluster.ids[n % cluster.ids.length] as NodeId;
@@ -280,7 +283,7 @@ function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: 
     membership:
       operator === null
         ? null
-        : { ...operator.stats, finalVoters: final?.voters.length ?? 0, finalLearners: final?.learners.length ?? 0, joined: cluster.ids.length - cluster.bootstrapIds.length, wipes: changes.wipes },
+        : { ...operator.stats, finalVoters: final?.voters.length ?? 0, finalLearners: final?.learners.length ?? 0, joined: cluster.ids.length - cluster.bootstrapIds.length, wipes: changes.wipes, stoppedForGood: cluster.stoppedForGood },
     failure,
   };
 }

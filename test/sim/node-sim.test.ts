@@ -102,6 +102,10 @@ describe('generated fault schedules against the production node', () => {
     await checkCluster(3);
   }, PROPERTY_TIMEOUT_MS);
 
+  it('3 nodes starting as a new cluster: each checks the others know no other disk under its id before it votes (bootstrap check), among the same faults', async () => {
+    await checkCluster(3, { bootstrapCheck: 'every-disk' }, { runs: Math.max(1, Math.floor(simRuns(DEFAULT_RUNS) / 4)) });
+  }, PROPERTY_TIMEOUT_MS);
+
   it('5 nodes with disk damage on one node at a time (it must not vote until repaired)', async () => {
     await checkCluster(5, {}, { weights: { ...NODE_WEIGHTS, damage: 3 }, stepsMax: 30 });
   }, PROPERTY_TIMEOUT_MS);

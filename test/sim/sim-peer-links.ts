@@ -1,6 +1,7 @@
 import type { NodeId } from '../../raft/index.js';
 import type { NodeMembership } from '../../src/node/node-membership.js';
-import { memberIncarnationRefusal } from '../../src/transport/index.js';
+import { judgeIncarnationCheck, type FirstHeardIncarnations } from '../../src/node/bootstrap-check.js';
+import { memberIncarnationRefusal, type IncarnationCheckAnswer } from '../../src/transport/index.js';
 
 /**
  * Who may talk to whom, as each node's PeerTransport decides it in production
@@ -70,9 +71,31 @@ export class SimPeerLinks {
     return true;
   }
 
+  /**
+   * How `to` (its membership `membership`) answers `from`'s CheckIncarnation for data
+   * directory `incarnation`, as the listener does: a caller its peers do not name and it
+   * would not serve as a stranger is refused (null); the rest is judgeIncarnationCheck on
+   * what `to` first heard.
+   */
+  answerIncarnationCheck(to: NodeId, membership: NodeMembership, from: NodeId, incarnation: string, peerAddress: string): IncarnationCheckAnswer | null {
+    if (this.peersOf.get(to)?.has(from) !== true && !membership.admitsStranger(from, peerAddress)) return null;
+    return judgeIncarnationCheck(membership, this.firstHeardOf(to), from, incarnation);
+  }
+
   /** The incarnation `node` recorded for `peer` (the book's, else first heard; '' for none). */
   recorded(node: NodeId, membership: NodeMembership, peer: NodeId): string {
     return membership.recordedIncarnation(peer, this.firstHeard.get(node)?.get(peer));
+  }
+
+  /** `node`'s first-heard record as the node reads and writes it (peer-incarnations.json in production). */
+  private firstHeardOf(node: NodeId): FirstHeardIncarnations {
+    const heard = this.heardBy(node);
+    return {
+      get: (peer) => heard.get(peer),
+      learn: (peer, incarnation) => {
+        if (incarnation !== '' && !heard.has(peer)) heard.set(peer, incarnation);
+      },
+    };
   }
 
   private heardBy(node: NodeId): Map<NodeId, string> {
