@@ -231,6 +231,39 @@ describe('peer transport', () => {
     expect(b.received).toEqual([]);
   });
 
+  it('CheckIncarnation: a peer answers with its judgement; another cluster, a stranger or a peer without a judge is refused', async () => {
+    const addresses = await addressesFor('n1', 'n2', 'n3', 'n9', 'spare1', 'spare2');
+    /** `members` with n1 listening elsewhere: a second process of n1. */
+    const n1At = (spare: string): Map<NodeId, string> => new Map([...members].map(([id, address]) => [id, id === 'n1' ? addresses.get(nodeId(spare)) ?? '' : address]));
+    const known = new Map<string, string>([['n1', 'disk-a']]);
+    const asked: string[] = [];
+    const judge = (peer: NodeId, incarnation: string): { verdict: 'accepted' | 'wiped'; recorded: string } | null => {
+      asked.push(`${peer}:${incarnation}`);
+      if (peer === 'n3') return null;
+      const recorded = known.get(peer) ?? '';
+      return { verdict: recorded === '' || recorded === incarnation ? 'accepted' : 'wiped', recorded };
+    };
+    const members = new Map([...addresses].filter(([id]) => ['n1', 'n2', 'n3'].includes(id)));
+    await startNode('n2', members, { onIncarnationCheck: judge });
+    const same = await startNode('n1', members, { incarnation: 'disk-a' });
+    const wiped = await startNode('n1', n1At('spare1'), { incarnation: 'disk-b' });
+    expect(await same.transport.checkIncarnation(nodeId('n2'))).toEqual({ verdict: 'accepted', recorded: 'disk-a' });
+    expect(await wiped.transport.checkIncarnation(nodeId('n2'))).toEqual({ verdict: 'wiped', recorded: 'disk-a' });
+    expect(asked).toEqual(['n1:disk-a', 'n1:disk-b']);
+    // The judge's null: not a member of its configuration.
+    const third = await startNode('n3', members, { incarnation: 'disk-c' });
+    await expect(third.transport.checkIncarnation(nodeId('n2'))).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringContaining('"n3" is not a member') });
+    // Refused before the judge: another cluster, a sender its peers do not name.
+    const foreign = await startNode('n1', n1At('spare2'), { clusterId: 'other-cluster', incarnation: 'disk-a' });
+    await expect(foreign.transport.checkIncarnation(nodeId('n2'))).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringContaining('other-cluster') });
+    const stranger = await startNode('n9', new Map([...members, [nodeId('n9'), addresses.get(nodeId('n9')) ?? '']]), { incarnation: 'disk-x' });
+    await expect(stranger.transport.checkIncarnation(nodeId('n2'))).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringContaining('"n9" is not a member') });
+    expect(asked).toHaveLength(3);
+    // A node that does not judge: UNIMPLEMENTED; a node that is not a peer: refused at once.
+    await expect(same.transport.checkIncarnation(nodeId('n3'))).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+    await expect(same.transport.checkIncarnation(nodeId('n7'))).rejects.toThrow('n7 is not a peer of n1');
+  });
+
   it('a peer refused at every redial is logged once per cause on each side, not at each dial', async () => {
     const addresses = await addressesFor('n1', 'n2');
     const b = await startNode('n2', addresses);
