@@ -51,6 +51,7 @@ describe('readiness', () => {
   it('is not ready without a leader, while repairing, or far behind commit, and says why', () => {
     expect(readiness(status({ leader: null, role: 'preCandidate' }), 10)).toEqual({ ready: false, reason: 'no known leader (preCandidate in term 3)' });
     expect(readiness(status({ votingBlocked: true, repairThrough: index(80) }), 10).reason).toMatch(/repairing.*80/);
+    expect(readiness(status({ votingHeld: true }), 10)).toEqual({ ready: false, reason: 'a new data directory: waiting for the other members to confirm it before this node votes (bootstrap check)' });
     expect(readiness(status({ applied: index(50) }), 10).reason).toMatch(/applied 50 is 50 entries behind commit 100/);
   });
 });
