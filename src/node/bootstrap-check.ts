@@ -173,8 +173,8 @@ export class BootstrapCheck {
       this.#options.onFatal(
         new DataDirWipedError(
           `member ${peer} knows node ${self} by data directory incarnation ${answer.recorded}, and this data directory is a new one (${incarnation}): ` +
-            `${self}'s disk was wiped or replaced, so it may not vote or take entries as ${self}; this node stops. Replace it: ` +
-            `quorumlog members replace ${self} NEW_ID PEER_ADDRESS/CLIENT_ADDRESS, then start the new node with --join (docs/membership.md)`,
+            `${self}'s disk was wiped or replaced, or another process runs as ${self} on another directory; this one may not vote or take entries as ${self}, and stops. ` +
+            `If ${self}'s disk was lost, replace it: quorumlog members replace ${self} NEW_ID PEER_ADDRESS/CLIENT_ADDRESS, then start the new node with --join (docs/membership.md)`,
         ),
       );
       return;
