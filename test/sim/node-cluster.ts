@@ -1,30 +1,34 @@
-import { createHash } from 'node:crypto';
-
-import { RaftNode, type Entry, type HardState, type Index, type LogReader, type Message, type NodeId, type RaftOptions, type SnapshotMeta, type Status } from '../../raft/index.js';
+import { RaftNode, type Entry, type NodeId, type RaftOptions, type SnapshotMeta, type Status } from '../../raft/index.js';
 import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
-import { NODE_DEFAULTS, type NodeConfig, type RetentionConfig } from '../../src/node/config.js';
-import { assembleNode, type AssembledNode } from '../../src/node/node-assembly.js';
+import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
+import { assembleNode } from '../../src/node/node-assembly.js';
 import { DataDirWipedError } from '../../src/node/bootstrap-check.js';
 import type { SnapshotEncodeSlice } from '../../src/node/snapshot-slices.js';
-import type { DiskUsageSource } from '../../src/node/disk-guard.js';
 import type { ApplyResult } from '../../src/broker/index.js';
-import { NotLeaderError, type IncarnationCheckAnswer } from '../../src/transport/index.js';
 import { DurabilityChecks } from './durability-checks.js';
-import { DurableView } from './durable-view.js';
-import { Invariant, SafetyChecker, SafetyViolation, entryKey } from './invariants.js';
-import type { NodeTuning } from './node-api.js';
+import { Invariant, SafetyChecker, SafetyViolation } from './invariants.js';
 import { damageLastSegment, writeInitialDisk } from './node-disk.js';
 import { ObservedStateMachine, observeWrites } from './node-observers.js';
-import { checkAcknowledged, checkedLog, wholeLog } from './node-state.js';
+import { checkAcknowledged, checkedLog, clusterDigest, nodeDigests, wholeLog } from './node-state.js';
 import { Prng } from './prng.js';
 import { SimProcess, SimScheduler, SimWorld } from './sim-scheduler.js';
 import { SimNetwork, reliableNetwork } from './sim-network.js';
 import { SimSnapshotLink } from './sim-snapshot-link.js';
 import { SimPeerLinks } from './sim-peer-links.js';
+import { SimDelivery } from './sim-delivery.js';
+import { ClientAppends } from './client-appends.js';
 import { logTo } from '../../src/log/index.js';
+import { SimNode, type AppendState, type CallOutcome, type ClientAppend, type NodeClusterOptions } from './sim-node.js';
 
-/** How a call into the simulated cluster settled. */
-export type CallOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+export type { AppendState, CallOutcome, ClientAppend, NodeClusterOptions } from './sim-node.js';
+
+/**
+ * Snapshots are encoded two items a slice, a virtual millisecond apart: the small states of a
+ * simulation then take tens of slices, with applies held throughout, while entries commit,
+ * nodes crash and leaders' snapshots arrive, as a large state's encoding does in production.
+ */
+const SIM_SNAPSHOT_ENCODE_SLICE: SnapshotEncodeSlice = { sliceMs: 2, stepsMax: 1, stepItems: 2, pauseMs: 1 };
+const TRACE_KEPT = 60;
 
 /**
  * A cluster of production nodes in one process: each node is `assembleNode` (src/node) —
@@ -36,154 +40,6 @@ export type CallOutcome<T> = { readonly ok: true; readonly value: T } | { readon
  * One seed drives every choice (delays, drops, tears, election jitter, clock skew), so a run
  * replays bit for bit.
  */
-export interface NodeClusterOptions {
-  readonly seed: number;
-  readonly size: number;
-  /** Virtual milliseconds per Raft tick (every node's; skew moves clocks, not tick rates). */
-  readonly tickMs?: number;
-  readonly electionTicks?: number;
-  readonly heartbeatTicks?: number;
-  /** Core options beyond the node's configuration (flow control, pre-vote, ...). */
-  readonly tuning?: NodeTuning;
-  /** The core to run; a planted-bug subclass in bug hunts. */
-  readonly createRaft?: (options: RaftOptions) => RaftNode;
-  readonly fsyncMinMs?: number;
-  readonly fsyncMaxMs?: number;
-  /** Each node's clock is off the world's by up to this much, drawn once per node. */
-  readonly clockSkewMaxMs?: number;
-  /**
-   * What every node's clock reads at virtual time 0 (before its skew). A wall clock never
-   * reads below 0, and broker entries carry the leader's clock as an unsigned number, so runs
-   * with skew and broker commands start the clocks here. Default 0.
-   */
-  readonly clockOriginMs?: number;
-  /** Each node's clock runs at a rate drawn once per node from [1 - max, 1 + max] (0.3: up to 30% fast or slow). */
-  readonly clockDriftMax?: number;
-  readonly durableMark?: DurableMarkPolicy;
-  /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
-  readonly segmentBytes?: number;
-  /** Snapshot every this many applied entries (small values: every run snapshots, compacts and installs). */
-  readonly snapshotEntries?: number;
-  readonly retention?: RetentionConfig;
-  /** Each node's disk usage as the disk guard reads it (default: none, the guard never samples). */
-  readonly diskUsage?: (id: NodeId) => DiskUsageSource;
-  readonly diskHighWatermarkPercent?: number;
-  /** The nodes' own log lines (the disk guard's), with the node's id. */
-  readonly onNodeLog?: (id: NodeId, line: string) => void;
-  /** What a node's disk holds before its first start (scripted scenarios): a log from index 1, a hard state. */
-  readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: LogReader; readonly hardState?: HardState }>;
-  /** Runs before a sent message reaches the network: 'drop' loses it (tests cut specific traffic with it). */
-  readonly intercept?: (message: Message, cluster: NodeCluster) => 'pass' | 'drop';
-  /** Sees every message the moment it is delivered to a running node, before the node steps it. */
-  readonly onDeliver?: (message: Message, cluster: NodeCluster) => void;
-  /**
-   * Hold acknowledgements, votes and commits against the disks as they happen (default
-   * true). Off, only the consequences can show a durability bug: an acknowledged append
-   * lost after crashes, a double vote.
-   */
-  readonly checkDurability?: boolean;
-  /**
-   * Which disks make the bootstrap check (src/node/bootstrap-check.ts: a node that bootstraps
-   * on a new data directory votes only once its members confirmed they knew no other under
-   * its id). 'lost-disks' (default): only a disk that replaced a lost one; the disks a run
-   * starts with are taken as checked, a cluster formed before the run (they are started
-   * without an incarnation in their environment, so the node does not ask). 'every-disk':
-   * the run starts from a new cluster, whose members check each other first.
-   */
-  readonly bootstrapCheck?: 'lost-disks' | 'every-disk';
-}
-
-export type AppendState = 'pending' | 'acked' | 'failed' | 'unknown';
-
-/** One client append of one record, and what the client learnt of it. */
-export interface ClientAppend {
-  readonly id: number;
-  readonly payload: Uint8Array;
-  readonly node: NodeId;
-  state: AppendState;
-  /** The index the cluster acknowledged it at. */
-  index: Index | null;
-}
-
-/** What a simulated node is right now. */
-class SimNode {
-  /** The running process's view of this node's disk (a crash hands over to a new view). */
-  fs = new MemoryFileSystem();
-  process: SimProcess | null = null;
-  /** Set once assembleNode has recovered the log; null while down or starting. */
-  node: AssembledNode | null = null;
-  scheduler: SimScheduler | null = null;
-  /** Snapshots the node's state machine was restored from (at a start, or installed from a leader), over the whole run. */
-  readonly restores: SnapshotMeta[] = [];
-  /** Entries this process applied, in order (rebuilt from index 1 at every start). */
-  appliedIndex = 0;
-  crashes = 0;
-  /** Its disk was damaged and it has not been seen repaired (voting again) since. */
-  damaged = false;
-  /** The term in which this process's log was last found to hold every committed entry while leading. */
-  completenessCheckedTerm = -1;
-  /** Crash once this many more syncs of this disk have completed (null: not armed). */
-  crashAfterSyncs: { remaining: number; readonly tear: boolean } | null = null;
-  /** Written to the disk before the first start, then null. */
-  initial: { readonly log?: LogReader; readonly hardState?: HardState } | null = null;
-  fsyncMinMs: number;
-  fsyncMaxMs: number;
-  /** What its disk holds durably, read from the disk, not from the process. */
-  readonly durable: DurableView;
-  /** Disks this node id has had: 0 for its first, one more at each wipe. */
-  generation = 0;
-  /** A node started to join a running cluster (`--join`): it bootstraps no configuration. */
-  joiner = false;
-  /** The ids its running process was started with as --members. */
-  flags: readonly NodeId[] = [];
-  /** Its wiped disk has left the configuration (a wiped id is never added again). */
-  wipeRemoved = false;
-  /** It stopped on its own for good (a member knew another disk under its id): it is not started again. */
-  stoppedForGood = false;
-
-  constructor(
-    readonly id: NodeId,
-    readonly skewMs: number,
-    /** How fast its clock runs against the world's (1: exactly as fast). */
-    readonly clockRate: number,
-    fsyncMinMs: number,
-    fsyncMaxMs: number,
-  ) {
-    this.fsyncMinMs = fsyncMinMs;
-    this.fsyncMaxMs = fsyncMaxMs;
-    this.durable = new DurableView(() => this.fs, `/data/${id}/log`);
-  }
-
-  get up(): boolean {
-    return this.process !== null;
-  }
-
-  /** Its data directory's incarnation (data-dir.ts gives each directory one; a wiped disk gets a new one). */
-  get incarnation(): string {
-    return `${this.id}.disk${this.generation}`;
-  }
-
-  /**
-   * Who the safety checker holds this disk's promises against: a wiped disk restarted under
-   * the id is another node as far as votes and saved terms go (it remembers none of the old
-   * one's), and that its promises reach no one is what the peer links ensure.
-   */
-  get checkerId(): NodeId {
-    return (this.generation === 0 ? this.id : `${this.id}~${this.generation}`) as NodeId;
-  }
-}
-
-const CLIENT_TIMEOUT_MS = 3_000;
-/** Each way of a CheckIncarnation call. */
-const INCARNATION_CHECK_HOP_MS = 1;
-/**
- * Snapshots are encoded two items a slice, a virtual millisecond apart: the small states of a
- * simulation then take tens of slices, with applies held throughout, while entries commit,
- * nodes crash and leaders' snapshots arrive, as a large state's encoding does in production.
- */
-const SIM_SNAPSHOT_ENCODE_SLICE: SnapshotEncodeSlice = { sliceMs: 2, stepsMax: 1, stepItems: 2, pauseMs: 1 };
-const TRACE_KEPT = 60;
-
 export class NodeCluster {
   /** Every node ever started, in start order: the bootstrapped ones, then joiners. */
   private readonly idList: NodeId[] = [];
@@ -191,8 +47,6 @@ export class NodeCluster {
   readonly bootstrapIds: readonly NodeId[];
   /** Each node's transport as production keeps it: who it dials, whom it takes messages from. */
   readonly peerLinks = new SimPeerLinks();
-  /** The sending process's disk (generation) and data directory incarnation, carried beside each message (a stream's metadata). */
-  private readonly senderDisk = new WeakMap<Message, { readonly generation: number; readonly incarnation: string }>();
   /** Some node held a configuration of fewer than three voters at some point: no disk is damaged or wiped from then on. */
   private fewVotersSeen = false;
   /** The highest term a leader was seen in, and who wants to hear of a leader in a higher one. */
@@ -200,18 +54,19 @@ export class NodeCluster {
   private readonly leaderListeners: (() => void)[] = [];
   /** The configuration of the last leader seen: what newestConfiguration() says while no node runs. */
   private lastLeaderConfig: { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] } | null = null;
-  /** `to>from`: the first of `from`'s disks (generation) whose messages reached `to`'s core since `to`'s own disk was new. */
-  private readonly firstDiskHeard = new Map<string, number>();
   readonly world = new SimWorld();
   readonly checker = new SafetyChecker();
   readonly network: SimNetwork;
-  readonly appends: ClientAppend[] = [];
   /** Set once the end-of-run recovery check starts: background clients stop. */
   recovering = false;
-  /** Raft messages handed to the network. */
-  messagesSent = 0;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly clients = new SimProcess('clients');
+  private readonly appenders = new ClientAppends({
+    world: this.world,
+    process: this.clients,
+    target: () => this.leader() ?? this.randomUpNode(),
+    running: (id) => this.node(id).node,
+  });
   private readonly diskPrng: Prng;
   private readonly clientPrng: Prng;
   private readonly corePrng: Prng;
@@ -219,7 +74,6 @@ export class NodeCluster {
   readonly workloadRandom: Prng;
   private readonly trace: string[] = [];
   private readonly durableMark: DurableMarkPolicy;
-  private nextAppendId = 1;
   private readonly applyListeners: ((node: NodeId, entry: Entry, result: ApplyResult | null) => void)[] = [];
   /** Snapshots streamed between nodes (InstallSnapshot). */
   readonly snapshotLink: SimSnapshotLink = new SimSnapshotLink({
@@ -227,7 +81,7 @@ export class NodeCluster {
     network: () => this.network,
     processOf: (id) => this.node(id).process,
     receivingOf: (id) => this.node(id).node?.snapshotReceiving ?? null,
-    admits: (from, to) => this.peerLinks.mayDial(from, to) && this.admits(to, from),
+    admits: (from, to) => this.peerLinks.mayDial(from, to) && this.delivery.admits(to, from),
   });
   /** A node's process failed (storage or a broken invariant): the run records it as a violation. */
   private fatal: { readonly node: NodeId; readonly error: unknown } | null = null;
@@ -237,10 +91,27 @@ export class NodeCluster {
   });
   /** A check called from inside a node failed (see checkInNode): the step raises it. */
   private nodeViolation: SafetyViolation | null = null;
+  /** Raft messages and CheckIncarnation calls between the nodes. */
+  private readonly delivery: SimDelivery;
 
   constructor(readonly options: NodeClusterOptions) {
     const root = new Prng(options.seed);
-    this.network = new SimNetwork(root.fork(), (delayMs, message) => this.scheduleDelivery(delayMs, message), () => this.world.nowMs);
+    this.delivery = new SimDelivery({
+      world: this.world,
+      checker: this.checker,
+      peerLinks: this.peerLinks,
+      options: this.options,
+      cluster: this,
+      network: () => this.network,
+      node: (id) => this.node(id),
+      raft: (id) => this.raft(id),
+      addressOf: (id) => this.addressOf(id),
+      checkInNode: (check) => this.checkInNode(check),
+      durabilitySent: (message) => {
+        if (this.options.checkDurability !== false) this.durability.sent(message);
+      },
+    });
+    this.network = new SimNetwork(root.fork(), (delayMs, message) => this.delivery.scheduleDelivery(delayMs, message), () => this.world.nowMs);
     this.diskPrng = root.fork();
     this.clientPrng = root.fork();
     this.corePrng = root.fork();
@@ -266,6 +137,11 @@ export class NodeCluster {
     this.idList.push(id);
     node.fs.delaySyncs(() => this.syncDelay(node));
     return node;
+  }
+
+  /** Raft messages handed to the network. */
+  get messagesSent(): number {
+    return this.delivery.sent;
   }
 
   get nowMs(): number {
@@ -507,7 +383,7 @@ export class NodeCluster {
         },
         {
           send: (messages) => {
-            if (process.alive) for (const message of messages) this.send(message);
+            if (process.alive) for (const message of messages) this.delivery.send(message);
           },
           onFatal: (error) => {
             if (!process.alive) return;
@@ -516,7 +392,7 @@ export class NodeCluster {
             else this.fatal ??= { node: id, error };
           },
           shipping: this.snapshotLink.shippingFor(id, process),
-          checkIncarnation: (peer) => this.askIncarnation(id, process, peer),
+          checkIncarnation: (peer) => this.delivery.askIncarnation(id, process, peer),
         },
       );
     })();
@@ -594,7 +470,7 @@ export class NodeCluster {
     sim.crashAfterSyncs = null;
     sim.crashes++;
     this.peerLinks.down(id);
-    for (const append of this.appends) if (append.node === id && append.state === 'pending') append.state = 'unknown';
+    this.appenders.crashed(id);
     const tear = options.tear ? { tearLastWrite: { atByte: this.diskPrng.nextInt(64) } } : {};
     sim.fs = sim.fs.crash(tear);
   }
@@ -615,38 +491,6 @@ export class NodeCluster {
     sim.stoppedForGood = true;
   }
 
-  /**
-   * CheckIncarnation on the simulated network: the question reaches `peer`'s running process
-   * a millisecond after it is asked, and the answer `from`'s a millisecond after that. A link
-   * cut, a peer down or not serving, or a refusal fails the call. The delays are fixed, so a
-   * question draws nothing from the network's generator and shifts no random choice of the run.
-   */
-  private askIncarnation(from: NodeId, asker: SimProcess, peer: NodeId): Promise<IncarnationCheckAnswer> {
-    const incarnation = this.node(from).incarnation;
-    return new Promise((resolve, reject) => {
-      const fail = (why: string): void => {
-        this.world.schedule(INCARNATION_CHECK_HOP_MS, asker, `incarnation check ${from}->${peer} failed`, () => reject(new Error(why)));
-      };
-      const receiver = this.node(peer).process;
-      if (!this.peerLinks.mayDial(from, peer) || receiver === null || this.network.isCut(from, peer)) {
-        fail(`${peer} cannot be reached`);
-        return;
-      }
-      this.world.schedule(INCARNATION_CHECK_HOP_MS, receiver, `incarnation check ${from}->${peer}`, () => {
-        const target = this.node(peer).node;
-        if (target === null || this.node(peer).process !== receiver || this.network.isCut(from, peer)) {
-          fail(`${peer} did not answer`);
-          return;
-        }
-        const answer = this.peerLinks.answerIncarnationCheck(peer, target.membership, from, incarnation, this.addressOf(from).peerAddress);
-        this.world.schedule(INCARNATION_CHECK_HOP_MS, asker, `incarnation answer ${peer}->${from}`, () => {
-          if (answer === null) reject(new Error(`${peer} refused the question: ${from} is not a member there`));
-          else if (this.network.isCut(peer, from)) reject(new Error(`the answer of ${peer} was lost`));
-          else resolve(answer);
-        });
-      });
-    });
-  }
 
   /**
    * A new node starts, joining the running cluster (`--join`: no bootstrap configuration, so
@@ -700,7 +544,7 @@ export class NodeCluster {
     sim.fs.delaySyncs(() => this.syncDelay(sim));
     sim.generation++;
     this.peerLinks.wiped(id);
-    for (const key of [...this.firstDiskHeard.keys()]) if (key.startsWith(`${id}>`)) this.firstDiskHeard.delete(key);
+    this.delivery.diskReplaced(id);
     this.start(id);
   }
 
@@ -859,64 +703,6 @@ export class NodeCluster {
     );
   }
 
-  private send(message: Message): void {
-    this.messagesSent++;
-    const sender = this.node(message.from);
-    this.checkInNode(() => {
-      if (message.type === 'voteResp' && message.granted) this.checker.voteGranted(sender.checkerId, message.to, message.term);
-      if ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted && this.raft(message.from)?.status().votingBlocked === true) {
-        this.checker.violation(Invariant.votedWhileDamaged, `${message.from} granted ${message.to} a ${message.type === 'voteResp' ? 'vote' : 'pre-vote'} in term ${message.term} before its lost entries were repaired`);
-      }
-      const held = this.raft(message.from)?.status().votingHeld === true;
-      if (held && (((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted) || message.type === 'vote' || message.type === 'preVote')) {
-        this.checker.violation(Invariant.votedBeforeBootstrapCheck, `${message.from} sent a ${message.type}${message.type.endsWith("Resp") ? " granting it" : ""} in term ${message.term} before its members confirmed its new data directory`);
-      }
-      if (this.options.checkDurability !== false) this.durability.sent(message);
-    });
-    if (this.options.intercept?.(message, this) === 'drop') return;
-    if (!this.peerLinks.mayDial(message.from, message.to)) return;
-    this.senderDisk.set(message, { generation: sender.generation, incarnation: sender.incarnation });
-    this.network.send(message);
-  }
-
-  /**
-   * Ground truth, whatever the transport decided: a node that heard `from` on one disk never
-   * takes a vote, pre-vote or append acknowledgement from a later disk of it (wiped, restarted
-   * under its id). A node that never heard the old disk (one that joined later) may: the limit
-   * of first-heard incarnations docs/membership.md names.
-   */
-  private checkWipedDisk(message: Message, generation: number): void {
-    const key = `${message.to}>${message.from}`;
-    const first = this.firstDiskHeard.get(key);
-    if (first === undefined) this.firstDiskHeard.set(key, generation);
-    if (first === undefined || first >= generation) return;
-    const counts = ((message.type === 'voteResp' || message.type === 'preVoteResp') && message.granted) || (message.type === 'appendResp' && message.success);
-    if (counts) {
-      this.checkInNode(() => this.checker.violation(Invariant.wipedDiskCounted, `${message.to} took ${message.type} from ${message.from}'s wiped disk (disk ${generation}; it heard disk ${first} before) in term ${message.term}`));
-    }
-  }
-
-  /** Whether `to`'s transport takes a message from `from` now (a member, from the disk it knows). */
-  private admits(to: NodeId, from: NodeId, incarnation = this.node(from).incarnation): boolean {
-    const target = this.node(to).node;
-    return target !== null && this.peerLinks.admit(to, target.membership, from, incarnation, this.addressOf(from).peerAddress);
-  }
-
-  /** A message reaches the process running at its destination when sent; a restarted process never sees it. */
-  private scheduleDelivery(delayMs: number, message: Message): void {
-    const process = this.node(message.to).process;
-    if (process === null) return;
-    this.world.schedule(delayMs, process, `${message.type} ${message.from}->${message.to}`, () => {
-      const target = this.node(message.to).node;
-      if (target === null || !this.network.deliverable(message)) return;
-      const disk = this.senderDisk.get(message);
-      if (!this.admits(message.to, message.from, disk?.incarnation)) return;
-      if (disk !== undefined) this.checkWipedDisk(message, disk.generation);
-      this.options.onDeliver?.(message, this);
-      target.receive(message);
-    });
-  }
-
   // ---- clients -------------------------------------------------------------------------
 
   /**
@@ -924,44 +710,17 @@ export class NodeCluster {
    * node); `payloadBytes` pads the record to that size (tests of batching by bytes).
    */
   append(to?: NodeId, payloadBytes?: number): ClientAppend | null {
-    return this.appendBatch(1, to, payloadBytes)[0] ?? null;
+    return this.appenders.appendBatch(1, to, payloadBytes)[0] ?? null;
   }
 
-  /** A client appends `count` fresh records in one call: they commit together or not at all. */
+  /** A client appends `count` fresh records in one call: they commit together or not at all (SimClients). */
   appendBatch(count: number, to?: NodeId, payloadBytes = 0): ClientAppend[] {
-    const target = to ?? this.leader() ?? this.randomUpNode();
-    if (target === null) return [];
-    const node = this.node(target).node;
-    if (node === null) return [];
-    const batch = Array.from({ length: count }, (): ClientAppend => {
-      const id = this.nextAppendId++;
-      // The name stays unique whatever the padding: the checks find a record by its bytes.
-      const name = `a${id}`;
-      return { id, payload: Buffer.from(name.padEnd(payloadBytes, '.'), 'latin1'), node: target, state: 'pending', index: null };
-    });
-    this.appends.push(...batch);
-    const settle = (state: AppendState, firstIndex: Index | null): void => {
-      batch.forEach((append, k) => {
-        if (append.state !== 'pending') return;
-        append.state = state;
-        if (firstIndex !== null) append.index = (firstIndex + k) as Index;
-      });
-    };
-    const timeout = this.world.schedule(CLIENT_TIMEOUT_MS, this.clients, `client timeout a${batch[0]?.id ?? 0}`, () => settle('unknown', null));
-    node.service.append(
-      batch.map((a) => a.payload),
-      { timeoutMs: CLIENT_TIMEOUT_MS },
-    ).then(
-      (outcome) => {
-        timeout.cancel();
-        settle('acked', outcome.firstIndex as Index);
-      },
-      (error: unknown) => {
-        timeout.cancel();
-        settle(definitelyNotWritten(error) ? 'failed' : 'unknown', null);
-      },
-    );
-    return batch;
+    return this.appenders.appendBatch(count, to, payloadBytes);
+  }
+
+  /** Every append a client made, in order, with what it learnt of each. */
+  get appends(): readonly ClientAppend[] {
+    return this.appenders.appends;
   }
 
   private randomUpNode(): NodeId | null {
@@ -1039,30 +798,14 @@ export class NodeCluster {
     return node === null ? [] : wholeLog(node.log);
   }
 
-  /**
-   * The final state of every node, hashed: log entries, hard state and applied index. Equal
-   * seeds give equal digests, run after run.
-   */
+  /** The final state of every node, hashed (clusterDigest). */
   digest(): string {
-    const hash = createHash('sha256');
-    for (const [id, digest] of this.nodeDigests()) hash.update(`${id} ${digest}\n`);
-    return hash.digest('hex');
+    return clusterDigest(this);
   }
 
-  /** Each node's final state hashed on its own, in id order. */
+  /** Each node's final state hashed on its own, in id order (nodeDigests). */
   nodeDigests(): [NodeId, string][] {
-    return this.ids.map((id) => {
-      const hash = createHash('sha256');
-      const sim = this.node(id);
-      hash.update(`up=${String(sim.up)} crashes=${sim.crashes} applied=${sim.appliedIndex}\n`);
-      const node = sim.node;
-      if (node !== null) {
-        const hs = node.log.hardState();
-        hash.update(`hs ${hs.term} ${String(hs.vote)} ${hs.commit}\n`);
-        for (const entry of this.logEntries(id)) hash.update(`${entry.index} ${entryKey(entry)}\n`);
-      }
-      return [id, hash.digest('hex')];
-    });
+    return nodeDigests(this);
   }
 
   // ---- diagnostics ---------------------------------------------------------------------
@@ -1078,10 +821,6 @@ export class NodeCluster {
   }
 }
 
-/** A refusal before proposing: the record was never handed to the core, so it is in no log. */
-function definitelyNotWritten(error: unknown): boolean {
-  return error instanceof NotLeaderError;
-}
 
 /** An error and its causes, outermost first (a node wraps what stopped it). */
 function describeError(error: unknown): string {

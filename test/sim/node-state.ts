@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
+
 import type { Entry, Index, NodeId } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import { plainRecord } from '../../src/node/state-machine.js';
 import { Invariant, entryKey, type CheckedLog, type SafetyChecker } from './invariants.js';
+import type { NodeCluster } from './node-cluster.js';
 
 /** What the check needs of a client's append (NodeCluster's ClientAppend). */
 interface AppendSeen {
@@ -90,4 +93,30 @@ export function checkedLog(log: CommitLog): CheckedLog {
 export function recordOf(entry: Entry): string | null {
   const record = plainRecord(entry);
   return record === null ? null : Buffer.from(record).toString('latin1');
+}
+
+/**
+ * The final state of every node, hashed: log entries, hard state and applied index. Equal
+ * seeds give equal digests, run after run.
+ */
+export function clusterDigest(cluster: NodeCluster): string {
+  const hash = createHash('sha256');
+  for (const [id, digest] of nodeDigests(cluster)) hash.update(`${id} ${digest}\n`);
+  return hash.digest('hex');
+}
+
+/** Each node's final state hashed on its own, in id order. */
+export function nodeDigests(cluster: NodeCluster): [NodeId, string][] {
+  return cluster.ids.map((id) => {
+    const hash = createHash('sha256');
+    const sim = cluster.node(id);
+    hash.update(`up=${String(sim.up)} crashes=${sim.crashes} applied=${sim.appliedIndex}\n`);
+    const node = sim.node;
+    if (node !== null) {
+      const hs = node.log.hardState();
+      hash.update(`hs ${hs.term} ${String(hs.vote)} ${hs.commit}\n`);
+      for (const entry of cluster.logEntries(id)) hash.update(`${entry.index} ${entryKey(entry)}\n`);
+    }
+    return [id, hash.digest('hex')];
+  });
 }
