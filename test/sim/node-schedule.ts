@@ -222,6 +222,10 @@ function performChange(cluster: NodeCluster, operator: MembershipOperator, actio
       return true;
     }
     case 'wipe': {
+      // Not while a removal is on its way: appended after the wipe, it could leave two voters,
+      // one of them the wiped disk, which elect no one (FINDINGS O6). NodeCluster.wipe refuses
+      // the same once such a change is appended.
+      if (operator.removalInFlight) return true;
       const leader = cluster.leader();
       const voters = leader === null ? [] : cluster.status(leader).config.voters;
       const target = voters[action.member % Math.max(1, voters.length)];
