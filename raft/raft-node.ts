@@ -143,11 +143,11 @@ export class RaftNode {
 
   step(m: Message): void {
     assert(m.to === this.id, `raft: message for ${m.to} stepped into ${this.id}`);
-    // Campaigns count only among the voters of the configuration this node holds (and of the
-    // one before while this one is uncommitted): a removed member that comes back, or a
-    // stranger, changes no term here and gets no vote, and a node that holds no configuration
-    // yet (a new member before its first log) answers no one.
-    if ((m.type === 'vote' || m.type === 'preVote') && !this.countsAsVoter(m.from)) return;
+    // Campaigns are answered only from members of the configuration this node holds (see
+    // answersCampaignOf): a removed member that comes back, or a stranger, changes no term
+    // here and gets no vote, and a node that holds no configuration yet (a new member before
+    // its first log) answers no one.
+    if ((m.type === 'vote' || m.type === 'preVote') && !this.answersCampaignOf(m.from)) return;
     if (m.term > this.currentTerm) {
       if (!this.stepHigherTerm(m)) return;
     } else if (m.term < this.currentTerm) {
@@ -498,6 +498,18 @@ export class RaftNode {
    */
   private countsAsVoter(id: NodeId): boolean {
     return this.log.configs.electsIn(id, this.log.committed);
+  }
+
+  /**
+   * Whether a vote or pre-vote request from `id` is answered: from a node that takes part in
+   * elections here (countsAsVoter), or from a learner of this configuration. A learner
+   * campaigns only once its own log makes it a voter, by a promotion this node has not
+   * received yet; its configuration may need this node's vote to elect anyone (a voter that
+   * missed the promotion while another voter was lost: FINDINGS O6). Whether the vote counts
+   * is the candidate's configuration's call, as for the learner that votes.
+   */
+  private answersCampaignOf(id: NodeId): boolean {
+    return this.countsAsVoter(id) || this.log.configs.current().learners.includes(id);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -181,7 +181,7 @@ export class NodeMembership {
    * listens at `peerAddress`: yes on a follower (it may be a member added by an entry this
    * node lacks, now leading: refused, this node would never take that entry), which then
    * dials it like a member; no on the leader, whose configuration is the newest. Serving a
-   * stranger is safe: the core takes votes only from voters of its configuration, and a
+   * stranger is safe: the core answers campaigns only of members of its configuration, and a
    * removed member's old-term appends are only answered with the current term.
    */
   admitsStranger(id: NodeId, peerAddress: string | null): boolean {

@@ -177,6 +177,22 @@ describe('removing the leader, and a removed member that comes back', () => {
     expect(learner.core.status().term).toBe(2);
   });
 
+  it('a voter answers a learner of its configuration that campaigns: promoted by an entry the voter lacks, it may need this vote (FINDINGS O6)', () => {
+    // n1 missed the entry promoting n4 (and the one removing another voter after it): n4's
+    // configuration is {n1,n3,n4}, n3 is gone, and only n1's vote can elect it.
+    const config = encodeConfiguration({ voters: [n1, n2, n3], learners: [n4] });
+    const log = MemoryLog.of([{ index: 1 as Index, term: 1 as Term, kind: EntryKind.config, payload: config }]);
+    const voter = new DirectNode(n1, { voters: [], log, hardState: hardState(1), tuning: { preVote: true, checkQuorum: true } });
+    expect(ofType(voter.step(msg.vote('n4', 'n1', 2, 5, 1, 'preVote')), 'preVoteResp')).toMatchObject([{ granted: true, term: 2 }]);
+    expect(ofType(voter.step(msg.vote('n4', 'n1', 2, 5, 1)), 'voteResp')).toMatchObject([{ granted: true, term: 2 }]);
+    expect(voter.core.status()).toMatchObject({ term: 2, vote: n4 });
+    // The election restriction holds for it as for anyone: a shorter log gets no vote.
+    expect(ofType(voter.step(msg.vote('n4', 'n1', 3, 0, 0)), 'voteResp')).toMatchObject([{ granted: false }]);
+    // A stranger to its configuration still gets nothing, whatever its term.
+    expect(voter.step(msg.vote('n9', 'n1', 9, 5, 5))).toEqual([]);
+    expect(voter.core.status().term).toBe(3);
+  });
+
   it('a learner that has not heard from its leader for an election timeout forgets it, so its lease ends', () => {
     const config = encodeConfiguration({ voters: [n1, n2, n3], learners: [n4] });
     const log = MemoryLog.of([{ index: 1 as Index, term: 1 as Term, kind: EntryKind.config, payload: config }]);

@@ -41,7 +41,7 @@ describe('the simulator is deterministic', () => {
   });
 
   it('a membership schedule (nodes joining, changes, a wiped disk) gives the same digests on every run', async () => {
-    const [schedule] = fc.sample(scheduleArbitrary({ size: 3, stepsMax: 20, weights: { ...MEMBERSHIP_NODE_WEIGHTS, wipe: 3 } }), { seed: 10, numRuns: 1 });
+    const [schedule] = fc.sample(scheduleArbitrary({ size: 3, stepsMax: 20, weights: { ...MEMBERSHIP_NODE_WEIGHTS, wipe: 3 } }), { seed: 20, numRuns: 1 });
     if (schedule === undefined) throw new Error('no schedule sampled');
     const first = await runNodeSchedule({ size: 3, membership: true }, schedule);
     const second = await runNodeSchedule({ size: 3, membership: true }, schedule);

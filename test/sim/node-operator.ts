@@ -81,6 +81,16 @@ export class MembershipOperator {
     return this.queue.length === 0 && !this.busy;
   }
 
+  /**
+   * A removal is in flight: asked of a leader and not yet answered. The leader may append it
+   * only later (ChangeMember waits there for a commit in its term), so a configuration that
+   * looks settled now may still lose a member (FINDINGS O6).
+   */
+  get removalInFlight(): boolean {
+    const head = this.queue[0];
+    return this.busy && head !== undefined && removes(head.op);
+  }
+
   enqueue(...ops: MemberOp[]): void {
     for (const op of ops) this.queue.push({ op, attempts: 0, urgent: false, removesLeader: false });
     this.kick(0);

@@ -227,6 +227,10 @@ function performChange(cluster: NodeCluster, operator: MembershipOperator, actio
     case 'wipe': {
       const leader = cluster.leader();
       const voters = leader === null ? [] : cluster.status(leader).config.voters;
+      // Not while a removal from three voters is on its way: appended after the wipe, it could
+      // leave two, one of them the wiped disk, which elect no one (FINDINGS O6). NodeCluster.wipe
+      // refuses the same once such a change is appended.
+      if (operator.removalInFlight && voters.length <= 3) return true;
       const target = voters[action.member % Math.max(1, voters.length)];
       if (!joinerRoom || target === undefined || cluster.ids.length < 3 || !cluster.wipe(target)) return true;
       changes.wipes++;
