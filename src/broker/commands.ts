@@ -31,6 +31,7 @@ export const CommandKind = {
   resetGroup: 19,
   halfMessage: 20,
   endTransaction: 21,
+  lease: 22,
   aclAdd: 30,
   aclRemove: 31,
 } as const;
@@ -126,6 +127,18 @@ export interface Deliver {
   readonly max: number;
 }
 
+/**
+ * Hands up to `max` messages of the group to `consumer` now, as deliver does, and leaves the
+ * rest of `max` to it as a standing lease: new offsets of the topic go to it as the entries
+ * that make them visible apply, with no deliver entry of their own (ConsumerGroup.lease).
+ */
+export interface Lease {
+  readonly kind: 'lease';
+  readonly group: string;
+  readonly consumer: string;
+  readonly max: number;
+}
+
 export interface Ack {
   readonly kind: 'ack';
   readonly group: string;
@@ -215,7 +228,7 @@ export interface ResetGroup {
   readonly force: boolean;
 }
 
-export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Ack | Nack | Extend | Release | Leave | DeadLetter | ResetGroup;
+export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Lease | Ack | Nack | Extend | Release | Leave | DeadLetter | ResetGroup;
 
 /**
  * A transaction's half message(s): held durably, invisible until an EndTransaction commits
@@ -337,6 +350,7 @@ function encodeGroupCommand(w: BinaryWriter, command: GroupCommand): void {
     case 'deleteGroup':
       break;
     case 'deliver':
+    case 'lease':
       w.string(command.consumer).u32(command.max);
       break;
     case 'ack':
@@ -389,6 +403,8 @@ function decodeGroupCommand(kind: number, r: BinaryReader): GroupCommand {
       return { kind: 'deleteGroup', group };
     case CommandKind.deliver:
       return { kind: 'deliver', group, consumer: r.string(), max: r.u32() };
+    case CommandKind.lease:
+      return { kind: 'lease', group, consumer: r.string(), max: r.u32() };
     case CommandKind.ack: {
       const count = r.u32();
       const offsets: number[] = [];

@@ -12,6 +12,7 @@ import {
   type DeadLetterCandidate,
   type DeliveredMessage,
   type GroupDescription,
+  type LeaseDelivery,
 } from './consumer-groups.js';
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
@@ -114,6 +115,13 @@ export class GroupTable {
         const max = Math.min(command.max, GROUP_DEFAULTS.deliverBatchMax);
         return { kind: 'delivered', group: group.name, topic: topic.name, messages: group.deliver(command.consumer, max, nowMs, topic) };
       }
+      case 'lease': {
+        consumerIdCheck(command.consumer);
+        const topic = this.topicOf(group);
+        // A lease is at most the largest prefetch: what one consumer may hold at once.
+        const max = Math.min(command.max, GROUP_DEFAULTS.maxSeenOnLeave);
+        return { kind: 'delivered', group: group.name, topic: topic.name, messages: group.lease(command.consumer, max, GROUP_DEFAULTS.deliverBatchMax, nowMs, topic) };
+      }
       case 'ack':
         return { kind: 'acked', group: group.name, outcomes: command.offsets.map((offset) => group.ack(offset)) };
       case 'nack': {
@@ -149,6 +157,21 @@ export class GroupTable {
         return { kind: 'deadLettered', group: group.name, topic: dlq.name, offset };
       }
     }
+  }
+
+  /**
+   * Hands what entries made visible to the groups' standing leases (ConsumerGroup.fillLeases):
+   * called after every applied entry, at its log time.
+   */
+  fillLeases(nowMs: number): LeaseDelivery[] {
+    const handed: LeaseDelivery[] = [];
+    // Bounded by the number of groups; a group without leases costs one check.
+    for (const g of this.groups.values()) {
+      if (g.leaseCount === 0) continue;
+      const topic = this.liveTopic(g);
+      if (topic !== undefined && topic.nextOffset > g.nextOffset) handed.push(...g.fillLeases(nowMs, topic));
+    }
+    return handed;
   }
 
   describe(name: string): GroupDescription | undefined {

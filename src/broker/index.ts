@@ -5,7 +5,7 @@ export { BrokerError, BrokerSnapshotError, MalformedCommandError, type BrokerRef
 export type { MessageLocation } from './topic-log.js';
 export { topicNameProblem } from './topic-name.js';
 export { DELIVER_AT_HEADER, deliverAtHeaderOf } from './broker-state.js';
-export { DeadLetterHeader, deadLetterTopicOf, GROUP_DEFAULTS, groupNameProblem, type DeadLetterCandidate, type GroupDescription, type GroupSettings, type GroupStart } from './consumer-groups.js';
+export { DeadLetterHeader, deadLetterTopicOf, GROUP_DEFAULTS, groupNameProblem, type DeadLetterCandidate, type GroupDescription, type GroupSettings, type GroupStart, type LeaseDelivery, type ConsumerGroup } from './consumer-groups.js';
 export type { GroupResult } from './group-table.js';
 export {
   AuditHeader,

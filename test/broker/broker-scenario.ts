@@ -25,6 +25,7 @@ export type Action =
   | { readonly kind: 'createGroup'; readonly group: number; readonly topic: number; readonly start: GroupStart; readonly settings: GroupSettings; readonly ifAbsent: boolean }
   | { readonly kind: 'deleteGroup'; readonly group: number }
   | { readonly kind: 'deliver'; readonly group: number; readonly consumer: number; readonly max: number }
+  | { readonly kind: 'lease'; readonly group: number; readonly consumer: number; readonly max: number }
   | { readonly kind: 'ack'; readonly group: number; readonly picks: readonly number[] }
   | { readonly kind: 'nack'; readonly group: number; readonly pick: number; readonly delayMs: number; readonly reason: number }
   | { readonly kind: 'extend'; readonly group: number; readonly pick: number; readonly extendMs: number }
@@ -80,6 +81,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('createGroup' as const), group: groupArb, topic: topicArb, start: startArb, settings: settingsArb, ifAbsent: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteGroup' as const), group: groupArb }) },
   { weight: 7, arbitrary: fc.record({ kind: fc.constant('deliver' as const), group: groupArb, consumer: consumerArb, max: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('lease' as const), group: groupArb, consumer: consumerArb, max: fc.integer({ min: 1, max: 6 }) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('ack' as const), group: groupArb, picks: fc.array(fc.nat(), { minLength: 1, maxLength: 3 }) }) },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('nack' as const), group: groupArb, pick: fc.nat(), delayMs: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 1_500 })), reason: fc.nat({ max: REASONS.length - 1 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('extend' as const), group: groupArb, pick: fc.nat(), extendMs: fc.integer({ min: 1, max: 2_000 }) }) },
@@ -197,7 +199,8 @@ export class ScenarioDriver {
       case 'deleteGroup':
         return { kind: 'deleteGroup', group: name(GROUPS, a.group) };
       case 'deliver':
-        return { kind: 'deliver', group: name(GROUPS, a.group), consumer: name(CONSUMERS, a.consumer), max: a.max };
+      case 'lease':
+        return { kind: a.kind, group: name(GROUPS, a.group), consumer: name(CONSUMERS, a.consumer), max: a.max };
       case 'release':
         return { kind: 'release', group: name(GROUPS, a.group), consumer: name(CONSUMERS, a.consumer) };
       case 'clock':
@@ -289,6 +292,8 @@ export function stateView(s: BrokerState): unknown {
     groups,
     rows: groups.map((g) => s.consumerGroups.group(g.name)?.snapshot()),
     deliverable: groups.map((g) => s.consumerGroups.deliverableCount(g.name)),
+    leases: groups.map((g) => CONSUMERS.map((c) => s.consumerGroups.group(g.name)?.leaseOf(c, s.nowMs))),
+    leaseDeliveries: s.leaseDeliveries,
     candidates: s.deadLetterCandidates(Number.MAX_SAFE_INTEGER),
     transactions: s.transactions(),
     undecided: s.undecidedTransactions(),
