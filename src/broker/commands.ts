@@ -32,6 +32,7 @@ export const CommandKind = {
   halfMessage: 20,
   endTransaction: 21,
   lease: 22,
+  ackRanges: 23,
   aclAdd: 30,
   aclRemove: 31,
 } as const;
@@ -145,6 +146,23 @@ export interface Ack {
   readonly offsets: readonly number[];
 }
 
+/** Consecutive offsets `offset`..`offset + count - 1`. */
+export interface OffsetRange {
+  readonly offset: number;
+  readonly count: number;
+}
+
+/**
+ * Acks as runs of consecutive offsets: what an ack with the ranges' offsets, in order, does
+ * (the outcomes come in the same order). The leader puts the acks of several requests for
+ * one group in one of these.
+ */
+export interface AckRanges {
+  readonly kind: 'ackRanges';
+  readonly group: string;
+  readonly ranges: readonly OffsetRange[];
+}
+
 /** `delayMs` -1: the group's delay for the message's retry level. */
 export interface Nack {
   readonly kind: 'nack';
@@ -228,7 +246,7 @@ export interface ResetGroup {
   readonly force: boolean;
 }
 
-export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Lease | Ack | Nack | Extend | Release | Leave | DeadLetter | ResetGroup;
+export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Lease | Ack | AckRanges | Nack | Extend | Release | Leave | DeadLetter | ResetGroup;
 
 /**
  * A transaction's half message(s): held durably, invisible until an EndTransaction commits
@@ -357,6 +375,10 @@ function encodeGroupCommand(w: BinaryWriter, command: GroupCommand): void {
       w.u32(command.offsets.length);
       for (const o of command.offsets) w.u53(o);
       break;
+    case 'ackRanges':
+      w.u32(command.ranges.length);
+      for (const range of command.ranges) w.u53(range.offset).u32(range.count);
+      break;
     case 'nack':
       // -1 travels as 2^53 - 1: "the level's delay".
       w.u53(command.offset).u32(command.delivery).string(command.reason).u53(command.delayMs < 0 ? Number.MAX_SAFE_INTEGER : command.delayMs);
@@ -411,6 +433,13 @@ function decodeGroupCommand(kind: number, r: BinaryReader): GroupCommand {
       // Bounded by the entry's size: each offset takes 8 bytes.
       for (let k = 0; k < count; k++) offsets.push(r.u53());
       return { kind: 'ack', group, offsets };
+    }
+    case CommandKind.ackRanges: {
+      const count = r.u32();
+      const ranges: OffsetRange[] = [];
+      // Bounded by the entry's size: each range takes 12 bytes.
+      for (let k = 0; k < count; k++) ranges.push({ offset: r.u53(), count: r.u32() });
+      return { kind: 'ackRanges', group, ranges };
     }
     case CommandKind.nack: {
       const offset = r.u53();
@@ -557,6 +586,7 @@ function decodeMessage(r: BinaryReader): MessageRecord {
 function estimateBytes(command: BrokerCommand): number {
   if (command.kind === 'deadLetter') return 512 + command.message.payload.length + command.message.key.length;
   if (command.kind === 'ack') return 64 + command.offsets.length * 8;
+  if (command.kind === 'ackRanges') return 64 + command.ranges.length * 12;
   if (command.kind !== 'produce' && command.kind !== 'halfMessage') return 256;
   let bytes = command.topic.length * 3;
   for (const m of command.messages) bytes += 32 + m.key.length + m.payload.length + m.headers.length * 40;

@@ -16,6 +16,8 @@ export const GROUP_DEFAULTS = {
   retriesMax: 16,
   /** Messages delivered and not yet acked or dead-lettered, per group: past it no new offsets go out. */
   unfinishedMax: 100_000,
+  /** Offsets one ackRanges entry may ack: what the leader puts in one. */
+  ackOffsetsMax: 100_000,
   /** Messages one deliver entry may hand out. */
   deliverBatchMax: 4000,
   /** The longest ack deadline, extension, or nack delay a consumer may ask for. */

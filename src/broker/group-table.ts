@@ -1,4 +1,4 @@
-import type { CreateGroup, GroupCommand, ResetGroup } from './commands.js';
+import type { CreateGroup, GroupCommand, OffsetRange, ResetGroup } from './commands.js';
 import {
   ConsumerGroup,
   type ConsumerGroupSnapshot,
@@ -42,6 +42,20 @@ export interface TopicDirectory {
 }
 
 const CONSUMER_ID_MAX_CHARS = 128;
+
+/** Acks each range's offsets in order; a range that is empty or runs past 2^53, or more offsets in all than ackOffsetsMax, is refused before any is acked. */
+function ackRanges(group: ConsumerGroup, ranges: readonly OffsetRange[]): AckOutcome[] {
+  let total = 0;
+  for (const { offset, count } of ranges) {
+    if (!(count >= 1 && offset <= Number.MAX_SAFE_INTEGER - (count - 1))) throw new BrokerError(ErrorCode.invalidArgument, `an ack range of ${count} from offset ${offset}`);
+    total += count;
+  }
+  if (total > GROUP_DEFAULTS.ackOffsetsMax) throw new BrokerError(ErrorCode.invalidArgument, `one ack entry takes at most ${GROUP_DEFAULTS.ackOffsetsMax} offsets, not ${total}`);
+  const outcomes: AckOutcome[] = [];
+  // Bounded by ackOffsetsMax.
+  for (const { offset, count } of ranges) for (let k = 0; k < count; k++) outcomes.push(group.ack(offset + k));
+  return outcomes;
+}
 
 /**
  * The consumer groups of the broker's state machine. Every change comes from a committed
@@ -124,6 +138,8 @@ export class GroupTable {
       }
       case 'ack':
         return { kind: 'acked', group: group.name, outcomes: command.offsets.map((offset) => group.ack(offset)) };
+      case 'ackRanges':
+        return { kind: 'acked', group: group.name, outcomes: ackRanges(group, command.ranges) };
       case 'nack': {
         if (!(command.delayMs === -1 || isDelay(command.delayMs))) {
           throw new BrokerError(ErrorCode.invalidArgument, `a nack delay must be 0..${GROUP_DEFAULTS.delayMsMax} ms, not ${command.delayMs}`);

@@ -14,6 +14,7 @@ import {
 } from '../broker/index.js';
 import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput, ResetGroupInput, ResetGroupOutcome } from '../transport/index.js';
 import { expect, type NodeBrokerService } from './broker-service.js';
+import { GroupAcks } from './group-acks.js';
 import { resetGroup } from './group-reset.js';
 import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import { InvalidArgumentError, NotFoundError } from '../transport/index.js';
@@ -42,6 +43,8 @@ export const GROUP_SERVICE_DEFAULTS = {
 export class NodeGroupService implements GroupService {
   /** Dead letters proposed and not yet applied (or failed), by "group/offset". */
   private readonly deadLettersInFlight = new Set<string>();
+  /** The leader's group commit of acks (one ack entry in flight per group). */
+  private readonly acks: GroupAcks;
   /** The consume loops this node runs, by loopKey(group, consumer): what leave() stops. */
   private readonly loops = new Map<string, ConsumeLoop>();
 
@@ -51,6 +54,7 @@ export class NodeGroupService implements GroupService {
     private readonly broker: NodeBrokerService,
     private readonly probe: NodeProbe = NO_PROBE,
   ) {
+    this.acks = new GroupAcks(async (group, ranges, timeoutMs) => expect(await this.broker.propose({ kind: 'ackRanges', group, ranges }, timeoutMs), 'acked').outcomes);
     // For as long as the node runs, as the service itself.
     stateMachine.onLeaseDeliveries((deliveries, applied) => this.leased(deliveries, applied));
   }
@@ -87,9 +91,10 @@ export class NodeGroupService implements GroupService {
   ack(group: string, offsets: readonly number[], options: { readonly timeoutMs: number }): Promise<readonly AckOutcomeView[]> {
     return probedCall(this.probe, 'ack', async () => {
       checkGroup(group);
-      if (offsets.length > 100_000) throw new InvalidArgumentError(`one ack takes at most 100000 offsets, not ${offsets.length}`);
+      if (offsets.length > GROUP_DEFAULTS.ackOffsetsMax) throw new InvalidArgumentError(`one ack takes at most ${GROUP_DEFAULTS.ackOffsetsMax} offsets, not ${offsets.length}`);
       for (const offset of offsets) checkWhole('an offset', offset);
-      return expect(await this.broker.propose({ kind: 'ack', group, offsets }, options.timeoutMs), 'acked').outcomes;
+      // Not before the entry holding them is applied here: an ack is durable when answered.
+      return this.acks.ack(group, offsets, options.timeoutMs);
     });
   }
 

@@ -12,6 +12,7 @@ import {
   ORIGINAL_OFFSET_HEADER,
   text,
 } from './consumer-group-model.js';
+import { offsetRuns } from './broker-scenario.js';
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;
@@ -259,6 +260,35 @@ describe('leases', () => {
     expect(again.state.leaseDeliveries).toEqual(r.state.leaseDeliveries);
     expect(again.groupView()).toEqual(r.groupView());
     expect(again.state.consumerGroups.group('g')?.leaseOf('c', r.timeMs)).toBe(1);
+  });
+});
+
+describe('acks as ranges', () => {
+  it('do what an ack of the same offsets in order does: the same outcomes, the same state', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 12 }), { minLength: 1, maxLength: 10 }), fc.nat({ max: 10 }), (offsets, deliveredCount) => {
+        const [plain, ranged] = [setUp(10), setUp(10)];
+        for (const r of [plain, ranged]) {
+          r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: deliveredCount });
+          r.apply({ kind: 'ack', group: 'g', offsets: [1] });
+        }
+        const a = plain.apply({ kind: 'ack', group: 'g', offsets });
+        const b = ranged.apply({ kind: 'ackRanges', group: 'g', ranges: offsetRuns(offsets) });
+        expect(b).toEqual(a);
+        expect(ranged.groupView()).toEqual(plain.groupView());
+        expect(rows(ranged)).toEqual(rows(plain));
+      }),
+      { seed: 23, numRuns: 200 },
+    );
+  });
+
+  it('refuse an empty range, one running past 2^53, or more offsets than one entry takes, acking none', () => {
+    const r = setUp(4);
+    r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: 4 });
+    expectRefusedWithoutChange(r, { kind: 'ackRanges', group: 'g', ranges: [{ offset: 0, count: 1 }, { offset: 1, count: 0 }] }, 'invalidArgument');
+    expectRefusedWithoutChange(r, { kind: 'ackRanges', group: 'g', ranges: [{ offset: 0, count: 2 }, { offset: Number.MAX_SAFE_INTEGER, count: 2 }] }, 'invalidArgument');
+    expectRefusedWithoutChange(r, { kind: 'ackRanges', group: 'g', ranges: [{ offset: 0, count: 2 }, { offset: 10, count: GROUP_DEFAULTS.ackOffsetsMax - 1 }] }, 'invalidArgument');
+    expect(r.apply({ kind: 'ackRanges', group: 'g', ranges: [{ offset: 0, count: 2 }] })).toEqual({ kind: 'acked', group: 'g', outcomes: ['acked', 'acked'] });
   });
 });
 
@@ -531,6 +561,7 @@ describe('group commands on the wire', () => {
     fc.record({ kind: fc.constant('deliver' as const), group: name, consumer: name, max: u32 }),
     fc.record({ kind: fc.constant('lease' as const), group: name, consumer: name, max: u32 }),
     fc.record({ kind: fc.constant('ack' as const), group: name, offsets: fc.array(fc.maxSafeNat(), { maxLength: 6 }) }),
+    fc.record({ kind: fc.constant('ackRanges' as const), group: name, ranges: fc.array(fc.record({ offset: fc.maxSafeNat(), count: u32 }), { maxLength: 4 }) }),
     fc.record({
       kind: fc.constant('nack' as const),
       group: name,
@@ -565,6 +596,7 @@ describe('group commands on the wire', () => {
       { kind: 'createGroup', group: 'g', topic: 'orders', start: { kind: 'time', timeMs: 1_700_000_000_000 }, settings: FAST_SETTINGS, ifAbsent: false },
       { kind: 'deleteGroup', group: 'g' },
       { kind: 'lease', group: 'g', consumer: 'c', max: 4000 },
+      { kind: 'ackRanges', group: 'g', ranges: [{ offset: 7, count: 3 }, { offset: 2, count: 1 }] },
       { kind: 'deliver', group: 'g', consumer: 'c-1', max: 1000 },
       { kind: 'ack', group: 'g', offsets: [] },
       { kind: 'ack', group: 'g', offsets: [0, 5, Number.MAX_SAFE_INTEGER] },
@@ -582,7 +614,7 @@ describe('group commands on the wire', () => {
       { kind: 'clock' },
     ];
     const kinds = new Set(examples.map((c) => c.kind));
-    expect([...kinds].sort()).toEqual(['ack', 'clock', 'createGroup', 'deadLetter', 'deleteGroup', 'deliver', 'extend', 'lease', 'leave', 'nack', 'release', 'resetGroup']);
+    expect([...kinds].sort()).toEqual(['ack', 'ackRanges', 'clock', 'createGroup', 'deadLetter', 'deleteGroup', 'deliver', 'extend', 'lease', 'leave', 'nack', 'release', 'resetGroup']);
     for (const command of examples) expect(decodeCommand(encodeCommand({ leaderTimeMs: 123, command }))).toEqual({ leaderTimeMs: 123, command });
   });
 
