@@ -120,7 +120,10 @@ export interface DeleteGroup {
   readonly group: string;
 }
 
-/** Hands up to `max` messages of the group to `consumer`; the leader sends them once this commits. */
+/**
+ * Hands up to `max` messages of the group to `consumer`; the leader sends them once this
+ * commits. The node proposes `lease` instead; this is applied as ever from logs that hold it.
+ */
 export interface Deliver {
   readonly kind: 'deliver';
   readonly group: string;
@@ -140,6 +143,7 @@ export interface Lease {
   readonly max: number;
 }
 
+/** The node proposes `ackRanges` instead; this is applied as ever from logs that hold it. */
 export interface Ack {
   readonly kind: 'ack';
   readonly group: string;
