@@ -39,8 +39,12 @@ export class GroupAcks {
 
   constructor(private readonly propose: ProposeAckRanges) {}
 
-  /** Acks `offsets` of `group` (already checked: whole numbers, at most ackOffsetsMax). */
+  /**
+   * Acks `offsets` of `group` (already checked: whole numbers, at most ackOffsetsMax). An
+   * empty list is answered at once, with no entry: there is nothing to make durable.
+   */
   ack(group: string, offsets: readonly number[], timeoutMs: number): Promise<readonly AckOutcomeView[]> {
+    if (offsets.length === 0) return Promise.resolve([]);
     let queue = this.groups.get(group);
     if (queue === undefined) {
       queue = { inFlight: false, queued: [], queuedOffsets: 0 };
@@ -76,7 +80,8 @@ export class GroupAcks {
     }
     queue.queuedOffsets -= offsets;
     queue.inFlight = true;
-    const timeoutMs = Math.min(...batch.map((a) => a.timeoutMs));
+    let timeoutMs = Infinity;
+    for (const a of batch) timeoutMs = Math.min(timeoutMs, a.timeoutMs);
     this.propose(group, rangesOf(batch), timeoutMs)
       .then(
         (outcomes) => {

@@ -84,6 +84,12 @@ describe("the leader's group commit of acks", () => {
     expect(log.entries).toHaveLength(1 + queued.length);
   });
 
+  it('answers an empty ack at once, with no entry', async () => {
+    const log = new FakeLog();
+    await expect(new GroupAcks(log.propose).ack('g', [], 5_000)).resolves.toEqual([]);
+    expect(log.entries).toEqual([]);
+  });
+
   it('turns offsets into runs of consecutive offsets, in order', () => {
     expect(rangesOf([{ offsets: [] }])).toEqual([]);
     expect(rangesOf([{ offsets: [5, 6, 7] }, { offsets: [8, 1, 2, 2] }])).toEqual([
