@@ -240,14 +240,16 @@ export class NodeGroupService implements GroupService {
   /**
    * Whether the consumer's lease should be renewed now: a quarter of its prefetch (`chunk`)
    * is free of both in-flight messages and lease, or the group has something the lease did
-   * not take while the consumer has room: retries ready again (a lease takes only new
-   * offsets), new offsets past what one entry hands out at once, or new offsets that came
-   * while its lease had lapsed. Each such lease entry hands at least one of them out.
+   * not take (retries ready again: a lease takes only new offsets; new offsets past what one
+   * entry hands out at once, or that came while its lease had lapsed) and the consumer can
+   * take a quarter of its prefetch of it, or all of it. Room is taken in chunks so that an
+   * ack of one message does not cost a lease entry of one while a backlog waits.
    */
   private leaseWanted(input: ConsumeInput, group: ConsumerGroup, deliverable: number, nowMs: number, chunk: number): boolean {
     const free = input.prefetch - group.inflightOf(input.consumerId);
     if (free <= 0) return false;
-    return deliverable > 0 || free - group.leaseOf(input.consumerId, nowMs) >= chunk;
+    if (free - group.leaseOf(input.consumerId, nowMs) >= chunk) return true;
+    return deliverable > 0 && (Math.min(free, deliverable) >= chunk || free >= deliverable);
   }
 
   /** Proposes one lease entry of `max` (see ConsumerGroup.lease) and waits until it is applied. */
