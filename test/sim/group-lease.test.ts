@@ -101,4 +101,30 @@ describe('deliveries by lease', () => {
     c.stop();
     await cluster.runFor(200);
   });
+
+  it('a backlog drained with small ack batches costs a lease entry per quarter of the prefetch, not one per ack', async () => {
+    const cluster = new NodeCluster({ seed: 43, size: 3, clockOriginMs: 1_000_000 });
+    expect(await cluster.runUntil(() => cluster.leader() !== null, 5_000)).toBe(true);
+    const leader = cluster.node(cluster.leader() as NodeId).node as AssembledNode;
+    await cluster.settle(leader.broker.createTopic('orders', 1024, { timeoutMs: TIMEOUT_MS }));
+    const backlog = 1_000;
+    // Bounded: backlog / 250 produce entries.
+    for (let k = 0; k < backlog; k += 250) await produce(cluster, leader, Array.from({ length: 250 }, (_, j) => `m${k + j}`));
+    const from = leader.log.lastIndex() + 1;
+    const prefetch = 100;
+    const c = consume(leader, 'c', prefetch);
+    let acked = 0;
+    // Bounded: each turn acks 5 more, or the deadline below ends it.
+    for (let turn = 0; acked < backlog && turn < 2 * backlog; turn++) {
+      if (!(await cluster.runUntil(() => c.received.length >= acked + 5, 2_000))) break;
+      await cluster.settle(leader.groups.ack('g', c.received.slice(acked, acked + 5).map((d) => d.offset), { timeoutMs: TIMEOUT_MS }));
+      acked += 5;
+    }
+    expect(acked).toBe(backlog);
+    const leases = commandsFrom(leader, from).filter((command) => command.kind === 'lease').length;
+    // One to start, then one per quarter of the prefetch acked (an entry per ack would be 200).
+    expect(leases).toBeLessThanOrEqual(backlog / (prefetch / 4) + 2);
+    c.stop();
+    await cluster.runFor(200);
+  });
 });
