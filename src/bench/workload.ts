@@ -308,8 +308,8 @@ async function followEndToEnd(client: LogClient, from: number, signal: AbortSign
 
 /**
  * The end-to-end reader of a topic: a consumer group from its start, acking what it takes,
- * with the group drain's prefetch (at the default 64 it falls behind a producer at 64 in
- * flight: each delivery and each ack is a log entry).
+ * with the group drain's prefetch (4,000), so that what the consumer may hold unacked is
+ * never what holds it back.
  */
 async function consumeEndToEnd(target: BenchTarget, topic: string, signal: AbortSignal, onRecord: (sentMs: number, receivedMs: number) => void): Promise<void> {
   const group = `bench-e2e-${Date.now()}`;

@@ -14,7 +14,7 @@ import { readTransactions, writeTransactions } from './transactions-snapshot.js'
  * entries after its applied index answers and applies exactly as the state encoded.
  *
  * Format (little-endian, BinaryWriter's fields):
- *   version u32 (=3)
+ *   version u32 (=4)
  *   appliedIndex u53, clockMs u53, nextExpiryScanMs u53, nextScheduledMs f64 (Infinity: none)
  *   topics:       u32 n, each: id u53, name, messageBytesMax u32, nextOffset u53, startOffset u53,
  *                 runs u32 n (logIndex u53, firstPosition u32, count u32, appendedAtMs u53;
@@ -32,10 +32,12 @@ import { readTransactions, writeTransactions } from './transactions-snapshot.js'
  * startOffset (0) and without trimmedBelow (0), which is what an untrimmed state holds.
  * Format 2 (written before ACLs existed) is still read: it is format 3 without the ACL
  * rules, which is what a state that never applied an aclAdd holds (no rules).
+ * Format 3 (written before consumer leases existed) is still read: it is format 4 without
+ * the groups' leases, which is what a state that never applied a lease entry holds.
  */
-export const BROKER_SNAPSHOT_FORMAT = 3;
+export const BROKER_SNAPSHOT_FORMAT = 4;
 /** The formats this version reads. */
-const FORMATS_READ = [1, 2, 3] as const;
+const FORMATS_READ = [1, 2, 3, 4] as const;
 type Format = (typeof FORMATS_READ)[number];
 
 const RUN_BYTES = 8 + 4 + 4 + 8;
@@ -158,7 +160,7 @@ function readSnapshot(r: BinaryReader): BrokerStateSnapshot {
   const producerCount = readCount(r, 28, 'producers');
   const producers: [number, ProducerState][] = [];
   for (let k = 0; k < producerCount; k++) producers.push(readProducer(r));
-  const groups = readGroups(r);
+  const groups = readGroups(r, format >= 4);
   const transactions = readTransactions(r);
   const timeIndex = readTimeIndex(r);
   const trimmedBelow = format === 1 ? 0 : r.u53();

@@ -1,6 +1,6 @@
 import { AclTable, aclRuleProblem, type AclAccess, type AclRule } from './acl.js';
 import { messageBytes, type AclAdd, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce, type TrimLog } from './commands.js';
-import type { ConsumerGroupSnapshot, ConsumerGroupSource, DeadLetterCandidate, GroupDescription } from './consumer-groups.js';
+import type { ConsumerGroupSnapshot, ConsumerGroupSource, DeadLetterCandidate, GroupDescription, LeaseDelivery } from './consumer-groups.js';
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
 import { GroupTable, type GroupResult } from './group-table.js';
@@ -8,6 +8,8 @@ import { LogTimeIndex } from './log-time-index.js';
 import { TopicLog, type MessageLocation, type TopicLogSnapshot } from './topic-log.js';
 import { topicNameProblem } from './topic-name.js';
 import { TRANSACTION_DEFAULTS, TransactionTable, type TransactionApplyResult, type TransactionTableSnapshot, type TransactionTableSource, type TransactionView } from './transactions.js';
+
+const NO_LEASE_DELIVERIES: readonly LeaseDelivery[] = Object.freeze([]);
 
 export const BROKER_DEFAULTS = {
   /** A producer id unused this long (by the leaders' clocks in the log) is forgotten. */
@@ -152,6 +154,7 @@ export class BrokerState {
    */
   private trimmedBelow = 0;
   private readonly acls = new AclTable();
+  private lastLeaseDeliveries: readonly LeaseDelivery[] = NO_LEASE_DELIVERIES;
   private readonly txs = new TransactionTable({
     topic: (name) => this.topicsByName.get(name),
     auditTopic: (logIndex) => this.auditTopic(logIndex),
@@ -230,12 +233,32 @@ export class BrokerState {
     this.releaseScheduled();
     this.groups.advance(this.clockMs);
     this.txs.advance(logIndex, this.clockMs);
+    let result: ApplyResult;
     try {
-      return this.applyCommand(logIndex, command);
+      result = this.applyCommand(logIndex, command);
     } catch (error) {
-      if (error instanceof BrokerError) return { kind: 'rejected', error };
-      throw error;
+      if (!(error instanceof BrokerError)) throw error;
+      result = { kind: 'rejected', error };
     }
+    this.handOutLeased(command, result);
+    return result;
+  }
+
+  /**
+   * What standing leases handed out at the last applied entry, per consumer: a lease entry's
+   * own deliveries first, then the new offsets that entry made visible (a refused entry too:
+   * the time it carries may have released a delayed batch). The leader sends them to the
+   * consumers; every replica holds them the same, until the next entry.
+   */
+  get leaseDeliveries(): readonly LeaseDelivery[] {
+    return this.lastLeaseDeliveries;
+  }
+
+  private handOutLeased(command: BrokerCommand, result: ApplyResult): void {
+    const filled = this.groups.fillLeases(this.clockMs);
+    const own = command.kind === 'lease' && result.kind === 'delivered' && result.messages.length > 0;
+    if (own) filled.unshift({ group: result.group, topic: result.topic, consumer: command.consumer, messages: result.messages });
+    this.lastLeaseDeliveries = filled.length === 0 ? NO_LEASE_DELIVERIES : filled;
   }
 
   /** Whether an ACL rule grants `principal` the access (superusers are the node's business, not the state's). */

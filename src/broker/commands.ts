@@ -31,6 +31,8 @@ export const CommandKind = {
   resetGroup: 19,
   halfMessage: 20,
   endTransaction: 21,
+  lease: 22,
+  ackRanges: 23,
   aclAdd: 30,
   aclRemove: 31,
 } as const;
@@ -118,7 +120,10 @@ export interface DeleteGroup {
   readonly group: string;
 }
 
-/** Hands up to `max` messages of the group to `consumer`; the leader sends them once this commits. */
+/**
+ * Hands up to `max` messages of the group to `consumer`; the leader sends them once this
+ * commits. The node proposes `lease` instead; this is applied as ever from logs that hold it.
+ */
 export interface Deliver {
   readonly kind: 'deliver';
   readonly group: string;
@@ -126,10 +131,40 @@ export interface Deliver {
   readonly max: number;
 }
 
+/**
+ * Hands up to `max` messages of the group to `consumer` now, as deliver does, and leaves the
+ * rest of `max` to it as a standing lease: new offsets of the topic go to it as the entries
+ * that make them visible apply, with no deliver entry of their own (ConsumerGroup.lease).
+ */
+export interface Lease {
+  readonly kind: 'lease';
+  readonly group: string;
+  readonly consumer: string;
+  readonly max: number;
+}
+
+/** The node proposes `ackRanges` instead; this is applied as ever from logs that hold it. */
 export interface Ack {
   readonly kind: 'ack';
   readonly group: string;
   readonly offsets: readonly number[];
+}
+
+/** Consecutive offsets `offset`..`offset + count - 1`. */
+export interface OffsetRange {
+  readonly offset: number;
+  readonly count: number;
+}
+
+/**
+ * Acks as runs of consecutive offsets: what an ack with the ranges' offsets, in order, does
+ * (the outcomes come in the same order). The leader puts the acks of several requests for
+ * one group in one of these.
+ */
+export interface AckRanges {
+  readonly kind: 'ackRanges';
+  readonly group: string;
+  readonly ranges: readonly OffsetRange[];
 }
 
 /** `delayMs` -1: the group's delay for the message's retry level. */
@@ -215,7 +250,7 @@ export interface ResetGroup {
   readonly force: boolean;
 }
 
-export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Ack | Nack | Extend | Release | Leave | DeadLetter | ResetGroup;
+export type GroupCommand = CreateGroup | DeleteGroup | Deliver | Lease | Ack | AckRanges | Nack | Extend | Release | Leave | DeadLetter | ResetGroup;
 
 /**
  * A transaction's half message(s): held durably, invisible until an EndTransaction commits
@@ -337,11 +372,16 @@ function encodeGroupCommand(w: BinaryWriter, command: GroupCommand): void {
     case 'deleteGroup':
       break;
     case 'deliver':
+    case 'lease':
       w.string(command.consumer).u32(command.max);
       break;
     case 'ack':
       w.u32(command.offsets.length);
       for (const o of command.offsets) w.u53(o);
+      break;
+    case 'ackRanges':
+      w.u32(command.ranges.length);
+      for (const range of command.ranges) w.u53(range.offset).u32(range.count);
       break;
     case 'nack':
       // -1 travels as 2^53 - 1: "the level's delay".
@@ -389,12 +429,21 @@ function decodeGroupCommand(kind: number, r: BinaryReader): GroupCommand {
       return { kind: 'deleteGroup', group };
     case CommandKind.deliver:
       return { kind: 'deliver', group, consumer: r.string(), max: r.u32() };
+    case CommandKind.lease:
+      return { kind: 'lease', group, consumer: r.string(), max: r.u32() };
     case CommandKind.ack: {
       const count = r.u32();
       const offsets: number[] = [];
       // Bounded by the entry's size: each offset takes 8 bytes.
       for (let k = 0; k < count; k++) offsets.push(r.u53());
       return { kind: 'ack', group, offsets };
+    }
+    case CommandKind.ackRanges: {
+      const count = r.u32();
+      const ranges: OffsetRange[] = [];
+      // Bounded by the entry's size: each range takes 12 bytes.
+      for (let k = 0; k < count; k++) ranges.push({ offset: r.u53(), count: r.u32() });
+      return { kind: 'ackRanges', group, ranges };
     }
     case CommandKind.nack: {
       const offset = r.u53();
@@ -541,6 +590,7 @@ function decodeMessage(r: BinaryReader): MessageRecord {
 function estimateBytes(command: BrokerCommand): number {
   if (command.kind === 'deadLetter') return 512 + command.message.payload.length + command.message.key.length;
   if (command.kind === 'ack') return 64 + command.offsets.length * 8;
+  if (command.kind === 'ackRanges') return 64 + command.ranges.length * 12;
   if (command.kind !== 'produce' && command.kind !== 'halfMessage') return 256;
   let bytes = command.topic.length * 3;
   for (const m of command.messages) bytes += 32 + m.key.length + m.payload.length + m.headers.length * 40;

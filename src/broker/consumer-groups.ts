@@ -16,6 +16,8 @@ export const GROUP_DEFAULTS = {
   retriesMax: 16,
   /** Messages delivered and not yet acked or dead-lettered, per group: past it no new offsets go out. */
   unfinishedMax: 100_000,
+  /** Offsets one ackRanges entry may ack: what the leader puts in one. */
+  ackOffsetsMax: 100_000,
   /** Messages one deliver entry may hand out. */
   deliverBatchMax: 4000,
   /** The longest ack deadline, extension, or nack delay a consumer may ask for. */
@@ -76,6 +78,18 @@ export interface ConsumerGroupSnapshot {
   readonly inflightByConsumer: readonly (readonly [string, number])[];
   /** A lower bound of the deliveries' due times (Infinity if none), as the group holds it. */
   readonly earliestDueMs: number;
+  /** The standing leases, in the order they were granted (see ConsumerGroup.lease). */
+  readonly leases: readonly Readonly<Lease>[];
+}
+
+/**
+ * What a consumer may still take of the group's new offsets as they come (a lease): `room`
+ * more messages, from entries applied at log times before `untilMs`.
+ */
+export interface Lease {
+  readonly consumer: string;
+  room: number;
+  readonly untilMs: number;
 }
 
 /**
@@ -100,6 +114,16 @@ export interface ConsumerGroupSource {
   readonly readyQueue: readonly number[];
   /** Messages in flight per consumer, in the group's order of first delivery. */
   readonly inflightByConsumer: ReadonlyMap<string, number>;
+  /** The standing leases by consumer, in the order they were granted. */
+  readonly leases: ReadonlyMap<string, Readonly<Lease>>;
+}
+
+/** Messages that standing leases handed to one consumer at one entry (see ConsumerGroup.fillLeases). */
+export interface LeaseDelivery {
+  readonly group: string;
+  readonly topic: string;
+  readonly consumer: string;
+  readonly messages: readonly DeliveredMessage[];
 }
 
 /** One message handed out, with where the log holds it (for the leader to send it). */
@@ -196,6 +220,12 @@ export class ConsumerGroup {
   /** No inflight deadline or waiting time falls before this (a lower bound: stale ones only cost a scan). */
   private earliestDueMs = Infinity;
   private deadCount = 0;
+  /**
+   * The standing leases by consumer, in the order granted (a renewed lease moves to the end):
+   * new offsets go to the first lease with room. Each has room >= 1; a lapsed one is dropped
+   * at the next fill.
+   */
+  private readonly leases = new Map<string, Lease>();
 
   constructor(
     readonly name: string,
@@ -222,6 +252,7 @@ export class ConsumerGroup {
       deliveries: this.deliveries,
       readyQueue: this.readyQueue,
       inflightByConsumer: this.inflightByConsumer,
+      leases: this.leases,
     };
   }
 
@@ -245,6 +276,10 @@ export class ConsumerGroup {
     g.readyQueue = [...s.readyQueue];
     for (const [consumer, count] of s.inflightByConsumer) g.inflightByConsumer.set(consumer, count);
     g.earliestDueMs = s.earliestDueMs;
+    for (const l of s.leases) {
+      if (!(Number.isSafeInteger(l.room) && l.room >= 1) || g.leases.has(l.consumer)) throw new Error(`broker: group ${s.name}: a lease of ${l.room} for ${l.consumer}, or a second one`);
+      g.leases.set(l.consumer, { ...l });
+    }
     return g;
   }
 
@@ -269,12 +304,28 @@ export class ConsumerGroup {
     return this.inflightByConsumer.get(consumer) ?? 0;
   }
 
-  /** How many messages a deliver entry now could hand out at most (the topic's end given). */
-  deliverableCount(topicEnd: number): number {
+  /** Standing leases, lapsed ones included until the next fill drops them. */
+  get leaseCount(): number {
+    return this.leases.size;
+  }
+
+  /** What `consumer`'s standing lease may still take at log time `nowMs` (0: none, or lapsed). */
+  leaseOf(consumer: string, nowMs: number): number {
+    const lease = this.leases.get(consumer);
+    return lease === undefined || lease.untilMs <= nowMs ? 0 : lease.room;
+  }
+
+  /** Deliveries ready to go out again (after a nack, a missed deadline or a release). */
+  readyCount(): number {
     let ready = 0;
     // Bounded by the queue, which holds each ready delivery once (and stale offsets, skipped).
     for (const offset of this.readyQueue) if (this.deliveries.get(offset)?.state === 'ready') ready++;
-    return ready + Math.max(0, Math.min(topicEnd - this.cursor, GROUP_DEFAULTS.unfinishedMax - this.deliveries.size));
+    return ready;
+  }
+
+  /** How many messages a deliver entry now could hand out at most (the topic's end given). */
+  deliverableCount(topicEnd: number): number {
+    return this.readyCount() + Math.max(0, Math.min(topicEnd - this.cursor, GROUP_DEFAULTS.unfinishedMax - this.deliveries.size));
   }
 
   /**
@@ -320,6 +371,59 @@ export class ConsumerGroup {
   }
 
   /**
+   * Delivers as deliver() does (up to `max`, at most `deliverMax` now), and leaves what is
+   * left of `max` to `consumer` as its standing lease, replacing the one it had: the next new
+   * offsets of the topic, as entries make them visible (fillLeases), go to it without an
+   * entry of their own, each with the ack deadline of the entry that made it visible. The
+   * lease lapses after one ack deadline (log time), so a consumer that went away without a
+   * release (its leader failed) takes no more than `max` with it; the leader renews it as
+   * acks free room. Returns what went out now.
+   */
+  lease(consumer: string, max: number, deliverMax: number, nowMs: number, topic: TopicLog): DeliveredMessage[] {
+    const out = this.deliver(consumer, Math.min(max, deliverMax), nowMs, topic);
+    this.leases.delete(consumer);
+    const room = max - out.length;
+    if (room > 0) this.leases.set(consumer, { consumer, room, untilMs: nowMs + this.settings.ackDeadlineMs });
+    return out;
+  }
+
+  /**
+   * Hands the topic's offsets past the cursor (up to its end) to the standing leases, in the
+   * order they were granted, as first deliveries at `nowMs`. Run after every applied entry,
+   * on every replica alike: mostly it hands out what that entry made visible (a produce, a
+   * transaction's commit, a delayed batch falling due); after a lease entry, also what was
+   * there past what the entry itself delivers at once. Drops leases that lapsed or are used
+   * up. Only new offsets: ready retries go out through lease() and deliver().
+   */
+  fillLeases(nowMs: number, topic: TopicLog): LeaseDelivery[] {
+    if (this.leases.size === 0) return [];
+    const handed: LeaseDelivery[] = [];
+    // Bounded by the number of leases (one per consumer of the group).
+    for (const lease of this.leases.values()) {
+      if (lease.untilMs <= nowMs) {
+        this.leases.delete(lease.consumer);
+        continue;
+      }
+      // As in deliver(): a cursor behind what the topic still locates gets nothing new.
+      const count = this.cursor < topic.startOffset ? 0 : Math.min(lease.room, topic.nextOffset - this.cursor, GROUP_DEFAULTS.unfinishedMax - this.deliveries.size);
+      if (count <= 0) break;
+      const deadlineMs = nowMs + this.settings.ackDeadlineMs;
+      const messages: DeliveredMessage[] = [];
+      for (let k = 0; k < count; k++) {
+        const d: Delivery = { offset: this.cursor++, state: 'ready', deliveries: 0, consumer: null, dueMs: 0, lastError: '' };
+        this.deliveries.set(d.offset, d);
+        messages.push(this.handOut(d, lease.consumer, deadlineMs, topic));
+      }
+      this.earliestDueMs = Math.min(this.earliestDueMs, deadlineMs);
+      lease.room -= count;
+      if (lease.room === 0) this.leases.delete(lease.consumer);
+      handed.push({ group: this.name, topic: this.topicName, consumer: lease.consumer, messages });
+    }
+    this.updateCommitted();
+    return handed;
+  }
+
+  /**
    * Finishes the message at `offset`. An ack from an earlier delivery than the current one
    * is taken too: that consumer did process the message (delivery is at least once).
    */
@@ -347,6 +451,7 @@ export class ConsumerGroup {
 
   /** A consumer left or its connection broke: what it held may go out again now, no retry delay. */
   release(consumer: string): number {
+    this.leases.delete(consumer);
     let released = 0;
     for (const d of this.deliveries.values()) {
       if (d.state !== 'inflight' || d.consumer !== consumer) continue;
@@ -391,6 +496,7 @@ export class ConsumerGroup {
     this.deliveries.clear();
     this.readyQueue = [];
     this.inflightByConsumer.clear();
+    this.leases.clear();
     this.earliestDueMs = Infinity;
     this.deadCount = 0;
     this.cursor = offset;

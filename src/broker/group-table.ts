@@ -1,4 +1,4 @@
-import type { CreateGroup, GroupCommand, ResetGroup } from './commands.js';
+import type { CreateGroup, GroupCommand, OffsetRange, ResetGroup } from './commands.js';
 import {
   ConsumerGroup,
   type ConsumerGroupSnapshot,
@@ -12,6 +12,7 @@ import {
   type DeadLetterCandidate,
   type DeliveredMessage,
   type GroupDescription,
+  type LeaseDelivery,
 } from './consumer-groups.js';
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
@@ -41,6 +42,20 @@ export interface TopicDirectory {
 }
 
 const CONSUMER_ID_MAX_CHARS = 128;
+
+/** Acks each range's offsets in order; a range that is empty or runs past 2^53, or more offsets in all than ackOffsetsMax, is refused before any is acked. */
+function ackRanges(group: ConsumerGroup, ranges: readonly OffsetRange[]): AckOutcome[] {
+  let total = 0;
+  for (const { offset, count } of ranges) {
+    if (!(count >= 1 && offset <= Number.MAX_SAFE_INTEGER - (count - 1))) throw new BrokerError(ErrorCode.invalidArgument, `an ack range of ${count} from offset ${offset}`);
+    total += count;
+  }
+  if (total > GROUP_DEFAULTS.ackOffsetsMax) throw new BrokerError(ErrorCode.invalidArgument, `one ack entry takes at most ${GROUP_DEFAULTS.ackOffsetsMax} offsets, not ${total}`);
+  const outcomes: AckOutcome[] = [];
+  // Bounded by ackOffsetsMax.
+  for (const { offset, count } of ranges) for (let k = 0; k < count; k++) outcomes.push(group.ack(offset + k));
+  return outcomes;
+}
 
 /**
  * The consumer groups of the broker's state machine. Every change comes from a committed
@@ -114,8 +129,17 @@ export class GroupTable {
         const max = Math.min(command.max, GROUP_DEFAULTS.deliverBatchMax);
         return { kind: 'delivered', group: group.name, topic: topic.name, messages: group.deliver(command.consumer, max, nowMs, topic) };
       }
+      case 'lease': {
+        consumerIdCheck(command.consumer);
+        const topic = this.topicOf(group);
+        // A lease is at most the largest prefetch: what one consumer may hold at once.
+        const max = Math.min(command.max, GROUP_DEFAULTS.maxSeenOnLeave);
+        return { kind: 'delivered', group: group.name, topic: topic.name, messages: group.lease(command.consumer, max, GROUP_DEFAULTS.deliverBatchMax, nowMs, topic) };
+      }
       case 'ack':
         return { kind: 'acked', group: group.name, outcomes: command.offsets.map((offset) => group.ack(offset)) };
+      case 'ackRanges':
+        return { kind: 'acked', group: group.name, outcomes: ackRanges(group, command.ranges) };
       case 'nack': {
         if (!(command.delayMs === -1 || isDelay(command.delayMs))) {
           throw new BrokerError(ErrorCode.invalidArgument, `a nack delay must be 0..${GROUP_DEFAULTS.delayMsMax} ms, not ${command.delayMs}`);
@@ -149,6 +173,21 @@ export class GroupTable {
         return { kind: 'deadLettered', group: group.name, topic: dlq.name, offset };
       }
     }
+  }
+
+  /**
+   * Hands what entries made visible to the groups' standing leases (ConsumerGroup.fillLeases):
+   * called after every applied entry, at its log time.
+   */
+  fillLeases(nowMs: number): LeaseDelivery[] {
+    const handed: LeaseDelivery[] = [];
+    // Bounded by the number of groups; a group without leases costs one check.
+    for (const g of this.groups.values()) {
+      if (g.leaseCount === 0) continue;
+      const topic = this.liveTopic(g);
+      if (topic !== undefined && topic.nextOffset > g.nextOffset) handed.push(...g.fillLeases(nowMs, topic));
+    }
+    return handed;
   }
 
   describe(name: string): GroupDescription | undefined {

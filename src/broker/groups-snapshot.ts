@@ -1,5 +1,5 @@
 import type { BinaryReader, BinaryWriter } from '../encoding/index.js';
-import { GROUP_DEFAULTS, type ConsumerGroupSnapshot, type ConsumerGroupSource, type Delivery, type DeliveryState, type GroupSettings } from './consumer-groups.js';
+import { GROUP_DEFAULTS, type ConsumerGroupSnapshot, type ConsumerGroupSource, type Delivery, type DeliveryState, type GroupSettings, type Lease } from './consumer-groups.js';
 import { BrokerSnapshotError } from './errors.js';
 import { nameIndex, readCount, readNamed, readTimeOrNever, writeTimeOrNever } from './snapshot-fields.js';
 import type { EncodeSteps, StepCounter } from './snapshot-steps.js';
@@ -8,7 +8,8 @@ import type { EncodeSteps, StepCounter } from './snapshot-steps.js';
  * The consumer groups' part of a broker snapshot. Per group: name, topic, settings, cursor
  * and committed offset, then a table of the strings its deliveries repeat (consumer ids,
  * last errors), then the deliveries naming them by position (0: none), the ready queue and
- * the in-flight counts per consumer. The table keeps a group of 10k in-flight messages from
+ * the in-flight counts per consumer, then (from broker snapshot format 4 on) the standing
+ * leases: consumer u32, room u32, untilMs u53 each. The table keeps a group of 10k in-flight messages from
  * paying 10k string encodes for its handful of consumers.
  */
 
@@ -23,10 +24,11 @@ export function* writeGroups(w: BinaryWriter, groups: readonly ConsumerGroupSour
   for (const g of groups) yield* writeGroup(w, g, steps);
 }
 
-export function readGroups(r: BinaryReader): ConsumerGroupSnapshot[] {
+/** Reads the groups' part; `withLeases` false for broker snapshot formats before 4, which had no leases. */
+export function readGroups(r: BinaryReader, withLeases: boolean): ConsumerGroupSnapshot[] {
   const count = readCount(r, 40, 'groups');
   const groups: ConsumerGroupSnapshot[] = [];
-  for (let k = 0; k < count; k++) groups.push(readGroup(r));
+  for (let k = 0; k < count; k++) groups.push(readGroup(r, withLeases));
   return groups;
 }
 
@@ -38,6 +40,7 @@ function* writeGroup(w: BinaryWriter, g: ConsumerGroupSource, steps: StepCounter
   // The table goes before the deliveries that name it: one pass to gather it, one to write.
   const strings = new StringTable();
   for (const [consumer] of g.inflightByConsumer) strings.ref(consumer);
+  for (const [consumer] of g.leases) strings.ref(consumer);
   for (const d of g.deliveries.values()) {
     strings.ref(d.consumer);
     strings.ref(d.lastError);
@@ -63,13 +66,15 @@ function* writeGroup(w: BinaryWriter, g: ConsumerGroupSource, steps: StepCounter
   }
   w.u32(g.inflightByConsumer.size);
   for (const [consumer, count] of g.inflightByConsumer) w.u32(strings.ref(consumer)).u32(count);
+  w.u32(g.leases.size);
+  for (const [consumer, lease] of g.leases) w.u32(strings.ref(consumer)).u32(lease.room).u53(lease.untilMs);
 }
 
 function isReady(g: ConsumerGroupSource, offset: number): boolean {
   return g.deliveries.get(offset)?.state === 'ready';
 }
 
-function readGroup(r: BinaryReader): ConsumerGroupSnapshot {
+function readGroup(r: BinaryReader, withLeases: boolean): ConsumerGroupSnapshot {
   const name = r.string();
   const topicId = r.u53();
   const topicName = r.string();
@@ -95,7 +100,25 @@ function readGroup(r: BinaryReader): ConsumerGroupSnapshot {
     if (consumer === null) throw new BrokerSnapshotError(`group ${name}: an in-flight count for no consumer`);
     inflightByConsumer.push([consumer, r.u32()]);
   }
-  return { name, topicId, topicName, settings, cursor, committed, deliveries, readyQueue, inflightByConsumer, earliestDueMs };
+  const leases = withLeases ? readLeases(r, name, strings) : [];
+  return { name, topicId, topicName, settings, cursor, committed, deliveries, readyQueue, inflightByConsumer, earliestDueMs, leases };
+}
+
+function readLeases(r: BinaryReader, name: string, strings: readonly (string | null)[]): Lease[] {
+  const count = readCount(r, 16, `leases of group ${name}`);
+  const leases: Lease[] = [];
+  const holders = new Set<string | null>();
+  for (let k = 0; k < count; k++) {
+    const consumer = stringAt(strings, r.u32(), name);
+    const room = r.u32();
+    const untilMs = r.u53();
+    if (consumer === null || room < 1 || room > GROUP_DEFAULTS.maxSeenOnLeave || holders.has(consumer)) {
+      throw new BrokerSnapshotError(`group ${name}: a lease of ${room} for ${consumer ?? 'no consumer'}, or a second one`);
+    }
+    holders.add(consumer);
+    leases.push({ consumer, room, untilMs });
+  }
+  return leases;
 }
 
 function readDeliveries(

@@ -5,22 +5,25 @@ import {
   messageBytes,
   topicNameProblem,
   type BrokerCommand,
+  type ConsumerGroup,
   type DeadLetterCandidate,
   type GroupDescription,
   type GroupSettings,
+  type LeaseDelivery,
   type MessageRecord,
 } from '../broker/index.js';
 import type { AckOutcomeView, ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView, LeaveInput, ResetGroupInput, ResetGroupOutcome } from '../transport/index.js';
 import { expect, type NodeBrokerService } from './broker-service.js';
+import { GroupAcks } from './group-acks.js';
 import { resetGroup } from './group-reset.js';
 import { NO_PROBE, probedCall, type NodeProbe } from './node-probe.js';
 import { InvalidArgumentError, NotFoundError } from '../transport/index.js';
 import type { Scheduler, Timer } from '../../storage/index.js';
 import type { Replica } from './replica.js';
-import type { NodeStateMachine } from './state-machine.js';
+import type { AppliedMessages, NodeStateMachine } from './state-machine.js';
 
 export const GROUP_SERVICE_DEFAULTS = {
-  /** How long a deliver, release or dead-letter entry may take to commit. */
+  /** How long a lease, release or dead-letter entry may take to commit. */
   entryTimeoutMs: 5_000,
   /** A consume loop with nothing to do looks again at least this often (deadlines, deletions). */
   idleRecheckMs: 500,
@@ -40,6 +43,8 @@ export const GROUP_SERVICE_DEFAULTS = {
 export class NodeGroupService implements GroupService {
   /** Dead letters proposed and not yet applied (or failed), by "group/offset". */
   private readonly deadLettersInFlight = new Set<string>();
+  /** The leader's group commit of acks (one ack entry in flight per group). */
+  private readonly acks: GroupAcks;
   /** The consume loops this node runs, by loopKey(group, consumer): what leave() stops. */
   private readonly loops = new Map<string, ConsumeLoop>();
 
@@ -48,7 +53,11 @@ export class NodeGroupService implements GroupService {
     private readonly stateMachine: NodeStateMachine,
     private readonly broker: NodeBrokerService,
     private readonly probe: NodeProbe = NO_PROBE,
-  ) {}
+  ) {
+    this.acks = new GroupAcks(async (group, ranges, timeoutMs) => expect(await this.broker.propose({ kind: 'ackRanges', group, ranges }, timeoutMs), 'acked').outcomes);
+    // For as long as the node runs, as the service itself.
+    stateMachine.onLeaseDeliveries((deliveries, applied) => this.leased(deliveries, applied));
+  }
 
   async createGroup(
     request: { readonly group: string; readonly topic: string; readonly start: GroupStartView; readonly settings: GroupSettingsInput; readonly ifAbsent: boolean },
@@ -82,9 +91,10 @@ export class NodeGroupService implements GroupService {
   ack(group: string, offsets: readonly number[], options: { readonly timeoutMs: number }): Promise<readonly AckOutcomeView[]> {
     return probedCall(this.probe, 'ack', async () => {
       checkGroup(group);
-      if (offsets.length > 100_000) throw new InvalidArgumentError(`one ack takes at most 100000 offsets, not ${offsets.length}`);
+      if (offsets.length > GROUP_DEFAULTS.ackOffsetsMax) throw new InvalidArgumentError(`one ack takes at most ${GROUP_DEFAULTS.ackOffsetsMax} offsets, not ${offsets.length}`);
       for (const offset of offsets) checkWhole('an offset', offset);
-      return expect(await this.broker.propose({ kind: 'ack', group, offsets }, options.timeoutMs), 'acked').outcomes;
+      // Not before the entry holding them is applied here: an ack is durable when answered.
+      return this.acks.ack(group, offsets, options.timeoutMs);
     });
   }
 
@@ -135,10 +145,15 @@ export class NodeGroupService implements GroupService {
   }
 
   /**
-   * The leader's delivery loop for one connected consumer: whenever the consumer has room
-   * under its prefetch limit and the group has something to hand out, proposes a deliver
-   * entry and, once it is applied, sends what it delivered. Woken by every applied entry
-   * (acks free room; produces bring messages) and at least every idleRecheckMs.
+   * The leader's delivery loop for one connected consumer. It keeps the consumer's standing
+   * lease (ConsumerGroup.lease) as large as its prefetch allows: a lease entry hands out what
+   * is there now and reserves the rest of the room, so the messages entries make visible
+   * later go to the consumer as those entries apply, without a deliver entry of their own.
+   * Everything handed to the consumer (by its lease entries or at later entries) reaches the
+   * loop through the state machine's lease listener, once applied, and is sent in apply
+   * order. A new lease entry is proposed when acks freed a quarter of the prefetch, or when
+   * something is waiting that the lease cannot take (retries ready again, a lapsed lease).
+   * Woken by every applied entry and at least every idleRecheckMs.
    */
   async consume(input: ConsumeInput, send: (deliveries: readonly DeliveryView[]) => Promise<void>, signal: AbortSignal): Promise<void> {
     checkNames(input.group, input.topic);
@@ -153,27 +168,33 @@ export class NodeGroupService implements GroupService {
     const key = loopKey(input.group, input.consumerId);
     this.loops.set(key, loop);
     const chunk = Math.max(1, Math.floor(input.prefetch / 4));
-    // Two deep: the next deliver entry commits while the previous one's messages are sent.
+    // Two deep: what the next entries hand out is taken while the previous messages are sent.
     let sending: Promise<void> = Promise.resolve();
     try {
       while (!signal.aborted) {
         if (loop.leaving) {
           // The consumer is leaving (leave()): nothing more goes to it; it cancels the stream.
+          // What its lease handed out meanwhile is returned uncounted by the leave entry.
+          loop.handed.length = 0;
           await sending;
           loop.markQuiet();
           await wake.next(GROUP_SERVICE_DEFAULTS.idleRecheckMs);
           continue;
         }
         if (this.replica.role() !== 'leader') throw this.replica.notLeader();
-        const groups = this.stateMachine.broker.consumerGroups;
-        const group = groups.group(input.group);
+        const state = this.stateMachine.broker;
+        const group = state.consumerGroups.group(input.group);
         if (group === undefined) throw new NotFoundError(`group ${input.group} was deleted`);
-        const available = groups.deliverableCount(input.group);
-        const want = Math.min(input.prefetch - group.inflightOf(input.consumerId), available, GROUP_DEFAULTS.deliverBatchMax);
-        // Room is taken in chunks of a quarter of the prefetch (or all that is available), so
-        // an ack of one message does not cost a deliver entry of one.
-        if (want > 0 && (want >= chunk || want === available)) {
-          const batches = await this.deliver(input, want);
+        if (loop.handed.length === 0) {
+          if (!this.leaseWanted(input, group, state.consumerGroups.deliverableCount(input.group), state.nowMs, chunk)) {
+            await wake.next(GROUP_SERVICE_DEFAULTS.idleRecheckMs);
+            continue;
+          }
+          // What it hands out arrives through the lease listener, in apply order.
+          await this.lease(input, input.prefetch - group.inflightOf(input.consumerId));
+        }
+        if (loop.handed.length > 0) {
+          const batches = this.sendable(input, loop.handed.splice(0));
           const previous = sending;
           sending = previous.then(async () => {
             for (const batch of batches) await send(batch);
@@ -183,9 +204,7 @@ export class NodeGroupService implements GroupService {
           // an unhandled one (which ends the process); the loop still sees it when it awaits.
           sending.catch(() => undefined);
           await previous;
-          continue;
         }
-        await wake.next(GROUP_SERVICE_DEFAULTS.idleRecheckMs);
       }
       await sending;
     } finally {
@@ -218,30 +237,65 @@ export class NodeGroupService implements GroupService {
     }
   }
 
-  /** Proposes one deliver entry; once applied, what it delivered in responses of at most bytesMax. */
-  private async deliver(input: ConsumeInput, max: number): Promise<DeliveryView[][]> {
+  /**
+   * Whether the consumer's lease should be renewed now: a quarter of its prefetch (`chunk`)
+   * is free of both in-flight messages and lease, or the group has something the lease did
+   * not take (retries ready again: a lease takes only new offsets; new offsets past what one
+   * entry hands out at once, or that came while its lease had lapsed) and the consumer can
+   * take a quarter of its prefetch of it, or all of it. Room is taken in chunks so that an
+   * ack of one message does not cost a lease entry of one while a backlog waits.
+   */
+  private leaseWanted(input: ConsumeInput, group: ConsumerGroup, deliverable: number, nowMs: number, chunk: number): boolean {
+    const free = input.prefetch - group.inflightOf(input.consumerId);
+    if (free <= 0) return false;
+    if (free - group.leaseOf(input.consumerId, nowMs) >= chunk) return true;
+    return deliverable > 0 && (Math.min(free, deliverable) >= chunk || free >= deliverable);
+  }
+
+  /** Proposes one lease entry of `max` (see ConsumerGroup.lease) and waits until it is applied. */
+  private async lease(input: ConsumeInput, max: number): Promise<void> {
     this.refuseIfCursorDeleted(input.group);
-    const result = expect(await this.broker.propose({ kind: 'deliver', group: input.group, consumer: input.consumerId, max }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs), 'delivered');
+    expect(await this.broker.propose({ kind: 'lease', group: input.group, consumer: input.consumerId, max }, GROUP_SERVICE_DEFAULTS.entryTimeoutMs), 'delivered');
+  }
+
+  /**
+   * Called inside the apply of every entry at which leases handed messages out: queues them
+   * on the consume loops of their consumers on this node (none on a follower). Takes note
+   * only: the loop reads the messages and sends them.
+   */
+  private leased(deliveries: readonly LeaseDelivery[], applied: AppliedMessages): void {
+    for (const d of deliveries) {
+      const loop = this.loops.get(loopKey(d.group, d.consumer));
+      if (loop === undefined) continue;
+      loop.handed.push({ delivery: d, applied });
+      loop.nudge();
+    }
+  }
+
+  /** What leases handed to the consumer, with their messages, in responses of at most bytesMax. */
+  private sendable(input: ConsumeInput, handed: readonly HandedOut[]): DeliveryView[][] {
     const batches: DeliveryView[][] = [];
     let batch: DeliveryView[] = [];
     let bytes = 0;
     let redeliveries = 0;
-    // Consecutive deliveries usually come from one produce entry: read and decode it once.
-    let entry: { logIndex: number; messages: readonly MessageRecord[] } = { logIndex: 0, messages: [] };
-    // Bounded by the delivered messages (at most deliverBatchMax).
-    for (const d of result.messages) {
-      if (entry.logIndex !== d.logIndex) entry = { logIndex: d.logIndex, messages: this.broker.producedMessages(d.logIndex, { topic: result.topic, offset: d.offset }) };
-      const message = entry.messages[d.position];
-      if (message === undefined) throw new Error(`delivered offset ${d.offset} points at a missing message of entry ${d.logIndex}`);
-      const size = messageBytes(message) + GROUP_SERVICE_DEFAULTS.deliveryOverheadBytes;
-      if (batch.length > 0 && bytes + size > input.bytesMax) {
-        batches.push(batch);
-        batch = [];
-        bytes = 0;
+    // Bounded by the messages handed out (at most the prefetch in flight).
+    for (const { delivery, applied } of handed) {
+      // Most point into the entry that handed them out; consecutive others usually share an entry: read and decode it once.
+      let entry: AppliedMessages = applied;
+      for (const d of delivery.messages) {
+        if (entry.logIndex !== d.logIndex) entry = { logIndex: d.logIndex, messages: this.broker.producedMessages(d.logIndex, { topic: delivery.topic, offset: d.offset }) };
+        const message = entry.messages[d.position];
+        if (message === undefined) throw new Error(`delivered offset ${d.offset} points at a missing message of entry ${d.logIndex}`);
+        const size = messageBytes(message) + GROUP_SERVICE_DEFAULTS.deliveryOverheadBytes;
+        if (batch.length > 0 && bytes + size > input.bytesMax) {
+          batches.push(batch);
+          batch = [];
+          bytes = 0;
+        }
+        batch.push({ offset: d.offset, delivery: d.delivery, deadlineMs: d.deadlineMs, message });
+        bytes += size;
+        if (d.delivery > 1) redeliveries++;
       }
-      batch.push({ offset: d.offset, delivery: d.delivery, deadlineMs: d.deadlineMs, message });
-      bytes += size;
-      if (d.delivery > 1) redeliveries++;
     }
     if (batch.length > 0) batches.push(batch);
     if (redeliveries > 0) this.probe.redelivered(redeliveries);
@@ -290,8 +344,19 @@ export class NodeGroupService implements GroupService {
   }
 }
 
-/** One consume loop as leave() sees it. */
+/** Messages a lease handed to a consumer at one entry, and the messages that entry holds. */
+interface HandedOut {
+  readonly delivery: LeaseDelivery;
+  readonly applied: AppliedMessages;
+}
+
+/** One consume loop as leave() and the lease listener see it. */
 class ConsumeLoop {
+  /**
+   * Handed to the consumer and not yet sent, in apply order. Bounded by the prefetch: the
+   * state hands a consumer no more than its leases allow, which the loop sizes to it.
+   */
+  readonly handed: HandedOut[] = [];
   /** Set by leave(): the loop proposes no more deliveries. */
   leaving = false;
   /** Set once the leave entry is applied: the stream's end releases nothing more. */

@@ -9,9 +9,12 @@ import {
   encodeBrokerSnapshot,
   encodeCommand,
   MalformedCommandError,
+  messagesHeld,
   type ApplyResult,
   type BrokerStateOptions,
   type CommandEnvelope,
+  type LeaseDelivery,
+  type MessageRecord,
 } from '../broker/index.js';
 import { decodeMemberContext, MemberBook, MemberRecordError } from './member-book.js';
 
@@ -69,6 +72,20 @@ export function plainRecord(entry: Entry): Uint8Array | null {
   return entry.payload.subarray(1);
 }
 
+/** The messages an applied broker entry holds (a produce's batch), as its apply decoded them. */
+export interface AppliedMessages {
+  readonly logIndex: number;
+  readonly messages: readonly MessageRecord[];
+}
+
+/**
+ * Told, during the apply of an entry, what standing leases handed out at it
+ * (BrokerState.leaseDeliveries) and the messages the entry itself holds, which the
+ * deliveries mostly point into. Called synchronously inside the apply: it must not throw,
+ * and must only take note (the state may not be changed from it).
+ */
+export type LeaseListener = (deliveries: readonly LeaseDelivery[], applied: AppliedMessages) => void;
+
 /**
  * What the node applies committed entries to, in log order: plain records need nothing
  * (the log is their state), broker commands change the BrokerState. Rebuilt on every start
@@ -78,6 +95,7 @@ export class NodeStateMachine {
   private state: BrokerState;
   private book = new MemberBook();
   private readonly options: BrokerStateOptions;
+  private readonly leaseListeners = new Set<LeaseListener>();
 
   constructor(options: BrokerStateOptions = {}) {
     this.options = options;
@@ -87,6 +105,12 @@ export class NodeStateMachine {
   /** The broker's state now; replaced as a whole when a snapshot is restored, so never kept. */
   get broker(): BrokerState {
     return this.state;
+  }
+
+  /** Calls `listener` at every applied entry whose apply handed messages out under a lease; returns the unsubscribe. */
+  onLeaseDeliveries(listener: LeaseListener): () => void {
+    this.leaseListeners.add(listener);
+    return () => this.leaseListeners.delete(listener);
   }
 
   /** The members' addresses and incarnations as of the last entry applied; replaced as a whole by a snapshot, so never kept. */
@@ -153,7 +177,13 @@ export class NodeStateMachine {
       if (!(error instanceof MalformedCommandError)) throw error;
       return { kind: 'rejected', error: new BrokerError(ErrorCode.invalidArgument, `entry ${entry.index} is not a valid broker command: ${error.message}`, { cause: error }) };
     }
-    return this.broker.apply(entry.index, envelope.leaderTimeMs, envelope.command);
+    const result = this.state.apply(entry.index, envelope.leaderTimeMs, envelope.command);
+    const handed = this.state.leaseDeliveries;
+    if (handed.length > 0 && this.leaseListeners.size > 0) {
+      const applied = { logIndex: entry.index, messages: messagesHeld(envelope.command) };
+      for (const listener of this.leaseListeners) listener(handed, applied);
+    }
+    return result;
   }
 
   /**

@@ -25,7 +25,9 @@ export type Action =
   | { readonly kind: 'createGroup'; readonly group: number; readonly topic: number; readonly start: GroupStart; readonly settings: GroupSettings; readonly ifAbsent: boolean }
   | { readonly kind: 'deleteGroup'; readonly group: number }
   | { readonly kind: 'deliver'; readonly group: number; readonly consumer: number; readonly max: number }
-  | { readonly kind: 'ack'; readonly group: number; readonly picks: readonly number[] }
+  | { readonly kind: 'lease'; readonly group: number; readonly consumer: number; readonly max: number }
+  /** asRanges: as an ackRanges entry (runs of consecutive offsets), as the leader proposes acks. */
+  | { readonly kind: 'ack'; readonly group: number; readonly picks: readonly number[]; readonly asRanges: boolean }
   | { readonly kind: 'nack'; readonly group: number; readonly pick: number; readonly delayMs: number; readonly reason: number }
   | { readonly kind: 'extend'; readonly group: number; readonly pick: number; readonly extendMs: number }
   | { readonly kind: 'release'; readonly group: number; readonly consumer: number }
@@ -80,7 +82,8 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('createGroup' as const), group: groupArb, topic: topicArb, start: startArb, settings: settingsArb, ifAbsent: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteGroup' as const), group: groupArb }) },
   { weight: 7, arbitrary: fc.record({ kind: fc.constant('deliver' as const), group: groupArb, consumer: consumerArb, max: fc.integer({ min: 1, max: 4 }) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('ack' as const), group: groupArb, picks: fc.array(fc.nat(), { minLength: 1, maxLength: 3 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('lease' as const), group: groupArb, consumer: consumerArb, max: fc.integer({ min: 1, max: 6 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('ack' as const), group: groupArb, picks: fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), asRanges: fc.boolean() }) },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('nack' as const), group: groupArb, pick: fc.nat(), delayMs: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 1_500 })), reason: fc.nat({ max: REASONS.length - 1 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('extend' as const), group: groupArb, pick: fc.nat(), extendMs: fc.integer({ min: 1, max: 2_000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), group: groupArb, consumer: consumerArb }) },
@@ -197,7 +200,8 @@ export class ScenarioDriver {
       case 'deleteGroup':
         return { kind: 'deleteGroup', group: name(GROUPS, a.group) };
       case 'deliver':
-        return { kind: 'deliver', group: name(GROUPS, a.group), consumer: name(CONSUMERS, a.consumer), max: a.max };
+      case 'lease':
+        return { kind: a.kind, group: name(GROUPS, a.group), consumer: name(CONSUMERS, a.consumer), max: a.max };
       case 'release':
         return { kind: 'release', group: name(GROUPS, a.group), consumer: name(CONSUMERS, a.consumer) };
       case 'clock':
@@ -234,6 +238,17 @@ export class ScenarioDriver {
 
 type DeliveryAction = Extract<Action, { kind: 'ack' | 'nack' | 'extend' | 'leave' | 'deadLetter' }>;
 
+/** `offsets` in order as runs of consecutive offsets. */
+export function offsetRuns(offsets: readonly number[]): { offset: number; count: number }[] {
+  const runs: { offset: number; count: number }[] = [];
+  for (const offset of offsets) {
+    const last = runs.at(-1);
+    if (last !== undefined && offset === last.offset + last.count) last.count++;
+    else runs.push({ offset, count: 1 });
+  }
+  return runs;
+}
+
 /** Commands naming deliveries: picked among the group's unfinished ones (or a dead one). */
 function resolveDelivery(a: DeliveryAction, state: BrokerState): BrokerCommand {
   if (a.kind === 'deadLetter') {
@@ -245,9 +260,11 @@ function resolveDelivery(a: DeliveryAction, state: BrokerState): BrokerCommand {
   const rows = state.consumerGroups.group(group)?.snapshot() ?? [];
   const inflight = rows.filter((r) => r.state === 'inflight');
   switch (a.kind) {
-    case 'ack':
+    case 'ack': {
       // Mostly unfinished offsets; a pick past them names an acked or never-delivered one.
-      return { kind: 'ack', group, offsets: a.picks.map((p) => at(rows, p)?.offset ?? p % 8) };
+      const offsets = a.picks.map((p) => at(rows, p)?.offset ?? p % 8);
+      return a.asRanges ? { kind: 'ackRanges', group, ranges: offsetRuns(offsets) } : { kind: 'ack', group, offsets };
+    }
     case 'nack': {
       const d = at(inflight, a.pick);
       return { kind: 'nack', group, offset: d?.offset ?? 0, delivery: d?.deliveries ?? 1, reason: name(REASONS, a.reason), delayMs: a.delayMs };
@@ -289,6 +306,7 @@ export function stateView(s: BrokerState): unknown {
     groups,
     rows: groups.map((g) => s.consumerGroups.group(g.name)?.snapshot()),
     deliverable: groups.map((g) => s.consumerGroups.deliverableCount(g.name)),
+    leases: groups.map((g) => CONSUMERS.map((c) => s.consumerGroups.group(g.name)?.leaseOf(c, s.nowMs))),
     candidates: s.deadLetterCandidates(Number.MAX_SAFE_INTEGER),
     transactions: s.transactions(),
     undecided: s.undecidedTransactions(),

@@ -31,6 +31,7 @@ function countAtCut(stats: Stats, a: BrokerState): void {
   count(stats, 'cut with producers', a.producerCount > 0);
   count(stats, 'cut with a dead-letter topic', a.topics().some((t) => t.name.endsWith('.dlq')));
   count(stats, 'cut after a trim', a.trimmedBelowLogIndex > 0);
+  count(stats, 'cut with a lease', a.groupList().some((g) => (a.consumerGroups.group(g.name)?.leaseCount ?? 0) > 0));
 }
 
 function countResult(stats: Stats, result: ApplyResult, producersBefore: number, producersAfter: number): void {
@@ -57,6 +58,8 @@ function runScenario(steps: readonly Step[], cut: number): Stats {
     const results = states.map((s) => s.apply(entry.logIndex, entry.leaderTimeMs, entry.command));
     driver.learn(entry.command, results[0] as ApplyResult);
     if (states.length > 1) {
+      expect((states[1] as BrokerState).leaseDeliveries, `lease deliveries at ${JSON.stringify(entry.command)}`).toEqual(primary.leaseDeliveries);
+      count(stats, 'handed out by a lease after the cut', entry.command.kind !== 'lease' && primary.leaseDeliveries.length > 0);
       expect(plainResult(results[1] as ApplyResult), `result of ${JSON.stringify(entry.command)}`).toEqual(plainResult(results[0] as ApplyResult));
       countResult(stats, results[0] as ApplyResult, producersBefore, primary.producerCount);
       count(stats, 'checkExhausted after the cut', primary.transactions().filter((t) => t.decidedBy === 'checkExhausted').length > exhaustedBefore);
@@ -104,6 +107,7 @@ describe('broker snapshot', () => {
       'cut with delayed messages', 'cut with a checked-back half', 'cut with a decided transaction', 'cut with producers', 'cut with a dead-letter topic',
       'delivered after the cut', 'nacked to a retry after the cut', 'dead-lettered after the cut', 'group reset after the cut', 'duplicate produce after the cut',
       'producer expired after the cut', 'transaction committed after the cut', 'checkExhausted after the cut', 'cut after a trim', 'offset runs trimmed after the cut',
+      'cut with a lease', 'handed out by a lease after the cut',
     ];
     for (const name of expected) expect(total[name] ?? 0, `${name} in ${numRuns} runs (seed ${seed}): ${JSON.stringify(total)}`).toBeGreaterThanOrEqual(3);
   });
@@ -131,9 +135,9 @@ describe('broker snapshot: bytes that are not one', () => {
 
   it('an unknown format version is refused, naming it', () => {
     const bytes = Uint8Array.from(busySnapshot());
-    new DataView(bytes.buffer).setUint32(0, 4, true);
+    new DataView(bytes.buffer).setUint32(0, BROKER_SNAPSHOT_FORMAT + 1, true);
     expect(() => decodeBrokerSnapshot(bytes)).toThrow(BrokerSnapshotError);
-    expect(() => decodeBrokerSnapshot(bytes)).toThrow(/format 4 is not known/);
+    expect(() => decodeBrokerSnapshot(bytes)).toThrow(new RegExp(`format ${BROKER_SNAPSHOT_FORMAT + 1} is not known`));
   });
 
   it('every truncation is refused with a BrokerSnapshotError', () => {

@@ -12,6 +12,7 @@ import {
   ORIGINAL_OFFSET_HEADER,
   text,
 } from './consumer-group-model.js';
+import { offsetRuns } from './broker-scenario.js';
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;
@@ -164,6 +165,130 @@ describe('acks', () => {
     expect(r.groupView()).toEqual(before);
     expect(r.apply({ kind: 'ack', group: 'g', offsets: [0, 0] })).toEqual({ kind: 'acked', group: 'g', outcomes: ['acked', 'alreadyAcked'] });
     expect(committed(r)).toBe(2);
+  });
+});
+
+/** What the last applied entry handed out under leases, as consumer: offset/delivery@deadline. */
+function leased(r: GroupReplica): string[] {
+  return r.state.leaseDeliveries.flatMap((d) => d.messages.map((m) => `${d.consumer}: ${m.offset}/${m.delivery}@${m.deadlineMs}`));
+}
+
+function produce(r: GroupReplica, count: number, atMs: number): void {
+  const messages = Array.from({ length: count }, (_, k) => message(`late${k}`));
+  expect(r.apply({ kind: 'produce', topic: 'orders', producerId: 0, firstSequence: 0, messages }, atMs)).toMatchObject({ kind: 'produced' });
+}
+
+describe('leases', () => {
+  it('hand out what is there at once, then the new offsets as the entries making them visible apply, each with that entry\'s deadline, up to the room', () => {
+    const r = setUp(2);
+    const deadline = FAST_SETTINGS.ackDeadlineMs;
+    expect(delivered(r.apply({ kind: 'lease', group: 'g', consumer: 'c', max: 5 }, 100))).toEqual([
+      { offset: 0, delivery: 1, deadlineMs: 100 + deadline },
+      { offset: 1, delivery: 1, deadlineMs: 100 + deadline },
+    ]);
+    expect(leased(r)).toEqual([`c: 0/1@${100 + deadline}`, `c: 1/1@${100 + deadline}`]);
+    expect(r.state.consumerGroups.group('g')?.leaseOf('c', r.timeMs)).toBe(3);
+    produce(r, 2, 300);
+    expect(leased(r)).toEqual([`c: 2/1@${300 + deadline}`, `c: 3/1@${300 + deadline}`]);
+    produce(r, 3, 400);
+    // One left of the room: the rest waits for a deliver or the next lease.
+    expect(leased(r)).toEqual([`c: 4/1@${400 + deadline}`]);
+    expect(r.state.consumerGroups.group('g')?.leaseOf('c', r.timeMs)).toBe(0);
+    expect(r.state.group('g')).toMatchObject({ nextOffset: 5, inflight: 5, consumers: new Map([['c', 5]]) });
+    expect(r.state.consumerGroups.deliverableCount('g')).toBe(2);
+    // Entries that make nothing visible hand nothing out.
+    r.tick(450);
+    expect(leased(r)).toEqual([]);
+    // A missed deadline of a leased message is a failed delivery like any other.
+    r.tick(300 + deadline);
+    expect(rows(r).filter((d) => d.offset === 2 || d.offset === 3).map((d) => d.state)).toEqual(['waiting', 'waiting']);
+  });
+
+  it('go in the order granted, a renewal replacing the lease and moving it last; a release, a leave or a reset ends one', () => {
+    const r = setUp(0);
+    r.apply({ kind: 'lease', group: 'g', consumer: 'a', max: 2 });
+    r.apply({ kind: 'lease', group: 'g', consumer: 'b', max: 2 });
+    produce(r, 3, r.timeMs);
+    expect(leased(r).map((l) => l.split('@')[0])).toEqual(['a: 0/1', 'a: 1/1', 'b: 2/1']);
+    r.apply({ kind: 'lease', group: 'g', consumer: 'a', max: 4 });
+    produce(r, 3, r.timeMs);
+    expect(leased(r).map((l) => l.split('@')[0])).toEqual(['b: 3/1', 'a: 4/1', 'a: 5/1']);
+    r.apply({ kind: 'release', group: 'g', consumer: 'a' });
+    produce(r, 1, r.timeMs);
+    expect(leased(r)).toEqual([]);
+    r.apply({ kind: 'lease', group: 'g', consumer: 'a', max: 10 });
+    r.apply({ kind: 'leave', group: 'g', consumer: 'a', seen: [] });
+    produce(r, 1, r.timeMs);
+    expect(leased(r)).toEqual([]);
+    r.apply({ kind: 'lease', group: 'g', consumer: 'a', max: 10 });
+    r.apply({ kind: 'resetGroup', group: 'g', to: { kind: 'latest' }, earliestOffset: 0, force: true });
+    produce(r, 1, r.timeMs);
+    expect(leased(r)).toEqual([]);
+    expect(r.state.consumerGroups.group('g')?.leaseCount).toBe(0);
+  });
+
+  it('lapse after one ack deadline of log time, so a consumer gone without a release takes no more', () => {
+    const r = setUp(0);
+    r.apply({ kind: 'lease', group: 'g', consumer: 'c', max: 10 }, 1_000);
+    const until = 1_000 + FAST_SETTINGS.ackDeadlineMs;
+    produce(r, 1, until - 1);
+    expect(leased(r)).toHaveLength(1);
+    expect(r.state.consumerGroups.group('g')?.leaseOf('c', until)).toBe(0);
+    produce(r, 1, until);
+    expect(leased(r)).toEqual([]);
+    expect(r.state.consumerGroups.group('g')?.leaseCount).toBe(0);
+    expect(r.state.consumerGroups.deliverableCount('g')).toBe(1);
+  });
+
+  it('take only new offsets: retries ready again go out through a lease or deliver entry, first', () => {
+    const r = setUp(1);
+    r.apply({ kind: 'lease', group: 'g', consumer: 'c', max: 3 });
+    r.apply({ kind: 'nack', group: 'g', offset: 0, delivery: 1, reason: 'no', delayMs: 0 });
+    r.tick(r.timeMs + 1);
+    produce(r, 1, r.timeMs);
+    expect(leased(r).map((l) => l.split('@')[0])).toEqual(['c: 1/1']);
+    expect(r.state.consumerGroups.group('g')?.readyCount()).toBe(1);
+    expect(delivered(r.apply({ kind: 'lease', group: 'g', consumer: 'c', max: 3 })).map((m) => `${m.offset}/${m.delivery}`)).toEqual(['0/2']);
+    expect(r.state.consumerGroups.group('g')?.leaseOf('c', r.timeMs)).toBe(2);
+  });
+
+  it('are the same on a replica that replays the log, and survive a snapshot', () => {
+    const r = setUp(1);
+    r.apply({ kind: 'lease', group: 'g', consumer: 'c', max: 3 });
+    produce(r, 1, r.timeMs + 5);
+    const again = r.replay();
+    expect(again.state.leaseDeliveries).toEqual(r.state.leaseDeliveries);
+    expect(again.groupView()).toEqual(r.groupView());
+    expect(again.state.consumerGroups.group('g')?.leaseOf('c', r.timeMs)).toBe(1);
+  });
+});
+
+describe('acks as ranges', () => {
+  it('do what an ack of the same offsets in order does: the same outcomes, the same state', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 12 }), { minLength: 1, maxLength: 10 }), fc.nat({ max: 10 }), (offsets, deliveredCount) => {
+        const [plain, ranged] = [setUp(10), setUp(10)];
+        for (const r of [plain, ranged]) {
+          r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: deliveredCount });
+          r.apply({ kind: 'ack', group: 'g', offsets: [1] });
+        }
+        const a = plain.apply({ kind: 'ack', group: 'g', offsets });
+        const b = ranged.apply({ kind: 'ackRanges', group: 'g', ranges: offsetRuns(offsets) });
+        expect(b).toEqual(a);
+        expect(ranged.groupView()).toEqual(plain.groupView());
+        expect(rows(ranged)).toEqual(rows(plain));
+      }),
+      { seed: 23, numRuns: 200 },
+    );
+  });
+
+  it('refuse an empty range, one running past 2^53, or more offsets than one entry takes, acking none', () => {
+    const r = setUp(4);
+    r.apply({ kind: 'deliver', group: 'g', consumer: 'c', max: 4 });
+    expectRefusedWithoutChange(r, { kind: 'ackRanges', group: 'g', ranges: [{ offset: 0, count: 1 }, { offset: 1, count: 0 }] }, 'invalidArgument');
+    expectRefusedWithoutChange(r, { kind: 'ackRanges', group: 'g', ranges: [{ offset: 0, count: 2 }, { offset: Number.MAX_SAFE_INTEGER, count: 2 }] }, 'invalidArgument');
+    expectRefusedWithoutChange(r, { kind: 'ackRanges', group: 'g', ranges: [{ offset: 0, count: 2 }, { offset: 10, count: GROUP_DEFAULTS.ackOffsetsMax - 1 }] }, 'invalidArgument');
+    expect(r.apply({ kind: 'ackRanges', group: 'g', ranges: [{ offset: 0, count: 2 }] })).toEqual({ kind: 'acked', group: 'g', outcomes: ['acked', 'acked'] });
   });
 });
 
@@ -434,7 +559,9 @@ describe('group commands on the wire', () => {
     fc.record({ kind: fc.constant('createGroup' as const), group: name, topic: name, start, settings, ifAbsent: fc.boolean() }),
     fc.record({ kind: fc.constant('deleteGroup' as const), group: name }),
     fc.record({ kind: fc.constant('deliver' as const), group: name, consumer: name, max: u32 }),
+    fc.record({ kind: fc.constant('lease' as const), group: name, consumer: name, max: u32 }),
     fc.record({ kind: fc.constant('ack' as const), group: name, offsets: fc.array(fc.maxSafeNat(), { maxLength: 6 }) }),
+    fc.record({ kind: fc.constant('ackRanges' as const), group: name, ranges: fc.array(fc.record({ offset: fc.maxSafeNat(), count: u32 }), { maxLength: 4 }) }),
     fc.record({
       kind: fc.constant('nack' as const),
       group: name,
@@ -468,6 +595,8 @@ describe('group commands on the wire', () => {
       { kind: 'createGroup', group: 'g', topic: 'orders', start: { kind: 'offset', offset: 42 }, settings: FAST_SETTINGS, ifAbsent: false },
       { kind: 'createGroup', group: 'g', topic: 'orders', start: { kind: 'time', timeMs: 1_700_000_000_000 }, settings: FAST_SETTINGS, ifAbsent: false },
       { kind: 'deleteGroup', group: 'g' },
+      { kind: 'lease', group: 'g', consumer: 'c', max: 4000 },
+      { kind: 'ackRanges', group: 'g', ranges: [{ offset: 7, count: 3 }, { offset: 2, count: 1 }] },
       { kind: 'deliver', group: 'g', consumer: 'c-1', max: 1000 },
       { kind: 'ack', group: 'g', offsets: [] },
       { kind: 'ack', group: 'g', offsets: [0, 5, Number.MAX_SAFE_INTEGER] },
@@ -485,7 +614,7 @@ describe('group commands on the wire', () => {
       { kind: 'clock' },
     ];
     const kinds = new Set(examples.map((c) => c.kind));
-    expect([...kinds].sort()).toEqual(['ack', 'clock', 'createGroup', 'deadLetter', 'deleteGroup', 'deliver', 'extend', 'leave', 'nack', 'release', 'resetGroup']);
+    expect([...kinds].sort()).toEqual(['ack', 'ackRanges', 'clock', 'createGroup', 'deadLetter', 'deleteGroup', 'deliver', 'extend', 'lease', 'leave', 'nack', 'release', 'resetGroup']);
     for (const command of examples) expect(decodeCommand(encodeCommand({ leaderTimeMs: 123, command }))).toEqual({ leaderTimeMs: 123, command });
   });
 
