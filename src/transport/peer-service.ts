@@ -2,11 +2,12 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import { MalformedMessageError } from './errors.js';
 import type { DecodedPeerBatch, PeerCodec, StreamSummary } from './peer-codec.js';
 import type { SnapshotCodec, SnapshotProgress, SnapshotUpload } from './snapshot-codec.js';
-import { PEER_CHECK_INCARNATION_PATH, type IncarnationCheck, type IncarnationCheckAnswer, type IncarnationCheckCodec } from './incarnation-check.js';
+import type { IncarnationCheck, IncarnationCheckAnswer, IncarnationCheckCodec } from './incarnation-check.js';
 
 /** gRPC paths of peer.proto's methods. */
 export const PEER_STREAM_PATH = '/quorumlog.peer.Peer/Stream';
 export const PEER_INSTALL_SNAPSHOT_PATH = '/quorumlog.peer.Peer/InstallSnapshot';
+export const PEER_CHECK_INCARNATION_PATH = '/quorumlog.peer.Peer/CheckIncarnation';
 
 /** Call metadata the sender opens a stream with; checked before the stream is accepted. */
 export const PeerMetadataKey = {

@@ -1,6 +1,8 @@
-import { RaftNode, type Entry, type NodeId, type RaftOptions, type SnapshotMeta, type Status } from '../../raft/index.js';
+import { RaftNode, type Entry, type HardState, type LogReader, type Message, type NodeId, type RaftOptions, type SnapshotMeta, type Status } from '../../raft/index.js';
 import { MemoryFileSystem, type CommitLog, type DurableMarkPolicy } from '../../storage/index.js';
-import { NODE_DEFAULTS, type NodeConfig } from '../../src/node/config.js';
+import { NODE_DEFAULTS, type NodeConfig, type RetentionConfig } from '../../src/node/config.js';
+import type { DiskUsageSource } from '../../src/node/disk-guard.js';
+import type { NodeTuning } from './node-api.js';
 import { assembleNode } from '../../src/node/node-assembly.js';
 import { DataDirWipedError } from '../../src/node/bootstrap-check.js';
 import type { SnapshotEncodeSlice } from '../../src/node/snapshot-slices.js';
@@ -18,9 +20,66 @@ import { SimPeerLinks } from './sim-peer-links.js';
 import { SimDelivery } from './sim-delivery.js';
 import { ClientAppends } from './client-appends.js';
 import { logTo } from '../../src/log/index.js';
-import { SimNode, type AppendState, type CallOutcome, type ClientAppend, type NodeClusterOptions } from './sim-node.js';
+import { SimNode, type AppendState, type CallOutcome, type ClientAppend } from './sim-node.js';
 
-export type { AppendState, CallOutcome, ClientAppend, NodeClusterOptions } from './sim-node.js';
+export type { AppendState, CallOutcome, ClientAppend } from './sim-node.js';
+
+export interface NodeClusterOptions {
+  readonly seed: number;
+  readonly size: number;
+  /** Virtual milliseconds per Raft tick (every node's; skew moves clocks, not tick rates). */
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  /** Core options beyond the node's configuration (flow control, pre-vote, ...). */
+  readonly tuning?: NodeTuning;
+  /** The core to run; a planted-bug subclass in bug hunts. */
+  readonly createRaft?: (options: RaftOptions) => RaftNode;
+  readonly fsyncMinMs?: number;
+  readonly fsyncMaxMs?: number;
+  /** Each node's clock is off the world's by up to this much, drawn once per node. */
+  readonly clockSkewMaxMs?: number;
+  /**
+   * What every node's clock reads at virtual time 0 (before its skew). A wall clock never
+   * reads below 0, and broker entries carry the leader's clock as an unsigned number, so runs
+   * with skew and broker commands start the clocks here. Default 0.
+   */
+  readonly clockOriginMs?: number;
+  /** Each node's clock runs at a rate drawn once per node from [1 - max, 1 + max] (0.3: up to 30% fast or slow). */
+  readonly clockDriftMax?: number;
+  readonly durableMark?: DurableMarkPolicy;
+  /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
+  readonly segmentBytes?: number;
+  /** Snapshot every this many applied entries (small values: every run snapshots, compacts and installs). */
+  readonly snapshotEntries?: number;
+  readonly retention?: RetentionConfig;
+  /** Each node's disk usage as the disk guard reads it (default: none, the guard never samples). */
+  readonly diskUsage?: (id: NodeId) => DiskUsageSource;
+  readonly diskHighWatermarkPercent?: number;
+  /** The nodes' own log lines (the disk guard's), with the node's id. */
+  readonly onNodeLog?: (id: NodeId, line: string) => void;
+  /** What a node's disk holds before its first start (scripted scenarios): a log from index 1, a hard state. */
+  readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: LogReader; readonly hardState?: HardState }>;
+  /** Runs before a sent message reaches the network: 'drop' loses it (tests cut specific traffic with it). */
+  readonly intercept?: (message: Message, cluster: NodeCluster) => 'pass' | 'drop';
+  /** Sees every message the moment it is delivered to a running node, before the node steps it. */
+  readonly onDeliver?: (message: Message, cluster: NodeCluster) => void;
+  /**
+   * Hold acknowledgements, votes and commits against the disks as they happen (default
+   * true). Off, only the consequences can show a durability bug: an acknowledged append
+   * lost after crashes, a double vote.
+   */
+  readonly checkDurability?: boolean;
+  /**
+   * Which disks make the bootstrap check (src/node/bootstrap-check.ts: a node that bootstraps
+   * on a new data directory votes only once its members confirmed they knew no other under
+   * its id). 'lost-disks' (default): only a disk that replaced a lost one; the disks a run
+   * starts with are taken as checked, a cluster formed before the run (they are started
+   * without an incarnation in their environment, so the node does not ask). 'every-disk':
+   * the run starts from a new cluster, whose members check each other first.
+   */
+  readonly bootstrapCheck?: 'lost-disks' | 'every-disk';
+}
 
 /**
  * Snapshots are encoded two items a slice, a virtual millisecond apart: the small states of a
@@ -100,8 +159,8 @@ export class NodeCluster {
       world: this.world,
       checker: this.checker,
       peerLinks: this.peerLinks,
-      options: this.options,
-      cluster: this,
+      intercept: (message) => this.options.intercept?.(message, this) ?? 'pass',
+      delivered: (message) => this.options.onDeliver?.(message, this),
       network: () => this.network,
       node: (id) => this.node(id),
       raft: (id) => this.raft(id),

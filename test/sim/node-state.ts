@@ -4,7 +4,6 @@ import type { Entry, Index, NodeId } from '../../raft/index.js';
 import type { CommitLog } from '../../storage/index.js';
 import { plainRecord } from '../../src/node/state-machine.js';
 import { Invariant, entryKey, type CheckedLog, type SafetyChecker } from './invariants.js';
-import type { NodeCluster } from './node-cluster.js';
 
 /** What the check needs of a client's append (NodeCluster's ClientAppend). */
 interface AppendSeen {
@@ -95,18 +94,25 @@ export function recordOf(entry: Entry): string | null {
   return record === null ? null : Buffer.from(record).toString('latin1');
 }
 
+/** What the digests read of a cluster (NodeCluster's). */
+interface DigestedCluster {
+  readonly ids: readonly NodeId[];
+  node(id: NodeId): { readonly up: boolean; readonly crashes: number; readonly appliedIndex: number; readonly node: { readonly log: CommitLog } | null };
+  logEntries(id: NodeId): Entry[];
+}
+
 /**
  * The final state of every node, hashed: log entries, hard state and applied index. Equal
  * seeds give equal digests, run after run.
  */
-export function clusterDigest(cluster: NodeCluster): string {
+export function clusterDigest(cluster: DigestedCluster): string {
   const hash = createHash('sha256');
   for (const [id, digest] of nodeDigests(cluster)) hash.update(`${id} ${digest}\n`);
   return hash.digest('hex');
 }
 
 /** Each node's final state hashed on its own, in id order. */
-export function nodeDigests(cluster: NodeCluster): [NodeId, string][] {
+export function nodeDigests(cluster: DigestedCluster): [NodeId, string][] {
   return cluster.ids.map((id) => {
     const hash = createHash('sha256');
     const sim = cluster.node(id);

@@ -1,8 +1,7 @@
 import type { Message, NodeId, RaftNode } from '../../raft/index.js';
 import type { IncarnationCheckAnswer } from '../../src/transport/index.js';
 import { Invariant, type SafetyChecker } from './invariants.js';
-import type { NodeCluster } from './node-cluster.js';
-import type { NodeClusterOptions, SimNode } from './sim-node.js';
+import type { SimNode } from './sim-node.js';
 import type { SimNetwork } from './sim-network.js';
 import type { SimPeerLinks } from './sim-peer-links.js';
 import type { SimProcess, SimWorld } from './sim-scheduler.js';
@@ -15,9 +14,10 @@ export interface DeliveryHost {
   readonly world: SimWorld;
   readonly checker: SafetyChecker;
   readonly peerLinks: SimPeerLinks;
-  readonly options: NodeClusterOptions;
-  /** The cluster itself, as the intercept and onDeliver hooks get it. */
-  readonly cluster: NodeCluster;
+  /** Runs before a sent message reaches the network: 'drop' loses it (NodeClusterOptions.intercept). */
+  intercept(message: Message): 'pass' | 'drop';
+  /** Sees every message the moment it is delivered to a running node (NodeClusterOptions.onDeliver). */
+  delivered(message: Message): void;
   network(): SimNetwork;
   node(id: NodeId): SimNode;
   raft(id: NodeId): RaftNode | null;
@@ -63,7 +63,7 @@ export class SimDelivery {
       }
       this.host.durabilitySent(message);
     });
-    if (this.host.options.intercept?.(message, this.host.cluster) === 'drop') return;
+    if (this.host.intercept(message) === 'drop') return;
     if (!this.host.peerLinks.mayDial(message.from, message.to)) return;
     this.senderDisk.set(message, { generation: sender.generation, incarnation: sender.incarnation });
     this.host.network().send(message);
@@ -102,7 +102,7 @@ export class SimDelivery {
       const disk = this.senderDisk.get(message);
       if (!this.admits(message.to, message.from, disk?.incarnation)) return;
       if (disk !== undefined) this.checkWipedDisk(message, disk.generation);
-      this.host.options.onDeliver?.(message, this.host.cluster);
+      this.host.delivered(message);
       target.receive(message);
     });
   }

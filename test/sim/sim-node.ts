@@ -1,72 +1,11 @@
-import type { HardState, Index, LogReader, Message, NodeId, RaftNode, RaftOptions, SnapshotMeta } from '../../raft/index.js';
-import { MemoryFileSystem, type DurableMarkPolicy } from '../../storage/index.js';
-import type { RetentionConfig } from '../../src/node/config.js';
+import type { HardState, Index, LogReader, NodeId, SnapshotMeta } from '../../raft/index.js';
+import { MemoryFileSystem } from '../../storage/index.js';
 import type { AssembledNode } from '../../src/node/node-assembly.js';
-import type { DiskUsageSource } from '../../src/node/disk-guard.js';
 import { DurableView } from './durable-view.js';
-import type { NodeTuning } from './node-api.js';
 import type { SimProcess, SimScheduler } from './sim-scheduler.js';
-import type { NodeCluster } from './node-cluster.js';
 
 /** How a call into the simulated cluster settled. */
 export type CallOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
-
-export interface NodeClusterOptions {
-  readonly seed: number;
-  readonly size: number;
-  /** Virtual milliseconds per Raft tick (every node's; skew moves clocks, not tick rates). */
-  readonly tickMs?: number;
-  readonly electionTicks?: number;
-  readonly heartbeatTicks?: number;
-  /** Core options beyond the node's configuration (flow control, pre-vote, ...). */
-  readonly tuning?: NodeTuning;
-  /** The core to run; a planted-bug subclass in bug hunts. */
-  readonly createRaft?: (options: RaftOptions) => RaftNode;
-  readonly fsyncMinMs?: number;
-  readonly fsyncMaxMs?: number;
-  /** Each node's clock is off the world's by up to this much, drawn once per node. */
-  readonly clockSkewMaxMs?: number;
-  /**
-   * What every node's clock reads at virtual time 0 (before its skew). A wall clock never
-   * reads below 0, and broker entries carry the leader's clock as an unsigned number, so runs
-   * with skew and broker commands start the clocks here. Default 0.
-   */
-  readonly clockOriginMs?: number;
-  /** Each node's clock runs at a rate drawn once per node from [1 - max, 1 + max] (0.3: up to 30% fast or slow). */
-  readonly clockDriftMax?: number;
-  readonly durableMark?: DurableMarkPolicy;
-  /** Segment size: small values make runs cross segment boundaries (roll-over, sealing). */
-  readonly segmentBytes?: number;
-  /** Snapshot every this many applied entries (small values: every run snapshots, compacts and installs). */
-  readonly snapshotEntries?: number;
-  readonly retention?: RetentionConfig;
-  /** Each node's disk usage as the disk guard reads it (default: none, the guard never samples). */
-  readonly diskUsage?: (id: NodeId) => DiskUsageSource;
-  readonly diskHighWatermarkPercent?: number;
-  /** The nodes' own log lines (the disk guard's), with the node's id. */
-  readonly onNodeLog?: (id: NodeId, line: string) => void;
-  /** What a node's disk holds before its first start (scripted scenarios): a log from index 1, a hard state. */
-  readonly initialDisks?: ReadonlyMap<NodeId, { readonly log?: LogReader; readonly hardState?: HardState }>;
-  /** Runs before a sent message reaches the network: 'drop' loses it (tests cut specific traffic with it). */
-  readonly intercept?: (message: Message, cluster: NodeCluster) => 'pass' | 'drop';
-  /** Sees every message the moment it is delivered to a running node, before the node steps it. */
-  readonly onDeliver?: (message: Message, cluster: NodeCluster) => void;
-  /**
-   * Hold acknowledgements, votes and commits against the disks as they happen (default
-   * true). Off, only the consequences can show a durability bug: an acknowledged append
-   * lost after crashes, a double vote.
-   */
-  readonly checkDurability?: boolean;
-  /**
-   * Which disks make the bootstrap check (src/node/bootstrap-check.ts: a node that bootstraps
-   * on a new data directory votes only once its members confirmed they knew no other under
-   * its id). 'lost-disks' (default): only a disk that replaced a lost one; the disks a run
-   * starts with are taken as checked, a cluster formed before the run (they are started
-   * without an incarnation in their environment, so the node does not ask). 'every-disk':
-   * the run starts from a new cluster, whose members check each other first.
-   */
-  readonly bootstrapCheck?: 'lost-disks' | 'every-disk';
-}
 
 export type AppendState = 'pending' | 'acked' | 'failed' | 'unknown';
 
