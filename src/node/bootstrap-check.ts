@@ -198,8 +198,9 @@ export class BootstrapCheck {
     this.#state = 'recording';
     this.#cancelTimer();
     try {
-      this.#options.fs.remove(path.join(this.#options.dataDir, BOOTSTRAP_CHECK_FILE));
-      await this.#options.fs.syncDir(this.#options.dataDir);
+      const { fs, dataDir } = this.#options;
+      if (fs.list(dataDir).includes(BOOTSTRAP_CHECK_FILE)) fs.remove(path.join(dataDir, BOOTSTRAP_CHECK_FILE));
+      await fs.syncDir(dataDir);
     } catch (error) {
       if (this.#state === 'recording') this.#options.onFatal(error);
       return;

@@ -197,7 +197,8 @@ export class PeerListener {
       return;
     }
     const refusal =
-      this.#addressRefusal({ clusterId: check.clusterId, from: check.from, to: check.to, peerAddress: firstValue(call.metadata, PeerMetadataKey.peerAddress) }) ??
+      // Not served as a stranger: a question changes nothing here, so its caller is not dialled back.
+      this.#addressRefusal({ clusterId: check.clusterId, from: check.from, to: check.to, peerAddress: undefined }) ??
       this.#certificateRefusal(call, check.from) ??
       (firstValue(call.metadata, PeerMetadataKey.incarnation) === check.incarnation ? null : 'the incarnation asked about is not the one in the call metadata');
     const verdict = refusal === null ? judge(check.from, check.incarnation) : null;
@@ -322,6 +323,7 @@ export class PeerListener {
     });
   }
 
+  /** Without `peerAddress`, a sender the peers do not name is refused (admitsStranger serves only a caller it can dial back). */
   #addressRefusal({ clusterId, from, to, peerAddress }: CallAddressing): string | null {
     if (clusterId !== this.#options.clusterId) return `cluster "${clusterId ?? ''}" is not this node's cluster "${this.#options.clusterId}"`;
     if (from === undefined) return 'node "" is not a member of this cluster';

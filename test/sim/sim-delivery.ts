@@ -130,7 +130,7 @@ export class SimDelivery {
           fail(`${peer} did not answer`);
           return;
         }
-        const answer = this.host.peerLinks.answerIncarnationCheck(peer, target.membership, from, incarnation, this.host.addressOf(from).peerAddress);
+        const answer = this.host.peerLinks.answerIncarnationCheck(peer, target.membership, from, incarnation);
         this.host.world.schedule(INCARNATION_CHECK_HOP_MS, asker, `incarnation answer ${peer}->${from}`, () => {
           if (answer === null) reject(new Error(`${peer} refused the question: ${from} is not a member there`));
           else if (this.host.network().isCut(peer, from)) reject(new Error(`the answer of ${peer} was lost`));

@@ -73,12 +73,12 @@ export class SimPeerLinks {
 
   /**
    * How `to` (its membership `membership`) answers `from`'s CheckIncarnation for data
-   * directory `incarnation`, as the listener does: a caller its peers do not name and it
-   * would not serve as a stranger is refused (null); the rest is judgeIncarnationCheck on
+   * directory `incarnation`, as the listener does: a caller its peers do not name is refused
+   * (null; a question is not served as a stranger's); the rest is judgeIncarnationCheck on
    * what `to` first heard.
    */
-  answerIncarnationCheck(to: NodeId, membership: NodeMembership, from: NodeId, incarnation: string, peerAddress: string): IncarnationCheckAnswer | null {
-    if (this.peersOf.get(to)?.has(from) !== true && !membership.admitsStranger(from, peerAddress)) return null;
+  answerIncarnationCheck(to: NodeId, membership: NodeMembership, from: NodeId, incarnation: string): IncarnationCheckAnswer | null {
+    if (this.peersOf.get(to)?.has(from) !== true) return null;
     return judgeIncarnationCheck(membership, this.firstHeardOf(to), from, incarnation);
   }
 
