@@ -37,6 +37,15 @@ export interface FirstHeardIncarnations {
 }
 
 /**
+ * `peer` was heard speaking from data directory `incarnation` (a stream accepted, a question
+ * answered): recorded if it is a member and none was (trust on first use). Every place that
+ * hears a peer records it this way (node.ts, judgeIncarnationCheck, the simulator's links).
+ */
+export function heardFrom(membership: Pick<NodeMembership, 'isMember'>, firstHeard: FirstHeardIncarnations, peer: NodeId, incarnation: string): void {
+  if (membership.isMember(peer)) firstHeard.learn(peer, incarnation);
+}
+
+/**
  * How this node answers `from`'s CheckIncarnation for data directory `incarnation`: wiped
  * when it records another incarnation for `from` (the member book's, else the first heard);
  * else accepted, recording `incarnation` if none was (trust on first use, as for a stream).
@@ -46,7 +55,7 @@ export function judgeIncarnationCheck(membership: NodeMembership, firstHeard: Fi
   if (!membership.isMember(from)) return null;
   const recorded = membership.recordedIncarnation(from, firstHeard.get(from));
   if (recorded !== '' && recorded !== incarnation) return { verdict: 'wiped', recorded };
-  firstHeard.learn(from, incarnation);
+  heardFrom(membership, firstHeard, from, incarnation);
   return { verdict: 'accepted', recorded };
 }
 
@@ -118,10 +127,6 @@ export class BootstrapCheck {
     this.#options = options;
     this.#pending = new Set(options.peers.filter((peer) => peer !== options.self));
     this.#waiting = new RepeatGate({ intervalMs: BOOTSTRAP_CHECK_DEFAULTS.waitingLogIntervalMs, keysMax: 64, nowMs: () => options.scheduler.nowMs() });
-  }
-
-  get state(): CheckState {
-    return this.#state;
   }
 
   start(): void {

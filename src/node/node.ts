@@ -14,7 +14,7 @@ import { NodeAuth } from './node-auth.js';
 import { NodeAcl } from './node-acl.js';
 import { NodeTls } from './node-tls.js';
 import { PeerIncarnations } from './peer-incarnations.js';
-import { DataDirWipedError, judgeIncarnationCheck } from './bootstrap-check.js';
+import { DataDirWipedError, heardFrom, judgeIncarnationCheck } from './bootstrap-check.js';
 import type { NodeProbe } from './node-probe.js';
 import type { NodeService } from './node-service.js';
 
@@ -127,9 +127,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
     incarnation: identity.incarnation,
     // The book's (members added since bootstrap), else the one this node first heard.
     recordedIncarnation: (peer) => node.membership.recordedIncarnation(peer, peerIncarnations.get(peer)),
-    onPeerIncarnation: (peer, incarnation) => {
-      if (node.membership.isMember(peer)) peerIncarnations.learn(peer, incarnation);
-    },
+    onPeerIncarnation: (peer, incarnation) => heardFrom(node.membership, peerIncarnations, peer, incarnation),
     onIncarnationCheck: (peer, incarnation) => judgeIncarnationCheck(node.membership, peerIncarnations, peer, incarnation),
     onDuplicateNodeId: (error) => resolveStopped({ reason: 'this node id is taken', error }),
     ...(tls === null ? {} : { tls: tls.certificates }),

@@ -1,6 +1,6 @@
 import type { NodeId } from '../../raft/index.js';
 import type { NodeMembership } from '../../src/node/node-membership.js';
-import { judgeIncarnationCheck, type FirstHeardIncarnations } from '../../src/node/bootstrap-check.js';
+import { heardFrom, judgeIncarnationCheck, type FirstHeardIncarnations } from '../../src/node/bootstrap-check.js';
 import { memberIncarnationRefusal, type IncarnationCheckAnswer } from '../../src/transport/index.js';
 
 /**
@@ -61,13 +61,13 @@ export class SimPeerLinks {
       this.refusedNotMember++;
       return false;
     }
-    const heard = this.heardBy(to);
+    const heard = this.firstHeardOf(to);
     const recorded = membership.recordedIncarnation(from, heard.get(from));
     if (memberIncarnationRefusal({ from, recorded, incarnation, peerAddress: from }) !== null) {
       this.refusedIncarnation++;
       return false;
     }
-    if (incarnation !== '' && !heard.has(from) && membership.isMember(from)) heard.set(from, incarnation);
+    heardFrom(membership, heard, from, incarnation);
     return true;
   }
 
