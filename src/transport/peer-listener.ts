@@ -199,8 +199,7 @@ export class PeerListener {
     const refusal =
       // Not served as a stranger: a question changes nothing here, so its caller is not dialled back.
       this.#addressRefusal({ clusterId: check.clusterId, from: check.from, to: check.to, peerAddress: undefined }) ??
-      this.#certificateRefusal(call, check.from) ??
-      (firstValue(call.metadata, PeerMetadataKey.incarnation) === check.incarnation ? null : 'the incarnation asked about is not the one in the call metadata');
+      this.#certificateRefusal(call, check.from);
     const verdict = refusal === null ? judge(check.from, check.incarnation) : null;
     if (verdict === null) {
       answer({ code: status.FAILED_PRECONDITION, details: refusal ?? `node "${check.from}" is not a member of node ${this.#options.self}'s configuration` });

@@ -122,7 +122,7 @@ export async function startPeerTransport(options: PeerTransportOptions): Promise
     const client = new Client(address, channelCredentials(peer, address), peerChannelOptions(options.messageBytesMax, reconnect));
     return {
       address,
-      ask: (check) => askIncarnation({ client, codec: incarnationCodec, boot, ...advertised }, check, PEER_TRANSPORT_DEFAULTS.incarnationCheckDeadlineMs),
+      ask: (check) => askIncarnation({ client, codec: incarnationCodec }, check, PEER_TRANSPORT_DEFAULTS.incarnationCheckDeadlineMs),
       link: new PeerLink({
         self: options.self,
         peer,
