@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, formatMetricsTogether, formatReport, BenchInterruptedError, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type BenchReport, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, formatMetricsCost, formatMetricsTogether, formatReport, BenchInterruptedError, runMetricsCost, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
@@ -64,12 +64,12 @@ Options:
   --metrics-cost N     N pairs of produce runs, one without HTTP and one scraped every second
                        (--metrics-scrape, default 1s), in alternating order; prints each
                        pair's msg/s and the nodes' CPU per message, and the median ratios
-                       (no drain phases)
+                       with a 95% interval and the throughput cost in percent (no drain)
   --together           with --metrics-cost: each pair's two clusters produce at the same
                        time, each from a bench process of its own, so the machine's other
                        work falls on both; prints the throughput ratio per pair and the median
-  --control            with --together: neither cluster keeps metrics (an A/A run: what the
-                       measure reads when there is nothing to find)
+  --control            with --metrics-cost: neither run or cluster keeps metrics (an A/A
+                       run: what the measure reads when there is nothing to find)
   --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs a metered
                        pair and a control pair, each two processes at once, each a one-node
                        cluster (real files, appends through the node's service, no gRPC,
@@ -168,7 +168,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   const together = values.together === true;
   const control = values.control === true;
   if (together && costPairs === null) throw new UsageError('--together goes with --metrics-cost');
-  if (control && !together) throw new UsageError('--control goes with --metrics-cost N --together');
+  if (control && costPairs === null) throw new UsageError('--control goes with --metrics-cost N');
   const cpuRounds = parseWholeNumber('metrics-cpu', values['metrics-cpu'], { min: 1, max: 50 }) ?? null;
   if (cpuRounds !== null && (config.brokers !== null || costPairs !== null)) throw new UsageError('--metrics-cpu runs a node in this process; it takes neither --brokers nor --metrics-cost');
   const cpuRecords = parseWholeNumber('records', values.records, { min: 1_000, max: 10_000_000 }) ?? METRICS_CPU_DEFAULTS.records;
@@ -244,7 +244,14 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
       if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
       return report.rounds.every((r) => r.plainPerSecond > 0 && r.meteredPerSecond > 0 && (parsed.control || r.scrapes > 0)) ? 0 : 1;
     }
-    if (parsed.costPairs !== null) return await runMetricsCost(config, parsed.costPairs, { signal: abort.signal, status, json: parsed.json });
+    if (parsed.costPairs !== null) {
+      const report = await runMetricsCost({ config, pairs: parsed.costPairs, scrapeMs: config.metricsScrapeMs ?? 1_000, control: parsed.control, signal: abort.signal, onPhase: (phase) => status(`quorumlog bench: ${phase} ...`) });
+      status('');
+      if (abort.signal.aborted) throw new BenchInterruptedError();
+      process.stdout.write(formatMetricsCost(report, config));
+      if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
+      return report.pairs.every((p) => p.plainPerSecond > 0 && p.scrapedPerSecond > 0 && (parsed.control || p.scrapes > 0)) ? 0 : 1;
+    }
     if (parsed.tlsPairs !== null) return await runTlsCost(config, parsed.tlsPairs, { signal: abort.signal, status, json: parsed.json });
     const report = await runBench(config, {
       signal: abort.signal,
@@ -269,64 +276,6 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
-}
-
-/** One pair of --metrics-cost: the same case without HTTP and with every node scraped. */
-interface CostPair {
-  readonly plainPerSecond: number;
-  readonly scrapedPerSecond: number;
-  /** The nodes' CPU (all of them, measured window) per acknowledged message, in us; null when /proc could not be read. */
-  readonly plainCpuUsPerMessage: number | null;
-  readonly scrapedCpuUsPerMessage: number | null;
-  readonly scrapes: number;
-  readonly failedScrapes: number;
-}
-
-/**
- * `--metrics-cost N`: N pairs of produce runs on fresh clusters, one whose nodes serve no HTTP
- * and one whose nodes are scraped every --metrics-scrape (1 s by default), the order flipping
- * each pair so drift on a shared machine falls on both sides. Prints each pair and the median
- * of the per-pair ratios.
- */
-async function runMetricsCost(config: BenchConfig, pairs: number, io: { readonly signal: AbortSignal; readonly status: (text: string) => void; readonly json: string | null }): Promise<number> {
-  const base: BenchConfig = { ...config, drain: false, groupDrainMessages: 0 };
-  const scrapeMs = config.metricsScrapeMs ?? 1_000;
-  const results: CostPair[] = [];
-  const once = async (scraped: boolean, label: string): Promise<{ perSecond: number; cpuUsPerMessage: number | null; scrapes: number; failed: number }> => {
-    io.status(`quorumlog bench: ${label} ...`);
-    const report = await runBench({ ...base, metricsScrapeMs: scraped ? scrapeMs : null }, { signal: io.signal });
-    return { perSecond: report.produce.messagesPerSecond, cpuUsPerMessage: nodesCpuUsPerMessage(report), scrapes: report.metrics?.scrapes ?? 0, failed: report.metrics?.failed ?? 0 };
-  };
-  for (let k = 0; k < pairs; k++) {
-    const scrapedFirst = k % 2 === 1;
-    const first = await once(scrapedFirst, `pair ${k + 1} of ${pairs}, ${scrapedFirst ? 'scraped' : 'plain'}`);
-    const second = await once(!scrapedFirst, `pair ${k + 1} of ${pairs}, ${scrapedFirst ? 'plain' : 'scraped'}`);
-    const [plain, scraped] = scrapedFirst ? [second, first] : [first, second];
-    results.push({
-      plainPerSecond: plain.perSecond,
-      scrapedPerSecond: scraped.perSecond,
-      plainCpuUsPerMessage: plain.cpuUsPerMessage,
-      scrapedCpuUsPerMessage: scraped.cpuUsPerMessage,
-      scrapes: scraped.scrapes,
-      failedScrapes: scraped.failed,
-    });
-  }
-  io.status('');
-  const ratios = results.map((r) => (r.plainPerSecond > 0 ? r.scrapedPerSecond / r.plainPerSecond : 0)).sort((a, b) => a - b);
-  const median = ratios[Math.floor(ratios.length / 2)] ?? 0;
-  const cpuRatios = results.flatMap((r) => (r.plainCpuUsPerMessage === null || r.scrapedCpuUsPerMessage === null || r.plainCpuUsPerMessage === 0 ? [] : [r.scrapedCpuUsPerMessage / r.plainCpuUsPerMessage])).sort((a, b) => a - b);
-  const cpuMedian = cpuRatios[Math.floor(cpuRatios.length / 2)] ?? null;
-  const cpu = (us: number | null): string => (us === null ? 'n/a' : us.toFixed(1));
-  const lines = results.map(
-    (r, k) =>
-      `pair ${k + 1}: ${Math.round(r.plainPerSecond).toLocaleString('en-US')} msg/s without HTTP, ${Math.round(r.scrapedPerSecond).toLocaleString('en-US')} msg/s scraped every ${scrapeMs / 1000} s (${r.scrapes} scrapes${r.failedScrapes > 0 ? `, ${r.failedScrapes} failed` : ''}): ${(r.plainPerSecond > 0 ? r.scrapedPerSecond / r.plainPerSecond : 0).toFixed(3)}x; ` +
-      `nodes' CPU ${cpu(r.plainCpuUsPerMessage)} against ${cpu(r.scrapedCpuUsPerMessage)} us/msg`,
-  );
-  lines.push(`metrics cost: scraped over plain throughput, median of ${pairs} pairs ${median.toFixed(3)}x (spread ${ratios[0]?.toFixed(3)}-${ratios.at(-1)?.toFixed(3)}), ${config.producers} x ${config.inflight} in flight, ${config.sizeBytes} B`);
-  if (cpuMedian !== null) lines.push(`metrics cost: the nodes' CPU per message, scraped over plain, median of ${cpuRatios.length} pairs ${cpuMedian.toFixed(3)}x (spread ${cpuRatios[0]?.toFixed(3)}-${cpuRatios.at(-1)?.toFixed(3)})`);
-  process.stdout.write(lines.join('\n') + '\n');
-  if (io.json !== null) fs.writeFileSync(io.json, JSON.stringify({ scrapeIntervalMs: scrapeMs, pairs: results, medianRatio: median, medianCpuRatio: cpuMedian }, null, 2) + '\n');
-  return results.every((r) => r.plainPerSecond > 0 && r.scrapedPerSecond > 0 && r.scrapes > 0) ? 0 : 1;
 }
 
 /**
@@ -359,15 +308,4 @@ async function runTlsCost(config: BenchConfig, pairs: number, io: { readonly sig
   process.stdout.write(lines.join('\n') + '\n');
   if (io.json !== null) fs.writeFileSync(io.json, JSON.stringify({ pairs: results, medianRatio: median }, null, 2) + '\n');
   return results.every((r) => r.plainPerSecond > 0 && r.tlsPerSecond > 0) ? 0 : 1;
-}
-
-/** CPU seconds of every node in the measured window, per acknowledged message, in us (null without figures). */
-function nodesCpuUsPerMessage(report: BenchReport): number | null {
-  if (report.produce.messages === 0 || report.nodes.length === 0) return null;
-  let seconds = 0;
-  for (const node of report.nodes) {
-    if (node.measuredCpuSeconds === null) return null;
-    seconds += node.measuredCpuSeconds;
-  }
-  return (seconds * 1e6) / report.produce.messages;
 }

@@ -175,7 +175,8 @@ describe('quorumlog bench (smoke)', () => {
       const result = await runCli(['bench', '--metrics-cost', '1', '--duration', '2s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json], { timeoutMs: 90_000 });
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/^pair 1: [\d,]+ msg\/s without HTTP, [\d,]+ msg\/s scraped every 1 s \([1-9]\d* scrapes\): [\d.]+x; nodes' CPU [\d.]+ against [\d.]+ us\/msg$/m);
-      expect(result.stdout).toMatch(/^metrics cost: the nodes' CPU per message, scraped over plain, median of 1 pairs [\d.]+x/m);
+      expect(result.stdout).toMatch(/^metrics cost: scraped over plain, the nodes' CPU per message, median of 1 pairs [\d.]+x/m);
+      expect(result.stdout).toMatch(/^metrics cost: scraped over plain: throughput cost -?[\d.]+% \(95% interval -?[\d.]+% to -?[\d.]+%\)$/m);
       expect(result.stdout).toMatch(/^metrics cost: scraped over plain throughput, median of 1 pairs [\d.]+x/m);
       const cost = JSON.parse(fs.readFileSync(json, 'utf8')) as { pairs: { scrapes: number; failedScrapes: number }[] };
       expect(cost.pairs[0]).toMatchObject({ failedScrapes: 0 });

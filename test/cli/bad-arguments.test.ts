@@ -46,7 +46,7 @@ describe('bad command lines (in process)', () => {
       [['verify-writes', '--prefix', 'a b']],
       [['bench', '--brokers', '127.0.0.1:1', '--durable-mark', 'lagging']],
       [['bench', '--together']],
-      [['bench', '--metrics-cost', '2', '--control']],
+      [['bench', '--control']],
       [['bench', '--records-per-second', '1000']],
       [['node', '--id', 'n1', '--tick-ms=-5']],
       [['node', '--id', 'n1', '--election-ticks', 'ten']],
