@@ -41,6 +41,8 @@ export interface MetricsTogetherRound {
 }
 
 export interface MetricsTogetherReport {
+  /** Both sides producing at once (`together`), or in turns with the other side stopped (`interleaved`). */
+  readonly mode: 'together' | 'interleaved';
   readonly control: boolean;
   readonly scrapeIntervalMs: number;
   readonly rounds: readonly MetricsTogetherRound[];
@@ -70,7 +72,7 @@ export async function runMetricsTogether(options: MetricsTogetherOptions): Promi
   }
   const ratios = rounds.map((r) => (r.plainPerSecond > 0 ? r.meteredPerSecond / r.plainPerSecond : 0));
   const cpuRatios = rounds.flatMap((r) => (r.plainCpuUsPerMessage === null || r.meteredCpuUsPerMessage === null || r.plainCpuUsPerMessage === 0 ? [] : [r.meteredCpuUsPerMessage / r.plainCpuUsPerMessage]));
-  return { control: options.control, scrapeIntervalMs: options.scrapeMs, rounds, ratios, medianRatio: median(ratios), cpuRatios, medianCpuRatio: cpuRatios.length === 0 ? null : median(cpuRatios) };
+  return { mode: 'together', control: options.control, scrapeIntervalMs: options.scrapeMs, rounds, ratios, medianRatio: median(ratios), cpuRatios, medianCpuRatio: cpuRatios.length === 0 ? null : median(cpuRatios) };
 }
 
 async function oneRound(options: MetricsTogetherOptions, round: number): Promise<MetricsTogetherRound> {
@@ -115,7 +117,7 @@ async function oneRound(options: MetricsTogetherOptions, round: number): Promise
 }
 
 /** One side's produce run: `quorumlog bench --brokers` in a process of its own, its report written to `json`. */
-async function runSide(config: BenchConfig, brokers: readonly string[], json: string, signal: AbortSignal | undefined): Promise<void> {
+export async function runSide(config: BenchConfig, brokers: readonly string[], json: string, signal: AbortSignal | undefined): Promise<void> {
   const args = [
     '--brokers', brokers.join(','),
     '--api', config.api,
@@ -136,7 +138,7 @@ async function runSide(config: BenchConfig, brokers: readonly string[], json: st
   await runBenchChild(args, { what: "a side's bench", deadlineMs: config.warmupMs + config.durationMs + CHILD_SLACK_MS, ...(signal === undefined ? {} : { signal }) });
 }
 
-function cpuUsPerMessage(before: readonly ProcessUsage[], after: readonly ProcessUsage[], messages: number): number | null {
+export function cpuUsPerMessage(before: readonly ProcessUsage[], after: readonly ProcessUsage[], messages: number): number | null {
   if (messages === 0) return null;
   let seconds = 0;
   for (const [k, end] of after.entries()) {
@@ -163,8 +165,15 @@ export function formatMetricsTogether(report: MetricsTogetherReport, config: Ben
     const m = medianInterval(values);
     return `${Math.round(m.confidence * 100)}% interval ${m.low.toFixed(3)}-${m.high.toFixed(3)}`;
   };
-  const what = report.control ? 'control (neither side metered), second over first' : 'metrics cost, both at once: metered over plain';
+  const how = report.mode === 'together' ? 'both at once' : 'in turns';
+  const what = report.control ? `control (neither side metered, ${how}), second over first` : `metrics cost, ${how}: metered over plain`;
   lines.push(`${what} throughput, median of ${report.rounds.length} rounds ${report.medianRatio.toFixed(3)}x (${interval(report.ratios)}; spread ${spread(report.ratios)}), ${config.producers} x ${config.inflight} in flight, ${config.sizeBytes} B`);
+  if (report.ratios.length > 0) {
+    // The throughput the metered side lost, in percent of the plain side's: 0.97x is 3.0%, 1.01x is -1.0%.
+    const m = medianInterval(report.ratios);
+    const cost = (ratio: number): string => `${((1 - ratio) * 100).toFixed(1)}%`;
+    lines.push(`${what}: throughput cost ${cost(m.median)} (${Math.round(m.confidence * 100)}% interval ${cost(m.high)} to ${cost(m.low)})`);
+  }
   if (report.medianCpuRatio !== null) {
     const cost = report.medianCpuRatio > 0 ? ` (as a CPU-bound cluster's throughput cost ${throughputCostPercent(report.medianCpuRatio).toFixed(1)}%)` : '';
     lines.push(`${what} nodes' CPU per message, median ${report.medianCpuRatio.toFixed(3)}x${cost} (${interval(report.cpuRatios)}; spread ${spread(report.cpuRatios)})`);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, formatMetricsCost, formatMetricsTogether, formatReport, BenchInterruptedError, runMetricsCost, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, formatMetricsCost, formatMetricsTogether, formatReport, BenchInterruptedError, runMetricsCost, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
@@ -68,6 +68,10 @@ Options:
   --together           with --metrics-cost: each pair's two clusters produce at the same
                        time, each from a bench process of its own, so the machine's other
                        work falls on both; prints the throughput ratio per pair and the median
+  --interleaved        with --metrics-cost: two clusters started once take turns, each
+                       round producing to one while every process of the other is stopped
+                       (SIGSTOP), so a round's two windows are seconds apart on the same
+                       clusters; prints the throughput ratio per round and the median
   --control            with --metrics-cost: neither run or cluster keeps metrics (an A/A
                        run: what the measure reads when there is nothing to find)
   --metrics-cpu N      N rounds of the CPU metrics cost a node: each round runs a metered
@@ -114,6 +118,7 @@ const OPTIONS = {
   'metrics-scrape': { type: 'string' },
   'metrics-cost': { type: 'string' },
   together: { type: 'boolean' },
+  interleaved: { type: 'boolean' },
   control: { type: 'boolean' },
   tls: { type: 'boolean' },
   'tls-cost': { type: 'string' },
@@ -124,7 +129,7 @@ const OPTIONS = {
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; together: boolean; control: boolean; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; cpuRate: number | null; compared: ComparedResult[] } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; together: boolean; interleaved: boolean; control: boolean; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; cpuRate: number | null; compared: ComparedResult[] } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -166,8 +171,11 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
   if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');
   const together = values.together === true;
+  const interleaved = values.interleaved === true;
   const control = values.control === true;
   if (together && costPairs === null) throw new UsageError('--together goes with --metrics-cost');
+  if (interleaved && costPairs === null) throw new UsageError('--interleaved goes with --metrics-cost');
+  if (interleaved && together) throw new UsageError('--interleaved and --together are two ways to pair the runs: pick one');
   if (control && costPairs === null) throw new UsageError('--control goes with --metrics-cost N');
   const cpuRounds = parseWholeNumber('metrics-cpu', values['metrics-cpu'], { min: 1, max: 50 }) ?? null;
   if (cpuRounds !== null && (config.brokers !== null || costPairs !== null)) throw new UsageError('--metrics-cpu runs a node in this process; it takes neither --brokers nor --metrics-cost');
@@ -179,7 +187,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (tlsPairs !== null && (config.brokers !== null || costPairs !== null || cpuRounds !== null || config.tls)) throw new UsageError('--tls-cost starts its own clusters, plaintext and TLS; it takes neither --brokers, --tls, --metrics-cost nor --metrics-cpu');
   const compared = values.compare === undefined ? [] : readComparison(values.compare);
   if (compared.length > 0 && (costPairs !== null || tlsPairs !== null || cpuRounds !== null)) throw new UsageError('--compare sets one run against other systems; --metrics-cost, --metrics-cpu and --tls-cost run on their own');
-  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, together, control, tlsPairs, cpuRounds, cpuRecords, cpuRate: cpuRate === 0 ? null : cpuRate, compared };
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, together, interleaved, control, tlsPairs, cpuRounds, cpuRecords, cpuRate: cpuRate === 0 ? null : cpuRate, compared };
 }
 
 /** The --compare file's results, read before anything starts: a bad file is one line, exit 2. */
@@ -235,9 +243,10 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
         json: parsed.json,
       });
     }
-    if (parsed.costPairs !== null && parsed.together) {
+    if (parsed.costPairs !== null && (parsed.together || parsed.interleaved)) {
       const scrapeMs = config.metricsScrapeMs ?? 1_000;
-      const report = await runMetricsTogether({ config, rounds: parsed.costPairs, scrapeMs, control: parsed.control, signal: abort.signal, onPhase: (phase) => status(`quorumlog bench: ${phase} ...`) });
+      const run = parsed.together ? runMetricsTogether : runMetricsInterleaved;
+      const report = await run({ config, rounds: parsed.costPairs, scrapeMs, control: parsed.control, signal: abort.signal, onPhase: (phase) => status(`quorumlog bench: ${phase} ...`) });
       status('');
       if (abort.signal.aborted) throw new BenchInterruptedError();
       process.stdout.write(formatMetricsTogether(report, config));

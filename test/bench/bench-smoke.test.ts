@@ -187,6 +187,30 @@ describe('quorumlog bench (smoke)', () => {
     }
   });
 
+  // Two clusters taking turns (about 15 s): npm run test:long.
+  it.runIf(LONG_RUN)('with --metrics-cost --interleaved, runs two clusters in turns, the idle one stopped, and prints the ratio per round', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));
+    try {
+      const json = path.join(dir, 'interleaved.json');
+      const result = await runCli(['bench', '--metrics-cost', '2', '--interleaved', '--duration', '1s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--dir', dir, '--json', json], { timeoutMs: 120_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^round 2: [\d,]+ msg\/s plain, [\d,]+ msg\/s metered, scraped every 1 s \([1-9]\d* scrapes\): [\d.]+x;/m);
+      expect(result.stdout).toMatch(/^metrics cost, in turns: metered over plain: throughput cost -?[\d.]+% \(95% interval -?[\d.]+% to -?[\d.]+%\)$/m);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { mode: string; rounds: { plainPerSecond: number; meteredPerSecond: number; failedScrapes: number }[] };
+      expect(report.mode).toBe('interleaved');
+      expect(report.rounds).toHaveLength(2);
+      for (const round of report.rounds) {
+        expect(round.plainPerSecond).toBeGreaterThan(0);
+        expect(round.meteredPerSecond).toBeGreaterThan(0);
+        expect(round.failedScrapes).toBe(0);
+      }
+      // Both clusters and their data went with the run.
+      expect(fs.readdirSync(dir)).toEqual(['interleaved.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   // Two bench runs back to back, one with TLS (about 12 s): npm run test:long.
   it.runIf(LONG_RUN)('with --tls-cost, runs the case plaintext and with TLS (certificates made for the run), and prints the ratio', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-bench-smoke-'));

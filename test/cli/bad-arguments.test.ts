@@ -47,6 +47,8 @@ describe('bad command lines (in process)', () => {
       [['bench', '--brokers', '127.0.0.1:1', '--durable-mark', 'lagging']],
       [['bench', '--together']],
       [['bench', '--control']],
+      [['bench', '--interleaved']],
+      [['bench', '--metrics-cost', '2', '--interleaved', '--together']],
       [['bench', '--records-per-second', '1000']],
       [['node', '--id', 'n1', '--tick-ms=-5']],
       [['node', '--id', 'n1', '--election-ticks', 'ten']],

@@ -1,0 +1,103 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { LocalCluster } from './local-cluster.js';
+import { MetricsScraper } from './metrics-scraper.js';
+import { cpuUsPerMessage, runSide, type MetricsTogetherOptions, type MetricsTogetherReport, type MetricsTogetherRound } from './metrics-together.js';
+import type { BenchReport } from './run-bench.js';
+import { median } from './stats.js';
+
+type Side = 'plain' | 'metered';
+
+/**
+ * What metrics cost, the two sides in turns on two clusters that live through the whole run.
+ * Both three-node clusters start once; then each round produces to one for a warm-up and a
+ * window while every process of the other is stopped (SIGSTOP), then the other way round,
+ * the order flipping each round. The metered side's nodes keep metrics and are scraped every
+ * `scrapeMs` while it runs. A round's two windows are seconds apart on the same two clusters,
+ * so a machine whose speed drifts over minutes, and the luck of a fresh cluster (where its
+ * leader landed, its disk's state), move both alike; a stopped cluster spends no CPU, so
+ * neither side pays for the other. A stop of a few seconds is one Raft tick to a node (its
+ * ticks are an interval timer, which does not catch up), so no election follows a resume.
+ */
+export async function runMetricsInterleaved(options: MetricsTogetherOptions): Promise<MetricsTogetherReport> {
+  const { config } = options;
+  fs.mkdirSync(config.dataParent, { recursive: true });
+  const root = fs.mkdtempSync(path.join(config.dataParent, 'quorumlog-metrics-interleaved-'));
+  const clusters: LocalCluster[] = [];
+  const rounds: MetricsTogetherRound[] = [];
+  try {
+    options.onPhase?.('starting two clusters');
+    const started = await Promise.allSettled(
+      (['plain', 'metered'] as const).map((side) =>
+        LocalCluster.start({ nodes: config.nodes, dataRoot: path.join(root, side), flush: config.flush, durableMark: config.durableMark, http: side === 'metered' && !options.control }),
+      ),
+    );
+    for (const s of started) if (s.status === 'fulfilled') clusters.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const bySide = { plain: clusters[0], metered: clusters[1] } as Record<Side, LocalCluster>;
+    for (const cluster of clusters) setStopped(cluster, true);
+    for (let k = 0; k < options.rounds; k++) {
+      if (options.signal?.aborted === true) break;
+      const order: Side[] = k % 2 === 0 ? ['plain', 'metered'] : ['metered', 'plain'];
+      const turns = new Map<Side, Turn>();
+      for (const side of order) {
+        options.onPhase?.(`round ${k + 1} of ${options.rounds}: ${side === 'metered' && !options.control ? 'metered' : 'plain'} cluster ${side === 'plain' ? 'A' : 'B'}, the other stopped`);
+        turns.set(side, await oneTurn(options, bySide[side], side === 'metered' && !options.control, path.join(root, `turn-${k}-${side}.json`)));
+      }
+      for (const cluster of clusters) if (cluster.failure !== null) throw new Error(cluster.failure);
+      const plain = turns.get('plain');
+      const metered = turns.get('metered');
+      if (plain === undefined || metered === undefined) break;
+      rounds.push({
+        plainPerSecond: plain.perSecond,
+        meteredPerSecond: metered.perSecond,
+        plainCpuUsPerMessage: plain.cpuUsPerMessage,
+        meteredCpuUsPerMessage: metered.cpuUsPerMessage,
+        scrapes: metered.scrapes,
+        failedScrapes: metered.failedScrapes,
+      });
+    }
+  } finally {
+    // stop() continues a stopped node before its SIGTERM.
+    await Promise.all(clusters.map((cluster) => cluster.stop()));
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  const ratios = rounds.map((r) => (r.plainPerSecond > 0 ? r.meteredPerSecond / r.plainPerSecond : 0));
+  const cpuRatios = rounds.flatMap((r) => (r.plainCpuUsPerMessage === null || r.meteredCpuUsPerMessage === null || r.plainCpuUsPerMessage === 0 ? [] : [r.meteredCpuUsPerMessage / r.plainCpuUsPerMessage]));
+  return { mode: 'interleaved', control: options.control, scrapeIntervalMs: options.scrapeMs, rounds, ratios, medianRatio: median(ratios), cpuRatios, medianCpuRatio: cpuRatios.length === 0 ? null : median(cpuRatios) };
+}
+
+interface Turn {
+  readonly perSecond: number;
+  readonly cpuUsPerMessage: number | null;
+  readonly scrapes: number;
+  readonly failedScrapes: number;
+}
+
+/** One side's turn: continue its nodes, produce from a bench process of its own (scraping them when metered), stop them again. */
+async function oneTurn(options: MetricsTogetherOptions, cluster: LocalCluster, metered: boolean, json: string): Promise<Turn> {
+  setStopped(cluster, false);
+  const scraper = metered ? new MetricsScraper(cluster.httpAddresses, options.scrapeMs) : null;
+  try {
+    const before = cluster.usage();
+    await runSide(options.config, cluster.clientAddresses, json, options.signal);
+    const after = cluster.usage();
+    const scraped = (await scraper?.stop()) ?? { scrapes: 0, failed: 0 };
+    const report = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchReport;
+    return { perSecond: report.produce.messagesPerSecond, cpuUsPerMessage: cpuUsPerMessage(before, after, report.produce.acknowledgedTotal), scrapes: scraped.scrapes, failedScrapes: scraped.failed };
+  } finally {
+    await scraper?.stop();
+    setStopped(cluster, true);
+  }
+}
+
+/** SIGSTOP (or SIGCONT) every node of `cluster`. */
+function setStopped(cluster: LocalCluster, stopped: boolean): void {
+  for (const id of cluster.ids) {
+    const proc = cluster.processOf(id);
+    if (stopped) proc?.pause();
+    else proc?.resume();
+  }
+}
