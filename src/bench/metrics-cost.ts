@@ -50,7 +50,7 @@ export async function runMetricsCost(options: MetricsCostOptions): Promise<Metri
   const pairs: MetricsCostPair[] = [];
   const once = async (scraped: boolean, label: string): Promise<BenchReport> => {
     options.onPhase?.(label);
-    return runBench({ ...base, metricsScrapeMs: scraped && !options.control ? options.scrapeMs : null }, options.signal === undefined ? {} : { signal: options.signal });
+    return runBench({ ...base, metricsScrapeMs: scraped && !options.control ? options.scrapeMs : null }, { withoutLoopRecorder: true, ...(options.signal === undefined ? {} : { signal: options.signal }) });
   };
   for (let k = 0; k < options.pairs; k++) {
     if (options.signal?.aborted === true) break;

@@ -106,6 +106,13 @@ export interface BenchHooks {
   readonly onPhase?: (phase: string) => void;
   readonly onProgress?: (progress: ProduceProgress) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Start the nodes without the bench's 2 ms event-loop recorder (--event-loop-file), so the
+   * report has no event-loop figures. A run that measures what metrics cost needs this: the
+   * recorder's timer wakes every node's loop every 2 ms, which hides what the metrics' own
+   * event-loop monitor (a 10 ms timer) costs a node whose loop would otherwise sleep.
+   */
+  readonly withoutLoopRecorder?: boolean;
 }
 
 /**
@@ -136,7 +143,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
         ...(config.cpuProfileDir === null ? {} : { cpuProfileDir: config.cpuProfileDir }),
         ...(config.metricsScrapeMs === null ? {} : { http: true }),
         ...(config.segmentBytes === null ? {} : { nodeFlags: ['--segment-bytes', String(config.segmentBytes)] }),
-        loopDelay: true,
+        loopDelay: hooks.withoutLoopRecorder !== true,
         tls: config.tls,
       });
       target = cluster.clientTls === undefined ? { brokers: cluster.clientAddresses } : { brokers: cluster.clientAddresses, tls: cluster.clientTls };
@@ -177,7 +184,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
     const metrics = (await scraper?.stop()) ?? null;
-    const loopDelay = cluster === null || windowFromMs === null ? null : await cluster.loopDelay(windowFromMs, windowToMs);
+    const loopDelay = cluster === null || windowFromMs === null || hooks.withoutLoopRecorder === true ? null : await cluster.loopDelay(windowFromMs, windowToMs);
     if (hooks.signal?.aborted === true) throw new BenchInterruptedError();
     if (cluster?.failure != null) throw new Error(cluster.failure);
     let drain: DrainResult | null = null;
