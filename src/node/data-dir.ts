@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { ErrorCode } from '../../errors/index.js';
 import { DirectoryLockedError, type DirectoryLock, type FileSystem } from '../../storage/index.js';
 import { ConfigError } from './config.js';
+import { replaceFileDurablySync } from './durable-file.js';
 
 /** Names the owner of a data directory, so a node never starts on another node's data. */
 export interface DataDirIdentity {
@@ -89,21 +90,7 @@ export function claimDataDir(dir: string, clusterId: string, nodeId: string): Da
     return existing;
   }
   const identity: DataDirIdentity = { clusterId, nodeId, incarnation: randomUUID(), format: DATA_FORMAT };
-  const temporary = `${file}.tmp`;
-  const fd = nodeFs.openSync(temporary, 'w');
-  try {
-    nodeFs.writeSync(fd, `${JSON.stringify(identity, null, 2)}\n`);
-    nodeFs.fsyncSync(fd);
-  } finally {
-    nodeFs.closeSync(fd);
-  }
-  nodeFs.renameSync(temporary, file);
-  const dirFd = nodeFs.openSync(dir, 'r');
-  try {
-    nodeFs.fsyncSync(dirFd);
-  } finally {
-    nodeFs.closeSync(dirFd);
-  }
+  replaceFileDurablySync(file, `${JSON.stringify(identity, null, 2)}\n`);
   return identity;
 }
 

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 
 import type { NodeId } from '../../raft/index.js';
 import { ConfigError } from './config.js';
+import { replaceFileDurablySync } from './durable-file.js';
 
 const FILE = 'peer-incarnations.json';
 const FORMAT_VERSION = 1;
@@ -61,21 +62,7 @@ export class PeerIncarnations {
   }
 
   private write(): void {
-    const temporary = `${this.file}.tmp`;
-    const fd = nodeFs.openSync(temporary, 'w');
-    try {
-      nodeFs.writeSync(fd, `${JSON.stringify({ version: FORMAT_VERSION, peers: Object.fromEntries(this.known) }, null, 2)}\n`);
-      nodeFs.fsyncSync(fd);
-    } finally {
-      nodeFs.closeSync(fd);
-    }
-    nodeFs.renameSync(temporary, this.file);
-    const dirFd = nodeFs.openSync(path.dirname(this.file), 'r');
-    try {
-      nodeFs.fsyncSync(dirFd);
-    } finally {
-      nodeFs.closeSync(dirFd);
-    }
+    replaceFileDurablySync(this.file, `${JSON.stringify({ version: FORMAT_VERSION, peers: Object.fromEntries(this.known) }, null, 2)}\n`);
   }
 }
 
