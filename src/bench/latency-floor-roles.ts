@@ -91,6 +91,13 @@ export function dialRelay(port: number): { readonly client: grpc.Client; readonl
   return { client, stream: client.makeBidiStreamRequest(RELAY_PATH, identity, identity) };
 }
 
+/** How many nodes hold record `record` (1-based): those whose durable count reaches it. No array made: this runs every answer. */
+function holding(durable: readonly number[], record: number): number {
+  let nodes = 0;
+  for (const count of durable) if (count >= record) nodes++;
+  return nodes;
+}
+
 /** A follower: persists each record it is sent and answers it once durable. Resolves with its port. */
 export function runFollower(options: Extract<FloorRoleOptions, { role: 'follower' }>): Promise<number> {
   const persist = durableWriter(options);
@@ -114,7 +121,7 @@ export async function runLeader(options: Extract<FloorRoleOptions, { role: 'lead
   let answered = 0;
   const settle = (): void => {
     // Bounded by the records received: each pass answers one.
-    while (answered < received && durable.filter((count) => count > answered).length >= majority) {
+    while (answered < received && holding(durable, answered + 1) >= majority) {
       answered++;
       pending.shift()?.();
     }
