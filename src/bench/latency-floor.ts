@@ -7,6 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 
 import { NODE_V8_FLAGS } from '../node/index.js';
 import { trackChild } from '../process/index.js';
+import { procUsage } from './local-cluster.js';
 import { dialRelay, type FloorFsyncs, type FloorListening, type FloorRoleOptions } from './latency-floor-roles.js';
 import { LatencyRecorder } from './stats.js';
 
@@ -35,6 +36,11 @@ export interface LatencyFloorResult {
   readonly p99Ms: number;
   /** Measured rounds (warm-up excluded). */
   readonly rounds: number;
+  /**
+   * CPU (user + system, all threads, from /proc) the three node processes spent per measured
+   * round, together; null where /proc is not there. Steadier than latency on a shared machine.
+   */
+  readonly nodesCpuMicrosPerRound: number | null;
 }
 
 export type { FloorFsyncs } from './latency-floor-roles.js';
@@ -76,7 +82,7 @@ export async function measureLatencyFloor(options: LatencyFloorOptions): Promise
     tripper = rounds;
     children.onUnexpectedExit = (error) => rounds.fail(error);
     watchdog = setInterval(() => rounds.failIfStuck(ROUND_TIMEOUT_MS), 1_000);
-    return await measureRounds(rounds, options);
+    return await measureRounds(rounds, () => children.cpuSeconds(), options);
   } finally {
     options.signal?.removeEventListener('abort', abort);
     if (watchdog !== null) clearInterval(watchdog);
@@ -88,11 +94,12 @@ export async function measureLatencyFloor(options: LatencyFloorOptions): Promise
 }
 
 /** Warm-up, then one round after another until the time or the round bound is reached. */
-async function measureRounds(tripper: RoundTripper, options: LatencyFloorOptions): Promise<LatencyFloorResult> {
+async function measureRounds(tripper: RoundTripper, nodesCpuSeconds: () => number | null, options: LatencyFloorOptions): Promise<LatencyFloorResult> {
   const record = Buffer.alloc(options.recordBytes, 7);
   const warmupEndMs = performance.now() + Math.min(WARMUP_MS_MAX, options.durationMs / 4);
   for (let k = 0; k < WARMUP_ROUNDS && performance.now() < warmupEndMs; k++) await tripper.trip(record);
   const latencies = new LatencyRecorder({ initialCapacity: 16_384 });
+  const cpuFrom = nodesCpuSeconds();
   const endMs = performance.now() + options.durationMs;
   let now = performance.now();
   // Bounded by the deadline and by ROUNDS_MAX.
@@ -102,8 +109,10 @@ async function measureRounds(tripper: RoundTripper, options: LatencyFloorOptions
     now = performance.now();
     latencies.record(now - began);
   }
+  const cpuTo = nodesCpuSeconds();
   const summary = latencies.summary();
-  return { p50Ms: summary.p50Ms, p90Ms: summary.p90Ms, p99Ms: summary.p99Ms, rounds: summary.count };
+  const nodesCpuMicrosPerRound = cpuFrom === null || cpuTo === null || summary.count === 0 ? null : ((cpuTo - cpuFrom) * 1e6) / summary.count;
+  return { p50Ms: summary.p50Ms, p90Ms: summary.p90Ms, p99Ms: summary.p99Ms, rounds: summary.count, nodesCpuMicrosPerRound };
 }
 
 function abortReason(signal: AbortSignal | undefined): Error {
@@ -189,6 +198,17 @@ class FloorChildren {
         else reject(new Error(`latency floor: the ${options.role} process sent no port`));
       });
     });
+  }
+
+  /** CPU seconds the children have spent so far, together; null when any cannot be read. */
+  cpuSeconds(): number | null {
+    let sum = 0;
+    for (const child of this.#children) {
+      const cpu = procUsage(child.pid).cpuSeconds;
+      if (cpu === null) return null;
+      sum += cpu;
+    }
+    return sum;
   }
 
   /** SIGTERM to each child still running, SIGKILL after STOP_TIMEOUT_MS; resolves once all have exited. */

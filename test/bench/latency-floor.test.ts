@@ -33,6 +33,9 @@ describe('measureLatencyFloor (real processes, 0.3 s)', () => {
       expect(result.p50Ms).toBeGreaterThan(0);
       expect(result.p50Ms).toBeLessThanOrEqual(result.p90Ms);
       expect(result.p90Ms).toBeLessThanOrEqual(result.p99Ms);
+      // Linux: the children's CPU from /proc, counted in 10 ms ticks over 0.3 s.
+      expect(result.nodesCpuMicrosPerRound).not.toBeNull();
+      expect(result.nodesCpuMicrosPerRound).toBeGreaterThanOrEqual(0);
       expect(processes.liveChildPids()).toEqual([]);
       expect(fs.readdirSync(dir)).toEqual([]);
     } finally {

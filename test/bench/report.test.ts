@@ -21,13 +21,13 @@ function reportWith(floor: BenchFloor | null, ackP50Ms: number): BenchReport {
     disk: { dir: '/tmp/x', cases: [] },
     floor,
     produce: {
-      messages: 8_000, elapsedMs: 8_000, messagesPerSecond: 1_000, megabytesPerSecond: 1, latency: latency(ackP50Ms), endToEnd: { ...latency(1), count: 0 },
+      messages: 1_000, elapsedMs: 8_000, messagesPerSecond: 1_000, megabytesPerSecond: 1, latency: latency(ackP50Ms), endToEnd: { ...latency(1), count: 0 },
       errors: 0, firstError: null, timeline: [], firstIndex: 1, lastIndex: 8_000, acknowledgedTotal: 11_000, clientCpuSeconds: 1,
     },
     drain: null,
     groupDrain: null,
     ratios: { produceToSingleSync: null, produceTo16PerSync: null, produceTo256PerSync: null, produceMegabytesToDisk256: null },
-    nodes: [],
+    nodes: [0.3, 0.2, 0.1].map((measuredCpuSeconds, k) => ({ id: `n${k + 1}`, pid: 1_000 + k, cpuSeconds: 1, peakRssBytes: 1 << 26, measuredCpuSeconds, eventLoop: null })),
     metrics: null,
     notes: [],
   };
@@ -35,7 +35,7 @@ function reportWith(floor: BenchFloor | null, ackP50Ms: number): BenchReport {
 
 describe('formatReport with the latency floor', () => {
   it('prints the floor measured in the same run and the ack p50 over it', () => {
-    const text = formatReport(reportWith({ p50Ms: 0.8, p90Ms: 1.25, p99Ms: 3, rounds: 3_456, fsyncsPerNode: 2 }, 1));
+    const text = formatReport(reportWith({ p50Ms: 0.8, p90Ms: 1.25, p99Ms: 3, rounds: 3_456, nodesCpuMicrosPerRound: 400, fsyncsPerNode: 2 }, 1));
     const line = text.split('\n').find((l) => l.startsWith('  floor'));
     expect(line).toBe(
       '  floor (same run: 1024 B over gRPC to a leader and two followers, 2 fdatasync(s) per node, answered by two of three): p50 0.80 ms, p90 1.25 ms (3,456 rounds); ack p50 is 1.25x the floor',
@@ -43,6 +43,13 @@ describe('formatReport with the latency floor', () => {
     // Right under the latency table's rows.
     const lines = text.split('\n');
     expect(lines[lines.indexOf(line ?? '') - 1]).toMatch(/^ {2}ack\s/);
+    // The nodes' CPU: 0.3 + 0.2 + 0.1 s over 1,000 messages is 600 us a message.
+    expect(lines[lines.indexOf(line ?? '') + 1]).toBe("  floor CPU: its three node processes 400 us a round; this run's nodes 600 us a message, 1.50x the floor's");
+  });
+
+  it('prints the floor\'s CPU alone when the nodes\' is not known', () => {
+    const text = formatReport({ ...reportWith({ p50Ms: 0.8, p90Ms: 1.25, p99Ms: 3, rounds: 3_456, nodesCpuMicrosPerRound: 400, fsyncsPerNode: 2 }, 1), nodes: [] });
+    expect(text).toContain('  floor CPU: its three node processes 400 us a round\n');
   });
 
   it('prints no floor line when none was measured', () => {
