@@ -22,4 +22,4 @@ if (!(Number.isSafeInteger(recordBytes) && recordBytes > 0 && recordBytes <= 4 <
 const abort = new AbortController();
 process.once('SIGINT', () => abort.abort());
 const floor = await measureLatencyFloor({ durationMs: seconds * 1000, fsyncsPerNode, recordBytes, dir: values.dir, signal: abort.signal });
-console.log(`${fsyncsPerNode} fdatasync(s) per node, ${recordBytes} B: p50 ${floor.p50Ms.toFixed(3)} ms, p90 ${floor.p90Ms.toFixed(3)} ms, p99 ${floor.p99Ms.toFixed(3)} ms over ${floor.rounds} rounds`);
+console.log(`${fsyncsPerNode} fdatasync(s) per node, ${recordBytes} B: p50 ${floor.p50Ms.toFixed(3)} ms, p90 ${floor.p90Ms.toFixed(3)} ms, p99 ${floor.p99Ms.toFixed(3)} ms over ${floor.rounds} rounds${floor.nodesCpuMicrosPerRound === null ? '' : `; the three node processes' CPU ${Math.round(floor.nodesCpuMicrosPerRound)} us a round`}`);
