@@ -53,7 +53,8 @@ Options:
                        writing the record and paying the fdatasyncs the configuration
                        needs (2 with the ordered mark, 1 with --durable-mark lagging, 0 with
                        --flush async), answered once two of three have; prints its p50 and
-                       p90 and the run's ack p50 over the floor's
+                       p90, the run's ack p50 over the floor's, and the floor's CPU a round
+                       beside the nodes' CPU a message
   --dir DIR            where the cluster's data and the disk probe go, created if missing
                        (default the OS temp dir)
   --json FILE          write the full result as JSON
