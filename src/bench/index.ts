@@ -1,8 +1,9 @@
 export { AppendWorkload, type AckedRecord, type AppendFate, type BackgroundWrites } from './append-workload.js';
 export { PAYLOAD_HEADER_BYTES } from './payload.js';
 export { chartHtml, formatReport } from './report.js';
+export { measureLatencyFloor, type FloorFsyncs, type LatencyFloorOptions, type LatencyFloorResult } from './latency-floor.js';
 export { ComparisonFileError, parseComparison, type ComparedResult } from './comparison.js';
-export { BenchInterruptedError, runBench, type BenchConfig, type BenchHooks, type BenchReport, type NodeUsage } from './run-bench.js';
+export { BenchInterruptedError, floorFsyncsFor, runBench, type BenchConfig, type BenchFloor, type BenchHooks, type BenchReport, type NodeUsage } from './run-bench.js';
 export { checkAckOrder, checkWrites, readWholeLog, type LoggedRecord, type WriteProblem, type WriteProblemKind, type WriteSource } from './write-check.js';
 export { runSnapshotBench, SNAPSHOT_BENCH_CASES, type SnapshotBenchCase, type SnapshotBenchConfig, type SnapshotBenchReport } from './snapshot-bench.js';
 export { formatSnapshotReport } from './snapshot-report.js';

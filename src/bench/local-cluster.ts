@@ -254,7 +254,8 @@ function loopDelayFile(dataRoot: string, id: string): string {
 /** Clock ticks per second of /proc/<pid>/stat times: 100 on every Linux we run on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-function procUsage(pid: number | undefined): { cpuSeconds: number | null; peakRssBytes: number | null } {
+/** CPU seconds so far and peak RSS of a process, from /proc (Linux); null where unavailable. */
+export function procUsage(pid: number | undefined): { cpuSeconds: number | null; peakRssBytes: number | null } {
   if (pid === undefined) return { cpuSeconds: null, peakRssBytes: null };
   let cpuSeconds: number | null = null;
   let peakRssBytes: number | null = null;

@@ -46,7 +46,8 @@ export interface MetricsCostReport {
  * resolves is what the same pairs read with `control` (both plain).
  */
 export async function runMetricsCost(options: MetricsCostOptions): Promise<MetricsCostReport> {
-  const base: BenchConfig = { ...options.config, drain: false, groupDrainMessages: 0 };
+  // Pairs compare produce runs: a floor in each would only lengthen them.
+  const base: BenchConfig = { ...options.config, drain: false, groupDrainMessages: 0, floorMs: 0 };
   const pairs: MetricsCostPair[] = [];
   const once = async (scraped: boolean, label: string): Promise<BenchReport> => {
     options.onPhase?.(label);

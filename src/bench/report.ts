@@ -1,7 +1,7 @@
-import type { BenchConfig, BenchReport } from './run-bench.js';
+import type { BenchConfig, BenchFloor, BenchReport } from './run-bench.js';
 import { barChart, lineChart, logLineChart, type Bar } from '../report/index.js';
 import { workloadDifferences, type ComparedResult } from './comparison.js';
-import type { LatencySummary } from './stats.js';
+import { ratio, type LatencySummary } from './stats.js';
 import { LOOP_DELAY_INTERVAL_MS, STALL_MS, type LoopDelaySummary } from '../process/index.js';
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -21,6 +21,34 @@ function loopDelayCell(delay: LoopDelaySummary | null): string {
 
 function latencyRow(name: string, s: LatencySummary): string {
   return `  ${name.padEnd(14)} ${[s.p50Ms, s.p90Ms, s.p99Ms, s.p999Ms, s.maxMs].map((v) => fmtMs(v).padStart(8)).join('')}   (${fmtInt(s.count)} samples)`;
+}
+
+/** The latency floor measured in the same run (latency-floor.ts) and the run's ack p50 over it. */
+function floorLine(floor: BenchFloor, ack: LatencySummary, sizeBytes: number): string {
+  const what = `same run: ${sizeBytes} B over gRPC to a leader and two followers, ${floor.fsyncsPerNode} fdatasync(s) per node, answered by two of three`;
+  return `  floor (${what}): p50 ${fmtMs(floor.p50Ms)} ms, p90 ${fmtMs(floor.p90Ms)} ms (${fmtInt(floor.rounds)} rounds); ack p50 is ${fmtRatio(ratio(ack.p50Ms, floor.p50Ms))} the floor`;
+}
+
+/**
+ * The floor's CPU a round beside this run's nodes' CPU a message (all three, the measured
+ * window): on a shared machine CPU moves less than latency with the other work.
+ */
+function floorCpuLines(floor: BenchFloor, report: BenchReport): string[] {
+  if (floor.nodesCpuMicrosPerRound === null) return [];
+  const ours = nodesCpuMicrosPerMessage(report);
+  const beside = ours === null ? '' : `; this run's nodes ${fmtInt(ours)} us a message, ${fmtRatio(ratio(ours, floor.nodesCpuMicrosPerRound))} the floor's`;
+  return [`  floor CPU: its three node processes ${fmtInt(floor.nodesCpuMicrosPerRound)} us a round${beside}`];
+}
+
+/** The nodes' measured CPU together per acknowledged message, or null without every node's figure. */
+function nodesCpuMicrosPerMessage(report: BenchReport): number | null {
+  if (report.nodes.length === 0 || report.produce.messages === 0) return null;
+  let seconds = 0;
+  for (const node of report.nodes) {
+    if (node.measuredCpuSeconds === null) return null;
+    seconds += node.measuredCpuSeconds;
+  }
+  return (seconds * 1e6) / report.produce.messages;
 }
 
 /** The human-readable summary the command prints; `compared`: other systems' results to set it against (--compare). */
@@ -49,6 +77,7 @@ export function formatReport(report: BenchReport, compared: readonly ComparedRes
   lines.push(`  latency (ms)       p50     p90     p99   p99.9     max`);
   lines.push(latencyRow('ack', p.latency));
   if (p.endToEnd.count > 0) lines.push(latencyRow('end to end', p.endToEnd));
+  if (report.floor !== null) lines.push(floorLine(report.floor, p.latency, c.sizeBytes), ...floorCpuLines(report.floor, report));
   lines.push('');
   lines.push('disk (raw write + fdatasync, same run)');
   for (const d of report.disk.cases) {

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { DurableMarkPolicy } from '../../storage/index.js';
 import { LogClient, type AppendAcks } from '../client/index.js';
 import { probeDisk, type DiskProbeResult } from './disk-probe.js';
+import { measureLatencyFloor, type FloorFsyncs, type LatencyFloorResult } from './latency-floor.js';
 import { runGroupDrain, type GroupDrainResult } from './group-drain.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
 import type { LoopDelaySummary } from '../process/index.js';
@@ -38,6 +39,11 @@ export interface BenchConfig {
   readonly batchRecordsMax: number | null;
   /** Milliseconds per raw disk case (three cases). */
   readonly diskProbeMs: number;
+  /**
+   * Measured time of the latency floor (latency-floor.ts), run after the disk probe when the
+   * run is the case it models (see floorFsyncsFor); 0 skips it.
+   */
+  readonly floorMs: number;
   /** Where the local cluster's data (and the disk probe) go, created if missing; default the OS temp dir. */
   readonly dataParent: string;
   /** Write each node's CPU profile (node --cpu-prof) into this directory. */
@@ -68,6 +74,8 @@ export interface BenchReport {
     readonly loadAfter: number;
   };
   readonly disk: DiskProbeResult;
+  /** The latency floor measured in the same run, or null when the run is not the case it models (or --floor 0). */
+  readonly floor: BenchFloor | null;
   readonly produce: ProduceResult;
   readonly drain: DrainResult | null;
   readonly groupDrain: GroupDrainResult | null;
@@ -82,6 +90,11 @@ export interface BenchReport {
   /** Scrapes of the nodes' /metrics during the produce run, when asked for. */
   readonly metrics: { readonly scrapeIntervalMs: number; readonly scrapes: number; readonly failed: number } | null;
   readonly notes: readonly string[];
+}
+
+/** The floor's figures, and the fdatasyncs per node it paid (what the run's configuration needs). */
+export interface BenchFloor extends LatencyFloorResult {
+  readonly fsyncsPerNode: FloorFsyncs;
 }
 
 export interface NodeUsage extends ProcessUsage {
@@ -132,6 +145,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
   try {
     hooks.onPhase?.(`measuring the disk (${root})`);
     const disk = probeDisk({ dir: root, recordBytes: config.sizeBytes, caseMs: config.diskProbeMs });
+    const floor = await runFloor(config, root, hooks);
     let target: BenchTarget | null = config.brokers === null ? null : { brokers: config.brokers };
     if (target === null) {
       hooks.onPhase?.(`starting ${config.nodes} nodes`);
@@ -211,6 +225,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       config: shownConfig,
       host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadBefore, loadAfter: os.loadavg()[0] ?? 0 },
       disk,
+      floor,
       produce,
       drain,
       groupDrain,
@@ -231,6 +246,31 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     // Also on an interrupt: the produce loop has ended, the nodes get SIGTERM here.
     await cluster?.stop();
     fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The fdatasyncs per node a one-in-flight round of this configuration needs, or null when the
+ * run is not the case the floor models: one producer with one record in flight, acks from a
+ * majority of three nodes, on a plaintext cluster the bench starts itself.
+ */
+export function floorFsyncsFor(config: Pick<BenchConfig, 'brokers' | 'tls' | 'nodes' | 'acks' | 'producers' | 'inflight' | 'flush' | 'durableMark'>): FloorFsyncs | null {
+  if (config.brokers !== null || config.tls || config.nodes !== 3 || config.acks !== 'all' || config.producers !== 1 || config.inflight !== 1) return null;
+  if (config.flush === 'async') return 0;
+  return config.durableMark === 'lagging' ? 1 : 2;
+}
+
+/** The floor, before the nodes start (so nothing competes with it), or null when skipped. */
+async function runFloor(config: BenchConfig, root: string, hooks: BenchHooks): Promise<BenchFloor | null> {
+  const fsyncsPerNode = floorFsyncsFor(config);
+  if (fsyncsPerNode === null || config.floorMs === 0) return null;
+  hooks.onPhase?.(`measuring the latency floor (${fsyncsPerNode} fdatasync(s) per node)`);
+  try {
+    const floor = await measureLatencyFloor({ durationMs: config.floorMs, fsyncsPerNode, recordBytes: config.sizeBytes, dir: root, ...(hooks.signal === undefined ? {} : { signal: hooks.signal }) });
+    return { ...floor, fsyncsPerNode };
+  } catch (error) {
+    if (hooks.signal?.aborted === true) throw new BenchInterruptedError();
+    throw error;
   }
 }
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, formatMetricsCost, formatMetricsTogether, formatReport, BenchInterruptedError, runMetricsCost, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, floorFsyncsFor, formatMetricsCost, formatMetricsTogether, formatReport, BenchInterruptedError, runMetricsCost, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
@@ -11,7 +11,8 @@ export const BENCH_HELP = `Usage: quorumlog bench [options]
 
 Starts a local cluster (or targets --brokers), produces for a while, then drains what was
 produced, and prints throughput, latency percentiles, the disk's own write + fdatasync
-limit measured in the same run, and each node's CPU seconds and peak memory.
+limit measured in the same run (and, at one record in flight, the latency floor: see
+--floor), and each node's CPU seconds and peak memory.
 
 Options:
   --api log|broker     what produce measures: appends to the replicated log (log, the
@@ -45,6 +46,15 @@ Options:
   --no-e2e             no reader following the log while producing (no end-to-end latency;
                        produce alone, as the reference figures were measured)
   --disk-probe D       time per raw disk case (default 1s; three cases)
+  --floor D            with one producer and --inflight 1 on a plaintext three-node cluster
+                       the bench starts (acks all): after the disk probe, measure the
+                       latency floor for D (default 3s; 0 skips): a bare gRPC round trip
+                       from this process to a leader and two follower processes, each
+                       writing the record and paying the fdatasyncs the configuration
+                       needs (2 with the ordered mark, 1 with --durable-mark lagging, 0 with
+                       --flush async), answered once two of three have; prints its p50 and
+                       p90, the run's ack p50 over the floor's, and the floor's CPU a round
+                       beside the nodes' CPU a message
   --dir DIR            where the cluster's data and the disk probe go, created if missing
                        (default the OS temp dir)
   --json FILE          write the full result as JSON
@@ -91,6 +101,9 @@ Options:
   -h, --help           show this help
 `;
 
+const FLOOR_DEFAULT_MS = 3_000;
+const FLOOR_MAX_MS = 60_000;
+
 const OPTIONS = {
   api: { type: 'string' },
   nodes: { type: 'string' },
@@ -110,6 +123,7 @@ const OPTIONS = {
   'group-drain': { type: 'string' },
   'no-e2e': { type: 'boolean' },
   'disk-probe': { type: 'string' },
+  floor: { type: 'string' },
   dir: { type: 'string' },
   json: { type: 'string' },
   chart: { type: 'string' },
@@ -154,6 +168,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
     clientBatching: values['no-batch'] !== true,
     batchRecordsMax: parseWholeNumber('batch-records', values['batch-records'], { min: 1, max: 65_536 }) ?? null,
     diskProbeMs: parseDurationMs('disk-probe', values['disk-probe']) ?? 1_000,
+    floorMs: parseFloorMs(values.floor),
     dataParent: values.dir ?? os.tmpdir(),
     cpuProfileDir: values['cpu-prof'] ?? null,
     drain: values['no-drain'] !== true,
@@ -168,6 +183,9 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && config.segmentBytes !== null) throw new UsageError('--segment-bytes applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
+  if (config.floorMs > 0 && values.floor !== undefined && floorFsyncsFor(config) === null) {
+    throw new UsageError('--floor models one producer with --inflight 1 and acks all on a plaintext three-node cluster the bench starts (not --brokers or --tls)');
+  }
   const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
   if (costPairs !== null && config.brokers !== null) throw new UsageError('--metrics-cost starts its own clusters; it does not take --brokers');
   const together = values.together === true;
@@ -185,9 +203,19 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (values['records-per-second'] !== undefined && cpuRounds === null) throw new UsageError('--records-per-second goes with --metrics-cpu');
   const tlsPairs = parseWholeNumber('tls-cost', values['tls-cost'], { min: 1, max: 50 }) ?? null;
   if (tlsPairs !== null && (config.brokers !== null || costPairs !== null || cpuRounds !== null || config.tls)) throw new UsageError('--tls-cost starts its own clusters, plaintext and TLS; it takes neither --brokers, --tls, --metrics-cost nor --metrics-cpu');
+  if (values.floor !== undefined && (costPairs !== null || tlsPairs !== null || cpuRounds !== null)) throw new UsageError('--floor goes with a single run; --metrics-cost, --metrics-cpu and --tls-cost measure no floor');
   const compared = values.compare === undefined ? [] : readComparison(values.compare);
   if (compared.length > 0 && (costPairs !== null || tlsPairs !== null || cpuRounds !== null)) throw new UsageError('--compare sets one run against other systems; --metrics-cost, --metrics-cpu and --tls-cost run on their own');
   return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, together, interleaved, control, tlsPairs, cpuRounds, cpuRecords, cpuRate: cpuRate === 0 ? null : cpuRate, compared };
+}
+
+/** `--floor D` in milliseconds, at most a minute; 0 (or 0s) skips the floor. */
+function parseFloorMs(value: string | undefined): number {
+  if (value === undefined) return FLOOR_DEFAULT_MS;
+  if (/^0+(\.0+)?(ms|s|m|h)?$/.test(value.trim())) return 0;
+  const ms = parseDurationMs('floor', value) ?? FLOOR_DEFAULT_MS;
+  if (ms > FLOOR_MAX_MS) throw new UsageError(`--floor must be at most ${FLOOR_MAX_MS / 1000}s, not "${value}"`);
+  return ms;
 }
 
 /** The --compare file's results, read before anything starts: a bad file is one line, exit 2. */
@@ -293,7 +321,8 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
  * always runs on a warmer machine); prints each pair's msg/s and the median ratio.
  */
 async function runTlsCost(config: BenchConfig, pairs: number, io: { readonly signal: AbortSignal; readonly status: (text: string) => void; readonly json: string | null }): Promise<number> {
-  const base: BenchConfig = { ...config, drain: false, groupDrainMessages: 0 };
+  // Pairs compare produce runs: a floor in each would only lengthen them.
+  const base: BenchConfig = { ...config, drain: false, groupDrainMessages: 0, floorMs: 0 };
   const results: { plainPerSecond: number; tlsPerSecond: number; plainP99Ms: number; tlsP99Ms: number }[] = [];
   const once = async (tls: boolean, label: string): Promise<{ perSecond: number; p99Ms: number }> => {
     io.status(`quorumlog bench: ${label} ...`);

@@ -129,6 +129,15 @@ describe('quorumlog bench (smoke)', () => {
     expect(report.drain?.messages).toBeGreaterThanOrEqual(report.produce.messages);
   });
 
+  it.runIf(LONG_RUN)('at --inflight 1, measures the latency floor in the same run and prints the ack p50 over it', async () => {
+    const { stdout, report } = await shortBench(['--inflight', '1', '--floor', '0.3s', '--durable-mark', 'lagging', '--group-drain', '0', '--no-drain', '--no-e2e']);
+    expect(stdout).toMatch(/^ {2}floor \(same run: 128 B over gRPC to a leader and two followers, 1 fdatasync\(s\) per node, answered by two of three\): p50 [\d.]+ ms, p90 [\d.]+ ms \([\d,]+ rounds\); ack p50 is [\d.]+x the floor$/m);
+    expect(stdout).toMatch(/^ {2}floor CPU: its three node processes [\d,]+ us a round; this run's nodes [\d,]+ us a message, [\d.]+x the floor's$/m);
+    expect(report.floor).toMatchObject({ fsyncsPerNode: 1 });
+    expect(report.floor?.rounds).toBeGreaterThan(0);
+    expect(report.floor?.p50Ms).toBeLessThanOrEqual(report.floor?.p90Ms ?? 0);
+  });
+
   it('with --api broker, produces through the Producer to a fresh topic, reads it end to end with a group and drains it with another', async () => {
     const { stdout, report } = await shortBench(['--api', 'broker', '--warmup', '0.3s']);
     expect(stdout).toMatch(/128 B messages to a topic \(Producer\)/);

@@ -87,6 +87,12 @@ describe('bad command lines (in process)', () => {
       [['bench', '--tls-cost', '2', '--tls'], /--tls-cost starts its own clusters/],
       [['bench', '--api', 'kafka'], /--api must be log or broker, not "kafka"/],
       [['bench', '--acks', 'none'], /--acks must be all or leader, not "none"/],
+      [['bench', '--floor', 'forever'], /--floor must be a duration such as 500ms, 2s, 1m or 24h, not "forever"/],
+      [['bench', '--floor', '2m', '--inflight', '1'], /--floor must be at most 60s, not "2m"/],
+      [['bench', '--floor', '3s'], /--floor models one producer with --inflight 1/],
+      [['bench', '--floor', '3s', '--inflight', '1', '--tls'], /--floor models one producer with --inflight 1 .*not --brokers or --tls/],
+      [['bench', '--floor', '3s', '--inflight', '1', '--brokers', '127.0.0.1:1'], /--floor models one producer with --inflight 1 .*not --brokers or --tls/],
+      [['bench', '--floor', '1s', '--inflight', '1', '--tls-cost', '2'], /--floor goes with a single run/],
   ])('%j is refused with status 2 in one line that says what is wrong', async (args: string[], message: RegExp) => {
     const { code, stderr } = await run(args);
     expect(code, stderr).toBe(2);

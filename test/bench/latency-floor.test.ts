@@ -1,0 +1,62 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
+import { waitFor } from '../harness/wait-for.js';
+
+type FloorModule = typeof import('../../src/bench/index.js');
+type ProcessModule = typeof import('../../src/process/index.js');
+
+/**
+ * A short real run of the latency floor: three child processes on loopback, real fdatasyncs.
+ * It runs the built module (dist/), whose child entry is the compiled latency-floor-child.js,
+ * and asks dist's own process registry which children are still alive.
+ */
+describe('measureLatencyFloor (real processes, 0.3 s)', () => {
+  let floor: FloorModule;
+  let processes: ProcessModule;
+
+  beforeAll(async () => {
+    await ensureBuilt();
+    floor = (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'src', 'bench', 'index.js')).href)) as FloorModule;
+    processes = (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'src', 'process', 'index.js')).href)) as ProcessModule;
+  });
+
+  it('measures rounds with ordered percentiles, then stops its children and removes its files', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-floor-test-'));
+    try {
+      const result = await floor.measureLatencyFloor({ durationMs: 300, fsyncsPerNode: 1, recordBytes: 1024, dir });
+      expect(result.rounds).toBeGreaterThan(0);
+      expect(result.p50Ms).toBeGreaterThan(0);
+      expect(result.p50Ms).toBeLessThanOrEqual(result.p90Ms);
+      expect(result.p90Ms).toBeLessThanOrEqual(result.p99Ms);
+      // Linux: the children's CPU from /proc, counted in 10 ms ticks over 0.3 s.
+      expect(result.nodesCpuMicrosPerRound).not.toBeNull();
+      expect(result.nodesCpuMicrosPerRound).toBeGreaterThanOrEqual(0);
+      expect(processes.liveChildPids()).toEqual([]);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops its children and removes its files when aborted mid-run', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-floor-test-'));
+    try {
+      const abort = new AbortController();
+      const run = floor.measureLatencyFloor({ durationMs: 30_000, fsyncsPerNode: 0, recordBytes: 128, dir, signal: abort.signal });
+      // Once the three nodes have made their files (a data and a mark file each), abort.
+      const nodeFiles = (): number => fs.readdirSync(dir).reduce((sum, run) => sum + fs.readdirSync(path.join(dir, run)).length, 0);
+      await waitFor(() => nodeFiles() === 6, { timeoutMs: 20_000, what: 'the floor to start its three nodes' });
+      abort.abort();
+      await expect(run).rejects.toThrow(/abort/i);
+      expect(processes.liveChildPids()).toEqual([]);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+
+import { floorFsyncsFor, formatReport, type BenchConfig, type BenchFloor, type BenchReport } from '../../src/bench/index.js';
+import type { LatencySummary } from '../../src/bench/stats.js';
+
+const latency = (p50Ms: number): LatencySummary => ({ count: 1_000, minMs: p50Ms / 2, meanMs: p50Ms, p50Ms, p90Ms: p50Ms * 2, p99Ms: p50Ms * 4, p999Ms: p50Ms * 5, maxMs: p50Ms * 6 });
+
+const CONFIG: Omit<BenchConfig, 'dataParent' | 'cpuProfileDir'> = {
+  api: 'broker', nodes: 3, producers: 1, inflight: 1, sizeBytes: 1024, acks: 'all', flush: 'sync', durableMark: 'ordered', segmentBytes: null,
+  durationMs: 8_000, warmupMs: 3_000, brokers: null, clientBatching: true, endToEnd: false, batchRecordsMax: null, diskProbeMs: 1_000, floorMs: 3_000,
+  drain: false, groupDrainMessages: 0, metricsScrapeMs: null, tls: false,
+};
+
+/** A report with what formatReport reads, the ack p50 given. */
+function reportWith(floor: BenchFloor | null, ackP50Ms: number): BenchReport {
+  return {
+    version: 1,
+    startedAt: '2026-01-01T00:00:00.000Z',
+    config: CONFIG,
+    host: { cpus: 2, cpuModel: 'test CPU', node: 'v20', platform: 'linux', loadBefore: 0.5, loadAfter: 0.5 },
+    disk: { dir: '/tmp/x', cases: [] },
+    floor,
+    produce: {
+      messages: 1_000, elapsedMs: 8_000, messagesPerSecond: 1_000, megabytesPerSecond: 1, latency: latency(ackP50Ms), endToEnd: { ...latency(1), count: 0 },
+      errors: 0, firstError: null, timeline: [], firstIndex: 1, lastIndex: 8_000, acknowledgedTotal: 11_000, clientCpuSeconds: 1,
+    },
+    drain: null,
+    groupDrain: null,
+    ratios: { produceToSingleSync: null, produceTo16PerSync: null, produceTo256PerSync: null, produceMegabytesToDisk256: null },
+    nodes: [0.3, 0.2, 0.1].map((measuredCpuSeconds, k) => ({ id: `n${k + 1}`, pid: 1_000 + k, cpuSeconds: 1, peakRssBytes: 1 << 26, measuredCpuSeconds, eventLoop: null })),
+    metrics: null,
+    notes: [],
+  };
+}
+
+describe('formatReport with the latency floor', () => {
+  it('prints the floor measured in the same run and the ack p50 over it', () => {
+    const text = formatReport(reportWith({ p50Ms: 0.8, p90Ms: 1.25, p99Ms: 3, rounds: 3_456, nodesCpuMicrosPerRound: 400, fsyncsPerNode: 2 }, 1));
+    const line = text.split('\n').find((l) => l.startsWith('  floor'));
+    expect(line).toBe(
+      '  floor (same run: 1024 B over gRPC to a leader and two followers, 2 fdatasync(s) per node, answered by two of three): p50 0.80 ms, p90 1.25 ms (3,456 rounds); ack p50 is 1.25x the floor',
+    );
+    // Right under the latency table's rows.
+    const lines = text.split('\n');
+    expect(lines[lines.indexOf(line ?? '') - 1]).toMatch(/^ {2}ack\s/);
+    // The nodes' CPU: 0.3 + 0.2 + 0.1 s over 1,000 messages is 600 us a message.
+    expect(lines[lines.indexOf(line ?? '') + 1]).toBe("  floor CPU: its three node processes 400 us a round; this run's nodes 600 us a message, 1.50x the floor's");
+  });
+
+  it('prints the floor\'s CPU alone when the nodes\' is not known', () => {
+    const text = formatReport({ ...reportWith({ p50Ms: 0.8, p90Ms: 1.25, p99Ms: 3, rounds: 3_456, nodesCpuMicrosPerRound: 400, fsyncsPerNode: 2 }, 1), nodes: [] });
+    expect(text).toContain('  floor CPU: its three node processes 400 us a round\n');
+  });
+
+  it('prints no floor line when none was measured', () => {
+    expect(formatReport(reportWith(null, 1))).not.toContain('floor');
+  });
+});
+
+describe('floorFsyncsFor', () => {
+  const oneInFlight = { brokers: null, tls: false, nodes: 3, acks: 'all', producers: 1, inflight: 1, flush: 'sync', durableMark: 'ordered' } as const;
+
+  it('asks for the fdatasyncs per node the configuration pays', () => {
+    expect(floorFsyncsFor(oneInFlight)).toBe(2);
+    expect(floorFsyncsFor({ ...oneInFlight, durableMark: 'lagging' })).toBe(1);
+    expect(floorFsyncsFor({ ...oneInFlight, flush: 'async' })).toBe(0);
+  });
+
+  it('skips runs the floor does not model', () => {
+    expect(floorFsyncsFor({ ...oneInFlight, inflight: 64 })).toBeNull();
+    expect(floorFsyncsFor({ ...oneInFlight, producers: 2 })).toBeNull();
+    expect(floorFsyncsFor({ ...oneInFlight, tls: true })).toBeNull();
+    expect(floorFsyncsFor({ ...oneInFlight, brokers: ['127.0.0.1:7501'] })).toBeNull();
+    expect(floorFsyncsFor({ ...oneInFlight, nodes: 5 })).toBeNull();
+    expect(floorFsyncsFor({ ...oneInFlight, acks: 'leader' })).toBeNull();
+  });
+});
