@@ -1,8 +1,8 @@
 import type protobuf from 'protobufjs';
 import { EntryKind, index, nodeId, term, type Entry, type Message, type MessageType, type NodeId, type SnapshotMeta } from '../../raft/index.js';
 import { MalformedMessageError } from './errors.js';
-import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
+import { WireReader, WireType } from './wire-reader.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesField, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
 /** Wire numbers of peer.proto's MessageType, by our message type names. */
@@ -58,7 +58,6 @@ export class PeerCodec {
   readonly #raftMessage: protobuf.Type;
   readonly #peerBatch: protobuf.Type;
   readonly #streamSummary: protobuf.Type;
-  readonly #wireTypes = new WireTypeCheck();
 
   constructor() {
     const root = parseSchema(readSchema('peer.proto'));
@@ -110,48 +109,56 @@ export class PeerCodec {
    * header carries it); the wire message has no addresses, so the caller gives them.
    */
   decodeMessage(bytes: Uint8Array, from: NodeId, to: NodeId): Message {
-    const problem = this.#wireTypes.problem(this.#raftMessage, bytes);
-    if (problem !== null) throw new MalformedMessageError(`Raft message does not decode: ${problem}`);
-    let wire: WireMessage;
-    try {
-      wire = this.#raftMessage.decode(bytes) as unknown as WireMessage;
-    } catch (error) {
-      throw new MalformedMessageError(`Raft message does not decode: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
-    return fromWire(wire, from, to);
+    const reader = new WireReader(bytes, 'Raft message');
+    return fromWire(readRaftMessage(reader, reader.end), from, to);
   }
 
-  /** Decodes a batch; payloads share memory with `bytes`, which must not be reused by the caller. */
+  /**
+   * Decodes a batch; payloads share memory with `bytes`, which must not be reused by the
+   * caller. Read by hand (wire-reader.ts), field by field, as protobufjs would read
+   * peer.proto's PeerBatch: unknown fields skipped, the last of a repeated scalar kept, and a
+   * known field of the wrong wire type refused rather than read as its default. Every
+   * follower decodes a batch per append, and protobufjs spent a walk to check wire types
+   * plus an object per field on it.
+   */
   decodeBatch(bytes: Uint8Array): DecodedPeerBatch {
-    const problem = this.#wireTypes.problem(this.#peerBatch, bytes);
-    if (problem !== null) throw new MalformedMessageError(`peer batch does not decode: ${problem}`);
-    let wire: WirePeerBatch;
-    try {
-      wire = this.#peerBatch.decode(bytes) as unknown as WirePeerBatch;
-    } catch (error) {
-      throw new MalformedMessageError(`peer batch does not decode: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    const reader = new WireReader(bytes, 'peer batch');
+    let clusterId = '';
+    let fromText = '';
+    let toText = '';
+    const wires: WireMessage[] = [];
+    while (!reader.done) {
+      const tag = reader.tag();
+      switch (Math.floor(tag / 8)) {
+        case 1:
+          reader.expect(tag, WireType.lengthDelimited, { name: 'clusterId', message: 'PeerBatch' });
+          clusterId = reader.string();
+          break;
+        case 2:
+          reader.expect(tag, WireType.lengthDelimited, { name: 'from', message: 'PeerBatch' });
+          fromText = reader.string();
+          break;
+        case 3:
+          reader.expect(tag, WireType.lengthDelimited, { name: 'to', message: 'PeerBatch' });
+          toText = reader.string();
+          break;
+        case 4: {
+          reader.expect(tag, WireType.lengthDelimited, { name: 'messages', message: 'PeerBatch' });
+          const end = reader.lengthDelimitedEnd();
+          wires.push(readRaftMessage(reader, end));
+          break;
+        }
+        default:
+          reader.skip(tag % 8);
+      }
     }
-    const from = nodeId(wire.from);
-    const to = nodeId(wire.to);
-    return { clusterId: wire.clusterId, from, to, messages: wire.messages.map((m) => fromWire(m, from, to)) };
+    const from = nodeId(fromText);
+    const to = nodeId(toText);
+    return { clusterId, from, to, messages: wires.map((m) => fromWire(m, from, to)) };
   }
 }
 
-/** The decoded shape protobufjs produces (defaults filled in from the prototype). */
-interface WirePeerBatch {
-  readonly clusterId: string;
-  readonly from: string;
-  readonly to: string;
-  readonly messages: readonly WireMessage[];
-}
-
-interface WireEntry {
-  readonly index: number;
-  readonly term: number;
-  readonly kind: number;
-  readonly payload: Uint8Array;
-}
-
+/** The decoded shape: every field, at its proto3 default when absent (readRaftMessage). */
 interface WireMessage {
   readonly type: number;
   readonly term: number;
@@ -161,7 +168,8 @@ interface WireMessage {
   readonly granted: boolean;
   readonly prevIndex: number;
   readonly prevTerm: number;
-  readonly entries: readonly WireEntry[];
+  /** Checked as they were read (readEntry). */
+  readonly entries: readonly Entry[];
   readonly commit: number;
   readonly success: boolean;
   readonly index: number;
@@ -219,6 +227,122 @@ function toWire(message: Message): Record<string, unknown> {
   }
 }
 
+const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+const NO_BYTES = new Uint8Array(0);
+
+/** A RaftMessage's field, by field number: its name (as protobufjs names it, for errors) and wire type. */
+const RAFT_MESSAGE_FIELD_LIST: readonly (readonly [name: string, wireType: WireType] | undefined)[] = [
+  undefined,
+  ['type', WireType.varint],
+  ['term', WireType.varint],
+  ['lastIndex', WireType.varint],
+  ['lastTerm', WireType.varint],
+  ['transfer', WireType.varint],
+  ['granted', WireType.varint],
+  ['prevIndex', WireType.varint],
+  ['prevTerm', WireType.varint],
+  ['entries', WireType.lengthDelimited],
+  ['commit', WireType.varint],
+  ['success', WireType.varint],
+  ['index', WireType.varint],
+  ['hintIndex', WireType.varint],
+  ['hintTerm', WireType.varint],
+  ['context', WireType.lengthDelimited],
+  ['snapshotIndex', WireType.varint],
+  ['snapshotTerm', WireType.varint],
+  ['voters', WireType.lengthDelimited],
+  ['learners', WireType.lengthDelimited],
+];
+const RAFT_MESSAGE_FIELDS = RAFT_MESSAGE_FIELD_LIST.map((field) => (field === undefined ? undefined : { name: field[0], message: 'RaftMessage', wireType: field[1] }));
+
+/** One RaftMessage from `reader.at` to `end`, every field at its proto3 default unless present. */
+function readRaftMessage(reader: WireReader, end: number): WireMessage {
+  const m = {
+    type: 0, term: 0, lastIndex: 0, lastTerm: 0, transfer: false, granted: false, prevIndex: 0, prevTerm: 0,
+    entries: NO_ENTRIES as Entry[] | readonly Entry[], commit: 0, success: false, index: 0, hintIndex: 0, hintTerm: 0, context: '',
+    snapshotIndex: 0, snapshotTerm: 0, voters: NO_STRINGS as string[] | readonly string[], learners: NO_STRINGS as string[] | readonly string[],
+  };
+  // Bounded: every field read moves reader.at forward, and reading past `end` fails below.
+  while (reader.at < end) {
+    const tag = reader.tag();
+    const fieldNumber = Math.floor(tag / 8);
+    const field = RAFT_MESSAGE_FIELDS[fieldNumber];
+    if (field === undefined) {
+      reader.skip(tag % 8);
+      continue;
+    }
+    reader.expect(tag, field.wireType, field);
+    switch (fieldNumber) {
+      case 1: m.type = reader.varint(); break;
+      case 2: m.term = reader.varint(); break;
+      case 3: m.lastIndex = reader.varint(); break;
+      case 4: m.lastTerm = reader.varint(); break;
+      case 5: m.transfer = reader.varint() !== 0; break;
+      case 6: m.granted = reader.varint() !== 0; break;
+      case 7: m.prevIndex = reader.varint(); break;
+      case 8: m.prevTerm = reader.varint(); break;
+      case 9: (m.entries === NO_ENTRIES ? (m.entries = []) : (m.entries as Entry[])).push(readEntry(reader, reader.lengthDelimitedEnd())); break;
+      case 10: m.commit = reader.varint(); break;
+      case 11: m.success = reader.varint() !== 0; break;
+      case 12: m.index = reader.varint(); break;
+      case 13: m.hintIndex = reader.varint(); break;
+      case 14: m.hintTerm = reader.varint(); break;
+      case 15: m.context = reader.string(); break;
+      case 16: m.snapshotIndex = reader.varint(); break;
+      case 17: m.snapshotTerm = reader.varint(); break;
+      case 18: (m.voters === NO_STRINGS ? (m.voters = []) : (m.voters as string[])).push(reader.string()); break;
+      case 19: (m.learners === NO_STRINGS ? (m.learners = []) : (m.learners as string[])).push(reader.string()); break;
+    }
+  }
+  reader.closeNested(end, 'RaftMessage');
+  return m;
+}
+
+/** Entry fields, named as protobufjs names them (for errors). */
+const ENTRY_FIELD = {
+  index: { name: 'index', message: 'Entry' },
+  term: { name: 'term', message: 'Entry' },
+  kind: { name: 'kind', message: 'Entry' },
+  payload: { name: 'payload', message: 'Entry' },
+} as const;
+
+/** One Entry from `reader.at` to `end`, checked as the core takes it (a known kind, numbers below 2^53). */
+function readEntry(reader: WireReader, end: number): Entry {
+  let entryIndex = 0;
+  let entryTerm = 0;
+  let kind = 0;
+  let payload: Uint8Array = NO_BYTES;
+  while (reader.at < end) {
+    const tag = reader.tag();
+    switch (Math.floor(tag / 8)) {
+      case 1:
+        reader.expect(tag, WireType.varint, ENTRY_FIELD.index);
+        entryIndex = reader.varint();
+        break;
+      case 2:
+        reader.expect(tag, WireType.varint, ENTRY_FIELD.term);
+        entryTerm = reader.varint();
+        break;
+      case 3:
+        reader.expect(tag, WireType.varint, ENTRY_FIELD.kind);
+        kind = reader.varint();
+        break;
+      case 4:
+        reader.expect(tag, WireType.lengthDelimited, ENTRY_FIELD.payload);
+        payload = reader.bytesView();
+        break;
+      default:
+        reader.skip(tag % 8);
+    }
+  }
+  reader.closeNested(end, 'Entry');
+  if (kind !== EntryKind.normal && kind !== EntryKind.noop && kind !== EntryKind.config) {
+    throw new MalformedMessageError(`unknown entry kind ${kind} at index ${entryIndex}`);
+  }
+  return { index: index(checkedNumber(entryIndex, 'entry index')), term: term(checkedNumber(entryTerm, 'entry term')), kind, payload };
+}
+
 /**
  * Every case spells out from, to and term instead of spreading a shared envelope: V8 in Node
  * 20 builds `{ ...object, key }` with a key the object lacks through a slow path, about 4 us
@@ -251,7 +375,7 @@ function fromWire(wire: WireMessage, from: NodeId, to: NodeId): Message {
         term: messageTerm,
         prevIndex: index(checkedNumber(wire.prevIndex, 'prevIndex')),
         prevTerm: term(checkedNumber(wire.prevTerm, 'prevTerm')),
-        entries: wire.entries.map(entryFromWire),
+        entries: wire.entries,
         commit: index(checkedNumber(wire.commit, 'commit')),
       };
     case 'appendResp':
@@ -292,18 +416,6 @@ function snapshotMetaFromWire(wire: WireMessage): SnapshotMeta {
   };
   // Absent rather than empty when there are none, as the core and the snapshot files hold it.
   return wire.learners.length === 0 ? meta : { ...meta, learners: wire.learners.map(nodeId) };
-}
-
-function entryFromWire(wire: WireEntry): Entry {
-  if (wire.kind !== EntryKind.normal && wire.kind !== EntryKind.noop && wire.kind !== EntryKind.config) {
-    throw new MalformedMessageError(`unknown entry kind ${wire.kind} at index ${wire.index}`);
-  }
-  return {
-    index: index(checkedNumber(wire.index, 'entry index')),
-    term: term(checkedNumber(wire.term, 'entry term')),
-    kind: wire.kind,
-    payload: wire.payload,
-  };
 }
 
 /** A uint64 decoded as a number is exact only below 2^53; anything above is not ours. */

@@ -1,5 +1,7 @@
 import protobuf from 'protobufjs';
 
+import { WIRE_TYPE_NAMES } from './wire-reader.js';
+
 /**
  * protobufjs skips a known field that arrives with another wire type than the schema's, as
  * if it were unknown, so the field reads as its default: an AppendRequest whose records come
@@ -8,7 +10,6 @@ import protobuf from 'protobufjs';
  * finds the first such field (nested messages included) before protobufjs decodes it.
  */
 
-const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'group start', 'group end', 'fixed32', 'wire type 6', 'wire type 7'] as const;
 const LENGTH_DELIMITED = 2;
 /** Our schemas nest a few levels; anything deeper is not one of our messages. */
 const DEPTH_MAX = 16;
@@ -54,7 +55,7 @@ export class WireTypeCheck {
       if (fieldNumber === 0) return `${type.name} has a field numbered 0 at byte ${tagAt}`;
       const plan = plans.get(fieldNumber);
       if (plan !== undefined && (plan.acceptedMask & (1 << wireType)) === 0) {
-        return `${plan.name} (field ${fieldNumber}) of ${type.name} arrives as ${WIRE_NAMES[wireType] ?? 'unknown'} (wire type ${wireType}); it is ${WIRE_NAMES[plan.expected] ?? 'unknown'} (wire type ${plan.expected})`;
+        return `${plan.name} (field ${fieldNumber}) of ${type.name} arrives as ${WIRE_TYPE_NAMES[wireType] ?? 'unknown'} (wire type ${wireType}); it is ${WIRE_TYPE_NAMES[plan.expected] ?? 'unknown'} (wire type ${plan.expected})`;
       }
       const problem = plan?.nested != null && wireType === LENGTH_DELIMITED ? this.#nested(plan.nested, bytes, end, depth) : this.#skip(type.name, bytes, end, wireType);
       if (problem !== null) return problem;
