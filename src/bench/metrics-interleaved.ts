@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { LocalCluster } from './local-cluster.js';
+import type { LocalCluster } from './local-cluster.js';
+import { cpuUsPerMessage, metricsCostReport, runSide, startPlainAndMetered, type MetricsCostOptions, type MetricsCostReport, type MetricsCostRound } from './metrics-cost.js';
 import { MetricsScraper } from './metrics-scraper.js';
-import { cpuUsPerMessage, runSide, type MetricsTogetherOptions, type MetricsTogetherReport, type MetricsTogetherRound } from './metrics-together.js';
 import type { BenchReport } from './run-bench.js';
-import { median } from './stats.js';
 
 type Side = 'plain' | 'metered';
 
@@ -20,23 +19,17 @@ type Side = 'plain' | 'metered';
  * neither side pays for the other. A stop of a few seconds is one Raft tick to a node (its
  * ticks are an interval timer, which does not catch up), so no election follows a resume.
  */
-export async function runMetricsInterleaved(options: MetricsTogetherOptions): Promise<MetricsTogetherReport> {
+export async function runMetricsInterleaved(options: MetricsCostOptions): Promise<MetricsCostReport> {
   const { config } = options;
   fs.mkdirSync(config.dataParent, { recursive: true });
   const root = fs.mkdtempSync(path.join(config.dataParent, 'quorumlog-metrics-interleaved-'));
   const clusters: LocalCluster[] = [];
-  const rounds: MetricsTogetherRound[] = [];
+  const rounds: MetricsCostRound[] = [];
   try {
     options.onPhase?.('starting two clusters');
-    const started = await Promise.allSettled(
-      (['plain', 'metered'] as const).map((side) =>
-        LocalCluster.start({ nodes: config.nodes, dataRoot: path.join(root, side), flush: config.flush, durableMark: config.durableMark, http: side === 'metered' && !options.control }),
-      ),
-    );
-    for (const s of started) if (s.status === 'fulfilled') clusters.push(s.value);
-    const failed = started.find((s) => s.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    const bySide = { plain: clusters[0], metered: clusters[1] } as Record<Side, LocalCluster>;
+    const { plain, metered } = await startPlainAndMetered(config, root, options.control);
+    clusters.push(plain, metered);
+    const bySide: Record<Side, LocalCluster> = { plain, metered };
     for (const cluster of clusters) setStopped(cluster, true);
     for (let k = 0; k < options.rounds; k++) {
       if (options.signal?.aborted === true) break;
@@ -64,9 +57,7 @@ export async function runMetricsInterleaved(options: MetricsTogetherOptions): Pr
     await Promise.all(clusters.map((cluster) => cluster.stop()));
     fs.rmSync(root, { recursive: true, force: true });
   }
-  const ratios = rounds.map((r) => (r.plainPerSecond > 0 ? r.meteredPerSecond / r.plainPerSecond : 0));
-  const cpuRatios = rounds.flatMap((r) => (r.plainCpuUsPerMessage === null || r.meteredCpuUsPerMessage === null || r.plainCpuUsPerMessage === 0 ? [] : [r.meteredCpuUsPerMessage / r.plainCpuUsPerMessage]));
-  return { mode: 'interleaved', control: options.control, scrapeIntervalMs: options.scrapeMs, rounds, ratios, medianRatio: median(ratios), cpuRatios, medianCpuRatio: cpuRatios.length === 0 ? null : median(cpuRatios) };
+  return metricsCostReport('interleaved', options, rounds);
 }
 
 interface Turn {
@@ -77,7 +68,7 @@ interface Turn {
 }
 
 /** One side's turn: continue its nodes, produce from a bench process of its own (scraping them when metered), stop them again. */
-async function oneTurn(options: MetricsTogetherOptions, cluster: LocalCluster, metered: boolean, json: string): Promise<Turn> {
+async function oneTurn(options: MetricsCostOptions, cluster: LocalCluster, metered: boolean, json: string): Promise<Turn> {
   setStopped(cluster, false);
   const scraper = metered ? new MetricsScraper(cluster.httpAddresses, options.scrapeMs) : null;
   try {

@@ -41,7 +41,7 @@ function floorCpuLines(floor: BenchFloor, report: BenchReport): string[] {
 }
 
 /** The nodes' measured CPU together per acknowledged message, or null without every node's figure. */
-function nodesCpuMicrosPerMessage(report: BenchReport): number | null {
+export function nodesCpuMicrosPerMessage(report: BenchReport): number | null {
   if (report.nodes.length === 0 || report.produce.messages === 0) return null;
   let seconds = 0;
   for (const node of report.nodes) {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, floorFsyncsFor, formatMetricsCost, formatMetricsTogether, formatReport, BenchInterruptedError, runMetricsCost, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, floorFsyncsFor, formatMetricsCost, formatReport, BenchInterruptedError, runMetricsAlternating, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
@@ -271,23 +271,14 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
         json: parsed.json,
       });
     }
-    if (parsed.costPairs !== null && (parsed.together || parsed.interleaved)) {
-      const scrapeMs = config.metricsScrapeMs ?? 1_000;
-      const run = parsed.together ? runMetricsTogether : runMetricsInterleaved;
-      const report = await run({ config, rounds: parsed.costPairs, scrapeMs, control: parsed.control, signal: abort.signal, onPhase: (phase) => status(`quorumlog bench: ${phase} ...`) });
-      status('');
-      if (abort.signal.aborted) throw new BenchInterruptedError();
-      process.stdout.write(formatMetricsTogether(report, config));
-      if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
-      return report.rounds.every((r) => r.plainPerSecond > 0 && r.meteredPerSecond > 0 && (parsed.control || r.scrapes > 0)) ? 0 : 1;
-    }
     if (parsed.costPairs !== null) {
-      const report = await runMetricsCost({ config, pairs: parsed.costPairs, scrapeMs: config.metricsScrapeMs ?? 1_000, control: parsed.control, signal: abort.signal, onPhase: (phase) => status(`quorumlog bench: ${phase} ...`) });
+      const run = parsed.together ? runMetricsTogether : parsed.interleaved ? runMetricsInterleaved : runMetricsAlternating;
+      const report = await run({ config, rounds: parsed.costPairs, scrapeMs: config.metricsScrapeMs ?? 1_000, control: parsed.control, signal: abort.signal, onPhase: (phase) => status(`quorumlog bench: ${phase} ...`) });
       status('');
       if (abort.signal.aborted) throw new BenchInterruptedError();
       process.stdout.write(formatMetricsCost(report, config));
       if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
-      return report.pairs.every((p) => p.plainPerSecond > 0 && p.scrapedPerSecond > 0 && (parsed.control || p.scrapes > 0)) ? 0 : 1;
+      return report.rounds.every((r) => r.plainPerSecond > 0 && r.meteredPerSecond > 0 && (parsed.control || r.scrapes > 0)) ? 0 : 1;
     }
     if (parsed.tlsPairs !== null) return await runTlsCost(config, parsed.tlsPairs, { signal: abort.signal, status, json: parsed.json });
     const report = await runBench(config, {

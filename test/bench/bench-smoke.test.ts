@@ -183,13 +183,14 @@ describe('quorumlog bench (smoke)', () => {
       const json = path.join(dir, 'cost.json');
       const result = await runCli(['bench', '--metrics-cost', '1', '--duration', '2s', '--warmup', '0.3s', '--inflight', '8', '--size', '128', '--disk-probe', '100ms', '--dir', dir, '--json', json], { timeoutMs: 90_000 });
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toMatch(/^pair 1: [\d,]+ msg\/s without HTTP, [\d,]+ msg\/s scraped every 1 s \([1-9]\d* scrapes\): [\d.]+x; nodes' CPU [\d.]+ against [\d.]+ us\/msg$/m);
-      expect(result.stdout).toMatch(/^metrics cost: scraped over plain, the nodes' CPU per message, median of 1 pairs [\d.]+x/m);
-      expect(result.stdout).toMatch(/^metrics cost: scraped over plain: throughput cost -?[\d.]+% \(95% interval -?[\d.]+% to -?[\d.]+%\)$/m);
-      expect(result.stdout).toMatch(/^metrics cost: scraped over plain throughput, median of 1 pairs [\d.]+x/m);
-      const cost = JSON.parse(fs.readFileSync(json, 'utf8')) as { pairs: { scrapes: number; failedScrapes: number }[] };
-      expect(cost.pairs[0]).toMatchObject({ failedScrapes: 0 });
-      expect(cost.pairs[0]?.scrapes).toBeGreaterThan(0);
+      expect(result.stdout).toMatch(/^round 1: [\d,]+ msg\/s plain, [\d,]+ msg\/s metered, scraped every 1 s \([1-9]\d* scrapes\): [\d.]+x; nodes' CPU [\d.]+ against [\d.]+ us\/msg$/m);
+      expect(result.stdout).toMatch(/^metrics cost, fresh clusters in turn: metered over plain, the nodes' CPU per message: median [\d.]+x/m);
+      expect(result.stdout).toMatch(/^metrics cost, fresh clusters in turn: metered over plain: throughput cost -?[\d.]+% \(95% interval -?[\d.]+% to -?[\d.]+%\)$/m);
+      expect(result.stdout).toMatch(/^metrics cost, fresh clusters in turn: metered over plain throughput, median of 1 rounds [\d.]+x/m);
+      const cost = JSON.parse(fs.readFileSync(json, 'utf8')) as { mode: string; rounds: { scrapes: number; failedScrapes: number }[] };
+      expect(cost.mode).toBe('alternating');
+      expect(cost.rounds[0]).toMatchObject({ failedScrapes: 0 });
+      expect(cost.rounds[0]?.scrapes).toBeGreaterThan(0);
       expect(fs.readdirSync(dir)).toEqual(['cost.json']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
