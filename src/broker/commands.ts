@@ -309,9 +309,14 @@ export interface CommandEnvelope {
   readonly command: BrokerCommand;
 }
 
-export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
+/**
+ * The command's bytes. `leadingByte`, when given, is written before them in the same buffer
+ * (the node's payload tag), so the caller needs no second copy to put it in front.
+ */
+export function encodeCommand(envelope: CommandEnvelope, leadingByte?: number): Uint8Array {
   const { command } = envelope;
-  const w = new BinaryWriter(64 + estimateBytes(command));
+  const w = new BinaryWriter(65 + estimateBytes(command));
+  if (leadingByte !== undefined) w.u8(leadingByte);
   w.u8(FORMAT_VERSION).u8(CommandKind[command.kind]).u53(envelope.leaderTimeMs);
   switch (command.kind) {
     case 'createTopic':
