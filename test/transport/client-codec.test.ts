@@ -1,6 +1,9 @@
+import fc from 'fast-check';
+import type protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 
 import { ClientCodec } from '../../src/transport/index.js';
+import { parseSchema, readSchema, schemaType } from '../../src/transport/protobuf-runtime.js';
 
 const empty = new Uint8Array(0);
 
@@ -34,5 +37,28 @@ describe('client codec', () => {
     expect(codec.groups.createGroupRequest.deserialize(unpacked).settings?.retryDelaysMs).toEqual([1, 2]);
     // ... and as a fixed32, which neither form allows.
     expect(() => codec.groups.createGroupRequest.deserialize(Buffer.from([0x22, 0x05, 0x15, 1, 2, 3, 4]))).toThrow(/retryDelaysMs \(field 2\) of GroupSettings .*wire type 5/);
+  });
+});
+
+describe('the hand-framed produce stream request', () => {
+  const schema = schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.ProduceStreamRequest');
+  const codec = new ClientCodec();
+  const plain = (bytes: Uint8Array): unknown => schema.toObject(codec.produceStreamRequest.deserialize(Buffer.from(bytes)) as unknown as protobuf.Message, { longs: Number, defaults: true, arrays: true });
+  const bytesOf = fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b));
+  const text = fc.string({ maxLength: 12, unit: 'binary' });
+  const number = fc.oneof(fc.constant(0), fc.nat(), fc.maxSafeNat());
+  const message = fc.record({ key: bytesOf, headers: fc.array(fc.record({ name: text, value: bytesOf }), { maxLength: 3 }), payload: bytesOf, timestampMs: number });
+  const produce = fc.record({ topic: text, producerId: number, firstSequence: number, messages: fc.array(message, { maxLength: 6 }), acks: fc.constantFrom(0, 1, 2) });
+  const request = fc.record({ id: number, produce: fc.option(produce), timeoutMs: fc.nat({ max: 2 ** 32 - 1 }) });
+
+  it('decodes with protobufjs to what protobufjs itself encodes for the same request', () => {
+    fc.assert(
+      fc.property(request, (value) => {
+        const ours = codec.produceStreamRequest.serialize(value);
+        const theirs = schema.encode(value as unknown as protobuf.Message).finish();
+        expect(plain(ours)).toEqual(plain(theirs));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
