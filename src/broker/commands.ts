@@ -583,13 +583,22 @@ function decodeMessages(r: BinaryReader): MessageRecord[] {
   return messages;
 }
 
+/** The headers of a decoded message that has none: shared, as it cannot be changed (most messages have none). */
+const NO_HEADERS: readonly Header[] = Object.freeze([]);
+
 function decodeMessage(r: BinaryReader): MessageRecord {
   const key = r.bytes();
   const headerCount = r.u32();
-  const headers: Header[] = [];
-  for (let k = 0; k < headerCount; k++) headers.push({ name: r.string(), value: r.bytes() });
+  const headers: readonly Header[] = headerCount === 0 ? NO_HEADERS : decodeHeaders(r, headerCount);
   const payload = r.bytes();
   return { key, headers, payload, timestampMs: r.u53() };
+}
+
+function decodeHeaders(r: BinaryReader, count: number): Header[] {
+  const headers: Header[] = [];
+  // Bounded by the entry's size: each header takes at least 8 bytes.
+  for (let k = 0; k < count; k++) headers.push({ name: r.string(), value: r.bytes() });
+  return headers;
 }
 
 function estimateBytes(command: BrokerCommand): number {
