@@ -4,9 +4,11 @@ import type { BrokerMessage } from './broker-message.js';
 import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
 
 export type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
+export type { ProduceRequestMessage, ProduceStreamRequestMessage } from './produce-codec.js';
 import { MalformedMessageError } from './errors.js';
 import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
+import { decodeProduceStreamRequest, encodeProduceStreamRequest, type ProduceRequestMessage, type ProduceStreamRequestMessage } from './produce-codec.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesField, writeScalar, writeVarint, writeVarint64 } from './protobuf-wire.js';
 
 /**
@@ -156,22 +158,12 @@ export interface InitProducerResponseMessage {
 /** client.proto's Acks enum. */
 export const AcksCode = { all: 0, leader: 1, none: 2 } as const;
 export type AcksCode = (typeof AcksCode)[keyof typeof AcksCode];
-export interface ProduceRequestMessage {
-  readonly topic: string;
-  readonly producerId: number;
-  readonly firstSequence: number;
-  readonly messages: readonly BrokerMessage[];
-  readonly acks: number;
-}
 export interface ProduceResponseMessage {
   readonly firstOffset: number;
   readonly count: number;
   readonly duplicate: boolean;
   readonly logIndex: number;
   readonly deliverAtMs: number;
-}
-export interface ProduceStreamRequestMessage extends PipelinedRequest {
-  readonly produce?: ProduceRequestMessage | null;
 }
 export type ProduceStreamResponseMessage = PipelinedResponse<ProduceResponseMessage>;
 export interface FetchRequestMessage {
@@ -272,7 +264,7 @@ export class ClientCodec {
     this.membersResponse = codec('MembersResponse');
     this.memberChangeRequest = codec('MemberChangeRequest');
     // Broker messages go through protobufjs, but for the produce stream's requests (framed
-    // by hand below, decoded by protobufjs); fetch is the next candidate once a profile says so.
+    // and read by hand, produce-codec.ts); fetch is the next candidate once a profile says so.
     this.createTopicRequest = codec('CreateTopicRequest');
     this.createTopicResponse = codec('CreateTopicResponse');
     this.deleteTopicRequest = codec('DeleteTopicRequest');
@@ -285,7 +277,7 @@ export class ClientCodec {
     this.initProducerResponse = codec('InitProducerResponse');
     this.produceRequest = codec('ProduceRequest');
     this.produceResponse = codec('ProduceResponse');
-    this.produceStreamRequest = { serialize: encodeProduceStreamRequest, deserialize: codec<ProduceStreamRequestMessage>('ProduceStreamRequest').deserialize };
+    this.produceStreamRequest = { serialize: encodeProduceStreamRequest, deserialize: decodeProduceStreamRequest };
     this.produceStreamResponse = codec('ProduceStreamResponse');
     this.fetchRequest = codec('FetchRequest');
     this.fetchResponse = codec('FetchResponse');
@@ -460,90 +452,4 @@ function encodeReadResponse(response: ReadResponseMessage): Buffer {
 
 function recordBytes(record: RecordMessage): number {
   return scalarBytes(record.index) + scalarBytes(record.term) + bytesFieldBytes(record.payload);
-}
-
-/** ProduceStreamRequest: id (varint), produce (ProduceRequest), timeout_ms (varint). */
-const PRODUCE_STREAM_TAG = { id: (1 << 3) | 0, produce: (2 << 3) | 2, timeoutMs: (3 << 3) | 0 } as const;
-/** ProduceRequest: topic (string), producer_id, first_sequence (varints), messages (Message), acks (enum). */
-const PRODUCE_TAG = { topic: (1 << 3) | 2, producerId: (2 << 3) | 0, firstSequence: (3 << 3) | 0, messages: (4 << 3) | 2, acks: (5 << 3) | 0 } as const;
-/** Message: key, headers (MessageHeader), payload (bytes), timestamp_ms (varint). */
-const MESSAGE_TAG = { key: (1 << 3) | 2, headers: (2 << 3) | 2, payload: (3 << 3) | 2, timestampMs: (4 << 3) | 0 } as const;
-/** MessageHeader: name (string), value (bytes). */
-const HEADER_TAG = { name: (1 << 3) | 2, value: (2 << 3) | 2 } as const;
-
-/**
- * ProduceStreamRequest framed by hand into one buffer: it carries the messages, so it is
- * most of a producer's bytes and one request per batch under load, and protobufjs builds a
- * list of write operations per field (several objects per message). protobufjs decodes it
- * to the same message (client-codec.test.ts), so the server's decoder is unchanged.
- */
-function encodeProduceStreamRequest(request: ProduceStreamRequestMessage): Buffer {
-  const produce = request.produce;
-  const produceBytes = produce === null || produce === undefined ? -1 : produceRequestBytes(produce);
-  const total = scalarBytes(request.id) + (produceBytes < 0 ? 0 : 1 + varint64Length(produceBytes) + produceBytes) + scalarBytes(request.timeoutMs);
-  const out = Buffer.allocUnsafe(total);
-  let at = writeScalar(out, 0, PRODUCE_STREAM_TAG.id, request.id);
-  if (produce !== null && produce !== undefined) {
-    out[at++] = PRODUCE_STREAM_TAG.produce;
-    at = writeVarint64(out, at, produceBytes);
-    at = writeProduceRequest(out, at, produce);
-  }
-  at = writeScalar(out, at, PRODUCE_STREAM_TAG.timeoutMs, request.timeoutMs);
-  if (at !== total) throw new Error(`encodeProduceStreamRequest: wrote ${at} bytes, sized ${total}`);
-  return out;
-}
-
-function produceRequestBytes(request: ProduceRequestMessage): number {
-  let total = stringFieldBytes(request.topic) + scalarBytes(request.producerId) + scalarBytes(request.firstSequence) + scalarBytes(request.acks);
-  for (const message of request.messages) total += nestedBytes(messageFieldBytes(message));
-  return total;
-}
-
-function writeProduceRequest(out: Buffer, at: number, request: ProduceRequestMessage): number {
-  at = writeStringField(out, at, PRODUCE_TAG.topic, request.topic);
-  at = writeScalar(out, at, PRODUCE_TAG.producerId, request.producerId);
-  at = writeScalar(out, at, PRODUCE_TAG.firstSequence, request.firstSequence);
-  for (const message of request.messages) {
-    out[at++] = PRODUCE_TAG.messages;
-    at = writeVarint64(out, at, messageFieldBytes(message));
-    at = writeMessage(out, at, message);
-  }
-  return writeScalar(out, at, PRODUCE_TAG.acks, request.acks);
-}
-
-function messageFieldBytes(message: BrokerMessage): number {
-  let total = bytesFieldBytes(message.key) + bytesFieldBytes(message.payload) + scalarBytes(message.timestampMs);
-  for (const header of message.headers) total += nestedBytes(stringFieldBytes(header.name) + bytesFieldBytes(header.value));
-  return total;
-}
-
-function writeMessage(out: Buffer, at: number, message: BrokerMessage): number {
-  at = writeBytesField(out, at, MESSAGE_TAG.key, message.key);
-  for (const header of message.headers) {
-    out[at++] = MESSAGE_TAG.headers;
-    at = writeVarint64(out, at, stringFieldBytes(header.name) + bytesFieldBytes(header.value));
-    at = writeStringField(out, at, HEADER_TAG.name, header.name);
-    at = writeBytesField(out, at, HEADER_TAG.value, header.value);
-  }
-  at = writeBytesField(out, at, MESSAGE_TAG.payload, message.payload);
-  return writeScalar(out, at, MESSAGE_TAG.timestampMs, message.timestampMs);
-}
-
-/** A length-delimited field of `bytes` content: tag, length, content (written even when empty: a message in a repeated field counts). */
-function nestedBytes(bytes: number): number {
-  return 1 + varint64Length(bytes) + bytes;
-}
-
-function stringFieldBytes(value: string): number {
-  if (value.length === 0) return 0;
-  const bytes = Buffer.byteLength(value, 'utf8');
-  return 1 + varint64Length(bytes) + bytes;
-}
-
-function writeStringField(out: Buffer, at: number, tag: number, value: string): number {
-  if (value.length === 0) return at;
-  const bytes = Buffer.byteLength(value, 'utf8');
-  out[at++] = tag;
-  at = writeVarint64(out, at, bytes);
-  return at + out.write(value, at, bytes, 'utf8');
 }
