@@ -35,7 +35,7 @@ const DELIVER_AT_HEADER = 'quorumlog-deliver-at-ms';
 /** The delivery time a message asks for ('' for none): messages of one batch must agree. */
 export function deliverAtOf(message: BrokerMessage | undefined): string {
   if (message === undefined || message.headers.length === 0) return '';
-  const header = message?.headers.find((h) => h.name === DELIVER_AT_HEADER);
+  const header = message.headers.find((h) => h.name === DELIVER_AT_HEADER);
   return header === undefined ? '' : Buffer.from(header.value).toString('latin1');
 }
 
