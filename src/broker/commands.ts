@@ -606,7 +606,13 @@ function estimateBytes(command: BrokerCommand): number {
   if (command.kind === 'ack') return 64 + command.offsets.length * 8;
   if (command.kind === 'ackRanges') return 64 + command.ranges.length * 12;
   if (command.kind !== 'produce' && command.kind !== 'halfMessage') return 256;
-  let bytes = command.topic.length * 3;
-  for (const m of command.messages) bytes += 32 + m.key.length + m.payload.length + m.headers.length * 40;
+  // An upper bound that is close: a produce's payload is a view into this buffer, so what is
+  // over is kept with the entry. Strings take at most 3 bytes of UTF-8 per UTF-16 unit.
+  let bytes = command.topic.length * 3 + (command.kind === 'halfMessage' ? (command.txId.length + command.producerGroup.length) * 3 : 0);
+  for (const m of command.messages) {
+    // key and payload with their lengths, the header count, the timestamp.
+    bytes += 20 + m.key.length + m.payload.length;
+    for (const h of m.headers) bytes += 8 + h.name.length * 3 + h.value.length;
+  }
   return bytes;
 }
