@@ -309,9 +309,14 @@ export interface CommandEnvelope {
   readonly command: BrokerCommand;
 }
 
-export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
+/**
+ * The command's bytes. `leadingByte`, when given, is written before them in the same buffer
+ * (the node's payload tag), so the caller needs no second copy to put it in front.
+ */
+export function encodeCommand(envelope: CommandEnvelope, leadingByte?: number): Uint8Array {
   const { command } = envelope;
-  const w = new BinaryWriter(64 + estimateBytes(command));
+  const w = new BinaryWriter(65 + estimateBytes(command));
+  if (leadingByte !== undefined) w.u8(leadingByte);
   w.u8(FORMAT_VERSION).u8(CommandKind[command.kind]).u53(envelope.leaderTimeMs);
   switch (command.kind) {
     case 'createTopic':
@@ -578,13 +583,22 @@ function decodeMessages(r: BinaryReader): MessageRecord[] {
   return messages;
 }
 
+/** The headers of a decoded message that has none: shared, as it cannot be changed (most messages have none). */
+const NO_HEADERS: readonly Header[] = Object.freeze([]);
+
 function decodeMessage(r: BinaryReader): MessageRecord {
   const key = r.bytes();
   const headerCount = r.u32();
-  const headers: Header[] = [];
-  for (let k = 0; k < headerCount; k++) headers.push({ name: r.string(), value: r.bytes() });
+  const headers: readonly Header[] = headerCount === 0 ? NO_HEADERS : decodeHeaders(r, headerCount);
   const payload = r.bytes();
   return { key, headers, payload, timestampMs: r.u53() };
+}
+
+function decodeHeaders(r: BinaryReader, count: number): Header[] {
+  const headers: Header[] = [];
+  // Bounded by the entry's size: each header takes at least 8 bytes.
+  for (let k = 0; k < count; k++) headers.push({ name: r.string(), value: r.bytes() });
+  return headers;
 }
 
 function estimateBytes(command: BrokerCommand): number {
@@ -592,7 +606,13 @@ function estimateBytes(command: BrokerCommand): number {
   if (command.kind === 'ack') return 64 + command.offsets.length * 8;
   if (command.kind === 'ackRanges') return 64 + command.ranges.length * 12;
   if (command.kind !== 'produce' && command.kind !== 'halfMessage') return 256;
-  let bytes = command.topic.length * 3;
-  for (const m of command.messages) bytes += 32 + m.key.length + m.payload.length + m.headers.length * 40;
+  // An upper bound that is close: a produce's payload is a view into this buffer, so what is
+  // over is kept with the entry. Strings take at most 3 bytes of UTF-8 per UTF-16 unit.
+  let bytes = command.topic.length * 3 + (command.kind === 'halfMessage' ? (command.txId.length + command.producerGroup.length) * 3 : 0);
+  for (const m of command.messages) {
+    // key and payload with their lengths, the header count, the timestamp.
+    bytes += 20 + m.key.length + m.payload.length;
+    for (const h of m.headers) bytes += 8 + h.name.length * 3 + h.value.length;
+  }
   return bytes;
 }

@@ -166,9 +166,9 @@ export class Producer {
       return Promise.reject(error as Error);
     }
     const state = this.#topic(topic);
-    const tooLarge = this.#sizeRefusal(state, record);
-    if (tooLarge !== null) return Promise.reject(tooLarge);
     const bytes = messageBytes(record);
+    const tooLarge = this.#sizeRefusal(state, record, bytes);
+    if (tooLarge !== null) return Promise.reject(tooLarge);
     return new Promise((resolve, reject) => {
       let batch = state.queue.at(-1);
       if (batch === undefined || !isOpen(batch, this.#batchMessagesMax) || batch.bytes + bytes > this.#batchBytesMax || deliverAtOf(batch.messages[0]) !== deliverAtOf(record)) {
@@ -298,14 +298,14 @@ export class Producer {
    * topic's own limit once the broker described it. Refused at send(), before it can hold
    * up the messages queued behind it.
    */
-  #sizeRefusal(state: TopicState, record: BrokerMessage): InvalidArgumentError | null {
-    const requestBytes = requestBytesOf(record);
+  #sizeRefusal(state: TopicState, record: BrokerMessage, bytes: number): InvalidArgumentError | null {
+    const requestBytes = requestBytesOf(record, bytes);
     if (requestBytes > this.#requestBytesMax - REQUEST_ENVELOPE_BYTES) {
-      return new InvalidArgumentError(`topic ${state.name}: the message is ${messageBytes(record)} bytes, over the client's gRPC message limit (${this.#requestBytesMax} bytes a request); it was not sent`);
+      return new InvalidArgumentError(`topic ${state.name}: the message is ${bytes} bytes, over the client's gRPC message limit (${this.#requestBytesMax} bytes a request); it was not sent`);
     }
     const topicMax = state.messageBytesMax;
-    if (typeof topicMax === 'number' && messageBytes(record) > topicMax) {
-      return new InvalidArgumentError(`topic ${state.name}: the message is ${messageBytes(record)} bytes; this topic takes at most ${topicMax}; it was not sent`);
+    if (typeof topicMax === 'number' && bytes > topicMax) {
+      return new InvalidArgumentError(`topic ${state.name}: the message is ${bytes} bytes; this topic takes at most ${topicMax}; it was not sent`);
     }
     return null;
   }

@@ -29,6 +29,13 @@ describe('the node state machine: tagged entries', () => {
   it('a broker entry payload is the tag then the encoded command', () => {
     const envelope = { leaderTimeMs: 1234, command: { kind: 'deleteTopic', name: 't' } } as const;
     expect([...brokerEntryPayload(envelope)]).toEqual([PayloadTag.broker, ...encodeCommand(envelope)]);
+    const produce = { leaderTimeMs: 5, command: { kind: 'produce', topic: 't', producerId: 3, firstSequence: 7, messages: [{ key: bytes('k'), headers: [{ name: 'h', value: bytes('v') }], payload: bytes('m'), timestampMs: 9 }] } } as const;
+    expect([...brokerEntryPayload(produce)]).toEqual([PayloadTag.broker, ...encodeCommand(produce)]);
+  });
+
+  it('a command other than produce that its decoder would refuse fails on the leader, before it is proposed', () => {
+    const earliest = { kind: 'resetGroup', group: 'g', to: { kind: 'earliest' }, earliestOffset: 0, force: false } as unknown as BrokerCommand;
+    expect(() => brokerEntryPayload({ leaderTimeMs: 1, command: earliest })).toThrow(/earliest/);
   });
 
   it('applies broker entries in log order, skips plain records, and answers with results', () => {

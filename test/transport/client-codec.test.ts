@@ -1,6 +1,9 @@
+import fc from 'fast-check';
+import type protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 
-import { ClientCodec } from '../../src/transport/index.js';
+import { ClientCodec, typeCodec, type ProduceStreamRequestMessage } from '../../src/transport/index.js';
+import { parseSchema, readSchema, schemaType } from '../../src/transport/protobuf-runtime.js';
 
 const empty = new Uint8Array(0);
 
@@ -34,5 +37,93 @@ describe('client codec', () => {
     expect(codec.groups.createGroupRequest.deserialize(unpacked).settings?.retryDelaysMs).toEqual([1, 2]);
     // ... and as a fixed32, which neither form allows.
     expect(() => codec.groups.createGroupRequest.deserialize(Buffer.from([0x22, 0x05, 0x15, 1, 2, 3, 4]))).toThrow(/retryDelaysMs \(field 2\) of GroupSettings .*wire type 5/);
+  });
+});
+
+describe('the hand-framed produce stream request', () => {
+  const schema = schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.ProduceStreamRequest');
+  const codec = new ClientCodec();
+  const plain = (bytes: Uint8Array): unknown => schema.toObject(codec.produceStreamRequest.deserialize(Buffer.from(bytes)) as unknown as protobuf.Message, { longs: Number, defaults: true, arrays: true });
+  const bytesOf = fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b));
+  const text = fc.string({ maxLength: 12, unit: 'binary' });
+  const number = fc.oneof(fc.constant(0), fc.nat(), fc.maxSafeNat());
+  const message = fc.record({ key: bytesOf, headers: fc.array(fc.record({ name: text, value: bytesOf }), { maxLength: 3 }), payload: bytesOf, timestampMs: number });
+  const produce = fc.record({ topic: text, producerId: number, firstSequence: number, messages: fc.array(message, { maxLength: 6 }), acks: fc.constantFrom(0, 1, 2) });
+  const request = fc.record({ id: number, produce: fc.option(produce), timeoutMs: fc.nat({ max: 2 ** 32 - 1 }) });
+
+  it('decodes with protobufjs to what protobufjs itself encodes for the same request', () => {
+    fc.assert(
+      fc.property(request, (value) => {
+        const ours = codec.produceStreamRequest.serialize(value);
+        const theirs = schema.encode(value as unknown as protobuf.Message).finish();
+        expect(plain(ours)).toEqual(plain(theirs));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('the hand-read produce stream request', () => {
+  const schema = schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.ProduceStreamRequest');
+  const reference = typeCodec<ProduceStreamRequestMessage>(schema);
+  const codec = new ClientCodec();
+  const bytesOf = fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b));
+  const number = fc.oneof(fc.constant(0), fc.nat(), fc.maxSafeNat());
+  const message = fc.record({ key: bytesOf, headers: fc.array(fc.record({ name: fc.string({ maxLength: 6, unit: 'binary' }), value: bytesOf }), { maxLength: 2 }), payload: bytesOf, timestampMs: number });
+  const produce = fc.record({ topic: fc.string({ maxLength: 8 }), producerId: number, firstSequence: number, messages: fc.array(message, { maxLength: 3 }), acks: fc.integer({ min: -3, max: 3 }) });
+  const request = fc.record({ id: number, produce: fc.option(produce), timeoutMs: fc.nat({ max: 2 ** 32 - 1 }) });
+  const bytes = (data: Uint8Array | undefined): number[] => [...(data ?? [])];
+  const plain = (m: ProduceStreamRequestMessage): unknown => ({
+    id: m.id,
+    timeoutMs: m.timeoutMs,
+    produce:
+      m.produce === null || m.produce === undefined
+        ? null
+        : {
+            topic: m.produce.topic,
+            producerId: m.produce.producerId,
+            firstSequence: m.produce.firstSequence,
+            acks: m.produce.acks,
+            messages: m.produce.messages.map((x) => ({ key: bytes(x.key), headers: x.headers.map((h) => ({ name: h.name, value: bytes(h.value) })), payload: bytes(x.payload), timestampMs: x.timestampMs })),
+          },
+  });
+  /** What a decoder makes of the bytes: the request as plain data, or "refused". */
+  const outcome = (decode: (b: Buffer) => ProduceStreamRequestMessage, data: Buffer): unknown => {
+    try {
+      return plain(decode(data));
+    } catch {
+      return 'refused';
+    }
+  };
+
+  it('reads what protobufjs encodes as protobufjs reads it', () => {
+    fc.assert(
+      fc.property(request, (value) => {
+        const data = Buffer.from(schema.encode(value as unknown as protobuf.Message).finish());
+        expect(plain(codec.produceStreamRequest.deserialize(data))).toEqual(plain(reference.deserialize(data)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses what protobufjs refuses and reads the rest alike: cut, changed and added bytes, unknown fields, wrong wire types', () => {
+    const edit = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.nat({ max: 255 }) }),
+      fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+      fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), added: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
+    );
+    fc.assert(
+      fc.property(request, fc.array(edit, { minLength: 1, maxLength: 3 }), (value, edits) => {
+        let data = Buffer.from(schema.encode(value as unknown as protobuf.Message).finish());
+        for (const e of edits) {
+          const at = data.length === 0 ? 0 : e.at % (data.length + 1);
+          if (e.kind === 'set' && at < data.length) data[at] = e.byte;
+          else if (e.kind === 'cut') data = data.subarray(0, at);
+          else if (e.kind === 'insert') data = Buffer.concat([data.subarray(0, at), e.added, data.subarray(at)]);
+        }
+        expect(outcome(codec.produceStreamRequest.deserialize, data)).toEqual(outcome(reference.deserialize, data));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
