@@ -109,8 +109,7 @@ export class PeerCodec {
    * header carries it); the wire message has no addresses, so the caller gives them.
    */
   decodeMessage(bytes: Uint8Array, from: NodeId, to: NodeId): Message {
-    const reader = new WireReader(bytes, 'Raft message');
-    return fromWire(readRaftMessage(reader, reader.end), from, to);
+    return decoding('Raft message', () => fromWire(readRaftMessage(new WireReader(bytes), bytes.length), from, to));
   }
 
   /**
@@ -122,40 +121,52 @@ export class PeerCodec {
    * plus an object per field on it.
    */
   decodeBatch(bytes: Uint8Array): DecodedPeerBatch {
-    const reader = new WireReader(bytes, 'peer batch');
-    let clusterId = '';
-    let fromText = '';
-    let toText = '';
-    const wires: WireMessage[] = [];
-    while (!reader.done) {
-      const tag = reader.tag();
-      switch (Math.floor(tag / 8)) {
-        case 1:
-          reader.expect(tag, WireType.lengthDelimited, { name: 'clusterId', message: 'PeerBatch' });
-          clusterId = reader.string();
-          break;
-        case 2:
-          reader.expect(tag, WireType.lengthDelimited, { name: 'from', message: 'PeerBatch' });
-          fromText = reader.string();
-          break;
-        case 3:
-          reader.expect(tag, WireType.lengthDelimited, { name: 'to', message: 'PeerBatch' });
-          toText = reader.string();
-          break;
-        case 4: {
-          reader.expect(tag, WireType.lengthDelimited, { name: 'messages', message: 'PeerBatch' });
-          const end = reader.lengthDelimitedEnd();
-          wires.push(readRaftMessage(reader, end));
-          break;
-        }
-        default:
-          reader.skip(tag % 8);
-      }
-    }
-    const from = nodeId(fromText);
-    const to = nodeId(toText);
-    return { clusterId, from, to, messages: wires.map((m) => fromWire(m, from, to)) };
+    return decoding('peer batch', () => readBatch(new WireReader(bytes), bytes.length));
   }
+}
+
+/** Runs a decoder, naming what did not decode in its MalformedMessageError. */
+function decoding<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (!(error instanceof MalformedMessageError)) throw error;
+    throw new MalformedMessageError(`${what} does not decode: ${error.message}`, { cause: error });
+  }
+}
+
+function readBatch(r: WireReader, end: number): DecodedPeerBatch {
+  let clusterId = '';
+  let fromText = '';
+  let toText = '';
+  const wires: WireMessage[] = [];
+  // Bounded by the bytes: every field read moves past at least its tag.
+  while (r.at < end) {
+    const tag = r.tag(end);
+    switch (r.field(tag, 'PeerBatch')) {
+      case 1:
+        r.expect(tag, WireType.lengthDelimited, 'clusterId (field 1) of PeerBatch');
+        clusterId = r.string(end);
+        break;
+      case 2:
+        r.expect(tag, WireType.lengthDelimited, 'from (field 2) of PeerBatch');
+        fromText = r.string(end);
+        break;
+      case 3:
+        r.expect(tag, WireType.lengthDelimited, 'to (field 3) of PeerBatch');
+        toText = r.string(end);
+        break;
+      case 4:
+        r.expect(tag, WireType.lengthDelimited, 'messages (field 4) of PeerBatch');
+        wires.push(readRaftMessage(r, r.nestedEnd(end)));
+        break;
+      default:
+        r.skip(tag, end);
+    }
+  }
+  const from = nodeId(fromText);
+  const to = nodeId(toText);
+  return { clusterId, from, to, messages: wires.map((m) => fromWire(m, from, to)) };
 }
 
 /** The decoded shape: every field, at its proto3 default when absent (readRaftMessage). */
@@ -254,89 +265,80 @@ const RAFT_MESSAGE_FIELD_LIST: readonly (readonly [name: string, wireType: WireT
   ['voters', WireType.lengthDelimited],
   ['learners', WireType.lengthDelimited],
 ];
-const RAFT_MESSAGE_FIELDS = RAFT_MESSAGE_FIELD_LIST.map((field) => (field === undefined ? undefined : { name: field[0], message: 'RaftMessage', wireType: field[1] }));
+const RAFT_MESSAGE_FIELDS = RAFT_MESSAGE_FIELD_LIST.map((field, number) => (field === undefined ? undefined : { name: `${field[0]} (field ${number}) of RaftMessage`, wireType: field[1] }));
 
-/** One RaftMessage from `reader.at` to `end`, every field at its proto3 default unless present. */
-function readRaftMessage(reader: WireReader, end: number): WireMessage {
+/** One RaftMessage from `r.at` to `end`, every field at its proto3 default unless present. */
+function readRaftMessage(r: WireReader, end: number): WireMessage {
   const m = {
     type: 0, term: 0, lastIndex: 0, lastTerm: 0, transfer: false, granted: false, prevIndex: 0, prevTerm: 0,
     entries: NO_ENTRIES as Entry[] | readonly Entry[], commit: 0, success: false, index: 0, hintIndex: 0, hintTerm: 0, context: '',
     snapshotIndex: 0, snapshotTerm: 0, voters: NO_STRINGS as string[] | readonly string[], learners: NO_STRINGS as string[] | readonly string[],
   };
-  // Bounded: every field read moves reader.at forward, and reading past `end` fails below.
-  while (reader.at < end) {
-    const tag = reader.tag();
-    const fieldNumber = Math.floor(tag / 8);
+  // Bounded by the message: every field read moves past at least its tag.
+  while (r.at < end) {
+    const tag = r.tag(end);
+    const fieldNumber = r.field(tag, 'RaftMessage');
     const field = RAFT_MESSAGE_FIELDS[fieldNumber];
     if (field === undefined) {
-      reader.skip(tag % 8);
+      r.skip(tag, end);
       continue;
     }
-    reader.expect(tag, field.wireType, field);
+    r.expect(tag, field.wireType, field.name);
     switch (fieldNumber) {
-      case 1: m.type = reader.varint(); break;
-      case 2: m.term = reader.varint(); break;
-      case 3: m.lastIndex = reader.varint(); break;
-      case 4: m.lastTerm = reader.varint(); break;
-      case 5: m.transfer = reader.varint() !== 0; break;
-      case 6: m.granted = reader.varint() !== 0; break;
-      case 7: m.prevIndex = reader.varint(); break;
-      case 8: m.prevTerm = reader.varint(); break;
-      case 9: (m.entries === NO_ENTRIES ? (m.entries = []) : (m.entries as Entry[])).push(readEntry(reader, reader.lengthDelimitedEnd())); break;
-      case 10: m.commit = reader.varint(); break;
-      case 11: m.success = reader.varint() !== 0; break;
-      case 12: m.index = reader.varint(); break;
-      case 13: m.hintIndex = reader.varint(); break;
-      case 14: m.hintTerm = reader.varint(); break;
-      case 15: m.context = reader.string(); break;
-      case 16: m.snapshotIndex = reader.varint(); break;
-      case 17: m.snapshotTerm = reader.varint(); break;
-      case 18: (m.voters === NO_STRINGS ? (m.voters = []) : (m.voters as string[])).push(reader.string()); break;
-      case 19: (m.learners === NO_STRINGS ? (m.learners = []) : (m.learners as string[])).push(reader.string()); break;
+      case 1: m.type = r.uint32(end) | 0; break;
+      case 2: m.term = r.uint64(end); break;
+      case 3: m.lastIndex = r.uint64(end); break;
+      case 4: m.lastTerm = r.uint64(end); break;
+      case 5: m.transfer = r.uint32(end) !== 0; break;
+      case 6: m.granted = r.uint32(end) !== 0; break;
+      case 7: m.prevIndex = r.uint64(end); break;
+      case 8: m.prevTerm = r.uint64(end); break;
+      case 9: (m.entries === NO_ENTRIES ? (m.entries = []) : (m.entries as Entry[])).push(readEntry(r, r.nestedEnd(end))); break;
+      case 10: m.commit = r.uint64(end); break;
+      case 11: m.success = r.uint32(end) !== 0; break;
+      case 12: m.index = r.uint64(end); break;
+      case 13: m.hintIndex = r.uint64(end); break;
+      case 14: m.hintTerm = r.uint64(end); break;
+      case 15: m.context = r.string(end); break;
+      case 16: m.snapshotIndex = r.uint64(end); break;
+      case 17: m.snapshotTerm = r.uint64(end); break;
+      case 18: (m.voters === NO_STRINGS ? (m.voters = []) : (m.voters as string[])).push(r.string(end)); break;
+      case 19: (m.learners === NO_STRINGS ? (m.learners = []) : (m.learners as string[])).push(r.string(end)); break;
     }
   }
-  reader.closeNested(end, 'RaftMessage');
   return m;
 }
 
-/** Entry fields, named as protobufjs names them (for errors). */
-const ENTRY_FIELD = {
-  index: { name: 'index', message: 'Entry' },
-  term: { name: 'term', message: 'Entry' },
-  kind: { name: 'kind', message: 'Entry' },
-  payload: { name: 'payload', message: 'Entry' },
-} as const;
-
-/** One Entry from `reader.at` to `end`, checked as the core takes it (a known kind, numbers below 2^53). */
-function readEntry(reader: WireReader, end: number): Entry {
+/** One Entry from `r.at` to `end`, checked as the core takes it (a known kind, numbers below 2^53). */
+function readEntry(r: WireReader, end: number): Entry {
   let entryIndex = 0;
   let entryTerm = 0;
   let kind = 0;
   let payload: Uint8Array = NO_BYTES;
-  while (reader.at < end) {
-    const tag = reader.tag();
-    switch (Math.floor(tag / 8)) {
+  // Bounded by the entry: every field read moves past at least its tag.
+  while (r.at < end) {
+    const tag = r.tag(end);
+    switch (r.field(tag, 'Entry')) {
       case 1:
-        reader.expect(tag, WireType.varint, ENTRY_FIELD.index);
-        entryIndex = reader.varint();
+        r.expect(tag, WireType.varint, 'index (field 1) of Entry');
+        entryIndex = r.uint64(end);
         break;
       case 2:
-        reader.expect(tag, WireType.varint, ENTRY_FIELD.term);
-        entryTerm = reader.varint();
+        r.expect(tag, WireType.varint, 'term (field 2) of Entry');
+        entryTerm = r.uint64(end);
         break;
       case 3:
-        reader.expect(tag, WireType.varint, ENTRY_FIELD.kind);
-        kind = reader.varint();
+        r.expect(tag, WireType.varint, 'kind (field 3) of Entry');
+        kind = r.uint32(end);
         break;
       case 4:
-        reader.expect(tag, WireType.lengthDelimited, ENTRY_FIELD.payload);
-        payload = reader.bytesView();
+        r.expect(tag, WireType.lengthDelimited, 'payload (field 4) of Entry');
+        payload = r.bytes(end);
         break;
       default:
-        reader.skip(tag % 8);
+        r.skip(tag, end);
     }
   }
-  reader.closeNested(end, 'Entry');
   if (kind !== EntryKind.normal && kind !== EntryKind.noop && kind !== EntryKind.config) {
     throw new MalformedMessageError(`unknown entry kind ${kind} at index ${entryIndex}`);
   }

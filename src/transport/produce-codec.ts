@@ -12,8 +12,8 @@
  * its message.
  */
 import type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
-import { MalformedMessageError } from './errors.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, writeBytesField, writeScalar, writeVarint64 } from './protobuf-wire.js';
+import { WireReader, WireType } from './wire-reader.js';
 
 export interface ProduceRequestMessage {
   readonly topic: string;
@@ -112,11 +112,9 @@ function writeStringField(out: Buffer, at: number, tag: number, value: string): 
   return at + out.write(value, at, bytes, 'utf8');
 }
 
-const Wire = { varint: 0, fixed64: 1, lengthDelimited: 2, fixed32: 5 } as const;
 /** What a message without headers holds: shared, as it cannot be changed. */
 const NO_HEADERS: readonly MessageHeaderMessage[] = Object.freeze([]);
 const NO_BYTES = new Uint8Array(0);
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Reads a ProduceStreamRequest; bytes that protobufjs would not read as one throw MalformedMessageError. */
 export function decodeProduceStreamRequest(bytes: Buffer): ProduceStreamRequestMessage {
@@ -130,15 +128,15 @@ export function decodeProduceStreamRequest(bytes: Buffer): ProduceStreamRequestM
     const tag = r.tag(end);
     switch (r.field(tag, 'ProduceStreamRequest')) {
       case 1:
-        r.expect(tag, Wire.varint, 'id of ProduceStreamRequest');
+        r.expect(tag, WireType.varint, 'id of ProduceStreamRequest');
         id = r.uint64(end);
         break;
       case 2:
-        r.expect(tag, Wire.lengthDelimited, 'produce of ProduceStreamRequest');
+        r.expect(tag, WireType.lengthDelimited, 'produce of ProduceStreamRequest');
         produce = readProduceRequest(r, r.nestedEnd(end));
         break;
       case 3:
-        r.expect(tag, Wire.varint, 'timeoutMs of ProduceStreamRequest');
+        r.expect(tag, WireType.varint, 'timeoutMs of ProduceStreamRequest');
         timeoutMs = r.uint32(end);
         break;
       default:
@@ -158,23 +156,23 @@ function readProduceRequest(r: WireReader, end: number): ProduceRequestMessage {
     const tag = r.tag(end);
     switch (r.field(tag, 'ProduceRequest')) {
       case 1:
-        r.expect(tag, Wire.lengthDelimited, 'topic of ProduceRequest');
+        r.expect(tag, WireType.lengthDelimited, 'topic of ProduceRequest');
         topic = r.string(end);
         break;
       case 2:
-        r.expect(tag, Wire.varint, 'producerId of ProduceRequest');
+        r.expect(tag, WireType.varint, 'producerId of ProduceRequest');
         producerId = r.uint64(end);
         break;
       case 3:
-        r.expect(tag, Wire.varint, 'firstSequence of ProduceRequest');
+        r.expect(tag, WireType.varint, 'firstSequence of ProduceRequest');
         firstSequence = r.uint64(end);
         break;
       case 4:
-        r.expect(tag, Wire.lengthDelimited, 'messages of ProduceRequest');
+        r.expect(tag, WireType.lengthDelimited, 'messages of ProduceRequest');
         messages.push(readMessage(r, r.nestedEnd(end)));
         break;
       case 5:
-        r.expect(tag, Wire.varint, 'acks of ProduceRequest');
+        r.expect(tag, WireType.varint, 'acks of ProduceRequest');
         acks = r.uint32(end) | 0;
         break;
       default:
@@ -193,19 +191,19 @@ function readMessage(r: WireReader, end: number): BrokerMessage {
     const tag = r.tag(end);
     switch (r.field(tag, 'Message')) {
       case 1:
-        r.expect(tag, Wire.lengthDelimited, 'key of Message');
+        r.expect(tag, WireType.lengthDelimited, 'key of Message');
         key = r.bytes(end);
         break;
       case 2:
-        r.expect(tag, Wire.lengthDelimited, 'headers of Message');
+        r.expect(tag, WireType.lengthDelimited, 'headers of Message');
         (headers ??= []).push(readHeader(r, r.nestedEnd(end)));
         break;
       case 3:
-        r.expect(tag, Wire.lengthDelimited, 'payload of Message');
+        r.expect(tag, WireType.lengthDelimited, 'payload of Message');
         payload = r.bytes(end);
         break;
       case 4:
-        r.expect(tag, Wire.varint, 'timestampMs of Message');
+        r.expect(tag, WireType.varint, 'timestampMs of Message');
         timestampMs = r.uint64(end);
         break;
       default:
@@ -222,11 +220,11 @@ function readHeader(r: WireReader, end: number): MessageHeaderMessage {
     const tag = r.tag(end);
     switch (r.field(tag, 'MessageHeader')) {
       case 1:
-        r.expect(tag, Wire.lengthDelimited, 'name of MessageHeader');
+        r.expect(tag, WireType.lengthDelimited, 'name of MessageHeader');
         name = r.string(end);
         break;
       case 2:
-        r.expect(tag, Wire.lengthDelimited, 'value of MessageHeader');
+        r.expect(tag, WireType.lengthDelimited, 'value of MessageHeader');
         value = r.bytes(end);
         break;
       default:
@@ -234,127 +232,4 @@ function readHeader(r: WireReader, end: number): MessageHeaderMessage {
     }
   }
   return { name, value };
-}
-
-/**
- * A cursor over protobuf wire bytes. Every read is bounded by the `end` of the message it is
- * in (a nested message's own end), and anything past it is MalformedMessageError. Bytes
- * fields are views into the request's buffer, as protobufjs's are (Uint8Arrays, not Buffers).
- */
-class WireReader {
-  at = 0;
-  /** The high 32 bits of the varint uint64Low read last. */
-  #high = 0;
-
-  constructor(private readonly data: Buffer) {}
-
-  /** A field tag, as protobufjs reads one: at most 5 bytes, below 2^32. */
-  tag(end: number): number {
-    return this.varint32(end, 0x0f, 'tag');
-  }
-
-  /** A length, as protobufjs reads one: at most 5 bytes, below 2^31. */
-  size(end: number): number {
-    return this.varint32(end, 0x07, 'length');
-  }
-
-  /** A varint of at most 5 bytes whose fifth byte is at most `fifthMax`. */
-  private varint32(end: number, fifthMax: number, what: string): number {
-    let value = 0;
-    for (let k = 0; k < 4; k++) {
-      const bits = this.byte(end);
-      value |= (bits & 0x7f) << (7 * k);
-      if (bits < 0x80) return value >>> 0;
-    }
-    const fifth = this.byte(end);
-    if (fifth > fifthMax) throw new MalformedMessageError(`invalid ${what} encoding at byte ${this.at - 5}`);
-    return (value | (fifth << 28)) >>> 0;
-  }
-
-  /** A uint64 as protobufjs reads one without a Long library: its two 32-bit halves as one number. */
-  uint64(end: number): number {
-    const low = this.uint64Low(end);
-    return (this.#high >>> 0) * 0x1_0000_0000 + (low >>> 0);
-  }
-
-  /** A uint32 (or, `| 0`, an int32 or enum) as protobufjs reads one: the low 32 bits of a varint of up to 10 bytes. */
-  uint32(end: number): number {
-    return this.uint64Low(end) >>> 0;
-  }
-
-  /** Reads a varint of up to 10 bytes; returns its low 32 bits and keeps the high ones for uint64. */
-  uint64Low(end: number): number {
-    let low = 0;
-    let high = 0;
-    for (let k = 0; k < 10; k++) {
-      const bits = this.byte(end);
-      const shift = 7 * k;
-      if (shift < 28) low |= (bits & 0x7f) << shift;
-      else if (shift === 28) {
-        low |= (bits & 0x0f) << 28;
-        high |= (bits & 0x7f) >>> 4;
-      } else high |= (bits & 0x7f) << (shift - 32);
-      if (bits < 0x80) {
-        this.#high = high;
-        return low;
-      }
-    }
-    throw new MalformedMessageError(`a varint at byte ${this.at - 10} runs over 10 bytes`);
-  }
-
-  /** The end of a length-delimited field starting here, after reading its length. */
-  nestedEnd(end: number): number {
-    const length = this.size(end);
-    if (length > end - this.at) throw new MalformedMessageError(`a field of ${length} bytes at byte ${this.at} runs past the end of its message`);
-    return this.at + length;
-  }
-
-  /** A plain Uint8Array view: Buffer.subarray costs several times as much (a Buffer made through its species). */
-  bytes(end: number): Uint8Array {
-    const fieldEnd = this.nestedEnd(end);
-    const value = new Uint8Array(this.data.buffer, this.data.byteOffset + this.at, fieldEnd - this.at);
-    this.at = fieldEnd;
-    return value;
-  }
-
-  /** UTF-8, refused when it is not (protobufjs reads proto3 strings strictly), a leading BOM kept. */
-  string(end: number): string {
-    const fieldEnd = this.nestedEnd(end);
-    let value: string;
-    try {
-      value = strictUtf8.decode(new Uint8Array(this.data.buffer, this.data.byteOffset + this.at, fieldEnd - this.at));
-    } catch (error) {
-      throw new MalformedMessageError(`a string field at byte ${this.at} is not UTF-8`, { cause: error });
-    }
-    this.at = fieldEnd;
-    return value;
-  }
-
-  /** The field number of a tag; 0 is no field. */
-  field(tag: number, typeName: string): number {
-    const field = tag >>> 3;
-    if (field === 0) throw new MalformedMessageError(`${typeName} has a field numbered 0 at byte ${this.at}`);
-    return field;
-  }
-
-  /** Refuses a known field that arrives with another wire type than the schema's. */
-  expect(tag: number, wireType: number, name: string): void {
-    if ((tag & 7) !== wireType) throw new MalformedMessageError(`${name} arrives as wire type ${tag & 7}; it is wire type ${wireType}`);
-  }
-
-  /** Moves past an unknown field's value. */
-  skip(tag: number, end: number): void {
-    const wireType = tag & 7;
-    if (wireType === Wire.varint) this.uint64Low(end);
-    else if (wireType === Wire.lengthDelimited) this.at = this.nestedEnd(end);
-    else if (wireType === Wire.fixed64 || wireType === Wire.fixed32) {
-      this.at += wireType === Wire.fixed64 ? 8 : 4;
-      if (this.at > end) throw new MalformedMessageError('a fixed-size value runs past the end of its message');
-    } else throw new MalformedMessageError(`wire type ${wireType} at byte ${this.at} is not one our messages use`);
-  }
-
-  byte(end: number): number {
-    if (this.at >= end) throw new MalformedMessageError(`the message ends inside a value at byte ${this.at}`);
-    return this.data[this.at++] ?? 0;
-  }
 }

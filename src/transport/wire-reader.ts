@@ -6,128 +6,127 @@ export type WireType = (typeof WireType)[keyof typeof WireType];
 
 export const WIRE_TYPE_NAMES = ['varint', 'fixed64', 'length-delimited', 'group start', 'group end', 'fixed32', 'wire type 6', 'wire type 7'] as const;
 
-/** A uint64 takes at most ten bytes as a varint. */
-const VARINT_BYTES_MAX = 10;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * Protobuf wire format read by hand, for the hot messages whose decoding protobufjs spent a
- * walk and several objects on. Every read checks its bounds: bytes that run past the end,
- * a varint longer than ten bytes, or a field of a wire type our messages do not use throw
- * MalformedMessageError ("<what> does not decode: ..."), as protobufjs's own errors are
- * reported. The caller reads a tag, dispatches on its field number, and reads the value with
- * the method of the field's wire type after checking it with `expect`.
+ * A cursor over protobuf wire bytes. Every read is bounded by the `end` of the message it is
+ * in (a nested message's own end), and anything past it is MalformedMessageError. Bytes
+ * fields are views into the request's buffer, as protobufjs's are (Uint8Arrays, not Buffers).
  */
 export class WireReader {
-  /** The next byte to read. */
-  at: number;
+  at = 0;
+  /** The high 32 bits of the varint uint64Low read last. */
+  #high = 0;
 
-  private readonly bytes: Buffer;
+  constructor(private readonly data: Uint8Array) {}
 
-  constructor(
-    bytes: Uint8Array,
-    /** Names the message in errors, e.g. "peer batch". */
-    private readonly what: string,
-    start = 0,
-    /** One past the last byte of the message being read. */
-    readonly end: number = bytes.byteLength,
-  ) {
-    this.bytes = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.at = start;
+  /** A field tag, as protobufjs reads one: at most 5 bytes, below 2^32. */
+  tag(end: number): number {
+    return this.varint32(end, 0x0f, 'tag');
   }
 
-  get done(): boolean {
-    return this.at >= this.end;
+  /** A length, as protobufjs reads one: at most 5 bytes, below 2^31. */
+  size(end: number): number {
+    return this.varint32(end, 0x07, 'length');
   }
 
-  /**
-   * A varint of up to ten bytes, exact below 2^53; above that a number that is no safe
-   * integer (the caller's range check refuses it), never a wrapped one.
-   */
-  varint(): number {
+  /** A varint of at most 5 bytes whose fifth byte is at most `fifthMax`. */
+  private varint32(end: number, fifthMax: number, what: string): number {
     let value = 0;
-    let scale = 1;
-    const started = this.at;
-    for (let k = 0; k < VARINT_BYTES_MAX; k++) {
-      if (this.at >= this.end) this.fail(`a varint runs past the end at byte ${started}`);
-      const byte = this.bytes[this.at++] ?? 0;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
-      scale *= 0x80;
+    for (let k = 0; k < 4; k++) {
+      const bits = this.byte(end);
+      value |= (bits & 0x7f) << (7 * k);
+      if (bits < 0x80) return value >>> 0;
     }
-    return this.fail(`a varint at byte ${started} is longer than ${VARINT_BYTES_MAX} bytes`);
+    const fifth = this.byte(end);
+    if (fifth > fifthMax) throw new MalformedMessageError(`invalid ${what} encoding at byte ${this.at - 5}`);
+    return (value | (fifth << 28)) >>> 0;
   }
 
-  /** A field's tag: its field number times 8 plus its wire type; a field number of 0 is refused. */
-  tag(): number {
-    const at = this.at;
-    const tag = this.varint();
-    if (tag < 8) this.fail(`a field numbered 0 at byte ${at}`);
-    return tag;
+  /** A uint64 as protobufjs reads one without a Long library: its two 32-bit halves as one number. */
+  uint64(end: number): number {
+    const low = this.uint64Low(end);
+    return (this.#high >>> 0) * 0x1_0000_0000 + (low >>> 0);
   }
 
-  /** The end of a length-delimited value starting here (its length read, `at` moved to its first byte). */
-  lengthDelimitedEnd(): number {
-    const at = this.at;
-    const length = this.varint();
-    if (length > this.end - this.at) this.fail(`a field of ${length} bytes at byte ${at} runs past the end`);
+  /** A uint32 (or, `| 0`, an int32 or enum) as protobufjs reads one: the low 32 bits of a varint of up to 10 bytes. */
+  uint32(end: number): number {
+    return this.uint64Low(end) >>> 0;
+  }
+
+  /** Reads a varint of up to 10 bytes; returns its low 32 bits and keeps the high ones for uint64. */
+  uint64Low(end: number): number {
+    let low = 0;
+    let high = 0;
+    for (let k = 0; k < 10; k++) {
+      const bits = this.byte(end);
+      const shift = 7 * k;
+      if (shift < 28) low |= (bits & 0x7f) << shift;
+      else if (shift === 28) {
+        low |= (bits & 0x0f) << 28;
+        high |= (bits & 0x7f) >>> 4;
+      } else high |= (bits & 0x7f) << (shift - 32);
+      if (bits < 0x80) {
+        this.#high = high;
+        return low;
+      }
+    }
+    throw new MalformedMessageError(`a varint at byte ${this.at - 10} runs over 10 bytes`);
+  }
+
+  /** The end of a length-delimited field starting here, after reading its length. */
+  nestedEnd(end: number): number {
+    const length = this.size(end);
+    if (length > end - this.at) throw new MalformedMessageError(`a field of ${length} bytes at byte ${this.at} runs past the end of its message`);
     return this.at + length;
   }
 
-  /**
-   * A bytes field's value: a view of the bytes read (no copy), valid while they are. A plain
-   * Uint8Array, not a Buffer: making a Buffer view costs several times as much.
-   */
-  bytesView(): Uint8Array {
-    const end = this.lengthDelimitedEnd();
-    const view = new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + this.at, end - this.at);
-    this.at = end;
-    return view;
+  /** A plain Uint8Array view: Buffer.subarray costs several times as much (a Buffer made through its species). */
+  bytes(end: number): Uint8Array {
+    const fieldEnd = this.nestedEnd(end);
+    const value = new Uint8Array(this.data.buffer, this.data.byteOffset + this.at, fieldEnd - this.at);
+    this.at = fieldEnd;
+    return value;
   }
 
-  string(): string {
-    const end = this.lengthDelimitedEnd();
-    const text = this.bytes.toString('utf8', this.at, end);
-    this.at = end;
-    return text;
-  }
-
-  /** Checks that a nested message's fields ended exactly at its end (none ran into what follows). */
-  closeNested(end: number, message: string): void {
-    if (this.at !== end) this.fail(`a field of ${message} runs past the message's end at byte ${end}`);
-  }
-
-  /** Moves past a value of `wireType` (an unknown field's, which protobuf requires to be skipped). */
-  skip(wireType: number): void {
-    const at = this.at;
-    switch (wireType) {
-      case WireType.varint:
-        this.varint();
-        return;
-      case WireType.fixed64:
-      case WireType.fixed32:
-        this.at += wireType === WireType.fixed64 ? 8 : 4;
-        if (this.at > this.end) this.fail(`a fixed-size value runs past the end at byte ${at}`);
-        return;
-      case WireType.lengthDelimited:
-        this.at = this.lengthDelimitedEnd();
-        return;
-      default:
-        this.fail(`wire type ${wireType} at byte ${at} is not one our messages use`);
+  /** UTF-8, refused when it is not (protobufjs reads proto3 strings strictly), a leading BOM kept. */
+  string(end: number): string {
+    const fieldEnd = this.nestedEnd(end);
+    let value: string;
+    try {
+      value = strictUtf8.decode(new Uint8Array(this.data.buffer, this.data.byteOffset + this.at, fieldEnd - this.at));
+    } catch (error) {
+      throw new MalformedMessageError(`a string field at byte ${this.at} is not UTF-8`, { cause: error });
     }
+    this.at = fieldEnd;
+    return value;
   }
 
-  /**
-   * Refuses a known field that arrives with another wire type than its schema's: protobufjs
-   * would skip it as unknown and read the field's default, which says something the sender
-   * did not mean.
-   */
-  expect(tag: number, wireType: WireType, field: { readonly name: string; readonly message: string }): void {
-    const got = tag % 8;
-    if (got === wireType) return;
-    this.fail(`${field.name} (field ${Math.floor(tag / 8)}) of ${field.message} arrives as ${WIRE_TYPE_NAMES[got] ?? 'unknown'} (wire type ${got}); it is ${WIRE_TYPE_NAMES[wireType]} (wire type ${wireType})`);
+  /** The field number of a tag; 0 is no field. */
+  field(tag: number, typeName: string): number {
+    const field = tag >>> 3;
+    if (field === 0) throw new MalformedMessageError(`${typeName} has a field numbered 0 at byte ${this.at}`);
+    return field;
   }
 
-  fail(problem: string): never {
-    throw new MalformedMessageError(`${this.what} does not decode: ${problem}`);
+  /** Refuses a known field that arrives with another wire type than the schema's. */
+  expect(tag: number, wireType: number, name: string): void {
+    if ((tag & 7) !== wireType) throw new MalformedMessageError(`${name} arrives as wire type ${tag & 7}; it is wire type ${wireType}`);
+  }
+
+  /** Moves past an unknown field's value. */
+  skip(tag: number, end: number): void {
+    const wireType = tag & 7;
+    if (wireType === WireType.varint) this.uint64Low(end);
+    else if (wireType === WireType.lengthDelimited) this.at = this.nestedEnd(end);
+    else if (wireType === WireType.fixed64 || wireType === WireType.fixed32) {
+      this.at += wireType === WireType.fixed64 ? 8 : 4;
+      if (this.at > end) throw new MalformedMessageError('a fixed-size value runs past the end of its message');
+    } else throw new MalformedMessageError(`wire type ${wireType} at byte ${this.at} is not one our messages use`);
+  }
+
+  byte(end: number): number {
+    if (this.at >= end) throw new MalformedMessageError(`the message ends inside a value at byte ${this.at}`);
+    return this.data[this.at++] ?? 0;
   }
 }

@@ -99,7 +99,7 @@ describe('peer codec', () => {
   it('refuses a nested message whose last field runs into what follows it', () => {
     // RaftMessage of 2 bytes {type: 5} followed by a field of the batch: the message's length
     // says 2, but its varint type field claims a third byte (0x85 continues).
-    expect(() => codec.decodeBatch(Buffer.concat([envelope, Buffer.from([0x22, 0x02, 0x08, 0x85, 0x01])]))).toThrow(/runs past the message's end/);
+    expect(() => codec.decodeBatch(Buffer.concat([envelope, Buffer.from([0x22, 0x02, 0x08, 0x85, 0x01])]))).toThrow(/does not decode: the message ends inside a value/);
   });
 });
 
