@@ -4,8 +4,10 @@ import type { BrokerMessage } from './broker-message.js';
 import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
 
 export type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
+export type { AppendRequestMessage, AppendStreamRequestMessage } from './append-codec.js';
 export type { ProduceRequestMessage, ProduceStreamRequestMessage } from './produce-codec.js';
 import { MalformedMessageError } from './errors.js';
+import { decodeAppendRequest, decodeAppendStreamRequest, type AppendRequestMessage, type AppendStreamRequestMessage } from './append-codec.js';
 import { WireTypeCheck } from './protobuf-check.js';
 import { parseSchema, readSchema, schemaType } from './protobuf-runtime.js';
 import { decodeProduceStreamRequest, encodeProduceStreamRequest, type ProduceRequestMessage, type ProduceStreamRequestMessage } from './produce-codec.js';
@@ -16,11 +18,6 @@ import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesF
  * server (client-server.ts) and the client library (src/client/), so both sides encode
  * with the same schema.
  */
-export interface AppendRequestMessage {
-  readonly records: readonly Uint8Array[];
-  /** AcksCode; absent or 0 means all. */
-  readonly acks?: number;
-}
 export interface AppendResponseMessage {
   readonly firstIndex: number;
   readonly lastIndex: number;
@@ -46,10 +43,6 @@ export interface PipelinedResponse<Res> {
   readonly id: number;
   readonly ok?: Res | null;
   readonly error?: CallErrorMessage | null;
-}
-export interface AppendStreamRequestMessage extends PipelinedRequest {
-  /** Absent only in a request that names no append (the server answers INVALID_ARGUMENT). */
-  readonly append?: AppendRequestMessage | null;
 }
 export type AppendStreamResponseMessage = PipelinedResponse<AppendResponseMessage>;
 export interface ReadRequestMessage {
@@ -249,9 +242,9 @@ export class ClientCodec {
     const codec = <T>(name: string): Codec<T> => typeCodec<T>(schemaType(root, `quorumlog.client.${name}`));
     // The request that carries the records: framed by hand into one buffer (protobufjs
     // allocates a write operation per record). Decoding stays protobufjs's.
-    this.appendRequest = { serialize: encodeAppendRequest, deserialize: codec<AppendRequestMessage>('AppendRequest').deserialize };
+    this.appendRequest = { serialize: encodeAppendRequest, deserialize: decodeAppendRequest };
     this.appendResponse = codec('AppendResponse');
-    this.appendStreamRequest = { serialize: encodeAppendStreamRequest, deserialize: codec<AppendStreamRequestMessage>('AppendStreamRequest').deserialize };
+    this.appendStreamRequest = { serialize: encodeAppendStreamRequest, deserialize: decodeAppendStreamRequest };
     this.appendStreamResponse = codec('AppendStreamResponse');
     this.readRequest = codec('ReadRequest');
     // Read and follow responses carry records back: framed by hand, as append requests are.

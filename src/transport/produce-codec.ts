@@ -128,15 +128,15 @@ export function decodeProduceStreamRequest(bytes: Buffer): ProduceStreamRequestM
     const tag = r.tag(end);
     switch (r.field(tag, 'ProduceStreamRequest')) {
       case 1:
-        r.expect(tag, WireType.varint, 'id of ProduceStreamRequest');
+        r.expect(tag, WireType.varint, 'id (field 1) of ProduceStreamRequest');
         id = r.uint64(end);
         break;
       case 2:
-        r.expect(tag, WireType.lengthDelimited, 'produce of ProduceStreamRequest');
+        r.expect(tag, WireType.lengthDelimited, 'produce (field 2) of ProduceStreamRequest');
         produce = readProduceRequest(r, r.nestedEnd(end));
         break;
       case 3:
-        r.expect(tag, WireType.varint, 'timeoutMs of ProduceStreamRequest');
+        r.expect(tag, WireType.varint, 'timeoutMs (field 3) of ProduceStreamRequest');
         timeoutMs = r.uint32(end);
         break;
       default:
@@ -156,23 +156,23 @@ function readProduceRequest(r: WireReader, end: number): ProduceRequestMessage {
     const tag = r.tag(end);
     switch (r.field(tag, 'ProduceRequest')) {
       case 1:
-        r.expect(tag, WireType.lengthDelimited, 'topic of ProduceRequest');
+        r.expect(tag, WireType.lengthDelimited, 'topic (field 1) of ProduceRequest');
         topic = r.string(end);
         break;
       case 2:
-        r.expect(tag, WireType.varint, 'producerId of ProduceRequest');
+        r.expect(tag, WireType.varint, 'producerId (field 2) of ProduceRequest');
         producerId = r.uint64(end);
         break;
       case 3:
-        r.expect(tag, WireType.varint, 'firstSequence of ProduceRequest');
+        r.expect(tag, WireType.varint, 'firstSequence (field 3) of ProduceRequest');
         firstSequence = r.uint64(end);
         break;
       case 4:
-        r.expect(tag, WireType.lengthDelimited, 'messages of ProduceRequest');
+        r.expect(tag, WireType.lengthDelimited, 'messages (field 4) of ProduceRequest');
         messages.push(readMessage(r, r.nestedEnd(end)));
         break;
       case 5:
-        r.expect(tag, WireType.varint, 'acks of ProduceRequest');
+        r.expect(tag, WireType.varint, 'acks (field 5) of ProduceRequest');
         acks = r.uint32(end) | 0;
         break;
       default:
@@ -191,19 +191,19 @@ function readMessage(r: WireReader, end: number): BrokerMessage {
     const tag = r.tag(end);
     switch (r.field(tag, 'Message')) {
       case 1:
-        r.expect(tag, WireType.lengthDelimited, 'key of Message');
+        r.expect(tag, WireType.lengthDelimited, 'key (field 1) of Message');
         key = r.bytes(end);
         break;
       case 2:
-        r.expect(tag, WireType.lengthDelimited, 'headers of Message');
+        r.expect(tag, WireType.lengthDelimited, 'headers (field 2) of Message');
         (headers ??= []).push(readHeader(r, r.nestedEnd(end)));
         break;
       case 3:
-        r.expect(tag, WireType.lengthDelimited, 'payload of Message');
+        r.expect(tag, WireType.lengthDelimited, 'payload (field 3) of Message');
         payload = r.bytes(end);
         break;
       case 4:
-        r.expect(tag, WireType.varint, 'timestampMs of Message');
+        r.expect(tag, WireType.varint, 'timestampMs (field 4) of Message');
         timestampMs = r.uint64(end);
         break;
       default:
@@ -220,11 +220,11 @@ function readHeader(r: WireReader, end: number): MessageHeaderMessage {
     const tag = r.tag(end);
     switch (r.field(tag, 'MessageHeader')) {
       case 1:
-        r.expect(tag, WireType.lengthDelimited, 'name of MessageHeader');
+        r.expect(tag, WireType.lengthDelimited, 'name (field 1) of MessageHeader');
         name = r.string(end);
         break;
       case 2:
-        r.expect(tag, WireType.lengthDelimited, 'value of MessageHeader');
+        r.expect(tag, WireType.lengthDelimited, 'value (field 2) of MessageHeader');
         value = r.bytes(end);
         break;
       default:

@@ -109,9 +109,14 @@ export class WireReader {
     return field;
   }
 
-  /** Refuses a known field that arrives with another wire type than the schema's. */
+  /**
+   * Refuses a known field that arrives with another wire type than the schema's, which
+   * protobufjs would skip as unknown and read as the field's default. `name` says which, as
+   * "records (field 1) of AppendRequest".
+   */
   expect(tag: number, wireType: number, name: string): void {
-    if ((tag & 7) !== wireType) throw new MalformedMessageError(`${name} arrives as wire type ${tag & 7}; it is wire type ${wireType}`);
+    const got = tag & 7;
+    if (got !== wireType) throw new MalformedMessageError(`${name} arrives as ${WIRE_TYPE_NAMES[got] ?? 'unknown'} (wire type ${got}); it is ${WIRE_TYPE_NAMES[wireType] ?? 'unknown'} (wire type ${wireType})`);
   }
 
   /** Moves past an unknown field's value. */

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 
-import { ClientCodec, typeCodec, type ProduceStreamRequestMessage } from '../../src/transport/index.js';
+import { ClientCodec, typeCodec, type AppendRequestMessage, type AppendStreamRequestMessage, type ProduceStreamRequestMessage } from '../../src/transport/index.js';
 import { parseSchema, readSchema, schemaType } from '../../src/transport/protobuf-runtime.js';
 
 const empty = new Uint8Array(0);
@@ -127,3 +127,70 @@ describe('the hand-read produce stream request', () => {
     );
   });
 });
+
+describe('the hand-read append requests', () => {
+  const root = parseSchema(readSchema('client.proto'));
+  const codec = new ClientCodec();
+  const bytesOf = fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b));
+  const append = fc.record({ records: fc.array(bytesOf, { maxLength: 4 }), acks: fc.integer({ min: -3, max: 3 }) });
+  const number = fc.oneof(fc.constant(0), fc.nat(), fc.maxSafeNat());
+  const streamRequest = fc.record({ id: number, append: fc.option(append), timeoutMs: fc.nat({ max: 2 ** 32 - 1 }) });
+  const bytes = (data: Uint8Array): number[] => [...data];
+  const plainAppend = (m: AppendRequestMessage | null | undefined): unknown => (m === null || m === undefined ? null : { records: m.records.map(bytes), acks: m.acks ?? 0 });
+  const cases = [
+    { name: 'AppendRequest', values: append as fc.Arbitrary<object>, ours: codec.appendRequest.deserialize as (b: Buffer) => unknown, plain: (m: unknown) => plainAppend(m as AppendRequestMessage) },
+    {
+      name: 'AppendStreamRequest',
+      values: streamRequest as fc.Arbitrary<object>,
+      ours: codec.appendStreamRequest.deserialize as (b: Buffer) => unknown,
+      plain: (m: unknown) => {
+        const r = m as AppendStreamRequestMessage;
+        return { id: r.id, timeoutMs: r.timeoutMs, append: plainAppend(r.append) };
+      },
+    },
+  ];
+  const edit = fc.oneof(
+    fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.nat({ max: 255 }) }),
+    fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), added: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
+  );
+
+  for (const c of cases) {
+    const schema = schemaType(root, `quorumlog.client.${c.name}`);
+    const reference = typeCodec<unknown>(schema);
+    const outcome = (decode: (b: Buffer) => unknown, data: Buffer): unknown => {
+      try {
+        return c.plain(decode(data));
+      } catch {
+        return 'refused';
+      }
+    };
+
+    it(`${c.name}: reads what protobufjs encodes as protobufjs reads it`, () => {
+      fc.assert(
+        fc.property(c.values, (value) => {
+          const data = Buffer.from(schema.encode(value as protobuf.Message).finish());
+          expect(c.plain(c.ours(data))).toEqual(c.plain(reference.deserialize(data)));
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it(`${c.name}: refuses what protobufjs refuses and reads the rest alike: cut, changed and added bytes`, () => {
+      fc.assert(
+        fc.property(c.values, fc.array(edit, { minLength: 1, maxLength: 3 }), (value, edits) => {
+          let data = Buffer.from(schema.encode(value as protobuf.Message).finish());
+          for (const e of edits) {
+            const at = data.length === 0 ? 0 : e.at % (data.length + 1);
+            if (e.kind === 'set' && at < data.length) data[at] = e.byte;
+            else if (e.kind === 'cut') data = data.subarray(0, at);
+            else if (e.kind === 'insert') data = Buffer.concat([data.subarray(0, at), e.added, data.subarray(at)]);
+          }
+          expect(outcome(c.ours, data)).toEqual(outcome(reference.deserialize, data));
+        }),
+        { numRuns: 1000 },
+      );
+    });
+  }
+});
+

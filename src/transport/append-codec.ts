@@ -1,0 +1,83 @@
+/**
+ * The append requests, read by hand: a leader reads one per client batch, and protobufjs
+ * spent a wire-type walk (protobuf-check.ts) and a message instance on each, a Buffer per
+ * record. Both functions read client.proto's AppendRequest and AppendStreamRequest exactly
+ * as protobufjs does, refusing (MalformedMessageError) what either protobufjs or WireTypeCheck
+ * refuses (client-codec.test.ts checks each against them). Records are views into the
+ * request's buffer.
+ */
+import { WireReader, WireType } from './wire-reader.js';
+
+export interface AppendRequestMessage {
+  readonly records: readonly Uint8Array[];
+  /** AcksCode; absent or 0 means all. */
+  readonly acks?: number;
+}
+
+/** An append on the AppendStream (a PipelinedRequest, client-codec.ts). */
+export interface AppendStreamRequestMessage {
+  /** Chosen by the client, unique among its requests in flight on the stream. */
+  readonly id: number;
+  /** 0: the node's own limit. */
+  readonly timeoutMs: number;
+  /** Absent only in a request that names no append (the server answers INVALID_ARGUMENT). */
+  readonly append?: AppendRequestMessage | null;
+}
+
+/** Reads an AppendRequest; bytes protobufjs would not read as one throw MalformedMessageError. */
+export function decodeAppendRequest(bytes: Uint8Array): AppendRequestMessage {
+  return readAppendRequest(new WireReader(bytes), bytes.length);
+}
+
+/** Reads an AppendStreamRequest; bytes protobufjs would not read as one throw MalformedMessageError. */
+export function decodeAppendStreamRequest(bytes: Uint8Array): AppendStreamRequestMessage {
+  const r = new WireReader(bytes);
+  const end = bytes.length;
+  let id = 0;
+  let timeoutMs = 0;
+  let append: AppendRequestMessage | null = null;
+  // Bounded by the bytes: every field read moves past at least its tag.
+  while (r.at < end) {
+    const tag = r.tag(end);
+    switch (r.field(tag, 'AppendStreamRequest')) {
+      case 1:
+        r.expect(tag, WireType.varint, 'id (field 1) of AppendStreamRequest');
+        id = r.uint64(end);
+        break;
+      case 2:
+        r.expect(tag, WireType.lengthDelimited, 'append (field 2) of AppendStreamRequest');
+        // A second occurrence replaces the first, as protobufjs reads it.
+        append = readAppendRequest(r, r.nestedEnd(end));
+        break;
+      case 3:
+        r.expect(tag, WireType.varint, 'timeoutMs (field 3) of AppendStreamRequest');
+        timeoutMs = r.uint32(end);
+        break;
+      default:
+        r.skip(tag, end);
+    }
+  }
+  return { id, timeoutMs, append };
+}
+
+function readAppendRequest(r: WireReader, end: number): AppendRequestMessage {
+  const records: Uint8Array[] = [];
+  let acks = 0;
+  // Bounded by the message: every field read moves past at least its tag.
+  while (r.at < end) {
+    const tag = r.tag(end);
+    switch (r.field(tag, 'AppendRequest')) {
+      case 1:
+        r.expect(tag, WireType.lengthDelimited, 'records (field 1) of AppendRequest');
+        records.push(r.bytes(end));
+        break;
+      case 2:
+        r.expect(tag, WireType.varint, 'acks (field 2) of AppendRequest');
+        acks = r.uint32(end) | 0;
+        break;
+      default:
+        r.skip(tag, end);
+    }
+  }
+  return { records, acks };
+}
