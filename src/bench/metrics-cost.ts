@@ -54,6 +54,26 @@ export interface MetricsCostReport {
   readonly medianCpuRatio: number | null;
 }
 
+/** What one side of a round measured. */
+export interface MetricsCostSide {
+  readonly perSecond: number;
+  readonly cpuUsPerMessage: number | null;
+  readonly scrapes: number;
+  readonly failedScrapes: number;
+}
+
+/** A round from its two sides (scrapes are the metered side's). */
+export function roundOf(plain: MetricsCostSide, metered: MetricsCostSide): MetricsCostRound {
+  return {
+    plainPerSecond: plain.perSecond,
+    meteredPerSecond: metered.perSecond,
+    plainCpuUsPerMessage: plain.cpuUsPerMessage,
+    meteredCpuUsPerMessage: metered.cpuUsPerMessage,
+    scrapes: metered.scrapes,
+    failedScrapes: metered.failedScrapes,
+  };
+}
+
 /** The report of `rounds`, with each round's ratios and their medians. */
 export function metricsCostReport(mode: MetricsCostMode, options: Pick<MetricsCostOptions, 'control' | 'scrapeMs'>, rounds: readonly MetricsCostRound[]): MetricsCostReport {
   const ratios = rounds.map((r) => (r.plainPerSecond > 0 ? r.meteredPerSecond / r.plainPerSecond : 0));
@@ -70,10 +90,10 @@ export function metricsCostReport(mode: MetricsCostMode, options: Pick<MetricsCo
 export async function runMetricsAlternating(options: MetricsCostOptions): Promise<MetricsCostReport> {
   const base: BenchConfig = { ...options.config, drain: false, groupDrainMessages: 0 };
   const rounds: MetricsCostRound[] = [];
-  const once = async (metered: boolean, label: string): Promise<{ perSecond: number; cpuUsPerMessage: number | null; scrapes: number; failed: number }> => {
+  const once = async (metered: boolean, label: string): Promise<MetricsCostSide> => {
     options.onPhase?.(label);
     const report = await runBench({ ...base, metricsScrapeMs: metered && !options.control ? options.scrapeMs : null }, { withoutLoopRecorder: true, ...(options.signal === undefined ? {} : { signal: options.signal }) });
-    return { perSecond: report.produce.messagesPerSecond, cpuUsPerMessage: nodesCpuMicrosPerMessage(report), scrapes: report.metrics?.scrapes ?? 0, failed: report.metrics?.failed ?? 0 };
+    return { perSecond: report.produce.messagesPerSecond, cpuUsPerMessage: nodesCpuMicrosPerMessage(report), scrapes: report.metrics?.scrapes ?? 0, failedScrapes: report.metrics?.failed ?? 0 };
   };
   for (let k = 0; k < options.rounds; k++) {
     if (options.signal?.aborted === true) break;
@@ -82,14 +102,7 @@ export async function runMetricsAlternating(options: MetricsCostOptions): Promis
     const first = await once(meteredFirst, `round ${k + 1} of ${options.rounds}, ${name(meteredFirst)}`);
     const second = await once(!meteredFirst, `round ${k + 1} of ${options.rounds}, ${name(!meteredFirst)}`);
     const [plain, metered] = meteredFirst ? [second, first] : [first, second];
-    rounds.push({
-      plainPerSecond: plain.perSecond,
-      meteredPerSecond: metered.perSecond,
-      plainCpuUsPerMessage: plain.cpuUsPerMessage,
-      meteredCpuUsPerMessage: metered.cpuUsPerMessage,
-      scrapes: metered.scrapes,
-      failedScrapes: metered.failed,
-    });
+    rounds.push(roundOf(plain, metered));
   }
   return metricsCostReport('alternating', options, rounds);
 }

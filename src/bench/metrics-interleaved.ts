@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { LocalCluster } from './local-cluster.js';
-import { cpuUsPerMessage, metricsCostReport, runSide, startPlainAndMetered, type MetricsCostOptions, type MetricsCostReport, type MetricsCostRound } from './metrics-cost.js';
+import { cpuUsPerMessage, metricsCostReport, roundOf, runSide, startPlainAndMetered, type MetricsCostOptions, type MetricsCostReport, type MetricsCostRound, type MetricsCostSide } from './metrics-cost.js';
 import { MetricsScraper } from './metrics-scraper.js';
 import type { BenchReport } from './run-bench.js';
 
@@ -34,23 +34,16 @@ export async function runMetricsInterleaved(options: MetricsCostOptions): Promis
     for (let k = 0; k < options.rounds; k++) {
       if (options.signal?.aborted === true) break;
       const order: Side[] = k % 2 === 0 ? ['plain', 'metered'] : ['metered', 'plain'];
-      const turns = new Map<Side, Turn>();
+      const turns = new Map<Side, MetricsCostSide>();
       for (const side of order) {
         options.onPhase?.(`round ${k + 1} of ${options.rounds}: ${side === 'metered' && !options.control ? 'metered' : 'plain'} cluster ${side === 'plain' ? 'A' : 'B'}, the other stopped`);
         turns.set(side, await oneTurn(options, bySide[side], side === 'metered' && !options.control, path.join(root, `turn-${k}-${side}.json`)));
       }
       for (const cluster of clusters) if (cluster.failure !== null) throw new Error(cluster.failure);
-      const plain = turns.get('plain');
-      const metered = turns.get('metered');
-      if (plain === undefined || metered === undefined) break;
-      rounds.push({
-        plainPerSecond: plain.perSecond,
-        meteredPerSecond: metered.perSecond,
-        plainCpuUsPerMessage: plain.cpuUsPerMessage,
-        meteredCpuUsPerMessage: metered.cpuUsPerMessage,
-        scrapes: metered.scrapes,
-        failedScrapes: metered.failedScrapes,
-      });
+      const plainTurn = turns.get('plain');
+      const meteredTurn = turns.get('metered');
+      if (plainTurn === undefined || meteredTurn === undefined) break;
+      rounds.push(roundOf(plainTurn, meteredTurn));
     }
   } finally {
     // stop() continues a stopped node before its SIGTERM.
@@ -60,15 +53,8 @@ export async function runMetricsInterleaved(options: MetricsCostOptions): Promis
   return metricsCostReport('interleaved', options, rounds);
 }
 
-interface Turn {
-  readonly perSecond: number;
-  readonly cpuUsPerMessage: number | null;
-  readonly scrapes: number;
-  readonly failedScrapes: number;
-}
-
 /** One side's turn: continue its nodes, produce from a bench process of its own (scraping them when metered), stop them again. */
-async function oneTurn(options: MetricsCostOptions, cluster: LocalCluster, metered: boolean, json: string): Promise<Turn> {
+async function oneTurn(options: MetricsCostOptions, cluster: LocalCluster, metered: boolean, json: string): Promise<MetricsCostSide> {
   setStopped(cluster, false);
   const scraper = metered ? new MetricsScraper(cluster.httpAddresses, options.scrapeMs) : null;
   try {

@@ -6,6 +6,7 @@
  * refuses (client-codec.test.ts checks each against them). Records are views into the
  * request's buffer.
  */
+import { readPipelinedRequest } from './pipelined-request-codec.js';
 import { WireReader, WireType } from './wire-reader.js';
 
 export interface AppendRequestMessage {
@@ -31,33 +32,8 @@ export function decodeAppendRequest(bytes: Uint8Array): AppendRequestMessage {
 
 /** Reads an AppendStreamRequest; bytes protobufjs would not read as one throw MalformedMessageError. */
 export function decodeAppendStreamRequest(bytes: Uint8Array): AppendStreamRequestMessage {
-  const r = new WireReader(bytes);
-  const end = bytes.length;
-  let id = 0;
-  let timeoutMs = 0;
-  let append: AppendRequestMessage | null = null;
-  // Bounded by the bytes: every field read moves past at least its tag.
-  while (r.at < end) {
-    const tag = r.tag(end);
-    switch (r.field(tag, 'AppendStreamRequest')) {
-      case 1:
-        r.expect(tag, WireType.varint, 'id (field 1) of AppendStreamRequest');
-        id = r.uint64(end);
-        break;
-      case 2:
-        r.expect(tag, WireType.lengthDelimited, 'append (field 2) of AppendStreamRequest');
-        // A second occurrence replaces the first, as protobufjs reads it.
-        append = readAppendRequest(r, r.nestedEnd(end));
-        break;
-      case 3:
-        r.expect(tag, WireType.varint, 'timeoutMs (field 3) of AppendStreamRequest');
-        timeoutMs = r.uint32(end);
-        break;
-      default:
-        r.skip(tag, end);
-    }
-  }
-  return { id, timeoutMs, append };
+  const { id, timeoutMs, body } = readPipelinedRequest(bytes, { message: 'AppendStreamRequest', body: 'append' }, readAppendRequest);
+  return { id, timeoutMs, append: body };
 }
 
 function readAppendRequest(r: WireReader, end: number): AppendRequestMessage {

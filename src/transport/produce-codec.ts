@@ -13,7 +13,8 @@
  */
 import type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, writeBytesField, writeScalar, writeVarint64 } from './protobuf-wire.js';
-import { WireReader, WireType } from './wire-reader.js';
+import { readPipelinedRequest } from './pipelined-request-codec.js';
+import { WireType, type WireReader } from './wire-reader.js';
 
 export interface ProduceRequestMessage {
   readonly topic: string;
@@ -118,32 +119,8 @@ const NO_BYTES = new Uint8Array(0);
 
 /** Reads a ProduceStreamRequest; bytes that protobufjs would not read as one throw MalformedMessageError. */
 export function decodeProduceStreamRequest(bytes: Buffer): ProduceStreamRequestMessage {
-  const r = new WireReader(bytes);
-  const end = bytes.length;
-  let id = 0;
-  let timeoutMs = 0;
-  let produce: ProduceRequestMessage | null = null;
-  // Bounded by the bytes: every field read moves past at least its tag.
-  while (r.at < end) {
-    const tag = r.tag(end);
-    switch (r.field(tag, 'ProduceStreamRequest')) {
-      case 1:
-        r.expect(tag, WireType.varint, 'id (field 1) of ProduceStreamRequest');
-        id = r.uint64(end);
-        break;
-      case 2:
-        r.expect(tag, WireType.lengthDelimited, 'produce (field 2) of ProduceStreamRequest');
-        produce = readProduceRequest(r, r.nestedEnd(end));
-        break;
-      case 3:
-        r.expect(tag, WireType.varint, 'timeoutMs (field 3) of ProduceStreamRequest');
-        timeoutMs = r.uint32(end);
-        break;
-      default:
-        r.skip(tag, end);
-    }
-  }
-  return { id, timeoutMs, produce };
+  const { id, timeoutMs, body } = readPipelinedRequest(bytes, { message: 'ProduceStreamRequest', body: 'produce' }, readProduceRequest);
+  return { id, timeoutMs, produce: body };
 }
 
 function readProduceRequest(r: WireReader, end: number): ProduceRequestMessage {

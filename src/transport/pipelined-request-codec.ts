@@ -1,0 +1,44 @@
+import { WireReader, WireType } from './wire-reader.js';
+
+/** A pipelined stream's request as read: its id, its timeout, and its body (null when absent). */
+export interface PipelinedRequestRead<Body> {
+  readonly id: number;
+  readonly timeoutMs: number;
+  readonly body: Body | null;
+}
+
+/**
+ * Reads a request of a pipelined stream (client.proto's AppendStreamRequest and
+ * ProduceStreamRequest share the layout: uint64 id = 1, the body = 2, uint32 timeout_ms = 3)
+ * as protobufjs reads it: unknown fields skipped, the last id and timeout kept, a second body
+ * replacing the first. `names` say what the fields are in errors; bytes protobufjs would not
+ * read throw MalformedMessageError.
+ */
+export function readPipelinedRequest<Body>(bytes: Uint8Array, names: { readonly message: string; readonly body: string }, readBody: (r: WireReader, end: number) => Body): PipelinedRequestRead<Body> {
+  const r = new WireReader(bytes);
+  const end = bytes.length;
+  let id = 0;
+  let timeoutMs = 0;
+  let body: Body | null = null;
+  // Bounded by the bytes: every field read moves past at least its tag.
+  while (r.at < end) {
+    const tag = r.tag(end);
+    switch (r.field(tag, names.message)) {
+      case 1:
+        r.expect(tag, WireType.varint, `id (field 1) of ${names.message}`);
+        id = r.uint64(end);
+        break;
+      case 2:
+        r.expect(tag, WireType.lengthDelimited, `${names.body} (field 2) of ${names.message}`);
+        body = readBody(r, r.nestedEnd(end));
+        break;
+      case 3:
+        r.expect(tag, WireType.varint, `timeoutMs (field 3) of ${names.message}`);
+        timeoutMs = r.uint32(end);
+        break;
+      default:
+        r.skip(tag, end);
+    }
+  }
+  return { id, timeoutMs, body };
+}
