@@ -115,15 +115,16 @@ export function formatReport(report: BenchReport, compared: readonly ComparedRes
   return lines.join('\n') + '\n';
 }
 
-/** Each compared system's figures beside ours, as ratios ours / theirs (above 1: we are faster; for p99, above 1: we are slower). */
+/** Each compared system's figures beside ours, as ratios ours / theirs (msg/s above 1: we are faster; p50 and p99 above 1: we are slower). */
 function comparisonLines(report: BenchReport, compared: readonly ComparedResult[]): string[] {
   const p = report.produce;
   const run = runWorkload(report);
-  const lines = ['other systems (from --compare; measured elsewhere, not in this run)', '  system                          msg/s      p50 ms   p99 ms   ours/theirs msg/s   p99'];
+  const lines = ['other systems (from --compare; measured elsewhere, not in this run)', '  system                          msg/s      p50 ms   p99 ms   ours/theirs msg/s   p50     p99'];
   for (const r of compared) {
     const ms = (v: number | null): string => (v === null ? 'n/a' : fmtMs(v));
+    const p50Ratio = r.p50Ms === null ? null : p.latency.p50Ms / r.p50Ms;
     const p99Ratio = r.p99Ms === null ? null : p.latency.p99Ms / r.p99Ms;
-    lines.push(`  ${r.system.slice(0, 30).padEnd(30)} ${fmtInt(r.messagesPerSecond).padStart(8)}   ${ms(r.p50Ms).padStart(6)}   ${ms(r.p99Ms).padStart(6)}   ${fmtRatio(p.messagesPerSecond / r.messagesPerSecond).padStart(17)}   ${fmtRatio(p99Ratio)}`);
+    lines.push(`  ${r.system.slice(0, 30).padEnd(30)} ${fmtInt(r.messagesPerSecond).padStart(8)}   ${ms(r.p50Ms).padStart(6)}   ${ms(r.p99Ms).padStart(6)}   ${fmtRatio(p.messagesPerSecond / r.messagesPerSecond).padStart(17)}   ${fmtRatio(p50Ratio).padEnd(5)}   ${fmtRatio(p99Ratio)}`);
     const differences = workloadDifferences(r, run);
     if (differences.length > 0) lines.push(`    not the same workload: ${differences.join('; ')}`);
     if (r.source !== null) lines.push(`    source: ${r.source}`);
