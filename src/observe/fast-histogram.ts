@@ -29,9 +29,14 @@ export class HistogramSeries {
 /** A sample as prom-client's registry formats it (what its own Histogram.get() returns). */
 interface Sample {
   readonly metricName: string;
-  readonly labels: Record<string, string | number>;
+  readonly labels: Readonly<Record<string, string | number>>;
+  /** Labels of the whole series, formatted once by the registry (see getForPromString). */
+  readonly sharedLabels?: Readonly<Record<string, string>>;
   readonly value: number;
 }
+
+/** No labels: one object, so the registry's cache of formatted shared labels hits. */
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * A Prometheus histogram for the node's hot paths, with at most one label: exposed exactly as
@@ -49,6 +54,8 @@ export class FastHistogram {
   private readonly upperBounds: readonly number[];
   private readonly labelName: string | null;
   private readonly bySeries = new Map<string, HistogramSeries>();
+  /** Each series' label object, kept across scrapes (see sharedLabelsOf). */
+  private readonly sharedLabels = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(config: { readonly name: string; readonly help: string; readonly buckets: readonly number[]; readonly labelName?: string; readonly registers: readonly Registry[] }) {
     for (let k = 1; k < config.buckets.length; k++) assert((config.buckets[k] ?? 0) > (config.buckets[k - 1] ?? 0), 'FastHistogram: buckets must ascend');
@@ -80,21 +87,44 @@ export class FastHistogram {
     }
   }
 
-  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Sample[] }> {
+  /**
+   * The samples as prom-client's registry formats them (it asks for this before get()): each
+   * line's own label (`le`) apart from the series' label, which is one object per series, so
+   * the registry formats it once (it caches a shared label object's text) instead of once a
+   * line. The text is what get() would give.
+   */
+  getForPromString(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Sample[] }> {
     const values: Sample[] = [];
     if (this.labelName === null) this.series();
     for (const [labelValue, series] of this.bySeries) {
       if (this.labelName !== null && series.count === 0) continue;
-      const own: Record<string, string> = this.labelName === null ? {} : { [this.labelName]: labelValue };
+      const shared = this.sharedLabelsOf(labelValue);
       let cumulative = 0;
       for (const [k, bound] of this.upperBounds.entries()) {
         cumulative += series.counts[k] ?? 0;
-        values.push({ metricName: `${this.name}_bucket`, labels: { le: bound, ...own }, value: cumulative });
+        values.push({ metricName: `${this.name}_bucket`, labels: { le: bound }, sharedLabels: shared, value: cumulative });
       }
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...own }, value: series.count });
-      values.push({ metricName: `${this.name}_sum`, labels: own, value: series.sum });
-      values.push({ metricName: `${this.name}_count`, labels: own, value: series.count });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, sharedLabels: shared, value: series.count });
+      values.push({ metricName: `${this.name}_sum`, labels: NO_LABELS, sharedLabels: shared, value: series.sum });
+      values.push({ metricName: `${this.name}_count`, labels: NO_LABELS, sharedLabels: shared, value: series.count });
     }
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  /** The samples with each line's labels whole (what getMetricsAsJSON shows). */
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Sample[] }> {
+    const metric = await this.getForPromString();
+    return { ...metric, values: metric.values.map((v) => ({ metricName: v.metricName, labels: { ...v.labels, ...v.sharedLabels }, value: v.value })) };
+  }
+
+  /** The series' label as one object, the same one at every scrape. */
+  private sharedLabelsOf(labelValue: string): Readonly<Record<string, string>> {
+    if (this.labelName === null) return NO_LABELS;
+    let shared = this.sharedLabels.get(labelValue);
+    if (shared === undefined) {
+      shared = Object.freeze({ [this.labelName]: labelValue });
+      this.sharedLabels.set(labelValue, shared);
+    }
+    return shared;
   }
 }
