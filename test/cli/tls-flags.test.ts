@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { clientTlsFrom } from '../../src/cli/client-args.js';
 import { tlsFilesFrom } from '../../src/cli/node-command.js';
@@ -14,6 +14,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-tls-flags-'));
   writeCertificates(dir, await loopbackCertificates(['n1']));
 });
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('TLS flags', () => {
   it('a node takes all three files or none', () => {

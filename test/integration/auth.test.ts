@@ -10,13 +10,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { LogClient, PermissionDeniedError } from '../../src/client/index.js';
 import { describeCli, runCli, startClusterForTest, waitFor, type CliResult, type TestCluster } from '../harness/index.js';
 
+/** Temp directories this file made, removed when it ends. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function tempDir(label: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `quorumlog-auth-${label}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `quorumlog-auth-${label}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 async function expectExit(args: readonly string[], code: number, env: Record<string, string> = {}): Promise<CliResult> {

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { importAuthority, issue } from '../../src/certs/index.js';
 import { CertificateName } from '../../src/transport/index.js';
@@ -13,8 +13,16 @@ import { AppendWorkload, describeCli, readAllLogs, runCli, startClusterForTest, 
 
 const HOUR_MS = 60 * 60 * 1000;
 
+/** Temp directories this file made, removed when it ends. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function tempDir(label: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `quorumlog-tls-${label}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `quorumlog-tls-${label}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 async function certsInit(dir: string): Promise<void> {
