@@ -88,7 +88,7 @@ export function metricsCostReport(mode: MetricsCostMode, options: Pick<MetricsCo
  * without the bench's event-loop recorder (see BenchHooks.withoutLoopRecorder).
  */
 export async function runMetricsAlternating(options: MetricsCostOptions): Promise<MetricsCostReport> {
-  const base: BenchConfig = { ...options.config, drain: false, groupDrainMessages: 0 };
+  const base = alternatingRunConfig(options.config);
   const rounds: MetricsCostRound[] = [];
   const once = async (metered: boolean, label: string): Promise<MetricsCostSide> => {
     options.onPhase?.(label);
@@ -105,6 +105,14 @@ export async function runMetricsAlternating(options: MetricsCostOptions): Promis
     rounds.push(roundOf(plain, metered));
   }
   return metricsCostReport('alternating', options, rounds);
+}
+
+/**
+ * Each alternating run: the produce case alone, with no drain phases and no latency floor
+ * (at one record in flight a run would otherwise measure the floor before every cluster).
+ */
+export function alternatingRunConfig(config: BenchConfig): BenchConfig {
+  return { ...config, drain: false, groupDrainMessages: 0, floorMs: 0 };
 }
 
 /**

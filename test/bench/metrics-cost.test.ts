@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { formatMetricsCost, type MetricsCostMode, type MetricsCostReport, type MetricsCostRound } from '../../src/bench/index.js';
-import { metricsCostReport } from '../../src/bench/metrics-cost.js';
+import { alternatingRunConfig, metricsCostReport } from '../../src/bench/metrics-cost.js';
+import type { BenchConfig } from '../../src/bench/run-bench.js';
 
 const CONFIG = { producers: 1, inflight: 64, sizeBytes: 1024 };
 
@@ -36,5 +37,12 @@ describe('formatMetricsCost', () => {
     expect(text).toMatch(/^control \(neither side metered, fresh clusters in turn\), second over first throughput, median of 1 rounds 1\.010x/m);
     expect(text).toMatch(/throughput cost -1\.0%/);
     expect(formatMetricsCost(report([[10_000, 9_000]], { mode: 'together' }), CONFIG)).toMatch(/^metrics cost, both at once: metered over plain throughput/m);
+  });
+});
+
+describe('the alternating runs of --metrics-cost', () => {
+  it('run the case alone: no drain phases and no latency floor, whatever the command line asked of a single run', () => {
+    const asked = { drain: true, groupDrainMessages: 100_000, floorMs: 3_000, inflight: 1, producers: 1 } as unknown as BenchConfig;
+    expect(alternatingRunConfig(asked)).toMatchObject({ drain: false, groupDrainMessages: 0, floorMs: 0, inflight: 1, producers: 1 });
   });
 });
