@@ -7,7 +7,7 @@ export { BenchInterruptedError, floorFsyncsFor, runBench, type BenchConfig, type
 export { checkAckOrder, checkWrites, readWholeLog, type LoggedRecord, type WriteProblem, type WriteProblemKind, type WriteSource } from './write-check.js';
 export { runSnapshotBench, SNAPSHOT_BENCH_CASES, type SnapshotBenchCase, type SnapshotBenchConfig, type SnapshotBenchReport } from './snapshot-bench.js';
 export { formatSnapshotReport } from './snapshot-report.js';
-export { formatMetricsCost, runMetricsAlternating, type MetricsCostMode, type MetricsCostOptions, type MetricsCostReport, type MetricsCostRound } from './metrics-cost.js';
+export { formatMetricsCost, pairedRunConfig, runMetricsAlternating, type MetricsCostMode, type MetricsCostOptions, type MetricsCostReport, type MetricsCostRound } from './metrics-cost.js';
 export { runMetricsInterleaved } from './metrics-interleaved.js';
 export { runMetricsTogether } from './metrics-together.js';
 export { measureNodeCpu, METRICS_CPU_DEFAULTS, METRICS_CPU_GO, METRICS_CPU_READY, runMetricsCpu, type MeasureHooks, type MetricsCpuOptions, type MetricsCpuListening, type MetricsCpuPair, type MetricsCpuReport, type MetricsCpuRun, type MetricsCpuSummary, type NodeCpuOptions, type NodeObserver } from './metrics-cpu.js';

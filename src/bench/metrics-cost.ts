@@ -88,7 +88,7 @@ export function metricsCostReport(mode: MetricsCostMode, options: Pick<MetricsCo
  * without the bench's event-loop recorder (see BenchHooks.withoutLoopRecorder).
  */
 export async function runMetricsAlternating(options: MetricsCostOptions): Promise<MetricsCostReport> {
-  const base = alternatingRunConfig(options.config);
+  const base = pairedRunConfig(options.config);
   const rounds: MetricsCostRound[] = [];
   const once = async (metered: boolean, label: string): Promise<MetricsCostSide> => {
     options.onPhase?.(label);
@@ -108,10 +108,11 @@ export async function runMetricsAlternating(options: MetricsCostOptions): Promis
 }
 
 /**
- * Each alternating run: the produce case alone, with no drain phases and no latency floor
- * (at one record in flight a run would otherwise measure the floor before every cluster).
+ * A run of a pair that sets two clusters against each other (--metrics-cost, --tls-cost): the
+ * produce case alone, with no drain phases and no latency floor (at one record in flight a
+ * run would otherwise measure the floor before every cluster).
  */
-export function alternatingRunConfig(config: BenchConfig): BenchConfig {
+export function pairedRunConfig(config: BenchConfig): BenchConfig {
   return { ...config, drain: false, groupDrainMessages: 0, floorMs: 0 };
 }
 

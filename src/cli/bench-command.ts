@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, floorFsyncsFor, formatMetricsCost, formatReport, BenchInterruptedError, runMetricsAlternating, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, floorFsyncsFor, formatMetricsCost, formatReport, pairedRunConfig, BenchInterruptedError, runMetricsAlternating, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
@@ -312,8 +312,7 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
  * always runs on a warmer machine); prints each pair's msg/s and the median ratio.
  */
 async function runTlsCost(config: BenchConfig, pairs: number, io: { readonly signal: AbortSignal; readonly status: (text: string) => void; readonly json: string | null }): Promise<number> {
-  // Pairs compare produce runs: a floor in each would only lengthen them.
-  const base: BenchConfig = { ...config, drain: false, groupDrainMessages: 0, floorMs: 0 };
+  const base = pairedRunConfig(config);
   const results: { plainPerSecond: number; tlsPerSecond: number; plainP99Ms: number; tlsP99Ms: number }[] = [];
   const once = async (tls: boolean, label: string): Promise<{ perSecond: number; p99Ms: number }> => {
     io.status(`quorumlog bench: ${label} ...`);

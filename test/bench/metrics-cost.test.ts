@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { formatMetricsCost, type MetricsCostMode, type MetricsCostReport, type MetricsCostRound } from '../../src/bench/index.js';
-import { alternatingRunConfig, metricsCostReport } from '../../src/bench/metrics-cost.js';
+import { pairedRunConfig, metricsCostReport } from '../../src/bench/metrics-cost.js';
 import type { BenchConfig } from '../../src/bench/run-bench.js';
 
 const CONFIG = { producers: 1, inflight: 64, sizeBytes: 1024 };
@@ -40,9 +40,9 @@ describe('formatMetricsCost', () => {
   });
 });
 
-describe('the alternating runs of --metrics-cost', () => {
+describe('the paired runs of --metrics-cost and --tls-cost', () => {
   it('run the case alone: no drain phases and no latency floor, whatever the command line asked of a single run', () => {
     const asked = { drain: true, groupDrainMessages: 100_000, floorMs: 3_000, inflight: 1, producers: 1 } as unknown as BenchConfig;
-    expect(alternatingRunConfig(asked)).toMatchObject({ drain: false, groupDrainMessages: 0, floorMs: 0, inflight: 1, producers: 1 });
+    expect(pairedRunConfig(asked)).toMatchObject({ drain: false, groupDrainMessages: 0, floorMs: 0, inflight: 1, producers: 1 });
   });
 });
