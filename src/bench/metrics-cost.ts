@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { runBenchChild } from './bench-child.js';
@@ -191,7 +190,7 @@ export function formatMetricsCost(report: MetricsCostReport, config: Pick<BenchC
       `${report.control ? '' : ` (${r.scrapes} scrapes${r.failedScrapes > 0 ? `, ${r.failedScrapes} failed` : ''})`}: ${(report.ratios[k] ?? 0).toFixed(3)}x; ` +
       `nodes' CPU ${cpu(r.plainCpuUsPerMessage)} against ${cpu(r.meteredCpuUsPerMessage)} us/msg`,
   );
-  if (report.ratios.length === 0) return lines.map((line) => `${line}\n`).join('');
+  if (report.ratios.length === 0) return '';
   const spread = (values: readonly number[]): string => `${Math.min(...values).toFixed(3)}-${Math.max(...values).toFixed(3)}`;
   const what = report.control ? `control (neither side metered, ${HOW[report.mode]}), second over first` : `metrics cost, ${HOW[report.mode]}: metered over plain`;
   const m = medianInterval(report.ratios);

@@ -6,7 +6,7 @@
  * refuses (client-codec.test.ts checks each against them). Records are views into the
  * request's buffer.
  */
-import { readPipelinedRequest } from './pipelined-request-codec.js';
+import { readPipelinedRequest, type PipelinedRequest } from './pipelined-request-codec.js';
 import { WireReader, WireType } from './wire-reader.js';
 
 export interface AppendRequestMessage {
@@ -15,12 +15,8 @@ export interface AppendRequestMessage {
   readonly acks?: number;
 }
 
-/** An append on the AppendStream (a PipelinedRequest, client-codec.ts). */
-export interface AppendStreamRequestMessage {
-  /** Chosen by the client, unique among its requests in flight on the stream. */
-  readonly id: number;
-  /** 0: the node's own limit. */
-  readonly timeoutMs: number;
+/** An append on the AppendStream. */
+export interface AppendStreamRequestMessage extends PipelinedRequest {
   /** Absent only in a request that names no append (the server answers INVALID_ARGUMENT). */
   readonly append?: AppendRequestMessage | null;
 }

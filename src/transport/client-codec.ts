@@ -5,6 +5,7 @@ import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group
 
 export type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
 export type { AppendRequestMessage, AppendStreamRequestMessage } from './append-codec.js';
+export type { PipelinedRequest } from './pipelined-request-codec.js';
 export type { ProduceRequestMessage, ProduceStreamRequestMessage } from './produce-codec.js';
 import { MalformedMessageError } from './errors.js';
 import { decodeAppendRequest, decodeAppendStreamRequest, type AppendRequestMessage, type AppendStreamRequestMessage } from './append-codec.js';
@@ -21,13 +22,6 @@ import { bytesFieldBytes, scalarBytes, varint64Length, varintLength, writeBytesF
 export interface AppendResponseMessage {
   readonly firstIndex: number;
   readonly lastIndex: number;
-}
-/** What every request on a pipelined stream (AppendStream, ProduceStream) carries besides its body. */
-export interface PipelinedRequest {
-  /** Chosen by the client, unique among its requests in flight on the stream. */
-  readonly id: number;
-  /** 0: the node's own limit. */
-  readonly timeoutMs: number;
 }
 /** A failed call on a pipelined stream: the status the unary call would have ended with. */
 export interface CallErrorMessage {
@@ -241,7 +235,7 @@ export class ClientCodec {
     const root = parseSchema(readSchema('client.proto'));
     const codec = <T>(name: string): Codec<T> => typeCodec<T>(schemaType(root, `quorumlog.client.${name}`));
     // The request that carries the records: framed by hand into one buffer (protobufjs
-    // allocates a write operation per record). Decoding stays protobufjs's.
+    // allocates a write operation per record), and read by hand (append-codec.ts).
     this.appendRequest = { serialize: encodeAppendRequest, deserialize: decodeAppendRequest };
     this.appendResponse = codec('AppendResponse');
     this.appendStreamRequest = { serialize: encodeAppendStreamRequest, deserialize: decodeAppendStreamRequest };

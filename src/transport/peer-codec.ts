@@ -116,9 +116,8 @@ export class PeerCodec {
    * Decodes a batch; payloads share memory with `bytes`, which must not be reused by the
    * caller. Read by hand (wire-reader.ts), field by field, as protobufjs would read
    * peer.proto's PeerBatch: unknown fields skipped, the last of a repeated scalar kept, and a
-   * known field of the wrong wire type refused rather than read as its default. Every
-   * follower decodes a batch per append, and protobufjs spent a walk to check wire types
-   * plus an object per field on it.
+   * known field of the wrong wire type refused rather than read as its default. By hand
+   * because every follower decodes a batch per append.
    */
   decodeBatch(bytes: Uint8Array): DecodedPeerBatch {
     return decoding('peer batch', () => readBatch(new WireReader(bytes), bytes.length));

@@ -1,9 +1,15 @@
 import { WireReader, WireType } from './wire-reader.js';
 
-/** A pipelined stream's request as read: its id, its timeout, and its body (null when absent). */
-export interface PipelinedRequestRead<Body> {
+/** What every request on a pipelined stream (AppendStream, ProduceStream) carries besides its body. */
+export interface PipelinedRequest {
+  /** Chosen by the client, unique among its requests in flight on the stream. */
   readonly id: number;
+  /** 0: the node's own limit. */
   readonly timeoutMs: number;
+}
+
+/** A pipelined stream's request as read: its id, its timeout, and its body (null when absent). */
+export interface PipelinedRequestRead<Body> extends PipelinedRequest {
   readonly body: Body | null;
 }
 

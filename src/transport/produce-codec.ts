@@ -13,7 +13,7 @@
  */
 import type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
 import { bytesFieldBytes, scalarBytes, varint64Length, writeBytesField, writeScalar, writeVarint64 } from './protobuf-wire.js';
-import { readPipelinedRequest } from './pipelined-request-codec.js';
+import { readPipelinedRequest, type PipelinedRequest } from './pipelined-request-codec.js';
 import { WireType, type WireReader } from './wire-reader.js';
 
 export interface ProduceRequestMessage {
@@ -25,10 +25,8 @@ export interface ProduceRequestMessage {
   readonly acks: number;
 }
 
-/** A PipelinedRequest (client-codec.ts) carrying a produce batch. */
-export interface ProduceStreamRequestMessage {
-  readonly id: number;
-  readonly timeoutMs: number;
+/** A produce batch on the ProduceStream. */
+export interface ProduceStreamRequestMessage extends PipelinedRequest {
   readonly produce?: ProduceRequestMessage | null;
 }
 

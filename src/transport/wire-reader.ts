@@ -55,7 +55,7 @@ export class WireReader {
   }
 
   /** Reads a varint of up to 10 bytes; returns its low 32 bits and keeps the high ones for uint64. */
-  uint64Low(end: number): number {
+  private uint64Low(end: number): number {
     let low = 0;
     let high = 0;
     for (let k = 0; k < 10; k++) {
@@ -130,7 +130,7 @@ export class WireReader {
     } else throw new MalformedMessageError(`wire type ${wireType} at byte ${this.at} is not one our messages use`);
   }
 
-  byte(end: number): number {
+  private byte(end: number): number {
     if (this.at >= end) throw new MalformedMessageError(`the message ends inside a value at byte ${this.at}`);
     return this.data[this.at++] ?? 0;
   }
