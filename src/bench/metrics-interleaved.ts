@@ -33,17 +33,16 @@ export async function runMetricsInterleaved(options: MetricsCostOptions): Promis
     for (const cluster of clusters) setStopped(cluster, true);
     for (let k = 0; k < options.rounds; k++) {
       if (options.signal?.aborted === true) break;
-      const order: Side[] = k % 2 === 0 ? ['plain', 'metered'] : ['metered', 'plain'];
-      const turns = new Map<Side, MetricsCostSide>();
-      for (const side of order) {
-        options.onPhase?.(`round ${k + 1} of ${options.rounds}: ${side === 'metered' && !options.control ? 'metered' : 'plain'} cluster ${side === 'plain' ? 'A' : 'B'}, the other stopped`);
-        turns.set(side, await oneTurn(options, bySide[side], side === 'metered' && !options.control, path.join(root, `turn-${k}-${side}.json`)));
-      }
+      const meteredFirst = k % 2 === 1;
+      const turn = (side: Side): Promise<MetricsCostSide> => {
+        const scraped = side === 'metered' && !options.control;
+        options.onPhase?.(`round ${k + 1} of ${options.rounds}: ${scraped ? 'metered' : 'plain'} cluster ${side === 'plain' ? 'A' : 'B'}, the other stopped`);
+        return oneTurn(options, bySide[side], scraped, path.join(root, `turn-${k}-${side}.json`));
+      };
+      const first = await turn(meteredFirst ? 'metered' : 'plain');
+      const second = await turn(meteredFirst ? 'plain' : 'metered');
       for (const cluster of clusters) if (cluster.failure !== null) throw new Error(cluster.failure);
-      const plainTurn = turns.get('plain');
-      const meteredTurn = turns.get('metered');
-      if (plainTurn === undefined || meteredTurn === undefined) break;
-      rounds.push(roundOf(plainTurn, meteredTurn));
+      rounds.push(meteredFirst ? roundOf(second, first) : roundOf(first, second));
     }
   } finally {
     // stop() continues a stopped node before its SIGTERM.
