@@ -577,7 +577,8 @@ function checkMessages(messages: readonly MessageRecord[], messageBytesMax: numb
 /** Refuses a batch of no messages, or one with a message (of these messageBytes) over the topic's limit. */
 function checkSizes(sizes: readonly number[], messageBytesMax: number): void {
   if (sizes.length === 0) throw new BrokerError(ErrorCode.invalidArgument, 'a produce request needs at least one message');
-  for (const [k, bytes] of sizes.entries()) {
+  for (let k = 0; k < sizes.length; k++) {
+    const bytes = sizes[k] ?? 0;
     if (bytes > messageBytesMax) {
       throw new BrokerError(ErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${messageBytesMax}`);
     }
