@@ -1,5 +1,5 @@
 import { AclTable, aclRuleProblem, type AclAccess, type AclRule } from './acl.js';
-import { messageBytes, type AclAdd, type BrokerCommand, type CreateTopic, type MessageRecord, type Produce, type TrimLog } from './commands.js';
+import { DELIVER_AT_HEADER, messageBytes, summarizeProduce, type AclAdd, type AppliedCommand, type CreateTopic, type MessageRecord, type ProduceSummary, type TrimLog } from './commands.js';
 import type { ConsumerGroupSnapshot, ConsumerGroupSource, DeadLetterCandidate, GroupDescription, LeaseDelivery } from './consumer-groups.js';
 import { ErrorCode } from '../../errors/index.js';
 import { BrokerError } from './errors.js';
@@ -23,13 +23,6 @@ export const BROKER_DEFAULTS = {
   /** The furthest ahead a producer may schedule a message. */
   deliverDelayMsMax: 30 * 24 * 60 * 60 * 1000,
 } as const;
-
-/**
- * A message header asking for delayed delivery: the time (ms since 1970, decimal ASCII) at
- * which it becomes visible. All messages of one batch must agree; the Producer sends a
- * delayed message in a batch of its own.
- */
-export const DELIVER_AT_HEADER = 'quorumlog-deliver-at-ms';
 
 export interface BrokerStateOptions {
   readonly recentBatchesKept?: number;
@@ -223,8 +216,11 @@ export class BrokerState {
     return state;
   }
 
-  /** Applies the command of the log entry at `logIndex`. Entries must come in log order. */
-  apply(logIndex: number, leaderTimeMs: number, command: BrokerCommand): ApplyResult {
+  /**
+   * Applies the command of the log entry at `logIndex`. Entries must come in log order. A
+   * produce may come as its ProduceSummary (decodeAppliedCommand): the same result and state.
+   */
+  apply(logIndex: number, leaderTimeMs: number, command: AppliedCommand): ApplyResult {
     if (logIndex <= this.appliedIndex) throw new Error(`broker: entry ${logIndex} applied after ${this.appliedIndex}`);
     this.appliedIndex = logIndex;
     this.clockMs = Math.max(this.clockMs, leaderTimeMs);
@@ -254,7 +250,7 @@ export class BrokerState {
     return this.lastLeaseDeliveries;
   }
 
-  private handOutLeased(command: BrokerCommand, result: ApplyResult): void {
+  private handOutLeased(command: AppliedCommand, result: ApplyResult): void {
     const filled = this.groups.fillLeases(this.clockMs);
     const own = command.kind === 'lease' && result.kind === 'delivered' && result.messages.length > 0;
     if (own) filled.unshift({ group: result.group, topic: result.topic, consumer: command.consumer, messages: result.messages });
@@ -390,7 +386,7 @@ export class BrokerState {
     return this.topicsByName.get(topic)?.firstOffsetAtOrAfter(logIndex);
   }
 
-  private applyCommand(logIndex: number, command: BrokerCommand): ApplyResult {
+  private applyCommand(logIndex: number, command: AppliedCommand): ApplyResult {
     switch (command.kind) {
       case 'createTopic':
         return this.createTopic(logIndex, command);
@@ -407,6 +403,8 @@ export class BrokerState {
         this.producers.set(logIndex, { lastActiveMs: this.clockMs, idleExpiryMs: command.idleExpiryMs, topics: new Map() });
         return { kind: 'producerGranted', producerId: logIndex };
       case 'produce':
+        return this.produce(logIndex, summarizeProduce(command));
+      case 'produceSummary':
         return this.produce(logIndex, command);
       case 'clock':
         // Nothing but the time it carries, which apply() has already taken in.
@@ -514,12 +512,13 @@ export class BrokerState {
     return -1;
   }
 
-  private produce(logIndex: number, command: Produce): ApplyResult {
+  private produce(logIndex: number, command: ProduceSummary): ApplyResult {
     const topic = this.topicsByName.get(command.topic);
     if (topic === undefined) throw new BrokerError(ErrorCode.notFound, `topic ${command.topic} does not exist`);
-    checkMessages(command.messages, topic.messageBytesMax);
-    const deliverAtMs = batchDeliverAtMs(command.messages, this.clockMs);
-    const count = command.messages.length;
+    checkSizes(command.messageSizes, topic.messageBytesMax);
+    // null: no message has the header, so each reads as "0" and the batch is due now.
+    const deliverAtMs = command.deliverAtValues === null ? 0 : batchDeliverAtMs(command.deliverAtValues, this.clockMs);
+    const count = command.messageSizes.length;
     if (command.producerId === 0) {
       return { kind: 'produced', topic: topic.name, firstOffset: this.place(topic, logIndex, count, deliverAtMs), count, duplicate: false, deliverAtMs };
     }
@@ -572,26 +571,25 @@ export class BrokerState {
 }
 
 function checkMessages(messages: readonly MessageRecord[], messageBytesMax: number): void {
-  if (messages.length === 0) throw new BrokerError(ErrorCode.invalidArgument, 'a produce request needs at least one message');
-  for (const [k, m] of messages.entries()) {
-    const bytes = messageBytes(m);
+  checkSizes(messages.map(messageBytes), messageBytesMax);
+}
+
+/** Refuses a batch of no messages, or one with a message (of these messageBytes) over the topic's limit. */
+function checkSizes(sizes: readonly number[], messageBytesMax: number): void {
+  if (sizes.length === 0) throw new BrokerError(ErrorCode.invalidArgument, 'a produce request needs at least one message');
+  for (let k = 0; k < sizes.length; k++) {
+    const bytes = sizes[k] ?? 0;
     if (bytes > messageBytesMax) {
       throw new BrokerError(ErrorCode.invalidArgument, `message ${k} is ${bytes} bytes; this topic takes at most ${messageBytesMax}`);
     }
   }
 }
 
-/** The header by which a message asks to be delivered later, if it has one. */
-export function deliverAtHeaderOf(message: { readonly headers: readonly { readonly name: string; readonly value: Uint8Array }[] }): { readonly value: Uint8Array } | undefined {
-  return message.headers.find((h) => h.name === DELIVER_AT_HEADER);
-}
-
-/** The batch's delivery time from its messages' DELIVER_AT_HEADER (0: now); all must agree. */
-function batchDeliverAtMs(messages: readonly MessageRecord[], nowMs: number): number {
+/** The batch's delivery time from its messages' DELIVER_AT_HEADER values (undefined: none, read as "0": now); all must agree. */
+function batchDeliverAtMs(values: readonly (Uint8Array | undefined)[], nowMs: number): number {
   let batchMs: number | null = null;
-  for (const [k, m] of messages.entries()) {
-    const header = deliverAtHeaderOf(m);
-    const text = header === undefined ? '0' : Buffer.from(header.value).toString('latin1');
+  for (const [k, value] of values.entries()) {
+    const text = value === undefined ? '0' : Buffer.from(value).toString('latin1');
     if (!/^[0-9]{1,16}$/.test(text)) throw new BrokerError(ErrorCode.invalidArgument, `message ${k}: ${DELIVER_AT_HEADER} must be a time in ms since 1970, not "${text.slice(0, 40)}"`);
     const atMs = Number(text);
     if (atMs > nowMs + BROKER_DEFAULTS.deliverDelayMsMax) {

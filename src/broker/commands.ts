@@ -297,6 +297,51 @@ export interface AclRemove {
 
 export type BrokerCommand = CreateTopic | DeleteTopic | InitProducer | Produce | Clock | TrimLog | GroupCommand | HalfMessage | EndTransaction | AclAdd | AclRemove;
 
+/**
+ * A message header asking for delayed delivery: the time (ms since 1970, decimal ASCII) at
+ * which it becomes visible. All messages of one batch must agree; the Producer sends a
+ * delayed message in a batch of its own.
+ */
+export const DELIVER_AT_HEADER = 'quorumlog-deliver-at-ms';
+
+/** The header by which a message asks to be delivered later, if it has one. */
+export function deliverAtHeaderOf(message: { readonly headers: readonly { readonly name: string; readonly value: Uint8Array }[] }): { readonly value: Uint8Array } | undefined {
+  return message.headers.find((h) => h.name === DELIVER_AT_HEADER);
+}
+
+/**
+ * A produce as the broker state applies it: all it reads of the messages is their sizes and
+ * delivery headers, so a node applying a produce entry reads those from the entry
+ * (decodeAppliedCommand) and builds no message. The state applies it exactly as the Produce
+ * it was encoded from (summarizeProduce gives the same summary of that Produce).
+ */
+export interface ProduceSummary {
+  readonly kind: 'produceSummary';
+  readonly topic: string;
+  readonly producerId: number;
+  readonly firstSequence: number;
+  /** Each message's messageBytes, in order: one per message. */
+  readonly messageSizes: readonly number[];
+  /** Each message's DELIVER_AT_HEADER value (undefined: it has none), in order; null when no message has one. */
+  readonly deliverAtValues: readonly (Uint8Array | undefined)[] | null;
+}
+
+/** What BrokerState.apply takes: a command, or a produce entry read as its summary. */
+export type AppliedCommand = BrokerCommand | ProduceSummary;
+
+/** The summary a Produce's entry reads as: how the state applies a produce given as a command (tests, the simulator). */
+export function summarizeProduce(command: Produce): ProduceSummary {
+  const values = command.messages.map((m) => deliverAtHeaderOf(m)?.value);
+  return {
+    kind: 'produceSummary',
+    topic: command.topic,
+    producerId: command.producerId,
+    firstSequence: command.firstSequence,
+    messageSizes: command.messages.map(messageBytes),
+    deliverAtValues: values.some((v) => v !== undefined) ? values : null,
+  };
+}
+
 /** A message's size as topic limits and response budgets count it: key, headers and payload. */
 export function messageBytes(m: MessageRecord): number {
   let bytes = m.key.length + m.payload.length;
@@ -504,22 +549,73 @@ function decodeStart(kind: number, value: number): GroupStart {
 
 /** Decodes a log entry's broker command; bytes that are not one throw MalformedCommandError. */
 export function decodeCommand(data: Uint8Array): CommandEnvelope {
+  return decodeWith(data, decodeBody);
+}
+
+export interface AppliedCommandEnvelope {
+  readonly leaderTimeMs: number;
+  readonly command: AppliedCommand;
+}
+
+/**
+ * Decodes a log entry's broker command for the state to apply: a produce as its
+ * ProduceSummary, any other command as decodeCommand does. It refuses exactly the bytes
+ * decodeCommand refuses, with the same message: it reads every field in the same order with
+ * the same checks, and steps over the bytes it does not need.
+ */
+export function decodeAppliedCommand(data: Uint8Array): AppliedCommandEnvelope {
+  return decodeWith(data, (kind, r) => (kind === CommandKind.produce ? decodeProduceSummary(r) : decodeBody(kind, r)));
+}
+
+function decodeWith<C extends AppliedCommand>(data: Uint8Array, body: (kind: number, r: BinaryReader) => C): { leaderTimeMs: number; command: C } {
   try {
-    return decodeEnvelope(new BinaryReader(data));
+    return decodeEnvelope(new BinaryReader(data), body);
   } catch (error) {
     if (error instanceof MalformedBinaryError) throw new MalformedCommandError(`broker command: ${error.message}`, { cause: error });
     throw error;
   }
 }
 
-function decodeEnvelope(r: BinaryReader): CommandEnvelope {
+function decodeEnvelope<C extends AppliedCommand>(r: BinaryReader, body: (kind: number, r: BinaryReader) => C): { leaderTimeMs: number; command: C } {
   const version = r.u8();
   if (version !== FORMAT_VERSION) throw new MalformedCommandError(`broker command format ${version} is not known to this version`);
   const kind = r.u8();
   const leaderTimeMs = r.u53();
-  const command = decodeBody(kind, r);
+  const command = body(kind, r);
   if (!r.done) throw new MalformedCommandError('trailing bytes after a broker command');
   return { leaderTimeMs, command };
+}
+
+/** A produce's body as decodeBody reads it (the same fields, order and checks), kept as sizes and delivery headers. */
+function decodeProduceSummary(r: BinaryReader): ProduceSummary {
+  const topic = r.string();
+  const producerId = r.u53();
+  const firstSequence = r.u53();
+  const count = r.u32();
+  const messageSizes: number[] = [];
+  let deliverAtValues: (Uint8Array | undefined)[] | null = null;
+  // Bounded by the entry's size, as in decodeMessages.
+  for (let k = 0; k < count; k++) {
+    let bytes = r.skipBytes();
+    const headerCount = r.u32();
+    let deliverAt: Uint8Array | undefined;
+    for (let h = 0; h < headerCount; h++) {
+      // The name is decoded as decodeHeaders does: its UTF-8 checked, its length in UTF-16 units as messageBytes counts it.
+      const name = r.string();
+      if (deliverAt === undefined && name === DELIVER_AT_HEADER) {
+        deliverAt = r.bytes();
+        bytes += name.length + deliverAt.length;
+      } else {
+        bytes += name.length + r.skipBytes();
+      }
+    }
+    bytes += r.skipBytes();
+    r.u53();
+    messageSizes.push(bytes);
+    if (deliverAt !== undefined) (deliverAtValues ??= Array.from({ length: k }, () => undefined)).push(deliverAt);
+    else if (deliverAtValues !== null) deliverAtValues.push(undefined);
+  }
+  return { kind: 'produceSummary', topic, producerId, firstSequence, messageSizes, deliverAtValues };
 }
 
 function decodeBody(kind: number, r: BinaryReader): BrokerCommand {

@@ -1,10 +1,9 @@
 export { BrokerState, BROKER_DEFAULTS, type ApplyResult, type BrokerStateOptions, type TopicDescription } from './broker-state.js';
 export { messagesHeld } from './messages-held.js';
-export { CommandKind, decodeCommand, encodeCommand, EndSource, messageBytes, type AclAdd, type AclRemove, type BrokerCommand, type CommandEnvelope, type EndTransaction, type HalfMessage, type Header, type MessageRecord, type OffsetRange, type ResetGroup, type ResetTarget } from './commands.js';
+export { CommandKind, decodeAppliedCommand, decodeCommand, DELIVER_AT_HEADER, deliverAtHeaderOf, encodeCommand, EndSource, messageBytes, type AclAdd, type AclRemove, type AppliedCommand, type BrokerCommand, type CommandEnvelope, type EndTransaction, type HalfMessage, type Header, type MessageRecord, type OffsetRange, type ProduceSummary, type ResetGroup, type ResetTarget } from './commands.js';
 export { BrokerError, BrokerSnapshotError, MalformedCommandError, type BrokerRefusalCode } from './errors.js';
 export type { MessageLocation } from './topic-log.js';
 export { topicNameProblem } from './topic-name.js';
-export { DELIVER_AT_HEADER, deliverAtHeaderOf } from './broker-state.js';
 export { DeadLetterHeader, deadLetterTopicOf, GROUP_DEFAULTS, groupNameProblem, type DeadLetterCandidate, type GroupDescription, type GroupSettings, type GroupStart, type LeaseDelivery, type ConsumerGroup } from './consumer-groups.js';
 export type { GroupResult } from './group-table.js';
 export {

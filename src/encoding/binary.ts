@@ -174,6 +174,17 @@ export class BinaryReader {
     return v;
   }
 
+  /**
+   * Steps over what bytes() would read and returns its length: the same checks, no view. For
+   * a reader that needs a field's size, not its bytes.
+   */
+  skipBytes(): number {
+    const length = this.u32();
+    this.need(length);
+    this.at += length;
+    return length;
+  }
+
   string(): string {
     try {
       return textDecoder.decode(this.bytes());

@@ -4,12 +4,14 @@ import {
   BrokerError,
   BrokerSnapshotEncoder,
   BrokerState,
+  decodeAppliedCommand,
   decodeBrokerSnapshot,
   decodeCommand,
   encodeBrokerSnapshot,
   encodeCommand,
   MalformedCommandError,
   messagesHeld,
+  type AppliedCommand,
   type ApplyResult,
   type BrokerStateOptions,
   type CommandEnvelope,
@@ -73,10 +75,32 @@ export function plainRecord(entry: Entry): Uint8Array | null {
   return entry.payload.subarray(1);
 }
 
-/** The messages an applied broker entry holds (a produce's batch), as its apply decoded them. */
+/** The messages an applied broker entry holds (a produce's batch), by position. */
 export interface AppliedMessages {
   readonly logIndex: number;
   readonly messages: readonly MessageRecord[];
+}
+
+/**
+ * An applied entry's messages, built when first asked for. The apply reads a produce as its
+ * summary (no messages), and every node's lease listener is told of each entry that hands
+ * messages out, though only the node running the consumer's loop sends them: that node alone
+ * decodes the produce's messages, from the entry's bytes (which the apply found well formed).
+ */
+class EntryMessages implements AppliedMessages {
+  private decoded: readonly MessageRecord[] | null = null;
+
+  constructor(
+    readonly logIndex: number,
+    private readonly command: AppliedCommand,
+    /** The entry's command bytes (after its tag): immutable once logged. */
+    private readonly bytes: Uint8Array,
+  ) {}
+
+  get messages(): readonly MessageRecord[] {
+    this.decoded ??= messagesHeld(this.command.kind === 'produceSummary' ? decodeCommand(this.bytes).command : this.command);
+    return this.decoded;
+  }
 }
 
 /**
@@ -171,9 +195,10 @@ export class NodeStateMachine {
     if (tag !== PayloadTag.broker) {
       return { kind: 'rejected', error: new BrokerError(ErrorCode.invalidArgument, `entry ${entry.index} has unknown payload tag ${String(tag)}`) };
     }
+    const bytes = entry.payload.subarray(1);
     let envelope;
     try {
-      envelope = decodeCommand(entry.payload.subarray(1));
+      envelope = decodeAppliedCommand(bytes);
     } catch (error) {
       if (!(error instanceof MalformedCommandError)) throw error;
       return { kind: 'rejected', error: new BrokerError(ErrorCode.invalidArgument, `entry ${entry.index} is not a valid broker command: ${error.message}`, { cause: error }) };
@@ -181,7 +206,7 @@ export class NodeStateMachine {
     const result = this.state.apply(entry.index, envelope.leaderTimeMs, envelope.command);
     const handed = this.state.leaseDeliveries;
     if (handed.length > 0 && this.leaseListeners.size > 0) {
-      const applied = { logIndex: entry.index, messages: messagesHeld(envelope.command) };
+      const applied = new EntryMessages(entry.index, envelope.command, bytes);
       for (const listener of this.leaseListeners) listener(handed, applied);
     }
     return result;

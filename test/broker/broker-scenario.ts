@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DELIVER_AT_HEADER } from '../../src/broker/broker-state.js';
+import { DELIVER_AT_HEADER } from '../../src/broker/commands.js';
 import type { GroupSettings, GroupStart } from '../../src/broker/consumer-groups.js';
 import { BrokerState, type ApplyResult, type BrokerCommand, type EndTransaction, type MessageRecord, type ResetTarget } from '../../src/broker/index.js';
 

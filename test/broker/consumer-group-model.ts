@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { DELIVER_AT_HEADER } from '../../src/broker/broker-state.js';
+import { DELIVER_AT_HEADER } from '../../src/broker/commands.js';
 import type { GroupSettings } from '../../src/broker/consumer-groups.js';
 import {
   BrokerState,
