@@ -32,6 +32,7 @@ export function metricsObserver(): NodeObserver {
     scrapesServed: () => metrics.scrapes,
     stop: async () => {
       await endpoint?.close();
+      metrics.close();
     },
   };
 }

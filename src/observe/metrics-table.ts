@@ -3,11 +3,12 @@ import { NodeMetrics } from './node-metrics.js';
 /**
  * docs/metrics.md: every metric a node serves, as its registry defines them (name, type,
  * help), read from a NodeMetrics not attached to a node, so the table cannot drift from the
- * code. prom-client's default metrics are those it registers on the platform this runs on.
+ * code. The process metrics are those registered on the platform this runs on.
  */
 export async function metricsTable(): Promise<string> {
   const metrics = new NodeMetrics();
   const all = await metrics.registry.getMetricsAsJSON();
+  metrics.close();
   const ours = all.filter((m) => m.name.startsWith('quorumlog_')).sort((a, b) => (a.name < b.name ? -1 : 1));
   const defaults = all.filter((m) => !m.name.startsWith('quorumlog_')).sort((a, b) => (a.name < b.name ? -1 : 1));
   const row = (m: { name: string; type: unknown; help: string }): string => `| \`${m.name}\` | ${String(m.type)} | ${m.help.replace(/\|/g, '\\|')} |`;
@@ -31,7 +32,7 @@ export async function metricsTable(): Promise<string> {
     '|---|---|---|',
     ...ours.map(row),
     '',
-    '## Process and Node.js (prom-client defaults, as registered on Linux)',
+    '## Process and Node.js (prom-client\'s default names, as registered on Linux)',
     '',
     '| name | type | meaning |',
     '|---|---|---|',

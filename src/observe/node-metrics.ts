@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 import type { FileSystem } from '../../storage/index.js';
 import { AUTH_REFUSAL_KINDS, type NodeInspection, type NodeProbe, type ProbedCall } from '../node/index.js';
@@ -11,6 +11,7 @@ import { DiskStatsCache } from './disk-stats.js';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 import { LatencyWindow } from './latency-buckets.js';
 import { MeteredFileSystem } from './metered-file-system.js';
+import { ProcessMetrics } from './process-metrics.js';
 import { ProposalTimes } from './proposal-times.js';
 
 /** Topics and groups that get a label value of their own; the rest share OTHER_LABEL. */
@@ -59,10 +60,11 @@ export class NodeMetrics {
   private expositions = 0;
   /** The node being read for the scrape in progress, if one is. */
   private refreshing: Promise<void> | null = null;
+  private readonly processMetrics: ProcessMetrics | null;
 
-  constructor(options: { readonly defaultMetrics?: boolean } = {}) {
+  constructor(options: { readonly processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.processMetrics = options.processMetrics === false ? null : new ProcessMetrics(this.registry);
     this.gauges = this.scrapeGauges();
     this.storageCounters = this.scrapeCounters();
     this.leaderChanges = new Counter({ name: 'quorumlog_raft_leader_changes_total', help: 'Times this node learned of a new leader (another node, or a new term)', registers });
@@ -126,6 +128,11 @@ export class NodeMetrics {
   metrics(): Promise<string> {
     this.expositions++;
     return this.registry.metrics();
+  }
+
+  /** Stops what samples the process in the background (the event-loop monitor, the garbage-collection observer). */
+  close(): void {
+    this.processMetrics?.close();
   }
 
   /** How many times `metrics` was asked for (each GET /metrics asks once). */

@@ -98,7 +98,7 @@ describe('NodeMetrics hot-path counters', () => {
     new Map(text.split('\n').filter((l) => l.startsWith(prefix)).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
 
   it('adds the bytes written and the successful calls counted since the last scrape, and keeps the totals across scrapes', async () => {
-    const metrics = new NodeMetrics({ defaultMetrics: false });
+    const metrics = new NodeMetrics({ processMetrics: false });
     const fs = metrics.wrapFileSystem(new MemoryFileSystem());
     fs.mkdir('/d');
     const file = fs.open('/d/a', OpenMode.create);
@@ -151,7 +151,7 @@ describe('NodeMetrics: snapshots, compaction and the disk guard', () => {
       storage: () => storage,
       httpAddressOf: () => null,
     };
-    const metrics = new NodeMetrics({ defaultMetrics: false });
+    const metrics = new NodeMetrics({ processMetrics: false });
     metrics.attach(node, '/nonexistent/quorumlog-data');
     const values = async (): Promise<Map<string, number>> => {
       const names = new Set(['quorumlog_snapshot_index', 'quorumlog_snapshot_age_seconds', 'quorumlog_log_first_index', 'quorumlog_disk_guard_refusing', 'quorumlog_snapshots_written_total', 'quorumlog_snapshots_installed_total', 'quorumlog_log_segments_deleted_total']);
@@ -183,7 +183,7 @@ describe('NodeMetrics: snapshots, compaction and the disk guard', () => {
     };
     const node: NodeInspection = { status: () => status({}), onRoleChange: () => () => undefined, topics: () => [], groups: () => [], openTransactions: () => 0, proposedAtMs: () => null, storage: () => storage, httpAddressOf: () => null };
     try {
-      const metrics = new NodeMetrics({ defaultMetrics: false });
+      const metrics = new NodeMetrics({ processMetrics: false });
       metrics.attach(node, dir);
       const value = (text: string, name: string): number | undefined => {
         const line = text.split('\n').find((l) => l.startsWith(`${name} `));

@@ -204,7 +204,7 @@ describe('StatusPage', () => {
     const n2 = await startHttpEndpoint({
       host: '127.0.0.1',
       port: 0,
-      metrics: new NodeMetrics({ defaultMetrics: false }),
+      metrics: new NodeMetrics({ processMetrics: false }),
       node: fakeNode({ id: nodeId('n2'), leader: nodeId('n1') }),
       appliedLagEntriesMax: 1,
       page: { scheduler: manualScheduler().scheduler, httpMembers: new Map(), memberIds: ['n2'] },
@@ -241,7 +241,7 @@ describe('the HTTP endpoint with the page', () => {
     const endpoint = await startHttpEndpoint({
       host: '127.0.0.1',
       port: 0,
-      metrics: new NodeMetrics({ defaultMetrics: false }),
+      metrics: new NodeMetrics({ processMetrics: false }),
       node,
       appliedLagEntriesMax: 100,
       page: { scheduler: manualScheduler().scheduler, httpMembers, memberIds: ['n1', 'n2', 'n3'], memberTimeoutMs: 2_000 },
@@ -254,7 +254,7 @@ describe('the HTTP endpoint with the page', () => {
     const config = { voters: [nodeId('n1'), nodeId('n2'), nodeId('n3')], learners: [] };
     const leaderAddress = await serve(fakeNode({ id: nodeId('n1'), role: 'leader', leader: nodeId('n1'), config, progress: progress([['n1', 10], ['n2', 10], ['n3', 7]]) }), new Map());
     // n3's address is a port nothing listens on: the endpoint just closed there.
-    const closed = await startHttpEndpoint({ host: '127.0.0.1', port: 0, metrics: new NodeMetrics({ defaultMetrics: false }), node: fakeNode({ id: nodeId('n3') }), appliedLagEntriesMax: 1 });
+    const closed = await startHttpEndpoint({ host: '127.0.0.1', port: 0, metrics: new NodeMetrics({ processMetrics: false }), node: fakeNode({ id: nodeId('n3') }), appliedLagEntriesMax: 1 });
     await closed.close();
     const address = await serve(fakeNode({ id: nodeId('n2'), leader: nodeId('n1'), config }), new Map([['n1', leaderAddress], ['n3', closed.address]]));
 
@@ -277,7 +277,7 @@ describe('the HTTP endpoint with the page', () => {
   });
 
   it('without the page, / is not found', async () => {
-    const endpoint = await startHttpEndpoint({ host: '127.0.0.1', port: 0, metrics: new NodeMetrics({ defaultMetrics: false }), node: fakeNode({ id: nodeId('n1') }), appliedLagEntriesMax: 1 });
+    const endpoint = await startHttpEndpoint({ host: '127.0.0.1', port: 0, metrics: new NodeMetrics({ processMetrics: false }), node: fakeNode({ id: nodeId('n1') }), appliedLagEntriesMax: 1 });
     onTestFinished(() => endpoint.close());
     expect((await fetch(`http://${endpoint.address}/`)).status).toBe(404);
     expect((await fetch(`http://${endpoint.address}/status.json`)).status).toBe(404);

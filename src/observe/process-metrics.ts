@@ -1,0 +1,159 @@
+import * as fs from 'node:fs';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
+
+/** How often the event-loop monitor samples, as prom-client's default collectors do. */
+export const EVENT_LOOP_RESOLUTION_MS = 10;
+const GC_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];
+const NS_PER_S = 1e9;
+
+/**
+ * The process's own metrics: CPU, memory, file descriptors, event-loop delay and garbage
+ * collection, under the names and meanings prom-client's `collectDefaultMetrics` gives them
+ * (dashboards built for those read these), registered in `registry`.
+ *
+ * Why not `collectDefaultMetrics` itself: on a node under load, a scrape of its set cost
+ * about 7 ms of CPU against 0.6 ms for everything else a scrape reads (docs/bench.md, "What
+ * metrics cost"), since code that runs once a second runs cold and it reads more than an
+ * operator watches: /proc/self/status, every active handle and resource, per-space heap
+ * statistics, an event-loop standard deviation that walks the whole delay histogram. This
+ * set reads each figure from one cheap call (`process.cpuUsage`, `process.memoryUsage`, one
+ * directory listing of /proc/self/fd) and leaves those others out: the active
+ * handles/requests/resources, the heap-space breakdown, virtual memory, the process heap and
+ * `nodejs_eventloop_lag_stddev_seconds`.
+ *
+ * Event-loop delay is perf_hooks' monitor at 10 ms, read and reset at each scrape, like
+ * prom-client's: an idle loop reads about 10 ms (the monitor times its own interval).
+ */
+export class ProcessMetrics {
+  private readonly loopDelay: IntervalHistogram;
+  private readonly gcObserver: PerformanceObserver;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.registerCpu(registers);
+    this.registerMemory(registers);
+    this.registerDescriptors(registers);
+    const started = Date.now() / 1000 - process.uptime();
+    new Gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds.', registers }).set(Math.round(started));
+    const [major, minor, patch] = process.versions.node.split('.').map(Number);
+    new Gauge({ name: 'nodejs_version_info', help: 'Node.js version info.', labelNames: ['version', 'major', 'minor', 'patch'], registers }).labels(process.version, String(major), String(minor), String(patch)).set(1);
+    this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+    this.loopDelay.enable();
+    this.registerLoopDelay(registers, this.loopDelay);
+    this.gcObserver = observeGarbageCollection(new FastHistogram({ name: 'nodejs_gc_duration_seconds', help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.', labelName: 'kind', buckets: GC_BUCKETS, registers }));
+  }
+
+  /** Stops the event-loop monitor and the garbage-collection observer. */
+  close(): void {
+    this.loopDelay.disable();
+    this.gcObserver.disconnect();
+  }
+
+  private registerCpu(registers: Registry[]): void {
+    const counter = (name: string, help: string, collect?: () => void): Counter => new Counter({ name, help, registers, ...(collect === undefined ? {} : { collect }) });
+    // Registered first and so collected first: its collect reads cpuUsage once for all three.
+    const user = counter('process_cpu_user_seconds_total', 'Total user CPU time spent in seconds.', () => readCpu());
+    const system = counter('process_cpu_system_seconds_total', 'Total system CPU time spent in seconds.');
+    const total = counter('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.');
+    let last = process.cpuUsage();
+    const readCpu = (): void => {
+      const now = process.cpuUsage();
+      const [userS, systemS] = [(now.user - last.user) / 1e6, (now.system - last.system) / 1e6];
+      last = now;
+      user.inc(userS);
+      system.inc(systemS);
+      total.inc(userS + systemS);
+    };
+  }
+
+  private registerMemory(registers: Registry[]): void {
+    const gauge = (name: string, help: string, collect?: () => void): Gauge => new Gauge({ name, help, registers, ...(collect === undefined ? {} : { collect }) });
+    // Registered first and so collected first: its collect reads memoryUsage once for all four.
+    const rss = gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => readMemory());
+    const heapTotal = gauge('nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.');
+    const heapUsed = gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.');
+    const external = gauge('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.');
+    const readMemory = (): void => {
+      const usage = process.memoryUsage();
+      rss.set(usage.rss);
+      heapTotal.set(usage.heapTotal);
+      heapUsed.set(usage.heapUsed);
+      external.set(usage.external);
+    };
+  }
+
+  /** Open and maximum file descriptors, where /proc tells them (Linux). */
+  private registerDescriptors(registers: Registry[]): void {
+    if (process.platform !== 'linux') return;
+    new Gauge({
+      name: 'process_open_fds',
+      help: 'Number of open file descriptors.',
+      registers,
+      collect() {
+        // The listing's own descriptor is in it.
+        this.set(fs.readdirSync('/proc/self/fd').length - 1);
+      },
+    });
+    const max = maxOpenFiles();
+    if (max !== null) new Gauge({ name: 'process_max_fds', help: 'Maximum number of open file descriptors.', registers }).set(max);
+  }
+
+  private registerLoopDelay(registers: Registry[], histogram: IntervalHistogram): void {
+    const gauge = (name: string, help: string): Gauge => new Gauge({ name, help, registers });
+    // Registered before the others and read first: its collect sets them all, then resets the monitor.
+    const min = new Gauge({ name: 'nodejs_eventloop_lag_min_seconds', help: 'The minimum recorded event loop delay.', registers, collect: () => readLoopDelay() });
+    const max = gauge('nodejs_eventloop_lag_max_seconds', 'The maximum recorded event loop delay.');
+    const mean = gauge('nodejs_eventloop_lag_mean_seconds', 'The mean of the recorded event loop delays.');
+    const p50 = gauge('nodejs_eventloop_lag_p50_seconds', 'The 50th percentile of the recorded event loop delays.');
+    const p90 = gauge('nodejs_eventloop_lag_p90_seconds', 'The 90th percentile of the recorded event loop delays.');
+    const p99 = gauge('nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of the recorded event loop delays.');
+    const lag = gauge('nodejs_eventloop_lag_seconds', 'Lag of event loop in seconds: from the previous scrape to its next turn of the loop.');
+    const readLoopDelay = (): void => {
+      // Nothing recorded since the last reset (no interval has ended yet): the histogram reads its extremes; show zeros.
+      const recorded = histogram.count > 0;
+      min.set(recorded ? histogram.min / NS_PER_S : 0);
+      max.set(recorded ? histogram.max / NS_PER_S : 0);
+      mean.set(recorded ? histogram.mean / NS_PER_S : 0);
+      p50.set(recorded ? histogram.percentile(50) / NS_PER_S : 0);
+      p90.set(recorded ? histogram.percentile(90) / NS_PER_S : 0);
+      p99.set(recorded ? histogram.percentile(99) / NS_PER_S : 0);
+      histogram.reset();
+      const asked = process.hrtime.bigint();
+      setImmediate(() => lag.set(Number(process.hrtime.bigint() - asked) / NS_PER_S));
+    };
+  }
+}
+
+/** Feeds every garbage collection's duration into `histogram`, by kind. */
+function observeGarbageCollection(histogram: FastHistogram): PerformanceObserver {
+  const kinds = new Map<number, HistogramSeries>([
+    [perfConstants.NODE_PERFORMANCE_GC_MAJOR, histogram.series('major')],
+    [perfConstants.NODE_PERFORMANCE_GC_MINOR, histogram.series('minor')],
+    [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL, histogram.series('incremental')],
+    [perfConstants.NODE_PERFORMANCE_GC_WEAKCB, histogram.series('weakcb')],
+  ]);
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      // A gc entry's detail says its kind (NODE_PERFORMANCE_GC_*); the types do not declare it.
+      const kind = (entry as unknown as { readonly detail?: { readonly kind?: number } | null }).detail?.kind;
+      if (kind !== undefined) kinds.get(kind)?.observe(entry.duration / 1000);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return observer;
+}
+
+/** The soft limit on open files, from /proc/self/limits; null where that cannot be read. */
+function maxOpenFiles(): number | null {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s+/)[3]);
+    return Number.isFinite(soft) ? soft : null;
+  } catch {
+    return null;
+  }
+}
