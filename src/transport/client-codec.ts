@@ -1,7 +1,7 @@
 import type protobuf from 'protobufjs';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { BrokerMessage } from './broker-message.js';
-import { GroupCodec, GroupMethodPath, type Codec as GroupCodecOf } from './group-codec.js';
+import { GroupCodec, GroupMethodPath, type AckResponseMessage, type AckStreamRequestMessage, type Codec as GroupCodecOf } from './group-codec.js';
 
 export type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
 export type { AppendRequestMessage, AppendStreamRequestMessage } from './append-codec.js';
@@ -153,6 +153,7 @@ export interface ProduceResponseMessage {
   readonly deliverAtMs: number;
 }
 export type ProduceStreamResponseMessage = PipelinedResponse<ProduceResponseMessage>;
+export type AckStreamResponseMessage = PipelinedResponse<AckResponseMessage>;
 export interface FetchRequestMessage {
   readonly topic: string;
   readonly offset: number;
@@ -230,6 +231,9 @@ export class ClientCodec {
   readonly fetchRequest: Codec<FetchRequestMessage>;
   readonly fetchResponse: Codec<FetchResponseMessage>;
   readonly groups: GroupCodec;
+  /** Here rather than in GroupCodec: the answer is a PipelinedResponse, which this module defines. */
+  readonly ackStreamRequest: Codec<AckStreamRequestMessage>;
+  readonly ackStreamResponse: Codec<AckStreamResponseMessage>;
 
   constructor() {
     const root = parseSchema(readSchema('client.proto'));
@@ -269,6 +273,10 @@ export class ClientCodec {
     this.fetchRequest = codec('FetchRequest');
     this.fetchResponse = codec('FetchResponse');
     this.groups = new GroupCodec(root, typeCodec);
+    // Acks are a few varints each: protobufjs is cheap enough for them. What the stream saves
+    // is the unary call's HTTP/2 stream, headers and trailers, per ack request.
+    this.ackStreamRequest = codec('AckStreamRequest');
+    this.ackStreamResponse = codec('AckStreamResponse');
   }
 
   /** The hand-made gRPC service definition for client.proto's Client service. */
@@ -297,6 +305,7 @@ export class ClientCodec {
       describeGroup: method(ClientMethodPath.describeGroup, this.groups.groupNameRequest, this.groups.groupInfo),
       consume: method(ClientMethodPath.consume, this.groups.consumeRequest, this.groups.consumeResponse, { responseStream: true }),
       ack: method(ClientMethodPath.ack, this.groups.ackRequest, this.groups.ackResponse),
+      ackStream: pipelinedDefinition(ClientMethodPath.ackStream, this.ackStreamRequest, this.ackStreamResponse),
       nack: method(ClientMethodPath.nack, this.groups.nackRequest, this.groups.nackResponse),
       extend: method(ClientMethodPath.extend, this.groups.extendRequest, this.groups.extendResponse),
       leave: method(ClientMethodPath.leave, this.groups.leaveRequest, this.groups.leaveResponse),

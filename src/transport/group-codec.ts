@@ -1,6 +1,7 @@
 import type protobuf from 'protobufjs';
 import type { BrokerMessage } from './broker-message.js';
 import type { GroupView } from './client-service.js';
+import type { PipelinedRequest } from './pipelined-request-codec.js';
 import { schemaType } from './protobuf-runtime.js';
 import { bytesFieldBytes, scalarBytes, varintLength, writeBytesField, writeScalar, writeVarint } from './protobuf-wire.js';
 
@@ -60,6 +61,10 @@ export const AckOutcomeCode = { acked: 0, alreadyAcked: 1, notDelivered: 2 } as 
 export interface AckResponseMessage {
   readonly outcomes: readonly number[];
 }
+/** An ack on the AckStream (its answer is a PipelinedResponse of AckResponseMessage, client-codec.ts). */
+export interface AckStreamRequestMessage extends PipelinedRequest {
+  readonly ack?: AckRequestMessage | null;
+}
 export interface NackRequestMessage {
   readonly group: string;
   readonly offset: number;
@@ -113,6 +118,7 @@ export const GroupMethodPath = {
   describeGroup: '/quorumlog.client.Client/DescribeGroup',
   consume: '/quorumlog.client.Client/Consume',
   ack: '/quorumlog.client.Client/Ack',
+  ackStream: '/quorumlog.client.Client/AckStream',
   nack: '/quorumlog.client.Client/Nack',
   extend: '/quorumlog.client.Client/Extend',
   leave: '/quorumlog.client.Client/Leave',
