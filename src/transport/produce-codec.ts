@@ -13,7 +13,7 @@
  */
 import type { BrokerMessage } from './broker-message.js';
 import { readBrokerMessage } from './broker-message-reader.js';
-import { bytesFieldBytes, scalarBytes, varint64Length, writeBytesField, writeScalar, writeVarint64 } from './protobuf-wire.js';
+import { bytesFieldBytes, scalarBytes, stringFieldBytes, varint64Length, writeBytesField, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
 import { readPipelinedRequest, type PipelinedRequest } from './pipelined-request-codec.js';
 import { WireType, type WireReader } from './wire-reader.js';
 
@@ -96,20 +96,6 @@ function writeMessage(out: Buffer, at: number, message: BrokerMessage): number {
 /** A length-delimited field of `bytes` content: tag, length, content (written even when empty: a message in a repeated field counts). */
 function nestedBytes(bytes: number): number {
   return 1 + varint64Length(bytes) + bytes;
-}
-
-function stringFieldBytes(value: string): number {
-  if (value.length === 0) return 0;
-  const bytes = Buffer.byteLength(value, 'utf8');
-  return 1 + varint64Length(bytes) + bytes;
-}
-
-function writeStringField(out: Buffer, at: number, tag: number, value: string): number {
-  if (value.length === 0) return at;
-  const bytes = Buffer.byteLength(value, 'utf8');
-  out[at++] = tag;
-  at = writeVarint64(out, at, bytes);
-  return at + out.write(value, at, bytes, 'utf8');
 }
 
 /** Reads a ProduceStreamRequest; bytes that protobufjs would not read as one throw MalformedMessageError. */
