@@ -2,7 +2,11 @@
 // time (all threads, so the garbage collector's share counts): a 64-entry peer append batch
 // (what a follower decodes per group at 64 in flight), an append response (what a leader
 // decodes per follower and group), and a 64-record AppendStreamRequest (what a leader decodes
-// per client batch), the last both by hand and through protobufjs with its wire-type walk.
+// per client batch), the last both by hand and through protobufjs with its wire-type walk;
+// then a 64-delivery ConsumeResponse (what a consumer decodes per batch the leader pushes)
+// and a 64-offset AckStreamRequest (what the leader decodes per ack request of a consumer),
+// each as the build reads it and through protobufjs with its wire-type walk. The ack cases
+// need a build with the AckStream (its absence prints n/a).
 // Point it at a build's dist/ to set two builds side by side:
 //   node scripts/decode-cost.mjs [DIST] [--size BYTES]
 // (DIST defaults to this checkout's dist/; run `npm run build` first).
@@ -22,11 +26,21 @@ const reply = codec.encodeBatch(envelope, [codec.encodeMessage({ type: 'appendRe
 const clientCodec = new ClientCodec();
 const request = clientCodec.appendStreamRequest.serialize({ id: 12_345, timeoutMs: 10_000, append: { records: entries.map((e) => e.payload), acks: 0 } });
 const protobufjsRequest = typeCodec(schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.AppendStreamRequest'));
+const deliveries = entries.map((e, k) => ({ offset: 5_000_000 + k, delivery: 1, deadlineMs: 1_796_000_000_000, message: { key: new Uint8Array(0), headers: [], payload: e.payload, timestampMs: 1_796_000_000_000 } }));
+const consumeResponse = clientCodec.groups.consumeResponse.serialize({ deliveries });
+const protobufjsConsume = typeCodec(schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.ConsumeResponse'));
+const ackRequest = clientCodec.ackStreamRequest?.serialize({ id: 12_345, ack: { group: 'bench-e2e-1796000000000', offsets: deliveries.map((d) => d.offset) }, timeoutMs: 10_000 });
+const protobufjsAck = ackRequest === undefined ? undefined : typeCodec(schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.AckStreamRequest'));
 const cases = {
   'peer append batch': () => codec.decodeBatch(append),
   'append response': () => codec.decodeBatch(reply),
   'append request': () => clientCodec.appendStreamRequest.deserialize(request),
   'append request, protobufjs': () => protobufjsRequest.deserialize(request),
+  'consume response': () => clientCodec.groups.consumeResponse.deserialize(consumeResponse),
+  'consume response, protobufjs': () => protobufjsConsume.deserialize(consumeResponse),
+  ...(ackRequest === undefined
+    ? {}
+    : { 'ack request': () => clientCodec.ackStreamRequest.deserialize(ackRequest), 'ack request, protobufjs': () => protobufjsAck.deserialize(ackRequest) }),
 };
 const cpuPerCall = (decode, calls) => {
   const start = process.cpuUsage();

@@ -74,8 +74,7 @@ export class GroupCalls {
 
   /** Acks are idempotent (a repeat answers alreadyAcked), so they are retried like reads. */
   async ack(group: string, offsets: readonly number[], options: CallOptions = {}): Promise<readonly AckOutcome[]> {
-    const c = this.client.codec.groups;
-    const response = await this.client.unaryCall({ operation: 'ack', delivery: 'idempotent', path: GroupMethodPath.ack, serialize: c.ackRequest.serialize, deserialize: c.ackResponse.deserialize }, { group, offsets }, options);
+    const response = await this.client.ack({ group, offsets }, options);
     return offsets.map((_, k) => outcomeOf(response.outcomes[k] ?? AckOutcomeCode.acked));
   }
 

@@ -4,6 +4,8 @@ import {
   ClientCodec,
   ClientMethodPath,
   AcksCode,
+  type AckRequestMessage,
+  type AckResponseMessage,
   type AppendAcks,
   type AppendOutcome,
   type AppendRequestMessage,
@@ -150,6 +152,8 @@ export class LogClient {
   /** Appends and produce batches go over one long-lived stream per broker each, not a call each. */
   readonly #appends: PipelinedCalls<AppendRequestMessage, AppendResponseMessage>;
   readonly #produces: PipelinedCalls<ProduceRequestMessage, ProduceResponseMessage>;
+  /** Ack requests likewise: a consumer sends one per commit round, tens a second, each a new HTTP/2 stream if unary. */
+  readonly #acks: PipelinedCalls<AckRequestMessage, AckResponseMessage>;
   /** Which broker each call goes to, with redirects and retries. */
   readonly #router: CallRouter;
   #state: LogClientState = 'open';
@@ -174,6 +178,12 @@ export class LogClient {
       path: ClientMethodPath.produceStream,
       serialize: (id, produce, timeoutMs) => this.#codec.produceStreamRequest.serialize({ id, produce, timeoutMs }),
       deserialize: this.#codec.produceStreamResponse.deserialize,
+      requestBytesMax,
+    });
+    this.#acks = new PipelinedCalls({
+      path: ClientMethodPath.ackStream,
+      serialize: (id, ack, timeoutMs) => this.#codec.ackStreamRequest.serialize({ id, ack, timeoutMs }),
+      deserialize: this.#codec.ackStreamResponse.deserialize,
       requestBytesMax,
     });
     this.#channels = new BrokerChannels({
@@ -466,6 +476,15 @@ export class LogClient {
     return this.#router.call({ operation: call.operation, delivery: call.delivery, signal: options.signal, run: (client, deadlineMs) => unary(client, call.path, call.serialize, call.deserialize, request, deadlineMs) });
   }
 
+  /**
+   * One Ack request on the broker's ack stream, with the redirects, retries and typed errors
+   * of a unary call: acks are idempotent (a repeat answers alreadyAcked), so they are retried
+   * like reads, a broken stream included.
+   */
+  ack(request: AckRequestMessage, options: CallOptions = {}): Promise<AckResponseMessage> {
+    return this.#router.call({ operation: 'ack', delivery: 'idempotent', signal: options.signal, run: (client, deadlineMs) => this.#acks.call(client, request, deadlineMs) });
+  }
+
   /** Closes every channel; calls in progress fail (ClientClosedError), follow iterations end. */
   close(): Promise<void> {
     this.#closeNow();
@@ -482,6 +501,7 @@ export class LogClient {
     this.#closing.abort();
     this.#appends.close();
     this.#produces.close();
+    this.#acks.close();
     this.#channels.close();
   }
 

@@ -100,6 +100,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     describeGroup: handlers.groups.describeGroup,
     consume: handlers.groups.consume,
     ack: handlers.groups.ack,
+    ackStream: handlers.groups.ackStream,
     nack: handlers.groups.nack,
     extend: handlers.groups.extend,
     leave: handlers.groups.leave,
@@ -164,6 +165,7 @@ class ClientHandlers {
       closing: () => this.#state === 'closing',
       readBytesMax: options.messageBytesMax - CLIENT_SERVER_DEFAULTS.responseSlackBytes,
       access,
+      pipelining: this.#pipelining,
     });
     this.#service = options.service;
     this.#broker = options.broker;

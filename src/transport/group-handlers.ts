@@ -1,12 +1,13 @@
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { InvalidArgumentError, UnavailableError, UnimplementedError } from './node-errors.js';
-import type { EmptyMessage, MalformedRequest } from './client-codec.js';
+import type { AckStreamResponseMessage, EmptyMessage, MalformedRequest } from './client-codec.js';
 import type { ConsumeInput, DeliveryView, GroupService, GroupSettingsInput, GroupStartView, GroupView } from './client-service.js';
 import {
   AckOutcomeCode,
   GroupStartCode,
   type AckRequestMessage,
   type AckResponseMessage,
+  type AckStreamRequestMessage,
   type ConsumeRequestMessage,
   type ConsumeResponseMessage,
   type CreateGroupRequestMessage,
@@ -27,6 +28,7 @@ import {
 } from './group-codec.js';
 import { toGrpcStatus } from './grpc-status.js';
 import { groupAccess, topicAccess, type CallAccess } from './access-check.js';
+import { servePipelined, type PipelinedOptions } from './pipelined-stream.js';
 
 type Incoming<T> = T | MalformedRequest;
 
@@ -43,6 +45,8 @@ export interface HandlerContext {
   readonly readBytesMax: number;
   /** Asked before each call does anything (ACLs). */
   readonly access: CallAccess;
+  /** What every pipelined stream of the server shares (its timeouts, open streams, shutdown). */
+  readonly pipelining: Pick<PipelinedOptions<unknown, unknown>, 'timeoutMs' | 'streams' | 'closing'>;
 }
 
 /** client.proto's consumer-group methods, as thin adapters over a GroupService. */
@@ -82,11 +86,28 @@ export class GroupHandlers {
     this.context.answer(reply, async () => {
       const r = this.context.decoded(call.request, 'Ack');
       this.context.access.check(call.metadata, groupAccess('consume', r.group));
-      if (r.offsets.length === 0) throw new InvalidArgumentError('ack needs at least one offset');
-      const outcomes = await this.service().ack(r.group, r.offsets, { timeoutMs: this.context.timeoutMs(call.getDeadline()) });
-      return { outcomes: outcomes.map((o) => AckOutcomeCode[o]) };
+      return this.#ack(r, this.context.timeoutMs(call.getDeadline()));
     });
   };
+
+  /** Acks pipelined on one stream (pipelined-stream.ts), each run and answered as a unary Ack. */
+  readonly ackStream = (call: ServerDuplexStream<Incoming<AckStreamRequestMessage>, AckStreamResponseMessage>): void => {
+    servePipelined(call, {
+      method: 'AckStream',
+      handle: (request, timeoutMs) => {
+        if (request.ack === null || request.ack === undefined) throw new InvalidArgumentError('an AckStream request needs an ack');
+        this.context.access.check(call.metadata, groupAccess('consume', request.ack.group));
+        return this.#ack(request.ack, timeoutMs);
+      },
+      ...this.context.pipelining,
+    });
+  };
+
+  async #ack(r: AckRequestMessage, timeoutMs: number): Promise<AckResponseMessage> {
+    if (r.offsets.length === 0) throw new InvalidArgumentError('ack needs at least one offset');
+    const outcomes = await this.service().ack(r.group, r.offsets, { timeoutMs });
+    return { outcomes: outcomes.map((o) => AckOutcomeCode[o]) };
+  }
 
   readonly nack = (call: ServerUnaryCall<Incoming<NackRequestMessage>, NackResponseMessage>, reply: sendUnaryData<NackResponseMessage>): void => {
     this.context.answer(reply, async () => {

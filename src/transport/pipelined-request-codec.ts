@@ -8,6 +8,21 @@ export interface PipelinedRequest {
   readonly timeoutMs: number;
 }
 
+/** A failed call on a pipelined stream: the status the unary call would have ended with. */
+export interface CallErrorMessage {
+  readonly code: number;
+  readonly details: string;
+  /** The trailing metadata's values; '' when absent. */
+  readonly errorCode: string;
+  readonly leaderId: string;
+  readonly leaderAddress: string;
+}
+/** The answer to one request on a pipelined stream: exactly one of `ok` and `error`. */
+export interface PipelinedResponse<Res> {
+  readonly id: number;
+  readonly ok?: Res | null;
+  readonly error?: CallErrorMessage | null;
+}
 /** A pipelined stream's request as read: its id, its timeout, and its body (null when absent). */
 export interface PipelinedRequestRead<Body> extends PipelinedRequest {
   readonly body: Body | null;

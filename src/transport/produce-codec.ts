@@ -11,8 +11,9 @@
  * a length of more than 31, a string that is not UTF-8, anything that runs past the end of
  * its message.
  */
-import type { BrokerMessage, MessageHeaderMessage } from './broker-message.js';
-import { bytesFieldBytes, scalarBytes, varint64Length, writeBytesField, writeScalar, writeVarint64 } from './protobuf-wire.js';
+import type { BrokerMessage } from './broker-message.js';
+import { readBrokerMessage } from './broker-message-reader.js';
+import { bytesFieldBytes, scalarBytes, stringFieldBytes, varint64Length, writeBytesField, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
 import { readPipelinedRequest, type PipelinedRequest } from './pipelined-request-codec.js';
 import { WireType, type WireReader } from './wire-reader.js';
 
@@ -97,24 +98,6 @@ function nestedBytes(bytes: number): number {
   return 1 + varint64Length(bytes) + bytes;
 }
 
-function stringFieldBytes(value: string): number {
-  if (value.length === 0) return 0;
-  const bytes = Buffer.byteLength(value, 'utf8');
-  return 1 + varint64Length(bytes) + bytes;
-}
-
-function writeStringField(out: Buffer, at: number, tag: number, value: string): number {
-  if (value.length === 0) return at;
-  const bytes = Buffer.byteLength(value, 'utf8');
-  out[at++] = tag;
-  at = writeVarint64(out, at, bytes);
-  return at + out.write(value, at, bytes, 'utf8');
-}
-
-/** What a message without headers holds: shared, as it cannot be changed. */
-const NO_HEADERS: readonly MessageHeaderMessage[] = Object.freeze([]);
-const NO_BYTES = new Uint8Array(0);
-
 /** Reads a ProduceStreamRequest; bytes that protobufjs would not read as one throw MalformedMessageError. */
 export function decodeProduceStreamRequest(bytes: Buffer): ProduceStreamRequestMessage {
   const { id, timeoutMs, body } = readPipelinedRequest(bytes, { message: 'ProduceStreamRequest', body: 'produce' }, readProduceRequest);
@@ -144,7 +127,7 @@ function readProduceRequest(r: WireReader, end: number): ProduceRequestMessage {
         break;
       case 4:
         r.expect(tag, WireType.lengthDelimited, 'messages (field 4) of ProduceRequest');
-        messages.push(readMessage(r, r.nestedEnd(end)));
+        messages.push(readBrokerMessage(r, r.nestedEnd(end)));
         break;
       case 5:
         r.expect(tag, WireType.varint, 'acks (field 5) of ProduceRequest');
@@ -155,56 +138,4 @@ function readProduceRequest(r: WireReader, end: number): ProduceRequestMessage {
     }
   }
   return { topic, producerId, firstSequence, messages, acks };
-}
-
-function readMessage(r: WireReader, end: number): BrokerMessage {
-  let key: Uint8Array = NO_BYTES;
-  let payload: Uint8Array = NO_BYTES;
-  let timestampMs = 0;
-  let headers: MessageHeaderMessage[] | null = null;
-  while (r.at < end) {
-    const tag = r.tag(end);
-    switch (r.field(tag, 'Message')) {
-      case 1:
-        r.expect(tag, WireType.lengthDelimited, 'key (field 1) of Message');
-        key = r.bytes(end);
-        break;
-      case 2:
-        r.expect(tag, WireType.lengthDelimited, 'headers (field 2) of Message');
-        (headers ??= []).push(readHeader(r, r.nestedEnd(end)));
-        break;
-      case 3:
-        r.expect(tag, WireType.lengthDelimited, 'payload (field 3) of Message');
-        payload = r.bytes(end);
-        break;
-      case 4:
-        r.expect(tag, WireType.varint, 'timestampMs (field 4) of Message');
-        timestampMs = r.uint64(end);
-        break;
-      default:
-        r.skip(tag, end);
-    }
-  }
-  return { key, headers: headers ?? NO_HEADERS, payload, timestampMs };
-}
-
-function readHeader(r: WireReader, end: number): MessageHeaderMessage {
-  let name = '';
-  let value: Uint8Array = NO_BYTES;
-  while (r.at < end) {
-    const tag = r.tag(end);
-    switch (r.field(tag, 'MessageHeader')) {
-      case 1:
-        r.expect(tag, WireType.lengthDelimited, 'name (field 1) of MessageHeader');
-        name = r.string(end);
-        break;
-      case 2:
-        r.expect(tag, WireType.lengthDelimited, 'value (field 2) of MessageHeader');
-        value = r.bytes(end);
-        break;
-      default:
-        r.skip(tag, end);
-    }
-  }
-  return { name, value };
 }

@@ -68,3 +68,19 @@ export function writeBytesField(out: Buffer, at: number, tag: number, bytes: Uin
   out.set(bytes, at);
   return at + bytes.length;
 }
+
+/** Bytes of a one-byte-tag string field; 0 when it is empty (proto3 leaves it out). */
+export function stringFieldBytes(value: string): number {
+  if (value.length === 0) return 0;
+  const bytes = Buffer.byteLength(value, 'utf8');
+  return 1 + varint64Length(bytes) + bytes;
+}
+
+/** Writes a one-byte-tag string field unless it is empty; returns the offset after it. */
+export function writeStringField(out: Buffer, at: number, tag: number, value: string): number {
+  if (value.length === 0) return at;
+  const bytes = Buffer.byteLength(value, 'utf8');
+  out[at++] = tag;
+  at = writeVarint64(out, at, bytes);
+  return at + out.write(value, at, bytes, 'utf8');
+}

@@ -17,8 +17,19 @@ export class WireReader {
   at = 0;
   /** The high 32 bits of the varint uint64Low read last. */
   #high = 0;
+  readonly #buffers: boolean;
 
-  constructor(private readonly data: Uint8Array) {}
+  /**
+   * `bytesAs` 'buffer' reads bytes fields as Buffer views, as protobufjs does: for what the
+   * client library hands its users (a consumed message's payload), who may use Buffer's
+   * methods on it. The node's own readers take the cheaper plain views (the default).
+   */
+  constructor(
+    private readonly data: Uint8Array,
+    bytesAs: 'view' | 'buffer' = 'view',
+  ) {
+    this.#buffers = bytesAs === 'buffer';
+  }
 
   /** A field tag, as protobufjs reads one: at most 5 bytes, below 2^32. */
   tag(end: number): number {
@@ -81,10 +92,14 @@ export class WireReader {
     return this.at + length;
   }
 
-  /** A plain Uint8Array view: Buffer.subarray costs several times as much (a Buffer made through its species). */
+  /**
+   * A plain Uint8Array view, or a Buffer view (see the constructor), made directly:
+   * Buffer.subarray costs several times as much (a Buffer made through its species).
+   */
   bytes(end: number): Uint8Array {
     const fieldEnd = this.nestedEnd(end);
-    const value = new Uint8Array(this.data.buffer, this.data.byteOffset + this.at, fieldEnd - this.at);
+    const offset = this.data.byteOffset + this.at;
+    const value = this.#buffers ? Buffer.from(this.data.buffer, offset, fieldEnd - this.at) : new Uint8Array(this.data.buffer, offset, fieldEnd - this.at);
     this.at = fieldEnd;
     return value;
   }

@@ -1,8 +1,9 @@
+import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AbortedError, Consumer, InvalidArgumentError, UnavailableError, type ConsumedMessage } from '../../src/client/index.js';
 import { InvalidArgumentError as NodeInvalidArgumentError, UnavailableError as NodeUnavailableError } from '../../src/transport/node-errors.js';
-import { startClientServer, type AckOutcomeView, type ClientServer, type GroupService } from '../../src/transport/index.js';
+import { ClientCodec, ClientMethodPath, startClientServer, type AckOutcomeView, type AckStreamResponseMessage, type ClientServer, type GroupService } from '../../src/transport/index.js';
 import { ephemeralPort, waitFor } from '../harness/index.js';
 import { FakeClientService } from './fake-client-service.js';
 
@@ -87,6 +88,36 @@ describe('Consumer ack and nack', () => {
     expect(await m.ack()).toBe('acked');
     expect(groups.acks).toBe(1);
     await expect(m.nack('after the ack')).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe('the ack stream', () => {
+  it('answers each ack by its id, as the unary Ack would; a request without an ack or without offsets is refused alone', async () => {
+    const groups = oneShotGroups(0, (offsets) => Promise.resolve(offsets.map((o): AckOutcomeView => (o % 2 === 0 ? 'acked' : 'alreadyAcked'))));
+    const address = await serveGroups(groups);
+    const codec = new ClientCodec();
+    const raw = new Client(address, credentials.createInsecure());
+    try {
+      const call = raw.makeBidiStreamRequest(ClientMethodPath.ackStream, (b: Buffer) => b, codec.ackStreamResponse.deserialize, new Metadata());
+      const answers: AckStreamResponseMessage[] = [];
+      call.on('data', (answer: AckStreamResponseMessage) => answers.push(answer));
+      const ended = new Promise<string>((resolve) => {
+        call.on('error', (error: Error) => resolve(error.message));
+        call.on('end', () => resolve('ok'));
+      });
+      call.write(codec.ackStreamRequest.serialize({ id: 7, ack: null, timeoutMs: 1000 }));
+      call.write(codec.ackStreamRequest.serialize({ id: 8, ack: { group: 'g', offsets: [] }, timeoutMs: 1000 }));
+      call.write(codec.ackStreamRequest.serialize({ id: 9, ack: { group: 'g', offsets: [4, 5] }, timeoutMs: 1000 }));
+      call.end();
+      expect(await ended).toBe('ok');
+      const byId = new Map(answers.map((a) => [a.id, a]));
+      expect(byId.get(7)).toMatchObject({ error: { code: status.INVALID_ARGUMENT, details: 'an AckStream request needs an ack' } });
+      expect(byId.get(8)).toMatchObject({ error: { code: status.INVALID_ARGUMENT, details: 'ack needs at least one offset' } });
+      expect(byId.get(9)?.ok?.outcomes).toEqual([0, 1]);
+      expect(groups.acks).toBe(1);
+    } finally {
+      raw.close();
+    }
   });
 });
 

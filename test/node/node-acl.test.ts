@@ -14,8 +14,10 @@ import { NO_PROBE } from '../../src/node/node-probe.js';
 import {
   startClientServer,
   TlsCertificates,
+  type AckOutcomeView,
   type CheckSink,
   type ClientServer,
+  type GroupService,
   type EndInput,
   type EndOutcome,
   type HalfInput,
@@ -95,7 +97,7 @@ class RecordingTransactions implements TransactionService {
   }
 }
 
-async function serveWithAcls(transactions?: TransactionService, membership?: MembershipService): Promise<{ address: string; broker: InProcessBroker; service: FakeClientService; denied: string[]; log: LogRecorder }> {
+async function serveWithAcls(transactions?: TransactionService, membership?: MembershipService, groups?: GroupService): Promise<{ address: string; broker: InProcessBroker; service: FakeClientService; denied: string[]; log: LogRecorder }> {
   const address = `127.0.0.1:${await ephemeralPort()}`;
   const broker = new InProcessBroker();
   await broker.createTopic('orders', 0);
@@ -118,6 +120,7 @@ async function serveWithAcls(transactions?: TransactionService, membership?: Mem
       broker,
       ...(transactions === undefined ? {} : { transactions }),
       ...(membership === undefined ? {} : { membership }),
+      ...(groups === undefined ? {} : { groups }),
       messageBytesMax: 1024 * 1024,
       tls,
       auth: { checkPassword },
@@ -244,6 +247,41 @@ describe('ACL enforcement on the client port', () => {
     for (const [txId, topic] of [['tx-3', 'payments'], ['tx-2', 'orders']] as const) sink?.push({ txId, producerGroup: 'pg', topic, messages: [message], checkCount: 1, preparedAtMs: 1 });
     await reading;
     expect(seen).toEqual(['tx-2']);
+  });
+
+  it('an ack on the ack stream needs consume on its group, checked per request: denied, nothing acked; allowed once a rule says so', async () => {
+    const acked: string[] = [];
+    const unused = (): never => {
+      throw new Error('not used');
+    };
+    const groups: GroupService = {
+      createGroup: unused,
+      deleteGroup: unused,
+      listGroups: unused,
+      describeGroup: unused,
+      consume: unused,
+      ack: (group: string, offsets: readonly number[]) => {
+        acked.push(`${group} ${offsets.join(',')}`);
+        return Promise.resolve(offsets.map((): AckOutcomeView => 'acked'));
+      },
+      nack: unused,
+      extend: unused,
+      leave: unused,
+      resetGroup: unused,
+    };
+    const { address, denied } = await serveWithAcls(undefined, undefined, groups);
+    const alice = clientFor('alice', address);
+    const bob = clientFor('bob', address);
+    const refused = await rejectionOf(bob.log.ack({ group: 'g-bob', offsets: [3] }));
+    expect(refused).toBeInstanceOf(PermissionDeniedError);
+    expect(refused.message).toContain('user bob may not consume in group g-bob');
+    expect(acked).toEqual([]);
+    expect(denied).toEqual(['consume']);
+    expect(await alice.admin.addAcl({ principal: 'bob', resource: { kind: 'group', pattern: 'g-bob' }, operations: ['consume'] })).toBe(true);
+    // The same stream serves the next request: the refusal was that request's answer, not the stream's end.
+    expect(await bob.log.ack({ group: 'g-bob', offsets: [3, 4] })).toEqual({ outcomes: [0, 0] });
+    expect(await rejectionOf(bob.log.ack({ group: 'g-other', offsets: [5] }))).toBeInstanceOf(PermissionDeniedError);
+    expect(acked).toEqual(['g-bob 3,4']);
   });
 
   it('a rule that cannot be one is INVALID_ARGUMENT before anything is proposed', async () => {
