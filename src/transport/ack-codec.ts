@@ -5,7 +5,9 @@
  * encoding, a LongBits when decoding). All four functions follow client.proto exactly as
  * protobufjs does (ack-codec.test.ts checks each against it): zero scalars, empty strings and
  * empty repeated fields are left out when writing, repeated scalars are written packed; when
- * reading, unknown fields are skipped, the last value of a scalar or of a message wins,
+ * reading, unknown fields are skipped, the last value of a scalar wins, a response's `ok` or
+ * `error` that comes twice is merged into the first as protobufjs 8 merges it (the request's
+ * reader keeps the last `ack`, where protobufjs merges: no encoder writes one twice),
  * repeated scalars are taken packed or not, and what protobufjs or WireTypeCheck refuses is
  * refused (MalformedMessageError). One refusal of our own: a packed run whose last value runs
  * past the run's end, which protobufjs reads on past it, misaligned, into the fields after
@@ -124,7 +126,7 @@ export function decodeAckStreamRequest(bytes: Buffer): AckStreamRequestMessage {
 
 /** Reads an AckStreamResponse; bytes that protobufjs would not read as one throw MalformedMessageError. */
 export function decodeAckStreamResponse(bytes: Buffer): AckStreamResponseMessage {
-  return readPipelinedResponse(bytes, 'AckStreamResponse', (r, end) => readAckResponse(r, end, bytes.length));
+  return readPipelinedResponse(bytes, 'AckStreamResponse', (r, end, into) => readAckResponse(r, end, bytes.length, into));
 }
 
 /** `limit` is the end of the whole buffer, which protobufjs's packed reads are bounded by. */
@@ -148,8 +150,9 @@ function readAckRequest(r: WireReader, end: number, limit: number): AckRequestMe
   return { group, offsets };
 }
 
-function readAckResponse(r: WireReader, end: number, limit: number): AckResponseMessage {
-  const outcomes: number[] = [];
+/** An AckResponse, its outcomes appended to those of `into` when not null (a second `ok`, merged as protobufjs merges it). */
+function readAckResponse(r: WireReader, end: number, limit: number, into: AckResponseMessage | null): AckResponseMessage {
+  const outcomes: number[] = into === null ? [] : [...into.outcomes];
   while (r.at < end) {
     const tag = r.tag(end);
     if (r.field(tag, 'AckResponse') === 1) {

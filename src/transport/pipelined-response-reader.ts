@@ -2,15 +2,19 @@
  * Reads the answers of pipelined streams (client.proto's AppendStreamResponse,
  * ProduceStreamResponse and AckStreamResponse share the layout: uint64 id = 1, the body
  * `ok` = 2, CallError error = 3) by hand, as protobufjs reads them: unknown fields skipped,
- * the last id kept, a second `ok` or `error` replacing the first, and what protobufjs or
- * WireTypeCheck refuses refused (MalformedMessageError). A client reads one for every batch
- * it sends.
+ * the last id kept, a second `ok` or `error` merged into the first (protobufjs 8 merges a
+ * singular message field that comes again: its scalars replaced, its repeated fields
+ * appended), and what protobufjs or WireTypeCheck refuses refused (MalformedMessageError). A
+ * client reads one for every batch it sends.
  */
 import type { CallErrorMessage, PipelinedResponse } from './pipelined-request-codec.js';
 import { WireReader, WireType } from './wire-reader.js';
 
-/** `message` names the response type in errors; `readOk` reads the body from the reader's position to `end`. */
-export function readPipelinedResponse<Ok>(bytes: Uint8Array, message: string, readOk: (r: WireReader, end: number) => Ok): PipelinedResponse<Ok> {
+/**
+ * `message` names the response type in errors; `readOk` reads the body from the reader's
+ * position to `end`, merged into the body read before (`into`, null the first time).
+ */
+export function readPipelinedResponse<Ok>(bytes: Uint8Array, message: string, readOk: (r: WireReader, end: number, into: Ok | null) => Ok): PipelinedResponse<Ok> {
   const r = new WireReader(bytes);
   const end = bytes.length;
   let id = 0;
@@ -26,11 +30,11 @@ export function readPipelinedResponse<Ok>(bytes: Uint8Array, message: string, re
         break;
       case 2:
         r.expect(tag, WireType.lengthDelimited, `ok (field 2) of ${message}`);
-        ok = readOk(r, r.nestedEnd(end));
+        ok = readOk(r, r.nestedEnd(end), ok);
         break;
       case 3:
         r.expect(tag, WireType.lengthDelimited, `error (field 3) of ${message}`);
-        error = readCallError(r, r.nestedEnd(end));
+        error = readCallError(r, r.nestedEnd(end), error);
         break;
       default:
         r.skip(tag, end);
@@ -39,13 +43,13 @@ export function readPipelinedResponse<Ok>(bytes: Uint8Array, message: string, re
   return { id, ok, error };
 }
 
-/** CallError: code (varint), details, error_code, leader_id, leader_address (strings). */
-function readCallError(r: WireReader, end: number): CallErrorMessage {
-  let code = 0;
-  let details = '';
-  let errorCode = '';
-  let leaderId = '';
-  let leaderAddress = '';
+/** CallError: code (varint), details, error_code, leader_id, leader_address (strings); merged into `into` when not null. */
+function readCallError(r: WireReader, end: number, into: CallErrorMessage | null): CallErrorMessage {
+  let code = into?.code ?? 0;
+  let details = into?.details ?? '';
+  let errorCode = into?.errorCode ?? '';
+  let leaderId = into?.leaderId ?? '';
+  let leaderAddress = into?.leaderAddress ?? '';
   while (r.at < end) {
     const tag = r.tag(end);
     const field = r.field(tag, 'CallError');

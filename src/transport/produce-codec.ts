@@ -160,13 +160,13 @@ export function decodeProduceStreamResponse(bytes: Buffer): ProduceStreamRespons
   return readPipelinedResponse(bytes, 'ProduceStreamResponse', readProduceResponse);
 }
 
-/** ProduceResponse: first_offset (uint64), count (uint32), duplicate (bool), log_index, deliver_at_ms (uint64). */
-function readProduceResponse(r: WireReader, end: number): ProduceResponseMessage {
-  let firstOffset = 0;
-  let count = 0;
-  let duplicate = false;
-  let logIndex = 0;
-  let deliverAtMs = 0;
+/** ProduceResponse: first_offset (uint64), count (uint32), duplicate (bool), log_index, deliver_at_ms (uint64); merged into `into` when not null. */
+function readProduceResponse(r: WireReader, end: number, into: ProduceResponseMessage | null): ProduceResponseMessage {
+  let firstOffset = into?.firstOffset ?? 0;
+  let count = into?.count ?? 0;
+  let duplicate = into?.duplicate ?? false;
+  let logIndex = into?.logIndex ?? 0;
+  let deliverAtMs = into?.deliverAtMs ?? 0;
   while (r.at < end) {
     const tag = r.tag(end);
     const field = r.field(tag, 'ProduceResponse');

@@ -240,6 +240,22 @@ describe('the hand-read produce stream response', () => {
     );
   });
 
+  it('merges an ok or an error that comes twice, as protobufjs 8 does (a singular message field read again is merged, not replaced)', () => {
+    const cases = {
+      // ok { firstOffset: 5 }, ok { count: 3 }
+      'ok twice': [0x12, 0x02, 0x08, 0x05, 0x12, 0x02, 0x10, 0x03],
+      // ok { firstOffset: 5, duplicate: true }, ok { firstOffset: 6 }
+      'a scalar of ok twice': [0x12, 0x04, 0x08, 0x05, 0x18, 0x01, 0x12, 0x02, 0x08, 0x06],
+      // error { code: 14, details: "a" }, error { leaderId: "b" }
+      'error twice': [0x1a, 0x05, 0x08, 0x0e, 0x12, 0x01, 0x61, 0x1a, 0x03, 0x22, 0x01, 0x62],
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const data = Buffer.from(bytes);
+      expect([name, outcome(codec.produceStreamResponse.deserialize, data)]).toEqual([name, outcome(reference.deserialize, data)]);
+    }
+    expect(codec.produceStreamResponse.deserialize(Buffer.from(cases['ok twice'])).ok).toMatchObject({ firstOffset: 5, count: 3 });
+  });
+
   it('reads what the node writes as the node wrote it', () => {
     fc.assert(
       fc.property(response, (value) => {
