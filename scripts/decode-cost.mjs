@@ -5,8 +5,9 @@
 // per client batch), the last both by hand and through protobufjs with its wire-type walk;
 // then a 64-delivery ConsumeResponse (what a consumer decodes per batch the leader pushes)
 // and a 64-offset AckStreamRequest (what the leader decodes per ack request of a consumer),
-// each as the build reads it and through protobufjs with its wire-type walk. The ack cases
-// need a build with the AckStream (its absence prints n/a).
+// each as the build reads it and through protobufjs with its wire-type walk; and a
+// ProduceStreamResponse (what a producer decodes per batch), as the build reads it and
+// through protobufjs. The ack cases need a build with the AckStream (its absence prints n/a).
 // Point it at a build's dist/ to set two builds side by side:
 //   node scripts/decode-cost.mjs [DIST] [--size BYTES]
 // (DIST defaults to this checkout's dist/; run `npm run build` first).
@@ -31,6 +32,8 @@ const consumeResponse = clientCodec.groups.consumeResponse.serialize({ deliverie
 const protobufjsConsume = typeCodec(schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.ConsumeResponse'));
 const ackRequest = clientCodec.ackStreamRequest?.serialize({ id: 12_345, ack: { group: 'bench-e2e-1796000000000', offsets: deliveries.map((d) => d.offset) }, timeoutMs: 10_000 });
 const protobufjsAck = ackRequest === undefined ? undefined : typeCodec(schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.AckStreamRequest'));
+const produceResponse = clientCodec.produceStreamResponse.serialize({ id: 12_345, ok: { firstOffset: 5_000_000, count: 64, duplicate: false, logIndex: 1_000_000, deliverAtMs: 0 }, error: null });
+const protobufjsProduceResponse = typeCodec(schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.ProduceStreamResponse'));
 const cases = {
   'peer append batch': () => codec.decodeBatch(append),
   'append response': () => codec.decodeBatch(reply),
@@ -41,6 +44,8 @@ const cases = {
   ...(ackRequest === undefined
     ? {}
     : { 'ack request': () => clientCodec.ackStreamRequest.deserialize(ackRequest), 'ack request, protobufjs': () => protobufjsAck.deserialize(ackRequest) }),
+  'produce response': () => clientCodec.produceStreamResponse.deserialize(produceResponse),
+  'produce response, protobufjs': () => protobufjsProduceResponse.deserialize(produceResponse),
 };
 const cpuPerCall = (decode, calls) => {
   const start = process.cpuUsage();
@@ -49,5 +54,5 @@ const cpuPerCall = (decode, calls) => {
   return (used.user + used.system) / calls;
 };
 for (const decode of Object.values(cases)) cpuPerCall(decode, 20_000); // warm-up: the decoders optimized before anything is counted
-const figures = Object.entries(cases).map(([name, decode]) => `${name} ${cpuPerCall(decode, name === 'append response' ? 500_000 : 50_000).toFixed(2)} us`);
+const figures = Object.entries(cases).map(([name, decode]) => `${name} ${cpuPerCall(decode, name === 'append response' || name.startsWith('produce response') ? 500_000 : 50_000).toFixed(2)} us`);
 console.log(`${dist}, ${values.size} B records, CPU a decode: ${figures.join(', ')}`);

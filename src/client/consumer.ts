@@ -158,9 +158,12 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
    */
   [Symbol.asyncIterator](): AsyncIterator<ConsumedMessage> {
     return {
-      next: async () => {
-        const m = await this.#next();
-        return m === null ? { done: true, value: undefined } : { done: false, value: m };
+      // A message already buffered is handed out without an async function and its awaits
+      // (two a step before): a drain or a busy consumer finds one there almost every step.
+      next: () => {
+        const m = this.#state === 'consuming' ? this.#takeBuffered() : undefined;
+        if (m !== undefined) return Promise.resolve({ done: false, value: m });
+        return this.#next().then((waited) => (waited === null ? { done: true, value: undefined } : { done: false, value: waited }));
       },
       return: async () => {
         await this.close();
@@ -263,18 +266,23 @@ export class Consumer implements AsyncIterable<ConsumedMessage> {
     // Bounded: each turn either returns or waits for the stream to deliver or end.
     for (;;) {
       if (this.#state !== 'consuming') return null;
-      const m = this.#buffer.shift();
-      if (m !== undefined) {
-        // Auto-ack acks what it hands out, before the application has processed it (Kafka's
-        // auto-commit of polled records): the loss it exists to show. Acking on arrival
-        // instead would also let the broker send past the prefetch limit without bound.
-        this.#handedOut.set(m.offset, m.delivery);
-        if (this.#options.autoAck === true) void m.ack();
-        return m;
-      }
+      const m = this.#takeBuffered();
+      if (m !== undefined) return m;
       if (this.#streamError !== null) throw this.#streamError;
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
+  }
+
+  /** Hands out the next buffered message, if any (the caller has checked the consumer is consuming). */
+  #takeBuffered(): ConsumedMessage | undefined {
+    const m = this.#buffer.shift();
+    if (m === undefined) return undefined;
+    // Auto-ack acks what it hands out, before the application has processed it (Kafka's
+    // auto-commit of polled records): the loss it exists to show. Acking on arrival
+    // instead would also let the broker send past the prefetch limit without bound.
+    this.#handedOut.set(m.offset, m.delivery);
+    if (this.#options.autoAck === true) void m.ack();
+    return m;
   }
 
   #start(): void {
@@ -373,15 +381,11 @@ class Delivered implements ConsumedMessage {
   ack(options: CallOptions = {}): Promise<AckOutcome> {
     if (options.signal?.aborted === true) return handled(Promise.reject(new AbortedError(`ack of ${this.id}: aborted before it was sent`)));
     if (this.#settled === null) {
-      const queued = this.#context.acks.add(this.offset, this.id);
-      const done = queued.done.then((outcome) => {
-        this.#context.finished(this.offset, this.delivery);
-        return outcome;
-      });
-      const settled = { operation: 'ack' as const, done: this.#reported(done, 'ack') };
-      this.#settled = settled;
+      const queued = new QueuedAck(this, this.#context);
+      this.#settled = queued;
+      this.#context.acks.add(queued);
       // Only the call that queued the ack may take it out again.
-      return handled(untilAborted(settled.done, options.signal, () => this.#ackAborted(settled, queued.withdraw)));
+      return options.signal === undefined ? queued.done : handled(untilAborted(queued.done, options.signal, () => this.#ackAborted(queued)));
     }
     if (this.#settled.operation !== 'ack') return this.#refused('ack');
     return handled(untilAborted(this.#settled.done, options.signal, () => new AbortedError(`ack of ${this.id}: aborted while waiting for an earlier ack() of it, which goes on`)));
@@ -408,8 +412,8 @@ class Delivered implements ConsumedMessage {
   }
 
   /** An ack() aborted by its caller: taken out if it was not sent yet, so the message may be settled again. */
-  #ackAborted(settled: Settled, withdraw: () => boolean): AbortedError {
-    if (!withdraw()) return new AbortedError(`ack of ${this.id}: aborted after it was sent; it may still be recorded (a repeat ack() returns its outcome)`);
+  #ackAborted(settled: QueuedAck): AbortedError {
+    if (!this.#context.acks.withdraw(settled)) return new AbortedError(`ack of ${this.id}: aborted after it was sent; it may still be recorded (a repeat ack() returns its outcome)`);
     if (this.#settled === settled) this.#settled = null;
     return new AbortedError(`ack of ${this.id}: aborted, not sent; the message is not acked (ack() or nack() it again, or it is redelivered at its deadline)`);
   }
@@ -433,11 +437,47 @@ class Delivered implements ConsumedMessage {
   }
 }
 
-/** One ack waiting to be sent. */
-interface QueuedAck {
-  readonly offset: number;
-  readonly resolve: (o: AckOutcome) => void;
-  readonly reject: (e: unknown) => void;
+function ignore(): void {}
+
+/**
+ * A message's first ack(): queued until it is sent, then settled with its outcome; `done` is
+ * the promise ack() returns. One promise an ack, and no handler on it unless it fails: a
+ * consumer acks every message, and each promise and reaction more (four promises before)
+ * was work for every one of them.
+ */
+class QueuedAck {
+  readonly operation = 'ack';
+  readonly done: Promise<AckOutcome>;
+  #resolve: (outcome: AckOutcome) => void = ignore;
+  #reject: (error: unknown) => void = ignore;
+
+  constructor(
+    readonly message: Pick<ConsumedMessage, 'id' | 'offset' | 'delivery'>,
+    private readonly context: DeliveredContext,
+  ) {
+    this.done = new Promise<AckOutcome>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** The broker answered: the delivery is finished before anyone awaiting the ack hears of it. */
+  settle(outcome: AckOutcome): void {
+    this.context.finished(this.message.offset, this.message.delivery);
+    this.#resolve(outcome);
+  }
+
+  /**
+   * The ack failed, or was taken out (AbortedError). The promise is safe to leave unawaited
+   * (marked handled before it rejects) and a failure also goes to onError, ahead of whoever
+   * awaits the ack, as a handler attached when the ack was made would be; an abort is the
+   * caller's own doing, told through the promise only.
+   */
+  fail(error: unknown): void {
+    if (!(error instanceof AbortedError)) queueMicrotask(() => this.context.onError(error, { operation: 'ack', id: this.message.id }));
+    this.done.catch(ignore);
+    this.#reject(error);
+  }
 }
 
 /**
@@ -450,25 +490,22 @@ class AckQueue {
 
   constructor(private readonly calls: GroupCalls, private readonly group: string) {}
 
-  /**
-   * Queues an ack. `withdraw()` takes it out again while it has not been sent (its promise
-   * then rejects with AbortedError) and says whether it did.
-   */
-  add(offset: number, id: string): { readonly done: Promise<AckOutcome>; readonly withdraw: () => boolean } {
-    let entry: QueuedAck | undefined;
-    const done = new Promise<AckOutcome>((resolve, reject) => {
-      entry = { offset, resolve, reject };
-      this.#pending.push(entry);
-    });
+  /** Queues an ack, settled when its request is answered. */
+  add(entry: QueuedAck): void {
+    this.#pending.push(entry);
     this.#pump();
-    const withdraw = (): boolean => {
-      const k = entry === undefined ? -1 : this.#pending.indexOf(entry);
-      if (k < 0) return false;
-      this.#pending.splice(k, 1);
-      entry?.reject(new AbortedError(`ack of ${id}: aborted, not sent`));
-      return true;
-    };
-    return { done, withdraw };
+  }
+
+  /**
+   * Takes a queued ack out again while it has not been sent (its promise then rejects with
+   * AbortedError) and says whether it did.
+   */
+  withdraw(entry: QueuedAck): boolean {
+    const k = this.#pending.indexOf(entry);
+    if (k < 0) return false;
+    this.#pending.splice(k, 1);
+    entry.fail(new AbortedError(`ack of ${entry.message.id}: aborted, not sent`));
+    return true;
   }
 
   /** Resolves once every ack added so far has been answered. */
@@ -484,10 +521,10 @@ class AckQueue {
     if (this.#inFlight !== null || this.#pending.length === 0) return;
     const batch = this.#pending.splice(0, 10_000);
     this.#inFlight = this.calls
-      .ack(this.group, batch.map((a) => a.offset))
+      .ack(this.group, batch.map((a) => a.message.offset))
       .then(
-        (outcomes) => batch.forEach((a, k) => a.resolve(outcomes[k] ?? 'notDelivered')),
-        (error: unknown) => batch.forEach((a) => a.reject(error)),
+        (outcomes) => batch.forEach((a, k) => a.settle(outcomes[k] ?? 'notDelivered')),
+        (error: unknown) => batch.forEach((a) => a.fail(error)),
       )
       .finally(() => {
         this.#inFlight = null;

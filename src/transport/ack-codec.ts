@@ -5,7 +5,9 @@
  * encoding, a LongBits when decoding). All four functions follow client.proto exactly as
  * protobufjs does (ack-codec.test.ts checks each against it): zero scalars, empty strings and
  * empty repeated fields are left out when writing, repeated scalars are written packed; when
- * reading, unknown fields are skipped, the last value of a scalar or of a message wins,
+ * reading, unknown fields are skipped, the last value of a scalar wins, a response's `ok` or
+ * `error` that comes twice is merged into the first as protobufjs 8 merges it (the request's
+ * reader keeps the last `ack`, where protobufjs merges: no encoder writes one twice),
  * repeated scalars are taken packed or not, and what protobufjs or WireTypeCheck refuses is
  * refused (MalformedMessageError). One refusal of our own: a packed run whose last value runs
  * past the run's end, which protobufjs reads on past it, misaligned, into the fields after
@@ -15,7 +17,8 @@ import { MalformedMessageError } from './errors.js';
 import type { AckRequestMessage, AckResponseMessage, AckStreamRequestMessage } from './group-codec.js';
 import { readPipelinedRequest, type CallErrorMessage, type PipelinedResponse } from './pipelined-request-codec.js';
 import { scalarBytes, stringFieldBytes, varint64Length, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
-import { WireReader, WireType } from './wire-reader.js';
+import { readPipelinedResponse } from './pipelined-response-reader.js';
+import { WireType, type WireReader } from './wire-reader.js';
 
 /** AckStreamRequest: id (varint), ack (AckRequest), timeout_ms (varint); AckRequest: group (string), offsets (packed varints). */
 const STREAM_REQUEST_TAG = { id: (1 << 3) | 0, ack: (2 << 3) | 2, timeoutMs: (3 << 3) | 0 } as const;
@@ -123,32 +126,7 @@ export function decodeAckStreamRequest(bytes: Buffer): AckStreamRequestMessage {
 
 /** Reads an AckStreamResponse; bytes that protobufjs would not read as one throw MalformedMessageError. */
 export function decodeAckStreamResponse(bytes: Buffer): AckStreamResponseMessage {
-  const r = new WireReader(bytes);
-  const end = bytes.length;
-  let id = 0;
-  let ok: AckResponseMessage | null = null;
-  let error: CallErrorMessage | null = null;
-  // Bounded by the bytes: every field read moves past at least its tag.
-  while (r.at < end) {
-    const tag = r.tag(end);
-    switch (r.field(tag, 'AckStreamResponse')) {
-      case 1:
-        r.expect(tag, WireType.varint, 'id (field 1) of AckStreamResponse');
-        id = r.uint64(end);
-        break;
-      case 2:
-        r.expect(tag, WireType.lengthDelimited, 'ok (field 2) of AckStreamResponse');
-        ok = readAckResponse(r, r.nestedEnd(end), end);
-        break;
-      case 3:
-        r.expect(tag, WireType.lengthDelimited, 'error (field 3) of AckStreamResponse');
-        error = readCallError(r, r.nestedEnd(end));
-        break;
-      default:
-        r.skip(tag, end);
-    }
-  }
-  return { id, ok, error };
+  return readPipelinedResponse(bytes, 'AckStreamResponse', (r, end, into) => readAckResponse(r, end, bytes.length, into));
 }
 
 /** `limit` is the end of the whole buffer, which protobufjs's packed reads are bounded by. */
@@ -172,8 +150,9 @@ function readAckRequest(r: WireReader, end: number, limit: number): AckRequestMe
   return { group, offsets };
 }
 
-function readAckResponse(r: WireReader, end: number, limit: number): AckResponseMessage {
-  const outcomes: number[] = [];
+/** An AckResponse, its outcomes appended to those of `into` when not null (a second `ok`, merged as protobufjs merges it). */
+function readAckResponse(r: WireReader, end: number, limit: number, into: AckResponseMessage | null): AckResponseMessage {
+  const outcomes: number[] = into === null ? [] : [...into.outcomes];
   while (r.at < end) {
     const tag = r.tag(end);
     if (r.field(tag, 'AckResponse') === 1) {
@@ -201,29 +180,3 @@ function readRepeatedVarint(r: WireReader, tag: number, end: number, limit: numb
   while (r.at < runEnd) readOne(r, limit);
   if (r.at > runEnd) throw new MalformedMessageError(`a value of ${name} runs past the end of its packed run, at byte ${runEnd}`);
 }
-
-function readCallError(r: WireReader, end: number): CallErrorMessage {
-  let code = 0;
-  let details = '';
-  let errorCode = '';
-  let leaderId = '';
-  let leaderAddress = '';
-  while (r.at < end) {
-    const tag = r.tag(end);
-    const field = r.field(tag, 'CallError');
-    if (field === 1) {
-      r.expect(tag, WireType.varint, 'code (field 1) of CallError');
-      code = r.uint32(end);
-    } else if (field >= 2 && field <= 5) {
-      r.expect(tag, WireType.lengthDelimited, `${CALL_ERROR_STRINGS[field - 2] ?? 'a string'} (field ${field}) of CallError`);
-      const value = r.string(end);
-      if (field === 2) details = value;
-      else if (field === 3) errorCode = value;
-      else if (field === 4) leaderId = value;
-      else leaderAddress = value;
-    } else r.skip(tag, end);
-  }
-  return { code, details, errorCode, leaderId, leaderAddress };
-}
-
-const CALL_ERROR_STRINGS = ['details', 'errorCode', 'leaderId', 'leaderAddress'] as const;

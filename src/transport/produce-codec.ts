@@ -1,6 +1,7 @@
 /**
- * The produce stream's requests, framed and read by hand: they carry the messages, so they
- * are most of a producer's bytes, and protobufjs builds a list of write operations per field
+ * The produce stream's requests, framed and read by hand, and its answers read by hand (one a
+ * batch, read by every producer; their encoding on the node is still protobufjs's). Requests
+ * carry the messages, so they are most of a producer's bytes, and protobufjs builds a list of write operations per field
  * when encoding (several objects per message) and a message instance per message, after a
  * separate wire-type walk (protobuf-check.ts), when decoding. Both functions follow
  * client.proto's ProduceStreamRequest exactly as protobufjs does (client-codec.test.ts
@@ -14,7 +15,8 @@
 import type { BrokerMessage } from './broker-message.js';
 import { readBrokerMessage } from './broker-message-reader.js';
 import { bytesFieldBytes, scalarBytes, stringFieldBytes, varint64Length, writeBytesField, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
-import { readPipelinedRequest, type PipelinedRequest } from './pipelined-request-codec.js';
+import { readPipelinedRequest, type PipelinedRequest, type PipelinedResponse } from './pipelined-request-codec.js';
+import { readPipelinedResponse } from './pipelined-response-reader.js';
 import { WireType, type WireReader } from './wire-reader.js';
 
 export interface ProduceRequestMessage {
@@ -25,6 +27,16 @@ export interface ProduceRequestMessage {
   /** AcksCode (client-codec.ts). */
   readonly acks: number;
 }
+
+/** client.proto's ProduceResponse. */
+export interface ProduceResponseMessage {
+  readonly firstOffset: number;
+  readonly count: number;
+  readonly duplicate: boolean;
+  readonly logIndex: number;
+  readonly deliverAtMs: number;
+}
+export type ProduceStreamResponseMessage = PipelinedResponse<ProduceResponseMessage>;
 
 /** A produce batch on the ProduceStream. */
 export interface ProduceStreamRequestMessage extends PipelinedRequest {
@@ -139,3 +151,47 @@ function readProduceRequest(r: WireReader, end: number): ProduceRequestMessage {
   }
   return { topic, producerId, firstSequence, messages, acks };
 }
+
+/**
+ * Reads a ProduceStreamResponse, the answer to one batch, as protobufjs reads it (see the
+ * file's comment); bytes it would not read as one throw MalformedMessageError.
+ */
+export function decodeProduceStreamResponse(bytes: Buffer): ProduceStreamResponseMessage {
+  return readPipelinedResponse(bytes, 'ProduceStreamResponse', readProduceResponse);
+}
+
+/** ProduceResponse: first_offset (uint64), count (uint32), duplicate (bool), log_index, deliver_at_ms (uint64); merged into `into` when not null. */
+function readProduceResponse(r: WireReader, end: number, into: ProduceResponseMessage | null): ProduceResponseMessage {
+  let firstOffset = into?.firstOffset ?? 0;
+  let count = into?.count ?? 0;
+  let duplicate = into?.duplicate ?? false;
+  let logIndex = into?.logIndex ?? 0;
+  let deliverAtMs = into?.deliverAtMs ?? 0;
+  while (r.at < end) {
+    const tag = r.tag(end);
+    const field = r.field(tag, 'ProduceResponse');
+    if (field >= 1 && field <= 5) r.expect(tag, WireType.varint, `${PRODUCE_RESPONSE_FIELDS[field - 1] ?? 'a field'} (field ${field}) of ProduceResponse`);
+    switch (field) {
+      case 1:
+        firstOffset = r.uint64(end);
+        break;
+      case 2:
+        count = r.uint32(end);
+        break;
+      case 3:
+        duplicate = r.bool(end);
+        break;
+      case 4:
+        logIndex = r.uint64(end);
+        break;
+      case 5:
+        deliverAtMs = r.uint64(end);
+        break;
+      default:
+        r.skip(tag, end);
+    }
+  }
+  return { firstOffset, count, duplicate, logIndex, deliverAtMs };
+}
+
+const PRODUCE_RESPONSE_FIELDS = ['firstOffset', 'count', 'duplicate', 'logIndex', 'deliverAtMs'] as const;

@@ -65,6 +65,17 @@ export class WireReader {
     return this.uint64Low(end) >>> 0;
   }
 
+  /** A bool as protobufjs reads one: true when any value bit of its varint (up to 10 bytes) is set, not only the low 32. */
+  bool(end: number): boolean {
+    let value = false;
+    for (let k = 0; k < 10; k++) {
+      const bits = this.byte(end);
+      if ((bits & 0x7f) !== 0) value = true;
+      if (bits < 0x80) return value;
+    }
+    throw new MalformedMessageError(`a varint at byte ${this.at - 10} runs over 10 bytes`);
+  }
+
   /** Reads a varint of up to 10 bytes; returns its low 32 bits and keeps the high ones for uint64. */
   private uint64Low(end: number): number {
     let low = 0;

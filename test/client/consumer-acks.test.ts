@@ -78,6 +78,36 @@ describe('Consumer ack and nack', () => {
     }
   });
 
+  it('an awaited ack that fails has gone to onError by the time the caller sees it reject', async () => {
+    const address = await serveGroups(oneShotGroups(1, () => Promise.reject(new NodeInvalidArgumentError('refused for the test'))));
+    const reported: string[] = [];
+    const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', onError: (_error, context) => reported.push(context.id) });
+    consumers.push(consumer);
+    const m = await first(consumer);
+    const seen = await m.ack().then(
+      () => 'resolved',
+      (error: unknown) => `rejected (${error instanceof InvalidArgumentError ? 'InvalidArgumentError' : String(error)}), reported: ${reported.join(',')}`,
+    );
+    expect(seen).toBe('rejected (InvalidArgumentError), reported: t/0');
+  });
+
+  it('the iterator hands out buffered messages in order, each once, and nothing after close() (the ones left go back)', async () => {
+    const address = await serveGroups(oneShotGroups(5, (offsets) => Promise.resolve(offsets.map(() => 'acked' as const))));
+    const consumer = new Consumer({ brokers: [address], group: 'g', topic: 't', onError: () => undefined });
+    consumers.push(consumer);
+    const iterator = consumer[Symbol.asyncIterator]();
+    const offsets: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const next = await iterator.next();
+      if (next.done === true) throw new Error('the consumer ended');
+      offsets.push(next.value.offset);
+      expect(await next.value.ack()).toBe('acked');
+    }
+    expect(offsets).toEqual([0, 1, 2]);
+    await consumer.close();
+    expect(await iterator.next()).toEqual({ done: true, value: undefined });
+  });
+
   it('a second ack of the same message resolves with the first answer and sends nothing more; nack after ack is refused', async () => {
     const groups = oneShotGroups(1, (offsets) => Promise.resolve(offsets.map(() => 'acked' as const)));
     const address = await serveGroups(groups);

@@ -148,6 +148,10 @@ describe('the hand-framed ack stream', () => {
       expect([name, refused(response.deserialize, bytes)]).toEqual([name, true]);
       expect([name, refused(codec.ackStreamResponse.deserialize, bytes)]).toEqual([name, true]);
     }
+    // ok { outcomes: [0] }, ok { outcomes: [1] }: a second ok is merged into the first, as protobufjs 8 does
+    const twice = Buffer.from([0x12, 0x03, 0x0a, 0x01, 0x00, 0x12, 0x02, 0x08, 0x01]);
+    expect(codec.ackStreamResponse.deserialize(twice).ok?.outcomes).toEqual([...(response.deserialize(twice).ok?.outcomes ?? [])]);
+    expect(codec.ackStreamResponse.deserialize(twice).ok?.outcomes).toEqual([0, 1]);
     // ok { outcomes: [2^32 - 1 (five bytes), -1 (ten bytes)] }, packed
     const wide = Buffer.from([0x12, 0x11, 0x0a, 0x0f, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
     expect(codec.ackStreamResponse.deserialize(wide).ok?.outcomes).toEqual([...(response.deserialize(wide).ok?.outcomes ?? [])]);

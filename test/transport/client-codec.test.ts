@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 
-import { ClientCodec, typeCodec, type AppendRequestMessage, type AppendStreamRequestMessage, type ProduceStreamRequestMessage } from '../../src/transport/index.js';
+import { ClientCodec, typeCodec, type AppendRequestMessage, type AppendStreamRequestMessage, type ProduceStreamRequestMessage, type ProduceStreamResponseMessage } from '../../src/transport/index.js';
 import { parseSchema, readSchema, schemaType } from '../../src/transport/protobuf-runtime.js';
 
 const empty = new Uint8Array(0);
@@ -194,3 +194,103 @@ describe('the hand-read append requests', () => {
   }
 });
 
+
+describe('the hand-read produce stream response', () => {
+  const schema = schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.ProduceStreamResponse');
+  const reference = typeCodec<ProduceStreamResponseMessage>(schema);
+  const codec = new ClientCodec();
+  const number = fc.oneof(fc.constant(0), fc.nat(), fc.maxSafeNat());
+  const text = fc.string({ maxLength: 8, unit: 'binary' });
+  const ok = fc.record({ firstOffset: number, count: fc.nat({ max: 2 ** 32 - 1 }), duplicate: fc.boolean(), logIndex: number, deliverAtMs: number });
+  const error = fc.record({ code: fc.nat({ max: 2 ** 32 - 1 }), details: text, errorCode: text, leaderId: text, leaderAddress: text });
+  const response = fc.record({ id: number, ok: fc.option(ok), error: fc.option(error) });
+  const edit = fc.oneof(
+    // Tags of every wire type for the fields in play, and varint continuation bytes, more often than chance would.
+    fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.oneof(fc.nat({ max: 255 }), fc.constantFrom(0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x1d, 0x20, 0x28, 0x80, 0xff)) }),
+    fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), added: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
+  );
+  const plain = (m: ProduceStreamResponseMessage): unknown => ({
+    id: m.id,
+    ok: m.ok === null || m.ok === undefined ? null : { firstOffset: m.ok.firstOffset, count: m.ok.count, duplicate: m.ok.duplicate, logIndex: m.ok.logIndex, deliverAtMs: m.ok.deliverAtMs },
+    error: m.error === null || m.error === undefined ? null : { code: m.error.code, details: m.error.details, errorCode: m.error.errorCode, leaderId: m.error.leaderId, leaderAddress: m.error.leaderAddress },
+  });
+  const outcome = (decode: (b: Buffer) => ProduceStreamResponseMessage, data: Buffer): unknown => {
+    try {
+      return plain(decode(data));
+    } catch {
+      return 'refused';
+    }
+  };
+
+  it('reads what protobufjs reads, refuses what it refuses: cut, changed and added bytes, unknown fields, wrong wire types', () => {
+    fc.assert(
+      fc.property(response, fc.array(edit, { maxLength: 3 }), (value, edits) => {
+        let data = Buffer.from(schema.encode(value as unknown as protobuf.Message).finish());
+        for (const e of edits) {
+          const at = data.length === 0 ? 0 : e.at % (data.length + 1);
+          if (e.kind === 'set') {
+            if (at < data.length) data[at] = e.byte;
+          } else if (e.kind === 'cut') data = data.subarray(0, at);
+          else data = Buffer.concat([data.subarray(0, at), e.added, data.subarray(at)]);
+        }
+        expect(outcome(codec.produceStreamResponse.deserialize, data)).toEqual(outcome(reference.deserialize, data));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('merges an ok or an error that comes twice, as protobufjs 8 does (a singular message field read again is merged, not replaced)', () => {
+    const cases = {
+      // ok { firstOffset: 5 }, ok { count: 3 }
+      'ok twice': [0x12, 0x02, 0x08, 0x05, 0x12, 0x02, 0x10, 0x03],
+      // ok { firstOffset: 5, duplicate: true }, ok { firstOffset: 6 }
+      'a scalar of ok twice': [0x12, 0x04, 0x08, 0x05, 0x18, 0x01, 0x12, 0x02, 0x08, 0x06],
+      // error { code: 14, details: "a" }, error { leaderId: "b" }
+      'error twice': [0x1a, 0x05, 0x08, 0x0e, 0x12, 0x01, 0x61, 0x1a, 0x03, 0x22, 0x01, 0x62],
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const data = Buffer.from(bytes);
+      expect([name, outcome(codec.produceStreamResponse.deserialize, data)]).toEqual([name, outcome(reference.deserialize, data)]);
+    }
+    expect(codec.produceStreamResponse.deserialize(Buffer.from(cases['ok twice'])).ok).toMatchObject({ firstOffset: 5, count: 3 });
+  });
+
+  it('reads what the node writes as the node wrote it', () => {
+    fc.assert(
+      fc.property(response, (value) => {
+        expect(plain(codec.produceStreamResponse.deserialize(codec.produceStreamResponse.serialize(value)))).toEqual(plain(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a known field of the wrong wire type at each level, and reads wide varints as protobufjs does (a bool true for any bit set)', () => {
+    const cases = {
+      'id as bytes': [0x0a, 0x00],
+      'ok as a varint': [0x10, 0x01],
+      'error as a varint': [0x18, 0x01],
+      'firstOffset as fixed64': [0x12, 0x09, 0x09, 1, 2, 3, 4, 5, 6, 7, 8],
+      'count as bytes': [0x12, 0x02, 0x12, 0x00],
+      'duplicate as fixed32': [0x12, 0x05, 0x1d, 1, 2, 3, 4],
+      'deliverAtMs as bytes': [0x12, 0x02, 0x2a, 0x00],
+      'code as bytes': [0x1a, 0x02, 0x0a, 0x00],
+      'leader id as a varint': [0x1a, 0x02, 0x20, 0x01],
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      expect([name, outcome(reference.deserialize, Buffer.from(bytes))]).toEqual([name, 'refused']);
+      expect([name, outcome(codec.produceStreamResponse.deserialize, Buffer.from(bytes))]).toEqual([name, 'refused']);
+    }
+    // ok { duplicate: 2^32 (low 32 bits 0), count: 2^32 + 5 }
+    const wide = Buffer.from([0x12, 0x0c, 0x18, 0x80, 0x80, 0x80, 0x80, 0x10, 0x10, 0x85, 0x80, 0x80, 0x80, 0x10]);
+    expect(plain(codec.produceStreamResponse.deserialize(wide))).toEqual(plain(reference.deserialize(wide)));
+    expect(codec.produceStreamResponse.deserialize(wide).ok).toMatchObject({ duplicate: true, count: 5 });
+    // ok { duplicate: a ten-byte varint whose only set bit is past the 64th }
+    const past64 = Buffer.from([0x12, 0x0b, 0x18, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02]);
+    expect(plain(codec.produceStreamResponse.deserialize(past64))).toEqual(plain(reference.deserialize(past64)));
+    // ... and one of eleven bytes, which neither reads.
+    const eleven = Buffer.from([0x12, 0x0c, 0x18, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]);
+    expect(outcome(codec.produceStreamResponse.deserialize, eleven)).toEqual(outcome(reference.deserialize, eleven));
+    expect(outcome(codec.produceStreamResponse.deserialize, eleven)).toBe('refused');
+  });
+});
