@@ -6,7 +6,7 @@ import { MetricsScraper } from './metrics-scraper.js';
 import { median } from './stats.js';
 import { runProduce } from './workload.js';
 
-/** prom-client samples the event loop with monitorEventLoopDelay at this resolution; an idle loop reads it. */
+/** A node samples its event loop with monitorEventLoopDelay at this resolution (src/observe/process-metrics.ts); an idle loop reads it. */
 export const EVENT_LOOP_RESOLUTION_MS = 10;
 
 /** One node's event-loop delay over the measured window, from its /metrics scrapes. */
@@ -93,7 +93,7 @@ async function throughputRun(options: ThroughputOptions, snapshots: boolean, lab
     const t = totals.get(address);
     if (t === undefined || !measuring) return;
     const written = metricValue(text, 'quorumlog_snapshots_written_total') ?? 0;
-    // The scrape's histogram covers the time since the previous scrape (prom-client resets it).
+    // The scrape's histogram covers the time since the previous scrape (the node resets it at each).
     t.scrapes++;
     t.maxSeconds = Math.max(t.maxSeconds, metricValue(text, 'nodejs_eventloop_lag_max_seconds') ?? 0);
     t.p99Seconds = Math.max(t.p99Seconds, metricValue(text, 'nodejs_eventloop_lag_p99_seconds') ?? 0);
