@@ -15,14 +15,14 @@ const NS_PER_S = 1e9;
  * collection, under the names and meanings prom-client's `collectDefaultMetrics` gives them
  * (dashboards built for those read these), registered in `registry`.
  *
- * Why not `collectDefaultMetrics` itself: on a node under load, a scrape of its set cost
- * about 7 ms of CPU against 0.6 ms for everything else a scrape reads (docs/bench.md, "What
- * metrics cost"), since code that runs once a second runs cold and it reads more than an
- * operator watches: /proc/self/status, every active handle and resource, per-space heap
- * statistics, an event-loop standard deviation that walks the whole delay histogram. This
- * set reads each figure from one cheap call (`process.cpuUsage`, `process.memoryUsage`, one
- * directory listing of /proc/self/fd) and leaves those others out: the active
- * handles/requests/resources, the heap-space breakdown, virtual memory, the process heap and
+ * Why not `collectDefaultMetrics` itself: scraping a loaded node once a second cost it about
+ * 7.8 ms of CPU a second with prom-client's set and 0.6 ms without (docs/bench.md, "What
+ * metrics cost"). Code run once a second runs cold, and that set reads more than an operator
+ * watches: /proc/self/status, every active handle and resource, per-space heap statistics,
+ * an event-loop standard deviation that walks the whole delay histogram. This set reads each
+ * figure with one call (`process.cpuUsage`, `process.memoryUsage`, one listing of
+ * /proc/self/fd) and leaves those others out: the active handles/requests/resources, the
+ * heap-space breakdown, virtual memory, the process heap and
  * `nodejs_eventloop_lag_stddev_seconds`.
  *
  * Event-loop delay is perf_hooks' monitor at 10 ms, read and reset at each scrape, like
