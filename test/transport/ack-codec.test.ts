@@ -4,30 +4,14 @@ import { describe, expect, it } from 'vitest';
 
 import { ClientCodec, typeCodec, type AckStreamRequestMessage, type AckStreamResponseMessage, type Codec } from '../../src/transport/index.js';
 import { parseSchema, readSchema, schemaType } from '../../src/transport/protobuf-runtime.js';
+import { applyByteEdits, byteEdit } from './byte-edits.js';
 
 const root = parseSchema(readSchema('client.proto'));
 const codec = new ClientCodec();
 const number = fc.oneof(fc.constant(0), fc.nat(), fc.maxSafeNat());
 const text = fc.string({ maxLength: 8, unit: 'binary' });
-const edit = fc.oneof(
-  // Tags of every wire type for the fields in play, and varint continuation bytes, more often than chance would.
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.oneof(fc.nat({ max: 255 }), fc.constantFrom(0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x1d, 0x20, 0x80, 0xff)) }),
-  fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), added: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
-);
-
-type Edit = { readonly kind: 'set'; readonly at: number; readonly byte: number } | { readonly kind: 'cut'; readonly at: number } | { readonly kind: 'insert'; readonly at: number; readonly added: Uint8Array };
-
-function edited(data: Buffer, edits: readonly Edit[]): Buffer {
-  for (const e of edits) {
-    const at = data.length === 0 ? 0 : e.at % (data.length + 1);
-    if (e.kind === 'set') {
-      if (at < data.length) data[at] = e.byte;
-    } else if (e.kind === 'cut') data = data.subarray(0, at);
-    else data = Buffer.concat([data.subarray(0, at), e.added, data.subarray(at)]);
-  }
-  return data;
-}
+// Tags of every wire type for the fields in play, and varint continuation bytes.
+const edit = byteEdit([0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x1d, 0x20, 0x80, 0xff]);
 
 /** Whether `decode` refuses the bytes for a packed value that runs past its run. */
 function pastItsRun<T>(decode: (b: Buffer) => T, data: Buffer): boolean {
@@ -68,7 +52,7 @@ function differential<T>(name: string, ours: Codec<T>, values: fc.Arbitrary<T>, 
   it(`${name}: reads what protobufjs reads, refuses what it refuses: cut, changed and added bytes, unknown fields, wrong wire types`, () => {
     fc.assert(
       fc.property(values, fc.array(edit, { maxLength: 3 }), (value, edits) => {
-        const data = edited(Buffer.from(schema.encode(value as unknown as protobuf.Message).finish()), edits);
+        const data = applyByteEdits(Buffer.from(schema.encode(value as unknown as protobuf.Message).finish()), edits);
         // Our one refusal of our own (ack-codec.ts): protobufjs reads on, misaligned.
         if (pastItsRun(ours.deserialize, data)) return;
         expect(outcome(ours.deserialize, data)).toEqual(outcome(reference.deserialize, data));

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { ClientCodec, typeCodec, type AppendRequestMessage, type AppendStreamRequestMessage, type ProduceStreamRequestMessage, type ProduceStreamResponseMessage } from '../../src/transport/index.js';
 import { parseSchema, readSchema, schemaType } from '../../src/transport/protobuf-runtime.js';
+import { applyByteEdits, byteEdit } from './byte-edits.js';
 
 const empty = new Uint8Array(0);
 
@@ -107,20 +108,10 @@ describe('the hand-read produce stream request', () => {
   });
 
   it('refuses what protobufjs refuses and reads the rest alike: cut, changed and added bytes, unknown fields, wrong wire types', () => {
-    const edit = fc.oneof(
-      fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.nat({ max: 255 }) }),
-      fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-      fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), added: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
-    );
+    const edit = byteEdit();
     fc.assert(
       fc.property(request, fc.array(edit, { minLength: 1, maxLength: 3 }), (value, edits) => {
-        let data = Buffer.from(schema.encode(value as unknown as protobuf.Message).finish());
-        for (const e of edits) {
-          const at = data.length === 0 ? 0 : e.at % (data.length + 1);
-          if (e.kind === 'set' && at < data.length) data[at] = e.byte;
-          else if (e.kind === 'cut') data = data.subarray(0, at);
-          else if (e.kind === 'insert') data = Buffer.concat([data.subarray(0, at), e.added, data.subarray(at)]);
-        }
+        const data = applyByteEdits(Buffer.from(schema.encode(value as unknown as protobuf.Message).finish()), edits);
         expect(outcome(codec.produceStreamRequest.deserialize, data)).toEqual(outcome(reference.deserialize, data));
       }),
       { numRuns: 2000 },
@@ -149,11 +140,7 @@ describe('the hand-read append requests', () => {
       },
     },
   ];
-  const edit = fc.oneof(
-    fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.nat({ max: 255 }) }),
-    fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), added: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
-  );
+  const edit = byteEdit();
 
   for (const c of cases) {
     const schema = schemaType(root, `quorumlog.client.${c.name}`);
@@ -179,13 +166,7 @@ describe('the hand-read append requests', () => {
     it(`${c.name}: refuses what protobufjs refuses and reads the rest alike: cut, changed and added bytes`, () => {
       fc.assert(
         fc.property(c.values, fc.array(edit, { minLength: 1, maxLength: 3 }), (value, edits) => {
-          let data = Buffer.from(schema.encode(value as protobuf.Message).finish());
-          for (const e of edits) {
-            const at = data.length === 0 ? 0 : e.at % (data.length + 1);
-            if (e.kind === 'set' && at < data.length) data[at] = e.byte;
-            else if (e.kind === 'cut') data = data.subarray(0, at);
-            else if (e.kind === 'insert') data = Buffer.concat([data.subarray(0, at), e.added, data.subarray(at)]);
-          }
+          const data = applyByteEdits(Buffer.from(schema.encode(value as protobuf.Message).finish()), edits);
           expect(outcome(c.ours, data)).toEqual(outcome(reference.deserialize, data));
         }),
         { numRuns: 1000 },
@@ -204,12 +185,8 @@ describe('the hand-read produce stream response', () => {
   const ok = fc.record({ firstOffset: number, count: fc.nat({ max: 2 ** 32 - 1 }), duplicate: fc.boolean(), logIndex: number, deliverAtMs: number });
   const error = fc.record({ code: fc.nat({ max: 2 ** 32 - 1 }), details: text, errorCode: text, leaderId: text, leaderAddress: text });
   const response = fc.record({ id: number, ok: fc.option(ok), error: fc.option(error) });
-  const edit = fc.oneof(
-    // Tags of every wire type for the fields in play, and varint continuation bytes, more often than chance would.
-    fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.oneof(fc.nat({ max: 255 }), fc.constantFrom(0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x1d, 0x20, 0x28, 0x80, 0xff)) }),
-    fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), added: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
-  );
+  // Tags of every wire type for the fields in play, and varint continuation bytes.
+  const edit = byteEdit([0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x1d, 0x20, 0x28, 0x80, 0xff]);
   const plain = (m: ProduceStreamResponseMessage): unknown => ({
     id: m.id,
     ok: m.ok === null || m.ok === undefined ? null : { firstOffset: m.ok.firstOffset, count: m.ok.count, duplicate: m.ok.duplicate, logIndex: m.ok.logIndex, deliverAtMs: m.ok.deliverAtMs },
@@ -226,14 +203,7 @@ describe('the hand-read produce stream response', () => {
   it('reads what protobufjs reads, refuses what it refuses: cut, changed and added bytes, unknown fields, wrong wire types', () => {
     fc.assert(
       fc.property(response, fc.array(edit, { maxLength: 3 }), (value, edits) => {
-        let data = Buffer.from(schema.encode(value as unknown as protobuf.Message).finish());
-        for (const e of edits) {
-          const at = data.length === 0 ? 0 : e.at % (data.length + 1);
-          if (e.kind === 'set') {
-            if (at < data.length) data[at] = e.byte;
-          } else if (e.kind === 'cut') data = data.subarray(0, at);
-          else data = Buffer.concat([data.subarray(0, at), e.added, data.subarray(at)]);
-        }
+        const data = applyByteEdits(Buffer.from(schema.encode(value as unknown as protobuf.Message).finish()), edits);
         expect(outcome(codec.produceStreamResponse.deserialize, data)).toEqual(outcome(reference.deserialize, data));
       }),
       { numRuns: 3000 },

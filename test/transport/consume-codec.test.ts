@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { ClientCodec, typeCodec, type ConsumeResponseMessage } from '../../src/transport/index.js';
 import { parseSchema, readSchema, schemaType } from '../../src/transport/protobuf-runtime.js';
+import { applyByteEdits, byteEdit } from './byte-edits.js';
 
 describe('the hand-read consume response', () => {
   const schema = schemaType(parseSchema(readSchema('client.proto')), 'quorumlog.client.ConsumeResponse');
@@ -52,21 +53,11 @@ describe('the hand-read consume response', () => {
   });
 
   it('refuses what protobufjs refuses and reads the rest alike: cut, changed and added bytes, unknown fields, wrong wire types', () => {
-    const edit = fc.oneof(
-      // Tags of every wire type for the fields in play, and varint continuation bytes, more often than chance would.
-      fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.oneof(fc.nat({ max: 255 }), fc.constantFrom(0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x20, 0x22, 0x80, 0xff)) }),
-      fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-      fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), added: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
-    );
+    // Tags of every wire type for the fields in play, and varint continuation bytes.
+    const edit = byteEdit([0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x20, 0x22, 0x80, 0xff]);
     fc.assert(
       fc.property(response, fc.array(edit, { minLength: 1, maxLength: 3 }), (value, edits) => {
-        let data = codec.groups.consumeResponse.serialize(value);
-        for (const e of edits) {
-          const at = data.length === 0 ? 0 : e.at % (data.length + 1);
-          if (e.kind === 'set' && at < data.length) data[at] = e.byte;
-          else if (e.kind === 'cut') data = data.subarray(0, at);
-          else if (e.kind === 'insert') data = Buffer.concat([data.subarray(0, at), e.added, data.subarray(at)]);
-        }
+        const data = applyByteEdits(codec.groups.consumeResponse.serialize(value), edits);
         expect(outcome(codec.groups.consumeResponse.deserialize, data)).toEqual(outcome(reference.deserialize, data));
       }),
       { numRuns: 2000 },
