@@ -288,13 +288,13 @@ function readRaftMessage(r: WireReader, end: number): WireMessage {
       case 2: m.term = r.uint64(end); break;
       case 3: m.lastIndex = r.uint64(end); break;
       case 4: m.lastTerm = r.uint64(end); break;
-      case 5: m.transfer = r.uint32(end) !== 0; break;
-      case 6: m.granted = r.uint32(end) !== 0; break;
+      case 5: m.transfer = r.bool(end); break;
+      case 6: m.granted = r.bool(end); break;
       case 7: m.prevIndex = r.uint64(end); break;
       case 8: m.prevTerm = r.uint64(end); break;
       case 9: (m.entries === NO_ENTRIES ? (m.entries = []) : (m.entries as Entry[])).push(readEntry(r, r.nestedEnd(end))); break;
       case 10: m.commit = r.uint64(end); break;
-      case 11: m.success = r.uint32(end) !== 0; break;
+      case 11: m.success = r.bool(end); break;
       case 12: m.index = r.uint64(end); break;
       case 13: m.hintIndex = r.uint64(end); break;
       case 14: m.hintTerm = r.uint64(end); break;

@@ -78,6 +78,18 @@ describe('peer codec', () => {
     );
   });
 
+  it('reads a bool as protobufjs does: true when any bit of its varint is set, past the low 32 too', () => {
+    const peerBatch = protobuf.parse(fs.readFileSync(new URL('../../src/transport/peer.proto', import.meta.url), 'utf8')).root.lookupType('quorumlog.peer.PeerBatch');
+    // A vote response (type 4, term 1) whose granted (field 6) is the varint 2^32: its low 32 bits are all zero.
+    const vote = Buffer.from([0x08, 0x04, 0x10, 0x01, 0x30, 0x80, 0x80, 0x80, 0x80, 0x10]);
+    const bytes = Buffer.concat([envelope, Buffer.from([0x22, vote.length]), vote]);
+    const theirs = peerBatch.toObject(peerBatch.decode(bytes)) as { messages: { granted?: boolean }[] };
+    expect(theirs.messages[0]?.granted).toBe(true);
+    const ours = codec.decodeBatch(bytes).messages[0] as { readonly type: string; readonly granted?: boolean };
+    expect(ours.type).toBe('voteResp');
+    expect(ours.granted).toBe(true);
+  });
+
   it('refuses damaged batches with MalformedMessageError and nothing else', () => {
     const batch = fc.array(anyMessage, { minLength: 1, maxLength: 4 }).map((messages) => codec.encodeBatch(envelope, messages.map((m) => codec.encodeMessage(m))));
     fc.assert(
