@@ -20,7 +20,7 @@ export function readBrokerMessage(r: WireReader, end: number): BrokerMessage {
     switch (r.field(tag, 'Message')) {
       case 1:
         r.expect(tag, WireType.lengthDelimited, 'key (field 1) of Message');
-        key = r.bytes(end);
+        key = singularBytes(r, end);
         break;
       case 2:
         r.expect(tag, WireType.lengthDelimited, 'headers (field 2) of Message');
@@ -28,7 +28,7 @@ export function readBrokerMessage(r: WireReader, end: number): BrokerMessage {
         break;
       case 3:
         r.expect(tag, WireType.lengthDelimited, 'payload (field 3) of Message');
-        payload = r.bytes(end);
+        payload = singularBytes(r, end);
         break;
       case 4:
         r.expect(tag, WireType.varint, 'timestampMs (field 4) of Message');
@@ -53,11 +53,21 @@ function readHeader(r: WireReader, end: number): MessageHeaderMessage {
         break;
       case 2:
         r.expect(tag, WireType.lengthDelimited, 'value (field 2) of MessageHeader');
-        value = r.bytes(end);
+        value = singularBytes(r, end);
         break;
       default:
         r.skip(tag, end);
     }
   }
   return { name, value };
+}
+
+/**
+ * A singular bytes field: an empty one leaves the field at its default (the shared empty
+ * array), as protobufjs reads a proto3 field of implicit presence, where the reader's form
+ * (a Buffer for the client) would make a present empty field differ from an absent one.
+ */
+function singularBytes(r: WireReader, end: number): Uint8Array {
+  const value = r.bytes(end);
+  return value.length === 0 ? NO_BYTES : value;
 }

@@ -52,6 +52,14 @@ describe('the hand-read consume response', () => {
     );
   });
 
+  it('reads a present empty key as protobufjs does, as the absent default, after a key that was not empty', () => {
+    // A delivery whose message has the key [0, 0] and then a second, empty key (field 1, length 0).
+    const message = Buffer.from([0x0a, 0x02, 0x00, 0x00, 0x0a, 0x00, 0x1a, 0x01, 0x07]);
+    const delivery = Buffer.concat([Buffer.from([0x08, 0x01, 0x22, message.length]), message]);
+    const data = Buffer.concat([Buffer.from([0x0a, delivery.length]), delivery]);
+    expect(outcome(codec.groups.consumeResponse.deserialize, data)).toEqual(outcome(reference.deserialize, data));
+  });
+
   it('refuses what protobufjs refuses and reads the rest alike: cut, changed and added bytes, unknown fields, wrong wire types', () => {
     // Tags of every wire type for the fields in play, and varint continuation bytes.
     const edit = byteEdit([0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x20, 0x22, 0x80, 0xff]);
