@@ -5,10 +5,9 @@
  * encoding, a LongBits when decoding). All four functions follow client.proto exactly as
  * protobufjs does (ack-codec.test.ts checks each against it): zero scalars, empty strings and
  * empty repeated fields are left out when writing, repeated scalars are written packed; when
- * reading, unknown fields are skipped, the last value of a scalar wins, a response's `ok` or
- * `error` that comes twice is merged into the first as protobufjs 8 merges it (the request's
- * reader keeps the last `ack`, where protobufjs merges: no encoder writes one twice),
- * repeated scalars are taken packed or not, and what protobufjs or WireTypeCheck refuses is
+ * reading, unknown fields are skipped, the last value of a scalar wins, a request's `ack` or a
+ * response's `ok` or `error` that comes twice is merged into the first as protobufjs 8 merges
+ * it, repeated scalars are taken packed or not, and what protobufjs or WireTypeCheck refuses is
  * refused (MalformedMessageError). One refusal of our own: a packed run whose last value runs
  * past the run's end, which protobufjs reads on past it, misaligned, into the fields after
  * (no encoder writes one).
@@ -120,7 +119,7 @@ function writeCallError(out: Buffer, at: number, error: CallErrorMessage): numbe
 
 /** Reads an AckStreamRequest; bytes that protobufjs would not read as one throw MalformedMessageError. */
 export function decodeAckStreamRequest(bytes: Buffer): AckStreamRequestMessage {
-  const { id, timeoutMs, body } = readPipelinedRequest(bytes, { message: 'AckStreamRequest', body: 'ack' }, (r, end) => readAckRequest(r, end, bytes.length));
+  const { id, timeoutMs, body } = readPipelinedRequest(bytes, { message: 'AckStreamRequest', body: 'ack' }, (r, end, into: AckRequestMessage | null) => readAckRequest(r, end, bytes.length, into));
   return { id, timeoutMs, ack: body };
 }
 
@@ -129,10 +128,13 @@ export function decodeAckStreamResponse(bytes: Buffer): AckStreamResponseMessage
   return readPipelinedResponse(bytes, 'AckStreamResponse', (r, end, into) => readAckResponse(r, end, bytes.length, into));
 }
 
-/** `limit` is the end of the whole buffer, which protobufjs's packed reads are bounded by. */
-function readAckRequest(r: WireReader, end: number, limit: number): AckRequestMessage {
-  let group = '';
-  const offsets: number[] = [];
+/**
+ * An AckRequest, merged into `into` when not null (group replaced, offsets appended). `limit`
+ * is the end of the whole buffer, which protobufjs's packed reads are bounded by.
+ */
+function readAckRequest(r: WireReader, end: number, limit: number, into: AckRequestMessage | null): AckRequestMessage {
+  let group = into?.group ?? '';
+  const offsets: number[] = into === null ? [] : [...into.offsets];
   while (r.at < end) {
     const tag = r.tag(end);
     switch (r.field(tag, 'AckRequest')) {

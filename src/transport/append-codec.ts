@@ -23,7 +23,7 @@ export interface AppendStreamRequestMessage extends PipelinedRequest {
 
 /** Reads an AppendRequest; bytes protobufjs would not read as one throw MalformedMessageError. */
 export function decodeAppendRequest(bytes: Uint8Array): AppendRequestMessage {
-  return readAppendRequest(new WireReader(bytes), bytes.length);
+  return readAppendRequest(new WireReader(bytes), bytes.length, null);
 }
 
 /** Reads an AppendStreamRequest; bytes protobufjs would not read as one throw MalformedMessageError. */
@@ -32,9 +32,10 @@ export function decodeAppendStreamRequest(bytes: Uint8Array): AppendStreamReques
   return { id, timeoutMs, append: body };
 }
 
-function readAppendRequest(r: WireReader, end: number): AppendRequestMessage {
-  const records: Uint8Array[] = [];
-  let acks = 0;
+/** An AppendRequest, merged into `into` when not null (records appended, acks replaced). */
+function readAppendRequest(r: WireReader, end: number, into: AppendRequestMessage | null): AppendRequestMessage {
+  const records: Uint8Array[] = into === null ? [] : [...into.records];
+  let acks = into?.acks ?? 0;
   // Bounded by the message: every field read moves past at least its tag.
   while (r.at < end) {
     const tag = r.tag(end);

@@ -8,13 +8,15 @@ const NO_BYTES = new Uint8Array(0);
 /**
  * Reads a Message (client.proto) as protobufjs does: unknown fields skipped, the last key,
  * payload and timestamp kept, headers appended; bytes as the reader's form (WireReader).
- * Absent bytes fields share one empty array, as protobufjs's defaults do.
+ * Absent bytes fields share one empty array, as protobufjs's defaults do. Merged into `into`
+ * when not null: a singular Message field that comes again (a Delivery's), as protobufjs 8
+ * merges it.
  */
-export function readBrokerMessage(r: WireReader, end: number): BrokerMessage {
-  let key: Uint8Array = NO_BYTES;
-  let payload: Uint8Array = NO_BYTES;
-  let timestampMs = 0;
-  let headers: MessageHeaderMessage[] | null = null;
+export function readBrokerMessage(r: WireReader, end: number, into: BrokerMessage | null): BrokerMessage {
+  let key: Uint8Array = into?.key ?? NO_BYTES;
+  let payload: Uint8Array = into?.payload ?? NO_BYTES;
+  let timestampMs = into?.timestampMs ?? 0;
+  let headers: MessageHeaderMessage[] | null = into === null || into.headers.length === 0 ? null : [...into.headers];
   while (r.at < end) {
     const tag = r.tag(end);
     switch (r.field(tag, 'Message')) {

@@ -5,7 +5,8 @@
  * Buffer through Buffer.slice per bytes field. Both follow client.proto exactly
  * as protobufjs does (consume-codec.test.ts checks each against it): zero scalars and empty
  * bytes are left out when writing; when reading, unknown fields are skipped, the last value
- * of a scalar or of the message wins, repeated fields append, bytes are Buffer views (as
+ * of a scalar wins, a Delivery's message that comes again is merged into the first, repeated
+ * fields append, bytes are Buffer views (as
  * protobufjs's are: what a consumer's application sees), and what protobufjs or
  * WireTypeCheck refuses is refused (MalformedMessageError). One refusal of our own: a
  * Delivery without its message, which protobufjs reads as null and a consumer cannot use
@@ -135,7 +136,7 @@ function readDelivery(r: WireReader, end: number): DeliveryMessage {
         break;
       case 4:
         r.expect(tag, WireType.lengthDelimited, 'message (field 4) of Delivery');
-        message = readBrokerMessage(r, r.nestedEnd(end));
+        message = readBrokerMessage(r, r.nestedEnd(end), message);
         break;
       default:
         r.skip(tag, end);

@@ -32,10 +32,12 @@ export interface PipelinedRequestRead<Body> extends PipelinedRequest {
  * Reads a request of a pipelined stream (client.proto's AppendStreamRequest and
  * ProduceStreamRequest share the layout: uint64 id = 1, the body = 2, uint32 timeout_ms = 3)
  * as protobufjs reads it: unknown fields skipped, the last id and timeout kept, a second body
- * replacing the first. `names` say what the fields are in errors; bytes protobufjs would not
- * read throw MalformedMessageError.
+ * merged into the first (as protobufjs 8 merges a singular message field that comes again).
+ * `names` say what the fields are in errors; `readBody` reads the body from the reader's
+ * position to `end`, merged into the body read before (`into`, null the first time); bytes
+ * protobufjs would not read throw MalformedMessageError.
  */
-export function readPipelinedRequest<Body>(bytes: Uint8Array, names: { readonly message: string; readonly body: string }, readBody: (r: WireReader, end: number) => Body): PipelinedRequestRead<Body> {
+export function readPipelinedRequest<Body>(bytes: Uint8Array, names: { readonly message: string; readonly body: string }, readBody: (r: WireReader, end: number, into: Body | null) => Body): PipelinedRequestRead<Body> {
   const r = new WireReader(bytes);
   const end = bytes.length;
   let id = 0;
@@ -51,7 +53,7 @@ export function readPipelinedRequest<Body>(bytes: Uint8Array, names: { readonly 
         break;
       case 2:
         r.expect(tag, WireType.lengthDelimited, `${names.body} (field 2) of ${names.message}`);
-        body = readBody(r, r.nestedEnd(end));
+        body = readBody(r, r.nestedEnd(end), body);
         break;
       case 3:
         r.expect(tag, WireType.varint, `timeoutMs (field 3) of ${names.message}`);

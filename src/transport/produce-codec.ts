@@ -7,7 +7,7 @@
  * client.proto's ProduceStreamRequest exactly as protobufjs does (client-codec.test.ts
  * checks each against it): zero scalars and empty bytes are left out when writing; when
  * reading, unknown fields are skipped, the last value of a scalar wins, repeated messages
- * append, and what either protobufjs or WireTypeCheck refuses is refused
+ * append, a singular message that comes again is merged into the first, and what either protobufjs or WireTypeCheck refuses is refused
  * (MalformedMessageError): a known field of the wrong wire type, a tag of more than 32 bits,
  * a length of more than 31, a string that is not UTF-8, anything that runs past the end of
  * its message.
@@ -116,12 +116,13 @@ export function decodeProduceStreamRequest(bytes: Buffer): ProduceStreamRequestM
   return { id, timeoutMs, produce: body };
 }
 
-function readProduceRequest(r: WireReader, end: number): ProduceRequestMessage {
-  let topic = '';
-  let producerId = 0;
-  let firstSequence = 0;
-  let acks = 0;
-  const messages: BrokerMessage[] = [];
+/** A ProduceRequest, merged into `into` when not null (its scalars replaced, messages appended). */
+function readProduceRequest(r: WireReader, end: number, into: ProduceRequestMessage | null): ProduceRequestMessage {
+  let topic = into?.topic ?? '';
+  let producerId = into?.producerId ?? 0;
+  let firstSequence = into?.firstSequence ?? 0;
+  let acks = into?.acks ?? 0;
+  const messages: BrokerMessage[] = into === null ? [] : [...into.messages];
   while (r.at < end) {
     const tag = r.tag(end);
     switch (r.field(tag, 'ProduceRequest')) {
@@ -139,7 +140,7 @@ function readProduceRequest(r: WireReader, end: number): ProduceRequestMessage {
         break;
       case 4:
         r.expect(tag, WireType.lengthDelimited, 'messages (field 4) of ProduceRequest');
-        messages.push(readBrokerMessage(r, r.nestedEnd(end)));
+        messages.push(readBrokerMessage(r, r.nestedEnd(end), null));
         break;
       case 5:
         r.expect(tag, WireType.varint, 'acks (field 5) of ProduceRequest');

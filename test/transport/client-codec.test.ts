@@ -117,6 +117,16 @@ describe('the hand-read produce stream request', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('reads two requests sent as one as protobufjs does: the body that comes twice merged, not replaced', () => {
+    fc.assert(
+      fc.property(request, request, (first, second) => {
+        const data = Buffer.concat([schema.encode(first as unknown as protobuf.Message).finish(), schema.encode(second as unknown as protobuf.Message).finish()]);
+        expect(outcome(codec.produceStreamRequest.deserialize, data)).toEqual(outcome(reference.deserialize, data));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe('the hand-read append requests', () => {
@@ -170,6 +180,16 @@ describe('the hand-read append requests', () => {
           expect(outcome(c.ours, data)).toEqual(outcome(reference.deserialize, data));
         }),
         { numRuns: 1000 },
+      );
+    });
+
+    it(`${c.name}: reads two messages sent as one as protobufjs does: the body that comes twice merged, not replaced`, () => {
+      fc.assert(
+        fc.property(c.values, c.values, (first, second) => {
+          const data = Buffer.concat([schema.encode(first as protobuf.Message).finish(), schema.encode(second as protobuf.Message).finish()]);
+          expect(outcome(c.ours, data)).toEqual(outcome(reference.deserialize, data));
+        }),
+        { numRuns: 300 },
       );
     });
   }

@@ -60,6 +60,14 @@ describe('the hand-read consume response', () => {
     expect(outcome(codec.groups.consumeResponse.deserialize, data)).toEqual(outcome(reference.deserialize, data));
   });
 
+  it('merges a Delivery\'s message that comes twice, as protobufjs does: its key and headers kept, its payload from the second', () => {
+    const first = Buffer.from([0x0a, 0x01, 0x01, 0x12, 0x03, 0x0a, 0x01, 0x68]);
+    const second = Buffer.from([0x1a, 0x01, 0x07]);
+    const delivery = Buffer.concat([Buffer.from([0x08, 0x05, 0x22, first.length]), first, Buffer.from([0x22, second.length]), second]);
+    const data = Buffer.concat([Buffer.from([0x0a, delivery.length]), delivery]);
+    expect(outcome(codec.groups.consumeResponse.deserialize, data)).toEqual(outcome(reference.deserialize, data));
+  });
+
   it('refuses what protobufjs refuses and reads the rest alike: cut, changed and added bytes, unknown fields, wrong wire types', () => {
     // Tags of every wire type for the fields in play, and varint continuation bytes.
     const edit = byteEdit([0x08, 0x09, 0x0a, 0x0d, 0x10, 0x12, 0x18, 0x1a, 0x20, 0x22, 0x80, 0xff]);
