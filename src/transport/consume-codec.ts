@@ -14,8 +14,9 @@
  */
 import type { BrokerMessage } from './broker-message.js';
 import { readBrokerMessage } from './broker-message-reader.js';
+import { brokerMessageBytes, writeBrokerMessage } from './broker-message-writer.js';
 import { MalformedMessageError } from './errors.js';
-import { bytesFieldBytes, scalarBytes, varintLength, writeBytesField, writeScalar, writeVarint } from './protobuf-wire.js';
+import { scalarBytes, varintLength, writeScalar, writeVarint } from './protobuf-wire.js';
 import { WireReader, WireType } from './wire-reader.js';
 
 export interface DeliveryMessage {
@@ -28,11 +29,9 @@ export interface ConsumeResponseMessage {
   readonly deliveries: readonly DeliveryMessage[];
 }
 
-/** ConsumeResponse, Delivery, Message and MessageHeader field tags (field number << 3 | wire type). */
+/** ConsumeResponse and Delivery field tags (field number << 3 | wire type). */
 const CONSUME_TAG = { deliveries: (1 << 3) | 2 } as const;
 const DELIVERY_TAG = { offset: (1 << 3) | 0, delivery: (2 << 3) | 0, deadlineMs: (3 << 3) | 0, message: (4 << 3) | 2 } as const;
-const MESSAGE_TAG = { key: (1 << 3) | 2, headers: (2 << 3) | 2, payload: (3 << 3) | 2, timestampMs: (4 << 3) | 0 } as const;
-const HEADER_TAG = { name: (1 << 3) | 2, value: (2 << 3) | 2 } as const;
 
 /**
  * The protobuf encoding of a ConsumeResponse, as protobufjs decodes it (zero scalars and
@@ -44,7 +43,7 @@ export function encodeConsumeResponse(response: ConsumeResponseMessage): Buffer 
   const sizes = new Array<number>(response.deliveries.length * 2);
   let total = 0;
   response.deliveries.forEach((d, k) => {
-    const message = encodedMessageBytes(d.message);
+    const message = brokerMessageBytes(d.message);
     const delivery = scalarBytes(d.offset) + scalarBytes(d.delivery) + scalarBytes(d.deadlineMs) + 1 + varintLength(message) + message;
     sizes[2 * k] = delivery;
     sizes[2 * k + 1] = message;
@@ -60,41 +59,10 @@ export function encodeConsumeResponse(response: ConsumeResponseMessage): Buffer 
     at = writeScalar(out, at, DELIVERY_TAG.deadlineMs, d.deadlineMs);
     out[at++] = DELIVERY_TAG.message;
     at = writeVarint(out, at, sizes[2 * k + 1] ?? 0);
-    at = writeMessage(out, at, d.message);
+    at = writeBrokerMessage(out, at, d.message);
   });
   if (at !== total) throw new Error(`encodeConsumeResponse: wrote ${at} bytes, sized ${total}`);
   return out;
-}
-
-function encodedMessageBytes(m: BrokerMessage): number {
-  let total = bytesFieldBytes(m.key) + bytesFieldBytes(m.payload) + scalarBytes(m.timestampMs);
-  for (const h of m.headers) {
-    const header = headerBytes(h.name, h.value);
-    total += 1 + varintLength(header) + header;
-  }
-  return total;
-}
-
-function headerBytes(name: string, value: Uint8Array): number {
-  const nameBytes = Buffer.byteLength(name);
-  return (nameBytes > 0 ? 1 + varintLength(nameBytes) + nameBytes : 0) + bytesFieldBytes(value);
-}
-
-function writeMessage(out: Buffer, at: number, m: BrokerMessage): number {
-  at = writeBytesField(out, at, MESSAGE_TAG.key, m.key);
-  for (const h of m.headers) {
-    out[at++] = MESSAGE_TAG.headers;
-    at = writeVarint(out, at, headerBytes(h.name, h.value));
-    const nameBytes = Buffer.byteLength(h.name);
-    if (nameBytes > 0) {
-      out[at++] = HEADER_TAG.name;
-      at = writeVarint(out, at, nameBytes);
-      at += out.write(h.name, at, 'utf8');
-    }
-    at = writeBytesField(out, at, HEADER_TAG.value, h.value);
-  }
-  at = writeBytesField(out, at, MESSAGE_TAG.payload, m.payload);
-  return writeScalar(out, at, MESSAGE_TAG.timestampMs, m.timestampMs);
 }
 
 /** Reads a ConsumeResponse; bytes that protobufjs would not read as one (or a Delivery without its message) throw MalformedMessageError. */

@@ -14,7 +14,8 @@
  */
 import type { BrokerMessage } from './broker-message.js';
 import { readBrokerMessage } from './broker-message-reader.js';
-import { bytesFieldBytes, scalarBytes, stringFieldBytes, varint64Length, writeBytesField, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
+import { brokerMessageBytes, writeBrokerMessage } from './broker-message-writer.js';
+import { scalarBytes, stringFieldBytes, varint64Length, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
 import { readPipelinedRequest, type PipelinedRequest, type PipelinedResponse } from './pipelined-request-codec.js';
 import { readPipelinedResponse } from './pipelined-response-reader.js';
 import { WireType, type WireReader } from './wire-reader.js';
@@ -47,62 +48,43 @@ export interface ProduceStreamRequestMessage extends PipelinedRequest {
 const PRODUCE_STREAM_TAG = { id: (1 << 3) | 0, produce: (2 << 3) | 2, timeoutMs: (3 << 3) | 0 } as const;
 /** ProduceRequest: topic (string), producer_id, first_sequence (varints), messages (Message), acks (enum). */
 const PRODUCE_TAG = { topic: (1 << 3) | 2, producerId: (2 << 3) | 0, firstSequence: (3 << 3) | 0, messages: (4 << 3) | 2, acks: (5 << 3) | 0 } as const;
-/** Message: key, headers (MessageHeader), payload (bytes), timestamp_ms (varint). */
-const MESSAGE_TAG = { key: (1 << 3) | 2, headers: (2 << 3) | 2, payload: (3 << 3) | 2, timestampMs: (4 << 3) | 0 } as const;
-/** MessageHeader: name (string), value (bytes). */
-const HEADER_TAG = { name: (1 << 3) | 2, value: (2 << 3) | 2 } as const;
 
 /** One buffer, the produce request framed in place (no copy of it). */
 export function encodeProduceStreamRequest(request: ProduceStreamRequestMessage): Buffer {
   const produce = request.produce;
-  const produceBytes = produce === null || produce === undefined ? -1 : produceRequestBytes(produce);
+  // Each message sized once, for its length prefix and the request's.
+  const messageSizes = produce === null || produce === undefined ? [] : produce.messages.map(brokerMessageBytes);
+  const produceBytes = produce === null || produce === undefined ? -1 : produceRequestBytes(produce, messageSizes);
   const total = scalarBytes(request.id) + (produceBytes < 0 ? 0 : 1 + varint64Length(produceBytes) + produceBytes) + scalarBytes(request.timeoutMs);
   const out = Buffer.allocUnsafe(total);
   let at = writeScalar(out, 0, PRODUCE_STREAM_TAG.id, request.id);
   if (produce !== null && produce !== undefined) {
     out[at++] = PRODUCE_STREAM_TAG.produce;
     at = writeVarint64(out, at, produceBytes);
-    at = writeProduceRequest(out, at, produce);
+    at = writeProduceRequest(out, at, produce, messageSizes);
   }
   at = writeScalar(out, at, PRODUCE_STREAM_TAG.timeoutMs, request.timeoutMs);
   if (at !== total) throw new Error(`encodeProduceStreamRequest: wrote ${at} bytes, sized ${total}`);
   return out;
 }
 
-function produceRequestBytes(request: ProduceRequestMessage): number {
+/** `messageSizes`: brokerMessageBytes of each message, in order. */
+function produceRequestBytes(request: ProduceRequestMessage, messageSizes: readonly number[]): number {
   let total = stringFieldBytes(request.topic) + scalarBytes(request.producerId) + scalarBytes(request.firstSequence) + scalarBytes(request.acks);
-  for (const message of request.messages) total += nestedBytes(messageFieldBytes(message));
+  for (const size of messageSizes) total += nestedBytes(size);
   return total;
 }
 
-function writeProduceRequest(out: Buffer, at: number, request: ProduceRequestMessage): number {
+function writeProduceRequest(out: Buffer, at: number, request: ProduceRequestMessage, messageSizes: readonly number[]): number {
   at = writeStringField(out, at, PRODUCE_TAG.topic, request.topic);
   at = writeScalar(out, at, PRODUCE_TAG.producerId, request.producerId);
   at = writeScalar(out, at, PRODUCE_TAG.firstSequence, request.firstSequence);
-  for (const message of request.messages) {
+  request.messages.forEach((message, k) => {
     out[at++] = PRODUCE_TAG.messages;
-    at = writeVarint64(out, at, messageFieldBytes(message));
-    at = writeMessage(out, at, message);
-  }
+    at = writeVarint64(out, at, messageSizes[k] ?? 0);
+    at = writeBrokerMessage(out, at, message);
+  });
   return writeScalar(out, at, PRODUCE_TAG.acks, request.acks);
-}
-
-function messageFieldBytes(message: BrokerMessage): number {
-  let total = bytesFieldBytes(message.key) + bytesFieldBytes(message.payload) + scalarBytes(message.timestampMs);
-  for (const header of message.headers) total += nestedBytes(stringFieldBytes(header.name) + bytesFieldBytes(header.value));
-  return total;
-}
-
-function writeMessage(out: Buffer, at: number, message: BrokerMessage): number {
-  at = writeBytesField(out, at, MESSAGE_TAG.key, message.key);
-  for (const header of message.headers) {
-    out[at++] = MESSAGE_TAG.headers;
-    at = writeVarint64(out, at, stringFieldBytes(header.name) + bytesFieldBytes(header.value));
-    at = writeStringField(out, at, HEADER_TAG.name, header.name);
-    at = writeBytesField(out, at, HEADER_TAG.value, header.value);
-  }
-  at = writeBytesField(out, at, MESSAGE_TAG.payload, message.payload);
-  return writeScalar(out, at, MESSAGE_TAG.timestampMs, message.timestampMs);
 }
 
 /** A length-delimited field of `bytes` content: tag, length, content (written even when empty: a message in a repeated field counts). */
