@@ -15,7 +15,7 @@
 import { MalformedMessageError } from './errors.js';
 import type { AckRequestMessage, AckResponseMessage, AckStreamRequestMessage } from './group-codec.js';
 import { readPipelinedRequest, type CallErrorMessage, type PipelinedResponse } from './pipelined-request-codec.js';
-import { scalarBytes, stringFieldBytes, varint64Length, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
+import { nestedFieldBytes, scalarBytes, stringFieldBytes, varint64Length, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
 import { readPipelinedResponse } from './pipelined-response-reader.js';
 import { WireType, type WireReader } from './wire-reader.js';
 
@@ -33,7 +33,7 @@ export type AckStreamResponseMessage = PipelinedResponse<AckResponseMessage>;
 export function encodeAckStreamRequest(request: AckStreamRequestMessage): Buffer {
   const ack = request.ack;
   const ackBytes = ack === null || ack === undefined ? -1 : ackRequestBytes(ack);
-  const total = scalarBytes(request.id) + (ackBytes < 0 ? 0 : nestedBytes(ackBytes)) + scalarBytes(request.timeoutMs);
+  const total = scalarBytes(request.id) + (ackBytes < 0 ? 0 : nestedFieldBytes(ackBytes)) + scalarBytes(request.timeoutMs);
   const out = Buffer.allocUnsafe(total);
   let at = writeScalar(out, 0, STREAM_REQUEST_TAG.id, request.id);
   if (ack !== null && ack !== undefined) {
@@ -51,7 +51,7 @@ export function encodeAckStreamResponse(response: AckStreamResponseMessage): Buf
   const { ok, error } = response;
   const okBytes = ok === null || ok === undefined ? -1 : packedFieldBytes(ok.outcomes);
   const errorBytes = error === null || error === undefined ? -1 : callErrorBytes(error);
-  const total = scalarBytes(response.id) + (okBytes < 0 ? 0 : nestedBytes(okBytes)) + (errorBytes < 0 ? 0 : nestedBytes(errorBytes));
+  const total = scalarBytes(response.id) + (okBytes < 0 ? 0 : nestedFieldBytes(okBytes)) + (errorBytes < 0 ? 0 : nestedFieldBytes(errorBytes));
   const out = Buffer.allocUnsafe(total);
   let at = writeScalar(out, 0, STREAM_RESPONSE_TAG.id, response.id);
   if (ok !== null && ok !== undefined) {
@@ -72,18 +72,13 @@ function ackRequestBytes(ack: AckRequestMessage): number {
   return stringFieldBytes(ack.group) + packedFieldBytes(ack.offsets);
 }
 
-/** A length-delimited field's tag, length and content. */
-function nestedBytes(bytes: number): number {
-  return 1 + varint64Length(bytes) + bytes;
-}
-
 /**
  * A packed repeated varint field, left out when empty. Values are uint64s below 2^53 or
  * enum values, never negative (a negative int32 would take ten bytes).
  */
 function packedFieldBytes(values: readonly number[]): number {
   if (values.length === 0) return 0;
-  return nestedBytes(packedBytes(values));
+  return nestedFieldBytes(packedBytes(values));
 }
 
 function packedBytes(values: readonly number[]): number {

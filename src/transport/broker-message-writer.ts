@@ -1,5 +1,5 @@
 import type { BrokerMessage } from './broker-message.js';
-import { bytesFieldBytes, scalarBytes, stringFieldBytes, varint64Length, writeBytesField, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
+import { bytesFieldBytes, nestedFieldBytes, scalarBytes, stringFieldBytes, writeBytesField, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
 
 /** Message (client.proto): key, headers (MessageHeader), payload (bytes), timestamp_ms (varint). */
 const MESSAGE_TAG = { key: (1 << 3) | 2, headers: (2 << 3) | 2, payload: (3 << 3) | 2, timestampMs: (4 << 3) | 0 } as const;
@@ -13,10 +13,7 @@ const HEADER_TAG = { name: (1 << 3) | 2, value: (2 << 3) | 2 } as const;
  */
 export function brokerMessageBytes(message: BrokerMessage): number {
   let total = bytesFieldBytes(message.key) + bytesFieldBytes(message.payload) + scalarBytes(message.timestampMs);
-  for (const header of message.headers) {
-    const bytes = headerBytes(header.name, header.value);
-    total += 1 + varint64Length(bytes) + bytes;
-  }
+  for (const header of message.headers) total += nestedFieldBytes(headerBytes(header.name, header.value));
   return total;
 }
 

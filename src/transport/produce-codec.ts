@@ -15,7 +15,7 @@
 import type { BrokerMessage } from './broker-message.js';
 import { readBrokerMessage } from './broker-message-reader.js';
 import { brokerMessageBytes, writeBrokerMessage } from './broker-message-writer.js';
-import { scalarBytes, stringFieldBytes, varint64Length, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
+import { nestedFieldBytes, scalarBytes, stringFieldBytes, varint64Length, writeScalar, writeStringField, writeVarint64 } from './protobuf-wire.js';
 import { readPipelinedRequest, type PipelinedRequest, type PipelinedResponse } from './pipelined-request-codec.js';
 import { readPipelinedResponse } from './pipelined-response-reader.js';
 import { WireType, type WireReader } from './wire-reader.js';
@@ -71,7 +71,7 @@ export function encodeProduceStreamRequest(request: ProduceStreamRequestMessage)
 /** `messageSizes`: brokerMessageBytes of each message, in order. */
 function produceRequestBytes(request: ProduceRequestMessage, messageSizes: readonly number[]): number {
   let total = stringFieldBytes(request.topic) + scalarBytes(request.producerId) + scalarBytes(request.firstSequence) + scalarBytes(request.acks);
-  for (const size of messageSizes) total += nestedBytes(size);
+  for (const size of messageSizes) total += nestedFieldBytes(size);
   return total;
 }
 
@@ -87,10 +87,6 @@ function writeProduceRequest(out: Buffer, at: number, request: ProduceRequestMes
   return writeScalar(out, at, PRODUCE_TAG.acks, request.acks);
 }
 
-/** A length-delimited field of `bytes` content: tag, length, content (written even when empty: a message in a repeated field counts). */
-function nestedBytes(bytes: number): number {
-  return 1 + varint64Length(bytes) + bytes;
-}
 
 /** Reads a ProduceStreamRequest; bytes that protobufjs would not read as one throw MalformedMessageError. */
 export function decodeProduceStreamRequest(bytes: Buffer): ProduceStreamRequestMessage {

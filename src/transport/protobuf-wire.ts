@@ -69,6 +69,11 @@ export function writeBytesField(out: Buffer, at: number, tag: number, bytes: Uin
   return at + bytes.length;
 }
 
+/** Bytes of a one-byte-tag length-delimited field of `content` bytes: tag, length, content (written even when empty: a message in a repeated field counts). */
+export function nestedFieldBytes(content: number): number {
+  return 1 + varint64Length(content) + content;
+}
+
 /** Bytes of a one-byte-tag string field; 0 when it is empty (proto3 leaves it out). */
 export function stringFieldBytes(value: string): number {
   if (value.length === 0) return 0;
