@@ -69,6 +69,8 @@ export class CommitLog implements LogReader, DurableLog {
   /** Sync mode with `mark: 'lagging'`: an append resolves once its data is synced. */
   private readonly lagging: boolean;
   private pump: Promise<void> | null = null;
+  /** A step of zero-filling ahead of the active segment's records is scheduled (see fillAheadSoon). */
+  private fillAheadScheduled = false;
   /** A start of the flush loop is scheduled for the next check phase (see append). */
   private kickScheduled = false;
   /**
@@ -443,6 +445,26 @@ export class CommitLog implements LogReader, DurableLog {
       segment.append(entries, from, to, bytes, this.options.flush.mode === 'sync' || this.sealedUnsynced.length > 0);
       from = to;
     }
+    this.fillAheadSoon();
+  }
+
+  /**
+   * Refills zeros ahead of the active segment's records a step per turn, between appends
+   * (Segment.fillAheadStep), for as long as it asks for more. A failed zero write fails the
+   * log, as it does when an append's write zero-fills in line.
+   */
+  private fillAheadSoon(): void {
+    if (this.fillAheadScheduled || this.context.preallocateBytes === 0) return;
+    this.fillAheadScheduled = true;
+    this.options.scheduler.soon(() => {
+      this.fillAheadScheduled = false;
+      if (this.state !== 'open') return;
+      try {
+        if (this.activeSegment().fillAheadStep()) this.fillAheadSoon();
+      } catch (error) {
+        this.fail(error);
+      }
+    });
   }
 
   /**
@@ -551,6 +573,7 @@ export class CommitLog implements LogReader, DurableLog {
         const bytes = this.unsyncedBytes;
         const active = this.activeSegment();
         active.writePending();
+        this.fillAheadSoon();
         settleWaiters(this.writeWaiters, target);
         const syncs = [this.context.fs.fdatasync(active.data)];
         if (this.dirDirty) {

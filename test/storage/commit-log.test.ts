@@ -437,12 +437,15 @@ async function indexFixture() {
   return f;
 }
 
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe('preallocation', () => {
   const SEGMENT = `${DIR}/00000000000000000001.log`;
 
   it('is on by default: zeros ahead of the records, up to segmentBytes, trimmed on close', async () => {
     const { fs, log, crash, reopen } = await fresh({ segmentBytes: 64 << 20 });
     await log.append(entries(1, 10, 1, 40));
+    for (let n = 0; n < 8; n++) await turn(); // the run of zeros goes a quarter per turn
     expect(fs.readFile(SEGMENT).length).toBe(1 << 20); // 10 records, then zeros to 1 MiB
     await log.close();
     expect(fs.readFile(SEGMENT).length).toBe(10 * 72);
@@ -454,6 +457,40 @@ describe('preallocation', () => {
     expect(after.recovery).toMatchObject({ cutTailBytes: 0, cutFromIndex: null, lostEntries: false });
     expectLogEquals(after, entries(1, 11, 1, 40), 1);
     expect(fs.readFile(SEGMENT).length).toBe(11 * 72);
+  });
+
+  it('refills ahead in steps between appends, a quarter run per turn, instead of a whole run in line with a group\'s write', async () => {
+    const memory = new MemoryFileSystem();
+    const zeroWrites: number[] = [];
+    const fs = new Proxy(memory, {
+      get: (target, key: keyof FileSystem) =>
+        key === 'writeAt'
+          ? (handle: FileHandle, data: Uint8Array, position: number) => {
+              if (handle.path === SEGMENT && data.every((b) => b === 0)) zeroWrites.push(data.length);
+              target.writeAt(handle, data, position);
+            }
+          : (target[key] as (...args: unknown[]) => unknown).bind(target),
+    });
+    const { log } = await fresh({ fs, segmentBytes: 64 << 10, preallocateBytes: 8 << 10 });
+    for (let k = 1; k <= 600; k++) {
+      await log.append(entries(k, 1, 1, 40));
+      await turn(); // a real disk's sync takes at least a turn; this file system's take none
+      // Zeros lie ahead of the records, however far they have come.
+      expect(memory.readFile(SEGMENT).length).toBeGreaterThan(k * 72);
+    }
+    expect(zeroWrites.length).toBeGreaterThan(16);
+    expect(new Set(zeroWrites)).toEqual(new Set([2 << 10])); // none in line, a whole run at once
+    expectLogEquals(log, entries(1, 600, 1, 40), 1);
+  });
+
+  it('fills in line as before when appends outrun the steps, and zeros stay ahead', async () => {
+    const { fs, log } = await fresh({ segmentBytes: 64 << 10, preallocateBytes: 8 << 10 });
+    await log.append(entries(1, 100, 1, 40)); // 7,200 B in one write: too big to zero-fill for (over 1/8 of a run)
+    expect(fs.readFile(SEGMENT).length).toBe(100 * 72);
+    for (let k = 101; k <= 400; k++) await log.append(entries(k, 1, 1, 40)); // no turn between: in-line fills keep up
+    for (let n = 0; n < 8; n++) await turn();
+    expect(fs.readFile(SEGMENT).length).toBeGreaterThan(400 * 72);
+    expectLogEquals(log, entries(1, 400, 1, 40), 1);
   });
 
   it('stops at segmentBytes, and preallocateBytes 0 turns it off', async () => {
