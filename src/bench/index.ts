@@ -1,6 +1,7 @@
 export { AppendWorkload, type AckedRecord, type AppendFate, type BackgroundWrites } from './append-workload.js';
 export { PAYLOAD_HEADER_BYTES } from './payload.js';
 export { chartHtml, formatReport } from './report.js';
+export { benchTable, type NamedBenchRun } from './bench-table.js';
 export { measureLatencyFloor, type FloorFsyncs, type LatencyFloorOptions, type LatencyFloorResult } from './latency-floor.js';
 export { ComparisonFileError, parseComparison, type ComparedResult } from './comparison.js';
 export { BenchInterruptedError, floorFsyncsFor, runBench, type BenchConfig, type BenchFloor, type BenchHooks, type BenchReport, type NodeUsage } from './run-bench.js';

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+
+import { benchTable, type BenchReport } from '../../src/bench/index.js';
+import { benchReport, CONFIG, latency } from './report-fixture.js';
+
+const FLOOR = { p50Ms: 0.8, p90Ms: 1.25, p99Ms: 3, rounds: 3_456, nodesCpuMicrosPerRound: 400, fsyncsPerNode: 2 } as const;
+
+/** A run of `config` at `msgPerSecond` with ack p99 `p99Ms` (p50 a quarter of it) and the worst node's event-loop max. */
+function run(config: Partial<BenchReport['config']>, msgPerSecond: number, p99Ms: number, loopMaxMs = 5, endToEndP99Ms: number | null = null): BenchReport {
+  const base = benchReport(null, p99Ms / 4);
+  return {
+    ...base,
+    config: { ...CONFIG, ...config },
+    produce: { ...base.produce, messagesPerSecond: msgPerSecond, endToEnd: endToEndP99Ms === null ? { ...latency(1), count: 0 } : latency(endToEndP99Ms / 4) },
+    ratios: { ...base.ratios, produceToSingleSync: msgPerSecond / 5_000 },
+    nodes: base.nodes.map((node, k) => ({ ...node, eventLoop: { samples: 100, maxMs: k === 1 ? loopMaxMs : 1, p99Ms: 1, stalls: [], runQueueMsPerSecond: null } })),
+  };
+}
+
+const rowOf = (table: string, start: string): string[] => {
+  const line = table.split('\n').find((l) => l.startsWith(`| ${start} |`));
+  expect(line, `a row for ${start}`).toBeDefined();
+  return (line ?? '').split(' | ').map((cell) => cell.replace(/^\| |\s\|$/g, ''));
+};
+
+describe('benchTable (the issue\'s targets from bench --json runs)', () => {
+  it('puts each run in its case\'s row, in order, and counts the runs that met the target', () => {
+    const table = benchTable([
+      { name: 'a.json', report: run({ api: 'log', inflight: 64 }, 31_000, 7.5, 9.5) },
+      { name: 'b.json', report: run({ api: 'log', inflight: 64 }, 28_000, 7.0, 12.25) },
+      { name: 'c.json', report: run({ api: 'log', inflight: 64 }, 32_000, 8.5) },
+    ]);
+    const row = rowOf(table, 'log, 1 KiB x 64');
+    expect(row[1]).toBe('>= 30,000 msg/s, ack p99 <= 8 ms');
+    expect(row[2]).toBe('31,000 (p99 7.5 ms) / 28,000 (p99 7.0 ms) / 32,000 (p99 8.5 ms)');
+    expect(row[3]).toBe('1 of 3');
+    expect(row[4]).toBe('9.5 / 12.3 / 5.0'); // the worst node's event-loop max, ms
+    expect(row[5]).toBe('600 / 600 / 600'); // the three nodes' CPU per message, us
+    expect(row[6]).toBe('6.2x / 5.6x / 6.4x'); // msg/s over the disk's one-record fdatasync rate
+  });
+
+  it('holds 1 KiB x 1 through the broker to its same-run floor, and the consumer case to its end-to-end p99', () => {
+    const floorRun = { ...run({ inflight: 1 }, 600, 4), floor: FLOOR }; // ack p50 1 ms against a 0.8 ms floor
+    const consumed = run({ inflight: 64, endToEnd: true }, 23_000, 9, 5, 14);
+    const table = benchTable([{ name: 'x1.json', report: floorRun }, { name: 'e2e.json', report: consumed }]);
+    const x1 = rowOf(table, 'broker, 1 KiB x 1');
+    expect(x1[1]).toBe('ack p50 <= 1.25x the same-run floor');
+    expect(x1[2]).toBe('1.00 ms / floor 0.80 = 1.25x');
+    expect(x1[3]).toBe('1 of 1');
+    const e2e = rowOf(table, 'broker, 1 KiB x 64, a consumer group acking each');
+    expect(e2e[2]).toBe('23,000 (end-to-end p99 14.0 ms)');
+    expect(e2e[3]).toBe('1 of 1');
+  });
+
+  it('lists the runs that are no target case, and leaves out cases without runs', () => {
+    const table = benchTable([
+      { name: 'lagging.json', report: run({ api: 'log', inflight: 64, durableMark: 'lagging' }, 35_000, 6) },
+      { name: 'small.json', report: run({ api: 'broker', inflight: 64, sizeBytes: 128 }, 46_000, 5) },
+    ]);
+    expect(rowOf(table, 'broker, 128 B x 64')[3]).toBe('1 of 1');
+    expect(table).not.toContain('| log, 1 KiB x 64 |');
+    expect(table).toContain('Not a target case (the targets are with flush sync, acks all, the ordered mark, one producer, 3 nodes): lagging.json');
+  });
+});
