@@ -450,11 +450,12 @@ export class CommitLog implements LogReader, DurableLog {
 
   /**
    * Refills zeros ahead of the active segment's records a step per turn, between appends
-   * (Segment.fillAheadStep), for as long as it asks for more. A failed zero write fails the
-   * log, as it does when an append's write zero-fills in line.
+   * (Segment.fillAheadStep), for as long as it asks for more; schedules nothing while no
+   * refill is wanted (most appends). A failed zero write fails the log, as it does when an
+   * append's write zero-fills in line.
    */
   private fillAheadSoon(): void {
-    if (this.fillAheadScheduled || this.context.preallocateBytes === 0) return;
+    if (this.fillAheadScheduled || !this.activeSegment().fillAheadWanted()) return;
     this.fillAheadScheduled = true;
     this.options.scheduler.soon(() => {
       this.fillAheadScheduled = false;

@@ -276,6 +276,15 @@ export class Segment {
     this.lastWriteBytes = bytes.length;
   }
 
+  /** Whether fillAheadStep() would write: a refill is under way, or the zeros ahead ran low after a small write. */
+  fillAheadWanted(): boolean {
+    const { preallocateBytes, segmentBytes } = this.context;
+    if (this.memory === null || preallocateBytes === 0) return false;
+    if (this.fillTarget > this.allocatedBytes) return true;
+    const small = this.lastWriteBytes * PREALLOCATE_WRITE_SHARE_MAX <= preallocateBytes;
+    return small && this.allocatedBytes - this.writtenBytes < preallocateBytes / 2 && this.allocatedBytes < segmentBytes;
+  }
+
   /**
    * One step of refilling zeros ahead, between appends rather than in line with one: once
    * the zeros ahead of the written records have run below half of preallocateBytes (after a
@@ -287,12 +296,8 @@ export class Segment {
    */
   fillAheadStep(): boolean {
     const { fs, preallocateBytes, segmentBytes } = this.context;
-    if (this.memory === null || preallocateBytes === 0) return false;
-    if (this.fillTarget <= this.allocatedBytes) {
-      const small = this.lastWriteBytes * PREALLOCATE_WRITE_SHARE_MAX <= preallocateBytes;
-      if (!small || this.allocatedBytes - this.writtenBytes >= preallocateBytes / 2 || this.allocatedBytes >= segmentBytes) return false;
-      this.fillTarget = Math.min(segmentBytes, this.allocatedBytes + preallocateBytes);
-    }
+    if (!this.fillAheadWanted()) return false;
+    if (this.fillTarget <= this.allocatedBytes) this.fillTarget = Math.min(segmentBytes, this.allocatedBytes + preallocateBytes);
     const length = Math.min(Math.ceil(preallocateBytes / FILL_AHEAD_STEPS), this.fillTarget - this.allocatedBytes);
     if (this.zeros.length < length) this.zeros = new Uint8Array(Math.max(length, preallocateBytes));
     fs.writeAt(this.data, this.zeros.subarray(0, length), this.allocatedBytes);
