@@ -74,7 +74,7 @@ function underTargetTerms(report: BenchReport): boolean {
 function caseOf(report: BenchReport): TargetCase | null {
   if (!underTargetTerms(report)) return null;
   const c = report.config;
-  return CASES.find((t) => t.api === c.api && t.sizeBytes === c.sizeBytes && t.inflight === c.inflight && t.endToEnd === (c.api === 'broker' && c.endToEnd)) ?? null;
+  return CASES.find((t) => t.api === c.api && t.sizeBytes === c.sizeBytes && t.inflight === c.inflight && t.endToEnd === c.endToEnd) ?? null;
 }
 
 /**
@@ -88,21 +88,21 @@ function caseOf(report: BenchReport): TargetCase | null {
 export function benchTable(runs: readonly NamedBenchRun[]): string {
   const rows: string[] = ['| case | target | runs | met | worst node\'s event-loop max (ms) | nodes\' CPU per message (us) | msg/s over the disk\'s one-record fdatasyncs |', '|---|---|---|---|---|---|---|'];
   const outside: string[] = [];
-  const byCase = new Map<TargetCase, NamedBenchRun[]>();
+  const byCase = new Map<TargetCase, { readonly report: BenchReport; readonly text: string; readonly met: boolean }[]>();
   for (const run of runs) {
     const target = caseOf(run.report);
-    if (target === null || target.figure(run.report) === null) outside.push(run.name);
-    else byCase.set(target, [...(byCase.get(target) ?? []), run]);
+    const figure = target?.figure(run.report) ?? null;
+    if (target === null || figure === null) outside.push(run.name);
+    else byCase.set(target, [...(byCase.get(target) ?? []), { report: run.report, ...figure }]);
   }
   for (const target of CASES) {
     const inCase = byCase.get(target);
     if (inCase === undefined) continue;
-    const figures = inCase.map((run) => target.figure(run.report)).filter((f) => f !== null);
     const cells = [
       target.label,
       target.target,
-      figures.map((f) => f.text).join(' / '),
-      `${figures.filter((f) => f.met).length} of ${figures.length}`,
+      inCase.map((run) => run.text).join(' / '),
+      `${inCase.filter((run) => run.met).length} of ${inCase.length}`,
       inCase.map((run) => loopMaxMs(run.report)).join(' / '),
       inCase.map((run) => maybe(nodesCpuMicrosPerMessage(run.report), (us) => count(us))).join(' / '),
       inCase.map((run) => maybe(run.report.ratios.produceToSingleSync, (x) => `${x.toFixed(1)}x`)).join(' / '),
