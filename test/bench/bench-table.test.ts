@@ -1,3 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { describe, expect, it } from 'vitest';
 
 import { benchTable, type BenchReport } from '../../src/bench/index.js';
@@ -61,5 +67,30 @@ describe('benchTable (the issue\'s targets from bench --json runs)', () => {
     expect(rowOf(table, 'broker, 128 B x 64')[3]).toBe('1 of 1');
     expect(table).not.toContain('| log, 1 KiB x 64 |');
     expect(table).toContain('Not a target case (the targets are with flush sync, acks all, the ordered mark, one producer, 3 nodes): lagging.json, log-reader.json');
+  });
+});
+
+describe('scripts/bench-table.mjs (README: npm run bench:table -- runs/*.json)', () => {
+  const script = fileURLToPath(new URL('../../scripts/bench-table.mjs', import.meta.url));
+
+  it('prints the table of the JSON files it is given, and exits 2 with one line on no file or a file that is not a run', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-table-'));
+    try {
+      const file = path.join(dir, 'log-1k-x64-1.json');
+      fs.writeFileSync(file, JSON.stringify(run({ api: 'log', inflight: 64 }, 31_000, 7.5)));
+      const ok = spawnSync(process.execPath, [script, file], { encoding: 'utf8' });
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain('| log, 1 KiB x 64 | >= 30,000 msg/s, ack p99 <= 8 ms | 31,000 (p99 7.5 ms) | 1 of 1 |');
+      const none = spawnSync(process.execPath, [script], { encoding: 'utf8' });
+      expect(none.status).toBe(2);
+      expect(none.stderr.trim().split('\n')).toHaveLength(1);
+      const bogus = path.join(dir, 'bogus.json');
+      fs.writeFileSync(bogus, '{"hello": 1}');
+      const wrong = spawnSync(process.execPath, [script, bogus], { encoding: 'utf8' });
+      expect(wrong.status).toBe(2);
+      expect(wrong.stderr).toBe(`bench-table: ${bogus}: not a file quorumlog bench --json wrote\n`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
