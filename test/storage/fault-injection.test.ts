@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { Index } from '../../raft/types.js';
-import { CorruptRecordError, MissingSegmentError, NodeFileSystem, openLog, type DirectoryLock } from '../../storage/index.js';
+import { CorruptRecordError, MissingSegmentError, NodeFileSystem, openLog, StorageIoError, type DirectoryLock, type FileHandle } from '../../storage/index.js';
 import { cleanup, entries, expectLogEquals, FIVE_SEGMENTS, indexFilePath, segmentFilePath, tempDir } from './log-fixtures.js';
 
 const { payloadBytes: PAYLOAD_BYTES, recordBytes: RECORD_BYTES, segmentBytes: SEGMENT_BYTES, count: COUNT } = FIVE_SEGMENTS;
@@ -21,9 +21,14 @@ const segmentPath = (first: number): string => segmentFilePath(dir, first);
 const indexPath = (first: number): string => indexFilePath(dir, first);
 const open = () => openLog({ dir, fs: new NodeFileSystem(), segmentBytes: SEGMENT_BYTES });
 
-/** Real files as one process sees them; die() does to its directory locks what kill -9 does: the kernel drops them. */
+/**
+ * Real files as one process sees them. die() does what kill -9 does: the kernel drops its
+ * directory locks, and nothing the process had scheduled (a zero-fill step, a flush) reaches
+ * the files afterwards, since a killed process has no more turns; here its later writes throw.
+ */
 class ProcessFileSystem extends NodeFileSystem {
   private readonly locks: DirectoryLock[] = [];
+  private dead = false;
 
   override lockDir(dir: string): DirectoryLock {
     const lock = super.lockDir(dir);
@@ -31,8 +36,23 @@ class ProcessFileSystem extends NodeFileSystem {
     return lock;
   }
 
+  override writeAt(handle: FileHandle, data: Uint8Array, position: number): void {
+    this.refuseIfDead(handle);
+    super.writeAt(handle, data, position);
+  }
+
+  override truncate(handle: FileHandle, sizeBytes: number): void {
+    this.refuseIfDead(handle);
+    super.truncate(handle, sizeBytes);
+  }
+
   die(): void {
+    this.dead = true;
     for (const lock of this.locks.splice(0)) lock.release();
+  }
+
+  private refuseIfDead(handle: FileHandle): void {
+    if (this.dead) throw new StorageIoError('write', handle.path, { cause: new Error('the process was killed') });
   }
 }
 
