@@ -57,7 +57,7 @@ function installLines(i: NonNullable<SnapshotBenchReport['install']>): string[] 
 }
 
 function throughputLines(t: NonNullable<SnapshotBenchReport['throughput']>): string[] {
-  const lines = ['produce with snapshots against without (fresh 3-node clusters, alternating order; event-loop delay beyond the 10 ms sampling interval, per node max / worst scrape p99)'];
+  const lines = ['produce with snapshots against without (fresh 3-node clusters, alternating order; event-loop delay from the bench\'s 2 ms recorder, per node max / p99 over the window)'];
   t.pairs.forEach((p, k) => {
     const loop = (run: typeof p.withSnapshots): string => run.eventLoop.map((n) => `${n.id} ${fmtMs(n.maxDelayMs)}/${fmtMs(n.p99DelayMs)} ms${run.snapshots ? ` (${n.snapshotsWritten} snap)` : ''}`).join(', ');
     lines.push(`  pair ${k + 1}: ${fmtInt(p.withSnapshots.messagesPerSecond)} msg/s with, ${fmtInt(p.withoutSnapshots.messagesPerSecond)} msg/s without: ${fmtRatio(p.ratio)}`);

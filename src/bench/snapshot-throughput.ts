@@ -6,18 +6,16 @@ import { MetricsScraper } from './metrics-scraper.js';
 import { median } from './stats.js';
 import { runProduce } from './workload.js';
 
-/** A node samples its event loop with monitorEventLoopDelay at this resolution (src/observe/process-metrics.ts); an idle loop reads it. */
-export const EVENT_LOOP_RESOLUTION_MS = 10;
-
-/** One node's event-loop delay over the measured window, from its /metrics scrapes. */
+/** One node's event-loop delay over the measured window, from the bench's loop-delay recorder (src/process/loop-delay.ts). */
 export interface NodeEventLoop {
   readonly id: string;
-  /** Largest delay beyond the sampling interval in any scrape (nodejs_eventloop_lag_max_seconds - 10 ms). */
+  /** Largest delay in the window, beyond the recorder's interval. */
   readonly maxDelayMs: number;
-  /** Largest per-scrape p99 beyond the interval (nodejs_eventloop_lag_p99_seconds - 10 ms). */
+  /** The 99th percentile of the window's delays. */
   readonly p99DelayMs: number;
-  readonly scrapes: number;
-  /** Snapshots this node wrote during the window (quorumlog_snapshots_written_total). */
+  /** The recorder's samples in the window (0: the node recorded none). */
+  readonly samples: number;
+  /** Snapshots this node wrote during the window (quorumlog_snapshots_written_total, from its /metrics scrapes). */
   readonly snapshotsWritten: number;
 }
 
@@ -60,7 +58,8 @@ export interface ThroughputOptions {
  * Produce throughput with snapshots every `snapshotEntries` against none, in pairs on fresh
  * clusters whose order flips each pair (as --metrics-cost does), plain appends at
  * `inflight` in flight. Both sides serve /metrics and are scraped every `scrapeMs`, so the
- * scrapes cost both the same, and each node's event-loop delay is read from them.
+ * scrapes cost both the same (they count the snapshots written); each node's event-loop
+ * delay comes from the bench's own recorder, which samples every 2 ms.
  */
 export async function runThroughputPairs(options: ThroughputOptions): Promise<ThroughputResult> {
   const pairs: ThroughputPair[] = [];
@@ -75,9 +74,6 @@ export async function runThroughputPairs(options: ThroughputOptions): Promise<Th
 }
 
 interface ScrapeTotals {
-  scrapes: number;
-  maxSeconds: number;
-  p99Seconds: number;
   snapshotsFirst: number | null;
   snapshotsLast: number;
 }
@@ -86,17 +82,14 @@ async function throughputRun(options: ThroughputOptions, snapshots: boolean, lab
   const snapshotEntries = snapshots ? options.snapshotEntries : options.noSnapshotEntries;
   options.onPhase?.(`throughput ${label}: ${snapshots ? `a snapshot every ${snapshotEntries.toLocaleString('en-US')} entries` : 'no snapshots'}`);
   const dataRoot = fs.mkdtempSync(path.join(options.root, 'throughput-'));
-  const cluster = await LocalCluster.start({ nodes: 3, dataRoot, flush: 'sync', http: true, nodeFlags: ['--snapshot-entries', String(snapshotEntries)] });
-  const totals = new Map<string, ScrapeTotals>(cluster.httpAddresses.map((a) => [a, { scrapes: 0, maxSeconds: 0, p99Seconds: 0, snapshotsFirst: null, snapshotsLast: 0 }]));
+  const cluster = await LocalCluster.start({ nodes: 3, dataRoot, flush: 'sync', http: true, loopDelay: true, nodeFlags: ['--snapshot-entries', String(snapshotEntries)] });
+  const totals = new Map<string, ScrapeTotals>(cluster.httpAddresses.map((a) => [a, { snapshotsFirst: null, snapshotsLast: 0 }]));
   let measuring = false;
+  let windowFromMs = 0;
   const scraper = new MetricsScraper(cluster.httpAddresses, options.scrapeMs, (address, text) => {
     const t = totals.get(address);
     if (t === undefined || !measuring) return;
     const written = metricValue(text, 'quorumlog_snapshots_written_total') ?? 0;
-    // The scrape's histogram covers the time since the previous scrape (the node resets it at each).
-    t.scrapes++;
-    t.maxSeconds = Math.max(t.maxSeconds, metricValue(text, 'nodejs_eventloop_lag_max_seconds') ?? 0);
-    t.p99Seconds = Math.max(t.p99Seconds, metricValue(text, 'nodejs_eventloop_lag_p99_seconds') ?? 0);
     t.snapshotsFirst ??= written;
     t.snapshotsLast = written;
   });
@@ -111,21 +104,26 @@ async function throughputRun(options: ThroughputOptions, snapshots: boolean, lab
       clientBatching: true,
       endToEnd: false,
       onProgress: (p) => {
-        if (p.phase === 'measure') measuring = true;
+        if (p.phase === 'measure' && !measuring) {
+          measuring = true;
+          windowFromMs = Date.now();
+        }
       },
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     measuring = false;
+    const windowToMs = Date.now();
     await scraper.stop();
     if (cluster.failure !== null) throw new Error(cluster.failure);
+    const delays = await cluster.loopDelay(windowFromMs, windowToMs);
     const eventLoop = cluster.ids.map((id, k): NodeEventLoop => {
       const t = totals.get(cluster.httpAddresses[k] ?? '');
-      const beyond = (seconds: number): number => Math.max(0, seconds * 1000 - EVENT_LOOP_RESOLUTION_MS);
+      const delay = delays.get(id) ?? null;
       return {
         id,
-        maxDelayMs: beyond(t?.maxSeconds ?? 0),
-        p99DelayMs: beyond(t?.p99Seconds ?? 0),
-        scrapes: t?.scrapes ?? 0,
+        maxDelayMs: delay?.maxMs ?? 0,
+        p99DelayMs: delay?.p99Ms ?? 0,
+        samples: delay?.samples ?? 0,
         snapshotsWritten: (t?.snapshotsLast ?? 0) - (t?.snapshotsFirst ?? 0),
       };
     });

@@ -15,7 +15,7 @@ export function metricsObserver(): NodeObserver {
   const metrics = new NodeMetrics();
   let endpoint: HttpEndpoint | null = null;
   return {
-    observation: { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) },
+    observation: metrics.observation,
     attach: async (node, dataDir) => {
       metrics.attach(node, dataDir);
       const id = node.status().id;

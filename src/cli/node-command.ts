@@ -300,7 +300,7 @@ async function runNode(configured: NodeConfig, http: HttpFlags, logging: LogFlag
   // names no address another node could reach, so it is not reported.
   if (http.port !== 0 && !WILDCARD_HOSTS.has(http.host)) config = { ...config, httpAddress: `${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}` };
   const metrics = http.port === 0 ? null : new NodeMetrics();
-  const node = await startNode(config, baseLog, metrics === null ? {} : { probe: metrics.probe, wrapFileSystem: (fs) => metrics.wrapFileSystem(fs) }).catch((error: unknown) => {
+  const node = await startNode(config, baseLog, metrics === null ? {} : metrics.observation).catch((error: unknown) => {
     // A configuration the node refuses is the CLI's one line on stderr; a start that fails
     // on its storage is also a line of the node's log, for whatever collects it.
     if (!(error instanceof ConfigError)) baseLog.fatal(`cannot start: ${describe(error)}`, { event: LogEvent.failed, reason: 'start failed' });

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 
 import type { RandomSource, Status } from '../../raft/index.js';
-import { durableMarkOf, NodeFileSystem, PowerLossFileSystem, realScheduler, type CommitLog, type FileSystem, type FlushPolicy, type LogDamage, type RecoveryReport } from '../../storage/index.js';
+import { durableMarkOf, NodeFileSystem, PowerLossFileSystem, realScheduler, type CommitLog, type FileSystem, type FlushPolicy, type LogDamage, type RecoveryReport, type Scheduler } from '../../storage/index.js';
 import { annotatedLog, LogEvent, type Log, type LogFields } from '../log/index.js';
 import { startClientServer, startPeerTransport, type ClientServer, type PeerTransport } from '../transport/index.js';
 import { member, validateConfig, type NodeConfig } from './config.js';
@@ -50,6 +50,8 @@ export interface NodeObservation {
   readonly probe?: NodeProbe;
   /** Wraps the file system the log runs on, to measure its writes and syncs. */
   readonly wrapFileSystem?: (fs: FileSystem) => FileSystem;
+  /** Wraps the scheduler the node sets its timers on, to measure how late they fire. */
+  readonly wrapScheduler?: (scheduler: Scheduler) => Scheduler;
 }
 
 const systemRandom: RandomSource = { nextInt: (maxExclusive) => randomInt(maxExclusive) };
@@ -83,7 +85,7 @@ export async function startNode(config: NodeConfig, baseLog: Log, observation: N
       config,
       {
         fs,
-        scheduler: realScheduler,
+        scheduler: observation.wrapScheduler?.(realScheduler) ?? realScheduler,
         random: systemRandom,
         diskUsage: statfsDiskUsage(config.dataDir),
         snapshotFileTimeMs: newestSnapshotFileTimeMs,

@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 
 import { Counter, Gauge, Registry } from 'prom-client';
 
-import type { FileSystem } from '../../storage/index.js';
-import { AUTH_REFUSAL_KINDS, type NodeInspection, type NodeProbe, type ProbedCall } from '../node/index.js';
+import type { FileSystem, Scheduler } from '../../storage/index.js';
+import { AUTH_REFUSAL_KINDS, type NodeInspection, type NodeObservation, type NodeProbe, type ProbedCall } from '../node/index.js';
 import { collectBrokerGauges, collectDiskGauges, collectRaftGauges, collectStorageGauges, type ScrapeGauges } from './scrape-gauges.js';
 import { BoundedLabels } from './bounded-labels.js';
 import { DataDirSize } from './data-dir-size.js';
@@ -102,6 +102,19 @@ export class NodeMetrics {
       },
     };
     return new MeteredFileSystem(fs, meter, () => performance.now(), this.dataDirSize);
+  }
+
+  /**
+   * The scheduler the node should set its timers on: `scheduler`, with each periodic timer's
+   * lateness recorded as the process's event-loop delay (unchanged without process metrics).
+   */
+  wrapScheduler(scheduler: Scheduler): Scheduler {
+    return this.processMetrics?.timed(scheduler) ?? scheduler;
+  }
+
+  /** What startNode takes to be measured by these metrics: the probe, the file system and the scheduler wrapped. */
+  get observation(): NodeObservation {
+    return { probe: this.probe, wrapFileSystem: (fs) => this.wrapFileSystem(fs), wrapScheduler: (scheduler) => this.wrapScheduler(scheduler) };
   }
 
   /** Starts reading gauges from `node`, and counting its leader changes and elections. */

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
-import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+import { constants as perfConstants, createHistogram, performance, PerformanceObserver, type RecordableHistogram } from 'node:perf_hooks';
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 
+import type { Scheduler, Timer } from '../../storage/index.js';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 
-/** How often the event-loop monitor samples, as prom-client's default collectors do. */
-export const EVENT_LOOP_RESOLUTION_MS = 10;
 const GC_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];
 const NS_PER_S = 1e9;
+const NS_PER_MS = 1e6;
 
 /**
  * The process's own metrics: CPU, memory, file descriptors, event-loop delay and garbage
@@ -25,11 +25,18 @@ const NS_PER_S = 1e9;
  * heap-space breakdown, virtual memory, the process heap and
  * `nodejs_eventloop_lag_stddev_seconds`.
  *
- * Event-loop delay is perf_hooks' monitor at 10 ms, read and reset at each scrape, like
- * prom-client's: an idle loop reads about 10 ms (the monitor times its own interval).
+ * Event-loop delay is how late the node's own periodic timers fired: each timer set through
+ * `timed(scheduler)` records, at every run, how long after its due time it ran (its Raft tick,
+ * every 50 ms by default, gives 20 samples a second). The gauges are read and reset at each
+ * scrape, as prom-client's are, but an idle loop reads near zero rather than the sampling
+ * interval. No timer is added for it: perf_hooks' monitorEventLoopDelay at prom-client's 10 ms
+ * woke a loaded node 100 more times a second and cost it about 6.5 ms of CPU a second, more
+ * than the rest of its metrics together (docs/bench.md, "What metrics cost"). What that gives
+ * up: a stall shorter than the tick interval shows only when a tick fell due within it (a
+ * 5 ms stall one time in ten at 50 ms); every stall longer than the interval shows.
  */
 export class ProcessMetrics {
-  private readonly loopDelay: IntervalHistogram;
+  private readonly loopDelay: TimerLateness;
   private readonly gcObserver: PerformanceObserver;
 
   constructor(registry: Registry) {
@@ -41,15 +48,19 @@ export class ProcessMetrics {
     new Gauge({ name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds.', registers }).set(Math.round(started));
     const [major, minor, patch] = process.versions.node.split('.').map(Number);
     new Gauge({ name: 'nodejs_version_info', help: 'Node.js version info.', labelNames: ['version', 'major', 'minor', 'patch'], registers }).labels(process.version, String(major), String(minor), String(patch)).set(1);
-    this.loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
-    this.loopDelay.enable();
-    this.registerLoopDelay(registers, this.loopDelay);
+    this.loopDelay = new TimerLateness();
+    this.registerLoopDelay(registers, this.loopDelay.histogram);
     this.gcObserver = observeGarbageCollection(new FastHistogram({ name: 'nodejs_gc_duration_seconds', help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.', labelName: 'kind', buckets: GC_BUCKETS, registers }));
   }
 
-  /** Stops the event-loop monitor and the garbage-collection observer. */
+  /** `scheduler`, with each of its periodic timers recording how late it fired into the event-loop delay. */
+  timed(scheduler: Scheduler): Scheduler {
+    return this.loopDelay.timed(scheduler);
+  }
+
+  /** Stops recording event-loop delay (the timers keep running) and the garbage-collection observer. */
   close(): void {
-    this.loopDelay.disable();
+    this.loopDelay.stop();
     this.gcObserver.disconnect();
   }
 
@@ -102,18 +113,19 @@ export class ProcessMetrics {
     if (max !== null) new Gauge({ name: 'process_max_fds', help: 'Maximum number of open file descriptors.', registers }).set(max);
   }
 
-  private registerLoopDelay(registers: Registry[], histogram: IntervalHistogram): void {
+  private registerLoopDelay(registers: Registry[], histogram: RecordableHistogram): void {
     const gauge = (name: string, help: string): Gauge => new Gauge({ name, help, registers });
     // Registered before the others and read first: its collect sets them all, then resets the monitor.
-    const min = new Gauge({ name: 'nodejs_eventloop_lag_min_seconds', help: 'The minimum recorded event loop delay.', registers, collect: () => readLoopDelay() });
-    const max = gauge('nodejs_eventloop_lag_max_seconds', 'The maximum recorded event loop delay.');
-    const mean = gauge('nodejs_eventloop_lag_mean_seconds', 'The mean of the recorded event loop delays.');
-    const p50 = gauge('nodejs_eventloop_lag_p50_seconds', 'The 50th percentile of the recorded event loop delays.');
-    const p90 = gauge('nodejs_eventloop_lag_p90_seconds', 'The 90th percentile of the recorded event loop delays.');
-    const p99 = gauge('nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of the recorded event loop delays.');
+    const of = 'event loop delay since the previous scrape (how late the node\'s timers ran)';
+    const min = new Gauge({ name: 'nodejs_eventloop_lag_min_seconds', help: `The minimum ${of}.`, registers, collect: () => readLoopDelay() });
+    const max = gauge('nodejs_eventloop_lag_max_seconds', `The maximum ${of}.`);
+    const mean = gauge('nodejs_eventloop_lag_mean_seconds', `The mean ${of}.`);
+    const p50 = gauge('nodejs_eventloop_lag_p50_seconds', `The 50th percentile ${of}.`);
+    const p90 = gauge('nodejs_eventloop_lag_p90_seconds', `The 90th percentile ${of}.`);
+    const p99 = gauge('nodejs_eventloop_lag_p99_seconds', `The 99th percentile ${of}.`);
     const lag = gauge('nodejs_eventloop_lag_seconds', 'Lag of event loop in seconds: from the previous scrape to its next turn of the loop.');
     const readLoopDelay = (): void => {
-      // Nothing recorded since the last reset (no interval has ended yet): the histogram reads its extremes; show zeros.
+      // Nothing recorded since the last reset (no timer has run): the histogram reads its extremes; show zeros.
       const recorded = histogram.count > 0;
       min.set(recorded ? histogram.min / NS_PER_S : 0);
       max.set(recorded ? histogram.max / NS_PER_S : 0);
@@ -125,6 +137,40 @@ export class ProcessMetrics {
       const asked = process.hrtime.bigint();
       setImmediate(() => lag.set(Number(process.hrtime.bigint() - asked) / NS_PER_S));
     };
+  }
+}
+
+/**
+ * How late timers fired, in a histogram of nanoseconds. A periodic timer is due one interval
+ * after its previous run started (Node reschedules setInterval from the moment it runs the
+ * callback); a run records how far past that it started. Node's timers keep whole
+ * milliseconds, so a timer may run up to a millisecond before the due time measured here:
+ * those runs record the least the histogram holds, 1 ns.
+ */
+class TimerLateness {
+  readonly histogram = createHistogram();
+  private recording = true;
+
+  timed(scheduler: Scheduler): Scheduler {
+    return {
+      nowMs: () => scheduler.nowMs(),
+      after: (delayMs, run) => scheduler.after(delayMs, run),
+      soon: (run) => scheduler.soon(run),
+      every: (intervalMs, run): Timer => {
+        let dueMs = performance.now() + intervalMs;
+        return scheduler.every(intervalMs, () => {
+          const nowMs = performance.now();
+          if (this.recording) this.histogram.record(Math.max(1, Math.round((nowMs - dueMs) * NS_PER_MS)));
+          dueMs = nowMs + intervalMs;
+          run();
+        });
+      },
+    };
+  }
+
+  stop(): void {
+    this.recording = false;
+    this.histogram.reset();
   }
 }
 

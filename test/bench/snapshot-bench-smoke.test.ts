@@ -76,7 +76,7 @@ describe('quorumlog bench --case snapshots (smoke)', () => {
       expect(pair?.withoutSnapshots.snapshots).toBe(false);
       expect(pair?.withSnapshots.messagesPerSecond).toBeGreaterThan(0);
       expect(pair?.withSnapshots.eventLoop.map((n) => n.id)).toEqual(['n1', 'n2', 'n3']);
-      for (const n of pair?.withSnapshots.eventLoop ?? []) expect(n.scrapes).toBeGreaterThan(0);
+      for (const n of pair?.withSnapshots.eventLoop ?? []) expect(n.samples).toBeGreaterThan(0);
       expect(report.throughput?.medianRatio).toBe(pair?.ratio);
 
       expect(report.encode?.cases.map((c) => c.shape.kind)).toEqual(['deliveries', 'runs']);

@@ -104,6 +104,10 @@ describe('metrics and health checks of a real cluster', () => {
       }
       expect(await sample(cluster, leader, 'quorumlog_requests_total{call="append",code="ok"}')).toBeGreaterThan(0);
       expect(await sample(cluster, leader, 'quorumlog_storage_fdatasync_seconds_count')).toBeGreaterThan(0);
+      // Event-loop delay is recorded from each node's own timers (its Raft tick), which run through the metrics.
+      for (const id of cluster.ids) {
+        await cluster.waitFor(async () => (await sample(cluster, id, 'nodejs_eventloop_lag_max_seconds')) > 0, { timeoutMs: 5_000, what: `${id}'s event-loop delay to be recorded` });
+      }
 
       // A paused follower falls behind on the leader's gauges, in entries and in seconds.
       cluster.pause(lagging);

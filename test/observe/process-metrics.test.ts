@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { ProcessMetrics } from '../../src/observe/process-metrics.js';
+import { realScheduler, type Timer } from '../../storage/index.js';
 
 /** Name to value of every unlabelled sample, and the TYPE of each metric, from one exposition. */
 async function scrape(registry: Registry): Promise<{ readonly values: Map<string, number>; readonly types: Map<string, string> }> {
@@ -45,6 +46,12 @@ describe('ProcessMetrics', () => {
     const registry = new Registry();
     opened.push(new ProcessMetrics(registry));
     return registry;
+  };
+  /** A timer every `ms`, run through the newest metrics' timed scheduler, as a node's tick is. */
+  const ticking = (ms: number): Timer => {
+    const metrics = opened[opened.length - 1];
+    if (metrics === undefined) throw new Error('start() first');
+    return metrics.timed(realScheduler).every(ms, () => {});
   };
   afterEach(() => {
     for (const metrics of opened) metrics.close();
@@ -111,24 +118,54 @@ describe('ProcessMetrics', () => {
     }
   });
 
-  it('event-loop delay shows a blocked loop at the next scrape, and only there', async () => {
+  it('event-loop delay is how late the timers run through it fired: a blocked loop shows at the next scrape, and only there', async () => {
     const registry = start();
-    await pause(50);
+    const timer = ticking(20);
+    try {
+      await pause(50);
+      await scrape(registry);
+      await pause(30);
+      busyFor(300);
+      await pause(30);
+      const blocked = (await scrape(registry)).values;
+      // The 20 ms timer fell due within the block: it ran up to 300 ms late.
+      expect(blocked.get('nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.27);
+      expect(blocked.get('nodejs_eventloop_lag_min_seconds')).toBeLessThan(0.27);
+      await pause(60);
+      const after = (await scrape(registry)).values;
+      // Reset at each scrape: the block is gone from the next one.
+      expect(after.get('nodejs_eventloop_lag_max_seconds')).toBeLessThan(0.27);
+      // The lag of the previous scrape's next turn of the loop was set after it.
+      expect(after.get('nodejs_eventloop_lag_seconds')).toBeGreaterThan(0);
+    } finally {
+      timer.cancel();
+    }
+  });
+
+  it('an idle loop reads a delay near zero: the lateness beyond the interval, not the interval', async () => {
+    const registry = start();
+    const timer = ticking(20);
+    try {
+      await scrape(registry);
+      await pause(250);
+      const { values } = await scrape(registry);
+      // About 12 samples. A monitor that times its own 10 ms interval would read 10 ms here.
+      expect(values.get('nodejs_eventloop_lag_max_seconds')).toBeGreaterThan(0);
+      expect(values.get('nodejs_eventloop_lag_p50_seconds')).toBeLessThan(0.005);
+    } finally {
+      timer.cancel();
+    }
+  });
+
+  it('adds no timer of its own: with no timer run through it, nothing is recorded', async () => {
+    const registry = start();
     await scrape(registry);
-    await pause(30);
-    busyFor(300);
-    await pause(30);
-    const blocked = (await scrape(registry)).values;
-    // The monitor times its own 10 ms interval: the one that spanned the block reads about 300 ms more.
-    expect(blocked.get('nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.28);
-    expect(blocked.get('nodejs_eventloop_lag_min_seconds')).toBeLessThan(0.28);
     await pause(60);
-    const after = (await scrape(registry)).values;
-    // Reset at each scrape: the block is gone from the next one.
-    expect(after.get('nodejs_eventloop_lag_max_seconds')).toBeLessThan(0.28);
-    expect(after.get('nodejs_eventloop_lag_p50_seconds')).toBeGreaterThan(0);
-    // The lag of the previous scrape's next turn of the loop was set after it.
-    expect(after.get('nodejs_eventloop_lag_seconds')).toBeGreaterThan(0);
+    busyFor(50);
+    await pause(20);
+    const { values } = await scrape(registry);
+    expect(values.get('nodejs_eventloop_lag_max_seconds')).toBe(0);
+    expect(values.get('nodejs_eventloop_lag_p99_seconds')).toBe(0);
   });
 
   it('garbage collections are counted by kind', async () => {
@@ -149,13 +186,18 @@ describe('ProcessMetrics', () => {
     expect(values.get('nodejs_gc_duration_seconds_sum{kind="minor"}')).toBeGreaterThan(0);
   });
 
-  it('close stops the monitor: the delay gauges read zero once nothing more is recorded', async () => {
+  it('close stops recording: the delay gauges read zero once nothing more is recorded, though the timers still run', async () => {
     const registry = start();
-    await pause(40);
-    opened[0]?.close();
-    await scrape(registry);
-    await pause(40);
-    const { values } = await scrape(registry);
-    expect(values.get('nodejs_eventloop_lag_max_seconds')).toBe(0);
+    const timer = ticking(10);
+    try {
+      await pause(40);
+      opened[0]?.close();
+      await scrape(registry);
+      await pause(40);
+      const { values } = await scrape(registry);
+      expect(values.get('nodejs_eventloop_lag_max_seconds')).toBe(0);
+    } finally {
+      timer.cancel();
+    }
   });
 });
