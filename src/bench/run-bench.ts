@@ -122,8 +122,9 @@ export interface BenchHooks {
   /**
    * Start the nodes without the bench's 2 ms event-loop recorder (--event-loop-file), so the
    * report has no event-loop figures. A run that measures what metrics cost needs this: the
-   * recorder's timer wakes every node's loop every 2 ms, which hides what the metrics' own
-   * event-loop monitor (a 10 ms timer) costs a node whose loop would otherwise sleep.
+   * recorder's timer wakes every node's loop every 2 ms, so work the metrics add on a wakeup
+   * of their own (a scrape) would find the loop awake already, and cost less than it does on a
+   * node whose loop would otherwise sleep.
    */
   readonly withoutLoopRecorder?: boolean;
 }
