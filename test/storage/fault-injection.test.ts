@@ -219,6 +219,8 @@ describe('zeros written ahead of the last record', () => {
     };
     const crashed = await openSub();
     await crashed.append(entries(1, 5, 1, PAYLOAD_BYTES));
+    // The run of zeros goes a quarter per turn, between appends: as many as the append's syncs took, and more.
+    for (let n = 0; n < 8; n++) await new Promise((resolve) => setImmediate(resolve));
     const file = path.join(sub, `${String(1).padStart(20, '0')}.log`);
     expect(nodeFs.statSync(file).size).toBe(64 * 1024); // zeros ahead of 5 records
     // No close: as after kill -9, the file keeps its zeros.
