@@ -69,8 +69,8 @@ export class CommitLog implements LogReader, DurableLog {
   /** Sync mode with `mark: 'lagging'`: an append resolves once its data is synced. */
   private readonly lagging: boolean;
   private pump: Promise<void> | null = null;
-  /** A step of zero-filling ahead of the active segment's records is scheduled (see fillAheadSoon). */
-  private fillAheadScheduled = false;
+  /** A step of the active segment's writing between appends is scheduled (see stepSoon). */
+  private stepScheduled = false;
   /** A start of the flush loop is scheduled for the next check phase (see append). */
   private kickScheduled = false;
   /**
@@ -445,23 +445,23 @@ export class CommitLog implements LogReader, DurableLog {
       segment.append(entries, from, to, bytes, this.options.flush.mode === 'sync' || this.sealedUnsynced.length > 0);
       from = to;
     }
-    this.fillAheadSoon();
+    this.stepSoon();
   }
 
   /**
-   * Refills zeros ahead of the active segment's records a step per turn, between appends
-   * (Segment.fillAheadStep), for as long as it asks for more; schedules nothing while no
-   * refill is wanted (most appends). A failed zero write fails the log, as it does when an
-   * append's write zero-fills in line.
+   * Runs the active segment's writing beside its records (index slots, zeros ahead) a step
+   * per turn, between appends (Segment.stepBetweenAppends), for as long as it asks for more;
+   * schedules nothing while none is wanted (most appends). A failed write fails the log, as
+   * it does when an append's write does that work in line.
    */
-  private fillAheadSoon(): void {
-    if (this.fillAheadScheduled || !this.activeSegment().fillAheadWanted()) return;
-    this.fillAheadScheduled = true;
+  private stepSoon(): void {
+    if (this.stepScheduled || !this.activeSegment().stepWanted()) return;
+    this.stepScheduled = true;
     this.options.scheduler.soon(() => {
-      this.fillAheadScheduled = false;
+      this.stepScheduled = false;
       if (this.state !== 'open') return;
       try {
-        if (this.activeSegment().fillAheadStep()) this.fillAheadSoon();
+        if (this.activeSegment().stepBetweenAppends()) this.stepSoon();
       } catch (error) {
         this.fail(error);
       }
@@ -574,7 +574,7 @@ export class CommitLog implements LogReader, DurableLog {
         const bytes = this.unsyncedBytes;
         const active = this.activeSegment();
         active.writePending();
-        this.fillAheadSoon();
+        this.stepSoon();
         settleWaiters(this.writeWaiters, target);
         const syncs = [this.context.fs.fdatasync(active.data)];
         if (this.dirDirty) {

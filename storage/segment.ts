@@ -23,10 +23,13 @@ const FILL_AHEAD_STEPS = 4;
 /** The index image's first allocation: 4,096 slots. */
 const INITIAL_SLOT_BYTES = 4096 * INDEX_SLOT_BYTES;
 /**
- * Encoded slots are written to the index file in runs of this many (1 MiB) as a segment
- * fills, so sealing a 64 MiB segment of small records writes one run, not ~12 MiB at once
- * on the append path (measured: 25-40 ms with the event loop held, on every node at once).
+ * Encoded slots are written to the index file as a segment fills, so sealing a 64 MiB
+ * segment of small records writes one run, not ~12 MiB at once on the append path
+ * (measured: 25-40 ms with the event loop held, on every node at once). They go between
+ * appends (stepBetweenAppends) once this many are waiting (128 KiB)...
  */
+const INDEX_STEP_SLOTS = 4_096;
+/** ...and in line with an append once this many are (1 MiB): appends that outrun the steps. */
 const INDEX_RUN_SLOTS = 32_768;
 /**
  * Slots a recovered (or unsealed) active segment encodes per append until its index image
@@ -276,8 +279,34 @@ export class Segment {
     this.lastWriteBytes = bytes.length;
   }
 
+  /** Whether stepBetweenAppends() would write. */
+  stepWanted(): boolean {
+    return this.indexStepWanted() || this.fillAheadWanted();
+  }
+
+  /**
+   * One step of the writing a filling segment does beside its records, between appends
+   * rather than in line with one; returns whether more steps are wanted. The caller runs one
+   * step per event-loop turn (CommitLog), so a group's write finds that work done instead of
+   * doing it first, right before its fdatasync. A step is either
+   * - the index slots encoded so far, once INDEX_STEP_SLOTS of them wait (128 KiB); or
+   * - zeros ahead of the records: once those have run below half of preallocateBytes (after
+   *   a write small enough to zero-fill for), the next quarter of a new run of them. 1 MiB of
+   *   zeros in line held the event loop 0.3-2 ms right before the group's fdatasync, where a
+   *   quarter in a turn of its own overlaps the wait for another one.
+   */
+  stepBetweenAppends(): boolean {
+    if (this.indexStepWanted()) this.writeSlotRun();
+    else this.fillAheadStep();
+    return this.stepWanted();
+  }
+
+  private indexStepWanted(): boolean {
+    return this.memory !== null && this.encodedSlots - this.slotsWritten >= INDEX_STEP_SLOTS;
+  }
+
   /** Whether fillAheadStep() would write: a refill is under way, or the zeros ahead ran low after a small write. */
-  fillAheadWanted(): boolean {
+  private fillAheadWanted(): boolean {
     const { preallocateBytes, segmentBytes } = this.context;
     if (this.memory === null || preallocateBytes === 0) return false;
     if (this.fillTarget > this.allocatedBytes) return true;
@@ -285,24 +314,14 @@ export class Segment {
     return small && this.allocatedBytes - this.writtenBytes < preallocateBytes / 2 && this.allocatedBytes < segmentBytes;
   }
 
-  /**
-   * One step of refilling zeros ahead, between appends rather than in line with one: once
-   * the zeros ahead of the written records have run below half of preallocateBytes (after a
-   * write small enough to zero-fill for), writes the next quarter of a new run of them.
-   * Returns whether more steps are wanted. The caller runs one step per event-loop turn
-   * (CommitLog), so a group's write finds its zeros there already instead of writing a
-   * whole run first: 1 MiB of zeros held the event loop 0.3-2 ms right before the group's
-   * fdatasync, where a quarter in a turn of its own overlaps the wait for another one.
-   */
-  fillAheadStep(): boolean {
+  private fillAheadStep(): void {
     const { fs, preallocateBytes, segmentBytes } = this.context;
-    if (!this.fillAheadWanted()) return false;
+    if (!this.fillAheadWanted()) return;
     if (this.fillTarget <= this.allocatedBytes) this.fillTarget = Math.min(segmentBytes, this.allocatedBytes + preallocateBytes);
     const length = Math.min(Math.ceil(preallocateBytes / FILL_AHEAD_STEPS), this.fillTarget - this.allocatedBytes);
     if (this.zeros.length < length) this.zeros = new Uint8Array(Math.max(length, preallocateBytes));
     fs.writeAt(this.data, this.zeros.subarray(0, length), this.allocatedBytes);
     this.allocatedBytes += length;
-    return this.allocatedBytes < this.fillTarget;
   }
 
   /** Cuts zeros written ahead, so the file ends at its last record (durable after fdatasync). */

@@ -362,8 +362,10 @@ describe('index files', () => {
   it('writes a filling segment\'s index in runs as it goes (truncations across a run included), equal to one rebuilt from its data', async () => {
     const f = await indexFixture();
     await f.add(40_000);
-    // One run of 32,768 slots is in the file while the segment is still active.
-    expect(f.fs.readFile(FIRST_INDEX).length).toBe(32_768 * 32);
+    await turn();
+    // While the segment is still active: the run of 32,768 written in line (one append of
+    // 40,000 outran the steps), then the rest in a step after it.
+    expect(f.fs.readFile(FIRST_INDEX).length).toBe(40_000 * 32);
     await f.log.truncateAfter(i(30_000));
     f.next = 30_001;
     await f.fillFirstSegment();
@@ -372,16 +374,49 @@ describe('index files', () => {
     await f.log.close();
   });
 
+  it('writes a filling segment\'s index between appends once 4,096 slots wait, none in line with an append', async () => {
+    const memory = new MemoryFileSystem();
+    const indexWrites: { readonly bytes: number; readonly inAppend: boolean }[] = [];
+    let appending = false;
+    const fs = new Proxy(memory, {
+      get: (target, key: keyof FileSystem) =>
+        key === 'writeAt'
+          ? (handle: FileHandle, data: Uint8Array, position: number) => {
+              if (handle.path === FIRST_INDEX) indexWrites.push({ bytes: data.length, inAppend: appending });
+              target.writeAt(handle, data, position);
+            }
+          : (target[key] as (...args: unknown[]) => unknown).bind(target),
+    });
+    const { log } = await fresh({ fs, segmentBytes: 4 << 20 });
+    for (let k = 0; k < 50; k++) {
+      appending = true;
+      const appended = log.append(Array.from({ length: 1_000 }, (_, n) => entry(1 + k * 1_000 + n, 1, (1 + k * 1_000 + n) % 23)));
+      appending = false;
+      await appended;
+      await turn(); // a real disk's sync takes at least a turn; this file system's take none
+    }
+    // 50,000 slots, 1,000 an append: what waited once 4,096 did (5,000 slots), written in a
+    // turn of its own, ten times; in line, a 1 MiB run would have gone with the 33rd append.
+    expect(indexWrites).toEqual(Array.from({ length: 10 }, () => ({ bytes: 5_000 * INDEX_SLOT_BYTES, inAppend: false })));
+    expect(memory.readFile(FIRST_INDEX).length).toBe(50_000 * INDEX_SLOT_BYTES);
+    expectLogEquals(log, Array.from({ length: 50_000 }, (_, n) => entry(1 + n, 1, (1 + n) % 23)), 1);
+    await log.close();
+  });
+
   it('after a restart, writes the recovered active segment\'s index in runs as appends go on, not all at its seal', async () => {
     const f = await indexFixture();
     await f.add(40_000);
     await f.log.close();
     await f.reopen();
     // 40,000 more in small appends: the 40,000 recovered slots are encoded a few thousand per
-    // append, so two runs (65,536 slots) are in the file while the segment is still active.
-    for (let round = 0; round < 40; round++) await f.add(1_000);
+    // append, and written as they are, so all but the last few thousand of the 80,000 are in
+    // the file while the segment is still active.
+    for (let round = 0; round < 40; round++) {
+      await f.add(1_000);
+      await turn();
+    }
     expect(f.segments()).toBe(1);
-    expect(f.fs.readFile(FIRST_INDEX).length).toBe(2 * 32_768 * 32);
+    expect(f.fs.readFile(FIRST_INDEX).length).toBeGreaterThan((80_000 - 4_096) * 32);
     await f.fillFirstSegment();
     await f.expectIndexOfRecordsRebuiltEqual();
     await f.log.close();
