@@ -2,9 +2,10 @@ export { AppendWorkload, type AckedRecord, type AppendFate, type BackgroundWrite
 export { PAYLOAD_HEADER_BYTES } from './payload.js';
 export { chartHtml, formatReport } from './report.js';
 export { benchTable, type NamedBenchRun } from './bench-table.js';
-export { measureLatencyFloor, type FloorFsyncs, type LatencyFloorOptions, type LatencyFloorResult } from './latency-floor.js';
+export { measureLatencyFloor, openLatencyFloor, type FloorFsyncs, type LatencyFloor, type LatencyFloorOptions, type LatencyFloorResult } from './latency-floor.js';
+export { FLOOR_RATIO_TARGET, formatFloorPairs, runFloorPairs, type FloorPair, type FloorPairsOptions, type FloorPairsReport } from './floor-pairs.js';
 export { ComparisonFileError, parseComparison, type ComparedResult } from './comparison.js';
-export { BenchInterruptedError, floorFsyncsFor, runBench, type BenchConfig, type BenchFloor, type BenchHooks, type BenchReport, type NodeUsage } from './run-bench.js';
+export { BenchInterruptedError, createBenchTopic, floorFsyncsFor, runBench, type BenchConfig, type BenchFloor, type BenchHooks, type BenchReport, type NodeUsage } from './run-bench.js';
 export { checkAckOrder, checkWrites, readWholeLog, type LoggedRecord, type WriteProblem, type WriteProblemKind, type WriteSource } from './write-check.js';
 export { runSnapshotBench, SNAPSHOT_BENCH_CASES, type SnapshotBenchCase, type SnapshotBenchConfig, type SnapshotBenchReport } from './snapshot-bench.js';
 export { formatSnapshotReport } from './snapshot-report.js';

@@ -63,6 +63,27 @@ const FOLLOWERS = ['f1', 'f2'] as const;
  */
 export async function measureLatencyFloor(options: LatencyFloorOptions): Promise<LatencyFloorResult> {
   if (!(options.durationMs > 0)) throw new RangeError(`latency floor: durationMs must be positive, not ${options.durationMs}`);
+  const floor = await openLatencyFloor(options);
+  try {
+    return await floor.measure(options.durationMs);
+  } finally {
+    await floor.close();
+  }
+}
+
+/** The floor's processes, kept up between measures (a bench that alternates them with its own windows). */
+export interface LatencyFloor {
+  /** A warm-up, then `durationMs` of rounds (see LatencyFloorOptions). */
+  measure(durationMs: number): Promise<LatencyFloorResult>;
+  /** Stops every child and removes the temp directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the floor's three processes and connects to its leader. The caller closes it; an
+ * abort of `options.signal` fails the measure under way and every later one.
+ */
+export async function openLatencyFloor(options: Omit<LatencyFloorOptions, 'durationMs'>): Promise<LatencyFloor> {
   if (!(Number.isSafeInteger(options.recordBytes) && options.recordBytes > 0)) throw new RangeError(`latency floor: recordBytes must be a positive whole number, not ${options.recordBytes}`);
   const dir = fs.mkdtempSync(path.join(options.dir, 'quorumlog-floor-'));
   const children = new FloorChildren();
@@ -71,6 +92,14 @@ export async function measureLatencyFloor(options: LatencyFloorOptions): Promise
   let watchdog: NodeJS.Timeout | null = null;
   const abort = (): void => tripper?.fail(abortReason(options.signal));
   options.signal?.addEventListener('abort', abort, { once: true });
+  const close = async (): Promise<void> => {
+    options.signal?.removeEventListener('abort', abort);
+    if (watchdog !== null) clearInterval(watchdog);
+    link?.stream.cancel();
+    link?.client.close();
+    await children.stopAll();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   try {
     options.signal?.throwIfAborted();
     const common = { dir, fsyncsPerNode: options.fsyncsPerNode, recordBytes: options.recordBytes };
@@ -82,25 +111,27 @@ export async function measureLatencyFloor(options: LatencyFloorOptions): Promise
     tripper = rounds;
     children.onUnexpectedExit = (error) => rounds.fail(error);
     watchdog = setInterval(() => rounds.failIfStuck(ROUND_TIMEOUT_MS), 1_000);
-    return await measureRounds(rounds, () => children.cpuSeconds(), options);
-  } finally {
-    options.signal?.removeEventListener('abort', abort);
-    if (watchdog !== null) clearInterval(watchdog);
-    link?.stream.cancel();
-    link?.client.close();
-    await children.stopAll();
-    fs.rmSync(dir, { recursive: true, force: true });
+    return {
+      measure: (durationMs) => {
+        if (!(durationMs > 0)) return Promise.reject(new RangeError(`latency floor: durationMs must be positive, not ${durationMs}`));
+        return measureRounds(rounds, () => children.cpuSeconds(), options.recordBytes, durationMs);
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }
 
 /** Warm-up, then one round after another until the time or the round bound is reached. */
-async function measureRounds(tripper: RoundTripper, nodesCpuSeconds: () => number | null, options: LatencyFloorOptions): Promise<LatencyFloorResult> {
-  const record = Buffer.alloc(options.recordBytes, 7);
-  const warmupEndMs = performance.now() + Math.min(WARMUP_MS_MAX, options.durationMs / 4);
+async function measureRounds(tripper: RoundTripper, nodesCpuSeconds: () => number | null, recordBytes: number, durationMs: number): Promise<LatencyFloorResult> {
+  const record = Buffer.alloc(recordBytes, 7);
+  const warmupEndMs = performance.now() + Math.min(WARMUP_MS_MAX, durationMs / 4);
   for (let k = 0; k < WARMUP_ROUNDS && performance.now() < warmupEndMs; k++) await tripper.trip(record);
   const latencies = new LatencyRecorder({ initialCapacity: 16_384 });
   const cpuFrom = nodesCpuSeconds();
-  const endMs = performance.now() + options.durationMs;
+  const endMs = performance.now() + durationMs;
   let now = performance.now();
   // Bounded by the deadline and by ROUNDS_MAX.
   while (now < endMs && latencies.count < ROUNDS_MAX) {

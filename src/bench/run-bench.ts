@@ -305,7 +305,7 @@ function notesFor(config: BenchConfig): string[] {
 }
 
 /** A fresh topic for a broker run, so the group drain reads exactly what this run produced. */
-async function createBenchTopic(target: BenchTarget): Promise<string> {
+export async function createBenchTopic(target: BenchTarget): Promise<string> {
   const topic = `bench-${Date.now()}`;
   await withClient(target, (client) => client.createTopic(topic));
   return topic;

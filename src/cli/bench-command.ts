@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, floorFsyncsFor, formatMetricsCost, formatReport, pairedRunConfig, BenchInterruptedError, runMetricsAlternating, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, createBenchTopic, floorFsyncsFor, formatFloorPairs, runFloorPairs, formatMetricsCost, formatReport, pairedRunConfig, BenchInterruptedError, runMetricsAlternating, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
@@ -55,6 +55,11 @@ Options:
                        --flush async), answered once two of three have; prints its p50 and
                        p90, the run's ack p50 over the floor's, and the floor's CPU a round
                        beside the nodes' CPU a message
+  --floor-pairs N      one in flight against the floor in N rounds of alternating windows
+                       (each as long as --floor), the floor's processes and the cluster both
+                       up throughout: prints each round's ack p50 and floor p50 and the
+                       median of their ratios with its 95% interval, against the target of
+                       1.25x (takes --api, --size, --flush, --durable-mark, --dir, --json)
   --dir DIR            where the cluster's data and the disk probe go, created if missing
                        (default the OS temp dir)
   --json FILE          write the full result as JSON
@@ -124,6 +129,7 @@ const OPTIONS = {
   'no-e2e': { type: 'boolean' },
   'disk-probe': { type: 'string' },
   floor: { type: 'string' },
+  'floor-pairs': { type: 'string' },
   dir: { type: 'string' },
   json: { type: 'string' },
   chart: { type: 'string' },
@@ -143,7 +149,7 @@ const OPTIONS = {
 } as const;
 
 /** Parses the command line into a run's configuration, or 'help'. */
-export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; together: boolean; interleaved: boolean; control: boolean; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; cpuRate: number | null; compared: ComparedResult[] } | 'help' {
+export function benchConfigFromArgs(argv: readonly string[]): { config: BenchConfig; json: string | null; chart: string | null; costPairs: number | null; together: boolean; interleaved: boolean; control: boolean; tlsPairs: number | null; cpuRounds: number | null; cpuRecords: number; cpuRate: number | null; floorPairs: number | null; compared: ComparedResult[] } | 'help' {
   const { values } = parseCommandLine(argv, OPTIONS, { allowPositionals: false });
   if (values.help === true) return 'help';
   const acks = values.acks ?? 'all';
@@ -183,7 +189,7 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (config.brokers !== null && values.flush !== undefined) throw new UsageError('--flush applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && config.segmentBytes !== null) throw new UsageError('--segment-bytes applies to a cluster the bench starts, not to --brokers');
   if (config.brokers !== null && values['durable-mark'] !== undefined) throw new UsageError('--durable-mark applies to a cluster the bench starts, not to --brokers');
-  if (config.floorMs > 0 && values.floor !== undefined && floorFsyncsFor(config) === null) {
+  if (config.floorMs > 0 && values.floor !== undefined && values['floor-pairs'] === undefined && floorFsyncsFor(config) === null) {
     throw new UsageError('--floor models one producer with --inflight 1 and acks all on a plaintext three-node cluster the bench starts (not --brokers or --tls)');
   }
   const costPairs = parseWholeNumber('metrics-cost', values['metrics-cost'], { min: 1, max: 50 }) ?? null;
@@ -206,7 +212,14 @@ export function benchConfigFromArgs(argv: readonly string[]): { config: BenchCon
   if (values.floor !== undefined && (costPairs !== null || tlsPairs !== null || cpuRounds !== null)) throw new UsageError('--floor goes with a single run; --metrics-cost, --metrics-cpu and --tls-cost measure no floor');
   const compared = values.compare === undefined ? [] : readComparison(values.compare);
   if (compared.length > 0 && (costPairs !== null || tlsPairs !== null || cpuRounds !== null)) throw new UsageError('--compare sets one run against other systems; --metrics-cost, --metrics-cpu and --tls-cost run on their own');
-  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, together, interleaved, control, tlsPairs, cpuRounds, cpuRecords, cpuRate: cpuRate === 0 ? null : cpuRate, compared };
+  const floorPairs = parseWholeNumber('floor-pairs', values['floor-pairs'], { min: 1, max: 100 }) ?? null;
+  if (floorPairs !== null) {
+    if (costPairs !== null || tlsPairs !== null || cpuRounds !== null || compared.length > 0) throw new UsageError('--floor-pairs runs on its own; it takes neither --metrics-cost, --metrics-cpu, --tls-cost nor --compare');
+    if ((values.inflight !== undefined && config.inflight !== 1) || config.producers !== 1) throw new UsageError('--floor-pairs measures one producer with one record in flight');
+    if (floorFsyncsFor({ ...config, inflight: 1 }) === null) throw new UsageError('--floor-pairs models acks all on a plaintext three-node cluster the bench starts (not --brokers, --tls, --nodes or --acks leader)');
+    if (config.floorMs === 0) throw new UsageError('--floor-pairs measures windows as long as --floor, which must be above 0');
+  }
+  return { config, json: values.json ?? null, chart: values.chart ?? null, costPairs, together, interleaved, control, tlsPairs, cpuRounds, cpuRecords, cpuRate: cpuRate === 0 ? null : cpuRate, floorPairs, compared };
 }
 
 /** `--floor D` in milliseconds, at most a minute; 0 (or 0s) skips the floor. */
@@ -281,6 +294,29 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
       return report.rounds.every((r) => r.plainPerSecond > 0 && r.meteredPerSecond > 0 && (parsed.control || r.scrapes > 0)) ? 0 : 1;
     }
     if (parsed.tlsPairs !== null) return await runTlsCost(config, parsed.tlsPairs, { signal: abort.signal, status, json: parsed.json });
+    if (parsed.floorPairs !== null) {
+      const onePerFlight = { ...config, inflight: 1 };
+      const report = await runFloorPairs({
+        api: config.api,
+        sizeBytes: config.sizeBytes,
+        flush: config.flush,
+        durableMark: config.durableMark,
+        fsyncsPerNode: floorFsyncsFor(onePerFlight) ?? 0,
+        rounds: parsed.floorPairs,
+        windowMs: config.floorMs,
+        dataParent: config.dataParent,
+        createTopic: createBenchTopic,
+        onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),
+        signal: abort.signal,
+      }).catch((error: unknown) => {
+        if (abort.signal.aborted) throw new BenchInterruptedError();
+        throw error;
+      });
+      status('');
+      process.stdout.write(formatFloorPairs(report));
+      if (parsed.json !== null) fs.writeFileSync(parsed.json, JSON.stringify(report, null, 2) + '\n');
+      return 0;
+    }
     const report = await runBench(config, {
       signal: abort.signal,
       onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),

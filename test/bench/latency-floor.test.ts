@@ -43,6 +43,28 @@ describe('measureLatencyFloor (real processes, 0.3 s)', () => {
     }
   });
 
+  it('in alternating windows beside a cluster (--floor-pairs): one round of each order, ratios of the p50s, everything stopped and removed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-floor-test-'));
+    try {
+      const report = await floor.runFloorPairs({ api: 'broker', sizeBytes: 1024, flush: 'sync', durableMark: 'ordered', fsyncsPerNode: 2, rounds: 2, windowMs: 300, dataParent: dir, createTopic: floor.createBenchTopic });
+      expect(report.pairs.map((p) => p.oursFirst)).toEqual([true, false]);
+      for (const pair of report.pairs) {
+        expect(pair.oursMessages).toBeGreaterThan(0);
+        expect(pair.floorRounds).toBeGreaterThan(0);
+        expect(pair.oursP50Ms).toBeLessThanOrEqual(pair.oursP90Ms);
+        expect(pair.floorP50Ms).toBeLessThanOrEqual(pair.floorP90Ms);
+        expect(pair.ratio).toBeCloseTo(pair.oursP50Ms / pair.floorP50Ms, 9);
+      }
+      expect(report.ratio.count).toBe(2);
+      expect(report.ratio.median).toBe(Math.max(...report.pairs.map((p) => p.ratio)));
+      expect(floor.formatFloorPairs(report)).toMatch(/^ack p50 over the floor's: median [\d.]+x \(95% interval [\d.]+-[\d.]+, 2 rounds\); target at most 1\.25x: /m);
+      expect(processes.liveChildPids()).toEqual([]);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops its children and removes its files when aborted mid-run', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-floor-test-'));
     try {

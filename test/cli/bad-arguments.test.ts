@@ -93,6 +93,11 @@ describe('bad command lines (in process)', () => {
       [['bench', '--floor', '3s', '--inflight', '1', '--tls'], /--floor models one producer with --inflight 1 .*not --brokers or --tls/],
       [['bench', '--floor', '3s', '--inflight', '1', '--brokers', '127.0.0.1:1'], /--floor models one producer with --inflight 1 .*not --brokers or --tls/],
       [['bench', '--floor', '1s', '--inflight', '1', '--tls-cost', '2'], /--floor goes with a single run/],
+      [['bench', '--floor-pairs', '0'], /--floor-pairs must be a whole number from 1 to 100, not "0"/],
+      [['bench', '--floor-pairs', '3', '--inflight', '8'], /--floor-pairs measures one producer with one record in flight/],
+      [['bench', '--floor-pairs', '3', '--tls'], /--floor-pairs models acks all on a plaintext three-node cluster/],
+      [['bench', '--floor-pairs', '3', '--floor', '0'], /--floor-pairs measures windows as long as --floor, which must be above 0/],
+      [['bench', '--floor-pairs', '3', '--metrics-cpu', '2'], /--floor-pairs runs on its own/],
   ])('%j is refused with status 2 in one line that says what is wrong', async (args: string[], message: RegExp) => {
     const { code, stderr } = await run(args);
     expect(code, stderr).toBe(2);

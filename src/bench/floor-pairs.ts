@@ -1,0 +1,155 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import type { BenchTarget } from './bench-target.js';
+import { openLatencyFloor, type FloorFsyncs, type LatencyFloor, type LatencyFloorResult } from './latency-floor.js';
+import { LocalCluster } from './local-cluster.js';
+import { medianInterval, type MedianInterval } from './stats.js';
+import { runProduce } from './workload.js';
+
+/** Target 2 of issue 23: one in flight through the broker, ack p50 at most this many times the floor. */
+export const FLOOR_RATIO_TARGET = 1.25;
+/** Each produce window's warm-up: a fresh producer connects and its first calls run cold. */
+const PRODUCE_WARMUP_MS = 500;
+
+export interface FloorPairsOptions {
+  readonly api: 'log' | 'broker';
+  readonly sizeBytes: number;
+  readonly flush: 'sync' | 'async';
+  readonly durableMark: 'ordered' | 'lagging';
+  /** The fdatasyncs per node the floor pays, as the cluster's configuration needs (floorFsyncsFor). */
+  readonly fsyncsPerNode: FloorFsyncs;
+  readonly rounds: number;
+  /** Measured time of each window, ours and the floor's. */
+  readonly windowMs: number;
+  /** Where the run's temp directory (the floor's files, the nodes' data) is made and removed. */
+  readonly dataParent: string;
+  /** Makes the topic a broker run produces to, on the cluster at `target`. */
+  readonly createTopic: (target: BenchTarget) => Promise<string>;
+  readonly onPhase?: (phase: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface FloorPair {
+  /** Whether this round's produce window came before its floor window. */
+  readonly oursFirst: boolean;
+  readonly oursP50Ms: number;
+  readonly oursP90Ms: number;
+  readonly oursMessages: number;
+  readonly floorP50Ms: number;
+  readonly floorP90Ms: number;
+  readonly floorRounds: number;
+  /** Our ack p50 over the floor's p50, in this round. */
+  readonly ratio: number;
+}
+
+export interface FloorPairsReport {
+  readonly version: 1;
+  readonly kind: 'floor-pairs';
+  readonly api: 'log' | 'broker';
+  readonly sizeBytes: number;
+  readonly fsyncsPerNode: FloorFsyncs;
+  readonly windowMs: number;
+  readonly pairs: readonly FloorPair[];
+  /** The median of the rounds' ratios, with its 95% interval. */
+  readonly ratio: MedianInterval;
+  readonly target: number;
+}
+
+/**
+ * One in flight against the latency floor in alternating windows: the floor's three
+ * processes and a three-node cluster are both up for the whole run, and each round measures
+ * a window of produce (one producer, one record in flight, acks from a majority) and a
+ * window of the floor's rounds, back to back, the order flipping each round. A single run
+ * measures the floor once, before its nodes start, and then produces for seconds: a burst of
+ * other work on a shared machine in one of the two moved their ratio from 0.7x to 3.7x.
+ * Paired a few seconds apart, the same burst mostly falls on both, and the median of the
+ * rounds' ratios says where the round stands. Both sides idle while the other measures: the
+ * floor's processes wait on their streams, the nodes only tick.
+ */
+export async function runFloorPairs(options: FloorPairsOptions): Promise<FloorPairsReport> {
+  fs.mkdirSync(options.dataParent, { recursive: true });
+  const root = fs.mkdtempSync(path.join(options.dataParent, 'quorumlog-floor-pairs-'));
+  let floor: LatencyFloor | null = null;
+  let cluster: LocalCluster | null = null;
+  try {
+    options.onPhase?.(`starting the floor's processes (${options.fsyncsPerNode} fdatasync(s) per node)`);
+    floor = await openLatencyFloor({ fsyncsPerNode: options.fsyncsPerNode, recordBytes: options.sizeBytes, dir: root, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    options.onPhase?.('starting 3 nodes');
+    cluster = await LocalCluster.start({ nodes: 3, dataRoot: path.join(root, 'data'), flush: options.flush, durableMark: options.durableMark });
+    const target: BenchTarget = { brokers: cluster.clientAddresses };
+    const topic = options.api === 'broker' ? await options.createTopic(target) : null;
+    const measureOurs = async (): Promise<{ readonly p50Ms: number; readonly p90Ms: number; readonly messages: number }> => {
+      const produce = await runProduce({
+        ...target,
+        producers: 1,
+        inflight: 1,
+        sizeBytes: options.sizeBytes,
+        warmupMs: PRODUCE_WARMUP_MS,
+        durationMs: options.windowMs,
+        clientBatching: true,
+        endToEnd: false,
+        acks: 'all',
+        ...(topic === null ? {} : { topic }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      if (produce.messages === 0) throw new Error(`floor pairs: a produce window acknowledged nothing${produce.firstError === null ? '' : ` (${produce.firstError})`}`);
+      return { p50Ms: produce.latency.p50Ms, p90Ms: produce.latency.p90Ms, messages: produce.messages };
+    };
+    const pairs: FloorPair[] = [];
+    const running = floor;
+    for (let k = 0; k < options.rounds; k++) {
+      options.signal?.throwIfAborted();
+      options.onPhase?.(`round ${k + 1} of ${options.rounds}`);
+      const oursFirst = k % 2 === 0;
+      let ours: Awaited<ReturnType<typeof measureOurs>>;
+      let base: LatencyFloorResult;
+      if (oursFirst) {
+        ours = await measureOurs();
+        base = await running.measure(options.windowMs);
+      } else {
+        base = await running.measure(options.windowMs);
+        ours = await measureOurs();
+      }
+      pairs.push({
+        oursFirst,
+        oursP50Ms: ours.p50Ms,
+        oursP90Ms: ours.p90Ms,
+        oursMessages: ours.messages,
+        floorP50Ms: base.p50Ms,
+        floorP90Ms: base.p90Ms,
+        floorRounds: base.rounds,
+        ratio: base.p50Ms > 0 ? ours.p50Ms / base.p50Ms : 0,
+      });
+    }
+    return {
+      version: 1,
+      kind: 'floor-pairs',
+      api: options.api,
+      sizeBytes: options.sizeBytes,
+      fsyncsPerNode: options.fsyncsPerNode,
+      windowMs: options.windowMs,
+      pairs,
+      ratio: medianInterval(pairs.map((p) => p.ratio)),
+      target: FLOOR_RATIO_TARGET,
+    };
+  } finally {
+    await cluster?.stop();
+    await floor?.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The report as lines: each round, then the median ratio against the target. */
+export function formatFloorPairs(report: FloorPairsReport): string {
+  const ms = (n: number): string => n.toFixed(2);
+  const lines = [
+    `one in flight against the latency floor, alternating windows of ${(report.windowMs / 1000).toFixed(1)} s (${report.api} API, ${report.sizeBytes} B, floor with ${report.fsyncsPerNode} fdatasync(s) per node)`,
+    ...report.pairs.map(
+      (p, k) =>
+        `  round ${k + 1} (${p.oursFirst ? 'ours first' : 'floor first'}): ack p50 ${ms(p.oursP50Ms)} ms (p90 ${ms(p.oursP90Ms)}, ${p.oursMessages.toLocaleString('en-US')} msgs), floor p50 ${ms(p.floorP50Ms)} ms (p90 ${ms(p.floorP90Ms)}, ${p.floorRounds.toLocaleString('en-US')} rounds): ${p.ratio.toFixed(2)}x`,
+    ),
+    `ack p50 over the floor's: median ${report.ratio.median.toFixed(2)}x (95% interval ${report.ratio.low.toFixed(2)}-${report.ratio.high.toFixed(2)}, ${report.ratio.count} rounds); target at most ${report.target.toFixed(2)}x: ${report.ratio.high <= report.target ? 'met' : report.ratio.median <= report.target ? 'met by the median, not by the whole interval' : 'not met'}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
