@@ -59,7 +59,8 @@ Options:
                        (each as long as --floor), the floor's processes and the cluster both
                        up throughout: prints each round's ack p50 and floor p50 and the
                        median of their ratios with its 95% interval, against the target of
-                       1.25x (takes --api, --size, --flush, --durable-mark, --dir, --json)
+                       1.25x, after --warmup of each unmeasured (takes --api, --size,
+                       --flush, --durable-mark, --warmup, --dir, --json)
   --dir DIR            where the cluster's data and the disk probe go, created if missing
                        (default the OS temp dir)
   --json FILE          write the full result as JSON
@@ -304,6 +305,7 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
         fsyncsPerNode: floorFsyncsFor(onePerFlight) ?? 0,
         rounds: parsed.floorPairs,
         windowMs: config.floorMs,
+        warmupMs: config.warmupMs,
         dataParent: config.dataParent,
         createTopic: createBenchTopic,
         onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),
