@@ -14,26 +14,41 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { closedLoopAppendRate } from './append-loop.js';
+import { refuse, scriptArgs } from './script-args.js';
 
 type StorageModule = typeof import('../index.js');
 
-const { values: flags } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    head: { type: 'string', default: '.' },
-    payloads: { type: 'string', default: '128,1024' },
-    appenders: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '15' },
-    ms: { type: 'string', default: '400' },
-    stagger: { type: 'boolean', default: false },
-  },
+const USAGE = `Usage: node dist/storage/bench/compare-builds.js --base PATH [options]
+
+Two builds of the commit log side by side in one process, each beside its own raw fdatasync
+figure; prints per case the median x raw of each and the median of the per-round head/base
+ratios. Each checkout must be built (npm run build).
+
+  --base PATH            the other checkout (required)
+  --head PATH            this one (default .)
+  --payloads 128,1024    payload sizes
+  --appenders 64         concurrent appenders
+  --rounds 15            rounds (1-51), the order flipping each round
+  --ms 400               time per case and round
+  --stagger              break the appenders' lockstep, as storage-bench does`;
+const NAME = 'compare-builds';
+const flags = scriptArgs(NAME, USAGE, {
+  base: { type: 'string' },
+  head: { type: 'string', default: '.' },
+  payloads: { type: 'string', default: '128,1024' },
+  appenders: { type: 'string', default: '64' },
+  rounds: { type: 'string', default: '15' },
+  ms: { type: 'string', default: '400' },
+  stagger: { type: 'boolean', default: false },
 });
-if (flags.base === undefined) throw new Error('--base takes the path of a built checkout to compare against');
+if (flags.base === undefined) refuse(NAME, '--base takes the path of a built checkout to compare against');
+const base: string = flags.base;
+if (!(Number(flags.ms) > 0)) refuse(NAME, `--ms takes a number above 0, not "${flags.ms}"`);
 const caseMs = Math.max(100, Number(flags.ms));
-const rounds = Math.min(51, Math.max(1, Math.floor(Number(flags.rounds))));
+if (!(Number.isInteger(Number(flags.rounds)) && Number(flags.rounds) >= 1 && Number(flags.rounds) <= 51)) refuse(NAME, `--rounds takes a whole number from 1 to 51, not "${flags.rounds}"`);
+const rounds = Number(flags.rounds);
 const RAW_ZEROS_BYTES = 16 * 1024 * 1024;
 
 /** One 128 B record per write + fdatasync over synced zeros, for caseMs: records per second. */
@@ -77,7 +92,7 @@ function median(values: readonly number[]): number {
 async function main(): Promise<void> {
   const load = async (checkout: string): Promise<StorageModule> =>
     (await import(path.resolve(checkout, 'dist/storage/index.js'))) as StorageModule;
-  const builds = { base: await load(flags.base ?? ''), head: await load(flags.head) };
+  const builds = { base: await load(base), head: await load(flags.head) };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-compare-'));
   console.log(`base ${flags.base}, head ${flags.head}, ${rounds} rounds of ${caseMs} ms${flags.stagger ? ', staggered appenders' : ''}`);
   try {

@@ -22,39 +22,54 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 
 import type { Entry, Index, Term } from '../../raft/index.js';
 import { closedLoopAppendRate } from './append-loop.js';
+import { refuse, scriptArgs } from './script-args.js';
 import { type CommitLog, LOG_DEFAULTS, NodeFileSystem, openLog } from '../index.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '2' },
-    repeat: { type: 'string', default: '1' },
-    dir: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    preallocate: { type: 'string', default: 'both' },
-    mark: { type: 'string', default: 'ordered' },
-    stagger: { type: 'boolean', default: false },
-    appenders: { type: 'string' },
-    payloads: { type: 'string' },
-  },
+const USAGE = `Usage: npm run bench:storage -- [options]   (node dist/storage/bench/storage-bench.js after a build)
+
+The disk's own write + fdatasync rate beside the commit log's sync-mode appends, in one run.
+
+  --seconds S            time per case (default 2)
+  --repeat N             run each case N times (1-51) and report the median and spread
+  --preallocate both|on|off
+                         segment preallocation in the append cases (default both, alternating)
+  --mark ordered|lagging the durable mark (default ordered)
+  --stagger              break the appenders' lockstep
+  --appenders 1,16,64,256
+  --payloads 128,1024    the cases, as comma-separated whole numbers
+  --quick                appenders 1,64 and payload 128 only
+  --dir DIR              the disk to test (default the OS temp dir)`;
+const NAME = 'storage-bench';
+const flags = scriptArgs(NAME, USAGE, {
+  seconds: { type: 'string', default: '2' },
+  repeat: { type: 'string', default: '1' },
+  dir: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  preallocate: { type: 'string', default: 'both' },
+  mark: { type: 'string', default: 'ordered' },
+  stagger: { type: 'boolean', default: false },
+  appenders: { type: 'string' },
+  payloads: { type: 'string' },
 });
 /** "on" is the default setting, whatever it is now. */
 const PREALLOCATE_MODES = { off: 0, on: LOG_DEFAULTS.preallocateBytes } as const;
 type PreallocateMode = keyof typeof PREALLOCATE_MODES;
-if (!['on', 'off', 'both'].includes(flags.preallocate)) throw new Error(`--preallocate takes on, off or both, not "${flags.preallocate}"`);
+if (!['on', 'off', 'both'].includes(flags.preallocate)) refuse(NAME, `--preallocate takes on, off or both, not "${flags.preallocate}"`);
 const modes: readonly PreallocateMode[] =
   flags.preallocate === 'on' || flags.preallocate === 'off' ? [flags.preallocate] : ['off', 'on'];
-if (flags.mark !== 'ordered' && flags.mark !== 'lagging') throw new Error(`--mark takes ordered or lagging, not "${flags.mark}"`);
-const mark = flags.mark;
+if (flags.mark !== 'ordered' && flags.mark !== 'lagging') refuse(NAME, `--mark takes ordered or lagging, not "${flags.mark}"`);
+const mark: 'ordered' | 'lagging' = flags.mark;
+if (!(Number(flags.seconds) > 0)) refuse(NAME, `--seconds takes a number above 0, not "${flags.seconds}"`);
 const caseMs = Math.max(100, Number(flags.seconds) * 1000);
-const repeats = Math.min(51, Math.max(1, Math.floor(Number(flags.repeat))));
+if (!(Number.isInteger(Number(flags.repeat)) && Number(flags.repeat) >= 1 && Number(flags.repeat) <= 51)) refuse(NAME, `--repeat takes a whole number from 1 to 51, not "${flags.repeat}"`);
+const repeats = Number(flags.repeat);
 /** "1,16,64" -> [1, 16, 64]; whole numbers >= 1 only. */
 function numberList(text: string, what: string): number[] {
   const values = text.split(',').map(Number);
-  if (values.some((value) => !Number.isInteger(value) || value < 1)) throw new Error(`--${what} takes whole numbers >= 1, not "${text}"`);
+  if (values.some((value) => !Number.isInteger(value) || value < 1)) refuse(NAME, `--${what} takes whole numbers >= 1, not "${text}"`);
   return values;
 }
 const concurrencies = flags.appenders !== undefined ? numberList(flags.appenders, 'appenders') : flags.quick ? [1, 64] : [1, 16, 64, 256];

@@ -1,0 +1,27 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type Values<Options extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ options: Options; args: string[] }>>['values'];
+
+/**
+ * A benchmark script's command line, parsed the way the quorumlog CLI treats its own: --help
+ * prints `usage` and exits 0; an unknown option, a missing value or a value the script then
+ * refuses is one line on stderr, `NAME: what is wrong`, and exit status 2, not a stack trace.
+ */
+export function scriptArgs<const Options extends ParseArgsOptionsConfig>(name: string, usage: string, options: Options, argv: readonly string[] = process.argv.slice(2)): Values<Options> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage.endsWith('\n') ? usage : `${usage}\n`);
+    process.exit(0);
+  }
+  try {
+    return parseArgs({ options, args: [...argv] }).values;
+  } catch (error) {
+    return refuse(name, (error as Error).message);
+  }
+}
+
+/** One line on stderr, `NAME: message; run it with --help for its options`, then exit status 2. */
+export function refuse(name: string, message: string): never {
+  process.stderr.write(`${name}: ${message.split('\n')[0] ?? message}; run it with --help for its options\n`);
+  process.exit(2);
+}
