@@ -10,9 +10,15 @@
 // (DIST defaults to this checkout's dist/; run `npm run build` first).
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ options: { size: { type: 'string', default: '1024' }, count: { type: 'string', default: '64' }, lease: { type: 'boolean', default: false } }, allowPositionals: true });
+import { refuse, scriptCommandLine } from '../dist/storage/bench/script-args.js';
+
+const NAME = 'apply-cost';
+const USAGE = 'Usage: node scripts/apply-cost.mjs [DIST] [--size BYTES] [--count MESSAGES] [--lease]\n\nCPU of applying one produce entry of COUNT messages of SIZE bytes on a node (DIST: a build\'s dist/, this checkout\'s by default).';
+const { values, positionals } = scriptCommandLine(NAME, USAGE, { size: { type: 'string', default: '1024' }, count: { type: 'string', default: '64' }, lease: { type: 'boolean', default: false } });
+if (positionals.length > 1) refuse(NAME, `takes one DIST at most, not ${positionals.length}`);
+if (!(Number.isSafeInteger(Number(values.size)) && Number(values.size) > 0)) refuse(NAME, `--size takes a whole number of bytes above 0, not "${values.size}"`);
+if (!(Number.isSafeInteger(Number(values.count)) && Number(values.count) > 0)) refuse(NAME, `--count takes a whole number above 0, not "${values.count}"`);
 const dist = path.resolve(positionals[0] ?? new URL('../dist', import.meta.url).pathname);
 const { NodeStateMachine, brokerEntryPayload } = await import(pathToFileURL(path.join(dist, 'src/node/state-machine.js')).href);
 const { EntryKind } = await import(pathToFileURL(path.join(dist, 'raft/index.js')).href);

@@ -13,9 +13,14 @@
 // (DIST defaults to this checkout's dist/; run `npm run build` first).
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ options: { size: { type: 'string', default: '1024' } }, allowPositionals: true });
+import { refuse, scriptCommandLine } from '../dist/storage/bench/script-args.js';
+
+const NAME = 'decode-cost';
+const USAGE = 'Usage: node scripts/decode-cost.mjs [DIST] [--size BYTES]\n\nCPU of decoding what a node receives on its hot paths (DIST: a build\'s dist/, this checkout\'s by default).';
+const { values, positionals } = scriptCommandLine(NAME, USAGE, { size: { type: 'string', default: '1024' } });
+if (positionals.length > 1) refuse(NAME, `takes one DIST at most, not ${positionals.length}`);
+if (!(Number.isSafeInteger(Number(values.size)) && Number(values.size) > 0)) refuse(NAME, `--size takes a whole number of bytes above 0, not "${values.size}"`);
 const dist = path.resolve(positionals[0] ?? new URL('../dist', import.meta.url).pathname);
 const { ClientCodec, PeerCodec, typeCodec } = await import(pathToFileURL(path.join(dist, 'src/transport/index.js')).href);
 const { parseSchema, readSchema, schemaType } = await import(pathToFileURL(path.join(dist, 'src/transport/protobuf-runtime.js')).href);

@@ -12,20 +12,18 @@
 // `--window A-B` counts only the samples from A to B seconds after the profile's start (leave
 // out start-up and shutdown: a bench's measured window).
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ options: { match: { type: 'string' }, top: { type: 'string' }, window: { type: 'string' } }, allowPositionals: true });
-if (values.match === undefined || positionals.length === 0) {
-  process.stderr.write('usage: node scripts/profile-share.mjs --match PATTERN[,PATTERN...] [--top N] PROFILE...\n');
-  process.exit(2);
-}
+import { refuse, scriptCommandLine } from '../dist/storage/bench/script-args.js';
+
+const NAME = 'profile-share';
+const USAGE = 'Usage: node scripts/profile-share.mjs --match PATTERN[,PATTERN...] [--top N] [--window FROM-TO] PROFILE...\n\nThe share of each profile\'s busy CPU time that went to code matching the patterns.';
+const { values, positionals } = scriptCommandLine(NAME, USAGE, { match: { type: 'string' }, top: { type: 'string' }, window: { type: 'string' } });
+if (values.match === undefined) refuse(NAME, '--match takes the patterns to count');
+if (positionals.length === 0) refuse(NAME, 'give at least one PROFILE (a .cpuprofile from node --cpu-prof)');
 const patterns = values.match.split(',').filter((p) => p !== '');
 const topCount = Number(values.top ?? 12);
 const [windowFromS, windowToS] = (values.window ?? '0-Infinity').split('-').map(Number);
-if (!(windowFromS >= 0 && windowToS > windowFromS)) {
-  process.stderr.write(`--window must be FROM-TO in seconds, FROM < TO, not "${values.window}"\n`);
-  process.exit(2);
-}
+if (!(windowFromS >= 0 && windowToS > windowFromS)) refuse(NAME, `--window must be FROM-TO in seconds, FROM < TO, not "${values.window}"`);
 
 for (const file of positionals) {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8'));

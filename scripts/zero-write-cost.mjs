@@ -4,10 +4,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { scriptCommandLine, refuse } from '../dist/storage/bench/script-args.js';
+
 const MiB = 1 << 20;
 const WRITES = 400;
 const ROUNDS = 7;
-const dir = fs.mkdtempSync(path.join(process.argv[2] ?? os.tmpdir(), 'zero-write-'));
+const NAME = 'zero-write-cost';
+const { positionals } = scriptCommandLine(NAME, 'Usage: node scripts/zero-write-cost.mjs [DIR]\n\nCPU of writing 1 MiB of zeros from a fresh buffer against from one kept buffer, in DIR (the OS temp dir by default).', {});
+if (positionals.length > 1) refuse(NAME, `takes one DIR at most, not ${positionals.length}`);
+const dir = fs.mkdtempSync(path.join(positionals[0] ?? os.tmpdir(), 'zero-write-'));
 const fd = fs.openSync(path.join(dir, 'zeros'), 'w+');
 const kept = new Uint8Array(MiB);
 const run = (fresh) => {
