@@ -115,7 +115,7 @@ export class ProcessMetrics {
 
   private registerLoopDelay(registers: Registry[], histogram: RecordableHistogram): void {
     const gauge = (name: string, help: string): Gauge => new Gauge({ name, help, registers });
-    // Registered before the others and read first: its collect sets them all, then resets the monitor.
+    // Registered before the others and read first: its collect sets them all, then resets the histogram.
     const of = 'event loop delay since the previous scrape (how late the node\'s timers ran)';
     const min = new Gauge({ name: 'nodejs_eventloop_lag_min_seconds', help: `The minimum ${of}.`, registers, collect: () => readLoopDelay() });
     const max = gauge('nodejs_eventloop_lag_max_seconds', `The maximum ${of}.`);
