@@ -1,7 +1,8 @@
 // The performance targets' table (docs/bench.md, "Figures") from `quorumlog bench --json`
 // files: a row per case, each run's figure, how many met the target, the worst node's
 // event-loop max, the nodes' CPU per message and the run's own disk reference
-// (src/bench/bench-table.ts). Needs a build: `npm run bench:table -- FILE...` builds first.
+// (src/bench/bench-table.ts); a `--floor-pairs` run's file gives one-in-flight's row against
+// the floor in paired windows. Needs a build: `npm run bench:table -- FILE...` builds first.
 //
 //   node scripts/bench-table.mjs FILE.json [FILE.json ...]
 import * as fs from 'node:fs';
@@ -11,7 +12,7 @@ import { benchTable } from '../dist/src/bench/index.js';
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
-  process.stderr.write('usage: node scripts/bench-table.mjs FILE.json [FILE.json ...] (files `quorumlog bench --json` wrote)\n');
+  process.stderr.write('usage: node scripts/bench-table.mjs FILE.json [FILE.json ...] (files `quorumlog bench --json` wrote, --floor-pairs runs too)\n');
   process.exit(2);
 }
 const runs = [];
@@ -23,7 +24,9 @@ for (const file of files) {
     process.stderr.write(`bench-table: ${file}: ${error.message}\n`);
     process.exit(2);
   }
-  if (report?.version !== 1 || typeof report.config !== 'object' || typeof report.produce !== 'object') {
+  const single = report?.version === 1 && typeof report.config === 'object' && typeof report.produce === 'object';
+  const paired = report?.version === 1 && report.kind === 'floor-pairs' && Array.isArray(report.pairs) && typeof report.ratio === 'object';
+  if (!single && !paired) {
     process.stderr.write(`bench-table: ${file}: not a file quorumlog bench --json wrote\n`);
     process.exit(2);
   }

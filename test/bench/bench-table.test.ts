@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { benchTable, type BenchReport } from '../../src/bench/index.js';
+import { benchTable, type BenchReport, type FloorPairsReport } from '../../src/bench/index.js';
 import { benchReport, CONFIG, latency } from './report-fixture.js';
 
 const FLOOR = { p50Ms: 0.8, p90Ms: 1.25, p99Ms: 3, rounds: 3_456, nodesCpuMicrosPerRound: 400, fsyncsPerNode: 2 } as const;
@@ -20,6 +20,24 @@ function run(config: Partial<BenchReport['config']>, msgPerSecond: number, p99Ms
     produce: { ...base.produce, messagesPerSecond: msgPerSecond, endToEnd: endToEndP99Ms === null ? { ...latency(1), count: 0 } : latency(endToEndP99Ms / 4) },
     ratios: { ...base.ratios, produceToSingleSync: msgPerSecond / 5_000 },
     nodes: base.nodes.map((node, k) => ({ ...node, eventLoop: { samples: 100, maxMs: k === 1 ? loopMaxMs : 1, p99Ms: 1, stalls: [], runQueueMsPerSecond: null } })),
+  };
+}
+
+/** A --floor-pairs run through the broker at 1 KiB whose rounds read `ratios`, with the median's interval given. */
+function floorPairs(ratios: readonly number[], low: number, high: number, options: Partial<Pick<FloorPairsReport, 'api' | 'sizeBytes' | 'fsyncsPerNode'>> = {}): FloorPairsReport {
+  const sorted = [...ratios].sort((a, b) => a - b);
+  return {
+    version: 1,
+    kind: 'floor-pairs',
+    api: 'broker',
+    sizeBytes: 1024,
+    fsyncsPerNode: 2,
+    windowMs: 2_000,
+    warmupMs: 3_000,
+    ...options,
+    pairs: ratios.map((ratio, k) => ({ oursFirst: k % 2 === 0, oursP50Ms: ratio * 0.8, oursP90Ms: ratio, oursMessages: 1_000, floorP50Ms: 0.8, floorP90Ms: 1, floorRounds: 2_000, ratio })),
+    ratio: { count: ratios.length, median: sorted[Math.floor(sorted.length / 2)] ?? 0, low, high, confidence: 0.95 },
+    target: 1.25,
   };
 }
 
@@ -58,6 +76,24 @@ describe('benchTable (the issue\'s targets from bench --json runs)', () => {
     expect(e2e[3]).toBe('1 of 1');
   });
 
+  it('holds 1 KiB x 1 through the broker to the floor in paired windows (--floor-pairs): met when the median\'s whole interval is', () => {
+    const table = benchTable([
+      { name: 'pairs-1.json', report: floorPairs([1.42, 1.35, 1.55, 1.3, 1.5], 1.3, 1.55) },
+      { name: 'pairs-2.json', report: floorPairs([1.1, 1.2, 1.15, 1.05, 1.24], 1.05, 1.24) },
+      { name: 'pairs-log.json', report: floorPairs([1.2], 1.2, 1.2, { api: 'log' }) },
+      { name: 'pairs-lagging.json', report: floorPairs([1.2], 1.2, 1.2, { fsyncsPerNode: 1 }) },
+    ]);
+    const paired = rowOf(table, 'broker, 1 KiB x 1, paired with the floor (--floor-pairs)');
+    expect(paired[1]).toBe('median of ack p50 / floor p50 <= 1.25x, its 95% interval too');
+    expect(paired[2]).toBe('1.42x (1.30-1.55, 5 rounds) / 1.15x (1.05-1.24, 5 rounds)');
+    expect(paired[3]).toBe('1 of 2');
+    expect(paired.slice(4)).toEqual(['-', '-', '-']);
+    // It follows the single runs' row of the same case.
+    const lines = table.split('\n');
+    expect(lines.findIndex((l) => l.startsWith('| broker, 1 KiB x 1, paired'))).toBe(2);
+    expect(table).toContain('Not a target case (the targets are with flush sync, acks all, the ordered mark, one producer, 3 nodes): pairs-log.json, pairs-lagging.json');
+  });
+
   it('lists the runs that are no target case, and leaves out cases without runs', () => {
     const table = benchTable([
       { name: 'lagging.json', report: run({ api: 'log', inflight: 64, durableMark: 'lagging' }, 35_000, 6) },
@@ -89,6 +125,11 @@ describe('scripts/bench-table.mjs (README: npm run bench:table -- runs/*.json)',
       const wrong = spawnSync(process.execPath, [script, bogus], { encoding: 'utf8' });
       expect(wrong.status).toBe(2);
       expect(wrong.stderr).toBe(`bench-table: ${bogus}: not a file quorumlog bench --json wrote\n`);
+      const paired = path.join(dir, 'pairs.json');
+      fs.writeFileSync(paired, JSON.stringify(floorPairs([1.42, 1.35, 1.55], 1.35, 1.55)));
+      const both = spawnSync(process.execPath, [script, file, paired], { encoding: 'utf8' });
+      expect(both.status, both.stderr).toBe(0);
+      expect(both.stdout).toContain('| broker, 1 KiB x 1, paired with the floor (--floor-pairs) | median of ack p50 / floor p50 <= 1.25x, its 95% interval too | 1.42x (1.35-1.55, 3 rounds) | 0 of 1 |');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
