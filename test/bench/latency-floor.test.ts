@@ -46,7 +46,7 @@ describe('measureLatencyFloor (real processes, 0.3 s)', () => {
   it('in alternating windows beside a cluster (--floor-pairs): one round of each order, ratios of the p50s, everything stopped and removed', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-floor-test-'));
     try {
-      const report = await floor.runFloorPairs({ api: 'broker', sizeBytes: 1024, flush: 'sync', durableMark: 'ordered', fsyncsPerNode: 2, rounds: 2, windowMs: 300, warmupMs: 200, dataParent: dir, createTopic: floor.createBenchTopic });
+      const report = await floor.runFloorPairs({ api: 'broker', sizeBytes: 1024, flush: 'sync', durableMark: 'ordered', fsyncsPerNode: 2, rounds: 2, windowMs: 200, warmupMs: 100, dataParent: dir, createTopic: floor.createBenchTopic });
       expect(report.pairs.map((p) => p.oursFirst)).toEqual([true, false]);
       for (const pair of report.pairs) {
         expect(pair.oursMessages).toBeGreaterThan(0);
