@@ -522,7 +522,7 @@ export class NodeCluster {
   crash(id: NodeId, options: { readonly tear: boolean } = { tear: true }): void {
     const sim = this.node(id);
     if (sim.process === null) return;
-    sim.process.alive = false;
+    sim.process.die();
     sim.process = null;
     sim.node = null;
     sim.scheduler = null;

@@ -96,6 +96,27 @@ describe('faults on production nodes in the simulator', () => {
     expect(result.acked).toBeGreaterThan(0);
   });
 
+  it('a snapshot transfer whose receiver crashes mid-transfer breaks, and the leader sends it again (FINDINGS H2)', async () => {
+    // Found by a test:long soak: n1, far behind a compacted leader, is sent its snapshot and
+    // crashes (its disk damaged) while a piece is on the way. The transfer must fail, as a
+    // gRPC stream fails when its far end dies, so the leader's next attempt can repair n1.
+    const schedule: Schedule = {
+      seed: 1090241547,
+      proposeEveryMs: 35,
+      steps: [
+        { waitMs: 208, action: { kind: 'transfer', to: 0 } },
+        { waitMs: 224, action: { kind: 'restart', node: 0 } },
+        { waitMs: 85, action: { kind: 'heal' } },
+        { waitMs: 79, action: { kind: 'crashLeader', tear: false, downMs: 165 } },
+        { waitMs: 165, action: { kind: 'burst', count: 11, batch: false } },
+        { waitMs: 101, action: { kind: 'damage', node: 0, lose: 1 } },
+      ],
+    };
+    const compactAtOnce = { hours: 0, bytes: Infinity, policy: RetentionPolicy.delete };
+    const result = await runNodeSchedule({ size: 5, segmentBytes: 1024, snapshots: { entriesMin: 5, entriesMax: 50, retention: compactAtOnce } }, schedule);
+    expect(result.failure?.message ?? null).toBeNull();
+  });
+
   it("a follower whose own snapshot compacts while a leader's newer one is received but not yet installed does not report that one to its core", async () => {
     // Found by the disk-damage property of node-sim.test.ts: n5 (a slow disk) wrote its own
     // snapshot while the leader's, at a later index, sat finished in its store waiting to be

@@ -2,7 +2,7 @@ import type { Scheduler, Timer } from '../../storage/index.js';
 import { EventQueue } from './event-queue.js';
 
 /**
- * One simulated process. Every task it schedules dies with it: a crash is `alive = false`,
+ * One simulated process. Every task it schedules dies with it: a crash is `die()`,
  * after which none of its timers, sync completions or deliveries run, exactly as a killed
  * process runs nothing more.
  */
@@ -10,7 +10,26 @@ export class SimProcess {
   alive = true;
   /** Stopped (SIGSTOP, a long GC pause) until this virtual time: its tasks wait, then run late. */
   pausedUntilMs = 0;
+  readonly #onDeath = new Set<() => void>();
   constructor(readonly name: string) {}
+
+  /** The crash: nothing of this process runs again, and whoever waits on it (whenDead) is told. */
+  die(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    for (const listener of this.#onDeath) listener();
+    this.#onDeath.clear();
+  }
+
+  /**
+   * Calls `listener` when this process dies, as a peer's end of a connection learns it: a
+   * wait on a task of this process would otherwise never end, its tasks being dropped. Returns
+   * the function that stops listening.
+   */
+  whenDead(listener: () => void): () => void {
+    this.#onDeath.add(listener);
+    return () => this.#onDeath.delete(listener);
+  }
 }
 
 interface SimTask {

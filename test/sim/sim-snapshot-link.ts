@@ -73,14 +73,28 @@ export class SimSnapshotLink {
     const { world } = this.host;
     const network = this.host.network();
     return new Promise<T>((resolve, reject) => {
+      const broken = (): void => {
+        world.schedule(0, sender, 'snapshot broken', () => reject(new Error('the receiver went away')));
+      };
+      // A receiver that dies before it answers drops the tasks this hop waits on (the piece's
+      // delivery, its write): the stream breaks then, as a gRPC stream does when its far end
+      // dies, instead of leaving the sender waiting for ever (FINDINGS H2).
+      const stopListening = receiver.whenDead(broken);
       world.schedule(this.host.network().pieceDelayMs(), receiver, `snapshot ${message.from}->${message.to}`, () => {
         if (!receiver.alive || this.host.processOf(message.to) !== receiver || network.isCut(message.from, message.to) || this.host.admits?.(message.from, message.to) === false) {
-          world.schedule(0, sender, 'snapshot broken', () => reject(new Error('the receiver went away')));
+          stopListening();
+          broken();
           return;
         }
         work().then(
-          (value) => world.schedule(this.host.network().pieceDelayMs(), sender, `snapshot ack ${message.to}->${message.from}`, () => resolve(value)),
-          (error: unknown) => world.schedule(this.host.network().pieceDelayMs(), sender, 'snapshot refused', () => reject(error)),
+          (value) => {
+            stopListening();
+            world.schedule(this.host.network().pieceDelayMs(), sender, `snapshot ack ${message.to}->${message.from}`, () => resolve(value));
+          },
+          (error: unknown) => {
+            stopListening();
+            world.schedule(this.host.network().pieceDelayMs(), sender, 'snapshot refused', () => reject(error));
+          },
         );
       });
     });
