@@ -267,11 +267,7 @@ export class Segment {
     // 256 appenders x 1 KiB (270 KiB groups) zero-filling lost (0.67-0.83x of off); with
     // the 1/8 limit that case grows the file as without preallocation.
     if (end > this.allocatedBytes && preallocateBytes > 0 && bytes.length * PREALLOCATE_WRITE_SHARE_MAX <= preallocateBytes) {
-      const target = Math.max(end, Math.min(segmentBytes, this.allocatedBytes + preallocateBytes));
-      const length = target - this.allocatedBytes;
-      if (this.zeros.length < length) this.zeros = new Uint8Array(Math.max(length, preallocateBytes));
-      fs.writeAt(this.data, this.zeros.subarray(0, length), this.allocatedBytes);
-      this.allocatedBytes = target;
+      this.writeZerosAhead(Math.max(end, Math.min(segmentBytes, this.allocatedBytes + preallocateBytes)) - this.allocatedBytes);
     }
     fs.writeAt(this.data, bytes, this.writtenBytes);
     this.writtenBytes = end;
@@ -297,7 +293,7 @@ export class Segment {
    */
   stepBetweenAppends(): boolean {
     if (this.indexStepWanted()) this.writeSlotRun();
-    else this.fillAheadStep();
+    else if (this.fillAheadWanted()) this.fillAheadStep();
     return this.stepWanted();
   }
 
@@ -314,13 +310,17 @@ export class Segment {
     return small && this.allocatedBytes - this.writtenBytes < preallocateBytes / 2 && this.allocatedBytes < segmentBytes;
   }
 
+  /** The next quarter of the run of zeros fillAheadWanted() asked for (the run starts when none is under way). */
   private fillAheadStep(): void {
-    const { fs, preallocateBytes, segmentBytes } = this.context;
-    if (!this.fillAheadWanted()) return;
+    const { preallocateBytes, segmentBytes } = this.context;
     if (this.fillTarget <= this.allocatedBytes) this.fillTarget = Math.min(segmentBytes, this.allocatedBytes + preallocateBytes);
-    const length = Math.min(Math.ceil(preallocateBytes / FILL_AHEAD_STEPS), this.fillTarget - this.allocatedBytes);
-    if (this.zeros.length < length) this.zeros = new Uint8Array(Math.max(length, preallocateBytes));
-    fs.writeAt(this.data, this.zeros.subarray(0, length), this.allocatedBytes);
+    this.writeZerosAhead(Math.min(Math.ceil(preallocateBytes / FILL_AHEAD_STEPS), this.fillTarget - this.allocatedBytes));
+  }
+
+  /** Writes `length` zeros after those already written ahead (from the one kept buffer of them). */
+  private writeZerosAhead(length: number): void {
+    if (this.zeros.length < length) this.zeros = new Uint8Array(Math.max(length, this.context.preallocateBytes));
+    this.context.fs.writeAt(this.data, this.zeros.subarray(0, length), this.allocatedBytes);
     this.allocatedBytes += length;
   }
 
