@@ -5,6 +5,7 @@ import type { BenchTarget } from './bench-target.js';
 import { openLatencyFloor, type FloorFsyncs, type LatencyFloor, type LatencyFloorResult } from './latency-floor.js';
 import { LocalCluster } from './local-cluster.js';
 import { medianInterval, type MedianInterval } from './stats.js';
+import { createBenchTopic, floorFsyncsFor } from './run-bench.js';
 import { runProduce } from './workload.js';
 
 /** Target 2 of issue 23: one in flight through the broker, ack p50 at most this many times the floor. */
@@ -17,8 +18,6 @@ export interface FloorPairsOptions {
   readonly sizeBytes: number;
   readonly flush: 'sync' | 'async';
   readonly durableMark: 'ordered' | 'lagging';
-  /** The fdatasyncs per node the floor pays, as the cluster's configuration needs (floorFsyncsFor). */
-  readonly fsyncsPerNode: FloorFsyncs;
   readonly rounds: number;
   /** Measured time of each window, ours and the floor's. */
   readonly windowMs: number;
@@ -26,8 +25,6 @@ export interface FloorPairsOptions {
   readonly warmupMs: number;
   /** Where the run's temp directory (the floor's files, the nodes' data) is made and removed. */
   readonly dataParent: string;
-  /** Makes the topic a broker run produces to, on the cluster at `target`. */
-  readonly createTopic: (target: BenchTarget) => Promise<string>;
   readonly onPhase?: (phase: string) => void;
   readonly signal?: AbortSignal;
 }
@@ -73,15 +70,17 @@ export interface FloorPairsReport {
 export async function runFloorPairs(options: FloorPairsOptions): Promise<FloorPairsReport> {
   fs.mkdirSync(options.dataParent, { recursive: true });
   const root = fs.mkdtempSync(path.join(options.dataParent, 'quorumlog-floor-pairs-'));
+  // The floor pays the fdatasyncs this cluster's configuration needs per node, as a single run's floor does.
+  const fsyncsPerNode = floorFsyncsFor({ brokers: null, tls: false, nodes: 3, acks: 'all', producers: 1, inflight: 1, flush: options.flush, durableMark: options.durableMark }) ?? 0;
   let floor: LatencyFloor | null = null;
   let cluster: LocalCluster | null = null;
   try {
-    options.onPhase?.(`starting the floor's processes (${options.fsyncsPerNode} fdatasync(s) per node)`);
-    floor = await openLatencyFloor({ fsyncsPerNode: options.fsyncsPerNode, recordBytes: options.sizeBytes, dir: root, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    options.onPhase?.(`starting the floor's processes (${fsyncsPerNode} fdatasync(s) per node)`);
+    floor = await openLatencyFloor({ fsyncsPerNode, recordBytes: options.sizeBytes, dir: root, ...(options.signal === undefined ? {} : { signal: options.signal }) });
     options.onPhase?.('starting 3 nodes');
     cluster = await LocalCluster.start({ nodes: 3, dataRoot: path.join(root, 'data'), flush: options.flush, durableMark: options.durableMark });
     const target: BenchTarget = { brokers: cluster.clientAddresses };
-    const topic = options.api === 'broker' ? await options.createTopic(target) : null;
+    const topic = options.api === 'broker' ? await createBenchTopic(target) : null;
     const measureOurs = async (durationMs = options.windowMs): Promise<{ readonly p50Ms: number; readonly p90Ms: number; readonly messages: number }> => {
       const produce = await runProduce({
         ...target,
@@ -136,7 +135,7 @@ export async function runFloorPairs(options: FloorPairsOptions): Promise<FloorPa
       kind: 'floor-pairs',
       api: options.api,
       sizeBytes: options.sizeBytes,
-      fsyncsPerNode: options.fsyncsPerNode,
+      fsyncsPerNode,
       windowMs: options.windowMs,
       warmupMs: options.warmupMs,
       pairs,

@@ -5,7 +5,7 @@ export { benchTable, type NamedBenchRun } from './bench-table.js';
 export { measureLatencyFloor, openLatencyFloor, type FloorFsyncs, type LatencyFloor, type LatencyFloorOptions, type LatencyFloorResult } from './latency-floor.js';
 export { FLOOR_RATIO_TARGET, formatFloorPairs, runFloorPairs, type FloorPair, type FloorPairsOptions, type FloorPairsReport } from './floor-pairs.js';
 export { ComparisonFileError, parseComparison, type ComparedResult } from './comparison.js';
-export { BenchInterruptedError, createBenchTopic, floorFsyncsFor, runBench, type BenchConfig, type BenchFloor, type BenchHooks, type BenchReport, type NodeUsage } from './run-bench.js';
+export { BenchInterruptedError, floorFsyncsFor, runBench, type BenchConfig, type BenchFloor, type BenchHooks, type BenchReport, type NodeUsage } from './run-bench.js';
 export { checkAckOrder, checkWrites, readWholeLog, type LoggedRecord, type WriteProblem, type WriteProblemKind, type WriteSource } from './write-check.js';
 export { runSnapshotBench, SNAPSHOT_BENCH_CASES, type SnapshotBenchCase, type SnapshotBenchConfig, type SnapshotBenchReport } from './snapshot-bench.js';
 export { formatSnapshotReport } from './snapshot-report.js';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-import { chartHtml, ComparisonFileError, createBenchTopic, floorFsyncsFor, formatFloorPairs, runFloorPairs, formatMetricsCost, formatReport, pairedRunConfig, BenchInterruptedError, runMetricsAlternating, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
+import { chartHtml, ComparisonFileError, floorFsyncsFor, formatFloorPairs, runFloorPairs, formatMetricsCost, formatReport, pairedRunConfig, BenchInterruptedError, runMetricsAlternating, runMetricsInterleaved, runMetricsTogether, METRICS_CPU_DEFAULTS, parseComparison, runBench, type BenchConfig, type ComparedResult, PAYLOAD_HEADER_BYTES } from '../bench/index.js';
 import { parseDurationMs, parseFlushFlags, parseWholeNumber, UsageError } from './usage-error.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { runMetricsCpuChild, runMetricsCpuCommand } from './metrics-cpu-command.js';
@@ -296,18 +296,15 @@ export async function runBenchCommand(argv: readonly string[]): Promise<number> 
     }
     if (parsed.tlsPairs !== null) return await runTlsCost(config, parsed.tlsPairs, { signal: abort.signal, status, json: parsed.json });
     if (parsed.floorPairs !== null) {
-      const onePerFlight = { ...config, inflight: 1 };
       const report = await runFloorPairs({
         api: config.api,
         sizeBytes: config.sizeBytes,
         flush: config.flush,
         durableMark: config.durableMark,
-        fsyncsPerNode: floorFsyncsFor(onePerFlight) ?? 0,
         rounds: parsed.floorPairs,
         windowMs: config.floorMs,
         warmupMs: config.warmupMs,
         dataParent: config.dataParent,
-        createTopic: createBenchTopic,
         onPhase: (phase) => status(`quorumlog bench: ${phase} ...`),
         signal: abort.signal,
       }).catch((error: unknown) => {

@@ -46,8 +46,9 @@ describe('measureLatencyFloor (real processes, 0.3 s)', () => {
   it('in alternating windows beside a cluster (--floor-pairs): one round of each order, ratios of the p50s, everything stopped and removed', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-floor-test-'));
     try {
-      const report = await floor.runFloorPairs({ api: 'broker', sizeBytes: 1024, flush: 'sync', durableMark: 'ordered', fsyncsPerNode: 2, rounds: 2, windowMs: 200, warmupMs: 100, dataParent: dir, createTopic: floor.createBenchTopic });
+      const report = await floor.runFloorPairs({ api: 'broker', sizeBytes: 1024, flush: 'sync', durableMark: 'ordered', rounds: 2, windowMs: 200, warmupMs: 100, dataParent: dir });
       expect(report.pairs.map((p) => p.oursFirst)).toEqual([true, false]);
+      expect(report.fsyncsPerNode).toBe(2); // the ordered mark under sync flush: data, then mark
       for (const pair of report.pairs) {
         expect(pair.oursMessages).toBeGreaterThan(0);
         expect(pair.floorRounds).toBeGreaterThan(0);
