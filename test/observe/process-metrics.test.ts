@@ -42,18 +42,21 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 describe('ProcessMetrics', () => {
   let opened: ProcessMetrics[] = [];
+  let timers: Timer[] = [];
   const start = (): Registry => {
     const registry = new Registry();
     opened.push(new ProcessMetrics(registry));
     return registry;
   };
-  /** A timer every `ms`, run through the newest metrics' timed scheduler, as a node's tick is. */
-  const ticking = (ms: number): Timer => {
+  /** A timer every `ms`, run through the newest metrics' timed scheduler, as a node's tick is; cancelled after the test. */
+  const ticking = (ms: number): void => {
     const metrics = opened[opened.length - 1];
     if (metrics === undefined) throw new Error('start() first');
-    return metrics.timed(realScheduler).every(ms, () => {});
+    timers.push(metrics.timed(realScheduler).every(ms, () => {}));
   };
   afterEach(() => {
+    for (const timer of timers) timer.cancel();
+    timers = [];
     for (const metrics of opened) metrics.close();
     opened = [];
   });
@@ -120,41 +123,33 @@ describe('ProcessMetrics', () => {
 
   it('event-loop delay is how late the timers run through it fired: a blocked loop shows at the next scrape, and only there', async () => {
     const registry = start();
-    const timer = ticking(20);
-    try {
-      await pause(50);
-      await scrape(registry);
-      await pause(30);
-      busyFor(300);
-      await pause(30);
-      const blocked = (await scrape(registry)).values;
-      // The 20 ms timer fell due within the block: it ran up to 300 ms late.
-      expect(blocked.get('nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.27);
-      expect(blocked.get('nodejs_eventloop_lag_min_seconds')).toBeLessThan(0.27);
-      await pause(60);
-      const after = (await scrape(registry)).values;
-      // Reset at each scrape: the block is gone from the next one.
-      expect(after.get('nodejs_eventloop_lag_max_seconds')).toBeLessThan(0.27);
-      // The lag of the previous scrape's next turn of the loop was set after it.
-      expect(after.get('nodejs_eventloop_lag_seconds')).toBeGreaterThan(0);
-    } finally {
-      timer.cancel();
-    }
+    ticking(20);
+    await pause(50);
+    await scrape(registry);
+    await pause(30);
+    busyFor(300);
+    await pause(30);
+    const blocked = (await scrape(registry)).values;
+    // The 20 ms timer fell due within the block: it ran up to 300 ms late.
+    expect(blocked.get('nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.27);
+    expect(blocked.get('nodejs_eventloop_lag_min_seconds')).toBeLessThan(0.27);
+    await pause(60);
+    const after = (await scrape(registry)).values;
+    // Reset at each scrape: the block is gone from the next one.
+    expect(after.get('nodejs_eventloop_lag_max_seconds')).toBeLessThan(0.27);
+    // The lag of the previous scrape's next turn of the loop was set after it.
+    expect(after.get('nodejs_eventloop_lag_seconds')).toBeGreaterThan(0);
   });
 
   it('an idle loop reads a delay near zero: the lateness beyond the interval, not the interval', async () => {
     const registry = start();
-    const timer = ticking(20);
-    try {
-      await scrape(registry);
-      await pause(250);
-      const { values } = await scrape(registry);
-      // About 12 samples. A monitor that times its own 10 ms interval would read 10 ms here.
-      expect(values.get('nodejs_eventloop_lag_max_seconds')).toBeGreaterThan(0);
-      expect(values.get('nodejs_eventloop_lag_p50_seconds')).toBeLessThan(0.005);
-    } finally {
-      timer.cancel();
-    }
+    ticking(20);
+    await scrape(registry);
+    await pause(250);
+    const { values } = await scrape(registry);
+    // About 12 samples. A monitor that times its own 10 ms interval would read 10 ms here.
+    expect(values.get('nodejs_eventloop_lag_max_seconds')).toBeGreaterThan(0);
+    expect(values.get('nodejs_eventloop_lag_p50_seconds')).toBeLessThan(0.005);
   });
 
   it('adds no timer of its own: with no timer run through it, nothing is recorded', async () => {
@@ -188,16 +183,12 @@ describe('ProcessMetrics', () => {
 
   it('close stops recording: the delay gauges read zero once nothing more is recorded, though the timers still run', async () => {
     const registry = start();
-    const timer = ticking(10);
-    try {
-      await pause(40);
-      opened[0]?.close();
-      await scrape(registry);
-      await pause(40);
-      const { values } = await scrape(registry);
-      expect(values.get('nodejs_eventloop_lag_max_seconds')).toBe(0);
-    } finally {
-      timer.cancel();
-    }
+    ticking(10);
+    await pause(40);
+    opened[0]?.close();
+    await scrape(registry);
+    await pause(40);
+    const { values } = await scrape(registry);
+    expect(values.get('nodejs_eventloop_lag_max_seconds')).toBe(0);
   });
 });
