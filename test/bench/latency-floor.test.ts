@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
+import { runCli } from '../harness/cli.js';
 import { waitFor } from '../harness/wait-for.js';
 
 type FloorModule = typeof import('../../src/bench/index.js');
@@ -61,6 +62,25 @@ describe('measureLatencyFloor (real processes, 0.3 s)', () => {
       expect(floor.formatFloorPairs(report)).toMatch(/^ack p50 over the floor's: median [\d.]+x \(95% interval [\d.]+-[\d.]+, 2 rounds\); target at most 1\.25x: /m);
       expect(processes.liveChildPids()).toEqual([]);
       expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('quorumlog bench --floor-pairs (the README\'s command, shortened) prints each round and the median ratio, writes its JSON, and leaves nothing behind', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-floor-test-'));
+    try {
+      const json = path.join(dir, 'pairs.json');
+      const result = await runCli(['bench', '--floor-pairs', '1', '--floor', '100ms', '--warmup', '0', '--api', 'broker', '--dir', dir, '--json', json], { timeoutMs: 60_000 });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^ {2}round 1 \(ours first\): ack p50 [\d.]+ ms .*: [\d.]+x$/m);
+      expect(result.stdout).toMatch(/^ack p50 over the floor's: median [\d.]+x \(95% interval [\d.]+-[\d.]+, 1 rounds\); target at most 1\.25x: /m);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { kind: string; api: string; pairs: unknown[] };
+      expect(report).toMatchObject({ kind: 'floor-pairs', api: 'broker' });
+      expect(report.pairs).toHaveLength(1);
+      // The floor's files and the nodes' data went under --dir, and were removed.
+      expect(fs.readdirSync(dir)).toEqual(['pairs.json']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
