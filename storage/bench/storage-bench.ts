@@ -17,7 +17,11 @@
  * measures appends that resolve after their data's fdatasync, before the durable mark's
  * (storage/log-options.ts, FlushPolicy). --stagger breaks the appenders' lockstep (half
  * start 1 ms late, each yields a turn after every 7th append), so acknowledgements do not
- * release them all into one group: the arrivals under which groups pipeline.
+ * release them all into one group: the arrivals under which groups pipeline. --ceiling adds,
+ * for each of those cases, what the ordered mark allows on this disk with none of the log's
+ * code (ordered-ceiling.ts: per group, the records' write and fdatasync, then a mark slot's),
+ * with the fdatasyncs on the event loop and on the thread pool; --group-cpu-us N adds N us of
+ * busy time per group there, standing in for the appends' own work.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,6 +29,7 @@ import * as path from 'node:path';
 
 import type { Entry, Index, Term } from '../../raft/index.js';
 import { closedLoopAppendRate } from './append-loop.js';
+import { type CeilingSyncs, orderedCeilingRate } from './ordered-ceiling.js';
 import { refuse, scriptArgs } from './script-args.js';
 import { type CommitLog, LOG_DEFAULTS, NodeFileSystem, openLog } from '../index.js';
 
@@ -41,6 +46,10 @@ The disk's own write + fdatasync rate beside the commit log's sync-mode appends,
   --appenders 1,16,64,256
   --payloads 128,1024    the cases, as comma-separated whole numbers
   --quick                appenders 1,64 and payload 128 only
+  --ceiling              also the ordered mark's ceiling for each case: its two fdatasyncs
+                         per group with none of the log's code, on the event loop and on the
+                         thread pool
+  --group-cpu-us N       busy time per group in the ceiling cases (default 0)
   --dir DIR              the disk to test (default the OS temp dir)`;
 const NAME = 'storage-bench';
 const flags = scriptArgs(NAME, USAGE, {
@@ -53,6 +62,8 @@ const flags = scriptArgs(NAME, USAGE, {
   stagger: { type: 'boolean', default: false },
   appenders: { type: 'string' },
   payloads: { type: 'string' },
+  ceiling: { type: 'boolean', default: false },
+  'group-cpu-us': { type: 'string', default: '0' },
 });
 /** "on" is the default setting, whatever it is now. */
 const PREALLOCATE_MODES = { off: 0, on: LOG_DEFAULTS.preallocateBytes } as const;
@@ -66,6 +77,9 @@ if (!(Number(flags.seconds) > 0)) refuse(NAME, `--seconds takes a number above 0
 const caseMs = Math.max(100, Number(flags.seconds) * 1000);
 if (!(Number.isInteger(Number(flags.repeat)) && Number(flags.repeat) >= 1 && Number(flags.repeat) <= 51)) refuse(NAME, `--repeat takes a whole number from 1 to 51, not "${flags.repeat}"`);
 const repeats = Number(flags.repeat);
+const groupCpuMicros = Number(flags['group-cpu-us']);
+if (!(Number.isInteger(groupCpuMicros) && groupCpuMicros >= 0 && groupCpuMicros <= 100_000)) refuse(NAME, `--group-cpu-us takes a whole number from 0 to 100000, not "${flags['group-cpu-us']}"`);
+if (groupCpuMicros > 0 && flags.ceiling !== true) refuse(NAME, '--group-cpu-us applies to the ceiling cases: give --ceiling too');
 /** "1,16,64" -> [1, 16, 64]; whole numbers >= 1 only. */
 function numberList(text: string, what: string): number[] {
   const values = text.split(',').map(Number);
@@ -200,6 +214,33 @@ async function runCases(cases: readonly Case[]): Promise<void> {
   }
 }
 
+/**
+ * The ceiling cases, each `repeats` times: per group, the records' write and fdatasync, then
+ * a mark slot's, with none of the log's code (ordered-ceiling.ts). No preallocation modes:
+ * they write over synced zeros of their own. Appends per second, one per repeat.
+ */
+async function measureCeilings(dir: string): Promise<{ readonly name: string; readonly values: readonly number[] }[]> {
+  const where: Record<CeilingSyncs, string> = { 'event-loop': 'on the event loop', 'thread-pool': 'on the thread pool' };
+  const work = groupCpuMicros > 0 ? `, ${groupCpuMicros} us CPU a group` : '';
+  const measured = [];
+  for (const payloadBytes of payloadSizes) {
+    for (const appenders of concurrencies) {
+      for (const syncs of ['event-loop', 'thread-pool'] as const) {
+        const values: number[] = [];
+        for (let round = 0; round < repeats; round++) values.push(await orderedCeilingRate({ dir, payloadBytes, appenders, caseMs, syncs, groupCpuMicros }));
+        measured.push({ name: `ordered ceiling ${payloadBytes} B x ${appenders}, fdatasync ${where[syncs]}${work}`, values });
+      }
+    }
+  }
+  return measured;
+}
+
+function ceilingRow(one: { readonly name: string; readonly values: readonly number[] }, raw: number): Row {
+  const ratios = one.values.map((v) => v / raw);
+  const value = median(one.values);
+  return { name: one.name, value, unit: '/s', ratio: value / raw, ...(ratios.length > 1 ? { spread: [Math.min(...ratios), Math.max(...ratios)] as const } : {}) };
+}
+
 function caseRows(one: Case, raw: number): Row[] {
   const offs = one.results.get('off') ?? [];
   return modes.map((mode) => {
@@ -246,6 +287,7 @@ async function main(): Promise<void> {
       }
     }
     await runCases(appendCases);
+    const ceilings = flags.ceiling === true ? await measureCeilings(dir) : [];
     const rawAfter = rawSyncRate(dir, 128);
     const rawZerosAfter = rawSyncRate(dir, 128, RAW_ZEROS_BYTES);
     const rawRates = [rawZerosBefore, rawZerosAfter, rawBefore, rawAfter].map((one) => one.perSecond);
@@ -257,6 +299,7 @@ async function main(): Promise<void> {
       rawRow('raw 128 B growing the file (before)', rawBefore.perSecond),
       rawRow('raw 128 B growing the file (after)', rawAfter.perSecond),
       ...appendCases.flatMap((one) => caseRows(one, raw)),
+      ...ceilings.map((one) => ceilingRow(one, raw)),
     ];
     const rawMb = rawSyncRate(dir, BIG_BATCH_ENTRIES * BIG_ENTRY_BYTES).bytesPerSecond / 1e6;
     rows.push({ name: 'raw write+fdatasync 1 MiB', value: rawMb, unit: 'MB/s', ratio: 1 });
@@ -265,6 +308,7 @@ async function main(): Promise<void> {
     rows.push(...caseRows(batches, rawMb));
     printTable(rows);
     console.log('x raw: median appends per second over the highest raw 128 B figure (one record per write + fdatasync); MB/s over the raw 1 MiB figure.');
+    if (flags.ceiling === true) console.log('ordered ceiling: per group of that many records, their write + fdatasync, then a 256 B mark slot\'s write + fdatasync, with none of the log\'s code: the most that many closed-loop appenders could do under the ordered mark.');
     console.log('spread: lowest..highest ratio over the repeats; / off: median over the repeats of the rate over that round\'s rate with preallocation off.');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

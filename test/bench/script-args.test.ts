@@ -28,6 +28,8 @@ describe('the benchmark scripts\' command lines', () => {
     [STORAGE_BENCH, ['--repeat', '0'], /^storage-bench: --repeat takes a whole number from 1 to 51, not "0"/],
     [STORAGE_BENCH, ['--seconds', 'soon'], /^storage-bench: --seconds takes a number above 0, not "soon"/],
     [STORAGE_BENCH, ['--appenders', '1,x'], /^storage-bench: --appenders takes whole numbers >= 1, not "1,x"/],
+    [STORAGE_BENCH, ['--group-cpu-us', '50'], /^storage-bench: --group-cpu-us applies to the ceiling cases: give --ceiling too/],
+    [STORAGE_BENCH, ['--ceiling', '--group-cpu-us', '1.5'], /^storage-bench: --group-cpu-us takes a whole number from 0 to 100000, not "1.5"/],
     [COMPARE_BUILDS, [], /^compare-builds: --base takes the path of a built checkout/],
     [COMPARE_BUILDS, ['--base', '.', '--rounds', '99'], /^compare-builds: --rounds takes a whole number from 1 to 51, not "99"/],
     [LATENCY_FLOOR, ['--fsyncs', '3'], /^latency-floor: --fsyncs takes 0, 1 or 2, not "3"/],

@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { recordBytes } from '../record-codec.js';
+
+/** Where the ceiling loop's fdatasyncs run. */
+export type CeilingSyncs = 'event-loop' | 'thread-pool';
+
+export interface OrderedCeilingOptions {
+  /** A directory on the disk under test; the loop's two files are made and removed in it. */
+  readonly dir: string;
+  readonly payloadBytes: number;
+  /** Records per group: the closed-loop appenders that one group acknowledges at once. */
+  readonly appenders: number;
+  readonly caseMs: number;
+  /**
+   * - 'event-loop': fdatasyncSync, the best a loop can do, and what a node must not do (it
+   *   would answer nothing, heartbeats included, while the disk is slow);
+   * - 'thread-pool': fs.fdatasync on libuv's thread pool, as the log runs its syncs.
+   */
+  readonly syncs: CeilingSyncs;
+  /** Busy time per group standing in for the appends' own CPU (encoding, CRCs, promises): 0 for none. */
+  readonly groupCpuMicros: number;
+}
+
+/** The loop's data file: that many bytes of synced zeros, which it writes over from the start again once through. */
+const DATA_BYTES = 128 * 1024 * 1024;
+const ZERO_RUN_BYTES = 1024 * 1024;
+/** A mark slot as the state file writes one (storage/state-file.ts): 256 bytes, two slots on separate pages. */
+const MARK_BYTES = 256;
+const MARK_SLOT_STRIDE = 4096;
+
+const fdatasync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error === null ? resolve() : reject(error))));
+
+function syncedZeros(file: string, bytes: number): number {
+  const fd = fs.openSync(file, 'w+');
+  const zeros = Buffer.alloc(ZERO_RUN_BYTES);
+  for (let at = 0; at < bytes; at += zeros.length) fs.writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - at), at);
+  fs.fdatasyncSync(fd);
+  return fd;
+}
+
+function spin(micros: number): void {
+  const until = performance.now() + micros / 1000;
+  // Bounded by the clock: at most `micros`.
+  while (performance.now() < until);
+}
+
+/**
+ * What the ordered durable mark allows on this disk with nothing else running: appends per
+ * second of a loop that, for each group of `appenders` records, writes the group's records
+ * (framed size) into synced zeros and fdatasyncs them, then writes a 256-byte mark slot into
+ * a second file and fdatasyncs that: the two syncs in turn that every group of the log pays
+ * under the ordered mark, without the log's code. `appenders` closed-loop appenders cannot
+ * go faster than this: each append waits for its group's two syncs (Little's law), however
+ * groups are pipelined. The storage bench prints it beside the log's own rate.
+ */
+export async function orderedCeilingRate(options: OrderedCeilingOptions): Promise<number> {
+  const dataFile = path.join(options.dir, `ceiling-${options.syncs}-data`);
+  const markFile = path.join(options.dir, `ceiling-${options.syncs}-mark`);
+  const data = syncedZeros(dataFile, DATA_BYTES);
+  const mark = syncedZeros(markFile, 2 * MARK_SLOT_STRIDE);
+  const group = Buffer.alloc(options.appenders * recordBytes(options.payloadBytes), 7);
+  const markSlot = Buffer.alloc(MARK_BYTES, 9);
+  let appends = 0;
+  let position = 0;
+  let slot = 0;
+  const started = performance.now();
+  try {
+    // Bounded by caseMs.
+    while (performance.now() - started < options.caseMs) {
+      if (options.groupCpuMicros > 0) spin(options.groupCpuMicros);
+      if (position + group.length > DATA_BYTES) position = 0;
+      fs.writeSync(data, group, 0, group.length, position);
+      if (options.syncs === 'event-loop') fs.fdatasyncSync(data);
+      else await fdatasync(data);
+      fs.writeSync(mark, markSlot, 0, MARK_BYTES, slot * MARK_SLOT_STRIDE);
+      if (options.syncs === 'event-loop') fs.fdatasyncSync(mark);
+      else await fdatasync(mark);
+      position += group.length;
+      slot ^= 1;
+      appends += options.appenders;
+    }
+  } finally {
+    fs.closeSync(data);
+    fs.closeSync(mark);
+    fs.rmSync(dataFile, { force: true });
+    fs.rmSync(markFile, { force: true });
+  }
+  return appends / ((performance.now() - started) / 1000);
+}
