@@ -20,7 +20,8 @@
  * release them all into one group: the arrivals under which groups pipeline. --ceiling adds,
  * for each of those cases, what the ordered mark allows on this disk with none of the log's
  * code (ordered-ceiling.ts: per group, the records' write and fdatasync, then a mark slot's),
- * with the fdatasyncs on the event loop and on the thread pool; --group-cpu-us N adds N us of
+ * with the fdatasyncs on the event loop, on the thread pool and in a worker of its own (both
+ * syncs one job); --group-cpu-us N adds N us of
  * busy time per group there, standing in for the appends' own work.
  */
 import * as fs from 'node:fs';
@@ -47,8 +48,8 @@ The disk's own write + fdatasync rate beside the commit log's sync-mode appends,
   --payloads 128,1024    the cases, as comma-separated whole numbers
   --quick                appenders 1,64 and payload 128 only
   --ceiling              also the ordered mark's ceiling for each case: its two fdatasyncs
-                         per group with none of the log's code, on the event loop and on the
-                         thread pool
+                         per group with none of the log's code, on the event loop, on the
+                         thread pool, and in a worker thread of its own
   --group-cpu-us N       busy time per group in the ceiling cases (default 0)
   --dir DIR              the disk to test (default the OS temp dir)`;
 const NAME = 'storage-bench';
@@ -220,12 +221,12 @@ async function runCases(cases: readonly Case[]): Promise<void> {
  * they write over synced zeros of their own. Appends per second, one per repeat.
  */
 async function measureCeilings(dir: string): Promise<{ readonly name: string; readonly values: readonly number[] }[]> {
-  const where: Record<CeilingSyncs, string> = { 'event-loop': 'on the event loop', 'thread-pool': 'on the thread pool' };
+  const where: Record<CeilingSyncs, string> = { 'event-loop': 'on the event loop', 'thread-pool': 'on the thread pool', worker: 'in a worker, one job a group' };
   const work = groupCpuMicros > 0 ? `, ${groupCpuMicros} us CPU a group` : '';
   const measured = [];
   for (const payloadBytes of payloadSizes) {
     for (const appenders of concurrencies) {
-      for (const syncs of ['event-loop', 'thread-pool'] as const) {
+      for (const syncs of ['event-loop', 'thread-pool', 'worker'] as const) {
         const values: number[] = [];
         for (let round = 0; round < repeats; round++) values.push(await orderedCeilingRate({ dir, payloadBytes, appenders, caseMs, syncs, groupCpuMicros }));
         measured.push({ name: `ordered ceiling ${payloadBytes} B x ${appenders}, fdatasync ${where[syncs]}${work}`, values });

@@ -1,17 +1,27 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { orderedCeilingRate } from '../../storage/bench/ordered-ceiling.js';
+import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
 
+type CeilingModule = typeof import('../../storage/bench/ordered-ceiling.js');
+
+/** The built module (dist/): its 'worker' case starts the compiled ceiling-worker.js. */
 describe('the ordered mark\'s ceiling (storage bench --ceiling)', () => {
+  let orderedCeilingRate: CeilingModule['orderedCeilingRate'];
+  beforeAll(async () => {
+    await ensureBuilt();
+    ({ orderedCeilingRate } = (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'storage', 'bench', 'ordered-ceiling.js')).href)) as CeilingModule);
+  });
+
   const dirs: string[] = [];
   afterEach(() => {
     for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each(['event-loop', 'thread-pool'] as const)('measures with the fdatasyncs %s, and leaves no file behind', async (syncs) => {
+  it.each(['event-loop', 'thread-pool', 'worker'] as const)('measures with the fdatasyncs %s, and leaves no file behind', async (syncs) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-ceiling-'));
     dirs.push(dir);
     const rate = await orderedCeilingRate({ dir, payloadBytes: 128, appenders: 8, caseMs: 150, syncs, groupCpuMicros: 0 });
