@@ -26,9 +26,10 @@ export interface OrderedCeilingOptions {
   readonly syncs: CeilingSyncs;
   /** Busy time per group standing in for the appends' own CPU (encoding, CRCs, promises): 0 for none. */
   readonly groupCpuMicros: number;
+  /** The synced zeros the loop writes over, from the start again once through (default 128 MiB). */
+  readonly dataBytes?: number;
 }
 
-/** The loop's data file: that many bytes of synced zeros, which it writes over from the start again once through. */
 const DATA_BYTES = 128 * 1024 * 1024;
 const ZERO_RUN_BYTES = 1024 * 1024;
 const WORKER_ENTRY = new URL('./ceiling-worker.js', import.meta.url);
@@ -64,7 +65,8 @@ function spin(micros: number): void {
 export async function orderedCeilingRate(options: OrderedCeilingOptions): Promise<number> {
   const dataFile = path.join(options.dir, `ceiling-${options.syncs}-data`);
   const markFile = path.join(options.dir, `ceiling-${options.syncs}-mark`);
-  const data = syncedZeros(dataFile, DATA_BYTES);
+  const dataBytes = options.dataBytes ?? DATA_BYTES;
+  const data = syncedZeros(dataFile, dataBytes);
   const mark = syncedZeros(markFile, 2 * MARK_SLOT_STRIDE);
   const group = Buffer.alloc(options.appenders * recordBytes(options.payloadBytes), 7);
   const markSlot = Buffer.alloc(MARK_BYTES, 9);
@@ -78,7 +80,7 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
     // Bounded by caseMs.
     while (performance.now() - started < options.caseMs) {
       if (options.groupCpuMicros > 0) spin(options.groupCpuMicros);
-      if (position + group.length > DATA_BYTES) position = 0;
+      if (position + group.length > dataBytes) position = 0;
       fs.writeSync(data, group, 0, group.length, position);
       if (options.syncs === 'worker') {
         await workerJob(words, data, mark, slot);

@@ -6,6 +6,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
 
+/** Small synced zeros for the tests (the bench writes over 128 MiB): the loop starts over them as it reaches their end. */
+const DATA_BYTES = 1024 * 1024;
+
 type CeilingModule = typeof import('../../storage/bench/ordered-ceiling.js');
 
 /** The built module (dist/): its 'worker' case starts the compiled ceiling-worker.js. */
@@ -24,7 +27,7 @@ describe('the ordered mark\'s ceiling (storage bench --ceiling)', () => {
   it.each(['event-loop', 'thread-pool', 'worker'] as const)('measures with the fdatasyncs %s, and leaves no file behind', async (syncs) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-ceiling-'));
     dirs.push(dir);
-    const rate = await orderedCeilingRate({ dir, payloadBytes: 128, appenders: 8, caseMs: 150, syncs, groupCpuMicros: 0 });
+    const rate = await orderedCeilingRate({ dir, payloadBytes: 128, appenders: 8, caseMs: 150, syncs, groupCpuMicros: 0, dataBytes: DATA_BYTES });
     // At least one group of 8 in the 150 ms window (and its two syncs), and a finite rate.
     expect(rate).toBeGreaterThanOrEqual(8 / 0.15 / 20);
     expect(Number.isFinite(rate)).toBe(true);
@@ -35,7 +38,7 @@ describe('the ordered mark\'s ceiling (storage bench --ceiling)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-ceiling-'));
     dirs.push(dir);
     // 20 ms of CPU a group: at most 150 / 20 + 1 groups of 4 fit in 150 ms, whatever the disk.
-    const rate = await orderedCeilingRate({ dir, payloadBytes: 128, appenders: 4, caseMs: 150, syncs: 'event-loop', groupCpuMicros: 20_000 });
+    const rate = await orderedCeilingRate({ dir, payloadBytes: 128, appenders: 4, caseMs: 150, syncs: 'event-loop', groupCpuMicros: 20_000, dataBytes: DATA_BYTES });
     expect(rate * 0.15).toBeLessThanOrEqual(4 * 9);
   });
 });
