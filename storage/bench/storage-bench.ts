@@ -21,8 +21,8 @@
  * for each of those cases, what the ordered mark allows on this disk with none of the log's
  * code (ordered-ceiling.ts: per group, the records' write and fdatasync, then a mark slot's),
  * with the fdatasyncs on the event loop, on the thread pool and in a worker of its own (both
- * syncs one job); --group-cpu-us N adds N us of
- * busy time per group there, standing in for the appends' own work.
+ * syncs one job); --group-cpu-us N adds N us of busy time per group there, standing in for
+ * the appends' own work.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
