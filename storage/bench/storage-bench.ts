@@ -22,7 +22,9 @@
  * code (ordered-ceiling.ts: per group, the records' write and fdatasync, then a mark slot's),
  * with the fdatasyncs on the event loop, on the thread pool and in a worker of its own (both
  * syncs one job); --group-cpu-us N adds N us of busy time per group there, standing in for
- * the appends' own work.
+ * the appends' own work. --group-timings prints, per append case, the medians of each
+ * group's data sync, mark sync and the work between them (sync-timings.ts): the time from a
+ * mark sync's end to the next data sync's start is the log's and the appenders' CPU per group.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -32,6 +34,7 @@ import type { Entry, Index, Term } from '../../raft/index.js';
 import { closedLoopAppendRate } from './append-loop.js';
 import { type CeilingSyncs, orderedCeilingRate } from './ordered-ceiling.js';
 import { refuse, scriptArgs } from './script-args.js';
+import { groupTimings, type SyncEvent, SyncTimingFileSystem } from './sync-timings.js';
 import { type CommitLog, LOG_DEFAULTS, NodeFileSystem, openLog } from '../index.js';
 
 const USAGE = `Usage: npm run bench:storage -- [options]   (node dist/storage/bench/storage-bench.js after a build)
@@ -51,6 +54,8 @@ The disk's own write + fdatasync rate beside the commit log's sync-mode appends,
                          per group with none of the log's code, on the event loop, on the
                          thread pool, and in a worker thread of its own
   --group-cpu-us N       busy time per group in the ceiling cases (default 0)
+  --group-timings        also, per append case, the medians of its two syncs and of the
+                         work between them (the log's own CPU per group)
   --dir DIR              the disk to test (default the OS temp dir)`;
 const NAME = 'storage-bench';
 const flags = scriptArgs(NAME, USAGE, {
@@ -65,6 +70,7 @@ const flags = scriptArgs(NAME, USAGE, {
   payloads: { type: 'string' },
   ceiling: { type: 'boolean', default: false },
   'group-cpu-us': { type: 'string', default: '0' },
+  'group-timings': { type: 'boolean', default: false },
 });
 /** "on" is the default setting, whatever it is now. */
 const PREALLOCATE_MODES = { off: 0, on: LOG_DEFAULTS.preallocateBytes } as const;
@@ -141,13 +147,23 @@ function rawSyncRate(dir: string, recordBytes: number, preallocatedBytes = 0): {
   return { perSecond: count / seconds, bytesPerSecond: (count * recordBytes) / seconds };
 }
 
+/** With --group-timings: the append cases' syncs, per case name and mode, over all repeats. */
+const syncEvents = new Map<string, SyncEvent[]>();
+
 async function withLog<T>(dir: string, name: string, mode: PreallocateMode, run: (log: CommitLog) => Promise<T>): Promise<T> {
   const logDir = path.join(dir, `${name}-${mode}`);
   const preallocateBytes = PREALLOCATE_MODES[mode];
-  const log = await openLog({ dir: logDir, fs: new NodeFileSystem(), flush: { mode: 'sync', mark }, preallocateBytes });
+  const timed = flags['group-timings'] === true ? new SyncTimingFileSystem() : null;
+  const log = await openLog({ dir: logDir, fs: timed ?? new NodeFileSystem(), flush: { mode: 'sync', mark }, preallocateBytes });
+  if (timed !== null) timed.recording = true;
   try {
     return await run(log);
   } finally {
+    if (timed !== null) {
+      timed.recording = false;
+      const key = `${name}, preallocate ${mode}`;
+      syncEvents.set(key, [...(syncEvents.get(key) ?? []), ...timed.events]);
+    }
     await log.close();
     fs.rmSync(logDir, { recursive: true, force: true });
   }
@@ -309,6 +325,11 @@ async function main(): Promise<void> {
     rows.push(...caseRows(batches, rawMb));
     printTable(rows);
     console.log('x raw: median appends per second over the highest raw 128 B figure (one record per write + fdatasync); MB/s over the raw 1 MiB figure.');
+    for (const [name, events] of syncEvents) {
+      const t = groupTimings(events);
+      const label = name.replace(/^append-(\d+)-(\d+)/, 'sync append $2 B x $1 appenders').replace(/^batches/, 'sync append 1 MiB batches');
+      console.log(`group timings, ${label}: ${t.groups} groups; medians: data sync ${t.dataSyncMicros.toFixed(0)} us, then ${t.dataToMarkMicros.toFixed(0)} us to the mark sync, mark sync ${t.markSyncMicros.toFixed(0)} us, then ${t.markToDataMicros.toFixed(0)} us to the next data sync; ${t.overlapping} syncs overlapped the one before`);
+    }
     if (flags.ceiling === true) console.log('ordered ceiling: per group of that many records, their write + fdatasync, then a 256 B mark slot\'s write + fdatasync, with none of the log\'s code: the most that many closed-loop appenders could do under the ordered mark.');
     console.log('spread: lowest..highest ratio over the repeats; / off: median over the repeats of the rate over that round\'s rate with preallocation off.');
   } finally {
