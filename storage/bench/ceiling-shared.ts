@@ -2,14 +2,9 @@
 export const MARK_BYTES = 256;
 export const MARK_SLOT_STRIDE = 4096;
 
-/** The shared words between the ceiling's main thread and its worker: where each lives, and the states. */
-export const CEILING_JOB = {
-  state: 0,
-  dataFd: 1,
-  markFd: 2,
-  slot: 3,
-  words: 4,
-  idle: 0,
-  posted: 1,
-  stop: 2,
-} as const;
+/** Where each value lives in the Int32Array the ceiling's main thread shares with its worker. */
+export const CEILING_WORD = { state: 0, dataFd: 1, markFd: 2, slot: 3 } as const;
+export const CEILING_WORDS = 4;
+
+/** The values of CEILING_WORD.state: the worker waits while idle, works while posted, ends at stop. */
+export const CEILING_STATE = { idle: 0, posted: 1, stop: 2 } as const;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { recordBytes } from '../record-codec.js';
-import { CEILING_JOB, MARK_BYTES, MARK_SLOT_STRIDE } from './ceiling-shared.js';
+import { CEILING_STATE, CEILING_WORD, CEILING_WORDS, MARK_BYTES, MARK_SLOT_STRIDE } from './ceiling-shared.js';
 
 /** Where the ceiling loop's fdatasyncs run. */
 export type CeilingSyncs = 'event-loop' | 'thread-pool' | 'worker';
@@ -35,7 +35,9 @@ const ZERO_RUN_BYTES = 1024 * 1024;
 const WORKER_ENTRY = new URL('./ceiling-worker.js', import.meta.url);
 
 /** Atomics.waitAsync (Node 20 has it; the project's TypeScript lib does not name it yet). */
-const waitAsync = (Atomics as unknown as { waitAsync(words: Int32Array, at: number, value: number): { readonly async: boolean; readonly value: Promise<string> | string } }).waitAsync;
+const waitAsync = (Atomics as unknown as { waitAsync(words: Int32Array, at: number, value: number, timeoutMs: number): { readonly async: boolean; readonly value: Promise<string> | string } }).waitAsync;
+/** A job the worker has not finished in this long means it failed or hung: the case fails. */
+const WORKER_JOB_TIMEOUT_MS = 10_000;
 
 const fdatasync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error === null ? resolve() : reject(error))));
 
@@ -70,8 +72,12 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
   const mark = syncedZeros(markFile, 2 * MARK_SLOT_STRIDE);
   const group = Buffer.alloc(options.appenders * recordBytes(options.payloadBytes), 7);
   const markSlot = Buffer.alloc(MARK_BYTES, 9);
-  const words = new Int32Array(new SharedArrayBuffer(CEILING_JOB.words * Int32Array.BYTES_PER_ELEMENT));
+  const words = new Int32Array(new SharedArrayBuffer(CEILING_WORDS * Int32Array.BYTES_PER_ELEMENT));
   const worker = options.syncs === 'worker' ? new Worker(WORKER_ENTRY, { workerData: words.buffer }) : null;
+  let workerError: unknown = null;
+  worker?.on('error', (error) => {
+    workerError = error;
+  });
   let appends = 0;
   let position = 0;
   let slot = 0;
@@ -83,7 +89,7 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
       if (position + group.length > dataBytes) position = 0;
       fs.writeSync(data, group, 0, group.length, position);
       if (options.syncs === 'worker') {
-        await workerJob(words, data, mark, slot);
+        await workerJob(words, data, mark, slot, () => workerError);
       } else {
         if (options.syncs === 'event-loop') fs.fdatasyncSync(data);
         else await fdatasync(data);
@@ -97,8 +103,8 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
     }
   } finally {
     if (worker !== null) {
-      Atomics.store(words, CEILING_JOB.state, CEILING_JOB.stop);
-      Atomics.notify(words, CEILING_JOB.state);
+      Atomics.store(words, CEILING_WORD.state, CEILING_STATE.stop);
+      Atomics.notify(words, CEILING_WORD.state);
       await worker.terminate();
     }
     fs.closeSync(data);
@@ -109,13 +115,19 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
   return appends / ((performance.now() - started) / 1000);
 }
 
-/** Posts one group's syncs to the worker and waits, without blocking this thread, until it is done. */
-async function workerJob(words: Int32Array, data: number, mark: number, slot: number): Promise<void> {
-  Atomics.store(words, CEILING_JOB.dataFd, data);
-  Atomics.store(words, CEILING_JOB.markFd, mark);
-  Atomics.store(words, CEILING_JOB.slot, slot);
-  Atomics.store(words, CEILING_JOB.state, CEILING_JOB.posted);
-  Atomics.notify(words, CEILING_JOB.state);
-  const wait = waitAsync(words, CEILING_JOB.state, CEILING_JOB.posted);
-  if (wait.async) await wait.value;
+/**
+ * Posts one group's syncs to the worker and waits, without blocking this thread, until it is
+ * done; throws the worker's error if it failed, or if it did not answer in time.
+ */
+async function workerJob(words: Int32Array, data: number, mark: number, slot: number, failure: () => unknown): Promise<void> {
+  Atomics.store(words, CEILING_WORD.dataFd, data);
+  Atomics.store(words, CEILING_WORD.markFd, mark);
+  Atomics.store(words, CEILING_WORD.slot, slot);
+  Atomics.store(words, CEILING_WORD.state, CEILING_STATE.posted);
+  Atomics.notify(words, CEILING_WORD.state);
+  const wait = waitAsync(words, CEILING_WORD.state, CEILING_STATE.posted, WORKER_JOB_TIMEOUT_MS);
+  const outcome = wait.async ? await wait.value : wait.value;
+  const error = failure();
+  if (error !== null) throw error;
+  if (outcome === 'timed-out') throw new Error(`the ceiling's worker did not finish a group's syncs in ${WORKER_JOB_TIMEOUT_MS / 1000} s`);
 }
