@@ -5,7 +5,7 @@ import type { BenchTarget } from './bench-target.js';
 import { openLatencyFloor, type FloorFsyncs, type LatencyFloor, type LatencyFloorResult } from './latency-floor.js';
 import { LocalCluster } from './local-cluster.js';
 import { medianInterval, type MedianInterval } from './stats.js';
-import { createBenchTopic, floorFsyncsFor } from './run-bench.js';
+import { createBenchTopic, durabilityFsyncs } from './run-bench.js';
 import { runProduce } from './workload.js';
 
 /** Target 2 of issue 23: one in flight through the broker, ack p50 at most this many times the floor. */
@@ -71,7 +71,7 @@ export async function runFloorPairs(options: FloorPairsOptions): Promise<FloorPa
   fs.mkdirSync(options.dataParent, { recursive: true });
   const root = fs.mkdtempSync(path.join(options.dataParent, 'quorumlog-floor-pairs-'));
   // The floor pays the fdatasyncs this cluster's configuration needs per node, as a single run's floor does.
-  const fsyncsPerNode = floorFsyncsFor({ brokers: null, tls: false, nodes: 3, acks: 'all', producers: 1, inflight: 1, flush: options.flush, durableMark: options.durableMark }) ?? 0;
+  const fsyncsPerNode = durabilityFsyncs(options.flush, options.durableMark);
   let floor: LatencyFloor | null = null;
   let cluster: LocalCluster | null = null;
   try {

@@ -257,8 +257,13 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
  */
 export function floorFsyncsFor(config: Pick<BenchConfig, 'brokers' | 'tls' | 'nodes' | 'acks' | 'producers' | 'inflight' | 'flush' | 'durableMark'>): FloorFsyncs | null {
   if (config.brokers !== null || config.tls || config.nodes !== 3 || config.acks !== 'all' || config.producers !== 1 || config.inflight !== 1) return null;
-  if (config.flush === 'async') return 0;
-  return config.durableMark === 'lagging' ? 1 : 2;
+  return durabilityFsyncs(config.flush, config.durableMark);
+}
+
+/** The fdatasyncs a node pays to make an append durable: 2 with the ordered mark (data, then mark), 1 with the lagging one, 0 with async flush. */
+export function durabilityFsyncs(flush: BenchConfig['flush'], durableMark: BenchConfig['durableMark']): FloorFsyncs {
+  if (flush === 'async') return 0;
+  return durableMark === 'lagging' ? 1 : 2;
 }
 
 /** The floor, before the nodes start (so nothing competes with it), or null when skipped. */
