@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { closedLoopAppendRate } from './append-loop.js';
+import { median, rawSyncRate } from './raw-sync.js';
 import { refuse, scriptArgs } from './script-args.js';
 
 type StorageModule = typeof import('../index.js');
@@ -51,30 +52,6 @@ if (!(Number.isInteger(Number(flags.rounds)) && Number(flags.rounds) >= 1 && Num
 const rounds = Number(flags.rounds);
 const RAW_ZEROS_BYTES = 16 * 1024 * 1024;
 
-/** One 128 B record per write + fdatasync over synced zeros, for caseMs: records per second. */
-function rawRate(dir: string): number {
-  const file = path.join(dir, 'raw');
-  const fd = fs.openSync(file, 'w');
-  const zeros = Buffer.alloc(1024 * 1024);
-  for (let at = 0; at < RAW_ZEROS_BYTES; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
-  fs.fdatasyncSync(fd);
-  const record = Buffer.alloc(128, 7);
-  let count = 0;
-  const started = performance.now();
-  try {
-    // Bounded by caseMs; wraps over the zeros rather than growing the file.
-    while (performance.now() - started < caseMs) {
-      fs.writeSync(fd, record, 0, record.length, (count * record.length) % RAW_ZEROS_BYTES);
-      fs.fdatasyncSync(fd);
-      count++;
-    }
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file);
-  }
-  return count / ((performance.now() - started) / 1000);
-}
-
 /** `appenders` closed loops of one-entry appends on a fresh log (ordered mark), for caseMs. */
 async function appendRate(storage: StorageModule, dir: string, appenders: number, payloadBytes: number): Promise<number> {
   const log = await storage.openLog({ dir, fs: new storage.NodeFileSystem(), flush: { mode: 'sync' } });
@@ -82,11 +59,6 @@ async function appendRate(storage: StorageModule, dir: string, appenders: number
   await log.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return rate;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 async function main(): Promise<void> {
@@ -103,7 +75,7 @@ async function main(): Promise<void> {
           const order = round % 2 === 0 ? (['base', 'head'] as const) : (['head', 'base'] as const);
           const rates = { base: 0, head: 0 };
           for (const which of order) {
-            const raw = rawRate(dir);
+            const raw = rawSyncRate(dir, 128, caseMs, RAW_ZEROS_BYTES).perSecond;
             rates[which] = await appendRate(builds[which], path.join(dir, which), appenders, payloadBytes);
             ratios[which].push(rates[which] / raw);
           }

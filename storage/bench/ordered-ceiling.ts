@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 
 import { recordBytes } from '../record-codec.js';
 import { CEILING_STATE, CEILING_WORD, CEILING_WORDS, MARK_BYTES, MARK_SLOT_STRIDE } from './ceiling-shared.js';
+import { syncedZeros } from './raw-sync.js';
 
 /** Where the ceiling loop's fdatasyncs run. */
 export type CeilingSyncs = 'event-loop' | 'thread-pool' | 'worker';
@@ -31,7 +32,6 @@ export interface OrderedCeilingOptions {
 }
 
 const DATA_BYTES = 128 * 1024 * 1024;
-const ZERO_RUN_BYTES = 1024 * 1024;
 const WORKER_ENTRY = new URL('./ceiling-worker.js', import.meta.url);
 
 /** Atomics.waitAsync (Node 20 has it; the project's TypeScript lib does not name it yet). */
@@ -40,14 +40,6 @@ const waitAsync = (Atomics as unknown as { waitAsync(words: Int32Array, at: numb
 const WORKER_JOB_TIMEOUT_MS = 10_000;
 
 const fdatasync = (fd: number): Promise<void> => new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error === null ? resolve() : reject(error))));
-
-function syncedZeros(file: string, bytes: number): number {
-  const fd = fs.openSync(file, 'w+');
-  const zeros = Buffer.alloc(ZERO_RUN_BYTES);
-  for (let at = 0; at < bytes; at += zeros.length) fs.writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - at), at);
-  fs.fdatasyncSync(fd);
-  return fd;
-}
 
 function spin(micros: number): void {
   const until = performance.now() + micros / 1000;
@@ -71,13 +63,7 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
   const data = syncedZeros(dataFile, dataBytes);
   const mark = syncedZeros(markFile, 2 * MARK_SLOT_STRIDE);
   const group = Buffer.alloc(options.appenders * recordBytes(options.payloadBytes), 7);
-  const markSlot = Buffer.alloc(MARK_BYTES, 9);
-  const words = new Int32Array(new SharedArrayBuffer(CEILING_WORDS * Int32Array.BYTES_PER_ELEMENT));
-  const worker = options.syncs === 'worker' ? new Worker(WORKER_ENTRY, { workerData: words.buffer }) : null;
-  let workerError: unknown = null;
-  worker?.on('error', (error) => {
-    workerError = error;
-  });
+  const syncs = options.syncs === 'worker' ? workerSyncs(data, mark) : loopSyncs(options.syncs, data, mark);
   let appends = 0;
   let position = 0;
   let slot = 0;
@@ -88,25 +74,14 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
       if (options.groupCpuMicros > 0) spin(options.groupCpuMicros);
       if (position + group.length > dataBytes) position = 0;
       fs.writeSync(data, group, 0, group.length, position);
-      if (options.syncs === 'worker') {
-        await workerJob(words, data, mark, slot, () => workerError);
-      } else {
-        if (options.syncs === 'event-loop') fs.fdatasyncSync(data);
-        else await fdatasync(data);
-        fs.writeSync(mark, markSlot, 0, MARK_BYTES, slot * MARK_SLOT_STRIDE);
-        if (options.syncs === 'event-loop') fs.fdatasyncSync(mark);
-        else await fdatasync(mark);
-      }
+      const synced = syncs.group(slot);
+      if (synced !== undefined) await synced;
       position += group.length;
       slot ^= 1;
       appends += options.appenders;
     }
   } finally {
-    if (worker !== null) {
-      Atomics.store(words, CEILING_WORD.state, CEILING_STATE.stop);
-      Atomics.notify(words, CEILING_WORD.state);
-      await worker.terminate();
-    }
+    await syncs.close();
     fs.closeSync(data);
     fs.closeSync(mark);
     fs.rmSync(dataFile, { force: true });
@@ -115,19 +90,62 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
   return appends / ((performance.now() - started) / 1000);
 }
 
+/** A group's two syncs and its mark write, made one of the three ways; undefined when done in place. */
+interface GroupSyncs {
+  group(slot: number): Promise<void> | undefined;
+  close(): Promise<void>;
+}
+
+/** On this thread: each fdatasync in place (the event loop) or handed to libuv's thread pool. */
+function loopSyncs(where: 'event-loop' | 'thread-pool', data: number, mark: number): GroupSyncs {
+  const markSlot = Buffer.alloc(MARK_BYTES, 9);
+  const writeMark = (slot: number): void => {
+    fs.writeSync(mark, markSlot, 0, MARK_BYTES, slot * MARK_SLOT_STRIDE);
+  };
+  const group =
+    where === 'event-loop'
+      ? (slot: number): undefined => {
+          fs.fdatasyncSync(data);
+          writeMark(slot);
+          fs.fdatasyncSync(mark);
+          return undefined;
+        }
+      : async (slot: number): Promise<void> => {
+          await fdatasync(data);
+          writeMark(slot);
+          await fdatasync(mark);
+        };
+  return { group, close: () => Promise.resolve() };
+}
+
 /**
- * Posts one group's syncs to the worker and waits, without blocking this thread, until it is
- * done; throws the worker's error if it failed, or if it did not answer in time.
+ * In a worker thread of its own (ceiling-worker.ts), one job a group posted through shared
+ * words, waited for without blocking this thread; a group throws the worker's error if it
+ * failed, or if it did not answer in time.
  */
-async function workerJob(words: Int32Array, data: number, mark: number, slot: number, failure: () => unknown): Promise<void> {
+function workerSyncs(data: number, mark: number): GroupSyncs {
+  const words = new Int32Array(new SharedArrayBuffer(CEILING_WORDS * Int32Array.BYTES_PER_ELEMENT));
+  const worker = new Worker(WORKER_ENTRY, { workerData: words.buffer });
+  let failure: unknown = null;
+  worker.on('error', (error) => {
+    failure = error;
+  });
   Atomics.store(words, CEILING_WORD.dataFd, data);
   Atomics.store(words, CEILING_WORD.markFd, mark);
-  Atomics.store(words, CEILING_WORD.slot, slot);
-  Atomics.store(words, CEILING_WORD.state, CEILING_STATE.posted);
-  Atomics.notify(words, CEILING_WORD.state);
-  const wait = waitAsync(words, CEILING_WORD.state, CEILING_STATE.posted, WORKER_JOB_TIMEOUT_MS);
-  const outcome = wait.async ? await wait.value : wait.value;
-  const error = failure();
-  if (error !== null) throw error;
-  if (outcome === 'timed-out') throw new Error(`the ceiling's worker did not finish a group's syncs in ${WORKER_JOB_TIMEOUT_MS / 1000} s`);
+  return {
+    group: async (slot) => {
+      Atomics.store(words, CEILING_WORD.slot, slot);
+      Atomics.store(words, CEILING_WORD.state, CEILING_STATE.posted);
+      Atomics.notify(words, CEILING_WORD.state);
+      const wait = waitAsync(words, CEILING_WORD.state, CEILING_STATE.posted, WORKER_JOB_TIMEOUT_MS);
+      const outcome = wait.async ? await wait.value : wait.value;
+      if (failure !== null) throw failure;
+      if (outcome === 'timed-out') throw new Error(`the ceiling's worker did not finish a group's syncs in ${WORKER_JOB_TIMEOUT_MS / 1000} s`);
+    },
+    close: async () => {
+      Atomics.store(words, CEILING_WORD.state, CEILING_STATE.stop);
+      Atomics.notify(words, CEILING_WORD.state);
+      await worker.terminate();
+    },
+  };
 }

@@ -33,6 +33,7 @@ import * as path from 'node:path';
 import type { Entry, Index, Term } from '../../raft/index.js';
 import { closedLoopAppendRate } from './append-loop.js';
 import { type CeilingSyncs, orderedCeilingRate } from './ordered-ceiling.js';
+import { median, rawSyncRate } from './raw-sync.js';
 import { refuse, scriptArgs } from './script-args.js';
 import { groupTimings, type SyncEvent, SyncTimingFileSystem } from './sync-timings.js';
 import { type CommitLog, LOG_DEFAULTS, NodeFileSystem, openLog } from '../index.js';
@@ -115,43 +116,17 @@ interface Row {
   readonly overOff?: number;
 }
 
-/**
- * write + fdatasync of `recordBytes` at a time, one after the other, for caseMs, each
- * extending the file (as a log without preallocation does), or, with `preallocatedBytes`,
- * overwriting a file first filled with that many zeros and synced.
- */
-function rawSyncRate(dir: string, recordBytes: number, preallocatedBytes = 0): { perSecond: number; bytesPerSecond: number } {
-  const file = path.join(dir, `raw-${recordBytes}`);
-  const fd = fs.openSync(file, 'w');
-  const zeros = Buffer.alloc(1024 * 1024);
-  for (let at = 0; at < preallocatedBytes; at += zeros.length) fs.writeSync(fd, zeros, 0, zeros.length, at);
-  fs.fdatasyncSync(fd);
-  const record = Buffer.alloc(recordBytes, 7);
-  let count = 0;
-  let position = 0;
-  const started = performance.now();
-  try {
-    while (performance.now() - started < caseMs) {
-      fs.writeSync(fd, record, 0, recordBytes, position);
-      fs.fdatasyncSync(fd);
-      position += recordBytes;
-      // Past the zeros, start over them: still allocated, synced blocks, never growing the file.
-      if (preallocatedBytes > 0 && position + recordBytes > preallocatedBytes) position = 0;
-      count++;
-    }
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file);
-  }
-  const seconds = (performance.now() - started) / 1000;
-  return { perSecond: count / seconds, bytesPerSecond: (count * recordBytes) / seconds };
-}
-
-/** With --group-timings: the append cases' syncs, per case name and mode, over all repeats. */
+/** With --group-timings: the append cases' syncs, per row of the table (case and mode), over all repeats. */
 const syncEvents = new Map<string, SyncEvent[]>();
 
-async function withLog<T>(dir: string, name: string, mode: PreallocateMode, run: (log: CommitLog) => Promise<T>): Promise<T> {
-  const logDir = path.join(dir, `${name}-${mode}`);
+const appendCaseName = (payloadBytes: number, appenders: number): string => `sync append ${payloadBytes} B x ${appenders} appenders`;
+const BATCHES_CASE_NAME = 'sync append 1 MiB batches';
+/** A case's row in the table, and in the group timings. */
+const rowName = (caseName: string, mode: PreallocateMode): string => `${caseName}, preallocate ${mode}`;
+
+/** A fresh log for the case named `caseName`, in a directory of its own under `dir`, removed after `run`. */
+async function withLog<T>(dir: string, caseName: string, mode: PreallocateMode, run: (log: CommitLog) => Promise<T>): Promise<T> {
+  const logDir = path.join(dir, `${caseName.replace(/\W+/g, '-')}-${mode}`);
   const preallocateBytes = PREALLOCATE_MODES[mode];
   const timed = flags['group-timings'] === true ? new SyncTimingFileSystem() : null;
   const log = await openLog({ dir: logDir, fs: timed ?? new NodeFileSystem(), flush: { mode: 'sync', mark }, preallocateBytes });
@@ -161,8 +136,8 @@ async function withLog<T>(dir: string, name: string, mode: PreallocateMode, run:
   } finally {
     if (timed !== null) {
       timed.recording = false;
-      const key = `${name}, preallocate ${mode}`;
-      syncEvents.set(key, [...(syncEvents.get(key) ?? []), ...timed.events]);
+      const row = rowName(caseName, mode);
+      syncEvents.set(row, [...(syncEvents.get(row) ?? []), ...timed.events]);
     }
     await log.close();
     fs.rmSync(logDir, { recursive: true, force: true });
@@ -171,12 +146,12 @@ async function withLog<T>(dir: string, name: string, mode: PreallocateMode, run:
 
 /** `appenders` loops, each appending one entry and awaiting it, for caseMs. Appends per second. */
 async function appendRate(dir: string, mode: PreallocateMode, appenders: number, payloadBytes: number): Promise<number> {
-  return withLog(dir, `append-${appenders}-${payloadBytes}`, mode, (log) => closedLoopAppendRate(log, { appenders, payloadBytes, caseMs, stagger: flags.stagger === true }));
+  return withLog(dir, appendCaseName(payloadBytes, appenders), mode, (log) => closedLoopAppendRate(log, { appenders, payloadBytes, caseMs, stagger: flags.stagger === true }));
 }
 
 /** Sequential appends of 1 MiB batches (256 x 4 KiB), each awaited. Bytes of payload per second. */
 async function batchThroughput(dir: string, mode: PreallocateMode): Promise<number> {
-  return withLog(dir, 'batches', mode, async (log) => {
+  return withLog(dir, BATCHES_CASE_NAME, mode, async (log) => {
     const payload = new Uint8Array(BIG_ENTRY_BYTES).fill(2);
     let bytes = 0;
     const started = performance.now();
@@ -202,10 +177,6 @@ function printTable(rows: readonly Row[]): void {
   }
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
 
 interface Case {
   readonly name: string;
@@ -268,7 +239,7 @@ function caseRows(one: Case, raw: number): Row[] {
     const paired = offs.length === values.length ? values.map((v, round) => v / (offs[round] ?? 0)).filter(Number.isFinite) : [];
     const overOff = mode !== 'off' && paired.length > 0 ? median(paired) : undefined;
     return {
-      name: `${one.name}, preallocate ${mode}`,
+      name: rowName(one.name, mode),
       value,
       unit: one.unit,
       ratio: value / raw,
@@ -290,13 +261,13 @@ async function main(): Promise<void> {
     // The raw limit is measured before and after the other cases, into preallocated zeros
     // and into a growing file, and the highest figure is used, so neither a disk that was
     // busy for a moment nor the slower way of writing flatters our ratios.
-    const rawZerosBefore = rawSyncRate(dir, 128, RAW_ZEROS_BYTES);
-    const rawBefore = rawSyncRate(dir, 128);
+    const rawZerosBefore = rawSyncRate(dir, 128, caseMs, RAW_ZEROS_BYTES);
+    const rawBefore = rawSyncRate(dir, 128, caseMs);
     const appendCases: Case[] = [];
     for (const payloadBytes of payloadSizes) {
       for (const appenders of concurrencies) {
         appendCases.push({
-          name: `sync append ${payloadBytes} B x ${appenders} appenders`,
+          name: appendCaseName(payloadBytes, appenders),
           unit: '/s',
           measure: (mode) => appendRate(dir, mode, appenders, payloadBytes),
           results: new Map(),
@@ -305,8 +276,8 @@ async function main(): Promise<void> {
     }
     await runCases(appendCases);
     const ceilings = flags.ceiling === true ? await measureCeilings(dir) : [];
-    const rawAfter = rawSyncRate(dir, 128);
-    const rawZerosAfter = rawSyncRate(dir, 128, RAW_ZEROS_BYTES);
+    const rawAfter = rawSyncRate(dir, 128, caseMs);
+    const rawZerosAfter = rawSyncRate(dir, 128, caseMs, RAW_ZEROS_BYTES);
     const rawRates = [rawZerosBefore, rawZerosAfter, rawBefore, rawAfter].map((one) => one.perSecond);
     const raw = Math.max(...rawRates);
     const rawRow = (name: string, value: number): Row => ({ name, value, unit: '/s', ratio: value / raw });
@@ -318,17 +289,16 @@ async function main(): Promise<void> {
       ...appendCases.flatMap((one) => caseRows(one, raw)),
       ...ceilings.map((one) => ceilingRow(one, raw)),
     ];
-    const rawMb = rawSyncRate(dir, BIG_BATCH_ENTRIES * BIG_ENTRY_BYTES).bytesPerSecond / 1e6;
+    const rawMb = rawSyncRate(dir, BIG_BATCH_ENTRIES * BIG_ENTRY_BYTES, caseMs).bytesPerSecond / 1e6;
     rows.push({ name: 'raw write+fdatasync 1 MiB', value: rawMb, unit: 'MB/s', ratio: 1 });
-    const batches: Case = { name: 'sync append 1 MiB batches', unit: 'MB/s', measure: async (mode) => (await batchThroughput(dir, mode)) / 1e6, results: new Map() };
+    const batches: Case = { name: BATCHES_CASE_NAME, unit: 'MB/s', measure: async (mode) => (await batchThroughput(dir, mode)) / 1e6, results: new Map() };
     await runCases([batches]);
     rows.push(...caseRows(batches, rawMb));
     printTable(rows);
     console.log('x raw: median appends per second over the highest raw 128 B figure (one record per write + fdatasync); MB/s over the raw 1 MiB figure.');
     for (const [name, events] of syncEvents) {
       const t = groupTimings(events);
-      const label = name.replace(/^append-(\d+)-(\d+)/, 'sync append $2 B x $1 appenders').replace(/^batches/, 'sync append 1 MiB batches');
-      console.log(`group timings, ${label}: ${t.groups} groups; medians: data sync ${t.dataSyncMicros.toFixed(0)} us, then ${t.dataToMarkMicros.toFixed(0)} us to the mark sync, mark sync ${t.markSyncMicros.toFixed(0)} us, then ${t.markToDataMicros.toFixed(0)} us to the next data sync; ${t.overlapping} syncs overlapped the one before`);
+      console.log(`group timings, ${name}: ${t.groups} groups; medians: data sync ${t.dataSyncMicros.toFixed(0)} us, then ${t.dataToMarkMicros.toFixed(0)} us to the mark sync, mark sync ${t.markSyncMicros.toFixed(0)} us, then ${t.markToDataMicros.toFixed(0)} us to the next data sync; ${t.overlapping} syncs overlapped the one before`);
     }
     if (flags.ceiling === true) console.log('ordered ceiling: per group of that many records, their write + fdatasync, then a 256 B mark slot\'s write + fdatasync, with none of the log\'s code: the most that many closed-loop appenders could do under the ordered mark.');
     console.log('spread: lowest..highest ratio over the repeats; / off: median over the repeats of the rate over that round\'s rate with preallocation off.');

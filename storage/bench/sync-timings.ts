@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { FileHandle } from '../file-system.js';
 import { NodeFileSystem } from '../node-file-system.js';
 import { STATE_FILE_NAME } from '../state-file.js';
+import { median } from './raw-sync.js';
 
 /** One fdatasync as the log made it: when it was asked for and when it resolved (ms), and of which file. */
 export interface SyncEvent {
@@ -45,10 +46,8 @@ export interface GroupTimings {
   readonly overlapping: number;
 }
 
-function medianMicros(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return (sorted[Math.floor(sorted.length / 2)] ?? 0) * 1000;
-}
+/** The median of durations in ms, in microseconds. */
+const medianMicros = (values: readonly number[]): number => median(values) * 1000;
 
 /** The medians of a run's sync events, in the order they started. */
 export function groupTimings(events: readonly SyncEvent[]): GroupTimings {
