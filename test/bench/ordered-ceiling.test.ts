@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
+import { tempDir } from '../harness/temp-dir.js';
 
 /** Small synced zeros for the tests (the bench writes over 128 MiB): the loop starts over them as it reaches their end. */
 const DATA_BYTES = 1024 * 1024;
@@ -19,24 +19,18 @@ describe('the ordered mark\'s ceiling (storage bench --ceiling)', () => {
     ({ orderedCeilingRate } = (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'storage', 'bench', 'ordered-ceiling.js')).href)) as CeilingModule);
   });
 
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
   it.each(['event-loop', 'thread-pool', 'worker'] as const)('measures with the fdatasyncs %s, and leaves no file behind', async (syncs) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-ceiling-'));
-    dirs.push(dir);
+    const dir = tempDir('quorumlog-ceiling-');
     const rate = await orderedCeilingRate({ dir, payloadBytes: 128, appenders: 8, caseMs: 150, syncs, groupCpuMicros: 0, dataBytes: DATA_BYTES });
-    // At least one group of 8 in the 150 ms window (and its two syncs), and a finite rate.
+    // At least one group of 8 counted, with its two syncs: a rate of 8 over the run's time,
+    // which a stalled disk may stretch well past the 150 ms window (here up to 3 s).
     expect(rate).toBeGreaterThanOrEqual(8 / 0.15 / 20);
     expect(Number.isFinite(rate)).toBe(true);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('spends the busy time it is given on every group', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-ceiling-'));
-    dirs.push(dir);
+    const dir = tempDir('quorumlog-ceiling-');
     // 20 ms of CPU a group: at most 150 / 20 + 1 groups of 4 fit in 150 ms, whatever the disk.
     const rate = await orderedCeilingRate({ dir, payloadBytes: 128, appenders: 4, caseMs: 150, syncs: 'event-loop', groupCpuMicros: 20_000, dataBytes: DATA_BYTES });
     expect(rate * 0.15).toBeLessThanOrEqual(4 * 9);

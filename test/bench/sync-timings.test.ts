@@ -1,11 +1,9 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { Entry, Index, Term } from '../../raft/index.js';
 import { groupTimings, type SyncEvent, SyncTimingFileSystem } from '../../storage/bench/sync-timings.js';
 import { openLog } from '../../storage/index.js';
+import { tempDir } from '../harness/temp-dir.js';
 
 describe('the storage bench\'s --group-timings', () => {
   it('splits groups into their data sync, mark sync and the gaps between, medians in microseconds', () => {
@@ -27,14 +25,8 @@ describe('the storage bench\'s --group-timings', () => {
     expect(t.markToDataMicros).toBeCloseTo(100, 6);
   });
 
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  });
-
   it('records a real log\'s syncs only while recording, the mark\'s told apart by its file', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorumlog-timings-'));
-    dirs.push(dir);
+    const dir = tempDir('quorumlog-timings-');
     const timed = new SyncTimingFileSystem();
     const log = await openLog({ dir, fs: timed, flush: { mode: 'sync', mark: 'ordered' } });
     try {

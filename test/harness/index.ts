@@ -10,3 +10,4 @@ export { delay, waitFor, WaitTimeoutError, withTimeout, type WaitOptions } from 
 export { checkLogs, readAllLogs, readWholeLog, type LoggedRecord } from './log-check.js';
 export { AppendWorkload, type AckedRecord, type AppendFate, type BackgroundWrites } from './workload.js';
 export { rejectionOf } from './rejection.js';
+export { tempDir } from './temp-dir.js';
