@@ -241,6 +241,10 @@ describe('membership changes on running nodes', () => {
     try {
       const leader = await leaderOf(nodes);
       const [down, other] = nodes.filter((n) => n !== leader) as [TestNode, TestNode];
+      // A voter first: a node on a new data directory votes only once every member has
+      // confirmed it, and stopped before that it would wait on restart for `other`, which is
+      // removed and stopped below (seen under load: the leader was elected without it).
+      await waitFor(() => down.log.messages().some((line) => line.includes('every member confirmed this data directory')), { timeoutMs: 10_000, what: `${down.id} to take part in elections` });
       await down.node?.stop();
       down.node = null;
       // The leader counts a voter live for an election timeout (10 ticks of 20 ms) after it last heard from it.
