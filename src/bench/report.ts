@@ -2,7 +2,7 @@ import type { BenchConfig, BenchFloor, BenchReport } from './run-bench.js';
 import { barChart, lineChart, logLineChart, type Bar } from '../report/index.js';
 import { workloadDifferences, type ComparedResult } from './comparison.js';
 import { ratio, type LatencySummary } from './stats.js';
-import { LOOP_DELAY_INTERVAL_MS, STALL_MS, type LoopDelaySummary } from '../process/index.js';
+import { LOOP_DELAY_INTERVAL_MS, STALL_MS, type HostCpuShares, type LoopDelaySummary } from '../process/index.js';
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -52,6 +52,23 @@ export function nodesCpuMicrosPerMessage(report: BenchReport): number | null {
 }
 
 /** The human-readable summary the command prints; `compared`: other systems' results to set it against (--compare). */
+/** At or above this share of the host's CPU time taken by the hypervisor, a run is flagged. */
+export const STEAL_WARNING_SHARE = 0.1;
+
+function hostCpuLines(shares: HostCpuShares | null): string[] {
+  if (shares === null) return [];
+  const lines = [`  host CPU in the measured window: ${percent(shares.busy)} busy, ${percent(shares.idle)} idle, ${percent(shares.steal)} taken by the hypervisor for other guests (steal)`];
+  if (shares.steal >= STEAL_WARNING_SHARE) {
+    lines.push(`  warning: the hypervisor took ${percent(shares.steal)} of this machine's CPU time in the measured window; compare ratios within this run, and CPU per message across runs, rather than its rates with another run's`);
+  }
+  return lines;
+}
+
+/** A share as a whole percentage. */
+export function percent(share: number): string {
+  return `${Math.round(share * 100)}%`;
+}
+
 export function formatReport(report: BenchReport, compared: readonly ComparedResult[] = []): string {
   const c = report.config;
   const p = report.produce;
@@ -63,6 +80,7 @@ export function formatReport(report: BenchReport, compared: readonly ComparedRes
   );
   lines.push(`  host: ${report.host.cpus} CPUs (${report.host.cpuModel}), Node ${report.host.node}, load average ${report.host.loadBefore.toFixed(1)} before, ${report.host.loadAfter.toFixed(1)} after`);
   if (report.host.loadBefore > report.host.cpus) lines.push('  warning: the machine was busy before the run started; figures are lower than on an idle machine');
+  lines.push(...hostCpuLines(report.host.windowCpu));
   lines.push('');
   lines.push(`produce        ${fmtInt(p.messagesPerSecond)} msg/s   ${fmtMb(p.megabytesPerSecond)} MB/s   (${fmtInt(p.messages)} acknowledged, ${p.errors} errors${p.firstError === null ? '' : `: ${p.firstError}`})`);
   if (report.drain !== null) {

@@ -8,7 +8,7 @@ import { probeDisk, type DiskProbeResult } from './disk-probe.js';
 import { measureLatencyFloor, type FloorFsyncs, type LatencyFloorResult } from './latency-floor.js';
 import { runGroupDrain, type GroupDrainResult } from './group-drain.js';
 import { LocalCluster, type ProcessUsage } from './local-cluster.js';
-import type { LoopDelaySummary } from '../process/index.js';
+import { hostCpuShares, readHostCpu, type HostCpuShares, type HostCpuTicks, type LoopDelaySummary } from '../process/index.js';
 import { MetricsScraper } from './metrics-scraper.js';
 import { ratio } from './stats.js';
 import { runDrain, runProduce, type DrainResult, type ProduceProgress, type ProduceResult } from './workload.js';
@@ -72,6 +72,12 @@ export interface BenchReport {
     /** 1-minute load average before and after the run: other work on the machine shows here. */
     readonly loadBefore: number;
     readonly loadAfter: number;
+    /**
+     * How the host's CPU time divided over the measured window (/proc/stat): busy, idle and
+     * steal, the time the hypervisor gave this machine's CPUs to other guests, which the load
+     * average does not show. Null where /proc/stat cannot be read.
+     */
+    readonly windowCpu: HostCpuShares | null;
   };
   readonly disk: DiskProbeResult;
   /** The latency floor measured in the same run, or null when the run is not the case it models (or --floor 0). */
@@ -170,6 +176,8 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     // The measured window on the wall clock, as the CPU figures take it, for the nodes' loop delay.
     let windowFromMs: number | null = null;
     let windowToMs = 0;
+    let hostAtMeasure: HostCpuTicks | null = null;
+    let hostAtEnd: HostCpuTicks | null = null;
     const topic = config.api === 'broker' ? await createBenchTopic(target) : null;
     if (topic !== null) benchTopic = { target, name: topic };
     hooks.onPhase?.(topic === null ? 'producing' : `producing to topic ${topic}`);
@@ -186,6 +194,10 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       ...(config.batchRecordsMax === null ? {} : { batchRecordsMax: config.batchRecordsMax }),
       ...(topic === null ? {} : { topic }),
       onProgress: (progress) => {
+        if (progress.phase === 'measure') {
+          hostAtEnd = readHostCpu();
+          hostAtMeasure ??= hostAtEnd;
+        }
         if (runningCluster !== null && progress.phase === 'measure' && cpuAtMeasure === null) {
           cpuAtMeasure = runningCluster.usage();
           windowFromMs = Date.now();
@@ -224,7 +236,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       version: 1,
       startedAt: new Date().toISOString(),
       config: shownConfig,
-      host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadBefore, loadAfter: os.loadavg()[0] ?? 0 },
+      host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadBefore, loadAfter: os.loadavg()[0] ?? 0, windowCpu: windowShares(hostAtMeasure, hostAtEnd) },
       disk,
       floor,
       produce,
@@ -248,6 +260,10 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     await cluster?.stop();
     fs.rmSync(root, { recursive: true, force: true });
   }
+}
+
+function windowShares(from: HostCpuTicks | null, to: HostCpuTicks | null): HostCpuShares | null {
+  return from === null || to === null ? null : hostCpuShares(from, to);
 }
 
 /**

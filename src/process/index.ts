@@ -9,4 +9,5 @@ export { LocalNodes, loopbackMembers, membersFlag, NODE_READY_LINE, portOf, type
 export { forwardLines, NodeProcess, OutputLog, type LineListener, type ProcessExit, type SpawnOptions } from './node-process.js';
 export { killAllChildren, liveChildPids, trackChild } from './process-reaper.js';
 export { sleep, waitUntil, WaitTimeoutError, withTimeout, type WaitOptions } from './wait.js';
+export { hostCpuShares, parseHostCpu, readHostCpu, type HostCpuShares, type HostCpuTicks } from './host-cpu.js';
 export { LOOP_DELAY_INTERVAL_MS, LOOP_DELAY_RESOLUTION_MS, readLoopDelayLines, startLoopDelayRecorder, STALL_MS, summarizeLoopDelay, type LoopDelayLine, type LoopDelayRecorder, type LoopDelaySummary } from './loop-delay.js';

@@ -12,10 +12,11 @@ import { benchReport, CONFIG, latency } from './report-fixture.js';
 const FLOOR = { p50Ms: 0.8, p90Ms: 1.25, p99Ms: 3, rounds: 3_456, nodesCpuMicrosPerRound: 400, fsyncsPerNode: 2 } as const;
 
 /** A run of `config` at `msgPerSecond` with ack p99 `p99Ms` (p50 a quarter of it) and the worst node's event-loop max. */
-function run(config: Partial<BenchReport['config']>, msgPerSecond: number, p99Ms: number, loopMaxMs = 5, endToEndP99Ms: number | null = null): BenchReport {
+function run(config: Partial<BenchReport['config']>, msgPerSecond: number, p99Ms: number, loopMaxMs = 5, endToEndP99Ms: number | null = null, steal: number | null = null): BenchReport {
   const base = benchReport(null, p99Ms / 4);
   return {
     ...base,
+    host: { ...base.host, windowCpu: steal === null ? null : { busy: 1 - steal, idle: 0, steal } },
     config: { ...CONFIG, ...config },
     produce: { ...base.produce, messagesPerSecond: msgPerSecond, endToEnd: endToEndP99Ms === null ? { ...latency(1), count: 0 } : latency(endToEndP99Ms / 4) },
     ratios: { ...base.ratios, produceToSingleSync: msgPerSecond / 5_000 },
@@ -50,8 +51,8 @@ const rowOf = (table: string, start: string): string[] => {
 describe('benchTable (the issue\'s targets from bench --json runs)', () => {
   it('puts each run in its case\'s row, in order, and counts the runs that met the target', () => {
     const table = benchTable([
-      { name: 'a.json', report: run({ api: 'log', inflight: 64 }, 31_000, 7.5, 9.5) },
-      { name: 'b.json', report: run({ api: 'log', inflight: 64 }, 28_000, 7.0, 12.25) },
+      { name: 'a.json', report: run({ api: 'log', inflight: 64 }, 31_000, 7.5, 9.5, null, 0.031) },
+      { name: 'b.json', report: run({ api: 'log', inflight: 64 }, 28_000, 7.0, 12.25, null, 0.452) },
       { name: 'c.json', report: run({ api: 'log', inflight: 64 }, 32_000, 8.5) },
     ]);
     const row = rowOf(table, 'log, 1 KiB x 64');
@@ -61,6 +62,7 @@ describe('benchTable (the issue\'s targets from bench --json runs)', () => {
     expect(row[4]).toBe('9.5 / 12.3 / 5.0'); // the worst node's event-loop max, ms
     expect(row[5]).toBe('600 / 600 / 600'); // the three nodes' CPU per message, us
     expect(row[6]).toBe('6.2x / 5.6x / 6.4x'); // msg/s over the disk's one-record fdatasync rate
+    expect(row[7]).toBe('3% / 45% / -'); // the host's CPU time the hypervisor took in the window; - where unread
   });
 
   it('holds 1 KiB x 1 through the broker to its same-run floor, and the consumer case to its end-to-end p99', () => {
@@ -87,7 +89,7 @@ describe('benchTable (the issue\'s targets from bench --json runs)', () => {
     expect(paired[1]).toBe('median of ack p50 / floor p50 <= 1.25x, its 95% interval too');
     expect(paired[2]).toBe('1.42x (1.30-1.55, 5 rounds) / 1.15x (1.05-1.24, 5 rounds)');
     expect(paired[3]).toBe('1 of 2');
-    expect(paired.slice(4)).toEqual(['-', '-', '-']);
+    expect(paired.slice(4)).toEqual(['-', '-', '-', '-']);
     // It follows the single runs' row of the same case.
     const lines = table.split('\n');
     expect(lines.findIndex((l) => l.startsWith('| broker, 1 KiB x 1, paired'))).toBe(2);

@@ -16,7 +16,7 @@ export function benchReport(floor: BenchFloor | null, ackP50Ms: number): BenchRe
     version: 1,
     startedAt: '2026-01-01T00:00:00.000Z',
     config: CONFIG,
-    host: { cpus: 2, cpuModel: 'test CPU', node: 'v20', platform: 'linux', loadBefore: 0.5, loadAfter: 0.5 },
+    host: { cpus: 2, cpuModel: 'test CPU', node: 'v20', platform: 'linux', loadBefore: 0.5, loadAfter: 0.5, windowCpu: null },
     disk: { dir: '/tmp/x', cases: [] },
     floor,
     produce: {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { floorFsyncsFor, formatReport } from '../../src/bench/index.js';
+import { floorFsyncsFor, formatReport, type BenchReport } from '../../src/bench/index.js';
 import { benchReport as reportWith } from './report-fixture.js';
 
 describe('formatReport with the latency floor', () => {
@@ -24,6 +24,27 @@ describe('formatReport with the latency floor', () => {
 
   it('prints no floor line when none was measured', () => {
     expect(formatReport(reportWith(null, 1))).not.toContain('floor');
+  });
+});
+
+describe('formatReport: the host\'s CPU in the measured window', () => {
+  const hostLines = (windowCpu: BenchReport['host']['windowCpu']): string[] => {
+    const base = reportWith(null, 1);
+    return formatReport({ ...base, host: { ...base.host, windowCpu } }).split('\n').filter((l) => l.includes('hypervisor') || l.startsWith('  host CPU'));
+  };
+
+  it('prints how the CPUs\' time divided, steal included, under the host line', () => {
+    expect(hostLines({ busy: 0.6, idle: 0.35, steal: 0.05 })).toEqual(['  host CPU in the measured window: 60% busy, 35% idle, 5% taken by the hypervisor for other guests (steal)']);
+  });
+
+  it('warns when the hypervisor took a tenth of the CPUs\' time or more', () => {
+    const lines = hostLines({ busy: 0.45, idle: 0.1, steal: 0.45 });
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe("  warning: the hypervisor took 45% of this machine's CPU time in the measured window; compare ratios within this run, and CPU per message across runs, rather than its rates with another run's");
+  });
+
+  it('prints nothing of it where the host\'s CPU time could not be read', () => {
+    expect(hostLines(null)).toEqual([]);
   });
 });
 
