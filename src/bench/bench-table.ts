@@ -114,7 +114,7 @@ export function benchTable(runs: readonly NamedBenchRun[]): string {
     if (paired.length === 0) return;
     const met = paired.filter((p) => p.ratio.high <= p.target).length;
     const text = paired.map((p) => `${p.ratio.median.toFixed(2)}x (${p.ratio.low.toFixed(2)}-${p.ratio.high.toFixed(2)}, ${p.ratio.count} rounds)`).join(' / ');
-    rows.push(`| ${[PAIRED_LABEL, `median of ack p50 / floor p50 <= ${FLOOR_RATIO_TARGET}x, its 95% interval too`, text, `${met} of ${paired.length}`, '-', '-', '-', '-'].join(' | ')} |`);
+    rows.push(`| ${[PAIRED_LABEL, `median of ack p50 / floor p50 <= ${FLOOR_RATIO_TARGET}x, its 95% interval too`, text, `${met} of ${paired.length}`, '-', '-', '-', paired.map((p) => maybe(p.windowCpu?.steal ?? null, percent)).join(' / ')].join(' | ')} |`);
   };
   for (const target of CASES) {
     const inCase = byCase.get(target);

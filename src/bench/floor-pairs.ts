@@ -7,6 +7,8 @@ import { LocalCluster } from './local-cluster.js';
 import { medianInterval, type MedianInterval } from './stats.js';
 import { createBenchTopic, durabilityFsyncs } from './run-bench.js';
 import { runProduce } from './workload.js';
+import { hostCpuShares, readHostCpu, type HostCpuShares } from '../process/index.js';
+import { percent } from './report.js';
 
 /** Target 2 of issue 23: one in flight through the broker, ack p50 at most this many times the floor. */
 export const FLOOR_RATIO_TARGET = 1.25;
@@ -40,6 +42,8 @@ export interface FloorPair {
   readonly floorRounds: number;
   /** Our ack p50 over the floor's p50, in this round. */
   readonly ratio: number;
+  /** The share of the host's CPU time the hypervisor took over the round's two windows (steal); null where /proc/stat cannot be read. */
+  readonly steal: number | null;
 }
 
 export interface FloorPairsReport {
@@ -54,6 +58,8 @@ export interface FloorPairsReport {
   /** The median of the rounds' ratios, with its 95% interval. */
   readonly ratio: MedianInterval;
   readonly target: number;
+  /** How the host's CPU time divided over all the rounds (src/bench/run-bench.ts's host.windowCpu). */
+  readonly windowCpu: HostCpuShares | null;
 }
 
 /**
@@ -106,10 +112,12 @@ export async function runFloorPairs(options: FloorPairsOptions): Promise<FloorPa
       await running.measure(options.warmupMs);
     }
     const pairs: FloorPair[] = [];
+    const hostAtStart = readHostCpu();
     for (let k = 0; k < options.rounds; k++) {
       options.signal?.throwIfAborted();
       options.onPhase?.(`round ${k + 1} of ${options.rounds}`);
       const oursFirst = k % 2 === 0;
+      const hostBefore = readHostCpu();
       let ours: Awaited<ReturnType<typeof measureOurs>>;
       let base: LatencyFloorResult;
       if (oursFirst) {
@@ -128,8 +136,10 @@ export async function runFloorPairs(options: FloorPairsOptions): Promise<FloorPa
         floorP90Ms: base.p90Ms,
         floorRounds: base.rounds,
         ratio: base.p50Ms > 0 ? ours.p50Ms / base.p50Ms : 0,
+        steal: hostCpuShares(hostBefore, readHostCpu())?.steal ?? null,
       });
     }
+    const windowCpu = hostCpuShares(hostAtStart, readHostCpu());
     return {
       version: 1,
       kind: 'floor-pairs',
@@ -141,6 +151,7 @@ export async function runFloorPairs(options: FloorPairsOptions): Promise<FloorPa
       pairs,
       ratio: medianInterval(pairs.map((p) => p.ratio)),
       target: FLOOR_RATIO_TARGET,
+      windowCpu,
     };
   } finally {
     await cluster?.stop();
@@ -156,7 +167,7 @@ export function formatFloorPairs(report: FloorPairsReport): string {
     `one in flight against the latency floor, alternating windows of ${(report.windowMs / 1000).toFixed(1)} s after ${(report.warmupMs / 1000).toFixed(1)} s of each unmeasured (${report.api} API, ${report.sizeBytes} B, floor with ${report.fsyncsPerNode} fdatasync(s) per node)`,
     ...report.pairs.map(
       (p, k) =>
-        `  round ${k + 1} (${p.oursFirst ? 'ours first' : 'floor first'}): ack p50 ${ms(p.oursP50Ms)} ms (p90 ${ms(p.oursP90Ms)}, ${p.oursMessages.toLocaleString('en-US')} msgs), floor p50 ${ms(p.floorP50Ms)} ms (p90 ${ms(p.floorP90Ms)}, ${p.floorRounds.toLocaleString('en-US')} rounds): ${p.ratio.toFixed(2)}x`,
+        `  round ${k + 1} (${p.oursFirst ? 'ours first' : 'floor first'}): ack p50 ${ms(p.oursP50Ms)} ms (p90 ${ms(p.oursP90Ms)}, ${p.oursMessages.toLocaleString('en-US')} msgs), floor p50 ${ms(p.floorP50Ms)} ms (p90 ${ms(p.floorP90Ms)}, ${p.floorRounds.toLocaleString('en-US')} rounds): ${p.ratio.toFixed(2)}x${p.steal === null ? '' : `, host CPU stolen ${percent(p.steal)}`}`,
     ),
     `ack p50 over the floor's: median ${report.ratio.median.toFixed(2)}x (95% interval ${report.ratio.low.toFixed(2)}-${report.ratio.high.toFixed(2)}, ${report.ratio.count} rounds); target at most ${report.target.toFixed(2)}x: ${report.ratio.high <= report.target ? 'met' : report.ratio.median <= report.target ? 'met by the median, not by the whole interval' : 'not met'}`,
   ];

@@ -236,7 +236,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       version: 1,
       startedAt: new Date().toISOString(),
       config: shownConfig,
-      host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadBefore, loadAfter: os.loadavg()[0] ?? 0, windowCpu: windowShares(hostAtMeasure, hostAtEnd) },
+      host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadBefore, loadAfter: os.loadavg()[0] ?? 0, windowCpu: hostCpuShares(hostAtMeasure, hostAtEnd) },
       disk,
       floor,
       produce,
@@ -260,10 +260,6 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     await cluster?.stop();
     fs.rmSync(root, { recursive: true, force: true });
   }
-}
-
-function windowShares(from: HostCpuTicks | null, to: HostCpuTicks | null): HostCpuShares | null {
-  return from === null || to === null ? null : hostCpuShares(from, to);
 }
 
 /**

@@ -42,8 +42,9 @@ export function readHostCpu(): HostCpuTicks | null {
   }
 }
 
-/** The shares of the time from `before` to `after`; null when no tick passed between them. */
-export function hostCpuShares(before: HostCpuTicks, after: HostCpuTicks): HostCpuShares | null {
+/** The shares of the time from `before` to `after`; null when either reading is missing or no tick passed between them. */
+export function hostCpuShares(before: HostCpuTicks | null, after: HostCpuTicks | null): HostCpuShares | null {
+  if (before === null || after === null) return null;
   const busy = after.busy - before.busy;
   const idle = after.idle - before.idle + (after.iowait - before.iowait);
   const steal = after.steal - before.steal;

@@ -36,9 +36,10 @@ function floorPairs(ratios: readonly number[], low: number, high: number, option
     windowMs: 2_000,
     warmupMs: 3_000,
     ...options,
-    pairs: ratios.map((ratio, k) => ({ oursFirst: k % 2 === 0, oursP50Ms: ratio * 0.8, oursP90Ms: ratio, oursMessages: 1_000, floorP50Ms: 0.8, floorP90Ms: 1, floorRounds: 2_000, ratio })),
+    pairs: ratios.map((ratio, k) => ({ oursFirst: k % 2 === 0, oursP50Ms: ratio * 0.8, oursP90Ms: ratio, oursMessages: 1_000, floorP50Ms: 0.8, floorP90Ms: 1, floorRounds: 2_000, ratio, steal: 0.07 })),
     ratio: { count: ratios.length, median: sorted[Math.floor(sorted.length / 2)] ?? 0, low, high, confidence: 0.95 },
     target: 1.25,
+    windowCpu: { busy: 0.5, idle: 0.43, steal: 0.07 },
   };
 }
 
@@ -89,7 +90,7 @@ describe('benchTable (the issue\'s targets from bench --json runs)', () => {
     expect(paired[1]).toBe('median of ack p50 / floor p50 <= 1.25x, its 95% interval too');
     expect(paired[2]).toBe('1.42x (1.30-1.55, 5 rounds) / 1.15x (1.05-1.24, 5 rounds)');
     expect(paired[3]).toBe('1 of 2');
-    expect(paired.slice(4)).toEqual(['-', '-', '-', '-']);
+    expect(paired.slice(4)).toEqual(['-', '-', '-', '7% / 7%']); // steal over each run's rounds
     // It follows the single runs' row of the same case.
     const lines = table.split('\n');
     expect(lines.findIndex((l) => l.startsWith('| broker, 1 KiB x 1, paired'))).toBe(2);

@@ -51,7 +51,12 @@ describe('measureLatencyFloor (real processes, 0.3 s)', () => {
       expect(pair.oursP50Ms).toBeLessThanOrEqual(pair.oursP90Ms);
       expect(pair.floorP50Ms).toBeLessThanOrEqual(pair.floorP90Ms);
       expect(pair.ratio).toBeCloseTo(pair.oursP50Ms / pair.floorP50Ms, 9);
+      // The share of the host's CPU time the hypervisor took in the round's two windows.
+      if (process.platform === 'linux') expect(pair.steal).toBeGreaterThanOrEqual(0);
+      if (process.platform === 'linux') expect(pair.steal).toBeLessThanOrEqual(1);
     }
+    if (process.platform === 'linux') expect(report.windowCpu?.steal).toBeGreaterThanOrEqual(0);
+    expect(floor.formatFloorPairs(report)).toMatch(/^ {2}round 1 \(ours first\): .*: [\d.]+x, host CPU stolen \d+%$/m);
     expect(report.ratio.count).toBe(2);
     expect(report.ratio.median).toBe(Math.max(...report.pairs.map((p) => p.ratio)));
     expect(floor.formatFloorPairs(report)).toMatch(/^ack p50 over the floor's: median [\d.]+x \(95% interval [\d.]+-[\d.]+, 2 rounds\); target at most 1\.25x: /m);
@@ -65,7 +70,7 @@ describe('measureLatencyFloor (real processes, 0.3 s)', () => {
     const result = await runCli(['bench', '--floor-pairs', '1', '--floor', '100ms', '--warmup', '0', '--api', 'broker', '--dir', dir, '--json', json], { timeoutMs: 60_000 });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^ {2}round 1 \(ours first\): ack p50 [\d.]+ ms .*: [\d.]+x$/m);
+    expect(result.stdout).toMatch(/^ {2}round 1 \(ours first\): ack p50 [\d.]+ ms .*: [\d.]+x, host CPU stolen \d+%$/m);
     expect(result.stdout).toMatch(/^ack p50 over the floor's: median [\d.]+x \(95% interval [\d.]+-[\d.]+, 1 rounds\); target at most 1\.25x: /m);
     const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { kind: string; api: string; pairs: unknown[] };
     expect(report).toMatchObject({ kind: 'floor-pairs', api: 'broker' });
