@@ -4,10 +4,12 @@ import { Worker } from 'node:worker_threads';
 
 import { recordBytes } from '../record-codec.js';
 import { CEILING_STATE, CEILING_WORD, CEILING_WORDS, MARK_BYTES, MARK_SLOT_STRIDE } from './ceiling-shared.js';
+import { DirectAppender } from './direct-appender.js';
 import { syncedZeros } from './raw-sync.js';
 
 /** Where the ceiling loop's fdatasyncs run. */
 export type CeilingSyncs = 'event-loop' | 'thread-pool' | 'worker';
+export type RecordWrites = 'page-cache' | 'direct';
 
 export interface OrderedCeilingOptions {
   /** A directory on the disk under test; the loop's two files are made and removed in it. */
@@ -27,6 +29,13 @@ export interface OrderedCeilingOptions {
   readonly syncs: CeilingSyncs;
   /** Busy time per group standing in for the appends' own CPU (encoding, CRCs, promises): 0 for none. */
   readonly groupCpuMicros: number;
+  /**
+   * How a group's records are written (default 'page-cache'):
+   * - 'page-cache': a write into the synced zeros' pages, already in the page cache;
+   * - 'direct': with O_DIRECT, past the page cache (direct-appender.ts), over zeros written
+   *   the same way.
+   */
+  readonly recordWrites?: RecordWrites;
   /** The synced zeros the loop writes over, from the start again once through (default 128 MiB). */
   readonly dataBytes?: number;
 }
@@ -57,26 +66,24 @@ function spin(micros: number): void {
  * groups are pipelined. The storage bench prints it beside the log's own rate.
  */
 export async function orderedCeilingRate(options: OrderedCeilingOptions): Promise<number> {
-  const dataFile = path.join(options.dir, `ceiling-${options.syncs}-data`);
+  const dataFile = path.join(options.dir, `ceiling-${options.syncs}-${options.recordWrites ?? 'page-cache'}-data`);
   const markFile = path.join(options.dir, `ceiling-${options.syncs}-mark`);
   const dataBytes = options.dataBytes ?? DATA_BYTES;
-  const data = syncedZeros(dataFile, dataBytes);
-  const mark = syncedZeros(markFile, 2 * MARK_SLOT_STRIDE);
   const group = Buffer.alloc(options.appenders * recordBytes(options.payloadBytes), 7);
+  const records = options.recordWrites === 'direct' ? directRecords(dataFile, dataBytes, group.length) : pageCacheRecords(dataFile, dataBytes);
+  const data = records.fd;
+  const mark = syncedZeros(markFile, 2 * MARK_SLOT_STRIDE);
   const syncs = options.syncs === 'worker' ? workerSyncs(data, mark) : loopSyncs(options.syncs, data, mark);
   let appends = 0;
-  let position = 0;
   let slot = 0;
   const started = performance.now();
   try {
     // Bounded by caseMs.
     while (performance.now() - started < options.caseMs) {
       if (options.groupCpuMicros > 0) spin(options.groupCpuMicros);
-      if (position + group.length > dataBytes) position = 0;
-      fs.writeSync(data, group, 0, group.length, position);
+      records.write(group);
       const synced = syncs.group(slot);
       if (synced !== undefined) await synced;
-      position += group.length;
       slot ^= 1;
       appends += options.appenders;
     }
@@ -88,6 +95,30 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
     fs.rmSync(markFile, { force: true });
   }
   return appends / ((performance.now() - started) / 1000);
+}
+
+/** The data file and how a group's records go into it, one after the other, from the start again once through its zeros. */
+interface RecordWriter {
+  readonly fd: number;
+  write(group: Uint8Array): void;
+}
+
+function pageCacheRecords(file: string, dataBytes: number): RecordWriter {
+  const fd = syncedZeros(file, dataBytes);
+  let position = 0;
+  return {
+    fd,
+    write: (group) => {
+      if (position + group.length > dataBytes) position = 0;
+      fs.writeSync(fd, group, 0, group.length, position);
+      position += group.length;
+    },
+  };
+}
+
+function directRecords(file: string, dataBytes: number, groupBytes: number): RecordWriter {
+  const appender = DirectAppender.open(file, { zeroBytes: dataBytes, chunkBytesMax: groupBytes });
+  return { fd: appender.fd, write: (group) => appender.append(group) };
 }
 
 /** A group's two syncs and its mark write, made one of the three ways; undefined when done in place. */

@@ -21,7 +21,8 @@
  * for each of those cases, what the ordered mark allows on this disk with none of the log's
  * code (ordered-ceiling.ts: per group, the records' write and fdatasync, then a mark slot's),
  * with the fdatasyncs on the event loop, on the thread pool and in a worker of its own (both
- * syncs one job); --group-cpu-us N adds N us of busy time per group there, standing in for
+ * syncs one job), and with the records written with O_DIRECT (direct-appender.ts) and the
+ * syncs on the thread pool; --group-cpu-us N adds N us of busy time per group there, standing in for
  * the appends' own work. --group-timings prints, per append case, the medians of each
  * group's data sync, mark sync and the work between them (sync-timings.ts): the time from a
  * mark sync's end to the next data sync's start is the log's and the appenders' CPU per group.
@@ -32,7 +33,8 @@ import * as path from 'node:path';
 
 import type { Entry, Index, Term } from '../../raft/index.js';
 import { closedLoopAppendRate } from './append-loop.js';
-import { type CeilingSyncs, orderedCeilingRate } from './ordered-ceiling.js';
+import { DirectAppender } from './direct-appender.js';
+import { type CeilingSyncs, orderedCeilingRate, type RecordWrites } from './ordered-ceiling.js';
 import { median, rawSyncRate } from './raw-sync.js';
 import { refuse, scriptArgs } from './script-args.js';
 import { groupTimings, type SyncEvent, SyncTimingFileSystem } from './sync-timings.js';
@@ -53,7 +55,8 @@ The disk's own write + fdatasync rate beside the commit log's sync-mode appends,
   --quick                appenders 1,64 and payload 128 only
   --ceiling              also the ordered mark's ceiling for each case: its two fdatasyncs
                          per group with none of the log's code, on the event loop, on the
-                         thread pool, and in a worker thread of its own
+                         thread pool, and in a worker thread of its own; and, on the thread
+                         pool, with the records written with O_DIRECT (past the page cache)
   --group-cpu-us N       busy time per group in the ceiling cases (default 0)
   --group-timings        also, per append case, the medians of its two syncs and of the
                          work between them (the log's own CPU per group)
@@ -210,17 +213,37 @@ async function runCases(cases: readonly Case[]): Promise<void> {
 async function measureCeilings(dir: string): Promise<{ readonly name: string; readonly values: readonly number[] }[]> {
   const where: Record<CeilingSyncs, string> = { 'event-loop': 'on the event loop', 'thread-pool': 'on the thread pool', worker: 'in a worker, one job a group' };
   const work = groupCpuMicros > 0 ? `, ${groupCpuMicros} us CPU a group` : '';
+  // The records written past the page cache too, syncs on the thread pool, where the file system takes O_DIRECT.
+  const ways: readonly { readonly syncs: CeilingSyncs; readonly recordWrites: RecordWrites }[] = [
+    ...(['event-loop', 'thread-pool', 'worker'] as const).map((syncs) => ({ syncs, recordWrites: 'page-cache' as const })),
+    ...(directWritesWork(dir) ? [{ syncs: 'thread-pool' as const, recordWrites: 'direct' as const }] : []),
+  ];
   const measured = [];
   for (const payloadBytes of payloadSizes) {
     for (const appenders of concurrencies) {
-      for (const syncs of ['event-loop', 'thread-pool', 'worker'] as const) {
+      for (const { syncs, recordWrites } of ways) {
         const values: number[] = [];
-        for (let round = 0; round < repeats; round++) values.push(await orderedCeilingRate({ dir, payloadBytes, appenders, caseMs, syncs, groupCpuMicros }));
-        measured.push({ name: `ordered ceiling ${payloadBytes} B x ${appenders}, fdatasync ${where[syncs]}${work}`, values });
+        for (let round = 0; round < repeats; round++) values.push(await orderedCeilingRate({ dir, payloadBytes, appenders, caseMs, syncs, groupCpuMicros, recordWrites }));
+        const written = recordWrites === 'direct' ? ', records written with O_DIRECT' : '';
+        measured.push({ name: `ordered ceiling ${payloadBytes} B x ${appenders}${written}, fdatasync ${where[syncs]}${work}`, values });
       }
     }
   }
   return measured;
+}
+
+/** Whether files in `dir` can be written with O_DIRECT (tmpfs, for one, refuses it); says so when not. */
+function directWritesWork(dir: string): boolean {
+  const probe = path.join(dir, 'direct-probe');
+  try {
+    DirectAppender.open(probe, { zeroBytes: 8192, chunkBytesMax: 1024 }).close();
+    return true;
+  } catch (error) {
+    console.log(`ordered ceiling: no O_DIRECT case, ${dir} does not take O_DIRECT writes (${error instanceof Error ? error.message : String(error)})`);
+    return false;
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
 }
 
 function ceilingRow(one: { readonly name: string; readonly values: readonly number[] }, raw: number): Row {

@@ -29,6 +29,14 @@ describe('the ordered mark\'s ceiling (storage bench --ceiling)', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('measures with the records written with O_DIRECT, past the page cache, and leaves no file behind', async () => {
+    const dir = tempDir('quorumlog-ceiling-');
+    const rate = await orderedCeilingRate({ dir, payloadBytes: 1024, appenders: 8, caseMs: 150, syncs: 'thread-pool', groupCpuMicros: 0, dataBytes: DATA_BYTES, recordWrites: 'direct' });
+    expect(rate).toBeGreaterThanOrEqual(8 / 0.15 / 20);
+    expect(Number.isFinite(rate)).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it('spends the busy time it is given on every group', async () => {
     const dir = tempDir('quorumlog-ceiling-');
     // 20 ms of CPU a group: at most 150 / 20 + 1 groups of 4 fit in 150 ms, whatever the disk.

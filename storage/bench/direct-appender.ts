@@ -1,0 +1,108 @@
+import * as fs from 'node:fs';
+
+/**
+ * What O_DIRECT asks to be aligned (file offsets, lengths and buffer addresses): 4 KiB covers
+ * the logical block sizes disks report (512 B or 4 KiB).
+ */
+const BLOCK_BYTES = 4096;
+/** WebAssembly memory grows in pages of this size. */
+const WASM_PAGE_BYTES = 64 * 1024;
+const ZERO_RUN_BYTES = 1024 * 1024;
+/** WebAssembly.Memory (Node has it; the project's TypeScript lib does not name it). */
+const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer } } }).WebAssembly.Memory;
+
+export interface DirectAppenderOptions {
+  /** Zeros written and synced at open, which the records then overwrite; past them the appender starts over at 0. */
+  readonly zeroBytes: number;
+  /** The longest chunk append() takes. */
+  readonly chunkBytesMax: number;
+}
+
+/**
+ * Appends chunks to a file opened with O_DIRECT, so that they never enter the page cache: the
+ * storage bench's measure of what writing a log's records that way would save (filling new
+ * page-cache pages costs a guest whose freed memory goes back to its host about ten times the
+ * CPU of reusing pages; docs/bench.md, "Where the time goes").
+ *
+ * Underneath every write is whole blocks from block-aligned memory (a WebAssembly memory,
+ * whose pages Node allocates aligned; a Buffer's address may not be): the block holding the
+ * previous chunk's tail is written again with the next chunk, its head kept in memory, and
+ * the last block is padded with zeros. A write returns once the device has the data, not
+ * once it is durable: sync() is still what makes it so. For a bench loop only: the write
+ * blocks its caller on the device.
+ */
+export class DirectAppender {
+  readonly fd: number;
+  readonly #scratch: Buffer;
+  readonly #options: DirectAppenderOptions;
+  /** Bytes appended since the last start over: the next chunk goes here. */
+  #end = 0;
+  /** scratch[0, headBytes) holds the bytes of the block that #end falls in, before #end. */
+  #headBytes = 0;
+
+  private constructor(fd: number, scratch: Buffer, options: DirectAppenderOptions) {
+    this.fd = fd;
+    this.#scratch = scratch;
+    this.#options = options;
+  }
+
+  /** Creates (or empties) `file` and fills it with `zeroBytes` of synced zeros, written past the page cache. */
+  static open(file: string, options: DirectAppenderOptions): DirectAppender {
+    const zeroBytes = roundUp(options.zeroBytes, BLOCK_BYTES);
+    if (zeroBytes < roundUp(options.chunkBytesMax, BLOCK_BYTES) + BLOCK_BYTES) throw new RangeError(`${options.zeroBytes} bytes of zeros cannot hold a chunk of ${options.chunkBytesMax} bytes`);
+    const scratchBytes = roundUp(options.chunkBytesMax, BLOCK_BYTES) + BLOCK_BYTES;
+    // Zero-initialized: the zeros run comes from its second part.
+    const memory = new WasmMemory({ initial: Math.ceil((scratchBytes + ZERO_RUN_BYTES) / WASM_PAGE_BYTES) });
+    const scratch = Buffer.from(memory.buffer, 0, scratchBytes);
+    const zeros = Buffer.from(memory.buffer, scratchBytes, ZERO_RUN_BYTES);
+    const { O_RDWR, O_CREAT, O_TRUNC, O_DIRECT } = fs.constants;
+    const fd = fs.openSync(file, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0o644);
+    try {
+      for (let at = 0; at < zeroBytes; at += zeros.length) writeWhole(fd, zeros, Math.min(zeros.length, zeroBytes - at), at);
+      fs.fdatasyncSync(fd);
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+    return new DirectAppender(fd, scratch, { ...options, zeroBytes });
+  }
+
+  /** Writes `chunk` after the previous one (at 0 again once the zeros are used up). */
+  append(chunk: Uint8Array): void {
+    const { chunkBytesMax, zeroBytes } = this.#options;
+    if (chunk.length > chunkBytesMax) throw new RangeError(`a chunk of ${chunk.length} bytes: this appender takes at most ${chunkBytesMax}`);
+    if (this.#end + chunk.length > zeroBytes) {
+      this.#end = 0;
+      this.#headBytes = 0;
+    }
+    const scratch = this.#scratch;
+    scratch.set(chunk, this.#headBytes);
+    const used = this.#headBytes + chunk.length;
+    const span = roundUp(used, BLOCK_BYTES);
+    scratch.fill(0, used, span);
+    writeWhole(this.fd, scratch, span, this.#end - this.#headBytes);
+    this.#end += chunk.length;
+    const lastBlock = used - (used % BLOCK_BYTES);
+    scratch.copyWithin(0, lastBlock, used);
+    this.#headBytes = used - lastBlock;
+  }
+
+  /** fdatasync: what was appended is durable when it returns. */
+  sync(): void {
+    fs.fdatasyncSync(this.fd);
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+function roundUp(bytes: number, to: number): number {
+  return Math.ceil(bytes / to) * to;
+}
+
+/** One write of `bytes` from the start of `from` at `position`; a short write (never seen for whole blocks) throws. */
+function writeWhole(fd: number, from: Buffer, bytes: number, position: number): void {
+  const written = fs.writeSync(fd, from, 0, bytes, position);
+  if (written !== bytes) throw new Error(`O_DIRECT write of ${bytes} bytes at ${position} wrote ${written}`);
+}
