@@ -9,7 +9,7 @@ import { syncedZeros } from './raw-sync.js';
 
 /** Where the ceiling loop's fdatasyncs run. */
 export type CeilingSyncs = 'event-loop' | 'thread-pool' | 'worker';
-export type RecordWrites = 'page-cache' | 'direct';
+export type RecordWrites = 'page-cache' | 'zeros-ahead' | 'direct';
 
 export interface OrderedCeilingOptions {
   /** A directory on the disk under test; the loop's two files are made and removed in it. */
@@ -32,6 +32,9 @@ export interface OrderedCeilingOptions {
   /**
    * How a group's records are written (default 'page-cache'):
    * - 'page-cache': a write into the synced zeros' pages, already in the page cache;
+   * - 'zeros-ahead': as the log writes (segment.ts), into a file that starts empty: zeros
+   *   run ahead of the records in quarter-MiB steps, into new page-cache pages, and each
+   *   group's records overwrite them;
    * - 'direct': with O_DIRECT, past the page cache (direct-appender.ts), over zeros written
    *   the same way.
    */
@@ -70,7 +73,8 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
   const markFile = path.join(options.dir, `ceiling-${options.syncs}-mark`);
   const dataBytes = options.dataBytes ?? DATA_BYTES;
   const group = Buffer.alloc(options.appenders * recordBytes(options.payloadBytes), 7);
-  const records = options.recordWrites === 'direct' ? directRecords(dataFile, dataBytes, group.length) : pageCacheRecords(dataFile, dataBytes);
+  const records =
+    options.recordWrites === 'direct' ? directRecords(dataFile, dataBytes, group.length) : options.recordWrites === 'zeros-ahead' ? zerosAheadRecords(dataFile, dataBytes) : pageCacheRecords(dataFile, dataBytes);
   const data = records.fd;
   const mark = syncedZeros(markFile, 2 * MARK_SLOT_STRIDE);
   const syncs = options.syncs === 'worker' ? workerSyncs(data, mark) : loopSyncs(options.syncs, data, mark);
@@ -110,6 +114,29 @@ function pageCacheRecords(file: string, dataBytes: number): RecordWriter {
     fd,
     write: (group) => {
       if (position + group.length > dataBytes) position = 0;
+      fs.writeSync(fd, group, 0, group.length, position);
+      position += group.length;
+    },
+  };
+}
+
+/** Zeros ahead of the records, in steps of this many bytes, kept at least one step ahead (the log's 1 MiB run in quarters). */
+const ZEROS_AHEAD_STEP_BYTES = 256 * 1024;
+
+function zerosAheadRecords(file: string, dataBytes: number): RecordWriter {
+  const fd = syncedZeros(file, 0);
+  const zeros = Buffer.alloc(ZEROS_AHEAD_STEP_BYTES);
+  let position = 0;
+  let allocated = 0;
+  return {
+    fd,
+    write: (group) => {
+      if (position + group.length > dataBytes) position = 0;
+      // Bounded: each step adds a step of zeros, up to the group's end plus one step.
+      while (allocated < Math.min(dataBytes, position + group.length + ZEROS_AHEAD_STEP_BYTES)) {
+        fs.writeSync(fd, zeros, 0, zeros.length, allocated);
+        allocated += zeros.length;
+      }
       fs.writeSync(fd, group, 0, group.length, position);
       position += group.length;
     },

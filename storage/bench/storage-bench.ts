@@ -21,8 +21,8 @@
  * for each of those cases, what the ordered mark allows on this disk with none of the log's
  * code (ordered-ceiling.ts: per group, the records' write and fdatasync, then a mark slot's),
  * with the fdatasyncs on the event loop, on the thread pool and in a worker of its own (both
- * syncs one job), and with the records written with O_DIRECT (direct-appender.ts) and the
- * syncs on the thread pool; --group-cpu-us N adds N us of busy time per group there, standing in for
+ * syncs one job), and with the syncs on the thread pool, zeros written ahead into new pages
+ * as the log does, or the records written with O_DIRECT (direct-appender.ts); --group-cpu-us N adds N us of busy time per group there, standing in for
  * the appends' own work. --group-timings prints, per append case, the medians of each
  * group's data sync, mark sync and the work between them (sync-timings.ts): the time from a
  * mark sync's end to the next data sync's start is the log's and the appenders' CPU per group.
@@ -56,7 +56,8 @@ The disk's own write + fdatasync rate beside the commit log's sync-mode appends,
   --ceiling              also the ordered mark's ceiling for each case: its two fdatasyncs
                          per group with none of the log's code, on the event loop, on the
                          thread pool, and in a worker thread of its own; and, on the thread
-                         pool, with the records written with O_DIRECT (past the page cache)
+                         pool, with zeros written ahead into new pages as the log does, and
+                         with the records written with O_DIRECT (past the page cache)
   --group-cpu-us N       busy time per group in the ceiling cases (default 0)
   --group-timings        also, per append case, the medians of its two syncs and of the
                          work between them (the log's own CPU per group)
@@ -216,16 +217,20 @@ async function measureCeilings(dir: string): Promise<{ readonly name: string; re
   // The records written past the page cache too, syncs on the thread pool, where the file system takes O_DIRECT.
   const ways: readonly { readonly syncs: CeilingSyncs; readonly recordWrites: RecordWrites }[] = [
     ...(['event-loop', 'thread-pool', 'worker'] as const).map((syncs) => ({ syncs, recordWrites: 'page-cache' as const })),
+    { syncs: 'thread-pool', recordWrites: 'zeros-ahead' },
     ...(directWritesWork(dir) ? [{ syncs: 'thread-pool' as const, recordWrites: 'direct' as const }] : []),
   ];
   const measured = [];
   for (const payloadBytes of payloadSizes) {
     for (const appenders of concurrencies) {
-      for (const { syncs, recordWrites } of ways) {
-        const values: number[] = [];
-        for (let round = 0; round < repeats; round++) values.push(await orderedCeilingRate({ dir, payloadBytes, appenders, caseMs, syncs, groupCpuMicros, recordWrites }));
-        const written = recordWrites === 'direct' ? ', records written with O_DIRECT' : '';
-        measured.push({ name: `ordered ceiling ${payloadBytes} B x ${appenders}${written}, fdatasync ${where[syncs]}${work}`, values });
+      // The ways in turn within each round, so that a busy spell of the disk falls on all of them.
+      const values = ways.map((): number[] => []);
+      for (let round = 0; round < repeats; round++) {
+        for (const [k, { syncs, recordWrites }] of ways.entries()) values[k]?.push(await orderedCeilingRate({ dir, payloadBytes, appenders, caseMs, syncs, groupCpuMicros, recordWrites }));
+      }
+      for (const [k, { syncs, recordWrites }] of ways.entries()) {
+        const written = { 'page-cache': '', 'zeros-ahead': ', zeros ahead into new pages', direct: ', records written with O_DIRECT' }[recordWrites];
+        measured.push({ name: `ordered ceiling ${payloadBytes} B x ${appenders}${written}, fdatasync ${where[syncs]}${work}`, values: values[k] ?? [] });
       }
     }
   }
