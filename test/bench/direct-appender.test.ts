@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
+import { importBuilt } from '../harness/build.js';
 import { tempDir } from '../harness/temp-dir.js';
 
 type DirectModule = typeof import('../../storage/bench/direct-appender.js');
@@ -11,8 +10,7 @@ type DirectModule = typeof import('../../storage/bench/direct-appender.js');
 describe('DirectAppender (the storage bench\'s O_DIRECT record writes)', () => {
   let DirectAppender: DirectModule['DirectAppender'];
   beforeAll(async () => {
-    await ensureBuilt();
-    ({ DirectAppender } = (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'storage', 'bench', 'direct-appender.js')).href)) as DirectModule);
+    ({ DirectAppender } = await importBuilt<DirectModule>('storage', 'bench', 'direct-appender.js'));
   });
 
   it('appends chunks of any length at any offset, block-aligned underneath, and the file reads back as their concatenation', () => {

@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
+import { importBuilt } from '../harness/build.js';
 import { runCli } from '../harness/cli.js';
 import { tempDir } from '../harness/temp-dir.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -21,9 +20,8 @@ describe('measureLatencyFloor (real processes, 0.3 s)', () => {
   let processes: ProcessModule;
 
   beforeAll(async () => {
-    await ensureBuilt();
-    floor = (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'src', 'bench', 'index.js')).href)) as FloorModule;
-    processes = (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'src', 'process', 'index.js')).href)) as ProcessModule;
+    floor = await importBuilt<FloorModule>('src', 'bench', 'index.js');
+    processes = await importBuilt<ProcessModule>('src', 'process', 'index.js');
   });
 
   it('measures rounds with ordered percentiles, then stops its children and removes its files', async () => {

@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
+import { importBuilt } from '../harness/build.js';
 import { tempDir } from '../harness/temp-dir.js';
 
 /** Small synced zeros for the tests (the bench writes over 128 MiB): the loop starts over them as it reaches their end. */
@@ -15,8 +13,7 @@ type CeilingModule = typeof import('../../storage/bench/ordered-ceiling.js');
 describe('the ordered mark\'s ceiling (storage bench --ceiling)', () => {
   let orderedCeilingRate: CeilingModule['orderedCeilingRate'];
   beforeAll(async () => {
-    await ensureBuilt();
-    ({ orderedCeilingRate } = (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', 'storage', 'bench', 'ordered-ceiling.js')).href)) as CeilingModule);
+    ({ orderedCeilingRate } = await importBuilt<CeilingModule>('storage', 'bench', 'ordered-ceiling.js'));
   });
 
   it.each(['event-loop', 'thread-pool', 'worker'] as const)('measures with the fdatasyncs %s, and leaves no file behind', async (syncs) => {

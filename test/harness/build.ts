@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root (this file is test/harness/build.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -32,6 +32,15 @@ export function ensureBuilt(): Promise<void> {
   if (process.env[BUILT_ENV] === '1') return Promise.resolve();
   built ??= build();
   return built;
+}
+
+/**
+ * The compiled module at dist/<parts> (built first), for tests of code that must run as built:
+ * a worker thread's entry, or child processes started from dist/.
+ */
+export async function importBuilt<T>(...parts: string[]): Promise<T> {
+  await ensureBuilt();
+  return (await import(pathToFileURL(path.join(REPO_ROOT, 'dist', ...parts)).href)) as T;
 }
 
 /** Set by the global setup once dist/ is built for this run. */
