@@ -147,7 +147,9 @@ describe('a damaged log is repaired from the leader, not by hand (real processes
     const readError = await readWholeLog(cluster.nodeClient(victim)).then(() => null, (error: unknown) => error);
     expect(readError, `a read over ${where}`).toBeInstanceOf(DataLossError);
     expect(readError).toMatchObject({ code: 'corruptRecord', message: expect.stringMatching(/corrupt record in \S+\.log at byte \d+ \(expected index \d+\)/) });
-    expect(cluster.currentRunOutput(victim).some((line) => line.includes('log damage found on read'))).toBe(true);
+    // Logged before the answer left, but the node's output reaches this process through a pipe
+    // that may be read after the answer arrived over the network: wait for the line.
+    await cluster.waitFor(() => cluster.currentRunOutput(victim).some((line) => line.includes('log damage found on read')), { timeoutMs: 5_000, what: `${victim} to log the damage its read found` });
 
     await cluster.stop(victim);
     await cluster.restart(victim);
