@@ -51,9 +51,8 @@ export function nodesCpuMicrosPerMessage(report: BenchReport): number | null {
   return (seconds * 1e6) / report.produce.messages;
 }
 
-/** The human-readable summary the command prints; `compared`: other systems' results to set it against (--compare). */
 /** At or above this share of the host's CPU time taken by the hypervisor, a run is flagged. */
-export const STEAL_WARNING_SHARE = 0.1;
+const STEAL_WARNING_SHARE = 0.1;
 
 function hostCpuLines(shares: HostCpuShares | null): string[] {
   if (shares === null) return [];
@@ -69,6 +68,7 @@ export function percent(share: number): string {
   return `${Math.round(share * 100)}%`;
 }
 
+/** The human-readable summary the command prints; `compared`: other systems' results to set it against (--compare). */
 export function formatReport(report: BenchReport, compared: readonly ComparedResult[] = []): string {
   const c = report.config;
   const p = report.produce;
