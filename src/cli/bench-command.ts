@@ -12,7 +12,8 @@ export const BENCH_HELP = `Usage: quorumlog bench [options]
 Starts a local cluster (or targets --brokers), produces for a while, then drains what was
 produced, and prints throughput, latency percentiles, the disk's own write + fdatasync
 limit measured in the same run (and, at one record in flight, the latency floor: see
---floor), and each node's CPU seconds and peak memory.
+--floor), each node's CPU seconds and peak memory, and how the host's CPU time divided over
+the measured window (busy, idle, and steal: taken by the hypervisor for other guests).
 
 Options:
   --api log|broker     what produce measures: appends to the replicated log (log, the
