@@ -110,8 +110,12 @@ export class SimDelivery {
   /**
    * CheckIncarnation on the simulated network: the question reaches `peer`'s running process
    * a millisecond after it is asked, and the answer `from`'s a millisecond after that. A link
-   * cut, a peer down or not serving, or a refusal fails the call. The delays are fixed, so a
-   * question draws nothing from the network's generator and shifts no random choice of the run.
+   * cut, a peer down or not serving, or a refusal fails the call. So does the peer's death
+   * before it answered, as a call fails when the far end of its connection dies: the question's
+   * task is dropped with the peer's process, and the call would otherwise never settle (the
+   * asker then never asks again; FINDINGS H2 is the same for a snapshot stream). The delays are
+   * fixed, so a question draws nothing from the network's generator and shifts no random choice
+   * of the run.
    */
   askIncarnation(from: NodeId, asker: SimProcess, peer: NodeId): Promise<IncarnationCheckAnswer> {
     const incarnation = this.host.node(from).incarnation;
@@ -124,7 +128,9 @@ export class SimDelivery {
         fail(`${peer} cannot be reached`);
         return;
       }
+      const stopListening = receiver.whenDead(() => fail(`${peer} went down before it answered`));
       this.host.world.schedule(INCARNATION_CHECK_HOP_MS, receiver, `incarnation check ${from}->${peer}`, () => {
+        stopListening();
         const target = this.host.node(peer).node;
         if (target === null || this.host.node(peer).process !== receiver || this.host.network().isCut(from, peer)) {
           fail(`${peer} did not answer`);
