@@ -18,6 +18,27 @@ const POLL_INTERVAL_MS = 200;
  * `rate` in total; reader r1 follows the log from index 1 and reader r2 polls it with read().
  * Every append is an invoke and an ok (with its index) / fail / info in the history.
  */
+/**
+ * The final reads: every 200 ms, at most 10 times, until every node read reports the same
+ * commit index. After recovery a leader still appends on its own (a clock entry every 10 s
+ * while plain records arrive), and a follower learns a commit with the next append or tick:
+ * reads made while one is on its way see the leader a commit ahead. A difference that lasts
+ * through every read is the checker's to report (replica agreement).
+ */
+const FINAL_READS = { attemptsMax: 10, waitMs: 200 } as const;
+
+/** Reads until the readable nodes' commit indexes agree (or a node is unreadable), at most `attemptsMax` times; the last read. */
+export async function readAgreedNodeLogs(read: () => Promise<NodeLog[]>, options: { readonly attemptsMax: number; readonly waitMs: number }): Promise<NodeLog[]> {
+  let logs = await read();
+  // Bounded by attemptsMax.
+  for (let attempt = 1; attempt < options.attemptsMax; attempt++) {
+    if (logs.some((n) => n.entries === null) || new Set(logs.map((n) => n.commitIndex)).size <= 1) return logs;
+    await sleep(options.waitMs);
+    logs = await read();
+  }
+  return logs;
+}
+
 export class LogWorkload implements Workload {
   readonly name = 'log';
   readonly writeFunction = 'append';
@@ -42,7 +63,7 @@ export class LogWorkload implements Workload {
   }
 
   async check(ctx: WorkloadContext): Promise<readonly CheckerResult[]> {
-    const nodeLogs = await Promise.all(ctx.cluster.ids.map((id) => this.#readNodeLog(ctx, id)));
+    const nodeLogs = await readAgreedNodeLogs(() => Promise.all(ctx.cluster.ids.map((id) => this.#readNodeLog(ctx, id))), FINAL_READS);
     const events = ctx.history.events;
     const input = {
       ops: pairOps(events),

@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseRunOptions } from '../../jepsen-style/cli-options.js';
 import { damageLog, dropFromDamagedRecord, FLIP_OLD_RECORDS_MIN, scanRecords } from '../../jepsen-style/disk-damage.js';
 import { LinkProxy } from '../../jepsen-style/link-proxy.js';
+import { readAgreedNodeLogs } from '../../jepsen-style/log-workload.js';
+import type { NodeLog } from '../../jepsen-style/checkers/log-checkers.js';
 import { MIX_KINDS, NEMESIS_KINDS, planFaults } from '../../jepsen-style/nemesis.js';
 import { commandLine } from '../../jepsen-style/run.js';
 import { compactionArgs, NODE_DEFAULT_COMPACTION } from '../../jepsen-style/compaction.js';
@@ -226,5 +228,32 @@ describe('command line', () => {
     expect(parseRunOptions([], () => {})).toMatchObject({ singleNodeOutageMaxMs: null });
     expect(parseRunOptions(['--outage-max-ms', '3000'], () => {})).toMatchObject({ singleNodeOutageMaxMs: 3_000 });
     expect(() => parseRunOptions(['--outage-max-ms', 'soon'], () => {})).toThrow(/--outage-max-ms must be a whole number/);
+  });
+});
+
+describe('reading the final logs (log workload)', () => {
+  const log = (node: string, commitIndex: number): NodeLog => ({ node, entries: [], commitIndex });
+
+  it('reads again while the nodes\' commit indexes differ: a follower learns a commit with the next append or tick', async () => {
+    // The leader commits its periodic clock entry between the recovery check and the reads.
+    const reads = [[log('n1', 10), log('n2', 10), log('n3', 11)], [log('n1', 11), log('n2', 11), log('n3', 11)]];
+    let calls = 0;
+    const logs = await readAgreedNodeLogs(() => Promise.resolve(reads[Math.min(calls++, reads.length - 1)] ?? []), { attemptsMax: 5, waitMs: 1 });
+    expect(calls).toBe(2);
+    expect(logs.map((n) => n.commitIndex)).toEqual([11, 11, 11]);
+  });
+
+  it('gives the checker the last read when the commit indexes never agree, so that it reports them', async () => {
+    let calls = 0;
+    const logs = await readAgreedNodeLogs(() => Promise.resolve([log('n1', 10 + calls++), log('n2', 5)]), { attemptsMax: 3, waitMs: 1 });
+    expect(calls).toBe(3);
+    expect(logs.map((n) => n.commitIndex)).toEqual([12, 5]);
+  });
+
+  it('does not read again for a node it could not read', async () => {
+    let calls = 0;
+    const unreadable: NodeLog = { node: 'n2', entries: null, commitIndex: 0, error: 'down' };
+    await readAgreedNodeLogs(() => Promise.resolve([log('n1', 10), unreadable].map((n) => (calls++, n))), { attemptsMax: 3, waitMs: 1 });
+    expect(calls).toBe(2);
   });
 });
