@@ -73,8 +73,7 @@ export async function orderedCeilingRate(options: OrderedCeilingOptions): Promis
   const markFile = path.join(options.dir, `ceiling-${options.syncs}-mark`);
   const dataBytes = options.dataBytes ?? DATA_BYTES;
   const group = Buffer.alloc(options.appenders * recordBytes(options.payloadBytes), 7);
-  const records =
-    options.recordWrites === 'direct' ? directRecords(dataFile, dataBytes, group.length) : options.recordWrites === 'zeros-ahead' ? zerosAheadRecords(dataFile, dataBytes) : pageCacheRecords(dataFile, dataBytes);
+  const records = RECORD_WRITERS[options.recordWrites ?? 'page-cache'](dataFile, dataBytes, group.length);
   const data = records.fd;
   const mark = syncedZeros(markFile, 2 * MARK_SLOT_STRIDE);
   const syncs = options.syncs === 'worker' ? workerSyncs(data, mark) : loopSyncs(options.syncs, data, mark);
@@ -147,6 +146,13 @@ function directRecords(file: string, dataBytes: number, groupBytes: number): Rec
   const appender = DirectAppender.open(file, { zeroBytes: dataBytes, chunkBytesMax: groupBytes });
   return { fd: appender.fd, write: (group) => appender.append(group) };
 }
+
+/** Opens the data file of `dataBytes` for groups of at most `groupBytes`, one way each. */
+const RECORD_WRITERS: Record<RecordWrites, (file: string, dataBytes: number, groupBytes: number) => RecordWriter> = {
+  'page-cache': pageCacheRecords,
+  'zeros-ahead': zerosAheadRecords,
+  direct: directRecords,
+};
 
 /** A group's two syncs and its mark write, made one of the three ways; undefined when done in place. */
 interface GroupSyncs {

@@ -22,8 +22,8 @@
  * code (ordered-ceiling.ts: per group, the records' write and fdatasync, then a mark slot's),
  * with the fdatasyncs on the event loop, on the thread pool and in a worker of its own (both
  * syncs one job), and with the syncs on the thread pool, zeros written ahead into new pages
- * as the log does, or the records written with O_DIRECT (direct-appender.ts); --group-cpu-us N adds N us of busy time per group there, standing in for
- * the appends' own work. --group-timings prints, per append case, the medians of each
+ * as the log does, or the records written with O_DIRECT (direct-appender.ts); --group-cpu-us
+ * N adds N us of busy time per group there, standing in for the appends' own work. --group-timings prints, per append case, the medians of each
  * group's data sync, mark sync and the work between them (sync-timings.ts): the time from a
  * mark sync's end to the next data sync's start is the log's and the appenders' CPU per group.
  */
@@ -181,7 +181,6 @@ function printTable(rows: readonly Row[]): void {
   }
 }
 
-
 interface Case {
   readonly name: string;
   readonly unit: string;
@@ -214,7 +213,7 @@ async function runCases(cases: readonly Case[]): Promise<void> {
 async function measureCeilings(dir: string): Promise<{ readonly name: string; readonly values: readonly number[] }[]> {
   const where: Record<CeilingSyncs, string> = { 'event-loop': 'on the event loop', 'thread-pool': 'on the thread pool', worker: 'in a worker, one job a group' };
   const work = groupCpuMicros > 0 ? `, ${groupCpuMicros} us CPU a group` : '';
-  // The records written past the page cache too, syncs on the thread pool, where the file system takes O_DIRECT.
+  // Syncs on the thread pool also with zeros ahead into new pages, and with the records past the page cache where the file system takes O_DIRECT.
   const ways: readonly { readonly syncs: CeilingSyncs; readonly recordWrites: RecordWrites }[] = [
     ...(['event-loop', 'thread-pool', 'worker'] as const).map((syncs) => ({ syncs, recordWrites: 'page-cache' as const })),
     { syncs: 'thread-pool', recordWrites: 'zeros-ahead' },

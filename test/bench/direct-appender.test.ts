@@ -1,18 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { importBuilt } from '../harness/build.js';
+import { DirectAppender } from '../../storage/bench/direct-appender.js';
 import { tempDir } from '../harness/temp-dir.js';
 
-type DirectModule = typeof import('../../storage/bench/direct-appender.js');
-
 describe('DirectAppender (the storage bench\'s O_DIRECT record writes)', () => {
-  let DirectAppender: DirectModule['DirectAppender'];
-  beforeAll(async () => {
-    ({ DirectAppender } = await importBuilt<DirectModule>('storage', 'bench', 'direct-appender.js'));
-  });
-
   it('appends chunks of any length at any offset, block-aligned underneath, and the file reads back as their concatenation', () => {
     const dir = tempDir('quorumlog-direct-');
     const file = path.join(dir, 'data');
