@@ -479,10 +479,14 @@ export class CommitLog implements LogReader, DurableLog {
    */
   private roll(): Segment {
     const sealed = this.activeSegment();
-    // Sealing writes this segment's deferred records: the segments before it must be durable
-    // first. They are, unless a burst filled a whole segment before the loop synced the last.
-    for (const earlier of this.sealedUnsynced.splice(0)) this.context.fs.fdatasyncNow(earlier.data);
-    sealed.seal(false);
+    // Sealing writes this segment's deferred records in async mode: the segments before it
+    // must be durable first. They are, unless a burst filled a whole segment before the loop
+    // synced the last. Sync mode writes nothing at the seal: the loop writes each sealed
+    // segment's records, in order, before any of the next (Segment.makeSealedDurable).
+    if (!this.context.writeThrough) {
+      for (const earlier of this.sealedUnsynced.splice(0)) this.context.fs.fdatasyncNow(earlier.data);
+    }
+    sealed.seal();
     this.sealedUnsynced.push(sealed);
     const next = Segment.create(this.context, sealed.lastIndex + 1);
     this.segments.push(next);
@@ -572,11 +576,9 @@ export class CommitLog implements LogReader, DurableLog {
         const target = this.lastIndex();
         const targetTerm = this.termOf(target);
         const bytes = this.unsyncedBytes;
-        const active = this.activeSegment();
-        active.writePending();
+        const syncs = [this.activeSegment().syncRecords()];
         this.stepSoon();
         settleWaiters(this.writeWaiters, target);
-        const syncs = [this.context.fs.fdatasync(active.data)];
         if (this.dirDirty) {
           this.dirDirty = false;
           syncs.push(this.context.fs.syncDir(this.context.dir));
@@ -624,7 +626,7 @@ export class CommitLog implements LogReader, DurableLog {
     while (this.sealedUnsynced.length > 0) {
       const [segment] = this.sealedUnsynced;
       assert(segment !== undefined, 'no sealed segment to sync');
-      await this.context.fs.fdatasync(segment.data);
+      await segment.makeSealedDurable();
       // A roll may have synced it (and later ones) meanwhile.
       if (this.sealedUnsynced[0] === segment) this.sealedUnsynced.shift();
     }
@@ -745,7 +747,7 @@ async function recoverLog(
   const state: PersistedState = stateFile.durable;
   const preallocateBytes = options.preallocateBytes ?? LOG_DEFAULTS.preallocateBytes;
   assert(preallocateBytes >= 0 && preallocateBytes <= 64 * MiB, 'preallocateBytes must be within 0..64 MiB');
-  const context: SegmentContext = { fs, dir, payloadBytesMax, preallocateBytes, segmentBytes };
+  const context: SegmentContext = { fs, dir, payloadBytesMax, preallocateBytes, segmentBytes, writeThrough: flush.mode === 'sync' };
   const recovered = await recoverSegments(context, state, { onDamage: options.onDamage ?? 'refuse', restorePoint: options.restorePoint ?? null });
   if (recovered.createdSegment || recovered.report.removedSegments.length > 0) await fs.syncDir(dir);
 

@@ -9,9 +9,9 @@
  *   fdatasyncNow) of that handle has resolved after it.
  * - A name (a file created by open, a rename, a removal) is durable only once syncDir of
  *   its directory has resolved after it. A file's data is durable only when both hold.
- * - Methods that can block on the disk for long are async (fdatasync, syncDir); the rest
- *   are synchronous because they touch only the page cache, so the Raft core can read the
- *   log synchronously.
+ * - Methods that can block on the disk for long are async (fdatasync, syncDir,
+ *   writeDurably); the rest are synchronous because they touch only the page cache, so the
+ *   Raft core can read the log synchronously.
  * Failures are thrown as StorageIoError (with the system error as cause).
  */
 
@@ -29,6 +29,13 @@ export const OpenMode = {
 } as const;
 export type OpenMode = (typeof OpenMode)[keyof typeof OpenMode];
 
+/**
+ * writeDurably pads each write with zeros to a multiple of this many bytes from the start of
+ * the file: what O_DIRECT asks of offsets and lengths (4 KiB covers the logical block sizes
+ * disks report, 512 B and 4 KiB).
+ */
+export const DURABLE_WRITE_BLOCK_BYTES = 4096;
+
 export interface FileSystem {
   /** Opens `path` for reading and writing. A creation is durable after syncDir(parent). */
   open(path: string, mode: OpenMode): FileHandle;
@@ -44,6 +51,18 @@ export interface FileSystem {
    * fdatasync. Keeps no reference to `data`: the caller may reuse the buffer on return.
    */
   writeAt(handle: FileHandle, data: Uint8Array, position: number): void;
+  /**
+   * Writes `data` at `position`, then zeros from its end to the next multiple of
+   * DURABLE_WRITE_BLOCK_BYTES (growing the file to there if it is shorter), and resolves once
+   * those bytes and every write and truncate of this file done before the call are durable:
+   * writeAt and fdatasync in one step, for a log's tail, where what follows the data is
+   * zeros written ahead or nothing. NodeFileSystem writes it past the page cache where the
+   * file system allows (O_DIRECT | O_DSYNC, on the thread pool), so until it resolves a readAt
+   * of those bytes may see them or what was there before: the caller serves them from memory.
+   * At most one per handle in flight, with no writeAt or truncate of that handle beside it.
+   * Keeps no reference to `data`: the caller may reuse the buffer on return.
+   */
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void>;
   /** Sets the size (cutting or zero-extending). Durable after fdatasync. */
   truncate(handle: FileHandle, sizeBytes: number): void;
   /** Makes every write and truncate of this file done before the call durable. */
@@ -80,4 +99,21 @@ export interface DirectoryLock {
   readonly dir: string;
   /** Gives the lock up. Idempotent. */
   release(): void;
+}
+
+/** Where a write of `bytes` at `position` ends once writeDurably has padded it with zeros. */
+export function durableWriteEnd(position: number, bytes: number): number {
+  return Math.ceil((position + bytes) / DURABLE_WRITE_BLOCK_BYTES) * DURABLE_WRITE_BLOCK_BYTES;
+}
+
+/**
+ * writeDurably as writeAt of the padded data, then fdatasync, both through `fs`: what the
+ * in-memory and power-loss file systems do, and NodeFileSystem where O_DIRECT is refused.
+ * One write, so a torn write tears the data and its padding as the one write they are.
+ */
+export function writeThenSync(fs: FileSystem, handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  const padded = new Uint8Array(durableWriteEnd(position, data.length) - position);
+  padded.set(data);
+  fs.writeAt(handle, padded, position);
+  return fs.fdatasync(handle);
 }

@@ -20,7 +20,7 @@ export {
   type RecordFault,
   type SnapshotFault,
 } from './errors.js';
-export { OpenMode, type DirectoryLock, type FileHandle, type FileSystem } from './file-system.js';
+export { DURABLE_WRITE_BLOCK_BYTES, durableWriteEnd, OpenMode, writeThenSync, type DirectoryLock, type FileHandle, type FileSystem } from './file-system.js';
 export { MemoryFileSystem, type CrashOptions } from './memory-file-system.js';
 export { NodeFileSystem } from './node-file-system.js';
 export { PowerLossFileSystem } from './power-loss-file-system.js';

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 
 import { assert } from './assert.js';
 import { DirectoryLockedError, StorageIoError } from './errors.js';
-import type { DirectoryLock, FileHandle, FileSystem, OpenMode } from './file-system.js';
+import { writeThenSync, type DirectoryLock, type FileHandle, type FileSystem, type OpenMode } from './file-system.js';
 
 type PendingOp =
   | { readonly kind: 'write'; readonly seq: number; readonly position: number; readonly data: Uint8Array }
@@ -202,6 +202,11 @@ export class MemoryFileSystem implements FileSystem {
     inode.syncTo(image, covered);
     this.disk.stats.fdatasyncs++;
     this.syncCompleted();
+  }
+
+  /** One padded write (a crash may tear it, tearLastWrite), then an fdatasync covering it. */
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+    return writeThenSync(this, handle, data, position);
   }
 
   fdatasyncNow(handle: FileHandle): void {

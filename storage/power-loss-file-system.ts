@@ -2,7 +2,7 @@ import * as path from 'node:path';
 
 import { assert } from './assert.js';
 import { StorageIoError } from './errors.js';
-import type { DirectoryLock, FileHandle, FileSystem, OpenMode } from './file-system.js';
+import { writeThenSync, type DirectoryLock, type FileHandle, type FileSystem, type OpenMode } from './file-system.js';
 
 type PendingOp =
   | { readonly kind: 'write'; readonly position: number; readonly data: Uint8Array }
@@ -98,6 +98,11 @@ export class PowerLossFileSystem implements FileSystem {
   async fdatasync(handle: FileHandle): Promise<void> {
     const real = this.applyPending(fileOf(handle));
     if (real !== null) await this.inner.fdatasync(real);
+  }
+
+  /** The write stays in memory until its fdatasync, as every other: a kill -9 before that loses all of it. */
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+    return writeThenSync(this, handle, data, position);
   }
 
   fdatasyncNow(handle: FileHandle): void {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Entry } from '../raft/index.js';
 import { assert } from './assert.js';
 import { CorruptRecordError, MissingSegmentError } from './errors.js';
-import type { FileHandle, FileSystem } from './file-system.js';
+import { durableWriteEnd, type FileHandle, type FileSystem } from './file-system.js';
 import { decodeSlot, encodeSlotFields, INDEX_SLOT_BYTES, type IndexSlot } from './index-slot.js';
 import { decodeRecord, encodeRecords, RECORD_HEADER_BYTES, recordBytes } from './record-codec.js';
 import { MemoryIndex, scanSegment, type ScanResult } from './segment-scan.js';
@@ -20,6 +20,13 @@ const UNWRITTEN_KEEP_BYTES = 4 * 1024 * 1024;
 const PREALLOCATE_WRITE_SHARE_MAX = 8;
 /** Zeros refilled ahead between appends go in this many steps per run of preallocateBytes, one per turn. */
 const FILL_AHEAD_STEPS = 4;
+/**
+ * Write-through: a group's write carries zeros once fewer than preallocateBytes / this many
+ * remain ahead of its records, enough to leave half of preallocateBytes ahead. Every zero
+ * byte then goes to the disk about 1.3 times (the last eighth is written again with the next
+ * refill), in one write per three eighths of a run of records.
+ */
+const WRITE_THROUGH_REFILL_SHARE = 8;
 /** The index image's first allocation: 4,096 slots. */
 const INITIAL_SLOT_BYTES = 4096 * INDEX_SLOT_BYTES;
 /**
@@ -66,6 +73,13 @@ export interface SegmentContext {
    */
   readonly preallocateBytes: number;
   readonly segmentBytes: number;
+  /**
+   * Sync flush: records reach the file only through syncRecords() and makeSealedDurable(),
+   * each group as one FileSystem.writeDurably (written and made durable in one step, past the
+   * page cache where the file system allows), zeros ahead included in that write. Async flush
+   * (false) writes records into the page cache at append time and syncs them later.
+   */
+  readonly writeThrough: boolean;
 }
 
 /** Entries read so far by one entries() call, across segments. */
@@ -90,10 +104,18 @@ export class Segment {
    * group's fdatasync so a group costs one write, not one per append), back to back in
    * unwritten[0, unwrittenBytes): appends encode straight into it, so a group costs no
    * buffer per append and no concatenation. Reused after each write (writeAt keeps no
-   * reference). Invariant: writtenBytes + unwrittenBytes === sizeBytes.
+   * reference). Invariant: writtenBytes + inFlightBytes + unwrittenBytes === sizeBytes.
    */
   private unwritten: Uint8Array = new Uint8Array(0);
   private unwrittenBytes = 0;
+  /**
+   * Write-through: the records of the writeDurably in flight, inFlight[0, inFlightBytes),
+   * which follow writtenBytes in the file. Until it resolves the file may not show them yet,
+   * so reads take them from here. With none in flight (inFlightBytes 0) it is the spare
+   * buffer that `unwritten` swaps with at the next write, so a group costs no allocation.
+   */
+  private inFlight: Uint8Array = new Uint8Array(0);
+  private inFlightBytes = 0;
   private writtenBytes: number;
   /** The file's size: sizeBytes plus zeros written ahead (active segment only). */
   private allocatedBytes: number;
@@ -233,8 +255,78 @@ export class Segment {
     }
   }
 
+  /**
+   * Makes every record appended so far durable: write-through, as one writeDurably (see
+   * writeThrough); otherwise writePending() and an fdatasync. Resolves once they are durable,
+   * with everything written to this file before. One at a time (the flush loop's).
+   */
+  syncRecords(): Promise<void> {
+    if (this.context.writeThrough && this.unwrittenBytes > 0) return this.writeThrough();
+    this.writePending();
+    return this.context.fs.fdatasync(this.data);
+  }
+
+  /**
+   * Makes a sealed segment wholly durable and ending at its last record, before any byte of a
+   * later segment is written (CommitLog's order): write-through, its deferred records go in
+   * one writeDurably and the zeros ahead are cut after it (seal() could not: a group's write
+   * may have been in flight); otherwise seal() did both and an fdatasync is all that is left.
+   */
+  async makeSealedDurable(): Promise<void> {
+    assert(this.memory === null, () => `makeSealedDurable of active segment ${this.dataPath}`);
+    if (!this.context.writeThrough) return this.context.fs.fdatasync(this.data);
+    const writing = this.unwrittenBytes > 0 ? this.writeThrough() : null;
+    if (writing !== null) await writing;
+    if (this.trimPreallocation() || writing === null) await this.context.fs.fdatasync(this.data);
+  }
+
+  /**
+   * Write-through: hands the deferred records to FileSystem.writeDurably in one write,
+   * followed by zeros ahead when they ran low (zerosWithRecords), keeping them in `inFlight`
+   * for reads until it resolves; appends meanwhile go to the other buffer. A write that
+   * fails leaves them in flight: the log has failed, and close() then keeps the file as is.
+   */
+  private async writeThrough(): Promise<void> {
+    assert(this.inFlightBytes === 0, () => `two writes in flight to ${this.dataPath}`);
+    const position = this.writtenBytes;
+    const records = this.unwrittenBytes;
+    const zeros = this.zerosWithRecords(records);
+    if (zeros > 0) {
+      this.reserveUnwritten(zeros);
+      this.unwritten.fill(0, records, records + zeros);
+    }
+    const bytes = this.unwritten;
+    this.unwritten = this.inFlight;
+    this.unwrittenBytes = 0;
+    this.inFlight = bytes;
+    this.inFlightBytes = records;
+    await this.context.fs.writeDurably(this.data, bytes.subarray(0, records + zeros), position);
+    this.writtenBytes = position + records;
+    this.allocatedBytes = Math.max(this.allocatedBytes, durableWriteEnd(position, records + zeros));
+    this.lastWriteBytes = records;
+    this.inFlightBytes = 0;
+    // A burst (up to pendingBytesMax) may have grown it: do not hold on to that much.
+    if (bytes.length > UNWRITTEN_KEEP_BYTES) this.inFlight = new Uint8Array(0);
+  }
+
+  /**
+   * Zeros for a write-through of `records` bytes to carry after them: once fewer than
+   * preallocateBytes / WRITE_THROUGH_REFILL_SHARE remain ahead, enough to leave half of
+   * preallocateBytes ahead (never past segmentBytes), so that the small groups that follow
+   * overwrite allocated blocks instead of growing the file, each growth costing the file
+   * system's journal a commit. Only after small writes, as writeAtEnd's fill.
+   */
+  private zerosWithRecords(records: number): number {
+    const { preallocateBytes, segmentBytes } = this.context;
+    const end = this.writtenBytes + records;
+    if (this.memory === null || preallocateBytes === 0 || records * PREALLOCATE_WRITE_SHARE_MAX > preallocateBytes) return 0;
+    if (this.allocatedBytes - end >= preallocateBytes / WRITE_THROUGH_REFILL_SHARE) return 0;
+    return Math.max(0, Math.min(segmentBytes, end + preallocateBytes / 2) - end);
+  }
+
   /** Hands every deferred record to the file system in one write. */
   writePending(): void {
+    assert(this.inFlightBytes === 0, () => `a page-cache write beside a write in flight to ${this.dataPath}`);
     if (this.unwrittenBytes === 0) return;
     const bytes = this.unwritten.subarray(0, this.unwrittenBytes);
     this.unwrittenBytes = 0;
@@ -303,8 +395,9 @@ export class Segment {
 
   /** Whether fillAheadStep() would write: a refill is under way, or the zeros ahead ran low after a small write. */
   private fillAheadWanted(): boolean {
-    const { preallocateBytes, segmentBytes } = this.context;
-    if (this.memory === null || preallocateBytes === 0) return false;
+    const { preallocateBytes, segmentBytes, writeThrough } = this.context;
+    // Write-through groups carry their zeros ahead in their own write.
+    if (this.memory === null || preallocateBytes === 0 || writeThrough) return false;
     if (this.fillTarget > this.allocatedBytes) return true;
     const small = this.lastWriteBytes * PREALLOCATE_WRITE_SHARE_MAX <= preallocateBytes;
     return small && this.allocatedBytes - this.writtenBytes < preallocateBytes / 2 && this.allocatedBytes < segmentBytes;
@@ -324,12 +417,13 @@ export class Segment {
     this.allocatedBytes += length;
   }
 
-  /** Cuts zeros written ahead, so the file ends at its last record (durable after fdatasync). */
-  private trimPreallocation(): void {
+  /** Cuts zeros written ahead, so the file ends at its last record (durable after fdatasync); says whether it cut. */
+  private trimPreallocation(): boolean {
     this.fillTarget = 0;
-    if (this.allocatedBytes === this.writtenBytes) return;
+    if (this.allocatedBytes === this.writtenBytes) return false;
     this.context.fs.truncate(this.data, this.writtenBytes);
     this.allocatedBytes = this.writtenBytes;
+    return true;
   }
 
   term(at: number): number {
@@ -354,13 +448,13 @@ export class Segment {
     const start = first.offset;
     const end = final.offset + final.recordBytes;
     const buf = new Uint8Array(end - start);
-    // Records not yet handed to the file system are read from memory: a read must not write
-    // them early (a sealed predecessor may still be waiting for its fdatasync).
+    // Records not yet handed to the file system, or in a write still in flight, are read from
+    // memory: a read must not write them early (a sealed predecessor may still be waiting for
+    // its fdatasync), and the file may not show a write in flight yet.
     const fromFile = Math.max(0, Math.min(end, this.writtenBytes) - start);
     let got = fromFile > 0 ? this.context.fs.readAt(this.data, buf.subarray(0, fromFile), start) : 0;
     if (got === fromFile && end > this.writtenBytes) {
-      const from = Math.max(start, this.writtenBytes) - this.writtenBytes;
-      buf.set(this.unwritten.subarray(from, end - this.writtenBytes), got);
+      this.copyFromMemory(buf.subarray(got), Math.max(start, this.writtenBytes));
       got = buf.length;
     }
     for (const slot of slots) {
@@ -370,6 +464,15 @@ export class Segment {
       }
       cursor.out.push(decoded.entry);
     }
+  }
+
+  /** Fills `into` with the bytes from `from` (at or past writtenBytes) on: those in flight first, then the deferred ones. */
+  private copyFromMemory(into: Uint8Array, from: number): void {
+    const inFlightFrom = Math.min(from - this.writtenBytes, this.inFlightBytes);
+    const fromInFlight = Math.min(into.length, this.inFlightBytes - inFlightFrom);
+    into.set(this.inFlight.subarray(inFlightFrom, inFlightFrom + fromInFlight));
+    const unwrittenFrom = Math.max(0, from - this.writtenBytes - this.inFlightBytes);
+    into.set(this.unwritten.subarray(unwrittenFrom, unwrittenFrom + into.length - fromInFlight), fromInFlight);
   }
 
   /**
@@ -405,27 +508,28 @@ export class Segment {
   }
 
   /**
-   * Makes this segment read-only: writes what is deferred, cuts zeros written ahead and
-   * writes its index file (whose sync is not waited for: the index is a cache, see
-   * writeIndex). With `syncNow` it also fdatasyncs the data, blocking; otherwise the caller
-   * must have the data durable before the first byte of a later segment is written (a later
-   * segment must never hold durable bytes while an earlier one still has unsynced ones, or a
-   * crash could leave a hole that looks like damage).
+   * Makes this segment read-only: writes its index file (whose sync is not waited for: the
+   * index is a cache, see writeIndex) and, unless write-through (makeSealedDurable does it
+   * then), writes what is deferred and cuts zeros written ahead. The caller must have the
+   * data durable (makeSealedDurable) before the first byte of a later segment is written (a
+   * later segment must never hold durable bytes while an earlier one still has unsynced ones,
+   * or a crash could leave a hole that looks like damage).
    */
-  seal(syncNow: boolean): void {
+  seal(): void {
     const memory = this.memory;
     assert(memory !== null, `seal of sealed segment ${this.dataPath}`);
-    this.writePending();
-    this.trimPreallocation();
+    if (!this.context.writeThrough) {
+      this.writePending();
+      this.trimPreallocation();
+    }
     const handle = this.writeIndex(memory);
-    if (syncNow) this.context.fs.fdatasyncNow(this.data);
     this.memory = null;
     this.indexHandle = handle;
   }
 
   /** Releases the files; trims zeros written ahead (records not yet written stay unwritten). */
   close(): void {
-    if (this.unwrittenBytes === 0) this.trimPreallocation();
+    if (this.writtenBytes === this.sizeBytes) this.trimPreallocation();
     this.context.fs.close(this.data);
     if (this.indexHandle !== null) this.context.fs.close(this.indexHandle);
     if (this.indexWriter !== null) this.context.fs.close(this.indexWriter);

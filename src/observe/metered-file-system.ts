@@ -1,4 +1,4 @@
-import type { DirectoryLock, FileHandle, FileSystem, OpenMode } from '../../storage/index.js';
+import { durableWriteEnd, type DirectoryLock, type FileHandle, type FileSystem, type OpenMode } from '../../storage/index.js';
 import type { DataDirSize, TrackedFile } from './data-dir-size.js';
 
 /** What a MeteredFileSystem reports: each sync with its duration and the bytes it made durable, and each write's size. */
@@ -66,6 +66,17 @@ export class MeteredFileSystem implements FileSystem {
     const bytes = this.takeUnsynced(handle);
     const started = this.nowMs();
     return this.inner.fdatasync(handle).then(() => this.meter.synced((this.nowMs() - started) / 1000, bytes));
+  }
+
+  /** A write and a sync in one: metered as the write of the padded bytes, then a sync of everything unsynced with them. */
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+    const end = durableWriteEnd(position, data.length);
+    const state = this.stateOf(handle);
+    if (state.file !== null && end > state.file.sizeBytes) state.file.sizeBytes = end;
+    this.meter.written(end - position);
+    const bytes = this.takeUnsynced(handle) + end - position;
+    const started = this.nowMs();
+    return this.inner.writeDurably(handle, data, position).then(() => this.meter.synced((this.nowMs() - started) / 1000, bytes));
   }
 
   fdatasyncNow(handle: FileHandle): void {

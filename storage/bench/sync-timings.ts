@@ -25,6 +25,17 @@ export class SyncTimingFileSystem extends NodeFileSystem {
   override async fdatasync(handle: FileHandle): Promise<void> {
     const startMs = performance.now();
     await super.fdatasync(handle);
+    this.record(handle, startMs);
+  }
+
+  /** A sync-mode group's data: its write and sync in one. */
+  override async writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+    const startMs = performance.now();
+    await super.writeDurably(handle, data, position);
+    this.record(handle, startMs);
+  }
+
+  private record(handle: FileHandle, startMs: number): void {
     if (this.recording) this.events.push({ startMs, endMs: performance.now(), mark: path.basename(handle.path) === STATE_FILE_NAME });
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { RaftNode, type Entry, type Index, type Message, type NodeId, type Term } from '../../raft/index.js';
-import type { FileHandle, FileSystem } from '../../storage/file-system.js';
+import { writeThenSync, type FileHandle, type FileSystem } from '../../storage/file-system.js';
 import { MemoryFileSystem, openLog, realScheduler } from '../../storage/index.js';
 import { Replica } from '../../src/node/replica.js';
 
@@ -36,6 +36,8 @@ class GatedFileSystem implements FileSystem {
   size: FileSystem['size'] = (h) => this.inner.size(h);
   readAt: FileSystem['readAt'] = (h, into, at) => this.inner.readAt(h, into, at);
   writeAt: FileSystem['writeAt'] = (h, data, at) => this.inner.writeAt(h, data, at);
+  /** Through this file system's own fdatasync, so held like every other. */
+  writeDurably: FileSystem['writeDurably'] = (h, data, at) => writeThenSync(this, h, data, at);
   truncate: FileSystem['truncate'] = (h, size) => this.inner.truncate(h, size);
   fdatasyncNow: FileSystem['fdatasyncNow'] = (h) => this.inner.fdatasyncNow(h);
   close: FileSystem['close'] = (h) => this.inner.close(h);

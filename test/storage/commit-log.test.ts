@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { Index, NodeId, Term } from '../../raft/types.js';
 import {
+  durableWriteEnd,
   AppendBacklogError,
   AssertionError,
   type CommitLog,
@@ -23,8 +24,10 @@ import { decodeSlot, INDEX_SLOT_BYTES } from '../../storage/index-slot.js';
 import { RECORD_HEADER_BYTES } from '../../storage/record-codec.js';
 import { parseSegmentFileName } from '../../storage/segment.js';
 import { entries, entry, expectLogEquals, manualScheduler } from './log-fixtures.js';
+import { withOverrides } from './file-system-overrides.js';
 
 const DIR = '/data/n1';
+const SEGMENT = `${DIR}/00000000000000000001.log`;
 const i = (n: number): Index => n as Index;
 
 interface Fixture {
@@ -211,20 +214,50 @@ function rollRecorder(inner: MemoryFileSystem): { fs: FileSystem; violations: st
       if (state !== undefined) state.synced = state.written;
     },
   };
-  const fs = new Proxy(inner, {
-    get: (target, key: keyof FileSystem) => overrides[key] ?? (target[key] as (...args: unknown[]) => unknown).bind(target),
-  });
+  const fs = withOverrides(inner, overrides);
   return Object.assign(record, { fs });
 }
 
+describe('sync-mode group writes (write-through)', () => {
+  it('serve reads of records in a write still in flight, and of those appended meanwhile, from memory', async () => {
+    const memory = new MemoryFileSystem();
+    let release = (): void => undefined;
+    let held = 0;
+    // A writeDurably that reaches the file only once released: until then the file shows nothing of it.
+    const fs = withOverrides(memory, {
+      writeDurably: async (handle: FileHandle, data: Uint8Array, position: number) => {
+        const copy = data.slice();
+        held++;
+        await new Promise<void>((resolve) => (release = resolve));
+        await memory.writeDurably(handle, copy, position);
+      },
+    });
+    const { log } = await fresh({ fs, segmentBytes: 1 << 20 });
+    await turn();
+    const first = log.append(entries(1, 3, 1, 40)); // G: its write is held
+    for (let n = 0; n < 4 && held === 0; n++) await turn();
+    expect(held).toBe(1);
+    expect(memory.readFile(SEGMENT).length).toBe(0);
+    const second = log.append(entries(4, 2, 1, 40)); // G+1, deferred behind G's write
+    expectLogEquals(log, entries(1, 5, 1, 40), 1); // across G (in flight) and G+1 (deferred)
+    expect(log.entries(i(3), i(5), 1 << 20).map((e) => e.index)).toEqual([3, 4]);
+    release();
+    await first;
+    for (let n = 0; n < 4 && held === 1; n++) await turn();
+    expect(held).toBe(2);
+    expectLogEquals(log, entries(1, 5, 1, 40), 1); // 1..3 from the file now, 4..5 in flight
+    release();
+    await second;
+    expectLogEquals(log, entries(1, 5, 1, 40), 1);
+    await log.close();
+  });
+});
+
 describe('segment rolls in sync mode', () => {
-  // Groups below the segment size roll at most once before the flush loop runs: they never
-  // block. Larger ones can fill a whole segment first, and then a roll syncs the one before
-  // at once (blocking) rather than write after an unsynced segment.
-  it.each([
-    { payloadMax: 100, blocking: 'never' },
-    { payloadMax: 400, blocking: 'sometimes' },
-  ])('never write a byte of a segment before the one before it is durable (payloads up to $payloadMax B: blocking $blocking)', async ({ payloadMax, blocking }) => {
+  // A roll writes nothing: the flush loop writes and syncs each sealed segment's records, in
+  // order, before any of the next. So no roll blocks, also where a group fills a whole
+  // segment before the loop runs (the larger payloads).
+  it.each([{ payloadMax: 100 }, { payloadMax: 400 }])('never write a byte of a segment before the one before it is durable, and never block (payloads up to $payloadMax B)', async ({ payloadMax }) => {
     const memory = new MemoryFileSystem();
     const recorder = rollRecorder(memory);
     const options: OpenLogOptions = { dir: DIR, fs: recorder.fs, segmentBytes: 700, preallocateBytes: 256, scheduler: manualScheduler };
@@ -245,8 +278,7 @@ describe('segment rolls in sync mode', () => {
       await Promise.all(done);
     }
     expect(recorder.violations).toEqual([]);
-    if (blocking === 'never') expect(recorder.blockingSyncs).toBe(0);
-    else expect(recorder.blockingSyncs).toBeGreaterThan(0);
+    expect(recorder.blockingSyncs).toBe(0);
     expect(memory.list(DIR).filter((name) => name.endsWith('.log')).length).toBeGreaterThan(10);
     expectLogEquals(log, all, 1);
     await log.close();
@@ -378,14 +410,11 @@ describe('index files', () => {
     const memory = new MemoryFileSystem();
     const indexWrites: { readonly bytes: number; readonly inAppend: boolean }[] = [];
     let appending = false;
-    const fs = new Proxy(memory, {
-      get: (target, key: keyof FileSystem) =>
-        key === 'writeAt'
-          ? (handle: FileHandle, data: Uint8Array, position: number) => {
-              if (handle.path === FIRST_INDEX) indexWrites.push({ bytes: data.length, inAppend: appending });
-              target.writeAt(handle, data, position);
-            }
-          : (target[key] as (...args: unknown[]) => unknown).bind(target),
+    const fs = withOverrides(memory, {
+      writeAt: (handle: FileHandle, data: Uint8Array, position: number) => {
+        if (handle.path === FIRST_INDEX) indexWrites.push({ bytes: data.length, inAppend: appending });
+        memory.writeAt(handle, data, position);
+      },
     });
     const { log } = await fresh({ fs, segmentBytes: 4 << 20 });
     for (let k = 0; k < 50; k++) {
@@ -473,15 +502,16 @@ async function indexFixture() {
 }
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Async flush with a timer that never fires (manualScheduler): appends resolve once written. */
+const ASYNC = { mode: 'async', intervalMs: 10 } as const;
 
 describe('preallocation', () => {
-  const SEGMENT = `${DIR}/00000000000000000001.log`;
 
   it('is on by default: zeros ahead of the records, up to segmentBytes, trimmed on close', async () => {
     const { fs, log, crash, reopen } = await fresh({ segmentBytes: 64 << 20 });
     await log.append(entries(1, 10, 1, 40));
-    for (let n = 0; n < 8; n++) await turn(); // the run of zeros goes a quarter per turn
-    expect(fs.readFile(SEGMENT).length).toBe(1 << 20); // 10 records, then zeros to 1 MiB
+    // Sync mode: the group's one write carried half a run of zeros after its 10 records.
+    expect(fs.readFile(SEGMENT).length).toBe(durableWriteEnd(0, 10 * 72 + (512 << 10)));
     await log.close();
     expect(fs.readFile(SEGMENT).length).toBe(10 * 72);
     // A crash keeps the zeros (they were synced with the records); open trims them.
@@ -494,19 +524,44 @@ describe('preallocation', () => {
     expect(fs.readFile(SEGMENT).length).toBe(11 * 72);
   });
 
-  it('refills ahead in steps between appends, a quarter run per turn, instead of a whole run in line with a group\'s write', async () => {
+  it('write-through: each group is one write, carrying half a run of zeros once fewer than an eighth of a run are left ahead', async () => {
     const memory = new MemoryFileSystem();
-    const zeroWrites: number[] = [];
-    const fs = new Proxy(memory, {
-      get: (target, key: keyof FileSystem) =>
-        key === 'writeAt'
-          ? (handle: FileHandle, data: Uint8Array, position: number) => {
-              if (handle.path === SEGMENT && data.every((b) => b === 0)) zeroWrites.push(data.length);
-              target.writeAt(handle, data, position);
-            }
-          : (target[key] as (...args: unknown[]) => unknown).bind(target),
+    /** Per write to the segment, whether it grew the file (only a write carrying zeros ahead does). */
+    const grew: boolean[] = [];
+    const fs = withOverrides(memory, {
+      writeAt: (handle: FileHandle, data: Uint8Array, position: number) => {
+        if (handle.path === SEGMENT) grew.push(position + data.length > memory.size(handle));
+        memory.writeAt(handle, data, position);
+      },
     });
     const { log } = await fresh({ fs, segmentBytes: 64 << 10, preallocateBytes: 8 << 10 });
+    let ahead = 0;
+    for (let k = 1; k <= 600; k++) {
+      await log.append(entries(k, 1, 1, 40));
+      await turn();
+      ahead = memory.readFile(SEGMENT).length - k * 72;
+      // Zeros lie ahead of the records, however far they have come.
+      expect(ahead).toBeGreaterThan(0);
+    }
+    expect(grew.length).toBe(600); // one write per group, nothing between
+    // 600 x 72 B is 43,200 B: a refill every 3 KiB to 4 KiB of records (below an eighth of 8 KiB
+    // ahead, then half of it), not with every group.
+    const refills = grew.filter(Boolean).length;
+    expect(refills).toBeGreaterThanOrEqual(10);
+    expect(refills).toBeLessThanOrEqual(15);
+    expectLogEquals(log, entries(1, 600, 1, 40), 1);
+  });
+
+  it('async mode refills ahead in steps between appends, a quarter run per turn, instead of a whole run in line with a group\'s write', async () => {
+    const memory = new MemoryFileSystem();
+    const zeroWrites: number[] = [];
+    const fs = withOverrides(memory, {
+      writeAt: (handle: FileHandle, data: Uint8Array, position: number) => {
+        if (handle.path === SEGMENT && data.every((b) => b === 0)) zeroWrites.push(data.length);
+        memory.writeAt(handle, data, position);
+      },
+    });
+    const { log } = await fresh({ fs, segmentBytes: 64 << 10, preallocateBytes: 8 << 10, flush: ASYNC });
     for (let k = 1; k <= 600; k++) {
       await log.append(entries(k, 1, 1, 40));
       await turn(); // a real disk's sync takes at least a turn; this file system's take none
@@ -514,12 +569,15 @@ describe('preallocation', () => {
       expect(memory.readFile(SEGMENT).length).toBeGreaterThan(k * 72);
     }
     expect(zeroWrites.length).toBeGreaterThan(16);
-    expect(new Set(zeroWrites)).toEqual(new Set([2 << 10])); // none in line, a whole run at once
+    // The first append's write fills a whole run in line (there were no zeros at all); after
+    // that, none in line, a quarter run per step.
+    expect(zeroWrites[0]).toBe(8 << 10);
+    expect(new Set(zeroWrites.slice(1))).toEqual(new Set([2 << 10]));
     expectLogEquals(log, entries(1, 600, 1, 40), 1);
   });
 
-  it('fills in line as before when appends outrun the steps, and zeros stay ahead', async () => {
-    const { fs, log } = await fresh({ segmentBytes: 64 << 10, preallocateBytes: 8 << 10 });
+  it('async mode fills in line as before when appends outrun the steps, and zeros stay ahead', async () => {
+    const { fs, log } = await fresh({ segmentBytes: 64 << 10, preallocateBytes: 8 << 10, flush: ASYNC });
     await log.append(entries(1, 100, 1, 40)); // 7,200 B in one write: too big to zero-fill for (over 1/8 of a run)
     expect(fs.readFile(SEGMENT).length).toBe(100 * 72);
     for (let k = 101; k <= 400; k++) await log.append(entries(k, 1, 1, 40)); // no turn between: in-line fills keep up
@@ -534,7 +592,7 @@ describe('preallocation', () => {
     expect(capped.fs.readFile(SEGMENT).length).toBe(4096);
     const off = await fresh({ segmentBytes: 64 << 20, preallocateBytes: 0 });
     await off.log.append(entries(1, 2, 1, 40));
-    expect(off.fs.readFile(SEGMENT).length).toBe(2 * 72);
+    expect(off.fs.readFile(SEGMENT).length).toBe(durableWriteEnd(0, 2 * 72)); // only the write's zeros to its block end
   });
 });
 
@@ -717,9 +775,7 @@ function markSyncGate(inner: MemoryFileSystem): { fs: FileSystem; held(): number
       await inner.fdatasync(handle);
     },
   };
-  const fs = new Proxy(inner, {
-    get: (target, key: keyof FileSystem) => overrides[key] ?? (target[key] as (...args: unknown[]) => unknown).bind(target),
-  });
+  const fs = withOverrides(inner, overrides);
   return {
     fs,
     held: () => held,
@@ -838,13 +894,7 @@ describe('lifecycle and failures', () => {
     let failSyncs = false;
     const failingSync = (handle: FileHandle): Promise<void> =>
       Promise.reject(new StorageIoError('fdatasync', handle.path, { cause: new Error('EIO') }));
-    const flaky = new Proxy(fs, {
-      get(target, property) {
-        if (property === 'fdatasync' && failSyncs) return failingSync;
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
+    const flaky = withOverrides(fs, { fdatasync: (handle: FileHandle) => (failSyncs ? failingSync(handle) : fs.fdatasync(handle)) });
     const log = await openLog({ dir: DIR, fs: flaky });
     await log.append(entries(1, 2, 1));
     failSyncs = true;

@@ -5,7 +5,7 @@
  * through every step it takes.
  */
 import type { CrashOptions, FileSystem } from '../../storage/index.js';
-import { MemoryFileSystem } from '../../storage/index.js';
+import { MemoryFileSystem, writeThenSync } from '../../storage/index.js';
 
 /** The calls that change what is on the disk, or what of it is durable. */
 const DISK_CHANGING: ReadonlySet<string> = new Set(['writeAt', 'truncate', 'fdatasync', 'fdatasyncNow', 'rename', 'remove', 'syncDir', 'open']);
@@ -30,6 +30,8 @@ export class CrashPoints {
     };
     this.fs = new Proxy(inner, {
       get: (target, key: keyof FileSystem) => {
+        // A write and its sync, each a step of its own (as the in-memory file system runs it).
+        if (key === 'writeDurably') return (...args: Parameters<FileSystem['writeDurably']>) => writeThenSync(this.fs, ...args);
         const value: unknown = target[key];
         return typeof value === 'function' ? wrap(String(key), value as (...args: unknown[]) => unknown) : value;
       },

@@ -9,8 +9,10 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Entry } from '../../raft/types.js';
-import { type CommitLog, type CrashOptions, type FileHandle, type FileSystem, MemoryFileSystem, openLog } from '../../storage/index.js';
-import { entries, entry, manualScheduler } from './log-fixtures.js';
+import { type CommitLog, type CrashOptions, durableWriteEnd, type FileHandle, type FileSystem, MemoryFileSystem, openLog } from '../../storage/index.js';
+import { CrashPoints } from './crash-points.js';
+import { entries, entry, expectLogEquals, manualScheduler } from './log-fixtures.js';
+import { withOverrides } from './file-system-overrides.js';
 
 const DIR = '/data/n1';
 type SyncKind = 'data' | 'mark';
@@ -48,9 +50,7 @@ function syncGates(inner: MemoryFileSystem): {
       }
     },
   };
-  const fs = new Proxy(inner, {
-    get: (target, key: keyof FileSystem) => overrides[key] ?? (target[key] as (...args: unknown[]) => unknown).bind(target),
-  });
+  const fs = withOverrides(inner, overrides);
   return {
     fs,
     hold: (kind) => {
@@ -107,7 +107,9 @@ describe('pipelined group commit (ordered mark)', () => {
     appendTracked(log, entries(5, 2, 1, 20), acked); // G+1, arriving while mark(G) syncs
     await settle();
     expect(inner.stats.fdatasyncs).toBe(dataSyncs + 1); // G+1's data sync ran beside mark(G)
-    expect(inner.durableFiles(DIR).get('00000000000000000001.log')?.length).toBe(6 * (32 + 20));
+    // Everything written of the segment is durable: G+1's records (and their zeros to the block end).
+    expect(inner.durableFiles(DIR).get('00000000000000000001.log')).toEqual(inner.readFile(`${DIR}/00000000000000000001.log`));
+    expect(inner.readFile(`${DIR}/00000000000000000001.log`).length).toBe(durableWriteEnd(0, 6 * (32 + 20)));
     expect(acked.size).toBe(0);
     expect(log.durableMark().index).toBe(2);
     // mark(G) completes; mark(G+1) is held: G resolves, G+1 must not.
@@ -204,7 +206,7 @@ describe('pipelined group commit (ordered mark)', () => {
       appendTracked(log, [entry(5, 1, BIG)], acked); // G+1 written beside mark(G); the power fails during both syncs
       await settle();
       expect(gates.inFlight('data') + gates.inFlight('mark')).toBe(2);
-      expect(inner.readFile(`${DIR}/00000000000000000001.log`).length).toBe(2 * 52 + 3 * G1_RECORD);
+      expect(inner.readFile(`${DIR}/00000000000000000001.log`).length).toBe(durableWriteEnd(0, 2 * 52 + 3 * G1_RECORD));
       expect(acked.size).toBe(1);
       const after = await crashAndReopen(inner, { tearLastWrite: { atByte, tornPageBytes: 4096 } });
       expect(after.lastIndex()).toBe(3);
@@ -238,4 +240,46 @@ describe('pipelined group commit (ordered mark)', () => {
       expect(after.recovery.durableMark.index).toBeGreaterThanOrEqual(Math.max(0, ...acked));
     }
   });
+
+  it.each([
+    { tearAt: undefined, how: 'unsynced writes lost' },
+    { tearAt: 0, how: 'the last write torn at byte 0 with its first page' },
+    { tearAt: 30, how: 'the last write torn at byte 30 with its first page' },
+  ])(
+    'a power failure before each write and sync of a burst that rolls segments mid-write keeps every acknowledged append or reports the loss, never damage or a false loss ($how)',
+    async ({ tearAt }) => {
+      const tear: CrashOptions = tearAt === undefined ? {} : { tearLastWrite: { atByte: tearAt, tornPageBytes: 4096 } };
+      // Bounded: one crash point per disk-changing call of the burst, at most 400.
+      let calls = Number.POSITIVE_INFINITY;
+      for (let crashAfter = 0; crashAfter < Math.min(calls, 400); crashAfter++) {
+        const points = new CrashPoints(new MemoryFileSystem());
+        // 700 B segments of 52-452 B records: a group rolls one or more segments while the
+        // loop's write of the one before is in flight, and sealed segments keep deferred records.
+        const options = { dir: DIR, fs: points.fs, segmentBytes: 700, preallocateBytes: 256, scheduler: manualScheduler, onDamage: 'refuse' } as const;
+        const log = await openLog(options);
+        await log.append(entries(1, 3, 1, 20));
+        const acked = new Set<number>([3]);
+        points.arm(crashAfter, tear);
+        const appending: Promise<void>[] = [];
+        for (let wave = 0; wave < 4; wave++) {
+          for (let k = 1; k <= 4; k++) {
+            const index = 3 + wave * 4 + k;
+            appending.push(log.append([entry(index, 1, 20 + ((index * 97) % 420))]).then(() => void acked.add(index), () => undefined));
+          }
+          await settle();
+        }
+        await Promise.all(appending);
+        if (!points.crashed) calls = crashAfter;
+        const after = await openLog({ ...options, fs: points.crashNow(tear) });
+        const highestAcked = Math.max(...acked);
+        const what = `crash before call ${crashAfter + 1}`;
+        expect(after.recovery.damage, what).toBeNull();
+        // A torn page may take an acknowledged tail with it: the mark must then report the loss.
+        expect(after.recovery.lostEntries, what).toBe(after.lastIndex() < highestAcked);
+        if (tearAt === undefined) expect(after.lastIndex(), what).toBeGreaterThanOrEqual(highestAcked);
+        expectLogEquals(after, Array.from({ length: after.lastIndex() }, (_, k) => (k < 3 ? entry(k + 1, 1, 20) : entry(k + 1, 1, 20 + (((k + 1) * 97) % 420)))), 1);
+      }
+      expect(calls).toBeGreaterThan(20); // the walk reached the end of the burst's calls
+    },
+  );
 });
