@@ -544,10 +544,11 @@ export class CommitLog implements LogReader, DurableLog {
   }
 
   /**
-   * Group commit. Each pass syncs everything written so far with one fdatasync (plus the
-   * directory if a segment was created), then has the durable mark cover it with one more,
-   * whose waiters resolve when it is durable (with the lagging mark, the group's appends
-   * resolve after the data's fdatasync instead). Appends arriving meanwhile form the next
+   * Group commit. Each pass makes everything appended so far durable with one step
+   * (Segment.syncRecords: in sync mode a single write past the page cache that is durable
+   * when it returns; plus the directory if a segment was created), then has the durable mark
+   * cover it with an fdatasync of its own, whose waiters resolve when it is durable (with the
+   * lagging mark, the group's appends resolve once the data is durable instead). Appends arriving meanwhile form the next
    * group. Data is always synced before the mark claims it, and a segment sealed since the
    * last pass is synced before the active segment's first bytes are written.
    *
@@ -563,7 +564,8 @@ export class CommitLog implements LogReader, DurableLog {
    * running "fdatasync the segment, then write and fdatasync the mark" as one job on a
    * worker thread (one round trip instead of two thread-pool hops, no write on the event
    * loop) was about 8% slower with postMessage and no faster with Atomics signalling; an
-   * O_DSYNC data write (one hop for write + sync) was no faster than write + fdatasync.
+   * O_DSYNC data write through the page cache (one hop for write + sync) was no faster than
+   * write + fdatasync. What the O_DIRECT write saves is the page cache's CPU, not a hop.
    */
   private async flushLoop(): Promise<void> {
     try {

@@ -4,6 +4,8 @@ import { promisify } from 'node:util';
 
 import * as grpc from '@grpc/grpc-js';
 
+import { DURABLE_WRITE_BLOCK_BYTES, NodeFileSystem } from '../../storage/index.js';
+
 /**
  * The two server roles of the latency floor (latency-floor.ts) and the one gRPC method they
  * speak: a bidirectional stream of raw records, each answered by one byte once it is durable.
@@ -38,26 +40,33 @@ const MARK_SLOT_BYTES = 4096;
 const fdatasync = promisify(fs.fdatasync);
 
 /**
- * Write + fdatasync of each record into preallocated, synced zeros (as the log writes), then,
- * with 2 fsyncs, a 256-byte mark into another file and its fdatasync (as the ordered durable
- * mark does). Records persist one after another, in arrival order, as a log's do: the
- * returned function's promises settle in the order it was called.
+ * Each record made durable into preallocated, synced zeros the way the log's sync mode does
+ * it (NodeFileSystem.writeDurably: one write past the page cache, durable when it returns,
+ * where the file system takes O_DIRECT), then, with 2 fsyncs, a 256-byte mark into another
+ * file and its fdatasync (as the ordered durable mark does); with 0, a page-cache write only.
+ * Records persist one after another, in arrival order, as a log's do: the returned
+ * function's promises settle in the order it was called.
  */
 export function durableWriter(options: { readonly dir: string; readonly name: string; readonly fsyncsPerNode: FloorFsyncs; readonly recordBytes: number }): (record: Buffer) => Promise<void> {
   const fileBytes = Math.max(16 << 20, options.recordBytes * 4);
-  const data = fs.openSync(path.join(options.dir, `${options.name}.data`), 'w+');
+  const dataPath = path.join(options.dir, `${options.name}.data`);
+  const zeros = fs.openSync(dataPath, 'w+');
   const mark = fs.openSync(path.join(options.dir, `${options.name}.mark`), 'w+');
-  fs.writeSync(data, Buffer.alloc(fileBytes));
+  fs.writeSync(zeros, Buffer.alloc(fileBytes));
   fs.writeSync(mark, Buffer.alloc(2 * MARK_SLOT_BYTES));
-  fs.fsyncSync(data);
+  fs.fsyncSync(zeros);
   fs.fsyncSync(mark);
+  fs.closeSync(zeros);
+  const files = new NodeFileSystem();
+  const data = files.open(dataPath, 'existing');
   const markBytes = Buffer.alloc(MARK_BYTES, 2);
   let at = 0;
   let slot = 0;
   const persist = async (record: Buffer): Promise<void> => {
-    fs.writeSync(data, record, 0, record.length, at);
-    at = (at + record.length) % (fileBytes - record.length);
-    if (options.fsyncsPerNode >= 1) await fdatasync(data);
+    const position = at;
+    at = (at + record.length) % (fileBytes - record.length - DURABLE_WRITE_BLOCK_BYTES);
+    if (options.fsyncsPerNode === 0) files.writeAt(data, record, position);
+    else await files.writeDurably(data, record, position);
     if (options.fsyncsPerNode === 2) {
       fs.writeSync(mark, markBytes, 0, markBytes.length, slot * MARK_SLOT_BYTES);
       slot ^= 1;
