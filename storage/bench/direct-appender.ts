@@ -16,6 +16,8 @@ export interface DirectAppenderOptions {
   readonly zeroBytes: number;
   /** The longest chunk append() takes. */
   readonly chunkBytesMax: number;
+  /** Open with O_DSYNC too: each append is durable when it returns (as the log's sync mode writes), with no sync() after it. */
+  readonly durableEachAppend?: boolean;
 }
 
 /**
@@ -55,8 +57,8 @@ export class DirectAppender {
     const memory = new WasmMemory({ initial: Math.ceil((scratchBytes + ZERO_RUN_BYTES) / WASM_PAGE_BYTES) });
     const scratch = Buffer.from(memory.buffer, 0, scratchBytes);
     const zeros = Buffer.from(memory.buffer, scratchBytes, ZERO_RUN_BYTES);
-    const { O_RDWR, O_CREAT, O_TRUNC, O_DIRECT } = fs.constants;
-    const fd = fs.openSync(file, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0o644);
+    const { O_RDWR, O_CREAT, O_TRUNC, O_DIRECT, O_DSYNC } = fs.constants;
+    const fd = fs.openSync(file, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | (options.durableEachAppend === true ? O_DSYNC : 0), 0o644);
     try {
       for (let at = 0; at < zeroBytes; at += zeros.length) writeWhole(fd, zeros, Math.min(zeros.length, zeroBytes - at), at);
       fs.fdatasyncSync(fd);

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { DirectAppender } from './direct-appender.js';
+
 const ZERO_RUN_BYTES = 1024 * 1024;
 
 /** Opens `file` (created or emptied) holding `bytes` of zeros (none for 0), synced: blocks a log can overwrite without a journal commit. */
@@ -41,6 +43,32 @@ export function rawSyncRate(dir: string, recordBytes: number, caseMs: number, pr
   }
   const seconds = (performance.now() - started) / 1000;
   return { perSecond: count / seconds, bytesPerSecond: (count * recordBytes) / seconds };
+}
+
+/**
+ * The disk's limit the way the log's sync mode writes: `recordBytes` at a time, one after the
+ * other, each written past the page cache and durable when the write returns (O_DIRECT |
+ * O_DSYNC, DirectAppender: whole blocks, the block holding the previous record's tail written
+ * again), over `preallocatedBytes` of synced zeros, for `caseMs`. Throws where the file system
+ * refuses O_DIRECT. The file is made in `dir` and removed.
+ */
+export function rawDirectRate(dir: string, recordBytes: number, caseMs: number, preallocatedBytes: number): { perSecond: number } {
+  const file = path.join(dir, `raw-direct-${recordBytes}`);
+  const appender = DirectAppender.open(file, { zeroBytes: preallocatedBytes, chunkBytesMax: recordBytes, durableEachAppend: true });
+  const record = Buffer.alloc(recordBytes, 7);
+  let count = 0;
+  const started = performance.now();
+  try {
+    // Bounded by caseMs.
+    while (performance.now() - started < caseMs) {
+      appender.append(record);
+      count++;
+    }
+  } finally {
+    appender.close();
+    fs.rmSync(file);
+  }
+  return { perSecond: count / ((performance.now() - started) / 1000) };
 }
 
 /** The middle value (the upper of the two middle ones for an even count); 0 for none. */

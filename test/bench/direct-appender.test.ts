@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { DirectAppender } from '../../storage/bench/direct-appender.js';
+import { rawDirectRate } from '../../storage/bench/raw-sync.js';
 import { tempDir } from '../harness/temp-dir.js';
 
 describe('DirectAppender (the storage bench\'s O_DIRECT record writes)', () => {
@@ -26,6 +27,25 @@ describe('DirectAppender (the storage bench\'s O_DIRECT record writes)', () => {
     expect(onDisk.length).toBe(64 * 1024);
     expect(onDisk.subarray(0, expected.length).equals(expected)).toBe(true);
     expect(onDisk.subarray(expected.length).every((byte) => byte === 0)).toBe(true);
+  });
+
+  it('with durableEachAppend opens the file O_DSYNC too (each append durable when it returns), which the raw past-the-page-cache rate uses', () => {
+    const dir = tempDir('quorumlog-direct-');
+    /** The open flags the kernel holds for `fd` (octal in /proc/self/fdinfo). */
+    const flagsOf = (fd: number): number => Number.parseInt(/flags:\s+([0-7]+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? 'x', 8);
+    const plain = DirectAppender.open(path.join(dir, 'plain'), { zeroBytes: 8 * 1024, chunkBytesMax: 1024 });
+    const durable = DirectAppender.open(path.join(dir, 'durable'), { zeroBytes: 8 * 1024, chunkBytesMax: 1024, durableEachAppend: true });
+    try {
+      expect(flagsOf(plain.fd) & fs.constants.O_DSYNC).toBe(0);
+      expect(flagsOf(durable.fd) & fs.constants.O_DSYNC).toBe(fs.constants.O_DSYNC);
+      expect(flagsOf(durable.fd) & fs.constants.O_DIRECT).toBe(fs.constants.O_DIRECT);
+    } finally {
+      plain.close();
+      durable.close();
+    }
+    const rate = rawDirectRate(dir, 128, 50, 64 * 1024);
+    expect(rate.perSecond).toBeGreaterThan(0);
+    expect(fs.readdirSync(dir).sort()).toEqual(['durable', 'plain']); // its own file removed
   });
 
   it('starts over at the front once the zeros are used up, as the ceiling\'s page-cache loop does', () => {
