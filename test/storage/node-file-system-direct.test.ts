@@ -88,6 +88,28 @@ describe('NodeFileSystem.writeDurably past the page cache', () => {
     fs.close(reopened);
   });
 
+  it('writes through an fd the kernel holds O_DIRECT | O_DSYNC, so each write is durable when it returns with no fdatasync after it', async () => {
+    const fs = new NodeFileSystem();
+    const file = path.join(dir, 'log');
+    const handle = fs.open(file, 'create');
+    await fs.writeDurably(handle, pattern(100, 1), 0);
+    /** The open flags of this process's fds on `file` (octal in /proc/self/fdinfo). */
+    const flags = nodeFs
+      .readdirSync('/proc/self/fd')
+      .filter((fd) => {
+        try {
+          return nodeFs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+        } catch {
+          return false;
+        }
+      })
+      .map((fd) => Number.parseInt(/flags:\s+([0-7]+)/.exec(nodeFs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? 'x', 8));
+    const { O_DIRECT, O_DSYNC } = nodeFs.constants;
+    expect(flags.length).toBe(2); // the buffered fd and the direct one
+    expect(flags.filter((f) => (f & (O_DIRECT | O_DSYNC)) === (O_DIRECT | O_DSYNC)).length).toBe(1);
+    fs.close(handle);
+  });
+
   it('takes the head of the first block from the file after buffered writes, and keeps those bytes', async () => {
     const fs = new NodeFileSystem();
     const file = path.join(dir, 'log');
