@@ -4,7 +4,8 @@ import type { Entry } from '../raft/index.js';
 import { assert } from './assert.js';
 import { CorruptRecordError, MissingSegmentError } from './errors.js';
 import { durableWriteEnd, type FileHandle, type FileSystem } from './file-system.js';
-import { decodeSlot, encodeSlotFields, INDEX_SLOT_BYTES, type IndexSlot } from './index-slot.js';
+import { IndexImage } from './index-image.js';
+import { decodeSlot, INDEX_SLOT_BYTES, type IndexSlot } from './index-slot.js';
 import { decodeRecord, encodeRecords, RECORD_HEADER_BYTES, recordBytes } from './record-codec.js';
 import { MemoryIndex, scanSegment, type ScanResult } from './segment-scan.js';
 
@@ -27,17 +28,6 @@ const FILL_AHEAD_STEPS = 4;
  * refill), in one write per three eighths of a run of records.
  */
 const WRITE_THROUGH_REFILL_SHARE = 8;
-/** The index image's first allocation: 4,096 slots. */
-const INITIAL_SLOT_BYTES = 4096 * INDEX_SLOT_BYTES;
-/**
- * Encoded slots are written to the index file as a segment fills, so sealing a 64 MiB
- * segment of small records writes one run, not ~12 MiB at once on the append path
- * (measured: 25-40 ms with the event loop held, on every node at once). They go between
- * appends (stepBetweenAppends) once this many are waiting (128 KiB)...
- */
-const INDEX_STEP_SLOTS = 4_096;
-/** ...and in line with an append once this many are (1 MiB): appends that outrun the steps. */
-const INDEX_RUN_SLOTS = 32_768;
 /**
  * Slots a recovered (or unsealed) active segment encodes per append until its index image
  * has caught up with its entries: spread over the appends that follow a restart instead of
@@ -119,19 +109,8 @@ export class Segment {
   private writtenBytes: number;
   /** The file's size: sizeBytes plus zeros written ahead (active segment only). */
   private allocatedBytes: number;
-  /**
-   * The index file's image, slot by slot as entries are appended (active segment only), so
-   * that sealing does not encode hundreds of thousands of slots at once on the append path.
-   * Slots [0, slotsWritten) are in the index file already (written in runs of
-   * INDEX_RUN_SLOTS); the image holds slots [slotsWritten, encodedSlots) from its start.
-   * Truncation cuts both counts (file slots past them are stale until overwritten or cut).
-   */
-  private slots: Uint8Array = new Uint8Array(0);
-  private slotsView = new DataView(this.slots.buffer);
-  private encodedSlots = 0;
-  private slotsWritten = 0;
-  /** The index file while runs are written to it (active segment only). */
-  private indexWriter: FileHandle | null = null;
+  /** The index file as the active segment fills (spent, all counts 0, once sealed). */
+  private readonly index: IndexImage;
   /**
    * Zeros for writing ahead, allocated once per segment and only ever read (writeAt keeps
    * no reference): a fresh 1 MiB of zeros per MiB of records cost the leader about 1.7% of
@@ -156,6 +135,7 @@ export class Segment {
     this.memory = memory;
     this.writtenBytes = sizeBytes;
     this.allocatedBytes = sizeBytes;
+    this.index = new IndexImage(context.fs, this.indexPath, firstIndex);
   }
 
   get dataPath(): string {
@@ -236,23 +216,14 @@ export class Segment {
       assert(entry !== undefined && entry.index === this.lastIndex + 1, 'segment append out of order');
       memory.push(offset, entry.term);
       const size = recordBytes(entry.payload.length);
-      if (this.encodedSlots === memory.count - 1) this.encodeSlot(memory.count - 1, offset, size, entry.term);
+      if (this.index.encoded === memory.count - 1) this.index.encode(memory.count - 1, offset, size, entry.term);
       offset += size;
       this.lastIndex = entry.index;
     }
     assert(offset === this.sizeBytes + bytes, 'encoded batch size mismatch');
     this.sizeBytes = offset;
     // A recovered or unsealed segment's earlier slots, a bounded share per append.
-    if (this.encodedSlots < memory.count) this.encodeSlotsUntil(memory, Math.min(memory.count, this.encodedSlots + INDEX_CATCH_UP_SLOTS));
-  }
-
-  /** Encodes the slots from the first not yet encoded up to (not including) `until`, in order. */
-  private encodeSlotsUntil(memory: MemoryIndex, until: number): void {
-    for (let k = this.encodedSlots; k < until; k++) {
-      const offset = memory.offsetAt(k);
-      const end = k + 1 < memory.count ? memory.offsetAt(k + 1) : this.sizeBytes;
-      this.encodeSlot(k, offset, end - offset, memory.termAt(k));
-    }
+    if (this.index.encoded < memory.count) this.index.encodeUntil(memory, Math.min(memory.count, this.index.encoded + INDEX_CATCH_UP_SLOTS), this.sizeBytes);
   }
 
   /**
@@ -377,20 +348,20 @@ export class Segment {
    * rather than in line with one; returns whether more steps are wanted. The caller runs one
    * step per event-loop turn (CommitLog), so a group's write finds that work done instead of
    * doing it first, right before its fdatasync. A step is either
-   * - the index slots encoded so far, once INDEX_STEP_SLOTS of them wait (128 KiB); or
+   * - the index slots encoded so far, once 4,096 of them wait (128 KiB; IndexImage); or
    * - zeros ahead of the records: once those have run below half of preallocateBytes (after
    *   a write small enough to zero-fill for), the next quarter of a new run of them. 1 MiB of
    *   zeros in line held the event loop 0.3-2 ms right before the group's fdatasync, where a
    *   quarter in a turn of its own overlaps the wait for another one.
    */
   stepBetweenAppends(): boolean {
-    if (this.indexStepWanted()) this.writeSlotRun();
+    if (this.indexStepWanted()) this.index.writeRun();
     else if (this.fillAheadWanted()) this.fillAheadStep();
     return this.stepWanted();
   }
 
   private indexStepWanted(): boolean {
-    return this.memory !== null && this.encodedSlots - this.slotsWritten >= INDEX_STEP_SLOTS;
+    return this.memory !== null && this.index.stepWanted();
   }
 
   /** Whether fillAheadStep() would write: a refill is under way, or the zeros ahead ran low after a small write. */
@@ -497,8 +468,7 @@ export class Segment {
     const count = at - this.firstIndex + 1;
     const cut = count < memory.count ? memory.offsetAt(count) : this.sizeBytes;
     memory.truncate(count);
-    this.encodedSlots = Math.min(this.encodedSlots, count);
-    this.slotsWritten = Math.min(this.slotsWritten, count);
+    this.index.truncate(count);
     this.context.fs.truncate(this.data, cut);
     this.sizeBytes = cut;
     this.writtenBytes = cut;
@@ -532,9 +502,8 @@ export class Segment {
     if (this.writtenBytes === this.sizeBytes) this.trimPreallocation();
     this.context.fs.close(this.data);
     if (this.indexHandle !== null) this.context.fs.close(this.indexHandle);
-    if (this.indexWriter !== null) this.context.fs.close(this.indexWriter);
+    this.index.close();
     this.indexHandle = null;
-    this.indexWriter = null;
   }
 
   /** Unlinks the files (durable after syncDir); the caller closed the segment. */
@@ -646,64 +615,15 @@ export class Segment {
   }
 
   /**
-   * Completes the index file (the slots not yet written, then cut to its exact size) and
-   * starts its fdatasync without waiting for it (nor syncing its name): the index is a
-   * cache, checked against the data when opened and on every read, and rebuilt from the
-   * segment when it is missing, short or wrong, so a crash before the sync completes costs
-   * one rebuild at the next open, never an entry. Sealing happens on the append path, where a
-   * synchronous sync of the index of a 64 MiB segment held every append for milliseconds.
+   * Completes the index file from `memory` (IndexImage.finish): its sync is not waited for,
+   * since the index is a cache, checked against the data when opened and on every read, and
+   * rebuilt from the segment when it is missing, short or wrong. Sealing happens on the append
+   * path, where a synchronous sync of the index of a 64 MiB segment held every append for
+   * milliseconds. A sealed segment reads its slots from the returned handle.
    */
   private writeIndex(memory: MemoryIndex): FileHandle {
-    const { fs } = this.context;
     // Slots the appends did not encode: all of them for a rebuilt or recovered index.
-    if (memory !== this.memory) {
-      this.encodedSlots = 0;
-      this.slotsWritten = 0;
-    }
-    this.encodeSlotsUntil(memory, memory.count);
-    this.writeSlotRun();
-    const handle = this.openIndexWriter();
-    fs.truncate(handle, memory.count * INDEX_SLOT_BYTES);
-    // A failure here says nothing about the log's data (those syncs report their own).
-    fs.fdatasync(handle).catch(() => undefined);
-    // The file has them now; a sealed segment reads its slots from there.
-    this.slots = new Uint8Array(0);
-    this.slotsView = new DataView(this.slots.buffer);
-    this.encodedSlots = 0;
-    this.slotsWritten = 0;
-    this.indexWriter = null;
-    return handle;
-  }
-
-  /** Encodes slot k (entry firstIndex + k) into the index image, writing a full run out. */
-  private encodeSlot(k: number, offset: number, recordBytes: number, term: number): void {
-    const at = (k - this.slotsWritten) * INDEX_SLOT_BYTES;
-    if (at + INDEX_SLOT_BYTES > this.slots.length) {
-      const grown = new Uint8Array(Math.max(this.slots.length * 2, INITIAL_SLOT_BYTES, at + INDEX_SLOT_BYTES));
-      grown.set(this.slots.subarray(0, at));
-      this.slots = grown;
-      this.slotsView = new DataView(grown.buffer);
-    }
-    encodeSlotFields(this.slotsView, this.slots, at, offset, recordBytes, this.firstIndex + k, term);
-    this.encodedSlots = k + 1;
-    if (this.encodedSlots - this.slotsWritten >= INDEX_RUN_SLOTS) this.writeSlotRun();
-  }
-
-  /** Writes the image's slots to the index file at their place; the image starts over. */
-  private writeSlotRun(): void {
-    const count = this.encodedSlots - this.slotsWritten;
-    if (count === 0) return;
-    this.context.fs.writeAt(this.openIndexWriter(), this.slots.subarray(0, count * INDEX_SLOT_BYTES), this.slotsWritten * INDEX_SLOT_BYTES);
-    this.slotsWritten = this.encodedSlots;
-  }
-
-  /** The index file being written, created empty on first use (a stale one is replaced). */
-  private openIndexWriter(): FileHandle {
-    if (this.indexWriter === null) {
-      this.indexWriter = this.context.fs.open(this.indexPath, 'create');
-      this.context.fs.truncate(this.indexWriter, 0);
-    }
-    return this.indexWriter;
+    return this.index.finish(memory, this.sizeBytes, memory !== this.memory);
   }
 
   /** Turns a sealed segment back into the active one (truncation reached into it). */
