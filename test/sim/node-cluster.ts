@@ -239,6 +239,11 @@ export class NodeCluster {
     return this.node(id).restores;
   }
 
+  /** How many of restores(id) were at a start, from the node's own snapshot. */
+  restoresAtStart(id: NodeId): number {
+    return this.node(id).restoresAtStart;
+  }
+
   /** Highest index the node's current process has applied. */
   appliedIndex(id: NodeId): number {
     return this.node(id).appliedIndex;
@@ -480,6 +485,7 @@ export class NodeCluster {
       }
       sim.appliedIndex = snapshot.index;
       sim.restores.push(snapshot);
+      if (sim.node === null) sim.restoresAtStart++;
     });
   }
 

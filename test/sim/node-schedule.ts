@@ -75,6 +75,8 @@ export interface NodeRunResult {
   readonly snapshotsInstalled: number;
   /** State machines restored from a snapshot: at a start, or by an install. */
   readonly snapshotsRestored: number;
+  /** Of those, the ones at a start, from the node's own snapshot. */
+  readonly snapshotsRestoredAtStart: number;
   /** Hash of every node's final log, hard state and applied index. */
   readonly digest: string;
   /** Each node's own digest, in id order (empty when the run failed). */
@@ -281,6 +283,7 @@ function result(cluster: NodeCluster, workload: BrokerWorkload | null, failure: 
     messages: cluster.messagesSent,
     snapshotsInstalled: cluster.snapshotLink.finished,
     snapshotsRestored: cluster.ids.reduce((n, id) => n + cluster.restores(id).length, 0),
+    snapshotsRestoredAtStart: cluster.ids.reduce((n, id) => n + cluster.restoresAtStart(id), 0),
     digest: failure === null ? cluster.digest() : '',
     nodeDigests: failure === null ? cluster.nodeDigests() : [],
     broker: workload?.stats() ?? null,

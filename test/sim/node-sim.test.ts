@@ -35,6 +35,7 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
   let messages = 0;
   let installed = 0;
   let restored = 0;
+  let restoredAtStart = 0;
   const broker = { acked: 0, consumerAcks: 0, deadLettered: 0, committed: 0, rolledBack: 0 };
   const started = performance.now();
   console.log(`[node-sim] ${size} nodes: fast-check seed ${seed}, ${runs} schedules (replay with SIM_SEED=${seed})`);
@@ -47,6 +48,7 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
       messages += result.messages;
       installed += result.snapshotsInstalled;
       restored += result.snapshotsRestored;
+      restoredAtStart += result.snapshotsRestoredAtStart;
       if (result.broker !== null) for (const key of Object.keys(broker) as (keyof typeof broker)[]) broker[key] += result.broker[key];
       if (result.failure !== null) {
         throw new Error(
@@ -62,14 +64,15 @@ async function checkCluster(size: number, extra: Partial<NodeSimConfig> = {}, op
   console.log(`[node-sim] ${size} nodes: ${runs} schedules, ${steps} steps, ${acked} acknowledged appends, ${Math.round((messages / wallMs) * 1000)} Raft messages per wall second, ${wallMs} ms wall`);
   expect(acked).toBeGreaterThan(0);
   if (config.snapshots !== undefined) {
-    console.log(`[node-sim] ${size} nodes: ${installed} snapshots sent to followers and installed, ${restored} state machines restored from a snapshot`);
+    console.log(`[node-sim] ${size} nodes: ${installed} snapshots sent to followers and installed, ${restored} state machines restored from a snapshot (${restoredAtStart} at a start, from the node's own)`);
     // Over a few dozen schedules some follower always falls behind a compaction, and some
     // node always restarts from its own snapshot (a replay of one seed may show neither).
     if (runs >= 20) {
       // Without the broker workload every snapshot compacts; with it, consumers hold back
       // retention (keep-unconsumed), so a follower seldom falls behind a compaction.
       if (config.broker === undefined) expect(installed).toBeGreaterThan(0);
-      expect(restored).toBeGreaterThan(installed);
+      // Counted apart: a stream the link finished may never be restored (its node crashed first).
+      expect(restoredAtStart).toBeGreaterThan(0);
     }
   }
   if (config.broker !== undefined) {

@@ -29,6 +29,8 @@ export class SimNode {
   scheduler: SimScheduler | null = null;
   /** Snapshots the node's state machine was restored from (at a start, or installed from a leader), over the whole run. */
   readonly restores: SnapshotMeta[] = [];
+  /** Of those, the ones at a start (from its own newest snapshot, before the node was up). */
+  restoresAtStart = 0;
   /** Entries this process applied, in order (rebuilt from index 1 at every start). */
   appliedIndex = 0;
   crashes = 0;
