@@ -68,15 +68,15 @@ export class DirectWriter {
   }
 
   /**
-   * Writes `data` at `position` and zeros to the block end, resolving once they are durable.
-   * Copies `data` before it returns. Rejects with StorageIoError.
+   * Writes `data` at `position`, `zerosAfter` zeros and zeros to the block end, resolving once
+   * they are durable. Copies `data` before it returns. Rejects with StorageIoError.
    */
-  write(data: Uint8Array, position: number): Promise<void> {
+  write(data: Uint8Array, position: number, zerosAfter: number): Promise<void> {
     assert(!this.#writing, () => `writeDurably on ${this.#path} while another is in flight`);
     assert(Number.isSafeInteger(position) && position >= 0, () => `writeDurably at ${position}`);
     const blockStart = position - (position % BLOCK_BYTES);
     const headBytes = position - blockStart;
-    const spanBytes = durableWriteEnd(position, data.length) - blockStart;
+    const spanBytes = durableWriteEnd(position, data.length + zerosAfter) - blockStart;
     const scratch = this.#scratchOf(spanBytes);
     try {
       this.#fillHead(scratch, blockStart, headBytes);

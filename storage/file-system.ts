@@ -52,8 +52,9 @@ export interface FileSystem {
    */
   writeAt(handle: FileHandle, data: Uint8Array, position: number): void;
   /**
-   * Writes `data` at `position`, then zeros from its end to the next multiple of
-   * DURABLE_WRITE_BLOCK_BYTES (growing the file to there if it is shorter), and resolves once
+   * Writes `data` at `position`, then `zerosAfter` zeros (0 by default: a log's zeros written
+   * ahead of its records, in the same write without a buffer of them), then zeros to the next
+   * multiple of DURABLE_WRITE_BLOCK_BYTES (growing the file to there if it is shorter), and resolves once
    * those bytes and every write and truncate of this file done before the call are durable:
    * writeAt and fdatasync in one step, for a log's tail, where what follows the data is
    * zeros written ahead or nothing. NodeFileSystem writes it past the page cache where the
@@ -62,7 +63,7 @@ export interface FileSystem {
    * At most one per handle in flight, with no writeAt or truncate of that handle beside it.
    * Keeps no reference to `data`: the caller may reuse the buffer on return.
    */
-  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void>;
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number, zerosAfter?: number): Promise<void>;
   /** Sets the size (cutting or zero-extending). Durable after fdatasync. */
   truncate(handle: FileHandle, sizeBytes: number): void;
   /** Makes every write and truncate of this file done before the call durable. */
@@ -101,7 +102,7 @@ export interface DirectoryLock {
   release(): void;
 }
 
-/** Where a write of `bytes` at `position` ends once writeDurably has padded it with zeros. */
+/** Where a write of `bytes` (data and zeros after it) at `position` ends once writeDurably has padded it with zeros. */
 export function durableWriteEnd(position: number, bytes: number): number {
   return Math.ceil((position + bytes) / DURABLE_WRITE_BLOCK_BYTES) * DURABLE_WRITE_BLOCK_BYTES;
 }
@@ -111,8 +112,8 @@ export function durableWriteEnd(position: number, bytes: number): number {
  * in-memory and power-loss file systems do, and NodeFileSystem where O_DIRECT is refused.
  * One write, so a torn write tears the data and its padding as the one write they are.
  */
-export function writeThenSync(fs: FileSystem, handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  const padded = new Uint8Array(durableWriteEnd(position, data.length) - position);
+export function writeThenSync(fs: FileSystem, handle: FileHandle, data: Uint8Array, position: number, zerosAfter = 0): Promise<void> {
+  const padded = new Uint8Array(durableWriteEnd(position, data.length + zerosAfter) - position);
   padded.set(data);
   fs.writeAt(handle, padded, position);
   return fs.fdatasync(handle);

@@ -205,8 +205,8 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   /** One padded write (a crash may tear it, tearLastWrite), then an fdatasync covering it. */
-  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-    return writeThenSync(this, handle, data, position);
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number, zerosAfter = 0): Promise<void> {
+    return writeThenSync(this, handle, data, position, zerosAfter);
   }
 
   fdatasyncNow(handle: FileHandle): void {

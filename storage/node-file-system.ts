@@ -102,12 +102,12 @@ export class NodeFileSystem implements FileSystem {
     });
   }
 
-  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number, zerosAfter = 0): Promise<void> {
     const nodeHandle = nodeHandleOf(handle);
     const writer = this.#directWriterOf(nodeHandle);
-    if (writer === null) return writeThenSync(this, handle, data, position);
+    if (writer === null) return writeThenSync(this, handle, data, position, zerosAfter);
     const changes = nodeHandle.bufferedChanges;
-    return writer.write(data, position).then(() => {
+    return writer.write(data, position, zerosAfter).then(() => {
       if (nodeHandle.syncedChanges < changes) return this.fdatasync(handle);
       return undefined;
     });

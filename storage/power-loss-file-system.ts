@@ -101,8 +101,8 @@ export class PowerLossFileSystem implements FileSystem {
   }
 
   /** The write stays in memory until its fdatasync, as every other: a kill -9 before that loses all of it. */
-  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-    return writeThenSync(this, handle, data, position);
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number, zerosAfter = 0): Promise<void> {
+    return writeThenSync(this, handle, data, position, zerosAfter);
   }
 
   fdatasyncNow(handle: FileHandle): void {

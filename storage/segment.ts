@@ -246,14 +246,15 @@ export class Segment {
   async makeSealedDurable(): Promise<void> {
     assert(this.memory === null, () => `makeSealedDurable of active segment ${this.dataPath}`);
     if (!this.context.writeThrough) return this.context.fs.fdatasync(this.data);
-    const writing = this.unwrittenBytes > 0 ? this.writeThrough() : null;
-    if (writing !== null) await writing;
-    if (this.trimPreallocation() || writing === null) await this.context.fs.fdatasync(this.data);
+    const wrote = this.unwrittenBytes > 0;
+    if (wrote) await this.writeThrough();
+    // The writeDurably made its records durable; a cut of the zeros after them needs its own sync.
+    if (this.trimPreallocation() || !wrote) await this.context.fs.fdatasync(this.data);
   }
 
   /**
-   * Write-through: hands the deferred records to FileSystem.writeDurably in one write,
-   * followed by zeros ahead when they ran low (zerosWithRecords), keeping them in `inFlight`
+   * Write-through: hands the deferred records to FileSystem.writeDurably in one write, which
+   * writes zeros ahead after them when they ran low (zerosWithRecords), keeping them in `inFlight`
    * for reads until it resolves; appends meanwhile go to the other buffer. A write that
    * fails leaves them in flight: the log has failed, and close() then keeps the file as is.
    */
@@ -262,19 +263,14 @@ export class Segment {
     const position = this.writtenBytes;
     const records = this.unwrittenBytes;
     const zeros = this.zerosWithRecords(records);
-    if (zeros > 0) {
-      this.reserveUnwritten(zeros);
-      this.unwritten.fill(0, records, records + zeros);
-    }
     const bytes = this.unwritten;
     this.unwritten = this.inFlight;
     this.unwrittenBytes = 0;
     this.inFlight = bytes;
     this.inFlightBytes = records;
-    await this.context.fs.writeDurably(this.data, bytes.subarray(0, records + zeros), position);
+    await this.context.fs.writeDurably(this.data, bytes.subarray(0, records), position, zeros);
     this.writtenBytes = position + records;
     this.allocatedBytes = Math.max(this.allocatedBytes, durableWriteEnd(position, records + zeros));
-    this.lastWriteBytes = records;
     this.inFlightBytes = 0;
     // A burst (up to pendingBytesMax) may have grown it: do not hold on to that much.
     if (bytes.length > UNWRITTEN_KEEP_BYTES) this.inFlight = new Uint8Array(0);

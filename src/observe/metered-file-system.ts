@@ -69,14 +69,14 @@ export class MeteredFileSystem implements FileSystem {
   }
 
   /** A write and a sync in one: metered as the write of the padded bytes, then a sync of everything unsynced with them. */
-  writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-    const end = durableWriteEnd(position, data.length);
+  writeDurably(handle: FileHandle, data: Uint8Array, position: number, zerosAfter = 0): Promise<void> {
+    const end = durableWriteEnd(position, data.length + zerosAfter);
     const state = this.stateOf(handle);
     if (state.file !== null && end > state.file.sizeBytes) state.file.sizeBytes = end;
     this.meter.written(end - position);
     const bytes = this.takeUnsynced(handle) + end - position;
     const started = this.nowMs();
-    return this.inner.writeDurably(handle, data, position).then(() => this.meter.synced((this.nowMs() - started) / 1000, bytes));
+    return this.inner.writeDurably(handle, data, position, zerosAfter).then(() => this.meter.synced((this.nowMs() - started) / 1000, bytes));
   }
 
   fdatasyncNow(handle: FileHandle): void {

@@ -29,9 +29,9 @@ export class SyncTimingFileSystem extends NodeFileSystem {
   }
 
   /** A sync-mode group's data: its write and sync in one. */
-  override async writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  override async writeDurably(handle: FileHandle, data: Uint8Array, position: number, zerosAfter = 0): Promise<void> {
     const startMs = performance.now();
-    await super.writeDurably(handle, data, position);
+    await super.writeDurably(handle, data, position, zerosAfter);
     this.record(handle, startMs);
   }
 

@@ -37,7 +37,7 @@ class GatedFileSystem implements FileSystem {
   readAt: FileSystem['readAt'] = (h, into, at) => this.inner.readAt(h, into, at);
   writeAt: FileSystem['writeAt'] = (h, data, at) => this.inner.writeAt(h, data, at);
   /** Through this file system's own fdatasync, so held like every other. */
-  writeDurably: FileSystem['writeDurably'] = (h, data, at) => writeThenSync(this, h, data, at);
+  writeDurably: FileSystem['writeDurably'] = (h, data, at, zerosAfter) => writeThenSync(this, h, data, at, zerosAfter);
   truncate: FileSystem['truncate'] = (h, size) => this.inner.truncate(h, size);
   fdatasyncNow: FileSystem['fdatasyncNow'] = (h) => this.inner.fdatasyncNow(h);
   close: FileSystem['close'] = (h) => this.inner.close(h);

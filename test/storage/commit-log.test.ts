@@ -225,11 +225,11 @@ describe('sync-mode group writes (write-through)', () => {
     let held = 0;
     // A writeDurably that reaches the file only once released: until then the file shows nothing of it.
     const fs = withOverrides(memory, {
-      writeDurably: async (handle: FileHandle, data: Uint8Array, position: number) => {
+      writeDurably: async (handle: FileHandle, data: Uint8Array, position: number, zerosAfter?: number) => {
         const copy = data.slice();
         held++;
         await new Promise<void>((resolve) => (release = resolve));
-        await memory.writeDurably(handle, copy, position);
+        await memory.writeDurably(handle, copy, position, zerosAfter);
       },
     });
     const { log } = await fresh({ fs, segmentBytes: 1 << 20 });

@@ -46,9 +46,9 @@ class ProcessFileSystem extends NodeFileSystem {
     super.truncate(handle, sizeBytes);
   }
 
-  override writeDurably(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  override writeDurably(handle: FileHandle, data: Uint8Array, position: number, zerosAfter = 0): Promise<void> {
     this.refuseIfDead(handle);
-    return super.writeDurably(handle, data, position);
+    return super.writeDurably(handle, data, position, zerosAfter);
   }
 
   die(): void {

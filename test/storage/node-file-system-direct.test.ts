@@ -183,6 +183,24 @@ describe('NodeFileSystem.writeDurably past the page cache', () => {
     fs.close(handle);
   });
 
+  it('writes zerosAfter zeros after the data in the same write, and the next write continues right after the data', async () => {
+    const fs = new NodeFileSystem();
+    const handle = fs.open(path.join(dir, 'log'), 'create');
+    const first = pattern(100, 1);
+    await fs.writeDurably(handle, first, 0, 10_000);
+    const file = readAll(fs, handle);
+    expect(file.length).toBe(Math.ceil(10_100 / BLOCK) * BLOCK);
+    expect(Buffer.from(file.subarray(0, 100)).equals(Buffer.from(first))).toBe(true);
+    expect(file.subarray(100).every((byte) => byte === 0)).toBe(true);
+    const second = pattern(50, 2);
+    await fs.writeDurably(handle, second, 100);
+    const after = readAll(fs, handle);
+    expect(after.length).toBe(file.length); // within the zeros: the file did not grow or shrink
+    expect(Buffer.from(after.subarray(0, 150)).equals(Buffer.from(concat([first, second])))).toBe(true);
+    expect(after.subarray(150).every((byte) => byte === 0)).toBe(true);
+    fs.close(handle);
+  });
+
   it('copies the data at call time: the caller may overwrite its buffer at once', async () => {
     const fs = new NodeFileSystem();
     const handle = fs.open(path.join(dir, 'log'), 'create');
