@@ -13,6 +13,14 @@ const KEPT_MEMORY_BYTES_MAX = 4 * 1024 * 1024;
 const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer } } }).WebAssembly.Memory;
 
 /**
+ * At least `bytes` zeroed bytes at a block-aligned address, as O_DIRECT asks of a buffer: a
+ * WebAssembly memory, whose pages Node allocates aligned (a Buffer's address may not be).
+ */
+export function alignedBytes(bytes: number): Uint8Array {
+  return new Uint8Array(new WasmMemory({ initial: Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES)) }).buffer);
+}
+
+/**
  * NodeFileSystem.writeDurably's writes past the page cache, for one open file: filling new
  * page-cache pages costs this Firecracker guest, whose freed memory goes back to its host, about
  * ten times the CPU of reusing pages (docs/bench.md, "Where the time goes"). A second fd on the
@@ -119,8 +127,7 @@ export class DirectWriter {
 
   #scratchOf(bytes: number): Uint8Array {
     if (this.#scratch !== null && this.#scratch.length >= bytes) return this.#scratch;
-    const memory = new WasmMemory({ initial: Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES)) });
-    this.#scratch = new Uint8Array(memory.buffer);
+    this.#scratch = alignedBytes(bytes);
     return this.#scratch;
   }
 

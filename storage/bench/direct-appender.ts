@@ -1,15 +1,11 @@
 import * as fs from 'node:fs';
 
-/**
- * What O_DIRECT asks to be aligned (file offsets, lengths and buffer addresses): 4 KiB covers
- * the logical block sizes disks report (512 B or 4 KiB).
- */
-const BLOCK_BYTES = 4096;
-/** WebAssembly memory grows in pages of this size. */
-const WASM_PAGE_BYTES = 64 * 1024;
+import { alignedBytes } from '../direct-writer.js';
+import { DURABLE_WRITE_BLOCK_BYTES as BLOCK_BYTES, durableWriteEnd } from '../file-system.js';
+
 const ZERO_RUN_BYTES = 1024 * 1024;
-/** WebAssembly.Memory (Node has it; the project's TypeScript lib does not name it). */
-const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer } } }).WebAssembly.Memory;
+/** `bytes` rounded up to whole blocks. */
+const wholeBlocks = (bytes: number): number => durableWriteEnd(0, bytes);
 
 export interface DirectAppenderOptions {
   /** Zeros written and synced at open, which the records then overwrite; past them the appender starts over at 0. */
@@ -26,12 +22,12 @@ export interface DirectAppenderOptions {
  * page-cache pages costs a guest whose freed memory goes back to its host about ten times the
  * CPU of reusing pages; docs/bench.md, "Where the time goes").
  *
- * Underneath every write is whole blocks from block-aligned memory (a WebAssembly memory,
- * whose pages Node allocates aligned; a Buffer's address may not be): the block holding the
- * previous chunk's tail is written again with the next chunk, its head kept in memory, and
- * the last block is padded with zeros. A write returns once the device has the data, not
- * once it is durable: sync() is still what makes it so. For a bench loop only: the write
- * blocks its caller on the device.
+ * Underneath every write is whole blocks from block-aligned memory (alignedBytes, as the
+ * log's DirectWriter): the block holding the previous chunk's tail is written again with the
+ * next chunk, its head kept in memory, and the last block is padded with zeros. A write
+ * returns once the device has the data, not once it is durable (unless durableEachAppend):
+ * sync() is what makes it so. For a bench loop only: the write blocks its caller on the
+ * device.
  */
 export class DirectAppender {
   readonly fd: number;
@@ -50,13 +46,11 @@ export class DirectAppender {
 
   /** Creates (or empties) `file` and fills it with `zeroBytes` of synced zeros, written past the page cache. */
   static open(file: string, options: DirectAppenderOptions): DirectAppender {
-    const zeroBytes = roundUp(options.zeroBytes, BLOCK_BYTES);
-    if (zeroBytes < roundUp(options.chunkBytesMax, BLOCK_BYTES) + BLOCK_BYTES) throw new RangeError(`${options.zeroBytes} bytes of zeros cannot hold a chunk of ${options.chunkBytesMax} bytes`);
-    const scratchBytes = roundUp(options.chunkBytesMax, BLOCK_BYTES) + BLOCK_BYTES;
-    // Zero-initialized: the zeros run comes from its second part.
-    const memory = new WasmMemory({ initial: Math.ceil((scratchBytes + ZERO_RUN_BYTES) / WASM_PAGE_BYTES) });
-    const scratch = Buffer.from(memory.buffer, 0, scratchBytes);
-    const zeros = Buffer.from(memory.buffer, scratchBytes, ZERO_RUN_BYTES);
+    const zeroBytes = wholeBlocks(options.zeroBytes);
+    if (zeroBytes < wholeBlocks(options.chunkBytesMax) + BLOCK_BYTES) throw new RangeError(`${options.zeroBytes} bytes of zeros cannot hold a chunk of ${options.chunkBytesMax} bytes`);
+    const scratchBytes = wholeBlocks(options.chunkBytesMax) + BLOCK_BYTES;
+    const scratch = Buffer.from(alignedBytes(scratchBytes).buffer, 0, scratchBytes);
+    const zeros = Buffer.from(alignedBytes(ZERO_RUN_BYTES).buffer, 0, ZERO_RUN_BYTES);
     const { O_RDWR, O_CREAT, O_TRUNC, O_DIRECT, O_DSYNC } = fs.constants;
     const fd = fs.openSync(file, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | (options.durableEachAppend === true ? O_DSYNC : 0), 0o644);
     try {
@@ -80,7 +74,7 @@ export class DirectAppender {
     const scratch = this.#scratch;
     scratch.set(chunk, this.#headBytes);
     const used = this.#headBytes + chunk.length;
-    const span = roundUp(used, BLOCK_BYTES);
+    const span = wholeBlocks(used);
     scratch.fill(0, used, span);
     writeWhole(this.fd, scratch, span, this.#end - this.#headBytes);
     this.#end += chunk.length;
@@ -97,10 +91,6 @@ export class DirectAppender {
   close(): void {
     fs.closeSync(this.fd);
   }
-}
-
-function roundUp(bytes: number, to: number): number {
-  return Math.ceil(bytes / to) * to;
 }
 
 /** One write of `bytes` from the start of `from` at `position`; a short write (never seen for whole blocks) throws. */

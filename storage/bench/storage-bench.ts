@@ -9,8 +9,8 @@
  * without group commit could at best do): written past the page cache and durable when the
  * write returns (O_DIRECT | O_DSYNC, as the log's sync mode writes; where the file system takes
  * it), and write + fdatasync, into preallocated, already-synced zeros and into a growing
- * file; our `sync` appends per second with 1, 16, 64 and
- * 256 concurrent appenders for 128 B and 1 KiB payloads, and MB/s for 1 MiB batches, each
+ * file; our `sync` appends per second with 1, 16, 64 and 256 concurrent appenders for 128 B
+ * and 1 KiB payloads, and MB/s for 1 MiB batches, each
  * as a ratio to the best raw figure of the run. With --preallocate both (the default)
  * every case runs with segment preallocation off and on, alternately, so the two are
  * compared under the same load. Every case runs for a bounded time and the temp directory
@@ -25,9 +25,10 @@
  * with the fdatasyncs on the event loop, on the thread pool and in a worker of its own (both
  * syncs one job), and with the syncs on the thread pool, zeros written ahead into new pages
  * as the log does, or the records written with O_DIRECT (direct-appender.ts); --group-cpu-us
- * N adds N us of busy time per group there, standing in for the appends' own work. --group-timings prints, per append case, the medians of each
- * group's data sync, mark sync and the work between them (sync-timings.ts): the time from a
- * mark sync's end to the next data sync's start is the log's and the appenders' CPU per group.
+ * N adds N us of busy time per group there, standing in for the appends' own work.
+ * --group-timings prints, per append case, the medians of each group's data sync, mark sync
+ * and the work between them (sync-timings.ts): the time from a mark sync's end to the next
+ * data sync's start is the log's and the appenders' CPU per group.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -212,14 +213,14 @@ async function runCases(cases: readonly Case[]): Promise<void> {
  * a mark slot's, with none of the log's code (ordered-ceiling.ts). No preallocation modes:
  * they write over synced zeros of their own. Appends per second, one per repeat.
  */
-async function measureCeilings(dir: string): Promise<{ readonly name: string; readonly values: readonly number[] }[]> {
+async function measureCeilings(dir: string, direct: boolean): Promise<{ readonly name: string; readonly values: readonly number[] }[]> {
   const where: Record<CeilingSyncs, string> = { 'event-loop': 'on the event loop', 'thread-pool': 'on the thread pool', worker: 'in a worker, one job a group' };
   const work = groupCpuMicros > 0 ? `, ${groupCpuMicros} us CPU a group` : '';
   // Syncs on the thread pool also with zeros ahead into new pages, and with the records past the page cache where the file system takes O_DIRECT.
   const ways: readonly { readonly syncs: CeilingSyncs; readonly recordWrites: RecordWrites }[] = [
     ...(['event-loop', 'thread-pool', 'worker'] as const).map((syncs) => ({ syncs, recordWrites: 'page-cache' as const })),
     { syncs: 'thread-pool', recordWrites: 'zeros-ahead' },
-    ...(directWritesWork(dir, 'ordered ceiling') ? [{ syncs: 'thread-pool' as const, recordWrites: 'direct' as const }] : []),
+    ...(direct ? [{ syncs: 'thread-pool' as const, recordWrites: 'direct' as const }] : []),
   ];
   const measured = [];
   for (const payloadBytes of payloadSizes) {
@@ -238,14 +239,14 @@ async function measureCeilings(dir: string): Promise<{ readonly name: string; re
   return measured;
 }
 
-/** Whether files in `dir` can be written with O_DIRECT (tmpfs on older kernels refuses it); says so, for `what`, when not. */
-function directWritesWork(dir: string, what: string): boolean {
+/** Whether files in `dir` can be written with O_DIRECT (tmpfs on older kernels refuses it); says so when not. */
+function directWritesWork(dir: string): boolean {
   const probe = path.join(dir, 'direct-probe');
   try {
     DirectAppender.open(probe, { zeroBytes: 8192, chunkBytesMax: 1024 }).close();
     return true;
   } catch (error) {
-    console.log(`${what}: no O_DIRECT case, ${dir} does not take O_DIRECT writes (${error instanceof Error ? error.message : String(error)})`);
+    console.log(`no O_DIRECT cases (raw and ceiling): ${dir} does not take O_DIRECT writes (${error instanceof Error ? error.message : String(error)})`);
     return false;
   } finally {
     fs.rmSync(probe, { force: true });
@@ -291,7 +292,7 @@ async function main(): Promise<void> {
     // into a growing file and (where the file system takes O_DIRECT) past the page cache as
     // the log's sync mode writes, and the highest figure is used, so neither a disk that was
     // busy for a moment nor the slower way of writing flatters our ratios.
-    const direct = directWritesWork(dir, 'raw');
+    const direct = directWritesWork(dir);
     const rawDirect = (): number | null => (direct ? rawDirectRate(dir, 128, caseMs, RAW_ZEROS_BYTES).perSecond : null);
     const rawDirectBefore = rawDirect();
     const rawZerosBefore = rawSyncRate(dir, 128, caseMs, RAW_ZEROS_BYTES);
@@ -308,7 +309,7 @@ async function main(): Promise<void> {
       }
     }
     await runCases(appendCases);
-    const ceilings = flags.ceiling === true ? await measureCeilings(dir) : [];
+    const ceilings = flags.ceiling === true ? await measureCeilings(dir, direct) : [];
     const rawAfter = rawSyncRate(dir, 128, caseMs);
     const rawZerosAfter = rawSyncRate(dir, 128, caseMs, RAW_ZEROS_BYTES);
     const rawDirectAfter = rawDirect();
