@@ -54,6 +54,17 @@ function refusesODirect(dir: string): boolean {
   }
 }
 
+/** This process's fds whose target path `matches` (from /proc/self/fd). */
+function fdsOn(matches: (target: string) => boolean): string[] {
+  return nodeFs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return matches(nodeFs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      return false; // the fd of the listing itself, gone by now
+    }
+  });
+}
+
 let dir = '';
 beforeEach(async () => {
   dir = await tempDir();
@@ -94,16 +105,7 @@ describe('NodeFileSystem.writeDurably past the page cache', () => {
     const handle = fs.open(file, 'create');
     await fs.writeDurably(handle, pattern(100, 1), 0);
     /** The open flags of this process's fds on `file` (octal in /proc/self/fdinfo). */
-    const flags = nodeFs
-      .readdirSync('/proc/self/fd')
-      .filter((fd) => {
-        try {
-          return nodeFs.readlinkSync(`/proc/self/fd/${fd}`) === file;
-        } catch {
-          return false;
-        }
-      })
-      .map((fd) => Number.parseInt(/flags:\s+([0-7]+)/.exec(nodeFs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? 'x', 8));
+    const flags = fdsOn((target) => target === file).map((fd) => Number.parseInt(/flags:\s+([0-7]+)/.exec(nodeFs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? 'x', 8));
     const { O_DIRECT, O_DSYNC } = nodeFs.constants;
     expect(flags.length).toBe(2); // the buffered fd and the direct one
     expect(flags.filter((f) => (f & (O_DIRECT | O_DSYNC)) === (O_DIRECT | O_DSYNC)).length).toBe(1);
@@ -243,14 +245,7 @@ describe('NodeFileSystem.writeDurably past the page cache', () => {
 
   it('keeps at most four direct writers open, closing the least recently written, and writes on through a closed one', async () => {
     const fs = new NodeFileSystem();
-    /** The fds this process has open on files in `dir`. */
-    const fdsOnDir = (): number => nodeFs.readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return nodeFs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
-      } catch {
-        return false; // the fd of the listing itself, gone by now
-      }
-    }).length;
+    const fdsOnDir = (): number => fdsOn((target) => target.startsWith(dir)).length;
     const handles = Array.from({ length: 6 }, (_, k) => fs.open(path.join(dir, `segment-${k}`), 'create'));
     for (const [k, handle] of handles.entries()) await fs.writeDurably(handle, pattern(100, k), 0);
     expect(fdsOnDir()).toBe(6 + 4); // six buffered fds, four direct ones
