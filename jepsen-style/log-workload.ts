@@ -14,11 +14,6 @@ const BLIND_RETRIES_MAX = 5;
 const POLL_INTERVAL_MS = 200;
 
 /**
- * The plain log: `concurrency` sequential producers append unique values ("p3-000042") at
- * `rate` in total; reader r1 follows the log from index 1 and reader r2 polls it with read().
- * Every append is an invoke and an ok (with its index) / fail / info in the history.
- */
-/**
  * The final reads: every 200 ms, at most 10 times, until every node read reports the same
  * commit index. After recovery a leader still appends on its own (a clock entry every 10 s
  * while plain records arrive), and a follower learns a commit with the next append or tick:
@@ -39,6 +34,11 @@ export async function readAgreedNodeLogs(read: () => Promise<NodeLog[]>, options
   return logs;
 }
 
+/**
+ * The plain log: `concurrency` sequential producers append unique values ("p3-000042") at
+ * `rate` in total; reader r1 follows the log from index 1 and reader r2 polls it with read().
+ * Every append is an invoke and an ok (with its index) / fail / info in the history.
+ */
 export class LogWorkload implements Workload {
   readonly name = 'log';
   readonly writeFunction = 'append';
